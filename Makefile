@@ -1,0 +1,50 @@
+# MGD-SAM2 developer and user entry points. Every target installs the environment first (once).
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CLI := $(VENV)/bin/mgd-sam2
+STAMP := $(VENV)/.install-stamp
+
+TORCH_PIN := torch==2.14.1 torchvision==0.29.1
+SAM2_PIN := sam2==1.1.0
+
+CONFIG ?= lightning_config.yaml
+CKPT ?=
+DATA_ROOT ?= data
+
+.PHONY: help install test test-fast demo train benchmark clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade "setuptools>=69" wheel
+	$(PY) -m pip install $(TORCH_PIN)
+	# sam2 is an sdist: build it against the torch above, without its CUDA extension.
+	SAM2_BUILD_CUDA=0 $(PY) -m pip install --no-build-isolation $(SAM2_PIN)
+	$(PY) -m pip install -e '.[test]'
+	touch $@
+
+install: $(STAMP) ## create .venv with torch, sam2 and this package (idempotent)
+
+test: $(STAMP) ## run the whole test suite (what CI runs)
+	$(PY) -m pytest
+
+test-fast: $(STAMP) ## run the tests not marked slow
+	$(PY) -m pytest -m "not slow"
+
+demo: $(STAMP) ## main job on the embedded synthetic dataset: synth -> train -> evaluate -> predict (CPU)
+	$(CLI) demo
+
+train: $(STAMP) ## train the DIS5K recipe of lightning_config.yaml (CONFIG=... to change)
+	$(CLI) fit -c $(CONFIG)
+
+benchmark: $(STAMP) ## accuracy tables on every dataset under DATA_ROOT (CKPT=... required for real numbers)
+	$(CLI) benchmark accuracy $(if $(CKPT),--ckpt $(CKPT)) --data-root $(DATA_ROOT)
+
+clean: ## remove the environment and run outputs (never data/ or checkpoints/)
+	rm -rf $(VENV) runs lightning_logs .pytest_cache src/*.egg-info
