@@ -1,0 +1,44 @@
+"""``mgd-sam2 model info``: parameter counts of a preset, per module and per learning-rate group."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from mgd_sam2.cli import HelpFormatter
+from mgd_sam2.models.presets import PRESETS
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    info = actions.add_parser(
+        "info", help="parameter counts (total, trainable, per module, per LR group)",
+        formatter_class=HelpFormatter,
+    )
+    info.add_argument("--preset", default="base_plus", choices=list(PRESETS), help="model size")
+    info.add_argument("--grid", type=int, default=None, help="local views per side (default: the preset's, 2)")
+    info.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def run(args: argparse.Namespace) -> int:
+    from mgd_sam2.models.network import MGDSAM2
+    from mgd_sam2.models.summary import parameter_counts
+
+    counts = parameter_counts(MGDSAM2(args.preset, grid=args.grid))
+    if args.json:
+        print(json.dumps({"preset": args.preset, **counts}, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"MGD-SAM2 {args.preset}: parameters")
+    for column in ("module", "total", "trainable"):
+        table.add_column(column, justify="left" if column == "module" else "right")
+    for part in counts["parts"].values():
+        table.add_row(part["label"], f"{part['total']:,}", f"{part['trainable']:,}")
+    table.add_section()
+    table.add_row("all", f"{counts['total']:,}", f"{counts['trainable']:,}")
+    table.add_row("LR group 'new' (base LR, wd 0)", "", f"{counts['groups']['new']:,}")
+    table.add_row("LR group 'pretrained' (0.1x LR, wd 1e-5)", "", f"{counts['groups']['pretrained']:,}")
+    Console().print(table)
+    return 0

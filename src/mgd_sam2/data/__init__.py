@@ -1,0 +1,1 @@
+"""Datasets, multi-view tiling, augmentation and the LightningDataModule."""

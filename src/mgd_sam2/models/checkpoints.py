@@ -1,0 +1,281 @@
+"""Loading weights into MGDSAM2: Meta's SAM2/SAM2.1 checkpoints and the authors' released MGD-SAM2 weights.
+
+Every load reports what it did by name (loaded, re-initialised, missing, ignored) and fails with a
+message that says what the file is and what to do for a file of another model size or format.
+Files are read with ``torch.load(weights_only=True)``: no code in a checkpoint ever runs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import Tensor, nn
+
+from mgd_sam2.models.presets import PRESETS
+
+SAM2_DOWNLOAD_HINT = (
+    "Download SAM2.1 checkpoints from https://github.com/facebookresearch/sam2 (section 'Download Checkpoints') "
+    "and put them under checkpoints/ (see checkpoints/README.md)."
+)
+
+# Meta's SAM2 module prefixes -> ours. Anything else in a SAM2 checkpoint (video memory, prompt
+# encoder, object pointers) is not part of MGD-SAM2 and is ignored.
+SAM2_PREFIXES = {
+    "image_encoder.trunk.": "encoder.trunk.",
+    "image_encoder.neck.": "encoder.neck.",
+    "sam_mask_decoder.": "decoder.",
+}
+# Keys whose shape legitimately differs from SAM2's: MGD-SAM2 has 2 mask tokens, SAM2 has 4.
+REINITIALISED_ON_SHAPE_CHANGE = ("decoder.mask_tokens.weight",)
+# Keys a SAM2 checkpoint does not provide; they start from their initialisation (MODEL.md decision 7).
+NEW_KEY_PREFIXES = (
+    "encoder.adapters.",
+    "decoder.mcem.",
+    "decoder.hmim_s8.",
+    "decoder.hmim_s4.",
+    "decoder.no_mask_embed.",
+    "decoder.pe_layer.",
+    "drm.",
+)
+
+
+class CheckpointError(ValueError):
+    """A weights file that cannot be used as asked; the message says why and what to do."""
+
+
+@dataclass
+class LoadReport:
+    """What a load did, by parameter name."""
+
+    source: str
+    kind: str
+    loaded: list[str] = field(default_factory=list)
+    reinitialised: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # model keys the file did not provide
+    ignored: list[str] = field(default_factory=list)  # file keys the model does not use
+
+    def summary(self) -> str:
+        def grouped(keys: list[str]) -> str:
+            counts: dict[str, int] = defaultdict(int)
+            for key in keys:
+                counts[".".join(key.split(".")[:2])] += 1
+            return ", ".join(f"{prefix} ({n})" for prefix, n in sorted(counts.items())) or "none"
+
+        return (
+            f"{self.kind} weights from {self.source}: loaded {len(self.loaded)} tensors; "
+            f"re-initialised {len(self.reinitialised)} (shape differs by design): {', '.join(self.reinitialised) or 'none'}; "
+            f"missing {len(self.missing)} (start from initialisation): {grouped(self.missing)}; "
+            f"ignored {len(self.ignored)} (not used by MGD-SAM2): {grouped(self.ignored)}"
+        )
+
+
+def read_weights_file(path: str | Path) -> dict:
+    """``torch.load(path, weights_only=True)`` with clear errors for a missing or non-checkpoint file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file not found: {path}. {SAM2_DOWNLOAD_HINT}")
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises UnpicklingError, RuntimeError or EOFError depending on the damage
+        raise CheckpointError(
+            f"{path} is not a readable PyTorch checkpoint ({type(error).__name__}: {str(error).splitlines()[0][:200]}). "
+            "Check the file is complete (re-download it) and is a .pt/.pth/.ckpt weights file."
+        ) from error
+    if not isinstance(content, dict):
+        raise CheckpointError(f"{path} holds a {type(content).__name__}, not a dict of weights")
+    return content
+
+
+def unwrap_state_dict(content: dict) -> dict[str, Tensor]:
+    """The tensor dict inside a checkpoint: ``{"model": ...}`` (Meta), ``{"state_dict": ...}``, or the dict itself;
+    a DDP ``module.`` prefix is removed."""
+    for wrapper in ("model", "state_dict"):
+        if isinstance(content.get(wrapper), dict):
+            content = content[wrapper]
+            break
+    state = {key.removeprefix("module."): value for key, value in content.items() if isinstance(value, Tensor)}
+    return state
+
+
+def is_official_mgdsam2(state: dict[str, Tensor]) -> bool:
+    """True for the key layout of the authors' released MGD-SAM2 weights."""
+    return any(key.startswith(("image_encoder.trunk.mpadapter.", "detail_enhance.")) for key in state)
+
+
+def describe_hiera(state: dict[str, Tensor], prefix: str) -> tuple[int, int]:
+    """(embed_dim, number of blocks) of the Hiera trunk stored under ``prefix``."""
+    embed_dim = state[f"{prefix}patch_embed.proj.weight"].shape[0]
+    blocks = {int(m.group(1)) for key in state if (m := re.match(rf"{re.escape(prefix)}blocks\.(\d+)\.", key))}
+    return embed_dim, len(blocks)
+
+
+def size_name(embed_dim: int, depth: int) -> str:
+    names = [name for name, p in PRESETS.items() if (p.embed_dim, p.depth) == (embed_dim, depth)]
+    return " / ".join(names) or f"an unknown size (embed_dim {embed_dim}, {depth} blocks)"
+
+
+def check_same_size(state: dict[str, Tensor], prefix: str, model: nn.Module, source: str) -> None:
+    """Fail early, with both sizes named, when a checkpoint's trunk is not the model's."""
+    key = f"{prefix}patch_embed.proj.weight"
+    if key not in state:
+        raise CheckpointError(f"{source} has no {key}: it is not a SAM2 image-encoder checkpoint")
+    theirs = describe_hiera(state, prefix)
+    ours = describe_hiera(model.state_dict(), "encoder.trunk.")
+    if theirs != ours:
+        raise CheckpointError(
+            f"{source} holds a Hiera of size {size_name(*theirs)} (embed_dim {theirs[0]}, {theirs[1]} blocks) but the model "
+            f"was built with preset {getattr(model, 'preset', '?')!r} (embed_dim {ours[0]}, {ours[1]} blocks). "
+            f"Use the preset that matches the checkpoint, or the checkpoint that matches the preset."
+        )
+
+
+def load_sam2_state(model: nn.Module, content: dict, source: str) -> LoadReport:
+    """Load Meta's SAM2/SAM2.1 checkpoint content (``{"model": state_dict}``) into an MGDSAM2 of the same size."""
+    if not isinstance(content.get("model"), dict):
+        raise CheckpointError(
+            f"{source} is not a SAM2 checkpoint in Meta's format (a dict with a 'model' state dict); "
+            f"its top-level keys are {sorted(content)[:8]}. {SAM2_DOWNLOAD_HINT}"
+        )
+    state = unwrap_state_dict(content)
+    check_same_size(state, "image_encoder.trunk.", model, source)
+    report = LoadReport(source=source, kind="SAM2")
+    own = model.state_dict()
+    to_load: dict[str, Tensor] = {}
+    for key, value in state.items():
+        prefix = next((p for p in SAM2_PREFIXES if key.startswith(p)), None)
+        target = SAM2_PREFIXES[prefix] + key[len(prefix) :] if prefix else None
+        if target is None or target not in own:
+            report.ignored.append(key)
+        elif own[target].shape != value.shape:
+            if target not in REINITIALISED_ON_SHAPE_CHANGE:
+                raise CheckpointError(
+                    f"{source}: {key} has shape {tuple(value.shape)}, the model's {target} has {tuple(own[target].shape)}"
+                )
+            report.reinitialised.append(target)
+        else:
+            to_load[target] = value
+    report.loaded = sorted(to_load)
+    report.missing = sorted(set(own) - set(to_load) - set(report.reinitialised))
+    unexpected_missing = [key for key in report.missing if not key.startswith(NEW_KEY_PREFIXES)]
+    if unexpected_missing:
+        raise CheckpointError(
+            f"{source} lacks {len(unexpected_missing)} pretrained tensors the model needs, e.g. {unexpected_missing[:5]}; "
+            "the file is incomplete or not a SAM2 image model checkpoint."
+        )
+    model.load_state_dict(to_load, strict=False)
+    return report
+
+
+# The released code's module names -> ours, applied in order to the key suffix after the prefix.
+OFFICIAL_RENAMES: list[tuple[str, str | Callable[[re.Match], str]]] = [
+    # MCEM
+    (r"^sam_mask_decoder\.new_multifieldcrossatt\.attention\.0\.", "decoder.mcem.to_global."),
+    (r"^sam_mask_decoder\.new_multifieldcrossatt\.attention\.(\d+)\.", lambda m: f"decoder.mcem.to_local.{int(m.group(1)) - 1}."),
+    (r"^sam_mask_decoder\.new_multifieldcrossatt\.norm1\.", "decoder.mcem.global_norm1."),
+    (r"^sam_mask_decoder\.new_multifieldcrossatt\.norm2\.", "decoder.mcem.global_norm2."),
+    (r"^sam_mask_decoder\.new_multifieldcrossatt\.mlp1\.", "decoder.mcem.global_mlp."),
+    (r"^sam_mask_decoder\.new_multifieldcrossatt\.norm3\.", "decoder.mcem.local_norm1."),
+    (r"^sam_mask_decoder\.new_multifieldcrossatt\.norm4\.", "decoder.mcem.local_norm2."),
+    (r"^sam_mask_decoder\.new_multifieldcrossatt\.mlp2\.", "decoder.mcem.local_mlp."),
+    # HMIM: new_fusion2 works on stride 8, new_fusion1 on stride 4
+    (r"^sam_mask_decoder\.new_fusion2\.", "decoder.hmim_s8."),
+    (r"^sam_mask_decoder\.new_fusion1\.", "decoder.hmim_s4."),
+    (r"^(decoder\.hmim_s\d)\.locpre2glb\.", r"\1.prior_to_global."),
+    (r"^(decoder\.hmim_s\d)\.fuse1\.", r"\1.global_fuse."),
+    (r"^(decoder\.hmim_s\d)\.glb2loc\.", r"\1.global_to_local."),
+    (r"^(decoder\.hmim_s\d)\.fuse2\.", r"\1.local_fuse."),
+    (r"^(decoder\.hmim_s\d)\.fuse3\.", r"\1.out."),
+    # DRM
+    (r"^detail_enhance\.img_in_conv\.", "drm.image_stem."),
+    (r"^detail_enhance\.img_er\.linear\.", "drm.image_enhance.reduce."),
+    (r"^detail_enhance\.img_er\.conv([123])\.", lambda m: f"drm.image_enhance.branches.{int(m.group(1)) - 1}."),
+    (r"^detail_enhance\.img_er\.projector\.", "drm.image_enhance.project."),
+    (r"^detail_enhance\.fusion_feature_bn\.", "drm.view_fusion_norm."),
+    (r"^detail_enhance\.fusion_feature\.", "drm.view_fusion."),
+    (r"^detail_enhance\.feature_upsample2\.", "drm.up1."),
+    (r"^detail_enhance\.feature_upsample3\.", "drm.up2."),
+    (r"^detail_enhance\.fusion_conv\.", "drm.head."),
+    (r"^detail_enhance\.out_conv\.", "drm.out_conv."),
+    # prompt-free inputs live in our decoder
+    (r"^no_mask_embed\.", "decoder.no_mask_embed."),
+    (r"^pe_layer\.", "decoder.pe_layer."),
+    # everything else keeps SAM2's names under our prefixes
+    (r"^image_encoder\.trunk\.", "encoder.trunk."),
+    (r"^image_encoder\.neck\.", "encoder.neck."),
+    (r"^sam_mask_decoder\.", "decoder."),
+]
+# Released keys that their forward never reaches (official_mgdsam2_notes.md): dropped on conversion.
+OFFICIAL_UNUSED = re.compile(
+    r"^image_encoder\.trunk\.mpadapter\.shared_mlp\d\.|^sam_mask_decoder\.(iou_prediction_head|pred_obj_score_head)\."
+)
+OFFICIAL_ADAPTER = re.compile(
+    r"^image_encoder\.trunk\.mpadapter\.lightweight_mlp(\d+)_(\d+)\.(0|1\.dwconv_loc|1\.dwconv_glb|3)\.(weight|bias)$"
+)
+ADAPTER_PARTS = {"0": "down", "1.dwconv_loc": "local_fuse", "1.dwconv_glb": "global_fuse", "3": "up"}
+
+
+def adapter_groups(model: nn.Module) -> list[list[int]]:
+    """Block indices grouped by input width, coarse to fine as the released code numbers them (group 1 = first)."""
+    groups: dict[int, list[int]] = {}
+    for index, block in enumerate(model.encoder.trunk.blocks):
+        groups.setdefault(block.dim, []).append(index)
+    return list(groups.values())
+
+
+def convert_official_state_dict(state: dict[str, Tensor], model: nn.Module) -> tuple[dict[str, Tensor], list[str]]:
+    """Released MGD-SAM2 keys -> ours. Returns (converted state, dropped keys that their forward never uses)."""
+    groups = adapter_groups(model)
+    converted: dict[str, Tensor] = {}
+    dropped: list[str] = []
+    for key, value in state.items():
+        if OFFICIAL_UNUSED.match(key):
+            dropped.append(key)
+            continue
+        adapter = OFFICIAL_ADAPTER.match(key)
+        if adapter:
+            group, position, part, kind = adapter.groups()
+            blocks = groups[int(group) - 1] if int(group) <= len(groups) else []
+            if int(position) >= len(blocks):  # the released code builds one spare adapter per group
+                dropped.append(key)
+                continue
+            converted[f"encoder.adapters.{blocks[int(position)]}.{ADAPTER_PARTS[part]}.{kind}"] = value
+            continue
+        new_key = key
+        for pattern, replacement in OFFICIAL_RENAMES:
+            new_key = re.sub(pattern, replacement, new_key)
+        if new_key == key:
+            raise CheckpointError(f"unexpected key {key!r} in MGD-SAM2 released weights")
+        converted[new_key] = value
+    return converted, dropped
+
+
+def load_official_state(model: nn.Module, state: dict[str, Tensor], source: str) -> LoadReport:
+    """Load the authors' released MGD-SAM2 weights (converted to our names) strictly into a full MGDSAM2."""
+    check_same_size(state, "image_encoder.trunk.", model, source)
+    converted, dropped = convert_official_state_dict(state, model)
+    result = model.load_state_dict(converted, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise CheckpointError(
+            f"{source} does not match the model (all modules must be on to load released weights): "
+            f"missing {result.missing_keys[:6]}, unexpected {result.unexpected_keys[:6]}"
+        )
+    return LoadReport(source=source, kind="released MGD-SAM2", loaded=sorted(converted), ignored=sorted(dropped))
+
+
+def load_pretrained(model: nn.Module, path: str | Path) -> LoadReport:
+    """Load a SAM2/SAM2.1 checkpoint or the authors' released MGD-SAM2 weights, told apart by their keys."""
+    content = read_weights_file(path)
+    state = unwrap_state_dict(content)
+    if is_official_mgdsam2(state):
+        return load_official_state(model, state, str(path))
+    if any(key.startswith("image_encoder.trunk.") for key in state):
+        return load_sam2_state(model, content, str(path))
+    raise CheckpointError(
+        f"{path} is neither a SAM2/SAM2.1 checkpoint (keys image_encoder.trunk.*) nor released MGD-SAM2 weights; "
+        f"its first keys are {sorted(state)[:5]}. For a checkpoint of this project's training use --ckpt with the .ckpt file."
+    )

@@ -1,0 +1,108 @@
+"""Backbone presets as data: Hiera sizes of SAM2.1 plus a micro one for CPU tests.
+
+Values for tiny/small/base_plus/large are those of Meta's SAM2.1 configs
+(``sam2/configs/sam2.1/sam2.1_hiera_*.yaml`` and the Hiera defaults). ``base_plus_official``
+differs from ``base_plus`` only in ``global_att_blocks`` ([12, 16, 10], the value of the
+authors' released MGD-SAM2 config): same parameters, different outputs, and the one that
+reproduces their released weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Hiera trunk geometry plus the default multi-view geometry for one model size."""
+
+    embed_dim: int
+    num_heads: int
+    stages: tuple[int, ...]
+    global_att_blocks: tuple[int, ...]
+    window_spec: tuple[int, ...]
+    window_pos_embed_bkg_spatial_size: tuple[int, int]
+    view_size: int = 512  # V: per-view encoder input, pixels
+    grid: int = 2  # g: local views per side; model input is (g*V)^2
+    sam2_checkpoint: str | None = None  # Meta's file name for this size, under checkpoints/
+    adapter_ratio: int = 32  # MPAdapter bottleneck d = max(1, D // ratio)
+    notes: str = field(default="", compare=False)
+
+    @property
+    def channel_list(self) -> list[int]:
+        """Trunk output channels per stage, coarsest first (the FPN neck's order)."""
+        dims = [self.embed_dim * 2**i for i in range(len(self.stages))]
+        return dims[::-1]
+
+    @property
+    def depth(self) -> int:
+        return sum(self.stages)
+
+
+PRESETS: dict[str, Preset] = {
+    "micro": Preset(
+        embed_dim=32,
+        num_heads=1,
+        stages=(1, 1, 2, 1),
+        global_att_blocks=(3,),
+        window_spec=(8, 4, 4, 2),
+        window_pos_embed_bkg_spatial_size=(4, 4),
+        view_size=64,
+        notes="CPU tests only: 5 blocks, width 32, 64 px views (random weights)",
+    ),
+    "tiny": Preset(
+        embed_dim=96,
+        num_heads=1,
+        stages=(1, 2, 7, 2),
+        global_att_blocks=(5, 7, 9),
+        window_spec=(8, 4, 14, 7),
+        window_pos_embed_bkg_spatial_size=(7, 7),
+        sam2_checkpoint="sam2.1_hiera_tiny.pt",
+    ),
+    "small": Preset(
+        embed_dim=96,
+        num_heads=1,
+        stages=(1, 2, 11, 2),
+        global_att_blocks=(7, 10, 13),
+        window_spec=(8, 4, 14, 7),
+        window_pos_embed_bkg_spatial_size=(7, 7),
+        sam2_checkpoint="sam2.1_hiera_small.pt",
+    ),
+    "base_plus": Preset(
+        embed_dim=112,
+        num_heads=2,
+        stages=(2, 3, 16, 3),
+        global_att_blocks=(12, 16, 20),
+        window_spec=(8, 4, 14, 7),
+        window_pos_embed_bkg_spatial_size=(14, 14),
+        sam2_checkpoint="sam2.1_hiera_base_plus.pt",
+        notes="the paper's backbone, with SAM2.1's global attention blocks",
+    ),
+    "base_plus_official": Preset(
+        embed_dim=112,
+        num_heads=2,
+        stages=(2, 3, 16, 3),
+        global_att_blocks=(12, 16, 10),
+        window_spec=(8, 4, 14, 7),
+        window_pos_embed_bkg_spatial_size=(14, 14),
+        sam2_checkpoint="sam2.1_hiera_base_plus.pt",
+        notes="base_plus with the released MGD-SAM2 config's global_att_blocks [12, 16, 10]",
+    ),
+    "large": Preset(
+        embed_dim=144,
+        num_heads=2,
+        stages=(2, 6, 36, 4),
+        global_att_blocks=(23, 33, 43),
+        window_spec=(8, 4, 16, 8),
+        window_pos_embed_bkg_spatial_size=(7, 7),
+        sam2_checkpoint="sam2.1_hiera_large.pt",
+    ),
+}
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``; a clear error listing the choices otherwise."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None

@@ -1,0 +1,180 @@
+"""Loading SAM2/SAM2.1 checkpoints and the authors' released MGD-SAM2 weights."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+
+from mgd_sam2.models.checkpoints import CheckpointError, load_pretrained
+from mgd_sam2.models.network import MGDSAM2
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def sam2_tiny(tmp_path_factory):
+    """A SAM2.1 tiny model built by the sam2 package itself (random weights) and its checkpoint in Meta's format."""
+    from sam2.build_sam import build_sam2
+
+    torch.manual_seed(0)
+    reference = build_sam2("configs/sam2.1/sam2.1_hiera_t.yaml", ckpt_path=None, device="cpu", mode="eval")
+    path = tmp_path_factory.mktemp("sam2") / "sam2.1_hiera_tiny.pt"
+    torch.save({"model": reference.state_dict()}, path)
+    return reference, path
+
+
+def test_sam2_checkpoint_loads_and_encoder_matches_sam2(sam2_tiny) -> None:
+    reference, path = sam2_tiny
+    model = MGDSAM2("tiny", use_adapters=False).eval()
+    report = load_pretrained(model, path)
+    assert not [key for key in report.missing if key.startswith(("encoder.trunk.", "encoder.neck."))]
+    assert report.reinitialised == ["decoder.mask_tokens.weight"]
+    assert "sam_mask_decoder.iou_prediction_head.layers.2.weight" in report.ignored
+    assert any(key.startswith("memory_attention.") for key in report.ignored)
+    reference_state = reference.state_dict()
+    ours = model.state_dict()
+    for theirs, mine in [
+        ("sam_mask_decoder.transformer.layers.1.mlp.layers.0.weight", "decoder.transformer.layers.1.mlp.layers.0.weight"),
+        ("sam_mask_decoder.output_hypernetworks_mlps.1.layers.2.bias", "decoder.output_hypernetworks_mlps.1.layers.2.bias"),
+        ("sam_mask_decoder.obj_score_token.weight", "decoder.obj_score_token.weight"),
+        ("image_encoder.neck.convs.3.conv.weight", "encoder.neck.convs.3.conv.weight"),
+    ]:
+        assert torch.equal(reference_state[theirs], ours[mine]), mine
+    views = torch.randn(2, 3, 256, 256)
+    with torch.no_grad():
+        expected = reference.image_encoder(views)["backbone_fpn"]
+        features = model.encoder(views)
+    assert len(features) == len(expected) == 3
+    for mine, theirs in zip(features, expected):
+        torch.testing.assert_close(mine, theirs, atol=1e-5, rtol=0)
+
+
+def test_full_model_loads_sam2_and_keeps_new_modules_initialised(sam2_tiny) -> None:
+    _, path = sam2_tiny
+    torch.manual_seed(0)
+    model = MGDSAM2("tiny")
+    adapters_before = model.encoder.adapters[0].down.weight.clone()
+    tokens_before = model.decoder.mask_tokens.weight.clone()
+    report = load_pretrained(model, path)
+    assert any(key.startswith("encoder.adapters.") for key in report.missing)
+    assert torch.equal(model.encoder.adapters[0].down.weight, adapters_before)
+    assert torch.equal(model.decoder.mask_tokens.weight, tokens_before)
+    assert model.decoder.mask_tokens.weight.shape == (2, 256)
+
+
+def released_state_dict() -> dict[str, torch.Tensor]:
+    """Random tensors with exactly the key names and shapes of the released MGD-SAM2 (DIS, B+) weights."""
+    torch.manual_seed(0)
+    state = {}
+    with open(FIXTURES / "official_mgdsam2_dis_b+_state_dict.tsv") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            shape = [] if row["shape"] == "scalar" else [int(n) for n in row["shape"].split("x")]
+            state[row["key"]] = torch.randint(0, 5, shape) if row["dtype"] == "int64" else torch.randn(shape)
+    return state
+
+
+def test_released_weights_convert_and_load_strictly(tmp_path: Path) -> None:
+    state = released_state_dict()
+    assert len(state) == 804
+    path = tmp_path / "mgdsam2_dis.pth"
+    torch.save(state, path)
+    model = MGDSAM2("base_plus_official")
+    report = load_pretrained(model, path)
+    assert report.kind == "released MGD-SAM2"
+    assert len(report.ignored) == 48  # the keys their forward never reaches
+    assert len(report.loaded) == len(model.state_dict())
+    ours = model.state_dict()
+    pairs = {
+        "image_encoder.trunk.mpadapter.lightweight_mlp1_2.0.weight": "encoder.adapters.2.down.weight",
+        "image_encoder.trunk.mpadapter.lightweight_mlp2_0.1.dwconv_glb.weight": "encoder.adapters.3.global_fuse.weight",
+        "image_encoder.trunk.mpadapter.lightweight_mlp3_15.1.dwconv_loc.bias": "encoder.adapters.21.local_fuse.bias",
+        "image_encoder.trunk.mpadapter.lightweight_mlp4_1.3.weight": "encoder.adapters.23.up.weight",
+        "sam_mask_decoder.new_multifieldcrossatt.attention.0.q_proj.weight": "decoder.mcem.to_global.q_proj.weight",
+        "sam_mask_decoder.new_multifieldcrossatt.attention.4.out_proj.bias": "decoder.mcem.to_local.3.out_proj.bias",
+        "sam_mask_decoder.new_multifieldcrossatt.norm3.weight": "decoder.mcem.local_norm1.weight",
+        "sam_mask_decoder.new_fusion1.fuse3.2.weight": "decoder.hmim_s4.out.2.weight",
+        "sam_mask_decoder.new_fusion2.locpre2glb.weight": "decoder.hmim_s8.prior_to_global.weight",
+        "detail_enhance.img_er.conv3.1.running_var": "drm.image_enhance.branches.2.1.running_var",
+        "detail_enhance.fusion_feature.weight": "drm.view_fusion.weight",
+        "detail_enhance.feature_upsample3.2.weight": "drm.up2.2.weight",
+        "no_mask_embed.weight": "decoder.no_mask_embed.weight",
+        "pe_layer.positional_encoding_gaussian_matrix": "decoder.pe_layer.positional_encoding_gaussian_matrix",
+        "sam_mask_decoder.mask_tokens.weight": "decoder.mask_tokens.weight",
+        "image_encoder.trunk.blocks.23.mlp.layers.1.weight": "encoder.trunk.blocks.23.mlp.layers.1.weight",
+    }
+    for theirs, mine in pairs.items():
+        assert torch.equal(state[theirs], ours[mine]), mine
+
+
+def test_released_weights_wrapped_by_ddp_and_a_model_key_load(tmp_path: Path) -> None:
+    state = {f"module.{key}": value for key, value in released_state_dict().items()}
+    path = tmp_path / "wrapped.pth"
+    torch.save({"model": state, "epoch": 60}, path)
+    assert load_pretrained(MGDSAM2("base_plus_official"), path).kind == "released MGD-SAM2"
+
+
+def test_released_weights_need_every_module(tmp_path: Path) -> None:
+    path = tmp_path / "mgdsam2_dis.pth"
+    torch.save(released_state_dict(), path)
+    with pytest.raises(CheckpointError, match="all modules must be on"):
+        load_pretrained(MGDSAM2("base_plus_official", use_drm=False), path)
+
+
+def fake_sam2(embed_dim: int, blocks: int) -> dict:
+    trunk = {"image_encoder.trunk.patch_embed.proj.weight": torch.zeros(embed_dim, 3, 7, 7)}
+    trunk.update({f"image_encoder.trunk.blocks.{i}.norm1.weight": torch.zeros(1) for i in range(blocks)})
+    return {"model": trunk}
+
+
+def test_checkpoint_of_another_size_names_both_sizes(tmp_path: Path) -> None:
+    path = tmp_path / "sam2.1_hiera_large.pt"
+    torch.save(fake_sam2(embed_dim=144, blocks=48), path)
+    with pytest.raises(CheckpointError, match=r"size large .*preset 'base_plus'"):
+        load_pretrained(MGDSAM2("base_plus"), path)
+
+
+def test_truncated_sam2_checkpoint_is_refused(sam2_tiny, tmp_path: Path) -> None:
+    _, path = sam2_tiny
+    content = torch.load(path, weights_only=True)
+    del content["model"]["image_encoder.neck.convs.0.conv.weight"]
+    broken = tmp_path / "broken.pt"
+    torch.save(content, broken)
+    with pytest.raises(CheckpointError, match="lacks 1 pretrained tensors"):
+        load_pretrained(MGDSAM2("tiny"), broken)
+
+
+def test_missing_file_says_where_to_get_checkpoints(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="facebookresearch/sam2"):
+        load_pretrained(MGDSAM2("micro"), tmp_path / "sam2.1_hiera_micro.pt")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"this is not a checkpoint", "not a readable PyTorch checkpoint"),
+        ({"weights": torch.zeros(3)}, "neither a SAM2/SAM2.1 checkpoint"),
+        ([torch.zeros(3)], "holds a list"),
+    ],
+)
+def test_files_that_are_not_checkpoints(tmp_path: Path, content, message: str) -> None:
+    path = tmp_path / "file.pt"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        torch.save(content, path)
+    with pytest.raises(CheckpointError, match=message):
+        load_pretrained(MGDSAM2("micro"), path)
+
+
+class NotAWeight:
+    pass
+
+
+def test_pickled_code_is_never_run(tmp_path: Path) -> None:
+    path = tmp_path / "evil.pt"
+    torch.save({"model": NotAWeight()}, path)
+    with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
+        load_pretrained(MGDSAM2("micro"), path)

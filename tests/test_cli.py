@@ -1,0 +1,40 @@
+"""The `mgd-sam2` entry point."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from mgd_sam2.cli import COMMANDS, main
+
+
+def test_help_lists_every_subcommand(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for name in COMMANDS:
+        assert f"  {name} " in out
+
+
+def test_console_script_is_installed() -> None:
+    result = subprocess.run([sys.executable, "-m", "mgd_sam2.cli", "--help"], capture_output=True, text=True, check=True)
+    assert "subcommands:" in result.stdout
+
+
+def test_unknown_subcommand_fails(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["frobnicate"])
+    assert exit_info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+def test_model_info_json(capsys) -> None:
+    assert main(["model", "info", "--preset", "micro", "--json"]) == 0
+    counts = json.loads(capsys.readouterr().out)
+    assert counts["preset"] == "micro"
+    assert counts["trainable"] == counts["groups"]["new"] + counts["groups"]["pretrained"]
+    assert counts["total"] == counts["trainable"] + counts["frozen"]

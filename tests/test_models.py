@@ -1,0 +1,127 @@
+"""The MGD-SAM2 network: shapes, trainable set, ablation switches."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mgd_sam2.data.views import resize, split_views, stitch_locals
+from mgd_sam2.models.network import MGDSAM2
+from mgd_sam2.models.summary import parameter_counts
+
+
+def micro(**switches) -> MGDSAM2:
+    torch.manual_seed(0)
+    return MGDSAM2("micro", **switches).eval()
+
+
+@pytest.mark.parametrize(("grid", "view_size"), [(2, 64), (3, 96), (1, 64)])
+def test_output_shapes(grid: int, view_size: int) -> None:
+    model = MGDSAM2("micro", grid=grid, view_size=view_size)
+    image = torch.randn(2, 3, grid * view_size, grid * view_size)
+    out = model(image)
+    assert out.logits.shape == (2, 1, grid * view_size, grid * view_size)
+    assert out.view_logits.shape == (2 * (grid * grid + 1), 1, view_size // 4, view_size // 4)
+    assert torch.isfinite(out.logits).all()
+
+
+def test_untileable_input_is_refused() -> None:
+    with pytest.raises(ValueError, match="does not tile"):
+        MGDSAM2("micro", grid=3, view_size=64)
+    model = MGDSAM2("micro")
+    with pytest.raises(ValueError, match="square"):
+        model(torch.randn(1, 3, 128, 96))
+
+
+def test_backward_reaches_exactly_the_trainable_parameters() -> None:
+    model = MGDSAM2("micro").train()
+    out = model(torch.randn(2, 3, 128, 128))
+    (out.logits.mean() + out.view_logits.mean()).backward()
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            assert parameter.grad is not None, f"trainable {name} got no gradient"
+        else:
+            assert parameter.grad is None, f"frozen {name} got a gradient"
+    frozen = [name for name, p in model.named_parameters() if not p.requires_grad]
+    assert frozen and all(name.startswith("encoder.trunk.") for name in frozen)
+    assert not any(p.requires_grad for p in model.encoder.trunk.parameters())
+
+
+def test_base_plus_parameter_counts_match_the_released_forward() -> None:
+    # official_mgdsam2_notes.md: 6,348,667 trainable parameters reached by the released forward,
+    # 75,313,177 in total of which 288,798 are never used (and not built here).
+    counts = parameter_counts(MGDSAM2("base_plus"))
+    assert counts["trainable"] == 6_348_667
+    assert counts["total"] == 75_313_177 - 288_798
+    assert counts["parts"]["encoder.trunk"]["total"] == 68_675_712
+    assert counts["parts"]["encoder.adapters"]["total"] == 334_538
+    assert counts["parts"]["decoder.mcem"]["total"] == 1_186_432
+    assert counts["parts"]["decoder.hmim_s8"]["total"] + counts["parts"]["decoder.hmim_s4"]["total"] == 668_160
+    assert counts["parts"]["drm"]["total"] == 57_649
+    assert counts["groups"]["new"] + counts["groups"]["pretrained"] == counts["trainable"]
+    assert counts["groups"]["pretrained"] == 431_104 + 3_670_016  # FPN neck + SAM2 decoder parts but mask tokens
+
+
+def test_lr_groups_hold_the_right_modules() -> None:
+    model = MGDSAM2("micro")
+    groups = model.parameter_groups()
+    ids = {name: {id(p) for p in params} for name, params in groups.items()}
+    named = dict(model.named_parameters())
+    for name in ("decoder.mask_tokens.weight", "decoder.no_mask_embed.weight", "drm.out_conv.weight", "encoder.adapters.0.down.weight"):
+        assert id(named[name]) in ids["new"], name
+    for name in ("encoder.neck.convs.0.conv.weight", "decoder.iou_token.weight", "decoder.conv_s0.weight",
+                 "decoder.output_hypernetworks_mlps.1.layers.0.weight", "decoder.transformer.layers.0.norm1.weight"):
+        assert id(named[name]) in ids["pretrained"], name
+
+
+def test_drm_switch_upsamples_the_stitched_view_masks() -> None:
+    model = micro(use_drm=False)
+    assert model.drm is None
+    out = model(torch.randn(1, 3, 128, 128))
+    assert torch.equal(out.logits, resize(stitch_locals(out.view_logits, 2), (128, 128)))
+    with_drm = micro()
+    out_drm = with_drm(torch.randn(1, 3, 128, 128))
+    assert not torch.allclose(out_drm.logits, resize(stitch_locals(out_drm.view_logits, 2), (128, 128)))
+
+
+def test_global_only_runs_sam2_on_the_downsampled_image() -> None:
+    model = micro(multi_view=False, use_adapters=False, use_mcem=False, use_hmim=False, use_drm=False)
+    image = torch.randn(2, 3, 128, 128)
+    out = model(image)
+    assert out.view_logits.shape == (2, 1, 16, 16)  # one view per image
+    assert torch.equal(out.logits, resize(out.view_logits, (128, 128)))
+    with pytest.raises(ValueError, match="multi_view=False"):
+        MGDSAM2("micro", multi_view=False)
+
+
+def local_view_response(model: MGDSAM2) -> torch.Tensor:
+    """How much each local view's logits move when only the bottom-right tile of the image changes."""
+    torch.manual_seed(1)
+    image = torch.randn(1, 3, 128, 128)
+    changed = image.clone()
+    changed[..., 64:, 64:] += torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        before = split_views(model(image).view_logits, 2)[0]
+        after = split_views(model(changed).view_logits, 2)[0]
+    return (after - before).abs().flatten(1).amax(dim=1)  # per local view: TL, TR, BL, BR
+
+
+def test_views_are_independent_with_every_fusion_switched_off() -> None:
+    response = local_view_response(micro(use_adapters=False, use_mcem=False, use_hmim=False, use_drm=False))
+    assert response[3] > 0
+    assert torch.all(response[:3] == 0)
+
+
+@pytest.mark.parametrize("module", ["use_adapters", "use_mcem", "use_hmim"])
+def test_each_fusion_module_mixes_views(module: str) -> None:
+    switches = dict(use_adapters=False, use_mcem=False, use_hmim=False, use_drm=False)
+    switches[module] = True
+    response = local_view_response(micro(**switches))
+    assert torch.all(response[:3] > 1e-6), f"{module} on: tiles TL/TR/BL should see the change in BR"
+
+
+def test_switches_remove_their_modules() -> None:
+    model = MGDSAM2("micro", use_adapters=False, use_mcem=False, use_hmim=False)
+    assert model.encoder.adapters is None and model.decoder.mcem is None and model.decoder.hmim_s8 is None
+    names = [name for name, _ in model.named_parameters()]
+    assert not any(name.startswith(("encoder.adapters", "decoder.mcem", "decoder.hmim")) for name in names)
