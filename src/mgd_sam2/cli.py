@@ -15,6 +15,7 @@ from typing import Sequence
 
 # name -> (one-line help, module). Order is the order shown by --help.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "evaluate": ("score a folder of saved predictions against GT masks (S, E, F, wF, MAE, HCE, mBA)", "mgd_sam2.commands.evaluate"),
     "model": ("inspect a model preset: parameter counts per module and LR group", "mgd_sam2.commands.model"),
 }
 

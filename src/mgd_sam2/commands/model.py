@@ -28,8 +28,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"preset": args.preset, **counts}, indent=2))
         return 0
-    from rich.console import Console
     from rich.table import Table
+
+    from mgd_sam2.utils.progress import console
 
     table = Table(title=f"MGD-SAM2 {args.preset}: parameters")
     for column in ("module", "total", "trainable"):
@@ -40,5 +41,5 @@ def run(args: argparse.Namespace) -> int:
     table.add_row("all", f"{counts['total']:,}", f"{counts['trainable']:,}")
     table.add_row("LR group 'new' (base LR, wd 0)", "", f"{counts['groups']['new']:,}")
     table.add_row("LR group 'pretrained' (0.1x LR, wd 1e-5)", "", f"{counts['groups']['pretrained']:,}")
-    Console().print(table)
+    console().print(table)
     return 0

@@ -1,0 +1,167 @@
+"""Score a folder of saved 8-bit predictions against a folder of GT masks, at GT resolution.
+
+Files pair by stem (``a.png`` with ``a.jpg`` is fine; two files with one stem is an error). The
+per-image numpy work of every metric runs in DataLoader worker processes; the main process only
+adds results to the metric states, so the numbers are those of the Metric classes used in training.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+from mgd_sam2.data.io import UnreadableImageError, list_images, read_mask
+from mgd_sam2.metrics.sod import METRIC_CLASSES, ImageMeasure, build_metrics, scalar_results
+from mgd_sam2.utils.progress import progress_bar
+
+
+class EvaluationError(ValueError):
+    """Inputs that cannot be scored as given; the message lists every offending file."""
+
+
+def list_problems(title: str, items: list[str], hint: str, limit: int = 20) -> str:
+    shown = "\n".join(f"  {item}" for item in items[:limit])
+    more = f"\n  ... and {len(items) - limit} more" if len(items) > limit else ""
+    return f"{title} ({len(items)}):\n{shown}{more}\n{hint}"
+
+
+def files_by_stem(folder: Path, role: str) -> dict[str, Path]:
+    if not folder.is_dir():
+        raise EvaluationError(f"{role} folder not found: {folder}")
+    files: dict[str, Path] = {}
+    clashes = []
+    for path in list_images(folder):
+        if path.stem in files:
+            clashes.append(f"{files[path.stem].name} and {path.name}")
+        files[path.stem] = path
+    if clashes:
+        raise EvaluationError(list_problems(f"{role} files sharing a name stem in {folder}", clashes, "Keep one file per stem."))
+    if not files:
+        raise EvaluationError(f"no image files in the {role} folder {folder}")
+    return files
+
+
+def pair_files(pred_dir: str | Path, gt_dir: str | Path) -> list[tuple[str, Path, Path]]:
+    """[(stem, prediction, GT)] sorted by stem; every GT needs a prediction and vice versa."""
+    preds = files_by_stem(Path(pred_dir), "prediction")
+    gts = files_by_stem(Path(gt_dir), "ground-truth")
+    problems = [f"{name}: no prediction in {pred_dir}" for name in sorted(set(gts) - set(preds))]
+    problems += [f"{name}: no ground truth in {gt_dir}" for name in sorted(set(preds) - set(gts))]
+    if problems:
+        raise EvaluationError(list_problems("unpaired files", problems, "Predictions and GT masks pair by file stem; add or remove files so both folders match."))
+    return [(name, preds[name], gts[name]) for name in sorted(gts)]
+
+
+def check_headers(pairs: list[tuple[str, Path, Path]]) -> tuple[list[str], list[str]]:
+    """(size mismatches, unreadable files), from the file headers only (no decoding)."""
+    mismatched, unreadable = [], []
+    for name, pred, gt in pairs:
+        sizes = []
+        for path in (pred, gt):
+            try:
+                with Image.open(path) as image:
+                    sizes.append(image.size)
+            except OSError as error:
+                unreadable.append(f"{path}: {error}")
+        if len(sizes) == 2 and sizes[0] != sizes[1]:
+            mismatched.append(f"{name}: prediction {sizes[0][0]}x{sizes[0][1]} vs ground truth {sizes[1][0]}x{sizes[1][1]}")
+    return mismatched, unreadable
+
+
+class PairMeasures(Dataset):
+    """Item i: (stem, (H, W), {metric: measure result}) or (stem, None, error message)."""
+
+    def __init__(self, pairs: list[tuple[str, Path, Path]], metrics: dict[str, ImageMeasure], resize_pred: bool) -> None:
+        self.pairs, self.metrics, self.resize_pred = pairs, metrics, resize_pred
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> tuple[str, Any, Any]:
+        name, pred_path, gt_path = self.pairs[index]
+        try:
+            pred, gt = read_mask(pred_path), read_mask(gt_path)
+        except UnreadableImageError as error:
+            return name, None, str(error)
+        if pred.shape != gt.shape:
+            if not self.resize_pred:
+                return name, None, f"prediction {pred.shape[::-1]} vs ground truth {gt.shape[::-1]} (W x H)"
+            pred = cv2.resize(pred, gt.shape[::-1], interpolation=cv2.INTER_LINEAR)
+        return name, gt.shape, {key: metric.measure(pred, gt) for key, metric in self.metrics.items()}
+
+
+@dataclass
+class Evaluation:
+    scores: dict[str, float]
+    num_images: int
+    per_image: list[dict[str, Any]] = field(default_factory=list)
+    curves: dict[str, list[float]] = field(default_factory=dict)
+
+    def per_image_csv(self) -> str:
+        buffer = io.StringIO()
+        if self.per_image:
+            writer = csv.DictWriter(buffer, fieldnames=list(self.per_image[0]))
+            writer.writeheader()
+            writer.writerows(self.per_image)
+        return buffer.getvalue()
+
+
+def evaluate_folders(
+    pred_dir: str | Path,
+    gt_dir: str | Path,
+    metric_names: list[str] | None = None,
+    hce_binarize: str = "dis",
+    skeleton_cache: bool | str | Path = True,
+    workers: int = 2,
+    resize_pred: bool = False,
+    progress: bool = True,
+) -> Evaluation:
+    """All metrics over the paired folders; raises EvaluationError listing every bad file."""
+    pairs = pair_files(pred_dir, gt_dir)
+    mismatched, unreadable = check_headers(pairs)
+    if unreadable:
+        raise EvaluationError(list_problems("unreadable files", unreadable, "Re-export or remove them and run again."))
+    if mismatched and not resize_pred:
+        raise EvaluationError(list_problems(
+            "predictions not at ground-truth resolution", mismatched,
+            "Scores are computed at GT resolution: save predictions at each GT's size, or pass --resize-pred to "
+            "resize them bilinearly (as PySODEvalToolkit does).",
+        ))
+    metrics = build_metrics(metric_names or list(METRIC_CLASSES), hce_binarize=hce_binarize, skeleton_cache=skeleton_cache)
+    loader = DataLoader(PairMeasures(pairs, metrics, resize_pred), batch_size=None, num_workers=workers, collate_fn=lambda item: item)
+    per_image, errors = [], []
+    with progress_bar(len(pairs), "evaluating", show=progress) as advance:
+        for name, shape, result in loader:
+            advance()
+            if shape is None:
+                errors.append(f"{name}: {result}")
+                continue
+            row: dict[str, Any] = {"name": name, "height": shape[0], "width": shape[1]}
+            for key, metric in metrics.items():
+                metric.update(results=[result[key]])
+                row.update({scalar: result[key][scalar] for scalar in metric.SCALARS})
+            per_image.append(row)
+    if errors:
+        raise EvaluationError(list_problems("files that could not be scored", errors, "Fix or remove them and run again."))
+    curves = {}
+    for key in ("F", "E"):
+        if key in metrics:
+            computed = metrics[key].compute()
+            curves.update({name: value.tolist() for name, value in computed.items() if name.endswith("_curve")})
+    return Evaluation(scores=scalar_results(metrics), num_images=len(per_image), per_image=per_image, curves=curves)
+
+
+def versions() -> dict[str, str]:
+    """Library versions that the numbers depend on (HCE on OpenCV's approxPolyDP)."""
+    from importlib.metadata import version
+
+    return {"opencv": cv2.__version__, "pysodmetrics": version("pysodmetrics"), "numpy": np.__version__, "torch": torch.__version__}

@@ -1,0 +1,74 @@
+"""Result tables in the layouts of published DIS and HRSOD papers (EVALUATION.md section 4.1)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+# layout -> [(result key, column header)]
+LAYOUTS: dict[str, list[tuple[str, str]]] = {
+    # DIS paper, Table 2 (DIS5K): maxF, weighted F, MAE, S, mean E, HCE
+    "dis": [("maxFm", "maxFβ↑"), ("wFmeasure", "Fβw↑"), ("MAE", "M↓"), ("Smeasure", "Sα↑"), ("meanEm", "Eφm↑"), ("HCE", "HCEγ↓")],
+    # InSPyReNet Table 3 (HRSOD-TE, UHRSD-TE, DAVIS-S): S, maxF, MAE, mBA
+    "hrsod": [("Smeasure", "Sα↑"), ("maxFm", "maxFβ↑"), ("MAE", "MAE↓"), ("mBA", "mBA↑")],
+    # everything we compute
+    "all": [
+        ("Smeasure", "Sα↑"), ("maxFm", "maxFβ↑"), ("meanFm", "meanFβ↑"), ("adpFm", "adpFβ↑"), ("wFmeasure", "Fβw↑"),
+        ("MAE", "MAE↓"), ("maxEm", "maxEφ↑"), ("meanEm", "Eφm↑"), ("adpEm", "adpEφ↑"), ("HCE", "HCEγ↓"), ("mBA", "mBA↑"),
+    ],
+}
+DIS_TEST_SPLITS = ("DIS-TE1", "DIS-TE2", "DIS-TE3", "DIS-TE4")
+OVERALL = "Overall DIS-TE(1-4)"
+
+
+def format_value(key: str, value: float | None) -> str:
+    """Three decimals as in the papers; HCE as an integer (BiRefNet's ``int(hce.round())``)."""
+    if value is None:
+        return "–"
+    return str(int(round(value))) if key == "HCE" else f"{value:.3f}"
+
+
+def with_dis_overall(rows: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Add the DIS paper's "Overall DIS-TE(1-4)" row, the plain mean of the four test subsets, when all four are present."""
+    if not all(split in rows for split in DIS_TEST_SPLITS):
+        return rows
+    keys = set.intersection(*(set(rows[split]) for split in DIS_TEST_SPLITS))
+    overall = {key: sum(rows[split][key] for split in DIS_TEST_SPLITS) / len(DIS_TEST_SPLITS) for key in keys}
+    return {**rows, OVERALL: overall}
+
+
+def columns(layout: str) -> list[tuple[str, str]]:
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown table layout {layout!r}; choose from {', '.join(LAYOUTS)}")
+    return LAYOUTS[layout]
+
+
+def markdown_table(rows: dict[str, dict[str, float]], layout: str) -> str:
+    header = ["set"] + [title for _, title in columns(layout)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, scores in rows.items():
+        lines.append("| " + " | ".join([name] + [format_value(key, scores.get(key)) for key, _ in columns(layout)]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def csv_table(rows: dict[str, dict[str, float]], layout: str) -> str:
+    """Full precision CSV with the result keys as column names."""
+    keys = [key for key, _ in columns(layout)]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["set"] + keys)
+    for name, scores in rows.items():
+        writer.writerow([name] + ["" if scores.get(key) is None else repr(float(scores[key])) for key in keys])
+    return buffer.getvalue()
+
+
+def rich_table(rows: dict[str, dict[str, float]], layout: str, title: str):
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("set")
+    for _, header in columns(layout):
+        table.add_column(header, justify="right")
+    for name, scores in rows.items():
+        table.add_row(name, *[format_value(key, scores.get(key)) for key, _ in columns(layout)])
+    return table

@@ -1,0 +1,91 @@
+"""`mgd-sam2 evaluate`: a folder of predictions against a folder of GT masks."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from mgd_sam2.cli import main
+from mgd_sam2.metrics.sod import SCALAR_KEYS
+
+FIXTURE = Path(__file__).parent / "fixtures" / "pysodmetrics"
+
+
+@pytest.fixture()
+def folders(tmp_path: Path) -> tuple[Path, Path]:
+    pred, gt = tmp_path / "pred", tmp_path / "gt"
+    shutil.copytree(FIXTURE / "preds", pred)
+    shutil.copytree(FIXTURE / "masks", gt)
+    return pred, gt
+
+
+def evaluate(pred: Path, gt: Path, *extra: str) -> int:
+    return main(["evaluate", "--pred", str(pred), "--gt", str(gt), "--workers", "0", *extra])
+
+
+def test_writes_json_csv_and_markdown(folders, tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
+    pred, gt = folders
+    out = tmp_path / "out"
+    assert evaluate(pred, gt, "--hce-binarize", "pysod", "--json", str(out / "s.json"), "--csv", str(out / "s.csv"),
+                    "--markdown", str(out / "s.md"), "--layout", "dis") == 0
+    report = json.loads((out / "s.json").read_text())
+    reference = json.loads((FIXTURE / "reference_scores.json").read_text())["scores"]
+    assert list(report["scores"]) == list(SCALAR_KEYS)
+    for key, value in reference.items():
+        assert report["scores"][key] == pytest.approx(value, abs=1e-6), key
+    assert report["num_images"] == 3 and report["versions"]["opencv"].startswith("4.10")
+    assert len(report["curves"]["fm_curve"]) == 256 and len(report["curves"]["precision_curve"]) == 256
+    rows = list(csv.DictReader((out / "s.csv").open()))
+    assert [row["name"] for row in rows] == ["0001", "19", "aerial-1867541__340"]
+    assert {"height", "width", "Smeasure", "HCE", "mBA", "maxFm"} <= set(rows[0])
+    table = (out / "s.md").read_text()
+    assert "maxFβ↑" in table and "HCEγ↓" in table and "| pred | 0.589 |" in table
+    assert not (gt / "ske").exists() and not any(p.suffix == ".tmp" for p in out.iterdir())
+    assert (tmp_path / "cache" / "skeletons").is_dir()  # HCE skeletons cached outside the dataset
+
+
+def test_unpaired_files_are_listed(folders, capsys) -> None:
+    pred, gt = folders
+    (pred / "19.png").unlink()
+    Image.new("L", (10, 10)).save(pred / "stray.png")
+    assert evaluate(pred, gt) == 1
+    err = capsys.readouterr().err
+    assert "unpaired files (2)" in err and "19: no prediction" in err and "stray: no ground truth" in err
+
+
+def test_size_mismatch_is_an_error_unless_resizing(folders, tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
+    pred, gt = folders
+    Image.open(pred / "0001.png").resize((100, 50)).save(pred / "0001.png")
+    assert evaluate(pred, gt) == 1
+    err = capsys.readouterr().err
+    assert "not at ground-truth resolution (1)" in err and "0001: prediction 100x50 vs ground truth 267x400" in err
+    assert evaluate(pred, gt, "--resize-pred", "--metrics", "S,MAE") == 0
+
+
+def test_unreadable_file_is_named(folders, capsys) -> None:
+    pred, gt = folders
+    (pred / "19.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    assert evaluate(pred, gt, "--metrics", "MAE") == 1
+    err = capsys.readouterr().err
+    assert "unreadable files (1)" in err and "19.png" in err
+
+
+def test_truncated_file_is_named(folders, capsys) -> None:
+    pred, gt = folders
+    data = (pred / "19.png").read_bytes()
+    (pred / "19.png").write_bytes(data[: len(data) // 2])
+    assert evaluate(pred, gt, "--metrics", "MAE") == 1
+    err = capsys.readouterr().err
+    assert "could not be scored (1)" in err and "19" in err
+
+
+def test_missing_folder(tmp_path: Path, capsys) -> None:
+    assert evaluate(tmp_path / "nope", tmp_path) == 1
+    assert "prediction folder not found" in capsys.readouterr().err
