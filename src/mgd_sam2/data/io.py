@@ -45,18 +45,18 @@ def to_uint8(array: np.ndarray) -> np.ndarray:
 def image_to_rgb(image: Image.Image) -> np.ndarray:
     """(H, W, 3) uint8 RGB from any PIL mode: grayscale is replicated, alpha dropped, 16-bit scaled."""
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        gray = to_uint8(np.asarray(image))
+        gray = to_uint8(np.array(image))
         return np.repeat(gray[..., None], 3, axis=2)
-    return np.asarray(image.convert("RGB"))
+    return np.array(image.convert("RGB"))
 
 
 def image_to_gray(image: Image.Image) -> np.ndarray:
     """(H, W) uint8 grayscale from any PIL mode (RGB by ITU-R 601 luma; 16-bit scaled)."""
     if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
-        return to_uint8(np.asarray(image))
+        return to_uint8(np.array(image))
     if image.mode in ("LA", "RGBA", "PA") or (image.mode == "P" and "transparency" in image.info):
         image = image.convert("RGBA").convert("RGB")  # a mask's gray values, never its alpha
-    return np.asarray(image.convert("L"))
+    return np.array(image.convert("L"))
 
 
 def read_image(path: str | Path, exif_transpose: bool = False) -> np.ndarray:

@@ -17,11 +17,11 @@ import cv2
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
 
-from mgd_sam2.data.io import UnreadableImageError, list_images, read_mask
+from mgd_sam2.data.io import UnreadableImageError, read_mask
+from mgd_sam2.data.layouts import pair_by_stem
 from mgd_sam2.metrics.sod import METRIC_CLASSES, ImageMeasure, build_metrics, scalar_results
-from mgd_sam2.utils.progress import progress_bar
+from mgd_sam2.utils.parallel import parallel_map
 
 
 class EvaluationError(ValueError):
@@ -34,31 +34,21 @@ def list_problems(title: str, items: list[str], hint: str, limit: int = 20) -> s
     return f"{title} ({len(items)}):\n{shown}{more}\n{hint}"
 
 
-def files_by_stem(folder: Path, role: str) -> dict[str, Path]:
-    if not folder.is_dir():
-        raise EvaluationError(f"{role} folder not found: {folder}")
-    files: dict[str, Path] = {}
-    clashes = []
-    for path in list_images(folder):
-        if path.stem in files:
-            clashes.append(f"{files[path.stem].name} and {path.name}")
-        files[path.stem] = path
-    if clashes:
-        raise EvaluationError(list_problems(f"{role} files sharing a name stem in {folder}", clashes, "Keep one file per stem."))
-    if not files:
-        raise EvaluationError(f"no image files in the {role} folder {folder}")
-    return files
-
-
 def pair_files(pred_dir: str | Path, gt_dir: str | Path) -> list[tuple[str, Path, Path]]:
     """[(stem, prediction, GT)] sorted by stem; every GT needs a prediction and vice versa."""
-    preds = files_by_stem(Path(pred_dir), "prediction")
-    gts = files_by_stem(Path(gt_dir), "ground-truth")
-    problems = [f"{name}: no prediction in {pred_dir}" for name in sorted(set(gts) - set(preds))]
-    problems += [f"{name}: no ground truth in {gt_dir}" for name in sorted(set(preds) - set(gts))]
+    for folder, role in ((Path(pred_dir), "prediction"), (Path(gt_dir), "ground-truth")):
+        if not folder.is_dir():
+            raise EvaluationError(f"{role} folder not found: {folder}")
+    pairing = pair_by_stem(Path(pred_dir), Path(gt_dir))
+    if pairing.stem_clashes:
+        raise EvaluationError(list_problems("files sharing a name stem", pairing.stem_clashes, "Keep one file per stem."))
+    problems = [f"{path.stem}: no prediction in {pred_dir}" for path in pairing.masks_without_image]
+    problems += [f"{path.stem}: no ground truth in {gt_dir}" for path in pairing.images_without_mask]
     if problems:
         raise EvaluationError(list_problems("unpaired files", problems, "Predictions and GT masks pair by file stem; add or remove files so both folders match."))
-    return [(name, preds[name], gts[name]) for name in sorted(gts)]
+    if not pairing.pairs:
+        raise EvaluationError(f"no image files to score in {pred_dir} and {gt_dir}")
+    return pairing.pairs
 
 
 def check_headers(pairs: list[tuple[str, Path, Path]]) -> tuple[list[str], list[str]]:
@@ -77,17 +67,17 @@ def check_headers(pairs: list[tuple[str, Path, Path]]) -> tuple[list[str], list[
     return mismatched, unreadable
 
 
-class PairMeasures(Dataset):
-    """Item i: (stem, (H, W), {metric: measure result}) or (stem, None, error message)."""
+class PairMeasurer:
+    """Picklable per-pair work: read both maps and run every metric's ``measure``.
 
-    def __init__(self, pairs: list[tuple[str, Path, Path]], metrics: dict[str, ImageMeasure], resize_pred: bool) -> None:
-        self.pairs, self.metrics, self.resize_pred = pairs, metrics, resize_pred
+    Returns (stem, (H, W), {metric: result}), or (stem, None, error message) for a bad pair.
+    """
 
-    def __len__(self) -> int:
-        return len(self.pairs)
+    def __init__(self, metrics: dict[str, ImageMeasure], resize_pred: bool) -> None:
+        self.metrics, self.resize_pred = metrics, resize_pred
 
-    def __getitem__(self, index: int) -> tuple[str, Any, Any]:
-        name, pred_path, gt_path = self.pairs[index]
+    def __call__(self, pair: tuple[str, Path, Path]) -> tuple[str, Any, Any]:
+        name, pred_path, gt_path = pair
         try:
             pred, gt = read_mask(pred_path), read_mask(gt_path)
         except UnreadableImageError as error:
@@ -137,19 +127,16 @@ def evaluate_folders(
             "resize them bilinearly (as PySODEvalToolkit does).",
         ))
     metrics = build_metrics(metric_names or list(METRIC_CLASSES), hce_binarize=hce_binarize, skeleton_cache=skeleton_cache)
-    loader = DataLoader(PairMeasures(pairs, metrics, resize_pred), batch_size=None, num_workers=workers, collate_fn=lambda item: item)
     per_image, errors = [], []
-    with progress_bar(len(pairs), "evaluating", show=progress) as advance:
-        for name, shape, result in loader:
-            advance()
-            if shape is None:
-                errors.append(f"{name}: {result}")
-                continue
-            row: dict[str, Any] = {"name": name, "height": shape[0], "width": shape[1]}
-            for key, metric in metrics.items():
-                metric.update(results=[result[key]])
-                row.update({scalar: result[key][scalar] for scalar in metric.SCALARS})
-            per_image.append(row)
+    for name, shape, result in parallel_map(PairMeasurer(metrics, resize_pred), pairs, workers, "evaluating", show=progress):
+        if shape is None:
+            errors.append(f"{name}: {result}")
+            continue
+        row: dict[str, Any] = {"name": name, "height": shape[0], "width": shape[1]}
+        for key, metric in metrics.items():
+            metric.update(results=[result[key]])
+            row.update({scalar: result[key][scalar] for scalar in metric.SCALARS})
+        per_image.append(row)
     if errors:
         raise EvaluationError(list_problems("files that could not be scored", errors, "Fix or remove them and run again."))
     curves = {}

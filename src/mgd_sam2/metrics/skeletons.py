@@ -7,27 +7,21 @@ depends on the GT alone, so it is computed once per GT and reused by every later
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from mgd_sam2.metrics.functional import gt_skeleton
-
-
-def default_cache_dir() -> Path:
-    """``$MGD_SAM2_CACHE/skeletons``, else ``~/.cache/mgd_sam2/skeletons``."""
-    root = os.environ.get("MGD_SAM2_CACHE")
-    return Path(root) / "skeletons" if root else Path.home() / ".cache" / "mgd_sam2" / "skeletons"
+from mgd_sam2.utils.cache import cache_dir
+from mgd_sam2.utils.files import atomic_path
 
 
 class SkeletonCache:
     """``cache.get(gt)`` returns the skeleton of boolean ``gt``, from disk when seen before."""
 
     def __init__(self, directory: str | Path | None = None) -> None:
-        self.directory = Path(directory) if directory is not None else default_cache_dir()
+        self.directory = Path(directory) if directory is not None else cache_dir("skeletons")
 
     @staticmethod
     def key(gt: np.ndarray) -> str:
@@ -45,8 +39,6 @@ class SkeletonCache:
             except OSError:
                 pass  # a damaged cache file is recomputed and replaced below
         skeleton = gt_skeleton(gt)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=self.directory, suffix=".png.tmp", delete=False) as handle:
-            Image.fromarray(skeleton.astype(np.uint8) * 255).save(handle, format="PNG")
-        os.replace(handle.name, path)  # atomic: concurrent writers (DDP ranks, workers) never expose half a file
+        with atomic_path(path) as temporary:  # concurrent writers (DDP ranks, workers) never expose half a file
+            Image.fromarray(skeleton.astype(np.uint8) * 255).save(temporary, format="PNG")
         return skeleton

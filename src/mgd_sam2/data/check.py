@@ -1,0 +1,189 @@
+"""Dataset validation before use: ``mgd-sam2 check-data`` and the check training runs before it starts.
+
+Errors make a split unusable (training refuses it): unpaired files, unreadable or truncated files,
+image/mask size mismatches, a mask whose content is only in its alpha channel. Warnings are
+handled by the readers but worth knowing: EXIF orientation (not applied to dataset files), 16-bit,
+RGBA and grayscale inputs, non-binary (soft-edged) masks and empty masks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from mgd_sam2.data.io import UnreadableImageError, image_to_gray, open_image
+from mgd_sam2.data.layouts import IMAGE_DIR_NAMES, MASK_DIR_NAMES, Split, find_subdir, pair_by_stem
+from mgd_sam2.utils.files import write_json
+from mgd_sam2.utils.parallel import parallel_map
+
+EXIF_ORIENTATION = 0x0112
+SIXTEEN_BIT_MODES = ("I", "I;16", "I;16B", "I;16L")
+ALPHA_MODES = ("RGBA", "LA", "PA")
+
+
+@dataclass
+class Problem:
+    path: str
+    message: str
+    error: bool  # False: a warning
+
+
+@dataclass
+class SplitReport:
+    name: str
+    folder: str
+    pairs: int = 0
+    sizes: list[tuple[int, int]] = field(default_factory=list)  # (width, height) of each paired image
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.error]
+
+
+def mode_warnings(image: Image.Image, path: Path, role: str) -> list[Problem]:
+    problems = []
+    if image.mode in SIXTEEN_BIT_MODES:
+        problems.append(Problem(str(path), f"16-bit {role} (mode {image.mode}); read as 8-bit by scaling (value >> 8)", False))
+    if image.mode in ALPHA_MODES or (image.mode == "P" and "transparency" in image.info):
+        problems.append(Problem(str(path), f"{role} has an alpha channel; the alpha is ignored when reading", False))
+    if role == "image" and image.mode in ("L", "1") + SIXTEEN_BIT_MODES:
+        problems.append(Problem(str(path), "grayscale image; replicated to RGB when reading", False))
+    return problems
+
+
+def inspect_pair(pair: tuple[str, Path, Path]) -> tuple[tuple[int, int] | None, list[Problem]]:
+    """Decode one image/mask pair fully and list its problems; returns the image size (W, H) when readable."""
+    _, image_path, mask_path = pair
+    problems: list[Problem] = []
+    try:
+        image = open_image(image_path)
+    except UnreadableImageError as error:
+        return None, [Problem(str(image_path), f"unreadable or truncated: {error.__cause__ or error}", True)]
+    orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+    if orientation not in (0, 1):
+        problems.append(Problem(str(image_path), f"EXIF orientation {orientation}: stored pixels are used unrotated; check that the mask matches them", False))
+    problems += mode_warnings(image, image_path, "image")
+    try:
+        mask = open_image(mask_path)
+    except UnreadableImageError as error:
+        return image.size, problems + [Problem(str(mask_path), f"unreadable or truncated: {error.__cause__ or error}", True)]
+    problems += mode_warnings(mask, mask_path, "mask")
+    if mask.size != image.size:
+        problems.append(Problem(str(mask_path), f"mask is {mask.size[0]}x{mask.size[1]} but its image is {image.size[0]}x{image.size[1]}", True))
+    values = image_to_gray(mask)
+    foreground = np.count_nonzero(values > 128)
+    if foreground == 0:
+        if mask.mode in ALPHA_MODES and np.asarray(mask.getchannel("A")).any() and not values.any():
+            problems.append(Problem(str(mask_path), "mask is black with its shape in the alpha channel; save the shape as gray values", True))
+        else:
+            problems.append(Problem(str(mask_path), "empty mask (no pixel > 128)", False))
+    soft = np.count_nonzero((values > 0) & (values < 255))
+    if soft:
+        problems.append(Problem(str(mask_path), f"non-binary mask: {100 * soft / values.size:.2f}% of pixels between 0 and 255 (soft training target; binarised at > 128 for metrics)", False))
+    return image.size, problems
+
+
+def check_split(split: Split, workers: int = 2, show: bool = True) -> SplitReport:
+    report = SplitReport(split.name, str(split.image_dir.parent))
+    pairing = pair_by_stem(split.image_dir, split.mask_dir)
+    report.problems += [Problem(str(path), message, True) for path, message in pairing.problems]
+    report.pairs = len(pairing.pairs)
+    if not pairing.pairs:
+        report.problems.append(Problem(str(split.image_dir), "no image/mask pairs", True))
+    for size, problems in parallel_map(inspect_pair, pairing.pairs, workers, f"checking {split.name}", show=show):
+        report.problems += problems
+        if size is not None:
+            report.sizes.append(size)
+    return report
+
+
+def find_splits(root: str | Path, max_depth: int = 3) -> list[Split]:
+    """Every folder at or below ``root`` that holds an image folder and a mask folder."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"dataset folder not found: {root}")
+    found = []
+
+    def visit(folder: Path, depth: int) -> None:
+        image_dir = find_subdir(folder, IMAGE_DIR_NAMES + (f"{folder.name}-Image",))
+        mask_dir = find_subdir(folder, MASK_DIR_NAMES + (f"{folder.name}-Mask",))
+        if image_dir and mask_dir:
+            found.append(Split(folder.name, image_dir, mask_dir))
+            return
+        if depth < max_depth:
+            for child in sorted(p for p in folder.iterdir() if p.is_dir()):
+                visit(child, depth + 1)
+
+    visit(root, 0)
+    return found
+
+
+def format_problems(reports: list[SplitReport], warnings: bool = True) -> str:
+    lines = []
+    for report in reports:
+        for problem in report.problems:
+            if problem.error or warnings:
+                lines.append(f"{'error' if problem.error else 'warning'}: {problem.path}: {problem.message}")
+    return "\n".join(lines)
+
+
+def summary_table(reports: list[SplitReport]):
+    from rich.table import Table
+
+    table = Table(title="dataset check")
+    for column in ("split", "folder", "pairs", "resolution (W x H)", "errors", "warnings"):
+        table.add_column(column, justify="right" if column in ("pairs", "errors", "warnings") else "left")
+    for report in reports:
+        if report.sizes:
+            areas = [w * h for w, h in report.sizes]
+            smallest, largest = report.sizes[int(np.argmin(areas))], report.sizes[int(np.argmax(areas))]
+            resolution = f"{smallest[0]}x{smallest[1]} .. {largest[0]}x{largest[1]}"
+        else:
+            resolution = "-"
+        table.add_row(report.name, report.folder, str(report.pairs), resolution, str(len(report.errors)), str(len(report.warnings)))
+    return table
+
+
+class DatasetError(ValueError):
+    """A dataset with errors; the message lists every bad file and its problem."""
+
+
+def split_fingerprint(split: Split) -> str:
+    """Hash of every file's name, size and mtime in the split's folders: changes when any file does."""
+    digest = hashlib.sha1()
+    for folder in (split.image_dir, split.mask_dir):
+        for path in sorted(folder.iterdir()):
+            stat = path.stat()
+            digest.update(f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def require_clean(splits: list[Split], cache_dir: Path, workers: int = 2) -> None:
+    """Raise DatasetError (the check-data listing) if any split has errors. A split that passed before
+    and has not changed since (same fingerprint) is not decoded again."""
+    reports = []
+    for split in splits:
+        stamp = cache_dir / f"{split_fingerprint(split)}.json"
+        if stamp.is_file():
+            continue
+        report = check_split(split, workers=workers)
+        if report.errors:
+            reports.append(report)
+        else:
+            write_json(stamp, {"split": split.name, "folder": str(split.image_dir.parent), "pairs": report.pairs})
+    if reports:
+        raise DatasetError(
+            "the dataset has errors; training would fail on these files:\n"
+            + format_problems(reports, warnings=False)
+            + "\nFix or remove them (`mgd-sam2 check-data FOLDER` lists warnings too) and run again."
+        )

@@ -1,0 +1,91 @@
+"""Samples for training, evaluation and prediction.
+
+Every sample holds the model input at ``input_size`` (= g * V). Evaluation samples also carry the
+original GT (uint8, original resolution) with its path and split, so predictions are scored at GT
+resolution; prediction samples carry the original image size and path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch.utils.data import Dataset
+
+from mgd_sam2.data.io import list_images, read_image, read_mask
+from mgd_sam2.data.layouts import Split, pair_by_stem
+from mgd_sam2.data.transforms import eval_transform, train_transform
+
+Mode = Literal["train", "eval", "predict"]
+
+
+@dataclass(frozen=True)
+class Record:
+    name: str  # file stem
+    split: str  # split name, e.g. "DIS-TE1"
+    image: Path
+    mask: Path | None = None
+
+
+def split_records(split: Split) -> list[Record]:
+    """Paired records of a split (unpaired files are check-data's business)."""
+    if split.mask_dir is None:
+        return [Record(path.stem, split.name, path) for path in list_images(split.image_dir)]
+    return [Record(stem, split.name, image, mask) for stem, image, mask in pair_by_stem(split.image_dir, split.mask_dir).pairs]
+
+
+def image_records(path: str | Path, split: str = "predict") -> list[Record]:
+    """Records for a single image file or every image in a folder (prediction input)."""
+    path = Path(path)
+    if path.is_file():
+        return [Record(path.stem, split, path)]
+    if path.is_dir():
+        return [Record(p.stem, split, p) for p in list_images(path)]
+    raise FileNotFoundError(f"prediction input not found: {path}")
+
+
+class SegmentationDataset(Dataset):
+    """``train``: augmented input and soft mask; ``eval``: plus the original GT; ``predict``: image only."""
+
+    def __init__(self, records: list[Record], input_size: int, mode: Mode, seed: int | None = None) -> None:
+        if mode not in ("train", "eval", "predict"):
+            raise ValueError(f"mode must be train, eval or predict, got {mode!r}")
+        self.records, self.input_size, self.mode = records, input_size, mode
+        self.transform = train_transform(input_size, seed) if mode == "train" else eval_transform(input_size)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
+        """``key``: an index, or ``(index, seed)`` from ResumableSampler to seed this sample's augmentation."""
+        index, seed = key if isinstance(key, tuple) else (key, None)
+        if seed is not None:
+            self.transform.set_random_seed(seed)
+        record = self.records[index]
+        if self.mode == "predict":
+            image = read_image(record.image, exif_transpose=True)
+            return {
+                "image": self.transform(image=image)["image"], "size": image.shape[:2],
+                "name": record.name, "split": record.split, "path": str(record.image),
+            }
+        image, mask = read_image(record.image), read_mask(record.mask)
+        if image.shape[:2] != mask.shape:
+            raise ValueError(
+                f"{record.image} is {image.shape[1]}x{image.shape[0]} but its mask {record.mask} is "
+                f"{mask.shape[1]}x{mask.shape[0]}; run `mgd-sam2 check-data` on the dataset"
+            )
+        out = self.transform(image=image, mask=mask)
+        sample = {"image": out["image"], "mask": out["mask"].unsqueeze(0).float() / 255}  # soft target in [0, 1]
+        if self.mode == "eval":
+            sample.update(gt=torch.from_numpy(mask), name=record.name, split=record.split, gt_path=str(record.mask))
+        return sample
+
+
+STACKED_KEYS = ("image", "mask")
+
+
+def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stack the fixed-size tensors; keep per-sample items (original GTs of varying size, names) as lists."""
+    return {key: torch.stack([s[key] for s in samples]) if key in STACKED_KEYS else [s[key] for s in samples] for key in samples[0]}

@@ -1,0 +1,137 @@
+"""Where each dataset's images and masks live, and how files pair up (EVALUATION.md section 5, data/README.md).
+
+A split is named by its path under the data root, e.g. ``DIS5K/DIS-TR``, ``HRSOD/HRSOD-TE``,
+``DAVIS-S``, ``DUTS/DUTS-TR`` or ``synthetic/SYN-TE``; inside it the image and mask folders are
+found among the usual names (``im``/``images``/``DUTS-TR-Image``..., ``gt``/``masks``/``DUTS-TR-Mask``...).
+Any other pair of folders is given as ``{"images": DIR, "masks": DIR, "name": NAME}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Union
+
+from mgd_sam2.data.io import list_images
+
+IMAGE_DIR_NAMES = ("im", "image", "images", "img", "imgs", "Image", "Images")
+MASK_DIR_NAMES = ("gt", "GT", "mask", "masks", "Mask", "Masks")
+
+# dataset folder -> (where to get it, its splits as "dataset/split" paths under the data root)
+DATASETS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "DIS5K": ("https://github.com/xuebinqin/DIS", ("DIS5K/DIS-TR", "DIS5K/DIS-VD", "DIS5K/DIS-TE1", "DIS5K/DIS-TE2", "DIS5K/DIS-TE3", "DIS5K/DIS-TE4")),
+    "HRSOD": ("https://github.com/yi94code/HRSOD", ("HRSOD/HRSOD-TR", "HRSOD/HRSOD-TE")),
+    "UHRSD": ("https://github.com/iCVTEAM/PGNet", ("UHRSD/UHRSD-TR", "UHRSD/UHRSD-TE")),
+    "DAVIS-S": ("released with HRSOD: https://github.com/yi94code/HRSOD", ("DAVIS-S",)),
+    "DUTS": ("http://saliencydetection.net/duts/", ("DUTS/DUTS-TR", "DUTS/DUTS-TE")),
+    "HKU-IS": ("https://i.cs.hku.hk/~yzyu/research/saliency.html", ("HKU-IS",)),
+    "synthetic": ("generated here: mgd-sam2 synth --out data/synthetic", ("synthetic/SYN-TR", "synthetic/SYN-VD", "synthetic/SYN-TE")),
+}
+
+SplitSpec = Union[str, dict]
+
+
+class DatasetLayoutError(FileNotFoundError):
+    """A split that is not where its name says; the message says where it was looked for and how to get it."""
+
+
+@dataclass(frozen=True)
+class Split:
+    name: str  # e.g. "DIS-TE1": the row name in tables
+    image_dir: Path
+    mask_dir: Path | None  # None for image-only folders (prediction)
+
+
+@dataclass
+class Pairing:
+    pairs: list[tuple[str, Path, Path]] = field(default_factory=list)  # (stem, image, mask), sorted by stem
+    images_without_mask: list[Path] = field(default_factory=list)
+    masks_without_image: list[Path] = field(default_factory=list)
+    stem_clashes: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> list[tuple[Path, str]]:
+        return (
+            [(path, "image has no mask (masks pair with images by file stem)") for path in self.images_without_mask]
+            + [(path, "mask has no image") for path in self.masks_without_image]
+            + [(Path(clash), "several files share this stem") for clash in self.stem_clashes]
+        )
+
+
+def download_hint(spec: str) -> str:
+    dataset = spec.split("/")[0]
+    if dataset in DATASETS:
+        return f"Get {dataset} from {DATASETS[dataset][0]} and arrange it as data/README.md shows."
+    return "See data/README.md for the expected layouts."
+
+
+def find_subdir(folder: Path, candidates: tuple[str, ...]) -> Path | None:
+    for name in candidates:
+        if (folder / name).is_dir():
+            return folder / name
+    return None
+
+
+def resolve_split(root: str | Path, spec: SplitSpec, need_masks: bool = True) -> Split:
+    """The image and mask folders of ``spec`` (a path under ``root`` or an images/masks dict)."""
+    if isinstance(spec, dict):
+        unknown = set(spec) - {"images", "masks", "name"}
+        if unknown or "images" not in spec:
+            raise ValueError(f"a split given as a mapping needs 'images' (and 'masks', 'name'), got keys {sorted(spec)}")
+        image_dir = Path(spec["images"])
+        mask_dir = Path(spec["masks"]) if spec.get("masks") else None
+        name = spec.get("name") or image_dir.parent.name or image_dir.name
+        for folder, role in ((image_dir, "images"), (mask_dir, "masks")):
+            if folder is not None and not folder.is_dir():
+                raise DatasetLayoutError(f"{role} folder not found: {folder}")
+        if need_masks and mask_dir is None:
+            raise ValueError(f"split {name!r} needs a 'masks' folder")
+        return Split(name, image_dir, mask_dir)
+    folder = Path(root) / spec
+    name = Path(spec).name
+    if not folder.is_dir():
+        raise DatasetLayoutError(f"split {spec!r} not found: no folder {folder}. {download_hint(spec)}")
+    image_dir = find_subdir(folder, IMAGE_DIR_NAMES + (f"{name}-Image",))
+    mask_dir = find_subdir(folder, MASK_DIR_NAMES + (f"{name}-Mask",))
+    if image_dir is None or (need_masks and mask_dir is None):
+        raise DatasetLayoutError(
+            f"split {spec!r} at {folder} needs an image folder ({'/'.join(IMAGE_DIR_NAMES)}) and a mask folder "
+            f"({'/'.join(MASK_DIR_NAMES)}); found {sorted(p.name for p in folder.iterdir())}. {download_hint(spec)}"
+        )
+    return Split(name, image_dir, mask_dir)
+
+
+def files_by_stem(folder: Path) -> tuple[dict[str, Path], list[str]]:
+    """{stem: file} of the images in ``folder``, and the stems held by more than one file."""
+    files: dict[str, Path] = {}
+    clashes = []
+    for path in list_images(folder):
+        if path.stem in files:
+            clashes.append(f"{files[path.stem]} / {path.name}")
+        files[path.stem] = path
+    return files, clashes
+
+
+def pair_by_stem(image_dir: Path, mask_dir: Path) -> Pairing:
+    """Pair image and mask files by stem (``a.jpg`` with ``a.png``)."""
+    images, image_clashes = files_by_stem(image_dir)
+    masks, mask_clashes = files_by_stem(mask_dir)
+    return Pairing(
+        pairs=[(stem, images[stem], masks[stem]) for stem in sorted(set(images) & set(masks))],
+        images_without_mask=[images[stem] for stem in sorted(set(images) - set(masks))],
+        masks_without_image=[masks[stem] for stem in sorted(set(masks) - set(images))],
+        stem_clashes=image_clashes + mask_clashes,
+    )
+
+
+def present_splits(root: str | Path, datasets: tuple[str, ...] = tuple(DATASETS)) -> list[str]:
+    """The known splits of ``datasets`` that exist under ``root``."""
+    found = []
+    for dataset in datasets:
+        for spec in DATASETS[dataset][1]:
+            try:
+                resolve_split(root, spec)
+                found.append(spec)
+            except DatasetLayoutError:
+                continue
+    return found

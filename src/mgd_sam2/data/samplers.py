@@ -1,0 +1,38 @@
+"""The training sampler: shuffled per epoch from a seed, sharded across processes, resumable mid-epoch.
+
+It yields ``(index, sample_seed)`` keys; the dataset seeds each sample's augmentation with
+``sample_seed``, a function of (seed, epoch, index) only. So the data of an epoch does not depend
+on the number of loader workers, and a run resumed mid-epoch (``skip_next_epoch_start``) sees exactly
+the samples and augmentations it would have seen without the interruption.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from torch.utils.data import DistributedSampler
+
+
+class ResumableSampler(DistributedSampler):
+    """A DistributedSampler (so Lightning never wraps it again) with per-sample seeds and a one-off skip."""
+
+    def __init__(self, length: int, num_replicas: int = 1, rank: int = 0, seed: int = 0, shuffle: bool = True, drop_last: bool = True) -> None:
+        super().__init__(range(length), num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=drop_last)
+        self._skip = 0
+
+    def skip_next_epoch_start(self, samples: int) -> None:
+        """Drop the first ``samples`` keys of the next epoch of this process (already consumed before a restart)."""
+        self._skip = samples
+
+    def sample_seed(self, index: int) -> int:
+        # tuples of ints hash the same in every process (only str/bytes hashing is randomised)
+        return hash((self.seed, self.epoch, index)) & 0x7FFFFFFF
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        indices = list(super().__iter__())
+        skip, self._skip = self._skip, 0
+        for index in indices[skip:]:
+            yield index, self.sample_seed(index)
+
+    def __len__(self) -> int:
+        return self.num_samples

@@ -1,0 +1,362 @@
+"""Dataset layouts, tiling, augmentation, the synthetic generator, dataset checks and the DataModule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+
+from mgd_sam2.cli import main
+from mgd_sam2.data.check import DatasetError, check_split, require_clean
+from mgd_sam2.data.datamodule import SegmentationDataModule
+from mgd_sam2.data.datasets import SegmentationDataset, split_records
+from mgd_sam2.data.io import read_image, read_mask
+from mgd_sam2.data.layouts import DatasetLayoutError, pair_by_stem, present_splits, resolve_split
+from mgd_sam2.data.samplers import ResumableSampler
+from mgd_sam2.data.synth import SynthConfig, generate_sample, write_dataset
+from mgd_sam2.data.transforms import IMAGENET_MEAN, IMAGENET_STD, train_transform
+from mgd_sam2.data.views import image_to_locals, locals_to_image, make_views, resize, split_views, stitch_locals
+
+
+def save_pair(image_dir: Path, mask_dir: Path, stem: str, size=(40, 30), image_ext=".jpg") -> None:
+    image_dir.mkdir(parents=True, exist_ok=True)
+    mask_dir.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(abs(hash(stem)) % 1000)
+    Image.fromarray(rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)).save(image_dir / f"{stem}{image_ext}")
+    mask = np.zeros((size[1], size[0]), np.uint8)
+    mask[5:20, 8:30] = 255
+    Image.fromarray(mask).save(mask_dir / f"{stem}.png")
+
+
+# ---------------------------------------------------------------- layouts
+
+
+@pytest.mark.parametrize(
+    ("spec", "image_sub", "mask_sub", "ext"),
+    [
+        ("DIS5K/DIS-TR", "im", "gt", ".jpg"),
+        ("HRSOD/HRSOD-TE", "images", "masks", ".jpg"),
+        ("UHRSD/UHRSD-TE", "image", "mask", ".jpg"),
+        ("DAVIS-S", "im", "gt", ".jpg"),
+        ("DUTS/DUTS-TR", "DUTS-TR-Image", "DUTS-TR-Mask", ".jpg"),
+        ("HKU-IS", "imgs", "gt", ".png"),
+        ("synthetic/SYN-TE", "im", "gt", ".jpg"),
+    ],
+)
+def test_each_layout_reads_its_pairs(tmp_path: Path, spec: str, image_sub: str, mask_sub: str, ext: str) -> None:
+    folder = tmp_path / spec
+    for stem in ("b", "a", "c"):
+        save_pair(folder / image_sub, folder / mask_sub, stem, image_ext=ext)
+    split = resolve_split(tmp_path, spec)
+    assert split.name == Path(spec).name
+    records = split_records(split)
+    assert [r.name for r in records] == ["a", "b", "c"]
+    assert all(r.image.suffix == ext and r.mask.suffix == ".png" and r.split == split.name for r in records)
+    assert spec in present_splits(tmp_path)
+
+
+def test_generic_images_and_masks_folders(tmp_path: Path) -> None:
+    save_pair(tmp_path / "photos", tmp_path / "labels", "x")
+    split = resolve_split(tmp_path, {"images": str(tmp_path / "photos"), "masks": str(tmp_path / "labels"), "name": "mine"})
+    assert split.name == "mine" and [r.name for r in split_records(split)] == ["x"]
+    with pytest.raises(ValueError, match="needs 'images'"):
+        resolve_split(tmp_path, {"masks": "x"})
+
+
+def test_missing_split_says_where_to_get_it(tmp_path: Path) -> None:
+    with pytest.raises(DatasetLayoutError, match=r"DIS5K.*github.com/xuebinqin/DIS"):
+        resolve_split(tmp_path, "DIS5K/DIS-TE1")
+    (tmp_path / "HRSOD" / "HRSOD-TE" / "photos").mkdir(parents=True)
+    with pytest.raises(DatasetLayoutError, match="needs an image folder"):
+        resolve_split(tmp_path, "HRSOD/HRSOD-TE")
+
+
+def test_joint_training_on_several_sets(tmp_path: Path) -> None:
+    save_pair(tmp_path / "DUTS/DUTS-TR/DUTS-TR-Image", tmp_path / "DUTS/DUTS-TR/DUTS-TR-Mask", "d1")
+    save_pair(tmp_path / "HRSOD/HRSOD-TR/im", tmp_path / "HRSOD/HRSOD-TR/gt", "h1")
+    save_pair(tmp_path / "HRSOD/HRSOD-TR/im", tmp_path / "HRSOD/HRSOD-TR/gt", "h2")
+    module = SegmentationDataModule(root=str(tmp_path), train=["DUTS/DUTS-TR", "HRSOD/HRSOD-TR"], val=["HRSOD/HRSOD-TR"],
+                                    input_size=64, num_workers=0, check=False)
+    module.setup("fit")
+    assert sorted((r.split, r.name) for r in module.datasets["train"][0].records) == [("DUTS-TR", "d1"), ("HRSOD-TR", "h1"), ("HRSOD-TR", "h2")]
+
+
+# ---------------------------------------------------------------- views
+
+
+@settings(max_examples=40, deadline=None)
+@given(grid=st.integers(1, 4), side=st.integers(1, 12), channels=st.integers(1, 3), batch=st.integers(1, 3))
+def test_tile_then_stitch_is_the_identity(grid: int, side: int, channels: int, batch: int) -> None:
+    image = torch.randn(batch, channels, grid * side, grid * side)
+    views = make_views(image, grid)
+    assert views.shape == (batch * (grid * grid + 1), channels, side, side)
+    torch.testing.assert_close(stitch_locals(views, grid), image, rtol=0, atol=0)
+    torch.testing.assert_close(locals_to_image(image_to_locals(image, grid), grid), image, rtol=0, atol=0)
+    locals_, globals_ = split_views(views, grid)
+    torch.testing.assert_close(globals_, resize(image, (side, side)))
+    # batch-major, row-major: view k of image b is the tile (k // g, k % g) of image b
+    b, k = batch - 1, grid * grid - 1
+    row, col = divmod(k, grid)
+    torch.testing.assert_close(locals_[b * grid * grid + k], image[b, :, row * side:(row + 1) * side, col * side:(col + 1) * side])
+
+
+def test_mask_views_use_nearest_for_the_global_view() -> None:
+    mask = (torch.rand(1, 1, 64, 64) > 0.5).float()
+    views = make_views(mask, 2, global_mode="nearest")
+    assert set(views.unique().tolist()) <= {0.0, 1.0}
+
+
+# ---------------------------------------------------------------- augmentation
+
+
+def unnormalize_gray(image: torch.Tensor) -> np.ndarray:
+    mean, std = torch.tensor(IMAGENET_MEAN)[:, None, None], torch.tensor(IMAGENET_STD)[:, None, None]
+    return ((image * std + mean).clamp(0, 1) * 255).mean(0).numpy()
+
+
+def test_augmentation_keeps_image_and_mask_aligned() -> None:
+    rng = np.random.default_rng(0)
+    mask = np.zeros((300, 420), np.uint8)
+    for _ in range(12):
+        cv2.circle(mask, (int(rng.integers(0, 420)), int(rng.integers(0, 300))), int(rng.integers(5, 40)), 255, -1)
+    cv2.line(mask, (0, 150), (419, 160), 255, 3)
+    image = np.repeat(np.where(mask > 0, 230, 25).astype(np.uint8)[..., None], 3, axis=2)
+    transform = train_transform(128, seed=1)
+    ious = []
+    for _ in range(30):
+        out = transform(image=image, mask=mask)
+        assert out["image"].shape == (3, 128, 128) and out["mask"].shape == (128, 128)
+        gray, target = unnormalize_gray(out["image"]), out["mask"].numpy() > 127
+        predicted = gray > (gray[target].mean() + gray[~target].mean()) / 2
+        ious.append((predicted & target).sum() / (predicted | target).sum())
+    assert min(ious) > 0.9, ious  # misaligned by a few pixels would drop well below on thin shapes
+
+
+def test_augmentation_is_seeded_per_sample(tmp_path: Path) -> None:
+    write_dataset(tmp_path, SynthConfig(num=4, min_size=96, max_size=128), workers=0, show=False)
+    records = split_records(resolve_split(tmp_path, "SYN-TR"))
+    first = SegmentationDataset(records, 64, "train")
+    second = SegmentationDataset(records, 64, "train")
+    torch.testing.assert_close(first[(0, 123)]["image"], second[(0, 123)]["image"])
+    assert not torch.equal(first[(0, 123)]["image"], first[(0, 124)]["image"])
+
+
+# ---------------------------------------------------------------- synthetic data
+
+
+def test_generator_is_deterministic_and_varied() -> None:
+    image, mask = generate_sample(3, 7, 128, 256)
+    again_image, again_mask = generate_sample(3, 7, 128, 256)
+    assert np.array_equal(image, again_image) and np.array_equal(mask, again_mask)
+    assert 128 <= min(image.shape[:2]) and max(image.shape[:2]) <= 256 and mask.shape == image.shape[:2]
+    assert set(np.unique(mask)) == {0, 255}
+    other, _ = generate_sample(3, 8, 128, 256)
+    assert other.shape != image.shape or not np.array_equal(other, image)
+
+
+def test_generated_masks_match_their_images(tmp_path: Path) -> None:
+    config = SynthConfig(num=8, seed=5, min_size=128, max_size=192)
+    assert write_dataset(tmp_path, config, workers=0, show=False) == {"written": 8, "kept": 0}
+    for split, count in config.split_sizes().items():
+        records = split_records(resolve_split(tmp_path, f"{split}"))
+        assert len(records) == count
+        for record in records:
+            image, mask = read_image(record.image), read_mask(record.mask)
+            index = int(record.name.split("_")[1])
+            expected_image, expected_mask = generate_sample(config.seed, index, config.min_size, config.max_size)
+            assert np.array_equal(mask, expected_mask)
+            assert np.abs(image.astype(int) - expected_image).mean() < 6  # JPEG
+            saturation = cv2.cvtColor(expected_image, cv2.COLOR_RGB2HSV)[..., 1]
+            assert saturation[mask > 0].mean() > saturation[mask == 0].mean() + 60  # the object is where the mask is
+    assert check_split(resolve_split(tmp_path, "SYN-TR"), workers=0, show=False).problems == []
+
+
+def test_generator_resumes_and_refuses_other_settings(tmp_path: Path) -> None:
+    config = SynthConfig(num=4, min_size=96, max_size=128)
+    write_dataset(tmp_path, config, workers=0, show=False)
+    victim = next((tmp_path / "SYN-TR" / "im").iterdir())
+    victim.unlink()
+    assert write_dataset(tmp_path, config, workers=0, show=False) == {"written": 1, "kept": 3}
+    with pytest.raises(FileExistsError, match="other settings"):
+        write_dataset(tmp_path, SynthConfig(num=5, min_size=96, max_size=128), workers=0, show=False)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="not a synthetic dataset"):
+        write_dataset(tmp_path / "other", config, workers=0, show=False)
+    assert json.loads((tmp_path / "synth.json").read_text())["num"] == 4
+
+
+def test_synth_command(tmp_path: Path, capsys) -> None:
+    assert main(["synth", "--out", str(tmp_path / "s"), "--num", "3", "--size", "96", "128", "--workers", "0"]) == 0
+    assert "SYN-TR 1, SYN-VD 1, SYN-TE 1" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- check-data
+
+
+@pytest.fixture()
+def broken_split(tmp_path: Path) -> Path:
+    """One split with one example of every problem check-data knows, plus two clean pairs."""
+    root = tmp_path / "DIS5K" / "DIS-TR"
+    im, gt = root / "im", root / "gt"
+    for stem in ("clean1", "clean2", "nomask", "soft", "empty", "exif", "gray", "rgba", "sixteen", "mismatch", "truncated", "garbage", "alphamask"):
+        save_pair(im, gt, stem, size=(64, 48))
+    (gt / "nomask.png").unlink()
+    Image.fromarray(np.zeros((48, 64), np.uint8)).save(gt / "orphan.png")
+    Image.fromarray(np.tile(np.linspace(0, 255, 64).astype(np.uint8), (48, 1))).save(gt / "soft.png")
+    Image.fromarray(np.zeros((48, 64), np.uint8)).save(gt / "empty.png")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.open(im / "exif.jpg").save(im / "exif.jpg", exif=exif)
+    Image.open(im / "gray.jpg").convert("L").save(im / "gray.jpg")
+    (im / "rgba.jpg").unlink()
+    Image.open(im / "clean1.jpg").convert("RGBA").save(im / "rgba.png")
+    Image.fromarray((read_mask(gt / "sixteen.png").astype(np.uint16) * 257)).save(gt / "sixteen.png")
+    Image.open(gt / "mismatch.png").resize((60, 48)).save(gt / "mismatch.png")
+    data = (im / "truncated.jpg").read_bytes()
+    (im / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    (im / "garbage.jpg").write_bytes(b"not an image at all")
+    alpha = np.zeros((48, 64, 4), np.uint8)
+    alpha[10:30, 10:40, 3] = 255
+    Image.fromarray(alpha, "RGBA").save(gt / "alphamask.png")
+    return tmp_path
+
+
+EXPECTED_PROBLEMS = {
+    "nomask.jpg": ("image has no mask", True),
+    "orphan.png": ("mask has no image", True),
+    "soft.png": ("non-binary mask", False),
+    "empty.png": ("empty mask", False),
+    "exif.jpg": ("EXIF orientation 6", False),
+    "gray.jpg": ("grayscale image", False),
+    "rgba.png": ("alpha channel", False),
+    "sixteen.png": ("16-bit mask", False),
+    "mismatch.png": ("mask is 60x48 but its image is 64x48", True),
+    "truncated.jpg": ("unreadable or truncated", True),
+    "garbage.jpg": ("unreadable or truncated", True),
+    "alphamask.png": ("shape in the alpha channel", True),
+}
+
+
+def test_check_data_catches_every_bad_case(broken_split: Path, capsys) -> None:
+    assert main(["check-data", str(broken_split), "--workers", "0"]) == 1
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith(("error:", "warning:"))]
+    for name, (message, is_error) in EXPECTED_PROBLEMS.items():
+        matching = [line for line in lines if f"/{name}:" in line and message in line]
+        assert matching, f"{name}: expected '{message}' in\n{out}"
+        assert matching[0].startswith("error:" if is_error else "warning:"), matching[0]
+    assert not any("clean1" in line or "clean2" in line for line in lines)
+    assert "FAILED: 6 errors" in out
+
+
+def test_check_data_passes_a_clean_set(tmp_path: Path, capsys) -> None:
+    write_dataset(tmp_path, SynthConfig(num=4, min_size=96, max_size=128), workers=0, show=False)
+    assert main(["check-data", str(tmp_path), "--workers", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "OK: 0 errors, 0 warnings in 3 splits" in out and "SYN-TR" in out
+
+
+def test_check_data_strict_fails_on_warnings(tmp_path: Path) -> None:
+    save_pair(tmp_path / "im", tmp_path / "gt", "a")
+    Image.fromarray(np.zeros((30, 40), np.uint8)).save(tmp_path / "gt" / "a.png")  # empty mask: a warning
+    assert main(["check-data", str(tmp_path), "--workers", "0"]) == 0
+    assert main(["check-data", str(tmp_path), "--workers", "0", "--strict"]) == 1
+
+
+def test_training_refuses_a_broken_dataset(broken_split: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
+    module = SegmentationDataModule(root=str(broken_split), train=["DIS5K/DIS-TR"], val=["DIS5K/DIS-TR"], num_workers=0)
+    with pytest.raises(DatasetError) as error:
+        module.prepare_data()
+    message = str(error.value)
+    for name, (text, is_error) in EXPECTED_PROBLEMS.items():
+        if is_error:
+            assert f"/{name}: " in message and text in message, name
+        else:
+            assert f"/{name}: " not in message, name  # warnings do not block training
+
+
+def test_a_clean_split_is_checked_once(tmp_path: Path, monkeypatch) -> None:
+    write_dataset(tmp_path / "synthetic", SynthConfig(num=4, min_size=96, max_size=128), workers=0, show=False)
+    calls = []
+    import mgd_sam2.data.check as check
+
+    original = check.check_split
+    monkeypatch.setattr(check, "check_split", lambda *a, **k: calls.append(1) or original(*a, **k))
+    split = resolve_split(tmp_path, "synthetic/SYN-TR")
+    require_clean([split], tmp_path / "stamps", workers=0)
+    require_clean([split], tmp_path / "stamps", workers=0)
+    assert calls == [1]
+    image = next(split.image_dir.iterdir())
+    image.write_bytes(image.read_bytes()[:100])  # the split changed: checked again, and now refused
+    with pytest.raises(DatasetError, match="truncated"):
+        require_clean([split], tmp_path / "stamps", workers=0)
+
+
+# ---------------------------------------------------------------- datamodule and samplers
+
+
+@pytest.fixture(scope="module")
+def synthetic_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    write_dataset(root / "synthetic", SynthConfig(num=10, min_size=96, max_size=160), workers=0, show=False)
+    return root
+
+
+def test_datamodule_batches(synthetic_root: Path) -> None:
+    module = SegmentationDataModule(root=str(synthetic_root), train=["synthetic/SYN-TR"], val=["synthetic/SYN-VD"],
+                                    test=["synthetic/SYN-TE", "synthetic/SYN-VD"], input_size=64, batch_size=2, num_workers=0, check=False)
+    module.setup("fit")
+    batch = next(iter(module.train_dataloader()))
+    assert batch["image"].shape == (2, 3, 64, 64) and batch["mask"].shape == (2, 1, 64, 64)
+    assert 0 <= batch["mask"].min() and batch["mask"].max() <= 1
+    module.setup("test")
+    loaders = module.test_dataloader()
+    assert len(loaders) == 2 and module.split_names("test") == ["SYN-TE", "SYN-VD"]
+    sample = next(iter(loaders[0]))
+    gt = sample["gt"][0]
+    assert gt.dtype == torch.uint8 and tuple(gt.shape) == read_mask(sample["gt_path"][0]).shape
+    assert sample["split"] == ["SYN-TE"] and sample["image"].shape == (1, 3, 64, 64)
+
+
+def test_predict_samples_carry_original_size(synthetic_root: Path) -> None:
+    folder = synthetic_root / "synthetic" / "SYN-TE" / "im"
+    module = SegmentationDataModule(predict=str(folder), input_size=64, num_workers=0)
+    module.setup("predict")
+    sample = next(iter(module.predict_dataloader()[0]))
+    assert tuple(sample["size"][0]) == read_image(sample["path"][0]).shape[:2]
+
+
+def test_evaluation_under_ddp_sees_every_image_once(synthetic_root: Path) -> None:
+    seen = []
+    for rank in range(3):
+        module = SegmentationDataModule(root=str(synthetic_root), test=["synthetic/SYN-TR"], input_size=64, num_workers=0, check=False)
+        module.trainer = SimpleNamespace(world_size=3, global_rank=rank)
+        module.setup("test")
+        for batch in module.test_dataloader()[0]:
+            seen += batch["name"]
+    assert sorted(seen) == sorted(r.name for r in split_records(resolve_split(synthetic_root, "synthetic/SYN-TR")))
+
+
+def test_resumable_sampler_skips_exactly_what_was_consumed() -> None:
+    sampler = ResumableSampler(23, num_replicas=2, rank=1, seed=4)
+    sampler.set_epoch(3)
+    full = list(sampler)
+    assert len(full) == len(sampler) == 11
+    sampler.skip_next_epoch_start(4)
+    assert list(sampler) == full[4:]
+    assert list(sampler) == full  # the skip applies once
+    sampler.set_epoch(4)
+    assert list(sampler) != full
+    other_rank = ResumableSampler(23, num_replicas=2, rank=0, seed=4)
+    other_rank.set_epoch(3)
+    assert not {i for i, _ in other_rank} & {i for i, _ in full}
