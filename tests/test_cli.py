@@ -38,3 +38,12 @@ def test_model_info_json(capsys) -> None:
     assert counts["preset"] == "micro"
     assert counts["trainable"] == counts["groups"]["new"] + counts["groups"]["pretrained"]
     assert counts["total"] == counts["trainable"] + counts["frozen"]
+
+
+def test_bad_input_is_one_clear_line_not_a_traceback(tmp_path, capsys) -> None:
+    config = "src/mgd_sam2/configs/demo.yaml"
+    assert main(["fit", "-c", config, "--data.root", str(tmp_path), "--trainer.logger", "false"]) == 1
+    err = capsys.readouterr().err
+    assert "error: split 'synthetic/SYN-TR' not found" in err and "mgd-sam2 synth" in err and "Traceback" not in err
+    assert main(["check-data", str(tmp_path / "missing")]) == 1
+    assert "error: dataset folder not found" in capsys.readouterr().err

@@ -13,16 +13,24 @@ import importlib
 import sys
 from typing import Sequence
 
+from mgd_sam2.errors import UserError
+
 # name -> (one-line help, module). Order is the order shown by --help.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("the main job on the embedded synthetic dataset, on CPU: synth, train, test, predict, report", "mgd_sam2.commands.demo"),
+    "fit": ("train (LightningCLI): mgd-sam2 fit -c lightning_config.yaml", "mgd_sam2.training.cli"),
+    "validate": ("validate a checkpoint (LightningCLI): ... -c CONFIG --ckpt_path CKPT", "mgd_sam2.training.cli"),
+    "test": ("test on the configured test splits (LightningCLI): ... -c CONFIG --ckpt_path CKPT", "mgd_sam2.training.cli"),
+    "predict": ("write masks for images of any size (--ckpt --input --output); with -c CONFIG: LightningCLI predict", "mgd_sam2.commands.predict"),
     "check-data": ("validate a dataset: pairing, unreadable/truncated files, sizes, mask values, EXIF, bit depth", "mgd_sam2.commands.check_data"),
     "evaluate": ("score a folder of saved predictions against GT masks (S, E, F, wF, MAE, HCE, mBA)", "mgd_sam2.commands.evaluate"),
     "synth": ("generate the synthetic high-resolution dataset (thin wires, lattices, hair, holes; DIS5K layout)", "mgd_sam2.commands.synth"),
+    "benchmark": ("measurements: data loading and generator speed, metric speed", "mgd_sam2.commands.benchmark"),
     "model": ("inspect a model preset: parameter counts per module and LR group", "mgd_sam2.commands.model"),
 }
 
 # Subcommands owned by LightningCLI: argv after the name goes to it untouched.
-LIGHTNING_COMMANDS: tuple[str, ...] = ()
+LIGHTNING_COMMANDS: tuple[str, ...] = ("fit", "validate", "test")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -47,6 +55,11 @@ def _top_level_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def uses_config(args: list[str]) -> bool:
+    """True when LightningCLI should take the arguments (a config file or its own config flags)."""
+    return any(a in ("-c", "--config", "--print_config") or a.startswith(("--config=", "--print_config=")) for a in args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``mgd-sam2`` console script; returns the process exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -57,15 +70,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
     name, rest = argv[0], argv[1:]
-    help_text, module_name = COMMANDS[name]
-    module = importlib.import_module(module_name)
-    if name in LIGHTNING_COMMANDS:
-        return module.run_lightning_cli(name, rest)
-    sub = argparse.ArgumentParser(
-        prog=f"mgd-sam2 {name}", description=help_text, formatter_class=HelpFormatter
-    )
-    module.add_arguments(sub)
-    return int(module.run(sub.parse_args(rest)) or 0)
+    try:
+        if name in LIGHTNING_COMMANDS or (name == "predict" and uses_config(rest)):
+            from mgd_sam2.training.cli import run_lightning_cli
+
+            return run_lightning_cli(name, rest)
+        help_text, module_name = COMMANDS[name]
+        module = importlib.import_module(module_name)
+        sub = argparse.ArgumentParser(prog=f"mgd-sam2 {name}", description=help_text, formatter_class=HelpFormatter)
+        module.add_arguments(sub)
+        return int(module.run(sub.parse_args(rest)) or 0)
+    except UserError as error:  # bad input, explained by its message: no traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

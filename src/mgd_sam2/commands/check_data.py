@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 
@@ -16,17 +15,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mgd_sam2.data.check import check_split, find_splits, format_problems, summary_table
+    from mgd_sam2.errors import MissingFileError
     from mgd_sam2.utils.progress import console
 
-    try:
-        splits = find_splits(args.root)
-    except FileNotFoundError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    splits = find_splits(args.root)
     if not splits:
-        print(f"error: no split under {args.root}: a split is a folder with an image folder (im/, images/, ...) "
-              "and a mask folder (gt/, masks/, ...); see data/README.md", file=sys.stderr)
-        return 1
+        raise MissingFileError(f"no split under {args.root}: a split is a folder with an image folder (im/, images/, ...) "
+                               "and a mask folder (gt/, masks/, ...); see data/README.md")
     reports = [check_split(split, workers=args.workers) for split in splits]
     listing = format_problems(reports, warnings=not args.quiet)
     if listing:

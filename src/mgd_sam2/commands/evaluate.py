@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from mgd_sam2.metrics.sod import METRIC_CLASSES
@@ -30,20 +29,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mgd_sam2.metrics.evaluate import EvaluationError, evaluate_folders, versions
+    from mgd_sam2.metrics.evaluate import evaluate_folders, versions
     from mgd_sam2.metrics.tables import csv_table, markdown_table, rich_table
     from mgd_sam2.utils.files import write_json, write_text
     from mgd_sam2.utils.progress import console
 
     names = [name.strip() for name in args.metrics.split(",") if name.strip()]
-    try:
-        result = evaluate_folders(
-            args.pred, args.gt, names, hce_binarize=args.hce_binarize,
-            skeleton_cache=not args.no_skeleton_cache, workers=args.workers, resize_pred=args.resize_pred,
-        )
-    except (EvaluationError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    result = evaluate_folders(
+        args.pred, args.gt, names, hce_binarize=args.hce_binarize,
+        skeleton_cache=not args.no_skeleton_cache, workers=args.workers, resize_pred=args.resize_pred,
+    )
     rows = {args.name or args.pred.name: result.scores}
     console().print(rich_table(rows, args.layout, f"{result.num_images} images, HCE binarisation '{args.hce_binarize}'"))
     if args.json:

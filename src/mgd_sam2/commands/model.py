@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from mgd_sam2.cli import HelpFormatter
 from mgd_sam2.models.presets import PRESETS
@@ -18,9 +19,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     info.add_argument("--preset", default="base_plus", choices=list(PRESETS), help="model size")
     info.add_argument("--grid", type=int, default=None, help="local views per side (default: the preset's, 2)")
     info.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    export = actions.add_parser(
+        "export", help="write a run's trained weights (everything but the frozen trunk) to a small file for predict --weights",
+        formatter_class=HelpFormatter,
+    )
+    export.add_argument("--ckpt", type=Path, required=True, help="a Lightning checkpoint of a training run")
+    export.add_argument("--out", type=Path, required=True, help="the weights file to write")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "export":
+        from mgd_sam2.training.loading import export_trained_weights, load_module
+
+        module, description = load_module(args.ckpt)
+        count = export_trained_weights(module, args.out)
+        print(f"wrote {count} tensors of {description} to {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB)")
+        return 0
     from mgd_sam2.models.network import MGDSAM2
     from mgd_sam2.models.summary import parameter_counts
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 
@@ -19,11 +18,7 @@ def run(args: argparse.Namespace) -> int:
     from mgd_sam2.data.synth import SynthConfig, write_dataset
 
     config = SynthConfig(num=args.num, seed=args.seed, min_size=args.size[0], max_size=args.size[1])
-    try:
-        counts = write_dataset(args.out, config, workers=args.workers)
-    except (FileExistsError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    counts = write_dataset(args.out, config, workers=args.workers)
     sizes = ", ".join(f"{split} {n}" for split, n in config.split_sizes().items())
     print(f"{args.out}: {sizes} ({counts['written']} written, {counts['kept']} already there)")
     return 0

@@ -18,6 +18,7 @@ from PIL import Image
 
 from mgd_sam2.data.io import UnreadableImageError, image_to_gray, open_image
 from mgd_sam2.data.layouts import IMAGE_DIR_NAMES, MASK_DIR_NAMES, Split, find_subdir, pair_by_stem
+from mgd_sam2.errors import MissingFileError, UserError
 from mgd_sam2.utils.files import write_json
 from mgd_sam2.utils.parallel import parallel_map
 
@@ -111,7 +112,7 @@ def find_splits(root: str | Path, max_depth: int = 3) -> list[Split]:
     """Every folder at or below ``root`` that holds an image folder and a mask folder."""
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"dataset folder not found: {root}")
+        raise MissingFileError(f"dataset folder not found: {root}")
     found = []
 
     def visit(folder: Path, depth: int) -> None:
@@ -154,7 +155,7 @@ def summary_table(reports: list[SplitReport]):
     return table
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """A dataset with errors; the message lists every bad file and its problem."""
 
 

@@ -7,6 +7,8 @@ samples, which would count those images twice in every metric (EVALUATION.md 3.2
 
 from __future__ import annotations
 
+import random
+from dataclasses import replace
 from typing import Optional, Union
 
 import torch
@@ -15,12 +17,14 @@ from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, SequentialSampler
 
 from mgd_sam2.data.check import require_clean
-from mgd_sam2.data.datasets import SegmentationDataset, collate, image_records, split_records
+from mgd_sam2.data.datasets import Record, SegmentationDataset, collate, image_records, split_records
 from mgd_sam2.data.layouts import Split, resolve_split
-from mgd_sam2.data.samplers import ResumableSampler
+from mgd_sam2.data.samplers import ResumableLoader, ResumableSampler
+from mgd_sam2.errors import ConfigError
 from mgd_sam2.utils.cache import cache_dir
 
 SplitList = Optional[list[Union[str, dict[str, str]]]]
+HOLDOUT = "holdout"
 
 
 class SegmentationDataModule(LightningDataModule):
@@ -31,8 +35,10 @@ class SegmentationDataModule(LightningDataModule):
         train: splits trained on jointly, e.g. ``[DIS5K/DIS-TR]`` or ``[DUTS/DUTS-TR, HRSOD/HRSOD-TR]``;
             a split is a path under ``root`` or ``{images: DIR, masks: DIR, name: NAME}``.
         val: splits validated on every epoch, each scored separately (checkpoints select on the first).
+        val_holdout: hold out this many training images (drawn with ``seed``) as a validation split named
+            "holdout", listed first; for recipes without a validation split (never select on a test split).
         test: splits tested on, each scored separately.
-        predict: an image file or a folder of images (no masks needed).
+        predict: an image file, a folder of images, or a list of image files (no masks needed).
         input_size: model input side g*V in pixels (linked from the model by the CLI).
         batch_size: training images per process (per GPU).
         eval_batch_size: images per validation/test/predict batch.
@@ -47,8 +53,9 @@ class SegmentationDataModule(LightningDataModule):
         root: str = "data",
         train: SplitList = None,
         val: SplitList = None,
+        val_holdout: int = 0,
         test: SplitList = None,
-        predict: Optional[str] = None,
+        predict: Optional[Union[str, list[str]]] = None,
         input_size: int = 1024,
         batch_size: int = 2,
         eval_batch_size: int = 1,
@@ -70,7 +77,22 @@ class SegmentationDataModule(LightningDataModule):
 
     def split_names(self, stage: str) -> list[str]:
         """Names of the ``val`` or ``test`` splits, in dataloader order."""
-        return [split.name for split in self.splits(stage)]
+        holdout = [HOLDOUT] if stage == "val" and self.hparams.val_holdout else []
+        return holdout + [split.name for split in self.splits(stage)]
+
+    def train_and_holdout(self) -> tuple[list[Record], list[Record]]:
+        """Training records, and the ``val_holdout`` of them set aside (renamed to the split "holdout")."""
+        records = [record for split in self.splits("train") for record in split_records(split)]
+        count = self.hparams.val_holdout
+        if not count:
+            return records, []
+        if count >= len(records):
+            raise ConfigError(f"val_holdout {count} leaves no training images (there are {len(records)})")
+        order = list(range(len(records)))
+        random.Random(self.seed).shuffle(order)
+        held = set(order[:count])
+        return ([r for i, r in enumerate(records) if i not in held],
+                [replace(r, split=HOLDOUT) for i, r in enumerate(records) if i in held])
 
     def stages_of(self, fn: str) -> tuple[str, ...]:
         return {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}.get(fn, ())
@@ -79,34 +101,38 @@ class SegmentationDataModule(LightningDataModule):
         """Check the splits this run uses (on one process per node, before any worker starts)."""
         fn = self.trainer.state.fn.value if self.trainer is not None and self.trainer.state.fn else "fit"
         for stage in self.stages_of(fn):
-            if not self.specs[stage]:
-                raise ValueError(f"no {stage} splits configured (data.init_args.{stage} in the config)")
+            if not self.specs[stage] and not (stage == "val" and self.hparams.val_holdout):
+                raise ConfigError(f"no {stage} splits configured (data.{stage} in the config)")
         if self.hparams.check:
-            splits = [split for stage in self.stages_of(fn) for split in self.splits(stage)]
+            stages = set(self.stages_of(fn)) | ({"train"} if fn == "validate" and self.hparams.val_holdout else set())
+            splits = [split for stage in sorted(stages) for split in self.splits(stage)]
             require_clean(splits, cache_dir("checks"), workers=self.hparams.num_workers)
 
     def setup(self, stage: str) -> None:
         size = self.input_size
-        if stage == "fit":
-            records = [record for split in self.splits("train") for record in split_records(split)]
-            self.datasets["train"] = [SegmentationDataset(records, size, "train", seed=self.seed)]
         if stage in ("fit", "validate"):
-            self.datasets["val"] = [SegmentationDataset(split_records(split), size, "eval") for split in self.splits("val")]
+            train, holdout = self.train_and_holdout() if stage == "fit" or self.hparams.val_holdout else ([], [])
+            if stage == "fit":
+                self.datasets["train"] = [SegmentationDataset(train, size, "train", seed=self.seed)]
+            evaluated = ([holdout] if holdout else []) + [split_records(split) for split in self.splits("val")]
+            self.datasets["val"] = [SegmentationDataset(records, size, "eval") for records in evaluated]
         if stage == "test":
             self.datasets["test"] = [SegmentationDataset(split_records(split), size, "eval") for split in self.splits("test")]
         if stage == "predict":
             if not self.predict_input:
-                raise ValueError("nothing to predict: set data.init_args.predict to an image file or folder")
-            self.datasets["predict"] = [SegmentationDataset(image_records(self.predict_input), size, "predict")]
+                raise ConfigError("nothing to predict: set data.predict to an image file or folder")
+            inputs = self.predict_input if isinstance(self.predict_input, list) else [self.predict_input]
+            records = [record for item in inputs for record in image_records(item)]
+            self.datasets["predict"] = [SegmentationDataset(records, size, "predict")]
 
     @property
     def world(self) -> tuple[int, int]:
         """(number of processes, this process's rank)."""
         return (self.trainer.world_size, self.trainer.global_rank) if self.trainer is not None else (1, 0)
 
-    def loader(self, dataset: SegmentationDataset, batch_size: int, sampler, drop_last: bool = False) -> DataLoader:
+    def loader(self, dataset: SegmentationDataset, batch_size: int, sampler, drop_last: bool = False, kind=DataLoader) -> DataLoader:
         workers = self.hparams.num_workers
-        return DataLoader(
+        return kind(
             dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
             pin_memory=self.hparams.pin_memory and torch.cuda.is_available(),  # pinning only helps host-to-GPU copies
             drop_last=drop_last, collate_fn=collate, persistent_workers=workers > 0,
@@ -116,7 +142,21 @@ class SegmentationDataModule(LightningDataModule):
         dataset = self.datasets["train"][0]
         replicas, rank = self.world
         self.train_sampler = ResumableSampler(len(dataset), num_replicas=replicas, rank=rank, seed=self.seed)
-        return self.loader(dataset, self.hparams.batch_size, self.train_sampler, drop_last=True)
+        loader = self.loader(dataset, self.hparams.batch_size, self.train_sampler, drop_last=True, kind=ResumableLoader)
+        consumed = self.batches_consumed_before_restart()
+        if 0 < consumed < len(loader):  # resumed mid-epoch: continue with the samples not yet seen
+            self.train_sampler.skip_next_epoch_start(consumed * self.hparams.batch_size)
+        return loader
+
+    def batches_consumed_before_restart(self) -> int:
+        """Batches of the current epoch already trained on when this fit resumed from a checkpoint (else 0).
+
+        Lightning restores its loop progress before asking for the loader; it counts the batches of the
+        epoch so far and ends the epoch at the loader's length, so the loader must yield only the rest.
+        """
+        if self.trainer is None or not self.trainer.fit_loop.restarting:
+            return 0
+        return self.trainer.fit_loop.epoch_loop.batch_progress.current.ready
 
     def eval_loaders(self, stage: str) -> list[DataLoader]:
         replicas, rank = self.world

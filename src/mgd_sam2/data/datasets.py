@@ -14,9 +14,10 @@ from typing import Any, Literal
 import torch
 from torch.utils.data import Dataset
 
-from mgd_sam2.data.io import list_images, read_image, read_mask
+from mgd_sam2.data.io import UnreadableImageError, list_images, read_image, read_mask
 from mgd_sam2.data.layouts import Split, pair_by_stem
 from mgd_sam2.data.transforms import eval_transform, train_transform
+from mgd_sam2.errors import MissingFileError
 
 Mode = Literal["train", "eval", "predict"]
 
@@ -43,7 +44,7 @@ def image_records(path: str | Path, split: str = "predict") -> list[Record]:
         return [Record(path.stem, split, path)]
     if path.is_dir():
         return [Record(p.stem, split, p) for p in list_images(path)]
-    raise FileNotFoundError(f"prediction input not found: {path}")
+    raise MissingFileError(f"prediction input not found: {path}")
 
 
 class SegmentationDataset(Dataset):
@@ -65,7 +66,10 @@ class SegmentationDataset(Dataset):
             self.transform.set_random_seed(seed)
         record = self.records[index]
         if self.mode == "predict":
-            image = read_image(record.image, exif_transpose=True)
+            try:
+                image = read_image(record.image, exif_transpose=True)
+            except UnreadableImageError as error:  # reported by the writer; the other images go on
+                return {"error": str(error), "name": record.name, "split": record.split, "path": str(record.image)}
             return {
                 "image": self.transform(image=image)["image"], "size": image.shape[:2],
                 "name": record.name, "split": record.split, "path": str(record.image),
@@ -87,5 +91,13 @@ STACKED_KEYS = ("image", "mask")
 
 
 def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack the fixed-size tensors; keep per-sample items (original GTs of varying size, names) as lists."""
-    return {key: torch.stack([s[key] for s in samples]) if key in STACKED_KEYS else [s[key] for s in samples] for key in samples[0]}
+    """Stack the fixed-size tensors; keep per-sample items (original GTs of varying size, names) as lists.
+
+    Samples that failed to load (prediction only) are set aside as ``errors``: [(path, message)].
+    """
+    errors = [(s["path"], s["error"]) for s in samples if "error" in s]
+    good = [s for s in samples if "error" not in s]
+    batch: dict[str, Any] = {"errors": errors} if errors else {}
+    if good:
+        batch.update({key: torch.stack([s[key] for s in good]) if key in STACKED_KEYS else [s[key] for s in good] for key in good[0]})
+    return batch

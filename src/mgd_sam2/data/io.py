@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from mgd_sam2.errors import UserError
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
-class UnreadableImageError(OSError):
+class UnreadableImageError(UserError, OSError):
     """An image or mask file that cannot be decoded; the message names the file."""
 
 

@@ -13,25 +13,26 @@ from pathlib import Path
 from typing import Union
 
 from mgd_sam2.data.io import list_images
+from mgd_sam2.errors import ConfigError, MissingFileError
 
 IMAGE_DIR_NAMES = ("im", "image", "images", "img", "imgs", "Image", "Images")
 MASK_DIR_NAMES = ("gt", "GT", "mask", "masks", "Mask", "Masks")
 
-# dataset folder -> (where to get it, its splits as "dataset/split" paths under the data root)
+# dataset folder -> (how to get it, its splits as "dataset/split" paths under the data root)
 DATASETS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "DIS5K": ("https://github.com/xuebinqin/DIS", ("DIS5K/DIS-TR", "DIS5K/DIS-VD", "DIS5K/DIS-TE1", "DIS5K/DIS-TE2", "DIS5K/DIS-TE3", "DIS5K/DIS-TE4")),
-    "HRSOD": ("https://github.com/yi94code/HRSOD", ("HRSOD/HRSOD-TR", "HRSOD/HRSOD-TE")),
-    "UHRSD": ("https://github.com/iCVTEAM/PGNet", ("UHRSD/UHRSD-TR", "UHRSD/UHRSD-TE")),
-    "DAVIS-S": ("released with HRSOD: https://github.com/yi94code/HRSOD", ("DAVIS-S",)),
-    "DUTS": ("http://saliencydetection.net/duts/", ("DUTS/DUTS-TR", "DUTS/DUTS-TE")),
-    "HKU-IS": ("https://i.cs.hku.hk/~yzyu/research/saliency.html", ("HKU-IS",)),
-    "synthetic": ("generated here: mgd-sam2 synth --out data/synthetic", ("synthetic/SYN-TR", "synthetic/SYN-VD", "synthetic/SYN-TE")),
+    "DIS5K": ("Get DIS5K from https://github.com/xuebinqin/DIS", ("DIS5K/DIS-TR", "DIS5K/DIS-VD", "DIS5K/DIS-TE1", "DIS5K/DIS-TE2", "DIS5K/DIS-TE3", "DIS5K/DIS-TE4")),
+    "HRSOD": ("Get HRSOD from https://github.com/yi94code/HRSOD", ("HRSOD/HRSOD-TR", "HRSOD/HRSOD-TE")),
+    "UHRSD": ("Get UHRSD from https://github.com/iCVTEAM/PGNet", ("UHRSD/UHRSD-TR", "UHRSD/UHRSD-TE")),
+    "DAVIS-S": ("Get DAVIS-S, released with HRSOD, from https://github.com/yi94code/HRSOD", ("DAVIS-S",)),
+    "DUTS": ("Get DUTS from http://saliencydetection.net/duts/", ("DUTS/DUTS-TR", "DUTS/DUTS-TE")),
+    "HKU-IS": ("Get HKU-IS from https://i.cs.hku.hk/~yzyu/research/saliency.html", ("HKU-IS",)),
+    "synthetic": ("Generate it with `mgd-sam2 synth --out data/synthetic`", ("synthetic/SYN-TR", "synthetic/SYN-VD", "synthetic/SYN-TE")),
 }
 
 SplitSpec = Union[str, dict]
 
 
-class DatasetLayoutError(FileNotFoundError):
+class DatasetLayoutError(MissingFileError):
     """A split that is not where its name says; the message says where it was looked for and how to get it."""
 
 
@@ -61,7 +62,7 @@ class Pairing:
 def download_hint(spec: str) -> str:
     dataset = spec.split("/")[0]
     if dataset in DATASETS:
-        return f"Get {dataset} from {DATASETS[dataset][0]} and arrange it as data/README.md shows."
+        return f"{DATASETS[dataset][0]}; data/README.md shows the folder layout."
     return "See data/README.md for the expected layouts."
 
 
@@ -77,7 +78,7 @@ def resolve_split(root: str | Path, spec: SplitSpec, need_masks: bool = True) ->
     if isinstance(spec, dict):
         unknown = set(spec) - {"images", "masks", "name"}
         if unknown or "images" not in spec:
-            raise ValueError(f"a split given as a mapping needs 'images' (and 'masks', 'name'), got keys {sorted(spec)}")
+            raise ConfigError(f"a split given as a mapping needs 'images' (and 'masks', 'name'), got keys {sorted(spec)}")
         image_dir = Path(spec["images"])
         mask_dir = Path(spec["masks"]) if spec.get("masks") else None
         name = spec.get("name") or image_dir.parent.name or image_dir.name
@@ -85,7 +86,7 @@ def resolve_split(root: str | Path, spec: SplitSpec, need_masks: bool = True) ->
             if folder is not None and not folder.is_dir():
                 raise DatasetLayoutError(f"{role} folder not found: {folder}")
         if need_masks and mask_dir is None:
-            raise ValueError(f"split {name!r} needs a 'masks' folder")
+            raise ConfigError(f"split {name!r} needs a 'masks' folder")
         return Split(name, image_dir, mask_dir)
     folder = Path(root) / spec
     name = Path(spec).name

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from torch.utils.data import DistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler
 
 
 class ResumableSampler(DistributedSampler):
@@ -36,3 +36,18 @@ class ResumableSampler(DistributedSampler):
 
     def __len__(self) -> int:
         return self.num_samples
+
+
+class ResumableLoader(DataLoader):
+    """The training DataLoader. Its state (what the sample order depends on) is saved in checkpoints; a resume
+    with other data, seed, world size or batch size is refused, since it could not continue exactly."""
+
+    def state_dict(self) -> dict[str, int]:
+        sampler = self.sampler
+        return {"samples": len(self.dataset), "seed": sampler.seed, "num_replicas": sampler.num_replicas, "batch_size": self.batch_size}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        current = self.state_dict()
+        if state != current:
+            changed = ", ".join(f"{key} {state.get(key)} -> {value}" for key, value in current.items() if state.get(key) != value)
+            raise ValueError(f"cannot resume this run exactly: the training data changed ({changed}); start a new run instead")

@@ -18,10 +18,15 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from mgd_sam2.errors import ConfigError, UserError
 from mgd_sam2.utils.files import atomic_path, write_json
 from mgd_sam2.utils.parallel import parallel_map
 
 SPLIT_NAMES = ("SYN-TR", "SYN-VD", "SYN-TE")
+
+
+class SynthFolderError(UserError, FileExistsError):
+    """The output folder holds something else; it is never overwritten."""
 MANIFEST = "synth.json"
 
 
@@ -38,7 +43,7 @@ class SynthConfig:
         test = max(1, round(self.num * self.test_fraction))
         val = max(1, round(self.num * self.val_fraction))
         if self.num - test - val < 1:
-            raise ValueError(f"--num {self.num} is too small for train/val/test splits (need at least 3)")
+            raise ConfigError(f"--num {self.num} is too small for train/val/test splits (need at least 3)")
         return {"SYN-TR": self.num - test - val, "SYN-VD": val, "SYN-TE": test}
 
     def assignments(self) -> list[tuple[str, int]]:
@@ -234,20 +239,30 @@ def write_dataset(out: str | Path, config: SynthConfig, workers: int = 2, show: 
     """
     out = Path(out)
     if config.min_size < 64 or config.max_size < config.min_size:
-        raise ValueError(f"sizes must satisfy 64 <= min_size <= max_size, got {config.min_size}, {config.max_size}")
+        raise ConfigError(f"sizes must satisfy 64 <= min_size <= max_size, got {config.min_size}, {config.max_size}")
     manifest = out / MANIFEST
     settings = asdict(config)
     if manifest.is_file():
         existing = json.loads(manifest.read_text())
         if existing != settings:
-            raise FileExistsError(
+            raise SynthFolderError(
                 f"{out} holds a synthetic dataset made with other settings ({existing}); "
                 f"choose another --out or delete that folder first"
             )
     elif out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"{out} exists and is not a synthetic dataset made by this command; choose another --out")
+        raise SynthFolderError(f"{out} exists and is not a synthetic dataset made by this command; choose another --out")
     write_json(manifest, settings)
     counts = {"written": 0, "kept": 0}
     for outcome in parallel_map(SampleWriter(out, config), config.assignments(), workers, "generating", show=show):
         counts[outcome] += 1
     return counts
+
+
+def ensure_dataset(out: str | Path, config: SynthConfig = SynthConfig(), workers: int = 2, show: bool = True) -> SynthConfig:
+    """Use the synthetic dataset under ``out`` whatever its settings (finishing it if interrupted), or generate
+    one with ``config``; returns the settings of the dataset that is there."""
+    manifest = Path(out) / MANIFEST
+    if manifest.is_file():
+        config = SynthConfig(**json.loads(manifest.read_text()))
+    write_dataset(out, config, workers=workers, show=show)
+    return config

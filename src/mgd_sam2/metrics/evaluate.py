@@ -19,12 +19,13 @@ import torch
 from PIL import Image
 
 from mgd_sam2.data.io import UnreadableImageError, read_mask
+from mgd_sam2.errors import UserError
 from mgd_sam2.data.layouts import pair_by_stem
 from mgd_sam2.metrics.sod import METRIC_CLASSES, ImageMeasure, build_metrics, scalar_results
 from mgd_sam2.utils.parallel import parallel_map
 
 
-class EvaluationError(ValueError):
+class EvaluationError(UserError, ValueError):
     """Inputs that cannot be scored as given; the message lists every offending file."""
 
 

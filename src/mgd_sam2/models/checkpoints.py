@@ -16,6 +16,7 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
+from mgd_sam2.errors import MissingFileError, UserError
 from mgd_sam2.models.presets import PRESETS
 
 SAM2_DOWNLOAD_HINT = (
@@ -44,7 +45,7 @@ NEW_KEY_PREFIXES = (
 )
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserError, ValueError):
     """A weights file that cannot be used as asked; the message says why and what to do."""
 
 
@@ -78,7 +79,9 @@ def read_weights_file(path: str | Path) -> dict:
     """``torch.load(path, weights_only=True)`` with clear errors for a missing or non-checkpoint file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}. {SAM2_DOWNLOAD_HINT}")
+        raise MissingFileError(
+            f"weights file not found: {path}. Checkpoints of training runs are under runs/<name>/version_<n>/checkpoints/; {SAM2_DOWNLOAD_HINT}"
+        )
     try:
         content = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises UnpicklingError, RuntimeError or EOFError depending on the damage

@@ -1,0 +1,98 @@
+"""Time of the full evaluation (all metrics) against pysodmetrics alone, and HCE's growth with image size."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import cv2
+import numpy as np
+import py_sod_metrics as psm
+from PIL import Image
+
+from mgd_sam2.data.io import read_mask
+from mgd_sam2.data.synth import draw_hair, draw_lattice, draw_tree, draw_wires
+from mgd_sam2.metrics import functional as fn
+from mgd_sam2.metrics.evaluate import evaluate_folders
+from mgd_sam2.metrics.skeletons import SkeletonCache
+
+THIN_OBJECTS = (draw_lattice, draw_tree, draw_hair, draw_wires)
+
+
+def thin_pair(index: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """A thin-structure GT (two synthetic thin objects) and a plausible 8-bit prediction of it:
+    shifted by a pixel, blurred, with broken strands, noise and a false-positive blob."""
+    rng = np.random.default_rng([7, index, size])
+    gt = np.zeros((size, size), np.uint8)
+    for _ in range(2):
+        THIN_OBJECTS[int(rng.integers(len(THIN_OBJECTS)))](rng, gt)
+    pred = np.roll(gt, int(rng.integers(-1, 2)), axis=int(rng.integers(0, 2))).astype(np.float32)
+    pred[rng.random(pred.shape) < 0.15] = 0
+    cv2.circle(pred, (int(rng.integers(0, size)), int(rng.integers(0, size))), size // 40, 200, -1)
+    pred = cv2.GaussianBlur(pred, (0, 0), 1.0) + rng.normal(0, 12, pred.shape)
+    return np.clip(pred, 0, 255).astype(np.uint8), gt
+
+
+def write_pairs(folder: Path, pairs: int, size: int) -> tuple[Path, Path]:
+    pred_dir, gt_dir = folder / "pred", folder / "gt"
+    pred_dir.mkdir(parents=True)
+    gt_dir.mkdir(parents=True)
+    for index in range(pairs):
+        pred, gt = thin_pair(index, size)
+        Image.fromarray(pred).save(pred_dir / f"{index:03d}.png")
+        Image.fromarray(gt).save(gt_dir / f"{index:03d}.png")
+    return pred_dir, gt_dir
+
+
+def pysodmetrics_alone(pred_dir: Path, gt_dir: Path) -> float:
+    """Seconds for pysodmetrics' own classes (S, E, F, weighted F, MAE, HCE) over the folder, one process."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        evaluators = [psm.Smeasure(), psm.Emeasure(), psm.WeightedFmeasure(), psm.MAE(), psm.HumanCorrectionEffortMeasure(),
+                      psm.FmeasureV2({"fm": psm.FmeasureHandler(with_dynamic=True, with_adaptive=True, beta=0.3)})]
+    start = time.perf_counter()
+    for gt_path in sorted(gt_dir.iterdir()):
+        pred, gt = read_mask(pred_dir / gt_path.name), read_mask(gt_path)
+        for evaluator in evaluators:
+            evaluator.step(pred, gt)
+    return time.perf_counter() - start
+
+
+def full_evaluation(pairs: int = 20, size: int = 2048, workers: int = 2) -> dict[str, float]:
+    """Ours (all 7 metrics, cold and warm skeleton cache) vs pysodmetrics alone on the same files."""
+    with tempfile.TemporaryDirectory() as folder:
+        pred_dir, gt_dir = write_pairs(Path(folder), pairs, size)
+        reference = pysodmetrics_alone(pred_dir, gt_dir)
+        timings = {}
+        for label in ("cold", "warm"):
+            start = time.perf_counter()
+            evaluate_folders(pred_dir, gt_dir, skeleton_cache=Path(folder) / "skeletons", workers=workers, progress=False)
+            timings[label] = time.perf_counter() - start
+    return {
+        "pairs": pairs, "size": size, "workers": workers, "pysodmetrics_s": reference,
+        "ours_cold_cache_s": timings["cold"], "ours_warm_cache_s": timings["warm"],
+        "speedup_cold": reference / timings["cold"], "speedup_warm": reference / timings["warm"],
+    }
+
+
+def hce_scaling(sizes: list[int], repeats: int = 2) -> list[dict[str, float]]:
+    """Seconds per image of HCE: pysodmetrics, ours without a cached skeleton, ours with it."""
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        cache = SkeletonCache(folder)
+        for size in sizes:
+            pairs = [thin_pair(index, size) for index in range(repeats)]
+            timings = {}
+            start = time.perf_counter()
+            for pred, gt in pairs:
+                psm.HumanCorrectionEffortMeasure().cal_hce(*fn.normalize(pred, gt))
+            timings["pysodmetrics_s"] = (time.perf_counter() - start) / repeats
+            for label in ("ours_cold_s", "ours_cached_s"):  # the first pass fills the cache
+                start = time.perf_counter()
+                for pred, gt in pairs:
+                    fn.human_correction_effort(pred, gt, skeleton=cache.get(gt > 128))
+                timings[label] = (time.perf_counter() - start) / repeats
+            rows.append({"size": size, **timings})
+    return rows

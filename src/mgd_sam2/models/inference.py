@@ -1,0 +1,49 @@
+"""From model logits to the 8-bit maps that are saved and scored, with optional test-time augmentation."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from mgd_sam2.data.views import resize
+from mgd_sam2.models.network import MGDSAM2
+
+TTA_SCALES = (0.75, 1.0, 1.25)  # the released test.py: horizontal flip x these scales, logits averaged
+
+
+def tta_input_sizes(model: MGDSAM2, scales: tuple[float, ...] = TTA_SCALES) -> list[int]:
+    """Input sides for each TTA scale, rounded to the nearest side the model can tile (1024 -> 768, 1024, 1280)."""
+    unit = model.grid * math.lcm(32, 16 * model.grid)  # g * V with V % 32 == 0 and (V / 16) % g == 0
+    return [max(unit, round(model.input_size * scale / unit) * unit) for scale in scales]
+
+
+def predict_logits(model: MGDSAM2, image: Tensor, tta: bool = False) -> Tensor:
+    """(B, 3, S, S) normalised input -> (B, 1, S, S) logits; with ``tta``, the mean over hflip x 3 scales."""
+    if not tta:
+        return model(image).logits
+    size = image.shape[-2:]
+    total = torch.zeros(image.shape[0], 1, *size, device=image.device, dtype=torch.float32)
+    passes = 0
+    for side in tta_input_sizes(model):
+        scaled = resize(image, (side, side))
+        for flip in (False, True):
+            logits = model(scaled.flip(-1) if flip else scaled).logits
+            logits = logits.flip(-1) if flip else logits
+            total += resize(logits.float(), size)
+            passes += 1
+    return total / passes
+
+
+def to_uint8_maps(logits: Tensor, sizes: list[tuple[int, int]]) -> list[Tensor]:
+    """(B, 1, S, S) logits -> per image an (H, W) uint8 map at its original size.
+
+    As the released test.py: logits resized bilinearly to the original size, then sigmoid; then
+    x255 and truncation to uint8, which is what saving an 8-bit PNG does (EVALUATION.md protocol).
+    """
+    maps = []
+    for logit, (height, width) in zip(logits.float(), sizes):
+        prob = torch.sigmoid(resize(logit[None], (int(height), int(width))))[0, 0]
+        maps.append((prob * 255).to(torch.uint8))
+    return maps

@@ -1,0 +1,1 @@
+"""Training with Lightning: the loss, the LightningModule, the CLI and the prediction writer."""

@@ -1,0 +1,197 @@
+"""The LightningModule: MGD-SAM2 with its loss, optimiser and schedule, per-split metrics and image logging."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+from lightning.pytorch import LightningModule
+from lightning.pytorch.utilities import rank_zero_info
+from torch import Tensor, nn
+
+from mgd_sam2.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from mgd_sam2.metrics.sod import build_metrics
+from mgd_sam2.models.checkpoints import load_pretrained
+from mgd_sam2.models.inference import predict_logits, to_uint8_maps
+from mgd_sam2.models.network import MGDSAM2, MGDSAM2Output
+from mgd_sam2.training.loss import mgd_loss
+
+ALL_METRICS = ["S", "E", "F", "wF", "MAE", "HCE", "mBA"]
+
+
+class MGDSAM2Module(LightningModule):
+    """MGD-SAM2 trained as released (MODEL.md 3): BCE+IoU loss with a 0.3-weighted per-view auxiliary
+    term; AdamW with a base-LR group for the new modules and a 0.1x group for SAM2's neck and decoder;
+    poly (power 0.9) decay stepped per epoch.
+
+    Args:
+        preset: backbone size (micro, tiny, small, base_plus, base_plus_official, large).
+        view_size: per-view input V in pixels (default: the preset's, 512).
+        grid: local views per side g (default 2); the model input is (g*V)^2.
+        use_adapters, use_mcem, use_hmim, use_drm, multi_view: module switches for ablations.
+        global_att_blocks: Hiera blocks with global attention (default: the preset's).
+        pretrained: a SAM2/SAM2.1 checkpoint to start from, or the authors' released MGD-SAM2 weights.
+            Loaded once when a stage starts without a Lightning checkpoint to restore.
+        lr: base learning rate of the new modules (the SAM2 neck/decoder get ``lr * pretrained_lr_scale``).
+        pretrained_lr_scale: LR factor of the pretrained neck and decoder parts.
+        weight_decay: weight decay of the pretrained parts (the new modules have none).
+        poly_power: exponent of the per-epoch poly decay (1 - epoch / max_epochs) ** power.
+        aux_weight: weight of the per-view auxiliary loss.
+        val_metrics: metrics computed every validation (HCE is slow on large images).
+        test_metrics: metrics computed in test.
+        hce_binarize: HCE prediction binarisation, "dis" (raw > 128) or "pysod" (normalised > 0.5).
+        tta: test/predict with horizontal flip x scales 0.75/1/1.25 (logits averaged).
+        log_images_every_n_steps: TensorBoard grids of input, GT and prediction every N training steps (0: never).
+    """
+
+    def __init__(
+        self,
+        preset: str = "base_plus",
+        view_size: Optional[int] = None,
+        grid: Optional[int] = None,
+        use_adapters: bool = True,
+        use_mcem: bool = True,
+        use_hmim: bool = True,
+        use_drm: bool = True,
+        multi_view: bool = True,
+        global_att_blocks: Optional[list[int]] = None,
+        pretrained: Optional[str] = None,
+        lr: float = 2e-4,
+        pretrained_lr_scale: float = 0.1,
+        weight_decay: float = 1e-5,
+        poly_power: float = 0.9,
+        aux_weight: float = 0.3,
+        val_metrics: list[str] = ["S", "E", "F", "wF", "MAE"],  # noqa: B006 (jsonargparse shows the default)
+        test_metrics: list[str] = ALL_METRICS,  # noqa: B006
+        hce_binarize: str = "dis",
+        tta: bool = False,
+        log_images_every_n_steps: int = 500,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = MGDSAM2(
+            preset, view_size, grid, use_adapters, use_mcem, use_hmim, use_drm, multi_view,
+            tuple(global_att_blocks) if global_att_blocks else None,
+        )
+        self.metrics = nn.ModuleDict()  # "{stage}/{split}" -> {metric name: Metric}, built in setup()
+        self.pretrained_loaded = False
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.pretrained_loaded = True  # trained weights come from the checkpoint; never overwrite them with `pretrained`
+
+    @property
+    def input_size(self) -> int:
+        """Model input side g*V in pixels; the CLI links it to the DataModule."""
+        return self.model.input_size
+
+    def setup(self, stage: str) -> None:
+        trainer = self._trainer
+        restoring = trainer is not None and trainer.ckpt_path is not None
+        if self.hparams.pretrained and not restoring and not self.pretrained_loaded:
+            report = load_pretrained(self.model, self.hparams.pretrained)
+            self.pretrained_loaded = True
+            rank_zero_info(report.summary())
+        datamodule = getattr(trainer, "datamodule", None) if trainer is not None else None
+        if datamodule is None:
+            return
+        for metric_stage, names in (("val", self.hparams.val_metrics), ("test", self.hparams.test_metrics)):
+            if metric_stage == "val" and stage not in ("fit", "validate") or metric_stage == "test" and stage != "test":
+                continue
+            for split in datamodule.split_names(metric_stage):
+                key = f"{metric_stage}/{split}"
+                if key not in self.metrics:
+                    self.metrics[key] = nn.ModuleDict(build_metrics(names, hce_binarize=self.hparams.hce_binarize))
+
+    def forward(self, image: Tensor) -> MGDSAM2Output:
+        return self.model(image)
+
+    def loss(self, out: MGDSAM2Output, mask: Tensor) -> dict[str, Tensor]:
+        return mgd_loss(out.logits, out.view_logits, mask, self.model.grid, self.model.multi_view, self.hparams.aux_weight)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        out = self(batch["image"])
+        losses = self.loss(out, batch["mask"])
+        size = batch["image"].shape[0]
+        self.log("train/loss", losses["loss"], prog_bar=True, batch_size=size)
+        self.log_dict({"train/loss_final": losses["final"], "train/loss_aux": losses["aux"]}, batch_size=size)
+        every = self.hparams.log_images_every_n_steps
+        if every and self.global_step % every == 0:
+            self.log_images("train", batch["image"], batch["mask"], out.logits)
+        return losses["loss"]
+
+    def evaluation_step(self, stage: str, batch: dict[str, Any], batch_idx: int, dataloader_idx: int) -> None:
+        split = batch["split"][0]  # one split per dataloader
+        if stage == "val":
+            out = self(batch["image"])
+            logits = out.logits
+            self.log(f"val/{split}/loss", self.loss(out, batch["mask"])["loss"], batch_size=len(batch["gt"]),
+                     add_dataloader_idx=False, sync_dist=True)
+            if batch_idx == 0:
+                self.log_images(f"val/{split}", batch["image"], batch["mask"], logits)
+        else:
+            logits = predict_logits(self.model, batch["image"], tta=self.hparams.tta)
+        maps = to_uint8_maps(logits, [tuple(gt.shape) for gt in batch["gt"]])
+        for metric in self.metrics[f"{stage}/{split}"].values():
+            metric.update(maps, batch["gt"])
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
+        self.evaluation_step("val", batch, batch_idx, dataloader_idx)
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
+        self.evaluation_step("test", batch, batch_idx, dataloader_idx)
+
+    def log_split_metrics(self, stage: str) -> None:
+        """Compute, log and reset every split's metrics; the first split is also logged as ``{stage}/{metric}``."""
+        first = True
+        for key, metrics in self.metrics.items():
+            if not key.startswith(f"{stage}/"):
+                continue
+            values: dict[str, Tensor] = {}
+            for metric in metrics.values():
+                if metric.update_count:
+                    values.update({name: value for name, value in metric.compute().items() if value.ndim == 0})
+                metric.reset()
+            self.log_dict({f"{key}/{name}": value.float() for name, value in values.items()})
+            if first:
+                self.log_dict({f"{stage}/{name}": value.float() for name, value in values.items()})
+                first = False
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_split_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self.log_split_metrics("test")
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
+        """8-bit maps at each image's original size, for the prediction writer; bad images pass through as errors."""
+        maps = []
+        if "image" in batch:
+            logits = predict_logits(self.model, batch["image"], tta=self.hparams.tta)
+            maps = [m.cpu() for m in to_uint8_maps(logits, batch["size"])]
+        return {"maps": maps, "path": batch.get("path", []), "name": batch.get("name", []), "errors": batch.get("errors", [])}
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        hp = self.hparams
+        groups = self.model.parameter_groups()
+        optimizer = torch.optim.AdamW(
+            [
+                {"params": groups["new"], "lr": hp.lr, "weight_decay": 0.0, "name": "new"},
+                {"params": groups["pretrained"], "lr": hp.lr * hp.pretrained_lr_scale, "weight_decay": hp.weight_decay, "name": "pretrained"},
+            ]
+        )
+        max_epochs = max(1, self.trainer.max_epochs or 1)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: max(0.0, 1 - epoch / max_epochs) ** hp.poly_power)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "epoch", "name": "lr"}}
+
+    def log_images(self, tag: str, image: Tensor, mask: Tensor, logits: Tensor, count: int = 4) -> None:
+        """A TensorBoard grid: inputs (unnormalised), GT masks and predicted probabilities, one row each."""
+        experiment = getattr(self.logger, "experiment", None)
+        if experiment is None or not hasattr(experiment, "add_image"):
+            return
+        from torchvision.utils import make_grid
+
+        mean = torch.tensor(IMAGENET_MEAN, device=image.device)[:, None, None]
+        std = torch.tensor(IMAGENET_STD, device=image.device)[:, None, None]
+        shown = (image[:count].float() * std + mean).clamp(0, 1)
+        rows = [shown, mask[:count].float().expand_as(shown), torch.sigmoid(logits[:count].float()).expand_as(shown)]
+        experiment.add_image(f"{tag}/input_gt_prediction", make_grid(torch.cat(rows), nrow=shown.shape[0]), self.global_step)

@@ -1,0 +1,56 @@
+"""Writing predictions: 8-bit PNG masks at each image's original size, optional binary masks and RGBA cut-outs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from lightning.pytorch.callbacks import BasePredictionWriter
+from PIL import Image
+
+from mgd_sam2.data.io import UnreadableImageError, read_image
+from mgd_sam2.utils.files import atomic_path
+
+CUTOUT_SUFFIX = "_cutout"
+
+
+def output_paths(output: Path, name: str, cutout: bool) -> list[Path]:
+    """The files written for the image called ``name``: its mask, and its cut-out when asked for."""
+    paths = [output / f"{name}.png"]
+    if cutout:
+        paths.append(output / f"{name}{CUTOUT_SUFFIX}.png")
+    return paths
+
+
+class MaskWriter(BasePredictionWriter):
+    """Saves every predicted map as ``OUTPUT/<stem>.png`` (8-bit, or 0/255 with ``binary``) and, with
+    ``cutout``, ``OUTPUT/<stem>_cutout.png``: the original image with the mask as alpha. Writes are
+    atomic; images that failed to load are reported in ``failures`` and skipped."""
+
+    def __init__(self, output: str | Path, binary: bool = False, cutout: bool = False) -> None:
+        super().__init__(write_interval="batch")
+        self.output, self.binary, self.cutout = Path(output), binary, cutout
+        self.written: list[Path] = []
+        self.failures: list[tuple[str, str]] = []
+
+    def write_on_batch_end(self, trainer: Any, pl_module: Any, prediction: dict[str, Any], batch_indices: Sequence[int] | None,
+                           batch: Any, batch_idx: int, dataloader_idx: int) -> None:
+        self.failures += [(path, message) for path, message in prediction["errors"]]
+        for mask, name, path in zip(prediction["maps"], prediction["name"], prediction["path"]):
+            mask = mask.numpy()
+            if self.binary:
+                mask = np.where(mask > 128, 255, 0).astype(np.uint8)
+            mask_path, *cutout_path = output_paths(self.output, name, self.cutout)
+            with atomic_path(mask_path) as temporary:
+                Image.fromarray(mask).save(temporary, format="PNG")
+            self.written.append(mask_path)
+            if cutout_path:
+                try:
+                    image = read_image(path, exif_transpose=True)
+                except UnreadableImageError as error:
+                    self.failures.append((path, str(error)))
+                    continue
+                with atomic_path(cutout_path[0]) as temporary:
+                    Image.fromarray(np.dstack([image, mask]), "RGBA").save(temporary, format="PNG")
+                self.written.append(cutout_path[0])

@@ -1,0 +1,226 @@
+"""Training with Lightning on CPU (micro preset): steps, exact resume after kill -9, configs, prediction, weights."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from lightning.pytorch import Trainer, seed_everything
+from PIL import Image
+
+from mgd_sam2.cli import main
+from mgd_sam2.data.datamodule import SegmentationDataModule
+from mgd_sam2.data.io import read_mask
+from mgd_sam2.data.synth import SynthConfig, write_dataset
+from mgd_sam2.models.checkpoints import NEW_KEY_PREFIXES, SAM2_PREFIXES, CheckpointError
+from mgd_sam2.training.cli import build_cli
+from mgd_sam2.training.loading import load_module
+from mgd_sam2.training.loss import bce_iou, iou_loss, mgd_loss
+from mgd_sam2.training.module import MGDSAM2Module
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = [ROOT / "lightning_config.yaml", ROOT / "src/mgd_sam2/configs/hrsod.yaml", ROOT / "src/mgd_sam2/configs/demo.yaml"]
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    write_dataset(root / "synthetic", SynthConfig(num=10, min_size=96, max_size=128), workers=0, show=False)
+    return root
+
+
+def micro_module(**hparams) -> MGDSAM2Module:
+    seed_everything(0)
+    return MGDSAM2Module(preset="micro", val_metrics=["S", "MAE"], test_metrics=["S", "MAE", "F"], log_images_every_n_steps=1, **hparams)
+
+
+def datamodule(root: Path, module: MGDSAM2Module, **kwargs) -> SegmentationDataModule:
+    return SegmentationDataModule(root=str(root), train=["synthetic/SYN-TR"], val=["synthetic/SYN-VD"], test=["synthetic/SYN-TE"],
+                                  input_size=module.input_size, batch_size=2, num_workers=0, check=False, **kwargs)
+
+
+def trainer(tmp_path: Path, **kwargs) -> Trainer:
+    return Trainer(accelerator="cpu", default_root_dir=tmp_path, enable_progress_bar=False, enable_model_summary=False,
+                   num_sanity_val_steps=0, use_distributed_sampler=False, **kwargs)
+
+
+def test_a_few_fit_steps_train_and_log(data_root: Path, tmp_path: Path) -> None:
+    module = micro_module()
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    fit = trainer(tmp_path, max_epochs=1, limit_train_batches=2, log_every_n_steps=1)
+    fit.fit(module, datamodule=datamodule(data_root, module))
+    after = module.state_dict()
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert any(k.startswith("model.encoder.adapters.") for k in changed) and any(k.startswith("model.drm.") for k in changed)
+    assert not any(k.startswith("model.encoder.trunk.") for k in changed)  # frozen
+    logged = fit.callback_metrics
+    assert torch.isfinite(logged["train/loss"]) and "val/SYN-VD/Smeasure" in logged and "val/Smeasure" in logged
+    assert (Path(fit.log_dir) / "checkpoints").is_dir()
+
+
+def test_optimizer_groups_and_poly_schedule(data_root: Path, tmp_path: Path) -> None:
+    module = micro_module(lr=1e-3)
+    fit = trainer(tmp_path, max_epochs=4, limit_train_batches=1, limit_val_batches=0)
+    fit.fit(module, datamodule=datamodule(data_root, module))
+    optimizer = fit.optimizers[0]
+    new, pretrained = optimizer.param_groups
+    assert (new["name"], pretrained["name"]) == ("new", "pretrained")
+    assert new["weight_decay"] == 0.0 and pretrained["weight_decay"] == 1e-5
+    groups = module.model.parameter_groups()
+    assert len(new["params"]) == len(groups["new"]) and len(pretrained["params"]) == len(groups["pretrained"])
+    # after 4 of 4 epochs the poly factor (1 - 4/4)^0.9 is 0; check the intermediate values from the scheduler itself
+    scheduler = fit.lr_scheduler_configs[0].scheduler
+    factors = [scheduler.lr_lambdas[0](epoch) for epoch in range(4)]
+    np.testing.assert_allclose(factors, [(1 - e / 4) ** 0.9 for e in range(4)])
+    assert pretrained["initial_lr"] == pytest.approx(0.1 * new["initial_lr"]) and new["initial_lr"] == 1e-3
+    assert fit.lr_scheduler_configs[0].interval == "epoch"
+
+
+def test_loss_is_bce_plus_iou_with_a_view_term() -> None:
+    torch.manual_seed(0)
+    logits, mask = torch.randn(2, 1, 64, 64), (torch.rand(2, 1, 64, 64) > 0.5).float()
+    prob = torch.sigmoid(logits)
+    inter = (prob * mask).sum(dim=(1, 2, 3))
+    expected_iou = (1 - inter / (prob.sum(dim=(1, 2, 3)) + mask.sum(dim=(1, 2, 3)) - inter)).mean()
+    torch.testing.assert_close(iou_loss(logits, mask), expected_iou)
+    view_logits = torch.randn(10, 1, 8, 8)
+    losses = mgd_loss(logits, view_logits, mask, grid=2, multi_view=True)
+    torch.testing.assert_close(losses["final"], bce_iou(logits, mask))
+    torch.testing.assert_close(losses["loss"], losses["final"] + 0.3 * losses["aux"])
+    global_only = mgd_loss(logits, torch.randn(2, 1, 8, 8), mask, grid=2, multi_view=False)
+    assert torch.isfinite(global_only["aux"])
+
+
+@pytest.mark.slow
+def test_kill_minus_nine_mid_epoch_then_resume_is_exact(data_root: Path, tmp_path: Path) -> None:
+    script = Path(__file__).parent / "resume_run.py"
+
+    def run(run_dir: str, result: str, *extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, str(script), str(data_root), str(tmp_path / run_dir), str(tmp_path / result), *extra],
+                              capture_output=True, text=True)
+
+    assert run("whole", "whole.pt").returncode == 0
+    killed = run("killed", "never.pt", "--kill-at-step", "4")  # epoch 1 has 3 batches: step 4 is its second
+    assert killed.returncode == -9 and not (tmp_path / "never.pt").exists()
+    resumed = run("killed", "resumed.pt", "--resume")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    whole, again = torch.load(tmp_path / "whole.pt", weights_only=False), torch.load(tmp_path / "resumed.pt", weights_only=False)
+    assert (whole["epoch"], whole["global_step"]) == (again["epoch"], again["global_step"]) == (3, 9)
+    for key, value in whole["model"].items():
+        assert torch.equal(value, again["model"][key]), key
+    for index, state in whole["optimizer"]["state"].items():
+        for name, value in state.items():
+            assert torch.equal(value, again["optimizer"]["state"][index][name]), (index, name)
+    assert whole["lr"] == again["lr"]
+
+
+def test_resuming_with_changed_data_is_refused(data_root: Path, tmp_path: Path) -> None:
+    module = micro_module()
+    dm = datamodule(data_root, module)
+    dm.setup("fit")
+    loader = dm.train_dataloader()
+    state = loader.state_dict()
+    with pytest.raises(ValueError, match="batch_size 3 -> 2"):
+        loader.load_state_dict({**state, "batch_size": 3})
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
+def test_configs_parse_and_build(config: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)  # nothing is read or written at build time
+    cli = build_cli(["-c", str(config)], run=False)
+    assert isinstance(cli.model, MGDSAM2Module) and isinstance(cli.datamodule, SegmentationDataModule)
+    assert cli.datamodule.input_size == cli.model.input_size
+    assert cli.trainer.max_epochs in (60, 80, 25)
+    if config.name == "lightning_config.yaml":
+        assert cli.model.hparams.preset == "base_plus" and cli.datamodule.specs["val"] == ["DIS5K/DIS-VD"]
+        assert cli.trainer.precision == "bf16-mixed" and cli.datamodule.hparams.batch_size == 2
+        assert cli.model.input_size == 1024 and cli.model.hparams.pretrained.endswith("sam2.1_hiera_base_plus.pt")
+    if config.name == "hrsod.yaml":
+        assert cli.datamodule.specs["train"] == ["DUTS/DUTS-TR", "HRSOD/HRSOD-TR"] and cli.datamodule.hparams.val_holdout == 500
+
+
+def test_missing_sam2_checkpoint_is_a_clear_error(data_root: Path, tmp_path: Path) -> None:
+    module = micro_module(pretrained=str(tmp_path / "sam2.1_hiera_micro.pt"))
+    fit = trainer(tmp_path, max_epochs=1, limit_train_batches=1)
+    with pytest.raises(FileNotFoundError, match="checkpoints/README.md"):
+        fit.fit(module, datamodule=datamodule(data_root, module))
+
+
+@pytest.fixture(scope="module")
+def trained_checkpoint(data_root: Path, tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("run")
+    module = micro_module()
+    fit = trainer(folder, max_epochs=1, limit_train_batches=2, limit_val_batches=0, logger=False, enable_checkpointing=False)
+    fit.fit(module, datamodule=datamodule(data_root, module))
+    path = folder / "trained.ckpt"
+    fit.save_checkpoint(path)
+    return path
+
+
+def odd_images(folder: Path) -> dict[str, tuple[int, int]]:
+    """Images of awkward kinds; returns {stem: (height, width)}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (777, 333, 3), np.uint8)).save(folder / "odd.jpg")
+    Image.fromarray(rng.integers(0, 255, (120, 201), np.uint8)).save(folder / "gray.png")
+    Image.fromarray(rng.integers(0, 255, (90, 64, 4), np.uint8), "RGBA").save(folder / "rgba.png")
+    Image.fromarray(rng.integers(0, 65535, (70, 50)).astype(np.uint16)).save(folder / "sixteen.png")
+    return {"odd": (777, 333), "gray": (120, 201), "rgba": (90, 64), "sixteen": (70, 50)}
+
+
+def test_predict_writes_masks_at_original_sizes(trained_checkpoint: Path, tmp_path: Path, capsys) -> None:
+    sizes = odd_images(tmp_path / "in")
+    (tmp_path / "in" / "broken.jpg").write_bytes(b"\xff\xd8\xff this is no jpeg")
+    out = tmp_path / "out"
+    args = ["predict", "--ckpt", str(trained_checkpoint), "--input", str(tmp_path / "in"), "--output", str(out), "--workers", "0"]
+    assert main([*args, "--cutout"]) == 1  # one bad image: reported, the others written
+    assert "broken.jpg" in capsys.readouterr().err
+    for stem, (height, width) in sizes.items():
+        mask = Image.open(out / f"{stem}.png")
+        assert mask.mode == "L" and mask.size == (width, height)
+        cutout = Image.open(out / f"{stem}_cutout.png")
+        assert cutout.mode == "RGBA" and cutout.size == (width, height)
+        assert np.array_equal(np.array(cutout)[..., 3], np.array(mask))
+    stamp = (out / "odd.png").stat().st_mtime_ns
+    main([*args, "--cutout"])
+    assert (out / "odd.png").stat().st_mtime_ns == stamp  # finished images are skipped
+    assert "4 of 5 images already have outputs" in capsys.readouterr().out
+    main([*args, "--binary", "--overwrite"])
+    assert set(np.unique(read_mask(out / "odd.png"))) <= {0, 255}
+
+
+def test_predict_from_sam2_checkpoint_plus_exported_weights(trained_checkpoint: Path, tmp_path: Path) -> None:
+    module, _ = load_module(trained_checkpoint)
+    assert main(["model", "export", "--ckpt", str(trained_checkpoint), "--out", str(tmp_path / "weights.pt")]) == 0
+    # a SAM2 checkpoint in Meta's format for the micro preset: our pretrained parts under Meta's names
+    meta_names = {ours: theirs for theirs, ours in SAM2_PREFIXES.items()}
+    sam2 = {meta_names[prefix] + key[len(prefix):]: value for key, value in module.model.state_dict().items()
+            for prefix in meta_names if key.startswith(prefix) and not key.startswith(NEW_KEY_PREFIXES)}
+    torch.save({"model": sam2}, tmp_path / "sam2_micro.pt")
+    rebuilt, description = load_module(tmp_path / "sam2_micro.pt", tmp_path / "weights.pt")
+    assert "trained weights" in description
+    image = torch.randn(1, 3, module.input_size, module.input_size)
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(image).logits, module(image).logits, rtol=0, atol=0)
+    with pytest.raises(CheckpointError, match="--weights"):
+        load_module(tmp_path / "sam2_micro.pt")
+
+
+def test_released_weights_load_for_prediction(tmp_path: Path) -> None:
+    from test_checkpoints import released_state_dict
+
+    torch.save(released_state_dict(), tmp_path / "mgdsam2_dis.pth")
+    module, description = load_module(tmp_path / "mgdsam2_dis.pth", overrides={"tta": True})
+    assert module.hparams.preset == "base_plus_official" and module.hparams.tta and "released" in description
+    assert module.pretrained_loaded and not module.training
+
+
+def test_test_step_scores_at_gt_resolution(trained_checkpoint: Path, data_root: Path, tmp_path: Path) -> None:
+    module, _ = load_module(trained_checkpoint)
+    results = trainer(tmp_path, logger=False).test(module, datamodule=datamodule(data_root, module), verbose=False)[0]
+    assert {"test/SYN-TE/Smeasure", "test/Smeasure", "test/maxFm", "test/MAE"} <= set(results)
+    assert 0 <= results["test/Smeasure"] <= 1
