@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check-data": ("validate a dataset: pairing, unreadable/truncated files, sizes, mask values, EXIF, bit depth", "mgd_sam2.commands.check_data"),
     "evaluate": ("score a folder of saved predictions against GT masks (S, E, F, wF, MAE, HCE, mBA)", "mgd_sam2.commands.evaluate"),
     "synth": ("generate the synthetic high-resolution dataset (thin wires, lattices, hair, holes; DIS5K layout)", "mgd_sam2.commands.synth"),
-    "benchmark": ("measurements: data loading and generator speed, metric speed", "mgd_sam2.commands.benchmark"),
+    "benchmark": ("accuracy tables, model speed/memory, ablations, data and metric speed", "mgd_sam2.commands.benchmark"),
     "model": ("inspect a model preset: parameter counts per module and LR group", "mgd_sam2.commands.model"),
 }
 

@@ -21,34 +21,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", type=Path, default=Path("runs/demo/report.json"), help="where to write before/after metrics")
 
 
-def test_scores(trainer, module, datamodule, ckpt_path: str | None = None) -> dict[str, float]:
-    """The first test split's scores under pysodmetrics' names."""
-    results = trainer.test(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)[0]
-    return {key.removeprefix("test/"): float(value) for key, value in results.items() if key.count("/") == 1}
-
-
 def run(args: argparse.Namespace) -> int:
     from mgd_sam2.cli import main
     from mgd_sam2.data.synth import SynthConfig, ensure_dataset
     from mgd_sam2.metrics.evaluate import evaluate_folders
     from mgd_sam2.metrics.sod import SCALAR_KEYS
     from mgd_sam2.metrics.tables import rich_table
-    from mgd_sam2.training.cli import build_cli
+    from mgd_sam2.training.runs import fit_and_test
     from mgd_sam2.utils.files import write_json
     from mgd_sam2.utils.progress import console
 
     start = time.perf_counter()
     ensure_dataset(args.data_root / "synthetic", SynthConfig(num=args.num))
     overrides = ["--data.root", str(args.data_root)] + (["--trainer.max_epochs", str(args.epochs)] if args.epochs else [])
-    cli = build_cli(["-c", str(CONFIG), *overrides], run=False)
-    trainer, module, datamodule = cli.trainer, cli.model, cli.datamodule
-
-    before = test_scores(trainer, module, datamodule)
-    trainer.fit(module, datamodule=datamodule)
-    best = trainer.checkpoint_callback.best_model_path
-    after = test_scores(trainer, module, datamodule, ckpt_path=best)
-
-    run_dir = Path(trainer.log_dir)
+    run = fit_and_test(CONFIG, overrides, test_before=True)
+    before, after, best, run_dir = run.before, run.after, run.checkpoint, run.log_dir
     predictions = run_dir / "predictions"
     test_images = args.data_root / "synthetic" / "SYN-TE"
     main(["predict", "--ckpt", best, "--input", str(test_images / "im"), "--output", str(predictions), "--overwrite"])
@@ -58,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     keys = [key for key in SCALAR_KEYS if key in after]
     rows = {"before (untrained)": before, "after (best checkpoint)": after, "after, re-scored from saved PNGs": rescored}
-    console().print(rich_table(rows, "all", f"demo on synthetic SYN-TE ({len(datamodule.datasets['test'][0])} images), {seconds:.0f} s"))
+    console().print(rich_table(rows, "all", f"demo on synthetic SYN-TE ({run.test_images} images), {seconds:.0f} s"))
     report = {"before": {k: before[k] for k in keys}, "after": {k: after[k] for k in keys}, "seconds": seconds,
               "checkpoint": best, "predictions": str(predictions)}
     write_json(args.report, report)

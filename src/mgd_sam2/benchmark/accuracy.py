@@ -1,0 +1,123 @@
+"""``benchmark accuracy``: the published tables (EVALUATION.md 4.1) for every benchmark split that is present.
+
+Each split is predicted to 8-bit PNGs at GT resolution and those files are scored with the folder
+evaluator: the same path as comparing with other methods' saved predictions. Splits that are missing
+get a note; with none present, the synthetic dataset stands in so the command always shows its output.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mgd_sam2.data.datasets import split_records
+from mgd_sam2.data.layouts import DatasetLayoutError, Split, resolve_split
+from mgd_sam2.metrics.evaluate import evaluate_folders, versions
+from mgd_sam2.metrics.tables import csv_table, markdown_table, with_dis_overall
+from mgd_sam2.utils.files import atomic_path, write_json, write_text
+
+# table layout -> (title, the splits of its rows in order)
+BENCHMARKS: dict[str, tuple[str, list[str]]] = {
+    "dis": ("DIS5K (DIS paper, Table 2 layout)", ["DIS5K/DIS-VD", "DIS5K/DIS-TE1", "DIS5K/DIS-TE2", "DIS5K/DIS-TE3", "DIS5K/DIS-TE4"]),
+    "hrsod": ("High-resolution SOD (InSPyReNet, Table 3 layout)", ["HRSOD/HRSOD-TE", "UHRSD/UHRSD-TE", "DAVIS-S"]),
+}
+SYNTHETIC: dict[str, tuple[str, list[str]]] = {
+    "dis": ("Synthetic stand-in (no benchmark dataset found; DIS table layout)", ["synthetic/SYN-VD", "synthetic/SYN-TE"]),
+}
+
+
+def present_benchmarks(data_root: Path) -> tuple[dict[str, tuple[str, list[Split]]], list[str]]:
+    """{layout: (title, present splits)} and a note for every missing split."""
+    present, notes = {}, []
+    for layout, (title, specs) in BENCHMARKS.items():
+        splits = []
+        for spec in specs:
+            try:
+                splits.append(resolve_split(data_root, spec))
+            except DatasetLayoutError as error:
+                notes.append(f"{spec} skipped: {error}")
+        if splits:
+            present[layout] = (title, splits)
+    return present, notes
+
+
+def predict_split(module: Any, split: Split, out: Path, batch_size: int, workers: int, accelerator: str, precision: str) -> Path:
+    """Write 8-bit predictions for every image of ``split`` into ``out/<split name>`` (replacing what is there)."""
+    from lightning.pytorch import Trainer
+
+    from mgd_sam2.data.datamodule import SegmentationDataModule
+    from mgd_sam2.training.writer import MaskWriter
+
+    folder = out / split.name
+    images = [str(record.image) for record in split_records(split)]
+    data = SegmentationDataModule(predict=images, input_size=module.input_size, eval_batch_size=batch_size, num_workers=workers, check=False)
+    writer = MaskWriter(folder)
+    trainer = Trainer(accelerator=accelerator, devices=1, precision=precision, logger=False, callbacks=[writer],
+                      enable_checkpointing=False, enable_model_summary=False)
+    trainer.predict(module, datamodule=data, return_predictions=False)
+    if writer.failures:
+        raise DatasetLayoutError(f"could not read {len(writer.failures)} images of {split.name}, e.g. {writer.failures[0]}; run mgd-sam2 check-data")
+    return folder
+
+
+def plot_curves(curves: dict[str, dict[str, list[float]]], out: Path) -> list[Path]:
+    """PR curves and F-measure-vs-threshold curves, one line per split, as PNGs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    thresholds = list(range(255, -1, -1))  # curve index k is threshold 255 - k
+    for name, (x_key, y_key, x_label, y_label) in {
+        "pr_curves.png": ("recall_curve", "precision_curve", "recall", "precision"),
+        "fmeasure_curves.png": (None, "fm_curve", "threshold (8-bit)", "F-measure (β² = 0.3)"),
+    }.items():
+        figure, axis = plt.subplots(figsize=(6, 5))
+        for split, curve in curves.items():
+            axis.plot(curve[x_key] if x_key else thresholds, curve[y_key], label=split)
+        axis.set(xlabel=x_label, ylabel=y_label, xlim=(0, 1) if x_key else (0, 255), ylim=(0, 1.02))
+        axis.grid(alpha=0.3)
+        axis.legend()
+        with atomic_path(out / name) as temporary:
+            figure.savefig(temporary, format="png", dpi=120, bbox_inches="tight")
+        plt.close(figure)
+        written.append(out / name)
+    return written
+
+
+def run_accuracy(module: Any, model_description: str, data_root: Path, out: Path, hce_binarize: str = "dis",
+                 workers: int = 2, batch_size: int = 1, accelerator: str = "cpu", precision: str = "32-true") -> dict[str, Any]:
+    """Predict, score, and write accuracy.{md,json}, accuracy_<layout>.csv and the curve plots under ``out``."""
+    from mgd_sam2.data.synth import ensure_dataset
+
+    present, notes = present_benchmarks(data_root)
+    if not present:
+        notes.append(f"no benchmark split under {data_root}: the synthetic dataset ({data_root / 'synthetic'}) stands in")
+        ensure_dataset(data_root / "synthetic")
+        present = {layout: (title, [resolve_split(data_root, spec) for spec in specs]) for layout, (title, specs) in SYNTHETIC.items()}
+    scores: dict[str, dict[str, float]] = {}
+    curves: dict[str, dict[str, list[float]]] = {}
+    tables: dict[str, dict[str, dict[str, float]]] = {}
+    titles: dict[str, str] = {}
+    for layout, (title, splits) in present.items():
+        for split in splits:
+            predictions = predict_split(module, split, out / "predictions", batch_size, workers, accelerator, precision)
+            result = evaluate_folders(predictions, split.mask_dir, hce_binarize=hce_binarize, workers=workers)
+            scores[split.name], curves[split.name] = result.scores, result.curves
+        rows = {split.name: scores[split.name] for split in splits}
+        tables[layout] = with_dis_overall(rows) if layout == "dis" else rows
+        titles[layout] = title
+    markdown = [f"# Accuracy of {model_description}\n", f"HCE binarisation: {hce_binarize}; versions: {versions()}\n"]
+    for layout, rows in tables.items():
+        markdown += [f"## {titles[layout]}\n", markdown_table(rows, layout)]
+        write_text(out / f"accuracy_{layout}.csv", csv_table(rows, layout))
+    if notes:
+        markdown += ["## Notes\n", *[f"- {note}\n" for note in notes]]
+    write_text(out / "accuracy.md", "\n".join(markdown))
+    plots = plot_curves(curves, out)
+    report = {"model": model_description, "hce_binarize": hce_binarize, "versions": versions(), "notes": notes,
+              "titles": titles, "tables": tables, "scores": scores, "curves": curves, "plots": [str(p) for p in plots]}
+    write_json(out / "accuracy.json", report)
+    return report
+

@@ -1,0 +1,87 @@
+"""Benchmarks: the accuracy tables on synthetic data, the speed JSON, the ablation table."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from mgd_sam2.benchmark.accuracy import run_accuracy
+from mgd_sam2.benchmark.speed import SpeedConfig, measure
+from mgd_sam2.cli import main
+from mgd_sam2.data.synth import SynthConfig, write_dataset
+from mgd_sam2.metrics.tables import LAYOUTS
+from mgd_sam2.training.module import MGDSAM2Module
+
+
+@pytest.fixture(scope="module")
+def synthetic_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    write_dataset(root / "synthetic", SynthConfig(num=6, min_size=96, max_size=128), workers=0, show=False)
+    return root
+
+
+def test_accuracy_on_synthetic_writes_tables_and_plots(synthetic_root: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
+    module = MGDSAM2Module(preset="micro").eval()
+    report = run_accuracy(module, "untrained micro", synthetic_root, tmp_path / "out", workers=0)
+    out = tmp_path / "out"
+    assert any("DIS5K/DIS-TE1 skipped" in note for note in report["notes"])
+    assert any("synthetic dataset" in note for note in report["notes"])
+    rows = list(csv.DictReader((out / "accuracy_dis.csv").open()))
+    assert [row["set"] for row in rows] == ["SYN-VD", "SYN-TE"]
+    assert list(rows[0]) == ["set"] + [key for key, _ in LAYOUTS["dis"]]
+    assert all(0 <= float(row["maxFm"]) <= 1 for row in rows)
+    markdown = (out / "accuracy.md").read_text()
+    assert "maxFβ↑ | Fβw↑ | M↓ | Sα↑ | Eφm↑ | HCEγ↓" in markdown and "## Notes" in markdown
+    saved = json.loads((out / "accuracy.json").read_text())
+    assert set(saved["scores"]) == {"SYN-VD", "SYN-TE"} and len(saved["curves"]["SYN-TE"]["precision_curve"]) == 256
+    for plot in ("pr_curves.png", "fmeasure_curves.png"):
+        assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(list((out / "predictions" / "SYN-TE").glob("*.png"))) == len(list((synthetic_root / "synthetic/SYN-TE/gt").iterdir()))
+
+
+def test_dis_tables_get_the_overall_row(tmp_path: Path) -> None:
+    from mgd_sam2.metrics.tables import OVERALL, with_dis_overall
+
+    rows = {f"DIS-TE{i}": {"HCE": 100.0 * i, "maxFm": 0.5 + i / 10} for i in range(1, 5)}
+    overall = with_dis_overall({"DIS-VD": {"HCE": 1.0, "maxFm": 0.1}, **rows})[OVERALL]
+    assert overall == pytest.approx({"HCE": 250.0, "maxFm": 0.75})
+    assert OVERALL not in with_dis_overall({"DIS-TE1": rows["DIS-TE1"]})
+
+
+SPEED_FIELDS = {"preset", "device", "batch", "precision", "compile", "input_size", "latency_ms_p50", "latency_ms_p90",
+                "throughput_img_s", "peak_gpu_memory_mb", "peak_host_memory_mb", "params_total", "params_trainable", "warmup", "iters"}
+
+
+def test_speed_json_has_its_fields(tmp_path: Path) -> None:
+    assert main(["benchmark", "speed", "--preset", "micro", "--batch", "1,2", "--iters", "2", "--json", str(tmp_path / "s.json")]) == 0
+    rows = json.loads((tmp_path / "s.json").read_text())["speed"]
+    assert [row["batch"] for row in rows] == [1, 2]
+    for row in rows:
+        assert SPEED_FIELDS <= set(row)
+        assert row["latency_ms_p90"] >= row["latency_ms_p50"] > 0 and row["throughput_img_s"] > 0
+        assert row["peak_gpu_memory_mb"] is None and row["peak_host_memory_mb"] > 0
+
+
+def test_speed_protocol_counts_the_switched_model() -> None:
+    full = measure(SpeedConfig("micro", iters=1))
+    bare = measure(SpeedConfig("micro", iters=1, switches=(("use_adapters", False), ("use_mcem", False), ("use_hmim", False), ("use_drm", False))))
+    assert bare["params_trainable"] < full["params_trainable"] and bare["use_drm"] is False
+
+
+@pytest.mark.slow
+def test_ablation_table(synthetic_root: Path, tmp_path: Path, monkeypatch) -> None:
+    from mgd_sam2.benchmark.ablation import ABLATIONS, run_ablation
+    from mgd_sam2.commands.demo import CONFIG
+
+    monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
+    rows = run_ablation(CONFIG, synthetic_root, tmp_path / "ablation", epochs=1, speed_iters=1,
+                        extra=["--trainer.limit_train_batches", "1", "--data.num_workers", "0"])
+    assert [row["configuration"] for row in rows] == [name for name, _ in ABLATIONS]
+    trainable = [row["params_trainable"] for row in rows]
+    assert trainable[0] == trainable[1] < trainable[2] < trainable[3] < trainable[4] < trainable[5]
+    assert all("Smeasure" in row and row["latency_ms_p50"] > 0 for row in rows)
+    assert "| + DRM |" in (tmp_path / "ablation" / "ablation.md").read_text()
