@@ -85,3 +85,15 @@ def test_ablation_table(synthetic_root: Path, tmp_path: Path, monkeypatch) -> No
     assert trainable[0] == trainable[1] < trainable[2] < trainable[3] < trainable[4] < trainable[5]
     assert all("Smeasure" in row and row["latency_ms_p50"] > 0 for row in rows)
     assert "| + DRM |" in (tmp_path / "ablation" / "ablation.md").read_text()
+
+
+def test_data_and_metric_benchmarks_report_their_figures(synthetic_root: Path, tmp_path: Path) -> None:
+    assert main(["benchmark", "metrics", "--pairs", "2", "--size", "128", "--hce-sizes", "64", "128", "--workers", "0",
+                 "--json", str(tmp_path / "m.json")]) == 0
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["evaluation"]["pairs"] == 2 and metrics["evaluation"]["speedup_cold"] > 0
+    assert metrics["curves"]["speedup"] > 0 and [row["size"] for row in metrics["hce"]] == [64, 128]
+    assert main(["benchmark", "data", "--root", str(synthetic_root), "--input-size", "64", "--batches", "2", "--workers", "0",
+                 "--sizes", "64", "--json", str(tmp_path / "d.json")]) == 0
+    data = json.loads((tmp_path / "d.json").read_text())
+    assert data["loader"]["train_images_per_s"] > 0 and data["generator"][0]["size"] == 64

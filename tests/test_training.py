@@ -224,3 +224,20 @@ def test_test_step_scores_at_gt_resolution(trained_checkpoint: Path, data_root: 
     results = trainer(tmp_path, logger=False).test(module, datamodule=datamodule(data_root, module), verbose=False)[0]
     assert {"test/SYN-TE/Smeasure", "test/Smeasure", "test/maxFm", "test/MAE"} <= set(results)
     assert 0 <= results["test/Smeasure"] <= 1
+
+
+def test_lightning_cli_validate_test_and_predict_subcommands(trained_checkpoint: Path, data_root: Path, tmp_path: Path, capsys) -> None:
+    config = str(ROOT / "src/mgd_sam2/configs/demo.yaml")
+    common = ["-c", config, "--data.root", str(data_root), "--data.num_workers", "0", "--trainer.logger", "false",
+              "--ckpt_path", str(trained_checkpoint)]
+    assert main(["validate", *common]) == 0
+    assert main(["test", *common]) == 0
+    assert "test/SYN-TE/Smeasure" in capsys.readouterr().out
+    sizes = odd_images(tmp_path / "in")
+    (tmp_path / "in" / "broken.png").write_bytes(b"\x89PNG broken")
+    out = tmp_path / "out"
+    assert main(["predict", *common, "--data.predict", str(tmp_path / "in"),
+                 "--trainer.callbacks+=mgd_sam2.training.writer.MaskWriter", "--trainer.callbacks.output", str(out)]) == 0
+    assert "skipped" in capsys.readouterr().err
+    for stem, (height, width) in sizes.items():
+        assert Image.open(out / f"{stem}.png").size == (width, height)

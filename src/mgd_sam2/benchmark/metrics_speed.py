@@ -77,6 +77,25 @@ def full_evaluation(pairs: int = 20, size: int = 2048, workers: int = 2) -> dict
     }
 
 
+def curve_measures(pairs: int = 20, size: int = 2048) -> dict[str, float]:
+    """Seconds for the F- and E-measure curves of ``pairs`` pairs, in memory, one process: pysodmetrics'
+    Emeasure + FmeasureV2 against ours (one shared histogram pass); the reason ours exists."""
+    data = [thin_pair(index, size) for index in range(pairs)]
+    start = time.perf_counter()
+    for pred, gt in data:
+        psm.Emeasure().step(pred, gt)
+        psm.FmeasureV2({"fm": psm.FmeasureHandler(with_dynamic=True, with_adaptive=True, beta=0.3)}).step(pred, gt)
+    reference = time.perf_counter() - start
+    start = time.perf_counter()
+    for pred, gt in data:
+        pred_norm, gt_bool = fn.normalize(pred, gt)
+        counts = fn.threshold_counts(pred_norm, gt_bool)
+        fn.e_measure(pred_norm, gt_bool, counts)
+        fn.f_measure(pred_norm, gt_bool, counts)
+    ours = time.perf_counter() - start
+    return {"pairs": pairs, "size": size, "pysodmetrics_s": reference, "ours_s": ours, "speedup": reference / ours}
+
+
 def hce_scaling(sizes: list[int], repeats: int = 2) -> list[dict[str, float]]:
     """Seconds per image of HCE: pysodmetrics, ours without a cached skeleton, ours with it."""
     rows = []

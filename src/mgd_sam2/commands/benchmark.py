@@ -60,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048, 4096], help="generator side lengths to time")
     data.add_argument("--json", type=Path, help="also write the results here")
 
-    metrics = actions.add_parser("metrics", help="full evaluation vs pysodmetrics alone; HCE time vs image size", formatter_class=HelpFormatter)
+    metrics = actions.add_parser("metrics", help="full evaluation vs pysodmetrics alone; F/E curves alone; HCE time vs image size", formatter_class=HelpFormatter)
     metrics.add_argument("--pairs", type=int, default=20, help="prediction/GT pairs of thin-structure masks")
     metrics.add_argument("--size", type=int, default=2048, help="side of each mask in pixels")
     metrics.add_argument("--workers", type=int, default=2, help="processes of our evaluator")
@@ -117,10 +117,12 @@ def run(args: argparse.Namespace) -> int:
         results["generator"] = generator_scaling(args.sizes)
         print_rows("synthetic generator, seconds per image", results["generator"])
     elif args.action == "metrics":
-        from mgd_sam2.benchmark.metrics_speed import full_evaluation, hce_scaling
+        from mgd_sam2.benchmark.metrics_speed import curve_measures, full_evaluation, hce_scaling
 
         results["evaluation"] = full_evaluation(args.pairs, args.size, args.workers)
         print_rows("all metrics vs pysodmetrics alone (seconds)", [results["evaluation"]])
+        results["curves"] = curve_measures(args.pairs, args.size)
+        print_rows("F- and E-measure curves, one process (seconds)", [results["curves"]])
         results["hce"] = hce_scaling(args.hce_sizes)
         print_rows("HCE seconds per image", results["hce"])
     if args.json:

@@ -94,9 +94,9 @@ class MGDSAM2Module(LightningModule):
         datamodule = getattr(trainer, "datamodule", None) if trainer is not None else None
         if datamodule is None:
             return
-        for metric_stage, names in (("val", self.hparams.val_metrics), ("test", self.hparams.test_metrics)):
-            if metric_stage == "val" and stage not in ("fit", "validate") or metric_stage == "test" and stage != "test":
-                continue
+        metric_stage = {"fit": "val", "validate": "val", "test": "test"}.get(stage)
+        if metric_stage is not None:
+            names = self.hparams.val_metrics if metric_stage == "val" else self.hparams.test_metrics
             for split in datamodule.split_names(metric_stage):
                 key = f"{metric_stage}/{split}"
                 if key not in self.metrics:
@@ -119,7 +119,7 @@ class MGDSAM2Module(LightningModule):
             self.log_images("train", batch["image"], batch["mask"], out.logits)
         return losses["loss"]
 
-    def evaluation_step(self, stage: str, batch: dict[str, Any], batch_idx: int, dataloader_idx: int) -> None:
+    def evaluation_step(self, stage: str, batch: dict[str, Any], batch_idx: int) -> None:
         split = batch["split"][0]  # one split per dataloader
         if stage == "val":
             out = self(batch["image"])
@@ -135,10 +135,10 @@ class MGDSAM2Module(LightningModule):
             metric.update(maps, batch["gt"])
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
-        self.evaluation_step("val", batch, batch_idx, dataloader_idx)
+        self.evaluation_step("val", batch, batch_idx)
 
     def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
-        self.evaluation_step("test", batch, batch_idx, dataloader_idx)
+        self.evaluation_step("test", batch, batch_idx)
 
     def log_split_metrics(self, stage: str) -> None:
         """Compute, log and reset every split's metrics; the first split is also logged as ``{stage}/{metric}``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -54,3 +55,8 @@ class MaskWriter(BasePredictionWriter):
                 with atomic_path(cutout_path[0]) as temporary:
                     Image.fromarray(np.dstack([image, mask]), "RGBA").save(temporary, format="PNG")
                 self.written.append(cutout_path[0])
+
+    def on_predict_end(self, trainer: Any, pl_module: Any) -> None:
+        print(f"wrote {len(self.written)} files to {self.output}")
+        for path, message in self.failures:
+            print(f"skipped {path}: {message}", file=sys.stderr)
