@@ -41,20 +41,13 @@ def present_benchmarks(data_root: Path) -> tuple[dict[str, tuple[str, list[Split
     return present, notes
 
 
-def predict_split(module: Any, split: Split, out: Path, batch_size: int, workers: int, accelerator: str, precision: str) -> Path:
+def predict_split(module: Any, split: Split, out: Path, batch_size: int, workers: int, device: str) -> Path:
     """Write 8-bit predictions for every image of ``split`` into ``out/<split name>`` (replacing what is there)."""
-    from lightning.pytorch import Trainer
-
-    from mgd_sam2.data.datamodule import SegmentationDataModule
-    from mgd_sam2.training.writer import MaskWriter
+    from mgd_sam2.training.writer import MaskWriter, predict_files
 
     folder = out / split.name
     images = [str(record.image) for record in split_records(split)]
-    data = SegmentationDataModule(predict=images, input_size=module.input_size, eval_batch_size=batch_size, num_workers=workers, check=False)
-    writer = MaskWriter(folder)
-    trainer = Trainer(accelerator=accelerator, devices=1, precision=precision, logger=False, callbacks=[writer],
-                      enable_checkpointing=False, enable_model_summary=False)
-    trainer.predict(module, datamodule=data, return_predictions=False)
+    writer = predict_files(module, images, MaskWriter(folder), device=device, batch_size=batch_size, workers=workers)
     if writer.failures:
         raise DatasetLayoutError(f"could not read {len(writer.failures)} images of {split.name}, e.g. {writer.failures[0]}; run mgd-sam2 check-data")
     return folder
@@ -87,7 +80,7 @@ def plot_curves(curves: dict[str, dict[str, list[float]]], out: Path) -> list[Pa
 
 
 def run_accuracy(module: Any, model_description: str, data_root: Path, out: Path, hce_binarize: str = "dis",
-                 workers: int = 2, batch_size: int = 1, accelerator: str = "cpu", precision: str = "32-true") -> dict[str, Any]:
+                 workers: int = 2, batch_size: int = 1, device: str = "auto") -> dict[str, Any]:
     """Predict, score, and write accuracy.{md,json}, accuracy_<layout>.csv and the curve plots under ``out``."""
     from mgd_sam2.data.synth import ensure_dataset
 
@@ -102,7 +95,7 @@ def run_accuracy(module: Any, model_description: str, data_root: Path, out: Path
     titles: dict[str, str] = {}
     for layout, (title, splits) in present.items():
         for split in splits:
-            predictions = predict_split(module, split, out / "predictions", batch_size, workers, accelerator, precision)
+            predictions = predict_split(module, split, out / "predictions", batch_size, workers, device)
             result = evaluate_folders(predictions, split.mask_dir, hce_binarize=hce_binarize, workers=workers)
             scores[split.name], curves[split.name] = result.scores, result.curves
         rows = {split.name: scores[split.name] for split in splits}

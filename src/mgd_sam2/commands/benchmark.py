@@ -135,8 +135,6 @@ def run(args: argparse.Namespace) -> int:
 def run_accuracy_action(args: argparse.Namespace) -> int:
     import json
 
-    import torch
-
     from mgd_sam2.benchmark.accuracy import run_accuracy
     from mgd_sam2.metrics.tables import rich_table
     from mgd_sam2.training.loading import load_module
@@ -153,9 +151,7 @@ def run_accuracy_action(args: argparse.Namespace) -> int:
         print(f"note: no --ckpt given and no demo run found; scoring {description}")
     else:
         module, description = load_module(ckpt, args.weights, overrides={"tta": args.tta})
-    cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
-    report = run_accuracy(module, description, args.data_root, args.out, args.hce_binarize, args.workers, args.batch_size,
-                          "gpu" if cuda else "cpu", "bf16-mixed" if cuda else "32-true")
+    report = run_accuracy(module, description, args.data_root, args.out, args.hce_binarize, args.workers, args.batch_size, args.device)
     for layout, rows in report["tables"].items():
         console().print(rich_table(rows, layout, report["titles"][layout]))
     for note in report["notes"]:

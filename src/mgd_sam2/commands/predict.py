@@ -29,14 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-    from lightning.pytorch import Trainer
-
-    from mgd_sam2.data.datamodule import SegmentationDataModule
     from mgd_sam2.data.datasets import image_records
     from mgd_sam2.errors import ConfigError
     from mgd_sam2.training.loading import load_module
-    from mgd_sam2.training.writer import MaskWriter, output_paths
+    from mgd_sam2.training.writer import MaskWriter, output_paths, predict_files
 
     records = image_records(args.input)
     clashes = [name for name, n in Counter(r.name for r in records).items() if n > 1]
@@ -49,12 +45,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     module, description = load_module(args.ckpt, args.weights, overrides={"tta": args.tta})
     print(f"model: {description}")
-    cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
-    precision = args.precision if args.precision != "auto" else ("bf16-mixed" if cuda else "32-true")
-    data = SegmentationDataModule(predict=[str(r.image) for r in todo], input_size=module.input_size,
-                                  eval_batch_size=args.batch_size, num_workers=args.workers, check=False)
-    writer = MaskWriter(args.output, binary=args.binary, cutout=args.cutout)
-    trainer = Trainer(accelerator="gpu" if cuda else "cpu", devices=1, precision=precision, logger=False, callbacks=[writer],
-                      enable_checkpointing=False, enable_model_summary=False)
-    trainer.predict(module, datamodule=data, return_predictions=False)
+    writer = predict_files(module, [str(r.image) for r in todo], MaskWriter(args.output, binary=args.binary, cutout=args.cutout),
+                           args.device, args.precision, args.batch_size, args.workers)
     return 1 if writer.failures else 0  # the writer has listed them

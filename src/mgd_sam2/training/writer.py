@@ -60,3 +60,22 @@ class MaskWriter(BasePredictionWriter):
         print(f"wrote {len(self.written)} files to {self.output}")
         for path, message in self.failures:
             print(f"skipped {path}: {message}", file=sys.stderr)
+
+
+def predict_files(module: Any, images: list[str], writer: MaskWriter, device: str = "auto", precision: str = "auto",
+                  batch_size: int = 1, workers: int = 2) -> MaskWriter:
+    """Run ``module`` on ``images`` through Lightning's predict loop, saving with ``writer`` (returned, with its
+    ``written`` and ``failures``). ``device`` auto/cpu/cuda; ``precision`` auto = bf16-mixed on GPU, 32-true on CPU."""
+    import torch
+    from lightning.pytorch import Trainer
+
+    from mgd_sam2.data.datamodule import SegmentationDataModule
+
+    cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    if precision == "auto":
+        precision = "bf16-mixed" if cuda else "32-true"
+    data = SegmentationDataModule(predict=images, input_size=module.input_size, eval_batch_size=batch_size, num_workers=workers, check=False)
+    trainer = Trainer(accelerator="gpu" if cuda else "cpu", devices=1, precision=precision, logger=False, callbacks=[writer],
+                      enable_checkpointing=False, enable_model_summary=False)
+    trainer.predict(module, datamodule=data, return_predictions=False)
+    return writer
