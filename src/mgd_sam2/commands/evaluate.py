@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mgd_sam2.metrics.evaluate import evaluate_folders, versions
-    from mgd_sam2.metrics.tables import csv_table, markdown_table, rich_table
+    from mgd_sam2.metrics.tables import markdown_table, rich_table
     from mgd_sam2.utils.files import write_json, write_text
     from mgd_sam2.utils.progress import console
 

@@ -9,7 +9,6 @@ RGBA and grayscale inputs, non-binary (soft-edged) masks and empty masks.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -124,15 +124,3 @@ def pair_by_stem(image_dir: Path, mask_dir: Path) -> Pairing:
         stem_clashes=image_clashes + mask_clashes,
     )
 
-
-def present_splits(root: str | Path, datasets: tuple[str, ...] = tuple(DATASETS)) -> list[str]:
-    """The known splits of ``datasets`` that exist under ``root``."""
-    found = []
-    for dataset in datasets:
-        for spec in DATASETS[dataset][1]:
-            try:
-                resolve_split(root, spec)
-                found.append(spec)
-            except DatasetLayoutError:
-                continue
-    return found

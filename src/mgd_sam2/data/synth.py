@@ -22,7 +22,6 @@ from mgd_sam2.errors import ConfigError, UserError
 from mgd_sam2.utils.files import atomic_path, write_json
 from mgd_sam2.utils.parallel import parallel_map
 
-SPLIT_NAMES = ("SYN-TR", "SYN-VD", "SYN-TE")
 
 
 class SynthFolderError(UserError, FileExistsError):

@@ -123,6 +123,11 @@ def gt_skeleton(gt: np.ndarray) -> np.ndarray:
 _HCE_BOOKKEEPING = HumanCorrectionEffortMeasure(relax=5, epsilon=2.0)
 
 
+def check_binarize(binarize: str) -> None:
+    if binarize not in HCE_BINARIZATIONS:
+        raise ValueError(f"HCE binarize must be one of {HCE_BINARIZATIONS}, got {binarize!r}")
+
+
 def human_correction_effort(
     pred: np.ndarray, gt_raw: np.ndarray, skeleton: np.ndarray | None = None, binarize: str = "dis", relax: int = 5, epsilon: float = 2.0
 ) -> float:
@@ -132,8 +137,7 @@ def human_correction_effort(
     ``"pysod"``: min-max normalised prediction > 0.5 (pysodmetrics; >= 128 for a 0..255 map).
     ``skeleton`` is the GT skeleton when cached, else it is computed here.
     """
-    if binarize not in HCE_BINARIZATIONS:
-        raise ValueError(f"binarize must be one of {HCE_BINARIZATIONS}, got {binarize!r}")
+    check_binarize(binarize)
     gt = gt_raw > 128
     if binarize == "dis":
         pred = pred > 128

@@ -180,8 +180,7 @@ class HumanCorrectionEffort(ImageMeasure):
 
     def __init__(self, binarize: str = "dis", skeleton_cache: bool | str | Path = True, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if binarize not in fn.HCE_BINARIZATIONS:
-            raise ValueError(f"binarize must be one of {fn.HCE_BINARIZATIONS}, got {binarize!r}")
+        fn.check_binarize(binarize)
         self.binarize = binarize
         self.skeletons = SkeletonCache(None if skeleton_cache is True else skeleton_cache) if skeleton_cache else None
 
