@@ -52,6 +52,19 @@ def test_sam2_checkpoint_loads_and_encoder_matches_sam2(sam2_tiny) -> None:
         torch.testing.assert_close(mine, theirs, atol=1e-5, rtol=0)
 
 
+def test_model_load_lists_every_key_by_name(sam2_tiny, capsys) -> None:
+    from mgd_sam2.cli import main
+
+    _, path = sam2_tiny
+    assert main(["model", "load", "--preset", "tiny", "--ckpt", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "re-initialised (shape differs by design) (1):\n  decoder.mask_tokens.weight" in out
+    assert "  encoder.adapters.0.down.weight\n" in out  # missing: a new module
+    assert "  sam_mask_decoder.iou_prediction_head.layers.0.weight\n" in out  # ignored: not part of MGD-SAM2
+    assert "  memory_attention.layers.0.self_attn.q_proj.weight\n" in out
+    assert "  encoder.trunk.blocks.0.attn.qkv.weight\n" in out  # loaded
+
+
 def test_full_model_loads_sam2_and_keeps_new_modules_initialised(sam2_tiny) -> None:
     _, path = sam2_tiny
     torch.manual_seed(0)

@@ -19,6 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     info.add_argument("--preset", default="base_plus", choices=list(PRESETS), help="model size")
     info.add_argument("--grid", type=int, default=None, help="local views per side (default: the preset's, 2)")
     info.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    load = actions.add_parser(
+        "load", help="load a SAM2/SAM2.1 checkpoint or released MGD-SAM2 weights into a preset and list every key by outcome",
+        formatter_class=HelpFormatter,
+    )
+    load.add_argument("--preset", default="base_plus", choices=list(PRESETS), help="model size to load into")
+    load.add_argument("--ckpt", type=Path, required=True, help="the weights file")
     export = actions.add_parser(
         "export", help="write a run's trained weights (everything but the frozen trunk) to a small file for predict --weights",
         formatter_class=HelpFormatter,
@@ -28,6 +34,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.action == "load":
+        from mgd_sam2.models.checkpoints import load_pretrained
+        from mgd_sam2.models.network import MGDSAM2
+
+        report = load_pretrained(MGDSAM2(args.preset), args.ckpt)
+        print(report.details())
+        print(report.summary())
+        return 0
     if args.action == "export":
         from mgd_sam2.training.loading import export_trained_weights, load_module
 

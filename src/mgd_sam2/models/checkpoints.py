@@ -60,6 +60,12 @@ class LoadReport:
     missing: list[str] = field(default_factory=list)  # model keys the file did not provide
     ignored: list[str] = field(default_factory=list)  # file keys the model does not use
 
+    def details(self) -> str:
+        """Every key by name, one section per outcome."""
+        sections = [("loaded", self.loaded), ("re-initialised (shape differs by design)", self.reinitialised),
+                    ("missing from the file (start from initialisation)", self.missing), ("in the file, not used by MGD-SAM2", self.ignored)]
+        return "\n".join(f"{title} ({len(keys)}):\n" + "".join(f"  {key}\n" for key in keys) for title, keys in sections)
+
     def summary(self) -> str:
         def grouped(keys: list[str]) -> str:
             counts: dict[str, int] = defaultdict(int)
