@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -241,3 +242,22 @@ def test_lightning_cli_validate_test_and_predict_subcommands(trained_checkpoint:
     assert "skipped" in capsys.readouterr().err
     for stem, (height, width) in sizes.items():
         assert Image.open(out / f"{stem}.png").size == (width, height)
+
+
+@pytest.mark.slow
+def test_ddp_test_scores_every_image_once(trained_checkpoint: Path, tmp_path: Path) -> None:
+    """7 images on 2 processes: Lightning's default sampler would repeat one; ours must give the 1-process scores."""
+    root = tmp_path / "data"
+    write_dataset(root / "synthetic", SynthConfig(num=11, min_size=96, max_size=128), workers=0, show=False)
+    assert len(list((root / "synthetic/SYN-TR/im").iterdir())) == 7
+    script = Path(__file__).parent / "ddp_run.py"
+    done = subprocess.run([sys.executable, str(script), str(root), str(trained_checkpoint), str(tmp_path / "ddp.json")],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    distributed = json.loads((tmp_path / "ddp.json").read_text())
+    module, _ = load_module(trained_checkpoint)
+    data = SegmentationDataModule(root=str(root), test=["synthetic/SYN-TR"], input_size=module.input_size, num_workers=0, check=False)
+    single = trainer(tmp_path, logger=False).test(module, datamodule=data, verbose=False)[0]
+    assert set(distributed) == set(single)
+    for key, value in single.items():
+        assert distributed[key] == pytest.approx(value, abs=1e-6), key
