@@ -227,7 +227,9 @@ def test_test_step_scores_at_gt_resolution(trained_checkpoint: Path, data_root: 
     assert 0 <= results["test/Smeasure"] <= 1
 
 
-def test_lightning_cli_validate_test_and_predict_subcommands(trained_checkpoint: Path, data_root: Path, tmp_path: Path, capsys) -> None:
+def test_lightning_cli_validate_test_and_predict_subcommands(trained_checkpoint: Path, data_root: Path, tmp_path: Path, capsys,
+                                                            monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
     config = str(ROOT / "src/mgd_sam2/configs/demo.yaml")
     common = ["-c", config, "--data.root", str(data_root), "--data.num_workers", "0", "--trainer.logger", "false",
               "--ckpt_path", str(trained_checkpoint)]
@@ -242,6 +244,7 @@ def test_lightning_cli_validate_test_and_predict_subcommands(trained_checkpoint:
     assert "skipped" in capsys.readouterr().err
     for stem, (height, width) in sizes.items():
         assert Image.open(out / f"{stem}.png").size == (width, height)
+    assert (tmp_path / "runs" / "config.yaml").is_file() and not (tmp_path / "config.yaml").exists()  # default_root_dir: runs
 
 
 @pytest.mark.slow
