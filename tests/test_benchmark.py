@@ -66,6 +66,12 @@ def test_speed_json_has_its_fields(tmp_path: Path) -> None:
         assert row["peak_gpu_memory_mb"] is None and row["peak_host_memory_mb"] > 0
 
 
+def test_speed_of_training_steps(tmp_path: Path) -> None:
+    assert main(["benchmark", "speed", "--preset", "micro", "--batch", "2", "--train", "--iters", "2", "--json", str(tmp_path / "t.json")]) == 0
+    row = json.loads((tmp_path / "t.json").read_text())["speed"][0]
+    assert row["train"] is True and SPEED_FIELDS <= set(row) and row["latency_ms_p50"] > 0
+
+
 def test_speed_protocol_counts_the_switched_model() -> None:
     full = measure(SpeedConfig("micro", iters=1))
     bare = measure(SpeedConfig("micro", iters=1, switches=(("use_adapters", False), ("use_mcem", False), ("use_hmim", False), ("use_drm", False))))

@@ -1,4 +1,4 @@
-"""``benchmark speed``: a fixed inference protocol for latency, throughput and peak memory.
+"""``benchmark speed``: a fixed protocol for latency, throughput and peak memory of inference (or training steps).
 
 Protocol: random weights (speed does not depend on them), a fixed seeded input at the model's input
 size, ``torch.inference_mode``, optional bf16 autocast and ``torch.compile``; warm-up passes first
@@ -29,6 +29,7 @@ class SpeedConfig:
     warmup: int = 1
     iters: int = 3
     switches: tuple[tuple[str, bool], ...] = ()  # MGDSAM2 module switches, for ablations
+    train: bool = False  # time a training step (forward, loss, backward, AdamW step) instead of inference
 
 
 def measure(config: SpeedConfig) -> dict[str, Any]:
@@ -37,36 +38,47 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
 
     from mgd_sam2.models.network import MGDSAM2
     from mgd_sam2.models.summary import parameter_counts
+    from mgd_sam2.training.loss import mgd_loss
 
     if config.precision not in ("fp32", "bf16"):
         raise ValueError(f"precision must be fp32 or bf16, got {config.precision!r}")
     device = torch.device(config.device)
     cuda = device.type == "cuda"
     torch.manual_seed(0)
-    model = MGDSAM2(config.preset, **dict(config.switches)).eval().to(device)
+    model = MGDSAM2(config.preset, **dict(config.switches)).train(config.train).to(device)
     counts = parameter_counts(model)
     size = model.input_size
-    image = torch.randn(config.batch, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
+    generator = torch.Generator().manual_seed(0)
+    image = torch.randn(config.batch, 3, size, size, generator=generator).to(device)
+    mask = (torch.rand(config.batch, 1, size, size, generator=generator) > 0.5).float().to(device)
     runner = torch.compile(model) if config.compile else model
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if config.precision == "bf16" else contextlib.nullcontext()
+    optimizer = torch.optim.AdamW([p for group in model.parameter_groups().values() for p in group]) if config.train else None
 
-    def synchronize() -> None:
+    def step() -> None:
+        if optimizer is None:
+            runner(image)
+        else:
+            with autocast:
+                out = runner(image)
+                loss = mgd_loss(out.logits, out.view_logits, mask, model.grid, model.multi_view)["loss"]
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
         if cuda:
             torch.cuda.synchronize(device)
 
     latencies = []
-    with torch.inference_mode(), autocast:
+    with torch.inference_mode(not config.train), autocast if not config.train else contextlib.nullcontext():
         start = time.perf_counter()
         for _ in range(config.warmup):
-            runner(image)
-            synchronize()
+            step()
         warmup_s = time.perf_counter() - start
         if cuda:
             torch.cuda.reset_peak_memory_stats(device)
         for _ in range(config.iters):
             start = time.perf_counter()
-            runner(image)
-            synchronize()
+            step()
             latencies.append(time.perf_counter() - start)
     latencies_ms = np.array(latencies) * 1000
     return {

@@ -38,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     speed.add_argument("--batch", type=comma_list(int), default=[1], help="comma-separated batch sizes, e.g. 1,8")
     speed.add_argument("--precision", type=comma_list(str), default=["fp32"], help="comma-separated: fp32, bf16 (autocast)")
     speed.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False, help="torch.compile the model")
+    speed.add_argument("--train", action="store_true", help="time training steps (forward, BCE+IoU loss, backward, AdamW) instead of inference")
     speed.add_argument("--warmup", type=int, help="untimed passes first (default: 1 on CPU, 10 on CUDA)")
     speed.add_argument("--iters", type=int, help="timed passes (default: 3 on CPU, 50 on CUDA)")
     speed.add_argument("--json", type=Path, help="also write the results here")
@@ -99,12 +100,12 @@ def run(args: argparse.Namespace) -> int:
         warmup = args.warmup if args.warmup is not None else (10 if cuda else 1)
         iters = args.iters if args.iters is not None else (50 if cuda else 3)
         results["speed"] = [
-            measure_isolated(SpeedConfig(args.preset, args.device, batch, precision, args.compile, warmup, iters))
+            measure_isolated(SpeedConfig(args.preset, args.device, batch, precision, args.compile, warmup, iters, train=args.train))
             for batch in args.batch for precision in args.precision
         ]
-        shown = ("preset", "device", "batch", "precision", "compile", "input_size", "latency_ms_p50", "latency_ms_p90",
+        shown = ("preset", "device", "train", "batch", "precision", "compile", "input_size", "latency_ms_p50", "latency_ms_p90",
                  "throughput_img_s", "peak_gpu_memory_mb", "peak_host_memory_mb", "params_total", "params_trainable")
-        print_rows("inference speed", [{key: row[key] for key in shown} for row in results["speed"]])
+        print_rows("training step speed" if args.train else "inference speed", [{key: row[key] for key in shown} for row in results["speed"]])
     elif args.action == "data":
         from mgd_sam2.benchmark.data_speed import generator_scaling, loader_throughput
         from mgd_sam2.data.synth import ensure_dataset
