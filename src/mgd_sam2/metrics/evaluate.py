@@ -19,8 +19,8 @@ import torch
 from PIL import Image
 
 from mgd_sam2.data.io import UnreadableImageError, read_mask
-from mgd_sam2.errors import UserError
 from mgd_sam2.data.layouts import pair_by_stem
+from mgd_sam2.errors import UserError
 from mgd_sam2.metrics.sod import METRIC_CLASSES, ImageMeasure, build_metrics, scalar_results
 from mgd_sam2.utils.parallel import parallel_map
 
