@@ -3,7 +3,9 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 
 PYTHON ?= python3
-VENV := .venv
+# Paths are anchored at this file, so `make -f PATH/Makefile demo` works from any folder (runs/ and data/ go there).
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+VENV := $(ROOT)/.venv
 PY := $(VENV)/bin/python
 CLI := $(VENV)/bin/mgd-sam2
 STAMP := $(VENV)/.install-stamp
@@ -14,19 +16,20 @@ SAM2_PIN := sam2==1.1.0
 CONFIG ?= lightning_config.yaml
 CKPT ?=
 DATA_ROOT ?= data
+DEMO_ARGS ?=
 
 .PHONY: help install test test-fast demo train benchmark clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): $(ROOT)/setup.cfg $(ROOT)/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade "setuptools>=69" wheel
 	$(PY) -m pip install $(TORCH_PIN)
 	# sam2 is an sdist: build it against the torch above, without its CUDA extension.
 	SAM2_BUILD_CUDA=0 $(PY) -m pip install --no-build-isolation $(SAM2_PIN)
-	$(PY) -m pip install -e '.[test]'
+	$(PY) -m pip install -e '$(ROOT)[test]'
 	touch $@
 
 install: $(STAMP) ## create .venv with torch, sam2 and this package (idempotent)
@@ -37,8 +40,8 @@ test: $(STAMP) ## run the whole test suite (what CI runs)
 test-fast: $(STAMP) ## run the tests not marked slow
 	$(PY) -m pytest -m "not slow"
 
-demo: $(STAMP) ## main job on the embedded synthetic dataset: synth -> train -> evaluate -> predict (CPU)
-	$(CLI) demo
+demo: $(STAMP) ## main job on the embedded synthetic dataset: synth -> train -> evaluate -> predict (CPU; DEMO_ARGS=... for options)
+	$(CLI) demo $(DEMO_ARGS)
 
 train: $(STAMP) ## train the DIS5K recipe of lightning_config.yaml (CONFIG=... to change)
 	$(CLI) fit -c $(CONFIG)

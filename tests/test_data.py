@@ -22,7 +22,7 @@ from mgd_sam2.data.io import read_image, read_mask
 from mgd_sam2.data.layouts import DatasetLayoutError, resolve_split
 from mgd_sam2.data.samplers import ResumableSampler
 from mgd_sam2.data.synth import SynthConfig, generate_sample, write_dataset
-from mgd_sam2.data.transforms import IMAGENET_MEAN, IMAGENET_STD, train_transform
+from mgd_sam2.data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize_image, train_transform
 from mgd_sam2.data.views import image_to_locals, locals_to_image, make_views, resize, split_views, stitch_locals
 
 
@@ -132,11 +132,19 @@ def test_augmentation_keeps_image_and_mask_aligned() -> None:
     ious = []
     for _ in range(30):
         out = transform(image=image, mask=mask)
-        assert out["image"].shape == (3, 128, 128) and out["mask"].shape == (128, 128)
-        gray, target = unnormalize_gray(out["image"]), out["mask"].numpy() > 127
+        assert out["image"].shape == (128, 128, 3) and out["mask"].shape == (128, 128)
+        gray, target = unnormalize_gray(normalize_image(out["image"])), out["mask"] > 127
         predicted = gray > (gray[target].mean() + gray[~target].mean()) / 2
         ious.append((predicted & target).sum() / (predicted | target).sum())
     assert min(ious) > 0.9, ious  # misaligned by a few pixels would drop well below on thin shapes
+
+
+def test_normalisation_is_the_released_torchvision_arithmetic() -> None:
+    from torchvision.transforms import functional as TF
+
+    image = np.random.default_rng(0).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    expected = TF.normalize(TF.to_tensor(image), IMAGENET_MEAN, IMAGENET_STD)  # the released ToTensor + Normalize
+    assert torch.equal(normalize_image(image), expected)
 
 
 def test_augmentation_is_seeded_per_sample(tmp_path: Path) -> None:

@@ -5,8 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
+from sam2.modeling.backbones.image_encoder import FpnNeck
+from sam2.modeling.position_encoding import PositionEmbeddingSine
+
 from mgd_sam2.data.views import resize, split_views, stitch_locals
+from mgd_sam2.models.encoder import AdaptedImageEncoder
 from mgd_sam2.models.network import MGDSAM2
+from mgd_sam2.models.presets import PRESETS
 from mgd_sam2.models.summary import parameter_counts
 
 
@@ -125,3 +130,46 @@ def test_switches_remove_their_modules() -> None:
     assert model.encoder.adapters is None and model.decoder.mcem is None and model.decoder.hmim_s8 is None
     names = [name for name, _ in model.named_parameters()]
     assert not any(name.startswith(("encoder.adapters", "decoder.mcem", "decoder.hmim")) for name in names)
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_fpn_neck_runs_what_the_released_code_runs(preset: str) -> None:
+    """The released models/sam.py builds sam2's FpnNeck with these arguments and no interpolation one,
+    so its top-down path is FpnNeck's default (bilinear), whatever their config file says."""
+    spec = PRESETS[preset]
+    released = FpnNeck(position_encoding=PositionEmbeddingSine(num_pos_feats=256), d_model=256,
+                       backbone_channel_list=spec.channel_list, fpn_top_down_levels=[2, 3]).eval()
+    ours = AdaptedImageEncoder(spec, grid=2, use_adapters=False).neck.eval()
+    released.load_state_dict(ours.state_dict())
+    torch.manual_seed(0)
+    stage_outputs = [torch.randn(1, dim, side, side) for dim, side in zip(spec.channel_list[::-1], (32, 16, 8, 4))]
+    with torch.no_grad():
+        expected, mine = released(stage_outputs)[0], ours(stage_outputs)[0]
+        released.fpn_interp_model = "nearest"  # the test can tell the two apart
+        nearest = released(stage_outputs)[0]
+    for level, (a, b) in enumerate(zip(mine, expected)):
+        assert torch.equal(a, b), f"FPN level {level} differs from the released neck"
+    assert not torch.equal(mine[2], nearest[2])  # stride 16, the only level with a top-down input
+
+
+def test_tta_is_the_released_flip_times_scales_mean() -> None:
+    """ttach as the released test.py uses it: hflip x Scale(0.75, 1, 1.25) bilinear, logits de-augmented and averaged."""
+    import torch.nn.functional as F
+
+    from mgd_sam2.models.inference import predict_logits
+
+    model = micro(view_size=128)
+    image = torch.randn(1, 3, 256, 256)
+    passes = []
+    with torch.no_grad():
+        for flip in (False, True):
+            for scale in (0.75, 1.0, 1.25):
+                x = image.flip(-1) if flip else image
+                x = F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False) if scale != 1 else x
+                logits = model(x).logits
+                if scale != 1:
+                    logits = F.interpolate(logits, scale_factor=1 / scale, mode="bilinear", align_corners=False)
+                passes.append(logits.flip(-1) if flip else logits)
+        expected = sum(passes) / len(passes)
+        torch.testing.assert_close(predict_logits(model, image, tta=True), expected, atol=1e-5, rtol=0)
+        assert not torch.allclose(predict_logits(model, image, tta=False), expected, atol=1e-3)

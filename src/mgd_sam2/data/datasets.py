@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from mgd_sam2.data.io import UnreadableImageError, list_images, read_image, read_mask
 from mgd_sam2.data.layouts import Split, pair_by_stem
-from mgd_sam2.data.transforms import eval_transform, train_transform
+from mgd_sam2.data.transforms import eval_transform, normalize_image, train_transform
 from mgd_sam2.errors import MissingFileError
 
 Mode = Literal["train", "eval", "predict"]
@@ -71,7 +72,7 @@ class SegmentationDataset(Dataset):
             except UnreadableImageError as error:  # reported by the writer; the other images go on
                 return {"error": str(error), "name": record.name, "split": record.split, "path": str(record.image)}
             return {
-                "image": self.transform(image=image)["image"], "size": image.shape[:2],
+                "image": normalize_image(self.transform(image=image)["image"]), "size": image.shape[:2],
                 "name": record.name, "split": record.split, "path": str(record.image),
             }
         image, mask = read_image(record.image), read_mask(record.mask)
@@ -81,7 +82,8 @@ class SegmentationDataset(Dataset):
                 f"{mask.shape[1]}x{mask.shape[0]}; run `mgd-sam2 check-data` on the dataset"
             )
         out = self.transform(image=image, mask=mask)
-        sample = {"image": out["image"], "mask": out["mask"].unsqueeze(0).float() / 255}  # soft target in [0, 1]
+        mask_tensor = torch.from_numpy(np.ascontiguousarray(out["mask"]))
+        sample = {"image": normalize_image(out["image"]), "mask": mask_tensor.unsqueeze(0).float() / 255}  # soft target in [0, 1]
         if self.mode == "eval":
             sample.update(gt=torch.from_numpy(mask), name=record.name, split=record.split, gt_path=str(record.mask))
         return sample

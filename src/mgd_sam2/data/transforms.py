@@ -5,6 +5,7 @@ random 0-29 px; rotation by -15..15 degrees with p=0.2 (bicubic image, nearest m
 enhancement of brightness, contrast, saturation and sharpness with the released factor grids;
 then resize to the model input (PIL bilinear for the image as torchvision does on PIL images,
 nearest for the mask) and ImageNet normalisation. Evaluation and prediction only resize and normalise.
+Normalisation is :func:`normalize_image`, the released float32 arithmetic, for every pipeline.
 """
 
 from __future__ import annotations
@@ -14,11 +15,21 @@ from typing import Any
 import albumentations as A
 import cv2
 import numpy as np
-from albumentations.pytorch import ToTensorV2
+import torch
 from PIL import Image, ImageEnhance
+from torch import Tensor
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def normalize_image(image: np.ndarray) -> Tensor:
+    """(H, W, 3) uint8 RGB -> (3, H, W) float32 ``(x / 255 - mean) / std``: torchvision's ToTensor then
+    Normalize, the released code's arithmetic in the same order (so inputs match it bit for bit)."""
+    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(255)
+    mean = torch.tensor(IMAGENET_MEAN, dtype=torch.float32).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=torch.float32).view(3, 1, 1)
+    return (x - mean) / std
 
 
 def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -94,12 +105,9 @@ class PILColorEnhance(A.ImageOnlyTransform):
         return ()
 
 
-def normalize_and_tensor() -> list[A.BasicTransform]:
-    return [A.Normalize(mean=IMAGENET_MEAN, std=IMAGENET_STD, max_pixel_value=255.0), ToTensorV2()]
-
-
 def train_transform(size: int, seed: int | None = None) -> A.Compose:
-    """The released training augmentation, then resize to ``size`` x ``size`` and normalise."""
+    """The released training augmentation, then resize to ``size`` x ``size`` (uint8 arrays; normalise with
+    :func:`normalize_image`)."""
     return A.Compose(
         [
             A.HorizontalFlip(p=0.5),
@@ -108,12 +116,11 @@ def train_transform(size: int, seed: int | None = None) -> A.Compose:
                      border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=0, p=0.2),
             PILColorEnhance(p=1.0),
             PILResize(size, size),
-            *normalize_and_tensor(),
         ],
         seed=seed,
     )
 
 
 def eval_transform(size: int) -> A.Compose:
-    """Resize to ``size`` x ``size`` and normalise; deterministic."""
-    return A.Compose([PILResize(size, size), *normalize_and_tensor()])
+    """Resize to ``size`` x ``size``; deterministic."""
+    return A.Compose([PILResize(size, size)])

@@ -34,7 +34,7 @@ class AdaptedImageEncoder(nn.Module):
             d_model=FPN_DIM,
             backbone_channel_list=preset.channel_list,
             fpn_top_down_levels=[2, 3],
-            fpn_interp_model="nearest",
+            fpn_interp_model=preset.fpn_interp,
         )
         # One adapter per block, sized by the block's *input* width (the q-pool block of a stage
         # transition still takes the narrower input).

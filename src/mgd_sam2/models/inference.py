@@ -20,18 +20,21 @@ def tta_input_sizes(model: MGDSAM2, scales: tuple[float, ...] = TTA_SCALES) -> l
 
 
 def predict_logits(model: MGDSAM2, image: Tensor, tta: bool = False) -> Tensor:
-    """(B, 3, S, S) normalised input -> (B, 1, S, S) logits; with ``tta``, the mean over hflip x 3 scales."""
+    """(B, 3, S, S) normalised input -> (B, 1, S, S) logits; with ``tta``, the mean over hflip x 3 scales.
+
+    TTA follows the released test.py (ttach) in its float order too: flip, then resize; the logits are
+    resized back, then unflipped; passes run flip-major and are summed in that order, then divided.
+    """
     if not tta:
         return model(image).logits
     size = image.shape[-2:]
     total = torch.zeros(image.shape[0], 1, *size, device=image.device, dtype=torch.float32)
     passes = 0
-    for side in tta_input_sizes(model):
-        scaled = resize(image, (side, side))
-        for flip in (False, True):
-            logits = model(scaled.flip(-1) if flip else scaled).logits
-            logits = logits.flip(-1) if flip else logits
-            total += resize(logits.float(), size)
+    for flip in (False, True):
+        flipped = image.flip(-1) if flip else image
+        for side in tta_input_sizes(model):
+            logits = resize(model(resize(flipped, (side, side))).logits.float(), size)
+            total += logits.flip(-1) if flip else logits
             passes += 1
     return total / passes
 

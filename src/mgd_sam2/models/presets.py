@@ -5,6 +5,13 @@ Values for tiny/small/base_plus/large are those of Meta's SAM2.1 configs
 differs from ``base_plus`` only in ``global_att_blocks`` ([12, 16, 10], the value of the
 authors' released MGD-SAM2 config): same parameters, different outputs, and the one that
 reproduces their released weights.
+
+Decision (FPN top-down interpolation, ``fpn_interp``): bilinear in every preset. The authors build
+sam2's ``FpnNeck`` without the interpolation argument, so their training and their released weights
+ran its class default, bilinear; the ``fpn_interp_model: nearest`` line of their config is never
+read. Meta's SAM2.1 configs use nearest. The neck has no parameters, so both load the same weights,
+but only bilinear reproduces the released model's outputs (with nearest the stride-16 embedding
+differs by up to 25 % relative), and every preset is trained by the same recipe, so all use it.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ class Preset:
     grid: int = 2  # g: local views per side; model input is (g*V)^2
     sam2_checkpoint: str | None = None  # Meta's file name for this size, under checkpoints/
     adapter_ratio: int = 32  # MPAdapter bottleneck d = max(1, D // ratio)
+    fpn_interp: str = "bilinear"  # FPN top-down upsampling, as the released code runs it (see the module docstring)
     notes: str = field(default="", compare=False)
 
     @property
