@@ -18,7 +18,7 @@ CKPT ?=
 DATA_ROOT ?= data
 DEMO_ARGS ?=
 
-.PHONY: help install test test-fast demo train benchmark clean
+.PHONY: help install lint format test test-fast demo train benchmark clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -34,11 +34,17 @@ $(STAMP): $(ROOT)/setup.cfg $(ROOT)/pyproject.toml
 
 install: $(STAMP) ## create .venv with torch, sam2 and this package (idempotent)
 
-test: $(STAMP) ## run the whole test suite (what CI runs)
-	$(PY) -m pytest
+lint: $(STAMP) ## check formatting and lint with ruff (settings in pyproject.toml)
+	cd $(ROOT) && $(VENV)/bin/ruff format --check . && $(VENV)/bin/ruff check .
+
+format: $(STAMP) ## format the tree and apply ruff's safe fixes
+	cd $(ROOT) && $(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
+
+test: lint ## lint, then run the whole test suite (what CI runs)
+	cd $(ROOT) && $(PY) -m pytest
 
 test-fast: $(STAMP) ## run the tests not marked slow
-	$(PY) -m pytest -m "not slow"
+	cd $(ROOT) && $(PY) -m pytest -m "not slow"
 
 demo: $(STAMP) ## main job on the embedded synthetic dataset: synth -> train -> evaluate -> predict (CPU; DEMO_ARGS=... for options)
 	$(CLI) demo $(DEMO_ARGS)

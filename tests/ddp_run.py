@@ -17,10 +17,26 @@ from mgd_sam2.training.module import MGDSAM2Module
 def main() -> None:
     data_root, ckpt, result = sys.argv[1:4]
     module = MGDSAM2Module.load_from_checkpoint(ckpt, map_location="cpu", weights_only=True, pretrained=None)
-    data = SegmentationDataModule(root=data_root, train=["synthetic/SYN-TR"], val=["synthetic/SYN-VD"], test=["synthetic/SYN-TR"],
-                                  input_size=module.input_size, batch_size=2, num_workers=0, check=False)
-    common = dict(accelerator="cpu", devices=2, strategy="ddp", use_distributed_sampler=False, logger=False,
-                  enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False)
+    data = SegmentationDataModule(
+        root=data_root,
+        train=["synthetic/SYN-TR"],
+        val=["synthetic/SYN-VD"],
+        test=["synthetic/SYN-TR"],
+        input_size=module.input_size,
+        batch_size=2,
+        num_workers=0,
+        check=False,
+    )
+    common = dict(
+        accelerator="cpu",
+        devices=2,
+        strategy="ddp",
+        use_distributed_sampler=False,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+    )
     scores = Trainer(**common).test(module, datamodule=data, verbose=False)[0]
     Trainer(max_epochs=1, limit_train_batches=2, num_sanity_val_steps=0, **common).fit(module, datamodule=data)
     if module.global_rank == 0:

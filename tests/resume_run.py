@@ -18,7 +18,8 @@ from mgd_sam2.training.module import MGDSAM2Module
 
 
 class KillAt(Callback):
-    """SIGKILL this process when the given optimizer step is about to start (its predecessor's checkpoint is on disk)."""
+    """SIGKILL this process when the given optimizer step is about to start (the previous step's checkpoint is
+    on disk)."""
 
     def __init__(self, step: int) -> None:
         self.step = step
@@ -39,17 +40,41 @@ def main() -> None:
     args = parser.parse_args()
     seed_everything(0)
     module = MGDSAM2Module(preset="micro", val_metrics=["S", "MAE"], log_images_every_n_steps=0)
-    data = SegmentationDataModule(root=args.data_root, train=["synthetic/SYN-TR"], val=["synthetic/SYN-VD"],
-                                  input_size=module.input_size, batch_size=2, num_workers=args.workers, check=False)
+    data = SegmentationDataModule(
+        root=args.data_root,
+        train=["synthetic/SYN-TR"],
+        val=["synthetic/SYN-VD"],
+        input_size=module.input_size,
+        batch_size=2,
+        num_workers=args.workers,
+        check=False,
+    )
     callbacks = [ModelCheckpoint(dirpath=args.run_dir, every_n_train_steps=1, save_top_k=0, save_last=True)]
     if args.kill_at_step is not None:
         callbacks.append(KillAt(args.kill_at_step))
-    trainer = Trainer(max_epochs=3, accelerator="cpu", logger=False, callbacks=callbacks, enable_progress_bar=False,
-                      enable_model_summary=False, num_sanity_val_steps=0, use_distributed_sampler=False, deterministic=True)
+    trainer = Trainer(
+        max_epochs=3,
+        accelerator="cpu",
+        logger=False,
+        callbacks=callbacks,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        deterministic=True,
+    )
     trainer.fit(module, datamodule=data, ckpt_path=os.path.join(args.run_dir, "last.ckpt") if args.resume else None)
     optimizer = trainer.optimizers[0].state_dict()
-    torch.save({"model": module.state_dict(), "optimizer": optimizer, "epoch": trainer.current_epoch,
-                "global_step": trainer.global_step, "lr": [g["lr"] for g in trainer.optimizers[0].param_groups]}, args.result)
+    torch.save(
+        {
+            "model": module.state_dict(),
+            "optimizer": optimizer,
+            "epoch": trainer.current_epoch,
+            "global_step": trainer.global_step,
+            "lr": [g["lr"] for g in trainer.optimizers[0].param_groups],
+        },
+        args.result,
+    )
 
 
 if __name__ == "__main__":

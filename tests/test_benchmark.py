@@ -40,7 +40,9 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(synthetic_root: Path, tmp
     assert set(saved["scores"]) == {"SYN-VD", "SYN-TE"} and len(saved["curves"]["SYN-TE"]["precision_curve"]) == 256
     for plot in ("pr_curves.png", "fmeasure_curves.png"):
         assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert len(list((out / "predictions" / "SYN-TE").glob("*.png"))) == len(list((synthetic_root / "synthetic/SYN-TE/gt").iterdir()))
+    assert len(list((out / "predictions" / "SYN-TE").glob("*.png"))) == len(
+        list((synthetic_root / "synthetic/SYN-TE/gt").iterdir())
+    )
 
 
 def test_dis_tables_get_the_overall_row(tmp_path: Path) -> None:
@@ -52,12 +54,43 @@ def test_dis_tables_get_the_overall_row(tmp_path: Path) -> None:
     assert OVERALL not in with_dis_overall({"DIS-TE1": rows["DIS-TE1"]})
 
 
-SPEED_FIELDS = {"preset", "device", "batch", "precision", "compile", "input_size", "latency_ms_p50", "latency_ms_p90",
-                "throughput_img_s", "peak_gpu_memory_mb", "peak_host_memory_mb", "params_total", "params_trainable", "warmup", "iters"}
+SPEED_FIELDS = {
+    "preset",
+    "device",
+    "batch",
+    "precision",
+    "compile",
+    "input_size",
+    "latency_ms_p50",
+    "latency_ms_p90",
+    "throughput_img_s",
+    "peak_gpu_memory_mb",
+    "peak_host_memory_mb",
+    "params_total",
+    "params_trainable",
+    "warmup",
+    "iters",
+}
 
 
 def test_speed_json_has_its_fields(tmp_path: Path) -> None:
-    assert main(["benchmark", "speed", "--preset", "micro", "--batch", "1,2", "--iters", "2", "--json", str(tmp_path / "s.json")]) == 0
+    assert (
+        main(
+            [
+                "benchmark",
+                "speed",
+                "--preset",
+                "micro",
+                "--batch",
+                "1,2",
+                "--iters",
+                "2",
+                "--json",
+                str(tmp_path / "s.json"),
+            ]
+        )
+        == 0
+    )
     rows = json.loads((tmp_path / "s.json").read_text())["speed"]
     assert [row["batch"] for row in rows] == [1, 2]
     for row in rows:
@@ -67,14 +100,37 @@ def test_speed_json_has_its_fields(tmp_path: Path) -> None:
 
 
 def test_speed_of_training_steps(tmp_path: Path) -> None:
-    assert main(["benchmark", "speed", "--preset", "micro", "--batch", "2", "--train", "--iters", "2", "--json", str(tmp_path / "t.json")]) == 0
+    assert (
+        main(
+            [
+                "benchmark",
+                "speed",
+                "--preset",
+                "micro",
+                "--batch",
+                "2",
+                "--train",
+                "--iters",
+                "2",
+                "--json",
+                str(tmp_path / "t.json"),
+            ]
+        )
+        == 0
+    )
     row = json.loads((tmp_path / "t.json").read_text())["speed"][0]
     assert row["train"] is True and SPEED_FIELDS <= set(row) and row["latency_ms_p50"] > 0
 
 
 def test_speed_protocol_counts_the_switched_model() -> None:
     full = measure(SpeedConfig("micro", iters=1))
-    bare = measure(SpeedConfig("micro", iters=1, switches=(("use_adapters", False), ("use_mcem", False), ("use_hmim", False), ("use_drm", False))))
+    bare = measure(
+        SpeedConfig(
+            "micro",
+            iters=1,
+            switches=(("use_adapters", False), ("use_mcem", False), ("use_hmim", False), ("use_drm", False)),
+        )
+    )
     assert bare["params_trainable"] < full["params_trainable"] and bare["use_drm"] is False
 
 
@@ -84,8 +140,14 @@ def test_ablation_table(synthetic_root: Path, tmp_path: Path, monkeypatch) -> No
     from mgd_sam2.commands.demo import CONFIG
 
     monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
-    rows = run_ablation(CONFIG, synthetic_root, tmp_path / "ablation", epochs=1, speed_iters=1,
-                        extra=["--trainer.limit_train_batches", "1", "--data.num_workers", "0"])
+    rows = run_ablation(
+        CONFIG,
+        synthetic_root,
+        tmp_path / "ablation",
+        epochs=1,
+        speed_iters=1,
+        extra=["--trainer.limit_train_batches", "1", "--data.num_workers", "0"],
+    )
     assert [row["configuration"] for row in rows] == [name for name, _ in ABLATIONS]
     trainable = [row["params_trainable"] for row in rows]
     assert trainable[0] == trainable[1] < trainable[2] < trainable[3] < trainable[4] < trainable[5]
@@ -94,12 +156,49 @@ def test_ablation_table(synthetic_root: Path, tmp_path: Path, monkeypatch) -> No
 
 
 def test_data_and_metric_benchmarks_report_their_figures(synthetic_root: Path, tmp_path: Path) -> None:
-    assert main(["benchmark", "metrics", "--pairs", "2", "--size", "128", "--hce-sizes", "64", "128", "--workers", "0",
-                 "--json", str(tmp_path / "m.json")]) == 0
+    assert (
+        main(
+            [
+                "benchmark",
+                "metrics",
+                "--pairs",
+                "2",
+                "--size",
+                "128",
+                "--hce-sizes",
+                "64",
+                "128",
+                "--workers",
+                "0",
+                "--json",
+                str(tmp_path / "m.json"),
+            ]
+        )
+        == 0
+    )
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["evaluation"]["pairs"] == 2 and metrics["evaluation"]["speedup_cold"] > 0
     assert metrics["curves"]["speedup"] > 0 and [row["size"] for row in metrics["hce"]] == [64, 128]
-    assert main(["benchmark", "data", "--root", str(synthetic_root), "--input-size", "64", "--batches", "2", "--workers", "0",
-                 "--sizes", "64", "--json", str(tmp_path / "d.json")]) == 0
+    assert (
+        main(
+            [
+                "benchmark",
+                "data",
+                "--root",
+                str(synthetic_root),
+                "--input-size",
+                "64",
+                "--batches",
+                "2",
+                "--workers",
+                "0",
+                "--sizes",
+                "64",
+                "--json",
+                str(tmp_path / "d.json"),
+            ]
+        )
+        == 0
+    )
     data = json.loads((tmp_path / "d.json").read_text())
     assert data["loader"]["train_images_per_s"] > 0 and data["generator"][0]["size"] == 64

@@ -37,19 +37,27 @@ def test_sam2_checkpoint_loads_and_encoder_matches_sam2(sam2_tiny) -> None:
     reference_state = reference.state_dict()
     ours = model.state_dict()
     for theirs, mine in [
-        ("sam_mask_decoder.transformer.layers.1.mlp.layers.0.weight", "decoder.transformer.layers.1.mlp.layers.0.weight"),
-        ("sam_mask_decoder.output_hypernetworks_mlps.1.layers.2.bias", "decoder.output_hypernetworks_mlps.1.layers.2.bias"),
+        (
+            "sam_mask_decoder.transformer.layers.1.mlp.layers.0.weight",
+            "decoder.transformer.layers.1.mlp.layers.0.weight",
+        ),
+        (
+            "sam_mask_decoder.output_hypernetworks_mlps.1.layers.2.bias",
+            "decoder.output_hypernetworks_mlps.1.layers.2.bias",
+        ),
         ("sam_mask_decoder.obj_score_token.weight", "decoder.obj_score_token.weight"),
         ("image_encoder.neck.convs.3.conv.weight", "encoder.neck.convs.3.conv.weight"),
     ]:
         assert torch.equal(reference_state[theirs], ours[mine]), mine
-    reference.image_encoder.neck.fpn_interp_model = model.encoder.neck.fpn_interp_model  # presets.py: bilinear, as released
+    reference.image_encoder.neck.fpn_interp_model = (
+        model.encoder.neck.fpn_interp_model
+    )  # presets.py: bilinear, as released
     views = torch.randn(2, 3, 256, 256)
     with torch.no_grad():
         expected = reference.image_encoder(views)["backbone_fpn"]
         features = model.encoder(views)
     assert len(features) == len(expected) == 3
-    for mine, theirs in zip(features, expected):
+    for mine, theirs in zip(features, expected, strict=True):
         torch.testing.assert_close(mine, theirs, atol=1e-5, rtol=0)
 
 

@@ -21,7 +21,9 @@ def test_help_lists_every_subcommand(capsys) -> None:
 
 
 def test_console_script_is_installed() -> None:
-    result = subprocess.run([sys.executable, "-m", "mgd_sam2.cli", "--help"], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "mgd_sam2.cli", "--help"], capture_output=True, text=True, check=True
+    )
     assert "subcommands:" in result.stdout
 
 

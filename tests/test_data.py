@@ -64,7 +64,9 @@ def test_each_layout_reads_its_pairs(tmp_path: Path, spec: str, image_sub: str, 
 
 def test_generic_images_and_masks_folders(tmp_path: Path) -> None:
     save_pair(tmp_path / "photos", tmp_path / "labels", "x")
-    split = resolve_split(tmp_path, {"images": str(tmp_path / "photos"), "masks": str(tmp_path / "labels"), "name": "mine"})
+    split = resolve_split(
+        tmp_path, {"images": str(tmp_path / "photos"), "masks": str(tmp_path / "labels"), "name": "mine"}
+    )
     assert split.name == "mine" and [r.name for r in split_records(split)] == ["x"]
     with pytest.raises(ValueError, match="needs 'images'"):
         resolve_split(tmp_path, {"masks": "x"})
@@ -82,10 +84,20 @@ def test_joint_training_on_several_sets(tmp_path: Path) -> None:
     save_pair(tmp_path / "DUTS/DUTS-TR/DUTS-TR-Image", tmp_path / "DUTS/DUTS-TR/DUTS-TR-Mask", "d1")
     save_pair(tmp_path / "HRSOD/HRSOD-TR/im", tmp_path / "HRSOD/HRSOD-TR/gt", "h1")
     save_pair(tmp_path / "HRSOD/HRSOD-TR/im", tmp_path / "HRSOD/HRSOD-TR/gt", "h2")
-    module = SegmentationDataModule(root=str(tmp_path), train=["DUTS/DUTS-TR", "HRSOD/HRSOD-TR"], val=["HRSOD/HRSOD-TR"],
-                                    input_size=64, num_workers=0, check=False)
+    module = SegmentationDataModule(
+        root=str(tmp_path),
+        train=["DUTS/DUTS-TR", "HRSOD/HRSOD-TR"],
+        val=["HRSOD/HRSOD-TR"],
+        input_size=64,
+        num_workers=0,
+        check=False,
+    )
     module.setup("fit")
-    assert sorted((r.split, r.name) for r in module.datasets["train"][0].records) == [("DUTS-TR", "d1"), ("HRSOD-TR", "h1"), ("HRSOD-TR", "h2")]
+    assert sorted((r.split, r.name) for r in module.datasets["train"][0].records) == [
+        ("DUTS-TR", "d1"),
+        ("HRSOD-TR", "h1"),
+        ("HRSOD-TR", "h2"),
+    ]
 
 
 # ---------------------------------------------------------------- views
@@ -104,7 +116,9 @@ def test_tile_then_stitch_is_the_identity(grid: int, side: int, channels: int, b
     # batch-major, row-major: view k of image b is the tile (k // g, k % g) of image b
     b, k = batch - 1, grid * grid - 1
     row, col = divmod(k, grid)
-    torch.testing.assert_close(locals_[b * grid * grid + k], image[b, :, row * side:(row + 1) * side, col * side:(col + 1) * side])
+    torch.testing.assert_close(
+        locals_[b * grid * grid + k], image[b, :, row * side : (row + 1) * side, col * side : (col + 1) * side]
+    )
 
 
 def test_mask_views_use_nearest_for_the_global_view() -> None:
@@ -214,7 +228,21 @@ def broken_split(tmp_path: Path) -> Path:
     """One split with one example of every problem check-data knows, plus two clean pairs."""
     root = tmp_path / "DIS5K" / "DIS-TR"
     im, gt = root / "im", root / "gt"
-    for stem in ("clean1", "clean2", "nomask", "soft", "empty", "exif", "gray", "rgba", "sixteen", "mismatch", "truncated", "garbage", "alphamask"):
+    for stem in (
+        "clean1",
+        "clean2",
+        "nomask",
+        "soft",
+        "empty",
+        "exif",
+        "gray",
+        "rgba",
+        "sixteen",
+        "mismatch",
+        "truncated",
+        "garbage",
+        "alphamask",
+    ):
         save_pair(im, gt, stem, size=(64, 48))
     (gt / "nomask.png").unlink()
     Image.fromarray(np.zeros((48, 64), np.uint8)).save(gt / "orphan.png")
@@ -320,8 +348,16 @@ def synthetic_root(tmp_path_factory) -> Path:
 
 
 def test_datamodule_batches(synthetic_root: Path) -> None:
-    module = SegmentationDataModule(root=str(synthetic_root), train=["synthetic/SYN-TR"], val=["synthetic/SYN-VD"],
-                                    test=["synthetic/SYN-TE", "synthetic/SYN-VD"], input_size=64, batch_size=2, num_workers=0, check=False)
+    module = SegmentationDataModule(
+        root=str(synthetic_root),
+        train=["synthetic/SYN-TR"],
+        val=["synthetic/SYN-VD"],
+        test=["synthetic/SYN-TE", "synthetic/SYN-VD"],
+        input_size=64,
+        batch_size=2,
+        num_workers=0,
+        check=False,
+    )
     module.setup("fit")
     batch = next(iter(module.train_dataloader()))
     assert batch["image"].shape == (2, 3, 64, 64) and batch["mask"].shape == (2, 1, 64, 64)
@@ -346,7 +382,9 @@ def test_predict_samples_carry_original_size(synthetic_root: Path) -> None:
 def test_evaluation_under_ddp_sees_every_image_once(synthetic_root: Path) -> None:
     seen = []
     for rank in range(3):
-        module = SegmentationDataModule(root=str(synthetic_root), test=["synthetic/SYN-TR"], input_size=64, num_workers=0, check=False)
+        module = SegmentationDataModule(
+            root=str(synthetic_root), test=["synthetic/SYN-TR"], input_size=64, num_workers=0, check=False
+        )
         module.trainer = SimpleNamespace(world_size=3, global_rank=rank)
         module.setup("test")
         for batch in module.test_dataloader()[0]:

@@ -23,7 +23,10 @@ def test_rescoring_tolerance_fits_each_metric_scale() -> None:
 def test_make_demo_exits_0_with_its_report(tmp_path: Path) -> None:
     result = subprocess.run(
         ["make", "-f", str(ROOT / "Makefile"), "demo", "DEMO_ARGS=--num 10 --size 96 128 --epochs 2"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=1200,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=1200,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads((tmp_path / "runs/demo/report.json").read_text())
@@ -32,5 +35,7 @@ def test_make_demo_exits_0_with_its_report(tmp_path: Path) -> None:
     assert set(report["before"]) == set(report["after"]) == set(report["after_rescored"]) == keys
     for key in keys:  # the saved PNGs score what the test step scored
         assert same_score(report["after"][key], report["after_rescored"][key]), key
-    assert (tmp_path / report["checkpoint"]).is_file() and len(list((tmp_path / report["predictions"]).glob("*.png"))) == 2
+    assert (tmp_path / report["checkpoint"]).is_file() and len(
+        list((tmp_path / report["predictions"]).glob("*.png"))
+    ) == 2
     assert (tmp_path / "data/synthetic/SYN-TE").is_dir()  # everything went to the folder make ran in

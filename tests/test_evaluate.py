@@ -32,8 +32,23 @@ def test_writes_json_csv_and_markdown(folders, tmp_path: Path, monkeypatch, caps
     monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
     pred, gt = folders
     out = tmp_path / "out"
-    assert evaluate(pred, gt, "--hce-binarize", "pysod", "--json", str(out / "s.json"), "--csv", str(out / "s.csv"),
-                    "--markdown", str(out / "s.md"), "--layout", "dis") == 0
+    assert (
+        evaluate(
+            pred,
+            gt,
+            "--hce-binarize",
+            "pysod",
+            "--json",
+            str(out / "s.json"),
+            "--csv",
+            str(out / "s.csv"),
+            "--markdown",
+            str(out / "s.md"),
+            "--layout",
+            "dis",
+        )
+        == 0
+    )
     report = json.loads((out / "s.json").read_text())
     reference = json.loads((FIXTURE / "reference_scores.json").read_text())["scores"]
     assert list(report["scores"]) == list(SCALAR_KEYS)

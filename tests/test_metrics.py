@@ -46,19 +46,33 @@ def reference_per_image(pred: np.ndarray, gt: np.ndarray) -> dict[str, object]:
         warnings.simplefilter("ignore")  # Fmeasure (v1) warns that it is deprecated
         f_v1 = psm.Fmeasure()
     f_v2 = psm.FmeasureV2({"fm": psm.FmeasureHandler(with_dynamic=True, with_adaptive=True, beta=0.3)})
-    evaluators = {"S": psm.Smeasure(), "E": psm.Emeasure(), "wF": psm.WeightedFmeasure(), "MAE": psm.MAE(),
-                  "F": f_v1, "F2": f_v2, "HCE": psm.HumanCorrectionEffortMeasure()}
+    evaluators = {
+        "S": psm.Smeasure(),
+        "E": psm.Emeasure(),
+        "wF": psm.WeightedFmeasure(),
+        "MAE": psm.MAE(),
+        "F": f_v1,
+        "F2": f_v2,
+        "HCE": psm.HumanCorrectionEffortMeasure(),
+    }
     for evaluator in evaluators.values():
         evaluator.step(pred, gt)
     results = {name: evaluator.get_results() for name, evaluator in evaluators.items()}
     hce_dis = psm.HumanCorrectionEffortMeasure().cal_hce((pred > 128).astype(float), gt > 128)
     return {
-        "Smeasure": results["S"]["sm"], "MAE": results["MAE"]["mae"], "wFmeasure": results["wF"]["wfm"],
-        "adpEm": results["E"]["em"]["adp"], "em": results["E"]["em"]["curve"],
-        "adpFm": results["F"]["fm"]["adp"], "fm": results["F"]["fm"]["curve"],
-        "precision": results["F"]["pr"]["p"], "recall": results["F"]["pr"]["r"],
-        "fm_v2": results["F2"]["fm"]["dynamic"], "adpFm_v2": results["F2"]["fm"]["adaptive"],
-        "HCE_pysod": results["HCE"]["hce"], "HCE_dis": hce_dis,
+        "Smeasure": results["S"]["sm"],
+        "MAE": results["MAE"]["mae"],
+        "wFmeasure": results["wF"]["wfm"],
+        "adpEm": results["E"]["em"]["adp"],
+        "em": results["E"]["em"]["curve"],
+        "adpFm": results["F"]["fm"]["adp"],
+        "fm": results["F"]["fm"]["curve"],
+        "precision": results["F"]["pr"]["p"],
+        "recall": results["F"]["pr"]["r"],
+        "fm_v2": results["F2"]["fm"]["dynamic"],
+        "adpFm_v2": results["F2"]["fm"]["adaptive"],
+        "HCE_pysod": results["HCE"]["hce"],
+        "HCE_dis": hce_dis,
     }
 
 
@@ -119,8 +133,16 @@ def structured_cases() -> list[tuple[str, np.ndarray, np.ndarray]]:
         ("gt_values_near_128", soft(gt), np.where(gt > 0, 129, 128).astype(np.uint8)),
         ("tall", soft(blob(300, 31)), blob(300, 31)),
         ("wide", soft(blob(23, 311)), blob(23, 311)),
-        ("tiny", np.array([[0, 255, 128, 7, 255, 3, 9]] * 3, np.uint8), np.array([[0, 255, 255, 0, 0, 0, 255]] * 3, np.uint8)),
-        ("single_fg_pixel", soft(np.pad(np.full((1, 1), 255, np.uint8), 30)), np.pad(np.full((1, 1), 255, np.uint8), 30)),
+        (
+            "tiny",
+            np.array([[0, 255, 128, 7, 255, 3, 9]] * 3, np.uint8),
+            np.array([[0, 255, 255, 0, 0, 0, 255]] * 3, np.uint8),
+        ),
+        (
+            "single_fg_pixel",
+            soft(np.pad(np.full((1, 1), 255, np.uint8), 30)),
+            np.pad(np.full((1, 1), 255, np.uint8), 30),
+        ),
     ]
     big = thin(2048, 2048, spacing=17)  # large thin-structure mask
     big_pred = np.roll(big, 1, axis=0)
@@ -168,10 +190,16 @@ def test_every_metric_equals_pysodmetrics_per_image_and_over_the_set(tmp_path: P
     em_curve = np.mean([r["em"] for r in references], axis=0)
     fm_curve = np.mean([r["fm"] for r in references], axis=0)
     expected = {
-        "Smeasure": np.mean([r["Smeasure"] for r in references]), "MAE": np.mean([r["MAE"] for r in references]),
-        "wFmeasure": np.mean([r["wFmeasure"] for r in references]), "adpEm": np.mean([r["adpEm"] for r in references]),
-        "meanEm": em_curve.mean(), "maxEm": em_curve.max(), "adpFm": np.mean([r["adpFm"] for r in references]),
-        "meanFm": fm_curve.mean(), "maxFm": fm_curve.max(), "HCE": np.mean([r["HCE_pysod"] for r in references]),
+        "Smeasure": np.mean([r["Smeasure"] for r in references]),
+        "MAE": np.mean([r["MAE"] for r in references]),
+        "wFmeasure": np.mean([r["wFmeasure"] for r in references]),
+        "adpEm": np.mean([r["adpEm"] for r in references]),
+        "meanEm": em_curve.mean(),
+        "maxEm": em_curve.max(),
+        "adpFm": np.mean([r["adpFm"] for r in references]),
+        "meanFm": fm_curve.mean(),
+        "maxFm": fm_curve.max(),
+        "HCE": np.mean([r["HCE_pysod"] for r in references]),
     }
     for key, value in expected.items():
         assert ours[key] == pytest.approx(value, abs=1e-6), key

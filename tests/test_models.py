@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from sam2.modeling.backbones.image_encoder import FpnNeck
 from sam2.modeling.position_encoding import PositionEmbeddingSine
 
@@ -72,10 +71,20 @@ def test_lr_groups_hold_the_right_modules() -> None:
     groups = model.parameter_groups()
     ids = {name: {id(p) for p in params} for name, params in groups.items()}
     named = dict(model.named_parameters())
-    for name in ("decoder.mask_tokens.weight", "decoder.no_mask_embed.weight", "drm.out_conv.weight", "encoder.adapters.0.down.weight"):
+    for name in (
+        "decoder.mask_tokens.weight",
+        "decoder.no_mask_embed.weight",
+        "drm.out_conv.weight",
+        "encoder.adapters.0.down.weight",
+    ):
         assert id(named[name]) in ids["new"], name
-    for name in ("encoder.neck.convs.0.conv.weight", "decoder.iou_token.weight", "decoder.conv_s0.weight",
-                 "decoder.output_hypernetworks_mlps.1.layers.0.weight", "decoder.transformer.layers.0.norm1.weight"):
+    for name in (
+        "encoder.neck.convs.0.conv.weight",
+        "decoder.iou_token.weight",
+        "decoder.conv_s0.weight",
+        "decoder.output_hypernetworks_mlps.1.layers.0.weight",
+        "decoder.transformer.layers.0.norm1.weight",
+    ):
         assert id(named[name]) in ids["pretrained"], name
 
 
@@ -137,23 +146,29 @@ def test_fpn_neck_runs_what_the_released_code_runs(preset: str) -> None:
     """The released models/sam.py builds sam2's FpnNeck with these arguments and no interpolation one,
     so its top-down path is FpnNeck's default (bilinear), whatever their config file says."""
     spec = PRESETS[preset]
-    released = FpnNeck(position_encoding=PositionEmbeddingSine(num_pos_feats=256), d_model=256,
-                       backbone_channel_list=spec.channel_list, fpn_top_down_levels=[2, 3]).eval()
+    released = FpnNeck(
+        position_encoding=PositionEmbeddingSine(num_pos_feats=256),
+        d_model=256,
+        backbone_channel_list=spec.channel_list,
+        fpn_top_down_levels=[2, 3],
+    ).eval()
     ours = AdaptedImageEncoder(spec, grid=2, use_adapters=False).neck.eval()
     released.load_state_dict(ours.state_dict())
     torch.manual_seed(0)
-    stage_outputs = [torch.randn(1, dim, side, side) for dim, side in zip(spec.channel_list[::-1], (32, 16, 8, 4))]
+    stage_outputs = [
+        torch.randn(1, dim, side, side) for dim, side in zip(spec.channel_list[::-1], (32, 16, 8, 4), strict=True)
+    ]
     with torch.no_grad():
         expected, mine = released(stage_outputs)[0], ours(stage_outputs)[0]
         released.fpn_interp_model = "nearest"  # the test can tell the two apart
         nearest = released(stage_outputs)[0]
-    for level, (a, b) in enumerate(zip(mine, expected)):
+    for level, (a, b) in enumerate(zip(mine, expected, strict=True)):
         assert torch.equal(a, b), f"FPN level {level} differs from the released neck"
     assert not torch.equal(mine[2], nearest[2])  # stride 16, the only level with a top-down input
 
 
 def test_tta_is_the_released_flip_times_scales_mean() -> None:
-    """ttach as the released test.py uses it: hflip x Scale(0.75, 1, 1.25) bilinear, logits de-augmented and averaged."""
+    """ttach as the released test.py uses it: hflip x Scale(0.75, 1, 1.25) bilinear, logits de-augmented, averaged."""
     import torch.nn.functional as F
 
     from mgd_sam2.models.inference import predict_logits

@@ -24,7 +24,11 @@ from mgd_sam2.training.loss import bce_iou, iou_loss, mgd_loss
 from mgd_sam2.training.module import MGDSAM2Module
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIGS = [ROOT / "lightning_config.yaml", ROOT / "src/mgd_sam2/configs/hrsod.yaml", ROOT / "src/mgd_sam2/configs/demo.yaml"]
+CONFIGS = [
+    ROOT / "lightning_config.yaml",
+    ROOT / "src/mgd_sam2/configs/hrsod.yaml",
+    ROOT / "src/mgd_sam2/configs/demo.yaml",
+]
 
 
 @pytest.fixture(scope="module")
@@ -36,17 +40,35 @@ def data_root(tmp_path_factory) -> Path:
 
 def micro_module(**hparams) -> MGDSAM2Module:
     seed_everything(0)
-    return MGDSAM2Module(preset="micro", val_metrics=["S", "MAE"], test_metrics=["S", "MAE", "F"], log_images_every_n_steps=1, **hparams)
+    return MGDSAM2Module(
+        preset="micro", val_metrics=["S", "MAE"], test_metrics=["S", "MAE", "F"], log_images_every_n_steps=1, **hparams
+    )
 
 
 def datamodule(root: Path, module: MGDSAM2Module, **kwargs) -> SegmentationDataModule:
-    return SegmentationDataModule(root=str(root), train=["synthetic/SYN-TR"], val=["synthetic/SYN-VD"], test=["synthetic/SYN-TE"],
-                                  input_size=module.input_size, batch_size=2, num_workers=0, check=False, **kwargs)
+    return SegmentationDataModule(
+        root=str(root),
+        train=["synthetic/SYN-TR"],
+        val=["synthetic/SYN-VD"],
+        test=["synthetic/SYN-TE"],
+        input_size=module.input_size,
+        batch_size=2,
+        num_workers=0,
+        check=False,
+        **kwargs,
+    )
 
 
 def trainer(tmp_path: Path, **kwargs) -> Trainer:
-    return Trainer(accelerator="cpu", default_root_dir=tmp_path, enable_progress_bar=False, enable_model_summary=False,
-                   num_sanity_val_steps=0, use_distributed_sampler=False, **kwargs)
+    return Trainer(
+        accelerator="cpu",
+        default_root_dir=tmp_path,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        use_distributed_sampler=False,
+        **kwargs,
+    )
 
 
 def test_a_few_fit_steps_train_and_log(data_root: Path, tmp_path: Path) -> None:
@@ -56,7 +78,9 @@ def test_a_few_fit_steps_train_and_log(data_root: Path, tmp_path: Path) -> None:
     fit.fit(module, datamodule=datamodule(data_root, module))
     after = module.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
-    assert any(k.startswith("model.encoder.adapters.") for k in changed) and any(k.startswith("model.drm.") for k in changed)
+    assert any(k.startswith("model.encoder.adapters.") for k in changed) and any(
+        k.startswith("model.drm.") for k in changed
+    )
     assert not any(k.startswith("model.encoder.trunk.") for k in changed)  # frozen
     logged = fit.callback_metrics
     assert torch.isfinite(logged["train/loss"]) and "val/SYN-VD/Smeasure" in logged and "val/Smeasure" in logged
@@ -101,15 +125,21 @@ def test_kill_minus_nine_mid_epoch_then_resume_is_exact(data_root: Path, tmp_pat
     script = Path(__file__).parent / "resume_run.py"
 
     def run(run_dir: str, result: str, *extra: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, str(script), str(data_root), str(tmp_path / run_dir), str(tmp_path / result), *extra],
-                              capture_output=True, text=True)
+        return subprocess.run(
+            [sys.executable, str(script), str(data_root), str(tmp_path / run_dir), str(tmp_path / result), *extra],
+            capture_output=True,
+            text=True,
+        )
 
     assert run("whole", "whole.pt").returncode == 0
     killed = run("killed", "never.pt", "--kill-at-step", "4")  # epoch 1 has 3 batches: step 4 is its second
     assert killed.returncode == -9 and not (tmp_path / "never.pt").exists()
     resumed = run("killed", "resumed.pt", "--resume")
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    whole, again = torch.load(tmp_path / "whole.pt", weights_only=False), torch.load(tmp_path / "resumed.pt", weights_only=False)
+    whole, again = (
+        torch.load(tmp_path / "whole.pt", weights_only=False),
+        torch.load(tmp_path / "resumed.pt", weights_only=False),
+    )
     assert (whole["epoch"], whole["global_step"]) == (again["epoch"], again["global_step"]) == (3, 9)
     for key, value in whole["model"].items():
         assert torch.equal(value, again["model"][key]), key
@@ -141,7 +171,10 @@ def test_configs_parse_and_build(config: Path, tmp_path: Path, monkeypatch) -> N
         assert cli.trainer.precision == "bf16-mixed" and cli.datamodule.hparams.batch_size == 2
         assert cli.model.input_size == 1024 and cli.model.hparams.pretrained.endswith("sam2.1_hiera_base_plus.pt")
     if config.name == "hrsod.yaml":
-        assert cli.datamodule.specs["train"] == ["DUTS/DUTS-TR", "HRSOD/HRSOD-TR"] and cli.datamodule.hparams.val_holdout == 500
+        assert (
+            cli.datamodule.specs["train"] == ["DUTS/DUTS-TR", "HRSOD/HRSOD-TR"]
+            and cli.datamodule.hparams.val_holdout == 500
+        )
 
 
 def test_missing_sam2_checkpoint_is_a_clear_error(data_root: Path, tmp_path: Path) -> None:
@@ -155,7 +188,9 @@ def test_missing_sam2_checkpoint_is_a_clear_error(data_root: Path, tmp_path: Pat
 def trained_checkpoint(data_root: Path, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("run")
     module = micro_module()
-    fit = trainer(folder, max_epochs=1, limit_train_batches=2, limit_val_batches=0, logger=False, enable_checkpointing=False)
+    fit = trainer(
+        folder, max_epochs=1, limit_train_batches=2, limit_val_batches=0, logger=False, enable_checkpointing=False
+    )
     fit.fit(module, datamodule=datamodule(data_root, module))
     path = folder / "trained.ckpt"
     fit.save_checkpoint(path)
@@ -177,7 +212,17 @@ def test_predict_writes_masks_at_original_sizes(trained_checkpoint: Path, tmp_pa
     sizes = odd_images(tmp_path / "in")
     (tmp_path / "in" / "broken.jpg").write_bytes(b"\xff\xd8\xff this is no jpeg")
     out = tmp_path / "out"
-    args = ["predict", "--ckpt", str(trained_checkpoint), "--input", str(tmp_path / "in"), "--output", str(out), "--workers", "0"]
+    args = [
+        "predict",
+        "--ckpt",
+        str(trained_checkpoint),
+        "--input",
+        str(tmp_path / "in"),
+        "--output",
+        str(out),
+        "--workers",
+        "0",
+    ]
     assert main([*args, "--cutout"]) == 1  # one bad image: reported, the others written
     assert "broken.jpg" in capsys.readouterr().err
     for stem, (height, width) in sizes.items():
@@ -199,8 +244,12 @@ def test_predict_from_sam2_checkpoint_plus_exported_weights(trained_checkpoint: 
     assert main(["model", "export", "--ckpt", str(trained_checkpoint), "--out", str(tmp_path / "weights.pt")]) == 0
     # a SAM2 checkpoint in Meta's format for the micro preset: our pretrained parts under Meta's names
     meta_names = {ours: theirs for theirs, ours in SAM2_PREFIXES.items()}
-    sam2 = {meta_names[prefix] + key[len(prefix):]: value for key, value in module.model.state_dict().items()
-            for prefix in meta_names if key.startswith(prefix) and not key.startswith(NEW_KEY_PREFIXES)}
+    sam2 = {
+        meta_names[prefix] + key[len(prefix) :]: value
+        for key, value in module.model.state_dict().items()
+        for prefix in meta_names
+        if key.startswith(prefix) and not key.startswith(NEW_KEY_PREFIXES)
+    }
     torch.save({"model": sam2}, tmp_path / "sam2_micro.pt")
     rebuilt, description = load_module(tmp_path / "sam2_micro.pt", tmp_path / "weights.pt")
     assert "trained weights" in description
@@ -227,24 +276,49 @@ def test_test_step_scores_at_gt_resolution(trained_checkpoint: Path, data_root: 
     assert 0 <= results["test/Smeasure"] <= 1
 
 
-def test_lightning_cli_validate_test_and_predict_subcommands(trained_checkpoint: Path, data_root: Path, tmp_path: Path, capsys,
-                                                            monkeypatch) -> None:
+def test_lightning_cli_validate_test_and_predict_subcommands(
+    trained_checkpoint: Path, data_root: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     config = str(ROOT / "src/mgd_sam2/configs/demo.yaml")
-    common = ["-c", config, "--data.root", str(data_root), "--data.num_workers", "0", "--trainer.logger", "false",
-              "--ckpt_path", str(trained_checkpoint)]
+    common = [
+        "-c",
+        config,
+        "--data.root",
+        str(data_root),
+        "--data.num_workers",
+        "0",
+        "--trainer.logger",
+        "false",
+        "--ckpt_path",
+        str(trained_checkpoint),
+    ]
     assert main(["validate", *common]) == 0
     assert main(["test", *common]) == 0
     assert "test/SYN-TE/Smeasure" in capsys.readouterr().out
     sizes = odd_images(tmp_path / "in")
     (tmp_path / "in" / "broken.png").write_bytes(b"\x89PNG broken")
     out = tmp_path / "out"
-    assert main(["predict", *common, "--data.predict", str(tmp_path / "in"),
-                 "--trainer.callbacks+=mgd_sam2.training.writer.MaskWriter", "--trainer.callbacks.output", str(out)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                *common,
+                "--data.predict",
+                str(tmp_path / "in"),
+                "--trainer.callbacks+=mgd_sam2.training.writer.MaskWriter",
+                "--trainer.callbacks.output",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert "skipped" in capsys.readouterr().err
     for stem, (height, width) in sizes.items():
         assert Image.open(out / f"{stem}.png").size == (width, height)
-    assert (tmp_path / "runs" / "config.yaml").is_file() and not (tmp_path / "config.yaml").exists()  # default_root_dir: runs
+    assert (tmp_path / "runs" / "config.yaml").is_file() and not (
+        tmp_path / "config.yaml"
+    ).exists()  # default_root_dir: runs
 
 
 @pytest.mark.slow
@@ -254,12 +328,18 @@ def test_ddp_test_scores_every_image_once(trained_checkpoint: Path, tmp_path: Pa
     write_dataset(root / "synthetic", SynthConfig(num=11, min_size=96, max_size=128), workers=0, show=False)
     assert len(list((root / "synthetic/SYN-TR/im").iterdir())) == 7
     script = Path(__file__).parent / "ddp_run.py"
-    done = subprocess.run([sys.executable, str(script), str(root), str(trained_checkpoint), str(tmp_path / "ddp.json")],
-                          capture_output=True, text=True, cwd=tmp_path)
+    done = subprocess.run(
+        [sys.executable, str(script), str(root), str(trained_checkpoint), str(tmp_path / "ddp.json")],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     distributed = json.loads((tmp_path / "ddp.json").read_text())
     module, _ = load_module(trained_checkpoint)
-    data = SegmentationDataModule(root=str(root), test=["synthetic/SYN-TR"], input_size=module.input_size, num_workers=0, check=False)
+    data = SegmentationDataModule(
+        root=str(root), test=["synthetic/SYN-TR"], input_size=module.input_size, num_workers=0, check=False
+    )
     single = trainer(tmp_path, logger=False).test(module, datamodule=data, verbose=False)[0]
     assert set(distributed) == set(single)
     for key, value in single.items():

@@ -17,15 +17,36 @@ from mgd_sam2.errors import UserError
 
 # name -> (one-line help, module). Order is the order shown by --help.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("the main job on the embedded synthetic dataset, on CPU: synth, train, test, predict, report", "mgd_sam2.commands.demo"),
+    "demo": (
+        "the main job on the embedded synthetic dataset, on CPU: synth, train, test, predict, report",
+        "mgd_sam2.commands.demo",
+    ),
     "fit": ("train (LightningCLI): mgd-sam2 fit -c lightning_config.yaml", "mgd_sam2.training.cli"),
     "validate": ("validate a checkpoint (LightningCLI): ... -c CONFIG --ckpt_path CKPT", "mgd_sam2.training.cli"),
-    "test": ("test on the configured test splits (LightningCLI): ... -c CONFIG --ckpt_path CKPT", "mgd_sam2.training.cli"),
-    "predict": ("write masks for images of any size (--ckpt --input --output); with -c CONFIG: LightningCLI predict", "mgd_sam2.commands.predict"),
-    "check-data": ("validate a dataset: pairing, unreadable/truncated files, sizes, mask values, EXIF, bit depth", "mgd_sam2.commands.check_data"),
-    "evaluate": ("score a folder of saved predictions against GT masks (S, E, F, wF, MAE, HCE, mBA)", "mgd_sam2.commands.evaluate"),
-    "synth": ("generate the synthetic high-resolution dataset (thin wires, lattices, hair, holes; DIS5K layout)", "mgd_sam2.commands.synth"),
-    "benchmark": ("accuracy tables, model speed/memory, ablations, data and metric speed", "mgd_sam2.commands.benchmark"),
+    "test": (
+        "test on the configured test splits (LightningCLI): ... -c CONFIG --ckpt_path CKPT",
+        "mgd_sam2.training.cli",
+    ),
+    "predict": (
+        "write masks for images of any size (--ckpt --input --output); with -c CONFIG: LightningCLI predict",
+        "mgd_sam2.commands.predict",
+    ),
+    "check-data": (
+        "validate a dataset: pairing, unreadable/truncated files, sizes, mask values, EXIF, bit depth",
+        "mgd_sam2.commands.check_data",
+    ),
+    "evaluate": (
+        "score a folder of saved predictions against GT masks (S, E, F, wF, MAE, HCE, mBA)",
+        "mgd_sam2.commands.evaluate",
+    ),
+    "synth": (
+        "generate the synthetic high-resolution dataset (thin wires, lattices, hair, holes; DIS5K layout)",
+        "mgd_sam2.commands.synth",
+    ),
+    "benchmark": (
+        "accuracy tables, model speed/memory, ablations, data and metric speed",
+        "mgd_sam2.commands.benchmark",
+    ),
     "model": ("inspect a model preset: parameter counts per module and LR group", "mgd_sam2.commands.model"),
 }
 
@@ -57,7 +78,9 @@ def _top_level_parser() -> argparse.ArgumentParser:
 
 def uses_config(args: list[str]) -> bool:
     """True when LightningCLI should take the arguments (a config file or its own config flags)."""
-    return any(a in ("-c", "--config", "--print_config") or a.startswith(("--config=", "--print_config=")) for a in args)
+    return any(
+        a in ("-c", "--config", "--print_config") or a.startswith(("--config=", "--print_config=")) for a in args
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,8 +20,17 @@ ABLATIONS: list[tuple[str, tuple[str, ...]]] = [
     ("+ HMIM", ("multi_view", "use_adapters", "use_mcem", "use_hmim")),
     ("+ DRM", SWITCHES),
 ]
-COLUMNS = [("params_trainable", "trainable params"), ("latency_ms_p50", "latency ms"), ("Smeasure", "Sα↑"), ("maxFm", "maxFβ↑"),
-           ("wFmeasure", "Fβw↑"), ("MAE", "MAE↓"), ("meanEm", "Eφm↑"), ("HCE", "HCEγ↓"), ("mBA", "mBA↑")]
+COLUMNS = [
+    ("params_trainable", "trainable params"),
+    ("latency_ms_p50", "latency ms"),
+    ("Smeasure", "Sα↑"),
+    ("maxFm", "maxFβ↑"),
+    ("wFmeasure", "Fβw↑"),
+    ("MAE", "MAE↓"),
+    ("meanEm", "Eφm↑"),
+    ("HCE", "HCEγ↓"),
+    ("mBA", "mBA↑"),
+]
 
 
 def switches(enabled: tuple[str, ...]) -> dict[str, bool]:
@@ -41,12 +50,22 @@ def format_cell(key: str, value: Any) -> str:
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = ["| configuration | " + " | ".join(title for _, title in COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
     for row in rows:
-        lines.append(f"| {row['configuration']} | " + " | ".join(format_cell(key, row.get(key)) for key, _ in COLUMNS) + " |")
+        lines.append(
+            f"| {row['configuration']} | " + " | ".join(format_cell(key, row.get(key)) for key, _ in COLUMNS) + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
-def run_ablation(config: Path, data_root: Path, out: Path, preset: str = "micro", epochs: int = 10, device: str = "cpu",
-                 speed_iters: int = 5, extra: list[str] | None = None) -> list[dict[str, Any]]:
+def run_ablation(
+    config: Path,
+    data_root: Path,
+    out: Path,
+    preset: str = "micro",
+    epochs: int = 10,
+    device: str = "cpu",
+    speed_iters: int = 5,
+    extra: list[str] | None = None,
+) -> list[dict[str, Any]]:
     """Speed and a short fit + test per configuration; writes ablation.md and ablation.json under ``out``."""
     from mgd_sam2.data.synth import ensure_dataset
     from mgd_sam2.training.runs import fit_and_test
@@ -55,15 +74,40 @@ def run_ablation(config: Path, data_root: Path, out: Path, preset: str = "micro"
     rows = []
     for name, enabled in ABLATIONS:
         flags = switches(enabled)
-        speed = measure_isolated(SpeedConfig(preset=preset, device=device, iters=speed_iters, switches=tuple(flags.items())))
-        overrides = ["--model.preset", preset, "--trainer.max_epochs", str(epochs), "--data.root", str(data_root),
-                     "--trainer.check_val_every_n_epoch", str(min(5, epochs)),
-                     "--trainer.logger.init_args.save_dir", str(out), "--trainer.logger.init_args.name", name.strip("+ ").replace(" ", "-"),
-                     *[item for key, value in flags.items() for item in (f"--model.{key}", str(value).lower())], *(extra or [])]
+        speed = measure_isolated(
+            SpeedConfig(preset=preset, device=device, iters=speed_iters, switches=tuple(flags.items()))
+        )
+        overrides = [
+            "--model.preset",
+            preset,
+            "--trainer.max_epochs",
+            str(epochs),
+            "--data.root",
+            str(data_root),
+            "--trainer.check_val_every_n_epoch",
+            str(min(5, epochs)),
+            "--trainer.logger.init_args.save_dir",
+            str(out),
+            "--trainer.logger.init_args.name",
+            name.strip("+ ").replace(" ", "-"),
+            *[item for key, value in flags.items() for item in (f"--model.{key}", str(value).lower())],
+            *(extra or []),
+        ]
         run = fit_and_test(config, overrides)
-        rows.append({"configuration": name, **flags, "params_trainable": speed["params_trainable"],
-                     "latency_ms_p50": speed["latency_ms_p50"], **run.after, "checkpoint": run.checkpoint})
-    title = f"Ablation: preset {preset}, {epochs} epochs on the synthetic data, test split SYN-TE; latency at batch 1, fp32, {device}\n\n"
+        rows.append(
+            {
+                "configuration": name,
+                **flags,
+                "params_trainable": speed["params_trainable"],
+                "latency_ms_p50": speed["latency_ms_p50"],
+                **run.after,
+                "checkpoint": run.checkpoint,
+            }
+        )
+    title = (
+        f"Ablation: preset {preset}, {epochs} epochs on the synthetic data, test split SYN-TE; "
+        f"latency at batch 1, fp32, {device}\n\n"
+    )
     write_text(out / "ablation.md", title + markdown(rows))
     write_json(out / "ablation.json", rows)
     return rows

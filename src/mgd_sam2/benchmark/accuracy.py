@@ -18,11 +18,17 @@ from mgd_sam2.utils.files import atomic_path, write_json, write_text
 
 # table layout -> (title, the splits of its rows in order)
 BENCHMARKS: dict[str, tuple[str, list[str]]] = {
-    "dis": ("DIS5K (DIS paper, Table 2 layout)", ["DIS5K/DIS-VD", "DIS5K/DIS-TE1", "DIS5K/DIS-TE2", "DIS5K/DIS-TE3", "DIS5K/DIS-TE4"]),
+    "dis": (
+        "DIS5K (DIS paper, Table 2 layout)",
+        ["DIS5K/DIS-VD", "DIS5K/DIS-TE1", "DIS5K/DIS-TE2", "DIS5K/DIS-TE3", "DIS5K/DIS-TE4"],
+    ),
     "hrsod": ("High-resolution SOD (InSPyReNet, Table 3 layout)", ["HRSOD/HRSOD-TE", "UHRSD/UHRSD-TE", "DAVIS-S"]),
 }
 SYNTHETIC: dict[str, tuple[str, list[str]]] = {
-    "dis": ("Synthetic stand-in (no benchmark dataset found; DIS table layout)", ["synthetic/SYN-VD", "synthetic/SYN-TE"]),
+    "dis": (
+        "Synthetic stand-in (no benchmark dataset found; DIS table layout)",
+        ["synthetic/SYN-VD", "synthetic/SYN-TE"],
+    ),
 }
 
 
@@ -49,7 +55,10 @@ def predict_split(module: Any, split: Split, out: Path, batch_size: int, workers
     images = [str(record.image) for record in split_records(split)]
     writer = predict_files(module, images, MaskWriter(folder), device=device, batch_size=batch_size, workers=workers)
     if writer.failures:
-        raise DatasetLayoutError(f"could not read {len(writer.failures)} images of {split.name}, e.g. {writer.failures[0]}; run mgd-sam2 check-data")
+        raise DatasetLayoutError(
+            f"could not read {len(writer.failures)} images of {split.name}, e.g. {writer.failures[0]}; "
+            "run mgd-sam2 check-data"
+        )
     return folder
 
 
@@ -79,16 +88,29 @@ def plot_curves(curves: dict[str, dict[str, list[float]]], out: Path) -> list[Pa
     return written
 
 
-def run_accuracy(module: Any, model_description: str, data_root: Path, out: Path, hce_binarize: str = "dis",
-                 workers: int = 2, batch_size: int = 1, device: str = "auto") -> dict[str, Any]:
+def run_accuracy(
+    module: Any,
+    model_description: str,
+    data_root: Path,
+    out: Path,
+    hce_binarize: str = "dis",
+    workers: int = 2,
+    batch_size: int = 1,
+    device: str = "auto",
+) -> dict[str, Any]:
     """Predict, score, and write accuracy.{md,json}, accuracy_<layout>.csv and the curve plots under ``out``."""
     from mgd_sam2.data.synth import ensure_dataset
 
     present, notes = present_benchmarks(data_root)
     if not present:
-        notes.append(f"no benchmark split under {data_root}: the synthetic dataset ({data_root / 'synthetic'}) stands in")
+        notes.append(
+            f"no benchmark split under {data_root}: the synthetic dataset ({data_root / 'synthetic'}) stands in"
+        )
         ensure_dataset(data_root / "synthetic")
-        present = {layout: (title, [resolve_split(data_root, spec) for spec in specs]) for layout, (title, specs) in SYNTHETIC.items()}
+        present = {
+            layout: (title, [resolve_split(data_root, spec) for spec in specs])
+            for layout, (title, specs) in SYNTHETIC.items()
+        }
     scores: dict[str, dict[str, float]] = {}
     curves: dict[str, dict[str, list[float]]] = {}
     tables: dict[str, dict[str, dict[str, float]]] = {}
@@ -109,8 +131,16 @@ def run_accuracy(module: Any, model_description: str, data_root: Path, out: Path
         markdown += ["## Notes\n", *[f"- {note}\n" for note in notes]]
     write_text(out / "accuracy.md", "\n".join(markdown))
     plots = plot_curves(curves, out)
-    report = {"model": model_description, "hce_binarize": hce_binarize, "versions": versions(), "notes": notes,
-              "titles": titles, "tables": tables, "scores": scores, "curves": curves, "plots": [str(p) for p in plots]}
+    report = {
+        "model": model_description,
+        "hce_binarize": hce_binarize,
+        "versions": versions(),
+        "notes": notes,
+        "titles": titles,
+        "tables": tables,
+        "scores": scores,
+        "curves": curves,
+        "plots": [str(p) for p in plots],
+    }
     write_json(out / "accuracy.json", report)
     return report
-

@@ -10,10 +10,20 @@ from mgd_sam2.data.datamodule import SegmentationDataModule
 from mgd_sam2.data.synth import SampleWriter, SynthConfig, generate_sample
 
 
-def loader_throughput(root: Path, split: str, input_size: int, workers: int, batches: int, batch_size: int = 2) -> dict[str, float]:
+def loader_throughput(
+    root: Path, split: str, input_size: int, workers: int, batches: int, batch_size: int = 2
+) -> dict[str, float]:
     """Images/s delivered by the training and the evaluation loaders (after one warm-up batch)."""
-    module = SegmentationDataModule(root=str(root), train=[split], val=[split], input_size=input_size,
-                                    batch_size=batch_size, eval_batch_size=batch_size, num_workers=workers, check=False)
+    module = SegmentationDataModule(
+        root=str(root),
+        train=[split],
+        val=[split],
+        input_size=input_size,
+        batch_size=batch_size,
+        eval_batch_size=batch_size,
+        num_workers=workers,
+        check=False,
+    )
     module.setup("fit")
     results = {}
     for mode, loader in (("train", module.train_dataloader()), ("eval", module.val_dataloader()[0])):

@@ -50,8 +50,14 @@ def pysodmetrics_alone(pred_dir: Path, gt_dir: Path) -> float:
     """Seconds for pysodmetrics' own classes (S, E, F, weighted F, MAE, HCE) over the folder, one process."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        evaluators = [psm.Smeasure(), psm.Emeasure(), psm.WeightedFmeasure(), psm.MAE(), psm.HumanCorrectionEffortMeasure(),
-                      psm.FmeasureV2({"fm": psm.FmeasureHandler(with_dynamic=True, with_adaptive=True, beta=0.3)})]
+        evaluators = [
+            psm.Smeasure(),
+            psm.Emeasure(),
+            psm.WeightedFmeasure(),
+            psm.MAE(),
+            psm.HumanCorrectionEffortMeasure(),
+            psm.FmeasureV2({"fm": psm.FmeasureHandler(with_dynamic=True, with_adaptive=True, beta=0.3)}),
+        ]
     start = time.perf_counter()
     for gt_path in sorted(gt_dir.iterdir()):
         pred, gt = read_mask(pred_dir / gt_path.name), read_mask(gt_path)
@@ -68,12 +74,19 @@ def full_evaluation(pairs: int = 20, size: int = 2048, workers: int = 2) -> dict
         timings = {}
         for label in ("cold", "warm"):
             start = time.perf_counter()
-            evaluate_folders(pred_dir, gt_dir, skeleton_cache=Path(folder) / "skeletons", workers=workers, progress=False)
+            evaluate_folders(
+                pred_dir, gt_dir, skeleton_cache=Path(folder) / "skeletons", workers=workers, progress=False
+            )
             timings[label] = time.perf_counter() - start
     return {
-        "pairs": pairs, "size": size, "workers": workers, "pysodmetrics_s": reference,
-        "ours_cold_cache_s": timings["cold"], "ours_warm_cache_s": timings["warm"],
-        "speedup_cold": reference / timings["cold"], "speedup_warm": reference / timings["warm"],
+        "pairs": pairs,
+        "size": size,
+        "workers": workers,
+        "pysodmetrics_s": reference,
+        "ours_cold_cache_s": timings["cold"],
+        "ours_warm_cache_s": timings["warm"],
+        "speedup_cold": reference / timings["cold"],
+        "speedup_warm": reference / timings["warm"],
     }
 
 

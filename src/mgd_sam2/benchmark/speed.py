@@ -52,8 +52,12 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
     image = torch.randn(config.batch, 3, size, size, generator=generator).to(device)
     mask = (torch.rand(config.batch, 1, size, size, generator=generator) > 0.5).float().to(device)
     runner = torch.compile(model) if config.compile else model
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if config.precision == "bf16" else contextlib.nullcontext()
-    optimizer = torch.optim.AdamW([p for group in model.parameter_groups().values() for p in group]) if config.train else None
+    autocast = (
+        torch.autocast(device.type, dtype=torch.bfloat16) if config.precision == "bf16" else contextlib.nullcontext()
+    )
+    optimizer = (
+        torch.optim.AdamW([p for group in model.parameter_groups().values() for p in group]) if config.train else None
+    )
 
     def step() -> None:
         if optimizer is None:

@@ -18,54 +18,95 @@ def comma_list(kind):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
 
-    accuracy = actions.add_parser("accuracy", help="published-layout tables, PR/F curves on DIS5K, HRSOD, UHRSD, DAVIS-S (or synthetic)",
-                                  formatter_class=HelpFormatter)
-    accuracy.add_argument("--ckpt", type=Path, help="weights to test (any kind predict takes); default: the demo's best "
-                          "checkpoint if `make demo` ran, else an untrained micro model (a dry run)")
-    accuracy.add_argument("--weights", type=Path, help="trained weights for a SAM2 --ckpt (from `mgd-sam2 model export`)")
+    accuracy = actions.add_parser(
+        "accuracy",
+        help="published-layout tables, PR/F curves on DIS5K, HRSOD, UHRSD, DAVIS-S (or synthetic)",
+        formatter_class=HelpFormatter,
+    )
+    accuracy.add_argument(
+        "--ckpt",
+        type=Path,
+        help="weights to test (any kind predict takes); default: the demo's best "
+        "checkpoint if `make demo` ran, else an untrained micro model (a dry run)",
+    )
+    accuracy.add_argument(
+        "--weights", type=Path, help="trained weights for a SAM2 --ckpt (from `mgd-sam2 model export`)"
+    )
     accuracy.add_argument("--data-root", type=Path, default=Path("data"), help="where the benchmark datasets are")
-    accuracy.add_argument("--out", type=Path, default=Path("runs/benchmark"), help="folder for tables, plots and predictions")
-    accuracy.add_argument("--tta", action="store_true", help="horizontal flip x scales 0.75/1/1.25 (report both with and without)")
+    accuracy.add_argument(
+        "--out", type=Path, default=Path("runs/benchmark"), help="folder for tables, plots and predictions"
+    )
+    accuracy.add_argument(
+        "--tta", action="store_true", help="horizontal flip x scales 0.75/1/1.25 (report both with and without)"
+    )
     accuracy.add_argument("--hce-binarize", choices=("dis", "pysod"), default="dis", help="HCE prediction binarisation")
     accuracy.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to predict")
     accuracy.add_argument("--batch-size", type=int, default=1, help="images per forward pass")
     accuracy.add_argument("--workers", type=int, default=2, help="loader and evaluator processes")
 
-    speed = actions.add_parser("speed", help="latency p50/p90, throughput, peak memory, parameters (fixed protocol)",
-                               formatter_class=HelpFormatter)
+    speed = actions.add_parser(
+        "speed",
+        help="latency p50/p90, throughput, peak memory, parameters (fixed protocol)",
+        formatter_class=HelpFormatter,
+    )
     speed.add_argument("--preset", default="base_plus", help="model size")
     speed.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run")
     speed.add_argument("--batch", type=comma_list(int), default=[1], help="comma-separated batch sizes, e.g. 1,8")
-    speed.add_argument("--precision", type=comma_list(str), default=["fp32"], help="comma-separated: fp32, bf16 (autocast)")
-    speed.add_argument("--compile", action=argparse.BooleanOptionalAction, default=False, help="torch.compile the model")
-    speed.add_argument("--train", action="store_true", help="time training steps (forward, BCE+IoU loss, backward, AdamW) instead of inference")
+    speed.add_argument(
+        "--precision", type=comma_list(str), default=["fp32"], help="comma-separated: fp32, bf16 (autocast)"
+    )
+    speed.add_argument(
+        "--compile", action=argparse.BooleanOptionalAction, default=False, help="torch.compile the model"
+    )
+    speed.add_argument(
+        "--train",
+        action="store_true",
+        help="time training steps (forward, BCE+IoU loss, backward, AdamW) instead of inference",
+    )
     speed.add_argument("--warmup", type=int, help="untimed passes first (default: 1 on CPU, 10 on CUDA)")
     speed.add_argument("--iters", type=int, help="timed passes (default: 3 on CPU, 50 on CUDA)")
     speed.add_argument("--json", type=Path, help="also write the results here")
 
-    ablation = actions.add_parser("ablation", help="cost and effect of each module: speed + a short synthetic training run per configuration",
-                                  formatter_class=HelpFormatter)
+    ablation = actions.add_parser(
+        "ablation",
+        help="cost and effect of each module: speed + a short synthetic training run per configuration",
+        formatter_class=HelpFormatter,
+    )
     ablation.add_argument("--preset", default="micro", help="model size (micro trains in minutes on CPU)")
     ablation.add_argument("--epochs", type=int, default=10, help="training epochs per configuration")
-    ablation.add_argument("--data-root", type=Path, default=Path("data"), help="synthetic/ is generated here if missing")
+    ablation.add_argument(
+        "--data-root", type=Path, default=Path("data"), help="synthetic/ is generated here if missing"
+    )
     ablation.add_argument("--out", type=Path, default=Path("runs/ablation"), help="folder for runs and the table")
     ablation.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to time the forward pass")
     ablation.add_argument("--speed-iters", type=int, default=5, help="timed forward passes per configuration")
 
-    data = actions.add_parser("data", help="data loader throughput and synthetic generator scaling", formatter_class=HelpFormatter)
-    data.add_argument("--root", type=Path, default=Path("data"), help="data root; synthetic/ is generated there if missing")
+    data = actions.add_parser(
+        "data", help="data loader throughput and synthetic generator scaling", formatter_class=HelpFormatter
+    )
+    data.add_argument(
+        "--root", type=Path, default=Path("data"), help="data root; synthetic/ is generated there if missing"
+    )
     data.add_argument("--split", default="synthetic/SYN-TR", help="split to load")
     data.add_argument("--input-size", type=int, default=1024, help="model input side in pixels")
     data.add_argument("--workers", type=int, default=2, help="loader processes")
     data.add_argument("--batches", type=int, default=20, help="batches timed per loader (batch size 2)")
-    data.add_argument("--sizes", type=int, nargs="+", default=[512, 1024, 2048, 4096], help="generator side lengths to time")
+    data.add_argument(
+        "--sizes", type=int, nargs="+", default=[512, 1024, 2048, 4096], help="generator side lengths to time"
+    )
     data.add_argument("--json", type=Path, help="also write the results here")
 
-    metrics = actions.add_parser("metrics", help="full evaluation vs pysodmetrics alone; F/E curves alone; HCE time vs image size", formatter_class=HelpFormatter)
+    metrics = actions.add_parser(
+        "metrics",
+        help="full evaluation vs pysodmetrics alone; F/E curves alone; HCE time vs image size",
+        formatter_class=HelpFormatter,
+    )
     metrics.add_argument("--pairs", type=int, default=20, help="prediction/GT pairs of thin-structure masks")
     metrics.add_argument("--size", type=int, default=2048, help="side of each mask in pixels")
     metrics.add_argument("--workers", type=int, default=2, help="processes of our evaluator")
-    metrics.add_argument("--hce-sizes", type=int, nargs="+", default=[512, 1024, 2048, 4096], help="sides for the HCE scaling")
+    metrics.add_argument(
+        "--hce-sizes", type=int, nargs="+", default=[512, 1024, 2048, 4096], help="sides for the HCE scaling"
+    )
     metrics.add_argument("--json", type=Path, help="also write the results here")
 
 
@@ -100,20 +141,44 @@ def run(args: argparse.Namespace) -> int:
         warmup = args.warmup if args.warmup is not None else (10 if cuda else 1)
         iters = args.iters if args.iters is not None else (50 if cuda else 3)
         results["speed"] = [
-            measure_isolated(SpeedConfig(args.preset, args.device, batch, precision, args.compile, warmup, iters, train=args.train))
-            for batch in args.batch for precision in args.precision
+            measure_isolated(
+                SpeedConfig(args.preset, args.device, batch, precision, args.compile, warmup, iters, train=args.train)
+            )
+            for batch in args.batch
+            for precision in args.precision
         ]
-        shown = ("preset", "device", "train", "batch", "precision", "compile", "input_size", "latency_ms_p50", "latency_ms_p90",
-                 "throughput_img_s", "peak_gpu_memory_mb", "peak_host_memory_mb", "params_total", "params_trainable")
-        print_rows("training step speed" if args.train else "inference speed", [{key: row[key] for key in shown} for row in results["speed"]])
+        shown = (
+            "preset",
+            "device",
+            "train",
+            "batch",
+            "precision",
+            "compile",
+            "input_size",
+            "latency_ms_p50",
+            "latency_ms_p90",
+            "throughput_img_s",
+            "peak_gpu_memory_mb",
+            "peak_host_memory_mb",
+            "params_total",
+            "params_trainable",
+        )
+        print_rows(
+            "training step speed" if args.train else "inference speed",
+            [{key: row[key] for key in shown} for row in results["speed"]],
+        )
     elif args.action == "data":
         from mgd_sam2.benchmark.data_speed import generator_scaling, loader_throughput
         from mgd_sam2.data.synth import ensure_dataset
 
         if args.split.startswith("synthetic/"):
             ensure_dataset(args.root / "synthetic")
-        results["loader"] = {"split": args.split, "input_size": args.input_size, "workers": args.workers,
-                             **loader_throughput(args.root, args.split, args.input_size, args.workers, args.batches)}
+        results["loader"] = {
+            "split": args.split,
+            "input_size": args.input_size,
+            "workers": args.workers,
+            **loader_throughput(args.root, args.split, args.input_size, args.workers, args.batches),
+        }
         print_rows("data loader (batch 2)", [results["loader"]])
         results["generator"] = generator_scaling(args.sizes)
         print_rows("synthetic generator, seconds per image", results["generator"])
@@ -148,11 +213,16 @@ def run_accuracy_action(args: argparse.Namespace) -> int:
         ckpt = Path(json.loads(demo_report.read_text())["checkpoint"])
         print(f"note: no --ckpt given; using the demo's best checkpoint {ckpt}")
     if ckpt is None:
-        module, description = MGDSAM2Module(preset="micro").eval(), "an UNTRAINED micro model (no --ckpt and no demo run: a dry run)"
+        module, description = (
+            MGDSAM2Module(preset="micro").eval(),
+            "an UNTRAINED micro model (no --ckpt and no demo run: a dry run)",
+        )
         print(f"note: no --ckpt given and no demo run found; scoring {description}")
     else:
         module, description = load_module(ckpt, args.weights, overrides={"tta": args.tta})
-    report = run_accuracy(module, description, args.data_root, args.out, args.hce_binarize, args.workers, args.batch_size, args.device)
+    report = run_accuracy(
+        module, description, args.data_root, args.out, args.hce_binarize, args.workers, args.batch_size, args.device
+    )
     for layout, rows in report["tables"].items():
         console().print(rich_table(rows, layout, report["titles"][layout]))
     for note in report["notes"]:

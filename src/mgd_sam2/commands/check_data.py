@@ -20,8 +20,10 @@ def run(args: argparse.Namespace) -> int:
 
     splits = find_splits(args.root)
     if not splits:
-        raise MissingFileError(f"no split under {args.root}: a split is a folder with an image folder (im/, images/, ...) "
-                               "and a mask folder (gt/, masks/, ...); see data/README.md")
+        raise MissingFileError(
+            f"no split under {args.root}: a split is a folder with an image folder (im/, images/, ...) "
+            "and a mask folder (gt/, masks/, ...); see data/README.md"
+        )
     reports = [check_split(split, workers=args.workers) for split in splits]
     listing = format_problems(reports, warnings=not args.quiet)
     if listing:

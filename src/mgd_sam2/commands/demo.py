@@ -18,11 +18,21 @@ CONFIG = Path(__file__).resolve().parent.parent / "configs" / "demo.yaml"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", type=Path, default=Path("data"), help="synthetic/ is generated here if missing")
-    parser.add_argument("--num", type=int, default=60, help="synthetic images to generate when there is no synthetic dataset yet")
-    parser.add_argument("--size", type=int, nargs=2, default=(1024, 2048), metavar=("MIN", "MAX"),
-                        help="side lengths of the synthetic images to generate (when there is none yet), in pixels")
+    parser.add_argument(
+        "--num", type=int, default=60, help="synthetic images to generate when there is no synthetic dataset yet"
+    )
+    parser.add_argument(
+        "--size",
+        type=int,
+        nargs=2,
+        default=(1024, 2048),
+        metavar=("MIN", "MAX"),
+        help="side lengths of the synthetic images to generate (when there is none yet), in pixels",
+    )
     parser.add_argument("--epochs", type=int, default=None, help="training epochs (default: the demo config's)")
-    parser.add_argument("--report", type=Path, default=Path("runs/demo/report.json"), help="where to write before/after metrics")
+    parser.add_argument(
+        "--report", type=Path, default=Path("runs/demo/report.json"), help="where to write before/after metrics"
+    )
 
 
 def same_score(logged: float, rescored: float) -> bool:
@@ -42,24 +52,45 @@ def run(args: argparse.Namespace) -> int:
     from mgd_sam2.utils.progress import console
 
     start = time.perf_counter()
-    ensure_dataset(args.data_root / "synthetic", SynthConfig(num=args.num, min_size=args.size[0], max_size=args.size[1]))
+    ensure_dataset(
+        args.data_root / "synthetic", SynthConfig(num=args.num, min_size=args.size[0], max_size=args.size[1])
+    )
     overrides = ["--data.root", str(args.data_root)]
     if args.epochs:  # validate often enough that a best checkpoint exists after a short run
-        overrides += ["--trainer.max_epochs", str(args.epochs), "--trainer.check_val_every_n_epoch", str(min(5, args.epochs))]
+        overrides += [
+            "--trainer.max_epochs",
+            str(args.epochs),
+            "--trainer.check_val_every_n_epoch",
+            str(min(5, args.epochs)),
+        ]
     run = fit_and_test(CONFIG, overrides, test_before=True)
     before, after, best, run_dir = run.before, run.after, run.checkpoint, run.log_dir
     predictions = run_dir / "predictions"
     test_images = args.data_root / "synthetic" / "SYN-TE"
     main(["predict", "--ckpt", best, "--input", str(test_images / "im"), "--output", str(predictions), "--overwrite"])
     rescored = evaluate_folders(predictions, test_images / "gt").scores
-    mismatch = {key: (after[key], rescored[key]) for key in after if key in rescored and not same_score(after[key], rescored[key])}
+    mismatch = {
+        key: (after[key], rescored[key])
+        for key in after
+        if key in rescored and not same_score(after[key], rescored[key])
+    }
     seconds = time.perf_counter() - start
 
     keys = [key for key in SCALAR_KEYS if key in after]
-    rows = {"before (untrained)": before, "after (best checkpoint)": after, "after, re-scored from saved PNGs": rescored}
+    rows = {
+        "before (untrained)": before,
+        "after (best checkpoint)": after,
+        "after, re-scored from saved PNGs": rescored,
+    }
     console().print(rich_table(rows, "all", f"demo on synthetic SYN-TE ({run.test_images} images), {seconds:.0f} s"))
-    report = {"before": {k: before[k] for k in keys}, "after": {k: after[k] for k in keys},
-              "after_rescored": {k: rescored[k] for k in keys}, "seconds": seconds, "checkpoint": best, "predictions": str(predictions)}
+    report = {
+        "before": {k: before[k] for k in keys},
+        "after": {k: after[k] for k in keys},
+        "after_rescored": {k: rescored[k] for k in keys},
+        "seconds": seconds,
+        "checkpoint": best,
+        "predictions": str(predictions),
+    }
     write_json(args.report, report)
     write_json(run_dir / "report.json", report)
     print(f"report: {args.report}; checkpoint: {best}; predictions: {predictions}")

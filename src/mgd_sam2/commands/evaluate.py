@@ -10,22 +10,34 @@ from mgd_sam2.metrics.tables import LAYOUTS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--pred", type=Path, required=True, help="folder of 8-bit prediction maps (PNG), one per GT, same stem")
+    parser.add_argument(
+        "--pred", type=Path, required=True, help="folder of 8-bit prediction maps (PNG), one per GT, same stem"
+    )
     parser.add_argument("--gt", type=Path, required=True, help="folder of GT masks (foreground > 128)")
     parser.add_argument("--json", type=Path, help="write scores (pysodmetrics key names), curves and versions here")
     parser.add_argument("--csv", type=Path, help="write per-image values here")
     parser.add_argument("--markdown", type=Path, help="write the table here")
-    parser.add_argument("--metrics", default=",".join(METRIC_CLASSES), help=f"comma-separated subset of {','.join(METRIC_CLASSES)}")
     parser.add_argument(
-        "--hce-binarize", choices=("dis", "pysod"), default="dis",
+        "--metrics", default=",".join(METRIC_CLASSES), help=f"comma-separated subset of {','.join(METRIC_CLASSES)}"
+    )
+    parser.add_argument(
+        "--hce-binarize",
+        choices=("dis", "pysod"),
+        default="dis",
         help="HCE prediction binarisation: 'dis' = raw > 128 (DIS repository, used for DIS5K tables); "
         "'pysod' = min-max normalised > 0.5 (pysodmetrics)",
     )
-    parser.add_argument("--layout", choices=list(LAYOUTS), default="all", help="table columns: DIS paper, HRSOD papers, or all")
+    parser.add_argument(
+        "--layout", choices=list(LAYOUTS), default="all", help="table columns: DIS paper, HRSOD papers, or all"
+    )
     parser.add_argument("--name", default=None, help="row name in the table (default: the prediction folder's name)")
     parser.add_argument("--workers", type=int, default=2, help="processes computing the per-image measures")
-    parser.add_argument("--resize-pred", action="store_true", help="resize predictions not at GT size bilinearly instead of failing")
-    parser.add_argument("--no-skeleton-cache", action="store_true", help="recompute GT skeletons for HCE instead of caching them")
+    parser.add_argument(
+        "--resize-pred", action="store_true", help="resize predictions not at GT size bilinearly instead of failing"
+    )
+    parser.add_argument(
+        "--no-skeleton-cache", action="store_true", help="recompute GT skeletons for HCE instead of caching them"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,16 +48,31 @@ def run(args: argparse.Namespace) -> int:
 
     names = [name.strip() for name in args.metrics.split(",") if name.strip()]
     result = evaluate_folders(
-        args.pred, args.gt, names, hce_binarize=args.hce_binarize,
-        skeleton_cache=not args.no_skeleton_cache, workers=args.workers, resize_pred=args.resize_pred,
+        args.pred,
+        args.gt,
+        names,
+        hce_binarize=args.hce_binarize,
+        skeleton_cache=not args.no_skeleton_cache,
+        workers=args.workers,
+        resize_pred=args.resize_pred,
     )
     rows = {args.name or args.pred.name: result.scores}
-    console().print(rich_table(rows, args.layout, f"{result.num_images} images, HCE binarisation '{args.hce_binarize}'"))
+    console().print(
+        rich_table(rows, args.layout, f"{result.num_images} images, HCE binarisation '{args.hce_binarize}'")
+    )
     if args.json:
-        write_json(args.json, {
-            "scores": result.scores, "num_images": result.num_images, "pred": str(args.pred), "gt": str(args.gt),
-            "hce_binarize": args.hce_binarize, "versions": versions(), "curves": result.curves,
-        })
+        write_json(
+            args.json,
+            {
+                "scores": result.scores,
+                "num_images": result.num_images,
+                "pred": str(args.pred),
+                "gt": str(args.gt),
+                "hce_binarize": args.hce_binarize,
+                "versions": versions(),
+                "curves": result.curves,
+            },
+        )
     if args.csv:
         write_text(args.csv, result.per_image_csv())
     if args.markdown:

@@ -13,20 +13,23 @@ from mgd_sam2.models.presets import PRESETS
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     info = actions.add_parser(
-        "info", help="parameter counts (total, trainable, per module, per LR group)",
+        "info",
+        help="parameter counts (total, trainable, per module, per LR group)",
         formatter_class=HelpFormatter,
     )
     info.add_argument("--preset", default="base_plus", choices=list(PRESETS), help="model size")
     info.add_argument("--grid", type=int, default=None, help="local views per side (default: the preset's, 2)")
     info.add_argument("--json", action="store_true", help="print JSON instead of a table")
     load = actions.add_parser(
-        "load", help="load a SAM2/SAM2.1 checkpoint or released MGD-SAM2 weights into a preset and list every key by outcome",
+        "load",
+        help="load a SAM2/SAM2.1 checkpoint or released MGD-SAM2 weights into a preset and list every key by outcome",
         formatter_class=HelpFormatter,
     )
     load.add_argument("--preset", default="base_plus", choices=list(PRESETS), help="model size to load into")
     load.add_argument("--ckpt", type=Path, required=True, help="the weights file")
     export = actions.add_parser(
-        "export", help="write a run's trained weights (everything but the frozen trunk) to a small file for predict --weights",
+        "export",
+        help="write a run's trained weights (everything but the frozen trunk) to a small file for predict --weights",
         formatter_class=HelpFormatter,
     )
     export.add_argument("--ckpt", type=Path, required=True, help="a Lightning checkpoint of a training run")

@@ -53,7 +53,9 @@ class SplitReport:
 def mode_warnings(image: Image.Image, path: Path, role: str) -> list[Problem]:
     problems = []
     if image.mode in SIXTEEN_BIT_MODES:
-        problems.append(Problem(str(path), f"16-bit {role} (mode {image.mode}); read as 8-bit by scaling (value >> 8)", False))
+        problems.append(
+            Problem(str(path), f"16-bit {role} (mode {image.mode}); read as 8-bit by scaling (value >> 8)", False)
+        )
     if image.mode in ALPHA_MODES or (image.mode == "P" and "transparency" in image.info):
         problems.append(Problem(str(path), f"{role} has an alpha channel; the alpha is ignored when reading", False))
     if role == "image" and image.mode in ("L", "1") + SIXTEEN_BIT_MODES:
@@ -71,25 +73,52 @@ def inspect_pair(pair: tuple[str, Path, Path]) -> tuple[tuple[int, int] | None, 
         return None, [Problem(str(image_path), f"unreadable or truncated: {error.__cause__ or error}", True)]
     orientation = image.getexif().get(EXIF_ORIENTATION, 1)
     if orientation not in (0, 1):
-        problems.append(Problem(str(image_path), f"EXIF orientation {orientation}: stored pixels are used unrotated; check that the mask matches them", False))
+        problems.append(
+            Problem(
+                str(image_path),
+                f"EXIF orientation {orientation}: stored pixels are used unrotated; check that the mask matches them",
+                False,
+            )
+        )
     problems += mode_warnings(image, image_path, "image")
     try:
         mask = open_image(mask_path)
     except UnreadableImageError as error:
-        return image.size, problems + [Problem(str(mask_path), f"unreadable or truncated: {error.__cause__ or error}", True)]
+        return image.size, problems + [
+            Problem(str(mask_path), f"unreadable or truncated: {error.__cause__ or error}", True)
+        ]
     problems += mode_warnings(mask, mask_path, "mask")
     if mask.size != image.size:
-        problems.append(Problem(str(mask_path), f"mask is {mask.size[0]}x{mask.size[1]} but its image is {image.size[0]}x{image.size[1]}", True))
+        problems.append(
+            Problem(
+                str(mask_path),
+                f"mask is {mask.size[0]}x{mask.size[1]} but its image is {image.size[0]}x{image.size[1]}",
+                True,
+            )
+        )
     values = image_to_gray(mask)
     foreground = np.count_nonzero(values > 128)
     if foreground == 0:
         if mask.mode in ALPHA_MODES and np.asarray(mask.getchannel("A")).any() and not values.any():
-            problems.append(Problem(str(mask_path), "mask is black with its shape in the alpha channel; save the shape as gray values", True))
+            problems.append(
+                Problem(
+                    str(mask_path),
+                    "mask is black with its shape in the alpha channel; save the shape as gray values",
+                    True,
+                )
+            )
         else:
             problems.append(Problem(str(mask_path), "empty mask (no pixel > 128)", False))
     soft = np.count_nonzero((values > 0) & (values < 255))
     if soft:
-        problems.append(Problem(str(mask_path), f"non-binary mask: {100 * soft / values.size:.2f}% of pixels between 0 and 255 (soft training target; binarised at > 128 for metrics)", False))
+        problems.append(
+            Problem(
+                str(mask_path),
+                f"non-binary mask: {100 * soft / values.size:.2f}% of pixels between 0 and 255 "
+                "(soft training target; binarised at > 128 for metrics)",
+                False,
+            )
+        )
     return image.size, problems
 
 
@@ -150,7 +179,14 @@ def summary_table(reports: list[SplitReport]):
             resolution = f"{smallest[0]}x{smallest[1]} .. {largest[0]}x{largest[1]}"
         else:
             resolution = "-"
-        table.add_row(report.name, report.folder, str(report.pairs), resolution, str(len(report.errors)), str(len(report.warnings)))
+        table.add_row(
+            report.name,
+            report.folder,
+            str(report.pairs),
+            resolution,
+            str(len(report.errors)),
+            str(len(report.warnings)),
+        )
     return table
 
 

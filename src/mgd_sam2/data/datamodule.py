@@ -91,8 +91,10 @@ class SegmentationDataModule(LightningDataModule):
         order = list(range(len(records)))
         random.Random(self.seed).shuffle(order)
         held = set(order[:count])
-        return ([r for i, r in enumerate(records) if i not in held],
-                [replace(r, split=HOLDOUT) for i, r in enumerate(records) if i in held])
+        return (
+            [r for i, r in enumerate(records) if i not in held],
+            [replace(r, split=HOLDOUT) for i, r in enumerate(records) if i in held],
+        )
 
     def stages_of(self, fn: str) -> tuple[str, ...]:
         return {"fit": ("train", "val"), "validate": ("val",), "test": ("test",)}.get(fn, ())
@@ -117,7 +119,9 @@ class SegmentationDataModule(LightningDataModule):
             evaluated = ([holdout] if holdout else []) + [split_records(split) for split in self.splits("val")]
             self.datasets["val"] = [SegmentationDataset(records, size, "eval") for records in evaluated]
         if stage == "test":
-            self.datasets["test"] = [SegmentationDataset(split_records(split), size, "eval") for split in self.splits("test")]
+            self.datasets["test"] = [
+                SegmentationDataset(split_records(split), size, "eval") for split in self.splits("test")
+            ]
         if stage == "predict":
             if not self.predict_input:
                 raise ConfigError("nothing to predict: set data.predict to an image file or folder")
@@ -130,12 +134,19 @@ class SegmentationDataModule(LightningDataModule):
         """(number of processes, this process's rank)."""
         return (self.trainer.world_size, self.trainer.global_rank) if self.trainer is not None else (1, 0)
 
-    def loader(self, dataset: SegmentationDataset, batch_size: int, sampler, drop_last: bool = False, kind=DataLoader) -> DataLoader:
+    def loader(
+        self, dataset: SegmentationDataset, batch_size: int, sampler, drop_last: bool = False, kind=DataLoader
+    ) -> DataLoader:
         workers = self.hparams.num_workers
         return kind(
-            dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
+            dataset,
+            batch_size=batch_size,
+            sampler=sampler,
+            num_workers=workers,
             pin_memory=self.hparams.pin_memory and torch.cuda.is_available(),  # pinning only helps host-to-GPU copies
-            drop_last=drop_last, collate_fn=collate, persistent_workers=workers > 0,
+            drop_last=drop_last,
+            collate_fn=collate,
+            persistent_workers=workers > 0,
         )
 
     def train_dataloader(self) -> DataLoader:

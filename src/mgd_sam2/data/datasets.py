@@ -35,7 +35,10 @@ def split_records(split: Split) -> list[Record]:
     """Paired records of a split (unpaired files are check-data's business)."""
     if split.mask_dir is None:
         return [Record(path.stem, split.name, path) for path in list_images(split.image_dir)]
-    return [Record(stem, split.name, image, mask) for stem, image, mask in pair_by_stem(split.image_dir, split.mask_dir).pairs]
+    return [
+        Record(stem, split.name, image, mask)
+        for stem, image, mask in pair_by_stem(split.image_dir, split.mask_dir).pairs
+    ]
 
 
 def image_records(path: str | Path, split: str = "predict") -> list[Record]:
@@ -72,8 +75,11 @@ class SegmentationDataset(Dataset):
             except UnreadableImageError as error:  # reported by the writer; the other images go on
                 return {"error": str(error), "name": record.name, "split": record.split, "path": str(record.image)}
             return {
-                "image": normalize_image(self.transform(image=image)["image"]), "size": image.shape[:2],
-                "name": record.name, "split": record.split, "path": str(record.image),
+                "image": normalize_image(self.transform(image=image)["image"]),
+                "size": image.shape[:2],
+                "name": record.name,
+                "split": record.split,
+                "path": str(record.image),
             }
         image, mask = read_image(record.image), read_mask(record.mask)
         if image.shape[:2] != mask.shape:
@@ -83,7 +89,10 @@ class SegmentationDataset(Dataset):
             )
         out = self.transform(image=image, mask=mask)
         mask_tensor = torch.from_numpy(np.ascontiguousarray(out["mask"]))
-        sample = {"image": normalize_image(out["image"]), "mask": mask_tensor.unsqueeze(0).float() / 255}  # soft target in [0, 1]
+        sample = {
+            "image": normalize_image(out["image"]),
+            "mask": mask_tensor.unsqueeze(0).float() / 255,
+        }  # soft target in [0, 1]
         if self.mode == "eval":
             sample.update(gt=torch.from_numpy(mask), name=record.name, split=record.split, gt_path=str(record.mask))
         return sample
@@ -101,5 +110,10 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
     good = [s for s in samples if "error" not in s]
     batch: dict[str, Any] = {"errors": errors} if errors else {}
     if good:
-        batch.update({key: torch.stack([s[key] for s in good]) if key in STACKED_KEYS else [s[key] for s in good] for key in good[0]})
+        batch.update(
+            {
+                key: torch.stack([s[key] for s in good]) if key in STACKED_KEYS else [s[key] for s in good]
+                for key in good[0]
+            }
+        )
     return batch

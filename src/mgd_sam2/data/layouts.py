@@ -20,13 +20,19 @@ MASK_DIR_NAMES = ("gt", "GT", "mask", "masks", "Mask", "Masks")
 
 # dataset folder -> (how to get it, its splits as "dataset/split" paths under the data root)
 DATASETS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "DIS5K": ("Get DIS5K from https://github.com/xuebinqin/DIS", ("DIS5K/DIS-TR", "DIS5K/DIS-VD", "DIS5K/DIS-TE1", "DIS5K/DIS-TE2", "DIS5K/DIS-TE3", "DIS5K/DIS-TE4")),
+    "DIS5K": (
+        "Get DIS5K from https://github.com/xuebinqin/DIS",
+        ("DIS5K/DIS-TR", "DIS5K/DIS-VD", "DIS5K/DIS-TE1", "DIS5K/DIS-TE2", "DIS5K/DIS-TE3", "DIS5K/DIS-TE4"),
+    ),
     "HRSOD": ("Get HRSOD from https://github.com/yi94code/HRSOD", ("HRSOD/HRSOD-TR", "HRSOD/HRSOD-TE")),
     "UHRSD": ("Get UHRSD from https://github.com/iCVTEAM/PGNet", ("UHRSD/UHRSD-TR", "UHRSD/UHRSD-TE")),
     "DAVIS-S": ("Get DAVIS-S, released with HRSOD, from https://github.com/yi94code/HRSOD", ("DAVIS-S",)),
     "DUTS": ("Get DUTS from http://saliencydetection.net/duts/", ("DUTS/DUTS-TR", "DUTS/DUTS-TE")),
     "HKU-IS": ("Get HKU-IS from https://i.cs.hku.hk/~yzyu/research/saliency.html", ("HKU-IS",)),
-    "synthetic": ("Generate it with `mgd-sam2 synth --out data/synthetic`", ("synthetic/SYN-TR", "synthetic/SYN-VD", "synthetic/SYN-TE")),
+    "synthetic": (
+        "Generate it with `mgd-sam2 synth --out data/synthetic`",
+        ("synthetic/SYN-TR", "synthetic/SYN-VD", "synthetic/SYN-TE"),
+    ),
 }
 
 SplitSpec = Union[str, dict]
@@ -78,7 +84,9 @@ def resolve_split(root: str | Path, spec: SplitSpec, need_masks: bool = True) ->
     if isinstance(spec, dict):
         unknown = set(spec) - {"images", "masks", "name"}
         if unknown or "images" not in spec:
-            raise ConfigError(f"a split given as a mapping needs 'images' (and 'masks', 'name'), got keys {sorted(spec)}")
+            raise ConfigError(
+                f"a split given as a mapping needs 'images' (and 'masks', 'name'), got keys {sorted(spec)}"
+            )
         image_dir = Path(spec["images"])
         mask_dir = Path(spec["masks"]) if spec.get("masks") else None
         name = spec.get("name") or image_dir.parent.name or image_dir.name
@@ -123,4 +131,3 @@ def pair_by_stem(image_dir: Path, mask_dir: Path) -> Pairing:
         masks_without_image=[masks[stem] for stem in sorted(set(masks) - set(images))],
         stem_clashes=image_clashes + mask_clashes,
     )
-

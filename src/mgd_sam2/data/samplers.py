@@ -16,8 +16,18 @@ from torch.utils.data import DataLoader, DistributedSampler
 class ResumableSampler(DistributedSampler):
     """A DistributedSampler (so Lightning never wraps it again) with per-sample seeds and a one-off skip."""
 
-    def __init__(self, length: int, num_replicas: int = 1, rank: int = 0, seed: int = 0, shuffle: bool = True, drop_last: bool = True) -> None:
-        super().__init__(range(length), num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=drop_last)
+    def __init__(
+        self,
+        length: int,
+        num_replicas: int = 1,
+        rank: int = 0,
+        seed: int = 0,
+        shuffle: bool = True,
+        drop_last: bool = True,
+    ) -> None:
+        super().__init__(
+            range(length), num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=drop_last
+        )
         self._skip = 0
 
     def skip_next_epoch_start(self, samples: int) -> None:
@@ -44,10 +54,19 @@ class ResumableLoader(DataLoader):
 
     def state_dict(self) -> dict[str, int]:
         sampler = self.sampler
-        return {"samples": len(self.dataset), "seed": sampler.seed, "num_replicas": sampler.num_replicas, "batch_size": self.batch_size}
+        return {
+            "samples": len(self.dataset),
+            "seed": sampler.seed,
+            "num_replicas": sampler.num_replicas,
+            "batch_size": self.batch_size,
+        }
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         current = self.state_dict()
         if state != current:
-            changed = ", ".join(f"{key} {state.get(key)} -> {value}" for key, value in current.items() if state.get(key) != value)
-            raise ValueError(f"cannot resume this run exactly: the training data changed ({changed}); start a new run instead")
+            changed = ", ".join(
+                f"{key} {state.get(key)} -> {value}" for key, value in current.items() if state.get(key) != value
+            )
+            raise ValueError(
+                f"cannot resume this run exactly: the training data changed ({changed}); start a new run instead"
+            )

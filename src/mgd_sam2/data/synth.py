@@ -23,9 +23,10 @@ from mgd_sam2.utils.files import atomic_path, write_json
 from mgd_sam2.utils.parallel import parallel_map
 
 
-
 class SynthFolderError(UserError, FileExistsError):
     """The output folder holds something else; it is never overwritten."""
+
+
 MANIFEST = "synth.json"
 
 
@@ -76,10 +77,25 @@ def background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
         kind = rng.integers(0, 4)
         if kind == 0:
             size = rng.integers(scale / 60 + 1, scale / 6 + 2, 2)
-            cv2.rectangle(image, (x, y), (x + int(size[0]), y + int(size[1])), colour, -1 if rng.random() < 0.6 else int(rng.integers(1, 6)))
+            cv2.rectangle(
+                image,
+                (x, y),
+                (x + int(size[0]), y + int(size[1])),
+                colour,
+                -1 if rng.random() < 0.6 else int(rng.integers(1, 6)),
+            )
         elif kind == 1:
             axes = tuple(int(a) for a in rng.integers(scale / 100 + 1, scale / 8 + 2, 2))
-            cv2.ellipse(image, (x, y), axes, float(rng.uniform(0, 180)), 0, 360, colour, -1 if rng.random() < 0.6 else int(rng.integers(1, 6)))
+            cv2.ellipse(
+                image,
+                (x, y),
+                axes,
+                float(rng.uniform(0, 180)),
+                0,
+                360,
+                colour,
+                -1 if rng.random() < 0.6 else int(rng.integers(1, 6)),
+            )
         else:  # thin distractor lines and curves, like wires in the background
             points = np.cumsum(rng.normal(0, scale / 15, (int(rng.integers(3, 8)), 2)), axis=0) + (x, y)
             cv2.polylines(image, [points.astype(np.int32)], False, colour, int(rng.integers(1, 4)))
@@ -135,8 +151,14 @@ def draw_tree(rng, mask: np.ndarray) -> None:
         for _ in range(int(rng.integers(2, 4))):
             branch(x2, y2, angle + rng.uniform(-0.7, 0.7), length * rng.uniform(0.6, 0.8), thickness * 0.7, depth - 1)
 
-    branch(rng.uniform(0.3, 0.7) * width, height * rng.uniform(0.85, 1.0), -np.pi / 2 + rng.uniform(-0.3, 0.3),
-           height * rng.uniform(0.18, 0.28), rng.uniform(10, 24), int(rng.integers(5, 7)))
+    branch(
+        rng.uniform(0.3, 0.7) * width,
+        height * rng.uniform(0.85, 1.0),
+        -np.pi / 2 + rng.uniform(-0.3, 0.3),
+        height * rng.uniform(0.18, 0.28),
+        rng.uniform(10, 24),
+        int(rng.integers(5, 7)),
+    )
 
 
 def draw_hair(rng, mask: np.ndarray) -> None:
@@ -163,8 +185,13 @@ def draw_holey(rng, mask: np.ndarray) -> None:
     cx, cy = rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height
     angles = np.sort(rng.uniform(0, 2 * np.pi, int(rng.integers(5, 10))))
     radius = rng.uniform(0.15, 0.3) * min(height, width)
-    polygon = np.stack([cx + radius * rng.uniform(0.7, 1.3, len(angles)) * np.cos(angles),
-                        cy + radius * rng.uniform(0.7, 1.3, len(angles)) * np.sin(angles)], axis=1).astype(np.int32)
+    polygon = np.stack(
+        [
+            cx + radius * rng.uniform(0.7, 1.3, len(angles)) * np.cos(angles),
+            cy + radius * rng.uniform(0.7, 1.3, len(angles)) * np.sin(angles),
+        ],
+        axis=1,
+    ).astype(np.int32)
     shape = np.zeros_like(mask)
     cv2.fillPoly(shape, [polygon], 255)
     for _ in range(int(rng.integers(3, 12))):
@@ -227,7 +254,9 @@ class SampleWriter:
         with atomic_path(mask_path) as temporary:  # mask first: an image file implies its mask exists
             Image.fromarray(mask).save(temporary, format="PNG")
         with atomic_path(image_path) as temporary:
-            Image.fromarray(image).save(temporary, format="JPEG", quality=95, subsampling=0)  # full-resolution chroma keeps 1 px wires coloured
+            Image.fromarray(image).save(
+                temporary, format="JPEG", quality=95, subsampling=0
+            )  # full-resolution chroma keeps 1 px wires coloured
         return "written"
 
 
@@ -249,7 +278,9 @@ def write_dataset(out: str | Path, config: SynthConfig, workers: int = 2, show: 
                 f"choose another --out or delete that folder first"
             )
     elif out.exists() and any(out.iterdir()):
-        raise SynthFolderError(f"{out} exists and is not a synthetic dataset made by this command; choose another --out")
+        raise SynthFolderError(
+            f"{out} exists and is not a synthetic dataset made by this command; choose another --out"
+        )
     write_json(manifest, settings)
     counts = {"written": 0, "kept": 0}
     for outcome in parallel_map(SampleWriter(out, config), config.assignments(), workers, "generating", show=show):
@@ -257,7 +288,9 @@ def write_dataset(out: str | Path, config: SynthConfig, workers: int = 2, show: 
     return counts
 
 
-def ensure_dataset(out: str | Path, config: SynthConfig = SynthConfig(), workers: int = 2, show: bool = True) -> SynthConfig:
+def ensure_dataset(
+    out: str | Path, config: SynthConfig = SynthConfig(), workers: int = 2, show: bool = True
+) -> SynthConfig:
     """Use the synthetic dataset under ``out`` whatever its settings (finishing it if interrupted), or generate
     one with ``config``; returns the settings of the dataset that is there."""
     manifest = Path(out) / MANIFEST

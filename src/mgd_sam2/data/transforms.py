@@ -81,7 +81,9 @@ class CenteredJitterCrop(A.DualTransform):
         left, top, right, bottom = box
         return img[top:bottom, left:right]
 
-    def apply_to_mask(self, mask: np.ndarray, box: tuple[int, int, int, int] = (0, 0, 0, 0), **params: Any) -> np.ndarray:
+    def apply_to_mask(
+        self, mask: np.ndarray, box: tuple[int, int, int, int] = (0, 0, 0, 0), **params: Any
+    ) -> np.ndarray:
         return self.apply(mask, box=box)
 
     def get_transform_init_args_names(self) -> tuple[str, ...]:
@@ -95,9 +97,15 @@ class PILColorEnhance(A.ImageOnlyTransform):
         randint = self.py_random.randint
         return {"factors": (randint(5, 15) / 10, randint(5, 15) / 10, randint(0, 20) / 10, randint(0, 30) / 10)}
 
-    def apply(self, img: np.ndarray, factors: tuple[float, float, float, float] = (1, 1, 1, 1), **params: Any) -> np.ndarray:
+    def apply(
+        self, img: np.ndarray, factors: tuple[float, float, float, float] = (1, 1, 1, 1), **params: Any
+    ) -> np.ndarray:
         image = Image.fromarray(img)
-        for enhancer, factor in zip((ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color, ImageEnhance.Sharpness), factors):
+        for enhancer, factor in zip(
+            (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color, ImageEnhance.Sharpness),
+            factors,
+            strict=True,
+        ):
             image = enhancer(image).enhance(factor)
         return np.array(image)
 
@@ -112,8 +120,15 @@ def train_transform(size: int, seed: int | None = None) -> A.Compose:
         [
             A.HorizontalFlip(p=0.5),
             CenteredJitterCrop(max_shrink=30),
-            A.Rotate(limit=15, interpolation=cv2.INTER_CUBIC, mask_interpolation=cv2.INTER_NEAREST,
-                     border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=0, p=0.2),
+            A.Rotate(
+                limit=15,
+                interpolation=cv2.INTER_CUBIC,
+                mask_interpolation=cv2.INTER_NEAREST,
+                border_mode=cv2.BORDER_CONSTANT,
+                fill=0,
+                fill_mask=0,
+                p=0.2,
+            ),
             PILColorEnhance(p=1.0),
             PILResize(size, size),
         ],

@@ -42,11 +42,19 @@ def pair_files(pred_dir: str | Path, gt_dir: str | Path) -> list[tuple[str, Path
             raise EvaluationError(f"{role} folder not found: {folder}")
     pairing = pair_by_stem(Path(pred_dir), Path(gt_dir))
     if pairing.stem_clashes:
-        raise EvaluationError(list_problems("files sharing a name stem", pairing.stem_clashes, "Keep one file per stem."))
+        raise EvaluationError(
+            list_problems("files sharing a name stem", pairing.stem_clashes, "Keep one file per stem.")
+        )
     problems = [f"{path.stem}: no prediction in {pred_dir}" for path in pairing.masks_without_image]
     problems += [f"{path.stem}: no ground truth in {gt_dir}" for path in pairing.images_without_mask]
     if problems:
-        raise EvaluationError(list_problems("unpaired files", problems, "Predictions and GT masks pair by file stem; add or remove files so both folders match."))
+        raise EvaluationError(
+            list_problems(
+                "unpaired files",
+                problems,
+                "Predictions and GT masks pair by file stem; add or remove files so both folders match.",
+            )
+        )
     if not pairing.pairs:
         raise EvaluationError(f"no image files to score in {pred_dir} and {gt_dir}")
     return pairing.pairs
@@ -64,7 +72,9 @@ def check_headers(pairs: list[tuple[str, Path, Path]]) -> tuple[list[str], list[
             except OSError as error:
                 unreadable.append(f"{path}: {error}")
         if len(sizes) == 2 and sizes[0] != sizes[1]:
-            mismatched.append(f"{name}: prediction {sizes[0][0]}x{sizes[0][1]} vs ground truth {sizes[1][0]}x{sizes[1][1]}")
+            mismatched.append(
+                f"{name}: prediction {sizes[0][0]}x{sizes[0][1]} vs ground truth {sizes[1][0]}x{sizes[1][1]}"
+            )
     return mismatched, unreadable
 
 
@@ -122,14 +132,21 @@ def evaluate_folders(
     if unreadable:
         raise EvaluationError(list_problems("unreadable files", unreadable, "Re-export or remove them and run again."))
     if mismatched and not resize_pred:
-        raise EvaluationError(list_problems(
-            "predictions not at ground-truth resolution", mismatched,
-            "Scores are computed at GT resolution: save predictions at each GT's size, or pass --resize-pred to "
-            "resize them bilinearly (as PySODEvalToolkit does).",
-        ))
-    metrics = build_metrics(metric_names or list(METRIC_CLASSES), hce_binarize=hce_binarize, skeleton_cache=skeleton_cache)
+        raise EvaluationError(
+            list_problems(
+                "predictions not at ground-truth resolution",
+                mismatched,
+                "Scores are computed at GT resolution: save predictions at each GT's size, or pass --resize-pred to "
+                "resize them bilinearly (as PySODEvalToolkit does).",
+            )
+        )
+    metrics = build_metrics(
+        metric_names or list(METRIC_CLASSES), hce_binarize=hce_binarize, skeleton_cache=skeleton_cache
+    )
     per_image, errors = [], []
-    for name, shape, result in parallel_map(PairMeasurer(metrics, resize_pred), pairs, workers, "evaluating", show=progress):
+    for name, shape, result in parallel_map(
+        PairMeasurer(metrics, resize_pred), pairs, workers, "evaluating", show=progress
+    ):
         if shape is None:
             errors.append(f"{name}: {result}")
             continue
@@ -139,7 +156,9 @@ def evaluate_folders(
             row.update({scalar: result[key][scalar] for scalar in metric.SCALARS})
         per_image.append(row)
     if errors:
-        raise EvaluationError(list_problems("files that could not be scored", errors, "Fix or remove them and run again."))
+        raise EvaluationError(
+            list_problems("files that could not be scored", errors, "Fix or remove them and run again.")
+        )
     curves = {}
     for key in ("F", "E"):
         if key in metrics:
@@ -152,4 +171,9 @@ def versions() -> dict[str, str]:
     """Library versions that the numbers depend on (HCE on OpenCV's approxPolyDP)."""
     from importlib.metadata import version
 
-    return {"opencv": cv2.__version__, "pysodmetrics": version("pysodmetrics"), "numpy": np.__version__, "torch": torch.__version__}
+    return {
+        "opencv": cv2.__version__,
+        "pysodmetrics": version("pysodmetrics"),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+    }

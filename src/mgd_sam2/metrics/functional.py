@@ -26,7 +26,9 @@ def check_pair(pred: np.ndarray, gt: np.ndarray) -> None:
         if array.dtype != np.uint8 or array.ndim != 2:
             raise ValueError(f"{name} must be a 2-D uint8 map, got {array.dtype} with shape {array.shape}")
     if pred.shape != gt.shape:
-        raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} differ in size; resize the prediction to the GT")
+        raise ValueError(
+            f"prediction {pred.shape} and ground truth {gt.shape} differ in size; resize the prediction to the GT"
+        )
 
 
 def normalize(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -50,7 +52,9 @@ def adaptive_threshold(pred_norm: np.ndarray) -> float:
     return min(2 * pred_norm.mean(), 1)
 
 
-def f_measure(pred_norm: np.ndarray, gt: np.ndarray, counts: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray | float]:
+def f_measure(
+    pred_norm: np.ndarray, gt: np.ndarray, counts: tuple[np.ndarray, np.ndarray]
+) -> dict[str, np.ndarray | float]:
     """F-measure (beta^2 = 0.3) curve with its precision and recall, plus the adaptive F."""
     tp, fp = counts
     predicted = tp + fp
@@ -81,7 +85,12 @@ def _enhanced_alignment_sum(tp, fp, gt_fg: int, size: int):
     fn = gt_fg - tp
     tn = pred_bg - fn
     mean_pred, mean_gt = pred_fg / size, gt_fg / size
-    parts = ((tp, 1 - mean_pred, 1 - mean_gt), (fp, 1 - mean_pred, -mean_gt), (fn, -mean_pred, 1 - mean_gt), (tn, -mean_pred, -mean_gt))
+    parts = (
+        (tp, 1 - mean_pred, 1 - mean_gt),
+        (fp, 1 - mean_pred, -mean_gt),
+        (fn, -mean_pred, 1 - mean_gt),
+        (tn, -mean_pred, -mean_gt),
+    )
     total = 0
     for numel, demeaned_pred, demeaned_gt in parts:
         align = 2 * (demeaned_pred * demeaned_gt) / (demeaned_pred**2 + demeaned_gt**2 + EPS)
@@ -89,7 +98,9 @@ def _enhanced_alignment_sum(tp, fp, gt_fg: int, size: int):
     return total
 
 
-def e_measure(pred_norm: np.ndarray, gt: np.ndarray, counts: tuple[np.ndarray, np.ndarray]) -> dict[str, np.ndarray | float]:
+def e_measure(
+    pred_norm: np.ndarray, gt: np.ndarray, counts: tuple[np.ndarray, np.ndarray]
+) -> dict[str, np.ndarray | float]:
     """E-measure curve over the 256 thresholds and the adaptive E (Fan et al. 2018)."""
     size = gt.size
     gt_fg = int(np.count_nonzero(gt))
@@ -129,7 +140,12 @@ def check_binarize(binarize: str) -> None:
 
 
 def human_correction_effort(
-    pred: np.ndarray, gt_raw: np.ndarray, skeleton: np.ndarray | None = None, binarize: str = "dis", relax: int = 5, epsilon: float = 2.0
+    pred: np.ndarray,
+    gt_raw: np.ndarray,
+    skeleton: np.ndarray | None = None,
+    binarize: str = "dis",
+    relax: int = 5,
+    epsilon: float = 2.0,
 ) -> float:
     """HCE (Qin et al. 2022) of a raw uint8 prediction against a raw uint8 GT.
 

@@ -66,7 +66,11 @@ class ImageMeasure(Metric):
             setattr(self, f"sum_{name}", getattr(self, f"sum_{name}") + value)
         for name in self.CURVES:
             curve = getattr(self, f"curve_{name}")
-            setattr(self, f"curve_{name}", curve + torch.from_numpy(np.asarray(result[name], dtype=np.float64)).to(curve.device))
+            setattr(
+                self,
+                f"curve_{name}",
+                curve + torch.from_numpy(np.asarray(result[name], dtype=np.float64)).to(curve.device),
+            )
 
     def update(
         self,
@@ -94,7 +98,10 @@ class ImageMeasure(Metric):
         """Per-image values in update order (gathered across processes when called inside compute)."""
         values = {name: getattr(self, f"values_{name}") for name in self.SCALARS}
         # a list state is a list before syncing and one concatenated tensor after it
-        return {name: dim_zero_cat(v) if isinstance(v, Tensor) or v else torch.empty(0, dtype=torch.float64) for name, v in values.items()}
+        return {
+            name: dim_zero_cat(v) if isinstance(v, Tensor) or v else torch.empty(0, dtype=torch.float64)
+            for name, v in values.items()
+        }
 
 
 class SMeasure(ImageMeasure):
@@ -153,16 +160,24 @@ class FMeasure(ImageMeasure):
         result = fn.f_measure(pred_norm, gt_bool, fn.threshold_counts(pred_norm, gt_bool))
         curve = result["curve"]
         return {
-            "fm": curve, "precision": result["precision"], "recall": result["recall"],
-            "adpFm": result["adaptive"], "meanFm": float(curve.mean()), "maxFm": float(curve.max()),
+            "fm": curve,
+            "precision": result["precision"],
+            "recall": result["recall"],
+            "adpFm": result["adaptive"],
+            "meanFm": float(curve.mean()),
+            "maxFm": float(curve.max()),
         }
 
     def compute(self) -> dict[str, Tensor]:
         n = self.count.clamp(min=1)
         curve = self.curve_fm / n
         return {
-            "adpFm": self.mean("adpFm"), "meanFm": curve.mean(), "maxFm": curve.max(), "fm_curve": curve,
-            "precision_curve": self.curve_precision / n, "recall_curve": self.curve_recall / n,
+            "adpFm": self.mean("adpFm"),
+            "meanFm": curve.mean(),
+            "maxFm": curve.max(),
+            "fm_curve": curve,
+            "precision_curve": self.curve_precision / n,
+            "recall_curve": self.curve_recall / n,
         }
 
 
@@ -227,7 +242,9 @@ METRIC_CLASSES: dict[str, type[ImageMeasure]] = {
 SCALAR_KEYS = ("Smeasure", "wFmeasure", "MAE", "adpEm", "meanEm", "maxEm", "adpFm", "meanFm", "maxFm", "HCE", "mBA")
 
 
-def build_metrics(names: Iterable[str] = METRIC_CLASSES, hce_binarize: str = "dis", skeleton_cache: bool | str | Path = True) -> dict[str, ImageMeasure]:
+def build_metrics(
+    names: Iterable[str] = METRIC_CLASSES, hce_binarize: str = "dis", skeleton_cache: bool | str | Path = True
+) -> dict[str, ImageMeasure]:
     """The measures called ``names`` (keys of METRIC_CLASSES), configured."""
     metrics: dict[str, ImageMeasure] = {}
     for name in names:

@@ -8,13 +8,29 @@ import io
 # layout -> [(result key, column header)]
 LAYOUTS: dict[str, list[tuple[str, str]]] = {
     # DIS paper, Table 2 (DIS5K): maxF, weighted F, MAE, S, mean E, HCE
-    "dis": [("maxFm", "maxFβ↑"), ("wFmeasure", "Fβw↑"), ("MAE", "M↓"), ("Smeasure", "Sα↑"), ("meanEm", "Eφm↑"), ("HCE", "HCEγ↓")],
+    "dis": [
+        ("maxFm", "maxFβ↑"),
+        ("wFmeasure", "Fβw↑"),
+        ("MAE", "M↓"),
+        ("Smeasure", "Sα↑"),
+        ("meanEm", "Eφm↑"),
+        ("HCE", "HCEγ↓"),
+    ],
     # InSPyReNet Table 3 (HRSOD-TE, UHRSD-TE, DAVIS-S): S, maxF, MAE, mBA
     "hrsod": [("Smeasure", "Sα↑"), ("maxFm", "maxFβ↑"), ("MAE", "MAE↓"), ("mBA", "mBA↑")],
     # everything we compute
     "all": [
-        ("Smeasure", "Sα↑"), ("maxFm", "maxFβ↑"), ("meanFm", "meanFβ↑"), ("adpFm", "adpFβ↑"), ("wFmeasure", "Fβw↑"),
-        ("MAE", "MAE↓"), ("maxEm", "maxEφ↑"), ("meanEm", "Eφm↑"), ("adpEm", "adpEφ↑"), ("HCE", "HCEγ↓"), ("mBA", "mBA↑"),
+        ("Smeasure", "Sα↑"),
+        ("maxFm", "maxFβ↑"),
+        ("meanFm", "meanFβ↑"),
+        ("adpFm", "adpFβ↑"),
+        ("wFmeasure", "Fβw↑"),
+        ("MAE", "MAE↓"),
+        ("maxEm", "maxEφ↑"),
+        ("meanEm", "Eφm↑"),
+        ("adpEm", "adpEφ↑"),
+        ("HCE", "HCEγ↓"),
+        ("mBA", "mBA↑"),
     ],
 }
 DIS_TEST_SPLITS = ("DIS-TE1", "DIS-TE2", "DIS-TE3", "DIS-TE4")
@@ -29,7 +45,8 @@ def format_value(key: str, value: float | None) -> str:
 
 
 def with_dis_overall(rows: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-    """Add the DIS paper's "Overall DIS-TE(1-4)" row, the plain mean of the four test subsets, when all four are present."""
+    """Add the DIS paper's "Overall DIS-TE(1-4)" row, the plain mean of the four test subsets, when all four are
+    present."""
     if not all(split in rows for split in DIS_TEST_SPLITS):
         return rows
     keys = set.intersection(*(set(rows[split]) for split in DIS_TEST_SPLITS))
@@ -47,7 +64,9 @@ def markdown_table(rows: dict[str, dict[str, float]], layout: str) -> str:
     header = ["set"] + [title for _, title in columns(layout)]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, scores in rows.items():
-        lines.append("| " + " | ".join([name] + [format_value(key, scores.get(key)) for key, _ in columns(layout)]) + " |")
+        lines.append(
+            "| " + " | ".join([name] + [format_value(key, scores.get(key)) for key, _ in columns(layout)]) + " |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -37,4 +37,3 @@ class MPAdapter(nn.Module):
         new_stitched = stitched + self.local_fuse(stitched, resize(z_global, stitched.shape[-2:]))
         z = join_views(image_to_locals(new_stitched, self.grid), new_global)
         return self.up(F.gelu(z.permute(0, 2, 3, 1)))
-

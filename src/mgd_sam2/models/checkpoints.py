@@ -62,9 +62,15 @@ class LoadReport:
 
     def details(self) -> str:
         """Every key by name, one section per outcome."""
-        sections = [("loaded", self.loaded), ("re-initialised (shape differs by design)", self.reinitialised),
-                    ("missing from the file (start from initialisation)", self.missing), ("in the file, not used by MGD-SAM2", self.ignored)]
-        return "\n".join(f"{title} ({len(keys)}):\n" + "".join(f"  {key}\n" for key in keys) for title, keys in sections)
+        sections = [
+            ("loaded", self.loaded),
+            ("re-initialised (shape differs by design)", self.reinitialised),
+            ("missing from the file (start from initialisation)", self.missing),
+            ("in the file, not used by MGD-SAM2", self.ignored),
+        ]
+        return "\n".join(
+            f"{title} ({len(keys)}):\n" + "".join(f"  {key}\n" for key in keys) for title, keys in sections
+        )
 
     def summary(self) -> str:
         def grouped(keys: list[str]) -> str:
@@ -75,7 +81,8 @@ class LoadReport:
 
         return (
             f"{self.kind} weights from {self.source}: loaded {len(self.loaded)} tensors; "
-            f"re-initialised {len(self.reinitialised)} (shape differs by design): {', '.join(self.reinitialised) or 'none'}; "
+            f"re-initialised {len(self.reinitialised)} (shape differs by design): "
+            f"{', '.join(self.reinitialised) or 'none'}; "
             f"missing {len(self.missing)} (start from initialisation): {grouped(self.missing)}; "
             f"ignored {len(self.ignored)} (not used by MGD-SAM2): {grouped(self.ignored)}"
         )
@@ -86,13 +93,15 @@ def read_weights_file(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(
-            f"weights file not found: {path}. Checkpoints of training runs are under runs/<name>/version_<n>/checkpoints/; {SAM2_DOWNLOAD_HINT}"
+            f"weights file not found: {path}. Checkpoints of training runs are under "
+            f"runs/<name>/version_<n>/checkpoints/; {SAM2_DOWNLOAD_HINT}"
         )
     try:
         content = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises UnpicklingError, RuntimeError or EOFError depending on the damage
         raise CheckpointError(
-            f"{path} is not a readable PyTorch checkpoint ({type(error).__name__}: {str(error).splitlines()[0][:200]}). "
+            f"{path} is not a readable PyTorch checkpoint "
+            f"({type(error).__name__}: {str(error).splitlines()[0][:200]}). "
             "Check the file is complete (re-download it) and is a .pt/.pth/.ckpt weights file."
         ) from error
     if not isinstance(content, dict):
@@ -137,7 +146,8 @@ def check_same_size(state: dict[str, Tensor], prefix: str, model: nn.Module, sou
     ours = describe_hiera(model.state_dict(), "encoder.trunk.")
     if theirs != ours:
         raise CheckpointError(
-            f"{source} holds a Hiera of size {size_name(*theirs)} (embed_dim {theirs[0]}, {theirs[1]} blocks) but the model "
+            f"{source} holds a Hiera of size {size_name(*theirs)} (embed_dim {theirs[0]}, {theirs[1]} blocks) "
+            "but the model "
             f"was built with preset {getattr(model, 'preset', '?')!r} (embed_dim {ours[0]}, {ours[1]} blocks). "
             f"Use the preset that matches the checkpoint, or the checkpoint that matches the preset."
         )
@@ -163,7 +173,8 @@ def load_sam2_state(model: nn.Module, content: dict, source: str) -> LoadReport:
         elif own[target].shape != value.shape:
             if target not in REINITIALISED_ON_SHAPE_CHANGE:
                 raise CheckpointError(
-                    f"{source}: {key} has shape {tuple(value.shape)}, the model's {target} has {tuple(own[target].shape)}"
+                    f"{source}: {key} has shape {tuple(value.shape)}, "
+                    f"the model's {target} has {tuple(own[target].shape)}"
                 )
             report.reinitialised.append(target)
         else:
@@ -173,7 +184,8 @@ def load_sam2_state(model: nn.Module, content: dict, source: str) -> LoadReport:
     unexpected_missing = [key for key in report.missing if not key.startswith(NEW_KEY_PREFIXES)]
     if unexpected_missing:
         raise CheckpointError(
-            f"{source} lacks {len(unexpected_missing)} pretrained tensors the model needs, e.g. {unexpected_missing[:5]}; "
+            f"{source} lacks {len(unexpected_missing)} pretrained tensors the model needs, "
+            f"e.g. {unexpected_missing[:5]}; "
             "the file is incomplete or not a SAM2 image model checkpoint."
         )
     model.load_state_dict(to_load, strict=False)
@@ -184,7 +196,10 @@ def load_sam2_state(model: nn.Module, content: dict, source: str) -> LoadReport:
 OFFICIAL_RENAMES: list[tuple[str, str | Callable[[re.Match], str]]] = [
     # MCEM
     (r"^sam_mask_decoder\.new_multifieldcrossatt\.attention\.0\.", "decoder.mcem.to_global."),
-    (r"^sam_mask_decoder\.new_multifieldcrossatt\.attention\.(\d+)\.", lambda m: f"decoder.mcem.to_local.{int(m.group(1)) - 1}."),
+    (
+        r"^sam_mask_decoder\.new_multifieldcrossatt\.attention\.(\d+)\.",
+        lambda m: f"decoder.mcem.to_local.{int(m.group(1)) - 1}.",
+    ),
     (r"^sam_mask_decoder\.new_multifieldcrossatt\.norm1\.", "decoder.mcem.global_norm1."),
     (r"^sam_mask_decoder\.new_multifieldcrossatt\.norm2\.", "decoder.mcem.global_norm2."),
     (r"^sam_mask_decoder\.new_multifieldcrossatt\.mlp1\.", "decoder.mcem.global_mlp."),
@@ -286,5 +301,6 @@ def load_pretrained(model: nn.Module, path: str | Path) -> LoadReport:
         return load_sam2_state(model, content, str(path))
     raise CheckpointError(
         f"{path} is neither a SAM2/SAM2.1 checkpoint (keys image_encoder.trunk.*) nor released MGD-SAM2 weights; "
-        f"its first keys are {sorted(state)[:5]}. For a checkpoint of this project's training use --ckpt with the .ckpt file."
+        f"its first keys are {sorted(state)[:5]}. "
+        "For a checkpoint of this project's training use --ckpt with the .ckpt file."
     )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from torch import Tensor, nn
 from sam2.modeling.backbones.hieradet import Hiera
 from sam2.modeling.backbones.image_encoder import FpnNeck
 from sam2.modeling.position_encoding import PositionEmbeddingSine
+from torch import Tensor, nn
 
 from mgd_sam2.models.adapters import MPAdapter
 from mgd_sam2.models.presets import Preset
@@ -19,7 +19,9 @@ class AdaptedImageEncoder(nn.Module):
     With ``use_adapters=False`` it computes exactly what ``sam2``'s ``ImageEncoder`` computes.
     """
 
-    def __init__(self, preset: Preset, grid: int, use_adapters: bool = True, global_att_blocks: tuple[int, ...] | None = None) -> None:
+    def __init__(
+        self, preset: Preset, grid: int, use_adapters: bool = True, global_att_blocks: tuple[int, ...] | None = None
+    ) -> None:
         super().__init__()
         self.trunk = Hiera(
             embed_dim=preset.embed_dim,

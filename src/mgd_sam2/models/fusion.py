@@ -1,4 +1,4 @@
-"""Decoder-side multi-view fusion: MCEM on the stride-16 tokens, HMIM on the stride-8/4 FPN levels (MODEL.md 2.2, 2.3)."""
+"""Decoder-side multi-view fusion: MCEM on the stride-16 tokens, HMIM on the stride-8/4 FPN levels."""
 
 from __future__ import annotations
 
@@ -47,7 +47,9 @@ class MCEM(nn.Module):
         tokens_l = rearrange(stitched, "b c h w -> b (h w) c")
         flat_pe_g = rearrange(pe_global, "1 c h w -> 1 (h w) c")
         flat_pe_l = rearrange(pe_local, "1 c h w -> 1 (h w) c")
-        tokens_g = self.global_norm1(tokens_g + self.to_global(q=tokens_g + flat_pe_g, k=tokens_l + flat_pe_l, v=tokens_l))
+        tokens_g = self.global_norm1(
+            tokens_g + self.to_global(q=tokens_g + flat_pe_g, k=tokens_l + flat_pe_l, v=tokens_l)
+        )
         tokens_g = self.global_norm2(tokens_g + self.global_mlp(tokens_g))
 
         # global -> local, cell-wise: local view k attends to cell k of the enhanced global view
@@ -59,7 +61,9 @@ class MCEM(nn.Module):
         pe_global_cells = rearrange(pe_global, cells, gh=g, gw=g)
         attended = torch.stack(
             [
-                attention(q=local_cells[k] + pe_local_cells[k], k=global_cells[k] + pe_global_cells[k], v=global_cells[k])
+                attention(
+                    q=local_cells[k] + pe_local_cells[k], k=global_cells[k] + pe_global_cells[k], v=global_cells[k]
+                )
                 for k, attention in enumerate(self.to_local)
             ]
         )  # (g*g, B, h*w, C)

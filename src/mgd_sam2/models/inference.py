@@ -46,7 +46,7 @@ def to_uint8_maps(logits: Tensor, sizes: list[tuple[int, int]]) -> list[Tensor]:
     x255 and truncation to uint8, which is what saving an 8-bit PNG does (EVALUATION.md protocol).
     """
     maps = []
-    for logit, (height, width) in zip(logits.float(), sizes):
+    for logit, (height, width) in zip(logits.float(), sizes, strict=True):
         prob = torch.sigmoid(resize(logit[None], (int(height), int(width))))[0, 0]
         maps.append((prob * 255).to(torch.uint8))
     return maps

@@ -16,7 +16,9 @@ class CrossViewConv(nn.Conv3d):
     """
 
     def __init__(self, channels: int) -> None:
-        super().__init__(channels, channels, kernel_size=(2, 3, 3), stride=(2, 1, 1), padding=(0, 1, 1), groups=channels)
+        super().__init__(
+            channels, channels, kernel_size=(2, 3, 3), stride=(2, 1, 1), padding=(0, 1, 1), groups=channels
+        )
 
     def forward(self, own: Tensor, other: Tensor) -> Tensor:  # (N, C, H, W) x2 -> (N, C, H, W)
         return super().forward(torch.stack([own, other], dim=2)).squeeze(2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from mgd_sam2.data.views import resize, split_views, locals_to_image
+from mgd_sam2.data.views import locals_to_image, resize, split_views
 from mgd_sam2.models.layers import CrossViewConv
 
 
@@ -50,8 +50,12 @@ class DetailRefinement(nn.Module):
         self.image_enhance = MultiKernelEnhance(image_dim)
         self.view_fusion = CrossViewConv(embed_dim)
         self.view_fusion_norm = nn.Sequential(nn.BatchNorm2d(embed_dim), nn.ReLU(inplace=True))
-        self.up1 = nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), *conv_bn_relu(embed_dim, embed_dim))
-        self.up2 = nn.Sequential(nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), *conv_bn_relu(embed_dim, embed_dim))
+        self.up1 = nn.Sequential(
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), *conv_bn_relu(embed_dim, embed_dim)
+        )
+        self.up2 = nn.Sequential(
+            nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False), *conv_bn_relu(embed_dim, embed_dim)
+        )
         self.head = nn.Sequential(*conv_bn_relu(embed_dim, 32), *conv_bn_relu(32, 16))
         self.out_conv = nn.Conv2d(16, 1, 1)
 

@@ -37,7 +37,9 @@ def export_trained_weights(module: MGDSAM2Module, path: str | Path) -> int:
     return len(state)
 
 
-def load_module(ckpt: str | Path, weights: str | Path | None = None, overrides: dict[str, Any] | None = None) -> tuple[MGDSAM2Module, str]:
+def load_module(
+    ckpt: str | Path, weights: str | Path | None = None, overrides: dict[str, Any] | None = None
+) -> tuple[MGDSAM2Module, str]:
     """(module in eval mode, a one-line description of what was loaded). ``overrides`` replace hyperparameters
     that do not change the weights (e.g. ``tta``)."""
     overrides = overrides or {}
@@ -45,7 +47,9 @@ def load_module(ckpt: str | Path, weights: str | Path | None = None, overrides: 
     if "state_dict" in content and "hyper_parameters" in content:  # a Lightning checkpoint of ours
         if weights is not None:
             raise CheckpointError(f"{ckpt} is a complete Lightning checkpoint; --weights is only for a SAM2 checkpoint")
-        module = MGDSAM2Module.load_from_checkpoint(ckpt, map_location="cpu", weights_only=True, pretrained=None, **overrides)
+        module = MGDSAM2Module.load_from_checkpoint(
+            ckpt, map_location="cpu", weights_only=True, pretrained=None, **overrides
+        )
         return module.eval(), f"Lightning checkpoint {ckpt} (preset {module.hparams.preset})"
     state = unwrap_state_dict(content)
     if is_official_mgdsam2(state):
@@ -68,6 +72,12 @@ def load_module(ckpt: str | Path, weights: str | Path | None = None, overrides: 
     result = module.model.load_state_dict(trained["state_dict"], strict=False)
     missing = [key for key in result.missing_keys if not key.startswith("encoder.trunk.")]
     if missing or result.unexpected_keys:
-        raise CheckpointError(f"{weights} does not fit the model it describes: missing {missing[:5]}, unexpected {result.unexpected_keys[:5]}")
+        raise CheckpointError(
+            f"{weights} does not fit the model it describes: "
+            f"missing {missing[:5]}, unexpected {result.unexpected_keys[:5]}"
+        )
     module.pretrained_loaded = True
-    return module.eval(), f"{report.kind} trunk from {ckpt} + trained weights from {weights} (preset {module.hparams.preset})"
+    return (
+        module.eval(),
+        f"{report.kind} trunk from {ckpt} + trained weights from {weights} (preset {module.hparams.preset})",
+    )

@@ -30,8 +30,11 @@ def view_targets(mask: Tensor, grid: int, multi_view: bool) -> Tensor:
     return resize(mask, (height // grid, width // grid), mode="nearest")
 
 
-def mgd_loss(logits: Tensor, view_logits: Tensor, mask: Tensor, grid: int, multi_view: bool, aux_weight: float = 0.3) -> dict[str, Tensor]:
-    """{"loss", "final", "aux"}: logits (B, 1, gV, gV); view_logits (N, 1, V/4, V/4); mask (B, 1, gV, gV) soft in [0, 1]."""
+def mgd_loss(
+    logits: Tensor, view_logits: Tensor, mask: Tensor, grid: int, multi_view: bool, aux_weight: float = 0.3
+) -> dict[str, Tensor]:
+    """{"loss", "final", "aux"}: logits (B, 1, gV, gV); view_logits (N, 1, V/4, V/4);
+    mask (B, 1, gV, gV) soft in [0, 1]."""
     targets = view_targets(mask, grid, multi_view)
     view_logits = resize(view_logits.float(), targets.shape[-2:])  # bilinear, to the view size V
     final = bce_iou(logits.float(), mask)

@@ -70,14 +70,23 @@ class MGDSAM2Module(LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.model = MGDSAM2(
-            preset, view_size, grid, use_adapters, use_mcem, use_hmim, use_drm, multi_view,
+            preset,
+            view_size,
+            grid,
+            use_adapters,
+            use_mcem,
+            use_hmim,
+            use_drm,
+            multi_view,
             tuple(global_att_blocks) if global_att_blocks else None,
         )
         self.metrics = nn.ModuleDict()  # "{stage}/{split}" -> {metric name: Metric}, built in setup()
         self.pretrained_loaded = False
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.pretrained_loaded = True  # trained weights come from the checkpoint; never overwrite them with `pretrained`
+        self.pretrained_loaded = (
+            True  # trained weights come from the checkpoint; never overwrite them with `pretrained`
+        )
 
     @property
     def input_size(self) -> int:
@@ -106,7 +115,9 @@ class MGDSAM2Module(LightningModule):
         return self.model(image)
 
     def loss(self, out: MGDSAM2Output, mask: Tensor) -> dict[str, Tensor]:
-        return mgd_loss(out.logits, out.view_logits, mask, self.model.grid, self.model.multi_view, self.hparams.aux_weight)
+        return mgd_loss(
+            out.logits, out.view_logits, mask, self.model.grid, self.model.multi_view, self.hparams.aux_weight
+        )
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         out = self(batch["image"])
@@ -124,8 +135,13 @@ class MGDSAM2Module(LightningModule):
         if stage == "val":
             out = self(batch["image"])
             logits = out.logits
-            self.log(f"val/{split}/loss", self.loss(out, batch["mask"])["loss"], batch_size=len(batch["gt"]),
-                     add_dataloader_idx=False, sync_dist=True)
+            self.log(
+                f"val/{split}/loss",
+                self.loss(out, batch["mask"])["loss"],
+                batch_size=len(batch["gt"]),
+                add_dataloader_idx=False,
+                sync_dist=True,
+            )
             if batch_idx == 0:
                 self.log_images(f"val/{split}", batch["image"], batch["mask"], logits)
         else:
@@ -168,7 +184,12 @@ class MGDSAM2Module(LightningModule):
         if "image" in batch:
             logits = predict_logits(self.model, batch["image"], tta=self.hparams.tta)
             maps = [m.cpu() for m in to_uint8_maps(logits, batch["size"])]
-        return {"maps": maps, "path": batch.get("path", []), "name": batch.get("name", []), "errors": batch.get("errors", [])}
+        return {
+            "maps": maps,
+            "path": batch.get("path", []),
+            "name": batch.get("name", []),
+            "errors": batch.get("errors", []),
+        }
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
@@ -176,11 +197,18 @@ class MGDSAM2Module(LightningModule):
         optimizer = torch.optim.AdamW(
             [
                 {"params": groups["new"], "lr": hp.lr, "weight_decay": 0.0, "name": "new"},
-                {"params": groups["pretrained"], "lr": hp.lr * hp.pretrained_lr_scale, "weight_decay": hp.weight_decay, "name": "pretrained"},
+                {
+                    "params": groups["pretrained"],
+                    "lr": hp.lr * hp.pretrained_lr_scale,
+                    "weight_decay": hp.weight_decay,
+                    "name": "pretrained",
+                },
             ]
         )
         max_epochs = max(1, self.trainer.max_epochs or 1)
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: max(0.0, 1 - epoch / max_epochs) ** hp.poly_power)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda epoch: max(0.0, 1 - epoch / max_epochs) ** hp.poly_power
+        )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "epoch", "name": "lr"}}
 
     def log_images(self, tag: str, image: Tensor, mask: Tensor, logits: Tensor, count: int = 4) -> None:
@@ -194,4 +222,6 @@ class MGDSAM2Module(LightningModule):
         std = torch.tensor(IMAGENET_STD, device=image.device)[:, None, None]
         shown = (image[:count].float() * std + mean).clamp(0, 1)
         rows = [shown, mask[:count].float().expand_as(shown), torch.sigmoid(logits[:count].float()).expand_as(shown)]
-        experiment.add_image(f"{tag}/input_gt_prediction", make_grid(torch.cat(rows), nrow=shown.shape[0]), self.global_step)
+        experiment.add_image(
+            f"{tag}/input_gt_prediction", make_grid(torch.cat(rows), nrow=shown.shape[0]), self.global_step
+        )

@@ -35,10 +35,18 @@ class MaskWriter(BasePredictionWriter):
         self.written: list[Path] = []
         self.failures: list[tuple[str, str]] = []
 
-    def write_on_batch_end(self, trainer: Any, pl_module: Any, prediction: dict[str, Any], batch_indices: Sequence[int] | None,
-                           batch: Any, batch_idx: int, dataloader_idx: int) -> None:
+    def write_on_batch_end(
+        self,
+        trainer: Any,
+        pl_module: Any,
+        prediction: dict[str, Any],
+        batch_indices: Sequence[int] | None,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int,
+    ) -> None:
         self.failures += [(path, message) for path, message in prediction["errors"]]
-        for mask, name, path in zip(prediction["maps"], prediction["name"], prediction["path"]):
+        for mask, name, path in zip(prediction["maps"], prediction["name"], prediction["path"], strict=True):
             mask = mask.numpy()
             if self.binary:
                 mask = np.where(mask > 128, 255, 0).astype(np.uint8)
@@ -62,8 +70,15 @@ class MaskWriter(BasePredictionWriter):
             print(f"skipped {path}: {message}", file=sys.stderr)
 
 
-def predict_files(module: Any, images: list[str], writer: MaskWriter, device: str = "auto", precision: str = "auto",
-                  batch_size: int = 1, workers: int = 2) -> MaskWriter:
+def predict_files(
+    module: Any,
+    images: list[str],
+    writer: MaskWriter,
+    device: str = "auto",
+    precision: str = "auto",
+    batch_size: int = 1,
+    workers: int = 2,
+) -> MaskWriter:
     """Run ``module`` on ``images`` through Lightning's predict loop, saving with ``writer`` (returned, with its
     ``written`` and ``failures``). ``device`` auto/cpu/cuda; ``precision`` auto = bf16-mixed on GPU, 32-true on CPU."""
     import torch
@@ -74,8 +89,17 @@ def predict_files(module: Any, images: list[str], writer: MaskWriter, device: st
     cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
     if precision == "auto":
         precision = "bf16-mixed" if cuda else "32-true"
-    data = SegmentationDataModule(predict=images, input_size=module.input_size, eval_batch_size=batch_size, num_workers=workers, check=False)
-    trainer = Trainer(accelerator="gpu" if cuda else "cpu", devices=1, precision=precision, logger=False, callbacks=[writer],
-                      enable_checkpointing=False, enable_model_summary=False)
+    data = SegmentationDataModule(
+        predict=images, input_size=module.input_size, eval_batch_size=batch_size, num_workers=workers, check=False
+    )
+    trainer = Trainer(
+        accelerator="gpu" if cuda else "cpu",
+        devices=1,
+        precision=precision,
+        logger=False,
+        callbacks=[writer],
+        enable_checkpointing=False,
+        enable_model_summary=False,
+    )
     trainer.predict(module, datamodule=data, return_predictions=False)
     return writer

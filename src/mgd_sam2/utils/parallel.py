@@ -24,7 +24,9 @@ def _identity(item: Any) -> Any:
     return item
 
 
-def parallel_map(function: Callable[[Any], Any], items: Sequence[Any], workers: int, label: str, show: bool = True) -> Iterator[Any]:
+def parallel_map(
+    function: Callable[[Any], Any], items: Sequence[Any], workers: int, label: str, show: bool = True
+) -> Iterator[Any]:
     """Yield ``function(item)`` for each item, in order, computed in ``workers`` processes (0: in this one)."""
     loader = DataLoader(_Mapped(function, items), batch_size=None, num_workers=workers, collate_fn=_identity)
     with progress_bar(len(items), label, show=show) as advance:
