@@ -23,6 +23,7 @@ def main() -> None:
         val=["synthetic/SYN-VD"],
         test=["synthetic/SYN-TR"],
         input_size=module.input_size,
+        grid=module.grid,
         batch_size=2,
         num_workers=0,
         check=False,

@@ -14,6 +14,7 @@ from lightning.pytorch import Callback, Trainer, seed_everything
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from mgd_sam2.data.datamodule import SegmentationDataModule
+from mgd_sam2.models.network import NetworkConfig
 from mgd_sam2.training.module import MGDSAM2Module
 
 
@@ -39,12 +40,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=0)
     args = parser.parse_args()
     seed_everything(0)
-    module = MGDSAM2Module(preset="micro", val_metrics=["S", "MAE"], log_images_every_n_steps=0)
+    module = MGDSAM2Module(network=NetworkConfig(preset="micro"), val_metrics=["S", "MAE"], log_images_every_n_steps=0)
     data = SegmentationDataModule(
         root=args.data_root,
         train=["synthetic/SYN-TR"],
         val=["synthetic/SYN-VD"],
         input_size=module.input_size,
+        grid=module.grid,
         batch_size=2,
         num_workers=args.workers,
         check=False,

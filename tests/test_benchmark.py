@@ -11,22 +11,14 @@ import pytest
 from mgd_sam2.benchmark.accuracy import run_accuracy
 from mgd_sam2.benchmark.speed import SpeedConfig, measure
 from mgd_sam2.cli import main
-from mgd_sam2.data.synth import SynthConfig, write_dataset
 from mgd_sam2.metrics.tables import LAYOUTS
-from mgd_sam2.training.module import MGDSAM2Module
-
-
-@pytest.fixture(scope="module")
-def synthetic_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    write_dataset(root / "synthetic", SynthConfig(num=6, min_size=96, max_size=128), workers=0, show=False)
-    return root
+from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 
 
 def test_accuracy_on_synthetic_writes_tables_and_plots(synthetic_root: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
-    module = MGDSAM2Module(preset="micro").eval()
-    report = run_accuracy(module, "untrained micro", synthetic_root, tmp_path / "out", workers=0)
+    network = MGDSAM2(NetworkConfig(preset="micro")).eval()
+    report = run_accuracy(network, "untrained micro", synthetic_root, tmp_path / "out", workers=0)
     out = tmp_path / "out"
     assert any("DIS5K/DIS-TE1 skipped" in note for note in report["notes"])
     assert any("synthetic dataset" in note for note in report["notes"])

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mgd_sam2.models.checkpoints import CheckpointError, load_pretrained
-from mgd_sam2.models.network import MGDSAM2
+from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -28,7 +28,7 @@ def sam2_tiny(tmp_path_factory):
 
 def test_sam2_checkpoint_loads_and_encoder_matches_sam2(sam2_tiny) -> None:
     reference, path = sam2_tiny
-    model = MGDSAM2("tiny", use_adapters=False).eval()
+    model = MGDSAM2(NetworkConfig(preset="tiny", use_adapters=False)).eval()
     report = load_pretrained(model, path)
     assert not [key for key in report.missing if key.startswith(("encoder.trunk.", "encoder.neck."))]
     assert report.reinitialised == ["decoder.mask_tokens.weight"]
@@ -77,7 +77,7 @@ def test_model_load_lists_every_key_by_name(sam2_tiny, capsys) -> None:
 def test_full_model_loads_sam2_and_keeps_new_modules_initialised(sam2_tiny) -> None:
     _, path = sam2_tiny
     torch.manual_seed(0)
-    model = MGDSAM2("tiny")
+    model = MGDSAM2(NetworkConfig(preset="tiny"))
     adapters_before = model.encoder.adapters[0].down.weight.clone()
     tokens_before = model.decoder.mask_tokens.weight.clone()
     report = load_pretrained(model, path)
@@ -103,7 +103,7 @@ def test_released_weights_convert_and_load_strictly(tmp_path: Path) -> None:
     assert len(state) == 804
     path = tmp_path / "mgdsam2_dis.pth"
     torch.save(state, path)
-    model = MGDSAM2("base_plus_official")
+    model = MGDSAM2(NetworkConfig(preset="base_plus_official"))
     report = load_pretrained(model, path)
     assert report.kind == "released MGD-SAM2"
     assert len(report.ignored) == 48  # the keys their forward never reaches
@@ -135,14 +135,14 @@ def test_released_weights_wrapped_by_ddp_and_a_model_key_load(tmp_path: Path) ->
     state = {f"module.{key}": value for key, value in released_state_dict().items()}
     path = tmp_path / "wrapped.pth"
     torch.save({"model": state, "epoch": 60}, path)
-    assert load_pretrained(MGDSAM2("base_plus_official"), path).kind == "released MGD-SAM2"
+    assert load_pretrained(MGDSAM2(NetworkConfig(preset="base_plus_official")), path).kind == "released MGD-SAM2"
 
 
 def test_released_weights_need_every_module(tmp_path: Path) -> None:
     path = tmp_path / "mgdsam2_dis.pth"
     torch.save(released_state_dict(), path)
     with pytest.raises(CheckpointError, match="all modules must be on"):
-        load_pretrained(MGDSAM2("base_plus_official", use_drm=False), path)
+        load_pretrained(MGDSAM2(NetworkConfig(preset="base_plus_official", use_drm=False)), path)
 
 
 def fake_sam2(embed_dim: int, blocks: int) -> dict:
@@ -155,7 +155,7 @@ def test_checkpoint_of_another_size_names_both_sizes(tmp_path: Path) -> None:
     path = tmp_path / "sam2.1_hiera_large.pt"
     torch.save(fake_sam2(embed_dim=144, blocks=48), path)
     with pytest.raises(CheckpointError, match=r"size large .*preset 'base_plus'"):
-        load_pretrained(MGDSAM2("base_plus"), path)
+        load_pretrained(MGDSAM2(NetworkConfig(preset="base_plus")), path)
 
 
 def test_truncated_sam2_checkpoint_is_refused(sam2_tiny, tmp_path: Path) -> None:
@@ -165,12 +165,12 @@ def test_truncated_sam2_checkpoint_is_refused(sam2_tiny, tmp_path: Path) -> None
     broken = tmp_path / "broken.pt"
     torch.save(content, broken)
     with pytest.raises(CheckpointError, match="lacks 1 pretrained tensors"):
-        load_pretrained(MGDSAM2("tiny"), broken)
+        load_pretrained(MGDSAM2(NetworkConfig(preset="tiny")), broken)
 
 
 def test_missing_file_says_where_to_get_checkpoints(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="facebookresearch/sam2"):
-        load_pretrained(MGDSAM2("micro"), tmp_path / "sam2.1_hiera_micro.pt")
+        load_pretrained(MGDSAM2(NetworkConfig(preset="micro")), tmp_path / "sam2.1_hiera_micro.pt")
 
 
 @pytest.mark.parametrize(
@@ -188,7 +188,7 @@ def test_files_that_are_not_checkpoints(tmp_path: Path, content, message: str) -
     else:
         torch.save(content, path)
     with pytest.raises(CheckpointError, match=message):
-        load_pretrained(MGDSAM2("micro"), path)
+        load_pretrained(MGDSAM2(NetworkConfig(preset="micro")), path)
 
 
 class NotAWeight:
@@ -199,4 +199,4 @@ def test_pickled_code_is_never_run(tmp_path: Path) -> None:
     path = tmp_path / "evil.pt"
     torch.save({"model": NotAWeight()}, path)
     with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
-        load_pretrained(MGDSAM2("micro"), path)
+        load_pretrained(MGDSAM2(NetworkConfig(preset="micro")), path)

@@ -14,8 +14,9 @@ import torch
 
 from mgd_sam2.data.io import read_mask
 from mgd_sam2.metrics import functional as fn
+from mgd_sam2.metrics.pairs import ImagePair, image_pairs
 from mgd_sam2.metrics.skeletons import SkeletonCache
-from mgd_sam2.metrics.sod import METRIC_CLASSES, SCALAR_KEYS, build_metrics, scalar_results
+from mgd_sam2.metrics.sod import METRIC_CLASSES, SCALAR_KEYS, build_metrics, measure_all, scalar_results
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pysodmetrics"
 
@@ -26,9 +27,8 @@ def fixture_pairs() -> list[tuple[np.ndarray, np.ndarray]]:
 
 def scores(pairs, **options) -> dict[str, float]:
     metrics = build_metrics(**options)
-    for metric in metrics.values():
-        metric.update([p for p, _ in pairs], [g for _, g in pairs])
-    return scalar_results(metrics)
+    metrics.update(image_pairs([p for p, _ in pairs], [g for _, g in pairs]))
+    return scalar_results(metrics.compute())
 
 
 def test_fixture_equals_pysodmetrics_reference_scores(tmp_path: Path) -> None:
@@ -41,7 +41,7 @@ def test_fixture_equals_pysodmetrics_reference_scores(tmp_path: Path) -> None:
 
 
 def reference_per_image(pred: np.ndarray, gt: np.ndarray) -> dict[str, object]:
-    """pysodmetrics' own classes on one pair; HCE both ways (EVALUATION.md 1.7)."""
+    """pysodmetrics' own classes on one pair; HCE both ways (docs/design.md, evaluation)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Fmeasure (v1) warns that it is deprecated
         f_v1 = psm.Fmeasure()
@@ -166,10 +166,9 @@ def test_every_metric_equals_pysodmetrics_per_image_and_over_the_set(tmp_path: P
     for name, pred, gt in CASES:
         reference = reference_per_image(pred, gt)
         references.append(reference)
-        pred_norm, gt_bool = fn.normalize(pred, gt)
-        counts = fn.threshold_counts(pred_norm, gt_bool)
-        f_result = fn.f_measure(pred_norm, gt_bool, counts)
-        e_result = fn.e_measure(pred_norm, gt_bool, counts)
+        pair = ImagePair(pred, gt)
+        f_result = fn.f_measure(pair.pred_norm, pair.gt, pair.counts)
+        e_result = fn.e_measure(pair.pred_norm, pair.gt, pair.counts)
         np.testing.assert_allclose(f_result["curve"], reference["fm"], atol=1e-6, rtol=0, err_msg=name)
         np.testing.assert_allclose(f_result["curve"], reference["fm_v2"], atol=1e-6, rtol=0, err_msg=name)
         np.testing.assert_allclose(f_result["precision"], reference["precision"], atol=1e-6, rtol=0, err_msg=name)
@@ -178,14 +177,13 @@ def test_every_metric_equals_pysodmetrics_per_image_and_over_the_set(tmp_path: P
         assert f_result["adaptive"] == pytest.approx(reference["adpFm"], abs=1e-6), name
         assert f_result["adaptive"] == pytest.approx(reference["adpFm_v2"], abs=1e-6), name
         assert e_result["adaptive"] == pytest.approx(reference["adpEm"], abs=1e-6), name
-        hce_pysod = fn.human_correction_effort(pred, gt, binarize="pysod")
-        hce_dis = fn.human_correction_effort(pred, gt, binarize="dis")
+        hce_pysod = fn.human_correction_effort(pair.binarized_pred("pysod"), pair.gt)
+        hce_dis = fn.human_correction_effort(pair.binarized_pred("dis"), pair.gt)
         assert hce_pysod == reference["HCE_pysod"], name
         assert hce_dis == reference["HCE_dis"], name
-        for metric in metrics.values():
-            metric.update([pred], [gt])
-        dis_hce.update([pred], [gt])
-    ours = scalar_results(metrics)
+        metrics.update([pair])
+        dis_hce.update([pair])
+    ours = scalar_results(metrics.compute())
     n = len(CASES)
     em_curve = np.mean([r["em"] for r in references], axis=0)
     fm_curve = np.mean([r["fm"] for r in references], axis=0)
@@ -230,7 +228,8 @@ def reference_boundary_accuracy(gt_raw: np.ndarray, pred_raw: np.ndarray) -> flo
 def test_boundary_accuracy_follows_cascadepsp() -> None:
     checked = 0
     for name, pred, gt in CASES:
-        ours = fn.boundary_accuracy(pred, gt)
+        pair = ImagePair(pred, gt)
+        ours = fn.boundary_accuracy(pair.pred_fg, pair.gt)
         if not (gt > 128).any() or (gt > 128).all():
             assert ours is None, name  # no boundary band: left out of mBA
             continue
@@ -242,13 +241,13 @@ def test_boundary_accuracy_follows_cascadepsp() -> None:
 def test_boundary_accuracy_simple_cases() -> None:
     gt = np.zeros((300, 300), np.uint8)
     gt[100:200, 100:200] = 255
-    assert fn.boundary_accuracy(gt, gt) == 1.0
+    assert fn.boundary_accuracy(gt > 128, gt > 128) == 1.0
     # predicting nothing: inside each band only the background half is right
-    inside = fn.boundary_accuracy(np.zeros_like(gt), gt)
+    inside = fn.boundary_accuracy(np.zeros(gt.shape, bool), gt > 128)
     assert 0.3 < inside < 0.7
-    assert fn.boundary_accuracy(255 - gt, gt) == 0.0
+    assert fn.boundary_accuracy(gt <= 128, gt > 128) == 0.0
     metric = build_metrics(["mBA"])["mBA"]
-    metric.update([gt, gt], [gt, np.zeros_like(gt)])  # the empty GT is not counted
+    metric.update(image_pairs([gt, gt], [gt, np.zeros_like(gt)]))  # the empty GT is not counted
     assert float(metric.compute()["mBA"]) == 1.0
     assert torch.isnan(metric.per_image()["mBA"][1])
 
@@ -275,17 +274,32 @@ def test_hce_metric_with_cache_equals_without(tmp_path: Path) -> None:
     cached = build_metrics(["HCE"], skeleton_cache=tmp_path)["HCE"]
     uncached = build_metrics(["HCE"], skeleton_cache=False)["HCE"]
     for metric in (cached, uncached, cached):  # the second pass over `cached` reads every skeleton from disk
-        metric.update([p for p, _ in pairs], [g for _, g in pairs])
+        metric.update(image_pairs([p for p, _ in pairs], [g for _, g in pairs]))
     assert float(cached.compute()["HCE"]) == float(uncached.compute()["HCE"])
     assert len(list(tmp_path.glob("*.png"))) == len({SkeletonCache.key(g > 128) for _, g in pairs})
 
 
 def test_update_rejects_mismatched_or_non_uint8_maps() -> None:
-    metric = build_metrics(["MAE"])["MAE"]
     with pytest.raises(ValueError, match="differ in size"):
-        metric.update([np.zeros((4, 5), np.uint8)], [np.zeros((5, 4), np.uint8)])
+        image_pairs([np.zeros((4, 5), np.uint8)], [np.zeros((5, 4), np.uint8)])
     with pytest.raises(ValueError, match="uint8"):
-        metric.update([np.zeros((4, 5), np.float32)], [np.zeros((4, 5), np.uint8)])
+        image_pairs([np.zeros((4, 5), np.float32)], [np.zeros((4, 5), np.uint8)])
+    with pytest.raises(TypeError, match="ImagePair"):
+        build_metrics(["MAE"]).update([np.zeros((4, 5), np.uint8)])
+
+
+def test_measured_results_update_the_collection_as_pairs_do() -> None:
+    pairs = image_pairs([pred for _, pred, _ in CASES[:6]], [gt for _, _, gt in CASES[:6]])
+    direct = build_metrics(["S", "E", "F", "MAE", "mBA"], prefix="val/SET/")
+    direct.update(pairs)
+    measured = build_metrics(["S", "E", "F", "MAE", "mBA"])
+    measured.update(results=[measure_all(measured, pair) for pair in pairs[:5]])
+    before = scalar_results(measured.compute())
+    measured.update(results=[measure_all(measured, pairs[5])])  # a later update clears the compute cache
+    assert all(metric.update_count == 2 for metric in measured.values())
+    assert scalar_results(measured.compute()) != before
+    assert scalar_results(measured.compute()) == scalar_results(direct.compute(), "val/SET/")
+    assert {"val/SET/Smeasure", "val/SET/fm_curve", "val/SET/em_curve"} <= set(direct.compute())
 
 
 def test_every_scalar_key_is_produced(tmp_path: Path) -> None:

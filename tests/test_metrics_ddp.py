@@ -10,6 +10,7 @@ import pytest
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from mgd_sam2.metrics.pairs import image_pairs
 from mgd_sam2.metrics.sod import build_metrics, scalar_results
 from test_metrics import CASES
 
@@ -27,9 +28,8 @@ def score_shard(rank: int, world_size: int, port: int, out: str, cache: str) -> 
     try:
         metrics = build_metrics(skeleton_cache=cache)
         shard = SMALL_CASES[rank::world_size]  # disjoint shards of different lengths
-        for metric in metrics.values():
-            metric.update([pred for _, pred, _ in shard], [gt for _, _, gt in shard])
-        result = scalar_results(metrics)  # compute() all-reduces the sum states
+        metrics.update(image_pairs([pred for _, pred, _ in shard], [gt for _, _, gt in shard]))
+        result = scalar_results(metrics.compute())  # compute() all-reduces the sum states
         result["n_per_image"] = len(gathered_per_image(metrics["S"]))
         if rank == 0:
             Path(out).write_text(json.dumps(result))
@@ -51,9 +51,8 @@ def test_two_process_ddp_equals_one_process(tmp_path: Path) -> None:
     mp.spawn(score_shard, args=(2, free_port(), str(out), str(tmp_path / "cache")), nprocs=2, join=True)
     distributed = json.loads(out.read_text())
     single = build_metrics(skeleton_cache=tmp_path / "cache")
-    for metric in single.values():
-        metric.update([pred for _, pred, _ in SMALL_CASES], [gt for _, _, gt in SMALL_CASES])
-    expected = scalar_results(single)
+    single.update(image_pairs([pred for _, pred, _ in SMALL_CASES], [gt for _, _, gt in SMALL_CASES]))
+    expected = scalar_results(single.compute())
     assert distributed.pop("n_per_image") == len(SMALL_CASES)
     assert set(distributed) == set(expected)
     for key, value in expected.items():

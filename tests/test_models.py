@@ -7,23 +7,28 @@ import torch
 from sam2.modeling.backbones.image_encoder import FpnNeck
 from sam2.modeling.position_encoding import PositionEmbeddingSine
 
-from mgd_sam2.data.views import resize, split_views, stitch_locals
+from mgd_sam2.data.views import tile
 from mgd_sam2.models.encoder import AdaptedImageEncoder
-from mgd_sam2.models.network import MGDSAM2
+from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 from mgd_sam2.models.presets import PRESETS
 from mgd_sam2.models.summary import parameter_counts
+from mgd_sam2.models.views import resize, split_views, stitch_locals
+
+
+def network(preset: str = "micro", **settings) -> MGDSAM2:
+    return MGDSAM2(NetworkConfig(preset=preset, **settings))
 
 
 def micro(**switches) -> MGDSAM2:
     torch.manual_seed(0)
-    return MGDSAM2("micro", **switches).eval()
+    return network(**switches).eval()
 
 
 @pytest.mark.parametrize(("grid", "view_size"), [(2, 64), (3, 96), (1, 64)])
 def test_output_shapes(grid: int, view_size: int) -> None:
-    model = MGDSAM2("micro", grid=grid, view_size=view_size)
+    model = network(grid=grid, view_size=view_size)
     image = torch.randn(2, 3, grid * view_size, grid * view_size)
-    out = model(image)
+    out = model(tile(image, grid))
     assert out.logits.shape == (2, 1, grid * view_size, grid * view_size)
     assert out.view_logits.shape == (2 * (grid * grid + 1), 1, view_size // 4, view_size // 4)
     assert torch.isfinite(out.logits).all()
@@ -31,15 +36,18 @@ def test_output_shapes(grid: int, view_size: int) -> None:
 
 def test_untileable_input_is_refused() -> None:
     with pytest.raises(ValueError, match="does not tile"):
-        MGDSAM2("micro", grid=3, view_size=64)
-    model = MGDSAM2("micro")
+        network(grid=3, view_size=64)
     with pytest.raises(ValueError, match="square"):
-        model(torch.randn(1, 3, 128, 96))
+        tile(torch.randn(1, 3, 128, 96), 2)
+    with pytest.raises(ValueError, match="does not tile"):
+        tile(torch.randn(1, 3, 96, 96), 2)
+    with pytest.raises(ValueError, match="grid"):
+        network()(tile(torch.randn(1, 3, 192, 192), 3))
 
 
 def test_backward_reaches_exactly_the_trainable_parameters() -> None:
-    model = MGDSAM2("micro").train()
-    out = model(torch.randn(2, 3, 128, 128))
+    model = network().train()
+    out = model(tile(torch.randn(2, 3, 128, 128), 2))
     (out.logits.mean() + out.view_logits.mean()).backward()
     for name, parameter in model.named_parameters():
         if parameter.requires_grad:
@@ -54,7 +62,7 @@ def test_backward_reaches_exactly_the_trainable_parameters() -> None:
 def test_base_plus_parameter_counts_match_the_released_forward() -> None:
     # official_mgdsam2_notes.md: 6,348,667 trainable parameters reached by the released forward,
     # 75,313,177 in total of which 288,798 are never used (and not built here).
-    counts = parameter_counts(MGDSAM2("base_plus"))
+    counts = parameter_counts(network("base_plus"))
     assert counts["trainable"] == 6_348_667
     assert counts["total"] == 75_313_177 - 288_798
     assert counts["parts"]["encoder.trunk"]["total"] == 68_675_712
@@ -67,7 +75,7 @@ def test_base_plus_parameter_counts_match_the_released_forward() -> None:
 
 
 def test_lr_groups_hold_the_right_modules() -> None:
-    model = MGDSAM2("micro")
+    model = network()
     groups = model.parameter_groups()
     ids = {name: {id(p) for p in params} for name, params in groups.items()}
     named = dict(model.named_parameters())
@@ -91,21 +99,21 @@ def test_lr_groups_hold_the_right_modules() -> None:
 def test_drm_switch_upsamples_the_stitched_view_masks() -> None:
     model = micro(use_drm=False)
     assert model.drm is None
-    out = model(torch.randn(1, 3, 128, 128))
+    out = model(tile(torch.randn(1, 3, 128, 128), 2))
     assert torch.equal(out.logits, resize(stitch_locals(out.view_logits, 2), (128, 128)))
     with_drm = micro()
-    out_drm = with_drm(torch.randn(1, 3, 128, 128))
+    out_drm = with_drm(tile(torch.randn(1, 3, 128, 128), 2))
     assert not torch.allclose(out_drm.logits, resize(stitch_locals(out_drm.view_logits, 2), (128, 128)))
 
 
 def test_global_only_runs_sam2_on_the_downsampled_image() -> None:
     model = micro(multi_view=False, use_adapters=False, use_mcem=False, use_hmim=False, use_drm=False)
     image = torch.randn(2, 3, 128, 128)
-    out = model(image)
+    out = model(tile(image, 2))
     assert out.view_logits.shape == (2, 1, 16, 16)  # one view per image
     assert torch.equal(out.logits, resize(out.view_logits, (128, 128)))
     with pytest.raises(ValueError, match="multi_view=False"):
-        MGDSAM2("micro", multi_view=False)
+        network(multi_view=False)
 
 
 def local_view_response(model: MGDSAM2) -> torch.Tensor:
@@ -115,8 +123,8 @@ def local_view_response(model: MGDSAM2) -> torch.Tensor:
     changed = image.clone()
     changed[..., 64:, 64:] += torch.randn(1, 3, 64, 64)
     with torch.no_grad():
-        before = split_views(model(image).view_logits, 2)[0]
-        after = split_views(model(changed).view_logits, 2)[0]
+        before = split_views(model(tile(image, 2)).view_logits, 2)[0]
+        after = split_views(model(tile(changed, 2)).view_logits, 2)[0]
     return (after - before).abs().flatten(1).amax(dim=1)  # per local view: TL, TR, BL, BR
 
 
@@ -135,7 +143,7 @@ def test_each_fusion_module_mixes_views(module: str) -> None:
 
 
 def test_switches_remove_their_modules() -> None:
-    model = MGDSAM2("micro", use_adapters=False, use_mcem=False, use_hmim=False)
+    model = network(use_adapters=False, use_mcem=False, use_hmim=False)
     assert model.encoder.adapters is None and model.decoder.mcem is None and model.decoder.hmim_s8 is None
     names = [name for name, _ in model.named_parameters()]
     assert not any(name.startswith(("encoder.adapters", "decoder.mcem", "decoder.hmim")) for name in names)
@@ -165,26 +173,3 @@ def test_fpn_neck_runs_what_the_released_code_runs(preset: str) -> None:
     for level, (a, b) in enumerate(zip(mine, expected, strict=True)):
         assert torch.equal(a, b), f"FPN level {level} differs from the released neck"
     assert not torch.equal(mine[2], nearest[2])  # stride 16, the only level with a top-down input
-
-
-def test_tta_is_the_released_flip_times_scales_mean() -> None:
-    """ttach as the released test.py uses it: hflip x Scale(0.75, 1, 1.25) bilinear, logits de-augmented, averaged."""
-    import torch.nn.functional as F
-
-    from mgd_sam2.models.inference import predict_logits
-
-    model = micro(view_size=128)
-    image = torch.randn(1, 3, 256, 256)
-    passes = []
-    with torch.no_grad():
-        for flip in (False, True):
-            for scale in (0.75, 1.0, 1.25):
-                x = image.flip(-1) if flip else image
-                x = F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False) if scale != 1 else x
-                logits = model(x).logits
-                if scale != 1:
-                    logits = F.interpolate(logits, scale_factor=1 / scale, mode="bilinear", align_corners=False)
-                passes.append(logits.flip(-1) if flip else logits)
-        expected = sum(passes) / len(passes)
-        torch.testing.assert_close(predict_logits(model, image, tta=True), expected, atol=1e-5, rtol=0)
-        assert not torch.allclose(predict_logits(model, image, tta=False), expected, atol=1e-3)

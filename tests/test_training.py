@@ -17,9 +17,13 @@ from mgd_sam2.cli import main
 from mgd_sam2.data.datamodule import SegmentationDataModule
 from mgd_sam2.data.io import read_mask
 from mgd_sam2.data.synth import SynthConfig, write_dataset
-from mgd_sam2.models.checkpoints import NEW_KEY_PREFIXES, SAM2_PREFIXES, CheckpointError
+from mgd_sam2.data.views import tile
+from mgd_sam2.inference.loading import load_network
+from mgd_sam2.models.checkpoints import CheckpointError
+from mgd_sam2.models.groups import module_group
+from mgd_sam2.models.network import NetworkConfig
+from mgd_sam2.models.views import arrange_views, resize
 from mgd_sam2.training.cli import build_cli
-from mgd_sam2.training.loading import load_module
 from mgd_sam2.training.loss import bce_iou, iou_loss, mgd_loss
 from mgd_sam2.training.module import MGDSAM2Module
 
@@ -31,17 +35,14 @@ CONFIGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def data_root(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("data")
-    write_dataset(root / "synthetic", SynthConfig(num=10, min_size=96, max_size=128), workers=0, show=False)
-    return root
-
-
 def micro_module(**hparams) -> MGDSAM2Module:
     seed_everything(0)
     return MGDSAM2Module(
-        preset="micro", val_metrics=["S", "MAE"], test_metrics=["S", "MAE", "F"], log_images_every_n_steps=1, **hparams
+        network=NetworkConfig(preset="micro"),
+        val_metrics=["S", "MAE"],
+        test_metrics=["S", "MAE", "F"],
+        log_images_every_n_steps=1,
+        **hparams,
     )
 
 
@@ -52,6 +53,7 @@ def datamodule(root: Path, module: MGDSAM2Module, **kwargs) -> SegmentationDataM
         val=["synthetic/SYN-VD"],
         test=["synthetic/SYN-TE"],
         input_size=module.input_size,
+        grid=module.grid,
         batch_size=2,
         num_workers=0,
         check=False,
@@ -71,11 +73,11 @@ def trainer(tmp_path: Path, **kwargs) -> Trainer:
     )
 
 
-def test_a_few_fit_steps_train_and_log(data_root: Path, tmp_path: Path) -> None:
+def test_a_few_fit_steps_train_and_log(synthetic_root: Path, tmp_path: Path) -> None:
     module = micro_module()
     before = {k: v.clone() for k, v in module.state_dict().items()}
     fit = trainer(tmp_path, max_epochs=1, limit_train_batches=2, log_every_n_steps=1)
-    fit.fit(module, datamodule=datamodule(data_root, module))
+    fit.fit(module, datamodule=datamodule(synthetic_root, module))
     after = module.state_dict()
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert any(k.startswith("model.encoder.adapters.") for k in changed) and any(
@@ -87,10 +89,10 @@ def test_a_few_fit_steps_train_and_log(data_root: Path, tmp_path: Path) -> None:
     assert (Path(fit.log_dir) / "checkpoints").is_dir()
 
 
-def test_optimizer_groups_and_poly_schedule(data_root: Path, tmp_path: Path) -> None:
+def test_optimizer_groups_and_poly_schedule(synthetic_root: Path, tmp_path: Path) -> None:
     module = micro_module(lr=1e-3)
     fit = trainer(tmp_path, max_epochs=4, limit_train_batches=1, limit_val_batches=0)
-    fit.fit(module, datamodule=datamodule(data_root, module))
+    fit.fit(module, datamodule=datamodule(synthetic_root, module))
     optimizer = fit.optimizers[0]
     new, pretrained = optimizer.param_groups
     assert (new["name"], pretrained["name"]) == ("new", "pretrained")
@@ -113,20 +115,20 @@ def test_loss_is_bce_plus_iou_with_a_view_term() -> None:
     expected_iou = (1 - inter / (prob.sum(dim=(1, 2, 3)) + mask.sum(dim=(1, 2, 3)) - inter)).mean()
     torch.testing.assert_close(iou_loss(logits, mask), expected_iou)
     view_logits = torch.randn(10, 1, 8, 8)
-    losses = mgd_loss(logits, view_logits, mask, grid=2, multi_view=True)
+    view_targets = arrange_views(tile(mask, 2, global_mode="nearest"))  # (10, 1, 32, 32)
+    losses = mgd_loss(logits, view_logits, mask, view_targets)
     torch.testing.assert_close(losses["final"], bce_iou(logits, mask))
+    torch.testing.assert_close(losses["aux"], bce_iou(resize(view_logits, (32, 32)), view_targets))
     torch.testing.assert_close(losses["loss"], losses["final"] + 0.3 * losses["aux"])
-    global_only = mgd_loss(logits, torch.randn(2, 1, 8, 8), mask, grid=2, multi_view=False)
-    assert torch.isfinite(global_only["aux"])
 
 
 @pytest.mark.slow
-def test_kill_minus_nine_mid_epoch_then_resume_is_exact(data_root: Path, tmp_path: Path) -> None:
+def test_kill_minus_nine_mid_epoch_then_resume_is_exact(synthetic_root: Path, tmp_path: Path) -> None:
     script = Path(__file__).parent / "resume_run.py"
 
     def run(run_dir: str, result: str, *extra: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, str(script), str(data_root), str(tmp_path / run_dir), str(tmp_path / result), *extra],
+            [sys.executable, str(script), str(synthetic_root), str(tmp_path / run_dir), str(tmp_path / result), *extra],
             capture_output=True,
             text=True,
         )
@@ -149,9 +151,9 @@ def test_kill_minus_nine_mid_epoch_then_resume_is_exact(data_root: Path, tmp_pat
     assert whole["lr"] == again["lr"]
 
 
-def test_resuming_with_changed_data_is_refused(data_root: Path, tmp_path: Path) -> None:
+def test_resuming_with_changed_data_is_refused(synthetic_root: Path, tmp_path: Path) -> None:
     module = micro_module()
-    dm = datamodule(data_root, module)
+    dm = datamodule(synthetic_root, module)
     dm.setup("fit")
     loader = dm.train_dataloader()
     state = loader.state_dict()
@@ -164,10 +166,10 @@ def test_configs_parse_and_build(config: Path, tmp_path: Path, monkeypatch) -> N
     monkeypatch.chdir(tmp_path)  # nothing is read or written at build time
     cli = build_cli(["-c", str(config)], run=False)
     assert isinstance(cli.model, MGDSAM2Module) and isinstance(cli.datamodule, SegmentationDataModule)
-    assert cli.datamodule.input_size == cli.model.input_size
+    assert cli.datamodule.input_size == cli.model.input_size and cli.datamodule.grid == cli.model.grid
     assert cli.trainer.max_epochs in (60, 80, 25)
     if config.name == "lightning_config.yaml":
-        assert cli.model.hparams.preset == "base_plus" and cli.datamodule.specs["val"] == ["DIS5K/DIS-VD"]
+        assert cli.model.hparams.network["preset"] == "base_plus" and cli.datamodule.specs["val"] == ["DIS5K/DIS-VD"]
         assert cli.trainer.precision == "bf16-mixed" and cli.datamodule.hparams.batch_size == 2
         assert cli.model.input_size == 1024 and cli.model.hparams.pretrained.endswith("sam2.1_hiera_base_plus.pt")
     if config.name == "hrsod.yaml":
@@ -177,21 +179,21 @@ def test_configs_parse_and_build(config: Path, tmp_path: Path, monkeypatch) -> N
         )
 
 
-def test_missing_sam2_checkpoint_is_a_clear_error(data_root: Path, tmp_path: Path) -> None:
+def test_missing_sam2_checkpoint_is_a_clear_error(synthetic_root: Path, tmp_path: Path) -> None:
     module = micro_module(pretrained=str(tmp_path / "sam2.1_hiera_micro.pt"))
     fit = trainer(tmp_path, max_epochs=1, limit_train_batches=1)
     with pytest.raises(FileNotFoundError, match="checkpoints/README.md"):
-        fit.fit(module, datamodule=datamodule(data_root, module))
+        fit.fit(module, datamodule=datamodule(synthetic_root, module))
 
 
 @pytest.fixture(scope="module")
-def trained_checkpoint(data_root: Path, tmp_path_factory) -> Path:
+def trained_checkpoint(synthetic_root: Path, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("run")
     module = micro_module()
     fit = trainer(
         folder, max_epochs=1, limit_train_batches=2, limit_val_batches=0, logger=False, enable_checkpointing=False
     )
-    fit.fit(module, datamodule=datamodule(data_root, module))
+    fit.fit(module, datamodule=datamodule(synthetic_root, module))
     path = folder / "trained.ckpt"
     fit.save_checkpoint(path)
     return path
@@ -240,44 +242,43 @@ def test_predict_writes_masks_at_original_sizes(trained_checkpoint: Path, tmp_pa
 
 
 def test_predict_from_sam2_checkpoint_plus_exported_weights(trained_checkpoint: Path, tmp_path: Path) -> None:
-    module, _ = load_module(trained_checkpoint)
+    network, _ = load_network(trained_checkpoint)
     assert main(["model", "export", "--ckpt", str(trained_checkpoint), "--out", str(tmp_path / "weights.pt")]) == 0
     # a SAM2 checkpoint in Meta's format for the micro preset: our pretrained parts under Meta's names
-    meta_names = {ours: theirs for theirs, ours in SAM2_PREFIXES.items()}
-    sam2 = {
-        meta_names[prefix] + key[len(prefix) :]: value
-        for key, value in module.model.state_dict().items()
-        for prefix in meta_names
-        if key.startswith(prefix) and not key.startswith(NEW_KEY_PREFIXES)
-    }
+    sam2 = {}
+    for key, value in network.state_dict().items():
+        group = module_group(key)
+        if group.sam2_prefix:
+            sam2[group.sam2_prefix + key[len(group.prefix) :]] = value
     torch.save({"model": sam2}, tmp_path / "sam2_micro.pt")
-    rebuilt, description = load_module(tmp_path / "sam2_micro.pt", tmp_path / "weights.pt")
+    rebuilt, description = load_network(tmp_path / "sam2_micro.pt", tmp_path / "weights.pt")
     assert "trained weights" in description
-    image = torch.randn(1, 3, module.input_size, module.input_size)
+    views = tile(torch.randn(1, 3, network.input_size, network.input_size), network.grid)
     with torch.no_grad():
-        torch.testing.assert_close(rebuilt(image).logits, module(image).logits, rtol=0, atol=0)
+        torch.testing.assert_close(rebuilt(views).logits, network(views).logits, rtol=0, atol=0)
     with pytest.raises(CheckpointError, match="--weights"):
-        load_module(tmp_path / "sam2_micro.pt")
+        load_network(tmp_path / "sam2_micro.pt")
 
 
 def test_released_weights_load_for_prediction(tmp_path: Path) -> None:
     from test_checkpoints import released_state_dict
 
     torch.save(released_state_dict(), tmp_path / "mgdsam2_dis.pth")
-    module, description = load_module(tmp_path / "mgdsam2_dis.pth", overrides={"tta": True})
-    assert module.hparams.preset == "base_plus_official" and module.hparams.tta and "released" in description
-    assert module.pretrained_loaded and not module.training
+    network, description = load_network(tmp_path / "mgdsam2_dis.pth")
+    assert network.preset == "base_plus_official" and "released" in description and not network.training
 
 
-def test_test_step_scores_at_gt_resolution(trained_checkpoint: Path, data_root: Path, tmp_path: Path) -> None:
-    module, _ = load_module(trained_checkpoint)
-    results = trainer(tmp_path, logger=False).test(module, datamodule=datamodule(data_root, module), verbose=False)[0]
+def test_test_step_scores_at_gt_resolution(trained_checkpoint: Path, synthetic_root: Path, tmp_path: Path) -> None:
+    module = MGDSAM2Module.load_from_checkpoint(trained_checkpoint, weights_only=True)
+    results = trainer(tmp_path, logger=False).test(
+        module, datamodule=datamodule(synthetic_root, module), verbose=False
+    )[0]
     assert {"test/SYN-TE/Smeasure", "test/Smeasure", "test/maxFm", "test/MAE"} <= set(results)
     assert 0 <= results["test/Smeasure"] <= 1
 
 
 def test_lightning_cli_validate_test_and_predict_subcommands(
-    trained_checkpoint: Path, data_root: Path, tmp_path: Path, capsys, monkeypatch
+    trained_checkpoint: Path, synthetic_root: Path, tmp_path: Path, capsys, monkeypatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     config = str(ROOT / "src/mgd_sam2/configs/demo.yaml")
@@ -285,7 +286,7 @@ def test_lightning_cli_validate_test_and_predict_subcommands(
         "-c",
         config,
         "--data.root",
-        str(data_root),
+        str(synthetic_root),
         "--data.num_workers",
         "0",
         "--trainer.logger",
@@ -306,7 +307,7 @@ def test_lightning_cli_validate_test_and_predict_subcommands(
                 *common,
                 "--data.predict",
                 str(tmp_path / "in"),
-                "--trainer.callbacks+=mgd_sam2.training.writer.MaskWriter",
+                "--trainer.callbacks+=mgd_sam2.inference.writer.MaskWriter",
                 "--trainer.callbacks.output",
                 str(out),
             ]
@@ -336,9 +337,14 @@ def test_ddp_test_scores_every_image_once(trained_checkpoint: Path, tmp_path: Pa
     )
     assert done.returncode == 0, done.stderr[-3000:]
     distributed = json.loads((tmp_path / "ddp.json").read_text())
-    module, _ = load_module(trained_checkpoint)
+    module = MGDSAM2Module.load_from_checkpoint(trained_checkpoint, weights_only=True)
     data = SegmentationDataModule(
-        root=str(root), test=["synthetic/SYN-TR"], input_size=module.input_size, num_workers=0, check=False
+        root=str(root),
+        test=["synthetic/SYN-TR"],
+        input_size=module.input_size,
+        grid=module.grid,
+        num_workers=0,
+        check=False,
     )
     single = trainer(tmp_path, logger=False).test(module, datamodule=data, verbose=False)[0]
     assert set(distributed) == set(single)

@@ -78,7 +78,7 @@ def run_ablation(
             SpeedConfig(preset=preset, device=device, iters=speed_iters, switches=tuple(flags.items()))
         )
         overrides = [
-            "--model.preset",
+            "--model.network.preset",
             preset,
             "--trainer.max_epochs",
             str(epochs),
@@ -90,7 +90,7 @@ def run_ablation(
             str(out),
             "--trainer.logger.init_args.name",
             name.strip("+ ").replace(" ", "-"),
-            *[item for key, value in flags.items() for item in (f"--model.{key}", str(value).lower())],
+            *[item for key, value in flags.items() for item in (f"--model.network.{key}", str(value).lower())],
             *(extra or []),
         ]
         run = fit_and_test(config, overrides)

@@ -36,7 +36,7 @@ def loader_throughput(
             except StopIteration:
                 iterator = iter(loader)
                 batch = next(iterator)
-            images += batch["image"].shape[0]
+            images += batch["input"].full.shape[0]
         results[f"{mode}_images_per_s"] = images / (time.perf_counter() - start)
     return results
 

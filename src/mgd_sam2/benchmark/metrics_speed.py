@@ -16,6 +16,7 @@ from mgd_sam2.data.io import read_mask
 from mgd_sam2.data.synth import draw_hair, draw_lattice, draw_tree, draw_wires
 from mgd_sam2.metrics import functional as fn
 from mgd_sam2.metrics.evaluate import evaluate_folders
+from mgd_sam2.metrics.pairs import ImagePair
 from mgd_sam2.metrics.skeletons import SkeletonCache
 
 THIN_OBJECTS = (draw_lattice, draw_tree, draw_hair, draw_wires)
@@ -101,10 +102,9 @@ def curve_measures(pairs: int = 20, size: int = 2048) -> dict[str, float]:
     reference = time.perf_counter() - start
     start = time.perf_counter()
     for pred, gt in data:
-        pred_norm, gt_bool = fn.normalize(pred, gt)
-        counts = fn.threshold_counts(pred_norm, gt_bool)
-        fn.e_measure(pred_norm, gt_bool, counts)
-        fn.f_measure(pred_norm, gt_bool, counts)
+        pair = ImagePair(pred, gt)
+        fn.e_measure(pair.pred_norm, pair.gt, pair.counts)
+        fn.f_measure(pair.pred_norm, pair.gt, pair.counts)
     ours = time.perf_counter() - start
     return {"pairs": pairs, "size": size, "pysodmetrics_s": reference, "ours_s": ours, "speedup": reference / ours}
 
@@ -124,7 +124,8 @@ def hce_scaling(sizes: list[int], repeats: int = 2) -> list[dict[str, float]]:
             for label in ("ours_cold_s", "ours_cached_s"):  # the first pass fills the cache
                 start = time.perf_counter()
                 for pred, gt in pairs:
-                    fn.human_correction_effort(pred, gt, skeleton=cache.get(gt > 128))
+                    pair = ImagePair(pred, gt)
+                    fn.human_correction_effort(pair.pred_fg, pair.gt, skeleton=cache.get(pair.gt))
                 timings[label] = (time.perf_counter() - start) / repeats
             rows.append({"size": size, **timings})
     return rows

@@ -36,7 +36,8 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
     """Run the protocol for one configuration in this process."""
     import torch
 
-    from mgd_sam2.models.network import MGDSAM2
+    from mgd_sam2.data.views import tile
+    from mgd_sam2.models.network import MGDSAM2, NetworkConfig
     from mgd_sam2.models.summary import parameter_counts
     from mgd_sam2.training.loss import mgd_loss
 
@@ -45,12 +46,13 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
     device = torch.device(config.device)
     cuda = device.type == "cuda"
     torch.manual_seed(0)
-    model = MGDSAM2(config.preset, **dict(config.switches)).train(config.train).to(device)
+    model = MGDSAM2(NetworkConfig(preset=config.preset, **dict(config.switches))).train(config.train).to(device)
     counts = parameter_counts(model)
     size = model.input_size
     generator = torch.Generator().manual_seed(0)
-    image = torch.randn(config.batch, 3, size, size, generator=generator).to(device)
-    mask = (torch.rand(config.batch, 1, size, size, generator=generator) > 0.5).float().to(device)
+    views = tile(torch.randn(config.batch, 3, size, size, generator=generator), model.grid).to(device)
+    mask = (torch.rand(config.batch, 1, size, size, generator=generator) > 0.5).float()
+    targets = tile(mask, model.grid, global_mode="nearest").to(device)
     runner = torch.compile(model) if config.compile else model
     autocast = (
         torch.autocast(device.type, dtype=torch.bfloat16) if config.precision == "bf16" else contextlib.nullcontext()
@@ -61,11 +63,11 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
 
     def step() -> None:
         if optimizer is None:
-            runner(image)
+            runner(views)
         else:
             with autocast:
-                out = runner(image)
-                loss = mgd_loss(out.logits, out.view_logits, mask, model.grid, model.multi_view)["loss"]
+                out = runner(views)
+                loss = mgd_loss(out.logits, out.view_logits, targets.full, model.arrange(targets))["loss"]
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)

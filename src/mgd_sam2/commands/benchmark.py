@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from mgd_sam2.cli import HelpFormatter
+from mgd_sam2.metrics.functional import HCE_BINARIZATIONS
 
 
 def comma_list(kind):
@@ -39,7 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     accuracy.add_argument(
         "--tta", action="store_true", help="horizontal flip x scales 0.75/1/1.25 (report both with and without)"
     )
-    accuracy.add_argument("--hce-binarize", choices=("dis", "pysod"), default="dis", help="HCE prediction binarisation")
+    accuracy.add_argument(
+        "--hce-binarize", choices=HCE_BINARIZATIONS, default="dis", help="HCE prediction binarisation"
+    )
     accuracy.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to predict")
     accuracy.add_argument("--batch-size", type=int, default=1, help="images per forward pass")
     accuracy.add_argument("--workers", type=int, default=2, help="loader and evaluator processes")
@@ -202,9 +205,9 @@ def run_accuracy_action(args: argparse.Namespace) -> int:
     import json
 
     from mgd_sam2.benchmark.accuracy import run_accuracy
+    from mgd_sam2.inference.loading import load_network
     from mgd_sam2.metrics.tables import rich_table
-    from mgd_sam2.training.loading import load_module
-    from mgd_sam2.training.module import MGDSAM2Module
+    from mgd_sam2.models.network import MGDSAM2, NetworkConfig
     from mgd_sam2.utils.progress import console
 
     ckpt = args.ckpt
@@ -213,15 +216,21 @@ def run_accuracy_action(args: argparse.Namespace) -> int:
         ckpt = Path(json.loads(demo_report.read_text())["checkpoint"])
         print(f"note: no --ckpt given; using the demo's best checkpoint {ckpt}")
     if ckpt is None:
-        module, description = (
-            MGDSAM2Module(preset="micro").eval(),
-            "an UNTRAINED micro model (no --ckpt and no demo run: a dry run)",
-        )
+        network = MGDSAM2(NetworkConfig(preset="micro")).eval()
+        description = "an UNTRAINED micro model (no --ckpt and no demo run: a dry run)"
         print(f"note: no --ckpt given and no demo run found; scoring {description}")
     else:
-        module, description = load_module(ckpt, args.weights, overrides={"tta": args.tta})
+        network, description = load_network(ckpt, args.weights)
     report = run_accuracy(
-        module, description, args.data_root, args.out, args.hce_binarize, args.workers, args.batch_size, args.device
+        network,
+        description,
+        args.data_root,
+        args.out,
+        args.hce_binarize,
+        args.workers,
+        args.batch_size,
+        args.device,
+        tta=args.tta,
     )
     for layout, rows in report["tables"].items():
         console().print(rich_table(rows, layout, report["titles"][layout]))

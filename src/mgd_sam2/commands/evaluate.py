@@ -1,10 +1,11 @@
-"""``mgd-sam2 evaluate``: score a folder of saved predictions against GT masks (EVALUATION.md protocol)."""
+"""``mgd-sam2 evaluate``: score a folder of saved predictions against GT masks (protocol: docs/design.md)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from mgd_sam2.metrics.functional import HCE_BINARIZATIONS
 from mgd_sam2.metrics.sod import METRIC_CLASSES
 from mgd_sam2.metrics.tables import LAYOUTS
 
@@ -22,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--hce-binarize",
-        choices=("dis", "pysod"),
+        choices=HCE_BINARIZATIONS,
         default="dis",
         help="HCE prediction binarisation: 'dis' = raw > 128 (DIS repository, used for DIS5K tables); "
         "'pysod' = min-max normalised > 0.5 (pysodmetrics)",

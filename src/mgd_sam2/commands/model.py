@@ -39,23 +39,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.action == "load":
         from mgd_sam2.models.checkpoints import load_pretrained
-        from mgd_sam2.models.network import MGDSAM2
+        from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 
-        report = load_pretrained(MGDSAM2(args.preset), args.ckpt)
+        report = load_pretrained(MGDSAM2(NetworkConfig(preset=args.preset)), args.ckpt)
         print(report.details())
         print(report.summary())
         return 0
     if args.action == "export":
-        from mgd_sam2.training.loading import export_trained_weights, load_module
+        from mgd_sam2.inference.loading import export_trained_weights, load_network
 
-        module, description = load_module(args.ckpt)
-        count = export_trained_weights(module, args.out)
+        network, description = load_network(args.ckpt)
+        count = export_trained_weights(network, args.out)
         print(f"wrote {count} tensors of {description} to {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB)")
         return 0
-    from mgd_sam2.models.network import MGDSAM2
+    from mgd_sam2.models.network import MGDSAM2, NetworkConfig
     from mgd_sam2.models.summary import parameter_counts
 
-    counts = parameter_counts(MGDSAM2(args.preset, grid=args.grid))
+    counts = parameter_counts(MGDSAM2(NetworkConfig(preset=args.preset, grid=args.grid)))
     if args.json:
         print(json.dumps({"preset": args.preset, **counts}, indent=2))
         return 0

@@ -1,4 +1,4 @@
-"""``mgd-sam2 predict``: masks for images of any size, from any weights (see training/loading.py).
+"""``mgd-sam2 predict``: masks for images of any size, from any weights (see inference/loading.py).
 
 With ``-c CONFIG`` the subcommand is Lightning's own ``predict`` (data.predict and a MaskWriter in
 trainer.callbacks come from the config); without it, this front-end takes the flags below.
@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from collections import Counter
 from pathlib import Path
+
+from mgd_sam2.inference.devices import DEVICES, PRECISIONS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -36,10 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tta", action="store_true", help="test-time augmentation: horizontal flip x scales 0.75/1/1.25 (6 passes)"
     )
     parser.add_argument("--overwrite", action="store_true", help="predict images whose outputs already exist too")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run")
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="where to run")
     parser.add_argument(
         "--precision",
-        choices=("auto", "32-true", "bf16-mixed"),
+        choices=PRECISIONS,
         default="auto",
         help="auto: bf16-mixed on GPU, 32-true on CPU",
     )
@@ -50,8 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mgd_sam2.data.datasets import image_records
     from mgd_sam2.errors import ConfigError
-    from mgd_sam2.training.loading import load_module
-    from mgd_sam2.training.writer import MaskWriter, output_paths, predict_files
+    from mgd_sam2.inference.loading import load_network
+    from mgd_sam2.inference.predict import predict_files
+    from mgd_sam2.inference.writer import MaskWriter, output_paths
 
     records = image_records(args.input)
     clashes = [name for name, n in Counter(r.name for r in records).items() if n > 1]
@@ -71,15 +74,16 @@ def run(args: argparse.Namespace) -> int:
         )
     if not todo:
         return 0
-    module, description = load_module(args.ckpt, args.weights, overrides={"tta": args.tta})
+    network, description = load_network(args.ckpt, args.weights)
     print(f"model: {description}")
     writer = predict_files(
-        module,
-        [str(r.image) for r in todo],
+        network,
+        [r.image for r in todo],
         MaskWriter(args.output, binary=args.binary, cutout=args.cutout),
-        args.device,
-        args.precision,
-        args.batch_size,
-        args.workers,
+        device=args.device,
+        precision=args.precision,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        tta=args.tta,
     )
     return 1 if writer.failures else 0  # the writer has listed them

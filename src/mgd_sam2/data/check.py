@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mgd_sam2.data.io import UnreadableImageError, image_to_gray, open_image
-from mgd_sam2.data.layouts import IMAGE_DIR_NAMES, MASK_DIR_NAMES, Split, find_subdir, pair_by_stem
+from mgd_sam2.data.io import FOREGROUND_THRESHOLD, UnreadableImageError, image_to_gray, open_image
+from mgd_sam2.data.layouts import Split, pair_by_stem, split_folders
 from mgd_sam2.errors import MissingFileError, UserError
 from mgd_sam2.utils.files import write_json
 from mgd_sam2.utils.parallel import parallel_map
@@ -97,7 +97,7 @@ def inspect_pair(pair: tuple[str, Path, Path]) -> tuple[tuple[int, int] | None, 
             )
         )
     values = image_to_gray(mask)
-    foreground = np.count_nonzero(values > 128)
+    foreground = np.count_nonzero(values > FOREGROUND_THRESHOLD)
     if foreground == 0:
         if mask.mode in ALPHA_MODES and np.asarray(mask.getchannel("A")).any() and not values.any():
             problems.append(
@@ -108,14 +108,14 @@ def inspect_pair(pair: tuple[str, Path, Path]) -> tuple[tuple[int, int] | None, 
                 )
             )
         else:
-            problems.append(Problem(str(mask_path), "empty mask (no pixel > 128)", False))
+            problems.append(Problem(str(mask_path), f"empty mask (no pixel > {FOREGROUND_THRESHOLD})", False))
     soft = np.count_nonzero((values > 0) & (values < 255))
     if soft:
         problems.append(
             Problem(
                 str(mask_path),
                 f"non-binary mask: {100 * soft / values.size:.2f}% of pixels between 0 and 255 "
-                "(soft training target; binarised at > 128 for metrics)",
+                f"(soft training target; binarised at > {FOREGROUND_THRESHOLD} for metrics)",
                 False,
             )
         )
@@ -144,8 +144,7 @@ def find_splits(root: str | Path, max_depth: int = 3) -> list[Split]:
     found = []
 
     def visit(folder: Path, depth: int) -> None:
-        image_dir = find_subdir(folder, IMAGE_DIR_NAMES + (f"{folder.name}-Image",))
-        mask_dir = find_subdir(folder, MASK_DIR_NAMES + (f"{folder.name}-Mask",))
+        image_dir, mask_dir = split_folders(folder)
         if image_dir and mask_dir:
             found.append(Split(folder.name, image_dir, mask_dir))
             return

@@ -2,7 +2,7 @@
 
 Under DDP, training shards with :class:`ResumableSampler` and evaluation with Lightning's
 ``UnrepeatedDistributedSampler``: Lightning's default evaluation sampler pads shards by repeating
-samples, which would count those images twice in every metric (EVALUATION.md 3.2).
+samples, which would count those images twice in every metric (docs/design.md, evaluation).
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ class SegmentationDataModule(LightningDataModule):
         test: splits tested on, each scored separately.
         predict: an image file, a folder of images, or a list of image files (no masks needed).
         input_size: model input side g*V in pixels (linked from the model by the CLI).
+        grid: local views per side g; samples are cut into the network's views in the loader workers
+            (linked from the model by the CLI).
         batch_size: training images per process (per GPU).
         eval_batch_size: images per validation/test/predict batch.
         num_workers: loader processes per dataloader.
@@ -57,6 +59,7 @@ class SegmentationDataModule(LightningDataModule):
         test: SplitList = None,
         predict: Optional[Union[str, list[str]]] = None,
         input_size: int = 1024,
+        grid: int = 2,
         batch_size: int = 2,
         eval_batch_size: int = 1,
         num_workers: int = 4,
@@ -66,7 +69,7 @@ class SegmentationDataModule(LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.root, self.input_size, self.seed = root, input_size, seed
+        self.root, self.input_size, self.grid, self.seed = root, input_size, grid, seed
         self.specs = {"train": train or [], "val": val or [], "test": test or []}
         self.predict_input = predict
         self.datasets: dict[str, list[SegmentationDataset]] = {}
@@ -115,19 +118,19 @@ class SegmentationDataModule(LightningDataModule):
         if stage in ("fit", "validate"):
             train, holdout = self.train_and_holdout() if stage == "fit" or self.hparams.val_holdout else ([], [])
             if stage == "fit":
-                self.datasets["train"] = [SegmentationDataset(train, size, "train", seed=self.seed)]
+                self.datasets["train"] = [SegmentationDataset(train, size, "train", grid=self.grid, seed=self.seed)]
             evaluated = ([holdout] if holdout else []) + [split_records(split) for split in self.splits("val")]
-            self.datasets["val"] = [SegmentationDataset(records, size, "eval") for records in evaluated]
+            self.datasets["val"] = [SegmentationDataset(records, size, "eval", grid=self.grid) for records in evaluated]
         if stage == "test":
             self.datasets["test"] = [
-                SegmentationDataset(split_records(split), size, "eval") for split in self.splits("test")
+                SegmentationDataset(split_records(split), size, "eval", grid=self.grid) for split in self.splits("test")
             ]
         if stage == "predict":
             if not self.predict_input:
                 raise ConfigError("nothing to predict: set data.predict to an image file or folder")
             inputs = self.predict_input if isinstance(self.predict_input, list) else [self.predict_input]
             records = [record for item in inputs for record in image_records(item)]
-            self.datasets["predict"] = [SegmentationDataset(records, size, "predict")]
+            self.datasets["predict"] = [SegmentationDataset(records, size, "predict", grid=self.grid)]
 
     @property
     def world(self) -> tuple[int, int]:

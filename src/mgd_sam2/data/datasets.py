@@ -1,6 +1,6 @@
 """Samples for training, evaluation and prediction.
 
-Every sample holds the model input at ``input_size`` (= g * V). Evaluation samples also carry the
+Every sample holds the model input at ``input_size`` (= g * V), cut into views. Evaluation samples also carry the
 original GT (uint8, original resolution) with its path and split, so predictions are scored at GT
 resolution; prediction samples carry the original image size and path.
 """
@@ -18,7 +18,9 @@ from torch.utils.data import Dataset
 from mgd_sam2.data.io import UnreadableImageError, list_images, read_image, read_mask
 from mgd_sam2.data.layouts import Split, pair_by_stem
 from mgd_sam2.data.transforms import eval_transform, normalize_image, train_transform
+from mgd_sam2.data.views import tile
 from mgd_sam2.errors import MissingFileError
+from mgd_sam2.models.views import Views, check_input_size
 
 Mode = Literal["train", "eval", "predict"]
 
@@ -52,12 +54,20 @@ def image_records(path: str | Path, split: str = "predict") -> list[Record]:
 
 
 class SegmentationDataset(Dataset):
-    """``train``: augmented input and soft mask; ``eval``: plus the original GT; ``predict``: image only."""
+    """Samples cut into the network's views (in the loader workers).
 
-    def __init__(self, records: list[Record], input_size: int, mode: Mode, seed: int | None = None) -> None:
+    Every sample has ``input``: :class:`Views` of the normalised image (batch of 1). ``train``: the
+    augmented input and ``target``, the soft mask cut the same way (global view nearest-resized);
+    ``eval``: plus the original GT; ``predict``: the image only, with its original size.
+    """
+
+    def __init__(
+        self, records: list[Record], input_size: int, mode: Mode, grid: int = 2, seed: int | None = None
+    ) -> None:
         if mode not in ("train", "eval", "predict"):
             raise ValueError(f"mode must be train, eval or predict, got {mode!r}")
-        self.records, self.input_size, self.mode = records, input_size, mode
+        check_input_size(input_size, grid)
+        self.records, self.input_size, self.mode, self.grid = records, input_size, mode, grid
         self.transform = train_transform(input_size, seed) if mode == "train" else eval_transform(input_size)
 
     def __len__(self) -> int:
@@ -75,7 +85,7 @@ class SegmentationDataset(Dataset):
             except UnreadableImageError as error:  # reported by the writer; the other images go on
                 return {"error": str(error), "name": record.name, "split": record.split, "path": str(record.image)}
             return {
-                "image": normalize_image(self.transform(image=image)["image"]),
+                "input": tile(normalize_image(self.transform(image=image)["image"])[None], self.grid),
                 "size": image.shape[:2],
                 "name": record.name,
                 "split": record.split,
@@ -88,21 +98,18 @@ class SegmentationDataset(Dataset):
                 f"{mask.shape[1]}x{mask.shape[0]}; run `mgd-sam2 check-data` on the dataset"
             )
         out = self.transform(image=image, mask=mask)
-        mask_tensor = torch.from_numpy(np.ascontiguousarray(out["mask"]))
+        soft_mask = torch.from_numpy(np.ascontiguousarray(out["mask"]))[None, None].float() / 255  # target in [0, 1]
         sample = {
-            "image": normalize_image(out["image"]),
-            "mask": mask_tensor.unsqueeze(0).float() / 255,
-        }  # soft target in [0, 1]
+            "input": tile(normalize_image(out["image"])[None], self.grid),
+            "target": tile(soft_mask, self.grid, global_mode="nearest"),
+        }
         if self.mode == "eval":
             sample.update(gt=torch.from_numpy(mask), name=record.name, split=record.split, gt_path=str(record.mask))
         return sample
 
 
-STACKED_KEYS = ("image", "mask")
-
-
 def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack the fixed-size tensors; keep per-sample items (original GTs of varying size, names) as lists.
+    """Concatenate the views; keep per-sample items (original GTs of varying size, names) as lists.
 
     Samples that failed to load (prediction only) are set aside as ``errors``: [(path, message)].
     """
@@ -112,7 +119,7 @@ def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
     if good:
         batch.update(
             {
-                key: torch.stack([s[key] for s in good]) if key in STACKED_KEYS else [s[key] for s in good]
+                key: Views.cat([s[key] for s in good]) if isinstance(good[0][key], Views) else [s[key] for s in good]
                 for key in good[0]
             }
         )

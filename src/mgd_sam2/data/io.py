@@ -15,6 +15,7 @@ from PIL import Image, ImageOps
 
 from mgd_sam2.errors import UserError
 
+FOREGROUND_THRESHOLD = 128  # a mask or 8-bit prediction pixel is foreground when > 128 (DIS and pysodmetrics)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 

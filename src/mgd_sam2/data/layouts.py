@@ -1,4 +1,4 @@
-"""Where each dataset's images and masks live, and how files pair up (EVALUATION.md section 5, data/README.md).
+"""Where each dataset's images and masks live, and how files pair up (data/README.md).
 
 A split is named by its path under the data root, e.g. ``DIS5K/DIS-TR``, ``HRSOD/HRSOD-TE``,
 ``DAVIS-S``, ``DUTS/DUTS-TR`` or ``synthetic/SYN-TE``; inside it the image and mask folders are
@@ -79,6 +79,14 @@ def find_subdir(folder: Path, candidates: tuple[str, ...]) -> Path | None:
     return None
 
 
+def split_folders(folder: Path) -> tuple[Path | None, Path | None]:
+    """(image folder, mask folder) inside a split folder, among the usual names; None where there is none."""
+    return (
+        find_subdir(folder, IMAGE_DIR_NAMES + (f"{folder.name}-Image",)),
+        find_subdir(folder, MASK_DIR_NAMES + (f"{folder.name}-Mask",)),
+    )
+
+
 def resolve_split(root: str | Path, spec: SplitSpec, need_masks: bool = True) -> Split:
     """The image and mask folders of ``spec`` (a path under ``root`` or an images/masks dict)."""
     if isinstance(spec, dict):
@@ -100,8 +108,7 @@ def resolve_split(root: str | Path, spec: SplitSpec, need_masks: bool = True) ->
     name = Path(spec).name
     if not folder.is_dir():
         raise DatasetLayoutError(f"split {spec!r} not found: no folder {folder}. {download_hint(spec)}")
-    image_dir = find_subdir(folder, IMAGE_DIR_NAMES + (f"{name}-Image",))
-    mask_dir = find_subdir(folder, MASK_DIR_NAMES + (f"{name}-Mask",))
+    image_dir, mask_dir = split_folders(folder)
     if image_dir is None or (need_masks and mask_dir is None):
         raise DatasetLayoutError(
             f"split {spec!r} at {folder} needs an image folder ({'/'.join(IMAGE_DIR_NAMES)}) and a mask folder "

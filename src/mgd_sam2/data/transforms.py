@@ -1,4 +1,4 @@
-"""Augmentation and resizing, reproducing the released MGD-SAM2 training pipeline (MODEL.md 3.3).
+"""Augmentation and resizing, reproducing the released MGD-SAM2 training pipeline (docs/design.md, training).
 
 Train, in this order, always: horizontal flip (p=0.5); a centred crop shrinking each side by a
 random 0-29 px; rotation by -15..15 degrees with p=0.2 (bicubic image, nearest mask); PIL colour

@@ -17,11 +17,13 @@ import cv2
 import numpy as np
 import torch
 from PIL import Image
+from torchmetrics import MetricCollection
 
 from mgd_sam2.data.io import UnreadableImageError, read_mask
 from mgd_sam2.data.layouts import pair_by_stem
 from mgd_sam2.errors import UserError
-from mgd_sam2.metrics.sod import METRIC_CLASSES, ImageMeasure, build_metrics, scalar_results
+from mgd_sam2.metrics.pairs import ImagePair
+from mgd_sam2.metrics.sod import METRIC_CLASSES, SCALAR_KEYS, build_metrics, measure_all, scalar_results
 from mgd_sam2.utils.parallel import parallel_map
 
 
@@ -79,12 +81,12 @@ def check_headers(pairs: list[tuple[str, Path, Path]]) -> tuple[list[str], list[
 
 
 class PairMeasurer:
-    """Picklable per-pair work: read both maps and run every metric's ``measure``.
+    """Picklable per-pair work: read both maps, prepare them once and run every metric's ``measure``.
 
-    Returns (stem, (H, W), {metric: result}), or (stem, None, error message) for a bad pair.
+    Returns (stem, (H, W), merged result of every metric), or (stem, None, error message) for a bad pair.
     """
 
-    def __init__(self, metrics: dict[str, ImageMeasure], resize_pred: bool) -> None:
+    def __init__(self, metrics: MetricCollection, resize_pred: bool) -> None:
         self.metrics, self.resize_pred = metrics, resize_pred
 
     def __call__(self, pair: tuple[str, Path, Path]) -> tuple[str, Any, Any]:
@@ -97,7 +99,7 @@ class PairMeasurer:
             if not self.resize_pred:
                 return name, None, f"prediction {pred.shape[::-1]} vs ground truth {gt.shape[::-1]} (W x H)"
             pred = cv2.resize(pred, gt.shape[::-1], interpolation=cv2.INTER_LINEAR)
-        return name, gt.shape, {key: metric.measure(pred, gt) for key, metric in self.metrics.items()}
+        return name, gt.shape, measure_all(self.metrics, ImagePair(pred, gt))
 
 
 @dataclass
@@ -150,21 +152,16 @@ def evaluate_folders(
         if shape is None:
             errors.append(f"{name}: {result}")
             continue
-        row: dict[str, Any] = {"name": name, "height": shape[0], "width": shape[1]}
-        for key, metric in metrics.items():
-            metric.update(results=[result[key]])
-            row.update({scalar: result[key][scalar] for scalar in metric.SCALARS})
-        per_image.append(row)
+        metrics.update(results=[result])
+        scalars = {key: result[key] for key in SCALAR_KEYS if key in result}
+        per_image.append({"name": name, "height": shape[0], "width": shape[1], **scalars})
     if errors:
         raise EvaluationError(
             list_problems("files that could not be scored", errors, "Fix or remove them and run again.")
         )
-    curves = {}
-    for key in ("F", "E"):
-        if key in metrics:
-            computed = metrics[key].compute()
-            curves.update({name: value.tolist() for name, value in computed.items() if name.endswith("_curve")})
-    return Evaluation(scores=scalar_results(metrics), num_images=len(per_image), per_image=per_image, curves=curves)
+    computed = metrics.compute()
+    curves = {name: value.tolist() for name, value in computed.items() if name.endswith("_curve")}
+    return Evaluation(scores=scalar_results(computed), num_images=len(per_image), per_image=per_image, curves=curves)
 
 
 def versions() -> dict[str, str]:

@@ -1,10 +1,11 @@
-"""Per-image measures on 8-bit maps at GT resolution, following ../shared/design/EVALUATION.md.
+"""Per-image measures at GT resolution, following the evaluation protocol of docs/design.md.
 
-Inputs are always the raw uint8 prediction and GT maps. pysodmetrics 1.6.2 is used as is where it
-does the job (S-measure, weighted F, MAE, HCE's boundary bookkeeping); F- and E-measure curves are
-computed here from one shared histogram pass (pysodmetrics builds it twice with ``np.histogram``),
-with pysodmetrics' exact formulas, which tests check to 1e-6; mBA is not in pysodmetrics and follows
-CascadePSP's ``compute_boundary_acc``.
+The measures take the arrays of one prepared image (``metrics.pairs.ImagePair``): the normalised
+prediction, the binary GT, their threshold counts or the binarised prediction. pysodmetrics 1.6.2 is
+used as is where it does the job (S-measure, weighted F, MAE, HCE's boundary bookkeeping); F- and
+E-measure curves are computed here from one shared histogram pass (pysodmetrics builds it twice with
+``np.histogram``), with pysodmetrics' exact formulas, which tests check to 1e-6; mBA is not in
+pysodmetrics and follows CascadePSP's ``compute_boundary_acc``.
 """
 
 from __future__ import annotations
@@ -140,25 +141,13 @@ def check_binarize(binarize: str) -> None:
 
 
 def human_correction_effort(
-    pred: np.ndarray,
-    gt_raw: np.ndarray,
-    skeleton: np.ndarray | None = None,
-    binarize: str = "dis",
-    relax: int = 5,
-    epsilon: float = 2.0,
+    pred: np.ndarray, gt: np.ndarray, skeleton: np.ndarray | None = None, relax: int = 5, epsilon: float = 2.0
 ) -> float:
-    """HCE (Qin et al. 2022) of a raw uint8 prediction against a raw uint8 GT.
+    """HCE (Qin et al. 2022) of a binary prediction against the binary GT, both (H, W) bool.
 
-    ``binarize="dis"``: prediction > 128 on the raw map (the DIS repository, used for DIS5K tables);
-    ``"pysod"``: min-max normalised prediction > 0.5 (pysodmetrics; >= 128 for a 0..255 map).
-    ``skeleton`` is the GT skeleton when cached, else it is computed here.
+    The prediction's binarisation is the caller's choice (``ImagePair.binarized_pred``). ``skeleton`` is the
+    GT skeleton when cached, else it is computed here.
     """
-    check_binarize(binarize)
-    gt = gt_raw > 128
-    if binarize == "dis":
-        pred = pred > 128
-    else:
-        pred = normalize(pred, gt_raw)[0] > 0.5
     if skeleton is None:
         skeleton = gt_skeleton(gt)
     kernel = _HCE_BOOKKEEPING.morphology_kernel
@@ -185,21 +174,20 @@ def human_correction_effort(
     return float(total)
 
 
-def boundary_accuracy(pred: np.ndarray, gt_raw: np.ndarray, num_steps: int = 5) -> float | None:
-    """BA of CascadePSP: accuracy of ``pred > 128`` within GT boundary bands of 5 radii from 1 to (h+w)/300.
+def boundary_accuracy(pred: np.ndarray, gt: np.ndarray, num_steps: int = 5) -> float | None:
+    """BA of CascadePSP: accuracy of the binary prediction (the raw map > 128) within GT boundary bands of
+    5 radii from 1 to (h+w)/300; ``pred`` and ``gt`` (H, W) bool.
 
     Returns None when the GT has no boundary (empty or full mask): the band is empty and the
     reference divides 0 by 0. Such images are left out of mBA.
     """
-    gt = (gt_raw > 128).astype(np.uint8)
-    pred = (pred > 128).astype(np.uint8)
     height, width = gt.shape
     max_radius = (width + height) / 300
     accuracies = []
     for step in range(num_steps):
         radius = 1 + int((max_radius - 1) / num_steps * step)
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-        band = cv2.morphologyEx(gt, cv2.MORPH_GRADIENT, kernel) > 0
+        band = cv2.morphologyEx(gt.view(np.uint8), cv2.MORPH_GRADIENT, kernel) > 0
         band_pixels = np.count_nonzero(band)
         if band_pixels == 0:
             return None

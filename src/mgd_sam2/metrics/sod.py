@@ -1,45 +1,37 @@
-"""One torchmetrics ``Metric`` per measure, on uint8 prediction/GT maps at GT resolution.
+"""One torchmetrics ``Metric`` per measure, on prepared prediction/GT pairs at GT resolution.
 
 Every dataset number is a mean over images of a per-image scalar or of a per-image 256-point curve
 (max/mean taken on the mean curve), so the states are sums, reduced by ``sum`` under DDP and giving
-exactly the one-process result. Per-image values are kept as ``cat`` list states for reports.
+exactly the one-process result. Per-image values are kept as a ``cat`` list state for reports.
 
-Each metric splits its work into ``measure(pred, gt) -> result`` (the numpy part, picklable, so the
-folder evaluator runs it in worker processes) and the state update, reached through ``update``
-either with maps (``update(preds, target)``) or with measured results (``update(results=[...])``),
-so torchmetrics' update bookkeeping (compute cache, update count) always runs.
+Each metric splits its work into ``measure(pair) -> result`` (numpy, reading the arrays that the
+``ImagePair`` shares with the other metrics; the folder evaluator runs it in worker processes) and the
+state update, reached through ``update`` either with pairs (``update(pairs)``) or with measured results
+(``update(results=[...])``), so torchmetrics' update bookkeeping (compute cache, update count) always
+runs. ``build_metrics`` groups them in a ``MetricCollection``; ``collection.update(image_pairs(preds,
+target))`` prepares each image once for all of them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
-from torchmetrics import Metric
-from torchmetrics.utilities import dim_zero_cat
+from torchmetrics import Metric, MetricCollection
 
 from mgd_sam2.metrics import functional as fn
+from mgd_sam2.metrics.pairs import ImagePair
 from mgd_sam2.metrics.skeletons import SkeletonCache
 
 
-def as_uint8_map(x: Tensor | np.ndarray) -> np.ndarray:
-    """A 2-D uint8 numpy map from a tensor or array ((1, H, W) is squeezed)."""
-    if isinstance(x, Tensor):
-        x = x.detach().cpu().numpy()
-    x = np.asarray(x)
-    if x.ndim == 3 and x.shape[0] == 1:
-        x = x[0]
-    return x
-
-
 class ImageMeasure(Metric):
-    """Base class: per-image scalars (``SCALARS``) and 256-point curves (``CURVES``) summed over images."""
+    """Base class: per-image scalars (``SCALARS``, the columns of the ``sums`` and ``values`` states) averaged
+    over images. Subclasses add their curve states (summed 256-point curves) in their own ``__init__``."""
 
     SCALARS: tuple[str, ...] = ()
-    CURVES: tuple[str, ...] = ()
     full_state_update = False
     is_differentiable = False
     higher_is_better = True
@@ -47,61 +39,44 @@ class ImageMeasure(Metric):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.add_state("count", torch.tensor(0, dtype=torch.int64), dist_reduce_fx="sum")
-        for name in self.SCALARS:
-            self.add_state(f"sum_{name}", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-            self.add_state(f"values_{name}", [], dist_reduce_fx="cat")
-        for name in self.CURVES:
-            self.add_state(f"curve_{name}", torch.zeros(fn.NUM_THRESHOLDS, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("sums", torch.zeros(len(self.SCALARS), dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("values", [], dist_reduce_fx="cat")  # one (1, len(SCALARS)) float64 row per image
 
-    def measure(self, pred: np.ndarray, gt: np.ndarray) -> dict[str, Any]:
-        """Per-image work on raw uint8 maps -> {scalar name: float, curve name: (256,) array}."""
+    def measure(self, pair: ImagePair) -> dict[str, Any]:
+        """Per-image work -> {scalar name: float, curve name: (256,) array}."""
         raise NotImplementedError
 
     def add(self, result: dict[str, Any]) -> None:
         """State update for one measured image; called by ``update`` only."""
+        row = torch.tensor([[result[name] for name in self.SCALARS]], dtype=torch.float64, device=self.device)
         self.count += 1
-        for name in self.SCALARS:
-            value = result[name]
-            getattr(self, f"values_{name}").append(torch.tensor([value], dtype=torch.float64, device=self.device))
-            setattr(self, f"sum_{name}", getattr(self, f"sum_{name}") + value)
-        for name in self.CURVES:
-            curve = getattr(self, f"curve_{name}")
-            setattr(
-                self,
-                f"curve_{name}",
-                curve + torch.from_numpy(np.asarray(result[name], dtype=np.float64)).to(curve.device),
-            )
+        self.values.append(row)
+        self.sums += row[0]
 
-    def update(
-        self,
-        preds: Iterable[Tensor | np.ndarray] = (),
-        target: Iterable[Tensor | np.ndarray] = (),
-        results: Iterable[dict[str, Any]] = (),
-    ) -> None:
-        """preds, target: sequences (or (N, H, W) tensors) of uint8 maps, pairwise of equal size;
-        or ``results`` of :meth:`measure` computed elsewhere."""
-        for pred, gt in zip(preds, target, strict=True):
-            pred, gt = as_uint8_map(pred), as_uint8_map(gt)
-            fn.check_pair(pred, gt)
-            self.add(self.measure(pred, gt))
+    def update(self, pairs: Sequence[ImagePair] = (), *, results: Iterable[dict[str, Any]] = ()) -> None:
+        """``pairs``: prepared images (``image_pairs(preds, target)`` makes them from uint8 maps);
+        ``results``: outputs of :meth:`measure` computed elsewhere."""
+        for pair in pairs:
+            if not isinstance(pair, ImagePair):
+                raise TypeError(f"update takes ImagePairs (see image_pairs), got {type(pair).__name__}")
+            self.add(self.measure(pair))
         for result in results:
             self.add(result)
 
-    def mean(self, name: str) -> Tensor:
-        return getattr(self, f"sum_{name}") / self.count.clamp(min=1)
+    def means(self) -> dict[str, Tensor]:
+        """The mean over images of each per-image scalar."""
+        return dict(zip(self.SCALARS, self.sums / self.count.clamp(min=1), strict=True))
 
     def compute(self) -> dict[str, Tensor]:
-        """Dataset values: the mean over images of each per-image scalar (curve measures override this)."""
-        return {name: self.mean(name) for name in self.SCALARS}
+        """Dataset values (curve measures override this)."""
+        return self.means()
 
     def per_image(self) -> dict[str, Tensor]:
-        """Per-image values in update order (gathered across processes when called inside compute)."""
-        values = {name: getattr(self, f"values_{name}") for name in self.SCALARS}
-        # a list state is a list before syncing and one concatenated tensor after it
-        return {
-            name: dim_zero_cat(v) if isinstance(v, Tensor) or v else torch.empty(0, dtype=torch.float64)
-            for name, v in values.items()
-        }
+        """(N,) float64 per scalar, in update order (gathered across processes when called inside compute)."""
+        values = self.values  # a list of rows before syncing, one (N, len(SCALARS)) tensor after it
+        if isinstance(values, list):
+            values = torch.cat(values) if values else torch.empty(0, len(self.SCALARS), dtype=torch.float64)
+        return dict(zip(self.SCALARS, values.T, strict=True))
 
 
 class SMeasure(ImageMeasure):
@@ -109,8 +84,8 @@ class SMeasure(ImageMeasure):
 
     SCALARS = ("Smeasure",)
 
-    def measure(self, pred: np.ndarray, gt: np.ndarray) -> dict[str, Any]:
-        return {"Smeasure": fn.s_measure(*fn.normalize(pred, gt))}
+    def measure(self, pair: ImagePair) -> dict[str, Any]:
+        return {"Smeasure": fn.s_measure(pair.pred_norm, pair.gt)}
 
 
 class MeanAbsoluteError(ImageMeasure):
@@ -119,8 +94,8 @@ class MeanAbsoluteError(ImageMeasure):
     SCALARS = ("MAE",)
     higher_is_better = False
 
-    def measure(self, pred: np.ndarray, gt: np.ndarray) -> dict[str, Any]:
-        return {"MAE": fn.mae(*fn.normalize(pred, gt))}
+    def measure(self, pair: ImagePair) -> dict[str, Any]:
+        return {"MAE": fn.mae(pair.pred_norm, pair.gt)}
 
 
 class WeightedFMeasure(ImageMeasure):
@@ -128,56 +103,77 @@ class WeightedFMeasure(ImageMeasure):
 
     SCALARS = ("wFmeasure",)
 
-    def measure(self, pred: np.ndarray, gt: np.ndarray) -> dict[str, Any]:
-        return {"wFmeasure": fn.weighted_f_measure(*fn.normalize(pred, gt))}
+    def measure(self, pair: ImagePair) -> dict[str, Any]:
+        return {"wFmeasure": fn.weighted_f_measure(pair.pred_norm, pair.gt)}
 
 
 class EMeasure(ImageMeasure):
     """Enhanced-alignment measure: adaptive, and mean/max of the mean-over-images 256-threshold curve."""
 
     SCALARS = ("adpEm", "meanEm", "maxEm")  # per image; dataset mean/max come from the mean curve
-    CURVES = ("em",)
 
-    def measure(self, pred: np.ndarray, gt: np.ndarray) -> dict[str, Any]:
-        pred_norm, gt_bool = fn.normalize(pred, gt)
-        result = fn.e_measure(pred_norm, gt_bool, fn.threshold_counts(pred_norm, gt_bool))
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_state("em_curve", torch.zeros(fn.NUM_THRESHOLDS, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def measure(self, pair: ImagePair) -> dict[str, Any]:
+        result = fn.e_measure(pair.pred_norm, pair.gt, pair.counts)
         curve = result["curve"]
-        return {"em": curve, "adpEm": result["adaptive"], "meanEm": float(curve.mean()), "maxEm": float(curve.max())}
+        return {
+            "em_curve": curve,
+            "adpEm": result["adaptive"],
+            "meanEm": float(curve.mean()),
+            "maxEm": float(curve.max()),
+        }
+
+    def add(self, result: dict[str, Any]) -> None:
+        super().add(result)
+        self.em_curve += self.em_curve.new_tensor(result["em_curve"])
 
     def compute(self) -> dict[str, Tensor]:
-        curve = self.curve_em / self.count.clamp(min=1)
-        return {"adpEm": self.mean("adpEm"), "meanEm": curve.mean(), "maxEm": curve.max(), "em_curve": curve}
+        curve = self.em_curve / self.count.clamp(min=1)
+        return {"adpEm": self.means()["adpEm"], "meanEm": curve.mean(), "maxEm": curve.max(), "em_curve": curve}
 
 
 class FMeasure(ImageMeasure):
     """F-measure (beta^2 = 0.3): adaptive, and mean/max of the mean-over-images curve; with PR curves."""
 
     SCALARS = ("adpFm", "meanFm", "maxFm")
-    CURVES = ("fm", "precision", "recall")
 
-    def measure(self, pred: np.ndarray, gt: np.ndarray) -> dict[str, Any]:
-        pred_norm, gt_bool = fn.normalize(pred, gt)
-        result = fn.f_measure(pred_norm, gt_bool, fn.threshold_counts(pred_norm, gt_bool))
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.add_state("fm_curve", torch.zeros(fn.NUM_THRESHOLDS, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("precision_curve", torch.zeros(fn.NUM_THRESHOLDS, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("recall_curve", torch.zeros(fn.NUM_THRESHOLDS, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def measure(self, pair: ImagePair) -> dict[str, Any]:
+        result = fn.f_measure(pair.pred_norm, pair.gt, pair.counts)
         curve = result["curve"]
         return {
-            "fm": curve,
-            "precision": result["precision"],
-            "recall": result["recall"],
+            "fm_curve": curve,
+            "precision_curve": result["precision"],
+            "recall_curve": result["recall"],
             "adpFm": result["adaptive"],
             "meanFm": float(curve.mean()),
             "maxFm": float(curve.max()),
         }
 
+    def add(self, result: dict[str, Any]) -> None:
+        super().add(result)
+        self.fm_curve += self.fm_curve.new_tensor(result["fm_curve"])
+        self.precision_curve += self.precision_curve.new_tensor(result["precision_curve"])
+        self.recall_curve += self.recall_curve.new_tensor(result["recall_curve"])
+
     def compute(self) -> dict[str, Tensor]:
         n = self.count.clamp(min=1)
-        curve = self.curve_fm / n
+        curve = self.fm_curve / n
         return {
-            "adpFm": self.mean("adpFm"),
+            "adpFm": self.means()["adpFm"],
             "meanFm": curve.mean(),
             "maxFm": curve.max(),
             "fm_curve": curve,
-            "precision_curve": self.curve_precision / n,
-            "recall_curve": self.curve_recall / n,
+            "precision_curve": self.precision_curve / n,
+            "recall_curve": self.recall_curve / n,
         }
 
 
@@ -199,13 +195,14 @@ class HumanCorrectionEffort(ImageMeasure):
         self.binarize = binarize
         self.skeletons = SkeletonCache(None if skeleton_cache is True else skeleton_cache) if skeleton_cache else None
 
-    def measure(self, pred: np.ndarray, gt: np.ndarray) -> dict[str, Any]:
-        skeleton = self.skeletons.get(gt > 128) if self.skeletons else None
-        return {"HCE": fn.human_correction_effort(pred, gt, skeleton=skeleton, binarize=self.binarize)}
+    def measure(self, pair: ImagePair) -> dict[str, Any]:
+        skeleton = self.skeletons.get(pair.gt) if self.skeletons else None
+        return {"HCE": fn.human_correction_effort(pair.binarized_pred(self.binarize), pair.gt, skeleton=skeleton)}
 
 
 class MeanBoundaryAccuracy(ImageMeasure):
-    """mBA (CascadePSP): boundary accuracy over 5 band radii, averaged over the images whose GT has a boundary."""
+    """mBA (CascadePSP): boundary accuracy over 5 band radii, averaged over the images whose GT has a boundary;
+    the others are NaN per image."""
 
     SCALARS = ("mBA",)
 
@@ -213,20 +210,20 @@ class MeanBoundaryAccuracy(ImageMeasure):
         super().__init__(**kwargs)
         self.add_state("bounded", torch.tensor(0, dtype=torch.int64), dist_reduce_fx="sum")
 
-    def measure(self, pred: np.ndarray, gt: np.ndarray) -> dict[str, Any]:
-        accuracy = fn.boundary_accuracy(pred, gt)
+    def measure(self, pair: ImagePair) -> dict[str, Any]:
+        accuracy = fn.boundary_accuracy(pair.pred_fg, pair.gt)
         return {"mBA": float("nan") if accuracy is None else accuracy}
 
     def add(self, result: dict[str, Any]) -> None:
         value = result["mBA"]
         self.count += 1
-        self.values_mBA.append(torch.tensor([value], dtype=torch.float64, device=self.device))
+        self.values.append(torch.tensor([[value]], dtype=torch.float64, device=self.device))
         if not np.isnan(value):
             self.bounded += 1
-            self.sum_mBA = self.sum_mBA + value
+            self.sums += value
 
     def compute(self) -> dict[str, Tensor]:
-        return {"mBA": self.sum_mBA / self.bounded.clamp(min=1)}
+        return {"mBA": self.sums[0] / self.bounded.clamp(min=1)}
 
 
 METRIC_CLASSES: dict[str, type[ImageMeasure]] = {
@@ -243,21 +240,29 @@ SCALAR_KEYS = ("Smeasure", "wFmeasure", "MAE", "adpEm", "meanEm", "maxEm", "adpF
 
 
 def build_metrics(
-    names: Iterable[str] = METRIC_CLASSES, hce_binarize: str = "dis", skeleton_cache: bool | str | Path = True
-) -> dict[str, ImageMeasure]:
-    """The measures called ``names`` (keys of METRIC_CLASSES), configured."""
+    names: Iterable[str] = METRIC_CLASSES,
+    hce_binarize: str = "dis",
+    skeleton_cache: bool | str | Path = True,
+    prefix: str | None = None,
+) -> MetricCollection:
+    """The measures called ``names`` (keys of METRIC_CLASSES), configured, in one collection whose
+    compute() keys start with ``prefix`` (e.g. "val/DIS-VD/")."""
     metrics: dict[str, ImageMeasure] = {}
     for name in names:
         if name not in METRIC_CLASSES:
             raise ValueError(f"unknown metric {name!r}; choose from {', '.join(METRIC_CLASSES)}")
         options = {"binarize": hce_binarize, "skeleton_cache": skeleton_cache} if name == "HCE" else {}
         metrics[name] = METRIC_CLASSES[name](**options)
-    return metrics
+    return MetricCollection(metrics, prefix=prefix, compute_groups=False)
 
 
-def scalar_results(metrics: dict[str, ImageMeasure]) -> dict[str, float]:
-    """compute() of every metric, scalars only, as floats keyed by pysodmetrics' names in table order."""
-    merged: dict[str, Tensor] = {}
-    for metric in metrics.values():
-        merged.update(metric.compute())
-    return {key: float(merged[key]) for key in SCALAR_KEYS if key in merged}
+def measure_all(metrics: MetricCollection, pair: ImagePair) -> dict[str, Any]:
+    """Every metric's ``measure`` of one pair in one result (their keys are distinct), for
+    ``metrics.update(results=[...])``."""
+    return {key: value for metric in metrics.values() for key, value in metric.measure(pair).items()}
+
+
+def scalar_results(computed: Mapping[str, Tensor], prefix: str | None = None) -> dict[str, float]:
+    """The scalars of a collection's compute(), as floats keyed by pysodmetrics' names in table order."""
+    prefix = prefix or ""
+    return {key: float(computed[prefix + key]) for key in SCALAR_KEYS if prefix + key in computed}

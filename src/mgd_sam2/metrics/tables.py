@@ -1,4 +1,4 @@
-"""Result tables in the layouts of published DIS and HRSOD papers (EVALUATION.md section 4.1)."""
+"""Result tables in the layouts of published DIS and HRSOD papers (the evaluation section of docs/design.md)."""
 
 from __future__ import annotations
 

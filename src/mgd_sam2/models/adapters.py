@@ -1,12 +1,12 @@
-"""MPAdapter: the multi-view perception adapter placed before every Hiera block (MODEL.md 2.1)."""
+"""MPAdapter: the multi-view perception adapter placed before every Hiera block (docs/design.md, modules)."""
 
 from __future__ import annotations
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mgd_sam2.data.views import image_to_locals, join_views, locals_to_image, resize, split_views
 from mgd_sam2.models.layers import CrossViewConv
+from mgd_sam2.models.views import image_to_locals, join_views, locals_to_image, resize, split_views
 
 
 class MPAdapter(nn.Module):

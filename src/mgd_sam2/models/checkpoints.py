@@ -17,31 +17,12 @@ import torch
 from torch import Tensor, nn
 
 from mgd_sam2.errors import MissingFileError, UserError
+from mgd_sam2.models.groups import from_sam2_name, module_group
 from mgd_sam2.models.presets import PRESETS
 
 SAM2_DOWNLOAD_HINT = (
     "Download SAM2.1 checkpoints from https://github.com/facebookresearch/sam2 (section 'Download Checkpoints') "
     "and put them under checkpoints/ (see checkpoints/README.md)."
-)
-
-# Meta's SAM2 module prefixes -> ours. Anything else in a SAM2 checkpoint (video memory, prompt
-# encoder, object pointers) is not part of MGD-SAM2 and is ignored.
-SAM2_PREFIXES = {
-    "image_encoder.trunk.": "encoder.trunk.",
-    "image_encoder.neck.": "encoder.neck.",
-    "sam_mask_decoder.": "decoder.",
-}
-# Keys whose shape legitimately differs from SAM2's: MGD-SAM2 has 2 mask tokens, SAM2 has 4.
-REINITIALISED_ON_SHAPE_CHANGE = ("decoder.mask_tokens.weight",)
-# Keys a SAM2 checkpoint does not provide; they start from their initialisation (MODEL.md decision 7).
-NEW_KEY_PREFIXES = (
-    "encoder.adapters.",
-    "decoder.mcem.",
-    "decoder.hmim_s8.",
-    "decoder.hmim_s4.",
-    "decoder.no_mask_embed.",
-    "decoder.pe_layer.",
-    "drm.",
 )
 
 
@@ -154,7 +135,12 @@ def check_same_size(state: dict[str, Tensor], prefix: str, model: nn.Module, sou
 
 
 def load_sam2_state(model: nn.Module, content: dict, source: str) -> LoadReport:
-    """Load Meta's SAM2/SAM2.1 checkpoint content (``{"model": state_dict}``) into an MGDSAM2 of the same size."""
+    """Load Meta's SAM2/SAM2.1 checkpoint content (``{"model": state_dict}``) into an MGDSAM2 of the same size.
+
+    Names map by the module groups (models/groups.py); anything else in a SAM2 checkpoint (video memory,
+    prompt encoder, object pointers) is not part of MGD-SAM2 and is ignored. Groups new in MGD-SAM2 start
+    from their initialisation, and so do SAM2 tensors whose shape MGD-SAM2 changed (the mask tokens).
+    """
     if not isinstance(content.get("model"), dict):
         raise CheckpointError(
             f"{source} is not a SAM2 checkpoint in Meta's format (a dict with a 'model' state dict); "
@@ -166,12 +152,11 @@ def load_sam2_state(model: nn.Module, content: dict, source: str) -> LoadReport:
     own = model.state_dict()
     to_load: dict[str, Tensor] = {}
     for key, value in state.items():
-        prefix = next((p for p in SAM2_PREFIXES if key.startswith(p)), None)
-        target = SAM2_PREFIXES[prefix] + key[len(prefix) :] if prefix else None
+        target = from_sam2_name(key)
         if target is None or target not in own:
             report.ignored.append(key)
         elif own[target].shape != value.shape:
-            if target not in REINITIALISED_ON_SHAPE_CHANGE:
+            if not module_group(target).reinitialised:
                 raise CheckpointError(
                     f"{source}: {key} has shape {tuple(value.shape)}, "
                     f"the model's {target} has {tuple(own[target].shape)}"
@@ -181,7 +166,7 @@ def load_sam2_state(model: nn.Module, content: dict, source: str) -> LoadReport:
             to_load[target] = value
     report.loaded = sorted(to_load)
     report.missing = sorted(set(own) - set(to_load) - set(report.reinitialised))
-    unexpected_missing = [key for key in report.missing if not key.startswith(NEW_KEY_PREFIXES)]
+    unexpected_missing = [key for key in report.missing if module_group(key).sam2_prefix is not None]
     if unexpected_missing:
         raise CheckpointError(
             f"{source} lacks {len(unexpected_missing)} pretrained tensors the model needs, "

@@ -1,4 +1,4 @@
-"""SAM2's mask decoder run without prompts, with MCEM and HMIM fused in before the upscaling (MODEL.md 1.5, 2.3)."""
+"""SAM2's mask decoder run without prompts, with MCEM and HMIM fused in before the upscaling (docs/design.md)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from sam2.modeling.sam.transformer import TwoWayTransformer
 from sam2.modeling.sam2_utils import MLP, LayerNorm2d
 from torch import Tensor, nn
 
-from mgd_sam2.data.views import stitch_locals
 from mgd_sam2.models.fusion import HMIM, MCEM
+from mgd_sam2.models.views import stitch_locals
 
 NUM_MASK_TOKENS = 2  # SAM2's multimask setting with one extra mask: the model reads token #1
 

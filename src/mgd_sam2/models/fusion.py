@@ -8,8 +8,8 @@ from sam2.modeling.sam.transformer import Attention
 from sam2.modeling.sam2_utils import MLP, LayerNorm2d
 from torch import Tensor, nn
 
-from mgd_sam2.data.views import image_to_locals, join_views, locals_to_image, resize, split_views
 from mgd_sam2.models.layers import sine_position_encoding
+from mgd_sam2.models.views import image_to_locals, join_views, locals_to_image, resize, split_views
 
 
 class MCEM(nn.Module):
@@ -32,12 +32,13 @@ class MCEM(nn.Module):
         self.local_norm2 = nn.LayerNorm(dim)
 
     def forward(self, views: Tensor) -> tuple[Tensor, Tensor]:
-        """views: (g*g*B + B, C, h, w) -> (enhanced views, same shape; stitched locals (B, C, g*h, g*w))."""
+        """views: (g*g*B + B, C, h, w) -> (enhanced views, same shape; stitched locals (B, C, g*h, g*w)).
+
+        h and w are divisible by g for every input that passes ``check_input_size`` (models/views.py).
+        """
         g = self.grid
         local_views, global_view = split_views(views, g)
         _, channels, h, w = global_view.shape
-        if h % g or w % g:
-            raise ValueError(f"MCEM needs the {h}x{w} token grid divisible by the view grid {g}")
         stitched = locals_to_image(local_views, g)  # (B, C, gh, gw)
         pe_local = sine_position_encoding(g * h, g * w, channels, device=views.device).to(views.dtype)
         pe_global = resize(pe_local, (h, w), mode="bicubic")

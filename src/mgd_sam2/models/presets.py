@@ -97,7 +97,7 @@ PRESETS: dict[str, Preset] = {
     ),
 }
 
-# The released MGD-SAM2 config's value; reproduces their weights' outputs (MODEL.md decision 2).
+# The released MGD-SAM2 config's value; reproduces their weights' outputs (docs/design.md, decision 2).
 PRESETS["base_plus_official"] = replace(
     PRESETS["base_plus"],
     global_att_blocks=(12, 16, 10),

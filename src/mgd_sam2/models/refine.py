@@ -1,12 +1,12 @@
-"""DRM, the detail refinement module: full-resolution logits from the image and the decoder embedding (MODEL.md 2.4)."""
+"""DRM, the detail refinement module: full-resolution logits from the image and the decoder embedding."""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
 
-from mgd_sam2.data.views import locals_to_image, resize, split_views
 from mgd_sam2.models.layers import CrossViewConv
+from mgd_sam2.models.views import locals_to_image, resize, split_views
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int = 3) -> list[nn.Module]:

@@ -11,10 +11,12 @@ from mgd_sam2.training.module import MGDSAM2Module
 
 
 class MGDSAM2CLI(LightningCLI):
-    """LightningCLI with the model's input size (g * V) fed to the DataModule, so the two always agree."""
+    """LightningCLI with the network's input size (g * V) and grid fed to the DataModule, which cuts the views,
+    so the two always agree."""
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("model.input_size", "data.input_size", apply_on="instantiate")
+        parser.link_arguments("model.grid", "data.grid", apply_on="instantiate")
 
 
 def build_cli(args: list[str], run: bool = True) -> MGDSAM2CLI:

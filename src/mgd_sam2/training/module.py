@@ -10,26 +10,26 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 
 from mgd_sam2.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from mgd_sam2.metrics.sod import build_metrics
+from mgd_sam2.inference.maps import predict_logits, to_uint8_maps
+from mgd_sam2.inference.predict import predict_batch
+from mgd_sam2.metrics.pairs import image_pairs
+from mgd_sam2.metrics.sod import build_metrics, scalar_results
 from mgd_sam2.models.checkpoints import load_pretrained
-from mgd_sam2.models.inference import predict_logits, to_uint8_maps
-from mgd_sam2.models.network import MGDSAM2, MGDSAM2Output
+from mgd_sam2.models.network import MGDSAM2, MGDSAM2Output, NetworkConfig
+from mgd_sam2.models.views import Views
 from mgd_sam2.training.loss import mgd_loss
 
 ALL_METRICS = ["S", "E", "F", "wF", "MAE", "HCE", "mBA"]
 
 
 class MGDSAM2Module(LightningModule):
-    """MGD-SAM2 trained as released (MODEL.md 3): BCE+IoU loss with a 0.3-weighted per-view auxiliary
-    term; AdamW with a base-LR group for the new modules and a 0.1x group for SAM2's neck and decoder;
-    poly (power 0.9) decay stepped per epoch.
+    """MGD-SAM2 trained as released (docs/design.md, training): BCE+IoU loss with a 0.3-weighted per-view
+    auxiliary term; AdamW with a base-LR group for the new modules and a 0.1x group for SAM2's neck and
+    decoder; poly (power 0.9) decay stepped per epoch.
 
     Args:
-        preset: backbone size (micro, tiny, small, base_plus, base_plus_official, large).
-        view_size: per-view input V in pixels (default: the preset's, 512).
-        grid: local views per side g (default 2); the model input is (g*V)^2.
-        use_adapters, use_mcem, use_hmim, use_drm, multi_view: module switches for ablations.
-        global_att_blocks: Hiera blocks with global attention (default: the preset's).
+        network: the network's settings: preset, view size, grid, module switches (``NetworkConfig``;
+            in YAML ``model.network.preset`` and so on).
         pretrained: a SAM2/SAM2.1 checkpoint to start from, or the authors' released MGD-SAM2 weights.
             Loaded once when a stage starts without a Lightning checkpoint to restore.
         lr: base learning rate of the new modules (the SAM2 neck/decoder get ``lr * pretrained_lr_scale``).
@@ -46,15 +46,8 @@ class MGDSAM2Module(LightningModule):
 
     def __init__(
         self,
-        preset: str = "base_plus",
-        view_size: Optional[int] = None,
-        grid: Optional[int] = None,
-        use_adapters: bool = True,
-        use_mcem: bool = True,
-        use_hmim: bool = True,
-        use_drm: bool = True,
-        multi_view: bool = True,
-        global_att_blocks: Optional[list[int]] = None,
+        *,
+        network: NetworkConfig = NetworkConfig(),  # noqa: B008 (a frozen dataclass; jsonargparse shows the default)
         pretrained: Optional[str] = None,
         lr: float = 2e-4,
         pretrained_lr_scale: float = 0.1,
@@ -68,30 +61,26 @@ class MGDSAM2Module(LightningModule):
         log_images_every_n_steps: int = 500,
     ) -> None:
         super().__init__()
+        config = NetworkConfig.from_dict(network) if isinstance(network, dict) else network  # dict: from a checkpoint
+        network = config.to_dict()  # saved as a plain dict, so checkpoints load with weights_only=True
         self.save_hyperparameters()
-        self.model = MGDSAM2(
-            preset,
-            view_size,
-            grid,
-            use_adapters,
-            use_mcem,
-            use_hmim,
-            use_drm,
-            multi_view,
-            tuple(global_att_blocks) if global_att_blocks else None,
-        )
-        self.metrics = nn.ModuleDict()  # "{stage}/{split}" -> {metric name: Metric}, built in setup()
+        self.model = MGDSAM2(config)
+        self.metrics = nn.ModuleDict()  # "{stage}/{split}" -> MetricCollection, built in setup()
         self.pretrained_loaded = False
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.pretrained_loaded = (
-            True  # trained weights come from the checkpoint; never overwrite them with `pretrained`
-        )
+        # trained weights come from the checkpoint; never overwrite them with `pretrained`
+        self.pretrained_loaded = True
 
     @property
     def input_size(self) -> int:
         """Model input side g*V in pixels; the CLI links it to the DataModule."""
         return self.model.input_size
+
+    @property
+    def grid(self) -> int:
+        """Local views per side; the CLI links it to the DataModule, which cuts the views."""
+        return self.model.grid
 
     def setup(self, stage: str) -> None:
         trainer = self._trainer
@@ -109,46 +98,44 @@ class MGDSAM2Module(LightningModule):
             for split in datamodule.split_names(metric_stage):
                 key = f"{metric_stage}/{split}"
                 if key not in self.metrics:
-                    self.metrics[key] = nn.ModuleDict(build_metrics(names, hce_binarize=self.hparams.hce_binarize))
+                    self.metrics[key] = build_metrics(names, hce_binarize=self.hparams.hce_binarize, prefix=f"{key}/")
 
-    def forward(self, image: Tensor) -> MGDSAM2Output:
-        return self.model(image)
+    def forward(self, views: Views) -> MGDSAM2Output:
+        return self.model(views)
 
-    def loss(self, out: MGDSAM2Output, mask: Tensor) -> dict[str, Tensor]:
-        return mgd_loss(
-            out.logits, out.view_logits, mask, self.model.grid, self.model.multi_view, self.hparams.aux_weight
-        )
+    def loss(self, out: MGDSAM2Output, target: Views) -> dict[str, Tensor]:
+        view_targets = self.model.arrange(target)
+        return mgd_loss(out.logits, out.view_logits, target.full, view_targets, self.hparams.aux_weight)
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
-        out = self(batch["image"])
-        losses = self.loss(out, batch["mask"])
-        size = batch["image"].shape[0]
+        out = self(batch["input"])
+        losses = self.loss(out, batch["target"])
+        size = batch["input"].full.shape[0]
         self.log("train/loss", losses["loss"], prog_bar=True, batch_size=size)
         self.log_dict({"train/loss_final": losses["final"], "train/loss_aux": losses["aux"]}, batch_size=size)
         every = self.hparams.log_images_every_n_steps
         if every and self.global_step % every == 0:
-            self.log_images("train", batch["image"], batch["mask"], out.logits)
+            self.log_images("train", batch["input"].full, batch["target"].full, out.logits)
         return losses["loss"]
 
     def evaluation_step(self, stage: str, batch: dict[str, Any], batch_idx: int) -> None:
         split = batch["split"][0]  # one split per dataloader
         if stage == "val":
-            out = self(batch["image"])
+            out = self(batch["input"])
             logits = out.logits
             self.log(
                 f"val/{split}/loss",
-                self.loss(out, batch["mask"])["loss"],
+                self.loss(out, batch["target"])["loss"],
                 batch_size=len(batch["gt"]),
                 add_dataloader_idx=False,
                 sync_dist=True,
             )
             if batch_idx == 0:
-                self.log_images(f"val/{split}", batch["image"], batch["mask"], logits)
+                self.log_images(f"val/{split}", batch["input"].full, batch["target"].full, logits)
         else:
-            logits = predict_logits(self.model, batch["image"], tta=self.hparams.tta)
+            logits = predict_logits(self.model, batch["input"], tta=self.hparams.tta)
         maps = to_uint8_maps(logits, [tuple(gt.shape) for gt in batch["gt"]])
-        for metric in self.metrics[f"{stage}/{split}"].values():
-            metric.update(maps, batch["gt"])
+        self.metrics[f"{stage}/{split}"].update(image_pairs(maps, batch["gt"]))
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
         self.evaluation_step("val", batch, batch_idx)
@@ -162,14 +149,12 @@ class MGDSAM2Module(LightningModule):
         for key, metrics in self.metrics.items():
             if not key.startswith(f"{stage}/"):
                 continue
-            values: dict[str, Tensor] = {}
-            for metric in metrics.values():
-                if metric.update_count:
-                    values.update({name: value for name, value in metric.compute().items() if value.ndim == 0})
-                metric.reset()
-            self.log_dict({f"{key}/{name}": value.float() for name, value in values.items()})
+            updated = any(metric.update_count for metric in metrics.values())
+            scalars = scalar_results(metrics.compute(), metrics.prefix) if updated else {}
+            metrics.reset()
+            self.log_dict({metrics.prefix + name: value for name, value in scalars.items()})
             if first:
-                self.log_dict({f"{stage}/{name}": value.float() for name, value in values.items()})
+                self.log_dict({f"{stage}/{name}": value for name, value in scalars.items()})
                 first = False
 
     def on_validation_epoch_end(self) -> None:
@@ -180,16 +165,7 @@ class MGDSAM2Module(LightningModule):
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
         """8-bit maps at each image's original size, for the prediction writer; bad images pass through as errors."""
-        maps = []
-        if "image" in batch:
-            logits = predict_logits(self.model, batch["image"], tta=self.hparams.tta)
-            maps = [m.cpu() for m in to_uint8_maps(logits, batch["size"])]
-        return {
-            "maps": maps,
-            "path": batch.get("path", []),
-            "name": batch.get("name", []),
-            "errors": batch.get("errors", []),
-        }
+        return predict_batch(self.model, batch, tta=self.hparams.tta)
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams

@@ -7,10 +7,11 @@ from typing import Callable, Iterator
 
 
 @contextlib.contextmanager
-def progress_bar(total: int, label: str, show: bool = True) -> Iterator[Callable[[], None]]:
-    """``with progress_bar(n, "work") as advance: ... advance()``; shows nothing when ``show`` is False."""
+def progress_bar(total: int, label: str, show: bool = True) -> Iterator[Callable[..., None]]:
+    """``with progress_bar(n, "work") as advance: ... advance()`` (or ``advance(k)`` for k items at once);
+    shows nothing when ``show`` is False."""
     if not show:
-        yield lambda: None
+        yield lambda steps=1: None
         return
     from rich.progress import (
         BarColumn,
@@ -30,7 +31,7 @@ def progress_bar(total: int, label: str, show: bool = True) -> Iterator[Callable
     )
     with Progress(*columns) as progress:
         task = progress.add_task(label, total=total)
-        yield lambda: progress.advance(task)
+        yield lambda steps=1: progress.advance(task, steps)
 
 
 def console():

@@ -10,7 +10,7 @@ import numpy as np
 from lightning.pytorch.callbacks import BasePredictionWriter
 from PIL import Image
 
-from mgd_sam2.data.io import UnreadableImageError, read_image
+from mgd_sam2.data.io import FOREGROUND_THRESHOLD, UnreadableImageError, read_image
 from mgd_sam2.utils.files import atomic_path
 
 CUTOUT_SUFFIX = "_cutout"
@@ -27,7 +27,11 @@ def output_paths(output: Path, name: str, cutout: bool) -> list[Path]:
 class MaskWriter(BasePredictionWriter):
     """Saves every predicted map as ``OUTPUT/<stem>.png`` (8-bit, or 0/255 with ``binary``) and, with
     ``cutout``, ``OUTPUT/<stem>_cutout.png``: the original image with the mask as alpha. Writes are
-    atomic; images that failed to load are reported in ``failures`` and skipped."""
+    atomic; images that failed to load are reported in ``failures`` and skipped.
+
+    The predict loop (inference/predict.py) calls :meth:`write` and :meth:`finish`; as a Lightning
+    callback (``mgd-sam2 predict -c CONFIG``) the Trainer calls them through its hooks.
+    """
 
     def __init__(self, output: str | Path, binary: bool = False, cutout: bool = False) -> None:
         super().__init__(write_interval="batch")
@@ -35,21 +39,14 @@ class MaskWriter(BasePredictionWriter):
         self.written: list[Path] = []
         self.failures: list[tuple[str, str]] = []
 
-    def write_on_batch_end(
-        self,
-        trainer: Any,
-        pl_module: Any,
-        prediction: dict[str, Any],
-        batch_indices: Sequence[int] | None,
-        batch: Any,
-        batch_idx: int,
-        dataloader_idx: int,
-    ) -> None:
+    def write(self, prediction: dict[str, Any]) -> None:
+        """prediction: {"maps": [(H, W) uint8 tensors], "name": [stems], "path": [image paths],
+        "errors": [(path, message)]}."""
         self.failures += [(path, message) for path, message in prediction["errors"]]
         for mask, name, path in zip(prediction["maps"], prediction["name"], prediction["path"], strict=True):
             mask = mask.numpy()
             if self.binary:
-                mask = np.where(mask > 128, 255, 0).astype(np.uint8)
+                mask = np.where(mask > FOREGROUND_THRESHOLD, 255, 0).astype(np.uint8)
             mask_path, *cutout_path = output_paths(self.output, name, self.cutout)
             with atomic_path(mask_path) as temporary:
                 Image.fromarray(mask).save(temporary, format="PNG")
@@ -64,42 +61,23 @@ class MaskWriter(BasePredictionWriter):
                     Image.fromarray(np.dstack([image, mask]), "RGBA").save(temporary, format="PNG")
                 self.written.append(cutout_path[0])
 
-    def on_predict_end(self, trainer: Any, pl_module: Any) -> None:
+    def finish(self) -> None:
+        """Say what was written and list the images that were skipped."""
         print(f"wrote {len(self.written)} files to {self.output}")
         for path, message in self.failures:
             print(f"skipped {path}: {message}", file=sys.stderr)
 
+    def write_on_batch_end(
+        self,
+        trainer: Any,
+        pl_module: Any,
+        prediction: dict[str, Any],
+        batch_indices: Sequence[int] | None,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int,
+    ) -> None:
+        self.write(prediction)
 
-def predict_files(
-    module: Any,
-    images: list[str],
-    writer: MaskWriter,
-    device: str = "auto",
-    precision: str = "auto",
-    batch_size: int = 1,
-    workers: int = 2,
-) -> MaskWriter:
-    """Run ``module`` on ``images`` through Lightning's predict loop, saving with ``writer`` (returned, with its
-    ``written`` and ``failures``). ``device`` auto/cpu/cuda; ``precision`` auto = bf16-mixed on GPU, 32-true on CPU."""
-    import torch
-    from lightning.pytorch import Trainer
-
-    from mgd_sam2.data.datamodule import SegmentationDataModule
-
-    cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
-    if precision == "auto":
-        precision = "bf16-mixed" if cuda else "32-true"
-    data = SegmentationDataModule(
-        predict=images, input_size=module.input_size, eval_batch_size=batch_size, num_workers=workers, check=False
-    )
-    trainer = Trainer(
-        accelerator="gpu" if cuda else "cpu",
-        devices=1,
-        precision=precision,
-        logger=False,
-        callbacks=[writer],
-        enable_checkpointing=False,
-        enable_model_summary=False,
-    )
-    trainer.predict(module, datamodule=data, return_predictions=False)
-    return writer
+    def on_predict_end(self, trainer: Any, pl_module: Any) -> None:
+        self.finish()

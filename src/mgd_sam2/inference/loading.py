@@ -1,0 +1,89 @@
+"""Building a ready-to-run MGDSAM2 network from any weights a user has.
+
+Accepted: a Lightning checkpoint of a training run (it carries the network config); the authors'
+released MGD-SAM2 weights (base_plus_official is built for them); a SAM2/SAM2.1 checkpoint plus a
+trained-weights file written by ``mgd-sam2 model export`` (the small file of everything but the
+frozen trunk).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from mgd_sam2.models.checkpoints import (
+    CheckpointError,
+    is_official_mgdsam2,
+    load_official_state,
+    load_sam2_state,
+    read_weights_file,
+    unwrap_state_dict,
+)
+from mgd_sam2.models.network import MGDSAM2, NetworkConfig
+from mgd_sam2.utils.files import atomic_path
+
+TRAINED_WEIGHTS_FORMAT = "mgd-sam2 trained weights v1"
+MODULE_PREFIX = "model."  # the LightningModule keeps the network as `self.model`
+
+
+def export_trained_weights(network: MGDSAM2, path: str | Path) -> int:
+    """Write every tensor but the frozen Hiera trunk, with the network config; returns the number of tensors."""
+    state = {key: value for key, value in network.state_dict().items() if not key.startswith("encoder.trunk.")}
+    with atomic_path(path) as temporary:
+        torch.save(
+            {"format": TRAINED_WEIGHTS_FORMAT, "network": network.config.to_dict(), "state_dict": state}, temporary
+        )
+    return len(state)
+
+
+def network_from_lightning(content: dict, source: str | Path) -> MGDSAM2:
+    """The network of a Lightning checkpoint of this project's training."""
+    config = content["hyper_parameters"].get("network")
+    if not isinstance(config, dict):
+        raise CheckpointError(
+            f"{source} is a Lightning checkpoint without an MGD-SAM2 network config (hparam 'network')"
+        )
+    network = MGDSAM2(NetworkConfig.from_dict(config))
+    state = {
+        key[len(MODULE_PREFIX) :]: value
+        for key, value in content["state_dict"].items()
+        if key.startswith(MODULE_PREFIX)
+    }
+    network.load_state_dict(state)
+    return network
+
+
+def load_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[MGDSAM2, str]:
+    """(network in eval mode, a one-line description of what was loaded)."""
+    content = read_weights_file(ckpt)
+    if "state_dict" in content and "hyper_parameters" in content:  # a Lightning checkpoint of ours
+        if weights is not None:
+            raise CheckpointError(f"{ckpt} is a complete Lightning checkpoint; --weights is only for a SAM2 checkpoint")
+        network = network_from_lightning(content, ckpt)
+        return network.eval(), f"Lightning checkpoint {ckpt} (preset {network.preset})"
+    state = unwrap_state_dict(content)
+    if is_official_mgdsam2(state):
+        if weights is not None:
+            raise CheckpointError(f"{ckpt} holds the released MGD-SAM2 weights already; drop --weights")
+        network = MGDSAM2(NetworkConfig(preset="base_plus_official"))
+        report = load_official_state(network, state, str(ckpt))
+        return network.eval(), report.summary()
+    if weights is None:
+        raise CheckpointError(
+            f"{ckpt} is a SAM2 checkpoint without trained MGD-SAM2 parts; pass the trained weights with --weights "
+            "(written by `mgd-sam2 model export`), or use a Lightning checkpoint of a training run"
+        )
+    trained = read_weights_file(weights)
+    if trained.get("format") != TRAINED_WEIGHTS_FORMAT:
+        raise CheckpointError(f"{weights} is not a trained-weights file written by `mgd-sam2 model export`")
+    network = MGDSAM2(NetworkConfig.from_dict(trained["network"]))
+    report = load_sam2_state(network, content, str(ckpt))
+    result = network.load_state_dict(trained["state_dict"], strict=False)
+    missing = [key for key in result.missing_keys if not key.startswith("encoder.trunk.")]
+    if missing or result.unexpected_keys:
+        raise CheckpointError(
+            f"{weights} does not fit the network it describes: "
+            f"missing {missing[:5]}, unexpected {result.unexpected_keys[:5]}"
+        )
+    return network.eval(), f"{report.kind} trunk from {ckpt} + trained weights from {weights} (preset {network.preset})"

@@ -1,0 +1,63 @@
+"""Which part of MGD-SAM2 a parameter belongs to: the one table that loading, LR groups and ``model info`` ask.
+
+Like timm's ``group_matcher``: a parameter (or buffer) name maps to the first group whose prefix it
+starts with, most specific first. A group says where its tensors come from when training starts
+(a SAM2 checkpoint, or their initialisation because they are new in MGD-SAM2) and how they train
+(docs/design.md, decision 5: frozen trunk; new modules at the base LR without weight decay; SAM2's neck
+and decoder at 0.1x LR with weight decay).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+LRGroup = Literal["frozen", "new", "pretrained"]
+
+
+@dataclass(frozen=True)
+class ModuleGroup:
+    prefix: str  # start of the tensor names in MGDSAM2's state dict
+    label: str  # shown by `mgd-sam2 model info`
+    lr_group: LRGroup  # frozen; "new": base LR, no weight decay; "pretrained": lr_scale x LR, weight decay
+    sam2_prefix: str | None = None  # the same tensors' prefix in Meta's SAM2 checkpoints; None: new in MGD-SAM2
+    reinitialised: bool = False  # in SAM2 checkpoints with another shape: starts from its initialisation
+
+
+GROUPS: tuple[ModuleGroup, ...] = (
+    ModuleGroup("encoder.trunk.", "Hiera trunk (frozen)", "frozen", sam2_prefix="image_encoder.trunk."),
+    ModuleGroup("encoder.adapters.", "MPAdapter", "new"),
+    ModuleGroup("encoder.neck.", "FPN neck", "pretrained", sam2_prefix="image_encoder.neck."),
+    ModuleGroup("decoder.mcem.", "MCEM", "new"),
+    ModuleGroup("decoder.hmim_s8.", "HMIM (stride 8)", "new"),
+    ModuleGroup("decoder.hmim_s4.", "HMIM (stride 4)", "new"),
+    # SAM2 has 4 mask tokens, MGD-SAM2 2: the released code drops them from the checkpoint and trains them anew
+    ModuleGroup(
+        "decoder.mask_tokens.",
+        "mask tokens",
+        "new",
+        sam2_prefix="sam_mask_decoder.mask_tokens.",
+        reinitialised=True,
+    ),
+    # the prompt-free inputs are attributes of the released wrapper, not of SAM2's prompt encoder: they start random
+    ModuleGroup("decoder.no_mask_embed.", "no-mask embedding", "new"),
+    ModuleGroup("decoder.pe_layer.", "decoder position encoding (buffer)", "new"),
+    ModuleGroup("decoder.", "SAM2 mask decoder", "pretrained", sam2_prefix="sam_mask_decoder."),
+    ModuleGroup("drm.", "DRM", "new"),
+)
+
+
+def module_group(name: str) -> ModuleGroup:
+    """The group of the parameter or buffer called ``name`` (a key of MGDSAM2's state dict)."""
+    for group in GROUPS:
+        if name.startswith(group.prefix):
+            return group
+    raise KeyError(f"{name!r} is in no module group of MGD-SAM2 (models/groups.py)")
+
+
+def from_sam2_name(key: str) -> str | None:
+    """Our name for a tensor of Meta's SAM2 checkpoint, or None when MGD-SAM2 has no such part."""
+    for group in GROUPS:
+        if group.sam2_prefix and key.startswith(group.sam2_prefix):
+            return group.prefix + key[len(group.sam2_prefix) :]
+    return None

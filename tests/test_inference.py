@@ -1,0 +1,31 @@
+"""Inference: TTA, logits to 8-bit maps."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from mgd_sam2.data.views import tile
+from mgd_sam2.inference.maps import predict_logits
+from mgd_sam2.models.network import MGDSAM2, NetworkConfig
+
+
+def test_tta_is_the_released_flip_times_scales_mean() -> None:
+    """ttach as the released test.py uses it: hflip x Scale(0.75, 1, 1.25) bilinear, logits de-augmented, averaged."""
+    torch.manual_seed(0)
+    model = MGDSAM2(NetworkConfig(preset="micro", view_size=128)).eval()
+    image = torch.randn(1, 3, 256, 256)
+    passes = []
+    with torch.no_grad():
+        for flip in (False, True):
+            for scale in (0.75, 1.0, 1.25):
+                x = image.flip(-1) if flip else image
+                x = F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False) if scale != 1 else x
+                logits = model(tile(x, 2)).logits
+                if scale != 1:
+                    logits = F.interpolate(logits, scale_factor=1 / scale, mode="bilinear", align_corners=False)
+                passes.append(logits.flip(-1) if flip else logits)
+        expected = sum(passes) / len(passes)
+        views = tile(image, 2)
+        torch.testing.assert_close(predict_logits(model, views, tta=True), expected, atol=1e-5, rtol=0)
+        assert not torch.allclose(predict_logits(model, views, tta=False), expected, atol=1e-3)
