@@ -267,6 +267,8 @@ def broken_split(tmp_path: Path) -> Path:
         "soft",
         "empty",
         "exif",
+        "exifstored",
+        "labels",
         "gray",
         "rgba",
         "sixteen",
@@ -281,8 +283,11 @@ def broken_split(tmp_path: Path) -> Path:
     Image.fromarray(np.tile(np.linspace(0, 255, 64).astype(np.uint8), (48, 1))).save(gt / "soft.png")
     Image.fromarray(np.zeros((48, 64), np.uint8)).save(gt / "empty.png")
     exif = Image.Exif()
-    exif[0x0112] = 6
+    exif[0x0112] = 6  # displays turned by 90 degrees: 48x64
     Image.open(im / "exif.jpg").save(im / "exif.jpg", exif=exif)
+    Image.open(gt / "exif.png").transpose(Image.Transpose.ROTATE_270).save(gt / "exif.png")  # drawn as displayed
+    Image.open(im / "exifstored.jpg").save(im / "exifstored.jpg", exif=exif)  # its mask matches the stored pixels
+    Image.fromarray((read_mask(gt / "labels.png") > 128).astype(np.uint8)).save(gt / "labels.png")  # 0/1
     Image.open(im / "gray.jpg").convert("L").save(im / "gray.jpg")
     (im / "rgba.jpg").unlink()
     Image.open(im / "clean1.jpg").convert("RGBA").save(im / "rgba.png")
@@ -303,6 +308,8 @@ EXPECTED_PROBLEMS = {
     "soft.png": ("non-binary mask", False),
     "empty.png": ("empty mask", False),
     "exif.jpg": ("EXIF orientation 6", False),
+    "exifstored.png": ("its image as stored, but the image displays as 48x64", True),
+    "labels.png": ("0/1 label map: read as 0/255", False),
     "gray.jpg": ("grayscale image", False),
     "rgba.png": ("alpha channel", False),
     "sixteen.png": ("16-bit mask", False),
@@ -322,7 +329,8 @@ def test_check_data_catches_every_bad_case(broken_split: Path, capsys) -> None:
         assert matching, f"{name}: expected '{message}' in\n{out}"
         assert matching[0].startswith("error:" if is_error else "warning:"), matching[0]
     assert not any("clean1" in line or "clean2" in line for line in lines)
-    assert "FAILED: 6 errors" in out
+    assert "FAILED: 7 errors" in out
+    assert not any("/exif.png" in line for line in lines)  # a mask drawn on the image as displayed is right
 
 
 def test_check_data_passes_a_clean_set(tmp_path: Path, capsys) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 import torch
 from lightning.pytorch import Trainer, seed_everything
 from PIL import Image
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mgd_sam2.cli import main
 from mgd_sam2.data.datamodule import SegmentationDataModule
@@ -28,6 +30,7 @@ from mgd_sam2.training.loss import bce_iou, iou_loss, mgd_loss
 from mgd_sam2.training.module import MGDSAM2Module
 
 ROOT = Path(__file__).resolve().parent.parent
+MGD_SAM2 = Path(sys.executable).parent / "mgd-sam2"
 CONFIGS = [
     ROOT / "lightning_config.yaml",
     ROOT / "src/mgd_sam2/configs/hrsod.yaml",
@@ -122,33 +125,47 @@ def test_loss_is_bce_plus_iou_with_a_view_term() -> None:
     torch.testing.assert_close(losses["loss"], losses["final"] + 0.3 * losses["aux"])
 
 
+def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """`mgd-sam2 ARGS` in ``cwd`` (tests/ importable, for the killer callback)."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    return subprocess.run([str(MGD_SAM2), *args], cwd=cwd, capture_output=True, text=True, env=env)
+
+
+def run_folder(cwd: Path, synthetic_root: Path) -> Path:
+    cwd.mkdir()
+    (cwd / "data").mkdir()
+    (cwd / "data" / "synthetic").symlink_to(synthetic_root / "synthetic")
+    return cwd
+
+
 @pytest.mark.slow
-def test_kill_minus_nine_mid_epoch_then_resume_is_exact(synthetic_root: Path, tmp_path: Path) -> None:
-    script = Path(__file__).parent / "resume_run.py"
-
-    def run(run_dir: str, result: str, *extra: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, str(script), str(synthetic_root), str(tmp_path / run_dir), str(tmp_path / result), *extra],
-            capture_output=True,
-            text=True,
-        )
-
-    assert run("whole", "whole.pt").returncode == 0
-    killed = run("killed", "never.pt", "--kill-at-step", "4")  # epoch 1 has 3 batches: step 4 is its second
-    assert killed.returncode == -9 and not (tmp_path / "never.pt").exists()
-    resumed = run("killed", "resumed.pt", "--resume")
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    whole, again = (
-        torch.load(tmp_path / "whole.pt", weights_only=False),
-        torch.load(tmp_path / "resumed.pt", weights_only=False),
+def test_kill_minus_nine_then_the_readme_resume_command_continues_exactly(synthetic_root: Path, tmp_path: Path) -> None:
+    """README: `mgd-sam2 fit -c CONFIG --ckpt_path last` after a kill -9 continues the same run, bit for bit."""
+    config = str(ROOT / "tests/fixtures/resume.yaml")
+    whole = run_folder(tmp_path / "whole", synthetic_root)
+    assert cli(whole, "fit", "-c", config).returncode == 0
+    killed = run_folder(tmp_path / "killed", synthetic_root)
+    nothing = cli(killed, "fit", "-c", config, "--ckpt_path", "last")  # nothing to resume yet: say so, fail
+    assert nothing.returncode == 1 and "nothing to resume" in nothing.stderr
+    assert not (killed / "runs").exists()
+    # epoch 1 has 3 batches: step 4 is its second
+    interrupted = cli(
+        killed, "fit", "-c", config, "--trainer.callbacks+=killer.KillAtStep", "--trainer.callbacks.step=4"
     )
-    assert (whole["epoch"], whole["global_step"]) == (again["epoch"], again["global_step"]) == (3, 9)
-    for key, value in whole["model"].items():
-        assert torch.equal(value, again["model"][key]), key
-    for index, state in whole["optimizer"]["state"].items():
+    assert interrupted.returncode == -9
+    resumed = cli(killed, "fit", "-c", config, "--ckpt_path", "last")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert sorted(p.name for p in (killed / "runs/resume").iterdir()) == ["version_0"]  # the same run folder
+    reference = torch.load(whole / "runs/resume/version_0/checkpoints/last.ckpt", weights_only=False)
+    again = torch.load(killed / "runs/resume/version_0/checkpoints/last.ckpt", weights_only=False)
+    assert (reference["epoch"], reference["global_step"]) == (again["epoch"], again["global_step"]) == (2, 9)
+    for key, value in reference["state_dict"].items():
+        assert torch.equal(value, again["state_dict"][key]), key
+    for index, state in reference["optimizer_states"][0]["state"].items():
         for name, value in state.items():
-            assert torch.equal(value, again["optimizer"]["state"][index][name]), (index, name)
-    assert whole["lr"] == again["lr"]
+            assert torch.equal(value, again["optimizer_states"][0]["state"][index][name]), (index, name)
+    logged = EventAccumulator(str(killed / "runs/resume/version_0")).Reload().Scalars("train/loss")
+    assert {event.step for event in logged} >= set(range(4, 9))  # the resumed steps went on in the same run
 
 
 def test_resuming_with_changed_data_is_refused(synthetic_root: Path, tmp_path: Path) -> None:
@@ -184,19 +201,6 @@ def test_missing_sam2_checkpoint_is_a_clear_error(synthetic_root: Path, tmp_path
     fit = trainer(tmp_path, max_epochs=1, limit_train_batches=1)
     with pytest.raises(FileNotFoundError, match="checkpoints/README.md"):
         fit.fit(module, datamodule=datamodule(synthetic_root, module))
-
-
-@pytest.fixture(scope="module")
-def trained_checkpoint(synthetic_root: Path, tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("run")
-    module = micro_module()
-    fit = trainer(
-        folder, max_epochs=1, limit_train_batches=2, limit_val_batches=0, logger=False, enable_checkpointing=False
-    )
-    fit.fit(module, datamodule=datamodule(synthetic_root, module))
-    path = folder / "trained.ckpt"
-    fit.save_checkpoint(path)
-    return path
 
 
 def odd_images(folder: Path) -> dict[str, tuple[int, int]]:
@@ -312,14 +316,13 @@ def test_lightning_cli_validate_test_and_predict_subcommands(
                 str(out),
             ]
         )
-        == 0
+        == 1  # one image skipped: exit 1, as plain predict
     )
     assert "skipped" in capsys.readouterr().err
     for stem, (height, width) in sizes.items():
         assert Image.open(out / f"{stem}.png").size == (width, height)
-    assert (tmp_path / "runs" / "config.yaml").is_file() and not (
-        tmp_path / "config.yaml"
-    ).exists()  # default_root_dir: runs
+    # default_root_dir: runs; each subcommand saves its own config
+    assert (tmp_path / "runs" / "config_predict.yaml").is_file() and not (tmp_path / "config.yaml").exists()
 
 
 @pytest.mark.slow

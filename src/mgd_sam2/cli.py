@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from typing import Sequence
 
@@ -47,7 +48,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "accuracy tables, model speed/memory, ablations, data and metric speed",
         "mgd_sam2.commands.benchmark",
     ),
-    "model": ("inspect a model preset: parameter counts per module and LR group", "mgd_sam2.commands.model"),
+    "model": (
+        "info: parameter counts of a preset; load: a SAM2/released weights file key by key; "
+        "export: a run's trained weights for predict --weights",
+        "mgd_sam2.commands.model",
+    ),
 }
 
 # Subcommands owned by LightningCLI: argv after the name goes to it untouched.
@@ -93,6 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
     name, rest = argv[0], argv[1:]
+    global _interrupted
+    _interrupted = False
+    previous_handler = signal.signal(signal.SIGINT, _interrupt)
     try:
         if name in LIGHTNING_COMMANDS or (name == "predict" and uses_config(rest)):
             from mgd_sam2.training.cli import run_lightning_cli
@@ -106,6 +114,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as error:  # bad input, explained by its message: no traceback
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return INTERRUPTED_STATUS
+    except SystemExit as exit_:  # Lightning turns Ctrl-C during fit into SystemExit(1) after its shutdown
+        if _interrupted:
+            return INTERRUPTED_STATUS
+        raise exit_
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
+
+
+INTERRUPTED_STATUS = 130  # the shell's status for a process stopped by Ctrl-C (128 + SIGINT)
+_interrupted = False
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGINT: remember it (Lightning catches the KeyboardInterrupt and exits 1 after cleaning up), then raise."""
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -6,14 +6,12 @@ import argparse
 from pathlib import Path
 
 from mgd_sam2.cli import HelpFormatter
+from mgd_sam2.commands.arguments import comma_list, non_negative_int, positive_int
+from mgd_sam2.inference.devices import DEVICES
 from mgd_sam2.metrics.functional import HCE_BINARIZATIONS
+from mgd_sam2.models.presets import PRESETS
 
-
-def comma_list(kind):
-    def parse(text: str) -> list:
-        return [kind(item) for item in text.split(",") if item]
-
-    return parse
+SPEED_PRECISIONS = ("fp32", "bf16")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,20 +41,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     accuracy.add_argument(
         "--hce-binarize", choices=HCE_BINARIZATIONS, default="dis", help="HCE prediction binarisation"
     )
-    accuracy.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to predict")
-    accuracy.add_argument("--batch-size", type=int, default=1, help="images per forward pass")
-    accuracy.add_argument("--workers", type=int, default=2, help="loader and evaluator processes")
+    accuracy.add_argument("--device", choices=DEVICES, default="auto", help="where to predict")
+    accuracy.add_argument("--batch-size", type=positive_int, default=1, help="images per forward pass")
+    accuracy.add_argument("--workers", type=non_negative_int, default=2, help="loader and evaluator processes")
 
     speed = actions.add_parser(
         "speed",
         help="latency p50/p90, throughput, peak memory, parameters (fixed protocol)",
         formatter_class=HelpFormatter,
     )
-    speed.add_argument("--preset", default="base_plus", help="model size")
+    speed.add_argument("--preset", choices=list(PRESETS), default="base_plus", help="model size")
     speed.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run")
-    speed.add_argument("--batch", type=comma_list(int), default=[1], help="comma-separated batch sizes, e.g. 1,8")
     speed.add_argument(
-        "--precision", type=comma_list(str), default=["fp32"], help="comma-separated: fp32, bf16 (autocast)"
+        "--batch", type=comma_list(positive_int), default=[1], help="comma-separated batch sizes, e.g. 1,8"
+    )
+    speed.add_argument(
+        "--precision",
+        type=comma_list(str, SPEED_PRECISIONS),
+        default=["fp32"],
+        help="comma-separated: fp32, bf16 (autocast)",
     )
     speed.add_argument(
         "--compile", action=argparse.BooleanOptionalAction, default=False, help="torch.compile the model"
@@ -66,8 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="time training steps (forward, BCE+IoU loss, backward, AdamW) instead of inference",
     )
-    speed.add_argument("--warmup", type=int, help="untimed passes first (default: 1 on CPU, 10 on CUDA)")
-    speed.add_argument("--iters", type=int, help="timed passes (default: 3 on CPU, 50 on CUDA)")
+    speed.add_argument("--warmup", type=non_negative_int, help="untimed passes first (default: 1 on CPU, 10 on CUDA)")
+    speed.add_argument("--iters", type=positive_int, help="timed passes (default: 3 on CPU, 50 on CUDA)")
     speed.add_argument("--json", type=Path, help="also write the results here")
 
     ablation = actions.add_parser(
@@ -75,14 +78,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="cost and effect of each module: speed + a short synthetic training run per configuration",
         formatter_class=HelpFormatter,
     )
-    ablation.add_argument("--preset", default="micro", help="model size (micro trains in minutes on CPU)")
-    ablation.add_argument("--epochs", type=int, default=10, help="training epochs per configuration")
+    ablation.add_argument(
+        "--preset", choices=list(PRESETS), default="micro", help="model size (micro trains in minutes on CPU)"
+    )
+    ablation.add_argument("--epochs", type=positive_int, default=10, help="training epochs per configuration")
     ablation.add_argument(
         "--data-root", type=Path, default=Path("data"), help="synthetic/ is generated here if missing"
     )
     ablation.add_argument("--out", type=Path, default=Path("runs/ablation"), help="folder for runs and the table")
     ablation.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to time the forward pass")
-    ablation.add_argument("--speed-iters", type=int, default=5, help="timed forward passes per configuration")
+    ablation.add_argument("--speed-iters", type=positive_int, default=5, help="timed forward passes per configuration")
 
     data = actions.add_parser(
         "data", help="data loader throughput and synthetic generator scaling", formatter_class=HelpFormatter
@@ -91,11 +96,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--root", type=Path, default=Path("data"), help="data root; synthetic/ is generated there if missing"
     )
     data.add_argument("--split", default="synthetic/SYN-TR", help="split to load")
-    data.add_argument("--input-size", type=int, default=1024, help="model input side in pixels")
-    data.add_argument("--workers", type=int, default=2, help="loader processes")
-    data.add_argument("--batches", type=int, default=20, help="batches timed per loader (batch size 2)")
+    data.add_argument("--input-size", type=positive_int, default=1024, help="model input side in pixels")
+    data.add_argument("--workers", type=non_negative_int, default=2, help="loader processes")
+    data.add_argument("--batches", type=positive_int, default=20, help="batches timed per loader (batch size 2)")
     data.add_argument(
-        "--sizes", type=int, nargs="+", default=[512, 1024, 2048, 4096], help="generator side lengths to time"
+        "--sizes", type=positive_int, nargs="+", default=[512, 1024, 2048, 4096], help="generator side lengths to time"
     )
     data.add_argument("--json", type=Path, help="also write the results here")
 
@@ -104,11 +109,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="full evaluation vs pysodmetrics alone; F/E curves alone; HCE time vs image size",
         formatter_class=HelpFormatter,
     )
-    metrics.add_argument("--pairs", type=int, default=20, help="prediction/GT pairs of thin-structure masks")
-    metrics.add_argument("--size", type=int, default=2048, help="side of each mask in pixels")
-    metrics.add_argument("--workers", type=int, default=2, help="processes of our evaluator")
+    metrics.add_argument("--pairs", type=positive_int, default=20, help="prediction/GT pairs of thin-structure masks")
+    metrics.add_argument("--size", type=positive_int, default=2048, help="side of each mask in pixels")
+    metrics.add_argument("--workers", type=non_negative_int, default=2, help="processes of our evaluator")
     metrics.add_argument(
-        "--hce-sizes", type=int, nargs="+", default=[512, 1024, 2048, 4096], help="sides for the HCE scaling"
+        "--hce-sizes", type=positive_int, nargs="+", default=[512, 1024, 2048, 4096], help="sides for the HCE scaling"
     )
     metrics.add_argument("--json", type=Path, help="also write the results here")
 
@@ -126,7 +131,21 @@ def print_rows(title: str, rows: list[dict]) -> None:
     console().print(table)
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """Output paths and the device, checked before any measurement starts."""
+    from mgd_sam2.inference.devices import resolve_device
+    from mgd_sam2.utils.files import check_output_dir, check_output_file
+
+    if getattr(args, "json", None):
+        check_output_file(args.json, "--json")
+    if getattr(args, "out", None):
+        check_output_dir(args.out, "--out")
+    if getattr(args, "device", "cpu") == "cuda":
+        resolve_device("cuda", "auto")  # a one-line error where no GPU is visible
+
+
 def run(args: argparse.Namespace) -> int:
+    check_arguments(args)
     results: dict = {}
     if args.action == "accuracy":
         return run_accuracy_action(args)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mgd_sam2.commands.arguments import comma_list, non_negative_int
 from mgd_sam2.metrics.functional import HCE_BINARIZATIONS
 from mgd_sam2.metrics.sod import METRIC_CLASSES
 from mgd_sam2.metrics.tables import LAYOUTS
@@ -12,14 +13,23 @@ from mgd_sam2.metrics.tables import LAYOUTS
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--pred", type=Path, required=True, help="folder of 8-bit prediction maps (PNG), one per GT, same stem"
+        "--pred",
+        type=Path,
+        required=True,
+        help="folder of 8-bit prediction maps (PNG), one per GT, same stem; RGBA maps are read from their alpha, "
+        "and predict's <stem>_cutout.png files are left out",
     )
-    parser.add_argument("--gt", type=Path, required=True, help="folder of GT masks (foreground > 128)")
+    parser.add_argument(
+        "--gt", type=Path, required=True, help="folder of GT masks (foreground > 128; 0/1 label maps read as 0/255)"
+    )
     parser.add_argument("--json", type=Path, help="write scores (pysodmetrics key names), curves and versions here")
     parser.add_argument("--csv", type=Path, help="write per-image values here")
     parser.add_argument("--markdown", type=Path, help="write the table here")
     parser.add_argument(
-        "--metrics", default=",".join(METRIC_CLASSES), help=f"comma-separated subset of {','.join(METRIC_CLASSES)}"
+        "--metrics",
+        type=comma_list(str, METRIC_CLASSES),
+        default=list(METRIC_CLASSES),
+        help=f"comma-separated subset of {','.join(METRIC_CLASSES)} (default: all)",
     )
     parser.add_argument(
         "--hce-binarize",
@@ -32,7 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--layout", choices=list(LAYOUTS), default="all", help="table columns: DIS paper, HRSOD papers, or all"
     )
     parser.add_argument("--name", default=None, help="row name in the table (default: the prediction folder's name)")
-    parser.add_argument("--workers", type=int, default=2, help="processes computing the per-image measures")
+    parser.add_argument(
+        "--workers",
+        type=non_negative_int,
+        default=2,
+        help="processes computing the per-image measures (fewer when memory is short for the largest pair)",
+    )
     parser.add_argument(
         "--resize-pred", action="store_true", help="resize predictions not at GT size bilinearly instead of failing"
     )
@@ -44,19 +59,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mgd_sam2.metrics.evaluate import evaluate_folders, versions
     from mgd_sam2.metrics.tables import markdown_table, rich_table
-    from mgd_sam2.utils.files import write_json, write_text
+    from mgd_sam2.utils.files import check_output_file, write_json, write_text
     from mgd_sam2.utils.progress import console
 
-    names = [name.strip() for name in args.metrics.split(",") if name.strip()]
+    for flag in ("json", "csv", "markdown"):
+        if getattr(args, flag):
+            check_output_file(getattr(args, flag), f"--{flag}")
     result = evaluate_folders(
         args.pred,
         args.gt,
-        names,
+        args.metrics,
         hce_binarize=args.hce_binarize,
         skeleton_cache=not args.no_skeleton_cache,
         workers=args.workers,
         resize_pred=args.resize_pred,
     )
+    for note in result.notes:
+        print(f"note: {note}")
     rows = {args.name or args.pred.name: result.scores}
     console().print(
         rich_table(rows, args.layout, f"{result.num_images} images, HCE binarisation '{args.hce_binarize}'")

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from mgd_sam2.cli import HelpFormatter
+from mgd_sam2.commands.arguments import positive_int
 from mgd_sam2.models.presets import PRESETS
 
 
@@ -18,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         formatter_class=HelpFormatter,
     )
     info.add_argument("--preset", default="base_plus", choices=list(PRESETS), help="model size")
-    info.add_argument("--grid", type=int, default=None, help="local views per side (default: the preset's, 2)")
+    info.add_argument("--grid", type=positive_int, default=None, help="local views per side (default: the preset's, 2)")
     info.add_argument("--json", action="store_true", help="print JSON instead of a table")
     load = actions.add_parser(
         "load",
@@ -47,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.action == "export":
         from mgd_sam2.inference.loading import export_trained_weights, load_network
+        from mgd_sam2.utils.files import check_output_file
 
+        check_output_file(args.out, "--out")
         network, description = load_network(args.ckpt)
         count = export_trained_weights(network, args.out)
         print(f"wrote {count} tensors of {description} to {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB)")

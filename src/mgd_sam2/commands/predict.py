@@ -10,7 +10,11 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
+from mgd_sam2.commands.arguments import non_negative_int, positive_int
+from mgd_sam2.data.io import DEFAULT_MAX_PIXELS
+from mgd_sam2.errors import ConfigError
 from mgd_sam2.inference.devices import DEVICES, PRECISIONS
+from mgd_sam2.utils.files import check_output_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--input", type=Path, required=True, help="an image file or a folder of images (any size, any aspect ratio)"
     )
     parser.add_argument(
-        "--output", type=Path, required=True, help="folder for <stem>.png masks (8-bit, original resolution)"
+        "--output",
+        type=Path,
+        required=True,
+        help="folder for <stem>.png masks (8-bit, original resolution); not the input folder",
+    )
+    parser.add_argument(
+        "--recursive", action="store_true", help="also predict the images in subfolders; outputs mirror the tree"
     )
     parser.add_argument(
         "--binary", action="store_true", help="write 0/255 masks (threshold 128) instead of 8-bit probabilities"
@@ -37,7 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tta", action="store_true", help="test-time augmentation: horizontal flip x scales 0.75/1/1.25 (6 passes)"
     )
-    parser.add_argument("--overwrite", action="store_true", help="predict images whose outputs already exist too")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="redo images whose outputs exist (outputs made with other weights or options are redone anyway); "
+        "files that predict did not write are never overwritten",
+    )
     parser.add_argument("--device", choices=DEVICES, default="auto", help="where to run")
     parser.add_argument(
         "--precision",
@@ -45,45 +60,79 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="auto: bf16-mixed on GPU, 32-true on CPU",
     )
-    parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass")
-    parser.add_argument("--workers", type=int, default=2, help="processes reading images")
+    parser.add_argument("--batch-size", type=positive_int, default=1, help="images per forward pass")
+    parser.add_argument("--workers", type=non_negative_int, default=2, help="processes reading images (0: none)")
+    parser.add_argument(
+        "--max-pixels",
+        type=positive_int,
+        default=DEFAULT_MAX_PIXELS,
+        help="refuse images larger than this many pixels (a guard against decompression bombs and memory)",
+    )
 
 
-def run(args: argparse.Namespace) -> int:
-    from mgd_sam2.data.datasets import image_records
-    from mgd_sam2.errors import ConfigError
-    from mgd_sam2.inference.loading import load_network
-    from mgd_sam2.inference.predict import predict_files
-    from mgd_sam2.inference.writer import MaskWriter, output_paths
+def check_paths(records: list, input_path: Path, output: Path, cutout: bool, recursive: bool) -> None:
+    """Refuse any layout in which an output could overwrite an input, before anything is written."""
+    from mgd_sam2.inference.writer import output_paths
 
-    records = image_records(args.input)
+    check_output_dir(output, "--output")
+    source, target = input_path.resolve(), output.resolve()
+    if input_path.is_dir() and (target == source or (recursive and source in target.parents)):
+        where = "is the input folder" if target == source else "is inside the input tree (--recursive)"
+        raise ConfigError(f"--output {output} {where}: masks would mix with (or overwrite) the images; choose another")
+    inputs = {record.image.resolve() for record in records}
+    collisions = [p for r in records for p in output_paths(output, r.name, cutout) if p.resolve() in inputs]
+    if collisions:
+        raise ConfigError(f"--output {output}: writing {collisions[0]} would overwrite an input image; choose another")
     clashes = [name for name, n in Counter(r.name for r in records).items() if n > 1]
     if clashes:
         raise ConfigError(
             f"several input images share a name stem, their masks would collide: {', '.join(sorted(clashes)[:10])}"
         )
-    todo = [
-        r
-        for r in records
-        if args.overwrite or not all(p.is_file() for p in output_paths(args.output, r.name, args.cutout))
-    ]
-    if len(todo) < len(records):
+
+
+def run(args: argparse.Namespace) -> int:
+    from mgd_sam2.data.datasets import image_records
+    from mgd_sam2.inference.devices import resolve_device
+    from mgd_sam2.inference.loading import load_network, weights_identity
+    from mgd_sam2.inference.predict import predict_files
+    from mgd_sam2.inference.writer import MaskWriter, plan_outputs
+    from mgd_sam2.utils.files import remove_stale_temporaries
+
+    records, ignored = image_records(args.input, recursive=args.recursive)
+    if ignored:
+        print(f"note: ignored in {args.input}: {ignored}")
+    check_paths(records, args.input, args.output, args.cutout, args.recursive)
+    _, autocast = resolve_device(args.device, args.precision)  # a bad --device fails before any work
+    settings = {
+        "weights": weights_identity(args.ckpt, args.weights),
+        "tta": args.tta,
+        "precision": str(autocast or "float32").removeprefix("torch."),
+    }
+    writer = MaskWriter(args.output, args.binary, args.cutout, settings=settings, max_pixels=args.max_pixels)
+    plan = plan_outputs(records, writer, overwrite=args.overwrite)
+    if plan.skipped:
         print(
-            f"{len(records) - len(todo)} of {len(records)} images already have outputs in {args.output}; "
-            "skipping them (--overwrite to redo)"
+            f"{plan.skipped} of {len(records)} images already have outputs in {args.output}; skipping them "
+            "(--overwrite to redo)"
         )
-    if not todo:
+    if plan.redone:
+        print(f"{plan.redone} images have outputs made with other weights or options; redoing them")
+    folders = {(args.output / record.name).parent for record in records}
+    if sum(remove_stale_temporaries(folder) for folder in folders):
+        print(f"removed unfinished temporary files of an interrupted run from {args.output}")
+    if not plan.todo:
         return 0
     network, description = load_network(args.ckpt, args.weights)
     print(f"model: {description}")
     writer = predict_files(
         network,
-        [r.image for r in todo],
-        MaskWriter(args.output, binary=args.binary, cutout=args.cutout),
+        plan.todo,
+        writer,
         device=args.device,
         precision=args.precision,
         batch_size=args.batch_size,
         workers=args.workers,
         tta=args.tta,
+        max_pixels=args.max_pixels,
     )
     return 1 if writer.failures else 0  # the writer has listed them

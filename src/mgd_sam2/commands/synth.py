@@ -5,22 +5,32 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mgd_sam2.commands.arguments import non_negative_int, positive_int
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=Path("data/synthetic"), help="dataset folder to create (or finish)")
+
+def add_generator_arguments(parser: argparse.ArgumentParser, when: str = "") -> None:
+    """The generator's settings (shared with `mgd-sam2 demo`, which generates the dataset when it is missing)."""
     parser.add_argument(
-        "--num", type=int, default=60, help="images in all splits (20%% test, 15%% validation, rest train)"
+        "--num",
+        type=positive_int,
+        default=60,
+        help=f"images in all splits (20%% test, 15%% validation, rest train){when}",
     )
-    parser.add_argument("--seed", type=int, default=0, help="every image is a function of (seed, index)")
     parser.add_argument(
         "--size",
-        type=int,
+        type=positive_int,
         nargs=2,
         default=(1024, 2048),
         metavar=("MIN", "MAX"),
-        help="range of side lengths in pixels",
+        help=f"range of side lengths in pixels{when}",
     )
-    parser.add_argument("--workers", type=int, default=2, help="processes generating images")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=Path("data/synthetic"), help="dataset folder to create (or finish)")
+    add_generator_arguments(parser)
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="every image is a function of (seed, index)")
+    parser.add_argument("--workers", type=non_negative_int, default=2, help="processes generating images (0: none)")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,27 +1,37 @@
 """Dataset validation before use: ``mgd-sam2 check-data`` and the check training runs before it starts.
 
 Errors make a split unusable (training refuses it): unpaired files, unreadable or truncated files,
-image/mask size mismatches, a mask whose content is only in its alpha channel. Warnings are
-handled by the readers but worth knowing: EXIF orientation (not applied to dataset files), 16-bit,
-RGBA and grayscale inputs, non-binary (soft-edged) masks and empty masks.
+image/mask size mismatches (images as they display: EXIF orientation applied, see data/io.py), a mask
+whose content is only in its alpha channel. Warnings are handled by the readers but worth knowing:
+EXIF orientation, 0/1 label maps (read as 0/255), 16-bit, RGBA and grayscale inputs, non-binary
+(soft-edged) masks and empty masks.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
-from mgd_sam2.data.io import FOREGROUND_THRESHOLD, UnreadableImageError, image_to_gray, open_image
+from mgd_sam2.data.io import (
+    FOREGROUND_THRESHOLD,
+    UnreadableImageError,
+    exif_orientation,
+    image_to_gray,
+    is_label_map,
+    open_image,
+)
 from mgd_sam2.data.layouts import Split, pair_by_stem, split_folders
 from mgd_sam2.errors import MissingFileError, UserError
 from mgd_sam2.utils.files import write_json
 from mgd_sam2.utils.parallel import parallel_map
 
-EXIF_ORIENTATION = 0x0112
+LABEL_MAP = "0/1 label map"
+CHECK_RULES_VERSION = 2  # part of the cached-result key: a change of the rules checks every split again
 SIXTEEN_BIT_MODES = ("I", "I;16", "I;16B", "I;16L")
 ALPHA_MODES = ("RGBA", "LA", "PA")
 
@@ -71,15 +81,18 @@ def inspect_pair(pair: tuple[str, Path, Path]) -> tuple[tuple[int, int] | None, 
         image = open_image(image_path)
     except UnreadableImageError as error:
         return None, [Problem(str(image_path), f"unreadable or truncated: {error.__cause__ or error}", True)]
-    orientation = image.getexif().get(EXIF_ORIENTATION, 1)
-    if orientation not in (0, 1):
+    orientation = exif_orientation(image)
+    stored_size = image.size
+    if orientation != 1:
         problems.append(
             Problem(
                 str(image_path),
-                f"EXIF orientation {orientation}: stored pixels are used unrotated; check that the mask matches them",
+                f"EXIF orientation {orientation}: the image is used as it displays (turned or flipped); "
+                "its mask must match it as displayed",
                 False,
             )
         )
+        image = ImageOps.exif_transpose(image)
     problems += mode_warnings(image, image_path, "image")
     try:
         mask = open_image(mask_path)
@@ -88,7 +101,17 @@ def inspect_pair(pair: tuple[str, Path, Path]) -> tuple[tuple[int, int] | None, 
             Problem(str(mask_path), f"unreadable or truncated: {error.__cause__ or error}", True)
         ]
     problems += mode_warnings(mask, mask_path, "mask")
-    if mask.size != image.size:
+    if mask.size != image.size and mask.size == stored_size:
+        problems.append(
+            Problem(
+                str(mask_path),
+                f"mask is {mask.size[0]}x{mask.size[1]}, its image as stored, but the image displays as "
+                f"{image.size[0]}x{image.size[1]} (EXIF orientation {orientation}); rotate the mask to match, or "
+                "re-save the image without the orientation tag",
+                True,
+            )
+        )
+    elif mask.size != image.size:
         problems.append(
             Problem(
                 str(mask_path),
@@ -97,6 +120,9 @@ def inspect_pair(pair: tuple[str, Path, Path]) -> tuple[tuple[int, int] | None, 
             )
         )
     values = image_to_gray(mask)
+    if is_label_map(values):
+        problems.append(Problem(str(mask_path), f"{LABEL_MAP}: read as 0/255", False))
+        values = values * np.uint8(255)
     foreground = np.count_nonzero(values > FOREGROUND_THRESHOLD)
     if foreground == 0:
         if mask.mode in ALPHA_MODES and np.asarray(mask.getchannel("A")).any() and not values.any():
@@ -194,8 +220,9 @@ class DatasetError(UserError, ValueError):
 
 
 def split_fingerprint(split: Split) -> str:
-    """Hash of every file's name, size and mtime in the split's folders: changes when any file does."""
-    digest = hashlib.sha1()
+    """Hash of the check rules' version and every file's name, size and mtime in the split's folders: changes when
+    any file does."""
+    digest = hashlib.sha1(f"check rules v{CHECK_RULES_VERSION}\n".encode())
     for folder in (split.image_dir, split.mask_dir):
         for path in sorted(folder.iterdir()):
             stat = path.stat()
@@ -205,17 +232,27 @@ def split_fingerprint(split: Split) -> str:
 
 def require_clean(splits: list[Split], cache_dir: Path, workers: int = 2) -> None:
     """Raise DatasetError (the check-data listing) if any split has errors. A split that passed before
-    and has not changed since (same fingerprint) is not decoded again."""
-    reports = []
+    and has not changed since (same fingerprint) is not decoded again; a split used by several stages is
+    checked once. Label maps (read as 0/255) are noted."""
+    reports, seen = [], set()
     for split in splits:
+        folders = (split.image_dir.resolve(), split.mask_dir.resolve())
+        if folders in seen:
+            continue
+        seen.add(folders)
         stamp = cache_dir / f"{split_fingerprint(split)}.json"
         if stamp.is_file():
-            continue
-        report = check_split(split, workers=workers)
-        if report.errors:
-            reports.append(report)
+            label_maps = json.loads(stamp.read_text()).get("label_maps", 0)
         else:
-            write_json(stamp, {"split": split.name, "folder": str(split.image_dir.parent), "pairs": report.pairs})
+            report = check_split(split, workers=workers)
+            if report.errors:
+                reports.append(report)
+                continue
+            label_maps = sum(problem.message.startswith(LABEL_MAP) for problem in report.warnings)
+            stamp_data = {"split": split.name, "folder": str(split.image_dir.parent), "pairs": report.pairs}
+            write_json(stamp, {**stamp_data, "label_maps": label_maps})
+        if label_maps:
+            print(f"note: {label_maps} masks of {split.name} are {LABEL_MAP}s, read as 0/255 (check-data lists them)")
     if reports:
         raise DatasetError(
             "the dataset has errors; training would fail on these files:\n"

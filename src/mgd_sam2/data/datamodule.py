@@ -129,7 +129,7 @@ class SegmentationDataModule(LightningDataModule):
             if not self.predict_input:
                 raise ConfigError("nothing to predict: set data.predict to an image file or folder")
             inputs = self.predict_input if isinstance(self.predict_input, list) else [self.predict_input]
-            records = [record for item in inputs for record in image_records(item)]
+            records = [record for item in inputs for record in image_records(item)[0]]
             self.datasets["predict"] = [SegmentationDataset(records, size, "predict", grid=self.grid)]
 
     @property

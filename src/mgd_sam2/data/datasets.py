@@ -15,8 +15,15 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from mgd_sam2.data.io import UnreadableImageError, list_images, read_image, read_mask
-from mgd_sam2.data.layouts import Split, pair_by_stem
+from mgd_sam2.data.io import (
+    DEFAULT_MAX_PIXELS,
+    UnreadableImageError,
+    find_images,
+    list_images,
+    read_image,
+    read_mask,
+)
+from mgd_sam2.data.layouts import Split, pair_by_stem, split_folders
 from mgd_sam2.data.transforms import eval_transform, normalize_image, train_transform
 from mgd_sam2.data.views import tile
 from mgd_sam2.errors import MissingFileError
@@ -43,14 +50,23 @@ def split_records(split: Split) -> list[Record]:
     ]
 
 
-def image_records(path: str | Path, split: str = "predict") -> list[Record]:
-    """Records for a single image file or every image in a folder (prediction input)."""
+def image_records(path: str | Path, recursive: bool = False, split: str = "predict") -> tuple[list[Record], str]:
+    """Prediction input: records for an image file or the images of a folder (its tree with ``recursive``),
+    and a note of what was passed over ("" when nothing). A record's name is its output name: the path
+    relative to the folder without its suffix, so outputs mirror the folder tree.
+    """
     path = Path(path)
     if path.is_file():
-        return [Record(path.stem, split, path)]
-    if path.is_dir():
-        return [Record(p.stem, split, p) for p in list_images(path)]
-    raise MissingFileError(f"prediction input not found: {path}")
+        return [Record(path.stem, split, path)], ""
+    if not path.is_dir():
+        raise MissingFileError(f"prediction input not found: {path}")
+    images, ignored = find_images(path, recursive)
+    note = "; ".join(f"{count} {reason}" for reason, count in ignored.items())
+    if not images:
+        image_dir, _ = split_folders(path)
+        hint = f" It looks like a dataset split: use --input {image_dir}." if image_dir else ""
+        raise MissingFileError(f"no images found in {path}" + (f" (ignored: {note})." if note else ".") + hint)
+    return [Record(p.relative_to(path).with_suffix("").as_posix(), split, p) for p in images], note
 
 
 class SegmentationDataset(Dataset):
@@ -58,16 +74,24 @@ class SegmentationDataset(Dataset):
 
     Every sample has ``input``: :class:`Views` of the normalised image (batch of 1). ``train``: the
     augmented input and ``target``, the soft mask cut the same way (global view nearest-resized);
-    ``eval``: plus the original GT; ``predict``: the image only, with its original size.
+    ``eval``: plus the original GT; ``predict``: the image only, with its original size. Images over
+    ``max_pixels`` are refused (data/io.py).
     """
 
     def __init__(
-        self, records: list[Record], input_size: int, mode: Mode, grid: int = 2, seed: int | None = None
+        self,
+        records: list[Record],
+        input_size: int,
+        mode: Mode,
+        grid: int = 2,
+        seed: int | None = None,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> None:
         if mode not in ("train", "eval", "predict"):
             raise ValueError(f"mode must be train, eval or predict, got {mode!r}")
         check_input_size(input_size, grid)
         self.records, self.input_size, self.mode, self.grid = records, input_size, mode, grid
+        self.max_pixels = max_pixels
         self.transform = train_transform(input_size, seed) if mode == "train" else eval_transform(input_size)
 
     def __len__(self) -> int:
@@ -81,7 +105,7 @@ class SegmentationDataset(Dataset):
         record = self.records[index]
         if self.mode == "predict":
             try:
-                image = read_image(record.image, exif_transpose=True)
+                image = read_image(record.image, self.max_pixels)
             except UnreadableImageError as error:  # reported by the writer; the other images go on
                 return {"error": str(error), "name": record.name, "split": record.split, "path": str(record.image)}
             return {
@@ -91,7 +115,7 @@ class SegmentationDataset(Dataset):
                 "split": record.split,
                 "path": str(record.image),
             }
-        image, mask = read_image(record.image), read_mask(record.mask)
+        image, mask = read_image(record.image, self.max_pixels), read_mask(record.mask)
         if image.shape[:2] != mask.shape:
             raise ValueError(
                 f"{record.image} is {image.shape[1]}x{image.shape[0]} but its mask {record.mask} is "

@@ -1,13 +1,24 @@
-"""Reading images and masks, the one place that decides how pixels come off disk.
+"""Reading images, masks and prediction maps: the one place that decides how pixels come off disk.
 
-PIL decodes everything (a truncated file raises instead of yielding a half-grey image). EXIF
-orientation is *not* applied to dataset files, matching the DIS/BiRefNet readers (masks carry no
-EXIF, so rotating only the image would misalign the pair); ``mgd-sam2 check-data`` reports such
-images. ``predict`` applies it, so masks match the photo as viewers show it.
+PIL decodes everything (a truncated file raises instead of yielding a half-grey image). The rules:
+
+* **Photos are read as they display**: EXIF orientation is applied to every image, in prediction,
+  training, evaluation and ``check-data`` alike. Masks and prediction maps carry no orientation and are
+  read as stored; ``check-data`` reports a dataset image whose mask only matches it unrotated.
+* **Label maps**: a GT mask whose values are only 0 and 1 is read as 0/255 (``check-data`` and
+  ``evaluate`` say so), since foreground is > 128 everywhere else.
+* **Prediction maps** with an alpha channel (our cut-outs, or any RGBA map) are read from the alpha
+  channel unless it is fully opaque; otherwise from their gray values.
+* **Our own outputs**: PNGs written by ``mgd-sam2 predict`` carry their settings in a text chunk
+  (:func:`provenance`); ``<stem>_cutout.png`` files are its RGBA cut-outs.
+* **Size limit**: images over ``max_pixels`` (default 300 megapixels) are refused with a message
+  naming the option that raises it; PIL's own decompression-bomb limit (179 megapixels) is replaced by it.
 """
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -16,21 +27,39 @@ from PIL import Image, ImageOps
 from mgd_sam2.errors import UserError
 
 FOREGROUND_THRESHOLD = 128  # a mask or 8-bit prediction pixel is foreground when > 128 (DIS and pysodmetrics)
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+DEFAULT_MAX_PIXELS = 300_000_000
+HIGH_DEPTH_MODES = ("I", "I;16", "I;16B", "I;16L", "F")  # 16-bit, 32-bit and float images
+Image.MAX_IMAGE_PIXELS = None  # our max_pixels check replaces PIL's fixed one
+PROVENANCE_KEY = "mgd-sam2"  # PNG text chunk of our predictions: how they were made (JSON)
+CUTOUT_SUFFIX = "_cutout"  # <stem>_cutout.png: predict's RGBA cut-out of <stem>
 
 
 class UnreadableImageError(UserError, OSError):
     """An image or mask file that cannot be decoded; the message names the file."""
 
 
-def open_image(path: str | Path, exif_transpose: bool = False) -> Image.Image:
-    """Open and fully decode ``path``, or raise UnreadableImageError naming it."""
+def open_image(path: str | Path, exif_transpose: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Open and fully decode ``path`` (first frame of an animation), or raise UnreadableImageError naming it."""
     try:
         with Image.open(path) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise UnreadableImageError(
+                    f"{path} is {width}x{height} = {width * height / 1e6:.0f} megapixels, over the limit of "
+                    f"{max_pixels / 1e6:.0f} (--max-pixels); raise it if you trust the file and have the memory"
+                )
             image.load()
             return ImageOps.exif_transpose(image) if exif_transpose else image.copy()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+    except (OSError, SyntaxError, ValueError) as error:
+        if isinstance(error, UnreadableImageError):
+            raise
         raise UnreadableImageError(f"cannot read {path}: {error}. Re-export or remove the file.") from error
+
+
+def exif_orientation(image: Image.Image) -> int:
+    """The EXIF orientation tag (1 = as stored; 5-8 swap width and height)."""
+    return image.getexif().get(0x0112, 1) or 1
 
 
 def to_uint8(array: np.ndarray) -> np.ndarray:
@@ -47,31 +76,93 @@ def to_uint8(array: np.ndarray) -> np.ndarray:
 
 def image_to_rgb(image: Image.Image) -> np.ndarray:
     """(H, W, 3) uint8 RGB from any PIL mode: grayscale is replicated, alpha dropped, 16-bit scaled."""
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+    if image.mode in HIGH_DEPTH_MODES:
         gray = to_uint8(np.array(image))
         return np.repeat(gray[..., None], 3, axis=2)
     return np.array(image.convert("RGB"))
 
 
+def has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("LA", "RGBA", "PA") or (image.mode == "P" and "transparency" in image.info)
+
+
 def image_to_gray(image: Image.Image) -> np.ndarray:
-    """(H, W) uint8 grayscale from any PIL mode (RGB by ITU-R 601 luma; 16-bit scaled)."""
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+    """(H, W) uint8 grayscale from any PIL mode (RGB by ITU-R 601 luma; 16-bit scaled); alpha is ignored."""
+    if image.mode in HIGH_DEPTH_MODES:
         return to_uint8(np.array(image))
-    if image.mode in ("LA", "RGBA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    if has_alpha(image):
         image = image.convert("RGBA").convert("RGB")  # a mask's gray values, never its alpha
     return np.array(image.convert("L"))
 
 
-def read_image(path: str | Path, exif_transpose: bool = False) -> np.ndarray:
-    """(H, W, 3) uint8 RGB image."""
-    return image_to_rgb(open_image(path, exif_transpose))
+def is_label_map(values: np.ndarray) -> bool:
+    """True for a mask whose values are only 0 and 1 with some 1s (a label map, not an 8-bit mask)."""
+    return int(values.max(initial=0)) == 1
+
+
+def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """(H, W, 3) uint8 RGB image as it displays (EXIF orientation applied)."""
+    return image_to_rgb(open_image(path, exif_transpose=True, max_pixels=max_pixels))
+
+
+def decode_mask(path: str | Path) -> tuple[np.ndarray, bool]:
+    """((H, W) uint8 GT mask, whether it was a 0/1 label map read as 0/255); foreground is > 128."""
+    values = image_to_gray(open_image(path))
+    label_map = is_label_map(values)
+    return (values * np.uint8(255) if label_map else values), label_map
 
 
 def read_mask(path: str | Path) -> np.ndarray:
-    """(H, W) uint8 mask or prediction map; foreground is > 128."""
-    return image_to_gray(open_image(path))
+    """(H, W) uint8 GT mask; foreground is > 128. A 0/1 label map is read as 0/255."""
+    return decode_mask(path)[0]
+
+
+def read_prediction(path: str | Path) -> np.ndarray:
+    """(H, W) uint8 prediction map: the alpha channel of an RGBA map (a cut-out's mask) unless it is fully
+    opaque, else the gray values."""
+    image = open_image(path)
+    if has_alpha(image):
+        alpha = np.array(image.convert("RGBA").getchannel("A"))
+        if alpha.min() < 255:
+            return alpha
+    return image_to_gray(image)
+
+
+def provenance(path: str | Path) -> dict | None:
+    """The settings recorded in a PNG that ``mgd-sam2 predict`` wrote, or None for any other file."""
+    try:
+        with Image.open(path) as image:
+            recorded = image.info.get(PROVENANCE_KEY)  # text chunks before the pixels: no decoding
+    except (OSError, SyntaxError, ValueError):
+        return None
+    try:
+        settings = json.loads(recorded) if isinstance(recorded, str) else None
+    except json.JSONDecodeError:
+        return None
+    return settings if isinstance(settings, dict) else None
 
 
 def list_images(folder: str | Path) -> list[Path]:
     """Image files directly in ``folder``, sorted by name."""
     return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def find_images(folder: str | Path, recursive: bool = False) -> tuple[list[Path], Counter[str]]:
+    """(image files in ``folder``, or in its whole tree, sorted; what was passed over, counted by reason)."""
+    images: list[Path] = []
+    ignored: Counter[str] = Counter()
+    for path in sorted(Path(folder).iterdir()):
+        if path.is_symlink() and not path.exists():
+            ignored["broken links"] += 1
+        elif path.is_dir():
+            if recursive:
+                found, skipped = find_images(path, recursive=True)
+                images += found
+                ignored += skipped
+            else:
+                ignored["subfolders (--recursive to include them)"] += 1
+        elif path.suffix.lower() in IMAGE_SUFFIXES:
+            images.append(path)
+        elif not path.name.startswith("."):
+            ignored[f"files without an image suffix ({', '.join(IMAGE_SUFFIXES)})"] += 1
+    return images, ignored

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from mgd_sam2.errors import ConfigError, UserError
-from mgd_sam2.utils.files import atomic_path, write_json
+from mgd_sam2.utils.files import atomic_path, check_output_dir, write_json
 from mgd_sam2.utils.parallel import parallel_map
 
 
@@ -38,6 +38,14 @@ class SynthConfig:
     max_size: int = 2048
     val_fraction: float = 0.15
     test_fraction: float = 0.2
+
+    def __post_init__(self) -> None:
+        """Bad settings fail here, before anything is written."""
+        if self.seed < 0:
+            raise ConfigError(f"--seed must be 0 or more, got {self.seed}")
+        if self.min_size < 64 or self.max_size < self.min_size:
+            raise ConfigError(f"--size needs 64 <= MIN <= MAX, got {self.min_size} {self.max_size}")
+        self.split_sizes()
 
     def split_sizes(self) -> dict[str, int]:
         test = max(1, round(self.num * self.test_fraction))
@@ -260,14 +268,17 @@ class SampleWriter:
         return "written"
 
 
-def write_dataset(out: str | Path, config: SynthConfig, workers: int = 2, show: bool = True) -> dict[str, int]:
-    """Generate (or finish generating) the dataset under ``out``; returns {"written": n, "kept": n}.
-
-    A dataset already there with other settings is never touched: the call fails instead.
+def write_dataset(
+    out: str | Path,
+    config: SynthConfig,
+    workers: int = 2,
+    show: bool = True,
+    splits: tuple[str, ...] | None = None,
+) -> dict[str, int]:
+    """Generate (or finish generating) the dataset under ``out``, or only its ``splits``; returns
+    {"written": n, "kept": n}. A dataset already there with other settings is never touched: the call fails.
     """
-    out = Path(out)
-    if config.min_size < 64 or config.max_size < config.min_size:
-        raise ConfigError(f"sizes must satisfy 64 <= min_size <= max_size, got {config.min_size}, {config.max_size}")
+    out = check_output_dir(out, "--out")
     manifest = out / MANIFEST
     settings = asdict(config)
     if manifest.is_file():
@@ -283,18 +294,23 @@ def write_dataset(out: str | Path, config: SynthConfig, workers: int = 2, show: 
         )
     write_json(manifest, settings)
     counts = {"written": 0, "kept": 0}
-    for outcome in parallel_map(SampleWriter(out, config), config.assignments(), workers, "generating", show=show):
+    items = [item for item in config.assignments() if splits is None or item[0] in splits]
+    for outcome in parallel_map(SampleWriter(out, config), items, workers, "generating", show=show):
         counts[outcome] += 1
     return counts
 
 
 def ensure_dataset(
-    out: str | Path, config: SynthConfig = SynthConfig(), workers: int = 2, show: bool = True
+    out: str | Path,
+    config: SynthConfig = SynthConfig(),
+    workers: int = 2,
+    show: bool = True,
+    splits: tuple[str, ...] | None = None,
 ) -> SynthConfig:
-    """Use the synthetic dataset under ``out`` whatever its settings (finishing it if interrupted), or generate
-    one with ``config``; returns the settings of the dataset that is there."""
+    """Use the synthetic dataset under ``out`` whatever its settings (finishing it, or its ``splits``, if
+    interrupted), or generate one with ``config``; returns the settings of the dataset that is there."""
     manifest = Path(out) / MANIFEST
     if manifest.is_file():
         config = SynthConfig(**json.loads(manifest.read_text()))
-    write_dataset(out, config, workers=workers, show=show)
+    write_dataset(out, config, workers=workers, show=show, splits=splits)
     return config

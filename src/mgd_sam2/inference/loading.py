@@ -13,17 +13,18 @@ from pathlib import Path
 import torch
 
 from mgd_sam2.models.checkpoints import (
+    TRAINED_WEIGHTS_FORMAT,
+    WEIGHTS_USE,
     CheckpointError,
-    is_official_mgdsam2,
     load_official_state,
     load_sam2_state,
     read_weights_file,
     unwrap_state_dict,
+    weights_kind,
 )
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 from mgd_sam2.utils.files import atomic_path
 
-TRAINED_WEIGHTS_FORMAT = "mgd-sam2 trained weights v1"
 MODULE_PREFIX = "model."  # the LightningModule keeps the network as `self.model`
 
 
@@ -35,6 +36,13 @@ def export_trained_weights(network: MGDSAM2, path: str | Path) -> int:
             {"format": TRAINED_WEIGHTS_FORMAT, "network": network.config.to_dict(), "state_dict": state}, temporary
         )
     return len(state)
+
+
+def weights_identity(ckpt: str | Path, weights: str | Path | None = None) -> list[list]:
+    """[path, size, modification time] of each weights file: recorded with predictions, so outputs made with
+    other weights are told apart without hashing hundreds of megabytes."""
+    files = [Path(ckpt)] + ([Path(weights)] if weights is not None else [])
+    return [[str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns] for path in files if path.is_file()]
 
 
 def network_from_lightning(content: dict, source: str | Path) -> MGDSAM2:
@@ -57,26 +65,33 @@ def network_from_lightning(content: dict, source: str | Path) -> MGDSAM2:
 def load_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[MGDSAM2, str]:
     """(network in eval mode, a one-line description of what was loaded)."""
     content = read_weights_file(ckpt)
-    if "state_dict" in content and "hyper_parameters" in content:  # a Lightning checkpoint of ours
+    kind = weights_kind(content)
+    if kind == "lightning":
         if weights is not None:
             raise CheckpointError(f"{ckpt} is a complete Lightning checkpoint; --weights is only for a SAM2 checkpoint")
         network = network_from_lightning(content, ckpt)
         return network.eval(), f"Lightning checkpoint {ckpt} (preset {network.preset})"
-    state = unwrap_state_dict(content)
-    if is_official_mgdsam2(state):
+    if kind == "released":
         if weights is not None:
             raise CheckpointError(f"{ckpt} holds the released MGD-SAM2 weights already; drop --weights")
         network = MGDSAM2(NetworkConfig(preset="base_plus_official"))
-        report = load_official_state(network, state, str(ckpt))
+        report = load_official_state(network, unwrap_state_dict(content), str(ckpt))
         return network.eval(), report.summary()
+    if kind == "trained":
+        raise CheckpointError(f"--ckpt {ckpt} is {WEIGHTS_USE[kind]}")
+    if kind == "unknown":
+        raise CheckpointError(
+            f"{ckpt} is none of the weights predict takes (a training run's .ckpt, the released MGD-SAM2 weights, "
+            f"or a SAM2.1 checkpoint with --weights); its first keys are {sorted(unwrap_state_dict(content))[:5]}"
+        )
     if weights is None:
         raise CheckpointError(
             f"{ckpt} is a SAM2 checkpoint without trained MGD-SAM2 parts; pass the trained weights with --weights "
             "(written by `mgd-sam2 model export`), or use a Lightning checkpoint of a training run"
         )
     trained = read_weights_file(weights)
-    if trained.get("format") != TRAINED_WEIGHTS_FORMAT:
-        raise CheckpointError(f"{weights} is not a trained-weights file written by `mgd-sam2 model export`")
+    if weights_kind(trained) != "trained":
+        raise CheckpointError(f"--weights {weights} is not a trained-weights file written by `mgd-sam2 model export`")
     network = MGDSAM2(NetworkConfig.from_dict(trained["network"]))
     report = load_sam2_state(network, content, str(ckpt))
     result = network.load_state_dict(trained["state_dict"], strict=False)

@@ -10,6 +10,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from mgd_sam2.data.datasets import Record, SegmentationDataset, collate
+from mgd_sam2.data.io import DEFAULT_MAX_PIXELS
 from mgd_sam2.inference.devices import resolve_device
 from mgd_sam2.inference.maps import predict_logits, to_uint8_maps
 from mgd_sam2.inference.writer import MaskWriter
@@ -36,22 +37,24 @@ def predict_batch(model: MGDSAM2, batch: dict[str, Any], tta: bool = False) -> d
 
 def predict_files(
     model: MGDSAM2,
-    images: list[str | Path],
+    images: list[Record] | list[str | Path],
     writer: MaskWriter,
     device: str = "auto",
     precision: str = "auto",
     batch_size: int = 1,
     workers: int = 2,
     tta: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
     show: bool = True,
 ) -> MaskWriter:
-    """Predict ``images`` with ``model`` and save with ``writer`` (returned, with its ``written`` and ``failures``).
+    """Predict ``images`` (records named by their outputs, or image paths named by their stems) with ``model``
+    and save with ``writer`` (returned, with its ``written`` and ``failures``).
 
     Images are read, resized and cut into views in ``workers`` loader processes while the network runs.
     """
     target, autocast_dtype = resolve_device(device, precision)
-    records = [Record(Path(path).stem, "predict", Path(path)) for path in images]
-    dataset = SegmentationDataset(records, model.input_size, "predict", grid=model.grid)
+    records = [item if isinstance(item, Record) else Record(Path(item).stem, "predict", Path(item)) for item in images]
+    dataset = SegmentationDataset(records, model.input_size, "predict", grid=model.grid, max_pixels=max_pixels)
     loader = DataLoader(
         dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate, pin_memory=target.type == "cuda"
     )

@@ -1,19 +1,35 @@
-"""Writing predictions: 8-bit PNG masks at each image's original size, optional binary masks and RGBA cut-outs."""
+"""Writing predictions: 8-bit PNG masks at each image's original size, optional binary masks and RGBA cut-outs.
+
+Every PNG we write records how it was made in a text chunk (the weights and the options that change its
+bytes; ``data.io.provenance`` reads it), so a later run can tell its own outputs from a user's files and
+redo outputs made with other settings.
+"""
 
 from __future__ import annotations
 
+import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 from lightning.pytorch.callbacks import BasePredictionWriter
 from PIL import Image
+from PIL.PngImagePlugin import PngInfo
 
-from mgd_sam2.data.io import FOREGROUND_THRESHOLD, UnreadableImageError, read_image
+from mgd_sam2.data.datasets import Record
+from mgd_sam2.data.io import (
+    CUTOUT_SUFFIX,
+    DEFAULT_MAX_PIXELS,
+    FOREGROUND_THRESHOLD,
+    PROVENANCE_KEY,
+    UnreadableImageError,
+    provenance,
+    read_image,
+)
+from mgd_sam2.errors import ConfigError
 from mgd_sam2.utils.files import atomic_path
-
-CUTOUT_SUFFIX = "_cutout"
 
 
 def output_paths(output: Path, name: str, cutout: bool) -> list[Path]:
@@ -24,20 +40,65 @@ def output_paths(output: Path, name: str, cutout: bool) -> list[Path]:
     return paths
 
 
+@dataclass
+class OutputPlan:
+    todo: list[Record]  # images to predict
+    skipped: int  # images whose outputs exist, made with the same weights and options
+    redone: int  # images in todo whose existing outputs were made with other weights or options
+
+
+def plan_outputs(records: list[Record], writer: MaskWriter, overwrite: bool = False) -> OutputPlan:
+    """Which images to predict into ``writer.output``. Raises ConfigError, before anything is written, when an
+    output path holds a file this project did not write: a user's file is never overwritten."""
+    todo, skipped, redone, foreign = [], 0, 0, []
+    for record in records:
+        paths = [path for path in output_paths(writer.output, record.name, writer.cutout) if path.exists()]
+        recorded = [provenance(path) for path in paths]
+        foreign += [path for path, settings in zip(paths, recorded, strict=True) if settings is None]
+        complete = len(paths) == len(output_paths(writer.output, record.name, writer.cutout))
+        if complete and not overwrite and all(settings == writer.settings for settings in recorded):
+            skipped += 1
+            continue
+        redone += any(settings is not None and settings != writer.settings for settings in recorded)
+        todo.append(record)
+    if foreign:
+        raise ConfigError(
+            f"--output {writer.output} holds {len(foreign)} file(s) that mgd-sam2 predict did not write where masks "
+            f"would go, e.g. {foreign[0]}; they are never overwritten: choose another --output or move them"
+        )
+    return OutputPlan(todo, skipped, redone)
+
+
 class MaskWriter(BasePredictionWriter):
     """Saves every predicted map as ``OUTPUT/<stem>.png`` (8-bit, or 0/255 with ``binary``) and, with
     ``cutout``, ``OUTPUT/<stem>_cutout.png``: the original image with the mask as alpha. Writes are
     atomic; images that failed to load are reported in ``failures`` and skipped.
 
     The predict loop (inference/predict.py) calls :meth:`write` and :meth:`finish`; as a Lightning
-    callback (``mgd-sam2 predict -c CONFIG``) the Trainer calls them through its hooks.
+    callback (``mgd-sam2 predict -c CONFIG``) the Trainer calls them through its hooks. ``settings``
+    (the weights and options that change the output bytes) are recorded in every file with ``binary``.
     """
 
-    def __init__(self, output: str | Path, binary: bool = False, cutout: bool = False) -> None:
+    def __init__(
+        self,
+        output: str | Path,
+        binary: bool = False,
+        cutout: bool = False,
+        settings: dict[str, Any] | None = None,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> None:
         super().__init__(write_interval="batch")
-        self.output, self.binary, self.cutout = Path(output), binary, cutout
+        self.output, self.binary, self.cutout, self.max_pixels = Path(output), binary, cutout, max_pixels
+        self.settings = {**(settings or {}), "binary": binary}
         self.written: list[Path] = []
         self.failures: list[tuple[str, str]] = []
+
+    def save_png(self, image: Image.Image, path: Path) -> None:
+        info = PngInfo()
+        info.add_text(PROVENANCE_KEY, json.dumps(self.settings, sort_keys=True))
+        with atomic_path(path) as temporary:
+            image.save(temporary, format="PNG", pnginfo=info)
+        self.written.append(path)
 
     def write(self, prediction: dict[str, Any]) -> None:
         """prediction: {"maps": [(H, W) uint8 tensors], "name": [stems], "path": [image paths],
@@ -48,18 +109,14 @@ class MaskWriter(BasePredictionWriter):
             if self.binary:
                 mask = np.where(mask > FOREGROUND_THRESHOLD, 255, 0).astype(np.uint8)
             mask_path, *cutout_path = output_paths(self.output, name, self.cutout)
-            with atomic_path(mask_path) as temporary:
-                Image.fromarray(mask).save(temporary, format="PNG")
-            self.written.append(mask_path)
+            self.save_png(Image.fromarray(mask), mask_path)
             if cutout_path:
                 try:
-                    image = read_image(path, exif_transpose=True)
+                    image = read_image(path, max_pixels=self.max_pixels)
                 except UnreadableImageError as error:
                     self.failures.append((path, str(error)))
                     continue
-                with atomic_path(cutout_path[0]) as temporary:
-                    Image.fromarray(np.dstack([image, mask]), "RGBA").save(temporary, format="PNG")
-                self.written.append(cutout_path[0])
+                self.save_png(Image.fromarray(np.dstack([image, mask]), "RGBA"), cutout_path[0])
 
     def finish(self) -> None:
         """Say what was written and list the images that were skipped."""

@@ -1,8 +1,11 @@
 """Score a folder of saved 8-bit predictions against a folder of GT masks, at GT resolution.
 
-Files pair by stem (``a.png`` with ``a.jpg`` is fine; two files with one stem is an error). The
-per-image numpy work of every metric runs in DataLoader worker processes; the main process only
-adds results to the metric states, so the numbers are those of the Metric classes used in training.
+Files pair by stem (``a.png`` with ``a.jpg`` is fine; two files with one stem is an error); the
+``<stem>_cutout.png`` files that ``mgd-sam2 predict --cutout`` writes beside its masks are left out. The
+per-image numpy work of every metric runs in DataLoader worker processes (as many as the memory allows
+for the largest pair); the main process only adds results to the metric states, so the numbers are
+those of the Metric classes used in training. Predictions are read with ``read_prediction`` (an RGBA
+map's alpha), GT masks with ``decode_mask`` (0/1 label maps as 0/255), both in data/io.py.
 """
 
 from __future__ import annotations
@@ -19,12 +22,16 @@ import torch
 from PIL import Image
 from torchmetrics import MetricCollection
 
-from mgd_sam2.data.io import UnreadableImageError, read_mask
+from mgd_sam2.data.io import CUTOUT_SUFFIX, UnreadableImageError, decode_mask, provenance, read_prediction
 from mgd_sam2.data.layouts import pair_by_stem
 from mgd_sam2.errors import UserError
 from mgd_sam2.metrics.pairs import ImagePair
 from mgd_sam2.metrics.sod import METRIC_CLASSES, SCALAR_KEYS, build_metrics, measure_all, scalar_results
-from mgd_sam2.utils.parallel import parallel_map
+from mgd_sam2.utils.parallel import parallel_map, workers_for_memory
+
+# Peak memory of one worker scoring one pair, per GT pixel, all metrics: 4.77 GB measured for an 8000x6000
+# pair (`/usr/bin/time -v mgd-sam2 evaluate --workers 0`), i.e. about 100 bytes per pixel.
+EVALUATION_BYTES_PER_PIXEL = 100
 
 
 class EvaluationError(UserError, ValueError):
@@ -37,8 +44,20 @@ def list_problems(title: str, items: list[str], hint: str, limit: int = 20) -> s
     return f"{title} ({len(items)}):\n{shown}{more}\n{hint}"
 
 
-def pair_files(pred_dir: str | Path, gt_dir: str | Path) -> list[tuple[str, Path, Path]]:
-    """[(stem, prediction, GT)] sorted by stem; every GT needs a prediction and vice versa."""
+def our_cutouts(unpaired: list[Path], paired_stems: set[str]) -> list[Path]:
+    """The predictions without a GT that are predict's cut-outs of paired predictions."""
+    return [
+        path
+        for path in unpaired
+        if path.stem.endswith(CUTOUT_SUFFIX)
+        and path.stem.removesuffix(CUTOUT_SUFFIX) in paired_stems
+        and provenance(path) is not None
+    ]
+
+
+def pair_files(pred_dir: str | Path, gt_dir: str | Path) -> tuple[list[tuple[str, Path, Path]], list[Path]]:
+    """([(stem, prediction, GT)] sorted by stem, our cut-outs left out); every GT needs a prediction and vice
+    versa."""
     for folder, role in ((Path(pred_dir), "prediction"), (Path(gt_dir), "ground-truth")):
         if not folder.is_dir():
             raise EvaluationError(f"{role} folder not found: {folder}")
@@ -47,8 +66,11 @@ def pair_files(pred_dir: str | Path, gt_dir: str | Path) -> list[tuple[str, Path
         raise EvaluationError(
             list_problems("files sharing a name stem", pairing.stem_clashes, "Keep one file per stem.")
         )
+    cutouts = our_cutouts(pairing.images_without_mask, {stem for stem, _, _ in pairing.pairs})
     problems = [f"{path.stem}: no prediction in {pred_dir}" for path in pairing.masks_without_image]
-    problems += [f"{path.stem}: no ground truth in {gt_dir}" for path in pairing.images_without_mask]
+    problems += [
+        f"{path.stem}: no ground truth in {gt_dir}" for path in pairing.images_without_mask if path not in cutouts
+    ]
     if problems:
         raise EvaluationError(
             list_problems(
@@ -59,12 +81,21 @@ def pair_files(pred_dir: str | Path, gt_dir: str | Path) -> list[tuple[str, Path
         )
     if not pairing.pairs:
         raise EvaluationError(f"no image files to score in {pred_dir} and {gt_dir}")
-    return pairing.pairs
+    return pairing.pairs, cutouts
 
 
-def check_headers(pairs: list[tuple[str, Path, Path]]) -> tuple[list[str], list[str]]:
-    """(size mismatches, unreadable files), from the file headers only (no decoding)."""
-    mismatched, unreadable = [], []
+@dataclass
+class Headers:
+    """What the file headers say, before any decoding."""
+
+    mismatched: list[str] = field(default_factory=list)  # prediction not at GT size
+    transposed: list[str] = field(default_factory=list)  # prediction at the GT size turned by 90 degrees
+    unreadable: list[str] = field(default_factory=list)
+    largest_pixels: int = 0  # of the largest GT
+
+
+def check_headers(pairs: list[tuple[str, Path, Path]]) -> Headers:
+    headers = Headers()
     for name, pred, gt in pairs:
         sizes = []
         for path in (pred, gt):
@@ -72,12 +103,16 @@ def check_headers(pairs: list[tuple[str, Path, Path]]) -> tuple[list[str], list[
                 with Image.open(path) as image:
                     sizes.append(image.size)
             except OSError as error:
-                unreadable.append(f"{path}: {error}")
-        if len(sizes) == 2 and sizes[0] != sizes[1]:
-            mismatched.append(
-                f"{name}: prediction {sizes[0][0]}x{sizes[0][1]} vs ground truth {sizes[1][0]}x{sizes[1][1]}"
-            )
-    return mismatched, unreadable
+                headers.unreadable.append(f"{path}: {error}")
+        if len(sizes) < 2:
+            continue
+        (pw, ph), (gw, gh) = sizes
+        headers.largest_pixels = max(headers.largest_pixels, gw * gh)
+        if (pw, ph) == (gw, gh):
+            continue
+        line = f"{name}: prediction {pw}x{ph} vs ground truth {gw}x{gh}"
+        (headers.transposed if (pw, ph) == (gh, gw) else headers.mismatched).append(line)
+    return headers
 
 
 class PairMeasurer:
@@ -90,16 +125,18 @@ class PairMeasurer:
         self.metrics, self.resize_pred = metrics, resize_pred
 
     def __call__(self, pair: tuple[str, Path, Path]) -> tuple[str, Any, Any]:
+        """-> (stem, (H, W), result with the flags "gt_label_map" and "pred_low_range"), or (stem, None, error)."""
         name, pred_path, gt_path = pair
         try:
-            pred, gt = read_mask(pred_path), read_mask(gt_path)
+            pred, (gt, label_map) = read_prediction(pred_path), decode_mask(gt_path)
         except UnreadableImageError as error:
             return name, None, str(error)
         if pred.shape != gt.shape:
             if not self.resize_pred:
                 return name, None, f"prediction {pred.shape[::-1]} vs ground truth {gt.shape[::-1]} (W x H)"
             pred = cv2.resize(pred, gt.shape[::-1], interpolation=cv2.INTER_LINEAR)
-        return name, gt.shape, measure_all(self.metrics, ImagePair(pred, gt))
+        result = measure_all(self.metrics, ImagePair(pred, gt))
+        return name, gt.shape, {**result, "gt_label_map": label_map, "pred_low_range": int(pred.max()) == 1}
 
 
 @dataclass
@@ -108,6 +145,7 @@ class Evaluation:
     num_images: int
     per_image: list[dict[str, Any]] = field(default_factory=list)
     curves: dict[str, list[float]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def per_image_csv(self) -> str:
         buffer = io.StringIO()
@@ -128,30 +166,53 @@ def evaluate_folders(
     resize_pred: bool = False,
     progress: bool = True,
 ) -> Evaluation:
-    """All metrics over the paired folders; raises EvaluationError listing every bad file."""
-    pairs = pair_files(pred_dir, gt_dir)
-    mismatched, unreadable = check_headers(pairs)
-    if unreadable:
-        raise EvaluationError(list_problems("unreadable files", unreadable, "Re-export or remove them and run again."))
-    if mismatched and not resize_pred:
+    """All metrics over the paired folders; raises EvaluationError listing every bad file. Notes for the user
+    (cut-outs left out, label maps, fewer workers for memory) are in the result's ``notes``."""
+    pairs, cutouts = pair_files(pred_dir, gt_dir)
+    headers = check_headers(pairs)
+    if headers.unreadable:
+        raise EvaluationError(
+            list_problems("unreadable files", headers.unreadable, "Re-export or remove them and run again.")
+        )
+    if headers.transposed:
+        raise EvaluationError(
+            list_problems(
+                "predictions at the ground truth's size turned by 90 degrees",
+                headers.transposed,
+                "Their photos carry an EXIF rotation that the GT masks do not follow (predict reads photos as they "
+                "display). Rotate those GT masks to match, or re-save the photos without the orientation tag and "
+                "predict again; resizing would squash the masks.",
+            )
+        )
+    if headers.mismatched and not resize_pred:
         raise EvaluationError(
             list_problems(
                 "predictions not at ground-truth resolution",
-                mismatched,
+                headers.mismatched,
                 "Scores are computed at GT resolution: save predictions at each GT's size, or pass --resize-pred to "
                 "resize them bilinearly (as PySODEvalToolkit does).",
             )
         )
+    notes = [f"left out {len(cutouts)} cut-outs written by mgd-sam2 predict --cutout"] if cutouts else []
+    per_worker = EVALUATION_BYTES_PER_PIXEL * headers.largest_pixels
+    allowed = workers_for_memory(workers, per_worker)
+    if allowed < workers:
+        notes.append(
+            f"{allowed} worker(s) instead of {workers}: the largest pair ({headers.largest_pixels / 1e6:.0f} "
+            f"megapixels) takes about {per_worker / 2**30:.1f} GiB per worker and memory is short"
+        )
     metrics = build_metrics(
         metric_names or list(METRIC_CLASSES), hce_binarize=hce_binarize, skeleton_cache=skeleton_cache
     )
-    per_image, errors = [], []
+    per_image, errors, label_maps, low_range = [], [], 0, 0
     for name, shape, result in parallel_map(
-        PairMeasurer(metrics, resize_pred), pairs, workers, "evaluating", show=progress
+        PairMeasurer(metrics, resize_pred), pairs, allowed, "evaluating", show=progress
     ):
         if shape is None:
             errors.append(f"{name}: {result}")
             continue
+        label_maps += result.pop("gt_label_map")
+        low_range += result.pop("pred_low_range")
         metrics.update(results=[result])
         scalars = {key: result[key] for key in SCALAR_KEYS if key in result}
         per_image.append({"name": name, "height": shape[0], "width": shape[1], **scalars})
@@ -159,9 +220,18 @@ def evaluate_folders(
         raise EvaluationError(
             list_problems("files that could not be scored", errors, "Fix or remove them and run again.")
         )
+    if label_maps:
+        notes.append(f"{label_maps} GT masks are 0/1 label maps: read as 0/255")
+    if low_range:
+        notes.append(
+            f"{low_range} predictions only hold values 0 and 1, like label maps, not 8-bit maps: S, E, F, wF and "
+            "MAE normalise them, but HCE and mBA threshold raw values at 128 (save predictions as 0..255)"
+        )
     computed = metrics.compute()
     curves = {name: value.tolist() for name, value in computed.items() if name.endswith("_curve")}
-    return Evaluation(scores=scalar_results(computed), num_images=len(per_image), per_image=per_image, curves=curves)
+    return Evaluation(
+        scores=scalar_results(computed), num_images=len(per_image), per_image=per_image, curves=curves, notes=notes
+    )
 
 
 def versions() -> dict[str, str]:

@@ -223,7 +223,10 @@ class MeanBoundaryAccuracy(ImageMeasure):
             self.sums += value
 
     def compute(self) -> dict[str, Tensor]:
-        return {"mBA": self.sums[0] / self.bounded.clamp(min=1)}
+        """NaN when no image has a GT boundary (mBA is undefined then, not 0)."""
+        if not self.bounded:
+            return {"mBA": torch.tensor(float("nan"), dtype=torch.float64, device=self.sums.device)}
+        return {"mBA": self.sums[0] / self.bounded}
 
 
 METRIC_CLASSES: dict[str, type[ImageMeasure]] = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 
 # layout -> [(result key, column header)]
 LAYOUTS: dict[str, list[tuple[str, str]]] = {
@@ -38,9 +39,12 @@ OVERALL = "Overall DIS-TE(1-4)"
 
 
 def format_value(key: str, value: float | None) -> str:
-    """Three decimals as in the papers; HCE as an integer (BiRefNet's ``int(hce.round())``)."""
+    """Three decimals as in the papers; HCE as an integer (BiRefNet's ``int(hce.round())``); "–" where there is
+    no value, "n/a" where it is undefined (NaN: mBA with no GT boundary)."""
     if value is None:
         return "–"
+    if math.isnan(value):
+        return "n/a"
     return str(int(round(value))) if key == "HCE" else f"{value:.3f}"
 
 

@@ -7,11 +7,12 @@ Files are read with ``torch.load(weights_only=True)``: no code in a checkpoint e
 
 from __future__ import annotations
 
+import pickle
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 import torch
 from torch import Tensor, nn
@@ -24,6 +25,10 @@ SAM2_DOWNLOAD_HINT = (
     "Download SAM2.1 checkpoints from https://github.com/facebookresearch/sam2 (section 'Download Checkpoints') "
     "and put them under checkpoints/ (see checkpoints/README.md)."
 )
+
+
+TRAINED_WEIGHTS_FORMAT = "mgd-sam2 trained weights v1"  # the "format" of `mgd-sam2 model export` files
+WeightsKind = Literal["lightning", "trained", "released", "sam2", "unknown"]
 
 
 class CheckpointError(UserError, ValueError):
@@ -70,8 +75,14 @@ class LoadReport:
 
 
 def read_weights_file(path: str | Path) -> dict:
-    """``torch.load(path, weights_only=True)`` with clear errors for a missing or non-checkpoint file."""
+    """``torch.load(path, weights_only=True)`` with clear errors for a missing, damaged or unsafe file."""
     path = Path(path)
+    if path.is_dir():
+        inside = sorted(p.name for p in path.iterdir() if p.suffix in (".pt", ".pth", ".ckpt"))[:5]
+        raise CheckpointError(
+            f"{path} is a folder, not a weights file; give the file itself"
+            + (f" (it holds {', '.join(inside)})" if inside else "")
+        )
     if not path.is_file():
         raise MissingFileError(
             f"weights file not found: {path}. Checkpoints of training runs are under "
@@ -79,7 +90,12 @@ def read_weights_file(path: str | Path) -> dict:
         )
     try:
         content = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises UnpicklingError, RuntimeError or EOFError depending on the damage
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(
+            f"{path} holds pickled Python objects besides tensors; it is refused because loading it could run "
+            "arbitrary code. Use a file of plain weights (a state dict saved with torch.save)."
+        ) from error
+    except Exception as error:  # torch raises RuntimeError or EOFError depending on the damage
         raise CheckpointError(
             f"{path} is not a readable PyTorch checkpoint "
             f"({type(error).__name__}: {str(error).splitlines()[0][:200]}). "
@@ -88,6 +104,31 @@ def read_weights_file(path: str | Path) -> dict:
     if not isinstance(content, dict):
         raise CheckpointError(f"{path} holds a {type(content).__name__}, not a dict of weights")
     return content
+
+
+def weights_kind(content: dict) -> WeightsKind:
+    """What a weights file is: a Lightning checkpoint of our training ("lightning"), trained weights from
+    ``mgd-sam2 model export`` ("trained"), the authors' released weights ("released"), a SAM2/SAM2.1
+    checkpoint ("sam2"), or none of these ("unknown")."""
+    if "state_dict" in content and "hyper_parameters" in content:
+        return "lightning"
+    if content.get("format") == TRAINED_WEIGHTS_FORMAT:
+        return "trained"
+    state = unwrap_state_dict(content)
+    if is_official_mgdsam2(state):
+        return "released"
+    if any(key.startswith("image_encoder.trunk.") for key in state):
+        return "sam2"
+    return "unknown"
+
+
+# What to do with each kind of file where another was expected.
+WEIGHTS_USE = {
+    "lightning": "a Lightning checkpoint of a training run, holding every MGD-SAM2 weight: use it as "
+    "`predict --ckpt`, `test --ckpt_path`, or `fit --ckpt_path` to resume",
+    "trained": "trained weights from `mgd-sam2 model export` (everything but the frozen trunk): use it as "
+    "`predict --weights`, with the SAM2.1 checkpoint it was trained from as `--ckpt`",
+}
 
 
 def unwrap_state_dict(content: dict) -> dict[str, Tensor]:
@@ -279,13 +320,17 @@ def load_official_state(model: nn.Module, state: dict[str, Tensor], source: str)
 def load_pretrained(model: nn.Module, path: str | Path) -> LoadReport:
     """Load a SAM2/SAM2.1 checkpoint or the authors' released MGD-SAM2 weights, told apart by their keys."""
     content = read_weights_file(path)
-    state = unwrap_state_dict(content)
-    if is_official_mgdsam2(state):
-        return load_official_state(model, state, str(path))
-    if any(key.startswith("image_encoder.trunk.") for key in state):
+    kind = weights_kind(content)
+    if kind == "released":
+        return load_official_state(model, unwrap_state_dict(content), str(path))
+    if kind == "sam2":
         return load_sam2_state(model, content, str(path))
+    if kind in WEIGHTS_USE:
+        raise CheckpointError(
+            f"{path} is {WEIGHTS_USE[kind]}. Starting weights (`model load`, model.pretrained) are a SAM2.1 "
+            "checkpoint or the authors' released MGD-SAM2 weights."
+        )
     raise CheckpointError(
         f"{path} is neither a SAM2/SAM2.1 checkpoint (keys image_encoder.trunk.*) nor released MGD-SAM2 weights; "
-        f"its first keys are {sorted(state)[:5]}. "
-        "For a checkpoint of this project's training use --ckpt with the .ckpt file."
+        f"its first keys are {sorted(unwrap_state_dict(content))[:5]}. {SAM2_DOWNLOAD_HINT}"
     )

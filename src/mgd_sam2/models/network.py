@@ -7,10 +7,11 @@ from typing import Any, Optional
 
 from torch import Tensor, nn
 
+from mgd_sam2.errors import ConfigError
 from mgd_sam2.models.decoder import PromptFreeMaskDecoder
 from mgd_sam2.models.encoder import AdaptedImageEncoder
 from mgd_sam2.models.groups import module_group
-from mgd_sam2.models.presets import get_preset
+from mgd_sam2.models.presets import PresetName, get_preset
 from mgd_sam2.models.refine import DetailRefinement
 from mgd_sam2.models.views import Views, arrange_views, check_input_size, resize, stitch_locals
 
@@ -32,7 +33,7 @@ class NetworkConfig:
         global_att_blocks: Hiera blocks with global attention (default: the preset's).
     """
 
-    preset: str = "base_plus"
+    preset: PresetName = "base_plus"
     view_size: Optional[int] = None
     grid: Optional[int] = None
     use_adapters: bool = True
@@ -79,7 +80,7 @@ class MGDSAM2(nn.Module):
         self.multi_view = config.multi_view
         uses_views = (config.use_adapters, config.use_mcem, config.use_hmim, config.use_drm)
         if not config.multi_view and any(uses_views):
-            raise ValueError(
+            raise ConfigError(
                 "multi_view=False (global view only) needs use_adapters, use_mcem, use_hmim and use_drm all False: "
                 "each of them mixes local and global views"
             )

@@ -17,6 +17,9 @@ differs by up to 25 % relative), and every preset is trained by the same recipe,
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from mgd_sam2.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -105,9 +108,13 @@ PRESETS["base_plus_official"] = replace(
 )
 
 
+# The preset names as a type, so configs and --help list the choices (a test keeps it equal to PRESETS).
+PresetName = Literal["micro", "tiny", "small", "base_plus", "base_plus_official", "large"]
+
+
 def get_preset(name: str) -> Preset:
     """The preset called ``name``; a clear error listing the choices otherwise."""
     try:
         return PRESETS[name]
     except KeyError:
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None
+        raise ConfigError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None

@@ -21,6 +21,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import Tensor
 
+from mgd_sam2.errors import ConfigError
+
 FIELDS = ("full", "local_views", "global_view")
 
 
@@ -66,7 +68,7 @@ def input_size_unit(grid: int) -> int:
 def check_input_size(size: int, grid: int) -> None:
     """Raise ValueError unless a (size x size) input cuts into g x g views the network can take (module docstring)."""
     if grid < 1 or size <= 0 or size % input_size_unit(grid):
-        raise ValueError(
+        raise ConfigError(
             f"input size {size} does not tile into {grid}x{grid} views: need size = grid * V with V a multiple of 32 "
             f"and V/16 divisible by the grid, i.e. a multiple of {input_size_unit(max(grid, 1))}"
         )

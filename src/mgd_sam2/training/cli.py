@@ -1,39 +1,166 @@
-"""``mgd-sam2 fit|validate|test|predict -c CONFIG``: Lightning's CLI over MGDSAM2Module and SegmentationDataModule."""
+"""``mgd-sam2 fit|validate|test|predict -c CONFIG``: Lightning's CLI over MGDSAM2Module and SegmentationDataModule.
+
+Two things on top of LightningCLI, both about run folders (``<save_dir>/<name>/version_N`` of the logger):
+
+* ``fit --ckpt_path last`` resumes the most recently interrupted run *in its own folder*: its
+  ``checkpoints/last.ckpt`` at the step it was written, logging on into the same TensorBoard run. With
+  nothing to resume it is an error (Lightning would silently start over in a new folder).
+* ``validate``/``test`` of a checkpoint inside a run folder log into that run (their config is saved as
+  ``config_<subcommand>.yaml`` beside the training's ``config.yaml``) instead of opening a new version.
+
+A ``--ckpt_path`` file is checked before anything loads it: missing, a folder, or truncated is a
+one-line error.
+"""
 
 from __future__ import annotations
 
+import logging
+import re
 import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
 
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.utilities import rank_zero_info
 
 from mgd_sam2.data.datamodule import SegmentationDataModule
+from mgd_sam2.errors import ConfigError, MissingFileError
+from mgd_sam2.inference.writer import MaskWriter
 from mgd_sam2.training.module import MGDSAM2Module
+
+LIGHTNING_CKPT_KEYWORDS = ("last", "best", "hpc", "registry")  # ckpt_path values Lightning resolves itself
+VERSION_FOLDER = re.compile(r"^version_(\d+)$")
 
 
 class MGDSAM2CLI(LightningCLI):
     """LightningCLI with the network's input size (g * V) and grid fed to the DataModule, which cuts the views,
-    so the two always agree."""
+    so the two always agree; ``--ckpt_path`` resolved to run folders (module docstring)."""
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("model.input_size", "data.input_size", apply_on="instantiate")
         parser.link_arguments("model.grid", "data.grid", apply_on="instantiate")
 
+    def parse_arguments(self, parser, args) -> None:
+        super().parse_arguments(parser, args)
+        subcommand = self.config.get("subcommand")
+        if subcommand:  # before LightningCLI reads the checkpoint's hyperparameters
+            resolve_checkpoint(subcommand, self.config[subcommand])
+
+
+def logger_folder(config: Any) -> Path | None:
+    """``<save_dir>/<name>`` of the configured logger (the folder of its version_N runs), or None without one."""
+    logger = config.trainer.logger
+    init = getattr(logger, "init_args", None)
+    if init is None or getattr(init, "save_dir", None) is None:
+        return None
+    return Path(init.save_dir) / (init.name or "")
+
+
+def run_version(ckpt: Path, folder: Path | None) -> int | None:
+    """N when ``ckpt`` is ``<folder>/version_N/checkpoints/<file>``, else None."""
+    if folder is None or ckpt.parent.name != "checkpoints":
+        return None
+    match = VERSION_FOLDER.match(ckpt.parent.parent.name)
+    if match is None or ckpt.parent.parent.parent.resolve() != folder.resolve():
+        return None
+    return int(match.group(1))
+
+
+def last_checkpoint(config: Any) -> tuple[Path, int | None]:
+    """(the newest last.ckpt of this config's runs, its version), or a ConfigError saying nothing can resume."""
+    folder = logger_folder(config)
+    if folder is not None:
+        candidates = list(folder.glob("version_*/checkpoints/last.ckpt"))
+        where = f"{folder}/version_*/checkpoints/last.ckpt"
+    else:  # no logger: Lightning's checkpoints go to <default_root_dir>/checkpoints
+        path = Path(config.trainer.default_root_dir or ".") / "checkpoints" / "last.ckpt"
+        candidates, where = ([path] if path.is_file() else []), str(path)
+    if not candidates:
+        raise ConfigError(
+            f"--ckpt_path last: nothing to resume, no {where}. Start the run without --ckpt_path "
+            "(a checkpoint callback with save_last writes last.ckpt as it trains)."
+        )
+    newest = max(candidates, key=lambda path: path.stat().st_mtime_ns)
+    return newest, run_version(newest, folder)
+
+
+def check_checkpoint_file(path: Path) -> None:
+    """A one-line error unless ``path`` is a complete PyTorch checkpoint file (checked without loading it)."""
+    if not path.exists():
+        raise MissingFileError(
+            f"--ckpt_path {path}: no such file (runs keep theirs in runs/<name>/version_N/checkpoints)"
+        )
+    if path.is_dir():
+        raise ConfigError(f"--ckpt_path {path} is a folder; give a checkpoint file in it (e.g. {path}/last.ckpt)")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive whose index sits at the end
+        raise ConfigError(f"--ckpt_path {path} is not a complete PyTorch checkpoint (truncated, or another file)")
+
+
+def resolve_checkpoint(subcommand: str, config: Any) -> None:
+    """Turn ``--ckpt_path`` into a checked file and point the logger at the run it belongs to (module docstring)."""
+    ckpt = config.get("ckpt_path")
+    if not ckpt:
+        return
+    init = getattr(config.trainer.logger, "init_args", None)
+    if subcommand == "fit" and ckpt == "last":
+        path, version = last_checkpoint(config)
+        config.ckpt_path = str(path)
+        if version is not None and init is not None:
+            init.version = version
+        rank_zero_info(f"resuming {path}")
+        # the run's own checkpoint folder is not empty, by design
+        warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
+        return
+    if ckpt in LIGHTNING_CKPT_KEYWORDS:
+        return
+    check_checkpoint_file(Path(ckpt))
+    version = run_version(Path(ckpt), logger_folder(config))
+    if subcommand in ("validate", "test") and version is not None and init is not None:
+        init.version = version
+
+
+class QuietLightning(logging.Filter):
+    """Drops Lightning's lines that say nothing about this run: no-GPU/no-TPU notices and product tips."""
+
+    NOISE = ("GPU available: False", "TPU available: False", "💡 Tip:")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.getMessage()).lstrip().startswith(self.NOISE)
+
+
+def quiet_lightning() -> None:
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        target = logging.getLogger(name)
+        if not any(isinstance(existing, QuietLightning) for existing in target.filters):
+            target.addFilter(QuietLightning())
+    # Lightning's pytree shim warns about torch internals on every run
+    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)")
+
 
 def build_cli(args: list[str], run: bool = True) -> MGDSAM2CLI:
-    """The CLI for ``args`` (subcommand first when ``run``); the resolved config is saved in every run's log folder."""
-    # we always pass args explicitly (the dispatcher strips argv); Lightning's pytree shim warns about torch internals
+    """The CLI for ``args`` (subcommand first when ``run``); the resolved config is saved in every run's log folder
+    (``config.yaml`` for fit, ``config_<subcommand>.yaml`` for the others)."""
+    quiet_lightning()
+    # we always pass args explicitly (the dispatcher strips argv)
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
-    warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)")
+    subcommand = args[0] if run and args else "fit"
+    filename = "config.yaml" if subcommand == "fit" else f"config_{subcommand}.yaml"
     return MGDSAM2CLI(
         MGDSAM2Module,
         SegmentationDataModule,
         args=args,
         run=run,
-        save_config_kwargs={"overwrite": True},
-        parser_kwargs={"description": "MGD-SAM2 with Lightning: fit, validate, test or predict from a YAML config."},
+        save_config_kwargs={"overwrite": True, "config_filename": filename},
+        parser_kwargs={
+            "prog": "mgd-sam2",
+            "description": "MGD-SAM2 with Lightning: fit, validate, test or predict from a YAML config.",
+        },
     )
 
 
 def run_lightning_cli(subcommand: str, args: list[str]) -> int:
-    build_cli([subcommand, *args])
-    return 0
+    """Run a LightningCLI subcommand; exit status 1 when a prediction writer had to skip images (as predict does)."""
+    cli = build_cli([subcommand, *args])
+    skipped = [callback for callback in cli.trainer.callbacks if isinstance(callback, MaskWriter) and callback.failures]
+    return 1 if skipped else 0

@@ -1,13 +1,25 @@
-"""Atomic file writes: a reader never sees a half-written file, and an interrupted write leaves the old one."""
+"""Writing files safely: atomic writes, the usual permissions, and output paths checked before any work.
+
+A reader never sees a half-written file and an interrupted write leaves the old one: every write goes
+to ``.<name>.<pid>.<random>.mgd-tmp`` next to the target and is renamed over it. The temporary file is
+created with mode 0666 less the umask, as ``open()`` would create the target. Temporaries left by a
+killed process (its pid no longer runs) are removed by :func:`remove_stale_temporaries`.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import tempfile
+import re
+import secrets
 from pathlib import Path
 from typing import Any, Iterator
+
+from mgd_sam2.errors import ConfigError
+
+TEMPORARY_SUFFIX = ".mgd-tmp"
+TEMPORARY_NAME = re.compile(rf"^\..+\.(\d+)\.[0-9a-f]{{8}}{re.escape(TEMPORARY_SUFFIX)}$")
 
 
 @contextlib.contextmanager
@@ -15,14 +27,38 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it replaces ``path`` in one rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
+    temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMPORARY_SUFFIX}"
+    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # the umask applies, as for open()
     try:
-        yield Path(temporary)
+        yield temporary
         os.replace(temporary, path)
     finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+        if temporary.exists():
+            temporary.unlink()
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, as another user
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder: str | Path) -> int:
+    """Delete the temporaries of :func:`atomic_path` in ``folder`` whose process is gone; returns how many."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for path in folder.iterdir():
+        match = TEMPORARY_NAME.match(path.name)
+        if match and path.is_file() and not pid_alive(int(match.group(1))):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def write_text(path: str | Path, text: str) -> None:
@@ -32,3 +68,54 @@ def write_text(path: str | Path, text: str) -> None:
 
 def write_json(path: str | Path, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2) + "\n")
+
+
+def _check_writable(folder: Path, flag: str, path: Path) -> None:
+    """Create and remove a temporary file in ``folder``: the honest test (permissions, read-only mounts)."""
+    probe = folder / f".write-test.{os.getpid()}.{secrets.token_hex(4)}{TEMPORARY_SUFFIX}"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        probe.unlink()
+    except OSError as error:
+        raise ConfigError(f"{flag} {path}: cannot write in {folder} ({error.strerror or error})") from None
+
+
+def _check_creatable_under(path: Path, flag: str) -> None:
+    """The closest existing ancestor of ``path`` must be a folder we can write in (so ``path`` can be made)."""
+    ancestor = path.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ConfigError(f"{flag} {path}: {ancestor} is a file, not a folder")
+    _check_writable(ancestor, flag, path)
+
+
+@contextlib.contextmanager
+def _permission_errors(flag: str, path: Path) -> Iterator[None]:
+    try:
+        yield
+    except PermissionError as error:  # a folder on the way that we may not even look into
+        raise ConfigError(f"{flag} {path}: {error.strerror} ({error.filename})") from None
+
+
+def check_output_file(path: str | Path, flag: str) -> Path:
+    """Fail now, with a one-line error naming ``path``, unless a file can be written there."""
+    path = Path(path)
+    with _permission_errors(flag, path):
+        if path.is_dir():
+            raise ConfigError(f"{flag} {path} is a folder; give a file name")
+        _check_creatable_under(path, flag)
+    return path
+
+
+def check_output_dir(path: str | Path, flag: str) -> Path:
+    """Fail now, with a one-line error naming ``path``, unless files can be written into the folder ``path``."""
+    path = Path(path)
+    with _permission_errors(flag, path):
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"{flag} {path} is a file, not a folder")
+        if path.is_dir():
+            _check_writable(path, flag, path)
+        else:
+            _check_creatable_under(path, flag)
+    return path

@@ -24,6 +24,27 @@ def _identity(item: Any) -> Any:
     return item
 
 
+def available_memory() -> int | None:
+    """Bytes of memory available to new work (Linux's MemAvailable), or None where it cannot be read."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def workers_for_memory(requested: int, bytes_per_worker: int) -> int:
+    """At most ``requested`` worker processes, fewer when the available memory cannot hold them each with
+    ``bytes_per_worker`` (0 is one process: this one)."""
+    available = available_memory()
+    if available is None or bytes_per_worker <= 0:
+        return requested
+    return max(0, min(requested, available // bytes_per_worker))
+
+
 def parallel_map(
     function: Callable[[Any], Any], items: Sequence[Any], workers: int, label: str, show: bool = True
 ) -> Iterator[Any]:

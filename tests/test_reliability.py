@@ -1,0 +1,386 @@
+"""Reliability: a user's files are never touched, every output path and bad value fails early in one line,
+and files are written as the user's other files are."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mgd_sam2.cli import main
+from mgd_sam2.data.datasets import Record, SegmentationDataset, image_records
+from mgd_sam2.data.io import read_mask
+from mgd_sam2.data.layouts import resolve_split
+from mgd_sam2.data.synth import SynthConfig
+from mgd_sam2.errors import ConfigError
+from mgd_sam2.metrics.evaluate import evaluate_folders
+from mgd_sam2.utils.files import TEMPORARY_SUFFIX, write_json
+from mgd_sam2.utils.parallel import workers_for_memory
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    """`mgd-sam2 ARGV` in this process: (exit status, stdout, stderr); argparse usage errors exit 2."""
+    try:
+        code = main(list(argv))
+    except SystemExit as exit_:
+        code = exit_.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def photos(folder: Path, names: tuple[str, ...] = ("a.png", "b.jpg")) -> dict[str, str]:
+    """Small photos; returns {name: sha256 of the file}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(1)
+    for name in names:
+        Image.fromarray(rng.integers(0, 255, (50, 70, 3), np.uint8)).save(folder / name)
+    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in names}
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def predict(capsys, ckpt: Path, source: Path, output: Path, *extra: str) -> tuple[int, str, str]:
+    return run(
+        capsys,
+        "predict",
+        "--ckpt",
+        str(ckpt),
+        "--input",
+        str(source),
+        "--output",
+        str(output),
+        "--workers",
+        "0",
+        *extra,
+    )
+
+
+# ---------------------------------------------------------------- a user's inputs are never touched
+
+
+@pytest.mark.parametrize("extra", [(), ("--overwrite",)])
+def test_predicting_into_the_input_folder_is_refused(trained_checkpoint, tmp_path, capsys, extra) -> None:
+    before = photos(tmp_path / "d")
+    code, _, err = predict(capsys, trained_checkpoint, tmp_path / "d", tmp_path / "d", *extra)
+    assert code == 1 and "is the input folder" in err and len(err.strip().splitlines()) == 1
+    assert digests(tmp_path / "d") == before
+
+
+def test_an_output_that_would_overwrite_an_input_file_is_refused(trained_checkpoint, tmp_path, capsys) -> None:
+    before = photos(tmp_path / "d")
+    code, _, err = predict(capsys, trained_checkpoint, tmp_path / "d" / "a.png", tmp_path / "d", "--overwrite")
+    assert code == 1 and "would overwrite an input image" in err
+    assert digests(tmp_path / "d") == before
+
+
+def test_files_predict_did_not_write_are_never_overwritten(trained_checkpoint, tmp_path, capsys) -> None:
+    photos(tmp_path / "in")
+    out = tmp_path / "out"
+    photos(out, ("a.png",))  # a user's own a.png where a mask would go
+    before = digests(out)
+    for extra in ((), ("--overwrite",)):
+        code, _, err = predict(capsys, trained_checkpoint, tmp_path / "in", out, *extra)
+        assert code == 1 and "did not write" in err and "a.png" in err
+        assert digests(out) == before
+
+
+def test_outputs_made_with_other_options_are_redone(trained_checkpoint, tmp_path, capsys) -> None:
+    photos(tmp_path / "in")
+    out = tmp_path / "out"
+    assert predict(capsys, trained_checkpoint, tmp_path / "in", out)[0] == 0
+    assert len(np.unique(read_mask(out / "a.png"))) > 2  # 8-bit probabilities
+    code, stdout, _ = predict(capsys, trained_checkpoint, tmp_path / "in", out, "--binary")
+    assert code == 0 and "2 images have outputs made with other weights or options" in stdout
+    assert set(np.unique(read_mask(out / "a.png"))) <= {0, 255}
+    code, stdout, _ = predict(capsys, trained_checkpoint, tmp_path / "in", out, "--binary")
+    assert code == 0 and "2 of 2 images already have outputs" in stdout
+
+
+# ---------------------------------------------------------------- output paths fail before any work
+
+
+def test_output_paths_are_checked_before_any_work(trained_checkpoint, tmp_path, capsys) -> None:
+    photos(tmp_path / "in")
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    cases = [
+        (
+            ["predict", "--ckpt", str(trained_checkpoint), "--input", str(tmp_path / "in"), "--output", str(a_file)],
+            "is a file, not a folder",
+        ),
+        (
+            ["evaluate", "--pred", str(tmp_path / "in"), "--gt", str(tmp_path / "in"), "--csv", str(a_file / "x.csv")],
+            "is a file, not a folder",
+        ),
+        (["benchmark", "speed", "--preset", "micro", "--json", str(a_file / "speed.json")], "is a file, not a folder"),
+        (["model", "export", "--ckpt", str(trained_checkpoint), "--out", str(tmp_path)], "is a folder"),
+        (["synth", "--out", str(a_file), "--num", "3"], "is a file, not a folder"),
+    ]
+    for argv, message in cases:
+        code, out, err = run(capsys, *argv)
+        assert code == 1 and message in err and len(err.strip().splitlines()) == 1, (argv, err)
+        assert "Traceback" not in err and not out.strip(), argv  # failed before doing anything
+    assert a_file.read_text() == "x"
+
+
+def test_an_unwritable_output_folder_is_refused_up_front() -> None:
+    """As a user who may not write there (root writes anywhere, so under root the check runs as `nobody`)."""
+    top = Path(tempfile.mkdtemp())
+    try:
+        top.chmod(0o755)
+        locked = top / "locked"
+        locked.mkdir(mode=0o555)
+        locked.chmod(0o555)
+        code = "import sys; from mgd_sam2.cli import main; sys.exit(main(sys.argv[1:]))"
+        command = [sys.executable, "-c", code, "synth", "--out", str(locked / "masks"), "--num", "3"]
+        if os.geteuid() == 0:
+            command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
+        done = subprocess.run(command, capture_output=True, text=True)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert f"cannot write in {locked} (Permission denied)" in done.stderr
+    finally:
+        shutil.rmtree(top)
+
+
+# ---------------------------------------------------------------- files get the usual permissions
+
+
+def test_written_files_get_the_umask_mode(trained_checkpoint, tmp_path, capsys) -> None:
+    previous = os.umask(0o022)
+    try:
+        write_json(tmp_path / "report.json", {"a": 1})
+        photos(tmp_path / "in")
+        assert predict(capsys, trained_checkpoint, tmp_path / "in", tmp_path / "out", "--cutout")[0] == 0
+    finally:
+        os.umask(previous)
+    for path in [tmp_path / "report.json", *sorted((tmp_path / "out").iterdir())]:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+
+
+# ---------------------------------------------------------------- interrupted runs
+
+
+def test_stale_temporaries_of_a_killed_run_are_removed(trained_checkpoint, tmp_path, capsys) -> None:
+    photos(tmp_path / "in")
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = out / f".a.png.{dead.pid}.0123abcd{TEMPORARY_SUFFIX}"
+    stale.write_bytes(b"half a png")
+    live = out / f".b.png.{os.getpid()}.0123abcd{TEMPORARY_SUFFIX}"  # a running process's: left alone
+    live.write_bytes(b"being written")
+    code, stdout, _ = predict(capsys, trained_checkpoint, tmp_path / "in", out)
+    assert code == 0 and "removed unfinished temporary files" in stdout
+    assert not stale.exists() and live.exists()
+
+
+def test_ctrl_c_exits_130(monkeypatch, capsys) -> None:
+    import mgd_sam2.commands.synth as synth
+
+    monkeypatch.setattr(synth, "run", lambda args: signal.raise_signal(signal.SIGINT))
+    code, _, err = run(capsys, "synth")
+    assert code == 130 and "interrupted" in err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def test_synth_validates_its_arguments_before_writing(tmp_path, capsys) -> None:
+    for argv in (["--num", "0"], ["--seed", "-1"], ["--size", "128", "64"], ["--num", "2"]):
+        code, _, err = run(capsys, "synth", "--out", str(tmp_path / "syn"), *argv)
+        assert code in (1, 2) and "Traceback" not in err, argv
+        assert not (tmp_path / "syn").exists(), argv
+    with pytest.raises(ConfigError, match="too small"):
+        SynthConfig(num=2)
+    assert run(capsys, "synth", "--out", str(tmp_path / "syn"), "--num", "3", "--size", "64", "64")[0] == 0
+
+
+def test_a_folder_without_images_is_an_error_and_ignored_entries_are_counted(tmp_path, trained_checkpoint, capsys):
+    empty = tmp_path / "split"
+    (empty / "im").mkdir(parents=True)
+    (empty / "gt").mkdir()
+    (empty / "notes.txt").write_text("x")
+    code, _, err = predict(capsys, trained_checkpoint, empty, tmp_path / "out")
+    assert code == 1 and "no images found" in err and "use --input" in err and str(empty / "im") in err
+    tree = tmp_path / "tree"
+    photos(tree, ("top.png", "anim.gif", "photo.jfif"))
+    photos(tree / "sub", ("deep.png",))
+    (tree / "README").write_text("x")
+    (tree / "gone.png").symlink_to(tree / "missing.png")
+    records, note = image_records(tree)
+    assert sorted(r.name for r in records) == ["anim", "photo", "top"]
+    assert "1 subfolders" in note and "1 broken links" in note and "1 files without an image suffix" in note
+    code, stdout, _ = predict(capsys, trained_checkpoint, tree, tmp_path / "masks", "--recursive")
+    assert code == 0 and "broken links" in stdout
+    assert sorted(p.relative_to(tmp_path / "masks").as_posix() for p in (tmp_path / "masks").rglob("*.png")) == [
+        "anim.png",
+        "photo.png",
+        "sub/deep.png",
+        "top.png",
+    ]
+    code, _, err = predict(capsys, trained_checkpoint, tree, tree / "masks", "--recursive")
+    assert code == 1 and "inside the input tree" in err
+
+
+def test_images_over_max_pixels_are_refused_with_the_option_named(trained_checkpoint, tmp_path, capsys) -> None:
+    photos(tmp_path / "in", ("a.png",))  # 70 x 50 = 3500 pixels
+    code, _, err = predict(capsys, trained_checkpoint, tmp_path / "in", tmp_path / "out", "--max-pixels", "3000")
+    assert code == 1 and "over the limit" in err and "--max-pixels" in err
+    assert predict(capsys, trained_checkpoint, tmp_path / "in", tmp_path / "out2", "--max-pixels", "3500")[0] == 0
+
+
+def exif_rotated_split(root: Path) -> Path:
+    """A split with one photo stored 64x48 that displays 48x64 (EXIF orientation 6), its mask drawn as displayed."""
+    im, gt = root / "im", root / "gt"
+    im.mkdir(parents=True)
+    gt.mkdir()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 64, 3), np.uint8)).save(im / "p.jpg", exif=exif)
+    mask = np.zeros((64, 48), np.uint8)
+    mask[10:30, 5:40] = 255
+    Image.fromarray(mask).save(gt / "p.png")
+    return root
+
+
+def test_one_exif_rule_everywhere(trained_checkpoint, tmp_path, capsys) -> None:
+    split = exif_rotated_split(tmp_path / "S")
+    photo = Record("p", "S", split / "im" / "p.jpg", split / "gt" / "p.png")
+    assert tuple(SegmentationDataset([photo], 128, "predict")[0]["size"]) == (64, 48)  # as displayed
+    assert tuple(SegmentationDataset([photo], 128, "eval")[0]["gt"].shape) == (64, 48)  # datasets alike: no error
+    assert predict(capsys, trained_checkpoint, split / "im", tmp_path / "pred")[0] == 0
+    assert Image.open(tmp_path / "pred" / "p.png").size == (48, 64)
+    assert evaluate_folders(tmp_path / "pred", split / "gt", ["MAE"], workers=0, progress=False).num_images == 1
+    # a GT drawn on the stored pixels cannot be scored against a prediction of the photo as displayed
+    Image.fromarray(np.zeros((48, 64), np.uint8)).save(split / "gt" / "p.png")
+    for extra in ((), ("--resize-pred",)):
+        code, _, err = run(capsys, "evaluate", "--pred", str(tmp_path / "pred"), "--gt", str(split / "gt"), *extra)
+        assert code == 1 and "turned by 90 degrees" in err and "EXIF" in err and "--resize-pred to" not in err
+
+
+def test_label_map_masks_are_read_as_0_255(tmp_path, capsys) -> None:
+    rng = np.random.default_rng(0)
+    gt = (rng.random((40, 50)) > 0.6).astype(np.uint8)
+    pred = np.clip(gt * 200 + rng.integers(0, 50, gt.shape), 0, 255).astype(np.uint8)
+    for name, values in (("labels", gt), ("bytes", gt * 255)):
+        (tmp_path / name).mkdir()
+        Image.fromarray(values).save(tmp_path / name / "x.png")
+    (tmp_path / "pred").mkdir()
+    Image.fromarray(pred).save(tmp_path / "pred" / "x.png")
+    labels = evaluate_folders(tmp_path / "pred", tmp_path / "labels", ["S", "MAE"], workers=0, progress=False)
+    reference = evaluate_folders(tmp_path / "pred", tmp_path / "bytes", ["S", "MAE"], workers=0, progress=False)
+    assert labels.scores == reference.scores
+    assert any("label maps: read as 0/255" in note for note in labels.notes) and not reference.notes
+    assert np.array_equal(read_mask(tmp_path / "labels" / "x.png"), gt * 255)
+
+
+def test_evaluate_reads_rgba_predictions_from_alpha_and_leaves_out_our_cutouts(
+    trained_checkpoint, synthetic_root, tmp_path, capsys
+) -> None:
+    split = resolve_split(synthetic_root, "synthetic/SYN-TE")
+    out = tmp_path / "pred"
+    assert predict(capsys, trained_checkpoint, split.image_dir, out, "--cutout")[0] == 0
+    code, stdout, _ = run(capsys, "evaluate", "--pred", str(out), "--gt", str(split.mask_dir), "--workers", "0")
+    assert code == 0 and "left out 2 cut-outs" in stdout
+    only_cutouts = tmp_path / "cutouts"
+    only_cutouts.mkdir()
+    for path in out.glob("*_cutout.png"):
+        shutil.copy(path, only_cutouts / path.name.replace("_cutout", ""))
+    masks = evaluate_folders(out, split.mask_dir, ["S", "MAE"], workers=0, progress=False).scores
+    alphas = evaluate_folders(only_cutouts, split.mask_dir, ["S", "MAE"], workers=0, progress=False).scores
+    assert masks == alphas
+
+
+def test_evaluation_workers_are_bounded_by_memory(monkeypatch) -> None:
+    import mgd_sam2.utils.parallel as parallel
+
+    monkeypatch.setattr(parallel, "available_memory", lambda: 10 * 2**30)
+    assert workers_for_memory(4, 3 * 2**30) == 3 and workers_for_memory(2, 1 * 2**30) == 2
+    assert workers_for_memory(2, 20 * 2**30) == 0  # not even one worker: this process only
+
+
+# ---------------------------------------------------------------- one-line errors
+
+
+def test_bad_values_are_one_line_errors(trained_checkpoint, tmp_path, capsys) -> None:
+    photos(tmp_path / "in", ("a.png",))
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes(trained_checkpoint.read_bytes()[:5000])
+    predict_args = ["predict", "--ckpt", str(trained_checkpoint), "--input", str(tmp_path / "in"), "--output"]
+    cases = [
+        [*predict_args, str(tmp_path / "o1"), "--batch-size", "0"],
+        [*predict_args, str(tmp_path / "o2"), "--workers", "-1"],
+        ["evaluate", "--pred", str(tmp_path), "--gt", str(tmp_path), "--metrics", "S,XYZ"],
+        ["benchmark", "speed", "--preset", "huge"],
+        ["benchmark", "speed", "--batch", "0"],
+        ["benchmark", "speed", "--precision", "fp16"],
+        ["model", "info", "--preset", "huge"],
+        ["model", "info", "--preset", "base_plus", "--grid", "3"],
+        ["fit", "-c", str(Path(__file__).parent / "fixtures/resume.yaml"), "--model.network.preset", "huge"],
+        ["test", "-c", str(Path(__file__).parent / "fixtures/resume.yaml"), "--ckpt_path", str(truncated)],
+        ["test", "-c", str(Path(__file__).parent / "fixtures/resume.yaml"), "--ckpt_path", str(tmp_path)],
+    ]
+    if not torch.cuda.is_available():
+        cases += [[*predict_args, str(tmp_path / "o3"), "--device", "cuda"], ["benchmark", "speed", "--device", "cuda"]]
+    for argv in cases:
+        code, _, err = run(capsys, *argv)
+        assert code in (1, 2) and "Traceback" not in err, (argv, err)
+        assert sum("error:" in line for line in err.splitlines()) == 1, (argv, err)  # one error line (after usage)
+
+
+def test_weights_files_are_named_for_what_they_are(trained_checkpoint, tmp_path, capsys) -> None:
+    exported = tmp_path / "trained.pt"
+    assert run(capsys, "model", "export", "--ckpt", str(trained_checkpoint), "--out", str(exported))[0] == 0
+    photos(tmp_path / "in", ("a.png",))
+    code, _, err = predict(capsys, exported, tmp_path / "in", tmp_path / "out")
+    assert code == 1 and "model export" in err and "--weights" in err and "SAM2 checkpoint without" not in err
+    code, _, err = run(capsys, "model", "load", "--preset", "micro", "--ckpt", str(trained_checkpoint))
+    assert code == 1 and "Lightning checkpoint of a training run" in err and "predict --ckpt" in err
+    code, _, err = predict(capsys, tmp_path, tmp_path / "in", tmp_path / "out")
+    assert code == 1 and "is a folder, not a weights file" in err and "trained.pt" in err
+
+
+# ---------------------------------------------------------------- quiet, consistent runs
+
+
+def test_top_level_help_names_every_model_action(capsys) -> None:
+    code, out, _ = run(capsys, "--help")
+    assert code == 0 and all(action in out for action in ("info", "load", "export"))
+
+
+def test_mba_without_any_boundary_is_undefined_not_zero(tmp_path, capsys) -> None:
+    for folder in ("pred", "gt"):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(np.zeros((30, 30), np.uint8)).save(tmp_path / folder / "x.png")
+    code, out, _ = run(
+        capsys,
+        "evaluate",
+        "--pred",
+        str(tmp_path / "pred"),
+        "--gt",
+        str(tmp_path / "gt"),
+        "--metrics",
+        "mBA",
+        "--workers",
+        "0",
+        "--json",
+        str(tmp_path / "s.json"),
+    )
+    assert code == 0 and "n/a" in out and "0.000" not in out
+    assert json.loads((tmp_path / "s.json").read_text().replace("NaN", '"NaN"'))["scores"]["mBA"] == "NaN"
