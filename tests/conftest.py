@@ -18,7 +18,7 @@ def synthetic_root(tmp_path_factory) -> Path:
     Shared by the whole session: tests read it and never write into it.
     """
     root = tmp_path_factory.mktemp("data")
-    write_dataset(root / "synthetic", SynthConfig(num=10, min_size=96, max_size=160), workers=0, show=False)
+    write_dataset(root / "synthetic", SynthConfig(num=10, min_size=96, max_size=160, held_out=2), workers=0, show=False)
     return root
 
 

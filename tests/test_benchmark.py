@@ -143,7 +143,7 @@ def test_ablation_table(synthetic_root: Path, tmp_path: Path, monkeypatch) -> No
     assert [row["configuration"] for row in rows] == [name for name, _ in ABLATIONS]
     trainable = [row["params_trainable"] for row in rows]
     assert trainable[0] == trainable[1] < trainable[2] < trainable[3] < trainable[4] < trainable[5]
-    assert all("Smeasure" in row and row["latency_ms_p50"] > 0 for row in rows)
+    assert all("SYN-TE/Smeasure" in row and "SYN-HO/Smeasure" in row and row["latency_ms_p50"] > 0 for row in rows)
     assert "| + DRM |" in (tmp_path / "ablation" / "ablation.md").read_text()
 
 

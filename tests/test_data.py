@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,7 +23,19 @@ from mgd_sam2.data.datasets import SegmentationDataset, split_records
 from mgd_sam2.data.io import read_image, read_mask
 from mgd_sam2.data.layouts import DatasetLayoutError, resolve_split
 from mgd_sam2.data.samplers import ResumableSampler
-from mgd_sam2.data.synth import SynthConfig, generate_sample, write_dataset
+from mgd_sam2.data.shapes import OBJECTS
+from mgd_sam2.data.synth import (
+    HELD_OUT_BACKGROUNDS,
+    HELD_OUT_OBJECTS,
+    HELD_OUT_SPLIT,
+    TRAINING_BACKGROUNDS,
+    TRAINING_OBJECTS,
+    SynthConfig,
+    generate_sample,
+    plan_sample,
+    render,
+    write_dataset,
+)
 from mgd_sam2.data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize_image, train_transform
 from mgd_sam2.data.views import tile
 from mgd_sam2.models.views import (
@@ -194,7 +207,7 @@ def test_normalisation_is_the_released_torchvision_arithmetic() -> None:
 
 
 def test_augmentation_is_seeded_per_sample(tmp_path: Path) -> None:
-    write_dataset(tmp_path, SynthConfig(num=4, min_size=96, max_size=128), workers=0, show=False)
+    write_dataset(tmp_path, SynthConfig(num=4, min_size=96, max_size=128, held_out=0), workers=0, show=False)
     records = split_records(resolve_split(tmp_path, "SYN-TR"))
     first = SegmentationDataset(records, 64, "train")
     second = SegmentationDataset(records, 64, "train")
@@ -215,31 +228,62 @@ def test_generator_is_deterministic_and_varied() -> None:
     assert other.shape != image.shape or not np.array_equal(other, image)
 
 
+@pytest.mark.parametrize("family", sorted(OBJECTS))
+def test_every_object_family_has_an_exact_mask(family: str) -> None:
+    """Render a scene twice, the object painted black then white: exactly the mask's pixels change."""
+    for index in range(3):
+        scenes = [
+            render(replace(plan_sample(0, index, 96, 160), objects=(family,)), paint=np.array([value] * 3))
+            for value in (0.0, 255.0)
+        ]
+        (black, mask), (white, same_mask) = scenes
+        assert np.array_equal(mask, same_mask) and set(np.unique(mask)) <= {0, 255} and mask.any()
+        changed = np.abs(white - black).max(axis=2) > 1e-3
+        assert np.array_equal(changed, mask > 0), f"{family}: image and mask disagree"
+
+
+def test_the_held_out_split_uses_only_families_no_other_split_uses() -> None:
+    assert set(HELD_OUT_OBJECTS) & set(TRAINING_OBJECTS) == set() and HELD_OUT_OBJECTS
+    assert set(HELD_OUT_BACKGROUNDS) & set(TRAINING_BACKGROUNDS) == set() and HELD_OUT_BACKGROUNDS
+    config = SynthConfig(num=40, held_out=10)
+    seen = {"objects": set(), "backgrounds": set()}
+    for split, index in config.assignments():
+        plan = plan_sample(config.seed, index, 64, 64, held_out=split == HELD_OUT_SPLIT)
+        objects = HELD_OUT_OBJECTS if split == HELD_OUT_SPLIT else TRAINING_OBJECTS
+        backgrounds = HELD_OUT_BACKGROUNDS if split == HELD_OUT_SPLIT else TRAINING_BACKGROUNDS
+        assert set(plan.objects) <= set(objects) and plan.background in backgrounds, (split, plan)
+        if split != HELD_OUT_SPLIT:
+            seen["objects"] |= set(plan.objects)
+            seen["backgrounds"].add(plan.background)
+    assert len(seen["objects"]) >= 6 and len(seen["backgrounds"]) >= 3  # training sees many families
+    assert [split for split, _ in config.assignments()].count(HELD_OUT_SPLIT) == 10
+
+
 def test_generated_masks_match_their_images(tmp_path: Path) -> None:
-    config = SynthConfig(num=8, seed=5, min_size=128, max_size=192)
-    assert write_dataset(tmp_path, config, workers=0, show=False) == {"written": 8, "kept": 0}
+    config = SynthConfig(num=8, seed=5, min_size=128, max_size=192, held_out=2)
+    assert write_dataset(tmp_path, config, workers=0, show=False) == {"written": 10, "kept": 0}
     for split, count in config.split_sizes().items():
         records = split_records(resolve_split(tmp_path, f"{split}"))
         assert len(records) == count
         for record in records:
             image, mask = read_image(record.image), read_mask(record.mask)
             index = int(record.name.split("_")[1])
-            expected_image, expected_mask = generate_sample(config.seed, index, config.min_size, config.max_size)
+            expected_image, expected_mask = generate_sample(
+                config.seed, index, config.min_size, config.max_size, held_out=split == HELD_OUT_SPLIT
+            )
             assert np.array_equal(mask, expected_mask)
             assert np.abs(image.astype(int) - expected_image).mean() < 6  # JPEG
-            saturation = cv2.cvtColor(expected_image, cv2.COLOR_RGB2HSV)[..., 1]
-            assert saturation[mask > 0].mean() > saturation[mask == 0].mean() + 60  # the object is where the mask is
     assert check_split(resolve_split(tmp_path, "SYN-TR"), workers=0, show=False).problems == []
 
 
 def test_generator_resumes_and_refuses_other_settings(tmp_path: Path) -> None:
-    config = SynthConfig(num=4, min_size=96, max_size=128)
+    config = SynthConfig(num=4, min_size=96, max_size=128, held_out=2)
     write_dataset(tmp_path, config, workers=0, show=False)
     victim = next((tmp_path / "SYN-TR" / "im").iterdir())
     victim.unlink()
-    assert write_dataset(tmp_path, config, workers=0, show=False) == {"written": 1, "kept": 3}
+    assert write_dataset(tmp_path, config, workers=0, show=False) == {"written": 1, "kept": 5}
     with pytest.raises(FileExistsError, match="other settings"):
-        write_dataset(tmp_path, SynthConfig(num=5, min_size=96, max_size=128), workers=0, show=False)
+        write_dataset(tmp_path, SynthConfig(num=5, min_size=96, max_size=128, held_out=2), workers=0, show=False)
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(FileExistsError, match="not a synthetic dataset"):
@@ -334,7 +378,7 @@ def test_check_data_catches_every_bad_case(broken_split: Path, capsys) -> None:
 
 
 def test_check_data_passes_a_clean_set(tmp_path: Path, capsys) -> None:
-    write_dataset(tmp_path, SynthConfig(num=4, min_size=96, max_size=128), workers=0, show=False)
+    write_dataset(tmp_path, SynthConfig(num=4, min_size=96, max_size=128, held_out=0), workers=0, show=False)
     assert main(["check-data", str(tmp_path), "--workers", "0"]) == 0
     out = capsys.readouterr().out
     assert "OK: 0 errors, 0 warnings in 3 splits" in out and "SYN-TR" in out
@@ -361,7 +405,9 @@ def test_training_refuses_a_broken_dataset(broken_split: Path, tmp_path: Path, m
 
 
 def test_a_clean_split_is_checked_once(tmp_path: Path, monkeypatch) -> None:
-    write_dataset(tmp_path / "synthetic", SynthConfig(num=4, min_size=96, max_size=128), workers=0, show=False)
+    write_dataset(
+        tmp_path / "synthetic", SynthConfig(num=4, min_size=96, max_size=128, held_out=0), workers=0, show=False
+    )
     calls = []
     import mgd_sam2.data.check as check
 

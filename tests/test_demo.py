@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from mgd_sam2.commands.demo import same_score
 
@@ -22,7 +23,7 @@ def test_rescoring_tolerance_fits_each_metric_scale() -> None:
 @pytest.mark.slow
 def test_make_demo_exits_0_with_its_report(tmp_path: Path) -> None:
     result = subprocess.run(
-        ["make", "-f", str(ROOT / "Makefile"), "demo", "DEMO_ARGS=--num 10 --size 96 128 --epochs 2"],
+        ["make", "-f", str(ROOT / "Makefile"), "demo", "DEMO_ARGS=--num 10 --held-out 3 --size 96 128 --epochs 2"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -30,12 +31,15 @@ def test_make_demo_exits_0_with_its_report(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads((tmp_path / "runs/demo/report.json").read_text())
-    assert set(report) == {"before", "after", "after_rescored", "seconds", "checkpoint", "predictions"}
+    assert set(report) == {"before", "after", "after_rescored", "seconds", "checkpoint", "predictions", "grid"}
+    splits = {"SYN-TE", "SYN-HO"}  # the training families' test split and the held-out families'
+    assert set(report["before"]) == set(report["after"]) == set(report["after_rescored"]) == splits
     keys = {"Smeasure", "wFmeasure", "MAE", "adpEm", "meanEm", "maxEm", "adpFm", "meanFm", "maxFm", "HCE", "mBA"}
-    assert set(report["before"]) == set(report["after"]) == set(report["after_rescored"]) == keys
-    for key in keys:  # the saved PNGs score what the test step scored
-        assert same_score(report["after"][key], report["after_rescored"][key]), key
-    assert (tmp_path / report["checkpoint"]).is_file() and len(
-        list((tmp_path / report["predictions"]).glob("*.png"))
-    ) == 2
-    assert (tmp_path / "data/synthetic/SYN-TE").is_dir()  # everything went to the folder make ran in
+    for split, count in (("SYN-TE", 2), ("SYN-HO", 3)):
+        assert set(report["before"][split]) == set(report["after"][split]) == keys
+        for key in keys:  # the saved PNGs score what the test step scored
+            assert same_score(report["after"][split][key], report["after_rescored"][split][key]), (split, key)
+        assert len(list((tmp_path / report["predictions"] / split).glob("*.png"))) == count
+    assert (tmp_path / report["checkpoint"]).is_file()
+    grid = Image.open(tmp_path / report["grid"])
+    assert grid.size == (240 * 5, 240 * 3)  # 2 + 3 images: input, GT and prediction each

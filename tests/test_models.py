@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 from sam2.modeling.backbones.image_encoder import FpnNeck
@@ -173,3 +175,31 @@ def test_fpn_neck_runs_what_the_released_code_runs(preset: str) -> None:
     for level, (a, b) in enumerate(zip(mine, expected, strict=True)):
         assert torch.equal(a, b), f"FPN level {level} differs from the released neck"
     assert not torch.equal(mine[2], nearest[2])  # stride 16, the only level with a top-down input
+
+
+@pytest.mark.parametrize(
+    ("name", "settings"),
+    [
+        ("g2", {}),
+        ("g3", {"grid": 3, "view_size": 96}),
+        (
+            "global_only",
+            {"use_adapters": False, "use_mcem": False, "use_hmim": False, "use_drm": False, "multi_view": False},
+        ),
+    ],
+)
+def test_outputs_equal_those_of_the_in_model_tiling_code(name: str, settings: dict) -> None:
+    """tests/fixtures/reference_outputs.pt holds what the code before the data pipeline cut the views (commit
+    c6964d7, views cut inside forward) computed for these seeds; every 4th pixel of the logits is kept."""
+    from mgd_sam2.inference.maps import predict_logits
+
+    reference = torch.load(Path(__file__).parent / "fixtures" / "reference_outputs.pt", weights_only=True)[name]
+    torch.manual_seed(0)
+    model = network(**settings).eval()
+    image = torch.randn(1, 3, model.input_size, model.input_size, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        out = model(tile(image, model.grid))
+        tta = predict_logits(model, tile(image, model.grid), tta=True)
+    torch.testing.assert_close(out.logits[..., ::4, ::4], reference["logits"], rtol=0, atol=1e-5)
+    torch.testing.assert_close(out.view_logits, reference["view_logits"], rtol=0, atol=1e-5)
+    torch.testing.assert_close(tta[..., ::4, ::4], reference["tta"], rtol=0, atol=1e-5)

@@ -137,21 +137,30 @@ def test_output_paths_are_checked_before_any_work(trained_checkpoint, tmp_path, 
     assert a_file.read_text() == "x"
 
 
-def test_an_unwritable_output_folder_is_refused_up_front() -> None:
-    """As a user who may not write there (root writes anywhere, so under root the check runs as `nobody`)."""
+def test_an_unwritable_output_folder_is_refused_up_front(trained_checkpoint) -> None:
+    """As a user who may not write there (root writes anywhere, so under root the commands run as `nobody`)."""
     top = Path(tempfile.mkdtemp())
     try:
         top.chmod(0o755)
+        shutil.copy(trained_checkpoint, top / "run.ckpt")
+        photos(top / "in", ("a.png",))
         locked = top / "locked"
         locked.mkdir(mode=0o555)
         locked.chmod(0o555)
-        code = "import sys; from mgd_sam2.cli import main; sys.exit(main(sys.argv[1:]))"
-        command = [sys.executable, "-c", code, "synth", "--out", str(locked / "masks"), "--num", "3"]
-        if os.geteuid() == 0:
-            command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
-        done = subprocess.run(command, capture_output=True, text=True)
-        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
-        assert f"cannot write in {locked} (Permission denied)" in done.stderr
+        commands = [
+            ["synth", "--out", str(locked / "syn"), "--num", "3"],
+            ["predict", "--ckpt", str(top / "run.ckpt"), "--input", str(top / "in"), "--output", str(locked / "m")],
+            ["evaluate", "--pred", str(top / "in"), "--gt", str(top / "in"), "--json", str(locked / "s.json")],
+            ["model", "export", "--ckpt", str(top / "run.ckpt"), "--out", str(locked / "w.pt")],
+        ]
+        for argv in commands:
+            command = [sys.executable, "-c", "import sys; from mgd_sam2.cli import main; sys.exit(main(sys.argv[1:]))"]
+            if os.geteuid() == 0:
+                command = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *command]
+            done = subprocess.run([*command, *argv], capture_output=True, text=True, cwd=top)
+            assert done.returncode == 1 and "Traceback" not in done.stderr, (argv, done.stderr)
+            assert f"cannot write in {locked} (Permission denied)" in done.stderr, (argv, done.stderr)
+        assert sorted(p.name for p in locked.iterdir()) == []
     finally:
         shutil.rmtree(top)
 
@@ -383,4 +392,4 @@ def test_mba_without_any_boundary_is_undefined_not_zero(tmp_path, capsys) -> Non
         str(tmp_path / "s.json"),
     )
     assert code == 0 and "n/a" in out and "0.000" not in out
-    assert json.loads((tmp_path / "s.json").read_text().replace("NaN", '"NaN"'))["scores"]["mBA"] == "NaN"
+    assert json.loads((tmp_path / "s.json").read_text())["scores"]["mBA"] is None  # valid JSON: null

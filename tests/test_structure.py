@@ -11,17 +11,30 @@ PACKAGE = Path(__file__).resolve().parent.parent / "src" / "mgd_sam2"
 
 
 def imported_modules(package: str) -> dict[str, set[str]]:
-    """{file: every mgd_sam2 module it imports, at module level or inside functions}."""
+    """{file: every mgd_sam2 module it imports, at module level or inside functions, absolute or relative;
+    ``from mgd_sam2 import x`` counts as importing ``mgd_sam2.x``}."""
     found = {}
     for path in sorted((PACKAGE / package).rglob("*.py")):
+        here = ["mgd_sam2", *path.relative_to(PACKAGE).with_suffix("").parts]
         names = set()
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names.add(node.module)
+            if isinstance(node, ast.ImportFrom):
+                base = here[: len(here) - node.level] if node.level else []
+                module = ".".join(base + ([node.module] if node.module else []))
+                names.add(module)
+                names.update(f"{module}.{alias.name}" for alias in node.names)
             elif isinstance(node, ast.Import):
                 names.update(alias.name for alias in node.names)
         found[str(path.relative_to(PACKAGE))] = {name for name in names if name.startswith("mgd_sam2.")}
     return found
+
+
+def test_the_import_scan_sees_relative_and_package_imports(tmp_path, monkeypatch) -> None:
+    package = tmp_path / "mgd_sam2" / "models"
+    package.mkdir(parents=True)
+    (package / "a.py").write_text("from ..training import x\nfrom mgd_sam2 import data\n")
+    monkeypatch.setattr(__import__(__name__), "PACKAGE", tmp_path / "mgd_sam2")
+    assert imported_modules("models") == {"models/a.py": {"mgd_sam2.training", "mgd_sam2.training.x", "mgd_sam2.data"}}
 
 
 @pytest.mark.parametrize(
@@ -37,3 +50,14 @@ def test_package_does_not_import(package: str, forbidden: tuple[str, ...]) -> No
     assert modules, f"no modules found in {package}"
     offending = {file: sorted(n for n in names if n.startswith(forbidden)) for file, names in modules.items()}
     assert not {file: names for file, names in offending.items() if names}
+
+
+def test_choice_types_list_every_choice() -> None:
+    """Config types spell the choices out (so --help and config validation list them); they must stay in step."""
+    from typing import get_args
+
+    from mgd_sam2.metrics.sod import METRIC_CLASSES, MetricName
+    from mgd_sam2.models.presets import PRESETS, PresetName
+
+    assert set(get_args(PresetName)) == set(PRESETS)
+    assert set(get_args(MetricName)) == set(METRIC_CLASSES)

@@ -13,13 +13,13 @@ import py_sod_metrics as psm
 from PIL import Image
 
 from mgd_sam2.data.io import read_mask
-from mgd_sam2.data.synth import draw_hair, draw_lattice, draw_tree, draw_wires
+from mgd_sam2.data.shapes import cables, hair, lattice, tree
 from mgd_sam2.metrics import functional as fn
 from mgd_sam2.metrics.evaluate import evaluate_folders
 from mgd_sam2.metrics.pairs import ImagePair
 from mgd_sam2.metrics.skeletons import SkeletonCache
 
-THIN_OBJECTS = (draw_lattice, draw_tree, draw_hair, draw_wires)
+THIN_OBJECTS = (lattice, tree, hair, cables)
 
 
 def thin_pair(index: int, size: int) -> tuple[np.ndarray, np.ndarray]:

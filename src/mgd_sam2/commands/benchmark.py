@@ -194,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
         from mgd_sam2.data.synth import ensure_dataset
 
         if args.split.startswith("synthetic/"):
-            ensure_dataset(args.root / "synthetic")
+            ensure_dataset(args.root / "synthetic", flag="--root")
         results["loader"] = {
             "split": args.split,
             "input_size": args.input_size,

@@ -49,8 +49,9 @@ def run(args: argparse.Namespace) -> int:
 
     check_output_file(args.report, "--report")
     start = time.perf_counter()
+    synthetic = args.data_root / "synthetic"
     ensure_dataset(
-        args.data_root / "synthetic", SynthConfig(num=args.num, min_size=args.size[0], max_size=args.size[1])
+        synthetic, SynthConfig(num=args.num, min_size=args.size[0], max_size=args.size[1], held_out=args.held_out)
     )
     overrides = ["--data.root", str(args.data_root)]
     if args.epochs:  # validate often enough that a best checkpoint exists after a short run
@@ -61,37 +62,60 @@ def run(args: argparse.Namespace) -> int:
             str(min(5, args.epochs)),
         ]
     run = fit_and_test(CONFIG, overrides, test_before=True)
-    before, after, best, run_dir = run.before, run.after, run.checkpoint, run.log_dir
-    predictions = run_dir / "predictions"
-    test_images = args.data_root / "synthetic" / "SYN-TE"
-    main(["predict", "--ckpt", best, "--input", str(test_images / "im"), "--output", str(predictions), "--overwrite"])
-    rescored = evaluate_folders(predictions, test_images / "gt").scores
+    predictions, rescored = run.log_dir / "predictions", {}
+    for split in run.after:  # the saved 8-bit PNGs must score what the test step scored
+        folder = predictions / split
+        if main(
+            ["predict", "--ckpt", run.checkpoint, "--input", str(synthetic / split / "im"), "--output", str(folder)]
+        ):
+            print(f"error: predicting {split} with the best checkpoint failed (see above)", file=sys.stderr)
+            return 1
+        rescored[split] = evaluate_folders(folder, synthetic / split / "gt", progress=False).scores
     mismatch = {
-        key: (after[key], rescored[key])
-        for key in after
-        if key in rescored and not same_score(after[key], rescored[key])
+        f"{split}/{key}": (scores[key], rescored[split][key])
+        for split, scores in run.after.items()
+        for key in scores
+        if key in rescored[split] and not same_score(scores[key], rescored[split][key])
     }
+    grid = write_grid(synthetic, predictions, list(run.after), run.log_dir / "demo_grid.png")
     seconds = time.perf_counter() - start
 
-    keys = [key for key in SCALAR_KEYS if key in after]
-    rows = {
-        "before (untrained)": before,
-        "after (best checkpoint)": after,
-        "after, re-scored from saved PNGs": rescored,
-    }
-    console().print(rich_table(rows, "all", f"demo on synthetic SYN-TE ({run.test_images} images), {seconds:.0f} s"))
+    keys = [key for key in SCALAR_KEYS if key in next(iter(run.after.values()))]
+    for split, count in run.test_images.items():
+        rows = {"before (untrained)": run.before[split], "after (best checkpoint)": run.after[split]}
+        console().print(rich_table(rows, "all", f"demo on {split} ({count} images)"))
+    print(f"{seconds:.0f} s in all")
     report = {
-        "before": {k: before[k] for k in keys},
-        "after": {k: after[k] for k in keys},
-        "after_rescored": {k: rescored[k] for k in keys},
-        "seconds": seconds,
-        "checkpoint": best,
-        "predictions": str(predictions),
+        kind: {split: {key: scores[split][key] for key in keys} for split in run.after}
+        for kind, scores in (("before", run.before), ("after", run.after), ("after_rescored", rescored))
     }
+    report.update(seconds=seconds, checkpoint=run.checkpoint, predictions=str(predictions), grid=str(grid))
     write_json(args.report, report)
-    write_json(run_dir / "report.json", report)
-    print(f"report: {args.report}; checkpoint: {best}; predictions: {predictions}")
+    write_json(run.log_dir / "report.json", report)
+    print(f"report: {args.report}; checkpoint: {run.checkpoint}; predictions: {predictions}; pictures: {grid}")
     if mismatch:
         print(f"error: scores of the saved predictions differ from the test step's: {mismatch}", file=sys.stderr)
         return 1
     return 0
+
+
+def write_grid(synthetic: Path, predictions: Path, splits: list[str], out: Path, per_split: int = 4) -> Path:
+    """A picture of the first images of each split: one column each, rows input / GT / prediction."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from mgd_sam2.data.io import read_image, read_mask
+    from mgd_sam2.utils.files import atomic_path
+
+    side, columns = 240, []
+    for split in splits:
+        for gt in sorted((synthetic / split / "gt").glob("*.png"))[:per_split]:
+            image = next(p for p in (synthetic / split / "im").iterdir() if p.stem == gt.stem)
+            tiles = [read_image(image), read_mask(gt), read_mask(predictions / split / gt.name)]
+            tiles = [np.array(Image.fromarray(t).convert("RGB").resize((side, side))) for t in tiles]
+            column = Image.fromarray(np.concatenate(tiles, axis=0))
+            ImageDraw.Draw(column).text((6, 4), split, fill=(255, 255, 0))
+            columns.append(np.array(column))
+    with atomic_path(out) as temporary:
+        Image.fromarray(np.concatenate(columns, axis=1)).save(temporary, format="PNG")
+    return out

@@ -80,14 +80,13 @@ def check_paths(records: list, input_path: Path, output: Path, cutout: bool, rec
         where = "is the input folder" if target == source else "is inside the input tree (--recursive)"
         raise ConfigError(f"--output {output} {where}: masks would mix with (or overwrite) the images; choose another")
     inputs = {record.image.resolve() for record in records}
-    collisions = [p for r in records for p in output_paths(output, r.name, cutout) if p.resolve() in inputs]
+    outputs = [path for record in records for path in output_paths(output, record.name, cutout)]
+    collisions = [path for path in outputs if path.resolve() in inputs]
     if collisions:
         raise ConfigError(f"--output {output}: writing {collisions[0]} would overwrite an input image; choose another")
-    clashes = [name for name, n in Counter(r.name for r in records).items() if n > 1]
-    if clashes:
-        raise ConfigError(
-            f"several input images share a name stem, their masks would collide: {', '.join(sorted(clashes)[:10])}"
-        )
+    clashes = [path.name for path, n in Counter(outputs).items() if n > 1]
+    if clashes:  # a.jpg and a.png, or x.jpg's cut-out and an image called x_cutout
+        raise ConfigError(f"several input images would write the same output: {', '.join(sorted(clashes)[:10])}")
 
 
 def run(args: argparse.Namespace) -> int:

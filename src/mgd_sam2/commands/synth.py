@@ -14,7 +14,7 @@ def add_generator_arguments(parser: argparse.ArgumentParser, when: str = "") -> 
         "--num",
         type=positive_int,
         default=60,
-        help=f"images in all splits (20%% test, 15%% validation, rest train){when}",
+        help=f"images of the training families: 20%% test, 15%% validation, the rest train{when}",
     )
     parser.add_argument(
         "--size",
@@ -23,6 +23,12 @@ def add_generator_arguments(parser: argparse.ArgumentParser, when: str = "") -> 
         default=(1024, 2048),
         metavar=("MIN", "MAX"),
         help=f"range of side lengths in pixels{when}",
+    )
+    parser.add_argument(
+        "--held-out",
+        type=non_negative_int,
+        default=12,
+        help=f"images of SYN-HO, drawn only from object and background families no other split uses{when}",
     )
 
 
@@ -36,7 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from mgd_sam2.data.synth import SynthConfig, write_dataset
 
-    config = SynthConfig(num=args.num, seed=args.seed, min_size=args.size[0], max_size=args.size[1])
+    config = SynthConfig(
+        num=args.num, seed=args.seed, min_size=args.size[0], max_size=args.size[1], held_out=args.held_out
+    )
     counts = write_dataset(args.out, config, workers=args.workers)
     sizes = ", ".join(f"{split} {n}" for split, n in config.split_sizes().items())
     print(f"{args.out}: {sizes} ({counts['written']} written, {counts['kept']} already there)")

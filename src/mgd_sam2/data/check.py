@@ -19,10 +19,12 @@ from PIL import Image, ImageOps
 
 from mgd_sam2.data.io import (
     FOREGROUND_THRESHOLD,
+    HIGH_DEPTH_MODES,
     UnreadableImageError,
     exif_orientation,
+    has_alpha,
     image_to_gray,
-    is_label_map,
+    mask_values,
     open_image,
 )
 from mgd_sam2.data.layouts import Split, pair_by_stem, split_folders
@@ -32,8 +34,6 @@ from mgd_sam2.utils.parallel import parallel_map
 
 LABEL_MAP = "0/1 label map"
 CHECK_RULES_VERSION = 2  # part of the cached-result key: a change of the rules checks every split again
-SIXTEEN_BIT_MODES = ("I", "I;16", "I;16B", "I;16L")
-ALPHA_MODES = ("RGBA", "LA", "PA")
 
 
 @dataclass
@@ -62,13 +62,13 @@ class SplitReport:
 
 def mode_warnings(image: Image.Image, path: Path, role: str) -> list[Problem]:
     problems = []
-    if image.mode in SIXTEEN_BIT_MODES:
+    if image.mode in HIGH_DEPTH_MODES:
         problems.append(
             Problem(str(path), f"16-bit {role} (mode {image.mode}); read as 8-bit by scaling (value >> 8)", False)
         )
-    if image.mode in ALPHA_MODES or (image.mode == "P" and "transparency" in image.info):
+    if has_alpha(image):
         problems.append(Problem(str(path), f"{role} has an alpha channel; the alpha is ignored when reading", False))
-    if role == "image" and image.mode in ("L", "1") + SIXTEEN_BIT_MODES:
+    if role == "image" and image.mode in ("L", "1") + HIGH_DEPTH_MODES:
         problems.append(Problem(str(path), "grayscale image; replicated to RGB when reading", False))
     return problems
 
@@ -119,13 +119,12 @@ def inspect_pair(pair: tuple[str, Path, Path]) -> tuple[tuple[int, int] | None, 
                 True,
             )
         )
-    values = image_to_gray(mask)
-    if is_label_map(values):
+    values, label_map = mask_values(image_to_gray(mask))
+    if label_map:
         problems.append(Problem(str(mask_path), f"{LABEL_MAP}: read as 0/255", False))
-        values = values * np.uint8(255)
     foreground = np.count_nonzero(values > FOREGROUND_THRESHOLD)
     if foreground == 0:
-        if mask.mode in ALPHA_MODES and np.asarray(mask.getchannel("A")).any() and not values.any():
+        if has_alpha(mask) and np.asarray(mask.convert("RGBA").getchannel("A")).any() and not values.any():
             problems.append(
                 Problem(
                     str(mask_path),

@@ -47,7 +47,8 @@ def open_image(path: str | Path, exif_transpose: bool = False, max_pixels: int =
             if width * height > max_pixels:
                 raise UnreadableImageError(
                     f"{path} is {width}x{height} = {width * height / 1e6:.0f} megapixels, over the limit of "
-                    f"{max_pixels / 1e6:.0f} (--max-pixels); raise it if you trust the file and have the memory"
+                    f"{max_pixels / 1e6:.0f} (a guard against decompression bombs); `predict --max-pixels` raises "
+                    "it if you trust the file and have the memory"
                 )
             image.load()
             return ImageOps.exif_transpose(image) if exif_transpose else image.copy()
@@ -105,11 +106,15 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
     return image_to_rgb(open_image(path, exif_transpose=True, max_pixels=max_pixels))
 
 
-def decode_mask(path: str | Path) -> tuple[np.ndarray, bool]:
-    """((H, W) uint8 GT mask, whether it was a 0/1 label map read as 0/255); foreground is > 128."""
-    values = image_to_gray(open_image(path))
+def mask_values(values: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(mask gray values with a 0/1 label map turned into 0/255, whether it was one)."""
     label_map = is_label_map(values)
     return (values * np.uint8(255) if label_map else values), label_map
+
+
+def decode_mask(path: str | Path) -> tuple[np.ndarray, bool]:
+    """((H, W) uint8 GT mask, whether it was a 0/1 label map read as 0/255); foreground is > 128."""
+    return mask_values(image_to_gray(open_image(path)))
 
 
 def read_mask(path: str | Path) -> np.ndarray:
@@ -144,16 +149,23 @@ def provenance(path: str | Path) -> dict | None:
 
 def list_images(folder: str | Path) -> list[Path]:
     """Image files directly in ``folder``, sorted by name."""
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    return find_images(folder)[0]
 
 
 def find_images(folder: str | Path, recursive: bool = False) -> tuple[list[Path], Counter[str]]:
-    """(image files in ``folder``, or in its whole tree, sorted; what was passed over, counted by reason)."""
+    """(image files in ``folder``, or in its whole tree, sorted; what was passed over, counted by reason).
+
+    Hidden entries (names starting with ".", such as AppleDouble ``._x.jpg`` files) are skipped; linked
+    folders are not followed (a link loop cannot recurse forever)."""
     images: list[Path] = []
     ignored: Counter[str] = Counter()
     for path in sorted(Path(folder).iterdir()):
+        if path.name.startswith("."):
+            continue
         if path.is_symlink() and not path.exists():
             ignored["broken links"] += 1
+        elif path.is_dir() and path.is_symlink():
+            ignored["linked folders (not followed)"] += 1
         elif path.is_dir():
             if recursive:
                 found, skipped = find_images(path, recursive=True)
@@ -163,6 +175,6 @@ def find_images(folder: str | Path, recursive: bool = False) -> tuple[list[Path]
                 ignored["subfolders (--recursive to include them)"] += 1
         elif path.suffix.lower() in IMAGE_SUFFIXES:
             images.append(path)
-        elif not path.name.startswith("."):
+        else:
             ignored[f"files without an image suffix ({', '.join(IMAGE_SUFFIXES)})"] += 1
     return images, ignored

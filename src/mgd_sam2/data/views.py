@@ -7,10 +7,9 @@ the result (:class:`~mgd_sam2.models.views.Views`) and never cuts views itself.
 
 from __future__ import annotations
 
-from einops import rearrange
 from torch import Tensor
 
-from mgd_sam2.models.views import Views, check_input_size, resize
+from mgd_sam2.models.views import Views, check_input_size, image_to_locals, resize
 
 
 def tile(x: Tensor, grid: int, global_mode: str = "bilinear") -> Views:
@@ -23,5 +22,5 @@ def tile(x: Tensor, grid: int, global_mode: str = "bilinear") -> Views:
     if x.shape[-2] != size:
         raise ValueError(f"views are cut from square inputs, got {x.shape[-2]}x{size}")
     check_input_size(size, grid)
-    local_views = rearrange(x, "b c (gh h) (gw w) -> b (gh gw) c h w", gh=grid, gw=grid)
+    local_views = image_to_locals(x, grid).unflatten(0, (x.shape[0], grid * grid))
     return Views(full=x, local_views=local_views, global_view=resize(x, (size // grid, size // grid), global_mode))

@@ -8,6 +8,7 @@ frozen trunk).
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -22,6 +23,7 @@ from mgd_sam2.models.checkpoints import (
     unwrap_state_dict,
     weights_kind,
 )
+from mgd_sam2.models.groups import TRUNK
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 from mgd_sam2.utils.files import atomic_path
 
@@ -30,7 +32,7 @@ MODULE_PREFIX = "model."  # the LightningModule keeps the network as `self.model
 
 def export_trained_weights(network: MGDSAM2, path: str | Path) -> int:
     """Write every tensor but the frozen Hiera trunk, with the network config; returns the number of tensors."""
-    state = {key: value for key, value in network.state_dict().items() if not key.startswith("encoder.trunk.")}
+    state = {key: value for key, value in network.state_dict().items() if not key.startswith(TRUNK.prefix)}
     with atomic_path(path) as temporary:
         torch.save(
             {"format": TRAINED_WEIGHTS_FORMAT, "network": network.config.to_dict(), "state_dict": state}, temporary
@@ -45,14 +47,20 @@ def weights_identity(ckpt: str | Path, weights: str | Path | None = None) -> lis
     return [[str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns] for path in files if path.is_file()]
 
 
+def saved_network_config(saved: dict, source: str | Path) -> NetworkConfig:
+    """The network settings stored with weights: ``{"network": {...}}``, or the flat hyperparameters
+    (``preset``, ``grid``, ...) that earlier versions of this project stored."""
+    if isinstance(saved.get("network"), dict):
+        return NetworkConfig.from_dict(saved["network"])
+    if "preset" in saved:
+        names = {field.name for field in fields(NetworkConfig)}
+        return NetworkConfig.from_dict({key: value for key, value in saved.items() if key in names})
+    raise CheckpointError(f"{source} holds no MGD-SAM2 network settings (no 'network' or 'preset' entry)")
+
+
 def network_from_lightning(content: dict, source: str | Path) -> MGDSAM2:
     """The network of a Lightning checkpoint of this project's training."""
-    config = content["hyper_parameters"].get("network")
-    if not isinstance(config, dict):
-        raise CheckpointError(
-            f"{source} is a Lightning checkpoint without an MGD-SAM2 network config (hparam 'network')"
-        )
-    network = MGDSAM2(NetworkConfig.from_dict(config))
+    network = MGDSAM2(saved_network_config(content["hyper_parameters"], source))
     state = {
         key[len(MODULE_PREFIX) :]: value
         for key, value in content["state_dict"].items()
@@ -86,16 +94,17 @@ def load_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[M
         )
     if weights is None:
         raise CheckpointError(
-            f"{ckpt} is a SAM2 checkpoint without trained MGD-SAM2 parts; pass the trained weights with --weights "
-            "(written by `mgd-sam2 model export`), or use a Lightning checkpoint of a training run"
+            f"{ckpt} is a SAM2 checkpoint without trained MGD-SAM2 parts: use a Lightning checkpoint of a training run "
+            "or the released MGD-SAM2 weights, or (predict) add the trained weights of `mgd-sam2 model export` "
+            "with --weights"
         )
     trained = read_weights_file(weights)
     if weights_kind(trained) != "trained":
         raise CheckpointError(f"--weights {weights} is not a trained-weights file written by `mgd-sam2 model export`")
-    network = MGDSAM2(NetworkConfig.from_dict(trained["network"]))
+    network = MGDSAM2(saved_network_config(trained.get("hparams", trained), weights))  # "hparams": earlier exports
     report = load_sam2_state(network, content, str(ckpt))
     result = network.load_state_dict(trained["state_dict"], strict=False)
-    missing = [key for key in result.missing_keys if not key.startswith("encoder.trunk.")]
+    missing = [key for key in result.missing_keys if not key.startswith(TRUNK.prefix)]
     if missing or result.unexpected_keys:
         raise CheckpointError(
             f"{weights} does not fit the network it describes: "

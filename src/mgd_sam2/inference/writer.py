@@ -93,7 +93,12 @@ class MaskWriter(BasePredictionWriter):
         self.written: list[Path] = []
         self.failures: list[tuple[str, str]] = []
 
-    def save_png(self, image: Image.Image, path: Path) -> None:
+    def save_png(self, image: Image.Image, path: Path, source: str) -> None:
+        """Write ``path`` atomically with the settings recorded; a file there that predict did not write is never
+        replaced (the image is reported in ``failures`` instead)."""
+        if path.exists() and provenance(path) is None:
+            self.failures.append((source, f"{path} exists and was not written by mgd-sam2 predict; left untouched"))
+            return
         info = PngInfo()
         info.add_text(PROVENANCE_KEY, json.dumps(self.settings, sort_keys=True))
         with atomic_path(path) as temporary:
@@ -109,14 +114,14 @@ class MaskWriter(BasePredictionWriter):
             if self.binary:
                 mask = np.where(mask > FOREGROUND_THRESHOLD, 255, 0).astype(np.uint8)
             mask_path, *cutout_path = output_paths(self.output, name, self.cutout)
-            self.save_png(Image.fromarray(mask), mask_path)
+            self.save_png(Image.fromarray(mask), mask_path, path)
             if cutout_path:
                 try:
                     image = read_image(path, max_pixels=self.max_pixels)
                 except UnreadableImageError as error:
                     self.failures.append((path, str(error)))
                     continue
-                self.save_png(Image.fromarray(np.dstack([image, mask]), "RGBA"), cutout_path[0])
+                self.save_png(Image.fromarray(np.dstack([image, mask]), "RGBA"), cutout_path[0], path)
 
     def finish(self) -> None:
         """Say what was written and list the images that were skipped."""

@@ -22,7 +22,14 @@ import torch
 from PIL import Image
 from torchmetrics import MetricCollection
 
-from mgd_sam2.data.io import CUTOUT_SUFFIX, UnreadableImageError, decode_mask, provenance, read_prediction
+from mgd_sam2.data.io import (
+    CUTOUT_SUFFIX,
+    UnreadableImageError,
+    decode_mask,
+    is_label_map,
+    provenance,
+    read_prediction,
+)
 from mgd_sam2.data.layouts import pair_by_stem
 from mgd_sam2.errors import UserError
 from mgd_sam2.metrics.pairs import ImagePair
@@ -136,7 +143,7 @@ class PairMeasurer:
                 return name, None, f"prediction {pred.shape[::-1]} vs ground truth {gt.shape[::-1]} (W x H)"
             pred = cv2.resize(pred, gt.shape[::-1], interpolation=cv2.INTER_LINEAR)
         result = measure_all(self.metrics, ImagePair(pred, gt))
-        return name, gt.shape, {**result, "gt_label_map": label_map, "pred_low_range": int(pred.max()) == 1}
+        return name, gt.shape, {**result, "gt_label_map": label_map, "pred_low_range": is_label_map(pred)}
 
 
 @dataclass

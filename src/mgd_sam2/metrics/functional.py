@@ -10,6 +10,8 @@ pysodmetrics and follows CascadePSP's ``compute_boundary_acc``.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import cv2
 import numpy as np
 from py_sod_metrics.sod_metrics import MAE, HumanCorrectionEffortMeasure, Smeasure, WeightedFmeasure
@@ -18,7 +20,8 @@ from skimage.morphology import skeletonize
 
 NUM_THRESHOLDS = 256  # curve index k <-> threshold 255 - k on the 8-bit map (pysodmetrics' order)
 F_BETA2 = 0.3  # beta^2 of the F-measure
-HCE_BINARIZATIONS = ("dis", "pysod")
+HceBinarization = Literal["dis", "pysod"]  # raw > 128 as the DIS repository; normalised > 0.5 as pysodmetrics
+HCE_BINARIZATIONS: tuple[str, ...] = get_args(HceBinarization)
 
 
 def check_pair(pred: np.ndarray, gt: np.ndarray) -> None:

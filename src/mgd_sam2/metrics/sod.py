@@ -15,7 +15,7 @@ target))`` prepares each image once for all of them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Literal, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -229,6 +229,7 @@ class MeanBoundaryAccuracy(ImageMeasure):
         return {"mBA": self.sums[0] / self.bounded}
 
 
+MetricName = Literal["S", "E", "F", "wF", "MAE", "HCE", "mBA"]  # the keys of METRIC_CLASSES, as a type for configs
 METRIC_CLASSES: dict[str, type[ImageMeasure]] = {
     "S": SMeasure,
     "E": EMeasure,

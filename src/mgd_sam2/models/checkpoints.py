@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from mgd_sam2.errors import MissingFileError, UserError
-from mgd_sam2.models.groups import from_sam2_name, module_group
+from mgd_sam2.models.groups import TRUNK, from_sam2_name, module_group
 from mgd_sam2.models.presets import PRESETS
 
 SAM2_DOWNLOAD_HINT = (
@@ -117,7 +117,7 @@ def weights_kind(content: dict) -> WeightsKind:
     state = unwrap_state_dict(content)
     if is_official_mgdsam2(state):
         return "released"
-    if any(key.startswith("image_encoder.trunk.") for key in state):
+    if any(key.startswith(TRUNK.sam2_prefix) for key in state):
         return "sam2"
     return "unknown"
 
@@ -165,7 +165,7 @@ def check_same_size(state: dict[str, Tensor], prefix: str, model: nn.Module, sou
     if key not in state:
         raise CheckpointError(f"{source} has no {key}: it is not a SAM2 image-encoder checkpoint")
     theirs = describe_hiera(state, prefix)
-    ours = describe_hiera(model.state_dict(), "encoder.trunk.")
+    ours = describe_hiera(model.state_dict(), TRUNK.prefix)
     if theirs != ours:
         raise CheckpointError(
             f"{source} holds a Hiera of size {size_name(*theirs)} (embed_dim {theirs[0]}, {theirs[1]} blocks) "
@@ -188,7 +188,7 @@ def load_sam2_state(model: nn.Module, content: dict, source: str) -> LoadReport:
             f"its top-level keys are {sorted(content)[:8]}. {SAM2_DOWNLOAD_HINT}"
         )
     state = unwrap_state_dict(content)
-    check_same_size(state, "image_encoder.trunk.", model, source)
+    check_same_size(state, TRUNK.sam2_prefix, model, source)
     report = LoadReport(source=source, kind="SAM2")
     own = model.state_dict()
     to_load: dict[str, Tensor] = {}
@@ -306,7 +306,7 @@ def convert_official_state_dict(state: dict[str, Tensor], model: nn.Module) -> t
 
 def load_official_state(model: nn.Module, state: dict[str, Tensor], source: str) -> LoadReport:
     """Load the authors' released MGD-SAM2 weights (converted to our names) strictly into a full MGDSAM2."""
-    check_same_size(state, "image_encoder.trunk.", model, source)
+    check_same_size(state, TRUNK.sam2_prefix, model, source)
     converted, dropped = convert_official_state_dict(state, model)
     result = model.load_state_dict(converted, strict=False)
     if result.missing_keys or result.unexpected_keys:

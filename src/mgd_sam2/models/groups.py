@@ -24,8 +24,9 @@ class ModuleGroup:
     reinitialised: bool = False  # in SAM2 checkpoints with another shape: starts from its initialisation
 
 
+TRUNK = ModuleGroup("encoder.trunk.", "Hiera trunk (frozen)", "frozen", sam2_prefix="image_encoder.trunk.")
 GROUPS: tuple[ModuleGroup, ...] = (
-    ModuleGroup("encoder.trunk.", "Hiera trunk (frozen)", "frozen", sam2_prefix="image_encoder.trunk."),
+    TRUNK,
     ModuleGroup("encoder.adapters.", "MPAdapter", "new"),
     ModuleGroup("encoder.neck.", "FPN neck", "pretrained", sam2_prefix="image_encoder.neck."),
     ModuleGroup("decoder.mcem.", "MCEM", "new"),

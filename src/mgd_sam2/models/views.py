@@ -14,7 +14,7 @@ One rule decides which input sizes tile (:func:`check_input_size`): each view si
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
@@ -22,8 +22,6 @@ from einops import rearrange
 from torch import Tensor
 
 from mgd_sam2.errors import ConfigError
-
-FIELDS = ("full", "local_views", "global_view")
 
 
 @dataclass
@@ -43,21 +41,17 @@ class Views:
     def grid(self) -> int:
         return math.isqrt(self.local_views.shape[1])
 
-    @property
-    def view_size(self) -> int:
-        return self.global_view.shape[-1]
-
     @classmethod
     def cat(cls, items: list[Views]) -> Views:
         """Concatenate along the batch axis (the loaders' collate)."""
-        return cls(*(torch.cat([getattr(item, name) for item in items]) for name in FIELDS))
+        return cls(*(torch.cat([getattr(item, field.name) for item in items]) for field in fields(cls)))
 
     def to(self, device: torch.device | str) -> Views:
-        return Views(*(getattr(self, name).to(device, non_blocking=True) for name in FIELDS))
+        return Views(*(getattr(self, field.name).to(device, non_blocking=True) for field in fields(self)))
 
     def pin_memory(self) -> Views:
         """Page-locked copies, so DataLoader(pin_memory=True) pins the fields of a batch."""
-        return Views(*(getattr(self, name).pin_memory() for name in FIELDS))
+        return Views(*(getattr(self, field.name).pin_memory() for field in fields(self)))
 
 
 def input_size_unit(grid: int) -> int:

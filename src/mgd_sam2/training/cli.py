@@ -51,6 +51,8 @@ class MGDSAM2CLI(LightningCLI):
 def logger_folder(config: Any) -> Path | None:
     """``<save_dir>/<name>`` of the configured logger (the folder of its version_N runs), or None without one."""
     logger = config.trainer.logger
+    if logger is None or logger is True:  # Lightning's default TensorBoardLogger
+        return Path(config.trainer.default_root_dir or ".") / "lightning_logs"
     init = getattr(logger, "init_args", None)
     if init is None or getattr(init, "save_dir", None) is None:
         return None
@@ -68,21 +70,34 @@ def run_version(ckpt: Path, folder: Path | None) -> int | None:
 
 
 def last_checkpoint(config: Any) -> tuple[Path, int | None]:
-    """(the newest last.ckpt of this config's runs, its version), or a ConfigError saying nothing can resume."""
+    """(last.ckpt of this config's newest run, its version), or a ConfigError saying there is nothing to resume."""
     folder = logger_folder(config)
-    if folder is not None:
-        candidates = list(folder.glob("version_*/checkpoints/last.ckpt"))
-        where = f"{folder}/version_*/checkpoints/last.ckpt"
-    else:  # no logger: Lightning's checkpoints go to <default_root_dir>/checkpoints
+    if folder is None:  # no logger: Lightning's checkpoints go to <default_root_dir>/checkpoints
         path = Path(config.trainer.default_root_dir or ".") / "checkpoints" / "last.ckpt"
-        candidates, where = ([path] if path.is_file() else []), str(path)
-    if not candidates:
+        if not path.is_file():
+            raise ConfigError(f"--ckpt_path last: nothing to resume, no {path}; start the run without --ckpt_path")
+        return path, None
+    versions = sorted(
+        (int(match.group(1)), child)
+        for child in folder.glob("version_*")
+        if (match := VERSION_FOLDER.match(child.name))
+    )
+    if not versions:
         raise ConfigError(
-            f"--ckpt_path last: nothing to resume, no {where}. Start the run without --ckpt_path "
-            "(a checkpoint callback with save_last writes last.ckpt as it trains)."
+            f"--ckpt_path last: nothing to resume, no run in {folder}; start the run without --ckpt_path "
+            "(a checkpoint callback with save_last writes last.ckpt as it trains)"
         )
-    newest = max(candidates, key=lambda path: path.stat().st_mtime_ns)
-    return newest, run_version(newest, folder)
+    version, newest = versions[-1]
+    path = newest / "checkpoints" / "last.ckpt"
+    if not path.is_file():
+        older = [
+            str(child / "checkpoints/last.ckpt")
+            for _, child in versions[:-1]
+            if (child / "checkpoints/last.ckpt").is_file()
+        ]
+        hint = f"; to resume an older run pass its file, e.g. --ckpt_path {older[-1]}" if older else ""
+        raise ConfigError(f"--ckpt_path last: the newest run, {newest}, has no checkpoints/last.ckpt yet{hint}")
+    return path, version
 
 
 def check_checkpoint_file(path: Path) -> None:

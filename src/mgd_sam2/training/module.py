@@ -12,14 +12,13 @@ from torch import Tensor, nn
 from mgd_sam2.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from mgd_sam2.inference.maps import predict_logits, to_uint8_maps
 from mgd_sam2.inference.predict import predict_batch
+from mgd_sam2.metrics.functional import HceBinarization
 from mgd_sam2.metrics.pairs import image_pairs
-from mgd_sam2.metrics.sod import build_metrics, scalar_results
+from mgd_sam2.metrics.sod import METRIC_CLASSES, MetricName, build_metrics, scalar_results
 from mgd_sam2.models.checkpoints import load_pretrained
 from mgd_sam2.models.network import MGDSAM2, MGDSAM2Output, NetworkConfig
 from mgd_sam2.models.views import Views
 from mgd_sam2.training.loss import mgd_loss
-
-ALL_METRICS = ["S", "E", "F", "wF", "MAE", "HCE", "mBA"]
 
 
 class MGDSAM2Module(LightningModule):
@@ -54,9 +53,9 @@ class MGDSAM2Module(LightningModule):
         weight_decay: float = 1e-5,
         poly_power: float = 0.9,
         aux_weight: float = 0.3,
-        val_metrics: list[str] = ["S", "E", "F", "wF", "MAE"],  # noqa: B006 (jsonargparse shows the default)
-        test_metrics: list[str] = ALL_METRICS,  # noqa: B006
-        hce_binarize: str = "dis",
+        val_metrics: list[MetricName] = ["S", "E", "F", "wF", "MAE"],  # noqa: B006 (jsonargparse shows the default)
+        test_metrics: list[MetricName] = list(METRIC_CLASSES),  # noqa: B006, B008
+        hce_binarize: HceBinarization = "dis",
         tta: bool = False,
         log_images_every_n_steps: int = 500,
     ) -> None:

@@ -11,21 +11,27 @@ from mgd_sam2.training.cli import build_cli
 
 @dataclass
 class RunResult:
-    before: dict[str, float] = field(default_factory=dict)  # test scores of the untrained model (when asked for)
-    after: dict[str, float] = field(default_factory=dict)  # test scores of the best checkpoint
+    # {test split: {metric: score}}
+    before: dict[str, dict[str, float]] = field(default_factory=dict)  # the untrained model (when asked for)
+    after: dict[str, dict[str, float]] = field(default_factory=dict)  # the best checkpoint
     checkpoint: str = ""
     log_dir: Path = Path()
-    test_images: int = 0
+    test_images: dict[str, int] = field(default_factory=dict)  # images per test split
 
 
-def test_scores(trainer, module, datamodule, ckpt_path: str | None = None) -> dict[str, float]:
-    """The first test split's scores under pysodmetrics' names."""
+def test_scores(trainer, module, datamodule, ckpt_path: str | None = None) -> dict[str, dict[str, float]]:
+    """{test split: {metric (pysodmetrics' names): score}}, splits in the config's order."""
     results = trainer.test(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)[0]
-    return {key.removeprefix("test/"): float(value) for key, value in results.items() if key.count("/") == 1}
+    scores: dict[str, dict[str, float]] = {name: {} for name in datamodule.split_names("test")}
+    for key, value in results.items():
+        parts = key.split("/")
+        if len(parts) == 3 and parts[1] in scores:  # test/<split>/<metric>
+            scores[parts[1]][parts[2]] = float(value)
+    return scores
 
 
 def fit_and_test(config: str | Path, overrides: list[str], test_before: bool = False) -> RunResult:
-    """Train with ``config`` (plus CLI-style ``overrides``) and test the best checkpoint on the first test split."""
+    """Train with ``config`` (plus CLI-style ``overrides``) and test the best checkpoint on every test split."""
     cli = build_cli(["-c", str(config), *overrides], run=False)
     trainer, module, datamodule = cli.trainer, cli.model, cli.datamodule
     result = RunResult()
@@ -40,5 +46,8 @@ def fit_and_test(config: str | Path, overrides: list[str], test_before: bool = F
         )
     result.after = test_scores(trainer, module, datamodule, ckpt_path=result.checkpoint)
     result.log_dir = Path(trainer.log_dir)
-    result.test_images = len(datamodule.datasets["test"][0])
+    result.test_images = {
+        name: len(dataset)
+        for name, dataset in zip(datamodule.split_names("test"), datamodule.datasets["test"], strict=True)
+    }
     return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import secrets
@@ -66,8 +67,20 @@ def write_text(path: str | Path, text: str) -> None:
         temporary.write_text(text)
 
 
+def json_safe(data: Any) -> Any:
+    """``data`` with NaN and infinite floats as None (JSON has no NaN; Python's would write invalid JSON)."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {key: json_safe(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [json_safe(value) for value in data]
+    return data
+
+
 def write_json(path: str | Path, data: Any) -> None:
-    write_text(path, json.dumps(data, indent=2) + "\n")
+    """Valid JSON (undefined numbers such as mBA without boundaries as null), written atomically."""
+    write_text(path, json.dumps(json_safe(data), indent=2, allow_nan=False) + "\n")
 
 
 def _check_writable(folder: Path, flag: str, path: Path) -> None:
