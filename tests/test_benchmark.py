@@ -194,3 +194,16 @@ def test_data_and_metric_benchmarks_report_their_figures(synthetic_root: Path, t
     )
     data = json.loads((tmp_path / "d.json").read_text())
     assert data["loader"]["train_images_per_s"] > 0 and data["generator"][0]["size"] == 64
+
+
+def test_scaling_benchmark_times_training_steps(tmp_path: Path) -> None:
+    from mgd_sam2.benchmark.scaling import run_scaling
+    from mgd_sam2.commands.demo import CONFIG
+    from mgd_sam2.data.synth import SynthConfig, write_dataset
+
+    write_dataset(
+        tmp_path / "synthetic", SynthConfig(num=8, held_out=0, min_size=64, max_size=96), workers=0, show=False
+    )
+    extra = ["--data.root", str(tmp_path), "--data.test", "null", "--data.num_workers", "0"]
+    rows = run_scaling(CONFIG, [1], global_batch=2, steps=2, warmup=1, extra=extra)
+    assert rows[0]["devices"] == 1 and rows[0]["steps_per_s"] > 0 and rows[0]["efficiency"] == 1.0

@@ -126,7 +126,7 @@ def test_loss_is_bce_plus_iou_with_a_view_term() -> None:
 
 
 def cli(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    """`mgd-sam2 ARGS` in ``cwd`` (tests/ importable, for the killer callback)."""
+    """`mgd-sam2 ARGS` in ``cwd`` (tests/ importable, for tests/callbacks.py)."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
     return subprocess.run([str(MGD_SAM2), *args], cwd=cwd, capture_output=True, text=True, env=env)
 
@@ -150,7 +150,7 @@ def test_kill_minus_nine_then_the_readme_resume_command_continues_exactly(synthe
     assert not (killed / "runs").exists()
     # epoch 1 has 3 batches: step 4 is its second
     interrupted = cli(
-        killed, "fit", "-c", config, "--trainer.callbacks+=killer.KillAtStep", "--trainer.callbacks.step=4"
+        killed, "fit", "-c", config, "--trainer.callbacks+=callbacks.KillAtStep", "--trainer.callbacks.step=4"
     )
     assert interrupted.returncode == -9
     resumed = cli(killed, "fit", "-c", config, "--ckpt_path", "last")
@@ -245,9 +245,18 @@ def test_predict_writes_masks_at_original_sizes(trained_checkpoint: Path, tmp_pa
     assert set(np.unique(read_mask(out / "odd.png"))) <= {0, 255}
 
 
-def test_predict_from_sam2_checkpoint_plus_exported_weights(trained_checkpoint: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["weights.safetensors", "weights.pt"])
+def test_predict_from_sam2_checkpoint_plus_exported_weights(
+    trained_checkpoint: Path, tmp_path: Path, name: str
+) -> None:
     network, _ = load_network(trained_checkpoint)
-    assert main(["model", "export", "--ckpt", str(trained_checkpoint), "--out", str(tmp_path / "weights.pt")]) == 0
+    exported = tmp_path / name
+    assert main(["model", "export", "--ckpt", str(trained_checkpoint), "--out", str(exported)]) == 0
+    if name.endswith(".safetensors"):  # no pickle: a JSON header (with the network settings) and raw tensors
+        from safetensors import safe_open
+
+        with safe_open(str(exported), framework="pt") as handle:
+            assert json.loads(handle.metadata()["network"])["preset"] == "micro"
     # a SAM2 checkpoint in Meta's format for the micro preset: our pretrained parts under Meta's names
     sam2 = {}
     for key, value in network.state_dict().items():
@@ -255,13 +264,16 @@ def test_predict_from_sam2_checkpoint_plus_exported_weights(trained_checkpoint: 
         if group.sam2_prefix:
             sam2[group.sam2_prefix + key[len(group.prefix) :]] = value
     torch.save({"model": sam2}, tmp_path / "sam2_micro.pt")
-    rebuilt, description = load_network(tmp_path / "sam2_micro.pt", tmp_path / "weights.pt")
+    rebuilt, description = load_network(tmp_path / "sam2_micro.pt", exported)
     assert "trained weights" in description
     views = tile(torch.randn(1, 3, network.input_size, network.input_size), network.grid)
     with torch.no_grad():
         torch.testing.assert_close(rebuilt(views).logits, network(views).logits, rtol=0, atol=0)
     with pytest.raises(CheckpointError, match="--weights"):
         load_network(tmp_path / "sam2_micro.pt")
+    exported.write_bytes(exported.read_bytes()[: exported.stat().st_size // 2])  # truncated
+    with pytest.raises(CheckpointError, match="not a readable"):
+        load_network(tmp_path / "sam2_micro.pt", exported)
 
 
 def test_released_weights_load_for_prediction(tmp_path: Path) -> None:
@@ -353,3 +365,58 @@ def test_ddp_test_scores_every_image_once(trained_checkpoint: Path, tmp_path: Pa
     assert set(distributed) == set(single)
     for key, value in single.items():
         assert distributed[key] == pytest.approx(value, abs=1e-6), key
+
+
+def test_flags_given_with_a_checkpoint_win_over_its_hyperparameters(
+    trained_checkpoint: Path, synthetic_root: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """LightningCLI lays the checkpoint's hyperparameters over the command line; explicit --model flags win."""
+    monkeypatch.chdir(tmp_path)
+    args = [
+        "-c",
+        str(ROOT / "src/mgd_sam2/configs/demo.yaml"),
+        "--data.root",
+        str(synthetic_root),
+        "--data.num_workers",
+        "0",
+        "--data.test",
+        "[synthetic/SYN-TE]",
+        "--trainer.logger",
+        "false",
+        "--ckpt_path",
+        str(trained_checkpoint),
+    ]
+    assert build_cli(["test", *args]).model.hparams.tta is False  # as trained
+    cli = build_cli(["test", *args, "--model.tta", "true", "--model.test_metrics", "[S]"])
+    assert cli.model.hparams.tta is True and cli.model.hparams.test_metrics == ["S"]
+    assert set(cli.trainer.callback_metrics) == {"test/SYN-TE/Smeasure", "test/Smeasure"}
+
+
+def test_resume_picks_the_newest_run_and_slurms_requeue_checkpoint(tmp_path: Path) -> None:
+    from jsonargparse import Namespace
+
+    from mgd_sam2.errors import ConfigError
+    from mgd_sam2.training.cli import last_checkpoint
+
+    logger = Namespace(class_path="TensorBoardLogger", init_args=Namespace(save_dir=str(tmp_path / "runs"), name="x"))
+    config = Namespace(trainer=Namespace(logger=logger, default_root_dir=str(tmp_path / "runs")))
+    with pytest.raises(ConfigError, match="nothing to resume"):
+        last_checkpoint(config)
+    for version in (0, 1):
+        (tmp_path / f"runs/x/version_{version}/checkpoints").mkdir(parents=True)
+    old = tmp_path / "runs/x/version_0/checkpoints/last.ckpt"
+    old.write_bytes(b"x")
+    with pytest.raises(ConfigError, match=r"version_1, has no checkpoints/last.ckpt yet.*version_0"):
+        last_checkpoint(config)  # the newest run never wrote one: say so, and name the older run's file
+    newest = tmp_path / "runs/x/version_1/checkpoints/last.ckpt"
+    newest.write_bytes(b"x")
+    assert last_checkpoint(config) == (newest, 1)
+    hpc = tmp_path / "runs/hpc_ckpt_2.ckpt"  # Lightning's save when SLURM signals a preemption
+    hpc.write_bytes(b"x")
+    os.utime(hpc, ns=(newest.stat().st_mtime_ns + 10**9,) * 2)
+    (tmp_path / "runs/hpc_ckpt_1.ckpt").write_bytes(b"x")
+    assert last_checkpoint(config) == (hpc, 1)  # newer than last.ckpt: continue from it, in version_1
+    default_logger = Namespace(trainer=Namespace(logger=True, default_root_dir=str(tmp_path / "runs")))
+    with pytest.raises(ConfigError, match="lightning_logs"):
+        last_checkpoint(Namespace(trainer=Namespace(logger=True, default_root_dir=str(tmp_path / "other"))))
+    assert last_checkpoint(default_logger)[0] == hpc

@@ -8,6 +8,7 @@ frozen trunk).
 
 from __future__ import annotations
 
+import json
 from dataclasses import fields
 from pathlib import Path
 
@@ -31,12 +32,22 @@ MODULE_PREFIX = "model."  # the LightningModule keeps the network as `self.model
 
 
 def export_trained_weights(network: MGDSAM2, path: str | Path) -> int:
-    """Write every tensor but the frozen Hiera trunk, with the network config; returns the number of tensors."""
-    state = {key: value for key, value in network.state_dict().items() if not key.startswith(TRUNK.prefix)}
+    """Write every tensor but the frozen Hiera trunk, with the network config; returns the number of tensors.
+
+    A safetensors file (no pickle) whose header holds the format and the network config as JSON; a path
+    ending in .pt or .pth gets the earlier torch.save format instead.
+    """
+    path = Path(path)
+    state = {key: value.contiguous() for key, value in network.state_dict().items() if not key.startswith(TRUNK.prefix)}
     with atomic_path(path) as temporary:
-        torch.save(
-            {"format": TRAINED_WEIGHTS_FORMAT, "network": network.config.to_dict(), "state_dict": state}, temporary
-        )
+        if path.suffix in (".pt", ".pth"):
+            content = {"format": TRAINED_WEIGHTS_FORMAT, "network": network.config.to_dict(), "state_dict": state}
+            torch.save(content, temporary)
+        else:
+            from safetensors.torch import save_file
+
+            metadata = {"format": TRAINED_WEIGHTS_FORMAT, "network": json.dumps(network.config.to_dict())}
+            save_file(state, str(temporary), metadata=metadata)
     return len(state)
 
 

@@ -7,6 +7,7 @@ Files are read with ``torch.load(weights_only=True)``: no code in a checkpoint e
 
 from __future__ import annotations
 
+import json
 import pickle
 import re
 from collections import defaultdict
@@ -74,8 +75,36 @@ class LoadReport:
         )
 
 
+def is_safetensors(path: Path) -> bool:
+    """True for a safetensors file: an 8-byte little-endian header length, then the JSON header."""
+    with open(path, "rb") as handle:
+        head = handle.read(9)
+    return len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < path.stat().st_size
+
+
+def read_safetensors(path: Path) -> dict:
+    """{"state_dict": tensors, and the header's metadata: "format", "network" (decoded JSON)}."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            state = {key: handle.get_tensor(key) for key in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(
+            f"{path} is not a readable safetensors file ({error}); export or download it again"
+        ) from error
+    content: dict = {"state_dict": state}
+    if "format" in metadata:
+        content["format"] = metadata["format"]
+    if "network" in metadata:
+        content["network"] = json.loads(metadata["network"])
+    return content
+
+
 def read_weights_file(path: str | Path) -> dict:
-    """``torch.load(path, weights_only=True)`` with clear errors for a missing, damaged or unsafe file."""
+    """The content of a weights file, safetensors or ``torch.load(path, weights_only=True)``, with clear errors for
+    a missing, damaged or unsafe file."""
     path = Path(path)
     if path.is_dir():
         inside = sorted(p.name for p in path.iterdir() if p.suffix in (".pt", ".pth", ".ckpt"))[:5]
@@ -88,6 +117,8 @@ def read_weights_file(path: str | Path) -> dict:
             f"weights file not found: {path}. Checkpoints of training runs are under "
             f"runs/<name>/version_<n>/checkpoints/; {SAM2_DOWNLOAD_HINT}"
         )
+    if is_safetensors(path):
+        return read_safetensors(path)
     try:
         content = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:

@@ -59,7 +59,7 @@ class PromptFreeMaskDecoder(nn.Module):
         image = feat_s16 + self.no_mask_embed.weight.view(1, c, 1, 1)
         position = self.pe_layer((h, w)).unsqueeze(0).to(image.dtype)
         tokens, image = self.transformer(image, position, tokens)  # (N, 4, C), (N, h*w, C)
-        src = image.transpose(1, 2).reshape(n, c, h, w)
+        src = image.transpose(1, 2).reshape(n, c, h, w).contiguous()  # tokens to a map (see encoder.py)
 
         prior = None
         if self.mcem is not None:

@@ -59,6 +59,7 @@ class AdaptedImageEncoder(nn.Module):
                 x = x + self.adapters[index](x)
             x = block(x)
             if index in self.trunk.stage_ends:
-                stage_outputs.append(x.permute(0, 3, 1, 2))
+                # contiguous (N, C, H, W): the neck's weight gradients then keep the weights' layout, as DDP expects
+                stage_outputs.append(x.permute(0, 3, 1, 2).contiguous())
         features, _ = self.neck(stage_outputs)
         return features[:-1]

@@ -57,7 +57,7 @@ class MCEM(nn.Module):
         cells = "b c (gh h) (gw w) -> (gh gw) b (h w) c"
         local_cells = rearrange(stitched, cells, gh=g, gw=g)
         pe_local_cells = rearrange(pe_local, cells, gh=g, gw=g)
-        global_map = rearrange(tokens_g, "b (h w) c -> b c h w", h=h, w=w)
+        global_map = rearrange(tokens_g, "b (h w) c -> b c h w", h=h, w=w).contiguous()  # see encoder.py
         global_cells = rearrange(global_map, cells, gh=g, gw=g)
         pe_global_cells = rearrange(pe_global, cells, gh=g, gw=g)
         attended = torch.stack(
@@ -72,7 +72,7 @@ class MCEM(nn.Module):
         tokens_l = self.local_norm1(tokens_l + attended)
         tokens_l = self.local_norm2(tokens_l + self.local_mlp(tokens_l))
 
-        stitched = rearrange(tokens_l, "b (h w) c -> b c h w", h=g * h, w=g * w)
+        stitched = rearrange(tokens_l, "b (h w) c -> b c h w", h=g * h, w=g * w).contiguous()
         return join_views(image_to_locals(stitched, g), global_map), stitched
 
 

@@ -46,6 +46,19 @@ class MGDSAM2CLI(LightningCLI):
         subcommand = self.config.get("subcommand")
         if subcommand:  # before LightningCLI reads the checkpoint's hyperparameters
             resolve_checkpoint(subcommand, self.config[subcommand])
+            self.model_flags = {key: self.config[subcommand][key] for key in model_flags(args or [])}
+
+    def before_instantiate_classes(self) -> None:
+        """LightningCLI lays a checkpoint's hyperparameters over the whole command line; the ``--model.*`` flags
+        given explicitly win again (``test --ckpt_path best.ckpt --model.tta true`` tests with TTA)."""
+        subcommand = self.config.get("subcommand")
+        for key, value in getattr(self, "model_flags", {}).items():
+            self.config[subcommand][key] = value
+
+
+def model_flags(args: list[str]) -> list[str]:
+    """The ``model.*`` keys set by explicit ``--model.KEY VALUE`` or ``--model.KEY=VALUE`` arguments."""
+    return [arg[2:].split("=", 1)[0] for arg in args if arg.startswith("--model.")]
 
 
 def logger_folder(config: Any) -> Path | None:
@@ -69,19 +82,33 @@ def run_version(ckpt: Path, folder: Path | None) -> int | None:
     return int(match.group(1))
 
 
+def hpc_checkpoint(config: Any) -> Path | None:
+    """The newest ``hpc_ckpt_<N>.ckpt`` in the default root folder: what Lightning saves when SLURM signals a
+    preemption or the time limit (auto-requeue), or None."""
+    root = Path(config.trainer.default_root_dir or ".")
+    numbered = [(int(match.group(1)), path) for path in root.glob("hpc_ckpt_*.ckpt")
+                if (match := re.match(r"hpc_ckpt_(\d+)\.ckpt$", path.name))]  # fmt: skip
+    return max(numbered)[1] if numbered else None
+
+
 def last_checkpoint(config: Any) -> tuple[Path, int | None]:
-    """(last.ckpt of this config's newest run, its version), or a ConfigError saying there is nothing to resume."""
+    """(the newest checkpoint of this config's newest run, that run's version), or a ConfigError saying there is
+    nothing to resume. The newest is its last.ckpt, or Lightning's SLURM requeue checkpoint when that is newer."""
+    hpc = hpc_checkpoint(config)
     folder = logger_folder(config)
     if folder is None:  # no logger: Lightning's checkpoints go to <default_root_dir>/checkpoints
         path = Path(config.trainer.default_root_dir or ".") / "checkpoints" / "last.ckpt"
-        if not path.is_file():
+        found = [candidate for candidate in (path, hpc) if candidate is not None and candidate.is_file()]
+        if not found:
             raise ConfigError(f"--ckpt_path last: nothing to resume, no {path}; start the run without --ckpt_path")
-        return path, None
+        return max(found, key=lambda candidate: candidate.stat().st_mtime_ns), None
     versions = sorted(
         (int(match.group(1)), child)
         for child in folder.glob("version_*")
         if (match := VERSION_FOLDER.match(child.name))
     )
+    if not versions and hpc is not None:
+        return hpc, None
     if not versions:
         raise ConfigError(
             f"--ckpt_path last: nothing to resume, no run in {folder}; start the run without --ckpt_path "
@@ -89,6 +116,8 @@ def last_checkpoint(config: Any) -> tuple[Path, int | None]:
         )
     version, newest = versions[-1]
     path = newest / "checkpoints" / "last.ckpt"
+    if hpc is not None and (not path.is_file() or hpc.stat().st_mtime_ns > path.stat().st_mtime_ns):
+        return hpc, version  # written by the newest run when SLURM stopped it
     if not path.is_file():
         older = [
             str(child / "checkpoints/last.ckpt")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Optional
 
 import torch
 from lightning.pytorch import LightningModule
 from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch import Tensor, nn
 
 from mgd_sam2.data.transforms import IMAGENET_MEAN, IMAGENET_STD
@@ -82,6 +84,10 @@ class MGDSAM2Module(LightningModule):
         return self.model.grid
 
     def setup(self, stage: str) -> None:
+        # Lightning advises sync_dist=True for every epoch-level value under DDP; ours are already synced
+        warnings.filterwarnings(
+            "ignore", message=r"It is recommended to use `self.log\('(val|test)/", category=PossibleUserWarning
+        )
         trainer = self._trainer
         restoring = trainer is not None and trainer.ckpt_path is not None
         if self.hparams.pretrained and not restoring and not self.pretrained_loaded:
@@ -151,9 +157,10 @@ class MGDSAM2Module(LightningModule):
             updated = any(metric.update_count for metric in metrics.values())
             scalars = scalar_results(metrics.compute(), metrics.prefix) if updated else {}
             metrics.reset()
-            self.log_dict({metrics.prefix + name: value for name, value in scalars.items()})
+            # compute() gathered every process's states: each process holds the dataset value, no second reduction
+            self.log_dict({metrics.prefix + name: value for name, value in scalars.items()}, sync_dist=False)
             if first:
-                self.log_dict({f"{stage}/{name}": value for name, value in scalars.items()})
+                self.log_dict({f"{stage}/{name}": value for name, value in scalars.items()}, sync_dist=False)
                 first = False
 
     def on_validation_epoch_end(self) -> None:

@@ -1,0 +1,41 @@
+"""Callbacks the tests add to `mgd-sam2 fit` runs: ``--trainer.callbacks+=callbacks.NAME``, tests/ on PYTHONPATH."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+from lightning.pytorch import Callback
+
+
+class KillAtStep(Callback):
+    """SIGKILL the training process when a given optimizer step is about to start (the previous step's
+    checkpoint is on disk)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == self.step:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+class RecordLaunch(Callback):
+    """Write how this process was launched to ``<folder>/rank<N>.json``: the cluster environment Lightning
+    detected, world size and ranks."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+
+    def on_fit_start(self, trainer, pl_module) -> None:
+        environment = trainer.strategy.cluster_environment
+        record = {
+            "environment": type(environment).__name__,
+            "world_size": trainer.world_size,
+            "global_rank": trainer.global_rank,
+            "local_rank": trainer.local_rank,
+        }
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / f"rank{trainer.global_rank}.json").write_text(json.dumps(record))

@@ -1,0 +1,162 @@
+"""Multi-process training launched the ways users launch it: Lightning's own processes, torchrun and SLURM's
+srun (CPU, gloo, micro preset, tests/fixtures/ddp.yaml: 2 processes x batch 1, 3 steps).
+
+What the sampler guarantees (data/samplers.py): a step's global batch holds the same images with the same
+augmentations whatever the number of processes. So every 2-process launch gives bit-identical weights; one
+process with the doubled batch trains on the same batches, and reaches the same weights up to float rounding
+where BatchNorm statistics are shared (sync_batchnorm, GPU only; on a CPU each process normalises its own).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = str(ROOT / "tests/fixtures/ddp.yaml")
+BIN = Path(sys.executable).parent
+DDP_WARNINGS = ("Grad strides do not match bucket view strides", "sync_dist=True", "find_unused_parameters")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def workdir(tmp_path: Path, synthetic_root: Path, name: str) -> Path:
+    folder = tmp_path / name
+    (folder / "data").mkdir(parents=True)
+    (folder / "data" / "synthetic").symlink_to(synthetic_root / "synthetic")
+    return folder
+
+
+def fit_command(folder: Path, *extra: str) -> list[str]:
+    return [
+        str(BIN / "mgd-sam2"),
+        "fit",
+        "-c",
+        CONFIG,
+        "--trainer.callbacks+=callbacks.RecordLaunch",
+        f"--trainer.callbacks.folder={folder / 'launch'}",
+        *extra,
+    ]
+
+
+def environment(**extra: str) -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(Path(__file__).parent), **extra}
+
+
+def outcome(folder: Path) -> tuple[dict, dict[int, dict]]:
+    """(final weights, {global rank: launch record})."""
+    weights = torch.load(folder / "runs/ddp/version_0/checkpoints/last.ckpt", weights_only=True)
+    records = [json.loads(path.read_text()) for path in sorted((folder / "launch").glob("rank*.json"))]
+    return weights, {record["global_rank"]: record for record in records}
+
+
+def assert_clean(done: subprocess.CompletedProcess) -> None:
+    assert done.returncode == 0, done.stderr[-3000:]
+    output = done.stdout + done.stderr
+    assert not [warning for warning in DDP_WARNINGS if warning in output], output[-3000:]
+
+
+@pytest.mark.slow
+def test_lightning_torchrun_and_slurm_launches_train_the_same_weights(synthetic_root: Path, tmp_path: Path) -> None:
+    spawned = workdir(tmp_path, synthetic_root, "spawned")  # Lightning starts the second process itself
+    done = subprocess.run(fit_command(spawned), cwd=spawned, env=environment(), capture_output=True, text=True)
+    assert_clean(done)
+
+    torchrun = workdir(tmp_path, synthetic_root, "torchrun")  # the README's torchrun command
+    command = [
+        str(BIN / "torchrun"),
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(free_port()),
+        *fit_command(torchrun),
+    ]
+    assert_clean(subprocess.run(command, cwd=torchrun, env=environment(), capture_output=True, text=True))
+
+    slurm = workdir(tmp_path, synthetic_root, "slurm")  # two tasks with the variables srun sets
+    port = str(free_port())
+    tasks = [
+        subprocess.Popen(
+            fit_command(slurm),
+            cwd=slurm,
+            env=environment(
+                SLURM_JOB_ID="4242",
+                SLURM_JOB_NAME="mgd-sam2",
+                SLURM_NTASKS="2",
+                SLURM_NTASKS_PER_NODE="2",
+                SLURM_NNODES="1",
+                SLURM_NODEID="0",
+                SLURM_PROCID=str(rank),
+                SLURM_LOCALID=str(rank),
+                SLURM_NODELIST="127.0.0.1",
+                MASTER_ADDR="127.0.0.1",
+                MASTER_PORT=port,
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in range(2)
+    ]
+    for task in tasks:
+        stdout, stderr = task.communicate(timeout=600)
+        assert_clean(subprocess.CompletedProcess(task.args, task.returncode, stdout, stderr))
+
+    reference, records = outcome(spawned)
+    assert {rank: record["environment"] for rank, record in records.items()} == {
+        0: "LightningEnvironment",
+        1: "LightningEnvironment",
+    }
+    for folder, detected in ((torchrun, "TorchElasticEnvironment"), (slurm, "SLURMEnvironment")):
+        weights, records = outcome(folder)
+        assert sorted(records) == [0, 1] and all(r["world_size"] == 2 for r in records.values())
+        assert {record["environment"] for record in records.values()} == {detected}, records
+        assert weights["global_step"] == reference["global_step"] == 3
+        for key, value in reference["state_dict"].items():
+            assert torch.equal(value, weights["state_dict"][key]), (folder.name, key)
+
+
+def test_a_steps_global_batch_is_the_same_whatever_the_number_of_processes() -> None:
+    """The sampler's guarantee: at every step the processes together see the images (and augmentation seeds) one
+    process sees with the doubled batch, so DDP changes how a step is computed, not what it trains on."""
+    from mgd_sam2.data.samplers import ResumableSampler
+
+    for epoch in range(2):
+        one = ResumableSampler(13, seed=7)
+        ranks = [ResumableSampler(13, num_replicas=2, rank=rank, seed=7) for rank in range(2)]
+        for sampler in (one, *ranks):
+            sampler.set_epoch(epoch)
+        single = list(one)
+        sharded = [list(sampler) for sampler in ranks]
+        per_process = 3  # batch size of each process; the single process takes 6 per step
+        for step in range(len(sharded[0]) // per_process):
+            together = [key for keys in sharded for key in keys[step * per_process : (step + 1) * per_process]]
+            assert sorted(together) == sorted(single[step * 2 * per_process : (step + 1) * 2 * per_process])
+
+
+def test_every_trainable_parameter_gets_a_gradient_in_its_own_layout() -> None:
+    """DDP runs with find_unused_parameters=False (Lightning's "ddp"): right only if backward reaches every
+    trainable parameter, for every switch combination the configs allow. And each gradient must have its
+    parameter's strides, or DDP copies it into its buckets on every step (and warns)."""
+    from mgd_sam2.data.views import tile
+    from mgd_sam2.models.network import MGDSAM2, NetworkConfig
+
+    for switches in ({}, {"use_drm": False}, {"use_mcem": False}, {"use_hmim": False}, {"use_adapters": False}):
+        model = MGDSAM2(NetworkConfig(preset="micro", **switches)).train()
+        out = model(tile(torch.randn(2, 3, 128, 128), 2))
+        (out.logits.mean() + out.view_logits.mean()).backward()
+        unused = [name for name, p in model.named_parameters() if p.requires_grad and p.grad is None]
+        assert not unused, (switches, unused)
+        strided = [name for name, p in model.named_parameters() if p.grad is not None and p.grad.stride() != p.stride()]
+        assert not strided, (switches, strided)
