@@ -18,7 +18,7 @@ CKPT ?=
 DATA_ROOT ?= data
 DEMO_ARGS ?=
 
-.PHONY: help install lint format test test-fast demo train benchmark clean
+.PHONY: help install lint format test test-fast test-browser demo app train benchmark clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -29,7 +29,7 @@ $(STAMP): $(ROOT)/setup.cfg $(ROOT)/pyproject.toml
 	$(PY) -m pip install $(TORCH_PIN)
 	# sam2 is an sdist: build it against the torch above, without its CUDA extension.
 	SAM2_BUILD_CUDA=0 $(PY) -m pip install --no-build-isolation $(SAM2_PIN)
-	$(PY) -m pip install -e '$(ROOT)[test]'
+	$(PY) -m pip install -e '$(ROOT)[test,onnx,app]'
 	touch $@
 
 install: $(STAMP) ## create .venv with torch, sam2 and this package (idempotent)
@@ -40,14 +40,20 @@ lint: $(STAMP) ## check formatting and lint with ruff (settings in pyproject.tom
 format: $(STAMP) ## format the tree and apply ruff's safe fixes
 	cd $(ROOT) && $(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
 
-test: lint ## lint, then run the whole test suite (what CI runs)
-	cd $(ROOT) && $(PY) -m pytest
+test: lint ## lint, then run the whole test suite but the real-browser tests (what CI runs first)
+	cd $(ROOT) && $(PY) -m pytest -m "not browser"
 
 test-fast: $(STAMP) ## run the tests not marked slow
-	cd $(ROOT) && $(PY) -m pytest -m "not slow"
+	cd $(ROOT) && $(PY) -m pytest -m "not slow and not browser"
+
+test-browser: $(STAMP) ## the app in a real browser (needs Debian's chromium: apt-get install chromium; CI runs it)
+	cd $(ROOT) && $(PY) -m pytest -m browser
 
 demo: $(STAMP) ## main job on the embedded synthetic dataset: synth -> train -> evaluate -> predict (CPU; DEMO_ARGS=... for options)
 	$(CLI) demo $(DEMO_ARGS)
+
+app: $(STAMP) ## the cut-out web page on http://127.0.0.1:7860 (CKPT=... ; default: the demo's trained checkpoint)
+	$(CLI) app $(if $(CKPT),--ckpt $(CKPT))
 
 train: $(STAMP) ## train the DIS5K recipe of lightning_config.yaml (CONFIG=... to change)
 	$(CLI) fit -c $(CONFIG)

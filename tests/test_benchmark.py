@@ -11,14 +11,15 @@ import pytest
 from mgd_sam2.benchmark.accuracy import run_accuracy
 from mgd_sam2.benchmark.speed import SpeedConfig, measure
 from mgd_sam2.cli import main
+from mgd_sam2.inference.backends import TorchBackend
 from mgd_sam2.metrics.tables import LAYOUTS
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 
 
 def test_accuracy_on_synthetic_writes_tables_and_plots(synthetic_root: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
-    network = MGDSAM2(NetworkConfig(preset="micro")).eval()
-    report = run_accuracy(network, "untrained micro", synthetic_root, tmp_path / "out", workers=0)
+    backend = TorchBackend(MGDSAM2(NetworkConfig(preset="micro")).eval())
+    report = run_accuracy(backend, "untrained micro", synthetic_root, tmp_path / "out", workers=0)
     out = tmp_path / "out"
     assert any("DIS5K/DIS-TE1 skipped" in note for note in report["notes"])
     assert any("synthetic dataset" in note for note in report["notes"])
@@ -112,6 +113,23 @@ def test_speed_of_training_steps(tmp_path: Path) -> None:
     )
     row = json.loads((tmp_path / "t.json").read_text())["speed"][0]
     assert row["train"] is True and SPEED_FIELDS <= set(row) and row["latency_ms_p50"] > 0
+
+
+@pytest.mark.slow
+def test_speed_profile_splits_each_backend_into_the_models_parts(tmp_path: Path, capsys) -> None:
+    argv = ["benchmark", "speed", "--preset", "micro", "--iters", "1", "--profile", "--json", str(tmp_path / "p.json")]
+    assert main([*argv, "--backend", "torch,onnx-int8"]) == 0
+    rows = json.loads((tmp_path / "p.json").read_text())["speed"]
+    assert [row["backend"] for row in rows] == ["torch", "onnx-int8"]
+    network_parts = ("Hiera trunk", "MPAdapter", "FPN neck", "SAM2 decoder", "MCEM", "HMIM", "DRM")
+    for row in rows:
+        parts = row["parts_s"]
+        assert all(parts[part] > 0 for part in (*network_parts, "pre-processing", "post-processing")), parts
+        inside = sum(parts[part] for part in network_parts)
+        assert parts["other"] < inside and inside + parts["other"] <= 1.2 * parts["network"], parts
+    assert "profile: micro onnx-int8" in capsys.readouterr().out
+    assert main([*argv, "--backend", "onnx", "--precision", "bf16"]) == 1
+    assert "ONNX backends time fp32" in capsys.readouterr().err
 
 
 def test_speed_protocol_counts_the_switched_model() -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
 from mgd_sam2.data.views import tile
+from mgd_sam2.inference.backends import TorchBackend
 from mgd_sam2.inference.maps import predict_logits
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 
@@ -27,5 +29,18 @@ def test_tta_is_the_released_flip_times_scales_mean() -> None:
                 passes.append(logits.flip(-1) if flip else logits)
         expected = sum(passes) / len(passes)
         views = tile(image, 2)
-        torch.testing.assert_close(predict_logits(model, views, tta=True), expected, atol=1e-5, rtol=0)
-        assert not torch.allclose(predict_logits(model, views, tta=False), expected, atol=1e-3)
+        backend = TorchBackend(model)
+        torch.testing.assert_close(predict_logits(backend, views, tta=True), expected, atol=1e-5, rtol=0)
+        assert not torch.allclose(predict_logits(backend, views, tta=False), expected, atol=1e-3)
+
+
+def test_bf16_on_a_cpu_without_native_bf16_is_refused_in_one_line(monkeypatch) -> None:
+    from mgd_sam2.errors import ConfigError
+    from mgd_sam2.inference import devices
+
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: False)
+    with pytest.raises(ConfigError, match="no native bf16 kernels"):
+        devices.resolve_device("cpu", "bf16-mixed")
+    assert devices.resolve_device("cpu", "auto") == (torch.device("cpu"), None)  # auto on a CPU: fp32
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: True)
+    assert devices.resolve_device("cpu", "bf16-mixed") == (torch.device("cpu"), torch.bfloat16)

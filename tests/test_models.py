@@ -162,14 +162,14 @@ def test_fpn_neck_runs_what_the_released_code_runs(preset: str) -> None:
         backbone_channel_list=spec.channel_list,
         fpn_top_down_levels=[2, 3],
     ).eval()
-    ours = AdaptedImageEncoder(spec, grid=2, use_adapters=False).neck.eval()
-    released.load_state_dict(ours.state_dict())
+    ours = AdaptedImageEncoder(spec, grid=2, use_adapters=False).eval()
+    released.load_state_dict(ours.neck.state_dict())
     torch.manual_seed(0)
     stage_outputs = [
         torch.randn(1, dim, side, side) for dim, side in zip(spec.channel_list[::-1], (32, 16, 8, 4), strict=True)
     ]
     with torch.no_grad():
-        expected, mine = released(stage_outputs)[0], ours(stage_outputs)[0]
+        expected, mine = released(stage_outputs)[0], ours.fpn(stage_outputs)
         released.fpn_interp_model = "nearest"  # the test can tell the two apart
         nearest = released(stage_outputs)[0]
     for level, (a, b) in enumerate(zip(mine, expected, strict=True)):
@@ -191,6 +191,7 @@ def test_fpn_neck_runs_what_the_released_code_runs(preset: str) -> None:
 def test_outputs_equal_those_of_the_in_model_tiling_code(name: str, settings: dict) -> None:
     """tests/fixtures/reference_outputs.pt holds what the code before the data pipeline cut the views (commit
     c6964d7, views cut inside forward) computed for these seeds; every 4th pixel of the logits is kept."""
+    from mgd_sam2.inference.backends import TorchBackend
     from mgd_sam2.inference.maps import predict_logits
 
     reference = torch.load(Path(__file__).parent / "fixtures" / "reference_outputs.pt", weights_only=True)[name]
@@ -199,7 +200,7 @@ def test_outputs_equal_those_of_the_in_model_tiling_code(name: str, settings: di
     image = torch.randn(1, 3, model.input_size, model.input_size, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         out = model(tile(image, model.grid))
-        tta = predict_logits(model, tile(image, model.grid), tta=True)
+        tta = predict_logits(TorchBackend(model), tile(image, model.grid), tta=True)
     torch.testing.assert_close(out.logits[..., ::4, ::4], reference["logits"], rtol=0, atol=1e-5)
     torch.testing.assert_close(out.view_logits, reference["view_logits"], rtol=0, atol=1e-5)
     torch.testing.assert_close(tta[..., ::4, ::4], reference["tta"], rtol=0, atol=1e-5)

@@ -32,6 +32,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "write masks for images of any size (--ckpt --input --output); with -c CONFIG: LightningCLI predict",
         "mgd_sam2.commands.predict",
     ),
+    "app": (
+        "a web page on this machine that cuts objects out of uploaded images (--ckpt; needs the [app] extra)",
+        "mgd_sam2.commands.app",
+    ),
     "check-data": (
         "validate a dataset: pairing, unreadable/truncated files, sizes, mask values, EXIF, bit depth",
         "mgd_sam2.commands.check_data",
@@ -50,7 +54,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "model": (
         "info: parameter counts of a preset; load: a SAM2/released weights file key by key; "
-        "export: a run's trained weights for predict --weights",
+        "export: a run's trained weights for predict --weights, or an ONNX graph (--onnx, --int8)",
         "mgd_sam2.commands.model",
     ),
 }

@@ -12,9 +12,9 @@ from typing import Any
 
 from mgd_sam2.data.datasets import split_records
 from mgd_sam2.data.layouts import DatasetLayoutError, Split, resolve_split
+from mgd_sam2.inference.backends import Backend
 from mgd_sam2.metrics.evaluate import evaluate_folders, versions
 from mgd_sam2.metrics.tables import csv_table, markdown_table, with_dis_overall
-from mgd_sam2.models.network import MGDSAM2
 from mgd_sam2.utils.files import atomic_path, write_json, write_text
 
 # table layout -> (title, the splits of its rows in order)
@@ -48,18 +48,14 @@ def present_benchmarks(data_root: Path) -> tuple[dict[str, tuple[str, list[Split
     return present, notes
 
 
-def predict_split(
-    network: MGDSAM2, split: Split, out: Path, batch_size: int, workers: int, device: str, tta: bool
-) -> Path:
+def predict_split(backend: Backend, split: Split, out: Path, batch_size: int, workers: int, tta: bool) -> Path:
     """Write 8-bit predictions for every image of ``split`` into ``out/<split name>`` (replacing what is there)."""
     from mgd_sam2.inference.predict import predict_files
     from mgd_sam2.inference.writer import MaskWriter
 
     folder = out / split.name
     images = [record.image for record in split_records(split)]
-    writer = predict_files(
-        network, images, MaskWriter(folder), device=device, batch_size=batch_size, workers=workers, tta=tta
-    )
+    writer = predict_files(backend, images, MaskWriter(folder), batch_size=batch_size, workers=workers, tta=tta)
     if writer.failures:
         raise DatasetLayoutError(
             f"could not read {len(writer.failures)} images of {split.name}, e.g. {writer.failures[0]}; "
@@ -95,14 +91,13 @@ def plot_curves(curves: dict[str, dict[str, list[float]]], out: Path) -> list[Pa
 
 
 def run_accuracy(
-    network: MGDSAM2,
+    backend: Backend,
     model_description: str,
     data_root: Path,
     out: Path,
     hce_binarize: str = "dis",
     workers: int = 2,
     batch_size: int = 1,
-    device: str = "auto",
     tta: bool = False,
 ) -> dict[str, Any]:
     """Predict, score, and write accuracy.{md,json}, accuracy_<layout>.csv and the curve plots under ``out``."""
@@ -125,7 +120,7 @@ def run_accuracy(
     titles: dict[str, str] = {}
     for layout, (title, splits) in present.items():
         for split in splits:
-            predictions = predict_split(network, split, out / "predictions", batch_size, workers, device, tta)
+            predictions = predict_split(backend, split, out / "predictions", batch_size, workers, tta)
             result = evaluate_folders(predictions, split.mask_dir, hce_binarize=hce_binarize, workers=workers)
             scores[split.name], curves[split.name] = result.scores, result.curves
         rows = {split.name: scores[split.name] for split in splits}

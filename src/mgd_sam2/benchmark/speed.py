@@ -3,7 +3,9 @@
 Protocol: random weights (speed does not depend on them), a fixed seeded input at the model's input
 size, ``torch.inference_mode``, optional bf16 autocast and ``torch.compile``; warm-up passes first
 (compilation happens there), then timed passes each ended by a device synchronisation. Every
-configuration runs in a fresh process, so its peak memory is its own.
+configuration runs in a fresh process, so its peak memory is its own. The ONNX backends run the same
+network exported (and for onnx-int8 quantized) in that process, through the same Backend interface as
+predict; the export's time is not counted.
 """
 
 from __future__ import annotations
@@ -12,11 +14,15 @@ import contextlib
 import multiprocessing
 import platform
 import resource
+import tempfile
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+SPEED_BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,16 @@ class SpeedConfig:
     iters: int = 3
     switches: tuple[tuple[str, bool], ...] = ()  # MGDSAM2 module switches, for ablations
     train: bool = False  # time a training step (forward, loss, backward, AdamW step) instead of inference
+    backend: str = "torch"  # torch | onnx | onnx-int8 (ONNX Runtime on the CPU; int8 MatMul/Gemm weights)
+    profile: bool = False  # also time each part of the network, and the shared pre- and post-processing
+
+    def check(self) -> None:
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be fp32 or bf16, got {self.precision!r}")
+        if self.backend not in SPEED_BACKENDS:
+            raise ValueError(f"backend must be one of {SPEED_BACKENDS}, got {self.backend!r}")
+        if self.backend != "torch" and (self.device != "cpu" or self.precision != "fp32" or self.compile or self.train):
+            raise ValueError("the ONNX backends time fp32 inputs on the CPU, without --compile or --train")
 
 
 def measure(config: SpeedConfig) -> dict[str, Any]:
@@ -41,8 +57,7 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
     from mgd_sam2.models.summary import parameter_counts
     from mgd_sam2.training.loss import mgd_loss
 
-    if config.precision not in ("fp32", "bf16"):
-        raise ValueError(f"precision must be fp32 or bf16, got {config.precision!r}")
+    config.check()
     device = torch.device(config.device)
     cuda = device.type == "cuda"
     torch.manual_seed(0)
@@ -61,8 +76,13 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
         torch.optim.AdamW([p for group in model.parameter_groups().values() for p in group]) if config.train else None
     )
 
+    folder = tempfile.TemporaryDirectory()
+    onnx = onnx_backend(model, Path(folder.name), config.backend == "onnx-int8") if config.backend != "torch" else None
+
     def step() -> None:
-        if optimizer is None:
+        if onnx is not None:
+            onnx.backend.logits(views)
+        elif optimizer is None:
             runner(views)
         else:
             with autocast:
@@ -87,6 +107,10 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
             step()
             latencies.append(time.perf_counter() - start)
     latencies_ms = np.array(latencies) * 1000
+    parts = {}
+    if config.profile:
+        parts = profile_parts(model, views, onnx, config.iters, device)
+    folder.cleanup()
     return {
         **{key: value for key, value in asdict(config).items() if key != "switches"},
         **dict(config.switches),
@@ -102,7 +126,48 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
         "device_name": torch.cuda.get_device_name(device) if cuda else platform.processor() or platform.machine(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "parts_s": parts,
     }
+
+
+@dataclass
+class OnnxFiles:
+    backend: Any  # the OnnxBackend timed
+    path: Path  # its file
+    fp32: Path  # the fp32 export (its nodes carry module paths, for the profile)
+
+
+def onnx_backend(model, folder: Path, int8: bool) -> OnnxFiles:
+    """Export ``model`` (and quantize it) into ``folder``; the backend runs with torch's thread count."""
+    import torch
+
+    from mgd_sam2.inference.backends import OnnxBackend
+    from mgd_sam2.inference.export import export_onnx, quantize_onnx
+
+    fp32 = folder / "model.onnx"
+    export_onnx(model, fp32)
+    path = folder / "model_int8.onnx" if int8 else fp32
+    if int8:
+        quantize_onnx(fp32, path, model)
+    return OnnxFiles(OnnxBackend(path, threads=torch.get_num_threads()), path, fp32)
+
+
+def profile_parts(model, views, onnx: OnnxFiles | None, passes: int, device) -> dict[str, float]:
+    """Seconds per image of each network part (benchmark/profile.py), pre- and post-processing."""
+    import torch
+
+    from mgd_sam2.benchmark.profile import profile_io, profile_onnx, profile_torch
+    from mgd_sam2.inference.backends import ONNX_INPUTS
+
+    batch = views.full.shape[0]
+    if onnx is None:
+        parts = profile_torch(model, views, passes, device)
+        parts["other"] = parts["network"] - sum(v for k, v in parts.items() if k != "network")
+        parts = {part: seconds / batch for part, seconds in parts.items()}
+    else:  # ONNX Runtime runs one image at a time
+        feed = {name: getattr(views, name)[:1].cpu().numpy() for name in ONNX_INPUTS}
+        parts = profile_onnx(onnx.path, onnx.fp32, feed, passes, torch.get_num_threads())
+    return {**parts, **profile_io(model.input_size, model.grid)}
 
 
 def measure_isolated(config: SpeedConfig) -> dict[str, Any]:

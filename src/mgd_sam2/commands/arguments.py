@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Callable, Iterable
 
 
@@ -42,3 +43,38 @@ def comma_list(kind: Callable[[str], object], choices: Iterable[str] | None = No
         return [kind(item) for item in items]
 
     return parse
+
+
+def add_weights_arguments(parser: argparse.ArgumentParser, ckpt_required: bool, ckpt_default: str = "") -> None:
+    """--ckpt, --weights, --backend, --device, --precision and --max-pixels: which weights run, where and how
+    (predict and the app; inference/loading.py and inference/devices.py give them meaning)."""
+    from mgd_sam2.data.io import DEFAULT_MAX_PIXELS
+    from mgd_sam2.inference.devices import BACKENDS, DEVICES, PRECISIONS
+
+    parser.add_argument(
+        "--ckpt",
+        type=Path,
+        required=ckpt_required,
+        help="a Lightning checkpoint of a run (runs/NAME/.../best.ckpt), the authors' released MGD-SAM2 weights, "
+        f"a SAM2/SAM2.1 checkpoint together with --weights, or an ONNX export (model export --onnx){ckpt_default}",
+    )
+    parser.add_argument("--weights", type=Path, help="trained weights from `mgd-sam2 model export`, for a SAM2 --ckpt")
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="torch, or onnx (ONNX Runtime on the CPU, for a .onnx --ckpt); auto: by the --ckpt file",
+    )
+    parser.add_argument("--device", choices=DEVICES, default="auto", help="where the model runs")
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="auto: bf16-mixed on GPU, 32-true on CPU",
+    )
+    parser.add_argument(
+        "--max-pixels",
+        type=positive_int,
+        default=DEFAULT_MAX_PIXELS,
+        help="refuse images larger than this many pixels (a guard against decompression bombs and memory)",
+    )

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mgd_sam2.benchmark.speed import SPEED_BACKENDS
 from mgd_sam2.cli import HelpFormatter
 from mgd_sam2.commands.arguments import comma_list, non_negative_int, positive_int
-from mgd_sam2.inference.devices import DEVICES
+from mgd_sam2.errors import ConfigError
+from mgd_sam2.inference.devices import BACKENDS, DEVICES
 from mgd_sam2.metrics.functional import HCE_BINARIZATIONS
 from mgd_sam2.models.presets import PRESETS
 
@@ -42,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--hce-binarize", choices=HCE_BINARIZATIONS, default="dis", help="HCE prediction binarisation"
     )
     accuracy.add_argument("--device", choices=DEVICES, default="auto", help="where to predict")
+    accuracy.add_argument("--backend", choices=BACKENDS, default="auto", help="torch or onnx (auto: by --ckpt)")
     accuracy.add_argument("--batch-size", type=positive_int, default=1, help="images per forward pass")
     accuracy.add_argument("--workers", type=non_negative_int, default=2, help="loader and evaluator processes")
 
@@ -62,7 +65,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="comma-separated: fp32, bf16 (autocast)",
     )
     speed.add_argument(
+        "--backend",
+        type=comma_list(str, SPEED_BACKENDS),
+        default=["torch"],
+        help="comma-separated: torch, onnx (ONNX Runtime fp32, CPU), onnx-int8 (int8 MatMul/Gemm weights); the "
+        "network is exported in the timed process, its export not timed",
+    )
+    speed.add_argument(
         "--compile", action=argparse.BooleanOptionalAction, default=False, help="torch.compile the model"
+    )
+    speed.add_argument(
+        "--profile",
+        action="store_true",
+        help="also a table per configuration: seconds and share of each network part (trunk, adapters, neck, "
+        "decoder, MCEM, HMIM, DRM) and of pre- and post-processing of a 2048x1536 JPEG",
     )
     speed.add_argument(
         "--train",
@@ -152,6 +168,18 @@ def print_rows(title: str, rows: list[dict]) -> None:
     console().print(table)
 
 
+def print_profile(row: dict) -> None:
+    """One configuration's parts: milliseconds per image and share of the whole (network + pre + post)."""
+    parts = dict(row["parts_s"])
+    network = parts.pop("network")
+    whole = network + parts["pre-processing"] + parts["post-processing"]
+    title = f"profile: {row['preset']} {row['backend']} {row['precision']} batch {row['batch']}, ms per image"
+    rows = [{"part": part, "ms": seconds * 1000, "share_%": 100 * seconds / whole}
+            for part, seconds in sorted(parts.items(), key=lambda item: -item[1])]  # fmt: skip
+    rows.append({"part": "whole (network + pre + post)", "ms": whole * 1000, "share_%": 100.0})
+    print_rows(title, rows)
+
+
 def check_arguments(args: argparse.Namespace) -> None:
     """Output paths and the device, checked before any measurement starts."""
     from mgd_sam2.inference.devices import resolve_device
@@ -183,17 +211,24 @@ def run(args: argparse.Namespace) -> int:
         cuda = args.device == "cuda"
         warmup = args.warmup if args.warmup is not None else (10 if cuda else 1)
         iters = args.iters if args.iters is not None else (50 if cuda else 3)
-        results["speed"] = [
-            measure_isolated(
-                SpeedConfig(args.preset, args.device, batch, precision, args.compile, warmup, iters, train=args.train)
-            )
+        configs = [
+            SpeedConfig(args.preset, args.device, batch, precision, args.compile, warmup, iters, train=args.train,
+                        backend=backend, profile=args.profile)
+            for backend in args.backend
             for batch in args.batch
             for precision in args.precision
-        ]
+        ]  # fmt: skip
+        for config in configs:
+            try:
+                config.check()
+            except ValueError as error:
+                raise ConfigError(f"benchmark speed: {error}") from None
+        results["speed"] = [measure_isolated(config) for config in configs]
         shown = (
             "preset",
             "device",
             "train",
+            "backend",
             "batch",
             "precision",
             "compile",
@@ -206,10 +241,14 @@ def run(args: argparse.Namespace) -> int:
             "params_total",
             "params_trainable",
         )
+        baseline = results["speed"][0]["throughput_img_s"]
         print_rows(
             "training step speed" if args.train else "inference speed",
-            [{key: row[key] for key in shown} for row in results["speed"]],
-        )
+            [{**{key: row[key] for key in shown}, "vs_first": row["throughput_img_s"] / baseline}
+             for row in results["speed"]],
+        )  # fmt: skip
+        for row in results["speed"] if args.profile else []:
+            print_profile(row)
     elif args.action == "scaling":
         from mgd_sam2.benchmark.scaling import run_scaling
         from mgd_sam2.commands.demo import CONFIG
@@ -255,34 +294,31 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_accuracy_action(args: argparse.Namespace) -> int:
-    import json
-
     from mgd_sam2.benchmark.accuracy import run_accuracy
-    from mgd_sam2.inference.loading import load_network
+    from mgd_sam2.commands.demo import demo_checkpoint
+    from mgd_sam2.inference.loading import load_backend
+    from mgd_sam2.inference.predict import torch_backend
     from mgd_sam2.metrics.tables import rich_table
     from mgd_sam2.models.network import MGDSAM2, NetworkConfig
     from mgd_sam2.utils.progress import console
 
     ckpt = args.ckpt
-    demo_report = Path("runs/demo/report.json")
-    if ckpt is None and demo_report.is_file():
-        ckpt = Path(json.loads(demo_report.read_text())["checkpoint"])
+    if ckpt is None and (ckpt := demo_checkpoint()) is not None:
         print(f"note: no --ckpt given; using the demo's best checkpoint {ckpt}")
     if ckpt is None:
-        network = MGDSAM2(NetworkConfig(preset="micro")).eval()
+        backend = torch_backend(MGDSAM2(NetworkConfig(preset="micro")), args.device)
         description = "an UNTRAINED micro model (no --ckpt and no demo run: a dry run)"
         print(f"note: no --ckpt given and no demo run found; scoring {description}")
     else:
-        network, description = load_network(ckpt, args.weights)
+        backend, description = load_backend(ckpt, args.weights, args.backend, args.device)
     report = run_accuracy(
-        network,
+        backend,
         description,
         args.data_root,
         args.out,
         args.hce_binarize,
         args.workers,
         args.batch_size,
-        args.device,
         tta=args.tta,
     )
     for layout, rows in report["tables"].items():

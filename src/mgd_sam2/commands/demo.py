@@ -17,6 +17,17 @@ from mgd_sam2.commands.arguments import positive_int
 from mgd_sam2.commands.synth import add_generator_arguments
 
 CONFIG = Path(__file__).resolve().parent.parent / "configs" / "demo.yaml"
+DEMO_REPORT = Path("runs/demo/report.json")
+
+
+def demo_checkpoint(report: Path = DEMO_REPORT) -> Path | None:
+    """The best checkpoint of the last ``make demo`` run (recorded in its report), or None when there is none."""
+    import json
+
+    if not report.is_file():
+        return None
+    ckpt = Path(json.loads(report.read_text())["checkpoint"])
+    return ckpt if ckpt.is_file() else None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,9 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--epochs", type=positive_int, default=None, help="training epochs (default: the demo config's)"
     )
-    parser.add_argument(
-        "--report", type=Path, default=Path("runs/demo/report.json"), help="where to write before/after metrics"
-    )
+    parser.add_argument("--report", type=Path, default=DEMO_REPORT, help="where to write before/after metrics")
 
 
 def same_score(logged: float, rescored: float) -> bool:

@@ -30,11 +30,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     load.add_argument("--ckpt", type=Path, required=True, help="the weights file")
     export = actions.add_parser(
         "export",
-        help="write a run's trained weights (everything but the frozen trunk) to a small file for predict --weights",
+        help="write a network's trained weights (safetensors, for predict --weights) and/or an ONNX model "
+        "(for predict --backend onnx), checked against PyTorch",
         formatter_class=HelpFormatter,
     )
-    export.add_argument("--ckpt", type=Path, required=True, help="a Lightning checkpoint of a training run")
-    export.add_argument("--out", type=Path, required=True, help="the weights file to write")
+    export.add_argument(
+        "--ckpt",
+        type=Path,
+        required=True,
+        help="a Lightning checkpoint of a training run or the authors' released weights (or a SAM2.1 checkpoint "
+        "with --weights)",
+    )
+    export.add_argument("--weights", type=Path, help="trained weights for a SAM2.1 --ckpt")
+    export.add_argument(
+        "--out", type=Path, help="trained weights (everything but the frozen trunk): .safetensors (.pt: torch.save)"
+    )
+    export.add_argument(
+        "--onnx", type=Path, help="an ONNX model at the network's input size, for ONNX Runtime on the CPU"
+    )
+    export.add_argument(
+        "--int8",
+        type=Path,
+        help="also an int8 ONNX model (dynamic quantization of the linear layers; faster on CPUs, slightly "
+        "different masks: the command prints how much)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,14 +66,7 @@ def run(args: argparse.Namespace) -> int:
         print(report.summary())
         return 0
     if args.action == "export":
-        from mgd_sam2.inference.loading import export_trained_weights, load_network
-        from mgd_sam2.utils.files import check_output_file
-
-        check_output_file(args.out, "--out")
-        network, description = load_network(args.ckpt)
-        count = export_trained_weights(network, args.out)
-        print(f"wrote {count} tensors of {description} to {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB)")
-        return 0
+        return run_export(args)
     from mgd_sam2.models.network import MGDSAM2, NetworkConfig
     from mgd_sam2.models.summary import parameter_counts
 
@@ -76,4 +88,35 @@ def run(args: argparse.Namespace) -> int:
     table.add_row("LR group 'new' (base LR, wd 0)", "", f"{counts['groups']['new']:,}")
     table.add_row("LR group 'pretrained' (0.1x LR, wd 1e-5)", "", f"{counts['groups']['pretrained']:,}")
     console().print(table)
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from mgd_sam2.errors import ConfigError
+    from mgd_sam2.inference.loading import export_trained_weights, load_network
+    from mgd_sam2.utils.files import check_output_file
+
+    if not (args.out or args.onnx or args.int8):
+        raise ConfigError("nothing to write: give --out (trained weights), --onnx and/or --int8 (ONNX models)")
+    if args.int8 and not args.onnx:
+        raise ConfigError("--int8 is quantized from the fp32 export: give --onnx too")
+    for flag in ("out", "onnx", "int8"):
+        if getattr(args, flag):
+            check_output_file(getattr(args, flag), f"--{flag}")
+    network, description = load_network(args.ckpt, args.weights)
+    if args.out:
+        count = export_trained_weights(network, args.out)
+        print(f"wrote {count} tensors of {description} to {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB)")
+    if args.onnx:
+        from mgd_sam2.inference.export import export_onnx, quantize_onnx
+
+        report = export_onnx(network, args.onnx)
+        size = args.onnx.stat().st_size / 2**20
+        print(f"wrote {args.onnx} ({size:.1f} MiB, {report['seconds']:.0f} s): logits within "
+              f"{report['max_abs_logit_diff']:.1e} of PyTorch's")  # fmt: skip
+        if args.int8:
+            report = quantize_onnx(args.onnx, args.int8, network)
+            print(f"wrote {args.int8} ({args.int8.stat().st_size / 2**20:.1f} MiB): logits within "
+                  f"{report['max_abs_logit_diff']:.1e} of PyTorch's, probabilities "
+                  f"{report['mean_abs_sigmoid_diff']:.1e} apart on average")  # fmt: skip
     return 0

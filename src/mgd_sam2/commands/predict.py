@@ -10,22 +10,13 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from mgd_sam2.commands.arguments import non_negative_int, positive_int
-from mgd_sam2.data.io import DEFAULT_MAX_PIXELS
+from mgd_sam2.commands.arguments import add_weights_arguments, non_negative_int, positive_int
 from mgd_sam2.errors import ConfigError
-from mgd_sam2.inference.devices import DEVICES, PRECISIONS
 from mgd_sam2.utils.files import check_output_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--ckpt",
-        type=Path,
-        required=True,
-        help="a Lightning checkpoint of a run (runs/NAME/.../best.ckpt), the authors' released MGD-SAM2 weights, "
-        "or a SAM2/SAM2.1 checkpoint together with --weights",
-    )
-    parser.add_argument("--weights", type=Path, help="trained weights from `mgd-sam2 model export`, for a SAM2 --ckpt")
+    add_weights_arguments(parser, ckpt_required=True)
     parser.add_argument(
         "--input", type=Path, required=True, help="an image file or a folder of images (any size, any aspect ratio)"
     )
@@ -53,21 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="redo images whose outputs exist (outputs made with other weights or options are redone anyway); "
         "files that predict did not write are never overwritten",
     )
-    parser.add_argument("--device", choices=DEVICES, default="auto", help="where to run")
-    parser.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="auto",
-        help="auto: bf16-mixed on GPU, 32-true on CPU",
-    )
     parser.add_argument("--batch-size", type=positive_int, default=1, help="images per forward pass")
     parser.add_argument("--workers", type=non_negative_int, default=2, help="processes reading images (0: none)")
-    parser.add_argument(
-        "--max-pixels",
-        type=positive_int,
-        default=DEFAULT_MAX_PIXELS,
-        help="refuse images larger than this many pixels (a guard against decompression bombs and memory)",
-    )
 
 
 def check_paths(records: list, input_path: Path, output: Path, cutout: bool, recursive: bool) -> None:
@@ -92,8 +70,8 @@ def check_paths(records: list, input_path: Path, output: Path, cutout: bool, rec
 def run(args: argparse.Namespace) -> int:
     from mgd_sam2.data.datasets import image_records
     from mgd_sam2.inference.devices import resolve_device
-    from mgd_sam2.inference.loading import load_network, weights_identity
-    from mgd_sam2.inference.predict import predict_files
+    from mgd_sam2.inference.loading import load_backend
+    from mgd_sam2.inference.predict import predict_files, prediction_settings
     from mgd_sam2.inference.writer import MaskWriter, plan_outputs
     from mgd_sam2.utils.files import remove_stale_temporaries
 
@@ -102,11 +80,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: ignored in {args.input}: {ignored}")
     check_paths(records, args.input, args.output, args.cutout, args.recursive)
     _, autocast = resolve_device(args.device, args.precision)  # a bad --device fails before any work
-    settings = {
-        "weights": weights_identity(args.ckpt, args.weights),
-        "tta": args.tta,
-        "precision": str(autocast or "float32").removeprefix("torch."),
-    }
+    settings = prediction_settings(args.ckpt, args.weights, args.tta, args.backend, autocast)
     writer = MaskWriter(args.output, args.binary, args.cutout, settings=settings, max_pixels=args.max_pixels)
     plan = plan_outputs(records, writer, overwrite=args.overwrite)
     if plan.skipped:
@@ -121,14 +95,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"removed unfinished temporary files of an interrupted run from {args.output}")
     if not plan.todo:
         return 0
-    network, description = load_network(args.ckpt, args.weights)
+    backend, description = load_backend(args.ckpt, args.weights, args.backend, args.device, args.precision)
     print(f"model: {description}")
     writer = predict_files(
-        network,
+        backend,
         plan.todo,
         writer,
-        device=args.device,
-        precision=args.precision,
         batch_size=args.batch_size,
         workers=args.workers,
         tta=args.tta,

@@ -10,13 +10,16 @@ if TYPE_CHECKING:
     import torch
 
 DEVICES = ("auto", "cpu", "cuda")
+BACKENDS = ("auto", "torch", "onnx")  # auto: onnx for a .onnx file, else torch
 PRECISIONS = ("auto", "32-true", "bf16-mixed")  # Lightning's names, so flags and -c CONFIG read alike
 
 
 def resolve_device(device: str, precision: str) -> tuple[torch.device, torch.dtype | None]:
     """(``DEVICES`` entry, ``PRECISIONS`` entry) -> (device, autocast dtype or None for fp32).
 
-    auto: CUDA when available; bf16 autocast on a GPU, fp32 on the CPU.
+    auto: CUDA when available; bf16 autocast on a GPU, fp32 on the CPU. bf16 on a CPU is refused unless oneDNN
+    reports native bf16 kernels (AVX512-BF16 or AMX): without them PyTorch's bf16 convolutions fall back to slow
+    reference kernels (README, Speed).
     """
     import torch
 
@@ -28,4 +31,16 @@ def resolve_device(device: str, precision: str) -> tuple[torch.device, torch.dty
         raise ConfigError("--device cuda: no CUDA GPU is visible here; use --device cpu (or auto)")
     cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
     bf16 = precision == "bf16-mixed" or (precision == "auto" and cuda)
+    if bf16 and not cuda and not cpu_has_native_bf16():
+        raise ConfigError(
+            "--precision bf16-mixed on this CPU: it has no native bf16 kernels, so bf16 runs many times slower than "
+            "fp32 here; use --precision 32-true, or the ONNX backend (README, Speed)"
+        )
     return torch.device("cuda" if cuda else "cpu"), torch.bfloat16 if bf16 else None
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether oneDNN has native bf16 kernels on this CPU (AVX512-BF16 or AMX)."""
+    import torch
+
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())

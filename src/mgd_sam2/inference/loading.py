@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from mgd_sam2.inference.backends import Backend, OnnxBackend
 from mgd_sam2.models.checkpoints import (
     TRAINED_WEIGHTS_FORMAT,
     WEIGHTS_USE,
@@ -122,3 +123,32 @@ def load_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[M
             f"missing {missing[:5]}, unexpected {result.unexpected_keys[:5]}"
         )
     return network.eval(), f"{report.kind} trunk from {ckpt} + trained weights from {weights} (preset {network.preset})"
+
+
+def backend_name(ckpt: str | Path, backend: str = "auto") -> str:
+    """The backend that runs ``ckpt``: ``backend`` unless auto, which is onnx for a .onnx file, else torch."""
+    if backend != "auto":
+        return backend
+    return "onnx" if Path(ckpt).suffix == ".onnx" else "torch"
+
+
+def load_backend(
+    ckpt: str | Path,
+    weights: str | Path | None = None,
+    backend: str = "auto",
+    device: str = "auto",
+    precision: str = "auto",
+) -> tuple[Backend, str]:
+    """(a ready backend, a one-line description). ``backend`` auto: ONNX for a .onnx file, else PyTorch."""
+    from mgd_sam2.inference.predict import torch_backend
+
+    if backend_name(ckpt, backend) == "onnx":
+        if weights is not None or Path(ckpt).suffix != ".onnx":
+            raise CheckpointError(f"--backend onnx runs a .onnx file from `mgd-sam2 model export --onnx`, got {ckpt}")
+        if device == "cuda" or precision == "bf16-mixed":
+            raise CheckpointError("the ONNX backend runs in fp32 (or the int8 file's precision) on the CPU")
+        runner = OnnxBackend(ckpt)
+        quantized = "" if runner.quantization == "none" else f", {runner.quantization}"
+        return runner, f"ONNX model {ckpt} (preset {runner.network_config['preset']}{quantized}, ONNX Runtime)"
+    network, description = load_network(ckpt, weights)
+    return torch_backend(network, device, precision), description

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from mgd_sam2.data.views import tile
-from mgd_sam2.models.network import MGDSAM2
+from mgd_sam2.inference.backends import Backend
 from mgd_sam2.models.views import Views, nearest_input_size, resize
 
 TTA_SCALES = (0.75, 1.0, 1.25)  # the released test.py: horizontal flip x these scales, logits averaged
@@ -17,24 +17,25 @@ def tta_input_sizes(size: int, grid: int, scales: tuple[float, ...] = TTA_SCALES
     return [nearest_input_size(size * scale, grid) for scale in scales]
 
 
-def predict_logits(model: MGDSAM2, views: Views, tta: bool = False) -> Tensor:
-    """Views of (B, 3, S, S) normalised inputs -> (B, 1, S, S) logits; with ``tta``, the mean over hflip x 3 scales.
+def predict_logits(backend: Backend, views: Views, tta: bool = False) -> Tensor:
+    """Views of (B, 3, S, S) normalised inputs -> (B, 1, S, S) float32 logits; with ``tta``, the mean over hflip x
+    3 scales.
 
     TTA follows the released test.py (ttach) in its float order too: flip, then resize and cut the views
     again; the logits are resized back, then unflipped; passes run flip-major and are summed in that
     order, then divided.
     """
     if not tta:
-        return model(views).logits
+        return backend.logits(views)
     image = views.full
     size = image.shape[-2:]
-    total = torch.zeros(image.shape[0], 1, *size, device=image.device, dtype=torch.float32)
-    passes = 0
+    total, passes = None, 0
     for flip in (False, True):
         flipped = image.flip(-1) if flip else image
-        for side in tta_input_sizes(size[-1], model.grid):
-            logits = resize(model(tile(resize(flipped, (side, side)), model.grid)).logits.float(), size)
-            total += logits.flip(-1) if flip else logits
+        for side in tta_input_sizes(size[-1], backend.grid):
+            logits = resize(backend.logits(tile(resize(flipped, (side, side)), backend.grid)), size)
+            logits = logits.flip(-1) if flip else logits
+            total = logits if total is None else total + logits
             passes += 1
     return total / passes
 

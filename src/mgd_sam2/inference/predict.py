@@ -1,8 +1,7 @@
-"""The predict loop: image files -> views (loader workers) -> network -> 8-bit maps -> a writer."""
+"""The predict loop: image files -> views (loader workers) -> a backend -> 8-bit maps -> a writer."""
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -11,60 +10,74 @@ from torch.utils.data import DataLoader
 
 from mgd_sam2.data.datasets import Record, SegmentationDataset, collate
 from mgd_sam2.data.io import DEFAULT_MAX_PIXELS
+from mgd_sam2.errors import ConfigError
+from mgd_sam2.inference.backends import Backend, TorchBackend
 from mgd_sam2.inference.devices import resolve_device
-from mgd_sam2.inference.maps import predict_logits, to_uint8_maps
+from mgd_sam2.inference.maps import predict_logits, to_uint8_maps, tta_input_sizes
 from mgd_sam2.inference.writer import MaskWriter
 from mgd_sam2.models.network import MGDSAM2
 from mgd_sam2.utils.progress import progress_bar
 
 
-def predict_batch(model: MGDSAM2, batch: dict[str, Any], tta: bool = False) -> dict[str, Any]:
+def predict_batch(backend: Backend, batch: dict[str, Any], tta: bool = False) -> dict[str, Any]:
     """A collated predict batch -> {"maps": [(H, W) uint8 at each original size], "name", "path", "errors"}.
 
     Images that failed to load pass through as ``errors`` for the writer to report.
     """
     maps = []
     if "input" in batch:
-        logits = predict_logits(model, batch["input"], tta=tta)
+        logits = predict_logits(backend, batch["input"], tta=tta)
         maps = [m.cpu() for m in to_uint8_maps(logits, batch["size"])]
+    return {"maps": maps, **{key: batch.get(key, []) for key in ("path", "name", "errors")}}
+
+
+def prediction_settings(
+    ckpt: str | Path, weights: str | Path | None, tta: bool, backend: str, autocast: torch.dtype | None
+) -> dict[str, Any]:
+    """What a mask's bytes depend on besides its image, recorded in every PNG written (inference/writer.py): the
+    weights files, TTA, the backend that runs them and the precision."""
+    from mgd_sam2.inference.loading import backend_name, weights_identity
+
     return {
-        "maps": maps,
-        "path": batch.get("path", []),
-        "name": batch.get("name", []),
-        "errors": batch.get("errors", []),
+        "weights": weights_identity(ckpt, weights),
+        "tta": tta,
+        "backend": backend_name(ckpt, backend),
+        "precision": str(autocast or "float32").removeprefix("torch."),
     }
 
 
+def torch_backend(network: MGDSAM2, device: str = "auto", precision: str = "auto") -> TorchBackend:
+    """The network in eval mode on the device and precision chosen by ``resolve_device``."""
+    target, autocast_dtype = resolve_device(device, precision)
+    return TorchBackend(network.eval(), target, autocast_dtype)
+
+
 def predict_files(
-    model: MGDSAM2,
+    backend: Backend,
     images: list[Record] | list[str | Path],
     writer: MaskWriter,
-    device: str = "auto",
-    precision: str = "auto",
     batch_size: int = 1,
     workers: int = 2,
     tta: bool = False,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     show: bool = True,
 ) -> MaskWriter:
-    """Predict ``images`` (records named by their outputs, or image paths named by their stems) with ``model``
+    """Predict ``images`` (records named by their outputs, or image paths named by their stems) with ``backend``
     and save with ``writer`` (returned, with its ``written`` and ``failures``).
 
     Images are read, resized and cut into views in ``workers`` loader processes while the network runs.
     """
-    target, autocast_dtype = resolve_device(device, precision)
+    if tta and not all(backend.accepts(side) for side in tta_input_sizes(backend.input_size, backend.grid)):
+        raise ConfigError(f"--tta needs inputs of other sizes than the {backend.name} model's; use --backend torch")
     records = [item if isinstance(item, Record) else Record(Path(item).stem, "predict", Path(item)) for item in images]
-    dataset = SegmentationDataset(records, model.input_size, "predict", grid=model.grid, max_pixels=max_pixels)
-    loader = DataLoader(
-        dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate, pin_memory=target.type == "cuda"
-    )
-    model = model.to(target).eval()
-    autocast = torch.autocast(target.type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
-    with torch.inference_mode(), autocast, progress_bar(len(records), "predicting", show=show) as advance:
+    dataset = SegmentationDataset(records, backend.input_size, "predict", grid=backend.grid, max_pixels=max_pixels)
+    cuda = getattr(backend, "device", None) is not None and backend.device.type == "cuda"
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate, pin_memory=cuda)
+    with torch.inference_mode(), progress_bar(len(records), "predicting", show=show) as advance:
         for batch in loader:
-            if "input" in batch:
-                batch["input"] = batch["input"].to(target)
-            writer.write(predict_batch(model, batch, tta=tta))
+            if cuda and "input" in batch:
+                batch["input"] = batch["input"].to(backend.device, non_blocking=True)
+            writer.write(predict_batch(backend, batch, tta=tta))
             advance(len(batch.get("name", [])) + len(batch.get("errors", [])))
     writer.finish()
     return writer

@@ -31,6 +31,10 @@ from mgd_sam2.data.io import (
 from mgd_sam2.errors import ConfigError
 from mgd_sam2.utils.files import atomic_path
 
+# zlib level of the RGBA cut-outs: at PIL's default (6) a 2048x1536 cut-out takes 1.2 s to encode, at 1 0.29 s
+# for a file 22 % larger. Masks keep the default (20 ms, and 3x smaller than at level 1).
+CUTOUT_PNG_LEVEL = 1
+
 
 def output_paths(output: Path, name: str, cutout: bool) -> list[Path]:
     """The files written for the image called ``name``: its mask, and its cut-out when asked for."""
@@ -93,7 +97,7 @@ class MaskWriter(BasePredictionWriter):
         self.written: list[Path] = []
         self.failures: list[tuple[str, str]] = []
 
-    def save_png(self, image: Image.Image, path: Path, source: str) -> None:
+    def save_png(self, image: Image.Image, path: Path, source: str, compress_level: int = 6) -> None:
         """Write ``path`` atomically with the settings recorded; a file there that predict did not write is never
         replaced (the image is reported in ``failures`` instead)."""
         if path.exists() and provenance(path) is None:
@@ -102,7 +106,7 @@ class MaskWriter(BasePredictionWriter):
         info = PngInfo()
         info.add_text(PROVENANCE_KEY, json.dumps(self.settings, sort_keys=True))
         with atomic_path(path) as temporary:
-            image.save(temporary, format="PNG", pnginfo=info)
+            image.save(temporary, format="PNG", pnginfo=info, compress_level=compress_level)
         self.written.append(path)
 
     def write(self, prediction: dict[str, Any]) -> None:
@@ -121,7 +125,8 @@ class MaskWriter(BasePredictionWriter):
                 except UnreadableImageError as error:
                     self.failures.append((path, str(error)))
                     continue
-                self.save_png(Image.fromarray(np.dstack([image, mask]), "RGBA"), cutout_path[0], path)
+                cutout = Image.fromarray(np.dstack([image, mask]), "RGBA")
+                self.save_png(cutout, cutout_path[0], path, compress_level=CUTOUT_PNG_LEVEL)
 
     def finish(self) -> None:
         """Say what was written and list the images that were skipped."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+import torch.nn.functional as F
 from sam2.modeling.backbones.hieradet import Hiera
 from sam2.modeling.backbones.image_encoder import FpnNeck
 from sam2.modeling.position_encoding import PositionEmbeddingSine
@@ -61,5 +63,31 @@ class AdaptedImageEncoder(nn.Module):
             if index in self.trunk.stage_ends:
                 # contiguous (N, C, H, W): the neck's weight gradients then keep the weights' layout, as DDP expects
                 stage_outputs.append(x.permute(0, 3, 1, 2).contiguous())
-        features, _ = self.neck(stage_outputs)
-        return features[:-1]
+        return self.fpn(stage_outputs)[:-1]
+
+    def fpn(self, stage_outputs: list[Tensor]) -> list[Tensor]:
+        """sam2's ``FpnNeck.forward`` without the position encodings it also computes for every level (nothing here
+        reads them): lateral 1x1 convs, then the top-down path on ``fpn_top_down_levels``, coarsest first.
+        [finest (N,C1,H,W), ..., coarsest] -> the same levels with 256 channels."""
+        neck = self.neck
+        last = len(neck.convs) - 1
+        out: list[Tensor] = [stage_outputs[0]] * len(stage_outputs)
+        previous = None
+        for level in range(last, -1, -1):
+            lateral = neck.convs[last - level](stage_outputs[level])
+            if level in neck.fpn_top_down_levels and previous is not None:
+                nearest = neck.fpn_interp_model == "nearest"
+                top_down = F.interpolate(
+                    previous.to(dtype=torch.float32),
+                    scale_factor=2.0,
+                    mode=neck.fpn_interp_model,
+                    align_corners=None if nearest else False,
+                    antialias=False,
+                )
+                previous = lateral + top_down
+                if neck.fuse_type == "avg":
+                    previous = previous / 2
+            else:
+                previous = lateral
+            out[level] = previous
+        return out

@@ -12,6 +12,7 @@ from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch import Tensor, nn
 
 from mgd_sam2.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from mgd_sam2.inference.backends import TorchBackend
 from mgd_sam2.inference.maps import predict_logits, to_uint8_maps
 from mgd_sam2.inference.predict import predict_batch
 from mgd_sam2.metrics.functional import HceBinarization
@@ -138,7 +139,7 @@ class MGDSAM2Module(LightningModule):
             if batch_idx == 0:
                 self.log_images(f"val/{split}", batch["input"].full, batch["target"].full, logits)
         else:
-            logits = predict_logits(self.model, batch["input"], tta=self.hparams.tta)
+            logits = predict_logits(TorchBackend(self.model), batch["input"], tta=self.hparams.tta)
         maps = to_uint8_maps(logits, [tuple(gt.shape) for gt in batch["gt"]])
         self.metrics[f"{stage}/{split}"].update(image_pairs(maps, batch["gt"]))
 
@@ -171,7 +172,7 @@ class MGDSAM2Module(LightningModule):
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
         """8-bit maps at each image's original size, for the prediction writer; bad images pass through as errors."""
-        return predict_batch(self.model, batch, tta=self.hparams.tta)
+        return predict_batch(TorchBackend(self.model), batch, tta=self.hparams.tta)
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams

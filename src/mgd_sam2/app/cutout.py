@@ -1,0 +1,131 @@
+"""One request of the app: uploaded files -> masks and cut-outs, by the predict loop, in a temporary folder.
+
+:class:`CutoutService` loads the weights once and runs ``inference.predict.predict_files`` with the
+``MaskWriter`` of ``mgd-sam2 predict --cutout`` and the same recorded settings, so a mask (and cut-out)
+from the page equals predict's file byte for byte. The binary mask and the overlay shown by the page are
+made from that 8-bit mask.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from mgd_sam2.data.datasets import Record
+from mgd_sam2.data.io import DEFAULT_MAX_PIXELS, FOREGROUND_THRESHOLD, read_image
+from mgd_sam2.inference.devices import resolve_device
+from mgd_sam2.inference.loading import load_backend
+from mgd_sam2.inference.predict import predict_files, prediction_settings
+from mgd_sam2.inference.writer import MaskWriter, output_paths
+from mgd_sam2.utils.files import atomic_path
+
+OVERLAY_COLOUR = np.array([255, 0, 80], np.float32)  # foreground tint of the overlay
+OVERLAY_OPACITY = 0.55
+REQUEST_MAX_AGE_S = 3600  # request folders older than this are removed at the next request
+
+
+@dataclass
+class Cutout:
+    name: str  # the upload's file name
+    image: Path  # the upload
+    mask: Path  # 8-bit mask PNG, as `mgd-sam2 predict` writes it
+    cutout: Path  # RGBA cut-out PNG, as `mgd-sam2 predict --cutout` writes it
+
+
+@dataclass
+class CutoutResult:
+    cutouts: list[Cutout]
+    failures: list[tuple[str, str]]  # (file name, why it was skipped)
+    seconds: float  # wall time of the prediction, all images
+    folder: Path  # where this request's files are
+
+
+def binary_mask(mask: np.ndarray, threshold: int = FOREGROUND_THRESHOLD) -> np.ndarray:
+    """(H, W) uint8 8-bit mask -> 0/255 mask, foreground where the mask is above ``threshold`` (predict --binary)."""
+    return np.where(mask > threshold, 255, 0).astype(np.uint8)
+
+
+def overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 image tinted where (H, W) uint8 ``mask`` is foreground (its value is the tint's weight)."""
+    weight = (mask.astype(np.float32) / 255 * OVERLAY_OPACITY)[..., None]
+    return (image.astype(np.float32) * (1 - weight) + OVERLAY_COLOUR * weight).round().astype(np.uint8)
+
+
+class CutoutService:
+    """The model, loaded once, and the folder that holds every request's files (removed by the caller)."""
+
+    def __init__(
+        self,
+        ckpt: str | Path,
+        workdir: str | Path,
+        weights: str | Path | None = None,
+        backend: str = "auto",
+        device: str = "auto",
+        precision: str = "auto",
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> None:
+        _, autocast = resolve_device(device, precision)
+        self.backend, self.description = load_backend(ckpt, weights, backend, device, precision)
+        self.settings = prediction_settings(ckpt, weights, False, backend, autocast)
+        self.workdir, self.max_pixels = Path(workdir), max_pixels
+
+    def run(self, files: list[str | Path]) -> CutoutResult:
+        """Predict each file; unreadable files, non-images and images over the pixel limit are listed in
+        ``failures`` instead."""
+        self.remove_old_requests()
+        folder = Path(tempfile.mkdtemp(prefix="request-", dir=self.workdir))
+        records, names = [], set()
+        for number, file in enumerate(files):
+            stem = Path(file).stem or "image"
+            name = stem if stem not in names else f"{stem}-{number}"  # two uploads called a.jpg and a.png
+            names.add(name)
+            records.append(Record(name, "predict", Path(file)))
+        writer = MaskWriter(folder, cutout=True, settings=self.settings, max_pixels=self.max_pixels)
+        start = time.perf_counter()
+        predict_files(self.backend, records, writer, workers=0, max_pixels=self.max_pixels, show=False)
+        seconds = time.perf_counter() - start
+        cutouts = []
+        for record in records:
+            mask, cutout = output_paths(folder, record.name, cutout=True)
+            if mask.is_file() and cutout.is_file():
+                cutouts.append(Cutout(record.image.name, record.image, mask, cutout))
+        failures = [(Path(path).name, message) for path, message in writer.failures]
+        return CutoutResult(cutouts, failures, seconds, folder)
+
+    def views(self, cutout: Cutout, binary: bool, threshold: int) -> tuple[Path, Path]:
+        """(the mask shown and downloaded: the 8-bit mask, or its binary version at ``threshold``; the overlay)."""
+        mask = np.asarray(Image.open(cutout.mask))
+        shown = cutout.mask
+        if binary:
+            mask = binary_mask(mask, threshold)
+            shown = cutout.mask.with_name(f"{cutout.mask.stem}_binary{threshold}.png")
+            write_image(mask, shown)
+        tinted = cutout.mask.with_name(f"{cutout.mask.stem}_overlay{'_binary' if binary else ''}{threshold}.jpg")
+        write_image(overlay(read_image(cutout.image, max_pixels=self.max_pixels), mask), tinted)
+        return shown, tinted
+
+    def remove_old_requests(self) -> None:
+        now = time.time()
+        for folder in self.workdir.glob("request-*"):
+            if now - folder.stat().st_mtime > REQUEST_MAX_AGE_S:
+                shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_image(array: np.ndarray, path: Path) -> None:
+    with atomic_path(path) as temporary:
+        Image.fromarray(array).save(temporary, format="JPEG" if path.suffix == ".jpg" else "PNG", quality=90)
+
+
+def zip_files(paths: list[Path], path: Path) -> Path:
+    """``paths`` in one ZIP at ``path`` (stored under their names)."""
+    with atomic_path(path) as temporary, zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in paths:
+            archive.write(file, file.name)
+    return path

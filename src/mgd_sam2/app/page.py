@@ -1,0 +1,83 @@
+"""The app's web page (Gradio): upload images, see input, mask, overlay and cut-out, download the files.
+
+Requests queue one at a time (one model in memory); Gradio shows each waiting user their queue position.
+The API endpoint ``/cutout`` (used by ``gradio_client``) returns the same gallery, downloads and status.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mgd_sam2.app.cutout import CutoutResult, CutoutService, zip_files
+from mgd_sam2.data.io import FOREGROUND_THRESHOLD
+
+TITLE = "MGD-SAM2 cut-out"
+
+
+def gallery_and_downloads(
+    service: CutoutService, result: CutoutResult | None, binary: bool, threshold: int
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """Per image four gallery items (input, mask, overlay, cut-out) and the files to download: each mask and
+    cut-out, and all of them in one ZIP when there are several images."""
+    if result is None:
+        return [], []
+    gallery, files = [], []
+    for cutout in result.cutouts:
+        mask, tinted = service.views(cutout, binary, int(threshold))
+        gallery += [(str(cutout.image), f"{cutout.name}"), (str(mask), "mask"), (str(tinted), "overlay"),
+                    (str(cutout.cutout), "cut-out")]  # fmt: skip
+        files += [mask, cutout.cutout]
+    if len(result.cutouts) > 1:
+        files.append(zip_files(files, result.folder / f"masks{'_binary' if binary else ''}{int(threshold)}.zip"))
+    return gallery, [str(path) for path in files]
+
+
+def status_text(service: CutoutService, result: CutoutResult) -> str:
+    done = len(result.cutouts)
+    lines = [
+        f"**{done} image(s)** in {result.seconds:.2f} s"
+        + (f" ({result.seconds / done:.2f} s per image)" if done else "")
+    ]
+    lines += [f"⚠️ skipped **{name}**: {message}" for name, message in result.failures]
+    return "\n\n".join(lines)
+
+
+def build_page(service: CutoutService) -> Any:
+    """The Gradio Blocks of the app (not launched)."""
+    import gradio as gr
+
+    backend = service.backend
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as page:
+        gr.Markdown(
+            f"# {TITLE}\nUpload one or several images of any size. **Model:** {service.description} · "
+            f"**preset:** {backend.preset} · **backend:** {backend.name} · input {backend.input_size} px"
+        )
+        with gr.Row():
+            files = gr.File(label="images", file_count="multiple", type="filepath", elem_id="upload")
+            with gr.Column():
+                binary = gr.Checkbox(label="binary mask", value=False, elem_id="binary")
+                threshold = gr.Slider(
+                    1, 254, value=FOREGROUND_THRESHOLD, step=1, label="threshold of the binary mask (0-255 scale)"
+                )
+                run = gr.Button("Cut out", variant="primary", elem_id="run")
+        status = gr.Markdown(elem_id="status")
+        gallery = gr.Gallery(label="input · mask · overlay · cut-out", columns=4, elem_id="results")
+        downloads = gr.File(label="downloads", file_count="multiple", elem_id="downloads")
+        result = gr.State(None)
+
+        def cut_out(paths: list[str] | None, binary: bool, threshold: float):
+            if not paths:
+                return [], [], "Upload at least one image first.", None
+            outcome = service.run([Path(path) for path in paths])
+            shown, download = gallery_and_downloads(service, outcome, binary, int(threshold))
+            return shown, download, status_text(service, outcome), outcome
+
+        def redraw(outcome: CutoutResult | None, binary: bool, threshold: float):
+            return gallery_and_downloads(service, outcome, binary, int(threshold))
+
+        run.click(cut_out, [files, binary, threshold], [gallery, downloads, status, result], api_name="cutout")
+        for control in (binary.change, threshold.release):
+            control(redraw, [result, binary, threshold], [gallery, downloads], api_name=False)
+    page.queue(default_concurrency_limit=1)
+    return page

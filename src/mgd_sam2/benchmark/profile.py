@@ -1,0 +1,182 @@
+"""``benchmark speed --profile``: where the time of one prediction goes, part by part.
+
+The network's parts are timed with forward hooks (module groups of models/groups.py: trunk blocks,
+MPAdapters, FPN neck, SAM2 decoder, MCEM, HMIM, DRM); pre-processing (decode, resize, normalise, cut the
+views) and post-processing (logits to an 8-bit map at the original size, PNG encoding) on a real image
+file. The ONNX backend is profiled by ONNX Runtime's own profiler, its nodes mapped to the same parts by
+the module path the exporter records in each node; nodes that ONNX Runtime fused or renamed are counted as
+"other".
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import json
+import re
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from torch import nn
+
+# The modules timed: the encoder's loop calls the trunk's patch embedding, blocks and the adapters one by one.
+TIMED = re.compile(r"encoder\.trunk\.(patch_embed|blocks\.\d+)|encoder\.adapters\.\d+|encoder\.neck\.convs\.\d+|decoder"
+                   r"|decoder\.(mcem|hmim_s8|hmim_s4)|drm")  # fmt: skip
+# part -> module-name prefixes whose own time it gets (a part nested in another is subtracted from it)
+PARTS: dict[str, tuple[str, ...]] = {
+    "Hiera trunk": ("encoder.trunk",),
+    "MPAdapter": ("encoder.adapters",),
+    "FPN neck": ("encoder.neck",),
+    "MCEM": ("decoder.mcem",),
+    "HMIM": ("decoder.hmim_s8", "decoder.hmim_s4"),
+    "SAM2 decoder": ("decoder",),
+    "DRM": ("drm",),
+}
+
+
+def part_of(name: str) -> str | None:
+    """The part a module (or ONNX node scope) called ``name`` belongs to: the longest matching prefix."""
+    best, length = None, -1
+    for part, prefixes in PARTS.items():
+        for prefix in prefixes:
+            if (name == prefix or name.startswith(prefix + ".")) and len(prefix) > length:
+                best, length = part, len(prefix)
+    return best
+
+
+@contextlib.contextmanager
+def module_timer(model: nn.Module, synchronize) -> Iterator[dict[str, float]]:
+    """Seconds spent in each part during the ``with`` block; outer parts exclude the inner ones they call."""
+    totals: dict[str, float] = defaultdict(float)
+    stack: list[tuple[str, float, float]] = []  # (part, start, time of inner parts)
+    handles = []
+    timed = {name: part_of(name) for name, _ in model.named_modules() if TIMED.fullmatch(name)}
+
+    def before(part: str):
+        def hook(module, args):
+            synchronize()
+            stack.append((part, time.perf_counter(), 0.0))
+
+        return hook
+
+    def after(module, args, output):
+        synchronize()
+        part, start, inner = stack.pop()
+        elapsed = time.perf_counter() - start
+        totals[part] += elapsed - inner
+        if stack:
+            outer_part, outer_start, outer_inner = stack[-1]
+            stack[-1] = (outer_part, outer_start, outer_inner + elapsed)
+
+    for name, part in timed.items():
+        module = model.get_submodule(name)
+        handles += [module.register_forward_pre_hook(before(part)), module.register_forward_hook(after)]
+    try:
+        yield totals
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def profile_torch(model: nn.Module, views, passes: int, device: torch.device) -> dict[str, float]:
+    """Mean seconds per forward pass and part (``"network"``: the whole forward)."""
+    synchronize = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+    with torch.inference_mode():
+        model(views)  # warm-up
+        with module_timer(model, synchronize) as totals:
+            start = time.perf_counter()
+            for _ in range(passes):
+                model(views)
+            synchronize()
+            whole = time.perf_counter() - start
+    result = {part: seconds / passes for part, seconds in totals.items()}
+    result["network"] = whole / passes
+    return result
+
+
+def node_parts(path: str | Path) -> dict[str, str]:
+    """ONNX node name (and output name) -> part, from the module path (``pkg.torch.onnx.name_scopes``) the
+    exporter records."""
+    import onnx
+
+    parts = {}
+    for node in onnx.load(str(path)).graph.node:
+        scopes = {prop.key: prop.value for prop in node.metadata_props}.get("pkg.torch.onnx.name_scopes")
+        modules = [scope for scope in ast.literal_eval(scopes or "[]") if scope.startswith("network.")]
+        part = part_of(modules[-1][len("network.") :]) if modules else None
+        if part:
+            parts.update(dict.fromkeys([node.name, *node.output], part))
+    return parts
+
+
+def runtime_node_part(name: str, parts: dict[str, str]) -> str:
+    """The part of a node ONNX Runtime ran: its exported name, or the name its rewrites derive from the exported
+    node (``X/MatMulAddFusion``), its output (``Y_nchwc``) or the quantized node (``X_quant``)."""
+    base = name.split("/")[0]
+    for suffix in ("_nchwc", "_quant"):
+        base = base.removesuffix(suffix)
+    return parts.get(name) or parts.get(base) or "other"
+
+
+def profile_onnx(path: str | Path, parts_source: str | Path, feed: dict, passes: int, threads: int) -> dict[str, float]:
+    """Mean seconds per pass and part from ONNX Runtime's profiler (``"network"``: the whole run). ``parts_source``
+    is the fp32 export, whose nodes carry module paths (int8 nodes are named after them with ``_quant``)."""
+    import onnxruntime as ort
+
+    parts = node_parts(parts_source)
+    totals: dict[str, float] = defaultdict(float)
+    with tempfile.TemporaryDirectory() as folder:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.enable_profiling = True
+        options.profile_file_prefix = str(Path(folder) / "ort")
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        session.run(None, feed)  # warm-up, not counted
+        start = time.perf_counter()
+        for _ in range(passes):
+            session.run(None, feed)
+        whole = time.perf_counter() - start
+        events = json.loads(Path(session.end_profiling()).read_text())
+    runs = [event for event in events if event.get("cat") == "Session" and event.get("name") == "model_run"]
+    first_timed = runs[1]["ts"] if len(runs) > 1 else 0
+    for event in events:
+        if event.get("cat") != "Node" or not event["name"].endswith("_kernel_time") or event["ts"] < first_timed:
+            continue
+        totals[runtime_node_part(event["name"][: -len("_kernel_time")], parts)] += event["dur"] / 1e6
+    result = {part: seconds / passes for part, seconds in totals.items()}
+    result["other"] = result.get("other", 0.0)
+    result["network"] = whole / passes
+    return result
+
+
+def profile_io(input_size: int, grid: int, side: tuple[int, int] = (2048, 1536), passes: int = 3) -> dict[str, float]:
+    """Seconds per image of the shared pre-processing (decode a ``side`` JPEG, resize, normalise, cut the views:
+    the predict dataset) and post-processing (logits to an 8-bit map at the original size, PNG encoding)."""
+    import numpy as np
+    from PIL import Image
+
+    from mgd_sam2.data.datasets import Record, SegmentationDataset
+    from mgd_sam2.inference.maps import to_uint8_maps
+
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory() as folder:
+        image = Path(folder) / "image.jpg"
+        Image.fromarray(rng.integers(0, 256, (side[1], side[0], 3), dtype=np.uint8)).save(image, quality=90)
+        dataset = SegmentationDataset([Record("image", "predict", image)], input_size, "predict", grid=grid)
+        start = time.perf_counter()
+        for _ in range(passes):
+            dataset[0]
+        pre = (time.perf_counter() - start) / passes
+    coords = torch.linspace(-1, 1, input_size)
+    logits = (8 * (0.5 - coords[:, None] ** 2 - coords[None, :] ** 2))[None, None]  # a smooth disk, as masks are
+    start = time.perf_counter()
+    for _ in range(passes):
+        (mask,) = to_uint8_maps(logits, [(side[1], side[0])])
+        Image.fromarray(mask.numpy()).save(io.BytesIO(), format="PNG")
+    post = (time.perf_counter() - start) / passes
+    return {"pre-processing": pre, "post-processing": post}

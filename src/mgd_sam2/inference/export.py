@@ -1,0 +1,127 @@
+"""Exporting a network to ONNX for ONNX Runtime (the CPU backend), checked against PyTorch, optionally int8.
+
+The graph takes the three fields of :class:`~mgd_sam2.models.views.Views` for one image at the network's
+input size and returns its logits, so cutting views, resizing and writing stay in the shared Python code
+(inference/predict.py). Its metadata records the format, the network settings, grid, input size, opset and
+quantization. int8 is ONNX Runtime's dynamic quantization of the MatMul/Gemm weights (the Hiera trunk's,
+the decoder's and the adapters' linear layers); activations are quantized per call.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from mgd_sam2.data.views import tile
+from mgd_sam2.errors import ConfigError
+from mgd_sam2.inference.backends import ONNX_FORMAT, ONNX_INPUTS, ONNX_OUTPUT, OnnxBackend
+from mgd_sam2.models.network import MGDSAM2
+from mgd_sam2.models.views import Views
+from mgd_sam2.utils.files import atomic_path
+
+OPSET = 20  # Gelu as one operator, which ONNX Runtime runs fused
+EXPORT_TOLERANCE = 1e-3  # max abs difference of the fp32 export's logits from PyTorch's
+
+
+class ViewsToLogits(nn.Module):
+    """The network with the fields of Views as separate inputs (an ONNX graph takes plain tensors)."""
+
+    def __init__(self, network: MGDSAM2) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, full: torch.Tensor, local_views: torch.Tensor, global_view: torch.Tensor) -> torch.Tensor:
+        return self.network(Views(full, local_views, global_view)).logits
+
+
+def check_views(network: MGDSAM2, seed: int = 0) -> Views:
+    """A seeded random input at the network's size (the export's example and its check)."""
+    size = network.input_size
+    return tile(torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(seed)), network.grid)
+
+
+def set_metadata(path: Path, metadata: dict[str, str]) -> None:
+    import onnx
+
+    model = onnx.load(str(path))
+    existing = {prop.key: prop for prop in model.metadata_props}
+    for key, value in metadata.items():
+        prop = existing.get(key) or model.metadata_props.add()
+        prop.key, prop.value = key, value
+    onnx.save(model, str(path))
+
+
+def compare(backend: OnnxBackend, network: MGDSAM2) -> dict[str, float]:
+    """How far the ONNX model's logits and probabilities are from PyTorch's, on the seeded check input."""
+    views = check_views(network)
+    with torch.inference_mode():
+        expected = network.eval()(views).logits
+    got = backend.logits(views)
+    return {
+        "max_abs_logit_diff": float((got - expected).abs().max()),
+        "mean_abs_sigmoid_diff": float((got.sigmoid() - expected.sigmoid()).abs().mean()),
+    }
+
+
+def export_onnx(network: MGDSAM2, path: str | Path, opset: int = OPSET) -> dict[str, float]:
+    """Write the network as ONNX to ``path`` (atomically) and check it: a ConfigError unless its logits are within
+    EXPORT_TOLERANCE of PyTorch's. Returns {"seconds", "max_abs_logit_diff", "mean_abs_sigmoid_diff"}."""
+    try:
+        import onnx  # noqa: F401
+        import onnxscript  # noqa: F401
+    except ImportError:
+        raise ConfigError("ONNX export needs onnx and onnxscript: pip install 'mgd-sam2[onnx]'") from None
+    path = Path(path)
+    network = network.eval()
+    views = check_views(network)
+    start = time.perf_counter()
+    with atomic_path(path) as temporary:
+        torch.onnx.export(
+            ViewsToLogits(network).eval(),
+            tuple(getattr(views, name) for name in ONNX_INPUTS),
+            str(temporary),
+            dynamo=True,
+            opset_version=opset,
+            input_names=list(ONNX_INPUTS),
+            output_names=[ONNX_OUTPUT],
+            external_data=False,
+            verbose=False,
+        )
+        set_metadata(temporary, {
+            "format": ONNX_FORMAT, "network": json.dumps(network.config.to_dict()), "grid": str(network.grid),
+            "input_size": str(network.input_size), "opset": str(opset), "quantization": "none",
+            "exporter": f"torch {torch.__version__}",
+        })  # fmt: skip
+        report = {"seconds": time.perf_counter() - start, **compare(OnnxBackend(temporary), network)}
+        if report["max_abs_logit_diff"] > EXPORT_TOLERANCE:
+            raise ConfigError(
+                f"the ONNX export differs from PyTorch by {report['max_abs_logit_diff']:.2e} in the logits (allowed "
+                f"{EXPORT_TOLERANCE}); not written. Please report it with the preset and torch version."
+            )
+    return report
+
+
+def quantize_onnx(source: str | Path, path: str | Path, network: MGDSAM2) -> dict[str, float]:
+    """int8 weights for the MatMul/Gemm layers of an fp32 export; returns its distance from PyTorch (the accuracy
+    cost; never applied unless asked for)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # ONNX Runtime logs a generic advice ("consider pre-processing") on the root logger at every call; it is not
+    # about this model, so it is kept out of our output.
+    advice = logging.Filter()
+    advice.filter = lambda record: "pre-processing before quantization" not in record.getMessage()
+    logging.getLogger().addFilter(advice)
+    try:
+        with atomic_path(path) as temporary:
+            quantize_dynamic(str(source), str(temporary), op_types_to_quantize=["MatMul", "Gemm"],
+                             weight_type=QuantType.QInt8)  # fmt: skip
+            set_metadata(temporary, {"quantization": "int8 (dynamic, MatMul/Gemm)"})
+            report = compare(OnnxBackend(temporary), network)
+    finally:
+        logging.getLogger().removeFilter(advice)
+    return report

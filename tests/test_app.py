@@ -1,0 +1,187 @@
+"""`mgd-sam2 app`: the page's masks are predict's files, bad uploads get a message, and a real browser gets a mask.
+
+The app runs as `mgd-sam2 app` in a subprocess on a free port, with TMPDIR in the test's folder so that the
+test sees that nothing is left behind after it stops. The browser test (marker ``browser``) needs Debian's
+``chromium``; `.ci/run` installs it and runs these tests after `make test`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mgd_sam2.cli import main
+from mgd_sam2.data.layouts import resolve_split
+
+MAX_PIXELS = 3_000_000  # the server's --max-pixels, so a test image can be over the limit
+
+
+@dataclass
+class AppServer:
+    url: str
+    process: subprocess.Popen
+    tmp: Path  # the server's TMPDIR
+    ckpt: Path
+    startup_s: float  # from start to the page answering
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_server(trained_checkpoint: Path, tmp_path_factory) -> AppServer:
+    folder = tmp_path_factory.mktemp("app")
+    (folder / "tmp").mkdir()
+    port = free_port()
+    env = {**os.environ, "TMPDIR": str(folder / "tmp")}
+    command = [sys.executable, "-m", "mgd_sam2.cli", "app", "--ckpt", str(trained_checkpoint), "--port", str(port),
+               "--device", "cpu", "--max-pixels", str(MAX_PIXELS)]  # fmt: skip
+    log = open(folder / "app.log", "w+")
+    start = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
+    url = f"http://127.0.0.1:{port}/"
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.perf_counter() - start > 180:
+            process.kill()
+            pytest.fail(f"the app did not start:\n{(folder / 'app.log').read_text()[-3000:]}")
+        time.sleep(0.5)
+    server = AppServer(url, process, folder / "tmp", trained_checkpoint, time.perf_counter() - start)
+    yield server
+    process.send_signal(signal.SIGINT)  # Ctrl-C: the app stops and removes its temporary folder
+    assert process.wait(timeout=60) in (0, 130), (folder / "app.log").read_text()[-3000:]
+    left = [str(path) for path in (folder / "tmp").rglob("*")]
+    assert not left, f"the app left files in its temporary folder: {left[:5]}"
+    log.close()
+
+
+def cut_out(server: AppServer, *files: Path, binary: bool = False, threshold: int = 128):
+    from gradio_client import Client, handle_file
+
+    client = Client(server.url, verbose=False)
+    return client.predict([handle_file(str(path)) for path in files], binary, threshold, api_name="/cutout")
+
+
+def test_the_page_gives_predicts_files_byte_for_byte(app_server: AppServer, synthetic_root: Path, tmp_path: Path):
+    images = sorted(resolve_split(synthetic_root, "synthetic/SYN-TE").image_dir.iterdir())[:2]
+    out = tmp_path / "predict"
+    for image in images:
+        args = ["predict", "--ckpt", str(app_server.ckpt), "--input", str(image), "--output", str(out), "--cutout"]
+        assert main([*args, "--workers", "0", "--device", "cpu"]) == 0
+    gallery, downloads, status = cut_out(app_server, *images)
+    files = {Path(path).name: Path(path) for path in downloads}
+    for image in images:
+        for name in (f"{image.stem}.png", f"{image.stem}_cutout.png"):
+            assert files[name].read_bytes() == (out / name).read_bytes(), name
+    assert len(gallery) == 4 * len(images) and "masks128.zip" in files
+    assert f"**{len(images)} image(s)**" in status and "per image" in status
+    gallery, downloads, status = cut_out(app_server, images[0], binary=True, threshold=200)
+    mask = np.asarray(Image.open(next(Path(p) for p in downloads if Path(p).name.endswith("_binary200.png"))))
+    assert np.array_equal(mask, np.where(np.asarray(Image.open(out / f"{images[0].stem}.png")) > 200, 255, 0))
+
+
+def test_bad_uploads_get_a_message_and_the_app_keeps_serving(
+    app_server: AppServer, synthetic_root: Path, tmp_path: Path
+) -> None:
+    text = tmp_path / "notes.png"
+    text.write_text("not an image")
+    truncated = tmp_path / "truncated.jpg"
+    Image.fromarray(np.full((300, 400, 3), 90, np.uint8)).save(truncated, quality=95)
+    truncated.write_bytes(truncated.read_bytes()[:600])
+    huge = tmp_path / "huge.png"
+    Image.new("L", (2000, 2000)).save(huge)  # 4 MP, over the server's --max-pixels
+    gallery, downloads, status = cut_out(app_server, text, truncated, huge)
+    assert gallery == [] and downloads in ([], None)
+    for name in ("notes.png", "truncated.jpg", "huge.png"):
+        assert f"skipped **{name}**" in status, status
+    image = sorted(resolve_split(synthetic_root, "synthetic/SYN-TE").image_dir.iterdir())[0]
+    gallery, downloads, status = cut_out(app_server, image)
+    assert len(gallery) == 4 and "**1 image(s)**" in status
+
+
+def test_requests_queue_one_at_a_time_and_see_their_place(app_server: AppServer, tmp_path: Path) -> None:
+    from gradio_client import Client, handle_file
+    from gradio_client.utils import Status
+
+    photos = []
+    for index in range(4):  # large photos (under the server's --max-pixels): a request long enough to queue behind
+        photos.append(tmp_path / f"photo{index}.jpg")
+        Image.fromarray(np.full((1440, 1920, 3), 40 * index, np.uint8)).save(photos[-1], quality=90)
+    first = Client(app_server.url, verbose=False).submit(
+        [handle_file(str(path)) for path in photos], False, 128, api_name="/cutout"
+    )
+    deadline = time.perf_counter() + 120
+    while first.status().code != Status.PROCESSING and not first.done() and time.perf_counter() < deadline:
+        time.sleep(0.02)
+    second = Client(app_server.url, verbose=False).submit([handle_file(str(photos[0]))], False, 128, api_name="/cutout")
+    ranks, first_done, second_started = [], None, None
+    while not second.done() and time.perf_counter() < deadline:
+        status = second.status()
+        if status.code == Status.IN_QUEUE and status.rank is not None:
+            ranks.append(status.rank)
+        if first_done is None and first.status().code == Status.FINISHED:  # done() waits for the downloads too
+            first_done = time.perf_counter()
+        if second_started is None and status.code == Status.PROCESSING:
+            second_started = time.perf_counter()
+        time.sleep(0.02)
+    assert "**4 image(s)**" in first.result()[2] and "**1 image(s)**" in second.result()[2]
+    assert first_done is not None and (second_started is None or second_started >= first_done)  # one at a time
+    assert ranks and ranks[0] == 0, ranks  # it waited, first in line, while the first request ran
+
+
+@pytest.mark.browser
+def test_a_real_browser_uploads_an_image_and_sees_the_mask(app_server: AppServer, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    chromium = shutil.which("chromium")
+    assert chromium, "the browser test needs Debian's chromium: apt-get install -y chromium (as .ci/run does)"
+    image = tmp_path / "photo.jpg"
+    rng = np.random.default_rng(0)
+    pixels = np.full((1080, 1920, 3), 60, np.uint8)
+    pixels[300:800, 600:1300] = rng.integers(150, 255, (500, 700, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(image, quality=90)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(app_server.url)
+        page.locator("#upload input[type=file]").set_input_files(str(image))
+        page.locator("#upload").get_by_text("photo.jpg").first.wait_for(timeout=60_000)
+        page.locator("#run").click()
+        expect(page.locator("#status")).to_contain_text("1 image(s)", timeout=180_000)
+        images = page.locator("#results img")
+        expect(images).to_have_count(4, timeout=60_000)
+        masks = [images.nth(index).get_attribute("src") for index in range(4)]
+        assert any("photo.png" in (src or "") for src in masks), masks  # the mask file, served by the app
+        page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
+        browser.close()
+    assert (tmp_path / "app.png").stat().st_size > 10_000
+
+
+def test_without_weights_or_a_demo_run_the_app_says_what_to_do(tmp_path: Path, monkeypatch, capsys) -> None:
+    from mgd_sam2.commands.app import is_local
+
+    monkeypatch.chdir(tmp_path)  # no runs/demo here
+    assert main(["app"]) == 1
+    assert "no --ckpt given and no `make demo` run found" in capsys.readouterr().err
+    assert is_local("127.0.0.1") and is_local("localhost") and is_local("::1")
+    assert not is_local("0.0.0.0") and not is_local("192.168.1.5") and not is_local("example.org")
