@@ -25,6 +25,8 @@ from PIL import Image
 from mgd_sam2.cli import main
 from mgd_sam2.data.layouts import resolve_split
 
+pytestmark = pytest.mark.slow  # each module run starts the app (about 15 s) and predicts large photos
+
 MAX_PIXELS = 3_000_000  # the server's --max-pixels, so a test image can be over the limit
 
 
@@ -145,7 +147,7 @@ def test_requests_queue_one_at_a_time_and_see_their_place(app_server: AppServer,
             second_started = time.perf_counter()
         time.sleep(0.02)
     assert "**4 image(s)**" in first.result()[2] and "**1 image(s)**" in second.result()[2]
-    assert first_done is not None and (second_started is None or second_started >= first_done)  # one at a time
+    assert first_done is not None and second_started is not None and second_started >= first_done  # one at a time
     assert ranks and ranks[0] == 0, ranks  # it waited, first in line, while the first request ran
 
 

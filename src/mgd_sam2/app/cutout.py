@@ -19,11 +19,10 @@ import numpy as np
 from PIL import Image
 
 from mgd_sam2.data.datasets import Record
-from mgd_sam2.data.io import DEFAULT_MAX_PIXELS, FOREGROUND_THRESHOLD, read_image
-from mgd_sam2.inference.devices import resolve_device
+from mgd_sam2.data.io import DEFAULT_MAX_PIXELS, read_image
 from mgd_sam2.inference.loading import load_backend
 from mgd_sam2.inference.predict import predict_files, prediction_settings
-from mgd_sam2.inference.writer import MaskWriter, output_paths
+from mgd_sam2.inference.writer import MaskWriter, binary_mask, output_paths
 from mgd_sam2.utils.files import atomic_path
 
 OVERLAY_COLOUR = np.array([255, 0, 80], np.float32)  # foreground tint of the overlay
@@ -47,11 +46,6 @@ class CutoutResult:
     folder: Path  # where this request's files are
 
 
-def binary_mask(mask: np.ndarray, threshold: int = FOREGROUND_THRESHOLD) -> np.ndarray:
-    """(H, W) uint8 8-bit mask -> 0/255 mask, foreground where the mask is above ``threshold`` (predict --binary)."""
-    return np.where(mask > threshold, 255, 0).astype(np.uint8)
-
-
 def overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 image tinted where (H, W) uint8 ``mask`` is foreground (its value is the tint's weight)."""
     weight = (mask.astype(np.float32) / 255 * OVERLAY_OPACITY)[..., None]
@@ -71,8 +65,8 @@ class CutoutService:
         precision: str = "auto",
         max_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> None:
-        _, autocast = resolve_device(device, precision)
         self.backend, self.description = load_backend(ckpt, weights, backend, device, precision)
+        autocast = getattr(self.backend, "autocast_dtype", None)  # None: fp32 (the ONNX backend's too)
         self.settings = prediction_settings(ckpt, weights, False, backend, autocast)
         self.workdir, self.max_pixels = Path(workdir), max_pixels
 
@@ -82,9 +76,12 @@ class CutoutService:
         self.remove_old_requests()
         folder = Path(tempfile.mkdtemp(prefix="request-", dir=self.workdir))
         records, names = [], set()
-        for number, file in enumerate(files):
-            stem = Path(file).stem or "image"
-            name = stem if stem not in names else f"{stem}-{number}"  # two uploads called a.jpg and a.png
+        for file in files:
+            stem = name = Path(file).stem or "image"
+            copy = 1
+            while name in names:  # two uploads called a.jpg and a.png
+                copy += 1
+                name = f"{stem}-{copy}"
             names.add(name)
             records.append(Record(name, "predict", Path(file)))
         writer = MaskWriter(folder, cutout=True, settings=self.settings, max_pixels=self.max_pixels)
@@ -107,7 +104,7 @@ class CutoutService:
             mask = binary_mask(mask, threshold)
             shown = cutout.mask.with_name(f"{cutout.mask.stem}_binary{threshold}.png")
             write_image(mask, shown)
-        tinted = cutout.mask.with_name(f"{cutout.mask.stem}_overlay{'_binary' if binary else ''}{threshold}.jpg")
+        tinted = cutout.mask.with_name(f"{cutout.mask.stem}_overlay{f'_binary{threshold}' if binary else ''}.jpg")
         write_image(overlay(read_image(cutout.image, max_pixels=self.max_pixels), mask), tinted)
         return shown, tinted
 

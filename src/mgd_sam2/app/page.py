@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mgd_sam2.app.cutout import CutoutResult, CutoutService, zip_files
+from mgd_sam2.app.cutout import REQUEST_MAX_AGE_S, CutoutResult, CutoutService, zip_files
 from mgd_sam2.data.io import FOREGROUND_THRESHOLD
 
 TITLE = "MGD-SAM2 cut-out"
@@ -20,7 +20,7 @@ def gallery_and_downloads(
 ) -> tuple[list[tuple[str, str]], list[str]]:
     """Per image four gallery items (input, mask, overlay, cut-out) and the files to download: each mask and
     cut-out, and all of them in one ZIP when there are several images."""
-    if result is None:
+    if result is None or not result.folder.is_dir():  # nothing yet, or removed after REQUEST_MAX_AGE_S
         return [], []
     gallery, files = [], []
     for cutout in result.cutouts:
@@ -33,7 +33,7 @@ def gallery_and_downloads(
     return gallery, [str(path) for path in files]
 
 
-def status_text(service: CutoutService, result: CutoutResult) -> str:
+def status_text(result: CutoutResult) -> str:
     done = len(result.cutouts)
     lines = [
         f"**{done} image(s)** in {result.seconds:.2f} s"
@@ -48,7 +48,8 @@ def build_page(service: CutoutService) -> Any:
     import gradio as gr
 
     backend = service.backend
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as page:
+    # Gradio's cache of uploads and served files: files older than REQUEST_MAX_AGE_S removed every 10 minutes
+    with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(600, REQUEST_MAX_AGE_S)) as page:
         gr.Markdown(
             f"# {TITLE}\nUpload one or several images of any size. **Model:** {service.description} · "
             f"**preset:** {backend.preset} · **backend:** {backend.name} · input {backend.input_size} px"
@@ -71,7 +72,7 @@ def build_page(service: CutoutService) -> Any:
                 return [], [], "Upload at least one image first.", None
             outcome = service.run([Path(path) for path in paths])
             shown, download = gallery_and_downloads(service, outcome, binary, int(threshold))
-            return shown, download, status_text(service, outcome), outcome
+            return shown, download, status_text(outcome), outcome
 
         def redraw(outcome: CutoutResult | None, binary: bool, threshold: float):
             return gallery_and_downloads(service, outcome, binary, int(threshold))

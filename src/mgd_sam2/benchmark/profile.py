@@ -149,8 +149,10 @@ def profile_onnx(path: str | Path, parts_source: str | Path, feed: dict, passes:
             continue
         totals[runtime_node_part(event["name"][: -len("_kernel_time")], parts)] += event["dur"] / 1e6
     result = {part: seconds / passes for part, seconds in totals.items()}
-    result["other"] = result.get("other", 0.0)
     result["network"] = whole / passes
+    # "other": nodes fused beyond recognition, plus what is not kernel time (session overhead, copies)
+    kernels = sum(seconds for part, seconds in result.items() if part != "network")
+    result["other"] = result.get("other", 0.0) + max(0.0, result["network"] - kernels)
     return result
 
 

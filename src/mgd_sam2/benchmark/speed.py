@@ -46,6 +46,8 @@ class SpeedConfig:
             raise ValueError(f"backend must be one of {SPEED_BACKENDS}, got {self.backend!r}")
         if self.backend != "torch" and (self.device != "cpu" or self.precision != "fp32" or self.compile or self.train):
             raise ValueError("the ONNX backends time fp32 inputs on the CPU, without --compile or --train")
+        if self.profile and (self.precision != "fp32" or self.compile or self.train):
+            raise ValueError("--profile times the fp32 inference pass without --compile (hooks would break the graph)")
 
 
 def measure(config: SpeedConfig) -> dict[str, Any]:
@@ -76,41 +78,40 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
         torch.optim.AdamW([p for group in model.parameter_groups().values() for p in group]) if config.train else None
     )
 
-    folder = tempfile.TemporaryDirectory()
-    onnx = onnx_backend(model, Path(folder.name), config.backend == "onnx-int8") if config.backend != "torch" else None
+    with tempfile.TemporaryDirectory() as folder:  # the ONNX files, removed however the run ends
+        onnx = onnx_backend(model, Path(folder), config.backend == "onnx-int8") if config.backend != "torch" else None
 
-    def step() -> None:
-        if onnx is not None:
-            onnx.backend.logits(views)
-        elif optimizer is None:
-            runner(views)
-        else:
-            with autocast:
-                out = runner(views)
-                loss = mgd_loss(out.logits, out.view_logits, targets.full, model.arrange(targets))["loss"]
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-        if cuda:
-            torch.cuda.synchronize(device)
+        def step() -> None:
+            if onnx is not None:
+                onnx.backend.logits(views)
+            elif optimizer is None:
+                runner(views)
+            else:
+                with autocast:
+                    out = runner(views)
+                    loss = mgd_loss(out.logits, out.view_logits, targets.full, model.arrange(targets))["loss"]
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+            if cuda:
+                torch.cuda.synchronize(device)
 
-    latencies = []
-    with torch.inference_mode(not config.train), autocast if not config.train else contextlib.nullcontext():
-        start = time.perf_counter()
-        for _ in range(config.warmup):
-            step()
-        warmup_s = time.perf_counter() - start
-        if cuda:
-            torch.cuda.reset_peak_memory_stats(device)
-        for _ in range(config.iters):
+        latencies = []
+        with torch.inference_mode(not config.train), autocast if not config.train else contextlib.nullcontext():
             start = time.perf_counter()
-            step()
-            latencies.append(time.perf_counter() - start)
-    latencies_ms = np.array(latencies) * 1000
-    parts = {}
-    if config.profile:
-        parts = profile_parts(model, views, onnx, config.iters, device)
-    folder.cleanup()
+            for _ in range(config.warmup):
+                step()
+            warmup_s = time.perf_counter() - start
+            if cuda:
+                torch.cuda.reset_peak_memory_stats(device)
+            for _ in range(config.iters):
+                start = time.perf_counter()
+                step()
+                latencies.append(time.perf_counter() - start)
+        latencies_ms = np.array(latencies) * 1000
+        parts = {}
+        if config.profile:
+            parts = profile_parts(model, views, onnx, config.iters, device)
     return {
         **{key: value for key, value in asdict(config).items() if key != "switches"},
         **dict(config.switches),

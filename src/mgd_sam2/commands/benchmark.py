@@ -305,6 +305,10 @@ def run_accuracy_action(args: argparse.Namespace) -> int:
     ckpt = args.ckpt
     if ckpt is None and (ckpt := demo_checkpoint()) is not None:
         print(f"note: no --ckpt given; using the demo's best checkpoint {ckpt}")
+    if ckpt is None and args.backend == "onnx":
+        raise ConfigError(
+            "--backend onnx runs an ONNX export: give it as --ckpt FILE.onnx (mgd-sam2 model export --onnx)"
+        )
     if ckpt is None:
         backend = torch_backend(MGDSAM2(NetworkConfig(preset="micro")), args.device)
         description = "an UNTRAINED micro model (no --ckpt and no demo run: a dry run)"

@@ -36,6 +36,11 @@ from mgd_sam2.utils.files import atomic_path
 CUTOUT_PNG_LEVEL = 1
 
 
+def binary_mask(mask: np.ndarray, threshold: int = FOREGROUND_THRESHOLD) -> np.ndarray:
+    """(H, W) uint8 8-bit mask -> 0/255 mask, foreground where the mask is above ``threshold``."""
+    return np.where(mask > threshold, 255, 0).astype(np.uint8)
+
+
 def output_paths(output: Path, name: str, cutout: bool) -> list[Path]:
     """The files written for the image called ``name``: its mask, and its cut-out when asked for."""
     paths = [output / f"{name}.png"]
@@ -116,7 +121,7 @@ class MaskWriter(BasePredictionWriter):
         for mask, name, path in zip(prediction["maps"], prediction["name"], prediction["path"], strict=True):
             mask = mask.numpy()
             if self.binary:
-                mask = np.where(mask > FOREGROUND_THRESHOLD, 255, 0).astype(np.uint8)
+                mask = binary_mask(mask)
             mask_path, *cutout_path = output_paths(self.output, name, self.cutout)
             self.save_png(Image.fromarray(mask), mask_path, path)
             if cutout_path:
