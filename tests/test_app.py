@@ -147,7 +147,9 @@ def test_requests_queue_one_at_a_time_and_see_their_place(app_server: AppServer,
             second_started = time.perf_counter()
         time.sleep(0.02)
     assert "**4 image(s)**" in first.result()[2] and "**1 image(s)**" in second.result()[2]
-    assert first_done is not None and second_started is not None and second_started >= first_done  # one at a time
+    # one at a time: the first request finished while the second was not yet done (it finishes first when requests
+    # run side by side), and if the second was seen starting, that was after the first finished
+    assert first_done is not None and (second_started is None or second_started >= first_done)
     assert ranks and ranks[0] == 0, ranks  # it waited, first in line, while the first request ran
 
 

@@ -65,9 +65,8 @@ class CutoutService:
         precision: str = "auto",
         max_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> None:
+        self.settings = prediction_settings(ckpt, weights, False, backend, device, precision)
         self.backend, self.description = load_backend(ckpt, weights, backend, device, precision)
-        autocast = getattr(self.backend, "autocast_dtype", None)  # None: fp32 (the ONNX backend's too)
-        self.settings = prediction_settings(ckpt, weights, False, backend, autocast)
         self.workdir, self.max_pixels = Path(workdir), max_pixels
 
     def run(self, files: list[str | Path]) -> CutoutResult:

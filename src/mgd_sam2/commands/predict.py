@@ -69,8 +69,7 @@ def check_paths(records: list, input_path: Path, output: Path, cutout: bool, rec
 
 def run(args: argparse.Namespace) -> int:
     from mgd_sam2.data.datasets import image_records
-    from mgd_sam2.inference.devices import resolve_device
-    from mgd_sam2.inference.loading import backend_name, load_backend
+    from mgd_sam2.inference.loading import load_backend
     from mgd_sam2.inference.predict import predict_files, prediction_settings
     from mgd_sam2.inference.writer import MaskWriter, plan_outputs
     from mgd_sam2.utils.files import remove_stale_temporaries
@@ -79,9 +78,7 @@ def run(args: argparse.Namespace) -> int:
     if ignored:
         print(f"note: ignored in {args.input}: {ignored}")
     check_paths(records, args.input, args.output, args.cutout, args.recursive)
-    onnx = backend_name(args.ckpt, args.backend) == "onnx"  # fp32 on the CPU; load_backend checks the flags
-    autocast = None if onnx else resolve_device(args.device, args.precision)[1]  # a bad --device fails early
-    settings = prediction_settings(args.ckpt, args.weights, args.tta, args.backend, autocast)
+    settings = prediction_settings(args.ckpt, args.weights, args.tta, args.backend, args.device, args.precision)
     writer = MaskWriter(args.output, args.binary, args.cutout, settings=settings, max_pixels=args.max_pixels)
     plan = plan_outputs(records, writer, overwrite=args.overwrite)
     if plan.skipped:

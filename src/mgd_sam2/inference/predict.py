@@ -32,16 +32,19 @@ def predict_batch(backend: Backend, batch: dict[str, Any], tta: bool = False) ->
 
 
 def prediction_settings(
-    ckpt: str | Path, weights: str | Path | None, tta: bool, backend: str, autocast: torch.dtype | None
+    ckpt: str | Path, weights: str | Path | None, tta: bool, backend: str, device: str, precision: str
 ) -> dict[str, Any]:
     """What a mask's bytes depend on besides its image, recorded in every PNG written (inference/writer.py): the
-    weights files, TTA, the backend that runs them and the precision."""
+    weights files, TTA, the backend that runs them and the precision (fp32 for ONNX; else ``resolve_device``'s,
+    so a bad --device or --precision fails here, before any work)."""
     from mgd_sam2.inference.loading import backend_name, weights_identity
 
+    runs = backend_name(ckpt, backend)
+    autocast = None if runs == "onnx" else resolve_device(device, precision)[1]  # load_backend checks ONNX's flags
     return {
         "weights": weights_identity(ckpt, weights),
         "tta": tta,
-        "backend": backend_name(ckpt, backend),
+        "backend": runs,
         "precision": str(autocast or "float32").removeprefix("torch."),
     }
 
