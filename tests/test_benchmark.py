@@ -225,3 +225,22 @@ def test_scaling_benchmark_times_training_steps(tmp_path: Path) -> None:
     extra = ["--data.root", str(tmp_path), "--data.test", "null", "--data.num_workers", "0"]
     rows = run_scaling(CONFIG, [1], global_batch=2, steps=2, warmup=1, extra=extra)
     assert rows[0]["devices"] == 1 and rows[0]["steps_per_s"] > 0 and rows[0]["efficiency"] == 1.0
+
+
+def test_predict_benchmark_times_predict_end_to_end_against_the_network(
+    trained_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    from mgd_sam2.benchmark.predict_speed import MIXED_SIZES
+
+    argv = ["benchmark", "predict", "--ckpt", str(trained_checkpoint), "--device", "cpu", "--workers", "0"]
+    assert main([*argv, "--images", "2", "--json", str(tmp_path / "p.json")]) == 0
+    row = json.loads((tmp_path / "p.json").read_text())["predict"]
+    assert row["images"] == 2 and row["workers"] == 0
+    assert row["megapixels_mean"] == pytest.approx(sum(w * h for w, h in MIXED_SIZES[:2]) / 2e6)
+    assert row["network_img_s"] > 0 and row["end_to_end_img_s"] > 0
+    assert row["end_to_end_vs_network"] == pytest.approx(row["end_to_end_img_s"] / row["network_img_s"])
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "broken.jpg").write_bytes(b"not a jpeg")
+    assert main([*argv, "--input", str(photos)]) == 1
+    assert "cannot read" in capsys.readouterr().err

@@ -44,3 +44,14 @@ def test_bf16_on_a_cpu_without_native_bf16_is_refused_in_one_line(monkeypatch) -
     assert devices.resolve_device("cpu", "auto") == (torch.device("cpu"), None)  # auto on a CPU: fp32
     monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: True)
     assert devices.resolve_device("cpu", "bf16-mixed") == (torch.device("cpu"), torch.bfloat16)
+
+
+def test_predict_reads_in_worker_processes_only_while_a_gpu_runs_the_network() -> None:
+    from types import SimpleNamespace
+
+    from mgd_sam2.inference.predict import loader_workers
+
+    network = MGDSAM2(NetworkConfig(preset="micro"))
+    assert loader_workers(TorchBackend(network)) == 0  # on the CPU the network's threads use every core
+    assert loader_workers(TorchBackend(network, torch.device("cpu"))) == 0
+    assert loader_workers(SimpleNamespace(device=torch.device("cuda"))) == 2

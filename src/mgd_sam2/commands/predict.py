@@ -45,7 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "files that predict did not write are never overwritten",
     )
     parser.add_argument("--batch-size", type=positive_int, default=1, help="images per forward pass")
-    parser.add_argument("--workers", type=non_negative_int, default=2, help="processes reading images (0: none)")
+    parser.add_argument(
+        "--workers",
+        type=non_negative_int,
+        help="processes reading images while the network runs (default: 2 on a GPU; 0 on the CPU, where they would "
+        "take cores from the network)",
+    )
 
 
 def check_paths(records: list, input_path: Path, output: Path, cutout: bool, recursive: bool) -> None:

@@ -4,7 +4,8 @@ The graph takes the three fields of :class:`~mgd_sam2.models.views.Views` for on
 input size and returns its logits, so cutting views, resizing and writing stay in the shared Python code
 (inference/predict.py). Its metadata records the format, the network settings, grid, input size, opset and
 quantization. int8 is ONNX Runtime's dynamic quantization of the MatMul/Gemm weights (the Hiera trunk's,
-the decoder's and the adapters' linear layers); activations are quantized per call.
+the decoder's and the adapters' linear layers), one scale per output channel; activations are quantized per
+call. Static (calibrated) int8 of the convolutions was tried and did not pay (README, Speed).
 """
 
 from __future__ import annotations
@@ -119,8 +120,8 @@ def quantize_onnx(source: str | Path, path: str | Path, network: MGDSAM2) -> dic
     try:
         with atomic_path(path) as temporary:
             quantize_dynamic(str(source), str(temporary), op_types_to_quantize=["MatMul", "Gemm"],
-                             weight_type=QuantType.QInt8)  # fmt: skip
-            set_metadata(temporary, {"quantization": "int8 (dynamic, MatMul/Gemm)"})
+                             weight_type=QuantType.QInt8, per_channel=True)  # fmt: skip
+            set_metadata(temporary, {"quantization": "int8 (dynamic, MatMul/Gemm, per-channel weights)"})
             report = compare(OnnxBackend(temporary), network)
     finally:
         logging.getLogger().removeFilter(advice)

@@ -55,12 +55,27 @@ def torch_backend(network: MGDSAM2, device: str = "auto", precision: str = "auto
     return TorchBackend(network.eval(), target, autocast_dtype)
 
 
+def on_cuda(backend: Backend) -> bool:
+    """Whether ``backend`` runs on a GPU."""
+    device = getattr(backend, "device", None)
+    if device is None and isinstance(backend, TorchBackend):
+        device = next(backend.network.parameters()).device
+    return device is not None and device.type == "cuda"
+
+
+def loader_workers(backend: Backend) -> int:
+    """predict's default loader processes: 2 while a GPU runs the network; 0 on the CPU, whose cores the network's
+    threads already use, so that reader processes would only take cores from it (README, Speed: 0.88 of the
+    network's throughput with 2 workers, 1.0 with none, on 2 cores)."""
+    return 2 if on_cuda(backend) else 0
+
+
 def predict_files(
     backend: Backend,
     images: list[Record] | list[str | Path],
     writer: MaskWriter,
     batch_size: int = 1,
-    workers: int = 2,
+    workers: int | None = None,
     tta: bool = False,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     show: bool = True,
@@ -68,13 +83,15 @@ def predict_files(
     """Predict ``images`` (records named by their outputs, or image paths named by their stems) with ``backend``
     and save with ``writer`` (returned, with its ``written`` and ``failures``).
 
-    Images are read, resized and cut into views in ``workers`` loader processes while the network runs.
+    Images are read, resized and cut into views in ``workers`` loader processes while the network runs (None:
+    :func:`loader_workers`).
     """
     if tta and not all(backend.accepts(side) for side in tta_input_sizes(backend.input_size, backend.grid)):
         raise ConfigError(f"--tta needs inputs of other sizes than the {backend.name} model's; use --backend torch")
     records = [item if isinstance(item, Record) else Record(Path(item).stem, "predict", Path(item)) for item in images]
     dataset = SegmentationDataset(records, backend.input_size, "predict", grid=backend.grid, max_pixels=max_pixels)
-    cuda = getattr(backend, "device", None) is not None and backend.device.type == "cuda"
+    cuda = on_cuda(backend)
+    workers = loader_workers(backend) if workers is None else workers
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate, pin_memory=cuda)
     with torch.inference_mode(), progress_bar(len(records), "predicting", show=show) as advance:
         for batch in loader:

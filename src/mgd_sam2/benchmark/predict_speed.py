@@ -1,0 +1,86 @@
+"""``benchmark predict``: end-to-end ``predict`` throughput on a folder of photos, against the network alone.
+
+Network alone: every image read, resized and cut into views beforehand (not timed), then one backend call
+per image. End to end: ``predict_files`` on the same images, with its loader workers and its writer, into a
+temporary folder. Both after one untimed warm-up call. Their ratio is what reading, resizing and writing
+cost beyond the network (goal: within 10 %).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from mgd_sam2.data.datasets import Record, SegmentationDataset, collate, image_records
+from mgd_sam2.data.io import DEFAULT_MAX_PIXELS
+from mgd_sam2.data.synth import generate_sample
+from mgd_sam2.errors import UserError
+from mgd_sam2.inference.backends import Backend
+from mgd_sam2.inference.predict import loader_workers, predict_files
+from mgd_sam2.inference.writer import MaskWriter
+from mgd_sam2.utils.progress import progress_bar
+
+# (width, height) of the default photos: 1K to 4K, landscape and portrait, mixed megapixels
+MIXED_SIZES = ((1024, 768), (1920, 1080), (2560, 1440), (3840, 2160), (1080, 1920), (4096, 3072), (3000, 2000),
+               (1600, 1200))  # fmt: skip
+PHOTO_QUALITY = 90  # JPEG quality of the default photos
+
+
+def mixed_photos(folder: Path, count: int) -> list[Path]:
+    """``count`` synthetic scenes (data/synth) saved as JPEGs at MIXED_SIZES, cycled; returns their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    with progress_bar(count, "drawing photos") as advance:
+        for index in range(count):
+            width, height = MIXED_SIZES[index % len(MIXED_SIZES)]
+            side = max(width, height)
+            image, _ = generate_sample(0, index, side, side)
+            path = folder / f"photo_{index:02d}_{width}x{height}.jpg"
+            Image.fromarray(image).resize((width, height), Image.BILINEAR).save(path, quality=PHOTO_QUALITY)
+            paths.append(path)
+            advance(1)
+    return paths
+
+
+def predict_throughput(
+    backend: Backend, records: list[Record], workers: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> dict[str, float]:
+    """Images/s of the network alone and of ``predict_files`` end to end (batch 1, ``workers`` loader processes;
+    None: predict's default), and their ratio."""
+    workers = loader_workers(backend) if workers is None else workers
+    dataset = SegmentationDataset(records, backend.input_size, "predict", grid=backend.grid, max_pixels=max_pixels)
+    batches = [collate([dataset[index]]) for index in range(len(dataset))]
+    unreadable = [error for batch in batches for error in batch.get("errors", [])]
+    if unreadable:
+        raise UserError(f"benchmark predict: cannot read {unreadable[0][0]} ({unreadable[0][1]}); time readable images")
+    inputs = [batch["input"] for batch in batches]
+    backend.logits(inputs[0])  # warm-up
+    start = time.perf_counter()
+    with progress_bar(len(inputs), "network alone") as advance:
+        for views in inputs:
+            backend.logits(views)
+            advance(1)
+    network_s = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        predict_files(backend, records, MaskWriter(folder, settings={}), workers=workers, max_pixels=max_pixels)
+        end_to_end_s = time.perf_counter() - start
+    return {
+        "images": len(records),
+        "megapixels_mean": sum(int(h) * int(w) for batch in batches for h, w in batch["size"]) / len(records) / 1e6,
+        "workers": workers,
+        "network_img_s": len(records) / network_s,
+        "end_to_end_img_s": len(records) / end_to_end_s,
+        "end_to_end_vs_network": network_s / end_to_end_s,
+    }
+
+
+def photos(input_path: Path | None, count: int, scratch: Path) -> list[Record]:
+    """Records of the images at ``input_path`` (a file or folder, as predict reads it), or of ``count`` synthetic
+    mixed 1-4K photos drawn into ``scratch``."""
+    if input_path is not None:
+        return image_records(input_path)[0]
+    return [Record(path.stem, "predict", path) for path in mixed_photos(scratch, count)]
