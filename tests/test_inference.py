@@ -53,5 +53,7 @@ def test_predict_reads_in_worker_processes_only_while_a_gpu_runs_the_network() -
 
     network = MGDSAM2(NetworkConfig(preset="micro"))
     assert loader_workers(TorchBackend(network)) == 0  # on the CPU the network's threads use every core
-    assert loader_workers(TorchBackend(network, torch.device("cpu"))) == 0
     assert loader_workers(SimpleNamespace(device=torch.device("cuda"))) == 2
+    on_a_gpu = MGDSAM2(NetworkConfig(preset="micro"))  # a TorchBackend left where its network is (here: "a GPU")
+    on_a_gpu.parameters = lambda: iter([SimpleNamespace(device=torch.device("cuda", 0))])
+    assert loader_workers(TorchBackend(on_a_gpu)) == 2

@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import torch
 from PIL import Image
 
 from mgd_sam2.data.datasets import Record, SegmentationDataset, collate, image_records
@@ -57,13 +58,13 @@ def predict_throughput(
     if unreadable:
         raise UserError(f"benchmark predict: cannot read {unreadable[0][0]} ({unreadable[0][1]}); time readable images")
     inputs = [batch["input"] for batch in batches]
-    backend.logits(inputs[0])  # warm-up
-    start = time.perf_counter()
-    with progress_bar(len(inputs), "network alone") as advance:
+    with torch.inference_mode(), progress_bar(len(inputs), "network alone") as advance:  # as predict_files runs it
+        backend.logits(inputs[0]).cpu()  # warm-up
+        start = time.perf_counter()
         for views in inputs:
-            backend.logits(views)
+            backend.logits(views).cpu()  # on a GPU: waits for the result, as predict's maps do
             advance(1)
-    network_s = time.perf_counter() - start
+        network_s = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
         predict_files(backend, records, MaskWriter(folder, settings={}), workers=workers, max_pixels=max_pixels)
@@ -79,8 +80,12 @@ def predict_throughput(
 
 
 def photos(input_path: Path | None, count: int, scratch: Path) -> list[Record]:
-    """Records of the images at ``input_path`` (a file or folder, as predict reads it), or of ``count`` synthetic
-    mixed 1-4K photos drawn into ``scratch``."""
+    """Records of the first ``count`` images at ``input_path`` (a file or folder, as predict reads it), or of
+    ``count`` synthetic mixed 1-4K photos drawn into ``scratch``. (The network-alone pass holds every image's
+    views in memory, about 27 MB each at 1024.)"""
     if input_path is not None:
-        return image_records(input_path)[0]
+        records, ignored = image_records(input_path)
+        if ignored:
+            print(f"note: ignored in {input_path}: {ignored}")
+        return records[:count]
     return [Record(path.stem, "predict", path) for path in mixed_photos(scratch, count)]

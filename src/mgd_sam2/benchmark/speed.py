@@ -47,7 +47,10 @@ class SpeedConfig:
         if self.backend != "torch" and (self.device != "cpu" or self.precision != "fp32" or self.compile or self.train):
             raise ValueError("the ONNX backends time fp32 inputs on the CPU, without --compile or --train")
         if self.profile and (self.compile or self.train):
-            raise ValueError("--profile times the inference pass without --compile (hooks would break the graph)")
+            raise ValueError(
+                "--profile times the inference pass, without --compile (hooks would break the graph) and "
+                "without --train"
+            )
 
 
 def measure(config: SpeedConfig) -> dict[str, Any]:

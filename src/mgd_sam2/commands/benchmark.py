@@ -62,7 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--precision",
         type=comma_list(str, SPEED_PRECISIONS),
         default=["fp32"],
-        help="comma-separated: fp32, bf16 (autocast); bf16 times the torch backend, the ONNX backends run fp32",
+        help="comma-separated: fp32, bf16 (autocast); precisions of the torch backend (the ONNX backends are timed in "
+        "fp32, or int8); bf16 on a CPU needs native bf16 kernels (AVX512-BF16 or AMX)",
     )
     speed.add_argument(
         "--backend",
@@ -100,7 +101,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="an image or a folder of images to time (default: synthetic photos of 1-4K drawn into a temporary folder)",
     )
-    predict.add_argument("--images", type=positive_int, default=8, help="how many synthetic photos without --input")
+    predict.add_argument(
+        "--images", type=positive_int, default=8, help="how many photos: drawn without --input, the first ones with it"
+    )
     predict.add_argument(
         "--workers",
         type=non_negative_int,
@@ -212,6 +215,32 @@ def check_arguments(args: argparse.Namespace) -> None:
         resolve_device("cuda", "auto")  # a one-line error where no GPU is visible
 
 
+def speed_configs(args: argparse.Namespace) -> list:
+    """The configurations ``benchmark speed`` times, each checked: every backend x batch x precision, where bf16 is
+    the torch backend's (the ONNX backends run fp32) and is refused on a CPU without native bf16."""
+    from mgd_sam2.benchmark.speed import SpeedConfig
+    from mgd_sam2.inference.devices import resolve_device
+
+    if args.device == "cpu" and "bf16" in args.precision and "torch" in args.backend:
+        resolve_device("cpu", "bf16-mixed")  # a one-line error where bf16 would take minutes per pass
+    cuda = args.device == "cuda"
+    warmup = args.warmup if args.warmup is not None else (10 if cuda else 1)
+    iters = args.iters if args.iters is not None else (50 if cuda else 3)
+    configs = [
+        SpeedConfig(args.preset, args.device, batch, precision, args.compile, warmup, iters, train=args.train,
+                    backend=backend, profile=args.profile)
+        for backend in args.backend
+        for batch in args.batch
+        for precision in (args.precision if backend == "torch" else ["fp32"])
+    ]  # fmt: skip
+    for config in configs:
+        try:
+            config.check()
+        except ValueError as error:
+            raise ConfigError(f"benchmark speed: {error}") from None
+    return configs
+
+
 def run(args: argparse.Namespace) -> int:
     check_arguments(args)
     results: dict = {}
@@ -225,24 +254,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n{markdown(rows)}written {args.out / 'ablation.md'}")
         return 0
     if args.action == "speed":
-        from mgd_sam2.benchmark.speed import SpeedConfig, measure_isolated
+        from mgd_sam2.benchmark.speed import measure_isolated
 
-        cuda = args.device == "cuda"
-        warmup = args.warmup if args.warmup is not None else (10 if cuda else 1)
-        iters = args.iters if args.iters is not None else (50 if cuda else 3)
-        configs = [
-            SpeedConfig(args.preset, args.device, batch, precision, args.compile, warmup, iters, train=args.train,
-                        backend=backend, profile=args.profile)
-            for backend in args.backend
-            for batch in args.batch
-            for precision in (args.precision if backend == "torch" or "fp32" not in args.precision else ["fp32"])
-        ]  # fmt: skip
-        for config in configs:
-            try:
-                config.check()
-            except ValueError as error:
-                raise ConfigError(f"benchmark speed: {error}") from None
-        results["speed"] = [measure_isolated(config) for config in configs]
+        results["speed"] = [measure_isolated(config) for config in speed_configs(args)]
         shown = (
             "preset",
             "device",

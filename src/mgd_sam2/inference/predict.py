@@ -55,19 +55,19 @@ def torch_backend(network: MGDSAM2, device: str = "auto", precision: str = "auto
     return TorchBackend(network.eval(), target, autocast_dtype)
 
 
-def on_cuda(backend: Backend) -> bool:
-    """Whether ``backend`` runs on a GPU."""
+def backend_device(backend: Backend) -> torch.device:
+    """Where ``backend`` runs: its device, or for a TorchBackend left where it is, its network's (ONNX: the CPU)."""
     device = getattr(backend, "device", None)
     if device is None and isinstance(backend, TorchBackend):
         device = next(backend.network.parameters()).device
-    return device is not None and device.type == "cuda"
+    return device or torch.device("cpu")
 
 
 def loader_workers(backend: Backend) -> int:
     """predict's default loader processes: 2 while a GPU runs the network; 0 on the CPU, whose cores the network's
-    threads already use, so that reader processes would only take cores from it (README, Speed: 0.88 of the
-    network's throughput with 2 workers, 1.0 with none, on 2 cores)."""
-    return 2 if on_cuda(backend) else 0
+    threads already use, so that reader processes would only take cores from it (README, Speed: 0.84-0.88 of
+    the network's throughput with 1 or 2 workers, 0.97-1.04 with none, on 2 cores)."""
+    return 2 if backend_device(backend).type == "cuda" else 0
 
 
 def predict_files(
@@ -90,13 +90,14 @@ def predict_files(
         raise ConfigError(f"--tta needs inputs of other sizes than the {backend.name} model's; use --backend torch")
     records = [item if isinstance(item, Record) else Record(Path(item).stem, "predict", Path(item)) for item in images]
     dataset = SegmentationDataset(records, backend.input_size, "predict", grid=backend.grid, max_pixels=max_pixels)
-    cuda = on_cuda(backend)
+    device = backend_device(backend)
+    cuda = device.type == "cuda"
     workers = loader_workers(backend) if workers is None else workers
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate, pin_memory=cuda)
     with torch.inference_mode(), progress_bar(len(records), "predicting", show=show) as advance:
         for batch in loader:
             if cuda and "input" in batch:
-                batch["input"] = batch["input"].to(backend.device, non_blocking=True)
+                batch["input"] = batch["input"].to(device, non_blocking=True)
             writer.write(predict_batch(backend, batch, tta=tta))
             advance(len(batch.get("name", [])) + len(batch.get("errors", [])))
     writer.finish()
