@@ -29,7 +29,7 @@ $(STAMP): $(ROOT)/setup.cfg $(ROOT)/pyproject.toml
 	$(PY) -m pip install $(TORCH_PIN)
 	# sam2 is an sdist: build it against the torch above, without its CUDA extension.
 	SAM2_BUILD_CUDA=0 $(PY) -m pip install --no-build-isolation $(SAM2_PIN)
-	$(PY) -m pip install -e '$(ROOT)[test,onnx,app]'
+	$(PY) -m pip install -e '$(ROOT)[test,onnx,openvino,app]'
 	touch $@
 
 install: $(STAMP) ## create .venv with torch, sam2 and this package (idempotent)

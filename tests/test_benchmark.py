@@ -63,6 +63,7 @@ SPEED_FIELDS = {
     "params_trainable",
     "warmup",
     "iters",
+    "sigmoid_diff_vs_fp32",
 }
 
 
@@ -90,6 +91,7 @@ def test_speed_json_has_its_fields(tmp_path: Path) -> None:
         assert SPEED_FIELDS <= set(row)
         assert row["latency_ms_p90"] >= row["latency_ms_p50"] > 0 and row["throughput_img_s"] > 0
         assert row["peak_gpu_memory_mb"] is None and row["peak_host_memory_mb"] > 0
+        assert row["sigmoid_diff_vs_fp32"] == 0.0  # the torch fp32 eager pass is the reference itself
 
 
 def test_speed_of_training_steps(tmp_path: Path) -> None:
@@ -118,40 +120,50 @@ def test_speed_of_training_steps(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_speed_profile_splits_each_backend_into_the_models_parts(tmp_path: Path, capsys) -> None:
     argv = ["benchmark", "speed", "--preset", "micro", "--iters", "1", "--profile", "--json", str(tmp_path / "p.json")]
-    assert main([*argv, "--backend", "torch,onnx-int8"]) == 0
+    assert main([*argv, "--backend", "torch,onnx-int8,openvino"]) == 0
     rows = json.loads((tmp_path / "p.json").read_text())["speed"]
-    assert [row["backend"] for row in rows] == ["torch", "onnx-int8"]
+    assert [row["backend"] for row in rows] == ["torch", "onnx-int8", "openvino"]
     network_parts = ("Hiera trunk", "MPAdapter", "FPN neck", "SAM2 decoder", "MCEM", "HMIM", "DRM")
     for row in rows:
         parts = row["parts_s"]
         assert all(parts[part] > 0 for part in (*network_parts, "pre-processing", "post-processing")), parts
         inside = sum(parts[part] for part in network_parts)
         assert parts["other"] < inside and inside + parts["other"] <= 1.2 * parts["network"], parts
-    assert "profile: micro onnx-int8" in capsys.readouterr().out
+    assert rows[0]["sigmoid_diff_vs_fp32"] == 0.0
+    assert all(0 <= row["sigmoid_diff_vs_fp32"] < 0.01 for row in rows[1:]), rows  # exported: within the goal
+    out = capsys.readouterr().out
+    assert "profile: micro onnx-int8" in out and "profile: micro openvino" in out
 
 
-def test_speed_times_bf16_on_the_torch_backend_where_the_cpu_has_it(monkeypatch) -> None:
+def test_speed_times_bf16_on_the_torch_and_openvino_backends_where_the_cpu_has_it(monkeypatch) -> None:
     import argparse
 
     from mgd_sam2.commands.benchmark import add_arguments, speed_configs
     from mgd_sam2.errors import ConfigError
-    from mgd_sam2.inference import devices
+    from mgd_sam2.inference import backends, devices
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    args = parser.parse_args(["speed", "--backend", "torch,onnx,onnx-int8", "--precision", "fp32,bf16", "--profile"])
+    backends_flag = "torch,onnx,onnx-int8,openvino"
+    args = parser.parse_args(["speed", "--backend", backends_flag, "--precision", "fp32,bf16", "--profile"])
     monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(backends, "openvino_has_bf16", lambda: True)
     configs = speed_configs(args)
     assert [(c.backend, c.precision) for c in configs] == [
-        ("torch", "fp32"), ("torch", "bf16"), ("onnx", "fp32"), ("onnx-int8", "fp32")
+        ("torch", "fp32"), ("torch", "bf16"), ("onnx", "fp32"), ("onnx-int8", "fp32"), ("openvino", "fp32"),
+        ("openvino", "bf16"),
     ]  # fmt: skip
-    assert all(config.profile for config in configs)  # the bf16 pass is profiled too
+    assert all(config.profile for config in configs)  # the bf16 passes are profiled too
     only_bf16 = parser.parse_args(["speed", "--backend", "onnx", "--precision", "bf16"])
     assert [(c.backend, c.precision) for c in speed_configs(only_bf16)] == [("onnx", "fp32")]
     monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: False)
     with pytest.raises(ConfigError, match="no native bf16 kernels"):
         speed_configs(args)
     assert [c.backend for c in speed_configs(only_bf16)] == ["onnx"]  # no torch pass: nothing to refuse
+    monkeypatch.setattr(backends, "openvino_has_bf16", lambda: False)
+    openvino_bf16 = parser.parse_args(["speed", "--backend", "openvino", "--precision", "bf16"])
+    with pytest.raises(ConfigError, match="openvino bf16 needs a CPU with native bf16"):
+        speed_configs(openvino_bf16)
 
 
 def test_speed_protocol_counts_the_switched_model() -> None:

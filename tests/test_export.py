@@ -1,15 +1,18 @@
-"""ONNX export and the ONNX Runtime backend: equal to PyTorch, chosen through predict, int8 within its bound."""
+"""ONNX export and the backends that run it (ONNX Runtime, OpenVINO): equal to PyTorch, chosen through predict, int8
+and bf16 within their bounds."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
+from PIL import Image
 
 from mgd_sam2.cli import main
-from mgd_sam2.data.io import read_mask
+from mgd_sam2.data.io import PROVENANCE_KEY, read_mask
 from mgd_sam2.data.layouts import resolve_split
 from mgd_sam2.metrics.evaluate import evaluate_folders
 
@@ -67,15 +70,65 @@ def test_the_onnx_backend_writes_the_masks_pytorch_writes(
 def test_onnx_backend_mistakes_are_one_line_errors(exported: dict[str, Path], tmp_path: Path, capsys) -> None:
     images = tmp_path / "in"
     images.mkdir()
-    from PIL import Image
-
     Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(images / "a.png")
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not an onnx model")
     for ckpt, extra, message in (
         (broken, (), "is not a readable ONNX model"),
+        (broken, ("--backend", "openvino"), "is not a readable ONNX model"),
+        (tmp_path / "missing.onnx", ("--backend", "openvino"), "ONNX file not found"),
         (exported["onnx"], ("--precision", "bf16-mixed"), "runs in fp32"),
+        (exported["onnx"], ("--backend", "openvino", "--device", "cuda"), "runs on the CPU"),
+        (images / "a.png", ("--backend", "openvino"), "runs a .onnx file"),
     ):
         code = main(["predict", "--ckpt", str(ckpt), "--input", str(images), "--output", str(tmp_path / "o"), *extra])
         err = capsys.readouterr().err
         assert code == 1 and message in err and len(err.strip().splitlines()) == 1, (ckpt, err)
+
+
+def test_the_openvino_backend_writes_the_masks_pytorch_writes(
+    exported: dict[str, Path], trained_checkpoint: Path, synthetic_root: Path, tmp_path: Path, monkeypatch
+) -> None:
+    from mgd_sam2.inference.backends import openvino_has_bf16
+
+    monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
+    split = resolve_split(synthetic_root, "synthetic/SYN-TE")
+    predict(trained_checkpoint, split.image_dir, tmp_path / "torch")
+    predict(exported["onnx"], split.image_dir, tmp_path / "fp32", "--backend", "openvino")
+    for mask in sorted((tmp_path / "torch").glob("*.png")):
+        fp32 = read_mask(tmp_path / "fp32" / mask.name).astype(int)
+        assert np.abs(fp32 - read_mask(mask).astype(int)).max() <= 1, mask.name  # 8-bit maps: at most 1 level
+    assert any((tmp_path / "cache" / "openvino").iterdir())  # the compiled model is cached
+    argv = ["predict", "--ckpt", str(exported["onnx"]), "--input", str(split.image_dir), "--output",
+            str(tmp_path / "bf16"), "--workers", "0", "--backend", "openvino", "--precision", "bf16-mixed"]  # fmt: skip
+    if not openvino_has_bf16():  # this CPU has no native bf16: refused, not silently fp32
+        assert main(argv) == 1
+        return
+    assert main(argv) == 0
+    provenance = json.loads(Image.open(next((tmp_path / "bf16").glob("*.png"))).info[PROVENANCE_KEY])
+    assert (provenance["backend"], provenance["precision"]) == ("openvino", "bfloat16")
+    scores = {kind: evaluate_folders(tmp_path / kind, split.mask_dir, ["S"], workers=0, progress=False).scores
+              for kind in ("torch", "bf16")}  # fmt: skip
+    assert abs(scores["bf16"]["Smeasure"] - scores["torch"]["Smeasure"]) <= 0.005
+
+
+def test_openvino_runs_the_file_it_is_given_not_a_cached_one(tmp_path: Path, monkeypatch) -> None:
+    """A model exported again to the same path must not be served from the compile cache of the old one."""
+    import torch
+
+    from mgd_sam2.inference.backends import OnnxBackend, OpenVinoBackend
+    from mgd_sam2.inference.export import check_views, export_onnx
+    from mgd_sam2.models.network import MGDSAM2, NetworkConfig
+
+    monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
+    path = tmp_path / "model.onnx"
+    results = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        network = MGDSAM2(NetworkConfig(preset="micro")).eval()
+        export_onnx(network, path)
+        views = check_views(network)
+        expected, got = OnnxBackend(path).logits(views), OpenVinoBackend(path).logits(views)
+        assert float((got - expected).abs().max()) <= 1e-3, seed
+        results.append(got)
+    assert float((results[0] - results[1]).abs().max()) > 1e-2

@@ -3,9 +3,9 @@
 The network's parts are timed with forward hooks (module groups of models/groups.py: trunk blocks,
 MPAdapters, FPN neck, SAM2 decoder, MCEM, HMIM, DRM); pre-processing (decode, resize, normalise, cut the
 views) and post-processing (logits to an 8-bit map at the original size, PNG encoding) on a real image
-file. The ONNX backend is profiled by ONNX Runtime's own profiler, its nodes mapped to the same parts by
-the module path the exporter records in each node; nodes that ONNX Runtime fused or renamed are counted as
-"other".
+file. The ONNX backend is profiled by ONNX Runtime's own profiler, the OpenVINO backend by OpenVINO's per-node
+counters, their nodes mapped to the same parts by the module path the exporter records in each node; nodes
+that a runtime fused or renamed beyond recognition are counted as "other".
 """
 
 from __future__ import annotations
@@ -148,9 +148,40 @@ def profile_onnx(path: str | Path, parts_source: str | Path, feed: dict, passes:
         if event.get("cat") != "Node" or not event["name"].endswith("_kernel_time") or event["ts"] < first_timed:
             continue
         totals[runtime_node_part(event["name"][: -len("_kernel_time")], parts)] += event["dur"] / 1e6
+    return per_pass(totals, whole, passes)
+
+
+def profile_openvino(backend, parts_source: str | Path, feed: dict, passes: int) -> dict[str, float]:
+    """Mean seconds per pass and part from OpenVINO's per-node counters (``backend``: an OpenVinoBackend built
+    with ``profiling=True``). Each executed node counts for the first exported node it fused
+    (``originalLayersNames``) that belongs to a part. Nodes' times can overlap (their sum exceeded the whole
+    pass by 30 % for micro), so where they add up to more than the pass they are scaled down to it: the
+    shares stay, and the parts add up to the measured time."""
+    parts = node_parts(parts_source)
+    fused = {
+        op.get_friendly_name(): op.get_rt_info()["originalLayersNames"].astype(str).split(",")
+        for op in backend.compiled.get_runtime_model().get_ops()
+    }
+    totals: dict[str, float] = defaultdict(float)
+    backend.run(feed)  # warm-up, not counted
+    whole = 0.0
+    for _ in range(passes):
+        start = time.perf_counter()
+        backend.run(feed)
+        whole += time.perf_counter() - start
+        for node in backend.request.get_profiling_info():
+            names = fused.get(node.node_name, [node.node_name])
+            part = next((parts[name] for name in names if name in parts), "other")
+            totals[part] += node.real_time.total_seconds()
+    scale = min(1.0, whole / sum(totals.values()))
+    return per_pass({part: seconds * scale for part, seconds in totals.items()}, whole, passes)
+
+
+def per_pass(totals: dict[str, float], whole: float, passes: int) -> dict[str, float]:
+    """Seconds per pass of each part and of the whole run (``"network"``). ``"other"`` gets nodes fused beyond
+    recognition, plus what is not kernel time (session overhead, copies)."""
     result = {part: seconds / passes for part, seconds in totals.items()}
     result["network"] = whole / passes
-    # "other": nodes fused beyond recognition, plus what is not kernel time (session overhead, copies)
     kernels = sum(seconds for part, seconds in result.items() if part != "network")
     result["other"] = result.get("other", 0.0) + max(0.0, result["network"] - kernels)
     return result

@@ -2,10 +2,11 @@
 
 Protocol: random weights (speed does not depend on them), a fixed seeded input at the model's input
 size, ``torch.inference_mode``, optional bf16 autocast and ``torch.compile``; warm-up passes first
-(compilation happens there), then timed passes each ended by a device synchronisation. Every
-configuration runs in a fresh process, so its peak memory is its own. The ONNX backends run the same
+(compilation happens there), then timed passes each ended by a device synchronisation; then the last
+pass's probabilities are compared with those of the torch fp32 eager pass (``sigmoid_diff_vs_fp32``). Every
+configuration runs in a fresh process, so its peak memory is its own. The exported backends run the same
 network exported (and for onnx-int8 quantized) in that process, through the same Backend interface as
-predict; the export's time is not counted.
+predict; the export's time and OpenVINO's compilation are not counted (``prepare_s`` reports them).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-SPEED_BACKENDS = ("torch", "onnx", "onnx-int8")
+SPEED_BACKENDS = ("torch", "onnx", "onnx-int8", "openvino")
 
 
 @dataclass(frozen=True)
@@ -30,13 +31,13 @@ class SpeedConfig:
     preset: str = "base_plus"
     device: str = "cpu"
     batch: int = 1
-    precision: str = "fp32"  # fp32 | bf16 (autocast)
+    precision: str = "fp32"  # fp32 | bf16 (torch: autocast; openvino: its bf16 inference precision)
     compile: bool = False
     warmup: int = 1
     iters: int = 3
     switches: tuple[tuple[str, bool], ...] = ()  # MGDSAM2 module switches, for ablations
     train: bool = False  # time a training step (forward, loss, backward, AdamW step) instead of inference
-    backend: str = "torch"  # torch | onnx | onnx-int8 (ONNX Runtime on the CPU; int8 MatMul/Gemm weights)
+    backend: str = "torch"  # torch | onnx | onnx-int8 (ONNX Runtime on the CPU; int8 MatMul/Gemm weights) | openvino
     profile: bool = False  # also time each part of the network, and the shared pre- and post-processing
 
     def check(self) -> None:
@@ -44,8 +45,10 @@ class SpeedConfig:
             raise ValueError(f"precision must be fp32 or bf16, got {self.precision!r}")
         if self.backend not in SPEED_BACKENDS:
             raise ValueError(f"backend must be one of {SPEED_BACKENDS}, got {self.backend!r}")
-        if self.backend != "torch" and (self.device != "cpu" or self.precision != "fp32" or self.compile or self.train):
-            raise ValueError("the ONNX backends time fp32 inputs on the CPU, without --compile or --train")
+        if self.backend != "torch" and (self.device != "cpu" or self.compile or self.train):
+            raise ValueError("the exported backends run on the CPU, without --compile or --train")
+        if self.backend.startswith("onnx") and self.precision != "fp32":
+            raise ValueError("the ONNX Runtime backends run in fp32 (or the int8 file's precision)")
         if self.profile and (self.compile or self.train):
             raise ValueError(
                 "--profile times the inference pass, without --compile (hooks would break the graph) and "
@@ -82,13 +85,16 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
     )
 
     with tempfile.TemporaryDirectory() as folder:  # the ONNX files, removed however the run ends
-        onnx = onnx_backend(model, Path(folder), config.backend == "onnx-int8") if config.backend != "torch" else None
+        start = time.perf_counter()
+        onnx = exported_backend(model, Path(folder), config) if config.backend != "torch" else None
+        prepare_s = time.perf_counter() - start
 
-        def step() -> None:
+        def step() -> torch.Tensor | None:
+            logits = None
             if onnx is not None:
-                onnx.backend.logits(views)
+                logits = onnx.backend.logits(views)
             elif optimizer is None:
-                runner(views)
+                logits = runner(views).logits
             else:
                 with autocast:
                     out = runner(views)
@@ -98,6 +104,7 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
                 optimizer.zero_grad(set_to_none=True)
             if cuda:
                 torch.cuda.synchronize(device)
+            return logits
 
         latencies = []
         with torch.inference_mode(not config.train), autocast if not config.train else contextlib.nullcontext():
@@ -109,9 +116,10 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
                 torch.cuda.reset_peak_memory_stats(device)
             for _ in range(config.iters):
                 start = time.perf_counter()
-                step()
+                logits = step()
                 latencies.append(time.perf_counter() - start)
             parts = profile_parts(model, views, onnx, config.iters, device) if config.profile else {}
+        drift = None if config.train else sigmoid_drift(model, views, logits, config)
         latencies_ms = np.array(latencies) * 1000
     return {
         **{key: value for key, value in asdict(config).items() if key != "switches"},
@@ -121,6 +129,8 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
         "latency_ms_p90": float(np.percentile(latencies_ms, 90)),
         "throughput_img_s": float(config.batch * 1000 / latencies_ms.mean()),
         "warmup_s": warmup_s,
+        "prepare_s": prepare_s,
+        "sigmoid_diff_vs_fp32": drift,
         "peak_gpu_memory_mb": torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None,
         "peak_host_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux reports KiB
         "params_total": counts["total"],
@@ -132,43 +142,63 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
     }
 
 
+def sigmoid_drift(model, views, logits, config: SpeedConfig) -> float:
+    """Mean absolute difference of this configuration's probabilities from those of the torch fp32 eager pass on
+    the same input (0 for that configuration itself): what its speed costs in accuracy."""
+    import torch
+
+    if config.backend == "torch" and config.precision == "fp32" and not config.compile:
+        return 0.0
+    with torch.inference_mode():
+        reference = model(views).logits.float()
+    return float((logits.float().to(reference.device).sigmoid() - reference.sigmoid()).abs().mean())
+
+
 @dataclass
 class OnnxFiles:
-    backend: Any  # the OnnxBackend timed
+    backend: Any  # the OnnxBackend or OpenVinoBackend timed
     path: Path  # its file
     fp32: Path  # the fp32 export (its nodes carry module paths, for the profile)
 
 
-def onnx_backend(model, folder: Path, int8: bool) -> OnnxFiles:
-    """Export ``model`` (and quantize it) into ``folder``; the backend runs with torch's thread count."""
+def exported_backend(model, folder: Path, config: SpeedConfig) -> OnnxFiles:
+    """Export ``model`` (and quantize it for onnx-int8) into ``folder`` and load it in ``config.backend``, with
+    torch's thread count (OpenVINO: uncached, since the file is thrown away; profiled if ``config.profile``)."""
     import torch
 
-    from mgd_sam2.inference.backends import OnnxBackend
+    from mgd_sam2.inference.backends import OnnxBackend, OpenVinoBackend
     from mgd_sam2.inference.export import export_onnx, quantize_onnx
 
     fp32 = folder / "model.onnx"
     export_onnx(model, fp32)
-    path = folder / "model_int8.onnx" if int8 else fp32
-    if int8:
+    threads = torch.get_num_threads()
+    if config.backend == "openvino":
+        backend = OpenVinoBackend(fp32, config.precision == "bf16", threads, cache=False, profiling=config.profile)
+        return OnnxFiles(backend, fp32, fp32)
+    path = folder / "model_int8.onnx" if config.backend == "onnx-int8" else fp32
+    if path != fp32:
         quantize_onnx(fp32, path, model)
-    return OnnxFiles(OnnxBackend(path, threads=torch.get_num_threads()), path, fp32)
+    return OnnxFiles(OnnxBackend(path, threads=threads), path, fp32)
 
 
 def profile_parts(model, views, onnx: OnnxFiles | None, passes: int, device) -> dict[str, float]:
     """Seconds per image of each network part (benchmark/profile.py), pre- and post-processing."""
     import torch
 
-    from mgd_sam2.benchmark.profile import profile_io, profile_onnx, profile_torch
-    from mgd_sam2.inference.backends import ONNX_INPUTS
+    from mgd_sam2.benchmark.profile import profile_io, profile_onnx, profile_openvino, profile_torch
+    from mgd_sam2.inference.backends import ONNX_INPUTS, OpenVinoBackend
 
     batch = views.full.shape[0]
     if onnx is None:
         parts = profile_torch(model, views, passes, device)
         parts["other"] = parts["network"] - sum(v for k, v in parts.items() if k != "network")
         parts = {part: seconds / batch for part, seconds in parts.items()}
-    else:  # ONNX Runtime runs one image at a time
+    else:  # the exported backends run one image at a time
         feed = {name: getattr(views, name)[:1].cpu().numpy() for name in ONNX_INPUTS}
-        parts = profile_onnx(onnx.path, onnx.fp32, feed, passes, torch.get_num_threads())
+        if isinstance(onnx.backend, OpenVinoBackend):
+            parts = profile_openvino(onnx.backend, onnx.fp32, feed, passes)
+        else:
+            parts = profile_onnx(onnx.path, onnx.fp32, feed, passes, torch.get_num_threads())
     return {**parts, **profile_io(model.input_size, model.grid)}
 
 

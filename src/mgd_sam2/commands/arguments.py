@@ -63,14 +63,16 @@ def add_weights_arguments(parser: argparse.ArgumentParser, ckpt_required: bool, 
         "--backend",
         choices=BACKENDS,
         default="auto",
-        help="torch, or onnx (ONNX Runtime on the CPU, for a .onnx --ckpt); auto: by the --ckpt file",
+        help="torch; for a .onnx --ckpt, onnx (ONNX Runtime, CPU, fp32 or the int8 file's) or openvino (OpenVINO, "
+        "CPU, fp32, or bf16 with --precision bf16-mixed: the fastest on a CPU with native bf16); auto: by the --ckpt "
+        "file (onnx for .onnx)",
     )
     parser.add_argument("--device", choices=DEVICES, default="auto", help="where the model runs")
     parser.add_argument(
         "--precision",
         choices=PRECISIONS,
         default="auto",
-        help="auto: bf16-mixed on GPU, 32-true on CPU",
+        help="auto: bf16-mixed on GPU, 32-true on CPU (bf16-mixed on a CPU needs native bf16 kernels)",
     )
     parser.add_argument(
         "--max-pixels",

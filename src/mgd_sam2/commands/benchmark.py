@@ -44,7 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--hce-binarize", choices=HCE_BINARIZATIONS, default="dis", help="HCE prediction binarisation"
     )
     accuracy.add_argument("--device", choices=DEVICES, default="auto", help="where to predict")
-    accuracy.add_argument("--backend", choices=BACKENDS, default="auto", help="torch or onnx (auto: by --ckpt)")
+    accuracy.add_argument(
+        "--backend", choices=BACKENDS, default="auto", help="torch, onnx or openvino (fp32; auto: by --ckpt)"
+    )
     accuracy.add_argument("--batch-size", type=positive_int, default=1, help="images per forward pass")
     accuracy.add_argument("--workers", type=non_negative_int, default=2, help="loader and evaluator processes")
 
@@ -62,15 +64,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--precision",
         type=comma_list(str, SPEED_PRECISIONS),
         default=["fp32"],
-        help="comma-separated: fp32, bf16 (autocast); precisions of the torch backend (the ONNX backends are timed in "
-        "fp32, or int8); bf16 on a CPU needs native bf16 kernels (AVX512-BF16 or AMX)",
+        help="comma-separated: fp32, bf16; precisions of the torch (bf16: autocast) and openvino backends (ONNX "
+        "Runtime's are timed in fp32, or int8); bf16 on a CPU needs native bf16 kernels (AVX512-BF16 or AMX)",
     )
     speed.add_argument(
         "--backend",
         type=comma_list(str, SPEED_BACKENDS),
         default=["torch"],
-        help="comma-separated: torch, onnx (ONNX Runtime fp32, CPU), onnx-int8 (int8 MatMul/Gemm weights); the "
-        "network is exported in the timed process, its export not timed",
+        help="comma-separated: torch, onnx (ONNX Runtime fp32, CPU), onnx-int8 (int8 MatMul/Gemm weights), openvino "
+        "(OpenVINO, CPU); the network is exported (and compiled) in the timed process, not timed",
     )
     speed.add_argument(
         "--compile", action=argparse.BooleanOptionalAction, default=False, help="torch.compile the model"
@@ -217,12 +219,16 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 def speed_configs(args: argparse.Namespace) -> list:
     """The configurations ``benchmark speed`` times, each checked: every backend x batch x precision, where bf16 is
-    the torch backend's (the ONNX backends run fp32) and is refused on a CPU without native bf16."""
+    the torch and openvino backends' (ONNX Runtime runs fp32) and is refused on a CPU without native bf16."""
     from mgd_sam2.benchmark.speed import SpeedConfig
+    from mgd_sam2.inference.backends import openvino_has_bf16
     from mgd_sam2.inference.devices import resolve_device
 
-    if args.device == "cpu" and "bf16" in args.precision and "torch" in args.backend:
-        resolve_device("cpu", "bf16-mixed")  # a one-line error where bf16 would take minutes per pass
+    if args.device == "cpu" and "bf16" in args.precision:  # one-line errors where bf16 would be slow or not bf16
+        if "torch" in args.backend:
+            resolve_device("cpu", "bf16-mixed")
+        if "openvino" in args.backend and not openvino_has_bf16():
+            raise ConfigError("benchmark speed: openvino bf16 needs a CPU with native bf16 kernels; drop bf16")
     cuda = args.device == "cuda"
     warmup = args.warmup if args.warmup is not None else (10 if cuda else 1)
     iters = args.iters if args.iters is not None else (50 if cuda else 3)
@@ -231,7 +237,7 @@ def speed_configs(args: argparse.Namespace) -> list:
                     backend=backend, profile=args.profile)
         for backend in args.backend
         for batch in args.batch
-        for precision in (args.precision if backend == "torch" else ["fp32"])
+        for precision in (["fp32"] if backend.startswith("onnx") else args.precision)
     ]  # fmt: skip
     for config in configs:
         try:
@@ -273,6 +279,7 @@ def run(args: argparse.Namespace) -> int:
             "peak_host_memory_mb",
             "params_total",
             "params_trainable",
+            "sigmoid_diff_vs_fp32",
         )
         baseline = results["speed"][0]["throughput_img_s"]
         print_rows(
@@ -350,9 +357,9 @@ def run_accuracy_action(args: argparse.Namespace) -> int:
     ckpt = args.ckpt
     if ckpt is None and (ckpt := demo_checkpoint()) is not None:
         print(f"note: no --ckpt given; using the demo's best checkpoint {ckpt}")
-    if ckpt is None and args.backend == "onnx":
+    if ckpt is None and args.backend in ("onnx", "openvino"):
         raise ConfigError(
-            "--backend onnx runs an ONNX export: give it as --ckpt FILE.onnx (mgd-sam2 model export --onnx)"
+            f"--backend {args.backend} runs an ONNX export: give it as --ckpt FILE.onnx (mgd-sam2 model export --onnx)"
         )
     if ckpt is None:
         backend = torch_backend(MGDSAM2(NetworkConfig(preset="micro")), args.device)

@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     export = actions.add_parser(
         "export",
         help="write a network's trained weights (safetensors, for predict --weights) and/or an ONNX model "
-        "(for predict --backend onnx), checked against PyTorch",
+        "(for predict --backend onnx or openvino), checked against PyTorch",
         formatter_class=HelpFormatter,
     )
     export.add_argument(
@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", type=Path, help="trained weights (everything but the frozen trunk): .safetensors (.pt: torch.save)"
     )
     export.add_argument(
-        "--onnx", type=Path, help="an ONNX model at the network's input size, for ONNX Runtime on the CPU"
+        "--onnx", type=Path, help="an ONNX model at the network's input size, for ONNX Runtime or OpenVINO on the CPU"
     )
     export.add_argument(
         "--int8",

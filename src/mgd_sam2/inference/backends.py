@@ -1,8 +1,8 @@
-"""Backends that turn views into logits: the PyTorch network, or an ONNX export run by ONNX Runtime.
+"""Backends that turn views into logits: the PyTorch network, or an ONNX export run by ONNX Runtime or OpenVINO.
 
-Both take the same :class:`~mgd_sam2.models.views.Views` (cut by ``data.views.tile``) and return float32
+Each takes the same :class:`~mgd_sam2.models.views.Views` (cut by ``data.views.tile``) and returns float32
 ``(B, 1, S, S)`` logits on the CPU or the backend's device, so reading, resizing, TTA, turning logits into
-8-bit maps and writing are one code path for both (inference/maps.py, inference/predict.py).
+8-bit maps and writing are one code path for all (inference/maps.py, inference/predict.py).
 """
 
 from __future__ import annotations
@@ -67,36 +67,26 @@ class OnnxBackendError(UserError, ValueError):
     """An ONNX file that cannot serve as a backend; the message says why and what to do."""
 
 
-class OnnxBackend:
-    """An exported network (``mgd-sam2 model export --onnx``) run by ONNX Runtime on the CPU, at the input size it
-    was exported for; batches run one image at a time."""
+class ExportedBackend:
+    """What the runtimes of an export (``mgd-sam2 model export --onnx``) share: its file's settings, read from the
+    metadata the export wrote, and one image at a time at the input size it was exported for. A subclass sets
+    ``name`` and ``runtime`` and implements ``run``."""
 
-    name = "onnx"
+    name: str
+    runtime: str  # the runtime's name, for descriptions
 
-    def __init__(self, path: str | Path, threads: int | None = None) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise ConfigError("the ONNX backend needs onnxruntime: pip install 'mgd-sam2[onnx]'") from None
-        path = Path(path)
-        if not path.is_file():
-            raise OnnxBackendError(f"ONNX file not found: {path}; write one with `mgd-sam2 model export --onnx`")
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        try:
-            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        except Exception as error:  # onnxruntime raises its own exception types for bad files
-            raise OnnxBackendError(
-                f"{path} is not a readable ONNX model ({str(error).splitlines()[0][:200]}); export it again"
-            ) from error
-        metadata = self.session.get_modelmeta().custom_metadata_map
+    def __init__(self, path: Path, metadata: dict[str, str]) -> None:
         if metadata.get("format") != ONNX_FORMAT:
             raise OnnxBackendError(f"{path} is an ONNX model, but not one exported by `mgd-sam2 model export --onnx`")
+        self.path = path
         self.grid, self.input_size = int(metadata["grid"]), int(metadata["input_size"])
         self.network_config = json.loads(metadata["network"])
         self.preset = self.network_config["preset"]
         self.quantization = metadata.get("quantization", "none")
+
+    def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        """One image's ``ONNX_INPUTS`` (float32 arrays with a batch of 1) -> its (1, 1, S, S) logits."""
+        raise NotImplementedError
 
     def logits(self, views: Views) -> Tensor:
         size = views.full.shape[-1]
@@ -107,8 +97,121 @@ class OnnxBackend:
         outputs = []
         for index in range(views.full.shape[0]):
             feed = {name: getattr(views, name)[index : index + 1].cpu().numpy() for name in ONNX_INPUTS}
-            outputs.append(self.session.run([ONNX_OUTPUT], feed)[0])
+            outputs.append(self.run(feed))
         return torch.from_numpy(np.concatenate(outputs)).float()
 
     def accepts(self, size: int) -> bool:
         return size == self.input_size
+
+    def describe(self) -> str:
+        quantized = "" if self.quantization == "none" else f", {self.quantization}"
+        return f"ONNX model {self.path} (preset {self.preset}{quantized}, {self.runtime})"
+
+
+def existing_export(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise OnnxBackendError(f"ONNX file not found: {path}; write one with `mgd-sam2 model export --onnx`")
+    return path
+
+
+def unreadable(path: Path, error: Exception) -> OnnxBackendError:
+    return OnnxBackendError(
+        f"{path} is not a readable ONNX model ({str(error).splitlines()[0][:200]}); export it again"
+    )
+
+
+class OnnxBackend(ExportedBackend):
+    """An export run by ONNX Runtime on the CPU in fp32 (or with the int8 file's weights)."""
+
+    name, runtime = "onnx", "ONNX Runtime"
+
+    def __init__(self, path: str | Path, threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise ConfigError("the ONNX backend needs onnxruntime: pip install 'mgd-sam2[onnx]'") from None
+        path = existing_export(path)
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own exception types for bad files
+            raise unreadable(path, error) from error
+        super().__init__(path, self.session.get_modelmeta().custom_metadata_map)
+
+    def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        return self.session.run([ONNX_OUTPUT], feed)[0]
+
+
+def import_openvino():
+    try:
+        import openvino
+    except ImportError:
+        raise ConfigError("the OpenVINO backend needs openvino: pip install 'mgd-sam2[openvino]'") from None
+    return openvino
+
+
+def openvino_has_bf16() -> bool:
+    """Whether OpenVINO's CPU plugin has native bf16 kernels here (AVX512-BF16 or AMX)."""
+    return "BF16" in import_openvino().Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+class OpenVinoBackend(ExportedBackend):
+    """An export run by OpenVINO on the CPU, in fp32 or (``bf16``, where the CPU has native bf16 kernels) bf16.
+
+    OpenVINO picks bf16 by itself on such CPUs; here the precision is always the one asked for. Compiled models
+    are cached under ``cache_dir("openvino")`` (keyed by the model's content), so only a file's first load takes
+    its compile time (about 40 s for base_plus); ``cache=False`` for throwaway files. ``profiling``: per-node
+    counters for ``request.get_profiling_info()`` (benchmark/profile.py).
+    """
+
+    name, runtime = "openvino", "OpenVINO"
+
+    def __init__(
+        self,
+        path: str | Path,
+        bf16: bool = False,
+        threads: int | None = None,
+        cache: bool = True,
+        profiling: bool = False,
+    ) -> None:
+        from mgd_sam2.utils.cache import cache_dir
+        from mgd_sam2.utils.progress import console
+
+        ov = import_openvino()
+        path = existing_export(path)
+        if bf16 and not openvino_has_bf16():
+            raise ConfigError(
+                "--precision bf16-mixed with --backend openvino: this CPU has no native bf16 kernels; "
+                "use --precision 32-true"
+            )
+        core = ov.Core()
+        try:
+            model = core.read_model(str(path))
+        except Exception as error:  # OpenVINO raises RuntimeError subclasses for bad files
+            raise unreadable(path, error) from error
+        metadata = {}
+        if model.has_rt_info(["framework"]):  # where OpenVINO keeps an ONNX file's metadata
+            metadata = {key: value.astype(str) for key, value in model.get_rt_info(["framework"]).astype(dict).items()}
+        super().__init__(path, metadata)
+        self.precision = "bf16" if bf16 else "f32"
+        properties = {
+            "INFERENCE_PRECISION_HINT": self.precision,
+            "PERFORMANCE_HINT": "LATENCY",
+            "PERF_COUNT": profiling,
+        }
+        if cache:
+            properties["CACHE_DIR"] = str(cache_dir("openvino"))
+        if threads:
+            properties["INFERENCE_NUM_THREADS"] = threads
+        with console().status(f"compiling {path.name} for OpenVINO (a file's first load only; cached after)"):
+            self.compiled = core.compile_model(model, "CPU", properties)
+        self.request = self.compiled.create_infer_request()
+
+    def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        return self.request.infer(feed)[ONNX_OUTPUT].copy()  # the request reuses its output buffer
+
+    def describe(self) -> str:
+        return super().describe().removesuffix(")") + (", bf16)" if self.precision == "bf16" else ", fp32)")

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     import torch
 
 DEVICES = ("auto", "cpu", "cuda")
-BACKENDS = ("auto", "torch", "onnx")  # auto: onnx for a .onnx file, else torch
+BACKENDS = ("auto", "torch", "onnx", "openvino")  # auto: onnx for a .onnx file, else torch
 PRECISIONS = ("auto", "32-true", "bf16-mixed")  # Lightning's names, so flags and -c CONFIG read alike
 
 

@@ -1,4 +1,4 @@
-"""Exporting a network to ONNX for ONNX Runtime (the CPU backend), checked against PyTorch, optionally int8.
+"""Exporting a network to ONNX for the CPU backends (ONNX Runtime, OpenVINO), checked against PyTorch; optional int8.
 
 The graph takes the three fields of :class:`~mgd_sam2.models.views.Views` for one image at the network's
 input size and returns its logits, so cutting views, resizing and writing stay in the shared Python code

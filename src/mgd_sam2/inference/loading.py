@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from mgd_sam2.inference.backends import Backend, OnnxBackend
+from mgd_sam2.inference.backends import Backend, OnnxBackend, OpenVinoBackend
 from mgd_sam2.models.checkpoints import (
     TRAINED_WEIGHTS_FORMAT,
     WEIGHTS_USE,
@@ -139,16 +139,21 @@ def load_backend(
     device: str = "auto",
     precision: str = "auto",
 ) -> tuple[Backend, str]:
-    """(a ready backend, a one-line description). ``backend`` auto: ONNX for a .onnx file, else PyTorch."""
+    """(a ready backend, a one-line description). ``backend`` auto: ONNX Runtime for a .onnx file, else PyTorch;
+    openvino runs a .onnx file in OpenVINO, in fp32 unless ``precision`` is bf16-mixed."""
     from mgd_sam2.inference.predict import torch_backend
 
-    if backend_name(ckpt, backend) == "onnx":
+    runs = backend_name(ckpt, backend)
+    if runs in ("onnx", "openvino"):
         if weights is not None or Path(ckpt).suffix != ".onnx":
-            raise CheckpointError(f"--backend onnx runs a .onnx file from `mgd-sam2 model export --onnx`, got {ckpt}")
-        if device == "cuda" or precision == "bf16-mixed":
-            raise CheckpointError("the ONNX backend runs in fp32 (or the int8 file's precision) on the CPU")
-        runner = OnnxBackend(ckpt)
-        quantized = "" if runner.quantization == "none" else f", {runner.quantization}"
-        return runner, f"ONNX model {ckpt} (preset {runner.network_config['preset']}{quantized}, ONNX Runtime)"
+            raise CheckpointError(f"--backend {runs} runs a .onnx file from `mgd-sam2 model export --onnx`, got {ckpt}")
+        if device == "cuda":
+            raise CheckpointError(f"the {runs} backend runs on the CPU; use --backend torch for a GPU")
+        if runs == "onnx" and precision == "bf16-mixed":
+            raise CheckpointError(
+                "the onnx backend runs in fp32 (or the int8 file's precision); bf16 on the CPU: --backend openvino"
+            )
+        runner = OnnxBackend(ckpt) if runs == "onnx" else OpenVinoBackend(ckpt, bf16=precision == "bf16-mixed")
+        return runner, runner.describe()
     network, description = load_network(ckpt, weights)
     return torch_backend(network, device, precision), description

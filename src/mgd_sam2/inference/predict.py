@@ -35,12 +35,15 @@ def prediction_settings(
     ckpt: str | Path, weights: str | Path | None, tta: bool, backend: str, device: str, precision: str
 ) -> dict[str, Any]:
     """What a mask's bytes depend on besides its image, recorded in every PNG written (inference/writer.py): the
-    weights files, TTA, the backend that runs them and the precision (fp32 for ONNX; else ``resolve_device``'s,
-    so a bad --device or --precision fails here, before any work)."""
+    weights files, TTA, the backend that runs them and the precision (fp32 for ONNX Runtime, bf16 for OpenVINO only
+    when asked for; else ``resolve_device``'s, so a bad --device or --precision fails here, before any work)."""
     from mgd_sam2.inference.loading import backend_name, weights_identity
 
     runs = backend_name(ckpt, backend)
-    autocast = None if runs == "onnx" else resolve_device(device, precision)[1]  # load_backend checks ONNX's flags
+    if runs == "torch":
+        autocast = resolve_device(device, precision)[1]
+    else:  # load_backend checks the exported backends' flags
+        autocast = torch.bfloat16 if runs == "openvino" and precision == "bf16-mixed" else None
     return {
         "weights": weights_identity(ckpt, weights),
         "tta": tta,
