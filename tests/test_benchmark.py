@@ -64,6 +64,7 @@ SPEED_FIELDS = {
     "warmup",
     "iters",
     "sigmoid_diff_vs_fp32",
+    "prepare_s",
 }
 
 
@@ -162,8 +163,27 @@ def test_speed_times_bf16_on_the_torch_and_openvino_backends_where_the_cpu_has_i
     assert [c.backend for c in speed_configs(only_bf16)] == ["onnx"]  # no torch pass: nothing to refuse
     monkeypatch.setattr(backends, "openvino_has_bf16", lambda: False)
     openvino_bf16 = parser.parse_args(["speed", "--backend", "openvino", "--precision", "bf16"])
-    with pytest.raises(ConfigError, match="openvino bf16 needs a CPU with native bf16"):
+    with pytest.raises(ConfigError, match="OpenVINO reports no native bf16 kernels"):
         speed_configs(openvino_bf16)
+
+
+def test_sigmoid_drift_is_the_mean_probability_difference_from_torch_fp32() -> None:
+    import torch
+
+    from mgd_sam2.benchmark.speed import sigmoid_drift
+    from mgd_sam2.data.views import tile
+    from mgd_sam2.models.network import MGDSAM2, NetworkConfig
+
+    model = MGDSAM2(NetworkConfig(preset="micro")).eval()
+    views = tile(torch.randn(1, 3, model.input_size, model.input_size), model.grid)
+    with torch.inference_mode():
+        reference = model(views).logits
+    shifted = reference + 0.5
+    expected = float((shifted.sigmoid() - reference.sigmoid()).abs().mean())
+    for config in (SpeedConfig("micro", precision="bf16"), SpeedConfig("micro", backend="openvino")):
+        assert sigmoid_drift(model, views, shifted, config) == pytest.approx(expected, rel=1e-5)
+        assert sigmoid_drift(model, views, reference, config) < 1e-6
+    assert sigmoid_drift(model, views, shifted, SpeedConfig("micro")) == 0.0  # torch fp32 eager is the reference
 
 
 def test_speed_protocol_counts_the_switched_model() -> None:

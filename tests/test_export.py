@@ -73,6 +73,12 @@ def test_onnx_backend_mistakes_are_one_line_errors(exported: dict[str, Path], tm
     Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(images / "a.png")
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not an onnx model")
+    incomplete = tmp_path / "incomplete.onnx"  # our format, but its settings lost
+    model = onnx.load(str(exported["onnx"]))
+    kept = [prop for prop in model.metadata_props if prop.key == "format"]
+    del model.metadata_props[:]
+    model.metadata_props.extend(kept)
+    onnx.save(model, str(incomplete))
     for ckpt, extra, message in (
         (broken, (), "is not a readable ONNX model"),
         (broken, ("--backend", "openvino"), "is not a readable ONNX model"),
@@ -80,6 +86,8 @@ def test_onnx_backend_mistakes_are_one_line_errors(exported: dict[str, Path], tm
         (exported["onnx"], ("--precision", "bf16-mixed"), "runs in fp32"),
         (exported["onnx"], ("--backend", "openvino", "--device", "cuda"), "runs on the CPU"),
         (images / "a.png", ("--backend", "openvino"), "runs a .onnx file"),
+        (incomplete, (), "metadata is incomplete"),
+        (incomplete, ("--backend", "openvino"), "metadata is incomplete"),
     ):
         code = main(["predict", "--ckpt", str(ckpt), "--input", str(images), "--output", str(tmp_path / "o"), *extra])
         err = capsys.readouterr().err
@@ -87,7 +95,7 @@ def test_onnx_backend_mistakes_are_one_line_errors(exported: dict[str, Path], tm
 
 
 def test_the_openvino_backend_writes_the_masks_pytorch_writes(
-    exported: dict[str, Path], trained_checkpoint: Path, synthetic_root: Path, tmp_path: Path, monkeypatch
+    exported: dict[str, Path], trained_checkpoint: Path, synthetic_root: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
     from mgd_sam2.inference.backends import openvino_has_bf16
 
@@ -103,6 +111,8 @@ def test_the_openvino_backend_writes_the_masks_pytorch_writes(
             str(tmp_path / "bf16"), "--workers", "0", "--backend", "openvino", "--precision", "bf16-mixed"]  # fmt: skip
     if not openvino_has_bf16():  # this CPU has no native bf16: refused, not silently fp32
         assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert "OpenVINO reports no native bf16 kernels" in err and len(err.strip().splitlines()) == 1, err
         return
     assert main(argv) == 0
     provenance = json.loads(Image.open(next((tmp_path / "bf16").glob("*.png"))).info[PROVENANCE_KEY])

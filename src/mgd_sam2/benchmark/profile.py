@@ -151,13 +151,16 @@ def profile_onnx(path: str | Path, parts_source: str | Path, feed: dict, passes:
     return per_pass(totals, whole, passes)
 
 
-def profile_openvino(backend, parts_source: str | Path, feed: dict, passes: int) -> dict[str, float]:
-    """Mean seconds per pass and part from OpenVINO's per-node counters (``backend``: an OpenVinoBackend built
-    with ``profiling=True``). Each executed node counts for the first exported node it fused
+def profile_openvino(path: str | Path, feed: dict, passes: int, threads: int, bf16: bool) -> dict[str, float]:
+    """Mean seconds per pass and part from OpenVINO's per-node counters, for the fp32 export ``path`` compiled
+    (uncached) in bf16 or fp32. Each executed node counts for the first exported node it fused
     (``originalLayersNames``) that belongs to a part. Nodes' times can overlap (their sum exceeded the whole
     pass by 30 % for micro), so where they add up to more than the pass they are scaled down to it: the
     shares stay, and the parts add up to the measured time."""
-    parts = node_parts(parts_source)
+    from mgd_sam2.inference.backends import OpenVinoBackend
+
+    backend = OpenVinoBackend(path, bf16, threads, cache=False, profiling=True)
+    parts = node_parts(path)
     fused = {
         op.get_friendly_name(): op.get_rt_info()["originalLayersNames"].astype(str).split(",")
         for op in backend.compiled.get_runtime_model().get_ops()

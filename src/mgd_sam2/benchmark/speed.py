@@ -86,13 +86,13 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as folder:  # the ONNX files, removed however the run ends
         start = time.perf_counter()
-        onnx = exported_backend(model, Path(folder), config) if config.backend != "torch" else None
-        prepare_s = time.perf_counter() - start
+        exported = exported_backend(model, Path(folder), config) if config.backend != "torch" else None
+        prepare_s = time.perf_counter() - start if exported else None
 
         def step() -> torch.Tensor | None:
             logits = None
-            if onnx is not None:
-                logits = onnx.backend.logits(views)
+            if exported is not None:
+                logits = exported.backend.logits(views)
             elif optimizer is None:
                 logits = runner(views).logits
             else:
@@ -118,7 +118,9 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
                 start = time.perf_counter()
                 logits = step()
                 latencies.append(time.perf_counter() - start)
-            parts = profile_parts(model, views, onnx, config.iters, device) if config.profile else {}
+            peak_gpu_mb = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None
+            peak_host_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+            parts = profile_parts(model, views, exported, config.iters, device) if config.profile else {}
         drift = None if config.train else sigmoid_drift(model, views, logits, config)
         latencies_ms = np.array(latencies) * 1000
     return {
@@ -131,8 +133,8 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
         "warmup_s": warmup_s,
         "prepare_s": prepare_s,
         "sigmoid_diff_vs_fp32": drift,
-        "peak_gpu_memory_mb": torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None,
-        "peak_host_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux reports KiB
+        "peak_gpu_memory_mb": peak_gpu_mb,
+        "peak_host_memory_mb": peak_host_mb,
         "params_total": counts["total"],
         "params_trainable": counts["trainable"],
         "device_name": torch.cuda.get_device_name(device) if cuda else platform.processor() or platform.machine(),
@@ -155,15 +157,15 @@ def sigmoid_drift(model, views, logits, config: SpeedConfig) -> float:
 
 
 @dataclass
-class OnnxFiles:
+class ExportedFiles:
     backend: Any  # the OnnxBackend or OpenVinoBackend timed
     path: Path  # its file
     fp32: Path  # the fp32 export (its nodes carry module paths, for the profile)
 
 
-def exported_backend(model, folder: Path, config: SpeedConfig) -> OnnxFiles:
+def exported_backend(model, folder: Path, config: SpeedConfig) -> ExportedFiles:
     """Export ``model`` (and quantize it for onnx-int8) into ``folder`` and load it in ``config.backend``, with
-    torch's thread count (OpenVINO: uncached, since the file is thrown away; profiled if ``config.profile``)."""
+    torch's thread count (OpenVINO: uncached, since the file is thrown away)."""
     import torch
 
     from mgd_sam2.inference.backends import OnnxBackend, OpenVinoBackend
@@ -173,15 +175,14 @@ def exported_backend(model, folder: Path, config: SpeedConfig) -> OnnxFiles:
     export_onnx(model, fp32)
     threads = torch.get_num_threads()
     if config.backend == "openvino":
-        backend = OpenVinoBackend(fp32, config.precision == "bf16", threads, cache=False, profiling=config.profile)
-        return OnnxFiles(backend, fp32, fp32)
+        return ExportedFiles(OpenVinoBackend(fp32, config.precision == "bf16", threads, cache=False), fp32, fp32)
     path = folder / "model_int8.onnx" if config.backend == "onnx-int8" else fp32
     if path != fp32:
         quantize_onnx(fp32, path, model)
-    return OnnxFiles(OnnxBackend(path, threads=threads), path, fp32)
+    return ExportedFiles(OnnxBackend(path, threads=threads), path, fp32)
 
 
-def profile_parts(model, views, onnx: OnnxFiles | None, passes: int, device) -> dict[str, float]:
+def profile_parts(model, views, exported: ExportedFiles | None, passes: int, device) -> dict[str, float]:
     """Seconds per image of each network part (benchmark/profile.py), pre- and post-processing."""
     import torch
 
@@ -189,16 +190,17 @@ def profile_parts(model, views, onnx: OnnxFiles | None, passes: int, device) -> 
     from mgd_sam2.inference.backends import ONNX_INPUTS, OpenVinoBackend
 
     batch = views.full.shape[0]
-    if onnx is None:
+    if exported is None:
         parts = profile_torch(model, views, passes, device)
         parts["other"] = parts["network"] - sum(v for k, v in parts.items() if k != "network")
         parts = {part: seconds / batch for part, seconds in parts.items()}
     else:  # the exported backends run one image at a time
         feed = {name: getattr(views, name)[:1].cpu().numpy() for name in ONNX_INPUTS}
-        if isinstance(onnx.backend, OpenVinoBackend):
-            parts = profile_openvino(onnx.backend, onnx.fp32, feed, passes)
+        threads = torch.get_num_threads()
+        if isinstance(exported.backend, OpenVinoBackend):  # a second compilation, with counters: the timed one had none
+            parts = profile_openvino(exported.path, feed, passes, threads, exported.backend.precision == "bf16")
         else:
-            parts = profile_onnx(onnx.path, onnx.fp32, feed, passes, torch.get_num_threads())
+            parts = profile_onnx(exported.path, exported.fp32, feed, passes, threads)
     return {**parts, **profile_io(model.input_size, model.grid)}
 
 

@@ -9,7 +9,7 @@ from mgd_sam2.benchmark.speed import SPEED_BACKENDS
 from mgd_sam2.cli import HelpFormatter
 from mgd_sam2.commands.arguments import add_weights_arguments, comma_list, non_negative_int, positive_int
 from mgd_sam2.errors import ConfigError
-from mgd_sam2.inference.devices import BACKENDS, DEVICES
+from mgd_sam2.inference.devices import BACKENDS, DEVICES, EXPORTED_BACKENDS
 from mgd_sam2.metrics.functional import HCE_BINARIZATIONS
 from mgd_sam2.models.presets import PRESETS
 
@@ -179,6 +179,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     metrics.add_argument("--json", type=Path, help="also write the results here")
 
 
+def number(value: float) -> str:
+    """Three decimals; small non-zero values (probability differences) in scientific notation."""
+    return f"{value:.2e}" if 0 < abs(value) < 0.01 else f"{value:.3f}"
+
+
 def print_rows(title: str, rows: list[dict]) -> None:
     from rich.table import Table
 
@@ -188,7 +193,7 @@ def print_rows(title: str, rows: list[dict]) -> None:
     for key in rows[0]:
         table.add_column(key, justify="right")
     for row in rows:
-        table.add_row(*[f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values()])
+        table.add_row(*[number(v) if isinstance(v, float) else str(v) for v in row.values()])
     console().print(table)
 
 
@@ -221,14 +226,16 @@ def speed_configs(args: argparse.Namespace) -> list:
     """The configurations ``benchmark speed`` times, each checked: every backend x batch x precision, where bf16 is
     the torch and openvino backends' (ONNX Runtime runs fp32) and is refused on a CPU without native bf16."""
     from mgd_sam2.benchmark.speed import SpeedConfig
-    from mgd_sam2.inference.backends import openvino_has_bf16
+    from mgd_sam2.inference.backends import import_openvino, require_openvino_bf16
     from mgd_sam2.inference.devices import resolve_device
 
+    if "openvino" in args.backend:
+        import_openvino()  # before any configuration runs
     if args.device == "cpu" and "bf16" in args.precision:  # one-line errors where bf16 would be slow or not bf16
         if "torch" in args.backend:
             resolve_device("cpu", "bf16-mixed")
-        if "openvino" in args.backend and not openvino_has_bf16():
-            raise ConfigError("benchmark speed: openvino bf16 needs a CPU with native bf16 kernels; drop bf16")
+        if "openvino" in args.backend:
+            require_openvino_bf16()
     cuda = args.device == "cuda"
     warmup = args.warmup if args.warmup is not None else (10 if cuda else 1)
     iters = args.iters if args.iters is not None else (50 if cuda else 3)
@@ -357,7 +364,7 @@ def run_accuracy_action(args: argparse.Namespace) -> int:
     ckpt = args.ckpt
     if ckpt is None and (ckpt := demo_checkpoint()) is not None:
         print(f"note: no --ckpt given; using the demo's best checkpoint {ckpt}")
-    if ckpt is None and args.backend in ("onnx", "openvino"):
+    if ckpt is None and args.backend in EXPORTED_BACKENDS:
         raise ConfigError(
             f"--backend {args.backend} runs an ONNX export: give it as --ckpt FILE.onnx (mgd-sam2 model export --onnx)"
         )

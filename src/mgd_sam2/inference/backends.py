@@ -79,9 +79,14 @@ class ExportedBackend:
         if metadata.get("format") != ONNX_FORMAT:
             raise OnnxBackendError(f"{path} is an ONNX model, but not one exported by `mgd-sam2 model export --onnx`")
         self.path = path
-        self.grid, self.input_size = int(metadata["grid"]), int(metadata["input_size"])
-        self.network_config = json.loads(metadata["network"])
-        self.preset = self.network_config["preset"]
+        try:
+            self.grid, self.input_size = int(metadata["grid"]), int(metadata["input_size"])
+            self.network_config = json.loads(metadata["network"])
+            self.preset = self.network_config["preset"]
+        except (KeyError, ValueError, TypeError) as error:
+            raise OnnxBackendError(
+                f"{path}: its mgd-sam2 metadata is incomplete ({error!r}); export it again"
+            ) from None
         self.quantization = metadata.get("quantization", "none")
 
     def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
@@ -103,9 +108,14 @@ class ExportedBackend:
     def accepts(self, size: int) -> bool:
         return size == self.input_size
 
+    def details(self) -> str:
+        """What the description adds after the runtime's name ("": nothing)."""
+        return ""
+
     def describe(self) -> str:
         quantized = "" if self.quantization == "none" else f", {self.quantization}"
-        return f"ONNX model {self.path} (preset {self.preset}{quantized}, {self.runtime})"
+        details = f", {self.details()}" if self.details() else ""
+        return f"ONNX model {self.path} (preset {self.preset}{quantized}, {self.runtime}{details})"
 
 
 def existing_export(path: str | Path) -> Path:
@@ -154,8 +164,18 @@ def import_openvino():
 
 
 def openvino_has_bf16() -> bool:
-    """Whether OpenVINO's CPU plugin has native bf16 kernels here (AVX512-BF16 or AMX)."""
+    """Whether OpenVINO's CPU plugin reports native bf16 kernels here (BF16 among its optimization capabilities;
+    AVX512-BF16 or AMX, for example)."""
     return "BF16" in import_openvino().Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+def require_openvino_bf16() -> None:
+    """A one-line error unless OpenVINO has native bf16 kernels on this CPU (without them it would not run bf16)."""
+    if not openvino_has_bf16():
+        raise ConfigError(
+            "bf16 with the openvino backend: OpenVINO reports no native bf16 kernels on this CPU; use fp32 "
+            "(--precision 32-true)"
+        )
 
 
 class OpenVinoBackend(ExportedBackend):
@@ -182,11 +202,8 @@ class OpenVinoBackend(ExportedBackend):
 
         ov = import_openvino()
         path = existing_export(path)
-        if bf16 and not openvino_has_bf16():
-            raise ConfigError(
-                "--precision bf16-mixed with --backend openvino: this CPU has no native bf16 kernels; "
-                "use --precision 32-true"
-            )
+        if bf16:
+            require_openvino_bf16()
         core = ov.Core()
         try:
             model = core.read_model(str(path))
@@ -206,12 +223,20 @@ class OpenVinoBackend(ExportedBackend):
             properties["CACHE_DIR"] = str(cache_dir("openvino"))
         if threads:
             properties["INFERENCE_NUM_THREADS"] = threads
-        with console().status(f"compiling {path.name} for OpenVINO (a file's first load only; cached after)"):
-            self.compiled = core.compile_model(model, "CPU", properties)
+        note = " (a file's first load only; cached after)" if cache else ""
+        try:
+            with console().status(f"compiling {path.name} for OpenVINO{note}"):
+                self.compiled = core.compile_model(model, "CPU", properties)
+        except RuntimeError as error:  # e.g. a full or unwritable cache folder, an operator OpenVINO cannot run
+            raise OnnxBackendError(
+                f"OpenVINO could not compile {path} ({str(error).strip().splitlines()[0][:200]}); with a full or "
+                f"unwritable {properties.get('CACHE_DIR', 'cache')}, set MGD_SAM2_CACHE to a writable folder, else "
+                "use --backend onnx"
+            ) from error
         self.request = self.compiled.create_infer_request()
 
     def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         return self.request.infer(feed)[ONNX_OUTPUT].copy()  # the request reuses its output buffer
 
-    def describe(self) -> str:
-        return super().describe().removesuffix(")") + (", bf16)" if self.precision == "bf16" else ", fp32)")
+    def details(self) -> str:
+        return "bf16" if self.precision == "bf16" else "fp32"

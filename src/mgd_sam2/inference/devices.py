@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
 DEVICES = ("auto", "cpu", "cuda")
 BACKENDS = ("auto", "torch", "onnx", "openvino")  # auto: onnx for a .onnx file, else torch
+EXPORTED_BACKENDS = ("onnx", "openvino")  # the backends that run a .onnx file from `model export --onnx`
 PRECISIONS = ("auto", "32-true", "bf16-mixed")  # Lightning's names, so flags and -c CONFIG read alike
 
 

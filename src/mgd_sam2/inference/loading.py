@@ -14,7 +14,8 @@ from pathlib import Path
 
 import torch
 
-from mgd_sam2.inference.backends import Backend, OnnxBackend, OpenVinoBackend
+from mgd_sam2.inference.backends import Backend, OnnxBackend, OpenVinoBackend, require_openvino_bf16
+from mgd_sam2.inference.devices import EXPORTED_BACKENDS
 from mgd_sam2.models.checkpoints import (
     TRAINED_WEIGHTS_FORMAT,
     WEIGHTS_USE,
@@ -132,6 +133,22 @@ def backend_name(ckpt: str | Path, backend: str = "auto") -> str:
     return "onnx" if Path(ckpt).suffix == ".onnx" else "torch"
 
 
+def check_exported_flags(runs: str, ckpt: str | Path, weights: str | Path | None, device: str, precision: str) -> None:
+    """One-line errors for flags an exported backend (``runs``: onnx or openvino) cannot honour: another file than
+    a .onnx export, a GPU, bf16 in ONNX Runtime or on a CPU where OpenVINO has no native bf16."""
+    if weights is not None or Path(ckpt).suffix != ".onnx":
+        raise CheckpointError(f"--backend {runs} runs a .onnx file from `mgd-sam2 model export --onnx`, got {ckpt}")
+    if device == "cuda":
+        raise CheckpointError(f"the {runs} backend runs on the CPU; use --backend torch for a GPU")
+    if precision == "bf16-mixed" and runs == "onnx":
+        raise CheckpointError(
+            "the onnx backend runs in fp32 (or the int8 file's precision); bf16 on a CPU with native bf16: "
+            "--backend openvino"
+        )
+    if precision == "bf16-mixed":
+        require_openvino_bf16()
+
+
 def load_backend(
     ckpt: str | Path,
     weights: str | Path | None = None,
@@ -144,15 +161,8 @@ def load_backend(
     from mgd_sam2.inference.predict import torch_backend
 
     runs = backend_name(ckpt, backend)
-    if runs in ("onnx", "openvino"):
-        if weights is not None or Path(ckpt).suffix != ".onnx":
-            raise CheckpointError(f"--backend {runs} runs a .onnx file from `mgd-sam2 model export --onnx`, got {ckpt}")
-        if device == "cuda":
-            raise CheckpointError(f"the {runs} backend runs on the CPU; use --backend torch for a GPU")
-        if runs == "onnx" and precision == "bf16-mixed":
-            raise CheckpointError(
-                "the onnx backend runs in fp32 (or the int8 file's precision); bf16 on the CPU: --backend openvino"
-            )
+    if runs in EXPORTED_BACKENDS:
+        check_exported_flags(runs, ckpt, weights, device, precision)
         runner = OnnxBackend(ckpt) if runs == "onnx" else OpenVinoBackend(ckpt, bf16=precision == "bf16-mixed")
         return runner, runner.describe()
     network, description = load_network(ckpt, weights)

@@ -35,15 +35,16 @@ def prediction_settings(
     ckpt: str | Path, weights: str | Path | None, tta: bool, backend: str, device: str, precision: str
 ) -> dict[str, Any]:
     """What a mask's bytes depend on besides its image, recorded in every PNG written (inference/writer.py): the
-    weights files, TTA, the backend that runs them and the precision (fp32 for ONNX Runtime, bf16 for OpenVINO only
-    when asked for; else ``resolve_device``'s, so a bad --device or --precision fails here, before any work)."""
-    from mgd_sam2.inference.loading import backend_name, weights_identity
+    weights files, TTA, the backend that runs them and the precision (``resolve_device``'s for PyTorch; for an
+    export, fp32 unless OpenVINO is asked for bf16). Flags a backend cannot honour fail here, before any work."""
+    from mgd_sam2.inference.loading import backend_name, check_exported_flags, weights_identity
 
     runs = backend_name(ckpt, backend)
     if runs == "torch":
         autocast = resolve_device(device, precision)[1]
-    else:  # load_backend checks the exported backends' flags
-        autocast = torch.bfloat16 if runs == "openvino" and precision == "bf16-mixed" else None
+    else:
+        check_exported_flags(runs, ckpt, weights, device, precision)
+        autocast = torch.bfloat16 if precision == "bf16-mixed" else None
     return {
         "weights": weights_identity(ckpt, weights),
         "tta": tta,
