@@ -136,20 +136,19 @@ def test_requests_queue_one_at_a_time_and_see_their_place(app_server: AppServer,
     while first.status().code != Status.PROCESSING and not first.done() and time.perf_counter() < deadline:
         time.sleep(0.02)
     second = Client(app_server.url, verbose=False).submit([handle_file(str(photos[0]))], False, 128, api_name="/cutout")
-    ranks, first_done, second_started = [], None, None
+    ranks, first_done = [], None
     while not second.done() and time.perf_counter() < deadline:
         status = second.status()
         if status.code == Status.IN_QUEUE and status.rank is not None:
             ranks.append(status.rank)
         if first_done is None and first.status().code == Status.FINISHED:  # done() waits for the downloads too
             first_done = time.perf_counter()
-        if second_started is None and status.code == Status.PROCESSING:
-            second_started = time.perf_counter()
         time.sleep(0.02)
     assert "**4 image(s)**" in first.result()[2] and "**1 image(s)**" in second.result()[2]
     # one at a time: the first request finished while the second was not yet done (it finishes first when requests
-    # run side by side), and if the second was seen starting, that was after the first finished
-    assert first_done is not None and (second_started is None or second_started >= first_done)
+    # run side by side). When the second was seen starting is not compared: each request's status arrives on its own
+    # stream, and the second's start was once seen 20 ms before the first's finish.
+    assert first_done is not None
     assert ranks and ranks[0] == 0, ranks  # it waited, first in line, while the first request ran
 
 

@@ -121,9 +121,9 @@ def test_speed_of_training_steps(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_speed_profile_splits_each_backend_into_the_models_parts(tmp_path: Path, capsys) -> None:
     argv = ["benchmark", "speed", "--preset", "micro", "--iters", "1", "--profile", "--json", str(tmp_path / "p.json")]
-    assert main([*argv, "--backend", "torch,onnx-int8,openvino"]) == 0
+    assert main([*argv, "--backend", "torch,onnx-int8,openvino-int8"]) == 0
     rows = json.loads((tmp_path / "p.json").read_text())["speed"]
-    assert [row["backend"] for row in rows] == ["torch", "onnx-int8", "openvino"]
+    assert [row["backend"] for row in rows] == ["torch", "onnx-int8", "openvino-int8"]
     network_parts = ("Hiera trunk", "MPAdapter", "FPN neck", "SAM2 decoder", "MCEM", "HMIM", "DRM")
     for row in rows:
         parts = row["parts_s"]
@@ -133,7 +133,7 @@ def test_speed_profile_splits_each_backend_into_the_models_parts(tmp_path: Path,
     assert rows[0]["sigmoid_diff_vs_fp32"] == 0.0
     assert all(0 <= row["sigmoid_diff_vs_fp32"] < 0.01 for row in rows[1:]), rows  # exported: within the goal
     out = capsys.readouterr().out
-    assert "profile: micro onnx-int8" in out and "profile: micro openvino" in out
+    assert "profile: micro onnx-int8" in out and "profile: micro openvino-int8" in out
 
 
 def test_speed_times_bf16_on_the_torch_and_openvino_backends_where_the_cpu_has_it(monkeypatch) -> None:
@@ -145,14 +145,14 @@ def test_speed_times_bf16_on_the_torch_and_openvino_backends_where_the_cpu_has_i
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    backends_flag = "torch,onnx,onnx-int8,openvino"
+    backends_flag = "torch,onnx,onnx-int8,openvino,openvino-int8"
     args = parser.parse_args(["speed", "--backend", backends_flag, "--precision", "fp32,bf16", "--profile"])
     monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: True)
     monkeypatch.setattr(backends, "openvino_has_bf16", lambda: True)
     configs = speed_configs(args)
     assert [(c.backend, c.precision) for c in configs] == [
         ("torch", "fp32"), ("torch", "bf16"), ("onnx", "fp32"), ("onnx-int8", "fp32"), ("openvino", "fp32"),
-        ("openvino", "bf16"),
+        ("openvino", "bf16"), ("openvino-int8", "fp32"), ("openvino-int8", "bf16"),
     ]  # fmt: skip
     assert all(config.profile for config in configs)  # the bf16 passes are profiled too
     only_bf16 = parser.parse_args(["speed", "--backend", "onnx", "--precision", "bf16"])
@@ -162,7 +162,7 @@ def test_speed_times_bf16_on_the_torch_and_openvino_backends_where_the_cpu_has_i
         speed_configs(args)
     assert [c.backend for c in speed_configs(only_bf16)] == ["onnx"]  # no torch pass: nothing to refuse
     monkeypatch.setattr(backends, "openvino_has_bf16", lambda: False)
-    openvino_bf16 = parser.parse_args(["speed", "--backend", "openvino", "--precision", "bf16"])
+    openvino_bf16 = parser.parse_args(["speed", "--backend", "openvino-int8", "--precision", "bf16"])
     with pytest.raises(ConfigError, match="OpenVINO reports no native bf16 kernels"):
         speed_configs(openvino_bf16)
 

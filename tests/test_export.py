@@ -18,9 +18,9 @@ from mgd_sam2.metrics.evaluate import evaluate_folders
 
 
 @pytest.fixture(scope="module")
-def exported(trained_checkpoint: Path, tmp_path_factory) -> dict[str, Path]:
+def exported(trained_checkpoint: Path, synthetic_root: Path, tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("export")
-    paths = {"onnx": folder / "micro.onnx", "int8": folder / "micro_int8.onnx"}
+    paths = {"onnx": folder / "micro.onnx", "int8": folder / "micro_int8.onnx", "openvino_int8": folder / "ov.xml"}
     argv = [
         "model",
         "export",
@@ -30,6 +30,10 @@ def exported(trained_checkpoint: Path, tmp_path_factory) -> dict[str, Path]:
         str(paths["onnx"]),
         "--int8",
         str(paths["int8"]),
+        "--openvino-int8",
+        str(paths["openvino_int8"]),
+        "--calibration",
+        str(resolve_split(synthetic_root, "synthetic/SYN-TR").image_dir),
     ]
     assert main(argv) == 0
     return paths
@@ -120,6 +124,45 @@ def test_the_openvino_backend_writes_the_masks_pytorch_writes(
     scores = {kind: evaluate_folders(tmp_path / kind, split.mask_dir, ["S"], workers=0, progress=False).scores
               for kind in ("torch", "bf16")}  # fmt: skip
     assert abs(scores["bf16"]["Smeasure"] - scores["torch"]["Smeasure"]) <= 0.005
+
+
+def test_openvino_int8_writes_the_masks_pytorch_writes_within_its_bound(
+    exported: dict[str, Path], trained_checkpoint: Path, synthetic_root: Path, tmp_path: Path, monkeypatch
+) -> None:
+    import openvino as ov
+
+    monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
+    xml = exported["openvino_int8"]
+    assert xml.with_suffix(".bin").is_file()
+    model = ov.Core().read_model(str(xml))
+    assert model.get_rt_info(["framework", "quantization"]).astype(str).startswith("int8 (OpenVINO NNCF")
+    assert any(op.get_type_name() == "FakeQuantize" for op in model.get_ops())  # int8 where it pays
+    split = resolve_split(synthetic_root, "synthetic/SYN-TE")
+    predict(trained_checkpoint, split.image_dir, tmp_path / "torch")
+    predict(xml, split.image_dir, tmp_path / "int8")  # --backend auto: openvino for an OpenVINO .xml
+    provenance = json.loads(Image.open(next((tmp_path / "int8").glob("*.png"))).info[PROVENANCE_KEY])
+    assert (provenance["backend"], provenance["precision"]) == ("openvino", "float32")
+    scores = {kind: evaluate_folders(tmp_path / kind, split.mask_dir, ["S"], workers=0, progress=False).scores
+              for kind in ("torch", "int8")}  # fmt: skip
+    assert abs(scores["int8"]["Smeasure"] - scores["torch"]["Smeasure"]) <= 0.005
+
+
+def test_openvino_int8_export_mistakes_are_one_line_errors(trained_checkpoint: Path, tmp_path: Path, capsys) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    base = ["model", "export", "--ckpt", str(trained_checkpoint)]
+    for extra, message in (
+        (["--openvino-int8", str(tmp_path / "a.xml")], "give --onnx too"),
+        (["--onnx", str(tmp_path / "a.onnx"), "--openvino-int8", str(tmp_path / "a.xml")], "give --calibration"),
+        (["--onnx", str(tmp_path / "a.onnx"), "--openvino-int8", str(tmp_path / "a.bin"), "--calibration", str(empty)],
+         "give a .xml file name"),
+        (["--onnx", str(tmp_path / "a.onnx"), "--openvino-int8", str(tmp_path / "a.xml"), "--calibration", str(empty)],
+         "holds no images"),
+    ):  # fmt: skip
+        assert main([*base, *extra]) == 1
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, (extra, err)
+    assert not list(tmp_path.glob("a.*"))  # nothing written
 
 
 def test_openvino_runs_the_file_it_is_given_not_a_cached_one(tmp_path: Path, monkeypatch) -> None:

@@ -10,7 +10,6 @@ that a runtime fused or renamed beyond recognition are counted as "other".
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import io
 import json
@@ -24,29 +23,12 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from mgd_sam2.inference.export import node_parts
+from mgd_sam2.models.parts import part_of
+
 # The modules timed: the encoder's loop calls the trunk's patch embedding, blocks and the adapters one by one.
 TIMED = re.compile(r"encoder\.trunk\.(patch_embed|blocks\.\d+)|encoder\.adapters\.\d+|encoder\.neck\.convs\.\d+|decoder"
                    r"|decoder\.(mcem|hmim_s8|hmim_s4)|drm")  # fmt: skip
-# part -> module-name prefixes whose own time it gets (a part nested in another is subtracted from it)
-PARTS: dict[str, tuple[str, ...]] = {
-    "Hiera trunk": ("encoder.trunk",),
-    "MPAdapter": ("encoder.adapters",),
-    "FPN neck": ("encoder.neck",),
-    "MCEM": ("decoder.mcem",),
-    "HMIM": ("decoder.hmim_s8", "decoder.hmim_s4"),
-    "SAM2 decoder": ("decoder",),
-    "DRM": ("drm",),
-}
-
-
-def part_of(name: str) -> str | None:
-    """The part a module (or ONNX node scope) called ``name`` belongs to: the longest matching prefix."""
-    best, length = None, -1
-    for part, prefixes in PARTS.items():
-        for prefix in prefixes:
-            if (name == prefix or name.startswith(prefix + ".")) and len(prefix) > length:
-                best, length = part, len(prefix)
-    return best
 
 
 @contextlib.contextmanager
@@ -99,21 +81,6 @@ def profile_torch(model: nn.Module, views, passes: int, device: torch.device) ->
     return result
 
 
-def node_parts(path: str | Path) -> dict[str, str]:
-    """ONNX node name (and output name) -> part, from the module path (``pkg.torch.onnx.name_scopes``) the
-    exporter records."""
-    import onnx
-
-    parts = {}
-    for node in onnx.load(str(path)).graph.node:
-        scopes = {prop.key: prop.value for prop in node.metadata_props}.get("pkg.torch.onnx.name_scopes")
-        modules = [scope for scope in ast.literal_eval(scopes or "[]") if scope.startswith("network.")]
-        part = part_of(modules[-1][len("network.") :]) if modules else None
-        if part:
-            parts.update(dict.fromkeys([node.name, *node.output], part))
-    return parts
-
-
 def runtime_node_part(name: str, parts: dict[str, str]) -> str:
     """The part of a node ONNX Runtime ran: its exported name, or the name its rewrites derive from the exported
     node (``X/MatMulAddFusion``), its output (``Y_nchwc``) or the quantized node (``X_quant``)."""
@@ -151,16 +118,19 @@ def profile_onnx(path: str | Path, parts_source: str | Path, feed: dict, passes:
     return per_pass(totals, whole, passes)
 
 
-def profile_openvino(path: str | Path, feed: dict, passes: int, threads: int, bf16: bool) -> dict[str, float]:
-    """Mean seconds per pass and part from OpenVINO's per-node counters, for the fp32 export ``path`` compiled
-    (uncached) in bf16 or fp32. Each executed node counts for the first exported node it fused
+def profile_openvino(
+    path: str | Path, parts_source: str | Path, feed: dict, passes: int, threads: int, bf16: bool
+) -> dict[str, float]:
+    """Mean seconds per pass and part from OpenVINO's per-node counters, for the model ``path`` compiled
+    (uncached) in bf16 or fp32; ``parts_source`` is the fp32 export, whose nodes carry module paths (NNCF keeps
+    their names). Each executed node counts for the first exported node it fused
     (``originalLayersNames``) that belongs to a part. Nodes' times can overlap (their sum exceeded the whole
     pass by 30 % for micro), so where they add up to more than the pass they are scaled down to it: the
     shares stay, and the parts add up to the measured time."""
     from mgd_sam2.inference.backends import OpenVinoBackend
 
     backend = OpenVinoBackend(path, bf16, threads, cache=False, profiling=True)
-    parts = node_parts(path)
+    parts = node_parts(parts_source)
     fused = {
         op.get_friendly_name(): op.get_rt_info()["originalLayersNames"].astype(str).split(",")
         for op in backend.compiled.get_runtime_model().get_ops()

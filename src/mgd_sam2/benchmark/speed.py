@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-SPEED_BACKENDS = ("torch", "onnx", "onnx-int8", "openvino")
+SPEED_BACKENDS = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,9 @@ class SpeedConfig:
     iters: int = 3
     switches: tuple[tuple[str, bool], ...] = ()  # MGDSAM2 module switches, for ablations
     train: bool = False  # time a training step (forward, loss, backward, AdamW step) instead of inference
-    backend: str = "torch"  # torch | onnx | onnx-int8 (ONNX Runtime on the CPU; int8 MatMul/Gemm weights) | openvino
+    # torch | onnx | onnx-int8 (ONNX Runtime on the CPU; int8 MatMul/Gemm weights) | openvino | openvino-int8
+    # (OpenVINO on the CPU; NNCF int8, calibrated on two random inputs: the speed, not the accuracy, of real use)
+    backend: str = "torch"
     profile: bool = False  # also time each part of the network, and the shared pre- and post-processing
 
     def check(self) -> None:
@@ -168,14 +170,22 @@ def exported_backend(model, folder: Path, config: SpeedConfig) -> ExportedFiles:
     torch's thread count (OpenVINO: uncached, since the file is thrown away)."""
     import torch
 
+    from mgd_sam2.data.views import tile
     from mgd_sam2.inference.backends import OnnxBackend, OpenVinoBackend
-    from mgd_sam2.inference.export import export_onnx, quantize_onnx
+    from mgd_sam2.inference.export import export_onnx, quantize_onnx, quantize_openvino
 
     fp32 = folder / "model.onnx"
     export_onnx(model, fp32)
     threads = torch.get_num_threads()
-    if config.backend == "openvino":
-        return ExportedFiles(OpenVinoBackend(fp32, config.precision == "bf16", threads, cache=False), fp32, fp32)
+    if config.backend.startswith("openvino"):
+        path = fp32
+        if config.backend == "openvino-int8":
+            path = folder / "model_int8.xml"
+            generator = torch.Generator().manual_seed(1)
+            size = model.input_size
+            calibration = [tile(torch.randn(1, 3, size, size, generator=generator), model.grid) for _ in range(2)]
+            quantize_openvino(fp32, path, model, calibration)
+        return ExportedFiles(OpenVinoBackend(path, config.precision == "bf16", threads, cache=False), path, fp32)
     path = folder / "model_int8.onnx" if config.backend == "onnx-int8" else fp32
     if path != fp32:
         quantize_onnx(fp32, path, model)
@@ -198,7 +208,8 @@ def profile_parts(model, views, exported: ExportedFiles | None, passes: int, dev
         feed = {name: getattr(views, name)[:1].cpu().numpy() for name in ONNX_INPUTS}
         threads = torch.get_num_threads()
         if isinstance(exported.backend, OpenVinoBackend):  # a second compilation, with counters: the timed one had none
-            parts = profile_openvino(exported.path, feed, passes, threads, exported.backend.precision == "bf16")
+            bf16 = exported.backend.precision == "bf16"
+            parts = profile_openvino(exported.path, exported.fp32, feed, passes, threads, bf16)
         else:
             parts = profile_onnx(exported.path, exported.fp32, feed, passes, threads)
     return {**parts, **profile_io(model.input_size, model.grid)}

@@ -54,6 +54,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also an int8 ONNX model (dynamic quantization of the linear layers; faster on CPUs, slightly "
         "different masks: the command prints how much)",
     )
+    export.add_argument(
+        "--openvino-int8",
+        type=Path,
+        metavar="OUT.xml",
+        help="also an OpenVINO int8 model (OUT.xml and OUT.bin; NNCF's calibrated quantization of the linear layers "
+        "and convolutions; the fastest on CPUs, for predict --ckpt OUT.xml; needs --onnx and --calibration)",
+    )
+    export.add_argument(
+        "--calibration",
+        type=Path,
+        help="a folder of images like the ones you will segment, to calibrate --openvino-int8 on",
+    )
+    export.add_argument(
+        "--calibration-images",
+        type=positive_int,
+        default=16,
+        help="how many of the --calibration images (the first by name; each costs two passes of the network)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,13 +114,17 @@ def run_export(args: argparse.Namespace) -> int:
     from mgd_sam2.inference.loading import export_trained_weights, load_network
     from mgd_sam2.utils.files import check_output_file
 
-    if not (args.out or args.onnx or args.int8):
-        raise ConfigError("nothing to write: give --out (trained weights), --onnx and/or --int8 (ONNX models)")
-    if args.int8 and not args.onnx:
-        raise ConfigError("--int8 is quantized from the fp32 export: give --onnx too")
-    for flag in ("out", "onnx", "int8"):
+    if not (args.out or args.onnx or args.int8 or args.openvino_int8):
+        raise ConfigError(
+            "nothing to write: give --out (trained weights), --onnx and/or --int8, --openvino-int8 (exported models)"
+        )
+    for flag in ("int8", "openvino_int8"):
+        if getattr(args, flag) and not args.onnx:
+            raise ConfigError(f"--{flag.replace('_', '-')} is quantized from the fp32 export: give --onnx too")
+    calibration = calibration_images(args) if args.openvino_int8 else []
+    for flag in ("out", "onnx", "int8", "openvino_int8"):
         if getattr(args, flag):
-            check_output_file(getattr(args, flag), f"--{flag}")
+            check_output_file(getattr(args, flag), f"--{flag.replace('_', '-')}")
     network, description = load_network(args.ckpt, args.weights)
     if args.out:
         count = export_trained_weights(network, args.out)
@@ -116,7 +138,36 @@ def run_export(args: argparse.Namespace) -> int:
               f"{report['max_abs_logit_diff']:.1e} of PyTorch's")  # fmt: skip
         if args.int8:
             report = quantize_onnx(args.onnx, args.int8, network)
-            print(f"wrote {args.int8} ({args.int8.stat().st_size / 2**20:.1f} MiB): logits within "
-                  f"{report['max_abs_logit_diff']:.1e} of PyTorch's, probabilities "
-                  f"{report['mean_abs_sigmoid_diff']:.1e} apart on average")  # fmt: skip
+            print(f"wrote {args.int8} ({args.int8.stat().st_size / 2**20:.1f} MiB): {distance(report)}")
+        if args.openvino_int8:
+            from mgd_sam2.inference.export import CalibrationViews, quantize_openvino
+
+            print(f"calibrating OpenVINO int8 on {len(calibration)} images of {args.calibration}")
+            report = quantize_openvino(args.onnx, args.openvino_int8, network, CalibrationViews(calibration, network))
+            weights = args.openvino_int8.with_suffix(".bin")
+            print(f"wrote {args.openvino_int8} and {weights.name} ({weights.stat().st_size / 2**20:.1f} MiB): "
+                  f"{distance(report)}")  # fmt: skip
     return 0
+
+
+def distance(report: dict[str, float]) -> str:
+    """How far an exported model's output is from PyTorch's, in words."""
+    return (f"logits within {report['max_abs_logit_diff']:.1e} of PyTorch's, probabilities "
+            f"{report['mean_abs_sigmoid_diff']:.1e} apart on average")  # fmt: skip
+
+
+def calibration_images(args: argparse.Namespace) -> list[Path]:
+    """The first --calibration-images images of --calibration, checked; a one-line error if there are none."""
+    from mgd_sam2.data.io import list_images
+    from mgd_sam2.errors import ConfigError
+
+    if args.openvino_int8.suffix != ".xml":
+        raise ConfigError(f"--openvino-int8 writes OpenVINO IR: give a .xml file name, not {args.openvino_int8}")
+    if args.calibration is None:
+        raise ConfigError("--openvino-int8 is calibrated on images: give --calibration FOLDER")
+    if not args.calibration.is_dir():
+        raise ConfigError(f"--calibration {args.calibration} is not a folder of images")
+    images = list_images(args.calibration)[: args.calibration_images]
+    if not images:
+        raise ConfigError(f"--calibration {args.calibration} holds no images")
+    return images

@@ -10,9 +10,12 @@ call. Static (calibrated) int8 of the convolutions was tried and did not pay (RE
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
+import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -20,13 +23,25 @@ from torch import nn
 
 from mgd_sam2.data.views import tile
 from mgd_sam2.errors import ConfigError
-from mgd_sam2.inference.backends import ONNX_FORMAT, ONNX_INPUTS, ONNX_OUTPUT, OnnxBackend
+from mgd_sam2.inference.backends import (
+    ONNX_FORMAT,
+    ONNX_INPUTS,
+    ONNX_OUTPUT,
+    OnnxBackend,
+    OpenVinoBackend,
+    import_openvino,
+    openvino_has_bf16,
+)
 from mgd_sam2.models.network import MGDSAM2
+from mgd_sam2.models.parts import part_of
 from mgd_sam2.models.views import Views
 from mgd_sam2.utils.files import atomic_path
 
 OPSET = 20  # Gelu as one operator, which ONNX Runtime runs fused
 EXPORT_TOLERANCE = 1e-3  # max abs difference of the fp32 export's logits from PyTorch's
+# What OpenVINO int8 quantizes: the frozen trunk and its adapters (most of the time). Quantizing the decoder, neck,
+# MCEM, HMIM and DRM too moved the demo model's SYN-TE S-measure by -0.0046 instead of +0.0001 (README, Speed).
+OPENVINO_INT8_PARTS = ("Hiera trunk", "MPAdapter")
 
 
 class ViewsToLogits(nn.Module):
@@ -38,6 +53,21 @@ class ViewsToLogits(nn.Module):
 
     def forward(self, full: torch.Tensor, local_views: torch.Tensor, global_view: torch.Tensor) -> torch.Tensor:
         return self.network(Views(full, local_views, global_view)).logits
+
+
+def node_parts(path: str | Path) -> dict[str, str]:
+    """ONNX node name (and output name) -> part, from the module path (``pkg.torch.onnx.name_scopes``) the
+    exporter records."""
+    import onnx
+
+    parts = {}
+    for node in onnx.load(str(path)).graph.node:
+        scopes = {prop.key: prop.value for prop in node.metadata_props}.get("pkg.torch.onnx.name_scopes")
+        modules = [scope for scope in ast.literal_eval(scopes or "[]") if scope.startswith("network.")]
+        part = part_of(modules[-1][len("network.") :]) if modules else None
+        if part:
+            parts.update(dict.fromkeys([node.name, *node.output], part))
+    return parts
 
 
 def check_views(network: MGDSAM2, seed: int = 0) -> Views:
@@ -57,9 +87,10 @@ def set_metadata(path: Path, metadata: dict[str, str]) -> None:
     onnx.save(model, str(path))
 
 
-def compare(backend: OnnxBackend, network: MGDSAM2) -> dict[str, float]:
-    """How far the ONNX model's logits and probabilities are from PyTorch's, on the seeded check input."""
-    views = check_views(network)
+def compare(backend: OnnxBackend | OpenVinoBackend, network: MGDSAM2, views: Views | None = None) -> dict[str, float]:
+    """How far the ONNX model's logits and probabilities are from PyTorch's, on ``views`` (default: the seeded
+    check input; a calibrated model is compared on an image like its calibration, not on noise)."""
+    views = check_views(network) if views is None else views
     with torch.inference_mode():
         expected = network.eval()(views).logits
     got = backend.logits(views)
@@ -105,6 +136,61 @@ def export_onnx(network: MGDSAM2, path: str | Path, opset: int = OPSET) -> dict[
                 f"{EXPORT_TOLERANCE}); not written. Please report it with the preset and torch version."
             )
     return report
+
+
+def quantize_openvino(
+    source: str | Path, path: str | Path, network: MGDSAM2, calibration: Sequence[Views]
+) -> dict[str, float]:
+    """OpenVINO int8 of an fp32 export (NNCF's post-training quantization with its transformer rules: int8
+    MatMuls and convolutions of ``OPENVINO_INT8_PARTS``, calibrated on ``calibration``, one image's views each),
+    written as OpenVINO IR: ``path`` (.xml) and its weights beside it (.bin; replaced first, then the .xml).
+    Returns its distance from PyTorch on the first calibration image, run in bf16 where OpenVINO has it (as
+    predict runs it fastest), else fp32."""
+    import tempfile
+
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)  # nncf's import: "No CUDA runtime is found"
+    try:
+        import nncf
+    except ImportError:
+        raise ConfigError("OpenVINO int8 needs nncf: pip install 'mgd-sam2[openvino]'") from None
+    ov = import_openvino()
+    path = Path(path)
+    model = ov.Core().read_model(str(source))
+    parts = node_parts(source)
+    kept = [op.get_friendly_name() for op in model.get_ops()  # OpenVINO names split nodes "<exported name>/..."
+            if parts.get(op.get_friendly_name().split("/")[0]) not in OPENVINO_INT8_PARTS]  # fmt: skip
+    data = nncf.Dataset(calibration, lambda views: {name: getattr(views, name).numpy() for name in ONNX_INPUTS})
+    nncf.set_log_level(logging.ERROR)  # its INFO lines list every node it leaves alone
+    quantized = nncf.quantize(model, data, model_type=nncf.ModelType.TRANSFORMER, subset_size=len(calibration),
+                              ignored_scope=nncf.IgnoredScope(names=kept, validate=False))  # fmt: skip
+    quantized.set_rt_info(f"int8 (OpenVINO NNCF, static, {len(calibration)} calibration images)",
+                          ["framework", "quantization"])  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.stem}.") as folder:
+        ov.save_model(quantized, str(Path(folder) / "model.xml"), compress_to_fp16=False)
+        os.replace(Path(folder) / "model.bin", path.with_suffix(".bin"))
+        os.replace(Path(folder) / "model.xml", path)
+    return compare(OpenVinoBackend(path, bf16=openvino_has_bf16(), cache=False), network, calibration[0])
+
+
+class CalibrationViews(Sequence):
+    """The views of each calibration image, read and cut as predict does, when used (NNCF passes over them
+    twice, so they are not all held in memory)."""
+
+    def __init__(self, images: Sequence[Path], network: MGDSAM2) -> None:
+        from mgd_sam2.data.datasets import Record, SegmentationDataset
+
+        records = [Record(image.stem, "calibration", image) for image in images]
+        self.dataset = SegmentationDataset(records, network.input_size, "predict", grid=network.grid)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Views:
+        item = self.dataset[index]
+        if "error" in item:
+            raise ConfigError(f"calibration image {item['path']}: {item['error']}; remove it from the folder")
+        return item["input"]
 
 
 def quantize_onnx(source: str | Path, path: str | Path, network: MGDSAM2) -> dict[str, float]:

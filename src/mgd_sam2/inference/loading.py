@@ -127,17 +127,21 @@ def load_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[M
 
 
 def backend_name(ckpt: str | Path, backend: str = "auto") -> str:
-    """The backend that runs ``ckpt``: ``backend`` unless auto, which is onnx for a .onnx file, else torch."""
+    """The backend that runs ``ckpt``: ``backend`` unless auto, which is onnx for a .onnx file, openvino for an
+    OpenVINO IR .xml (``model export --openvino-int8``), else torch."""
     if backend != "auto":
         return backend
-    return "onnx" if Path(ckpt).suffix == ".onnx" else "torch"
+    return {".onnx": "onnx", ".xml": "openvino"}.get(Path(ckpt).suffix, "torch")
 
 
 def check_exported_flags(runs: str, ckpt: str | Path, weights: str | Path | None, device: str, precision: str) -> None:
     """One-line errors for flags an exported backend (``runs``: onnx or openvino) cannot honour: another file than
-    a .onnx export, a GPU, bf16 in ONNX Runtime or on a CPU where OpenVINO has no native bf16."""
-    if weights is not None or Path(ckpt).suffix != ".onnx":
-        raise CheckpointError(f"--backend {runs} runs a .onnx file from `mgd-sam2 model export --onnx`, got {ckpt}")
+    an export (.onnx; for openvino also the .xml of --openvino-int8), a GPU, bf16 in ONNX Runtime or on a CPU
+    where OpenVINO has no native bf16."""
+    suffixes = (".onnx", ".xml") if runs == "openvino" else (".onnx",)
+    if weights is not None or Path(ckpt).suffix not in suffixes:
+        files = " or .xml (--openvino-int8)" if runs == "openvino" else ""
+        raise CheckpointError(f"--backend {runs} runs a .onnx file{files} from `mgd-sam2 model export`, got {ckpt}")
     if device == "cuda":
         raise CheckpointError(f"the {runs} backend runs on the CPU; use --backend torch for a GPU")
     if precision == "bf16-mixed" and runs == "onnx":
