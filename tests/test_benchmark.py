@@ -121,9 +121,9 @@ def test_speed_of_training_steps(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_speed_profile_splits_each_backend_into_the_models_parts(tmp_path: Path, capsys) -> None:
     argv = ["benchmark", "speed", "--preset", "micro", "--iters", "1", "--profile", "--json", str(tmp_path / "p.json")]
-    assert main([*argv, "--backend", "torch,onnx-int8,openvino-int8"]) == 0
+    assert main([*argv, "--backend", "torch,onnx-int8,openvino,openvino-int8"]) == 0
     rows = json.loads((tmp_path / "p.json").read_text())["speed"]
-    assert [row["backend"] for row in rows] == ["torch", "onnx-int8", "openvino-int8"]
+    assert [row["backend"] for row in rows] == ["torch", "onnx-int8", "openvino", "openvino-int8"]
     network_parts = ("Hiera trunk", "MPAdapter", "FPN neck", "SAM2 decoder", "MCEM", "HMIM", "DRM")
     for row in rows:
         parts = row["parts_s"]

@@ -136,7 +136,13 @@ def test_openvino_int8_writes_the_masks_pytorch_writes_within_its_bound(
     assert xml.with_suffix(".bin").is_file()
     model = ov.Core().read_model(str(xml))
     assert model.get_rt_info(["framework", "quantization"]).astype(str).startswith("int8 (OpenVINO NNCF")
-    assert any(op.get_type_name() == "FakeQuantize" for op in model.get_ops())  # int8 where it pays
+    from mgd_sam2.inference.export import OPENVINO_INT8_PARTS, node_parts, openvino_part
+
+    parts = node_parts(exported["onnx"])
+    quantizers = [op for op in model.get_ops() if op.get_type_name() == "FakeQuantize"]
+    fed = {openvino_part(target.get_node().get_friendly_name(), parts)
+           for op in quantizers for output in op.outputs() for target in output.get_target_inputs()}  # fmt: skip
+    assert quantizers and fed == set(OPENVINO_INT8_PARTS)  # int8 in the trunk and adapters, nowhere else
     split = resolve_split(synthetic_root, "synthetic/SYN-TE")
     predict(trained_checkpoint, split.image_dir, tmp_path / "torch")
     predict(xml, split.image_dir, tmp_path / "int8")  # --backend auto: openvino for an OpenVINO .xml
@@ -150,6 +156,10 @@ def test_openvino_int8_writes_the_masks_pytorch_writes_within_its_bound(
 def test_openvino_int8_export_mistakes_are_one_line_errors(trained_checkpoint: Path, tmp_path: Path, capsys) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
+    (tmp_path / "empty.bin").mkdir()  # the weights file of an empty.xml
+    calibration = tmp_path / "calibration"
+    calibration.mkdir()
+    Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(calibration / "a.png")
     base = ["model", "export", "--ckpt", str(trained_checkpoint)]
     for extra, message in (
         (["--openvino-int8", str(tmp_path / "a.xml")], "give --onnx too"),
@@ -158,11 +168,13 @@ def test_openvino_int8_export_mistakes_are_one_line_errors(trained_checkpoint: P
          "give a .xml file name"),
         (["--onnx", str(tmp_path / "a.onnx"), "--openvino-int8", str(tmp_path / "a.xml"), "--calibration", str(empty)],
          "holds no images"),
+        (["--onnx", str(tmp_path / "a.onnx"), "--openvino-int8", str(tmp_path / "empty.xml"), "--calibration",
+          str(calibration)], "is a folder"),
     ):  # fmt: skip
         assert main([*base, *extra]) == 1
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, (extra, err)
-    assert not list(tmp_path.glob("a.*"))  # nothing written
+    assert not list(tmp_path.glob("a.*")) and not (tmp_path / "empty.xml").exists()  # nothing written
 
 
 def test_openvino_runs_the_file_it_is_given_not_a_cached_one(tmp_path: Path, monkeypatch) -> None:

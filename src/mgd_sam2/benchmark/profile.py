@@ -23,7 +23,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
-from mgd_sam2.inference.export import node_parts
+from mgd_sam2.inference.export import node_parts, openvino_part
 from mgd_sam2.models.parts import part_of
 
 # The modules timed: the encoder's loop calls the trunk's patch embedding, blocks and the adapters one by one.
@@ -144,7 +144,7 @@ def profile_openvino(
         whole += time.perf_counter() - start
         for node in backend.request.get_profiling_info():
             names = fused.get(node.node_name, [node.node_name])
-            part = next((parts[name] for name in names if name in parts), "other")
+            part = next((openvino_part(name, parts) for name in names if openvino_part(name, parts)), "other")
             totals[part] += node.real_time.total_seconds()
     scale = min(1.0, whole / sum(totals.values()))
     return per_pass({part: seconds * scale for part, seconds in totals.items()}, whole, passes)

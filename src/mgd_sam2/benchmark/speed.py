@@ -5,8 +5,9 @@ size, ``torch.inference_mode``, optional bf16 autocast and ``torch.compile``; wa
 (compilation happens there), then timed passes each ended by a device synchronisation; then the last
 pass's probabilities are compared with those of the torch fp32 eager pass (``sigmoid_diff_vs_fp32``). Every
 configuration runs in a fresh process, so its peak memory is its own. The exported backends run the same
-network exported (and for onnx-int8 quantized) in that process, through the same Backend interface as
-predict; the export's time and OpenVINO's compilation are not counted (``prepare_s`` reports them).
+network exported (and for onnx-int8 and openvino-int8 quantized) in that process, through the same Backend
+interface as predict; the export's time, the quantization and OpenVINO's compilation are not counted
+(``prepare_s`` reports them; their memory is in ``peak_host_memory_mb``, the process's peak).
 """
 
 from __future__ import annotations

@@ -56,7 +56,8 @@ def add_weights_arguments(parser: argparse.ArgumentParser, ckpt_required: bool, 
         type=Path,
         required=ckpt_required,
         help="a Lightning checkpoint of a run (runs/NAME/.../best.ckpt), the authors' released MGD-SAM2 weights, "
-        f"a SAM2/SAM2.1 checkpoint together with --weights, or an ONNX export (model export --onnx){ckpt_default}",
+        "a SAM2/SAM2.1 checkpoint together with --weights, or an export (model export --onnx, or the .xml of "
+        f"--openvino-int8){ckpt_default}",
     )
     parser.add_argument("--weights", type=Path, help="trained weights from `mgd-sam2 model export`, for a SAM2 --ckpt")
     parser.add_argument(
@@ -64,8 +65,8 @@ def add_weights_arguments(parser: argparse.ArgumentParser, ckpt_required: bool, 
         choices=BACKENDS,
         default="auto",
         help="torch; for a .onnx --ckpt, onnx (ONNX Runtime, CPU, fp32 or the int8 file's) or openvino (OpenVINO, "
-        "CPU, fp32, or bf16 with --precision bf16-mixed: the fastest on a CPU with native bf16); auto: by the --ckpt "
-        "file (onnx for .onnx)",
+        "CPU, fp32, or bf16 with --precision bf16-mixed where the CPU has native bf16; also runs the .xml of model "
+        "export --openvino-int8); auto: by the --ckpt file (onnx for .onnx, openvino for .xml)",
     )
     parser.add_argument("--device", choices=DEVICES, default="auto", help="where the model runs")
     parser.add_argument(

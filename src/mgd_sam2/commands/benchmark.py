@@ -229,10 +229,13 @@ def speed_configs(args: argparse.Namespace) -> list:
     from mgd_sam2.benchmark.speed import SpeedConfig
     from mgd_sam2.inference.backends import import_openvino, require_openvino_bf16
     from mgd_sam2.inference.devices import resolve_device
+    from mgd_sam2.inference.export import import_nncf
 
     openvino = any(backend.startswith("openvino") for backend in args.backend)
     if openvino:
         import_openvino()  # before any configuration runs
+    if "openvino-int8" in args.backend:
+        import_nncf()
     if args.device == "cpu" and "bf16" in args.precision:  # one-line errors where bf16 would be slow or not bf16
         if "torch" in args.backend:
             resolve_device("cpu", "bf16-mixed")

@@ -58,8 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--openvino-int8",
         type=Path,
         metavar="OUT.xml",
-        help="also an OpenVINO int8 model (OUT.xml and OUT.bin; NNCF's calibrated quantization of the linear layers "
-        "and convolutions; the fastest on CPUs, for predict --ckpt OUT.xml; needs --onnx and --calibration)",
+        help="also an OpenVINO int8 model (OUT.xml and OUT.bin; NNCF's calibrated quantization of the trunk's and "
+        "adapters' linear layers and convolutions; the fastest we measured on a CPU, for predict --ckpt OUT.xml; "
+        "needs --onnx and --calibration)",
     )
     export.add_argument(
         "--calibration",
@@ -125,6 +126,8 @@ def run_export(args: argparse.Namespace) -> int:
     for flag in ("out", "onnx", "int8", "openvino_int8"):
         if getattr(args, flag):
             check_output_file(getattr(args, flag), f"--{flag.replace('_', '-')}")
+    if args.openvino_int8:
+        check_output_file(args.openvino_int8.with_suffix(".bin"), "--openvino-int8 (its .bin)")
     network, description = load_network(args.ckpt, args.weights)
     if args.out:
         count = export_trained_weights(network, args.out)
@@ -145,8 +148,9 @@ def run_export(args: argparse.Namespace) -> int:
             print(f"calibrating OpenVINO int8 on {len(calibration)} images of {args.calibration}")
             report = quantize_openvino(args.onnx, args.openvino_int8, network, CalibrationViews(calibration, network))
             weights = args.openvino_int8.with_suffix(".bin")
+            precision = "bf16" if report["bf16"] else "fp32"
             print(f"wrote {args.openvino_int8} and {weights.name} ({weights.stat().st_size / 2**20:.1f} MiB): "
-                  f"{distance(report)}")  # fmt: skip
+                  f"{distance(report)} (on the first calibration image, in {precision})")  # fmt: skip
     return 0
 
 
@@ -160,7 +164,10 @@ def calibration_images(args: argparse.Namespace) -> list[Path]:
     """The first --calibration-images images of --calibration, checked; a one-line error if there are none."""
     from mgd_sam2.data.io import list_images
     from mgd_sam2.errors import ConfigError
+    from mgd_sam2.inference.backends import import_openvino
+    from mgd_sam2.inference.export import import_nncf
 
+    import_openvino(), import_nncf()  # now, not after the export
     if args.openvino_int8.suffix != ".xml":
         raise ConfigError(f"--openvino-int8 writes OpenVINO IR: give a .xml file name, not {args.openvino_int8}")
     if args.calibration is None:

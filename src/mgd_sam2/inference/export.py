@@ -3,9 +3,10 @@
 The graph takes the three fields of :class:`~mgd_sam2.models.views.Views` for one image at the network's
 input size and returns its logits, so cutting views, resizing and writing stay in the shared Python code
 (inference/predict.py). Its metadata records the format, the network settings, grid, input size, opset and
-quantization. int8 is ONNX Runtime's dynamic quantization of the MatMul/Gemm weights (the Hiera trunk's,
-the decoder's and the adapters' linear layers), one scale per output channel; activations are quantized per
-call. Static (calibrated) int8 of the convolutions was tried and did not pay (README, Speed).
+quantization. Two int8 forms: ONNX Runtime's dynamic quantization of the MatMul/Gemm weights (the Hiera
+trunk's, the decoder's and the adapters' linear layers), one scale per output channel, activations quantized
+per call (ONNX Runtime's static int8 of the convolutions did not pay: README, Speed); and OpenVINO's
+calibrated int8 (NNCF) of the trunk and adapters, written as OpenVINO IR.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from mgd_sam2.utils.files import atomic_path
 OPSET = 20  # Gelu as one operator, which ONNX Runtime runs fused
 EXPORT_TOLERANCE = 1e-3  # max abs difference of the fp32 export's logits from PyTorch's
 # What OpenVINO int8 quantizes: the frozen trunk and its adapters (most of the time). Quantizing the decoder, neck,
-# MCEM, HMIM and DRM too moved the demo model's SYN-TE S-measure by -0.0046 instead of +0.0001 (README, Speed).
+# MCEM, HMIM and DRM too moved the demo model's SYN-TE S-measure by -0.0046 instead of +0.0002 (README, Speed).
 OPENVINO_INT8_PARTS = ("Hiera trunk", "MPAdapter")
 
 
@@ -138,27 +139,37 @@ def export_onnx(network: MGDSAM2, path: str | Path, opset: int = OPSET) -> dict[
     return report
 
 
-def quantize_openvino(
-    source: str | Path, path: str | Path, network: MGDSAM2, calibration: Sequence[Views]
-) -> dict[str, float]:
-    """OpenVINO int8 of an fp32 export (NNCF's post-training quantization with its transformer rules: int8
-    MatMuls and convolutions of ``OPENVINO_INT8_PARTS``, calibrated on ``calibration``, one image's views each),
-    written as OpenVINO IR: ``path`` (.xml) and its weights beside it (.bin; replaced first, then the .xml).
-    Returns its distance from PyTorch on the first calibration image, run in bf16 where OpenVINO has it (as
-    predict runs it fastest), else fp32."""
-    import tempfile
-
+def import_nncf():
+    """NNCF (OpenVINO int8), or a one-line error saying how to install it."""
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)  # nncf's import: "No CUDA runtime is found"
     try:
         import nncf
     except ImportError:
         raise ConfigError("OpenVINO int8 needs nncf: pip install 'mgd-sam2[openvino]'") from None
+    return nncf
+
+
+def quantize_openvino(
+    source: str | Path, path: str | Path, network: MGDSAM2, calibration: Sequence[Views]
+) -> dict[str, float]:
+    """OpenVINO int8 of an fp32 export (NNCF's post-training quantization with its transformer rules: int8
+    MatMuls and convolutions of ``OPENVINO_INT8_PARTS``, calibrated on ``calibration``, one image's views each),
+    written as OpenVINO IR: ``path`` (.xml) and its weights beside it (.bin). An old .xml is removed first and
+    the new one written last, so a reader never pairs an .xml with another export's .bin. Returns its distance
+    from PyTorch on the first calibration image, run in bf16 where OpenVINO has it (as predict runs it
+    fastest), else fp32 (``"bf16"``: which)."""
+    import tempfile
+
+    nncf = import_nncf()
     ov = import_openvino()
     path = Path(path)
     model = ov.Core().read_model(str(source))
     parts = node_parts(source)
-    kept = [op.get_friendly_name() for op in model.get_ops()  # OpenVINO names split nodes "<exported name>/..."
-            if parts.get(op.get_friendly_name().split("/")[0]) not in OPENVINO_INT8_PARTS]  # fmt: skip
+    kept = [op.get_friendly_name() for op in model.get_ops() if openvino_part(op.get_friendly_name(), parts)
+            not in OPENVINO_INT8_PARTS]  # fmt: skip
+    if len(kept) == len(model.get_ops()):
+        raise ConfigError(f"{source}: no node of the trunk or adapters found (no module paths recorded); export it "
+                          "again with this torch version")  # fmt: skip
     data = nncf.Dataset(calibration, lambda views: {name: getattr(views, name).numpy() for name in ONNX_INPUTS})
     nncf.set_log_level(logging.ERROR)  # its INFO lines list every node it leaves alone
     quantized = nncf.quantize(model, data, model_type=nncf.ModelType.TRANSFORMER, subset_size=len(calibration),
@@ -168,9 +179,16 @@ def quantize_openvino(
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.stem}.") as folder:
         ov.save_model(quantized, str(Path(folder) / "model.xml"), compress_to_fp16=False)
+        path.unlink(missing_ok=True)
         os.replace(Path(folder) / "model.bin", path.with_suffix(".bin"))
         os.replace(Path(folder) / "model.xml", path)
-    return compare(OpenVinoBackend(path, bf16=openvino_has_bf16(), cache=False), network, calibration[0])
+    bf16 = openvino_has_bf16()
+    return {**compare(OpenVinoBackend(path, bf16=bf16, cache=False), network, calibration[0]), "bf16": bf16}
+
+
+def openvino_part(name: str, parts: dict[str, str]) -> str | None:
+    """The part of an OpenVINO node: OpenVINO and NNCF name the nodes they split or insert "<exported name>/..."."""
+    return parts.get(name) or parts.get(name.split("/")[0])
 
 
 class CalibrationViews(Sequence):
@@ -189,7 +207,7 @@ class CalibrationViews(Sequence):
     def __getitem__(self, index: int) -> Views:
         item = self.dataset[index]
         if "error" in item:
-            raise ConfigError(f"calibration image {item['path']}: {item['error']}; remove it from the folder")
+            raise ConfigError(f"--calibration: {item['error']}")
         return item["input"]
 
 
