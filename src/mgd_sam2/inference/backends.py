@@ -115,7 +115,8 @@ class ExportedBackend:
     def describe(self) -> str:
         quantized = "" if self.quantization == "none" else f", {self.quantization}"
         details = f", {self.details()}" if self.details() else ""
-        return f"ONNX model {self.path} (preset {self.preset}{quantized}, {self.runtime}{details})"
+        kind = "OpenVINO model" if self.path.suffix == ".xml" else "ONNX model"
+        return f"{kind} {self.path} (preset {self.preset}{quantized}, {self.runtime}{details})"
 
 
 def existing_export(path: str | Path) -> Path:
