@@ -144,7 +144,7 @@ def profile_openvino(
         whole += time.perf_counter() - start
         for node in backend.request.get_profiling_info():
             names = fused.get(node.node_name, [node.node_name])
-            part = next((openvino_part(name, parts) for name in names if openvino_part(name, parts)), "other")
+            part = next(filter(None, (openvino_part(name, parts) for name in names)), "other")
             totals[part] += node.real_time.total_seconds()
     scale = min(1.0, whole / sum(totals.values()))
     return per_pass({part: seconds * scale for part, seconds in totals.items()}, whole, passes)

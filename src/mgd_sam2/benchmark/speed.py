@@ -171,9 +171,8 @@ def exported_backend(model, folder: Path, config: SpeedConfig) -> ExportedFiles:
     torch's thread count (OpenVINO: uncached, since the file is thrown away)."""
     import torch
 
-    from mgd_sam2.data.views import tile
     from mgd_sam2.inference.backends import OnnxBackend, OpenVinoBackend
-    from mgd_sam2.inference.export import export_onnx, quantize_onnx, quantize_openvino
+    from mgd_sam2.inference.export import check_views, export_onnx, quantize_onnx, quantize_openvino
 
     fp32 = folder / "model.onnx"
     export_onnx(model, fp32)
@@ -182,10 +181,7 @@ def exported_backend(model, folder: Path, config: SpeedConfig) -> ExportedFiles:
         path = fp32
         if config.backend == "openvino-int8":
             path = folder / "model_int8.xml"
-            generator = torch.Generator().manual_seed(1)
-            size = model.input_size
-            calibration = [tile(torch.randn(1, 3, size, size, generator=generator), model.grid) for _ in range(2)]
-            quantize_openvino(fp32, path, model, calibration)
+            quantize_openvino(fp32, path, model, [check_views(model, seed) for seed in (1, 2)])
         return ExportedFiles(OpenVinoBackend(path, config.precision == "bf16", threads, cache=False), path, fp32)
     path = folder / "model_int8.onnx" if config.backend == "onnx-int8" else fp32
     if path != fp32:
