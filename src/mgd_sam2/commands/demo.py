@@ -1,8 +1,9 @@
 """``mgd-sam2 demo`` (``make demo``): the whole job on the embedded synthetic dataset, on CPU, in minutes.
 
-Generates data/synthetic if missing; tests the untrained micro model on SYN-TE ("before"); trains it
-(configs/demo.yaml); tests the best checkpoint ("after"); writes its predictions for SYN-TE as 8-bit
-PNGs and scores those files again with the folder evaluator; writes runs/demo/report.json.
+Generates data/synthetic if missing; tests the untrained micro model on the test splits ("before"); trains it
+(configs/demo.yaml); tests the best checkpoint ("after"), saving the 8-bit maps it scored as PNGs; checks those
+files pixel for pixel against the maps scored and scores them again with the folder evaluator; writes
+runs/demo/report.json.
 """
 
 from __future__ import annotations
@@ -39,15 +40,63 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--report", type=Path, default=DEMO_REPORT, help="where to write before/after metrics")
 
 
-def same_score(logged: float, rescored: float) -> bool:
-    """Equal up to float32 rounding: Lightning logs metrics as float32, the folder evaluator keeps float64
-    (HCE is in the thousands, so an absolute tolerance would not fit every metric's scale)."""
-    both_undefined = math.isnan(logged) and math.isnan(rescored)  # mBA without any GT boundary
-    return both_undefined or math.isclose(logged, rescored, rel_tol=1e-6, abs_tol=1e-9)
+# Lightning logs a metric as float32: rounding to it moves a value by at most 2^-24 of it.
+FLOAT32_ROUNDING = 2.0**-24
+FLOAT64_EPSILON = 2.0**-52  # twice float64's unit roundoff
+
+
+def rescoring_bound(images: int) -> float:
+    """Largest relative difference between a score the test step logged and the folder evaluator's score of the
+    same 8-bit maps, over ``images`` images.
+
+    Both run the same per-image functions on the same maps, so per-image values are equal; the paths differ in
+    arithmetic only. (1) Lightning logs float32: 2^-24 relative. (2) Each dataset value is a float64 sum of
+    non-negative per-image values (a mean, or an entry of the mean 256-point curve whose max or mean is taken)
+    added in whatever order the images came: by the standard bound on recursive summation the sum moves by at
+    most (n - 1) unit roundoffs of itself, and the division by n adds one, so at most (n + 2) * 2^-52 relative
+    covers it with room for the curve's mean.
+    """
+    return FLOAT32_ROUNDING + (images + 2) * FLOAT64_EPSILON
+
+
+def same_score(logged: float, rescored: float, images: int) -> bool:
+    """Whether two scores of the same maps agree within :func:`rescoring_bound` (relative, so one rule serves
+    metrics in [0, 1] and HCE in the thousands)."""
+    if math.isnan(logged) or math.isnan(rescored):  # mBA without any GT boundary is undefined on both sides
+        return math.isnan(logged) and math.isnan(rescored)
+    return abs(logged - rescored) <= rescoring_bound(images) * max(abs(logged), abs(rescored))
+
+
+def changed_maps(folder: Path, digests: dict[str, str]) -> list[str]:
+    """The saved maps under ``folder`` that are missing or differ, pixel for pixel, from the maps scored
+    ({stem: map_digest})."""
+    from mgd_sam2.data.io import UnreadableImageError, read_prediction
+    from mgd_sam2.inference.writer import map_digest
+
+    problems = []
+    for name, digest in digests.items():
+        path = folder / f"{name}.png"
+        try:
+            if map_digest(read_prediction(path)) != digest:
+                problems.append(f"{path} is not the map the test step scored")
+        except UnreadableImageError as error:
+            problems.append(str(error))
+    return problems
+
+
+def rescoring_mismatches(
+    logged: dict[str, dict[str, float]], rescored: dict[str, dict[str, float]], images: dict[str, int]
+) -> dict[str, tuple[float, float]]:
+    """{"split/metric": (logged, rescored)} for every score outside :func:`rescoring_bound`."""
+    return {
+        f"{split}/{key}": (scores[key], rescored[split][key])
+        for split, scores in logged.items()
+        for key in scores
+        if key in rescored[split] and not same_score(scores[key], rescored[split][key], images[split])
+    }
 
 
 def run(args: argparse.Namespace) -> int:
-    from mgd_sam2.cli import main
     from mgd_sam2.data.synth import SynthConfig, ensure_dataset
     from mgd_sam2.metrics.evaluate import evaluate_folders
     from mgd_sam2.metrics.sod import SCALAR_KEYS
@@ -70,22 +119,16 @@ def run(args: argparse.Namespace) -> int:
             "--trainer.check_val_every_n_epoch",
             str(min(5, args.epochs)),
         ]
-    run = fit_and_test(CONFIG, overrides, test_before=True)
-    predictions, rescored = run.log_dir / "predictions", {}
-    for split in run.after:  # the saved 8-bit PNGs must score what the test step scored
-        folder = predictions / split
-        if main(
-            ["predict", "--ckpt", run.checkpoint, "--input", str(synthetic / split / "im"), "--output", str(folder)]
-        ):
-            print(f"error: predicting {split} with the best checkpoint failed (see above)", file=sys.stderr)
-            return 1
-        rescored[split] = evaluate_folders(folder, synthetic / split / "gt", progress=False).scores
-    mismatch = {
-        f"{split}/{key}": (scores[key], rescored[split][key])
-        for split, scores in run.after.items()
-        for key in scores
-        if key in rescored[split] and not same_score(scores[key], rescored[split][key])
+    run = fit_and_test(CONFIG, overrides, test_before=True, scored_maps="predictions")
+    predictions = run.scored_maps
+    # The test step saved the maps it scored; the files must hold those maps exactly, and the folder evaluator
+    # must score them as the test step did, up to the arithmetic of rescoring_bound.
+    changed = [problem for split in run.after for problem in changed_maps(predictions / split, run.digests[split])]
+    rescored = {
+        split: evaluate_folders(predictions / split, synthetic / split / "gt", progress=False).scores
+        for split in run.after
     }
+    mismatch = rescoring_mismatches(run.after, rescored, run.test_images)
     grid = write_grid(synthetic, predictions, list(run.after), run.log_dir / "demo_grid.png")
     seconds = time.perf_counter() - start
 
@@ -102,6 +145,9 @@ def run(args: argparse.Namespace) -> int:
     write_json(args.report, report)
     write_json(run.log_dir / "report.json", report)
     print(f"report: {args.report}; checkpoint: {run.checkpoint}; predictions: {predictions}; pictures: {grid}")
+    if changed:
+        print(f"error: saved predictions differ from the maps the test step scored: {changed}", file=sys.stderr)
+        return 1
     if mismatch:
         print(f"error: scores of the saved predictions differ from the test step's: {mismatch}", file=sys.stderr)
         return 1

@@ -128,7 +128,7 @@ class SegmentationDataset(Dataset):
             "target": tile(soft_mask, self.grid, global_mode="nearest"),
         }
         if self.mode == "eval":
-            sample.update(gt=torch.from_numpy(mask), name=record.name, split=record.split, gt_path=str(record.mask))
+            sample.update(gt=torch.from_numpy(mask), name=record.name, split=record.split, path=str(record.image))
         return sample
 
 

@@ -7,6 +7,7 @@ redo outputs made with other settings.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+from lightning.pytorch import Callback
 from lightning.pytorch.callbacks import BasePredictionWriter
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
@@ -153,3 +155,32 @@ class MaskWriter(BasePredictionWriter):
 
     def on_predict_end(self, trainer: Any, pl_module: Any) -> None:
         self.finish()
+
+
+def map_digest(mask: np.ndarray) -> str:
+    """SHA-256 of an (H, W) uint8 map's size and pixels: equal digests are equal maps, pixel for pixel."""
+    digest = hashlib.sha256(np.asarray(mask.shape, dtype=np.int64).tobytes())
+    digest.update(np.ascontiguousarray(mask, dtype=np.uint8).tobytes())
+    return digest.hexdigest()
+
+
+class ScoredMapWriter(Callback):
+    """Saves the 8-bit maps the test step scored (its ``outputs``) as ``OUTPUT/<split>/<stem>.png`` with a
+    :class:`MaskWriter` per split, and keeps each map's :func:`map_digest` in ``digests`` ({split: {stem:
+    digest}}), so the files can be checked against what was scored, pixel for pixel."""
+
+    def __init__(self, output: str | Path, settings: dict[str, Any]) -> None:
+        self.output, self.settings = Path(output), settings
+        self.writers: dict[str, MaskWriter] = {}
+        self.digests: dict[str, dict[str, str]] = {}
+
+    def on_test_batch_end(
+        self, trainer: Any, pl_module: Any, outputs: dict[str, Any], batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        split = outputs["split"]
+        if split not in self.writers:
+            self.writers[split] = MaskWriter(self.output / split, settings=self.settings)
+            self.digests[split] = {}
+        self.writers[split].write(outputs)
+        for mask, name in zip(outputs["maps"], outputs["name"], strict=True):
+            self.digests[split][name] = map_digest(mask.numpy())

@@ -124,7 +124,9 @@ class MGDSAM2Module(LightningModule):
             self.log_images("train", batch["input"].full, batch["target"].full, out.logits)
         return losses["loss"]
 
-    def evaluation_step(self, stage: str, batch: dict[str, Any], batch_idx: int) -> None:
+    def evaluation_step(self, stage: str, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+        """Score the batch; returns the 8-bit maps scored ({"maps", "name", "path", "split", "errors"}), which
+        callbacks receive as ``outputs`` (``ScoredMapWriter`` saves them)."""
         split = batch["split"][0]  # one split per dataloader
         if stage == "val":
             out = self(batch["input"])
@@ -142,12 +144,19 @@ class MGDSAM2Module(LightningModule):
             logits = predict_logits(TorchBackend(self.model), batch["input"], tta=self.hparams.tta)
         maps = to_uint8_maps(logits, [tuple(gt.shape) for gt in batch["gt"]])
         self.metrics[f"{stage}/{split}"].update(image_pairs(maps, batch["gt"]))
+        return {
+            "maps": [m.cpu() for m in maps],
+            "name": batch["name"],
+            "path": batch["path"],
+            "split": split,
+            "errors": [],
+        }
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
         self.evaluation_step("val", batch, batch_idx)
 
-    def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
-        self.evaluation_step("test", batch, batch_idx)
+    def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
+        return self.evaluation_step("test", batch, batch_idx)
 
     def log_split_metrics(self, stage: str) -> None:
         """Compute, log and reset every split's metrics; the first split is also logged as ``{stage}/{metric}``."""

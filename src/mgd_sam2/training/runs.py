@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mgd_sam2.errors import ConfigError
+from mgd_sam2.inference.predict import prediction_settings
+from mgd_sam2.inference.writer import ScoredMapWriter
 from mgd_sam2.training.cli import build_cli
 
 
@@ -17,6 +19,15 @@ class RunResult:
     checkpoint: str = ""
     log_dir: Path = Path()
     test_images: dict[str, int] = field(default_factory=dict)  # images per test split
+    # with ``scored_maps``: the folder of the 8-bit maps the best checkpoint's test scored, {split: {stem: digest}}
+    scored_maps: Path | None = None
+    digests: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def scored_map_writer(folder: Path, checkpoint: str, trainer, tta: bool) -> ScoredMapWriter:
+    """A writer of the test's maps that records the settings ``mgd-sam2 predict --ckpt checkpoint`` would."""
+    device = "cuda" if trainer.strategy.root_device.type == "cuda" else "cpu"
+    return ScoredMapWriter(folder, prediction_settings(checkpoint, None, tta, "torch", device, str(trainer.precision)))
 
 
 def test_scores(trainer, module, datamodule, ckpt_path: str | None = None) -> dict[str, dict[str, float]]:
@@ -30,8 +41,14 @@ def test_scores(trainer, module, datamodule, ckpt_path: str | None = None) -> di
     return scores
 
 
-def fit_and_test(config: str | Path, overrides: list[str], test_before: bool = False) -> RunResult:
-    """Train with ``config`` (plus CLI-style ``overrides``) and test the best checkpoint on every test split."""
+def fit_and_test(
+    config: str | Path, overrides: list[str], test_before: bool = False, scored_maps: str | None = None
+) -> RunResult:
+    """Train with ``config`` (plus CLI-style ``overrides``) and test the best checkpoint on every test split.
+
+    ``scored_maps``: a folder name under the run's log folder where the best checkpoint's test saves the 8-bit
+    maps it scored, as ``mgd-sam2 predict`` would (``ScoredMapWriter``).
+    """
     cli = build_cli(["-c", str(config), *overrides], run=False)
     trainer, module, datamodule = cli.trainer, cli.model, cli.datamodule
     result = RunResult()
@@ -44,8 +61,14 @@ def fit_and_test(config: str | Path, overrides: list[str], test_before: bool = F
             f"no best checkpoint: validation never ran in {trainer.max_epochs} epochs "
             f"(check_val_every_n_epoch {trainer.check_val_every_n_epoch}); train longer or validate more often"
         )
-    result.after = test_scores(trainer, module, datamodule, ckpt_path=result.checkpoint)
     result.log_dir = Path(trainer.log_dir)
+    if scored_maps:
+        result.scored_maps = result.log_dir / scored_maps
+        writer = scored_map_writer(result.scored_maps, result.checkpoint, trainer, module.hparams.tta)
+        trainer.callbacks.append(writer)
+    result.after = test_scores(trainer, module, datamodule, ckpt_path=result.checkpoint)
+    if scored_maps:
+        result.digests = writer.digests
     result.test_images = {
         name: len(dataset)
         for name, dataset in zip(datamodule.split_names("test"), datamodule.datasets["test"], strict=True)
