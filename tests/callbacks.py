@@ -39,3 +39,23 @@ class RecordLaunch(Callback):
         }
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / f"rank{trainer.global_rank}.json").write_text(json.dumps(record))
+
+
+class RecordSteps(Callback):
+    """Write what a fit did to ``<folder>/steps.json``: optimizer steps, epochs, training and validation batches
+    run, sanity-check batches, and whether the loss was finite at the end."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+        self.batches = {"train": 0, "val": 0, "sanity": 0}
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.batches["train"] += 1
+
+    def on_validation_batch_end(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0) -> None:
+        self.batches["sanity" if trainer.sanity_checking else "val"] += 1
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        record = {"global_step": trainer.global_step, "epochs": trainer.current_epoch, **self.batches}
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "steps.json").write_text(json.dumps(record))

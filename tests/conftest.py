@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,58 @@ def trained_checkpoint(synthetic_root: Path, tmp_path_factory) -> Path:
     trainer.fit(module, datamodule=data)
     trainer.save_checkpoint(folder / "trained.ckpt")
     return folder / "trained.ckpt"
+
+
+@dataclass
+class OverfitRun:
+    root: Path  # data root of the 4 images (synthetic/SYN-TR), 64 x 64 each: the model input, so GT = target
+    checkpoint: Path
+    curve: list[dict[str, float]] = field(default_factory=list)  # {"step", "loss", "Smeasure", "MAE"} per check
+
+
+OVERFIT_STEPS, OVERFIT_EVERY = 200, 50
+
+
+@pytest.fixture(scope="session")
+def overfit_run(tmp_path_factory) -> OverfitRun:
+    """The micro preset at a 64 px input (view 32) trained until it fits 4 synthetic 64 x 64 images, validated on
+    those same images every 50 steps: Lightning's ``overfit_batches=1`` (the 4 images are one batch), no
+    augmentation, a constant LR of 3e-3 (no poly decay), 200 steps (about 30 s on 2 cores).
+
+    A model that segments (confident maps) for the tests that need one: a broken link between data, views,
+    network and loss keeps it from fitting."""
+    from lightning.pytorch import Callback, Trainer, seed_everything
+
+    from mgd_sam2.data.datamodule import SegmentationDataModule
+    from mgd_sam2.models.network import NetworkConfig
+    from mgd_sam2.training.module import MGDSAM2Module
+
+    root = tmp_path_factory.mktemp("overfit")
+    write_dataset(root / "synthetic", SynthConfig(num=6, min_size=64, max_size=64, held_out=0), workers=0, show=False)
+    run = OverfitRun(root, root / "fitted.ckpt")
+
+    class Curve(Callback):
+        def on_validation_end(self, trainer, pl_module) -> None:  # after the module has logged the metrics
+            metrics = trainer.callback_metrics
+            run.curve.append(
+                {"step": trainer.global_step, "loss": float(metrics["train/loss"]),
+                 "Smeasure": float(metrics["val/Smeasure"]), "MAE": float(metrics["val/MAE"])}
+            )  # fmt: skip
+
+    seed_everything(0)
+    module = MGDSAM2Module(
+        network=NetworkConfig(preset="micro", view_size=32), lr=3e-3, poly_power=0.0, val_metrics=["S", "MAE"],
+        test_metrics=["S", "MAE"], log_images_every_n_steps=0,
+    )  # fmt: skip
+    data = SegmentationDataModule(
+        root=str(root), train=["synthetic/SYN-TR"], val=["synthetic/SYN-TR"], input_size=module.input_size,
+        grid=module.grid, batch_size=4, eval_batch_size=4, num_workers=0, augment=False, check=False,
+    )  # fmt: skip
+    trainer = Trainer(
+        accelerator="cpu", overfit_batches=1, max_epochs=OVERFIT_STEPS, check_val_every_n_epoch=OVERFIT_EVERY,
+        num_sanity_val_steps=0, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, use_distributed_sampler=False, callbacks=[Curve()],
+    )  # fmt: skip
+    trainer.fit(module, datamodule=data)
+    trainer.save_checkpoint(run.checkpoint)
+    return run

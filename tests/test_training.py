@@ -23,7 +23,7 @@ from mgd_sam2.data.views import tile
 from mgd_sam2.inference.loading import load_network
 from mgd_sam2.models.checkpoints import CheckpointError
 from mgd_sam2.models.groups import module_group
-from mgd_sam2.models.network import NetworkConfig
+from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 from mgd_sam2.models.views import arrange_views, resize
 from mgd_sam2.training.cli import build_cli
 from mgd_sam2.training.loss import bce_iou, iou_loss, mgd_loss
@@ -274,6 +274,38 @@ def test_predict_from_sam2_checkpoint_plus_exported_weights(
     exported.write_bytes(exported.read_bytes()[: exported.stat().st_size // 2])  # truncated
     with pytest.raises(CheckpointError, match="not a readable"):
         load_network(tmp_path / "sam2_micro.pt", exported)
+
+
+def test_a_trained_trunk_travels_in_the_exported_weights(tmp_path: Path) -> None:
+    """With ``train_trunk`` the trunk gets gradients in the "pretrained" LR group, and trained weights carry it: a SAM2
+    checkpoint's trunk does not replace it."""
+    from safetensors import safe_open
+
+    from mgd_sam2.inference.loading import export_trained_weights
+    from mgd_sam2.models.groups import TRUNK
+
+    torch.manual_seed(0)
+    frozen, trained = MGDSAM2(NetworkConfig(preset="micro")), MGDSAM2(NetworkConfig(preset="micro", train_trunk=True))
+    trunk = [p for name, p in trained.named_parameters() if name.startswith(TRUNK.prefix)]
+    assert trunk and all(p.requires_grad for p in trunk)
+    assert {id(p) for p in trunk} <= {id(p) for p in trained.parameter_groups()["pretrained"]}
+    assert not any(p.requires_grad for name, p in frozen.named_parameters() if name.startswith(TRUNK.prefix))
+    for network, name in ((frozen, "frozen.safetensors"), (trained, "trained.safetensors")):
+        export_trained_weights(network, tmp_path / name)
+        with safe_open(str(tmp_path / name), framework="pt") as handle:
+            has_trunk = any(key.startswith(TRUNK.prefix) for key in handle.keys())
+        assert has_trunk == network.config.train_trunk, name
+    sam2 = {}  # a SAM2 checkpoint in Meta's format whose trunk is all zeros
+    for key, value in trained.state_dict().items():
+        group = module_group(key)
+        if group.sam2_prefix:
+            zero = group is TRUNK and value.is_floating_point()
+            sam2[group.sam2_prefix + key[len(group.prefix) :]] = torch.zeros_like(value) if zero else value
+    torch.save({"model": sam2}, tmp_path / "sam2_micro.pt")
+    rebuilt, _ = load_network(tmp_path / "sam2_micro.pt", tmp_path / "trained.safetensors")
+    views = tile(torch.randn(1, 3, trained.input_size, trained.input_size), trained.grid)
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(views).logits, trained.eval()(views).logits, rtol=0, atol=0)
 
 
 def test_released_weights_load_for_prediction(tmp_path: Path) -> None:

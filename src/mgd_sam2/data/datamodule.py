@@ -47,6 +47,8 @@ class SegmentationDataModule(LightningDataModule):
         num_workers: loader processes per dataloader.
         pin_memory: page-locked batches for faster host-to-GPU copies.
         seed: shuffling and augmentation seed (augmentations depend on (seed, epoch, index) only).
+        augment: augment training images (docs/design.md, training); False trains on them only resized, as
+            they are evaluated (for overfitting a few images while debugging).
         check: validate the splits before use (cached per unchanged split) and refuse broken ones.
     """
 
@@ -65,6 +67,7 @@ class SegmentationDataModule(LightningDataModule):
         num_workers: int = 4,
         pin_memory: bool = True,
         seed: int = 0,
+        augment: bool = True,
         check: bool = True,
     ) -> None:
         super().__init__()
@@ -118,7 +121,11 @@ class SegmentationDataModule(LightningDataModule):
         if stage in ("fit", "validate"):
             train, holdout = self.train_and_holdout() if stage == "fit" or self.hparams.val_holdout else ([], [])
             if stage == "fit":
-                self.datasets["train"] = [SegmentationDataset(train, size, "train", grid=self.grid, seed=self.seed)]
+                self.datasets["train"] = [
+                    SegmentationDataset(
+                        train, size, "train", grid=self.grid, seed=self.seed, augment=self.hparams.augment
+                    )
+                ]
             evaluated = ([holdout] if holdout else []) + [split_records(split) for split in self.splits("val")]
             self.datasets["val"] = [SegmentationDataset(records, size, "eval", grid=self.grid) for records in evaluated]
         if stage == "test":

@@ -73,7 +73,8 @@ class SegmentationDataset(Dataset):
     """Samples cut into the network's views (in the loader workers).
 
     Every sample has ``input``: :class:`Views` of the normalised image (batch of 1). ``train``: the
-    augmented input and ``target``, the soft mask cut the same way (global view nearest-resized);
+    input (augmented unless ``augment`` is False: then only resized, as in evaluation) and ``target``, the soft
+    mask cut the same way (global view nearest-resized);
     ``eval``: plus the original GT; ``predict``: the image only, with its original size. Images over
     ``max_pixels`` are refused (data/io.py).
     """
@@ -86,13 +87,15 @@ class SegmentationDataset(Dataset):
         grid: int = 2,
         seed: int | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        augment: bool = True,
     ) -> None:
         if mode not in ("train", "eval", "predict"):
             raise ValueError(f"mode must be train, eval or predict, got {mode!r}")
         check_input_size(input_size, grid)
         self.records, self.input_size, self.mode, self.grid = records, input_size, mode, grid
-        self.max_pixels = max_pixels
-        self.transform = train_transform(input_size, seed) if mode == "train" else eval_transform(input_size)
+        self.max_pixels, self.seed = max_pixels, seed or 0
+        augmented = mode == "train" and augment
+        self.transform = train_transform(input_size, seed) if augmented else eval_transform(input_size)
 
     def __len__(self) -> int:
         return len(self.records)
@@ -100,6 +103,10 @@ class SegmentationDataset(Dataset):
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
         """``key``: an index, or ``(index, seed)`` from ResumableSampler to seed this sample's augmentation."""
         index, seed = key if isinstance(key, tuple) else (key, None)
+        if seed is None and self.mode == "train":
+            # an index alone (a sampler other than ResumableSampler, e.g. Lightning's for overfit_batches): the
+            # image's augmentation depends on (seed, index) only, so it is the same in every epoch and worker
+            seed = hash((self.seed, index)) & 0x7FFFFFFF
         if seed is not None:
             self.transform.set_random_seed(seed)
         record = self.records[index]
@@ -128,7 +135,10 @@ class SegmentationDataset(Dataset):
             "target": tile(soft_mask, self.grid, global_mode="nearest"),
         }
         if self.mode == "eval":
-            sample.update(gt=torch.from_numpy(mask), name=record.name, split=record.split, path=str(record.image))
+            sample.update(
+                gt=torch.from_numpy(mask), name=record.name, split=record.split, path=str(record.image),
+                gt_path=str(record.mask),
+            )  # fmt: skip
         return sample
 
 

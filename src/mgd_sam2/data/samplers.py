@@ -52,16 +52,19 @@ class ResumableLoader(DataLoader):
     """The training DataLoader. Its state (what the sample order depends on) is saved in checkpoints; a resume
     with other data, seed, world size or batch size is refused, since it could not continue exactly."""
 
-    def state_dict(self) -> dict[str, int]:
+    def state_dict(self) -> dict[str, int | str | None]:
         sampler = self.sampler
+        ours = isinstance(sampler, ResumableSampler)  # Lightning swaps in a SequentialSampler for overfit_batches
         return {
             "samples": len(self.dataset),
-            "seed": sampler.seed,
-            "num_replicas": sampler.num_replicas,
+            "sampler": type(sampler).__name__,
+            "seed": sampler.seed if ours else None,
+            "num_replicas": sampler.num_replicas if ours else 1,
             "batch_size": self.batch_size,
         }
 
-    def load_state_dict(self, state: dict[str, int]) -> None:
+    def load_state_dict(self, state: dict[str, int | str | None]) -> None:
+        state = {"sampler": ResumableSampler.__name__, **state}  # checkpoints before the sampler was recorded
         current = self.state_dict()
         if state != current:
             changed = ", ".join(

@@ -34,13 +34,16 @@ MODULE_PREFIX = "model."  # the LightningModule keeps the network as `self.model
 
 
 def export_trained_weights(network: MGDSAM2, path: str | Path) -> int:
-    """Write every tensor but the frozen Hiera trunk, with the network config; returns the number of tensors.
+    """Write every tensor but a frozen Hiera trunk (it comes from the SAM2 checkpoint), with the network config;
+    returns the number of tensors.
 
     A safetensors file (no pickle) whose header holds the format and the network config as JSON; a path
     ending in .pt or .pth gets the earlier torch.save format instead.
     """
     path = Path(path)
-    state = {key: value.contiguous() for key, value in network.state_dict().items() if not key.startswith(TRUNK.prefix)}
+    trunk = network.config.train_trunk
+    state = {key: value.contiguous() for key, value in network.state_dict().items()
+             if trunk or not key.startswith(TRUNK.prefix)}  # fmt: skip
     with atomic_path(path) as temporary:
         if path.suffix in (".pt", ".pth"):
             content = {"format": TRAINED_WEIGHTS_FORMAT, "network": network.config.to_dict(), "state_dict": state}
@@ -117,7 +120,8 @@ def load_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[M
     network = MGDSAM2(saved_network_config(trained.get("hparams", trained), weights))  # "hparams": earlier exports
     report = load_sam2_state(network, content, str(ckpt))
     result = network.load_state_dict(trained["state_dict"], strict=False)
-    missing = [key for key in result.missing_keys if not key.startswith(TRUNK.prefix)]
+    trained_trunk = network.config.train_trunk  # then the trunk is in the weights file, not the SAM2 checkpoint's
+    missing = [key for key in result.missing_keys if trained_trunk or not key.startswith(TRUNK.prefix)]
     if missing or result.unexpected_keys:
         raise CheckpointError(
             f"{weights} does not fit the network it describes: "

@@ -1,4 +1,5 @@
-"""The image encoder: SAM2's Hiera trunk (frozen) with an MPAdapter before each block, and its FPN neck."""
+"""The image encoder: SAM2's Hiera trunk (frozen unless trained on purpose) with an MPAdapter before each block, and its
+FPN neck."""
 
 from __future__ import annotations
 
@@ -18,11 +19,17 @@ FPN_DIM = 256
 class AdaptedImageEncoder(nn.Module):
     """Hiera trunk + per-block MPAdapters + FPN neck; the stride-32 level is dropped (SAM2's scalp=1).
 
-    With ``use_adapters=False`` it computes exactly what ``sam2``'s ``ImageEncoder`` computes.
+    With ``use_adapters=False`` it computes exactly what ``sam2``'s ``ImageEncoder`` computes. The trunk is frozen
+    unless ``train_trunk``.
     """
 
     def __init__(
-        self, preset: Preset, grid: int, use_adapters: bool = True, global_att_blocks: tuple[int, ...] | None = None
+        self,
+        preset: Preset,
+        grid: int,
+        use_adapters: bool = True,
+        global_att_blocks: tuple[int, ...] | None = None,
+        train_trunk: bool = False,
     ) -> None:
         super().__init__()
         self.trunk = Hiera(
@@ -49,7 +56,7 @@ class AdaptedImageEncoder(nn.Module):
             if use_adapters
             else None
         )
-        self.trunk.requires_grad_(False)
+        self.trunk.requires_grad_(train_trunk)
 
     def forward(self, views: Tensor) -> list[Tensor]:
         """views: (N, 3, V, V) -> FPN features [s4 (N,256,V/4,V/4), s8 (N,256,V/8,V/8), s16 (N,256,V/16,V/16)]."""

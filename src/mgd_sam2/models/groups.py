@@ -3,8 +3,8 @@
 Like timm's ``group_matcher``: a parameter (or buffer) name maps to the first group whose prefix it
 starts with, most specific first. A group says where its tensors come from when training starts
 (a SAM2 checkpoint, or their initialisation because they are new in MGD-SAM2) and how they train
-(docs/design.md, decision 5: frozen trunk; new modules at the base LR without weight decay; SAM2's neck
-and decoder at 0.1x LR with weight decay).
+(docs/design.md, decision 5: new modules at the base LR without weight decay; SAM2's neck and decoder at 0.1x LR
+with weight decay; the trunk frozen, or with them when ``NetworkConfig.train_trunk``).
 """
 
 from __future__ import annotations
@@ -12,19 +12,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-LRGroup = Literal["frozen", "new", "pretrained"]
+LRGroup = Literal["new", "pretrained"]
 
 
 @dataclass(frozen=True)
 class ModuleGroup:
     prefix: str  # start of the tensor names in MGDSAM2's state dict
     label: str  # shown by `mgd-sam2 model info`
-    lr_group: LRGroup  # frozen; "new": base LR, no weight decay; "pretrained": lr_scale x LR, weight decay
+    lr_group: (
+        LRGroup  # of its trainable tensors: "new": base LR, no weight decay; "pretrained": lr_scale x LR, weight decay
+    )
     sam2_prefix: str | None = None  # the same tensors' prefix in Meta's SAM2 checkpoints; None: new in MGD-SAM2
     reinitialised: bool = False  # in SAM2 checkpoints with another shape: starts from its initialisation
 
 
-TRUNK = ModuleGroup("encoder.trunk.", "Hiera trunk (frozen)", "frozen", sam2_prefix="image_encoder.trunk.")
+# frozen unless NetworkConfig.train_trunk (models/encoder.py)
+TRUNK = ModuleGroup("encoder.trunk.", "Hiera trunk", "pretrained", sam2_prefix="image_encoder.trunk.")
 GROUPS: tuple[ModuleGroup, ...] = (
     TRUNK,
     ModuleGroup("encoder.adapters.", "MPAdapter", "new"),

@@ -31,6 +31,9 @@ class NetworkConfig:
         multi_view: local views at all; False is SAM2 on the global view only, its mask upsampled (every
             module that mixes views must then be off).
         global_att_blocks: Hiera blocks with global attention (default: the preset's).
+        train_trunk: train the Hiera trunk too (in the "pretrained" LR group, models/groups.py) instead of keeping
+            it frozen as the paper does: for training without a SAM2 checkpoint or on a large dataset. Trained
+            weights (``model export``) then include the trunk.
     """
 
     preset: PresetName = "base_plus"
@@ -42,6 +45,7 @@ class NetworkConfig:
     use_drm: bool = True
     multi_view: bool = True
     global_att_blocks: Optional[tuple[int, ...]] = None
+    train_trunk: bool = False
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> NetworkConfig:
@@ -85,7 +89,9 @@ class MGDSAM2(nn.Module):
                 "each of them mixes local and global views"
             )
         check_input_size(self.input_size, self.grid)
-        self.encoder = AdaptedImageEncoder(spec, self.grid, config.use_adapters, config.global_att_blocks)
+        self.encoder = AdaptedImageEncoder(
+            spec, self.grid, config.use_adapters, config.global_att_blocks, train_trunk=config.train_trunk
+        )
         self.decoder = PromptFreeMaskDecoder(self.grid, config.use_mcem, config.use_hmim)
         self.drm = DetailRefinement(self.grid) if config.use_drm else None
 

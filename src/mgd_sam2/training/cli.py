@@ -21,6 +21,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities import rank_zero_info
 
@@ -204,7 +205,11 @@ def build_cli(args: list[str], run: bool = True) -> MGDSAM2CLI:
 
 
 def run_lightning_cli(subcommand: str, args: list[str]) -> int:
-    """Run a LightningCLI subcommand; exit status 1 when a prediction writer had to skip images (as predict does)."""
-    cli = build_cli([subcommand, *args])
+    """Run a LightningCLI subcommand; exit status 1 when a prediction writer had to skip images (as predict does).
+    Lightning's refusals of a flag combination (e.g. ``limit_train_batches`` below one batch) are one-line errors."""
+    try:
+        cli = build_cli([subcommand, *args])
+    except MisconfigurationException as error:
+        raise ConfigError(str(error).strip()) from None
     skipped = [callback for callback in cli.trainer.callbacks if isinstance(callback, MaskWriter) and callback.failures]
     return 1 if skipped else 0
