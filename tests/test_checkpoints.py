@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from bounds import FP32_KERNELS
 from mgd_sam2.models.checkpoints import CheckpointError, load_pretrained
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 
@@ -58,7 +59,7 @@ def test_sam2_checkpoint_loads_and_encoder_matches_sam2(sam2_tiny) -> None:
         features = model.encoder(views)
     assert len(features) == len(expected) == 3
     for mine, theirs in zip(features, expected, strict=True):
-        torch.testing.assert_close(mine, theirs, atol=1e-5, rtol=0)
+        torch.testing.assert_close(mine, theirs, atol=FP32_KERNELS, rtol=0)  # other memory layouts: other kernels
 
 
 def test_model_load_lists_every_key_by_name(sam2_tiny, capsys) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from bounds import METRICS_FLOAT64
 from mgd_sam2.cli import main
 from mgd_sam2.metrics.sod import SCALAR_KEYS
 
@@ -53,7 +54,7 @@ def test_writes_json_csv_and_markdown(folders, tmp_path: Path, monkeypatch, caps
     reference = json.loads((FIXTURE / "reference_scores.json").read_text())["scores"]
     assert list(report["scores"]) == list(SCALAR_KEYS)
     for key, value in reference.items():
-        assert report["scores"][key] == pytest.approx(value, abs=1e-6), key
+        assert report["scores"][key] == pytest.approx(value, abs=METRICS_FLOAT64), key
     assert report["num_images"] == 3 and report["versions"]["opencv"].startswith("4.10")
     assert len(report["curves"]["fm_curve"]) == 256 and len(report["curves"]["precision_curve"]) == 256
     rows = list(csv.DictReader((out / "s.csv").open()))

@@ -12,6 +12,7 @@ import py_sod_metrics as psm
 import pytest
 import torch
 
+from bounds import METRICS_FLOAT64
 from mgd_sam2.data.io import read_mask
 from mgd_sam2.metrics import functional as fn
 from mgd_sam2.metrics.pairs import ImagePair, image_pairs
@@ -37,7 +38,7 @@ def test_fixture_equals_pysodmetrics_reference_scores(tmp_path: Path) -> None:
     assert cv2.__version__.startswith("4.10."), "HCE reference needs opencv 4.10 (approxPolyDP changed in 4.11+)"
     ours = scores(fixture_pairs(), hce_binarize="pysod", skeleton_cache=tmp_path)
     for key, value in reference.items():
-        assert ours[key] == pytest.approx(value, abs=1e-6), key
+        assert ours[key] == pytest.approx(value, abs=METRICS_FLOAT64), key
 
 
 def reference_per_image(pred: np.ndarray, gt: np.ndarray) -> dict[str, object]:
@@ -169,14 +170,16 @@ def test_every_metric_equals_pysodmetrics_per_image_and_over_the_set(tmp_path: P
         pair = ImagePair(pred, gt)
         f_result = fn.f_measure(pair.pred_norm, pair.gt, pair.counts)
         e_result = fn.e_measure(pair.pred_norm, pair.gt, pair.counts)
-        np.testing.assert_allclose(f_result["curve"], reference["fm"], atol=1e-6, rtol=0, err_msg=name)
-        np.testing.assert_allclose(f_result["curve"], reference["fm_v2"], atol=1e-6, rtol=0, err_msg=name)
-        np.testing.assert_allclose(f_result["precision"], reference["precision"], atol=1e-6, rtol=0, err_msg=name)
-        np.testing.assert_allclose(f_result["recall"], reference["recall"], atol=1e-6, rtol=0, err_msg=name)
-        np.testing.assert_allclose(e_result["curve"], reference["em"], atol=1e-6, rtol=0, err_msg=name)
-        assert f_result["adaptive"] == pytest.approx(reference["adpFm"], abs=1e-6), name
-        assert f_result["adaptive"] == pytest.approx(reference["adpFm_v2"], abs=1e-6), name
-        assert e_result["adaptive"] == pytest.approx(reference["adpEm"], abs=1e-6), name
+        np.testing.assert_allclose(f_result["curve"], reference["fm"], atol=METRICS_FLOAT64, rtol=0, err_msg=name)
+        np.testing.assert_allclose(f_result["curve"], reference["fm_v2"], atol=METRICS_FLOAT64, rtol=0, err_msg=name)
+        np.testing.assert_allclose(
+            f_result["precision"], reference["precision"], atol=METRICS_FLOAT64, rtol=0, err_msg=name
+        )
+        np.testing.assert_allclose(f_result["recall"], reference["recall"], atol=METRICS_FLOAT64, rtol=0, err_msg=name)
+        np.testing.assert_allclose(e_result["curve"], reference["em"], atol=METRICS_FLOAT64, rtol=0, err_msg=name)
+        assert f_result["adaptive"] == pytest.approx(reference["adpFm"], abs=METRICS_FLOAT64), name
+        assert f_result["adaptive"] == pytest.approx(reference["adpFm_v2"], abs=METRICS_FLOAT64), name
+        assert e_result["adaptive"] == pytest.approx(reference["adpEm"], abs=METRICS_FLOAT64), name
         hce_pysod = fn.human_correction_effort(pair.binarized_pred("pysod"), pair.gt)
         hce_dis = fn.human_correction_effort(pair.binarized_pred("dis"), pair.gt)
         assert hce_pysod == reference["HCE_pysod"], name
@@ -200,7 +203,7 @@ def test_every_metric_equals_pysodmetrics_per_image_and_over_the_set(tmp_path: P
         "HCE": np.mean([r["HCE_pysod"] for r in references]),
     }
     for key, value in expected.items():
-        assert ours[key] == pytest.approx(value, abs=1e-6), key
+        assert ours[key] == pytest.approx(value, abs=METRICS_FLOAT64), key
     assert float(dis_hce.compute()["HCE"]) == pytest.approx(np.mean([r["HCE_dis"] for r in references]), abs=1e-9)
     assert metrics["S"].per_image()["Smeasure"].shape == (n,)
     # the two HCE binarisations really differ where a prediction pixel is exactly 128

@@ -11,7 +11,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from mgd_sam2.metrics.pairs import image_pairs
-from mgd_sam2.metrics.sod import build_metrics, scalar_results
+from mgd_sam2.metrics.sod import build_metrics, reordering_bound, scalar_results
 from test_metrics import CASES
 
 SMALL_CASES = [case for case in CASES if case[1].size < 500_000]
@@ -55,5 +55,5 @@ def test_two_process_ddp_equals_one_process(tmp_path: Path) -> None:
     expected = scalar_results(single.compute())
     assert distributed.pop("n_per_image") == len(SMALL_CASES)
     assert set(distributed) == set(expected)
-    for key, value in expected.items():
-        assert distributed[key] == pytest.approx(value, abs=1e-12, rel=0), key
+    for key, value in expected.items():  # the same per-image values, summed in another order
+        assert distributed[key] == pytest.approx(value, abs=0, rel=reordering_bound(len(SMALL_CASES))), key

@@ -9,6 +9,7 @@ import torch
 from sam2.modeling.backbones.image_encoder import FpnNeck
 from sam2.modeling.position_encoding import PositionEmbeddingSine
 
+from bounds import FP32_KERNELS
 from mgd_sam2.data.views import tile
 from mgd_sam2.models.encoder import AdaptedImageEncoder
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
@@ -201,6 +202,7 @@ def test_outputs_equal_those_of_the_in_model_tiling_code(name: str, settings: di
     with torch.no_grad():
         out = model(tile(image, model.grid))
         tta = predict_logits(TorchBackend(model), tile(image, model.grid), tta=True)
-    torch.testing.assert_close(out.logits[..., ::4, ::4], reference["logits"], rtol=0, atol=1e-5)
-    torch.testing.assert_close(out.view_logits, reference["view_logits"], rtol=0, atol=1e-5)
-    torch.testing.assert_close(tta[..., ::4, ::4], reference["tta"], rtol=0, atol=1e-5)
+    # computed on another machine: the same fp32 arithmetic in other kernels
+    torch.testing.assert_close(out.logits[..., ::4, ::4], reference["logits"], rtol=0, atol=FP32_KERNELS)
+    torch.testing.assert_close(out.view_logits, reference["view_logits"], rtol=0, atol=FP32_KERNELS)
+    torch.testing.assert_close(tta[..., ::4, ::4], reference["tta"], rtol=0, atol=FP32_KERNELS)

@@ -16,6 +16,7 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from mgd_sam2.cli import main
+from mgd_sam2.commands.demo import same_score
 from mgd_sam2.data.datamodule import SegmentationDataModule
 from mgd_sam2.data.io import read_mask
 from mgd_sam2.data.synth import SynthConfig, write_dataset
@@ -395,8 +396,8 @@ def test_ddp_test_scores_every_image_once(trained_checkpoint: Path, tmp_path: Pa
     )
     single = trainer(tmp_path, logger=False).test(module, datamodule=data, verbose=False)[0]
     assert set(distributed) == set(single)
-    for key, value in single.items():
-        assert distributed[key] == pytest.approx(value, abs=1e-6), key
+    for key, value in single.items():  # the same maps, their scores summed in another order and logged as float32
+        assert same_score(distributed[key], value, 7), key
 
 
 def test_flags_given_with_a_checkpoint_win_over_its_hyperparameters(

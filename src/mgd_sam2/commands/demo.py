@@ -42,7 +42,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # Lightning logs a metric as float32: rounding to it moves a value by at most 2^-24 of it.
 FLOAT32_ROUNDING = 2.0**-24
-FLOAT64_EPSILON = 2.0**-52  # twice float64's unit roundoff
 
 
 def rescoring_bound(images: int) -> float:
@@ -50,13 +49,12 @@ def rescoring_bound(images: int) -> float:
     same 8-bit maps, over ``images`` images.
 
     Both run the same per-image functions on the same maps, so per-image values are equal; the paths differ in
-    arithmetic only. (1) Lightning logs float32: 2^-24 relative. (2) Each dataset value is a float64 sum of
-    non-negative per-image values (a mean, or an entry of the mean 256-point curve whose max or mean is taken)
-    added in whatever order the images came: by the standard bound on recursive summation the sum moves by at
-    most (n - 1) unit roundoffs of itself, and the division by n adds one, so at most (n + 2) * 2^-52 relative
-    covers it with room for the curve's mean.
+    arithmetic only: Lightning logs float32 (2^-24 relative), and the float64 sums over images run in another
+    order (``reordering_bound``).
     """
-    return FLOAT32_ROUNDING + (images + 2) * FLOAT64_EPSILON
+    from mgd_sam2.metrics.sod import reordering_bound
+
+    return FLOAT32_ROUNDING + reordering_bound(images)
 
 
 def same_score(logged: float, rescored: float, images: int) -> bool:

@@ -39,7 +39,10 @@ from mgd_sam2.models.views import Views
 from mgd_sam2.utils.files import atomic_path
 
 OPSET = 20  # Gelu as one operator, which ONNX Runtime runs fused
-EXPORT_TOLERANCE = 1e-3  # max abs difference of the fp32 export's logits from PyTorch's
+# Largest difference of the fp32 export's logits from PyTorch's, relative to the logits' scale (their largest
+# magnitude, at least 1). Two fp32 runtimes differ in the order of their sums only: a few units in the last place
+# (2^-24) of the activations per layer. A broken graph is off by the logits' own size.
+EXPORT_TOLERANCE = 1e-3
 # What OpenVINO int8 quantizes: the frozen trunk and its adapters (most of the time). Quantizing the decoder, neck,
 # MCEM, HMIM and DRM too moved the demo model's SYN-TE S-measure by -0.0046 instead of +0.0002 (README, Speed).
 OPENVINO_INT8_PARTS = ("Hiera trunk", "MPAdapter")
@@ -96,6 +99,7 @@ def compare(backend: OnnxBackend | OpenVinoBackend, network: MGDSAM2, views: Vie
         expected = network.eval()(views).logits
     got = backend.logits(views)
     return {
+        "max_abs_logit": float(expected.abs().max()),
         "max_abs_logit_diff": float((got - expected).abs().max()),
         "mean_abs_sigmoid_diff": float((got.sigmoid() - expected.sigmoid()).abs().mean()),
     }
@@ -103,7 +107,8 @@ def compare(backend: OnnxBackend | OpenVinoBackend, network: MGDSAM2, views: Vie
 
 def export_onnx(network: MGDSAM2, path: str | Path, opset: int = OPSET) -> dict[str, float]:
     """Write the network as ONNX to ``path`` (atomically) and check it: a ConfigError unless its logits are within
-    EXPORT_TOLERANCE of PyTorch's. Returns {"seconds", "max_abs_logit_diff", "mean_abs_sigmoid_diff"}."""
+    EXPORT_TOLERANCE of PyTorch's (relative to their scale). Returns {"seconds", "max_abs_logit",
+    "max_abs_logit_diff", "mean_abs_sigmoid_diff"}."""
     try:
         import onnx  # noqa: F401
         import onnxscript  # noqa: F401
@@ -131,10 +136,11 @@ def export_onnx(network: MGDSAM2, path: str | Path, opset: int = OPSET) -> dict[
             "exporter": f"torch {torch.__version__}",
         })  # fmt: skip
         report = {"seconds": time.perf_counter() - start, **compare(OnnxBackend(temporary), network)}
-        if report["max_abs_logit_diff"] > EXPORT_TOLERANCE:
+        allowed = EXPORT_TOLERANCE * max(1.0, report["max_abs_logit"])
+        if report["max_abs_logit_diff"] > allowed:
             raise ConfigError(
                 f"the ONNX export differs from PyTorch by {report['max_abs_logit_diff']:.2e} in the logits (allowed "
-                f"{EXPORT_TOLERANCE}); not written. Please report it with the preset and torch version."
+                f"{allowed:.1e}); not written. Please report it with the preset and torch version."
             )
     return report
 

@@ -243,6 +243,17 @@ METRIC_CLASSES: dict[str, type[ImageMeasure]] = {
 SCALAR_KEYS = ("Smeasure", "wFmeasure", "MAE", "adpEm", "meanEm", "maxEm", "adpFm", "meanFm", "maxFm", "HCE", "mBA")
 
 
+def reordering_bound(images: int) -> float:
+    """Largest relative change of a dataset value when the same per-image values are added in another order (another
+    batching, another process split, another evaluator).
+
+    Every state is a float64 sum of non-negative per-image values; by the standard bound on recursive summation a sum
+    of n terms moves by at most (n - 1) unit roundoffs (2^-53) of itself, and the division by n adds one, so
+    (n + 2) * 2^-52 covers a mean and the mean or max of a mean curve.
+    """
+    return (images + 2) * 2.0**-52
+
+
 def build_metrics(
     names: Iterable[str] = METRIC_CLASSES,
     hce_binarize: str = "dis",
