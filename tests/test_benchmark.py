@@ -200,7 +200,7 @@ def test_speed_protocol_counts_the_switched_model() -> None:
 
 @pytest.mark.slow
 def test_ablation_table(synthetic_root: Path, tmp_path: Path, monkeypatch) -> None:
-    from mgd_sam2.benchmark.ablation import ABLATIONS, run_ablation
+    from mgd_sam2.benchmark.ablation import ABLATIONS, CONSTANT, run_ablation
     from mgd_sam2.commands.demo import CONFIG
 
     monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
@@ -210,13 +210,16 @@ def test_ablation_table(synthetic_root: Path, tmp_path: Path, monkeypatch) -> No
         tmp_path / "ablation",
         epochs=1,
         speed_iters=1,
-        extra=["--trainer.limit_train_batches", "1", "--data.num_workers", "0"],
+        extra=["--trainer.limit_train_batches", "1", "--data.batch_size", "2"],  # 6 training images
     )
-    assert [row["configuration"] for row in rows] == [name for name, _ in ABLATIONS]
+    assert [row["configuration"] for row in rows] == [CONSTANT] + [name for name, _ in ABLATIONS]
+    constant, rows = rows[0], rows[1:]
+    assert constant["SYN-TE/MAE"] > 0 and "params_trainable" not in constant  # nothing trained, nothing timed
     trainable = [row["params_trainable"] for row in rows]
     assert trainable[0] == trainable[1] < trainable[2] < trainable[3] < trainable[4] < trainable[5]
     assert all("SYN-TE/Smeasure" in row and "SYN-HO/Smeasure" in row and row["latency_ms_p50"] > 0 for row in rows)
-    assert "| + DRM |" in (tmp_path / "ablation" / "ablation.md").read_text()
+    table = (tmp_path / "ablation" / "ablation.md").read_text()
+    assert "| + DRM |" in table and f"| {CONSTANT} | – | – |" in table
 
 
 def test_data_and_metric_benchmarks_report_their_figures(synthetic_root: Path, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from PIL import Image
 from mgd_sam2.commands.demo import changed_maps, rescoring_bound, rescoring_mismatches, same_score
 
 ROOT = Path(__file__).resolve().parent.parent
+SHORT_DEMO = "--num 20 --held-out 3 --epochs 2"  # README: the short version the suite runs (13 training images)
 FIXTURE = ROOT / "tests" / "fixtures" / "pysodmetrics"
 
 
@@ -85,8 +86,10 @@ def test_the_demo_check_finds_one_grey_level_on_one_pixel(
 
 @pytest.mark.slow
 def test_make_demo_exits_0_with_its_report(tmp_path: Path) -> None:
+    from mgd_sam2.metrics.baseline import constant_scores, mean_mask
+
     result = subprocess.run(
-        ["make", "-f", str(ROOT / "Makefile"), "demo", "DEMO_ARGS=--num 10 --held-out 3 --size 96 128 --epochs 2"],
+        ["make", "-f", str(ROOT / "Makefile"), "demo", f"DEMO_ARGS={SHORT_DEMO}"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -94,15 +97,19 @@ def test_make_demo_exits_0_with_its_report(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     report = json.loads((tmp_path / "runs/demo/report.json").read_text())
-    assert set(report) == {"before", "after", "after_rescored", "seconds", "checkpoint", "predictions", "grid"}
+    kinds = {"before", "constant", "after", "after_rescored"}
+    assert set(report) == kinds | {"seconds", "checkpoint", "predictions", "grid"}
     splits = {"SYN-TE", "SYN-HO"}  # the training families' test split and the held-out families'
-    assert set(report["before"]) == set(report["after"]) == set(report["after_rescored"]) == splits
+    assert all(set(report[kind]) == splits for kind in kinds)
     keys = {"Smeasure", "wFmeasure", "MAE", "adpEm", "meanEm", "maxEm", "adpFm", "meanFm", "maxFm", "HCE", "mBA"}
-    for split, count in (("SYN-TE", 2), ("SYN-HO", 3)):
-        assert set(report["before"][split]) == set(report["after"][split]) == keys
+    synthetic = tmp_path / "data/demo/synthetic"
+    mean = mean_mask(sorted((synthetic / "SYN-TR/gt").glob("*.png")))  # the training masks, and only those
+    for split, count in (("SYN-TE", 4), ("SYN-HO", 3)):
+        assert all(set(report[kind][split]) == keys for kind in kinds)
         for key in keys:  # the saved PNGs score what the test step scored
             assert same_score(report["after"][split][key], report["after_rescored"][split][key], count), (split, key)
         assert len(list((tmp_path / report["predictions"] / split).glob("*.png"))) == count
+        assert report["constant"][split] == constant_scores(mean, sorted((synthetic / split / "gt").glob("*.png")))
     assert (tmp_path / report["checkpoint"]).is_file()
     grid = Image.open(tmp_path / report["grid"])
-    assert grid.size == (240 * 5, 240 * 3)  # 2 + 3 images: input, GT and prediction each
+    assert grid.size == (240 * 7, 240 * 3)  # 4 + 3 images: input, GT and prediction each

@@ -124,7 +124,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     ablation.add_argument("--epochs", type=positive_int, default=10, help="training epochs per configuration")
     ablation.add_argument(
-        "--data-root", type=Path, default=Path("data"), help="synthetic/ is generated here if missing"
+        "--data-root",
+        type=Path,
+        default=Path("data/demo"),
+        help="synthetic/ is generated here if missing (the demo's dataset)",
     )
     ablation.add_argument("--out", type=Path, default=Path("runs/ablation"), help="folder for runs and the table")
     ablation.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to time the forward pass")

@@ -147,9 +147,10 @@ def lighting(rng: Rng, height: int, width: int) -> np.ndarray:
     return field[..., None]
 
 
-def defocus(rng: Rng, image: np.ndarray) -> np.ndarray:
-    """The background as a camera focused on the subject sees it: blurred at a random strength, or sharp (40 %)."""
-    if rng.random() < 0.4:
+def defocus(rng: Rng, image: np.ndarray, sharp: float) -> np.ndarray:
+    """The background as a camera focused on the subject sees it: blurred at a random strength, or sharp (in a
+    ``sharp`` fraction of images)."""
+    if rng.random() < sharp:
         return image
     sigma = rng.uniform(0.002, 0.012) * max(image.shape[:2])
     return cv2.GaussianBlur(image, (0, 0), sigma)

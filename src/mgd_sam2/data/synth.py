@@ -43,6 +43,20 @@ TRAINING_BACKGROUNDS = tuple(name for name in BACKGROUNDS if name not in HELD_OU
 
 
 @dataclass(frozen=True)
+class HardCases:
+    """How often each hard case occurs, as a fraction of images (the demo's dataset turns them off)."""
+
+    sharp_background: float = 0.4  # the background in focus, as sharp as the object
+    low_contrast: float = 0.2  # the object painted close to the colour behind it
+    occluded: float = 0.3  # clutter in front of the object, cut out of its mask
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if not 0 <= value <= 1:
+                raise ConfigError(f"hard case {name} must be a fraction in [0, 1], got {value}")
+
+
+@dataclass(frozen=True)
 class SynthConfig:
     num: int = 60  # images of the training families: SYN-TR, SYN-VD and SYN-TE together
     seed: int = 0
@@ -51,7 +65,14 @@ class SynthConfig:
     val_fraction: float = 0.15
     test_fraction: float = 0.2
     held_out: int = 12  # images of SYN-HO (held-out families only)
+    hard_cases: HardCases = HardCases()
     generator: int = GENERATOR_VERSION
+
+    @classmethod
+    def from_dict(cls, values: dict) -> SynthConfig:
+        """From a manifest (``asdict``); manifests written before ``hard_cases`` existed get its defaults, which
+        draw the same images."""
+        return cls(**{**values, "hard_cases": HardCases(**values.get("hard_cases", {}))})
 
     def __post_init__(self) -> None:
         """Bad settings fail here, before anything is written."""
@@ -81,6 +102,13 @@ class SynthConfig:
         return out
 
 
+# The demo's dataset (`mgd-sam2 demo`, configs/demo.yaml, under data/demo/synthetic): images of 80-112 px, so that
+# the micro model's 64 px input sees their objects, and none of the hard cases, so that a model with random weights
+# learns to segment them on a CPU in minutes (README, demo: what was measured). Same families, colours, surfaces and
+# camera as the full dataset.
+DEMO_DATA = SynthConfig(num=2000, min_size=80, max_size=112, held_out=40, hard_cases=HardCases(0.0, 0.0, 0.0))
+
+
 @dataclass
 class SamplePlan:
     """What one sample is made of, decided by its first random draws (tests read the families from it)."""
@@ -90,30 +118,36 @@ class SamplePlan:
     width: int
     objects: tuple[str, ...]
     background: str
+    hard_cases: HardCases = HardCases()
 
 
-def plan_sample(seed: int, index: int, min_size: int, max_size: int, held_out: bool = False) -> SamplePlan:
+def plan_sample(
+    seed: int, index: int, min_size: int, max_size: int, held_out: bool = False, hard_cases: HardCases = HardCases()
+) -> SamplePlan:
     rng = np.random.default_rng([seed, index])
     height, width = (int(v) for v in rng.integers(min_size, max_size + 1, 2))
     objects = HELD_OUT_OBJECTS if held_out else TRAINING_OBJECTS
     backgrounds = HELD_OUT_BACKGROUNDS if held_out else TRAINING_BACKGROUNDS
     chosen = [objects[int(rng.integers(len(objects)))] for _ in range(1 if rng.random() < 0.7 else 2)]
-    return SamplePlan(rng, height, width, tuple(chosen), backgrounds[int(rng.integers(len(backgrounds)))])
+    background = backgrounds[int(rng.integers(len(backgrounds)))]
+    return SamplePlan(rng, height, width, tuple(chosen), background, hard_cases)
 
 
-def object_paint(rng: np.random.Generator, height: int, width: int, behind: np.ndarray) -> np.ndarray:
-    """The object's surface, from the same colours as backgrounds; in 20 % of images close to the colour
-    ``behind`` it (low contrast). (H, W, 3) float32."""
+def object_paint(
+    rng: np.random.Generator, height: int, width: int, behind: np.ndarray, low_contrast: float
+) -> np.ndarray:
+    """The object's surface, from the same colours as backgrounds; in a ``low_contrast`` fraction of images close
+    to the colour ``behind`` it. (H, W, 3) float32."""
     colour = None
-    if rng.random() < 0.2:
+    if rng.random() < low_contrast:
         colour = np.clip(behind.reshape(-1, 3).mean(axis=0) + rng.normal(0, 18, 3), 0, 255).astype(np.float32)
     return surface(rng, height, width, colour if colour is not None else random_colour(rng))
 
 
-def occlude(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray) -> None:
-    """Clutter in front of the object (rods, twigs, a blob) in 30 % of images: painted over the image and cut
-    out of the mask, unless it would hide half of the object."""
-    if rng.random() >= 0.3:
+def occlude(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, fraction: float) -> None:
+    """Clutter in front of the object (rods, twigs, a blob) in a ``fraction`` of images: painted over the image and
+    cut out of the mask, unless it would hide half of the object."""
+    if rng.random() >= fraction:
         return
     height, width = mask.shape
     occluder = np.zeros_like(mask)
@@ -134,8 +168,8 @@ def render(plan: SamplePlan, paint: np.ndarray | None = None) -> tuple[np.ndarra
     ``paint``: a plain RGB colour for the object instead of its drawn surface (the tests render a scene twice
     with two colours: the pixels that change are exactly the mask's).
     """
-    rng, height, width = plan.rng, plan.height, plan.width
-    image = defocus(rng, BACKGROUNDS[plan.background](rng, height, width))
+    rng, height, width, hard = plan.rng, plan.height, plan.width, plan.hard_cases
+    image = defocus(rng, BACKGROUNDS[plan.background](rng, height, width), hard.sharp_background)
     mask = np.zeros((height, width), np.uint8)
     for name in plan.objects:
         OBJECTS[name](rng, mask)
@@ -143,17 +177,24 @@ def render(plan: SamplePlan, paint: np.ndarray | None = None) -> tuple[np.ndarra
     y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
     region = image[y0:y1, x0:x1]
     inside = mask[y0:y1, x0:x1] > 0
-    region[inside] = paint if paint is not None else object_paint(rng, y1 - y0, x1 - x0, region)[inside]
-    occlude(rng, image, mask)
+    if paint is None:
+        paint = object_paint(rng, y1 - y0, x1 - x0, region, hard.low_contrast)[inside]
+    region[inside] = paint
+    occlude(rng, image, mask, hard.occluded)
     return image * lighting(rng, height, width), mask
 
 
 def generate_sample(
-    seed: int, index: int, min_size: int = 1024, max_size: int = 2048, held_out: bool = False
+    seed: int,
+    index: int,
+    min_size: int = 1024,
+    max_size: int = 2048,
+    held_out: bool = False,
+    hard_cases: HardCases = HardCases(),
 ) -> tuple[np.ndarray, np.ndarray]:
     """(H, W, 3) uint8 RGB image and its exact (H, W) uint8 mask (0/255), from (seed, index) alone; with
     ``held_out`` from the held-out families only."""
-    plan = plan_sample(seed, index, min_size, max_size, held_out)
+    plan = plan_sample(seed, index, min_size, max_size, held_out, hard_cases)
     image, mask = render(plan)
     return camera(plan.rng, image), mask
 
@@ -171,7 +212,9 @@ class SampleWriter:
         if image_path.is_file() and mask_path.is_file():
             return "kept"
         config = self.config
-        image, mask = generate_sample(config.seed, index, config.min_size, config.max_size, split == HELD_OUT_SPLIT)
+        image, mask = generate_sample(
+            config.seed, index, config.min_size, config.max_size, split == HELD_OUT_SPLIT, config.hard_cases
+        )
         with atomic_path(mask_path) as temporary:  # mask first: an image file implies its mask exists
             Image.fromarray(mask).save(temporary, format="PNG")
         with atomic_path(image_path) as temporary:
@@ -203,6 +246,7 @@ def write_dataset(
                 f"{out} holds a synthetic dataset of an older generator; delete that folder (it is regenerated) or "
                 f"choose another {flag}"
             )
+        existing = asdict(SynthConfig.from_dict(existing))
         if existing != settings:
             raise SynthFolderError(
                 f"{out} holds a synthetic dataset made with other settings ({existing}); "
@@ -234,6 +278,6 @@ def ensure_dataset(
     if manifest.is_file():
         existing = json.loads(manifest.read_text())
         if existing.get("generator") == GENERATOR_VERSION:
-            config = SynthConfig(**existing)
+            config = SynthConfig.from_dict(existing)
     write_dataset(out, config, workers=workers, show=show, splits=splits, flag=flag)
     return config
