@@ -132,7 +132,7 @@ def test_the_openvino_backend_writes_the_masks_pytorch_writes(
         return
     assert main(argv) == 0
     provenance = json.loads(Image.open(next((tmp_path / "bf16").glob("*.png"))).info[PROVENANCE_KEY])
-    assert (provenance["backend"], provenance["precision"]) == ("openvino", "bfloat16")
+    assert (provenance["backend"], provenance["precision"]) == ("openvino", "bf16-mixed")
     assert_within_quantized_bounds(tmp_path / "bf16", tmp_path / "torch", split.mask_dir)
 
 
@@ -157,7 +157,7 @@ def test_openvino_int8_writes_the_masks_pytorch_writes_within_its_bound(
     predict(overfit_run.checkpoint, split.image_dir, tmp_path / "torch")
     predict(xml, split.image_dir, tmp_path / "int8")  # --backend auto: openvino for an OpenVINO .xml
     provenance = json.loads(Image.open(next((tmp_path / "int8").glob("*.png"))).info[PROVENANCE_KEY])
-    assert (provenance["backend"], provenance["precision"]) == ("openvino", "float32")
+    assert (provenance["backend"], provenance["precision"]) == ("openvino", "32-true")
     assert_within_quantized_bounds(tmp_path / "int8", tmp_path / "torch", split.mask_dir)
 
 

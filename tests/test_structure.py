@@ -61,3 +61,51 @@ def test_choice_types_list_every_choice() -> None:
 
     assert set(get_args(PresetName)) == set(PRESETS)
     assert set(get_args(MetricName)) == set(METRIC_CLASSES)
+
+
+def import_cycles() -> list[list[str]]:
+    """Groups of mgd_sam2 modules that import each other, directly or around a loop, counting imports deferred into
+    functions (a deferred import hides a cycle from Python, not from a reader)."""
+    modules = {}
+    for file, names in imported_modules("").items():
+        modules[("mgd_sam2/" + file[: -len(".py")]).replace("/", ".").removesuffix(".__init__")] = names
+
+    def module_of(name: str) -> str:  # "mgd_sam2.a.b.function" -> "mgd_sam2.a.b"
+        while name and name not in modules:
+            name = name.rpartition(".")[0]
+        return name
+
+    graph = {
+        module: {module_of(name) for name in names} - {module, "mgd_sam2", ""} for module, names in modules.items()
+    }
+    cycles, order, low, stack = [], {}, {}, []
+
+    def visit(module: str) -> None:  # Tarjan's strongly connected components
+        order[module] = low[module] = len(order)
+        stack.append(module)
+        for other in graph[module]:
+            if other not in order:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], order[other])
+        if low[module] == order[module]:
+            group = stack[stack.index(module) :]
+            del stack[stack.index(module) :]
+            if len(group) > 1:
+                cycles.append(sorted(group))
+
+    for module in graph:
+        if module not in order:
+            visit(module)
+    return cycles
+
+
+def test_no_module_imports_itself_around_a_loop(tmp_path, monkeypatch) -> None:
+    assert import_cycles() == []
+    package = tmp_path / "mgd_sam2" / "inference"
+    package.mkdir(parents=True)
+    (package / "a.py").write_text("def f():\n    from mgd_sam2.inference.b import g\n")
+    (package / "b.py").write_text("from mgd_sam2.inference import a\n")
+    monkeypatch.setattr(__import__(__name__), "PACKAGE", tmp_path / "mgd_sam2")
+    assert import_cycles() == [["mgd_sam2.inference.a", "mgd_sam2.inference.b"]]

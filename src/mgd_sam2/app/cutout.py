@@ -1,6 +1,6 @@
 """One request of the app: uploaded files -> masks and cut-outs, by the predict loop, in a temporary folder.
 
-:class:`CutoutService` loads the weights once and runs ``inference.predict.predict_files`` with the
+:class:`CutoutService` loads the weights once as a :class:`Segmenter` and runs its ``predict_files`` with the
 ``MaskWriter`` of ``mgd-sam2 predict --cutout`` and the same recorded settings, so a mask (and cut-out)
 from the page equals predict's file byte for byte. The binary mask and the overlay shown by the page are
 made from that 8-bit mask.
@@ -19,10 +19,9 @@ import numpy as np
 from PIL import Image
 
 from mgd_sam2.data.datasets import Record
-from mgd_sam2.data.io import DEFAULT_MAX_PIXELS, read_image
-from mgd_sam2.inference.loading import load_backend
-from mgd_sam2.inference.predict import predict_files, prediction_settings
-from mgd_sam2.inference.writer import MaskWriter, binary_mask, output_paths
+from mgd_sam2.data.io import read_image
+from mgd_sam2.inference.segmenter import Segmenter
+from mgd_sam2.inference.writer import binary_mask, output_paths
 from mgd_sam2.utils.files import atomic_path
 
 OVERLAY_COLOUR = np.array([255, 0, 80], np.float32)  # foreground tint of the overlay
@@ -55,19 +54,9 @@ def overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 class CutoutService:
     """The model, loaded once, and the folder that holds every request's files (removed by the caller)."""
 
-    def __init__(
-        self,
-        ckpt: str | Path,
-        workdir: str | Path,
-        weights: str | Path | None = None,
-        backend: str = "auto",
-        device: str = "auto",
-        precision: str = "auto",
-        max_pixels: int = DEFAULT_MAX_PIXELS,
-    ) -> None:
-        self.settings = prediction_settings(ckpt, weights, False, backend, device, precision)
-        self.backend, self.description = load_backend(ckpt, weights, backend, device, precision)
-        self.workdir, self.max_pixels = Path(workdir), max_pixels
+    def __init__(self, segmenter: Segmenter, workdir: str | Path) -> None:
+        self.segmenter, self.workdir, self.max_pixels = segmenter, Path(workdir), segmenter.max_pixels
+        self.backend, self.description = segmenter.backend, segmenter.description
 
     def run(self, files: list[str | Path]) -> CutoutResult:
         """Predict each file; unreadable files, non-images and images over the pixel limit are listed in
@@ -83,9 +72,9 @@ class CutoutService:
                 name = f"{stem}-{copy}"
             names.add(name)
             records.append(Record(name, "predict", Path(file)))
-        writer = MaskWriter(folder, cutout=True, settings=self.settings, max_pixels=self.max_pixels)
+        writer = self.segmenter.writer(folder, cutout=True)
         start = time.perf_counter()
-        predict_files(self.backend, records, writer, workers=0, max_pixels=self.max_pixels, show=False)
+        self.segmenter.predict_files(records, writer, workers=0, show=False)
         seconds = time.perf_counter() - start
         cutouts = []
         for record in records:

@@ -46,8 +46,11 @@ def run(args: argparse.Namespace) -> int:
         os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a user's machine
         from mgd_sam2.app.cutout import CutoutService
         from mgd_sam2.app.page import build_page
+        from mgd_sam2.inference.segmenter import Segmenter
 
-        service = CutoutService(ckpt, workdir, args.weights, args.backend, args.device, args.precision, args.max_pixels)
+        segmenter = Segmenter.load(ckpt, weights_extra=args.weights, backend=args.backend, device=args.device,
+                                   precision=args.precision, max_pixels=args.max_pixels)  # fmt: skip
+        service = CutoutService(segmenter, workdir)
         print(f"model: {service.description}")
         page = build_page(service)
         page.launch(server_name=args.host, server_port=args.port, share=False, show_error=True, quiet=False)

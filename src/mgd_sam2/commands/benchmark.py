@@ -308,10 +308,13 @@ def run(args: argparse.Namespace) -> int:
         import tempfile
 
         from mgd_sam2.benchmark.predict_speed import photos, predict_throughput
-        from mgd_sam2.inference.loading import load_backend
+        from mgd_sam2.inference.segmenter import Segmenter
 
-        backend, description = load_backend(args.ckpt, args.weights, args.backend, args.device, args.precision)
-        print(f"model: {description}")
+        segmenter = Segmenter.load(
+            args.ckpt, weights_extra=args.weights, backend=args.backend, device=args.device, precision=args.precision
+        )
+        backend = segmenter.backend
+        print(f"model: {segmenter.description}")
         with tempfile.TemporaryDirectory() as scratch:
             records = photos(args.input, args.images, Path(scratch))
             results["predict"] = predict_throughput(backend, records, args.workers, args.max_pixels)
@@ -363,8 +366,7 @@ def run(args: argparse.Namespace) -> int:
 def run_accuracy_action(args: argparse.Namespace) -> int:
     from mgd_sam2.benchmark.accuracy import run_accuracy
     from mgd_sam2.commands.demo import demo_checkpoint
-    from mgd_sam2.inference.loading import load_backend
-    from mgd_sam2.inference.predict import torch_backend
+    from mgd_sam2.inference.segmenter import Segmenter
     from mgd_sam2.metrics.tables import rich_table
     from mgd_sam2.models.network import MGDSAM2, NetworkConfig
     from mgd_sam2.utils.progress import console
@@ -377,14 +379,17 @@ def run_accuracy_action(args: argparse.Namespace) -> int:
             f"--backend {args.backend} runs an ONNX export: give it as --ckpt FILE.onnx (mgd-sam2 model export --onnx)"
         )
     if ckpt is None:
-        backend = torch_backend(MGDSAM2(NetworkConfig(preset="micro")), args.device)
-        description = "an UNTRAINED micro model (no --ckpt and no demo run: a dry run)"
-        print(f"note: no --ckpt given and no demo run found; scoring {description}")
+        segmenter = Segmenter.from_network(
+            MGDSAM2(NetworkConfig(preset="micro")),
+            device=args.device,
+            name="an UNTRAINED micro model (no --ckpt and no demo run: a dry run)",
+        )
+        print(f"note: no --ckpt given and no demo run found; scoring {segmenter.description}")
     else:
-        backend, description = load_backend(ckpt, args.weights, args.backend, args.device)
+        segmenter = Segmenter.load(ckpt, weights_extra=args.weights, backend=args.backend, device=args.device)
     report = run_accuracy(
-        backend,
-        description,
+        segmenter.backend,
+        segmenter.description,
         args.data_root,
         args.out,
         args.hce_binarize,

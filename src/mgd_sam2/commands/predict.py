@@ -74,8 +74,7 @@ def check_paths(records: list, input_path: Path, output: Path, cutout: bool, rec
 
 def run(args: argparse.Namespace) -> int:
     from mgd_sam2.data.datasets import image_records
-    from mgd_sam2.inference.loading import load_backend
-    from mgd_sam2.inference.predict import predict_files, prediction_settings
+    from mgd_sam2.inference.segmenter import InferenceSettings, Segmenter
     from mgd_sam2.inference.writer import MaskWriter, plan_outputs
     from mgd_sam2.utils.files import remove_stale_temporaries
 
@@ -83,8 +82,10 @@ def run(args: argparse.Namespace) -> int:
     if ignored:
         print(f"note: ignored in {args.input}: {ignored}")
     check_paths(records, args.input, args.output, args.cutout, args.recursive)
-    settings = prediction_settings(args.ckpt, args.weights, args.tta, args.backend, args.device, args.precision)
-    writer = MaskWriter(args.output, args.binary, args.cutout, settings=settings, max_pixels=args.max_pixels)
+    settings = InferenceSettings.resolve(args.ckpt, args.weights, args.backend, args.device, args.precision)
+    writer = MaskWriter(
+        args.output, args.binary, args.cutout, settings=settings.recorded(args.tta), max_pixels=args.max_pixels
+    )
     plan = plan_outputs(records, writer, overwrite=args.overwrite)
     if plan.skipped:
         print(
@@ -98,15 +99,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"removed unfinished temporary files of an interrupted run from {args.output}")
     if not plan.todo:
         return 0
-    backend, description = load_backend(args.ckpt, args.weights, args.backend, args.device, args.precision)
-    print(f"model: {description}")
-    writer = predict_files(
-        backend,
-        plan.todo,
-        writer,
-        batch_size=args.batch_size,
-        workers=args.workers,
-        tta=args.tta,
-        max_pixels=args.max_pixels,
-    )
+    segmenter = Segmenter.from_settings(settings, args.max_pixels)
+    print(f"model: {segmenter.description}")
+    writer = segmenter.predict_files(plan.todo, writer, batch_size=args.batch_size, workers=args.workers, tta=args.tta)
     return 1 if writer.failures else 0  # the writer has listed them

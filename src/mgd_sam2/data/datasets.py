@@ -115,13 +115,7 @@ class SegmentationDataset(Dataset):
                 image = read_image(record.image, self.max_pixels)
             except UnreadableImageError as error:  # reported by the writer; the other images go on
                 return {"error": str(error), "name": record.name, "split": record.split, "path": str(record.image)}
-            return {
-                "input": tile(normalize_image(self.transform(image=image)["image"])[None], self.grid),
-                "size": image.shape[:2],
-                "name": record.name,
-                "split": record.split,
-                "path": str(record.image),
-            }
+            return {**self.predict_input(image), "name": record.name, "split": record.split, "path": str(record.image)}
         image, mask = read_image(record.image, self.max_pixels), read_mask(record.mask)
         if image.shape[:2] != mask.shape:
             raise ValueError(
@@ -140,6 +134,14 @@ class SegmentationDataset(Dataset):
                 gt_path=str(record.mask),
             )  # fmt: skip
         return sample
+
+    def predict_input(self, image: np.ndarray) -> dict[str, Any]:
+        """(H, W, 3) uint8 RGB -> {"input": its views at the input size, "size": (H, W)}: what a predict sample holds
+        besides its name (the Python API feeds images in memory through here too)."""
+        return {
+            "input": tile(normalize_image(self.transform(image=image)["image"])[None], self.grid),
+            "size": image.shape[:2],
+        }
 
 
 def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:

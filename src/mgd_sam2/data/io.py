@@ -43,19 +43,23 @@ def open_image(path: str | Path, exif_transpose: bool = False, max_pixels: int =
     """Open and fully decode ``path`` (first frame of an animation), or raise UnreadableImageError naming it."""
     try:
         with Image.open(path) as image:
-            width, height = image.size
-            if width * height > max_pixels:
-                raise UnreadableImageError(
-                    f"{path} is {width}x{height} = {width * height / 1e6:.0f} megapixels, over the limit of "
-                    f"{max_pixels / 1e6:.0f} (a guard against decompression bombs); `predict --max-pixels` raises "
-                    "it if you trust the file and have the memory"
-                )
+            check_pixels(*image.size, max_pixels, str(path))
             image.load()
             return ImageOps.exif_transpose(image) if exif_transpose else image.copy()
     except (OSError, SyntaxError, ValueError) as error:
         if isinstance(error, UnreadableImageError):
             raise
         raise UnreadableImageError(f"cannot read {path}: {error}. Re-export or remove the file.") from error
+
+
+def check_pixels(width: int, height: int, max_pixels: int, what: str) -> None:
+    """Refuse an image of more than ``max_pixels`` (UnreadableImageError naming ``what``)."""
+    if width * height > max_pixels:
+        raise UnreadableImageError(
+            f"{what} is {width}x{height} = {width * height / 1e6:.0f} megapixels, over the limit of "
+            f"{max_pixels / 1e6:.0f} (a guard against decompression bombs); `predict --max-pixels` (max_pixels in "
+            "Python) raises it if you trust the file and have the memory"
+        )
 
 
 def exif_orientation(image: Image.Image) -> int:
@@ -104,6 +108,26 @@ def is_label_map(values: np.ndarray) -> bool:
 def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """(H, W, 3) uint8 RGB image as it displays (EXIF orientation applied)."""
     return image_to_rgb(open_image(path, exif_transpose=True, max_pixels=max_pixels))
+
+
+def image_from_memory(image: Image.Image | np.ndarray, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """(H, W, 3) uint8 RGB from an image in memory, by the rules :func:`read_image` applies to files: a PIL image
+    as it displays (EXIF orientation applied), grey replicated, alpha dropped, 16-bit scaled; an array of shape
+    (H, W), (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA, of an integer type or bool. Raises UnreadableImageError."""
+    if isinstance(image, Image.Image):
+        check_pixels(image.width, image.height, max_pixels, "the image")
+        return image_to_rgb(ImageOps.exif_transpose(image))
+    if not isinstance(image, np.ndarray):
+        raise UnreadableImageError(f"not an image: a {type(image).__name__}; give a path, a PIL image or an array")
+    if image.ndim == 3 and image.shape[2] in (1, 3, 4):
+        image = image[..., 0] if image.shape[2] == 1 else image[..., :3]
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)) or min(image.shape[:2]) < 1:
+        raise UnreadableImageError(f"an image array must be (H, W), (H, W, 3) RGB or (H, W, 4) RGBA, got {image.shape}")
+    if image.dtype != bool and not np.issubdtype(image.dtype, np.integer):
+        raise UnreadableImageError(f"an image array must hold integers (uint8 0-255), got {image.dtype}; convert it")
+    check_pixels(image.shape[1], image.shape[0], max_pixels, "the image")
+    image = to_uint8(image)
+    return np.ascontiguousarray(np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image)
 
 
 def mask_values(values: np.ndarray) -> tuple[np.ndarray, bool]:

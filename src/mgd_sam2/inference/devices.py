@@ -24,10 +24,7 @@ def resolve_device(device: str, precision: str) -> tuple[torch.device, torch.dty
     """
     import torch
 
-    if device not in DEVICES:
-        raise ConfigError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
-    if precision not in PRECISIONS:
-        raise ConfigError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    check_names(device, precision)
     if device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("--device cuda: no CUDA GPU is visible here; use --device cpu (or auto)")
     cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
@@ -38,6 +35,15 @@ def resolve_device(device: str, precision: str) -> tuple[torch.device, torch.dty
             "fp32 here; use --precision 32-true, or the ONNX backend (README, Speed)"
         )
     return torch.device("cuda" if cuda else "cpu"), torch.bfloat16 if bf16 else None
+
+
+def check_names(device: str, precision: str) -> None:
+    """Refuse a device or precision spelt other than ``DEVICES`` / ``PRECISIONS`` (one spelling everywhere: the
+    CLI's, Lightning's), listing the valid ones."""
+    if device not in DEVICES:
+        raise ConfigError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
 
 
 def cpu_has_native_bf16() -> bool:

@@ -3,7 +3,7 @@
 Accepted: a Lightning checkpoint of a training run (it carries the network config); the authors'
 released MGD-SAM2 weights (base_plus_official is built for them); a SAM2/SAM2.1 checkpoint plus a
 trained-weights file written by ``mgd-sam2 model export`` (the small file of everything but the
-frozen trunk).
+frozen trunk); a model folder (inference/model_folder.py).
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ from pathlib import Path
 
 import torch
 
-from mgd_sam2.inference.backends import Backend, OnnxBackend, OpenVinoBackend, require_openvino_bf16
-from mgd_sam2.inference.devices import EXPORTED_BACKENDS
+from mgd_sam2.inference.backends import require_openvino_bf16
 from mgd_sam2.models.checkpoints import (
     TRAINED_WEIGHTS_FORMAT,
     WEIGHTS_USE,
@@ -59,7 +58,11 @@ def export_trained_weights(network: MGDSAM2, path: str | Path) -> int:
 def weights_identity(ckpt: str | Path, weights: str | Path | None = None) -> list[list]:
     """[path, size, modification time] of each weights file: recorded with predictions, so outputs made with
     other weights are told apart without hashing hundreds of megabytes."""
+    from mgd_sam2.inference.model_folder import CONFIG_FILE, WEIGHTS_FILE
+
     files = [Path(ckpt)] + ([Path(weights)] if weights is not None else [])
+    if Path(ckpt).is_dir():  # a model folder
+        files = [Path(ckpt) / CONFIG_FILE, Path(ckpt) / WEIGHTS_FILE]
     return [[str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns] for path in files if path.is_file()]
 
 
@@ -88,6 +91,12 @@ def network_from_lightning(content: dict, source: str | Path) -> MGDSAM2:
 
 def load_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[MGDSAM2, str]:
     """(network in eval mode, a one-line description of what was loaded)."""
+    from mgd_sam2.inference.model_folder import is_model_folder, load_model_folder
+
+    if is_model_folder(ckpt):
+        if weights is not None:
+            raise CheckpointError(f"{ckpt} is a model folder that holds every weight; drop --weights")
+        return load_model_folder(ckpt)
     content = read_weights_file(ckpt)
     kind = weights_kind(content)
     if kind == "lightning":
@@ -155,23 +164,3 @@ def check_exported_flags(runs: str, ckpt: str | Path, weights: str | Path | None
         )
     if precision == "bf16-mixed":
         require_openvino_bf16()
-
-
-def load_backend(
-    ckpt: str | Path,
-    weights: str | Path | None = None,
-    backend: str = "auto",
-    device: str = "auto",
-    precision: str = "auto",
-) -> tuple[Backend, str]:
-    """(a ready backend, a one-line description). ``backend`` auto: ONNX Runtime for a .onnx file, else PyTorch;
-    openvino runs a .onnx file in OpenVINO, in fp32 unless ``precision`` is bf16-mixed."""
-    from mgd_sam2.inference.predict import torch_backend
-
-    runs = backend_name(ckpt, backend)
-    if runs in EXPORTED_BACKENDS:
-        check_exported_flags(runs, ckpt, weights, device, precision)
-        runner = OnnxBackend(ckpt) if runs == "onnx" else OpenVinoBackend(ckpt, bf16=precision == "bf16-mixed")
-        return runner, runner.describe()
-    network, description = load_network(ckpt, weights)
-    return torch_backend(network, device, precision), description

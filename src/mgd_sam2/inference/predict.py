@@ -12,10 +12,8 @@ from mgd_sam2.data.datasets import Record, SegmentationDataset, collate
 from mgd_sam2.data.io import DEFAULT_MAX_PIXELS
 from mgd_sam2.errors import ConfigError
 from mgd_sam2.inference.backends import Backend, TorchBackend
-from mgd_sam2.inference.devices import resolve_device
 from mgd_sam2.inference.maps import predict_logits, to_uint8_maps, tta_input_sizes
 from mgd_sam2.inference.writer import MaskWriter
-from mgd_sam2.models.network import MGDSAM2
 from mgd_sam2.utils.progress import progress_bar
 
 
@@ -31,32 +29,10 @@ def predict_batch(backend: Backend, batch: dict[str, Any], tta: bool = False) ->
     return {"maps": maps, **{key: batch.get(key, []) for key in ("path", "name", "errors")}}
 
 
-def prediction_settings(
-    ckpt: str | Path, weights: str | Path | None, tta: bool, backend: str, device: str, precision: str
-) -> dict[str, Any]:
-    """What a mask's bytes depend on besides its image, recorded in every PNG written (inference/writer.py): the
-    weights files, TTA, the backend that runs them and the precision (``resolve_device``'s for PyTorch; for an
-    export, fp32 unless OpenVINO is asked for bf16). Flags a backend cannot honour fail here, before any work."""
-    from mgd_sam2.inference.loading import backend_name, check_exported_flags, weights_identity
-
-    runs = backend_name(ckpt, backend)
-    if runs == "torch":
-        autocast = resolve_device(device, precision)[1]
-    else:
-        check_exported_flags(runs, ckpt, weights, device, precision)
-        autocast = torch.bfloat16 if precision == "bf16-mixed" else None
-    return {
-        "weights": weights_identity(ckpt, weights),
-        "tta": tta,
-        "backend": runs,
-        "precision": str(autocast or "float32").removeprefix("torch."),
-    }
-
-
-def torch_backend(network: MGDSAM2, device: str = "auto", precision: str = "auto") -> TorchBackend:
-    """The network in eval mode on the device and precision chosen by ``resolve_device``."""
-    target, autocast_dtype = resolve_device(device, precision)
-    return TorchBackend(network.eval(), target, autocast_dtype)
+def check_tta(backend: Backend, tta: bool) -> None:
+    """Refuse TTA on a backend that runs one input size only (an export)."""
+    if tta and not all(backend.accepts(side) for side in tta_input_sizes(backend.input_size, backend.grid)):
+        raise ConfigError(f"--tta needs inputs of other sizes than the {backend.name} model's; use --backend torch")
 
 
 def backend_device(backend: Backend) -> torch.device:
@@ -90,8 +66,7 @@ def predict_files(
     Images are read, resized and cut into views in ``workers`` loader processes while the network runs (None:
     :func:`loader_workers`).
     """
-    if tta and not all(backend.accepts(side) for side in tta_input_sizes(backend.input_size, backend.grid)):
-        raise ConfigError(f"--tta needs inputs of other sizes than the {backend.name} model's; use --backend torch")
+    check_tta(backend, tta)
     records = [item if isinstance(item, Record) else Record(Path(item).stem, "predict", Path(item)) for item in images]
     dataset = SegmentationDataset(records, backend.input_size, "predict", grid=backend.grid, max_pixels=max_pixels)
     device = backend_device(backend)

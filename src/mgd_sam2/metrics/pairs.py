@@ -68,3 +68,29 @@ class ImagePair:
 def image_pairs(preds: Iterable[Tensor | np.ndarray], target: Iterable[Tensor | np.ndarray]) -> list[ImagePair]:
     """Pairs from sequences (or (N, H, W) tensors) of uint8 maps, pairwise of equal size."""
     return [ImagePair(as_uint8_map(pred), as_uint8_map(gt)) for pred, gt in zip(preds, target, strict=True)]
+
+
+def to_map(x: Tensor | np.ndarray) -> np.ndarray:
+    """One (H, W) map as uint8 0-255 from what torchmetrics users pass: uint8 as is; bool as 0/255; floats as
+    probabilities in [0, 1], x255 and truncated (what saving an 8-bit PNG does, inference/maps.py)."""
+    x = as_uint8_map(x)
+    if x.dtype == bool:
+        return x.astype(np.uint8) * 255
+    if np.issubdtype(x.dtype, np.floating):
+        if x.size and (np.nanmin(x) < 0 or np.nanmax(x) > 1 or np.isnan(x).any()):
+            raise ValueError("float maps must be probabilities in [0, 1]; give uint8 maps (0-255) otherwise")
+        return (x * 255).astype(np.uint8)
+    return x
+
+
+def batch_pairs(preds: Tensor | np.ndarray | Iterable, target: Tensor | np.ndarray | Iterable) -> list[ImagePair]:
+    """The torchmetrics call's pairs: ``preds`` and ``target`` as (H, W) or (N, H, W) tensors or arrays, or sequences
+    of (H, W) maps; each map as :func:`to_map` reads it (a GT is foreground above 128 of 255)."""
+
+    def maps(x: Tensor | np.ndarray | Iterable) -> list[np.ndarray]:
+        if isinstance(x, (Tensor, np.ndarray)):
+            x = as_uint8_map(x)
+            return [to_map(x)] if x.ndim == 2 else [to_map(item) for item in x]
+        return [to_map(item) for item in x]
+
+    return [ImagePair(pred, gt) for pred, gt in zip(maps(preds), maps(target), strict=True)]

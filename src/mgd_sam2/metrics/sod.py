@@ -23,7 +23,7 @@ from torch import Tensor
 from torchmetrics import Metric, MetricCollection
 
 from mgd_sam2.metrics import functional as fn
-from mgd_sam2.metrics.pairs import ImagePair
+from mgd_sam2.metrics.pairs import ImagePair, batch_pairs
 from mgd_sam2.metrics.skeletons import SkeletonCache
 
 
@@ -53,9 +53,13 @@ class ImageMeasure(Metric):
         self.values.append(row)
         self.sums += row[0]
 
-    def update(self, pairs: Sequence[ImagePair] = (), *, results: Iterable[dict[str, Any]] = ()) -> None:
-        """``pairs``: prepared images (``image_pairs(preds, target)`` makes them from uint8 maps);
-        ``results``: outputs of :meth:`measure` computed elsewhere."""
+    def update(self, preds: Any = (), target: Any = None, *, results: Iterable[dict[str, Any]] = ()) -> None:
+        """As torchmetrics: ``update(preds, target)`` (or ``metric(preds, target)``, which returns the batch's
+        values) with (H, W) or (N, H, W) tensors or arrays at GT resolution: predictions as uint8 maps or float
+        probabilities in [0, 1], GT as uint8 (foreground > 128), bool or 0/1 floats. Or ``update(pairs)``: prepared
+        ``ImagePair``s (``image_pairs`` makes them once for a whole collection); ``results``: outputs of
+        :meth:`measure` computed elsewhere (the folder evaluator's workers)."""
+        pairs: Sequence[ImagePair] = preds if target is None else batch_pairs(preds, target)
         for pair in pairs:
             if not isinstance(pair, ImagePair):
                 raise TypeError(f"update takes ImagePairs (see image_pairs), got {type(pair).__name__}")

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mgd_sam2.errors import ConfigError
-from mgd_sam2.inference.predict import prediction_settings
+from mgd_sam2.inference.segmenter import InferenceSettings
 from mgd_sam2.inference.writer import ScoredMapWriter
 from mgd_sam2.training.cli import build_cli
 
@@ -27,7 +27,8 @@ class RunResult:
 def scored_map_writer(folder: Path, checkpoint: str, trainer, tta: bool) -> ScoredMapWriter:
     """A writer of the test's maps that records the settings ``mgd-sam2 predict --ckpt checkpoint`` would."""
     device = "cuda" if trainer.strategy.root_device.type == "cuda" else "cpu"
-    return ScoredMapWriter(folder, prediction_settings(checkpoint, None, tta, "torch", device, str(trainer.precision)))
+    settings = InferenceSettings.resolve(checkpoint, None, "torch", device, str(trainer.precision))
+    return ScoredMapWriter(folder, settings.recorded(tta))
 
 
 def test_scores(trainer, module, datamodule, ckpt_path: str | None = None) -> dict[str, dict[str, float]]:

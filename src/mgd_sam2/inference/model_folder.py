@@ -1,0 +1,146 @@
+"""Model folders in the Hugging Face Hub's layout: ``config.json`` (the network's settings), ``model.safetensors``
+(every tensor, the trunk included, so the folder stands alone) and ``README.md`` (the model card).
+
+``Segmenter.save_pretrained`` writes one; ``Segmenter.load(folder)`` and ``predict --ckpt folder`` read it. A Hub id
+(``owner/name``) is downloaded into the Hub's cache with ``huggingface_hub`` and then read by the same code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from mgd_sam2 import __version__
+from mgd_sam2.models.checkpoints import CheckpointError
+from mgd_sam2.models.network import MGDSAM2, NetworkConfig
+from mgd_sam2.utils.files import atomic_path, write_json
+
+FOLDER_FORMAT = "mgd-sam2 model folder v1"
+CONFIG_FILE, WEIGHTS_FILE, CARD_FILE = "config.json", "model.safetensors", "README.md"
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+CITATION = """@article{shen2025mgdsam2,
+  title   = {{MGD-SAM2}: Multi-view Guided Detail-enhanced Segment Anything Model 2 for High-Resolution
+             Class-agnostic Segmentation},
+  author  = {Shen, Haoran and Zhuang, Peixian and Kou, Jiahao and Zeng, Yuxin and Xu, Haoying and Li, Jiangyun},
+  journal = {arXiv preprint arXiv:2503.23786},
+  year    = {2025}
+}"""  # the paper's; CITATION.cff at the repository root says the same for GitHub
+
+
+def is_model_folder(path: str | Path) -> bool:
+    return (Path(path) / CONFIG_FILE).is_file()
+
+
+def save_model_folder(
+    network: MGDSAM2, folder: str | Path, source: str = "", card: dict[str, Any] | None = None
+) -> Path:
+    """Write ``network`` as a model folder (each file atomically); ``source``: where its weights came from;
+    ``card``: ``training`` (a sentence) and ``scores`` ({split: {metric: value}}) for the model card."""
+    from safetensors.torch import save_file
+
+    folder = Path(folder)
+    config = network.config.to_dict()
+    write_json(
+        folder / CONFIG_FILE,
+        {"format": FOLDER_FORMAT, "network": config, "input_size": network.input_size, "mgd_sam2": __version__},
+    )
+    state = {key: value.detach().cpu().contiguous() for key, value in network.state_dict().items()}
+    with atomic_path(folder / WEIGHTS_FILE) as temporary:
+        save_file(state, str(temporary), metadata={"format": FOLDER_FORMAT})
+    with atomic_path(folder / CARD_FILE) as temporary:
+        temporary.write_text(model_card(network, source, card or {}))
+    return folder
+
+
+def model_card(network: MGDSAM2, source: str, card: dict[str, Any]) -> str:
+    """The README.md of a model folder: Hub metadata, what the weights are, how to use them, scores, citation."""
+    config = network.config
+    scores = card.get("scores") or {}
+    metrics = sorted({metric for values in scores.values() for metric in values})
+    table = ""
+    if scores:
+        rows = [f"| {split} | " + " | ".join(f"{values.get(m, float('nan')):.4f}" for m in metrics) + " |"
+                for split, values in scores.items()]  # fmt: skip
+        table = "\n".join(["| split | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|", *rows])
+    return f"""---
+license: apache-2.0
+library_name: mgd-sam2
+pipeline_tag: image-segmentation
+tags: [dichotomous-image-segmentation, salient-object-detection, sam2]
+---
+
+# MGD-SAM2 ({config.preset})
+
+MGD-SAM2 (arXiv 2503.23786) weights for prompt-free, high-resolution foreground segmentation, written by
+mgd-sam2 {__version__}. Source: {source or "not recorded"}.
+
+| preset | input size | local views per side | trunk trained |
+|---|---|---|---|
+| {config.preset} | {network.input_size} | {network.grid} | {"yes" if config.train_trunk else "no (SAM2.1's, frozen)"} |
+
+Training: {card.get("training") or "not recorded"}
+
+{f"Scores (at GT resolution, pysodmetrics' definitions):{chr(10) * 2}{table}" if table else "Scores: none recorded."}
+
+## Use
+
+```python
+from mgd_sam2 import Segmenter
+
+segmenter = Segmenter.load("this-folder")  # or its Hub id
+mask = segmenter.predict("photo.jpg")  # (H, W) uint8
+```
+
+`mgd-sam2 predict --ckpt this-folder --input photos/ --output masks/` does the same from the shell.
+
+## Licence and citation
+
+Apache-2.0 (this project's code; the SAM2.1 trunk's weights are Meta's, Apache-2.0).
+
+```bibtex
+{CITATION}
+```
+"""
+
+
+def load_model_folder(folder: str | Path) -> tuple[MGDSAM2, str]:
+    """(the network in eval mode, a one-line description) from a model folder."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    try:
+        config = json.loads((folder / CONFIG_FILE).read_text())
+    except (OSError, ValueError) as error:
+        message = f"{folder / CONFIG_FILE} is not readable JSON ({error}); save the folder again"
+        raise CheckpointError(message) from error
+    if config.get("format") != FOLDER_FORMAT:
+        raise CheckpointError(f"{folder} is not an mgd-sam2 model folder ({CONFIG_FILE} has no {FOLDER_FORMAT!r})")
+    network = MGDSAM2(NetworkConfig.from_dict(config["network"]))
+    try:
+        state = load_file(str(folder / WEIGHTS_FILE))
+    except (OSError, SafetensorError) as error:
+        raise CheckpointError(f"{folder / WEIGHTS_FILE} cannot be read ({error}); save the folder again") from error
+    result = network.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise CheckpointError(
+            f"{folder / WEIGHTS_FILE} does not fit the network {CONFIG_FILE} describes: "
+            f"missing {result.missing_keys[:5]}, unexpected {result.unexpected_keys[:5]}"
+        )
+    return network.eval(), f"model folder {folder} (preset {network.preset})"
+
+
+def hub_folder(weights: str | Path) -> Path | None:
+    """The local folder of a Hub id (``owner/name``) that is not a path here, downloaded on first use; None for
+    anything else."""
+    if Path(weights).exists() or not HUB_ID.match(str(weights)):
+        return None
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError as error:
+        raise CheckpointError(
+            f"{weights} is neither a file here nor loadable: a Hub id needs `pip install huggingface_hub`"
+        ) from error
+    return Path(snapshot_download(str(weights), allow_patterns=[CONFIG_FILE, WEIGHTS_FILE, CARD_FILE]))

@@ -1,0 +1,222 @@
+"""The one inference path: :class:`Segmenter` resolves the weights, backend, device and precision once and turns
+images (files, PIL images, arrays) into 8-bit masks at their own size.
+
+``mgd-sam2 predict``, the app and ``benchmark accuracy`` go through it, so a mask from Python equals the file
+predict writes, byte for byte::
+
+    from mgd_sam2 import Segmenter
+
+    segmenter = Segmenter.load("runs/demo/version_0/checkpoints/best.ckpt")
+    mask = segmenter.predict("photo.jpg")  # (H, W) uint8 at the photo's size
+    segmenter.cutout("photo.jpg").save("photo_cutout.png")  # RGBA, the mask as alpha
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence, Union
+
+import numpy as np
+import torch
+from PIL import Image
+
+from mgd_sam2.data.datasets import Record, SegmentationDataset, collate
+from mgd_sam2.data.io import DEFAULT_MAX_PIXELS, FOREGROUND_THRESHOLD, image_from_memory, read_image
+from mgd_sam2.inference.backends import Backend, OnnxBackend, OpenVinoBackend, TorchBackend
+from mgd_sam2.inference.devices import EXPORTED_BACKENDS, check_names, resolve_device
+from mgd_sam2.inference.loading import backend_name, check_exported_flags, load_network, weights_identity
+from mgd_sam2.inference.predict import backend_device, check_tta, predict_batch, predict_files
+from mgd_sam2.inference.writer import MaskWriter, binary_mask
+from mgd_sam2.models.network import MGDSAM2
+
+ImageInput = Union[str, Path, Image.Image, np.ndarray]
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """Where and how the weights run, resolved from the user's choices (every "auto" decided)."""
+
+    weights: str  # the file (or model folder) given
+    weights_extra: str | None  # trained weights for a SAM2 checkpoint
+    backend: str  # torch, onnx or openvino
+    device: str  # cpu or cuda
+    precision: str  # 32-true or bf16-mixed (Lightning's names, the CLI's)
+
+    @classmethod
+    def resolve(
+        cls, weights: str | Path, weights_extra: str | Path | None, backend: str, device: str, precision: str
+    ) -> InferenceSettings:
+        """Resolve the flags of predict/the app; flags a backend cannot honour raise ConfigError or
+        CheckpointError here, before any work."""
+        from mgd_sam2.inference.model_folder import hub_folder
+
+        check_names(device, precision)
+        weights = hub_folder(weights) or weights  # a Hub id: its downloaded folder, then read like any folder
+        runs = backend_name(weights, backend)
+        if runs == "torch":
+            target, autocast = resolve_device(device, precision)
+            device = target.type
+        else:
+            check_exported_flags(runs, weights, weights_extra, device, precision)
+            device, autocast = "cpu", torch.bfloat16 if precision == "bf16-mixed" else None
+        extra = str(weights_extra) if weights_extra is not None else None
+        return cls(str(weights), extra, runs, device, "bf16-mixed" if autocast else "32-true")
+
+    def recorded(self, tta: bool) -> dict[str, Any]:
+        """What a mask's bytes depend on besides its image, recorded in every PNG written (inference/writer.py):
+        the weights files, TTA, the backend and the precision."""
+        return {
+            "weights": weights_identity(self.weights, self.weights_extra),
+            "tta": tta,
+            "backend": self.backend,
+            "precision": self.precision,
+        }
+
+
+class Segmenter:
+    """A loaded model that segments images: ``Segmenter.load(weights)`` then ``predict``, ``cutout``,
+    ``predict_files`` or ``save_pretrained``.
+
+    Bad input raises a :class:`mgd_sam2.UserError` whose message names the problem: ``UnreadableImageError``
+    for an image, ``ConfigError`` for a setting, ``CheckpointError`` for weights.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        settings: InferenceSettings,
+        description: str,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> None:
+        self.backend, self.settings, self.description, self.max_pixels = backend, settings, description, max_pixels
+
+    @classmethod
+    def load(
+        cls,
+        weights: str | Path,
+        *,
+        weights_extra: str | Path | None = None,
+        backend: str = "auto",
+        device: str = "auto",
+        precision: str = "auto",
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+    ) -> Segmenter:
+        """Load anything ``mgd-sam2 predict --ckpt`` takes.
+
+        Args:
+            weights: a Lightning checkpoint of a training run, the authors' released MGD-SAM2 weights, a SAM2.1
+                checkpoint (with ``weights_extra``), an ``.onnx`` export, an OpenVINO ``.xml``, a model folder
+                written by :meth:`save_pretrained`, or the Hub id of one (``owner/name``, downloaded with
+                ``huggingface_hub``).
+            weights_extra: the trained weights of ``mgd-sam2 model export --out`` for a SAM2.1 checkpoint.
+            backend: auto (by the file: onnx for .onnx, openvino for .xml, else torch), torch, onnx or openvino.
+            device: auto (CUDA when available), cpu or cuda.
+            precision: auto (bf16-mixed on a GPU, 32-true on the CPU), 32-true or bf16-mixed.
+            max_pixels: images larger than this are refused (a guard against decompression bombs and memory).
+        """
+        settings = InferenceSettings.resolve(weights, weights_extra, backend, device, precision)
+        return cls.from_settings(settings, max_pixels)
+
+    @classmethod
+    def from_settings(cls, settings: InferenceSettings, max_pixels: int = DEFAULT_MAX_PIXELS) -> Segmenter:
+        """Load the weights ``settings`` name, as they say (``InferenceSettings.resolve`` made them)."""
+        weights, weights_extra = settings.weights, settings.weights_extra
+        if settings.backend in EXPORTED_BACKENDS:
+            bf16 = settings.precision == "bf16-mixed"
+            runner = OnnxBackend(weights) if settings.backend == "onnx" else OpenVinoBackend(weights, bf16=bf16)
+            return cls(runner, settings, runner.describe(), max_pixels)
+        network, description = load_network(weights, weights_extra)
+        return cls(torch_backend(network, settings.device, settings.precision), settings, description, max_pixels)
+
+    @classmethod
+    def from_network(
+        cls, network: MGDSAM2, *, device: str = "auto", precision: str = "auto", name: str = "a network in memory"
+    ) -> Segmenter:
+        """A Segmenter around a network built in Python (e.g. ``MGDSAM2(NetworkConfig(preset="micro"))``)."""
+        backend = torch_backend(network, device, precision)
+        settings = InferenceSettings(name, None, "torch", backend_device(backend).type,
+                                     "bf16-mixed" if backend.autocast_dtype else "32-true")  # fmt: skip
+        return cls(backend, settings, f"{name} (preset {network.preset})")
+
+    @property
+    def network(self) -> MGDSAM2:
+        """The PyTorch network (the torch backend only)."""
+        if not isinstance(self.backend, TorchBackend):
+            raise TypeError(f"the {self.backend.name} backend runs an export, not a PyTorch network")
+        return self.backend.network
+
+    def predict(
+        self, image: ImageInput | Sequence[ImageInput], *, tta: bool = False, batch_size: int = 1
+    ) -> np.ndarray | list[np.ndarray]:
+        """(H, W) uint8 mask at the image's own size (8-bit probabilities, as predict's PNGs hold), or a list of
+        them for a list of images (``batch_size`` images per forward pass).
+
+        An image is a path, a PIL image or an ``np.ndarray`` (H×W×3 uint8 RGB; grey and RGBA as files are read).
+        """
+        if isinstance(image, (list, tuple)):
+            images = [self.read(item) for item in image]
+            return [mask for start in range(0, len(images), batch_size)
+                    for mask in self.masks(images[start : start + batch_size], tta)]  # fmt: skip
+        return self.masks([self.read(image)], tta)[0]
+
+    def cutout(
+        self, image: ImageInput, *, binary: bool = False, threshold: int = FOREGROUND_THRESHOLD, tta: bool = False
+    ) -> Image.Image:
+        """The image with its mask as alpha (RGBA), as ``predict --cutout`` writes it; ``binary``: a 0/255 alpha
+        (foreground above ``threshold``)."""
+        rgb = self.read(image)
+        mask = self.masks([rgb], tta)[0]
+        return Image.fromarray(np.dstack([rgb, binary_mask(mask, threshold) if binary else mask]), "RGBA")
+
+    def read(self, image: ImageInput) -> np.ndarray:
+        """(H, W, 3) uint8 RGB by predict's rules (EXIF orientation, grey, alpha, 16-bit, the pixel limit)."""
+        if isinstance(image, (str, Path)):
+            return read_image(image, self.max_pixels)
+        return image_from_memory(image, self.max_pixels)
+
+    def masks(self, images: list[np.ndarray], tta: bool) -> list[np.ndarray]:
+        """One forward pass of (H, W, 3) uint8 RGB images -> their (H, W) uint8 masks."""
+        check_tta(self.backend, tta)
+        dataset = SegmentationDataset([], self.backend.input_size, "predict", grid=self.backend.grid)
+        batch = collate([dataset.predict_input(image) for image in images])
+        device = backend_device(self.backend)
+        if device.type == "cuda":
+            batch["input"] = batch["input"].to(device)
+        with torch.inference_mode():
+            return [m.numpy() for m in predict_batch(self.backend, batch, tta=tta)["maps"]]
+
+    def predict_files(
+        self,
+        images: list[Record] | list[str | Path],
+        writer: MaskWriter,
+        *,
+        batch_size: int = 1,
+        workers: int | None = None,
+        tta: bool = False,
+        show: bool = True,
+    ) -> MaskWriter:
+        """Predict image files into ``writer`` (what ``mgd-sam2 predict`` runs); returns it with ``written`` and
+        ``failures``. ``workers``: loader processes (None: 2 on a GPU, 0 on the CPU)."""
+        check_tta(self.backend, tta)
+        return predict_files(self.backend, images, writer, batch_size, workers, tta, self.max_pixels, show)
+
+    def writer(
+        self, output: str | Path, *, binary: bool = False, cutout: bool = False, tta: bool = False
+    ) -> MaskWriter:
+        """A MaskWriter into ``output`` that records this Segmenter's settings in every PNG."""
+        return MaskWriter(output, binary, cutout, settings=self.settings.recorded(tta), max_pixels=self.max_pixels)
+
+    def save_pretrained(self, folder: str | Path, *, card: dict[str, Any] | None = None) -> Path:
+        """Write a model folder (``config.json``, ``model.safetensors``, ``README.md`` model card) that
+        ``Segmenter.load(folder)`` and ``mgd-sam2 predict --ckpt folder`` read; ``card``: what the card reports
+        (``training``, ``scores``: {split: {metric: value}}). The torch backend only."""
+        from mgd_sam2.inference.model_folder import save_model_folder
+
+        return save_model_folder(self.network, folder, source=self.description, card=card)
+
+
+def torch_backend(network: MGDSAM2, device: str = "auto", precision: str = "auto") -> TorchBackend:
+    """The network in eval mode on the device and precision chosen by ``resolve_device``."""
+    target, autocast_dtype = resolve_device(device, precision)
+    return TorchBackend(network.eval(), target, autocast_dtype)

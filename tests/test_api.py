@@ -1,0 +1,198 @@
+"""The Python API: ``from mgd_sam2 import Segmenter`` on every input kind and CPU backend, equal to predict's
+files; model folders; the metrics called the torchmetrics way."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mgd_sam2 import ConfigError, Segmenter, UserError
+from mgd_sam2.cli import main
+from mgd_sam2.data.io import read_mask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def saved(folder: Path, stem: str) -> np.ndarray:
+    return np.asarray(Image.open(folder / f"{stem}.png"))
+
+
+@pytest.fixture(scope="module")
+def inputs(synthetic_root: Path, tmp_path_factory) -> Path:
+    """Three synthetic photos of different sizes, plus a grey and an RGBA version of the first."""
+    folder = tmp_path_factory.mktemp("inputs")
+    images = sorted((synthetic_root / "synthetic" / "SYN-TE" / "im").iterdir())[:3]
+    for path in images:
+        Image.open(path).save(folder / f"{path.stem}.png")
+    first = Image.open(images[0])
+    first.convert("L").save(folder / "grey.png")
+    rgba = first.convert("RGBA")
+    rgba.putalpha(Image.fromarray(np.full((first.height, first.width), 77, np.uint8)))
+    rgba.save(folder / "rgba.png")
+    return folder
+
+
+def test_every_input_kind_gives_predicts_file_byte_for_byte(overfit_run, inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "masks"
+    assert main(["predict", "--ckpt", str(overfit_run.checkpoint), "--input", str(inputs), "--output", str(out)]) == 0
+    segmenter = Segmenter.load(overfit_run.checkpoint, device="cpu")
+    for path in sorted(inputs.iterdir()):
+        expected = saved(out, path.stem)
+        with Image.open(path) as image:
+            array = np.asarray(image)
+            kinds = {"path": path, "str": str(path), "PIL": image, "array": array}
+            for kind, given in kinds.items():
+                mask = segmenter.predict(given)
+                assert mask.dtype == np.uint8 and mask.shape == array.shape[:2], (path.name, kind)
+                np.testing.assert_array_equal(mask, expected, err_msg=f"{path.name} as {kind}")
+    listed = segmenter.predict(sorted(inputs.iterdir()))
+    assert len(listed) == len(list(inputs.iterdir()))
+    for path, mask in zip(sorted(inputs.iterdir()), listed, strict=True):
+        np.testing.assert_array_equal(mask, saved(out, path.stem))
+    # a batch of two (padding-free: each image is cut into views on its own) has every image's size
+    assert [m.shape for m in segmenter.predict(sorted(inputs.iterdir())[:2], batch_size=2)] == [
+        m.shape for m in listed[:2]
+    ]
+
+
+def test_the_exported_backends_give_predicts_files(overfit_run, inputs: Path, tmp_path: Path) -> None:
+    onnx = tmp_path / "model.onnx"
+    assert main(["model", "export", "--ckpt", str(overfit_run.checkpoint), "--onnx", str(onnx)]) == 0
+    image = sorted(inputs.iterdir())[0]
+    for backend in ("onnx", "openvino"):
+        out = tmp_path / backend
+        argv = ["predict", "--ckpt", str(onnx), "--backend", backend, "--input", str(image), "--output", str(out)]
+        assert main(argv) == 0
+        segmenter = Segmenter.load(onnx, backend=backend)
+        assert segmenter.settings.backend == backend and segmenter.settings.precision == "32-true"
+        np.testing.assert_array_equal(segmenter.predict(np.asarray(Image.open(image))), saved(out, image.stem))
+
+
+def test_cutout_is_the_image_with_its_mask_as_alpha(overfit_run, inputs: Path) -> None:
+    segmenter = Segmenter.load(overfit_run.checkpoint, device="cpu")
+    path = sorted(inputs.iterdir())[0]
+    mask = segmenter.predict(path)
+    cutout = segmenter.cutout(path)
+    assert cutout.mode == "RGBA" and cutout.size == Image.open(path).size
+    rgba = np.asarray(cutout)
+    np.testing.assert_array_equal(rgba[..., :3], np.asarray(Image.open(path).convert("RGB")))
+    np.testing.assert_array_equal(rgba[..., 3], mask)
+    assert 0 < (mask > 200).mean() < 1  # a real mask, so the threshold below matters
+    hard = np.asarray(segmenter.cutout(path, binary=True, threshold=200))[..., 3]
+    np.testing.assert_array_equal(hard, np.where(mask > 200, 255, 0))
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (np.zeros((8, 8, 3), np.float32), "integers"),
+        (np.zeros((8, 8, 2), np.uint8), r"\(H, W\)"),
+        (np.zeros((0, 8, 3), np.uint8), r"\(H, W\)"),
+        ([[1, 2]], "not an image"),
+        ("no/such/photo.jpg", "cannot read no/such/photo.jpg"),
+        (np.zeros((40, 40, 3), np.uint8), "over the limit"),
+    ],
+)
+def test_bad_input_is_one_user_error_that_names_it(trained_checkpoint: Path, given, message: str) -> None:
+    segmenter = Segmenter.load(trained_checkpoint, device="cpu", max_pixels=1000)
+    with pytest.raises(UserError, match=message):
+        segmenter.predict(given)
+
+
+def test_precision_has_one_spelling(trained_checkpoint: Path) -> None:
+    for wrong in ("fp32", "bf16", "float32", "f32"):
+        with pytest.raises(ConfigError, match="choose one of auto, 32-true, bf16-mixed"):
+            Segmenter.load(trained_checkpoint, precision=wrong)
+
+
+def test_a_model_folder_round_trip(overfit_run, inputs: Path, tmp_path: Path, monkeypatch) -> None:
+    segmenter = Segmenter.load(overfit_run.checkpoint, device="cpu")
+    folder = segmenter.save_pretrained(
+        tmp_path / "demo-model", card={"training": "4 synthetic images", "scores": {"SYN-TR": {"Smeasure": 0.99}}}
+    )
+    assert sorted(p.name for p in folder.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+    config = json.loads((folder / "config.json").read_text())
+    assert config["network"] == segmenter.network.config.to_dict() and config["input_size"] == 64
+    card = (folder / "README.md").read_text()
+    assert "license: apache-2.0" in card and "| micro | 64 | 2 |" in card and "| SYN-TR | 0.9900 |" in card
+    assert "arXiv:2503.23786" in card and "4 synthetic images" in card
+    image = sorted(inputs.iterdir())[0]
+    expected = segmenter.predict(image)
+    np.testing.assert_array_equal(Segmenter.load(folder, device="cpu").predict(image), expected)
+    out = tmp_path / "masks"
+    assert main(["predict", "--ckpt", str(folder), "--input", str(image), "--output", str(out)]) == 0
+    np.testing.assert_array_equal(saved(out, image.stem), expected)
+    # a Hub id goes through the same code once downloaded; no network here, so the download is the local folder
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo_id, **_: str(folder))
+    np.testing.assert_array_equal(Segmenter.load("someone/mgd-sam2-demo", device="cpu").predict(image), expected)
+
+
+def test_a_broken_model_folder_is_a_one_line_error(trained_checkpoint: Path, tmp_path: Path) -> None:
+    from mgd_sam2 import CheckpointError
+
+    folder = Segmenter.load(trained_checkpoint, device="cpu").save_pretrained(tmp_path / "model")
+    (folder / "model.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(CheckpointError, match="model.safetensors cannot be read"):
+        Segmenter.load(folder)
+    (folder / "config.json").write_text("{}")
+    with pytest.raises(CheckpointError, match="not an mgd-sam2 model folder"):
+        Segmenter.load(folder)
+
+
+FIXTURE = ROOT / "tests" / "fixtures" / "pysodmetrics"
+
+
+def test_each_metric_called_the_torchmetrics_way_equals_the_evaluator() -> None:
+    """``Metric()(preds, target)`` with tensors (uint8 maps, bool GT) gives what the evaluator's prepared pairs give,
+    exactly: the same per-image arithmetic in the same order."""
+    import mgd_sam2
+    from mgd_sam2.metrics.pairs import image_pairs
+    from mgd_sam2.metrics.sod import METRIC_CLASSES
+
+    stems = sorted(path.stem for path in (FIXTURE / "masks").glob("*.png"))[:3]
+    gts = [read_mask(FIXTURE / "masks" / f"{stem}.png") for stem in stems]
+    preds = [np.asarray(Image.open(FIXTURE / "preds" / f"{stem}.png").convert("L")) for stem in stems]
+    for name, cls in METRIC_CLASSES.items():
+        assert getattr(mgd_sam2, cls.__name__) is cls  # importable from the package root
+        options = {"skeleton_cache": False} if name == "HCE" else {}
+        reference = cls(**options)
+        reference.update(image_pairs(preds, gts))
+        expected = reference.compute()
+        called = cls(**options)
+        for pred, gt in zip(preds, gts, strict=True):  # one image per call, as (H, W) tensors; GT as bool
+            called(torch.from_numpy(pred), torch.from_numpy(gt > 128))
+        for key, value in called.compute().items():
+            torch.testing.assert_close(value, expected[key], rtol=0, atol=0, msg=f"{name}/{key}")
+    # (k + 0.5) / 255 (at most 1): x255 and truncation give the map back
+    probabilities = ((torch.from_numpy(preds[0]).double() + 0.5) / 255).clamp(max=1)
+    mae = mgd_sam2.MeanAbsoluteError()
+    assert (
+        mae(probabilities, torch.from_numpy(gts[0]))["MAE"]
+        == mgd_sam2.MeanAbsoluteError()(torch.from_numpy(preds[0]), torch.from_numpy(gts[0]))["MAE"]
+    )
+    with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
+        mae(probabilities * 2, torch.from_numpy(gts[0]))
+
+
+def test_the_readme_python_quick_start_runs_as_written(overfit_run, inputs: Path, tmp_path: Path, monkeypatch) -> None:
+    import re
+    import shutil
+
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"\*\*From Python\.\*\*.*?```python\n(.*?)```", readme, re.S).group(1)
+    checkpoint = tmp_path / "runs/demo/version_0/checkpoints/best.ckpt"  # where `make demo` leaves it
+    checkpoint.parent.mkdir(parents=True)
+    shutil.copy(overfit_run.checkpoint, checkpoint)
+    shutil.copy(sorted(inputs.iterdir())[0], tmp_path / "photo.jpg")
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(block, "README.md", "exec"), scope)
+    assert scope["mask"].shape == Image.open("photo.jpg").size[::-1] and len(scope["masks"]) == 2
+    assert Image.open("photo_cutout.png").mode == "RGBA" and Path("models/demo/model.safetensors").is_file()
