@@ -146,23 +146,24 @@ def test_speed_times_bf16_on_the_torch_and_openvino_backends_where_the_cpu_has_i
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     backends_flag = "torch,onnx,onnx-int8,openvino,openvino-int8"
-    args = parser.parse_args(["speed", "--backend", backends_flag, "--precision", "fp32,bf16", "--profile"])
+    args = parser.parse_args(["speed", "--backend", backends_flag, "--precision", "32-true,bf16-mixed", "--profile"])
     monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: True)
     monkeypatch.setattr(backends, "openvino_has_bf16", lambda: True)
     configs = speed_configs(args)
     assert [(c.backend, c.precision) for c in configs] == [
-        ("torch", "fp32"), ("torch", "bf16"), ("onnx", "fp32"), ("onnx-int8", "fp32"), ("openvino", "fp32"),
-        ("openvino", "bf16"), ("openvino-int8", "fp32"), ("openvino-int8", "bf16"),
+        ("torch", "32-true"), ("torch", "bf16-mixed"), ("onnx", "32-true"), ("onnx-int8", "32-true"),
+        ("openvino", "32-true"), ("openvino", "bf16-mixed"), ("openvino-int8", "32-true"),
+        ("openvino-int8", "bf16-mixed"),
     ]  # fmt: skip
     assert all(config.profile for config in configs)  # the bf16 passes are profiled too
-    only_bf16 = parser.parse_args(["speed", "--backend", "onnx", "--precision", "bf16"])
-    assert [(c.backend, c.precision) for c in speed_configs(only_bf16)] == [("onnx", "fp32")]
+    only_bf16 = parser.parse_args(["speed", "--backend", "onnx", "--precision", "bf16-mixed"])
+    assert [(c.backend, c.precision) for c in speed_configs(only_bf16)] == [("onnx", "32-true")]
     monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: False)
     with pytest.raises(ConfigError, match="no native bf16 kernels"):
         speed_configs(args)
     assert [c.backend for c in speed_configs(only_bf16)] == ["onnx"]  # no torch pass: nothing to refuse
     monkeypatch.setattr(backends, "openvino_has_bf16", lambda: False)
-    openvino_bf16 = parser.parse_args(["speed", "--backend", "openvino-int8", "--precision", "bf16"])
+    openvino_bf16 = parser.parse_args(["speed", "--backend", "openvino-int8", "--precision", "bf16-mixed"])
     with pytest.raises(ConfigError, match="OpenVINO reports no native bf16 kernels"):
         speed_configs(openvino_bf16)
 
@@ -180,7 +181,7 @@ def test_sigmoid_drift_is_the_mean_probability_difference_from_torch_fp32() -> N
         reference = model(views).logits
     shifted = reference + 0.5
     expected = float((shifted.sigmoid() - reference.sigmoid()).abs().mean())
-    for config in (SpeedConfig("micro", precision="bf16"), SpeedConfig("micro", backend="openvino")):
+    for config in (SpeedConfig("micro", precision="bf16-mixed"), SpeedConfig("micro", backend="openvino")):
         assert sigmoid_drift(model, views, shifted, config) == pytest.approx(expected, rel=1e-5)
         assert sigmoid_drift(model, views, reference, config) < 1e-6
     assert sigmoid_drift(model, views, shifted, SpeedConfig("micro")) == 0.0  # torch fp32 eager is the reference

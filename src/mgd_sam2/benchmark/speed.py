@@ -32,7 +32,7 @@ class SpeedConfig:
     preset: str = "base_plus"
     device: str = "cpu"
     batch: int = 1
-    precision: str = "fp32"  # fp32 | bf16 (torch: autocast; openvino: its bf16 inference precision)
+    precision: str = "32-true"  # 32-true | bf16-mixed (torch: autocast; openvino: its bf16 inference precision)
     compile: bool = False
     warmup: int = 1
     iters: int = 3
@@ -44,13 +44,13 @@ class SpeedConfig:
     profile: bool = False  # also time each part of the network, and the shared pre- and post-processing
 
     def check(self) -> None:
-        if self.precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be fp32 or bf16, got {self.precision!r}")
+        if self.precision not in ("32-true", "bf16-mixed"):
+            raise ValueError(f"precision must be 32-true or bf16-mixed, got {self.precision!r}")
         if self.backend not in SPEED_BACKENDS:
             raise ValueError(f"backend must be one of {SPEED_BACKENDS}, got {self.backend!r}")
         if self.backend != "torch" and (self.device != "cpu" or self.compile or self.train):
             raise ValueError("the exported backends run on the CPU, without --compile or --train")
-        if self.backend.startswith("onnx") and self.precision != "fp32":
+        if self.backend.startswith("onnx") and self.precision != "32-true":
             raise ValueError("the ONNX Runtime backends run in fp32 (or the int8 file's precision)")
         if self.profile and (self.compile or self.train):
             raise ValueError(
@@ -81,7 +81,9 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
     targets = tile(mask, model.grid, global_mode="nearest").to(device)
     runner = torch.compile(model) if config.compile else model
     autocast = (
-        torch.autocast(device.type, dtype=torch.bfloat16) if config.precision == "bf16" else contextlib.nullcontext()
+        torch.autocast(device.type, dtype=torch.bfloat16)
+        if config.precision == "bf16-mixed"
+        else contextlib.nullcontext()
     )
     optimizer = (
         torch.optim.AdamW([p for group in model.parameter_groups().values() for p in group]) if config.train else None
@@ -152,7 +154,7 @@ def sigmoid_drift(model, views, logits, config: SpeedConfig) -> float:
     the same input (0 for that configuration itself): what its speed costs in accuracy."""
     import torch
 
-    if config.backend == "torch" and config.precision == "fp32" and not config.compile:
+    if config.backend == "torch" and config.precision == "32-true" and not config.compile:
         return 0.0
     with torch.inference_mode():
         reference = model(views).logits.float()
@@ -182,7 +184,7 @@ def exported_backend(model, folder: Path, config: SpeedConfig) -> ExportedFiles:
         if config.backend == "openvino-int8":
             path = folder / "model_int8.xml"
             quantize_openvino(fp32, path, model, [check_views(model, seed) for seed in (1, 2)])
-        return ExportedFiles(OpenVinoBackend(path, config.precision == "bf16", threads, cache=False), path, fp32)
+        return ExportedFiles(OpenVinoBackend(path, config.precision == "bf16-mixed", threads, cache=False), path, fp32)
     path = folder / "model_int8.onnx" if config.backend == "onnx-int8" else fp32
     if path != fp32:
         quantize_onnx(fp32, path, model)

@@ -13,7 +13,7 @@ from mgd_sam2.inference.devices import BACKENDS, DEVICES, EXPORTED_BACKENDS
 from mgd_sam2.metrics.functional import HCE_BINARIZATIONS
 from mgd_sam2.models.presets import PRESETS
 
-SPEED_PRECISIONS = ("fp32", "bf16")
+SPEED_PRECISIONS = ("32-true", "bf16-mixed")  # Lightning's names, as predict's --precision
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,9 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     speed.add_argument(
         "--precision",
         type=comma_list(str, SPEED_PRECISIONS),
-        default=["fp32"],
-        help="comma-separated: fp32, bf16; precisions of the torch (bf16: autocast) and openvino backends (ONNX "
-        "Runtime's are timed in fp32, or int8); bf16 on a CPU needs native bf16 kernels (AVX512-BF16 or AMX)",
+        default=["32-true"],
+        help="comma-separated: 32-true, bf16-mixed; precisions of the torch (bf16: autocast) and openvino backends "
+        "(ONNX Runtime's are timed in fp32, or int8); bf16 on a CPU needs native bf16 kernels (AVX512-BF16 or AMX)",
     )
     speed.add_argument(
         "--backend",
@@ -239,7 +239,7 @@ def speed_configs(args: argparse.Namespace) -> list:
         import_openvino()  # before any configuration runs
     if "openvino-int8" in args.backend:
         import_nncf()
-    if args.device == "cpu" and "bf16" in args.precision:  # one-line errors where bf16 would be slow or not bf16
+    if args.device == "cpu" and "bf16-mixed" in args.precision:  # one-line errors where bf16 would be slow or not bf16
         if "torch" in args.backend:
             resolve_device("cpu", "bf16-mixed")
         if openvino:
@@ -252,7 +252,7 @@ def speed_configs(args: argparse.Namespace) -> list:
                     backend=backend, profile=args.profile)
         for backend in args.backend
         for batch in args.batch
-        for precision in (["fp32"] if backend.startswith("onnx") else args.precision)
+        for precision in (["32-true"] if backend.startswith("onnx") else args.precision)
     ]  # fmt: skip
     for config in configs:
         try:
