@@ -172,7 +172,7 @@ def test_sigmoid_drift_is_the_mean_probability_difference_from_torch_fp32() -> N
     import torch
 
     from mgd_sam2.benchmark.speed import sigmoid_drift
-    from mgd_sam2.data.views import tile
+    from mgd_sam2.data.view_cutting import tile
     from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 
     model = MGDSAM2(NetworkConfig(preset="micro")).eval()

@@ -37,8 +37,8 @@ from mgd_sam2.data.synth import (
     write_dataset,
 )
 from mgd_sam2.data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize_image, train_transform
-from mgd_sam2.data.views import tile
-from mgd_sam2.models.views import (
+from mgd_sam2.data.view_cutting import tile
+from mgd_sam2.models.multi_view import (
     Views,
     arrange_views,
     check_input_size,

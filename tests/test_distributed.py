@@ -149,7 +149,7 @@ def test_every_trainable_parameter_gets_a_gradient_in_its_own_layout() -> None:
     """DDP runs with find_unused_parameters=False (Lightning's "ddp"): right only if backward reaches every
     trainable parameter, for every switch combination the configs allow. And each gradient must have its
     parameter's strides, or DDP copies it into its buckets on every step (and warns)."""
-    from mgd_sam2.data.views import tile
+    from mgd_sam2.data.view_cutting import tile
     from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 
     for switches in ({}, {"use_drm": False}, {"use_mcem": False}, {"use_hmim": False}, {"use_adapters": False}):

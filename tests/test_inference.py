@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mgd_sam2.data.views import tile
+from mgd_sam2.data.view_cutting import tile
 from mgd_sam2.inference.backends import TorchBackend
 from mgd_sam2.inference.maps import predict_logits
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig

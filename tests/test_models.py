@@ -10,12 +10,12 @@ from sam2.modeling.backbones.image_encoder import FpnNeck
 from sam2.modeling.position_encoding import PositionEmbeddingSine
 
 from bounds import FP32_KERNELS
-from mgd_sam2.data.views import tile
+from mgd_sam2.data.view_cutting import tile
 from mgd_sam2.models.encoder import AdaptedImageEncoder
+from mgd_sam2.models.multi_view import resize, split_views, stitch_locals
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 from mgd_sam2.models.presets import PRESETS
 from mgd_sam2.models.summary import parameter_counts
-from mgd_sam2.models.views import resize, split_views, stitch_locals
 
 
 def network(preset: str = "micro", **settings) -> MGDSAM2:

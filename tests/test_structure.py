@@ -109,3 +109,14 @@ def test_no_module_imports_itself_around_a_loop(tmp_path, monkeypatch) -> None:
     (package / "b.py").write_text("from mgd_sam2.inference import a\n")
     monkeypatch.setattr(__import__(__name__), "PACKAGE", tmp_path / "mgd_sam2")
     assert import_cycles() == [["mgd_sam2.inference.a", "mgd_sam2.inference.b"]]
+
+
+@pytest.mark.parametrize("package", ["mgd_sam2", "mgd_sam2.models"])
+def test_every_public_name_imports(package: str) -> None:
+    import importlib
+
+    module = importlib.import_module(package)
+    for name in module.__all__:
+        assert getattr(module, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        module.nothing  # noqa: B018

@@ -21,12 +21,12 @@ from mgd_sam2.commands.demo import same_score
 from mgd_sam2.data.datamodule import SegmentationDataModule
 from mgd_sam2.data.io import read_mask
 from mgd_sam2.data.synth import SynthConfig, write_dataset
-from mgd_sam2.data.views import tile
+from mgd_sam2.data.view_cutting import tile
 from mgd_sam2.inference.loading import load_network
 from mgd_sam2.models.checkpoints import CheckpointError
 from mgd_sam2.models.groups import module_group
+from mgd_sam2.models.multi_view import arrange_views, resize
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
-from mgd_sam2.models.views import arrange_views, resize
 from mgd_sam2.training.cli import build_cli
 from mgd_sam2.training.loss import bce_iou, iou_loss, mgd_loss
 from mgd_sam2.training.module import MGDSAM2Module

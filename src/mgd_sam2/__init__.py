@@ -6,7 +6,7 @@ classes (``from mgd_sam2 import SMeasure``); every error that is the input's fau
 
 from __future__ import annotations
 
-from typing import Any
+from mgd_sam2.utils.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -31,9 +31,4 @@ PUBLIC = {
 __all__ = ["__version__", *PUBLIC]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in PUBLIC:
-        raise AttributeError(f"module 'mgd_sam2' has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(PUBLIC[name]), name)
+__getattr__ = lazy_exports(__name__, PUBLIC)

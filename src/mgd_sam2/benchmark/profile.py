@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from mgd_sam2.inference.export import node_parts, openvino_part
-from mgd_sam2.models.parts import part_of
+from mgd_sam2.models.groups import part_of
 
 # The modules timed: the encoder's loop calls the trunk's patch embedding, blocks and the adapters one by one.
 TIMED = re.compile(r"encoder\.trunk\.(patch_embed|blocks\.\d+)|encoder\.adapters\.\d+|encoder\.neck\.convs\.\d+|decoder"

@@ -63,7 +63,7 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
     """Run the protocol for one configuration in this process."""
     import torch
 
-    from mgd_sam2.data.views import tile
+    from mgd_sam2.data.view_cutting import tile
     from mgd_sam2.models.network import MGDSAM2, NetworkConfig
     from mgd_sam2.models.summary import parameter_counts
     from mgd_sam2.training.loss import mgd_loss

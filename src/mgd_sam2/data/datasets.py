@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict, Union
 
 import numpy as np
 import torch
@@ -25,11 +25,43 @@ from mgd_sam2.data.io import (
 )
 from mgd_sam2.data.layouts import Split, pair_by_stem, split_folders
 from mgd_sam2.data.transforms import eval_transform, normalize_image, train_transform
-from mgd_sam2.data.views import tile
+from mgd_sam2.data.view_cutting import tile
 from mgd_sam2.errors import MissingFileError
-from mgd_sam2.models.views import Views, check_input_size
+from mgd_sam2.models.multi_view import Views, check_input_size
 
 Mode = Literal["train", "eval", "predict"]
+
+
+class TrainBatch(TypedDict):
+    """A collated training batch: the input and the soft target (in [0, 1]) cut into views the same way."""
+
+    input: Views
+    target: Views
+
+
+class EvalBatch(TrainBatch):
+    """A collated validation/test batch: plus each original GT (uint8, original size) and where it came from."""
+
+    gt: list[torch.Tensor]
+    name: list[str]
+    split: list[str]
+    path: list[str]
+    gt_path: list[str]
+
+
+class PredictBatch(TypedDict, total=False):
+    """A collated prediction batch: images that loaded (input, original sizes, names) and those that did not
+    (``errors``: [(path, message)]); either part may be missing."""
+
+    input: Views
+    size: list[tuple[int, int]]
+    name: list[str]
+    split: list[str]
+    path: list[str]
+    errors: list[tuple[str, str]]
+
+
+Batch = Union[TrainBatch, EvalBatch, PredictBatch]
 
 
 @dataclass(frozen=True)
@@ -144,14 +176,14 @@ class SegmentationDataset(Dataset):
         }
 
 
-def collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
+def collate(samples: list[dict[str, Any]]) -> Batch:
     """Concatenate the views; keep per-sample items (original GTs of varying size, names) as lists.
 
     Samples that failed to load (prediction only) are set aside as ``errors``: [(path, message)].
     """
     errors = [(s["path"], s["error"]) for s in samples if "error" in s]
     good = [s for s in samples if "error" not in s]
-    batch: dict[str, Any] = {"errors": errors} if errors else {}
+    batch: dict[str, Any] = {"errors": errors} if errors else {}  # the keys of TrainBatch, EvalBatch or PredictBatch
     if good:
         batch.update(
             {

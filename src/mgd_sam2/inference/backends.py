@@ -1,6 +1,6 @@
 """Backends that turn views into logits: the PyTorch network, or an ONNX export run by ONNX Runtime or OpenVINO.
 
-Each takes the same :class:`~mgd_sam2.models.views.Views` (cut by ``data.views.tile``) and returns float32
+Each takes the same :class:`~mgd_sam2.models.multi_view.Views` (cut by ``data.views.tile``) and returns float32
 ``(B, 1, S, S)`` logits on the CPU or the backend's device, so reading, resizing, TTA, turning logits into
 8-bit maps and writing are one code path for all (inference/maps.py, inference/predict.py).
 """
@@ -17,8 +17,8 @@ import torch
 from torch import Tensor
 
 from mgd_sam2.errors import ConfigError, UserError
+from mgd_sam2.models.multi_view import Views
 from mgd_sam2.models.network import MGDSAM2
-from mgd_sam2.models.views import Views
 
 ONNX_INPUTS = ("full", "local_views", "global_view")  # the fields of Views, in order
 ONNX_OUTPUT = "logits"

@@ -1,6 +1,6 @@
 """Exporting a network to ONNX for the CPU backends (ONNX Runtime, OpenVINO), checked against PyTorch; optional int8.
 
-The graph takes the three fields of :class:`~mgd_sam2.models.views.Views` for one image at the network's
+The graph takes the three fields of :class:`~mgd_sam2.models.multi_view.Views` for one image at the network's
 input size and returns its logits, so cutting views, resizing and writing stay in the shared Python code
 (inference/predict.py). Its metadata records the format, the network settings, grid, input size, opset and
 quantization. Two int8 forms: ONNX Runtime's dynamic quantization of the MatMul/Gemm weights (the Hiera
@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from mgd_sam2.data.views import tile
+from mgd_sam2.data.view_cutting import tile
 from mgd_sam2.errors import ConfigError
 from mgd_sam2.inference.backends import (
     ONNX_FORMAT,
@@ -33,9 +33,9 @@ from mgd_sam2.inference.backends import (
     import_openvino,
     openvino_has_bf16,
 )
+from mgd_sam2.models.groups import part_of
+from mgd_sam2.models.multi_view import Views
 from mgd_sam2.models.network import MGDSAM2
-from mgd_sam2.models.parts import part_of
-from mgd_sam2.models.views import Views
 from mgd_sam2.utils.files import atomic_path
 
 OPSET = 20  # Gelu as one operator, which ONNX Runtime runs fused

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from mgd_sam2.data.views import tile
+from mgd_sam2.data.view_cutting import tile
 from mgd_sam2.inference.backends import Backend
-from mgd_sam2.models.views import Views, nearest_input_size, resize
+from mgd_sam2.models.multi_view import Views, nearest_input_size, resize
 
 TTA_SCALES = (0.75, 1.0, 1.25)  # the released test.py: horizontal flip x these scales, logits averaged
 

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from mgd_sam2.data.datasets import Record, SegmentationDataset, collate
+from mgd_sam2.data.datasets import PredictBatch, Record, SegmentationDataset, collate
 from mgd_sam2.data.io import DEFAULT_MAX_PIXELS
 from mgd_sam2.errors import ConfigError
 from mgd_sam2.inference.backends import Backend, TorchBackend
@@ -17,7 +17,7 @@ from mgd_sam2.inference.writer import MaskWriter
 from mgd_sam2.utils.progress import progress_bar
 
 
-def predict_batch(backend: Backend, batch: dict[str, Any], tta: bool = False) -> dict[str, Any]:
+def predict_batch(backend: Backend, batch: PredictBatch, tta: bool = False) -> dict[str, Any]:
     """A collated predict batch -> {"maps": [(H, W) uint8 at each original size], "name", "path", "errors"}.
 
     Images that failed to load pass through as ``errors`` for the writer to report.

@@ -8,8 +8,9 @@ from sam2.modeling.sam.transformer import TwoWayTransformer
 from sam2.modeling.sam2_utils import MLP, LayerNorm2d
 from torch import Tensor, nn
 
-from mgd_sam2.models.fusion import HMIM, MCEM
-from mgd_sam2.models.views import stitch_locals
+from mgd_sam2.models.hmim import HMIM
+from mgd_sam2.models.mcem import MCEM
+from mgd_sam2.models.multi_view import stitch_locals
 
 NUM_MASK_TOKENS = 2  # SAM2's multimask setting with one extra mask: the model reads token #1
 

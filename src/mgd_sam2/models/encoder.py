@@ -10,7 +10,7 @@ from sam2.modeling.backbones.image_encoder import FpnNeck
 from sam2.modeling.position_encoding import PositionEmbeddingSine
 from torch import Tensor, nn
 
-from mgd_sam2.models.adapters import MPAdapter
+from mgd_sam2.models.mpadapter import MPAdapter
 from mgd_sam2.models.presets import Preset
 
 FPN_DIM = 256

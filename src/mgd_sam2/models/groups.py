@@ -1,4 +1,5 @@
-"""Which part of MGD-SAM2 a parameter belongs to: the one table that loading, LR groups and ``model info`` ask.
+"""Which part of MGD-SAM2 a parameter or module belongs to: the one table that loading, LR groups, ``model info``,
+the speed profiles and the int8 export ask.
 
 Like timm's ``group_matcher``: a parameter (or buffer) name maps to the first group whose prefix it
 starts with, most specific first. A group says where its tensors come from when training starts
@@ -22,32 +23,34 @@ class ModuleGroup:
     lr_group: (
         LRGroup  # of its trainable tensors: "new": base LR, no weight decay; "pretrained": lr_scale x LR, weight decay
     )
+    part: str  # the part of the paper's figure that profiles and the int8 export speak of
     sam2_prefix: str | None = None  # the same tensors' prefix in Meta's SAM2 checkpoints; None: new in MGD-SAM2
     reinitialised: bool = False  # in SAM2 checkpoints with another shape: starts from its initialisation
 
 
 # frozen unless NetworkConfig.train_trunk (models/encoder.py)
-TRUNK = ModuleGroup("encoder.trunk.", "Hiera trunk", "pretrained", sam2_prefix="image_encoder.trunk.")
+TRUNK = ModuleGroup("encoder.trunk.", "Hiera trunk", "pretrained", "Hiera trunk", sam2_prefix="image_encoder.trunk.")
 GROUPS: tuple[ModuleGroup, ...] = (
     TRUNK,
-    ModuleGroup("encoder.adapters.", "MPAdapter", "new"),
-    ModuleGroup("encoder.neck.", "FPN neck", "pretrained", sam2_prefix="image_encoder.neck."),
-    ModuleGroup("decoder.mcem.", "MCEM", "new"),
-    ModuleGroup("decoder.hmim_s8.", "HMIM (stride 8)", "new"),
-    ModuleGroup("decoder.hmim_s4.", "HMIM (stride 4)", "new"),
+    ModuleGroup("encoder.adapters.", "MPAdapter", "new", "MPAdapter"),
+    ModuleGroup("encoder.neck.", "FPN neck", "pretrained", "FPN neck", sam2_prefix="image_encoder.neck."),
+    ModuleGroup("decoder.mcem.", "MCEM", "new", "MCEM"),
+    ModuleGroup("decoder.hmim_s8.", "HMIM (stride 8)", "new", "HMIM"),
+    ModuleGroup("decoder.hmim_s4.", "HMIM (stride 4)", "new", "HMIM"),
     # SAM2 has 4 mask tokens, MGD-SAM2 2: the released code drops them from the checkpoint and trains them anew
     ModuleGroup(
         "decoder.mask_tokens.",
         "mask tokens",
         "new",
+        "SAM2 decoder",
         sam2_prefix="sam_mask_decoder.mask_tokens.",
         reinitialised=True,
     ),
     # the prompt-free inputs are attributes of the released wrapper, not of SAM2's prompt encoder: they start random
-    ModuleGroup("decoder.no_mask_embed.", "no-mask embedding", "new"),
-    ModuleGroup("decoder.pe_layer.", "decoder position encoding (buffer)", "new"),
-    ModuleGroup("decoder.", "SAM2 mask decoder", "pretrained", sam2_prefix="sam_mask_decoder."),
-    ModuleGroup("drm.", "DRM", "new"),
+    ModuleGroup("decoder.no_mask_embed.", "no-mask embedding", "new", "SAM2 decoder"),
+    ModuleGroup("decoder.pe_layer.", "decoder position encoding (buffer)", "new", "SAM2 decoder"),
+    ModuleGroup("decoder.", "SAM2 mask decoder", "pretrained", "SAM2 decoder", sam2_prefix="sam_mask_decoder."),
+    ModuleGroup("drm.", "DRM", "new", "DRM"),
 )
 
 
@@ -57,6 +60,16 @@ def module_group(name: str) -> ModuleGroup:
         if name.startswith(group.prefix):
             return group
     raise KeyError(f"{name!r} is in no module group of MGD-SAM2 (models/groups.py)")
+
+
+def part_of(name: str) -> str | None:
+    """The part a module (or an exported ONNX node, through the module path it records) called ``name`` belongs to,
+    by the most specific group whose prefix it starts with; None outside every group (the network's own glue)."""
+    for group in GROUPS:
+        prefix = group.prefix.rstrip(".")
+        if name == prefix or name.startswith(group.prefix):
+            return group.part
+    return None
 
 
 def from_sam2_name(key: str) -> str | None:

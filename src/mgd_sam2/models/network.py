@@ -9,11 +9,11 @@ from torch import Tensor, nn
 
 from mgd_sam2.errors import ConfigError
 from mgd_sam2.models.decoder import PromptFreeMaskDecoder
+from mgd_sam2.models.drm import DetailRefinement
 from mgd_sam2.models.encoder import AdaptedImageEncoder
 from mgd_sam2.models.groups import module_group
+from mgd_sam2.models.multi_view import Views, arrange_views, check_input_size, resize, stitch_locals
 from mgd_sam2.models.presets import PresetName, get_preset
-from mgd_sam2.models.refine import DetailRefinement
-from mgd_sam2.models.views import Views, arrange_views, check_input_size, resize, stitch_locals
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,8 @@ class MGDSAM2Output:
 class MGDSAM2(nn.Module):
     """The MGD-SAM2 network (see :class:`NetworkConfig` for its settings).
 
-    Input: :class:`~mgd_sam2.models.views.Views` of ImageNet-normalised images, cut by the data pipeline
-    (``mgd_sam2.data.views.tile``) into the network's grid g; any view size V that tiles is accepted.
+    Input: :class:`~mgd_sam2.models.multi_view.Views` of ImageNet-normalised images, cut by the data pipeline
+    (``mgd_sam2.data.view_cutting.tile``) into the network's grid g; any view size V that tiles is accepted.
     """
 
     def __init__(self, config: NetworkConfig = NetworkConfig()) -> None:

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mgd_sam2.models.views import resize
+from mgd_sam2.models.multi_view import resize
 
 
 def iou_loss(logits: Tensor, target: Tensor) -> Tensor:

@@ -11,6 +11,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch import Tensor, nn
 
+from mgd_sam2.data.datasets import EvalBatch, PredictBatch, TrainBatch
 from mgd_sam2.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from mgd_sam2.inference.backends import TorchBackend
 from mgd_sam2.inference.maps import predict_logits, to_uint8_maps
@@ -19,8 +20,8 @@ from mgd_sam2.metrics.functional import HceBinarization
 from mgd_sam2.metrics.pairs import image_pairs
 from mgd_sam2.metrics.sod import METRIC_CLASSES, MetricName, build_metrics, scalar_results
 from mgd_sam2.models.checkpoints import load_pretrained
+from mgd_sam2.models.multi_view import Views
 from mgd_sam2.models.network import MGDSAM2, MGDSAM2Output, NetworkConfig
-from mgd_sam2.models.views import Views
 from mgd_sam2.training.loss import mgd_loss
 
 
@@ -113,7 +114,7 @@ class MGDSAM2Module(LightningModule):
         view_targets = self.model.arrange(target)
         return mgd_loss(out.logits, out.view_logits, target.full, view_targets, self.hparams.aux_weight)
 
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+    def training_step(self, batch: TrainBatch, batch_idx: int) -> Tensor:
         out = self(batch["input"])
         losses = self.loss(out, batch["target"])
         size = batch["input"].full.shape[0]
@@ -124,7 +125,7 @@ class MGDSAM2Module(LightningModule):
             self.log_images("train", batch["input"].full, batch["target"].full, out.logits)
         return losses["loss"]
 
-    def evaluation_step(self, stage: str, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+    def evaluation_step(self, stage: str, batch: EvalBatch, batch_idx: int) -> dict[str, Any]:
         """Score the batch; returns the 8-bit maps scored ({"maps", "name", "path", "split", "errors"}), which
         callbacks receive as ``outputs`` (``ScoredMapWriter`` saves them)."""
         split = batch["split"][0]  # one split per dataloader
@@ -152,10 +153,10 @@ class MGDSAM2Module(LightningModule):
             "errors": [],
         }
 
-    def validation_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> None:
+    def validation_step(self, batch: EvalBatch, batch_idx: int, dataloader_idx: int = 0) -> None:
         self.evaluation_step("val", batch, batch_idx)
 
-    def test_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
+    def test_step(self, batch: EvalBatch, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
         return self.evaluation_step("test", batch, batch_idx)
 
     def log_split_metrics(self, stage: str) -> None:
@@ -179,7 +180,7 @@ class MGDSAM2Module(LightningModule):
     def on_test_epoch_end(self) -> None:
         self.log_split_metrics("test")
 
-    def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
+    def predict_step(self, batch: PredictBatch, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
         """8-bit maps at each image's original size, for the prediction writer; bad images pass through as errors."""
         return predict_batch(TorchBackend(self.model), batch, tta=self.hparams.tta)
 

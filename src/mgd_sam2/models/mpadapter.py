@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mgd_sam2.models.layers import CrossViewConv
-from mgd_sam2.models.views import image_to_locals, join_views, locals_to_image, resize, split_views
+from mgd_sam2.models.multi_view import image_to_locals, join_views, locals_to_image, resize, split_views
 
 
 class MPAdapter(nn.Module):

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from mgd_sam2.models.layers import CrossViewConv
-from mgd_sam2.models.views import locals_to_image, resize, split_views
+from mgd_sam2.models.multi_view import locals_to_image, resize, split_views
 
 
 def conv_bn_relu(in_channels: int, out_channels: int, kernel_size: int = 3) -> list[nn.Module]:

@@ -2,14 +2,14 @@
 
 The one implementation of the cut: the datasets call it in the loader workers, and prediction (with
 each TTA scale), the benchmarks and the exported backends call it on their inputs. The network takes
-the result (:class:`~mgd_sam2.models.views.Views`) and never cuts views itself.
+the result (:class:`~mgd_sam2.models.multi_view.Views`) and never cuts views itself.
 """
 
 from __future__ import annotations
 
 from torch import Tensor
 
-from mgd_sam2.models.views import Views, check_input_size, image_to_locals, resize
+from mgd_sam2.models.multi_view import Views, check_input_size, image_to_locals, resize
 
 
 def tile(x: Tensor, grid: int, global_mode: str = "bilinear") -> Views:

@@ -1,6 +1,6 @@
 """The model's view layout: what the data pipeline hands the network, and how the network orders views.
 
-The data pipeline cuts every image into one global view and g x g local views (``mgd_sam2.data.views``)
+The data pipeline cuts every image into one global view and g x g local views (``mgd_sam2.data.view_cutting``)
 and hands the network a :class:`Views`. Inside the network the views of a batch of B images are one
 tensor, batch-major as in the released MGD-SAM2: ``[locals of image 0 (row-major), locals of image 1,
 ..., global 0, ..., global B-1]``, i.e. ``(g*g*B + B, C, V, V)``. Every module that mixes views

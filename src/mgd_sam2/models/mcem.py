@@ -1,15 +1,16 @@
-"""Decoder-side multi-view fusion: MCEM on the stride-16 tokens, HMIM on the stride-8/4 FPN levels."""
+"""MCEM, the multi-view complementary enhancement module: fuses the global and local views' stride-16 tokens
+in the decoder."""
 
 from __future__ import annotations
 
 import torch
 from einops import rearrange
 from sam2.modeling.sam.transformer import Attention
-from sam2.modeling.sam2_utils import MLP, LayerNorm2d
+from sam2.modeling.sam2_utils import MLP
 from torch import Tensor, nn
 
 from mgd_sam2.models.layers import sine_position_encoding
-from mgd_sam2.models.views import image_to_locals, join_views, locals_to_image, resize, split_views
+from mgd_sam2.models.multi_view import image_to_locals, join_views, locals_to_image, resize, split_views
 
 
 class MCEM(nn.Module):
@@ -34,7 +35,7 @@ class MCEM(nn.Module):
     def forward(self, views: Tensor) -> tuple[Tensor, Tensor]:
         """views: (g*g*B + B, C, h, w) -> (enhanced views, same shape; stitched locals (B, C, g*h, g*w)).
 
-        h and w are divisible by g for every input that passes ``check_input_size`` (models/views.py).
+        h and w are divisible by g for every input that passes ``check_input_size`` (models/multi_view.py).
         """
         g = self.grid
         local_views, global_view = split_views(views, g)
@@ -74,36 +75,3 @@ class MCEM(nn.Module):
 
         stitched = rearrange(tokens_l, "b (h w) c -> b c h w", h=g * h, w=g * w).contiguous()
         return join_views(image_to_locals(stitched, g), global_map), stitched
-
-
-class HMIM(nn.Module):
-    """Hierarchical multi-view interaction on one FPN level, guided by the coarser level's stitched locals.
-
-    ``G' = X_G + fuse1([X_G ; DW(P)])``, ``L' = L + fuse2([DW(Up(G')) ; L])``,
-    ``X' = fuse3(views(L', G'))`` with ``fuse3 = LN2d -> GELU -> 1x1``.
-    """
-
-    def __init__(self, dim: int = 256, grid: int = 2) -> None:
-        super().__init__()
-        self.grid = grid
-        self.prior_to_global = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
-        self.global_fuse = nn.Conv2d(2 * dim, dim, 1)
-        self.global_to_local = nn.Conv2d(dim, dim, 3, padding=1, groups=dim)
-        self.local_fuse = nn.Conv2d(2 * dim, dim, 1)
-        self.out = nn.Sequential(LayerNorm2d(dim), nn.GELU(), nn.Conv2d(dim, dim, 1))
-
-    def forward(self, views: Tensor, prior: Tensor) -> tuple[Tensor, Tensor]:
-        """views: (g*g*B + B, C, H, W); prior: (B, C, H', W') stitched locals of the coarser level.
-
-        Returns (enhanced views, same shape as ``views``; stitched enhanced locals (B, C, g*H, g*W)).
-        With g=2, H' = H and no resize happens.
-        """
-        g = self.grid
-        local_views, global_view = split_views(views, g)
-        stitched = locals_to_image(local_views, g)
-        prior = resize(prior, global_view.shape[-2:])
-        global_view = global_view + self.global_fuse(torch.cat([global_view, self.prior_to_global(prior)], dim=1))
-        guide = self.global_to_local(resize(global_view, stitched.shape[-2:]))
-        stitched = stitched + self.local_fuse(torch.cat([guide, stitched], dim=1))
-        views = self.out(join_views(image_to_locals(stitched, g), global_view))
-        return views, locals_to_image(split_views(views, g)[0], g)
