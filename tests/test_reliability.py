@@ -3,6 +3,7 @@ and files are written as the user's other files are."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -394,3 +395,46 @@ def test_mba_without_any_boundary_is_undefined_not_zero(tmp_path, capsys) -> Non
     )
     assert code == 0 and "n/a" in out and "0.000" not in out
     assert json.loads((tmp_path / "s.json").read_text())["scores"]["mBA"] is None  # valid JSON: null
+
+
+# ---------------------------------------------------------------- full disks and killed exports
+
+
+def no_space(*args, **kwargs) -> None:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_is_one_line_naming_the_folder_and_leaves_nothing_partial(
+    trained_checkpoint, tmp_path, monkeypatch, capsys
+) -> None:
+    import safetensors.torch
+
+    photos(tmp_path / "in")
+    out, exports = tmp_path / "out", tmp_path / "exports"
+    exports.mkdir()
+    monkeypatch.setattr(Image.Image, "save", no_space)  # predict's masks
+    monkeypatch.setattr(safetensors.torch, "save_file", no_space)  # model export --out
+    for argv, folder in (
+        (["predict", "--ckpt", str(trained_checkpoint), "--input", str(tmp_path / "in"), "--output", str(out),
+          "--workers", "0"], out),
+        (["model", "export", "--ckpt", str(trained_checkpoint), "--out", str(exports / "w.safetensors")], exports),
+    ):  # fmt: skip
+        code, _, err = run(capsys, *argv)
+        assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (argv, err)
+        assert f"no space left on the device of {folder}:" in err, err
+        assert not [path.name for path in folder.iterdir()], argv  # no partial file, no temporary
+
+
+def test_the_next_export_removes_the_temporaries_of_a_killed_one(trained_checkpoint, tmp_path, capsys) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale_file = tmp_path / f".model.onnx.{dead.pid}.0123abcd{TEMPORARY_SUFFIX}"  # torch.onnx.export's target
+    stale_file.write_bytes(b"half a graph")
+    stale_folder = tmp_path / f".model_int8.xml.{dead.pid}.0123abcd{TEMPORARY_SUFFIX}"  # OpenVINO's save
+    stale_folder.mkdir()
+    (stale_folder / "model.bin").write_bytes(b"half the weights")
+    live = tmp_path / f".other.onnx.{os.getpid()}.0123abcd{TEMPORARY_SUFFIX}"  # a running export's: left alone
+    live.write_bytes(b"being written")
+    code, out, _ = run(capsys, "model", "export", "--ckpt", str(trained_checkpoint), "--out", str(tmp_path / "w.pt"))
+    assert code == 0 and f"removed unfinished temporary files of an interrupted export from {tmp_path}" in out
+    assert not stale_file.exists() and not stale_folder.exists() and live.exists()
