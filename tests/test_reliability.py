@@ -438,3 +438,28 @@ def test_the_next_export_removes_the_temporaries_of_a_killed_one(trained_checkpo
     code, out, _ = run(capsys, "model", "export", "--ckpt", str(trained_checkpoint), "--out", str(tmp_path / "w.pt"))
     assert code == 0 and f"removed unfinished temporary files of an interrupted export from {tmp_path}" in out
     assert not stale_file.exists() and not stale_folder.exists() and live.exists()
+
+
+# ---------------------------------------------------------------- pickles
+
+
+class Planted:
+    """Unpickling it would create ``marker``: the code a malicious checkpoint runs."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_lightning_subcommands_refuse_a_malicious_checkpoint_in_one_line(tmp_path, capsys) -> None:
+    evil = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "epoch": Planted(tmp_path / "ran")}, evil)
+    config = str(Path(__file__).parent / "fixtures/resume.yaml")
+    for subcommand in ("fit", "validate", "test"):
+        code, _, err = run(capsys, subcommand, "-c", config, "--ckpt_path", str(evil))
+        assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (subcommand, err)
+        assert f"{evil} holds pickled Python objects" in err and "could run arbitrary code" in err, err
+        assert "weights_only" not in err, err  # never the advice to turn the safety off
+    assert not (tmp_path / "ran").exists()
