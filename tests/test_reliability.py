@@ -463,3 +463,48 @@ def test_lightning_subcommands_refuse_a_malicious_checkpoint_in_one_line(tmp_pat
         assert f"{evil} holds pickled Python objects" in err and "could run arbitrary code" in err, err
         assert "weights_only" not in err, err  # never the advice to turn the safety off
     assert not (tmp_path / "ran").exists()
+
+
+# ---------------------------------------------------------------- exported models that are not what they say
+
+
+def test_an_openvino_model_without_its_whole_bin_names_the_bin(tmp_path, capsys) -> None:
+    import openvino as ov
+    from openvino import opset13 as ops
+
+    source = ops.parameter([1, 1000], np.float32, name="full")
+    weights = ops.constant(np.arange(1000, dtype=np.float32).reshape(1, 1000))
+    ov.save_model(ov.Model([ops.add(source, weights)], [source]), str(tmp_path / "m.xml"), compress_to_fp16=False)
+    photos(tmp_path / "in", ("a.png",))
+    data = (tmp_path / "m.bin").read_bytes()
+    (tmp_path / "m.bin").write_bytes(data[: len(data) // 2])
+    code, _, err = predict(capsys, tmp_path / "m.xml", tmp_path / "in", tmp_path / "out")
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    short = f"its weights file {tmp_path / 'm.bin'} is {len(data) // 2} bytes, shorter than the {len(data)}"
+    assert f"OpenVINO model {tmp_path / 'm.xml'}: {short}" in err, err
+    (tmp_path / "m.bin").unlink()
+    code, _, err = predict(capsys, tmp_path / "m.xml", tmp_path / "in", tmp_path / "out")
+    assert code == 1 and f"its weights file {tmp_path / 'm.bin'} is missing" in err and "ONNX" not in err, err
+
+
+def test_another_networks_onnx_with_our_metadata_is_refused_in_one_line(tmp_path, capsys) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    from mgd_sam2.inference.backends import ONNX_FORMAT
+    from mgd_sam2.models.network import NetworkConfig
+
+    inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 128, 128])]
+    outputs = [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, 128, 128])]
+    graph = helper.make_graph([helper.make_node("Relu", ["input"], ["output"])], "another", inputs, outputs)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)], ir_version=10)
+    network = json.dumps(NetworkConfig(preset="micro").to_dict())
+    helper.set_model_props(model, {"format": ONNX_FORMAT, "network": network, "grid": "2", "input_size": "128"})
+    onnx.save(model, str(tmp_path / "another.onnx"))
+    photos(tmp_path / "in", ("a.png",))
+    for backend in ("onnx", "openvino"):
+        code, _, err = predict(
+            capsys, tmp_path / "another.onnx", tmp_path / "in", tmp_path / "out", "--backend", backend
+        )
+        assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (backend, err)
+        assert "its graph does not match the mgd-sam2 metadata it carries (inputs input [1, 3, 128, 128]" in err, err
