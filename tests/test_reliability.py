@@ -508,3 +508,30 @@ def test_another_networks_onnx_with_our_metadata_is_refused_in_one_line(tmp_path
         )
         assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (backend, err)
         assert "its graph does not match the mgd-sam2 metadata it carries (inputs input [1, 3, 128, 128]" in err, err
+
+
+# ---------------------------------------------------------------- evaluate: inputs that score but mislead
+
+
+def test_evaluate_notes_grey_ground_truth_and_jpeg_predictions(tmp_path, capsys) -> None:
+    gt = np.zeros((60, 80), np.uint8)
+    gt[15:45, 20:60] = 255
+    pred = np.clip(gt.astype(int) + np.random.default_rng(0).integers(-40, 40, gt.shape), 0, 255).astype(np.uint8)
+    for folder in ("gt", "gradient", "pred", "jpeg"):
+        (tmp_path / folder).mkdir()
+    Image.fromarray(gt).save(tmp_path / "gt" / "x.png")
+    Image.fromarray(np.tile(np.linspace(0, 159, 80).astype(np.uint8), (60, 1))).save(tmp_path / "gradient" / "x.png")
+    Image.fromarray(pred).save(tmp_path / "pred" / "x.png")
+    Image.fromarray(pred).save(tmp_path / "jpeg" / "x.jpg", quality=90)
+    outputs = {}
+    for pred_dir, gt_dir in (("pred", "gt"), ("pred", "gradient"), ("jpeg", "gt")):
+        code, out, _ = run(capsys, "evaluate", "--pred", str(tmp_path / pred_dir), "--gt", str(tmp_path / gt_dir),
+                           "--metrics", "S,MAE", "--workers", "0")  # fmt: skip
+        assert code == 0
+        outputs[pred_dir, gt_dir] = out
+    assert "note:" not in outputs["pred", "gt"]  # a mask and a PNG map: nothing to say
+    assert (
+        "note: 1 GT masks are grey images, not masks" in outputs["pred", "gradient"]
+        and "e.g. x" in outputs["pred", "gradient"]
+    )
+    assert "note: 1 predictions are JPEG files, e.g. x: JPEG is lossy" in outputs["jpeg", "gt"]
