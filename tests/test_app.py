@@ -24,10 +24,12 @@ from PIL import Image
 
 from mgd_sam2.cli import main
 from mgd_sam2.data.layouts import resolve_split
+from mgd_sam2.utils.files import TEMPORARY_SUFFIX
 
 pytestmark = pytest.mark.slow  # each module run starts the app (about 15 s) and predicts large photos
 
 MAX_PIXELS = 3_000_000  # the server's --max-pixels, so a test image can be over the limit
+MAX_UPLOAD_MB = 2  # the server's --max-upload-mb, so a request can be over it
 
 
 @dataclass
@@ -45,14 +47,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_server(trained_checkpoint: Path, tmp_path_factory) -> AppServer:
-    folder = tmp_path_factory.mktemp("app")
-    (folder / "tmp").mkdir()
+def start_app(ckpt: Path, folder: Path, *extra: str) -> AppServer:
+    """`mgd-sam2 app` on a free port with TMPDIR ``folder/tmp``, once its page answers."""
+    (folder / "tmp").mkdir(exist_ok=True)
     port = free_port()
     env = {**os.environ, "TMPDIR": str(folder / "tmp")}
-    command = [sys.executable, "-m", "mgd_sam2.cli", "app", "--ckpt", str(trained_checkpoint), "--port", str(port),
-               "--device", "cpu", "--max-pixels", str(MAX_PIXELS)]  # fmt: skip
+    command = [sys.executable, "-m", "mgd_sam2.cli", "app", "--ckpt", str(ckpt), "--port", str(port),
+               "--device", "cpu", *extra]  # fmt: skip
     log = open(folder / "app.log", "w+")
     start = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
@@ -68,13 +69,20 @@ def app_server(trained_checkpoint: Path, tmp_path_factory) -> AppServer:
             process.kill()
             pytest.fail(f"the app did not start:\n{(folder / 'app.log').read_text()[-3000:]}")
         time.sleep(0.5)
-    server = AppServer(url, process, folder / "tmp", trained_checkpoint, time.perf_counter() - start)
+    log.close()
+    return AppServer(url, process, folder / "tmp", ckpt, time.perf_counter() - start)
+
+
+@pytest.fixture(scope="module")
+def app_server(trained_checkpoint: Path, tmp_path_factory) -> AppServer:
+    folder = tmp_path_factory.mktemp("app")
+    limits = ["--max-pixels", str(MAX_PIXELS), "--max-upload-mb", str(MAX_UPLOAD_MB)]
+    server = start_app(trained_checkpoint, folder, *limits)
     yield server
-    process.send_signal(signal.SIGINT)  # Ctrl-C: the app stops and removes its temporary folder
-    assert process.wait(timeout=60) in (0, 130), (folder / "app.log").read_text()[-3000:]
+    server.process.send_signal(signal.SIGINT)  # Ctrl-C: the app stops and removes its temporary folder
+    assert server.process.wait(timeout=60) in (0, 130), (folder / "app.log").read_text()[-3000:]
     left = [str(path) for path in (folder / "tmp").rglob("*")]
     assert not left, f"the app left files in its temporary folder: {left[:5]}"
-    log.close()
 
 
 def cut_out(server: AppServer, *files: Path, binary: bool = False, threshold: int = 128):
@@ -150,6 +158,59 @@ def test_requests_queue_one_at_a_time_and_see_their_place(app_server: AppServer,
     # stream, and the second's start was once seen 20 ms before the first's finish.
     assert first_done is not None
     assert ranks and ranks[0] == 0, ranks  # it waited, first in line, while the first request ran
+
+
+def peak_rss(process: subprocess.Popen) -> int:
+    """The peak resident memory of ``process`` so far (VmHWM), in bytes."""
+    status = Path(f"/proc/{process.pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]) * 1024
+
+
+def test_uploads_over_the_limits_are_refused_on_the_page_before_they_take_memory(
+    app_server: AppServer, tmp_path: Path
+) -> None:
+    bomb = tmp_path / "zeros.png"
+    Image.new("L", (8000, 8000)).save(bomb)  # 64 megapixels in 62 KB: predicted, the app would take 1.3 GB more
+    before = peak_rss(app_server.process)
+    gallery, downloads, status = cut_out(app_server, bomb)
+    assert gallery == [] and "skipped **zeros.png**: 8000x8000 = 64 megapixels, over this server's limit of 3" in status
+    assert peak_rss(app_server.process) - before < 64 * 2**20, "decoded: its 8-bit pixels alone take 64 MB"
+    noise = np.random.default_rng(0).integers(0, 255, (520, 520, 3), np.uint8)  # 0.8 MB as PNG: under the limit
+    files = [tmp_path / f"noise{index}.png" for index in range(3)]  # together over it
+    for path in files:
+        Image.fromarray(noise).save(path)
+    gallery, downloads, status = cut_out(app_server, *files)
+    assert gallery == [] and f"over this server's limit of {MAX_UPLOAD_MB} MB per request" in status, status
+    with urllib.request.urlopen(app_server.url + "config", timeout=30) as response:
+        page = response.read().decode()
+    for text in (status, page):  # no server paths, no advice only the server's owner could follow
+        assert str(app_server.tmp) not in text and str(app_server.ckpt.parent) not in text
+        assert "--max-pixels" not in text and "mgd-sam2 predict" not in text
+    assert app_server.ckpt.name in page and f"up to {MAX_PIXELS / 1e6:g} megapixels each" in page
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=lambda stop: stop.name)
+def test_every_stop_signal_removes_the_apps_files_and_a_killed_apps_go_at_the_next_start(
+    trained_checkpoint: Path, synthetic_root: Path, tmp_path: Path, stop: signal.Signals
+) -> None:
+    tmp = tmp_path / "tmp"
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp / f".mgd-sam2-app.{dead.pid}.0123abcd{TEMPORARY_SUFFIX}"  # an app killed with SIGKILL left it
+    (stale / "uploads").mkdir(parents=True)
+    (stale / "uploads" / "photo.jpg").write_bytes(b"a user's photo")
+    live = tmp / f".mgd-sam2-app.{os.getpid()}.89abcdef{TEMPORARY_SUFFIX}"  # a running app's: left alone
+    live.mkdir()
+    server = start_app(trained_checkpoint, tmp_path)
+    assert not stale.exists() and live.is_dir()
+    image = sorted(resolve_split(synthetic_root, "synthetic/SYN-TE").image_dir.iterdir())[0]
+    assert len(cut_out(server, image)[0]) == 4
+    assert len(list(tmp.rglob("*.png"))) >= 2  # the app's folder holds the upload's mask and cut-out
+    server.process.send_signal(stop)
+    log = tmp_path / "app.log"
+    assert server.process.wait(timeout=60) == 0, log.read_text()[-3000:]
+    assert [path.name for path in tmp.iterdir()] == [live.name], "the app left its folder"
+    assert f"stopped by {stop.name}; removed the app's uploads and results" in log.read_text()
 
 
 @pytest.mark.browser

@@ -3,6 +3,7 @@ and files are written as the user's other files are."""
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -394,3 +395,143 @@ def test_mba_without_any_boundary_is_undefined_not_zero(tmp_path, capsys) -> Non
     )
     assert code == 0 and "n/a" in out and "0.000" not in out
     assert json.loads((tmp_path / "s.json").read_text())["scores"]["mBA"] is None  # valid JSON: null
+
+
+# ---------------------------------------------------------------- full disks and killed exports
+
+
+def no_space(*args, **kwargs) -> None:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_is_one_line_naming_the_folder_and_leaves_nothing_partial(
+    trained_checkpoint, tmp_path, monkeypatch, capsys
+) -> None:
+    import safetensors.torch
+
+    photos(tmp_path / "in")
+    out, exports = tmp_path / "out", tmp_path / "exports"
+    exports.mkdir()
+    monkeypatch.setattr(Image.Image, "save", no_space)  # predict's masks
+    monkeypatch.setattr(safetensors.torch, "save_file", no_space)  # model export --out
+    for argv, folder in (
+        (["predict", "--ckpt", str(trained_checkpoint), "--input", str(tmp_path / "in"), "--output", str(out),
+          "--workers", "0"], out),
+        (["model", "export", "--ckpt", str(trained_checkpoint), "--out", str(exports / "w.safetensors")], exports),
+    ):  # fmt: skip
+        code, _, err = run(capsys, *argv)
+        assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (argv, err)
+        assert f"no space left on the device of {folder}:" in err, err
+        assert not [path.name for path in folder.iterdir()], argv  # no partial file, no temporary
+
+
+def test_the_next_export_removes_the_temporaries_of_a_killed_one(trained_checkpoint, tmp_path, capsys) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale_file = tmp_path / f".model.onnx.{dead.pid}.0123abcd{TEMPORARY_SUFFIX}"  # torch.onnx.export's target
+    stale_file.write_bytes(b"half a graph")
+    stale_folder = tmp_path / f".model_int8.xml.{dead.pid}.0123abcd{TEMPORARY_SUFFIX}"  # OpenVINO's save
+    stale_folder.mkdir()
+    (stale_folder / "model.bin").write_bytes(b"half the weights")
+    live = tmp_path / f".other.onnx.{os.getpid()}.0123abcd{TEMPORARY_SUFFIX}"  # a running export's: left alone
+    live.write_bytes(b"being written")
+    code, out, _ = run(capsys, "model", "export", "--ckpt", str(trained_checkpoint), "--out", str(tmp_path / "w.pt"))
+    assert code == 0 and f"removed unfinished temporary files of an interrupted export from {tmp_path}" in out
+    assert not stale_file.exists() and not stale_folder.exists() and live.exists()
+
+
+# ---------------------------------------------------------------- pickles
+
+
+class Planted:
+    """Unpickling it would create ``marker``: the code a malicious checkpoint runs."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_lightning_subcommands_refuse_a_malicious_checkpoint_in_one_line(tmp_path, capsys) -> None:
+    evil = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "epoch": Planted(tmp_path / "ran")}, evil)
+    config = str(Path(__file__).parent / "fixtures/resume.yaml")
+    for subcommand in ("fit", "validate", "test"):
+        code, _, err = run(capsys, subcommand, "-c", config, "--ckpt_path", str(evil))
+        assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (subcommand, err)
+        assert f"{evil} holds pickled Python objects" in err and "could run arbitrary code" in err, err
+        assert "weights_only" not in err, err  # never the advice to turn the safety off
+    assert not (tmp_path / "ran").exists()
+
+
+# ---------------------------------------------------------------- exported models that are not what they say
+
+
+def test_an_openvino_model_without_its_whole_bin_names_the_bin(tmp_path, capsys) -> None:
+    import openvino as ov
+    from openvino import opset13 as ops
+
+    source = ops.parameter([1, 1000], np.float32, name="full")
+    weights = ops.constant(np.arange(1000, dtype=np.float32).reshape(1, 1000))
+    ov.save_model(ov.Model([ops.add(source, weights)], [source]), str(tmp_path / "m.xml"), compress_to_fp16=False)
+    photos(tmp_path / "in", ("a.png",))
+    data = (tmp_path / "m.bin").read_bytes()
+    (tmp_path / "m.bin").write_bytes(data[: len(data) // 2])
+    code, _, err = predict(capsys, tmp_path / "m.xml", tmp_path / "in", tmp_path / "out")
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    short = f"its weights file {tmp_path / 'm.bin'} is {len(data) // 2} bytes, shorter than the {len(data)}"
+    assert f"OpenVINO model {tmp_path / 'm.xml'}: {short}" in err, err
+    (tmp_path / "m.bin").unlink()
+    code, _, err = predict(capsys, tmp_path / "m.xml", tmp_path / "in", tmp_path / "out")
+    assert code == 1 and f"its weights file {tmp_path / 'm.bin'} is missing" in err and "ONNX" not in err, err
+
+
+def test_another_networks_onnx_with_our_metadata_is_refused_in_one_line(tmp_path, capsys) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    from mgd_sam2.inference.backends import ONNX_FORMAT
+    from mgd_sam2.models.network import NetworkConfig
+
+    inputs = [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 128, 128])]
+    outputs = [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, 128, 128])]
+    graph = helper.make_graph([helper.make_node("Relu", ["input"], ["output"])], "another", inputs, outputs)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)], ir_version=10)
+    network = json.dumps(NetworkConfig(preset="micro").to_dict())
+    helper.set_model_props(model, {"format": ONNX_FORMAT, "network": network, "grid": "2", "input_size": "128"})
+    onnx.save(model, str(tmp_path / "another.onnx"))
+    photos(tmp_path / "in", ("a.png",))
+    for backend in ("onnx", "openvino"):
+        code, _, err = predict(
+            capsys, tmp_path / "another.onnx", tmp_path / "in", tmp_path / "out", "--backend", backend
+        )
+        assert code == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, (backend, err)
+        assert "its graph does not match the mgd-sam2 metadata it carries (inputs input [1, 3, 128, 128]" in err, err
+
+
+# ---------------------------------------------------------------- evaluate: inputs that score but mislead
+
+
+def test_evaluate_notes_grey_ground_truth_and_jpeg_predictions(tmp_path, capsys) -> None:
+    gt = np.zeros((60, 80), np.uint8)
+    gt[15:45, 20:60] = 255
+    pred = np.clip(gt.astype(int) + np.random.default_rng(0).integers(-40, 40, gt.shape), 0, 255).astype(np.uint8)
+    for folder in ("gt", "gradient", "pred", "jpeg"):
+        (tmp_path / folder).mkdir()
+    Image.fromarray(gt).save(tmp_path / "gt" / "x.png")
+    Image.fromarray(np.tile(np.linspace(0, 159, 80).astype(np.uint8), (60, 1))).save(tmp_path / "gradient" / "x.png")
+    Image.fromarray(pred).save(tmp_path / "pred" / "x.png")
+    Image.fromarray(pred).save(tmp_path / "jpeg" / "x.jpg", quality=90)
+    outputs = {}
+    for pred_dir, gt_dir in (("pred", "gt"), ("pred", "gradient"), ("jpeg", "gt")):
+        code, out, _ = run(capsys, "evaluate", "--pred", str(tmp_path / pred_dir), "--gt", str(tmp_path / gt_dir),
+                           "--metrics", "S,MAE", "--workers", "0")  # fmt: skip
+        assert code == 0
+        outputs[pred_dir, gt_dir] = out
+    assert "note:" not in outputs["pred", "gt"]  # a mask and a PNG map: nothing to say
+    assert (
+        "note: 1 GT masks are grey images, not masks" in outputs["pred", "gradient"]
+        and "e.g. x" in outputs["pred", "gradient"]
+    )
+    assert "note: 1 predictions are JPEG files, e.g. x: JPEG is lossy" in outputs["jpeg", "gt"]

@@ -14,3 +14,11 @@ class MissingFileError(UserError, FileNotFoundError):
 
 class ConfigError(UserError, ValueError):
     """A setting (flag or config value) that cannot work."""
+
+
+class DiskFullError(UserError, OSError):
+    """A write that found no space left on its device; nothing partial was left behind."""
+
+
+class NonFiniteError(UserError, ArithmeticError):
+    """NaN or infinite values where a model must be finite: a diverged training run, or weights saved from one."""

@@ -4,6 +4,11 @@
 ``MaskWriter`` of ``mgd-sam2 predict --cutout`` and the same recorded settings, so a mask (and cut-out)
 from the page equals predict's file byte for byte. The binary mask and the overlay shown by the page are
 made from that 8-bit mask.
+
+Memory is bounded per request: a request's uploads together may hold at most ``max_request_bytes``, and
+each image at most ``max_pixels`` (checked from its header, before it is decoded); the images of a request
+are processed one at a time, so the largest image sets the peak (about APP_BYTES_PER_PIXEL per pixel).
+Messages meant for the page name uploads by their file names, never by their paths on the server.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from PIL import Image
 
 from mgd_sam2.data.datasets import Record
 from mgd_sam2.data.io import read_image
+from mgd_sam2.errors import UserError
 from mgd_sam2.inference.segmenter import Segmenter
 from mgd_sam2.inference.writer import binary_mask, output_paths
 from mgd_sam2.utils.files import atomic_path
@@ -27,6 +33,17 @@ from mgd_sam2.utils.files import atomic_path
 OVERLAY_COLOUR = np.array([255, 0, 80], np.float32)  # foreground tint of the overlay
 OVERLAY_OPACITY = 0.55
 REQUEST_MAX_AGE_S = 3600  # request folders older than this are removed at the next request
+OVERLAY_ROWS = 512  # the overlay is computed in blocks of rows, so that its float32 arrays stay small
+APP_MAX_PIXELS = 25_000_000  # per image: a 24-megapixel camera's 6000 x 4000 photo
+APP_MAX_REQUEST_MB = 50  # uploads of one request together
+# Peak memory of the app per pixel of the largest image of a request, above the app's own (model, libraries): the
+# decoded image, its 8-bit mask, the full-size logits, the RGBA cut-out and the overlay, measured with the micro
+# model for 16- and 25-megapixel photos (README, Cutting out in the browser).
+APP_BYTES_PER_PIXEL = 20
+
+
+class RequestRefused(UserError):
+    """A request over the server's limits; the message is for the page."""
 
 
 @dataclass
@@ -47,20 +64,63 @@ class CutoutResult:
 
 def overlay(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """(H, W, 3) uint8 image tinted where (H, W) uint8 ``mask`` is foreground (its value is the tint's weight)."""
-    weight = (mask.astype(np.float32) / 255 * OVERLAY_OPACITY)[..., None]
-    return (image.astype(np.float32) * (1 - weight) + OVERLAY_COLOUR * weight).round().astype(np.uint8)
+    tinted = np.empty_like(image)
+    for top in range(0, image.shape[0], OVERLAY_ROWS):
+        rows = slice(top, top + OVERLAY_ROWS)
+        weight = (mask[rows].astype(np.float32) / 255 * OVERLAY_OPACITY)[..., None]
+        tinted[rows] = (image[rows].astype(np.float32) * (1 - weight) + OVERLAY_COLOUR * weight).round()
+    return tinted
+
+
+def image_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from the file's header, without decoding it; None for a file that is no image (the predict
+    loop reports it)."""
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (OSError, SyntaxError, ValueError):
+        return None
 
 
 class CutoutService:
     """The model, loaded once, and the folder that holds every request's files (removed by the caller)."""
 
-    def __init__(self, segmenter: Segmenter, workdir: str | Path) -> None:
+    def __init__(
+        self, segmenter: Segmenter, workdir: str | Path, max_request_bytes: int = APP_MAX_REQUEST_MB * 10**6
+    ) -> None:
         self.segmenter, self.workdir, self.max_pixels = segmenter, Path(workdir), segmenter.max_pixels
-        self.backend, self.description = segmenter.backend, segmenter.description
+        self.max_request_bytes = max_request_bytes
+        self.backend, self.description = segmenter.backend, segmenter.description  # for the server's console
+        description = segmenter.description
+        for path in (segmenter.settings.weights, segmenter.settings.weights_extra):  # the page names files only
+            description = description.replace(str(path), Path(path).name) if path is not None else description
+        self.public_description = description
+
+    def admit(self, files: list[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+        """(the files within the per-image pixel limit, [(name, why)] for those over it); a RequestRefused when the
+        request's files together are over the byte limit."""
+        total = sum(file.stat().st_size for file in files)
+        if total > self.max_request_bytes:
+            raise RequestRefused(
+                f"the upload holds {total / 1e6:.1f} MB, over this server's limit of "
+                f"{self.max_request_bytes / 1e6:g} MB per request: send fewer or smaller files at a time"
+            )
+        admitted, refused = [], []
+        for file in files:
+            size = image_size(file)
+            if size is not None and size[0] * size[1] > self.max_pixels:
+                pixels = f"{size[0]}x{size[1]} = {size[0] * size[1] / 1e6:.0f} megapixels"
+                refused.append(
+                    (file.name, f"{pixels}, over this server's limit of {self.max_pixels / 1e6:g} megapixels")
+                )
+            else:
+                admitted.append(file)
+        return admitted, refused
 
     def run(self, files: list[str | Path]) -> CutoutResult:
         """Predict each file; unreadable files, non-images and images over the pixel limit are listed in
-        ``failures`` instead."""
+        ``failures`` instead (a RequestRefused for a request over the byte limit)."""
+        files, refused = self.admit([Path(file) for file in files])
         self.remove_old_requests()
         folder = Path(tempfile.mkdtemp(prefix="request-", dir=self.workdir))
         records, names = [], set()
@@ -81,7 +141,9 @@ class CutoutService:
             mask, cutout = output_paths(folder, record.name, cutout=True)
             if mask.is_file() and cutout.is_file():
                 cutouts.append(Cutout(record.image.name, record.image, mask, cutout))
-        failures = [(Path(path).name, message) for path, message in writer.failures]
+        failures = refused + [
+            (Path(path).name, message.replace(str(path), Path(path).name)) for path, message in writer.failures
+        ]
         return CutoutResult(cutouts, failures, seconds, folder)
 
     def views(self, cutout: Cutout, binary: bool, threshold: int) -> tuple[Path, Path]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mgd_sam2.app.cutout import REQUEST_MAX_AGE_S, CutoutResult, CutoutService, zip_files
+from mgd_sam2.app.cutout import REQUEST_MAX_AGE_S, CutoutResult, CutoutService, RequestRefused, zip_files
 from mgd_sam2.data.io import FOREGROUND_THRESHOLD
 
 TITLE = "MGD-SAM2 cut-out"
@@ -51,7 +51,8 @@ def build_page(service: CutoutService) -> Any:
     # Gradio's cache of uploads and served files: files older than REQUEST_MAX_AGE_S removed every 10 minutes
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(600, REQUEST_MAX_AGE_S)) as page:
         gr.Markdown(
-            f"# {TITLE}\nUpload one or several images of any size. **Model:** {service.description} · "
+            f"# {TITLE}\nUpload one or several images of up to {service.max_pixels / 1e6:g} megapixels each, "
+            f"{service.max_request_bytes / 1e6:g} MB at a time. **Model:** {service.public_description} · "
             f"**preset:** {backend.preset} · **backend:** {backend.name} · input {backend.input_size} px"
         )
         with gr.Row():
@@ -70,7 +71,10 @@ def build_page(service: CutoutService) -> Any:
         def cut_out(paths: list[str] | None, binary: bool, threshold: float):
             if not paths:
                 return [], [], "Upload at least one image first.", None
-            outcome = service.run([Path(path) for path in paths])
+            try:
+                outcome = service.run([Path(path) for path in paths])
+            except RequestRefused as refusal:
+                return [], [], f"⚠️ {refusal}", None
             shown, download = gallery_and_downloads(service, outcome, binary, int(threshold))
             return shown, download, status_text(outcome), outcome
 

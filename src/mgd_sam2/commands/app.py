@@ -1,21 +1,46 @@
-"""``mgd-sam2 app`` (``make app``): a web page that cuts objects out of uploaded images, on this machine."""
+"""``mgd-sam2 app`` (``make app``): a web page that cuts objects out of uploaded images, on this machine.
+
+Uploads and results live in a private temporary folder named with the app's process id; it is removed when
+the app stops by Ctrl-C, SIGTERM (``systemctl stop``, ``docker stop``) or SIGHUP (the terminal closed), and
+the folders of app processes that were killed outright are removed at the next start.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import os
+import signal
+import sys
 import tempfile
-from pathlib import Path
+from typing import Iterator
 
 from mgd_sam2.commands.arguments import add_weights_arguments, positive_int
 from mgd_sam2.errors import ConfigError
 
 DEFAULT_HOST = "127.0.0.1"  # this machine only; another address only when asked for with --host
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # besides SIGINT (Ctrl-C), which Python and Gradio handle
+WORKDIR_NAME = "mgd-sam2-app"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_weights_arguments(parser, ckpt_required=False, ckpt_default="; default: the demo's trained checkpoint")
+    from mgd_sam2.app.cutout import APP_MAX_PIXELS, APP_MAX_REQUEST_MB
+
+    add_weights_arguments(
+        parser,
+        ckpt_required=False,
+        ckpt_default="; default: the demo's trained checkpoint",
+        max_pixels=APP_MAX_PIXELS,
+        max_pixels_help="per image: larger uploads are refused on the page before they are decoded (memory, "
+        "decompression bombs)",
+    )
+    parser.add_argument(
+        "--max-upload-mb",
+        type=positive_int,
+        default=APP_MAX_REQUEST_MB,
+        help="megabytes of uploads per request (each file and all together); larger ones are refused",
+    )
     parser.add_argument(
         "--host",
         default=DEFAULT_HOST,
@@ -28,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from importlib.util import find_spec
 
     from mgd_sam2.commands.demo import demo_checkpoint
+    from mgd_sam2.utils.files import remove_stale_temporaries, temporary_folder
 
     if find_spec("gradio") is None:
         raise ConfigError("the app needs Gradio: pip install 'mgd-sam2[app]' (or run `make app`)")
@@ -41,8 +67,13 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"warning: listening on {args.host}: anyone who can reach this machine on port {args.port} can use the app"
         )
-    with tempfile.TemporaryDirectory(prefix="mgd-sam2-app-") as workdir:
-        os.environ["GRADIO_TEMP_DIR"] = str(Path(workdir) / "uploads")  # uploads go here and are removed with it
+    stale = remove_stale_temporaries(tempfile.gettempdir())
+    if stale:
+        print(
+            f"removed {stale} temporary folder(s) of app or predict runs that were killed, in {tempfile.gettempdir()}"
+        )
+    with stop_signals_interrupt() as received, temporary_folder(tempfile.gettempdir(), WORKDIR_NAME) as workdir:
+        os.environ["GRADIO_TEMP_DIR"] = str(workdir / "uploads")  # uploads go here and are removed with it
         os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no calls home from a user's machine
         from mgd_sam2.app.cutout import CutoutService
         from mgd_sam2.app.page import build_page
@@ -50,11 +81,61 @@ def run(args: argparse.Namespace) -> int:
 
         segmenter = Segmenter.load(ckpt, weights_extra=args.weights, backend=args.backend, device=args.device,
                                    precision=args.precision, max_pixels=args.max_pixels)  # fmt: skip
-        service = CutoutService(segmenter, workdir)
+        service = CutoutService(segmenter, workdir, max_request_bytes=args.max_upload_mb * 10**6)
         print(f"model: {service.description}")
+        print(limits_note(args.max_pixels, args.max_upload_mb))
         page = build_page(service)
-        page.launch(server_name=args.host, server_port=args.port, share=False, show_error=True, quiet=False)
+        page.launch(
+            server_name=args.host,
+            server_port=args.port,
+            share=False,
+            show_error=True,
+            quiet=False,
+            max_file_size=service.max_request_bytes,
+        )
+    if received:
+        with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+            print(f"stopped by {received[0]}; removed the app's uploads and results", file=sys.stderr)
     return 0
+
+
+def limits_note(max_pixels: int, max_upload_mb: int) -> str:
+    """The request limits, what the largest accepted image costs in memory, and a warning when this machine has less
+    memory available."""
+    from mgd_sam2.app.cutout import APP_BYTES_PER_PIXEL
+    from mgd_sam2.utils.parallel import available_memory
+
+    need = max_pixels * APP_BYTES_PER_PIXEL
+    note = (
+        f"limits per request: {max_upload_mb} MB of uploads (--max-upload-mb), images of up to {max_pixels / 1e6:g} "
+        f"megapixels each (--max-pixels; the largest takes about {need / 2**30:.1f} GiB besides the model)"
+    )
+    available = available_memory()
+    if available is not None and available < need:
+        note += (
+            f"\nwarning: only {available / 2**30:.1f} GiB of memory is available; lower --max-pixels so that the "
+            "largest upload fits"
+        )
+    return note
+
+
+@contextlib.contextmanager
+def stop_signals_interrupt() -> Iterator[list[str]]:
+    """While inside, SIGTERM and SIGHUP stop the app as Ctrl-C does (a KeyboardInterrupt in the main thread, which
+    Gradio answers by closing the server), so that the ``with`` blocks around it remove its files. Yields the list
+    that receives the name of the signal that stopped it."""
+    received: list[str] = []
+
+    def interrupt(signum: int, frame: object) -> None:
+        received.append(signal.Signals(signum).name)
+        raise KeyboardInterrupt
+
+    previous = {number: signal.signal(number, interrupt) for number in STOP_SIGNALS}
+    try:
+        yield received
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def is_local(host: str) -> bool:

@@ -55,9 +55,16 @@ def comma_list(kind: Callable[[str], object], choices: Iterable[str] | None = No
     return parse
 
 
-def add_weights_arguments(parser: argparse.ArgumentParser, ckpt_required: bool, ckpt_default: str = "") -> None:
-    """--ckpt, --weights, --backend, --device, --precision and --max-pixels: which weights run, where and how
-    (predict and the app; inference/loading.py and inference/devices.py give them meaning)."""
+def add_weights_arguments(
+    parser: argparse.ArgumentParser,
+    ckpt_required: bool,
+    ckpt_default: str = "",
+    max_pixels: int | None = None,
+    max_pixels_help: str = "a guard against decompression bombs and memory",
+) -> None:
+    """--ckpt, --weights, --backend, --device, --precision and --max-pixels (default ``max_pixels``, else
+    predict's): which weights run, where and how (predict and the app; inference/loading.py and
+    inference/devices.py give them meaning)."""
     from mgd_sam2.data.io import DEFAULT_MAX_PIXELS
     from mgd_sam2.inference.devices import BACKENDS, DEVICES, PRECISIONS
 
@@ -88,6 +95,6 @@ def add_weights_arguments(parser: argparse.ArgumentParser, ckpt_required: bool, 
     parser.add_argument(
         "--max-pixels",
         type=positive_int,
-        default=DEFAULT_MAX_PIXELS,
-        help="refuse images larger than this many pixels (a guard against decompression bombs and memory)",
+        default=max_pixels or DEFAULT_MAX_PIXELS,
+        help=f"refuse images larger than this many pixels ({max_pixels_help})",
     )

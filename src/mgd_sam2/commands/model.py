@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from mgd_sam2.errors import ConfigError
     from mgd_sam2.inference.loading import export_trained_weights, load_network
-    from mgd_sam2.utils.files import check_output_file
+    from mgd_sam2.utils.files import check_output_file, remove_stale_temporaries
 
     if not (args.out or args.onnx or args.int8 or args.openvino_int8):
         raise ConfigError(
@@ -123,11 +123,13 @@ def run_export(args: argparse.Namespace) -> int:
         if getattr(args, flag) and not args.onnx:
             raise ConfigError(f"--{flag.replace('_', '-')} is quantized from the fp32 export: give --onnx too")
     calibration = calibration_images(args) if args.openvino_int8 else []
-    for flag in ("out", "onnx", "int8", "openvino_int8"):
-        if getattr(args, flag):
-            check_output_file(getattr(args, flag), f"--{flag.replace('_', '-')}")
+    outputs = {f"--{flag.replace('_', '-')}": getattr(args, flag) for flag in ("out", "onnx", "int8", "openvino_int8")}
     if args.openvino_int8:
-        check_output_file(args.openvino_int8.with_suffix(".bin"), "--openvino-int8 (its .bin)")
+        outputs["--openvino-int8 (its .bin)"] = args.openvino_int8.with_suffix(".bin")
+    outputs = {flag: check_output_file(path, flag) for flag, path in outputs.items() if path}
+    for folder in sorted({path.parent for path in outputs.values()}):  # temporaries of a killed export, as predict's
+        if remove_stale_temporaries(folder):
+            print(f"removed unfinished temporary files of an interrupted export from {folder}")
     network, description = load_network(args.ckpt, args.weights)
     if args.out:
         count = export_trained_weights(network, args.out)

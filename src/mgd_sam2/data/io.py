@@ -105,6 +105,19 @@ def is_label_map(values: np.ndarray) -> bool:
     return int(values.max(initial=0)) == 1
 
 
+# A GT mask is black and white with soft edges: a share of grey pixels this large (values away from both 0 and 255)
+# is an image, not a mask (a grey gradient, a photo, a probability map); masks of even very thin structures have
+# far fewer edge pixels.
+GREY_MARGIN = 16  # values within this of 0 or 255 count as black or white
+GREY_SHARE = 0.25
+
+
+def is_grey_map(values: np.ndarray) -> bool:
+    """True for a (H, W) uint8 map of which more than GREY_SHARE of the pixels are grey, not near 0 or 255."""
+    grey = (values >= GREY_MARGIN) & (values <= 255 - GREY_MARGIN)
+    return bool(grey.mean() > GREY_SHARE) if values.size else False
+
+
 def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """(H, W, 3) uint8 RGB image as it displays (EXIF orientation applied)."""
     return image_to_rgb(open_image(path, exif_transpose=True, max_pixels=max_pixels))

@@ -1,6 +1,6 @@
 """Backends that turn views into logits: the PyTorch network, or an ONNX export run by ONNX Runtime or OpenVINO.
 
-Each takes the same :class:`~mgd_sam2.models.multi_view.Views` (cut by ``data.views.tile``) and returns float32
+Each takes the same :class:`~mgd_sam2.models.multi_view.Views` (cut by ``data.view_cutting.tile``) and returns float32
 ``(B, 1, S, S)`` logits on the CPU or the backend's device, so reading, resizing, TTA, turning logits into
 8-bit maps and writing are one code path for all (inference/maps.py, inference/predict.py).
 """
@@ -23,6 +23,7 @@ from mgd_sam2.models.network import MGDSAM2
 ONNX_INPUTS = ("full", "local_views", "global_view")  # the fields of Views, in order
 ONNX_OUTPUT = "logits"
 ONNX_FORMAT = "mgd-sam2 onnx v1"  # metadata "format" of our exports
+Shape = tuple[int | None, ...]  # a graph input's shape (None: a dynamic axis)
 
 
 class Backend(Protocol):
@@ -75,7 +76,8 @@ class ExportedBackend:
     name: str
     runtime: str  # the runtime's name, for descriptions
 
-    def __init__(self, path: Path, metadata: dict[str, str]) -> None:
+    def __init__(self, path: Path, metadata: dict[str, str], inputs: dict[str, Shape], outputs: list[str]) -> None:
+        """``inputs``: the graph's input names and shapes (None: a dynamic axis); ``outputs``: its output names."""
         if metadata.get("format") != ONNX_FORMAT:
             raise OnnxBackendError(f"{path} is an ONNX model, but not one exported by `mgd-sam2 model export --onnx`")
         self.path = path
@@ -88,6 +90,27 @@ class ExportedBackend:
                 f"{path}: its mgd-sam2 metadata is incomplete ({error!r}); export it again"
             ) from None
         self.quantization = metadata.get("quantization", "none")
+        self.check_graph(inputs, outputs)
+
+    def expected_inputs(self) -> dict[str, Shape]:
+        """The inputs of an export of one image at ``input_size`` with ``grid`` (inference/export.py)."""
+        size, grid = self.input_size, self.grid
+        view = size // grid
+        return {"full": (1, 3, size, size), "local_views": (1, grid * grid, 3, view, view),
+                "global_view": (1, 3, view, view)}  # fmt: skip
+
+    def check_graph(self, inputs: dict[str, Shape], outputs: list[str]) -> None:
+        """A one-line error unless the graph takes and returns what its metadata says (metadata copied into another
+        network's file would otherwise fail inside the runtime)."""
+        expected = self.expected_inputs()
+        if inputs != expected or ONNX_OUTPUT not in outputs:
+            found = ", ".join(f"{name} {list(shape)}" for name, shape in inputs.items())
+            wanted = ", ".join(f"{name} {list(shape)}" for name, shape in expected.items())
+            raise OnnxBackendError(
+                f"{self.path}: its graph does not match the mgd-sam2 metadata it carries (inputs {found}; outputs "
+                f"{', '.join(outputs)}; an export of preset {self.preset} takes {wanted} and returns {ONNX_OUTPUT}): "
+                "it is another network's file; export the model again with `mgd-sam2 model export --onnx`"
+            )
 
     def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         """One image's ``ONNX_INPUTS`` (float32 arrays with a batch of 1) -> its (1, 1, S, S) logits."""
@@ -115,8 +138,7 @@ class ExportedBackend:
     def describe(self) -> str:
         quantized = "" if self.quantization == "none" else f", {self.quantization}"
         details = f", {self.details()}" if self.details() else ""
-        kind = "OpenVINO model" if self.path.suffix == ".xml" else "ONNX model"
-        return f"{kind} {self.path} (preset {self.preset}{quantized}, {self.runtime}{details})"
+        return f"{model_kind(self.path)} {self.path} (preset {self.preset}{quantized}, {self.runtime}{details})"
 
 
 def existing_export(path: str | Path) -> Path:
@@ -126,10 +148,39 @@ def existing_export(path: str | Path) -> Path:
     return path
 
 
+def model_kind(path: Path) -> str:
+    """ "OpenVINO model" for an OpenVINO IR .xml (``model export --openvino-int8``), else "ONNX model"."""
+    return "OpenVINO model" if path.suffix == ".xml" else "ONNX model"
+
+
 def unreadable(path: Path, error: Exception) -> OnnxBackendError:
-    return OnnxBackendError(
-        f"{path} is not a readable ONNX model ({str(error).splitlines()[0][:200]}); export it again"
-    )
+    reason = openvino_weights_problem(path) if path.suffix == ".xml" else None
+    if reason is not None:
+        return OnnxBackendError(
+            f"OpenVINO model {path}: {reason}; copy the .xml and its .bin together, or export again "
+            "(`mgd-sam2 model export --openvino-int8 OUT.xml` writes both)"
+        )
+    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+    return OnnxBackendError(f"{path} is not a readable {model_kind(path)} ({first_line}); export it again")
+
+
+def openvino_weights_problem(path: Path) -> str | None:
+    """What is wrong with the weights file (.bin) of the OpenVINO IR ``path``: missing, or shorter than the
+    offsets its constants name; None when neither."""
+    import xml.etree.ElementTree as ElementTree
+
+    weights = path.with_suffix(".bin")
+    if not weights.is_file():
+        return f"its weights file {weights} is missing"
+    try:
+        constants = [data for data in ElementTree.parse(path).iter("data") if "offset" in data.attrib]
+        needed = max((int(data.get("offset")) + int(data.get("size", 0)) for data in constants), default=0)
+    except (ElementTree.ParseError, ValueError):
+        return None
+    size = weights.stat().st_size
+    if size < needed:
+        return f"its weights file {weights} is {size} bytes, shorter than the {needed} its constants need (truncated)"
+    return None
 
 
 class OnnxBackend(ExportedBackend):
@@ -150,7 +201,12 @@ class OnnxBackend(ExportedBackend):
             self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime raises its own exception types for bad files
             raise unreadable(path, error) from error
-        super().__init__(path, self.session.get_modelmeta().custom_metadata_map)
+        inputs = {
+            node.name: tuple(d if isinstance(d, int) else None for d in node.shape)
+            for node in self.session.get_inputs()
+        }
+        outputs = [node.name for node in self.session.get_outputs()]
+        super().__init__(path, self.session.get_modelmeta().custom_metadata_map, inputs, outputs)
 
     def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run([ONNX_OUTPUT], feed)[0]
@@ -213,7 +269,12 @@ class OpenVinoBackend(ExportedBackend):
         metadata = {}
         if model.has_rt_info(["framework"]):  # where OpenVINO keeps an ONNX file's metadata
             metadata = {key: value.astype(str) for key, value in model.get_rt_info(["framework"]).astype(dict).items()}
-        super().__init__(path, metadata)
+        inputs = {
+            node.get_any_name(): tuple(d.get_length() if d.is_static else None for d in node.get_partial_shape())
+            for node in model.inputs
+        }
+        outputs = [name for node in model.outputs for name in node.get_names()]
+        super().__init__(path, metadata, inputs, outputs)
         self.precision = "bf16" if bf16 else "f32"
         properties = {
             "INFERENCE_PRECISION_HINT": self.precision,

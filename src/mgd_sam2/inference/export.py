@@ -36,7 +36,7 @@ from mgd_sam2.inference.backends import (
 from mgd_sam2.models.groups import part_of
 from mgd_sam2.models.multi_view import Views
 from mgd_sam2.models.network import MGDSAM2
-from mgd_sam2.utils.files import atomic_path
+from mgd_sam2.utils.files import atomic_path, disk_full_errors, temporary_folder
 
 OPSET = 20  # Gelu as one operator, which ONNX Runtime runs fused
 # Largest difference of the fp32 export's logits from PyTorch's, relative to the logits' scale (their largest
@@ -164,8 +164,6 @@ def quantize_openvino(
     the new one written last, so a reader never pairs an .xml with another export's .bin. Returns its distance
     from PyTorch on the first calibration image, run in bf16 where OpenVINO has it (as predict runs it
     fastest), else fp32 (``"bf16"``: which)."""
-    import tempfile
-
     nncf = import_nncf()
     ov = import_openvino()
     path = Path(path)
@@ -183,11 +181,11 @@ def quantize_openvino(
     quantized.set_rt_info(f"int8 (OpenVINO NNCF, static, {len(calibration)} calibration images)",
                           ["framework", "quantization"])  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent, prefix=f".{path.stem}.") as folder:
-        ov.save_model(quantized, str(Path(folder) / "model.xml"), compress_to_fp16=False)
+    with temporary_folder(path.parent, path.name) as folder, disk_full_errors(path):
+        ov.save_model(quantized, str(folder / "model.xml"), compress_to_fp16=False)
         path.unlink(missing_ok=True)
-        os.replace(Path(folder) / "model.bin", path.with_suffix(".bin"))
-        os.replace(Path(folder) / "model.xml", path)
+        os.replace(folder / "model.bin", path.with_suffix(".bin"))
+        os.replace(folder / "model.xml", path)
     bf16 = openvino_has_bf16()
     return {**compare(OpenVinoBackend(path, bf16=bf16, cache=False), network, calibration[0]), "bf16": bf16}
 

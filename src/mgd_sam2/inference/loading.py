@@ -25,6 +25,7 @@ from mgd_sam2.models.checkpoints import (
     unwrap_state_dict,
     weights_kind,
 )
+from mgd_sam2.models.finite import require_finite
 from mgd_sam2.models.groups import TRUNK
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 from mgd_sam2.utils.files import atomic_path
@@ -90,7 +91,17 @@ def network_from_lightning(content: dict, source: str | Path) -> MGDSAM2:
 
 
 def load_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[MGDSAM2, str]:
-    """(network in eval mode, a one-line description of what was loaded)."""
+    """(network in eval mode, a one-line description of what was loaded); a one-line error for weights holding NaN
+    or infinite values (a diverged run's), which would give all-black masks. Every use of weights for inference
+    (predict, export, the app, benchmarks) loads them here."""
+    network, description = build_network(ckpt, weights)
+    files = f"{ckpt}" + (f" with --weights {weights}" if weights is not None else "")
+    require_finite(network.state_dict().items(), files)
+    return network, description
+
+
+def build_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[MGDSAM2, str]:
+    """(network in eval mode, a one-line description) of any weights predict takes, as they are."""
     from mgd_sam2.inference.model_folder import is_model_folder, load_model_folder
 
     if is_model_folder(ckpt):

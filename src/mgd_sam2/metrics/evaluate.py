@@ -24,8 +24,10 @@ from torchmetrics import MetricCollection
 
 from mgd_sam2.data.io import (
     CUTOUT_SUFFIX,
+    GREY_SHARE,
     UnreadableImageError,
     decode_mask,
+    is_grey_map,
     is_label_map,
     provenance,
     read_prediction,
@@ -98,6 +100,7 @@ class Headers:
     mismatched: list[str] = field(default_factory=list)  # prediction not at GT size
     transposed: list[str] = field(default_factory=list)  # prediction at the GT size turned by 90 degrees
     unreadable: list[str] = field(default_factory=list)
+    jpeg: list[str] = field(default_factory=list)  # predictions saved as JPEG
     largest_pixels: int = 0  # of the largest GT
 
 
@@ -109,6 +112,8 @@ def check_headers(pairs: list[tuple[str, Path, Path]]) -> Headers:
             try:
                 with Image.open(path) as image:
                     sizes.append(image.size)
+                    if path is pred and image.format == "JPEG":
+                        headers.jpeg.append(name)
             except OSError as error:
                 headers.unreadable.append(f"{path}: {error}")
         if len(sizes) < 2:
@@ -132,7 +137,8 @@ class PairMeasurer:
         self.metrics, self.resize_pred = metrics, resize_pred
 
     def __call__(self, pair: tuple[str, Path, Path]) -> tuple[str, Any, Any]:
-        """-> (stem, (H, W), result with the flags "gt_label_map" and "pred_low_range"), or (stem, None, error)."""
+        """-> (stem, (H, W), result with the flags "gt_label_map", "gt_grey" and "pred_low_range"), or (stem, None,
+        error)."""
         name, pred_path, gt_path = pair
         try:
             pred, (gt, label_map) = read_prediction(pred_path), decode_mask(gt_path)
@@ -143,7 +149,8 @@ class PairMeasurer:
                 return name, None, f"prediction {pred.shape[::-1]} vs ground truth {gt.shape[::-1]} (W x H)"
             pred = cv2.resize(pred, gt.shape[::-1], interpolation=cv2.INTER_LINEAR)
         result = measure_all(self.metrics, ImagePair(pred, gt))
-        return name, gt.shape, {**result, "gt_label_map": label_map, "pred_low_range": is_label_map(pred)}
+        flags = {"gt_label_map": label_map, "gt_grey": is_grey_map(gt), "pred_low_range": is_label_map(pred)}
+        return name, gt.shape, {**result, **flags}
 
 
 @dataclass
@@ -211,7 +218,7 @@ def evaluate_folders(
     metrics = build_metrics(
         metric_names or list(METRIC_CLASSES), hce_binarize=hce_binarize, skeleton_cache=skeleton_cache
     )
-    per_image, errors, label_maps, low_range = [], [], 0, 0
+    per_image, errors, label_maps, low_range, grey = [], [], 0, 0, []
     for name, shape, result in parallel_map(
         PairMeasurer(metrics, resize_pred), pairs, allowed, "evaluating", show=progress
     ):
@@ -220,6 +227,8 @@ def evaluate_folders(
             continue
         label_maps += result.pop("gt_label_map")
         low_range += result.pop("pred_low_range")
+        if result.pop("gt_grey"):
+            grey.append(name)
         metrics.update(results=[result])
         scalars = {key: result[key] for key in SCALAR_KEYS if key in result}
         per_image.append({"name": name, "height": shape[0], "width": shape[1], **scalars})
@@ -229,6 +238,16 @@ def evaluate_folders(
         )
     if label_maps:
         notes.append(f"{label_maps} GT masks are 0/1 label maps: read as 0/255")
+    if grey:
+        notes.append(
+            f"{len(grey)} GT masks are grey images, not masks (over {GREY_SHARE:.0%} of their pixels far from black "
+            f"and white), e.g. {', '.join(grey[:3])}: foreground is > 128, so their scores say little; check --gt"
+        )
+    if headers.jpeg:
+        notes.append(
+            f"{len(headers.jpeg)} predictions are JPEG files, e.g. {', '.join(headers.jpeg[:3])}: JPEG is lossy, so "
+            "they are not the maps that were predicted and their scores move; save predictions as PNG"
+        )
     if low_range:
         notes.append(
             f"{low_range} predictions only hold values 0 and 1, like label maps, not 8-bit maps: S, E, F, wF and "

@@ -102,6 +102,29 @@ def read_safetensors(path: Path) -> dict:
     return content
 
 
+def load_torch_file(path: Path, mmap: bool = False) -> dict:
+    """``torch.load(path, weights_only=True)``: a dict of plain tensors and values, or a one-line CheckpointError for
+    a file holding other pickled objects (never loaded: they could run code) or a damaged one. ``mmap``: the tensors
+    are mapped, not read (a cheap check of a whole training checkpoint)."""
+    try:
+        content = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(
+            f"{path} holds pickled Python objects besides tensors; it is refused because loading it could run "
+            "arbitrary code. Use a file of plain weights: a checkpoint of this project's training, or a state dict "
+            "saved with torch.save."
+        ) from error
+    except Exception as error:  # torch raises RuntimeError or EOFError depending on the damage
+        raise CheckpointError(
+            f"{path} is not a readable PyTorch checkpoint "
+            f"({type(error).__name__}: {str(error).splitlines()[0][:200]}). "
+            "Check the file is complete (re-download it) and is a .pt/.pth/.ckpt weights file."
+        ) from error
+    if not isinstance(content, dict):
+        raise CheckpointError(f"{path} holds a {type(content).__name__}, not a dict of weights")
+    return content
+
+
 def read_weights_file(path: str | Path) -> dict:
     """The content of a weights file, safetensors or ``torch.load(path, weights_only=True)``, with clear errors for
     a missing, damaged or unsafe file."""
@@ -119,22 +142,7 @@ def read_weights_file(path: str | Path) -> dict:
         )
     if is_safetensors(path):
         return read_safetensors(path)
-    try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        raise CheckpointError(
-            f"{path} holds pickled Python objects besides tensors; it is refused because loading it could run "
-            "arbitrary code. Use a file of plain weights (a state dict saved with torch.save)."
-        ) from error
-    except Exception as error:  # torch raises RuntimeError or EOFError depending on the damage
-        raise CheckpointError(
-            f"{path} is not a readable PyTorch checkpoint "
-            f"({type(error).__name__}: {str(error).splitlines()[0][:200]}). "
-            "Check the file is complete (re-download it) and is a .pt/.pth/.ckpt weights file."
-        ) from error
-    if not isinstance(content, dict):
-        raise CheckpointError(f"{path} holds a {type(content).__name__}, not a dict of weights")
-    return content
+    return load_torch_file(path)
 
 
 def weights_kind(content: dict) -> WeightsKind:

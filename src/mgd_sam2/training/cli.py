@@ -28,6 +28,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from mgd_sam2.data.datamodule import SegmentationDataModule
 from mgd_sam2.errors import ConfigError, MissingFileError
 from mgd_sam2.inference.writer import MaskWriter
+from mgd_sam2.models.checkpoints import load_torch_file
 from mgd_sam2.training.module import MGDSAM2Module
 
 LIGHTNING_CKPT_KEYWORDS = ("last", "best", "hpc", "registry")  # ckpt_path values Lightning resolves itself
@@ -131,7 +132,9 @@ def last_checkpoint(config: Any) -> tuple[Path, int | None]:
 
 
 def check_checkpoint_file(path: Path) -> None:
-    """A one-line error unless ``path`` is a complete PyTorch checkpoint file (checked without loading it)."""
+    """A one-line error unless ``path`` is a complete PyTorch checkpoint file of plain tensors and values: checked
+    with its tensors mapped, not read, so that a file of other pickled objects gets predict's one line instead of
+    Lightning's traceback (which advises turning the safety off)."""
     if not path.exists():
         raise MissingFileError(
             f"--ckpt_path {path}: no such file (runs keep theirs in runs/<name>/version_N/checkpoints)"
@@ -140,6 +143,7 @@ def check_checkpoint_file(path: Path) -> None:
         raise ConfigError(f"--ckpt_path {path} is a folder; give a checkpoint file in it (e.g. {path}/last.ckpt)")
     if not zipfile.is_zipfile(path):  # torch.save writes a zip archive whose index sits at the end
         raise ConfigError(f"--ckpt_path {path} is not a complete PyTorch checkpoint (truncated, or another file)")
+    load_torch_file(path, mmap=True)
 
 
 def resolve_checkpoint(subcommand: str, config: Any) -> None:
@@ -150,6 +154,7 @@ def resolve_checkpoint(subcommand: str, config: Any) -> None:
     init = getattr(config.trainer.logger, "init_args", None)
     if subcommand == "fit" and ckpt == "last":
         path, version = last_checkpoint(config)
+        check_checkpoint_file(path)
         config.ckpt_path = str(path)
         if version is not None and init is not None:
             init.version = version

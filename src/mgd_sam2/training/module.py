@@ -22,6 +22,7 @@ from mgd_sam2.metrics.sod import METRIC_CLASSES, MetricName, build_metrics, scal
 from mgd_sam2.models.checkpoints import load_pretrained
 from mgd_sam2.models.multi_view import Views
 from mgd_sam2.models.network import MGDSAM2, MGDSAM2Output, NetworkConfig
+from mgd_sam2.training import divergence
 from mgd_sam2.training.loss import mgd_loss
 
 
@@ -75,6 +76,9 @@ class MGDSAM2Module(LightningModule):
         # trained weights come from the checkpoint; never overwrite them with `pretrained`
         self.pretrained_loaded = True
 
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        divergence.refuse_non_finite_checkpoint(self, checkpoint)  # a diverged run is never saved (divergence.py)
+
     @property
     def input_size(self) -> int:
         """Model input side g*V in pixels; the CLI links it to the DataModule."""
@@ -117,6 +121,7 @@ class MGDSAM2Module(LightningModule):
     def training_step(self, batch: TrainBatch, batch_idx: int) -> Tensor:
         out = self(batch["input"])
         losses = self.loss(out, batch["target"])
+        divergence.stop_on_non_finite_loss(self, losses["loss"])
         size = batch["input"].full.shape[0]
         self.log("train/loss", losses["loss"], prog_bar=True, batch_size=size)
         self.log_dict({"train/loss_final": losses["final"], "train/loss_aux": losses["aux"]}, batch_size=size)
@@ -124,6 +129,15 @@ class MGDSAM2Module(LightningModule):
         if every and self.global_step % every == 0:
             self.log_images("train", batch["input"].full, batch["target"].full, out.logits)
         return losses["loss"]
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        divergence.stop_on_non_finite_gradients(self)
+
+    def on_validation_start(self) -> None:
+        divergence.refuse_non_finite_model(self, "validate")
+
+    def on_test_start(self) -> None:
+        divergence.refuse_non_finite_model(self, "test")
 
     def evaluation_step(self, stage: str, batch: EvalBatch, batch_idx: int) -> dict[str, Any]:
         """Score the batch; returns the 8-bit maps scored ({"maps", "name", "path", "split", "errors"}), which

@@ -2,25 +2,62 @@
 
 A reader never sees a half-written file and an interrupted write leaves the old one: every write goes
 to ``.<name>.<pid>.<random>.mgd-tmp`` next to the target and is renamed over it. The temporary file is
-created with mode 0666 less the umask, as ``open()`` would create the target. Temporaries left by a
-killed process (its pid no longer runs) are removed by :func:`remove_stale_temporaries`.
+created with mode 0666 less the umask, as ``open()`` would create the target. Temporary folders
+(:func:`temporary_folder`) are named the same way. Temporaries left by a killed process (its pid no longer
+runs) are removed by :func:`remove_stale_temporaries`. A write that finds the disk full is a one-line
+:class:`~mgd_sam2.errors.DiskFullError` naming the folder, with nothing partial left.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
 import re
 import secrets
+import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
-from mgd_sam2.errors import ConfigError
+from mgd_sam2.errors import ConfigError, DiskFullError
 
 TEMPORARY_SUFFIX = ".mgd-tmp"
 TEMPORARY_NAME = re.compile(rf"^\..+\.(\d+)\.[0-9a-f]{{8}}{re.escape(TEMPORARY_SUFFIX)}$")
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def temporary_name(name: str) -> str:
+    """``.<name>.<pid>.<random>.mgd-tmp``: a temporary of this process, recognised by :data:`TEMPORARY_NAME`."""
+    return f".{name}.{os.getpid()}.{secrets.token_hex(4)}{TEMPORARY_SUFFIX}"
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error``, or an error it was raised from, is a full disk or an exceeded quota (libraries such as
+    ONNX or safetensors wrap the OSError, or keep only its text)."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno in DISK_FULL:
+            return True
+        if "No space left on device" in str(error) or "Disk quota exceeded" in str(error):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+@contextlib.contextmanager
+def disk_full_errors(path: str | Path) -> Iterator[None]:
+    """Turn a full disk while writing ``path`` into a one-line DiskFullError naming its folder."""
+    try:
+        yield
+    except Exception as error:
+        if isinstance(error, DiskFullError) or not is_disk_full(error):
+            raise
+        folder = Path(path).parent
+        raise DiskFullError(
+            f"no space left on the device of {folder}: {Path(path).name} was not written (nothing partial is left); "
+            "free some space there or write to another folder, and run again"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -28,14 +65,27 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it replaces ``path`` in one rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMPORARY_SUFFIX}"
-    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # the umask applies, as for open()
+    temporary = path.parent / temporary_name(path.name)
     try:
-        yield temporary
-        os.replace(temporary, path)
+        with disk_full_errors(path):
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # the umask applies, as open()
+            yield temporary
+            os.replace(temporary, path)
     finally:
         if temporary.exists():
             temporary.unlink()
+
+
+@contextlib.contextmanager
+def temporary_folder(parent: str | Path, name: str) -> Iterator[Path]:
+    """A new private folder ``parent/.<name>.<pid>.<random>.mgd-tmp``, removed with its content on exit; if the
+    process is killed, :func:`remove_stale_temporaries` of ``parent`` removes it later."""
+    folder = Path(parent) / temporary_name(name)
+    folder.mkdir(mode=0o700, parents=False)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def pid_alive(pid: int) -> bool:
@@ -49,16 +99,26 @@ def pid_alive(pid: int) -> bool:
 
 
 def remove_stale_temporaries(folder: str | Path) -> int:
-    """Delete the temporaries of :func:`atomic_path` in ``folder`` whose process is gone; returns how many."""
+    """Delete this user's temporary files and folders (:func:`atomic_path`, :func:`temporary_folder`) in ``folder``
+    whose process is gone; returns how many. Links and other users' entries are left alone."""
     folder = Path(folder)
     if not folder.is_dir():
         return 0
     removed = 0
     for path in folder.iterdir():
         match = TEMPORARY_NAME.match(path.name)
-        if match and path.is_file() and not pid_alive(int(match.group(1))):
-            path.unlink(missing_ok=True)
-            removed += 1
+        if not match or path.is_symlink() or pid_alive(int(match.group(1))):
+            continue
+        try:
+            if path.lstat().st_uid != os.getuid():
+                continue
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        except FileNotFoundError:  # removed meanwhile by another process cleaning up
+            continue
+        removed += 1
     return removed
 
 
