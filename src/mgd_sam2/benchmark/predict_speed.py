@@ -82,7 +82,7 @@ def predict_throughput(
 def photos(input_path: Path | None, count: int, scratch: Path) -> list[Record]:
     """Records of the first ``count`` images at ``input_path`` (a file or folder, as predict reads it), or of
     ``count`` synthetic mixed 1-4K photos drawn into ``scratch``. (The network-alone pass holds every image's
-    views in memory, about 27 MB each at 1024.)"""
+    views in memory.)"""
     if input_path is not None:
         records, ignored = image_records(input_path)
         if ignored:

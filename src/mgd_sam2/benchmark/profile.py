@@ -124,8 +124,8 @@ def profile_openvino(
     """Mean seconds per pass and part from OpenVINO's per-node counters, for the model ``path`` compiled
     (uncached) in bf16 or fp32; ``parts_source`` is the fp32 export, whose nodes carry module paths (NNCF keeps
     their names). Each executed node counts for the first exported node it fused
-    (``originalLayersNames``) that belongs to a part. Nodes' times can overlap (their sum exceeded the whole
-    pass by 30 % for micro), so where they add up to more than the pass they are scaled down to it: the
+    (``originalLayersNames``) that belongs to a part. Nodes' times can overlap (their sum can exceed the whole
+    pass), so where they add up to more than the pass they are scaled down to it: the
     shares stay, and the parts add up to the measured time."""
     from mgd_sam2.inference.backends import OpenVinoBackend
 

@@ -240,7 +240,7 @@ class OpenVinoBackend(ExportedBackend):
 
     OpenVINO picks bf16 by itself on such CPUs; here the precision is always the one asked for. Compiled models
     are cached under ``cache_dir("openvino")`` (keyed by the model's content), so only a file's first load takes
-    its compile time (about 40 s for base_plus); ``cache=False`` for throwaway files. ``profiling``: per-node
+    its compile time; ``cache=False`` for throwaway files. ``profiling``: per-node
     counters for ``request.get_profiling_info()`` (benchmark/profile.py).
     """
 

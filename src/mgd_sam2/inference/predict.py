@@ -45,8 +45,7 @@ def backend_device(backend: Backend) -> torch.device:
 
 def loader_workers(backend: Backend) -> int:
     """predict's default loader processes: 2 while a GPU runs the network; 0 on the CPU, whose cores the network's
-    threads already use, so that reader processes would only take cores from it (README, Speed: 0.84-0.88 of
-    the network's throughput with 1 or 2 workers, 0.97-1.04 with none, on 2 cores)."""
+    threads already use, so that reader processes would only take cores from it (measured: README, Speed)."""
     return 2 if backend_device(backend).type == "cuda" else 0
 
 

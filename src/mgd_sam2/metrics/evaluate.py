@@ -38,8 +38,8 @@ from mgd_sam2.metrics.pairs import ImagePair
 from mgd_sam2.metrics.sod import METRIC_CLASSES, SCALAR_KEYS, build_metrics, measure_all, scalar_results
 from mgd_sam2.utils.parallel import parallel_map, workers_for_memory
 
-# Peak memory of one worker scoring one pair, per GT pixel, all metrics: 4.77 GB measured for an 8000x6000
-# pair (`/usr/bin/time -v mgd-sam2 evaluate --workers 0`), i.e. about 100 bytes per pixel.
+# Peak memory of one worker scoring one pair, per GT pixel, all metrics: how many workers fit in memory
+# (measured: docs/design.md, measured constants).
 EVALUATION_BYTES_PER_PIXEL = 100
 
 
