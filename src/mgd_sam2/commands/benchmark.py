@@ -18,7 +18,19 @@ SPEED_PRECISIONS = ("32-true", "bf16-mixed")  # Lightning's names, as predict's 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for add in (
+        add_accuracy_arguments,
+        add_speed_arguments,
+        add_predict_arguments,
+        add_ablation_arguments,
+        add_scaling_arguments,
+        add_data_arguments,
+        add_metrics_arguments,
+    ):
+        add(actions)
 
+
+def add_accuracy_arguments(actions: argparse._SubParsersAction) -> None:
     accuracy = actions.add_parser(
         "accuracy",
         help="published-layout tables, PR/F curves on DIS5K, HRSOD, UHRSD, DAVIS-S (or synthetic)",
@@ -50,6 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     accuracy.add_argument("--batch-size", type=positive_int, default=1, help="images per forward pass")
     accuracy.add_argument("--workers", type=non_negative_int, default=2, help="loader and evaluator processes")
 
+
+def add_speed_arguments(actions: argparse._SubParsersAction) -> None:
     speed = actions.add_parser(
         "speed",
         help="latency p50/p90, throughput, peak memory, parameters (fixed protocol)",
@@ -93,6 +107,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     speed.add_argument("--iters", type=positive_int, help="timed passes (default: 3 on CPU, 50 on CUDA)")
     speed.add_argument("--json", type=Path, help="also write the results here")
 
+
+def add_predict_arguments(actions: argparse._SubParsersAction) -> None:
     predict = actions.add_parser(
         "predict",
         help="end-to-end predict throughput (reading, views, network, writing) against the network alone",
@@ -114,6 +130,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     predict.add_argument("--json", type=Path, help="also write the results here")
 
+
+def add_ablation_arguments(actions: argparse._SubParsersAction) -> None:
     ablation = actions.add_parser(
         "ablation",
         help="cost and effect of each module: speed + a short synthetic training run per configuration",
@@ -133,6 +151,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ablation.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to time the forward pass")
     ablation.add_argument("--speed-iters", type=positive_int, default=5, help="timed forward passes per configuration")
 
+
+def add_scaling_arguments(actions: argparse._SubParsersAction) -> None:
     scaling = actions.add_parser(
         "scaling",
         help="DDP training throughput with 1, 2, 4, ... processes at a fixed global batch, and the efficiency",
@@ -154,6 +174,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     scaling.add_argument("--out", type=Path, default=Path("runs/scaling"), help="folder for the small synthetic data")
     scaling.add_argument("--json", type=Path, help="also write the results here")
 
+
+def add_data_arguments(actions: argparse._SubParsersAction) -> None:
     data = actions.add_parser(
         "data", help="data loader throughput and synthetic generator scaling", formatter_class=HelpFormatter
     )
@@ -169,6 +191,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     data.add_argument("--json", type=Path, help="also write the results here")
 
+
+def add_metrics_arguments(actions: argparse._SubParsersAction) -> None:
     metrics = actions.add_parser(
         "metrics",
         help="full evaluation vs pysodmetrics alone; F/E curves alone; HCE time vs image size",
@@ -264,103 +288,131 @@ def speed_configs(args: argparse.Namespace) -> list:
 
 def run(args: argparse.Namespace) -> int:
     check_arguments(args)
-    results: dict = {}
     if args.action == "accuracy":
         return run_accuracy_action(args)
     if args.action == "ablation":
-        from mgd_sam2.benchmark.ablation import markdown, run_ablation
-        from mgd_sam2.commands.demo import CONFIG
-
-        rows = run_ablation(CONFIG, args.data_root, args.out, args.preset, args.epochs, args.device, args.speed_iters)
-        print(f"\n{markdown(rows)}written {args.out / 'ablation.md'}")
-        return 0
-    if args.action == "speed":
-        from mgd_sam2.benchmark.speed import measure_isolated
-
-        results["speed"] = [measure_isolated(config) for config in speed_configs(args)]
-        shown = (
-            "preset",
-            "device",
-            "train",
-            "backend",
-            "batch",
-            "precision",
-            "compile",
-            "input_size",
-            "latency_ms_p50",
-            "latency_ms_p90",
-            "throughput_img_s",
-            "peak_gpu_memory_mb",
-            "peak_host_memory_mb",
-            "params_total",
-            "params_trainable",
-            "sigmoid_diff_vs_fp32",
-        )
-        baseline = results["speed"][0]["throughput_img_s"]
-        print_rows(
-            "training step speed" if args.train else "inference speed",
-            [{**{key: row[key] for key in shown}, "vs_first": row["throughput_img_s"] / baseline}
-             for row in results["speed"]],
-        )  # fmt: skip
-        for row in results["speed"] if args.profile else []:
-            print_profile(row)
-    elif args.action == "predict":
-        import tempfile
-
-        from mgd_sam2.benchmark.predict_speed import photos, predict_throughput
-        from mgd_sam2.inference.segmenter import Segmenter
-
-        segmenter = Segmenter.load(
-            args.ckpt, weights_extra=args.weights, backend=args.backend, device=args.device, precision=args.precision
-        )
-        backend = segmenter.backend
-        print(f"model: {segmenter.description}")
-        with tempfile.TemporaryDirectory() as scratch:
-            records = photos(args.input, args.images, Path(scratch))
-            results["predict"] = predict_throughput(backend, records, args.workers, args.max_pixels)
-        print_rows("predict throughput, batch 1", [results["predict"]])
-    elif args.action == "scaling":
-        from mgd_sam2.benchmark.scaling import run_scaling
-        from mgd_sam2.commands.demo import CONFIG
-        from mgd_sam2.data.synth import SynthConfig, ensure_dataset
-
-        extra = []
-        if args.config is None:  # small images: the loaders keep up, so the table shows the training step
-            ensure_dataset(args.out / "data" / "synthetic", SynthConfig(num=24, held_out=0, min_size=256, max_size=320),
-                           flag="--out")  # fmt: skip
-            extra = ["--data.root", str(args.out / "data"), "--data.test", "null"]
-        results["scaling"] = run_scaling(args.config or CONFIG, args.devices, args.accelerator, args.global_batch,
-                                         args.steps, extra=extra)  # fmt: skip
-        print_rows(f"DDP training throughput, global batch {args.global_batch}", results["scaling"])
-    elif args.action == "data":
-        from mgd_sam2.benchmark.data_speed import generator_scaling, loader_throughput
-        from mgd_sam2.data.synth import ensure_dataset
-
-        if args.split.startswith("synthetic/"):
-            ensure_dataset(args.root / "synthetic", flag="--root")
-        results["loader"] = {
-            "split": args.split,
-            "input_size": args.input_size,
-            "workers": args.workers,
-            **loader_throughput(args.root, args.split, args.input_size, args.workers, args.batches),
-        }
-        print_rows("data loader (batch 2)", [results["loader"]])
-        results["generator"] = generator_scaling(args.sizes)
-        print_rows("synthetic generator, seconds per image", results["generator"])
-    elif args.action == "metrics":
-        from mgd_sam2.benchmark.metrics_speed import curve_measures, full_evaluation, hce_scaling
-
-        results["evaluation"] = full_evaluation(args.pairs, args.size, args.workers)
-        print_rows("all metrics vs pysodmetrics alone (seconds)", [results["evaluation"]])
-        results["curves"] = curve_measures(args.pairs, args.size)
-        print_rows("F- and E-measure curves, one process (seconds)", [results["curves"]])
-        results["hce"] = hce_scaling(args.hce_sizes)
-        print_rows("HCE seconds per image", results["hce"])
+        return run_ablation_action(args)
+    results = {"speed": speed_results, "predict": predict_results, "scaling": scaling_results, "data": data_results,
+               "metrics": metrics_results}[args.action](args)  # fmt: skip
     if args.json:
         from mgd_sam2.utils.files import write_json
 
         write_json(args.json, results)
     return 0
+
+
+def run_ablation_action(args: argparse.Namespace) -> int:
+    from mgd_sam2.benchmark.ablation import markdown, run_ablation
+    from mgd_sam2.commands.demo import CONFIG
+
+    rows = run_ablation(CONFIG, args.data_root, args.out, args.preset, args.epochs, args.device, args.speed_iters)
+    print(f"\n{markdown(rows)}written {args.out / 'ablation.md'}")
+    return 0
+
+
+def speed_results(args: argparse.Namespace) -> dict:
+    """Results of `benchmark speed` (printed, and written with --json)."""
+    from mgd_sam2.benchmark.speed import measure_isolated
+
+    results: dict = {}
+    results["speed"] = [measure_isolated(config) for config in speed_configs(args)]
+    shown = (
+        "preset",
+        "device",
+        "train",
+        "backend",
+        "batch",
+        "precision",
+        "compile",
+        "input_size",
+        "latency_ms_p50",
+        "latency_ms_p90",
+        "throughput_img_s",
+        "peak_gpu_memory_mb",
+        "peak_host_memory_mb",
+        "params_total",
+        "params_trainable",
+        "sigmoid_diff_vs_fp32",
+    )
+    baseline = results["speed"][0]["throughput_img_s"]
+    print_rows(
+        "training step speed" if args.train else "inference speed",
+        [{**{key: row[key] for key in shown}, "vs_first": row["throughput_img_s"] / baseline}
+         for row in results["speed"]],
+    )  # fmt: skip
+    for row in results["speed"] if args.profile else []:
+        print_profile(row)
+    return results
+
+
+def predict_results(args: argparse.Namespace) -> dict:
+    """Results of `benchmark predict` (printed, and written with --json)."""
+    import tempfile
+
+    from mgd_sam2.benchmark.predict_speed import photos, predict_throughput
+    from mgd_sam2.inference.segmenter import Segmenter
+
+    segmenter = Segmenter.load(
+        args.ckpt, weights_extra=args.weights, backend=args.backend, device=args.device, precision=args.precision
+    )
+    print(f"model: {segmenter.description}")
+    with tempfile.TemporaryDirectory() as scratch:
+        records = photos(args.input, args.images, Path(scratch))
+        results = {"predict": predict_throughput(segmenter.backend, records, args.workers, args.max_pixels)}
+    print_rows("predict throughput, batch 1", [results["predict"]])
+    return results
+
+
+def scaling_results(args: argparse.Namespace) -> dict:
+    """Results of `benchmark scaling` (printed, and written with --json)."""
+    from mgd_sam2.benchmark.scaling import run_scaling
+    from mgd_sam2.commands.demo import CONFIG
+    from mgd_sam2.data.synth import SynthConfig, ensure_dataset
+
+    extra = []
+    if args.config is None:  # small images: the loaders keep up, so the table shows the training step
+        ensure_dataset(args.out / "data" / "synthetic", SynthConfig(num=24, held_out=0, min_size=256, max_size=320),
+                       flag="--out")  # fmt: skip
+        extra = ["--data.root", str(args.out / "data"), "--data.test", "null"]
+    results: dict = {}
+    results["scaling"] = run_scaling(args.config or CONFIG, args.devices, args.accelerator, args.global_batch,
+                                     args.steps, extra=extra)  # fmt: skip
+    print_rows(f"DDP training throughput, global batch {args.global_batch}", results["scaling"])
+    return results
+
+
+def data_results(args: argparse.Namespace) -> dict:
+    """Results of `benchmark data` (printed, and written with --json)."""
+    from mgd_sam2.benchmark.data_speed import generator_scaling, loader_throughput
+    from mgd_sam2.data.synth import ensure_dataset
+
+    if args.split.startswith("synthetic/"):
+        ensure_dataset(args.root / "synthetic", flag="--root")
+    results: dict = {}
+    results["loader"] = {
+        "split": args.split,
+        "input_size": args.input_size,
+        "workers": args.workers,
+        **loader_throughput(args.root, args.split, args.input_size, args.workers, args.batches),
+    }
+    print_rows("data loader (batch 2)", [results["loader"]])
+    results["generator"] = generator_scaling(args.sizes)
+    print_rows("synthetic generator, seconds per image", results["generator"])
+    return results
+
+
+def metrics_results(args: argparse.Namespace) -> dict:
+    """Results of `benchmark metrics` (printed, and written with --json)."""
+    from mgd_sam2.benchmark.metrics_speed import curve_measures, full_evaluation, hce_scaling
+
+    results: dict = {}
+    results["evaluation"] = full_evaluation(args.pairs, args.size, args.workers)
+    print_rows("all metrics vs pysodmetrics alone (seconds)", [results["evaluation"]])
+    results["curves"] = curve_measures(args.pairs, args.size)
+    print_rows("F- and E-measure curves, one process (seconds)", [results["curves"]])
+    results["hce"] = hce_scaling(args.hce_sizes)
+    print_rows("HCE seconds per image", results["hce"])
+    return results
 
 
 def run_accuracy_action(args: argparse.Namespace) -> int:
