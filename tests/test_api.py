@@ -11,6 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
+from bounds import MAP_LEVELS_FP32
 from mgd_sam2 import ConfigError, Segmenter, UserError
 from mgd_sam2.cli import main
 from mgd_sam2.data.io import read_mask
@@ -54,10 +55,10 @@ def test_every_input_kind_gives_predicts_file_byte_for_byte(overfit_run, inputs:
     assert len(listed) == len(list(inputs.iterdir()))
     for path, mask in zip(sorted(inputs.iterdir()), listed, strict=True):
         np.testing.assert_array_equal(mask, saved(out, path.stem))
-    # a batch of two (padding-free: each image is cut into views on its own) has every image's size
-    assert [m.shape for m in segmenter.predict(sorted(inputs.iterdir())[:2], batch_size=2)] == [
-        m.shape for m in listed[:2]
-    ]
+    # a batch of two: each image is resized and cut into views on its own, so only the batched fp32 kernels differ
+    for batched, single in zip(segmenter.predict(sorted(inputs.iterdir())[:2], batch_size=2), listed[:2], strict=True):
+        assert batched.shape == single.shape
+        assert np.abs(batched.astype(int) - single).max() <= MAP_LEVELS_FP32
 
 
 def test_the_exported_backends_give_predicts_files(overfit_run, inputs: Path, tmp_path: Path) -> None:
@@ -90,7 +91,8 @@ def test_cutout_is_the_image_with_its_mask_as_alpha(overfit_run, inputs: Path) -
 @pytest.mark.parametrize(
     ("given", "message"),
     [
-        (np.zeros((8, 8, 3), np.float32), "integers"),
+        (np.zeros((8, 8, 3), np.float32), "must be uint8"),
+        (np.full((8, 8, 3), 200, np.int64), r"astype\(np.uint8\)"),
         (np.zeros((8, 8, 2), np.uint8), r"\(H, W\)"),
         (np.zeros((0, 8, 3), np.uint8), r"\(H, W\)"),
         ([[1, 2]], "not an image"),
@@ -102,6 +104,26 @@ def test_bad_input_is_one_user_error_that_names_it(trained_checkpoint: Path, giv
     segmenter = Segmenter.load(trained_checkpoint, device="cpu", max_pixels=1000)
     with pytest.raises(UserError, match=message):
         segmenter.predict(given)
+
+
+def test_weights_that_are_not_here_get_one_line_not_a_download(
+    trained_checkpoint: Path, tmp_path: Path, monkeypatch
+) -> None:
+    import huggingface_hub
+
+    from mgd_sam2 import CheckpointError
+
+    def offline(repo_id: str, **_) -> str:
+        raise RuntimeError(f"no network to fetch {repo_id}")
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", offline)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match="weights file not found: checkpoints/sam2.1_hiera_base_plus.pt"):
+        Segmenter.load("checkpoints/sam2.1_hiera_base_plus.pt")  # a file path, never taken for a Hub id
+    with pytest.raises(CheckpointError, match="could not be downloaded: RuntimeError: no network to fetch someone/x"):
+        Segmenter.load("someone/x")
+    with pytest.raises(ConfigError, match="batch_size must be 1 or more"):
+        Segmenter.load(trained_checkpoint, device="cpu").predict([], batch_size=0)
 
 
 def test_precision_has_one_spelling(trained_checkpoint: Path) -> None:
@@ -141,9 +163,16 @@ def test_a_broken_model_folder_is_a_one_line_error(trained_checkpoint: Path, tmp
     (folder / "model.safetensors").write_bytes(b"not safetensors")
     with pytest.raises(CheckpointError, match="model.safetensors cannot be read"):
         Segmenter.load(folder)
-    (folder / "config.json").write_text("{}")
-    with pytest.raises(CheckpointError, match="not an mgd-sam2 model folder"):
-        Segmenter.load(folder)
+    for config in ("{}", "[]", '{"format": "mgd-sam2 model folder v1"}'):
+        (folder / "config.json").write_text(config)
+        with pytest.raises(CheckpointError, match="not an mgd-sam2 model folder"):
+            Segmenter.load(folder)
+    other = Segmenter.load(trained_checkpoint, device="cpu").save_pretrained(tmp_path / "other")
+    config = json.loads((other / "config.json").read_text())
+    config["network"]["preset"] = "tiny"  # weights of micro under a tiny network
+    (other / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="does not fit the network config.json describes"):
+        Segmenter.load(other)
 
 
 FIXTURE = ROOT / "tests" / "fixtures" / "pysodmetrics"
@@ -179,6 +208,13 @@ def test_each_metric_called_the_torchmetrics_way_equals_the_evaluator() -> None:
     )
     with pytest.raises(ValueError, match=r"probabilities in \[0, 1\]"):
         mae(probabilities * 2, torch.from_numpy(gts[0]))
+    # a 0/1 label-map GT is read as 0/255, as the evaluator reads one; integer maps of 0-255 as they are
+    label_map = torch.from_numpy((gts[0] > 128).astype(np.uint8))
+    wide = torch.from_numpy(preds[0].astype(np.int64))
+    assert (
+        mgd_sam2.MeanAbsoluteError()(wide, label_map)["MAE"]
+        == mgd_sam2.MeanAbsoluteError()(torch.from_numpy(preds[0]), torch.from_numpy(gts[0]))["MAE"]
+    )
 
 
 def test_the_readme_python_quick_start_runs_as_written(overfit_run, inputs: Path, tmp_path: Path, monkeypatch) -> None:

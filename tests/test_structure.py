@@ -120,3 +120,15 @@ def test_every_public_name_imports(package: str) -> None:
         assert getattr(module, name) is not None, name
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         module.nothing  # noqa: B018
+
+
+def test_importing_the_package_loads_no_torch() -> None:
+    """The public names load on first use (utils/lazy.py), so `import mgd_sam2` and the CLI's --help stay light."""
+    import subprocess
+    import sys
+
+    code = "import sys, mgd_sam2, mgd_sam2.models; print('torch' in sys.modules, 'sam2' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.split() == [
+        "False",
+        "False",
+    ]

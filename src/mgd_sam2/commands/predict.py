@@ -75,7 +75,7 @@ def check_paths(records: list, input_path: Path, output: Path, cutout: bool, rec
 def run(args: argparse.Namespace) -> int:
     from mgd_sam2.data.datasets import image_records
     from mgd_sam2.inference.segmenter import InferenceSettings, Segmenter
-    from mgd_sam2.inference.writer import MaskWriter, plan_outputs
+    from mgd_sam2.inference.writer import plan_outputs
     from mgd_sam2.utils.files import remove_stale_temporaries
 
     records, ignored = image_records(args.input, recursive=args.recursive)
@@ -83,8 +83,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: ignored in {args.input}: {ignored}")
     check_paths(records, args.input, args.output, args.cutout, args.recursive)
     settings = InferenceSettings.resolve(args.ckpt, args.weights, args.backend, args.device, args.precision)
-    writer = MaskWriter(
-        args.output, args.binary, args.cutout, settings=settings.recorded(args.tta), max_pixels=args.max_pixels
+    writer = settings.writer(
+        args.output, binary=args.binary, cutout=args.cutout, tta=args.tta, max_pixels=args.max_pixels
     )
     plan = plan_outputs(records, writer, overwrite=args.overwrite)
     if plan.skipped:

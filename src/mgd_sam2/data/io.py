@@ -126,7 +126,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
 def image_from_memory(image: Image.Image | np.ndarray, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """(H, W, 3) uint8 RGB from an image in memory, by the rules :func:`read_image` applies to files: a PIL image
     as it displays (EXIF orientation applied), grey replicated, alpha dropped, 16-bit scaled; an array of shape
-    (H, W), (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA, of an integer type or bool. Raises UnreadableImageError."""
+    (H, W), (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA, of uint8, uint16 or bool. Raises UnreadableImageError."""
     if isinstance(image, Image.Image):
         check_pixels(image.width, image.height, max_pixels, "the image")
         return image_to_rgb(ImageOps.exif_transpose(image))
@@ -136,8 +136,11 @@ def image_from_memory(image: Image.Image | np.ndarray, max_pixels: int = DEFAULT
         image = image[..., 0] if image.shape[2] == 1 else image[..., :3]
     if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)) or min(image.shape[:2]) < 1:
         raise UnreadableImageError(f"an image array must be (H, W), (H, W, 3) RGB or (H, W, 4) RGBA, got {image.shape}")
-    if image.dtype != bool and not np.issubdtype(image.dtype, np.integer):
-        raise UnreadableImageError(f"an image array must hold integers (uint8 0-255), got {image.dtype}; convert it")
+    if image.dtype not in (np.uint8, np.uint16, bool):
+        raise UnreadableImageError(
+            f"an image array must be uint8 (0-255), uint16 or bool, got {image.dtype}: convert it, e.g. "
+            "array.astype(np.uint8) for values 0-255"
+        )
     check_pixels(image.shape[1], image.shape[0], max_pixels, "the image")
     image = to_uint8(image)
     return np.ascontiguousarray(np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image)

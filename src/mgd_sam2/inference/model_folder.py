@@ -20,6 +20,7 @@ from mgd_sam2.utils.files import atomic_path, write_json
 FOLDER_FORMAT = "mgd-sam2 model folder v1"
 CONFIG_FILE, WEIGHTS_FILE, CARD_FILE = "config.json", "model.safetensors", "README.md"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+WEIGHTS_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors", ".onnx", ".xml", ".bin")  # files, never Hub ids
 CITATION = """@article{shen2025mgdsam2,
   title   = {{MGD-SAM2}: Multi-view Guided Detail-enhanced Segment Anything Model 2 for High-Resolution
              Class-agnostic Segmentation},
@@ -41,16 +42,16 @@ def save_model_folder(
     from safetensors.torch import save_file
 
     folder = Path(folder)
-    config = network.config.to_dict()
-    write_json(
-        folder / CONFIG_FILE,
-        {"format": FOLDER_FORMAT, "network": config, "input_size": network.input_size, "mgd_sam2": __version__},
-    )
     state = {key: value.detach().cpu().contiguous() for key, value in network.state_dict().items()}
     with atomic_path(folder / WEIGHTS_FILE) as temporary:
         save_file(state, str(temporary), metadata={"format": FOLDER_FORMAT})
     with atomic_path(folder / CARD_FILE) as temporary:
         temporary.write_text(model_card(network, source, card or {}))
+    config = network.config.to_dict()
+    write_json(  # last: config.json marks a model folder, so a folder whose weights failed to write is none
+        folder / CONFIG_FILE,
+        {"format": FOLDER_FORMAT, "network": config, "input_size": network.input_size, "mgd_sam2": __version__},
+    )
     return folder
 
 
@@ -116,14 +117,23 @@ def load_model_folder(folder: str | Path) -> tuple[MGDSAM2, str]:
     except (OSError, ValueError) as error:
         message = f"{folder / CONFIG_FILE} is not readable JSON ({error}); save the folder again"
         raise CheckpointError(message) from error
-    if config.get("format") != FOLDER_FORMAT:
+    if not isinstance(config, dict) or config.get("format") != FOLDER_FORMAT or "network" not in config:
         raise CheckpointError(f"{folder} is not an mgd-sam2 model folder ({CONFIG_FILE} has no {FOLDER_FORMAT!r})")
-    network = MGDSAM2(NetworkConfig.from_dict(config["network"]))
+    try:
+        network = MGDSAM2(NetworkConfig.from_dict(config["network"]))
+    except (TypeError, ValueError, KeyError) as error:
+        raise CheckpointError(f"{folder / CONFIG_FILE}: network settings that cannot be built ({error})") from error
     try:
         state = load_file(str(folder / WEIGHTS_FILE))
     except (OSError, SafetensorError) as error:
         raise CheckpointError(f"{folder / WEIGHTS_FILE} cannot be read ({error}); save the folder again") from error
-    result = network.load_state_dict(state, strict=False)
+    try:
+        result = network.load_state_dict(state, strict=False)
+    except RuntimeError as error:  # a tensor of another shape
+        message = (
+            f"{folder / WEIGHTS_FILE} does not fit the network {CONFIG_FILE} describes: {str(error).splitlines()[-1]}"
+        )
+        raise CheckpointError(message) from error
     if result.missing_keys or result.unexpected_keys:
         raise CheckpointError(
             f"{folder / WEIGHTS_FILE} does not fit the network {CONFIG_FILE} describes: "
@@ -135,12 +145,19 @@ def load_model_folder(folder: str | Path) -> tuple[MGDSAM2, str]:
 def hub_folder(weights: str | Path) -> Path | None:
     """The local folder of a Hub id (``owner/name``) that is not a path here, downloaded on first use; None for
     anything else."""
-    if Path(weights).exists() or not HUB_ID.match(str(weights)):
-        return None
+    path = Path(weights)
+    if path.exists() or path.suffix.lower() in WEIGHTS_SUFFIXES or not HUB_ID.match(str(weights)):
+        return None  # a file (missing files get the loader's own error, which says where to get them)
     try:
         from huggingface_hub import snapshot_download
     except ImportError as error:
         raise CheckpointError(
-            f"{weights} is neither a file here nor loadable: a Hub id needs `pip install huggingface_hub`"
+            f"{weights} is neither a file or folder here nor loadable: a Hub id needs `pip install huggingface_hub`"
         ) from error
-    return Path(snapshot_download(str(weights), allow_patterns=[CONFIG_FILE, WEIGHTS_FILE, CARD_FILE]))
+    try:
+        return Path(snapshot_download(str(weights), allow_patterns=[CONFIG_FILE, WEIGHTS_FILE, CARD_FILE]))
+    except Exception as error:  # the Hub's errors (no network, no such repository) are many types
+        raise CheckpointError(
+            f"{weights} is not a file or folder here, and as a Hub id it could not be downloaded: "
+            f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+        ) from error

@@ -23,6 +23,7 @@ from PIL import Image
 
 from mgd_sam2.data.datasets import Record, SegmentationDataset, collate
 from mgd_sam2.data.io import DEFAULT_MAX_PIXELS, FOREGROUND_THRESHOLD, image_from_memory, read_image
+from mgd_sam2.errors import ConfigError
 from mgd_sam2.inference.backends import Backend, OnnxBackend, OpenVinoBackend, TorchBackend
 from mgd_sam2.inference.devices import EXPORTED_BACKENDS, check_names, resolve_device
 from mgd_sam2.inference.loading import backend_name, check_exported_flags, load_network, weights_identity
@@ -47,8 +48,8 @@ class InferenceSettings:
     def resolve(
         cls, weights: str | Path, weights_extra: str | Path | None, backend: str, device: str, precision: str
     ) -> InferenceSettings:
-        """Resolve the flags of predict/the app; flags a backend cannot honour raise ConfigError or
-        CheckpointError here, before any work."""
+        """Resolve the flags of predict/the app (a Hub id is downloaded here, to its local folder); flags a backend
+        cannot honour raise ConfigError or CheckpointError here, before any image is read."""
         from mgd_sam2.inference.model_folder import hub_folder
 
         check_names(device, precision)
@@ -62,6 +63,12 @@ class InferenceSettings:
             device, autocast = "cpu", torch.bfloat16 if precision == "bf16-mixed" else None
         extra = str(weights_extra) if weights_extra is not None else None
         return cls(str(weights), extra, runs, device, "bf16-mixed" if autocast else "32-true")
+
+    def writer(
+        self, output: str | Path, *, binary: bool, cutout: bool, tta: bool, max_pixels: int = DEFAULT_MAX_PIXELS
+    ) -> MaskWriter:
+        """A MaskWriter into ``output`` that records these settings in every PNG (what predict writes with)."""
+        return MaskWriter(output, binary, cutout, settings=self.recorded(tta), max_pixels=max_pixels)
 
     def recorded(self, tta: bool) -> dict[str, Any]:
         """What a mask's bytes depend on besides its image, recorded in every PNG written (inference/writer.py):
@@ -143,7 +150,9 @@ class Segmenter:
     def network(self) -> MGDSAM2:
         """The PyTorch network (the torch backend only)."""
         if not isinstance(self.backend, TorchBackend):
-            raise TypeError(f"the {self.backend.name} backend runs an export, not a PyTorch network")
+            name = self.backend.name
+            raise ConfigError(f"the {name} backend runs an export, not a PyTorch network; load the weights it was "
+                              "exported from with the torch backend")  # fmt: skip
         return self.backend.network
 
     def predict(
@@ -154,10 +163,11 @@ class Segmenter:
 
         An image is a path, a PIL image or an ``np.ndarray`` (H×W×3 uint8 RGB; grey and RGBA as files are read).
         """
-        if isinstance(image, (list, tuple)):
-            images = [self.read(item) for item in image]
-            return [mask for start in range(0, len(images), batch_size)
-                    for mask in self.masks(images[start : start + batch_size], tta)]  # fmt: skip
+        if batch_size < 1:
+            raise ConfigError(f"batch_size must be 1 or more, got {batch_size}")
+        if isinstance(image, (list, tuple)):  # read batch by batch: memory holds one batch of images, not the list
+            batches = (image[start : start + batch_size] for start in range(0, len(image), batch_size))
+            return [mask for batch in batches for mask in self.masks([self.read(item) for item in batch], tta)]
         return self.masks([self.read(image)], tta)[0]
 
     def cutout(
@@ -198,14 +208,13 @@ class Segmenter:
     ) -> MaskWriter:
         """Predict image files into ``writer`` (what ``mgd-sam2 predict`` runs); returns it with ``written`` and
         ``failures``. ``workers``: loader processes (None: 2 on a GPU, 0 on the CPU)."""
-        check_tta(self.backend, tta)
         return predict_files(self.backend, images, writer, batch_size, workers, tta, self.max_pixels, show)
 
     def writer(
         self, output: str | Path, *, binary: bool = False, cutout: bool = False, tta: bool = False
     ) -> MaskWriter:
         """A MaskWriter into ``output`` that records this Segmenter's settings in every PNG."""
-        return MaskWriter(output, binary, cutout, settings=self.settings.recorded(tta), max_pixels=self.max_pixels)
+        return self.settings.writer(output, binary=binary, cutout=cutout, tta=tta, max_pixels=self.max_pixels)
 
     def save_pretrained(self, folder: str | Path, *, card: dict[str, Any] | None = None) -> Path:
         """Write a model folder (``config.json``, ``model.safetensors``, ``README.md`` model card) that

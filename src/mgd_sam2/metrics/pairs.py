@@ -13,7 +13,7 @@ from typing import Iterable
 import numpy as np
 from torch import Tensor
 
-from mgd_sam2.data.io import FOREGROUND_THRESHOLD
+from mgd_sam2.data.io import FOREGROUND_THRESHOLD, mask_values
 from mgd_sam2.metrics import functional as fn
 
 
@@ -70,27 +70,32 @@ def image_pairs(preds: Iterable[Tensor | np.ndarray], target: Iterable[Tensor | 
     return [ImagePair(as_uint8_map(pred), as_uint8_map(gt)) for pred, gt in zip(preds, target, strict=True)]
 
 
-def to_map(x: Tensor | np.ndarray) -> np.ndarray:
-    """One (H, W) map as uint8 0-255 from what torchmetrics users pass: uint8 as is; bool as 0/255; floats as
-    probabilities in [0, 1], x255 and truncated (what saving an 8-bit PNG does, inference/maps.py)."""
+def to_map(x: Tensor | np.ndarray, gt: bool = False) -> np.ndarray:
+    """One (H, W) map as uint8 0-255 from what torchmetrics users pass: integers 0-255 as they are; bool as 0/255;
+    floats as probabilities in [0, 1], x255 and truncated (what saving an 8-bit PNG does, inference/maps.py). A GT
+    (``gt``) holding only 0 and 1 is a label map, read as 0/255 as the evaluator reads one (data.io.mask_values)."""
     x = as_uint8_map(x)
     if x.dtype == bool:
-        return x.astype(np.uint8) * 255
-    if np.issubdtype(x.dtype, np.floating):
-        if x.size and (np.nanmin(x) < 0 or np.nanmax(x) > 1 or np.isnan(x).any()):
+        x = x.astype(np.uint8) * 255
+    elif np.issubdtype(x.dtype, np.floating):
+        if x.size and (np.isnan(x).any() or x.min() < 0 or x.max() > 1):
             raise ValueError("float maps must be probabilities in [0, 1]; give uint8 maps (0-255) otherwise")
-        return (x * 255).astype(np.uint8)
-    return x
+        x = (x * 255).astype(np.uint8)
+    elif x.dtype != np.uint8:
+        if x.size and (x.min() < 0 or x.max() > 255):
+            raise ValueError(f"integer maps must hold 0-255, got {x.min()}..{x.max()} ({x.dtype})")
+        x = x.astype(np.uint8)
+    return mask_values(x)[0] if gt else x
 
 
 def batch_pairs(preds: Tensor | np.ndarray | Iterable, target: Tensor | np.ndarray | Iterable) -> list[ImagePair]:
     """The torchmetrics call's pairs: ``preds`` and ``target`` as (H, W) or (N, H, W) tensors or arrays, or sequences
     of (H, W) maps; each map as :func:`to_map` reads it (a GT is foreground above 128 of 255)."""
 
-    def maps(x: Tensor | np.ndarray | Iterable) -> list[np.ndarray]:
+    def maps(x: Tensor | np.ndarray | Iterable, gt: bool) -> list[np.ndarray]:
         if isinstance(x, (Tensor, np.ndarray)):
             x = as_uint8_map(x)
-            return [to_map(x)] if x.ndim == 2 else [to_map(item) for item in x]
-        return [to_map(item) for item in x]
+            return [to_map(x, gt)] if x.ndim == 2 else [to_map(item, gt) for item in x]
+        return [to_map(item, gt) for item in x]
 
-    return [ImagePair(pred, gt) for pred, gt in zip(maps(preds), maps(target), strict=True)]
+    return [ImagePair(pred, gt) for pred, gt in zip(maps(preds, False), maps(target, True), strict=True)]

@@ -63,8 +63,9 @@ def module_group(name: str) -> ModuleGroup:
 
 
 def part_of(name: str) -> str | None:
-    """The part a module (or an exported ONNX node, through the module path it records) called ``name`` belongs to,
-    by the most specific group whose prefix it starts with; None outside every group (the network's own glue)."""
+    """The part a module (or an exported ONNX node, through the module path it records) called ``name`` belongs to:
+    the first group in ``GROUPS`` (most specific first) whose prefix it starts with; None outside every group (the
+    network's own glue)."""
     for group in GROUPS:
         prefix = group.prefix.rstrip(".")
         if name == prefix or name.startswith(group.prefix):
