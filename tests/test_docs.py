@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import importlib.util
 import io
+import json
 import re
 import shlex
 from pathlib import Path
@@ -105,10 +106,28 @@ def test_inline_commands_name_subcommands() -> None:
             assert name in COMMANDS, f"{page.name}: `mgd-sam2 {name}`"
 
 
-def test_cli_reference_covers_every_subcommand(monkeypatch: pytest.MonkeyPatch) -> None:
+def docs_hooks():
     spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "tools/docs_hooks.py")
     hooks = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(hooks)
+    return hooks
+
+
+def test_measured_tables_have_one_source() -> None:
+    """The demo's table: the site renders it from docs/measurements/demo.json, the README's copy must equal it."""
+    hooks = docs_hooks()
+    measurement = json.loads((ROOT / "docs/measurements/demo.json").read_text())
+    assert {"command", "date", "machine", "report"} <= set(measurement)
+    table = hooks.demo_table(measurement)
+    assert table in (ROOT / "README.md").read_text()
+    assert "<!-- measured: demo -->" in (ROOT / "docs/index.md").read_text()
+    assert table in hooks.on_page_markdown("<!-- measured: demo -->", None, None, None)
+    measurement["report"]["after"]["SYN-TE"]["Smeasure"] = 0.5  # a changed figure no longer matches the README
+    assert hooks.demo_table(measurement) not in (ROOT / "README.md").read_text()
+
+
+def test_cli_reference_covers_every_subcommand(monkeypatch: pytest.MonkeyPatch) -> None:
+    hooks = docs_hooks()
     monkeypatch.setenv("COLUMNS", "110")
     page = hooks.on_page_markdown((ROOT / "docs/cli.md").read_text(), None, None, None)
     assert hooks.MARKER not in page

@@ -1,5 +1,10 @@
-"""MkDocs hook: the CLI reference page is written from the parsers at build time, so it cannot drift.
+"""MkDocs hook: pages written at build time from their one source, so they cannot drift.
 
+Measured tables: ``<!-- measured: NAME -->`` becomes the table of ``docs/measurements/NAME.json`` (the JSON the
+command wrote, with the date, command and machine that produced it); the README's copy of a table is checked
+against the same rendering by tests/test_docs.py.
+
+The CLI reference:
 ``docs/cli.md`` holds the marker ``<!-- cli-reference -->``; this hook replaces it with ``mgd-sam2 --help`` and
 each subcommand's ``format_help()`` (nested actions such as ``benchmark speed`` and ``model export`` too), built by
 ``mgd_sam2.cli.subcommand_parser``, the function ``mgd-sam2`` itself parses with. ``fit``, ``validate`` and ``test``
@@ -10,9 +15,43 @@ that prints it. The build needs the package importable (``make docs`` runs in th
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
+from pathlib import Path
 
 MARKER = "<!-- cli-reference -->"
+MEASURED = re.compile(r"<!-- measured: ([a-z_]+) -->")
+MEASUREMENTS = Path(__file__).resolve().parents[1] / "docs" / "measurements"
+
+DEMO_SPLITS = {"SYN-TE": "SYN-TE", "SYN-HO": "SYN-HO (held-out families)"}
+DEMO_KINDS = {"before": "untrained", "constant": "constant (mean training mask)", "after": "trained (best checkpoint)"}
+
+
+def demo_table(measurement: dict) -> str:
+    """The demo's untrained / constant / trained table from its report (``runs/demo/report.json``'s layout)."""
+    report = measurement["report"]
+    lines = ["| split | | Sα↑ | maxFβ↑ | MAE↓ |", "|---|---|---|---|---|"]
+    for split, split_label in DEMO_SPLITS.items():
+        for kind, kind_label in DEMO_KINDS.items():
+            values = [f"{report[kind][split][key]:.3f}" for key in ("Smeasure", "maxFm", "MAE")]
+            if kind == "after":
+                values = [f"**{value}**" for value in values]
+            lines.append(f"| {split_label} | {kind_label} | " + " | ".join(values) + " |")
+    return "\n".join(lines) + "\n"
+
+
+TABLES = {"demo": demo_table}
+
+
+def measured_table(name: str) -> str:
+    """The table of docs/measurements/NAME.json, then a line saying where and how it was measured."""
+    measurement = json.loads((MEASUREMENTS / f"{name}.json").read_text())
+    source = (
+        f"*Measured by `{measurement['command']}` on {measurement['date']}, {measurement['machine']}; "
+        f"the numbers: [measurements/{name}.json](measurements/{name}.json).*\n"
+    )
+    return TABLES[name](measurement) + "\n" + source
 
 
 def _nested(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.ArgumentParser]]:
@@ -53,6 +92,7 @@ def cli_reference() -> str:
 
 
 def on_page_markdown(markdown: str, page, config, files) -> str:  # noqa: ANN001 (MkDocs' hook signature)
+    markdown = MEASURED.sub(lambda match: measured_table(match.group(1)), markdown)
     if MARKER in markdown:
         return markdown.replace(MARKER, cli_reference())
     return markdown
