@@ -138,3 +138,11 @@ def test_cli_reference_covers_every_subcommand(monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(ValueError):
         subcommand_parser("fit")
     assert isinstance(subcommand_parser("evaluate"), argparse.ArgumentParser)
+
+
+def test_python_quick_start_is_the_tested_one() -> None:
+    """The Python API page shows the README's block, which tests/test_api.py runs on a trained micro model."""
+    block = re.compile(r"```python\n(.*?)```", re.S)
+    readme = (ROOT / "README.md").read_text()
+    tested = block.search(readme[readme.index("**From Python.**") :]).group(1)
+    assert block.search((ROOT / "docs/python-api.md").read_text()).group(1) == tested
