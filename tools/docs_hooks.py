@@ -69,8 +69,22 @@ def _block(title: str, text: str) -> str:
     return f"### `{title}`\n\n```text\n{text.rstrip()}\n```\n"
 
 
-def cli_reference() -> str:
-    """The Markdown of the CLI reference: one fenced help text per (sub)command."""
+def _lightning_help(name: str) -> str:
+    """LightningCLI's ``--help`` of one subcommand, as ``mgd-sam2 NAME --help`` prints it."""
+    import contextlib
+    import io
+
+    from mgd_sam2.training.cli import build_cli
+
+    out = io.StringIO()
+    with contextlib.suppress(SystemExit), contextlib.redirect_stdout(out):
+        build_cli([name, "--help"])
+    return out.getvalue()
+
+
+def cli_reference(lightning_help: bool = True) -> str:
+    """The Markdown of the CLI reference: one fenced help text per (sub)command (``fit``'s, which imports
+    Lightning and takes seconds, unless ``lightning_help`` is false)."""
     os.environ["COLUMNS"] = "110"  # argparse wraps at the terminal width: fix it so the page is the same everywhere
     from mgd_sam2.cli import COMMANDS, LIGHTNING_COMMANDS, subcommand_parser, top_level_help
 
@@ -83,9 +97,12 @@ def cli_reference() -> str:
                 f"model, data and trainer, and `mgd-sam2 {name} -c lightning_config.yaml --print_config` the "
                 "resolved configuration.\n"
             )
+            if name == "fit" and lightning_help:
+                help_text = "\n".join("    " + line for line in _lightning_help(name).rstrip().splitlines())
+                parts.append(f'??? note "`mgd-sam2 fit --help`"\n\n    ```text\n{help_text}\n    ```\n')
             continue
         parser = subcommand_parser(name)
-        parts.append(_block(f"mgd-sam2 {name}", parser.format_help()))
+        parts.append("```text\n" + parser.format_help().rstrip() + "\n```\n")
         for sub_name, sub in _nested(parser):
             parts.append(_block(f"{parser.prog} {sub_name}", sub.format_help()))
     return "\n".join(parts)
