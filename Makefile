@@ -18,7 +18,7 @@ CKPT ?=
 DATA_ROOT ?= data
 DEMO_ARGS ?=
 
-.PHONY: help install lint format test test-fast test-browser demo app train benchmark clean
+.PHONY: help install lint format test test-fast test-browser docs docs-serve demo app train benchmark clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
@@ -49,6 +49,17 @@ test-fast: $(STAMP) ## run the tests not marked slow
 test-browser: $(STAMP) ## the app in a real browser (needs Debian's chromium: apt-get install chromium; CI runs it)
 	cd $(ROOT) && $(PY) -m pytest -m browser
 
+DOCS_STAMP := $(VENV)/.docs-stamp
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install -e '$(ROOT)[docs]'
+	touch $@
+
+docs: $(DOCS_STAMP) ## build the documentation site into site/ (--strict: broken links and references fail; CI runs it)
+	cd $(ROOT) && NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
+docs-serve: $(DOCS_STAMP) ## serve the documentation site on http://127.0.0.1:8000, rebuilt on every change
+	cd $(ROOT) && NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve
+
 demo: $(STAMP) ## main job on the embedded synthetic dataset: synth -> train -> evaluate -> predict (CPU; DEMO_ARGS=... for options)
 	$(CLI) demo $(DEMO_ARGS)
 
@@ -62,4 +73,4 @@ benchmark: $(STAMP) ## accuracy tables on every dataset under DATA_ROOT (CKPT=..
 	$(CLI) benchmark accuracy $(if $(CKPT),--ckpt $(CKPT)) --data-root $(DATA_ROOT)
 
 clean: ## remove the environment and run outputs (never data/ or checkpoints/)
-	rm -rf $(VENV) runs lightning_logs .pytest_cache src/*.egg-info
+	rm -rf $(VENV) runs lightning_logs .pytest_cache src/*.egg-info site

@@ -85,6 +85,26 @@ def _top_level_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def subcommand_parser(name: str) -> argparse.ArgumentParser:
+    """The argparse parser of one subcommand that is not LightningCLI's (``fit``, ``validate``, ``test``).
+
+    ``main`` parses with it, the documentation's CLI reference prints its ``format_help()`` and a test parses
+    every command line shown in the README and the docs with it.
+    """
+    if name in LIGHTNING_COMMANDS:
+        raise ValueError(f"{name} is LightningCLI's subcommand, not an argparse one")
+    help_text, module_name = COMMANDS[name]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"mgd-sam2 {name}", description=help_text, formatter_class=HelpFormatter)
+    module.add_arguments(parser)
+    return parser
+
+
+def top_level_help() -> str:
+    """``mgd-sam2 --help``."""
+    return _top_level_parser().format_help()
+
+
 def uses_config(args: list[str]) -> bool:
     """True when LightningCLI should take the arguments (a config file or its own config flags)."""
     return any(
@@ -110,11 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from mgd_sam2.training.cli import run_lightning_cli
 
             return run_lightning_cli(name, rest)
-        help_text, module_name = COMMANDS[name]
-        module = importlib.import_module(module_name)
-        sub = argparse.ArgumentParser(prog=f"mgd-sam2 {name}", description=help_text, formatter_class=HelpFormatter)
-        module.add_arguments(sub)
-        return int(module.run(sub.parse_args(rest)) or 0)
+        module = importlib.import_module(COMMANDS[name][1])
+        return int(module.run(subcommand_parser(name).parse_args(rest)) or 0)
     except UserError as error:  # bad input, explained by its message: no traceback
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -104,8 +104,8 @@ class SynthConfig:
 
 # The demo's dataset (`mgd-sam2 demo`, configs/demo.yaml, under data/demo/synthetic): images of 80-112 px, so that
 # the micro model's 64 px input sees their objects, and none of the hard cases, so that a model with random weights
-# learns to segment them on a CPU in minutes (README, demo: what was measured). Same families, colours, surfaces and
-# camera as the full dataset.
+# learns to segment them on a CPU in minutes (docs/index.md, the demo: what was measured). Same families, colours,
+# surfaces and camera as the full dataset.
 DEMO_DATA = SynthConfig(num=2000, min_size=80, max_size=112, held_out=40, hard_cases=HardCases(0.0, 0.0, 0.0))
 
 

@@ -20,7 +20,7 @@ def resolve_device(device: str, precision: str) -> tuple[torch.device, torch.dty
 
     auto: CUDA when available; bf16 autocast on a GPU, fp32 on the CPU. bf16 on a CPU is refused unless oneDNN
     reports native bf16 kernels (AVX512-BF16 or AMX): without them PyTorch's bf16 convolutions fall back to slow
-    reference kernels (README, Speed).
+    reference kernels (docs/benchmarks.md, Speed).
     """
     import torch
 
@@ -32,7 +32,7 @@ def resolve_device(device: str, precision: str) -> tuple[torch.device, torch.dty
     if bf16 and not cuda and not cpu_has_native_bf16():
         raise ConfigError(
             "--precision bf16-mixed on this CPU: it has no native bf16 kernels, so bf16 runs many times slower than "
-            "fp32 here; use --precision 32-true, or the ONNX backend (README, Speed)"
+            "fp32 here; use --precision 32-true, or the ONNX backend (docs/benchmarks.md, Speed)"
         )
     return torch.device("cuda" if cuda else "cpu"), torch.bfloat16 if bf16 else None
 

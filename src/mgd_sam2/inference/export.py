@@ -5,7 +5,7 @@ input size and returns its logits, so cutting views, resizing and writing stay i
 (inference/predict.py). Its metadata records the format, the network settings, grid, input size, opset and
 quantization. Two int8 forms: ONNX Runtime's dynamic quantization of the MatMul/Gemm weights (the Hiera
 trunk's, the decoder's and the adapters' linear layers), one scale per output channel, activations quantized
-per call (ONNX Runtime's static int8 of the convolutions did not pay: README, Speed); and OpenVINO's
+per call (ONNX Runtime's static int8 of the convolutions did not pay: docs/benchmarks.md, Speed); and OpenVINO's
 calibrated int8 (NNCF) of the trunk and adapters, written as OpenVINO IR.
 """
 
@@ -44,7 +44,8 @@ OPSET = 20  # Gelu as one operator, which ONNX Runtime runs fused
 # (2^-24) of the activations per layer. A broken graph is off by the logits' own size.
 EXPORT_TOLERANCE = 1e-3
 # What OpenVINO int8 quantizes: the frozen trunk and its adapters (most of the time). Quantizing the decoder, neck,
-# MCEM, HMIM and DRM too moved the demo model's SYN-TE S-measure by -0.0046 instead of +0.0002 (README, Speed).
+# MCEM, HMIM and DRM too moved the demo model's SYN-TE S-measure by -0.0046 instead of +0.0002
+# (docs/benchmarks.md, Speed).
 OPENVINO_INT8_PARTS = ("Hiera trunk", "MPAdapter")
 
 

@@ -1,0 +1,173 @@
+"""Every command the README and the documentation site show runs against today's CLI (issue 25).
+
+Each ``mgd-sam2`` line of a fenced shell block is parsed by the parser ``mgd-sam2`` itself uses
+(``mgd_sam2.cli.subcommand_parser``); LightningCLI's subcommands (``fit``, ``validate``, ``test``, ``predict -c``)
+are checked for the subcommand and their config file. Each ``make`` line names a Makefile target, and every
+inline ``mgd-sam2 NAME`` names a subcommand. The CLI reference page is generated from the same parsers
+(``tools/docs_hooks.py``); ``make docs`` builds the site with ``--strict``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import io
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from mgd_sam2.cli import COMMANDS, LIGHTNING_COMMANDS, subcommand_parser, uses_config
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+FENCE = re.compile(r"^```(?:bash|sh|shell|console)\n(.*?)^```", re.S | re.M)
+
+
+def shell_lines(text: str) -> list[str]:
+    """The command lines of the fenced shell blocks of a Markdown text, backslash continuations joined (comment
+    lines left out)."""
+    lines = []
+    for block in FENCE.findall(text):
+        lines.extend(line.strip() for line in block.replace("\\\n", " ").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def cli_lines() -> list[tuple[str, str]]:
+    return [
+        (page.name, line)
+        for page in PAGES
+        for line in shell_lines(page.read_text())
+        if any(word == "mgd-sam2" or word.endswith("/mgd-sam2") for word in shlex.split(line, comments=True))
+    ]
+
+
+def check_command(line: str) -> None:
+    """Raise AssertionError unless ``line``'s ``mgd-sam2`` command parses against the CLI."""
+    words = shlex.split(line, comments=True)
+    start = next(i for i, word in enumerate(words) if word == "mgd-sam2" or word.endswith("/mgd-sam2"))
+    args = words[start + 1 :]
+    assert args and args[0] in COMMANDS, f"unknown subcommand in: {line}"
+    name, rest = args[0], args[1:]
+    if name in LIGHTNING_COMMANDS or (name == "predict" and uses_config(rest)):
+        config = rest[rest.index("-c") + 1] if "-c" in rest else None
+        assert config is None or (ROOT / config).is_file(), f"no config file {config}: {line}"
+        return
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
+            subcommand_parser(name).parse_args(rest)
+    except SystemExit:
+        raise AssertionError(f"does not parse: {line}\n{errors.getvalue()}") from None
+
+
+def test_pages_show_commands() -> None:
+    lines = cli_lines()
+    pages = {page for page, _ in lines}
+    assert {"README.md", "prediction.md", "training.md", "benchmarks.md"} <= pages and len(lines) >= 30
+
+
+@pytest.mark.parametrize(("page", "line"), cli_lines())
+def test_command_parses(page: str, line: str) -> None:
+    check_command(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "mgd-sam2 predict --ckpt a.ckpt --input in/ --output out/ --no-such-flag",
+        "mgd-sam2 predict --input in/",  # --ckpt is required
+        "mgd-sam2 benchmark speed --precision fp32",  # spelt 32-true
+        "mgd-sam2 no-such-subcommand",
+        "mgd-sam2 fit -c no_such_config.yaml",
+    ],
+)
+def test_wrong_command_fails(line: str) -> None:
+    with pytest.raises(AssertionError):
+        check_command(line)
+
+
+def test_make_targets_exist() -> None:
+    targets = set(re.findall(r"^([a-z][a-z-]*):", (ROOT / "Makefile").read_text(), re.M))
+    shown = {
+        (page.name, shlex.split(line, comments=True)[1])
+        for page in PAGES
+        for line in shell_lines(page.read_text())
+        if line.startswith("make ")
+    }
+    assert shown and {target for _, target in shown} <= targets, shown
+
+
+def test_inline_commands_name_subcommands() -> None:
+    for page in PAGES:
+        for name in re.findall(r"`(?:\S*/)?mgd-sam2 ([a-z-]+)", page.read_text()):
+            assert name in COMMANDS, f"{page.name}: `mgd-sam2 {name}`"
+
+
+def docs_hooks():
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "tools/docs_hooks.py")
+    hooks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hooks)
+    return hooks
+
+
+def test_measured_tables_have_one_source() -> None:
+    """The demo's table: the site renders it from docs/measurements/demo.json, the README's copy must equal it."""
+    hooks = docs_hooks()
+    measurement = json.loads((ROOT / "docs/measurements/demo.json").read_text())
+    assert {"command", "date", "machine", "report"} <= set(measurement)
+    table = hooks.demo_table(measurement)
+    assert table in (ROOT / "README.md").read_text()
+    assert "<!-- measured: demo -->" in (ROOT / "docs/index.md").read_text()
+    assert table in hooks.on_page_markdown("<!-- measured: demo -->", None, None, None)
+    measurement["report"]["after"]["SYN-TE"]["Smeasure"] = 0.5  # a changed figure no longer matches the README
+    assert hooks.demo_table(measurement) not in (ROOT / "README.md").read_text()
+
+
+def test_cli_reference_covers_every_subcommand(monkeypatch: pytest.MonkeyPatch) -> None:
+    hooks = docs_hooks()
+    monkeypatch.setenv("COLUMNS", "110")
+    page = (ROOT / "docs/cli.md").read_text().replace(hooks.MARKER, hooks.cli_reference(lightning_help=False))
+    for name in COMMANDS:
+        assert f"## `mgd-sam2 {name}`" in page
+    assert hooks.MARKER in (ROOT / "docs/cli.md").read_text()
+    assert "### `mgd-sam2 benchmark speed`" in page and "### `mgd-sam2 model export`" in page
+    assert subcommand_parser("predict").format_help().strip() in page
+    with pytest.raises(ValueError):
+        subcommand_parser("fit")
+    assert isinstance(subcommand_parser("evaluate"), argparse.ArgumentParser)
+
+
+def test_python_quick_start_is_the_tested_one() -> None:
+    """The Python API page shows the README's block, which tests/test_api.py runs on a trained micro model."""
+    block = re.compile(r"```python\n(.*?)```", re.S)
+    readme = (ROOT / "README.md").read_text()
+    tested = block.search(readme[readme.index("**From Python.**") :]).group(1)
+    assert block.search((ROOT / "docs/python-api.md").read_text()).group(1) == tested
+
+
+def test_the_readme_cli_quick_start_runs_as_written(trained_checkpoint, synthetic_root, tmp_path: Path, monkeypatch):
+    """The README's CLI quick start, line by line through ``mgd-sam2``'s entry point, with a micro model's Lightning
+    checkpoint where `make demo` leaves its own and a held-out synthetic split where `make demo` generates it."""
+    import shutil
+
+    from mgd_sam2.cli import main
+
+    readme = (ROOT / "README.md").read_text()
+    lines = shell_lines(readme[readme.index("## Quick start") :])[:2]
+    assert [line.split()[:2] for line in lines] == [["mgd-sam2", "predict"], ["mgd-sam2", "evaluate"]]
+    checkpoint = tmp_path / "runs/demo/version_0/checkpoints/best.ckpt"
+    checkpoint.parent.mkdir(parents=True)
+    shutil.copy(trained_checkpoint, checkpoint)
+    split = synthetic_root / "synthetic" / "SYN-HO"
+    shutil.copytree(split, tmp_path / "data/demo/synthetic/SYN-HO")
+    monkeypatch.chdir(tmp_path)
+    for line in lines:
+        assert main(shlex.split(line, comments=True)[1:]) == 0, line
+    images = len(list((split / "gt").iterdir()))
+    assert images and len(list(Path("masks").glob("*_cutout.png"))) == images
+    scores = json.loads(Path("scores.json").read_text())
+    assert scores["num_images"] == images and 0 <= scores["scores"]["Smeasure"] <= 1
