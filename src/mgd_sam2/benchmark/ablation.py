@@ -75,20 +75,16 @@ def run_ablation(
     """The constant baseline, then speed and a short fit + test per configuration; writes ablation.md and
     ablation.json under ``out``."""
     from mgd_sam2.data.synth import DEMO_DATA, ensure_dataset
-    from mgd_sam2.metrics.baseline import constant_scores, mean_mask
+    from mgd_sam2.metrics.baseline import synthetic_constant_scores
     from mgd_sam2.training.runs import fit_and_test
 
     synthetic = data_root / "synthetic"
     ensure_dataset(synthetic, DEMO_DATA)
-    mean = mean_mask(sorted((synthetic / "SYN-TR" / "gt").glob("*.png")))
+    constant = synthetic_constant_scores(synthetic, ("SYN-TE", "SYN-HO"))
     rows: list[dict[str, Any]] = [
         {
             "configuration": CONSTANT,
-            **{
-                f"{split}/{metric}": value
-                for split in ("SYN-TE", "SYN-HO")
-                for metric, value in constant_scores(mean, sorted((synthetic / split / "gt").glob("*.png"))).items()
-            },
+            **{f"{split}/{metric}": value for split, scores in constant.items() for metric, value in scores.items()},
         }
     ]
     for name, enabled in ABLATIONS:

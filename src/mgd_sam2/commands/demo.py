@@ -100,7 +100,7 @@ def rescoring_mismatches(
 
 def run(args: argparse.Namespace) -> int:
     from mgd_sam2.data.synth import ensure_dataset
-    from mgd_sam2.metrics.baseline import constant_scores, mean_mask
+    from mgd_sam2.metrics.baseline import synthetic_constant_scores
     from mgd_sam2.metrics.evaluate import evaluate_folders
     from mgd_sam2.metrics.sod import SCALAR_KEYS
     from mgd_sam2.metrics.tables import rich_table
@@ -131,8 +131,7 @@ def run(args: argparse.Namespace) -> int:
     }
     mismatch = rescoring_mismatches(run.after, rescored, run.test_images)
     # the trivial baseline: the mean of the training masks, predicted for every test image
-    mean = mean_mask(sorted((synthetic / "SYN-TR" / "gt").glob("*.png")))
-    constant = {split: constant_scores(mean, sorted((synthetic / split / "gt").glob("*.png"))) for split in run.after}
+    constant = synthetic_constant_scores(synthetic, run.after)
     grid = write_grid(synthetic, predictions, list(run.after), run.log_dir / "demo_grid.png")
     seconds = time.perf_counter() - start
 

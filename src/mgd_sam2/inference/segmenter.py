@@ -27,7 +27,7 @@ from mgd_sam2.errors import ConfigError
 from mgd_sam2.inference.backends import Backend, OnnxBackend, OpenVinoBackend, TorchBackend
 from mgd_sam2.inference.devices import EXPORTED_BACKENDS, check_names, resolve_device
 from mgd_sam2.inference.loading import backend_name, check_exported_flags, load_network, weights_identity
-from mgd_sam2.inference.predict import backend_device, check_tta, predict_batch, predict_files
+from mgd_sam2.inference.predict import check_tta, predict_batch, predict_files
 from mgd_sam2.inference.writer import MaskWriter, binary_mask
 from mgd_sam2.models.network import MGDSAM2
 
@@ -64,6 +64,11 @@ class InferenceSettings:
         extra = str(weights_extra) if weights_extra is not None else None
         return cls(str(weights), extra, runs, device, "bf16-mixed" if autocast else "32-true")
 
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        """The torch backend's autocast dtype (None: fp32)."""
+        return torch.bfloat16 if self.precision == "bf16-mixed" else None
+
     def writer(
         self, output: str | Path, *, binary: bool, cutout: bool, tta: bool, max_pixels: int = DEFAULT_MAX_PIXELS
     ) -> MaskWriter:
@@ -97,6 +102,8 @@ class Segmenter:
         max_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> None:
         self.backend, self.settings, self.description, self.max_pixels = backend, settings, description, max_pixels
+        # predict's resizing and view cutting, for images in memory (Segmenter.masks)
+        self.inputs = SegmentationDataset([], backend.input_size, "predict", grid=backend.grid)
 
     @classmethod
     def load(
@@ -134,16 +141,17 @@ class Segmenter:
             runner = OnnxBackend(weights) if settings.backend == "onnx" else OpenVinoBackend(weights, bf16=bf16)
             return cls(runner, settings, runner.describe(), max_pixels)
         network, description = load_network(weights, weights_extra)
-        return cls(torch_backend(network, settings.device, settings.precision), settings, description, max_pixels)
+        backend = TorchBackend(network.eval(), torch.device(settings.device), settings.autocast_dtype)
+        return cls(backend, settings, description, max_pixels)
 
     @classmethod
     def from_network(
         cls, network: MGDSAM2, *, device: str = "auto", precision: str = "auto", name: str = "a network in memory"
     ) -> Segmenter:
         """A Segmenter around a network built in Python (e.g. ``MGDSAM2(NetworkConfig(preset="micro"))``)."""
-        backend = torch_backend(network, device, precision)
-        settings = InferenceSettings(name, None, "torch", backend_device(backend).type,
-                                     "bf16-mixed" if backend.autocast_dtype else "32-true")  # fmt: skip
+        target, autocast_dtype = resolve_device(device, precision)
+        settings = InferenceSettings(name, None, "torch", target.type, "bf16-mixed" if autocast_dtype else "32-true")
+        backend = TorchBackend(network.eval(), target, settings.autocast_dtype)
         return cls(backend, settings, f"{name} (preset {network.preset})")
 
     @property
@@ -188,12 +196,8 @@ class Segmenter:
     def masks(self, images: list[np.ndarray], tta: bool) -> list[np.ndarray]:
         """One forward pass of (H, W, 3) uint8 RGB images -> their (H, W) uint8 masks."""
         check_tta(self.backend, tta)
-        dataset = SegmentationDataset([], self.backend.input_size, "predict", grid=self.backend.grid)
-        batch = collate([dataset.predict_input(image) for image in images])
-        device = backend_device(self.backend)
-        if device.type == "cuda":
-            batch["input"] = batch["input"].to(device)
-        with torch.inference_mode():
+        batch = collate([self.inputs.predict_input(image) for image in images])
+        with torch.inference_mode():  # the backend moves the views to its device
             return [m.numpy() for m in predict_batch(self.backend, batch, tta=tta)["maps"]]
 
     def predict_files(
@@ -223,9 +227,3 @@ class Segmenter:
         from mgd_sam2.inference.model_folder import save_model_folder
 
         return save_model_folder(self.network, folder, source=self.description, card=card)
-
-
-def torch_backend(network: MGDSAM2, device: str = "auto", precision: str = "auto") -> TorchBackend:
-    """The network in eval mode on the device and precision chosen by ``resolve_device``."""
-    target, autocast_dtype = resolve_device(device, precision)
-    return TorchBackend(network.eval(), target, autocast_dtype)

@@ -48,3 +48,11 @@ def constant_scores(
         gt = read_mask(path)
         metrics.update(image_pairs([constant_map(mean, *gt.shape)], [gt]))
     return scalar_results(metrics.compute())
+
+
+def synthetic_constant_scores(synthetic: str | Path, splits: Iterable[str]) -> dict[str, dict[str, float]]:
+    """{split: scores} of the mean SYN-TR mask predicted for every image of each split of a synthetic dataset
+    (``mgd-sam2 demo`` and ``benchmark ablation`` report it)."""
+    synthetic = Path(synthetic)
+    mean = mean_mask(sorted((synthetic / "SYN-TR" / "gt").glob("*.png")))  # the training masks, and only those
+    return {split: constant_scores(mean, sorted((synthetic / split / "gt").glob("*.png"))) for split in splits}
