@@ -136,6 +136,20 @@ def test_speed_profile_splits_each_backend_into_the_models_parts(tmp_path: Path,
     assert "profile: micro onnx-int8" in out and "profile: micro openvino-int8" in out
 
 
+@pytest.mark.slow
+def test_the_speed_benchmark_leaks_no_semaphore() -> None:
+    """Every process the benchmark starts (one per configuration) ends by returning: a terminated one
+    leaves the lock tqdm makes in torch's ONNX exporter registered, and Python warns of leaked semaphores at exit."""
+    import subprocess
+    import sys
+
+    code = "import sys; from mgd_sam2.cli import main; sys.exit(main(sys.argv[1:]))"
+    argv = ["benchmark", "speed", "--preset", "micro", "--backend", "onnx-int8,openvino-int8", "--iters", "1"]
+    result = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "leaked semaphore" not in result.stderr and "resource_tracker" not in result.stderr, result.stderr
+
+
 def test_speed_times_bf16_on_the_torch_and_openvino_backends_where_the_cpu_has_it(monkeypatch) -> None:
     import argparse
 

@@ -13,7 +13,6 @@ interface as predict; the export's time, the quantization and OpenVINO's compila
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import platform
 import resource
 import tempfile
@@ -216,5 +215,6 @@ def profile_parts(model, views, exported: ExportedFiles | None, passes: int, dev
 
 def measure_isolated(config: SpeedConfig) -> dict[str, Any]:
     """:func:`measure` in a fresh spawned process."""
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(measure, (config,))
+    from mgd_sam2.utils.isolated import run_isolated
+
+    return run_isolated(measure, config)
