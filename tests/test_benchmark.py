@@ -65,6 +65,7 @@ SPEED_FIELDS = {
     "iters",
     "sigmoid_diff_vs_fp32",
     "prepare_s",
+    "export_peak_memory_mb",
 }
 
 
@@ -93,6 +94,7 @@ def test_speed_json_has_its_fields(tmp_path: Path) -> None:
         assert row["latency_ms_p90"] >= row["latency_ms_p50"] > 0 and row["throughput_img_s"] > 0
         assert row["peak_gpu_memory_mb"] is None and row["peak_host_memory_mb"] > 0
         assert row["sigmoid_diff_vs_fp32"] == 0.0  # the torch fp32 eager pass is the reference itself
+        assert row["export_peak_memory_mb"] is None  # nothing exported
 
 
 def test_speed_of_training_steps(tmp_path: Path) -> None:
@@ -132,13 +134,14 @@ def test_speed_profile_splits_each_backend_into_the_models_parts(tmp_path: Path,
         assert parts["other"] < inside and inside + parts["other"] <= 1.2 * parts["network"], parts
     assert rows[0]["sigmoid_diff_vs_fp32"] == 0.0
     assert all(0 <= row["sigmoid_diff_vs_fp32"] < 0.01 for row in rows[1:]), rows  # exported: within the goal
+    assert rows[0]["export_peak_memory_mb"] is None and all(row["export_peak_memory_mb"] > 0 for row in rows[1:])
     out = capsys.readouterr().out
     assert "profile: micro onnx-int8" in out and "profile: micro openvino-int8" in out
 
 
 @pytest.mark.slow
 def test_the_speed_benchmark_leaks_no_semaphore() -> None:
-    """Every process the benchmark starts (one per configuration) ends by returning: a terminated one
+    """Every process the benchmark starts (a configuration's, an export step's) ends by returning: a terminated one
     leaves the lock tqdm makes in torch's ONNX exporter registered, and Python warns of leaked semaphores at exit."""
     import subprocess
     import sys

@@ -4,6 +4,7 @@ and bf16 within their bounds (tests/bounds.py), measured on a model that fits it
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -183,6 +184,22 @@ def test_openvino_int8_export_mistakes_are_one_line_errors(trained_checkpoint: P
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, (extra, err)
     assert not list(tmp_path.glob("a.*")) and not (tmp_path / "empty.xml").exists()  # nothing written
+
+
+def test_an_export_step_fails_with_its_own_one_line_error(tmp_path: Path, capsys) -> None:
+    """The steps run in processes of their own (inference/export_steps.py): an error there is the command's one-line
+    error, and a process killed by the system one too."""
+    from mgd_sam2.errors import UserError
+    from mgd_sam2.utils.isolated import run_isolated
+
+    image = tmp_path / "a.png"
+    Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(image)
+    assert main(["model", "export", "--ckpt", str(image), "--onnx", str(tmp_path / "a.onnx")]) == 1
+    err = capsys.readouterr().err
+    assert f"{image} holds pickled Python objects" in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "a.onnx").exists()
+    with pytest.raises(UserError, match="the process running abort ended without a result"):
+        run_isolated(os.abort)
 
 
 def test_openvino_runs_the_file_it_is_given_not_a_cached_one(tmp_path: Path, monkeypatch) -> None:

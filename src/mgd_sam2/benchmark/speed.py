@@ -5,9 +5,10 @@ size, ``torch.inference_mode``, optional bf16 autocast and ``torch.compile``; wa
 (compilation happens there), then timed passes each ended by a device synchronisation; then the last
 pass's probabilities are compared with those of the torch fp32 eager pass (``sigmoid_diff_vs_fp32``). Every
 configuration runs in a fresh process, so its peak memory is its own. The exported backends run the same
-network exported (and for onnx-int8 and openvino-int8 quantized) in that process, through the same Backend
-interface as predict; the export's time, the quantization and OpenVINO's compilation are not counted
-(``prepare_s`` reports them; their memory is in ``peak_host_memory_mb``, the process's peak).
+network exported (and for onnx-int8 and openvino-int8 quantized) as ``model export`` does, each step in a process
+of its own (inference/export_steps.py), then through the same Backend interface as predict; the export's time, the
+quantization and OpenVINO's compilation are not counted (``prepare_s`` reports them, ``export_peak_memory_mb`` the
+peak of the largest export step's process; ``peak_host_memory_mb`` is the timed process's own).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class SpeedConfig:
     switches: tuple[tuple[str, bool], ...] = ()  # MGDSAM2 module switches, for ablations
     train: bool = False  # time a training step (forward, loss, backward, AdamW step) instead of inference
     # torch | onnx | onnx-int8 (ONNX Runtime on the CPU; int8 MatMul/Gemm weights) | openvino | openvino-int8
-    # (OpenVINO on the CPU; NNCF int8, calibrated on two random inputs: the speed, not the accuracy, of real use)
+    # (OpenVINO on the CPU; NNCF int8, calibrated on two noise images: the speed, not the accuracy, of real use)
     backend: str = "torch"
     profile: bool = False  # also time each part of the network, and the shared pre- and post-processing
 
@@ -58,20 +59,37 @@ class SpeedConfig:
             )
 
 
+@dataclass(frozen=True)
+class RandomNetwork:
+    """The benchmark's network: random weights from a fixed seed, so that an export step's process builds the same
+    one (inference/export_steps.NetworkSource)."""
+
+    preset: str
+    switches: tuple[tuple[str, bool], ...] = ()
+    seed: int = 0
+
+    def load(self):
+        import torch
+
+        from mgd_sam2.models.network import MGDSAM2, NetworkConfig
+
+        torch.manual_seed(self.seed)
+        return MGDSAM2(NetworkConfig(preset=self.preset, **dict(self.switches)))
+
+
 def measure(config: SpeedConfig) -> dict[str, Any]:
     """Run the protocol for one configuration in this process."""
     import torch
 
     from mgd_sam2.data.view_cutting import tile
-    from mgd_sam2.models.network import MGDSAM2, NetworkConfig
     from mgd_sam2.models.summary import parameter_counts
     from mgd_sam2.training.loss import mgd_loss
 
     config.check()
     device = torch.device(config.device)
     cuda = device.type == "cuda"
-    torch.manual_seed(0)
-    model = MGDSAM2(NetworkConfig(preset=config.preset, **dict(config.switches))).train(config.train).to(device)
+    source = RandomNetwork(config.preset, config.switches)
+    model = source.load().train(config.train).to(device)
     counts = parameter_counts(model)
     size = model.input_size
     generator = torch.Generator().manual_seed(0)
@@ -90,8 +108,10 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as folder:  # the ONNX files, removed however the run ends
         start = time.perf_counter()
-        exported = exported_backend(model, Path(folder), config) if config.backend != "torch" else None
+        exported = exported_backend(source, Path(folder), config) if config.backend != "torch" else None
         prepare_s = time.perf_counter() - start if exported else None
+        # the export steps are this process's only children
+        export_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 if exported else None
 
         def step() -> torch.Tensor | None:
             logits = None
@@ -139,6 +159,7 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
         "sigmoid_diff_vs_fp32": drift,
         "peak_gpu_memory_mb": peak_gpu_mb,
         "peak_host_memory_mb": peak_host_mb,
+        "export_peak_memory_mb": export_peak_mb,
         "params_total": counts["total"],
         "params_trainable": counts["trainable"],
         "device_name": torch.cuda.get_device_name(device) if cuda else platform.processor() or platform.machine(),
@@ -167,27 +188,40 @@ class ExportedFiles:
     fp32: Path  # the fp32 export (its nodes carry module paths, for the profile)
 
 
-def exported_backend(model, folder: Path, config: SpeedConfig) -> ExportedFiles:
-    """Export ``model`` (and quantize it for onnx-int8) into ``folder`` and load it in ``config.backend``, with
-    torch's thread count (OpenVINO: uncached, since the file is thrown away)."""
+def exported_backend(source: RandomNetwork, folder: Path, config: SpeedConfig) -> ExportedFiles:
+    """Export ``source``'s network (and quantize it for the int8 backends) into ``folder`` as ``model export`` does,
+    and load it in ``config.backend``, with torch's thread count (OpenVINO: uncached, since the file is thrown
+    away)."""
     import torch
 
     from mgd_sam2.inference.backends import OnnxBackend, OpenVinoBackend
-    from mgd_sam2.inference.export import check_views, export_onnx, quantize_onnx, quantize_openvino
+    from mgd_sam2.inference.export_steps import export_steps
 
     fp32 = folder / "model.onnx"
-    export_onnx(model, fp32)
+    int8 = folder / "model_int8.onnx" if config.backend == "onnx-int8" else None
+    openvino_int8 = folder / "model_int8.xml" if config.backend == "openvino-int8" else None
+    calibration = noise_images(folder, CALIBRATION_IMAGES) if openvino_int8 else []
+    for _ in export_steps(source, fp32, int8, openvino_int8, calibration):
+        pass
+    path = int8 or openvino_int8 or fp32
     threads = torch.get_num_threads()
     if config.backend.startswith("openvino"):
-        path = fp32
-        if config.backend == "openvino-int8":
-            path = folder / "model_int8.xml"
-            quantize_openvino(fp32, path, model, [check_views(model, seed) for seed in (1, 2)])
         return ExportedFiles(OpenVinoBackend(path, config.precision == "bf16-mixed", threads, cache=False), path, fp32)
-    path = folder / "model_int8.onnx" if config.backend == "onnx-int8" else fp32
-    if path != fp32:
-        quantize_onnx(fp32, path, model)
     return ExportedFiles(OnnxBackend(path, threads=threads), path, fp32)
+
+
+CALIBRATION_IMAGES = 2  # openvino-int8's: its speed does not depend on what it was calibrated on
+
+
+def noise_images(folder: Path, count: int, side: int = 256) -> list[Path]:
+    """``count`` seeded uniform-noise RGB images (PNG, ``side`` px), for calibrating the benchmark's int8 model."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    paths = [folder / f"noise_{index}.png" for index in range(count)]
+    for path in paths:
+        Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(path)
+    return paths
 
 
 def profile_parts(model, views, exported: ExportedFiles | None, passes: int, device) -> dict[str, float]:

@@ -130,30 +130,42 @@ def run_export(args: argparse.Namespace) -> int:
     for folder in sorted({path.parent for path in outputs.values()}):  # temporaries of a killed export, as predict's
         if remove_stale_temporaries(folder):
             print(f"removed unfinished temporary files of an interrupted export from {folder}")
-    network, description = load_network(args.ckpt, args.weights)
     if args.out:
+        network, description = load_network(args.ckpt, args.weights)
         count = export_trained_weights(network, args.out)
+        del network  # the export loads its own, in its own process
         print(f"wrote {count} tensors of {description} to {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB)")
     if args.onnx:
-        from mgd_sam2.inference.export import export_onnx, quantize_onnx
-
-        report = export_onnx(network, args.onnx)
-        size = args.onnx.stat().st_size / 2**20
-        print(f"wrote {args.onnx} ({size:.1f} MiB, {report['seconds']:.0f} s): logits within "
-              f"{report['max_abs_logit_diff']:.1e} of PyTorch's")  # fmt: skip
-        if args.int8:
-            report = quantize_onnx(args.onnx, args.int8, network)
-            print(f"wrote {args.int8} ({args.int8.stat().st_size / 2**20:.1f} MiB): {distance(report)}")
-        if args.openvino_int8:
-            from mgd_sam2.inference.export import CalibrationViews, quantize_openvino
-
-            print(f"calibrating OpenVINO int8 on {len(calibration)} images of {args.calibration}")
-            report = quantize_openvino(args.onnx, args.openvino_int8, network, CalibrationViews(calibration, network))
-            weights = args.openvino_int8.with_suffix(".bin")
-            precision = "bf16" if report["bf16"] else "fp32"
-            print(f"wrote {args.openvino_int8} and {weights.name} ({weights.stat().st_size / 2**20:.1f} MiB): "
-                  f"{distance(report)} (on the first calibration image, in {precision})")  # fmt: skip
+        write_exports(args, calibration)
     return 0
+
+
+def write_exports(args: argparse.Namespace, calibration: list[Path]) -> None:
+    """The ONNX export and the quantized forms asked for, each in its own process (inference/export_steps.py)."""
+    from mgd_sam2.inference.export_steps import export_steps
+    from mgd_sam2.inference.loading import CheckpointSource
+
+    steps = export_steps(CheckpointSource(args.ckpt, args.weights), args.onnx, args.int8, args.openvino_int8,
+                         calibration)  # fmt: skip
+    for path, report in steps:
+        print(f"wrote {written(path, report)}")
+        if args.openvino_int8 and path == (args.int8 or args.onnx):  # the next step
+            print(f"calibrating OpenVINO int8 on {len(calibration)} images of {args.calibration}")
+
+
+def written(path: Path, report: dict[str, float]) -> str:
+    """An exported file, its size and its distance from PyTorch, in words."""
+    if path.suffix == ".xml":
+        weights = path.with_suffix(".bin")
+        precision = "bf16" if report["bf16"] else "fp32"
+        return (f"{path} and {weights.name} ({weights.stat().st_size / 2**20:.1f} MiB): {distance(report)} (on the "
+                f"first calibration image, in {precision})")  # fmt: skip
+    size = f"{path.stat().st_size / 2**20:.1f} MiB"
+    if "seconds" in report:  # the fp32 export, checked against PyTorch
+        return (
+            f"{path} ({size}, {report['seconds']:.0f} s): logits within {report['max_abs_logit_diff']:.1e} of PyTorch's"
+        )
+    return f"{path} ({size}): {distance(report)}"
 
 
 def distance(report: dict[str, float]) -> str:

@@ -6,7 +6,12 @@ input size and returns its logits, so cutting views, resizing and writing stay i
 quantization. Two int8 forms: ONNX Runtime's dynamic quantization of the MatMul/Gemm weights (the Hiera
 trunk's, the decoder's and the adapters' linear layers), one scale per output channel, activations quantized
 per call (ONNX Runtime's static int8 of the convolutions did not pay: docs/benchmarks.md, Speed); and OpenVINO's
-calibrated int8 (NNCF) of the trunk and adapters, written as OpenVINO IR.
+calibrated int8 (NNCF) of the trunk and adapters, written as OpenVINO IR. The quantized models are compared with
+PyTorch's logits computed beforehand, so that quantizing needs no PyTorch network (inference/export_steps.py runs
+each step in its own process).
+
+``record``: entries for the metadata of the file written (``model export --fastest``'s choice,
+inference/fastest.py), which predict reads back.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import logging
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -28,6 +35,7 @@ from mgd_sam2.inference.backends import (
     ONNX_FORMAT,
     ONNX_INPUTS,
     ONNX_OUTPUT,
+    ExportedBackend,
     OnnxBackend,
     OpenVinoBackend,
     import_openvino,
@@ -75,10 +83,17 @@ def node_parts(path: str | Path) -> dict[str, str]:
     return parts
 
 
-def check_views(network: MGDSAM2, seed: int = 0) -> Views:
-    """A seeded random input at the network's size (the export's example and its check)."""
-    size = network.input_size
-    return tile(torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(seed)), network.grid)
+def check_views(model: MGDSAM2 | ExportedBackend, seed: int = 0) -> Views:
+    """A seeded random input at the input size and grid of a network or an export (the export's example and the
+    check of it and of its quantized forms)."""
+    size = model.input_size
+    return tile(torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(seed)), model.grid)
+
+
+def torch_logits(network: MGDSAM2, views: Views) -> np.ndarray:
+    """The network's float32 logits for ``views`` (what its exports are compared with)."""
+    with torch.inference_mode():
+        return network.eval()(views).logits.float().numpy()
 
 
 def set_metadata(path: Path, metadata: dict[str, str]) -> None:
@@ -92,12 +107,10 @@ def set_metadata(path: Path, metadata: dict[str, str]) -> None:
     onnx.save(model, str(path))
 
 
-def compare(backend: OnnxBackend | OpenVinoBackend, network: MGDSAM2, views: Views | None = None) -> dict[str, float]:
-    """How far the ONNX model's logits and probabilities are from PyTorch's, on ``views`` (default: the seeded
-    check input; a calibrated model is compared on an image like its calibration, not on noise)."""
-    views = check_views(network) if views is None else views
-    with torch.inference_mode():
-        expected = network.eval()(views).logits
+def compare(backend: ExportedBackend, expected: np.ndarray, views: Views) -> dict[str, float]:
+    """How far the exported model's logits and probabilities on ``views`` are from PyTorch's, ``expected``
+    (torch_logits; the seeded check input, or for a calibrated model an image like its calibration, not noise)."""
+    expected = torch.from_numpy(expected)
     got = backend.logits(views)
     return {
         "max_abs_logit": float(expected.abs().max()),
@@ -106,10 +119,17 @@ def compare(backend: OnnxBackend | OpenVinoBackend, network: MGDSAM2, views: Vie
     }
 
 
-def export_onnx(network: MGDSAM2, path: str | Path, opset: int = OPSET) -> dict[str, float]:
+@dataclass(frozen=True)
+class OnnxExport:
+    report: dict[str, float]  # "seconds" and compare's distance from PyTorch
+    check_logits: np.ndarray  # PyTorch's logits on the check input (check_views), for the quantized forms
+
+
+def export_onnx(
+    network: MGDSAM2, path: str | Path, record: dict[str, str] | None = None, opset: int = OPSET
+) -> OnnxExport:
     """Write the network as ONNX to ``path`` (atomically) and check it: a ConfigError unless its logits are within
-    EXPORT_TOLERANCE of PyTorch's (relative to their scale). Returns {"seconds", "max_abs_logit",
-    "max_abs_logit_diff", "mean_abs_sigmoid_diff"}."""
+    EXPORT_TOLERANCE of PyTorch's (relative to their scale)."""
     try:
         import onnx  # noqa: F401
         import onnxscript  # noqa: F401
@@ -118,6 +138,7 @@ def export_onnx(network: MGDSAM2, path: str | Path, opset: int = OPSET) -> dict[
     path = Path(path)
     network = network.eval()
     views = check_views(network)
+    expected = torch_logits(network, views)
     start = time.perf_counter()
     with atomic_path(path) as temporary:
         torch.onnx.export(
@@ -134,16 +155,16 @@ def export_onnx(network: MGDSAM2, path: str | Path, opset: int = OPSET) -> dict[
         set_metadata(temporary, {
             "format": ONNX_FORMAT, "network": json.dumps(network.config.to_dict()), "grid": str(network.grid),
             "input_size": str(network.input_size), "opset": str(opset), "quantization": "none",
-            "exporter": f"torch {torch.__version__}",
+            "exporter": f"torch {torch.__version__}", **(record or {}),
         })  # fmt: skip
-        report = {"seconds": time.perf_counter() - start, **compare(OnnxBackend(temporary), network)}
+        report = {"seconds": time.perf_counter() - start, **compare(OnnxBackend(temporary), expected, views)}
         allowed = EXPORT_TOLERANCE * max(1.0, report["max_abs_logit"])
         if report["max_abs_logit_diff"] > allowed:
             raise ConfigError(
                 f"the ONNX export differs from PyTorch by {report['max_abs_logit_diff']:.2e} in the logits (allowed "
                 f"{allowed:.1e}); not written. Please report it with the preset and torch version."
             )
-    return report
+    return OnnxExport(report, expected)
 
 
 def import_nncf():
@@ -157,14 +178,18 @@ def import_nncf():
 
 
 def quantize_openvino(
-    source: str | Path, path: str | Path, network: MGDSAM2, calibration: Sequence[Views]
+    source: str | Path,
+    path: str | Path,
+    calibration: Sequence[Views],
+    expected: np.ndarray,
+    record: dict[str, str] | None = None,
 ) -> dict[str, float]:
     """OpenVINO int8 of an fp32 export (NNCF's post-training quantization with its transformer rules: int8
     MatMuls and convolutions of ``OPENVINO_INT8_PARTS``, calibrated on ``calibration``, one image's views each),
     written as OpenVINO IR: ``path`` (.xml) and its weights beside it (.bin). An old .xml is removed first and
     the new one written last, so a reader never pairs an .xml with another export's .bin. Returns its distance
-    from PyTorch on the first calibration image, run in bf16 where OpenVINO has it (as predict runs it
-    fastest), else fp32 (``"bf16"``: which)."""
+    from PyTorch's logits on the first calibration image (``expected``), run in bf16 where OpenVINO has it (as
+    predict runs it fastest), else fp32 (``"bf16"``: which)."""
     nncf = import_nncf()
     ov = import_openvino()
     path = Path(path)
@@ -181,6 +206,8 @@ def quantize_openvino(
                               ignored_scope=nncf.IgnoredScope(names=kept, validate=False))  # fmt: skip
     quantized.set_rt_info(f"int8 (OpenVINO NNCF, static, {len(calibration)} calibration images)",
                           ["framework", "quantization"])  # fmt: skip
+    for key, value in (record or {}).items():  # where OpenVINO keeps an ONNX file's metadata
+        quantized.set_rt_info(value, ["framework", key])
     path.parent.mkdir(parents=True, exist_ok=True)
     with temporary_folder(path.parent, path.name) as folder, disk_full_errors(path):
         ov.save_model(quantized, str(folder / "model.xml"), compress_to_fp16=False)
@@ -188,7 +215,7 @@ def quantize_openvino(
         os.replace(folder / "model.bin", path.with_suffix(".bin"))
         os.replace(folder / "model.xml", path)
     bf16 = openvino_has_bf16()
-    return {**compare(OpenVinoBackend(path, bf16=bf16, cache=False), network, calibration[0]), "bf16": bf16}
+    return {**compare(OpenVinoBackend(path, bf16=bf16, cache=False), expected, calibration[0]), "bf16": bf16}
 
 
 def openvino_part(name: str, parts: dict[str, str]) -> str | None:
@@ -200,11 +227,11 @@ class CalibrationViews(Sequence):
     """The views of each calibration image, read and cut as predict does, when used (NNCF passes over them
     twice, so they are not all held in memory)."""
 
-    def __init__(self, images: Sequence[Path], network: MGDSAM2) -> None:
+    def __init__(self, images: Sequence[Path], input_size: int, grid: int) -> None:
         from mgd_sam2.data.datasets import Record, SegmentationDataset
 
         records = [Record(image.stem, "calibration", image) for image in images]
-        self.dataset = SegmentationDataset(records, network.input_size, "predict", grid=network.grid)
+        self.dataset = SegmentationDataset(records, input_size, "predict", grid=grid)
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -216,9 +243,11 @@ class CalibrationViews(Sequence):
         return item["input"]
 
 
-def quantize_onnx(source: str | Path, path: str | Path, network: MGDSAM2) -> dict[str, float]:
-    """int8 weights for the MatMul/Gemm layers of an fp32 export; returns its distance from PyTorch (the accuracy
-    cost; never applied unless asked for)."""
+def quantize_onnx(
+    source: str | Path, path: str | Path, expected: np.ndarray, record: dict[str, str] | None = None
+) -> dict[str, float]:
+    """int8 weights for the MatMul/Gemm layers of an fp32 export; returns its distance from PyTorch's logits on the
+    check input, ``expected`` (the accuracy cost; never applied unless asked for)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     # ONNX Runtime logs a generic advice ("consider pre-processing") on the root logger at every call; it is not
@@ -230,8 +259,10 @@ def quantize_onnx(source: str | Path, path: str | Path, network: MGDSAM2) -> dic
         with atomic_path(path) as temporary:
             quantize_dynamic(str(source), str(temporary), op_types_to_quantize=["MatMul", "Gemm"],
                              weight_type=QuantType.QInt8, per_channel=True)  # fmt: skip
-            set_metadata(temporary, {"quantization": "int8 (dynamic, MatMul/Gemm, per-channel weights)"})
-            report = compare(OnnxBackend(temporary), network)
+            quantization = "int8 (dynamic, MatMul/Gemm, per-channel weights)"
+            set_metadata(temporary, {"quantization": quantization, **(record or {})})
+            backend = OnnxBackend(temporary)
+            report = compare(backend, expected, check_views(backend))
     finally:
         logging.getLogger().removeFilter(advice)
     return report

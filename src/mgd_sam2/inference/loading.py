@@ -9,7 +9,7 @@ frozen trunk); a model folder (inference/model_folder.py).
 from __future__ import annotations
 
 import json
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
@@ -98,6 +98,17 @@ def load_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[M
     files = f"{ckpt}" + (f" with --weights {weights}" if weights is not None else "")
     require_finite(network.state_dict().items(), files)
     return network, description
+
+
+@dataclass(frozen=True)
+class CheckpointSource:
+    """Weights to load in another process (inference/export_steps.py): ``load_network``'s arguments."""
+
+    ckpt: Path
+    weights: Path | None = None
+
+    def load(self) -> MGDSAM2:
+        return load_network(self.ckpt, self.weights)[0]
 
 
 def build_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[MGDSAM2, str]:
