@@ -17,6 +17,7 @@ from conftest import OverfitRun
 from mgd_sam2.cli import main
 from mgd_sam2.data.io import PROVENANCE_KEY, read_mask
 from mgd_sam2.data.layouts import resolve_split
+from mgd_sam2.inference.fastest import FASTEST
 from mgd_sam2.metrics.evaluate import evaluate_folders
 
 
@@ -160,6 +161,39 @@ def test_openvino_int8_writes_the_masks_pytorch_writes_within_its_bound(
     provenance = json.loads(Image.open(next((tmp_path / "int8").glob("*.png"))).info[PROVENANCE_KEY])
     assert (provenance["backend"], provenance["precision"]) == ("openvino", "32-true")
     assert_within_quantized_bounds(tmp_path / "int8", tmp_path / "torch", split.mask_dir)
+
+
+FASTEST_PATHS = sorted({(path.backend, path.precision): kind for kind, path in FASTEST.items()}.values())
+
+
+@pytest.mark.parametrize("kind", FASTEST_PATHS)  # one CPU kind for each path chosen
+def test_the_fastest_path_of_each_cpu_kind_writes_masks_within_its_bound(
+    kind: str, overfit_run: OverfitRun, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """``model export --fastest`` prints and records its choice; predict runs the file in the recorded precision
+    (bf16 only where this CPU has it) and its masks stay within the bounds of the path's precision."""
+    from mgd_sam2.inference.backends import openvino_has_bf16
+
+    monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
+    split = resolve_split(overfit_run.root, "synthetic/SYN-TR")
+    argv = ["model", "export", "--ckpt", str(overfit_run.checkpoint), "--fastest", str(tmp_path / "model"),
+            "--cpu-kind", kind, "--calibration", str(split.image_dir)]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    chosen = FASTEST[kind]
+    assert f"CPU kind: {kind}" in out and chosen.basis in out
+    run = Path(out.split("predict with: mgd-sam2 predict --ckpt ")[1].split()[0])
+    assert run.suffix == (".xml" if chosen.backend == "openvino-int8" else ".onnx") and run.is_file()
+    predict(overfit_run.checkpoint, split.image_dir, tmp_path / "torch")
+    predict(run, split.image_dir, tmp_path / "fastest")  # --precision auto: the recorded one
+    assert f"chosen by model export --fastest for {kind} CPUs" in capsys.readouterr().out
+    provenance = json.loads(Image.open(next((tmp_path / "fastest").glob("*.png"))).info[PROVENANCE_KEY])
+    native = chosen.precision == "bf16-mixed" and openvino_has_bf16()
+    assert provenance["precision"] == ("bf16-mixed" if native else "32-true")
+    if chosen.backend == "onnx":
+        close_maps(tmp_path / "fastest", tmp_path / "torch")
+    else:
+        assert_within_quantized_bounds(tmp_path / "fastest", tmp_path / "torch", split.mask_dir)
 
 
 def test_openvino_int8_export_mistakes_are_one_line_errors(trained_checkpoint: Path, tmp_path: Path, capsys) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from mgd_sam2.cli import HelpFormatter
 from mgd_sam2.commands.arguments import positive_int
+from mgd_sam2.inference.cpu_kind import CPU_KINDS
 from mgd_sam2.models.presets import PRESETS
 
 
@@ -63,6 +64,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "needs --onnx and --calibration)",
     )
     export.add_argument(
+        "--fastest",
+        type=Path,
+        metavar="STEM",
+        help="the fastest export measured for this CPU's kind within the accuracy bounds (docs/benchmarks.md, Speed): "
+        "STEM.onnx and the quantized form chosen, STEM_int8.xml (OpenVINO int8; needs --calibration) or "
+        "STEM_int8.onnx; prints what it chose and why, and records the choice in the file, which predict --ckpt then "
+        "runs in the precision recorded",
+    )
+    export.add_argument(
+        "--cpu-kind",
+        choices=CPU_KINDS,
+        help="choose --fastest for this kind of CPU instead of the one detected (/proc/cpuinfo flags): amx "
+        "(amx_bf16), avx512_bf16, avx512 (avx512f), avx2, other; e.g. to export for another machine",
+    )
+    export.add_argument(
         "--calibration",
         type=Path,
         help="a folder of images like the ones you will segment, to calibrate --openvino-int8 on",
@@ -115,9 +131,13 @@ def run_export(args: argparse.Namespace) -> int:
     from mgd_sam2.inference.loading import export_trained_weights, load_network
     from mgd_sam2.utils.files import check_output_file, remove_stale_temporaries
 
+    if args.cpu_kind and not args.fastest:
+        raise ConfigError("--cpu-kind chooses what --fastest writes: give --fastest STEM too")
+    record = choose_fastest(args) if args.fastest else None
     if not (args.out or args.onnx or args.int8 or args.openvino_int8):
         raise ConfigError(
-            "nothing to write: give --out (trained weights), --onnx and/or --int8, --openvino-int8 (exported models)"
+            "nothing to write: give --out (trained weights), --onnx and/or --int8, --openvino-int8 (exported models), "
+            "or --fastest"
         )
     for flag in ("int8", "openvino_int8"):
         if getattr(args, flag) and not args.onnx:
@@ -136,21 +156,26 @@ def run_export(args: argparse.Namespace) -> int:
         del network  # the export loads its own, in its own process
         print(f"wrote {count} tensors of {description} to {args.out} ({args.out.stat().st_size / 2**20:.1f} MiB)")
     if args.onnx:
-        write_exports(args, calibration)
+        write_exports(args, calibration, record)
     return 0
 
 
-def write_exports(args: argparse.Namespace, calibration: list[Path]) -> None:
+def write_exports(args: argparse.Namespace, calibration: list[Path], record: dict[str, str] | None) -> None:
     """The ONNX export and the quantized forms asked for, each in its own process (inference/export_steps.py)."""
+    from mgd_sam2.inference.backends import RECORD_PRECISION
     from mgd_sam2.inference.export_steps import export_steps
     from mgd_sam2.inference.loading import CheckpointSource
 
     steps = export_steps(CheckpointSource(args.ckpt, args.weights), args.onnx, args.int8, args.openvino_int8,
-                         calibration)  # fmt: skip
+                         calibration, record)  # fmt: skip
     for path, report in steps:
         print(f"wrote {written(path, report)}")
         if args.openvino_int8 and path == (args.int8 or args.onnx):  # the next step
             print(f"calibrating OpenVINO int8 on {len(calibration)} images of {args.calibration}")
+    if record:
+        run = args.int8 or args.openvino_int8 or args.onnx
+        print(f"predict with: mgd-sam2 predict --ckpt {run} --input IMAGES --output MASKS (it runs in "
+              f"{record[RECORD_PRECISION]} where this CPU has it, as {run.name} records)")  # fmt: skip
 
 
 def written(path: Path, report: dict[str, float]) -> str:
@@ -166,6 +191,30 @@ def written(path: Path, report: dict[str, float]) -> str:
             f"{path} ({size}, {report['seconds']:.0f} s): logits within {report['max_abs_logit_diff']:.1e} of PyTorch's"
         )
     return f"{path} ({size}): {distance(report)}"
+
+
+def choose_fastest(args: argparse.Namespace) -> dict[str, str]:
+    """Set the export flags to the fastest path for this CPU's kind (or --cpu-kind), saying what and why; returns
+    the choice to record."""
+    from mgd_sam2.errors import ConfigError
+    from mgd_sam2.inference.cpu_kind import detect_cpu_kind
+    from mgd_sam2.inference.fastest import FASTEST, fastest_files
+
+    given = [flag for flag in ("onnx", "int8", "openvino_int8") if getattr(args, flag)]
+    if given:
+        names = ", ".join(f"--{flag.replace('_', '-')}" for flag in given)
+        raise ConfigError(f"--fastest chooses the exported files itself: drop {names}")
+    cpu = detect_cpu_kind(args.cpu_kind)
+    path, files = FASTEST[cpu.kind], fastest_files(cpu, args.fastest)
+    if files.openvino_int8 and args.calibration is None:
+        raise ConfigError(
+            f"--fastest on a CPU of kind {cpu.kind} is {path.describe()}, which is calibrated on images: give "
+            "--calibration FOLDER (images like the ones you will segment)"
+        )
+    print(f"CPU kind: {cpu.describe()}")
+    print(f"fastest path: {path.describe()}; why: {path.basis}")
+    args.onnx, args.int8, args.openvino_int8 = files.onnx, files.int8, files.openvino_int8
+    return files.record
 
 
 def distance(report: dict[str, float]) -> str:

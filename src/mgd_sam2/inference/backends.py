@@ -23,6 +23,8 @@ from mgd_sam2.models.network import MGDSAM2
 ONNX_INPUTS = ("full", "local_views", "global_view")  # the fields of Views, in order
 ONNX_OUTPUT = "logits"
 ONNX_FORMAT = "mgd-sam2 onnx v1"  # metadata "format" of our exports
+# metadata of `model export --fastest`'s choice (inference/fastest.py): the CPU kind it chose for, the precision to run
+RECORD_KIND, RECORD_PRECISION = "cpu_kind", "precision"
 Shape = tuple[int | None, ...]  # a graph input's shape (None: a dynamic axis)
 
 
@@ -90,6 +92,7 @@ class ExportedBackend:
                 f"{path}: its mgd-sam2 metadata is incomplete ({error!r}); export it again"
             ) from None
         self.quantization = metadata.get("quantization", "none")
+        self.chosen_for, self.recorded_precision = metadata.get(RECORD_KIND), metadata.get(RECORD_PRECISION)
         self.check_graph(inputs, outputs)
 
     def expected_inputs(self) -> dict[str, Shape]:
@@ -138,7 +141,11 @@ class ExportedBackend:
     def describe(self) -> str:
         quantized = "" if self.quantization == "none" else f", {self.quantization}"
         details = f", {self.details()}" if self.details() else ""
-        return f"{model_kind(self.path)} {self.path} (preset {self.preset}{quantized}, {self.runtime}{details})"
+        chosen = ""
+        if self.chosen_for:
+            chosen = (f"; chosen by model export --fastest for {self.chosen_for} CPUs, to run in "
+                      f"{self.recorded_precision}")  # fmt: skip
+        return f"{model_kind(self.path)} {self.path} (preset {self.preset}{quantized}, {self.runtime}{details}{chosen})"
 
 
 def existing_export(path: str | Path) -> Path:
@@ -162,6 +169,22 @@ def unreadable(path: Path, error: Exception) -> OnnxBackendError:
         )
     first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
     return OnnxBackendError(f"{path} is not a readable {model_kind(path)} ({first_line}); export it again")
+
+
+def recorded_precision(path: str | Path) -> str | None:
+    """The precision ``model export --fastest`` recorded in an OpenVINO .xml (its rt_info, where OpenVINO keeps an ONNX
+    file's metadata), read without OpenVINO; None for another file or none recorded. (ONNX files record 32-true
+    only: ONNX Runtime runs fp32.)"""
+    import xml.etree.ElementTree as ElementTree
+
+    path = Path(path)
+    if path.suffix != ".xml" or not path.is_file():
+        return None
+    try:
+        found = ElementTree.parse(path).find(f"rt_info/framework/{RECORD_PRECISION}")
+    except ElementTree.ParseError:
+        return None  # the backend's load says what is wrong with it
+    return None if found is None else found.get("value")
 
 
 def openvino_weights_problem(path: Path) -> str | None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from mgd_sam2.inference.backends import require_openvino_bf16
+from mgd_sam2.inference.backends import openvino_has_bf16, recorded_precision, require_openvino_bf16
 from mgd_sam2.models.checkpoints import (
     TRAINED_WEIGHTS_FORMAT,
     WEIGHTS_USE,
@@ -186,3 +186,13 @@ def check_exported_flags(runs: str, ckpt: str | Path, weights: str | Path | None
         )
     if precision == "bf16-mixed":
         require_openvino_bf16()
+
+
+def exported_precision(runs: str, ckpt: str | Path, precision: str) -> str:
+    """The precision an exported backend (``runs``) runs ``ckpt`` in: ``precision`` unless auto, which is the one
+    ``model export --fastest`` recorded in an OpenVINO .xml where OpenVINO has native bf16 here, else 32-true."""
+    if precision != "auto":
+        return precision
+    if runs == "openvino" and recorded_precision(ckpt) == "bf16-mixed" and openvino_has_bf16():
+        return "bf16-mixed"
+    return "32-true"

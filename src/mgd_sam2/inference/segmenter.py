@@ -26,7 +26,13 @@ from mgd_sam2.data.io import DEFAULT_MAX_PIXELS, FOREGROUND_THRESHOLD, image_fro
 from mgd_sam2.errors import ConfigError
 from mgd_sam2.inference.backends import Backend, OnnxBackend, OpenVinoBackend, TorchBackend
 from mgd_sam2.inference.devices import EXPORTED_BACKENDS, check_names, resolve_device
-from mgd_sam2.inference.loading import backend_name, check_exported_flags, load_network, weights_identity
+from mgd_sam2.inference.loading import (
+    backend_name,
+    check_exported_flags,
+    exported_precision,
+    load_network,
+    weights_identity,
+)
 from mgd_sam2.inference.predict import check_tta, predict_batch, predict_files
 from mgd_sam2.inference.writer import MaskWriter, binary_mask
 from mgd_sam2.models.network import MGDSAM2
@@ -57,12 +63,12 @@ class InferenceSettings:
         runs = backend_name(weights, backend)
         if runs == "torch":
             target, autocast = resolve_device(device, precision)
-            device = target.type
+            device, precision = target.type, "bf16-mixed" if autocast else "32-true"
         else:
             check_exported_flags(runs, weights, weights_extra, device, precision)
-            device, autocast = "cpu", torch.bfloat16 if precision == "bf16-mixed" else None
+            device, precision = "cpu", exported_precision(runs, weights, precision)
         extra = str(weights_extra) if weights_extra is not None else None
-        return cls(str(weights), extra, runs, device, "bf16-mixed" if autocast else "32-true")
+        return cls(str(weights), extra, runs, device, precision)
 
     @property
     def autocast_dtype(self) -> torch.dtype | None:
@@ -126,7 +132,8 @@ class Segmenter:
             weights_extra: the trained weights of ``mgd-sam2 model export --out`` for a SAM2.1 checkpoint.
             backend: auto (by the file: onnx for .onnx, openvino for .xml, else torch), torch, onnx or openvino.
             device: auto (CUDA when available), cpu or cuda.
-            precision: auto (bf16-mixed on a GPU, 32-true on the CPU), 32-true or bf16-mixed.
+            precision: auto (bf16-mixed on a GPU, 32-true on the CPU; for an export, the precision ``model export
+                --fastest`` recorded in it where this CPU has it), 32-true or bf16-mixed.
             max_pixels: images larger than this are refused (a guard against decompression bombs and memory).
         """
         settings = InferenceSettings.resolve(weights, weights_extra, backend, device, precision)

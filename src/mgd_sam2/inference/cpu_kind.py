@@ -1,0 +1,67 @@
+"""What kind of CPU this is, for the speed choices that depend on it (inference/fastest.py).
+
+The kinds differ in the kernels the CPU runtimes can use: AMX tiles (bf16 and int8 matrix products), AVX-512 with
+native bf16 dot products, AVX-512 without them, AVX2 only, or none of these (another architecture, an old x86).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mgd_sam2.errors import ConfigError
+
+CPU_KINDS = ("amx", "avx512_bf16", "avx512", "avx2", "other")  # fastest hardware first
+# The flag that makes each kind, as /proc/cpuinfo spells it; the first one a CPU has decides.
+KIND_FLAGS = {"amx": "amx_bf16", "avx512_bf16": "avx512_bf16", "avx512": "avx512f", "avx2": "avx2"}
+CPUINFO = Path("/proc/cpuinfo")
+
+
+@dataclass(frozen=True)
+class CpuKind:
+    kind: str  # one of CPU_KINDS
+    flags: tuple[str, ...]  # the KIND_FLAGS the CPU has
+    source: str  # where the kind comes from, in words
+
+    def describe(self) -> str:
+        flags = " ".join(self.flags) or f"none of {' '.join(KIND_FLAGS.values())}"
+        return f"{self.kind} (flags: {flags}; {self.source})"
+
+
+def classify(flags: set[str] | frozenset[str]) -> str:
+    """The CPU_KINDS entry of a CPU with these feature flags (/proc/cpuinfo's names)."""
+    return next((kind for kind, flag in KIND_FLAGS.items() if flag in flags), "other")
+
+
+def cpuinfo_flags(text: str) -> frozenset[str]:
+    """The flags of the first processor listed in a /proc/cpuinfo text (empty: no "flags" line, as on ARM)."""
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == "flags":
+            return frozenset(value.split())
+    return frozenset()
+
+
+def torch_flags() -> frozenset[str]:
+    """The KIND_FLAGS torch's CPU feature detection (cpuinfo) reports: for systems without /proc/cpuinfo."""
+    import torch
+
+    found = {"amx_bf16": torch.cpu._is_amx_tile_supported(), "avx512_bf16": torch.cpu._is_avx512_bf16_supported(),
+             "avx512f": torch.cpu._is_avx512_supported(), "avx2": torch.cpu._is_avx2_supported()}  # fmt: skip
+    return frozenset(flag for flag, present in found.items() if present)
+
+
+def detect_cpu_kind(forced: str | None = None, cpuinfo: Path = CPUINFO) -> CpuKind:
+    """This CPU's kind, from /proc/cpuinfo (else torch's detection); ``forced``: a CPU_KINDS entry to use instead
+    (``model export --cpu-kind``: exporting for another machine). Runtimes' ISA limits such as
+    ``ONEDNN_MAX_CPU_ISA`` do not change the flags: force the kind to match them."""
+    if forced is not None and forced not in CPU_KINDS:
+        raise ConfigError(f"unknown CPU kind {forced!r}; choose one of {', '.join(CPU_KINDS)}")
+    try:
+        flags, source = cpuinfo_flags(cpuinfo.read_text()), f"from {cpuinfo}"
+    except OSError:
+        flags, source = torch_flags(), "from torch's CPU feature detection"
+    detected = classify(flags)
+    if forced is not None:
+        source = f"forced by --cpu-kind; this CPU is {detected}, {source}"
+    return CpuKind(forced or detected, tuple(flag for flag in KIND_FLAGS.values() if flag in flags), source)

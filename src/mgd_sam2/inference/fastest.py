@@ -1,0 +1,81 @@
+"""The fastest export for each CPU kind (inference/cpu_kind.py) among those within the accuracy bounds, as measured:
+what ``model export --fastest`` writes, and the precision it records for predict to run it in.
+
+Each entry names the measurement it rests on (docs/benchmarks.md, "The fastest path for your CPU", shows this
+table); a kind no run has measured gets the conservative path, and its reason starts with "not measured".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mgd_sam2.inference.backends import RECORD_KIND, RECORD_PRECISION
+from mgd_sam2.inference.cpu_kind import CpuKind
+
+RUNTIMES = {"onnx": "ONNX Runtime fp32", "onnx-int8": "ONNX Runtime int8", "openvino-int8": "OpenVINO int8"}
+PRECISION_NAMES = {"32-true": "fp32", "bf16-mixed": "bf16"}
+EXPORT_SUFFIXES = (".onnx", ".xml")  # taken off a --fastest stem given as a file name
+
+
+@dataclass(frozen=True)
+class FastestPath:
+    backend: str  # benchmark speed's name of the path: a RUNTIMES key
+    precision: str  # what predict runs it in: 32-true or bf16-mixed (Lightning's names)
+    basis: str  # the measurement the choice rests on, or why there is none
+
+    def describe(self) -> str:
+        precision = f" run in {PRECISION_NAMES[self.precision]}" if self.backend.startswith("openvino") else ""
+        return f"{RUNTIMES[self.backend]}{precision}"
+
+
+FASTEST = {
+    "amx": FastestPath(
+        "openvino-int8", "bf16-mixed",
+        "the fastest of every backend and precision in the run on an Intel Xeon with AMX (docs/benchmarks.md, Speed); "
+        "its masks are not yet compared with fp32 on an AMX CPU",
+    ),
+    "avx512_bf16": FastestPath(
+        "openvino-int8", "bf16-mixed",
+        "the fastest of every backend and precision on the AMD EPYC with AVX-512 BF16, within the demo model's bounds "
+        "(docs/measurements/speed_amd_epyc_avx512.json; docs/benchmarks.md, Speed)",
+    ),
+    "avx512": FastestPath(
+        "onnx-int8", "32-true",
+        "not measured on AVX-512 without bf16: in fp32, ONNX Runtime int8 ran as fast as OpenVINO int8 on the AVX-512 "
+        "machine, needs no calibration images, and is the AVX2 choice (docs/measurements/speed_amd_epyc_avx512.json)",
+    ),
+    "avx2": FastestPath(
+        "onnx-int8", "32-true",
+        "the fastest measured on the AMD EPYC with AVX2 only (docs/benchmarks.md, Speed), where a demo model stayed "
+        "within the bounds with an earlier int8 form (one weight scale per tensor); OpenVINO is not measured there",
+    ),
+    "other": FastestPath(
+        "onnx", "32-true",
+        "not measured on a CPU without AVX2: ONNX Runtime fp32 gives PyTorch's masks and ran faster than PyTorch on "
+        "every CPU measured (docs/benchmarks.md, Speed)",
+    ),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FastestFiles:
+    """What ``model export --fastest STEM`` writes: the fp32 export and the quantized form chosen."""
+
+    onnx: Path  # STEM.onnx (the quantizations' source)
+    int8: Path | None  # STEM_int8.onnx, for onnx-int8
+    openvino_int8: Path | None  # STEM_int8.xml (and .bin), for openvino-int8
+    record: dict[str, str]  # the choice, for the metadata of the file predict runs (the quantized one, else onnx)
+
+
+def fastest_files(cpu: CpuKind, stem: Path) -> FastestFiles:
+    """The files the fastest path for ``cpu`` needs, named after ``stem`` (a .onnx or .xml suffix taken off)."""
+    path = FASTEST[cpu.kind]
+    stem = stem.with_suffix("") if stem.suffix in EXPORT_SUFFIXES else stem
+    quantized = stem.with_name(f"{stem.name}_int8")
+    return FastestFiles(
+        onnx=stem.with_name(f"{stem.name}.onnx"),
+        int8=quantized.with_name(f"{quantized.name}.onnx") if path.backend == "onnx-int8" else None,
+        openvino_int8=quantized.with_name(f"{quantized.name}.xml") if path.backend == "openvino-int8" else None,
+        record={RECORD_KIND: cpu.kind, RECORD_PRECISION: path.precision},
+    )

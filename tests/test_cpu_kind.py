@@ -1,0 +1,103 @@
+"""The CPU kind from its flags, the fastest path chosen for each kind, and the choice recorded and read back by
+predict (issue 28). The chosen paths' accuracy is tests/test_export.py's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mgd_sam2.cli import main
+from mgd_sam2.inference import cpu_kind, loading
+from mgd_sam2.inference.cpu_kind import CPU_KINDS, classify, cpuinfo_flags, detect_cpu_kind
+from mgd_sam2.inference.fastest import FASTEST, fastest_files
+
+# /proc/cpuinfo of each kind, shortened to one processor and the flags that matter next to some that do not
+CPUINFO = {
+    "amx": "model name\t: Intel(R) Xeon(R) Platinum 8481C\nflags\t\t: fpu sse4_2 avx avx2 fma avx512f avx512bw "
+    "avx512_vnni avx512_bf16 amx_bf16 amx_tile amx_int8\n",
+    "avx512_bf16": "model name\t: AMD EPYC 9R14\nflags\t\t: fpu sse4_2 avx avx2 fma avx512f avx512bw avx512_vnni "
+    "avx512_bf16\n",
+    "avx512": "model name\t: Intel(R) Xeon(R) Gold 6248\nflags\t\t: fpu sse4_2 avx avx2 fma avx512f avx512bw "
+    "avx512_vnni\n",
+    "avx2": "model name\t: AMD EPYC 7B12\nflags\t\t: fpu sse4_2 avx avx2 fma\n",
+    "other": "processor\t: 0\nFeatures\t: fp asimd evtstrm aes crc32 atomics\n",  # ARM: no "flags" line
+}
+
+
+@pytest.mark.parametrize("kind", CPU_KINDS)
+def test_each_flag_set_makes_its_kind(kind: str, tmp_path: Path) -> None:
+    (tmp_path / "cpuinfo").write_text(CPUINFO[kind] + "\n" + CPUINFO[kind])  # two processors
+    detected = detect_cpu_kind(cpuinfo=tmp_path / "cpuinfo")
+    assert detected.kind == kind and str(tmp_path / "cpuinfo") in detected.describe()
+    assert set(detected.flags) <= cpuinfo_flags(CPUINFO[kind]) and ("avx2" in detected.flags) == (kind != "other")
+
+
+def test_an_old_x86_is_other_and_a_kind_can_be_forced(tmp_path: Path) -> None:
+    assert classify(frozenset({"sse4_2", "avx", "fma"})) == "other"
+    (tmp_path / "cpuinfo").write_text(CPUINFO["avx512_bf16"])
+    forced = detect_cpu_kind("avx2", cpuinfo=tmp_path / "cpuinfo")
+    assert forced.kind == "avx2" and "forced by --cpu-kind; this CPU is avx512_bf16" in forced.describe()
+
+
+def test_without_proc_cpuinfo_torch_detects_the_flags(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(cpu_kind, "torch_flags", lambda: frozenset({"avx2", "avx512f"}))
+    detected = detect_cpu_kind(cpuinfo=tmp_path / "missing")
+    assert detected.kind == "avx512" and "torch's CPU feature detection" in detected.describe()
+
+
+def test_each_kind_gets_a_path_with_its_reason() -> None:
+    assert set(FASTEST) == set(CPU_KINDS)
+    assert {kind: (path.backend, path.precision) for kind, path in FASTEST.items()} == {
+        "amx": ("openvino-int8", "bf16-mixed"),
+        "avx512_bf16": ("openvino-int8", "bf16-mixed"),
+        "avx512": ("onnx-int8", "32-true"),
+        "avx2": ("onnx-int8", "32-true"),
+        "other": ("onnx", "32-true"),
+    }
+    for kind, path in FASTEST.items():
+        assert "docs/" in path.basis, kind  # a pointer to the measurement, not a figure
+        assert path.basis.startswith("not measured") == (kind in ("avx512", "other")), kind
+
+
+@pytest.mark.parametrize(
+    ("kind", "stem", "files"),
+    [
+        ("amx", "out/model.onnx", ("out/model.onnx", None, "out/model_int8.xml")),
+        ("avx2", "out/model", ("out/model.onnx", "out/model_int8.onnx", None)),
+        ("other", "out/m.v2", ("out/m.v2.onnx", None, None)),
+    ],
+)
+def test_the_chosen_files_are_named_after_the_stem(kind: str, stem: str, files: tuple) -> None:
+    chosen = fastest_files(detect_cpu_kind(kind), Path(stem))
+    assert (chosen.onnx, chosen.int8, chosen.openvino_int8) == tuple(Path(f) if f else None for f in files)
+    assert chosen.record == {"cpu_kind": kind, "precision": FASTEST[kind].precision}
+
+
+def test_predict_runs_an_export_in_the_precision_it_records(tmp_path: Path, monkeypatch) -> None:
+    """auto: the recorded precision where OpenVINO has native bf16 here, else fp32; an explicit one as given."""
+    xml = tmp_path / "model_int8.xml"
+    xml.write_text('<net name="m"><rt_info><framework><precision value="bf16-mixed" /></framework></rt_info></net>')
+    plain = tmp_path / "plain.xml"
+    plain.write_text('<net name="m"><rt_info><framework><grid value="2" /></framework></rt_info></net>')
+    for has_bf16, expected in ((True, "bf16-mixed"), (False, "32-true")):
+        monkeypatch.setattr(loading, "openvino_has_bf16", lambda has_bf16=has_bf16: has_bf16)
+        assert loading.exported_precision("openvino", xml, "auto") == expected
+    monkeypatch.setattr(loading, "openvino_has_bf16", lambda: True)
+    assert loading.exported_precision("openvino", xml, "32-true") == "32-true"
+    assert loading.exported_precision("openvino", plain, "auto") == "32-true"  # nothing recorded
+    assert loading.exported_precision("onnx", tmp_path / "model_int8.onnx", "auto") == "32-true"
+
+
+def test_fastest_mistakes_are_one_line_errors(trained_checkpoint: Path, tmp_path: Path, capsys) -> None:
+    base = ["model", "export", "--ckpt", str(trained_checkpoint)]
+    for extra, message in (
+        (["--fastest", str(tmp_path / "m"), "--cpu-kind", "avx512_bf16"], "give --calibration FOLDER"),
+        (["--fastest", str(tmp_path / "m"), "--cpu-kind", "amx"], "OpenVINO int8 run in bf16, which is calibrated"),
+        (["--fastest", str(tmp_path / "m"), "--onnx", str(tmp_path / "a.onnx")], "drop --onnx"),
+        (["--onnx", str(tmp_path / "a.onnx"), "--cpu-kind", "avx2"], "give --fastest STEM too"),
+    ):
+        assert main([*base, *extra]) == 1
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, (extra, err)
+    assert not list(tmp_path.iterdir())  # nothing written
