@@ -3,6 +3,7 @@ and bf16 within their bounds (tests/bounds.py), measured on a model that fits it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -234,6 +235,45 @@ def test_an_export_step_fails_with_its_own_one_line_error(tmp_path: Path, capsys
     assert not (tmp_path / "a.onnx").exists()
     with pytest.raises(UserError, match="the process running abort ended without a result"):
         run_isolated(os.abort)
+
+
+def test_nncf_statistics_outputs_come_first_only_within_the_block() -> None:
+    """inference/nncf_memory.py hooks the installed NNCF (a renamed method would make it a silent no-op)."""
+    import openvino as ov
+    from nncf.openvino.graph.model_transformer import OVModelTransformer
+
+    from mgd_sam2.inference.nncf_memory import statistics_outputs_first
+
+    parameter = ov.opset13.parameter([1, 4], name="x")
+    relu = ov.opset13.relu(parameter)
+    model = ov.Model([ov.opset13.result(ov.opset13.sigmoid(relu))], [parameter])
+    added = [(relu.output(0), 0, None)]
+    with statistics_outputs_first():
+        first = OVModelTransformer._insert_outputs(model, added)
+    last = OVModelTransformer._insert_outputs(model, added)
+    kinds = [[result.input_value(0).get_node().get_type_name() for result in m.get_results()] for m in (first, last)]
+    assert kinds == [["Relu", "Sigmoid"], ["Sigmoid", "Relu"]]
+
+
+@pytest.mark.slow
+def test_nncf_quantizes_the_same_with_its_statistics_outputs_first(
+    exported: dict[str, Path], tmp_path: Path, monkeypatch
+) -> None:
+    """Reordering the statistics outputs changes when OpenVINO computes them (and so the memory), not the int8
+    model: the same weights, byte for byte."""
+    from mgd_sam2.inference import export
+
+    backend = export.OnnxBackend(exported["onnx"])
+    views = [export.check_views(backend, seed) for seed in (1, 2)]
+    expected = np.zeros((1, 1, backend.input_size, backend.input_size), np.float32)  # the distance is not checked
+    weights = []
+    for hooked in (True, False):
+        if not hooked:
+            monkeypatch.setattr(export, "statistics_outputs_first", contextlib.nullcontext)
+        path = tmp_path / f"{hooked}.xml"
+        export.quantize_openvino(exported["onnx"], path, views, expected)
+        weights.append(path.with_suffix(".bin").read_bytes())
+    assert weights[0] == weights[1]
 
 
 def test_openvino_runs_the_file_it_is_given_not_a_cached_one(tmp_path: Path, monkeypatch) -> None:

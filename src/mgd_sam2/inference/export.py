@@ -41,6 +41,7 @@ from mgd_sam2.inference.backends import (
     import_openvino,
     openvino_has_bf16,
 )
+from mgd_sam2.inference.nncf_memory import statistics_outputs_first
 from mgd_sam2.models.groups import part_of
 from mgd_sam2.models.multi_view import Views
 from mgd_sam2.models.network import MGDSAM2
@@ -202,8 +203,9 @@ def quantize_openvino(
                           "again with this torch version")  # fmt: skip
     data = nncf.Dataset(calibration, lambda views: {name: getattr(views, name).numpy() for name in ONNX_INPUTS})
     nncf.set_log_level(logging.ERROR)  # its INFO lines list every node it leaves alone
-    quantized = nncf.quantize(model, data, model_type=nncf.ModelType.TRANSFORMER, subset_size=len(calibration),
-                              ignored_scope=nncf.IgnoredScope(names=kept, validate=False))  # fmt: skip
+    with statistics_outputs_first():
+        quantized = nncf.quantize(model, data, model_type=nncf.ModelType.TRANSFORMER, subset_size=len(calibration),
+                                  ignored_scope=nncf.IgnoredScope(names=kept, validate=False))  # fmt: skip
     quantized.set_rt_info(f"int8 (OpenVINO NNCF, static, {len(calibration)} calibration images)",
                           ["framework", "quantization"])  # fmt: skip
     for key, value in (record or {}).items():  # where OpenVINO keeps an ONNX file's metadata
