@@ -127,6 +127,17 @@ def test_measured_tables_have_one_source() -> None:
     assert hooks.demo_table(measurement) not in (ROOT / "README.md").read_text()
 
 
+def test_the_fastest_path_table_is_the_codes() -> None:
+    """docs/benchmarks.md shows model export --fastest's choices as inference/fastest.py holds them."""
+    from mgd_sam2.inference.cpu_kind import CPU_KINDS
+    from mgd_sam2.inference.fastest import FASTEST
+
+    table = docs_hooks().fastest_table()
+    assert table in (ROOT / "docs/benchmarks.md").read_text()
+    assert [line.split(" ")[1] for line in table.splitlines()[2:]] == list(CPU_KINDS)
+    assert all(path.basis in table for path in FASTEST.values())
+
+
 def test_cli_reference_covers_every_subcommand(monkeypatch: pytest.MonkeyPatch) -> None:
     hooks = docs_hooks()
     monkeypatch.setenv("COLUMNS", "110")

@@ -4,6 +4,10 @@ Measured tables: ``<!-- measured: NAME -->`` becomes the table of ``docs/measure
 command wrote, with the date, command and machine that produced it); the README's copy of a table is checked
 against the same rendering by tests/test_docs.py.
 
+The choices of ``model export --fastest``: docs/benchmarks.md holds the table ``fastest_table`` renders from
+``mgd_sam2.inference.fastest.FASTEST`` (a copy, so that the page reads the same on GitHub; tests/test_docs.py checks
+it).
+
 The CLI reference:
 ``docs/cli.md`` holds the marker ``<!-- cli-reference -->``; this hook replaces it with ``mgd-sam2 --help`` and
 each subcommand's ``format_help()`` (nested actions such as ``benchmark speed`` and ``model export`` too), built by
@@ -52,6 +56,20 @@ def measured_table(name: str) -> str:
         f"the numbers: [measurements/{name}.json](measurements/{name}.json).*\n"
     )
     return TABLES[name](measurement) + "\n" + source
+
+
+def fastest_table() -> str:
+    """``model export --fastest``'s choice for each CPU kind, and why (from the code's table)."""
+    from mgd_sam2.inference.cpu_kind import KIND_FLAGS
+    from mgd_sam2.inference.fastest import FASTEST, PRECISION_NAMES, RUNTIMES
+
+    lines = ["| CPU kind | path | precision recorded | why |", "|---|---|---|---|"]
+    for kind, path in FASTEST.items():
+        flag = f"`{KIND_FLAGS[kind]}`" if kind in KIND_FLAGS else "none of these flags"
+        lines.append(
+            f"| {kind} ({flag}) | {RUNTIMES[path.backend]} | {PRECISION_NAMES[path.precision]} | {path.basis} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def _nested(parser: argparse.ArgumentParser) -> list[tuple[str, argparse.ArgumentParser]]:
