@@ -9,7 +9,7 @@ from mgd_sam2.benchmark.speed import SPEED_BACKENDS
 from mgd_sam2.cli import HelpFormatter
 from mgd_sam2.commands.arguments import add_weights_arguments, comma_list, non_negative_int, positive_int
 from mgd_sam2.errors import ConfigError
-from mgd_sam2.inference.devices import BACKENDS, DEVICES, EXPORTED_BACKENDS
+from mgd_sam2.inference.devices import EXPORTED_BACKENDS
 from mgd_sam2.metrics.functional import HCE_BINARIZATIONS
 from mgd_sam2.models.presets import PRESETS
 
@@ -20,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     for add in (
         add_accuracy_arguments,
+        add_backends_arguments,
         add_speed_arguments,
         add_predict_arguments,
         add_ablation_arguments,
@@ -36,14 +37,11 @@ def add_accuracy_arguments(actions: argparse._SubParsersAction) -> None:
         help="published-layout tables, PR/F curves on DIS5K, HRSOD, UHRSD, DAVIS-S (or synthetic)",
         formatter_class=HelpFormatter,
     )
-    accuracy.add_argument(
-        "--ckpt",
-        type=Path,
-        help="weights to test (any kind predict takes); default: the demo's best "
-        "checkpoint if `make demo` ran, else an untrained micro model (a dry run)",
-    )
-    accuracy.add_argument(
-        "--weights", type=Path, help="trained weights for a SAM2 --ckpt (from `mgd-sam2 model export`)"
+    add_weights_arguments(
+        accuracy,
+        ckpt_required=False,
+        ckpt_default="; default: the demo's best checkpoint if `make demo` ran, else an untrained micro model (a "
+        "dry run)",
     )
     accuracy.add_argument("--data-root", type=Path, default=Path("data"), help="where the benchmark datasets are")
     accuracy.add_argument(
@@ -55,12 +53,47 @@ def add_accuracy_arguments(actions: argparse._SubParsersAction) -> None:
     accuracy.add_argument(
         "--hce-binarize", choices=HCE_BINARIZATIONS, default="dis", help="HCE prediction binarisation"
     )
-    accuracy.add_argument("--device", choices=DEVICES, default="auto", help="where to predict")
-    accuracy.add_argument(
-        "--backend", choices=BACKENDS, default="auto", help="torch, onnx or openvino (fp32; auto: by --ckpt)"
-    )
     accuracy.add_argument("--batch-size", type=positive_int, default=1, help="images per forward pass")
     accuracy.add_argument("--workers", type=non_negative_int, default=2, help="loader and evaluator processes")
+
+
+def add_backends_arguments(actions: argparse._SubParsersAction) -> None:
+    backends = actions.add_parser(
+        "backends",
+        help="one trained model on every CPU backend and precision: scores and 8-bit maps vs torch fp32",
+        formatter_class=HelpFormatter,
+    )
+    backends.add_argument(
+        "--ckpt",
+        type=Path,
+        help="the trained weights (any kind model export takes); default: the demo's best checkpoint",
+    )
+    backends.add_argument(
+        "--weights", type=Path, help="trained weights for a SAM2 --ckpt (from `mgd-sam2 model export`)"
+    )
+    backends.add_argument(
+        "--data-root", type=Path, default=Path("data/demo"), help="where the splits are (default: the demo's data)"
+    )
+    backends.add_argument(
+        "--splits",
+        type=comma_list(str),
+        default=["synthetic/SYN-TE", "synthetic/SYN-HO"],
+        help="comma-separated splits under --data-root (folders with im/ and gt/)",
+    )
+    backends.add_argument(
+        "--calibration",
+        type=Path,
+        default=Path("data/demo/synthetic/SYN-TR/im"),
+        help="images to calibrate OpenVINO int8 on (default: the demo's training images)",
+    )
+    backends.add_argument(
+        "--calibration-images", type=positive_int, default=16, help="how many of them (the first by name)"
+    )
+    backends.add_argument(
+        "--out", type=Path, default=Path("runs/backends"), help="folder for the exports and every configuration's maps"
+    )
+    backends.add_argument("--workers", type=non_negative_int, default=0, help="loader and evaluator processes")
+    backends.add_argument("--json", type=Path, help="also write the results here (the docs' measurements/ layout)")
 
 
 def add_speed_arguments(actions: argparse._SubParsersAction) -> None:
@@ -292,6 +325,8 @@ def run(args: argparse.Namespace) -> int:
         return run_accuracy_action(args)
     if args.action == "ablation":
         return run_ablation_action(args)
+    if args.action == "backends":
+        return run_backends_action(args)
     results = {"speed": speed_results, "predict": predict_results, "scaling": scaling_results, "data": data_results,
                "metrics": metrics_results}[args.action](args)  # fmt: skip
     if args.json:
@@ -307,6 +342,37 @@ def run_ablation_action(args: argparse.Namespace) -> int:
 
     rows = run_ablation(CONFIG, args.data_root, args.out, args.preset, args.epochs, args.device, args.speed_iters)
     print(f"\n{markdown(rows)}written {args.out / 'ablation.md'}")
+    return 0
+
+
+def run_backends_action(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from mgd_sam2.benchmark.backends import export_forms, report, run_backends
+    from mgd_sam2.commands.demo import demo_checkpoint
+    from mgd_sam2.data.layouts import resolve_split
+    from mgd_sam2.utils.files import write_json
+    from mgd_sam2.utils.progress import console
+
+    ckpt = args.ckpt or demo_checkpoint()
+    if ckpt is None:
+        raise ConfigError("no --ckpt given and no demo run found: run `make demo` first, or give --ckpt")
+    splits = [resolve_split(args.data_root, spec) for spec in args.splits]
+    forms = export_forms(ckpt, args.weights, args.calibration, args.calibration_images, args.out / "exports")
+    rows = run_backends(forms, args.weights, splits, args.out, args.workers)
+    table = Table(title=f"{ckpt}: every CPU backend (maps vs torch fp32 in grey levels of 255)")
+    for column in ["configuration", *[f"{split.name} {key}" for split in splits for key in ("Sα", "MAE")], "maps"]:
+        table.add_column(column, justify="left" if column == "configuration" else "right")
+    for row in rows:
+        if "skipped" in row:
+            table.add_row(row["label"], *["—"] * (2 * len(splits)), "skipped")
+            continue
+        values = [f"{row['scores'][split.name][key]:.4f}" for split in splits for key in ("Smeasure", "MAE")]
+        distance = row["maps_vs_fp32"]
+        table.add_row(row["label"], *values, f"mean {distance['mean']:.2f}, max {distance['max']}")
+    console().print(table)
+    if args.json:
+        write_json(args.json, report(rows, args.command_line))
     return 0
 
 
@@ -434,14 +500,21 @@ def run_accuracy_action(args: argparse.Namespace) -> int:
         segmenter = Segmenter.from_network(
             MGDSAM2(NetworkConfig(preset="micro")),
             device=args.device,
+            precision=args.precision,
             name="an UNTRAINED micro model (no --ckpt and no demo run: a dry run)",
         )
         print(f"note: no --ckpt given and no demo run found; scoring {segmenter.description}")
     else:
-        segmenter = Segmenter.load(ckpt, weights_extra=args.weights, backend=args.backend, device=args.device)
+        segmenter = Segmenter.load(
+            ckpt,
+            weights_extra=args.weights,
+            backend=args.backend,
+            device=args.device,
+            precision=args.precision,
+            max_pixels=args.max_pixels,
+        )
     report = run_accuracy(
-        segmenter.backend,
-        segmenter.description,
+        segmenter,
         args.data_root,
         args.out,
         args.hce_binarize,
