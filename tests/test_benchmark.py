@@ -309,8 +309,8 @@ def test_detail_benchmark_scores_and_times_each_mode(trained_checkpoint: Path, t
 
     argv = ["benchmark", "detail", "--ckpt", str(trained_checkpoint), "--device", "cpu", "--data-root",
             str(tmp_path / "data"), "--size", "256", "256", "--images", "2", "--modes", "off,tiles", "--zooms", "2",
-            "--out", str(tmp_path / "out"), "--preset", "micro", "--megapixels", "0.07", "--workers", "0", "--json",
-            str(tmp_path / "d.json")]  # fmt: skip
+            "--out", str(tmp_path / "out"), "--preset", "micro", "--megapixels", "0.07", "--timed-zooms", "2",
+            "--workers", "0", "--json", str(tmp_path / "d.json")]  # fmt: skip
     assert main(argv) == 0
     report = json.loads((tmp_path / "d.json").read_text())
     synth = report["synth"]

@@ -18,7 +18,7 @@ from mgd_sam2.data.io import provenance
 from mgd_sam2.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from mgd_sam2.inference.detail import Detail
 from mgd_sam2.inference.maps import to_uint8_maps
-from mgd_sam2.inference.refine import axis_parts, axis_windows, crop_plan, detail_map
+from mgd_sam2.inference.refine import axis_parts, axis_windows, crop_plan, detail_map, uncertain_band
 from mgd_sam2.inference.segmenter import InferenceSettings
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 
@@ -74,6 +74,16 @@ def test_tiles_cover_each_axis_with_windows_that_sum_to_one(length: int, count: 
         total[start:end] += window
     torch.testing.assert_close(total, torch.ones(length), atol=1e-6, rtol=0)
     assert axis_parts(100, 4, 64) == [(0, 100)]  # two parts would be shorter than the least side
+
+
+def test_the_band_is_one_around_uncertain_pixels_and_falls_to_zero() -> None:
+    plain = torch.full((SIZE, SIZE), -8.0)  # confident background...
+    plain[32, 32] = 0.0  # ...but for one uncertain pixel; the band's radius is 2 at a 64 px input
+    band = uncertain_band(plain)
+    assert (band[30:35, 30:35] == 1).all() and band.max() == 1
+    row = band[32, 32:40].tolist()
+    assert row[:3] == [1, 1, 1] and row[2] > row[3] > row[4] > row[5] > row[6] > 0 == row[7]  # over twice as far
+    assert band.sum() == band[26:39, 26:39].sum()  # nothing beyond
 
 
 def test_a_constant_network_gives_a_constant_mask_without_tile_borders() -> None:

@@ -243,7 +243,11 @@ def add_detail_arguments(actions: argparse._SubParsersAction) -> None:
         help="comma-separated detail modes, each scored and timed; the first (off) is the others' reference",
     )
     detail.add_argument(
-        "--zooms", type=comma_list(positive_int), default=[2, 4], help="comma-separated --detail-zoom values of tiles"
+        "--zooms",
+        type=comma_list(positive_int),
+        default=[2, 4, 8],
+        help="comma-separated --detail-zoom values of the tiles scored (a model of a small input, such as the demo's "
+        "64 px, needs large ones to see a 4K image near its own pixels)",
     )
     detail.add_argument(
         "--data-root",
@@ -276,6 +280,12 @@ def add_detail_arguments(actions: argparse._SubParsersAction) -> None:
         type=comma_list(positive_number),
         default=[1.0, 4.0, 16.0, 33.0],
         help="comma-separated sizes of the timed images (16:9, random pixels)",
+    )
+    detail.add_argument(
+        "--timed-zooms",
+        type=comma_list(positive_int),
+        default=[2, 4],
+        help="comma-separated --detail-zoom values of the tiles timed (each tile is a pass of --preset)",
     )
     detail.add_argument("--json", type=Path, help="also write the results here")
 
@@ -495,13 +505,12 @@ def detail_results(args: argparse.Namespace) -> dict:
     from mgd_sam2.benchmark.detail import configurations, cost, detail_split, figure, score
     from mgd_sam2.data.datasets import split_records
 
-    details = configurations(args.modes, args.zooms)
     segmenter = scored_segmenter(args)
     root = args.data_root or Path(f"data/detail-{args.size[1]}")
     split, config = detail_split(root, args.images, tuple(args.size), tuple(args.objects))
     results: dict = {"model": segmenter.description, "split": str(split.image_dir.parent),
                      "images": len(split_records(split)), "synth": asdict(config)}  # fmt: skip
-    results["accuracy"] = score(segmenter, split, details, args.out, args.workers)
+    results["accuracy"] = score(segmenter, split, configurations(args.modes, args.zooms), args.out, args.workers)
     shown = ("configuration", "Smeasure", "maxFm", "mBA", "HCE", "s_per_image", "mBA_gain", "HCE_ratio", "time_ratio")
     print_rows(
         f"detail modes on {results['split']} ({results['images']} images, sides {config.min_size}-{config.max_size} "
@@ -510,7 +519,7 @@ def detail_results(args: argparse.Namespace) -> dict:
     )
     results["figure"] = str(figure(split, results["accuracy"], args.out / "detail_crop.png"))
     print(f"wrote {results['figure']}")
-    results["cost"] = cost(args.preset, args.megapixels, details, args.device)
+    results["cost"] = cost(args.preset, args.megapixels, configurations(args.modes, args.timed_zooms), args.device)
     shown = ("megapixels", "width", "height", "configuration", "passes", "seconds", "time_ratio", "peak_rss_mb",
              "image_rss_mb", "peak_gpu_mb")  # fmt: skip
     print_rows(

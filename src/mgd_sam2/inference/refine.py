@@ -26,9 +26,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from mgd_sam2.data.datasets import SegmentationDataset
@@ -40,7 +40,7 @@ from mgd_sam2.utils.progress import progress_bar
 
 OVERLAP = 0.25  # of a tile's side shared with each neighbour: the width of the blending ramps
 UNCERTAIN = (0.05, 0.95)  # plain probabilities that tiles refine
-BAND_RADIUS = 1 / 32  # of the input side: how far around an uncertain pixel the band stays 1 (and then falls to 0)
+BAND_RADIUS = 1 / 32  # of the input side: how far around an uncertain pixel the band stays 1 (then falls to 0)
 CROP_MARGIN = 0.1  # of the object box's longer side, added on every side
 CROP_MIN_ZOOM = 1.25  # a crop that would enlarge the object less than this is not worth a second pass
 PROGRESS_PARTS = 8  # images with this many parts or more show their own progress line
@@ -114,13 +114,17 @@ def axis_windows(parts: list[tuple[int, int]]) -> list[Tensor]:
 
 
 def uncertain_band(plain: Tensor) -> Tensor:
-    """(S, S) plain logits -> (S, S) band in [0, 1]: 1 within BAND_RADIUS of the input side of a pixel whose
-    probability is UNCERTAIN, falling to 0 over as far again."""
+    """(S, S) plain logits (CPU) -> (S, S) band in [0, 1]: 1 within r = BAND_RADIUS of the input side of a pixel whose
+    probability is UNCERTAIN, falling to 0 over twice as far (exactly 0 beyond 3 r)."""
     radius = max(1, round(plain.shape[-1] * BAND_RADIUS))
+    side = 2 * radius + 1
     probability = plain.sigmoid()
-    band = ((probability > UNCERTAIN[0]) & (probability < UNCERTAIN[1])).float()[None, None]
-    band = F.max_pool2d(band, 2 * radius + 1, stride=1, padding=radius)
-    return F.avg_pool2d(band, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)[0, 0]
+    uncertain = ((probability > UNCERTAIN[0]) & (probability < UNCERTAIN[1])).numpy().astype(np.uint8)
+    widened = cv2.dilate(uncertain, np.ones((4 * radius + 1, 4 * radius + 1), np.uint8))
+    # OpenCV's box filter takes the same time for any window (torch's pooling grows with its area); whole-number
+    # sums, so the band is exactly 1 inside and 0 outside
+    counts = cv2.boxFilter(widened, cv2.CV_32F, (side, side), normalize=False)
+    return torch.from_numpy(counts) / side**2
 
 
 def touches(band: Tensor, box: Box, height: int, width: int) -> bool:
