@@ -15,8 +15,9 @@ Parts keep the image's aspect ratio, so the square input squeezes them exactly a
 training did). Blending: ``out = (1 - band) * plain + band * sum_t window_t * part_t``, where ``band`` is continuous in
 [0, 1] and the windows (linear ramps across each overlap, 1 elsewhere) sum to 1 wherever ``band`` is non-zero, so
 neither tile borders nor the edge of the band leave a seam. Parts run one at a time: besides one part's tensors, the
-memory is three float32 maps at the image's size. Where no part is needed (an image no larger than the input, nothing
-uncertain, no object) the map is the plain path's, byte for byte.
+memory holds two float32 maps at the image's size (the logits and the band), then the plain path's conversion to 8
+bits. Where no part is needed (an image no larger than the input, nothing uncertain, no object) the map is the plain
+path's, byte for byte.
 
 The weights are used as they are: the network only ever sees inputs of its own size, cut into its own views.
 """
@@ -229,15 +230,15 @@ def detail_map(
         return to_uint8_maps(plain, [(height, width)])[0]
     inputs = SegmentationDataset([], backend.input_size, "predict", grid=backend.grid)
     logits = resize(plain.float().cpu(), (height, width))[0, 0]
-    refined = torch.zeros_like(logits)
+    logits -= chosen.band * logits  # (1 - band) * plain; the parts add band * window * theirs in place
     label = f"{detail.label}, {width}x{height}"
     with progress_bar(len(chosen.parts), label, show=show and len(chosen.parts) >= PROGRESS_PARTS) as advance:
         for part in chosen.parts:
             rows, columns = part.box.slices
             views = inputs.predict_input(image[rows, columns])["input"]
             seen = resize(predict_logits(backend, views, tta=tta).float(), part.box.size).cpu()[0, 0]
-            refined[rows, columns] += chosen.band[rows, columns] * part.rows[:, None] * part.columns[None, :] * seen
+            weight = chosen.band[rows, columns] * part.rows[:, None]  # then in place: one map of the part's size
+            logits[rows, columns] += weight.mul_(part.columns).mul_(seen)
             advance()
-    logits.mul_(chosen.band.neg_().add_(1)).add_(refined)  # (1 - band) * plain + parts, in place
-    del refined, chosen  # before the map's own temporaries at the image's size
+    del chosen  # the band, before the map's own temporaries at the image's size
     return to_uint8_maps(logits[None, None], [(height, width)])[0]
