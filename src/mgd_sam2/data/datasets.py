@@ -109,7 +109,7 @@ class SegmentationDataset(Dataset):
     input (augmented unless ``augment`` is False: then only resized, as in evaluation) and ``target``, the soft
     mask cut the same way (global view nearest-resized);
     ``eval``: plus the original GT; ``predict``: the image only, with its original size, and with ``keep_images``
-    also the decoded image (for detail refinement, inference/detail.py). Images over ``max_pixels`` are refused
+    also the decoded image (for detail refinement, inference/refine.py). Images over ``max_pixels`` are refused
     (data/io.py).
     """
 
