@@ -333,3 +333,29 @@ def test_backends_benchmark_scores_every_configuration_against_torch_fp32(overfi
         assert abs(difference) <= QUANTIZED_SMEASURE, label
     assert sorted(path.name for path in (out / "exports").iterdir()) == [
         "model.onnx", "model_int8.bin", "model_int8.onnx", "model_int8.xml"]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_detail_benchmark_scores_and_times_each_mode(trained_checkpoint: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    argv = ["benchmark", "detail", "--ckpt", str(trained_checkpoint), "--device", "cpu", "--data-root",
+            str(tmp_path / "data"), "--size", "256", "256", "--images", "2", "--modes", "off,tiles", "--zooms", "2",
+            "--out", str(tmp_path / "out"), "--preset", "micro", "--megapixels", "0.07", "--timed-zooms", "2",
+            "--workers", "0", "--json", str(tmp_path / "d.json")]  # fmt: skip
+    assert main(argv) == 0
+    report = json.loads((tmp_path / "d.json").read_text())
+    synth = report["synth"]
+    assert report["images"] == 2 and synth["min_size"] == 256 and synth["hard_cases"]["occluded"] == 0
+    off, tiles = report["accuracy"]
+    assert (off["configuration"], tiles["configuration"]) == ("off", "tiles x2")
+    for row in (off, tiles):
+        assert 0 <= row["Smeasure"] <= 1 and 0 <= row["maxFm"] <= 1 and row["HCE"] >= 0 and row["s_per_image"] > 0
+        assert len(list(Path(row["predictions"]).glob("*.png"))) == 2
+    assert off["mBA_gain"] == 0 and off["time_ratio"] == 1 and tiles["mBA_gain"] == tiles["mBA"] - off["mBA"]
+    figure = Image.open(report["figure"])
+    assert figure.size == (4 * 256, 256 + 16)  # input, GT, off, tiles x2
+    cost_off, cost_tiles = report["cost"]
+    assert (cost_off["width"], cost_off["height"]) == (353, 199) and cost_off["passes"] == 1
+    assert cost_tiles["passes"] == 1 + 2  # the 128 px input: two tiles across, one down; both uncertain
+    assert all(row["peak_rss_mb"] >= row["model_rss_mb"] > 0 and row["seconds"] > 0 for row in report["cost"])

@@ -7,13 +7,22 @@ from pathlib import Path
 
 from mgd_sam2.benchmark.speed import SPEED_BACKENDS
 from mgd_sam2.cli import HelpFormatter
-from mgd_sam2.commands.arguments import add_weights_arguments, comma_list, non_negative_int, positive_int
+from mgd_sam2.commands.arguments import (
+    add_weights_arguments,
+    comma_list,
+    non_negative_int,
+    positive_int,
+    positive_number,
+)
 from mgd_sam2.errors import ConfigError
 from mgd_sam2.inference.devices import EXPORTED_BACKENDS
 from mgd_sam2.metrics.functional import HCE_BINARIZATIONS
 from mgd_sam2.models.presets import PRESETS
 
 SPEED_PRECISIONS = ("32-true", "bf16-mixed")  # Lightning's names, as predict's --precision
+DEMO_CKPT_DEFAULT = (
+    "; default: the demo's best checkpoint if `make demo` ran, else an untrained micro model (a dry run)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         add_scaling_arguments,
         add_data_arguments,
         add_metrics_arguments,
+        add_detail_arguments,
     ):
         add(actions)
 
@@ -37,12 +47,7 @@ def add_accuracy_arguments(actions: argparse._SubParsersAction) -> None:
         help="published-layout tables, PR/F curves on DIS5K, HRSOD, UHRSD, DAVIS-S (or synthetic)",
         formatter_class=HelpFormatter,
     )
-    add_weights_arguments(
-        accuracy,
-        ckpt_required=False,
-        ckpt_default="; default: the demo's best checkpoint if `make demo` ran, else an untrained micro model (a "
-        "dry run)",
-    )
+    add_weights_arguments(accuracy, ckpt_required=False, ckpt_default=DEMO_CKPT_DEFAULT)
     accuracy.add_argument("--data-root", type=Path, default=Path("data"), help="where the benchmark datasets are")
     accuracy.add_argument(
         "--out", type=Path, default=Path("runs/benchmark"), help="folder for tables, plots and predictions"
@@ -240,6 +245,72 @@ def add_metrics_arguments(actions: argparse._SubParsersAction) -> None:
     metrics.add_argument("--json", type=Path, help="also write the results here")
 
 
+def add_detail_arguments(actions: argparse._SubParsersAction) -> None:
+    from mgd_sam2.data.shapes import THIN_OBJECTS
+    from mgd_sam2.data.synth import TRAINING_OBJECTS
+    from mgd_sam2.inference.detail import DETAIL_MODES
+
+    detail = actions.add_parser(
+        "detail",
+        help="detail modes on a synthetic 4K split (Sα, maxFβ, mBA, HCEγ, seconds per image) and their time and peak "
+        "memory at 1-33 megapixels",
+        formatter_class=HelpFormatter,
+    )
+    add_weights_arguments(detail, ckpt_required=False, ckpt_default=DEMO_CKPT_DEFAULT)
+    detail.add_argument(
+        "--modes",
+        type=comma_list(str, DETAIL_MODES),
+        default=list(DETAIL_MODES),
+        help="comma-separated detail modes, each scored and timed; the first (off) is the others' reference",
+    )
+    detail.add_argument(
+        "--zooms",
+        type=comma_list(positive_int),
+        default=[2, 4, 8],
+        help="comma-separated --detail-zoom values of the tiles scored (a model of a small input, such as the demo's "
+        "64 px, needs large ones to see a 4K image near its own pixels)",
+    )
+    detail.add_argument(
+        "--data-root",
+        type=Path,
+        help="synthetic/SYN-TE is generated here if missing, else used whatever its settings (default: "
+        "data/detail-MAX, MAX of --size)",
+    )
+    detail.add_argument(
+        "--size",
+        type=positive_int,
+        nargs=2,
+        default=(2160, 3840),
+        metavar=("MIN", "MAX"),
+        help="range of the generated images' side lengths in pixels (4K; 8K: 4320 7680)",
+    )
+    detail.add_argument("--images", type=positive_int, default=10, help="images generated")
+    detail.add_argument(
+        "--objects",
+        type=comma_list(str, TRAINING_OBJECTS),
+        default=list(THIN_OBJECTS),
+        help="comma-separated object families generated (default: the thin ones, 1-4 px structures at any size)",
+    )
+    detail.add_argument(
+        "--out", type=Path, default=Path("runs/detail"), help="folder for the predictions and the figure"
+    )
+    detail.add_argument("--workers", type=non_negative_int, default=2, help="evaluator processes")
+    detail.add_argument("--preset", choices=list(PRESETS), default="base_plus", help="model timed, with random weights")
+    detail.add_argument(
+        "--megapixels",
+        type=comma_list(positive_number),
+        default=[1.0, 4.0, 16.0, 33.0],
+        help="comma-separated sizes of the timed images (16:9, random pixels)",
+    )
+    detail.add_argument(
+        "--timed-zooms",
+        type=comma_list(positive_int),
+        default=[2, 4],
+        help="comma-separated --detail-zoom values of the tiles timed (each tile is a pass of --preset)",
+    )
+    detail.add_argument("--json", type=Path, help="also write the results here")
+
+
 def number(value: float) -> str:
     """Three decimals; small non-zero values (probability differences) in scientific notation."""
     return f"{value:.2e}" if 0 < abs(value) < 0.01 else f"{value:.3f}"
@@ -328,7 +399,7 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "backends":
         return run_backends_action(args)
     results = {"speed": speed_results, "predict": predict_results, "scaling": scaling_results, "data": data_results,
-               "metrics": metrics_results}[args.action](args)  # fmt: skip
+               "metrics": metrics_results, "detail": detail_results}[args.action](args)  # fmt: skip
     if args.json:
         from mgd_sam2.utils.files import write_json
 
@@ -481,13 +552,43 @@ def metrics_results(args: argparse.Namespace) -> dict:
     return results
 
 
-def run_accuracy_action(args: argparse.Namespace) -> int:
-    from mgd_sam2.benchmark.accuracy import run_accuracy
+def detail_results(args: argparse.Namespace) -> dict:
+    """Results of `benchmark detail` (printed, and written with --json)."""
+    from dataclasses import asdict
+
+    from mgd_sam2.benchmark.detail import configurations, cost, detail_split, figure, score
+    from mgd_sam2.data.datasets import split_records
+
+    segmenter = scored_segmenter(args)
+    root = args.data_root or Path(f"data/detail-{args.size[1]}")
+    split, config = detail_split(root, args.images, tuple(args.size), tuple(args.objects))
+    results: dict = {"model": segmenter.description, "split": str(split.image_dir.parent),
+                     "images": len(split_records(split)), "synth": asdict(config)}  # fmt: skip
+    results["accuracy"] = score(segmenter, split, configurations(args.modes, args.zooms), args.out, args.workers)
+    shown = ("configuration", "Smeasure", "maxFm", "mBA", "HCE", "s_per_image", "mBA_gain", "HCE_ratio", "time_ratio")
+    print_rows(
+        f"detail modes on {results['split']} ({results['images']} images, sides {config.min_size}-{config.max_size} "
+        "px), scored at GT resolution",
+        [{key: row[key] for key in shown} for row in results["accuracy"]],
+    )
+    results["figure"] = str(figure(split, results["accuracy"], args.out / "detail_crop.png"))
+    print(f"wrote {results['figure']}")
+    results["cost"] = cost(args.preset, args.megapixels, configurations(args.modes, args.timed_zooms), args.device)
+    shown = ("megapixels", "width", "height", "configuration", "passes", "seconds", "time_ratio", "peak_rss_mb",
+             "image_rss_mb", "peak_gpu_mb")  # fmt: skip
+    print_rows(
+        f"time and peak memory per image: {args.preset}, random weights (every tile runs)",
+        [{key: row[key] for key in shown} for row in results["cost"]],
+    )
+    return results
+
+
+def scored_segmenter(args: argparse.Namespace):
+    """The model `benchmark accuracy` and `benchmark detail` score: --ckpt, else the demo's best checkpoint, else an
+    untrained micro model (a dry run)."""
     from mgd_sam2.commands.demo import demo_checkpoint
     from mgd_sam2.inference.segmenter import Segmenter
-    from mgd_sam2.metrics.tables import rich_table
     from mgd_sam2.models.network import MGDSAM2, NetworkConfig
-    from mgd_sam2.utils.progress import console
 
     ckpt = args.ckpt
     if ckpt is None and (ckpt := demo_checkpoint()) is not None:
@@ -504,15 +605,23 @@ def run_accuracy_action(args: argparse.Namespace) -> int:
             name="an UNTRAINED micro model (no --ckpt and no demo run: a dry run)",
         )
         print(f"note: no --ckpt given and no demo run found; scoring {segmenter.description}")
-    else:
-        segmenter = Segmenter.load(
-            ckpt,
-            weights_extra=args.weights,
-            backend=args.backend,
-            device=args.device,
-            precision=args.precision,
-            max_pixels=args.max_pixels,
-        )
+        return segmenter
+    return Segmenter.load(
+        ckpt,
+        weights_extra=args.weights,
+        backend=args.backend,
+        device=args.device,
+        precision=args.precision,
+        max_pixels=args.max_pixels,
+    )
+
+
+def run_accuracy_action(args: argparse.Namespace) -> int:
+    from mgd_sam2.benchmark.accuracy import run_accuracy
+    from mgd_sam2.metrics.tables import rich_table
+    from mgd_sam2.utils.progress import console
+
+    segmenter = scored_segmenter(args)
     report = run_accuracy(
         segmenter,
         args.data_root,
