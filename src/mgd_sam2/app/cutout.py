@@ -1,6 +1,6 @@
 """One request of the app: uploaded files -> masks and cut-outs, written to a request folder for download.
 
-:class:`CutoutService` loads the weights once as a :class:`Segmenter`; each upload is decoded once
+`CutoutService` loads the weights once as a `Segmenter`; each upload is decoded once
 (``Segmenter.read``, predict's rules), segmented in memory (``Segmenter.predict``, the Python API's path) and
 saved with the ``MaskWriter`` of ``mgd-sam2 predict --cutout`` and the same recorded settings, so a mask (and
 cut-out) from the page equals predict's file byte for byte. The binary mask and the overlay shown by the page

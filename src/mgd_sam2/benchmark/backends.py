@@ -2,7 +2,7 @@
 
 The weights are exported once per form with ``mgd-sam2 model export`` (ONNX fp32, ONNX Runtime int8, OpenVINO
 int8 calibrated on ``calibration`` images), in a child process as a user runs it; each configuration then
-predicts every split through :class:`~mgd_sam2.inference.segmenter.Segmenter` (predict's path), the files are
+predicts every split through `Segmenter` (predict's path), the files are
 scored with the folder evaluator, and the 8-bit maps are compared with torch fp32's pixel for pixel (mean and
 largest difference in grey levels). A bf16 configuration on a CPU without native bf16 is reported as skipped,
 with the reason.

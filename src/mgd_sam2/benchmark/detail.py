@@ -179,13 +179,13 @@ def measure_cost(config: CostConfig) -> dict[str, Any]:
 
 
 def measure_cost_isolated(config: CostConfig) -> dict[str, Any]:
-    """:func:`measure_cost` in a fresh spawned process."""
+    """`measure_cost` in a fresh spawned process."""
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         return pool.apply(measure_cost, (config,))
 
 
 def cost(preset: str, megapixels: list[float], details: list[Detail], device: str) -> list[dict[str, Any]]:
-    """Per size and configuration, :func:`measure_cost` in its own process, with the time against the first
+    """Per size and configuration, `measure_cost` in its own process, with the time against the first
     configuration's (off, where given) at that size."""
     rows = []
     for size in megapixels:

@@ -215,6 +215,6 @@ def profile_parts(model, views, exported: ExportedFiles | None, passes: int, dev
 
 
 def measure_isolated(config: SpeedConfig) -> dict[str, Any]:
-    """:func:`measure` in a fresh spawned process."""
+    """`measure` in a fresh spawned process."""
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         return pool.apply(measure, (config,))

@@ -53,7 +53,7 @@ def add_generator_arguments(parser: argparse.ArgumentParser, defaults: SynthConf
 
 
 def generator_config(args: argparse.Namespace, seed: int = 0) -> SynthConfig:
-    """The SynthConfig that :func:`add_generator_arguments`' flags describe."""
+    """The SynthConfig that `add_generator_arguments`' flags describe."""
     hard = HardCases(**{field: getattr(args, flag[2:].replace("-", "_")) for flag, field, _ in HARD_CASE_FLAGS})
     return SynthConfig(
         args.num, seed, args.size[0], args.size[1], held_out=args.held_out, hard_cases=hard, objects=tuple(args.objects)

@@ -105,7 +105,7 @@ def image_records(path: str | Path, recursive: bool = False, split: str = "predi
 class SegmentationDataset(Dataset):
     """Samples cut into the network's views (in the loader workers).
 
-    Every sample has ``input``: :class:`Views` of the normalised image (batch of 1). ``train``: the
+    Every sample has ``input``: `Views` of the normalised image (batch of 1). ``train``: the
     input (augmented unless ``augment`` is False: then only resized, as in evaluation) and ``target``, the soft
     mask cut the same way (global view nearest-resized);
     ``eval``: plus the original GT; ``predict``: the image only, with its original size, and with ``keep_images``

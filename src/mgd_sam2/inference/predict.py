@@ -75,7 +75,7 @@ def predict_files(
     and save with ``writer`` (returned, with its ``written`` and ``failures``).
 
     Images are read, resized and cut into views in ``workers`` loader processes while the network runs (None:
-    :func:`loader_workers`). ``detail``: a detail mode (inference/detail.py).
+    `loader_workers`). ``detail``: a detail mode (inference/detail.py).
     """
     check_tta(backend, tta)
     records = [item if isinstance(item, Record) else Record(Path(item).stem, "predict", Path(item)) for item in images]

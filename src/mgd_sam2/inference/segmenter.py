@@ -1,4 +1,4 @@
-"""The one inference path: :class:`Segmenter` resolves the weights, backend, device and precision once and turns
+"""The one inference path: `Segmenter` resolves the weights, backend, device and precision once and turns
 images (files, PIL images, arrays) into 8-bit masks at their own size.
 
 ``mgd-sam2 predict``, the app and ``benchmark accuracy`` go through it, so a mask from Python equals the file
@@ -99,7 +99,7 @@ class Segmenter:
     """A loaded model that segments images: ``Segmenter.load(weights)`` then ``predict``, ``cutout``,
     ``predict_files`` or ``save_pretrained``.
 
-    Bad input raises a :class:`mgd_sam2.UserError` whose message names the problem: ``UnreadableImageError``
+    Bad input raises a `mgd_sam2.UserError` whose message names the problem: ``UnreadableImageError``
     for an image, ``ConfigError`` for a setting, ``CheckpointError`` for weights.
     """
 
@@ -134,7 +134,7 @@ class Segmenter:
         Args:
             weights: a Lightning checkpoint of a training run, the authors' released MGD-SAM2 weights, a SAM2.1
                 checkpoint (with ``weights_extra``), an ``.onnx`` export, an OpenVINO ``.xml``, a model folder
-                written by :meth:`save_pretrained`, or the Hub id of one (``owner/name``, downloaded with
+                written by `save_pretrained`, or the Hub id of one (``owner/name``, downloaded with
                 ``huggingface_hub``).
             weights_extra: the trained weights of ``mgd-sam2 model export --out`` for a SAM2.1 checkpoint.
             backend: auto (by the file: onnx for .onnx, openvino for .xml, else torch), torch, onnx or openvino.
@@ -174,7 +174,7 @@ class Segmenter:
         return cls(backend, settings, f"{name} (preset {network.preset})")
 
     def with_detail(self, detail: str, detail_zoom: int = DEFAULT_ZOOM) -> Segmenter:
-        """This model with another detail mode (see :meth:`load`); the weights are shared, not loaded again."""
+        """This model with another detail mode (see `load`); the weights are shared, not loaded again."""
         settings = replace(self.settings, detail=Detail(detail, detail_zoom))
         return Segmenter(self.backend, settings, self.description, self.max_pixels)
 

@@ -86,7 +86,7 @@ class MaskWriter(BasePredictionWriter):
     ``cutout``, ``OUTPUT/<stem>_cutout.png``: the original image with the mask as alpha. Writes are
     atomic; images that failed to load are reported in ``failures`` and skipped.
 
-    The predict loop (inference/predict.py) calls :meth:`write` and :meth:`finish`; as a Lightning
+    The predict loop (inference/predict.py) calls `write` and `finish`; as a Lightning
     callback (``mgd-sam2 predict -c CONFIG``) the Trainer calls them through its hooks. ``settings``
     (the weights and options that change the output bytes) are recorded in every file with ``binary``.
     """
@@ -176,7 +176,7 @@ def map_digest(mask: np.ndarray) -> str:
 
 class ScoredMapWriter(Callback):
     """Saves the 8-bit maps the test step scored (its ``outputs``) as ``OUTPUT/<split>/<stem>.png`` with a
-    :class:`MaskWriter` per split, and keeps each map's :func:`map_digest` in ``digests`` ({split: {stem:
+    `MaskWriter` per split, and keeps each map's `map_digest` in ``digests`` ({split: {stem:
     digest}}), so the files can be checked against what was scored, pixel for pixel."""
 
     def __init__(self, output: str | Path, settings: dict[str, Any]) -> None:
