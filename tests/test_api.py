@@ -196,7 +196,7 @@ def test_each_metric_called_the_torchmetrics_way_equals_the_evaluator() -> None:
         expected = reference.compute()
         called = cls(**options)
         for pred, gt in zip(preds, gts, strict=True):  # one image per call, as (H, W) tensors; GT as bool
-            called(torch.from_numpy(pred), torch.from_numpy(gt > 128))
+            called(torch.from_numpy(pred.copy()), torch.from_numpy(gt > 128))
         for key, value in called.compute().items():
             torch.testing.assert_close(value, expected[key], rtol=0, atol=0, msg=f"{name}/{key}")
     # (k + 0.5) / 255 (at most 1): x255 and truncation give the map back

@@ -8,18 +8,20 @@ from pathlib import Path
 
 import pytest
 
+from bounds import MAP_LEVELS_FP32, QUANTIZED_MAP_MEAN, QUANTIZED_SMEASURE
 from mgd_sam2.benchmark.accuracy import run_accuracy
+from mgd_sam2.benchmark.backends import RUNS
 from mgd_sam2.benchmark.speed import SpeedConfig, measure
 from mgd_sam2.cli import main
-from mgd_sam2.inference.backends import TorchBackend
+from mgd_sam2.inference.segmenter import Segmenter
 from mgd_sam2.metrics.tables import LAYOUTS
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 
 
 def test_accuracy_on_synthetic_writes_tables_and_plots(synthetic_root: Path, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
-    backend = TorchBackend(MGDSAM2(NetworkConfig(preset="micro")).eval())
-    report = run_accuracy(backend, "untrained micro", synthetic_root, tmp_path / "out", workers=0)
+    segmenter = Segmenter.from_network(MGDSAM2(NetworkConfig(preset="micro")), device="cpu", name="untrained micro")
+    report = run_accuracy(segmenter, synthetic_root, tmp_path / "out", workers=0)
     out = tmp_path / "out"
     assert any("DIS5K/DIS-TE1 skipped" in note for note in report["notes"])
     assert any("synthetic dataset" in note for note in report["notes"])
@@ -318,3 +320,59 @@ def test_predict_benchmark_times_predict_end_to_end_against_the_network(
     (photos / "broken.jpg").write_bytes(b"not a jpeg")
     assert main([*argv, "--input", str(photos)]) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_backends_benchmark_scores_every_configuration_against_torch_fp32(overfit_run, tmp_path: Path) -> None:
+    """``benchmark backends`` on a model that fits its 4 images: torch fp32 is its own reference, the fp32 exports
+    are within one grey level of it, the quantized and bf16 ones within their bounds (tests/bounds.py); a bf16 row
+    is skipped only on a CPU without native bf16, saying why; the JSON says when, how and on what it was measured."""
+    split = overfit_run.root / "synthetic/SYN-TR"
+    out, measured = tmp_path / "out", tmp_path / "backends.json"
+    assert main(["benchmark", "backends", "--ckpt", str(overfit_run.checkpoint), "--data-root", str(overfit_run.root),
+                 "--splits", "synthetic/SYN-TR", "--calibration", str(split / "im"), "--calibration-images", "2",
+                 "--out", str(out), "--json", str(measured)]) == 0  # fmt: skip
+    saved = json.loads(measured.read_text())
+    assert set(saved) == {"date", "command", "machine", "backends"}
+    assert saved["command"].startswith("mgd-sam2 benchmark backends") and "flags" in saved["machine"]
+    rows = {row["label"]: row for row in saved["backends"]}
+    assert list(rows) == [run.label for run in RUNS]
+    reference = rows["torch fp32"]
+    assert reference["maps_vs_fp32"] == {"mean": 0.0, "max": 0}
+    for label, row in rows.items():
+        if "skipped" in row:
+            assert row["precision"] == "bf16-mixed" and "bf16" in row["skipped"]
+            continue
+        distance, quantized = row["maps_vs_fp32"], "int8" in label or row["precision"] == "bf16-mixed"
+        if not quantized:
+            assert distance["max"] <= MAP_LEVELS_FP32, label
+        assert distance["mean"] <= QUANTIZED_MAP_MEAN, label
+        difference = row["scores"]["SYN-TR"]["Smeasure"] - reference["scores"]["SYN-TR"]["Smeasure"]
+        assert abs(difference) <= QUANTIZED_SMEASURE, label
+    assert sorted(path.name for path in (out / "exports").iterdir()) == [
+        "model.onnx", "model_int8.bin", "model_int8.onnx", "model_int8.xml"]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_detail_benchmark_scores_and_times_each_mode(trained_checkpoint: Path, tmp_path: Path) -> None:
+    from PIL import Image
+
+    argv = ["benchmark", "detail", "--ckpt", str(trained_checkpoint), "--device", "cpu", "--data-root",
+            str(tmp_path / "data"), "--size", "256", "256", "--images", "2", "--modes", "off,tiles", "--zooms", "2",
+            "--out", str(tmp_path / "out"), "--preset", "micro", "--megapixels", "0.07", "--timed-zooms", "2",
+            "--workers", "0", "--json", str(tmp_path / "d.json")]  # fmt: skip
+    assert main(argv) == 0
+    report = json.loads((tmp_path / "d.json").read_text())
+    synth = report["synth"]
+    assert report["images"] == 2 and synth["min_size"] == 256 and synth["hard_cases"]["occluded"] == 0
+    off, tiles = report["accuracy"]
+    assert (off["configuration"], tiles["configuration"]) == ("off", "tiles x2")
+    for row in (off, tiles):
+        assert 0 <= row["Smeasure"] <= 1 and 0 <= row["maxFm"] <= 1 and row["HCE"] >= 0 and row["s_per_image"] > 0
+        assert len(list(Path(row["predictions"]).glob("*.png"))) == 2
+    assert off["mBA_gain"] == 0 and off["time_ratio"] == 1 and tiles["mBA_gain"] == tiles["mBA"] - off["mBA"]
+    figure = Image.open(report["figure"])
+    assert figure.size == (4 * 256, 256 + 16)  # input, GT, off, tiles x2
+    cost_off, cost_tiles = report["cost"]
+    assert (cost_off["width"], cost_off["height"]) == (353, 199) and cost_off["passes"] == 1
+    assert cost_tiles["passes"] == 1 + 2  # the 128 px input: two tiles across, one down; both uncertain
+    assert all(row["peak_rss_mb"] >= row["model_rss_mb"] > 0 and row["seconds"] > 0 for row in report["cost"])

@@ -259,6 +259,28 @@ def test_the_held_out_split_uses_only_families_no_other_split_uses() -> None:
     assert [split for split, _ in config.assignments()].count(HELD_OUT_SPLIT) == 10
 
 
+def test_the_generator_can_draw_chosen_families_only(tmp_path: Path) -> None:
+    """``--objects`` (e.g. the thin families, for the detail benchmark's 4K split): the training splits draw from those
+    only, the manifest keeps them, and unknown or held-out families are refused."""
+    import json
+
+    from mgd_sam2.data.shapes import THIN_OBJECTS
+    from mgd_sam2.errors import ConfigError
+
+    assert set(THIN_OBJECTS) <= set(TRAINING_OBJECTS)
+    drawn = {name for index in range(30) for name in plan_sample(0, index, 64, 64, objects=("web", "hair")).objects}
+    assert drawn == {"web", "hair"}
+    held_out = plan_sample(0, 3, 64, 64, held_out=True, objects=("web",)).objects
+    assert held_out == plan_sample(0, 3, 64, 64, held_out=True).objects  # SYN-HO keeps its own families
+    config = SynthConfig(num=5, min_size=64, max_size=64, held_out=0, objects=("cables",))
+    write_dataset(tmp_path, config, workers=0, show=False, splits=("SYN-TE",))
+    assert SynthConfig.from_dict(json.loads((tmp_path / "synth.json").read_text())) == config
+    assert write_dataset(tmp_path, config, workers=0, show=False, splits=("SYN-TE",)) == {"written": 0, "kept": 1}
+    for family in ("plant", "spaceship"):
+        with pytest.raises(ConfigError, match=f"--objects: {family} is no family of the training splits"):
+            SynthConfig(objects=(family,))
+
+
 def test_generated_masks_match_their_images(tmp_path: Path) -> None:
     config = SynthConfig(num=8, seed=5, min_size=128, max_size=192, held_out=2)
     assert write_dataset(tmp_path, config, workers=0, show=False) == {"written": 10, "kept": 0}

@@ -1,7 +1,8 @@
 """MkDocs hook: pages written at build time from their one source, so they cannot drift.
 
 Measured tables: ``<!-- measured: NAME -->`` becomes the table of ``docs/measurements/NAME.json`` (the JSON the
-command wrote, with the date, command and machine that produced it); the README's copy of a table is checked
+command wrote, with the date, command and machine that produced it), drawn by the renderer of NAME's first word
+(``demo``, ``speed``, ``backends``); the README's copy of a table is checked
 against the same rendering by tests/test_docs.py.
 
 The choices of ``model export --fastest``: docs/benchmarks.md holds the table ``fastest_table`` renders from
@@ -45,7 +46,76 @@ def demo_table(measurement: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-TABLES = {"demo": demo_table}
+SPEED_COLUMNS = {  # (backend, precision) of `benchmark speed` -> column
+    ("torch", "32-true"): "torch fp32",
+    ("torch", "bf16-mixed"): "torch bf16",
+    ("onnx", "32-true"): "ONNX Runtime fp32",
+    ("onnx-int8", "32-true"): "ONNX Runtime int8",
+    ("openvino", "32-true"): "OpenVINO fp32",
+    ("openvino", "bf16-mixed"): "OpenVINO bf16",
+    ("openvino-int8", "32-true"): "OpenVINO int8 (fp32)",
+    ("openvino-int8", "bf16-mixed"): "OpenVINO int8 (bf16)",
+}
+SPEED_PARTS = ("Hiera trunk", "DRM", "HMIM", "MPAdapter", "SAM2 decoder", "FPN neck", "MCEM")
+
+
+def speed_table(measurement: dict) -> str:
+    """``benchmark speed --profile``'s results: ms per image by part (share of the network), latency, throughput
+    against torch fp32, the probabilities' distance from torch fp32 and the peak host memory."""
+    runs = [run for run in measurement["speed"] if (run["backend"], run["precision"]) in SPEED_COLUMNS]
+    baseline = next(run for run in runs if (run["backend"], run["precision"]) == ("torch", "32-true"))
+    header = ["part", *[SPEED_COLUMNS[run["backend"], run["precision"]] for run in runs]]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+
+    def row(label: str, cells: list[str]) -> None:
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+
+    def ms(seconds: float) -> str:
+        return f"{seconds * 1000:,.0f}".replace(",", " ")
+
+    for part in SPEED_PARTS:
+        row(part, [f"{ms(run['parts_s'][part])} ({run['parts_s'][part] / run['parts_s']['network']:.0%})".replace(
+            "%", " %") for run in runs])  # fmt: skip
+    row("other (glue; exported: nodes fused beyond recognition)", [ms(run["parts_s"]["other"]) for run in runs])
+    for part in ("pre-processing", "post-processing"):
+        row(part, [ms(run["parts_s"][part]) for run in runs])
+    row("**latency p50, network**", [f"**{ms(run['latency_ms_p50'] / 1000)}**" for run in runs])
+    row("throughput vs torch fp32", [f"{run['throughput_img_s'] / baseline['throughput_img_s']:.2f}×" for run in runs])
+    row("probabilities vs torch fp32 (mean abs)",
+        ["—" if run is baseline else f"{run['sigmoid_diff_vs_fp32']:.1e}" for run in runs])  # fmt: skip
+    row("peak host memory (GiB)", [f"{run['peak_host_memory_mb'] / 1024:.1f}" for run in runs])
+    return "\n".join(lines) + "\n"
+
+
+def backends_table(measurement: dict) -> str:
+    """``benchmark backends``' rows: each configuration's Sα and MAE per split and its maps' distance from torch
+    fp32 in grey levels."""
+    rows = measurement["backends"]
+    splits = list(next(row for row in rows if "scores" in row)["scores"])
+    header = ["configuration", *[f"{split} Sα" for split in splits], " / ".join(splits) + " MAE",
+              "8-bit maps vs torch fp32"]  # fmt: skip
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        if "skipped" in row:
+            lines.append(
+                f"| {row['label']} | " + " | ".join(["—"] * (len(header) - 2)) + f" | skipped: {row['skipped']} |"
+            )
+            continue
+        scores = row["scores"]
+        distance = row["maps_vs_fp32"]
+        if row["label"] == "torch fp32":
+            shown = "—"
+        elif distance["mean"] < 0.005:
+            shown = f"max {distance['max']} level{'s' * (distance['max'] != 1)}"
+        else:
+            shown = f"mean {distance['mean']:.2f}, max {distance['max']} levels"
+        cells = [f"{scores[split]['Smeasure']:.4f}" for split in splits]
+        cells += [" / ".join(f"{scores[split]['MAE']:.4f}" for split in splits), shown]
+        lines.append(f"| {row['label']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+TABLES = {"demo": demo_table, "speed": speed_table, "backends": backends_table}  # by the file name's first word
 
 
 def measured_table(name: str) -> str:
@@ -55,7 +125,7 @@ def measured_table(name: str) -> str:
         f"*Measured by `{measurement['command']}` on {measurement['date']}, {measurement['machine']}; "
         f"the numbers: [measurements/{name}.json](measurements/{name}.json).*\n"
     )
-    return TABLES[name](measurement) + "\n" + source
+    return TABLES[name.split("_")[0]](measurement) + "\n" + source
 
 
 def fastest_table() -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shlex
 import signal
 import sys
 from typing import Sequence
@@ -131,7 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_lightning_cli(name, rest)
         module = importlib.import_module(COMMANDS[name][1])
-        return int(module.run(subcommand_parser(name).parse_args(rest)) or 0)
+        args = subcommand_parser(name).parse_args(rest)
+        args.command_line = shlex.join(["mgd-sam2", *argv])  # what a measurement records as its command
+        return int(module.run(args) or 0)
     except UserError as error:  # bad input, explained by its message: no traceback
         print(f"error: {error}", file=sys.stderr)
         return 1

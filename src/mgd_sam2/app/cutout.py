@@ -1,9 +1,10 @@
-"""One request of the app: uploaded files -> masks and cut-outs, by the predict loop, in a temporary folder.
+"""One request of the app: uploaded files -> masks and cut-outs, written to a request folder for download.
 
-:class:`CutoutService` loads the weights once as a :class:`Segmenter` and runs its ``predict_files`` with the
-``MaskWriter`` of ``mgd-sam2 predict --cutout`` and the same recorded settings, so a mask (and cut-out)
-from the page equals predict's file byte for byte. The binary mask and the overlay shown by the page are
-made from that 8-bit mask.
+`CutoutService` loads the weights once as a `Segmenter`; each upload is decoded once
+(``Segmenter.read``, predict's rules), segmented in memory (``Segmenter.predict``, the Python API's path) and
+saved with the ``MaskWriter`` of ``mgd-sam2 predict --cutout`` and the same recorded settings, so a mask (and
+cut-out) from the page equals predict's file byte for byte. The binary mask and the overlay shown by the page
+are made from that 8-bit mask.
 
 Memory is bounded per request: a request's uploads together may hold at most ``max_request_bytes``, and
 each image at most ``max_pixels`` (checked from its header, before it is decoded); the images of a request
@@ -23,11 +24,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mgd_sam2.data.datasets import Record
-from mgd_sam2.data.io import read_image
+from mgd_sam2.data.io import UnreadableImageError, read_image
 from mgd_sam2.errors import UserError
 from mgd_sam2.inference.segmenter import Segmenter
-from mgd_sam2.inference.writer import binary_mask, output_paths
+from mgd_sam2.inference.writer import binary_mask
 from mgd_sam2.utils.files import atomic_path
 
 OVERLAY_COLOUR = np.array([255, 0, 80], np.float32)  # foreground tint of the overlay
@@ -58,7 +58,7 @@ class Cutout:
 class CutoutResult:
     cutouts: list[Cutout]
     failures: list[tuple[str, str]]  # (file name, why it was skipped)
-    seconds: float  # wall time of the prediction, all images
+    seconds: float  # wall time of reading, predicting and writing, all images
     folder: Path  # where this request's files are
 
 
@@ -120,28 +120,23 @@ class CutoutService:
     def run(self, files: list[str | Path]) -> CutoutResult:
         """Predict each file; unreadable files, non-images and images over the pixel limit are listed in
         ``failures`` instead (a RequestRefused for a request over the byte limit)."""
-        files, refused = self.admit([Path(file) for file in files])
+        files, failures = self.admit([Path(file) for file in files])
         self.remove_old_requests()
         folder = Path(tempfile.mkdtemp(prefix="request-", dir=self.workdir))
-        records, names = [], set()
-        for file in files:
-            stem = name = Path(file).stem or "image"
-            copy = 1
-            while name in names:  # two uploads called a.jpg and a.png
-                copy += 1
-                name = f"{stem}-{copy}"
-            names.add(name)
-            records.append(Record(name, "predict", Path(file)))
         writer = self.segmenter.writer(folder, cutout=True)
-        start = time.perf_counter()
-        self.segmenter.predict_files(records, writer, workers=0, show=False)
-        seconds = time.perf_counter() - start
         cutouts = []
-        for record in records:
-            mask, cutout = output_paths(folder, record.name, cutout=True)
-            if mask.is_file() and cutout.is_file():
-                cutouts.append(Cutout(record.image.name, record.image, mask, cutout))
-        failures = refused + [
+        start = time.perf_counter()
+        for file, name in zip(files, unique_stems(files), strict=True):
+            try:
+                image = self.segmenter.read(file)
+            except UnreadableImageError as error:
+                failures.append((file.name, str(error).replace(str(file), file.name)))
+                continue
+            written = writer.save(self.segmenter.predict(image), name, file, image)
+            if len(written) == 2:
+                cutouts.append(Cutout(file.name, file, *written))
+        seconds = time.perf_counter() - start
+        failures += [
             (Path(path).name, message.replace(str(path), Path(path).name)) for path, message in writer.failures
         ]
         return CutoutResult(cutouts, failures, seconds, folder)
@@ -163,6 +158,19 @@ class CutoutService:
         for folder in self.workdir.glob("request-*"):
             if now - folder.stat().st_mtime > REQUEST_MAX_AGE_S:
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+def unique_stems(files: list[Path]) -> list[str]:
+    """The files' stems, made unique with "-2", "-3"... (two uploads called a.jpg and a.png)."""
+    stems: list[str] = []
+    for file in files:
+        stem = name = file.stem or "image"
+        copy = 1
+        while name in stems:
+            copy += 1
+            name = f"{stem}-{copy}"
+        stems.append(name)
+    return stems
 
 
 def write_image(array: np.ndarray, path: Path) -> None:

@@ -1,21 +1,24 @@
 """``benchmark accuracy``: the published tables (docs/design.md, evaluation) for every benchmark split that is present.
 
-Each split is predicted to 8-bit PNGs at GT resolution and those files are scored with the folder
-evaluator: the same path as comparing with other methods' saved predictions. Splits that are missing
-get a note; with none present, the synthetic dataset stands in so the command always shows its output.
+Each split is predicted to 8-bit PNGs at GT resolution (``Segmenter.predict_files``, predict's path) and those
+files are scored with the folder evaluator: the same path as comparing with other methods' saved predictions.
+Splits that are missing get a note; with none present, the synthetic dataset stands in so the command always
+shows its output.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mgd_sam2.data.datasets import split_records
 from mgd_sam2.data.layouts import DatasetLayoutError, Split, resolve_split
-from mgd_sam2.inference.backends import Backend
 from mgd_sam2.metrics.evaluate import evaluate_folders, versions
 from mgd_sam2.metrics.tables import csv_table, markdown_table, with_dis_overall
 from mgd_sam2.utils.files import atomic_path, write_json, write_text
+
+if TYPE_CHECKING:
+    from mgd_sam2.inference.segmenter import Segmenter
 
 # table layout -> (title, the splits of its rows in order)
 BENCHMARKS: dict[str, tuple[str, list[str]]] = {
@@ -48,14 +51,13 @@ def present_benchmarks(data_root: Path) -> tuple[dict[str, tuple[str, list[Split
     return present, notes
 
 
-def predict_split(backend: Backend, split: Split, out: Path, batch_size: int, workers: int, tta: bool) -> Path:
+def predict_split(segmenter: Segmenter, split: Split, out: Path, batch_size: int, workers: int, tta: bool) -> Path:
     """Write 8-bit predictions for every image of ``split`` into ``out/<split name>`` (replacing what is there)."""
-    from mgd_sam2.inference.predict import predict_files
-    from mgd_sam2.inference.writer import MaskWriter
-
     folder = out / split.name
     images = [record.image for record in split_records(split)]
-    writer = predict_files(backend, images, MaskWriter(folder), batch_size=batch_size, workers=workers, tta=tta)
+    writer = segmenter.predict_files(
+        images, segmenter.writer(folder, tta=tta), batch_size=batch_size, workers=workers, tta=tta, show=True
+    )
     if writer.failures:
         raise DatasetLayoutError(
             f"could not read {len(writer.failures)} images of {split.name}, e.g. {writer.failures[0]}; "
@@ -91,8 +93,7 @@ def plot_curves(curves: dict[str, dict[str, list[float]]], out: Path) -> list[Pa
 
 
 def run_accuracy(
-    backend: Backend,
-    model_description: str,
+    segmenter: Segmenter,
     data_root: Path,
     out: Path,
     hce_binarize: str = "dis",
@@ -120,12 +121,13 @@ def run_accuracy(
     titles: dict[str, str] = {}
     for layout, (title, splits) in present.items():
         for split in splits:
-            predictions = predict_split(backend, split, out / "predictions", batch_size, workers, tta)
+            predictions = predict_split(segmenter, split, out / "predictions", batch_size, workers, tta)
             result = evaluate_folders(predictions, split.mask_dir, hce_binarize=hce_binarize, workers=workers)
             scores[split.name], curves[split.name] = result.scores, result.curves
         rows = {split.name: scores[split.name] for split in splits}
         tables[layout] = with_dis_overall(rows) if layout == "dis" else rows
         titles[layout] = title
+    model_description = segmenter.description
     markdown = [f"# Accuracy of {model_description}\n", f"HCE binarisation: {hce_binarize}; versions: {versions()}\n"]
     for layout, rows in tables.items():
         markdown += [f"## {titles[layout]}\n", markdown_table(rows, layout)]

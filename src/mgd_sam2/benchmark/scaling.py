@@ -2,7 +2,7 @@
 
 Each device count is a separate ``mgd-sam2 fit`` (Lightning launches the processes as it does for users),
 with the global batch kept fixed (per-process batch = global batch / devices, so every row trains the same
-images per step, data/samplers.py) and validation, logging and checkpoints off. :class:`StepTimer` times
+images per step, data/samplers.py) and validation, logging and checkpoints off. `StepTimer` times
 the steps after a warm-up. Efficiency is throughput(N) / (N x throughput(1)); on a CPU the processes share
 its cores, so there it measures the cost of DDP itself rather than a speed-up.
 """

@@ -248,7 +248,7 @@ def profile_parts(model, views, exported: ExportedFiles | None, passes: int, dev
 
 
 def measure_isolated(config: SpeedConfig) -> dict[str, Any]:
-    """:func:`measure` in a fresh spawned process."""
+    """`measure` in a fresh spawned process."""
     from mgd_sam2.utils.isolated import run_isolated
 
     return run_isolated(measure, config)

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from typing import Iterator
 
-from mgd_sam2.commands.arguments import add_weights_arguments, positive_int
+from mgd_sam2.commands.arguments import add_detail_arguments, add_weights_arguments, positive_int
 from mgd_sam2.errors import ConfigError
 
 DEFAULT_HOST = "127.0.0.1"  # this machine only; another address only when asked for with --host
@@ -35,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         max_pixels_help="per image: larger uploads are refused on the page before they are decoded (memory, "
         "decompression bombs)",
     )
+    add_detail_arguments(parser)
     parser.add_argument(
         "--max-upload-mb",
         type=positive_int,
@@ -80,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
         from mgd_sam2.inference.segmenter import Segmenter
 
         segmenter = Segmenter.load(ckpt, weights_extra=args.weights, backend=args.backend, device=args.device,
-                                   precision=args.precision, max_pixels=args.max_pixels)  # fmt: skip
+                                   precision=args.precision, max_pixels=args.max_pixels, detail=args.detail,
+                                   detail_zoom=args.detail_zoom)  # fmt: skip
         service = CutoutService(segmenter, workdir, max_request_bytes=args.max_upload_mb * 10**6)
         print(f"model: {service.description}")
         print(limits_note(args.max_pixels, args.max_upload_mb))

@@ -21,6 +21,16 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def positive_number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, got {value}")
+    return value
+
+
 def fraction(text: str) -> float:
     try:
         value = float(text)
@@ -98,4 +108,26 @@ def add_weights_arguments(
         type=positive_int,
         default=max_pixels or DEFAULT_MAX_PIXELS,
         help=f"refuse images larger than this many pixels ({max_pixels_help})",
+    )
+
+
+def add_detail_arguments(parser: argparse.ArgumentParser) -> None:
+    """--detail and --detail-zoom: how much of a large image's pixels the network sees (predict and the app;
+    inference/detail.py gives them meaning)."""
+    from mgd_sam2.inference.detail import DEFAULT_ZOOM, DETAIL_MODES
+
+    parser.add_argument(
+        "--detail",
+        choices=DETAIL_MODES,
+        default="off",
+        help="more of a large image's pixels, with the same weights: crop runs the network again on the object's box "
+        "(for an object small in the frame); tiles runs it on overlapping tiles at up to --detail-zoom times the plain "
+        "resolution, over the plain mask's uncertain band; off: the image resized to the model input only",
+    )
+    parser.add_argument(
+        "--detail-zoom",
+        type=positive_int,
+        default=DEFAULT_ZOOM,
+        help="--detail tiles: at most this many tiles along each side of an image (fewer where a tile would be smaller "
+        "than the model input in image pixels); the time grows with their number",
     )

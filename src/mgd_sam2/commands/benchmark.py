@@ -7,25 +7,36 @@ from pathlib import Path
 
 from mgd_sam2.benchmark.speed import SPEED_BACKENDS
 from mgd_sam2.cli import HelpFormatter
-from mgd_sam2.commands.arguments import add_weights_arguments, comma_list, non_negative_int, positive_int
+from mgd_sam2.commands.arguments import (
+    add_weights_arguments,
+    comma_list,
+    non_negative_int,
+    positive_int,
+    positive_number,
+)
 from mgd_sam2.errors import ConfigError
-from mgd_sam2.inference.devices import BACKENDS, DEVICES, EXPORTED_BACKENDS
+from mgd_sam2.inference.devices import EXPORTED_BACKENDS
 from mgd_sam2.metrics.functional import HCE_BINARIZATIONS
 from mgd_sam2.models.presets import PRESETS
 
 SPEED_PRECISIONS = ("32-true", "bf16-mixed")  # Lightning's names, as predict's --precision
+DEMO_CKPT_DEFAULT = (
+    "; default: the demo's best checkpoint if `make demo` ran, else an untrained micro model (a dry run)"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     for add in (
         add_accuracy_arguments,
+        add_backends_arguments,
         add_speed_arguments,
         add_predict_arguments,
         add_ablation_arguments,
         add_scaling_arguments,
         add_data_arguments,
         add_metrics_arguments,
+        add_detail_arguments,
     ):
         add(actions)
 
@@ -36,15 +47,7 @@ def add_accuracy_arguments(actions: argparse._SubParsersAction) -> None:
         help="published-layout tables, PR/F curves on DIS5K, HRSOD, UHRSD, DAVIS-S (or synthetic)",
         formatter_class=HelpFormatter,
     )
-    accuracy.add_argument(
-        "--ckpt",
-        type=Path,
-        help="weights to test (any kind predict takes); default: the demo's best "
-        "checkpoint if `make demo` ran, else an untrained micro model (a dry run)",
-    )
-    accuracy.add_argument(
-        "--weights", type=Path, help="trained weights for a SAM2 --ckpt (from `mgd-sam2 model export`)"
-    )
+    add_weights_arguments(accuracy, ckpt_required=False, ckpt_default=DEMO_CKPT_DEFAULT)
     accuracy.add_argument("--data-root", type=Path, default=Path("data"), help="where the benchmark datasets are")
     accuracy.add_argument(
         "--out", type=Path, default=Path("runs/benchmark"), help="folder for tables, plots and predictions"
@@ -55,12 +58,47 @@ def add_accuracy_arguments(actions: argparse._SubParsersAction) -> None:
     accuracy.add_argument(
         "--hce-binarize", choices=HCE_BINARIZATIONS, default="dis", help="HCE prediction binarisation"
     )
-    accuracy.add_argument("--device", choices=DEVICES, default="auto", help="where to predict")
-    accuracy.add_argument(
-        "--backend", choices=BACKENDS, default="auto", help="torch, onnx or openvino (fp32; auto: by --ckpt)"
-    )
     accuracy.add_argument("--batch-size", type=positive_int, default=1, help="images per forward pass")
     accuracy.add_argument("--workers", type=non_negative_int, default=2, help="loader and evaluator processes")
+
+
+def add_backends_arguments(actions: argparse._SubParsersAction) -> None:
+    backends = actions.add_parser(
+        "backends",
+        help="one trained model on every CPU backend and precision: scores and 8-bit maps vs torch fp32",
+        formatter_class=HelpFormatter,
+    )
+    backends.add_argument(
+        "--ckpt",
+        type=Path,
+        help="the trained weights (any kind model export takes); default: the demo's best checkpoint",
+    )
+    backends.add_argument(
+        "--weights", type=Path, help="trained weights for a SAM2 --ckpt (from `mgd-sam2 model export`)"
+    )
+    backends.add_argument(
+        "--data-root", type=Path, default=Path("data/demo"), help="where the splits are (default: the demo's data)"
+    )
+    backends.add_argument(
+        "--splits",
+        type=comma_list(str),
+        default=["synthetic/SYN-TE", "synthetic/SYN-HO"],
+        help="comma-separated splits under --data-root (folders with im/ and gt/)",
+    )
+    backends.add_argument(
+        "--calibration",
+        type=Path,
+        default=Path("data/demo/synthetic/SYN-TR/im"),
+        help="images to calibrate OpenVINO int8 on (default: the demo's training images)",
+    )
+    backends.add_argument(
+        "--calibration-images", type=positive_int, default=16, help="how many of them (the first by name)"
+    )
+    backends.add_argument(
+        "--out", type=Path, default=Path("runs/backends"), help="folder for the exports and every configuration's maps"
+    )
+    backends.add_argument("--workers", type=non_negative_int, default=0, help="loader and evaluator processes")
+    backends.add_argument("--json", type=Path, help="also write the results here (the docs' measurements/ layout)")
 
 
 def add_speed_arguments(actions: argparse._SubParsersAction) -> None:
@@ -208,6 +246,72 @@ def add_metrics_arguments(actions: argparse._SubParsersAction) -> None:
     metrics.add_argument("--json", type=Path, help="also write the results here")
 
 
+def add_detail_arguments(actions: argparse._SubParsersAction) -> None:
+    from mgd_sam2.data.shapes import THIN_OBJECTS
+    from mgd_sam2.data.synth import TRAINING_OBJECTS
+    from mgd_sam2.inference.detail import DETAIL_MODES
+
+    detail = actions.add_parser(
+        "detail",
+        help="detail modes on a synthetic 4K split (Sα, maxFβ, mBA, HCEγ, seconds per image) and their time and peak "
+        "memory at 1-33 megapixels",
+        formatter_class=HelpFormatter,
+    )
+    add_weights_arguments(detail, ckpt_required=False, ckpt_default=DEMO_CKPT_DEFAULT)
+    detail.add_argument(
+        "--modes",
+        type=comma_list(str, DETAIL_MODES),
+        default=list(DETAIL_MODES),
+        help="comma-separated detail modes, each scored and timed; the first (off) is the others' reference",
+    )
+    detail.add_argument(
+        "--zooms",
+        type=comma_list(positive_int),
+        default=[2, 4, 8],
+        help="comma-separated --detail-zoom values of the tiles scored (a model of a small input, such as the demo's "
+        "64 px, needs large ones to see a 4K image near its own pixels)",
+    )
+    detail.add_argument(
+        "--data-root",
+        type=Path,
+        help="synthetic/SYN-TE is generated here if missing, else used whatever its settings (default: "
+        "data/detail-MAX, MAX of --size)",
+    )
+    detail.add_argument(
+        "--size",
+        type=positive_int,
+        nargs=2,
+        default=(2160, 3840),
+        metavar=("MIN", "MAX"),
+        help="range of the generated images' side lengths in pixels (4K; 8K: 4320 7680)",
+    )
+    detail.add_argument("--images", type=positive_int, default=10, help="images generated")
+    detail.add_argument(
+        "--objects",
+        type=comma_list(str, TRAINING_OBJECTS),
+        default=list(THIN_OBJECTS),
+        help="comma-separated object families generated (default: the thin ones, 1-4 px structures at any size)",
+    )
+    detail.add_argument(
+        "--out", type=Path, default=Path("runs/detail"), help="folder for the predictions and the figure"
+    )
+    detail.add_argument("--workers", type=non_negative_int, default=2, help="evaluator processes")
+    detail.add_argument("--preset", choices=list(PRESETS), default="base_plus", help="model timed, with random weights")
+    detail.add_argument(
+        "--megapixels",
+        type=comma_list(positive_number),
+        default=[1.0, 4.0, 16.0, 33.0],
+        help="comma-separated sizes of the timed images (16:9, random pixels)",
+    )
+    detail.add_argument(
+        "--timed-zooms",
+        type=comma_list(positive_int),
+        default=[2, 4],
+        help="comma-separated --detail-zoom values of the tiles timed (each tile is a pass of --preset)",
+    )
+    detail.add_argument("--json", type=Path, help="also write the results here")
+
+
 def number(value: float) -> str:
     """Three decimals; small non-zero values (probability differences) in scientific notation."""
     return f"{value:.2e}" if 0 < abs(value) < 0.01 else f"{value:.3f}"
@@ -293,8 +397,10 @@ def run(args: argparse.Namespace) -> int:
         return run_accuracy_action(args)
     if args.action == "ablation":
         return run_ablation_action(args)
+    if args.action == "backends":
+        return run_backends_action(args)
     results = {"speed": speed_results, "predict": predict_results, "scaling": scaling_results, "data": data_results,
-               "metrics": metrics_results}[args.action](args)  # fmt: skip
+               "metrics": metrics_results, "detail": detail_results}[args.action](args)  # fmt: skip
     if args.json:
         from mgd_sam2.utils.files import write_json
 
@@ -308,6 +414,37 @@ def run_ablation_action(args: argparse.Namespace) -> int:
 
     rows = run_ablation(CONFIG, args.data_root, args.out, args.preset, args.epochs, args.device, args.speed_iters)
     print(f"\n{markdown(rows)}written {args.out / 'ablation.md'}")
+    return 0
+
+
+def run_backends_action(args: argparse.Namespace) -> int:
+    from rich.table import Table
+
+    from mgd_sam2.benchmark.backends import export_forms, report, run_backends
+    from mgd_sam2.commands.demo import demo_checkpoint
+    from mgd_sam2.data.layouts import resolve_split
+    from mgd_sam2.utils.files import write_json
+    from mgd_sam2.utils.progress import console
+
+    ckpt = args.ckpt or demo_checkpoint()
+    if ckpt is None:
+        raise ConfigError("no --ckpt given and no demo run found: run `make demo` first, or give --ckpt")
+    splits = [resolve_split(args.data_root, spec) for spec in args.splits]
+    forms = export_forms(ckpt, args.weights, args.calibration, args.calibration_images, args.out / "exports")
+    rows = run_backends(forms, args.weights, splits, args.out, args.workers)
+    table = Table(title=f"{ckpt}: every CPU backend (maps vs torch fp32 in grey levels of 255)")
+    for column in ["configuration", *[f"{split.name} {key}" for split in splits for key in ("Sα", "MAE")], "maps"]:
+        table.add_column(column, justify="left" if column == "configuration" else "right")
+    for row in rows:
+        if "skipped" in row:
+            table.add_row(row["label"], *["—"] * (2 * len(splits)), "skipped")
+            continue
+        values = [f"{row['scores'][split.name][key]:.4f}" for split in splits for key in ("Smeasure", "MAE")]
+        distance = row["maps_vs_fp32"]
+        table.add_row(row["label"], *values, f"mean {distance['mean']:.2f}, max {distance['max']}")
+    console().print(table)
+    if args.json:
+        write_json(args.json, report(rows, args.command_line))
     return 0
 
 
@@ -417,13 +554,43 @@ def metrics_results(args: argparse.Namespace) -> dict:
     return results
 
 
-def run_accuracy_action(args: argparse.Namespace) -> int:
-    from mgd_sam2.benchmark.accuracy import run_accuracy
+def detail_results(args: argparse.Namespace) -> dict:
+    """Results of `benchmark detail` (printed, and written with --json)."""
+    from dataclasses import asdict
+
+    from mgd_sam2.benchmark.detail import configurations, cost, detail_split, figure, score
+    from mgd_sam2.data.datasets import split_records
+
+    segmenter = scored_segmenter(args)
+    root = args.data_root or Path(f"data/detail-{args.size[1]}")
+    split, config = detail_split(root, args.images, tuple(args.size), tuple(args.objects))
+    results: dict = {"model": segmenter.description, "split": str(split.image_dir.parent),
+                     "images": len(split_records(split)), "synth": asdict(config)}  # fmt: skip
+    results["accuracy"] = score(segmenter, split, configurations(args.modes, args.zooms), args.out, args.workers)
+    shown = ("configuration", "Smeasure", "maxFm", "mBA", "HCE", "s_per_image", "mBA_gain", "HCE_ratio", "time_ratio")
+    print_rows(
+        f"detail modes on {results['split']} ({results['images']} images, sides {config.min_size}-{config.max_size} "
+        "px), scored at GT resolution",
+        [{key: row[key] for key in shown} for row in results["accuracy"]],
+    )
+    results["figure"] = str(figure(split, results["accuracy"], args.out / "detail_crop.png"))
+    print(f"wrote {results['figure']}")
+    results["cost"] = cost(args.preset, args.megapixels, configurations(args.modes, args.timed_zooms), args.device)
+    shown = ("megapixels", "width", "height", "configuration", "passes", "seconds", "time_ratio", "peak_rss_mb",
+             "image_rss_mb", "peak_gpu_mb")  # fmt: skip
+    print_rows(
+        f"time and peak memory per image: {args.preset}, random weights (every tile runs)",
+        [{key: row[key] for key in shown} for row in results["cost"]],
+    )
+    return results
+
+
+def scored_segmenter(args: argparse.Namespace):
+    """The model `benchmark accuracy` and `benchmark detail` score: --ckpt, else the demo's best checkpoint, else an
+    untrained micro model (a dry run)."""
     from mgd_sam2.commands.demo import demo_checkpoint
     from mgd_sam2.inference.segmenter import Segmenter
-    from mgd_sam2.metrics.tables import rich_table
     from mgd_sam2.models.network import MGDSAM2, NetworkConfig
-    from mgd_sam2.utils.progress import console
 
     ckpt = args.ckpt
     if ckpt is None and (ckpt := demo_checkpoint()) is not None:
@@ -436,14 +603,29 @@ def run_accuracy_action(args: argparse.Namespace) -> int:
         segmenter = Segmenter.from_network(
             MGDSAM2(NetworkConfig(preset="micro")),
             device=args.device,
+            precision=args.precision,
             name="an UNTRAINED micro model (no --ckpt and no demo run: a dry run)",
         )
         print(f"note: no --ckpt given and no demo run found; scoring {segmenter.description}")
-    else:
-        segmenter = Segmenter.load(ckpt, weights_extra=args.weights, backend=args.backend, device=args.device)
+        return segmenter
+    return Segmenter.load(
+        ckpt,
+        weights_extra=args.weights,
+        backend=args.backend,
+        device=args.device,
+        precision=args.precision,
+        max_pixels=args.max_pixels,
+    )
+
+
+def run_accuracy_action(args: argparse.Namespace) -> int:
+    from mgd_sam2.benchmark.accuracy import run_accuracy
+    from mgd_sam2.metrics.tables import rich_table
+    from mgd_sam2.utils.progress import console
+
+    segmenter = scored_segmenter(args)
     report = run_accuracy(
-        segmenter.backend,
-        segmenter.description,
+        segmenter,
         args.data_root,
         args.out,
         args.hce_binarize,

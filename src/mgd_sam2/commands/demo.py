@@ -62,7 +62,7 @@ def rescoring_bound(images: int) -> float:
 
 
 def same_score(logged: float, rescored: float, images: int) -> bool:
-    """Whether two scores of the same maps agree within :func:`rescoring_bound` (relative, so one rule serves
+    """Whether two scores of the same maps agree within `rescoring_bound` (relative, so one rule serves
     metrics in [0, 1] and HCE in the thousands)."""
     if math.isnan(logged) or math.isnan(rescored):  # mBA without any GT boundary is undefined on both sides
         return math.isnan(logged) and math.isnan(rescored)
@@ -89,7 +89,7 @@ def changed_maps(folder: Path, digests: dict[str, str]) -> list[str]:
 def rescoring_mismatches(
     logged: dict[str, dict[str, float]], rescored: dict[str, dict[str, float]], images: dict[str, int]
 ) -> dict[str, tuple[float, float]]:
-    """{"split/metric": (logged, rescored)} for every score outside :func:`rescoring_bound`."""
+    """{"split/metric": (logged, rescored)} for every score outside `rescoring_bound`."""
     return {
         f"{split}/{key}": (scores[key], rescored[split][key])
         for split, scores in logged.items()

@@ -10,7 +10,7 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from mgd_sam2.commands.arguments import add_weights_arguments, non_negative_int, positive_int
+from mgd_sam2.commands.arguments import add_detail_arguments, add_weights_arguments, non_negative_int, positive_int
 from mgd_sam2.errors import ConfigError
 from mgd_sam2.utils.files import check_output_dir
 
@@ -38,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tta", action="store_true", help="test-time augmentation: horizontal flip x scales 0.75/1/1.25 (6 passes)"
     )
+    add_detail_arguments(parser)
     parser.add_argument(
         "--overwrite",
         action="store_true",
@@ -74,6 +75,7 @@ def check_paths(records: list, input_path: Path, output: Path, cutout: bool, rec
 
 def run(args: argparse.Namespace) -> int:
     from mgd_sam2.data.datasets import image_records
+    from mgd_sam2.inference.detail import Detail
     from mgd_sam2.inference.segmenter import InferenceSettings, Segmenter
     from mgd_sam2.inference.writer import plan_outputs
     from mgd_sam2.utils.files import remove_stale_temporaries
@@ -82,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
     if ignored:
         print(f"note: ignored in {args.input}: {ignored}")
     check_paths(records, args.input, args.output, args.cutout, args.recursive)
-    settings = InferenceSettings.resolve(args.ckpt, args.weights, args.backend, args.device, args.precision)
+    detail = Detail(args.detail, args.detail_zoom)
+    settings = InferenceSettings.resolve(args.ckpt, args.weights, args.backend, args.device, args.precision, detail)
     writer = settings.writer(
         args.output, binary=args.binary, cutout=args.cutout, tta=args.tta, max_pixels=args.max_pixels
     )

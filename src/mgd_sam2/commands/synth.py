@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mgd_sam2.commands.arguments import fraction, non_negative_int, positive_int
-from mgd_sam2.data.synth import HardCases, SynthConfig
+from mgd_sam2.commands.arguments import comma_list, fraction, non_negative_int, positive_int
+from mgd_sam2.data.shapes import THIN_OBJECTS
+from mgd_sam2.data.synth import TRAINING_OBJECTS, HardCases, SynthConfig
 
 # (flag, HardCases field, what the fraction of images has): the generator's hard cases
 HARD_CASE_FLAGS = (
@@ -42,12 +43,21 @@ def add_generator_arguments(parser: argparse.ArgumentParser, defaults: SynthConf
     hard = defaults.hard_cases
     for flag, field, what in HARD_CASE_FLAGS:
         parser.add_argument(flag, type=fraction, default=getattr(hard, field), help=f"fraction of images {what}{when}")
+    parser.add_argument(
+        "--objects",
+        type=comma_list(str, TRAINING_OBJECTS),
+        default=list(defaults.objects),
+        help=f"comma-separated object families of SYN-TR, SYN-VD and SYN-TE (default: all); the thin ones, whose fine "
+        f"parts are 1-4 px at any size: {','.join(THIN_OBJECTS)}{when}",
+    )
 
 
 def generator_config(args: argparse.Namespace, seed: int = 0) -> SynthConfig:
-    """The SynthConfig that :func:`add_generator_arguments`' flags describe."""
+    """The SynthConfig that `add_generator_arguments`' flags describe."""
     hard = HardCases(**{field: getattr(args, flag[2:].replace("-", "_")) for flag, field, _ in HARD_CASE_FLAGS})
-    return SynthConfig(args.num, seed, args.size[0], args.size[1], held_out=args.held_out, hard_cases=hard)
+    return SynthConfig(
+        args.num, seed, args.size[0], args.size[1], held_out=args.held_out, hard_cases=hard, objects=tuple(args.objects)
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,6 +1,6 @@
 """The LightningDataModule: dataset splits from the config, checked before use, loaded for each stage.
 
-Under DDP, training shards with :class:`ResumableSampler` and evaluation with Lightning's
+Under DDP, training shards with `ResumableSampler` and evaluation with Lightning's
 ``UnrepeatedDistributedSampler``: Lightning's default evaluation sampler pads shards by repeating
 samples, which would count those images twice in every metric (docs/design.md, evaluation).
 """

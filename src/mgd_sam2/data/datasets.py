@@ -50,11 +50,12 @@ class EvalBatch(TrainBatch):
 
 
 class PredictBatch(TypedDict, total=False):
-    """A collated prediction batch: images that loaded (input, original sizes, names) and those that did not
-    (``errors``: [(path, message)]); either part may be missing."""
+    """A collated prediction batch: images that loaded (input, original sizes, names; the decoded images when the
+    dataset keeps them) and those that did not (``errors``: [(path, message)]); either part may be missing."""
 
     input: Views
     size: list[tuple[int, int]]
+    image: list[np.ndarray]  # (H, W, 3) uint8 RGB
     name: list[str]
     split: list[str]
     path: list[str]
@@ -104,11 +105,12 @@ def image_records(path: str | Path, recursive: bool = False, split: str = "predi
 class SegmentationDataset(Dataset):
     """Samples cut into the network's views (in the loader workers).
 
-    Every sample has ``input``: :class:`Views` of the normalised image (batch of 1). ``train``: the
+    Every sample has ``input``: `Views` of the normalised image (batch of 1). ``train``: the
     input (augmented unless ``augment`` is False: then only resized, as in evaluation) and ``target``, the soft
     mask cut the same way (global view nearest-resized);
-    ``eval``: plus the original GT; ``predict``: the image only, with its original size. Images over
-    ``max_pixels`` are refused (data/io.py).
+    ``eval``: plus the original GT; ``predict``: the image only, with its original size, and with ``keep_images``
+    also the decoded image (for detail refinement, inference/refine.py). Images over ``max_pixels`` are refused
+    (data/io.py).
     """
 
     def __init__(
@@ -120,12 +122,13 @@ class SegmentationDataset(Dataset):
         seed: int | None = None,
         max_pixels: int = DEFAULT_MAX_PIXELS,
         augment: bool = True,
+        keep_images: bool = False,
     ) -> None:
         if mode not in ("train", "eval", "predict"):
             raise ValueError(f"mode must be train, eval or predict, got {mode!r}")
         check_input_size(input_size, grid)
         self.records, self.input_size, self.mode, self.grid = records, input_size, mode, grid
-        self.max_pixels, self.seed = max_pixels, seed or 0
+        self.max_pixels, self.seed, self.keep_images = max_pixels, seed or 0, keep_images
         augmented = mode == "train" and augment
         self.transform = train_transform(input_size, seed) if augmented else eval_transform(input_size)
 
@@ -168,12 +171,14 @@ class SegmentationDataset(Dataset):
         return sample
 
     def predict_input(self, image: np.ndarray) -> dict[str, Any]:
-        """(H, W, 3) uint8 RGB -> {"input": its views at the input size, "size": (H, W)}: what a predict sample holds
-        besides its name (the Python API feeds images in memory through here too)."""
-        return {
+        """(H, W, 3) uint8 RGB -> {"input": its views at the input size, "size": (H, W)} and with ``keep_images``
+        "image": the array itself: what a predict sample holds besides its name (the Python API feeds images in memory
+        through here too)."""
+        sample = {
             "input": tile(normalize_image(self.transform(image=image)["image"])[None], self.grid),
             "size": image.shape[:2],
         }
+        return {**sample, "image": image} if self.keep_images else sample
 
 
 def collate(samples: list[dict[str, Any]]) -> Batch:

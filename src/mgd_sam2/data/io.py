@@ -10,7 +10,7 @@ PIL decodes everything (a truncated file raises instead of yielding a half-grey 
 * **Prediction maps** with an alpha channel (our cut-outs, or any RGBA map) are read from the alpha
   channel unless it is fully opaque; otherwise from their gray values.
 * **Our own outputs**: PNGs written by ``mgd-sam2 predict`` carry their settings in a text chunk
-  (:func:`provenance`); ``<stem>_cutout.png`` files are its RGBA cut-outs.
+  (`provenance`); ``<stem>_cutout.png`` files are its RGBA cut-outs.
 * **Size limit**: images over ``max_pixels`` (default 300 megapixels) are refused with a message
   naming the option that raises it; PIL's own decompression-bomb limit (179 megapixels) is replaced by it.
 """
@@ -124,7 +124,7 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
 
 
 def image_from_memory(image: Image.Image | np.ndarray, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """(H, W, 3) uint8 RGB from an image in memory, by the rules :func:`read_image` applies to files: a PIL image
+    """(H, W, 3) uint8 RGB from an image in memory, by the rules `read_image` applies to files: a PIL image
     as it displays (EXIF orientation applied), grey replicated, alpha dropped, 16-bit scaled; an array of shape
     (H, W), (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA, of uint8, uint16 or bool. Raises UnreadableImageError."""
     if isinstance(image, Image.Image):

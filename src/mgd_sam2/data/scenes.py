@@ -7,7 +7,7 @@ sharp subject in front of a background that is often (not always) defocused, occ
 with lighting across both, occluding clutter in front, sensor noise and JPEG compression.
 
 Every function draws from the ``rng`` it is given, so a sample is a function of its seed alone. Images are
-float32 RGB in [0, 255] until :func:`camera` returns uint8.
+float32 RGB in [0, 255] until `camera` returns uint8.
 """
 
 from __future__ import annotations

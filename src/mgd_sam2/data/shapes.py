@@ -253,3 +253,7 @@ OBJECTS: dict[str, Callable[[Rng, np.ndarray], None]] = {
     "blob": blob,
     "plant": plant,
 }
+
+# Families whose fine parts have widths in pixels, not fractions of the image (1-2 px hair, spokes and web threads,
+# 1-3 px cables, 1 px twigs, 1-5 px lattice bars): 1-4 px structures at any image size, e.g. in a 4K image.
+THIN_OBJECTS = ("lattice", "wheel", "web", "tree", "cables", "hair")

@@ -67,12 +67,16 @@ class SynthConfig:
     held_out: int = 12  # images of SYN-HO (held-out families only)
     hard_cases: HardCases = HardCases()
     generator: int = GENERATOR_VERSION
+    objects: tuple[str, ...] = ()  # the object families of SYN-TR, SYN-VD and SYN-TE (empty: TRAINING_OBJECTS)
 
     @classmethod
     def from_dict(cls, values: dict) -> SynthConfig:
-        """From a manifest (``asdict``); manifests written before ``hard_cases`` existed get its defaults, which
-        draw the same images."""
-        return cls(**{**values, "hard_cases": HardCases(**values.get("hard_cases", {}))})
+        """From a manifest (``asdict``); manifests written before ``hard_cases`` or ``objects`` existed get their
+        defaults, which draw the same images."""
+        return cls(
+            **{**values, "hard_cases": HardCases(**values.get("hard_cases", {})),
+               "objects": tuple(values.get("objects", ()))}
+        )  # fmt: skip
 
     def __post_init__(self) -> None:
         """Bad settings fail here, before anything is written."""
@@ -82,6 +86,12 @@ class SynthConfig:
             raise ConfigError(f"--size needs 64 <= MIN <= MAX, got {self.min_size} {self.max_size}")
         if self.held_out < 0:
             raise ConfigError(f"--held-out must be 0 or more, got {self.held_out}")
+        unknown = [name for name in self.objects if name not in TRAINING_OBJECTS]
+        if unknown:
+            raise ConfigError(
+                f"--objects: {', '.join(unknown)} is no family of the training splits; choose from "
+                f"{', '.join(TRAINING_OBJECTS)}"
+            )
         self.split_sizes()
 
     def split_sizes(self) -> dict[str, int]:
@@ -122,11 +132,18 @@ class SamplePlan:
 
 
 def plan_sample(
-    seed: int, index: int, min_size: int, max_size: int, held_out: bool = False, hard_cases: HardCases = HardCases()
+    seed: int,
+    index: int,
+    min_size: int,
+    max_size: int,
+    held_out: bool = False,
+    hard_cases: HardCases = HardCases(),
+    objects: tuple[str, ...] = (),
 ) -> SamplePlan:
+    """``objects``: the families to draw from outside SYN-HO (empty: TRAINING_OBJECTS)."""
     rng = np.random.default_rng([seed, index])
     height, width = (int(v) for v in rng.integers(min_size, max_size + 1, 2))
-    objects = HELD_OUT_OBJECTS if held_out else TRAINING_OBJECTS
+    objects = HELD_OUT_OBJECTS if held_out else objects or TRAINING_OBJECTS
     backgrounds = HELD_OUT_BACKGROUNDS if held_out else TRAINING_BACKGROUNDS
     chosen = [objects[int(rng.integers(len(objects)))] for _ in range(1 if rng.random() < 0.7 else 2)]
     background = backgrounds[int(rng.integers(len(backgrounds)))]
@@ -191,10 +208,11 @@ def generate_sample(
     max_size: int = 2048,
     held_out: bool = False,
     hard_cases: HardCases = HardCases(),
+    objects: tuple[str, ...] = (),
 ) -> tuple[np.ndarray, np.ndarray]:
     """(H, W, 3) uint8 RGB image and its exact (H, W) uint8 mask (0/255), from (seed, index) alone; with
-    ``held_out`` from the held-out families only."""
-    plan = plan_sample(seed, index, min_size, max_size, held_out, hard_cases)
+    ``held_out`` from the held-out families only, else from ``objects`` (empty: all training families)."""
+    plan = plan_sample(seed, index, min_size, max_size, held_out, hard_cases, objects)
     image, mask = render(plan)
     return camera(plan.rng, image), mask
 
@@ -213,8 +231,9 @@ class SampleWriter:
             return "kept"
         config = self.config
         image, mask = generate_sample(
-            config.seed, index, config.min_size, config.max_size, split == HELD_OUT_SPLIT, config.hard_cases
-        )
+            config.seed, index, config.min_size, config.max_size, split == HELD_OUT_SPLIT, config.hard_cases,
+            config.objects,
+        )  # fmt: skip
         with atomic_path(mask_path) as temporary:  # mask first: an image file implies its mask exists
             Image.fromarray(mask).save(temporary, format="PNG")
         with atomic_path(image_path) as temporary:

@@ -5,7 +5,7 @@ random 0-29 px; rotation by -15..15 degrees with p=0.2 (bicubic image, nearest m
 enhancement of brightness, contrast, saturation and sharpness with the released factor grids;
 then resize to the model input (PIL bilinear for the image as torchvision does on PIL images,
 nearest for the mask) and ImageNet normalisation. Evaluation and prediction only resize and normalise.
-Normalisation is :func:`normalize_image`, the released float32 arithmetic, for every pipeline.
+Normalisation is `normalize_image`, the released float32 arithmetic, for every pipeline.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ class PILColorEnhance(A.ImageOnlyTransform):
 
 def train_transform(size: int, seed: int | None = None) -> A.Compose:
     """The released training augmentation, then resize to ``size`` x ``size`` (uint8 arrays; normalise with
-    :func:`normalize_image`)."""
+    `normalize_image`)."""
     return A.Compose(
         [
             A.HorizontalFlip(p=0.5),

@@ -2,7 +2,7 @@
 
 The one implementation of the cut: the datasets call it in the loader workers, and prediction (with
 each TTA scale), the benchmarks and the exported backends call it on their inputs. The network takes
-the result (:class:`~mgd_sam2.models.multi_view.Views`) and never cuts views itself.
+the result (`Views`) and never cuts views itself.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from mgd_sam2.models.multi_view import Views, check_input_size, image_to_locals,
 
 
 def tile(x: Tensor, grid: int, global_mode: str = "bilinear") -> Views:
-    """(B, C, g*V, g*V) normalised images or masks -> :class:`Views`.
+    """(B, C, g*V, g*V) normalised images or masks -> `Views`.
 
     The global view is the whole input resized by 1/g (``bilinear`` for images, ``nearest`` for
     masks, as released); the locals are the non-overlapping g x g tiles, row-major.

@@ -1,6 +1,6 @@
 """Backends that turn views into logits: the PyTorch network, or an ONNX export run by ONNX Runtime or OpenVINO.
 
-Each takes the same :class:`~mgd_sam2.models.multi_view.Views` (cut by ``data.view_cutting.tile``) and returns float32
+Each takes the same `Views` (cut by ``data.view_cutting.tile``) and returns float32
 ``(B, 1, S, S)`` logits on the CPU or the backend's device, so reading, resizing, TTA, turning logits into
 8-bit maps and writing are one code path for all (inference/maps.py, inference/predict.py).
 """

@@ -1,6 +1,6 @@
 """Exporting a network to ONNX for the CPU backends (ONNX Runtime, OpenVINO), checked against PyTorch; optional int8.
 
-The graph takes the three fields of :class:`~mgd_sam2.models.multi_view.Views` for one image at the network's
+The graph takes the three fields of `Views` for one image at the network's
 input size and returns its logits, so cutting views, resizing and writing stay in the shared Python code
 (inference/predict.py). Its metadata records the format, the network settings, grid, input size, opset and
 quantization. Two int8 forms: ONNX Runtime's dynamic quantization of the MatMul/Gemm weights (the Hiera

@@ -12,20 +12,30 @@ from mgd_sam2.data.datasets import PredictBatch, Record, SegmentationDataset, co
 from mgd_sam2.data.io import DEFAULT_MAX_PIXELS
 from mgd_sam2.errors import ConfigError
 from mgd_sam2.inference.backends import Backend, TorchBackend
+from mgd_sam2.inference.detail import OFF, Detail
 from mgd_sam2.inference.maps import predict_logits, to_uint8_maps, tta_input_sizes
+from mgd_sam2.inference.refine import detail_map
 from mgd_sam2.inference.writer import MaskWriter
 from mgd_sam2.utils.progress import progress_bar
 
 
-def predict_batch(backend: Backend, batch: PredictBatch, tta: bool = False) -> dict[str, Any]:
+def predict_batch(
+    backend: Backend, batch: PredictBatch, tta: bool = False, detail: Detail = OFF, show: bool = False
+) -> dict[str, Any]:
     """A collated predict batch -> {"maps": [(H, W) uint8 at each original size], "name", "path", "errors"}.
 
-    Images that failed to load pass through as ``errors`` for the writer to report.
+    Images that failed to load pass through as ``errors`` for the writer to report. With a ``detail`` mode other than
+    off, each image is then refined in turn from its pixels (``batch["image"]``; inference/detail.py), ``show``: with
+    a progress line for images of many parts.
     """
     maps = []
     if "input" in batch:
         logits = predict_logits(backend, batch["input"], tta=tta)
-        maps = [m.cpu() for m in to_uint8_maps(logits, batch["size"])]
+        if detail.mode == "off":
+            maps = [m.cpu() for m in to_uint8_maps(logits, batch["size"])]
+        else:
+            maps = [detail_map(backend, logit[None], image, detail, tta=tta, show=show).cpu()
+                    for logit, image in zip(logits, batch["image"], strict=True)]  # fmt: skip
     return {"maps": maps, **{key: batch.get(key, []) for key in ("path", "name", "errors")}}
 
 
@@ -59,16 +69,20 @@ def predict_files(
     tta: bool = False,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     show: bool = True,
+    detail: Detail = OFF,
 ) -> MaskWriter:
     """Predict ``images`` (records named by their outputs, or image paths named by their stems) with ``backend``
     and save with ``writer`` (returned, with its ``written`` and ``failures``).
 
     Images are read, resized and cut into views in ``workers`` loader processes while the network runs (None:
-    :func:`loader_workers`).
+    `loader_workers`). ``detail``: a detail mode (inference/detail.py).
     """
     check_tta(backend, tta)
     records = [item if isinstance(item, Record) else Record(Path(item).stem, "predict", Path(item)) for item in images]
-    dataset = SegmentationDataset(records, backend.input_size, "predict", grid=backend.grid, max_pixels=max_pixels)
+    dataset = SegmentationDataset(
+        records, backend.input_size, "predict", grid=backend.grid, max_pixels=max_pixels,
+        keep_images=detail.mode != "off",
+    )  # fmt: skip
     device = backend_device(backend)
     cuda = device.type == "cuda"
     workers = loader_workers(backend) if workers is None else workers
@@ -77,7 +91,7 @@ def predict_files(
         for batch in loader:
             if cuda and "input" in batch:
                 batch["input"] = batch["input"].to(device, non_blocking=True)
-            writer.write(predict_batch(backend, batch, tta=tta))
+            writer.write(predict_batch(backend, batch, tta=tta, detail=detail, show=show))
             advance(len(batch.get("name", [])) + len(batch.get("errors", [])))
     writer.finish()
     return writer

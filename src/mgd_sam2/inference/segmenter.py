@@ -1,4 +1,4 @@
-"""The one inference path: :class:`Segmenter` resolves the weights, backend, device and precision once and turns
+"""The one inference path: `Segmenter` resolves the weights, backend, device and precision once and turns
 images (files, PIL images, arrays) into 8-bit masks at their own size.
 
 ``mgd-sam2 predict``, the app and ``benchmark accuracy`` go through it, so a mask from Python equals the file
@@ -13,7 +13,7 @@ predict writes, byte for byte::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence, Union
 
@@ -25,6 +25,7 @@ from mgd_sam2.data.datasets import Record, SegmentationDataset, collate
 from mgd_sam2.data.io import DEFAULT_MAX_PIXELS, FOREGROUND_THRESHOLD, image_from_memory, read_image
 from mgd_sam2.errors import ConfigError
 from mgd_sam2.inference.backends import Backend, OnnxBackend, OpenVinoBackend, TorchBackend
+from mgd_sam2.inference.detail import DEFAULT_ZOOM, OFF, Detail
 from mgd_sam2.inference.devices import EXPORTED_BACKENDS, check_names, resolve_device
 from mgd_sam2.inference.loading import (
     backend_name,
@@ -49,10 +50,17 @@ class InferenceSettings:
     backend: str  # torch, onnx or openvino
     device: str  # cpu or cuda
     precision: str  # 32-true or bf16-mixed (Lightning's names, the CLI's)
+    detail: Detail = OFF  # how much of a large image's pixels the network sees (inference/detail.py)
 
     @classmethod
     def resolve(
-        cls, weights: str | Path, weights_extra: str | Path | None, backend: str, device: str, precision: str
+        cls,
+        weights: str | Path,
+        weights_extra: str | Path | None,
+        backend: str,
+        device: str,
+        precision: str,
+        detail: Detail = OFF,
     ) -> InferenceSettings:
         """Resolve the flags of predict/the app (a Hub id is downloaded here, to its local folder); flags a backend
         cannot honour raise ConfigError or CheckpointError here, before any image is read."""
@@ -68,7 +76,7 @@ class InferenceSettings:
             check_exported_flags(runs, weights, weights_extra, device, precision)
             device, precision = "cpu", exported_precision(runs, weights, precision)
         extra = str(weights_extra) if weights_extra is not None else None
-        return cls(str(weights), extra, runs, device, precision)
+        return cls(str(weights), extra, runs, device, precision, detail)
 
     @property
     def autocast_dtype(self) -> torch.dtype | None:
@@ -83,12 +91,13 @@ class InferenceSettings:
 
     def recorded(self, tta: bool) -> dict[str, Any]:
         """What a mask's bytes depend on besides its image, recorded in every PNG written (inference/writer.py):
-        the weights files, TTA, the backend and the precision."""
+        the weights files, TTA, the backend, the precision and a detail mode other than off."""
         return {
             "weights": weights_identity(self.weights, self.weights_extra),
             "tta": tta,
             "backend": self.backend,
             "precision": self.precision,
+            **self.detail.recorded(),
         }
 
 
@@ -96,7 +105,7 @@ class Segmenter:
     """A loaded model that segments images: ``Segmenter.load(weights)`` then ``predict``, ``cutout``,
     ``predict_files`` or ``save_pretrained``.
 
-    Bad input raises a :class:`mgd_sam2.UserError` whose message names the problem: ``UnreadableImageError``
+    Bad input raises a `mgd_sam2.UserError` whose message names the problem: ``UnreadableImageError``
     for an image, ``ConfigError`` for a setting, ``CheckpointError`` for weights.
     """
 
@@ -109,7 +118,9 @@ class Segmenter:
     ) -> None:
         self.backend, self.settings, self.description, self.max_pixels = backend, settings, description, max_pixels
         # predict's resizing and view cutting, for images in memory (Segmenter.masks)
-        self.inputs = SegmentationDataset([], backend.input_size, "predict", grid=backend.grid)
+        self.inputs = SegmentationDataset(
+            [], backend.input_size, "predict", grid=backend.grid, keep_images=settings.detail.mode != "off"
+        )
 
     @classmethod
     def load(
@@ -121,13 +132,15 @@ class Segmenter:
         device: str = "auto",
         precision: str = "auto",
         max_pixels: int = DEFAULT_MAX_PIXELS,
+        detail: str = "off",
+        detail_zoom: int = DEFAULT_ZOOM,
     ) -> Segmenter:
         """Load anything ``mgd-sam2 predict --ckpt`` takes.
 
         Args:
             weights: a Lightning checkpoint of a training run, the authors' released MGD-SAM2 weights, a SAM2.1
                 checkpoint (with ``weights_extra``), an ``.onnx`` export, an OpenVINO ``.xml``, a model folder
-                written by :meth:`save_pretrained`, or the Hub id of one (``owner/name``, downloaded with
+                written by `save_pretrained`, or the Hub id of one (``owner/name``, downloaded with
                 ``huggingface_hub``).
             weights_extra: the trained weights of ``mgd-sam2 model export --out`` for a SAM2.1 checkpoint.
             backend: auto (by the file: onnx for .onnx, openvino for .xml, else torch), torch, onnx or openvino.
@@ -135,8 +148,14 @@ class Segmenter:
             precision: auto (bf16-mixed on a GPU, 32-true on the CPU; for an export, the precision ``model export
                 --fastest`` recorded in it where this CPU has it), 32-true or bf16-mixed.
             max_pixels: images larger than this are refused (a guard against decompression bombs and memory).
+            detail: off (the plain path: the image resized to the model input), crop (a second pass on the object's
+                box) or tiles (overlapping tiles over the uncertain band), as ``predict --detail``; the same weights
+                (docs/prediction.md, detail mode).
+            detail_zoom: tiles: at most this many along each side of an image (``predict --detail-zoom``).
         """
-        settings = InferenceSettings.resolve(weights, weights_extra, backend, device, precision)
+        settings = InferenceSettings.resolve(
+            weights, weights_extra, backend, device, precision, Detail(detail, detail_zoom)
+        )
         return cls.from_settings(settings, max_pixels)
 
     @classmethod
@@ -160,6 +179,11 @@ class Segmenter:
         settings = InferenceSettings(name, None, "torch", target.type, "bf16-mixed" if autocast_dtype else "32-true")
         backend = TorchBackend(network.eval(), target, settings.autocast_dtype)
         return cls(backend, settings, f"{name} (preset {network.preset})")
+
+    def with_detail(self, detail: str, detail_zoom: int = DEFAULT_ZOOM) -> Segmenter:
+        """This model with another detail mode (see `load`); the weights are shared, not loaded again."""
+        settings = replace(self.settings, detail=Detail(detail, detail_zoom))
+        return Segmenter(self.backend, settings, self.description, self.max_pixels)
 
     @property
     def network(self) -> MGDSAM2:
@@ -201,11 +225,12 @@ class Segmenter:
         return image_from_memory(image, self.max_pixels)
 
     def masks(self, images: list[np.ndarray], tta: bool) -> list[np.ndarray]:
-        """One forward pass of (H, W, 3) uint8 RGB images -> their (H, W) uint8 masks."""
+        """One forward pass of (H, W, 3) uint8 RGB images (and the passes of the settings' detail mode, image by
+        image) -> their (H, W) uint8 masks."""
         check_tta(self.backend, tta)
         batch = collate([self.inputs.predict_input(image) for image in images])
         with torch.inference_mode():  # the backend moves the views to its device
-            return [m.numpy() for m in predict_batch(self.backend, batch, tta=tta)["maps"]]
+            return [m.numpy() for m in predict_batch(self.backend, batch, tta=tta, detail=self.settings.detail)["maps"]]
 
     def predict_files(
         self,
@@ -219,7 +244,9 @@ class Segmenter:
     ) -> MaskWriter:
         """Predict image files into ``writer`` (what ``mgd-sam2 predict`` runs); returns it with ``written`` and
         ``failures``. ``workers``: loader processes (None: 2 on a GPU, 0 on the CPU)."""
-        return predict_files(self.backend, images, writer, batch_size, workers, tta, self.max_pixels, show)
+        return predict_files(
+            self.backend, images, writer, batch_size, workers, tta, self.max_pixels, show, self.settings.detail
+        )
 
     def writer(
         self, output: str | Path, *, binary: bool = False, cutout: bool = False, tta: bool = False

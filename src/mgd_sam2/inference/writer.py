@@ -86,7 +86,7 @@ class MaskWriter(BasePredictionWriter):
     ``cutout``, ``OUTPUT/<stem>_cutout.png``: the original image with the mask as alpha. Writes are
     atomic; images that failed to load are reported in ``failures`` and skipped.
 
-    The predict loop (inference/predict.py) calls :meth:`write` and :meth:`finish`; as a Lightning
+    The predict loop (inference/predict.py) calls `write` and `finish`; as a Lightning
     callback (``mgd-sam2 predict -c CONFIG``) the Trainer calls them through its hooks. ``settings``
     (the weights and options that change the output bytes) are recorded in every file with ``binary``.
     """
@@ -105,36 +105,45 @@ class MaskWriter(BasePredictionWriter):
         self.written: list[Path] = []
         self.failures: list[tuple[str, str]] = []
 
-    def save_png(self, image: Image.Image, path: Path, source: str, compress_level: int = 6) -> None:
+    def save_png(self, image: Image.Image, path: Path, source: str, compress_level: int = 6) -> bool:
         """Write ``path`` atomically with the settings recorded; a file there that predict did not write is never
-        replaced (the image is reported in ``failures`` instead)."""
+        replaced (the image is reported in ``failures`` instead, and False returned)."""
         if path.exists() and provenance(path) is None:
             self.failures.append((source, f"{path} exists and was not written by mgd-sam2 predict; left untouched"))
-            return
+            return False
         info = PngInfo()
         info.add_text(PROVENANCE_KEY, json.dumps(self.settings, sort_keys=True))
         with atomic_path(path) as temporary:
             image.save(temporary, format="PNG", pnginfo=info, compress_level=compress_level)
         self.written.append(path)
+        return True
 
     def write(self, prediction: dict[str, Any]) -> None:
         """prediction: {"maps": [(H, W) uint8 tensors], "name": [stems], "path": [image paths],
         "errors": [(path, message)]}."""
         self.failures += [(path, message) for path, message in prediction["errors"]]
         for mask, name, path in zip(prediction["maps"], prediction["name"], prediction["path"], strict=True):
-            mask = mask.numpy()
-            if self.binary:
-                mask = binary_mask(mask)
-            mask_path, *cutout_path = output_paths(self.output, name, self.cutout)
-            self.save_png(Image.fromarray(mask), mask_path, path)
-            if cutout_path:
-                try:
-                    image = read_image(path, max_pixels=self.max_pixels)
-                except UnreadableImageError as error:
-                    self.failures.append((path, str(error)))
-                    continue
-                cutout = Image.fromarray(np.dstack([image, mask]), "RGBA")
-                self.save_png(cutout, cutout_path[0], path, compress_level=CUTOUT_PNG_LEVEL)
+            self.save(mask.numpy(), name, path)
+
+    def save(self, mask: np.ndarray, name: str, source: str | Path, image: np.ndarray | None = None) -> list[Path]:
+        """Write the (H, W) uint8 ``mask`` of the image ``source`` as ``name``'s outputs; the cut-out is made of
+        ``image`` ((H, W, 3) uint8 RGB, as read by data.io.read_image) or, without it, of ``source`` read again.
+        Returns the paths written (none where a failure was reported)."""
+        source = str(source)
+        if self.binary:
+            mask = binary_mask(mask)
+        mask_path, *cutout_path = output_paths(self.output, name, self.cutout)
+        written = [mask_path] if self.save_png(Image.fromarray(mask), mask_path, source) else []
+        if cutout_path:
+            try:
+                image = read_image(source, max_pixels=self.max_pixels) if image is None else image
+            except UnreadableImageError as error:
+                self.failures.append((source, str(error)))
+                return written
+            cutout = Image.fromarray(np.dstack([image, mask]), "RGBA")
+            if self.save_png(cutout, cutout_path[0], source, compress_level=CUTOUT_PNG_LEVEL):
+                written.append(cutout_path[0])
+        return written
 
     def finish(self) -> None:
         """Say what was written and list the images that were skipped."""
@@ -167,7 +176,7 @@ def map_digest(mask: np.ndarray) -> str:
 
 class ScoredMapWriter(Callback):
     """Saves the 8-bit maps the test step scored (its ``outputs``) as ``OUTPUT/<split>/<stem>.png`` with a
-    :class:`MaskWriter` per split, and keeps each map's :func:`map_digest` in ``digests`` ({split: {stem:
+    `MaskWriter` per split, and keeps each map's `map_digest` in ``digests`` ({split: {stem:
     digest}}), so the files can be checked against what was scored, pixel for pixel."""
 
     def __init__(self, output: str | Path, settings: dict[str, Any]) -> None:

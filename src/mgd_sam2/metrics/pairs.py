@@ -90,7 +90,7 @@ def to_map(x: Tensor | np.ndarray, gt: bool = False) -> np.ndarray:
 
 def batch_pairs(preds: Tensor | np.ndarray | Iterable, target: Tensor | np.ndarray | Iterable) -> list[ImagePair]:
     """The torchmetrics call's pairs: ``preds`` and ``target`` as (H, W) or (N, H, W) tensors or arrays, or sequences
-    of (H, W) maps; each map as :func:`to_map` reads it (a GT is foreground above 128 of 255)."""
+    of (H, W) maps; each map as `to_map` reads it (a GT is foreground above 128 of 255)."""
 
     def maps(x: Tensor | np.ndarray | Iterable, gt: bool) -> list[np.ndarray]:
         if isinstance(x, (Tensor, np.ndarray)):

@@ -58,7 +58,7 @@ class ImageMeasure(Metric):
         values) with (H, W) or (N, H, W) tensors or arrays at GT resolution: predictions as uint8 maps or float
         probabilities in [0, 1], GT as uint8 (foreground > 128), bool or 0/1 floats. Or ``update(pairs)``: prepared
         ``ImagePair``s (``image_pairs`` makes them once for a whole collection); ``results``: outputs of
-        :meth:`measure` computed elsewhere (the folder evaluator's workers)."""
+        `measure` computed elsewhere (the folder evaluator's workers)."""
         pairs: Sequence[ImagePair] = preds if target is None else batch_pairs(preds, target)
         for pair in pairs:
             if not isinstance(pair, ImagePair):

@@ -14,7 +14,7 @@ class MPAdapter(nn.Module):
 
     ``X <- X + Up(GELU(Z'))`` with ``Z = Down(X)`` and ``Z'`` the cross-view fusion of ``Z``:
     the global branch sees the locals stitched and downsampled, the local branch sees the global
-    upsampled, each through a depthwise :class:`CrossViewConv` added residually.
+    upsampled, each through a depthwise `CrossViewConv` added residually.
     """
 
     def __init__(self, dim: int, bottleneck: int, grid: int) -> None:

@@ -1,12 +1,12 @@
 """The model's view layout: what the data pipeline hands the network, and how the network orders views.
 
 The data pipeline cuts every image into one global view and g x g local views (``mgd_sam2.data.view_cutting``)
-and hands the network a :class:`Views`. Inside the network the views of a batch of B images are one
+and hands the network a `Views`. Inside the network the views of a batch of B images are one
 tensor, batch-major as in the released MGD-SAM2: ``[locals of image 0 (row-major), locals of image 1,
 ..., global 0, ..., global B-1]``, i.e. ``(g*g*B + B, C, V, V)``. Every module that mixes views
 (MPAdapter, MCEM, HMIM, DRM) and the loss use the functions here, so the order is defined once.
 
-One rule decides which input sizes tile (:func:`check_input_size`): each view side V is a multiple of
+One rule decides which input sizes tile (`check_input_size`): each view side V is a multiple of
 32 (Hiera's total stride with its window embedding) and its stride-16 token grid V/16 is divisible by g
 (MCEM attends cell by cell).
 """
@@ -94,7 +94,7 @@ def image_to_locals(x: Tensor, grid: int) -> Tensor:
 
 
 def locals_to_image(x: Tensor, grid: int) -> Tensor:
-    """P2I: (g*g*B, C, H, W) -> (B, C, g*H, g*W); inverse of :func:`image_to_locals`."""
+    """P2I: (g*g*B, C, H, W) -> (B, C, g*H, g*W); inverse of `image_to_locals`."""
     return rearrange(x, "(b gh gw) c h w -> b c (gh h) (gw w)", gh=grid, gw=grid)
 
 
@@ -107,12 +107,12 @@ def split_views(x: Tensor, grid: int) -> tuple[Tensor, Tensor]:
 
 
 def join_views(locals_: Tensor, globals_: Tensor) -> Tensor:
-    """Inverse of :func:`split_views`: (g*g*B, ...) and (B, ...) -> (g*g*B + B, ...)."""
+    """Inverse of `split_views`: (g*g*B, ...) and (B, ...) -> (g*g*B + B, ...)."""
     return torch.cat([locals_, globals_], dim=0)
 
 
 def arrange_views(views: Views) -> Tensor:
-    """:class:`Views` -> the network's batch-major (g*g*B + B, C, V, V) tensor."""
+    """`Views` -> the network's batch-major (g*g*B + B, C, V, V) tensor."""
     return join_views(views.local_views.flatten(0, 1), views.global_view)
 
 

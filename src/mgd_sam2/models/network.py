@@ -68,9 +68,9 @@ class MGDSAM2Output:
 
 
 class MGDSAM2(nn.Module):
-    """The MGD-SAM2 network (see :class:`NetworkConfig` for its settings).
+    """The MGD-SAM2 network (see `NetworkConfig` for its settings).
 
-    Input: :class:`~mgd_sam2.models.multi_view.Views` of ImageNet-normalised images, cut by the data pipeline
+    Input: `Views` of ImageNet-normalised images, cut by the data pipeline
     (``mgd_sam2.data.view_cutting.tile``) into the network's grid g; any view size V that tiles is accepted.
     """
 

@@ -28,7 +28,7 @@ def mgd_loss(
 
     logits: (B, 1, gV, gV) final logits; mask: (B, 1, gV, gV) soft target in [0, 1];
     view_logits: (N, 1, V/4, V/4) per-view logits; view_targets: (N, 1, V, V), the target views in the
-    same order (``MGDSAM2.arrange`` of the target :class:`Views`). View logits are upsampled bilinearly to V.
+    same order (``MGDSAM2.arrange`` of the target `Views`). View logits are upsampled bilinearly to V.
     """
     view_logits = resize(view_logits.float(), view_targets.shape[-2:])
     final = bce_iou(logits.float(), mask)

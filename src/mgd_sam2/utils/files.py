@@ -3,9 +3,9 @@
 A reader never sees a half-written file and an interrupted write leaves the old one: every write goes
 to ``.<name>.<pid>.<random>.mgd-tmp`` next to the target and is renamed over it. The temporary file is
 created with mode 0666 less the umask, as ``open()`` would create the target. Temporary folders
-(:func:`temporary_folder`) are named the same way. Temporaries left by a killed process (its pid no longer
-runs) are removed by :func:`remove_stale_temporaries`. A write that finds the disk full is a one-line
-:class:`~mgd_sam2.errors.DiskFullError` naming the folder, with nothing partial left.
+(`temporary_folder`) are named the same way. Temporaries left by a killed process (its pid no longer
+runs) are removed by `remove_stale_temporaries`. A write that finds the disk full is a one-line
+`DiskFullError` naming the folder, with nothing partial left.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def temporary_name(name: str) -> str:
-    """``.<name>.<pid>.<random>.mgd-tmp``: a temporary of this process, recognised by :data:`TEMPORARY_NAME`."""
+    """``.<name>.<pid>.<random>.mgd-tmp``: a temporary of this process, recognised by `TEMPORARY_NAME`."""
     return f".{name}.{os.getpid()}.{secrets.token_hex(4)}{TEMPORARY_SUFFIX}"
 
 
@@ -79,7 +79,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 @contextlib.contextmanager
 def temporary_folder(parent: str | Path, name: str) -> Iterator[Path]:
     """A new private folder ``parent/.<name>.<pid>.<random>.mgd-tmp``, removed with its content on exit; if the
-    process is killed, :func:`remove_stale_temporaries` of ``parent`` removes it later."""
+    process is killed, `remove_stale_temporaries` of ``parent`` removes it later."""
     folder = Path(parent) / temporary_name(name)
     folder.mkdir(mode=0o700, parents=False)
     try:
@@ -99,7 +99,7 @@ def pid_alive(pid: int) -> bool:
 
 
 def remove_stale_temporaries(folder: str | Path) -> int:
-    """Delete this user's temporary files and folders (:func:`atomic_path`, :func:`temporary_folder`) in ``folder``
+    """Delete this user's temporary files and folders (`atomic_path`, `temporary_folder`) in ``folder``
     whose process is gone; returns how many. Links and other users' entries are left alone."""
     folder = Path(folder)
     if not folder.is_dir():

@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
+
+_shown: list[Any] = []  # the Progress displays open now, innermost last
 
 
 @contextlib.contextmanager
 def progress_bar(total: int, label: str, show: bool = True) -> Iterator[Callable[..., None]]:
     """``with progress_bar(n, "work") as advance: ... advance()`` (or ``advance(k)`` for k items at once);
-    shows nothing when ``show`` is False."""
+    shows nothing when ``show`` is False. Inside another bar it is a second line of that bar's display (rich before
+    14 allows one live display at a time), removed when done."""
     if not show:
         yield lambda steps=1: None
+        return
+    if _shown:
+        progress = _shown[-1]
+        task = progress.add_task(label, total=total)
+        try:
+            yield lambda steps=1: progress.advance(task, steps)
+        finally:
+            progress.remove_task(task)
         return
     from rich.progress import (
         BarColumn,
@@ -31,7 +42,11 @@ def progress_bar(total: int, label: str, show: bool = True) -> Iterator[Callable
     )
     with Progress(*columns) as progress:
         task = progress.add_task(label, total=total)
-        yield lambda steps=1: progress.advance(task, steps)
+        _shown.append(progress)
+        try:
+            yield lambda steps=1: progress.advance(task, steps)
+        finally:
+            _shown.pop()
 
 
 def console():

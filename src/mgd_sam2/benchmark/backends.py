@@ -1,0 +1,130 @@
+"""``benchmark backends``: one trained model's accuracy on every CPU backend and precision, next to torch fp32.
+
+The weights are exported once per form with ``mgd-sam2 model export`` (ONNX fp32, ONNX Runtime int8, OpenVINO
+int8 calibrated on ``calibration`` images), in a child process as a user runs it; each configuration then
+predicts every split through `Segmenter` (predict's path), the files are
+scored with the folder evaluator, and the 8-bit maps are compared with torch fp32's pixel for pixel (mean and
+largest difference in grey levels). A bf16 configuration on a CPU without native bf16 is reported as skipped,
+with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from mgd_sam2.benchmark.accuracy import predict_split
+from mgd_sam2.data.layouts import Split
+from mgd_sam2.errors import UserError
+from mgd_sam2.metrics.evaluate import evaluate_folders
+from mgd_sam2.utils.progress import console
+
+SCORES = ("Smeasure", "maxFm", "MAE", "mBA", "HCE")  # what the table shows of each split
+
+
+@dataclass(frozen=True)
+class BackendRun:
+    label: str  # as the table shows it
+    form: str  # the weights it runs: "weights" (as given), "onnx", "onnx-int8" or "openvino-int8" (the exports)
+    backend: str  # predict's --backend
+    precision: str  # predict's --precision
+
+
+RUNS = (
+    BackendRun("torch fp32", "weights", "torch", "32-true"),
+    BackendRun("torch bf16", "weights", "torch", "bf16-mixed"),
+    BackendRun("ONNX Runtime fp32", "onnx", "onnx", "32-true"),
+    BackendRun("ONNX Runtime int8", "onnx-int8", "onnx", "32-true"),
+    BackendRun("OpenVINO fp32", "onnx", "openvino", "32-true"),
+    BackendRun("OpenVINO bf16", "onnx", "openvino", "bf16-mixed"),
+    BackendRun("OpenVINO int8, fp32", "openvino-int8", "openvino", "32-true"),
+    BackendRun("OpenVINO int8, bf16", "openvino-int8", "openvino", "bf16-mixed"),
+)
+EXPORT_FILES = {"onnx": "model.onnx", "onnx-int8": "model_int8.onnx", "openvino-int8": "model_int8.xml"}
+
+
+def export_forms(weights: Path, weights_extra: Path | None, calibration: Path, count: int, folder: Path) -> dict:
+    """{form: file}: the weights as given and their three exports, written by ``mgd-sam2 model export``."""
+    files = {form: folder / name for form, name in EXPORT_FILES.items()}
+    command = [sys.executable, "-m", "mgd_sam2.cli", "model", "export", "--ckpt", str(weights)]
+    command += ["--weights", str(weights_extra)] if weights_extra else []
+    command += ["--onnx", str(files["onnx"]), "--int8", str(files["onnx-int8"])]
+    command += ["--openvino-int8", str(files["openvino-int8"]), "--calibration", str(calibration)]
+    command += ["--calibration-images", str(count)]
+    if subprocess.run(command).returncode != 0:
+        raise UserError(f"mgd-sam2 model export failed (its message is above): {' '.join(command)}")
+    return {"weights": weights, **files}
+
+
+def map_distance(folder: Path, reference: Path) -> tuple[int, int, int]:
+    """(sum of absolute differences, largest difference, pixels) of the 8-bit maps of ``folder`` from the maps of
+    the same names in ``reference``."""
+    total = largest = pixels = 0
+    for path in sorted(reference.glob("*.png")):
+        expected = np.asarray(Image.open(path), dtype=np.int16)
+        difference = np.abs(np.asarray(Image.open(folder / path.name), dtype=np.int16) - expected)
+        total, largest, pixels = (
+            total + int(difference.sum()),
+            max(largest, int(difference.max())),
+            pixels + difference.size,
+        )
+    return total, largest, pixels
+
+
+def run_backends(
+    forms: dict[str, Path], weights_extra: Path | None, splits: list[Split], out: Path, workers: int = 0
+) -> list[dict[str, Any]]:
+    """One row per configuration of RUNS: {"label", "backend", "precision", "file", "scores": {split: {metric:
+    value}}, "maps_vs_fp32": {"mean", "max"}} or {"label", ..., "skipped": why}."""
+    from mgd_sam2.inference.segmenter import Segmenter
+
+    rows: list[dict[str, Any]] = []
+    reference = out / "predictions" / RUNS[0].form / RUNS[0].precision
+    for run in RUNS:
+        row: dict[str, Any] = {"label": run.label, "backend": run.backend, "precision": run.precision,
+                               "file": forms[run.form].name}  # fmt: skip
+        extra = weights_extra if run.form == "weights" else None
+        try:
+            segmenter = Segmenter.load(forms[run.form], weights_extra=extra, backend=run.backend, device="cpu",
+                                       precision=run.precision)  # fmt: skip
+        except UserError as error:  # bf16 on a CPU without native bf16
+            rows.append({**row, "skipped": str(error)})
+            console().print(f"[yellow]{run.label}: skipped: {error}")
+            continue
+        predictions = out / "predictions" / f"{run.backend}-{run.form}" / run.precision
+        if run == RUNS[0]:
+            predictions = reference
+        row["scores"], total, largest, pixels = {}, 0, 0, 0
+        for split in splits:
+            folder = predict_split(segmenter, split, predictions, batch_size=1, workers=workers, tta=False)
+            result = evaluate_folders(folder, split.mask_dir, workers=workers, progress=False)
+            row["scores"][split.name] = {key: result.scores[key] for key in SCORES}
+            distance = map_distance(folder, reference / split.name)
+            total, largest, pixels = total + distance[0], max(largest, distance[1]), pixels + distance[2]
+        row["maps_vs_fp32"] = {"mean": total / pixels, "max": largest}
+        rows.append(row)
+    return rows
+
+
+def machine() -> str:
+    """The CPU, its core count and the /proc/cpuinfo flags that decide the fast paths (AVX2, AVX-512, BF16, AMX)."""
+    import os
+    import platform
+
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
+    shown = [flag for flag in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16") if flag in flags]
+    return f"{name or platform.processor() or platform.machine()}, {os.cpu_count()} cores; flags {' '.join(shown)}"
+
+
+def report(rows: list[dict[str, Any]], command: str) -> dict[str, Any]:
+    """The measurement as docs/measurements keeps it: date, command, machine and the rows."""
+    return {"date": datetime.date.today().isoformat(), "command": command, "machine": machine(), "backends": rows}

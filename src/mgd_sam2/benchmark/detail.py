@@ -1,0 +1,194 @@
+"""``benchmark detail``: what the detail modes (inference/detail.py) add on large images, and what they cost.
+
+Accuracy: a synthetic split drawn by the project's generator at 4K by default (sides of 2160-3840 px; 8K with
+``--size 4320 7680``) from the thin families (``THIN_OBJECTS``: 1-4 px structures at that size) and without the hard
+cases, i.e. the demo's data but for the size, is predicted with each configuration (off, crop, tiles at each zoom)
+and scored at GT resolution (Sα, maxFβ, MAE, mBA, HCEγ); seconds per image are predict's, reading and writing
+included. A figure shows one crop of the first image: input, GT and each configuration's mask.
+
+Cost: one image per size in megapixels (random pixels, 16:9) with a preset's random weights, every probability near
+0.5 so every tile runs (the worst case), timed in a fresh process per size and configuration after one warm-up pass,
+so that the peak resident memory reported is that process's own.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import resource
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mgd_sam2.data.datasets import split_records
+from mgd_sam2.data.layouts import DatasetLayoutError, Split, resolve_split
+from mgd_sam2.data.synth import HardCases, SynthConfig, ensure_dataset
+from mgd_sam2.inference.detail import DEFAULT_ZOOM, Detail
+from mgd_sam2.inference.segmenter import Segmenter
+
+DETAIL_SPLIT = "SYN-TE"
+SCORED = ("S", "F", "MAE", "HCE", "mBA")  # metric names (metrics/sod.py)
+SHOWN = ("Smeasure", "maxFm", "MAE", "mBA", "HCE")  # their results in the table
+FIGURE_SIDE = 512  # pixels of the image shown in each panel of the figure
+
+
+def configurations(modes: list[str], zooms: list[int]) -> list[Detail]:
+    """Each of ``modes`` in order, tiles once per zoom."""
+    return [Detail(mode, zoom) for mode in modes for zoom in (zooms if mode == "tiles" else [DEFAULT_ZOOM])]
+
+
+def detail_split(
+    root: Path, images: int, sides: tuple[int, int], objects: tuple[str, ...]
+) -> tuple[Split, SynthConfig]:
+    """The split under ``root``/synthetic (generated if missing, else used whatever its settings) and its settings."""
+    wanted = SynthConfig(num=5 * images, min_size=sides[0], max_size=sides[1], held_out=0,
+                         hard_cases=HardCases(0.0, 0.0, 0.0), objects=objects)  # fmt: skip
+    config = ensure_dataset(root / "synthetic", wanted, splits=(DETAIL_SPLIT,), flag="--data-root")
+    return resolve_split(root, f"synthetic/{DETAIL_SPLIT}"), config
+
+
+def score(segmenter: Segmenter, split: Split, details: list[Detail], out: Path, workers: int) -> list[dict[str, Any]]:
+    """Per configuration: the scores of its predictions (written to out/predictions/<configuration>) at GT resolution,
+    seconds per image, and against the first configuration (off, where given): mBA gained, HCEγ and time as ratios."""
+    from mgd_sam2.metrics.evaluate import evaluate_folders
+
+    records = split_records(split)
+    rows = []
+    for detail in details:
+        configured = segmenter.with_detail(detail.mode, detail.zoom)
+        folder = out / "predictions" / detail.label.replace(" ", "-")
+        start = time.perf_counter()
+        writer = configured.predict_files(records, configured.writer(folder))
+        seconds = (time.perf_counter() - start) / len(records)
+        if writer.failures:
+            raise DatasetLayoutError(f"could not read {writer.failures[0][0]}: {writer.failures[0][1]}")
+        scores = evaluate_folders(folder, split.mask_dir, metric_names=list(SCORED), workers=workers).scores
+        rows.append({"configuration": detail.label, **{key: scores[key] for key in SHOWN}, "s_per_image": seconds,
+                     "predictions": str(folder)})  # fmt: skip
+    base = rows[0]
+    for row in rows:
+        row["mBA_gain"] = row["mBA"] - base["mBA"]
+        row["HCE_ratio"] = row["HCE"] / base["HCE"] if base["HCE"] else None
+        row["time_ratio"] = row["s_per_image"] / base["s_per_image"]
+    return rows
+
+
+def figure(split: Split, rows: list[dict[str, Any]], path: Path, side: int = FIGURE_SIDE) -> Path:
+    """One crop of the split's first image, where its GT has the most boundary: input, GT and each row's mask side by
+    side, labelled, as a PNG at ``path``."""
+    import cv2
+    from PIL import Image, ImageDraw
+
+    from mgd_sam2.data.io import read_image, read_mask, read_prediction
+    from mgd_sam2.utils.files import atomic_path
+
+    record = split_records(split)[0]
+    image, gt = read_image(record.image), read_mask(record.mask)
+    side = min(side, *gt.shape)
+    boundary = cv2.morphologyEx(gt, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)).astype(np.float32)
+    density = cv2.boxFilter(boundary, -1, (side, side), normalize=False)  # boundary pixels in the window centred here
+    centre = side // 2
+    density = density[centre : centre + gt.shape[0] - side + 1, centre : centre + gt.shape[1] - side + 1]
+    top, left = np.unravel_index(int(np.argmax(density)), density.shape)
+    window = np.s_[top : top + side, left : left + side]
+    panels = [("input", image[window]), ("GT", gt[window])]
+    panels += [(row["configuration"], read_prediction(Path(row["predictions"]) / f"{record.name}.png")[window])
+               for row in rows]  # fmt: skip
+    label = 16
+    canvas = Image.new("RGB", (side * len(panels), side + label), "white")
+    draw = ImageDraw.Draw(canvas)
+    for index, (name, pixels) in enumerate(panels):
+        canvas.paste(Image.fromarray(pixels).convert("RGB"), (index * side, label))
+        draw.text((index * side + 4, 2), name, fill="black")
+    with atomic_path(path) as temporary:
+        canvas.save(temporary, format="PNG")
+    return path
+
+
+@dataclass(frozen=True)
+class CostConfig:
+    preset: str
+    megapixels: float
+    mode: str
+    zoom: int
+    device: str = "cpu"
+
+
+class CountedBackend:
+    """A backend that counts its passes."""
+
+    def __init__(self, backend: Any) -> None:
+        self.backend, self.passes = backend, 0
+        self.name, self.preset, self.grid, self.input_size = (
+            backend.name,
+            backend.preset,
+            backend.grid,
+            backend.input_size,
+        )
+
+    def logits(self, views: Any) -> Any:
+        self.passes += 1
+        return self.backend.logits(views)
+
+    def accepts(self, size: int) -> bool:
+        return self.backend.accepts(size)
+
+
+def random_image(megapixels: float, seed: int = 0) -> np.ndarray:
+    """(H, W, 3) uint8 random pixels, 16:9, of about ``megapixels``."""
+    width = round((megapixels * 1e6 * 16 / 9) ** 0.5)
+    return np.random.default_rng(seed).integers(0, 256, (round(width * 9 / 16), width, 3), dtype=np.uint8)
+
+
+def measure_cost(config: CostConfig) -> dict[str, Any]:
+    """Seconds, network passes and peak memory of one ``Segmenter.predict`` of a random image, in this process."""
+    import torch
+
+    from mgd_sam2.models.network import MGDSAM2, NetworkConfig
+
+    torch.manual_seed(0)
+    loaded = Segmenter.from_network(MGDSAM2(NetworkConfig(preset=config.preset)), device=config.device)
+    backend = CountedBackend(loaded.backend)
+    segmenter = Segmenter(backend, loaded.settings, loaded.description).with_detail(config.mode, config.zoom)
+    cuda = loaded.settings.device == "cuda"
+    segmenter.predict(random_image(backend.input_size**2 / 1e6, seed=1))  # warm-up: the plain path at the input size
+    model_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    image = random_image(config.megapixels)
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    backend.passes = 0
+    start = time.perf_counter()
+    segmenter.predict(image)
+    seconds = time.perf_counter() - start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        **asdict(config),
+        "configuration": segmenter.settings.detail.label,
+        "width": image.shape[1],
+        "height": image.shape[0],
+        "seconds": seconds,
+        "passes": backend.passes,
+        "model_rss_mb": model_mb,
+        "peak_rss_mb": peak_mb,
+        "image_rss_mb": peak_mb - model_mb,
+        "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def measure_cost_isolated(config: CostConfig) -> dict[str, Any]:
+    """`measure_cost` in a fresh spawned process."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(measure_cost, (config,))
+
+
+def cost(preset: str, megapixels: list[float], details: list[Detail], device: str) -> list[dict[str, Any]]:
+    """Per size and configuration, `measure_cost` in its own process, with the time against the first
+    configuration's (off, where given) at that size."""
+    rows = []
+    for size in megapixels:
+        measured = [measure_cost_isolated(CostConfig(preset, size, d.mode, d.zoom, device)) for d in details]
+        rows += [{**row, "time_ratio": row["seconds"] / measured[0]["seconds"]} for row in measured]
+    return rows

@@ -1,0 +1,46 @@
+"""Detail modes: how much of a large image's pixels the network sees, with the same weights (the setting; the passes
+themselves are inference/refine.py).
+
+``off`` is the plain path (the image resized to the model input); ``crop`` adds a second pass on the object's box;
+``tiles`` adds overlapping tiles at up to ``zoom`` times the plain resolution over the plain mask's uncertain band.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mgd_sam2.errors import ConfigError
+
+DETAIL_MODES = ("off", "crop", "tiles")
+DEFAULT_ZOOM = 2
+
+
+@dataclass(frozen=True)
+class Detail:
+    """How much of a large image's pixels the network sees: ``off`` (the plain path), ``crop`` or ``tiles`` (up to
+    ``zoom`` tiles along each side)."""
+
+    mode: str = "off"
+    zoom: int = DEFAULT_ZOOM
+
+    def __post_init__(self) -> None:
+        if self.mode not in DETAIL_MODES:
+            raise ConfigError(f"detail mode must be one of {', '.join(DETAIL_MODES)}, got {self.mode!r}")
+        if isinstance(self.zoom, bool) or not isinstance(self.zoom, int) or self.zoom < 1:
+            raise ConfigError(f"detail zoom must be a whole number of 1 or more, got {self.zoom!r}")
+
+    @property
+    def label(self) -> str:
+        """ "off", "crop" or "tiles x2"."""
+        return f"tiles x{self.zoom}" if self.mode == "tiles" else self.mode
+
+    def recorded(self) -> dict[str, Any]:
+        """What predict records of it in every PNG: nothing when off, so masks made before detail modes existed keep
+        their settings."""
+        if self.mode == "off":
+            return {}
+        return {"detail": {"mode": self.mode, **({"zoom": self.zoom} if self.mode == "tiles" else {})}}
+
+
+OFF = Detail()

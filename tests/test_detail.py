@@ -1,0 +1,224 @@
+"""Detail modes (inference/detail.py, inference/refine.py): seamless blending, the plain path where there is nothing to
+add, more detail where a network can see it, and every mode through predict, the Python API and the app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from bounds import MAP_LEVELS_FP32
+from mgd_sam2 import ConfigError, Segmenter
+from mgd_sam2.cli import main
+from mgd_sam2.data.datasets import SegmentationDataset
+from mgd_sam2.data.io import provenance
+from mgd_sam2.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from mgd_sam2.inference.detail import Detail
+from mgd_sam2.inference.maps import to_uint8_maps
+from mgd_sam2.inference.refine import axis_parts, axis_windows, crop_plan, detail_map, uncertain_band
+from mgd_sam2.inference.segmenter import InferenceSettings
+from mgd_sam2.models.network import MGDSAM2, NetworkConfig
+
+SIZE = 64  # the fake backends' input side
+
+
+class FakeBackend:
+    """A Backend of one input size (as an export is) whose logits are a function of each input pixel: ``constant``
+    everywhere, or 10 (red - 0.5) with the red channel in [0, 1] read back from the normalised input (a "network"
+    that sees exactly as much detail as its input holds). Records the side of every input."""
+
+    name, preset, grid = "fake", "none", 2
+
+    def __init__(self, constant: float | None = None, any_size: bool = False) -> None:
+        self.constant, self.any_size, self.input_size, self.sides = constant, any_size, SIZE, []
+
+    def logits(self, views) -> torch.Tensor:
+        full = views.full
+        assert self.accepts(full.shape[-1]), full.shape
+        self.sides.append(full.shape[-1])
+        if self.constant is not None:
+            return torch.full((full.shape[0], 1, *full.shape[-2:]), self.constant)
+        return 10 * (full[:, :1] * IMAGENET_STD[0] + IMAGENET_MEAN[0] - 0.5)
+
+    def accepts(self, size: int) -> bool:
+        return self.any_size or size == self.input_size
+
+
+def fake_segmenter(backend: FakeBackend, detail: str, zoom: int = 2) -> Segmenter:
+    settings = InferenceSettings("fake", None, "torch", "cpu", "32-true", Detail(detail, zoom))
+    return Segmenter(backend, settings, "a fake backend")
+
+
+def plain_logits(backend: FakeBackend, image: np.ndarray) -> torch.Tensor:
+    return backend.logits(SegmentationDataset([], SIZE, "predict", grid=2).predict_input(image)["input"])
+
+
+def iou(mask: np.ndarray, truth: np.ndarray) -> float:
+    found = mask > 127
+    return float((found & truth).sum() / (found | truth).sum())
+
+
+@pytest.mark.parametrize(("length", "count", "least"), [(640, 2, 64), (640, 10, 64), (4000, 7, 1024), (130, 5, 64)])
+def test_tiles_cover_each_axis_with_windows_that_sum_to_one(length: int, count: int, least: int) -> None:
+    parts = axis_parts(length, count, least)
+    assert 1 < len(parts) <= count and parts[0][0] == 0 and parts[-1][1] == length
+    assert all(end - start >= least for start, end in parts)
+    assert all(parts[i + 1][0] < parts[i][1] for i in range(len(parts) - 1))  # neighbours overlap
+    assert all(parts[i + 2][0] >= parts[i][1] for i in range(len(parts) - 2))  # never three at once
+    total = torch.zeros(length)
+    for (start, end), window in zip(parts, axis_windows(parts), strict=True):
+        assert window.shape == (end - start,) and window.min() > 0
+        total[start:end] += window
+    torch.testing.assert_close(total, torch.ones(length), atol=1e-6, rtol=0)
+    assert axis_parts(100, 4, 64) == [(0, 100)]  # two parts would be shorter than the least side
+
+
+def test_the_band_is_one_around_uncertain_pixels_and_falls_to_zero() -> None:
+    plain = torch.full((SIZE, SIZE), -8.0)  # confident background...
+    plain[32, 32] = 0.0  # ...but for one uncertain pixel; the band's radius is 2 at a 64 px input
+    band = uncertain_band(plain)
+    assert (band[30:35, 30:35] == 1).all() and band.max() == 1
+    row = band[32, 32:40].tolist()
+    assert row[:3] == [1, 1, 1] and row[2] > row[3] > row[4] > row[5] > row[6] > 0 == row[7]  # over twice as far
+    assert band.sum() == band[26:39, 26:39].sum()  # nothing beyond
+
+
+def test_a_constant_network_gives_a_constant_mask_without_tile_borders() -> None:
+    image = np.random.default_rng(0).integers(0, 256, (500, 700, 3), dtype=np.uint8)
+    expected = int(255 * torch.sigmoid(torch.tensor(1.3)))
+    for zoom in (2, 3, 5):
+        backend = FakeBackend(constant=1.3)
+        mask = fake_segmenter(backend, "tiles", zoom).predict(image)
+        assert len(backend.sides) == 1 + zoom * zoom  # every tile ran (all uncertain), each at the input size
+        assert set(backend.sides) == {SIZE} and mask.shape == (500, 700)
+        assert np.unique(mask).tolist() == [expected]
+
+
+def test_tiles_recover_a_line_that_the_plain_pass_blurs_and_stay_seamless() -> None:
+    image = np.zeros((640, 640, 3), np.uint8)
+    line = np.zeros((640, 640), bool)
+    line[:, 300:306] = True  # 6 px: 0.6 px at the 64 px input
+    image[line] = 255
+    backend = FakeBackend()
+    plain = fake_segmenter(backend, "off").predict(image)
+    assert iou(plain, line) < 0.5
+    for zoom in (4, 10):
+        tiled = fake_segmenter(backend, "tiles", zoom).predict(image)
+        assert iou(tiled, line) == 1.0
+        far = np.ones_like(line)
+        far[:, 250:356] = False
+        assert np.unique(tiled[far]).tolist() == [1]  # background: 255 sigmoid(-5), no tile or band edge shows
+        assert (np.abs(np.diff(tiled[:, 300:306].astype(int), axis=0)) <= 1).all()  # along the line: no seam
+
+
+def test_crop_sees_a_small_object_larger_and_blends_without_a_seam() -> None:
+    image = np.zeros((600, 900, 3), np.uint8)
+    box = np.zeros((600, 900), bool)
+    box[200:260, 500:577] = True
+    image[box] = 255
+    backend = FakeBackend()
+    plan = crop_plan(plain_logits(backend, image)[0, 0], 600, 900)
+    (part,) = plan.parts
+    top, left = part.box.top, part.box.left
+    height, width = part.box.size
+    assert top <= 200 and left <= 500 and top + height >= 260 and left + width >= 577  # the object and a margin
+    assert height >= SIZE and width >= SIZE and abs(width / height - 900 / 600) < 0.05  # the image's aspect ratio
+    plain = fake_segmenter(backend, "off").predict(image)
+    cropped = fake_segmenter(backend, "crop").predict(image)
+    assert iou(plain, box) < 0.95 < 0.99 < iou(cropped, box)
+    around = np.ones_like(box)
+    around[150:310, 450:630] = False
+    assert np.unique(cropped[around]).tolist() == [1]
+    assert crop_plan(torch.full((SIZE, SIZE), -3.0), 600, 900).parts == []  # no object
+    assert crop_plan(torch.full((SIZE, SIZE), 3.0), 600, 900).parts == []  # the whole image: nothing to enlarge
+
+
+@pytest.fixture(scope="module")
+def micro() -> Segmenter:
+    """The micro preset at a 64 px input (view 32), random weights: every probability near 0.5, so every tile runs."""
+    torch.manual_seed(0)
+    return Segmenter.from_network(MGDSAM2(NetworkConfig(preset="micro", view_size=32)), device="cpu")
+
+
+def test_detail_is_the_plain_path_on_images_no_larger_than_the_input(micro: Segmenter) -> None:
+    rng = np.random.default_rng(1)
+    small = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((64, 64, 3), (40, 64, 3), (64, 23, 3))]
+    plain = micro.predict(small)
+    for mode, zoom in (("crop", 2), ("tiles", 2), ("tiles", 7)):
+        for got, expected in zip(micro.with_detail(mode, zoom).predict(small), plain, strict=True):
+            np.testing.assert_array_equal(got, expected)
+    large = rng.integers(0, 256, (200, 300, 3), dtype=np.uint8)
+    assert not np.array_equal(micro.with_detail("tiles").predict(large), micro.predict(large))  # it does something
+
+
+def test_detail_in_batches_and_with_tta(micro: Segmenter) -> None:
+    rng = np.random.default_rng(2)
+    images = [rng.integers(0, 256, (200, 300, 3), dtype=np.uint8), rng.integers(0, 256, (150, 90, 3), dtype=np.uint8)]
+    tiles = micro.with_detail("tiles")
+    single = tiles.predict(images)
+    for batched, alone in zip(tiles.predict(images, batch_size=2), single, strict=True):
+        assert np.abs(batched.astype(int) - alone).max() <= MAP_LEVELS_FP32  # only the plain pass is batched
+    backend = FakeBackend(constant=0.4, any_size=True)
+    fake_segmenter(backend, "tiles", 3).predict(images[0], tta=True)
+    assert len(backend.sides) == 6 * (1 + 3 * 3)  # the plain pass and each tile: flip x 3 scales
+
+
+def test_predict_files_shows_tiles_inside_its_progress_bar(tmp_path: Path) -> None:
+    path = tmp_path / "large.png"
+    Image.fromarray(np.full((400, 600, 3), 90, np.uint8)).save(path)
+    segmenter = fake_segmenter(FakeBackend(constant=0.2), "tiles", 4)
+    writer = segmenter.predict_files([path], segmenter.writer(tmp_path / "out"), show=True)  # 16 tiles: a line
+    assert writer.failures == [] and (tmp_path / "out" / "large.png").is_file()
+
+
+def test_detail_settings_are_checked_and_recorded() -> None:
+    with pytest.raises(ConfigError, match="detail mode must be one of off, crop, tiles"):
+        Detail("more")
+    with pytest.raises(ConfigError, match="detail zoom must be a whole number of 1 or more"):
+        Detail("tiles", 0)
+    assert Detail().recorded() == {} and Detail("crop", 5).recorded() == {"detail": {"mode": "crop"}}
+    assert Detail("tiles", 3).recorded() == {"detail": {"mode": "tiles", "zoom": 3}}
+    assert Detail("tiles", 3).label == "tiles x3"
+
+
+def test_every_mode_through_predict_the_api_and_the_app(micro: Segmenter, tmp_path: Path) -> None:
+    from mgd_sam2.app.cutout import CutoutService
+    from mgd_sam2.cli import subcommand_parser
+    from mgd_sam2.data.synth import generate_sample
+
+    model = micro.save_pretrained(tmp_path / "model")
+    image = tmp_path / "photo.png"
+    Image.fromarray(generate_sample(0, 3, 240, 320)[0]).save(image)
+    outputs = {}
+    for mode in ("off", "crop", "tiles"):
+        out = tmp_path / mode
+        argv = ["predict", "--ckpt", str(model), "--input", str(image), "--output", str(out), "--cutout"]
+        assert main([*argv, "--detail", mode, "--detail-zoom", "3", "--device", "cpu"]) == 0
+        outputs[mode] = out / "photo.png"
+        recorded = provenance(outputs[mode])
+        assert recorded.get("detail") == Detail(mode, 3).recorded().get("detail")
+        segmenter = Segmenter.load(model, device="cpu", detail=mode, detail_zoom=3)
+        np.testing.assert_array_equal(segmenter.predict(image), np.asarray(Image.open(outputs[mode])))
+        (tmp_path / f"app-{mode}").mkdir()
+        result = CutoutService(segmenter, tmp_path / f"app-{mode}").run([image])
+        (cutout,) = result.cutouts
+        assert cutout.mask.read_bytes() == outputs[mode].read_bytes()
+        assert cutout.cutout.read_bytes() == (out / "photo_cutout.png").read_bytes()
+    assert not np.array_equal(np.asarray(Image.open(outputs["tiles"])), np.asarray(Image.open(outputs["off"])))
+    args = subcommand_parser("app").parse_args(["--detail", "tiles", "--detail-zoom", "3"])
+    assert (args.detail, args.detail_zoom) == ("tiles", 3)
+    argv = ["predict", "--ckpt", str(model), "--input", str(image), "--output", str(tmp_path / "off")]
+    assert main([*argv, "--detail", "tiles", "--detail-zoom", "3", "--device", "cpu"]) == 0  # other options: redone
+    assert provenance(tmp_path / "off" / "photo.png")["detail"] == {"mode": "tiles", "zoom": 3}
+
+
+def test_detail_map_of_a_map_without_parts_is_the_plain_conversion() -> None:
+    image = np.zeros((300, 500, 3), np.uint8)
+    backend = FakeBackend(constant=-6.0)  # confident background: nothing uncertain, no object
+    plain = plain_logits(backend, image)
+    for detail in (Detail("tiles", 4), Detail("crop")):
+        assert torch.equal(detail_map(backend, plain, image, detail), to_uint8_maps(plain, [(300, 500)])[0])
+    assert len(backend.sides) == 1
