@@ -13,7 +13,6 @@ so that the peak resident memory reported is that process's own.
 
 from __future__ import annotations
 
-import multiprocessing
 import resource
 import time
 from dataclasses import asdict, dataclass
@@ -27,6 +26,7 @@ from mgd_sam2.data.layouts import DatasetLayoutError, Split, resolve_split
 from mgd_sam2.data.synth import HardCases, SynthConfig, ensure_dataset
 from mgd_sam2.inference.detail import DEFAULT_ZOOM, Detail
 from mgd_sam2.inference.segmenter import Segmenter
+from mgd_sam2.utils.isolated import run_isolated
 
 DETAIL_SPLIT = "SYN-TE"
 SCORED = ("S", "F", "MAE", "HCE", "mBA")  # metric names (metrics/sod.py)
@@ -180,8 +180,7 @@ def measure_cost(config: CostConfig) -> dict[str, Any]:
 
 def measure_cost_isolated(config: CostConfig) -> dict[str, Any]:
     """`measure_cost` in a fresh spawned process."""
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(measure_cost, (config,))
+    return run_isolated(measure_cost, config)
 
 
 def cost(preset: str, megapixels: list[float], details: list[Detail], device: str) -> list[dict[str, Any]]:
