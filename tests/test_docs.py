@@ -185,20 +185,15 @@ def test_the_readme_cli_quick_start_runs_as_written(trained_checkpoint, syntheti
 
 
 def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table() -> None:
-    """Each ``<!-- measured: NAME -->`` of the site has its JSON and renderer; the README's speed ratio and
-    accuracy bound are the ones the speed and backends measurements give (rounded as the README writes them)."""
+    """Each ``<!-- measured: NAME -->`` of the site has its JSON and renderer; the README's speed ratio is the one
+    the speed measurement gives (rounded as the README writes it)."""
     hooks = docs_hooks()
     markers = {name for page in (ROOT / "docs").glob("*.md") for name in hooks.MEASURED.findall(page.read_text())}
-    assert {"demo", "speed_amd_epyc_avx512", "backends_demo"} <= markers
+    assert {"demo", "speed_amd_epyc_avx512"} <= markers
     for name in markers:
         assert "*Measured by `mgd-sam2 " in hooks.measured_table(name)
     speed = json.loads((ROOT / "docs/measurements/speed_amd_epyc_avx512.json").read_text())["speed"]
     throughput = {(run["backend"], run["precision"]): run["throughput_img_s"] for run in speed}
     ratio = throughput["openvino-int8", "bf16-mixed"] / throughput["torch", "32-true"]
-    backends = json.loads((ROOT / "docs/measurements/backends_demo.json").read_text())["backends"]
-    scores = {row["label"]: row["scores"] for row in backends if "scores" in row}
-    drift = max(abs(scores["OpenVINO int8, bf16"][split]["Smeasure"] - scores["torch fp32"][split]["Smeasure"])
-                for split in scores["torch fp32"])  # fmt: skip
-    readme = (ROOT / "README.md").read_text()
-    claim = re.search(r"OpenVINO int8 with bf16 gives ([0-9.]+) times .* within ([0-9.]+) Sα", readme, re.S)
-    assert claim and claim.group(1) == f"{ratio:.1f}" and drift <= float(claim.group(2))
+    claim = re.search(r"OpenVINO int8 with bf16 gives ([0-9.]+) times", (ROOT / "README.md").read_text())
+    assert claim and claim.group(1) == f"{ratio:.1f}"
