@@ -183,6 +183,7 @@ def test_the_fastest_path_of_each_cpu_kind_writes_masks_within_its_bound(
     out = capsys.readouterr().out
     chosen = FASTEST[kind]
     assert f"CPU kind: {kind}" in out and chosen.basis in out
+    assert ("--calibration is not used" in out) == (chosen.backend != "openvino-int8")
     run = Path(out.split("predict with: mgd-sam2 predict --ckpt ")[1].split()[0])
     assert run.suffix == (".xml" if chosen.backend == "openvino-int8" else ".onnx") and run.is_file()
     predict(overfit_run.checkpoint, split.image_dir, tmp_path / "torch")

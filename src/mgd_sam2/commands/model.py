@@ -213,6 +213,8 @@ def choose_fastest(args: argparse.Namespace) -> dict[str, str]:
         )
     print(f"CPU kind: {cpu.describe()}")
     print(f"fastest path: {path.describe()}; why: {path.basis}")
+    if args.calibration is not None and not files.openvino_int8:
+        print(f"note: --calibration is not used: {path.describe()} needs no calibration images")
     args.onnx, args.int8, args.openvino_int8 = files.onnx, files.int8, files.openvino_int8
     return files.record
 
