@@ -26,7 +26,7 @@ import re
 from pathlib import Path
 
 MARKER = "<!-- cli-reference -->"
-MEASURED = re.compile(r"<!-- measured: ([a-z_]+) -->")
+MEASURED = re.compile(r"<!-- measured: ([a-z0-9_]+) -->")
 MEASUREMENTS = Path(__file__).resolve().parents[1] / "docs" / "measurements"
 
 DEMO_SPLITS = {"SYN-TE": "SYN-TE", "SYN-HO": "SYN-HO (held-out families)"}
