@@ -78,6 +78,11 @@ def map_distance(folder: Path, reference: Path) -> tuple[int, int, int]:
     return total, largest, pixels
 
 
+def predictions_folder(out: Path, run: BackendRun) -> Path:
+    """Where ``run`` writes its maps (one folder per split below it)."""
+    return out / "predictions" / f"{run.backend}-{run.form}" / run.precision
+
+
 def run_backends(
     forms: dict[str, Path], weights_extra: Path | None, splits: list[Split], out: Path, workers: int = 0
 ) -> list[dict[str, Any]]:
@@ -86,7 +91,7 @@ def run_backends(
     from mgd_sam2.inference.segmenter import Segmenter
 
     rows: list[dict[str, Any]] = []
-    reference = out / "predictions" / RUNS[0].form / RUNS[0].precision
+    reference = predictions_folder(out, RUNS[0])
     for run in RUNS:
         row: dict[str, Any] = {"label": run.label, "backend": run.backend, "precision": run.precision,
                                "file": forms[run.form].name}  # fmt: skip
@@ -98,9 +103,7 @@ def run_backends(
             rows.append({**row, "skipped": str(error)})
             console().print(f"[yellow]{run.label}: skipped: {error}")
             continue
-        predictions = out / "predictions" / f"{run.backend}-{run.form}" / run.precision
-        if run == RUNS[0]:
-            predictions = reference
+        predictions = predictions_folder(out, run)
         row["scores"], total, largest, pixels = {}, 0, 0, 0
         for split in splits:
             folder = predict_split(segmenter, split, predictions, batch_size=1, workers=workers, tta=False)
@@ -114,15 +117,16 @@ def run_backends(
 
 
 def machine() -> str:
-    """The CPU, its core count and the /proc/cpuinfo flags that decide the fast paths (AVX2, AVX-512, BF16, AMX)."""
+    """The CPU, its core count and its kind with the flags that decide the fast paths (inference/cpu_kind.py)."""
     import os
     import platform
 
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    from mgd_sam2.inference.cpu_kind import CPUINFO, detect_cpu_kind
+
+    info = CPUINFO.read_text() if CPUINFO.exists() else ""
     name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
-    shown = [flag for flag in ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16") if flag in flags]
-    return f"{name or platform.processor() or platform.machine()}, {os.cpu_count()} cores; flags {' '.join(shown)}"
+    name = name or platform.processor() or platform.machine()
+    return f"{name}, {os.cpu_count()} cores; CPU kind {detect_cpu_kind().describe()}"
 
 
 def report(rows: list[dict[str, Any]], command: str) -> dict[str, Any]:
