@@ -189,7 +189,7 @@ def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table()
     the speed measurement gives (rounded as the README writes it)."""
     hooks = docs_hooks()
     markers = {name for page in (ROOT / "docs").glob("*.md") for name in hooks.MEASURED.findall(page.read_text())}
-    assert {"demo", "speed_amd_epyc_avx512"} <= markers
+    assert {"demo", "speed_amd_epyc_avx512", "backends_demo"} <= markers
     for name in markers:
         assert "*Measured by `" in hooks.measured_table(name)
     speed = json.loads((ROOT / "docs/measurements/speed_amd_epyc_avx512.json").read_text())["speed"]
@@ -197,3 +197,18 @@ def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table()
     ratio = throughput["openvino-int8", "bf16-mixed"] / throughput["torch", "32-true"]
     claim = re.search(r"OpenVINO int8 with bf16 gives ([0-9.]+) times", (ROOT / "README.md").read_text())
     assert claim and claim.group(1) == f"{ratio:.1f}"
+
+
+def test_the_backends_accuracy_claims_are_the_measured_table() -> None:
+    """README and benchmarks page say every backend is within 0.002 Sα of torch fp32 on the demo model and int8's
+    maps are under one grey level apart on average; the generated table's JSON must say the same."""
+    assert "backends_demo" in docs_hooks().MEASURED.findall((ROOT / "docs/benchmarks.md").read_text())
+    for text in ((ROOT / "README.md").read_text(), (ROOT / "docs/benchmarks.md").read_text()):
+        assert "within 0.002 Sα of" in text
+    rows = json.loads((ROOT / "docs/measurements/backends_demo.json").read_text())["backends"]
+    assert not [row["label"] for row in rows if "skipped" in row]
+    reference = next(row for row in rows if row["label"] == "torch fp32")["scores"]
+    for row in rows:
+        for split, scores in row["scores"].items():
+            assert abs(scores["Smeasure"] - reference[split]["Smeasure"]) <= 0.002, (row["label"], split)
+        assert row["maps_vs_fp32"]["mean"] < 1, row["label"]
