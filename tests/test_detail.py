@@ -78,12 +78,14 @@ def test_tiles_cover_each_axis_with_windows_that_sum_to_one(length: int, count: 
 
 def test_the_band_is_one_around_uncertain_pixels_and_falls_to_zero() -> None:
     plain = torch.full((SIZE, SIZE), -8.0)  # confident background...
-    plain[32, 32] = 0.0  # ...but for one uncertain pixel; the band's radius is 2 at a 64 px input
+    plain[32, 32] = 0.0  # ...but for one uncertain pixel; the band's radius is 1 at a 64 px input
     band = uncertain_band(plain)
-    assert (band[30:35, 30:35] == 1).all() and band.max() == 1
+    assert (band[31:34, 31:34] == 1).all() and band.max() == 1
     row = band[32, 32:40].tolist()
-    assert row[:3] == [1, 1, 1] and row[2] > row[3] > row[4] > row[5] > row[6] > 0 == row[7]  # over twice as far
-    assert band.sum() == band[26:39, 26:39].sum()  # nothing beyond
+    assert row[:2] == [1, 1] and row[1] > row[2] > row[3] > 0 == row[4]  # falling to 0 over twice as far
+    beyond = band.clone()
+    beyond[29:36, 29:36] = 0
+    assert not beyond.any()  # nothing beyond
 
 
 def test_a_constant_network_gives_a_constant_mask_without_tile_borders() -> None:
@@ -107,7 +109,9 @@ def test_tiles_recover_a_line_that_the_plain_pass_blurs_and_stay_seamless() -> N
     assert iou(plain, line) < 0.5
     for zoom in (4, 10):
         tiled = fake_segmenter(backend, "tiles", zoom).predict(image)
-        assert iou(tiled, line) == 1.0
+        # the band gives the tiles half the logits (TILE_SHARE): the line's core comes back, its outermost columns
+        # only where the tile's +5 outweighs the plain pass's blur
+        assert iou(tiled, line) >= 0.8 > 0.5 > iou(plain, line)
         far = np.ones_like(line)
         far[:, 250:356] = False
         assert np.unique(tiled[far]).tolist() == [1]  # background: 255 sigmoid(-5), no tile or band edge shows

@@ -9,11 +9,13 @@ logits into the plain logits at the image's size:
   seen larger when it is small in the frame;
 - ``tiles``: up to ``zoom`` x ``zoom`` overlapping parts, each about 1/``zoom`` of the image's sides and none smaller
   than S x S in original pixels: the image seen at up to ``zoom`` times the plain resolution, refined in the plain
-  mask's uncertain band only (tiles that the band does not reach are not run).
+  mask's uncertain band only (tiles that the band does not reach are not run), where their logits and the plain
+  logits have equal shares: a tile sees more pixels but less of the scene than the plain pass, and on the synthetic
+  4K benchmark (docs/benchmarks.md, Detail) replacing the plain logits outright cost Sα where averaging gained it.
 
 Parts keep the image's aspect ratio, so the square input squeezes them exactly as it squeezes the plain image (and as
 training did). Blending: ``out = (1 - band) * plain + band * sum_t window_t * part_t``, where ``band`` is continuous in
-[0, 1] and the windows (linear ramps across each overlap, 1 elsewhere) sum to 1 wherever ``band`` is non-zero, so
+[0, 1] (at most TILE_SHARE for tiles) and the windows (linear ramps across each overlap, 1 elsewhere) sum to 1 wherever ``band`` is non-zero, so
 neither tile borders nor the edge of the band leave a seam. Parts run one at a time: besides one part's tensors, the
 memory holds two float32 maps at the image's size (the logits and the band), then the plain path's conversion to 8
 bits. Where no part is needed (an image no larger than the input, nothing uncertain, no object) the map is the plain
@@ -41,7 +43,8 @@ from mgd_sam2.utils.progress import progress_bar
 
 OVERLAP = 0.25  # of a tile's side shared with each neighbour: the width of the blending ramps
 UNCERTAIN = (0.05, 0.95)  # plain probabilities that tiles refine
-BAND_RADIUS = 1 / 32  # of the input side: how far around an uncertain pixel the band stays 1 (then falls to 0)
+BAND_RADIUS = 1 / 64  # of the input side: how far around an uncertain pixel the band stays 1 (then falls to 0)
+TILE_SHARE = 0.5  # the tiles' share of the logits where the band is 1 (the plain pass keeps the rest)
 CROP_MARGIN = 0.1  # of the object box's longer side, added on every side
 CROP_MIN_ZOOM = 1.25  # a crop that would enlarge the object less than this is not worth a second pass
 PROGRESS_PARTS = 8  # images with this many parts or more show their own progress line
@@ -151,7 +154,7 @@ def tile_plan(plain: Tensor, height: int, width: int, zoom: int) -> Plan:
         for (left, right), column_window in zip(columns, axis_windows(columns), strict=True)
     ]
     parts = [tile for tile in tiles if touches(band, tile.box, height, width)]
-    return Plan(parts, resize(band[None, None], (height, width))[0, 0]) if parts else Plan([])
+    return Plan(parts, resize(band[None, None] * TILE_SHARE, (height, width))[0, 0]) if parts else Plan([])
 
 
 def object_box(plain: Tensor, height: int, width: int) -> Box | None:
