@@ -7,10 +7,10 @@ test sees that nothing is left behind after it stops. The browser test (marker `
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +22,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mgd_sam2.benchmark.app import AppStartError, launch_app
+from mgd_sam2.benchmark.app import cut_out as app_cut_out
 from mgd_sam2.cli import main
 from mgd_sam2.data.layouts import resolve_split
 from mgd_sam2.utils.files import TEMPORARY_SUFFIX
@@ -41,36 +43,14 @@ class AppServer:
     startup_s: float  # from start to the page answering
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def start_app(ckpt: Path, folder: Path, *extra: str) -> AppServer:
     """`mgd-sam2 app` on a free port with TMPDIR ``folder/tmp``, once its page answers."""
     (folder / "tmp").mkdir(exist_ok=True)
-    port = free_port()
-    env = {**os.environ, "TMPDIR": str(folder / "tmp")}
-    command = [sys.executable, "-m", "mgd_sam2.cli", "app", "--ckpt", str(ckpt), "--port", str(port),
-               "--device", "cpu", *extra]  # fmt: skip
-    log = open(folder / "app.log", "w+")
-    start = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=folder)
-    url = f"http://127.0.0.1:{port}/"
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.perf_counter() - start > 180:
-            process.kill()
-            pytest.fail(f"the app did not start:\n{(folder / 'app.log').read_text()[-3000:]}")
-        time.sleep(0.5)
-    log.close()
-    return AppServer(url, process, folder / "tmp", ckpt, time.perf_counter() - start)
+    try:
+        app = launch_app(ckpt, folder, *extra, env={**os.environ, "TMPDIR": str(folder / "tmp")})
+    except AppStartError as error:
+        pytest.fail(str(error))
+    return AppServer(app.url, app.process, folder / "tmp", ckpt, app.startup_s)
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +66,7 @@ def app_server(trained_checkpoint: Path, tmp_path_factory) -> AppServer:
 
 
 def cut_out(server: AppServer, *files: Path, binary: bool = False, threshold: int = 128):
-    from gradio_client import Client, handle_file
-
-    client = Client(server.url, verbose=False)
-    return client.predict([handle_file(str(path)) for path in files], binary, threshold, api_name="/cutout")
+    return app_cut_out(server.url, *files, binary=binary, threshold=threshold)
 
 
 def test_the_page_gives_predicts_files_byte_for_byte(app_server: AppServer, synthetic_root: Path, tmp_path: Path):
@@ -249,3 +226,17 @@ def test_without_weights_or_a_demo_run_the_app_says_what_to_do(tmp_path: Path, m
     assert "no --ckpt given and no `make demo` run found" in capsys.readouterr().err
     assert is_local("127.0.0.1") and is_local("localhost") and is_local("::1")
     assert not is_local("0.0.0.0") and not is_local("192.168.1.5") and not is_local("example.org")
+
+
+def test_the_app_benchmark_times_the_app_a_user_starts(trained_checkpoint: Path, tmp_path: Path) -> None:
+    """`benchmark app` starts `mgd-sam2 app`, waits for its page, sends photos through the page's API and reads the
+    app's memory; its row is ordered as time is (page, then first mask) and the app is stopped after."""
+    out = tmp_path / "measurement.json"
+    argv = ["benchmark", "app", "--ckpt", str(trained_checkpoint), "--images", "1", "--out", str(tmp_path / "runs")]
+    assert main([*argv, "--json", str(out)]) == 0
+    measured = json.loads(out.read_text())
+    assert measured["command"].startswith("mgd-sam2 benchmark app --ckpt") and measured["machine"]
+    (row,) = measured["app"]
+    assert 0 < row["page_up_s"] < row["first_mask_s"] and row["s_per_image"] > 0 and row["images"] == 1
+    assert 0 < row["rss_mb"] <= row["peak_rss_mb"]
+    assert row["exit_status"] in (0, 130)  # stopped by Ctrl-C, as a user stops it

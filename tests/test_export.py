@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +41,28 @@ def exported(overfit_run: OverfitRun, tmp_path_factory) -> dict[str, Path]:
         "--calibration",
         str(resolve_split(overfit_run.root, "synthetic/SYN-TR").image_dir),
     ]
-    assert main(argv) == 0
+    with open(folder / "export.log", "w") as log, contextlib.redirect_stdout(log):
+        assert main(argv) == 0
+    paths["log"] = folder / "export.log"
     return paths
+
+
+def test_every_exported_file_is_checked_through_the_segmenter_as_predict_runs_it(exported: dict[str, Path]) -> None:
+    """Each file's line gives its mask's distance from PyTorch's, both predicted through Segmenter (views, backend,
+    resizing, 8-bit map): the fp32 export within MAP_LEVELS_FP32 (its logits are FP32_KERNELS apart), the
+    OpenVINO int8 mask (the first calibration image, which the fitted model knows) within QUANTIZED_MAP_MEAN."""
+    lines = {
+        path.name: line
+        for line in exported["log"].read_text().splitlines()
+        if line.startswith("wrote ")
+        for path in (exported["onnx"], exported["int8"], exported["openvino_int8"])
+        if f" {path} " in line
+    }
+    found = re.compile(r"its mask ([0-9.]+) grey levels from PyTorch's on average \(largest ([0-9]+)\)")
+    distances = {name: found.search(line) for name, line in lines.items()}
+    assert set(distances) == {"micro.onnx", "micro_int8.onnx", "ov.xml"} and all(distances.values()), lines
+    assert int(distances["micro.onnx"].group(2)) <= MAP_LEVELS_FP32
+    assert float(distances["ov.xml"].group(1)) <= QUANTIZED_MAP_MEAN  # ONNX Runtime int8's: on noise, only shown
 
 
 def test_the_export_records_what_it_is(exported: dict[str, Path]) -> None:

@@ -2,7 +2,7 @@
 
 Measured tables: ``<!-- measured: NAME -->`` becomes the table of ``docs/measurements/NAME.json`` (the JSON the
 command wrote, with the date, command and machine that produced it), drawn by the renderer of NAME's first word
-(``demo``, ``speed``, ``backends``); the README's copy of a table is checked
+(``demo``, ``speed``, ``backends``, ``detail``, ``app``); the README's copy of a table is checked
 against the same rendering by tests/test_docs.py.
 
 The choices of ``model export --fastest``: docs/benchmarks.md holds the table ``fastest_table`` renders from
@@ -115,7 +115,51 @@ def backends_table(measurement: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-TABLES = {"demo": demo_table, "speed": speed_table, "backends": backends_table}  # by the file name's first word
+def detail_table(measurement: dict) -> str:
+    """``benchmark detail``'s two tables: each mode's scores at GT resolution with its gain over ``off`` (the first
+    row), then time and peak memory per image size and mode."""
+    accuracy = measurement["accuracy"]
+    lines = ["| mode | Sα↑ | maxFβ↑ | mBA↑ | HCEγ↓ | s / image | mBA vs off | HCEγ vs off | time vs off |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for row in accuracy:
+        change = "—" if row is accuracy[0] else f"{row['HCE_ratio'] - 1:+.0%}".replace("%", " %")
+        lines.append(
+            f"| {row['configuration']} | {row['Smeasure']:.3f} | {row['maxFm']:.3f} | {row['mBA']:.3f} | "
+            f"{row['HCE']:.0f} | {row['s_per_image']:.2f} | {row['mBA_gain']:+.3f} | {change} | "
+            f"{row['time_ratio']:.2f}× |"
+        )
+    lines += ["", f"Time and peak memory per image, {measurement['cost'][0]['preset']} with random weights (every "
+              "probability near 0.5, so every tile runs):", "",
+              "| megapixels | image | mode | passes | s | time vs off | peak memory (GiB) |",
+              "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for row in measurement["cost"]:
+        lines.append(
+            f"| {row['megapixels']:g} | {row['width']}×{row['height']} | {row['configuration']} | {row['passes']} | "
+            f"{row['seconds']:.1f} | {row['time_ratio']:.2f}× | {row['peak_rss_mb'] / 1024:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def app_table(measurement: dict) -> str:
+    """``benchmark app``'s rows: seconds from the app's start to its page and to the first mask, seconds per photo,
+    the app's memory."""
+    header = "| weights | page up after start | first mask after start | s per 2K photo | app memory (RSS, peak) |"
+    lines = [header, "|---|---|---|---|---|"]
+    for row in measurement["app"]:
+        lines.append(
+            f"| {row['weights']} | {row['page_up_s']:.1f} s | {row['first_mask_s']:.1f} s | {row['s_per_image']:.2f} | "
+            f"{row['rss_mb'] / 1024:.1f} GiB ({row['peak_rss_mb'] / 1024:.1f} GiB) |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+TABLES = {
+    "demo": demo_table,
+    "speed": speed_table,
+    "backends": backends_table,
+    "detail": detail_table,
+    "app": app_table,
+}  # by the measurement's name's first word; fmt: skip
 
 
 def measured_table(name: str) -> str:

@@ -10,7 +10,6 @@ with the reason.
 
 from __future__ import annotations
 
-import datetime
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -114,21 +113,3 @@ def run_backends(
         row["maps_vs_fp32"] = {"mean": total / pixels, "max": largest}
         rows.append(row)
     return rows
-
-
-def machine() -> str:
-    """The CPU, its core count and its kind with the flags that decide the fast paths (inference/cpu_kind.py)."""
-    import os
-    import platform
-
-    from mgd_sam2.inference.cpu_kind import CPUINFO, detect_cpu_kind
-
-    info = CPUINFO.read_text() if CPUINFO.exists() else ""
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
-    name = name or platform.processor() or platform.machine()
-    return f"{name}, {os.cpu_count()} cores; CPU kind {detect_cpu_kind().describe()}"
-
-
-def report(rows: list[dict[str, Any]], command: str) -> dict[str, Any]:
-    """The measurement as docs/measurements keeps it: date, command, machine and the rows."""
-    return {"date": datetime.date.today().isoformat(), "command": command, "machine": machine(), "backends": rows}

@@ -37,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         add_data_arguments,
         add_metrics_arguments,
         add_detail_arguments,
+        add_app_arguments,
     ):
         add(actions)
 
@@ -246,6 +247,26 @@ def add_metrics_arguments(actions: argparse._SubParsersAction) -> None:
     metrics.add_argument("--json", type=Path, help="also write the results here")
 
 
+def add_app_arguments(actions: argparse._SubParsersAction) -> None:
+    app = actions.add_parser(
+        "app",
+        help="mgd-sam2 app as a user starts it: seconds to the page, to the first mask, per 2K photo, and its memory",
+        formatter_class=HelpFormatter,
+    )
+    app.add_argument(
+        "--ckpt", type=Path, help="weights the app serves (any kind predict takes); default: the demo's best checkpoint"
+    )
+    app.add_argument(
+        "--presets",
+        type=comma_list(str, list(PRESETS)),
+        default=[],
+        help="comma-separated presets also measured, each with random weights (saved as a model folder in --out)",
+    )
+    app.add_argument("--images", type=positive_int, default=3, help="requests timed after the first (median)")
+    app.add_argument("--out", type=Path, default=Path("runs/app-benchmark"), help="folder for the logs and weights")
+    app.add_argument("--json", type=Path, help="also write the results here")
+
+
 def add_detail_arguments(actions: argparse._SubParsersAction) -> None:
     from mgd_sam2.data.shapes import THIN_OBJECTS
     from mgd_sam2.data.synth import TRAINING_OBJECTS
@@ -400,11 +421,12 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "backends":
         return run_backends_action(args)
     results = {"speed": speed_results, "predict": predict_results, "scaling": scaling_results, "data": data_results,
-               "metrics": metrics_results, "detail": detail_results}[args.action](args)  # fmt: skip
+               "metrics": metrics_results, "detail": detail_results, "app": app_results}[args.action](args)  # fmt: skip
     if args.json:
+        from mgd_sam2.benchmark.measurement import measurement
         from mgd_sam2.utils.files import write_json
 
-        write_json(args.json, results)
+        write_json(args.json, measurement(results, args.command_line))
     return 0
 
 
@@ -420,7 +442,8 @@ def run_ablation_action(args: argparse.Namespace) -> int:
 def run_backends_action(args: argparse.Namespace) -> int:
     from rich.table import Table
 
-    from mgd_sam2.benchmark.backends import export_forms, report, run_backends
+    from mgd_sam2.benchmark.backends import export_forms, run_backends
+    from mgd_sam2.benchmark.measurement import measurement
     from mgd_sam2.commands.demo import demo_checkpoint
     from mgd_sam2.data.layouts import resolve_split
     from mgd_sam2.utils.files import write_json
@@ -444,7 +467,7 @@ def run_backends_action(args: argparse.Namespace) -> int:
         table.add_row(row["label"], *values, f"mean {distance['mean']:.2f}, max {distance['max']}")
     console().print(table)
     if args.json:
-        write_json(args.json, report(rows, args.command_line))
+        write_json(args.json, measurement({"backends": rows}, args.command_line))
     return 0
 
 
@@ -583,6 +606,23 @@ def detail_results(args: argparse.Namespace) -> dict:
         [{key: row[key] for key in shown} for row in results["cost"]],
     )
     return results
+
+
+def app_results(args: argparse.Namespace) -> dict:
+    """Results of `benchmark app` (printed, and written with --json)."""
+    from mgd_sam2.benchmark.app import measure_app, random_weights
+    from mgd_sam2.commands.demo import demo_checkpoint
+
+    ckpt = args.ckpt or demo_checkpoint()
+    if ckpt is None and not args.presets:
+        raise ConfigError("no --ckpt given and no demo run found: run `make demo` first, or give --ckpt or --presets")
+    models = [(Path(ckpt), Path(ckpt).name)] if ckpt else []
+    models += [(random_weights(preset, args.out / preset / "weights"), f"{preset}, random weights")
+               for preset in args.presets]  # fmt: skip
+    rows = [measure_app(path, label, args.out / f"app-{index}", args.images)
+            for index, (path, label) in enumerate(models)]  # fmt: skip
+    print_rows("mgd-sam2 app on this CPU: seconds from its start and per 2048x1536 photo, memory in MiB", rows)
+    return {"app": rows}
 
 
 def scored_segmenter(args: argparse.Namespace):

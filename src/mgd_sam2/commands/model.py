@@ -188,7 +188,8 @@ def written(path: Path, report: dict[str, float]) -> str:
     size = f"{path.stat().st_size / 2**20:.1f} MiB"
     if "seconds" in report:  # the fp32 export, checked against PyTorch
         return (
-            f"{path} ({size}, {report['seconds']:.0f} s): logits within {report['max_abs_logit_diff']:.1e} of PyTorch's"
+            f"{path} ({size}, {report['seconds']:.0f} s): logits within {report['max_abs_logit_diff']:.1e} of "
+            f"PyTorch's, {masks(report)}"
         )
     return f"{path} ({size}): {distance(report)}"
 
@@ -222,7 +223,13 @@ def choose_fastest(args: argparse.Namespace) -> dict[str, str]:
 def distance(report: dict[str, float]) -> str:
     """How far an exported model's output is from PyTorch's, in words."""
     return (f"logits within {report['max_abs_logit_diff']:.1e} of PyTorch's, probabilities "
-            f"{report['mean_abs_sigmoid_diff']:.1e} apart on average")  # fmt: skip
+            f"{report['mean_abs_sigmoid_diff']:.1e} apart on average, {masks(report)}")  # fmt: skip
+
+
+def masks(report: dict[str, float]) -> str:
+    """How far the export's mask of the check image, predicted as predict runs it, is from PyTorch's, in words."""
+    return (f"its mask {report['mask_mean_levels']:.2f} grey levels from PyTorch's on average "
+            f"(largest {report['mask_max_levels']})")  # fmt: skip
 
 
 def calibration_images(args: argparse.Namespace) -> list[Path]:

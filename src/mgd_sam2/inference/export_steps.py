@@ -2,17 +2,22 @@
 memory peaks do not add up: the export holds the PyTorch network and its exporter's graphs, ONNX Runtime's and NNCF's
 quantizations hold the ONNX model and their own copies (docs/benchmarks.md, Speed, for the peaks). The export also
 computes PyTorch's logits the quantized models are compared with, so the quantizations need no network.
+
+Each file written is also checked as a user runs it: its mask of a check image through `Segmenter` (predict's path:
+views, backend, resizing, 8-bit map), against PyTorch's mask of the same image through the same path, in grey levels
+("mask_mean_levels", "mask_max_levels" in each step's report).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
+from mgd_sam2.inference.segmenter import Segmenter
 from mgd_sam2.models.network import MGDSAM2
 from mgd_sam2.utils.isolated import run_isolated
 
@@ -32,20 +37,53 @@ class Exported:
     grid: int
     check_logits: np.ndarray  # PyTorch's logits on the seeded check input
     calibration_logits: np.ndarray | None  # and on the first calibration image (None: no calibration)
+    check_mask: np.ndarray  # PyTorch's (H, W) uint8 mask of check_image through Segmenter
+    calibration_mask: np.ndarray | None  # and of the first calibration image
+
+
+def check_image(input_size: int, seed: int = 0) -> np.ndarray:
+    """A seeded (1.5 S, 2 S, 3) uint8 RGB image of noise, S the input size: larger than the input and not square, so
+    that the masks compared go through predict's resizing both ways."""
+    shape = (input_size + input_size // 2, 2 * input_size, 3)
+    return np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+
+
+def mask_distance(path: Path, image: np.ndarray | Path, expected: np.ndarray, precision: str = "32-true") -> dict:
+    """How far the mask of ``image`` from the export at ``path``, loaded and run as predict runs it (on the CPU, in
+    ``precision``), is from ``expected``: mean and largest difference in grey levels of 255."""
+    mask = Segmenter.load(path, device="cpu", precision=precision).predict(image)
+    difference = np.abs(mask.astype(np.int16) - expected)
+    return {"mask_mean_levels": float(difference.mean()), "mask_max_levels": int(difference.max())}
 
 
 def export_network(
     source: NetworkSource, path: Path, calibration: list[Path], record: dict[str, str] | None
 ) -> Exported:
-    """Load the network, export it to ``path`` and compute PyTorch's logits on the first ``calibration`` image
-    (the export's step; run in its own process)."""
+    """Load the network, export it to ``path``, check the export's mask against PyTorch's, and compute PyTorch's
+    logits and mask of the first ``calibration`` image (the export's step; run in its own process)."""
     from mgd_sam2.inference.export import CalibrationViews, export_onnx, torch_logits
 
     network = source.load()
     export = export_onnx(network, path, record)
+    reference = Segmenter.from_network(network, device="cpu", precision="32-true")
+    image = check_image(network.input_size)
+    check_mask = reference.predict(image)
+    report = {**export.report, **mask_distance(path, image, check_mask)}
     first = CalibrationViews(calibration[:1], network.input_size, network.grid)[0] if calibration else None
     calibration_logits = torch_logits(network, first) if first is not None else None
-    return Exported(export.report, network.input_size, network.grid, export.check_logits, calibration_logits)
+    calibration_mask = reference.predict(calibration[0]) if calibration else None
+    return Exported(report, network.input_size, network.grid, export.check_logits, calibration_logits, check_mask,
+                    calibration_mask)  # fmt: skip
+
+
+def quantize_checked(
+    quantize: Callable[..., dict], path: Path, image: np.ndarray | Path, expected_mask: np.ndarray, *args: Any
+) -> dict:
+    """``quantize(*args)`` writing ``path``, then its report with `mask_distance` of ``image`` (in bf16 where the
+    report says the logits were compared in bf16, as predict runs it fastest)."""
+    report = quantize(*args)
+    precision = "bf16-mixed" if report.get("bf16") else "32-true"
+    return {**report, **mask_distance(path, image, expected_mask, precision)}
 
 
 def export_steps(
@@ -68,8 +106,11 @@ def export_steps(
                             None if quantized else record)  # fmt: skip
     yield onnx, exported.report
     if int8:
-        yield int8, run_isolated(quantize_onnx, onnx, int8, exported.check_logits, record)
+        yield int8, run_isolated(quantize_checked, quantize_onnx, int8, check_image(exported.input_size),
+                                 exported.check_mask, onnx, int8, exported.check_logits, record)  # fmt: skip
     if openvino_int8:
         views = CalibrationViews(calibration, exported.input_size, exported.grid)
-        report = run_isolated(quantize_openvino, onnx, openvino_int8, views, exported.calibration_logits, record)
+        report = run_isolated(quantize_checked, quantize_openvino, openvino_int8, calibration[0],
+                              exported.calibration_mask, onnx, openvino_int8, views, exported.calibration_logits,
+                              record)  # fmt: skip
         yield openvino_int8, report

@@ -15,11 +15,11 @@ logits into the plain logits at the image's size:
 
 Parts keep the image's aspect ratio, so the square input squeezes them exactly as it squeezes the plain image (and as
 training did). Blending: ``out = (1 - band) * plain + band * sum_t window_t * part_t``, where ``band`` is continuous in
-[0, 1] (at most TILE_SHARE for tiles) and the windows (linear ramps across each overlap, 1 elsewhere) sum to 1 wherever ``band`` is non-zero, so
-neither tile borders nor the edge of the band leave a seam. Parts run one at a time: besides one part's tensors, the
-memory holds two float32 maps at the image's size (the logits and the band), then the plain path's conversion to 8
-bits. Where no part is needed (an image no larger than the input, nothing uncertain, no object) the map is the plain
-path's, byte for byte.
+[0, 1] (at most TILE_SHARE for tiles) and the windows (linear ramps across each overlap, 1 elsewhere) sum to 1 wherever
+``band`` is non-zero, so neither tile borders nor the edge of the band leave a seam. Parts run one at a time: besides
+one part's tensors, the memory holds two float32 maps at the image's size (the logits and the band), then the plain
+path's conversion to 8 bits. Where no part is needed (an image no larger than the input, nothing uncertain, no object)
+the map is the plain path's, byte for byte.
 
 The weights are used as they are: the network only ever sees inputs of its own size, cut into its own views.
 """

@@ -1,0 +1,140 @@
+"""``benchmark app``: what a user of ``mgd-sam2 app`` waits for and how much memory the app takes.
+
+The app runs as a user runs it, ``mgd-sam2 app`` in a process of its own on a free port; the times are seen from the
+outside: from the start to the page answering, from the start to the first mask returned by the page's API, and the
+seconds per image of the next requests (each a 2048×1536 JPEG through the API, mask and RGBA cut-out written). The
+memory is the app process's resident set (Linux ``/proc``): after the requests, and its peak.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from mgd_sam2.errors import UserError
+
+PHOTO_SIZE = (2048, 1536)  # (width, height) of the photo sent
+STARTUP_LIMIT_S = 300  # the app not answering after this long is a failure
+
+
+class AppStartError(UserError):
+    """The app exited, or did not answer in time; the message holds the end of its log."""
+
+
+@dataclass
+class AppProcess:
+    """A running ``mgd-sam2 app``: its page's URL, process and log, and the seconds from its start to the page
+    answering."""
+
+    url: str
+    process: subprocess.Popen
+    log: Path
+    started: float  # time.perf_counter() at the start
+    startup_s: float
+
+    def stop(self, timeout: float = 60) -> int:
+        """Ctrl-C (the app removes its temporary folder and exits); its exit status."""
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=timeout)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def launch_app(ckpt: Path, folder: Path, *extra: str, env: dict[str, str] | None = None) -> AppProcess:
+    """``mgd-sam2 app --ckpt ckpt --device cpu`` on a free port, its log in ``folder``/app.log, once its page answers;
+    an AppStartError if it exits or does not answer within STARTUP_LIMIT_S."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    command = [sys.executable, "-m", "mgd_sam2.cli", "app", "--ckpt", str(ckpt), "--port", str(port),
+               "--device", "cpu", *extra]  # fmt: skip
+    log = folder / "app.log"
+    with open(log, "w") as output:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=folder)
+    url = f"http://127.0.0.1:{port}/"
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return AppProcess(url, process, log, started, time.perf_counter() - started)
+        except OSError:
+            pass
+        if process.poll() is not None or time.perf_counter() - started > STARTUP_LIMIT_S:
+            process.kill()
+            process.wait()
+            raise AppStartError(f"the app did not start (its log, {log}):\n{log.read_text()[-3000:]}")
+        time.sleep(0.5)
+
+
+def cut_out(url: str, *files: Path, binary: bool = False, threshold: int = 128) -> Any:
+    """The page's API (``/cutout``) on ``files``: (gallery, downloads, status) as the page shows them."""
+    from gradio_client import Client, handle_file
+
+    client = Client(url, verbose=False)
+    return client.predict([handle_file(str(path)) for path in files], binary, threshold, api_name="/cutout")
+
+
+def photo(path: Path, size: tuple[int, int] = PHOTO_SIZE) -> Path:
+    """A seeded JPEG of ``size`` (width, height): smooth colours and a disc, so its file is photo-sized (not noise)."""
+    width, height = size
+    rows, columns = np.mgrid[0:height, 0:width].astype(np.float32)
+    channels = [np.sin(columns / (97 + 31 * c)) + np.cos(rows / (83 + 17 * c)) for c in range(3)]
+    pixels = np.stack(channels, axis=-1) * 60 + 128
+    pixels[(rows - height / 2) ** 2 + (columns - width / 2) ** 2 < (height / 4) ** 2] = (230, 90, 40)
+    Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(path, quality=90)
+    return path
+
+
+def resident_mb(pid: int) -> tuple[float, float]:
+    """(resident set, its peak) of process ``pid`` in MiB (Linux: /proc/PID/status VmRSS and VmHWM)."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return tuple(int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM"))
+
+
+def measure_app(ckpt: Path, label: str, folder: Path, images: int) -> dict[str, Any]:
+    """One row: ``label``, the page's start, the first mask after the start, seconds per image (median of
+    ``images`` more requests) and the app's memory, with ``ckpt`` served by a fresh ``mgd-sam2 app``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    sent = photo(folder / "photo.jpg")
+    app = launch_app(ckpt, folder)
+    try:
+        cut_out(app.url, sent)
+        first_mask_s = time.perf_counter() - app.started
+        seconds = []
+        for _ in range(images):
+            start = time.perf_counter()
+            cut_out(app.url, sent)
+            seconds.append(time.perf_counter() - start)
+        rss_mb, peak_mb = resident_mb(app.process.pid)
+    finally:
+        exit_status = app.stop()
+    return {"weights": label, "ckpt": str(ckpt), "page_up_s": app.startup_s, "first_mask_s": first_mask_s,
+            "s_per_image": statistics.median(seconds), "images": images, "rss_mb": rss_mb, "peak_rss_mb": peak_mb,
+            "photo": f"{PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} JPEG", "exit_status": exit_status}  # fmt: skip
+
+
+def random_weights(preset: str, folder: Path) -> Path:
+    """A model folder of ``preset`` with seeded random weights (what the app loads for a preset's cost)."""
+    import torch
+
+    from mgd_sam2.inference.segmenter import Segmenter
+    from mgd_sam2.models.network import MGDSAM2, NetworkConfig
+
+    torch.manual_seed(0)
+    network = MGDSAM2(NetworkConfig(preset=preset))
+    return Segmenter.from_network(network, device="cpu", name=f"{preset}, random weights").save_pretrained(folder)
