@@ -228,11 +228,14 @@ def test_without_weights_or_a_demo_run_the_app_says_what_to_do(tmp_path: Path, m
     assert not is_local("0.0.0.0") and not is_local("192.168.1.5") and not is_local("example.org")
 
 
-def test_the_app_benchmark_times_the_app_a_user_starts(trained_checkpoint: Path, tmp_path: Path) -> None:
+def test_the_app_benchmark_times_the_app_a_user_starts(trained_checkpoint: Path, tmp_path: Path, monkeypatch) -> None:
     """`benchmark app` starts `mgd-sam2 app`, waits for its page, sends photos through the page's API and reads the
-    app's memory; its row is ordered as time is (page, then first mask) and the app is stopped after."""
+    app's memory; its row is ordered as time is (page, then first mask) and the app is stopped after. Paths are
+    given relative to the folder the command runs in, as a user types them."""
+    monkeypatch.chdir(tmp_path)
     out = tmp_path / "measurement.json"
-    argv = ["benchmark", "app", "--ckpt", str(trained_checkpoint), "--images", "1", "--out", str(tmp_path / "runs")]
+    ckpt = os.path.relpath(trained_checkpoint, tmp_path)
+    argv = ["benchmark", "app", "--ckpt", ckpt, "--images", "1", "--out", "runs"]
     assert main([*argv, "--json", str(out)]) == 0
     measured = json.loads(out.read_text())
     assert measured["command"].startswith("mgd-sam2 benchmark app --ckpt") and measured["machine"]

@@ -60,7 +60,8 @@ def launch_app(ckpt: Path, folder: Path, *extra: str, env: dict[str, str] | None
     an AppStartError if it exits or does not answer within STARTUP_LIMIT_S."""
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    command = [sys.executable, "-m", "mgd_sam2.cli", "app", "--ckpt", str(ckpt), "--port", str(port),
+    # the app runs in ``folder``: a path relative to this process's folder would not be found there
+    command = [sys.executable, "-m", "mgd_sam2.cli", "app", "--ckpt", str(Path(ckpt).resolve()), "--port", str(port),
                "--device", "cpu", *extra]  # fmt: skip
     log = folder / "app.log"
     with open(log, "w") as output:
