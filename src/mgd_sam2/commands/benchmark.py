@@ -616,7 +616,7 @@ def app_results(args: argparse.Namespace) -> dict:
     ckpt = args.ckpt or demo_checkpoint()
     if ckpt is None and not args.presets:
         raise ConfigError("no --ckpt given and no demo run found: run `make demo` first, or give --ckpt or --presets")
-    models = [(Path(ckpt), Path(ckpt).name)] if ckpt else []
+    models = [(Path(ckpt), str(ckpt))] if ckpt else []
     models += [(random_weights(preset, args.out / preset / "weights"), f"{preset}, random weights")
                for preset in args.presets]  # fmt: skip
     rows = [measure_app(path, label, args.out / f"app-{index}", args.images)
