@@ -189,7 +189,7 @@ def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table()
     the speed measurement gives (rounded as the README writes it)."""
     hooks = docs_hooks()
     markers = {name for page in (ROOT / "docs").glob("*.md") for name in hooks.MEASURED.findall(page.read_text())}
-    assert {"demo", "speed_amd_epyc_avx512", "backends_demo"} <= markers
+    assert {"demo", "speed_amd_epyc_avx512", "backends_demo", "detail_4k", "app_amd_epyc_avx512"} <= markers
     for name in markers:
         assert "*Measured by `" in hooks.measured_table(name)
     speed = json.loads((ROOT / "docs/measurements/speed_amd_epyc_avx512.json").read_text())["speed"]
