@@ -226,3 +226,17 @@ def test_detail_map_of_a_map_without_parts_is_the_plain_conversion() -> None:
     for detail in (Detail("tiles", 4), Detail("crop")):
         assert torch.equal(detail_map(backend, plain, image, detail), to_uint8_maps(plain, [(300, 500)])[0])
     assert len(backend.sides) == 1
+
+
+def test_the_apps_memory_note_counts_a_detail_modes_maps() -> None:
+    """`mgd-sam2 app --detail ...` says what its largest image costs with the detail mode's maps, which the plain
+    path does not hold."""
+    from mgd_sam2.app.cutout import APP_BYTES_PER_PIXEL
+    from mgd_sam2.commands.app import limits_note
+    from mgd_sam2.inference.refine import DETAIL_BYTES_PER_PIXEL
+
+    pixels = 2**30  # one GiB per byte per pixel, so the note's figure is the bytes per pixel
+    assert f"about {APP_BYTES_PER_PIXEL:.1f} GiB besides the model" in limits_note(pixels, 50)
+    total = APP_BYTES_PER_PIXEL + DETAIL_BYTES_PER_PIXEL
+    for mode in ("crop", "tiles"):
+        assert f"about {total:.1f} GiB besides the model" in limits_note(pixels, 50, detail=mode)

@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
                                    detail_zoom=args.detail_zoom)  # fmt: skip
         service = CutoutService(segmenter, workdir, max_request_bytes=args.max_upload_mb * 10**6)
         print(f"model: {service.description}")
-        print(limits_note(args.max_pixels, args.max_upload_mb))
+        print(limits_note(args.max_pixels, args.max_upload_mb, detail=args.detail))
         page = build_page(service)
         page.launch(
             server_name=args.host,
@@ -101,13 +101,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def limits_note(max_pixels: int, max_upload_mb: int) -> str:
-    """The request limits, what the largest accepted image costs in memory, and a warning when this machine has less
-    memory available."""
+def limits_note(max_pixels: int, max_upload_mb: int, detail: str = "off") -> str:
+    """The request limits, what the largest accepted image costs in memory (more with a ``detail`` mode), and a
+    warning when this machine has less memory available."""
     from mgd_sam2.app.cutout import APP_BYTES_PER_PIXEL
+    from mgd_sam2.inference.refine import DETAIL_BYTES_PER_PIXEL
     from mgd_sam2.utils.parallel import available_memory
 
-    need = max_pixels * APP_BYTES_PER_PIXEL
+    need = max_pixels * (APP_BYTES_PER_PIXEL + (DETAIL_BYTES_PER_PIXEL if detail != "off" else 0))
     note = (
         f"limits per request: {max_upload_mb} MB of uploads (--max-upload-mb), images of up to {max_pixels / 1e6:g} "
         f"megapixels each (--max-pixels; the largest takes about {need / 2**30:.1f} GiB besides the model)"

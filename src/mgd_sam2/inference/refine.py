@@ -48,6 +48,9 @@ TILE_SHARE = 0.5  # the tiles' share of the logits where the band is 1 (the plai
 CROP_MARGIN = 0.1  # of the object box's longer side, added on every side
 CROP_MIN_ZOOM = 1.25  # a crop that would enlarge the object less than this is not worth a second pass
 PROGRESS_PARTS = 8  # images with this many parts or more show their own progress line
+# A detail mode's peak memory above the plain path's, per pixel of the image (the logits and band at its size and
+# their temporaries; measured: docs/design.md, measured constants)
+DETAIL_BYTES_PER_PIXEL = 16
 
 
 @dataclass(frozen=True)
