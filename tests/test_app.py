@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mgd_sam2.benchmark.app import AppStartError, launch_app
+from mgd_sam2.benchmark.app import AppStartError, connect, launch_app
 from mgd_sam2.benchmark.app import cut_out as app_cut_out
 from mgd_sam2.cli import main
 from mgd_sam2.data.layouts import resolve_split
@@ -66,7 +66,7 @@ def app_server(trained_checkpoint: Path, tmp_path_factory) -> AppServer:
 
 
 def cut_out(server: AppServer, *files: Path, binary: bool = False, threshold: int = 128):
-    return app_cut_out(server.url, *files, binary=binary, threshold=threshold)
+    return app_cut_out(connect(server.url), *files, binary=binary, threshold=threshold)
 
 
 def test_the_page_gives_predicts_files_byte_for_byte(app_server: AppServer, synthetic_root: Path, tmp_path: Path):

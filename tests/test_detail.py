@@ -240,3 +240,27 @@ def test_the_apps_memory_note_counts_a_detail_modes_maps() -> None:
     total = APP_BYTES_PER_PIXEL + DETAIL_BYTES_PER_PIXEL
     for mode in ("crop", "tiles"):
         assert f"about {total:.1f} GiB besides the model" in limits_note(pixels, 50, detail=mode)
+
+
+class TwoConstants(FakeBackend):
+    """``plain`` logits on the first pass (the plain one), ``tile`` on every later one (the tiles)."""
+
+    def __init__(self, plain: float, tile: float) -> None:
+        super().__init__(constant=plain)
+        self.tile = tile
+
+    def logits(self, views) -> torch.Tensor:
+        out = super().logits(views)
+        return out if len(self.sides) == 1 else torch.full_like(out, self.tile)
+
+
+def test_tiles_and_the_plain_pass_share_the_band_by_tile_share() -> None:
+    """Where the band is 1 (here everywhere: every plain probability is uncertain), the logits are (1 - TILE_SHARE)
+    of the plain ones plus TILE_SHARE of the tiles'."""
+    from mgd_sam2.inference.refine import TILE_SHARE
+
+    image = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    plain, tile = -2.0, 4.0  # sigmoid(-2) = 0.12: uncertain
+    mask = fake_segmenter(TwoConstants(plain, tile), "tiles", 2).predict(image)
+    blended = torch.tensor((1 - TILE_SHARE) * plain + TILE_SHARE * tile)
+    assert np.unique(mask).tolist() == [int(255 * torch.sigmoid(blended))]

@@ -217,7 +217,8 @@ def test_the_backends_accuracy_claims_are_the_measured_table() -> None:
 def test_the_detail_goals_read_as_the_measurement_says() -> None:
     """docs/benchmarks.md says which goals of the detail mode its measurement meets: mBA +0.03 from tiles x2 on, no
     drop of Sα, HCEγ 20 % lower at no zoom, at most 4x the time with the demo's model up to x4, and base_plus's
-    worst case beyond 4x at 16 megapixels; at 8K tiles x2 meets all four; the JSONs must say the same."""
+    worst case beyond 4x at 16 megapixels; at 8K tiles x2 meets the accuracy goals in at most 4x the time;
+    the JSONs must say the same."""
     page = (ROOT / "docs/benchmarks.md").read_text()
     assert "<!-- measured: detail_4k -->" in page and "HCEγ 20 % lower is **not met** at any zoom" in page
     measured = json.loads((ROOT / "docs/measurements/detail_4k.json").read_text())
@@ -229,7 +230,7 @@ def test_the_detail_goals_read_as_the_measurement_says() -> None:
     assert rows["tiles x2"]["time_ratio"] <= 4 and rows["tiles x4"]["time_ratio"] <= 4
     cost = {(row["megapixels"], row["configuration"]): row for row in measured["cost"]}
     assert cost[16.0, "tiles x2"]["time_ratio"] > 4 and cost[16.0, "tiles x2"]["passes"] == 5
-    assert "At 8K, tiles ×2 meets\nall four with the demo's model" in page
+    assert "At 8K, tiles ×2 meets the three accuracy goals" in " ".join(page.split())
     rows = {
         row["configuration"]: row
         for row in json.loads((ROOT / "docs/measurements/detail_8k.json").read_text())["accuracy"]

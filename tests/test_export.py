@@ -337,3 +337,28 @@ def test_the_export_check_is_relative_to_the_logits_scale(tmp_path: Path, monkey
             with pytest.raises(ConfigError, match="differs from PyTorch by 1.10e-03 in the logits"):
                 export.export_onnx(network, path)
         assert path.is_file() == accepted
+
+
+def test_the_mask_check_measures_the_exports_mask_and_refuses_a_far_one(
+    exported: dict[str, Path], overfit_run: OverfitRun, tmp_path: Path, monkeypatch
+) -> None:
+    """`mask_distance` is the distance of the export's own mask: within MAP_LEVELS_FP32 of PyTorch's, and a changed
+    pixel of the reference shows in full; the fp32 export is refused (and not left behind) beyond
+    EXPORT_MASK_LEVELS."""
+    from mgd_sam2.errors import ConfigError
+    from mgd_sam2.inference import export_steps
+    from mgd_sam2.inference.loading import CheckpointSource
+    from mgd_sam2.inference.segmenter import Segmenter
+
+    image = export_steps.check_image(64)
+    expected = Segmenter.load(overfit_run.checkpoint, device="cpu", precision="32-true").predict(image)
+    same = export_steps.mask_distance(exported["onnx"], image, expected)
+    assert same["mask_max_levels"] <= MAP_LEVELS_FP32
+    changed = expected.copy()
+    changed[0, 0] = (int(expected[0, 0]) + 128) % 256
+    assert export_steps.mask_distance(exported["onnx"], image, changed)["mask_max_levels"] >= 128 - MAP_LEVELS_FP32
+    monkeypatch.setattr(export_steps, "EXPORT_MASK_LEVELS", -1)  # any mask is too far
+    path = tmp_path / "refused.onnx"
+    with pytest.raises(ConfigError, match="mask differs from PyTorch's"):
+        export_steps.export_network(CheckpointSource(overfit_run.checkpoint, None), path, [], None)
+    assert not path.exists()

@@ -135,7 +135,7 @@ def detail_table(measurement: dict) -> str:
     for row in measurement["cost"]:
         lines.append(
             f"| {row['megapixels']:g} | {row['width']}×{row['height']} | {row['configuration']} | {row['passes']} | "
-            f"{row['seconds']:.1f} | {row['time_ratio']:.2f}× | {row['peak_rss_mb'] / 1024:.2f} |"
+            f"{row['seconds']:.3g} | {row['time_ratio']:.2f}× | {row['peak_rss_mb'] / 1024:.2f} |"
         )
     return "\n".join(lines) + "\n"
 

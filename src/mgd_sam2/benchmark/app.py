@@ -8,6 +8,7 @@ memory is the app process's resident set (Linux ``/proc``): after the requests, 
 
 from __future__ import annotations
 
+import http.client
 import signal
 import socket
 import statistics
@@ -44,9 +45,14 @@ class AppProcess:
     startup_s: float
 
     def stop(self, timeout: float = 60) -> int:
-        """Ctrl-C (the app removes its temporary folder and exits); its exit status."""
+        """Ctrl-C (the app removes its temporary folder and exits); its exit status. An app still running after
+        ``timeout`` seconds is killed (exit status -9)."""
         self.process.send_signal(signal.SIGINT)
-        return self.process.wait(timeout=timeout)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
 
 
 def free_port() -> int:
@@ -60,33 +66,45 @@ def launch_app(ckpt: Path, folder: Path, *extra: str, env: dict[str, str] | None
     an AppStartError if it exits or does not answer within STARTUP_LIMIT_S."""
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    # the app runs in ``folder``: a path relative to this process's folder would not be found there
-    command = [sys.executable, "-m", "mgd_sam2.cli", "app", "--ckpt", str(Path(ckpt).resolve()), "--port", str(port),
-               "--device", "cpu", *extra]  # fmt: skip
+    # the app runs in ``folder``: a path relative to this process's folder would not be found there (a Hub id,
+    # which is no path here, is passed as it is)
+    weights = str(Path(ckpt).resolve()) if Path(ckpt).exists() else str(ckpt)
+    command = [sys.executable, "-m", "mgd_sam2.cli", "app", "--ckpt", weights, "--port", str(port), "--device", "cpu",
+               *extra]  # fmt: skip
     log = folder / "app.log"
     with open(log, "w") as output:
         started = time.perf_counter()
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=folder)
     url = f"http://127.0.0.1:{port}/"
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return AppProcess(url, process, log, started, time.perf_counter() - started)
-        except OSError:
-            pass
-        if process.poll() is not None or time.perf_counter() - started > STARTUP_LIMIT_S:
-            process.kill()
-            process.wait()
-            raise AppStartError(f"the app did not start (its log, {log}):\n{log.read_text()[-3000:]}")
-        time.sleep(0.5)
+    try:
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    if response.status == 200:
+                        return AppProcess(url, process, log, started, time.perf_counter() - started)
+            except (OSError, http.client.HTTPException):  # not listening yet, or a half-started server's answer
+                pass
+            if process.poll() is not None or time.perf_counter() - started > STARTUP_LIMIT_S:
+                raise AppStartError(f"the app did not start (its log, {log}):\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+    except BaseException:  # the error above, Ctrl-C: no app is left running
+        process.kill()
+        process.wait()
+        raise
 
 
-def cut_out(url: str, *files: Path, binary: bool = False, threshold: int = 128) -> Any:
-    """The page's API (``/cutout``) on ``files``: (gallery, downloads, status) as the page shows them."""
-    from gradio_client import Client, handle_file
+def connect(url: str) -> Any:
+    """A client of the page's API (Gradio's; it fetches the API's description once)."""
+    from gradio_client import Client
 
-    client = Client(url, verbose=False)
+    return Client(url, verbose=False)
+
+
+def cut_out(client: Any, *files: Path, binary: bool = False, threshold: int = 128) -> Any:
+    """The page's API (``/cutout``) through ``client`` (`connect`) on ``files``: (gallery, downloads, status) as the
+    page shows them."""
+    from gradio_client import handle_file
+
     return client.predict([handle_file(str(path)) for path in files], binary, threshold, api_name="/cutout")
 
 
@@ -114,12 +132,13 @@ def measure_app(ckpt: Path, label: str, folder: Path, images: int) -> dict[str, 
     sent = photo(folder / "photo.jpg")
     app = launch_app(ckpt, folder)
     try:
-        cut_out(app.url, sent)
+        client = connect(app.url)
+        cut_out(client, sent)
         first_mask_s = time.perf_counter() - app.started
         seconds = []
         for _ in range(images):
             start = time.perf_counter()
-            cut_out(app.url, sent)
+            cut_out(client, sent)
             seconds.append(time.perf_counter() - start)
         rss_mb, peak_mb = resident_mb(app.process.pid)
     finally:

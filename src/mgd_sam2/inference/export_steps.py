@@ -5,7 +5,8 @@ computes PyTorch's logits the quantized models are compared with, so the quantiz
 
 Each file written is also checked as a user runs it: its mask of a check image through `Segmenter` (predict's path:
 views, backend, resizing, 8-bit map), against PyTorch's mask of the same image through the same path, in grey levels
-("mask_mean_levels", "mask_max_levels" in each step's report).
+("mask_mean_levels", "mask_max_levels" in each step's report). The fp32 export is refused beyond
+EXPORT_MASK_LEVELS; a quantized file's distance is reported (its bounds are the user's to judge: docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from mgd_sam2.inference.segmenter import Segmenter
+from mgd_sam2.errors import ConfigError
 from mgd_sam2.models.network import MGDSAM2
 from mgd_sam2.utils.isolated import run_isolated
 
@@ -41,6 +42,12 @@ class Exported:
     calibration_mask: np.ndarray | None  # and of the first calibration image
 
 
+# Largest difference, in grey levels, between the fp32 export's mask and PyTorch's: logits within EXPORT_TOLERANCE
+# of their scale, for logits up to about 30, move 255 sigmoid by at most 255 * 0.03 / 4 < 2 levels, and the
+# truncation to 8 bits by one more; views cut or resized otherwise than predict does move regions by tens of levels.
+EXPORT_MASK_LEVELS = 4
+
+
 def check_image(input_size: int, seed: int = 0) -> np.ndarray:
     """A seeded (1.5 S, 2 S, 3) uint8 RGB image of noise, S the input size: larger than the input and not square, so
     that the masks compared go through predict's resizing both ways."""
@@ -50,8 +57,13 @@ def check_image(input_size: int, seed: int = 0) -> np.ndarray:
 
 def mask_distance(path: Path, image: np.ndarray | Path, expected: np.ndarray, precision: str = "32-true") -> dict:
     """How far the mask of ``image`` from the export at ``path``, loaded and run as predict runs it (on the CPU, in
-    ``precision``), is from ``expected``: mean and largest difference in grey levels of 255."""
-    mask = Segmenter.load(path, device="cpu", precision=precision).predict(image)
+    ``precision``; OpenVINO without its compile cache, as the file may be thrown away), is from ``expected``: mean and
+    largest difference in grey levels of 255."""
+    from mgd_sam2.inference.detail import OFF
+    from mgd_sam2.inference.segmenter import InferenceSettings, Segmenter
+
+    settings = InferenceSettings.resolve(str(path), None, "auto", "cpu", precision, OFF)
+    mask = Segmenter.from_settings(settings, cache=False).predict(image)
     difference = np.abs(mask.astype(np.int16) - expected)
     return {"mask_mean_levels": float(difference.mean()), "mask_max_levels": int(difference.max())}
 
@@ -62,6 +74,7 @@ def export_network(
     """Load the network, export it to ``path``, check the export's mask against PyTorch's, and compute PyTorch's
     logits and mask of the first ``calibration`` image (the export's step; run in its own process)."""
     from mgd_sam2.inference.export import CalibrationViews, export_onnx, torch_logits
+    from mgd_sam2.inference.segmenter import Segmenter
 
     network = source.load()
     export = export_onnx(network, path, record)
@@ -69,6 +82,13 @@ def export_network(
     image = check_image(network.input_size)
     check_mask = reference.predict(image)
     report = {**export.report, **mask_distance(path, image, check_mask)}
+    if report["mask_max_levels"] > EXPORT_MASK_LEVELS:
+        Path(path).unlink()
+        raise ConfigError(
+            f"the ONNX export's mask differs from PyTorch's by up to {report['mask_max_levels']} grey levels (allowed "
+            f"{EXPORT_MASK_LEVELS}) although its logits agree; not written. Please report it with the preset and "
+            "torch version."
+        )
     first = CalibrationViews(calibration[:1], network.input_size, network.grid)[0] if calibration else None
     calibration_logits = torch_logits(network, first) if first is not None else None
     calibration_mask = reference.predict(calibration[0]) if calibration else None

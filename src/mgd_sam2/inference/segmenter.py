@@ -159,12 +159,16 @@ class Segmenter:
         return cls.from_settings(settings, max_pixels)
 
     @classmethod
-    def from_settings(cls, settings: InferenceSettings, max_pixels: int = DEFAULT_MAX_PIXELS) -> Segmenter:
-        """Load the weights ``settings`` name, as they say (``InferenceSettings.resolve`` made them)."""
+    def from_settings(
+        cls, settings: InferenceSettings, max_pixels: int = DEFAULT_MAX_PIXELS, cache: bool = True
+    ) -> Segmenter:
+        """Load the weights ``settings`` name, as they say (``InferenceSettings.resolve`` made them); ``cache``:
+        OpenVINO's compile cache (False for a file about to be thrown away)."""
         weights, weights_extra = settings.weights, settings.weights_extra
         if settings.backend in EXPORTED_BACKENDS:
             bf16 = settings.precision == "bf16-mixed"
-            runner = OnnxBackend(weights) if settings.backend == "onnx" else OpenVinoBackend(weights, bf16=bf16)
+            runner = (OnnxBackend(weights) if settings.backend == "onnx"
+                      else OpenVinoBackend(weights, bf16=bf16, cache=cache))  # fmt: skip
             return cls(runner, settings, runner.describe(), max_pixels)
         network, description = load_network(weights, weights_extra)
         backend = TorchBackend(network.eval(), torch.device(settings.device), settings.autocast_dtype)
