@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,16 +18,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from mgd_sam2.utils.ports import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = str(ROOT / "tests/fixtures/ddp.yaml")
 BIN = Path(sys.executable).parent
 DDP_WARNINGS = ("Grad strides do not match bucket view strides", "sync_dist=True", "find_unused_parameters")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def workdir(tmp_path: Path, synthetic_root: Path, name: str) -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
@@ -12,15 +11,10 @@ import torch.multiprocessing as mp
 
 from mgd_sam2.metrics.pairs import image_pairs
 from mgd_sam2.metrics.sod import build_metrics, reordering_bound, scalar_results
+from mgd_sam2.utils.ports import free_port
 from test_metrics import CASES
 
 SMALL_CASES = [case for case in CASES if case[1].size < 500_000]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def score_shard(rank: int, world_size: int, port: int, out: str, cache: str) -> None:

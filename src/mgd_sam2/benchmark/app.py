@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.client
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from mgd_sam2.errors import UserError
+from mgd_sam2.utils.ports import free_port
 
 PHOTO_SIZE = (2048, 1536)  # (width, height) of the photo sent
 STARTUP_LIMIT_S = 300  # the app not answering after this long is a failure
@@ -53,12 +53,6 @@ class AppProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def launch_app(ckpt: Path, folder: Path, *extra: str, env: dict[str, str] | None = None) -> AppProcess:
@@ -149,12 +143,10 @@ def measure_app(ckpt: Path, label: str, folder: Path, images: int) -> dict[str, 
 
 
 def random_weights(preset: str, folder: Path) -> Path:
-    """A model folder of ``preset`` with seeded random weights (what the app loads for a preset's cost)."""
-    import torch
-
+    """A model folder of ``preset`` with the speed benchmark's seeded random weights (what the app loads for a preset's
+    cost)."""
+    from mgd_sam2.benchmark.speed import RandomNetwork
     from mgd_sam2.inference.segmenter import Segmenter
-    from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 
-    torch.manual_seed(0)
-    network = MGDSAM2(NetworkConfig(preset=preset))
+    network = RandomNetwork(preset).load()
     return Segmenter.from_network(network, device="cpu", name=f"{preset}, random weights").save_pretrained(folder)

@@ -146,10 +146,9 @@ def measure_cost(config: CostConfig) -> dict[str, Any]:
     """Seconds, network passes and peak memory of one ``Segmenter.predict`` of a random image, in this process."""
     import torch
 
-    from mgd_sam2.models.network import MGDSAM2, NetworkConfig
+    from mgd_sam2.benchmark.speed import RandomNetwork
 
-    torch.manual_seed(0)
-    loaded = Segmenter.from_network(MGDSAM2(NetworkConfig(preset=config.preset)), device=config.device)
+    loaded = Segmenter.from_network(RandomNetwork(config.preset).load(), device=config.device)
     backend = CountedBackend(loaded.backend)
     segmenter = Segmenter(backend, loaded.settings, loaded.description).with_detail(config.mode, config.zoom)
     cuda = loaded.settings.device == "cuda"

@@ -97,11 +97,16 @@ def export_network(
 
 
 def quantize_checked(
-    quantize: Callable[..., dict], path: Path, image: np.ndarray | Path, expected_mask: np.ndarray, *args: Any
+    quantize: Callable[..., dict],
+    image: np.ndarray | Path,
+    expected_mask: np.ndarray,
+    source: Path,
+    path: Path,
+    *args: Any,
 ) -> dict:
-    """``quantize(*args)`` writing ``path``, then its report with `mask_distance` of ``image`` (in bf16 where the
-    report says the logits were compared in bf16, as predict runs it fastest)."""
-    report = quantize(*args)
+    """``quantize(source, path, *args)``, which writes ``path``, then its report with `mask_distance` of ``image`` (in
+    bf16 where the report says the logits were compared in bf16, as predict runs it fastest)."""
+    report = quantize(source, path, *args)
     precision = "bf16-mixed" if report.get("bf16") else "32-true"
     return {**report, **mask_distance(path, image, expected_mask, precision)}
 
@@ -126,11 +131,10 @@ def export_steps(
                             None if quantized else record)  # fmt: skip
     yield onnx, exported.report
     if int8:
-        yield int8, run_isolated(quantize_checked, quantize_onnx, int8, check_image(exported.input_size),
+        yield int8, run_isolated(quantize_checked, quantize_onnx, check_image(exported.input_size),
                                  exported.check_mask, onnx, int8, exported.check_logits, record)  # fmt: skip
     if openvino_int8:
         views = CalibrationViews(calibration, exported.input_size, exported.grid)
-        report = run_isolated(quantize_checked, quantize_openvino, openvino_int8, calibration[0],
-                              exported.calibration_mask, onnx, openvino_int8, views, exported.calibration_logits,
-                              record)  # fmt: skip
+        report = run_isolated(quantize_checked, quantize_openvino, calibration[0], exported.calibration_mask, onnx,
+                              openvino_int8, views, exported.calibration_logits, record)  # fmt: skip
         yield openvino_int8, report
