@@ -264,3 +264,28 @@ def test_tiles_and_the_plain_pass_share_the_band_by_tile_share() -> None:
     mask = fake_segmenter(TwoConstants(plain, tile), "tiles", 2).predict(image)
     blended = torch.tensor((1 - TILE_SHARE) * plain + TILE_SHARE * tile)
     assert np.unique(mask).tolist() == [int(255 * torch.sigmoid(blended))]
+
+
+def test_every_mode_through_lightning_predict(trained_checkpoint: Path, tmp_path: Path, monkeypatch) -> None:
+    """`mgd-sam2 predict -c CONFIG --model.detail MODE` writes the masks `mgd-sam2 predict --detail MODE` does: the
+    model runs the detail mode, and the CLI has the DataModule keep the pixels it reads."""
+    from mgd_sam2.data.synth import generate_sample
+
+    monkeypatch.chdir(tmp_path)
+    Image.fromarray(generate_sample(0, 3, 240, 320)[0]).save(tmp_path / "photo.png")
+    masks = {}
+    for mode in ("off", "crop", "tiles"):
+        out = tmp_path / mode
+        argv = ["-c", str(Path(__file__).parent.parent / "src/mgd_sam2/configs/demo.yaml"), "--trainer.logger",
+                "false", "--ckpt_path", str(trained_checkpoint), "--data.predict", str(tmp_path / "photo.png"),
+                "--trainer.callbacks+=mgd_sam2.inference.writer.MaskWriter", "--trainer.callbacks.output", str(out),
+                "--model.detail", mode, "--model.detail_zoom", "3"]  # fmt: skip
+        assert main(["predict", *argv]) == 0
+        masks[mode] = np.asarray(Image.open(out / "photo.png"))
+        expected = Segmenter.load(trained_checkpoint, device="cpu", detail=mode, detail_zoom=3).predict(
+            tmp_path / "photo.png"
+        )
+        np.testing.assert_array_equal(masks[mode], expected)
+    assert not np.array_equal(masks["tiles"], masks["off"])  # the mode ran
+    with pytest.raises(SystemExit):  # jsonargparse refuses a mode that is not one
+        main(["predict", *argv[:-4], "--model.detail", "more"])

@@ -42,6 +42,8 @@ class SegmentationDataModule(LightningDataModule):
         input_size: model input side g*V in pixels (linked from the model by the CLI).
         grid: local views per side g; samples are cut into the network's views in the loader workers
             (linked from the model by the CLI).
+        keep_images: predict batches also carry each decoded image, which the model's detail mode reads
+            (linked from the model by the CLI: true when ``model.detail`` is not off).
         batch_size: training images per process (per GPU).
         eval_batch_size: images per validation/test/predict batch.
         num_workers: loader processes per dataloader.
@@ -62,6 +64,7 @@ class SegmentationDataModule(LightningDataModule):
         predict: Optional[Union[str, list[str]]] = None,
         input_size: int = 1024,
         grid: int = 2,
+        keep_images: bool = False,
         batch_size: int = 2,
         eval_batch_size: int = 1,
         num_workers: int = 4,
@@ -137,7 +140,9 @@ class SegmentationDataModule(LightningDataModule):
                 raise ConfigError("nothing to predict: set data.predict to an image file or folder")
             inputs = self.predict_input if isinstance(self.predict_input, list) else [self.predict_input]
             records = [record for item in inputs for record in image_records(item)[0]]
-            self.datasets["predict"] = [SegmentationDataset(records, size, "predict", grid=self.grid)]
+            self.datasets["predict"] = [
+                SegmentationDataset(records, size, "predict", grid=self.grid, keep_images=self.hparams.keep_images)
+            ]
 
     @property
     def world(self) -> tuple[int, int]:

@@ -8,11 +8,12 @@ themselves are inference/refine.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 from mgd_sam2.errors import ConfigError
 
-DETAIL_MODES = ("off", "crop", "tiles")
+DetailMode = Literal["off", "crop", "tiles"]  # as a type for configs (model.detail)
+DETAIL_MODES: tuple[str, ...] = get_args(DetailMode)
 DEFAULT_ZOOM = 2
 
 

@@ -14,6 +14,7 @@ from torch import Tensor, nn
 from mgd_sam2.data.datasets import EvalBatch, PredictBatch, TrainBatch
 from mgd_sam2.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from mgd_sam2.inference.backends import TorchBackend
+from mgd_sam2.inference.detail import DEFAULT_ZOOM, Detail, DetailMode
 from mgd_sam2.inference.maps import predict_logits, to_uint8_maps
 from mgd_sam2.inference.predict import predict_batch
 from mgd_sam2.metrics.functional import HceBinarization
@@ -45,6 +46,9 @@ class MGDSAM2Module(LightningModule):
         test_metrics: metrics computed in test.
         hce_binarize: HCE prediction binarisation, "dis" (raw > 128) or "pysod" (normalised > 0.5).
         tta: test/predict with horizontal flip x scales 0.75/1/1.25 (logits averaged).
+        detail: predict only: a detail mode for images larger than the input, as ``mgd-sam2 predict --detail``
+            (off, crop or tiles; docs/prediction.md); the CLI then has the DataModule keep each image's pixels.
+        detail_zoom: predict only: the tiles' zoom, as ``--detail-zoom`` (up to zoom x zoom tiles).
         log_images_every_n_steps: TensorBoard grids of input, GT and prediction every N training steps (0: never).
     """
 
@@ -62,9 +66,12 @@ class MGDSAM2Module(LightningModule):
         test_metrics: list[MetricName] = list(METRIC_CLASSES),  # noqa: B006, B008
         hce_binarize: HceBinarization = "dis",
         tta: bool = False,
+        detail: DetailMode = "off",
+        detail_zoom: int = DEFAULT_ZOOM,
         log_images_every_n_steps: int = 500,
     ) -> None:
         super().__init__()
+        self.detail = Detail(detail, detail_zoom)  # a bad value fails here, before anything runs
         config = NetworkConfig.from_dict(network) if isinstance(network, dict) else network  # dict: from a checkpoint
         network = config.to_dict()  # saved as a plain dict, so checkpoints load with weights_only=True
         self.save_hyperparameters()
@@ -88,6 +95,12 @@ class MGDSAM2Module(LightningModule):
     def grid(self) -> int:
         """Local views per side; the CLI links it to the DataModule, which cuts the views."""
         return self.model.grid
+
+    @property
+    def keep_images(self) -> bool:
+        """Whether predict needs each image's own pixels besides its views (a detail mode); the CLI links it to
+        the DataModule."""
+        return self.detail.mode != "off"
 
     def setup(self, stage: str) -> None:
         # Lightning advises sync_dist=True for every epoch-level value under DDP; ours are already synced
@@ -196,7 +209,7 @@ class MGDSAM2Module(LightningModule):
 
     def predict_step(self, batch: PredictBatch, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Any]:
         """8-bit maps at each image's original size, for the prediction writer; bad images pass through as errors."""
-        return predict_batch(TorchBackend(self.model), batch, tta=self.hparams.tta)
+        return predict_batch(TorchBackend(self.model), batch, tta=self.hparams.tta, detail=self.detail)
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
