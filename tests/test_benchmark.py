@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bounds import MAP_LEVELS_FP32, QUANTIZED_MAP_MEAN, QUANTIZED_SMEASURE
@@ -357,6 +358,19 @@ def test_backends_benchmark_scores_every_configuration_against_torch_fp32(overfi
         "model.onnx", "model_int8.bin", "model_int8.onnx", "model_int8.xml"]  # fmt: skip
 
 
+def test_the_detail_benchmarks_intervals_are_paired_bootstrap_percentiles() -> None:
+    from mgd_sam2.benchmark.detail import gain, paired_interval, ratio
+
+    base = np.array([3.0, 5.0, 8.0, 13.0])
+    assert paired_interval(base, base + 0.5, gain) == (0.5, 0.5)  # the same change on every image: no spread
+    assert paired_interval(base, 2 * base, ratio) == (2.0, 2.0)
+    # two images whose changes are -1 and +1: a draw's mean is -1, 0 or +1, the extremes each a quarter of draws
+    assert paired_interval(np.ones(2), np.array([0.0, 2.0]), gain) == (-1.0, 1.0)
+    # an image without a value (NaN) is left out of each draw's statistic
+    assert paired_interval(np.array([1.0, np.nan, 3.0]), np.array([2.0, np.nan, 4.0]), gain) == (1.0, 1.0)
+    assert paired_interval(base, base[::-1], ratio, seed=1) == paired_interval(base, base[::-1], ratio, seed=1)
+
+
 @pytest.mark.slow
 def test_detail_benchmark_scores_and_times_each_mode(trained_checkpoint: Path, tmp_path: Path) -> None:
     from PIL import Image
@@ -375,6 +389,12 @@ def test_detail_benchmark_scores_and_times_each_mode(trained_checkpoint: Path, t
         assert 0 <= row["Smeasure"] <= 1 and 0 <= row["maxFm"] <= 1 and row["HCE"] >= 0 and row["s_per_image"] > 0
         assert len(list(Path(row["predictions"]).glob("*.png"))) == 2
     assert off["mBA_gain"] == 0 and off["time_ratio"] == 1 and tiles["mBA_gain"] == tiles["mBA"] - off["mBA"]
+    assert off["Smeasure_gain_interval"] == off["mBA_gain_interval"] == [0, 0] and off["HCE_ratio_interval"] == [1, 1]
+    assert tiles["per_image"]["name"] == off["per_image"]["name"] == ["syn_00008", "syn_00009"]
+    assert np.mean(tiles["per_image"]["HCE"]) == tiles["HCE"]
+    for key in ("Smeasure_gain", "mBA_gain", "HCE_ratio"):
+        low, high = tiles[f"{key}_interval"]
+        assert low <= high and np.isfinite([low, high]).all(), key
     figure = Image.open(report["figure"])
     assert figure.size == (4 * 256, 256 + 16)  # input, GT, off, tiles x2
     cost_off, cost_tiles = report["cost"]

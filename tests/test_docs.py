@@ -215,22 +215,31 @@ def test_the_backends_accuracy_claims_are_the_measured_table() -> None:
 
 
 def test_the_detail_goals_read_as_the_measurement_says() -> None:
-    """docs/benchmarks.md says which goals of the detail mode its measurement meets: mBA +0.03 from tiles x2 on, no
-    drop of Sα, HCEγ 20 % lower at no zoom, at most 4x the time with the demo's model up to x4, and base_plus's
-    worst case beyond 4x at 16 megapixels; at 8K tiles x2 meets the accuracy goals in at most 4x the time;
-    the JSONs must say the same."""
-    page = (ROOT / "docs/benchmarks.md").read_text()
+    """docs/benchmarks.md says which goals of the detail mode its measurement meets: mBA +0.03 from tiles x2 on, the
+    size of the gain unsettled; no drop of Sα, small losses in every interval; HCEγ 20 % lower at no zoom, x2 closest
+    with an interval beyond -20 % but not 0; at most 4x the time with the demo's model up to x4, and base_plus's
+    worst case beyond 4x at 16 megapixels; at 8K tiles x2 meets the accuracy goals in at most 4x the time. The JSONs
+    must say the same."""
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
     assert "<!-- measured: detail_4k -->" in page and "HCEγ 20 % lower is **not met** at any zoom" in page
+    assert "tiles ×2 comes closest, and its interval reaches beyond −20 % but not 0" in page
     measured = json.loads((ROOT / "docs/measurements/detail_4k.json").read_text())
     rows = {row["configuration"]: row for row in measured["accuracy"]}
     tiles = [row for name, row in rows.items() if name.startswith("tiles")]
-    assert all(row["mBA_gain"] >= 0.03 for row in tiles)
-    assert all(row["Smeasure"] >= rows["off"]["Smeasure"] for row in tiles)
+    assert all(row["mBA_gain"] >= 0.03 and row["mBA_gain_interval"][0] < 0.03 for row in tiles)
+    assert all(row["Smeasure_gain"] >= 0 and row["Smeasure_gain_interval"][0] < 0 for row in tiles)
     assert all(row["HCE_ratio"] > 0.8 for row in tiles)
+    assert min(tiles, key=lambda row: row["HCE_ratio"])["configuration"] == "tiles x2"
+    low, high = rows["tiles x2"]["HCE_ratio_interval"]
+    assert low < 0.8 < high < 1
+    per_image = [x2 / off for x2, off in zip(rows["tiles x2"]["per_image"]["HCE"], rows["off"]["per_image"]["HCE"])]
+    stated = "HCEγ ratio ran from 0.09 to 1.07 over the 30 images, lower on 22 of them"
+    assert stated in page and (f"{min(per_image):.2f}", f"{max(per_image):.2f}") == ("0.09", "1.07")
+    assert len(per_image) == 30 and sum(ratio < 1 for ratio in per_image) == 22
     assert rows["tiles x2"]["time_ratio"] <= 4 and rows["tiles x4"]["time_ratio"] <= 4
     cost = {(row["megapixels"], row["configuration"]): row for row in measured["cost"]}
     assert cost[16.0, "tiles x2"]["time_ratio"] > 4 and cost[16.0, "tiles x2"]["passes"] == 5
-    assert "At 8K, tiles ×2 meets the three accuracy goals" in " ".join(page.split())
+    assert "At 8K, tiles ×2 meets the three accuracy goals" in page
     rows = {
         row["configuration"]: row
         for row in json.loads((ROOT / "docs/measurements/detail_8k.json").read_text())["accuracy"]

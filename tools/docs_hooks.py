@@ -115,18 +115,34 @@ def backends_table(measurement: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def signed(value: float, digits: int) -> str:
+    """``value`` with its sign, a true minus sign for negatives; no sign where it rounds to zero."""
+    text = f"{value:+.{digits}f}"
+    return text[1:] if float(text) == 0 else text.replace("-", "−")
+
+
+def change_cell(row: dict, key: str, digits: int = 3) -> str:
+    """A change against ``off`` and its 95 % bootstrap interval: ``+0.047 (+0.031 to +0.062)``; for HCEγ's ratio
+    (``HCE_ratio``) in percent: ``−19 % (−43 to +7 %)``."""
+    low, high = row[f"{key}_interval"]
+    if key == "HCE_ratio":
+        return f"{signed(100 * (row[key] - 1), 0)} % ({signed(100 * (low - 1), 0)} to {signed(100 * (high - 1), 0)} %)"
+    return f"{signed(row[key], digits)} ({signed(low, digits)} to {signed(high, digits)})"
+
+
 def detail_table(measurement: dict) -> str:
-    """``benchmark detail``'s two tables: each mode's scores at GT resolution with its gain over ``off`` (the first
-    row), then time and peak memory per image size and mode."""
+    """``benchmark detail``'s two tables: each mode's scores at GT resolution with its change against ``off`` (the
+    first row) and that change's 95 % bootstrap interval over the images, then time and peak memory per image size
+    and mode."""
     accuracy = measurement["accuracy"]
-    lines = ["| mode | Sα↑ | maxFβ↑ | mBA↑ | HCEγ↓ | s / image | mBA vs off | HCEγ vs off | time vs off |",
-             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = ["| mode | Sα↑ | maxFβ↑ | mBA↑ | HCEγ↓ | s / image | Sα vs off | mBA vs off | HCEγ vs off | time vs off |",
+             "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    changes = ("Smeasure_gain", "mBA_gain", "HCE_ratio")
     for row in accuracy:
-        change = "—" if row is accuracy[0] else f"{row['HCE_ratio'] - 1:+.0%}".replace("%", " %")
+        cells = ["—"] * len(changes) if row is accuracy[0] else [change_cell(row, key) for key in changes]
         lines.append(
             f"| {row['configuration']} | {row['Smeasure']:.3f} | {row['maxFm']:.3f} | {row['mBA']:.3f} | "
-            f"{row['HCE']:.0f} | {row['s_per_image']:.2f} | {row['mBA_gain']:+.3f} | {change} | "
-            f"{row['time_ratio']:.2f}× |"
+            f"{row['HCE']:.0f} | {row['s_per_image']:.2f} | " + " | ".join(cells) + f" | {row['time_ratio']:.2f}× |"
         )
     lines += ["", f"Time and peak memory per image, {measurement['cost'][0]['preset']} with random weights (every "
               "probability near 0.5, so every tile runs):", "",

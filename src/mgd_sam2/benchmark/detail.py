@@ -4,7 +4,11 @@ Accuracy: a synthetic split drawn by the project's generator at 4K by default (s
 ``--size 4320 7680``) from the thin families (``THIN_OBJECTS``: 1-4 px structures at that size) and without the hard
 cases, i.e. the demo's data but for the size, is predicted with each configuration (off, crop, tiles at each zoom)
 and scored at GT resolution (Sα, maxFβ, MAE, mBA, HCEγ); seconds per image are predict's, reading and writing
-included. A figure shows one crop of the first image: input, GT and each configuration's mask.
+included. Each configuration's change against the first (Sα and mBA gained, HCEγ as a ratio) comes with a 95 %
+bootstrap interval over the images (the same images drawn for both, so it is a paired comparison): the change varies
+widely from image to image (docs/benchmarks.md, Detail), and the interval says whether the split's figure settles a
+goal. A figure shows one crop of the first image: input,
+GT and each configuration's mask.
 
 Cost: one image per size in megapixels (random pixels, 16:9) with a preset's random weights, every probability near
 0.5 so every tile runs (the worst case), timed in a fresh process per size and configuration after one warm-up pass,
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import resource
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -31,7 +36,32 @@ from mgd_sam2.utils.isolated import run_isolated
 DETAIL_SPLIT = "SYN-TE"
 SCORED = ("S", "F", "MAE", "HCE", "mBA")  # metric names (metrics/sod.py)
 SHOWN = ("Smeasure", "maxFm", "MAE", "mBA", "HCE")  # their results in the table
+PAIRED = ("Smeasure", "mBA", "HCE")  # per image, for the intervals of the changes against the first configuration
 FIGURE_SIDE = 512  # pixels of the image shown in each panel of the figure
+INTERVAL = 0.95  # of the bootstrap intervals of each configuration's change against the first
+RESAMPLES = 10_000  # bootstrap draws of the images
+
+
+def paired_interval(
+    base: np.ndarray, other: np.ndarray, statistic: Callable[[np.ndarray, np.ndarray], np.ndarray], seed: int = 0
+) -> tuple[float, float]:
+    """The INTERVAL percentile bootstrap interval of ``statistic`` over images drawn with replacement, the same
+    images from ``base`` and ``other`` ((N,) per-image values, NaN where an image has none); ``statistic`` maps two
+    (R, N) draws to (R,)."""
+    drawn = np.random.default_rng(seed).integers(0, len(base), (RESAMPLES, len(base)))
+    tail = (1 - INTERVAL) / 2 * 100
+    low, high = np.nanpercentile(statistic(base[drawn], other[drawn]), [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def gain(base: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """The mean per-image gain of ``other`` over ``base`` along the last axis (images without a value left out)."""
+    return np.nanmean(other - base, axis=-1)
+
+
+def ratio(base: np.ndarray, other: np.ndarray) -> np.ndarray:
+    """``other``'s mean over ``base``'s along the last axis: the ratio of the split's scores."""
+    return np.nansum(other, axis=-1) / np.nansum(base, axis=-1)
 
 
 def configurations(modes: list[str], zooms: list[int]) -> list[Detail]:
@@ -51,7 +81,8 @@ def detail_split(
 
 def score(segmenter: Segmenter, split: Split, details: list[Detail], out: Path, workers: int) -> list[dict[str, Any]]:
     """Per configuration: the scores of its predictions (written to out/predictions/<configuration>) at GT resolution,
-    seconds per image, and against the first configuration (off, where given): mBA gained, HCEγ and time as ratios."""
+    per image too, seconds per image, and against the first configuration (off, where given): Sα and mBA gained and
+    HCEγ and time as ratios, the first three with their bootstrap intervals (`paired_interval`)."""
     from mgd_sam2.metrics.evaluate import evaluate_folders
 
     records = split_records(split)
@@ -64,14 +95,22 @@ def score(segmenter: Segmenter, split: Split, details: list[Detail], out: Path, 
         seconds = (time.perf_counter() - start) / len(records)
         if writer.failures:
             raise DatasetLayoutError(f"could not read {writer.failures[0][0]}: {writer.failures[0][1]}")
-        scores = evaluate_folders(folder, split.mask_dir, metric_names=list(SCORED), workers=workers).scores
-        rows.append({"configuration": detail.label, **{key: scores[key] for key in SHOWN}, "s_per_image": seconds,
-                     "predictions": str(folder)})  # fmt: skip
+        evaluation = evaluate_folders(folder, split.mask_dir, metric_names=list(SCORED), workers=workers)
+        per_image = {key: [image[key] for image in evaluation.per_image] for key in ("name", *PAIRED)}
+        rows.append({"configuration": detail.label, **{key: evaluation.scores[key] for key in SHOWN},
+                     "s_per_image": seconds, "predictions": str(folder), "per_image": per_image})  # fmt: skip
     base = rows[0]
     for row in rows:
+        if row["per_image"]["name"] != base["per_image"]["name"]:
+            raise ValueError(f"{row['configuration']} scored other images than {base['configuration']}")
+        row["Smeasure_gain"] = row["Smeasure"] - base["Smeasure"]
         row["mBA_gain"] = row["mBA"] - base["mBA"]
         row["HCE_ratio"] = row["HCE"] / base["HCE"] if base["HCE"] else None
         row["time_ratio"] = row["s_per_image"] / base["s_per_image"]
+        for key, change, statistic in (("Smeasure", "Smeasure_gain", gain), ("mBA", "mBA_gain", gain),
+                                       ("HCE", "HCE_ratio", ratio)):  # fmt: skip
+            values = [np.array(r["per_image"][key], dtype=float) for r in (base, row)]  # None (no boundary): NaN
+            row[f"{change}_interval"] = paired_interval(*values, statistic)
     return rows
 
 

@@ -306,7 +306,12 @@ def add_detail_arguments(actions: argparse._SubParsersAction) -> None:
         metavar=("MIN", "MAX"),
         help="range of the generated images' side lengths in pixels (4K; 8K: 4320 7680)",
     )
-    detail.add_argument("--images", type=positive_int, default=10, help="images generated")
+    detail.add_argument(
+        "--images",
+        type=positive_int,
+        default=30,
+        help="images generated (the changes vary widely from image to image: see the intervals the results give)",
+    )
     detail.add_argument(
         "--objects",
         type=comma_list(str, TRAINING_OBJECTS),
