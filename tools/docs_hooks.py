@@ -122,11 +122,12 @@ def signed(value: float, digits: int) -> str:
 
 
 def change_cell(row: dict, key: str, digits: int = 3) -> str:
-    """A change against ``off`` and its 95 % bootstrap interval: ``+0.047 (+0.031 to +0.062)``; for HCEγ's ratio
-    (``HCE_ratio``) in percent: ``−19 % (−43 to +7 %)``."""
+    """A change against ``off`` and its 95 % bootstrap interval, as ``+0.050 (+0.020 to +0.080)``; for HCEγ's ratio
+    (``HCE_ratio``) in percent, as ``−20 % (−30 to −10 %)``."""
     low, high = row[f"{key}_interval"]
     if key == "HCE_ratio":
-        return f"{signed(100 * (row[key] - 1), 0)} % ({signed(100 * (low - 1), 0)} to {signed(100 * (high - 1), 0)} %)"
+        percent = [signed(100 * (value - 1), 0) for value in (row[key], low, high)]
+        return f"{percent[0]} % ({percent[1]} to {percent[2]} %)"
     return f"{signed(row[key], digits)} ({signed(low, digits)} to {signed(high, digits)})"
 
 

@@ -7,8 +7,7 @@ and scored at GT resolution (Sα, maxFβ, MAE, mBA, HCEγ); seconds per image ar
 included. Each configuration's change against the first (Sα and mBA gained, HCEγ as a ratio) comes with a 95 %
 bootstrap interval over the images (the same images drawn for both, so it is a paired comparison): the change varies
 widely from image to image (docs/benchmarks.md, Detail), and the interval says whether the split's figure settles a
-goal. A figure shows one crop of the first image: input,
-GT and each configuration's mask.
+goal. A figure shows one crop of the first image: input, GT and each configuration's mask.
 
 Cost: one image per size in megapixels (random pixels, 16:9) with a preset's random weights, every probability near
 0.5 so every tile runs (the worst case), timed in a fresh process per size and configuration after one warm-up pass,

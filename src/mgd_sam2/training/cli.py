@@ -37,7 +37,8 @@ VERSION_FOLDER = re.compile(r"^version_(\d+)$")
 
 class MGDSAM2CLI(LightningCLI):
     """LightningCLI with the network's input size (g * V) and grid fed to the DataModule, which cuts the views,
-    so the two always agree (and whether predict keeps each image's pixels, which a detail mode reads); ``--ckpt_path`` resolved to run folders (module docstring)."""
+    so the two always agree (and whether predict keeps each image's pixels, which a detail mode reads);
+    ``--ckpt_path`` resolved to run folders (module docstring)."""
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("model.input_size", "data.input_size", apply_on="instantiate")
