@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mgd_sam2.benchmark.app import AppStartError, connect, launch_app, resident_mb
+from mgd_sam2.benchmark.app import AppProcess, AppStartError, connect, launch_app, resident_mb
 from mgd_sam2.benchmark.app import cut_out as app_cut_out
 from mgd_sam2.cli import main
 from mgd_sam2.data.layouts import resolve_split
@@ -35,12 +35,11 @@ MAX_UPLOAD_MB = 2  # the server's --max-upload-mb, so a request can be over it
 
 
 @dataclass
-class AppServer:
-    url: str
-    process: subprocess.Popen
-    tmp: Path  # the server's TMPDIR
+class AppServer(AppProcess):
+    """The app as `launch_app` started it, with its TMPDIR and weights."""
+
+    tmp: Path
     ckpt: Path
-    startup_s: float  # from start to the page answering
 
 
 def start_app(ckpt: Path, folder: Path, *extra: str) -> AppServer:
@@ -50,7 +49,7 @@ def start_app(ckpt: Path, folder: Path, *extra: str) -> AppServer:
         app = launch_app(ckpt, folder, *extra, env={**os.environ, "TMPDIR": str(folder / "tmp")})
     except AppStartError as error:
         pytest.fail(str(error))
-    return AppServer(app.url, app.process, folder / "tmp", ckpt, app.startup_s)
+    return AppServer(**vars(app), tmp=folder / "tmp", ckpt=ckpt)
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +58,7 @@ def app_server(trained_checkpoint: Path, tmp_path_factory) -> AppServer:
     limits = ["--max-pixels", str(MAX_PIXELS), "--max-upload-mb", str(MAX_UPLOAD_MB)]
     server = start_app(trained_checkpoint, folder, *limits)
     yield server
-    server.process.send_signal(signal.SIGINT)  # Ctrl-C: the app stops and removes its temporary folder
-    assert server.process.wait(timeout=60) in (0, 130), (folder / "app.log").read_text()[-3000:]
+    assert server.stop() in (0, 130), server.log.read_text()[-3000:]  # Ctrl-C: it removes its temporary folder
     left = [str(path) for path in (folder / "tmp").rglob("*")]
     assert not left, f"the app left files in its temporary folder: {left[:5]}"
 
