@@ -7,12 +7,14 @@ test sees that nothing is left behind after it stops. The browser test (marker `
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -22,8 +24,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mgd_sam2.benchmark.app import AppProcess, AppStartError, connect, launch_app, resident_mb
-from mgd_sam2.benchmark.app import cut_out as app_cut_out
+from mgd_sam2.benchmark.app import AppProcess, AppStartError, connect, cut_out, launch_app, resident_mb
 from mgd_sam2.cli import main
 from mgd_sam2.data.layouts import resolve_split
 from mgd_sam2.utils.files import TEMPORARY_SUFFIX
@@ -63,31 +64,34 @@ def app_server(trained_checkpoint: Path, tmp_path_factory) -> AppServer:
     assert not left, f"the app left files in its temporary folder: {left[:5]}"
 
 
-def cut_out(server: AppServer, *files: Path, binary: bool = False, threshold: int = 128):
-    return app_cut_out(connect(server.url), *files, binary=binary, threshold=threshold)
+@pytest.fixture(scope="module")
+def client(app_server: AppServer):
+    """A client of the page's API; what it downloads is removed after the module's tests."""
+    with connect(app_server.url) as client:
+        yield client
 
 
-def test_the_page_gives_predicts_files_byte_for_byte(app_server: AppServer, synthetic_root: Path, tmp_path: Path):
+def test_the_page_gives_predicts_files_byte_for_byte(
+    app_server: AppServer, client, synthetic_root: Path, tmp_path: Path
+) -> None:
     images = sorted(resolve_split(synthetic_root, "synthetic/SYN-TE").image_dir.iterdir())[:2]
     out = tmp_path / "predict"
     for image in images:
         args = ["predict", "--ckpt", str(app_server.ckpt), "--input", str(image), "--output", str(out), "--cutout"]
         assert main([*args, "--workers", "0", "--device", "cpu"]) == 0
-    gallery, downloads, status = cut_out(app_server, *images)
+    gallery, downloads, status = cut_out(client, *images)
     files = {Path(path).name: Path(path) for path in downloads}
     for image in images:
         for name in (f"{image.stem}.png", f"{image.stem}_cutout.png"):
             assert files[name].read_bytes() == (out / name).read_bytes(), name
     assert len(gallery) == 4 * len(images) and "masks128.zip" in files
     assert f"**{len(images)} image(s)**" in status and "per image" in status
-    gallery, downloads, status = cut_out(app_server, images[0], binary=True, threshold=200)
+    gallery, downloads, status = cut_out(client, images[0], binary=True, threshold=200)
     mask = np.asarray(Image.open(next(Path(p) for p in downloads if Path(p).name.endswith("_binary200.png"))))
     assert np.array_equal(mask, np.where(np.asarray(Image.open(out / f"{images[0].stem}.png")) > 200, 255, 0))
 
 
-def test_bad_uploads_get_a_message_and_the_app_keeps_serving(
-    app_server: AppServer, synthetic_root: Path, tmp_path: Path
-) -> None:
+def test_bad_uploads_get_a_message_and_the_app_keeps_serving(client, synthetic_root: Path, tmp_path: Path) -> None:
     text = tmp_path / "notes.png"
     text.write_text("not an image")
     truncated = tmp_path / "truncated.jpg"
@@ -95,39 +99,38 @@ def test_bad_uploads_get_a_message_and_the_app_keeps_serving(
     truncated.write_bytes(truncated.read_bytes()[:600])
     huge = tmp_path / "huge.png"
     Image.new("L", (2000, 2000)).save(huge)  # 4 MP, over the server's --max-pixels
-    gallery, downloads, status = cut_out(app_server, text, truncated, huge)
+    gallery, downloads, status = cut_out(client, text, truncated, huge)
     assert gallery == [] and downloads in ([], None)
     for name in ("notes.png", "truncated.jpg", "huge.png"):
         assert f"skipped **{name}**" in status, status
     image = sorted(resolve_split(synthetic_root, "synthetic/SYN-TE").image_dir.iterdir())[0]
-    gallery, downloads, status = cut_out(app_server, image)
+    gallery, downloads, status = cut_out(client, image)
     assert len(gallery) == 4 and "**1 image(s)**" in status
 
 
-def test_requests_queue_one_at_a_time_and_see_their_place(app_server: AppServer, tmp_path: Path) -> None:
-    from gradio_client import Client, handle_file
+def test_requests_queue_one_at_a_time_and_see_their_place(app_server: AppServer, client, tmp_path: Path) -> None:
+    from gradio_client import handle_file
     from gradio_client.utils import Status
 
     photos = []
     for index in range(4):  # large photos (under the server's --max-pixels): a request long enough to queue behind
         photos.append(tmp_path / f"photo{index}.jpg")
         Image.fromarray(np.full((1440, 1920, 3), 40 * index, np.uint8)).save(photos[-1], quality=90)
-    first = Client(app_server.url, verbose=False).submit(
-        [handle_file(str(path)) for path in photos], False, 128, api_name="/cutout"
-    )
+    first = client.submit([handle_file(str(path)) for path in photos], False, 128, api_name="/cutout")
     deadline = time.perf_counter() + 120
     while first.status().code != Status.PROCESSING and not first.done() and time.perf_counter() < deadline:
         time.sleep(0.02)
-    second = Client(app_server.url, verbose=False).submit([handle_file(str(photos[0]))], False, 128, api_name="/cutout")
-    ranks, first_done = [], None
-    while not second.done() and time.perf_counter() < deadline:
-        status = second.status()
-        if status.code == Status.IN_QUEUE and status.rank is not None:
-            ranks.append(status.rank)
-        if first_done is None and first.status().code == Status.FINISHED:  # done() waits for the downloads too
-            first_done = time.perf_counter()
-        time.sleep(0.02)
-    assert "**4 image(s)**" in first.result()[2] and "**1 image(s)**" in second.result()[2]
+    with connect(app_server.url) as other_user:
+        second = other_user.submit([handle_file(str(photos[0]))], False, 128, api_name="/cutout")
+        ranks, first_done = [], None
+        while not second.done() and time.perf_counter() < deadline:
+            status = second.status()
+            if status.code == Status.IN_QUEUE and status.rank is not None:
+                ranks.append(status.rank)
+            if first_done is None and first.status().code == Status.FINISHED:  # done() waits for the downloads too
+                first_done = time.perf_counter()
+            time.sleep(0.02)
+        assert "**4 image(s)**" in first.result()[2] and "**1 image(s)**" in second.result()[2]
     # one at a time: the first request finished while the second was not yet done (it finishes first when requests
     # run side by side). When the second was seen starting is not compared: each request's status arrives on its own
     # stream, and the second's start was once seen 20 ms before the first's finish.
@@ -136,19 +139,19 @@ def test_requests_queue_one_at_a_time_and_see_their_place(app_server: AppServer,
 
 
 def test_uploads_over_the_limits_are_refused_on_the_page_before_they_take_memory(
-    app_server: AppServer, tmp_path: Path
+    app_server: AppServer, client, tmp_path: Path
 ) -> None:
     bomb = tmp_path / "zeros.png"
     Image.new("L", (8000, 8000)).save(bomb)  # 64 megapixels in 62 KB: predicted, the app would take 1.3 GB more
     before = resident_mb(app_server.process.pid)[1]  # the peak so far, MiB
-    gallery, downloads, status = cut_out(app_server, bomb)
+    gallery, downloads, status = cut_out(client, bomb)
     assert gallery == [] and "skipped **zeros.png**: 8000x8000 = 64 megapixels, over this server's limit of 3" in status
     assert resident_mb(app_server.process.pid)[1] - before < 64, "decoded: its 8-bit pixels alone take 64 MB"
     noise = np.random.default_rng(0).integers(0, 255, (520, 520, 3), np.uint8)  # 0.8 MB as PNG: under the limit
     files = [tmp_path / f"noise{index}.png" for index in range(3)]  # together over it
     for path in files:
         Image.fromarray(noise).save(path)
-    gallery, downloads, status = cut_out(app_server, *files)
+    gallery, downloads, status = cut_out(client, *files)
     assert gallery == [] and f"over this server's limit of {MAX_UPLOAD_MB} MB per request" in status, status
     with urllib.request.urlopen(app_server.url + "config", timeout=30) as response:
         page = response.read().decode()
@@ -173,7 +176,8 @@ def test_every_stop_signal_removes_the_apps_files_and_a_killed_apps_go_at_the_ne
     server = start_app(trained_checkpoint, tmp_path)
     assert not stale.exists() and live.is_dir()
     image = sorted(resolve_split(synthetic_root, "synthetic/SYN-TE").image_dir.iterdir())[0]
-    assert len(cut_out(server, image)[0]) == 4
+    with connect(server.url) as client:
+        assert len(cut_out(client, image)[0]) == 4
     assert len(list(tmp.rglob("*.png"))) >= 2  # the app's folder holds the upload's mask and cut-out
     server.process.send_signal(stop)
     log = tmp_path / "app.log"
@@ -182,8 +186,14 @@ def test_every_stop_signal_removes_the_apps_files_and_a_killed_apps_go_at_the_ne
     assert f"stopped by {stop.name}; removed the app's uploads and results" in log.read_text()
 
 
+# headless, with no background connections (this machine's closed network refuses them, many at a time)
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
 @pytest.mark.browser
 def test_a_real_browser_uploads_an_image_and_sees_the_mask(app_server: AppServer, tmp_path: Path) -> None:
+    from playwright.sync_api import Error as BrowserError
     from playwright.sync_api import expect, sync_playwright
 
     chromium = shutil.which("chromium")
@@ -193,20 +203,45 @@ def test_a_real_browser_uploads_an_image_and_sees_the_mask(app_server: AppServer
     pixels = np.full((1080, 1920, 3), 60, np.uint8)
     pixels[300:800, 600:1300] = rng.integers(150, 255, (500, 700, 3), dtype=np.uint8)
     Image.fromarray(pixels).save(image, quality=90)
+    seen: list[str] = []  # what the page did, for the message of a failure
+    start = time.perf_counter()
+
+    def note(text: str) -> None:
+        seen.append(f"{time.perf_counter() - start:7.2f} s  {text}")
+
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(app_server.url)
-        page.locator("#upload input[type=file]").set_input_files(str(image))
-        page.locator("#upload").get_by_text("photo.jpg").first.wait_for(timeout=60_000)
-        page.locator("#run").click()
-        expect(page.locator("#status")).to_contain_text("1 image(s)", timeout=180_000)
-        images = page.locator("#results img")
-        expect(images).to_have_count(4, timeout=60_000)
-        masks = [images.nth(index).get_attribute("src") for index in range(4)]
-        assert any("photo.png" in (src or "") for src in masks), masks  # the mask file, served by the app
-        page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
-        browser.close()
+        page.on("console", lambda message: note(f"console {message.type}: {message.text[:300]}"))
+        page.on("pageerror", lambda error: note(f"page error: {error}"))
+        page.on("request", lambda request: note(f"-> {request.method} {request.url[:120]}"))
+        page.on("requestfailed", lambda request: note(f"failed: {request.url[:120]} {request.failure}"))
+        page.on("response", lambda response: note(f"<- {response.status} {response.url[:120]}"))
+        try:
+            page.goto(app_server.url)
+            expect(page.locator("#results")).to_be_attached()  # the page's components are drawn
+            note("page drawn")
+            with page.expect_file_chooser() as chooser:  # as a user does: click the upload area, pick the photo
+                page.get_by_role("button", name="Click to upload or drop files").click()
+            chooser.value.set_files(str(image))
+            note("photo chosen")
+            expect(page.locator("#upload").get_by_text("photo.jpg").first).to_be_visible(timeout=60_000)
+            page.locator("#run").click()
+            expect(page.locator("#status")).to_contain_text("1 image(s)", timeout=180_000)
+            images = page.locator("#results img")
+            expect(images).to_have_count(4, timeout=60_000)
+            masks = [images.nth(index).get_attribute("src") for index in range(4)]
+            assert any("photo.png" in (src or "") for src in masks), masks  # the mask file, served by the app
+            page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
+        except (BrowserError, AssertionError) as error:
+            with contextlib.suppress(BrowserError):  # a browser that is gone has no screenshot to give
+                page.screenshot(path=str(tmp_path / "failure.png"), full_page=True)
+            pytest.fail(
+                f"{error}\n--- the page (screenshot {tmp_path / 'failure.png'}):\n" + "\n".join(seen[-60:])
+                + f"\n--- the app's log:\n{app_server.log.read_text()[-3000:]}"
+            )  # fmt: skip
+        finally:
+            browser.close()
     assert (tmp_path / "app.png").stat().st_size > 10_000
 
 
@@ -222,9 +257,13 @@ def test_without_weights_or_a_demo_run_the_app_says_what_to_do(tmp_path: Path, m
 
 def test_the_app_benchmark_times_the_app_a_user_starts(trained_checkpoint: Path, tmp_path: Path, monkeypatch) -> None:
     """`benchmark app` starts `mgd-sam2 app`, waits for its page, sends photos through the page's API and reads the
-    app's memory; its row is ordered as time is (page, then first mask) and the app is stopped after. Paths are
-    given relative to the folder the command runs in, as a user types them."""
+    app's memory; its row is ordered as time is (page, then first mask) and the app is stopped after, and what the
+    page's API sent back is not left in the temporary folder. Paths are given relative to the folder the command runs
+    in, as a user types them."""
     monkeypatch.chdir(tmp_path)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))  # this process's: the client's, not the app's
     out = tmp_path / "measurement.json"
     ckpt = os.path.relpath(trained_checkpoint, tmp_path)
     argv = ["benchmark", "app", "--ckpt", ckpt, "--images", "1", "--out", "runs"]
@@ -235,3 +274,4 @@ def test_the_app_benchmark_times_the_app_a_user_starts(trained_checkpoint: Path,
     assert 0 < row["page_up_s"] < row["first_mask_s"] and row["s_per_image"] > 0 and row["images"] == 1
     assert 0 < row["rss_mb"] <= row["peak_rss_mb"]
     assert row["exit_status"] in (0, 130)  # stopped by Ctrl-C, as a user stops it
+    assert not list(temporary.iterdir()), list(temporary.iterdir())

@@ -13,8 +13,11 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ import numpy as np
 from PIL import Image
 
 from mgd_sam2.errors import UserError
+from mgd_sam2.utils.files import temporary_folder
 from mgd_sam2.utils.ports import free_port
 
 PHOTO_SIZE = (2048, 1536)  # (width, height) of the photo sent
@@ -87,11 +91,19 @@ def launch_app(ckpt: Path, folder: Path, *extra: str, env: dict[str, str] | None
         raise
 
 
-def connect(url: str) -> Any:
-    """A client of the page's API (Gradio's; it fetches the API's description once)."""
+@contextmanager
+def connect(url: str) -> Iterator[Any]:
+    """A client of the page's API (Gradio's; it fetches the API's description once) whose files stay in a private
+    folder removed on exit: the masks it downloads, and the empty folder gradio_client leaves in the system's temporary
+    folder per download (it makes them in ``tempfile.gettempdir()``, pointed at the private folder meanwhile)."""
     from gradio_client import Client
 
-    return Client(url, verbose=False)
+    with temporary_folder(tempfile.gettempdir(), "mgd-sam2-client") as folder:
+        system_temporary, tempfile.tempdir = tempfile.tempdir, str(folder)
+        try:
+            yield Client(url, verbose=False, download_files=str(folder / "downloads"))
+        finally:
+            tempfile.tempdir = system_temporary
 
 
 def cut_out(client: Any, *files: Path, binary: bool = False, threshold: int = 128) -> Any:
@@ -126,15 +138,15 @@ def measure_app(ckpt: Path, label: str, folder: Path, images: int) -> dict[str, 
     sent = photo(folder / "photo.jpg")
     app = launch_app(ckpt, folder)
     try:
-        client = connect(app.url)
-        cut_out(client, sent)
-        first_mask_s = time.perf_counter() - app.started
-        seconds = []
-        for _ in range(images):
-            start = time.perf_counter()
+        with connect(app.url) as client:
             cut_out(client, sent)
-            seconds.append(time.perf_counter() - start)
-        rss_mb, peak_mb = resident_mb(app.process.pid)
+            first_mask_s = time.perf_counter() - app.started
+            seconds = []
+            for _ in range(images):
+                start = time.perf_counter()
+                cut_out(client, sent)
+                seconds.append(time.perf_counter() - start)
+            rss_mb, peak_mb = resident_mb(app.process.pid)
     finally:
         exit_status = app.stop()
     return {"weights": label, "ckpt": str(ckpt), "page_up_s": app.startup_s, "first_mask_s": first_mask_s,
