@@ -1,5 +1,6 @@
-"""Detail modes (inference/detail.py, inference/refine.py): seamless blending, the plain path where there is nothing to
-add, more detail where a network can see it, and every mode through predict, the Python API and the app."""
+"""Detail modes (inference/detail.py, inference/refine.py, inference/guided.py): seamless blending, the plain path
+where there is nothing to add, more detail where a network can see it, and every mode through predict, the Python
+API and the app."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from mgd_sam2.cli import main
 from mgd_sam2.data.datasets import SegmentationDataset
 from mgd_sam2.data.io import provenance
 from mgd_sam2.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from mgd_sam2.inference.detail import Detail
+from mgd_sam2.inference.detail import DETAIL_MODES, Detail
 from mgd_sam2.inference.maps import to_uint8_maps
 from mgd_sam2.inference.refine import axis_parts, axis_windows, crop_plan, detail_map, uncertain_band
 from mgd_sam2.inference.segmenter import InferenceSettings
@@ -99,11 +100,17 @@ def test_a_constant_network_gives_a_constant_mask_without_tile_borders() -> None
         assert np.unique(mask).tolist() == [expected]
 
 
-def test_tiles_recover_a_line_that_the_plain_pass_blurs_and_stay_seamless() -> None:
+def white_line() -> tuple[np.ndarray, np.ndarray]:
+    """A 640 x 640 black image with a white vertical line 6 px wide (0.6 px at the 64 px input), and the line's mask."""
     image = np.zeros((640, 640, 3), np.uint8)
     line = np.zeros((640, 640), bool)
-    line[:, 300:306] = True  # 6 px: 0.6 px at the 64 px input
+    line[:, 300:306] = True
     image[line] = 255
+    return image, line
+
+
+def test_tiles_recover_a_line_that_the_plain_pass_blurs_and_stay_seamless() -> None:
+    image, line = white_line()
     backend = FakeBackend()
     plain = fake_segmenter(backend, "off").predict(image)
     assert iou(plain, line) < 0.5
@@ -116,6 +123,30 @@ def test_tiles_recover_a_line_that_the_plain_pass_blurs_and_stay_seamless() -> N
         far[:, 250:356] = False
         assert np.unique(tiled[far]).tolist() == [1]  # background: 255 sigmoid(-5), no tile or band edge shows
         assert (np.abs(np.diff(tiled[:, 300:306].astype(int), axis=0)) <= 1).all()  # along the line: no seam
+
+
+def test_guided_recovers_a_line_that_the_plain_pass_blurs_from_the_images_pixels() -> None:
+    """The plain probability only rises around the line (at most 98/255); the guided filter finds that it rises with
+    the red channel and gives the line back at the image's resolution, exactly, with one plain pass."""
+    image, line = white_line()
+    backend = FakeBackend()
+    plain = fake_segmenter(backend, "off").predict(image)
+    guided = fake_segmenter(backend, "guided").predict(image)
+    assert plain.max() < 128 and iou(plain, line) == 0
+    assert iou(guided, line) == 1 and len(backend.sides) == 2  # one pass each
+    assert np.unique(guided[~line]).tolist() == [1]  # background: 255 sigmoid(-5), as the plain path's far from it
+
+
+def test_guided_gives_a_constant_network_a_constant_mask() -> None:
+    """A constant probability fits with a = 0 and b = p in every window, whatever the colours (here random): the map
+    is the plain one. The logit is chosen so that 255 p lies half a level from the truncation's steps: the fit's
+    rounding (OpenCV sums float32 box filters in float64; measured here: |a| and |b - p| below 4e-6) would have to
+    be over a hundred times larger to move a pixel."""
+    image = np.random.default_rng(0).integers(0, 256, (500, 700, 3), dtype=np.uint8)
+    for level in (40, 200):
+        logit = float(torch.logit(torch.tensor((level + 0.5) / 255, dtype=torch.float64)))
+        mask = fake_segmenter(FakeBackend(constant=logit), "guided").predict(image)
+        assert mask.shape == (500, 700) and np.unique(mask).tolist() == [level]
 
 
 def test_crop_sees_a_small_object_larger_and_blends_without_a_seam() -> None:
@@ -151,11 +182,12 @@ def test_detail_is_the_plain_path_on_images_no_larger_than_the_input(micro: Segm
     rng = np.random.default_rng(1)
     small = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((64, 64, 3), (40, 64, 3), (64, 23, 3))]
     plain = micro.predict(small)
-    for mode, zoom in (("crop", 2), ("tiles", 2), ("tiles", 7)):
+    for mode, zoom in (("crop", 2), ("tiles", 2), ("tiles", 7), ("guided", 2)):
         for got, expected in zip(micro.with_detail(mode, zoom).predict(small), plain, strict=True):
             np.testing.assert_array_equal(got, expected)
     large = rng.integers(0, 256, (200, 300, 3), dtype=np.uint8)
-    assert not np.array_equal(micro.with_detail("tiles").predict(large), micro.predict(large))  # it does something
+    for mode in ("tiles", "guided"):
+        assert not np.array_equal(micro.with_detail(mode).predict(large), micro.predict(large))  # it does something
 
 
 def test_detail_in_batches_and_with_tta(micro: Segmenter) -> None:
@@ -186,6 +218,7 @@ def test_detail_settings_are_checked_and_recorded() -> None:
     assert Detail().recorded() == {} and Detail("crop", 5).recorded() == {"detail": {"mode": "crop"}}
     assert Detail("tiles", 3).recorded() == {"detail": {"mode": "tiles", "zoom": 3}}
     assert Detail("tiles", 3).label == "tiles x3"
+    assert Detail("guided", 3).recorded() == {"detail": {"mode": "guided"}} and Detail("guided", 3).label == "guided"
 
 
 def test_every_mode_through_predict_the_api_and_the_app(micro: Segmenter, tmp_path: Path) -> None:
@@ -197,7 +230,7 @@ def test_every_mode_through_predict_the_api_and_the_app(micro: Segmenter, tmp_pa
     image = tmp_path / "photo.png"
     Image.fromarray(generate_sample(0, 3, 240, 320)[0]).save(image)
     outputs = {}
-    for mode in ("off", "crop", "tiles"):
+    for mode in DETAIL_MODES:
         out = tmp_path / mode
         argv = ["predict", "--ckpt", str(model), "--input", str(image), "--output", str(out), "--cutout"]
         assert main([*argv, "--detail", mode, "--detail-zoom", "3", "--device", "cpu"]) == 0
@@ -211,7 +244,8 @@ def test_every_mode_through_predict_the_api_and_the_app(micro: Segmenter, tmp_pa
         (cutout,) = result.cutouts
         assert cutout.mask.read_bytes() == outputs[mode].read_bytes()
         assert cutout.cutout.read_bytes() == (out / "photo_cutout.png").read_bytes()
-    assert not np.array_equal(np.asarray(Image.open(outputs["tiles"])), np.asarray(Image.open(outputs["off"])))
+    for mode in ("tiles", "guided"):
+        assert not np.array_equal(np.asarray(Image.open(outputs[mode])), np.asarray(Image.open(outputs["off"])))
     args = subcommand_parser("app").parse_args(["--detail", "tiles", "--detail-zoom", "3"])
     assert (args.detail, args.detail_zoom) == ("tiles", 3)
     argv = ["predict", "--ckpt", str(model), "--input", str(image), "--output", str(tmp_path / "off")]
@@ -238,7 +272,7 @@ def test_the_apps_memory_note_counts_a_detail_modes_maps() -> None:
     pixels = 2**30  # one GiB per byte per pixel, so the note's figure is the bytes per pixel
     assert f"about {APP_BYTES_PER_PIXEL:.1f} GiB besides the model" in limits_note(pixels, 50)
     total = APP_BYTES_PER_PIXEL + DETAIL_BYTES_PER_PIXEL
-    for mode in ("crop", "tiles"):
+    for mode in DETAIL_MODES[1:]:
         assert f"about {total:.1f} GiB besides the model" in limits_note(pixels, 50, detail=mode)
 
 
@@ -274,7 +308,7 @@ def test_every_mode_through_lightning_predict(trained_checkpoint: Path, tmp_path
     monkeypatch.chdir(tmp_path)
     Image.fromarray(generate_sample(0, 3, 240, 320)[0]).save(tmp_path / "photo.png")
     masks = {}
-    for mode in ("off", "crop", "tiles"):
+    for mode in DETAIL_MODES:
         out = tmp_path / mode
         argv = ["-c", str(Path(__file__).parent.parent / "src/mgd_sam2/configs/demo.yaml"), "--trainer.logger",
                 "false", "--ckpt_path", str(trained_checkpoint), "--data.predict", str(tmp_path / "photo.png"),
@@ -286,6 +320,6 @@ def test_every_mode_through_lightning_predict(trained_checkpoint: Path, tmp_path
             tmp_path / "photo.png"
         )
         np.testing.assert_array_equal(masks[mode], expected)
-    assert not np.array_equal(masks["tiles"], masks["off"])  # the mode ran
+    assert not np.array_equal(masks["tiles"], masks["off"]) and not np.array_equal(masks["guided"], masks["off"])
     with pytest.raises(SystemExit):  # jsonargparse refuses a mode that is not one
         main(["predict", *argv[:-4], "--model.detail", "more"])

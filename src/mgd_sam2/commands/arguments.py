@@ -122,7 +122,9 @@ def add_detail_arguments(parser: argparse.ArgumentParser) -> None:
         default="off",
         help="more of a large image's pixels, with the same weights: crop runs the network again on the object's box "
         "(for an object small in the frame); tiles runs it on overlapping tiles at up to --detail-zoom times the plain "
-        "resolution, over the plain mask's uncertain band; off: the image resized to the model input only",
+        "resolution, over the plain mask's uncertain band; guided upsamples the plain probabilities with a guided "
+        "filter on the image's own pixels (no second pass; it assumes the object differs in colour from what surrounds "
+        "it); off: the image resized to the model input only",
     )
     parser.add_argument(
         "--detail-zoom",

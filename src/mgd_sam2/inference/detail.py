@@ -2,7 +2,8 @@
 themselves are inference/refine.py).
 
 ``off`` is the plain path (the image resized to the model input); ``crop`` adds a second pass on the object's box;
-``tiles`` adds overlapping tiles at up to ``zoom`` times the plain resolution over the plain mask's uncertain band.
+``tiles`` adds overlapping tiles at up to ``zoom`` times the plain resolution over the plain mask's uncertain band;
+``guided`` upsamples the plain probabilities with a guided filter on the image's pixels (inference/guided.py).
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ from typing import Any, Literal, get_args
 
 from mgd_sam2.errors import ConfigError
 
-DetailMode = Literal["off", "crop", "tiles"]  # as a type for configs (model.detail)
+DetailMode = Literal["off", "crop", "tiles", "guided"]  # as a type for configs (model.detail)
 DETAIL_MODES: tuple[str, ...] = get_args(DetailMode)
 DEFAULT_ZOOM = 2
 
 
 @dataclass(frozen=True)
 class Detail:
-    """How much of a large image's pixels the network sees: ``off`` (the plain path), ``crop`` or ``tiles`` (up to
-    ``zoom`` tiles along each side)."""
+    """How much of a large image's pixels a mask uses: ``off`` (the plain path), ``crop``, ``tiles`` (up to ``zoom``
+    tiles along each side) or ``guided``."""
 
     mode: str = "off"
     zoom: int = DEFAULT_ZOOM

@@ -37,6 +37,7 @@ from torch import Tensor
 from mgd_sam2.data.datasets import SegmentationDataset
 from mgd_sam2.inference.backends import Backend
 from mgd_sam2.inference.detail import Detail
+from mgd_sam2.inference.guided import guided_map
 from mgd_sam2.inference.maps import predict_logits, to_uint8_maps
 from mgd_sam2.models.multi_view import resize
 from mgd_sam2.utils.progress import progress_bar
@@ -229,7 +230,9 @@ def detail_map(
 ) -> Tensor:
     """One image's (H, W) uint8 map with ``detail``, from its plain logits (1, 1, S, S) (on any device) and its
     (H, W, 3) uint8 RGB pixels; each part runs through ``backend`` (with ``tta``, as the plain pass did). ``show``:
-    a progress line on images of PROGRESS_PARTS parts or more."""
+    a progress line on images of PROGRESS_PARTS parts or more. ``guided`` runs no part (inference/guided.py)."""
+    if detail.mode == "guided":
+        return guided_map(plain, image)
     height, width = image.shape[:2]
     chosen = plan(detail, plain[0, 0].float().cpu(), height, width)
     if not chosen.parts:

@@ -149,7 +149,8 @@ class Segmenter:
                 --fastest`` recorded in it where this CPU has it), 32-true or bf16-mixed.
             max_pixels: images larger than this are refused (a guard against decompression bombs and memory).
             detail: off (the plain path: the image resized to the model input), crop (a second pass on the object's
-                box) or tiles (overlapping tiles over the uncertain band), as ``predict --detail``; the same weights
+                box), tiles (overlapping tiles over the uncertain band) or guided (the plain probabilities upsampled
+                with a guided filter on the image's pixels), as ``predict --detail``; the same weights
                 (docs/prediction.md, detail mode).
             detail_zoom: tiles: at most this many along each side of an image (``predict --detail-zoom``).
         """

@@ -47,7 +47,7 @@ class MGDSAM2Module(LightningModule):
         hce_binarize: HCE prediction binarisation, "dis" (raw > 128) or "pysod" (normalised > 0.5).
         tta: test/predict with horizontal flip x scales 0.75/1/1.25 (logits averaged).
         detail: predict only: a detail mode for images larger than the input, as ``mgd-sam2 predict --detail``
-            (off, crop or tiles; docs/prediction.md); the CLI then has the DataModule keep each image's pixels.
+            (off, crop, tiles or guided; docs/prediction.md); the CLI then has the DataModule keep each image's pixels.
         detail_zoom: predict only: the tiles' zoom, as ``--detail-zoom`` (up to zoom x zoom tiles).
         log_images_every_n_steps: TensorBoard grids of input, GT and prediction every N training steps (0: never).
     """
