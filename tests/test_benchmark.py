@@ -383,8 +383,13 @@ def test_detail_benchmark_scores_and_times_each_mode(trained_checkpoint: Path, t
     report = json.loads((tmp_path / "d.json").read_text())
     synth = report["synth"]
     assert report["images"] == 2 and synth["min_size"] == 256 and synth["hard_cases"]["occluded"] == 0
-    off, tiles = report["accuracy"]
-    assert (off["configuration"], tiles["configuration"]) == ("off", "tiles x2")
+    off, tiles, empty = report["accuracy"]
+    assert (off["configuration"], tiles["configuration"], empty["configuration"]) == ("off", "tiles x2", "empty mask")
+    assert empty["s_per_image"] is None is empty["time_ratio"]  # the trivial baseline, not timed
+    for name in empty["per_image"]["name"]:
+        mask = np.asarray(Image.open(Path(empty["predictions"]) / f"{name}.png"))
+        gt = Image.open(tmp_path / "data/synthetic/SYN-TE/gt" / f"{name}.png")
+        assert mask.shape == gt.size[::-1] and mask.dtype == np.uint8 and not mask.any()
     for row in (off, tiles):
         assert 0 <= row["Smeasure"] <= 1 and 0 <= row["maxFm"] <= 1 and row["HCE"] >= 0 and row["s_per_image"] > 0
         assert len(list(Path(row["predictions"]).glob("*.png"))) == 2
@@ -396,7 +401,7 @@ def test_detail_benchmark_scores_and_times_each_mode(trained_checkpoint: Path, t
         low, high = tiles[f"{key}_interval"]
         assert low <= high and np.isfinite([low, high]).all(), key
     figure = Image.open(report["figure"])
-    assert figure.size == (4 * 256, 256 + 16)  # input, GT, off, tiles x2
+    assert figure.size == (4 * 256, 256 + 16)  # input, GT, off, tiles x2 (not the empty mask)
     cost_off, cost_tiles = report["cost"]
     assert (cost_off["width"], cost_off["height"]) == (353, 199) and cost_off["passes"] == 1
     assert cost_tiles["passes"] == 1 + 2  # the 128 px input: two tiles across, one down; both uncertain

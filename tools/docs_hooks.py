@@ -131,10 +131,15 @@ def change_cell(row: dict, key: str, digits: int = 3) -> str:
     return f"{signed(row[key], digits)} ({signed(low, digits)} to {signed(high, digits)})"
 
 
+def timed(value: float | None, unit: str) -> str:
+    """A time or time ratio to two decimals with ``unit``; a dash for a row that is not timed (the empty mask)."""
+    return "—" if value is None else f"{value:.2f}{unit}"
+
+
 def detail_table(measurement: dict) -> str:
     """``benchmark detail``'s two tables: each mode's scores at GT resolution with its change against ``off`` (the
-    first row) and that change's 95 % bootstrap interval over the images, then time and peak memory per image size
-    and mode."""
+    first row) and that change's 95 % bootstrap interval over the images (the last row: an empty mask, not timed),
+    then time and peak memory per image size and mode."""
     accuracy = measurement["accuracy"]
     lines = ["| mode | Sα↑ | maxFβ↑ | mBA↑ | HCEγ↓ | s / image | Sα vs off | mBA vs off | HCEγ vs off | time vs off |",
              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
@@ -143,7 +148,9 @@ def detail_table(measurement: dict) -> str:
         cells = ["—"] * len(changes) if row is accuracy[0] else [change_cell(row, key) for key in changes]
         lines.append(
             f"| {row['configuration']} | {row['Smeasure']:.3f} | {row['maxFm']:.3f} | {row['mBA']:.3f} | "
-            f"{row['HCE']:.0f} | {row['s_per_image']:.2f} | " + " | ".join(cells) + f" | {row['time_ratio']:.2f}× |"
+            f"{row['HCE']:.0f} | {timed(row['s_per_image'], '')} | "
+            + " | ".join(cells)
+            + f" | {timed(row['time_ratio'], '×')} |"
         )
     lines += ["", f"Time and peak memory per image, {measurement['cost'][0]['preset']} with random weights (every "
               "probability near 0.5, so every tile runs):", "",

@@ -2,12 +2,14 @@
 
 Accuracy: a synthetic split drawn by the project's generator at 4K by default (sides of 2160-3840 px; 8K with
 ``--size 4320 7680``) from the thin families (``THIN_OBJECTS``: 1-4 px structures at that size) and without the hard
-cases, i.e. the demo's data but for the size, is predicted with each configuration (off, crop, tiles at each zoom)
-and scored at GT resolution (Sα, maxFβ, MAE, mBA, HCEγ); seconds per image are predict's, reading and writing
-included. Each configuration's change against the first (Sα and mBA gained, HCEγ as a ratio) comes with a 95 %
+cases, i.e. the demo's data but for the size, is predicted with each configuration (off, crop, tiles at each zoom,
+guided) and scored at GT resolution (Sα, maxFβ, MAE, mBA, HCEγ); seconds per image are predict's, reading and
+writing included. Each configuration's change against the first (Sα and mBA gained, HCEγ as a ratio) comes with a 95 %
 bootstrap interval over the images (the same images drawn for both, so it is a paired comparison): the change varies
 widely from image to image (docs/benchmarks.md, Detail), and the interval says whether the split's figure settles a
-goal. A figure shows one crop of the first image: input, GT and each configuration's mask.
+goal. A last row scores the trivial baseline, an empty mask: on thin structures it can score mBA and HCEγ better
+than a blurred mask does, so a mode's gain there counts where it beats that row too. A figure shows one crop of the
+first image: input, GT and each configuration's mask.
 
 Cost: one image per size in megapixels (random pixels, 16:9) with a preset's random weights, every probability near
 0.5 so every tile runs (the worst case), timed in a fresh process per size and configuration after one warm-up pass,
@@ -39,6 +41,7 @@ PAIRED = ("Smeasure", "mBA", "HCE")  # per image, for the intervals of the chang
 FIGURE_SIDE = 512  # pixels of the image shown in each panel of the figure
 INTERVAL = 0.95  # of the bootstrap intervals of each configuration's change against the first
 RESAMPLES = 10_000  # bootstrap draws of the images
+EMPTY = "empty mask"  # the trivial baseline's row: every pixel background
 
 
 def paired_interval(
@@ -78,12 +81,33 @@ def detail_split(
     return resolve_split(root, f"synthetic/{DETAIL_SPLIT}"), config
 
 
-def score(segmenter: Segmenter, split: Split, details: list[Detail], out: Path, workers: int) -> list[dict[str, Any]]:
-    """Per configuration: the scores of its predictions (written to out/predictions/<configuration>) at GT resolution,
-    per image too, seconds per image, and against the first configuration (off, where given): Sα and mBA gained and
-    HCEγ and time as ratios, the first three with their bootstrap intervals (`paired_interval`)."""
+def empty_masks(split: Split, folder: Path) -> Path:
+    """An all-background 8-bit mask at each GT's size, in ``folder``: the trivial baseline of the thin families, whose
+    objects cover a few percent of the image."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for record in split_records(split):
+        with Image.open(record.mask) as mask:
+            Image.new("L", mask.size, 0).save(folder / f"{record.name}.png")
+    return folder
+
+
+def scored_row(label: str, folder: Path, split: Split, workers: int, seconds: float | None) -> dict[str, Any]:
+    """The scores of the masks in ``folder`` against ``split``'s GT at its resolution, per image too."""
     from mgd_sam2.metrics.evaluate import evaluate_folders
 
+    evaluation = evaluate_folders(folder, split.mask_dir, metric_names=list(SCORED), workers=workers)
+    per_image = {key: [image[key] for image in evaluation.per_image] for key in ("name", *PAIRED)}
+    return {"configuration": label, **{key: evaluation.scores[key] for key in SHOWN}, "s_per_image": seconds,
+            "predictions": str(folder), "per_image": per_image}  # fmt: skip
+
+
+def score(segmenter: Segmenter, split: Split, details: list[Detail], out: Path, workers: int) -> list[dict[str, Any]]:
+    """Per configuration, then for EMPTY (all-background masks, not timed): the scores of its predictions (written to
+    out/predictions/<configuration>) at GT resolution, per image too, seconds per image, and against the first
+    configuration (off, where given): Sα and mBA gained and HCEγ and time as ratios, the first three with their
+    bootstrap intervals (`paired_interval`)."""
     records = split_records(split)
     rows = []
     for detail in details:
@@ -94,16 +118,14 @@ def score(segmenter: Segmenter, split: Split, details: list[Detail], out: Path, 
         seconds = (time.perf_counter() - start) / len(records)
         if writer.failures:
             raise DatasetLayoutError(f"could not read {writer.failures[0][0]}: {writer.failures[0][1]}")
-        evaluation = evaluate_folders(folder, split.mask_dir, metric_names=list(SCORED), workers=workers)
-        per_image = {key: [image[key] for image in evaluation.per_image] for key in ("name", *PAIRED)}
-        rows.append({"configuration": detail.label, **{key: evaluation.scores[key] for key in SHOWN},
-                     "s_per_image": seconds, "predictions": str(folder), "per_image": per_image})  # fmt: skip
+        rows.append(scored_row(detail.label, folder, split, workers, seconds))
+    rows.append(scored_row(EMPTY, empty_masks(split, out / "predictions" / "empty"), split, workers, None))
     base = rows[0]  # evaluate_folders pairs every GT, by stem: each row's per-image lists are of the same images
     for row in rows:
         row["Smeasure_gain"] = row["Smeasure"] - base["Smeasure"]
         row["mBA_gain"] = row["mBA"] - base["mBA"]
         row["HCE_ratio"] = row["HCE"] / base["HCE"] if base["HCE"] else None
-        row["time_ratio"] = row["s_per_image"] / base["s_per_image"]
+        row["time_ratio"] = None if row["s_per_image"] is None else row["s_per_image"] / base["s_per_image"]
         for key, change, statistic in (("Smeasure", "Smeasure_gain", gain), ("mBA", "mBA_gain", gain),
                                        ("HCE", "HCE_ratio", ratio)):  # fmt: skip
             values = [np.array(r["per_image"][key], dtype=float) for r in (base, row)]  # None (no boundary): NaN

@@ -586,7 +586,7 @@ def detail_results(args: argparse.Namespace) -> dict:
     """Results of `benchmark detail` (printed, and written with --json)."""
     from dataclasses import asdict
 
-    from mgd_sam2.benchmark.detail import configurations, cost, detail_split, figure, score
+    from mgd_sam2.benchmark.detail import EMPTY, configurations, cost, detail_split, figure, score
     from mgd_sam2.data.datasets import split_records
 
     segmenter = scored_segmenter(args)
@@ -601,7 +601,8 @@ def detail_results(args: argparse.Namespace) -> dict:
         "px), scored at GT resolution",
         [{key: row[key] for key in shown} for row in results["accuracy"]],
     )
-    results["figure"] = str(figure(split, results["accuracy"], args.out / "detail_crop.png"))
+    shown_masks = [row for row in results["accuracy"] if row["configuration"] != EMPTY]
+    results["figure"] = str(figure(split, shown_masks, args.out / "detail_crop.png"))
     print(f"wrote {results['figure']}")
     results["cost"] = cost(args.preset, args.megapixels, configurations(args.modes, args.timed_zooms), args.device)
     shown = ("megapixels", "width", "height", "configuration", "passes", "seconds", "time_ratio", "peak_rss_mb",
