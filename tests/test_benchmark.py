@@ -386,6 +386,8 @@ def test_detail_benchmark_scores_and_times_each_mode(trained_checkpoint: Path, t
     off, tiles, empty = report["accuracy"]
     assert (off["configuration"], tiles["configuration"], empty["configuration"]) == ("off", "tiles x2", "empty mask")
     assert empty["s_per_image"] is None is empty["time_ratio"]  # the trivial baseline, not timed
+    assert empty["per_image"]["name"] == off["per_image"]["name"]
+    assert all(np.isfinite(empty[f"{key}_interval"]).all() for key in ("Smeasure_gain", "mBA_gain", "HCE_ratio"))
     for name in empty["per_image"]["name"]:
         mask = np.asarray(Image.open(Path(empty["predictions"]) / f"{name}.png"))
         gt = Image.open(tmp_path / "data/synthetic/SYN-TE/gt" / f"{name}.png")

@@ -18,6 +18,7 @@ from mgd_sam2.data.datasets import SegmentationDataset
 from mgd_sam2.data.io import provenance
 from mgd_sam2.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from mgd_sam2.inference.detail import DETAIL_MODES, Detail
+from mgd_sam2.inference.guided import coefficients
 from mgd_sam2.inference.maps import to_uint8_maps
 from mgd_sam2.inference.refine import axis_parts, axis_windows, crop_plan, detail_map, uncertain_band
 from mgd_sam2.inference.segmenter import InferenceSettings
@@ -126,8 +127,8 @@ def test_tiles_recover_a_line_that_the_plain_pass_blurs_and_stay_seamless() -> N
 
 
 def test_guided_recovers_a_line_that_the_plain_pass_blurs_from_the_images_pixels() -> None:
-    """The plain probability only rises around the line (at most 98/255); the guided filter finds that it rises with
-    the red channel and gives the line back at the image's resolution, exactly, with one plain pass."""
+    """The plain probability only rises around the line, staying below 0.5; the guided filter finds that it rises with
+    the guide's brightness and gives the line back at the image's resolution, exactly, with one plain pass."""
     image, line = white_line()
     backend = FakeBackend()
     plain = fake_segmenter(backend, "off").predict(image)
@@ -140,7 +141,7 @@ def test_guided_recovers_a_line_that_the_plain_pass_blurs_from_the_images_pixels
 def test_guided_gives_a_constant_network_a_constant_mask() -> None:
     """A constant probability fits with a = 0 and b = p in every window, whatever the colours (here random): the map
     is the plain one. The logit is chosen so that 255 p lies half a level from the truncation's steps: the fit's
-    rounding (OpenCV sums float32 box filters in float64; measured here: |a| and |b - p| below 4e-6) would have to
+    rounding (OpenCV sums float32 box filters in float64; measured once: |a| and |b - p| below 4e-6) would have to
     be over a hundred times larger to move a pixel."""
     image = np.random.default_rng(0).integers(0, 256, (500, 700, 3), dtype=np.uint8)
     for level in (40, 200):
@@ -211,7 +212,7 @@ def test_predict_files_shows_tiles_inside_its_progress_bar(tmp_path: Path) -> No
 
 
 def test_detail_settings_are_checked_and_recorded() -> None:
-    with pytest.raises(ConfigError, match="detail mode must be one of off, crop, tiles"):
+    with pytest.raises(ConfigError, match="detail mode must be one of off, crop, tiles, guided"):
         Detail("more")
     with pytest.raises(ConfigError, match="detail zoom must be a whole number of 1 or more"):
         Detail("tiles", 0)
@@ -323,3 +324,45 @@ def test_every_mode_through_lightning_predict(trained_checkpoint: Path, tmp_path
     assert not np.array_equal(masks["tiles"], masks["off"]) and not np.array_equal(masks["guided"], masks["off"])
     with pytest.raises(SystemExit):  # jsonargparse refuses a mode that is not one
         main(["predict", *argv[:-4], "--model.detail", "more"])
+
+
+def test_guided_coefficients_are_each_windows_least_squares_fit_averaged() -> None:
+    """`coefficients` against a direct computation on a small colour image: per window, the ridge-regularised least
+    squares fit of the probability on the three colours (the guided filter's a and b), then each pixel's mean of the
+    fits of the windows that hold it (windows reflected at the edges, as the box filter's BORDER_REFLECT)."""
+    rng = np.random.default_rng(3)
+    colour = rng.random((9, 11, 3), dtype=np.float32)
+    probability = rng.random((9, 11), dtype=np.float32)
+    radius, epsilon = 2, 1e-2
+
+    def reflected(x: np.ndarray) -> np.ndarray:  # numpy's symmetric padding repeats the edge, as BORDER_REFLECT
+        return np.pad(x, [(radius, radius), (radius, radius)] + [(0, 0)] * (x.ndim - 2), mode="symmetric")
+
+    padded_colour, padded_probability = reflected(colour), reflected(probability)
+    fits = np.zeros((9, 11, 4))
+    for y in range(9):
+        for x in range(11):
+            window = np.s_[y : y + 2 * radius + 1, x : x + 2 * radius + 1]
+            c = padded_colour[window].reshape(-1, 3).astype(np.float64)
+            p = padded_probability[window].reshape(-1).astype(np.float64)
+            centred = c - c.mean(0)
+            a = np.linalg.solve(centred.T @ centred / len(p) + epsilon * np.eye(3), centred.T @ (p - p.mean()) / len(p))
+            fits[y, x] = [*a, p.mean() - a @ c.mean(0)]
+    padded_fits = reflected(fits)
+    expected = np.array([[padded_fits[y : y + 2 * radius + 1, x : x + 2 * radius + 1].reshape(-1, 4).mean(0)
+                          for x in range(11)] for y in range(9)])  # fmt: skip
+    # float32 box sums of values in [0, 1], a 3 x 3 solve with eigenvalues of at least epsilon: 1e-4 is loose
+    np.testing.assert_allclose(coefficients(colour, probability, radius, epsilon), expected, atol=1e-4, rtol=0)
+
+
+def test_guided_on_an_image_with_one_side_shorter_than_the_input() -> None:
+    """A 40 x 300 image (S = 64): the grid is the image's 40 rows by 64 columns; the map has the image's size and finds
+    the line as on a square image."""
+    image = np.zeros((40, 300, 3), np.uint8)
+    line = np.zeros((40, 300), bool)
+    line[:, 150:153] = True
+    image[line] = 255
+    backend = FakeBackend()
+    guided = fake_segmenter(backend, "guided").predict(image)
+    plain = fake_segmenter(backend, "off").predict(image)
+    assert guided.shape == (40, 300) and iou(guided, line) > iou(plain, line)

@@ -10,9 +10,9 @@ the same weights, one plain pass, then arithmetic on the image's pixels. It assu
 that the object and its surroundings differ in colour within a window.
 
 Coefficients are solved on a grid of CELLS cells per model-input pixel (at most one per image pixel), over square
-windows of RADIUS input pixels, then upsampled bilinearly to the image's size one at a time: besides the image, the
-memory holds three float32 maps at its size (the result, one coefficient, one colour channel), within the detail
-modes' DETAIL_BYTES_PER_PIXEL.
+windows of RADIUS x CELLS cells (RADIUS input pixels; image pixels along a side shorter than the input), then upsampled
+bilinearly to the image's size one at a time: besides the image, the memory holds three float32 maps at its size (the
+result, one coefficient, one colour channel), within the detail modes' DETAIL_BYTES_PER_PIXEL.
 """
 
 from __future__ import annotations
@@ -63,9 +63,10 @@ def guided_map(plain: Tensor, image: np.ndarray) -> Tensor:
     probability = resize(plain.float().cpu(), (rows, columns))[0, 0].sigmoid().numpy()
     coarse = torch.from_numpy(coefficients(colour, probability, RADIUS * CELLS)).permute(2, 0, 1)[None]
     coarse[:, :3] /= 255  # so that a applies to 8-bit colours
-    # q = b + sum over colours of a * colour, one coefficient map at the image's size at a time
+    # q = b + sum over colours of a * colour, one coefficient map at the image's size at a time (b's map may be a view
+    # of coarse where the grid is the image's size: only b is written)
     out = resize(coarse[:, 3:], (height, width))[0, 0]
     for channel in range(3):
         out.addcmul_(resize(coarse[:, channel : channel + 1], (height, width))[0, 0],
-                     torch.from_numpy(image[..., channel]).float())  # fmt: skip
+                     torch.from_numpy(image[..., channel].astype(np.float32)))  # fmt: skip
     return out.clamp_(0, 1).mul_(255).to(torch.uint8)

@@ -1,9 +1,9 @@
 """The passes of a detail mode (inference/detail.py): a second look at a large image's own pixels, blended into the
 plain logits.
 
-The plain path sees every image resized to the model input (S x S). A detail mode runs the same network again on
-parts of the image, each cut from the original pixels and resized to S x S as the plain input is, and blends their
-logits into the plain logits at the image's size:
+The plain path sees every image resized to the model input (S x S). ``crop`` and ``tiles`` run the same network again on
+parts of the image (``guided`` runs no part: inference/guided.py, called from `detail_map`), each cut from the original
+pixels and resized to S x S as the plain input is, and blend their logits into the plain logits at the image's size:
 
 - ``crop``: one part, the object's bounding box in the plain mask (probability above 0.5) plus a margin: the object
   seen larger when it is small in the frame;
