@@ -275,3 +275,24 @@ def test_the_app_benchmark_times_the_app_a_user_starts(trained_checkpoint: Path,
     assert 0 < row["rss_mb"] <= row["peak_rss_mb"]
     assert row["exit_status"] in (0, 130)  # stopped by Ctrl-C, as a user stops it
     assert not list(temporary.iterdir()), list(temporary.iterdir())
+
+
+def test_the_app_serves_when_gradios_own_start_check_would_have_given_up(monkeypatch) -> None:
+    """Gradio's launch check (one HEAD with a 3-s timeout) fails on a busy machine; the app waits for its page
+    itself. Gradio's check is made to fail here: the page must still be served."""
+    import gradio
+    import gradio.networking
+
+    from mgd_sam2.commands.app import serve
+    from mgd_sam2.utils.ports import free_port
+
+    monkeypatch.setattr(gradio.networking, "url_ok", lambda url: False)
+    with gradio.Blocks() as page:
+        gradio.Markdown("served")
+    seen = []
+    monkeypatch.setattr(page, "block_thread", lambda: seen.append(urllib.request.urlopen(page.local_url).status))
+    try:
+        serve(page, "127.0.0.1", free_port(), 10**6)
+    finally:
+        page.close()
+    assert seen == [200]

@@ -8,14 +8,12 @@ memory is the app process's resident set (Linux ``/proc``): after the requests, 
 
 from __future__ import annotations
 
-import http.client
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,7 +25,7 @@ from PIL import Image
 
 from mgd_sam2.errors import UserError
 from mgd_sam2.utils.files import temporary_folder
-from mgd_sam2.utils.ports import free_port
+from mgd_sam2.utils.ports import free_port, wait_until_answers
 
 PHOTO_SIZE = (2048, 1536)  # (width, height) of the photo sent
 STARTUP_LIMIT_S = 300  # the app not answering after this long is a failure
@@ -75,16 +73,9 @@ def launch_app(ckpt: Path, folder: Path, *extra: str, env: dict[str, str] | None
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, cwd=folder)
     url = f"http://127.0.0.1:{port}/"
     try:
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=5) as response:
-                    if response.status == 200:
-                        return AppProcess(url, process, log, started, time.perf_counter() - started)
-            except (OSError, http.client.HTTPException):  # not listening yet, or a half-started server's answer
-                pass
-            if process.poll() is not None or time.perf_counter() - started > STARTUP_LIMIT_S:
-                raise AppStartError(f"the app did not start (its log, {log}):\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
+        if not wait_until_answers(url, STARTUP_LIMIT_S, starting=lambda: process.poll() is None):
+            raise AppStartError(f"the app did not start (its log, {log}):\n{log.read_text()[-3000:]}")
+        return AppProcess(url, process, log, started, time.perf_counter() - started)
     except BaseException:  # the error above, Ctrl-C: no app is left running
         process.kill()
         process.wait()

@@ -14,14 +14,16 @@ import os
 import signal
 import sys
 import tempfile
-from typing import Iterator
+from typing import Any, Iterator
 
 from mgd_sam2.commands.arguments import add_detail_arguments, add_weights_arguments, positive_int
-from mgd_sam2.errors import ConfigError
+from mgd_sam2.errors import ConfigError, UserError
+from mgd_sam2.utils.ports import wait_until_answers
 
 DEFAULT_HOST = "127.0.0.1"  # this machine only; another address only when asked for with --host
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # besides SIGINT (Ctrl-C), which Python and Gradio handle
 WORKDIR_NAME = "mgd-sam2-app"
+LAUNCH_ANSWER_S = 120  # the started page's first answer may take this long (a loaded machine, a slow first import)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,18 +89,31 @@ def run(args: argparse.Namespace) -> int:
         print(f"model: {service.description}")
         print(limits_note(args.max_pixels, args.max_upload_mb, detail=args.detail))
         page = build_page(service)
-        page.launch(
-            server_name=args.host,
-            server_port=args.port,
-            share=False,
-            show_error=True,
-            quiet=False,
-            max_file_size=service.max_request_bytes,
-        )
+        serve(page, args.host, args.port, service.max_request_bytes)
     if received:
         with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
             print(f"stopped by {received[0]}; removed the app's uploads and results", file=sys.stderr)
     return 0
+
+
+def serve(page: Any, host: str, port: int, max_file_size: int) -> None:
+    """Start the Gradio page, wait until it answers (up to LAUNCH_ANSWER_S) and serve until stopped. Gradio's own
+    start-up check is replaced: it gives up after one request that takes 3 s, which a busy machine's first answer
+    can exceed, and it goes through any proxy set in the environment."""
+    page.launch(server_name=host, server_port=port, share=False, show_error=True, quiet=False,
+                max_file_size=max_file_size, prevent_thread_lock=True, _frontend=False)  # fmt: skip
+    try:
+        answered = wait_until_answers(page.local_url, LAUNCH_ANSWER_S)
+    except KeyboardInterrupt:  # Ctrl-C or a stop signal while waiting: stop as block_thread does
+        page.close()
+        return
+    if not answered:
+        page.close()
+        raise UserError(
+            f"the app started but {page.local_url} did not answer within {LAUNCH_ANSWER_S} s; the machine may be "
+            "short of memory or too busy: try again when it is not"
+        )
+    page.block_thread()
 
 
 def limits_note(max_pixels: int, max_upload_mb: int, detail: str = "off") -> str:

@@ -1,8 +1,16 @@
-"""A free TCP port on this machine, for a server started by us (the app, a DDP rendezvous in the tests)."""
+"""Local servers started by us (the app, a DDP rendezvous in the tests): a free TCP port, and waiting until a
+page answers."""
 
 from __future__ import annotations
 
+import http.client
 import socket
+import time
+import urllib.request
+from typing import Callable
+
+# a proxy set in the environment (http_proxy without no_proxy=127.0.0.1) must not stand between us and our own server
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def free_port() -> int:
@@ -10,3 +18,20 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def wait_until_answers(url: str, limit_s: float, starting: Callable[[], bool] = lambda: True) -> bool:
+    """Ask ``url`` (directly, no proxy) every half second, each request waiting up to 5 s, until it answers 200:
+    True; False once ``limit_s`` seconds have passed or ``starting()`` says the server is gone. A busy machine's
+    slow first answer is waited for, not taken as a failure."""
+    started = time.perf_counter()
+    while True:
+        try:
+            with DIRECT.open(url, timeout=5) as response:
+                if response.status == 200:
+                    return True
+        except (OSError, http.client.HTTPException):  # not listening yet, or a half-started server's answer
+            pass
+        if not starting() or time.perf_counter() - started > limit_s:
+            return False
+        time.sleep(0.5)
