@@ -295,3 +295,19 @@ def test_the_detail_goals_read_as_the_measurement_says() -> None:
     x2 = rows["tiles x2"]
     assert x2["mBA_gain"] >= 0.03 and x2["HCE_ratio"] <= 0.8 and x2["Smeasure"] >= rows["off"]["Smeasure"]
     assert x2["time_ratio"] <= 4
+
+
+def test_the_ceiling_claims_are_the_measured_ceilings() -> None:
+    """docs/benchmarks.md says 8× torch fp32 is above the AVX-512 BF16 machine's ceiling for the fastest path and
+    for every product in int8 short of the last, and how near its ceiling the fastest path runs: the JSON must say
+    the same, with the figures as the page writes them."""
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    assert "<!-- measured: ceiling_amd_epyc_avx512 -->" in page
+    measured = json.loads((ROOT / "docs/measurements/ceiling_amd_epyc_avx512.json").read_text())
+    assert "avx512_bf16" in measured["machine"] and "amx" not in measured["machine"]
+    rows = {row["path"]: row for row in measured["ceilings"]}
+    fastest, limit = rows["openvino-int8 bf16"], rows["every product int8"]
+    assert fastest["max_speedup_vs_torch_fp32"] < 8 < limit["max_speedup_vs_torch_fp32"] < 9
+    assert f"the fastest path's ceiling is {fastest['max_speedup_vs_torch_fp32']:.1f}×" in page
+    assert f"with nothing else costing time gives {limit['max_speedup_vs_torch_fp32']:.1f}×" in page
+    assert f"runs at {fastest['share_of_ceiling']:.0%} of its ceiling".replace("%", " %") in page

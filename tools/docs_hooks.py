@@ -2,7 +2,7 @@
 
 Measured tables: ``<!-- measured: NAME -->`` becomes the table of ``docs/measurements/NAME.json`` (the JSON the
 command wrote, with the date, command and machine that produced it), drawn by the renderer of NAME's first word
-(``demo``, ``speed``, ``backends``, ``detail``, ``app``); the README's copy of a table is checked
+(``demo``, ``speed``, ``backends``, ``detail``, ``app``, ``ceiling``); the README's copy of a table is checked
 against the same rendering by tests/test_docs.py.
 
 The choices of ``model export --fastest``: docs/benchmarks.md holds the table ``fastest_table`` renders from
@@ -177,12 +177,36 @@ def app_table(measurement: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def ceiling_table(measurement: dict) -> str:
+    """``benchmark ceiling``: each path's ceiling and its bound on the speed-up over torch fp32, beside what
+    ``benchmark speed`` measured for it; then the operations and peak rates the ceilings rest on."""
+    lines = ["| path | ceiling (s) | at most × torch fp32 | measured (s) | measured × torch fp32 | share of ceiling |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for row in measurement["ceilings"]:
+        measured = ("measured_s" in row and f"{row['measured_s']:.2f} | {row['measured_speedup_vs_torch_fp32']:.2f}× | "
+                    f"{row['share_of_ceiling']:.0%}") or "— | — | —"  # fmt: skip
+        lines.append(
+            f"| {row['path']} | {row['ceiling_s']:.2f} | {row['max_speedup_vs_torch_fp32']:.2f}× | {measured} |"
+        )
+    kinds = {
+        kind: sum(part[kind] for part in measurement["gflop"].values()) for kind in ("linear", "conv", "attention")
+    }
+    rates = ", ".join(f"{key} {value:.0f}" for key, value in measurement["peak_gflop_s"].items())
+    return "\n".join(lines) + (
+        f"\n\nOperations of one {measurement['preset']} prediction: {measurement['gflop_total']:.0f} GFLOP "
+        f"(Linear layers {kinds['linear']:.0f}, convolutions {kinds['conv']:.0f}, attention {kinds['attention']:.0f}). "
+        f"Peak rates, GFLOP/s of one {measurement['product_side']}-square product: {rates}. Torch fp32 took "
+        f"{measurement['torch_fp32_s']:.2f} s per prediction in this run.\n"
+    )
+
+
 TABLES = {
     "demo": demo_table,
     "speed": speed_table,
     "backends": backends_table,
     "detail": detail_table,
     "app": app_table,
+    "ceiling": ceiling_table,
 }  # by the measurement's name's first word; fmt: skip
 
 

@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         add_accuracy_arguments,
         add_backends_arguments,
         add_speed_arguments,
+        add_ceiling_arguments,
         add_predict_arguments,
         add_ablation_arguments,
         add_scaling_arguments,
@@ -146,6 +147,29 @@ def add_speed_arguments(actions: argparse._SubParsersAction) -> None:
     speed.add_argument("--warmup", type=non_negative_int, help="untimed passes first (default: 1 on CPU, 10 on CUDA)")
     speed.add_argument("--iters", type=positive_int, help="timed passes (default: 3 on CPU, 50 on CUDA)")
     speed.add_argument("--json", type=Path, help="also write the results here")
+
+
+def add_ceiling_arguments(actions: argparse._SubParsersAction) -> None:
+    ceiling = actions.add_parser(
+        "ceiling",
+        help="the fastest each CPU path could be here: the network's products at this CPU's measured peak rates, as "
+        "a bound on its speed-up over torch fp32",
+        formatter_class=HelpFormatter,
+    )
+    ceiling.add_argument("--preset", choices=list(PRESETS), default="base_plus", help="model size")
+    ceiling.add_argument(
+        "--side",
+        type=positive_int,
+        default=4096,
+        help="side of the square matrix product whose best time gives each engine's and precision's peak rate",
+    )
+    ceiling.add_argument(
+        "--speed",
+        type=Path,
+        help="a `benchmark speed --json` file of this machine and preset: each path's measured time is shown beside "
+        "its ceiling",
+    )
+    ceiling.add_argument("--json", type=Path, help="also write the results here")
 
 
 def add_predict_arguments(actions: argparse._SubParsersAction) -> None:
@@ -425,8 +449,9 @@ def run(args: argparse.Namespace) -> int:
         return run_ablation_action(args)
     if args.action == "backends":
         return run_backends_action(args)
-    results = {"speed": speed_results, "predict": predict_results, "scaling": scaling_results, "data": data_results,
-               "metrics": metrics_results, "detail": detail_results, "app": app_results}[args.action](args)  # fmt: skip
+    results = {"speed": speed_results, "ceiling": ceiling_results, "predict": predict_results,
+               "scaling": scaling_results, "data": data_results, "metrics": metrics_results,
+               "detail": detail_results, "app": app_results}[args.action](args)  # fmt: skip
     if args.json:
         from mgd_sam2.benchmark.measurement import measurement
         from mgd_sam2.utils.files import write_json
@@ -509,6 +534,35 @@ def speed_results(args: argparse.Namespace) -> dict:
     )  # fmt: skip
     for row in results["speed"] if args.profile else []:
         print_profile(row)
+    return results
+
+
+def ceiling_results(args: argparse.Namespace) -> dict:
+    """Results of `benchmark ceiling` (printed, and written with --json)."""
+    import json
+
+    from mgd_sam2.benchmark.ceiling import KINDS, measure_ceiling, with_speed
+
+    speed = None
+    if args.speed is not None:
+        try:
+            speed = json.loads(args.speed.read_text())
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"--speed {args.speed}: not a `benchmark speed --json` file ({error})") from None
+    results = measure_ceiling(args.preset, args.side)
+    if speed is not None:
+        results = with_speed(results, speed)
+    print_rows(f"{args.preset}: GFLOP of one prediction", [
+        {"part": part, **kinds, "total": sum(kinds.values())} for part, kinds in results["gflop"].items()
+    ] + [{"part": "all", **{kind: sum(k[kind] for k in results["gflop"].values()) for kind in KINDS},
+          "total": results["gflop_total"]}])  # fmt: skip
+    print_rows(f"peak rates, one {args.side}-square product", [
+        {"engine and precision": key, "GFLOP/s": value} for key, value in results["peak_gflop_s"].items()
+    ])  # fmt: skip
+    for note in results["not_measured"]:
+        print(f"not measured: {note}")
+    print_rows(f"ceilings (torch fp32 measured here: {results['torch_fp32_s']:.3f} s per prediction)",
+               [{key: value for key, value in row.items()} for row in results["ceilings"]])  # fmt: skip
     return results
 
 

@@ -245,26 +245,31 @@ class CalibrationViews(Sequence):
         return item["input"]
 
 
+def int8_weights(source: str | Path, target: str | Path) -> None:
+    """ONNX Runtime's dynamic int8 of the MatMul/Gemm weights of ``source`` (one scale per output channel), written
+    to ``target``. ONNX Runtime logs a generic advice ("consider pre-processing") on the root logger at every call;
+    it is not about our model, so it is kept out of our output."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    advice = logging.Filter()
+    advice.filter = lambda record: "pre-processing before quantization" not in record.getMessage()
+    logging.getLogger().addFilter(advice)
+    try:
+        quantize_dynamic(str(source), str(target), op_types_to_quantize=["MatMul", "Gemm"],
+                         weight_type=QuantType.QInt8, per_channel=True)  # fmt: skip
+    finally:
+        logging.getLogger().removeFilter(advice)
+
+
 def quantize_onnx(
     source: str | Path, path: str | Path, expected: np.ndarray, record: dict[str, str] | None = None
 ) -> dict[str, float]:
     """int8 weights for the MatMul/Gemm layers of an fp32 export; returns its distance from PyTorch's logits on the
     check input, ``expected`` (the accuracy cost; never applied unless asked for)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    # ONNX Runtime logs a generic advice ("consider pre-processing") on the root logger at every call; it is not
-    # about this model, so it is kept out of our output.
-    advice = logging.Filter()
-    advice.filter = lambda record: "pre-processing before quantization" not in record.getMessage()
-    logging.getLogger().addFilter(advice)
-    try:
-        with atomic_path(path) as temporary:
-            quantize_dynamic(str(source), str(temporary), op_types_to_quantize=["MatMul", "Gemm"],
-                             weight_type=QuantType.QInt8, per_channel=True)  # fmt: skip
-            quantization = "int8 (dynamic, MatMul/Gemm, per-channel weights)"
-            set_metadata(temporary, {"quantization": quantization, **(record or {})})
-            backend = OnnxBackend(temporary)
-            report = compare(backend, expected, check_views(backend))
-    finally:
-        logging.getLogger().removeFilter(advice)
+    with atomic_path(path) as temporary:
+        int8_weights(source, temporary)
+        quantization = "int8 (dynamic, MatMul/Gemm, per-channel weights)"
+        set_metadata(temporary, {"quantization": quantization, **(record or {})})
+        backend = OnnxBackend(temporary)
+        report = compare(backend, expected, check_views(backend))
     return report

@@ -1,0 +1,281 @@
+"""``benchmark ceiling``: how fast a prediction could at best run on this CPU, path by path.
+
+A path's ceiling is the time its matrix products would take if each ran at this CPU's measured peak rate for the
+engine and precision the path gives it, and nothing else cost anything (no glue, no memory traffic, no
+normalisation). No configuration of that path can be faster, so ``torch fp32 time / ceiling`` bounds the
+speed-up over torch fp32 that tuning the path can bring; a goal above it needs fewer operations, not a faster
+runtime.
+
+Operations: one prediction of the network (random weights; the count does not depend on them), counted by torch's
+FlopCounterMode (2 per multiply-add) part by part (models/groups.part_of), split into ``linear`` (Linear layers),
+``conv`` (convolutions) and ``attention`` (products of two activations). FlopCounterMode does not count the CPU's
+fused attention kernel (``_scaled_dot_product_flash_attention_for_cpu``), so it is counted here by torch's own
+formula for the other attention kernels.
+
+Peak rates: one square matrix product of ``side`` (4096: 137 GFLOP) per engine and precision, the best of 5 passes
+after 2: torch (fp32; bf16 where the CPU has native bf16 kernels), ONNX Runtime (fp32; int8 as ``model export
+--int8`` quantizes: dynamic, per-channel weights) and OpenVINO (fp32; bf16 where native; int8 as NNCF writes it:
+quantize nodes on both inputs). Convolutions and attention are given the same rate as that product, which favours
+them: the bound stays a bound.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from mgd_sam2.inference.export import OPENVINO_INT8_PARTS, int8_weights
+
+PEAK_SIDE = 4096
+KINDS = ("linear", "conv", "attention")
+
+# What each path runs a product of (part, kind) in: an engine and precision of ``peak_rates``. Where a path's own
+# runtime may run a product in either of two precisions, the faster one is given (a bound must not be too slow).
+PATHS: dict[str, Callable[[str, str], str]] = {
+    "torch fp32": lambda part, kind: "torch fp32",
+    "torch bf16": lambda part, kind: "torch bf16",
+    "onnx": lambda part, kind: "onnx fp32",
+    "onnx-int8": lambda part, kind: "onnx int8" if kind != "conv" else "onnx fp32",  # MatMul/Gemm only
+    "openvino fp32": lambda part, kind: "openvino fp32",
+    "openvino bf16": lambda part, kind: "openvino bf16",
+    "openvino-int8 fp32": lambda part, kind: "openvino int8" if part in OPENVINO_INT8_PARTS else "openvino fp32",
+    "openvino-int8 bf16": lambda part, kind: "openvino int8" if part in OPENVINO_INT8_PARTS else "openvino bf16",
+    # not paths: the limit of quantizing more (every weight product; every product) with OpenVINO
+    "every weight product int8": lambda part, kind: "openvino int8" if kind != "attention" else "openvino bf16",
+    "every product int8": lambda part, kind: "openvino int8",
+}
+
+
+def kind_of(op: Any) -> str:
+    """``linear``, ``conv`` or ``attention`` for an aten operator FlopCounterMode counts."""
+    name = str(op)
+    if "conv" in name:
+        return "conv"
+    return "attention" if "bmm" in name or "dot_product" in name else "linear"
+
+
+def count_operations(network: Any, views: Any) -> dict[str, dict[str, float]]:
+    """Floating-point operations of ``network(views)``: {part: {kind: GFLOP}}; operations outside every part
+    (the network's own glue) under "other"."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
+
+    from mgd_sam2.models.groups import part_of
+
+    def cpu_attention(query, key, value, *args, out_shape=None, **kwargs) -> int:
+        return sdpa_flop_count(query, key, value)
+
+    mapping = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: cpu_attention}
+    with torch.inference_mode(), FlopCounterMode(display=False, custom_mapping=mapping) as counter:
+        network.eval()(views)
+    root = type(network).__name__
+    tracked = {name: dict(ops) for name, ops in counter.get_flop_counts().items() if name.startswith(root + ".")}
+
+    def parent(name: str) -> str | None:  # the nearest tracked module around it (a loop may skip levels)
+        while "." in name:
+            name = name.rsplit(".", 1)[0]
+            if name in tracked:
+                return name
+        return None
+
+    own = {name: dict(ops) for name, ops in tracked.items()}  # each module's operations less its tracked children's
+    for name, ops in tracked.items():
+        outer = parent(name)
+        if outer is not None:
+            for op, count in ops.items():
+                own[outer][op] -= count
+    operations: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(KINDS, 0.0))
+    for name, ops in own.items():
+        part = part_of(name[len(root) + 1 :]) or "other"
+        for op, count in ops.items():
+            operations[part][kind_of(op)] += count / 1e9
+    whole = sum(counter.get_flop_counts()["Global"].values()) / 1e9
+    counted = sum(sum(kinds.values()) for kinds in operations.values())
+    outside = whole - counted  # operations of no tracked module: the network's own forward
+    if abs(outside) > 1e-9 * whole:
+        operations["other"]["linear"] += outside
+    return {part: dict(kinds) for part, kinds in operations.items() if any(kinds.values())}
+
+
+def best_seconds(run: Callable[[], Any], warmup: int = 2, passes: int = 5) -> float:
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(passes):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def torch_rate(side: int, bf16: bool) -> float:
+    import torch
+
+    dtype = torch.bfloat16 if bf16 else torch.float32
+    generator = torch.Generator().manual_seed(0)
+    a, b = (torch.randn(side, side, generator=generator).to(dtype) for _ in range(2))
+    with torch.inference_mode():
+        return 2 * side**3 / best_seconds(lambda: a @ b) / 1e9
+
+
+def onnx_rate(side: int, int8: bool, folder: Path) -> float:
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = np.random.default_rng(0).standard_normal((side, side)).astype(np.float32) * 0.02
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "product",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [side, side])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [side, side])],
+        [numpy_helper.from_array(weight, "w")],
+    )
+    path = folder / "product.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    if int8:
+        int8_weights(path, folder / "product_int8.onnx")
+        path = folder / "product_int8.onnx"
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(1).standard_normal((side, side)).astype(np.float32)
+    return 2 * side**3 / best_seconds(lambda: session.run(None, {"x": x})) / 1e9
+
+
+def openvino_rate(side: int, precision: str) -> float:
+    """``precision``: fp32, bf16, or int8 (quantize nodes on both inputs, run with an fp32 hint so that no
+    conversion of the output to bf16 and back is timed)."""
+    import openvino as ov
+    import openvino.opset13 as ops
+
+    x = ops.parameter([side, side], np.float32, name="x")
+    w = ops.constant(np.random.default_rng(0).standard_normal((side, side)).astype(np.float32) * 0.02)
+    a, b = x, w
+    if precision == "int8":
+
+        def quantized(node, limit: float):
+            low, high = ops.constant(np.float32(-limit)), ops.constant(np.float32(limit * 127 / 128))
+            return ops.fake_quantize(node, low, high, low, high, 256)
+
+        a, b = quantized(x, 4.0), quantized(w, 0.1)
+    model = ov.Model([ops.matmul(a, b, False, True)], [x])
+    hint = "bf16" if precision == "bf16" else "f32"
+    compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "LATENCY"})
+    request = compiled.create_infer_request()
+    data = np.random.default_rng(1).standard_normal((side, side)).astype(np.float32)
+    return 2 * side**3 / best_seconds(lambda: request.infer({0: data})) / 1e9
+
+
+def peak_rates(side: int = PEAK_SIDE) -> tuple[dict[str, float], list[str]]:
+    """GFLOP/s of one ``side``-square product per engine and precision available here, and what was not
+    measured and why."""
+    from importlib.util import find_spec
+
+    from mgd_sam2.inference.backends import openvino_has_bf16
+    from mgd_sam2.inference.devices import cpu_has_native_bf16
+
+    rates: dict[str, float] = {"torch fp32": torch_rate(side, bf16=False)}
+    skipped = []
+    if cpu_has_native_bf16():
+        rates["torch bf16"] = torch_rate(side, bf16=True)
+    else:
+        skipped.append("torch bf16: no native bf16 kernels on this CPU")
+    with tempfile.TemporaryDirectory() as folder:
+        rates["onnx fp32"] = onnx_rate(side, False, Path(folder))
+        rates["onnx int8"] = onnx_rate(side, True, Path(folder))
+    if find_spec("openvino") is None:
+        skipped.append("openvino: not installed (pip install 'mgd-sam2[openvino]')")
+        return rates, skipped
+    rates["openvino fp32"] = openvino_rate(side, "fp32")
+    if openvino_has_bf16():
+        rates["openvino bf16"] = openvino_rate(side, "bf16")
+    else:
+        skipped.append("openvino bf16: no native bf16 on this CPU")
+    rates["openvino int8"] = openvino_rate(side, "int8")
+    return rates, skipped
+
+
+def ceilings(operations: dict[str, dict[str, float]], rates: dict[str, float]) -> dict[str, float]:
+    """Seconds per prediction of each path of PATHS whose every rate was measured: its operations at its rates."""
+    result = {}
+    for path, rate_of in PATHS.items():
+        keys = {(part, kind): rate_of(part, kind) for part, kinds in operations.items() for kind in kinds}
+        if all(key in rates for key in keys.values()):
+            result[path] = sum(operations[part][kind] / rates[key] for (part, kind), key in keys.items())
+    return result
+
+
+def torch_fp32_seconds(network: Any, views: Any, passes: int = 3) -> float:
+    """The median time of ``passes`` torch fp32 predictions after one (the speed benchmark's protocol)."""
+    import torch
+
+    network.eval()
+    with torch.inference_mode():
+        network(views)
+        times = []
+        for _ in range(passes):
+            start = time.perf_counter()
+            network(views)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure_ceiling(preset: str, side: int = PEAK_SIDE, passes: int = 3) -> dict[str, Any]:
+    """The results of ``benchmark ceiling``: operations per part, peak rates, torch fp32's measured time and each
+    path's ceiling (seconds and the speed-up over torch fp32 it bounds)."""
+    from mgd_sam2.benchmark.speed import RandomNetwork
+    from mgd_sam2.inference.export import check_views
+
+    network = RandomNetwork(preset).load()
+    views = check_views(network)
+    operations = count_operations(network, views)
+    measured = torch_fp32_seconds(network, views, passes)
+    del network
+    rates, skipped = peak_rates(side)
+    bounds = ceilings(operations, rates)
+    return {
+        "preset": preset,
+        "gflop": {part: {kind: round(value, 3) for kind, value in kinds.items()} for part, kinds in operations.items()},
+        "gflop_total": sum(sum(kinds.values()) for kinds in operations.values()),
+        "product_side": side,
+        "peak_gflop_s": rates,
+        "not_measured": skipped,
+        "torch_fp32_s": measured,
+        "ceilings": [
+            {"path": path, "ceiling_s": seconds, "max_speedup_vs_torch_fp32": measured / seconds}
+            for path, seconds in bounds.items()
+        ],  # fmt: skip
+    }
+
+
+def path_of(row: dict[str, Any]) -> str:
+    """The PATHS name of a ``benchmark speed`` row (backend and precision)."""
+    precision = {"32-true": "fp32", "bf16-mixed": "bf16"}[row["precision"]]
+    if row["backend"].startswith("onnx"):
+        return row["backend"]
+    return f"{row['backend']} {precision}"
+
+
+def with_speed(results: dict[str, Any], speed: dict[str, Any]) -> dict[str, Any]:
+    """``results`` with each ceiling beside what ``benchmark speed`` measured for that path (a ``--json`` file of
+    the same preset, batch 1 on the CPU): its seconds, its speed-up over that run's torch fp32, and the share of
+    the ceiling it reaches (ceiling / measured: 1 would be every product at the peak rate and nothing else)."""
+    rows = {path_of(row): row for row in speed["speed"]
+            if row["preset"] == results["preset"] and row["batch"] == 1 and row["device"] == "cpu"
+            and not row.get("train") and not row.get("compile")}  # fmt: skip
+    reference = rows.get("torch fp32")
+    for ceiling in results["ceilings"]:
+        row = rows.get(ceiling["path"])
+        if row is None:
+            continue
+        seconds = row["latency_ms_p50"] / 1000
+        ceiling["measured_s"] = seconds
+        if reference is not None:
+            ceiling["measured_speedup_vs_torch_fp32"] = reference["latency_ms_p50"] / row["latency_ms_p50"]
+        ceiling["share_of_ceiling"] = ceiling["ceiling_s"] / seconds
+    return {**results, "speed_source": {key: speed.get(key) for key in ("date", "command", "machine")}}
