@@ -278,21 +278,27 @@ def test_the_app_benchmark_times_the_app_a_user_starts(trained_checkpoint: Path,
 
 
 def test_the_app_serves_when_gradios_own_start_check_would_have_given_up(monkeypatch) -> None:
-    """Gradio's launch check (one HEAD with a 3-s timeout) fails on a busy machine; the app waits for its page
-    itself. Gradio's check is made to fail here: the page must still be served."""
+    """Gradio's launch check (one HEAD with a 3-s timeout) fails on a busy machine, and Gradio's requests to its own
+    server go through a proxy set in the environment; the app waits for its page itself, bypassing proxies. Here
+    Gradio's check is made to fail and a dead proxy is set: the page must still be served."""
     import gradio
     import gradio.networking
 
     from mgd_sam2.commands.app import serve
-    from mgd_sam2.utils.ports import free_port
+    from mgd_sam2.utils.ports import DIRECT, free_port
 
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    for name in ("http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.setenv(name, "")  # restored after the test: serve adds this machine to them
     monkeypatch.setattr(gradio.networking, "url_ok", lambda url: False)
     with gradio.Blocks() as page:
         gradio.Markdown("served")
     seen = []
-    monkeypatch.setattr(page, "block_thread", lambda: seen.append(urllib.request.urlopen(page.local_url).status))
+    monkeypatch.setattr(page, "block_thread", lambda: seen.append(DIRECT.open(page.local_url).status))
     try:
         serve(page, "127.0.0.1", free_port(), 10**6)
     finally:
-        page.close()
+        page.close(verbose=False)
     assert seen == [200]

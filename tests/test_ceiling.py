@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from mgd_sam2.benchmark.ceiling import PATHS, ceilings, count_operations, path_of, with_speed
+from mgd_sam2.benchmark.ceiling import PATHS, ceilings, count_operations, path_of, speed_rows, with_speed
 from mgd_sam2.benchmark.speed import RandomNetwork
 from mgd_sam2.inference.export import check_views
 
@@ -70,22 +70,35 @@ def test_a_ceiling_is_each_products_operations_at_the_rate_its_path_runs_it_in()
     assert "torch bf16" not in result and "onnx-int8" not in result  # rates not measured: no ceiling
 
 
-def test_speed_rows_are_matched_to_their_paths() -> None:
-    rows = [{"preset": "micro", "batch": 1, "device": "cpu", "backend": backend, "precision": precision,
-             "latency_ms_p50": ms} for backend, precision, ms in
+def test_speed_rows_are_matched_to_their_paths_and_both_speedups_share_one_torch_fp32() -> None:
+    rows = [{"preset": "micro", "batch": 1, "device": "cpu", "train": False, "compile": False, "backend": backend,
+             "precision": precision, "latency_ms_p50": ms} for backend, precision, ms in
             [("torch", "32-true", 1000.0), ("torch", "bf16-mixed", 500.0), ("onnx-int8", "32-true", 400.0),
              ("openvino-int8", "bf16-mixed", 250.0), ("openvino", "32-true", 9.0)]]  # fmt: skip
     rows[-1]["batch"] = 8  # another batch size: not this path's time
     assert {path_of(row) for row in rows} <= set(PATHS)
-    results = {"preset": "micro", "ceilings": [{"path": path, "ceiling_s": 0.1} for path in PATHS]}
-    shown = {row["path"]: row for row in with_speed(results, {"speed": rows, "date": "d"})["ceilings"]}
-    assert shown["openvino-int8 bf16"]["measured_s"] == 0.25
-    assert shown["openvino-int8 bf16"]["measured_speedup_vs_torch_fp32"] == 4.0
-    assert shown["openvino-int8 bf16"]["share_of_ceiling"] == 0.1 / 0.25
+    rows_in = [{"path": path, "ceiling_s": 0.1, "max_speedup_vs_torch_fp32": 20.0} for path in PATHS]
+    results = {"preset": "micro", "torch_fp32_s": 2.0, "speedup_baseline": "this run", "ceilings": rows_in}
+    updated = with_speed(results, {"speed": rows, "date": "d"})
+    shown = {row["path"]: row for row in updated["ceilings"]}
+    assert updated["speedup_baseline_s"] == 1.0 and "--speed" in updated["speedup_baseline"]
+    fastest = shown["openvino-int8 bf16"]
+    assert (fastest["measured_s"], fastest["measured_speedup_vs_torch_fp32"]) == (0.25, 4.0)
+    assert fastest["max_speedup_vs_torch_fp32"] == 10.0  # over the file's torch fp32, as the measured one
+    assert fastest["share_of_ceiling"] == 0.1 / 0.25 == 4.0 / 10.0
     assert shown["torch bf16"]["measured_speedup_vs_torch_fp32"] == 2.0
-    assert "measured_s" not in shown["openvino fp32"]
+    assert shown["openvino fp32"]["measured_s"] is None and shown["openvino fp32"]["share_of_ceiling"] is None
+    without_torch = with_speed(results, {"speed": rows[1:]})  # no torch fp32 there: this run's is the baseline
+    assert without_torch["speedup_baseline_s"] == 2.0
+    assert {row["path"]: row for row in without_torch["ceilings"]}["torch bf16"][
+        "measured_speedup_vs_torch_fp32"
+    ] == 4.0
+    for wrong in ({"ceilings": []}, {"speed": [{"preset": "micro"}]}, []):
+        with pytest.raises(ValueError, match="not a `benchmark speed --json` file"):
+            speed_rows(wrong, "micro")
 
 
+@pytest.mark.slow
 def test_the_ceiling_command_writes_every_figure(tmp_path: Path) -> None:
     """As a user runs it (its own process: ONNX Runtime and OpenVINO stay out of pytest's)."""
     out = tmp_path / "ceiling.json"
@@ -104,4 +117,14 @@ def test_the_ceiling_command_writes_every_figure(tmp_path: Path) -> None:
     )
     for row in paths.values():
         assert math.isclose(row["max_speedup_vs_torch_fp32"], measured["torch_fp32_s"] / row["ceiling_s"])
-    assert "ceilings (torch fp32 measured here" in result.stdout
+    assert "ceilings (speed-ups over torch fp32 measured by this command)" in result.stdout
+
+
+def test_a_speed_file_that_is_not_one_is_refused_before_measuring(tmp_path: Path) -> None:
+    wrong = tmp_path / "ceiling.json"
+    wrong.write_text(json.dumps({"ceilings": []}))
+    command = [sys.executable, "-m", "mgd_sam2.cli", "benchmark", "ceiling", "--preset", "micro", "--speed", str(wrong)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert f"--speed {wrong}: not a `benchmark speed --json` file" in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr and "peak rates" not in result.stdout

@@ -5,13 +5,12 @@ from __future__ import annotations
 import http.server
 import threading
 import time
-from pathlib import Path
 
 from mgd_sam2.utils.ports import free_port, wait_until_answers
 
 
 class SlowFirstAnswer(http.server.BaseHTTPRequestHandler):
-    delay_s = 4.0  # longer than Gradio's 3-s start-up check
+    delay_s = 0.0  # the first answer's delay; the test sets it
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         time.sleep(SlowFirstAnswer.delay_s)
@@ -24,8 +23,11 @@ class SlowFirstAnswer(http.server.BaseHTTPRequestHandler):
 
 
 def test_a_slow_first_answer_is_waited_for_even_with_a_dead_proxy_set(monkeypatch) -> None:
-    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")  # nothing listens there: a proxy would make it fail
-    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.setattr(SlowFirstAnswer, "delay_s", 4.0)  # longer than Gradio's 3-s start-up check
+    for name in ("http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")  # nothing listens there: through it, every request fails
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), SlowFirstAnswer)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -37,7 +39,7 @@ def test_a_slow_first_answer_is_waited_for_even_with_a_dead_proxy_set(monkeypatc
         server.server_close()
 
 
-def test_a_server_that_never_answers_or_is_gone_is_not_waited_for_past_the_limit(tmp_path: Path) -> None:
+def test_a_server_that_never_answers_or_is_gone_is_not_waited_for_past_the_limit() -> None:
     url = f"http://127.0.0.1:{free_port()}/"  # nothing listens there
     started = time.perf_counter()
     assert not wait_until_answers(url, limit_s=1.0)

@@ -180,23 +180,27 @@ def app_table(measurement: dict) -> str:
 def ceiling_table(measurement: dict) -> str:
     """``benchmark ceiling``: each path's ceiling and its bound on the speed-up over torch fp32, beside what
     ``benchmark speed`` measured for it; then the operations and peak rates the ceilings rest on."""
+    from mgd_sam2.benchmark.ceiling import KINDS
+
     lines = ["| path | ceiling (s) | at most × torch fp32 | measured (s) | measured × torch fp32 | share of ceiling |",
              "|---|---|---|---|---|---|"]  # fmt: skip
     for row in measurement["ceilings"]:
-        measured = ("measured_s" in row and f"{row['measured_s']:.2f} | {row['measured_speedup_vs_torch_fp32']:.2f}× | "
-                    f"{row['share_of_ceiling']:.0%}") or "— | — | —"  # fmt: skip
+        measured = "— | — | —"
+        if row.get("measured_s") is not None:
+            measured = (f"{row['measured_s']:.2f} | {row['measured_speedup_vs_torch_fp32']:.2f}× | "
+                        f"{row['share_of_ceiling']:.0%}")  # fmt: skip
         lines.append(
             f"| {row['path']} | {row['ceiling_s']:.2f} | {row['max_speedup_vs_torch_fp32']:.2f}× | {measured} |"
         )
-    kinds = {
-        kind: sum(part[kind] for part in measurement["gflop"].values()) for kind in ("linear", "conv", "attention")
-    }
+    kinds = {kind: sum(part[kind] for part in measurement["gflop"].values()) for kind in KINDS}
     rates = ", ".join(f"{key} {value:.0f}" for key, value in measurement["peak_gflop_s"].items())
+    baseline = measurement.get("speedup_baseline_s", measurement["torch_fp32_s"])
     return "\n".join(lines) + (
         f"\n\nOperations of one {measurement['preset']} prediction: {measurement['gflop_total']:.0f} GFLOP "
         f"(Linear layers {kinds['linear']:.0f}, convolutions {kinds['conv']:.0f}, attention {kinds['attention']:.0f}). "
-        f"Peak rates, GFLOP/s of one {measurement['product_side']}-square product: {rates}. Torch fp32 took "
-        f"{measurement['torch_fp32_s']:.2f} s per prediction in this run.\n"
+        f"Peak rates, GFLOP/s of one {measurement['product_side']}-square product: {rates}. The speed-ups are over "
+        f"the {measurement['speedup_baseline']} ({baseline:.2f} s per prediction; this command's own torch fp32 run "
+        f"took {measurement['torch_fp32_s']:.2f} s).\n"
     )
 
 

@@ -2,26 +2,27 @@
 
 A path's ceiling is the time its matrix products would take if each ran at this CPU's measured peak rate for the
 engine and precision the path gives it, and nothing else cost anything (no glue, no memory traffic, no
-normalisation). No configuration of that path can be faster, so ``torch fp32 time / ceiling`` bounds the
-speed-up over torch fp32 that tuning the path can bring; a goal above it needs fewer operations, not a faster
-runtime.
+normalisation). ``torch fp32 time / ceiling`` then bounds the speed-up over torch fp32 that tuning the path can
+bring; a goal above it needs fewer operations or more of them in a faster precision. The bound is as good as the
+measured rates: an engine that multiplied faster than its best measured product would beat it, so each rate is the
+best of several passes of a large product (``side`` 4096: 137 GFLOP), with the threads the paths use, and for
+int8 the faster of signed and unsigned activations; a smaller ``side`` measures lower rates and gives no bound.
 
 Operations: one prediction of the network (random weights; the count does not depend on them), counted by torch's
 FlopCounterMode (2 per multiply-add) part by part (models/groups.part_of), split into ``linear`` (Linear layers),
 ``conv`` (convolutions) and ``attention`` (products of two activations). FlopCounterMode does not count the CPU's
 fused attention kernel (``_scaled_dot_product_flash_attention_for_cpu``), so it is counted here by torch's own
-formula for the other attention kernels.
+formula for the other attention kernels. The exports leave out the per-view masks the DRM replaces (a few of the
+decoder's MFLOP), which are counted: the count is that much too high for them.
 
-Peak rates: one square matrix product of ``side`` (4096: 137 GFLOP) per engine and precision, the best of 5 passes
-after 2: torch (fp32; bf16 where the CPU has native bf16 kernels), ONNX Runtime (fp32; int8 as ``model export
---int8`` quantizes: dynamic, per-channel weights) and OpenVINO (fp32; bf16 where native; int8 as NNCF writes it:
-quantize nodes on both inputs). Convolutions and attention are given the same rate as that product, which favours
-them: the bound stays a bound.
+Peak rates, GFLOP/s of one square product: torch (fp32; bf16 where the CPU has native bf16 kernels), ONNX Runtime
+(fp32; int8 as ``model export --int8`` quantizes: dynamic, per-channel weights) and OpenVINO (fp32; bf16 where
+native; int8 with quantize nodes on both inputs, as NNCF writes them). Convolutions and attention are given the
+rate of that product: direct convolution arithmetic, no Winograd-style saving, is assumed.
 """
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
 from collections import defaultdict
@@ -30,10 +31,16 @@ from typing import Any, Callable
 
 import numpy as np
 
-from mgd_sam2.inference.export import OPENVINO_INT8_PARTS, int8_weights
-
 PEAK_SIDE = 4096
 KINDS = ("linear", "conv", "attention")
+
+
+def nncf_int8(part: str) -> bool:
+    """Whether ``model export --openvino-int8`` quantizes ``part``'s products (all of them, attention included)."""
+    from mgd_sam2.inference.export import OPENVINO_INT8_PARTS
+
+    return part in OPENVINO_INT8_PARTS
+
 
 # What each path runs a product of (part, kind) in: an engine and precision of ``peak_rates``. Where a path's own
 # runtime may run a product in either of two precisions, the faster one is given (a bound must not be too slow).
@@ -41,11 +48,12 @@ PATHS: dict[str, Callable[[str, str], str]] = {
     "torch fp32": lambda part, kind: "torch fp32",
     "torch bf16": lambda part, kind: "torch bf16",
     "onnx": lambda part, kind: "onnx fp32",
-    "onnx-int8": lambda part, kind: "onnx int8" if kind != "conv" else "onnx fp32",  # MatMul/Gemm only
+    # MatMul/Gemm with constant weights: quantize_dynamic leaves products of two activations (attention) in fp32
+    "onnx-int8": lambda part, kind: "onnx int8" if kind == "linear" else "onnx fp32",
     "openvino fp32": lambda part, kind: "openvino fp32",
     "openvino bf16": lambda part, kind: "openvino bf16",
-    "openvino-int8 fp32": lambda part, kind: "openvino int8" if part in OPENVINO_INT8_PARTS else "openvino fp32",
-    "openvino-int8 bf16": lambda part, kind: "openvino int8" if part in OPENVINO_INT8_PARTS else "openvino bf16",
+    "openvino-int8 fp32": lambda part, kind: "openvino int8" if nncf_int8(part) else "openvino fp32",
+    "openvino-int8 bf16": lambda part, kind: "openvino int8" if nncf_int8(part) else "openvino bf16",
     # not paths: the limit of quantizing more (every weight product; every product) with OpenVINO
     "every weight product int8": lambda part, kind: "openvino int8" if kind != "attention" else "openvino bf16",
     "every product int8": lambda part, kind: "openvino int8",
@@ -68,8 +76,8 @@ def count_operations(network: Any, views: Any) -> dict[str, dict[str, float]]:
 
     from mgd_sam2.models.groups import part_of
 
-    def cpu_attention(query, key, value, *args, out_shape=None, **kwargs) -> int:
-        return sdpa_flop_count(query, key, value)
+    def cpu_attention(query: torch.Size, key: torch.Size, value: torch.Size, *args: Any, **kwargs: Any) -> int:
+        return sdpa_flop_count(query, key, value)  # FlopCounterMode passes the tensors' shapes
 
     mapping = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: cpu_attention}
     with torch.inference_mode(), FlopCounterMode(display=False, custom_mapping=mapping) as counter:
@@ -95,15 +103,15 @@ def count_operations(network: Any, views: Any) -> dict[str, dict[str, float]]:
         part = part_of(name[len(root) + 1 :]) or "other"
         for op, count in ops.items():
             operations[part][kind_of(op)] += count / 1e9
-    whole = sum(counter.get_flop_counts()["Global"].values()) / 1e9
-    counted = sum(sum(kinds.values()) for kinds in operations.values())
-    outside = whole - counted  # operations of no tracked module: the network's own forward
-    if abs(outside) > 1e-9 * whole:
-        operations["other"]["linear"] += outside
+    for op, count in counter.get_flop_counts()["Global"].items():  # of no tracked module: the network's own forward
+        counted = sum(ops.get(op, 0) for name, ops in tracked.items() if parent(name) is None)
+        if count != counted:
+            operations["other"][kind_of(op)] += (count - counted) / 1e9
     return {part: dict(kinds) for part, kinds in operations.items() if any(kinds.values())}
 
 
 def best_seconds(run: Callable[[], Any], warmup: int = 2, passes: int = 5) -> float:
+    """The shortest time of ``passes`` calls of ``run`` after ``warmup`` untimed ones, in seconds."""
     for _ in range(warmup):
         run()
     times = []
@@ -115,6 +123,7 @@ def best_seconds(run: Callable[[], Any], warmup: int = 2, passes: int = 5) -> fl
 
 
 def torch_rate(side: int, bf16: bool) -> float:
+    """GFLOP/s of one ``side``-square product in torch, fp32 or bf16, with torch's threads."""
     import torch
 
     dtype = torch.bfloat16 if bf16 else torch.float32
@@ -125,9 +134,13 @@ def torch_rate(side: int, bf16: bool) -> float:
 
 
 def onnx_rate(side: int, int8: bool, folder: Path) -> float:
+    """GFLOP/s of one ``side``-square product (constant weights) in ONNX Runtime, fp32 or int8, with torch's number
+    of threads (as ``benchmark speed`` runs it); its files go in ``folder``."""
     import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
+
+    from mgd_sam2.inference.export import int8_weights
 
     weight = np.random.default_rng(0).standard_normal((side, side)).astype(np.float32) * 0.02
     graph = helper.make_graph(
@@ -142,14 +155,17 @@ def onnx_rate(side: int, int8: bool, folder: Path) -> float:
     if int8:
         int8_weights(path, folder / "product_int8.onnx")
         path = folder / "product_int8.onnx"
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = torch_threads()
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     x = np.random.default_rng(1).standard_normal((side, side)).astype(np.float32)
     return 2 * side**3 / best_seconds(lambda: session.run(None, {"x": x})) / 1e9
 
 
-def openvino_rate(side: int, precision: str) -> float:
-    """``precision``: fp32, bf16, or int8 (quantize nodes on both inputs, run with an fp32 hint so that no
-    conversion of the output to bf16 and back is timed)."""
+def openvino_rate(side: int, precision: str, unsigned: bool = False) -> float:
+    """GFLOP/s of one ``side``-square product (constant weights) in OpenVINO with torch's number of threads:
+    ``precision`` fp32, bf16, or int8 (quantize nodes on both inputs, ``unsigned`` activations or signed, run with an
+    fp32 hint so that no conversion of the output to bf16 and back is timed)."""
     import openvino as ov
     import openvino.opset13 as ops
 
@@ -158,17 +174,24 @@ def openvino_rate(side: int, precision: str) -> float:
     a, b = x, w
     if precision == "int8":
 
-        def quantized(node, limit: float):
-            low, high = ops.constant(np.float32(-limit)), ops.constant(np.float32(limit * 127 / 128))
-            return ops.fake_quantize(node, low, high, low, high, 256)
+        def quantized(node: Any, low: float, high: float) -> Any:
+            low_node, high_node = ops.constant(np.float32(low)), ops.constant(np.float32(high))
+            return ops.fake_quantize(node, low_node, high_node, low_node, high_node, 256)
 
-        a, b = quantized(x, 4.0), quantized(w, 0.1)
+        a = quantized(x, 0.0, 4.0) if unsigned else quantized(x, -4.0, 4.0 * 127 / 128)
+        b = quantized(w, -0.1, 0.1 * 127 / 128)
     model = ov.Model([ops.matmul(a, b, False, True)], [x])
-    hint = "bf16" if precision == "bf16" else "f32"
-    compiled = ov.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": hint, "PERFORMANCE_HINT": "LATENCY"})
-    request = compiled.create_infer_request()
+    properties = {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32", "PERFORMANCE_HINT": "LATENCY",
+                  "INFERENCE_NUM_THREADS": torch_threads()}  # fmt: skip
+    request = ov.Core().compile_model(model, "CPU", properties).create_infer_request()
     data = np.random.default_rng(1).standard_normal((side, side)).astype(np.float32)
     return 2 * side**3 / best_seconds(lambda: request.infer({0: data})) / 1e9
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def peak_rates(side: int = PEAK_SIDE) -> tuple[dict[str, float], list[str]]:
@@ -185,9 +208,12 @@ def peak_rates(side: int = PEAK_SIDE) -> tuple[dict[str, float], list[str]]:
         rates["torch bf16"] = torch_rate(side, bf16=True)
     else:
         skipped.append("torch bf16: no native bf16 kernels on this CPU")
-    with tempfile.TemporaryDirectory() as folder:
-        rates["onnx fp32"] = onnx_rate(side, False, Path(folder))
-        rates["onnx int8"] = onnx_rate(side, True, Path(folder))
+    if find_spec("onnxruntime") is None:
+        skipped.append("onnx: ONNX Runtime not installed (pip install 'mgd-sam2[onnx]')")
+    else:
+        with tempfile.TemporaryDirectory() as folder:
+            rates["onnx fp32"] = onnx_rate(side, False, Path(folder))
+            rates["onnx int8"] = onnx_rate(side, True, Path(folder))
     if find_spec("openvino") is None:
         skipped.append("openvino: not installed (pip install 'mgd-sam2[openvino]')")
         return rates, skipped
@@ -196,7 +222,7 @@ def peak_rates(side: int = PEAK_SIDE) -> tuple[dict[str, float], list[str]]:
         rates["openvino bf16"] = openvino_rate(side, "bf16")
     else:
         skipped.append("openvino bf16: no native bf16 on this CPU")
-    rates["openvino int8"] = openvino_rate(side, "int8")
+    rates["openvino int8"] = max(openvino_rate(side, "int8", unsigned) for unsigned in (False, True))
     return rates, skipped
 
 
@@ -210,34 +236,17 @@ def ceilings(operations: dict[str, dict[str, float]], rates: dict[str, float]) -
     return result
 
 
-def torch_fp32_seconds(network: Any, views: Any, passes: int = 3) -> float:
-    """The median time of ``passes`` torch fp32 predictions after one (the speed benchmark's protocol)."""
-    import torch
-
-    network.eval()
-    with torch.inference_mode():
-        network(views)
-        times = []
-        for _ in range(passes):
-            start = time.perf_counter()
-            network(views)
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def measure_ceiling(preset: str, side: int = PEAK_SIDE, passes: int = 3) -> dict[str, Any]:
-    """The results of ``benchmark ceiling``: operations per part, peak rates, torch fp32's measured time and each
-    path's ceiling (seconds and the speed-up over torch fp32 it bounds)."""
-    from mgd_sam2.benchmark.speed import RandomNetwork
+def measure_ceiling(preset: str, side: int = PEAK_SIDE) -> dict[str, Any]:
+    """The results of ``benchmark ceiling``: operations per part, peak rates, torch fp32's time (``benchmark
+    speed``'s protocol and process) and each path's ceiling (seconds, and the speed-up over torch fp32 it bounds)."""
+    from mgd_sam2.benchmark.speed import RandomNetwork, SpeedConfig, measure_isolated
     from mgd_sam2.inference.export import check_views
 
     network = RandomNetwork(preset).load()
-    views = check_views(network)
-    operations = count_operations(network, views)
-    measured = torch_fp32_seconds(network, views, passes)
+    operations = count_operations(network, check_views(network))
     del network
+    measured = measure_isolated(SpeedConfig(preset))["latency_ms_p50"] / 1000
     rates, skipped = peak_rates(side)
-    bounds = ceilings(operations, rates)
     return {
         "preset": preset,
         "gflop": {part: {kind: round(value, 3) for kind, value in kinds.items()} for part, kinds in operations.items()},
@@ -246,9 +255,10 @@ def measure_ceiling(preset: str, side: int = PEAK_SIDE, passes: int = 3) -> dict
         "peak_gflop_s": rates,
         "not_measured": skipped,
         "torch_fp32_s": measured,
+        "speedup_baseline": "torch fp32 measured by this command",
         "ceilings": [
             {"path": path, "ceiling_s": seconds, "max_speedup_vs_torch_fp32": measured / seconds}
-            for path, seconds in bounds.items()
+            for path, seconds in ceilings(operations, rates).items()
         ],  # fmt: skip
     }
 
@@ -261,21 +271,35 @@ def path_of(row: dict[str, Any]) -> str:
     return f"{row['backend']} {precision}"
 
 
+def speed_rows(speed: Any, preset: str) -> dict[str, dict[str, Any]]:
+    """The rows of a ``benchmark speed --json`` file that time ``preset`` at batch 1 on the CPU, by path; a
+    ValueError if it is not such a file."""
+    try:
+        rows = [row for row in speed["speed"] if row["preset"] == preset and row["batch"] == 1
+                and row["device"] == "cpu" and not row["train"] and not row["compile"]]  # fmt: skip
+        return {path_of(row): row for row in rows if row["latency_ms_p50"] > 0}
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"not a `benchmark speed --json` file (no {error})") from None
+
+
 def with_speed(results: dict[str, Any], speed: dict[str, Any]) -> dict[str, Any]:
-    """``results`` with each ceiling beside what ``benchmark speed`` measured for that path (a ``--json`` file of
-    the same preset, batch 1 on the CPU): its seconds, its speed-up over that run's torch fp32, and the share of
-    the ceiling it reaches (ceiling / measured: 1 would be every product at the peak rate and nothing else)."""
-    rows = {path_of(row): row for row in speed["speed"]
-            if row["preset"] == results["preset"] and row["batch"] == 1 and row["device"] == "cpu"
-            and not row.get("train") and not row.get("compile")}  # fmt: skip
-    reference = rows.get("torch fp32")
+    """``results`` with each ceiling beside what ``benchmark speed`` measured for that path (``speed``, a ``--json``
+    file of the same machine): its seconds and speed-up over torch fp32 (``measured_s``,
+    ``measured_speedup_vs_torch_fp32``) and the share of the ceiling's speed-up it reaches (``share_of_ceiling``:
+    1 would be every product at the peak rate and nothing else). Where that file times torch fp32, both speed-ups
+    are over its torch fp32, so that they compare (``speedup_baseline`` says which); every ceiling has the keys,
+    None where the file has no such path."""
+    rows = speed_rows(speed, results["preset"])
+    baseline = results["torch_fp32_s"]
+    if "torch fp32" in rows:
+        baseline = rows["torch fp32"]["latency_ms_p50"] / 1000
+        results = {**results, "speedup_baseline": "torch fp32 of the --speed file"}
+    shown = []
     for ceiling in results["ceilings"]:
         row = rows.get(ceiling["path"])
-        if row is None:
-            continue
-        seconds = row["latency_ms_p50"] / 1000
-        ceiling["measured_s"] = seconds
-        if reference is not None:
-            ceiling["measured_speedup_vs_torch_fp32"] = reference["latency_ms_p50"] / row["latency_ms_p50"]
-        ceiling["share_of_ceiling"] = ceiling["ceiling_s"] / seconds
-    return {**results, "speed_source": {key: speed.get(key) for key in ("date", "command", "machine")}}
+        seconds = row["latency_ms_p50"] / 1000 if row else None
+        shown.append({**ceiling, "max_speedup_vs_torch_fp32": baseline / ceiling["ceiling_s"], "measured_s": seconds,
+                      "measured_speedup_vs_torch_fp32": baseline / seconds if row else None,
+                      "share_of_ceiling": ceiling["ceiling_s"] / seconds if row else None})  # fmt: skip
+    source = {key: speed.get(key) for key in ("date", "command", "machine")}
+    return {**results, "speedup_baseline_s": baseline, "ceilings": shown, "speed_source": source}

@@ -23,7 +23,8 @@ from mgd_sam2.utils.ports import wait_until_answers
 DEFAULT_HOST = "127.0.0.1"  # this machine only; another address only when asked for with --host
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # besides SIGINT (Ctrl-C), which Python and Gradio handle
 WORKDIR_NAME = "mgd-sam2-app"
-LAUNCH_ANSWER_S = 120  # the started page's first answer may take this long (a loaded machine, a slow first import)
+LAUNCH_ANSWER_S = 120  # the started page's first answer may take this long (a loaded machine)
+LOCAL_HOSTS = ("127.0.0.1", "localhost")  # the app's own address, never reached through a proxy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -97,18 +98,26 @@ def run(args: argparse.Namespace) -> int:
 
 
 def serve(page: Any, host: str, port: int, max_file_size: int) -> None:
-    """Start the Gradio page, wait until it answers (up to LAUNCH_ANSWER_S) and serve until stopped. Gradio's own
-    start-up check is replaced: it gives up after one request that takes 3 s, which a busy machine's first answer
-    can exceed, and it goes through any proxy set in the environment."""
+    """Start the Gradio page (a ``gradio.Blocks``), wait until it answers (up to LAUNCH_ANSWER_S) and serve until
+    stopped. Gradio's own start-up check is replaced: it gives up after one request that takes 3 s, which a busy
+    machine's first answer can exceed. Requests to this machine bypass any proxy set in the environment (Gradio
+    asks its own server during the launch too)."""
+    for name in ("no_proxy", "NO_PROXY"):
+        listed = [entry for entry in os.environ.get(name, "").split(",") if entry]
+        os.environ[name] = ",".join(listed + [entry for entry in LOCAL_HOSTS if entry not in listed])
+    # _frontend=False skips Gradio's check (a private argument of Gradio 6, which setup.cfg pins; tested)
     page.launch(server_name=host, server_port=port, share=False, show_error=True, quiet=False,
                 max_file_size=max_file_size, prevent_thread_lock=True, _frontend=False)  # fmt: skip
     try:
         answered = wait_until_answers(page.local_url, LAUNCH_ANSWER_S)
     except KeyboardInterrupt:  # Ctrl-C or a stop signal while waiting: stop as block_thread does
-        page.close()
+        page.close(verbose=False)
         return
+    except BaseException:
+        page.close(verbose=False)
+        raise
     if not answered:
-        page.close()
+        page.close(verbose=False)
         raise UserError(
             f"the app started but {page.local_url} did not answer within {LAUNCH_ANSWER_S} s; the machine may be "
             "short of memory or too busy: try again when it is not"

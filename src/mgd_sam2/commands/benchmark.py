@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mgd_sam2.benchmark.ceiling import PEAK_SIDE
 from mgd_sam2.benchmark.speed import SPEED_BACKENDS
 from mgd_sam2.cli import HelpFormatter
 from mgd_sam2.commands.arguments import (
@@ -160,8 +161,9 @@ def add_ceiling_arguments(actions: argparse._SubParsersAction) -> None:
     ceiling.add_argument(
         "--side",
         type=positive_int,
-        default=4096,
-        help="side of the square matrix product whose best time gives each engine's and precision's peak rate",
+        default=PEAK_SIDE,
+        help="side of the square matrix product whose best time gives each engine's and precision's peak rate; a "
+        "smaller one measures lower rates and gives no bound (for quick looks)",
     )
     ceiling.add_argument(
         "--speed",
@@ -376,7 +378,7 @@ def print_rows(title: str, rows: list[dict]) -> None:
     for key in rows[0]:
         table.add_column(key, justify="right")
     for row in rows:
-        table.add_row(*[number(v) if isinstance(v, float) else str(v) for v in row.values()])
+        table.add_row(*[number(v) if isinstance(v, float) else "—" if v is None else str(v) for v in row.values()])
     console().print(table)
 
 
@@ -541,14 +543,15 @@ def ceiling_results(args: argparse.Namespace) -> dict:
     """Results of `benchmark ceiling` (printed, and written with --json)."""
     import json
 
-    from mgd_sam2.benchmark.ceiling import KINDS, measure_ceiling, with_speed
+    from mgd_sam2.benchmark.ceiling import KINDS, measure_ceiling, speed_rows, with_speed
 
     speed = None
-    if args.speed is not None:
+    if args.speed is not None:  # checked before minutes of measuring
         try:
             speed = json.loads(args.speed.read_text())
+            speed_rows(speed, args.preset)
         except (OSError, ValueError) as error:
-            raise ConfigError(f"--speed {args.speed}: not a `benchmark speed --json` file ({error})") from None
+            raise ConfigError(f"--speed {args.speed}: {error}") from None
     results = measure_ceiling(args.preset, args.side)
     if speed is not None:
         results = with_speed(results, speed)
@@ -561,8 +564,7 @@ def ceiling_results(args: argparse.Namespace) -> dict:
     ])  # fmt: skip
     for note in results["not_measured"]:
         print(f"not measured: {note}")
-    print_rows(f"ceilings (torch fp32 measured here: {results['torch_fp32_s']:.3f} s per prediction)",
-               [{key: value for key, value in row.items()} for row in results["ceilings"]])  # fmt: skip
+    print_rows(f"ceilings (speed-ups over {results['speedup_baseline']})", results["ceilings"])
     return results
 
 

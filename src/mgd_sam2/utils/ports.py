@@ -21,9 +21,10 @@ def free_port() -> int:
 
 
 def wait_until_answers(url: str, limit_s: float, starting: Callable[[], bool] = lambda: True) -> bool:
-    """Ask ``url`` (directly, no proxy) every half second, each request waiting up to 5 s, until it answers 200:
-    True; False once ``limit_s`` seconds have passed or ``starting()`` says the server is gone. A busy machine's
-    slow first answer is waited for, not taken as a failure."""
+    """Ask ``url`` (directly, no proxy) every half second, each request waiting up to 5 s, until it answers with
+    status 200: True; False once ``limit_s`` seconds have passed (plus the request under way, at most 5 s more) or
+    ``starting()`` says the server is gone. A busy machine's slow first answer is waited for, not taken as a
+    failure."""
     started = time.perf_counter()
     while True:
         try:
