@@ -92,19 +92,20 @@ def count_operations(network: Any, views: Any) -> dict[str, dict[str, float]]:
                 return name
         return None
 
+    parents = {name: parent(name) for name in tracked}
     own = {name: dict(ops) for name, ops in tracked.items()}  # each module's operations less its tracked children's
     for name, ops in tracked.items():
-        outer = parent(name)
-        if outer is not None:
+        if parents[name] is not None:
             for op, count in ops.items():
-                own[outer][op] -= count
+                own[parents[name]][op] -= count
     operations: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(KINDS, 0.0))
     for name, ops in own.items():
         part = part_of(name[len(root) + 1 :]) or "other"
         for op, count in ops.items():
             operations[part][kind_of(op)] += count / 1e9
+    outermost = [ops for name, ops in tracked.items() if parents[name] is None]
     for op, count in counter.get_flop_counts()["Global"].items():  # of no tracked module: the network's own forward
-        counted = sum(ops.get(op, 0) for name, ops in tracked.items() if parent(name) is None)
+        counted = sum(ops.get(op, 0) for ops in outermost)
         if count != counted:
             operations["other"][kind_of(op)] += (count - counted) / 1e9
     return {part: dict(kinds) for part, kinds in operations.items() if any(kinds.values())}
@@ -169,6 +170,8 @@ def openvino_rate(side: int, precision: str, unsigned: bool = False) -> float:
     import openvino as ov
     import openvino.opset13 as ops
 
+    from mgd_sam2.inference.backends import openvino_properties
+
     x = ops.parameter([side, side], np.float32, name="x")
     w = ops.constant(np.random.default_rng(0).standard_normal((side, side)).astype(np.float32) * 0.02)
     a, b = x, w
@@ -181,14 +184,14 @@ def openvino_rate(side: int, precision: str, unsigned: bool = False) -> float:
         a = quantized(x, 0.0, 4.0) if unsigned else quantized(x, -4.0, 4.0 * 127 / 128)
         b = quantized(w, -0.1, 0.1 * 127 / 128)
     model = ov.Model([ops.matmul(a, b, False, True)], [x])
-    properties = {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32", "PERFORMANCE_HINT": "LATENCY",
-                  "INFERENCE_NUM_THREADS": torch_threads()}  # fmt: skip
+    properties = openvino_properties("bf16" if precision == "bf16" else "f32", torch_threads())
     request = ov.Core().compile_model(model, "CPU", properties).create_infer_request()
     data = np.random.default_rng(1).standard_normal((side, side)).astype(np.float32)
     return 2 * side**3 / best_seconds(lambda: request.infer({0: data})) / 1e9
 
 
 def torch_threads() -> int:
+    """The threads torch runs with here, which ``benchmark speed`` gives the exported runtimes too."""
     import torch
 
     return torch.get_num_threads()
@@ -265,10 +268,11 @@ def measure_ceiling(preset: str, side: int = PEAK_SIDE) -> dict[str, Any]:
 
 def path_of(row: dict[str, Any]) -> str:
     """The PATHS name of a ``benchmark speed`` row (backend and precision)."""
-    precision = {"32-true": "fp32", "bf16-mixed": "bf16"}[row["precision"]]
+    from mgd_sam2.inference.fastest import PRECISION_NAMES
+
     if row["backend"].startswith("onnx"):
         return row["backend"]
-    return f"{row['backend']} {precision}"
+    return f"{row['backend']} {PRECISION_NAMES[row['precision']]}"
 
 
 def speed_rows(speed: Any, preset: str) -> dict[str, dict[str, Any]]:

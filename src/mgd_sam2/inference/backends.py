@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -249,6 +249,15 @@ def openvino_has_bf16() -> bool:
     return "BF16" in import_openvino().Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
+def openvino_properties(precision: str, threads: int | None = None) -> dict[str, Any]:
+    """How we compile for OpenVINO's CPU plugin: ``precision`` ("f32" or "bf16") always set (OpenVINO would otherwise
+    choose bf16 by itself where the CPU has it), one request's latency first, ``threads`` where given."""
+    properties: dict[str, Any] = {"INFERENCE_PRECISION_HINT": precision, "PERFORMANCE_HINT": "LATENCY"}
+    if threads:
+        properties["INFERENCE_NUM_THREADS"] = threads
+    return properties
+
+
 def require_openvino_bf16() -> None:
     """A one-line error unless OpenVINO has native bf16 kernels on this CPU (without them it would not run bf16)."""
     if not openvino_has_bf16():
@@ -299,15 +308,9 @@ class OpenVinoBackend(ExportedBackend):
         outputs = [name for node in model.outputs for name in node.get_names()]
         super().__init__(path, metadata, inputs, outputs)
         self.precision = "bf16" if bf16 else "f32"
-        properties = {
-            "INFERENCE_PRECISION_HINT": self.precision,
-            "PERFORMANCE_HINT": "LATENCY",
-            "PERF_COUNT": profiling,
-        }
+        properties = {**openvino_properties(self.precision, threads), "PERF_COUNT": profiling}
         if cache:
             properties["CACHE_DIR"] = str(cache_dir("openvino"))
-        if threads:
-            properties["INFERENCE_NUM_THREADS"] = threads
         note = " (a file's first load only; cached after)" if cache else ""
         try:
             with console().status(f"compiling {path.name} for OpenVINO{note}"):
