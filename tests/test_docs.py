@@ -190,14 +190,28 @@ def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table()
     the speed measurement gives (rounded as the README writes it)."""
     hooks = docs_hooks()
     markers = {name for page in (ROOT / "docs").glob("*.md") for name in hooks.MEASURED.findall(page.read_text())}
-    assert {"demo", "speed_amd_epyc_avx512", "backends_demo", "detail_4k", "app_amd_epyc_avx512"} <= markers
+    assert {
+        "demo",
+        "speed_amd_epyc_avx512",
+        "speed_intel_xeon_amx",
+        "backends_demo",
+        "backends_demo_intel_xeon_amx",
+        "detail_4k",
+        "app_amd_epyc_avx512",
+        "ceiling_amd_epyc_avx512",
+        "ceiling_intel_xeon_amx",
+    } <= markers
     for name in markers:
         assert "*Measured by `" in hooks.measured_table(name)
-    speed = json.loads((ROOT / "docs/measurements/speed_amd_epyc_avx512.json").read_text())["speed"]
-    throughput = {(run["backend"], run["precision"]): run["throughput_img_s"] for run in speed}
-    ratio = throughput["openvino-int8", "bf16-mixed"] / throughput["torch", "32-true"]
-    claim = re.search(r"OpenVINO int8 with bf16 gives ([0-9.]+) times", (ROOT / "README.md").read_text())
-    assert claim and claim.group(1) == f"{ratio:.1f}"
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    claims = re.search(r"OpenVINO int8 with bf16 gives ([0-9.]+) times .* with AMX it gives ([0-9.]+) times", readme)
+    assert claims
+    for name, claim in zip(("speed_amd_epyc_avx512", "speed_intel_xeon_amx"), claims.groups(), strict=True):
+        speed = json.loads((ROOT / f"docs/measurements/{name}.json").read_text())["speed"]
+        throughput = {(run["backend"], run["precision"]): run["throughput_img_s"] for run in speed}
+        ratio = throughput["openvino-int8", "bf16-mixed"] / throughput["torch", "32-true"]
+        assert claim == f"{ratio:.1f}", name
+        assert max(throughput.values()) == throughput["openvino-int8", "bf16-mixed"], name  # the fastest path
 
 
 def test_the_backends_accuracy_claims_are_the_measured_table() -> None:
@@ -206,13 +220,15 @@ def test_the_backends_accuracy_claims_are_the_measured_table() -> None:
     assert "backends_demo" in docs_hooks().MEASURED.findall((ROOT / "docs/benchmarks.md").read_text())
     for text in ((ROOT / "README.md").read_text(), (ROOT / "docs/benchmarks.md").read_text()):
         assert "within 0.002 Sα of" in text
-    rows = json.loads((ROOT / "docs/measurements/backends_demo.json").read_text())["backends"]
-    assert not [row["label"] for row in rows if "skipped" in row]
-    reference = next(row for row in rows if row["label"] == "torch fp32")["scores"]
-    for row in rows:
-        for split, scores in row["scores"].items():
-            assert abs(scores["Smeasure"] - reference[split]["Smeasure"]) <= 0.002, (row["label"], split)
-        assert row["maps_vs_fp32"]["mean"] < 1, row["label"]
+    for name in ("backends_demo", "backends_demo_intel_xeon_amx"):  # AVX-512 BF16, AMX
+        rows = json.loads((ROOT / f"docs/measurements/{name}.json").read_text())["backends"]
+        assert not [row["label"] for row in rows if "skipped" in row]
+        reference = next(row for row in rows if row["label"] == "torch fp32")["scores"]
+        for row in rows:
+            for split, scores in row["scores"].items():
+                assert abs(scores["Smeasure"] - reference[split]["Smeasure"]) <= 0.002, (name, row["label"], split)
+            assert row["maps_vs_fp32"]["mean"] < 1, (name, row["label"])
+    assert "amx" in json.loads((ROOT / "docs/measurements/backends_demo_intel_xeon_amx.json").read_text())["machine"]
 
 
 def test_the_detail_goals_read_as_the_measurement_says() -> None:
@@ -330,3 +346,16 @@ def test_the_ceiling_claims_are_the_measured_ceilings() -> None:
     assert f"raises the limit past 8× at all: {limit['max_speedup_vs_torch_fp32']:.1f}× here" in page
     assert f"runs at {fastest['share_of_ceiling']:.0%} of its ceiling".replace("%", " %") in page
     assert f"(OpenVINO fp32 at {rows['openvino fp32']['share_of_ceiling']:.0%} of".replace("%", " %") in page
+    # the AMX machine: 8x within its fastest path's ceiling, over either torch fp32 time
+    assert "<!-- measured: ceiling_intel_xeon_amx -->" in page
+    measured = json.loads((ROOT / "docs/measurements/ceiling_intel_xeon_amx.json").read_text())
+    assert "CPU kind amx" in measured["machine"]
+    fastest = next(row for row in measured["ceilings"] if row["path"] == "openvino-int8 bf16")
+    own = measured["torch_fp32_s"] / fastest["ceiling_s"]
+    stated = (
+        f"the fastest path's ceiling is {fastest['max_speedup_vs_torch_fp32']:.1f}× the speed table's torch fp32 "
+        f"({own:.1f}× this command's own, faster, torch fp32 run), and the path runs at "
+        f"{fastest['share_of_ceiling']:.0%} of it ({fastest['measured_speedup_vs_torch_fp32']:.1f}× in latency)"
+    )
+    assert stated.replace("%", " %") in page, stated
+    assert 8 < own < fastest["max_speedup_vs_torch_fp32"]  # its own torch fp32 ran faster than the speed table's

@@ -146,7 +146,7 @@ def test_the_openvino_backend_writes_the_masks_pytorch_writes(
     predict(overfit_run.checkpoint, split.image_dir, tmp_path / "torch")
     predict(exported["onnx"], split.image_dir, tmp_path / "fp32", "--backend", "openvino")
     close_maps(tmp_path / "fp32", tmp_path / "torch")
-    assert any((tmp_path / "cache" / "openvino").iterdir())  # the compiled model is cached
+    assert any((tmp_path / "cache" / "openvino" / "f32").iterdir())  # the compiled model is cached
     argv = ["predict", "--ckpt", str(exported["onnx"]), "--input", str(split.image_dir), "--output",
             str(tmp_path / "bf16"), "--workers", "0", "--backend", "openvino", "--precision", "bf16-mixed"]  # fmt: skip
     if not openvino_has_bf16():  # this CPU has no native bf16: refused, not silently fp32
@@ -318,6 +318,32 @@ def test_openvino_runs_the_file_it_is_given_not_a_cached_one(tmp_path: Path, mon
         assert float((got - expected).abs().max()) <= FP32_KERNELS, seed
         results.append(got)
     assert float((results[0] - results[1]).abs().max()) > 1e-2
+
+
+def test_openvino_caches_each_precision_apart(tmp_path: Path, monkeypatch) -> None:
+    """OpenVINO 2026.4's cache key leaves the inference precision out: with one folder for both, a bf16 load after
+    an fp32 one imported the fp32 blob as bf16 and gave wrong maps on an AMX CPU. Each precision has its folder, and
+    where this CPU has bf16, a cached bf16 load after a cached fp32 one gives the logits of an uncached bf16 load."""
+    import torch
+
+    from mgd_sam2.inference.backends import OpenVinoBackend, openvino_has_bf16
+    from mgd_sam2.inference.export import check_views, export_onnx
+    from mgd_sam2.models.network import MGDSAM2, NetworkConfig
+
+    monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    network = MGDSAM2(NetworkConfig(preset="micro")).eval()
+    path = tmp_path / "model.onnx"
+    export_onnx(network, path)
+    views = check_views(network)
+    OpenVinoBackend(path).logits(views)
+    precisions = ["f32", "bf16"] if openvino_has_bf16() else ["f32"]
+    if len(precisions) == 2:
+        cached = OpenVinoBackend(path, bf16=True).logits(views)
+        assert torch.equal(cached, OpenVinoBackend(path, bf16=True, cache=False).logits(views))
+    folders = sorted(folder.name for folder in (tmp_path / "cache" / "openvino").iterdir())
+    assert folders == sorted(precisions)
+    assert all(any(folder.iterdir()) for folder in (tmp_path / "cache" / "openvino").iterdir())
 
 
 def test_the_export_check_is_relative_to_the_logits_scale(tmp_path: Path, monkeypatch) -> None:

@@ -271,9 +271,9 @@ class OpenVinoBackend(ExportedBackend):
     """An export run by OpenVINO on the CPU, in fp32 or (``bf16``, where the CPU has native bf16 kernels) bf16.
 
     OpenVINO picks bf16 by itself on such CPUs; here the precision is always the one asked for. Compiled models
-    are cached under ``cache_dir("openvino")`` (keyed by the model's content), so only a file's first load takes
-    its compile time; ``cache=False`` for throwaway files. ``profiling``: per-node
-    counters for ``request.get_profiling_info()`` (benchmark/profile.py).
+    are cached under ``cache_dir("openvino")/<precision>`` (keyed by the model's content), so only a file's first
+    load takes its compile time; ``cache=False`` for throwaway files. ``profiling``: per-node counters for
+    ``request.get_profiling_info()`` (benchmark/profile.py).
     """
 
     name, runtime = "openvino", "OpenVINO"
@@ -309,8 +309,8 @@ class OpenVinoBackend(ExportedBackend):
         super().__init__(path, metadata, inputs, outputs)
         self.precision = "bf16" if bf16 else "f32"
         properties = {**openvino_properties(self.precision, threads), "PERF_COUNT": profiling}
-        if cache:
-            properties["CACHE_DIR"] = str(cache_dir("openvino"))
+        if cache:  # one folder per precision: OpenVINO 2026.4's cache key leaves the precision out (docs/design.md)
+            properties["CACHE_DIR"] = str(cache_dir("openvino") / self.precision)
         note = " (a file's first load only; cached after)" if cache else ""
         try:
             with console().status(f"compiling {path.name} for OpenVINO{note}"):

@@ -32,8 +32,8 @@ class FastestPath:
 FASTEST = {
     "amx": FastestPath(
         "openvino-int8", "bf16-mixed",
-        "the fastest of every backend and precision in the run on an Intel Xeon with AMX (docs/benchmarks.md, Speed); "
-        "its masks are not yet compared with fp32 on an AMX CPU",
+        "the fastest of every backend and precision on an Intel Xeon with AMX, within the demo model's bounds there "
+        "(docs/measurements/speed_intel_xeon_amx.json, backends_demo_intel_xeon_amx.json; docs/benchmarks.md, Speed)",
     ),
     "avx512_bf16": FastestPath(
         "openvino-int8", "bf16-mixed",
