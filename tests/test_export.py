@@ -337,13 +337,12 @@ def test_openvino_caches_each_precision_apart(tmp_path: Path, monkeypatch) -> No
     export_onnx(network, path)
     views = check_views(network)
     OpenVinoBackend(path).logits(views)
-    precisions = ["f32", "bf16"] if openvino_has_bf16() else ["f32"]
-    if len(precisions) == 2:
+    bf16 = openvino_has_bf16()
+    if bf16:
         cached = OpenVinoBackend(path, bf16=True).logits(views)
         assert torch.equal(cached, OpenVinoBackend(path, bf16=True, cache=False).logits(views))
-    folders = sorted(folder.name for folder in (tmp_path / "cache" / "openvino").iterdir())
-    assert folders == sorted(precisions)
-    assert all(any(folder.iterdir()) for folder in (tmp_path / "cache" / "openvino").iterdir())
+    filled = {folder.name: any(folder.iterdir()) for folder in (tmp_path / "cache" / "openvino").iterdir()}
+    assert filled == ({"f32": True, "bf16": True} if bf16 else {"f32": True})
 
 
 def test_the_export_check_is_relative_to_the_logits_scale(tmp_path: Path, monkeypatch) -> None:
