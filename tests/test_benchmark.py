@@ -16,6 +16,7 @@ from mgd_sam2.benchmark.accuracy import run_accuracy
 from mgd_sam2.benchmark.backends import RUNS
 from mgd_sam2.benchmark.speed import SpeedConfig, measure
 from mgd_sam2.cli import main
+from mgd_sam2.inference.cpu_kind import ISA_SWITCHES
 from mgd_sam2.inference.segmenter import Segmenter
 from mgd_sam2.metrics.tables import LAYOUTS
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
@@ -165,6 +166,8 @@ def test_speed_times_bf16_on_the_torch_and_openvino_backends_where_the_cpu_has_i
     from mgd_sam2.errors import ConfigError
     from mgd_sam2.inference import backends, devices
 
+    for switch in ISA_SWITCHES:  # the suite may run under them (tests/bounds.py): tested below
+        monkeypatch.delenv(switch, raising=False)
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     backends_flag = "torch,onnx,onnx-int8,openvino,openvino-int8"
@@ -188,6 +191,13 @@ def test_speed_times_bf16_on_the_torch_and_openvino_backends_where_the_cpu_has_i
     openvino_bf16 = parser.parse_args(["speed", "--backend", "openvino-int8", "--precision", "bf16-mixed"])
     with pytest.raises(ConfigError, match="OpenVINO reports no native bf16 kernels"):
         speed_configs(openvino_bf16)
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # emulating a smaller CPU: ONNX Runtime cannot follow
+    with pytest.raises(ConfigError, match="ONNX Runtime has no switch to limit its instruction sets, so under "
+                       "ONEDNN_MAX_CPU_ISA=AVX2"):  # fmt: skip
+        speed_configs(only_bf16)
+    assert [c.backend for c in speed_configs(parser.parse_args(["speed", "--backend", "torch,openvino"]))] == [
+        "torch", "openvino"
+    ]  # fmt: skip
 
 
 def test_sigmoid_drift_is_the_mean_probability_difference_from_torch_fp32() -> None:

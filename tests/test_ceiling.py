@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +18,12 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from mgd_sam2.benchmark.ceiling import PATHS, ceilings, count_operations, path_of, speed_rows, with_speed
 from mgd_sam2.benchmark.speed import RandomNetwork
+from mgd_sam2.inference.cpu_kind import ISA_SWITCHES
 from mgd_sam2.inference.export import check_views
+
+# the runtimes' switches to AVX2 kernels on a larger CPU (inference/cpu_kind.py), and the environment without them
+AVX2_LIMITS = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+UNLIMITED = {name: value for name, value in os.environ.items() if name not in ISA_SWITCHES}
 
 
 @pytest.fixture(scope="module")
@@ -104,11 +110,11 @@ def test_the_ceiling_command_writes_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "ceiling.json"
     command = [sys.executable, "-m", "mgd_sam2.cli", "benchmark", "ceiling", "--preset", "micro", "--side", "128",
                "--json", str(out)]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = subprocess.run(command, capture_output=True, text=True, env=UNLIMITED)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "pre-processing before quantization" not in result.stdout + result.stderr
     measured = json.loads(out.read_text())
-    assert measured["command"].startswith("mgd-sam2 benchmark ceiling") and measured["machine"]
+    assert measured["command"].startswith("mgd-sam2 benchmark ceiling") and "limited by" not in measured["machine"]
     assert {"torch fp32", "onnx fp32", "onnx int8", "openvino fp32", "openvino int8"} <= set(measured["peak_gflop_s"])
     assert all(rate > 0 for rate in measured["peak_gflop_s"].values())
     paths = {row["path"]: row for row in measured["ceilings"]}
@@ -118,6 +124,24 @@ def test_the_ceiling_command_writes_every_figure(tmp_path: Path) -> None:
     for row in paths.values():
         assert math.isclose(row["max_speedup_vs_torch_fp32"], measured["torch_fp32_s"] / row["ceiling_s"])
     assert "ceilings (speed-ups over torch fp32 measured by this command)" in result.stdout
+
+
+@pytest.mark.slow
+def test_the_ceiling_of_avx2_kernels_on_a_larger_cpu_leaves_out_what_cannot_be_limited(tmp_path: Path) -> None:
+    """Under the ISA switches every rate is of AVX2 kernels: ONNX Runtime, which has no switch, is left out with its
+    reason, bf16 is not native (OpenVINO's plugin would still report it), and the machine line names the limits."""
+    out = tmp_path / "ceiling.json"
+    command = [sys.executable, "-m", "mgd_sam2.cli", "benchmark", "ceiling", "--preset", "micro", "--side", "128",
+               "--json", str(out)]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, env={**UNLIMITED, **AVX2_LIMITS})
+    assert result.returncode == 0, result.stderr[-3000:]
+    measured = json.loads(out.read_text())
+    limits = " ".join(f"{name}={value}" for name, value in AVX2_LIMITS.items())
+    assert f"instruction sets limited by {limits}" in measured["machine"]
+    assert set(measured["peak_gflop_s"]) == {"torch fp32", "openvino fp32", "openvino int8"}
+    assert any(reason.startswith("onnx: ONNX Runtime has no switch") for reason in measured["not_measured"])
+    paths = {row["path"] for row in measured["ceilings"]}
+    assert paths == {"torch fp32", "openvino fp32", "openvino-int8 fp32", "every product int8"}  # no bf16 rate
 
 
 def test_a_speed_file_that_is_not_one_is_refused_before_measuring(tmp_path: Path) -> None:

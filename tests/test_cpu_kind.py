@@ -46,6 +46,23 @@ def test_without_proc_cpuinfo_torch_detects_the_flags(tmp_path: Path, monkeypatc
     assert detected.kind == "avx512" and "torch's CPU feature detection" in detected.describe()
 
 
+def test_the_runtimes_isa_limits_are_read_and_recorded_but_leave_the_kind(monkeypatch) -> None:
+    from mgd_sam2.benchmark.measurement import machine
+    from mgd_sam2.inference import backends, devices
+
+    for switch in cpu_kind.ISA_SWITCHES:
+        monkeypatch.delenv(switch, raising=False)
+    assert cpu_kind.isa_limits() == {} and "limited by" not in machine()
+    unlimited = detect_cpu_kind()
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    assert cpu_kind.isa_limits() == {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+    assert "instruction sets limited by ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2" in machine()
+    assert detect_cpu_kind() == unlimited  # the flags stay the CPU's: --cpu-kind forces a kind
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: False)  # oneDNN obeys the limit ...
+    assert not backends.openvino_has_bf16()  # ... and decides, whatever OpenVINO's plugin reports
+
+
 def test_each_kind_gets_a_path_with_its_reason() -> None:
     assert set(FASTEST) == set(CPU_KINDS)
     assert {kind: (path.backend, path.precision) for kind, path in FASTEST.items()} == {

@@ -200,6 +200,8 @@ def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table()
         "app_amd_epyc_avx512",
         "ceiling_amd_epyc_avx512",
         "ceiling_intel_xeon_amx",
+        "speed_amd_epyc_avx2_emulated",
+        "ceiling_amd_epyc_avx2_emulated",
     } <= markers
     for name in markers:
         assert "*Measured by `" in hooks.measured_table(name)
@@ -359,3 +361,27 @@ def test_the_ceiling_claims_are_the_measured_ceilings() -> None:
     )
     assert stated.replace("%", " %") in page, stated
     assert 8 < own < fastest["max_speedup_vs_torch_fp32"]  # its own torch fp32 ran faster than the speed table's
+
+
+def test_the_avx2_claims_are_the_emulated_measurements() -> None:
+    """docs/benchmarks.md says what AVX2 kernels of the AVX-512 machine gave: OpenVINO's gains over torch fp32, int8
+    slower than fp32, and 3x above every path's ceiling there; the JSON must say the same, measured under the
+    switches (its machine line names them) and without ONNX Runtime, which they cannot limit."""
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    limits = "ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2"
+    speed = json.loads((ROOT / "docs/measurements/speed_amd_epyc_avx2_emulated.json").read_text())
+    ceiling = json.loads((ROOT / "docs/measurements/ceiling_amd_epyc_avx2_emulated.json").read_text())
+    for measured in (speed, ceiling):
+        assert f"instruction sets limited by {limits}" in measured["machine"] and measured["command"].startswith(limits)
+    seconds = {row["backend"]: row["latency_ms_p50"] / 1000 for row in speed["speed"]}
+    assert set(seconds) == {"torch", "openvino", "openvino-int8"}  # fp32 only: no bf16, no ONNX Runtime
+    assert seconds["openvino-int8"] > seconds["openvino"]  # "OpenVINO int8 ran slower than OpenVINO fp32"
+    gains = (seconds["torch"] / seconds["openvino"], seconds["torch"] / seconds["openvino-int8"])
+    assert f"gave {gains[0]:.1f} times in fp32, {gains[1]:.1f} in int8" in page
+    rows = {row["path"]: row for row in ceiling["ceilings"]}
+    limit = rows["every product int8"]
+    assert max(row["max_speedup_vs_torch_fp32"] for row in rows.values()) == limit["max_speedup_vs_torch_fp32"] < 3
+    own = ceiling["torch_fp32_s"] / limit["ceiling_s"]
+    assert f"would be at most {limit['max_speedup_vs_torch_fp32']:.1f} times torch fp32 ({own:.1f} times over" in page
+    assert own < 3 and f"without VNNI, {limit['max_speedup_vs_torch_fp32']:.1f}×" in page
+    assert ceiling["speed_source"]["command"] in speed["command"]  # the ceiling's --speed is the table above

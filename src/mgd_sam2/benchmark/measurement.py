@@ -10,13 +10,19 @@ from typing import Any
 
 
 def machine() -> str:
-    """The CPU, its core count and its kind with the flags that decide the fast paths (inference/cpu_kind.py)."""
-    from mgd_sam2.inference.cpu_kind import CPUINFO, detect_cpu_kind
+    """The CPU, its core count and its kind with the flags that decide the fast paths (inference/cpu_kind.py), and
+    the runtimes' instruction-set limits where the environment sets them (a smaller CPU kind emulated)."""
+    from mgd_sam2.inference.cpu_kind import CPUINFO, detect_cpu_kind, isa_limits
 
     info = CPUINFO.read_text() if CPUINFO.exists() else ""
     name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
     name = name or platform.processor() or platform.machine()
-    return f"{name}, {os.cpu_count()} cores; CPU kind {detect_cpu_kind().describe()}"
+    described = f"{name}, {os.cpu_count()} cores; CPU kind {detect_cpu_kind().describe()}"
+    limits = " ".join(f"{switch}={value}" for switch, value in isa_limits().items())
+    if limits:
+        described += (f"; instruction sets limited by {limits} (emulating a smaller CPU: ONNX Runtime has no such "
+                      "switch, and OpenVINO's own kernels ignore it)")  # fmt: skip
+    return described
 
 
 def measurement(results: dict[str, Any], command: str) -> dict[str, Any]:

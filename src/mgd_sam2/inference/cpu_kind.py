@@ -6,6 +6,7 @@ native bf16 dot products, AVX-512 without them, AVX2 only, or none of these (ano
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,11 @@ CPU_KINDS = ("amx", "avx512_bf16", "avx512", "avx2", "other")  # fastest hardwar
 # The flag that makes each kind, as /proc/cpuinfo spells it; the first one a CPU has decides.
 KIND_FLAGS = {"amx": "amx_bf16", "avx512_bf16": "avx512_bf16", "avx512": "avx512f", "avx2": "avx2"}
 CPUINFO = Path("/proc/cpuinfo")
+# The switches that make the runtimes use fewer instruction sets than the CPU has (PyTorch's own kernels, MKL's,
+# oneDNN's in PyTorch and OpenVINO), so that one CPU measures a smaller kind's kernels: for example
+# ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 on an AVX-512 CPU. ONNX Runtime has no
+# such switch, and OpenVINO's own kernels (interpolation, normalisation, reductions) ignore oneDNN's.
+ISA_SWITCHES = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA")
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,11 @@ class CpuKind:
     def describe(self) -> str:
         flags = " ".join(self.flags) or f"none of {' '.join(KIND_FLAGS.values())}"
         return f"{self.kind} (flags: {flags}; {self.source})"
+
+
+def isa_limits() -> dict[str, str]:
+    """The ISA_SWITCHES set in this process's environment, by name (empty: the runtimes use all the CPU has)."""
+    return {name: os.environ[name] for name in ISA_SWITCHES if os.environ.get(name)}
 
 
 def classify(flags: set[str] | frozenset[str]) -> str:

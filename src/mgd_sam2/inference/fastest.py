@@ -48,7 +48,9 @@ FASTEST = {
     "avx2": FastestPath(
         "onnx-int8", "32-true",
         "the fastest measured on the AMD EPYC with AVX2 only (docs/benchmarks.md, Speed), where a demo model stayed "
-        "within the bounds with an earlier int8 form (one weight scale per tensor); OpenVINO is not measured there",
+        "within the bounds with an earlier int8 form (one weight scale per tensor); OpenVINO, measured only on AVX2 "
+        "kernels of an AVX-512 CPU, gained less over torch fp32 there than ONNX Runtime int8 on the AVX2 machine "
+        "(docs/measurements/speed_amd_epyc_avx2_emulated.json)",
     ),
     "other": FastestPath(
         "onnx", "32-true",
