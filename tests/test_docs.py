@@ -385,3 +385,5 @@ def test_the_avx2_claims_are_the_emulated_measurements() -> None:
     assert f"would be at most {limit['max_speedup_vs_torch_fp32']:.1f} times torch fp32 ({own:.1f} times over" in page
     assert own < 3 and f"without VNNI, {limit['max_speedup_vs_torch_fp32']:.1f}×" in page
     assert ceiling["speed_source"]["command"] in speed["command"]  # the ceiling's --speed is the table above
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert f"(at most {limit['max_speedup_vs_torch_fp32']:.1f} times, measured on AVX2 kernels)" in readme
