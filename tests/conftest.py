@@ -12,6 +12,16 @@ from mgd_sam2.data.synth import SynthConfig, write_dataset
 SPLITS = {"train": ["synthetic/SYN-TR"], "val": ["synthetic/SYN-VD"], "test": ["synthetic/SYN-TE"]}
 
 
+@pytest.fixture
+def without_isa_limits(monkeypatch) -> None:
+    """The runtimes' ISA switches (inference/cpu_kind.py) out of the environment, for a test that runs ONNX Runtime in
+    a benchmark, which refuses it under them: the suite may run under them (tests/bounds.py)."""
+    from mgd_sam2.inference.cpu_kind import ISA_SWITCHES
+
+    for switch in ISA_SWITCHES:
+        monkeypatch.delenv(switch, raising=False)
+
+
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory) -> Path:
     """A data root holding a small synthetic dataset (10 images of 96-160 px, DIS5K layout) under synthetic/.

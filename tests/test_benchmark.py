@@ -16,7 +16,6 @@ from mgd_sam2.benchmark.accuracy import run_accuracy
 from mgd_sam2.benchmark.backends import RUNS
 from mgd_sam2.benchmark.speed import SpeedConfig, measure
 from mgd_sam2.cli import main
-from mgd_sam2.inference.cpu_kind import ISA_SWITCHES
 from mgd_sam2.inference.segmenter import Segmenter
 from mgd_sam2.metrics.tables import LAYOUTS
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
@@ -127,7 +126,7 @@ def test_speed_of_training_steps(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_speed_profile_splits_each_backend_into_the_models_parts(tmp_path: Path, capsys) -> None:
+def test_speed_profile_splits_each_backend_into_the_models_parts(tmp_path: Path, capsys, without_isa_limits) -> None:
     argv = ["benchmark", "speed", "--preset", "micro", "--iters", "1", "--profile", "--json", str(tmp_path / "p.json")]
     assert main([*argv, "--backend", "torch,onnx-int8,openvino,openvino-int8"]) == 0
     rows = json.loads((tmp_path / "p.json").read_text())["speed"]
@@ -146,7 +145,7 @@ def test_speed_profile_splits_each_backend_into_the_models_parts(tmp_path: Path,
 
 
 @pytest.mark.slow
-def test_the_speed_benchmark_leaks_no_semaphore() -> None:
+def test_the_speed_benchmark_leaks_no_semaphore(without_isa_limits) -> None:
     """Every process the benchmark starts (a configuration's, an export step's) ends by returning: a terminated one
     leaves the lock tqdm makes in torch's ONNX exporter registered, and Python warns of leaked semaphores at exit."""
     import subprocess
@@ -159,15 +158,15 @@ def test_the_speed_benchmark_leaks_no_semaphore() -> None:
     assert "leaked semaphore" not in result.stderr and "resource_tracker" not in result.stderr, result.stderr
 
 
-def test_speed_times_bf16_on_the_torch_and_openvino_backends_where_the_cpu_has_it(monkeypatch) -> None:
+def test_speed_times_bf16_on_the_torch_and_openvino_backends_where_the_cpu_has_it(
+    monkeypatch, without_isa_limits
+) -> None:
     import argparse
 
     from mgd_sam2.commands.benchmark import add_arguments, speed_configs
     from mgd_sam2.errors import ConfigError
     from mgd_sam2.inference import backends, devices
 
-    for switch in ISA_SWITCHES:  # the suite may run under them (tests/bounds.py): tested below
-        monkeypatch.delenv(switch, raising=False)
     parser = argparse.ArgumentParser()
     add_arguments(parser)
     backends_flag = "torch,onnx,onnx-int8,openvino,openvino-int8"

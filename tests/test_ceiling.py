@@ -18,12 +18,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from mgd_sam2.benchmark.ceiling import PATHS, ceilings, count_operations, path_of, speed_rows, with_speed
 from mgd_sam2.benchmark.speed import RandomNetwork
-from mgd_sam2.inference.cpu_kind import ISA_SWITCHES
 from mgd_sam2.inference.export import check_views
 
-# the runtimes' switches to AVX2 kernels on a larger CPU (inference/cpu_kind.py), and the environment without them
+# the runtimes' switches to AVX2 kernels on a larger CPU (inference/cpu_kind.py)
 AVX2_LIMITS = {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
-UNLIMITED = {name: value for name, value in os.environ.items() if name not in ISA_SWITCHES}
+AVX2_PREFIX = "ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2"
 
 
 @pytest.fixture(scope="module")
@@ -105,12 +104,12 @@ def test_speed_rows_are_matched_to_their_paths_and_both_speedups_share_one_torch
 
 
 @pytest.mark.slow
-def test_the_ceiling_command_writes_every_figure(tmp_path: Path) -> None:
+def test_the_ceiling_command_writes_every_figure(tmp_path: Path, without_isa_limits) -> None:
     """As a user runs it (its own process: ONNX Runtime and OpenVINO stay out of pytest's)."""
     out = tmp_path / "ceiling.json"
     command = [sys.executable, "-m", "mgd_sam2.cli", "benchmark", "ceiling", "--preset", "micro", "--side", "128",
                "--json", str(out)]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, env=UNLIMITED)
+    result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "pre-processing before quantization" not in result.stdout + result.stderr
     measured = json.loads(out.read_text())
@@ -127,21 +126,38 @@ def test_the_ceiling_command_writes_every_figure(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_the_ceiling_of_avx2_kernels_on_a_larger_cpu_leaves_out_what_cannot_be_limited(tmp_path: Path) -> None:
+def test_the_ceiling_of_avx2_kernels_on_a_larger_cpu_leaves_out_what_cannot_be_limited(
+    tmp_path: Path, without_isa_limits
+) -> None:
     """Under the ISA switches every rate is of AVX2 kernels: ONNX Runtime, which has no switch, is left out with its
     reason, bf16 is not native (OpenVINO's plugin would still report it), and the machine line names the limits."""
     out = tmp_path / "ceiling.json"
     command = [sys.executable, "-m", "mgd_sam2.cli", "benchmark", "ceiling", "--preset", "micro", "--side", "128",
                "--json", str(out)]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, env={**UNLIMITED, **AVX2_LIMITS})
+    result = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **AVX2_LIMITS})
     assert result.returncode == 0, result.stderr[-3000:]
     measured = json.loads(out.read_text())
-    limits = " ".join(f"{name}={value}" for name, value in AVX2_LIMITS.items())
-    assert f"instruction sets limited by {limits}" in measured["machine"]
+    assert f"instruction sets limited by {AVX2_PREFIX} (" in measured["machine"]
+    assert measured["command"].startswith(f"{AVX2_PREFIX} mgd-sam2 benchmark ceiling")  # as a shell would run it
     assert set(measured["peak_gflop_s"]) == {"torch fp32", "openvino fp32", "openvino int8"}
     assert any(reason.startswith("onnx: ONNX Runtime has no switch") for reason in measured["not_measured"])
     paths = {row["path"] for row in measured["ceilings"]}
     assert paths == {"torch fp32", "openvino fp32", "openvino-int8 fp32", "every product int8"}  # no bf16 rate
+
+
+def test_a_speed_file_of_other_isa_switches_is_refused_before_measuring(tmp_path: Path, without_isa_limits) -> None:
+    """Its torch fp32 would be another CPU kind's kernels than the rates measured here."""
+    from mgd_sam2.benchmark.measurement import machine
+
+    row = {"preset": "micro", "batch": 1, "device": "cpu", "train": False, "compile": False, "backend": "torch",
+           "precision": "32-true", "latency_ms_p50": 100.0}  # fmt: skip
+    speed = tmp_path / "speed.json"
+    speed.write_text(json.dumps({"machine": machine(), "speed": [row]}))  # measured without switches
+    command = [sys.executable, "-m", "mgd_sam2.cli", "benchmark", "ceiling", "--preset", "micro", "--speed", str(speed)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env={**os.environ, **AVX2_LIMITS})
+    assert result.returncode != 0 and "Traceback" not in result.stderr and "peak rates" not in result.stdout
+    assert (f"--speed {speed} was measured under no ISA switches, this run is under {AVX2_PREFIX}: run both under "
+            "the same switches") in result.stderr + result.stdout  # fmt: skip
 
 
 def test_a_speed_file_that_is_not_one_is_refused_before_measuring(tmp_path: Path) -> None:

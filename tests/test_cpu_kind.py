@@ -46,21 +46,30 @@ def test_without_proc_cpuinfo_torch_detects_the_flags(tmp_path: Path, monkeypatc
     assert detected.kind == "avx512" and "torch's CPU feature detection" in detected.describe()
 
 
-def test_the_runtimes_isa_limits_are_read_and_recorded_but_leave_the_kind(monkeypatch) -> None:
-    from mgd_sam2.benchmark.measurement import machine
+def test_the_runtimes_isa_limits_are_read_and_recorded_but_leave_the_kind(monkeypatch, without_isa_limits) -> None:
+    from mgd_sam2.benchmark.measurement import isa_limits_of, machine, measurement
     from mgd_sam2.inference import backends, devices
 
-    for switch in cpu_kind.ISA_SWITCHES:
-        monkeypatch.delenv(switch, raising=False)
-    assert cpu_kind.isa_limits() == {} and "limited by" not in machine()
+    class PluginWithBf16:  # what OpenVINO's CPU plugin reports on a CPU with bf16, whatever oneDNN's limit
+        class Core:
+            def get_property(self, device: str, name: str) -> list[str]:
+                return ["FP32", "BF16", "INT8"]
+
+    monkeypatch.setattr(backends, "import_openvino", lambda: PluginWithBf16)
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: False)  # oneDNN under the limit
+    assert cpu_kind.isa_limits() == {} and isa_limits_of(machine()) == ""
+    assert measurement({}, "mgd-sam2 benchmark x")["command"] == "mgd-sam2 benchmark x"
     unlimited = detect_cpu_kind()
-    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
     monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    assert backends.openvino_has_bf16()  # no oneDNN limit: the plugin's answer
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", " AVX2 ")
+    monkeypatch.setenv("MKL_ENABLE_INSTRUCTIONS", " ")  # blank: not set
     assert cpu_kind.isa_limits() == {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
-    assert "instruction sets limited by ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2" in machine()
+    prefix = "ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2"
+    assert f"instruction sets limited by {prefix} (" in machine() and isa_limits_of(machine()) == prefix
+    assert measurement({}, "mgd-sam2 benchmark x")["command"] == f"{prefix} mgd-sam2 benchmark x"
     assert detect_cpu_kind() == unlimited  # the flags stay the CPU's: --cpu-kind forces a kind
-    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: False)  # oneDNN obeys the limit ...
-    assert not backends.openvino_has_bf16()  # ... and decides, whatever OpenVINO's plugin reports
+    assert not backends.openvino_has_bf16()  # oneDNN obeys the limit and decides, whatever the plugin reports
 
 
 def test_each_kind_gets_a_path_with_its_reason() -> None:

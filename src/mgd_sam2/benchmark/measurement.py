@@ -6,25 +6,38 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+import re
 from typing import Any
+
+LIMITED_BY = "instruction sets limited by"
 
 
 def machine() -> str:
     """The CPU, its core count and its kind with the flags that decide the fast paths (inference/cpu_kind.py), and
     the runtimes' instruction-set limits where the environment sets them (a smaller CPU kind emulated)."""
-    from mgd_sam2.inference.cpu_kind import CPUINFO, detect_cpu_kind, isa_limits
+    from mgd_sam2.inference.cpu_kind import CPUINFO, describe_isa_limits, detect_cpu_kind
 
     info = CPUINFO.read_text() if CPUINFO.exists() else ""
     name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "")
     name = name or platform.processor() or platform.machine()
     described = f"{name}, {os.cpu_count()} cores; CPU kind {detect_cpu_kind().describe()}"
-    limits = " ".join(f"{switch}={value}" for switch, value in isa_limits().items())
+    limits = describe_isa_limits()
     if limits:
-        described += (f"; instruction sets limited by {limits} (emulating a smaller CPU: ONNX Runtime has no such "
-                      "switch, and OpenVINO's own kernels ignore it)")  # fmt: skip
+        described += (f"; {LIMITED_BY} {limits} (emulating a smaller CPU: ONNX Runtime has no such switch, and "
+                      "OpenVINO's own kernels ignore them)")  # fmt: skip
     return described
 
 
+def isa_limits_of(machine_line: str) -> str:
+    """The ISA switches a ``machine()`` line names ("NAME=value ...", as describe_isa_limits; empty: none)."""
+    found = re.search(f"{LIMITED_BY} (.+?) \\(emulating", machine_line)
+    return found.group(1) if found else ""
+
+
 def measurement(results: dict[str, Any], command: str) -> dict[str, Any]:
-    """``results`` as docs/measurements keeps them: the date, the command as typed and the machine first."""
+    """``results`` as docs/measurements keeps them: the date, the command as typed (after the ISA switches set, as a
+    shell prefix) and the machine first."""
+    from mgd_sam2.inference.cpu_kind import describe_isa_limits
+
+    command = " ".join(filter(None, (describe_isa_limits(), command)))
     return {"date": datetime.date.today().isoformat(), "command": command, "machine": machine(), **results}

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from mgd_sam2.inference.cpu_kind import isa_limits
+from mgd_sam2.inference.cpu_kind import describe_isa_limits
 
 SPEED_BACKENDS = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
 
@@ -54,8 +54,7 @@ class SpeedConfig:
             raise ValueError("the exported backends run on the CPU, without --compile or --train")
         if self.backend.startswith("onnx") and self.precision != "32-true":
             raise ValueError("the ONNX Runtime backends run in fp32 (or the int8 file's precision)")
-        if self.backend.startswith("onnx") and isa_limits():
-            limits = " ".join(f"{switch}={value}" for switch, value in isa_limits().items())
+        if self.backend.startswith("onnx") and (limits := describe_isa_limits()):
             raise ValueError(
                 f"ONNX Runtime has no switch to limit its instruction sets, so under {limits} it would time this "
                 "CPU's own kernels beside the other rows' emulated ones: leave onnx and onnx-int8 out of --backend"

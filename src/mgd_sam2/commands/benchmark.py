@@ -544,6 +544,8 @@ def ceiling_results(args: argparse.Namespace) -> dict:
     import json
 
     from mgd_sam2.benchmark.ceiling import KINDS, measure_ceiling, speed_rows, with_speed
+    from mgd_sam2.benchmark.measurement import isa_limits_of
+    from mgd_sam2.inference.cpu_kind import describe_isa_limits
 
     speed = None
     if args.speed is not None:  # checked before minutes of measuring
@@ -552,6 +554,12 @@ def ceiling_results(args: argparse.Namespace) -> dict:
             speed_rows(speed, args.preset)
         except (OSError, ValueError) as error:
             raise ConfigError(f"--speed {args.speed}: {error}") from None
+        measured, here = isa_limits_of(str(speed.get("machine", ""))), describe_isa_limits()
+        if measured != here:  # its torch fp32 would be another CPU kind's kernels than the rates'
+            raise ConfigError(
+                f"--speed {args.speed} was measured under {measured or 'no ISA switches'}, this run is under "
+                f"{here or 'none'}: run both under the same switches (docs/benchmarks.md, AVX2 kernels)"
+            )
     results = measure_ceiling(args.preset, args.side)
     if speed is not None:
         results = with_speed(results, speed)

@@ -17,10 +17,11 @@ CPU_KINDS = ("amx", "avx512_bf16", "avx512", "avx2", "other")  # fastest hardwar
 KIND_FLAGS = {"amx": "amx_bf16", "avx512_bf16": "avx512_bf16", "avx512": "avx512f", "avx2": "avx2"}
 CPUINFO = Path("/proc/cpuinfo")
 # The switches that make the runtimes use fewer instruction sets than the CPU has (PyTorch's own kernels, MKL's,
-# oneDNN's in PyTorch and OpenVINO), so that one CPU measures a smaller kind's kernels: for example
-# ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 on an AVX-512 CPU. ONNX Runtime has no
-# such switch, and OpenVINO's own kernels (interpolation, normalisation, reductions) ignore oneDNN's.
-ISA_SWITCHES = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA")
+# oneDNN's in PyTorch and OpenVINO; DNNL_MAX_CPU_ISA is oneDNN's older name), so that one CPU measures a smaller kind's
+# kernels: for example ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 on an AVX-512 CPU.
+# The runtimes read them when they load, so they are set before the process starts. ONNX Runtime has no such switch,
+# and OpenVINO's own kernels (interpolation, normalisation, reductions) ignore oneDNN's.
+ISA_SWITCHES = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,15 @@ class CpuKind:
 
 
 def isa_limits() -> dict[str, str]:
-    """The ISA_SWITCHES set in this process's environment, by name (empty: the runtimes use all the CPU has)."""
-    return {name: os.environ[name] for name in ISA_SWITCHES if os.environ.get(name)}
+    """The ISA_SWITCHES set in this process's environment, by name (empty: the runtimes use all the CPU has). A value
+    that limits nothing (``ONEDNN_MAX_CPU_ISA=ALL``) counts too: it is the user's statement of what was measured."""
+    values = {name: os.environ.get(name, "").strip() for name in ISA_SWITCHES}
+    return {name: value for name, value in values.items() if value}
+
+
+def describe_isa_limits() -> str:
+    """The ISA switches set, as a shell prefix would set them ("NAME=value ..."; empty where none is)."""
+    return " ".join(f"{name}={value}" for name, value in isa_limits().items())
 
 
 def classify(flags: set[str] | frozenset[str]) -> str:
