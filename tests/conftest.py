@@ -15,7 +15,8 @@ SPLITS = {"train": ["synthetic/SYN-TR"], "val": ["synthetic/SYN-VD"], "test": ["
 @pytest.fixture
 def without_isa_limits(monkeypatch) -> None:
     """The runtimes' ISA switches (inference/cpu_kind.py) out of the environment, for a test that runs ONNX Runtime in
-    a benchmark, which refuses it under them: the suite may run under them (tests/bounds.py)."""
+    a benchmark (refused under them) or reads a measurement's command (written after them): the suite may run under
+    them (tests/bounds.py). The kernels already loaded keep the switches."""
     from mgd_sam2.inference.cpu_kind import ISA_SWITCHES
 
     for switch in ISA_SWITCHES:

@@ -255,7 +255,9 @@ def test_without_weights_or_a_demo_run_the_app_says_what_to_do(tmp_path: Path, m
     assert not is_local("0.0.0.0") and not is_local("192.168.1.5") and not is_local("example.org")
 
 
-def test_the_app_benchmark_times_the_app_a_user_starts(trained_checkpoint: Path, tmp_path: Path, monkeypatch) -> None:
+def test_the_app_benchmark_times_the_app_a_user_starts(
+    trained_checkpoint: Path, tmp_path: Path, monkeypatch, without_isa_limits
+) -> None:
     """`benchmark app` starts `mgd-sam2 app`, waits for its page, sends photos through the page's API and reads the
     app's memory; its row is ordered as time is (page, then first mask) and the app is stopped after, and what the
     page's API sent back is not left in the temporary folder. Paths are given relative to the folder the command runs

@@ -334,7 +334,9 @@ def test_predict_benchmark_times_predict_end_to_end_against_the_network(
     assert "cannot read" in capsys.readouterr().err
 
 
-def test_backends_benchmark_scores_every_configuration_against_torch_fp32(overfit_run, tmp_path: Path) -> None:
+def test_backends_benchmark_scores_every_configuration_against_torch_fp32(
+    overfit_run, tmp_path: Path, without_isa_limits
+) -> None:
     """``benchmark backends`` on a model that fits its 4 images: torch fp32 is its own reference, the fp32 exports
     are within one grey level of it, the quantized and bf16 ones within their bounds (tests/bounds.py); a bf16 row
     is skipped only on a CPU without native bf16, saying why; the JSON says when, how and on what it was measured."""

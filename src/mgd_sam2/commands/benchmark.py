@@ -129,7 +129,8 @@ def add_speed_arguments(actions: argparse._SubParsersAction) -> None:
         help="comma-separated: torch, onnx (ONNX Runtime fp32, CPU), onnx-int8 (int8 MatMul/Gemm weights), openvino "
         "(OpenVINO, CPU), openvino-int8 (NNCF int8, calibrated on 2 noise images); the network is exported and "
         "quantized as model export does, each step in a process of its own (not timed; its peak memory reported), "
-        "and compiled in the timed process, not timed",
+        "and compiled in the timed process, not timed; under the runtimes' ISA switches (ONEDNN_MAX_CPU_ISA=AVX2 and "
+        "the others of docs/benchmarks.md, to time a smaller CPU's kernels) onnx and onnx-int8 are refused",
     )
     speed.add_argument(
         "--compile", action=argparse.BooleanOptionalAction, default=False, help="torch.compile the model"
@@ -154,7 +155,8 @@ def add_ceiling_arguments(actions: argparse._SubParsersAction) -> None:
     ceiling = actions.add_parser(
         "ceiling",
         help="the fastest each CPU path could be here: the network's products at this CPU's measured peak rates, as "
-        "a bound on its speed-up over torch fp32",
+        "a bound on its speed-up over torch fp32 (under the runtimes' ISA switches: a smaller CPU's kernels, ONNX "
+        "Runtime left out)",
         formatter_class=HelpFormatter,
     )
     ceiling.add_argument("--preset", choices=list(PRESETS), default="base_plus", help="model size")
