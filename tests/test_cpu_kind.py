@@ -70,6 +70,9 @@ def test_the_runtimes_isa_limits_are_read_and_recorded_but_leave_the_kind(monkey
     assert measurement({}, "mgd-sam2 benchmark x")["command"] == f"{prefix} mgd-sam2 benchmark x"
     assert detect_cpu_kind() == unlimited  # the flags stay the CPU's: --cpu-kind forces a kind
     assert not backends.openvino_has_bf16()  # oneDNN obeys the limit and decides, whatever the plugin reports
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    monkeypatch.setenv("DNNL_MAX_CPU_ISA", "AVX2")  # oneDNN's older name of the same limit
+    assert not backends.openvino_has_bf16()
 
 
 def test_each_kind_gets_a_path_with_its_reason() -> None:

@@ -203,7 +203,7 @@ def peak_rates(side: int = PEAK_SIDE) -> tuple[dict[str, float], list[str]]:
     from importlib.util import find_spec
 
     from mgd_sam2.inference.backends import openvino_has_bf16
-    from mgd_sam2.inference.cpu_kind import isa_limits
+    from mgd_sam2.inference.cpu_kind import NO_ONNX_RUNTIME_SWITCH, isa_limits
     from mgd_sam2.inference.devices import cpu_has_native_bf16
 
     rates: dict[str, float] = {"torch fp32": torch_rate(side, bf16=False)}
@@ -215,7 +215,7 @@ def peak_rates(side: int = PEAK_SIDE) -> tuple[dict[str, float], list[str]]:
     if find_spec("onnxruntime") is None:
         skipped.append("onnx: ONNX Runtime not installed (pip install 'mgd-sam2[onnx]')")
     elif isa_limits():
-        skipped.append("onnx: ONNX Runtime has no switch to limit its instruction sets (its rate would be this CPU's)")
+        skipped.append(f"onnx: {NO_ONNX_RUNTIME_SWITCH} (its rate would be this CPU's)")
     else:
         with tempfile.TemporaryDirectory() as folder:
             rates["onnx fp32"] = onnx_rate(side, False, Path(folder))

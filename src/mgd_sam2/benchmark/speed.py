@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from mgd_sam2.inference.cpu_kind import describe_isa_limits
+from mgd_sam2.inference.cpu_kind import NO_ONNX_RUNTIME_SWITCH, describe_isa_limits
 
 SPEED_BACKENDS = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
 
@@ -56,7 +56,7 @@ class SpeedConfig:
             raise ValueError("the ONNX Runtime backends run in fp32 (or the int8 file's precision)")
         if self.backend.startswith("onnx") and (limits := describe_isa_limits()):
             raise ValueError(
-                f"ONNX Runtime has no switch to limit its instruction sets, so under {limits} it would time this "
+                f"{NO_ONNX_RUNTIME_SWITCH}, so under {limits} it would time this "
                 "CPU's own kernels beside the other rows' emulated ones: leave onnx and onnx-int8 out of --backend"
             )
         if self.profile and (self.compile or self.train):

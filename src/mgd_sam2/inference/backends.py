@@ -245,12 +245,12 @@ def import_openvino():
 
 def openvino_has_bf16() -> bool:
     """Whether OpenVINO's CPU plugin reports native bf16 kernels here (BF16 among its optimization capabilities;
-    AVX512-BF16 or AMX, for example). Under ``ONEDNN_MAX_CPU_ISA`` (cpu_kind.isa_limits) the plugin still reports the
+    AVX512-BF16 or AMX, for example). Under oneDNN's ISA limit (cpu_kind.ONEDNN_SWITCHES) the plugin still reports the
     CPU's capabilities while its oneDNN kernels obey the limit (bf16 then fails to compile), so oneDNN decides."""
-    from mgd_sam2.inference.cpu_kind import isa_limits
+    from mgd_sam2.inference.cpu_kind import ONEDNN_SWITCHES, isa_limits
     from mgd_sam2.inference.devices import cpu_has_native_bf16
 
-    if "ONEDNN_MAX_CPU_ISA" in isa_limits() and not cpu_has_native_bf16():
+    if set(ONEDNN_SWITCHES) & set(isa_limits()) and not cpu_has_native_bf16():
         return False
     return "BF16" in import_openvino().Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 

@@ -21,7 +21,9 @@ CPUINFO = Path("/proc/cpuinfo")
 # kernels: for example ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 on an AVX-512 CPU.
 # The runtimes read them when they load, so they are set before the process starts. ONNX Runtime has no such switch,
 # and OpenVINO's own kernels (interpolation, normalisation, reductions) ignore oneDNN's.
-ISA_SWITCHES = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
+ONEDNN_SWITCHES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
+ISA_SWITCHES = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", *ONEDNN_SWITCHES)
+NO_ONNX_RUNTIME_SWITCH = "ONNX Runtime has no switch to limit its instruction sets"
 
 
 @dataclass(frozen=True)
