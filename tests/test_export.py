@@ -75,6 +75,25 @@ def test_the_export_records_what_it_is(exported: dict[str, Path]) -> None:
     assert quantized["quantization"].startswith("int8") and quantized["input_size"] == "64"
 
 
+def test_the_trunk_attention_is_exported_in_the_layout_openvino_fuses(exported: dict[str, Path]) -> None:
+    """inference/export_attention.py: in each trunk attention, q, k and v come from three products, with no slice
+    of a shared one, and the attention stays 4-D (sam2's SDPA is exported with k reshaped to 3-D)."""
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(exported["onnx"])))
+    ranks = {value.name: len(value.type.tensor_type.shape.dim) for value in model.graph.value_info}
+    blocks: dict[str, list[onnx.NodeProto]] = {}
+    for node in model.graph.node:
+        scopes = {prop.key: prop.value for prop in node.metadata_props}.get("pkg.torch.onnx.name_scopes", "")
+        block = re.search(r"trunk\.blocks\.(\d+)\.attn'", scopes)
+        if block:
+            blocks.setdefault(block.group(1), []).append(node)
+    assert len(blocks) >= 2
+    for nodes in blocks.values():
+        kinds = [node.op_type for node in nodes]
+        assert not {"Slice", "Split", "Squeeze", "Gather"} & set(kinds), kinds
+        assert kinds.count("MatMul") == 6 and kinds.count("Softmax") == 1, kinds  # q, k, v, q kᵀ, · v, projection
+        assert all(ranks[node.output[0]] == 4 for node in nodes if node.op_type in ("Reshape", "Transpose")), kinds
+
+
 def close_maps(folder: Path, reference: Path) -> None:
     """Every 8-bit map in ``folder`` within MAP_LEVELS_FP32 of the one in ``reference`` (fp32 in both)."""
     for mask in sorted(reference.glob("*.png")):

@@ -41,6 +41,7 @@ from mgd_sam2.inference.backends import (
     import_openvino,
     openvino_has_bf16,
 )
+from mgd_sam2.inference.export_attention import fusable_attention
 from mgd_sam2.inference.nncf_memory import statistics_outputs_first
 from mgd_sam2.models.groups import part_of
 from mgd_sam2.models.multi_view import Views
@@ -142,17 +143,18 @@ def export_onnx(
     expected = torch_logits(network, views)
     start = time.perf_counter()
     with atomic_path(path) as temporary:
-        torch.onnx.export(
-            ViewsToLogits(network).eval(),
-            tuple(getattr(views, name) for name in ONNX_INPUTS),
-            str(temporary),
-            dynamo=True,
-            opset_version=opset,
-            input_names=list(ONNX_INPUTS),
-            output_names=[ONNX_OUTPUT],
-            external_data=False,
-            verbose=False,
-        )
+        with fusable_attention(network):  # sam2's attention in the layout OpenVINO fuses
+            torch.onnx.export(
+                ViewsToLogits(network).eval(),
+                tuple(getattr(views, name) for name in ONNX_INPUTS),
+                str(temporary),
+                dynamo=True,
+                opset_version=opset,
+                input_names=list(ONNX_INPUTS),
+                output_names=[ONNX_OUTPUT],
+                external_data=False,
+                verbose=False,
+            )
         set_metadata(temporary, {
             "format": ONNX_FORMAT, "network": json.dumps(network.config.to_dict()), "grid": str(network.grid),
             "input_size": str(network.input_size), "opset": str(opset), "quantization": "none",
