@@ -3,7 +3,7 @@
 sam2's ``MultiScaleAttention`` computes q, k and v with one product, splits them with a strided slice of a 5-D
 tensor, and calls ``scaled_dot_product_attention``, which the ONNX exporter writes with k reshaped to 3-D and
 transposed there. OpenVINO's CPU plugin leaves that split and those transposes outside its fused attention kernel,
-as separate nodes in reference kernels (docs/benchmarks.md, "Where the fastest path stands"). While exporting, each
+as separate nodes, the split in a reference kernel (docs/benchmarks.md, "The export's attention"). While exporting, each
 such module here computes q, k and v with three products (the rows of the same weight and bias, copied into three
 linear layers) and softmax(q kᵀ / √d) v in 4-D, as OpenVINO's attention fusion expects. Only the export sees it:
 PyTorch runs sam2's own code, and ``export_onnx`` checks the graph against PyTorch's logits computed beforehand.
