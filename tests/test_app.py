@@ -225,7 +225,9 @@ def test_a_real_browser_uploads_an_image_and_sees_the_mask(app_server: AppServer
                 page.get_by_role("button", name="Click to upload or drop files").click()
             chooser.value.set_files(str(image))
             note("photo chosen")
-            expect(page.locator("#upload").get_by_text("photo.jpg").first).to_be_visible(timeout=60_000)
+            # the uploaded file's row: its name cell is labelled "photo.jpg" and shows "photo .jpg" (stem and suffix
+            # apart); matching the text "photo.jpg" found only the upload's progress line, gone when the upload was fast
+            expect(page.locator("#upload").get_by_role("cell", name="photo.jpg")).to_be_visible(timeout=60_000)
             page.locator("#run").click()
             expect(page.locator("#status")).to_contain_text("1 image(s)", timeout=180_000)
             images = page.locator("#results img")

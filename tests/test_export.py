@@ -75,9 +75,9 @@ def test_the_export_records_what_it_is(exported: dict[str, Path]) -> None:
     assert quantized["quantization"].startswith("int8") and quantized["input_size"] == "64"
 
 
-def test_the_trunk_attention_is_exported_in_the_layout_openvino_fuses(exported: dict[str, Path]) -> None:
+def test_the_trunk_attention_is_exported_without_a_split_or_3d_reshapes(exported: dict[str, Path]) -> None:
     """inference/export_attention.py: in each trunk attention, q, k and v come from three products, with no slice
-    of a shared one, and the attention stays 4-D (sam2's SDPA is exported with k reshaped to 3-D)."""
+    of a shared one, and the attention stays 4-D (sam2's SDPA is exported at opset 20 with k reshaped to 3-D)."""
     model = onnx.shape_inference.infer_shapes(onnx.load(str(exported["onnx"])))
     ranks = {value.name: len(value.type.tensor_type.shape.dim) for value in model.graph.value_info}
     blocks: dict[str, list[onnx.NodeProto]] = {}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import types
+
 import pytest
 import torch
-from sam2.modeling.backbones.hieradet import MultiScaleAttention
 
 from bounds import FP32_KERNELS
 from mgd_sam2.inference.export import check_views, torch_logits
-from mgd_sam2.inference.export_attention import PROJECTIONS, fusable_attention
+from mgd_sam2.inference.export_attention import PROJECTIONS, attention_modules, fusable_attention
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 
 
@@ -16,10 +17,6 @@ from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 def network() -> MGDSAM2:
     torch.manual_seed(0)
     return MGDSAM2(NetworkConfig(preset="micro")).eval()
-
-
-def attention_modules(network: MGDSAM2) -> list[MultiScaleAttention]:
-    return [module for module in network.modules() if isinstance(module, MultiScaleAttention)]
 
 
 def test_each_attention_computes_what_sam2s_computes(network: MGDSAM2) -> None:
@@ -43,10 +40,19 @@ def test_each_attention_computes_what_sam2s_computes(network: MGDSAM2) -> None:
 
 
 def test_the_modules_are_as_they_were_after_the_block_even_after_an_error(network: MGDSAM2) -> None:
-    keys = list(network.state_dict())
-    with pytest.raises(RuntimeError, match="inside"), fusable_attention(network):
-        assert all(hasattr(module, name) for module in attention_modules(network) for name in PROJECTIONS)
-        raise RuntimeError("inside")
-    assert list(network.state_dict()) == keys
-    for module in attention_modules(network):
+    """The same parameters (names and values), no added layer, and each module's own forward: the class's, or one
+    set on the module before (kept, not deleted)."""
+    state = {name: value.clone() for name, value in network.state_dict().items()}
+    first, *others = attention_modules(network)
+    own = first.forward = types.MethodType(type(first).forward, first)
+    try:
+        with pytest.raises(RuntimeError, match="inside"), fusable_attention(network):
+            assert all(hasattr(module, name) for module in (first, *others) for name in PROJECTIONS)
+            raise RuntimeError("inside")
+        assert vars(first)["forward"] is own
+    finally:
+        del first.forward
+    after = network.state_dict()
+    assert list(after) == list(state) and all(torch.equal(after[name], value) for name, value in state.items())
+    for module in (first, *others):
         assert "forward" not in vars(module) and not any(hasattr(module, name) for name in PROJECTIONS)

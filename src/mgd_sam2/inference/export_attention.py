@@ -1,12 +1,12 @@
-"""Hiera's attention written for the exported graph: sam2's arithmetic in the layout OpenVINO fuses.
+"""Hiera's attention written for the exported graph: sam2's arithmetic without its strided split.
 
 sam2's ``MultiScaleAttention`` computes q, k and v with one product, splits them with a strided slice of a 5-D
-tensor, and calls ``scaled_dot_product_attention``, which the ONNX exporter writes with k reshaped to 3-D and
-transposed there. OpenVINO's CPU plugin leaves that split and those transposes outside its fused attention kernel,
-as separate nodes, the split in a reference kernel (docs/benchmarks.md, "The export's attention"). While exporting, each
-such module here computes q, k and v with three products (the rows of the same weight and bias, copied into three
-linear layers) and softmax(q kᵀ / √d) v in 4-D, as OpenVINO's attention fusion expects. Only the export sees it:
-PyTorch runs sam2's own code, and ``export_onnx`` checks the graph against PyTorch's logits computed beforehand.
+tensor, and calls ``scaled_dot_product_attention``, which the ONNX exporter writes (at export.OPSET 20) with k
+reshaped to 3-D and transposed there. OpenVINO's CPU plugin runs that split as a node of its own in a reference
+kernel (docs/benchmarks.md, "The export's attention"). While exporting, each such module here computes q, k and v
+with three products (the rows of the same weight and bias, copied into three linear layers) and
+softmax(q kᵀ / √d) v written out in 4-D. Only the export sees it: PyTorch runs sam2's own code, and ``export_onnx``
+checks the graph against PyTorch's logits computed beforehand (EXPORT_TOLERANCE).
 """
 
 from __future__ import annotations
@@ -21,6 +21,11 @@ from sam2.modeling.backbones.hieradet import MultiScaleAttention, do_pool
 from torch import nn
 
 PROJECTIONS = ("q_proj", "k_proj", "v_proj")  # the three products added to each module while exporting
+
+
+def attention_modules(network: nn.Module) -> list[MultiScaleAttention]:
+    """The Hiera trunk's attention modules of ``network``."""
+    return [module for module in network.modules() if isinstance(module, MultiScaleAttention)]
 
 
 def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -43,20 +48,24 @@ def split_forward(self: MultiScaleAttention, x: torch.Tensor) -> torch.Tensor:
 
 
 def linear_rows(layer: nn.Linear, rows: slice) -> nn.Linear:
-    """A linear layer computing ``rows`` of ``layer``'s outputs (a copy of those weights and biases)."""
-    part = nn.Linear(layer.in_features, rows.stop - rows.start, bias=layer.bias is not None)
+    """A linear layer computing ``rows`` of ``layer``'s outputs: [..., in] -> [..., rows] (a copy of those weights
+    and biases, on their device and in their dtype)."""
+    weight = layer.weight
+    part = nn.utils.skip_init(nn.Linear, layer.in_features, rows.stop - rows.start, bias=layer.bias is not None,
+                              device=weight.device, dtype=weight.dtype)  # fmt: skip
     with torch.no_grad():
-        part.weight.copy_(layer.weight[rows])
+        part.weight.copy_(weight[rows])
         if layer.bias is not None:
             part.bias.copy_(layer.bias[rows])
-    return part.to(layer.weight.device, layer.weight.dtype)
+    return part
 
 
 @contextlib.contextmanager
 def fusable_attention(network: nn.Module) -> Iterator[None]:
     """Within the block, every ``MultiScaleAttention`` of ``network`` runs ``split_forward`` (the same function of
-    the same weights); on leaving it, even by an error, the modules are as they were."""
-    modules = [module for module in network.modules() if isinstance(module, MultiScaleAttention)]
+    the same weights); on leaving it, even by an error, each module has its own forward and parameters again."""
+    modules = attention_modules(network)
+    forwards = [vars(module).get("forward") for module in modules]
     try:
         for module in modules:
             out = module.dim_out
@@ -65,7 +74,9 @@ def fusable_attention(network: nn.Module) -> Iterator[None]:
             module.forward = types.MethodType(split_forward, module)
         yield
     finally:
-        for module in modules:
+        for module, forward in zip(modules, forwards, strict=True):
             module.__dict__.pop("forward", None)
+            if forward is not None:
+                module.forward = forward
             for name in PROJECTIONS:
                 module._modules.pop(name, None)
