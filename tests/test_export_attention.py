@@ -9,7 +9,7 @@ import torch
 
 from bounds import FP32_KERNELS
 from mgd_sam2.inference.export import check_views, torch_logits
-from mgd_sam2.inference.export_attention import PROJECTIONS, attention_modules, fusable_attention
+from mgd_sam2.inference.export_attention import PROJECTIONS, attention_modules, split_qkv_attention
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 
 
@@ -30,7 +30,7 @@ def test_each_attention_computes_what_sam2s_computes(network: MGDSAM2) -> None:
     with torch.inference_mode():
         before = [module(x) for module, x in zip(modules, inputs, strict=True)]
         expected = torch_logits(network, views)
-        with fusable_attention(network):
+        with split_qkv_attention(network):
             after = [module(x) for module, x in zip(modules, inputs, strict=True)]
             logits = torch_logits(network, views)
     for old, new in zip(before, after, strict=True):
@@ -46,7 +46,7 @@ def test_the_modules_are_as_they_were_after_the_block_even_after_an_error(networ
     first, *others = attention_modules(network)
     own = first.forward = types.MethodType(type(first).forward, first)
     try:
-        with pytest.raises(RuntimeError, match="inside"), fusable_attention(network):
+        with pytest.raises(RuntimeError, match="inside"), split_qkv_attention(network):
             assert all(hasattr(module, name) for module in (first, *others) for name in PROJECTIONS)
             raise RuntimeError("inside")
         assert vars(first)["forward"] is own

@@ -61,7 +61,7 @@ def linear_rows(layer: nn.Linear, rows: slice) -> nn.Linear:
 
 
 @contextlib.contextmanager
-def fusable_attention(network: nn.Module) -> Iterator[None]:
+def split_qkv_attention(network: nn.Module) -> Iterator[None]:
     """Within the block, every ``MultiScaleAttention`` of ``network`` runs ``split_forward`` (the same function of
     the same weights); on leaving it, even by an error, each module has its own forward and parameters again."""
     modules = attention_modules(network)
