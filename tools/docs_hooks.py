@@ -61,7 +61,8 @@ SPEED_PARTS = ("Hiera trunk", "DRM", "HMIM", "MPAdapter", "SAM2 decoder", "FPN n
 
 def speed_table(measurement: dict) -> str:
     """``benchmark speed --profile``'s results: ms per image by part (share of the network), latency, throughput
-    against torch fp32, the probabilities' distance from torch fp32 and the peak host memory."""
+    against torch fp32, the probabilities' distance from torch fp32, the peak host memory and each
+    export's largest step's (a process of its own)."""
     runs = [run for run in measurement["speed"] if (run["backend"], run["precision"]) in SPEED_COLUMNS]
     baseline = next(run for run in runs if (run["backend"], run["precision"]) == ("torch", "32-true"))
     header = ["part", *[SPEED_COLUMNS[run["backend"], run["precision"]] for run in runs]]
@@ -84,6 +85,8 @@ def speed_table(measurement: dict) -> str:
     row("probabilities vs torch fp32 (mean abs)",
         ["—" if run is baseline else f"{run['sigmoid_diff_vs_fp32']:.1e}" for run in runs])  # fmt: skip
     row("peak host memory (GiB)", [f"{run['peak_host_memory_mb'] / 1024:.1f}" for run in runs])
+    exports = [run.get("export_peak_memory_mb") for run in runs]  # None: PyTorch, which exports nothing
+    row("largest export step's peak (GiB)", [f"{peak / 1024:.1f}" if peak else "—" for peak in exports])
     return "\n".join(lines) + "\n"
 
 
