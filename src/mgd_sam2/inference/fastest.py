@@ -42,8 +42,9 @@ FASTEST = {
     ),
     "avx512": FastestPath(
         "onnx-int8", "32-true",
-        "not measured on AVX-512 without bf16: in fp32, ONNX Runtime int8 ran as fast as OpenVINO int8 on the AVX-512 "
-        "machine, needs no calibration images, and is the AVX2 choice (docs/measurements/speed_amd_epyc_avx512.json)",
+        "not measured on AVX-512 without bf16: in fp32 on the AVX-512 machine, ONNX Runtime int8 ran within 3 % of "
+        "OpenVINO int8 on 2026-12-01 and 28 % slower the next day (with the export's new attention; "
+        "docs/measurements/speed_amd_epyc_avx512.json); it needs no calibration images and is the AVX2 choice",
     ),
     "avx2": FastestPath(
         "onnx-int8", "32-true",
