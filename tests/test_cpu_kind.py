@@ -20,6 +20,7 @@ CPUINFO = {
     "avx512_bf16\n",
     "avx512": "model name\t: Intel(R) Xeon(R) Gold 6248\nflags\t\t: fpu sse4_2 avx avx2 fma avx512f avx512bw "
     "avx512_vnni\n",
+    "avx2_vnni": "model name\t: 12th Gen Intel(R) Core(TM) i7-1260P\nflags\t\t: fpu sse4_2 avx avx2 fma avx_vnni\n",
     "avx2": "model name\t: AMD EPYC 7B12\nflags\t\t: fpu sse4_2 avx avx2 fma\n",
     "other": "processor\t: 0\nFeatures\t: fp asimd evtstrm aes crc32 atomics\n",  # ARM: no "flags" line
 }
@@ -38,6 +39,12 @@ def test_an_old_x86_is_other_and_a_kind_can_be_forced(tmp_path: Path) -> None:
     (tmp_path / "cpuinfo").write_text(CPUINFO["avx512_bf16"])
     forced = detect_cpu_kind("avx2", cpuinfo=tmp_path / "cpuinfo")
     assert forced.kind == "avx2" and "forced by --cpu-kind; this CPU is avx512_bf16" in forced.describe()
+
+
+def test_avx_vnni_decides_only_below_avx512() -> None:
+    zen5 = frozenset({"avx2", "avx_vnni", "avx512f", "avx512_vnni", "avx512_bf16"})  # AMD EPYC 9005
+    assert classify(zen5) == "avx512_bf16" and classify(zen5 | {"amx_bf16"}) == "amx"
+    assert classify(frozenset({"avx2", "avx_vnni"})) == "avx2_vnni"
 
 
 def test_without_proc_cpuinfo_torch_detects_the_flags(tmp_path: Path, monkeypatch) -> None:
@@ -81,6 +88,7 @@ def test_each_kind_gets_a_path_with_its_reason() -> None:
         "amx": ("openvino-int8", "bf16-mixed"),
         "avx512_bf16": ("openvino-int8", "bf16-mixed"),
         "avx512": ("onnx-int8", "32-true"),
+        "avx2_vnni": ("openvino-int8", "32-true"),
         "avx2": ("onnx-int8", "32-true"),
         "other": ("onnx", "32-true"),
     }

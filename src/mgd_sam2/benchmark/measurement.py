@@ -24,7 +24,7 @@ def machine() -> str:
     limits = describe_isa_limits()
     if limits:
         described += (f"; {LIMITED_BY} {limits} (emulating a smaller CPU: ONNX Runtime has no such switch, and "
-                      "OpenVINO's own kernels ignore them)")  # fmt: skip
+                      "OpenVINO's own kernels and fp32 matrix products ignore them)")  # fmt: skip
     return described
 
 

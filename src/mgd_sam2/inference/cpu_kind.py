@@ -1,7 +1,9 @@
 """What kind of CPU this is, for the speed choices that depend on it (inference/fastest.py).
 
 The kinds differ in the kernels the CPU runtimes can use: AMX tiles (bf16 and int8 matrix products), AVX-512 with
-native bf16 dot products, AVX-512 without them, AVX2 only, or none of these (another architecture, an old x86).
+native bf16 dot products, AVX-512 without them, AVX2 with VNNI's one-instruction int8 dot products (AVX-VNNI:
+Intel's desktop and laptop CPUs since 2021, which have no AVX-512), AVX2 only, or none of these (another
+architecture, an old x86).
 """
 
 from __future__ import annotations
@@ -12,15 +14,17 @@ from pathlib import Path
 
 from mgd_sam2.errors import ConfigError
 
-CPU_KINDS = ("amx", "avx512_bf16", "avx512", "avx2", "other")  # fastest hardware first
+CPU_KINDS = ("amx", "avx512_bf16", "avx512", "avx2_vnni", "avx2", "other")  # fastest hardware first
 # The flag that makes each kind, as /proc/cpuinfo spells it; the first one a CPU has decides.
-KIND_FLAGS = {"amx": "amx_bf16", "avx512_bf16": "avx512_bf16", "avx512": "avx512f", "avx2": "avx2"}
+KIND_FLAGS = {"amx": "amx_bf16", "avx512_bf16": "avx512_bf16", "avx512": "avx512f", "avx2_vnni": "avx_vnni",
+              "avx2": "avx2"}  # fmt: skip
 CPUINFO = Path("/proc/cpuinfo")
 # The switches that make the runtimes use fewer instruction sets than the CPU has (PyTorch's own kernels, MKL's,
 # oneDNN's in PyTorch and OpenVINO; DNNL_MAX_CPU_ISA is oneDNN's older name), so that one CPU measures a smaller kind's
-# kernels: for example ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 on an AVX-512 CPU.
-# The runtimes read them when they load, so they are set before the process starts. ONNX Runtime has no such switch,
-# and OpenVINO's own kernels (interpolation, normalisation, reductions) ignore oneDNN's.
+# kernels: for example ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 on an AVX-512 CPU
+# (ONEDNN_MAX_CPU_ISA=AVX2_VNNI: AVX2 with AVX-VNNI's int8 products). The runtimes read them when they load, so they are
+# set before the process starts. ONNX Runtime has no such switch, and OpenVINO's own kernels (interpolation,
+# normalisation, reductions) and its fp32 matrix products ignore oneDNN's.
 ONEDNN_SWITCHES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
 ISA_SWITCHES = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", *ONEDNN_SWITCHES)
 NO_ONNX_RUNTIME_SWITCH = "ONNX Runtime has no switch to limit its instruction sets"
@@ -64,7 +68,8 @@ def cpuinfo_flags(text: str) -> frozenset[str]:
 
 
 def torch_flags() -> frozenset[str]:
-    """The KIND_FLAGS torch's CPU feature detection (cpuinfo) reports: for systems without /proc/cpuinfo."""
+    """The KIND_FLAGS torch's CPU feature detection (cpuinfo) reports: for systems without /proc/cpuinfo. Torch
+    reports no AVX-VNNI, so an avx2_vnni CPU counts as avx2 there (its path needs no VNNI)."""
     import torch
 
     found = {"amx_bf16": torch.cpu._is_amx_tile_supported(), "avx512_bf16": torch.cpu._is_avx512_bf16_supported(),

@@ -46,6 +46,12 @@ FASTEST = {
         "OpenVINO int8 on 2026-12-01 and 28 % slower the next day (with the export's new attention; "
         "docs/measurements/speed_amd_epyc_avx512.json); it needs no calibration images and is the AVX2 choice",
     ),
+    "avx2_vnni": FastestPath(
+        "openvino-int8", "32-true",
+        "the fastest measured on AVX2 kernels with AVX-VNNI, emulated on an AMD EPYC Zen 5 by oneDNN's ISA limit "
+        "(docs/measurements/speed_amd_epyc_avx2_vnni_emulated.json); ONNX Runtime cannot be limited to them, and in "
+        "fp32 on AVX-512 VNNI its int8 ran slower than OpenVINO int8 (docs/benchmarks.md, Speed)",
+    ),
     "avx2": FastestPath(
         "onnx-int8", "32-true",
         "the fastest measured on the AMD EPYC with AVX2 only (docs/benchmarks.md, Speed), where a demo model stayed "
