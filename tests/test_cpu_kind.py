@@ -45,6 +45,7 @@ def test_avx_vnni_decides_only_below_avx512() -> None:
     zen5 = frozenset({"avx2", "avx_vnni", "avx512f", "avx512_vnni", "avx512_bf16"})  # AMD EPYC 9005
     assert classify(zen5) == "avx512_bf16" and classify(zen5 | {"amx_bf16"}) == "amx"
     assert classify(frozenset({"avx2", "avx_vnni"})) == "avx2_vnni"
+    assert classify(frozenset({"avx2", "avx_vnni", "avx512f"})) == "avx512"
 
 
 def test_without_proc_cpuinfo_torch_detects_the_flags(tmp_path: Path, monkeypatch) -> None:

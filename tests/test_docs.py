@@ -449,7 +449,7 @@ def test_the_avx2_vnni_claims_are_the_emulated_measurements() -> None:
     seconds = fastest["latency_ms_p50"] / 1000, torch_fp32["latency_ms_p50"] / 1000
     assert (
         f"gave {ratio:.1f} times the throughput of torch fp32 in this run ({seconds[0]:.2f} against "
-        f"{seconds[1]:.2f} s)" in page
+        f"{seconds[1]:.2f} s, {seconds[1] / seconds[0]:.1f} times in median latency)" in page
     )
     own = ceiling["torch_fp32_s"]
     assert f"the ceiling's own torch fp32 pass took {own:.2f} s ({own / seconds[0]:.1f} times" in page
@@ -462,7 +462,7 @@ def test_the_zen5_ceiling_claims_are_the_measured_ceilings() -> None:
     page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
     measured = json.loads((ROOT / "docs/measurements/ceiling_amd_epyc_zen5.json").read_text())
     speed = json.loads((ROOT / "docs/measurements/speed_amd_epyc_zen5.json").read_text())
-    assert measured["speed_source"]["command"] == speed["command"] and "Zen 5" in measured["machine"]
+    assert measured["speed_source"]["command"] == speed["command"] and "CPU family 26" in measured["machine"]
     rows = {row["path"]: row for row in measured["ceilings"]}
     fastest = rows["openvino-int8 bf16"]
     own = measured["torch_fp32_s"] / fastest["ceiling_s"]

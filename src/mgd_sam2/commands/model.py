@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mgd_sam2.cli import HelpFormatter
 from mgd_sam2.commands.arguments import positive_int
-from mgd_sam2.inference.cpu_kind import CPU_KINDS
+from mgd_sam2.inference.cpu_kind import CPU_KINDS, KIND_FLAGS
 from mgd_sam2.models.presets import PRESETS
 
 
@@ -75,8 +75,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     export.add_argument(
         "--cpu-kind",
         choices=CPU_KINDS,
-        help="choose --fastest for this kind of CPU instead of the one detected (/proc/cpuinfo flags): amx "
-        "(amx_bf16), avx512_bf16, avx512 (avx512f), avx2, other; e.g. to export for another machine",
+        help="choose --fastest for this kind of CPU instead of the one detected (/proc/cpuinfo flags): "
+        + ", ".join(
+            kind if KIND_FLAGS.get(kind, kind) == kind else f"{kind} ({KIND_FLAGS[kind]})" for kind in CPU_KINDS
+        )
+        + "; e.g. to export for another machine",
     )
     export.add_argument(
         "--calibration",

@@ -2,8 +2,8 @@
 
 The kinds differ in the kernels the CPU runtimes can use: AMX tiles (bf16 and int8 matrix products), AVX-512 with
 native bf16 dot products, AVX-512 without them, AVX2 with VNNI's one-instruction int8 dot products (AVX-VNNI:
-Intel's desktop and laptop CPUs since 2021, which have no AVX-512), AVX2 only, or none of these (another
-architecture, an old x86).
+Intel's desktop and laptop CPUs since Alder Lake, late 2021, which have no AVX-512), AVX2 only, or none of these
+(another architecture, an old x86).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def cpuinfo_flags(text: str) -> frozenset[str]:
 
 def torch_flags() -> frozenset[str]:
     """The KIND_FLAGS torch's CPU feature detection (cpuinfo) reports: for systems without /proc/cpuinfo. Torch
-    reports no AVX-VNNI, so an avx2_vnni CPU counts as avx2 there (its path needs no VNNI)."""
+    reports no AVX-VNNI, so an avx2_vnni CPU counts as avx2 there and gets the avx2 path (ONNX Runtime int8)."""
     import torch
 
     found = {"amx_bf16": torch.cpu._is_amx_tile_supported(), "avx512_bf16": torch.cpu._is_avx512_bf16_supported(),

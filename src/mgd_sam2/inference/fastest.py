@@ -37,20 +37,23 @@ FASTEST = {
     ),
     "avx512_bf16": FastestPath(
         "openvino-int8", "bf16-mixed",
-        "the fastest of every backend and precision on the AMD EPYC with AVX-512 BF16, within the demo model's bounds "
-        "(docs/measurements/speed_amd_epyc_avx512.json; docs/benchmarks.md, Speed)",
+        "the fastest of every backend and precision on the AMD EPYC Zen 4 with AVX-512 BF16, within the demo model's "
+        "bounds there, and on a Zen 5 (docs/measurements/speed_amd_epyc_avx512.json, speed_amd_epyc_zen5.json; "
+        "docs/benchmarks.md, Speed)",
     ),
     "avx512": FastestPath(
         "onnx-int8", "32-true",
-        "not measured on AVX-512 without bf16: in fp32 on the AVX-512 machine, ONNX Runtime int8 ran within 3 % of "
-        "OpenVINO int8 on 2026-12-01 and 28 % slower the next day (with the export's new attention; "
-        "docs/measurements/speed_amd_epyc_avx512.json); it needs no calibration images and is the AVX2 choice",
+        "not measured on AVX-512 without bf16: in fp32 on the Zen 4 AVX-512 machine, ONNX Runtime int8 ran within "
+        "3 % of OpenVINO int8 on 2026-12-01 and 28 % slower the next day (with the export's new attention; "
+        "docs/measurements/speed_amd_epyc_avx512.json), 36 % slower on a Zen 5 (speed_amd_epyc_zen5.json); it needs "
+        "no calibration images and is the AVX2 choice",
     ),
     "avx2_vnni": FastestPath(
         "openvino-int8", "32-true",
         "the fastest measured on AVX2 kernels with AVX-VNNI, emulated on an AMD EPYC Zen 5 by oneDNN's ISA limit "
-        "(docs/measurements/speed_amd_epyc_avx2_vnni_emulated.json); ONNX Runtime cannot be limited to them, and in "
-        "fp32 on AVX-512 VNNI its int8 ran slower than OpenVINO int8 (docs/benchmarks.md, Speed)",
+        "(docs/measurements/speed_amd_epyc_avx2_vnni_emulated.json); ONNX Runtime cannot be limited to them and was "
+        "not compared there, and in fp32 on AVX-512 VNNI its int8 ran slower than OpenVINO int8 (docs/benchmarks.md, "
+        "Speed)",
     ),
     "avx2": FastestPath(
         "onnx-int8", "32-true",
