@@ -243,11 +243,13 @@ def test_the_backends_accuracy_claims_are_the_measured_table() -> None:
     assert "backends_demo" in docs_hooks().MEASURED.findall((ROOT / "docs/benchmarks.md").read_text())
     for text in ((ROOT / "README.md").read_text(), (ROOT / "docs/benchmarks.md").read_text()):
         assert "within 0.002 Sα of" in text
-    for name in ("backends_demo", "backends_demo_intel_xeon_amx"):  # AVX-512 BF16, AMX
+    names = ("backends_demo", "backends_demo_intel_xeon_amx", "backends_demo_amd_epyc_zen5")  # Zen 4, AMX, Zen 5
+    for name in (*names, "backends_demo_avx2_vnni_emulated"):  # and AVX2 kernels with AVX-VNNI: bf16 not native
         rows = json.loads((ROOT / f"docs/measurements/{name}.json").read_text())["backends"]
-        assert not [row["label"] for row in rows if "skipped" in row]
+        skipped = {row["label"] for row in rows if "skipped" in row}
+        assert skipped == (set() if name in names else {"torch bf16", "OpenVINO bf16", "OpenVINO int8, bf16"}), name
         reference = next(row for row in rows if row["label"] == "torch fp32")["scores"]
-        for row in rows:
+        for row in (row for row in rows if row["label"] not in skipped):
             for split, scores in row["scores"].items():
                 assert abs(scores["Smeasure"] - reference[split]["Smeasure"]) <= 0.002, (name, row["label"], split)
             assert row["maps_vs_fp32"]["mean"] < 1, (name, row["label"])

@@ -37,9 +37,9 @@ FASTEST = {
     ),
     "avx512_bf16": FastestPath(
         "openvino-int8", "bf16-mixed",
-        "the fastest of every backend and precision on the AMD EPYC Zen 4 with AVX-512 BF16, within the demo model's "
-        "bounds there, and on a Zen 5 (docs/measurements/speed_amd_epyc_avx512.json, speed_amd_epyc_zen5.json; "
-        "docs/benchmarks.md, Speed)",
+        "the fastest of every backend and precision on AMD EPYCs with AVX-512 BF16, Zen 4 and Zen 5, within the demo "
+        "model's bounds on both (docs/measurements/speed_amd_epyc_avx512.json, speed_amd_epyc_zen5.json, "
+        "backends_demo_amd_epyc_zen5.json; docs/benchmarks.md, Speed)",
     ),
     "avx512": FastestPath(
         "onnx-int8", "32-true",
@@ -50,8 +50,9 @@ FASTEST = {
     ),
     "avx2_vnni": FastestPath(
         "openvino-int8", "32-true",
-        "the fastest measured on AVX2 kernels with AVX-VNNI, emulated on an AMD EPYC Zen 5 by oneDNN's ISA limit "
-        "(docs/measurements/speed_amd_epyc_avx2_vnni_emulated.json); ONNX Runtime cannot be limited to them and was "
+        "the fastest measured on AVX2 kernels with AVX-VNNI, emulated on an AMD EPYC Zen 5 by oneDNN's ISA limit, "
+        "within the demo model's bounds there (docs/measurements/speed_amd_epyc_avx2_vnni_emulated.json, "
+        "backends_demo_avx2_vnni_emulated.json); ONNX Runtime cannot be limited to them and was "
         "not compared there, and in fp32 on AVX-512 VNNI its int8 ran slower than OpenVINO int8 (docs/benchmarks.md, "
         "Speed)",
     ),
