@@ -16,13 +16,9 @@ def machine() -> str:
     """The CPU (its name, family and model numbers), its core count and its kind with the flags that decide the fast
     paths (inference/cpu_kind.py), and the runtimes' instruction-set limits where the environment sets them (a smaller
     CPU kind emulated)."""
-    from mgd_sam2.inference.cpu_kind import CPUINFO, describe_isa_limits, detect_cpu_kind
+    from mgd_sam2.inference.cpu_kind import CPUINFO, cpuinfo_fields, describe_isa_limits, detect_cpu_kind
 
-    info = CPUINFO.read_text() if CPUINFO.exists() else ""
-    fields = {}
-    for line in info.splitlines():
-        key, _, value = line.partition(":")
-        fields.setdefault(key.strip(), value.strip())  # the first processor's
+    fields = cpuinfo_fields(CPUINFO.read_text() if CPUINFO.exists() else "")
     name = fields.get("model name") or platform.processor() or platform.machine()
     if "cpu family" in fields:  # which generation: a brand name such as "AMD EPYC" covers several
         name += f" (CPU family {fields['cpu family']}, model {fields.get('model', '?')})"

@@ -58,13 +58,18 @@ def classify(flags: set[str] | frozenset[str]) -> str:
     return next((kind for kind, flag in KIND_FLAGS.items() if flag in flags), "other")
 
 
-def cpuinfo_flags(text: str) -> frozenset[str]:
-    """The flags of the first processor listed in a /proc/cpuinfo text (empty: no "flags" line, as on ARM)."""
+def cpuinfo_fields(text: str) -> dict[str, str]:
+    """The fields of the first processor listed in a /proc/cpuinfo text ("model name", "cpu family", "flags", ...)."""
+    fields: dict[str, str] = {}
     for line in text.splitlines():
         name, _, value = line.partition(":")
-        if name.strip() == "flags":
-            return frozenset(value.split())
-    return frozenset()
+        fields.setdefault(name.strip(), value.strip())
+    return fields
+
+
+def cpuinfo_flags(text: str) -> frozenset[str]:
+    """The flags of the first processor listed in a /proc/cpuinfo text (empty: no "flags" line, as on ARM)."""
+    return frozenset(cpuinfo_fields(text).get("flags", "").split())
 
 
 def torch_flags() -> frozenset[str]:
