@@ -18,8 +18,9 @@ CPUINFO = {
     "avx512_vnni avx512_bf16 amx_bf16 amx_tile amx_int8\n",
     "avx512_bf16": "model name\t: AMD EPYC 9R14\nflags\t\t: fpu sse4_2 avx avx2 fma avx512f avx512bw avx512_vnni "
     "avx512_bf16\n",
-    "avx512": "model name\t: Intel(R) Xeon(R) Gold 6248\nflags\t\t: fpu sse4_2 avx avx2 fma avx512f avx512bw "
-    "avx512_vnni\n",
+    "avx512_vnni": "model name\t: Intel(R) Xeon(R) Gold 6248\nflags\t\t: fpu sse4_2 avx avx2 fma avx512f "
+    "avx512bw avx512_vnni\n",  # Cascade Lake
+    "avx512": "model name\t: Intel(R) Xeon(R) Gold 6148\nflags\t\t: fpu sse4_2 avx avx2 fma avx512f avx512bw\n",
     "avx2_vnni": "model name\t: 12th Gen Intel(R) Core(TM) i7-1260P\nflags\t\t: fpu sse4_2 avx avx2 fma avx_vnni\n",
     "avx2": "model name\t: AMD EPYC 7B12\nflags\t\t: fpu sse4_2 avx avx2 fma\n",
     "other": "processor\t: 0\nFeatures\t: fp asimd evtstrm aes crc32 atomics\n",  # ARM: no "flags" line
@@ -46,6 +47,7 @@ def test_avx_vnni_decides_only_below_avx512() -> None:
     assert classify(zen5) == "avx512_bf16" and classify(zen5 | {"amx_bf16"}) == "amx"
     assert classify(frozenset({"avx2", "avx_vnni"})) == "avx2_vnni"
     assert classify(frozenset({"avx2", "avx_vnni", "avx512f"})) == "avx512"
+    assert classify(zen5 - {"avx512_bf16"}) == "avx512_vnni" and classify(zen5 - {"avx512_vnni"}) == "avx512_bf16"
 
 
 def test_without_proc_cpuinfo_torch_detects_the_flags(tmp_path: Path, monkeypatch) -> None:
@@ -88,6 +90,7 @@ def test_each_kind_gets_a_path_with_its_reason() -> None:
     assert {kind: (path.backend, path.precision) for kind, path in FASTEST.items()} == {
         "amx": ("openvino-int8", "bf16-mixed"),
         "avx512_bf16": ("openvino-int8", "bf16-mixed"),
+        "avx512_vnni": ("openvino-int8", "32-true"),
         "avx512": ("onnx-int8", "32-true"),
         "avx2_vnni": ("openvino-int8", "32-true"),
         "avx2": ("onnx-int8", "32-true"),
@@ -139,3 +142,23 @@ def test_fastest_mistakes_are_one_line_errors(trained_checkpoint: Path, tmp_path
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, (extra, err)
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+@pytest.mark.parametrize("kind", CPU_KINDS)
+def test_bf16_is_native_only_with_the_flags_and_oneDNN_allowed_them(kind: str, monkeypatch, without_isa_limits) -> None:
+    """oneDNN reports bf16 on every AVX-512 CPU (it emulates it without AVX512-BF16) and under ISA limits below
+    AVX512_CORE_BF16 (measured: ONEDNN_MAX_CPU_ISA=AVX512_CORE on a Zen 5); only the kinds with the bf16 flags count,
+    and only while the limit keeps them."""
+    import torch
+
+    from mgd_sam2.inference.devices import cpu_has_native_bf16
+
+    monkeypatch.setattr(cpu_kind, "detect_cpu_kind", lambda: detect_cpu_kind(kind))
+    monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: True)
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    assert cpu_has_native_bf16() == (kind in ("amx", "avx512_bf16"))
+    for limit, native in (("AVX512_CORE_VNNI", False), ("avx512_core_bf16", True), ("ALL", True)):
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", limit)
+        assert cpu_has_native_bf16() == (native and kind in ("amx", "avx512_bf16")), limit
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)  # oneDNN's answer counts too
+    assert not cpu_has_native_bf16()

@@ -1,9 +1,10 @@
 """What kind of CPU this is, for the speed choices that depend on it (inference/fastest.py).
 
 The kinds differ in the kernels the CPU runtimes can use: AMX tiles (bf16 and int8 matrix products), AVX-512 with
-native bf16 dot products, AVX-512 without them, AVX2 with VNNI's one-instruction int8 dot products (AVX-VNNI:
-Intel's desktop and laptop CPUs since Alder Lake, late 2021, which have no AVX-512), AVX2 only, or none of these
-(another architecture, an old x86).
+native bf16 dot products, AVX-512 with VNNI's one-instruction int8 dot products but no bf16 (Intel Xeon since Cascade
+Lake, 2019, before Sapphire Rapids; Ice Lake), AVX-512 without either (Skylake-SP), AVX2 with VNNI (AVX-VNNI: Intel's
+desktop and laptop CPUs since Alder Lake, late 2021, which have no AVX-512), AVX2 only, or none of these (another
+architecture, an old x86).
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from pathlib import Path
 
 from mgd_sam2.errors import ConfigError
 
-CPU_KINDS = ("amx", "avx512_bf16", "avx512", "avx2_vnni", "avx2", "other")  # fastest hardware first
+CPU_KINDS = ("amx", "avx512_bf16", "avx512_vnni", "avx512", "avx2_vnni", "avx2", "other")  # fastest hardware first
 # The flag that makes each kind, as /proc/cpuinfo spells it; the first one a CPU has decides.
-KIND_FLAGS = {"amx": "amx_bf16", "avx512_bf16": "avx512_bf16", "avx512": "avx512f", "avx2_vnni": "avx_vnni",
-              "avx2": "avx2"}  # fmt: skip
+KIND_FLAGS = {"amx": "amx_bf16", "avx512_bf16": "avx512_bf16", "avx512_vnni": "avx512_vnni", "avx512": "avx512f",
+              "avx2_vnni": "avx_vnni", "avx2": "avx2"}  # fmt: skip
 CPUINFO = Path("/proc/cpuinfo")
 # The switches that make the runtimes use fewer instruction sets than the CPU has (PyTorch's own kernels, MKL's,
 # oneDNN's in PyTorch and OpenVINO; DNNL_MAX_CPU_ISA is oneDNN's older name), so that one CPU measures a smaller kind's
@@ -26,6 +27,11 @@ CPUINFO = Path("/proc/cpuinfo")
 # set before the process starts. ONNX Runtime has no such switch, and OpenVINO's own kernels (interpolation,
 # normalisation, reductions) and its fp32 matrix products ignore oneDNN's.
 ONEDNN_SWITCHES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
+# The kinds with native bf16 dot products, and the oneDNN ISA limits that leave them to it: oneDNN also runs bf16 on
+# AVX-512 without them (avx512_core, and under a limit below AVX512_CORE_BF16), emulated with fp32 arithmetic.
+BF16_KINDS = ("amx", "avx512_bf16")
+ONEDNN_BF16_ISAS = frozenset({"AVX512_CORE_BF16", "AVX10_1_512", "AVX512_CORE_FP16", "AVX10_1_512_AMX",
+                              "AVX512_CORE_AMX", "AVX10_1_512_AMX_FP16", "AVX512_CORE_AMX_FP16", "ALL"})  # fmt: skip
 ISA_SWITCHES = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", *ONEDNN_SWITCHES)
 NO_ONNX_RUNTIME_SWITCH = "ONNX Runtime has no switch to limit its instruction sets"
 
@@ -46,6 +52,12 @@ def isa_limits() -> dict[str, str]:
     that limits nothing (``ONEDNN_MAX_CPU_ISA=ALL``) counts too: it is the user's statement of what was measured."""
     values = {name: os.environ.get(name, "").strip() for name in ISA_SWITCHES}
     return {name: value for name, value in values.items() if value}
+
+
+def onednn_limit_keeps_bf16() -> bool:
+    """Whether oneDNN's ISA limit, where the environment sets one, leaves it bf16 instructions (ONEDNN_BF16_ISAS)."""
+    limits = isa_limits()
+    return all(limits[name].upper() in ONEDNN_BF16_ISAS for name in ONEDNN_SWITCHES if name in limits)
 
 
 def describe_isa_limits() -> str:
@@ -78,7 +90,8 @@ def torch_flags() -> frozenset[str]:
     import torch
 
     found = {"amx_bf16": torch.cpu._is_amx_tile_supported(), "avx512_bf16": torch.cpu._is_avx512_bf16_supported(),
-             "avx512f": torch.cpu._is_avx512_supported(), "avx2": torch.cpu._is_avx2_supported()}  # fmt: skip
+             "avx512_vnni": torch.cpu._is_vnni_supported(), "avx512f": torch.cpu._is_avx512_supported(),
+             "avx2": torch.cpu._is_avx2_supported()}  # fmt: skip
     return frozenset(flag for flag, present in found.items() if present)
 
 

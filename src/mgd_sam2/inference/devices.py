@@ -18,9 +18,9 @@ PRECISIONS = ("auto", "32-true", "bf16-mixed")  # Lightning's names, so flags an
 def resolve_device(device: str, precision: str) -> tuple[torch.device, torch.dtype | None]:
     """(``DEVICES`` entry, ``PRECISIONS`` entry) -> (device, autocast dtype or None for fp32).
 
-    auto: CUDA when available; bf16 autocast on a GPU, fp32 on the CPU. bf16 on a CPU is refused unless oneDNN
-    reports native bf16 kernels (AVX512-BF16 or AMX): without them PyTorch's bf16 convolutions fall back to slow
-    reference kernels (docs/benchmarks.md, Speed).
+    auto: CUDA when available; bf16 autocast on a GPU, fp32 on the CPU. bf16 on a CPU is refused without native bf16
+    kernels (AVX512-BF16 or AMX, `cpu_has_native_bf16`): without them it runs slower than fp32, oneDNN emulating it on
+    AVX-512 and PyTorch falling back to slow reference kernels on AVX2 (docs/benchmarks.md, Speed).
     """
     import torch
 
@@ -31,8 +31,8 @@ def resolve_device(device: str, precision: str) -> tuple[torch.device, torch.dty
     bf16 = precision == "bf16-mixed" or (precision == "auto" and cuda)
     if bf16 and not cuda and not cpu_has_native_bf16():
         raise ConfigError(
-            "--precision bf16-mixed on this CPU: it has no native bf16 kernels, so bf16 runs many times slower than "
-            "fp32 here; use --precision 32-true, or the ONNX backend (docs/benchmarks.md, Speed)"
+            "--precision bf16-mixed on this CPU: it has no native bf16 kernels, so bf16 runs slower than fp32 here; "
+            "use --precision 32-true, or the ONNX backend (docs/benchmarks.md, Speed)"
         )
     return torch.device("cuda" if cuda else "cpu"), torch.bfloat16 if bf16 else None
 
@@ -47,7 +47,14 @@ def check_names(device: str, precision: str) -> None:
 
 
 def cpu_has_native_bf16() -> bool:
-    """Whether oneDNN has native bf16 kernels on this CPU (AVX512-BF16 or AMX)."""
+    """Whether oneDNN has native bf16 kernels on this CPU: AVX512-BF16 or AMX (cpu_kind.BF16_KINDS), not held below
+    them by its ISA limit. oneDNN's own answer is yes on AVX-512 without them too, where it emulates bf16, slower than
+    fp32 (measured under its ISA limit AVX512_CORE: docs/benchmarks.md, bf16 on the CPU), so the CPU's flags decide
+    too."""
     import torch
 
+    from mgd_sam2.inference.cpu_kind import BF16_KINDS, detect_cpu_kind, onednn_limit_keeps_bf16
+
+    if detect_cpu_kind().kind not in BF16_KINDS or not onednn_limit_keeps_bf16():
+        return False
     return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())

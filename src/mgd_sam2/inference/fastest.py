@@ -41,12 +41,20 @@ FASTEST = {
         "model's bounds on both (docs/measurements/speed_amd_epyc_avx512.json, speed_amd_epyc_zen5.json, "
         "backends_demo_amd_epyc_zen5.json; docs/benchmarks.md, Speed)",
     ),
+    "avx512_vnni": FastestPath(
+        "openvino-int8", "32-true",
+        "the fastest measured on AVX-512 kernels with VNNI and without bf16, emulated on an AMD EPYC Zen 5 by oneDNN's "
+        "ISA limit, within the demo model's bounds there (docs/measurements/speed_amd_epyc_avx512_vnni_emulated.json, "
+        "backends_demo_avx512_vnni_emulated.json); ONNX Runtime int8, which cannot be limited, took 1.36 times as "
+        "long as it on that CPU's own kernels, where neither uses bf16 (speed_amd_epyc_zen5.json)",
+    ),
     "avx512": FastestPath(
         "onnx-int8", "32-true",
-        "not measured on AVX-512 without bf16: in fp32 on the Zen 4 AVX-512 machine, ONNX Runtime int8 ran within "
-        "3 % of OpenVINO int8 on 2026-12-01 and 28 % slower the next day (with the export's new attention; "
-        "docs/measurements/speed_amd_epyc_avx512.json), 36 % slower on a Zen 5 (speed_amd_epyc_zen5.json); it needs "
-        "no calibration images and is the AVX2 choice",
+        "not measured on AVX-512 without VNNI in ONNX Runtime, which cannot be limited to those kernels: on them, "
+        "emulated on a Zen 5, OpenVINO int8's maps were past the demo model's bounds (without VNNI oneDNN sums int8 "
+        "products in pairs in 16 bits, which can saturate), and OpenVINO fp32, 3 to 4 times torch fp32 there, "
+        "is not a form --fastest writes (docs/measurements/speed_amd_epyc_avx512_emulated.json, "
+        "backends_demo_avx512_emulated.json); ONNX Runtime int8 needs no calibration images and is the AVX2 choice",
     ),
     "avx2_vnni": FastestPath(
         "openvino-int8", "32-true",
