@@ -56,6 +56,22 @@ def test_without_proc_cpuinfo_torch_detects_the_flags(tmp_path: Path, monkeypatc
     assert detected.kind == "avx512" and "torch's CPU feature detection" in detected.describe()
 
 
+def test_torch_flags_read_its_capabilities_or_its_older_probes(monkeypatch) -> None:
+    import torch
+
+    capabilities = {"avx2": True, "avx_vnni": True, "avx512_f": False, "avx512_vnni": False, "amx_bf16": False}
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: capabilities, raising=False)
+    assert cpu_kind.torch_flags() == {"avx2", "avx_vnni"} and classify(cpu_kind.torch_flags()) == "avx2_vnni"
+    capabilities.update(avx512_f=True, avx512_vnni=True)
+    assert classify(cpu_kind.torch_flags()) == "avx512_vnni"
+    monkeypatch.delattr(torch.cpu, "get_capabilities")  # an older torch: its probes, which know no AVX-VNNI
+    probes = {"_is_amx_tile_supported": False, "_is_avx512_bf16_supported": False, "_is_vnni_supported": False,
+              "_is_avx512_supported": False, "_is_avx2_supported": True}  # fmt: skip
+    for name, present in probes.items():
+        monkeypatch.setattr(torch.cpu, name, lambda present=present: present, raising=False)
+    assert cpu_kind.torch_flags() == {"avx2"}
+
+
 def test_the_runtimes_isa_limits_are_read_and_recorded_but_leave_the_kind(monkeypatch, without_isa_limits) -> None:
     from mgd_sam2.benchmark.measurement import isa_limits_of, machine, measurement
     from mgd_sam2.inference import backends, devices
@@ -147,8 +163,10 @@ def test_fastest_mistakes_are_one_line_errors(trained_checkpoint: Path, tmp_path
 @pytest.mark.parametrize("kind", CPU_KINDS)
 def test_bf16_is_native_only_with_the_flags_and_oneDNN_allowed_them(kind: str, monkeypatch, without_isa_limits) -> None:
     """oneDNN reports bf16 on every AVX-512 CPU (it emulates it without AVX512-BF16) and under ISA limits below
-    AVX512_CORE_BF16 (measured: ONEDNN_MAX_CPU_ISA=AVX512_CORE on a Zen 5); only the kinds with the bf16 flags count,
-    and only while the limit keeps them."""
+    AVX512_CORE_BF16 (measured: ONEDNN_MAX_CPU_ISA=AVX512_CORE on a Zen 5); on x86 only the kinds with the bf16 flags
+    count, and only while the limit keeps them; on ARM oneDNN decides."""
+    import platform
+
     import torch
 
     from mgd_sam2.inference.devices import cpu_has_native_bf16
@@ -156,9 +174,20 @@ def test_bf16_is_native_only_with_the_flags_and_oneDNN_allowed_them(kind: str, m
     monkeypatch.setattr(cpu_kind, "detect_cpu_kind", lambda: detect_cpu_kind(kind))
     monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: True)
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
-    assert cpu_has_native_bf16() == (kind in ("amx", "avx512_bf16"))
-    for limit, native in (("AVX512_CORE_VNNI", False), ("avx512_core_bf16", True), ("ALL", True)):
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    flagged = kind in ("amx", "avx512_bf16")
+    assert cpu_has_native_bf16() == flagged
+    limits = {"AVX512_CORE": False, "AVX512_CORE_VNNI": False, "AVX2_VNNI": False, "avx512_core_bf16": True,
+              "AVX512_CORE_AMX": True, "AVX10_2_512": True, "DEFAULT": True, "ALL": True}  # fmt: skip
+    for limit, native in limits.items():
         monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", limit)
-        assert cpu_has_native_bf16() == (native and kind in ("amx", "avx512_bf16")), limit
+        assert cpu_has_native_bf16() == (native and flagged), limit
+    monkeypatch.setenv("DNNL_MAX_CPU_ISA", "AVX512_CORE")  # the older name counts only where the newer is not set
+    assert cpu_has_native_bf16() == flagged
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    assert not cpu_has_native_bf16()
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA")
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")  # no x86 flags to read: oneDNN's answer stands
+    assert cpu_has_native_bf16()
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)  # oneDNN's answer counts too
     assert not cpu_has_native_bf16()

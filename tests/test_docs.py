@@ -262,6 +262,24 @@ def test_the_backends_accuracy_claims_are_the_measured_table() -> None:
     assert "amx" in json.loads((ROOT / "docs/measurements/backends_demo_intel_xeon_amx.json").read_text())["machine"]
 
 
+def test_the_7_bit_onnx_int8_claims_are_the_zen5_table() -> None:
+    """The page's figures of ONNX Runtime's 7-bit int8 on the Zen 5 are that table's ONNX Runtime int8 row."""
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    rows = json.loads((ROOT / "docs/measurements/backends_demo_amd_epyc_zen5.json").read_text())["backends"]
+    reference, int8 = (
+        next(row for row in rows if row["label"] == label) for label in ("torch fp32", "ONNX Runtime int8")
+    )
+    moved = [
+        int8["scores"][split]["Smeasure"] - reference["scores"][split]["Smeasure"] for split in ("SYN-TE", "SYN-HO")
+    ]
+    maps = int8["maps_vs_fp32"]
+    stated = (
+        f"the 7-bit form moved Sα by {moved[0]:+.5f} and {moved[1]:+.5f} with maps {maps['mean']:.2f} grey levels "
+        f"from fp32 on average (largest {maps['max']})"
+    )
+    assert stated in page
+
+
 def test_the_detail_goals_read_as_the_measurement_says() -> None:
     """docs/benchmarks.md says which goals of the detail mode its measurement meets: guided all four, by the whole
     interval, and it beats the empty mask on every measure; for tiles mBA +0.03 from x2 on, the size of the gain
@@ -493,9 +511,27 @@ def test_the_avx512_claims_are_the_emulated_measurements() -> None:
         f"{seconds[1]:.2f} s" in page
     )
     assert f"OpenVINO int8 gives {ratio:.1f} times PyTorch fp32 on AVX-512 kernels with VNNI" in readme
-    rows = json.loads((ROOT / "docs/measurements/backends_demo_avx512_emulated.json").read_text())["backends"]
-    mean = next(row for row in rows if row["label"] == "OpenVINO int8, fp32")["maps_vs_fp32"]["mean"]
+    openvino_fp32 = runs["openvino", "32-true"]["throughput_img_s"] / torch_fp32["throughput_img_s"]
+    assert f"and OpenVINO fp32 {openvino_fp32:.1f} times" in page
+
+    def int8_maps(kind: str) -> float:
+        rows = json.loads((ROOT / f"docs/measurements/backends_demo_{kind}_emulated.json").read_text())["backends"]
+        return next(row for row in rows if row["label"] == "OpenVINO int8, fp32")["maps_vs_fp32"]["mean"]
+
+    mean, with_vnni = int8_maps("avx512"), int8_maps("avx512_vnni")
     assert mean >= 1 and f"OpenVINO int8's maps of the demo model were {mean:.2f} grey levels" in page
+    assert with_vnni < 1 and f"({with_vnni:.2f} with VNNI)" in page
+    speed = json.loads((ROOT / "docs/measurements/speed_amd_epyc_avx512_emulated.json").read_text())["speed"]
+    runs = {(run["backend"], run["precision"]): run for run in speed}
+    fp32, int8, plain = (runs[backend, "32-true"] for backend in ("openvino", "openvino-int8", "torch"))
+    ratio = fp32["throughput_img_s"] / plain["throughput_img_s"]
+    assert f"OpenVINO fp32, 3.0 (interleaved) to {ratio:.1f} times (this run) torch fp32 here" in page
+    assert "torch fp32 took 9.67 s, OpenVINO fp32 3.20 s" in page and f"{9.67 / 3.20:.1f}" == "3.0"
+    assert (
+        f"OpenVINO fp32 gave {fp32['throughput_img_s'] / int8['throughput_img_s']:.2f} times the throughput of "
+        f"OpenVINO int8 in this run ({fp32['latency_ms_p50'] / 1000:.2f} against {int8['latency_ms_p50'] / 1000:.2f} s"
+        in page
+    )
     assert FASTEST["avx512"].backend != "openvino-int8" and FASTEST["avx512"].basis.startswith("not measured")
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from onnx import numpy_helper
 from PIL import Image
 
 from bounds import FP32_KERNELS, MAP_LEVELS_FP32, QUANTIZED_MAP_MEAN, QUANTIZED_SMEASURE
@@ -73,6 +74,17 @@ def test_the_export_records_what_it_is(exported: dict[str, Path]) -> None:
     )
     quantized = {prop.key: prop.value for prop in onnx.load(str(exported["int8"])).metadata_props}
     assert quantized["quantization"].startswith("int8") and quantized["input_size"] == "64"
+
+
+def test_the_onnx_int8_weights_take_7_bits(exported: dict[str, Path]) -> None:
+    """Unsigned 8-bit activations times weights in -64..64: a pair of products stays within 16 bits, so CPUs
+    without VNNI, which add pairs in 16 bits, compute the same sums as those with it (export.int8_weights)."""
+    model = onnx.load(str(exported["int8"]))
+    int8 = [
+        numpy_helper.to_array(tensor) for tensor in model.graph.initializer if tensor.data_type == onnx.TensorProto.INT8
+    ]
+    largest = max(int(np.abs(weight.astype(np.int32)).max()) for weight in int8 if weight.size)
+    assert largest == 64 and 255 * largest * 2 <= np.iinfo(np.int16).max  # the 7-bit range, used to its end
 
 
 def test_the_trunk_attention_is_exported_without_a_split_or_3d_reshapes(exported: dict[str, Path]) -> None:

@@ -16,7 +16,7 @@ formula for the other attention kernels. The exports leave out the per-view mask
 decoder's MFLOP), which are counted: the count is that much too high for them.
 
 Peak rates, GFLOP/s of one square product: torch (fp32; bf16 where the CPU has native bf16 kernels), ONNX Runtime
-(fp32; int8 as ``model export --int8`` quantizes: dynamic, per-channel weights) and OpenVINO (fp32; bf16 where
+(fp32; int8 as ``model export --int8`` quantizes: dynamic, per-channel 7-bit weights) and OpenVINO (fp32; bf16 where
 native; int8 with quantize nodes on both inputs, as NNCF writes them). Convolutions and attention are given the
 rate of that product: direct convolution arithmetic, no Winograd-style saving, is assumed.
 """

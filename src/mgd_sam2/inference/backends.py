@@ -246,7 +246,8 @@ def import_openvino():
 def openvino_has_bf16() -> bool:
     """Whether OpenVINO's CPU plugin reports native bf16 kernels here (BF16 among its optimization capabilities;
     AVX512-BF16 or AMX, for example). Under oneDNN's ISA limit (cpu_kind.ONEDNN_SWITCHES) the plugin still reports the
-    CPU's capabilities while its oneDNN kernels obey the limit (bf16 then fails to compile), so oneDNN decides."""
+    CPU's capabilities while its oneDNN kernels obey the limit (bf16 then fails to compile), so there the CPU's flags
+    and the limit decide (devices.cpu_has_native_bf16)."""
     from mgd_sam2.inference.cpu_kind import ONEDNN_SWITCHES, isa_limits
     from mgd_sam2.inference.devices import cpu_has_native_bf16
 

@@ -1,8 +1,9 @@
 """What kind of CPU this is, for the speed choices that depend on it (inference/fastest.py).
 
 The kinds differ in the kernels the CPU runtimes can use: AMX tiles (bf16 and int8 matrix products), AVX-512 with
-native bf16 dot products, AVX-512 with VNNI's one-instruction int8 dot products but no bf16 (Intel Xeon since Cascade
-Lake, 2019, before Sapphire Rapids; Ice Lake), AVX-512 without either (Skylake-SP), AVX2 with VNNI (AVX-VNNI: Intel's
+native bf16 dot products (Intel's Cooper Lake, AMD's Zen 4 and 5), AVX-512 with VNNI's one-instruction int8 dot
+products but no bf16 (Intel's other Xeons since Cascade Lake, 2019, before Sapphire Rapids; Ice Lake), AVX-512 without
+either (Skylake-SP), AVX2 with VNNI (AVX-VNNI: Intel's
 desktop and laptop CPUs since Alder Lake, late 2021, which have no AVX-512), AVX2 only, or none of these (another
 architecture, an old x86).
 """
@@ -20,6 +21,7 @@ CPU_KINDS = ("amx", "avx512_bf16", "avx512_vnni", "avx512", "avx2_vnni", "avx2",
 KIND_FLAGS = {"amx": "amx_bf16", "avx512_bf16": "avx512_bf16", "avx512_vnni": "avx512_vnni", "avx512": "avx512f",
               "avx2_vnni": "avx_vnni", "avx2": "avx2"}  # fmt: skip
 CPUINFO = Path("/proc/cpuinfo")
+X86_MACHINES = frozenset({"x86_64", "amd64", "i386", "i686"})  # platform.machine(), lowercased, where KIND_FLAGS apply
 # The switches that make the runtimes use fewer instruction sets than the CPU has (PyTorch's own kernels, MKL's,
 # oneDNN's in PyTorch and OpenVINO; DNNL_MAX_CPU_ISA is oneDNN's older name), so that one CPU measures a smaller kind's
 # kernels: for example ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2 on an AVX-512 CPU
@@ -27,11 +29,13 @@ CPUINFO = Path("/proc/cpuinfo")
 # set before the process starts. ONNX Runtime has no such switch, and OpenVINO's own kernels (interpolation,
 # normalisation, reductions) and its fp32 matrix products ignore oneDNN's.
 ONEDNN_SWITCHES = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
-# The kinds with native bf16 dot products, and the oneDNN ISA limits that leave them to it: oneDNN also runs bf16 on
-# AVX-512 without them (avx512_core, and under a limit below AVX512_CORE_BF16), emulated with fp32 arithmetic.
+# The kinds with native bf16 dot products, and the oneDNN ISA limits that leave them to it (its names and aliases up to
+# oneDNN 3.7; DEFAULT and ALL limit nothing): oneDNN also runs bf16 on AVX-512 without them (avx512_core, and under a
+# limit below AVX512_CORE_BF16), emulated with fp32 arithmetic.
 BF16_KINDS = ("amx", "avx512_bf16")
 ONEDNN_BF16_ISAS = frozenset({"AVX512_CORE_BF16", "AVX10_1_512", "AVX512_CORE_FP16", "AVX10_1_512_AMX",
-                              "AVX512_CORE_AMX", "AVX10_1_512_AMX_FP16", "AVX512_CORE_AMX_FP16", "ALL"})  # fmt: skip
+                              "AVX512_CORE_AMX", "AVX10_1_512_AMX_FP16", "AVX512_CORE_AMX_FP16", "AVX10_2_512",
+                              "AVX10_2", "AVX10_2_512_AMX_2", "AVX10_2_AMX_2", "DEFAULT", "ALL"})  # fmt: skip
 ISA_SWITCHES = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", *ONEDNN_SWITCHES)
 NO_ONNX_RUNTIME_SWITCH = "ONNX Runtime has no switch to limit its instruction sets"
 
@@ -55,9 +59,11 @@ def isa_limits() -> dict[str, str]:
 
 
 def onednn_limit_keeps_bf16() -> bool:
-    """Whether oneDNN's ISA limit, where the environment sets one, leaves it bf16 instructions (ONEDNN_BF16_ISAS)."""
+    """Whether oneDNN's ISA limit, where the environment sets one, leaves it bf16 instructions (ONEDNN_BF16_ISAS).
+    oneDNN reads the first of ONEDNN_SWITCHES that is set, so ONEDNN_MAX_CPU_ISA wins over DNNL_MAX_CPU_ISA."""
     limits = isa_limits()
-    return all(limits[name].upper() in ONEDNN_BF16_ISAS for name in ONEDNN_SWITCHES if name in limits)
+    limit = next((limits[name] for name in ONEDNN_SWITCHES if name in limits), None)
+    return limit is None or limit.upper() in ONEDNN_BF16_ISAS
 
 
 def describe_isa_limits() -> str:
@@ -84,11 +90,18 @@ def cpuinfo_flags(text: str) -> frozenset[str]:
     return frozenset(cpuinfo_fields(text).get("flags", "").split())
 
 
+TORCH_NAMES = {"avx512f": "avx512_f"}  # torch.cpu.get_capabilities()'s keys, where they differ from /proc/cpuinfo's
+
+
 def torch_flags() -> frozenset[str]:
-    """The KIND_FLAGS torch's CPU feature detection (cpuinfo) reports: for systems without /proc/cpuinfo. Torch
-    reports no AVX-VNNI, so an avx2_vnni CPU counts as avx2 there and gets the avx2 path (ONNX Runtime int8)."""
+    """The KIND_FLAGS torch's CPU feature detection (cpuinfo) reports: for systems without /proc/cpuinfo. A torch
+    without ``torch.cpu.get_capabilities()`` (older releases) has only its ``_is_*_supported()`` probes, which report
+    no AVX-VNNI, so an avx2_vnni CPU counts as avx2 there and gets the avx2 path (ONNX Runtime int8)."""
     import torch
 
+    if hasattr(torch.cpu, "get_capabilities"):
+        capabilities = torch.cpu.get_capabilities()
+        return frozenset(flag for flag in KIND_FLAGS.values() if capabilities.get(TORCH_NAMES.get(flag, flag)))
     found = {"amx_bf16": torch.cpu._is_amx_tile_supported(), "avx512_bf16": torch.cpu._is_avx512_bf16_supported(),
              "avx512_vnni": torch.cpu._is_vnni_supported(), "avx512f": torch.cpu._is_avx512_supported(),
              "avx2": torch.cpu._is_avx2_supported()}  # fmt: skip

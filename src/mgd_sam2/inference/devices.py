@@ -47,14 +47,18 @@ def check_names(device: str, precision: str) -> None:
 
 
 def cpu_has_native_bf16() -> bool:
-    """Whether oneDNN has native bf16 kernels on this CPU: AVX512-BF16 or AMX (cpu_kind.BF16_KINDS), not held below
-    them by its ISA limit. oneDNN's own answer is yes on AVX-512 without them too, where it emulates bf16, slower than
-    fp32 (measured under its ISA limit AVX512_CORE: docs/benchmarks.md, bf16 on the CPU), so the CPU's flags decide
-    too."""
+    """Whether oneDNN has native bf16 kernels on this CPU. On x86 that takes AVX512-BF16 or AMX
+    (cpu_kind.BF16_KINDS), not held below them by oneDNN's ISA limit: oneDNN's own answer is yes on AVX-512 without
+    them too, where it emulates bf16, slower than fp32 (measured under its ISA limit AVX512_CORE: docs/benchmarks.md,
+    bf16 on the CPU), so the CPU's flags decide too. Elsewhere (ARM, whose bf16 extensions x86's flags do not name)
+    oneDNN's answer stands."""
+    import platform
+
     import torch
 
-    from mgd_sam2.inference.cpu_kind import BF16_KINDS, detect_cpu_kind, onednn_limit_keeps_bf16
+    from mgd_sam2.inference.cpu_kind import BF16_KINDS, X86_MACHINES, detect_cpu_kind, onednn_limit_keeps_bf16
 
-    if detect_cpu_kind().kind not in BF16_KINDS or not onednn_limit_keeps_bf16():
+    x86 = platform.machine().lower() in X86_MACHINES
+    if x86 and (detect_cpu_kind().kind not in BF16_KINDS or not onednn_limit_keeps_bf16()):
         return False
     return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())

@@ -4,11 +4,11 @@ The graph takes the three fields of `Views` for one image at the network's
 input size and returns its logits, so cutting views, resizing and writing stay in the shared Python code
 (inference/predict.py). Its metadata records the format, the network settings, grid, input size, opset and
 quantization. Two int8 forms: ONNX Runtime's dynamic quantization of the MatMul/Gemm weights (the Hiera
-trunk's, the decoder's and the adapters' linear layers), one scale per output channel, activations quantized
-per call (ONNX Runtime's static int8 of the convolutions did not pay: docs/benchmarks.md, Speed); and OpenVINO's
-calibrated int8 (NNCF) of the trunk and adapters, written as OpenVINO IR. The quantized models are compared with
-PyTorch's logits computed beforehand, so that quantizing needs no PyTorch network (inference/export_steps.py runs
-each step in its own process).
+trunk's, the decoder's and the adapters' linear layers), one scale per output channel and 7-bit weights (see
+`int8_weights`), activations quantized per call (ONNX Runtime's static int8 of the convolutions did not pay:
+docs/benchmarks.md, Speed); and OpenVINO's calibrated int8 (NNCF) of the trunk and adapters, written as OpenVINO
+IR. The quantized models are compared with PyTorch's logits computed beforehand, so that quantizing needs no
+PyTorch network (inference/export_steps.py runs each step in its own process).
 
 ``record``: entries for the metadata of the file written (``model export --fastest``'s choice,
 inference/fastest.py), which predict reads back.
@@ -249,8 +249,12 @@ class CalibrationViews(Sequence):
 
 def int8_weights(source: str | Path, target: str | Path) -> None:
     """ONNX Runtime's dynamic int8 of the MatMul/Gemm weights of ``source`` (one scale per output channel), written
-    to ``target``. ONNX Runtime logs a generic advice ("consider pre-processing") on the root logger at every call;
-    it is not about our model, so it is kept out of our output."""
+    to ``target``. The weights take 7 bits (-64 to 64, ONNX Runtime's ``reduce_range``): on x86 CPUs without VNNI,
+    ONNX Runtime multiplies its unsigned 8-bit activations by the signed weights with an instruction that adds each
+    pair of products in 16 bits, saturating past 32767; with 7-bit weights a pair is at most 255 × 64 × 2 = 32640, so
+    every CPU computes the same integer sums (the accuracy measured on one holds on the others, up to floating-point
+    rounding). ONNX Runtime logs a generic advice ("consider pre-processing") on the root logger at every call; it is
+    not about our model, so it is kept out of our output."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     advice = logging.Filter()
@@ -258,7 +262,7 @@ def int8_weights(source: str | Path, target: str | Path) -> None:
     logging.getLogger().addFilter(advice)
     try:
         quantize_dynamic(str(source), str(target), op_types_to_quantize=["MatMul", "Gemm"],
-                         weight_type=QuantType.QInt8, per_channel=True)  # fmt: skip
+                         weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)  # fmt: skip
     finally:
         logging.getLogger().removeFilter(advice)
 
@@ -270,7 +274,7 @@ def quantize_onnx(
     check input, ``expected`` (the accuracy cost; never applied unless asked for)."""
     with atomic_path(path) as temporary:
         int8_weights(source, temporary)
-        quantization = "int8 (dynamic, MatMul/Gemm, per-channel weights)"
+        quantization = "int8 (dynamic, MatMul/Gemm, per-channel 7-bit weights)"
         set_metadata(temporary, {"quantization": quantization, **(record or {})})
         backend = OnnxBackend(temporary)
         report = compare(backend, expected, check_views(backend))

@@ -54,7 +54,9 @@ FASTEST = {
         "emulated on a Zen 5, OpenVINO int8's maps were past the demo model's bounds (without VNNI oneDNN sums int8 "
         "products in pairs in 16 bits, which can saturate), and OpenVINO fp32, 3 to 4 times torch fp32 there, "
         "is not a form --fastest writes (docs/measurements/speed_amd_epyc_avx512_emulated.json, "
-        "backends_demo_avx512_emulated.json); ONNX Runtime int8 needs no calibration images and is the AVX2 choice",
+        "backends_demo_avx512_emulated.json); ONNX Runtime int8 needs no calibration images, is the AVX2 choice, "
+        "and its 7-bit weights keep those pair sums from saturating, so its masks there are the ones measured with "
+        "VNNI (backends_demo_amd_epyc_zen5.json)",
     ),
     "avx2_vnni": FastestPath(
         "openvino-int8", "32-true",
@@ -67,7 +69,9 @@ FASTEST = {
     "avx2": FastestPath(
         "onnx-int8", "32-true",
         "the fastest measured on the AMD EPYC with AVX2 only (docs/benchmarks.md, Speed), where a demo model stayed "
-        "within the bounds with an earlier int8 form (one weight scale per tensor); OpenVINO, measured only on AVX2 "
+        "within the bounds with an earlier int8 form (one weight scale per tensor, 8 bits); the current form's 7-bit "
+        "weights keep AVX2's 16-bit int8 pair sums from saturating, so its masks are the ones measured with VNNI "
+        "(backends_demo_amd_epyc_zen5.json); OpenVINO, measured only on AVX2 "
         "kernels of an AVX-512 CPU, gained less over torch fp32 there than ONNX Runtime int8 on the AVX2 machine "
         "(docs/measurements/speed_amd_epyc_avx2_emulated.json)",
     ),
