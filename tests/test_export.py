@@ -88,15 +88,22 @@ def test_the_onnx_int8_weights_take_7_bits(exported: dict[str, Path]) -> None:
 
 
 def test_the_trunk_attention_is_exported_without_a_split_or_3d_reshapes(exported: dict[str, Path]) -> None:
-    """inference/export_attention.py: in each trunk attention, q, k and v come from three products, with no slice
-    of a shared one, and the attention stays 4-D (sam2's SDPA is exported at opset 20 with k reshaped to 3-D)."""
+    """inference/export_hiera.py: in each trunk attention, q, k and v come from three products, with no slice
+    of a shared one, and the attention stays 4-D (sam2's SDPA is exported at opset 20 with k reshaped to 3-D); the
+    trunk has no max pool and no permute between channels-first and channels-last (patch embedding, q pooling)."""
     model = onnx.shape_inference.infer_shapes(onnx.load(str(exported["onnx"])))
     ranks = {value.name: len(value.type.tensor_type.shape.dim) for value in model.graph.value_info}
     blocks: dict[str, list[onnx.NodeProto]] = {}
     for node in model.graph.node:
         scopes = {prop.key: prop.value for prop in node.metadata_props}.get("pkg.torch.onnx.name_scopes", "")
+        pooling = re.search(r"[.']pool'", scopes)  # ChannelsLastMaxPool, in the block or its attention
+        if "trunk" in scopes:
+            assert node.op_type != "MaxPool", scopes
+            perm = [list(attribute.ints) for attribute in node.attribute if attribute.name == "perm"]
+            channels_moved = perm in ([[0, 3, 1, 2]], [[0, 2, 3, 1]]) and ranks.get(node.output[0]) == 4
+            assert not channels_moved or (".attn'" in scopes and not pooling), scopes  # only k's, for q kᵀ
         block = re.search(r"trunk\.blocks\.(\d+)\.attn'", scopes)
-        if block:
+        if block and not pooling:
             blocks.setdefault(block.group(1), []).append(node)
     assert len(blocks) >= 2
     for nodes in blocks.values():

@@ -41,7 +41,7 @@ from mgd_sam2.inference.backends import (
     import_openvino,
     openvino_has_bf16,
 )
-from mgd_sam2.inference.export_attention import split_qkv_attention
+from mgd_sam2.inference.export_hiera import hiera_for_export
 from mgd_sam2.inference.nncf_memory import statistics_outputs_first
 from mgd_sam2.models.groups import part_of
 from mgd_sam2.models.multi_view import Views
@@ -143,7 +143,7 @@ def export_onnx(
     expected = torch_logits(network, views)
     start = time.perf_counter()
     with atomic_path(path) as temporary:
-        with split_qkv_attention(network):  # sam2's attention without its strided q, k, v split
+        with hiera_for_export(network):  # sam2's Hiera in forms OpenVINO runs faster (export_hiera.py)
             torch.onnx.export(
                 ViewsToLogits(network).eval(),
                 tuple(getattr(views, name) for name in ONNX_INPUTS),

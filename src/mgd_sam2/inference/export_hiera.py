@@ -1,0 +1,145 @@
+"""The Hiera trunk written for the exported graph: sam2's arithmetic in forms OpenVINO's CPU plugin runs faster.
+
+Three rewrites, each the same function of the same weights, applied only while exporting (``hiera_for_export``):
+PyTorch runs sam2's own code, and ``export_onnx`` checks the graph against PyTorch's logits computed beforehand
+(EXPORT_TOLERANCE). docs/benchmarks.md ("The export's Hiera") has the measurements behind each.
+
+- Attention: sam2's ``MultiScaleAttention`` computes q, k and v with one product, splits them with a strided slice
+  of a 5-D tensor, and calls ``scaled_dot_product_attention``, which the ONNX exporter writes (at export.OPSET 20)
+  with k reshaped to 3-D; OpenVINO runs that split as a node of its own in a reference kernel. Here q, k and v come
+  from three products (the rows of the same weight and bias, copied into three linear layers) and
+  softmax(q kᵀ / √d) v is written out in 4-D.
+- Patch embedding: sam2 permutes the convolution's [B, C, H, W] output to channels-last [B, H, W, C]. OpenVINO
+  keeps the convolution's output channels-last in memory and ran that permute as a real transpose into a layout
+  the rest of the trunk then kept (reordering the trunk's tensors around most of its element-wise nodes). Written
+  as [B, C, HW] -> [B, HW, C] -> [B, H, W, C], the same values, OpenVINO drops the transpose and the trunk runs
+  in its planar layout.
+- Q pooling: sam2 pools [B, H, W, C] tokens by permuting them to [B, C, H, W], max-pooling 2×2 and permuting back.
+  `ChannelsLastMaxPool` takes the maximum of each block's rows, then columns, in channels-last (element-wise
+  maxima: the same values), so the permutes around it cancel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+import types
+from collections.abc import Iterator
+
+import torch
+from sam2.modeling.backbones.hieradet import MultiScaleAttention, MultiScaleBlock, do_pool
+from sam2.modeling.backbones.utils import PatchEmbed
+from torch import nn
+
+PROJECTIONS = ("q_proj", "k_proj", "v_proj")  # the three products added to each attention while exporting
+
+
+def attention_modules(network: nn.Module) -> list[MultiScaleAttention]:
+    """The Hiera trunk's attention modules of ``network``."""
+    return [module for module in network.modules() if isinstance(module, MultiScaleAttention)]
+
+
+def attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """softmax(q kᵀ / √d) v, written out. q: [B, heads, Nq, d]; k, v: [B, heads, N, d] -> [B, heads, Nq, d]."""
+    scores = (q * (1 / math.sqrt(q.shape[-1]))) @ k.transpose(-2, -1)  # [B, heads, Nq, N]
+    return torch.softmax(scores, dim=-1) @ v
+
+
+def split_forward(self: MultiScaleAttention, x: torch.Tensor) -> torch.Tensor:
+    """``MultiScaleAttention.forward`` with q, k and v from three products. x: [B, H, W, dim] -> [B, H', W', dim_out]
+    (H', W' halved where the module pools q)."""
+    B, H, W, _ = x.shape
+    q, k, v = (getattr(self, name)(x).reshape(B, H * W, self.num_heads, -1) for name in PROJECTIONS)  # [B, HW, h, d]
+    if self.q_pool:
+        q = do_pool(q.reshape(B, H, W, -1), self.q_pool)
+        H, W = q.shape[1:3]
+        q = q.reshape(B, H * W, self.num_heads, -1)
+    x = attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)).transpose(1, 2)  # [B, H'W', h, d]
+    return self.proj(x.reshape(B, H, W, -1))
+
+
+def patch_embed_forward(self: PatchEmbed, x: torch.Tensor) -> torch.Tensor:
+    """``PatchEmbed.forward`` with its permute to channels-last as a swap of the last two axes of [B, C, HW].
+    x: [B, 3, H, W] -> [B, H/4, W/4, C] (sam2's stride-4 embedding)."""
+    x = self.proj(x)
+    B, C, H, W = x.shape
+    return x.reshape(B, C, H * W).transpose(1, 2).reshape(B, H, W, C)
+
+
+class ChannelsLastMaxPool(nn.Module):
+    """A k×k max pool of stride k (Hiera's q pooling), computed in channels-last: [B, C, H, W] -> [B, C, H/k, W/k].
+
+    It takes and returns sam2's [B, C, H, W] (``do_pool`` permutes around it) and permutes to [B, H, W, C] and back
+    itself, so that in the graph each permute meets its inverse. Any other pooling, or sides k does not divide, goes
+    through the pool it replaces."""
+
+    def __init__(self, pool: nn.MaxPool2d) -> None:
+        super().__init__()
+        self.pool = pool
+        self.size = nn.modules.utils._pair(pool.kernel_size)
+        self.exact = (
+            nn.modules.utils._pair(pool.stride) == self.size
+            and nn.modules.utils._pair(pool.padding) == (0, 0)
+            and nn.modules.utils._pair(pool.dilation) == (1, 1)
+            and not pool.return_indices
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, C, H, W = x.shape
+        k_h, k_w = self.size
+        if not self.exact or H % k_h or W % k_w:
+            return self.pool(x)
+        x = x.permute(0, 2, 3, 1).reshape(B * H // k_h, k_h, W // k_w, k_w * C)
+        x = functools.reduce(torch.maximum, x.unbind(1))  # [B H/k, W/k, k C]: each block's rows
+        x = x.reshape(B * H // k_h * (W // k_w), k_w, C)
+        x = functools.reduce(torch.maximum, x.unbind(1))  # [B H/k W/k, C]: and its columns
+        return x.reshape(B, H // k_h, W // k_w, C).permute(0, 3, 1, 2)
+
+
+def linear_rows(layer: nn.Linear, rows: slice) -> nn.Linear:
+    """A linear layer computing ``rows`` of ``layer``'s outputs: [..., in] -> [..., rows] (a copy of those weights
+    and biases, on their device and in their dtype)."""
+    weight = layer.weight
+    part = nn.utils.skip_init(nn.Linear, layer.in_features, rows.stop - rows.start, bias=layer.bias is not None,
+                              device=weight.device, dtype=weight.dtype)  # fmt: skip
+    with torch.no_grad():
+        part.weight.copy_(weight[rows])
+        if layer.bias is not None:
+            part.bias.copy_(layer.bias[rows])
+    return part
+
+
+@contextlib.contextmanager
+def hiera_for_export(network: nn.Module) -> Iterator[None]:
+    """Within the block, every ``MultiScaleAttention`` of ``network`` runs ``split_forward``, every ``PatchEmbed``
+    ``patch_embed_forward``, and every max pool of a ``MultiScaleBlock`` (its ``pool``, which is also its attention's
+    ``q_pool``) is a `ChannelsLastMaxPool` of it: the same functions of the same weights. On leaving it, even by an
+    error, each module has its own forward, parameters and pools again."""
+    modules = attention_modules(network)
+    embeds = [module for module in network.modules() if isinstance(module, PatchEmbed)]
+    blocks = [module for module in network.modules() if isinstance(module, MultiScaleBlock) and module.pool]
+    forwards = {id(module): vars(module).get("forward") for module in (*modules, *embeds)}
+    try:
+        for module in modules:
+            out = module.dim_out
+            for index, name in enumerate(PROJECTIONS):
+                setattr(module, name, linear_rows(module.qkv, slice(index * out, (index + 1) * out)))
+            module.forward = types.MethodType(split_forward, module)
+        for embed in embeds:
+            embed.forward = types.MethodType(patch_embed_forward, embed)
+        for block in blocks:
+            if isinstance(block.pool, nn.MaxPool2d):
+                block.pool = block.attn.q_pool = ChannelsLastMaxPool(block.pool)
+        yield
+    finally:
+        for block in blocks:
+            if isinstance(block.pool, ChannelsLastMaxPool):
+                block.pool = block.attn.q_pool = block.pool.pool
+        for module in (*modules, *embeds):
+            module.__dict__.pop("forward", None)
+            if forwards[id(module)] is not None:
+                module.forward = forwards[id(module)]
+        for module in modules:
+            for name in PROJECTIONS:
+                module._modules.pop(name, None)
