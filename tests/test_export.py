@@ -110,6 +110,8 @@ def test_the_trunk_attention_is_exported_without_a_split_or_3d_reshapes(exported
         kinds = [node.op_type for node in nodes]
         assert not {"Slice", "Split", "Squeeze", "Gather"} & set(kinds), kinds
         assert kinds.count("MatMul") == 6 and kinds.count("Softmax") == 1, kinds  # q, k, v, q kᵀ, · v, projection
+        perms = [list(attribute.ints) for node in nodes for attribute in node.attribute if attribute.name == "perm"]
+        assert perms.count([0, 2, 3, 1]) == 1 and [0, 3, 1, 2] not in perms, perms  # k's for q kᵀ; no NCHW pooling
         assert all(ranks[node.output[0]] == 4 for node in nodes if node.op_type in ("Reshape", "Transpose")), kinds
 
 

@@ -39,6 +39,8 @@ def test_each_attention_computes_what_sam2s_computes(network: MGDSAM2) -> None:
             after = [module(x) for module, x in zip(modules, inputs, strict=True)]
             logits = torch_logits(network, views)
             assert torch.equal(embed(views.global_view), embedded)
+            wide = torch.randn(1, 3, 32, 48, generator=torch.Generator().manual_seed(2))  # H != W
+            assert torch.equal(embed(wide), type(embed).forward(embed, wide))
     for old, new in zip(before, after, strict=True):
         assert new.shape == old.shape
         assert (new - old).abs().max().item() <= FP32_KERNELS * max(1.0, old.abs().max().item())
@@ -71,12 +73,40 @@ def test_the_modules_are_as_they_were_after_the_block_even_after_an_error(networ
     assert not any("forward" in vars(module) for module in network.modules() if isinstance(module, PatchEmbed))
 
 
-@pytest.mark.parametrize(("channels", "height", "width"), [(3, 8, 6), (5, 2, 4), (4, 7, 6), (2, 6, 5)])
-def test_the_channels_last_max_pool_gives_the_max_pool_s_values(channels: int, height: int, width: int) -> None:
-    """Bit for bit (maxima, no arithmetic), odd sides included (those go through the pool it replaces); and any
-    other pool (here with padding) is left to that pool."""
-    x = torch.randn(2, channels, height, width, generator=torch.Generator().manual_seed(height * width))
-    pool = nn.MaxPool2d(kernel_size=(2, 2), stride=(2, 2), ceil_mode=False)
-    assert torch.equal(ChannelsLastMaxPool(pool)(x), pool(x))
-    padded = nn.MaxPool2d(kernel_size=2, stride=2, padding=1)
-    assert not ChannelsLastMaxPool(padded).exact and torch.equal(ChannelsLastMaxPool(padded)(x), padded(x))
+class NotCalled(nn.MaxPool2d):
+    """A max pool that fails if called: what ChannelsLastMaxPool wraps where it must compute the maxima itself."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise AssertionError("the wrapped pool was called")
+
+
+@pytest.mark.parametrize(
+    ("kernel", "ceil_mode", "height", "width"),
+    [((2, 2), False, 8, 6), (2, False, 2, 4), ((2, 3), False, 8, 6), ((2, 2), True, 4, 6)],
+)
+def test_the_channels_last_max_pool_computes_the_max_pool_s_values(
+    kernel, ceil_mode: bool, height: int, width: int
+) -> None:
+    """Where the kernel divides the sides, its own maxima equal the max pool's (torch.equal: maxima, no arithmetic),
+    for int and tuple kernels, square or not, and ceil_mode (which changes nothing where the sides divide)."""
+    x = torch.randn(2, 3, height, width, generator=torch.Generator().manual_seed(height * width))
+    pool = ChannelsLastMaxPool(NotCalled(kernel_size=kernel, ceil_mode=ceil_mode))
+    assert pool.exact
+    assert torch.equal(pool(x), nn.MaxPool2d(kernel_size=kernel, ceil_mode=ceil_mode)(x))
+
+
+@pytest.mark.parametrize(
+    ("pool", "shape"),
+    [
+        (nn.MaxPool2d(2), (2, 4, 7, 6)),  # a side the kernel does not divide
+        (nn.MaxPool2d(2, padding=1), (2, 4, 6, 6)),
+        (nn.MaxPool2d(2, stride=1), (2, 4, 6, 6)),
+        (nn.MaxPool2d(2, dilation=2), (2, 4, 8, 8)),
+        (nn.MaxPool2d(2), (4, 6, 6)),  # unbatched
+    ],
+)
+def test_any_other_pooling_goes_through_the_pool_it_replaces(pool: nn.MaxPool2d, shape: tuple[int, ...]) -> None:
+    x = torch.randn(*shape, generator=torch.Generator().manual_seed(1))
+    calls = []
+    pool.register_forward_hook(lambda *_: calls.append(1))
+    assert torch.equal(ChannelsLastMaxPool(pool)(x), pool(x)) and len(calls) == 2

@@ -77,19 +77,19 @@ class ChannelsLastMaxPool(nn.Module):
     def __init__(self, pool: nn.MaxPool2d) -> None:
         super().__init__()
         self.pool = pool
-        self.size = nn.modules.utils._pair(pool.kernel_size)
+        self.kernel = nn.modules.utils._pair(pool.kernel_size)
         self.exact = (
-            nn.modules.utils._pair(pool.stride) == self.size
+            nn.modules.utils._pair(pool.stride) == self.kernel
             and nn.modules.utils._pair(pool.padding) == (0, 0)
             and nn.modules.utils._pair(pool.dilation) == (1, 1)
             and not pool.return_indices
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        B, C, H, W = x.shape
-        k_h, k_w = self.size
-        if not self.exact or H % k_h or W % k_w:
+        k_h, k_w = self.kernel
+        if not self.exact or x.dim() != 4 or x.shape[2] % k_h or x.shape[3] % k_w:
             return self.pool(x)
+        B, C, H, W = x.shape
         x = x.permute(0, 2, 3, 1).reshape(B * H // k_h, k_h, W // k_w, k_w * C)
         x = functools.reduce(torch.maximum, x.unbind(1))  # [B H/k, W/k, k C]: each block's rows
         x = x.reshape(B * H // k_h * (W // k_w), k_w, C)
@@ -113,12 +113,14 @@ def linear_rows(layer: nn.Linear, rows: slice) -> nn.Linear:
 @contextlib.contextmanager
 def hiera_for_export(network: nn.Module) -> Iterator[None]:
     """Within the block, every ``MultiScaleAttention`` of ``network`` runs ``split_forward``, every ``PatchEmbed``
-    ``patch_embed_forward``, and every max pool of a ``MultiScaleBlock`` (its ``pool``, which is also its attention's
-    ``q_pool``) is a `ChannelsLastMaxPool` of it: the same functions of the same weights. On leaving it, even by an
-    error, each module has its own forward, parameters and pools again."""
+    ``patch_embed_forward``, and every max pool of a ``MultiScaleBlock`` (its ``pool``, which in sam2 is also its
+    attention's ``q_pool``: one wrapper for both) is a `ChannelsLastMaxPool` of it: the same functions of the same
+    weights. On leaving it, even by an error, each module has its own forward, parameters and pools again."""
     modules = attention_modules(network)
     embeds = [module for module in network.modules() if isinstance(module, PatchEmbed)]
-    blocks = [module for module in network.modules() if isinstance(module, MultiScaleBlock) and module.pool]
+    pools = [
+        (block, block.pool, block.attn.q_pool) for block in network.modules() if isinstance(block, MultiScaleBlock)
+    ]
     forwards = {id(module): vars(module).get("forward") for module in (*modules, *embeds)}
     try:
         for module in modules:
@@ -128,14 +130,16 @@ def hiera_for_export(network: nn.Module) -> Iterator[None]:
             module.forward = types.MethodType(split_forward, module)
         for embed in embeds:
             embed.forward = types.MethodType(patch_embed_forward, embed)
-        for block in blocks:
-            if isinstance(block.pool, nn.MaxPool2d):
-                block.pool = block.attn.q_pool = ChannelsLastMaxPool(block.pool)
+        for block, pool, q_pool in pools:
+            wrapped = {id(pool): ChannelsLastMaxPool(pool)} if isinstance(pool, nn.MaxPool2d) else {}
+            if isinstance(q_pool, nn.MaxPool2d):
+                wrapped.setdefault(id(q_pool), ChannelsLastMaxPool(q_pool))
+            block.pool = wrapped.get(id(pool), pool)
+            block.attn.q_pool = wrapped.get(id(q_pool), q_pool)
         yield
     finally:
-        for block in blocks:
-            if isinstance(block.pool, ChannelsLastMaxPool):
-                block.pool = block.attn.q_pool = block.pool.pool
+        for block, pool, q_pool in pools:
+            block.pool, block.attn.q_pool = pool, q_pool
         for module in (*modules, *embeds):
             module.__dict__.pop("forward", None)
             if forwards[id(module)] is not None:
