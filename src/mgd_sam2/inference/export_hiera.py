@@ -68,11 +68,12 @@ def patch_embed_forward(self: PatchEmbed, x: torch.Tensor) -> torch.Tensor:
 
 
 class ChannelsLastMaxPool(nn.Module):
-    """A k×k max pool of stride k (Hiera's q pooling), computed in channels-last: [B, C, H, W] -> [B, C, H/k, W/k].
+    """A max pool whose stride is its kernel (Hiera's 2×2 q pooling), computed in channels-last: [B, C, H, W] ->
+    [B, C, H/k_h, W/k_w].
 
     It takes and returns sam2's [B, C, H, W] (``do_pool`` permutes around it) and permutes to [B, H, W, C] and back
-    itself, so that in the graph each permute meets its inverse. Any other pooling, or sides k does not divide, goes
-    through the pool it replaces."""
+    itself, so that in the graph each permute meets its inverse. Any other pooling, or sides the kernel does not
+    divide, goes through the pool it replaces."""
 
     def __init__(self, pool: nn.MaxPool2d) -> None:
         super().__init__()
@@ -130,12 +131,15 @@ def hiera_for_export(network: nn.Module) -> Iterator[None]:
             module.forward = types.MethodType(split_forward, module)
         for embed in embeds:
             embed.forward = types.MethodType(patch_embed_forward, embed)
+        wrappers: dict[int, ChannelsLastMaxPool] = {}  # one per max pool, however many attributes hold it
+
+        def channels_last(pool: nn.Module | None) -> nn.Module | None:
+            if not isinstance(pool, nn.MaxPool2d):
+                return pool
+            return wrappers.setdefault(id(pool), ChannelsLastMaxPool(pool))
+
         for block, pool, q_pool in pools:
-            wrapped = {id(pool): ChannelsLastMaxPool(pool)} if isinstance(pool, nn.MaxPool2d) else {}
-            if isinstance(q_pool, nn.MaxPool2d):
-                wrapped.setdefault(id(q_pool), ChannelsLastMaxPool(q_pool))
-            block.pool = wrapped.get(id(pool), pool)
-            block.attn.q_pool = wrapped.get(id(q_pool), q_pool)
+            block.pool, block.attn.q_pool = channels_last(pool), channels_last(q_pool)
         yield
     finally:
         for block, pool, q_pool in pools:
