@@ -248,9 +248,16 @@ def test_the_backends_accuracy_claims_are_the_measured_table() -> None:
     for text in ((ROOT / "README.md").read_text(), (ROOT / "docs/benchmarks.md").read_text()):
         assert "within 0.002 Sα of" in text
     names = ("backends_demo", "backends_demo_intel_xeon_amx", "backends_demo_amd_epyc_zen5")  # Zen 4, AMX, Zen 5
-    emulated = ("backends_demo_avx2_vnni_emulated", "backends_demo_avx512_vnni_emulated")  # bf16 not native there
-    beyond = ("backends_demo_avx512_emulated", "OpenVINO int8, fp32")  # the one past one level, as the page says
-    for name in (*names, *emulated, beyond[0]):
+    emulated = (  # bf16 not native there
+        "backends_demo_avx2_vnni_emulated",
+        "backends_demo_avx512_vnni_emulated",
+        "backends_demo_amd_epyc_avx2",
+    )
+    beyond = {  # the ones past one level, as the page says: OpenVINO int8 without VNNI
+        ("backends_demo_avx512_emulated", "OpenVINO int8, fp32"),
+        ("backends_demo_amd_epyc_avx2", "OpenVINO int8, fp32"),
+    }
+    for name in (*names, *emulated, "backends_demo_avx512_emulated"):
         rows = json.loads((ROOT / f"docs/measurements/{name}.json").read_text())["backends"]
         skipped = {row["label"] for row in rows if "skipped" in row}
         assert skipped == (set() if name in names else {"torch bf16", "OpenVINO bf16", "OpenVINO int8, bf16"}), name
@@ -258,7 +265,7 @@ def test_the_backends_accuracy_claims_are_the_measured_table() -> None:
         for row in (row for row in rows if row["label"] not in skipped):
             for split, scores in row["scores"].items():
                 assert abs(scores["Smeasure"] - reference[split]["Smeasure"]) <= 0.002, (name, row["label"], split)
-            assert (row["maps_vs_fp32"]["mean"] < 1) == ((name, row["label"]) != beyond), (name, row["label"])
+            assert (row["maps_vs_fp32"]["mean"] < 1) == ((name, row["label"]) not in beyond), (name, row["label"])
     assert "amx" in json.loads((ROOT / "docs/measurements/backends_demo_intel_xeon_amx.json").read_text())["machine"]
 
 
@@ -444,10 +451,77 @@ def test_the_avx2_claims_are_the_emulated_measurements() -> None:
     assert max(row["max_speedup_vs_torch_fp32"] for row in rows.values()) == limit["max_speedup_vs_torch_fp32"] < 3
     own = ceiling["torch_fp32_s"] / limit["ceiling_s"]
     assert f"would be at most {limit['max_speedup_vs_torch_fp32']:.1f} times torch fp32 ({own:.1f} times over" in page
-    assert own < 3 and f"it is above the ceiling of every path, {limit['max_speedup_vs_torch_fp32']:.1f}×" in page
+    limit_x = limit["max_speedup_vs_torch_fp32"]
+    stated = f"above the ceiling of every PyTorch and OpenVINO path, {limit_x:.1f}× on AVX2 kernels"
+    assert own < 3 and stated in page
     assert ceiling["speed_source"]["command"] in speed["command"]  # the ceiling's --speed is the table above
     readme = " ".join((ROOT / "README.md").read_text().split())
     assert f"(at most {limit['max_speedup_vs_torch_fp32']:.1f} times, measured on AVX2 kernels)" in readme
+
+
+def test_the_avx2_claims_are_the_native_measurements() -> None:
+    """On the AVX2-only machine (its own kernels, no switches) the avx2 path, ONNX Runtime int8, is the fastest of every
+    backend; README and docs/benchmarks.md give its speed-up, its ceiling (within which 3x lies) and the rates as the
+    JSONs have them; every PyTorch and OpenVINO path's ceiling there is below 3x, and OpenVINO int8 ran slower than
+    OpenVINO fp32."""
+    from mgd_sam2.inference.fastest import FASTEST
+
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    speed = json.loads((ROOT / "docs/measurements/speed_amd_epyc_avx2.json").read_text())
+    ceiling = json.loads((ROOT / "docs/measurements/ceiling_amd_epyc_avx2.json").read_text())
+    for measured in (speed, ceiling):
+        assert "CPU kind avx2 (flags: avx2;" in measured["machine"] and "limited by" not in measured["machine"]
+    assert ceiling["speed_source"]["command"] == speed["command"]  # the ceiling's --speed is the table above
+    runs = {run["backend"]: run for run in speed["speed"]}
+    assert set(runs) == {"torch", "onnx", "onnx-int8", "openvino", "openvino-int8"}
+    assert {run["precision"] for run in speed["speed"]} == {"32-true"}  # bf16 is not native there
+    chosen = FASTEST["avx2"]
+    assert chosen.backend == "onnx-int8" and "speed_amd_epyc_avx2.json" in chosen.basis
+    fastest, torch_fp32 = runs[chosen.backend], runs["torch"]
+    assert fastest["throughput_img_s"] == max(run["throughput_img_s"] for run in runs.values())
+    assert fastest["latency_ms_p50"] == min(run["latency_ms_p50"] for run in runs.values())
+    latency = torch_fp32["latency_ms_p50"] / fastest["latency_ms_p50"]
+    throughput = fastest["throughput_img_s"] / torch_fp32["throughput_img_s"]
+    assert latency < 3 and throughput < 3  # the goal is not met there, as both pages say
+    assert f"ONNX Runtime int8 gives {latency:.1f} times PyTorch fp32 ({throughput:.2f} times the throughput)" in readme
+    seconds = fastest["latency_ms_p50"] / 1000, torch_fp32["latency_ms_p50"] / 1000
+    assert (
+        f"{latency:.1f} times torch fp32 in median latency ({seconds[0]:.2f} against {seconds[1]:.2f} s; "
+        f"{throughput:.2f} times in throughput)" in page
+    )
+    assert runs["openvino-int8"]["latency_ms_p50"] > runs["openvino"]["latency_ms_p50"]
+    rows = {row["path"]: row for row in ceiling["ceilings"]}
+    own = rows["onnx-int8"]
+    needed = own["ceiling_s"] / (seconds[1] / 3)  # 3x's time, as the share of it the ceiling is
+    assert own["max_speedup_vs_torch_fp32"] > 3
+    stated = (
+        f"within its ceiling ({own['max_speedup_vs_torch_fp32']:.1f}×) but not reached: the path runs at "
+        f"{own['share_of_ceiling']:.0%} of its ceiling, and 3× would need {needed:.0%}"
+    )
+    assert stated.replace("%", " %") in page
+    others = max(row["max_speedup_vs_torch_fp32"] for name, row in rows.items() if not name.startswith("onnx"))
+    assert (
+        others < 3 and f'2.3× on AVX2 kernels ("AVX2 kernels on a larger CPU" above; {others:.1f}× on the Zen 3' in page
+    )
+    rates = ceiling["peak_gflop_s"]
+    assert (
+        f"its int8 product ran at {rates['onnx int8']:.0f} GFLOP/s against OpenVINO's {rates['openvino int8']:.0f}"
+        in page
+    )
+    assert rates["onnx int8"] > 2 * max(rate for name, rate in rates.items() if name.endswith("fp32"))
+    # the masks: the avx2 path within the bounds there, OpenVINO int8 past one level (16-bit pair sums)
+    backends = json.loads((ROOT / "docs/measurements/backends_demo_amd_epyc_avx2.json").read_text())
+    assert backends["machine"] == speed["machine"]
+    rows = {row["label"]: row for row in backends["backends"]}
+    reference, int8, openvino_int8 = (
+        rows[label] for label in ("torch fp32", "ONNX Runtime int8", "OpenVINO int8, fp32")
+    )
+    for split, scores in int8["scores"].items():
+        assert abs(scores["Smeasure"] - reference["scores"][split]["Smeasure"]) < 0.0001
+    assert f"its maps {int8['maps_vs_fp32']['mean']:.2f} levels from fp32 on average there" in page
+    maps = openvino_int8["maps_vs_fp32"]
+    assert maps["mean"] > 1 and f"on the AVX2-only Zen 3, {maps['mean']:.2f} levels (largest {maps['max']})" in page
 
 
 def test_the_avx2_vnni_claims_are_the_emulated_measurements() -> None:
