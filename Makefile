@@ -40,11 +40,16 @@ lint: $(STAMP) ## check formatting and lint with ruff (settings in pyproject.tom
 format: $(STAMP) ## format the tree and apply ruff's safe fixes
 	cd $(ROOT) && $(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist) of one thread each: most of its time is single-threaded
+# (graph tracing, export, process start-up), and two threads per process oversubscribe a 2-core machine.
+TEST_WORKERS ?= 2
+PYTEST := OMP_NUM_THREADS=1 $(PY) -m pytest -n $(TEST_WORKERS)
+
 test: lint ## lint, then run the whole test suite but the real-browser tests (what CI runs first)
-	cd $(ROOT) && $(PY) -m pytest -m "not browser"
+	cd $(ROOT) && $(PYTEST) -m "not browser"
 
 test-fast: $(STAMP) ## run the tests not marked slow
-	cd $(ROOT) && $(PY) -m pytest -m "not slow and not browser"
+	cd $(ROOT) && $(PYTEST) -m "not slow and not browser"
 
 test-browser: $(STAMP) ## the app in a real browser (needs Debian's chromium: apt-get install chromium; CI runs it)
 	cd $(ROOT) && $(PY) -m pytest -m browser

@@ -126,9 +126,18 @@ def test_speed_of_training_steps(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_speed_profile_splits_each_backend_into_the_models_parts(tmp_path: Path, capsys, without_isa_limits) -> None:
-    argv = ["benchmark", "speed", "--preset", "micro", "--iters", "1", "--profile", "--json", str(tmp_path / "p.json")]
-    assert main([*argv, "--backend", "torch,onnx-int8,openvino,openvino-int8"]) == 0
+def test_speed_profile_splits_each_backend_into_the_models_parts_and_leaks_no_semaphore(
+    tmp_path: Path, without_isa_limits
+) -> None:
+    """The profile splits every backend's pass into the network's parts. Run as a user runs it, in a process of its
+    own: every process the benchmark starts (a configuration's, an export step's) ends by returning, for a
+    terminated one leaves the lock tqdm makes in torch's ONNX exporter registered, and Python warns of leaked
+    semaphores at exit."""
+    argv = ["benchmark", "speed", "--preset", "micro", "--iters", "1", "--profile", "--json", str(tmp_path / "p.json"),
+            "--backend", "torch,onnx-int8,openvino,openvino-int8"]  # fmt: skip
+    result = subprocess.run([sys.executable, "-m", "mgd_sam2.cli", *argv], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "leaked semaphore" not in result.stderr and "resource_tracker" not in result.stderr, result.stderr
     rows = json.loads((tmp_path / "p.json").read_text())["speed"]
     assert [row["backend"] for row in rows] == ["torch", "onnx-int8", "openvino", "openvino-int8"]
     network_parts = ("Hiera trunk", "MPAdapter", "FPN neck", "SAM2 decoder", "MCEM", "HMIM", "DRM")
@@ -140,22 +149,7 @@ def test_speed_profile_splits_each_backend_into_the_models_parts(tmp_path: Path,
     assert rows[0]["sigmoid_diff_vs_fp32"] == 0.0
     assert all(0 <= row["sigmoid_diff_vs_fp32"] < 0.01 for row in rows[1:]), rows  # exported: within the goal
     assert rows[0]["export_peak_memory_mb"] is None and all(row["export_peak_memory_mb"] > 0 for row in rows[1:])
-    out = capsys.readouterr().out
-    assert "profile: micro onnx-int8" in out and "profile: micro openvino-int8" in out
-
-
-@pytest.mark.slow
-def test_the_speed_benchmark_leaks_no_semaphore(without_isa_limits) -> None:
-    """Every process the benchmark starts (a configuration's, an export step's) ends by returning: a terminated one
-    leaves the lock tqdm makes in torch's ONNX exporter registered, and Python warns of leaked semaphores at exit."""
-    import subprocess
-    import sys
-
-    code = "import sys; from mgd_sam2.cli import main; sys.exit(main(sys.argv[1:]))"
-    argv = ["benchmark", "speed", "--preset", "micro", "--backend", "onnx-int8,openvino-int8", "--iters", "1"]
-    result = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    assert "leaked semaphore" not in result.stderr and "resource_tracker" not in result.stderr, result.stderr
+    assert "profile: micro onnx-int8" in result.stdout and "profile: micro openvino-int8" in result.stdout
 
 
 def test_speed_times_bf16_on_the_torch_and_openvino_backends_where_the_cpu_has_it(

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# On a GPU machine: the GPU table of docs/benchmarks.md ("On a GPU") and a short bf16 training run, each result
+# into $OUT (default runs/gpu): machine.txt, speed_gpu.json, train_step_gpu.json, fit.log, test_gpu.json, and with
+# COMPILE=1 speed_gpu_compiled.json. Wheels from tools/gpu/wheelhouse.sh are installed first when WHEEL_DIR exists.
+# Usage (repository root): bash tools/gpu/table.sh [WHEEL_DIR]
+# A rehearsal on a CPU, the same steps on the micro preset and a small dataset (PYTHON: an interpreter with the
+# package installed; WHEEL_DIR absent, so nothing is installed):
+#   PYTHON=.venv/bin/python DEVICE=cpu PRESET=micro BF16=32-true STEPS=4 VAL_EVERY=2 NUM=20 SIZE="96 160" bash tools/gpu/table.sh none
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+whl=${1:-.whl}
+out=${OUT:-runs/gpu}
+device=${DEVICE:-cuda}
+preset=${PRESET:-base_plus}
+steps=${STEPS:-300}
+val_every=${VAL_EVERY:-100}  # training steps between validations (the best checkpoint is chosen on SYN-VD)
+work=${WORK:-/tmp/mgd_sam2_gpu}
+python=${PYTHON:-python3}
+bf16=${BF16:-bf16-mixed}  # BF16=32-true where bf16 is refused (a CPU without native bf16)
+num=${NUM:-200}
+read -r -a size <<<"${SIZE:-768 1280}"
+mkdir -p "$out" "$work"
+if [[ -d $whl ]]; then
+    "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$work/site" "$whl"/*.whl
+    export PYTHONPATH=$work/site${PYTHONPATH:+:$PYTHONPATH}
+fi
+export PYTHONUNBUFFERED=1
+cli=("$python" -m mgd_sam2.cli)
+accelerator=$([[ $device == cuda ]] && echo gpu || echo cpu)
+step() { echo "== $(date -u +%T) $*"; }
+
+step machine
+{ nvidia-smi || true; grep -m1 'model name' /proc/cpuinfo; nproc
+  "$python" -c 'import sys, torch, lightning; print(sys.version); print("torch", torch.__version__, "lightning",
+lightning.__version__, "cuda", torch.cuda.is_available())'; } >"$out/machine.txt" 2>&1
+cat "$out/machine.txt"
+
+step "inference speed (batch 1 and 8, fp32 and bf16)"
+"${cli[@]}" benchmark speed --preset "$preset" --device "$device" --batch 1,8 --precision "32-true,$bf16" \
+    --json "$out/speed_gpu.json"
+step "training step (batch 2, bf16)"
+"${cli[@]}" benchmark speed --preset "$preset" --device "$device" --batch 2 --precision "$bf16" --train \
+    --json "$out/train_step_gpu.json"
+
+step "short bf16 training run: the recipe of lightning_config.yaml, random weights (no SAM2 checkpoint), trunk trained"
+data=$work/data
+"${cli[@]}" synth --out "$data/synthetic" --num "$num" --size "${size[@]}" --held-out 0 --workers "$(nproc)"
+fit=$work/fit
+rm -rf "$fit"
+common=(-c lightning_config.yaml --trainer.accelerator "$accelerator" --trainer.devices 1 --trainer.precision "$bf16"
+    --trainer.default_root_dir "$fit" --trainer.logger.init_args.save_dir "$fit" --trainer.logger.init_args.name gpu
+    --model.network.preset "$preset" --model.pretrained null --model.network.train_trunk true
+    --model.pretrained_lr_scale 1.0 --data.root "$data" --data.train '[synthetic/SYN-TR]'
+    --data.val '[synthetic/SYN-VD]' --data.test '[synthetic/SYN-TE]' --data.num_workers "$(( $(nproc) / 2 ))")
+"${cli[@]}" fit "${common[@]}" --trainer.max_steps "$steps" --trainer.log_every_n_steps 10 \
+    --trainer.check_val_every_n_epoch null --trainer.val_check_interval "$val_every" 2>&1 | tee "$out/fit.log"
+best=$(ls "$fit"/gpu/version_0/checkpoints/best.ckpt)
+"${cli[@]}" test "${common[@]}" --ckpt_path "$best" 2>&1 | tee -a "$out/fit.log"
+# every scalar the run logged (loss curve, validation, test) and the trivial baseline's test scores, as JSON
+"$python" - "$fit/gpu" "$data/synthetic" "$out/test_gpu.json" <<'PY'
+import json, sys
+from pathlib import Path
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from mgd_sam2.metrics.baseline import synthetic_constant_scores
+scalars = {}
+for events in sorted(Path(sys.argv[1]).rglob("events.out.tfevents.*")):
+    accumulator = EventAccumulator(str(events))
+    accumulator.Reload()
+    for tag in accumulator.Tags()["scalars"]:
+        scalars.setdefault(tag, []).extend((event.step, event.value) for event in accumulator.Scalars(tag))
+constant = synthetic_constant_scores(sys.argv[2], ["SYN-TE"])["SYN-TE"]
+Path(sys.argv[3]).write_text(json.dumps({"scalars": scalars, "constant_SYN-TE": constant}, indent=1))
+for key in ("Smeasure", "wFmeasure", "MAE"):
+    print(f"SYN-TE {key}: trained {scalars[f'test/SYN-TE/{key}'][-1][1]:.4f}, constant {constant[key]:.4f}")
+PY
+
+if [[ ${COMPILE:-0} == 1 ]]; then
+    step "inference speed, torch.compile"
+    "${cli[@]}" benchmark speed --preset "$preset" --device "$device" --batch 1,8 --precision "32-true,$bf16" \
+        --compile --json "$out/speed_gpu_compiled.json"
+fi
+step done
