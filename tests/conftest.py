@@ -12,6 +12,15 @@ from mgd_sam2.data.synth import SynthConfig, write_dataset
 SPLITS = {"train": ["synthetic/SYN-TR"], "val": ["synthetic/SYN-VD"], "test": ["synthetic/SYN-TE"]}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_cache(tmp_path_factory):
+    """MGD_SAM2_CACHE in this test process's own folder: the compiled-model caches are neither written by two
+    pytest-xdist workers at once nor left in the user's ~/.cache (a test may still set its own)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MGD_SAM2_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
 @pytest.fixture
 def without_isa_limits(monkeypatch) -> None:
     """The runtimes' ISA switches (inference/cpu_kind.py) out of the environment, for a test that runs ONNX Runtime in

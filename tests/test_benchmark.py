@@ -135,7 +135,7 @@ def test_speed_profile_splits_each_backend_into_the_models_parts_and_leaks_no_se
     semaphores at exit."""
     argv = ["benchmark", "speed", "--preset", "micro", "--iters", "1", "--profile", "--json", str(tmp_path / "p.json"),
             "--backend", "torch,onnx-int8,openvino,openvino-int8"]  # fmt: skip
-    result = subprocess.run([sys.executable, "-m", "mgd_sam2.cli", *argv], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "mgd_sam2.cli", *argv], capture_output=True, text=True, timeout=1200)
     assert result.returncode == 0, result.stderr
     assert "leaked semaphore" not in result.stderr and "resource_tracker" not in result.stderr, result.stderr
     rows = json.loads((tmp_path / "p.json").read_text())["speed"]
