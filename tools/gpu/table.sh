@@ -24,16 +24,17 @@ if [[ -d $whl ]]; then
     "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$work/site" "$whl"/*.whl
     export PYTHONPATH=$work/site${PYTHONPATH:+:$PYTHONPATH}
 fi
+# every package the steps below import, before minutes go into the first of them
+"$python" -c 'import albumentations, jsonargparse, py_sod_metrics, sam2.modeling.backbones.hieradet, mgd_sam2.training.cli'
 export PYTHONUNBUFFERED=1
 cli=("$python" -m mgd_sam2.cli)
 accelerator=$([[ $device == cuda ]] && echo gpu || echo cpu)
 step() { echo "== $(date -u +%T) $*"; }
 
 step machine
-{ nvidia-smi || true; grep -m1 'model name' /proc/cpuinfo; nproc
+{ nvidia-smi || true; grep -m1 'model name' /proc/cpuinfo || true; nproc
   "$python" -c 'import sys, torch, lightning; print(sys.version); print("torch", torch.__version__, "lightning",
-lightning.__version__, "cuda", torch.cuda.is_available())'; } >"$out/machine.txt" 2>&1
-cat "$out/machine.txt"
+lightning.__version__, "cuda", torch.cuda.is_available())'; } 2>&1 | tee "$out/machine.txt"
 
 step "inference speed (batch 1 and 8, fp32 and bf16)"
 "${cli[@]}" benchmark speed --preset "$preset" --device "$device" --batch 1,8 --precision "32-true,$bf16" \
@@ -43,7 +44,7 @@ step "training step (batch 2, bf16)"
     --json "$out/train_step_gpu.json"
 
 step "short bf16 training run: the recipe of lightning_config.yaml, random weights (no SAM2 checkpoint), trunk trained"
-data=$work/data
+data=$work/data_${num}_${size[0]}_${size[1]}  # synth refuses a folder made with other settings
 "${cli[@]}" synth --out "$data/synthetic" --num "$num" --size "${size[@]}" --held-out 0 --workers "$(nproc)"
 fit=$work/fit
 rm -rf "$fit"
