@@ -72,6 +72,22 @@ def test_torch_flags_read_its_capabilities_or_its_older_probes(monkeypatch) -> N
     assert cpu_kind.torch_flags() == {"avx2"}
 
 
+def test_a_measurement_names_the_gpu_where_one_is_visible(monkeypatch) -> None:
+    import types
+
+    import torch
+
+    from mgd_sam2.benchmark.measurement import machine
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert "GPU" not in machine()
+    gpu = types.SimpleNamespace(name="NVIDIA H200", total_memory=143771 * 2**20)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda index: gpu)
+    monkeypatch.setattr(torch.version, "cuda", "13.0")
+    assert machine().endswith(f"; GPU NVIDIA H200 (143771 MiB), CUDA 13.0, torch {torch.__version__}")
+
+
 def test_the_runtimes_isa_limits_are_read_and_recorded_but_leave_the_kind(monkeypatch, without_isa_limits) -> None:
     from mgd_sam2.benchmark.measurement import isa_limits_of, machine, measurement
     from mgd_sam2.inference import backends, devices

@@ -210,6 +210,11 @@ def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table()
         "speed_amd_epyc_avx512_emulated",
         "backends_demo_avx512_vnni_emulated",
         "backends_demo_avx512_emulated",
+        "gpu_nvidia_h200",
+        "gpu_nvidia_h200_batches",
+        "gpu_nvidia_h200_profile",
+        "gpu_nvidia_h200_train_step",
+        "training_nvidia_h200",
     } <= markers
     for name in markers:
         assert "*Measured by `" in hooks.measured_table(name)
@@ -227,6 +232,54 @@ def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table()
         ratio = throughput["openvino-int8", "bf16-mixed"] / throughput["torch", "32-true"]
         assert claim == f"{ratio:.1f}", name
         assert max(throughput.values()) == throughput["openvino-int8", "bf16-mixed"], name  # the fastest path
+
+
+def test_the_gpu_claims_are_the_h200_measurements() -> None:
+    """README's and the benchmarks page's GPU figures are the H200 tables', and the short training run is reported
+    as what it measured: below the constant baseline."""
+    hooks = docs_hooks()
+    runs = {}
+    for name in ("gpu_nvidia_h200", "gpu_nvidia_h200_batches", "gpu_nvidia_h200_profile", "gpu_nvidia_h200_train_step"):
+        measured = json.loads((ROOT / f"docs/measurements/{name}.json").read_text())
+        assert "NVIDIA H200" in measured["machine"] and "| batch | precision |" in hooks.measured_table(name)
+        for run in measured["speed"]:
+            assert run["device"] == "cuda" and run["preset"] == "base_plus"
+            runs.setdefault((name, run["batch"], run["precision"], run["train"]), run)
+    speed, batches, profile = (f"gpu_nvidia_h200{suffix}" for suffix in ("", "_batches", "_profile"))
+    rate = {key: run["throughput_img_s"] for key, run in runs.items()}
+    p50 = {key: run["latency_ms_p50"] for key, run in runs.items()}
+    step = runs["gpu_nvidia_h200_train_step", 2, "bf16-mixed", True]
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    claim = (
+        f"base_plus predicts {rate[speed, 8, 'bf16-mixed', False]:.0f} images/s at batch 8 in bf16 "
+        f"({rate[speed, 8, '32-true', False]:.0f} in fp32), {rate[batches, 16, 'bf16-mixed', False]:.0f} at batch 16, "
+        f"and takes {p50[speed, 1, '32-true', False]:.0f} ms per image at batch 1 in fp32 "
+        f"({p50[speed, 1, 'bf16-mixed', False]:.0f} and {p50[profile, 1, 'bf16-mixed', False]:.0f} ms in bf16 in two "
+        f"calls: at batch 1 the GPU is not kept busy); a training step of batch 2 in bf16 takes "
+        f"{step['latency_ms_p50']:.0f} ms and {step['peak_gpu_memory_mb'] / 1024:.1f} GiB of GPU memory."
+    )
+    assert claim in readme
+    assert round(p50[profile, 1, "32-true", False]) == round(p50[speed, 1, "32-true", False])  # "fp32 50 ms in both"
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    best = rate[batches, 16, "bf16-mixed", False]
+    assert (
+        f"{best:.0f} images/s at batch 16 in bf16, {best / rate[speed, 1, '32-true', False]:.1f} times fp32 at "
+        f"batch 1 and {best / rate[speed, 8, '32-true', False]:.1f} times fp32 at batch 8" in page
+    )
+    assert f"about {best * 886 / 1000:.0f} TFLOP/s (886 GFLOP per image)" in page
+    parts = runs[profile, 1, "bf16-mixed", False]["parts_s"]
+    assert f"({parts['MPAdapter'] * 1000:.0f} against {parts['Hiera trunk'] * 1000:.0f} ms)" in page
+    assert f"uses {step['peak_gpu_memory_mb'] / 1024:.1f} GiB of GPU memory (goal: under 16 GB)" in page
+    assert step["peak_gpu_memory_mb"] < 16e9 / 2**20 and step["params_trainable"] == 6348667
+    training = json.loads((ROOT / "docs/measurements/training_nvidia_h200.json").read_text())
+    scalars, constant = training["scalars"], training["constant_SYN-TE"]
+    assert scalars["test/SYN-TE/Smeasure"][-1][1] < constant["Smeasure"]  # as the page says: below the baseline
+    assert "stay **below the constant baseline** on SYN-TE" in page
+    val = [value for _, value in scalars["val/SYN-VD/Smeasure"]]
+    assert val == sorted(val) and len(val) == 3  # "SYN-VD's Sα rose at every validation"
+    loss = scalars["train/loss"]
+    assert f"(1.96 at step {loss[0][0] + 1}, 1.71 at step {loss[-1][0] + 1})" in page
+    assert f"{loss[0][1]:.2f} {loss[-1][1]:.2f}" == "1.96 1.71"
 
 
 def test_the_speed_tables_show_each_export_steps_peak() -> None:

@@ -2,7 +2,8 @@
 
 Measured tables: ``<!-- measured: NAME -->`` becomes the table of ``docs/measurements/NAME.json`` (the JSON the
 command wrote, with the date, command and machine that produced it), drawn by the renderer of NAME's first word
-(``demo``, ``speed``, ``backends``, ``detail``, ``app``, ``ceiling``); the README's copy of a table is checked
+(``demo``, ``speed``, ``backends``, ``detail``, ``app``, ``ceiling``, ``gpu``,
+``training``); the README's copy of a table is checked
 against the same rendering by tests/test_docs.py.
 
 The choices of ``model export --fastest``: docs/benchmarks.md holds the table ``fastest_table`` renders from
@@ -207,6 +208,49 @@ def ceiling_table(measurement: dict) -> str:
     )
 
 
+def gpu_table(measurement: dict) -> str:
+    """``benchmark speed --device cuda``'s runs: latency, throughput, peak GPU memory and the probabilities'
+    distance from fp32 per batch and precision; with ``--profile``, then ms per image by part."""
+    runs = measurement["speed"]
+    lines = ["| batch | precision | pass | latency p50 (ms) | latency p90 (ms) | images/s | peak GPU memory (GiB) | "
+             "probabilities vs fp32 (mean abs) |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for run in runs:
+        distance = run["sigmoid_diff_vs_fp32"]
+        lines.append(
+            f"| {run['batch']} | {run['precision']} | {'training step' if run['train'] else 'inference'} | "
+            f"{run['latency_ms_p50']:.1f} | {run['latency_ms_p90']:.1f} | {run['throughput_img_s']:.1f} | "
+            f"{run['peak_gpu_memory_mb'] / 1024:.1f} | {'—' if distance is None else f'{distance:.1e}'} |"
+        )
+    profiled = [run for run in runs if run["parts_s"]]
+    if profiled:
+        header = ["part (ms per image, each part synchronised)", *[run["precision"] for run in profiled]]
+        lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        for part in (*SPEED_PARTS, "other", "network", "pre-processing", "post-processing"):
+            cells = [f"{run['parts_s'][part] * 1000:.1f}" for run in profiled]
+            lines.append(f"| {part} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def training_table(measurement: dict) -> str:
+    """A short training run's logged scores: the validation split at each validation, then the best checkpoint's
+    test split against the constant baseline (the mean training mask)."""
+    scalars = measurement["scalars"]
+    keys = {"Smeasure": "Sα↑", "wFmeasure": "wFβ↑", "MAE": "MAE↓", "maxFm": "maxFβ↑", "mBA": "mBA↑", "HCE": "HCEγ↓"}
+    (split,) = {tag.split("/")[1] for tag in scalars if tag.startswith("val/") and tag.count("/") == 2}
+    lines = [f"| {split} after step | " + " | ".join(list(keys.values())[:4]) + " |", "|---|---|---|---|---|"]
+    for index, (step, _) in enumerate(scalars[f"val/{split}/Smeasure"]):
+        cells = [f"{scalars[f'val/{split}/{key}'][index][1]:.3f}" for key in list(keys)[:4]]
+        lines.append(f"| {step + 1} | " + " | ".join(cells) + " |")
+    (test,) = {key.removeprefix("constant_") for key in measurement if key.startswith("constant_")}
+    constant = measurement[f"constant_{test}"]
+    lines += ["", f"| {test} | " + " | ".join(keys.values()) + " |", "|---|---|---|---|---|---|---|"]
+    lines.append("| trained (best checkpoint) | " + " | ".join(
+        f"{scalars[f'test/{test}/{key}'][-1][1]:.{0 if key == 'HCE' else 3}f}" for key in keys) + " |")  # fmt: skip
+    lines.append("| constant (mean training mask) | " + " | ".join(
+        f"{constant[key]:.{0 if key == 'HCE' else 3}f}" for key in keys) + " |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 TABLES = {
     "demo": demo_table,
     "speed": speed_table,
@@ -214,6 +258,8 @@ TABLES = {
     "detail": detail_table,
     "app": app_table,
     "ceiling": ceiling_table,
+    "gpu": gpu_table,
+    "training": training_table,
 }  # by the measurement's name's first word; fmt: skip
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # On a GPU machine: the GPU table of docs/benchmarks.md ("On a GPU") and a short bf16 training run, each result
-# into $OUT (default runs/gpu): machine.txt, speed_gpu.json, train_step_gpu.json, fit.log, test_gpu.json, and with
-# COMPILE=1 speed_gpu_compiled.json. Wheels from tools/gpu/wheelhouse.sh are installed first when WHEEL_DIR exists.
+# into $OUT (default runs/gpu): machine.txt, speed_gpu.json, train_step_gpu.json, fit.log, test_gpu.json,
+# predict_gpu.json, and with COMPILE=1 speed_gpu_compiled.json (base_plus took over 4 minutes to compile on an H200).
+# Wheels from tools/gpu/wheelhouse.sh are installed first when WHEEL_DIR exists.
 # Usage (repository root): bash tools/gpu/table.sh [WHEEL_DIR]
 # A rehearsal on a CPU, the same steps on the micro preset and a small dataset (PYTHON: an interpreter with the
 # package installed; WHEEL_DIR absent, so nothing is installed):
@@ -62,6 +63,7 @@ best=$(ls "$fit"/gpu/version_0/checkpoints/best.ckpt)
 import json, sys
 from pathlib import Path
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from mgd_sam2.benchmark.measurement import measurement
 from mgd_sam2.metrics.baseline import synthetic_constant_scores
 scalars = {}
 for events in sorted(Path(sys.argv[1]).rglob("events.out.tfevents.*")):
@@ -70,9 +72,24 @@ for events in sorted(Path(sys.argv[1]).rglob("events.out.tfevents.*")):
     for tag in accumulator.Tags()["scalars"]:
         scalars.setdefault(tag, []).extend((event.step, event.value) for event in accumulator.Scalars(tag))
 constant = synthetic_constant_scores(sys.argv[2], ["SYN-TE"])["SYN-TE"]
-Path(sys.argv[3]).write_text(json.dumps({"scalars": scalars, "constant_SYN-TE": constant}, indent=1))
+results = measurement({"scalars": scalars, "constant_SYN-TE": constant}, "bash tools/gpu/table.sh")
+Path(sys.argv[3]).write_text(json.dumps(results, indent=1))  # as docs/measurements/training_*.json
 for key in ("Smeasure", "wFmeasure", "MAE"):
     print(f"SYN-TE {key}: trained {scalars[f'test/SYN-TE/{key}'][-1][1]:.4f}, constant {constant[key]:.4f}")
+PY
+
+step "predict end to end against the network alone: the run's best checkpoint, 8 photos of 1-4K"
+workers=(2 "$(( $(nproc) / 2 ))")  # predict's default on a GPU, and half the cores
+for count in "${workers[@]}"; do
+    "${cli[@]}" benchmark predict --ckpt "$best" --device "$device" --images 8 --workers "$count" \
+        --json "$work/predict_$count.json"
+done
+"$python" - "$out/predict_gpu.json" "${workers[@]/#/$work/predict_}" <<'PY'
+import json, sys
+from pathlib import Path
+runs = [json.loads(Path(f"{name}.json").read_text()) for name in sys.argv[2:]]
+merged = {**runs[0], "command": "; ".join(run["command"] for run in runs), "predict": [run["predict"] for run in runs]}
+Path(sys.argv[1]).write_text(json.dumps(merged, indent=1))
 PY
 
 if [[ ${COMPILE:-0} == 1 ]]; then
