@@ -3,6 +3,8 @@ predict (issue 28). The chosen paths' accuracy is tests/test_export.py's."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -79,13 +81,22 @@ def test_a_measurement_names_the_gpu_where_one_is_visible(monkeypatch) -> None:
 
     from mgd_sam2.benchmark.measurement import machine
 
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)  # a CPU run, whether or not a GPU is there
     assert "GPU" not in machine()
     gpu = types.SimpleNamespace(name="NVIDIA H200", total_memory=143771 * 2**20)
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda index: gpu)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda index: gpu if index == 1 else None)
     monkeypatch.setattr(torch.version, "cuda", "13.0")
-    assert machine().endswith(f"; GPU NVIDIA H200 (143771 MiB), CUDA 13.0, torch {torch.__version__}")
+    line = machine()
+    assert line.endswith(f"; GPU NVIDIA H200 (143771 MiB), CUDA 13.0, torch {torch.__version__}")
+    # the committed GPU measurements carry the same line (docs/measurements/gpu_*.json)
+    committed = json.loads((Path(__file__).parents[1] / "docs/measurements/gpu_nvidia_h200.json").read_text())
+    assert re.fullmatch(r".+, \d+ cores; CPU kind \w+ \(.+\); GPU NVIDIA H200 \(\d+ MiB\), CUDA [\d.]+, torch .+",
+                        committed["machine"])  # fmt: skip
+    monkeypatch.setattr(torch.version, "cuda", None)
+    monkeypatch.setattr(torch.version, "hip", "6.4")
+    assert "; GPU NVIDIA H200 (143771 MiB), ROCm 6.4, torch" in machine()
 
 
 def test_the_runtimes_isa_limits_are_read_and_recorded_but_leave_the_kind(monkeypatch, without_isa_limits) -> None:

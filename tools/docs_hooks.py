@@ -2,9 +2,8 @@
 
 Measured tables: ``<!-- measured: NAME -->`` becomes the table of ``docs/measurements/NAME.json`` (the JSON the
 command wrote, with the date, command and machine that produced it), drawn by the renderer of NAME's first word
-(``demo``, ``speed``, ``backends``, ``detail``, ``app``, ``ceiling``, ``gpu``,
-``training``); the README's copy of a table is checked
-against the same rendering by tests/test_docs.py.
+(``demo``, ``speed``, ``backends``, ``detail``, ``app``, ``ceiling``, ``gpu``, ``training``); the README's copy of a
+table is checked against the same rendering by tests/test_docs.py.
 
 The choices of ``model export --fastest``: docs/benchmarks.md holds the table ``fastest_table`` renders from
 ``mgd_sam2.inference.fastest.FASTEST`` (a copy, so that the page reads the same on GitHub; tests/test_docs.py checks
@@ -215,15 +214,18 @@ def gpu_table(measurement: dict) -> str:
     lines = ["| batch | precision | pass | latency p50 (ms) | latency p90 (ms) | images/s | peak GPU memory (GiB) | "
              "probabilities vs fp32 (mean abs) |", "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for run in runs:
-        distance = run["sigmoid_diff_vs_fp32"]
+        distance = run["sigmoid_diff_vs_fp32"]  # None for a training step; 0 for fp32 itself
+        memory = run["peak_gpu_memory_mb"]
         lines.append(
             f"| {run['batch']} | {run['precision']} | {'training step' if run['train'] else 'inference'} | "
             f"{run['latency_ms_p50']:.1f} | {run['latency_ms_p90']:.1f} | {run['throughput_img_s']:.1f} | "
-            f"{run['peak_gpu_memory_mb'] / 1024:.1f} | {'—' if distance is None else f'{distance:.1e}'} |"
+            f"{'—' if memory is None else f'{memory / 1024:.1f}'} | "
+            f"{'—' if run['precision'] == '32-true' or distance is None else f'{distance:.1e}'} |"
         )
-    profiled = [run for run in runs if run["parts_s"]]
+    profiled = [run for run in runs if run.get("parts_s")]
     if profiled:
-        header = ["part (ms per image, each part synchronised)", *[run["precision"] for run in profiled]]
+        header = ["part (ms per image, each part synchronised)",
+                  *[f"batch {run['batch']}, {run['precision']}" for run in profiled]]  # fmt: skip
         lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for part in (*SPEED_PARTS, "other", "network", "pre-processing", "post-processing"):
             cells = [f"{run['parts_s'][part] * 1000:.1f}" for run in profiled]

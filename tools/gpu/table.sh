@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# On a GPU machine: the GPU table of docs/benchmarks.md ("On a GPU") and a short bf16 training run, each result
-# into $OUT (default runs/gpu): machine.txt, speed_gpu.json, train_step_gpu.json, fit.log, test_gpu.json,
-# predict_gpu.json, and with COMPILE=1 speed_gpu_compiled.json (base_plus took over 4 minutes to compile on an H200).
-# Wheels from tools/gpu/wheelhouse.sh are installed first when WHEEL_DIR exists.
+# On a GPU machine: the GPU tables of docs/benchmarks.md ("On a GPU") and a short bf16 training run, each result
+# into $OUT (default runs/gpu), 7 files (8 with COMPILE=1): table.log (everything printed, the machine first),
+# speed_gpu.json, speed_gpu_batches.json, speed_gpu_profile.json, train_step_gpu.json, test_gpu.json (the training
+# run, as docs/measurements/training_*.json), predict_gpu.json, and with COMPILE=1 speed_gpu_compiled.json. On an
+# H200 (2026-12-04) the install and the steps up to the training run's test took 5 minutes, the batches and profile
+# runs added since under 2 more (a call of their own: 103 s), and compiling base_plus did not end in 4 minutes: where
+# a call is limited to 10 minutes, give COMPILE=1 a call of its own. Wheels from tools/gpu/wheelhouse.sh are
+# installed first when WHEEL_DIR exists.
 # Usage (repository root): bash tools/gpu/table.sh [WHEEL_DIR]
 # A rehearsal on a CPU, the same steps on the micro preset and a small dataset (PYTHON: an interpreter with the
 # package installed; WHEEL_DIR absent, so nothing is installed):
@@ -21,6 +25,7 @@ bf16=${BF16:-bf16-mixed}  # BF16=32-true where bf16 is refused (a CPU without na
 num=${NUM:-200}
 read -r -a size <<<"${SIZE:-768 1280}"
 mkdir -p "$out" "$work"
+exec > >(tee -a "$out/table.log") 2>&1
 if [[ -d $whl ]]; then
     "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$work/site" "$whl"/*.whl
     export PYTHONPATH=$work/site${PYTHONPATH:+:$PYTHONPATH}
@@ -33,18 +38,22 @@ accelerator=$([[ $device == cuda ]] && echo gpu || echo cpu)
 step() { echo "== $(date -u +%T) $*"; }
 
 step machine
-{ nvidia-smi || true; grep -m1 'model name' /proc/cpuinfo || true; nproc
-  "$python" -c 'import sys, torch, lightning; print(sys.version); print("torch", torch.__version__, "lightning",
-lightning.__version__, "cuda", torch.cuda.is_available())'; } 2>&1 | tee "$out/machine.txt"
+nvidia-smi || true
+grep -m1 'model name' /proc/cpuinfo || true
+nproc
+"$python" -c 'import sys, torch, lightning; print(sys.version); print("torch", torch.__version__, "lightning",
+lightning.__version__, "cuda", torch.cuda.is_available())'
 
-step "inference speed (batch 1 and 8, fp32 and bf16)"
-"${cli[@]}" benchmark speed --preset "$preset" --device "$device" --batch 1,8 --precision "32-true,$bf16" \
-    --json "$out/speed_gpu.json"
+step "inference speed (batch 1 and 8, fp32 and bf16; batch 2, 4 and 16 in bf16; the parts at batch 1)"
+speed=("${cli[@]}" benchmark speed --preset "$preset" --device "$device")
+"${speed[@]}" --batch 1,8 --precision "32-true,$bf16" --json "$out/speed_gpu.json"
+"${speed[@]}" --batch 2,4,16 --precision "$bf16" --json "$out/speed_gpu_batches.json"
+"${speed[@]}" --batch 1 --precision "32-true,$bf16" --profile --json "$out/speed_gpu_profile.json"
 step "training step (batch 2, bf16)"
-"${cli[@]}" benchmark speed --preset "$preset" --device "$device" --batch 2 --precision "$bf16" --train \
-    --json "$out/train_step_gpu.json"
+"${speed[@]}" --batch 2 --precision "$bf16" --train --json "$out/train_step_gpu.json"
 
 step "short bf16 training run: the recipe of lightning_config.yaml, random weights (no SAM2 checkpoint), trunk trained"
+start=$SECONDS
 data=$work/data_${num}_${size[0]}_${size[1]}  # synth refuses a folder made with other settings
 "${cli[@]}" synth --out "$data/synthetic" --num "$num" --size "${size[@]}" --held-out 0 --workers "$(nproc)"
 fit=$work/fit
@@ -55,13 +64,14 @@ common=(-c lightning_config.yaml --trainer.accelerator "$accelerator" --trainer.
     --model.pretrained_lr_scale 1.0 --data.root "$data" --data.train '[synthetic/SYN-TR]'
     --data.val '[synthetic/SYN-VD]' --data.test '[synthetic/SYN-TE]' --data.num_workers "$(( $(nproc) / 2 ))")
 "${cli[@]}" fit "${common[@]}" --trainer.max_steps "$steps" --trainer.log_every_n_steps 10 \
-    --trainer.check_val_every_n_epoch null --trainer.val_check_interval "$val_every" 2>&1 | tee "$out/fit.log"
+    --trainer.check_val_every_n_epoch null --trainer.val_check_interval "$val_every"
 best=$(ls "$fit"/gpu/version_0/checkpoints/best.ckpt)
-"${cli[@]}" test "${common[@]}" --ckpt_path "$best" 2>&1 | tee -a "$out/fit.log"
+"${cli[@]}" test "${common[@]}" --ckpt_path "$best"
 # every scalar the run logged (loss curve, validation, test) and the trivial baseline's test scores, as JSON
-"$python" - "$fit/gpu" "$data/synthetic" "$out/test_gpu.json" <<'PY'
+"$python" - "$fit/gpu" "$data/synthetic" "$out/test_gpu.json" "$device" "$(( SECONDS - start ))" <<'PY'
 import json, sys
 from pathlib import Path
+import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from mgd_sam2.benchmark.measurement import measurement
 from mgd_sam2.metrics.baseline import synthetic_constant_scores
@@ -72,29 +82,38 @@ for events in sorted(Path(sys.argv[1]).rglob("events.out.tfevents.*")):
     for tag in accumulator.Tags()["scalars"]:
         scalars.setdefault(tag, []).extend((event.step, event.value) for event in accumulator.Scalars(tag))
 constant = synthetic_constant_scores(sys.argv[2], ["SYN-TE"])["SYN-TE"]
-results = measurement({"scalars": scalars, "constant_SYN-TE": constant}, "bash tools/gpu/table.sh")
+if sys.argv[4] == "cuda":
+    torch.cuda.init()  # so that the machine line names the GPU the run used
+results = {"scalars": scalars, "constant_SYN-TE": constant, "seconds": int(sys.argv[5])}  # synth, fit and test
+results = measurement(results, "bash tools/gpu/table.sh")
 Path(sys.argv[3]).write_text(json.dumps(results, indent=1))  # as docs/measurements/training_*.json
 for key in ("Smeasure", "wFmeasure", "MAE"):
     print(f"SYN-TE {key}: trained {scalars[f'test/SYN-TE/{key}'][-1][1]:.4f}, constant {constant[key]:.4f}")
 PY
 
-step "predict end to end against the network alone: the run's best checkpoint, 8 photos of 1-4K"
-workers=(2 "$(( $(nproc) / 2 ))")  # predict's default on a GPU, and half the cores
+step "predict end to end against the network alone: the run's best checkpoint, 8 photos of 1-4K drawn once"
+photos=$work/photos
+rm -rf "$photos"
+"$python" -c 'import sys; from pathlib import Path; from mgd_sam2.benchmark.predict_speed import mixed_photos
+mixed_photos(Path(sys.argv[1]), 8)' "$photos"
+workers=(2)  # predict's default on a GPU, and half the cores where that is more
+if (( $(nproc) / 2 > 2 )); then workers+=("$(( $(nproc) / 2 ))"); fi
+runs=()
 for count in "${workers[@]}"; do
-    "${cli[@]}" benchmark predict --ckpt "$best" --device "$device" --images 8 --workers "$count" \
-        --json "$work/predict_$count.json"
+    runs+=("$work/predict_$count.json")
+    "${cli[@]}" benchmark predict --ckpt "$best" --device "$device" --input "$photos" --workers "$count" \
+        --json "${runs[-1]}"
 done
-"$python" - "$out/predict_gpu.json" "${workers[@]/#/$work/predict_}" <<'PY'
+"$python" - "$out/predict_gpu.json" "${runs[@]}" <<'PY'
 import json, sys
 from pathlib import Path
-runs = [json.loads(Path(f"{name}.json").read_text()) for name in sys.argv[2:]]
+runs = [json.loads(Path(name).read_text()) for name in sys.argv[2:]]
 merged = {**runs[0], "command": "; ".join(run["command"] for run in runs), "predict": [run["predict"] for run in runs]}
-Path(sys.argv[1]).write_text(json.dumps(merged, indent=1))
+Path(sys.argv[1]).write_text(json.dumps(merged, indent=1))  # one row per loader-process count
 PY
 
 if [[ ${COMPILE:-0} == 1 ]]; then
     step "inference speed, torch.compile"
-    "${cli[@]}" benchmark speed --preset "$preset" --device "$device" --batch 1,8 --precision "32-true,$bf16" \
-        --compile --json "$out/speed_gpu_compiled.json"
+    "${speed[@]}" --batch 1,8 --precision "32-true,$bf16" --compile --json "$out/speed_gpu_compiled.json"
 fi
 step done

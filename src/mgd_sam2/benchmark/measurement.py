@@ -15,7 +15,8 @@ LIMITED_BY = "instruction sets limited by"
 def machine() -> str:
     """The CPU (its name, family and model numbers), its core count and its kind with the flags that decide the fast
     paths (inference/cpu_kind.py), the runtimes' instruction-set limits where the environment sets them (a smaller
-    CPU kind emulated), and the first CUDA GPU where one is visible (its name, memory, CUDA and torch versions)."""
+    CPU kind emulated), and the GPU where this process used one (its name, memory, CUDA and torch versions; a CPU
+    run on a machine with a GPU names none, and naming one never starts CUDA)."""
     import torch
 
     from mgd_sam2.inference.cpu_kind import CPUINFO, cpuinfo_fields, describe_isa_limits, detect_cpu_kind
@@ -29,10 +30,10 @@ def machine() -> str:
     if limits:
         described += (f"; {LIMITED_BY} {limits} (emulating a smaller CPU: ONNX Runtime has no such switch, and "
                       "OpenVINO's own kernels and fp32 matrix products ignore them)")  # fmt: skip
-    if torch.cuda.is_available():
-        gpu = torch.cuda.get_device_properties(0)
-        described += (f"; GPU {gpu.name} ({gpu.total_memory // 2**20} MiB), CUDA {torch.version.cuda}, "
-                      f"torch {torch.__version__}")  # fmt: skip
+    if torch.cuda.is_initialized():
+        gpu = torch.cuda.get_device_properties(torch.cuda.current_device())
+        runtime = f"CUDA {torch.version.cuda}" if torch.version.cuda else f"ROCm {torch.version.hip}"
+        described += f"; GPU {gpu.name} ({gpu.total_memory // 2**20} MiB), {runtime}, torch {torch.__version__}"
     return described
 
 
