@@ -58,3 +58,37 @@ def test_predict_reads_in_worker_processes_only_while_a_gpu_runs_the_network() -
     on_a_gpu = MGDSAM2(NetworkConfig(preset="micro"))  # a TorchBackend left where its network is (here: "a GPU")
     on_a_gpu.parameters = lambda: iter([SimpleNamespace(device=torch.device("cuda", 0))])
     assert loader_workers(TorchBackend(on_a_gpu)) == 2
+
+
+def test_predict_writes_in_order_in_its_writer_thread_and_raises_a_writes_error(tmp_path) -> None:
+    import threading
+
+    import numpy as np
+    from PIL import Image
+
+    from mgd_sam2.inference.predict import PENDING_WRITES, predict_files
+    from mgd_sam2.inference.writer import MaskWriter
+
+    paths = []
+    for index in range(PENDING_WRITES + 3):
+        paths.append(tmp_path / f"photo_{index}.png")
+        Image.fromarray(np.full((40 + index, 60, 3), 10 * index, np.uint8)).save(paths[-1])
+
+    class Recording(MaskWriter):
+        def __init__(self, output, fail_at: int | None = None) -> None:
+            super().__init__(output, settings={})
+            self.calls, self.fail_at = [], fail_at
+
+        def write(self, prediction: dict) -> None:
+            self.calls.append((prediction["name"], threading.current_thread().name))
+            if len(self.calls) == self.fail_at:
+                raise OSError("disk full")
+            super().write(prediction)
+
+    backend = TorchBackend(MGDSAM2(NetworkConfig(preset="micro")).eval())
+    writer = predict_files(backend, paths, Recording(tmp_path / "out"), show=False)
+    assert [names for names, _ in writer.calls] == [[path.stem] for path in paths]  # one batch each, in order
+    assert {thread for _, thread in writer.calls} == {"mask-writer_0"}  # not predict's own thread
+    assert writer.written == [tmp_path / "out" / f"{path.stem}.png" for path in paths]
+    with pytest.raises(OSError, match="disk full"):
+        predict_files(backend, paths, Recording(tmp_path / "failing", fail_at=len(paths)), show=False)  # the last

@@ -50,9 +50,8 @@ def predict_throughput(
     backend: Backend, records: list[Record], workers: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
 ) -> dict[str, float]:
     """Images/s of the network alone and of ``predict_files`` end to end (batch 1, ``workers`` loader processes;
-    None: predict's default), their ratio, and where the end-to-end pass's time per image went beyond the network's:
-    writing (PNG encoding and saving, in predict's main process) and the rest (waiting for the loader processes, the
-    maps' resize to each photo)."""
+    None: predict's default), their ratio, and the time per image predict's writer thread spent encoding and saving
+    the maps (alongside the network: where it nears the end-to-end time per image, writing bounds predict)."""
     workers = loader_workers(backend) if workers is None else workers
     dataset = SegmentationDataset(records, backend.input_size, "predict", grid=backend.grid, max_pixels=max_pixels)
     batches = [collate([dataset[index]]) for index in range(len(dataset))]
@@ -72,8 +71,6 @@ def predict_throughput(
         start = time.perf_counter()
         predict_files(backend, records, writer, workers=workers, max_pixels=max_pixels)
         end_to_end_s = time.perf_counter() - start
-    per_image_ms = {name: 1000 * seconds / len(records) for name, seconds in
-                    (("network", network_s), ("end_to_end", end_to_end_s), ("writing", writer.seconds))}  # fmt: skip
     return {
         "images": len(records),
         "megapixels_mean": sum(int(h) * int(w) for batch in batches for h, w in batch["size"]) / len(records) / 1e6,
@@ -81,13 +78,12 @@ def predict_throughput(
         "network_img_s": len(records) / network_s,
         "end_to_end_img_s": len(records) / end_to_end_s,
         "end_to_end_vs_network": network_s / end_to_end_s,
-        "writing_ms_per_image": per_image_ms["writing"],
-        "rest_ms_per_image": per_image_ms["end_to_end"] - per_image_ms["network"] - per_image_ms["writing"],
+        "writing_ms_per_image": 1000 * writer.seconds / len(records),
     }
 
 
 class TimedWriter(MaskWriter):
-    """A `MaskWriter` that also adds up the seconds its ``write`` calls take (predict's main process)."""
+    """A `MaskWriter` that also adds up the seconds its ``write`` calls take (predict's writer thread)."""
 
     seconds = 0.0
 

@@ -1,7 +1,9 @@
-"""The predict loop: image files -> views (loader workers) -> a backend -> 8-bit maps -> a writer."""
+"""The predict loop: image files -> views (loader workers) -> a backend -> 8-bit maps -> a writer (its own thread)."""
 
 from __future__ import annotations
 
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,9 @@ def backend_device(backend: Backend) -> torch.device:
     return device or torch.device("cpu")
 
 
+PENDING_WRITES = 2  # batches of maps waiting for the writer thread: bounds the memory they hold
+
+
 def loader_workers(backend: Backend) -> int:
     """predict's default loader processes: 2 while a GPU runs the network; 0 on the CPU, whose cores the network's
     threads already use, so that reader processes would only take cores from it (measured: docs/benchmarks.md,
@@ -75,7 +80,9 @@ def predict_files(
     and save with ``writer`` (returned, with its ``written`` and ``failures``).
 
     Images are read, resized and cut into views in ``workers`` loader processes while the network runs (None:
-    `loader_workers`). ``detail``: a detail mode (inference/detail.py).
+    `loader_workers`); the maps are encoded and saved in one writer thread while the next batch runs (Pillow
+    encodes without holding the GIL), in order, at most `PENDING_WRITES` batches behind; a write's error is raised
+    here. ``detail``: a detail mode (inference/detail.py).
     """
     check_tta(backend, tta)
     records = [item if isinstance(item, Record) else Record(Path(item).stem, "predict", Path(item)) for item in images]
@@ -87,11 +94,22 @@ def predict_files(
     cuda = device.type == "cuda"
     workers = loader_workers(backend) if workers is None else workers
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate, pin_memory=cuda)
-    with torch.inference_mode(), progress_bar(len(records), "predicting", show=show) as advance:
+    pending: deque[Future] = deque()
+    with (
+        torch.inference_mode(),
+        progress_bar(len(records), "predicting", show=show) as advance,
+        ThreadPoolExecutor(1, thread_name_prefix="mask-writer") as writing,
+    ):
         for batch in loader:
             if cuda and "input" in batch:
                 batch["input"] = batch["input"].to(device, non_blocking=True)
-            writer.write(predict_batch(backend, batch, tta=tta, detail=detail, show=show))
+            pending.append(
+                writing.submit(writer.write, predict_batch(backend, batch, tta=tta, detail=detail, show=show))
+            )
+            if len(pending) > PENDING_WRITES:
+                pending.popleft().result()
             advance(len(batch.get("name", [])) + len(batch.get("errors", [])))
+        for write in pending:
+            write.result()
     writer.finish()
     return writer
