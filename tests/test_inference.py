@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -60,7 +62,9 @@ def test_predict_reads_in_worker_processes_only_while_a_gpu_runs_the_network() -
     assert loader_workers(TorchBackend(on_a_gpu)) == 2
 
 
-def test_predict_writes_in_order_in_its_writer_thread_and_raises_a_writes_error(tmp_path) -> None:
+def test_predict_writes_in_order_in_its_writer_thread_and_raises_a_writes_error(tmp_path: Path) -> None:
+    """Maps are written in order by one thread other than predict's; a write's error stops predict before it runs
+    more than `PENDING_WRITES` batches, also when it is the last write's."""
     import threading
 
     import numpy as np
@@ -75,20 +79,27 @@ def test_predict_writes_in_order_in_its_writer_thread_and_raises_a_writes_error(
         Image.fromarray(np.full((40 + index, 60, 3), 10 * index, np.uint8)).save(paths[-1])
 
     class Recording(MaskWriter):
-        def __init__(self, output, fail_at: int | None = None) -> None:
+        def __init__(self, output: Path, fail_at: int | None = None) -> None:
             super().__init__(output, settings={})
             self.calls, self.fail_at = [], fail_at
 
         def write(self, prediction: dict) -> None:
-            self.calls.append((prediction["name"], threading.current_thread().name))
+            self.calls.append((prediction["name"], threading.current_thread()))
             if len(self.calls) == self.fail_at:
                 raise OSError("disk full")
             super().write(prediction)
 
     backend = TorchBackend(MGDSAM2(NetworkConfig(preset="micro")).eval())
+    batches_run = []
+    logits = backend.logits
+    backend.logits = lambda views: batches_run.append(1) or logits(views)
     writer = predict_files(backend, paths, Recording(tmp_path / "out"), show=False)
     assert [names for names, _ in writer.calls] == [[path.stem] for path in paths]  # one batch each, in order
-    assert {thread for _, thread in writer.calls} == {"mask-writer_0"}  # not predict's own thread
+    (thread,) = {thread for _, thread in writer.calls}
+    assert thread is not threading.current_thread() and thread.name.startswith("mask-writer")
     assert writer.written == [tmp_path / "out" / f"{path.stem}.png" for path in paths]
-    with pytest.raises(OSError, match="disk full"):
-        predict_files(backend, paths, Recording(tmp_path / "failing", fail_at=len(paths)), show=False)  # the last
+    for fail_at, batches in ((1, PENDING_WRITES), (len(paths), len(paths))):  # the first write's error, the last's
+        batches_run.clear()
+        with pytest.raises(OSError, match="disk full"):
+            predict_files(backend, paths, Recording(tmp_path / f"failing_{fail_at}", fail_at=fail_at), show=False)
+        assert len(batches_run) == batches

@@ -11,6 +11,7 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from PIL import Image
@@ -85,9 +86,11 @@ def predict_throughput(
 class TimedWriter(MaskWriter):
     """A `MaskWriter` that also adds up the seconds its ``write`` calls take (predict's writer thread)."""
 
-    seconds = 0.0
+    def __init__(self, output: str | Path, settings: dict[str, Any]) -> None:
+        super().__init__(output, settings=settings)
+        self.seconds = 0.0
 
-    def write(self, prediction: dict) -> None:
+    def write(self, prediction: dict[str, Any]) -> None:
         start = time.perf_counter()
         super().write(prediction)
         self.seconds += time.perf_counter() - start

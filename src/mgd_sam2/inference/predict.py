@@ -20,6 +20,8 @@ from mgd_sam2.inference.refine import detail_map
 from mgd_sam2.inference.writer import MaskWriter
 from mgd_sam2.utils.progress import progress_bar
 
+PENDING_WRITES = 2  # batches of maps held at once, the writer thread's and the newest: bounds their memory
+
 
 def predict_batch(
     backend: Backend, batch: PredictBatch, tta: bool = False, detail: Detail = OFF, show: bool = False
@@ -55,9 +57,6 @@ def backend_device(backend: Backend) -> torch.device:
     return device or torch.device("cpu")
 
 
-PENDING_WRITES = 2  # batches of maps waiting for the writer thread: bounds the memory they hold
-
-
 def loader_workers(backend: Backend) -> int:
     """predict's default loader processes: 2 while a GPU runs the network; 0 on the CPU, whose cores the network's
     threads already use, so that reader processes would only take cores from it (measured: docs/benchmarks.md,
@@ -81,8 +80,9 @@ def predict_files(
 
     Images are read, resized and cut into views in ``workers`` loader processes while the network runs (None:
     `loader_workers`); the maps are encoded and saved in one writer thread while the next batch runs (Pillow
-    encodes without holding the GIL), in order, at most `PENDING_WRITES` batches behind; a write's error is raised
-    here. ``detail``: a detail mode (inference/detail.py).
+    encodes without holding the GIL), in order, with at most `PENDING_WRITES` batches of maps held; a write's error
+    is raised here before the next batch runs, and on any error the writes still queued are dropped (each file is
+    written atomically). ``detail``: a detail mode (inference/detail.py).
     """
     check_tta(backend, tta)
     records = [item if isinstance(item, Record) else Record(Path(item).stem, "predict", Path(item)) for item in images]
@@ -100,16 +100,19 @@ def predict_files(
         progress_bar(len(records), "predicting", show=show) as advance,
         ThreadPoolExecutor(1, thread_name_prefix="mask-writer") as writing,
     ):
-        for batch in loader:
-            if cuda and "input" in batch:
-                batch["input"] = batch["input"].to(device, non_blocking=True)
-            pending.append(
-                writing.submit(writer.write, predict_batch(backend, batch, tta=tta, detail=detail, show=show))
-            )
-            if len(pending) > PENDING_WRITES:
+        try:
+            for batch in loader:
+                if len(pending) == PENDING_WRITES:
+                    pending.popleft().result()
+                if cuda and "input" in batch:
+                    batch["input"] = batch["input"].to(device, non_blocking=True)
+                prediction = predict_batch(backend, batch, tta=tta, detail=detail, show=show)
+                pending.append(writing.submit(writer.write, prediction))
+                advance(len(batch.get("name", [])) + len(batch.get("errors", [])))
+            while pending:
                 pending.popleft().result()
-            advance(len(batch.get("name", [])) + len(batch.get("errors", [])))
-        for write in pending:
-            write.result()
+        except BaseException:
+            writing.shutdown(cancel_futures=True)  # the write under way ends; an error it raises is this one's
+            raise
     writer.finish()
     return writer
