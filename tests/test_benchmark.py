@@ -316,12 +316,13 @@ def test_predict_benchmark_times_predict_end_to_end_against_the_network(
     from mgd_sam2.benchmark.predict_speed import MIXED_SIZES
 
     argv = ["benchmark", "predict", "--ckpt", str(trained_checkpoint), "--device", "cpu", "--workers", "0"]
-    assert main([*argv, "--images", "2", "--json", str(tmp_path / "p.json")]) == 0
-    row = json.loads((tmp_path / "p.json").read_text())["predict"]
-    assert row["images"] == 2 and row["workers"] == 0
-    assert row["megapixels_mean"] == pytest.approx(sum(w * h for w, h in MIXED_SIZES[:2]) / 2e6)
-    assert row["network_img_s"] > 0 and row["end_to_end_img_s"] > 0
-    assert 0 < row["writing_ms_per_image"] < 1000 / row["end_to_end_img_s"]  # the writer thread's share of it
+    assert main([*argv, "--images", "3", "--batch", "1,2", "--json", str(tmp_path / "p.json")]) == 0
+    rows = json.loads((tmp_path / "p.json").read_text())["predict"]
+    assert [(row["batch"], row["images"], row["workers"]) for row in rows] == [(1, 3, 0), (2, 3, 0)]
+    for row in rows:  # batch 2: a batch of 2 and one of 1, every image timed once
+        assert row["megapixels_mean"] == pytest.approx(sum(w * h for w, h in MIXED_SIZES[:3]) / 3e6)
+        assert row["network_img_s"] > 0 and row["end_to_end_img_s"] > 0
+        assert 0 < row["writing_ms_per_image"] < 1000 / row["end_to_end_img_s"]  # the writer thread's share of it
     photos = tmp_path / "photos"
     photos.mkdir()
     (photos / "broken.jpg").write_bytes(b"not a jpeg")

@@ -91,25 +91,26 @@ for key in ("Smeasure", "wFmeasure", "MAE"):
     print(f"SYN-TE {key}: trained {scalars[f'test/SYN-TE/{key}'][-1][1]:.4f}, constant {constant[key]:.4f}")
 PY
 
-step "predict end to end against the network alone: the run's best checkpoint, 8 photos of 1-4K drawn once"
+step "predict end to end against the network alone, batch 1 and 8: the run's best checkpoint, 16 photos of 1-4K"
 photos=$work/photos
 rm -rf "$photos"
 "$python" -c 'import sys; from pathlib import Path; from mgd_sam2.benchmark.predict_speed import mixed_photos
-mixed_photos(Path(sys.argv[1]), 8)' "$photos"
+mixed_photos(Path(sys.argv[1]), 16)' "$photos"
 workers=(2)  # predict's default on a GPU, and half the cores where that is more
 if (( $(nproc) / 2 > 2 )); then workers+=("$(( $(nproc) / 2 ))"); fi
 runs=()
 for count in "${workers[@]}"; do
     runs+=("$work/predict_$count.json")
-    "${cli[@]}" benchmark predict --ckpt "$best" --device "$device" --input "$photos" --workers "$count" \
-        --json "${runs[-1]}"
+    "${cli[@]}" benchmark predict --ckpt "$best" --device "$device" --input "$photos" --images 16 --batch 1,8 \
+        --workers "$count" --json "${runs[-1]}"
 done
 "$python" - "$out/predict_gpu.json" "${runs[@]}" <<'PY'
 import json, sys
 from pathlib import Path
 runs = [json.loads(Path(name).read_text()) for name in sys.argv[2:]]
-merged = {**runs[0], "command": "; ".join(run["command"] for run in runs), "predict": [run["predict"] for run in runs]}
-Path(sys.argv[1]).write_text(json.dumps(merged, indent=1))  # one row per loader-process count
+merged = {**runs[0], "command": "; ".join(run["command"] for run in runs),
+          "predict": [row for run in runs for row in run["predict"]]}
+Path(sys.argv[1]).write_text(json.dumps(merged, indent=1))  # one row per loader-process count and batch
 PY
 
 if [[ ${COMPILE:-0} == 1 ]]; then

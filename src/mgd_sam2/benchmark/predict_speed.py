@@ -1,9 +1,9 @@
 """``benchmark predict``: end-to-end ``predict`` throughput on a folder of photos, against the network alone.
 
 Network alone: every image read, resized and cut into views beforehand (not timed), then one backend call
-per image. End to end: ``predict_files`` on the same images, with its loader workers and its writer, into a
-temporary folder. Both after one untimed warm-up call. Their ratio is what reading, resizing and writing
-cost beyond the network (goal: within 10 %).
+per batch of images. End to end: ``predict_files`` on the same images and batch size, with its loader workers and
+its writer, into a temporary folder. Both after one untimed warm-up call. Their ratio is what reading, resizing
+and writing cost beyond the network (goal: within 10 %).
 """
 
 from __future__ import annotations
@@ -48,14 +48,20 @@ def mixed_photos(folder: Path, count: int) -> list[Path]:
 
 
 def predict_throughput(
-    backend: Backend, records: list[Record], workers: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+    backend: Backend,
+    records: list[Record],
+    workers: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    batch_size: int = 1,
 ) -> dict[str, float]:
-    """Images/s of the network alone and of ``predict_files`` end to end (batch 1, ``workers`` loader processes;
-    None: predict's default), their ratio, and the time per image predict's writer thread spent encoding and saving
-    the maps (alongside the network: where it nears the end-to-end time per image, writing bounds predict)."""
+    """Images/s of the network alone and of ``predict_files`` end to end (``batch_size`` images per call,
+    ``workers`` loader processes; None: predict's default), their ratio, and the time per image predict's writer
+    thread spent encoding and saving the maps (alongside the network: where it nears the end-to-end time per image,
+    writing bounds predict)."""
     workers = loader_workers(backend) if workers is None else workers
     dataset = SegmentationDataset(records, backend.input_size, "predict", grid=backend.grid, max_pixels=max_pixels)
-    batches = [collate([dataset[index]]) for index in range(len(dataset))]
+    batches = [collate([dataset[index] for index in range(start, min(start + batch_size, len(dataset)))])
+               for start in range(0, len(dataset), batch_size)]  # fmt: skip
     unreadable = [error for batch in batches for error in batch.get("errors", [])]
     if unreadable:
         raise UserError(f"benchmark predict: cannot read {unreadable[0][0]} ({unreadable[0][1]}); time readable images")
@@ -70,11 +76,12 @@ def predict_throughput(
     with tempfile.TemporaryDirectory() as folder:
         writer = TimedWriter(folder, settings={})
         start = time.perf_counter()
-        predict_files(backend, records, writer, workers=workers, max_pixels=max_pixels)
+        predict_files(backend, records, writer, batch_size=batch_size, workers=workers, max_pixels=max_pixels)
         end_to_end_s = time.perf_counter() - start
     return {
         "images": len(records),
         "megapixels_mean": sum(int(h) * int(w) for batch in batches for h, w in batch["size"]) / len(records) / 1e6,
+        "batch": batch_size,
         "workers": workers,
         "network_img_s": len(records) / network_s,
         "end_to_end_img_s": len(records) / end_to_end_s,

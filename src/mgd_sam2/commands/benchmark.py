@@ -196,6 +196,12 @@ def add_predict_arguments(actions: argparse._SubParsersAction) -> None:
         type=non_negative_int,
         help="predict's loader processes (default: predict's, 2 on a GPU, 0 on the CPU)",
     )
+    predict.add_argument(
+        "--batch",
+        type=comma_list(positive_int),
+        default=[1],
+        help="comma-separated batch sizes (predict's --batch-size), one row each, e.g. 1,8",
+    )
     predict.add_argument("--json", type=Path, help="also write the results here")
 
 
@@ -591,9 +597,10 @@ def predict_results(args: argparse.Namespace) -> dict:
     print(f"model: {segmenter.description}")
     with tempfile.TemporaryDirectory() as scratch:
         records = photos(args.input, args.images, Path(scratch))
-        results = {"predict": predict_throughput(segmenter.backend, records, args.workers, args.max_pixels)}
-    print_rows("predict throughput, batch 1", [results["predict"]])
-    return results
+        rows = [predict_throughput(segmenter.backend, records, args.workers, args.max_pixels, batch)
+                for batch in args.batch]  # fmt: skip
+    print_rows("predict throughput", rows)
+    return {"predict": rows}
 
 
 def scaling_results(args: argparse.Namespace) -> dict:

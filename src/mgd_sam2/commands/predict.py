@@ -45,7 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="redo images whose outputs exist (outputs made with other weights or options are redone anyway); "
         "files that predict did not write are never overwritten",
     )
-    parser.add_argument("--batch-size", type=positive_int, default=1, help="images per forward pass")
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        default=1,
+        help="images per forward pass; on a GPU the network runs more images per second at 8 than at 1 (measured in "
+        "docs/benchmarks.md, On a GPU)",
+    )
     parser.add_argument(
         "--workers",
         type=non_negative_int,
