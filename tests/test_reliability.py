@@ -286,19 +286,38 @@ def test_one_exif_rule_everywhere(trained_checkpoint, tmp_path, capsys) -> None:
 
 
 def test_label_map_masks_are_read_as_0_255(tmp_path, capsys) -> None:
+    """0/1 label maps, 8-bit masks saved in 16 bits and full-range 16-bit masks all score as the 8-bit mask; an
+    empty GT is scored, with a note."""
     rng = np.random.default_rng(0)
     gt = (rng.random((40, 50)) > 0.6).astype(np.uint8)
     pred = np.clip(gt * 200 + rng.integers(0, 50, gt.shape), 0, 255).astype(np.uint8)
-    for name, values in (("labels", gt), ("bytes", gt * 255)):
+    masks = {
+        "bytes": gt * 255,
+        "labels": gt,
+        "labels16": gt.astype(np.uint16),
+        "bytes16": gt.astype(np.uint16) * 255,
+        "full16": gt.astype(np.uint16) * 65535,
+        "empty": np.zeros_like(gt),
+    }
+    for name, values in masks.items():
         (tmp_path / name).mkdir()
         Image.fromarray(values).save(tmp_path / name / "x.png")
+    assert Image.open(tmp_path / "labels16" / "x.png").mode.startswith("I")  # saved in 16 bits
     (tmp_path / "pred").mkdir()
     Image.fromarray(pred).save(tmp_path / "pred" / "x.png")
-    labels = evaluate_folders(tmp_path / "pred", tmp_path / "labels", ["S", "MAE"], workers=0, progress=False)
-    reference = evaluate_folders(tmp_path / "pred", tmp_path / "bytes", ["S", "MAE"], workers=0, progress=False)
-    assert labels.scores == reference.scores
-    assert any("label maps: read as 0/255" in note for note in labels.notes) and not reference.notes
-    assert np.array_equal(read_mask(tmp_path / "labels" / "x.png"), gt * 255)
+    results = {
+        name: evaluate_folders(tmp_path / "pred", tmp_path / name, ["S", "MAE"], workers=0, progress=False)
+        for name in masks
+    }
+    reference = results["bytes"]
+    assert not reference.notes
+    for name in ("labels", "labels16", "bytes16", "full16"):
+        assert results[name].scores == reference.scores, name
+        assert np.array_equal(read_mask(tmp_path / name / "x.png"), gt * 255), name
+    for name in ("labels", "labels16"):
+        assert any("label maps: read as 0/255" in note for note in results[name].notes), name
+    assert results["empty"].scores != reference.scores
+    assert [note for note in results["empty"].notes if "1 GT masks have no foreground pixel" in note]
 
 
 def test_evaluate_reads_rgba_predictions_from_alpha_and_leaves_out_our_cutouts(

@@ -64,7 +64,12 @@ def mode_warnings(image: Image.Image, path: Path, role: str) -> list[Problem]:
     problems = []
     if image.mode in HIGH_DEPTH_MODES:
         problems.append(
-            Problem(str(path), f"16-bit {role} (mode {image.mode}); read as 8-bit by scaling (value >> 8)", False)
+            Problem(
+                str(path),
+                f"16-bit {role} (mode {image.mode}); read as 8-bit by scaling (value >> 8), or as is where every "
+                "value is at most 255",
+                False,
+            )
         )
     if has_alpha(image):
         problems.append(Problem(str(path), f"{role} has an alpha channel; the alpha is ignored when reading", False))

@@ -7,6 +7,8 @@ PIL decodes everything (a truncated file raises instead of yielding a half-grey 
   read as stored; ``check-data`` reports a dataset image whose mask only matches it unrotated.
 * **Label maps**: a GT mask whose values are only 0 and 1 is read as 0/255 (``check-data`` and
   ``evaluate`` say so), since foreground is > 128 everywhere else.
+* **16-bit images** are scaled to 8 bits (value >> 8), except those whose every value is at most 255 (an 8-bit
+  map or a label map saved in 16 bits), which are read as they are.
 * **Prediction maps** with an alpha channel (our cut-outs, or any RGBA map) are read from the alpha
   channel unless it is fully opaque; otherwise from their gray values.
 * **Our own outputs**: PNGs written by ``mgd-sam2 predict`` carry their settings in a text chunk
@@ -68,13 +70,18 @@ def exif_orientation(image: Image.Image) -> int:
 
 
 def to_uint8(array: np.ndarray) -> np.ndarray:
-    """8-bit view of an integer image: 16-bit (and 32-bit 'I') maps are scaled down, not clipped."""
+    """8-bit view of an integer image: 16-bit (and 32-bit 'I') maps are scaled down, not clipped, except a map whose
+    values all fit in 8 bits (an 8-bit map or 0/1 label map saved in 16 bits), which keeps its values: scaled, its
+    every pixel would be 0."""
     if array.dtype == np.uint8:
         return array
     if array.dtype == bool:
         return array.astype(np.uint8) * 255
     if np.issubdtype(array.dtype, np.integer):
-        bits = 16 if array.max(initial=0) <= 0xFFFF else 32
+        largest = int(array.max(initial=0))
+        if largest <= 0xFF and int(array.min(initial=0)) >= 0:
+            return array.astype(np.uint8)
+        bits = 16 if largest <= 0xFFFF else 32
         return (array.astype(np.uint64) >> (bits - 8)).astype(np.uint8)
     return np.clip(array * 255, 0, 255).astype(np.uint8)  # float images in [0, 1]
 

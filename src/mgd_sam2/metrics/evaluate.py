@@ -24,6 +24,7 @@ from torchmetrics import MetricCollection
 
 from mgd_sam2.data.io import (
     CUTOUT_SUFFIX,
+    FOREGROUND_THRESHOLD,
     GREY_SHARE,
     UnreadableImageError,
     decode_mask,
@@ -137,8 +138,8 @@ class PairMeasurer:
         self.metrics, self.resize_pred = metrics, resize_pred
 
     def __call__(self, pair: tuple[str, Path, Path]) -> tuple[str, Any, Any]:
-        """-> (stem, (H, W), result with the flags "gt_label_map", "gt_grey" and "pred_low_range"), or (stem, None,
-        error)."""
+        """-> (stem, (H, W), result with the flags "gt_label_map", "gt_grey", "gt_empty" and "pred_low_range"), or
+        (stem, None, error)."""
         name, pred_path, gt_path = pair
         try:
             pred, (gt, label_map) = read_prediction(pred_path), decode_mask(gt_path)
@@ -149,7 +150,12 @@ class PairMeasurer:
                 return name, None, f"prediction {pred.shape[::-1]} vs ground truth {gt.shape[::-1]} (W x H)"
             pred = cv2.resize(pred, gt.shape[::-1], interpolation=cv2.INTER_LINEAR)
         result = measure_all(self.metrics, ImagePair(pred, gt))
-        flags = {"gt_label_map": label_map, "gt_grey": is_grey_map(gt), "pred_low_range": is_label_map(pred)}
+        flags = {
+            "gt_label_map": label_map,
+            "gt_grey": is_grey_map(gt),
+            "gt_empty": not bool((gt > FOREGROUND_THRESHOLD).any()),
+            "pred_low_range": is_label_map(pred),
+        }
         return name, gt.shape, {**result, **flags}
 
 
@@ -218,7 +224,7 @@ def evaluate_folders(
     metrics = build_metrics(
         metric_names or list(METRIC_CLASSES), hce_binarize=hce_binarize, skeleton_cache=skeleton_cache
     )
-    per_image, errors, label_maps, low_range, grey = [], [], 0, 0, []
+    per_image, errors, label_maps, low_range, grey, empty = [], [], 0, 0, [], []
     for name, shape, result in parallel_map(
         PairMeasurer(metrics, resize_pred), pairs, allowed, "evaluating", show=progress
     ):
@@ -229,6 +235,8 @@ def evaluate_folders(
         low_range += result.pop("pred_low_range")
         if result.pop("gt_grey"):
             grey.append(name)
+        if result.pop("gt_empty"):
+            empty.append(name)
         metrics.update(results=[result])
         scalars = {key: result[key] for key in SCALAR_KEYS if key in result}
         per_image.append({"name": name, "height": shape[0], "width": shape[1], **scalars})
@@ -242,6 +250,12 @@ def evaluate_folders(
         notes.append(
             f"{len(grey)} GT masks are grey images, not masks (over {GREY_SHARE:.0%} of their pixels far from black "
             f"and white), e.g. {', '.join(grey[:3])}: foreground is > 128, so their scores say little; check --gt"
+        )
+    if empty:
+        notes.append(
+            f"{len(empty)} GT masks have no foreground pixel (none > {FOREGROUND_THRESHOLD}), e.g. "
+            f"{', '.join(empty[:3])}: scored as pysodmetrics scores empty masks, which says little about the "
+            "predictions; check --gt where every mask should hold an object"
         )
     if headers.jpeg:
         notes.append(
