@@ -175,6 +175,33 @@ def test_a_broken_model_folder_is_a_one_line_error(trained_checkpoint: Path, tmp
         Segmenter.load(other)
 
 
+def test_a_lightning_checkpoint_that_does_not_fit_its_network_is_a_one_line_error(
+    trained_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    """A tensor missing or of another shape: predict's one-line error names the file, no traceback."""
+    from mgd_sam2.inference.loading import MODULE_PREFIX
+
+    content = torch.load(trained_checkpoint, map_location="cpu", weights_only=False)
+    missing = {**content, "state_dict": dict(content["state_dict"])}
+    dropped = next(key for key in missing["state_dict"] if key.startswith(MODULE_PREFIX))
+    del missing["state_dict"][dropped]
+    other = json.loads(json.dumps(content["hyper_parameters"]))
+    other["network"]["preset"] = "tiny"  # micro's weights under a tiny network
+    image = tmp_path / "x.png"
+    Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(image)
+    for name, variant, why in (
+        ("missing", missing, f"missing ['{dropped.removeprefix(MODULE_PREFIX)}'"),
+        ("other", {**content, "hyper_parameters": other}, "size mismatch"),
+    ):
+        path = tmp_path / f"{name}.ckpt"
+        torch.save(variant, path)
+        argv = ["predict", "--ckpt", str(path), "--input", str(image), "--output", str(tmp_path / name)]
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert f"{path} does not fit the network its hyperparameters describes" in err and why in err, err
+        assert "Traceback" not in err
+
+
 FIXTURE = ROOT / "tests" / "fixtures" / "pysodmetrics"
 
 

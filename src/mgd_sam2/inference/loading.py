@@ -19,6 +19,7 @@ from mgd_sam2.models.checkpoints import (
     TRAINED_WEIGHTS_FORMAT,
     WEIGHTS_USE,
     CheckpointError,
+    load_fitting_state,
     load_official_state,
     load_sam2_state,
     read_weights_file,
@@ -86,7 +87,7 @@ def network_from_lightning(content: dict, source: str | Path) -> MGDSAM2:
         for key, value in content["state_dict"].items()
         if key.startswith(MODULE_PREFIX)
     }
-    network.load_state_dict(state)
+    load_fitting_state(network, state, str(source), "its hyperparameters")
     return network
 
 
@@ -150,14 +151,13 @@ def build_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[
         raise CheckpointError(f"--weights {weights} is not a trained-weights file written by `mgd-sam2 model export`")
     network = MGDSAM2(saved_network_config(trained.get("hparams", trained), weights))  # "hparams": earlier exports
     report = load_sam2_state(network, content, str(ckpt))
-    result = network.load_state_dict(trained["state_dict"], strict=False)
     trained_trunk = network.config.train_trunk  # then the trunk is in the weights file, not the SAM2 checkpoint's
-    missing = [key for key in result.missing_keys if trained_trunk or not key.startswith(TRUNK.prefix)]
-    if missing or result.unexpected_keys:
-        raise CheckpointError(
-            f"{weights} does not fit the network it describes: "
-            f"missing {missing[:5]}, unexpected {result.unexpected_keys[:5]}"
-        )
+    load_fitting_state(
+        network,
+        trained["state_dict"],
+        str(weights),
+        may_miss=lambda key: not trained_trunk and key.startswith(TRUNK.prefix),
+    )
     return network.eval(), f"{report.kind} trunk from {ckpt} + trained weights from {weights} (preset {network.preset})"
 
 
@@ -174,7 +174,9 @@ def check_exported_flags(runs: str, ckpt: str | Path, weights: str | Path | None
     an export (.onnx; for openvino also the .xml of --openvino-int8), a GPU, bf16 in ONNX Runtime or on a CPU
     where OpenVINO has no native bf16."""
     suffixes = (".onnx", ".xml") if runs == "openvino" else (".onnx",)
-    if weights is not None or Path(ckpt).suffix not in suffixes:
+    if weights is not None:
+        raise CheckpointError(f"{ckpt} is an export that holds every weight; --weights is only for a SAM2 checkpoint")
+    if Path(ckpt).suffix not in suffixes:
         files = " or .xml (--openvino-int8)" if runs == "openvino" else ""
         raise CheckpointError(f"--backend {runs} runs a .onnx file{files} from `mgd-sam2 model export`, got {ckpt}")
     if device == "cuda":

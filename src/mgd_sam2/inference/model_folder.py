@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mgd_sam2 import __version__
-from mgd_sam2.models.checkpoints import CheckpointError
+from mgd_sam2.models.checkpoints import CheckpointError, load_fitting_state
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 from mgd_sam2.utils.files import atomic_path, write_json
 
@@ -127,18 +127,7 @@ def load_model_folder(folder: str | Path) -> tuple[MGDSAM2, str]:
         state = load_file(str(folder / WEIGHTS_FILE))
     except (OSError, SafetensorError) as error:
         raise CheckpointError(f"{folder / WEIGHTS_FILE} cannot be read ({error}); save the folder again") from error
-    try:
-        result = network.load_state_dict(state, strict=False)
-    except RuntimeError as error:  # a tensor of another shape
-        message = (
-            f"{folder / WEIGHTS_FILE} does not fit the network {CONFIG_FILE} describes: {str(error).splitlines()[-1]}"
-        )
-        raise CheckpointError(message) from error
-    if result.missing_keys or result.unexpected_keys:
-        raise CheckpointError(
-            f"{folder / WEIGHTS_FILE} does not fit the network {CONFIG_FILE} describes: "
-            f"missing {result.missing_keys[:5]}, unexpected {result.unexpected_keys[:5]}"
-        )
+    load_fitting_state(network, state, str(folder / WEIGHTS_FILE), CONFIG_FILE)
     return network.eval(), f"model folder {folder} (preset {network.preset})"
 
 

@@ -198,6 +198,26 @@ def size_name(embed_dim: int, depth: int) -> str:
     return " / ".join(names) or f"an unknown size (embed_dim {embed_dim}, {depth} blocks)"
 
 
+def load_fitting_state(
+    model: nn.Module,
+    state: dict[str, Tensor],
+    source: str,
+    described_by: str = "it",
+    may_miss: Callable[[str], bool] = lambda key: False,
+) -> None:
+    """Load ``state`` into ``model``, or raise a CheckpointError naming ``source`` where a tensor is of another
+    shape, unexpected, or missing (keys for which ``may_miss`` is true may be; ``described_by``: what describes the
+    network, for the message)."""
+    misfit = f"{source} does not fit the network {described_by} describes"
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as error:  # a tensor of another shape
+        raise CheckpointError(f"{misfit}: {str(error).splitlines()[-1].strip()}") from error
+    missing = [key for key in result.missing_keys if not may_miss(key)]
+    if missing or result.unexpected_keys:
+        raise CheckpointError(f"{misfit}: missing {missing[:5]}, unexpected {result.unexpected_keys[:5]}")
+
+
 def check_same_size(state: dict[str, Tensor], prefix: str, model: nn.Module, source: str) -> None:
     """Fail early, with both sizes named, when a checkpoint's trunk is not the model's."""
     key = f"{prefix}patch_embed.proj.weight"
