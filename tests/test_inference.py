@@ -62,9 +62,9 @@ def test_predict_reads_in_worker_processes_only_while_a_gpu_runs_the_network() -
     assert loader_workers(TorchBackend(on_a_gpu)) == 2
 
 
-def test_predict_writes_in_order_in_its_writer_thread_and_raises_a_writes_error(tmp_path: Path) -> None:
+def test_predict_writes_in_order_in_its_writer_thread_and_raises_a_writes_error(tmp_path: Path, capsys) -> None:
     """Maps are written in order by one thread other than predict's; a write's error stops predict before it runs
-    more than `PENDING_WRITES` batches, also when it is the last write's."""
+    more than `PENDING_WRITES` batches, also when it is the last write's, and predict still says what it wrote."""
     import threading
 
     import numpy as np
@@ -100,6 +100,32 @@ def test_predict_writes_in_order_in_its_writer_thread_and_raises_a_writes_error(
     assert writer.written == [tmp_path / "out" / f"{path.stem}.png" for path in paths]
     for fail_at, batches in ((1, PENDING_WRITES), (len(paths), len(paths))):  # the first write's error, the last's
         batches_run.clear()
+        failing = Recording(tmp_path / f"failing_{fail_at}", fail_at=fail_at)
         with pytest.raises(OSError, match="disk full"):
-            predict_files(backend, paths, Recording(tmp_path / f"failing_{fail_at}", fail_at=fail_at), show=False)
+            predict_files(backend, paths, failing, show=False)
         assert len(batches_run) == batches
+        assert f"wrote {len(failing.written)} files to {failing.output}" in capsys.readouterr().out
+
+
+def test_two_images_of_one_name_never_overwrite_each_others_mask(tmp_path: Path, capsys) -> None:
+    """predict's flags refuse such inputs up front; from Python (plain paths from two folders) the second image is
+    skipped with a message, and the first one's mask stays."""
+    import numpy as np
+    from PIL import Image
+
+    from mgd_sam2.inference.predict import predict_files
+    from mgd_sam2.inference.writer import MaskWriter
+
+    paths = []
+    for folder, value in (("a", 0), ("b", 255)):
+        (tmp_path / folder).mkdir()
+        paths.append(tmp_path / folder / "x.png")
+        Image.fromarray(np.full((40, 60, 3), value, np.uint8)).save(paths[-1])
+    backend = TorchBackend(MGDSAM2(NetworkConfig(preset="micro")).eval())
+    alone = predict_files(backend, paths[:1], MaskWriter(tmp_path / "alone", settings={}), show=False)
+    writer = predict_files(backend, paths, MaskWriter(tmp_path / "out", settings={}), show=False)
+    assert writer.written == [tmp_path / "out" / "x.png"]
+    (failure,) = writer.failures
+    assert failure[0] == str(paths[1]) and f"was written for {paths[0]}, an image of the same name" in failure[1]
+    assert f"skipped {paths[1]}" in capsys.readouterr().err
+    assert (tmp_path / "out" / "x.png").read_bytes() == alone.written[0].read_bytes()

@@ -82,7 +82,8 @@ def predict_files(
     `loader_workers`); the maps are encoded and saved in one writer thread while the next batch runs (Pillow
     encodes without holding the GIL), in order, with at most `PENDING_WRITES` batches of maps held; a write's error
     is raised here before the next batch runs, and on any error the writes still queued are dropped (each file is
-    written atomically). ``detail``: a detail mode (inference/detail.py).
+    written atomically); the writer's summary (files written, images skipped) is printed in any case. ``detail``: a
+    detail mode (inference/detail.py).
     """
     check_tta(backend, tta)
     records = [item if isinstance(item, Record) else Record(Path(item).stem, "predict", Path(item)) for item in images]
@@ -95,24 +96,26 @@ def predict_files(
     workers = loader_workers(backend) if workers is None else workers
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, collate_fn=collate, pin_memory=cuda)
     pending: deque[Future] = deque()
-    with (
-        torch.inference_mode(),
-        progress_bar(len(records), "predicting", show=show) as advance,
-        ThreadPoolExecutor(1, thread_name_prefix="mask-writer") as writing,
-    ):
-        try:
-            for batch in loader:
-                if len(pending) == PENDING_WRITES:
+    try:
+        with (
+            torch.inference_mode(),
+            progress_bar(len(records), "predicting", show=show) as advance,
+            ThreadPoolExecutor(1, thread_name_prefix="mask-writer") as writing,
+        ):
+            try:
+                for batch in loader:
+                    if len(pending) == PENDING_WRITES:
+                        pending.popleft().result()
+                    if cuda and "input" in batch:
+                        batch["input"] = batch["input"].to(device, non_blocking=True)
+                    prediction = predict_batch(backend, batch, tta=tta, detail=detail, show=show)
+                    pending.append(writing.submit(writer.write, prediction))
+                    advance(len(batch.get("name", [])) + len(batch.get("errors", [])))
+                while pending:
                     pending.popleft().result()
-                if cuda and "input" in batch:
-                    batch["input"] = batch["input"].to(device, non_blocking=True)
-                prediction = predict_batch(backend, batch, tta=tta, detail=detail, show=show)
-                pending.append(writing.submit(writer.write, prediction))
-                advance(len(batch.get("name", [])) + len(batch.get("errors", [])))
-            while pending:
-                pending.popleft().result()
-        except BaseException:
-            writing.shutdown(cancel_futures=True)  # the write under way ends; an error it raises is this one's
-            raise
-    writer.finish()
+            except BaseException:
+                writing.shutdown(cancel_futures=True)  # the write under way ends; an error it raises is this one's
+                raise
+    finally:  # also after an error or Ctrl-C: what was written, and the images skipped before it
+        writer.finish()
     return writer

@@ -35,7 +35,7 @@ from mgd_sam2.inference.loading import (
     weights_identity,
 )
 from mgd_sam2.inference.predict import check_tta, predict_batch, predict_files
-from mgd_sam2.inference.writer import MaskWriter, binary_mask
+from mgd_sam2.inference.writer import MaskWriter, binary_mask, cutout_image
 from mgd_sam2.models.network import MGDSAM2
 
 ImageInput = Union[str, Path, Image.Image, np.ndarray]
@@ -221,7 +221,7 @@ class Segmenter:
         (foreground above ``threshold``)."""
         rgb = self.read(image)
         mask = self.masks([rgb], tta)[0]
-        return Image.fromarray(np.dstack([rgb, binary_mask(mask, threshold) if binary else mask]), "RGBA")
+        return cutout_image(rgb, binary_mask(mask, threshold) if binary else mask)
 
     def read(self, image: ImageInput) -> np.ndarray:
         """(H, W, 3) uint8 RGB by predict's rules (EXIF orientation, grey, alpha, 16-bit, the pixel limit)."""

@@ -44,6 +44,11 @@ def binary_mask(mask: np.ndarray, threshold: int = FOREGROUND_THRESHOLD) -> np.n
     return np.where(mask > threshold, 255, 0).astype(np.uint8)
 
 
+def cutout_image(rgb: np.ndarray, mask: np.ndarray) -> Image.Image:
+    """The RGBA cut-out: the (H, W, 3) uint8 image ``rgb`` with the (H, W) uint8 ``mask`` as alpha."""
+    return Image.fromarray(np.dstack([rgb, mask]), "RGBA")
+
+
 def output_paths(output: Path, name: str, cutout: bool) -> list[Path]:
     """The files written for the image called ``name``: its mask, and its cut-out when asked for."""
     paths = [output / f"{name}.png"]
@@ -104,18 +109,25 @@ class MaskWriter(BasePredictionWriter):
         self.settings = {**(settings or {}), "binary": binary}
         self.written: list[Path] = []
         self.failures: list[tuple[str, str]] = []
+        self.sources: dict[Path, str] = {}  # the image each file written was written for
 
     def save_png(self, image: Image.Image, path: Path, source: str, compress_level: int = 6) -> bool:
-        """Write ``path`` atomically with the settings recorded; a file there that predict did not write is never
-        replaced (the image is reported in ``failures`` instead, and False returned)."""
+        """Write ``path`` atomically with the settings recorded; a file there that predict did not write, or that
+        this writer wrote for another image (two images of one name), is never replaced (the image is reported in
+        ``failures`` instead, and False returned)."""
         if path.exists() and provenance(path) is None:
             self.failures.append((source, f"{path} exists and was not written by mgd-sam2 predict; left untouched"))
+            return False
+        if self.sources.get(path, source) != source:
+            clash = f"{path} was written for {self.sources[path]}, an image of the same name; left untouched"
+            self.failures.append((source, f"{clash}: rename one of them, or predict them into separate folders"))
             return False
         info = PngInfo()
         info.add_text(PROVENANCE_KEY, json.dumps(self.settings, sort_keys=True))
         with atomic_path(path) as temporary:
             image.save(temporary, format="PNG", pnginfo=info, compress_level=compress_level)
         self.written.append(path)
+        self.sources[path] = source
         return True
 
     def write(self, prediction: dict[str, Any]) -> None:
@@ -140,8 +152,7 @@ class MaskWriter(BasePredictionWriter):
             except UnreadableImageError as error:
                 self.failures.append((source, str(error)))
                 return written
-            cutout = Image.fromarray(np.dstack([image, mask]), "RGBA")
-            if self.save_png(cutout, cutout_path[0], source, compress_level=CUTOUT_PNG_LEVEL):
+            if self.save_png(cutout_image(image, mask), cutout_path[0], source, compress_level=CUTOUT_PNG_LEVEL):
                 written.append(cutout_path[0])
         return written
 
