@@ -169,6 +169,11 @@ def test_crop_sees_a_small_object_larger_and_blends_without_a_seam() -> None:
     around[150:310, 450:630] = False
     assert np.unique(cropped[around]).tolist() == [1]
     assert crop_plan(torch.full((SIZE, SIZE), -3.0), 600, 900).parts == []  # no object
+    small = np.zeros((600, 900, 3), np.uint8)
+    small[300:340, 400:450] = 255  # its box and margin under S on both sides: grown to S, the aspect kept
+    (part,) = crop_plan(plain_logits(backend, small)[0, 0], 600, 900).parts
+    height, width = part.box.size
+    assert height == SIZE and abs(width / height - 900 / 600) < 0.05, part.box
     assert crop_plan(torch.full((SIZE, SIZE), 3.0), 600, 900).parts == []  # the whole image: nothing to enlarge
 
 

@@ -13,9 +13,12 @@ pixels and resized to S x S as the plain input is, and blend their logits into t
   logits have equal shares: a tile sees more pixels but less of the scene than the plain pass, and on the synthetic
   4K benchmark (docs/benchmarks.md, Detail) replacing the plain logits outright cost Sα where averaging gained it.
 
-Parts keep the image's aspect ratio, so the square input squeezes them exactly as it squeezes the plain image (and as
-training did). Blending: ``out = (1 - band) * plain + band * sum_t window_t * part_t``, where ``band`` is continuous in
-[0, 1] (at most TILE_SHARE for tiles) and the windows (linear ramps across each overlap, 1 elsewhere) sum to 1 wherever
+The crop keeps the image's aspect ratio, so the square input squeezes it exactly as it squeezes the plain image (and as
+training did); so do tiles where both axes are cut into as many parts (`axis_parts` cuts an axis too short for that
+many parts of at least S into fewer, and its tiles are then squeezed more along the other axis).
+
+Blending: ``out = (1 - band) * plain + band * sum_t window_t * part_t``, where ``band`` is continuous in [0, 1] (at
+most TILE_SHARE for tiles) and the windows (linear ramps across each overlap, 1 elsewhere) sum to 1 wherever
 ``band`` is non-zero, so neither tile borders nor the edge of the band leave a seam. Parts run one at a time: besides
 one part's tensors, the memory holds two float32 maps at the image's size (the logits and the band), then the plain
 path's conversion to 8 bits. Where no part is needed (an image no larger than the input, nothing uncertain, no object)
@@ -192,8 +195,9 @@ def crop_plan(plain: Tensor, height: int, width: int) -> Plan:
     margin = math.ceil(CROP_MARGIN * max(box.size))
     rows, columns = box.bottom - box.top + 2 * margin, box.right - box.left + 2 * margin
     rows, columns = max(rows, math.ceil(columns * height / width)), max(columns, math.ceil(rows * width / height))
-    top, bottom = placed(box.top - margin, box.bottom + margin, max(rows, min(height, size)), height)
-    left, right = placed(box.left - margin, box.right + margin, max(columns, min(width, size)), width)
+    grow = max(1.0, min(height, size) / rows, min(width, size) / columns)  # both sides at least S, aspect kept
+    top, bottom = placed(box.top - margin, box.bottom + margin, math.ceil(rows * grow), height)
+    left, right = placed(box.left - margin, box.right + margin, math.ceil(columns * grow), width)
     if (bottom - top) * CROP_MIN_ZOOM > height and (right - left) * CROP_MIN_ZOOM > width:
         return Plan([])
     crop = Box(top, bottom, left, right)
