@@ -19,7 +19,7 @@ from mgd_sam2.metrics.evaluate import evaluate_folders
 from mgd_sam2.metrics.pairs import ImagePair
 from mgd_sam2.metrics.skeletons import SkeletonCache
 
-THIN_OBJECTS = (lattice, tree, hair, cables)
+THIN_DRAWERS = (lattice, tree, hair, cables)  # thin families of data/shapes.py drawn into the GTs
 
 
 def thin_pair(index: int, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -28,7 +28,7 @@ def thin_pair(index: int, size: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng([7, index, size])
     gt = np.zeros((size, size), np.uint8)
     for _ in range(2):
-        THIN_OBJECTS[int(rng.integers(len(THIN_OBJECTS)))](rng, gt)
+        THIN_DRAWERS[int(rng.integers(len(THIN_DRAWERS)))](rng, gt)
     pred = np.roll(gt, int(rng.integers(-1, 2)), axis=int(rng.integers(0, 2))).astype(np.float32)
     pred[rng.random(pred.shape) < 0.15] = 0
     cv2.circle(pred, (int(rng.integers(0, size)), int(rng.integers(0, size))), size // 40, 200, -1)

@@ -171,14 +171,14 @@ def write_grid(synthetic: Path, predictions: Path, splits: list[str], out: Path,
     import numpy as np
     from PIL import Image, ImageDraw
 
-    from mgd_sam2.data.io import read_image, read_mask
+    from mgd_sam2.data.io import read_image, read_mask, read_prediction
     from mgd_sam2.utils.files import atomic_path
 
     side, columns = 240, []
     for split in splits:
         for gt in sorted((synthetic / split / "gt").glob("*.png"))[:per_split]:
             image = next(p for p in (synthetic / split / "im").iterdir() if p.stem == gt.stem)
-            tiles = [read_image(image), read_mask(gt), read_mask(predictions / split / gt.name)]
+            tiles = [read_image(image), read_mask(gt), read_prediction(predictions / split / gt.name)]
             tiles = [np.array(Image.fromarray(t).convert("RGB").resize((side, side))) for t in tiles]
             column = Image.fromarray(np.concatenate(tiles, axis=0))
             ImageDraw.Draw(column).text((6, 4), split, fill=(255, 255, 0))

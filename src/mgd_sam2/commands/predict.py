@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--recursive", action="store_true", help="also predict the images in subfolders; outputs mirror the tree"
     )
     parser.add_argument(
-        "--binary", action="store_true", help="write 0/255 masks (threshold 128) instead of 8-bit probabilities"
+        "--binary", action="store_true", help="write 0/255 masks (255 above 128) instead of 8-bit probabilities"
     )
     parser.add_argument(
         "--cutout", action="store_true", help="also write <stem>_cutout.png: the image with the mask as alpha (RGBA)"

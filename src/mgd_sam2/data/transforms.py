@@ -1,7 +1,7 @@
 """Augmentation and resizing, reproducing the released MGD-SAM2 training pipeline (docs/design.md, training).
 
 Train, in this order, always: horizontal flip (p=0.5); a centred crop shrinking each side by a
-random 0-29 px; rotation by -15..15 degrees with p=0.2 (bicubic image, nearest mask); PIL colour
+random 1-30 px; rotation by -15..15 degrees with p=0.2 (bicubic image, nearest mask); PIL colour
 enhancement of brightness, contrast, saturation and sharpness with the released factor grids;
 then resize to the model input (PIL bilinear for the image as torchvision does on PIL images,
 nearest for the mask) and ImageNet normalisation. Evaluation and prediction only resize and normalise.
