@@ -170,8 +170,18 @@ def test_truncated_sam2_checkpoint_is_refused(sam2_tiny, tmp_path: Path) -> None
 
 
 def test_missing_file_says_where_to_get_checkpoints(tmp_path: Path) -> None:
+    """The hint fits the file's name: SAM2.1's download, a run's checkpoints beside a mistyped one, the authors'."""
+    from mgd_sam2.models.checkpoints import read_weights_file
+
     with pytest.raises(FileNotFoundError, match="facebookresearch/sam2"):
         load_pretrained(MGDSAM2(NetworkConfig(preset="micro")), tmp_path / "sam2.1_hiera_micro.pt")
+    run = tmp_path / "runs/x/version_0/checkpoints"
+    run.mkdir(parents=True)
+    (run / "best.ckpt").touch()
+    with pytest.raises(FileNotFoundError, match=f"bets.ckpt. Checkpoints of training runs .*; {run} holds best.ckpt"):
+        read_weights_file(run / "bets.ckpt")
+    with pytest.raises(FileNotFoundError, match="released MGD-SAM2 weights .*github.com/sevenshr/MGD-SAM2"):
+        read_weights_file(tmp_path / "official" / "mgdsam2_dis.pth")
 
 
 @pytest.mark.parametrize(

@@ -21,10 +21,16 @@ def test_help_lists_every_subcommand(capsys) -> None:
 
 
 def test_console_script_is_installed() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "mgd_sam2.cli", "--help"], capture_output=True, text=True, check=True
-    )
-    assert "subcommands:" in result.stdout
+    for module in ("mgd_sam2.cli", "mgd_sam2"):  # python -m mgd_sam2 too
+        result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=True)
+        assert "subcommands:" in result.stdout, module
+
+
+def test_a_help_that_says_its_default_says_it_once(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "MAE,HCE,mBA (default: all) --hce-binarize" in out  # not followed by argparse's list of the metrics
 
 
 def test_unknown_subcommand_fails(capsys) -> None:

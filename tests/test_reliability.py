@@ -335,6 +335,21 @@ def test_evaluate_reads_rgba_predictions_from_alpha_and_leaves_out_our_cutouts(
     masks = evaluate_folders(out, split.mask_dir, ["S", "MAE"], workers=0, progress=False).scores
     alphas = evaluate_folders(only_cutouts, split.mask_dir, ["S", "MAE"], workers=0, progress=False).scores
     assert masks == alphas
+    # GT names that match no prediction: the masks listed, their cut-outs not, and an example of each side
+    renamed = tmp_path / "renamed"
+    renamed.mkdir()
+    for path in split.mask_dir.iterdir():
+        shutil.copy(path, renamed / f"x_{path.name}")
+    code, _, err = run(capsys, "evaluate", "--pred", str(out), "--gt", str(renamed), "--workers", "0")
+    assert code == 1 and "unpaired files (4)" in err and "_cutout" not in err and "No stem matches: e.g. GT x_" in err
+    # the folders swapped: an error that says so where the cut-outs are unpaired, a note where everything pairs
+    code, _, err = run(capsys, "evaluate", "--pred", str(split.mask_dir), "--gt", str(out), "--workers", "0")
+    assert code == 1 and "_cutout: no prediction" in err and "swap --pred and --gt?" in err
+    for path in out.glob("*_cutout.png"):
+        path.unlink()
+    swapped = evaluate_folders(split.mask_dir, out, ["S"], workers=0, progress=False)
+    assert [note for note in swapped.notes if "holds masks mgd-sam2 predict wrote" in note]
+    assert not evaluate_folders(out, split.mask_dir, ["S"], workers=0, progress=False).notes
 
 
 def test_evaluation_workers_are_bounded_by_memory(monkeypatch) -> None:

@@ -65,10 +65,10 @@ LIGHTNING_COMMANDS: tuple[str, ...] = ("fit", "validate", "test")
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Shows defaults, except the uninformative None/False ones."""
+    """Shows defaults, except the uninformative None/False ones and where the help says its own default."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default in (None, False):
+        if action.default in (None, False) or "(default:" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
 

@@ -54,13 +54,13 @@ def list_problems(title: str, items: list[str], hint: str, limit: int = 20) -> s
     return f"{title} ({len(items)}):\n{shown}{more}\n{hint}"
 
 
-def our_cutouts(unpaired: list[Path], paired_stems: set[str]) -> list[Path]:
-    """The predictions without a GT that are predict's cut-outs of paired predictions."""
+def our_cutouts(unpaired: list[Path], mask_stems: set[str]) -> list[Path]:
+    """The files without a partner that are predict's cut-outs of the masks called ``mask_stems``."""
     return [
         path
         for path in unpaired
         if path.stem.endswith(CUTOUT_SUFFIX)
-        and path.stem.removesuffix(CUTOUT_SUFFIX) in paired_stems
+        and path.stem.removesuffix(CUTOUT_SUFFIX) in mask_stems
         and provenance(path) is not None
     ]
 
@@ -76,19 +76,19 @@ def pair_files(pred_dir: str | Path, gt_dir: str | Path) -> tuple[list[tuple[str
         raise EvaluationError(
             list_problems("files sharing a name stem", pairing.stem_clashes, "Keep one file per stem.")
         )
-    cutouts = our_cutouts(pairing.images_without_mask, {stem for stem, _, _ in pairing.pairs})
-    problems = [f"{path.stem}: no prediction in {pred_dir}" for path in pairing.masks_without_image]
-    problems += [
-        f"{path.stem}: no ground truth in {gt_dir}" for path in pairing.images_without_mask if path not in cutouts
-    ]
+    predictions, ground_truths = pairing.images_without_mask, pairing.masks_without_image  # unpaired
+    cutouts = our_cutouts(predictions, {stem for stem, _, _ in pairing.pairs} | {path.stem for path in predictions})
+    predictions = [path for path in predictions if path not in cutouts]
+    problems = [f"{path.stem}: no prediction in {pred_dir}" for path in ground_truths]
+    problems += [f"{path.stem}: no ground truth in {gt_dir}" for path in predictions]
     if problems:
-        raise EvaluationError(
-            list_problems(
-                "unpaired files",
-                problems,
-                "Predictions and GT masks pair by file stem; add or remove files so both folders match.",
-            )
-        )
+        hint = "Predictions and GT masks pair by file stem; add or remove files so both folders match."
+        if not pairing.pairs and ground_truths and predictions:
+            hint += f" No stem matches: e.g. GT {ground_truths[0].name} against prediction {predictions[0].name}."
+        ours = next((path for path in ground_truths if provenance(path) is not None), None)
+        if ours is not None:
+            hint += f" --gt {gt_dir} holds files mgd-sam2 predict wrote (e.g. {ours.name}): swap --pred and --gt?"
+        raise EvaluationError(list_problems("unpaired files", problems, hint))
     if not pairing.pairs:
         raise EvaluationError(f"no image files to score in {pred_dir} and {gt_dir}")
     return pairing.pairs, cutouts
@@ -214,6 +214,11 @@ def evaluate_folders(
             )
         )
     notes = [f"left out {len(cutouts)} cut-outs written by mgd-sam2 predict --cutout"] if cutouts else []
+    if provenance(pairs[0][2]) is not None:
+        notes.append(
+            f"--gt {gt_dir} holds masks mgd-sam2 predict wrote (e.g. {pairs[0][2].name}): if these are the "
+            "predictions, swap --pred and --gt (S, E and weighted F are not symmetric)"
+        )
     per_worker = EVALUATION_BYTES_PER_PIXEL * headers.largest_pixels
     allowed = workers_for_memory(workers, per_worker)
     if allowed < workers:

@@ -26,6 +26,11 @@ SAM2_DOWNLOAD_HINT = (
     "Download SAM2.1 checkpoints from https://github.com/facebookresearch/sam2 (section 'Download Checkpoints') "
     "and put them under checkpoints/ (see checkpoints/README.md)."
 )
+RELEASED_DOWNLOAD_HINT = (
+    "The authors' released MGD-SAM2 weights are linked (Google Drive) from the README of "
+    "https://github.com/sevenshr/MGD-SAM2; put them under checkpoints/official/ (see checkpoints/README.md)."
+)
+RUNS_HINT = "Checkpoints of training runs are under runs/<name>/version_<n>/checkpoints/"
 
 
 TRAINED_WEIGHTS_FORMAT = "mgd-sam2 trained weights v1"  # the "format" of `mgd-sam2 model export` files
@@ -125,6 +130,17 @@ def load_torch_file(path: Path, mmap: bool = False) -> dict:
     return content
 
 
+def missing_weights_hint(path: Path) -> str:
+    """Where the missing weights file ``path`` comes from, by its name: a training run's .ckpt (with the ones next
+    to it), a SAM2.1 checkpoint, or else the authors' released weights."""
+    if path.suffix == ".ckpt":
+        nearby = sorted(other.name for other in path.parent.glob("*.ckpt"))[:5] if path.parent.is_dir() else []
+        return f"{RUNS_HINT}" + (f"; {path.parent} holds {', '.join(nearby)}." if nearby else ".")
+    if path.name.lower().startswith("sam2"):
+        return SAM2_DOWNLOAD_HINT
+    return f"{RELEASED_DOWNLOAD_HINT} {RUNS_HINT}. SAM2.1 checkpoints: https://github.com/facebookresearch/sam2."
+
+
 def read_weights_file(path: str | Path) -> dict:
     """The content of a weights file, safetensors or ``torch.load(path, weights_only=True)``, with clear errors for
     a missing, damaged or unsafe file."""
@@ -136,10 +152,7 @@ def read_weights_file(path: str | Path) -> dict:
             + (f" (it holds {', '.join(inside)})" if inside else "")
         )
     if not path.is_file():
-        raise MissingFileError(
-            f"weights file not found: {path}. Checkpoints of training runs are under "
-            f"runs/<name>/version_<n>/checkpoints/; {SAM2_DOWNLOAD_HINT}"
-        )
+        raise MissingFileError(f"weights file not found: {path}. {missing_weights_hint(path)}")
     if is_safetensors(path):
         return read_safetensors(path)
     return load_torch_file(path)
