@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -96,6 +97,9 @@ def test_make_demo_exits_0_with_its_report(tmp_path: Path) -> None:
         timeout=1200,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    # output to a pipe, where the progress bar draws nothing until the end: a line per epoch (validated every 2)
+    assert re.search(r"^epoch 1/2, step \d+: train/loss [0-9.]+ \(\d+ min \d+ s\)$", result.stdout, re.M), result.stdout
+    assert re.search(r"^epoch 2/2, step \d+: train/loss [0-9.]+, val/Smeasure [0-9.]+, val/MAE", result.stdout, re.M)
     report = json.loads((tmp_path / "runs/demo/report.json").read_text())
     kinds = {"before", "constant", "after", "after_rescored"}
     assert set(report) == kinds | {"seconds", "checkpoint", "predictions", "grid"}

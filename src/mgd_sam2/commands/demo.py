@@ -181,7 +181,7 @@ def write_grid(synthetic: Path, predictions: Path, splits: list[str], out: Path,
             tiles = [read_image(image), read_mask(gt), read_prediction(predictions / split / gt.name)]
             tiles = [np.array(Image.fromarray(t).convert("RGB").resize((side, side))) for t in tiles]
             column = Image.fromarray(np.concatenate(tiles, axis=0))
-            ImageDraw.Draw(column).text((6, 4), split, fill=(255, 255, 0))
+            ImageDraw.Draw(column).text((6, 4), split, fill=(255, 255, 0), stroke_width=2, stroke_fill=(0, 0, 0))
             columns.append(np.array(column))
     with atomic_path(out) as temporary:
         Image.fromarray(np.concatenate(columns, axis=1)).save(temporary, format="PNG")
