@@ -198,7 +198,7 @@ def test_a_lightning_checkpoint_that_does_not_fit_its_network_is_a_one_line_erro
         argv = ["predict", "--ckpt", str(path), "--input", str(image), "--output", str(tmp_path / name)]
         assert main(argv) == 1
         err = capsys.readouterr().err
-        assert f"{path} does not fit the network its hyperparameters describes" in err and why in err, err
+        assert f"{path} does not fit the network its hyperparameters describe" in err and why in err, err
         assert "Traceback" not in err
 
 

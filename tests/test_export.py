@@ -169,6 +169,7 @@ def test_onnx_backend_mistakes_are_one_line_errors(exported: dict[str, Path], tm
         (exported["onnx"], ("--backend", "openvino", "--device", "cuda"), "runs on the CPU"),
         (images / "a.png", ("--backend", "openvino"), "runs a .onnx file"),
         (exported["onnx"], ("--weights", str(broken)), "holds every weight; --weights is only for a SAM2"),
+        (images / "a.png", ("--backend", "onnx", "--weights", str(broken)), "runs a .onnx file"),
         (incomplete, (), "metadata is incomplete"),
         (incomplete, ("--backend", "openvino"), "metadata is incomplete"),
     ):

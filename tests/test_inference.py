@@ -125,7 +125,7 @@ def test_two_images_of_one_name_never_overwrite_each_others_mask(tmp_path: Path,
     alone = predict_files(backend, paths[:1], MaskWriter(tmp_path / "alone", settings={}), show=False)
     writer = predict_files(backend, paths, MaskWriter(tmp_path / "out", settings={}), show=False)
     assert writer.written == [tmp_path / "out" / "x.png"]
-    (failure,) = writer.failures
+    (failure,) = writer.failures  # once: no cut-out attempted either
     assert failure[0] == str(paths[1]) and f"was written for {paths[0]}, an image of the same name" in failure[1]
     assert f"skipped {paths[1]}" in capsys.readouterr().err
     assert (tmp_path / "out" / "x.png").read_bytes() == alone.written[0].read_bytes()

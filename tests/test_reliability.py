@@ -22,7 +22,7 @@ from PIL import Image
 
 from mgd_sam2.cli import main
 from mgd_sam2.data.datasets import Record, SegmentationDataset, image_records
-from mgd_sam2.data.io import read_mask
+from mgd_sam2.data.io import read_mask, read_prediction
 from mgd_sam2.data.layouts import resolve_split
 from mgd_sam2.data.synth import SynthConfig
 from mgd_sam2.errors import ConfigError
@@ -316,6 +316,9 @@ def test_label_map_masks_are_read_as_0_255(tmp_path, capsys) -> None:
         assert np.array_equal(read_mask(tmp_path / name / "x.png"), gt * 255), name
     for name in ("labels", "labels16"):
         assert any("label maps: read as 0/255" in note for note in results[name].notes), name
+    soft = np.arange(0, 201, dtype=np.uint16).reshape(3, 67)  # a 16-bit probability map of another tool, all low
+    Image.fromarray(soft).save(tmp_path / "soft16.png")
+    assert read_prediction(tmp_path / "soft16.png").max() == 0  # scaled as every 16-bit map but a binary GT
     assert results["empty"].scores != reference.scores
     assert [note for note in results["empty"].notes if "1 GT masks have no foreground pixel" in note]
 

@@ -23,7 +23,7 @@ from mgd_sam2.data.io import (
     UnreadableImageError,
     exif_orientation,
     has_alpha,
-    image_to_gray,
+    mask_gray,
     mask_values,
     open_image,
 )
@@ -66,8 +66,8 @@ def mode_warnings(image: Image.Image, path: Path, role: str) -> list[Problem]:
         problems.append(
             Problem(
                 str(path),
-                f"16-bit {role} (mode {image.mode}); read as 8-bit by scaling (value >> 8), or as is where every "
-                "value is at most 255",
+                f"16-bit {role} (mode {image.mode}); read as 8-bit by scaling (value >> 8), except a mask of only "
+                "0/1 or 0/255, read as is",
                 False,
             )
         )
@@ -124,7 +124,7 @@ def inspect_pair(pair: tuple[str, Path, Path]) -> tuple[tuple[int, int] | None, 
                 True,
             )
         )
-    values, label_map = mask_values(image_to_gray(mask))
+    values, label_map = mask_values(mask_gray(mask))
     if label_map:
         problems.append(Problem(str(mask_path), f"{LABEL_MAP}: read as 0/255", False))
     foreground = np.count_nonzero(values > FOREGROUND_THRESHOLD)

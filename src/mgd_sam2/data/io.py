@@ -7,8 +7,8 @@ PIL decodes everything (a truncated file raises instead of yielding a half-grey 
   read as stored; ``check-data`` reports a dataset image whose mask only matches it unrotated.
 * **Label maps**: a GT mask whose values are only 0 and 1 is read as 0/255 (``check-data`` and
   ``evaluate`` say so), since foreground is > 128 everywhere else.
-* **16-bit images** are scaled to 8 bits (value >> 8), except those whose every value is at most 255 (an 8-bit
-  map or a label map saved in 16 bits), which are read as they are.
+* **16-bit images** are scaled to 8 bits (value >> 8), except GT masks of only 0 and 1 or only 0 and 255 (a label
+  map or an 8-bit mask saved in 16 bits), read as they are: scaled, every pixel would be 0.
 * **Prediction maps** with an alpha channel (our cut-outs, or any RGBA map) are read from the alpha
   channel unless it is fully opaque; otherwise from their gray values.
 * **Our own outputs**: PNGs written by ``mgd-sam2 predict`` carry their settings in a text chunk
@@ -70,18 +70,13 @@ def exif_orientation(image: Image.Image) -> int:
 
 
 def to_uint8(array: np.ndarray) -> np.ndarray:
-    """8-bit view of an integer image: 16-bit (and 32-bit 'I') maps are scaled down, not clipped, except a map whose
-    values all fit in 8 bits (an 8-bit map or 0/1 label map saved in 16 bits), which keeps its values: scaled, its
-    every pixel would be 0."""
+    """8-bit view of an integer image: 16-bit (and 32-bit 'I') maps are scaled down, not clipped."""
     if array.dtype == np.uint8:
         return array
     if array.dtype == bool:
         return array.astype(np.uint8) * 255
     if np.issubdtype(array.dtype, np.integer):
-        largest = int(array.max(initial=0))
-        if largest <= 0xFF and int(array.min(initial=0)) >= 0:
-            return array.astype(np.uint8)
-        bits = 16 if largest <= 0xFFFF else 32
+        bits = 16 if array.max(initial=0) <= 0xFFFF else 32
         return (array.astype(np.uint64) >> (bits - 8)).astype(np.uint8)
     return np.clip(array * 255, 0, 255).astype(np.uint8)  # float images in [0, 1]
 
@@ -159,9 +154,19 @@ def mask_values(values: np.ndarray) -> tuple[np.ndarray, bool]:
     return (values * np.uint8(255) if label_map else values), label_map
 
 
+def mask_gray(image: Image.Image) -> np.ndarray:
+    """(H, W) uint8 gray values of a GT mask: `image_to_gray`, except that a 16-bit mask of only 0 and 1 or only 0
+    and 255 keeps its values."""
+    if image.mode in HIGH_DEPTH_MODES:
+        values = np.array(image)
+        if np.isin(values, (0, 1)).all() or np.isin(values, (0, 255)).all():
+            return values.astype(np.uint8)
+    return image_to_gray(image)
+
+
 def decode_mask(path: str | Path) -> tuple[np.ndarray, bool]:
     """((H, W) uint8 GT mask, whether it was a 0/1 label map read as 0/255); foreground is > 128."""
-    return mask_values(image_to_gray(open_image(path)))
+    return mask_values(mask_gray(open_image(path)))
 
 
 def read_mask(path: str | Path) -> np.ndarray:

@@ -87,7 +87,7 @@ def network_from_lightning(content: dict, source: str | Path) -> MGDSAM2:
         for key, value in content["state_dict"].items()
         if key.startswith(MODULE_PREFIX)
     }
-    load_fitting_state(network, state, str(source), "its hyperparameters")
+    load_fitting_state(network, state, str(source), "the network its hyperparameters describe")
     return network
 
 
@@ -174,11 +174,11 @@ def check_exported_flags(runs: str, ckpt: str | Path, weights: str | Path | None
     an export (.onnx; for openvino also the .xml of --openvino-int8), a GPU, bf16 in ONNX Runtime or on a CPU
     where OpenVINO has no native bf16."""
     suffixes = (".onnx", ".xml") if runs == "openvino" else (".onnx",)
-    if weights is not None:
-        raise CheckpointError(f"{ckpt} is an export that holds every weight; --weights is only for a SAM2 checkpoint")
     if Path(ckpt).suffix not in suffixes:
         files = " or .xml (--openvino-int8)" if runs == "openvino" else ""
         raise CheckpointError(f"--backend {runs} runs a .onnx file{files} from `mgd-sam2 model export`, got {ckpt}")
+    if weights is not None:
+        raise CheckpointError(f"{ckpt} is an export that holds every weight; --weights is only for a SAM2 checkpoint")
     if device == "cuda":
         raise CheckpointError(f"the {runs} backend runs on the CPU; use --backend torch for a GPU")
     if precision == "bf16-mixed" and runs == "onnx":

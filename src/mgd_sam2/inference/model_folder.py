@@ -127,7 +127,7 @@ def load_model_folder(folder: str | Path) -> tuple[MGDSAM2, str]:
         state = load_file(str(folder / WEIGHTS_FILE))
     except (OSError, SafetensorError) as error:
         raise CheckpointError(f"{folder / WEIGHTS_FILE} cannot be read ({error}); save the folder again") from error
-    load_fitting_state(network, state, str(folder / WEIGHTS_FILE), CONFIG_FILE)
+    load_fitting_state(network, state, str(folder / WEIGHTS_FILE), f"the network {CONFIG_FILE} describes")
     return network.eval(), f"model folder {folder} (preset {network.preset})"
 
 

@@ -113,8 +113,8 @@ class MaskWriter(BasePredictionWriter):
 
     def save_png(self, image: Image.Image, path: Path, source: str, compress_level: int = 6) -> bool:
         """Write ``path`` atomically with the settings recorded; a file there that predict did not write, or that
-        this writer wrote for another image (two images of one name), is never replaced (the image is reported in
-        ``failures`` instead, and False returned)."""
+        this writer wrote for another image (two images of one name, within one process), is never replaced (the
+        image is reported in ``failures`` instead, and False returned)."""
         if path.exists() and provenance(path) is None:
             self.failures.append((source, f"{path} exists and was not written by mgd-sam2 predict; left untouched"))
             return False
@@ -145,7 +145,9 @@ class MaskWriter(BasePredictionWriter):
         if self.binary:
             mask = binary_mask(mask)
         mask_path, *cutout_path = output_paths(self.output, name, self.cutout)
-        written = [mask_path] if self.save_png(Image.fromarray(mask), mask_path, source) else []
+        if not self.save_png(Image.fromarray(mask), mask_path, source):
+            return []  # reported once, and no cut-out of a mask that was not written
+        written = [mask_path]
         if cutout_path:
             try:
                 image = read_image(source, max_pixels=self.max_pixels) if image is None else image

@@ -138,7 +138,10 @@ def missing_weights_hint(path: Path) -> str:
         return f"{RUNS_HINT}" + (f"; {path.parent} holds {', '.join(nearby)}." if nearby else ".")
     if path.name.lower().startswith("sam2"):
         return SAM2_DOWNLOAD_HINT
-    return f"{RELEASED_DOWNLOAD_HINT} {RUNS_HINT}. SAM2.1 checkpoints: https://github.com/facebookresearch/sam2."
+    return (
+        f"{RELEASED_DOWNLOAD_HINT} {RUNS_HINT}; trained weights for --weights are written by `mgd-sam2 model export "
+        "--out`. SAM2.1 checkpoints: https://github.com/facebookresearch/sam2."
+    )
 
 
 def read_weights_file(path: str | Path) -> dict:
@@ -215,13 +218,13 @@ def load_fitting_state(
     model: nn.Module,
     state: dict[str, Tensor],
     source: str,
-    described_by: str = "it",
+    network: str = "the network it describes",
     may_miss: Callable[[str], bool] = lambda key: False,
 ) -> None:
     """Load ``state`` into ``model``, or raise a CheckpointError naming ``source`` where a tensor is of another
-    shape, unexpected, or missing (keys for which ``may_miss`` is true may be; ``described_by``: what describes the
-    network, for the message)."""
-    misfit = f"{source} does not fit the network {described_by} describes"
+    shape, unexpected, or missing (keys for which ``may_miss`` is true may be; ``network``: how the message names
+    the model)."""
+    misfit = f"{source} does not fit {network}"
     try:
         result = model.load_state_dict(state, strict=False)
     except RuntimeError as error:  # a tensor of another shape
@@ -380,12 +383,7 @@ def load_official_state(model: nn.Module, state: dict[str, Tensor], source: str)
     """Load the authors' released MGD-SAM2 weights (converted to our names) strictly into a full MGDSAM2."""
     check_same_size(state, TRUNK.sam2_prefix, model, source)
     converted, dropped = convert_official_state_dict(state, model)
-    result = model.load_state_dict(converted, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise CheckpointError(
-            f"{source} does not match the model (all modules must be on to load released weights): "
-            f"missing {result.missing_keys[:6]}, unexpected {result.unexpected_keys[:6]}"
-        )
+    load_fitting_state(model, converted, source, "the model (all modules must be on to load released weights)")
     return LoadReport(source=source, kind="released MGD-SAM2", loaded=sorted(converted), ignored=sorted(dropped))
 
 
