@@ -454,3 +454,21 @@ def test_resume_picks_the_newest_run_and_slurms_requeue_checkpoint(tmp_path: Pat
     with pytest.raises(ConfigError, match="lightning_logs"):
         last_checkpoint(Namespace(trainer=Namespace(logger=True, default_root_dir=str(tmp_path / "other"))))
     assert last_checkpoint(default_logger)[0] == hpc
+
+
+@pytest.mark.parametrize(("terminal", "main_process", "printed"), [(False, True, True), (True, True, False),
+                                                                     (False, False, False)])  # fmt: skip
+def test_epoch_log_prints_only_on_the_main_process_and_off_a_terminal(
+    terminal: bool, main_process: bool, printed: bool, monkeypatch, capsys
+) -> None:
+    from types import SimpleNamespace
+
+    from mgd_sam2.training.epoch_log import EpochLog
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: terminal)
+    metrics = {"train/loss": torch.tensor(0.5), "val/Smeasure": torch.tensor(0.75)}  # no val/MAE logged: left out
+    trainer = SimpleNamespace(is_global_zero=main_process, callback_metrics=metrics, current_epoch=2, max_epochs=12,
+                              global_step=300)  # fmt: skip
+    EpochLog().on_train_epoch_end(trainer, None)
+    expected = "epoch 3/12, step 300: train/loss 0.5000, val/Smeasure 0.7500 (0 min 0 s)\n"
+    assert capsys.readouterr().out == (expected if printed else "")
