@@ -302,6 +302,9 @@ def test_label_map_masks_are_read_as_0_255(tmp_path, capsys) -> None:
     for name, values in masks.items():
         (tmp_path / name).mkdir()
         Image.fromarray(values).save(tmp_path / name / "x.png")
+    masks["float"] = gt.astype(np.float32)  # mode F, values in [0, 1]: scaled, not a label map
+    (tmp_path / "float").mkdir()
+    Image.fromarray(masks["float"]).save(tmp_path / "float" / "x.tif")
     assert Image.open(tmp_path / "labels16" / "x.png").mode.startswith("I")  # saved in 16 bits
     (tmp_path / "pred").mkdir()
     Image.fromarray(pred).save(tmp_path / "pred" / "x.png")
@@ -311,9 +314,10 @@ def test_label_map_masks_are_read_as_0_255(tmp_path, capsys) -> None:
     }
     reference = results["bytes"]
     assert not reference.notes
-    for name in ("labels", "labels16", "bytes16", "full16"):
+    for name in ("labels", "labels16", "bytes16", "full16", "float"):
         assert results[name].scores == reference.scores, name
-        assert np.array_equal(read_mask(tmp_path / name / "x.png"), gt * 255), name
+        assert np.array_equal(read_mask(next((tmp_path / name).iterdir())), gt * 255), name
+    assert not results["float"].notes
     for name in ("labels", "labels16"):
         assert any("label maps: read as 0/255" in note for note in results[name].notes), name
     soft = np.arange(0, 201, dtype=np.uint16).reshape(3, 67)  # a 16-bit probability map of another tool, all low

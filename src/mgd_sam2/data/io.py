@@ -156,10 +156,11 @@ def mask_values(values: np.ndarray) -> tuple[np.ndarray, bool]:
 
 def mask_gray(image: Image.Image) -> np.ndarray:
     """(H, W) uint8 gray values of a GT mask: `image_to_gray`, except that a 16-bit mask of only 0 and 1 or only 0
-    and 255 keeps its values."""
+    and 255 keeps its values (a float mask, in [0, 1], is scaled as before)."""
     if image.mode in HIGH_DEPTH_MODES:
         values = np.array(image)
-        if np.isin(values, (0, 1)).all() or np.isin(values, (0, 255)).all():
+        integer = np.issubdtype(values.dtype, np.integer)
+        if integer and (np.isin(values, (0, 1)).all() or np.isin(values, (0, 255)).all()):
             return values.astype(np.uint8)
     return image_to_gray(image)
 
