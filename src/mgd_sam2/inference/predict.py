@@ -106,8 +106,8 @@ def predict_files(
                 for batch in loader:
                     if len(pending) == PENDING_WRITES:
                         pending.popleft().result()
-                    if cuda and "input" in batch:
-                        batch["input"] = batch["input"].to(device, non_blocking=True)
+                    if "input" in batch:  # on the CPU a no-op, the same call as on a GPU
+                        batch["input"] = batch["input"].to(device, non_blocking=cuda)
                     prediction = predict_batch(backend, batch, tta=tta, detail=detail, show=show)
                     pending.append(writing.submit(writer.write, prediction))
                     advance(len(batch.get("name", [])) + len(batch.get("errors", [])))

@@ -46,8 +46,10 @@ class Views:
         """Concatenate along the batch axis (the loaders' collate)."""
         return cls(*(torch.cat([getattr(item, field.name) for item in items]) for field in fields(cls)))
 
-    def to(self, device: torch.device | str) -> Views:
-        return Views(*(getattr(self, field.name).to(device, non_blocking=True) for field in fields(self)))
+    def to(self, device: torch.device | str, non_blocking: bool = True) -> Views:
+        """The fields on ``device``; by default copies from pinned memory run asynchronously (Lightning's batch
+        transfer calls ``to(device)``, predict ``to(device, non_blocking=True)``)."""
+        return Views(*(getattr(self, field.name).to(device, non_blocking=non_blocking) for field in fields(self)))
 
     def pin_memory(self) -> Views:
         """Page-locked copies, so DataLoader(pin_memory=True) pins the fields of a batch."""
