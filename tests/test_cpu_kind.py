@@ -90,13 +90,16 @@ def test_a_measurement_names_the_gpu_where_one_is_visible(monkeypatch) -> None:
     monkeypatch.setattr(torch.version, "cuda", "13.0")
     line = machine()
     assert line.endswith(f"; GPU NVIDIA H200 (143771 MiB), CUDA 13.0, torch {torch.__version__}")
+    # benchmark speed measures on CUDA in fresh processes: the caller says so where this process never started CUDA
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    assert machine(gpu=True) == line
     # the committed GPU measurements carry the same line (docs/measurements/gpu_*.json)
     committed = json.loads((Path(__file__).parents[1] / "docs/measurements/gpu_nvidia_h200.json").read_text())
     assert re.fullmatch(r".+, \d+ cores; CPU kind \w+ \(.+\); GPU NVIDIA H200 \(\d+ MiB\), CUDA [\d.]+, torch .+",
                         committed["machine"])  # fmt: skip
     monkeypatch.setattr(torch.version, "cuda", None)
     monkeypatch.setattr(torch.version, "hip", "6.4")
-    assert "; GPU NVIDIA H200 (143771 MiB), ROCm 6.4, torch" in machine()
+    assert "; GPU NVIDIA H200 (143771 MiB), ROCm 6.4, torch" in machine(gpu=True)
 
 
 def test_the_runtimes_isa_limits_are_read_and_recorded_but_leave_the_kind(monkeypatch, without_isa_limits) -> None:

@@ -215,6 +215,8 @@ def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table()
         "gpu_nvidia_h200_profile",
         "gpu_nvidia_h200_train_step",
         "training_nvidia_h200",
+        "gpu_nvidia_h200_compile",
+        "predict_nvidia_h200",
     } <= markers
     for name in markers:
         assert "*Measured by `" in hooks.measured_table(name)
@@ -303,6 +305,61 @@ def test_the_gpu_claims_are_the_h200_measurements() -> None:
     )  # "rose at every validation"
     (first, start), (last, end) = scalars["train/loss"][0], scalars["train/loss"][-1]
     assert f"The loss fell ({start:.2f} at step {first + 1}, {end:.2f} at step {last + 1})" in page and end < start
+
+
+def test_the_gpu_compile_and_predict_claims_are_the_third_calls_measurements() -> None:
+    """torch.compile against eager and predict end to end against the network alone, as README and the benchmarks
+    page state them, from the H200's third call."""
+    hooks = docs_hooks()
+    compiled = json.loads((ROOT / "docs/measurements/gpu_nvidia_h200_compile.json").read_text())
+    assert "; GPU NVIDIA H200 (" in compiled["machine"] and "(torch.compile)" in hooks.measured_table(
+        "gpu_nvidia_h200_compile"
+    )
+    runs = {(run["compile"], run["batch"]): run for run in compiled["speed"]}
+    assert all(run["precision"] == "bf16-mixed" and run["preset"] == "base_plus" for run in runs.values())
+    rate = {key: run["throughput_img_s"] for key, run in runs.items()}
+    gains = [rate[True, batch] / rate[False, batch] for batch in (1, 8)]
+    assert {f"{gain:.1f}" for gain in gains} == {"1.9"}
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    assert (
+        f"it runs {rate[True, 1]:.0f} images/s at batch 1 and {rate[True, 8]:.0f} at batch 8 in bf16, "
+        f"{gains[0]:.1f} times eager in the same call." in readme
+    )
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    assert (
+        f"the network ran {gains[0]:.1f} times as many images/s as eager at batch 1 ({rate[True, 1]:.1f} against "
+        f"{rate[False, 1]:.1f}) and {gains[1]:.1f} times at batch 8 ({rate[True, 8]:.1f} against {rate[False, 8]:.1f})"
+        in page
+    )
+    distance = [f"{runs[key]['sigmoid_diff_vs_fp32']:.1e}" for key in ((True, 1), (False, 1))]
+    assert f"({distance[0]} against {distance[1]}, mean absolute difference)" in page
+    assert all(runs[True, batch]["peak_gpu_memory_mb"] < runs[False, batch]["peak_gpu_memory_mb"] for batch in (1, 8))
+    assert {round(runs[True, batch]["warmup_s"], -1) for batch in (1, 8)} <= {100, 110} and "about 105 s" in page
+    predict = json.loads((ROOT / "docs/measurements/predict_nvidia_h200.json").read_text())
+    assert "; GPU NVIDIA H200 (" in predict["machine"]
+    rows = {(row["workers"], row["batch"]): row for row in predict["predict"]}
+    first = rows[2, 1]
+    assert (
+        f"on {first['images']} photos of {first['megapixels_mean']:.1f} megapixels ran "
+        f"{first['end_to_end_img_s']:.1f} images/s at batch 1, {first['end_to_end_vs_network']:.2f} of the network "
+        "alone" in readme
+    )
+    assert (
+        f"`predict` ran {first['end_to_end_img_s']:.1f} images/s at batch 1, {first['end_to_end_vs_network']:.2f} "
+        f"of the network alone on the same photos ({first['network_img_s']:.1f}," in page
+    )
+    assert f"and {rows[8, 1]['end_to_end_img_s']:.1f} with 8 loader processes" in page
+    writing = sorted(rows[workers, 1]["writing_ms_per_image"] for workers in (2, 8))
+    assert f"{writing[0]:.0f} to {writing[1]:.0f} ms per image beside {1000 / first['end_to_end_img_s']:.0f} ms" in page
+    network8 = rows[2, 8]["network_img_s"]
+    assert (
+        f"the network alone ran {network8 / first['network_img_s']:.1f} times as fast ({network8:.0f} against "
+        f"{first['network_img_s']:.0f} images/s)" in page
+    )
+    assert (
+        f"predict ran {rows[2, 8]['end_to_end_img_s']:.1f} and {rows[8, 8]['end_to_end_img_s']:.1f} images/s" in page
+        and rows[2, 8]["end_to_end_img_s"] < first["end_to_end_img_s"]
+    )
 
 
 def test_the_speed_tables_show_each_export_steps_peak() -> None:

@@ -2,8 +2,8 @@
 
 Measured tables: ``<!-- measured: NAME -->`` becomes the table of ``docs/measurements/NAME.json`` (the JSON the
 command wrote, with the date, command and machine that produced it), drawn by the renderer of NAME's first word
-(``demo``, ``speed``, ``backends``, ``detail``, ``app``, ``ceiling``, ``gpu``, ``training``); the README's copy of a
-table is checked against the same rendering by tests/test_docs.py.
+(``demo``, ``speed``, ``backends``, ``detail``, ``app``, ``ceiling``, ``gpu``, ``training``, ``predict``); the
+README's copy of a table is checked against the same rendering by tests/test_docs.py.
 
 The choices of ``model export --fastest``: docs/benchmarks.md holds the table ``fastest_table`` renders from
 ``mgd_sam2.inference.fastest.FASTEST`` (a copy, so that the page reads the same on GitHub; tests/test_docs.py checks
@@ -217,7 +217,7 @@ def gpu_table(measurement: dict) -> str:
         distance = run["sigmoid_diff_vs_fp32"]  # None for a training step; 0 for fp32 itself
         memory = run["peak_gpu_memory_mb"]
         lines.append(
-            f"| {run['batch']} | {run['precision']} | {'training step' if run['train'] else 'inference'} | "
+            f"| {run['batch']} | {run['precision']} | {passes(run)} | "
             f"{run['latency_ms_p50']:.1f} | {run['latency_ms_p90']:.1f} | {run['throughput_img_s']:.1f} | "
             f"{'—' if memory is None else f'{memory / 1024:.1f}'} | "
             f"{'—' if run['precision'] == '32-true' or distance is None else f'{distance:.1e}'} |"
@@ -230,6 +230,26 @@ def gpu_table(measurement: dict) -> str:
         for part in (*SPEED_PARTS, "other", "network", "pre-processing", "post-processing"):
             cells = [f"{run['parts_s'][part] * 1000:.1f}" for run in profiled]
             lines.append(f"| {part} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def passes(run: dict) -> str:
+    """What a speed run timed: a training step or an inference pass, eager or under torch.compile."""
+    return ("training step" if run["train"] else "inference") + (" (torch.compile)" if run["compile"] else "")
+
+
+def predict_table(measurement: dict) -> str:
+    """``benchmark predict``'s rows: the network alone against `predict` end to end (read, views, network, maps
+    written) per batch size and loader-process count, and the writer thread's time per image."""
+    lines = ["| images (mean MP) | batch | loader processes | network alone (images/s) | end to end (images/s) | "
+             "end to end / network | writing (ms per image, writer thread) |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for row in measurement["predict"]:
+        lines.append(
+            f"| {row['images']} ({row['megapixels_mean']:.1f}) | {row['batch']} | {row['workers']} | "
+            f"{row['network_img_s']:.1f} | {row['end_to_end_img_s']:.1f} | {row['end_to_end_vs_network']:.2f} | "
+            f"{row['writing_ms_per_image']:.0f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -262,6 +282,7 @@ TABLES = {
     "ceiling": ceiling_table,
     "gpu": gpu_table,
     "training": training_table,
+    "predict": predict_table,
 }  # by the measurement's name's first word; fmt: skip
 
 

@@ -12,11 +12,12 @@ from typing import Any
 LIMITED_BY = "instruction sets limited by"
 
 
-def machine() -> str:
+def machine(gpu: bool = False) -> str:
     """The CPU (its name, family and model numbers), its core count and its kind with the flags that decide the fast
     paths (inference/cpu_kind.py), the runtimes' instruction-set limits where the environment sets them (a smaller
-    CPU kind emulated), and the GPU where this process used one (its name, memory, CUDA and torch versions; a CPU
-    run on a machine with a GPU names none, and naming one never starts CUDA)."""
+    CPU kind emulated), and the GPU where the run used one: ``gpu`` (its measurements ran on CUDA, in this process or
+    in the fresh processes of `utils.isolated`) or this process started CUDA; it names the GPU's name, memory, CUDA
+    and torch versions. A CPU run on a machine with a GPU names none."""
     import torch
 
     from mgd_sam2.inference.cpu_kind import CPUINFO, cpuinfo_fields, describe_isa_limits, detect_cpu_kind
@@ -30,7 +31,7 @@ def machine() -> str:
     if limits:
         described += (f"; {LIMITED_BY} {limits} (emulating a smaller CPU: ONNX Runtime has no such switch, and "
                       "OpenVINO's own kernels and fp32 matrix products ignore them)")  # fmt: skip
-    if torch.cuda.is_initialized():
+    if gpu or torch.cuda.is_initialized():
         gpu = torch.cuda.get_device_properties(torch.cuda.current_device())
         runtime = f"CUDA {torch.version.cuda}" if torch.version.cuda else f"ROCm {torch.version.hip}"
         described += f"; GPU {gpu.name} ({gpu.total_memory // 2**20} MiB), {runtime}, torch {torch.__version__}"
@@ -43,10 +44,10 @@ def isa_limits_of(machine_line: str) -> str:
     return found.group(1) if found else ""
 
 
-def measurement(results: dict[str, Any], command: str) -> dict[str, Any]:
+def measurement(results: dict[str, Any], command: str, gpu: bool = False) -> dict[str, Any]:
     """``results`` as docs/measurements keeps them: the date, the command as typed (after the ISA switches set, as a
-    shell prefix) and the machine first."""
+    shell prefix) and the machine first (``gpu``: the results were measured on CUDA, as `machine`)."""
     from mgd_sam2.inference.cpu_kind import describe_isa_limits
 
     command = " ".join(filter(None, (describe_isa_limits(), command)))
-    return {"date": datetime.date.today().isoformat(), "command": command, "machine": machine(), **results}
+    return {"date": datetime.date.today().isoformat(), "command": command, "machine": machine(gpu), **results}

@@ -466,7 +466,8 @@ def run(args: argparse.Namespace) -> int:
         from mgd_sam2.benchmark.measurement import measurement
         from mgd_sam2.utils.files import write_json
 
-        write_json(args.json, measurement(results, args.command_line))
+        # speed's configurations run in fresh processes: this one may never have started CUDA
+        write_json(args.json, measurement(results, args.command_line, gpu=getattr(args, "device", None) == "cuda"))
     return 0
 
 
