@@ -217,17 +217,18 @@ def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table()
         "training_nvidia_h200",
         "gpu_nvidia_h200_compile",
         "predict_nvidia_h200",
+        "speed_intel_xeon_amx_model167",
     } <= markers
     for name in markers:
         assert "*Measured by `" in hooks.measured_table(name)
     readme = " ".join((ROOT / "README.md").read_text().split())
     claims = re.search(
-        r"OpenVINO int8 with bf16 gives ([0-9.]+) times .* with AMX it gives ([0-9.]+) times, "
-        r"and on an AMD EPYC Zen 5 ([0-9.]+) times",
+        r"OpenVINO int8 with bf16 gives ([0-9.]+) times .* with AMX it gives ([0-9.]+) times \(([0-9.]+) times on "
+        r"another, model 167, accuracy not measured there\), and on an AMD EPYC Zen 5 ([0-9.]+) times",
         readme,
     )
     assert claims
-    names = ("speed_amd_epyc_avx512", "speed_intel_xeon_amx", "speed_amd_epyc_zen5")
+    names = ("speed_amd_epyc_avx512", "speed_intel_xeon_amx", "speed_intel_xeon_amx_model167", "speed_amd_epyc_zen5")
     for name, claim in zip(names, claims.groups(), strict=True):
         speed = json.loads((ROOT / f"docs/measurements/{name}.json").read_text())["speed"]
         throughput = {(run["backend"], run["precision"]): run["throughput_img_s"] for run in speed}
@@ -360,6 +361,28 @@ def test_the_gpu_compile_and_predict_claims_are_the_third_calls_measurements() -
         f"predict ran {rows[2, 8]['end_to_end_img_s']:.1f} and {rows[8, 8]['end_to_end_img_s']:.1f} images/s" in page
         and rows[2, 8]["end_to_end_img_s"] < first["end_to_end_img_s"]
     )
+
+
+def test_the_third_amx_machines_claims_are_its_table() -> None:
+    speed = json.loads((ROOT / "docs/measurements/speed_intel_xeon_amx_model167.json").read_text())["speed"]
+    runs = {(run["backend"], run["precision"]): run for run in speed}
+    base = runs["torch", "32-true"]
+    fastest, bf16 = runs["openvino-int8", "bf16-mixed"], runs["openvino", "bf16-mixed"]
+    assert max(run["throughput_img_s"] for run in speed) == fastest["throughput_img_s"]
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    assert (
+        f"There OpenVINO int8 with bf16 gives {fastest['throughput_img_s'] / base['throughput_img_s']:.1f} times the "
+        f"throughput of torch fp32 ({base['latency_ms_p50'] / fastest['latency_ms_p50']:.1f} times in latency), the "
+        f"nearest to 8× measured, and OpenVINO bf16 without int8 "
+        f"{bf16['throughput_img_s'] / base['throughput_img_s']:.1f} times" in page
+    )
+    parts = fastest["parts_s"]
+    assert (
+        f"trunk ({parts['Hiera trunk'] * 1000:.0f} ms), the glue the profile cannot place ({parts['other'] * 1000:.0f} "
+        f"ms), DRM ({parts['DRM'] * 1000:.0f} ms) and pre- and post-processing "
+        f"({(parts['pre-processing'] + parts['post-processing']) * 1000:.0f} ms" in page
+    )
+    assert f"random weights is the same as there ({fastest['sigmoid_diff_vs_fp32']:.1e})" in page
 
 
 def test_the_speed_tables_show_each_export_steps_peak() -> None:
