@@ -102,6 +102,28 @@ def test_a_measurement_names_the_gpu_where_one_is_visible(monkeypatch) -> None:
     assert "; GPU NVIDIA H200 (143771 MiB), ROCm 6.4, torch" in machine(gpu=True)
 
 
+def test_benchmark_speed_on_cuda_names_the_gpu_its_fresh_processes_used(monkeypatch, tmp_path: Path) -> None:
+    """`benchmark speed --device cuda` measures in fresh processes, where this one never starts CUDA: its JSON names
+    the GPU all the same (`machine(gpu=True)`); a CPU run names none."""
+    import torch
+
+    from mgd_sam2.benchmark import measurement, speed
+    from mgd_sam2.cli import main
+
+    row = {"throughput_img_s": 1.0, **{key: 0 for key in (
+        "preset", "device", "train", "backend", "batch", "precision", "compile", "input_size", "latency_ms_p50",
+        "latency_ms_p90", "peak_gpu_memory_mb", "peak_host_memory_mb", "export_peak_memory_mb", "params_total",
+        "params_trainable", "sigmoid_diff_vs_fp32")}}  # fmt: skip
+    monkeypatch.setattr(speed, "measure_isolated", lambda config: row)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # --device cuda's check; nothing runs on it
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    monkeypatch.setattr(measurement, "machine", lambda gpu=False: f"a machine{'; GPU' if gpu else ''}")
+    for device, named in (("cuda", True), ("cpu", False)):
+        out = tmp_path / f"{device}.json"
+        assert main(["benchmark", "speed", "--preset", "micro", "--device", device, "--json", str(out)]) == 0
+        assert json.loads(out.read_text())["machine"].endswith("; GPU") is named
+
+
 def test_the_runtimes_isa_limits_are_read_and_recorded_but_leave_the_kind(monkeypatch, without_isa_limits) -> None:
     from mgd_sam2.benchmark.measurement import isa_limits_of, machine, measurement
     from mgd_sam2.inference import backends, devices

@@ -129,3 +129,18 @@ def test_two_images_of_one_name_never_overwrite_each_others_mask(tmp_path: Path,
     assert failure[0] == str(paths[1]) and f"was written for {paths[0]}, an image of the same name" in failure[1]
     assert f"skipped {paths[1]}" in capsys.readouterr().err
     assert (tmp_path / "out" / "x.png").read_bytes() == alone.written[0].read_bytes()
+
+
+def test_views_copy_asynchronously_to_cuda_only(monkeypatch) -> None:
+    """Views.to: non_blocking by default only towards a CUDA device (a copy to the host must be ready when read)."""
+    calls = []
+    monkeypatch.setattr(torch.Tensor, "to", lambda self, device, non_blocking=False: calls.append(non_blocking) or self)
+    views = tile(torch.rand(1, 3, 64, 64), 2)
+    views.to("cpu")
+    assert calls and not any(calls)
+    calls.clear()
+    views.to("cuda")
+    assert calls and all(calls)
+    calls.clear()
+    views.to("cuda", non_blocking=False)
+    assert calls and not any(calls)

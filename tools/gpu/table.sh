@@ -6,18 +6,19 @@
 #   train    test_gpu.json (the short training run, as docs/measurements/training_*.json)
 #   predict  predict_gpu.json (`benchmark predict` on PHOTOS photos, default 64, at batch 1 and 8 with the training
 #            run's best checkpoint, or without the train part one of random weights: speed does not depend on them)
-#   compile  speed_gpu_eager.json and speed_gpu_compiled.json (bf16 at batch 1 and 8, without and with
-#            torch.compile, in one call so that the two compare; the compiled run is stopped after COMPILE_TIMEOUT
-#            seconds, default 300)
+#   compile  speed_gpu_compile.json (bf16 at batch 1 and 8, eager and then with torch.compile, in one call so that
+#            the two compare; the compiled run is stopped after COMPILE_TIMEOUT seconds, default 420, and the file
+#            then holds the eager rows alone)
 # On an H200 (2026-12-04) the install and the steps up to the training run's test took 5 minutes, the batches and
-# profile runs under 2 more (a call of their own: 103 s); PARTS="predict compile" took 7.6 minutes in a call of its
-# own (predict on 16 photos 2 min 9 s, 31 s of it drawing them; compile 4 min 48 s, about 105 s of compiling per
-# batch size): where a call is limited to 10 minutes, give compile a call of its own. Wheels from
+# profile runs under 2 more (a call of their own: 103 s); PARTS="predict compile" PHOTOS=16 took 7.6 minutes in a
+# call of its own (predict 2 min 9 s, 31 s of it drawing the photos; compile 4 min 48 s, about 105 s of compiling per
+# batch size; 64 photos add about a minute to predict, an estimate): where a call is limited to 10 minutes, give compile a call of its own. Wheels from
 # tools/gpu/wheelhouse.sh are installed first when WHEEL_DIR exists.
 # Usage (repository root): [PARTS="..."] bash tools/gpu/table.sh [WHEEL_DIR]
 # A rehearsal on a CPU, the same steps on the micro preset and a small dataset (PYTHON: an interpreter with the
 # package installed; WHEEL_DIR absent, so nothing is installed):
-#   PYTHON=.venv/bin/python DEVICE=cpu PRESET=micro BF16=32-true STEPS=4 VAL_EVERY=2 NUM=20 SIZE="96 160" bash tools/gpu/table.sh none
+#   PYTHON=.venv/bin/python DEVICE=cpu PRESET=micro BF16=32-true STEPS=4 VAL_EVERY=2 NUM=20 SIZE="96 160" PHOTOS=16 \
+#       bash tools/gpu/table.sh none
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 whl=${1:-.whl}
@@ -34,9 +35,14 @@ photo_count=${PHOTOS:-64}  # predict's photos: a multiple of 16
 read -r -a size <<<"${SIZE:-768 1280}"
 parts=" ${PARTS:-speed train predict} $([[ ${COMPILE:-0} == 1 ]] && echo compile || true) "
 has() { [[ $parts == *" $1 "* ]]; }
-for part in $parts; do
+read -r -a part_list <<<"$parts"  # no globbing of PARTS
+for part in "${part_list[@]}"; do
     [[ " speed train predict compile " == *" $part "* ]] || { echo "unknown part '$part' in PARTS" >&2; exit 2; }
 done
+if ! [[ $photo_count =~ ^[1-9][0-9]*$ ]] || (( photo_count % 16 )); then
+    echo "PHOTOS=$photo_count: a positive multiple of 16" >&2
+    exit 2
+fi
 mkdir -p "$out" "$work"
 exec > >(tee -a "$out/table.log") 2>&1
 if [[ -d $whl ]]; then
@@ -130,10 +136,10 @@ PY
 mixed_photos(Path(sys.argv[1]), 16)' "$photos"
     # 16 drawn, copied to $photo_count (as costly to read as new ones): enough batches of 8 that filling and draining
     # predict's pipeline (on an H200 with 16 photos, batch 8 was two batches, 4.9 images/s against 8.1 at batch 1)
-    # does not hide its steady rate
+    # does not hide its steady rate; each copy's name sorts after all 16 drawn ones, so every 16 in a row keep their mix
     drawn=("$photos"/*.jpg)
     for (( copy = 1; copy < photo_count / 16; copy++ )); do
-        for photo in "${drawn[@]}"; do cp "$photo" "${photo%.jpg}_copy$copy.jpg"; done
+        for photo in "${drawn[@]}"; do cp "$photo" "$photos/time${copy}_$(basename "$photo")"; done
     done
     workers=(2)  # predict's default on a GPU, and half the cores where that is more
     if (( $(nproc) / 2 > 2 )); then workers+=("$(( $(nproc) / 2 ))"); fi
@@ -155,8 +161,18 @@ fi
 
 if has compile; then
     step "inference speed, bf16 at batch 1 and 8, without and with torch.compile"
-    "${speed[@]}" --batch 1,8 --precision "$bf16" --json "$out/speed_gpu_eager.json"
-    timeout "${COMPILE_TIMEOUT:-300}" "${speed[@]}" --batch 1,8 --precision "$bf16" --compile \
-        --json "$out/speed_gpu_compiled.json" || echo "torch.compile: exit status $? (124: past COMPILE_TIMEOUT)"
+    rm -f "$work/speed_eager.json" "$work/speed_compiled.json"
+    "${speed[@]}" --batch 1,8 --precision "$bf16" --json "$work/speed_eager.json"
+    timeout "${COMPILE_TIMEOUT:-420}" "${speed[@]}" --batch 1,8 --precision "$bf16" --compile \
+        --json "$work/speed_compiled.json" || echo "torch.compile: exit status $? (124: past COMPILE_TIMEOUT)"
+    # one file, as docs/measurements/gpu_*_compile.json: the eager rows, then the compiled ones where they exist
+    "$python" - "$out/speed_gpu_compile.json" "$work/speed_eager.json" "$work/speed_compiled.json" <<'PY'
+import json, sys
+from pathlib import Path
+runs = [json.loads(Path(name).read_text()) for name in sys.argv[2:] if Path(name).exists()]
+merged = {**runs[0], "command": "; ".join(run["command"] for run in runs),
+          "speed": [row for run in runs for row in run["speed"]]}
+Path(sys.argv[1]).write_text(json.dumps(merged, indent=2) + "\n")
+PY
 fi
 step done

@@ -15,9 +15,10 @@ LIMITED_BY = "instruction sets limited by"
 def machine(gpu: bool = False) -> str:
     """The CPU (its name, family and model numbers), its core count and its kind with the flags that decide the fast
     paths (inference/cpu_kind.py), the runtimes' instruction-set limits where the environment sets them (a smaller
-    CPU kind emulated), and the GPU where the run used one: ``gpu`` (its measurements ran on CUDA, in this process or
-    in the fresh processes of `utils.isolated`) or this process started CUDA; it names the GPU's name, memory, CUDA
-    and torch versions. A CPU run on a machine with a GPU names none."""
+    CPU kind emulated), and the GPU (its name, memory, CUDA and torch versions) where ``gpu`` (the caller's
+    measurements ran on CUDA, e.g. in the fresh processes of `utils.isolated`: `benchmark --device cuda`) or this
+    process started CUDA. A CPU run on a machine with a GPU names none; so does a run whose child processes alone
+    used one without the caller saying so."""
     import torch
 
     from mgd_sam2.inference.cpu_kind import CPUINFO, cpuinfo_fields, describe_isa_limits, detect_cpu_kind
@@ -32,9 +33,10 @@ def machine(gpu: bool = False) -> str:
         described += (f"; {LIMITED_BY} {limits} (emulating a smaller CPU: ONNX Runtime has no such switch, and "
                       "OpenVINO's own kernels and fp32 matrix products ignore them)")  # fmt: skip
     if gpu or torch.cuda.is_initialized():
-        gpu = torch.cuda.get_device_properties(torch.cuda.current_device())
+        properties = torch.cuda.get_device_properties(torch.cuda.current_device())
         runtime = f"CUDA {torch.version.cuda}" if torch.version.cuda else f"ROCm {torch.version.hip}"
-        described += f"; GPU {gpu.name} ({gpu.total_memory // 2**20} MiB), {runtime}, torch {torch.__version__}"
+        described += (f"; GPU {properties.name} ({properties.total_memory // 2**20} MiB), {runtime}, "
+                      f"torch {torch.__version__}")  # fmt: skip
     return described
 
 

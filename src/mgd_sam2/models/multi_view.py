@@ -46,9 +46,12 @@ class Views:
         """Concatenate along the batch axis (the loaders' collate)."""
         return cls(*(torch.cat([getattr(item, field.name) for item in items]) for field in fields(cls)))
 
-    def to(self, device: torch.device | str, non_blocking: bool = True) -> Views:
-        """The fields on ``device``; by default copies from pinned memory run asynchronously (Lightning's batch
-        transfer calls ``to(device)``, predict ``to(device, non_blocking=True)``)."""
+    def to(self, device: torch.device | str, non_blocking: bool | None = None) -> Views:
+        """The fields on ``device``. ``non_blocking`` None: asynchronous copies to a CUDA device only (from pinned
+        memory they overlap the work queued before; Lightning's batch transfer calls ``to(device)``); copies to the
+        host or to other devices wait, so their result is ready when it is read."""
+        if non_blocking is None:
+            non_blocking = torch.device(device).type == "cuda"
         return Views(*(getattr(self, field.name).to(device, non_blocking=non_blocking) for field in fields(self)))
 
     def pin_memory(self) -> Views:
