@@ -33,8 +33,8 @@ FASTEST = {
     "amx": FastestPath(
         "openvino-int8", "bf16-mixed",
         "the fastest of every backend and precision on two Intel Xeons with AMX, within the demo model's bounds on "
-        "the first (docs/measurements/speed_intel_xeon_amx.json, speed_intel_xeon_amx_model167.json, "
-        "backends_demo_intel_xeon_amx.json; docs/benchmarks.md, Speed)",
+        "both (docs/measurements/speed_intel_xeon_amx.json, speed_intel_xeon_amx_model167.json, "
+        "backends_demo_intel_xeon_amx.json, backends_demo_intel_xeon_amx_model167.json; docs/benchmarks.md, Speed)",
     ),
     "avx512_bf16": FastestPath(
         "openvino-int8", "bf16-mixed",
