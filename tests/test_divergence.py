@@ -118,6 +118,18 @@ def test_no_checkpoint_with_non_finite_weights_is_written_or_validated(synthetic
         validator.validate(module, datamodule=trainer.datamodule)
 
 
+def test_a_trainer_saves_a_module_it_never_fitted_and_predict_loads_it(tmp_path: Path) -> None:
+    """A checkpoint of random weights without a run (tools/gpu/table.sh times predict with one): the finite check
+    needs no fitted trainer, and the file loads."""
+    from mgd_sam2.inference.loading import load_network
+
+    trainer = Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    trainer.strategy.connect(micro_module())
+    trainer.save_checkpoint(tmp_path / "random.ckpt")
+    network, described = load_network(tmp_path / "random.ckpt")
+    assert network.preset == "micro" and "Lightning checkpoint" in described
+
+
 @pytest.fixture
 def nan_checkpoint(trained_checkpoint: Path, tmp_path: Path) -> Path:
     """The trained checkpoint with one tensor of NaN, as a diverged run's best.ckpt held them."""

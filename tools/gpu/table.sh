@@ -12,7 +12,7 @@
 # On an H200 (2026-12-04) the install and the steps up to the training run's test took 5 minutes, the batches and
 # profile runs under 2 more (a call of their own: 103 s); PARTS="predict compile" PHOTOS=16 took 7.6 minutes in a
 # call of its own (predict 2 min 9 s, 31 s of it drawing the photos; compile 4 min 48 s, about 105 s of compiling per
-# batch size; 64 photos add about a minute to predict, an estimate): where a call is limited to 10 minutes, give compile a call of its own. Wheels from
+# batch size): where a call is limited to 10 minutes, give compile a call of its own. Wheels from
 # tools/gpu/wheelhouse.sh are installed first when WHEEL_DIR exists.
 # Usage (repository root): [PARTS="..."] bash tools/gpu/table.sh [WHEEL_DIR]
 # A rehearsal on a CPU, the same steps on the micro preset and a small dataset (PYTHON: an interpreter with the
@@ -55,6 +55,19 @@ export PYTHONUNBUFFERED=1
 cli=("$python" -m mgd_sam2.cli)
 accelerator=$([[ $device == cuda ]] && echo gpu || echo cpu)
 step() { echo "== $(date -u +%T) $*"; }
+# merge KEY OUT FILE...: the FILEs that exist as one JSON, as docs/measurements keeps them (the first's date and
+# machine, every command, the rows under KEY in order)
+merge() {
+    "$python" - "$@" <<'PY'
+import json, sys
+from pathlib import Path
+key, out, *names = sys.argv[1:]
+runs = [json.loads(Path(name).read_text()) for name in names if Path(name).exists()]
+merged = {**runs[0], "command": "; ".join(run["command"] for run in runs),
+          key: [row for run in runs for row in run[key]]}
+Path(out).write_text(json.dumps(merged, indent=2) + "\n")
+PY
+}
 
 step machine
 nvidia-smi || true
@@ -126,7 +139,6 @@ from mgd_sam2.training.module import MGDSAM2Module
 module = MGDSAM2Module(network=NetworkConfig(preset=sys.argv[1]), pretrained=None)
 trainer = Trainer(accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False)
 trainer.strategy.connect(module)
-module.trainer = trainer
 trainer.save_checkpoint(sys.argv[2])
 PY
     fi
@@ -149,14 +161,7 @@ mixed_photos(Path(sys.argv[1]), 16)' "$photos"
         "${cli[@]}" benchmark predict --ckpt "$best" --device "$device" --input "$photos" --images "$photo_count" --batch 1,8 \
             --workers "$count" --json "${runs[-1]}"
     done
-    "$python" - "$out/predict_gpu.json" "${runs[@]}" <<'PY'
-import json, sys
-from pathlib import Path
-runs = [json.loads(Path(name).read_text()) for name in sys.argv[2:]]
-merged = {**runs[0], "command": "; ".join(run["command"] for run in runs),
-          "predict": [row for run in runs for row in run["predict"]]}
-Path(sys.argv[1]).write_text(json.dumps(merged, indent=1))  # one row per loader-process count and batch
-PY
+    merge predict "$out/predict_gpu.json" "${runs[@]}"  # one row per loader-process count and batch
 fi
 
 if has compile; then
@@ -165,14 +170,7 @@ if has compile; then
     "${speed[@]}" --batch 1,8 --precision "$bf16" --json "$work/speed_eager.json"
     timeout "${COMPILE_TIMEOUT:-420}" "${speed[@]}" --batch 1,8 --precision "$bf16" --compile \
         --json "$work/speed_compiled.json" || echo "torch.compile: exit status $? (124: past COMPILE_TIMEOUT)"
-    # one file, as docs/measurements/gpu_*_compile.json: the eager rows, then the compiled ones where they exist
-    "$python" - "$out/speed_gpu_compile.json" "$work/speed_eager.json" "$work/speed_compiled.json" <<'PY'
-import json, sys
-from pathlib import Path
-runs = [json.loads(Path(name).read_text()) for name in sys.argv[2:] if Path(name).exists()]
-merged = {**runs[0], "command": "; ".join(run["command"] for run in runs),
-          "speed": [row for run in runs for row in run["speed"]]}
-Path(sys.argv[1]).write_text(json.dumps(merged, indent=2) + "\n")
-PY
+    # as docs/measurements/gpu_*_compile.json: the eager rows, then the compiled ones where they exist
+    merge speed "$out/speed_gpu_compile.json" "$work/speed_eager.json" "$work/speed_compiled.json"
 fi
 step done

@@ -62,6 +62,8 @@ def refuse_non_finite_model(module: LightningModule, stage: str) -> None:
 
 
 def refuse_non_finite_checkpoint(module: LightningModule, checkpoint: dict) -> None:
-    """A NonFiniteError instead of writing a checkpoint whose weights are not finite."""
-    require_finite(checkpoint["state_dict"].items(), f"the checkpoint {where(module)}",
-                   f"it is not saved: the run diverged; {advice(module)}")  # fmt: skip
+    """A NonFiniteError instead of writing a checkpoint whose weights are not finite. The advice (which reads the
+    trainer's precision) is only worked out then, so a module a trainer saves without fitting it is saved too."""
+    state = checkpoint["state_dict"].items()
+    if non_finite(state)[0]:
+        require_finite(state, f"the checkpoint {where(module)}", f"it is not saved: the run diverged; {advice(module)}")
