@@ -9,6 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
+import einops
 import numpy as np
 import pytest
 import torch
@@ -129,6 +130,13 @@ def test_joint_training_on_several_sets(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- views
 
 
+def test_stitching_refuses_shapes_that_do_not_tile() -> None:
+    with pytest.raises(ValueError, match="does not cut into 2x2"):
+        image_to_locals(torch.zeros(1, 1, 6, 7), 2)
+    with pytest.raises(ValueError, match="not a multiple of 4"):
+        locals_to_image(torch.zeros(6, 1, 3, 3), 2)
+
+
 @settings(max_examples=30, deadline=None)
 @given(grid=st.integers(1, 4), multiple=st.integers(1, 2), channels=st.integers(1, 3), batch=st.integers(1, 3))
 def test_tiling_cuts_batch_major_row_major_views(grid: int, multiple: int, channels: int, batch: int) -> None:
@@ -141,6 +149,9 @@ def test_tiling_cuts_batch_major_row_major_views(grid: int, multiple: int, chann
     assert arranged.shape == (batch * (grid * grid + 1), channels, side, side)
     torch.testing.assert_close(stitch_locals(arranged, grid), image, rtol=0, atol=0)
     torch.testing.assert_close(locals_to_image(image_to_locals(image, grid), grid), image, rtol=0, atol=0)
+    expected = einops.rearrange(image, "b c (gh h) (gw w) -> (b gh gw) c h w", gh=grid, gw=grid)
+    assert torch.equal(image_to_locals(image, grid), expected)  # the 6-D permute they are written without
+    assert torch.equal(locals_to_image(expected, grid), image)
     locals_, globals_ = split_views(arranged, grid)
     torch.testing.assert_close(globals_, resize(image, (side, side)), rtol=0, atol=0)
     # batch-major, row-major: view k of image b is the tile (k // g, k % g) of image b

@@ -18,7 +18,6 @@ from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
-from einops import rearrange
 from torch import Tensor
 
 from mgd_sam2.errors import ConfigError
@@ -94,13 +93,27 @@ def resize(x: Tensor, size: tuple[int, int], mode: str = "bilinear") -> Tensor:
 
 
 def image_to_locals(x: Tensor, grid: int) -> Tensor:
-    """I2P: (B, C, g*H, g*W) -> (g*g*B, C, H, W), batch-major, row-major within an image."""
-    return rearrange(x, "b c (gh h) (gw w) -> (b gh gw) c h w", gh=grid, gw=grid)
+    """I2P: (B, C, g*H, g*W) -> (g*g*B, C, H, W), batch-major, row-major within an image.
+
+    Written as slices and a concatenation rather than a 6-D permute (as is `locals_to_image`): the same values, and
+    in an export OpenVINO moves them without reordering its channels-last tensors to planar and back
+    (docs/benchmarks.md, "The views' stitching")."""
+    if x.shape[-2] % grid or x.shape[-1] % grid:
+        raise ValueError(f"a {tuple(x.shape[-2:])} image does not cut into {grid}x{grid} equal tiles")
+    h, w = x.shape[-2] // grid, x.shape[-1] // grid
+    tiles = [x[..., i * h : (i + 1) * h, j * w : (j + 1) * w] for i in range(grid) for j in range(grid)]
+    if x.shape[0] == 1:  # one image (an export's input): no reshape in the graph
+        return torch.cat(tiles)
+    return torch.stack(tiles, dim=1).flatten(0, 1)  # (B, g*g, C, H, W) -> batch-major
 
 
 def locals_to_image(x: Tensor, grid: int) -> Tensor:
     """P2I: (g*g*B, C, H, W) -> (B, C, g*H, g*W); inverse of `image_to_locals`."""
-    return rearrange(x, "(b gh gw) c h w -> b c (gh h) (gw w)", gh=grid, gw=grid)
+    n = grid * grid
+    if x.shape[0] % n:
+        raise ValueError(f"{x.shape[0]} local views is not a multiple of {n} (grid {grid})")
+    tiles = [x[k::n] for k in range(n)]  # tile k of every image: (B, C, H, W)
+    return torch.cat([torch.cat(tiles[row * grid : (row + 1) * grid], dim=-1) for row in range(grid)], dim=-2)
 
 
 def split_views(x: Tensor, grid: int) -> tuple[Tensor, Tensor]:
