@@ -20,8 +20,12 @@ from conftest import OverfitRun
 from mgd_sam2.cli import main
 from mgd_sam2.data.io import PROVENANCE_KEY, read_mask
 from mgd_sam2.data.layouts import resolve_split
+from mgd_sam2.inference.cpu_kind import detect_cpu_kind
+from mgd_sam2.inference.export import Int8Scope, int8_scope, node_modules, openvino_part, quantized_in
 from mgd_sam2.inference.fastest import FASTEST
 from mgd_sam2.metrics.evaluate import evaluate_folders
+from mgd_sam2.models.groups import part_of
+from mgd_sam2.models.presets import get_preset
 
 
 @pytest.fixture(scope="module")
@@ -212,13 +216,7 @@ def test_openvino_int8_writes_the_masks_pytorch_writes_within_its_bound(
     assert xml.with_suffix(".bin").is_file()
     model = ov.Core().read_model(str(xml))
     assert model.get_rt_info(["framework", "quantization"]).astype(str).startswith("int8 (OpenVINO NNCF")
-    from mgd_sam2.inference.export import OPENVINO_INT8_PARTS, node_parts, openvino_part
-
-    parts = node_parts(exported["onnx"])
-    quantizers = [op for op in model.get_ops() if op.get_type_name() == "FakeQuantize"]
-    fed = {openvino_part(target.get_node().get_friendly_name(), parts)
-           for op in quantizers for output in op.outputs() for target in output.get_target_inputs()}  # fmt: skip
-    assert quantizers and fed == set(OPENVINO_INT8_PARTS)  # int8 in the trunk and adapters, nowhere else
+    assert_int8_scope(xml, exported["onnx"], int8_scope(detect_cpu_kind().kind))  # this CPU's: no kind recorded
     split = resolve_split(overfit_run.root, "synthetic/SYN-TR")
     predict(overfit_run.checkpoint, split.image_dir, tmp_path / "torch")
     predict(xml, split.image_dir, tmp_path / "int8")  # --backend auto: openvino for an OpenVINO .xml
@@ -227,10 +225,44 @@ def test_openvino_int8_writes_the_masks_pytorch_writes_within_its_bound(
     assert_within_quantized_bounds(tmp_path / "int8", tmp_path / "torch", split.mask_dir)
 
 
-FASTEST_PATHS = sorted({(path.backend, path.precision): kind for kind, path in FASTEST.items()}.values())
+def assert_int8_scope(xml: Path, onnx: Path, scope: Int8Scope) -> None:
+    """The OpenVINO int8 model ``xml`` quantizes the inputs of nodes in ``scope`` and nowhere else: of every part
+    of ``scope.parts``, and of no early MLP the scope leaves in bf16."""
+    import openvino as ov
+
+    model = ov.Core().read_model(str(xml))
+    modules = node_modules(onnx)
+    stages = get_preset(json.loads(model.get_rt_info(["framework", "network"]).astype(str))["preset"]).stages
+    quantizers = [op for op in model.get_ops() if op.get_type_name() == "FakeQuantize"]
+    fed = {openvino_part(target.get_node().get_friendly_name(), modules)
+           for op in quantizers for output in op.outputs() for target in output.get_target_inputs()}  # fmt: skip
+    assert quantizers and {part_of(module) for module in fed} == set(scope.parts)
+    assert all(quantized_in(scope, module, stages) for module in fed)
+    assert scope.describe() in model.get_rt_info(["framework", "quantization"]).astype(str)
 
 
-@pytest.mark.parametrize("kind", FASTEST_PATHS)  # one CPU kind for each path chosen
+def test_the_amx_int8_scope_leaves_the_adapters_and_early_mlps_in_bf16() -> None:
+    amx, default = int8_scope("amx"), int8_scope("avx512_bf16")
+    stages = (2, 3, 16, 3)  # base_plus: the first two stages are blocks 0 to 4
+    for module, in_amx, in_default in [
+        ("encoder.trunk.blocks.4.mlp.layers.0", False, True),
+        ("encoder.trunk.blocks.4.mlp", False, True),  # its activation
+        ("encoder.trunk.blocks.5.mlp.layers.1", True, True),
+        ("encoder.trunk.blocks.0.attn", True, True),
+        ("encoder.adapters.3.down", False, True),
+        ("decoder.hmim_s4", False, False),
+        (None, False, False),  # the network's glue
+    ]:
+        assert quantized_in(amx, module, stages) == in_amx and quantized_in(default, module, stages) == in_default
+    assert default == int8_scope(None) == int8_scope("avx2_vnni")
+
+
+# one CPU kind for each path chosen, and for each OpenVINO int8 scope
+FASTEST_PATHS = sorted({(path.backend, path.precision, int8_scope(kind)): kind for kind, path in FASTEST.items()}
+                       .values())  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", FASTEST_PATHS)
 def test_the_fastest_path_of_each_cpu_kind_writes_masks_within_its_bound(
     kind: str, overfit_run: OverfitRun, tmp_path: Path, monkeypatch, capsys
 ) -> None:
@@ -249,6 +281,8 @@ def test_the_fastest_path_of_each_cpu_kind_writes_masks_within_its_bound(
     assert ("--calibration is not used" in out) == (chosen.backend != "openvino-int8")
     run = Path(out.split("predict with: mgd-sam2 predict --ckpt ")[1].split()[0])
     assert run.suffix == (".xml" if chosen.backend == "openvino-int8" else ".onnx") and run.is_file()
+    if chosen.backend == "openvino-int8":
+        assert_int8_scope(run, tmp_path / "model.onnx", int8_scope(kind))  # the kind's, not this CPU's
     predict(overfit_run.checkpoint, split.image_dir, tmp_path / "torch")
     predict(run, split.image_dir, tmp_path / "fastest")  # --precision auto: the recorded one
     assert f"chosen by model export --fastest for {kind} CPUs" in capsys.readouterr().out

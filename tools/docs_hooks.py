@@ -60,9 +60,9 @@ SPEED_PARTS = ("Hiera trunk", "DRM", "HMIM", "MPAdapter", "SAM2 decoder", "FPN n
 
 
 def speed_table(measurement: dict) -> str:
-    """``benchmark speed --profile``'s results: ms per image by part (share of the network), latency, throughput
-    against torch fp32, the probabilities' distance from torch fp32, the peak host memory and each
-    export's largest step's (a process of its own)."""
+    """``benchmark speed``'s results: ms per image by part (share of the network; runs with ``--profile``),
+    latency, throughput against torch fp32, the probabilities' distance from torch fp32, the peak host memory and
+    each export's largest step's (a process of its own)."""
     runs = [run for run in measurement["speed"] if (run["backend"], run["precision"]) in SPEED_COLUMNS]
     baseline = next(run for run in runs if (run["backend"], run["precision"]) == ("torch", "32-true"))
     header = ["part", *[SPEED_COLUMNS[run["backend"], run["precision"]] for run in runs]]
@@ -74,12 +74,13 @@ def speed_table(measurement: dict) -> str:
     def ms(seconds: float) -> str:
         return f"{seconds * 1000:,.0f}".replace(",", " ")
 
-    for part in SPEED_PARTS:
-        row(part, [f"{ms(run['parts_s'][part])} ({run['parts_s'][part] / run['parts_s']['network']:.0%})".replace(
-            "%", " %") for run in runs])  # fmt: skip
-    row("other (glue; exported: nodes fused beyond recognition)", [ms(run["parts_s"]["other"]) for run in runs])
-    for part in ("pre-processing", "post-processing"):
-        row(part, [ms(run["parts_s"][part]) for run in runs])
+    if all(run.get("parts_s") for run in runs):  # measured with --profile
+        for part in SPEED_PARTS:
+            row(part, [f"{ms(run['parts_s'][part])} ({run['parts_s'][part] / run['parts_s']['network']:.0%})"
+                       .replace("%", " %") for run in runs])  # fmt: skip
+        row("other (glue; exported: nodes fused beyond recognition)", [ms(run["parts_s"]["other"]) for run in runs])
+        for part in ("pre-processing", "post-processing"):
+            row(part, [ms(run["parts_s"][part]) for run in runs])
     row("**latency p50, network**", [f"**{ms(run['latency_ms_p50'] / 1000)}**" for run in runs])
     row("throughput vs torch fp32", [f"{run['throughput_img_s'] / baseline['throughput_img_s']:.2f}×" for run in runs])
     row("probabilities vs torch fp32 (mean abs)",

@@ -20,6 +20,7 @@ import ast
 import json
 import logging
 import os
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,17 +36,20 @@ from mgd_sam2.inference.backends import (
     ONNX_FORMAT,
     ONNX_INPUTS,
     ONNX_OUTPUT,
+    RECORD_KIND,
     ExportedBackend,
     OnnxBackend,
     OpenVinoBackend,
     import_openvino,
     openvino_has_bf16,
 )
+from mgd_sam2.inference.cpu_kind import detect_cpu_kind
 from mgd_sam2.inference.export_hiera import hiera_for_export
 from mgd_sam2.inference.nncf_memory import statistics_outputs_first
 from mgd_sam2.models.groups import part_of
 from mgd_sam2.models.multi_view import Views
 from mgd_sam2.models.network import MGDSAM2
+from mgd_sam2.models.presets import get_preset
 from mgd_sam2.utils.files import atomic_path, disk_full_errors, temporary_folder
 
 OPSET = 20  # Gelu as one operator, which ONNX Runtime runs fused
@@ -53,10 +57,35 @@ OPSET = 20  # Gelu as one operator, which ONNX Runtime runs fused
 # magnitude, at least 1). Two fp32 runtimes differ in the order of their sums only: a few units in the last place
 # (2^-24) of the activations per layer. A broken graph is off by the logits' own size.
 EXPORT_TOLERANCE = 1e-3
-# What OpenVINO int8 quantizes: the frozen trunk and its adapters (most of the time). Quantizing the decoder, neck,
-# MCEM, HMIM and DRM too moved the demo model's SYN-TE S-measure by -0.0046 instead of +0.0002
-# (docs/benchmarks.md, Speed).
-OPENVINO_INT8_PARTS = ("Hiera trunk", "MPAdapter")
+
+
+@dataclass(frozen=True)
+class Int8Scope:
+    """What OpenVINO int8 quantizes: the matrix products and convolutions of ``parts``, except the MLPs of the
+    trunk's first ``bf16_mlp_stages`` stages."""
+
+    parts: tuple[str, ...]
+    bf16_mlp_stages: int = 0
+
+    def describe(self) -> str:
+        """In words, for the quantized file's record."""
+        kept = f", without the MLPs of the trunk's first {self.bf16_mlp_stages} stages" if self.bf16_mlp_stages else ""
+        return " and ".join(self.parts) + kept
+
+
+# The frozen trunk and its adapters (most of the time). Quantizing the decoder, neck, MCEM, HMIM and DRM too moved
+# the demo model's SYN-TE S-measure by -0.0046 instead of +0.0002 (docs/benchmarks.md, Speed).
+OPENVINO_INT8 = Int8Scope(("Hiera trunk", "MPAdapter"))
+# Where the export is for AMX, the adapters and the MLPs of the trunk's first two stages (many tokens, few channels)
+# stay bf16: there int8 saves less in their products than the pass that dequantizes and requantizes between them
+# costs (docs/benchmarks.md, "int8 where it pays").
+OPENVINO_INT8_SCOPES = {"amx": Int8Scope(("Hiera trunk",), bf16_mlp_stages=2)}
+TRUNK_MLP = re.compile(r"encoder\.trunk\.blocks\.(\d+)\.mlp\b")
+
+
+def int8_scope(kind: str | None) -> Int8Scope:
+    """What OpenVINO int8 quantizes in an export for CPU kind ``kind`` (inference/cpu_kind.py)."""
+    return OPENVINO_INT8_SCOPES.get(kind or "", OPENVINO_INT8)
 
 
 class ViewsToLogits(nn.Module):
@@ -70,19 +99,32 @@ class ViewsToLogits(nn.Module):
         return self.network(Views(full, local_views, global_view)).logits
 
 
-def node_parts(path: str | Path) -> dict[str, str]:
-    """ONNX node name (and output name) -> part, from the module path (``pkg.torch.onnx.name_scopes``) the
-    exporter records."""
+def node_modules(path: str | Path) -> dict[str, str]:
+    """ONNX node name (and output name) -> the innermost module of the network it comes from, as a path in it
+    (``encoder.trunk.blocks.3.mlp``), from the module paths (``pkg.torch.onnx.name_scopes``) the exporter records."""
     import onnx
 
-    parts = {}
+    modules = {}
     for node in onnx.load(str(path)).graph.node:
         scopes = {prop.key: prop.value for prop in node.metadata_props}.get("pkg.torch.onnx.name_scopes")
-        modules = [scope for scope in ast.literal_eval(scopes or "[]") if scope.startswith("network.")]
-        part = part_of(modules[-1][len("network.") :]) if modules else None
-        if part:
-            parts.update(dict.fromkeys([node.name, *node.output], part))
-    return parts
+        paths = [scope for scope in ast.literal_eval(scopes or "[]") if scope.startswith("network.")]
+        if paths:
+            modules.update(dict.fromkeys([node.name, *node.output], paths[-1][len("network.") :]))
+    return modules
+
+
+def node_parts(path: str | Path) -> dict[str, str]:
+    """ONNX node name (and output name) -> part (models/groups.py), from `node_modules`."""
+    return {name: part for name, module in node_modules(path).items() if (part := part_of(module))}
+
+
+def quantized_in(scope: Int8Scope, module: str | None, stages: tuple[int, ...]) -> bool:
+    """Whether int8 of ``scope`` quantizes the node of ``module`` (a `node_modules` path; None: the network's glue)
+    in a trunk of ``stages`` (blocks per stage)."""
+    if module is None or part_of(module) not in scope.parts:
+        return False
+    mlp = TRUNK_MLP.match(module)
+    return not (mlp and int(mlp.group(1)) < sum(stages[: scope.bf16_mlp_stages]))
 
 
 def check_views(model: MGDSAM2 | ExportedBackend, seed: int = 0) -> Views:
@@ -188,18 +230,21 @@ def quantize_openvino(
     record: dict[str, str] | None = None,
 ) -> dict[str, float]:
     """OpenVINO int8 of an fp32 export (NNCF's post-training quantization with its transformer rules: int8
-    MatMuls and convolutions of ``OPENVINO_INT8_PARTS``, calibrated on ``calibration``, one image's views each),
-    written as OpenVINO IR: ``path`` (.xml) and its weights beside it (.bin). An old .xml is removed first and
-    the new one written last, so a reader never pairs an .xml with another export's .bin. Returns its distance
-    from PyTorch's logits on the first calibration image (``expected``), run in bf16 where OpenVINO has it (as
-    predict runs it fastest), else fp32 (``"bf16"``: which)."""
+    MatMuls and convolutions in the `int8_scope` of the CPU kind ``record`` names, else of this CPU's kind;
+    calibrated on ``calibration``, one image's views each), written as OpenVINO IR: ``path`` (.xml) and its
+    weights beside it (.bin). An old .xml is removed first and the new one written last, so a reader never pairs
+    an .xml with another export's .bin. Returns its distance from PyTorch's logits on the first calibration image
+    (``expected``), run in bf16 where OpenVINO has it (as predict runs it fastest), else fp32 (``"bf16"``:
+    which)."""
     nncf = import_nncf()
     ov = import_openvino()
     path = Path(path)
+    scope = int8_scope((record or {}).get(RECORD_KIND) or detect_cpu_kind().kind)
     model = ov.Core().read_model(str(source))
-    parts = node_parts(source)
-    kept = [op.get_friendly_name() for op in model.get_ops() if openvino_part(op.get_friendly_name(), parts)
-            not in OPENVINO_INT8_PARTS]  # fmt: skip
+    modules = node_modules(source)
+    stages = get_preset(json.loads(model.get_rt_info(["framework", "network"]).astype(str))["preset"]).stages
+    kept = [op.get_friendly_name() for op in model.get_ops()
+            if not quantized_in(scope, openvino_part(op.get_friendly_name(), modules), stages)]  # fmt: skip
     if len(kept) == len(model.get_ops()):
         raise ConfigError(f"{source}: no node of the trunk or adapters found (no module paths recorded); export it "
                           "again with this torch version")  # fmt: skip
@@ -208,7 +253,7 @@ def quantize_openvino(
     with statistics_outputs_first():
         quantized = nncf.quantize(model, data, model_type=nncf.ModelType.TRANSFORMER, subset_size=len(calibration),
                                   ignored_scope=nncf.IgnoredScope(names=kept, validate=False))  # fmt: skip
-    quantized.set_rt_info(f"int8 (OpenVINO NNCF, static, {len(calibration)} calibration images)",
+    quantized.set_rt_info(f"int8 (OpenVINO NNCF, static, {len(calibration)} calibration images; {scope.describe()})",
                           ["framework", "quantization"])  # fmt: skip
     for key, value in (record or {}).items():  # where OpenVINO keeps an ONNX file's metadata
         quantized.set_rt_info(value, ["framework", key])
