@@ -102,9 +102,11 @@ def image_to_locals(x: Tensor, grid: int) -> Tensor:
         raise ValueError(f"a {tuple(x.shape[-2:])} image does not cut into {grid}x{grid} equal tiles")
     h, w = x.shape[-2] // grid, x.shape[-1] // grid
     tiles = [x[..., i * h : (i + 1) * h, j * w : (j + 1) * w] for i in range(grid) for j in range(grid)]
+    # contiguous: concatenations keep a channels-last input's layout, and a convolution then gives its weight's
+    # gradient in that layout too (DDP copies such gradients into its buckets on every step)
     if x.shape[0] == 1:  # one image (an export's input): no reshape in the graph
-        return torch.cat(tiles)
-    return torch.stack(tiles, dim=1).flatten(0, 1)  # (B, g*g, C, H, W) -> batch-major
+        return torch.cat(tiles).contiguous()
+    return torch.stack(tiles, dim=1).flatten(0, 1).contiguous()  # (B, g*g, C, H, W) -> batch-major
 
 
 def locals_to_image(x: Tensor, grid: int) -> Tensor:
@@ -113,7 +115,8 @@ def locals_to_image(x: Tensor, grid: int) -> Tensor:
     if x.shape[0] % n:
         raise ValueError(f"{x.shape[0]} local views is not a multiple of {n} (grid {grid})")
     tiles = [x[k::n] for k in range(n)]  # tile k of every image: (B, C, H, W)
-    return torch.cat([torch.cat(tiles[row * grid : (row + 1) * grid], dim=-1) for row in range(grid)], dim=-2)
+    rows = [torch.cat(tiles[row * grid : (row + 1) * grid], dim=-1) for row in range(grid)]
+    return torch.cat(rows, dim=-2).contiguous()  # as `image_to_locals`
 
 
 def split_views(x: Tensor, grid: int) -> tuple[Tensor, Tensor]:
