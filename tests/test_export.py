@@ -20,12 +20,19 @@ from conftest import OverfitRun
 from mgd_sam2.cli import main
 from mgd_sam2.data.io import PROVENANCE_KEY, read_mask
 from mgd_sam2.data.layouts import resolve_split
-from mgd_sam2.inference.cpu_kind import detect_cpu_kind
-from mgd_sam2.inference.export import Int8Scope, int8_scope, node_modules, openvino_part, quantized_in
+from mgd_sam2.inference.backends import RECORD_KIND, RECORD_PRECISION
+from mgd_sam2.inference.export import (
+    OPENVINO_INT8,
+    Int8Scope,
+    int8_scope,
+    node_modules,
+    openvino_part,
+    quantized_in,
+    trunk_stages,
+)
 from mgd_sam2.inference.fastest import FASTEST
 from mgd_sam2.metrics.evaluate import evaluate_folders
 from mgd_sam2.models.groups import part_of
-from mgd_sam2.models.presets import get_preset
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +223,7 @@ def test_openvino_int8_writes_the_masks_pytorch_writes_within_its_bound(
     assert xml.with_suffix(".bin").is_file()
     model = ov.Core().read_model(str(xml))
     assert model.get_rt_info(["framework", "quantization"]).astype(str).startswith("int8 (OpenVINO NNCF")
-    assert_int8_scope(xml, exported["onnx"], int8_scope(detect_cpu_kind().kind))  # this CPU's: no kind recorded
+    assert_int8_scope(xml, exported["onnx"], OPENVINO_INT8)  # no path recorded: the default scope
     split = resolve_split(overfit_run.root, "synthetic/SYN-TR")
     predict(overfit_run.checkpoint, split.image_dir, tmp_path / "torch")
     predict(xml, split.image_dir, tmp_path / "int8")  # --backend auto: openvino for an OpenVINO .xml
@@ -232,34 +239,42 @@ def assert_int8_scope(xml: Path, onnx: Path, scope: Int8Scope) -> None:
 
     model = ov.Core().read_model(str(xml))
     modules = node_modules(onnx)
-    stages = get_preset(json.loads(model.get_rt_info(["framework", "network"]).astype(str))["preset"]).stages
+    stages = trunk_stages(model)
     quantizers = [op for op in model.get_ops() if op.get_type_name() == "FakeQuantize"]
     fed = {openvino_part(target.get_node().get_friendly_name(), modules)
            for op in quantizers for output in op.outputs() for target in output.get_target_inputs()}  # fmt: skip
-    assert quantizers and {part_of(module) for module in fed} == set(scope.parts)
-    assert all(quantized_in(scope, module, stages) for module in fed)
+    assert quantizers and all(quantized_in(scope, module, stages) for module in fed), fed
+    assert {part_of(module) for module in fed} == set(scope.parts)
     assert scope.describe() in model.get_rt_info(["framework", "quantization"]).astype(str)
 
 
+def record(kind: str) -> dict[str, str]:
+    """What ``model export --fastest --cpu-kind KIND`` records."""
+    return {RECORD_KIND: kind, RECORD_PRECISION: FASTEST[kind].precision}
+
+
 def test_the_amx_int8_scope_leaves_the_adapters_and_early_mlps_in_bf16() -> None:
-    amx, default = int8_scope("amx"), int8_scope("avx512_bf16")
+    amx = int8_scope({RECORD_KIND: "amx", RECORD_PRECISION: "bf16-mixed"})
+    default = int8_scope({RECORD_KIND: "avx512_bf16", RECORD_PRECISION: "bf16-mixed"})
     stages = (2, 3, 16, 3)  # base_plus: the first two stages are blocks 0 to 4
     for module, in_amx, in_default in [
         ("encoder.trunk.blocks.4.mlp.layers.0", False, True),
-        ("encoder.trunk.blocks.4.mlp", False, True),  # its activation
+        ("encoder.trunk.blocks.4.mlp.act", False, True),
+        ("encoder.trunk.blocks.1.mlp", False, True),
         ("encoder.trunk.blocks.5.mlp.layers.1", True, True),
+        ("encoder.trunk.blocks.12.mlp.layers.0", True, True),
         ("encoder.trunk.blocks.0.attn", True, True),
         ("encoder.adapters.3.down", False, True),
         ("decoder.hmim_s4", False, False),
         (None, False, False),  # the network's glue
     ]:
         assert quantized_in(amx, module, stages) == in_amx and quantized_in(default, module, stages) == in_default
-    assert default == int8_scope(None) == int8_scope("avx2_vnni")
+    assert default == OPENVINO_INT8 == int8_scope(None) == int8_scope({RECORD_KIND: "amx", RECORD_PRECISION: "32-true"})
 
 
 # one CPU kind for each path chosen, and for each OpenVINO int8 scope
-FASTEST_PATHS = sorted({(path.backend, path.precision, int8_scope(kind)): kind for kind, path in FASTEST.items()}
-                       .values())  # fmt: skip
+FASTEST_PATHS = sorted({(path.backend, path.precision, int8_scope(record(kind))): kind for kind, path in
+                        FASTEST.items()}.values())  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", FASTEST_PATHS)
@@ -282,7 +297,7 @@ def test_the_fastest_path_of_each_cpu_kind_writes_masks_within_its_bound(
     run = Path(out.split("predict with: mgd-sam2 predict --ckpt ")[1].split()[0])
     assert run.suffix == (".xml" if chosen.backend == "openvino-int8" else ".onnx") and run.is_file()
     if chosen.backend == "openvino-int8":
-        assert_int8_scope(run, tmp_path / "model.onnx", int8_scope(kind))  # the kind's, not this CPU's
+        assert_int8_scope(run, tmp_path / "model.onnx", int8_scope(record(kind)))  # the kind's, not this CPU's
     predict(overfit_run.checkpoint, split.image_dir, tmp_path / "torch")
     predict(run, split.image_dir, tmp_path / "fastest")  # --precision auto: the recorded one
     assert f"chosen by model export --fastest for {kind} CPUs" in capsys.readouterr().out

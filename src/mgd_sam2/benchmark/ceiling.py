@@ -36,9 +36,9 @@ KINDS = ("linear", "conv", "attention")
 
 
 def nncf_int8(part: str) -> bool:
-    """Whether ``model export --openvino-int8`` quantizes ``part``'s products (all of them, attention included). Its
-    default scope: an export for AMX leaves some of them in bf16 (export.OPENVINO_INT8_SCOPES), and counting them at
-    the faster int8 rate keeps the ceiling a bound."""
+    """Whether ``model export --openvino-int8`` quantizes ``part``'s products (all of them, attention included), in
+    its default scope: ``--fastest`` for AMX leaves some of them in bf16 (export.OPENVINO_INT8_SCOPES), and counting
+    them at the faster int8 rate keeps the ceiling a bound."""
     from mgd_sam2.inference.export import OPENVINO_INT8
 
     return part in OPENVINO_INT8.parts

@@ -6,12 +6,13 @@ input size and returns its logits, so cutting views, resizing and writing stay i
 quantization. Two int8 forms: ONNX Runtime's dynamic quantization of the MatMul/Gemm weights (the Hiera
 trunk's, the decoder's and the adapters' linear layers), one scale per output channel and 7-bit weights (see
 `int8_weights`), activations quantized per call (ONNX Runtime's static int8 of the convolutions did not pay:
-docs/benchmarks.md, Speed); and OpenVINO's calibrated int8 (NNCF) of the trunk and adapters, written as OpenVINO
-IR. The quantized models are compared with PyTorch's logits computed beforehand, so that quantizing needs no
-PyTorch network (inference/export_steps.py runs each step in its own process).
+docs/benchmarks.md, Speed); and OpenVINO's calibrated int8 (NNCF) of the trunk and adapters (`int8_scope`: less
+for AMX in bf16), written as OpenVINO IR. The quantized models are compared with PyTorch's logits computed
+beforehand, so that quantizing needs no PyTorch network (inference/export_steps.py runs each step in its own
+process).
 
 ``record``: entries for the metadata of the file written (``model export --fastest``'s choice,
-inference/fastest.py), which predict reads back.
+inference/fastest.py), which predict reads back; its CPU kind and precision also pick OpenVINO int8's scope.
 """
 
 from __future__ import annotations
@@ -37,13 +38,13 @@ from mgd_sam2.inference.backends import (
     ONNX_INPUTS,
     ONNX_OUTPUT,
     RECORD_KIND,
+    RECORD_PRECISION,
     ExportedBackend,
     OnnxBackend,
     OpenVinoBackend,
     import_openvino,
     openvino_has_bf16,
 )
-from mgd_sam2.inference.cpu_kind import detect_cpu_kind
 from mgd_sam2.inference.export_hiera import hiera_for_export
 from mgd_sam2.inference.nncf_memory import statistics_outputs_first
 from mgd_sam2.models.groups import part_of
@@ -76,16 +77,27 @@ class Int8Scope:
 # The frozen trunk and its adapters (most of the time). Quantizing the decoder, neck, MCEM, HMIM and DRM too moved
 # the demo model's SYN-TE S-measure by -0.0046 instead of +0.0002 (docs/benchmarks.md, Speed).
 OPENVINO_INT8 = Int8Scope(("Hiera trunk", "MPAdapter"))
-# Where the export is for AMX, the adapters and the MLPs of the trunk's first two stages (many tokens, few channels)
-# stay bf16: there int8 saves less in their products than the pass that dequantizes and requantizes between them
-# costs (docs/benchmarks.md, "int8 where it pays").
+# Where the export is for AMX and run in bf16 (`model export --fastest` there), the adapters and the MLPs of the
+# trunk's first two stages (many tokens, few channels) stay bf16: there int8 saves less in their products than the
+# pass that dequantizes and requantizes between them costs (docs/benchmarks.md, "int8 where it pays").
 OPENVINO_INT8_SCOPES = {"amx": Int8Scope(("Hiera trunk",), bf16_mlp_stages=2)}
 TRUNK_MLP = re.compile(r"encoder\.trunk\.blocks\.(\d+)\.mlp\b")
 
 
-def int8_scope(kind: str | None) -> Int8Scope:
-    """What OpenVINO int8 quantizes in an export for CPU kind ``kind`` (inference/cpu_kind.py)."""
-    return OPENVINO_INT8_SCOPES.get(kind or "", OPENVINO_INT8)
+def int8_scope(record: dict[str, str] | None) -> Int8Scope:
+    """What OpenVINO int8 quantizes for the path ``record`` names (``model export --fastest``'s CPU kind and the
+    precision predict runs the file in): the kind's own scope where that precision is bf16, the parts it leaves out
+    of int8 running in bf16; else `OPENVINO_INT8` (a plain ``--openvino-int8`` export, run in fp32 unless asked)."""
+    record = record or {}
+    if record.get(RECORD_PRECISION) != "bf16-mixed":
+        return OPENVINO_INT8
+    return OPENVINO_INT8_SCOPES.get(record.get(RECORD_KIND, ""), OPENVINO_INT8)
+
+
+def trunk_stages(model) -> tuple[int, ...]:
+    """Blocks per stage of the trunk of an exported network read by OpenVINO (``model``: an ``ov.Model`` of the
+    ONNX export or its int8 IR; its preset from the export's metadata)."""
+    return get_preset(json.loads(model.get_rt_info(["framework", "network"]).astype(str))["preset"]).stages
 
 
 class ViewsToLogits(nn.Module):
@@ -230,7 +242,7 @@ def quantize_openvino(
     record: dict[str, str] | None = None,
 ) -> dict[str, float]:
     """OpenVINO int8 of an fp32 export (NNCF's post-training quantization with its transformer rules: int8
-    MatMuls and convolutions in the `int8_scope` of the CPU kind ``record`` names, else of this CPU's kind;
+    MatMuls and convolutions in the `int8_scope` of the path ``record`` names;
     calibrated on ``calibration``, one image's views each), written as OpenVINO IR: ``path`` (.xml) and its
     weights beside it (.bin). An old .xml is removed first and the new one written last, so a reader never pairs
     an .xml with another export's .bin. Returns its distance from PyTorch's logits on the first calibration image
@@ -239,10 +251,10 @@ def quantize_openvino(
     nncf = import_nncf()
     ov = import_openvino()
     path = Path(path)
-    scope = int8_scope((record or {}).get(RECORD_KIND) or detect_cpu_kind().kind)
+    scope = int8_scope(record)
     model = ov.Core().read_model(str(source))
     modules = node_modules(source)
-    stages = get_preset(json.loads(model.get_rt_info(["framework", "network"]).astype(str))["preset"]).stages
+    stages = trunk_stages(model)
     kept = [op.get_friendly_name() for op in model.get_ops()
             if not quantized_in(scope, openvino_part(op.get_friendly_name(), modules), stages)]  # fmt: skip
     if len(kept) == len(model.get_ops()):
@@ -268,7 +280,8 @@ def quantize_openvino(
 
 
 def openvino_part(name: str, parts: dict[str, str]) -> str | None:
-    """The part of an OpenVINO node: OpenVINO and NNCF name the nodes they split or insert "<exported name>/..."."""
+    """What ``parts`` (`node_parts`, or `node_modules`) gives an OpenVINO node: OpenVINO and NNCF name the nodes
+    they split or insert "<exported name>/..."."""
     return parts.get(name) or parts.get(name.split("/")[0])
 
 
