@@ -30,7 +30,7 @@ from mgd_sam2.inference.export import (
     quantized_in,
     trunk_stages,
 )
-from mgd_sam2.inference.fastest import FASTEST
+from mgd_sam2.inference.fastest import FASTEST, fastest_record
 from mgd_sam2.metrics.evaluate import evaluate_folders
 from mgd_sam2.models.groups import part_of
 
@@ -248,11 +248,6 @@ def assert_int8_scope(xml: Path, onnx: Path, scope: Int8Scope) -> None:
     assert scope.describe() in model.get_rt_info(["framework", "quantization"]).astype(str)
 
 
-def record(kind: str) -> dict[str, str]:
-    """What ``model export --fastest --cpu-kind KIND`` records."""
-    return {RECORD_KIND: kind, RECORD_PRECISION: FASTEST[kind].precision}
-
-
 def test_the_amx_int8_scope_leaves_the_adapters_and_early_mlps_in_bf16() -> None:
     amx = int8_scope({RECORD_KIND: "amx", RECORD_PRECISION: "bf16-mixed"})
     default = int8_scope({RECORD_KIND: "avx512_bf16", RECORD_PRECISION: "bf16-mixed"})
@@ -273,7 +268,7 @@ def test_the_amx_int8_scope_leaves_the_adapters_and_early_mlps_in_bf16() -> None
 
 
 # one CPU kind for each path chosen, and for each OpenVINO int8 scope
-FASTEST_PATHS = sorted({(path.backend, path.precision, int8_scope(record(kind))): kind for kind, path in
+FASTEST_PATHS = sorted({(path.backend, path.precision, int8_scope(fastest_record(kind))): kind for kind, path in
                         FASTEST.items()}.values())  # fmt: skip
 
 
@@ -297,7 +292,7 @@ def test_the_fastest_path_of_each_cpu_kind_writes_masks_within_its_bound(
     run = Path(out.split("predict with: mgd-sam2 predict --ckpt ")[1].split()[0])
     assert run.suffix == (".xml" if chosen.backend == "openvino-int8" else ".onnx") and run.is_file()
     if chosen.backend == "openvino-int8":
-        assert_int8_scope(run, tmp_path / "model.onnx", int8_scope(record(kind)))  # the kind's, not this CPU's
+        assert_int8_scope(run, tmp_path / "model.onnx", int8_scope(fastest_record(kind)))  # the kind's, not this CPU's
     predict(overfit_run.checkpoint, split.image_dir, tmp_path / "torch")
     predict(run, split.image_dir, tmp_path / "fastest")  # --precision auto: the recorded one
     assert f"chosen by model export --fastest for {kind} CPUs" in capsys.readouterr().out

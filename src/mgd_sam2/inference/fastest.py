@@ -95,6 +95,11 @@ class FastestFiles:
     record: dict[str, str]  # the choice, for the metadata of the file predict runs (the quantized one, else onnx)
 
 
+def fastest_record(kind: str) -> dict[str, str]:
+    """What ``model export --fastest`` records for CPU kind ``kind``: the kind, and the precision predict runs in."""
+    return {RECORD_KIND: kind, RECORD_PRECISION: FASTEST[kind].precision}
+
+
 def fastest_files(cpu: CpuKind, stem: Path) -> FastestFiles:
     """The files the fastest path for ``cpu`` needs, named after ``stem`` (a .onnx or .xml suffix taken off)."""
     path = FASTEST[cpu.kind]
@@ -104,5 +109,5 @@ def fastest_files(cpu: CpuKind, stem: Path) -> FastestFiles:
         onnx=stem.with_name(f"{stem.name}.onnx"),
         int8=quantized.with_name(f"{quantized.name}.onnx") if path.backend == "onnx-int8" else None,
         openvino_int8=quantized.with_name(f"{quantized.name}.xml") if path.backend == "openvino-int8" else None,
-        record={RECORD_KIND: cpu.kind, RECORD_PRECISION: path.precision},
+        record=fastest_record(cpu.kind),
     )
