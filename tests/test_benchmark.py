@@ -133,6 +133,8 @@ def test_speed_profile_splits_each_backend_into_the_models_parts_and_leaks_no_se
     own: every process the benchmark starts (a configuration's, an export step's) ends by returning, for a
     terminated one leaves the lock tqdm makes in torch's ONNX exporter registered, and Python warns of leaked
     semaphores at exit."""
+    from mgd_sam2.inference.export import OPENVINO_INT8
+
     argv = ["benchmark", "speed", "--preset", "micro", "--iters", "1", "--profile", "--json", str(tmp_path / "p.json"),
             "--backend", "torch,onnx-int8,openvino,openvino-int8"]  # fmt: skip
     result = subprocess.run([sys.executable, "-m", "mgd_sam2.cli", *argv], capture_output=True, text=True, timeout=1200)
@@ -149,6 +151,8 @@ def test_speed_profile_splits_each_backend_into_the_models_parts_and_leaks_no_se
     assert rows[0]["sigmoid_diff_vs_fp32"] == 0.0
     assert all(0 <= row["sigmoid_diff_vs_fp32"] < 0.01 for row in rows[1:]), rows  # exported: within the goal
     assert rows[0]["export_peak_memory_mb"] is None and all(row["export_peak_memory_mb"] > 0 for row in rows[1:])
+    # in fp32, whatever the CPU, openvino-int8 quantizes what a plain --openvino-int8 export does
+    assert [row["int8_scope"] for row in rows] == [None, None, None, OPENVINO_INT8.describe()]
     assert "profile: micro onnx-int8" in result.stdout and "profile: micro openvino-int8" in result.stdout
 
 
@@ -160,6 +164,7 @@ def test_speed_times_bf16_on_the_torch_and_openvino_backends_where_the_cpu_has_i
     from mgd_sam2.commands.benchmark import add_arguments, speed_configs
     from mgd_sam2.errors import ConfigError
     from mgd_sam2.inference import backends, devices
+    from mgd_sam2.inference.cpu_kind import detect_cpu_kind
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)
@@ -174,6 +179,11 @@ def test_speed_times_bf16_on_the_torch_and_openvino_backends_where_the_cpu_has_i
         ("openvino-int8", "bf16-mixed"),
     ]  # fmt: skip
     assert all(config.profile for config in configs)  # the bf16 passes are profiled too
+    assert {config.cpu_kind for config in configs} == {detect_cpu_kind().kind}  # openvino-int8 quantizes for it
+    forced = parser.parse_args(
+        ["speed", "--backend", "openvino-int8", "--precision", "bf16-mixed", "--cpu-kind", "amx"]
+    )
+    assert [config.cpu_kind for config in speed_configs(forced)] == ["amx"]
     only_bf16 = parser.parse_args(["speed", "--backend", "onnx", "--precision", "bf16-mixed"])
     assert [(c.backend, c.precision) for c in speed_configs(only_bf16)] == [("onnx", "32-true")]
     monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: False)
@@ -336,6 +346,10 @@ def test_backends_benchmark_scores_every_configuration_against_torch_fp32(
     """``benchmark backends`` on a model that fits its 4 images: torch fp32 is its own reference, the fp32 exports
     are within one grey level of it, the quantized and bf16 ones within their bounds (tests/bounds.py); a bf16 row
     is skipped only on a CPU without native bf16, saying why; the JSON says when, how and on what it was measured."""
+    from mgd_sam2.inference.backends import openvino_has_bf16
+    from mgd_sam2.inference.cpu_kind import detect_cpu_kind
+    from mgd_sam2.inference.fastest import FASTEST, fastest_files
+
     split = overfit_run.root / "synthetic/SYN-TR"
     out, measured = tmp_path / "out", tmp_path / "backends.json"
     # in its own process, as a user runs it: the OpenVINO and ONNX Runtime sessions stay out of pytest's process
@@ -348,7 +362,13 @@ def test_backends_benchmark_scores_every_configuration_against_torch_fp32(
     assert set(saved) == {"date", "command", "machine", "backends"}
     assert saved["command"].startswith("mgd-sam2 benchmark backends") and "flags" in saved["machine"]
     rows = {row["label"]: row for row in saved["backends"]}
-    assert list(rows) == [run.label for run in RUNS]
+    assert [label.split(" (")[0] for label in rows] == [run.label for run in RUNS]
+    cpu = detect_cpu_kind()
+    fastest, chosen = saved["backends"][-1], fastest_files(cpu, out / "exports" / "fastest")
+    assert fastest["label"] == f"model export --fastest ({cpu.kind}: {FASTEST[cpu.kind].describe()})"
+    assert fastest["cpu_kind"] == cpu.kind and fastest["backend"] == ("openvino" if chosen.openvino_int8 else "onnx")
+    recorded = FASTEST[cpu.kind].precision == "bf16-mixed" and openvino_has_bf16()
+    assert fastest["precision"] == ("bf16-mixed" if recorded else "32-true")  # what the file records, where it can
     reference = rows["torch fp32"]
     assert reference["maps_vs_fp32"] == {"mean": 0.0, "max": 0}
     for label, row in rows.items():
@@ -361,8 +381,12 @@ def test_backends_benchmark_scores_every_configuration_against_torch_fp32(
         assert distance["mean"] <= QUANTIZED_MAP_MEAN, label
         difference = row["scores"]["SYN-TR"]["Smeasure"] - reference["scores"]["SYN-TR"]["Smeasure"]
         assert abs(difference) <= QUANTIZED_SMEASURE, label
-    assert sorted(path.name for path in (out / "exports").iterdir()) == [
-        "model.onnx", "model_int8.bin", "model_int8.onnx", "model_int8.xml"]  # fmt: skip
+    written = [chosen.onnx, chosen.int8, chosen.openvino_int8]
+    written += [chosen.openvino_int8.with_suffix(".bin")] if chosen.openvino_int8 else []
+    assert sorted(path.name for path in (out / "exports").iterdir()) == sorted(
+        ["model.onnx", "model_int8.bin", "model_int8.onnx", "model_int8.xml", *(path.name for path in written if path)]
+    )
+    assert fastest["file"] == (chosen.openvino_int8 or chosen.int8 or chosen.onnx).name
 
 
 def test_the_detail_benchmarks_intervals_are_paired_bootstrap_percentiles() -> None:

@@ -1,7 +1,8 @@
 """``benchmark backends``: one trained model's accuracy on every CPU backend and precision, next to torch fp32.
 
 The weights are exported once per form with ``mgd-sam2 model export`` (ONNX fp32, ONNX Runtime int8, OpenVINO
-int8 calibrated on ``calibration`` images), in a child process as a user runs it; each configuration then
+int8 calibrated on ``calibration`` images, and ``--fastest``: the path chosen for this CPU's kind, run in the
+precision it records), in a child process as a user runs it; each configuration then
 predicts every split through `Segmenter` (predict's path), the files are
 scored with the folder evaluator, and the 8-bit maps are compared with torch fp32's pixel for pixel (mean and
 largest difference in grey levels). A bf16 configuration on a CPU without native bf16 is reported as skipped,
@@ -22,6 +23,8 @@ from PIL import Image
 from mgd_sam2.benchmark.accuracy import predict_split
 from mgd_sam2.data.layouts import Split
 from mgd_sam2.errors import UserError
+from mgd_sam2.inference.cpu_kind import CpuKind
+from mgd_sam2.inference.fastest import FASTEST, fastest_files
 from mgd_sam2.metrics.evaluate import evaluate_folders
 from mgd_sam2.utils.progress import console
 
@@ -31,9 +34,9 @@ SCORES = ("Smeasure", "maxFm", "MAE", "mBA", "HCE")  # what the table shows of e
 @dataclass(frozen=True)
 class BackendRun:
     label: str  # as the table shows it
-    form: str  # the weights it runs: "weights" (as given), "onnx", "onnx-int8" or "openvino-int8" (the exports)
+    form: str  # the weights it runs: "weights" (as given), "onnx", "onnx-int8", "openvino-int8" or "fastest" (exports)
     backend: str  # predict's --backend
-    precision: str  # predict's --precision
+    precision: str  # predict's --precision (auto: what the file records)
 
 
 RUNS = (
@@ -45,21 +48,29 @@ RUNS = (
     BackendRun("OpenVINO bf16", "onnx", "openvino", "bf16-mixed"),
     BackendRun("OpenVINO int8, fp32", "openvino-int8", "openvino", "32-true"),
     BackendRun("OpenVINO int8, bf16", "openvino-int8", "openvino", "bf16-mixed"),
+    BackendRun("model export --fastest", "fastest", "auto", "auto"),
 )
 EXPORT_FILES = {"onnx": "model.onnx", "onnx-int8": "model_int8.onnx", "openvino-int8": "model_int8.xml"}
+FASTEST_STEM = "fastest"
 
 
-def export_forms(weights: Path, weights_extra: Path | None, calibration: Path, count: int, folder: Path) -> dict:
-    """{form: file}: the weights as given and their three exports, written by ``mgd-sam2 model export``."""
+def export_forms(
+    weights: Path, weights_extra: Path | None, calibration: Path, count: int, folder: Path, cpu: CpuKind
+) -> dict:
+    """{form: file}: the weights as given, their three exports and the file of ``--fastest`` for ``cpu``'s kind,
+    written by ``mgd-sam2 model export``."""
     files = {form: folder / name for form, name in EXPORT_FILES.items()}
     command = [sys.executable, "-m", "mgd_sam2.cli", "model", "export", "--ckpt", str(weights)]
     command += ["--weights", str(weights_extra)] if weights_extra else []
-    command += ["--onnx", str(files["onnx"]), "--int8", str(files["onnx-int8"])]
-    command += ["--openvino-int8", str(files["openvino-int8"]), "--calibration", str(calibration)]
-    command += ["--calibration-images", str(count)]
-    if subprocess.run(command).returncode != 0:
-        raise UserError(f"mgd-sam2 model export failed (its message is above): {' '.join(command)}")
-    return {"weights": weights, **files}
+    calibrated = ["--calibration", str(calibration), "--calibration-images", str(count)]
+    fastest = fastest_files(cpu, folder / FASTEST_STEM)
+    for arguments in (["--onnx", str(files["onnx"]), "--int8", str(files["onnx-int8"]), "--openvino-int8",
+                       str(files["openvino-int8"]), *calibrated],
+                      ["--fastest", str(folder / FASTEST_STEM), "--cpu-kind", cpu.kind,
+                       *(calibrated if fastest.openvino_int8 else [])]):  # fmt: skip
+        if subprocess.run([*command, *arguments]).returncode != 0:
+            raise UserError(f"mgd-sam2 model export failed (its message is above): {' '.join(command + arguments)}")
+    return {"weights": weights, **files, "fastest": fastest.openvino_int8 or fastest.int8 or fastest.onnx}
 
 
 def map_distance(folder: Path, reference: Path) -> tuple[int, int, int]:
@@ -83,10 +94,11 @@ def predictions_folder(out: Path, run: BackendRun) -> Path:
 
 
 def run_backends(
-    forms: dict[str, Path], weights_extra: Path | None, splits: list[Split], out: Path, workers: int = 0
+    forms: dict[str, Path], weights_extra: Path | None, splits: list[Split], out: Path, cpu_kind: str, workers: int = 0
 ) -> list[dict[str, Any]]:
     """One row per configuration of RUNS: {"label", "backend", "precision", "file", "scores": {split: {metric:
-    value}}, "maps_vs_fp32": {"mean", "max"}} or {"label", ..., "skipped": why}."""
+    value}}, "maps_vs_fp32": {"mean", "max"}} or {"label", ..., "skipped": why}; the --fastest row's label and
+    "cpu_kind" say the path chosen and the CPU kind it was chosen for."""
     from mgd_sam2.inference.segmenter import Segmenter
 
     rows: list[dict[str, Any]] = []
@@ -94,6 +106,8 @@ def run_backends(
     for run in RUNS:
         row: dict[str, Any] = {"label": run.label, "backend": run.backend, "precision": run.precision,
                                "file": forms[run.form].name}  # fmt: skip
+        if run.form == "fastest":  # says what it chose
+            row.update(label=f"{run.label} ({cpu_kind}: {FASTEST[cpu_kind].describe()})", cpu_kind=cpu_kind)
         extra = weights_extra if run.form == "weights" else None
         try:
             segmenter = Segmenter.load(forms[run.form], weights_extra=extra, backend=run.backend, device="cpu",
@@ -102,6 +116,7 @@ def run_backends(
             rows.append({**row, "skipped": str(error)})
             console().print(f"[yellow]{run.label}: skipped: {error}")
             continue
+        row["backend"], row["precision"] = segmenter.settings.backend, segmenter.settings.precision  # auto resolved
         predictions = predictions_folder(out, run)
         row["scores"], total, largest, pixels = {}, 0, 0, 0
         for split in splits:

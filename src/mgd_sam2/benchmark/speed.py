@@ -44,6 +44,9 @@ class SpeedConfig:
     # (OpenVINO on the CPU; NNCF int8, calibrated on two noise images: the speed, not the accuracy, of real use)
     backend: str = "torch"
     profile: bool = False  # also time each part of the network, and the shared pre- and post-processing
+    # openvino-int8 quantizes what `model export --fastest` does for this CPU kind where run in this precision
+    # (inference/export.int8_scope); None: the default scope, a plain `model export --openvino-int8`
+    cpu_kind: str | None = None
 
     def check(self) -> None:
         if self.precision not in ("32-true", "bf16-mixed"):
@@ -173,6 +176,7 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "parts_s": parts,
+        "int8_scope": exported.int8_scope if exported else None,
     }
 
 
@@ -193,28 +197,33 @@ class ExportedFiles:
     backend: Any  # the OnnxBackend or OpenVinoBackend timed
     path: Path  # its file
     fp32: Path  # the fp32 export (its nodes carry module paths, for the profile)
+    int8_scope: str | None  # what OpenVINO int8 quantized, in words (None: not OpenVINO int8)
 
 
 def exported_backend(source: RandomNetwork, folder: Path, config: SpeedConfig) -> ExportedFiles:
-    """Export ``source``'s network (and quantize it for the int8 backends) into ``folder`` as ``model export`` does,
-    and load it in ``config.backend``, with torch's thread count (OpenVINO: uncached, since the file is thrown
-    away)."""
+    """Export ``source``'s network (and quantize it for the int8 backends) into ``folder`` as ``model export`` does
+    (OpenVINO int8: as ``--fastest`` does for ``config.cpu_kind`` run in ``config.precision``), and load it in
+    ``config.backend``, with torch's thread count (OpenVINO: uncached, since the file is thrown away)."""
     import torch
 
-    from mgd_sam2.inference.backends import OnnxBackend, OpenVinoBackend
+    from mgd_sam2.inference.backends import RECORD_KIND, RECORD_PRECISION, OnnxBackend, OpenVinoBackend
+    from mgd_sam2.inference.export import int8_scope
     from mgd_sam2.inference.export_steps import export_steps
 
     fp32 = folder / "model.onnx"
     int8 = folder / "model_int8.onnx" if config.backend == "onnx-int8" else None
     openvino_int8 = folder / "model_int8.xml" if config.backend == "openvino-int8" else None
     calibration = noise_images(folder, CALIBRATION_IMAGES) if openvino_int8 else []
-    for _ in export_steps(source, fp32, int8, openvino_int8, calibration):
+    record = {RECORD_KIND: config.cpu_kind, RECORD_PRECISION: config.precision} if config.cpu_kind else None
+    for _ in export_steps(source, fp32, int8, openvino_int8, calibration, record):
         pass
     path = int8 or openvino_int8 or fp32
+    scope = int8_scope(record).describe() if openvino_int8 else None
     threads = torch.get_num_threads()
     if config.backend.startswith("openvino"):
-        return ExportedFiles(OpenVinoBackend(path, config.precision == "bf16-mixed", threads, cache=False), path, fp32)
-    return ExportedFiles(OnnxBackend(path, threads=threads), path, fp32)
+        backend = OpenVinoBackend(path, config.precision == "bf16-mixed", threads, cache=False)
+        return ExportedFiles(backend, path, fp32, scope)
+    return ExportedFiles(OnnxBackend(path, threads=threads), path, fp32, scope)
 
 
 CALIBRATION_IMAGES = 2  # openvino-int8's: its speed does not depend on what it was calibrated on (docs/benchmarks.md)

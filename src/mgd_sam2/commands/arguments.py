@@ -133,3 +133,18 @@ def add_detail_arguments(parser: argparse.ArgumentParser) -> None:
         help="--detail tiles: at most this many tiles along each side of an image (fewer where a tile would be smaller "
         "than the model input in image pixels); the time grows with their number",
     )
+
+
+def add_cpu_kind_argument(parser: argparse.ArgumentParser, purpose: str) -> None:
+    """``--cpu-kind``: a CPU kind (inference/cpu_kind.py) to use instead of the one detected, for ``purpose``."""
+    from mgd_sam2.inference.cpu_kind import CPU_KINDS, KIND_FLAGS
+
+    kinds = ", ".join(
+        kind if KIND_FLAGS.get(kind, kind) == kind else f"{kind} ({KIND_FLAGS[kind]})" for kind in CPU_KINDS
+    )
+    parser.add_argument(
+        "--cpu-kind",
+        choices=CPU_KINDS,
+        help=f"{purpose} for this kind of CPU instead of the one detected (/proc/cpuinfo flags): {kinds}; e.g. for "
+        "another machine, or to match runtimes' ISA limits such as ONEDNN_MAX_CPU_ISA, which the detection ignores",
+    )

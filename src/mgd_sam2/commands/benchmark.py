@@ -9,6 +9,7 @@ from mgd_sam2.benchmark.ceiling import PEAK_SIDE
 from mgd_sam2.benchmark.speed import SPEED_BACKENDS
 from mgd_sam2.cli import HelpFormatter
 from mgd_sam2.commands.arguments import (
+    add_cpu_kind_argument,
     add_weights_arguments,
     comma_list,
     non_negative_int,
@@ -100,6 +101,7 @@ def add_backends_arguments(actions: argparse._SubParsersAction) -> None:
     backends.add_argument(
         "--out", type=Path, default=Path("runs/backends"), help="folder for the exports and every configuration's maps"
     )
+    add_cpu_kind_argument(backends, "export and score model export --fastest's path")
     backends.add_argument("--workers", type=non_negative_int, default=0, help="loader and evaluator processes")
     backends.add_argument("--json", type=Path, help="also write the results here (the docs' measurements/ layout)")
 
@@ -127,8 +129,10 @@ def add_speed_arguments(actions: argparse._SubParsersAction) -> None:
         type=comma_list(str, SPEED_BACKENDS),
         default=["torch"],
         help="comma-separated: torch, onnx (ONNX Runtime fp32, CPU), onnx-int8 (int8 MatMul/Gemm weights), openvino "
-        "(OpenVINO, CPU), openvino-int8 (NNCF int8, calibrated on 2 noise images); the network is exported and "
-        "quantized as model export does, each step in a process of its own (not timed; its peak memory reported), "
+        "(OpenVINO, CPU), openvino-int8 (NNCF int8, calibrated on 2 noise images; what it quantizes is what model "
+        "export --fastest quantizes for this CPU kind run in that precision, e.g. less in bf16 on AMX); the network is "
+        "exported and quantized as model export does, each step in a process of its own (not timed; its peak memory "
+        "reported), "
         "and compiled in the timed process, not timed; under the runtimes' ISA switches (ONEDNN_MAX_CPU_ISA=AVX2 and "
         "the others of docs/benchmarks.md, to time a smaller CPU's kernels) onnx and onnx-int8 are refused",
     )
@@ -146,6 +150,7 @@ def add_speed_arguments(actions: argparse._SubParsersAction) -> None:
         action="store_true",
         help="time training steps (forward, BCE+IoU loss, backward, AdamW) instead of inference",
     )
+    add_cpu_kind_argument(speed, "quantize openvino-int8 as model export --fastest does")
     speed.add_argument("--warmup", type=non_negative_int, help="untimed passes first (default: 1 on CPU, 10 on CUDA)")
     speed.add_argument("--iters", type=positive_int, help="timed passes (default: 3 on CPU, 50 on CUDA)")
     speed.add_argument("--json", type=Path, help="also write the results here")
@@ -420,6 +425,7 @@ def speed_configs(args: argparse.Namespace) -> list:
     the torch and openvino backends' (ONNX Runtime runs fp32) and is refused on a CPU without native bf16."""
     from mgd_sam2.benchmark.speed import SpeedConfig
     from mgd_sam2.inference.backends import import_openvino, require_openvino_bf16
+    from mgd_sam2.inference.cpu_kind import detect_cpu_kind
     from mgd_sam2.inference.devices import resolve_device
     from mgd_sam2.inference.export import import_nncf
 
@@ -436,9 +442,10 @@ def speed_configs(args: argparse.Namespace) -> list:
     cuda = args.device == "cuda"
     warmup = args.warmup if args.warmup is not None else (10 if cuda else 1)
     iters = args.iters if args.iters is not None else (50 if cuda else 3)
+    kind = detect_cpu_kind(args.cpu_kind).kind
     configs = [
         SpeedConfig(args.preset, args.device, batch, precision, args.compile, warmup, iters, train=args.train,
-                    backend=backend, profile=args.profile)
+                    backend=backend, profile=args.profile, cpu_kind=kind)
         for backend in args.backend
         for batch in args.batch
         for precision in (["32-true"] if backend.startswith("onnx") else args.precision)
@@ -487,6 +494,7 @@ def run_backends_action(args: argparse.Namespace) -> int:
     from mgd_sam2.benchmark.measurement import measurement
     from mgd_sam2.commands.demo import demo_checkpoint
     from mgd_sam2.data.layouts import resolve_split
+    from mgd_sam2.inference.cpu_kind import detect_cpu_kind
     from mgd_sam2.utils.files import write_json
     from mgd_sam2.utils.progress import console
 
@@ -494,8 +502,9 @@ def run_backends_action(args: argparse.Namespace) -> int:
     if ckpt is None:
         raise ConfigError("no --ckpt given and no demo run found: run `make demo` first, or give --ckpt")
     splits = [resolve_split(args.data_root, spec) for spec in args.splits]
-    forms = export_forms(ckpt, args.weights, args.calibration, args.calibration_images, args.out / "exports")
-    rows = run_backends(forms, args.weights, splits, args.out, args.workers)
+    cpu = detect_cpu_kind(args.cpu_kind)
+    forms = export_forms(ckpt, args.weights, args.calibration, args.calibration_images, args.out / "exports", cpu)
+    rows = run_backends(forms, args.weights, splits, args.out, cpu.kind, args.workers)
     table = Table(title=f"{ckpt}: every CPU backend (maps vs torch fp32 in grey levels of 255)")
     for column in ["configuration", *[f"{split.name} {key}" for split in splits for key in ("Sα", "MAE")], "maps"]:
         table.add_column(column, justify="left" if column == "configuration" else "right")

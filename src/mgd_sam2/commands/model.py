@@ -7,8 +7,7 @@ import json
 from pathlib import Path
 
 from mgd_sam2.cli import HelpFormatter
-from mgd_sam2.commands.arguments import positive_int
-from mgd_sam2.inference.cpu_kind import CPU_KINDS, KIND_FLAGS
+from mgd_sam2.commands.arguments import add_cpu_kind_argument, positive_int
 from mgd_sam2.models.presets import PRESETS
 
 
@@ -72,15 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "STEM_int8.onnx; prints what it chose and why, and records the choice in the file, which predict --ckpt then "
         "runs in the precision recorded",
     )
-    export.add_argument(
-        "--cpu-kind",
-        choices=CPU_KINDS,
-        help="choose --fastest for this kind of CPU instead of the one detected (/proc/cpuinfo flags): "
-        + ", ".join(
-            kind if KIND_FLAGS.get(kind, kind) == kind else f"{kind} ({KIND_FLAGS[kind]})" for kind in CPU_KINDS
-        )
-        + "; e.g. to export for another machine",
-    )
+    add_cpu_kind_argument(export, "choose --fastest")
     export.add_argument(
         "--calibration",
         type=Path,
