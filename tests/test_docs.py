@@ -462,6 +462,22 @@ def test_the_7_bit_onnx_int8_claims_are_the_zen5_table() -> None:
     assert stated in page
 
 
+def test_the_amx_int8_scope_accuracy_claim_is_the_model167_table() -> None:
+    """The page's figures of the --fastest file for AMX (its int8 scope) are the model-167 table's last row, against
+    that table's torch fp32 and plain OpenVINO int8 in bf16 rows."""
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    rows = json.loads((ROOT / "docs/measurements/backends_demo_intel_xeon_amx_model167.json").read_text())["backends"]
+    labels = ("torch fp32", "OpenVINO int8, bf16", "model export --fastest (amx: OpenVINO int8 run in bf16)")
+    reference, plain, fastest = (next(row for row in rows if row["label"] == label) for label in labels)
+    assert rows[-1] is fastest and fastest["cpu_kind"] == "amx" and fastest["precision"] == "bf16-mixed"
+    stated = (
+        f"scored SYN-TE Sα {fastest['scores']['SYN-TE']['Smeasure']:.4f} against torch fp32's "
+        f"{reference['scores']['SYN-TE']['Smeasure']:.4f}, its maps {fastest['maps_vs_fp32']['mean']:.2f} grey levels "
+        f"from fp32's on average against {plain['maps_vs_fp32']['mean']:.2f} for the plain int8 file run in bf16"
+    )
+    assert stated in page
+
+
 def test_the_detail_goals_read_as_the_measurement_says() -> None:
     """docs/benchmarks.md says which goals of the detail mode its measurement meets: guided all four, by the whole
     interval, and it beats the empty mask on every measure; for tiles mBA +0.03 from x2 on, the size of the gain
