@@ -219,6 +219,7 @@ def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table()
         "predict_nvidia_h200",
         "speed_intel_xeon_amx_model167",
         "backends_demo_intel_xeon_amx_model167",
+        "speed_intel_xeon_amx_model167_evening",
     } <= markers
     for name in markers:
         assert "*Measured by `" in hooks.measured_table(name)
@@ -476,6 +477,31 @@ def test_the_amx_int8_scope_accuracy_claim_is_the_model167_table() -> None:
         f"from fp32's on average against {plain['maps_vs_fp32']['mean']:.2f} for the plain int8 file run in bf16"
     )
     assert stated in page
+
+
+def test_the_evening_amx_run_reads_as_its_json() -> None:
+    """The page's ratios, times and export peaks of the model-167 evening run are its JSON's, and its int8 rows
+    were quantized with the scopes the page names (the AMX scope in bf16, the default in fp32)."""
+    from mgd_sam2.inference.export import OPENVINO_INT8, OPENVINO_INT8_SCOPES
+
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    speed = json.loads((ROOT / "docs/measurements/speed_intel_xeon_amx_model167_evening.json").read_text())["speed"]
+    runs = {(run["backend"], run["precision"]): run for run in speed}
+    base, fastest, bf16 = runs["torch", "32-true"], runs["openvino-int8", "bf16-mixed"], runs["openvino", "bf16-mixed"]
+    latency, throughput = (
+        base["latency_ms_p50"] / fastest["latency_ms_p50"],
+        fastest["throughput_img_s"] / base["throughput_img_s"],
+    )
+    assert f"{latency:.1f} times in latency ({throughput:.1f} in throughput), not 8" in page
+    assert f"OpenVINO int8 in bf16 took {fastest['latency_ms_p50'] / 1000:.3f} s" in page
+    assert f"but PyTorch fp32 {base['latency_ms_p50'] / 1000:.2f} s" in page
+    assert f"({fastest['latency_ms_p50'] / 1000:.3f} against {bf16['latency_ms_p50'] / 1000:.3f} s;" in page
+    assert fastest["int8_scope"] == OPENVINO_INT8_SCOPES["amx"].describe()
+    assert runs["openvino-int8", "32-true"]["int8_scope"] == OPENVINO_INT8.describe()
+    peaks = [
+        runs["openvino-int8", precision]["export_peak_memory_mb"] / 1024 for precision in ("bf16-mixed", "32-true")
+    ]
+    assert f"peaked at {peaks[0]:.1f} GiB and the default scope's at {peaks[1]:.1f} in the same run" in page
 
 
 def test_the_detail_goals_read_as_the_measurement_says() -> None:
