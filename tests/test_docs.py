@@ -220,6 +220,7 @@ def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table()
         "speed_intel_xeon_amx_model167",
         "backends_demo_intel_xeon_amx_model167",
         "speed_intel_xeon_amx_model167_evening",
+        "speed_amd_epyc_zen4_model17",
     } <= markers
     for name in markers:
         assert "*Measured by `" in hooks.measured_table(name)
@@ -230,8 +231,13 @@ def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table()
         readme,
     )
     assert claims
-    names = ("speed_amd_epyc_avx512", "speed_intel_xeon_amx", "speed_intel_xeon_amx_model167", "speed_amd_epyc_zen5")
-    for name, claim in zip(names, claims.groups(), strict=True):
+    second = re.search(
+        r"On a second Zen 4 \(model 17\), with the export's later rewrites, it gives ([0-9.]+) times", readme
+    )
+    assert second
+    names = ("speed_amd_epyc_avx512", "speed_intel_xeon_amx", "speed_intel_xeon_amx_model167", "speed_amd_epyc_zen5",
+             "speed_amd_epyc_zen4_model17")  # fmt: skip
+    for name, claim in zip(names, (*claims.groups(), second.group(1)), strict=True):
         speed = json.loads((ROOT / f"docs/measurements/{name}.json").read_text())["speed"]
         throughput = {(run["backend"], run["precision"]): run["throughput_img_s"] for run in speed}
         ratio = throughput["openvino-int8", "bf16-mixed"] / throughput["torch", "32-true"]
@@ -502,6 +508,40 @@ def test_the_evening_amx_run_reads_as_its_json() -> None:
         runs["openvino-int8", precision]["export_peak_memory_mb"] / 1024 for precision in ("bf16-mixed", "32-true")
     ]
     assert f"peaked at {peaks[0]:.1f} GiB and the default scope's at {peaks[1]:.1f} in the same run" in page
+
+
+def test_the_second_zen4_run_reads_as_its_json() -> None:
+    """The page's ratios, times, profile and export peak of the model-17 Zen 4 run are its JSON's, and both its int8
+    rows were quantized with the default scope (the AMX scope is for AMX only)."""
+    from mgd_sam2.inference.export import OPENVINO_INT8
+
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    speed = json.loads((ROOT / "docs/measurements/speed_amd_epyc_zen4_model17.json").read_text())["speed"]
+    runs = {(run["backend"], run["precision"]): run for run in speed}
+    base, fastest = runs["torch", "32-true"], runs["openvino-int8", "bf16-mixed"]
+    seconds = {key: run["latency_ms_p50"] / 1000 for key, run in runs.items()}
+    latency = base["latency_ms_p50"] / fastest["latency_ms_p50"]
+    throughput = fastest["throughput_img_s"] / base["throughput_img_s"]
+    assert f"{latency:.1f} times in latency ({throughput:.1f} in throughput), not 8" in page
+    assert f"OpenVINO int8 in bf16 took {seconds['openvino-int8', 'bf16-mixed']:.3f} s against 2.445" in page
+    assert f"PyTorch fp32 took {seconds['torch', '32-true']:.2f} s against 12.98" in page
+    assert f"(8× would be {seconds['torch', '32-true'] / 8:.2f} s)" in page
+    bf16, onnx_int8 = seconds["openvino", "bf16-mixed"], seconds["onnx-int8", "32-true"]
+    ratios = (seconds["torch", "32-true"] / bf16, seconds["torch", "32-true"] / onnx_int8)
+    assert (
+        f"OpenVINO bf16 alone {bf16:.3f} s ({ratios[0]:.1f} times), ONNX Runtime int8 {onnx_int8:.3f} s "
+        f"({ratios[1]:.1f} times)" in page
+    )
+    ms = {part: round(value * 1000) for part, value in fastest["parts_s"].items()}
+    assert (
+        f"trunk {ms['Hiera trunk']} ms, DRM {ms['DRM']}, glue the profile cannot place {ms['other']}, HMIM "
+        f"{ms['HMIM']}, pre- and post-processing {ms['pre-processing'] + ms['post-processing']}"
+    ) in page
+    assert {runs["openvino-int8", precision]["int8_scope"] for precision in ("32-true", "bf16-mixed")} == {
+        OPENVINO_INT8.describe()
+    }
+    peak = max(run["export_peak_memory_mb"] or 0 for run in speed) / 1024
+    assert f"Each export step peaked at {peak:.1f} GiB at most" in page
 
 
 def test_the_detail_goals_read_as_the_measurement_says() -> None:
