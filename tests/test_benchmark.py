@@ -156,6 +156,28 @@ def test_speed_profile_splits_each_backend_into_the_models_parts_and_leaks_no_se
     assert "profile: micro onnx-int8" in result.stdout and "profile: micro openvino-int8" in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("precision", "scope"), [("bf16-mixed", "amx"), ("32-true", None)], ids=["amx-bf16", "amx-fp32"]
+)
+def test_speed_quantizes_openvino_int8_as_fastest_does_for_its_cpu_kind(
+    monkeypatch, tmp_path: Path, precision: str, scope: str | None
+) -> None:
+    """``benchmark speed``'s openvino-int8 row asks the export steps for ``--fastest``'s record of its CPU kind and
+    precision, and reports the scope that record quantizes: the AMX scope in bf16 on AMX, the default one in fp32."""
+    from mgd_sam2.benchmark.speed import RandomNetwork, SpeedConfig, exported_backend
+    from mgd_sam2.inference import backends, export_steps
+    from mgd_sam2.inference.export import OPENVINO_INT8, OPENVINO_INT8_SCOPES
+
+    asked = []
+    monkeypatch.setattr(export_steps, "export_steps", lambda *args: asked.append(args) or iter(()))
+    monkeypatch.setattr(backends, "OpenVinoBackend", lambda *args, **kwargs: "loaded")
+    config = SpeedConfig("micro", backend="openvino-int8", precision=precision, cpu_kind="amx")
+    exported = exported_backend(RandomNetwork("micro"), tmp_path, config)
+    assert asked[0][-1] == {backends.RECORD_KIND: "amx", backends.RECORD_PRECISION: precision}
+    assert exported.path == tmp_path / "model_int8.xml" and exported.backend == "loaded"
+    assert exported.int8_scope == (OPENVINO_INT8_SCOPES[scope] if scope else OPENVINO_INT8).describe()
+
+
 def test_speed_times_bf16_on_the_torch_and_openvino_backends_where_the_cpu_has_it(
     monkeypatch, without_isa_limits
 ) -> None:
@@ -365,7 +387,9 @@ def test_backends_benchmark_scores_every_configuration_against_torch_fp32(
     assert [label.split(" (")[0] for label in rows] == [run.label for run in RUNS]
     cpu = detect_cpu_kind()
     fastest, chosen = saved["backends"][-1], fastest_files(cpu, out / "exports" / "fastest")
-    assert fastest["label"] == f"model export --fastest ({cpu.kind}: {FASTEST[cpu.kind].describe()})"
+    assert (
+        fastest["label"] == f"model export --fastest ({cpu.kind}: {FASTEST[cpu.kind].describe(fastest['precision'])})"
+    )
     assert fastest["cpu_kind"] == cpu.kind and fastest["backend"] == ("openvino" if chosen.openvino_int8 else "onnx")
     recorded = FASTEST[cpu.kind].precision == "bf16-mixed" and openvino_has_bf16()
     assert fastest["precision"] == ("bf16-mixed" if recorded else "32-true")  # what the file records, where it can
@@ -386,7 +410,7 @@ def test_backends_benchmark_scores_every_configuration_against_torch_fp32(
     assert sorted(path.name for path in (out / "exports").iterdir()) == sorted(
         ["model.onnx", "model_int8.bin", "model_int8.onnx", "model_int8.xml", *(path.name for path in written if path)]
     )
-    assert fastest["file"] == (chosen.openvino_int8 or chosen.int8 or chosen.onnx).name
+    assert fastest["file"] == chosen.runs.name
 
 
 def test_the_detail_benchmarks_intervals_are_paired_bootstrap_percentiles() -> None:

@@ -243,3 +243,23 @@ def test_bf16_is_native_only_with_the_flags_and_oneDNN_allowed_them(kind: str, m
     assert cpu_has_native_bf16()
     monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)  # oneDNN's answer counts too
     assert not cpu_has_native_bf16()
+
+
+def test_a_cpu_kind_read_under_isa_switches_warns_unless_given(monkeypatch, capsys) -> None:
+    """model export --fastest and the benchmarks read the kind from the CPU's flags; under runtimes' ISA switches
+    that is not the kind the kernels emulate, so they say so unless --cpu-kind names one."""
+    import argparse
+
+    from mgd_sam2.commands.arguments import cpu_kind_argument
+    from mgd_sam2.inference.cpu_kind import ISA_SWITCHES, detect_cpu_kind
+
+    for name in ISA_SWITCHES:
+        monkeypatch.delenv(name, raising=False)
+    assert cpu_kind_argument(argparse.Namespace(cpu_kind=None)).kind == detect_cpu_kind().kind
+    assert "warning" not in capsys.readouterr().out
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert cpu_kind_argument(argparse.Namespace(cpu_kind="avx2")).kind == "avx2"
+    assert "warning" not in capsys.readouterr().out
+    cpu_kind_argument(argparse.Namespace(cpu_kind=None))
+    out = " ".join(capsys.readouterr().out.split())
+    assert "ONEDNN_MAX_CPU_ISA=AVX2 limits the runtimes' kernels" in out and "give --cpu-kind" in out

@@ -70,7 +70,7 @@ def export_forms(
                        *(calibrated if fastest.openvino_int8 else [])]):  # fmt: skip
         if subprocess.run([*command, *arguments]).returncode != 0:
             raise UserError(f"mgd-sam2 model export failed (its message is above): {' '.join(command + arguments)}")
-    return {"weights": weights, **files, "fastest": fastest.openvino_int8 or fastest.int8 or fastest.onnx}
+    return {"weights": weights, **files, "fastest": fastest.runs}
 
 
 def map_distance(folder: Path, reference: Path) -> tuple[int, int, int]:
@@ -93,6 +93,11 @@ def predictions_folder(out: Path, run: BackendRun) -> Path:
     return out / "predictions" / f"{run.backend}-{run.form}" / run.precision
 
 
+def fastest_label(run: BackendRun, cpu_kind: str, precision: str | None = None) -> str:
+    """The --fastest row's label: the path chosen for ``cpu_kind``, run in ``precision`` (default: the recorded)."""
+    return f"{run.label} ({cpu_kind}: {FASTEST[cpu_kind].describe(precision)})"
+
+
 def run_backends(
     forms: dict[str, Path], weights_extra: Path | None, splits: list[Split], out: Path, cpu_kind: str, workers: int = 0
 ) -> list[dict[str, Any]]:
@@ -107,7 +112,7 @@ def run_backends(
         row: dict[str, Any] = {"label": run.label, "backend": run.backend, "precision": run.precision,
                                "file": forms[run.form].name}  # fmt: skip
         if run.form == "fastest":  # says what it chose
-            row.update(label=f"{run.label} ({cpu_kind}: {FASTEST[cpu_kind].describe()})", cpu_kind=cpu_kind)
+            row.update(label=fastest_label(run, cpu_kind), cpu_kind=cpu_kind)
         extra = weights_extra if run.form == "weights" else None
         try:
             segmenter = Segmenter.load(forms[run.form], weights_extra=extra, backend=run.backend, device="cpu",
@@ -117,6 +122,8 @@ def run_backends(
             console().print(f"[yellow]{run.label}: skipped: {error}")
             continue
         row["backend"], row["precision"] = segmenter.settings.backend, segmenter.settings.precision  # auto resolved
+        if run.form == "fastest":  # in the precision it runs in, which a CPU without bf16 may not record
+            row["label"] = fastest_label(run, cpu_kind, row["precision"])
         predictions = predictions_folder(out, run)
         row["scores"], total, largest, pixels = {}, 0, 0, 0
         for split in splits:

@@ -148,3 +148,18 @@ def add_cpu_kind_argument(parser: argparse.ArgumentParser, purpose: str) -> None
         help=f"{purpose} for this kind of CPU instead of the one detected (/proc/cpuinfo flags): {kinds}; e.g. for "
         "another machine, or to match runtimes' ISA limits such as ONEDNN_MAX_CPU_ISA, which the detection ignores",
     )
+
+
+def cpu_kind_argument(args: argparse.Namespace):
+    """The `CpuKind` ``--cpu-kind`` names, else the detected one; where runtimes' ISA switches are set and no kind is
+    given, a warning that the kind comes from the CPU's flags, not the limit (force one to match it)."""
+    from mgd_sam2.inference.cpu_kind import describe_isa_limits, detect_cpu_kind
+    from mgd_sam2.utils.progress import console
+
+    cpu = detect_cpu_kind(args.cpu_kind)
+    if args.cpu_kind is None and (limits := describe_isa_limits()):
+        console().print(
+            f"[yellow]warning: {limits} limits the runtimes' kernels, but the CPU kind is read from its flags: "
+            f"{cpu.kind}; give --cpu-kind to choose for the kind the limit emulates"
+        )
+    return cpu

@@ -12,6 +12,7 @@ from mgd_sam2.commands.arguments import (
     add_cpu_kind_argument,
     add_weights_arguments,
     comma_list,
+    cpu_kind_argument,
     non_negative_int,
     positive_int,
     positive_number,
@@ -425,7 +426,6 @@ def speed_configs(args: argparse.Namespace) -> list:
     the torch and openvino backends' (ONNX Runtime runs fp32) and is refused on a CPU without native bf16."""
     from mgd_sam2.benchmark.speed import SpeedConfig
     from mgd_sam2.inference.backends import import_openvino, require_openvino_bf16
-    from mgd_sam2.inference.cpu_kind import detect_cpu_kind
     from mgd_sam2.inference.devices import resolve_device
     from mgd_sam2.inference.export import import_nncf
 
@@ -442,7 +442,7 @@ def speed_configs(args: argparse.Namespace) -> list:
     cuda = args.device == "cuda"
     warmup = args.warmup if args.warmup is not None else (10 if cuda else 1)
     iters = args.iters if args.iters is not None else (50 if cuda else 3)
-    kind = detect_cpu_kind(args.cpu_kind).kind
+    kind = cpu_kind_argument(args).kind
     configs = [
         SpeedConfig(args.preset, args.device, batch, precision, args.compile, warmup, iters, train=args.train,
                     backend=backend, profile=args.profile, cpu_kind=kind)
@@ -494,7 +494,6 @@ def run_backends_action(args: argparse.Namespace) -> int:
     from mgd_sam2.benchmark.measurement import measurement
     from mgd_sam2.commands.demo import demo_checkpoint
     from mgd_sam2.data.layouts import resolve_split
-    from mgd_sam2.inference.cpu_kind import detect_cpu_kind
     from mgd_sam2.utils.files import write_json
     from mgd_sam2.utils.progress import console
 
@@ -502,7 +501,7 @@ def run_backends_action(args: argparse.Namespace) -> int:
     if ckpt is None:
         raise ConfigError("no --ckpt given and no demo run found: run `make demo` first, or give --ckpt")
     splits = [resolve_split(args.data_root, spec) for spec in args.splits]
-    cpu = detect_cpu_kind(args.cpu_kind)
+    cpu = cpu_kind_argument(args)
     forms = export_forms(ckpt, args.weights, args.calibration, args.calibration_images, args.out / "exports", cpu)
     rows = run_backends(forms, args.weights, splits, args.out, cpu.kind, args.workers)
     table = Table(title=f"{ckpt}: every CPU backend (maps vs torch fp32 in grey levels of 255)")

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from mgd_sam2.cli import HelpFormatter
-from mgd_sam2.commands.arguments import add_cpu_kind_argument, positive_int
+from mgd_sam2.commands.arguments import add_cpu_kind_argument, cpu_kind_argument, positive_int
 from mgd_sam2.models.presets import PRESETS
 
 
@@ -192,14 +192,13 @@ def choose_fastest(args: argparse.Namespace) -> dict[str, str]:
     """Set the export flags to the fastest path for this CPU's kind (or --cpu-kind), saying what and why; returns
     the choice to record."""
     from mgd_sam2.errors import ConfigError
-    from mgd_sam2.inference.cpu_kind import detect_cpu_kind
     from mgd_sam2.inference.fastest import FASTEST, fastest_files
 
     given = [flag for flag in ("onnx", "int8", "openvino_int8") if getattr(args, flag)]
     if given:
         names = ", ".join(f"--{flag.replace('_', '-')}" for flag in given)
         raise ConfigError(f"--fastest chooses the exported files itself: drop {names}")
-    cpu = detect_cpu_kind(args.cpu_kind)
+    cpu = cpu_kind_argument(args)
     path, files = FASTEST[cpu.kind], fastest_files(cpu, args.fastest)
     if files.openvino_int8 and args.calibration is None:
         raise ConfigError(

@@ -24,9 +24,11 @@ class FastestPath:
     precision: str  # what predict runs it in: 32-true or bf16-mixed (Lightning's names)
     basis: str  # the measurement the choice rests on, or why there is none
 
-    def describe(self) -> str:
-        precision = f" run in {PRECISION_NAMES[self.precision]}" if self.backend.startswith("openvino") else ""
-        return f"{RUNTIMES[self.backend]}{precision}"
+    def describe(self, precision: str | None = None) -> str:
+        """The path in words, run in ``precision`` (default: the one it records)."""
+        precision = precision or self.precision
+        run_in = f" run in {PRECISION_NAMES[precision]}" if self.backend.startswith("openvino") else ""
+        return f"{RUNTIMES[self.backend]}{run_in}"
 
 
 FASTEST = {
@@ -96,6 +98,11 @@ class FastestFiles:
     int8: Path | None  # STEM_int8.onnx, for onnx-int8
     openvino_int8: Path | None  # STEM_int8.xml (and .bin), for openvino-int8
     record: dict[str, str]  # the choice, for the metadata of the file predict runs (the quantized one, else onnx)
+
+    @property
+    def runs(self) -> Path:
+        """The file predict runs: the quantized one, else the fp32 export."""
+        return self.openvino_int8 or self.int8 or self.onnx
 
 
 def fastest_record(kind: str) -> dict[str, str]:
