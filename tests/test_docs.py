@@ -487,8 +487,8 @@ def test_the_amx_int8_scope_accuracy_claim_is_the_model167_table() -> None:
 
 
 def test_the_evening_amx_run_reads_as_its_json() -> None:
-    """The page's ratios, times and export peaks of the model-167 evening run are its JSON's, and its int8 rows
-    were quantized with the scopes the page names (the AMX scope in bf16, the default in fp32)."""
+    """The page's ratios, times, profile figures and export peaks of the model-167 evening run are its JSON's, and
+    its int8 rows were quantized with the scopes the page names (the AMX scope in bf16, the default in fp32)."""
     from mgd_sam2.inference.export import OPENVINO_INT8, OPENVINO_INT8_SCOPES
 
     page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
@@ -503,6 +503,16 @@ def test_the_evening_amx_run_reads_as_its_json() -> None:
     assert f"OpenVINO int8 in bf16 took {fastest['latency_ms_p50'] / 1000:.3f} s" in page
     assert f"but PyTorch fp32 {base['latency_ms_p50'] / 1000:.2f} s" in page
     assert f"({fastest['latency_ms_p50'] / 1000:.3f} against {bf16['latency_ms_p50'] / 1000:.3f} s;" in page
+    ms = {key: {part: round(value * 1000) for part, value in runs[key]["parts_s"].items()} for key in runs}
+    int8, plain = ms["openvino-int8", "bf16-mixed"], ms["openvino", "bf16-mixed"]
+    assert (
+        f"; {int8['network'] / 1000:.3f} against {plain['network'] / 1000:.3f} for the network in the profile" in page
+    )
+    assert f"is {int8['other']} against {plain['other']} ms" in page
+    assert (
+        f"trunk {int8['Hiera trunk']} ms, glue {int8['other']}, DRM {int8['DRM']}, HMIM {int8['HMIM']}, pre- and "
+        f"post-processing {int8['pre-processing'] + int8['post-processing']}" in page
+    )
     assert fastest["int8_scope"] == OPENVINO_INT8_SCOPES["amx"].describe()
     assert runs["openvino-int8", "32-true"]["int8_scope"] == OPENVINO_INT8.describe()
     peaks = [
