@@ -427,9 +427,9 @@ def test_the_backends_accuracy_claims_are_the_measured_table() -> None:
     assert "backends_demo" in docs_hooks().MEASURED.findall((ROOT / "docs/benchmarks.md").read_text())
     for text in ((ROOT / "README.md").read_text(), (ROOT / "docs/benchmarks.md").read_text()):
         assert "within 0.002 Sα of" in text
-    names = (  # Zen 4, AMX (two machines), Zen 5
-        "backends_demo", "backends_demo_intel_xeon_amx", "backends_demo_intel_xeon_amx_model167",
-        "backends_demo_amd_epyc_zen5",
+    names = (  # Zen 4 (two machines), AMX (two machines), Zen 5
+        "backends_demo", "backends_demo_amd_epyc_zen4_model17", "backends_demo_intel_xeon_amx",
+        "backends_demo_intel_xeon_amx_model167", "backends_demo_amd_epyc_zen5",
     )  # fmt: skip
     emulated = (  # bf16 not native there
         "backends_demo_avx2_vnni_emulated",
@@ -561,6 +561,15 @@ def test_the_second_zen4_run_reads_as_its_json() -> None:
     }
     peak = max(run["export_peak_memory_mb"] or 0 for run in speed) / 1024
     assert f"Each export step peaked at {peak:.1f} GiB at most" in page
+    # its demo model's accuracy table: the --fastest row is the OpenVINO int8 file run in bf16, the same maps
+    tables = {}
+    for name in ("backends_demo_amd_epyc_zen4_model17", "backends_demo_intel_xeon_amx_model167"):
+        rows = json.loads((ROOT / f"docs/measurements/{name}.json").read_text())["backends"]
+        tables[name] = {row["label"].split(" (")[0]: row for row in rows}
+    zen4, amx = tables.values()
+    assert zen4["model export --fastest"]["maps_vs_fp32"] == zen4["OpenVINO int8, bf16"]["maps_vs_fp32"]
+    te = [table["torch fp32"]["scores"]["SYN-TE"]["Smeasure"] for table in (zen4, amx)]
+    assert f"SYN-TE Sα {te[0]:.3f} against {te[1]:.3f} on the model-167 AMX machine" in page
 
 
 def test_the_detail_goals_read_as_the_measurement_says() -> None:
