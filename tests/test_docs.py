@@ -108,6 +108,11 @@ def test_inline_commands_name_subcommands() -> None:
             assert name in COMMANDS, f"{page.name}: `mgd-sam2 {name}`"
 
 
+def read_measurement(name: str) -> dict:
+    """docs/measurements/NAME.json, as the benchmark command wrote it."""
+    return json.loads((ROOT / f"docs/measurements/{name}.json").read_text())
+
+
 def docs_hooks():
     spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "tools/docs_hooks.py")
     hooks = importlib.util.module_from_spec(spec)
@@ -118,7 +123,7 @@ def docs_hooks():
 def test_measured_tables_have_one_source() -> None:
     """The demo's table: the site renders it from docs/measurements/demo.json, the README's copy must equal it."""
     hooks = docs_hooks()
-    measurement = json.loads((ROOT / "docs/measurements/demo.json").read_text())
+    measurement = read_measurement("demo")
     assert {"command", "date", "machine", "report"} <= set(measurement)
     table = hooks.demo_table(measurement)
     assert table in (ROOT / "README.md").read_text()
@@ -239,7 +244,7 @@ def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table()
     names = ("speed_amd_epyc_avx512", "speed_intel_xeon_amx", "speed_intel_xeon_amx_model167",
              "speed_intel_xeon_amx_model167_evening", "speed_amd_epyc_zen5", "speed_amd_epyc_zen4_model17")  # fmt: skip
     for name, claim in zip(names, (*claims.groups(), second.group(1)), strict=True):
-        speed = json.loads((ROOT / f"docs/measurements/{name}.json").read_text())["speed"]
+        speed = read_measurement(name)["speed"]
         throughput = {(run["backend"], run["precision"]): run["throughput_img_s"] for run in speed}
         ratio = throughput["openvino-int8", "bf16-mixed"] / throughput["torch", "32-true"]
         assert claim == f"{ratio:.1f}", name
@@ -252,7 +257,7 @@ def test_the_gpu_claims_are_the_h200_measurements() -> None:
     hooks = docs_hooks()
     runs = {}
     for name in ("gpu_nvidia_h200", "gpu_nvidia_h200_batches", "gpu_nvidia_h200_profile", "gpu_nvidia_h200_train_step"):
-        measured = json.loads((ROOT / f"docs/measurements/{name}.json").read_text())
+        measured = read_measurement(name)
         assert "; GPU NVIDIA H200 (" in measured["machine"] and "| batch | precision |" in hooks.measured_table(name)
         for run in measured["speed"]:
             assert run["device"] == "cuda" and run["preset"] == "base_plus"
@@ -286,7 +291,7 @@ def test_the_gpu_claims_are_the_h200_measurements() -> None:
         f"and {batch8 / rate['speed', 8, '32-true']:.1f} times fp32 at batch 8; "
         f"{rate['batches', 16, 'bf16-mixed']:.0f} images/s at batch 16 in the second" in page
     )
-    gflop = json.loads((ROOT / "docs/measurements/ceiling_intel_xeon_amx.json").read_text())["gflop_total"]
+    gflop = read_measurement("ceiling_intel_xeon_amx")["gflop_total"]
     flops = rate["batches", 16, "bf16-mixed"] * gflop / 1000
     assert f"about {flops:.0f} TFLOP/s ({gflop:.0f} GFLOP per image, as `benchmark ceiling` counts them)" in page
     pre_post = [
@@ -304,7 +309,7 @@ def test_the_gpu_claims_are_the_h200_measurements() -> None:
         f"{trained[0]:.1f} M of {trained[1]:.1f} M parameters trained), batch 2 in bf16, uses "
         f"{step['peak_gpu_memory_mb'] / 1024:.1f} GiB of GPU memory (goal: under 16 GB)" in page
     )
-    training = json.loads((ROOT / "docs/measurements/training_nvidia_h200.json").read_text())
+    training = read_measurement("training_nvidia_h200")
     scalars, constant = training["scalars"], training["constant_SYN-TE"]
     assert "; GPU NVIDIA H200 (" in training["machine"]
     assert scalars["test/SYN-TE/Smeasure"][-1][1] < constant["Smeasure"]  # as the page says: below the baseline
@@ -321,7 +326,7 @@ def test_the_gpu_compile_and_predict_claims_are_the_third_calls_measurements() -
     """torch.compile against eager and predict end to end against the network alone, as README and the benchmarks
     page state them, from the H200's third call."""
     hooks = docs_hooks()
-    compiled = json.loads((ROOT / "docs/measurements/gpu_nvidia_h200_compile.json").read_text())
+    compiled = read_measurement("gpu_nvidia_h200_compile")
     assert "; GPU NVIDIA H200 (" in compiled["machine"] and "(torch.compile)" in hooks.measured_table(
         "gpu_nvidia_h200_compile"
     )
@@ -349,7 +354,7 @@ def test_the_gpu_compile_and_predict_claims_are_the_third_calls_measurements() -
     eager_host = {f"{runs[False, batch]['peak_host_memory_mb'] / 1024:.1f}" for batch in (1, 8)}
     assert len(eager_host) == 1 and f"{host[0]:.1f} and {host[1]:.1f} GiB of host" in page
     assert f"memory at its peak against {eager_host.pop()}." in page
-    predict = json.loads((ROOT / "docs/measurements/predict_nvidia_h200.json").read_text())
+    predict = read_measurement("predict_nvidia_h200")
     assert "; GPU NVIDIA H200 (" in predict["machine"]
     rows = {(row["workers"], row["batch"]): row for row in predict["predict"]}
     first = rows[2, 1]
@@ -381,7 +386,7 @@ def test_the_gpu_compile_and_predict_claims_are_the_third_calls_measurements() -
 
 def test_the_third_amx_machines_claims_are_its_table() -> None:
     """The model-167 AMX machine's ratios and parts, as the benchmarks page states them, its summaries included."""
-    speed = json.loads((ROOT / "docs/measurements/speed_intel_xeon_amx_model167.json").read_text())["speed"]
+    speed = read_measurement("speed_intel_xeon_amx_model167")["speed"]
     runs = {(run["backend"], run["precision"]): run for run in speed}
     base = runs["torch", "32-true"]
     fastest, bf16 = runs["openvino-int8", "bf16-mixed"], runs["openvino", "bf16-mixed"]
@@ -441,7 +446,7 @@ def test_the_backends_accuracy_claims_are_the_measured_table() -> None:
         ("backends_demo_amd_epyc_avx2", "OpenVINO int8, fp32"),
     }
     for name in (*names, *emulated, "backends_demo_avx512_emulated"):
-        rows = json.loads((ROOT / f"docs/measurements/{name}.json").read_text())["backends"]
+        rows = read_measurement(name)["backends"]
         skipped = {row["label"] for row in rows if "skipped" in row}
         assert skipped == (set() if name in names else {"torch bf16", "OpenVINO bf16", "OpenVINO int8, bf16"}), name
         reference = next(row for row in rows if row["label"] == "torch fp32")["scores"]
@@ -449,13 +454,13 @@ def test_the_backends_accuracy_claims_are_the_measured_table() -> None:
             for split, scores in row["scores"].items():
                 assert abs(scores["Smeasure"] - reference[split]["Smeasure"]) <= 0.002, (name, row["label"], split)
             assert (row["maps_vs_fp32"]["mean"] < 1) == ((name, row["label"]) not in beyond), (name, row["label"])
-    assert "amx" in json.loads((ROOT / "docs/measurements/backends_demo_intel_xeon_amx.json").read_text())["machine"]
+    assert "amx" in read_measurement("backends_demo_intel_xeon_amx")["machine"]
 
 
 def test_the_7_bit_onnx_int8_claims_are_the_zen5_table() -> None:
     """The page's figures of ONNX Runtime's 7-bit int8 on the Zen 5 are that table's ONNX Runtime int8 row."""
     page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
-    rows = json.loads((ROOT / "docs/measurements/backends_demo_amd_epyc_zen5.json").read_text())["backends"]
+    rows = read_measurement("backends_demo_amd_epyc_zen5")["backends"]
     reference, int8 = (
         next(row for row in rows if row["label"] == label) for label in ("torch fp32", "ONNX Runtime int8")
     )
@@ -474,7 +479,7 @@ def test_the_amx_int8_scope_accuracy_claim_is_the_model167_table() -> None:
     """The page's figures of the --fastest file for AMX (its int8 scope) are the model-167 table's last row, against
     that table's torch fp32 and plain OpenVINO int8 in bf16 rows."""
     page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
-    rows = json.loads((ROOT / "docs/measurements/backends_demo_intel_xeon_amx_model167.json").read_text())["backends"]
+    rows = read_measurement("backends_demo_intel_xeon_amx_model167")["backends"]
     labels = ("torch fp32", "OpenVINO int8, bf16", "model export --fastest (amx: OpenVINO int8 run in bf16)")
     reference, plain, fastest = (next(row for row in rows if row["label"] == label) for label in labels)
     assert rows[-1] is fastest and fastest["cpu_kind"] == "amx" and fastest["precision"] == "bf16-mixed"
@@ -492,7 +497,7 @@ def test_the_evening_amx_run_reads_as_its_json() -> None:
     from mgd_sam2.inference.export import OPENVINO_INT8, OPENVINO_INT8_SCOPES
 
     page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
-    speed = json.loads((ROOT / "docs/measurements/speed_intel_xeon_amx_model167_evening.json").read_text())["speed"]
+    speed = read_measurement("speed_intel_xeon_amx_model167_evening")["speed"]
     runs = {(run["backend"], run["precision"]): run for run in speed}
     base, fastest, bf16 = runs["torch", "32-true"], runs["openvino-int8", "bf16-mixed"], runs["openvino", "bf16-mixed"]
     latency, throughput = (
@@ -530,14 +535,14 @@ def test_the_second_zen4_run_reads_as_its_json() -> None:
     from mgd_sam2.inference.export import OPENVINO_INT8
 
     page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
-    speed = json.loads((ROOT / "docs/measurements/speed_amd_epyc_zen4_model17.json").read_text())["speed"]
+    speed = read_measurement("speed_amd_epyc_zen4_model17")["speed"]
     runs = {(run["backend"], run["precision"]): run for run in speed}
     base, fastest = runs["torch", "32-true"], runs["openvino-int8", "bf16-mixed"]
     seconds = {key: run["latency_ms_p50"] / 1000 for key, run in runs.items()}
     latency = base["latency_ms_p50"] / fastest["latency_ms_p50"]
     throughput = fastest["throughput_img_s"] / base["throughput_img_s"]
     assert f"{latency:.1f} times in latency ({throughput:.1f} in throughput), not 8" in page
-    first = json.loads((ROOT / "docs/measurements/speed_amd_epyc_avx512.json").read_text())["speed"]
+    first = read_measurement("speed_amd_epyc_avx512")["speed"]
     before = {(run["backend"], run["precision"]): run["latency_ms_p50"] / 1000 for run in first}
     assert (
         f"OpenVINO int8 in bf16 took {seconds['openvino-int8', 'bf16-mixed']:.3f} s against "
@@ -562,11 +567,10 @@ def test_the_second_zen4_run_reads_as_its_json() -> None:
     peak = max(run["export_peak_memory_mb"] or 0 for run in speed) / 1024
     assert f"Each export step peaked at {peak:.1f} GiB at most" in page
     # its demo model's accuracy table: the --fastest row is the OpenVINO int8 file run in bf16, the same maps
-    tables = {}
-    for name in ("backends_demo_amd_epyc_zen4_model17", "backends_demo_intel_xeon_amx_model167"):
-        rows = json.loads((ROOT / f"docs/measurements/{name}.json").read_text())["backends"]
-        tables[name] = {row["label"].split(" (")[0]: row for row in rows}
-    zen4, amx = tables.values()
+    zen4, amx = (
+        {row["label"].split(" (")[0]: row for row in read_measurement(name)["backends"]}
+        for name in ("backends_demo_amd_epyc_zen4_model17", "backends_demo_intel_xeon_amx_model167")
+    )
     assert zen4["model export --fastest"]["maps_vs_fp32"] == zen4["OpenVINO int8, bf16"]["maps_vs_fp32"]
     te = [table["torch fp32"]["scores"]["SYN-TE"]["Smeasure"] for table in (zen4, amx)]
     assert f"SYN-TE Sα {te[0]:.3f} against {te[1]:.3f} on the model-167 AMX machine" in page
@@ -582,7 +586,7 @@ def test_the_detail_goals_read_as_the_measurement_says() -> None:
     page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
     assert "<!-- measured: detail_4k -->" in page and "HCEγ 20 % lower is **not met** at any zoom" in page
     assert "tiles ×2 comes closest, and its interval reaches beyond −20 % but not 0" in page
-    measured = json.loads((ROOT / "docs/measurements/detail_4k.json").read_text())
+    measured = read_measurement("detail_4k")
     rows = {row["configuration"]: row for row in measured["accuracy"]}
     tiles = [row for name, row in rows.items() if name.startswith("tiles")]
     assert all(row["mBA_gain"] >= 0.03 and row["mBA_gain_interval"][0] < 0.03 for row in tiles)
@@ -645,10 +649,7 @@ def test_the_detail_goals_read_as_the_measurement_says() -> None:
     stated = f"guided's from {min(ratios):.2f} to {max(ratios):.2f}, lower on {sum(r < 1 for r in ratios)}"
     assert stated in page, stated
     assert "At 8K, tiles ×2 meets the three accuracy goals" in page
-    rows = {
-        row["configuration"]: row
-        for row in json.loads((ROOT / "docs/measurements/detail_8k.json").read_text())["accuracy"]
-    }
+    rows = {row["configuration"]: row for row in read_measurement("detail_8k")["accuracy"]}
     x2 = rows["tiles x2"]
     assert x2["mBA_gain"] >= 0.03 and x2["HCE_ratio"] <= 0.8 and x2["Smeasure"] >= rows["off"]["Smeasure"]
     assert x2["time_ratio"] <= 4
@@ -675,8 +676,8 @@ def test_the_ceiling_claims_are_the_measured_ceilings() -> None:
     the JSON must say the same, with the figures as the page writes them."""
     page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
     assert "<!-- measured: ceiling_amd_epyc_avx512 -->" in page
-    measured = json.loads((ROOT / "docs/measurements/ceiling_amd_epyc_avx512.json").read_text())
-    speed = json.loads((ROOT / "docs/measurements/speed_amd_epyc_avx512.json").read_text())["speed"]
+    measured = read_measurement("ceiling_amd_epyc_avx512")
+    speed = read_measurement("speed_amd_epyc_avx512")["speed"]
     assert "avx512_bf16" in measured["machine"] and "amx" not in measured["machine"]
     assert measured["speedup_baseline"] == "torch fp32 of the --speed file"
     table_s = next(run for run in speed if (run["backend"], run["precision"]) == ("torch", "32-true"))
@@ -703,7 +704,7 @@ def test_the_ceiling_claims_are_the_measured_ceilings() -> None:
     assert f"run at {measured['peak_gflop_s']['openvino fp32']:.0f} GFLOP/s in this command" in page
     # the AMX machine: 8x within its fastest path's ceiling, over either torch fp32 time
     assert "<!-- measured: ceiling_intel_xeon_amx -->" in page
-    measured = json.loads((ROOT / "docs/measurements/ceiling_intel_xeon_amx.json").read_text())
+    measured = read_measurement("ceiling_intel_xeon_amx")
     assert "CPU kind amx" in measured["machine"]
     fastest = next(row for row in measured["ceilings"] if row["path"] == "openvino-int8 bf16")
     own = measured["torch_fp32_s"] / fastest["ceiling_s"]
@@ -722,8 +723,8 @@ def test_the_avx2_claims_are_the_emulated_measurements() -> None:
     switches (its machine line names them) and without ONNX Runtime, which they cannot limit."""
     page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
     limits = "ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2"
-    speed = json.loads((ROOT / "docs/measurements/speed_amd_epyc_avx2_emulated.json").read_text())
-    ceiling = json.loads((ROOT / "docs/measurements/ceiling_amd_epyc_avx2_emulated.json").read_text())
+    speed = read_measurement("speed_amd_epyc_avx2_emulated")
+    ceiling = read_measurement("ceiling_amd_epyc_avx2_emulated")
     for measured in (speed, ceiling):
         assert f"instruction sets limited by {limits}" in measured["machine"] and measured["command"].startswith(limits)
     seconds = {row["backend"]: row["latency_ms_p50"] / 1000 for row in speed["speed"]}
@@ -753,8 +754,8 @@ def test_the_avx2_claims_are_the_native_measurements() -> None:
 
     page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
     readme = " ".join((ROOT / "README.md").read_text().split())
-    speed = json.loads((ROOT / "docs/measurements/speed_amd_epyc_avx2.json").read_text())
-    ceiling = json.loads((ROOT / "docs/measurements/ceiling_amd_epyc_avx2.json").read_text())
+    speed = read_measurement("speed_amd_epyc_avx2")
+    ceiling = read_measurement("ceiling_amd_epyc_avx2")
     for measured in (speed, ceiling):
         assert "CPU kind avx2 (flags: avx2;" in measured["machine"] and "limited by" not in measured["machine"]
     assert ceiling["speed_source"]["command"] == speed["command"]  # the ceiling's --speed is the table above
@@ -796,7 +797,7 @@ def test_the_avx2_claims_are_the_native_measurements() -> None:
     )
     assert rates["onnx int8"] > 2 * max(rate for name, rate in rates.items() if name.endswith("fp32"))
     # the masks: the avx2 path within the bounds there, OpenVINO int8 past one level (16-bit pair sums)
-    backends = json.loads((ROOT / "docs/measurements/backends_demo_amd_epyc_avx2.json").read_text())
+    backends = read_measurement("backends_demo_amd_epyc_avx2")
     assert backends["machine"] == speed["machine"]
     rows = {row["label"]: row for row in backends["backends"]}
     reference, int8, openvino_int8 = (
@@ -818,8 +819,8 @@ def test_the_avx2_vnni_claims_are_the_emulated_measurements() -> None:
     page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
     readme = " ".join((ROOT / "README.md").read_text().split())
     limits = "ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2_VNNI"
-    speed = json.loads((ROOT / "docs/measurements/speed_amd_epyc_avx2_vnni_emulated.json").read_text())
-    ceiling = json.loads((ROOT / "docs/measurements/ceiling_amd_epyc_avx2_vnni_emulated.json").read_text())
+    speed = read_measurement("speed_amd_epyc_avx2_vnni_emulated")
+    ceiling = read_measurement("ceiling_amd_epyc_avx2_vnni_emulated")
     for measured in (speed, ceiling):
         assert f"instruction sets limited by {limits} (" in measured["machine"] and "avx_vnni" in measured["machine"]
         assert measured["command"].startswith(f"{limits} mgd-sam2 benchmark")
@@ -854,11 +855,11 @@ def test_the_avx512_claims_are_the_emulated_measurements() -> None:
     for kind, limit in (("avx512_vnni", "AVX512_CORE_VNNI"), ("avx512", "AVX512_CORE")):
         names = ("speed_amd_epyc_" + kind + "_emulated", "backends_demo_" + kind + "_emulated")
         for name in names:
-            measured = json.loads((ROOT / f"docs/measurements/{name}.json").read_text())
+            measured = read_measurement(name)
             assert f"instruction sets limited by {prefix}{limit} (" in measured["machine"], name
             assert measured["command"].startswith(f"{prefix}{limit} mgd-sam2 benchmark"), name
             assert f"{name}.json" in FASTEST[kind].basis
-    speed = json.loads((ROOT / "docs/measurements/speed_amd_epyc_avx512_vnni_emulated.json").read_text())["speed"]
+    speed = read_measurement("speed_amd_epyc_avx512_vnni_emulated")["speed"]
     runs = {(run["backend"], run["precision"]): run for run in speed}
     chosen, torch_fp32 = runs["openvino-int8", "32-true"], runs["torch", "32-true"]
     assert (FASTEST["avx512_vnni"].backend, FASTEST["avx512_vnni"].precision) == ("openvino-int8", "32-true")
@@ -874,13 +875,13 @@ def test_the_avx512_claims_are_the_emulated_measurements() -> None:
     assert f"and OpenVINO fp32 {openvino_fp32:.1f} times" in page
 
     def int8_maps(kind: str) -> float:
-        rows = json.loads((ROOT / f"docs/measurements/backends_demo_{kind}_emulated.json").read_text())["backends"]
+        rows = read_measurement(f"backends_demo_{kind}_emulated")["backends"]
         return next(row for row in rows if row["label"] == "OpenVINO int8, fp32")["maps_vs_fp32"]["mean"]
 
     mean, with_vnni = int8_maps("avx512"), int8_maps("avx512_vnni")
     assert mean >= 1 and f"OpenVINO int8's maps of the demo model were {mean:.2f} grey levels" in page
     assert with_vnni < 1 and f"({with_vnni:.2f} with VNNI)" in page
-    speed = json.loads((ROOT / "docs/measurements/speed_amd_epyc_avx512_emulated.json").read_text())["speed"]
+    speed = read_measurement("speed_amd_epyc_avx512_emulated")["speed"]
     runs = {(run["backend"], run["precision"]): run for run in speed}
     fp32, int8, plain = (runs[backend, "32-true"] for backend in ("openvino", "openvino-int8", "torch"))
     ratio = fp32["throughput_img_s"] / plain["throughput_img_s"]
@@ -897,8 +898,8 @@ def test_the_avx512_claims_are_the_emulated_measurements() -> None:
 def test_the_zen5_ceiling_claims_are_the_measured_ceilings() -> None:
     """On the Zen 5, 8x is within the fastest path's ceiling: docs/benchmarks.md's figures are the JSON's."""
     page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
-    measured = json.loads((ROOT / "docs/measurements/ceiling_amd_epyc_zen5.json").read_text())
-    speed = json.loads((ROOT / "docs/measurements/speed_amd_epyc_zen5.json").read_text())
+    measured = read_measurement("ceiling_amd_epyc_zen5")
+    speed = read_measurement("speed_amd_epyc_zen5")
     assert measured["speed_source"]["command"] == speed["command"] and "CPU family 26" in measured["machine"]
     rows = {row["path"]: row for row in measured["ceilings"]}
     fastest = rows["openvino-int8 bf16"]
