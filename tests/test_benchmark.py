@@ -244,6 +244,47 @@ def test_sigmoid_drift_is_the_mean_probability_difference_from_torch_fp32() -> N
     assert sigmoid_drift(model, views, shifted, SpeedConfig("micro")) == 0.0  # torch fp32 eager is the reference
 
 
+def test_interleaved_speed_takes_turns_and_pairs_each_round_with_the_first(monkeypatch) -> None:
+    """Each configuration warms up once, then every round times one pass of each in order; the paired speed-up is
+    the median over rounds of the first configuration's seconds over each one's in the same round."""
+    from mgd_sam2.benchmark import speed
+
+    passes: list[int] = []
+    prepare = speed.prepare
+
+    def recording(config, folder):
+        runner = prepare(config, folder)
+        step = runner.step
+        runner.step = lambda: (passes.append(config.batch), step())[1]
+        return runner
+
+    # seconds of each pass in order: two warm-ups (not paired), then rounds of (batch 1, batch 2)
+    seconds = iter([9.0, 9.0, 2.0, 1.0, 4.0, 1.0, 3.0, 1.0])
+    monkeypatch.setattr(speed, "prepare", recording)
+    monkeypatch.setattr(speed, "timed", lambda step: (next(seconds), step()))
+    result = speed.measure_interleaved([SpeedConfig("micro", iters=3), SpeedConfig("micro", batch=2, iters=3)])
+    assert passes == [1, 2, 1, 2, 1, 2, 1, 2]
+    first, second = result["rows"]
+    assert first["paired_speedup_vs_first"] == 1.0 and second["paired_speedup_vs_first"] == 3.0  # median of 2, 4, 3
+    assert (first["latency_ms_p50"], second["latency_ms_p50"]) == (3000.0, 1000.0)
+    assert first["warmup_s"] == second["warmup_s"] == 9.0
+    assert result["rounds"] == 3 and result["peak_host_memory_mb"] > 0 and result["export_peak_memory_mb"] is None
+    assert all(row["peak_host_memory_mb"] is None for row in result["rows"])  # one process: not per configuration
+    assert second["sigmoid_diff_vs_fp32"] == 0.0  # torch fp32 eager: its own reference
+
+
+def test_benchmark_speed_interleave_writes_the_paired_speedups(tmp_path: Path) -> None:
+    argv = ["benchmark", "speed", "--preset", "micro", "--batch", "1,2", "--iters", "2", "--interleave"]
+    assert main([*argv, "--json", str(tmp_path / "s.json")]) == 0
+    measured = json.loads((tmp_path / "s.json").read_text())
+    assert measured["interleaved"]["rounds"] == 2 and measured["interleaved"]["peak_host_memory_mb"] > 0
+    rows = measured["speed"]
+    assert [row["batch"] for row in rows] == [1, 2] and rows[0]["paired_speedup_vs_first"] == 1.0
+    assert rows[1]["paired_speedup_vs_first"] > 0 and all(SPEED_FIELDS <= set(row) for row in rows)
+    for refused in ("--train", "--profile"):
+        assert main([*argv, refused]) == 1
+
+
 def test_speed_protocol_counts_the_switched_model() -> None:
     full = measure(SpeedConfig("micro", iters=1))
     bare = measure(

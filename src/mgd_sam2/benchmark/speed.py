@@ -1,26 +1,26 @@
 """``benchmark speed``: a fixed protocol for latency, throughput and peak memory of inference (or training steps).
 
-Protocol: random weights (speed does not depend on them), a fixed seeded input at the model's input
-size, ``torch.inference_mode``, optional bf16 autocast and ``torch.compile``; warm-up passes first
-(compilation happens there), then timed passes each ended by a device synchronisation; then the last
-pass's probabilities are compared with those of the torch fp32 eager pass (``sigmoid_diff_vs_fp32``). Every
-configuration runs in a fresh process, so its peak memory is its own. The exported backends run the same
-network exported (and for onnx-int8 and openvino-int8 quantized) as ``model export`` does, each step in a process
-of its own (inference/export_steps.py), then through the same Backend interface as predict; the export's time, the
+Protocol: random weights (speed does not depend on them), a fixed seeded input at the model's input size,
+``torch.inference_mode``, optional bf16 autocast and ``torch.compile``; warm-up passes first (compilation happens
+there), then timed passes each ended by a device synchronisation; then the last pass's probabilities are compared
+with those of the torch fp32 eager pass (``sigmoid_diff_vs_fp32``). Every configuration runs in a fresh process, so
+its peak memory is its own; or (``--interleave``, `measure_interleaved`) all of them in one fresh process, timed in
+turns, for speed-ups that the machine's drift does not move. The exported backends run the same network exported
+(and for onnx-int8 and openvino-int8 quantized) as ``model export`` does, each step in a process of its own
+(inference/export_steps.py), then through the same Backend interface as predict; the export's time, the
 quantization and OpenVINO's compilation are not counted (``prepare_s`` reports them, ``export_peak_memory_mb`` the
 peak of the largest export step's process; ``peak_host_memory_mb`` is the timed process's own).
 """
 
 from __future__ import annotations
 
-import contextlib
 import platform
 import resource
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -87,12 +87,24 @@ class RandomNetwork:
         return MGDSAM2(NetworkConfig(preset=self.preset, **dict(self.switches)))
 
 
-def measure(config: SpeedConfig) -> dict[str, Any]:
-    """Run the protocol for one configuration in this process."""
+@dataclass
+class Runner:
+    """One configuration ready to time: ``step()`` runs one pass (an inference pass returns its logits)."""
+
+    config: SpeedConfig
+    model: Any  # the PyTorch network (the exported backends' source, and the drift's reference)
+    views: Any
+    step: Callable[[], Any]
+    exported: ExportedFiles | None
+    prepare_s: float | None  # export, quantization and compilation (None: PyTorch)
+
+
+def prepare(config: SpeedConfig, folder: Path) -> Runner:
+    """Build ``config``'s network and input, export it into ``folder`` for an exported backend, and return its
+    pass."""
     import torch
 
     from mgd_sam2.data.view_cutting import tile
-    from mgd_sam2.models.summary import parameter_counts
     from mgd_sam2.training.loss import mgd_loss
 
     config.check()
@@ -100,83 +112,147 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
     cuda = device.type == "cuda"
     source = RandomNetwork(config.preset, config.switches)
     model = source.load().train(config.train).to(device)
-    counts = parameter_counts(model)
     size = model.input_size
     generator = torch.Generator().manual_seed(0)
     views = tile(torch.randn(config.batch, 3, size, size, generator=generator), model.grid).to(device)
     mask = (torch.rand(config.batch, 1, size, size, generator=generator) > 0.5).float()
     targets = tile(mask, model.grid, global_mode="nearest").to(device)
     runner = torch.compile(model) if config.compile else model
-    autocast = (
-        torch.autocast(device.type, dtype=torch.bfloat16)
-        if config.precision == "bf16-mixed"
-        else contextlib.nullcontext()
-    )
+    bf16 = config.precision == "bf16-mixed"
     optimizer = (
         torch.optim.AdamW([p for group in model.parameter_groups().values() for p in group]) if config.train else None
     )
+    start = time.perf_counter()
+    exported = exported_backend(source, folder, config) if config.backend != "torch" else None
+    prepare_s = time.perf_counter() - start if exported else None
 
-    with tempfile.TemporaryDirectory() as folder:  # the ONNX files, removed however the run ends
-        start = time.perf_counter()
-        exported = exported_backend(source, Path(folder), config) if config.backend != "torch" else None
-        prepare_s = time.perf_counter() - start if exported else None
-        # the export steps are this process's only children
-        export_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 if exported else None
-
-        def step() -> torch.Tensor | None:
-            logits = None
+    def step() -> torch.Tensor | None:
+        logits = None
+        # autocast only for PyTorch: the exported backends run in their file's (and OpenVINO's hint's) precision
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and exported is None):
             if exported is not None:
                 logits = exported.backend.logits(views)
             elif optimizer is None:
                 logits = runner(views).logits
             else:
-                with autocast:
-                    out = runner(views)
-                    loss = mgd_loss(out.logits, out.view_logits, targets.full, model.arrange(targets))["loss"]
-                loss.backward()
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-            if cuda:
-                torch.cuda.synchronize(device)
-            return logits
+                out = runner(views)
+                loss = mgd_loss(out.logits, out.view_logits, targets.full, model.arrange(targets))["loss"]
+        if optimizer is not None:
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+        if cuda:
+            torch.cuda.synchronize(device)
+        return logits
 
-        latencies = []
-        with torch.inference_mode(not config.train), autocast if not config.train else contextlib.nullcontext():
-            start = time.perf_counter()
-            for _ in range(config.warmup):
-                step()
-            warmup_s = time.perf_counter() - start
-            if cuda:
-                torch.cuda.reset_peak_memory_stats(device)
-            for _ in range(config.iters):
-                start = time.perf_counter()
-                logits = step()
-                latencies.append(time.perf_counter() - start)
-            peak_gpu_mb = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None
-            peak_host_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-            parts = profile_parts(model, views, exported, config.iters, device) if config.profile else {}
-        drift = None if config.train else sigmoid_drift(model, views, logits, config)
-        latencies_ms = np.array(latencies) * 1000
+    return Runner(config, model, views, step, exported, prepare_s)
+
+
+def timed(step: Callable[[], Any]) -> tuple[float, Any]:
+    """Seconds of one pass, and what it returned."""
+    start = time.perf_counter()
+    out = step()
+    return time.perf_counter() - start, out
+
+
+def row(runner: Runner, latencies: list[float], warmup_s: float, logits, memory: dict[str, float | None]) -> dict:
+    """One configuration's results (``latencies``: seconds of its timed passes; ``memory``: its peaks)."""
+    import torch
+
+    from mgd_sam2.models.summary import parameter_counts
+
+    config, device = runner.config, torch.device(runner.config.device)
+    counts = parameter_counts(runner.model)
+    latencies_ms = np.array(latencies) * 1000
     return {
         **{key: value for key, value in asdict(config).items() if key != "switches"},
         **dict(config.switches),
-        "input_size": size,
+        "input_size": runner.model.input_size,
         "latency_ms_p50": float(np.percentile(latencies_ms, 50)),
         "latency_ms_p90": float(np.percentile(latencies_ms, 90)),
         "throughput_img_s": float(config.batch * 1000 / latencies_ms.mean()),
         "warmup_s": warmup_s,
-        "prepare_s": prepare_s,
-        "sigmoid_diff_vs_fp32": drift,
-        "peak_gpu_memory_mb": peak_gpu_mb,
-        "peak_host_memory_mb": peak_host_mb,
-        "export_peak_memory_mb": export_peak_mb,
+        "prepare_s": runner.prepare_s,
+        "sigmoid_diff_vs_fp32": None if config.train else sigmoid_drift(runner.model, runner.views, logits, config),
+        **memory,
         "params_total": counts["total"],
         "params_trainable": counts["trainable"],
-        "device_name": torch.cuda.get_device_name(device) if cuda else platform.processor() or platform.machine(),
+        "device_name": torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else platform.processor() or platform.machine(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
-        "parts_s": parts,
-        "int8_scope": exported.int8_scope if exported else None,
+        "int8_scope": runner.exported.int8_scope if runner.exported else None,
+    }
+
+
+def measure(config: SpeedConfig) -> dict[str, Any]:
+    """Run the protocol for one configuration in this process."""
+    import torch
+
+    device = torch.device(config.device)
+    cuda = device.type == "cuda"
+    with tempfile.TemporaryDirectory() as folder:  # the ONNX files, removed however the run ends
+        runner = prepare(config, Path(folder))
+        # the export steps are this process's only children
+        export_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 if runner.exported else None
+        with torch.inference_mode(not config.train):
+            warmup_s = sum(timed(runner.step)[0] for _ in range(config.warmup))
+            if cuda:
+                torch.cuda.reset_peak_memory_stats(device)
+            latencies, logits = [], None
+            for _ in range(config.iters):
+                seconds, logits = timed(runner.step)
+                latencies.append(seconds)
+            memory = {
+                "peak_gpu_memory_mb": torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None,
+                "peak_host_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KiB
+                "export_peak_memory_mb": export_peak_mb,
+            }
+            parts = {}
+            if config.profile:
+                parts = profile_parts(runner.model, runner.views, runner.exported, config.iters, device)
+        return {**row(runner, latencies, warmup_s, logits, memory), "parts_s": parts}
+
+
+def measure_interleaved(configs: list[SpeedConfig]) -> dict[str, Any]:
+    """Every configuration in this one process, timed in turns: after each one's warm-up, ``iters`` rounds, each
+    one pass of every configuration in order, so that the machine's drift (other tenants, clock, memory) reaches
+    them alike. Each row adds ``paired_speedup_vs_first``: the median over rounds of the first configuration's
+    pass time over its own in the same round. The memory peaks are the one process's and its export steps',
+    for all rows together (``{"rows": [...], "rounds", "peak_host_memory_mb", "export_peak_memory_mb"}``)."""
+    import torch
+
+    if any(config.train or config.profile for config in configs):
+        raise ValueError("interleaved passes time inference, without --train or --profile")
+    if len({config.iters for config in configs}) != 1:
+        raise ValueError("interleaved configurations take the same number of rounds (--iters)")
+    rounds = configs[0].iters
+    with tempfile.TemporaryDirectory() as folder, torch.inference_mode():
+        runners = []
+        for index, config in enumerate(configs):
+            (Path(folder) / str(index)).mkdir()
+            runners.append(prepare(config, Path(folder) / str(index)))
+        warmups = [sum(timed(runner.step)[0] for _ in range(runner.config.warmup)) for runner in runners]
+        latencies: list[list[float]] = [[] for _ in runners]
+        logits: list[Any] = [None] * len(runners)
+        for _ in range(rounds):
+            for index, runner in enumerate(runners):
+                seconds, logits[index] = timed(runner.step)
+                latencies[index].append(seconds)
+        memory = {"peak_gpu_memory_mb": None, "peak_host_memory_mb": None, "export_peak_memory_mb": None}
+        rows = [
+            {**row(runner, times, warmup, out, memory), "parts_s": {},
+             "paired_speedup_vs_first": float(np.median(np.array(latencies[0]) / np.array(times)))}
+            for runner, times, warmup, out in zip(runners, latencies, warmups, logits, strict=True)
+        ]  # fmt: skip
+    return {
+        "rows": rows,
+        "rounds": rounds,
+        "peak_host_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "export_peak_memory_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        if any(runner.exported for runner in runners)
+        else None,
     }
 
 
@@ -268,3 +344,10 @@ def measure_isolated(config: SpeedConfig) -> dict[str, Any]:
     from mgd_sam2.utils.isolated import run_isolated
 
     return run_isolated(measure, config)
+
+
+def measure_interleaved_isolated(configs: list[SpeedConfig]) -> dict[str, Any]:
+    """`measure_interleaved` in a fresh spawned process."""
+    from mgd_sam2.utils.isolated import run_isolated
+
+    return run_isolated(measure_interleaved, configs)

@@ -154,6 +154,15 @@ def add_speed_arguments(actions: argparse._SubParsersAction) -> None:
     add_cpu_kind_argument(speed, "quantize openvino-int8 as model export --fastest does")
     speed.add_argument("--warmup", type=non_negative_int, help="untimed passes first (default: 1 on CPU, 10 on CUDA)")
     speed.add_argument("--iters", type=positive_int, help="timed passes (default: 3 on CPU, 50 on CUDA)")
+    speed.add_argument(
+        "--interleave",
+        action="store_true",
+        help="run every configuration in one process and time them in turns: --iters rounds, each one pass of every "
+        "configuration in order, so that the machine's drift reaches all alike; adds paired_vs_first, the median over "
+        "rounds of the first configuration's pass time over each one's in the same round (list torch and 32-true "
+        "first for speed-ups over torch fp32); peak memory is then the one process's, not per configuration; "
+        "without --train and --profile",
+    )
     speed.add_argument("--json", type=Path, help="also write the results here")
 
 
@@ -522,10 +531,17 @@ def run_backends_action(args: argparse.Namespace) -> int:
 
 def speed_results(args: argparse.Namespace) -> dict:
     """Results of `benchmark speed` (printed, and written with --json)."""
-    from mgd_sam2.benchmark.speed import measure_isolated
+    from mgd_sam2.benchmark.speed import measure_interleaved_isolated, measure_isolated
 
     results: dict = {}
-    results["speed"] = [measure_isolated(config) for config in speed_configs(args)]
+    if args.interleave:
+        if args.train or args.profile:
+            raise ConfigError("benchmark speed: --interleave times inference, without --train and --profile")
+        interleaved = measure_interleaved_isolated(speed_configs(args))
+        results["speed"] = interleaved.pop("rows")
+        results["interleaved"] = interleaved
+    else:
+        results["speed"] = [measure_isolated(config) for config in speed_configs(args)]
     shown = (
         "preset",
         "device",
@@ -546,11 +562,20 @@ def speed_results(args: argparse.Namespace) -> dict:
         "sigmoid_diff_vs_fp32",
     )
     baseline = results["speed"][0]["throughput_img_s"]
+    paired = ("paired_speedup_vs_first",) if args.interleave else ()
     print_rows(
         "training step speed" if args.train else "inference speed",
-        [{**{key: row[key] for key in shown}, "vs_first": row["throughput_img_s"] / baseline}
+        [{**{key: row[key] for key in shown + paired}, "vs_first": row["throughput_img_s"] / baseline}
          for row in results["speed"]],
     )  # fmt: skip
+    if args.interleave:
+        interleaved = results["interleaved"]
+        exports = interleaved["export_peak_memory_mb"]
+        print(
+            f"{interleaved['rounds']} interleaved rounds in one process: its peak host memory "
+            f"{interleaved['peak_host_memory_mb'] / 1024:.1f} GiB"
+            + (f", its largest export step's {exports / 1024:.1f} GiB" if exports else "")
+        )
     for row in results["speed"] if args.profile else []:
         print_profile(row)
     return results
