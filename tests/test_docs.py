@@ -226,6 +226,8 @@ def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table()
         "backends_demo_intel_xeon_amx_model167",
         "speed_intel_xeon_amx_model167_evening",
         "speed_amd_epyc_zen4_model17",
+        "ceiling_amd_epyc_zen4_model17",
+        "speed_amd_epyc_zen4_model17_interleaved",
     } <= markers
     for name in markers:
         assert "*Measured by `" in hooks.measured_table(name)
@@ -416,11 +418,15 @@ def test_the_third_amx_machines_claims_are_its_table() -> None:
 
 def test_the_speed_tables_show_each_export_steps_peak() -> None:
     """Each exported configuration's largest export step (a process of its own) has its peak in the table, in GiB;
-    PyTorch, which exports nothing, has —."""
+    PyTorch, which exports nothing, has —. An interleaved run (one process for all) shows neither peak row."""
     hooks = docs_hooks()
     for path in (ROOT / "docs/measurements").glob("speed_*.json"):
-        speed = json.loads(path.read_text())["speed"]
-        shown = [run for run in speed if (run["backend"], run["precision"]) in hooks.SPEED_COLUMNS]
+        measured = json.loads(path.read_text())
+        shown = [run for run in measured["speed"] if (run["backend"], run["precision"]) in hooks.SPEED_COLUMNS]
+        if "interleaved" in measured:
+            assert all(run["export_peak_memory_mb"] is None for run in shown), path.name
+            assert "peak" not in hooks.measured_table(path.stem).split("*Measured by")[0], path.name
+            continue
         cells = ["—" if run["backend"] == "torch" else f"{run['export_peak_memory_mb'] / 1024:.1f}" for run in shown]
         row = "| largest export step's peak (GiB) | " + " | ".join(cells) + " |"
         assert row in hooks.measured_table(path.stem), path.name
@@ -527,6 +533,82 @@ def test_the_evening_amx_run_reads_as_its_json() -> None:
         f"its quantization, peaked at {peaks[0]:.1f} GiB, and the default-scope row's largest step at {peaks[1]:.1f}"
         in page
     )
+
+
+def test_the_second_zen4_interleaved_run_reads_as_its_json() -> None:
+    """The model-17 Zen 4's interleaved run: torch fp32 timed first (the paired speed-ups are over it), the page's
+    and README's ratios and times are its JSON's, and against the same machine's table they are what the page says."""
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    measured = read_measurement("speed_amd_epyc_zen4_model17_interleaved")
+    assert "<!-- measured: speed_amd_epyc_zen4_model17_interleaved -->" in page
+    assert measured["interleaved"]["rounds"] == 10 and "--interleave --iters 10" in measured["command"]
+    assert f"{measured['interleaved']['peak_host_memory_mb'] / 1024:.1f} GiB here" in page
+    runs = {(run["backend"], run["precision"]): run for run in measured["speed"]}
+    base, fastest = runs["torch", "32-true"], runs["openvino-int8", "bf16-mixed"]
+    assert measured["speed"][0] is base and base["paired_speedup_vs_first"] == 1.0
+    paired = {key: run["paired_speedup_vs_first"] for key, run in runs.items()}
+    assert (
+        f"In turns with PyTorch fp32 ({base['latency_ms_p50'] / 1000:.2f} s median, "
+        f"{base['latency_ms_p90'] / 1000:.2f} s at p90), OpenVINO int8 in bf16 gave "
+        f"{paired['openvino-int8', 'bf16-mixed']:.2f} times in paired passes "
+        f"({fastest['throughput_img_s'] / base['throughput_img_s']:.2f} in throughput, "
+        f"{base['latency_ms_p50'] / fastest['latency_ms_p50']:.2f} in median latency)"
+    ) in page
+    table = {
+        (run["backend"], run["precision"]): run for run in read_measurement("speed_amd_epyc_zen4_model17")["speed"]
+    }
+    before = table["torch", "32-true"]["latency_ms_p50"] / table["openvino-int8", "bf16-mixed"]["latency_ms_p50"]
+    assert (
+        f"not the table's {before:.1f}: its own pass took {fastest['latency_ms_p50'] / 1000:.3f} s against "
+        f"{table['openvino-int8', 'bf16-mixed']['latency_ms_p50'] / 1000:.3f} there, PyTorch fp32's "
+        f"{base['latency_ms_p50'] / 1000:.2f} s against {table['torch', '32-true']['latency_ms_p50'] / 1000:.2f}"
+    ) in page
+    assert (
+        f"ONNX Runtime int8 gave {paired['onnx-int8', '32-true']:.2f} times, OpenVINO int8 in fp32 "
+        f"{paired['openvino-int8', '32-true']:.2f}, PyTorch bf16 {paired['torch', 'bf16-mixed']:.2f}"
+    ) in page
+    assert max(paired.values()) == paired["openvino-int8", "bf16-mixed"]  # the fastest path in turns too
+    claim = f"{paired['openvino-int8', 'bf16-mixed']:.1f}"
+    assert f"it gives 6.1 times ({claim} in passes interleaved with PyTorch's, `benchmark speed --interleave`" in readme
+    assert f"{claim}× there in passes interleaved with PyTorch's" in page
+
+
+def test_the_second_zen4_ceiling_reads_as_its_json() -> None:
+    """The model-17 Zen 4's ceiling paragraph: its peak rates against the first Zen 4's, the fastest path's ceiling
+    and share over the speed table's torch fp32 and over the command's own pass, and the operation counts the
+    per-node figures divide, all from the two ceiling JSONs."""
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    assert "<!-- measured: ceiling_amd_epyc_zen4_model17 -->" in page
+    measured, first = read_measurement("ceiling_amd_epyc_zen4_model17"), read_measurement("ceiling_amd_epyc_avx512")
+    assert measured["speed_source"]["machine"] == read_measurement("speed_amd_epyc_zen4_model17")["machine"]
+    rates = [(f"{measured['peak_gflop_s'][key]:.0f}", f"{first['peak_gflop_s'][key]:.0f}")
+             for key in ("torch fp32", "openvino bf16", "openvino int8")]  # fmt: skip
+    assert (
+        f"torch fp32 {rates[0][0]} GFLOP/s against {rates[0][1]}, OpenVINO bf16 {rates[1][0]} against {rates[1][1]}, "
+        f"OpenVINO int8 {rates[2][0]} against {rates[2][1]})"
+    ) in page
+    rows = {row["path"]: row for row in measured["ceilings"]}
+    fastest, table = rows["openvino-int8 bf16"], measured["speedup_baseline_s"]
+    assert (
+        f"Over the speed table's torch fp32 ({table:.2f} s) the fastest path's ceiling is "
+        f"{fastest['max_speedup_vs_torch_fp32']:.1f}× and the path runs at {fastest['share_of_ceiling']:.0%} of it; "
+        f"8× ({table / 8:.2f} s) would need {fastest['ceiling_s'] / (table / 8):.0%} of it"
+    ).replace("%", " %") in page
+    own = measured["torch_fp32_s"]
+    weights, products = rows["every weight product int8"], rows["every product int8"]
+    assert (
+        f"The command's own torch fp32 pass took {own:.2f} s: over that time the fastest path's ceiling is "
+        f"{own / fastest['ceiling_s']:.1f}×, every weight product in int8 {own / weights['ceiling_s']:.1f}× and every "
+        f"product in int8 {own / products['ceiling_s']:.1f}×"
+    ) in page
+    assert own / products["ceiling_s"] < 8.2 and own / fastest["ceiling_s"] < 8  # why 8x needs every product in int8
+    gflop = measured["gflop"]
+    linear = gflop["Hiera trunk"]["linear"] + gflop["MPAdapter"]["linear"]
+    convs = sum(gflop[part]["conv"] for part in ("DRM", "HMIM", "FPN neck", "SAM2 decoder"))
+    assert f"the trunk's and adapters' {linear:.0f} GFLOP at 777 GFLOP/s" in page
+    assert f"425 ms ({convs:.0f} GFLOP at {convs / 0.425:.0f} GFLOP/s" in page
+    assert f"273 ms ({gflop['Hiera trunk']['attention']:.0f} GFLOP at 272 GFLOP/s" in page
 
 
 def test_the_second_zen4_run_reads_as_its_json() -> None:

@@ -62,8 +62,8 @@ SPEED_PARTS = ("Hiera trunk", "DRM", "HMIM", "MPAdapter", "SAM2 decoder", "FPN n
 def speed_table(measurement: dict) -> str:
     """``benchmark speed``'s results: ms per image by part (share of the network; runs with ``--profile``),
     latency, throughput against torch fp32 (with ``--interleave``, also the paired speed-up), the probabilities'
-    distance from torch fp32, the peak host memory (not with ``--interleave``: one process for all) and each
-    export's largest step's (a process of its own)."""
+    distance from torch fp32, the peak host memory and each export's largest step's (a process of its own; neither
+    with ``--interleave``: one process for all)."""
     runs = [run for run in measurement["speed"] if (run["backend"], run["precision"]) in SPEED_COLUMNS]
     baseline = next(run for run in runs if (run["backend"], run["precision"]) == ("torch", "32-true"))
     header = ["part", *[SPEED_COLUMNS[run["backend"], run["precision"]] for run in runs]]
@@ -90,10 +90,10 @@ def speed_table(measurement: dict) -> str:
         row("vs torch fp32, paired passes (median)", [f"{run['paired_speedup_vs_first']:.2f}×" for run in runs])
     row("probabilities vs torch fp32 (mean abs)",
         ["—" if run is baseline else f"{run['sigmoid_diff_vs_fp32']:.1e}" for run in runs])  # fmt: skip
-    if "interleaved" not in measurement:  # else one process for every column
+    if "interleaved" not in measurement:  # else one process for every column, and no export step's peak
         row("peak host memory (GiB)", [f"{run['peak_host_memory_mb'] / 1024:.1f}" for run in runs])
-    exports = [run.get("export_peak_memory_mb") for run in runs]  # None: PyTorch, which exports nothing
-    row("largest export step's peak (GiB)", [f"{peak / 1024:.1f}" if peak else "—" for peak in exports])
+        exports = [run.get("export_peak_memory_mb") for run in runs]  # None: PyTorch, which exports nothing
+        row("largest export step's peak (GiB)", [f"{peak / 1024:.1f}" if peak else "—" for peak in exports])
     return "\n".join(lines) + "\n"
 
 

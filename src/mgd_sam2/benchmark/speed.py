@@ -219,8 +219,10 @@ def measure_interleaved(configs: list[SpeedConfig]) -> dict[str, Any]:
     """Every configuration in this one process, timed in turns: after each one's warm-up, ``iters`` rounds, each
     one pass of every configuration in order, so that the machine's drift (other tenants, clock, memory) reaches
     them alike. Each row adds ``paired_speedup_vs_first``: the median over rounds of the first configuration's
-    pass time over its own in the same round. The memory peaks are the one process's and its export steps',
-    for all rows together (``{"rows": [...], "rounds", "peak_host_memory_mb", "export_peak_memory_mb"}``)."""
+    pass time over its own in the same round. The host memory peak is the one process's, for all rows together
+    (``{"rows": [...], "rounds", "peak_host_memory_mb"}``); the export steps' peaks are not reported: Linux counts
+    a spawned process's copy of its parent before it starts Python in that process's peak, so a step spawned after
+    this process has loaded the other configurations' models reports their size (`measure`'s steps start first)."""
     import torch
 
     if any(config.train or config.profile for config in configs):
@@ -250,9 +252,6 @@ def measure_interleaved(configs: list[SpeedConfig]) -> dict[str, Any]:
         "rows": rows,
         "rounds": rounds,
         "peak_host_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "export_peak_memory_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        if any(runner.exported for runner in runners)
-        else None,
     }
 
 

@@ -160,8 +160,8 @@ def add_speed_arguments(actions: argparse._SubParsersAction) -> None:
         help="run every configuration in one process and time them in turns: --iters rounds, each one pass of every "
         "configuration in order, so that the machine's drift reaches all alike; adds paired_vs_first, the median over "
         "rounds of the first configuration's pass time over each one's in the same round (list torch and 32-true "
-        "first for speed-ups over torch fp32); peak memory is then the one process's, not per configuration; "
-        "without --train and --profile",
+        "first for speed-ups over torch fp32); peak memory is then the one process's, not per configuration, and "
+        "the export steps' peaks are not reported; without --train and --profile",
     )
     speed.add_argument("--json", type=Path, help="also write the results here")
 
@@ -570,11 +570,10 @@ def speed_results(args: argparse.Namespace) -> dict:
     )  # fmt: skip
     if args.interleave:
         interleaved = results["interleaved"]
-        exports = interleaved["export_peak_memory_mb"]
         print(
             f"{interleaved['rounds']} interleaved rounds in one process: its peak host memory "
-            f"{interleaved['peak_host_memory_mb'] / 1024:.1f} GiB"
-            + (f", its largest export step's {exports / 1024:.1f} GiB" if exports else "")
+            f"{interleaved['peak_host_memory_mb'] / 1024:.1f} GiB (every configuration's together; the export "
+            "steps' peaks: without --interleave)"
         )
     for row in results["speed"] if args.profile else []:
         print_profile(row)
