@@ -98,12 +98,22 @@ def test_the_onnx_int8_weights_take_7_bits(exported: dict[str, Path]) -> None:
     assert largest == 64 and 255 * largest * 2 <= np.iinfo(np.int16).max  # the 7-bit range, used to its end
 
 
-def test_the_trunk_attention_is_exported_without_a_split_or_3d_reshapes(exported: dict[str, Path]) -> None:
-    """inference/export_hiera.py: in each trunk attention, q, k and v come from three products, with no slice
-    of a shared one, and the attention stays 4-D (sam2's SDPA is exported at opset 20 with k reshaped to 3-D); the
-    trunk has no max pool and no permute between channels-first and channels-last (patch embedding, q pooling)."""
-    model = onnx.shape_inference.infer_shapes(onnx.load(str(exported["onnx"])))
+def shaped_graph(path: Path) -> tuple[onnx.ModelProto, dict[str, int], set[str]]:
+    """The ONNX graph at ``path`` with inferred shapes, the rank of each inner value, and its initializers' names."""
+    model = onnx.shape_inference.infer_shapes(onnx.load(str(path)))
     ranks = {value.name: len(value.type.tensor_type.shape.dim) for value in model.graph.value_info}
+    return model, ranks, {tensor.name for tensor in model.graph.initializer}
+
+
+def test_the_trunk_attention_is_exported_without_a_split_and_in_4d(exported: dict[str, Path]) -> None:
+    """inference/export_hiera.py: in each trunk attention, q, k and v come from three products, with no slice
+    of a shared one, and the attention stays 4-D (sam2's SDPA is exported at opset 20 with k reshaped to 3-D): only
+    the products' inputs are 3-D (the token products); the trunk has no max pool and no permute between
+    channels-first and channels-last (patch embedding, q pooling)."""
+    model, ranks, weights = shaped_graph(exported["onnx"])
+    product_inputs = {
+        node.input[0] for node in model.graph.node if node.op_type == "MatMul" and node.input[1] in weights
+    }
     blocks: dict[str, list[onnx.NodeProto]] = {}
     for node in model.graph.node:
         scopes = {prop.key: prop.value for prop in node.metadata_props}.get("pkg.torch.onnx.name_scopes", "")
@@ -123,7 +133,23 @@ def test_the_trunk_attention_is_exported_without_a_split_or_3d_reshapes(exported
         assert kinds.count("MatMul") == 6 and kinds.count("Softmax") == 1, kinds  # q, k, v, q kᵀ, · v, projection
         perms = [list(attribute.ints) for node in nodes for attribute in node.attribute if attribute.name == "perm"]
         assert perms.count([0, 2, 3, 1]) == 1 and [0, 3, 1, 2] not in perms, perms  # k's for q kᵀ; no NCHW pooling
-        assert all(ranks[node.output[0]] == 4 for node in nodes if node.op_type in ("Reshape", "Transpose")), kinds
+        for node in nodes:
+            if node.op_type in ("Reshape", "Transpose"):
+                assert ranks[node.output[0]] == 4 or node.output[0] in product_inputs, kinds
+        attention = [node for node in nodes if node.op_type == "MatMul" and node.input[1] not in weights]
+        assert len(attention) == 2 and all(ranks[node.output[0]] == 4 for node in attention), kinds  # q kᵀ, · v
+
+
+def test_the_trunk_and_adapter_products_take_3d_tokens(exported: dict[str, Path]) -> None:
+    """inference/export_hiera.py, token products: every product with a weight in the trunk and its MPAdapters
+    (attention, projections, MLPs, adapters' down and up) takes [B, HW, C], the rank OpenVINO's CPU plugin fuses
+    int8's dequantization, the bias and GELU into; the 4-D [B, H, W, C] tokens go in nowhere."""
+    model, ranks, weights = shaped_graph(exported["onnx"])
+    modules = node_modules(exported["onnx"])
+    products = [node for node in model.graph.node if node.op_type in ("MatMul", "Gemm") and node.input[1] in weights]
+    tokens = [node for node in products if re.match(r"encoder\.(trunk\.blocks|adapters)\.", modules.get(node.name, ""))]
+    assert len(tokens) >= 6 * 2 and {part_of(modules[node.name]) for node in tokens} == {"Hiera trunk", "MPAdapter"}
+    assert all(ranks[node.input[0]] == 3 for node in tokens), [(modules[n.name], ranks[n.input[0]]) for n in tokens]
 
 
 def close_maps(folder: Path, reference: Path) -> None:

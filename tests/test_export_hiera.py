@@ -12,7 +12,14 @@ from torch import nn
 
 from bounds import FP32_KERNELS
 from mgd_sam2.inference.export import check_views, torch_logits
-from mgd_sam2.inference.export_hiera import PROJECTIONS, ChannelsLastMaxPool, attention_modules, hiera_for_export
+from mgd_sam2.inference.export_hiera import (
+    PROJECTIONS,
+    ChannelsLastMaxPool,
+    attention_modules,
+    hiera_for_export,
+    token_linears,
+    tokens_linear_forward,
+)
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 
 
@@ -61,6 +68,8 @@ def test_the_modules_are_as_they_were_after_the_block_even_after_an_error(networ
             assert all(hasattr(module, name) for module in (first, *others) for name in PROJECTIONS)
             assert all(isinstance(block.pool, ChannelsLastMaxPool) and block.attn.q_pool is block.pool
                        for block in blocks)  # fmt: skip
+            linears = token_linears(network)
+            assert len(linears) > 3 * len(blocks) and all("forward" in vars(linear) for linear in linears)
             raise RuntimeError("inside")
         assert vars(first)["forward"] is own
     finally:
@@ -70,7 +79,9 @@ def test_the_modules_are_as_they_were_after_the_block_even_after_an_error(networ
     for module in (first, *others):
         assert "forward" not in vars(module) and not any(hasattr(module, name) for name in PROJECTIONS)
     assert all(block.pool is pool and block.attn.q_pool is pool for block, pool in zip(blocks, pools, strict=True))
-    assert not any("forward" in vars(module) for module in network.modules() if isinstance(module, PatchEmbed))
+    assert not any(
+        "forward" in vars(module) for module in network.modules() if isinstance(module, (PatchEmbed, nn.Linear))
+    )
 
 
 class NotCalled(nn.MaxPool2d):
@@ -110,3 +121,15 @@ def test_any_other_pooling_goes_through_the_pool_it_replaces(pool: nn.MaxPool2d,
     calls = []
     pool.register_forward_hook(lambda *_: calls.append(1))
     assert torch.equal(ChannelsLastMaxPool(pool)(x), pool(x)) and len(calls) == 2
+
+
+@pytest.mark.parametrize("shape", [(2, 5, 7, 16), (2, 35, 16), (35, 16), (1, 2, 3, 4, 16)])
+def test_token_products_are_the_linear_layers_products(shape: tuple[int, ...]) -> None:
+    """``tokens_linear_forward`` on [B, ..., C]: nn.Linear's output and shape within FP32_KERNELS (the same
+    16-term sums; only the bias may be added in another order), for 2-D to 5-D input."""
+    torch.manual_seed(0)
+    layer, x = nn.Linear(16, 24), torch.randn(shape)
+    with torch.inference_mode():
+        expected, got = layer(x), tokens_linear_forward(layer, x)
+    assert got.shape == expected.shape
+    assert (got - expected).abs().max().item() <= FP32_KERNELS * max(1.0, expected.abs().max().item())

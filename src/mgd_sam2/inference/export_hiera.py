@@ -1,6 +1,6 @@
 """The Hiera trunk written for the exported graph: sam2's arithmetic in forms OpenVINO's CPU plugin runs faster.
 
-Three rewrites, each the same function of the same weights, applied only while exporting (``hiera_for_export``):
+Four rewrites, each the same function of the same weights, applied only while exporting (``hiera_for_export``):
 PyTorch runs sam2's own code, and ``export_onnx`` checks the graph against PyTorch's logits computed beforehand
 (EXPORT_TOLERANCE). docs/benchmarks.md ("The export's Hiera") has the measurements behind each.
 
@@ -17,6 +17,10 @@ PyTorch runs sam2's own code, and ``export_onnx`` checks the graph against PyTor
 - Q pooling: sam2 pools [B, H, W, C] tokens by permuting them to [B, C, H, W], max-pooling 2×2 and permuting back.
   `ChannelsLastMaxPool` takes the maximum of each block's rows, then columns, in channels-last (element-wise
   maxima: the same values), so the permutes around it cancel.
+- Token products: the trunk's and the adapters' linear layers take [B, H, W, C] tokens. OpenVINO's CPU plugin fuses
+  what follows a product (int8's dequantization, the bias, GELU, the next quantization) into the product only where
+  its input is at most 3-D; on 4-D input each runs as an element-wise pass of its own. `tokens_linear_forward`
+  computes the product on [B, HW, C] and reshapes back.
 """
 
 from __future__ import annotations
@@ -28,9 +32,12 @@ import types
 from collections.abc import Iterator
 
 import torch
-from sam2.modeling.backbones.hieradet import MultiScaleAttention, MultiScaleBlock, do_pool
+import torch.nn.functional as F
+from sam2.modeling.backbones.hieradet import Hiera, MultiScaleAttention, MultiScaleBlock, do_pool
 from sam2.modeling.backbones.utils import PatchEmbed
 from torch import nn
+
+from mgd_sam2.models.mpadapter import MPAdapter
 
 PROJECTIONS = ("q_proj", "k_proj", "v_proj")  # the three products added to each attention while exporting
 
@@ -57,6 +64,13 @@ def split_forward(self: MultiScaleAttention, x: torch.Tensor) -> torch.Tensor:
         q = q.reshape(B, H * W, self.num_heads, -1)
     x = attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)).transpose(1, 2)  # [B, H'W', h, d]
     return self.proj(x.reshape(B, H, W, -1))
+
+
+def tokens_linear_forward(self: nn.Linear, x: torch.Tensor) -> torch.Tensor:
+    """``nn.Linear.forward`` on 3-D input: x [B, ..., in] -> [B, ..., out], the product on [B, prod(...), in]."""
+    if x.dim() <= 3:
+        return F.linear(x, self.weight, self.bias)
+    return F.linear(x.flatten(1, -2), self.weight, self.bias).unflatten(1, x.shape[1:-1])
 
 
 def patch_embed_forward(self: PatchEmbed, x: torch.Tensor) -> torch.Tensor:
@@ -98,6 +112,12 @@ class ChannelsLastMaxPool(nn.Module):
         return x.reshape(B, H // k_h, W // k_w, C).permute(0, 3, 1, 2)
 
 
+def token_linears(network: nn.Module) -> list[nn.Linear]:
+    """The linear layers of ``network``'s Hiera trunks and MPAdapters: the ones taking [B, H, W, C] tokens."""
+    owners = [module for module in network.modules() if isinstance(module, (Hiera, MPAdapter))]
+    return [layer for owner in owners for layer in owner.modules() if isinstance(layer, nn.Linear)]
+
+
 def linear_rows(layer: nn.Linear, rows: slice) -> nn.Linear:
     """A linear layer computing ``rows`` of ``layer``'s outputs: [..., in] -> [..., rows] (a copy of those weights
     and biases, on their device and in their dtype)."""
@@ -114,21 +134,25 @@ def linear_rows(layer: nn.Linear, rows: slice) -> nn.Linear:
 @contextlib.contextmanager
 def hiera_for_export(network: nn.Module) -> Iterator[None]:
     """Within the block, every ``MultiScaleAttention`` of ``network`` runs ``split_forward``, every ``PatchEmbed``
-    ``patch_embed_forward``, and every max pool of a ``MultiScaleBlock`` (its ``pool``, which in sam2 is also its
-    attention's ``q_pool``: one wrapper for both) is a `ChannelsLastMaxPool` of it: the same functions of the same
-    weights. On leaving it, even by an error, each module has its own forward, parameters and pools again."""
+    ``patch_embed_forward``, every linear layer of a Hiera trunk or an MPAdapter (the attentions' three products
+    included) ``tokens_linear_forward``, and every max pool of a ``MultiScaleBlock`` (its ``pool``, which in sam2 is
+    also its attention's ``q_pool``: one wrapper for both) is a `ChannelsLastMaxPool` of it: the same functions of
+    the same weights. On leaving it, even by an error, each module has its own forward, parameters and pools again."""
     modules = attention_modules(network)
     embeds = [module for module in network.modules() if isinstance(module, PatchEmbed)]
+    linears = token_linears(network)
     pools = [
         (block, block.pool, block.attn.q_pool) for block in network.modules() if isinstance(block, MultiScaleBlock)
     ]
-    forwards = {id(module): vars(module).get("forward") for module in (*modules, *embeds)}
+    forwards = {id(module): vars(module).get("forward") for module in (*modules, *embeds, *linears)}
     try:
         for module in modules:
             out = module.dim_out
             for index, name in enumerate(PROJECTIONS):
                 setattr(module, name, linear_rows(module.qkv, slice(index * out, (index + 1) * out)))
             module.forward = types.MethodType(split_forward, module)
+        for linear in token_linears(network):
+            linear.forward = types.MethodType(tokens_linear_forward, linear)
         for embed in embeds:
             embed.forward = types.MethodType(patch_embed_forward, embed)
         wrappers: dict[int, ChannelsLastMaxPool] = {}  # one per max pool, however many attributes hold it
@@ -144,7 +168,7 @@ def hiera_for_export(network: nn.Module) -> Iterator[None]:
     finally:
         for block, pool, q_pool in pools:
             block.pool, block.attn.q_pool = pool, q_pool
-        for module in (*modules, *embeds):
+        for module in (*modules, *embeds, *linears):
             module.__dict__.pop("forward", None)
             if forwards[id(module)] is not None:
                 module.forward = forwards[id(module)]
