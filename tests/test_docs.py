@@ -228,6 +228,7 @@ def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table()
         "speed_amd_epyc_zen4_model17",
         "ceiling_amd_epyc_zen4_model17",
         "speed_amd_epyc_zen4_model17_interleaved",
+        "speed_amd_epyc_zen4_model17_tokens",
     } <= markers
     for name in markers:
         assert "*Measured by `" in hooks.measured_table(name)
@@ -569,9 +570,39 @@ def test_the_second_zen4_interleaved_run_reads_as_its_json() -> None:
         f"{paired['openvino-int8', '32-true']:.2f}, PyTorch bf16 {paired['torch', 'bf16-mixed']:.2f}"
     ) in page
     assert max(paired.values()) == paired["openvino-int8", "bf16-mixed"]  # the fastest path in turns too
+
+
+def test_the_second_zen4_run_with_the_token_products_reads_as_its_json() -> None:
+    """The model-17 Zen 4's interleaved run with the export's token products: its page paragraph and the README's and
+    overview's paired ratio are its JSON's, and its fastest pass is compared with the night before's as the page says."""
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    measured = read_measurement("speed_amd_epyc_zen4_model17_tokens")
+    before = read_measurement("speed_amd_epyc_zen4_model17_interleaved")
+    assert "<!-- measured: speed_amd_epyc_zen4_model17_tokens -->" in page and "commit 0939091" in measured["machine"]
+    assert measured["interleaved"]["rounds"] == 10 and "--interleave --iters 10" in measured["command"]
+    runs = {(run["backend"], run["precision"]): run for run in measured["speed"]}
+    base, fastest = runs["torch", "32-true"], runs["openvino-int8", "bf16-mixed"]
+    assert measured["speed"][0] is base and base["paired_speedup_vs_first"] == 1.0
+    paired = {key: run["paired_speedup_vs_first"] for key, run in runs.items()}
+    assert max(paired.values()) == paired["openvino-int8", "bf16-mixed"]
+    night = next(r for r in before["speed"] if (r["backend"], r["precision"]) == ("openvino-int8", "bf16-mixed"))
+    assert (
+        f"In turns with PyTorch fp32 ({base['latency_ms_p50'] / 1000:.2f} s median, "
+        f"{base['latency_ms_p90'] / 1000:.2f} s at p90), OpenVINO int8 in bf16 gave "
+        f"{paired['openvino-int8', 'bf16-mixed']:.2f} times in paired passes "
+        f"({fastest['throughput_img_s'] / base['throughput_img_s']:.2f} in throughput, "
+        f"{base['latency_ms_p50'] / fastest['latency_ms_p50']:.2f} in median latency), its pass "
+        f"{fastest['latency_ms_p50'] / 1000:.3f} s against {night['latency_ms_p50'] / 1000:.3f} the night before"
+    ) in page
+    assert (
+        f"ONNX Runtime int8 gave {paired['onnx-int8', '32-true']:.2f} times, OpenVINO int8 in fp32 "
+        f"{paired['openvino-int8', '32-true']:.2f}, PyTorch bf16 {paired['torch', 'bf16-mixed']:.2f}. 8× of this "
+        f"run's PyTorch fp32 would be {base['latency_ms_p50'] / 8000:.2f} s"
+    ) in page
     claim = f"{paired['openvino-int8', 'bf16-mixed']:.1f}"
     assert f"it gives 6.1 times ({claim} in passes interleaved with PyTorch's, `benchmark speed --interleave`" in readme
-    assert f"{claim}× there in passes interleaved with PyTorch's" in page
+    assert f"{claim}× there in passes interleaved with PyTorch's with the token products" in page
 
 
 def test_the_second_zen4_ceiling_reads_as_its_json() -> None:
