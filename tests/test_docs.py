@@ -538,9 +538,8 @@ def test_the_evening_amx_run_reads_as_its_json() -> None:
 
 def test_the_second_zen4_interleaved_run_reads_as_its_json() -> None:
     """The model-17 Zen 4's interleaved run: torch fp32 timed first (the paired speed-ups are over it), the page's
-    and README's ratios and times are its JSON's, and against the same machine's table they are what the page says."""
+    ratios and times are its JSON's, and against the same machine's table they are what the page says."""
     page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
-    readme = " ".join((ROOT / "README.md").read_text().split())
     measured = read_measurement("speed_amd_epyc_zen4_model17_interleaved")
     assert "<!-- measured: speed_amd_epyc_zen4_model17_interleaved -->" in page
     assert measured["interleaved"]["rounds"] == 10 and "--interleave --iters 10" in measured["command"]
@@ -573,8 +572,8 @@ def test_the_second_zen4_interleaved_run_reads_as_its_json() -> None:
 
 
 def test_the_second_zen4_run_with_the_token_products_reads_as_its_json() -> None:
-    """The model-17 Zen 4's interleaved run with the export's token products: its page paragraph and the README's and
-    overview's paired ratio are its JSON's, and its fastest pass is compared with the night before's as the page says."""
+    """The model-17 Zen 4's interleaved run with the export's token products: its paragraph and the README's and the
+    overview's paired ratio are its JSON's, and its fastest pass is compared with the night before's as written."""
     page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
     readme = " ".join((ROOT / "README.md").read_text().split())
     measured = read_measurement("speed_amd_epyc_zen4_model17_tokens")
