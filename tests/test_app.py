@@ -24,10 +24,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mgd_sam2.benchmark.app import AppProcess, AppStartError, connect, cut_out, launch_app, resident_mb
+from mgd_sam2.benchmark.app import AppProcess, AppStartError, connect, cut_out, launch_app
 from mgd_sam2.cli import main
 from mgd_sam2.data.layouts import resolve_split
 from mgd_sam2.utils.files import TEMPORARY_SUFFIX
+from mgd_sam2.utils.isolated import resident_mb
 
 pytestmark = pytest.mark.slow  # each module run starts the app (about 15 s) and predicts large photos
 

@@ -371,6 +371,17 @@ def test_an_export_step_fails_with_its_own_one_line_error(tmp_path: Path, capsys
         run_isolated(os.abort)
 
 
+def test_a_fresh_process_reports_its_own_memory_peak() -> None:
+    """An export step's peak (``peak_host_memory_mb`` in its report) is its own process's: a spawned process's
+    VmHWM stays far below its parent's size, which Linux's ``ru_maxrss`` would count in it."""
+    from mgd_sam2.utils.isolated import resident_mb, run_isolated
+
+    held = np.ones(2**27)  # 1 GiB, touched: this process's peak is at least that
+    parent_peak = resident_mb()[1]
+    child_rss, child_peak = run_isolated(resident_mb)
+    assert parent_peak >= held.nbytes / 2**20 and 0 < child_rss <= child_peak < 512, (parent_peak, child_peak)
+
+
 def test_nncf_statistics_outputs_come_first_only_within_the_block() -> None:
     """inference/nncf_memory.py hooks the installed NNCF (a renamed method would make it a silent no-op)."""
     import openvino as ov

@@ -90,9 +90,10 @@ def speed_table(measurement: dict) -> str:
         row("vs torch fp32, paired passes (median)", [f"{run['paired_speedup_vs_first']:.2f}×" for run in runs])
     row("probabilities vs torch fp32 (mean abs)",
         ["—" if run is baseline else f"{run['sigmoid_diff_vs_fp32']:.1e}" for run in runs])  # fmt: skip
-    if "interleaved" not in measurement:  # else one process for every column, and no export step's peak
+    if "interleaved" not in measurement:  # else one process for every column
         row("peak host memory (GiB)", [f"{run['peak_host_memory_mb'] / 1024:.1f}" for run in runs])
-        exports = [run.get("export_peak_memory_mb") for run in runs]  # None: PyTorch, which exports nothing
+    exports = [run.get("export_peak_memory_mb") for run in runs]  # None: PyTorch, which exports nothing
+    if any(exports):  # interleaved runs before the steps reported their own peaks have none
         row("largest export step's peak (GiB)", [f"{peak / 1024:.1f}" if peak else "—" for peak in exports])
     return "\n".join(lines) + "\n"
 

@@ -25,6 +25,7 @@ from PIL import Image
 
 from mgd_sam2.errors import UserError
 from mgd_sam2.utils.files import temporary_folder
+from mgd_sam2.utils.isolated import resident_mb
 from mgd_sam2.utils.ports import free_port, wait_until_answers
 
 PHOTO_SIZE = (2048, 1536)  # (width, height) of the photo sent
@@ -114,12 +115,6 @@ def photo(path: Path, size: tuple[int, int] = PHOTO_SIZE) -> Path:
     pixels[(rows - height / 2) ** 2 + (columns - width / 2) ** 2 < (height / 4) ** 2] = (230, 90, 40)
     Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(path, quality=90)
     return path
-
-
-def resident_mb(pid: int) -> tuple[float, float]:
-    """(resident set, its peak) of process ``pid`` in MiB (Linux: /proc/PID/status VmRSS and VmHWM)."""
-    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    return tuple(int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM"))
 
 
 def measure_app(ckpt: Path, label: str, folder: Path, images: int) -> dict[str, Any]:

@@ -194,8 +194,6 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
     cuda = device.type == "cuda"
     with tempfile.TemporaryDirectory() as folder:  # the ONNX files, removed however the run ends
         runner = prepare(config, Path(folder))
-        # the export steps are this process's only children
-        export_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024 if runner.exported else None
         with torch.inference_mode(not config.train):
             warmup_s = sum(timed(runner.step)[0] for _ in range(config.warmup))
             if cuda:
@@ -207,7 +205,7 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
             memory = {
                 "peak_gpu_memory_mb": torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None,
                 "peak_host_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KiB
-                "export_peak_memory_mb": export_peak_mb,
+                "export_peak_memory_mb": runner.exported.peak_mb if runner.exported else None,
             }
             parts = {}
             if config.profile:
@@ -220,9 +218,8 @@ def measure_interleaved(configs: list[SpeedConfig]) -> dict[str, Any]:
     one pass of every configuration in order, so that the machine's drift (other tenants, clock, memory) reaches
     them alike. Each row adds ``paired_speedup_vs_first``: the median over rounds of the first configuration's
     pass time over its own in the same round. The host memory peak is the one process's, for all rows together
-    (``{"rows": [...], "rounds", "peak_host_memory_mb"}``); the export steps' peaks are not reported: Linux counts
-    a spawned process's copy of its parent before it starts Python in that process's peak, so a step spawned after
-    this process has loaded the other configurations' models reports their size (`measure`'s steps start first)."""
+    (``{"rows": [...], "rounds", "peak_host_memory_mb"}``); each row's export peak is its steps' own, as in
+    `measure`."""
     import torch
 
     if any(config.train or config.profile for config in configs):
@@ -242,9 +239,8 @@ def measure_interleaved(configs: list[SpeedConfig]) -> dict[str, Any]:
             for index, runner in enumerate(runners):
                 seconds, logits[index] = timed(runner.step)
                 latencies[index].append(seconds)
-        memory = {"peak_gpu_memory_mb": None, "peak_host_memory_mb": None, "export_peak_memory_mb": None}
         rows = [
-            {**row(runner, times, warmup, out, memory), "parts_s": {},
+            {**row(runner, times, warmup, out, interleaved_memory(runner)), "parts_s": {},
              "paired_speedup_vs_first": float(np.median(np.array(latencies[0]) / np.array(times)))}
             for runner, times, warmup, out in zip(runners, latencies, warmups, logits, strict=True)
         ]  # fmt: skip
@@ -253,6 +249,12 @@ def measure_interleaved(configs: list[SpeedConfig]) -> dict[str, Any]:
         "rounds": rounds,
         "peak_host_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+
+
+def interleaved_memory(runner: Runner) -> dict[str, float | None]:
+    """An interleaved row's memory peaks: its export steps' only (the timed process is every row's)."""
+    peak = runner.exported.peak_mb if runner.exported else None
+    return {"peak_gpu_memory_mb": None, "peak_host_memory_mb": None, "export_peak_memory_mb": peak}
 
 
 def sigmoid_drift(model, views, logits, config: SpeedConfig) -> float:
@@ -273,6 +275,7 @@ class ExportedFiles:
     path: Path  # its file
     fp32: Path  # the fp32 export (its nodes carry module paths, for the profile)
     int8_scope: str | None  # what OpenVINO int8 quantized, in words (None: not OpenVINO int8)
+    peak_mb: float  # the largest export step's own memory peak, MiB
 
 
 def exported_backend(source: RandomNetwork, folder: Path, config: SpeedConfig) -> ExportedFiles:
@@ -290,15 +293,15 @@ def exported_backend(source: RandomNetwork, folder: Path, config: SpeedConfig) -
     openvino_int8 = folder / "model_int8.xml" if config.backend == "openvino-int8" else None
     calibration = noise_images(folder, CALIBRATION_IMAGES) if openvino_int8 else []
     record = {RECORD_KIND: config.cpu_kind, RECORD_PRECISION: config.precision} if config.cpu_kind else None
-    for _ in export_steps(source, fp32, int8, openvino_int8, calibration, record):
-        pass
+    peak_mb = max(report["peak_host_memory_mb"] for _, report in export_steps(source, fp32, int8, openvino_int8,
+                                                                            calibration, record))  # fmt: skip
     path = int8 or openvino_int8 or fp32
     scope = int8_scope(record).describe() if openvino_int8 else None
     threads = torch.get_num_threads()
     if config.backend.startswith("openvino"):
         backend = OpenVinoBackend(path, config.precision == "bf16-mixed", threads, cache=False)
-        return ExportedFiles(backend, path, fp32, scope)
-    return ExportedFiles(OnnxBackend(path, threads=threads), path, fp32, scope)
+        return ExportedFiles(backend, path, fp32, scope, peak_mb)
+    return ExportedFiles(OnnxBackend(path, threads=threads), path, fp32, scope, peak_mb)
 
 
 CALIBRATION_IMAGES = 2  # openvino-int8's: its speed does not depend on what it was calibrated on (docs/benchmarks.md)

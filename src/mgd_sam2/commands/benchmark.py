@@ -161,7 +161,7 @@ def add_speed_arguments(actions: argparse._SubParsersAction) -> None:
         "configuration in order, so that the machine's drift reaches all alike; adds paired_speedup_vs_first, the"
         " median over rounds of the first configuration's pass time over each one's in the same round (list torch"
         " and 32-true first for speed-ups over torch fp32); peak memory is then the one process's, not per "
-        "configuration, and the export steps' peaks are not reported; without --train and --profile",
+        "configuration (each export step's own peak still is); without --train and --profile",
     )
     speed.add_argument("--json", type=Path, help="also write the results here")
 
@@ -572,8 +572,7 @@ def speed_results(args: argparse.Namespace) -> dict:
         interleaved = results["interleaved"]
         print(
             f"{interleaved['rounds']} interleaved rounds in one process: its peak host memory "
-            f"{interleaved['peak_host_memory_mb'] / 1024:.1f} GiB (every configuration's together; the export "
-            "steps' peaks: without --interleave)"
+            f"{interleaved['peak_host_memory_mb'] / 1024:.1f} GiB (every configuration's together)"
         )
     for row in results["speed"] if args.profile else []:
         print_profile(row)

@@ -5,7 +5,8 @@ computes PyTorch's logits the quantized models are compared with, so the quantiz
 
 Each file written is also checked as a user runs it: its mask of a check image through `Segmenter` (predict's path:
 views, backend, resizing, 8-bit map), against PyTorch's mask of the same image through the same path, in grey levels
-("mask_mean_levels", "mask_max_levels" in each step's report). The fp32 export is refused beyond
+("mask_mean_levels", "mask_max_levels" in each step's report), and each report has its process's own memory peak
+("peak_host_memory_mb"). The fp32 export is refused beyond
 EXPORT_MASK_LEVELS; a quantized file's distance is reported (its bounds are the user's to judge: docs/benchmarks.md).
 """
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from mgd_sam2.errors import ConfigError
 from mgd_sam2.models.network import MGDSAM2
-from mgd_sam2.utils.isolated import run_isolated
+from mgd_sam2.utils.isolated import resident_mb, run_isolated
 
 
 class NetworkSource(Protocol):
@@ -92,6 +93,7 @@ def export_network(
     first = CalibrationViews(calibration[:1], network.input_size, network.grid)[0] if calibration else None
     calibration_logits = torch_logits(network, first) if first is not None else None
     calibration_mask = reference.predict(calibration[0]) if calibration else None
+    report["peak_host_memory_mb"] = resident_mb()[1]
     return Exported(report, network.input_size, network.grid, export.check_logits, calibration_logits, check_mask,
                     calibration_mask)  # fmt: skip
 
@@ -105,10 +107,12 @@ def quantize_checked(
     *args: Any,
 ) -> dict:
     """``quantize(source, path, *args)``, which writes ``path``, then its report with `mask_distance` of ``image`` (in
-    bf16 where the report says the logits were compared in bf16, as predict runs it fastest)."""
+    bf16 where the report says the logits were compared in bf16, as predict runs it fastest) and this process's
+    memory peak."""
     report = quantize(source, path, *args)
     precision = "bf16-mixed" if report.get("bf16") else "32-true"
-    return {**report, **mask_distance(path, image, expected_mask, precision)}
+    report.update(mask_distance(path, image, expected_mask, precision))
+    return {**report, "peak_host_memory_mb": resident_mb()[1]}
 
 
 def export_steps(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any, Callable
 
 from mgd_sam2.errors import UserError
@@ -29,3 +30,11 @@ def run_isolated(function: Callable[..., Any], *args: Any) -> Any:
             raise ProcessEndedError(
                 f"the process running {function.__name__} ended without a result (killed: out of memory?)"
             ) from None
+
+
+def resident_mb(pid: int | str = "self") -> tuple[float, float]:
+    """(resident set, its peak) of process ``pid`` (default: this one) in MiB (Linux: /proc/PID/status VmRSS and
+    VmHWM). The peak is the process's own since it started its program: unlike ``getrusage``'s ``ru_maxrss``, which in
+    a spawned process counts the copy of its parent made before the program starts."""
+    fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return tuple(int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM"))
