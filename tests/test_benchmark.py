@@ -164,19 +164,22 @@ def test_speed_quantizes_openvino_int8_as_fastest_does_for_its_cpu_kind(
     monkeypatch, tmp_path: Path, precision: str, scope: str | None
 ) -> None:
     """``benchmark speed``'s openvino-int8 row asks the export steps for ``--fastest``'s record of its CPU kind and
-    precision, and reports the scope that record quantizes: the AMX scope in bf16 on AMX, the default one in fp32."""
+    precision, and reports the scope that record quantizes (the AMX scope in bf16 on AMX, the default one in fp32)
+    and the largest step's memory peak."""
     from mgd_sam2.benchmark.speed import RandomNetwork, SpeedConfig, exported_backend
     from mgd_sam2.inference import backends, export_steps
     from mgd_sam2.inference.export import OPENVINO_INT8, OPENVINO_INT8_SCOPES
 
     asked = []
-    monkeypatch.setattr(export_steps, "export_steps", lambda *args: asked.append(args) or iter(()))
+    steps = [(tmp_path / "model.onnx", {"peak_host_memory_mb": 900.0}), (tmp_path / "x", {"peak_host_memory_mb": 1e3})]
+    monkeypatch.setattr(export_steps, "export_steps", lambda *args: asked.append(args) or iter(steps))
     monkeypatch.setattr(backends, "OpenVinoBackend", lambda *args, **kwargs: "loaded")
     config = SpeedConfig("micro", backend="openvino-int8", precision=precision, cpu_kind="amx")
     exported = exported_backend(RandomNetwork("micro"), tmp_path, config)
     assert asked[0][-1] == {backends.RECORD_KIND: "amx", backends.RECORD_PRECISION: precision}
     assert exported.path == tmp_path / "model_int8.xml" and exported.backend == "loaded"
     assert exported.int8_scope == (OPENVINO_INT8_SCOPES[scope] if scope else OPENVINO_INT8).describe()
+    assert exported.peak_mb == 1e3  # the largest step's own peak
 
 
 def test_speed_times_bf16_on_the_torch_and_openvino_backends_where_the_cpu_has_it(
@@ -266,7 +269,9 @@ def test_interleaved_speed_takes_turns_and_pairs_each_round_with_the_first(monke
     result = speed.measure_interleaved([SpeedConfig("micro", iters=3), SpeedConfig("micro", batch=2, iters=3)])
     assert passes == [1, 2, 1, 2, 1, 2, 1, 2]
     first, second = result["rows"]
-    assert first["paired_speedup_vs_first"] == 1.0 and second["paired_speedup_vs_first"] == 3.0  # median of 2, 4, 3
+    assert (
+        first["paired_speedup_vs_first"] == 1.0 and second["paired_speedup_vs_first"] == 6.0
+    )  # per image: 2 images, median of 2, 4, 3
     assert (first["latency_ms_p50"], second["latency_ms_p50"]) == (3000.0, 1000.0)
     assert first["warmup_s"] == second["warmup_s"] == 9.0
     assert result["rounds"] == 3 and result["peak_host_memory_mb"] > 0
@@ -508,3 +513,21 @@ def test_detail_benchmark_scores_and_times_each_mode(trained_checkpoint: Path, t
     assert (cost_off["width"], cost_off["height"]) == (353, 199) and cost_off["passes"] == 1
     assert cost_tiles["passes"] == 1 + 2  # the 128 px input: two tiles across, one down; both uncertain
     assert all(row["peak_rss_mb"] >= row["model_rss_mb"] > 0 and row["seconds"] > 0 for row in report["cost"])
+
+
+@pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])
+def test_the_torch_profile_runs_in_the_timed_passes_precision(monkeypatch, precision: str) -> None:
+    """``--profile`` on torch times its parts under the autocast its timed passes run under (bf16 or none)."""
+    import torch
+
+    from mgd_sam2.benchmark import speed
+
+    states = []
+
+    def recording(*args):
+        states.append(torch.is_autocast_enabled("cpu"))
+        return {}
+
+    monkeypatch.setattr(speed, "profile_parts", recording)
+    measure(SpeedConfig("micro", precision=precision, profile=True, warmup=0, iters=1))
+    assert states == [precision == "bf16-mixed"]

@@ -208,8 +208,10 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
                 "export_peak_memory_mb": runner.exported.peak_mb if runner.exported else None,
             }
             parts = {}
-            if config.profile:
-                parts = profile_parts(runner.model, runner.views, runner.exported, config.iters, device)
+            if config.profile:  # in the timed pass's precision: autocast for PyTorch in bf16, as in its step
+                bf16 = config.precision == "bf16-mixed" and runner.exported is None
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                    parts = profile_parts(runner.model, runner.views, runner.exported, config.iters, device)
         return {**row(runner, latencies, warmup_s, logits, memory), "parts_s": parts}
 
 
@@ -217,9 +219,9 @@ def measure_interleaved(configs: list[SpeedConfig]) -> dict[str, Any]:
     """Every configuration in this one process, timed in turns: after each one's warm-up, ``iters`` rounds, each
     one pass of every configuration in order, so that the machine's drift (other tenants, clock, memory) reaches
     them alike. Each row adds ``paired_speedup_vs_first``: the median over rounds of the first configuration's
-    pass time over its own in the same round. The host memory peak is the one process's, for all rows together
-    (``{"rows": [...], "rounds", "peak_host_memory_mb"}``); each row's export peak is its steps' own, as in
-    `measure`."""
+    time per image over its own in the same round (pass times over batch sizes). The host memory peak is the one
+    process's, for all rows together (``{"rows": [...], "rounds", "peak_host_memory_mb"}``); each row's export peak
+    is its steps' own, as in `measure`."""
     import torch
 
     if any(config.train or config.profile for config in configs):
@@ -241,7 +243,8 @@ def measure_interleaved(configs: list[SpeedConfig]) -> dict[str, Any]:
                 latencies[index].append(seconds)
         rows = [
             {**row(runner, times, warmup, out, interleaved_memory(runner)), "parts_s": {},
-             "paired_speedup_vs_first": float(np.median(np.array(latencies[0]) / np.array(times)))}
+             "paired_speedup_vs_first": float(np.median(np.array(latencies[0]) / np.array(times)
+                                                        * runner.config.batch / configs[0].batch))}
             for runner, times, warmup, out in zip(runners, latencies, warmups, logits, strict=True)
         ]  # fmt: skip
     return {

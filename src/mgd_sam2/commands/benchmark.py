@@ -159,7 +159,7 @@ def add_speed_arguments(actions: argparse._SubParsersAction) -> None:
         action="store_true",
         help="run every configuration in one process and time them in turns: --iters rounds, each one pass of every "
         "configuration in order, so that the machine's drift reaches all alike; adds paired_speedup_vs_first, the"
-        " median over rounds of the first configuration's pass time over each one's in the same round (list torch"
+        " median over rounds of the first configuration's time per image over each one's in the same round (list torch"
         " and 32-true first for speed-ups over torch fp32); peak memory is then the one process's, not per "
         "configuration (each export step's own peak still is); without --train and --profile",
     )
