@@ -277,7 +277,7 @@ def test_interleaved_speed_takes_turns_and_pairs_each_round_with_the_first(monke
     assert result["rounds"] == 3 and result["peak_host_memory_mb"] > 0
     assert all(row["peak_host_memory_mb"] is None for row in result["rows"])  # one process: not per configuration
     assert all(row["export_peak_memory_mb"] is None for row in result["rows"])  # torch: nothing exported
-    exported = types.SimpleNamespace(exported=types.SimpleNamespace(peak_mb=1234.5))
+    exported = speed.Runner(None, None, None, None, types.SimpleNamespace(peak_mb=1234.5), None)
     assert speed.interleaved_memory(exported)["export_peak_memory_mb"] == 1234.5  # its steps' own peak
     assert second["sigmoid_diff_vs_fp32"] == 0.0  # torch fp32 eager: its own reference
 

@@ -98,6 +98,20 @@ class Runner:
     exported: ExportedFiles | None
     prepare_s: float | None  # export, quantization and compilation (None: PyTorch)
 
+    @property
+    def export_peak_mb(self) -> float | None:
+        """The largest export step's own memory peak, MiB (None: PyTorch, which exports nothing)."""
+        return self.exported.peak_mb if self.exported else None
+
+
+def pass_autocast(config: SpeedConfig, exported: ExportedFiles | None):
+    """The autocast a configuration's pass runs under: bf16 for PyTorch in bf16-mixed; none for the exported
+    backends, which run in their file's (and OpenVINO's hint's) precision."""
+    import torch
+
+    bf16 = config.precision == "bf16-mixed" and exported is None
+    return torch.autocast(torch.device(config.device).type, dtype=torch.bfloat16, enabled=bf16)
+
 
 def prepare(config: SpeedConfig, folder: Path) -> Runner:
     """Build ``config``'s network and input, export it into ``folder`` for an exported backend, and return its
@@ -118,7 +132,6 @@ def prepare(config: SpeedConfig, folder: Path) -> Runner:
     mask = (torch.rand(config.batch, 1, size, size, generator=generator) > 0.5).float()
     targets = tile(mask, model.grid, global_mode="nearest").to(device)
     runner = torch.compile(model) if config.compile else model
-    bf16 = config.precision == "bf16-mixed"
     optimizer = (
         torch.optim.AdamW([p for group in model.parameter_groups().values() for p in group]) if config.train else None
     )
@@ -128,8 +141,7 @@ def prepare(config: SpeedConfig, folder: Path) -> Runner:
 
     def step() -> torch.Tensor | None:
         logits = None
-        # autocast only for PyTorch: the exported backends run in their file's (and OpenVINO's hint's) precision
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16 and exported is None):
+        with pass_autocast(config, exported):
             if exported is not None:
                 logits = exported.backend.logits(views)
             elif optimizer is None:
@@ -205,12 +217,11 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
             memory = {
                 "peak_gpu_memory_mb": torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None,
                 "peak_host_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KiB
-                "export_peak_memory_mb": runner.exported.peak_mb if runner.exported else None,
+                "export_peak_memory_mb": runner.export_peak_mb,
             }
             parts = {}
-            if config.profile:  # in the timed pass's precision: autocast for PyTorch in bf16, as in its step
-                bf16 = config.precision == "bf16-mixed" and runner.exported is None
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            if config.profile:
+                with pass_autocast(config, runner.exported):  # in the timed pass's precision
                     parts = profile_parts(runner.model, runner.views, runner.exported, config.iters, device)
         return {**row(runner, latencies, warmup_s, logits, memory), "parts_s": parts}
 
@@ -256,8 +267,7 @@ def measure_interleaved(configs: list[SpeedConfig]) -> dict[str, Any]:
 
 def interleaved_memory(runner: Runner) -> dict[str, float | None]:
     """An interleaved row's memory peaks: its export steps' only (the timed process is every row's)."""
-    peak = runner.exported.peak_mb if runner.exported else None
-    return {"peak_gpu_memory_mb": None, "peak_host_memory_mb": None, "export_peak_memory_mb": peak}
+    return {"peak_gpu_memory_mb": None, "peak_host_memory_mb": None, "export_peak_memory_mb": runner.export_peak_mb}
 
 
 def sigmoid_drift(model, views, logits, config: SpeedConfig) -> float:

@@ -151,7 +151,7 @@ def hiera_for_export(network: nn.Module) -> Iterator[None]:
             for index, name in enumerate(PROJECTIONS):
                 setattr(module, name, linear_rows(module.qkv, slice(index * out, (index + 1) * out)))
             module.forward = types.MethodType(split_forward, module)
-        for linear in token_linears(network):
+        for linear in token_linears(network):  # ``linears`` and the three products just added
             linear.forward = types.MethodType(tokens_linear_forward, linear)
         for embed in embeds:
             embed.forward = types.MethodType(patch_embed_forward, embed)

@@ -111,8 +111,7 @@ def quantize_checked(
     memory peak."""
     report = quantize(source, path, *args)
     precision = "bf16-mixed" if report.get("bf16") else "32-true"
-    report.update(mask_distance(path, image, expected_mask, precision))
-    return {**report, "peak_host_memory_mb": resident_mb()[1]}
+    return {**report, **mask_distance(path, image, expected_mask, precision), "peak_host_memory_mb": resident_mb()[1]}
 
 
 def export_steps(
