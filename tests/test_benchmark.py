@@ -155,6 +155,16 @@ def test_speed_profile_splits_each_backend_into_the_models_parts_and_leaks_no_se
     # in fp32, whatever the CPU, openvino-int8 quantizes what a plain --openvino-int8 export does
     assert [row["int8_scope"] for row in rows] == [None, None, None, OPENVINO_INT8.describe()]
     assert "profile: micro onnx-int8" in result.stdout and "profile: micro openvino-int8" in result.stdout
+    assert rows[0]["kernels_s"] == {}  # PyTorch's parts are timed by module hooks, not by kernel
+    for row in rows[1:]:  # the runtime's own nodes, by kernel: the same counters as the parts
+        kernels = row["kernels_s"]
+        assert kernels and all(seconds > 0 for seconds in kernels.values()), kernels
+        assert list(kernels.values()) == sorted(kernels.values(), reverse=True)
+        assert sum(kernels.values()) <= 1.2 * row["parts_s"]["network"], kernels
+    assert any("Integer" in kernel or "Quantize" in kernel for kernel in rows[1]["kernels_s"]), rows[1]["kernels_s"]
+    assert any(kernel.startswith("FullyConnected ") for kernel in rows[3]["kernels_s"]), rows[3]["kernels_s"]
+    assert all(f"kernels: micro {backend}" in result.stdout for backend in ("onnx-int8", "openvino", "openvino-int8"))
+    assert "kernels: micro torch" not in result.stdout
 
 
 @pytest.mark.parametrize(
@@ -249,32 +259,38 @@ def test_sigmoid_drift_is_the_mean_probability_difference_from_torch_fp32() -> N
 
 
 def test_interleaved_speed_takes_turns_and_pairs_each_round_with_the_first(monkeypatch) -> None:
-    """Each configuration warms up once, then every round times one pass of each in order; the paired speed-up is
-    the median over rounds of the first configuration's seconds over each one's in the same round."""
+    """Each configuration warms up once, then every round times one pass of each, the order rotated each round; the
+    paired speed-up is the median over rounds of the first configuration's seconds over each one's in the same
+    round."""
     from mgd_sam2.benchmark import speed
 
     passes: list[int] = []
+    models = []
     prepare = speed.prepare
 
-    def recording(config, folder):
-        runner = prepare(config, folder)
+    def recording(config, folder, networks):
+        runner = prepare(config, folder, networks)
+        models.append(runner.model)
         step = runner.step
         runner.step = lambda: (passes.append(config.batch), step())[1]
         return runner
 
-    # seconds of each pass in order: two warm-ups (not paired), then rounds of (batch 1, batch 2)
-    seconds = iter([9.0, 9.0, 2.0, 1.0, 4.0, 1.0, 3.0, 1.0])
+    # seconds of each pass in order: two warm-ups (not paired), then rounds (batch 1, batch 2), (2, 1), (1, 2)
+    seconds = iter([9.0, 9.0, 2.0, 1.0, 1.0, 4.0, 3.0, 1.0])
     monkeypatch.setattr(speed, "prepare", recording)
     monkeypatch.setattr(speed, "timed", lambda step: (next(seconds), step()))
     result = speed.measure_interleaved([SpeedConfig("micro", iters=3), SpeedConfig("micro", batch=2, iters=3)])
-    assert passes == [1, 2, 1, 2, 1, 2, 1, 2]
+    assert passes == [1, 2, 1, 2, 2, 1, 1, 2]
+    assert models[0] is models[1]  # one network for both batch sizes, not one each
+    assert result["orders"] == [[0, 1], [1, 0], [0, 1]]
     first, second = result["rows"]
+    assert (first["latencies_ms"], second["latencies_ms"]) == ([2000.0, 4000.0, 3000.0], [1000.0, 1000.0, 1000.0])
     assert (
         first["paired_speedup_vs_first"] == 1.0 and second["paired_speedup_vs_first"] == 6.0
     )  # per image: 2 images, median of 2, 4, 3
     assert (first["latency_ms_p50"], second["latency_ms_p50"]) == (3000.0, 1000.0)
     assert first["warmup_s"] == second["warmup_s"] == 9.0
-    assert result["rounds"] == 3 and result["peak_host_memory_mb"] > 0
+    assert result["rounds"] == 3 and result["peak_host_memory_mb"] > 0 and result["peak_gpu_memory_mb"] is None
     assert all(row["peak_host_memory_mb"] is None for row in result["rows"])  # one process: not per configuration
     assert all(row["export_peak_memory_mb"] is None for row in result["rows"])  # torch: nothing exported
     exported = speed.Runner(None, None, None, None, types.SimpleNamespace(peak_mb=1234.5), None)
@@ -292,6 +308,39 @@ def test_benchmark_speed_interleave_writes_the_paired_speedups(tmp_path: Path) -
     assert rows[1]["paired_speedup_vs_first"] > 0 and all(SPEED_FIELDS <= set(row) for row in rows)
     for refused in ("--train", "--profile"):
         assert main([*argv, refused]) == 1
+
+
+def test_the_kernel_table_shows_the_long_kernels_and_sums_the_rest() -> None:
+    from mgd_sam2.commands.benchmark import kernel_rows
+
+    rows = kernel_rows(
+        {"FullyConnected brgemm": 0.5, "Eltwise jit": 0.3, "Reorder ref": 0.005, "Split ref": 0.004}, 1.0
+    )
+    assert [row["kernel"] for row in rows] == ["FullyConnected brgemm", "Eltwise jit", "2 others"]
+    assert rows[-1]["ms"] == pytest.approx(9.0) and rows[0]["share_%"] == pytest.approx(50.0)
+
+
+def test_an_interleaved_run_says_what_its_paired_speedups_are_over() -> None:
+    from mgd_sam2.commands.benchmark import paired_over
+
+    fp32 = {"backend": "torch", "precision": "32-true", "compile": False}
+    assert paired_over(fp32).endswith("over the first configuration, torch 32-true")
+    for other in ({**fp32, "precision": "bf16-mixed"}, {**fp32, "compile": True}, {**fp32, "backend": "openvino"}):
+        assert "not torch fp32: list torch and 32-true first" in paired_over(other)
+
+
+def test_interleaving_is_refused_in_one_wording_before_anything_runs(capsys) -> None:
+    """The CLI refuses --train, --profile (before exporting) with the library's own reason."""
+    from mgd_sam2.benchmark.speed import interleave_refusal, measure_interleaved
+
+    configs = [SpeedConfig("micro", train=True)]
+    with pytest.raises(ValueError) as raised:
+        measure_interleaved(configs)
+    assert interleave_refusal(configs) is not None and str(raised.value) == interleave_refusal(configs)
+    assert interleave_refusal([SpeedConfig("micro", iters=2), SpeedConfig("micro", iters=3)]) is not None
+    assert interleave_refusal([SpeedConfig("micro"), SpeedConfig("micro", batch=2)]) is None
+    assert main(["benchmark", "speed", "--preset", "micro", "--interleave", "--train"]) == 1
+    assert f"benchmark speed --interleave: {interleave_refusal(configs)}" in capsys.readouterr().err
 
 
 def test_speed_protocol_counts_the_switched_model() -> None:
@@ -526,7 +575,7 @@ def test_the_torch_profile_runs_in_the_timed_passes_precision(monkeypatch, preci
 
     def recording(*args):
         states.append(torch.is_autocast_enabled("cpu"))
-        return {}
+        return {}, {}
 
     monkeypatch.setattr(speed, "profile_parts", recording)
     measure(SpeedConfig("micro", precision=precision, profile=True, warmup=0, iters=1))

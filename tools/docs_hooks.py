@@ -2,7 +2,8 @@
 
 Measured tables: ``<!-- measured: NAME -->`` becomes the table of ``docs/measurements/NAME.json`` (the JSON the
 command wrote, with the date, command and machine that produced it), drawn by the renderer of NAME's first word
-(``demo``, ``speed``, ``backends``, ``detail``, ``app``, ``ceiling``, ``gpu``, ``training``, ``predict``); the
+(``demo``, ``speed``, ``kernels``, ``backends``, ``detail``, ``app``, ``ceiling``, ``gpu``, ``training``,
+``predict``); the
 README's copy of a table is checked against the same rendering by tests/test_docs.py.
 
 The choices of ``model export --fastest``: docs/benchmarks.md holds the table ``fastest_table`` renders from
@@ -95,6 +96,31 @@ def speed_table(measurement: dict) -> str:
     exports = [run.get("export_peak_memory_mb") for run in runs]  # None: PyTorch, which exports nothing
     if any(exports):  # interleaved runs before the steps reported their own peaks have none
         row("largest export step's peak (GiB)", [f"{peak / 1024:.1f}" if peak else "—" for peak in exports])
+    return "\n".join(lines) + "\n"
+
+
+def kernels_table(measurement: dict) -> str:
+    """A ``benchmark speed --profile`` run of exported backends by kernel: ms per pass and share of the pass for
+    every kernel that took at least 1 % of some column's pass (longest in the first column first), the rest in one
+    row."""
+    runs = [run for run in measurement["speed"] if run["kernels_s"]]
+    header = ["kernel", *[SPEED_COLUMNS[run["backend"], run["precision"]] for run in runs]]
+    shown = [kernel for kernel in {kernel: None for run in runs for kernel in run["kernels_s"]}
+             if any(run["kernels_s"].get(kernel, 0) >= 0.01 * run["parts_s"]["network"] for run in runs)]  # fmt: skip
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+
+    def cell(run: dict, seconds: float) -> str:
+        return f"{seconds * 1000:.0f} ({seconds / run['parts_s']['network']:.0%})".replace("%", " %")
+
+    for kernel in shown:
+        lines.append(
+            f"| `{kernel}` | " + " | ".join(cell(run, run["kernels_s"].get(kernel, 0.0)) for run in runs) + " |"
+        )
+    rest = [sum(run["kernels_s"].values()) - sum(run["kernels_s"].get(kernel, 0.0) for kernel in shown) for run in runs]
+    lines.append(
+        "| the others | " + " | ".join(cell(run, seconds) for run, seconds in zip(runs, rest, strict=True)) + " |"
+    )
+    lines.append("| **the pass** | " + " | ".join(f"**{run['parts_s']['network'] * 1000:.0f}**" for run in runs) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -284,6 +310,7 @@ def training_table(measurement: dict) -> str:
 TABLES = {
     "demo": demo_table,
     "speed": speed_table,
+    "kernels": kernels_table,
     "backends": backends_table,
     "detail": detail_table,
     "app": app_table,

@@ -5,7 +5,9 @@ MPAdapters, FPN neck, SAM2 decoder, MCEM, HMIM, DRM); pre-processing (decode, re
 views) and post-processing (logits to an 8-bit map at the original size, PNG encoding) on a real image
 file. The ONNX backend is profiled by ONNX Runtime's own profiler, the OpenVINO backend by OpenVINO's per-node
 counters, their nodes mapped to the same parts by the module path the exporter records in each node; nodes
-that a runtime fused or renamed beyond recognition are counted as "other".
+that a runtime fused or renamed beyond recognition are counted as "other". The exported backends' nodes are also
+summed by kernel (ONNX Runtime: the operator; OpenVINO: the executed node's type and implementation, such as
+``FullyConnected brgemm_avx512_I8``), which says what the glue between the products costs.
 """
 
 from __future__ import annotations
@@ -90,13 +92,17 @@ def runtime_node_part(name: str, parts: dict[str, str]) -> str:
     return parts.get(name) or parts.get(base) or "other"
 
 
-def profile_onnx(path: str | Path, parts_source: str | Path, feed: dict, passes: int, threads: int) -> dict[str, float]:
-    """Mean seconds per pass and part from ONNX Runtime's profiler (``"network"``: the whole run). ``parts_source``
-    is the fp32 export, whose nodes carry module paths (int8 nodes are named after them with ``_quant``)."""
+def profile_onnx(
+    path: str | Path, parts_source: str | Path, feed: dict, passes: int, threads: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Mean seconds per pass and part from ONNX Runtime's profiler (``"network"``: the whole run), and per pass and
+    operator. ``parts_source`` is the fp32 export, whose nodes carry module paths (int8 nodes are named after them
+    with ``_quant``)."""
     import onnxruntime as ort
 
     parts = node_parts(parts_source)
     totals: dict[str, float] = defaultdict(float)
+    kernels: dict[str, float] = defaultdict(float)
     with tempfile.TemporaryDirectory() as folder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
@@ -115,17 +121,18 @@ def profile_onnx(path: str | Path, parts_source: str | Path, feed: dict, passes:
         if event.get("cat") != "Node" or not event["name"].endswith("_kernel_time") or event["ts"] < first_timed:
             continue
         totals[runtime_node_part(event["name"][: -len("_kernel_time")], parts)] += event["dur"] / 1e6
-    return per_pass(totals, whole, passes)
+        kernels[event["args"]["op_name"]] += event["dur"] / 1e6
+    return per_pass(totals, whole, passes), by_kernel(kernels, 1.0, passes)
 
 
 def profile_openvino(
     path: str | Path, parts_source: str | Path, feed: dict, passes: int, threads: int, bf16: bool
-) -> dict[str, float]:
+) -> tuple[dict[str, float], dict[str, float]]:
     """Mean seconds per pass and part from OpenVINO's per-node counters, for the model ``path`` compiled
-    (uncached) in bf16 or fp32; ``parts_source`` is the fp32 export, whose nodes carry module paths (NNCF keeps
-    their names). Each executed node counts for the first exported node it fused
-    (``originalLayersNames``) that belongs to a part. Nodes' times can overlap (their sum can exceed the whole
-    pass), so where they add up to more than the pass they are scaled down to it: the
+    (uncached) in bf16 or fp32, and per pass and kernel (executed node type and implementation); ``parts_source``
+    is the fp32 export, whose nodes carry module paths (NNCF keeps their names). Each executed node counts for the
+    first exported node it fused (``originalLayersNames``) that belongs to a part. Nodes' times can overlap (their
+    sum can exceed the whole pass), so where they add up to more than the pass they are scaled down to it: the
     shares stay, and the parts add up to the measured time."""
     from mgd_sam2.inference.backends import OpenVinoBackend
 
@@ -136,6 +143,7 @@ def profile_openvino(
         for op in backend.compiled.get_runtime_model().get_ops()
     }
     totals: dict[str, float] = defaultdict(float)
+    kernels: dict[str, float] = defaultdict(float)
     backend.run(feed)  # warm-up, not counted
     whole = 0.0
     for _ in range(passes):
@@ -146,8 +154,11 @@ def profile_openvino(
             names = fused.get(node.node_name, [node.node_name])
             part = next(filter(None, (openvino_part(name, parts) for name in names)), "other")
             totals[part] += node.real_time.total_seconds()
+            kernels[f"{node.node_type} {node.exec_type}"] += node.real_time.total_seconds()
     scale = min(1.0, whole / sum(totals.values()))
-    return per_pass({part: seconds * scale for part, seconds in totals.items()}, whole, passes)
+    return per_pass({part: seconds * scale for part, seconds in totals.items()}, whole, passes), by_kernel(
+        kernels, scale, passes
+    )
 
 
 def per_pass(totals: dict[str, float], whole: float, passes: int) -> dict[str, float]:
@@ -158,6 +169,13 @@ def per_pass(totals: dict[str, float], whole: float, passes: int) -> dict[str, f
     kernels = sum(seconds for part, seconds in result.items() if part != "network")
     result["other"] = result.get("other", 0.0) + max(0.0, result["network"] - kernels)
     return result
+
+
+def by_kernel(totals: dict[str, float], scale: float, passes: int) -> dict[str, float]:
+    """Seconds per pass of each kernel (scaled as the parts are), longest first; kernels that ran no time (OpenVINO
+    lists nodes it skipped) are left out."""
+    ranked = sorted(((kernel, seconds * scale / passes) for kernel, seconds in totals.items()), key=lambda kv: -kv[1])
+    return {kernel: seconds for kernel, seconds in ranked if seconds > 0}
 
 
 def profile_io(input_size: int, grid: int, side: tuple[int, int] = (2048, 1536), passes: int = 3) -> dict[str, float]:

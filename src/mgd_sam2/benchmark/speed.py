@@ -5,11 +5,12 @@ Protocol: random weights (speed does not depend on them), a fixed seeded input a
 there), then timed passes each ended by a device synchronisation; then the last pass's probabilities are compared
 with those of the torch fp32 eager pass (``sigmoid_diff_vs_fp32``). Every configuration runs in a fresh process, so
 its peak memory is its own; or (``--interleave``, `measure_interleaved`) all of them in one fresh process, timed in
-turns, for speed-ups that the machine's drift does not move. The exported backends run the same network exported
-(and for onnx-int8 and openvino-int8 quantized) as ``model export`` does, each step in a process of its own
-(inference/export_steps.py), then through the same Backend interface as predict; the export's time, the
-quantization and OpenVINO's compilation are not counted (``prepare_s`` reports them, ``export_peak_memory_mb`` the
-peak of the largest export step's process; ``peak_host_memory_mb`` is the timed process's own).
+turns (rotated each round), for speed-ups that the machine's drift moves much less. The exported backends run the
+same network exported (and for onnx-int8 and openvino-int8 quantized) as ``model export`` does, each step in a
+process of its own (inference/export_steps.py), then through the same Backend interface as predict; the export's
+time, the quantization and OpenVINO's compilation are not counted (``prepare_s`` reports them,
+``export_peak_memory_mb`` the peak of the largest export step's process; ``peak_host_memory_mb`` is the timed
+process's own).
 """
 
 from __future__ import annotations
@@ -113,9 +114,10 @@ def pass_autocast(config: SpeedConfig, exported: ExportedFiles | None):
     return torch.autocast(torch.device(config.device).type, dtype=torch.bfloat16, enabled=bf16)
 
 
-def prepare(config: SpeedConfig, folder: Path) -> Runner:
+def prepare(config: SpeedConfig, folder: Path, networks: dict | None = None) -> Runner:
     """Build ``config``'s network and input, export it into ``folder`` for an exported backend, and return its
-    pass."""
+    pass. ``networks``, where given, holds the networks already built for inference, one per source and device, so
+    that configurations timed in one process share them (weights are not changed by an inference pass)."""
     import torch
 
     from mgd_sam2.data.view_cutting import tile
@@ -125,7 +127,12 @@ def prepare(config: SpeedConfig, folder: Path) -> Runner:
     device = torch.device(config.device)
     cuda = device.type == "cuda"
     source = RandomNetwork(config.preset, config.switches)
-    model = source.load().train(config.train).to(device)
+    if networks is None or config.train:
+        model = source.load().train(config.train).to(device)
+    else:
+        if (source, device) not in networks:
+            networks[source, device] = source.load().eval().to(device)
+        model = networks[source, device]
     size = model.input_size
     generator = torch.Generator().manual_seed(0)
     views = tile(torch.randn(config.batch, 3, size, size, generator=generator), model.grid).to(device)
@@ -219,49 +226,75 @@ def measure(config: SpeedConfig) -> dict[str, Any]:
                 "peak_host_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,  # Linux: KiB
                 "export_peak_memory_mb": runner.export_peak_mb,
             }
-            parts = {}
+            parts: dict[str, float] = {}
+            kernels: dict[str, float] = {}
             if config.profile:
                 with pass_autocast(config, runner.exported):  # in the timed pass's precision
-                    parts = profile_parts(runner.model, runner.views, runner.exported, config.iters, device)
-        return {**row(runner, latencies, warmup_s, logits, memory), "parts_s": parts}
+                    parts, kernels = profile_parts(runner.model, runner.views, runner.exported, config.iters, device)
+        return {**row(runner, latencies, warmup_s, logits, memory), "parts_s": parts, "kernels_s": kernels}
+
+
+def interleave_refusal(configs: list[SpeedConfig]) -> str | None:
+    """Why ``configs`` cannot be timed in turns (None: they can)."""
+    if any(config.train or config.profile for config in configs):
+        return "interleaved passes time inference, without --train and --profile"
+    if len({config.iters for config in configs}) != 1:
+        return "interleaved configurations take the same number of rounds (--iters)"
+    return None
+
+
+def round_order(count: int, round_index: int) -> list[int]:
+    """The turn order of one round: the configurations rotated by the round's index, so that each follows every
+    other in turn (a runtime's lingering threads, or a cache left warm, reach each neighbour alike)."""
+    return [(round_index + offset) % count for offset in range(count)]
 
 
 def measure_interleaved(configs: list[SpeedConfig]) -> dict[str, Any]:
     """Every configuration in this one process, timed in turns: after each one's warm-up, ``iters`` rounds, each
-    one pass of every configuration in order, so that the machine's drift (other tenants, clock, memory) reaches
-    them alike. Each row adds ``paired_speedup_vs_first``: the median over rounds of the first configuration's
-    time per image over its own in the same round (pass times over batch sizes). The host memory peak is the one
-    process's, for all rows together (``{"rows": [...], "rounds", "peak_host_memory_mb"}``); each row's export peak
+    one pass of every configuration (in `round_order`), so that the machine's drift (other tenants, clock, memory)
+    reaches them alike. Each row adds ``paired_speedup_vs_first``: the median over rounds of the first
+    configuration's time per image over its own in the same round (pass times over batch sizes), and
+    ``latencies_ms``, its passes round by round. The host memory peak is the one process's, for all rows together
+    (``{"rows": [...], "rounds", "orders", "peak_host_memory_mb", "peak_gpu_memory_mb"}``); each row's export peak
     is its steps' own, as in `measure`."""
     import torch
 
-    if any(config.train or config.profile for config in configs):
-        raise ValueError("interleaved passes time inference, without --train or --profile")
-    if len({config.iters for config in configs}) != 1:
-        raise ValueError("interleaved configurations take the same number of rounds (--iters)")
+    refusal = interleave_refusal(configs)
+    if refusal:
+        raise ValueError(refusal)
     rounds = configs[0].iters
-    with tempfile.TemporaryDirectory() as folder, torch.inference_mode():
-        runners = []
+    device = torch.device(configs[0].device)
+    cuda = device.type == "cuda"
+    with tempfile.TemporaryDirectory() as folder:
+        runners, networks = [], {}
         for index, config in enumerate(configs):
             (Path(folder) / str(index)).mkdir()
-            runners.append(prepare(config, Path(folder) / str(index)))
-        warmups = [sum(timed(runner.step)[0] for _ in range(runner.config.warmup)) for runner in runners]
-        latencies: list[list[float]] = [[] for _ in runners]
-        logits: list[Any] = [None] * len(runners)
-        for _ in range(rounds):
-            for index, runner in enumerate(runners):
-                seconds, logits[index] = timed(runner.step)
-                latencies[index].append(seconds)
+            runners.append(prepare(config, Path(folder) / str(index), networks))
+        with torch.inference_mode():
+            warmups = [sum(timed(runner.step)[0] for _ in range(runner.config.warmup)) for runner in runners]
+            if cuda:
+                torch.cuda.reset_peak_memory_stats(device)
+            latencies: list[list[float]] = [[] for _ in runners]
+            logits: list[Any] = [None] * len(runners)
+            orders = [round_order(len(runners), index) for index in range(rounds)]
+            for order in orders:
+                for index in order:
+                    seconds, logits[index] = timed(runners[index].step)
+                    latencies[index].append(seconds)
+            gpu_peak_mb = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None  # before the references
         rows = [
-            {**row(runner, times, warmup, out, interleaved_memory(runner)), "parts_s": {},
+            {**row(runner, times, warmup, out, interleaved_memory(runner)), "parts_s": {}, "kernels_s": {},
              "paired_speedup_vs_first": float(np.median(np.array(latencies[0]) / np.array(times)
-                                                        * runner.config.batch / configs[0].batch))}
+                                                        * runner.config.batch / configs[0].batch)),
+             "latencies_ms": [seconds * 1000 for seconds in times]}
             for runner, times, warmup, out in zip(runners, latencies, warmups, logits, strict=True)
         ]  # fmt: skip
     return {
         "rows": rows,
         "rounds": rounds,
+        "orders": orders,
         "peak_host_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_gpu_memory_mb": gpu_peak_mb,
     }
 
 
@@ -331,14 +364,18 @@ def noise_images(folder: Path, count: int, side: int = 256) -> list[Path]:
     return paths
 
 
-def profile_parts(model, views, exported: ExportedFiles | None, passes: int, device) -> dict[str, float]:
-    """Seconds per image of each network part (benchmark/profile.py), pre- and post-processing."""
+def profile_parts(
+    model, views, exported: ExportedFiles | None, passes: int, device
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Seconds per image of each network part (benchmark/profile.py), pre- and post-processing; and of each kernel
+    for the exported backends (none for PyTorch, whose parts are timed by module hooks)."""
     import torch
 
     from mgd_sam2.benchmark.profile import profile_io, profile_onnx, profile_openvino, profile_torch
     from mgd_sam2.inference.backends import ONNX_INPUTS, OpenVinoBackend
 
     batch = views.full.shape[0]
+    kernels: dict[str, float] = {}
     if exported is None:
         parts = profile_torch(model, views, passes, device)
         parts["other"] = parts["network"] - sum(v for k, v in parts.items() if k != "network")
@@ -348,10 +385,10 @@ def profile_parts(model, views, exported: ExportedFiles | None, passes: int, dev
         threads = torch.get_num_threads()
         if isinstance(exported.backend, OpenVinoBackend):  # a second compilation, with counters: the timed one had none
             bf16 = exported.backend.precision == "bf16"
-            parts = profile_openvino(exported.path, exported.fp32, feed, passes, threads, bf16)
+            parts, kernels = profile_openvino(exported.path, exported.fp32, feed, passes, threads, bf16)
         else:
-            parts = profile_onnx(exported.path, exported.fp32, feed, passes, threads)
-    return {**parts, **profile_io(model.input_size, model.grid)}
+            parts, kernels = profile_onnx(exported.path, exported.fp32, feed, passes, threads)
+    return {**parts, **profile_io(model.input_size, model.grid)}, kernels
 
 
 def measure_isolated(config: SpeedConfig) -> dict[str, Any]:

@@ -144,7 +144,8 @@ def add_speed_arguments(actions: argparse._SubParsersAction) -> None:
         "--profile",
         action="store_true",
         help="also a table per configuration: seconds and share of each network part (trunk, adapters, neck, "
-        "decoder, MCEM, HMIM, DRM) and of pre- and post-processing of a 2048x1536 JPEG",
+        "decoder, MCEM, HMIM, DRM) and of pre- and post-processing of a 2048x1536 JPEG; for the exported backends "
+        "also one of the runtime's kernels (operator; OpenVINO: node type and implementation), all of them in --json",
     )
     speed.add_argument(
         "--train",
@@ -158,10 +159,11 @@ def add_speed_arguments(actions: argparse._SubParsersAction) -> None:
         "--interleave",
         action="store_true",
         help="run every configuration in one process and time them in turns: --iters rounds, each one pass of every "
-        "configuration in order, so that the machine's drift reaches all alike; adds paired_speedup_vs_first, the"
-        " median over rounds of the first configuration's time per image over each one's in the same round (list torch"
-        " and 32-true first for speed-ups over torch fp32); peak memory is then the one process's, not per "
-        "configuration (each export step's own peak still is); without --train and --profile",
+        "configuration, the order rotated each round (each follows every other alike), so that the machine's drift "
+        "reaches all alike; adds paired_speedup_vs_first, the median over rounds of the first configuration's time "
+        "per image over each one's in the same round (list torch and 32-true first for speed-ups over torch fp32), "
+        "and each pass's latency in --json; peak memory is then the one process's, not per configuration (each "
+        "export step's own peak still is); without --train and --profile",
     )
     speed.add_argument("--json", type=Path, help="also write the results here")
 
@@ -415,6 +417,19 @@ def print_profile(row: dict) -> None:
             for part, seconds in sorted(parts.items(), key=lambda item: -item[1])]  # fmt: skip
     rows.append({"part": "whole (network + pre + post)", "ms": whole * 1000, "share_%": 100.0})
     print_rows(title, rows)
+    if row["kernels_s"]:
+        kernels = f"kernels: {row['preset']} {row['backend']} {row['precision']}, ms per image"
+        print_rows(kernels, kernel_rows(row["kernels_s"], network))
+
+
+def kernel_rows(kernels: dict[str, float], network: float, least: float = 0.01) -> list[dict]:
+    """The kernels that took at least ``least`` of the network's pass (ms and share), the rest summed in one row."""
+    shown = {kernel: seconds for kernel, seconds in kernels.items() if seconds >= least * network}
+    rest = sum(kernels.values()) - sum(shown.values())
+    rows = [{"kernel": kernel, "ms": seconds * 1000, "share_%": 100 * seconds / network}
+            for kernel, seconds in shown.items()]  # fmt: skip
+    rows.append({"kernel": f"{len(kernels) - len(shown)} others", "ms": rest * 1000, "share_%": 100 * rest / network})
+    return rows
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -531,13 +546,15 @@ def run_backends_action(args: argparse.Namespace) -> int:
 
 def speed_results(args: argparse.Namespace) -> dict:
     """Results of `benchmark speed` (printed, and written with --json)."""
-    from mgd_sam2.benchmark.speed import measure_interleaved_isolated, measure_isolated
+    from mgd_sam2.benchmark.speed import interleave_refusal, measure_interleaved_isolated, measure_isolated
 
     results: dict = {}
     if args.interleave:
-        if args.train or args.profile:
-            raise ConfigError("benchmark speed: --interleave times inference, without --train and --profile")
-        interleaved = measure_interleaved_isolated(speed_configs(args))
+        configs = speed_configs(args)
+        refusal = interleave_refusal(configs)
+        if refusal:  # before minutes of exporting, in the one wording the library raises
+            raise ConfigError(f"benchmark speed --interleave: {refusal}")
+        interleaved = measure_interleaved_isolated(configs)
         results["speed"] = interleaved.pop("rows")
         results["interleaved"] = interleaved
     else:
@@ -571,12 +588,21 @@ def speed_results(args: argparse.Namespace) -> dict:
     if args.interleave:
         interleaved = results["interleaved"]
         print(
-            f"{interleaved['rounds']} interleaved rounds in one process: its peak host memory "
-            f"{interleaved['peak_host_memory_mb'] / 1024:.1f} GiB (every configuration's together)"
+            f"{interleaved['rounds']} interleaved rounds in one process, the order rotated each round: its peak host "
+            f"memory {interleaved['peak_host_memory_mb'] / 1024:.1f} GiB (every configuration's together); "
+            + paired_over(results["speed"][0])
         )
     for row in results["speed"] if args.profile else []:
         print_profile(row)
     return results
+
+
+def paired_over(first: dict) -> str:
+    """What an interleaved run's paired speed-ups are over: its first row, with a hint where that is not torch fp32
+    eager (the speed-up users ask for)."""
+    name = f"{first['backend']} {first['precision']}" + (" compiled" if first["compile"] else "")
+    hint = "" if name == "torch 32-true" else " (not torch fp32: list torch and 32-true first for speed-ups over it)"
+    return f"paired speed-ups are over the first configuration, {name}{hint}"
 
 
 def ceiling_results(args: argparse.Namespace) -> dict:
