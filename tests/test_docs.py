@@ -229,6 +229,7 @@ def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table()
         "ceiling_amd_epyc_zen4_model17",
         "speed_amd_epyc_zen4_model17_interleaved",
         "speed_amd_epyc_zen4_model17_tokens",
+        "kernels_amd_epyc_zen4_model17",
     } <= markers
     for name in markers:
         assert "*Measured by `" in hooks.measured_table(name)
@@ -640,9 +641,47 @@ def test_the_second_zen4_ceiling_reads_as_its_json() -> None:
     gflop = measured["gflop"]
     linear = gflop["Hiera trunk"]["linear"] + gflop["MPAdapter"]["linear"]
     convs = sum(gflop[part]["conv"] for part in ("DRM", "HMIM", "FPN neck", "SAM2 decoder"))
-    assert f"the trunk's and adapters' {linear:.0f} GFLOP at 777 GFLOP/s" in page
-    assert f"425 ms ({convs:.0f} GFLOP at {convs / 0.425:.0f} GFLOP/s" in page
-    assert f"273 ms ({gflop['Hiera trunk']['attention']:.0f} GFLOP at 272 GFLOP/s" in page
+    assert "<!-- measured: kernels_amd_epyc_zen4_model17 -->" in page
+    runs = {run["backend"]: run for run in read_measurement("kernels_amd_epyc_zen4_model17")["speed"]}
+    fastest, ort = runs["openvino-int8"], runs["onnx-int8"]
+    kernels, network = fastest["kernels_s"], fastest["parts_s"]["network"]
+    assert (fastest["precision"], fastest["int8_scope"]) == ("bf16-mixed", "Hiera trunk and MPAdapter")
+    products = kernels["FullyConnected brgemm_avx512_I8"] + kernels["FullyConnectedQuantizedLegacy brgemm_avx512_i8"]
+    conv = sum(seconds for kernel, seconds in kernels.items() if "Convolution" in kernel)
+    attention = kernels["Subgraph jit_avx512_i8"]
+    transposes = sum(seconds for kernel, seconds in kernels.items() if kernel.startswith("Transpose"))
+    peak = measured["peak_gflop_s"]
+    assert f"OpenVINO int8 in bf16 took {network:.2f} s per pass there. Its int8 matrix products" in page
+    assert (
+        f"took {products * 1000:.0f} ms: the trunk's and adapters' {linear:.0f} GFLOP at {linear / products:.0f} "
+        f"GFLOP/s, the 4096-square product's rate in the ceiling ({peak['openvino int8']:.0f})"
+    ) in page
+    assert abs(linear / products / peak["openvino int8"] - 1) < 0.02  # "they run at the peak"
+    assert (
+        f"took {conv * 1000:.0f} ms, their {convs:.0f} GFLOP at {convs / conv:.0f} GFLOP/s, about bf16's peak "
+        f"({peak['openvino bf16']:.0f}); the int8 attention (`Subgraph jit_avx512_i8`) {attention * 1000:.0f} ms, its "
+        f"{gflop['Hiera trunk']['attention']:.0f} GFLOP at {gflop['Hiera trunk']['attention'] / attention:.0f} "
+        f"GFLOP/s, {gflop['Hiera trunk']['attention'] / attention / peak['openvino int8']:.0%} of int8's".replace(
+            "%", " %"
+        )
+    ) in page
+    glue = network - products - conv - attention
+    assert (
+        f"The glue is the remaining {glue * 1000:.0f} ms: fused bf16 element-wise subgraphs "
+        f"{kernels['Subgraph jit_avx512_bf16'] * 1000:.0f}, transposes {transposes * 1000:.0f} "
+        f"({kernels['Transpose unknown_i8'] * 1000:.0f} of them of int8 tensors, k's before each attention), splits, "
+        f"concatenations and slices "
+        f"{sum(kernels[k] for k in ('VariadicSplit ref_bf16', 'Concat ref_bf16', 'Slice ref_bf16')) * 1000:.0f}, "
+        f"interpolations {kernels['Interpolate jit_avx512_bf16'] * 1000:.0f}"
+    ) in page
+    o = ort["kernels_s"]
+    assert (
+        f"In ONNX Runtime int8 ({ort['parts_s']['network']:.2f} s per pass) the int8 products took "
+        f"{(o['DynamicQuantizeMatMul'] + o['MatMulIntegerToFloat']) * 1000:.0f} ms "
+        f"({linear / (o['DynamicQuantizeMatMul'] + o['MatMulIntegerToFloat']):.0f} GFLOP/s), the convolutions, in "
+        f"fp32, {o['Conv'] * 1000:.0f}, the attention's products, in fp32 (`MatMul`, `FusedMatMul`), "
+        f"{(o['MatMul'] + o['FusedMatMul']) * 1000:.0f}, and transposes {o['Transpose'] * 1000:.0f}"
+    ) in page
 
 
 def test_the_second_zen4_run_reads_as_its_json() -> None:

@@ -109,13 +109,13 @@ def kernels_table(measurement: dict) -> str:
              if any(run["kernels_s"].get(kernel, 0) >= 0.01 * run["parts_s"]["network"] for run in runs)]  # fmt: skip
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
 
-    def cell(run: dict, seconds: float) -> str:
+    def cell(run: dict, seconds: float | None) -> str:  # None: a kernel this runtime does not have
+        if seconds is None:
+            return "—"
         return f"{seconds * 1000:.0f} ({seconds / run['parts_s']['network']:.0%})".replace("%", " %")
 
     for kernel in shown:
-        lines.append(
-            f"| `{kernel}` | " + " | ".join(cell(run, run["kernels_s"].get(kernel, 0.0)) for run in runs) + " |"
-        )
+        lines.append(f"| `{kernel}` | " + " | ".join(cell(run, run["kernels_s"].get(kernel)) for run in runs) + " |")
     rest = [sum(run["kernels_s"].values()) - sum(run["kernels_s"].get(kernel, 0.0) for kernel in shown) for run in runs]
     lines.append(
         "| the others | " + " | ".join(cell(run, seconds) for run, seconds in zip(runs, rest, strict=True)) + " |"
