@@ -259,7 +259,7 @@ def test_sigmoid_drift_is_the_mean_probability_difference_from_torch_fp32() -> N
 
 
 def test_interleaved_speed_takes_turns_and_pairs_each_round_with_the_first(monkeypatch) -> None:
-    """Each configuration warms up once, then every round times one pass of each, the order rotated each round; the
+    """Each configuration warms up once, then every round times one pass of each, in a balanced order; the
     paired speed-up is the median over rounds of the first configuration's seconds over each one's in the same
     round."""
     from mgd_sam2.benchmark import speed
@@ -318,6 +318,22 @@ def test_the_kernel_table_shows_the_long_kernels_and_sums_the_rest() -> None:
     )
     assert [row["kernel"] for row in rows] == ["FullyConnected brgemm", "Eltwise jit", "2 others"]
     assert rows[-1]["ms"] == pytest.approx(9.0) and rows[0]["share_%"] == pytest.approx(50.0)
+
+
+@pytest.mark.parametrize("count", range(1, 9))
+def test_the_turn_order_is_balanced_in_place_and_neighbour(count: int) -> None:
+    """Over a Williams design's period every configuration takes every place, and directly follows every other,
+    equally often (a fixed or merely rotated order keeps each one's neighbour)."""
+    from collections import Counter
+
+    from mgd_sam2.benchmark.speed import round_order
+
+    rows = [round_order(count, index) for index in range(count if count % 2 == 0 else 2 * count)]
+    assert all(sorted(row) == list(range(count)) for row in rows)
+    places = Counter((value, place) for row in rows for place, value in enumerate(row))
+    neighbours = Counter(pair for row in rows for pair in zip(row, row[1:], strict=False))
+    assert len(places) == count**2 and len(set(places.values())) == 1
+    assert len(neighbours) == count * (count - 1) and len(set(neighbours.values())) <= 1
 
 
 def test_an_interleaved_run_says_what_its_paired_speedups_are_over() -> None:

@@ -5,7 +5,7 @@ Protocol: random weights (speed does not depend on them), a fixed seeded input a
 there), then timed passes each ended by a device synchronisation; then the last pass's probabilities are compared
 with those of the torch fp32 eager pass (``sigmoid_diff_vs_fp32``). Every configuration runs in a fresh process, so
 its peak memory is its own; or (``--interleave``, `measure_interleaved`) all of them in one fresh process, timed in
-turns (rotated each round), for speed-ups that the machine's drift moves much less. The exported backends run the
+turns (a balanced order), for speed-ups that the machine's drift moves much less. The exported backends run the
 same network exported (and for onnx-int8 and openvino-int8 quantized) as ``model export`` does, each step in a
 process of its own (inference/export_steps.py), then through the same Backend interface as predict; the export's
 time, the quantization and OpenVINO's compilation are not counted (``prepare_s`` reports them,
@@ -244,9 +244,14 @@ def interleave_refusal(configs: list[SpeedConfig]) -> str | None:
 
 
 def round_order(count: int, round_index: int) -> list[int]:
-    """The turn order of one round: the configurations rotated by the round's index, so that each follows every
-    other in turn (a runtime's lingering threads, or a cache left warm, reach each neighbour alike)."""
-    return [(round_index + offset) % count for offset in range(count)]
+    """The turn order of one round, from a Williams design: row ``round_index`` of a Latin square whose first row is
+    0, 1, n-1, 2, n-2, ... (each later row adds its index, modulo n; for odd n the next n rows are those reversed).
+    Within ``count`` rounds (2 x ``count`` where it is odd) every configuration takes every place once and directly
+    follows every other equally often, so neither the place in a round nor a neighbour's lingering threads or
+    caches favour one."""
+    first = [(count - j // 2) % count if j % 2 == 0 else (j + 1) // 2 for j in range(count)]
+    row = [(value + round_index) % count for value in first]
+    return row[::-1] if count % 2 and (round_index // count) % 2 else row
 
 
 def measure_interleaved(configs: list[SpeedConfig]) -> dict[str, Any]:

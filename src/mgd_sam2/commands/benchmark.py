@@ -159,11 +159,12 @@ def add_speed_arguments(actions: argparse._SubParsersAction) -> None:
         "--interleave",
         action="store_true",
         help="run every configuration in one process and time them in turns: --iters rounds, each one pass of every "
-        "configuration, the order rotated each round (each follows every other alike), so that the machine's drift "
-        "reaches all alike; adds paired_speedup_vs_first, the median over rounds of the first configuration's time "
-        "per image over each one's in the same round (list torch and 32-true first for speed-ups over torch fp32), "
-        "and each pass's latency in --json; peak memory is then the one process's, not per configuration (each "
-        "export step's own peak still is); without --train and --profile",
+        "configuration in a balanced order (a Williams design: within n rounds, 2n for odd n, each configuration "
+        "takes every place and directly follows every other equally often), so that the machine's drift and a "
+        "neighbour's lingering threads reach all alike; adds paired_speedup_vs_first, the median over rounds of the "
+        "first configuration's time per image over each one's in the same round (list torch and 32-true first for "
+        "speed-ups over torch fp32), and each pass's latency in --json; peak memory is then the one process's, not "
+        "per configuration (each export step's own peak still is); without --train and --profile",
     )
     speed.add_argument("--json", type=Path, help="also write the results here")
 
@@ -588,7 +589,7 @@ def speed_results(args: argparse.Namespace) -> dict:
     if args.interleave:
         interleaved = results["interleaved"]
         print(
-            f"{interleaved['rounds']} interleaved rounds in one process, the order rotated each round: its peak host "
+            f"{interleaved['rounds']} interleaved rounds in one process, in a balanced order: its peak host "
             f"memory {interleaved['peak_host_memory_mb'] / 1024:.1f} GiB (every configuration's together); "
             + paired_over(results["speed"][0])
         )
