@@ -16,6 +16,7 @@ import io
 import json
 import re
 import shlex
+import statistics
 from pathlib import Path
 
 import numpy as np
@@ -230,6 +231,7 @@ def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table()
         "speed_amd_epyc_zen4_model17_interleaved",
         "speed_amd_epyc_zen4_model17_tokens",
         "kernels_amd_epyc_zen4_model17",
+        "speed_amd_epyc_zen4_model17_balanced",
     } <= markers
     for name in markers:
         assert "*Measured by `" in hooks.measured_table(name)
@@ -420,18 +422,41 @@ def test_the_third_amx_machines_claims_are_its_table() -> None:
 
 def test_the_speed_tables_show_each_export_steps_peak() -> None:
     """Each exported configuration's largest export step (a process of its own) has its peak in the table, in GiB;
-    PyTorch, which exports nothing, has —. An interleaved run (one process for all) shows neither peak row."""
+    PyTorch, which exports nothing, has —. An interleaved run (one process for all) has no host peak row, and no
+    export peak row where it ran before the steps reported their own peaks (2026-12-05, commit c073df6)."""
     hooks = docs_hooks()
     for path in (ROOT / "docs/measurements").glob("speed_*.json"):
         measured = json.loads(path.read_text())
         shown = [run for run in measured["speed"] if (run["backend"], run["precision"]) in hooks.SPEED_COLUMNS]
+        table = hooks.measured_table(path.stem).split("*Measured by")[0]
         if "interleaved" in measured:
-            assert all(run["export_peak_memory_mb"] is None for run in shown), path.name
-            assert "peak" not in hooks.measured_table(path.stem).split("*Measured by")[0], path.name
+            assert "peak host memory" not in table, path.name
+        if all(run["export_peak_memory_mb"] is None for run in shown):
+            assert "interleaved" in measured and "peak" not in table, path.name
             continue
         cells = ["—" if run["backend"] == "torch" else f"{run['export_peak_memory_mb'] / 1024:.1f}" for run in shown]
         row = "| largest export step's peak (GiB) | " + " | ".join(cells) + " |"
         assert row in hooks.measured_table(path.stem), path.name
+
+
+def test_an_interleaved_table_shows_each_place_and_the_drift() -> None:
+    """A balanced interleaved run's table has each configuration's median latency at each place of the rounds' turn
+    order (from its latencies and orders) and its first and last round; a run that kept medians only has neither."""
+    hooks = docs_hooks()
+    measured = {"speed": [{"latencies_ms": [1000.0, 4000.0, 2000.0, 8000.0]}, {"latencies_ms": [3000.0] * 4}],
+                "interleaved": {"orders": [[0, 1], [1, 0], [0, 1], [1, 0]]}}  # fmt: skip
+    assert hooks.by_place(measured, measured["speed"][0]) == [1.5, 6.0]  # places 1st, 2nd: medians of (1, 2), (4, 8)
+    assert hooks.by_place(measured, measured["speed"][1]) == [3.0, 3.0]
+    for name in ("speed_amd_epyc_zen4_model17_balanced", "speed_amd_epyc_zen4_model17_tokens"):
+        table, run = hooks.measured_table(name), read_measurement(name)
+        fastest = next(r for r in run["speed"] if (r["backend"], r["precision"]) == ("openvino-int8", "bf16-mixed"))
+        if "orders" not in run["interleaved"]:
+            assert "by place" not in table and "first round" not in table
+            continue
+        places = " / ".join(f"{seconds:.2f}" for seconds in hooks.by_place(run, fastest))
+        assert places in table.split("p50 by place in the round")[1].split("\n")[0]
+        latencies = fastest["latencies_ms"]
+        assert f"{latencies[0] / 1000:.2f}, {latencies[-1] / 1000:.2f}" in table.split("first round, last round")[1]
 
 
 def test_the_backends_accuracy_claims_are_the_measured_table() -> None:
@@ -537,25 +562,48 @@ def test_the_evening_amx_run_reads_as_its_json() -> None:
     )
 
 
-def test_the_second_zen4_interleaved_run_reads_as_its_json() -> None:
-    """The model-17 Zen 4's interleaved run: torch fp32 timed first (the paired speed-ups are over it), the page's
-    ratios and times are its JSON's, and against the same machine's table they are what the page says."""
-    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
-    measured = read_measurement("speed_amd_epyc_zen4_model17_interleaved")
-    assert "<!-- measured: speed_amd_epyc_zen4_model17_interleaved -->" in page
-    assert measured["interleaved"]["rounds"] == 10 and "--interleave --iters 10" in measured["command"]
-    assert f"{measured['interleaved']['peak_host_memory_mb'] / 1024:.1f} GiB here" in page
+def interleaved_run(name: str, rounds: int) -> tuple[dict, dict, dict, dict]:
+    """An interleaved speed JSON's (its run, configuration -> row, torch fp32's row, OpenVINO int8 in bf16's row),
+    checked: NAME's table is on the page, torch fp32 timed first (the paired speed-ups are over it), ``rounds``
+    rounds as the command asked, and the fastest path the fastest in turns too."""
+    measured = read_measurement(name)
+    assert f"<!-- measured: {name} -->" in " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    assert measured["interleaved"]["rounds"] == rounds and f"--interleave --iters {rounds}" in measured["command"]
     runs = {(run["backend"], run["precision"]): run for run in measured["speed"]}
     base, fastest = runs["torch", "32-true"], runs["openvino-int8", "bf16-mixed"]
     assert measured["speed"][0] is base and base["paired_speedup_vs_first"] == 1.0
-    paired = {key: run["paired_speedup_vs_first"] for key, run in runs.items()}
-    assert (
+    assert max(run["paired_speedup_vs_first"] for run in runs.values()) == fastest["paired_speedup_vs_first"]
+    return measured, runs, base, fastest
+
+
+def in_turns(runs: dict) -> str:
+    """The sentence that opens an interleaved run's paragraph: torch fp32's times and the fastest path's ratios."""
+    base, fastest = runs["torch", "32-true"], runs["openvino-int8", "bf16-mixed"]
+    return (
         f"In turns with PyTorch fp32 ({base['latency_ms_p50'] / 1000:.2f} s median, "
         f"{base['latency_ms_p90'] / 1000:.2f} s at p90), OpenVINO int8 in bf16 gave "
-        f"{paired['openvino-int8', 'bf16-mixed']:.2f} times in paired passes "
+        f"{fastest['paired_speedup_vs_first']:.2f} times in paired passes "
         f"({fastest['throughput_img_s'] / base['throughput_img_s']:.2f} in throughput, "
         f"{base['latency_ms_p50'] / fastest['latency_ms_p50']:.2f} in median latency)"
-    ) in page
+    )
+
+
+def the_others(runs: dict) -> str:
+    """The sentence that gives an interleaved run's other paired speed-ups."""
+    paired = {key: run["paired_speedup_vs_first"] for key, run in runs.items()}
+    return (
+        f"ONNX Runtime int8 gave {paired['onnx-int8', '32-true']:.2f} times, OpenVINO int8 in fp32 "
+        f"{paired['openvino-int8', '32-true']:.2f}, PyTorch bf16 {paired['torch', 'bf16-mixed']:.2f}"
+    )
+
+
+def test_the_second_zen4_interleaved_run_reads_as_its_json() -> None:
+    """The model-17 Zen 4's interleaved run: the page's ratios and times are its JSON's, and against the same
+    machine's table they are what the page says."""
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    measured, runs, base, fastest = interleaved_run("speed_amd_epyc_zen4_model17_interleaved", 10)
+    assert f"{measured['interleaved']['peak_host_memory_mb'] / 1024:.1f} GiB in those two" in page
+    assert in_turns(runs) in page and the_others(runs) in page
     table = {
         (run["backend"], run["precision"]): run for run in read_measurement("speed_amd_epyc_zen4_model17")["speed"]
     }
@@ -565,48 +613,74 @@ def test_the_second_zen4_interleaved_run_reads_as_its_json() -> None:
         f"{table['openvino-int8', 'bf16-mixed']['latency_ms_p50'] / 1000:.3f} there, PyTorch fp32's "
         f"{base['latency_ms_p50'] / 1000:.2f} s against {table['torch', '32-true']['latency_ms_p50'] / 1000:.2f}"
     ) in page
-    assert (
-        f"ONNX Runtime int8 gave {paired['onnx-int8', '32-true']:.2f} times, OpenVINO int8 in fp32 "
-        f"{paired['openvino-int8', '32-true']:.2f}, PyTorch bf16 {paired['torch', 'bf16-mixed']:.2f}"
-    ) in page
-    assert max(paired.values()) == paired["openvino-int8", "bf16-mixed"]  # the fastest path in turns too
 
 
 def test_the_second_zen4_run_with_the_token_products_reads_as_its_json() -> None:
     """The model-17 Zen 4's interleaved run with the export's token products: its paragraph and the README's and the
-    overview's paired ratio are its JSON's, and its fastest pass is compared with the night before's as written."""
+    overview's paired ratios (with the balanced run's) are its JSON's, and its fastest pass is compared with the
+    night before's as written."""
     page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
     readme = " ".join((ROOT / "README.md").read_text().split())
-    measured = read_measurement("speed_amd_epyc_zen4_model17_tokens")
-    before = read_measurement("speed_amd_epyc_zen4_model17_interleaved")
-    assert "<!-- measured: speed_amd_epyc_zen4_model17_tokens -->" in page and "commit 0939091" in measured["machine"]
-    assert measured["interleaved"]["rounds"] == 10 and "--interleave --iters 10" in measured["command"]
-    runs = {(run["backend"], run["precision"]): run for run in measured["speed"]}
-    base, fastest = runs["torch", "32-true"], runs["openvino-int8", "bf16-mixed"]
-    assert measured["speed"][0] is base and base["paired_speedup_vs_first"] == 1.0
-    paired = {key: run["paired_speedup_vs_first"] for key, run in runs.items()}
-    assert max(paired.values()) == paired["openvino-int8", "bf16-mixed"]
-    night = next(r for r in before["speed"] if (r["backend"], r["precision"]) == ("openvino-int8", "bf16-mixed"))
+    measured, runs, base, fastest = interleaved_run("speed_amd_epyc_zen4_model17_tokens", 10)
+    assert "commit 0939091" in measured["machine"]
+    night = interleaved_run("speed_amd_epyc_zen4_model17_interleaved", 10)[3]
     assert (
-        f"In turns with PyTorch fp32 ({base['latency_ms_p50'] / 1000:.2f} s median, "
-        f"{base['latency_ms_p90'] / 1000:.2f} s at p90), OpenVINO int8 in bf16 gave "
-        f"{paired['openvino-int8', 'bf16-mixed']:.2f} times in paired passes "
-        f"({fastest['throughput_img_s'] / base['throughput_img_s']:.2f} in throughput, "
-        f"{base['latency_ms_p50'] / fastest['latency_ms_p50']:.2f} in median latency), its pass "
-        f"{fastest['latency_ms_p50'] / 1000:.3f} s against {night['latency_ms_p50'] / 1000:.3f} the night before"
+        f"{in_turns(runs)}, its pass {fastest['latency_ms_p50'] / 1000:.3f} s against "
+        f"{night['latency_ms_p50'] / 1000:.3f} the night before"
     ) in page
+    assert f"{the_others(runs)}. 8× of this run's PyTorch fp32 would be {base['latency_ms_p50'] / 8000:.2f} s" in page
+    balanced = interleaved_run("speed_amd_epyc_zen4_model17_balanced", 12)
+    pairs = ((balanced[3], balanced[2]), (fastest, base))  # (fastest, torch fp32): the balanced run's, this one's
+    claims = [f"{run['paired_speedup_vs_first']:.1f}" for run, _ in pairs]
+    throughputs = [f"{run['throughput_img_s'] / torch['throughput_img_s']:.1f}" for run, torch in pairs]
     assert (
-        f"ONNX Runtime int8 gave {paired['onnx-int8', '32-true']:.2f} times, OpenVINO int8 in fp32 "
-        f"{paired['openvino-int8', '32-true']:.2f}, PyTorch bf16 {paired['torch', 'bf16-mixed']:.2f}. 8× of this "
-        f"run's PyTorch fp32 would be {base['latency_ms_p50'] / 8000:.2f} s"
-    ) in page
-    claim = f"{paired['openvino-int8', 'bf16-mixed']:.1f}"
-    throughput = f"{fastest['throughput_img_s'] / base['throughput_img_s']:.1f}"
-    assert (
-        f"it gives 6.1 times the throughput in one run, and {claim} times in paired passes interleaved with PyTorch's "
-        f"(`benchmark speed --interleave`, with the export's token products; {throughput} times in their throughput)"
+        f"it gives 6.1 times the throughput in one run, and {claims[0]} to {claims[1]} times in paired passes "
+        "interleaved with PyTorch's (two runs of `benchmark speed --interleave` with the export's token products, "
+        f"the {claims[0]} in a balanced turn order; {throughputs[0]} and {throughputs[1]} times in their throughput)"
     ) in readme
-    assert f"{claim}× there in passes interleaved with PyTorch's with the token products" in page
+    assert (
+        f"{claims[1]}× and {claims[0]}× there in passes interleaved with PyTorch's with the token products, the "
+        "second in a balanced order"
+    ) in page
+
+
+def test_the_balanced_zen4_run_reads_as_its_json() -> None:
+    """The model-17 Zen 4's interleaved run in a Williams design: its orders are round_order's, every figure of its
+    paragraph (paired speed-ups, the spread by place, the first round against the others) is its JSON's."""
+    from mgd_sam2.benchmark.speed import round_order
+
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    measured, runs, base, fastest = interleaved_run("speed_amd_epyc_zen4_model17_balanced", 12)
+    assert "commit 0ce5dfb" in measured["machine"]
+    orders = measured["interleaved"]["orders"]
+    assert orders == [round_order(len(runs), r) for r in range(12)]
+    assert all(len(run["latencies_ms"]) == 12 for run in runs.values())
+    assert f"the one process peaked at {measured['interleaved']['peak_host_memory_mb'] / 1024:.1f} GiB" in page
+    morning = interleaved_run("speed_amd_epyc_zen4_model17_tokens", 10)[1]
+    before = {key: run["latency_ms_p50"] / 1000 for key, run in morning.items()}
+    assert (
+        f"{in_turns(runs)}, its pass {fastest['latency_ms_p50'] / 1000:.3f} s against "
+        f"{before['openvino-int8', 'bf16-mixed']:.3f} in the morning's run, PyTorch fp32's "
+        f"{base['latency_ms_p50'] / 1000:.2f} s against {before['torch', '32-true']:.2f}. {the_others(runs)}."
+    ) in page
+    spread = {}
+    for index, run in enumerate(measured["speed"]):
+        places = [[latency for order, latency in zip(orders, run["latencies_ms"], strict=True) if order[p] == index]
+                  for p in range(len(runs))]  # fmt: skip
+        medians = [statistics.median(place) for place in places]
+        spread[run["backend"], run["precision"]] = max(medians) / min(medians) - 1
+    widest = max(spread, key=spread.get)
+    assert widest == ("onnx-int8", "32-true")
+    assert f"differ by {spread[widest]:.1%} at most (ONNX Runtime int8's)".replace("%", " %") in page
+
+    def first_and_others(run: dict) -> tuple[str, str, str]:
+        first, *others = (latency / 1000 for latency in run["latencies_ms"])
+        return f"{first:.2f}", f"{min(others):.2f}", f"{max(others):.2f}"
+
+    first, low, high = first_and_others(base)
+    assert f"PyTorch fp32 took {first} s in the first round and {low} to {high} s in the others" in page
+    first, low, high = first_and_others(fastest)
+    assert f"OpenVINO int8 in bf16 {first} s and then {low} to {high} s" in page
 
 
 def test_the_second_zen4_ceiling_reads_as_its_json() -> None:

@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 from pathlib import Path
 
 MARKER = "<!-- cli-reference -->"
@@ -62,7 +63,8 @@ SPEED_PARTS = ("Hiera trunk", "DRM", "HMIM", "MPAdapter", "SAM2 decoder", "FPN n
 
 def speed_table(measurement: dict) -> str:
     """``benchmark speed``'s results: ms per image by part (share of the network; runs with ``--profile``),
-    latency, throughput against torch fp32 (with ``--interleave``, also the paired speed-up), the probabilities'
+    latency, throughput against torch fp32 (with ``--interleave``, also the paired speed-up, and where the turn
+    order was kept, each place's median and the first and last round), the probabilities'
     distance from torch fp32, the peak host memory and each export's largest step's (a process of its own; neither
     with ``--interleave``: one process for all)."""
     runs = [run for run in measurement["speed"] if (run["backend"], run["precision"]) in SPEED_COLUMNS]
@@ -89,6 +91,11 @@ def speed_table(measurement: dict) -> str:
         if measurement["speed"][0] is not baseline:
             raise ValueError("an interleaved speed file's first configuration must be torch fp32 for this table")
         row("vs torch fp32, paired passes (median)", [f"{run['paired_speedup_vs_first']:.2f}×" for run in runs])
+        if "orders" in measurement["interleaved"]:  # balanced turns (since 2026-12-05) keep every pass
+            places = [" / ".join(f"{seconds:.2f}" for seconds in by_place(measurement, run)) for run in runs]
+            row("p50 by place in the round (s: 1st / 2nd / …)", places)
+            ends = [f"{run['latencies_ms'][0] / 1000:.2f}, {run['latencies_ms'][-1] / 1000:.2f}" for run in runs]
+            row("first round, last round (s)", ends)
     row("probabilities vs torch fp32 (mean abs)",
         ["—" if run is baseline else f"{run['sigmoid_diff_vs_fp32']:.1e}" for run in runs])  # fmt: skip
     if "interleaved" not in measurement:  # else one process for every column
@@ -97,6 +104,15 @@ def speed_table(measurement: dict) -> str:
     if any(exports):  # interleaved runs before the steps reported their own peaks have none
         row("largest export step's peak (GiB)", [f"{peak / 1024:.1f}" if peak else "—" for peak in exports])
     return "\n".join(lines) + "\n"
+
+
+def by_place(measurement: dict, run: dict) -> list[float]:
+    """An interleaved run's median latency (s) of configuration ``run`` at each place of the rounds' turn order."""
+    index = next(i for i, other in enumerate(measurement["speed"]) if other is run)
+    places: dict[int, list[float]] = {}
+    for order, latency in zip(measurement["interleaved"]["orders"], run["latencies_ms"], strict=True):
+        places.setdefault(order.index(index), []).append(latency / 1000)
+    return [statistics.median(places[place]) for place in sorted(places)]
 
 
 def kernels_table(measurement: dict) -> str:
