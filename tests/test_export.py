@@ -75,6 +75,8 @@ def test_every_exported_file_is_checked_through_the_segmenter_as_predict_runs_it
     assert set(distances) == {"micro.onnx", "micro_int8.onnx", "ov.xml"} and all(distances.values()), lines
     assert int(distances["micro.onnx"].group(2)) <= MAP_LEVELS_FP32
     assert float(distances["ov.xml"].group(1)) <= QUANTIZED_MAP_MEAN  # ONNX Runtime int8's: on noise, only shown
+    peaks = [re.search(r"; the step's peak host memory ([0-9.]+) GiB$", line) for line in lines.values()]
+    assert all(peak and 0.05 < float(peak.group(1)) < 16 for peak in peaks), lines  # its own process's VmHWM
 
 
 def test_the_export_records_what_it_is(exported: dict[str, Path]) -> None:

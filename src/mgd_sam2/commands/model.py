@@ -173,19 +173,20 @@ def write_exports(args: argparse.Namespace, calibration: list[Path], record: dic
 
 
 def written(path: Path, report: dict[str, float]) -> str:
-    """An exported file, its size and its distance from PyTorch, in words."""
+    """An exported file, its size, its distance from PyTorch and its step's host memory peak, in words."""
+    peak = f"; the step's peak host memory {report['peak_host_memory_mb'] / 1024:.2f} GiB"
     if path.suffix == ".xml":
         weights = path.with_suffix(".bin")
         precision = "bf16" if report["bf16"] else "fp32"
         return (f"{path} and {weights.name} ({weights.stat().st_size / 2**20:.1f} MiB): {distance(report)} (on the "
-                f"first calibration image, in {precision})")  # fmt: skip
+                f"first calibration image, in {precision}){peak}")  # fmt: skip
     size = f"{path.stat().st_size / 2**20:.1f} MiB"
     if "seconds" in report:  # the fp32 export, checked against PyTorch
         return (
             f"{path} ({size}, {report['seconds']:.0f} s): logits within {report['max_abs_logit_diff']:.1e} of "
-            f"PyTorch's, {masks(report)}"
+            f"PyTorch's, {masks(report)}{peak}"
         )
-    return f"{path} ({size}): {distance(report)}"
+    return f"{path} ({size}): {distance(report)}{peak}"
 
 
 def choose_fastest(args: argparse.Namespace) -> dict[str, str]:
