@@ -326,14 +326,28 @@ def test_the_turn_order_is_balanced_in_place_and_neighbour(count: int) -> None:
     equally often (a fixed or merely rotated order keeps each one's neighbour)."""
     from collections import Counter
 
-    from mgd_sam2.benchmark.speed import round_order
+    from mgd_sam2.benchmark.speed import balanced_period, round_order
 
-    rows = [round_order(count, index) for index in range(count if count % 2 == 0 else 2 * count)]
+    rows = [round_order(count, index) for index in range(balanced_period(count))]
+    assert len(rows) == (count if count % 2 == 0 or count == 1 else 2 * count)
     assert all(sorted(row) == list(range(count)) for row in rows)
     places = Counter((value, place) for row in rows for place, value in enumerate(row))
     neighbours = Counter(pair for row in rows for pair in zip(row, row[1:], strict=False))
     assert len(places) == count**2 and len(set(places.values())) == 1
     assert len(neighbours) == count * (count - 1) and len(set(neighbours.values())) <= 1
+
+
+def test_rounds_short_of_a_whole_period_are_noted() -> None:
+    """12 rounds of 5 configurations (a period of 10) and 3 of 4 are noted, with the nearest whole number of
+    periods; 10 and 20 rounds of 5, and any number of rounds of 1, are not."""
+    from mgd_sam2.commands.benchmark import unbalanced_note
+
+    note = unbalanced_note(5, 12)
+    assert note and "period (10 rounds for 5 configurations): the last 2 repeat the first 2 of a period" in note
+    assert note.endswith("--iters 10 would be")
+    short = unbalanced_note(4, 3)
+    assert short and "they are less than one period" in short and short.endswith("--iters 4 would be")
+    assert unbalanced_note(5, 10) is None and unbalanced_note(5, 20) is None and unbalanced_note(1, 7) is None
 
 
 def test_an_interleaved_run_says_what_its_paired_speedups_are_over() -> None:

@@ -447,6 +447,8 @@ def test_an_interleaved_table_shows_each_place_and_the_drift() -> None:
                 "interleaved": {"orders": [[0, 1], [1, 0], [0, 1], [1, 0]]}}  # fmt: skip
     assert hooks.by_place(measured, measured["speed"][0]) == [1.5, 6.0]  # places 1st, 2nd: medians of (1, 2), (4, 8)
     assert hooks.by_place(measured, measured["speed"][1]) == [3.0, 3.0]
+    one_round = {"speed": [{"latencies_ms": [1000.0]}, {"latencies_ms": [2000.0]}], "interleaved": {"orders": [[1, 0]]}}
+    assert hooks.by_place(one_round, one_round["speed"][0]) == [None, 1.0]  # never first: its place stays empty
     for name in ("speed_amd_epyc_zen4_model17_balanced", "speed_amd_epyc_zen4_model17_tokens"):
         table, run = hooks.measured_table(name), read_measurement(name)
         fastest = next(r for r in run["speed"] if (r["backend"], r["precision"]) == ("openvino-int8", "bf16-mixed"))
@@ -602,7 +604,9 @@ def test_the_second_zen4_interleaved_run_reads_as_its_json() -> None:
     machine's table they are what the page says."""
     page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
     measured, runs, base, fastest = interleaved_run("speed_amd_epyc_zen4_model17_interleaved", 10)
-    assert f"{measured['interleaved']['peak_host_memory_mb'] / 1024:.1f} GiB in those two" in page
+    peaks = {f"{read_measurement(name)['interleaved']['peak_host_memory_mb'] / 1024:.1f}"
+             for name in ("speed_amd_epyc_zen4_model17_interleaved", "speed_amd_epyc_zen4_model17_tokens")}  # fmt: skip
+    assert len(peaks) == 1 and f"{peaks.pop()} GiB in those two" in page
     assert in_turns(runs) in page and the_others(runs) in page
     table = {
         (run["backend"], run["precision"]): run for run in read_measurement("speed_amd_epyc_zen4_model17")["speed"]
@@ -655,6 +659,9 @@ def test_the_balanced_zen4_run_reads_as_its_json() -> None:
     orders = measured["interleaved"]["orders"]
     assert orders == [round_order(len(runs), r) for r in range(12)]
     assert all(len(run["latencies_ms"]) == 12 for run in runs.values())
+    times = {order.index(index) for index in range(len(runs)) for order in orders}
+    counts = {sum(order[place] == index for order in orders) for index in range(len(runs)) for place in times}
+    assert counts == {2, 3} and "each configuration took each place two or three times" in page
     assert f"the one process peaked at {measured['interleaved']['peak_host_memory_mb'] / 1024:.1f} GiB" in page
     morning = interleaved_run("speed_amd_epyc_zen4_model17_tokens", 10)[1]
     before = {key: run["latency_ms_p50"] / 1000 for key, run in morning.items()}

@@ -2,46 +2,80 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from mgd_sam2.utils.isolated import END_GRACE_S
 
-def test_a_fresh_process_ends_when_its_parent_is_killed() -> None:
+WORKER = """
+import tempfile, time
+from pathlib import Path
+
+def mark_and_sleep(marker: str, seconds: float) -> None:
+    with tempfile.TemporaryDirectory(dir=Path(marker).parent) as folder:
+        (Path(folder) / "export.onnx").write_bytes(b"0" * 1024)
+        Path(marker).write_text(folder)
+        time.sleep(seconds)
+"""
+
+
+def children(parent: int) -> list[int]:
+    """The living spawned processes whose parent is ``parent``."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+            command = (status.parent / "cmdline").read_bytes()
+        except OSError:  # ended while listed
+            continue
+        if int(fields["PPid"]) == parent and not fields["State"].startswith("Z") and b"spawn_main" in command:
+            found.append(int(status.parent.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return not Path(f"/proc/{pid}/status").read_text().split("State:\t")[1].startswith("Z")
+    except (OSError, IndexError):
+        return False
+
+
+def test_a_fresh_process_cleans_up_and_ends_when_its_parent_is_killed(tmp_path: Path) -> None:
     """A benchmark killed by its user (or the system) takes its measuring process with it: an orphan went on timing
     and exporting for 40 minutes, and the next benchmark ran at less than half its speed (stop 55). Here a parent
-    running ``run_isolated(time.sleep, 300)`` is killed with SIGKILL, and its spawned child is gone within seconds."""
-    script = "import time\nfrom mgd_sam2.utils.isolated import run_isolated\nrun_isolated(time.sleep, 300)\n"
-    parent = subprocess.Popen([sys.executable, "-c", script])
-
-    def children() -> list[int]:
-        found = []
-        for status in Path("/proc").glob("[0-9]*/status"):
-            try:
-                fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
-            except OSError:  # ended while listed
-                continue
-            if int(fields["PPid"]) == parent.pid and not fields["State"].startswith("Z"):
-                command = (status.parent / "cmdline").read_bytes()
-                found += [int(status.parent.name)] if b"spawn_main" in command else []
-        return found
-
-    deadline = time.monotonic() + 120
-    while not (spawned := children()) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert spawned, "run_isolated started no process"
-    parent.send_signal(signal.SIGKILL)
-    parent.wait()
-
-    def alive(pid: int) -> bool:
-        try:
-            return not (Path(f"/proc/{pid}/status").read_text().split("State:\t")[1].startswith("Z"))
-        except (OSError, IndexError):
-            return False
-
-    deadline = time.monotonic() + 20
-    while any(alive(pid) for pid in spawned) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not any(alive(pid) for pid in spawned), f"process {spawned} outlived its killed parent"
+    running ``run_isolated(mark_and_sleep, ...)`` is killed with SIGKILL once the child is inside its task (it wrote
+    the marker): the child leaves its ``with`` block, which removes its temporary folder, and is gone within the
+    grace period."""
+    (tmp_path / "worker.py").write_text(WORKER)
+    marker = tmp_path / "marker"
+    script = (
+        "import worker\nfrom mgd_sam2.utils.isolated import run_isolated\n"
+        f"run_isolated(worker.mark_and_sleep, {str(marker)!r}, 300)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    parent = subprocess.Popen([sys.executable, "-c", script], env=env)
+    spawned: list[int] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        spawned = children(parent.pid)
+        assert marker.exists() and spawned, "run_isolated's process did not start its task"
+        folder = Path(marker.read_text())
+        assert (folder / "export.onnx").exists()
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + END_GRACE_S + 10
+        while any(alive(pid) for pid in spawned) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(alive(pid) for pid in spawned), f"process {spawned} outlived its killed parent"
+        assert not folder.exists(), "the orphaned process ended without removing its temporary folder"
+    finally:
+        parent.kill()
+        for pid in spawned:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -65,8 +65,8 @@ def speed_table(measurement: dict) -> str:
     """``benchmark speed``'s results: ms per image by part (share of the network; runs with ``--profile``),
     latency, throughput against torch fp32 (with ``--interleave``, also the paired speed-up, and where the turn
     order was kept, each place's median and the first and last round), the probabilities'
-    distance from torch fp32, the peak host memory and each export's largest step's (a process of its own; neither
-    with ``--interleave``: one process for all)."""
+    distance from torch fp32, the peak host memory (not with ``--interleave``: one process for all) and each export's
+    largest step's (a process of its own; interleaved runs before 2026-12-05 have none)."""
     runs = [run for run in measurement["speed"] if (run["backend"], run["precision"]) in SPEED_COLUMNS]
     baseline = next(run for run in runs if (run["backend"], run["precision"]) == ("torch", "32-true"))
     header = ["part", *[SPEED_COLUMNS[run["backend"], run["precision"]] for run in runs]]
@@ -92,7 +92,8 @@ def speed_table(measurement: dict) -> str:
             raise ValueError("an interleaved speed file's first configuration must be torch fp32 for this table")
         row("vs torch fp32, paired passes (median)", [f"{run['paired_speedup_vs_first']:.2f}×" for run in runs])
         if "orders" in measurement["interleaved"]:  # balanced turns (since 2026-12-05) keep every pass
-            places = [" / ".join(f"{seconds:.2f}" for seconds in by_place(measurement, run)) for run in runs]
+            places = [" / ".join("—" if seconds is None else f"{seconds:.2f}" for seconds in by_place(measurement, run))
+                      for run in runs]  # fmt: skip
             row("p50 by place in the round (s: 1st / 2nd / …)", places)
             ends = [f"{run['latencies_ms'][0] / 1000:.2f}, {run['latencies_ms'][-1] / 1000:.2f}" for run in runs]
             row("first round, last round (s)", ends)
@@ -106,19 +107,21 @@ def speed_table(measurement: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def by_place(measurement: dict, run: dict) -> list[float]:
-    """An interleaved run's median latency (s) of configuration ``run`` at each place of the rounds' turn order."""
+def by_place(measurement: dict, run: dict) -> list[float | None]:
+    """An interleaved run's median latency (s) of configuration ``run`` at each place of the rounds' turn order
+    (None where it never took that place: fewer rounds than configurations)."""
+    orders = measurement["interleaved"]["orders"]
     index = next(i for i, other in enumerate(measurement["speed"]) if other is run)
     places: dict[int, list[float]] = {}
-    for order, latency in zip(measurement["interleaved"]["orders"], run["latencies_ms"], strict=True):
+    for order, latency in zip(orders, run["latencies_ms"], strict=True):
         places.setdefault(order.index(index), []).append(latency / 1000)
-    return [statistics.median(places[place]) for place in sorted(places)]
+    return [statistics.median(places[place]) if place in places else None for place in range(len(orders[0]))]
 
 
 def kernels_table(measurement: dict) -> str:
     """A ``benchmark speed --profile`` run of exported backends by kernel: ms per pass and share of the pass for
-    every kernel that took at least 1 % of some column's pass (longest in the first column first), the rest in one
-    row."""
+    every kernel that took at least 1 % of some column's pass (longest in the first column first; the CLI's
+    ``kernel_rows`` cuts each run alone), the rest in one row."""
     runs = [run for run in measurement["speed"] if run["kernels_s"]]
     header = ["kernel", *[SPEED_COLUMNS[run["backend"], run["precision"]] for run in runs]]
     shown = [kernel for kernel in {kernel: None for run in runs for kernel in run["kernels_s"]}

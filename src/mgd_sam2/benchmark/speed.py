@@ -243,12 +243,17 @@ def interleave_refusal(configs: list[SpeedConfig]) -> str | None:
     return None
 
 
+def balanced_period(count: int) -> int:
+    """The rounds of `round_order` over which ``count`` configurations are balanced: n, or 2n for odd n above 1."""
+    return count if count % 2 == 0 or count == 1 else 2 * count
+
+
 def round_order(count: int, round_index: int) -> list[int]:
     """The turn order of one round, from a Williams design: row ``round_index`` of a Latin square whose first row is
     0, 1, n-1, 2, n-2, ... (each later row adds its index, modulo n; for odd n the next n rows are those reversed).
-    Within ``count`` rounds (2 x ``count`` where it is odd) every configuration takes every place once and directly
+    Over each `balanced_period` every configuration takes every place equally often and, within a round, directly
     follows every other equally often, so neither the place in a round nor a neighbour's lingering threads or
-    caches favour one."""
+    caches favour one (the last of a round and the first of the next are not balanced)."""
     first = [(count - j // 2) % count if j % 2 == 0 else (j + 1) // 2 for j in range(count)]
     row = [(value + round_index) % count for value in first]
     return row[::-1] if count % 2 and (round_index // count) % 2 else row

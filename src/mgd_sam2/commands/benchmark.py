@@ -159,8 +159,9 @@ def add_speed_arguments(actions: argparse._SubParsersAction) -> None:
         "--interleave",
         action="store_true",
         help="run every configuration in one process and time them in turns: --iters rounds, each one pass of every "
-        "configuration in a balanced order (a Williams design: within n rounds, 2n for odd n, each configuration "
-        "takes every place and directly follows every other equally often), so that the machine's drift and a "
+        "configuration in a balanced order (a Williams design: over n rounds, 2n for odd n, each configuration "
+        "takes every place and, within a round, directly follows every other equally often; give --iters a "
+        "multiple of that period), so that the machine's drift and a "
         "neighbour's lingering threads reach all alike; adds paired_speedup_vs_first, the median over rounds of the "
         "first configuration's time per image over each one's in the same round (list torch and 32-true first for "
         "speed-ups over torch fp32), and each pass's latency in --json; peak memory is then the one process's, not "
@@ -424,7 +425,8 @@ def print_profile(row: dict) -> None:
 
 
 def kernel_rows(kernels: dict[str, float], network: float, least: float = 0.01) -> list[dict]:
-    """The kernels that took at least ``least`` of the network's pass (ms and share), the rest summed in one row."""
+    """The kernels that took at least ``least`` of the network's pass (ms and share), the rest summed in one row:
+    one run's cut (the docs' kernels table, which sets runs side by side, keeps a kernel any of them needs)."""
     shown = {kernel: seconds for kernel, seconds in kernels.items() if seconds >= least * network}
     rest = sum(kernels.values()) - sum(shown.values())
     rows = [{"kernel": kernel, "ms": seconds * 1000, "share_%": 100 * seconds / network}
@@ -545,6 +547,23 @@ def run_backends_action(args: argparse.Namespace) -> int:
     return 0
 
 
+def unbalanced_note(count: int, rounds: int) -> str | None:
+    """What ``rounds`` interleaved rounds of ``count`` configurations leave unbalanced, if they are not a whole
+    number of the turn order's periods; else None."""
+    from mgd_sam2.benchmark.speed import balanced_period
+
+    period = balanced_period(count)
+    if rounds % period == 0:
+        return None
+    extra = rounds % period
+    short = "they are less than one" if rounds < period else f"the last {extra} repeat the first {extra} of a"
+    return (
+        f"note: {rounds} rounds are not a whole number of the balanced order's period ({period} rounds for {count} "
+        f"configurations): {short} period, so places and neighbours are not quite balanced; --iters "
+        f"{period * max(1, round(rounds / period))} would be"
+    )
+
+
 def speed_results(args: argparse.Namespace) -> dict:
     """Results of `benchmark speed` (printed, and written with --json)."""
     from mgd_sam2.benchmark.speed import interleave_refusal, measure_interleaved_isolated, measure_isolated
@@ -555,6 +574,9 @@ def speed_results(args: argparse.Namespace) -> dict:
         refusal = interleave_refusal(configs)
         if refusal:  # before minutes of exporting, in the one wording the library raises
             raise ConfigError(f"benchmark speed --interleave: {refusal}")
+        note = unbalanced_note(len(configs), configs[0].iters)
+        if note:
+            print(note)
         interleaved = measure_interleaved_isolated(configs)
         results["speed"] = interleaved.pop("rows")
         results["interleaved"] = interleaved

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -22,32 +23,39 @@ def run_isolated(function: Callable[..., Any], *args: Any) -> Any:
     """``function(*args)`` in a fresh spawned process: its result, or its exception raised here (a UserError keeps
     its type and one-line message). ``function`` (module level), ``args`` and the result must pickle.
 
-    The process ends by returning, never by being terminated: a terminated process skips its exit finalizers, so a
+    The process ends by returning, not by being terminated: a terminated process skips its exit finalizers, so a
     multiprocessing lock it created stays registered and Python warns of "leaked semaphore objects" at shutdown
     (tqdm creates one for its first progress bar, and torch's ONNX exporter shows one). Unlike a Pool's, the
-    process may start processes of its own. It ends itself, within a second, if this process dies first (killed:
-    nothing would wait for its result, and it would go on using the CPU and memory: `end_with_parent`)."""
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as executor:
+    process may start processes of its own. If this process dies first (killed: nothing would wait for the result,
+    and the process would go on using the CPU and memory), it is interrupted within a second, so that its ``with``
+    blocks remove their temporary files, and ends at most END_GRACE_S later (`end_with_parent`)."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context, initializer=watch_parent, initargs=(os.getpid(),)) as executor:
         try:
-            return executor.submit(run_watched, os.getpid(), function, *args).result()
+            return executor.submit(function, *args).result()
         except BrokenProcessPool:
             raise ProcessEndedError(
                 f"the process running {function.__name__} ended without a result (killed: out of memory?)"
             ) from None
 
 
-def run_watched(parent: int, function: Callable[..., Any], *args: Any) -> Any:
-    """``function(*args)`` in this fresh process, which `end_with_parent` ends if process ``parent`` dies."""
+END_GRACE_S = 10.0  # an orphaned fresh process's time to unwind (remove its temporary files) before it is ended
+
+
+def watch_parent(parent: int) -> None:
+    """In a fresh process, before it takes its task: `end_with_parent` of process ``parent``, in a thread."""
     threading.Thread(target=end_with_parent, args=(parent,), daemon=True, name="end-with-parent").start()
-    return function(*args)
 
 
 def end_with_parent(parent: int, every_s: float = 0.5) -> None:
-    """Wait while process ``parent`` is this process's parent, then end this process at once: the parent died (a
-    process is given another parent then), and no one waits for its result. ``os._exit`` skips the finalizers, as
-    no lock of it matters any more."""
+    """Wait while process ``parent`` is this process's parent; once it died (a process is given another parent
+    then) and no one waits for this one's result, send the main thread SIGINT (KeyboardInterrupt), so that its
+    ``with`` blocks clean up, and end the process END_GRACE_S later whatever it does (``os._exit``: no lock of it
+    matters any more; the main thread may be in a long call that only notices the interrupt when it returns)."""
     while os.getppid() == parent:
         time.sleep(every_s)
+    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # also wakes a sleep or a wait
+    time.sleep(END_GRACE_S)
     os._exit(1)
 
 
