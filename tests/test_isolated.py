@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -49,7 +50,7 @@ def test_a_fresh_process_cleans_up_and_ends_when_its_parent_is_killed(tmp_path: 
     and exporting for 40 minutes, and the next benchmark ran at less than half its speed (stop 55). Here a parent
     running ``run_isolated(mark_and_sleep, ...)`` is killed with SIGKILL once the child is inside its task (it wrote
     the marker): the child leaves its ``with`` block, which removes its temporary folder, and is gone within the
-    grace period."""
+    grace period, even where SIGINT is ignored (as in a job started in the background, and under pytest-xdist)."""
     (tmp_path / "worker.py").write_text(WORKER)
     marker = tmp_path / "marker"
     script = (
@@ -57,7 +58,8 @@ def test_a_fresh_process_cleans_up_and_ends_when_its_parent_is_killed(tmp_path: 
         f"run_isolated(worker.mark_and_sleep, {str(marker)!r}, 300)\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
-    parent = subprocess.Popen([sys.executable, "-c", script], env=env)
+    ignore_sigint = functools.partial(signal.signal, signal.SIGINT, signal.SIG_IGN)  # inherited by the child
+    parent = subprocess.Popen([sys.executable, "-c", script], env=env, preexec_fn=ignore_sigint)
     spawned: list[int] = []
     try:
         deadline = time.monotonic() + 120

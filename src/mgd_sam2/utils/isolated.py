@@ -40,21 +40,33 @@ def run_isolated(function: Callable[..., Any], *args: Any) -> Any:
 
 
 END_GRACE_S = 10.0  # an orphaned fresh process's time to unwind (remove its temporary files) before it is ended
+ORPHANED_SIGNAL = signal.SIGUSR1  # its own signal: SIGINT may be ignored (inherited by a job started in background)
+
+
+class OrphanedError(BaseException):
+    """Raised in a fresh process's main thread when its parent died: not an Exception, so nothing catches it but
+    the ``with`` blocks and ``finally`` clauses it unwinds."""
 
 
 def watch_parent(parent: int) -> None:
-    """In a fresh process, before it takes its task: `end_with_parent` of process ``parent``, in a thread."""
+    """In a fresh process's main thread, before it takes its task: ORPHANED_SIGNAL raises OrphanedError, and
+    `end_with_parent` of process ``parent`` runs in a thread."""
+
+    def orphaned(signum: int, frame: object) -> None:
+        raise OrphanedError(f"process {parent}, which started this one, died")
+
+    signal.signal(ORPHANED_SIGNAL, orphaned)
     threading.Thread(target=end_with_parent, args=(parent,), daemon=True, name="end-with-parent").start()
 
 
 def end_with_parent(parent: int, every_s: float = 0.5) -> None:
     """Wait while process ``parent`` is this process's parent; once it died (a process is given another parent
-    then) and no one waits for this one's result, send the main thread SIGINT (KeyboardInterrupt), so that its
+    then) and no one waits for this one's result, send the main thread ORPHANED_SIGNAL (OrphanedError), so that its
     ``with`` blocks clean up, and end the process END_GRACE_S later whatever it does (``os._exit``: no lock of it
-    matters any more; the main thread may be in a long call that only notices the interrupt when it returns)."""
+    matters any more; the main thread may be in a long call that only notices the signal when it returns)."""
     while os.getppid() == parent:
         time.sleep(every_s)
-    signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)  # also wakes a sleep or a wait
+    signal.pthread_kill(threading.main_thread().ident, ORPHANED_SIGNAL)  # also wakes a sleep or a wait
     time.sleep(END_GRACE_S)
     os._exit(1)
 
