@@ -16,7 +16,6 @@ import io
 import json
 import re
 import shlex
-import statistics
 from pathlib import Path
 
 import numpy as np
@@ -659,8 +658,9 @@ def test_the_balanced_zen4_run_reads_as_its_json() -> None:
     orders = measured["interleaved"]["orders"]
     assert orders == [round_order(len(runs), r) for r in range(12)]
     assert all(len(run["latencies_ms"]) == 12 for run in runs.values())
-    times = {order.index(index) for index in range(len(runs)) for order in orders}
-    counts = {sum(order[place] == index for order in orders) for index in range(len(runs)) for place in times}
+    counts = {
+        sum(order[place] == index for order in orders) for index in range(len(runs)) for place in range(len(runs))
+    }
     assert counts == {2, 3} and "each configuration took each place two or three times" in page
     assert f"the one process peaked at {measured['interleaved']['peak_host_memory_mb'] / 1024:.1f} GiB" in page
     morning = interleaved_run("speed_amd_epyc_zen4_model17_tokens", 10)[1]
@@ -670,12 +670,8 @@ def test_the_balanced_zen4_run_reads_as_its_json() -> None:
         f"{before['openvino-int8', 'bf16-mixed']:.3f} in the morning's run, PyTorch fp32's "
         f"{base['latency_ms_p50'] / 1000:.2f} s against {before['torch', '32-true']:.2f}. {the_others(runs)}."
     ) in page
-    spread = {}
-    for index, run in enumerate(measured["speed"]):
-        places = [[latency for order, latency in zip(orders, run["latencies_ms"], strict=True) if order[p] == index]
-                  for p in range(len(runs))]  # fmt: skip
-        medians = [statistics.median(place) for place in places]
-        spread[run["backend"], run["precision"]] = max(medians) / min(medians) - 1
+    by_place = {key: docs_hooks().by_place(measured, run) for key, run in runs.items()}  # tested on its own above
+    spread = {key: max(medians) / min(medians) - 1 for key, medians in by_place.items()}
     widest = max(spread, key=spread.get)
     assert widest == ("onnx-int8", "32-true")
     assert f"differ by {spread[widest]:.1%} at most (ONNX Runtime int8's)".replace("%", " %") in page

@@ -553,9 +553,9 @@ def unbalanced_note(count: int, rounds: int) -> str | None:
     from mgd_sam2.benchmark.speed import balanced_period
 
     period = balanced_period(count)
-    if rounds % period == 0:
-        return None
     extra = rounds % period
+    if not extra:
+        return None
     short = "they are less than one" if rounds < period else f"the last {extra} repeat the first {extra} of a"
     return (
         f"note: {rounds} rounds are not a whole number of the balanced order's period ({period} rounds for {count} "
