@@ -298,6 +298,33 @@ def test_interleaved_speed_takes_turns_and_pairs_each_round_with_the_first(monke
     assert second["sigmoid_diff_vs_fp32"] == 0.0  # torch fp32 eager: its own reference
 
 
+def test_interleaved_rows_of_one_network_and_batch_share_one_fp32_reference(monkeypatch) -> None:
+    """The drift of every interleaved row is measured from torch fp32 eager's own last pass where that row is among
+    them (no reference pass for its batch size) and from one reference pass per other batch size, with the values
+    a reference pass of each row's own gives."""
+    from mgd_sam2.benchmark import speed
+
+    computed: list[int] = []
+    drift = speed.sigmoid_drift
+
+    def counting(model, views, logits, config, references=None):
+        before = dict(references or {})
+        value = drift(model, views, logits, config, references)
+        computed.extend(config.batch for key in (references or {}) if key not in before)
+        fresh = drift(model, views, logits, config)  # its own reference pass
+        assert value == pytest.approx(fresh, rel=0, abs=1e-6), config  # fp32 probabilities: a few ulp (1.2e-7) apart
+        return value
+
+    monkeypatch.setattr(speed, "sigmoid_drift", counting)
+    bf16 = {"precision": "bf16-mixed", "iters": 1, "warmup": 0}
+    configs = [SpeedConfig("micro", iters=1, warmup=0), SpeedConfig("micro", **bf16),
+               SpeedConfig("micro", batch=2, **bf16), SpeedConfig("micro", batch=2, **bf16)]  # fmt: skip
+    rows = speed.measure_interleaved(configs)["rows"]
+    assert computed == [2]  # batch 1: torch fp32's pass; batch 2: one reference pass for both rows
+    assert rows[0]["sigmoid_diff_vs_fp32"] == 0.0 and all(row["sigmoid_diff_vs_fp32"] > 0 for row in rows[1:])
+    assert rows[2]["sigmoid_diff_vs_fp32"] == rows[3]["sigmoid_diff_vs_fp32"]
+
+
 def test_benchmark_speed_interleave_writes_the_paired_speedups(tmp_path: Path) -> None:
     argv = ["benchmark", "speed", "--preset", "micro", "--batch", "1,2", "--iters", "2", "--interleave"]
     assert main([*argv, "--json", str(tmp_path / "s.json")]) == 0
@@ -369,6 +396,7 @@ def test_interleaving_is_refused_in_one_wording_before_anything_runs(capsys) -> 
     assert interleave_refusal(configs) is not None and str(raised.value) == interleave_refusal(configs)
     assert interleave_refusal([SpeedConfig("micro", iters=2), SpeedConfig("micro", iters=3)]) is not None
     assert interleave_refusal([SpeedConfig("micro"), SpeedConfig("micro", batch=2)]) is None
+    assert interleave_refusal([SpeedConfig("micro"), SpeedConfig("micro", device="cuda")]) is not None
     assert main(["benchmark", "speed", "--preset", "micro", "--interleave", "--train"]) == 1
     assert f"benchmark speed --interleave: {interleave_refusal(configs)}" in capsys.readouterr().err
 

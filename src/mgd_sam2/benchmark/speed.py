@@ -21,11 +21,17 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from mgd_sam2.inference.cpu_kind import NO_ONNX_RUNTIME_SWITCH, describe_isa_limits
+
+if TYPE_CHECKING:
+    import torch
+
+    from mgd_sam2.models.multi_view import Views
+    from mgd_sam2.models.network import MGDSAM2
 
 SPEED_BACKENDS = ("torch", "onnx", "onnx-int8", "openvino", "openvino-int8")
 
@@ -114,7 +120,9 @@ def pass_autocast(config: SpeedConfig, exported: ExportedFiles | None):
     return torch.autocast(torch.device(config.device).type, dtype=torch.bfloat16, enabled=bf16)
 
 
-def prepare(config: SpeedConfig, folder: Path, networks: dict | None = None) -> Runner:
+def prepare(
+    config: SpeedConfig, folder: Path, networks: dict[tuple[RandomNetwork, torch.device], MGDSAM2] | None = None
+) -> Runner:
     """Build ``config``'s network and input, export it into ``folder`` for an exported backend, and return its
     pass. ``networks``, where given, holds the networks already built for inference, one per source and device, so
     that configurations timed in one process share them (weights are not changed by an inference pass)."""
@@ -174,8 +182,16 @@ def timed(step: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, out
 
 
-def row(runner: Runner, latencies: list[float], warmup_s: float, logits, memory: dict[str, float | None]) -> dict:
-    """One configuration's results (``latencies``: seconds of its timed passes; ``memory``: its peaks)."""
+def row(
+    runner: Runner,
+    latencies: list[float],
+    warmup_s: float,
+    logits,
+    memory: dict[str, float | None],
+    references: dict[tuple[int, int], Any] | None = None,
+) -> dict:
+    """One configuration's results (``latencies``: seconds of its timed passes; ``memory``: its peaks;
+    ``references``: the fp32 reference logits already computed, `sigmoid_drift`'s)."""
     import torch
 
     from mgd_sam2.models.summary import parameter_counts
@@ -192,7 +208,9 @@ def row(runner: Runner, latencies: list[float], warmup_s: float, logits, memory:
         "throughput_img_s": float(config.batch * 1000 / latencies_ms.mean()),
         "warmup_s": warmup_s,
         "prepare_s": runner.prepare_s,
-        "sigmoid_diff_vs_fp32": None if config.train else sigmoid_drift(runner.model, runner.views, logits, config),
+        "sigmoid_diff_vs_fp32": None
+        if config.train
+        else sigmoid_drift(runner.model, runner.views, logits, config, references),
         **memory,
         "params_total": counts["total"],
         "params_trainable": counts["trainable"],
@@ -240,6 +258,8 @@ def interleave_refusal(configs: list[SpeedConfig]) -> str | None:
         return "interleaved passes time inference, without --train and --profile"
     if len({config.iters for config in configs}) != 1:
         return "interleaved configurations take the same number of rounds (--iters)"
+    if len({config.device for config in configs}) != 1:
+        return "interleaved configurations run on one device (--device)"
     return None
 
 
@@ -266,7 +286,8 @@ def measure_interleaved(configs: list[SpeedConfig]) -> dict[str, Any]:
     configuration's time per image over its own in the same round (pass times over batch sizes), and
     ``latencies_ms``, its passes round by round. The host memory peak is the one process's, for all rows together
     (``{"rows": [...], "rounds", "orders", "peak_host_memory_mb", "peak_gpu_memory_mb"}``); each row's export peak
-    is its steps' own, as in `measure`."""
+    is its steps' own, as in `measure`. Rows of one network and batch size share one fp32 reference for their
+    drift: torch fp32 eager's last pass where it is among them, else one reference pass."""
     import torch
 
     refusal = interleave_refusal(configs)
@@ -292,8 +313,10 @@ def measure_interleaved(configs: list[SpeedConfig]) -> dict[str, Any]:
                     seconds, logits[index] = timed(runners[index].step)
                     latencies[index].append(seconds)
             gpu_peak_mb = torch.cuda.max_memory_allocated(device) / 2**20 if cuda else None  # before the references
+        references = {reference_key(runner.model, runner.config): out.float()
+                      for runner, out in zip(runners, logits, strict=True) if is_reference(runner.config)}  # fmt: skip
         rows = [
-            {**row(runner, times, warmup, out, interleaved_memory(runner)), "parts_s": {}, "kernels_s": {},
+            {**row(runner, times, warmup, out, interleaved_memory(runner), references), "parts_s": {}, "kernels_s": {},
              "paired_speedup_vs_first": float(np.median(np.array(latencies[0]) / np.array(times)
                                                         * runner.config.batch / configs[0].batch)),
              "latencies_ms": [seconds * 1000 for seconds in times]}
@@ -313,15 +336,32 @@ def interleaved_memory(runner: Runner) -> dict[str, float | None]:
     return {"peak_gpu_memory_mb": None, "peak_host_memory_mb": None, "export_peak_memory_mb": runner.export_peak_mb}
 
 
-def sigmoid_drift(model, views, logits, config: SpeedConfig) -> float:
+def is_reference(config: SpeedConfig) -> bool:
+    """Whether ``config`` is the torch fp32 eager pass that every drift is measured from."""
+    return config.backend == "torch" and config.precision == "32-true" and not config.compile and not config.train
+
+
+def reference_key(model, config: SpeedConfig) -> tuple[int, int]:
+    """What a reference pass depends on: the network and the batch size (`prepare`'s input is seeded from them)."""
+    return id(model), config.batch
+
+
+def sigmoid_drift(
+    model, views, logits, config: SpeedConfig, references: dict[tuple[int, int], Any] | None = None
+) -> float:
     """Mean absolute difference of this configuration's probabilities from those of the torch fp32 eager pass on
-    the same input (0 for that configuration itself): what its speed costs in accuracy."""
+    the same input (0 for that configuration itself): what its speed costs in accuracy. ``references`` (by
+    `reference_key`) holds reference logits already computed, and keeps the one this computes."""
     import torch
 
-    if config.backend == "torch" and config.precision == "32-true" and not config.compile:
+    if is_reference(config):
         return 0.0
-    with torch.inference_mode():
-        reference = model(views).logits.float()
+    references = {} if references is None else references
+    key = reference_key(model, config)
+    if key not in references:
+        with torch.inference_mode():
+            references[key] = model(views).logits.float()
+    reference = references[key]
     return float((logits.float().to(reference.device).sigmoid() - reference.sigmoid()).abs().mean())
 
 
@@ -375,7 +415,7 @@ def noise_images(folder: Path, count: int, side: int = 256) -> list[Path]:
 
 
 def profile_parts(
-    model, views, exported: ExportedFiles | None, passes: int, device
+    model: MGDSAM2, views: Views, exported: ExportedFiles | None, passes: int, device: torch.device
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Seconds per image of each network part (benchmark/profile.py), pre- and post-processing; and of each kernel
     for the exported backends (none for PyTorch, whose parts are timed by module hooks)."""
