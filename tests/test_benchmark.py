@@ -325,6 +325,22 @@ def test_interleaved_rows_of_one_network_and_batch_share_one_fp32_reference(monk
     assert rows[2]["sigmoid_diff_vs_fp32"] == rows[3]["sigmoid_diff_vs_fp32"]
 
 
+@pytest.mark.slow
+def test_a_compiled_configuration_interleaves_with_eager_on_one_network() -> None:
+    """``--compile`` beside eager in one interleaved process: the compiled network is the eager one's (torch.compile
+    wraps it), compilation happens in its warm-up, and its probabilities match eager fp32's to fp32 rounding."""
+    from mgd_sam2.benchmark import speed
+
+    eager, compiled = SpeedConfig("micro", iters=2), SpeedConfig("micro", compile=True, iters=2)
+    result = speed.measure_interleaved([eager, compiled])
+    first, second = result["rows"]
+    assert (first["compile"], second["compile"]) == (False, True) and result["orders"] == [[0, 1], [1, 0]]
+    assert second["warmup_s"] > max(second["latencies_ms"]) / 1000  # the warm-up compiled it
+    assert second["paired_speedup_vs_first"] > 0
+    # fp32 sums reordered by fusion: relative rounding of ~K·2^-24 per logit; a bf16 pass drifts ~1e-3 here
+    assert 0 <= second["sigmoid_diff_vs_fp32"] < 1e-5
+
+
 def test_benchmark_speed_interleave_writes_the_paired_speedups(tmp_path: Path) -> None:
     argv = ["benchmark", "speed", "--preset", "micro", "--batch", "1,2", "--iters", "2", "--interleave"]
     assert main([*argv, "--json", str(tmp_path / "s.json")]) == 0
