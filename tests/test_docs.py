@@ -16,6 +16,7 @@ import io
 import json
 import re
 import shlex
+import statistics
 from pathlib import Path
 
 import numpy as np
@@ -231,6 +232,7 @@ def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table()
         "speed_amd_epyc_zen4_model17_tokens",
         "kernels_amd_epyc_zen4_model17",
         "speed_amd_epyc_zen4_model17_balanced",
+        "speed_amd_epyc_zen4_model17_period",
     } <= markers
     for name in markers:
         assert "*Measured by `" in hooks.measured_table(name)
@@ -633,17 +635,21 @@ def test_the_second_zen4_run_with_the_token_products_reads_as_its_json() -> None
     ) in page
     assert f"{the_others(runs)}. 8× of this run's PyTorch fp32 would be {base['latency_ms_p50'] / 8000:.2f} s" in page
     balanced = interleaved_run("speed_amd_epyc_zen4_model17_balanced", 12)
-    pairs = ((balanced[3], balanced[2]), (fastest, base))  # (fastest, torch fp32): the balanced run's, this one's
+    period = interleaved_run("speed_amd_epyc_zen4_model17_period", 10)
+    # (fastest, torch fp32): this run's, the balanced run's, the whole period's
+    pairs = ((fastest, base), (balanced[3], balanced[2]), (period[3], period[2]))
     claims = [f"{run['paired_speedup_vs_first']:.1f}" for run, _ in pairs]
     throughputs = [f"{run['throughput_img_s'] / torch['throughput_img_s']:.1f}" for run, torch in pairs]
+    assert min(claims) == claims[1] and max(claims) == claims[0] == claims[2]
     assert (
-        f"it gives 6.1 times the throughput in one run, and {claims[0]} to {claims[1]} times in paired passes "
-        "interleaved with PyTorch's (two runs of `benchmark speed --interleave` with the export's token products, "
-        f"the {claims[0]} in a balanced turn order; {throughputs[0]} and {throughputs[1]} times in their throughput)"
+        f"it gives 6.1 times the throughput in one run, and {claims[1]} to {claims[0]} times in paired passes "
+        "interleaved with PyTorch's (three runs of `benchmark speed --interleave` with the export's token products, "
+        f"the {claims[1]} and the last {claims[2]} in a balanced turn order; {throughputs[1]}, {throughputs[0]} and "
+        f"{throughputs[2]} times in their throughput)"
     ) in readme
     assert (
-        f"{claims[1]}× and {claims[0]}× there in passes interleaved with PyTorch's with the token products, the "
-        "second in a balanced order"
+        f"{claims[0]}×, {claims[1]}× and {claims[2]}× there in passes interleaved with PyTorch's with the token "
+        "products, the last two in a balanced order"
     ) in page
 
 
@@ -684,6 +690,39 @@ def test_the_balanced_zen4_run_reads_as_its_json() -> None:
     assert f"PyTorch fp32 took {first} s in the first round and {low} to {high} s in the others" in page
     first, low, high = first_and_others(fastest)
     assert f"OpenVINO int8 in bf16 {first} s and then {low} to {high} s" in page
+
+
+def test_the_whole_period_zen4_run_reads_as_its_json() -> None:
+    """The model-17 Zen 4's interleaved run over one whole period of the Williams design: each place twice, its
+    drifts (from the shared fp32 reference) equal to the noon run's (one reference pass per row), and every figure of
+    its paragraph, the slow first rounds and the paired speed-up without them included, its JSON's."""
+    from mgd_sam2.benchmark.speed import balanced_period, round_order
+
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    measured, runs, base, fastest = interleaved_run("speed_amd_epyc_zen4_model17_period", 10)
+    assert "commit 3e7f17a" in measured["machine"] and balanced_period(len(runs)) == 10
+    orders = measured["interleaved"]["orders"]
+    assert orders == [round_order(len(runs), r) for r in range(10)]
+    assert {sum(order[place] == i for order in orders) for i in range(len(runs)) for place in range(len(runs))} == {2}
+    assert "each configuration took each place twice" in page
+    noon = interleaved_run("speed_amd_epyc_zen4_model17_balanced", 12)[1]
+    assert all(run["sigmoid_diff_vs_fp32"] == noon[key]["sigmoid_diff_vs_fp32"] for key, run in runs.items())
+    assert f"the one process peaked at {measured['interleaved']['peak_host_memory_mb'] / 1024:.1f} GiB" in page
+    before = {key: run["latency_ms_p50"] / 1000 for key, run in noon.items()}
+    assert (
+        f"{in_turns(runs)}, its pass {fastest['latency_ms_p50'] / 1000:.3f} s against "
+        f"{before['openvino-int8', 'bf16-mixed']:.3f} at noon, PyTorch fp32's {base['latency_ms_p50'] / 1000:.2f} s "
+        f"against {before['torch', '32-true']:.2f}. {the_others(runs)}."
+    ) in page
+    torch_s = [latency / 1000 for latency in base["latencies_ms"]]
+    ratios = [t / f for t, f in zip(base["latencies_ms"], fastest["latencies_ms"], strict=True)]
+    medians = docs_hooks().by_place(measured, base)
+    assert (
+        f"PyTorch fp32 took {torch_s[0]:.2f} and {torch_s[1]:.2f} s in the first two rounds and {min(torch_s[2:]):.2f} "
+        f"to {max(torch_s[2:]):.2f} s in the others, so its medians by place (of two passes each) differ by "
+        f"{max(medians) / min(medians) - 1:.0%}; the fastest path's pairs of those two rounds gave {ratios[0]:.2f} "
+        f"and {ratios[1]:.2f} times, and without them its paired speed-up is {statistics.median(ratios[2:]):.2f} times"
+    ).replace("%", " %") in page
 
 
 def test_the_second_zen4_ceiling_reads_as_its_json() -> None:
