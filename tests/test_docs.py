@@ -600,6 +600,34 @@ def the_others(runs: dict) -> str:
     )
 
 
+def balanced_run(name: str, rounds: int, commit: str) -> tuple[dict, dict, dict, dict, set[int]]:
+    """`interleaved_run` of a run in the Williams order, checked: measured at ``commit``, its orders round_order's,
+    every configuration timed every round, its process's peak on the page; adds how often each configuration took
+    each place (the set of those counts)."""
+    from mgd_sam2.benchmark.speed import round_order
+
+    measured, runs, base, fastest = interleaved_run(name, rounds)
+    assert f"commit {commit}" in measured["machine"]
+    orders = measured["interleaved"]["orders"]
+    assert orders == [round_order(len(runs), r) for r in range(rounds)]
+    assert all(len(run["latencies_ms"]) == rounds for run in runs.values())
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    assert f"the one process peaked at {measured['interleaved']['peak_host_memory_mb'] / 1024:.1f} GiB" in page
+    places = range(len(runs))
+    return measured, runs, base, fastest, {sum(order[p] == i for order in orders) for i in places for p in places}
+
+
+def against(runs: dict, earlier: dict, when: str) -> str:
+    """An interleaved run's opening sentences, its fastest pass and PyTorch fp32's set against an ``earlier`` run's."""
+    before = {key: run["latency_ms_p50"] / 1000 for key, run in earlier.items()}
+    base, fastest = runs["torch", "32-true"], runs["openvino-int8", "bf16-mixed"]
+    return (
+        f"{in_turns(runs)}, its pass {fastest['latency_ms_p50'] / 1000:.3f} s against "
+        f"{before['openvino-int8', 'bf16-mixed']:.3f} {when}, PyTorch fp32's {base['latency_ms_p50'] / 1000:.2f} s "
+        f"against {before['torch', '32-true']:.2f}. {the_others(runs)}."
+    )
+
+
 def test_the_second_zen4_interleaved_run_reads_as_its_json() -> None:
     """The model-17 Zen 4's interleaved run: the page's ratios and times are its JSON's, and against the same
     machine's table they are what the page says."""
@@ -656,26 +684,11 @@ def test_the_second_zen4_run_with_the_token_products_reads_as_its_json() -> None
 def test_the_balanced_zen4_run_reads_as_its_json() -> None:
     """The model-17 Zen 4's interleaved run in a Williams design: its orders are round_order's, every figure of its
     paragraph (paired speed-ups, the spread by place, the first round against the others) is its JSON's."""
-    from mgd_sam2.benchmark.speed import round_order
-
     page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
-    measured, runs, base, fastest = interleaved_run("speed_amd_epyc_zen4_model17_balanced", 12)
-    assert "commit 0ce5dfb" in measured["machine"]
-    orders = measured["interleaved"]["orders"]
-    assert orders == [round_order(len(runs), r) for r in range(12)]
-    assert all(len(run["latencies_ms"]) == 12 for run in runs.values())
-    counts = {
-        sum(order[place] == index for order in orders) for index in range(len(runs)) for place in range(len(runs))
-    }
+    measured, runs, base, fastest, counts = balanced_run("speed_amd_epyc_zen4_model17_balanced", 12, "0ce5dfb")
     assert counts == {2, 3} and "each configuration took each place two or three times" in page
-    assert f"the one process peaked at {measured['interleaved']['peak_host_memory_mb'] / 1024:.1f} GiB" in page
     morning = interleaved_run("speed_amd_epyc_zen4_model17_tokens", 10)[1]
-    before = {key: run["latency_ms_p50"] / 1000 for key, run in morning.items()}
-    assert (
-        f"{in_turns(runs)}, its pass {fastest['latency_ms_p50'] / 1000:.3f} s against "
-        f"{before['openvino-int8', 'bf16-mixed']:.3f} in the morning's run, PyTorch fp32's "
-        f"{base['latency_ms_p50'] / 1000:.2f} s against {before['torch', '32-true']:.2f}. {the_others(runs)}."
-    ) in page
+    assert against(runs, morning, "in the morning's run") in page
     by_place = {key: docs_hooks().by_place(measured, run) for key, run in runs.items()}  # tested on its own above
     spread = {key: max(medians) / min(medians) - 1 for key, medians in by_place.items()}
     widest = max(spread, key=spread.get)
@@ -696,24 +709,14 @@ def test_the_whole_period_zen4_run_reads_as_its_json() -> None:
     """The model-17 Zen 4's interleaved run over one whole period of the Williams design: each place twice, its
     drifts (from the shared fp32 reference) equal to the noon run's (one reference pass per row), and every figure of
     its paragraph, the slow first rounds and the paired speed-up without them included, its JSON's."""
-    from mgd_sam2.benchmark.speed import balanced_period, round_order
+    from mgd_sam2.benchmark.speed import balanced_period
 
     page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
-    measured, runs, base, fastest = interleaved_run("speed_amd_epyc_zen4_model17_period", 10)
-    assert "commit 3e7f17a" in measured["machine"] and balanced_period(len(runs)) == 10
-    orders = measured["interleaved"]["orders"]
-    assert orders == [round_order(len(runs), r) for r in range(10)]
-    assert {sum(order[place] == i for order in orders) for i in range(len(runs)) for place in range(len(runs))} == {2}
-    assert "each configuration took each place twice" in page
+    measured, runs, base, fastest, counts = balanced_run("speed_amd_epyc_zen4_model17_period", 10, "3e7f17a")
+    assert balanced_period(len(runs)) == 10 and counts == {2} and "each configuration took each place twice" in page
     noon = interleaved_run("speed_amd_epyc_zen4_model17_balanced", 12)[1]
     assert all(run["sigmoid_diff_vs_fp32"] == noon[key]["sigmoid_diff_vs_fp32"] for key, run in runs.items())
-    assert f"the one process peaked at {measured['interleaved']['peak_host_memory_mb'] / 1024:.1f} GiB" in page
-    before = {key: run["latency_ms_p50"] / 1000 for key, run in noon.items()}
-    assert (
-        f"{in_turns(runs)}, its pass {fastest['latency_ms_p50'] / 1000:.3f} s against "
-        f"{before['openvino-int8', 'bf16-mixed']:.3f} at noon, PyTorch fp32's {base['latency_ms_p50'] / 1000:.2f} s "
-        f"against {before['torch', '32-true']:.2f}. {the_others(runs)}."
-    ) in page
+    assert against(runs, noon, "at noon") in page
     torch_s = [latency / 1000 for latency in base["latencies_ms"]]
     ratios = [t / f for t, f in zip(base["latencies_ms"], fastest["latencies_ms"], strict=True)]
     medians = docs_hooks().by_place(measured, base)
