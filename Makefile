@@ -65,7 +65,7 @@ docs: $(DOCS_STAMP) ## build the documentation site into site/ (--strict: broken
 docs-serve: $(DOCS_STAMP) ## serve the documentation site on http://127.0.0.1:8000, rebuilt on every change
 	cd $(ROOT) && NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve
 
-demo: $(STAMP) ## main job on the embedded synthetic dataset: synth -> train -> evaluate -> predict (CPU; DEMO_ARGS=... for options)
+demo: $(STAMP) ## main job on the embedded synthetic dataset: synth -> test untrained -> train -> test -> baseline -> report (CPU; DEMO_ARGS=... for options)
 	$(CLI) demo $(DEMO_ARGS)
 
 app: $(STAMP) ## the cut-out web page on http://127.0.0.1:7860 (CKPT=... ; default: the demo's trained checkpoint)

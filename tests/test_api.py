@@ -244,6 +244,29 @@ def test_each_metric_called_the_torchmetrics_way_equals_the_evaluator() -> None:
     )
 
 
+def test_a_metric_takes_a_batch_as_its_images_one_by_one() -> None:
+    """``Metric()(preds, target)`` with (N, H, W) tensors (GT as 0/1 floats) scores each image as an (H, W) call
+    with a bool GT does, exactly (python-api.md, the ``update`` docstring)."""
+    from mgd_sam2.metrics.sod import METRIC_CLASSES
+
+    stems = sorted(path.stem for path in (FIXTURE / "masks").glob("*.png"))[:3]
+    gts = [read_mask(FIXTURE / "masks" / f"{stem}.png") for stem in stems]
+    preds = [np.asarray(Image.open(FIXTURE / "preds" / f"{stem}.png").convert("L")) for stem in stems]
+    height, width = min(gt.shape[0] for gt in gts), min(gt.shape[1] for gt in gts)
+    gts, preds = [gt[:height, :width] > 128 for gt in gts], [pred[:height, :width].copy() for pred in preds]
+    batch_preds, batch_gts = torch.from_numpy(np.stack(preds)), torch.from_numpy(np.stack(gts)).float()
+    assert batch_preds.shape == (3, height, width) and set(batch_gts.unique().tolist()) == {0.0, 1.0}
+    for name, cls in METRIC_CLASSES.items():
+        options = {"skeleton_cache": False} if name == "HCE" else {}
+        batched, single = cls(**options), cls(**options)
+        batched(batch_preds, batch_gts)
+        for pred, gt in zip(preds, gts, strict=True):
+            single(torch.from_numpy(pred), torch.from_numpy(gt))
+        assert int(batched.count) == 3
+        for key, value in single.compute().items():
+            torch.testing.assert_close(batched.compute()[key], value, rtol=0, atol=0, msg=f"{name}/{key}")
+
+
 def test_the_readme_python_quick_start_runs_as_written(overfit_run, inputs: Path, tmp_path: Path, monkeypatch) -> None:
     import re
     import shutil

@@ -15,16 +15,36 @@ from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
-@pytest.fixture(scope="module")
-def sam2_tiny(tmp_path_factory):
-    """A SAM2.1 tiny model built by the sam2 package itself (random weights) and its checkpoint in Meta's format."""
+def sam2_model(config: str, path: Path) -> torch.nn.Module:
+    """A SAM2 model built by the sam2 package itself from its ``config`` (random weights), saved to ``path`` in
+    Meta's checkpoint format."""
     from sam2.build_sam import build_sam2
 
     torch.manual_seed(0)
-    reference = build_sam2("configs/sam2.1/sam2.1_hiera_t.yaml", ckpt_path=None, device="cpu", mode="eval")
-    path = tmp_path_factory.mktemp("sam2") / "sam2.1_hiera_tiny.pt"
+    reference = build_sam2(config, ckpt_path=None, device="cpu", mode="eval")
     torch.save({"model": reference.state_dict()}, path)
-    return reference, path
+    return reference
+
+
+@pytest.fixture(scope="module")
+def sam2_tiny(tmp_path_factory):
+    """SAM2.1 tiny (random weights) and its checkpoint."""
+    path = tmp_path_factory.mktemp("sam2") / "sam2.1_hiera_tiny.pt"
+    return sam2_model("configs/sam2.1/sam2.1_hiera_t.yaml", path), path
+
+
+def assert_encoder_matches(reference: torch.nn.Module, model: MGDSAM2) -> None:
+    """Our encoder without adapters gives sam2's image encoder's features."""
+    reference.image_encoder.neck.fpn_interp_model = (
+        model.encoder.neck.fpn_interp_model
+    )  # presets.py: bilinear, as released
+    views = torch.randn(2, 3, 256, 256)
+    with torch.no_grad():
+        expected = reference.image_encoder(views)["backbone_fpn"]
+        features = model.encoder(views)
+    assert len(features) == len(expected) == 3
+    for mine, theirs in zip(features, expected, strict=True):
+        torch.testing.assert_close(mine, theirs, atol=FP32_KERNELS, rtol=0)  # other memory layouts: other kernels
 
 
 def test_sam2_checkpoint_loads_and_encoder_matches_sam2(sam2_tiny) -> None:
@@ -50,16 +70,18 @@ def test_sam2_checkpoint_loads_and_encoder_matches_sam2(sam2_tiny) -> None:
         ("image_encoder.neck.convs.3.conv.weight", "encoder.neck.convs.3.conv.weight"),
     ]:
         assert torch.equal(reference_state[theirs], ours[mine]), mine
-    reference.image_encoder.neck.fpn_interp_model = (
-        model.encoder.neck.fpn_interp_model
-    )  # presets.py: bilinear, as released
-    views = torch.randn(2, 3, 256, 256)
-    with torch.no_grad():
-        expected = reference.image_encoder(views)["backbone_fpn"]
-        features = model.encoder(views)
-    assert len(features) == len(expected) == 3
-    for mine, theirs in zip(features, expected, strict=True):
-        torch.testing.assert_close(mine, theirs, atol=FP32_KERNELS, rtol=0)  # other memory layouts: other kernels
+    assert_encoder_matches(reference, model)
+
+
+def test_an_older_sam2_checkpoint_loads_too(sam2_tiny, tmp_path: Path) -> None:
+    """checkpoints/README.md: SAM2 (not 2.1) files, sam2_hiera_*.pt, fill the same tensors as SAM2.1's."""
+    path = tmp_path / "sam2_hiera_tiny.pt"
+    reference = sam2_model("configs/sam2/sam2_hiera_t.yaml", path)
+    model = MGDSAM2(NetworkConfig(preset="tiny", use_adapters=False)).eval()
+    report = load_pretrained(model, path)
+    newer = load_pretrained(MGDSAM2(NetworkConfig(preset="tiny", use_adapters=False)), sam2_tiny[1])
+    assert (report.missing, report.reinitialised) == (newer.missing, newer.reinitialised)
+    assert_encoder_matches(reference, model)
 
 
 def test_model_load_lists_every_key_by_name(sam2_tiny, capsys) -> None:

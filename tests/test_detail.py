@@ -23,6 +23,7 @@ from mgd_sam2.inference.maps import to_uint8_maps
 from mgd_sam2.inference.refine import axis_parts, axis_windows, crop_plan, detail_map, uncertain_band
 from mgd_sam2.inference.segmenter import InferenceSettings
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
+from mgd_sam2.utils.progress import progress_bar
 
 SIZE = 64  # the fake backends' input side
 
@@ -208,12 +209,24 @@ def test_detail_in_batches_and_with_tta(micro: Segmenter) -> None:
     assert len(backend.sides) == 6 * (1 + 3 * 3)  # the plain pass and each tile: flip x 3 scales
 
 
-def test_predict_files_shows_tiles_inside_its_progress_bar(tmp_path: Path) -> None:
+def test_predict_files_shows_tiles_inside_its_progress_bar(tmp_path: Path, monkeypatch) -> None:
+    """prediction.md: images of PROGRESS_PARTS (8) tiles or more get their own progress line, inside predict's."""
+    import mgd_sam2.inference.refine as refine
+
+    shown = []
+
+    def recorded(total: int, label: str, show: bool = True):
+        shown.append((total, show))
+        return progress_bar(total, label, show)
+
+    monkeypatch.setattr(refine, "progress_bar", recorded)
     path = tmp_path / "large.png"
     Image.fromarray(np.full((400, 600, 3), 90, np.uint8)).save(path)
-    segmenter = fake_segmenter(FakeBackend(constant=0.2), "tiles", 4)
-    writer = segmenter.predict_files([path], segmenter.writer(tmp_path / "out"), show=True)  # 16 tiles: a line
-    assert writer.failures == [] and (tmp_path / "out" / "large.png").is_file()
+    for zoom in (2, 3, 4):
+        segmenter = fake_segmenter(FakeBackend(constant=0.2), "tiles", zoom)
+        writer = segmenter.predict_files([path], segmenter.writer(tmp_path / f"out{zoom}"), show=True)
+        assert writer.failures == [] and (tmp_path / f"out{zoom}" / "large.png").is_file()
+    assert refine.PROGRESS_PARTS == 8 and shown == [(4, False), (9, True), (16, True)]
 
 
 def test_detail_settings_are_checked_and_recorded() -> None:

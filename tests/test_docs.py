@@ -25,7 +25,7 @@ import pytest
 from mgd_sam2.cli import COMMANDS, LIGHTNING_COMMANDS, subcommand_parser, uses_config
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", ROOT / "checkpoints/README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(?:bash|sh|shell|console)\n(.*?)^```", re.S | re.M)
 
 
@@ -157,6 +157,19 @@ def test_cli_reference_covers_every_subcommand(monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(ValueError):
         subcommand_parser("fit")
     assert isinstance(subcommand_parser("evaluate"), argparse.ArgumentParser)
+
+
+def test_the_sam2_sizes_are_the_sam2_packages_models() -> None:
+    """The README's Weights table: each SAM2.1 size's parameters, counted on the model sam2 builds from its config."""
+    from sam2.build_sam import build_sam2
+
+    readme = (ROOT / "README.md").read_text()
+    rows = re.findall(r"`checkpoints/sam2\.1_hiera_(\w+)\.pt` \| ([\d.]+) M", readme)
+    configs = {"tiny": "t", "small": "s", "base_plus": "b+", "large": "l"}
+    assert [size for size, _ in rows] == list(configs)
+    for size, shown in rows:
+        model = build_sam2(f"configs/sam2.1/sam2.1_hiera_{configs[size]}.yaml", ckpt_path=None, device="meta")
+        assert f"{sum(parameter.numel() for parameter in model.parameters()) / 1e6:.2f}" == shown, size
 
 
 def test_python_quick_start_is_the_tested_one() -> None:

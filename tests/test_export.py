@@ -241,6 +241,31 @@ def test_the_openvino_backend_writes_the_masks_pytorch_writes(
     assert_within_quantized_bounds(tmp_path / "bf16", tmp_path / "torch", split.mask_dir)
 
 
+def test_detail_modes_run_through_the_exports(
+    exported: dict[str, Path], overfit_run: OverfitRun, tmp_path: Path, monkeypatch
+) -> None:
+    """prediction.md: the detail modes work with the ONNX and OpenVINO exports, their parts fed at the export's input
+    size (tiles here; crop's one part runs the same code, and guided runs none). Their masks are PyTorch's within a
+    quantized path's bounds, not fp32's: the parts a mode runs follow thresholds of the plain logits, which fp32
+    rounding can move across at single pixels."""
+    monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
+    split = resolve_split(overfit_run.root, "synthetic/SYN-TR")
+    images, gts = tmp_path / "large", tmp_path / "gt"  # the fitted 64 px images at 200 x 150: larger than the input
+    images.mkdir(), gts.mkdir()
+    for path in sorted(split.image_dir.glob("*.jpg")):
+        Image.open(path).convert("RGB").resize((200, 150), Image.BILINEAR).save(images / f"{path.stem}.png")
+        Image.open(split.mask_dir / f"{path.stem}.png").resize((200, 150), Image.NEAREST).save(gts / f"{path.stem}.png")
+    predict(overfit_run.checkpoint, images, tmp_path / "plain")
+    predict(overfit_run.checkpoint, images, tmp_path / "torch", "--detail", "tiles")
+    assert any(not np.array_equal(read_mask(mask), read_mask(tmp_path / "plain" / mask.name))
+               for mask in (tmp_path / "torch").glob("*.png"))  # fmt: skip
+    for backend in ("onnx", "openvino"):
+        predict(exported["onnx"], images, tmp_path / backend, "--backend", backend, "--detail", "tiles")
+        recorded = json.loads(Image.open(next((tmp_path / backend).glob("*.png"))).info[PROVENANCE_KEY])
+        assert (recorded["backend"], recorded["detail"]["mode"]) == (backend, "tiles")
+        assert_within_quantized_bounds(tmp_path / backend, tmp_path / "torch", gts)
+
+
 def test_openvino_int8_writes_the_masks_pytorch_writes_within_its_bound(
     exported: dict[str, Path], overfit_run: OverfitRun, tmp_path: Path, monkeypatch
 ) -> None:

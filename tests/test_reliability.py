@@ -22,7 +22,7 @@ from PIL import Image
 
 from mgd_sam2.cli import main
 from mgd_sam2.data.datasets import Record, SegmentationDataset, image_records
-from mgd_sam2.data.io import read_mask, read_prediction
+from mgd_sam2.data.io import provenance, read_mask, read_prediction
 from mgd_sam2.data.layouts import resolve_split
 from mgd_sam2.data.synth import SynthConfig
 from mgd_sam2.errors import ConfigError
@@ -109,6 +109,15 @@ def test_outputs_made_with_other_options_are_redone(trained_checkpoint, tmp_path
     assert set(np.unique(read_mask(out / "a.png"))) <= {0, 255}
     code, stdout, _ = predict(capsys, trained_checkpoint, tmp_path / "in", out, "--binary")
     assert code == 0 and "2 of 2 images already have outputs" in stdout
+    code, stdout, _ = predict(capsys, trained_checkpoint, tmp_path / "in", out, "--binary", "--tta")
+    assert code == 0 and "2 images have outputs made with other weights or options" in stdout
+    other = tmp_path / "other.ckpt"  # other weights: another file
+    shutil.copy(trained_checkpoint, other)
+    code, stdout, _ = predict(capsys, other, tmp_path / "in", out, "--binary", "--tta")
+    assert code == 0 and "2 images have outputs made with other weights or options" in stdout
+    recorded = provenance(out / "a.png")
+    assert recorded["tta"] and recorded["weights"][0][0] == str(other.resolve())
+    assert recorded["precision"] == "32-true" and recorded["backend"] == "torch"  # a precision of its own: redone
 
 
 # ---------------------------------------------------------------- output paths fail before any work

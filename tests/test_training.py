@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -332,21 +333,19 @@ def test_lightning_cli_validate_test_and_predict_subcommands(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     config = str(ROOT / "src/mgd_sam2/configs/demo.yaml")
-    common = [
-        "-c",
-        config,
-        "--data.root",
-        str(synthetic_root),
-        "--data.num_workers",
-        "0",
-        "--trainer.logger",
-        "false",
-        "--ckpt_path",
-        str(trained_checkpoint),
-    ]
-    assert main(["validate", *common]) == 0
-    assert main(["test", *common]) == 0
+    data = ["-c", config, "--data.root", str(synthetic_root), "--data.num_workers", "0"]
+    run = tmp_path / "runs" / "demo" / "version_3"  # the demo config's logger folder, a run of it
+    (run / "checkpoints").mkdir(parents=True)
+    shutil.copy(trained_checkpoint, run / "checkpoints" / "best.ckpt")
+    in_run = [*data, "--ckpt_path", str(run / "checkpoints" / "best.ckpt")]
+    assert main(["validate", *in_run]) == 0
+    assert main(["test", *in_run]) == 0
     assert "test/SYN-TE/Smeasure" in capsys.readouterr().out
+    # a checkpoint of a run: validate and test log into that run, each saving its own config there
+    assert sorted(path.name for path in (tmp_path / "runs" / "demo").iterdir()) == ["version_3"]
+    assert (run / "config_validate.yaml").is_file() and (run / "config_test.yaml").is_file()
+    assert len(list(run.glob("events.out.tfevents.*"))) == 2
+    common = [*data, "--trainer.logger", "false", "--ckpt_path", str(trained_checkpoint)]
     sizes = odd_images(tmp_path / "in")
     (tmp_path / "in" / "broken.png").write_bytes(b"\x89PNG broken")
     out = tmp_path / "out"

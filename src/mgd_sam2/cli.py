@@ -20,7 +20,7 @@ from mgd_sam2.errors import UserError
 # name -> (one-line help, module). Order is the order shown by --help.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": (
-        "the main job on the embedded synthetic dataset, on CPU: synth, train, test, predict, report",
+        "the main job on the embedded synthetic dataset, on CPU: synth, test untrained, train, test, baseline, report",
         "mgd_sam2.commands.demo",
     ),
     "fit": ("train (LightningCLI): mgd-sam2 fit -c lightning_config.yaml", "mgd_sam2.training.cli"),
