@@ -258,6 +258,29 @@ def test_without_weights_or_a_demo_run_the_app_says_what_to_do(tmp_path: Path, m
     assert not is_local("0.0.0.0") and not is_local("192.168.1.5") and not is_local("example.org")
 
 
+def test_without_weights_the_app_serves_the_demos_checkpoint_and_says_so(
+    trained_checkpoint: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """docs/app.md: without --ckpt the demo's trained checkpoint, named on the terminal; the page names the model
+    file, the preset and the backend."""
+    import mgd_sam2.commands.app as app_command
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs/demo").mkdir(parents=True)
+    (tmp_path / "runs/demo/report.json").write_text(json.dumps({"checkpoint": str(trained_checkpoint)}))
+    served = []
+    monkeypatch.setattr(app_command, "serve", lambda page, *args: served.append(json.dumps(page.config, default=str)))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    assert main(["app"]) == 0
+    out = capsys.readouterr().out
+    assert f"note: no --ckpt given; using the demo's trained checkpoint {trained_checkpoint}" in out
+    assert len(served) == 1
+    assert (
+        trained_checkpoint.name in served[0] and "**preset:** micro" in served[0] and "**backend:** torch" in served[0]
+    )
+
+
 def test_the_app_benchmark_times_the_app_a_user_starts(
     trained_checkpoint: Path, tmp_path: Path, monkeypatch, without_isa_limits
 ) -> None:
@@ -271,13 +294,15 @@ def test_the_app_benchmark_times_the_app_a_user_starts(
     monkeypatch.setattr(tempfile, "tempdir", str(temporary))  # this process's: the client's, not the app's
     out = tmp_path / "measurement.json"
     ckpt = os.path.relpath(trained_checkpoint, tmp_path)
-    argv = ["benchmark", "app", "--ckpt", ckpt, "--images", "1", "--out", "runs"]
+    argv = ["benchmark", "app", "--ckpt", ckpt, "--images", "1", "--out", "runs", "--photo", "3000x2000"]
     assert main([*argv, "--json", str(out)]) == 0
     measured = json.loads(out.read_text())
     assert measured["command"].startswith("mgd-sam2 benchmark app --ckpt") and measured["machine"]
     (row,) = measured["app"]
     assert 0 < row["page_up_s"] < row["first_mask_s"] and row["s_per_image"] > 0 and row["images"] == 1
-    assert 0 < row["rss_mb"] <= row["peak_rss_mb"]
+    assert 0 < row["started_rss_mb"] <= row["peak_rss_mb"] and 0 < row["rss_mb"] <= row["peak_rss_mb"]
+    assert row["photo"] == "3000x2000 JPEG"
+    assert row["bytes_per_pixel"] == (row["peak_rss_mb"] - row["started_rss_mb"]) * 2**20 / 6e6 > 0
     assert row["exit_status"] in (0, 130)  # stopped by Ctrl-C, as a user stops it
     assert not list(temporary.iterdir()), list(temporary.iterdir())
 

@@ -468,6 +468,8 @@ def test_data_and_metric_benchmarks_report_their_figures(synthetic_root: Path, t
                 "128",
                 "--workers",
                 "0",
+                "--memory-size",
+                "1200x900",
                 "--json",
                 str(tmp_path / "m.json"),
             ]
@@ -477,6 +479,9 @@ def test_data_and_metric_benchmarks_report_their_figures(synthetic_root: Path, t
     metrics = json.loads((tmp_path / "m.json").read_text())
     assert metrics["evaluation"]["pairs"] == 2 and metrics["evaluation"]["speedup_cold"] > 0
     assert metrics["curves"]["speedup"] > 0 and [row["size"] for row in metrics["hce"]] == [64, 128]
+    memory = metrics["memory"]  # a fresh process's peak above its own start: the pair's arrays and the metrics'
+    assert (memory["width"], memory["height"]) == (1200, 900) and 0 < memory["started_rss_mb"] < memory["peak_rss_mb"]
+    assert memory["bytes_per_pixel"] == (memory["peak_rss_mb"] - memory["started_rss_mb"]) * 2**20 / (1200 * 900)
     assert (
         main(
             [

@@ -55,3 +55,17 @@ def test_bad_input_is_one_clear_line_not_a_traceback(tmp_path, capsys) -> None:
     assert "error: split 'synthetic/SYN-TR' not found" in err and "mgd-sam2 synth" in err and "Traceback" not in err
     assert main(["check-data", str(tmp_path / "missing")]) == 1
     assert "error: dataset folder not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["benchmark", "app", "--photo", "2048"], "give WIDTHxHEIGHT in pixels, e.g. 2048x1536, not '2048'"),
+        (["benchmark", "app", "--photo", "2048x0"], "must be 1 or more, got 0"),
+        (["benchmark", "metrics", "--memory-size", "8000xabc"], "not a whole number: 'abc'"),
+    ],
+)
+def test_an_image_size_is_width_x_height(argv: list[str], message: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err

@@ -172,6 +172,46 @@ def test_the_sam2_sizes_are_the_sam2_packages_models() -> None:
         assert f"{sum(parameter.numel() for parameter in model.parameters()) / 1e6:.2f}" == shown, size
 
 
+def test_the_apps_memory_claims_are_the_25_megapixel_measurement() -> None:
+    """docs/app.md's bytes per pixel and memory of a 25-megapixel photo are `benchmark app --photo`'s row, and the
+    app's memory note budgets at least that (APP_BYTES_PER_PIXEL, the measured figure rounded up)."""
+    from mgd_sam2.app.cutout import APP_BYTES_PER_PIXEL, APP_MAX_PIXELS
+
+    (row,) = read_measurement("app_25mp_amd_epyc_zen4_model17")["app"]
+    width, height = (int(side) for side in row["photo"].split()[0].split("x"))
+    assert width * height <= APP_MAX_PIXELS and row["exit_status"] == 0
+    page = " ".join((ROOT / "docs/app.md").read_text().split())
+    started, peak = row["started_rss_mb"] / 1024, row["peak_rss_mb"] / 1024
+    assert f"an image takes about {row['bytes_per_pixel']:.0f} bytes per pixel while it is processed" in page
+    assert (
+        f"a {width}×{height} photo ({width * height / 1e6:.1f} megapixels) took the app from {started:.2f} GiB, once "
+        f"its page answered, to a peak of {peak:.2f} GiB" in page
+    )
+    design = (ROOT / "docs/design.md").read_text()
+    assert f"| `app.cutout.APP_BYTES_PER_PIXEL` | {APP_BYTES_PER_PIXEL} |" in design
+    assert f"{row['bytes_per_pixel']:.1f} bytes per pixel" in design
+    assert row["bytes_per_pixel"] <= APP_BYTES_PER_PIXEL < row["bytes_per_pixel"] + 1
+
+
+def test_the_evaluators_memory_claims_are_the_metrics_measurement() -> None:
+    """docs/evaluation.md's and design.md's memory of an 8000×6000 pair are `benchmark metrics`' row, and the
+    evaluator's budget per worker (EVALUATION_BYTES_PER_PIXEL) is at least that."""
+    from mgd_sam2.metrics.evaluate import EVALUATION_BYTES_PER_PIXEL
+
+    memory = read_measurement("metrics_amd_epyc_zen4_model17")["memory"]
+    above, own = (memory["peak_rss_mb"] - memory["started_rss_mb"]) / 1024, memory["started_rss_mb"] / 1024
+    page = " ".join((ROOT / "docs/evaluation.md").read_text().split())
+    assert (
+        f"(each budgeted {EVALUATION_BYTES_PER_PIXEL} bytes per pixel: an {memory['width']}×{memory['height']} pair "
+        f"took a process {above:.2f} GiB above its own {own:.2f} GiB, {memory['bytes_per_pixel']:.0f} bytes per pixel;"
+        in page
+    )
+    design = (ROOT / "docs/design.md").read_text()
+    assert f"| `metrics.evaluate.EVALUATION_BYTES_PER_PIXEL` | {EVALUATION_BYTES_PER_PIXEL} |" in design
+    assert f"{memory['bytes_per_pixel']:.1f} bytes per pixel above the process's own memory" in design
+    assert memory["bytes_per_pixel"] <= EVALUATION_BYTES_PER_PIXEL
+
+
 def test_python_quick_start_is_the_tested_one() -> None:
     """The Python API page shows the README's block, which tests/test_api.py runs on a trained micro model."""
     block = re.compile(r"```python\n(.*?)```", re.S)
@@ -217,6 +257,8 @@ def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table()
         "backends_demo_intel_xeon_amx",
         "detail_4k",
         "app_amd_epyc_avx512",
+        "app_25mp_amd_epyc_zen4_model17",
+        "metrics_amd_epyc_zen4_model17",
         "ceiling_amd_epyc_avx512",
         "ceiling_intel_xeon_amx",
         "speed_amd_epyc_avx2_emulated",

@@ -223,13 +223,45 @@ def detail_table(measurement: dict) -> str:
 def app_table(measurement: dict) -> str:
     """``benchmark app``'s rows: seconds from the app's start to its page and to the first mask, seconds per photo,
     the app's memory."""
-    header = "| weights | page up after start | first mask after start | s per 2K photo | app memory (RSS, peak) |"
-    lines = [header, "|---|---|---|---|---|"]
+    header = "| weights | page up after start | first mask after start | photo | s per photo | app memory (RSS, peak) |"
+    lines = [header, "|---|---|---|---|---|---|"]
     for row in measurement["app"]:
         lines.append(
-            f"| {row['weights']} | {row['page_up_s']:.1f} s | {row['first_mask_s']:.1f} s | {row['s_per_image']:.2f} | "
-            f"{row['rss_mb'] / 1024:.1f} GiB ({row['peak_rss_mb'] / 1024:.1f} GiB) |"
+            f"| {row['weights']} | {row['page_up_s']:.1f} s | {row['first_mask_s']:.1f} s | {row['photo']} | "
+            f"{row['s_per_image']:.2f} | {row['rss_mb'] / 1024:.2f} GiB ({row['peak_rss_mb'] / 1024:.2f} GiB) |"
         )
+    return "\n".join(lines) + "\n"
+
+
+def metrics_table(measurement: dict) -> str:
+    """``benchmark metrics``: the evaluator against pysodmetrics alone (seconds: every metric over a folder, the F- and
+    E-measure curves, HCE per image by side), then one large pair's memory in a fresh process."""
+    evaluation, curves = measurement["evaluation"], measurement["curves"]
+    lines = ["| what | pysodmetrics | ours | speed-up |", "|---|---|---|---|"]
+    for label, cached in (("cold", "cold skeleton cache"), ("warm", "warm skeleton cache")):
+        lines.append(
+            f"| every metric, {evaluation['pairs']} pairs of {evaluation['size']}², {evaluation['workers']} workers, "
+            f"{cached} | {evaluation['pysodmetrics_s']:.1f} s | {evaluation[f'ours_{label}_cache_s']:.1f} s | "
+            f"{evaluation[f'speedup_{label}']:.2f}× |"
+        )
+    lines.append(
+        f"| F- and E-measure curves, {curves['pairs']} pairs of {curves['size']}², one process | "
+        f"{curves['pysodmetrics_s']:.2f} s | {curves['ours_s']:.2f} s | {curves['speedup']:.2f}× |"
+    )
+    for row in measurement["hce"]:
+        lines.append(
+            f"| HCEγ of one {row['size']}² pair (cached skeleton) | {row['pysodmetrics_s']:.3f} s | "
+            f"{row['ours_cold_s']:.3f} s ({row['ours_cached_s']:.3f} s) | "
+            f"{row['pysodmetrics_s'] / row['ours_cold_s']:.2f}× ({row['pysodmetrics_s'] / row['ours_cached_s']:.2f}×) |"
+        )
+    memory = measurement["memory"]
+    lines += [
+        "",
+        "| pair scored (every metric) | process before | its peak | bytes per pixel above it |",
+        "|---|---|---|---|",
+        f"| {memory['width']}×{memory['height']} | {memory['started_rss_mb'] / 1024:.2f} GiB | "
+        f"{memory['peak_rss_mb'] / 1024:.2f} GiB | {memory['bytes_per_pixel']:.1f} |",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -333,6 +365,7 @@ TABLES = {
     "backends": backends_table,
     "detail": detail_table,
     "app": app_table,
+    "metrics": metrics_table,
     "ceiling": ceiling_table,
     "gpu": gpu_table,
     "training": training_table,

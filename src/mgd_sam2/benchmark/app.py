@@ -2,8 +2,10 @@
 
 The app runs as a user runs it, ``mgd-sam2 app`` in a process of its own on a free port; the times are seen from the
 outside: from the start to the page answering, from the start to the first mask returned by the page's API, and the
-seconds per image of the next requests (each a 2048×1536 JPEG through the API, mask and RGBA cut-out written). The
-memory is the app process's resident set (Linux ``/proc``): after the requests, and its peak.
+seconds per image of the next requests (each a photo through the API, a 2048×1536 JPEG unless asked otherwise, mask
+and RGBA cut-out written). The memory is the app process's resident set (Linux ``/proc``): once its page answers,
+after the requests, and its peak; the peak above the first, per pixel of the photo, is what one image costs the app
+(``app.cutout.APP_BYTES_PER_PIXEL``).
 """
 
 from __future__ import annotations
@@ -117,13 +119,19 @@ def photo(path: Path, size: tuple[int, int] = PHOTO_SIZE) -> Path:
     return path
 
 
-def measure_app(ckpt: Path, label: str, folder: Path, images: int) -> dict[str, Any]:
+def measure_app(
+    ckpt: Path, label: str, folder: Path, images: int, size: tuple[int, int] = PHOTO_SIZE
+) -> dict[str, Any]:
     """One row: ``label``, the page's start, the first mask after the start, seconds per image (median of
-    ``images`` more requests) and the app's memory, with ``ckpt`` served by a fresh ``mgd-sam2 app``."""
+    ``images`` more requests of a photo of ``size`` (width, height)) and the app's memory, with ``ckpt`` served by a
+    fresh ``mgd-sam2 app``."""
+    from mgd_sam2.app.cutout import APP_MAX_PIXELS
+
     folder.mkdir(parents=True, exist_ok=True)
-    sent = photo(folder / "photo.jpg")
-    app = launch_app(ckpt, folder)
+    sent = photo(folder / "photo.jpg", size)
+    app = launch_app(ckpt, folder, "--max-pixels", str(max(size[0] * size[1], APP_MAX_PIXELS)))  # as it is, or room
     try:
+        started_mb = resident_mb(app.process.pid)[0]
         with connect(app.url) as client:
             cut_out(client, sent)
             first_mask_s = time.perf_counter() - app.started
@@ -136,8 +144,10 @@ def measure_app(ckpt: Path, label: str, folder: Path, images: int) -> dict[str, 
     finally:
         exit_status = app.stop()
     return {"weights": label, "ckpt": str(ckpt), "page_up_s": app.startup_s, "first_mask_s": first_mask_s,
-            "s_per_image": statistics.median(seconds), "images": images, "rss_mb": rss_mb, "peak_rss_mb": peak_mb,
-            "photo": f"{PHOTO_SIZE[0]}x{PHOTO_SIZE[1]} JPEG", "exit_status": exit_status}  # fmt: skip
+            "s_per_image": statistics.median(seconds), "images": images, "started_rss_mb": started_mb,
+            "rss_mb": rss_mb, "peak_rss_mb": peak_mb, "photo": f"{size[0]}x{size[1]} JPEG",
+            "bytes_per_pixel": (peak_mb - started_mb) * 2**20 / (size[0] * size[1]),
+            "exit_status": exit_status}  # fmt: skip
 
 
 def random_weights(preset: str, folder: Path) -> Path:

@@ -1,4 +1,5 @@
-"""Time of the full evaluation (all metrics) against pysodmetrics alone, and HCE's growth with image size."""
+"""Time of the full evaluation (all metrics) against pysodmetrics alone, HCE's growth with image size, and the memory
+one large pair takes the evaluator."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from mgd_sam2.metrics import functional as fn
 from mgd_sam2.metrics.evaluate import evaluate_folders
 from mgd_sam2.metrics.pairs import ImagePair
 from mgd_sam2.metrics.skeletons import SkeletonCache
+from mgd_sam2.utils.isolated import resident_mb, run_isolated
 
 THIN_DRAWERS = (lattice, tree, hair, cables)  # thin families of data/shapes.py drawn into the GTs
 
@@ -129,3 +131,26 @@ def hce_scaling(sizes: list[int], repeats: int = 2) -> list[dict[str, float]]:
                 timings[label] = (time.perf_counter() - start) / repeats
             rows.append({"size": size, **timings})
     return rows
+
+
+def evaluation_memory(width: int, height: int) -> dict[str, float]:
+    """The memory one (height, width) thin-structure pair takes ``evaluate_folders`` with every metric, one process:
+    the peak resident set of a fresh process above its own once everything is imported, in MiB and in bytes per pixel
+    (what ``metrics.evaluate.EVALUATION_BYTES_PER_PIXEL`` budgets per worker)."""
+    with tempfile.TemporaryDirectory() as folder:
+        pred, gt = thin_pair(0, max(width, height))
+        pred_dir, gt_dir = Path(folder) / "pred", Path(folder) / "gt"
+        for directory, mask in ((pred_dir, pred), (gt_dir, gt)):
+            directory.mkdir()
+            Image.fromarray(mask[:height, :width]).save(directory / "000.png")
+        started_mb, peak_mb = run_isolated(evaluated_peak, pred_dir, gt_dir)
+    pixels = width * height
+    return {"width": width, "height": height, "started_rss_mb": started_mb, "peak_rss_mb": peak_mb,
+            "bytes_per_pixel": (peak_mb - started_mb) * 2**20 / pixels}  # fmt: skip
+
+
+def evaluated_peak(pred_dir: Path, gt_dir: Path) -> tuple[float, float]:
+    """(resident set before, peak after) in MiB of this process evaluating the folders (every metric, no workers)."""
+    started = resident_mb()[0]
+    evaluate_folders(pred_dir, gt_dir, workers=0, progress=False)
+    return started, resident_mb()[1]

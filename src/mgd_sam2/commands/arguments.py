@@ -41,6 +41,15 @@ def fraction(text: str) -> float:
     return value
 
 
+def image_size(text: str) -> tuple[int, int]:
+    """ "WIDTHxHEIGHT" in pixels, e.g. 2048x1536 -> (2048, 1536)."""
+    parts = text.lower().split("x")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"give WIDTHxHEIGHT in pixels, e.g. 2048x1536, not {text!r}")
+    width, height = (positive_int(part) for part in parts)
+    return width, height
+
+
 def int_value(text: str) -> int:
     try:
         return int(text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from mgd_sam2.benchmark.app import PHOTO_SIZE
 from mgd_sam2.benchmark.ceiling import PEAK_SIDE
 from mgd_sam2.benchmark.speed import SPEED_BACKENDS
 from mgd_sam2.cli import HelpFormatter
@@ -13,6 +14,7 @@ from mgd_sam2.commands.arguments import (
     add_weights_arguments,
     comma_list,
     cpu_kind_argument,
+    image_size,
     non_negative_int,
     positive_int,
     positive_number,
@@ -23,6 +25,10 @@ from mgd_sam2.metrics.functional import HCE_BINARIZATIONS
 from mgd_sam2.models.presets import PRESETS
 
 SPEED_PRECISIONS = ("32-true", "bf16-mixed")  # Lightning's names, as predict's --precision
+EVALUATION_MEMORY_SIZE = (
+    8000,
+    6000,
+)  # (width, height) of the pair `benchmark metrics` measures the memory of: 48 megapixels
 DEMO_CKPT_DEFAULT = (
     "; default: the demo's best checkpoint if `make demo` ran, else an untrained micro model (a dry run)"
 )
@@ -288,7 +294,7 @@ def add_data_arguments(actions: argparse._SubParsersAction) -> None:
 def add_metrics_arguments(actions: argparse._SubParsersAction) -> None:
     metrics = actions.add_parser(
         "metrics",
-        help="full evaluation vs pysodmetrics alone; F/E curves alone; HCE time vs image size",
+        help="full evaluation vs pysodmetrics alone; F/E curves alone; HCE time vs image size; one large pair's memory",
         formatter_class=HelpFormatter,
     )
     metrics.add_argument("--pairs", type=positive_int, default=20, help="prediction/GT pairs of thin-structure masks")
@@ -297,13 +303,21 @@ def add_metrics_arguments(actions: argparse._SubParsersAction) -> None:
     metrics.add_argument(
         "--hce-sizes", type=positive_int, nargs="+", default=[512, 1024, 2048, 4096], help="sides for the HCE scaling"
     )
+    metrics.add_argument(
+        "--memory-size",
+        type=image_size,
+        default=EVALUATION_MEMORY_SIZE,
+        metavar="WIDTHxHEIGHT",
+        help="one pair of this size evaluated in a fresh process: its peak memory above the process's own "
+        f"(default: {EVALUATION_MEMORY_SIZE[0]}x{EVALUATION_MEMORY_SIZE[1]})",
+    )
     metrics.add_argument("--json", type=Path, help="also write the results here")
 
 
 def add_app_arguments(actions: argparse._SubParsersAction) -> None:
     app = actions.add_parser(
         "app",
-        help="mgd-sam2 app as a user starts it: seconds to the page, to the first mask, per 2K photo, and its memory",
+        help="mgd-sam2 app as a user starts it: seconds to the page, to the first mask, per photo, and its memory",
         formatter_class=HelpFormatter,
     )
     app.add_argument(
@@ -316,6 +330,14 @@ def add_app_arguments(actions: argparse._SubParsersAction) -> None:
         help="comma-separated presets also measured, each with random weights (saved as a model folder in --out)",
     )
     app.add_argument("--images", type=positive_int, default=3, help="requests timed after the first (median)")
+    app.add_argument(
+        "--photo",
+        type=image_size,
+        default=PHOTO_SIZE,
+        metavar="WIDTHxHEIGHT",
+        help="size of the photo sent (a seeded JPEG); the app's --max-pixels is raised to it where it is larger "
+        f"(default: {PHOTO_SIZE[0]}x{PHOTO_SIZE[1]})",
+    )
     app.add_argument("--out", type=Path, default=Path("runs/app-benchmark"), help="folder for the logs and weights")
     app.add_argument("--json", type=Path, help="also write the results here")
 
@@ -724,7 +746,7 @@ def data_results(args: argparse.Namespace) -> dict:
 
 def metrics_results(args: argparse.Namespace) -> dict:
     """Results of `benchmark metrics` (printed, and written with --json)."""
-    from mgd_sam2.benchmark.metrics_speed import curve_measures, full_evaluation, hce_scaling
+    from mgd_sam2.benchmark.metrics_speed import curve_measures, evaluation_memory, full_evaluation, hce_scaling
 
     results: dict = {}
     results["evaluation"] = full_evaluation(args.pairs, args.size, args.workers)
@@ -733,6 +755,8 @@ def metrics_results(args: argparse.Namespace) -> dict:
     print_rows("F- and E-measure curves, one process (seconds)", [results["curves"]])
     results["hce"] = hce_scaling(args.hce_sizes)
     print_rows("HCE seconds per image", results["hce"])
+    results["memory"] = evaluation_memory(*args.memory_size)
+    print_rows("one pair's memory in the evaluator, every metric (MiB)", [results["memory"]])
     return results
 
 
@@ -779,9 +803,10 @@ def app_results(args: argparse.Namespace) -> dict:
     models = [(Path(ckpt), str(ckpt))] if ckpt else []
     models += [(random_weights(preset, args.out / preset / "weights"), f"{preset}, random weights")
                for preset in args.presets]  # fmt: skip
-    rows = [measure_app(path, label, args.out / f"app-{index}", args.images)
+    rows = [measure_app(path, label, args.out / f"app-{index}", args.images, args.photo)
             for index, (path, label) in enumerate(models)]  # fmt: skip
-    print_rows("mgd-sam2 app on this CPU: seconds from its start and per 2048x1536 photo, memory in MiB", rows)
+    width, height = args.photo
+    print_rows(f"mgd-sam2 app on this CPU: seconds from its start and per {width}x{height} photo, memory in MiB", rows)
     return {"app": rows}
 
 
