@@ -209,7 +209,8 @@ def test_missing_file_says_where_to_get_checkpoints(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b"this is not a checkpoint", "not a readable PyTorch checkpoint"),
+        (b"this is not a checkpoint", "is not a weights file: neither a PyTorch checkpoint"),
+        (b"PK\x03\x04, then a damaged zip", "not a readable PyTorch checkpoint"),
         ({"weights": torch.zeros(3)}, "neither a SAM2/SAM2.1 checkpoint"),
         ([torch.zeros(3)], "holds a list"),
     ],

@@ -315,7 +315,7 @@ def test_generator_resumes_and_refuses_other_settings(tmp_path: Path) -> None:
     victim = next((tmp_path / "SYN-TR" / "im").iterdir())
     victim.unlink()
     assert write_dataset(tmp_path, config, workers=0, show=False) == {"written": 1, "kept": 5}
-    with pytest.raises(FileExistsError, match="other settings"):
+    with pytest.raises(FileExistsError, match=r"other settings \(num=4, where this asks num=5\)"):
         write_dataset(tmp_path, SynthConfig(num=5, min_size=96, max_size=128, held_out=2), workers=0, show=False)
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "notes.txt").write_text("mine")

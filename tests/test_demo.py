@@ -14,7 +14,7 @@ from PIL import Image
 from mgd_sam2.commands.demo import changed_maps, rescoring_bound, rescoring_mismatches, same_score
 
 ROOT = Path(__file__).resolve().parent.parent
-SHORT_DEMO = "--num 20 --held-out 3 --epochs 2"  # README: the short version the suite runs (13 training images)
+SHORT_DEMO = "--num 20 --held-out 3 --epochs 2 --data-root data/demo-short"  # docs/index.md: the short version
 FIXTURE = ROOT / "tests" / "fixtures" / "pysodmetrics"
 
 
@@ -46,6 +46,28 @@ def test_the_same_maps_rescore_within_the_bound_in_any_order_and_batch(tmp_path:
             metrics.update(image_pairs([maps[n][0] for n in chunk], [maps[n][1] for n in chunk]))
         scores = {key: float(np.float32(value)) for key, value in scalar_results(metrics.compute()).items()}
         assert not rescoring_mismatches({"fixture": scores}, {"fixture": rescored}, {"fixture": len(names)})
+
+
+def test_the_demo_refuses_a_dataset_made_with_other_settings(tmp_path: Path, capsys, monkeypatch) -> None:
+    """A short demo after a full one (or the reverse) would otherwise train on the dataset already there: refused
+    before any work, naming the settings that differ and the flag to change."""
+    from dataclasses import replace
+
+    from mgd_sam2.cli import main
+    from mgd_sam2.data.synth import DEMO_DATA, write_dataset
+
+    monkeypatch.chdir(tmp_path)  # where a demo that was not refused would write its run
+    made = replace(DEMO_DATA, num=4, min_size=64, max_size=64, held_out=1)
+    write_dataset(tmp_path / "demo" / "synthetic", made, workers=0, show=False)
+    argv = ["demo", "--data-root", str(tmp_path / "demo"), "--report", str(tmp_path / "report.json")]
+    assert main([*argv, "--num", "20", "--held-out", "3", "--epochs", "2"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "made with other settings (num=4, min_size=64, max_size=64, held_out=1, where this asks num=20, "
+        f"min_size={DEMO_DATA.min_size}, max_size={DEMO_DATA.max_size}, held_out=3)" in err
+    )
+    assert "choose another --data-root" in err and "Traceback" not in err
+    assert not (tmp_path / "report.json").exists()
 
 
 def test_the_demo_check_finds_one_grey_level_on_one_pixel(
@@ -106,7 +128,7 @@ def test_make_demo_exits_0_with_its_report(tmp_path: Path) -> None:
     splits = {"SYN-TE", "SYN-HO"}  # the training families' test split and the held-out families'
     assert all(set(report[kind]) == splits for kind in kinds)
     keys = {"Smeasure", "wFmeasure", "MAE", "adpEm", "meanEm", "maxEm", "adpFm", "meanFm", "maxFm", "HCE", "mBA"}
-    synthetic = tmp_path / "data/demo/synthetic"
+    synthetic = tmp_path / "data/demo-short/synthetic"
     mean = mean_mask(sorted((synthetic / "SYN-TR/gt").glob("*.png")))  # the training masks, and only those
     for split, count in (("SYN-TE", 4), ("SYN-HO", 3)):
         assert all(set(report[kind][split]) == keys for kind in kinds)

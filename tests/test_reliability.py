@@ -417,6 +417,29 @@ def test_weights_files_are_named_for_what_they_are(trained_checkpoint, tmp_path,
     assert code == 1 and "is a folder, not a weights file" in err and "trained.pt" in err
 
 
+def test_a_file_that_is_not_the_weights_says_which_to_give(trained_checkpoint, tmp_path, capsys) -> None:
+    """The near misses of a new user: a --fastest stem, the .bin of an OpenVINO model, an image, the weights file
+    inside a model folder; each a one-line error naming the file to give."""
+    from mgd_sam2 import Segmenter
+
+    photos(tmp_path / "in", ("a.png",))
+    (tmp_path / "m.onnx").write_bytes(b"x")
+    (tmp_path / "m_int8.xml").write_text("<net/>")
+    (tmp_path / "m_int8.bin").write_bytes(bytes(8))
+    folder = Segmenter.load(trained_checkpoint).save_pretrained(tmp_path / "folder")
+    for ckpt, message in (
+        (tmp_path / "m", f"give one of {tmp_path / 'm.onnx'}, {tmp_path / 'm_int8.xml'}."),
+        (
+            tmp_path / "m_int8.bin",
+            f"is the weights half of the OpenVINO model {tmp_path / 'm_int8.xml'}: give the .xml",
+        ),
+        (tmp_path / "in" / "a.png", "is not a weights file: neither a PyTorch checkpoint"),
+        (folder / "model.safetensors", f"is the weights of the model folder {folder}: give the folder"),
+    ):
+        code, _, err = predict(capsys, ckpt, tmp_path / "in", tmp_path / "out")
+        assert code == 1 and message in err and len(err.strip().splitlines()) == 1, (ckpt, err)
+
+
 # ---------------------------------------------------------------- quiet, consistent runs
 
 

@@ -306,9 +306,14 @@ def test_a_trained_trunk_travels_in_the_exported_weights(tmp_path: Path) -> None
             sam2[group.sam2_prefix + key[len(group.prefix) :]] = torch.zeros_like(value) if zero else value
     torch.save({"model": sam2}, tmp_path / "sam2_micro.pt")
     rebuilt, _ = load_network(tmp_path / "sam2_micro.pt", tmp_path / "trained.safetensors")
+    alone, description = load_network(tmp_path / "trained.safetensors")  # every weight is in it: no SAM2 needed
+    assert description.endswith("trunk included (preset micro)")
     views = tile(torch.randn(1, 3, trained.input_size, trained.input_size), trained.grid)
     with torch.no_grad():
         torch.testing.assert_close(rebuilt(views).logits, trained.eval()(views).logits, rtol=0, atol=0)
+        torch.testing.assert_close(alone(views).logits, trained(views).logits, rtol=0, atol=0)
+    with pytest.raises(CheckpointError, match="use it as `predict --weights`, with the SAM2.1 checkpoint"):
+        load_network(tmp_path / "frozen.safetensors")  # the trunk is the SAM2 checkpoint's
 
 
 def test_released_weights_load_for_prediction(tmp_path: Path) -> None:
@@ -468,6 +473,13 @@ def test_epoch_log_prints_only_on_the_main_process_and_off_a_terminal(
     metrics = {"train/loss": torch.tensor(0.5), "val/Smeasure": torch.tensor(0.75)}  # no val/MAE logged: left out
     trainer = SimpleNamespace(is_global_zero=main_process, callback_metrics=metrics, current_epoch=2, max_epochs=12,
                               global_step=300)  # fmt: skip
-    EpochLog().on_train_epoch_end(trainer, None)
+    log = EpochLog()
+    log.on_validation_end(SimpleNamespace(sanity_checking=False, current_epoch=2), None)
+    log.on_train_epoch_end(trainer, None)
     expected = "epoch 3/12, step 300: train/loss 0.5000, val/Smeasure 0.7500 (0 min 0 s)\n"
+    assert capsys.readouterr().out == (expected if printed else "")
+    # the next epoch runs no validation: its scores are the last one's, and say so
+    log.on_validation_end(SimpleNamespace(sanity_checking=True, current_epoch=3), None)  # a sanity check: not one
+    log.on_train_epoch_end(SimpleNamespace(**{**vars(trainer), "current_epoch": 3, "global_step": 400}), None)
+    expected = "epoch 4/12, step 400: train/loss 0.5000, val/Smeasure 0.7500 (epoch 3's validation) (0 min 0 s)\n"
     assert capsys.readouterr().out == (expected if printed else "")

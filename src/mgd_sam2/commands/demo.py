@@ -1,6 +1,7 @@
 """``mgd-sam2 demo`` (``make demo``): the whole job on the embedded synthetic dataset, on CPU, in minutes.
 
-Generates data/demo/synthetic if missing (``DEMO_DATA``); tests the untrained micro model on the test splits
+Generates data/demo/synthetic if missing (``DEMO_DATA``, or the generator flags: a dataset there made with other
+settings is refused); tests the untrained micro model on the test splits
 ("before"); trains it (configs/demo.yaml); tests the best checkpoint ("after"), saving the 8-bit maps it scored as
 PNGs; checks those files pixel for pixel against the maps scored and scores them again with the folder evaluator;
 scores the trivial baseline, the mean training mask ("constant"); writes runs/demo/report.json.
@@ -35,9 +36,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from mgd_sam2.data.synth import DEMO_DATA
 
     parser.add_argument(
-        "--data-root", type=Path, default=Path("data/demo"), help="synthetic/ is generated here if missing"
+        "--data-root",
+        type=Path,
+        default=Path("data/demo"),
+        help="synthetic/ is generated here if missing (or finished if interrupted); one already there made with other "
+        "generator settings than the flags below is refused: give another --data-root",
     )
-    add_generator_arguments(parser, DEMO_DATA, when=", when there is no synthetic dataset yet")
+    add_generator_arguments(parser, DEMO_DATA)
     parser.add_argument(
         "--epochs", type=positive_int, default=None, help="training epochs (default: the demo config's)"
     )
@@ -99,7 +104,7 @@ def rescoring_mismatches(
 
 
 def run(args: argparse.Namespace) -> int:
-    from mgd_sam2.data.synth import ensure_dataset
+    from mgd_sam2.data.synth import write_dataset
     from mgd_sam2.metrics.baseline import synthetic_constant_scores
     from mgd_sam2.metrics.evaluate import evaluate_folders
     from mgd_sam2.metrics.sod import SCALAR_KEYS
@@ -111,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_file(args.report, "--report")
     start = time.perf_counter()
     synthetic = args.data_root / "synthetic"
-    ensure_dataset(synthetic, generator_config(args))
+    write_dataset(synthetic, generator_config(args), flag="--data-root")
     overrides = ["--data.root", str(args.data_root)]
     if args.epochs:  # validate often enough that a best checkpoint exists after a short run
         overrides += [

@@ -17,14 +17,14 @@ HARD_CASE_FLAGS = (
 )
 
 
-def add_generator_arguments(parser: argparse.ArgumentParser, defaults: SynthConfig, when: str = "") -> None:
+def add_generator_arguments(parser: argparse.ArgumentParser, defaults: SynthConfig) -> None:
     """The generator's settings with ``defaults`` (shared with `mgd-sam2 demo`, which generates its dataset when it
     is missing)."""
     parser.add_argument(
         "--num",
         type=positive_int,
         default=defaults.num,
-        help=f"images of the training families: 20%% test, 15%% validation, the rest train{when}",
+        help="images of the training families: 20%% test, 15%% validation, the rest train",
     )
     parser.add_argument(
         "--size",
@@ -32,23 +32,23 @@ def add_generator_arguments(parser: argparse.ArgumentParser, defaults: SynthConf
         nargs=2,
         default=(defaults.min_size, defaults.max_size),
         metavar=("MIN", "MAX"),
-        help=f"range of side lengths in pixels{when}",
+        help="range of side lengths in pixels",
     )
     parser.add_argument(
         "--held-out",
         type=non_negative_int,
         default=defaults.held_out,
-        help=f"images of SYN-HO, drawn only from object and background families no other split uses{when}",
+        help="images of SYN-HO, drawn only from object and background families no other split uses",
     )
     hard = defaults.hard_cases
     for flag, field, what in HARD_CASE_FLAGS:
-        parser.add_argument(flag, type=fraction, default=getattr(hard, field), help=f"fraction of images {what}{when}")
+        parser.add_argument(flag, type=fraction, default=getattr(hard, field), help=f"fraction of images {what}")
     parser.add_argument(
         "--objects",
         type=comma_list(str, TRAINING_OBJECTS),
         default=list(defaults.objects),
         help=f"comma-separated object families of SYN-TR, SYN-VD and SYN-TE (default: all); the thin ones, whose fine "
-        f"parts are 1-4 px at any size: {','.join(THIN_OBJECTS)}{when}",
+        f"parts are 1-4 px at any size: {','.join(THIN_OBJECTS)}",
     )
 
 

@@ -267,8 +267,11 @@ def write_dataset(
             )
         existing = asdict(SynthConfig.from_dict(existing))
         if existing != settings:
+            differ = [key for key in settings if existing[key] != settings[key]]
+            made = ", ".join(f"{key}={existing[key]}" for key in differ)
+            asked = ", ".join(f"{key}={settings[key]}" for key in differ)
             raise SynthFolderError(
-                f"{out} holds a synthetic dataset made with other settings ({existing}); "
+                f"{out} holds a synthetic dataset made with other settings ({made}, where this asks {asked}); "
                 f"choose another {flag} or delete that folder first"
             )
     elif out.exists() and any(out.iterdir()):

@@ -114,7 +114,7 @@ class CheckpointSource:
 
 def build_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[MGDSAM2, str]:
     """(network in eval mode, a one-line description) of any weights predict takes, as they are."""
-    from mgd_sam2.inference.model_folder import is_model_folder, load_model_folder
+    from mgd_sam2.inference.model_folder import WEIGHTS_FILE, is_model_folder, load_model_folder
 
     if is_model_folder(ckpt):
         if weights is not None:
@@ -134,8 +134,15 @@ def build_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[
         report = load_official_state(network, unwrap_state_dict(content), str(ckpt))
         return network.eval(), report.summary()
     if kind == "trained":
-        raise CheckpointError(f"--ckpt {ckpt} is {WEIGHTS_USE[kind]}")
+        config = saved_network_config(content.get("hparams", content), ckpt)
+        if weights is not None or not config.train_trunk:
+            raise CheckpointError(f"--ckpt {ckpt} is {WEIGHTS_USE[kind]}")
+        network = MGDSAM2(config)  # its trunk trained too (the demo's micro model): the file holds every weight
+        load_fitting_state(network, content["state_dict"], str(ckpt))
+        return network.eval(), f"trained weights {ckpt}, trunk included (preset {network.preset})"
     if kind == "unknown":
+        if Path(ckpt).name == WEIGHTS_FILE and is_model_folder(Path(ckpt).parent):
+            raise CheckpointError(f"{ckpt} is the weights of the model folder {Path(ckpt).parent}: give the folder")
         raise CheckpointError(
             f"{ckpt} is none of the weights predict takes (a training run's .ckpt, the released MGD-SAM2 weights, "
             f"or a SAM2.1 checkpoint with --weights); its first keys are {sorted(unwrap_state_dict(content))[:5]}"

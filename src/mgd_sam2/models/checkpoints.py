@@ -34,6 +34,11 @@ RUNS_HINT = "Checkpoints of training runs are under runs/<name>/version_<n>/chec
 
 
 TRAINED_WEIGHTS_FORMAT = "mgd-sam2 trained weights v1"  # the "format" of `mgd-sam2 model export` files
+ZIP_MAGIC, PICKLE_PROTOCOL = b"PK\x03\x04", b"\x80"  # how files of torch.save begin (zip; a pickle before torch 1.6)
+NOT_WEIGHTS_HINT = (
+    "neither a PyTorch checkpoint (.ckpt, .pt, .pth), safetensors, a model folder, nor an ONNX (.onnx) or OpenVINO "
+    "(.xml) export"
+)
 WeightsKind = Literal["lightning", "trained", "released", "sam2", "unknown"]
 
 
@@ -111,6 +116,10 @@ def load_torch_file(path: Path, mmap: bool = False) -> dict:
     """``torch.load(path, weights_only=True)``: a dict of plain tensors and values, or a one-line CheckpointError for
     a file holding other pickled objects (never loaded: they could run code) or a damaged one. ``mmap``: the tensors
     are mapped, not read (a cheap check of a whole training checkpoint)."""
+    with open(path, "rb") as handle:
+        start = handle.read(4)
+    if not start.startswith((ZIP_MAGIC, PICKLE_PROTOCOL)):  # torch.save writes a zip, older torch a pickle
+        raise CheckpointError(f"{path} is not a weights file: {NOT_WEIGHTS_HINT}")
     try:
         content = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as error:
@@ -131,8 +140,12 @@ def load_torch_file(path: Path, mmap: bool = False) -> dict:
 
 
 def missing_weights_hint(path: Path) -> str:
-    """Where the missing weights file ``path`` comes from, by its name: a training run's .ckpt (with the ones next
-    to it), a SAM2.1 checkpoint, or else the authors' released weights."""
+    """Where the missing weights file ``path`` comes from, by its name: the files of a ``model export --fastest``
+    stem, a training run's .ckpt (with the ones next to it), a SAM2.1 checkpoint, or else the authors' released
+    weights."""
+    exported = exported_files(path)
+    if exported:
+        return f"{path.name} is the stem of `model export --fastest`'s files: give one of {', '.join(exported)}."
     if path.suffix == ".ckpt":
         nearby = sorted(other.name for other in path.parent.glob("*.ckpt"))[:5] if path.parent.is_dir() else []
         return f"{RUNS_HINT}" + (f"; {path.parent} holds {', '.join(nearby)}." if nearby else ".")
@@ -142,6 +155,15 @@ def missing_weights_hint(path: Path) -> str:
         f"{RELEASED_DOWNLOAD_HINT} {RUNS_HINT}; trained weights for --weights are written by `mgd-sam2 model export "
         "--out`. SAM2.1 checkpoints: https://github.com/facebookresearch/sam2."
     )
+
+
+def exported_files(stem: Path) -> list[str]:
+    """The exported models named after ``stem`` beside it (``STEM.onnx``, ``STEM_int8.onnx``, ``STEM_int8.xml``), as
+    ``model export --fastest STEM`` writes them."""
+    if not stem.parent.is_dir():
+        return []
+    names = (f"{stem.name}.onnx", f"{stem.name}_int8.onnx", f"{stem.name}_int8.xml")
+    return [str(stem.parent / name) for name in names if (stem.parent / name).is_file()]
 
 
 def read_weights_file(path: str | Path) -> dict:
@@ -156,6 +178,10 @@ def read_weights_file(path: str | Path) -> dict:
         )
     if not path.is_file():
         raise MissingFileError(f"weights file not found: {path}. {missing_weights_hint(path)}")
+    if path.suffix == ".bin" and path.with_suffix(".xml").is_file():
+        raise CheckpointError(
+            f"{path} is the weights half of the OpenVINO model {path.with_suffix('.xml')}: give the .xml"
+        )
     if is_safetensors(path):
         return read_safetensors(path)
     return load_torch_file(path)

@@ -14,19 +14,28 @@ SHOWN = ("train/loss", "val/Smeasure", "val/MAE")  # the last step's loss, the l
 
 class EpochLog(Callback):
     """Prints ``epoch E/N, step S: train/loss …, val/Smeasure …, val/MAE … (M min S s)`` after each training epoch
-    (its validation included) on the main process, when standard output is not a terminal."""
+    (its validation included) on the main process, when standard output is not a terminal. In an epoch without a
+    validation, the last validation's scores are marked with the epoch they are from."""
 
     def __init__(self, keys: tuple[str, ...] = SHOWN) -> None:
         self.keys, self.start = keys, time.monotonic()
+        self.validated: int | None = None  # the epoch (0-based) of the last validation, not the sanity check
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
         self.start = time.monotonic()
+
+    def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+        if not trainer.sanity_checking:
+            self.validated = trainer.current_epoch
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         if not trainer.is_global_zero or sys.stdout.isatty():
             return
         metrics = trainer.callback_metrics
         values = [f"{key} {float(metrics[key]):.4f}" for key in self.keys if key in metrics]
+        scored = [key for key in self.keys if key.startswith("val/") and key in metrics]
+        if scored and self.validated is not None and self.validated != trainer.current_epoch:
+            values[-1] += f" (epoch {self.validated + 1}'s validation)"
         minutes, seconds = divmod(int(time.monotonic() - self.start), 60)
         epochs = "" if trainer.max_epochs in (None, -1) else f"/{trainer.max_epochs}"
         line = f"epoch {trainer.current_epoch + 1}{epochs}, step {trainer.global_step}: {', '.join(values)}"
