@@ -91,13 +91,17 @@ def test_cutout_is_the_image_with_its_mask_as_alpha(overfit_run, inputs: Path) -
 @pytest.mark.parametrize(
     ("given", "message"),
     [
-        (np.zeros((8, 8, 3), np.float32), "must be uint8"),
-        (np.full((8, 8, 3), 200, np.int64), r"astype\(np.uint8\)"),
+        (
+            np.zeros((8, 8, 3), np.float32),
+            r"must be uint8 .*\(array \* 255\).round\(\).astype\(np.uint8\) for values in \[0, 1\]",
+        ),
+        (np.full((8, 8, 3), 200, np.int64), r"astype\(np.uint8\) for values 0-255"),
         (np.zeros((8, 8, 2), np.uint8), r"\(H, W\)"),
         (np.zeros((0, 8, 3), np.uint8), r"\(H, W\)"),
         ([[1, 2]], "not an image"),
-        ("no/such/photo.jpg", "cannot read no/such/photo.jpg"),
-        (np.zeros((40, 40, 3), np.uint8), "over the limit"),
+        ("no/such/photo.jpg", "^image not found: no/such/photo.jpg$"),
+        (np.zeros((40, 40, 3), np.uint8), "is 40x40 = 0.0016 megapixels, over the limit of 0.001 "),
+        (np.zeros((40, 3000, 3), np.uint8), "is 3000x40 = 0.12 megapixels, over the limit of 0.001 "),
     ],
 )
 def test_bad_input_is_one_user_error_that_names_it(trained_checkpoint: Path, given, message: str) -> None:

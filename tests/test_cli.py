@@ -55,6 +55,11 @@ def test_bad_input_is_one_clear_line_not_a_traceback(tmp_path, capsys) -> None:
     assert "error: split 'synthetic/SYN-TR' not found" in err and "mgd-sam2 synth" in err and "Traceback" not in err
     assert main(["check-data", str(tmp_path / "missing")]) == 1
     assert "error: dataset folder not found" in capsys.readouterr().err
+    assert main(["check-data", str(tmp_path / "DIS5K")]) == 1  # a known dataset: where to get it and put it
+    err = capsys.readouterr().err
+    assert (
+        f"dataset folder not found: {tmp_path / 'DIS5K'}. " in err and "data/README.md shows the folder layout" in err
+    )
 
 
 @pytest.mark.parametrize(

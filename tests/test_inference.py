@@ -104,7 +104,8 @@ def test_predict_writes_in_order_in_its_writer_thread_and_raises_a_writes_error(
         with pytest.raises(OSError, match="disk full"):
             predict_files(backend, paths, failing, show=False)
         assert len(batches_run) == batches
-        assert f"wrote {len(failing.written)} files to {failing.output}" in capsys.readouterr().out
+        files = "1 file" if len(failing.written) == 1 else f"{len(failing.written)} files"
+        assert f"wrote {files} to {failing.output}" in capsys.readouterr().out
 
 
 def test_two_images_of_one_name_never_overwrite_each_others_mask(tmp_path: Path, capsys) -> None:

@@ -245,7 +245,8 @@ def test_a_folder_without_images_is_an_error_and_ignored_entries_are_counted(tmp
     (tree / "gone.png").symlink_to(tree / "missing.png")
     records, note = image_records(tree)
     assert sorted(r.name for r in records) == ["anim", "photo", "top"]
-    assert "1 subfolders" in note and "1 broken links" in note and "1 files without an image suffix" in note
+    assert "subfolders (--recursive to include them): 1" in note and "broken links: 1" in note
+    assert "files without an image suffix (.jpg" in note and note.endswith("): 1")
     code, stdout, _ = predict(capsys, trained_checkpoint, tree, tmp_path / "masks", "--recursive")
     assert code == 0 and "broken links" in stdout
     assert sorted(p.relative_to(tmp_path / "masks").as_posix() for p in (tmp_path / "masks").rglob("*.png")) == [

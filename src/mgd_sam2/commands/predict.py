@@ -87,9 +87,9 @@ def run(args: argparse.Namespace) -> int:
     from mgd_sam2.utils.files import remove_stale_temporaries
 
     records, ignored = image_records(args.input, recursive=args.recursive)
+    check_paths(records, args.input, args.output, args.cutout, args.recursive)
     if ignored:
         print(f"note: ignored in {args.input}: {ignored}")
-    check_paths(records, args.input, args.output, args.cutout, args.recursive)
     detail = Detail(args.detail, args.detail_zoom)
     settings = InferenceSettings.resolve(args.ckpt, args.weights, args.backend, args.device, args.precision, detail)
     writer = settings.writer(

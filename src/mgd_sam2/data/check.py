@@ -27,7 +27,7 @@ from mgd_sam2.data.io import (
     mask_values,
     open_image,
 )
-from mgd_sam2.data.layouts import Split, pair_by_stem, split_folders
+from mgd_sam2.data.layouts import Split, download_hint, pair_by_stem, split_folders
 from mgd_sam2.errors import MissingFileError, UserError
 from mgd_sam2.utils.files import write_json
 from mgd_sam2.utils.parallel import parallel_map
@@ -170,7 +170,7 @@ def find_splits(root: str | Path, max_depth: int = 3) -> list[Split]:
     """Every folder at or below ``root`` that holds an image folder and a mask folder."""
     root = Path(root)
     if not root.is_dir():
-        raise MissingFileError(f"dataset folder not found: {root}")
+        raise MissingFileError(f"dataset folder not found: {root}. {download_hint(root.name)}")
     found = []
 
     def visit(folder: Path, depth: int) -> None:

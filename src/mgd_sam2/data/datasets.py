@@ -94,7 +94,7 @@ def image_records(path: str | Path, recursive: bool = False, split: str = "predi
     if not path.is_dir():
         raise MissingFileError(f"prediction input not found: {path}")
     images, ignored = find_images(path, recursive)
-    note = "; ".join(f"{count} {reason}" for reason, count in ignored.items())
+    note = "; ".join(f"{reason}: {count}" for reason, count in ignored.items())
     if not images:
         image_dir, _ = split_folders(path)
         hint = f" It looks like a dataset split: use --input {image_dir}." if image_dir else ""

@@ -48,6 +48,8 @@ def open_image(path: str | Path, exif_transpose: bool = False, max_pixels: int =
             check_pixels(*image.size, max_pixels, str(path))
             image.load()
             return ImageOps.exif_transpose(image) if exif_transpose else image.copy()
+    except FileNotFoundError as error:
+        raise UnreadableImageError(f"image not found: {path}") from error
     except (OSError, SyntaxError, ValueError) as error:
         if isinstance(error, UnreadableImageError):
             raise
@@ -58,8 +60,8 @@ def check_pixels(width: int, height: int, max_pixels: int, what: str) -> None:
     """Refuse an image of more than ``max_pixels`` (UnreadableImageError naming ``what``)."""
     if width * height > max_pixels:
         raise UnreadableImageError(
-            f"{what} is {width}x{height} = {width * height / 1e6:.0f} megapixels, over the limit of "
-            f"{max_pixels / 1e6:.0f} (a guard against decompression bombs); `predict --max-pixels` (max_pixels in "
+            f"{what} is {width}x{height} = {width * height / 1e6:.3g} megapixels, over the limit of "
+            f"{max_pixels / 1e6:.3g} (a guard against decompression bombs); `predict --max-pixels` (max_pixels in "
             "Python) raises it if you trust the file and have the memory"
         )
 
@@ -141,7 +143,7 @@ def image_from_memory(image: Image.Image | np.ndarray, max_pixels: int = DEFAULT
     if image.dtype not in (np.uint8, np.uint16, bool):
         raise UnreadableImageError(
             f"an image array must be uint8 (0-255), uint16 or bool, got {image.dtype}: convert it, e.g. "
-            "array.astype(np.uint8) for values 0-255"
+            "(array * 255).round().astype(np.uint8) for values in [0, 1], array.astype(np.uint8) for values 0-255"
         )
     check_pixels(image.shape[1], image.shape[0], max_pixels, "the image")
     image = to_uint8(image)

@@ -160,7 +160,7 @@ class MaskWriter(BasePredictionWriter):
 
     def finish(self) -> None:
         """Say what was written and list the images that were skipped."""
-        print(f"wrote {len(self.written)} files to {self.output}")
+        print(f"wrote {len(self.written)} file{'' if len(self.written) == 1 else 's'} to {self.output}")
         for path, message in self.failures:
             print(f"skipped {path}: {message}", file=sys.stderr)
 
