@@ -591,21 +591,29 @@ def test_evaluate_notes_grey_ground_truth_and_jpeg_predictions(tmp_path, capsys)
     gt = np.zeros((60, 80), np.uint8)
     gt[15:45, 20:60] = 255
     pred = np.clip(gt.astype(int) + np.random.default_rng(0).integers(-40, 40, gt.shape), 0, 255).astype(np.uint8)
-    for folder in ("gt", "gradient", "pred", "jpeg"):
+    for folder in ("gt", "gradient", "pred", "jpeg", "photos", "rgb"):
         (tmp_path / folder).mkdir()
     Image.fromarray(gt).save(tmp_path / "gt" / "x.png")
     Image.fromarray(np.tile(np.linspace(0, 159, 80).astype(np.uint8), (60, 1))).save(tmp_path / "gradient" / "x.png")
     Image.fromarray(pred).save(tmp_path / "pred" / "x.png")
     Image.fromarray(pred).save(tmp_path / "jpeg" / "x.jpg", quality=90)
+    photo = np.stack([pred, 255 - pred, np.full_like(pred, 90)], axis=2)  # the photos folder given as --pred
+    Image.fromarray(photo).save(tmp_path / "photos" / "x.png")
+    Image.fromarray(np.repeat(pred[..., None], 3, axis=2)).save(tmp_path / "rgb" / "x.png")  # a map saved as RGB
     outputs = {}
-    for pred_dir, gt_dir in (("pred", "gt"), ("pred", "gradient"), ("jpeg", "gt")):
+    for pred_dir, gt_dir in (("pred", "gt"), ("pred", "gradient"), ("jpeg", "gt"), ("photos", "gt"), ("rgb", "gt")):
         code, out, _ = run(capsys, "evaluate", "--pred", str(tmp_path / pred_dir), "--gt", str(tmp_path / gt_dir),
                            "--metrics", "S,MAE", "--workers", "0")  # fmt: skip
         assert code == 0
         outputs[pred_dir, gt_dir] = out
     assert "note:" not in outputs["pred", "gt"]  # a mask and a PNG map: nothing to say
     assert (
-        "note: 1 GT masks are grey images, not masks" in outputs["pred", "gradient"]
+        "note: 1 GT masks are images, not masks" in outputs["pred", "gradient"]
         and "e.g. x" in outputs["pred", "gradient"]
     )
+    assert (
+        "note: 1 predictions are colour images, not maps, e.g. x: scored by their grey levels"
+        in outputs["photos", "gt"]
+    )
+    assert "note:" not in outputs["rgb", "gt"]  # grey values saved in three equal channels: a map
     assert "note: 1 predictions are JPEG files, e.g. x: JPEG is lossy" in outputs["jpeg", "gt"]

@@ -116,6 +116,19 @@ GREY_MARGIN = 16  # values within this of 0 or 255 count as black or white
 GREY_SHARE = 0.25
 
 
+COLOUR_SHARE = 0.01  # an image with more pixels than this whose channels differ by over GREY_MARGIN is in colour
+
+
+def is_colour_image(image: Image.Image) -> bool:
+    """True for an image whose colour channels differ (over GREY_MARGIN) at more than COLOUR_SHARE of its pixels: a
+    photo or a coloured overlay, not a map saved as RGB."""
+    if image.mode not in ("RGB", "RGBA", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV"):
+        return False
+    rgb = np.asarray(image.convert("RGB"), dtype=np.int16)
+    spread = rgb.max(axis=2) - rgb.min(axis=2)
+    return bool((spread > GREY_MARGIN).mean() > COLOUR_SHARE) if spread.size else False
+
+
 def is_grey_map(values: np.ndarray) -> bool:
     """True for a (H, W) uint8 map of which more than GREY_SHARE of the pixels are grey, not near 0 or 255."""
     grey = (values >= GREY_MARGIN) & (values <= 255 - GREY_MARGIN)
@@ -180,7 +193,11 @@ def read_mask(path: str | Path) -> np.ndarray:
 def read_prediction(path: str | Path) -> np.ndarray:
     """(H, W) uint8 prediction map: the alpha channel of an RGBA map (a cut-out's mask) unless it is fully
     opaque, else the gray values."""
-    image = open_image(path)
+    return prediction_map(open_image(path))
+
+
+def prediction_map(image: Image.Image) -> np.ndarray:
+    """`read_prediction` of an opened image."""
     if has_alpha(image):
         alpha = np.array(image.convert("RGBA").getchannel("A"))
         if alpha.min() < 255:

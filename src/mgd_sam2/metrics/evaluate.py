@@ -28,10 +28,12 @@ from mgd_sam2.data.io import (
     GREY_SHARE,
     UnreadableImageError,
     decode_mask,
+    is_colour_image,
     is_grey_map,
     is_label_map,
+    open_image,
+    prediction_map,
     provenance,
-    read_prediction,
 )
 from mgd_sam2.data.layouts import pair_by_stem
 from mgd_sam2.errors import UserError
@@ -138,13 +140,14 @@ class PairMeasurer:
         self.metrics, self.resize_pred = metrics, resize_pred
 
     def __call__(self, pair: tuple[str, Path, Path]) -> tuple[str, Any, Any]:
-        """-> (stem, (H, W), result with the flags "gt_label_map", "gt_grey", "gt_empty" and "pred_low_range"), or
-        (stem, None, error)."""
+        """-> (stem, (H, W), result with the flags "gt_label_map", "gt_grey", "gt_empty", "pred_low_range" and
+        "pred_colour"), or (stem, None, error)."""
         name, pred_path, gt_path = pair
         try:
-            pred, (gt, label_map) = read_prediction(pred_path), decode_mask(gt_path)
+            image, (gt, label_map) = open_image(pred_path), decode_mask(gt_path)
         except UnreadableImageError as error:
             return name, None, str(error)
+        pred = prediction_map(image)
         if pred.shape != gt.shape:
             if not self.resize_pred:
                 return name, None, f"prediction {pred.shape[::-1]} vs ground truth {gt.shape[::-1]} (W x H)"
@@ -155,6 +158,7 @@ class PairMeasurer:
             "gt_grey": is_grey_map(gt),
             "gt_empty": not bool((gt > FOREGROUND_THRESHOLD).any()),
             "pred_low_range": is_label_map(pred),
+            "pred_colour": is_colour_image(image),
         }
         return name, gt.shape, {**result, **flags}
 
@@ -229,7 +233,7 @@ def evaluate_folders(
     metrics = build_metrics(
         metric_names or list(METRIC_CLASSES), hce_binarize=hce_binarize, skeleton_cache=skeleton_cache
     )
-    per_image, errors, label_maps, low_range, grey, empty = [], [], 0, 0, [], []
+    per_image, errors, label_maps, low_range, grey, empty, colour = [], [], 0, 0, [], [], []
     for name, shape, result in parallel_map(
         PairMeasurer(metrics, resize_pred), pairs, allowed, "evaluating", show=progress
     ):
@@ -242,6 +246,8 @@ def evaluate_folders(
             grey.append(name)
         if result.pop("gt_empty"):
             empty.append(name)
+        if result.pop("pred_colour"):
+            colour.append(name)
         metrics.update(results=[result])
         scalars = {key: result[key] for key in SCALAR_KEYS if key in result}
         per_image.append({"name": name, "height": shape[0], "width": shape[1], **scalars})
@@ -253,8 +259,13 @@ def evaluate_folders(
         notes.append(f"{label_maps} GT masks are 0/1 label maps: read as 0/255")
     if grey:
         notes.append(
-            f"{len(grey)} GT masks are grey images, not masks (over {GREY_SHARE:.0%} of their pixels far from black "
+            f"{len(grey)} GT masks are images, not masks (over {GREY_SHARE:.0%} of their pixels far from black "
             f"and white), e.g. {', '.join(grey[:3])}: foreground is > 128, so their scores say little; check --gt"
+        )
+    if colour:
+        notes.append(
+            f"{len(colour)} predictions are colour images, not maps, e.g. {', '.join(colour[:3])}: scored by their "
+            "grey levels, which says little; check --pred (a folder of predicted masks, not of photos or overlays)"
         )
     if empty:
         notes.append(
