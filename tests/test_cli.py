@@ -20,6 +20,18 @@ def test_help_lists_every_subcommand(capsys) -> None:
         assert f"  {name} " in out
 
 
+def test_version_is_the_packages(capsys) -> None:
+    from importlib.metadata import version
+
+    import mgd_sam2
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"mgd-sam2 {mgd_sam2.__version__}\n"
+    assert version("mgd-sam2") == mgd_sam2.__version__  # setup.cfg reads it from the package
+
+
 def test_console_script_is_installed() -> None:
     for module in ("mgd_sam2.cli", "mgd_sam2"):  # python -m mgd_sam2 too
         result = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True, check=True)

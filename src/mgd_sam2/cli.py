@@ -15,6 +15,7 @@ import signal
 import sys
 from typing import Sequence
 
+from mgd_sam2 import __version__
 from mgd_sam2.errors import UserError
 
 # name -> (one-line help, module). Order is the order shown by --help.
@@ -55,7 +56,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "model": (
         "info: parameter counts of a preset; load: a SAM2/released weights file key by key; "
-        "export: a run's trained weights for predict --weights, or an ONNX graph (--onnx, --int8)",
+        "export: a run's trained weights, its ONNX and OpenVINO models, or --fastest for this CPU",
         "mgd_sam2.commands.model",
     ),
 }
@@ -83,6 +84,7 @@ def _top_level_parser() -> argparse.ArgumentParser:
         epilog="subcommands:\n" + "\n".join(lines) + "\n\nRun `mgd-sam2 SUBCOMMAND --help` for the options of one.",
     )
     parser.add_argument("command", nargs="?", choices=list(COMMANDS), metavar="SUBCOMMAND")
+    parser.add_argument("--version", action="version", version=f"mgd-sam2 {__version__}")
     return parser
 
 

@@ -28,12 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     load.add_argument("--preset", default="base_plus", choices=list(PRESETS), help="model size to load into")
     load.add_argument("--ckpt", type=Path, required=True, help="the weights file")
-    export = actions.add_parser(
-        "export",
-        help="write a network's trained weights (safetensors, for predict --weights) and/or an ONNX model "
-        "(for predict --backend onnx or openvino), checked against PyTorch",
-        formatter_class=HelpFormatter,
+    export_help = (
+        "write a network's trained weights (safetensors, for predict --weights) and/or its exports: ONNX, ONNX "
+        "Runtime int8, OpenVINO int8, or --fastest for this CPU's kind (for predict --ckpt), each checked against "
+        "PyTorch"
     )
+    export = actions.add_parser("export", help=export_help, description=export_help, formatter_class=HelpFormatter)
     export.add_argument(
         "--ckpt",
         type=Path,
