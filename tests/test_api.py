@@ -137,6 +137,9 @@ def test_precision_has_one_spelling(trained_checkpoint: Path) -> None:
 
 
 def test_a_model_folder_round_trip(overfit_run, inputs: Path, tmp_path: Path, monkeypatch) -> None:
+    from mgd_sam2 import MGDSAM2, NetworkConfig
+    from mgd_sam2.inference.model_folder import model_card
+
     segmenter = Segmenter.load(overfit_run.checkpoint, device="cpu")
     folder = segmenter.save_pretrained(
         tmp_path / "demo-model", card={"training": "4 synthetic images", "scores": {"SYN-TR": {"Smeasure": 0.99}}}
@@ -145,8 +148,11 @@ def test_a_model_folder_round_trip(overfit_run, inputs: Path, tmp_path: Path, mo
     config = json.loads((folder / "config.json").read_text())
     assert config["network"] == segmenter.network.config.to_dict() and config["input_size"] == 64
     card = (folder / "README.md").read_text()
-    assert "license: apache-2.0" in card and "| micro | 64 | 2 |" in card and "| SYN-TR | 0.9900 |" in card
-    assert "arXiv:2503.23786" in card and "4 synthetic images" in card
+    assert "license: apache-2.0" in card and "| micro | 64 | 2 | no (random, frozen) |" in card
+    assert "| SYN-TR | 0.9900 |" in card and "arXiv:2503.23786" in card and "4 synthetic images" in card
+    assert "(this project's code; no SAM2.1 weights in it)" in card and "Meta" not in card  # micro starts from none
+    tiny = model_card(MGDSAM2(NetworkConfig(preset="tiny")), "", {})
+    assert "| tiny | 1024 | 2 | no (SAM2.1's, frozen) |" in tiny and "weights it starts from are Meta's" in tiny
     image = sorted(inputs.iterdir())[0]
     expected = segmenter.predict(image)
     np.testing.assert_array_equal(Segmenter.load(folder, device="cpu").predict(image), expected)

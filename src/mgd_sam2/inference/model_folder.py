@@ -15,6 +15,7 @@ from typing import Any
 from mgd_sam2 import __version__
 from mgd_sam2.models.checkpoints import CheckpointError, load_fitting_state
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
+from mgd_sam2.models.presets import get_preset
 from mgd_sam2.utils.files import atomic_path, write_json
 
 FOLDER_FORMAT = "mgd-sam2 model folder v1"
@@ -65,6 +66,9 @@ def model_card(network: MGDSAM2, source: str, card: dict[str, Any]) -> str:
         rows = [f"| {split} | " + " | ".join(f"{values.get(m, float('nan')):.4f}" for m in metrics) + " |"
                 for split, values in scores.items()]  # fmt: skip
         table = "\n".join(["| split | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|", *rows])
+    from_sam2 = get_preset(config.preset).sam2_checkpoint is not None  # micro has no SAM2.1 weights
+    licence = "the SAM2.1 weights it starts from are Meta's, Apache-2.0" if from_sam2 else "no SAM2.1 weights in it"
+    trunk = "yes" if config.train_trunk else ("no (SAM2.1's, frozen)" if from_sam2 else "no (random, frozen)")
     return f"""---
 license: apache-2.0
 library_name: mgd-sam2
@@ -79,7 +83,7 @@ mgd-sam2 {__version__}. Source: {source or "not recorded"}.
 
 | preset | input size | local views per side | trunk trained |
 |---|---|---|---|
-| {config.preset} | {network.input_size} | {network.grid} | {"yes" if config.train_trunk else "no (SAM2.1's, frozen)"} |
+| {config.preset} | {network.input_size} | {network.grid} | {trunk} |
 
 Training: {card.get("training") or "not recorded"}
 
@@ -98,7 +102,7 @@ mask = segmenter.predict("photo.jpg")  # (H, W) uint8
 
 ## Licence and citation
 
-Apache-2.0 (this project's code; the SAM2.1 trunk's weights are Meta's, Apache-2.0).
+Apache-2.0 (this project's code; {licence}).
 
 ```bibtex
 {CITATION}
