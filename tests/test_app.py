@@ -85,7 +85,7 @@ def test_the_page_gives_predicts_files_byte_for_byte(
     for image in images:
         for name in (f"{image.stem}.png", f"{image.stem}_cutout.png"):
             assert files[name].read_bytes() == (out / name).read_bytes(), name
-    assert len(gallery) == 4 * len(images) and "masks128.zip" in files
+    assert len(gallery) == 4 * len(images) and "masks.zip" in files
     assert f"**{len(images)} image(s)**" in status and "per image" in status
     gallery, downloads, status = cut_out(client, images[0], binary=True, threshold=200)
     mask = np.asarray(Image.open(next(Path(p) for p in downloads if Path(p).name.endswith("_binary200.png"))))
@@ -314,7 +314,7 @@ def test_the_app_serves_when_gradios_own_start_check_would_have_given_up(monkeyp
     import gradio
     import gradio.networking
 
-    from mgd_sam2.commands.app import serve
+    import mgd_sam2.commands.app as app_command
     from mgd_sam2.utils.ports import DIRECT, free_port
 
     monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
@@ -326,9 +326,9 @@ def test_the_app_serves_when_gradios_own_start_check_would_have_given_up(monkeyp
     with gradio.Blocks() as page:
         gradio.Markdown("served")
     seen = []
-    monkeypatch.setattr(page, "block_thread", lambda: seen.append(DIRECT.open(page.local_url).status))
+    monkeypatch.setattr(app_command, "wait_while_serving", lambda page: seen.append(DIRECT.open(page.local_url).status))
     try:
-        serve(page, "127.0.0.1", free_port(), 10**6)
+        app_command.serve(page, "127.0.0.1", free_port(), 10**6)
     finally:
         page.close(verbose=False)
     assert seen == [200]

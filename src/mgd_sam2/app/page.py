@@ -29,7 +29,8 @@ def gallery_and_downloads(
                     (str(cutout.cutout), "cut-out")]  # fmt: skip
         files += [mask, cutout.cutout]
     if len(result.cutouts) > 1:
-        files.append(zip_files(files, result.folder / f"masks{'_binary' if binary else ''}{int(threshold)}.zip"))
+        name = f"masks_binary{int(threshold)}.zip" if binary else "masks.zip"  # the threshold only for binary masks
+        files.append(zip_files(files, result.folder / name))
     return gallery, [str(path) for path in files]
 
 

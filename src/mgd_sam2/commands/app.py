@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import tempfile
+import time
 from typing import Any, Iterator
 
 from mgd_sam2.commands.arguments import add_detail_arguments, add_weights_arguments, positive_int
@@ -101,12 +102,13 @@ def serve(page: Any, host: str, port: int, max_file_size: int) -> None:
     """Start the Gradio page (a ``gradio.Blocks``), wait until it answers (up to LAUNCH_ANSWER_S) and serve until
     stopped. Gradio's own start-up check is replaced: it gives up after one request that takes 3 s, which a busy
     machine's first answer can exceed. Requests to this machine bypass any proxy set in the environment (Gradio
-    asks its own server during the launch too)."""
+    asks its own server during the launch too). Gradio's own lines (its URL with a hint at ``share=True``, which is
+    no option here, and a note at Ctrl-C) are replaced by one line of ours."""
     for name in ("no_proxy", "NO_PROXY"):
         listed = [entry for entry in os.environ.get(name, "").split(",") if entry]
         os.environ[name] = ",".join(listed + [entry for entry in LOCAL_HOSTS if entry not in listed])
     # _frontend=False skips Gradio's check (a private argument of Gradio 6, which setup.cfg pins; tested)
-    page.launch(server_name=host, server_port=port, share=False, show_error=True, quiet=False,
+    page.launch(server_name=host, server_port=port, share=False, show_error=True, quiet=True,
                 max_file_size=max_file_size, prevent_thread_lock=True, _frontend=False)  # fmt: skip
     try:
         answered = wait_until_answers(page.local_url, LAUNCH_ANSWER_S)
@@ -122,7 +124,19 @@ def serve(page: Any, host: str, port: int, max_file_size: int) -> None:
             f"the app started but {page.local_url} did not answer within {LAUNCH_ANSWER_S} s; the machine may be "
             "short of memory or too busy: try again when it is not"
         )
-    page.block_thread()
+    print(f"serving {page.local_url} (Ctrl-C stops it)", flush=True)
+    try:
+        wait_while_serving(page)
+    except KeyboardInterrupt:  # Ctrl-C or a stop signal: the caller says which
+        pass
+    finally:
+        page.close(verbose=False)
+
+
+def wait_while_serving(page: Any) -> None:
+    """Return when the Gradio page stops (Gradio's ``block_thread`` without its own message at Ctrl-C)."""
+    while page.is_running:
+        time.sleep(0.1)
 
 
 def limits_note(max_pixels: int, max_upload_mb: int, detail: str = "off") -> str:
