@@ -88,6 +88,14 @@ def test_cutout_is_the_image_with_its_mask_as_alpha(overfit_run, inputs: Path) -
     np.testing.assert_array_equal(hard, np.where(mask > 200, 255, 0))
 
 
+def test_megapixels_in_messages_read_as_numbers() -> None:
+    from mgd_sam2.data.io import megapixels
+
+    assert [megapixels(n) for n in (120_000, 1000, 25_000_000, 999_400_000, 10_000_000_000)] == [
+        "0.12", "0.001", "25", "999", "10,000"
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("given", "message"),
     [
@@ -150,9 +158,10 @@ def test_a_model_folder_round_trip(overfit_run, inputs: Path, tmp_path: Path, mo
     card = (folder / "README.md").read_text()
     assert "license: apache-2.0" in card and "| micro | 64 | 2 | no (random, frozen) |" in card
     assert "| SYN-TR | 0.9900 |" in card and "arXiv:2503.23786" in card and "4 synthetic images" in card
-    assert "(this project's code; no SAM2.1 weights in it)" in card and "Meta" not in card  # micro starts from none
+    assert "(this project's code; no SAM2.1 weights)" in card and "Meta" not in card  # micro starts from none
     tiny = model_card(MGDSAM2(NetworkConfig(preset="tiny")), "", {})
-    assert "| tiny | 1024 | 2 | no (SAM2.1's, frozen) |" in tiny and "weights it starts from are Meta's" in tiny
+    assert "| tiny | 1024 | 2 | no (frozen: SAM2.1's where it started from them) |" in tiny
+    assert "SAM2.1's weights, where it starts from them, are Meta's" in tiny
     image = sorted(inputs.iterdir())[0]
     expected = segmenter.predict(image)
     np.testing.assert_array_equal(Segmenter.load(folder, device="cpu").predict(image), expected)

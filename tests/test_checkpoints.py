@@ -211,6 +211,7 @@ def test_missing_file_says_where_to_get_checkpoints(tmp_path: Path) -> None:
     [
         (b"this is not a checkpoint", "is not a weights file: neither a PyTorch checkpoint"),
         (b"PK\x03\x04, then a damaged zip", "not a readable PyTorch checkpoint"),
+        (b"", r"is empty or cut short \(0 bytes\): download or export it again"),
         ({"weights": torch.zeros(3)}, "neither a SAM2/SAM2.1 checkpoint"),
         ([torch.zeros(3)], "holds a list"),
     ],

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from mgd_sam2.utils.isolated import END_GRACE_S
 
 WORKER = """
@@ -81,3 +83,16 @@ def test_a_fresh_process_cleans_up_and_ends_when_its_parent_is_killed(tmp_path: 
         for pid in spawned:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_a_reset_peak_counts_from_then() -> None:
+    """benchmark app and metrics reset a process's peak before what they measure: it then starts at its resident
+    set, and an allocation made before the reset no longer counts."""
+    from mgd_sam2.utils.isolated import reset_peak, resident_mb
+
+    block = np.ones(64 * 2**20, np.uint8)  # 64 MiB touched, then freed
+    del block
+    before = resident_mb()
+    reset_peak()
+    rss, peak = resident_mb()
+    assert peak < before[1] - 32 and peak - rss < 16  # the freed 64 MiB no longer in the peak

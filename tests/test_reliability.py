@@ -428,8 +428,11 @@ def test_a_file_that_is_not_the_weights_says_which_to_give(trained_checkpoint, t
     (tmp_path / "m_int8.xml").write_text("<net/>")
     (tmp_path / "m_int8.bin").write_bytes(bytes(8))
     folder = Segmenter.load(trained_checkpoint).save_pretrained(tmp_path / "folder")
+    written = f"`model export --fastest` wrote {tmp_path / 'm.onnx'}, {tmp_path / 'm_int8.xml'}: give one of them"
     for ckpt, message in (
-        (tmp_path / "m", f"give one of {tmp_path / 'm.onnx'}, {tmp_path / 'm_int8.xml'}."),
+        (tmp_path / "m", written),
+        (tmp_path / "m_int8.onnx", written),  # the other kind's file name
+        (tmp_path / "m.xml", written),
         (
             tmp_path / "m_int8.bin",
             f"is the weights half of the OpenVINO model {tmp_path / 'm_int8.xml'}: give the .xml",
@@ -591,7 +594,7 @@ def test_evaluate_notes_grey_ground_truth_and_jpeg_predictions(tmp_path, capsys)
     gt = np.zeros((60, 80), np.uint8)
     gt[15:45, 20:60] = 255
     pred = np.clip(gt.astype(int) + np.random.default_rng(0).integers(-40, 40, gt.shape), 0, 255).astype(np.uint8)
-    for folder in ("gt", "gradient", "pred", "jpeg", "photos", "rgb"):
+    for folder in ("gt", "gradient", "pred", "jpeg", "photos", "rgb", "cutouts"):
         (tmp_path / folder).mkdir()
     Image.fromarray(gt).save(tmp_path / "gt" / "x.png")
     Image.fromarray(np.tile(np.linspace(0, 159, 80).astype(np.uint8), (60, 1))).save(tmp_path / "gradient" / "x.png")
@@ -600,8 +603,10 @@ def test_evaluate_notes_grey_ground_truth_and_jpeg_predictions(tmp_path, capsys)
     photo = np.stack([pred, 255 - pred, np.full_like(pred, 90)], axis=2)  # the photos folder given as --pred
     Image.fromarray(photo).save(tmp_path / "photos" / "x.png")
     Image.fromarray(np.repeat(pred[..., None], 3, axis=2)).save(tmp_path / "rgb" / "x.png")  # a map saved as RGB
+    Image.fromarray(np.dstack([photo, pred])).save(tmp_path / "cutouts" / "x.png")  # a cut-out: scored by its alpha
     outputs = {}
-    for pred_dir, gt_dir in (("pred", "gt"), ("pred", "gradient"), ("jpeg", "gt"), ("photos", "gt"), ("rgb", "gt")):
+    pairs = (("pred", "gt"), ("pred", "gradient"), ("jpeg", "gt"), ("photos", "gt"), ("rgb", "gt"), ("cutouts", "gt"))
+    for pred_dir, gt_dir in pairs:
         code, out, _ = run(capsys, "evaluate", "--pred", str(tmp_path / pred_dir), "--gt", str(tmp_path / gt_dir),
                            "--metrics", "S,MAE", "--workers", "0")  # fmt: skip
         assert code == 0
@@ -616,4 +621,5 @@ def test_evaluate_notes_grey_ground_truth_and_jpeg_predictions(tmp_path, capsys)
         in outputs["photos", "gt"]
     )
     assert "note:" not in outputs["rgb", "gt"]  # grey values saved in three equal channels: a map
+    assert "note:" not in outputs["cutouts", "gt"]  # its alpha is the map, whatever colours it shows
     assert "note: 1 predictions are JPEG files, e.g. x: JPEG is lossy" in outputs["jpeg", "gt"]

@@ -483,3 +483,7 @@ def test_epoch_log_prints_only_on_the_main_process_and_off_a_terminal(
     log.on_train_epoch_end(SimpleNamespace(**{**vars(trainer), "current_epoch": 3, "global_step": 400}), None)
     expected = "epoch 4/12, step 400: train/loss 0.5000, val/Smeasure 0.7500 (epoch 3's validation) (0 min 0 s)\n"
     assert capsys.readouterr().out == (expected if printed else "")
+    log.keys = ("val/Smeasure", "train/loss")  # the tag follows the validation's scores, wherever they are shown
+    log.on_train_epoch_end(SimpleNamespace(**{**vars(trainer), "current_epoch": 3, "global_step": 400}), None)
+    expected = "epoch 4/12, step 400: val/Smeasure 0.7500 (epoch 3's validation), train/loss 0.5000 (0 min 0 s)\n"
+    assert capsys.readouterr().out == (expected if printed else "")

@@ -257,7 +257,7 @@ def metrics_table(measurement: dict) -> str:
     memory = measurement["memory"]
     lines += [
         "",
-        "| pair scored (every metric) | process before | its peak | bytes per pixel above it |",
+        "| pair scored (every metric) | process before | its peak while scoring | bytes per pixel above it |",
         "|---|---|---|---|",
         f"| {memory['width']}×{memory['height']} | {memory['started_rss_mb'] / 1024:.2f} GiB | "
         f"{memory['peak_rss_mb'] / 1024:.2f} GiB | {memory['bytes_per_pixel']:.1f} |",

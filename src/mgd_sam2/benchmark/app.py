@@ -3,9 +3,10 @@
 The app runs as a user runs it, ``mgd-sam2 app`` in a process of its own on a free port; the times are seen from the
 outside: from the start to the page answering, from the start to the first mask returned by the page's API, and the
 seconds per image of the next requests (each a photo through the API, a 2048×1536 JPEG unless asked otherwise, mask
-and RGBA cut-out written). The memory is the app process's resident set (Linux ``/proc``): once its page answers,
-after the requests, and its peak; the peak above the first, per pixel of the photo, is what one image costs the app
-(``app.cutout.APP_BYTES_PER_PIXEL``).
+and RGBA cut-out written). The memory is the app process's resident set (Linux ``/proc``): once its page answers
+(with its peak so far, the start-up's), after the requests, and its peak over the whole run; the peak of the
+requests alone (the peak is reset once the page answers) above the resident set then, per pixel of the photo, is
+what one image costs the app (``app.cutout.APP_BYTES_PER_PIXEL``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from PIL import Image
 
 from mgd_sam2.errors import UserError
 from mgd_sam2.utils.files import temporary_folder
-from mgd_sam2.utils.isolated import resident_mb
+from mgd_sam2.utils.isolated import reset_peak, resident_mb
 from mgd_sam2.utils.ports import free_port, wait_until_answers
 
 PHOTO_SIZE = (2048, 1536)  # (width, height) of the photo sent
@@ -131,7 +132,8 @@ def measure_app(
     sent = photo(folder / "photo.jpg", size)
     app = launch_app(ckpt, folder, "--max-pixels", str(max(size[0] * size[1], APP_MAX_PIXELS)))  # as it is, or room
     try:
-        started_mb = resident_mb(app.process.pid)[0]
+        started_mb, startup_peak_mb = resident_mb(app.process.pid)
+        reset_peak(app.process.pid)
         with connect(app.url) as client:
             cut_out(client, sent)
             first_mask_s = time.perf_counter() - app.started
@@ -140,13 +142,14 @@ def measure_app(
                 start = time.perf_counter()
                 cut_out(client, sent)
                 seconds.append(time.perf_counter() - start)
-            rss_mb, peak_mb = resident_mb(app.process.pid)
+            rss_mb, requests_peak_mb = resident_mb(app.process.pid)
     finally:
         exit_status = app.stop()
     return {"weights": label, "ckpt": str(ckpt), "page_up_s": app.startup_s, "first_mask_s": first_mask_s,
             "s_per_image": statistics.median(seconds), "images": images, "started_rss_mb": started_mb,
-            "rss_mb": rss_mb, "peak_rss_mb": peak_mb, "photo": f"{size[0]}x{size[1]} JPEG",
-            "bytes_per_pixel": (peak_mb - started_mb) * 2**20 / (size[0] * size[1]),
+            "startup_peak_rss_mb": startup_peak_mb, "requests_peak_rss_mb": requests_peak_mb, "rss_mb": rss_mb,
+            "peak_rss_mb": max(startup_peak_mb, requests_peak_mb), "photo": f"{size[0]}x{size[1]} JPEG",
+            "bytes_per_pixel": (requests_peak_mb - started_mb) * 2**20 / (size[0] * size[1]),
             "exit_status": exit_status}  # fmt: skip
 
 

@@ -19,7 +19,7 @@ from mgd_sam2.metrics import functional as fn
 from mgd_sam2.metrics.evaluate import evaluate_folders
 from mgd_sam2.metrics.pairs import ImagePair
 from mgd_sam2.metrics.skeletons import SkeletonCache
-from mgd_sam2.utils.isolated import resident_mb, run_isolated
+from mgd_sam2.utils.isolated import reset_peak, resident_mb, run_isolated
 
 THIN_DRAWERS = (lattice, tree, hair, cables)  # thin families of data/shapes.py drawn into the GTs
 
@@ -135,8 +135,8 @@ def hce_scaling(sizes: list[int], repeats: int = 2) -> list[dict[str, float]]:
 
 def evaluation_memory(width: int, height: int) -> dict[str, float]:
     """The memory one (height, width) thin-structure pair takes ``evaluate_folders`` with every metric, one process:
-    the peak resident set of a fresh process above its own once everything is imported, in MiB and in bytes per pixel
-    (what ``metrics.evaluate.EVALUATION_BYTES_PER_PIXEL`` budgets per worker)."""
+    the peak resident set of a fresh process while it scores (its peak reset once everything is imported) above its
+    resident set then, in MiB and in bytes per pixel (what ``metrics.evaluate.EVALUATION_BYTES_PER_PIXEL`` budgets)."""
     with tempfile.TemporaryDirectory() as folder:
         pred, gt = thin_pair(0, max(width, height))
         pred_dir, gt_dir = Path(folder) / "pred", Path(folder) / "gt"
@@ -150,7 +150,9 @@ def evaluation_memory(width: int, height: int) -> dict[str, float]:
 
 
 def evaluated_peak(pred_dir: Path, gt_dir: Path) -> tuple[float, float]:
-    """(resident set before, peak after) in MiB of this process evaluating the folders (every metric, no workers)."""
+    """(resident set before, its peak while scoring) in MiB of this process evaluating the folders (every metric, no
+    workers)."""
+    reset_peak()
     started = resident_mb()[0]
     evaluate_folders(pred_dir, gt_dir, workers=0, progress=False)
     return started, resident_mb()[1]

@@ -112,7 +112,7 @@ def serve(page: Any, host: str, port: int, max_file_size: int) -> None:
                 max_file_size=max_file_size, prevent_thread_lock=True, _frontend=False)  # fmt: skip
     try:
         answered = wait_until_answers(page.local_url, LAUNCH_ANSWER_S)
-    except KeyboardInterrupt:  # Ctrl-C or a stop signal while waiting: stop as block_thread does
+    except KeyboardInterrupt:  # Ctrl-C or a stop signal while waiting for the page: close it and return
         page.close(verbose=False)
         return
     except BaseException:

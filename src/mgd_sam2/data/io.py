@@ -56,12 +56,18 @@ def open_image(path: str | Path, exif_transpose: bool = False, max_pixels: int =
         raise UnreadableImageError(f"cannot read {path}: {error}. Re-export or remove the file.") from error
 
 
+def megapixels(pixels: int) -> str:
+    """``pixels`` in megapixels for a message: three significant figures, whole ones from 1000 on."""
+    value = pixels / 1e6
+    return f"{value:.3g}" if value < 1000 else f"{value:,.0f}"
+
+
 def check_pixels(width: int, height: int, max_pixels: int, what: str) -> None:
     """Refuse an image of more than ``max_pixels`` (UnreadableImageError naming ``what``)."""
     if width * height > max_pixels:
         raise UnreadableImageError(
-            f"{what} is {width}x{height} = {width * height / 1e6:.3g} megapixels, over the limit of "
-            f"{max_pixels / 1e6:.3g} (a guard against decompression bombs); `predict --max-pixels` (max_pixels in "
+            f"{what} is {width}x{height} = {megapixels(width * height)} megapixels, over the limit of "
+            f"{megapixels(max_pixels)} (a guard against decompression bombs); `predict --max-pixels` (max_pixels in "
             "Python) raises it if you trust the file and have the memory"
         )
 
@@ -193,16 +199,16 @@ def read_mask(path: str | Path) -> np.ndarray:
 def read_prediction(path: str | Path) -> np.ndarray:
     """(H, W) uint8 prediction map: the alpha channel of an RGBA map (a cut-out's mask) unless it is fully
     opaque, else the gray values."""
-    return prediction_map(open_image(path))
+    return prediction_map(open_image(path))[0]
 
 
-def prediction_map(image: Image.Image) -> np.ndarray:
-    """`read_prediction` of an opened image."""
+def prediction_map(image: Image.Image) -> tuple[np.ndarray, bool]:
+    """`read_prediction` of an opened image, and whether its grey values were read (not its alpha channel)."""
     if has_alpha(image):
         alpha = np.array(image.convert("RGBA").getchannel("A"))
         if alpha.min() < 255:
-            return alpha
-    return image_to_gray(image)
+            return alpha, False
+    return image_to_gray(image), True
 
 
 def provenance(path: str | Path) -> dict | None:

@@ -111,14 +111,21 @@ def fastest_record(kind: str) -> dict[str, str]:
     return {RECORD_KIND: kind, RECORD_PRECISION: FASTEST[kind].precision}
 
 
-def fastest_files(cpu: CpuKind, stem: Path) -> FastestFiles:
-    """The files the fastest path for ``cpu`` needs, named after ``stem`` (a .onnx or .xml suffix taken off)."""
-    path = FASTEST[cpu.kind]
+def stem_files(stem: Path) -> dict[str, Path]:
+    """{form: file} of every export ``model export --fastest STEM`` can write (a .onnx or .xml suffix taken off
+    ``stem``): STEM.onnx, STEM_int8.onnx, STEM_int8.xml."""
     stem = stem.with_suffix("") if stem.suffix in EXPORT_SUFFIXES else stem
     quantized = stem.with_name(f"{stem.name}_int8")
+    return {"onnx": stem.with_name(f"{stem.name}.onnx"), "onnx-int8": quantized.with_name(f"{quantized.name}.onnx"),
+            "openvino-int8": quantized.with_name(f"{quantized.name}.xml")}  # fmt: skip
+
+
+def fastest_files(cpu: CpuKind, stem: Path) -> FastestFiles:
+    """The files the fastest path for ``cpu`` needs, named after ``stem`` (`stem_files`)."""
+    path, files = FASTEST[cpu.kind], stem_files(stem)
     return FastestFiles(
-        onnx=stem.with_name(f"{stem.name}.onnx"),
-        int8=quantized.with_name(f"{quantized.name}.onnx") if path.backend == "onnx-int8" else None,
-        openvino_int8=quantized.with_name(f"{quantized.name}.xml") if path.backend == "openvino-int8" else None,
+        onnx=files["onnx"],
+        int8=files["onnx-int8"] if path.backend == "onnx-int8" else None,
+        openvino_int8=files["openvino-int8"] if path.backend == "openvino-int8" else None,
         record=fastest_record(cpu.kind),
     )

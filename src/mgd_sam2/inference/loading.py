@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from mgd_sam2.errors import MissingFileError
 from mgd_sam2.inference.backends import openvino_has_bf16, recorded_precision, require_openvino_bf16
 from mgd_sam2.models.checkpoints import (
     TRAINED_WEIGHTS_FORMAT,
@@ -166,6 +167,22 @@ def build_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[
         may_miss=lambda key: not trained_trunk and key.startswith(TRUNK.prefix),
     )
     return network.eval(), f"{report.kind} trunk from {ckpt} + trained weights from {weights} (preset {network.preset})"
+
+
+def refuse_export_stem(ckpt: str | Path) -> None:
+    """A MissingFileError naming the files `model export --fastest` wrote where ``ckpt``, which does not exist,
+    is their stem or another of their names (``model`` for ``model_int8.xml``, or ``model_int8.onnx``)."""
+    from mgd_sam2.inference.fastest import EXPORT_SUFFIXES, stem_files
+
+    path = Path(ckpt)
+    if path.exists():
+        return
+    stem = path.with_suffix("") if path.suffix in EXPORT_SUFFIXES else path
+    written = [str(file) for file in stem_files(stem.with_name(stem.name.removesuffix("_int8"))).values()
+               if file.is_file()]  # fmt: skip
+    if written:
+        raise MissingFileError(f"weights file not found: {ckpt}; `model export --fastest` wrote {', '.join(written)}: "
+                               "give one of them")  # fmt: skip
 
 
 def backend_name(ckpt: str | Path, backend: str = "auto") -> str:

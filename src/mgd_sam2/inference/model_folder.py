@@ -66,9 +66,14 @@ def model_card(network: MGDSAM2, source: str, card: dict[str, Any]) -> str:
         rows = [f"| {split} | " + " | ".join(f"{values.get(m, float('nan')):.4f}" for m in metrics) + " |"
                 for split, values in scores.items()]  # fmt: skip
         table = "\n".join(["| split | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|", *rows])
-    from_sam2 = get_preset(config.preset).sam2_checkpoint is not None  # micro has no SAM2.1 weights
-    licence = "the SAM2.1 weights it starts from are Meta's, Apache-2.0" if from_sam2 else "no SAM2.1 weights in it"
-    trunk = "yes" if config.train_trunk else ("no (SAM2.1's, frozen)" if from_sam2 else "no (random, frozen)")
+    # a preset with a SAM2.1 size may start from Meta's weights or from random ones (model.pretrained null): the
+    # network does not know which; micro has no SAM2.1 size
+    sam2_size = get_preset(config.preset).sam2_checkpoint is not None
+    licence = (
+        "SAM2.1's weights, where it starts from them, are Meta's, Apache-2.0" if sam2_size else "no SAM2.1 weights"
+    )
+    trunk = "yes" if config.train_trunk else ("no (frozen: SAM2.1's where it started from them)" if sam2_size
+                                              else "no (random, frozen)")  # fmt: skip
     return f"""---
 license: apache-2.0
 library_name: mgd-sam2

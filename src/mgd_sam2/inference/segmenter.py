@@ -32,6 +32,7 @@ from mgd_sam2.inference.loading import (
     check_exported_flags,
     exported_precision,
     load_network,
+    refuse_export_stem,
     weights_identity,
 )
 from mgd_sam2.inference.predict import check_tta, predict_batch, predict_files
@@ -67,6 +68,7 @@ class InferenceSettings:
         from mgd_sam2.inference.model_folder import hub_folder
 
         check_names(device, precision)
+        refuse_export_stem(weights)  # before a stem with a folder (out/model) is taken for a Hub id
         weights = hub_folder(weights) or weights  # a Hub id: its downloaded folder, then read like any folder
         runs = backend_name(weights, backend)
         if runs == "torch":

@@ -147,7 +147,7 @@ class PairMeasurer:
             image, (gt, label_map) = open_image(pred_path), decode_mask(gt_path)
         except UnreadableImageError as error:
             return name, None, str(error)
-        pred = prediction_map(image)
+        pred, grey_read = prediction_map(image)
         if pred.shape != gt.shape:
             if not self.resize_pred:
                 return name, None, f"prediction {pred.shape[::-1]} vs ground truth {gt.shape[::-1]} (W x H)"
@@ -158,7 +158,7 @@ class PairMeasurer:
             "gt_grey": is_grey_map(gt),
             "gt_empty": not bool((gt > FOREGROUND_THRESHOLD).any()),
             "pred_low_range": is_label_map(pred),
-            "pred_colour": is_colour_image(image),
+            "pred_colour": grey_read and is_colour_image(image),  # a cut-out is scored by its alpha: no note
         }
         return name, gt.shape, {**result, **flags}
 

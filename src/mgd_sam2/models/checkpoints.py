@@ -118,6 +118,8 @@ def load_torch_file(path: Path, mmap: bool = False) -> dict:
     are mapped, not read (a cheap check of a whole training checkpoint)."""
     with open(path, "rb") as handle:
         start = handle.read(4)
+    if len(start) < 4:
+        raise CheckpointError(f"{path} is empty or cut short ({len(start)} bytes): download or export it again")
     if not start.startswith((ZIP_MAGIC, PICKLE_PROTOCOL)):  # torch.save writes a zip, older torch a pickle
         raise CheckpointError(f"{path} is not a weights file: {NOT_WEIGHTS_HINT}")
     try:
@@ -140,12 +142,8 @@ def load_torch_file(path: Path, mmap: bool = False) -> dict:
 
 
 def missing_weights_hint(path: Path) -> str:
-    """Where the missing weights file ``path`` comes from, by its name: the files of a ``model export --fastest``
-    stem, a training run's .ckpt (with the ones next to it), a SAM2.1 checkpoint, or else the authors' released
-    weights."""
-    exported = exported_files(path)
-    if exported:
-        return f"{path.name} is the stem of `model export --fastest`'s files: give one of {', '.join(exported)}."
+    """Where the missing weights file ``path`` comes from, by its name: a training run's .ckpt (with the ones next
+    to it), a SAM2.1 checkpoint, or else the authors' released weights."""
     if path.suffix == ".ckpt":
         nearby = sorted(other.name for other in path.parent.glob("*.ckpt"))[:5] if path.parent.is_dir() else []
         return f"{RUNS_HINT}" + (f"; {path.parent} holds {', '.join(nearby)}." if nearby else ".")
@@ -155,15 +153,6 @@ def missing_weights_hint(path: Path) -> str:
         f"{RELEASED_DOWNLOAD_HINT} {RUNS_HINT}; trained weights for --weights are written by `mgd-sam2 model export "
         "--out`. SAM2.1 checkpoints: https://github.com/facebookresearch/sam2."
     )
-
-
-def exported_files(stem: Path) -> list[str]:
-    """The exported models named after ``stem`` beside it (``STEM.onnx``, ``STEM_int8.onnx``, ``STEM_int8.xml``), as
-    ``model export --fastest STEM`` writes them."""
-    if not stem.parent.is_dir():
-        return []
-    names = (f"{stem.name}.onnx", f"{stem.name}_int8.onnx", f"{stem.name}_int8.xml")
-    return [str(stem.parent / name) for name in names if (stem.parent / name).is_file()]
 
 
 def read_weights_file(path: str | Path) -> dict:

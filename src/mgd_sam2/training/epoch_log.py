@@ -32,10 +32,11 @@ class EpochLog(Callback):
         if not trainer.is_global_zero or sys.stdout.isatty():
             return
         metrics = trainer.callback_metrics
-        values = [f"{key} {float(metrics[key]):.4f}" for key in self.keys if key in metrics]
-        scored = [key for key in self.keys if key.startswith("val/") and key in metrics]
+        shown = [key for key in self.keys if key in metrics]
+        values = [f"{key} {float(metrics[key]):.4f}" for key in shown]
+        scored = [index for index, key in enumerate(shown) if key.startswith("val/")]
         if scored and self.validated is not None and self.validated != trainer.current_epoch:
-            values[-1] += f" (epoch {self.validated + 1}'s validation)"
+            values[scored[-1]] += f" (epoch {self.validated + 1}'s validation)"
         minutes, seconds = divmod(int(time.monotonic() - self.start), 60)
         epochs = "" if trainer.max_epochs in (None, -1) else f"/{trainer.max_epochs}"
         line = f"epoch {trainer.current_epoch + 1}{epochs}, step {trainer.global_step}: {', '.join(values)}"

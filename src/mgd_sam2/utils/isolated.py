@@ -77,3 +77,12 @@ def resident_mb(pid: int | str = "self") -> tuple[float, float]:
     a spawned process counts the copy of its parent made before the program starts."""
     fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
     return tuple(int(fields[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM"))
+
+
+def reset_peak(pid: int | str = "self") -> None:
+    """Reset the resident-set peak of process ``pid`` (VmHWM) to its current resident set (Linux 4.0+:
+    ``/proc/PID/clear_refs``), so that `resident_mb`'s peak counts from now."""
+    try:
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+    except OSError as error:
+        raise UserError(f"cannot reset the memory peak of process {pid} (/proc/{pid}/clear_refs: {error})") from error
