@@ -42,7 +42,7 @@ def fraction(text: str) -> float:
 
 
 def image_size(text: str) -> tuple[int, int]:
-    """ "WIDTHxHEIGHT" in pixels, e.g. 2048x1536 -> (2048, 1536)."""
+    """WIDTHxHEIGHT in pixels, e.g. "2048x1536" -> (2048, 1536)."""
     parts = text.lower().split("x")
     if len(parts) != 2:
         raise argparse.ArgumentTypeError(f"give WIDTHxHEIGHT in pixels, e.g. 2048x1536, not {text!r}")

@@ -25,10 +25,8 @@ from mgd_sam2.metrics.functional import HCE_BINARIZATIONS
 from mgd_sam2.models.presets import PRESETS
 
 SPEED_PRECISIONS = ("32-true", "bf16-mixed")  # Lightning's names, as predict's --precision
-EVALUATION_MEMORY_SIZE = (
-    8000,
-    6000,
-)  # (width, height) of the pair `benchmark metrics` measures the memory of: 48 megapixels
+# (width, height) of the pair `benchmark metrics` measures the memory of: 48 megapixels
+EVALUATION_MEMORY_SIZE = (8000, 6000)
 DEMO_CKPT_DEFAULT = (
     "; default: the demo's best checkpoint if `make demo` ran, else an untrained micro model (a dry run)"
 )

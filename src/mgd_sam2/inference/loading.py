@@ -80,6 +80,11 @@ def saved_network_config(saved: dict, source: str | Path) -> NetworkConfig:
     raise CheckpointError(f"{source} holds no MGD-SAM2 network settings (no 'network' or 'preset' entry)")
 
 
+def trained_weights_config(content: dict, source: str | Path) -> NetworkConfig:
+    """The network settings of a `model export --out` file (under "hparams" in earlier exports)."""
+    return saved_network_config(content.get("hparams", content), source)
+
+
 def network_from_lightning(content: dict, source: str | Path) -> MGDSAM2:
     """The network of a Lightning checkpoint of this project's training."""
     network = MGDSAM2(saved_network_config(content["hyper_parameters"], source))
@@ -135,7 +140,7 @@ def build_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[
         report = load_official_state(network, unwrap_state_dict(content), str(ckpt))
         return network.eval(), report.summary()
     if kind == "trained":
-        config = saved_network_config(content.get("hparams", content), ckpt)
+        config = trained_weights_config(content, ckpt)
         if weights is not None or not config.train_trunk:
             raise CheckpointError(f"--ckpt {ckpt} is {WEIGHTS_USE[kind]}")
         network = MGDSAM2(config)  # its trunk trained too (the demo's micro model): the file holds every weight
@@ -157,7 +162,7 @@ def build_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[
     trained = read_weights_file(weights)
     if weights_kind(trained) != "trained":
         raise CheckpointError(f"--weights {weights} is not a trained-weights file written by `mgd-sam2 model export`")
-    network = MGDSAM2(saved_network_config(trained.get("hparams", trained), weights))  # "hparams": earlier exports
+    network = MGDSAM2(trained_weights_config(trained, weights))
     report = load_sam2_state(network, content, str(ckpt))
     trained_trunk = network.config.train_trunk  # then the trunk is in the weights file, not the SAM2 checkpoint's
     load_fitting_state(
