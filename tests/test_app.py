@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mgd_sam2.app.cutout import APP_MAX_PIXELS
 from mgd_sam2.benchmark.app import AppProcess, AppStartError, connect, cut_out, launch_app
 from mgd_sam2.cli import main
 from mgd_sam2.data.layouts import resolve_split
@@ -288,14 +289,14 @@ def test_the_app_benchmark_times_the_app_a_user_starts(
     """`benchmark app` starts `mgd-sam2 app`, waits for its page, sends photos through the page's API and reads the
     app's memory; its row is ordered as time is (page, then first mask) and the app is stopped after, and what the
     page's API sent back is not left in the temporary folder. Paths are given relative to the folder the command runs
-    in, as a user types them."""
+    in, as a user types them. The photo is over the app's default --max-pixels, which the benchmark raises to it."""
     monkeypatch.chdir(tmp_path)
     temporary = tmp_path / "tmp"
     temporary.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temporary))  # this process's: the client's, not the app's
     out = tmp_path / "measurement.json"
     ckpt = os.path.relpath(trained_checkpoint, tmp_path)
-    argv = ["benchmark", "app", "--ckpt", ckpt, "--images", "1", "--out", "runs", "--photo", "3000x2000"]
+    argv = ["benchmark", "app", "--ckpt", ckpt, "--images", "1", "--out", "runs", "--photo", "5200x4900"]
     assert main([*argv, "--json", str(out)]) == 0
     measured = json.loads(out.read_text())
     assert measured["command"].startswith("mgd-sam2 benchmark app --ckpt") and measured["machine"]
@@ -303,10 +304,10 @@ def test_the_app_benchmark_times_the_app_a_user_starts(
     assert 0 < row["page_up_s"] < row["first_mask_s"] and row["s_per_image"] > 0 and row["images"] == 1
     assert 0 < row["started_rss_mb"] <= row["startup_peak_rss_mb"] and 0 < row["rss_mb"] <= row["requests_peak_rss_mb"]
     assert row["peak_rss_mb"] == max(row["startup_peak_rss_mb"], row["requests_peak_rss_mb"])
-    assert row["photo"] == "3000x2000 JPEG"
+    assert row["photo"] == "5200x4900 JPEG" and 5200 * 4900 > APP_MAX_PIXELS
     log = (tmp_path / "runs" / "app-0" / "app.log").read_text()  # the app's own output, as a user sees it
     assert "serving http://127.0.0.1:" in log and "(Ctrl-C stops it)" in log and "share=True" not in log
-    assert row["bytes_per_pixel"] == (row["requests_peak_rss_mb"] - row["started_rss_mb"]) * 2**20 / 6e6 > 0
+    assert row["bytes_per_pixel"] == (row["requests_peak_rss_mb"] - row["started_rss_mb"]) * 2**20 / (5200 * 4900) > 0
     assert row["exit_status"] in (0, 130)  # stopped by Ctrl-C, as a user stops it
     assert not list(temporary.iterdir()), list(temporary.iterdir())
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bounds import MAP_LEVELS_FP32, QUANTIZED_MAP_MEAN, QUANTIZED_SMEASURE
+from bounds import FP32_KERNELS, MAP_LEVELS_FP32, QUANTIZED_MAP_MEAN, QUANTIZED_SMEASURE
 from mgd_sam2.benchmark.accuracy import run_accuracy
 from mgd_sam2.benchmark.backends import RUNS
 from mgd_sam2.benchmark.speed import SpeedConfig, measure
@@ -337,8 +337,9 @@ def test_a_compiled_configuration_interleaves_with_eager_on_one_network() -> Non
     assert (first["compile"], second["compile"]) == (False, True) and result["orders"] == [[0, 1], [1, 0]]
     assert second["warmup_s"] > max(second["latencies_ms"]) / 1000  # the warm-up compiled it
     assert second["paired_speedup_vs_first"] > 0
-    # fp32 sums reordered by fusion: relative rounding of ~K·2^-24 per logit; a bf16 pass drifts ~1e-3 here
-    assert 0 <= second["sigmoid_diff_vs_fp32"] < 1e-5
+    # inductor's fused kernels are another fp32 kernel set (FP32_KERNELS bounds the logits; sigmoid' <= 1/4); a bf16
+    # pass drifts ~1e-3 here
+    assert 0 <= second["sigmoid_diff_vs_fp32"] < FP32_KERNELS / 4
 
 
 def test_benchmark_speed_interleave_writes_the_paired_speedups(tmp_path: Path) -> None:

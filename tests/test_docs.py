@@ -154,6 +154,7 @@ def test_cli_reference_covers_every_subcommand(monkeypatch: pytest.MonkeyPatch) 
     assert hooks.MARKER in (ROOT / "docs/cli.md").read_text()
     assert "### `mgd-sam2 benchmark speed`" in page and "### `mgd-sam2 model export`" in page
     assert subcommand_parser("predict").format_help().strip() in page
+    assert "\n       mgd-sam2 predict -c CONFIG [LightningCLI predict options]\n" in page  # its second form's usage
     with pytest.raises(ValueError):
         subcommand_parser("fit")
     assert isinstance(subcommand_parser("evaluate"), argparse.ArgumentParser)

@@ -11,6 +11,7 @@ import numpy as np
 import py_sod_metrics as psm
 import pytest
 import torch
+from PIL import Image
 
 from bounds import METRICS_FLOAT64
 from mgd_sam2.data.io import read_mask
@@ -265,6 +266,9 @@ def test_skeleton_cache_is_reused_and_keyed_by_content(tmp_path: Path, monkeypat
     calls = []
     monkeypatch.setattr("mgd_sam2.metrics.skeletons.gt_skeleton", lambda mask: calls.append(1) or fn.gt_skeleton(mask))
     assert np.array_equal(cache.get(gt.copy()), first) and not calls  # same content: read back, not recomputed
+    assert Image.open(files[0]).mode == "1"  # one bit per pixel
+    Image.fromarray(first.astype(np.uint8) * 255).save(files[0])  # an 8-bit file, as earlier commits wrote them
+    assert np.array_equal(cache.get(gt), first) and not calls
     other = gt.copy()
     other[5, 5] = True
     cache.get(other)

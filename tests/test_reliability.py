@@ -337,6 +337,18 @@ def test_label_map_masks_are_read_as_0_255(tmp_path, capsys) -> None:
     assert [note for note in results["empty"].notes if "1 GT masks have no foreground pixel" in note]
 
 
+def test_a_map_saved_in_any_colour_mode_reads_as_its_grey_values(tmp_path) -> None:
+    """Grey values saved as RGB, CMYK, LAB (Pillow converts LAB to RGB only), palette or grey + opaque alpha TIFFs
+    read back exactly, as prediction and as GT."""
+    grey = np.tile(np.arange(0, 256, 15, dtype=np.uint8), (3, 1))
+    for mode in ("RGB", "CMYK", "LAB", "P", "LA"):
+        path = tmp_path / f"{mode}.tif"
+        Image.fromarray(grey).convert(mode).save(path)
+        assert Image.open(path).mode == mode
+        assert np.array_equal(read_prediction(path), grey), mode
+        assert np.array_equal(read_mask(path), grey), mode
+
+
 def test_evaluate_reads_rgba_predictions_from_alpha_and_leaves_out_our_cutouts(
     trained_checkpoint, synthetic_root, tmp_path, capsys
 ) -> None:

@@ -109,6 +109,15 @@ def cut_out(client: Any, *files: Path, binary: bool = False, threshold: int = 12
     return client.predict([handle_file(str(path)) for path in files], binary, threshold, api_name="/cutout")
 
 
+def cut_out_checked(client: Any, path: Path) -> None:
+    """`cut_out` of one image; a UserError quoting the page's status where the app gave back no mask (an image it
+    refused or could not read), so that no refusal is timed as a mask."""
+    gallery, _, status = cut_out(client, path)
+    if not gallery:
+        said = "; ".join(line.strip() for line in status.splitlines() if line.strip())
+        raise UserError(f"the app gave no mask for {path}: {said}")
+
+
 def photo(path: Path, size: tuple[int, int] = PHOTO_SIZE) -> Path:
     """A seeded JPEG of ``size`` (width, height): smooth colours and a disc, so its file is photo-sized (not noise)."""
     width, height = size
@@ -135,12 +144,12 @@ def measure_app(
         started_mb, startup_peak_mb = resident_mb(app.process.pid)
         reset_peak(app.process.pid)
         with connect(app.url) as client:
-            cut_out(client, sent)
+            cut_out_checked(client, sent)
             first_mask_s = time.perf_counter() - app.started
             seconds = []
             for _ in range(images):
                 start = time.perf_counter()
-                cut_out(client, sent)
+                cut_out_checked(client, sent)
                 seconds.append(time.perf_counter() - start)
             rss_mb, requests_peak_mb = resident_mb(app.process.pid)
     finally:

@@ -58,6 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="processes reading images while the network runs (default: 2 on a GPU; 0 on the CPU, where they would "
         "take cores from the network)",
     )
+    generated = parser.format_usage().removeprefix("usage: ").rstrip()
+    parser.usage = f"{generated}\n       %(prog)s -c CONFIG [LightningCLI predict options]"
 
 
 def check_paths(records: list, input_path: Path, output: Path, cutout: bool, recursive: bool) -> None:

@@ -107,6 +107,8 @@ def image_to_gray(image: Image.Image) -> np.ndarray:
         return to_uint8(np.array(image))
     if has_alpha(image):
         image = image.convert("RGBA").convert("RGB")  # a mask's gray values, never its alpha
+    elif image.mode == "LAB":  # Pillow converts LAB to RGB only
+        image = image.convert("RGB")
     return np.array(image.convert("L"))
 
 

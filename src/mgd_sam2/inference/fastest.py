@@ -111,10 +111,21 @@ def fastest_record(kind: str) -> dict[str, str]:
     return {RECORD_KIND: kind, RECORD_PRECISION: FASTEST[kind].precision}
 
 
+def without_export_suffix(path: Path) -> Path:
+    """``path`` with a .onnx or .xml suffix taken off."""
+    return path.with_suffix("") if path.suffix in EXPORT_SUFFIXES else path
+
+
+def export_stem(path: Path) -> Path:
+    """The STEM of ``model export --fastest`` that writes ``path``, any of its `stem_files`, or the stem itself."""
+    stem = without_export_suffix(path)
+    return stem.with_name(stem.name.removesuffix("_int8"))
+
+
 def stem_files(stem: Path) -> dict[str, Path]:
     """{form: file} of every export ``model export --fastest STEM`` can write (a .onnx or .xml suffix taken off
     ``stem``): STEM.onnx, STEM_int8.onnx, STEM_int8.xml."""
-    stem = stem.with_suffix("") if stem.suffix in EXPORT_SUFFIXES else stem
+    stem = without_export_suffix(stem)
     quantized = stem.with_name(f"{stem.name}_int8")
     return {"onnx": stem.with_name(f"{stem.name}.onnx"), "onnx-int8": quantized.with_name(f"{quantized.name}.onnx"),
             "openvino-int8": quantized.with_name(f"{quantized.name}.xml")}  # fmt: skip

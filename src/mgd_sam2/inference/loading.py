@@ -177,14 +177,12 @@ def build_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[
 def refuse_export_stem(ckpt: str | Path) -> None:
     """A MissingFileError naming the files `model export --fastest` wrote where ``ckpt``, which does not exist,
     is their stem or another of their names (``model`` for ``model_int8.xml``, or ``model_int8.onnx``)."""
-    from mgd_sam2.inference.fastest import EXPORT_SUFFIXES, stem_files
+    from mgd_sam2.inference.fastest import export_stem, stem_files
 
     path = Path(ckpt)
     if path.exists():
         return
-    stem = path.with_suffix("") if path.suffix in EXPORT_SUFFIXES else path
-    written = [str(file) for file in stem_files(stem.with_name(stem.name.removesuffix("_int8"))).values()
-               if file.is_file()]  # fmt: skip
+    written = [str(file) for file in stem_files(export_stem(path)).values() if file.is_file()]
     if written:
         raise MissingFileError(f"weights file not found: {ckpt}; `model export --fastest` wrote {', '.join(written)}: "
                                "give one of them")  # fmt: skip

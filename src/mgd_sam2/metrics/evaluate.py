@@ -148,6 +148,8 @@ class PairMeasurer:
         except UnreadableImageError as error:
             return name, None, str(error)
         pred, grey_read = prediction_map(image)
+        colour = grey_read and is_colour_image(image)  # a cut-out is scored by its alpha: no note
+        del image  # its decoded pixels are not needed while the metrics run
         if pred.shape != gt.shape:
             if not self.resize_pred:
                 return name, None, f"prediction {pred.shape[::-1]} vs ground truth {gt.shape[::-1]} (W x H)"
@@ -158,7 +160,7 @@ class PairMeasurer:
             "gt_grey": is_grey_map(gt),
             "gt_empty": not bool((gt > FOREGROUND_THRESHOLD).any()),
             "pred_low_range": is_label_map(pred),
-            "pred_colour": grey_read and is_colour_image(image),  # a cut-out is scored by its alpha: no note
+            "pred_colour": colour,
         }
         return name, gt.shape, {**result, **flags}
 

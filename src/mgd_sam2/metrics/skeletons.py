@@ -40,5 +40,5 @@ class SkeletonCache:
                 pass  # a damaged cache file is recomputed and replaced below
         skeleton = gt_skeleton(gt)
         with atomic_path(path) as temporary:  # concurrent writers (DDP ranks, workers) never expose half a file
-            Image.fromarray(skeleton.astype(np.uint8) * 255).save(temporary, format="PNG")
+            Image.fromarray(skeleton).save(temporary, format="PNG")  # 1-bit: an eighth of the bytes to write
         return skeleton
