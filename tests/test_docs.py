@@ -160,6 +160,15 @@ def test_cli_reference_covers_every_subcommand(monkeypatch: pytest.MonkeyPatch) 
     assert isinstance(subcommand_parser("evaluate"), argparse.ArgumentParser)
 
 
+def test_every_nested_action_describes_itself_in_its_own_help() -> None:
+    """``benchmark metrics --help`` and the like open with the line the parent's --help gives the action."""
+    for name in ("benchmark", "model"):
+        (actions,) = [a for a in subcommand_parser(name)._actions if isinstance(a, argparse._SubParsersAction)]
+        assert len(actions.choices) > 2
+        for listed in actions._choices_actions:
+            assert actions.choices[listed.dest].description == listed.help, (name, listed.dest)
+
+
 def test_the_sam2_sizes_are_the_sam2_packages_models() -> None:
     """The README's Weights table: each SAM2.1 size's parameters, counted on the model sam2 builds from its config."""
     from sam2.build_sam import build_sam2

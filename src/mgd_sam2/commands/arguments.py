@@ -173,3 +173,11 @@ def cpu_kind_argument(args: argparse.Namespace):
             f"{cpu.kind}; give --cpu-kind to choose for the kind the limit emulates"
         )
     return cpu
+
+
+def add_action(actions: argparse._SubParsersAction, name: str, help_text: str) -> argparse.ArgumentParser:
+    """A nested action (``benchmark speed``, ``model export``): ``help_text`` is its line in the parent's --help and
+    the description of its own."""
+    from mgd_sam2.cli import HelpFormatter
+
+    return actions.add_parser(name, help=help_text, description=help_text, formatter_class=HelpFormatter)

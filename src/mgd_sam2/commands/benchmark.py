@@ -8,8 +8,8 @@ from pathlib import Path
 from mgd_sam2.benchmark.app import PHOTO_SIZE
 from mgd_sam2.benchmark.ceiling import PEAK_SIDE
 from mgd_sam2.benchmark.speed import SPEED_BACKENDS
-from mgd_sam2.cli import HelpFormatter
 from mgd_sam2.commands.arguments import (
+    add_action,
     add_cpu_kind_argument,
     add_weights_arguments,
     comma_list,
@@ -51,10 +51,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_accuracy_arguments(actions: argparse._SubParsersAction) -> None:
-    accuracy = actions.add_parser(
-        "accuracy",
-        help="published-layout tables, PR/F curves on DIS5K, HRSOD, UHRSD, DAVIS-S (or synthetic)",
-        formatter_class=HelpFormatter,
+    accuracy = add_action(
+        actions, "accuracy", "published-layout tables, PR/F curves on DIS5K, HRSOD, UHRSD, DAVIS-S (or synthetic)"
     )
     add_weights_arguments(accuracy, ckpt_required=False, ckpt_default=DEMO_CKPT_DEFAULT)
     accuracy.add_argument("--data-root", type=Path, default=Path("data"), help="where the benchmark datasets are")
@@ -72,10 +70,8 @@ def add_accuracy_arguments(actions: argparse._SubParsersAction) -> None:
 
 
 def add_backends_arguments(actions: argparse._SubParsersAction) -> None:
-    backends = actions.add_parser(
-        "backends",
-        help="one trained model on every CPU backend and precision: scores and 8-bit maps vs torch fp32",
-        formatter_class=HelpFormatter,
+    backends = add_action(
+        actions, "backends", "one trained model on every CPU backend and precision: scores and 8-bit maps vs torch fp32"
     )
     backends.add_argument(
         "--ckpt",
@@ -112,11 +108,7 @@ def add_backends_arguments(actions: argparse._SubParsersAction) -> None:
 
 
 def add_speed_arguments(actions: argparse._SubParsersAction) -> None:
-    speed = actions.add_parser(
-        "speed",
-        help="latency p50/p90, throughput, peak memory, parameters (fixed protocol)",
-        formatter_class=HelpFormatter,
-    )
+    speed = add_action(actions, "speed", "latency p50/p90, throughput, peak memory, parameters (fixed protocol)")
     speed.add_argument("--preset", choices=list(PRESETS), default="base_plus", help="model size")
     speed.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where to run")
     speed.add_argument(
@@ -175,12 +167,12 @@ def add_speed_arguments(actions: argparse._SubParsersAction) -> None:
 
 
 def add_ceiling_arguments(actions: argparse._SubParsersAction) -> None:
-    ceiling = actions.add_parser(
+    ceiling = add_action(
+        actions,
         "ceiling",
-        help="the fastest each CPU path could be here: the network's products at this CPU's measured peak rates, as "
+        "the fastest each CPU path could be here: the network's products at this CPU's measured peak rates, as "
         "a bound on its speed-up over torch fp32 (under the runtimes' ISA switches: a smaller CPU's kernels, ONNX "
         "Runtime left out)",
-        formatter_class=HelpFormatter,
     )
     ceiling.add_argument("--preset", choices=list(PRESETS), default="base_plus", help="model size")
     ceiling.add_argument(
@@ -200,10 +192,8 @@ def add_ceiling_arguments(actions: argparse._SubParsersAction) -> None:
 
 
 def add_predict_arguments(actions: argparse._SubParsersAction) -> None:
-    predict = actions.add_parser(
-        "predict",
-        help="end-to-end predict throughput (reading, views, network, writing) against the network alone",
-        formatter_class=HelpFormatter,
+    predict = add_action(
+        actions, "predict", "end-to-end predict throughput (reading, views, network, writing) against the network alone"
     )
     add_weights_arguments(predict, ckpt_required=True)
     predict.add_argument(
@@ -229,10 +219,8 @@ def add_predict_arguments(actions: argparse._SubParsersAction) -> None:
 
 
 def add_ablation_arguments(actions: argparse._SubParsersAction) -> None:
-    ablation = actions.add_parser(
-        "ablation",
-        help="cost and effect of each module: speed + a short synthetic training run per configuration",
-        formatter_class=HelpFormatter,
+    ablation = add_action(
+        actions, "ablation", "cost and effect of each module: speed + a short synthetic training run per configuration"
     )
     ablation.add_argument(
         "--preset", choices=list(PRESETS), default="micro", help="model size (micro trains in minutes on CPU)"
@@ -250,10 +238,10 @@ def add_ablation_arguments(actions: argparse._SubParsersAction) -> None:
 
 
 def add_scaling_arguments(actions: argparse._SubParsersAction) -> None:
-    scaling = actions.add_parser(
+    scaling = add_action(
+        actions,
         "scaling",
-        help="DDP training throughput with 1, 2, 4, ... processes at a fixed global batch, and the efficiency",
-        formatter_class=HelpFormatter,
+        "DDP training throughput with 1, 2, 4, ... processes at a fixed global batch, and the efficiency",
     )
     scaling.add_argument(
         "-c",
@@ -273,9 +261,7 @@ def add_scaling_arguments(actions: argparse._SubParsersAction) -> None:
 
 
 def add_data_arguments(actions: argparse._SubParsersAction) -> None:
-    data = actions.add_parser(
-        "data", help="data loader throughput and synthetic generator scaling", formatter_class=HelpFormatter
-    )
+    data = add_action(actions, "data", "data loader throughput and synthetic generator scaling")
     data.add_argument(
         "--root", type=Path, default=Path("data"), help="data root; synthetic/ is generated there if missing"
     )
@@ -290,10 +276,10 @@ def add_data_arguments(actions: argparse._SubParsersAction) -> None:
 
 
 def add_metrics_arguments(actions: argparse._SubParsersAction) -> None:
-    metrics = actions.add_parser(
+    metrics = add_action(
+        actions,
         "metrics",
-        help="full evaluation vs pysodmetrics alone; F/E curves alone; HCE time vs image size; one large pair's memory",
-        formatter_class=HelpFormatter,
+        "full evaluation vs pysodmetrics alone; F/E curves alone; HCE time vs image size; one large pair's memory",
     )
     metrics.add_argument("--pairs", type=positive_int, default=20, help="prediction/GT pairs of thin-structure masks")
     metrics.add_argument("--size", type=positive_int, default=2048, help="side of each mask in pixels")
@@ -313,10 +299,10 @@ def add_metrics_arguments(actions: argparse._SubParsersAction) -> None:
 
 
 def add_app_arguments(actions: argparse._SubParsersAction) -> None:
-    app = actions.add_parser(
+    app = add_action(
+        actions,
         "app",
-        help="mgd-sam2 app as a user starts it: seconds to the page, to the first mask, per photo, and its memory",
-        formatter_class=HelpFormatter,
+        "mgd-sam2 app as a user starts it: seconds to the page, to the first mask, per photo, and its memory",
     )
     app.add_argument(
         "--ckpt", type=Path, help="weights the app serves (any kind predict takes); default: the demo's best checkpoint"
@@ -345,11 +331,11 @@ def add_detail_arguments(actions: argparse._SubParsersAction) -> None:
     from mgd_sam2.data.synth import TRAINING_OBJECTS
     from mgd_sam2.inference.detail import DETAIL_MODES
 
-    detail = actions.add_parser(
+    detail = add_action(
+        actions,
         "detail",
-        help="detail modes on a synthetic 4K split (Sα, maxFβ, mBA, HCEγ, seconds per image) and their time and peak "
+        "detail modes on a synthetic 4K split (Sα, maxFβ, mBA, HCEγ, seconds per image) and their time and peak "
         "memory at 1-33 megapixels",
-        formatter_class=HelpFormatter,
     )
     add_weights_arguments(detail, ckpt_required=False, ckpt_default=DEMO_CKPT_DEFAULT)
     detail.add_argument(

@@ -6,25 +6,20 @@ import argparse
 import json
 from pathlib import Path
 
-from mgd_sam2.cli import HelpFormatter
-from mgd_sam2.commands.arguments import add_cpu_kind_argument, cpu_kind_argument, positive_int
+from mgd_sam2.commands.arguments import add_action, add_cpu_kind_argument, cpu_kind_argument, positive_int
 from mgd_sam2.models.presets import PRESETS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    info = actions.add_parser(
-        "info",
-        help="parameter counts (total, trainable, per module, per LR group)",
-        formatter_class=HelpFormatter,
-    )
+    info = add_action(actions, "info", "parameter counts (total, trainable, per module, per LR group)")
     info.add_argument("--preset", default="base_plus", choices=list(PRESETS), help="model size")
     info.add_argument("--grid", type=positive_int, default=None, help="local views per side (default: the preset's, 2)")
     info.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    load = actions.add_parser(
+    load = add_action(
+        actions,
         "load",
-        help="load a SAM2/SAM2.1 checkpoint or released MGD-SAM2 weights into a preset and list every key by outcome",
-        formatter_class=HelpFormatter,
+        "load a SAM2/SAM2.1 checkpoint or released MGD-SAM2 weights into a preset and list every key by outcome",
     )
     load.add_argument("--preset", default="base_plus", choices=list(PRESETS), help="model size to load into")
     load.add_argument("--ckpt", type=Path, required=True, help="the weights file")
@@ -33,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "Runtime int8, OpenVINO int8, or --fastest for this CPU's kind (for predict --ckpt), each checked against "
         "PyTorch"
     )
-    export = actions.add_parser("export", help=export_help, description=export_help, formatter_class=HelpFormatter)
+    export = add_action(actions, "export", export_help)
     export.add_argument(
         "--ckpt",
         type=Path,
