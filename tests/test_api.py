@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from bounds import MAP_LEVELS_FP32
+from conftest import OVERFIT_STEPS
 from mgd_sam2 import ConfigError, Segmenter, UserError
 from mgd_sam2.cli import main
 from mgd_sam2.data.io import read_mask
@@ -173,6 +174,33 @@ def test_a_model_folder_round_trip(overfit_run, inputs: Path, tmp_path: Path, mo
 
     monkeypatch.setattr(huggingface_hub, "snapshot_download", lambda repo_id, **_: str(folder))
     np.testing.assert_array_equal(Segmenter.load("someone/mgd-sam2-demo", device="cpu").predict(image), expected)
+
+
+def test_the_model_card_records_a_lightning_checkpoints_training(overfit_run, tmp_path: Path) -> None:
+    """Without ``card``'s ``training``, the card says what the checkpoint records: optimizer steps, splits, batch,
+    learning rate and the monitored score of the last validation before it was saved (a ModelCheckpoint's)."""
+    from mgd_sam2 import MGDSAM2, NetworkConfig
+
+    segmenter = Segmenter.load(overfit_run.checkpoint, device="cpu")
+    card = (segmenter.save_pretrained(tmp_path / "plain") / "README.md").read_text()
+    steps = f"Training: {OVERFIT_STEPS} optimizer steps (epoch "
+    assert steps in card and "counted from 0) on synthetic/SYN-TR, batch 4 per process, learning rate 0.003." in card
+    content = torch.load(overfit_run.checkpoint, map_location="cpu", weights_only=True)
+    content["callbacks"] = {
+        "ModelCheckpoint{'monitor': 'val/Smeasure'}": {
+            "monitor": "val/Smeasure",
+            "current_score": torch.tensor(0.91234),
+        },
+        "ModelCheckpoint{'monitor': None}": {"monitor": None, "current_score": None},  # last.ckpt's: no score
+    }
+    monitored = tmp_path / "monitored.ckpt"
+    torch.save(content, monitored)
+    card = (Segmenter.load(monitored, device="cpu").save_pretrained(tmp_path / "monitored") / "README.md").read_text()
+    assert "; the last validation before this checkpoint on synthetic/SYN-TR: val/Smeasure 0.9123." in card
+    given = segmenter.save_pretrained(tmp_path / "given", card={"training": "as I say"}) / "README.md"
+    assert "Training: as I say" in given.read_text()
+    in_memory = Segmenter.from_network(MGDSAM2(NetworkConfig(preset="micro"))).save_pretrained(tmp_path / "memory")
+    assert "Training: not recorded" in (in_memory / "README.md").read_text()
 
 
 def test_a_broken_model_folder_is_a_one_line_error(trained_checkpoint: Path, tmp_path: Path) -> None:

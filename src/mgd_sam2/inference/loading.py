@@ -97,6 +97,38 @@ def network_from_lightning(content: dict, source: str | Path) -> MGDSAM2:
     return network
 
 
+def training_record(ckpt: str | Path) -> str | None:
+    """What a Lightning checkpoint of a training run says of its training, in one sentence (optimizer steps, training
+    splits, batch, learning rate, the monitored score of the last validation before it was saved); None for any
+    other weights."""
+    from mgd_sam2.inference.model_folder import is_model_folder
+
+    if is_model_folder(ckpt) or not Path(ckpt).is_file():
+        return None
+    content = read_weights_file(ckpt)
+    if weights_kind(content) != "lightning":
+        return None
+    data, model = content.get("datamodule_hyper_parameters") or {}, content.get("hyper_parameters") or {}
+    sentence = f"{content.get('global_step', 0)} optimizer steps (epoch {content.get('epoch', 0)}, counted from 0)"
+    if data.get("train"):
+        sentence += f" on {', '.join(data['train'])}"
+    if data.get("batch_size"):
+        sentence += f", batch {data['batch_size']} per process"
+    if model.get("lr") is not None:
+        sentence += f", learning rate {model['lr']:g}"
+    callbacks = (content.get("callbacks") or {}).values()
+    scores = [
+        (state["monitor"], float(state["current_score"]))
+        for state in callbacks
+        if isinstance(state, dict) and state.get("monitor") and state.get("current_score") is not None
+    ]
+    if scores:
+        validated = f" on {', '.join(data['val'])}" if data.get("val") else ""
+        sentence += "; the last validation before this checkpoint" + validated + ": "
+        sentence += ", ".join(f"{monitor} {score:.4f}" for monitor, score in scores)
+    return sentence + "."
+
+
 def load_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[MGDSAM2, str]:
     """(network in eval mode, a one-line description of what was loaded); a one-line error for weights holding NaN
     or infinite values (a diverged run's), which would give all-black masks. Every use of weights for inference

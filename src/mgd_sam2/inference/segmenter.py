@@ -264,7 +264,12 @@ class Segmenter:
     def save_pretrained(self, folder: str | Path, *, card: dict[str, Any] | None = None) -> Path:
         """Write a model folder (``config.json``, ``model.safetensors``, ``README.md`` model card) that
         ``Segmenter.load(folder)`` and ``mgd-sam2 predict --ckpt folder`` read; ``card``: what the card reports
-        (``training``, ``scores``: {split: {metric: value}}). The torch backend only."""
+        (``training``, ``scores``: {split: {metric: value}}); a Lightning checkpoint's own record of its training
+        (`training_record`) where ``card`` gives none. The torch backend only."""
+        from mgd_sam2.inference.loading import training_record
         from mgd_sam2.inference.model_folder import save_model_folder
 
-        return save_model_folder(self.network, folder, source=self.description, card=card)
+        network, card = self.network, dict(card or {})
+        if not card.get("training") and self.settings.weights_extra is None:
+            card["training"] = training_record(self.settings.weights)
+        return save_model_folder(network, folder, source=self.description, card=card)
