@@ -337,9 +337,14 @@ def test_the_fastest_path_of_each_cpu_kind_writes_masks_within_its_bound(
     split = resolve_split(overfit_run.root, "synthetic/SYN-TR")
     argv = ["model", "export", "--ckpt", str(overfit_run.checkpoint), "--fastest", str(tmp_path / "model"),
             "--cpu-kind", kind, "--calibration", str(split.image_dir)]  # fmt: skip
+    chosen = FASTEST[kind]
+    (tmp_path / "model.onnx").write_bytes(b"an earlier export")
+    other = tmp_path / ("model_int8.onnx" if chosen.backend == "openvino-int8" else "model_int8.xml")
+    other.write_bytes(b"an earlier --fastest's other form")  # another CPU kind's choice
     assert main(argv) == 0
     out = capsys.readouterr().out
-    chosen = FASTEST[kind]
+    assert f"replacing {tmp_path / 'model.onnx'}\n" in out and f"note: {other}, of an earlier --fastest, stays" in out
+    assert other.read_bytes() == b"an earlier --fastest's other form"
     assert f"CPU kind: {kind}" in out and chosen.basis in out
     assert ("--calibration is not used" in out) == (chosen.backend != "openvino-int8")
     run = Path(out.split("predict with: mgd-sam2 predict --ckpt ")[1].split()[0])

@@ -139,6 +139,16 @@ def run_export(args: argparse.Namespace) -> int:
     for folder in sorted({path.parent for path in outputs.values()}):  # temporaries of a killed export, as predict's
         if remove_stale_temporaries(folder):
             print(f"removed unfinished temporary files of an interrupted export from {folder}")
+    earlier = [str(path) for path in outputs.values() if path.is_file()]
+    if earlier:
+        print(f"replacing {', '.join(earlier)}")
+    if args.fastest:
+        from mgd_sam2.inference.fastest import stem_files
+
+        others = [str(path) for path in stem_files(args.fastest).values() if path.is_file() and path not in
+                  outputs.values()]  # fmt: skip
+        if others:
+            print(f"note: {', '.join(others)}, of an earlier --fastest, stays as it was: predict the file named below")
     if args.out:
         network, description = load_network(args.ckpt, args.weights)
         count = export_trained_weights(network, args.out)
