@@ -17,6 +17,7 @@ from mgd_sam2.benchmark.accuracy import run_accuracy
 from mgd_sam2.benchmark.backends import RUNS
 from mgd_sam2.benchmark.speed import SpeedConfig, measure
 from mgd_sam2.cli import main
+from mgd_sam2.data.layouts import DatasetLayoutError
 from mgd_sam2.inference.segmenter import Segmenter
 from mgd_sam2.metrics.tables import LAYOUTS
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
@@ -42,6 +43,11 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(synthetic_root: Path, tmp
     assert len(list((out / "predictions" / "SYN-TE").glob("*.png"))) == len(
         list((synthetic_root / "synthetic/SYN-TE/gt").iterdir())
     )
+    # a mistyped root is an error, not a synthetic set generated there
+    for root, what in ((tmp_path / "nope", "no such folder"), (out / "accuracy.md", "not a folder")):
+        with pytest.raises(DatasetLayoutError, match=f"--data-root {root}: {what}; give the folder that holds DAVIS-S"):
+            run_accuracy(segmenter, root, tmp_path / "out2", workers=0)
+    assert not (tmp_path / "nope").exists() and not (tmp_path / "out2").exists()
 
 
 def test_dis_tables_get_the_overall_row(tmp_path: Path) -> None:

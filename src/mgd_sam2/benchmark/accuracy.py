@@ -104,11 +104,19 @@ def run_accuracy(
     """Predict, score, and write accuracy.{md,json}, accuracy_<layout>.csv and the curve plots under ``out``."""
     from mgd_sam2.data.synth import ensure_dataset
 
+    if not data_root.is_dir():
+        datasets = sorted({spec.split("/")[0] for _, specs in BENCHMARKS.values() for spec in specs})
+        raise DatasetLayoutError(
+            f"--data-root {data_root}: {'not a folder' if data_root.exists() else 'no such folder'}; give the folder "
+            f"that holds {', '.join(datasets)} (data/README.md)"
+        )
     present, notes = present_benchmarks(data_root)
     if not present:
-        notes.append(
+        stand_in_note = (
             f"no benchmark split under {data_root}: the synthetic dataset ({data_root / 'synthetic'}) stands in"
         )
+        print(f"note: {stand_in_note}")  # now, before it is generated, and again with the tables
+        notes.append(stand_in_note)
         stand_in = tuple(spec.split("/")[1] for specs in SYNTHETIC.values() for spec in specs[1])
         ensure_dataset(data_root / "synthetic", splits=stand_in)  # only the splits the tables use
         present = {
