@@ -350,6 +350,15 @@ def test_lightning_cli_validate_test_and_predict_subcommands(
     assert sorted(path.name for path in (tmp_path / "runs" / "demo").iterdir()) == ["version_3"]
     assert (run / "config_validate.yaml").is_file() and (run / "config_test.yaml").is_file()
     assert len(list(run.glob("events.out.tfevents.*"))) == 2
+    # best: the newest training run's monitored checkpoint, logged into that run whatever the logger's name
+    (run / "config.yaml").write_text("{}")  # what fit saves there
+    renamed = ["--trainer.logger.init_args.name", "other"]
+    assert main(["test", *data, "--data.test", "[synthetic/SYN-TE]", "--ckpt_path", "best"]) == 0
+    assert main(["test", *in_run, "--data.test", "[synthetic/SYN-TE]", *renamed]) == 0
+    assert f"--ckpt_path best: {Path('runs/demo/version_3/checkpoints/best.ckpt')}" in capsys.readouterr().err
+    assert len(list(run.glob("events.out.tfevents.*"))) == 4 and not (tmp_path / "runs" / "other").exists()
+    assert main(["validate", *data, "--trainer.logger", "false", "--data.val", "[synthetic/SYN-TE]"]) == 0
+    assert "note: no --ckpt_path: validate scores the network as the config builds it" in capsys.readouterr().err
     common = [*data, "--trainer.logger", "false", "--ckpt_path", str(trained_checkpoint)]
     sizes = odd_images(tmp_path / "in")
     (tmp_path / "in" / "broken.png").write_bytes(b"\x89PNG broken")
@@ -430,6 +439,41 @@ def test_flags_given_with_a_checkpoint_win_over_its_hyperparameters(
     assert set(cli.trainer.callback_metrics) == {"test/SYN-TE/Smeasure", "test/Smeasure"}
 
 
+def test_best_is_the_monitored_checkpoint_of_the_newest_training_run(tmp_path: Path) -> None:
+    from jsonargparse import Namespace
+
+    from mgd_sam2.errors import ConfigError
+    from mgd_sam2.training.cli import best_checkpoint, resolve_checkpoint
+
+    logger = Namespace(class_path="TensorBoardLogger", init_args=Namespace(save_dir=str(tmp_path / "runs"), name="x"))
+    monitored = Namespace(class_path="lightning.pytorch.callbacks.ModelCheckpoint",
+                          init_args=Namespace(monitor="val/Smeasure", filename="best"))  # fmt: skip
+    last = Namespace(class_path="lightning.pytorch.callbacks.ModelCheckpoint", init_args=Namespace(save_last=True))
+    config = Namespace(trainer=Namespace(logger=logger, default_root_dir=str(tmp_path), callbacks=[monitored, last]))
+    with pytest.raises(ConfigError, match="--ckpt_path best: no training run in"):
+        best_checkpoint(config)
+    for version in (0, 1):
+        (tmp_path / f"runs/x/version_{version}/checkpoints").mkdir(parents=True)
+    old = tmp_path / "runs/x/version_0/checkpoints/best.ckpt"
+    old.write_bytes(b"x")
+    with pytest.raises(
+        ConfigError, match=r"version_1, has no checkpoints/best.ckpt yet \(written at its first validation"
+    ):
+        best_checkpoint(config)
+    (tmp_path / "runs/x/version_2").mkdir()  # a test run's folder: passed over
+    newest = tmp_path / "runs/x/version_1/checkpoints/best.ckpt"
+    newest.write_bytes(b"x")
+    assert best_checkpoint(config) == (newest, 1)
+    for keyword, name in (("best", "best.ckpt"), ("last", "last.ckpt")):  # predict -c resolves them as test does
+        torch.save({"epoch": 0}, tmp_path / "runs/x/version_1/checkpoints" / name)
+        predicting = Namespace(ckpt_path=keyword, trainer=config.trainer, model=Namespace(pretrained=None))
+        resolve_checkpoint("predict", predicting)
+        assert predicting.ckpt_path == str(tmp_path / "runs/x/version_1/checkpoints" / name)
+    monitored.init_args.filename = "{epoch}-{val/Smeasure:.3f}"
+    with pytest.raises(ConfigError, match="a fixed filename"):
+        best_checkpoint(config)
+
+
 def test_resume_picks_the_newest_run_and_slurms_requeue_checkpoint(tmp_path: Path) -> None:
     from jsonargparse import Namespace
 
@@ -444,11 +488,15 @@ def test_resume_picks_the_newest_run_and_slurms_requeue_checkpoint(tmp_path: Pat
         (tmp_path / f"runs/x/version_{version}/checkpoints").mkdir(parents=True)
     old = tmp_path / "runs/x/version_0/checkpoints/last.ckpt"
     old.write_bytes(b"x")
-    with pytest.raises(ConfigError, match=r"version_1, has no checkpoints/last.ckpt yet.*version_0"):
+    with pytest.raises(ConfigError, match=r"version_1, has no checkpoints/last.ckpt yet \(save_last.*version_0"):
         last_checkpoint(config)  # the newest run never wrote one: say so, and name the older run's file
     newest = tmp_path / "runs/x/version_1/checkpoints/last.ckpt"
     newest.write_bytes(b"x")
     assert last_checkpoint(config) == (newest, 1)
+    (tmp_path / "runs/x/version_2").mkdir()  # a start that failed before training
+    (tmp_path / "runs/x/version_3").mkdir()
+    (tmp_path / "runs/x/version_3/config_test.yaml").write_text("{}")  # a test run's folder
+    assert last_checkpoint(config) == (newest, 1)  # neither is a training run
     hpc = tmp_path / "runs/hpc_ckpt_2.ckpt"  # Lightning's save when SLURM signals a preemption
     hpc.write_bytes(b"x")
     os.utime(hpc, ns=(newest.stat().st_mtime_ns + 10**9,) * 2)

@@ -7,6 +7,13 @@ Two things on top of LightningCLI, both about run folders (``<save_dir>/<name>/v
   nothing to resume it is an error (Lightning would silently start over in a new folder).
 * ``validate``/``test`` of a checkpoint inside a run folder log into that run (their config is saved as
   ``config_<subcommand>.yaml`` beside the training's ``config.yaml``) instead of opening a new version.
+* ``validate``/``test``/``predict --ckpt_path last`` or ``best`` are the newest training run's ``last.ckpt`` or its
+  monitored checkpoint (Lightning's own keywords mean this process's trainer, which has none: it would score the
+  untrained network). Without ``--ckpt_path``, ``validate``/``test`` say that they score the network as the config
+  builds it.
+
+The newest run is the newest ``version_N`` that training made (its ``config.yaml`` or ``checkpoints``): the folders
+of validate, test and predict runs, and of starts that failed before training, are passed over.
 
 A ``--ckpt_path`` file is checked before anything loads it: missing, a folder, or truncated is a
 one-line error.
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import warnings
 import zipfile
 from pathlib import Path
@@ -23,7 +31,7 @@ from typing import Any
 
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.cli import LightningCLI
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import rank_zero_only
 
 from mgd_sam2.data.datamodule import SegmentationDataModule
 from mgd_sam2.errors import ConfigError, MissingFileError
@@ -31,7 +39,8 @@ from mgd_sam2.inference.writer import MaskWriter
 from mgd_sam2.models.checkpoints import load_torch_file
 from mgd_sam2.training.module import MGDSAM2Module
 
-LIGHTNING_CKPT_KEYWORDS = ("last", "best", "hpc", "registry")  # ckpt_path values Lightning resolves itself
+LIGHTNING_CKPT_KEYWORDS = ("hpc", "registry")  # ckpt_path values Lightning resolves itself
+RUN_KEYWORDS = ("last", "best")  # ckpt_path values resolved here, to the newest training run's files
 VERSION_FOLDER = re.compile(r"^version_(\d+)$")
 
 
@@ -76,16 +85,6 @@ def logger_folder(config: Any) -> Path | None:
     return Path(init.save_dir) / (init.name or "")
 
 
-def run_version(ckpt: Path, folder: Path | None) -> int | None:
-    """N when ``ckpt`` is ``<folder>/version_N/checkpoints/<file>``, else None."""
-    if folder is None or ckpt.parent.name != "checkpoints":
-        return None
-    match = VERSION_FOLDER.match(ckpt.parent.parent.name)
-    if match is None or ckpt.parent.parent.parent.resolve() != folder.resolve():
-        return None
-    return int(match.group(1))
-
-
 def hpc_checkpoint(config: Any) -> Path | None:
     """The newest ``hpc_ckpt_<N>.ckpt`` in the default root folder: what Lightning saves when SLURM signals a
     preemption or the time limit (auto-requeue), or None."""
@@ -93,6 +92,59 @@ def hpc_checkpoint(config: Any) -> Path | None:
     numbered = [(int(match.group(1)), path) for path in root.glob("hpc_ckpt_*.ckpt")
                 if (match := re.match(r"hpc_ckpt_(\d+)\.ckpt$", path.name))]  # fmt: skip
     return max(numbered)[1] if numbered else None
+
+
+def training_runs(folder: Path) -> list[tuple[int, Path]]:
+    """[(N, folder)] of the ``version_N`` folders under ``folder`` that training made (its ``config.yaml`` or
+    ``checkpoints``), oldest first."""
+    return sorted(
+        (int(match.group(1)), child)
+        for child in folder.glob("version_*")
+        if (match := VERSION_FOLDER.match(child.name))
+        and ((child / "config.yaml").is_file() or (child / "checkpoints").is_dir())
+    )
+
+
+def newest_run_file(runs: list[tuple[int, Path]], name: str, keyword: str, written: str) -> Path:
+    """``checkpoints/<name>`` of the newest of ``runs``, or a ConfigError naming an older run's file to give."""
+    newest = runs[-1][1]
+    path = newest / "checkpoints" / name
+    if not path.is_file():
+        older = [
+            str(child / "checkpoints" / name) for _, child in runs[:-1] if (child / "checkpoints" / name).is_file()
+        ]
+        hint = f"; to take an older run's, give its file, e.g. --ckpt_path {older[-1]}" if older else ""
+        raise ConfigError(
+            f"--ckpt_path {keyword}: the newest run, {newest}, has no checkpoints/{name} yet ({written}){hint}"
+        )
+    return path
+
+
+def best_checkpoint(config: Any) -> tuple[Path, int | None]:
+    """(the file of the config's monitored ModelCheckpoint in its newest training run, that run's version), or a
+    ConfigError saying why there is none."""
+    names = [
+        getattr(callback.init_args, "filename", None)
+        for callback in config.trainer.callbacks or []
+        if str(getattr(callback, "class_path", "")).endswith("ModelCheckpoint")
+        and getattr(getattr(callback, "init_args", None), "monitor", None)
+    ]
+    if len(names) != 1 or not names[0] or "{" in names[0]:
+        raise ConfigError(
+            "--ckpt_path best needs one ModelCheckpoint with a monitor and a fixed filename in the config's "
+            "trainer.callbacks (as lightning_config.yaml's, filename: best); give the checkpoint file instead"
+        )
+    name = f"{names[0]}.ckpt"
+    folder = logger_folder(config)
+    if folder is None:  # no logger: Lightning's checkpoints go to <default_root_dir>/checkpoints
+        path = Path(config.trainer.default_root_dir or ".") / "checkpoints" / name
+        if not path.is_file():
+            raise ConfigError(f"--ckpt_path best: no {path}; train first, or give the checkpoint file")
+        return path, None
+    runs = training_runs(folder)
+    if not runs:
+        raise ConfigError(f"--ckpt_path best: no training run in {folder}; train first, or give the checkpoint file")
+    return newest_run_file(runs, name, "best", "written at its first validation"), runs[-1][0]
 
 
 def last_checkpoint(config: Any) -> tuple[Path, int | None]:
@@ -106,31 +158,19 @@ def last_checkpoint(config: Any) -> tuple[Path, int | None]:
         if not found:
             raise ConfigError(f"--ckpt_path last: nothing to resume, no {path}; start the run without --ckpt_path")
         return max(found, key=lambda candidate: candidate.stat().st_mtime_ns), None
-    versions = sorted(
-        (int(match.group(1)), child)
-        for child in folder.glob("version_*")
-        if (match := VERSION_FOLDER.match(child.name))
-    )
+    versions = training_runs(folder)
     if not versions and hpc is not None:
         return hpc, None
     if not versions:
         raise ConfigError(
-            f"--ckpt_path last: nothing to resume, no run in {folder}; start the run without --ckpt_path "
+            f"--ckpt_path last: nothing to resume, no training run in {folder}; start the run without --ckpt_path "
             "(a checkpoint callback with save_last writes last.ckpt as it trains)"
         )
     version, newest = versions[-1]
     path = newest / "checkpoints" / "last.ckpt"
     if hpc is not None and (not path.is_file() or hpc.stat().st_mtime_ns > path.stat().st_mtime_ns):
         return hpc, version  # written by the newest run when SLURM stopped it
-    if not path.is_file():
-        older = [
-            str(child / "checkpoints/last.ckpt")
-            for _, child in versions[:-1]
-            if (child / "checkpoints/last.ckpt").is_file()
-        ]
-        hint = f"; to resume an older run pass its file, e.g. --ckpt_path {older[-1]}" if older else ""
-        raise ConfigError(f"--ckpt_path last: the newest run, {newest}, has no checkpoints/last.ckpt yet{hint}")
-    return path, version
+    return newest_run_file(versions, "last.ckpt", "last", "save_last writes it at its callback's interval"), version
 
 
 def check_checkpoint_file(path: Path) -> None:
@@ -148,28 +188,50 @@ def check_checkpoint_file(path: Path) -> None:
     load_torch_file(path, mmap=True)
 
 
+def log_into_run(ckpt: Path, init: Any) -> None:
+    """Point a logger's ``save_dir``/``name``/``version`` at the run of ``ckpt``, ``<save_dir>/<name>/version_N/
+    checkpoints/<file>``, whatever the config names its runs; nothing for a checkpoint outside a run folder."""
+    run = ckpt.parent.parent
+    match = VERSION_FOLDER.match(run.name)
+    if ckpt.parent.name != "checkpoints" or match is None or not hasattr(init, "save_dir"):
+        return
+    init.save_dir, init.name, init.version = str(run.parent.parent), run.parent.name, int(match.group(1))
+
+
 def resolve_checkpoint(subcommand: str, config: Any) -> None:
     """Turn ``--ckpt_path`` into a checked file and point the logger at the run it belongs to (module docstring)."""
     ckpt = config.get("ckpt_path")
     if not ckpt:
-        return
-    init = getattr(config.trainer.logger, "init_args", None)
-    if subcommand == "fit" and ckpt == "last":
-        path, version = last_checkpoint(config)
-        check_checkpoint_file(path)
-        config.ckpt_path = str(path)
-        if version is not None and init is not None:
-            init.version = version
-        rank_zero_info(f"resuming {path}")
-        # the run's own checkpoint folder is not empty, by design
-        warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
+        if subcommand in ("validate", "test") and rank_zero_only.rank == 0:
+            pretrained = config.model.get("pretrained") if "model" in config else None
+            print(f"note: no --ckpt_path: {subcommand} scores the network as the config builds it (model.pretrained: "
+                  f"{pretrained}), not a training run's; give --ckpt_path best, last or a .ckpt file for one",
+                  file=sys.stderr)  # fmt: skip
         return
     if ckpt in LIGHTNING_CKPT_KEYWORDS:
         return
-    check_checkpoint_file(Path(ckpt))
-    version = run_version(Path(ckpt), logger_folder(config))
-    if subcommand in ("validate", "test") and version is not None and init is not None:
-        init.version = version
+    if subcommand == "fit" and ckpt == "best":
+        raise ConfigError("fit --ckpt_path best: resume with --ckpt_path last, or give the checkpoint file")
+    init = getattr(config.trainer.logger, "init_args", None)
+    version = None
+    if ckpt in RUN_KEYWORDS:
+        path, version = last_checkpoint(config) if ckpt == "last" else best_checkpoint(config)
+        if rank_zero_only.rank == 0:
+            print(f"resuming {path}" if subcommand == "fit" else f"--ckpt_path {ckpt}: {path}", file=sys.stderr)
+    else:
+        path = Path(ckpt)
+    check_checkpoint_file(path)
+    config.ckpt_path = str(path)
+    if subcommand == "fit":
+        if version is not None and init is not None:
+            init.version = version
+        # the run's own checkpoint folder is not empty, by design
+        warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
+    elif subcommand in ("validate", "test") and init is not None:
+        if version is not None:  # the config's newest run (a SLURM checkpoint lies outside its folder)
+            init.version = version
+        else:
+            log_into_run(path, init)
 
 
 class QuietLightning(logging.Filter):
