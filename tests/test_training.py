@@ -439,29 +439,40 @@ def test_flags_given_with_a_checkpoint_win_over_its_hyperparameters(
     assert set(cli.trainer.callback_metrics) == {"test/SYN-TE/Smeasure", "test/Smeasure"}
 
 
+def runs_config(tmp_path: Path, callbacks: list | None = None):
+    """A parsed config's trainer part: root folder tmp_path/runs, a TensorBoardLogger of runs named x there."""
+    from jsonargparse import Namespace
+
+    logger = Namespace(class_path="TensorBoardLogger", init_args=Namespace(save_dir=str(tmp_path / "runs"), name="x"))
+    return Namespace(trainer=Namespace(logger=logger, default_root_dir=str(tmp_path / "runs"), callbacks=callbacks))
+
+
+def older_run_only(tmp_path: Path, name: str) -> Path:
+    """Two training runs of x, only the older with checkpoints/``name``; the newest run's path for it (not written)."""
+    for version in (0, 1):
+        (tmp_path / f"runs/x/version_{version}/checkpoints").mkdir(parents=True)
+    (tmp_path / "runs/x/version_0/checkpoints" / name).write_bytes(b"x")
+    return tmp_path / "runs/x/version_1/checkpoints" / name
+
+
 def test_best_is_the_monitored_checkpoint_of_the_newest_training_run(tmp_path: Path) -> None:
     from jsonargparse import Namespace
 
     from mgd_sam2.errors import ConfigError
     from mgd_sam2.training.cli import best_checkpoint, resolve_checkpoint
 
-    logger = Namespace(class_path="TensorBoardLogger", init_args=Namespace(save_dir=str(tmp_path / "runs"), name="x"))
     monitored = Namespace(class_path="lightning.pytorch.callbacks.ModelCheckpoint",
                           init_args=Namespace(monitor="val/Smeasure", filename="best"))  # fmt: skip
     last = Namespace(class_path="lightning.pytorch.callbacks.ModelCheckpoint", init_args=Namespace(save_last=True))
-    config = Namespace(trainer=Namespace(logger=logger, default_root_dir=str(tmp_path), callbacks=[monitored, last]))
+    config = runs_config(tmp_path, callbacks=[monitored, last])
     with pytest.raises(ConfigError, match="--ckpt_path best: no training run in"):
         best_checkpoint(config)
-    for version in (0, 1):
-        (tmp_path / f"runs/x/version_{version}/checkpoints").mkdir(parents=True)
-    old = tmp_path / "runs/x/version_0/checkpoints/best.ckpt"
-    old.write_bytes(b"x")
+    newest = older_run_only(tmp_path, "best.ckpt")
     with pytest.raises(
         ConfigError, match=r"version_1, has no checkpoints/best.ckpt yet \(written at its first validation"
     ):
         best_checkpoint(config)
     (tmp_path / "runs/x/version_2").mkdir()  # a test run's folder: passed over
-    newest = tmp_path / "runs/x/version_1/checkpoints/best.ckpt"
     newest.write_bytes(b"x")
     assert best_checkpoint(config) == (newest, 1)
     for keyword, name in (("best", "best.ckpt"), ("last", "last.ckpt")):  # predict -c resolves them as test does
@@ -480,17 +491,12 @@ def test_resume_picks_the_newest_run_and_slurms_requeue_checkpoint(tmp_path: Pat
     from mgd_sam2.errors import ConfigError
     from mgd_sam2.training.cli import last_checkpoint
 
-    logger = Namespace(class_path="TensorBoardLogger", init_args=Namespace(save_dir=str(tmp_path / "runs"), name="x"))
-    config = Namespace(trainer=Namespace(logger=logger, default_root_dir=str(tmp_path / "runs")))
+    config = runs_config(tmp_path)
     with pytest.raises(ConfigError, match="nothing to resume"):
         last_checkpoint(config)
-    for version in (0, 1):
-        (tmp_path / f"runs/x/version_{version}/checkpoints").mkdir(parents=True)
-    old = tmp_path / "runs/x/version_0/checkpoints/last.ckpt"
-    old.write_bytes(b"x")
+    newest = older_run_only(tmp_path, "last.ckpt")
     with pytest.raises(ConfigError, match=r"version_1, has no checkpoints/last.ckpt yet \(save_last.*version_0"):
         last_checkpoint(config)  # the newest run never wrote one: say so, and name the older run's file
-    newest = tmp_path / "runs/x/version_1/checkpoints/last.ckpt"
     newest.write_bytes(b"x")
     assert last_checkpoint(config) == (newest, 1)
     (tmp_path / "runs/x/version_2").mkdir()  # a start that failed before training
