@@ -22,7 +22,7 @@ from mgd_sam2.data.check import DatasetError, check_split, require_clean
 from mgd_sam2.data.datamodule import SegmentationDataModule
 from mgd_sam2.data.datasets import SegmentationDataset, split_records
 from mgd_sam2.data.io import read_image, read_mask
-from mgd_sam2.data.layouts import DatasetLayoutError, resolve_split
+from mgd_sam2.data.layouts import DatasetLayoutError, Split, resolve_split
 from mgd_sam2.data.samplers import ResumableSampler
 from mgd_sam2.data.shapes import OBJECTS
 from mgd_sam2.data.synth import (
@@ -353,11 +353,20 @@ def broken_split(tmp_path: Path) -> Path:
         "truncated",
         "garbage",
         "alphamask",
+        "photo",
+        "greymap",
+        "jpegmask",
     ):
         save_pair(im, gt, stem, size=(64, 48))
     (gt / "nomask.png").unlink()
     Image.fromarray(np.zeros((48, 64), np.uint8)).save(gt / "orphan.png")
-    Image.fromarray(np.tile(np.linspace(0, 255, 64).astype(np.uint8), (48, 1))).save(gt / "soft.png")
+    soft = read_mask(gt / "soft.png")
+    soft[4, 8:30] = 128  # an anti-aliased edge
+    Image.fromarray(soft).save(gt / "soft.png")
+    Image.fromarray(np.tile(np.linspace(0, 255, 64).astype(np.uint8), (48, 1))).save(gt / "greymap.png")
+    Image.open(im / "photo.jpg").save(gt / "photo.png")  # the photo itself as its mask
+    Image.open(gt / "jpegmask.png").save(gt / "jpegmask.jpg", quality=95)
+    (gt / "jpegmask.png").unlink()
     Image.fromarray(np.zeros((48, 64), np.uint8)).save(gt / "empty.png")
     exif = Image.Exif()
     exif[0x0112] = 6  # displays turned by 90 degrees: 48x64
@@ -394,6 +403,9 @@ EXPECTED_PROBLEMS = {
     "truncated.jpg": ("unreadable or truncated", True),
     "garbage.jpg": ("unreadable or truncated", True),
     "alphamask.png": ("shape in the alpha channel", True),
+    "photo.png": ("mask is a colour image (its channels differ), a photo or a coloured overlay", True),
+    "greymap.png": ("mostly grey mask: 97% of its pixels are neither black nor white, as in a photo", False),
+    "jpegmask.jpg": ("mask saved as JPEG", False),
 }
 
 
@@ -406,8 +418,14 @@ def test_check_data_catches_every_bad_case(broken_split: Path, capsys) -> None:
         assert matching, f"{name}: expected '{message}' in\n{out}"
         assert matching[0].startswith("error:" if is_error else "warning:"), matching[0]
     assert not any("clean1" in line or "clean2" in line for line in lines)
-    assert "FAILED: 7 errors" in out
+    assert "FAILED: 8 errors" in out
     assert not any("/exif.png" in line for line in lines)  # a mask drawn on the image as displayed is right
+
+
+def test_check_data_of_a_file_says_to_give_the_folder(tmp_path: Path, capsys) -> None:
+    (tmp_path / "a.png").write_bytes(b"x")
+    assert main(["check-data", str(tmp_path / "a.png")]) == 1
+    assert f"{tmp_path / 'a.png'} is a file: give the dataset folder" in capsys.readouterr().err
 
 
 def test_check_data_passes_a_clean_set(tmp_path: Path, capsys) -> None:
@@ -454,6 +472,21 @@ def test_a_clean_split_is_checked_once(tmp_path: Path, monkeypatch) -> None:
     image.write_bytes(image.read_bytes()[:100])  # the split changed: checked again, and now refused
     with pytest.raises(DatasetError, match="truncated"):
         require_clean([split], tmp_path / "stamps", workers=0)
+
+
+def test_training_notes_label_maps_and_grey_masks_each_time(tmp_path: Path, capsys) -> None:
+    """Warnings do not block training, but label maps and masks that look like images are noted, from the check and
+    from its stamp alike."""
+    for stem in ("a", "b", "c"):
+        save_pair(tmp_path / "im", tmp_path / "gt", stem)
+    Image.fromarray((read_mask(tmp_path / "gt" / "a.png") > 128).astype(np.uint8)).save(tmp_path / "gt" / "a.png")
+    Image.fromarray(np.tile(np.linspace(0, 255, 40).astype(np.uint8), (30, 1))).save(tmp_path / "gt" / "b.png")
+    split = Split("S", tmp_path / "im", tmp_path / "gt")
+    for _ in range(2):  # checked, then read from the stamp
+        require_clean([split], tmp_path / "stamps", workers=0)
+        out = capsys.readouterr().out
+        assert "note: 1 masks of S are 0/1 label maps, read as 0/255" in out
+        assert "note: 1 masks of S are mostly grey, like images rather than masks" in out
 
 
 # ---------------------------------------------------------------- datamodule and samplers

@@ -102,6 +102,14 @@ def test_truncated_file_is_named(folders, capsys) -> None:
     assert "could not be scored (1)" in err and "19" in err
 
 
-def test_missing_folder(tmp_path: Path, capsys) -> None:
+def test_missing_folder_a_file_or_a_split_is_named(tmp_path: Path, capsys) -> None:
     assert evaluate(tmp_path / "nope", tmp_path) == 1
     assert "prediction folder not found" in capsys.readouterr().err
+    (tmp_path / "a.png").write_bytes(b"x")
+    assert evaluate(tmp_path / "a.png", tmp_path) == 1
+    assert f"prediction folder {tmp_path / 'a.png'} is a file: give the folder" in capsys.readouterr().err
+    for sub in ("im", "gt"):
+        (tmp_path / "split" / sub).mkdir(parents=True)
+    assert evaluate(tmp_path, tmp_path / "split") == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'split'} is a dataset split: give its masks folder, {tmp_path / 'split' / 'gt'}" in err

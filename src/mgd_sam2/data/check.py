@@ -2,9 +2,9 @@
 
 Errors make a split unusable (training refuses it): unpaired files, unreadable or truncated files,
 image/mask size mismatches (images as they display: EXIF orientation applied, see data/io.py), a mask
-whose content is only in its alpha channel. Warnings are handled by the readers but worth knowing:
-EXIF orientation, 0/1 label maps (read as 0/255), 16-bit, RGBA and grayscale inputs, non-binary
-(soft-edged) masks and empty masks.
+whose content is only in its alpha channel, a colour image as a mask. Warnings are handled by the readers but
+worth knowing: EXIF orientation, 0/1 label maps (read as 0/255), 16-bit, RGBA and grayscale inputs, non-binary
+(soft-edged) masks, masks mostly grey (images, not masks?), JPEG masks and empty masks.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from mgd_sam2.data.io import (
     UnreadableImageError,
     exif_orientation,
     has_alpha,
+    is_colour_image,
+    is_grey_map,
     mask_gray,
     mask_values,
     open_image,
@@ -33,7 +35,8 @@ from mgd_sam2.utils.files import write_json
 from mgd_sam2.utils.parallel import parallel_map
 
 LABEL_MAP = "0/1 label map"
-CHECK_RULES_VERSION = 2  # part of the cached-result key: a change of the rules checks every split again
+GREY_MASK = "mostly grey mask"
+CHECK_RULES_VERSION = 3  # part of the cached-result key: a change of the rules checks every split again
 
 
 @dataclass
@@ -124,6 +127,20 @@ def inspect_pair(pair: tuple[str, Path, Path]) -> tuple[tuple[int, int] | None, 
                 True,
             )
         )
+    colour = is_colour_image(mask)
+    if colour:
+        problems.append(
+            Problem(
+                str(mask_path),
+                "mask is a colour image (its channels differ), a photo or a coloured overlay: save the mask as "
+                "grey values, white for the object",
+                True,
+            )
+        )
+    if mask_path.suffix.lower() in (".jpg", ".jpeg"):
+        problems.append(
+            Problem(str(mask_path), "mask saved as JPEG: lossy compression blurs its edges; PNG keeps them", False)
+        )
     values, label_map = mask_values(mask_gray(mask))
     if label_map:
         problems.append(Problem(str(mask_path), f"{LABEL_MAP}: read as 0/255", False))
@@ -139,8 +156,18 @@ def inspect_pair(pair: tuple[str, Path, Path]) -> tuple[tuple[int, int] | None, 
             )
         else:
             problems.append(Problem(str(mask_path), f"empty mask (no pixel > {FOREGROUND_THRESHOLD})", False))
-    soft = np.count_nonzero((values > 0) & (values < 255))
-    if soft:
+    soft = 0 if colour else np.count_nonzero((values > 0) & (values < 255))  # a colour mask: its error says it all
+    if soft and is_grey_map(values):
+        problems.append(
+            Problem(
+                str(mask_path),
+                f"{GREY_MASK}: {100 * soft / values.size:.0f}% of its pixels are neither black nor white, as in a "
+                "photo or a probability map: an image, not a mask? (trained on as a soft target; binarised for "
+                "metrics)",
+                False,
+            )
+        )
+    elif soft:
         problems.append(
             Problem(
                 str(mask_path),
@@ -169,6 +196,8 @@ def check_split(split: Split, workers: int = 2, show: bool = True) -> SplitRepor
 def find_splits(root: str | Path, max_depth: int = 3) -> list[Split]:
     """Every folder at or below ``root`` that holds an image folder and a mask folder."""
     root = Path(root)
+    if root.is_file():
+        raise UserError(f"{root} is a file: give the dataset folder (the one holding im/ and gt/, or its parent)")
     if not root.is_dir():
         raise MissingFileError(f"dataset folder not found: {root}. {download_hint(root.name)}")
     found = []
@@ -237,7 +266,7 @@ def split_fingerprint(split: Split) -> str:
 def require_clean(splits: list[Split], cache_dir: Path, workers: int = 2) -> None:
     """Raise DatasetError (the check-data listing) if any split has errors. A split that passed before
     and has not changed since (same fingerprint) is not decoded again; a split used by several stages is
-    checked once. Label maps (read as 0/255) are noted."""
+    checked once. Label maps (read as 0/255) and mostly grey masks are noted."""
     reports, seen = [], set()
     for split in splits:
         folders = (split.image_dir.resolve(), split.mask_dir.resolve())
@@ -246,17 +275,22 @@ def require_clean(splits: list[Split], cache_dir: Path, workers: int = 2) -> Non
         seen.add(folders)
         stamp = cache_dir / f"{split_fingerprint(split)}.json"
         if stamp.is_file():
-            label_maps = json.loads(stamp.read_text()).get("label_maps", 0)
+            counts = json.loads(stamp.read_text())
         else:
             report = check_split(split, workers=workers)
             if report.errors:
                 reports.append(report)
                 continue
-            label_maps = sum(problem.message.startswith(LABEL_MAP) for problem in report.warnings)
-            stamp_data = {"split": split.name, "folder": str(split.image_dir.parent), "pairs": report.pairs}
-            write_json(stamp, {**stamp_data, "label_maps": label_maps})
-        if label_maps:
-            print(f"note: {label_maps} masks of {split.name} are {LABEL_MAP}s, read as 0/255 (check-data lists them)")
+            counts = {"split": split.name, "folder": str(split.image_dir.parent), "pairs": report.pairs}
+            for key, prefix in (("label_maps", LABEL_MAP), ("grey_masks", GREY_MASK)):
+                counts[key] = sum(problem.message.startswith(prefix) for problem in report.warnings)
+            write_json(stamp, counts)
+        if counts.get("label_maps"):
+            print(f"note: {counts['label_maps']} masks of {split.name} are {LABEL_MAP}s, read as 0/255 (check-data "
+                  "lists them)")  # fmt: skip
+        if counts.get("grey_masks"):
+            print(f"note: {counts['grey_masks']} masks of {split.name} are mostly grey, like images rather than masks "
+                  "(check-data lists them)")  # fmt: skip
     if reports:
         raise DatasetError(
             "the dataset has errors; training would fail on these files:\n"

@@ -31,11 +31,12 @@ from mgd_sam2.data.io import (
     is_colour_image,
     is_grey_map,
     is_label_map,
+    list_images,
     open_image,
     prediction_map,
     provenance,
 )
-from mgd_sam2.data.layouts import pair_by_stem
+from mgd_sam2.data.layouts import pair_by_stem, split_folders
 from mgd_sam2.errors import UserError
 from mgd_sam2.metrics.pairs import ImagePair
 from mgd_sam2.metrics.sod import METRIC_CLASSES, SCALAR_KEYS, build_metrics, measure_all, scalar_results
@@ -71,8 +72,13 @@ def pair_files(pred_dir: str | Path, gt_dir: str | Path) -> tuple[list[tuple[str
     """([(stem, prediction, GT)] sorted by stem, our cut-outs left out); every GT needs a prediction and vice
     versa."""
     for folder, role in ((Path(pred_dir), "prediction"), (Path(gt_dir), "ground-truth")):
+        if folder.is_file():
+            raise EvaluationError(f"{role} folder {folder} is a file: give the folder that holds the {role} maps")
         if not folder.is_dir():
             raise EvaluationError(f"{role} folder not found: {folder}")
+    masks = split_folders(Path(gt_dir))[1]
+    if masks is not None and not list_images(gt_dir):  # a dataset split: im/ and gt/ inside
+        raise EvaluationError(f"ground-truth folder {gt_dir} is a dataset split: give its masks folder, {masks}")
     pairing = pair_by_stem(Path(pred_dir), Path(gt_dir))
     if pairing.stem_clashes:
         raise EvaluationError(
