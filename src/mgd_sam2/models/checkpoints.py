@@ -18,9 +18,9 @@ from typing import Callable, Literal
 import torch
 from torch import Tensor, nn
 
-from mgd_sam2.errors import MissingFileError, UserError
+from mgd_sam2.errors import ConfigError, MissingFileError, UserError
 from mgd_sam2.models.groups import TRUNK, from_sam2_name, module_group
-from mgd_sam2.models.presets import PRESETS
+from mgd_sam2.models.presets import PRESETS, get_preset
 
 SAM2_DOWNLOAD_HINT = (
     "Download SAM2.1 checkpoints from https://github.com/facebookresearch/sam2 (section 'Download Checkpoints') "
@@ -400,6 +400,23 @@ def load_official_state(model: nn.Module, state: dict[str, Tensor], source: str)
     converted, dropped = convert_official_state_dict(state, model)
     load_fitting_state(model, converted, source, "the model (all modules must be on to load released weights)")
     return LoadReport(source=source, kind="released MGD-SAM2", loaded=sorted(converted), ignored=sorted(dropped))
+
+
+def refuse_mismatched_start(preset: str, path: str | Path) -> None:
+    """A one-line error, before the file is read, where ``path`` (model.pretrained) cannot start ``preset``: micro has
+    no SAM2.1 weights; a missing SAM2.1 file of another size's name names this preset's."""
+    expected = get_preset(preset).sam2_checkpoint
+    if expected is None:
+        raise ConfigError(
+            f"model.pretrained {path}: preset {preset} has no SAM2.1 weights to start from (random, for tests and the "
+            "demo); set --model.pretrained null, or choose a SAM2.1 size (tiny, small, base_plus, large)"
+        )
+    name = Path(path).name
+    if not Path(path).exists() and name.startswith("sam2") and name != expected:
+        raise MissingFileError(
+            f"model.pretrained {path}: no such file, and preset {preset} starts from {expected}, not {name}: "
+            f"--model.pretrained checkpoints/{expected}. {SAM2_DOWNLOAD_HINT}"
+        )
 
 
 def load_pretrained(model: nn.Module, path: str | Path) -> LoadReport:

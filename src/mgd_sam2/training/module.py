@@ -20,7 +20,7 @@ from mgd_sam2.inference.predict import predict_batch
 from mgd_sam2.metrics.functional import HceBinarization
 from mgd_sam2.metrics.pairs import image_pairs
 from mgd_sam2.metrics.sod import METRIC_CLASSES, MetricName, build_metrics, scalar_results
-from mgd_sam2.models.checkpoints import load_pretrained
+from mgd_sam2.models.checkpoints import load_pretrained, refuse_mismatched_start
 from mgd_sam2.models.multi_view import Views
 from mgd_sam2.models.network import MGDSAM2, MGDSAM2Output, NetworkConfig
 from mgd_sam2.training import divergence
@@ -110,6 +110,7 @@ class MGDSAM2Module(LightningModule):
         trainer = self._trainer
         restoring = trainer is not None and trainer.ckpt_path is not None
         if self.hparams.pretrained and not restoring and not self.pretrained_loaded:
+            refuse_mismatched_start(self.model.preset, self.hparams.pretrained)
             report = load_pretrained(self.model, self.hparams.pretrained)
             self.pretrained_loaded = True
             rank_zero_info(report.summary())
