@@ -23,6 +23,7 @@ from mgd_sam2.data.datamodule import SegmentationDataModule
 from mgd_sam2.data.io import read_mask
 from mgd_sam2.data.synth import SynthConfig, write_dataset
 from mgd_sam2.data.view_cutting import tile
+from mgd_sam2.errors import ConfigError
 from mgd_sam2.inference.loading import load_network
 from mgd_sam2.models.checkpoints import CheckpointError
 from mgd_sam2.models.groups import module_group
@@ -199,10 +200,12 @@ def test_configs_parse_and_build(config: Path, tmp_path: Path, monkeypatch) -> N
         )
 
 
-def test_missing_sam2_checkpoint_is_a_clear_error(synthetic_root: Path, tmp_path: Path) -> None:
-    module = micro_module(pretrained=str(tmp_path / "sam2.1_hiera_micro.pt"))
+def test_a_start_the_preset_cannot_take_is_a_clear_error_in_fit(synthetic_root: Path, tmp_path: Path) -> None:
+    """micro has no SAM2.1 size: a SAM2.1 file as its model.pretrained stops fit before anything runs (the missing
+    file of a SAM2.1 size: tests/test_checkpoints.py)."""
+    module = micro_module(pretrained=str(tmp_path / "sam2.1_hiera_base_plus.pt"))
     fit = trainer(tmp_path, max_epochs=1, limit_train_batches=1)
-    with pytest.raises(FileNotFoundError, match="checkpoints/README.md"):
+    with pytest.raises(ConfigError, match="preset micro has no SAM2.1 weights"):
         fit.fit(module, datamodule=datamodule(synthetic_root, module))
 
 
@@ -329,8 +332,9 @@ def test_test_step_scores_at_gt_resolution(trained_checkpoint: Path, synthetic_r
     results = trainer(tmp_path, logger=False).test(
         module, datamodule=datamodule(synthetic_root, module), verbose=False
     )[0]
-    assert {"test/SYN-TE/Smeasure", "test/Smeasure", "test/maxFm", "test/MAE"} <= set(results)
-    assert 0 <= results["test/Smeasure"] <= 1
+    assert {"test/SYN-TE/Smeasure", "test/SYN-TE/maxFm", "test/SYN-TE/MAE"} <= set(results)
+    assert "test/Smeasure" not in results  # a split-less alias is validation's only, for the checkpoint's monitor
+    assert 0 <= results["test/SYN-TE/Smeasure"] <= 1
 
 
 def test_lightning_cli_validate_test_and_predict_subcommands(
@@ -345,7 +349,10 @@ def test_lightning_cli_validate_test_and_predict_subcommands(
     in_run = [*data, "--ckpt_path", str(run / "checkpoints" / "best.ckpt")]
     assert main(["validate", *in_run]) == 0
     assert main(["test", *in_run]) == 0
-    assert "test/SYN-TE/Smeasure" in capsys.readouterr().out
+    out = capsys.readouterr().out  # one row per split, a column per metric (not Lightning's table per dataloader)
+    assert "test: scores per split" in out and "Test metric" not in out
+    rows = [line for line in out.splitlines() if line.startswith(("│ SYN-TE", "│ SYN-HO"))]
+    assert len(rows) == 2 and all(len(row.split("│")) == 2 + 6 for row in rows), out  # set, 5 metrics (F: 3)
     # a checkpoint of a run: validate and test log into that run, each saving its own config there
     assert sorted(path.name for path in (tmp_path / "runs" / "demo").iterdir()) == ["version_3"]
     assert (run / "config_validate.yaml").is_file() and (run / "config_test.yaml").is_file()
@@ -414,6 +421,14 @@ def test_ddp_test_scores_every_image_once(trained_checkpoint: Path, tmp_path: Pa
         assert same_score(distributed[key], value, 7), key
 
 
+def test_the_scores_table_has_the_dis_overall_row_and_only_computed_columns(capsys) -> None:
+    from mgd_sam2.training.cli import print_scores
+
+    print_scores({f"DIS-TE{i}": {"Smeasure": i / 10, "MAE": 0.01 * i} for i in range(1, 5)}, "test")
+    out = capsys.readouterr().out
+    assert "│ Overall DIS-TE(1-4) │ 0.250 │ 0.025 │" in out and "maxFβ" not in out
+
+
 def test_flags_given_with_a_checkpoint_win_over_its_hyperparameters(
     trained_checkpoint: Path, synthetic_root: Path, tmp_path: Path, monkeypatch
 ) -> None:
@@ -436,7 +451,7 @@ def test_flags_given_with_a_checkpoint_win_over_its_hyperparameters(
     assert build_cli(["test", *args]).model.hparams.tta is False  # as trained
     cli = build_cli(["test", *args, "--model.tta", "true", "--model.test_metrics", "[S]"])
     assert cli.model.hparams.tta is True and cli.model.hparams.test_metrics == ["S"]
-    assert set(cli.trainer.callback_metrics) == {"test/SYN-TE/Smeasure", "test/Smeasure"}
+    assert set(cli.trainer.callback_metrics) == {"test/SYN-TE/Smeasure"}
 
 
 def runs_config(tmp_path: Path, callbacks: list | None = None):
@@ -458,7 +473,6 @@ def older_run_only(tmp_path: Path, name: str) -> Path:
 def test_best_is_the_monitored_checkpoint_of_the_newest_training_run(tmp_path: Path) -> None:
     from jsonargparse import Namespace
 
-    from mgd_sam2.errors import ConfigError
     from mgd_sam2.training.cli import best_checkpoint, resolve_checkpoint
 
     monitored = Namespace(class_path="lightning.pytorch.callbacks.ModelCheckpoint",
@@ -488,7 +502,6 @@ def test_best_is_the_monitored_checkpoint_of_the_newest_training_run(tmp_path: P
 def test_resume_picks_the_newest_run_and_slurms_requeue_checkpoint(tmp_path: Path) -> None:
     from jsonargparse import Namespace
 
-    from mgd_sam2.errors import ConfigError
     from mgd_sam2.training.cli import last_checkpoint
 
     config = runs_config(tmp_path)

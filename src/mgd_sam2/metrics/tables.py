@@ -85,13 +85,16 @@ def csv_table(rows: dict[str, dict[str, float]], layout: str) -> str:
     return buffer.getvalue()
 
 
-def rich_table(rows: dict[str, dict[str, float]], layout: str, title: str):
+def rich_table(rows: dict[str, dict[str, float]], layout: str, title: str, computed: bool = False):
+    """A rich Table of ``rows`` in ``layout``'s columns; ``computed``: only the columns some row has a value of."""
     from rich.table import Table
 
+    shown = [(key, header) for key, header in columns(layout)
+             if not computed or any(key in scores for scores in rows.values())]  # fmt: skip
     table = Table(title=title)
     table.add_column("set")
-    for _, header in columns(layout):
+    for _, header in shown:
         table.add_column(header, justify="right")
     for name, scores in rows.items():
-        table.add_row(name, *[format_value(key, scores.get(key)) for key, _ in columns(layout)])
+        table.add_row(name, *[format_value(key, scores.get(key)) for key, _ in shown])
     return table

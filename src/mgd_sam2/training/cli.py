@@ -273,12 +273,25 @@ def build_cli(args: list[str], run: bool = True) -> MGDSAM2CLI:
     )
 
 
+def print_scores(rows: dict[str, dict[str, float]], subcommand: str) -> None:
+    """One row per split and a column per metric computed (Lightning's table repeats every split's epoch-end scores
+    under each dataloader); the DIS paper's overall row where DIS-TE1-4 are all there."""
+    from mgd_sam2.metrics.tables import rich_table, with_dis_overall
+    from mgd_sam2.utils.progress import console
+
+    if rows:
+        console().print(rich_table(with_dis_overall(rows), "all", f"{subcommand}: scores per split", computed=True))
+
+
 def run_lightning_cli(subcommand: str, args: list[str]) -> int:
     """Run a LightningCLI subcommand; exit status 1 when a prediction writer had to skip images (as predict does).
     Lightning's refusals of a flag combination (e.g. ``limit_train_batches`` below one batch) are one-line errors."""
+    own_table = subcommand in ("validate", "test") and not any(arg.startswith("--verbose") for arg in args)
     try:
-        cli = build_cli([subcommand, *args])
+        cli = build_cli([subcommand, *args, *(["--verbose", "false"] if own_table else [])])
     except MisconfigurationException as error:
         raise ConfigError(str(error).strip()) from None
+    if own_table and cli.trainer.is_global_zero:
+        print_scores(cli.model.split_scores.get("val" if subcommand == "validate" else "test", {}), subcommand)
     skipped = [callback for callback in cli.trainer.callbacks if isinstance(callback, MaskWriter) and callback.failures]
     return 1 if skipped else 0

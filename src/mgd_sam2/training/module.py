@@ -77,6 +77,7 @@ class MGDSAM2Module(LightningModule):
         self.save_hyperparameters()
         self.model = MGDSAM2(config)
         self.metrics = nn.ModuleDict()  # "{stage}/{split}" -> MetricCollection, built in setup()
+        self.split_scores: dict[str, dict[str, dict[str, float]]] = {}  # stage -> split -> metric -> last value
         self.pretrained_loaded = False
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -188,8 +189,9 @@ class MGDSAM2Module(LightningModule):
         return self.evaluation_step("test", batch, batch_idx)
 
     def log_split_metrics(self, stage: str) -> None:
-        """Compute, log and reset every split's metrics; the first split is also logged as ``{stage}/{metric}``."""
-        first = True
+        """Compute, log and reset every split's metrics, and keep them in ``split_scores[stage]`` ({split: {metric:
+        value}}); the first validation split is also logged as ``val/{metric}``, what checkpoints monitor."""
+        first, self.split_scores[stage] = stage == "val", {}
         for key, metrics in self.metrics.items():
             if not key.startswith(f"{stage}/"):
                 continue
@@ -198,6 +200,7 @@ class MGDSAM2Module(LightningModule):
             metrics.reset()
             # compute() gathered every process's states: each process holds the dataset value, no second reduction
             self.log_dict({metrics.prefix + name: value for name, value in scalars.items()}, sync_dist=False)
+            self.split_scores[stage][key.split("/", 1)[1]] = {name: float(value) for name, value in scalars.items()}
             if first:
                 self.log_dict({f"{stage}/{name}": value for name, value in scalars.items()}, sync_dist=False)
                 first = False
