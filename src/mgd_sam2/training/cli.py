@@ -182,7 +182,9 @@ def check_checkpoint_file(path: Path) -> None:
             f"--ckpt_path {path}: no such file (runs keep theirs in runs/<name>/version_N/checkpoints)"
         )
     if path.is_dir():
-        raise ConfigError(f"--ckpt_path {path} is a folder; give a checkpoint file in it (e.g. {path}/last.ckpt)")
+        inside = sorted(child.name for child in path.glob("*.ckpt"))
+        held = f" (it holds {', '.join(inside[:5])})" if inside else ""
+        raise ConfigError(f"--ckpt_path {path} is a folder; give a checkpoint file in it{held}, or best or last")
     if not zipfile.is_zipfile(path):  # torch.save writes a zip archive whose index sits at the end
         raise ConfigError(f"--ckpt_path {path} is not a complete PyTorch checkpoint (truncated, or another file)")
     load_torch_file(path, mmap=True)
