@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import subprocess
 import sys
 import types
@@ -43,6 +44,11 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(synthetic_root: Path, tmp
     assert len(list((out / "predictions" / "SYN-TE").glob("*.png"))) == len(
         list((synthetic_root / "synthetic/SYN-TE/gt").iterdir())
     )
+    # a DIS table with some of the four test splits: no overall row, and a note saying why
+    partial = tmp_path / "partial"
+    shutil.copytree(synthetic_root / "synthetic/SYN-TE", partial / "DIS5K/DIS-TE1")
+    notes = run_accuracy(segmenter, partial, tmp_path / "out3", workers=0)["notes"]
+    assert "no Overall DIS-TE(1-4) row: it is the mean of all four DIS-TE splits, and only DIS-TE1 is here" in notes
     # a mistyped root is an error, not a synthetic set generated there
     for root, what in ((tmp_path / "nope", "no such folder"), (out / "accuracy.md", "not a folder")):
         with pytest.raises(DatasetLayoutError, match=f"--data-root {root}: {what}; give the folder that holds DAVIS-S"):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from mgd_sam2.data.datasets import split_records
 from mgd_sam2.data.layouts import DatasetLayoutError, Split, resolve_split
 from mgd_sam2.metrics.evaluate import evaluate_folders, versions
-from mgd_sam2.metrics.tables import csv_table, markdown_table, with_dis_overall
+from mgd_sam2.metrics.tables import DIS_TEST_SPLITS, OVERALL, csv_table, markdown_table, with_dis_overall
 from mgd_sam2.utils.files import atomic_path, write_json, write_text
 
 if TYPE_CHECKING:
@@ -134,6 +134,10 @@ def run_accuracy(
             scores[split.name], curves[split.name] = result.scores, result.curves
         rows = {split.name: scores[split.name] for split in splits}
         tables[layout] = with_dis_overall(rows) if layout == "dis" else rows
+        present_tests = [name for name in DIS_TEST_SPLITS if name in rows]
+        if layout == "dis" and 0 < len(present_tests) < len(DIS_TEST_SPLITS):
+            notes.append(f"no {OVERALL} row: it is the mean of all four DIS-TE splits, and only "
+                         f"{', '.join(present_tests)} {'is' if len(present_tests) == 1 else 'are'} here")  # fmt: skip
         titles[layout] = title
     model_description = segmenter.description
     markdown = [f"# Accuracy of {model_description}\n", f"HCE binarisation: {hce_binarize}; versions: {versions()}\n"]
