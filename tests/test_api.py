@@ -177,8 +177,9 @@ def test_a_model_folder_round_trip(overfit_run, inputs: Path, tmp_path: Path, mo
 
 
 def test_the_model_card_records_a_lightning_checkpoints_training(overfit_run, tmp_path: Path) -> None:
-    """Without ``card``'s ``training``, the card says what the checkpoint records: optimizer steps, splits, batch,
-    learning rate and the monitored score of the last validation before it was saved (a ModelCheckpoint's)."""
+    """Without ``card``'s ``training``, the card says what the checkpoint records: optimizer steps, splits (a mapping's
+    by its name), batch, learning rate and the best monitored score of its validations up to it (a ModelCheckpoint's
+    best_model_score: its current_score is only updated when a score enters the top k; NaN is stored as inf)."""
     from mgd_sam2 import MGDSAM2, NetworkConfig
 
     segmenter = Segmenter.load(overfit_run.checkpoint, device="cpu")
@@ -186,17 +187,19 @@ def test_the_model_card_records_a_lightning_checkpoints_training(overfit_run, tm
     steps = f"Training: {OVERFIT_STEPS} optimizer steps (epoch "
     assert steps in card and "counted from 0) on synthetic/SYN-TR, batch 4 per process, learning rate 0.003." in card
     content = torch.load(overfit_run.checkpoint, map_location="cpu", weights_only=True)
+    content["datamodule_hyper_parameters"]["train"] += [{"images": "/data/Mine/im", "masks": "/data/Mine/gt"}]
+    state = {"monitor": "val/Smeasure", "best_model_score": torch.tensor(0.91234), "current_score": torch.tensor(0.5)}
     content["callbacks"] = {
-        "ModelCheckpoint{'monitor': 'val/Smeasure'}": {
-            "monitor": "val/Smeasure",
-            "current_score": torch.tensor(0.91234),
-        },
-        "ModelCheckpoint{'monitor': None}": {"monitor": None, "current_score": None},  # last.ckpt's: no score
+        "ModelCheckpoint{'monitor': 'val/Smeasure'}": state,
+        "ModelCheckpoint{'monitor': 'val/MAE'}": {"monitor": "val/MAE", "best_model_score": torch.tensor(float("inf"))},
+        "ModelCheckpoint{'monitor': None}": {"monitor": None, "best_model_score": None},  # last.ckpt's: no score
     }
     monitored = tmp_path / "monitored.ckpt"
     torch.save(content, monitored)
     card = (Segmenter.load(monitored, device="cpu").save_pretrained(tmp_path / "monitored") / "README.md").read_text()
-    assert "; the last validation before this checkpoint on synthetic/SYN-TR: val/Smeasure 0.9123." in card
+    assert "on synthetic/SYN-TR, Mine, batch 4" in card
+    assert ("; the best of its validations up to this checkpoint (the first validation split, synthetic/SYN-TR): "
+            "val/Smeasure 0.9123." in card)  # fmt: skip
     given = segmenter.save_pretrained(tmp_path / "given", card={"training": "as I say"}) / "README.md"
     assert "Training: as I say" in given.read_text()
     in_memory = Segmenter.from_network(MGDSAM2(NetworkConfig(preset="micro"))).save_pretrained(tmp_path / "memory")

@@ -206,13 +206,14 @@ def test_missing_file_says_where_to_get_checkpoints(tmp_path: Path) -> None:
         read_weights_file(tmp_path / "official" / "mgdsam2_dis.pth")
 
 
-def test_a_start_that_cannot_fit_the_preset_is_named_before_any_file_is_read(tmp_path: Path) -> None:
+def test_a_start_that_cannot_fit_the_preset_is_named_before_any_file_is_read(tmp_path: Path, monkeypatch) -> None:
     """Training's model.pretrained: micro (no SAM2.1 size) takes none; a missing SAM2.1 file of another size's name
     names the preset's own, as when a recipe's base_plus start is kept with --model.network.preset tiny."""
     from mgd_sam2.errors import ConfigError
     from mgd_sam2.training.module import MGDSAM2Module
 
     module = MGDSAM2Module(network=NetworkConfig(preset="micro"), pretrained="checkpoints/sam2.1_hiera_base_plus.pt")
+    monkeypatch.setattr("mgd_sam2.training.module.load_pretrained", lambda *a: pytest.fail("a file was read"))
     with pytest.raises(ConfigError, match="preset micro has no SAM2.1 weights .* set --model.pretrained null"):
         module.setup("fit")
     tiny = MGDSAM2Module(network=NetworkConfig(preset="tiny"), pretrained=str(tmp_path / "sam2.1_hiera_base_plus.pt"))

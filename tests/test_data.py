@@ -474,7 +474,7 @@ def test_a_clean_split_is_checked_once(tmp_path: Path, monkeypatch) -> None:
         require_clean([split], tmp_path / "stamps", workers=0)
 
 
-def test_training_notes_label_maps_and_grey_masks_each_time(tmp_path: Path, capsys) -> None:
+def test_training_notes_label_maps_and_grey_masks_each_time(tmp_path: Path, capsys, monkeypatch) -> None:
     """Warnings do not block training, but label maps and masks that look like images are noted, from the check and
     from its stamp alike."""
     for stem in ("a", "b", "c"):
@@ -482,7 +482,11 @@ def test_training_notes_label_maps_and_grey_masks_each_time(tmp_path: Path, caps
     Image.fromarray((read_mask(tmp_path / "gt" / "a.png") > 128).astype(np.uint8)).save(tmp_path / "gt" / "a.png")
     Image.fromarray(np.tile(np.linspace(0, 255, 40).astype(np.uint8), (30, 1))).save(tmp_path / "gt" / "b.png")
     split = Split("S", tmp_path / "im", tmp_path / "gt")
-    for _ in range(2):  # checked, then read from the stamp
+    import mgd_sam2.data.check as check
+
+    for checked in (True, False):  # checked, then read from the stamp (a second check would fail)
+        if not checked:
+            monkeypatch.setattr(check, "check_split", lambda *a, **k: pytest.fail("checked again"))
         require_clean([split], tmp_path / "stamps", workers=0)
         out = capsys.readouterr().out
         assert "note: 1 masks of S are 0/1 label maps, read as 0/255" in out

@@ -343,7 +343,10 @@ def test_the_fastest_path_of_each_cpu_kind_writes_masks_within_its_bound(
     other.write_bytes(b"an earlier --fastest's other form")  # another CPU kind's choice
     assert main(argv) == 0
     out = capsys.readouterr().out
-    assert f"replacing {tmp_path / 'model.onnx'}\n" in out and f"note: {other}, of an earlier --fastest, stays" in out
+    assert (
+        f"replacing {tmp_path / 'model.onnx'} (each kept until its new file is written)\n" in out
+        and f"note: {other}, of an earlier --fastest, stays" in out
+    )
     assert other.read_bytes() == b"an earlier --fastest's other form"
     assert f"CPU kind: {kind}" in out and chosen.basis in out
     assert ("--calibration is not used" in out) == (chosen.backend != "openvino-int8")

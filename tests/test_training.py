@@ -365,7 +365,7 @@ def test_lightning_cli_validate_test_and_predict_subcommands(
     assert f"--ckpt_path best: {Path('runs/demo/version_3/checkpoints/best.ckpt')}" in capsys.readouterr().err
     assert len(list(run.glob("events.out.tfevents.*"))) == 4 and not (tmp_path / "runs" / "other").exists()
     assert main(["validate", *data, "--trainer.logger", "false", "--data.val", "[synthetic/SYN-TE]"]) == 0
-    assert "note: no --ckpt_path: validate scores the network as the config builds it" in capsys.readouterr().err
+    assert "note: no --ckpt_path: validate uses the network as the config builds it" in capsys.readouterr().err
     common = [*data, "--trainer.logger", "false", "--ckpt_path", str(trained_checkpoint)]
     sizes = odd_images(tmp_path / "in")
     (tmp_path / "in" / "broken.png").write_bytes(b"\x89PNG broken")
@@ -497,6 +497,36 @@ def test_best_is_the_monitored_checkpoint_of_the_newest_training_run(tmp_path: P
     monitored.init_args.filename = "{epoch}-{val/Smeasure:.3f}"
     with pytest.raises(ConfigError, match="a fixed filename"):
         best_checkpoint(config)
+
+
+def test_the_run_keywords_are_refused_where_they_mean_nothing(tmp_path: Path) -> None:
+    from jsonargparse import Namespace
+
+    from mgd_sam2.training.cli import resolve_checkpoint
+
+    def config(keyword: str) -> Namespace:
+        return Namespace(ckpt_path=keyword, trainer=runs_config(tmp_path).trainer, model=Namespace(pretrained=None))
+
+    with pytest.raises(ConfigError, match="fit --ckpt_path best: resume with --ckpt_path last"):
+        resolve_checkpoint("fit", config("best"))
+    for subcommand in ("validate", "test", "predict"):  # not "nothing to resume": nothing to score
+        with pytest.raises(ConfigError, match="--ckpt_path last: no checkpoint, no training run in .*; train first"):
+            resolve_checkpoint(subcommand, config("last"))
+
+
+def test_a_start_that_cannot_load_its_pretrained_weights_leaves_no_run_folder(
+    synthetic_root: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """fit checks model.pretrained before Lightning saves the run's config.yaml, so no empty run is left for
+    --ckpt_path last/best to stop at."""
+    monkeypatch.chdir(tmp_path)
+    config = ["-c", str(ROOT / "src/mgd_sam2/configs/demo.yaml"), "--data.root", str(synthetic_root)]
+    assert main(["fit", *config, "--model.pretrained", str(tmp_path / "sam2.1_hiera_base_plus.pt")]) == 1
+    assert "preset micro has no SAM2.1 weights" in capsys.readouterr().err
+    tiny = ["--model.network.preset", "tiny", "--model.pretrained", str(tmp_path / "sam2.1_hiera_tiny.pt")]
+    assert main(["fit", *config, *tiny]) == 1
+    assert "weights file not found" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("config.yaml")) and not list(tmp_path.rglob("version_*"))
 
 
 def test_resume_picks_the_newest_run_and_slurms_requeue_checkpoint(tmp_path: Path) -> None:

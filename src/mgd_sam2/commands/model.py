@@ -141,7 +141,7 @@ def run_export(args: argparse.Namespace) -> int:
             print(f"removed unfinished temporary files of an interrupted export from {folder}")
     earlier = [str(path) for path in outputs.values() if path.is_file()]
     if earlier:
-        print(f"replacing {', '.join(earlier)}")
+        print(f"replacing {', '.join(earlier)} (each kept until its new file is written)")
     if args.fastest:
         from mgd_sam2.inference.fastest import stem_files
 

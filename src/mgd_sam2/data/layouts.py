@@ -87,6 +87,14 @@ def split_folders(folder: Path) -> tuple[Path | None, Path | None]:
     )
 
 
+def split_label(spec: SplitSpec) -> str:
+    """How a split reads in a sentence: its path as given, or a mapping's name (else its images folder's parent's)."""
+    if not isinstance(spec, dict):
+        return str(spec)
+    image_dir = Path(spec.get("images", ""))
+    return spec.get("name") or image_dir.parent.name or image_dir.name
+
+
 def resolve_split(root: str | Path, spec: SplitSpec, need_masks: bool = True) -> Split:
     """The image and mask folders of ``spec`` (a path under ``root`` or an images/masks dict)."""
     if isinstance(spec, dict):
@@ -97,7 +105,7 @@ def resolve_split(root: str | Path, spec: SplitSpec, need_masks: bool = True) ->
             )
         image_dir = Path(spec["images"])
         mask_dir = Path(spec["masks"]) if spec.get("masks") else None
-        name = spec.get("name") or image_dir.parent.name or image_dir.name
+        name = split_label(spec)
         for folder, role in ((image_dir, "images"), (mask_dir, "masks")):
             if folder is not None and not folder.is_dir():
                 raise DatasetLayoutError(f"{role} folder not found: {folder}")

@@ -9,6 +9,7 @@ frozen trunk); a model folder (inference/model_folder.py).
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -20,9 +21,11 @@ from mgd_sam2.models.checkpoints import (
     TRAINED_WEIGHTS_FORMAT,
     WEIGHTS_USE,
     CheckpointError,
+    is_safetensors,
     load_fitting_state,
     load_official_state,
     load_sam2_state,
+    load_torch_file,
     read_weights_file,
     unwrap_state_dict,
     weights_kind,
@@ -99,33 +102,36 @@ def network_from_lightning(content: dict, source: str | Path) -> MGDSAM2:
 
 def training_record(ckpt: str | Path) -> str | None:
     """What a Lightning checkpoint of a training run says of its training, in one sentence (optimizer steps, training
-    splits, batch, learning rate, the monitored score of the last validation before it was saved); None for any
+    splits, batch, learning rate, the best monitored score of its validations up to this checkpoint); None for any
     other weights."""
+    from mgd_sam2.data.layouts import split_label
     from mgd_sam2.inference.model_folder import is_model_folder
 
-    if is_model_folder(ckpt) or not Path(ckpt).is_file():
+    path = Path(ckpt)
+    if is_model_folder(path) or not path.is_file() or is_safetensors(path):
         return None
-    content = read_weights_file(ckpt)
+    content = load_torch_file(path, mmap=True)  # the tensors mapped, not read
     if weights_kind(content) != "lightning":
         return None
     data, model = content.get("datamodule_hyper_parameters") or {}, content.get("hyper_parameters") or {}
     sentence = f"{content.get('global_step', 0)} optimizer steps (epoch {content.get('epoch', 0)}, counted from 0)"
     if data.get("train"):
-        sentence += f" on {', '.join(data['train'])}"
+        sentence += f" on {', '.join(split_label(spec) for spec in data['train'])}"
     if data.get("batch_size"):
         sentence += f", batch {data['batch_size']} per process"
     if model.get("lr") is not None:
         sentence += f", learning rate {model['lr']:g}"
     callbacks = (content.get("callbacks") or {}).values()
-    scores = [
-        (state["monitor"], float(state["current_score"]))
+    best = [
+        (state["monitor"], float(state["best_model_score"]))
         for state in callbacks
-        if isinstance(state, dict) and state.get("monitor") and state.get("current_score") is not None
+        if isinstance(state, dict) and state.get("monitor") and state.get("best_model_score") is not None
     ]
-    if scores:
-        validated = f" on {', '.join(data['val'])}" if data.get("val") else ""
-        sentence += "; the last validation before this checkpoint" + validated + ": "
-        sentence += ", ".join(f"{monitor} {score:.4f}" for monitor, score in scores)
+    best = [(monitor, score) for monitor, score in best if math.isfinite(score)]  # Lightning stores NaN as +-inf
+    if best:
+        first = f" (the first validation split, {split_label(data['val'][0])})" if data.get("val") else ""
+        sentence += "; the best of its validations up to this checkpoint" + first + ": "
+        sentence += ", ".join(f"{monitor} {score:.4f}" for monitor, score in best)
     return sentence + "."
 
 

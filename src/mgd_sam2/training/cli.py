@@ -1,19 +1,22 @@
 """``mgd-sam2 fit|validate|test|predict -c CONFIG``: Lightning's CLI over MGDSAM2Module and SegmentationDataModule.
 
-Two things on top of LightningCLI, both about run folders (``<save_dir>/<name>/version_N`` of the logger):
+On top of LightningCLI, about run folders (``<save_dir>/<name>/version_N`` of the logger):
 
-* ``fit --ckpt_path last`` resumes the most recently interrupted run *in its own folder*: its
+* ``fit --ckpt_path last`` resumes the newest training run *in its own folder*: its
   ``checkpoints/last.ckpt`` at the step it was written, logging on into the same TensorBoard run. With
   nothing to resume it is an error (Lightning would silently start over in a new folder).
-* ``validate``/``test`` of a checkpoint inside a run folder log into that run (their config is saved as
-  ``config_<subcommand>.yaml`` beside the training's ``config.yaml``) instead of opening a new version.
+* ``validate``/``test`` of a checkpoint inside a run folder of a TensorBoard or CSV logger log into that run
+  (their config is saved as ``config_<subcommand>.yaml`` beside the training's ``config.yaml``) instead of opening
+  a new version.
 * ``validate``/``test``/``predict --ckpt_path last`` or ``best`` are the newest training run's ``last.ckpt`` or its
   monitored checkpoint (Lightning's own keywords mean this process's trainer, which has none: it would score the
-  untrained network). Without ``--ckpt_path``, ``validate``/``test`` say that they score the network as the config
-  builds it.
+  untrained network). Without ``--ckpt_path``, ``validate``/``test``/``predict`` say that they use the network as
+  the config builds it.
+* ``fit`` checks the config's ``model.pretrained`` before Lightning starts (and saves ``config.yaml``), so a start
+  that cannot load it leaves no run folder behind.
 
 The newest run is the newest ``version_N`` that training made (its ``config.yaml`` or ``checkpoints``): the folders
-of validate, test and predict runs, and of starts that failed before training, are passed over.
+of validate, test and predict runs are passed over.
 
 A ``--ckpt_path`` file is checked before anything loads it: missing, a folder, or truncated is a
 one-line error.
@@ -36,12 +39,13 @@ from lightning.pytorch.utilities import rank_zero_only
 from mgd_sam2.data.datamodule import SegmentationDataModule
 from mgd_sam2.errors import ConfigError, MissingFileError
 from mgd_sam2.inference.writer import MaskWriter
-from mgd_sam2.models.checkpoints import load_torch_file
-from mgd_sam2.training.module import MGDSAM2Module
+from mgd_sam2.models.checkpoints import load_torch_file, read_weights_file, refuse_mismatched_start
+from mgd_sam2.training.module import MGDSAM2Module, scores_by_split
 
 LIGHTNING_CKPT_KEYWORDS = ("hpc", "registry")  # ckpt_path values Lightning resolves itself
 RUN_KEYWORDS = ("last", "best")  # ckpt_path values resolved here, to the newest training run's files
 VERSION_FOLDER = re.compile(r"^version_(\d+)$")
+VERSIONED_LOGGERS = ("TensorBoardLogger", "CSVLogger")  # loggers writing <save_dir>/<name>/version_N
 
 
 class MGDSAM2CLI(LightningCLI):
@@ -147,24 +151,27 @@ def best_checkpoint(config: Any) -> tuple[Path, int | None]:
     return newest_run_file(runs, name, "best", "written at its first validation"), runs[-1][0]
 
 
-def last_checkpoint(config: Any) -> tuple[Path, int | None]:
+def last_checkpoint(config: Any, subcommand: str = "fit") -> tuple[Path, int | None]:
     """(the newest checkpoint of this config's newest run, that run's version), or a ConfigError saying there is
-    nothing to resume. The newest is its last.ckpt, or Lightning's SLURM requeue checkpoint when that is newer."""
+    none (for ``fit``: nothing to resume). The newest is its last.ckpt, or Lightning's SLURM requeue checkpoint when
+    that is newer."""
     hpc = hpc_checkpoint(config)
     folder = logger_folder(config)
+    what = ("nothing to resume", "start the run without --ckpt_path") if subcommand == "fit" else (
+        "no checkpoint", "train first, or give the checkpoint file")  # fmt: skip
     if folder is None:  # no logger: Lightning's checkpoints go to <default_root_dir>/checkpoints
         path = Path(config.trainer.default_root_dir or ".") / "checkpoints" / "last.ckpt"
         found = [candidate for candidate in (path, hpc) if candidate is not None and candidate.is_file()]
         if not found:
-            raise ConfigError(f"--ckpt_path last: nothing to resume, no {path}; start the run without --ckpt_path")
+            raise ConfigError(f"--ckpt_path last: {what[0]}, no {path}; {what[1]}")
         return max(found, key=lambda candidate: candidate.stat().st_mtime_ns), None
     versions = training_runs(folder)
     if not versions and hpc is not None:
         return hpc, None
     if not versions:
         raise ConfigError(
-            f"--ckpt_path last: nothing to resume, no training run in {folder}; start the run without --ckpt_path "
-            "(a checkpoint callback with save_last writes last.ckpt as it trains)"
+            f"--ckpt_path last: {what[0]}, no training run in {folder}; {what[1]} (a checkpoint callback with "
+            "save_last writes last.ckpt as it trains)"
         )
     version, newest = versions[-1]
     path = newest / "checkpoints" / "last.ckpt"
@@ -184,29 +191,47 @@ def check_checkpoint_file(path: Path) -> None:
     if path.is_dir():
         inside = sorted(child.name for child in path.glob("*.ckpt"))
         held = f" (it holds {', '.join(inside[:5])})" if inside else ""
-        raise ConfigError(f"--ckpt_path {path} is a folder; give a checkpoint file in it{held}, or best or last")
+        raise ConfigError(f"--ckpt_path {path} is a folder; give a checkpoint file in it{held}")
     if not zipfile.is_zipfile(path):  # torch.save writes a zip archive whose index sits at the end
         raise ConfigError(f"--ckpt_path {path} is not a complete PyTorch checkpoint (truncated, or another file)")
     load_torch_file(path, mmap=True)
 
 
-def log_into_run(ckpt: Path, init: Any) -> None:
-    """Point a logger's ``save_dir``/``name``/``version`` at the run of ``ckpt``, ``<save_dir>/<name>/version_N/
-    checkpoints/<file>``, whatever the config names its runs; nothing for a checkpoint outside a run folder."""
+def log_into_run(ckpt: Path, logger: Any) -> None:
+    """Point a TensorBoard or CSV logger's ``save_dir``/``name``/``version`` at the run of ``ckpt``,
+    ``<save_dir>/<name>/version_N/checkpoints/<file>``, whatever the config names its runs; nothing for another
+    logger (whose arguments mean other things) or a checkpoint outside a run folder."""
     run = ckpt.parent.parent
     match = VERSION_FOLDER.match(run.name)
-    if ckpt.parent.name != "checkpoints" or match is None or not hasattr(init, "save_dir"):
+    if not str(getattr(logger, "class_path", "")).endswith(VERSIONED_LOGGERS):
         return
+    if ckpt.parent.name != "checkpoints" or match is None:
+        return
+    init = logger.init_args
     init.save_dir, init.name, init.version = str(run.parent.parent), run.parent.name, int(match.group(1))
+
+
+def check_start(config: Any) -> None:
+    """fit's ``model.pretrained``, checked before Lightning starts: one that cannot start the preset, or a missing
+    file, is a one-line error before any run folder is made (the module loads it in its setup)."""
+    pretrained = config.model.get("pretrained") if "model" in config else None
+    network = config.model.get("network") if "model" in config else None
+    preset = network.get("preset") if network is not None else None  # a Namespace or, from a file, a dict
+    if pretrained and preset:
+        refuse_mismatched_start(preset, pretrained)
+        if not Path(pretrained).is_file():
+            read_weights_file(pretrained)  # its one-line error: missing, or a folder, with where to get it
 
 
 def resolve_checkpoint(subcommand: str, config: Any) -> None:
     """Turn ``--ckpt_path`` into a checked file and point the logger at the run it belongs to (module docstring)."""
     ckpt = config.get("ckpt_path")
     if not ckpt:
-        if subcommand in ("validate", "test") and rank_zero_only.rank == 0:
+        if subcommand == "fit":
+            check_start(config)
+        elif rank_zero_only.rank == 0:
             pretrained = config.model.get("pretrained") if "model" in config else None
-            print(f"note: no --ckpt_path: {subcommand} scores the network as the config builds it (model.pretrained: "
+            print(f"note: no --ckpt_path: {subcommand} uses the network as the config builds it (model.pretrained: "
                   f"{pretrained}), not a training run's; give --ckpt_path best, last or a .ckpt file for one",
                   file=sys.stderr)  # fmt: skip
         return
@@ -217,7 +242,7 @@ def resolve_checkpoint(subcommand: str, config: Any) -> None:
     init = getattr(config.trainer.logger, "init_args", None)
     version = None
     if ckpt in RUN_KEYWORDS:
-        path, version = last_checkpoint(config) if ckpt == "last" else best_checkpoint(config)
+        path, version = last_checkpoint(config, subcommand) if ckpt == "last" else best_checkpoint(config)
         if rank_zero_only.rank == 0:
             print(f"resuming {path}" if subcommand == "fit" else f"--ckpt_path {ckpt}: {path}", file=sys.stderr)
     else:
@@ -233,7 +258,7 @@ def resolve_checkpoint(subcommand: str, config: Any) -> None:
         if version is not None:  # the config's newest run (a SLURM checkpoint lies outside its folder)
             init.version = version
         else:
-            log_into_run(path, init)
+            log_into_run(path, config.trainer.logger)
 
 
 class QuietLightning(logging.Filter):
@@ -293,7 +318,9 @@ def run_lightning_cli(subcommand: str, args: list[str]) -> int:
         cli = build_cli([subcommand, *args, *(["--verbose", "false"] if own_table else [])])
     except MisconfigurationException as error:
         raise ConfigError(str(error).strip()) from None
-    if own_table and cli.trainer.is_global_zero:
-        print_scores(cli.model.split_scores.get("val" if subcommand == "validate" else "test", {}), subcommand)
+    if own_table and cli.trainer.is_global_zero:  # callback_metrics: the main process's under ddp_spawn too
+        stage = "val" if subcommand == "validate" else "test"
+        rows = scores_by_split(cli.trainer.callback_metrics, stage, cli.datamodule.split_names(stage))
+        print_scores({split: scores for split, scores in rows.items() if scores}, subcommand)
     skipped = [callback for callback in cli.trainer.callbacks if isinstance(callback, MaskWriter) and callback.failures]
     return 1 if skipped else 0

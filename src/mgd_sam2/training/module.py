@@ -27,6 +27,17 @@ from mgd_sam2.training import divergence
 from mgd_sam2.training.loss import mgd_loss
 
 
+def scores_by_split(logged: dict[str, Any], stage: str, splits: list[str]) -> dict[str, dict[str, float]]:
+    """{split: {metric: value}} of ``splits``, in their order, from what `MGDSAM2Module.log_split_metrics` logged
+    (``{stage}/{split}/{metric}`` keys of ``trainer.callback_metrics`` or of ``trainer.test``'s results)."""
+    scores: dict[str, dict[str, float]] = {split: {} for split in splits}
+    for key, value in logged.items():
+        parts = key.split("/")
+        if len(parts) == 3 and parts[0] == stage and parts[1] in scores and parts[2] != "loss":
+            scores[parts[1]][parts[2]] = float(value)
+    return scores
+
+
 class MGDSAM2Module(LightningModule):
     """MGD-SAM2 trained as released (docs/design.md, training): BCE+IoU loss with a 0.3-weighted per-view
     auxiliary term; AdamW with a base-LR group for the new modules and a 0.1x group for SAM2's neck and
@@ -77,7 +88,6 @@ class MGDSAM2Module(LightningModule):
         self.save_hyperparameters()
         self.model = MGDSAM2(config)
         self.metrics = nn.ModuleDict()  # "{stage}/{split}" -> MetricCollection, built in setup()
-        self.split_scores: dict[str, dict[str, dict[str, float]]] = {}  # stage -> split -> metric -> last value
         self.pretrained_loaded = False
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -189,9 +199,9 @@ class MGDSAM2Module(LightningModule):
         return self.evaluation_step("test", batch, batch_idx)
 
     def log_split_metrics(self, stage: str) -> None:
-        """Compute, log and reset every split's metrics, and keep them in ``split_scores[stage]`` ({split: {metric:
-        value}}); the first validation split is also logged as ``val/{metric}``, what checkpoints monitor."""
-        first, self.split_scores[stage] = stage == "val", {}
+        """Compute, log and reset every split's metrics as ``{stage}/{split}/{metric}`` (`scores_by_split` reads them
+        back); the first validation split is also logged as ``val/{metric}``, what checkpoints monitor."""
+        first = stage == "val"
         for key, metrics in self.metrics.items():
             if not key.startswith(f"{stage}/"):
                 continue
@@ -200,7 +210,6 @@ class MGDSAM2Module(LightningModule):
             metrics.reset()
             # compute() gathered every process's states: each process holds the dataset value, no second reduction
             self.log_dict({metrics.prefix + name: value for name, value in scalars.items()}, sync_dist=False)
-            self.split_scores[stage][key.split("/", 1)[1]] = {name: float(value) for name, value in scalars.items()}
             if first:
                 self.log_dict({f"{stage}/{name}": value for name, value in scalars.items()}, sync_dist=False)
                 first = False

@@ -9,6 +9,7 @@ from mgd_sam2.errors import ConfigError
 from mgd_sam2.inference.segmenter import InferenceSettings
 from mgd_sam2.inference.writer import ScoredMapWriter
 from mgd_sam2.training.cli import build_cli
+from mgd_sam2.training.module import scores_by_split
 
 
 @dataclass
@@ -34,12 +35,7 @@ def scored_map_writer(folder: Path, checkpoint: str, trainer, tta: bool) -> Scor
 def test_scores(trainer, module, datamodule, ckpt_path: str | None = None) -> dict[str, dict[str, float]]:
     """{test split: {metric (pysodmetrics' names): score}}, splits in the config's order."""
     results = trainer.test(module, datamodule=datamodule, ckpt_path=ckpt_path, verbose=False)[0]
-    scores: dict[str, dict[str, float]] = {name: {} for name in datamodule.split_names("test")}
-    for key, value in results.items():
-        parts = key.split("/")
-        if len(parts) == 3 and parts[1] in scores:  # test/<split>/<metric>
-            scores[parts[1]][parts[2]] = float(value)
-    return scores
+    return scores_by_split(results, "test", datamodule.split_names("test"))
 
 
 def fit_and_test(
