@@ -514,6 +514,21 @@ def test_the_run_keywords_are_refused_where_they_mean_nothing(tmp_path: Path) ->
             resolve_checkpoint(subcommand, config("last"))
 
 
+def test_a_run_checkpoint_redirects_only_loggers_of_version_folders(tmp_path: Path) -> None:
+    from jsonargparse import Namespace
+
+    from mgd_sam2.training.cli import log_into_run
+
+    ckpt = tmp_path / "runs/x/version_3/checkpoints/best.ckpt"
+    for class_path, moved in (("lightning.pytorch.loggers.TensorBoardLogger", True),
+                              ("lightning.pytorch.loggers.CSVLogger", True),
+                              ("lightning.pytorch.loggers.WandbLogger", False)):  # fmt: skip
+        logger = Namespace(class_path=class_path, init_args=Namespace(save_dir="logs", name="other", version=None))
+        log_into_run(ckpt, logger)
+        expected = (str(tmp_path / "runs"), "x", 3) if moved else ("logs", "other", None)
+        assert (logger.init_args.save_dir, logger.init_args.name, logger.init_args.version) == expected, class_path
+
+
 def test_a_start_that_cannot_load_its_pretrained_weights_leaves_no_run_folder(
     synthetic_root: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
