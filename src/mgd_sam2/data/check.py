@@ -44,6 +44,7 @@ class Problem:
     path: str
     message: str
     error: bool  # False: a warning
+    kind: str = ""  # for the warnings training counts: LABEL_MAP or GREY_MASK
 
 
 @dataclass
@@ -143,7 +144,7 @@ def inspect_pair(pair: tuple[str, Path, Path]) -> tuple[tuple[int, int] | None, 
         )
     values, label_map = mask_values(mask_gray(mask))
     if label_map:
-        problems.append(Problem(str(mask_path), f"{LABEL_MAP}: read as 0/255", False))
+        problems.append(Problem(str(mask_path), f"{LABEL_MAP}: read as 0/255", False, kind=LABEL_MAP))
     foreground = np.count_nonzero(values > FOREGROUND_THRESHOLD)
     if foreground == 0:
         if has_alpha(mask) and np.asarray(mask.convert("RGBA").getchannel("A")).any() and not values.any():
@@ -165,6 +166,7 @@ def inspect_pair(pair: tuple[str, Path, Path]) -> tuple[tuple[int, int] | None, 
                 "photo or a probability map: an image, not a mask? (trained on as a soft target; binarised for "
                 "metrics)",
                 False,
+                kind=GREY_MASK,
             )
         )
     elif soft:
@@ -282,8 +284,8 @@ def require_clean(splits: list[Split], cache_dir: Path, workers: int = 2) -> Non
                 reports.append(report)
                 continue
             counts = {"split": split.name, "folder": str(split.image_dir.parent), "pairs": report.pairs}
-            for key, prefix in (("label_maps", LABEL_MAP), ("grey_masks", GREY_MASK)):
-                counts[key] = sum(problem.message.startswith(prefix) for problem in report.warnings)
+            for key, kind in (("label_maps", LABEL_MAP), ("grey_masks", GREY_MASK)):
+                counts[key] = sum(problem.kind == kind for problem in report.warnings)
             write_json(stamp, counts)
         if counts.get("label_maps"):
             print(f"note: {counts['label_maps']} masks of {split.name} are {LABEL_MAP}s, read as 0/255 (check-data "
