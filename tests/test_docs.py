@@ -306,6 +306,7 @@ def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table()
         "speed_amd_epyc_zen5_later_export_interleaved",
         "ceiling_amd_epyc_zen5_later_export",
         "backends_demo_amd_epyc_zen5_later_export",
+        "predict_amd_epyc_zen5",
     } <= markers
     for name in markers:
         assert "*Measured by `" in hooks.measured_table(name)
@@ -1378,3 +1379,17 @@ def test_the_later_zen5_claims_read_as_their_jsons() -> None:
     (chosen,) = [label for label in backends if label.startswith("model export --fastest (avx512_bf16")]
     assert backends[chosen]["scores"] == backends["OpenVINO int8, bf16"]["scores"]
     assert backends[chosen]["maps_vs_fp32"] == backends["OpenVINO int8, bf16"]["maps_vs_fp32"]
+
+
+def test_the_zen5_predict_claim_reads_as_its_json() -> None:
+    """The Zen 5's end-to-end predict with the fastest path: the page's rates are its JSON's, run as it says."""
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    measured = read_measurement("predict_amd_epyc_zen5")
+    assert "CPU family 26, model 2" in measured["machine"] and "--precision bf16-mixed" in measured["command"]
+    assert measured["command"].split("--ckpt ")[1].split()[0].endswith("_int8.xml")  # OpenVINO int8
+    (row,) = measured["predict"]
+    assert row["batch"] == 1 and row["workers"] == 0 and row["images"] == 8
+    assert (
+        f"predict ran {row['end_to_end_img_s']:.2f} images/s end to end, {row['end_to_end_vs_network']:.2f} of the "
+        f"network alone: {1 / row['end_to_end_img_s']:.2f} s per photo"
+    ) in page

@@ -329,10 +329,14 @@ def predict_table(measurement: dict) -> str:
     lines = ["| images (mean MP) | batch | loader processes | network alone (images/s) | end to end (images/s) | "
              "end to end / network | writing (ms per image, writer thread) |",
              "|---|---|---|---|---|---|---|"]  # fmt: skip
+
+    def rate(images_s: float) -> str:  # a CPU's one image per second keeps two digits, as a GPU's tens do
+        return f"{images_s:.2f}" if images_s < 10 else f"{images_s:.1f}"
+
     for row in measurement["predict"]:
         lines.append(
             f"| {row['images']} ({row['megapixels_mean']:.1f}) | {row['batch']} | {row['workers']} | "
-            f"{row['network_img_s']:.1f} | {row['end_to_end_img_s']:.1f} | {row['end_to_end_vs_network']:.2f} | "
+            f"{rate(row['network_img_s'])} | {rate(row['end_to_end_img_s'])} | {row['end_to_end_vs_network']:.2f} | "
             f"{row['writing_ms_per_image']:.0f} |"
         )
     return "\n".join(lines) + "\n"
