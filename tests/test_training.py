@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -497,6 +498,35 @@ def test_best_is_the_monitored_checkpoint_of_the_newest_training_run(tmp_path: P
     monitored.init_args.filename = "{epoch}-{val/Smeasure:.3f}"
     with pytest.raises(ConfigError, match="a fixed filename"):
         best_checkpoint(config)
+
+
+def test_best_and_last_are_in_a_checkpoint_callbacks_own_dirpath(tmp_path: Path) -> None:
+    """A ModelCheckpoint given a dirpath writes there for every run, not in the run's folder: best and last are
+    the files there, and a missing one is named where it was looked for."""
+    from jsonargparse import Namespace
+
+    from mgd_sam2.training.cli import best_checkpoint, last_checkpoint
+
+    callback = "lightning.pytorch.callbacks.ModelCheckpoint"
+    monitored = Namespace(class_path=callback, init_args=Namespace(monitor="val/Smeasure", filename="best",
+                                                                   dirpath=str(tmp_path / "kept")))  # fmt: skip
+    last = Namespace(class_path=callback, init_args=Namespace(save_last=True, dirpath=str(tmp_path / "resume")))
+    config = runs_config(tmp_path, callbacks=[monitored, last])
+    older_run_only(tmp_path, "best.ckpt").write_bytes(b"x")  # the run folders' files are not these callbacks'
+    (tmp_path / "runs/x/version_1/checkpoints/last.ckpt").write_bytes(b"x")
+    with pytest.raises(ConfigError, match=re.escape(f"--ckpt_path best: no {tmp_path / 'kept/best.ckpt'}; train")):
+        best_checkpoint(config)
+    with pytest.raises(ConfigError, match=re.escape(f"nothing to resume, no {tmp_path / 'resume/last.ckpt'}; start")):
+        last_checkpoint(config)
+    for folder, name in (("kept", "best.ckpt"), ("resume", "last.ckpt")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / name).write_bytes(b"x")
+    assert best_checkpoint(config) == (tmp_path / "kept/best.ckpt", None)
+    assert last_checkpoint(config, "test") == (tmp_path / "resume/last.ckpt", None)
+    hpc = tmp_path / "runs/hpc_ckpt_1.ckpt"  # SLURM's requeue checkpoint, newer: resume from it
+    hpc.write_bytes(b"x")
+    os.utime(hpc, ns=((tmp_path / "resume/last.ckpt").stat().st_mtime_ns + 10**9,) * 2)
+    assert last_checkpoint(config) == (hpc, None)
 
 
 def test_the_run_keywords_are_refused_where_they_mean_nothing(tmp_path: Path) -> None:

@@ -124,15 +124,20 @@ def newest_run_file(runs: list[tuple[int, Path]], name: str, keyword: str, writt
     return path
 
 
-def best_checkpoint(config: Any) -> tuple[Path, int | None]:
-    """(the file of the config's monitored ModelCheckpoint in its newest training run, that run's version), or a
-    ConfigError saying why there is none."""
-    names = [
-        getattr(callback.init_args, "filename", None)
-        for callback in config.trainer.callbacks or []
+def checkpoint_callbacks(config: Any) -> list[Any]:
+    """The ``init_args`` of the config's ModelCheckpoint callbacks (None for one without)."""
+    return [
+        getattr(callback, "init_args", None)
+        for callback in getattr(config.trainer, "callbacks", None) or []
         if str(getattr(callback, "class_path", "")).endswith("ModelCheckpoint")
-        and getattr(getattr(callback, "init_args", None), "monitor", None)
     ]
+
+
+def best_checkpoint(config: Any) -> tuple[Path, int | None]:
+    """(the file of the config's monitored ModelCheckpoint in its newest training run, or in the callback's own
+    ``dirpath``; that run's version, None for a ``dirpath``), or a ConfigError saying why there is none."""
+    monitored = [args for args in checkpoint_callbacks(config) if getattr(args, "monitor", None)]
+    names = [getattr(args, "filename", None) for args in monitored]
     if len(names) != 1 or not names[0] or "{" in names[0]:
         raise ConfigError(
             "--ckpt_path best needs one ModelCheckpoint with a monitor and a fixed filename in the config's "
@@ -140,8 +145,9 @@ def best_checkpoint(config: Any) -> tuple[Path, int | None]:
         )
     name = f"{names[0]}.ckpt"
     folder = logger_folder(config)
-    if folder is None:  # no logger: Lightning's checkpoints go to <default_root_dir>/checkpoints
-        path = Path(config.trainer.default_root_dir or ".") / "checkpoints" / name
+    dirpath = getattr(monitored[0], "dirpath", None)
+    if dirpath or folder is None:  # one folder for every run: the callback's own, or without a logger Lightning's
+        path = Path(dirpath or Path(config.trainer.default_root_dir or ".") / "checkpoints") / name
         if not path.is_file():
             raise ConfigError(f"--ckpt_path best: no {path}; train first, or give the checkpoint file")
         return path, None
@@ -152,15 +158,17 @@ def best_checkpoint(config: Any) -> tuple[Path, int | None]:
 
 
 def last_checkpoint(config: Any, subcommand: str = "fit") -> tuple[Path, int | None]:
-    """(the newest checkpoint of this config's newest run, that run's version), or a ConfigError saying there is
-    none (for ``fit``: nothing to resume). The newest is its last.ckpt, or Lightning's SLURM requeue checkpoint when
-    that is newer."""
+    """(the newest checkpoint of this config's newest run, that run's version; or of the ``dirpath`` of a
+    ModelCheckpoint that saves last, None), or a ConfigError saying there is none (for ``fit``: nothing to resume).
+    The newest is its last.ckpt, or Lightning's SLURM requeue checkpoint when that is newer."""
     hpc = hpc_checkpoint(config)
     folder = logger_folder(config)
     what = ("nothing to resume", "start the run without --ckpt_path") if subcommand == "fit" else (
         "no checkpoint", "train first, or give the checkpoint file")  # fmt: skip
-    if folder is None:  # no logger: Lightning's checkpoints go to <default_root_dir>/checkpoints
-        path = Path(config.trainer.default_root_dir or ".") / "checkpoints" / "last.ckpt"
+    fixed = [args.dirpath for args in checkpoint_callbacks(config)
+             if getattr(args, "save_last", None) and getattr(args, "dirpath", None)]  # fmt: skip
+    if fixed or folder is None:  # one folder for every run: the callback's own, or without a logger Lightning's
+        path = Path(fixed[0] if fixed else Path(config.trainer.default_root_dir or ".") / "checkpoints") / "last.ckpt"
         found = [candidate for candidate in (path, hpc) if candidate is not None and candidate.is_file()]
         if not found:
             raise ConfigError(f"--ckpt_path last: {what[0]}, no {path}; {what[1]}")
