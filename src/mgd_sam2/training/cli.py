@@ -133,6 +133,14 @@ def checkpoint_callbacks(config: Any) -> list[Any]:
     ]
 
 
+def shared_checkpoint_folder(config: Any, dirpath: str | None) -> Path | None:
+    """The one folder a ModelCheckpoint writes into for every run: its own ``dirpath``, or without a logger
+    Lightning's ``<default_root_dir>/checkpoints``; None where each run keeps its checkpoints in its own folder."""
+    if dirpath:
+        return Path(dirpath)
+    return Path(config.trainer.default_root_dir or ".") / "checkpoints" if logger_folder(config) is None else None
+
+
 def best_checkpoint(config: Any) -> tuple[Path, int | None]:
     """(the file of the config's monitored ModelCheckpoint in its newest training run, or in the callback's own
     ``dirpath``; that run's version, None for a ``dirpath``), or a ConfigError saying why there is none."""
@@ -144,13 +152,12 @@ def best_checkpoint(config: Any) -> tuple[Path, int | None]:
             "trainer.callbacks (as lightning_config.yaml's, filename: best); give the checkpoint file instead"
         )
     name = f"{names[0]}.ckpt"
-    folder = logger_folder(config)
-    dirpath = getattr(monitored[0], "dirpath", None)
-    if dirpath or folder is None:  # one folder for every run: the callback's own, or without a logger Lightning's
-        path = Path(dirpath or Path(config.trainer.default_root_dir or ".") / "checkpoints") / name
+    if shared := shared_checkpoint_folder(config, getattr(monitored[0], "dirpath", None)):
+        path = shared / name
         if not path.is_file():
             raise ConfigError(f"--ckpt_path best: no {path}; train first, or give the checkpoint file")
         return path, None
+    folder = logger_folder(config)
     runs = training_runs(folder)
     if not runs:
         raise ConfigError(f"--ckpt_path best: no training run in {folder}; train first, or give the checkpoint file")
@@ -165,10 +172,10 @@ def last_checkpoint(config: Any, subcommand: str = "fit") -> tuple[Path, int | N
     folder = logger_folder(config)
     what = ("nothing to resume", "start the run without --ckpt_path") if subcommand == "fit" else (
         "no checkpoint", "train first, or give the checkpoint file")  # fmt: skip
-    fixed = [args.dirpath for args in checkpoint_callbacks(config)
-             if getattr(args, "save_last", None) and getattr(args, "dirpath", None)]  # fmt: skip
-    if fixed or folder is None:  # one folder for every run: the callback's own, or without a logger Lightning's
-        path = Path(fixed[0] if fixed else Path(config.trainer.default_root_dir or ".") / "checkpoints") / "last.ckpt"
+    dirpaths = [args.dirpath for args in checkpoint_callbacks(config)
+                if getattr(args, "save_last", None) and getattr(args, "dirpath", None)]  # fmt: skip
+    if shared := shared_checkpoint_folder(config, dirpaths[0] if dirpaths else None):
+        path = shared / "last.ckpt"
         found = [candidate for candidate in (path, hpc) if candidate is not None and candidate.is_file()]
         if not found:
             raise ConfigError(f"--ckpt_path last: {what[0]}, no {path}; {what[1]}")
