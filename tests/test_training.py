@@ -529,6 +529,35 @@ def test_best_and_last_are_in_a_checkpoint_callbacks_own_dirpath(tmp_path: Path)
     assert last_checkpoint(config) == (hpc, None)
 
 
+def test_with_a_list_of_loggers_the_runs_are_the_first_loggers(tmp_path: Path) -> None:
+    """Lightning's ModelCheckpoint writes into the first logger's run folder: best and last are found there, a resumed
+    fit logs on into that run, and an empty list is no logger (the root folder's checkpoints)."""
+    from jsonargparse import Namespace
+
+    from mgd_sam2.training.cli import best_checkpoint, last_checkpoint, resolve_checkpoint
+
+    callback = "lightning.pytorch.callbacks.ModelCheckpoint"
+    monitored = Namespace(class_path=callback, init_args=Namespace(monitor="val/Smeasure", filename="best"))
+    config = runs_config(tmp_path, callbacks=[monitored])
+    csv = Namespace(class_path="CSVLogger", init_args=Namespace(save_dir=str(tmp_path / "csv"), name="y"))
+    config.trainer.logger = [config.trainer.logger, csv]
+    older_run_only(tmp_path, "best.ckpt").write_bytes(b"x")
+    torch.save({"epoch": 0}, tmp_path / "runs/x/version_1/checkpoints/last.ckpt")
+    assert best_checkpoint(config) == (tmp_path / "runs/x/version_1/checkpoints/best.ckpt", 1)
+    resuming = Namespace(ckpt_path="last", trainer=config.trainer, model=Namespace(pretrained=None))
+    resolve_checkpoint("fit", resuming)
+    assert resuming.ckpt_path == str(tmp_path / "runs/x/version_1/checkpoints/last.ckpt")
+    assert config.trainer.logger[0].init_args.version == 1 and "version" not in csv.init_args
+    config.trainer.logger = []
+    with pytest.raises(ConfigError, match=re.escape(f"no {tmp_path / 'runs/checkpoints/best.ckpt'}")):
+        best_checkpoint(config)
+    unsaved = Namespace(class_path="TensorBoardLogger", init_args=Namespace(save_dir=None, name="z"))
+    config.trainer.logger = unsaved  # save_dir defaults to the root folder, as in Lightning
+    (tmp_path / "runs/z/version_0/checkpoints").mkdir(parents=True)
+    (tmp_path / "runs/z/version_0/checkpoints/last.ckpt").write_bytes(b"x")
+    assert last_checkpoint(config) == (tmp_path / "runs/z/version_0/checkpoints/last.ckpt", 0)
+
+
 def test_the_run_keywords_are_refused_where_they_mean_nothing(tmp_path: Path) -> None:
     from jsonargparse import Namespace
 

@@ -1,6 +1,7 @@
 """``mgd-sam2 fit|validate|test|predict -c CONFIG``: Lightning's CLI over MGDSAM2Module and SegmentationDataModule.
 
-On top of LightningCLI, about run folders (``<save_dir>/<name>/version_N`` of the logger):
+On top of LightningCLI, about run folders (``<save_dir>/<name>/version_N`` of the logger, the first of a list: the
+folder Lightning's ModelCheckpoint writes into):
 
 * ``fit --ckpt_path last`` resumes the newest training run *in its own folder*: its
   ``checkpoints/last.ckpt`` at the step it was written, logging on into the same TensorBoard run. With
@@ -78,15 +79,27 @@ def model_flags(args: list[str]) -> list[str]:
     return [arg[2:].split("=", 1)[0] for arg in args if arg.startswith("--model.")]
 
 
-def logger_folder(config: Any) -> Path | None:
-    """``<save_dir>/<name>`` of the configured logger (the folder of its version_N runs), or None without one."""
+def primary_logger(config: Any) -> Any:
+    """The configured logger whose run folder Lightning's ModelCheckpoint writes into: the logger, or the first of
+    a list (an empty list is no logger, as ``False``)."""
     logger = config.trainer.logger
+    if isinstance(logger, (list, tuple)):
+        return logger[0] if logger else False
+    return logger
+
+
+def logger_folder(config: Any) -> Path | None:
+    """``<save_dir>/<name>`` of the configured logger (the first of a list: the folder of its version_N runs;
+    ``save_dir`` defaults to the root folder, as in Lightning), or None without one."""
+    logger = primary_logger(config)
+    root = Path(config.trainer.default_root_dir or ".")
     if logger is None or logger is True:  # Lightning's default TensorBoardLogger
-        return Path(config.trainer.default_root_dir or ".") / "lightning_logs"
+        return root / "lightning_logs"
     init = getattr(logger, "init_args", None)
-    if init is None or getattr(init, "save_dir", None) is None:
+    if init is None:
         return None
-    return Path(init.save_dir) / (init.name or "")
+    save_dir = getattr(init, "save_dir", None)
+    return (Path(save_dir) if save_dir is not None else root) / (getattr(init, "name", None) or "")
 
 
 def hpc_checkpoint(config: Any) -> Path | None:
@@ -254,7 +267,8 @@ def resolve_checkpoint(subcommand: str, config: Any) -> None:
         return
     if subcommand == "fit" and ckpt == "best":
         raise ConfigError("fit --ckpt_path best: resume with --ckpt_path last, or give the checkpoint file")
-    init = getattr(config.trainer.logger, "init_args", None)
+    logger = primary_logger(config)
+    init = getattr(logger, "init_args", None)
     version = None
     if ckpt in RUN_KEYWORDS:
         path, version = last_checkpoint(config, subcommand) if ckpt == "last" else best_checkpoint(config)
@@ -273,7 +287,7 @@ def resolve_checkpoint(subcommand: str, config: Any) -> None:
         if version is not None:  # the config's newest run (a SLURM checkpoint lies outside its folder)
             init.version = version
         else:
-            log_into_run(path, config.trainer.logger)
+            log_into_run(path, logger)
 
 
 class QuietLightning(logging.Filter):
