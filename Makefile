@@ -21,7 +21,7 @@ DEMO_ARGS ?=
 .PHONY: help install lint format test test-fast test-browser docs docs-serve demo app train benchmark clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-11s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-13s %s\n", $$1, $$2}'
 
 $(STAMP): $(ROOT)/setup.cfg $(ROOT)/pyproject.toml
 	$(PYTHON) -m venv $(VENV)

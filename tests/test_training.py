@@ -658,3 +658,47 @@ def test_epoch_log_prints_only_on_the_main_process_and_off_a_terminal(
     log.on_train_epoch_end(SimpleNamespace(**{**vars(trainer), "current_epoch": 3, "global_step": 400}), None)
     expected = "epoch 4/12, step 400: val/Smeasure 0.7500 (epoch 3's validation), train/loss 0.5000 (0 min 0 s)\n"
     assert capsys.readouterr().out == (expected if printed else "")
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_off_a_terminal_the_fit_prints_epoch_lines_and_no_progress_bar(terminal: bool, tmp_path: Path, monkeypatch,
+                                                                       capsys) -> None:  # fmt: skip
+    """Off a terminal the bar would print only its last state after the fit, its epochs counted from 0: EpochLog
+    turns it off for the fit (a test after it in the same trainer shows it again); on a terminal both are as
+    Lightning draws them."""
+    from lightning.pytorch import LightningModule, Trainer
+    from lightning.pytorch.callbacks import RichProgressBar
+
+    from mgd_sam2.training.epoch_log import EpochLog
+
+    class Tiny(LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 1)
+
+        def training_step(self, batch, index):
+            loss = self.layer(batch[0]).square().mean()
+            self.log("train/loss", loss)
+            return loss
+
+        def test_step(self, batch, index):
+            self.log("test/loss", self.layer(batch[0]).square().mean())
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: terminal)
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.ones(4, 2)), batch_size=2)
+    bar = RichProgressBar()
+    enabled_during_fit = []
+    bar.on_train_epoch_start = lambda trainer, module: enabled_during_fit.append(bar.is_enabled)
+    trainer = Trainer(max_epochs=2, callbacks=[bar, EpochLog()], logger=False, enable_checkpointing=False,
+                      enable_model_summary=False, default_root_dir=tmp_path)  # fmt: skip
+    trainer.fit(Tiny(), data)
+    out = capsys.readouterr().out
+    assert enabled_during_fit == [terminal, terminal]
+    assert ("Epoch 0/1" in out) == terminal  # the bar, its epochs counted from 0
+    assert ("epoch 2/2, step 4: train/loss" in out) != terminal
+    assert bar.is_enabled
+    trainer.test(Tiny(), data, verbose=False)
+    assert "Testing" in capsys.readouterr().out

@@ -14,15 +14,28 @@ SHOWN = ("train/loss", "val/Smeasure", "val/MAE")  # the last step's loss, the l
 
 class EpochLog(Callback):
     """Prints ``epoch E/N, step S: train/loss …, val/Smeasure …, val/MAE … (M min S s)`` after each training epoch
-    (its validation included) on the main process, when standard output is not a terminal. In an epoch without a
-    validation, the last validation's scores are marked with the epoch they are from."""
+    (its validation included) on the main process, when standard output is not a terminal, and turns the progress
+    bar off for the fit there. In an epoch without a validation, the last validation's scores are marked with the
+    epoch they are from."""
 
     def __init__(self, keys: tuple[str, ...] = SHOWN) -> None:
         self.keys, self.start = keys, time.monotonic()
         self.validated: int | None = None  # the epoch (0-based) of the last validation, not the sanity check
+        self.hidden_bar: Any = None  # the progress bar this callback turned off for the fit, if any
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
         self.start = time.monotonic()
+        bar = trainer.progress_bar_callback
+        self.hidden_bar = None
+        if not sys.stdout.isatty() and bar is not None and bar.is_enabled:
+            # off a terminal the bar would only print its last state after the run (its epochs counted from 0)
+            bar.disable()
+            self.hidden_bar = bar
+
+    def teardown(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        if stage == "fit" and self.hidden_bar is not None:  # a test after fit in the same trainer shows it again
+            self.hidden_bar.enable()
+            self.hidden_bar = None
 
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
         if not trainer.sanity_checking:
