@@ -304,6 +304,7 @@ def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table()
         "speed_amd_epyc_zen4_model17_period",
         "speed_amd_epyc_zen5_later_export",
         "speed_amd_epyc_zen5_later_export_interleaved",
+        "speed_amd_epyc_zen5_next_day_interleaved",
         "ceiling_amd_epyc_zen5_later_export",
         "backends_demo_amd_epyc_zen5_later_export",
         "predict_amd_epyc_zen5",
@@ -672,6 +673,23 @@ def in_turns(runs: dict) -> str:
         f"({fastest['throughput_img_s'] / base['throughput_img_s']:.2f} in throughput, "
         f"{base['latency_ms_p50'] / fastest['latency_ms_p50']:.2f} in median latency)"
     )
+
+
+def round_by_round(runs: dict) -> str:
+    """The sentence after `in_turns`: torch fp32's pass over the fastest path's, round by round (checked: their median
+    is the paired speed-up)."""
+    base, fastest = runs["torch", "32-true"], runs["openvino-int8", "bf16-mixed"]
+    ratios = [t / f for t, f in zip(base["latencies_ms"], fastest["latencies_ms"], strict=True)]
+    assert statistics.median(ratios) == fastest["paired_speedup_vs_first"]
+    return (
+        f"{in_turns(runs)}, {min(ratios):.2f} to {max(ratios):.2f} times round by round, at least 8 in "
+        f"{sum(ratio >= 8 for ratio in ratios)} of the {len(ratios)} rounds"
+    )
+
+
+def percent_apart(now: float, then: float) -> str:
+    """How far ``now`` is from ``then``, as the pages write it: "3 %"."""
+    return f"{abs(1 - now / then):.0%}".replace("%", " %")
 
 
 def the_others(runs: dict) -> str:
@@ -1293,7 +1311,8 @@ def test_the_later_zen5_claims_read_as_their_jsons() -> None:
     ) in page
 
     def less(key: tuple[str, str]) -> str:
-        return f"{1 - table[key]['latency_ms_p50'] / first[key]['latency_ms_p50']:.0%}".replace("%", " %")
+        assert table[key]["latency_ms_p50"] < first[key]["latency_ms_p50"]
+        return percent_apart(table[key]["latency_ms_p50"], first[key]["latency_ms_p50"])
 
     onnx, torch_fp32 = ("onnx", "32-true"), ("torch", "32-true")
     assert (
@@ -1310,15 +1329,11 @@ def test_the_later_zen5_claims_read_as_their_jsons() -> None:
     assert f"OpenVINO int8 {peaks['openvino int8']:.0f} against {before['openvino int8']:.0f} GFLOP/s" in page
 
     runs = interleaved_run("speed_amd_epyc_zen5_later_export_interleaved", 12)[1]
-    i_base, i_fastest = runs["torch", "32-true"], runs["openvino-int8", "bf16-mixed"]
-    ratios = [t / f for t, f in zip(i_base["latencies_ms"], i_fastest["latencies_ms"], strict=True)]
-    assert statistics.median(ratios) == i_fastest["paired_speedup_vs_first"] > 8
+    i_fastest = runs["openvino-int8", "bf16-mixed"]
+    assert i_fastest["paired_speedup_vs_first"] > 8
     peak = read_measurement("speed_amd_epyc_zen5_later_export_interleaved")["interleaved"]["peak_host_memory_mb"]
     assert f"the one process peaked at {peak / 1024:.1f} GiB" in page
-    assert (
-        f"{in_turns(runs)}, {min(ratios):.2f} to {max(ratios):.2f} times round by round, at least 8 in "
-        f"{sum(ratio >= 8 for ratio in ratios)} of the 12 rounds"
-    ) in page
+    assert round_by_round(runs) in page
     assert (
         f"`benchmark ceiling`'s own pass took {ceiling['torch_fp32_s']:.2f} s the same hour, and over it the fastest "
         f"path's median pass here ({i_fastest['latency_ms_p50'] / 1000:.3f} s) is "
@@ -1379,6 +1394,35 @@ def test_the_later_zen5_claims_read_as_their_jsons() -> None:
     (chosen,) = [label for label in backends if label.startswith("model export --fastest (avx512_bf16")]
     assert backends[chosen]["scores"] == backends["OpenVINO int8, bf16"]["scores"]
     assert backends[chosen]["maps_vs_fp32"] == backends["OpenVINO int8, bf16"]["maps_vs_fp32"]
+
+
+def test_the_next_day_zen5_run_reads_as_its_json() -> None:
+    """The same interleaved command on the same kind of Zen 5 the next day: below 8x, as the page and the README say,
+    each figure its JSON's."""
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    measured, runs, base, fastest = interleaved_run("speed_amd_epyc_zen5_next_day_interleaved", 12)
+    before = interleaved_run("speed_amd_epyc_zen5_later_export_interleaved", 12)
+    assert measured["command"].split(" --json")[0] == before[0]["command"].split(" --json")[0]
+    assert "CPU family 26, model 2" in measured["machine"] and measured["date"] == "2026-12-06"
+    paired = fastest["paired_speedup_vs_first"]
+    assert paired < 8 < before[3]["paired_speedup_vs_first"]
+    assert f"the one process peaked at {measured['interleaved']['peak_host_memory_mb'] / 1024:.1f} GiB" in page
+    assert round_by_round(runs) in page
+
+    def change(key: tuple[str, str]) -> str:
+        return percent_apart(runs[key]["latency_ms_p50"], before[1][key]["latency_ms_p50"])
+
+    assert (
+        base["latency_ms_p50"] < before[2]["latency_ms_p50"] and fastest["latency_ms_p50"] > before[3]["latency_ms_p50"]
+    )
+    assert (
+        f"PyTorch fp32 ran {change(('torch', '32-true'))} faster than the day before and OpenVINO int8 in bf16 "
+        f"{change(('openvino-int8', 'bf16-mixed'))} slower ({fastest['latency_ms_p50'] / 1000:.3f} against "
+        f"{before[3]['latency_ms_p50'] / 1000:.3f} s)"
+    ) in page
+    assert f"the next day on the same kind of machine ({paired:.2f}× in the same interleaved command)" in page
+    assert f"{paired:.1f} times in the same interleaved command the next day" in readme
 
 
 def test_the_zen5_predict_claim_reads_as_its_json() -> None:
