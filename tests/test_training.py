@@ -660,6 +660,27 @@ def test_epoch_log_prints_only_on_the_main_process_and_off_a_terminal(
     assert capsys.readouterr().out == (expected if printed else "")
 
 
+@pytest.mark.parametrize("main_process", [True, False])
+def test_a_fit_starts_with_the_parameter_table_of_the_module_as_it_trains(main_process: bool, capsys) -> None:
+    from types import SimpleNamespace
+
+    from mgd_sam2.models.summary import parameter_counts
+    from mgd_sam2.training.parameter_summary import ParameterSummary
+
+    module = MGDSAM2Module(network=NetworkConfig(preset="micro"), pretrained_lr_scale=0.5, weight_decay=0.01)
+    ParameterSummary().on_fit_start(SimpleNamespace(is_global_zero=main_process), module)
+    out = " ".join(capsys.readouterr().out.split())
+    if not main_process:
+        assert out == ""
+        return
+    counts = parameter_counts(module.model)
+    assert counts["frozen"] > 0  # the recipe's trunk: frozen, and the table says so
+    assert f"all │ {counts['total']:,} │ {counts['trainable']:,}" in out
+    assert f"LR group 'pretrained' (0.5x LR, wd 0.01) │ │ {counts['groups']['pretrained']:,}" in out
+    hiera = counts["parts"]["encoder.trunk"]
+    assert f"Hiera trunk │ {hiera['total']:,} │ 0 │" in out
+
+
 @pytest.mark.parametrize("terminal", [False, True])
 def test_off_a_terminal_the_fit_prints_epoch_lines_and_no_progress_bar(terminal: bool, tmp_path: Path, monkeypatch,
                                                                        capsys) -> None:  # fmt: skip

@@ -98,20 +98,12 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"preset": args.preset, **counts}, indent=2))
         return 0
-    from rich.table import Table
-
+    from mgd_sam2.models.groups import PRETRAINED_LR_SCALE, PRETRAINED_WEIGHT_DECAY
+    from mgd_sam2.models.summary import parameter_table
     from mgd_sam2.utils.progress import console
 
-    table = Table(title=f"MGD-SAM2 {args.preset}: parameters")
-    for column in ("module", "total", "trainable"):
-        table.add_column(column, justify="left" if column == "module" else "right")
-    for part in counts["parts"].values():
-        table.add_row(part["label"], f"{part['total']:,}", f"{part['trainable']:,}")
-    table.add_section()
-    table.add_row("all", f"{counts['total']:,}", f"{counts['trainable']:,}")
-    table.add_row("LR group 'new' (base LR, wd 0)", "", f"{counts['groups']['new']:,}")
-    table.add_row("LR group 'pretrained' (0.1x LR, wd 1e-5)", "", f"{counts['groups']['pretrained']:,}")
-    console().print(table)
+    title = f"MGD-SAM2 {args.preset}: parameters"
+    console().print(parameter_table(counts, title, PRETRAINED_LR_SCALE, PRETRAINED_WEIGHT_DECAY))
     return 0
 
 

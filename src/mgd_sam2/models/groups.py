@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 LRGroup = Literal["new", "pretrained"]
+PRETRAINED_LR_SCALE = 0.1  # the "pretrained" group's LR over the base LR (the module's default)
+PRETRAINED_WEIGHT_DECAY = 1e-5  # the "pretrained" group's weight decay (the module's default; "new" has none)
 
 
 @dataclass(frozen=True)

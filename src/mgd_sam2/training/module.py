@@ -21,6 +21,7 @@ from mgd_sam2.metrics.functional import HceBinarization
 from mgd_sam2.metrics.pairs import image_pairs
 from mgd_sam2.metrics.sod import METRIC_CLASSES, MetricName, build_metrics, scalar_results
 from mgd_sam2.models.checkpoints import load_pretrained, refuse_mismatched_start
+from mgd_sam2.models.groups import PRETRAINED_LR_SCALE, PRETRAINED_WEIGHT_DECAY
 from mgd_sam2.models.multi_view import Views
 from mgd_sam2.models.network import MGDSAM2, MGDSAM2Output, NetworkConfig
 from mgd_sam2.training import divergence
@@ -69,8 +70,8 @@ class MGDSAM2Module(LightningModule):
         network: NetworkConfig = NetworkConfig(),  # noqa: B008 (a frozen dataclass; jsonargparse shows the default)
         pretrained: Optional[str] = None,
         lr: float = 2e-4,
-        pretrained_lr_scale: float = 0.1,
-        weight_decay: float = 1e-5,
+        pretrained_lr_scale: float = PRETRAINED_LR_SCALE,
+        weight_decay: float = PRETRAINED_WEIGHT_DECAY,
         poly_power: float = 0.9,
         aux_weight: float = 0.3,
         val_metrics: list[MetricName] = ["S", "E", "F", "wF", "MAE"],  # noqa: B006 (jsonargparse shows the default)
