@@ -190,6 +190,8 @@ def test_configs_parse_and_build(config: Path, tmp_path: Path, monkeypatch) -> N
     assert isinstance(cli.model, MGDSAM2Module) and isinstance(cli.datamodule, SegmentationDataModule)
     assert cli.datamodule.input_size == cli.model.input_size and cli.datamodule.grid == cli.model.grid
     assert cli.trainer.max_epochs == yaml.safe_load(config.read_text())["trainer"]["max_epochs"]
+    summaries = [type(callback).__name__ for callback in cli.trainer.callbacks if "Summary" in type(callback).__name__]
+    assert summaries == ["ParameterSummary"]  # not also Lightning's, whose FLOPs read 0
     if config.name == "lightning_config.yaml":
         assert cli.model.hparams.network["preset"] == "base_plus" and cli.datamodule.specs["val"] == ["DIS5K/DIS-VD"]
         assert cli.trainer.precision == "bf16-mixed" and cli.datamodule.hparams.batch_size == 2
@@ -551,8 +553,10 @@ def test_with_a_list_of_loggers_the_runs_are_the_first_loggers(tmp_path: Path) -
     config.trainer.logger = []
     with pytest.raises(ConfigError, match=re.escape(f"no {tmp_path / 'runs/checkpoints/best.ckpt'}")):
         best_checkpoint(config)
-    unsaved = Namespace(class_path="TensorBoardLogger", init_args=Namespace(save_dir=None, name="z"))
-    config.trainer.logger = unsaved  # save_dir defaults to the root folder, as in Lightning
+    # a logger of version_N runs whose save_dir may be unset (TensorBoard's and CSV's may not): the root folder's,
+    # where Lightning's ModelCheckpoint then writes
+    unsaved = Namespace(class_path="my_project.VersionedLogger", init_args=Namespace(save_dir=None, name="z"))
+    config.trainer.logger = unsaved
     (tmp_path / "runs/z/version_0/checkpoints").mkdir(parents=True)
     (tmp_path / "runs/z/version_0/checkpoints/last.ckpt").write_bytes(b"x")
     assert last_checkpoint(config) == (tmp_path / "runs/z/version_0/checkpoints/last.ckpt", 0)
@@ -711,15 +715,33 @@ def test_off_a_terminal_the_fit_prints_epoch_lines_and_no_progress_bar(terminal:
     monkeypatch.setattr(sys.stdout, "isatty", lambda: terminal)
     data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.ones(4, 2)), batch_size=2)
     bar = RichProgressBar()
-    enabled_during_fit = []
-    bar.on_train_epoch_start = lambda trainer, module: enabled_during_fit.append(bar.is_enabled)
-    trainer = Trainer(max_epochs=2, callbacks=[bar, EpochLog()], logger=False, enable_checkpointing=False,
-                      enable_model_summary=False, default_root_dir=tmp_path)  # fmt: skip
+    enabled_during_fit, own_hook = [], bar.on_train_epoch_start
+
+    def on_train_epoch_start(trainer: Trainer, module: LightningModule) -> None:
+        enabled_during_fit.append(bar.is_enabled)
+        own_hook(trainer, module)
+
+    bar.on_train_epoch_start = on_train_epoch_start
+    log = EpochLog()
+
+    def trainer_of_both() -> Trainer:
+        return Trainer(max_epochs=2, callbacks=[bar, log], logger=False, enable_checkpointing=False,
+                       enable_model_summary=False, default_root_dir=tmp_path)  # fmt: skip
+
+    trainer = trainer_of_both()
     trainer.fit(Tiny(), data)
     out = capsys.readouterr().out
     assert enabled_during_fit == [terminal, terminal]
-    assert ("Epoch 0/1" in out) == terminal  # the bar, its epochs counted from 0
+    assert ("Epoch 1/1" in out) == terminal  # the bar's last state, its epochs counted from 0
     assert ("epoch 2/2, step 4: train/loss" in out) != terminal
     assert bar.is_enabled
     trainer.test(Tiny(), data, verbose=False)
     assert "Testing" in capsys.readouterr().out
+
+    class Failing(Tiny):
+        def training_step(self, batch, index):
+            raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError, match="stop"):  # Lightning does not tear callbacks down after a failed fit
+        trainer_of_both().fit(Failing(), data)
+    assert bar.is_enabled

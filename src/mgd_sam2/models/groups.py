@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 LRGroup = Literal["new", "pretrained"]
+NEW_WEIGHT_DECAY = 0.0  # the "new" group's weight decay (it trains at the base LR)
 PRETRAINED_LR_SCALE = 0.1  # the "pretrained" group's LR over the base LR (the module's default)
-PRETRAINED_WEIGHT_DECAY = 1e-5  # the "pretrained" group's weight decay (the module's default; "new" has none)
+PRETRAINED_WEIGHT_DECAY = 1e-5  # the "pretrained" group's weight decay (the module's default)
 
 
 @dataclass(frozen=True)

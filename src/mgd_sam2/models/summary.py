@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from mgd_sam2.models.groups import GROUPS, module_group
+from mgd_sam2.models.groups import GROUPS, NEW_WEIGHT_DECAY, module_group
 from mgd_sam2.models.network import MGDSAM2
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def parameter_table(counts: dict, title: str, pretrained_lr_scale: float, weight
         table.add_row(part["label"], f"{part['total']:,}", f"{part['trainable']:,}")
     table.add_section()
     table.add_row("all", f"{counts['total']:,}", f"{counts['trainable']:,}")
-    table.add_row("LR group 'new' (base LR, wd 0)", "", f"{counts['groups']['new']:,}")
+    table.add_row(f"LR group 'new' (base LR, wd {NEW_WEIGHT_DECAY:g})", "", f"{counts['groups']['new']:,}")
     pretrained = f"LR group 'pretrained' ({pretrained_lr_scale:g}x LR, wd {weight_decay:g})"
     table.add_row(pretrained, "", f"{counts['groups']['pretrained']:,}")
     return table

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from lightning.pytorch import Callback
+from lightning.pytorch.callbacks import ProgressBar, TQDMProgressBar
 
 SHOWN = ("train/loss", "val/Smeasure", "val/MAE")  # the last step's loss, the last validation's first split
 
@@ -21,21 +22,29 @@ class EpochLog(Callback):
     def __init__(self, keys: tuple[str, ...] = SHOWN) -> None:
         self.keys, self.start = keys, time.monotonic()
         self.validated: int | None = None  # the epoch (0-based) of the last validation, not the sanity check
-        self.hidden_bar: Any = None  # the progress bar this callback turned off for the fit, if any
+        self.hidden_bar: ProgressBar | None = None  # the progress bar this callback turned off for the fit, if any
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
         self.start = time.monotonic()
         bar = trainer.progress_bar_callback
-        self.hidden_bar = None
-        if not sys.stdout.isatty() and bar is not None and bar.is_enabled:
+        stream = sys.stderr if isinstance(bar, TQDMProgressBar) else sys.stdout  # where the bar draws
+        if bar is not None and bar.is_enabled and not stream.isatty():
             # off a terminal the bar would only print its last state after the run (its epochs counted from 0)
             bar.disable()
             self.hidden_bar = bar
 
-    def teardown(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        if stage == "fit" and self.hidden_bar is not None:  # a test after fit in the same trainer shows it again
+    def show_bar_again(self) -> None:
+        """Turn on the bar `on_fit_start` turned off, so that a test after the fit in the same trainer shows it."""
+        if self.hidden_bar is not None:
             self.hidden_bar.enable()
             self.hidden_bar = None
+
+    def teardown(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        if stage == "fit":
+            self.show_bar_again()
+
+    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+        self.show_bar_again()  # Lightning does not call teardown after a failed fit
 
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
         if not trainer.sanity_checking:

@@ -21,7 +21,7 @@ from mgd_sam2.metrics.functional import HceBinarization
 from mgd_sam2.metrics.pairs import image_pairs
 from mgd_sam2.metrics.sod import METRIC_CLASSES, MetricName, build_metrics, scalar_results
 from mgd_sam2.models.checkpoints import load_pretrained, refuse_mismatched_start
-from mgd_sam2.models.groups import PRETRAINED_LR_SCALE, PRETRAINED_WEIGHT_DECAY
+from mgd_sam2.models.groups import NEW_WEIGHT_DECAY, PRETRAINED_LR_SCALE, PRETRAINED_WEIGHT_DECAY
 from mgd_sam2.models.multi_view import Views
 from mgd_sam2.models.network import MGDSAM2, MGDSAM2Output, NetworkConfig
 from mgd_sam2.training import divergence
@@ -230,7 +230,7 @@ class MGDSAM2Module(LightningModule):
         groups = self.model.parameter_groups()
         optimizer = torch.optim.AdamW(
             [
-                {"params": groups["new"], "lr": hp.lr, "weight_decay": 0.0, "name": "new"},
+                {"params": groups["new"], "lr": hp.lr, "weight_decay": NEW_WEIGHT_DECAY, "name": "new"},
                 {
                     "params": groups["pretrained"],
                     "lr": hp.lr * hp.pretrained_lr_scale,
