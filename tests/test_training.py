@@ -173,6 +173,28 @@ def test_kill_minus_nine_then_the_readme_resume_command_continues_exactly(synthe
     assert {event.step for event in logged} >= set(range(4, 9))  # the resumed steps went on in the same run
 
 
+@pytest.mark.slow
+def test_a_run_resumed_twice_from_an_epochs_last_batch_continues_exactly(synthetic_root: Path, tmp_path: Path) -> None:
+    """The first kill leaves last.ckpt on epoch 0's last batch (3 batches per epoch, a checkpoint every step), the
+    second one mid-epoch in the resumed run: resumed twice, the run ends at the uninterrupted run's step and weights
+    (Lightning alone trains an epoch too many there: training/resume.py)."""
+    config = str(ROOT / "tests/fixtures/resume.yaml")
+    whole = run_folder(tmp_path / "whole", synthetic_root)
+    assert cli(whole, "fit", "-c", config).returncode == 0
+    killed = run_folder(tmp_path / "killed", synthetic_root)
+    kill = ["--trainer.callbacks+=callbacks.KillAtStep", "--trainer.callbacks.step"]
+    assert cli(killed, "fit", "-c", config, *kill, "3").returncode == -9
+    assert cli(killed, "fit", "-c", config, "--ckpt_path", "last", *kill, "7").returncode == -9
+    resumed = cli(killed, "fit", "-c", config, "--ckpt_path", "last")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    reference = torch.load(whole / "runs/resume/version_0/checkpoints/last.ckpt", weights_only=False)
+    again = torch.load(killed / "runs/resume/version_0/checkpoints/last.ckpt", weights_only=False)
+    assert (again["epoch"], again["global_step"]) == (reference["epoch"], reference["global_step"]) == (2, 9)
+    assert again["loops"]["fit_loop"]["epoch_progress"] == reference["loops"]["fit_loop"]["epoch_progress"]
+    for key, value in reference["state_dict"].items():
+        assert torch.equal(value, again["state_dict"][key]), key
+
+
 def test_resuming_with_changed_data_is_refused(synthetic_root: Path, tmp_path: Path) -> None:
     module = micro_module()
     dm = datamodule(synthetic_root, module)

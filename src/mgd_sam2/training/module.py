@@ -26,6 +26,7 @@ from mgd_sam2.models.multi_view import Views
 from mgd_sam2.models.network import MGDSAM2, MGDSAM2Output, NetworkConfig
 from mgd_sam2.training import divergence
 from mgd_sam2.training.loss import mgd_loss
+from mgd_sam2.training.resume import start_next_epoch_afresh
 
 
 def scores_by_split(logged: dict[str, Any], stage: str, splits: list[str]) -> dict[str, dict[str, float]]:
@@ -136,6 +137,9 @@ class MGDSAM2Module(LightningModule):
                 key = f"{metric_stage}/{split}"
                 if key not in self.metrics:
                     self.metrics[key] = build_metrics(names, hce_binarize=self.hparams.hce_binarize, prefix=f"{key}/")
+
+    def on_train_start(self) -> None:
+        start_next_epoch_afresh(self.trainer)  # resuming from an epoch's last batch (training/resume.py)
 
     def forward(self, views: Views) -> MGDSAM2Output:
         return self.model(views)

@@ -1,0 +1,21 @@
+"""A correction to Lightning's fit loop when it resumes from a checkpoint written on an epoch's last batch.
+
+Lightning (2.6) restores such a checkpoint as a mid-epoch restart, closes the restored epoch, and then still treats
+the next epoch as the one it restarted in: it neither counts that epoch as started nor calls its
+``on_train_epoch_start`` hooks. The first resume trains the right steps, but the checkpoints it writes carry epoch
+counters one behind, and resuming from one of them trains an epoch too many or too few (Lightning issues #19617 and
+#19815 are of this family). A ``last.ckpt`` every N steps lands on an epoch's last batch whenever N divides the steps
+trained, so a run resumed twice would not reach the weights of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def start_next_epoch_afresh(trainer: Any) -> None:
+    """At ``on_train_start``: where the fit loop restarted on the last batch of an epoch (which its reset closed),
+    let the next epoch start as any other: counted as ready and started, with its hooks called."""
+    loop = trainer.fit_loop
+    if loop.restarted_mid_epoch and loop.epoch_loop.batch_progress.is_last_batch:
+        loop.reset_restart_stage()
