@@ -319,7 +319,7 @@ def test_tiles_and_the_plain_pass_share_the_band_by_tile_share() -> None:
     assert np.unique(mask).tolist() == [int(255 * torch.sigmoid(blended))]
 
 
-def test_every_mode_through_lightning_predict(trained_checkpoint: Path, tmp_path: Path, monkeypatch) -> None:
+def test_every_mode_through_lightning_predict(trained_checkpoint: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     """`mgd-sam2 predict -c CONFIG --model.detail MODE` writes the masks `mgd-sam2 predict --detail MODE` does: the
     model runs the detail mode, and the CLI has the DataModule keep the pixels it reads."""
     from mgd_sam2.data.synth import generate_sample
@@ -342,6 +342,11 @@ def test_every_mode_through_lightning_predict(trained_checkpoint: Path, tmp_path
     assert not np.array_equal(masks["tiles"], masks["off"]) and not np.array_equal(masks["guided"], masks["off"])
     with pytest.raises(SystemExit):  # jsonargparse refuses a mode that is not one
         main(["predict", *argv[:-4], "--model.detail", "more"])
+    # without a writer Lightning's predict would keep no map: refused before anything runs or any folder is made
+    unwritten = [*argv[:8], "--trainer.logger", "true", "--trainer.default_root_dir", str(tmp_path / "refused")]
+    assert main(["predict", *unwritten]) == 1
+    assert "predict -c writes its maps through a MaskWriter callback" in capsys.readouterr().err
+    assert not (tmp_path / "refused").exists()
 
 
 def test_guided_coefficients_are_each_windows_least_squares_fit_averaged() -> None:

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.callbacks import BasePredictionWriter
 from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.utilities import rank_zero_only
 
@@ -72,6 +73,15 @@ class MGDSAM2CLI(LightningCLI):
         subcommand = self.config.get("subcommand")
         for key, value in getattr(self, "model_flags", {}).items():
             self.config[subcommand][key] = value
+
+    def before_predict(self) -> None:
+        """Lightning's predict keeps the maps only through a prediction writer: without one, refuse to run."""
+        if not any(isinstance(callback, BasePredictionWriter) for callback in self.trainer.callbacks):
+            raise ConfigError(
+                "predict -c writes its maps through a MaskWriter callback, and this config has none: add "
+                "--trainer.callbacks+=mgd_sam2.inference.writer.MaskWriter --trainer.callbacks.output MASKS, or "
+                "predict with mgd-sam2 predict --ckpt CKPT --input IMAGES --output MASKS"
+            )
 
 
 def model_flags(args: list[str]) -> list[str]:
