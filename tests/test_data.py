@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -105,6 +106,14 @@ def test_missing_split_says_where_to_get_it(tmp_path: Path) -> None:
     (tmp_path / "HRSOD" / "HRSOD-TE" / "photos").mkdir(parents=True)
     with pytest.raises(DatasetLayoutError, match="needs an image folder"):
         resolve_split(tmp_path, "HRSOD/HRSOD-TE")
+    # synthetic data generated straight into the root: the hint is for this root, and names what is there instead
+    (tmp_path / "SYN-TR").mkdir()
+    expected = (
+        f"no folder {tmp_path / 'synthetic/SYN-TR'} ({tmp_path / 'SYN-TR'} exists: the root holds one folder per "
+        f"dataset). Generate it with `mgd-sam2 synth --out {tmp_path.as_posix()}/synthetic`"
+    )
+    with pytest.raises(DatasetLayoutError, match=re.escape(expected)):
+        resolve_split(tmp_path, "synthetic/SYN-TR")
 
 
 def test_joint_training_on_several_sets(tmp_path: Path) -> None:

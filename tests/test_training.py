@@ -187,12 +187,29 @@ def test_a_run_resumed_twice_from_an_epochs_last_batch_continues_exactly(synthet
     assert cli(killed, "fit", "-c", config, "--ckpt_path", "last", *kill, "7").returncode == -9
     resumed = cli(killed, "fit", "-c", config, "--ckpt_path", "last")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    reference = torch.load(whole / "runs/resume/version_0/checkpoints/last.ckpt", weights_only=False)
-    again = torch.load(killed / "runs/resume/version_0/checkpoints/last.ckpt", weights_only=False)
+    last = "runs/resume/version_0/checkpoints/last.ckpt"  # and the end says so
+    assert f"fit ended at step 9; run folder runs/resume/version_0; last {last}" in resumed.stdout
+    reference = torch.load(whole / last, weights_only=False)
+    again = torch.load(killed / last, weights_only=False)
     assert (again["epoch"], again["global_step"]) == (reference["epoch"], reference["global_step"]) == (2, 9)
     assert again["loops"]["fit_loop"]["epoch_progress"] == reference["loops"]["fit_loop"]["epoch_progress"]
     for key, value in reference["state_dict"].items():
         assert torch.equal(value, again["state_dict"][key]), key
+
+
+def test_a_fit_ends_by_saying_what_it_left_where() -> None:
+    from types import SimpleNamespace
+
+    from mgd_sam2.training.cli import fit_outcome
+
+    best = SimpleNamespace(best_model_path="runs/x/version_2/checkpoints/best.ckpt", monitor="val/Smeasure",
+                           best_model_score=torch.tensor(0.81234), last_model_path="")  # fmt: skip
+    last = SimpleNamespace(best_model_path="", monitor=None, last_model_path="runs/x/version_2/checkpoints/last.ckpt")
+    trainer = SimpleNamespace(global_step=300, log_dir="runs/x/version_2", checkpoint_callbacks=[best, last])
+    assert fit_outcome(trainer) == (
+        "fit ended at step 300; run folder runs/x/version_2; best runs/x/version_2/checkpoints/best.ckpt "
+        "(val/Smeasure 0.8123); last runs/x/version_2/checkpoints/last.ckpt"
+    )
 
 
 def test_resuming_with_changed_data_is_refused(synthetic_root: Path, tmp_path: Path) -> None:

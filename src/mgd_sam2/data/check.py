@@ -201,7 +201,7 @@ def find_splits(root: str | Path, max_depth: int = 3) -> list[Split]:
     if root.is_file():
         raise UserError(f"{root} is a file: give the dataset folder (the one holding im/ and gt/, or its parent)")
     if not root.is_dir():
-        raise MissingFileError(f"dataset folder not found: {root}. {download_hint(root.name)}")
+        raise MissingFileError(f"dataset folder not found: {root}. {download_hint(root.name, root.parent)}")
     found = []
 
     def visit(folder: Path, depth: int) -> None:

@@ -30,7 +30,7 @@ DATASETS: dict[str, tuple[str, tuple[str, ...]]] = {
     "DUTS": ("Get DUTS from http://saliencydetection.net/duts/", ("DUTS/DUTS-TR", "DUTS/DUTS-TE")),
     "HKU-IS": ("Get HKU-IS from https://i.cs.hku.hk/~yzyu/research/saliency.html", ("HKU-IS",)),
     "synthetic": (
-        "Generate it with `mgd-sam2 synth --out data/synthetic`",
+        "Generate it with `mgd-sam2 synth --out {root}/synthetic`",
         ("synthetic/SYN-TR", "synthetic/SYN-VD", "synthetic/SYN-TE"),
     ),
 }
@@ -65,10 +65,11 @@ class Pairing:
         )
 
 
-def download_hint(spec: str) -> str:
+def download_hint(spec: str, root: str | Path = "data") -> str:
+    """Where to get the dataset of ``spec`` ("DATASET/SPLIT") and put it under the data root ``root``."""
     dataset = spec.split("/")[0]
     if dataset in DATASETS:
-        return f"{DATASETS[dataset][0]}; data/README.md shows the folder layout."
+        return f"{DATASETS[dataset][0].format(root=Path(root).as_posix())}; data/README.md shows the folder layout."
     return "See data/README.md for the expected layouts."
 
 
@@ -115,12 +116,15 @@ def resolve_split(root: str | Path, spec: SplitSpec, need_masks: bool = True) ->
     folder = Path(root) / spec
     name = Path(spec).name
     if not folder.is_dir():
-        raise DatasetLayoutError(f"split {spec!r} not found: no folder {folder}. {download_hint(spec)}")
+        misplaced = Path(root) / name  # the split's folder straight under the root, its dataset's folder left out
+        nearby = f" ({misplaced} exists: the root holds one folder per dataset)" if misplaced.is_dir() else ""
+        raise DatasetLayoutError(f"split {spec!r} not found: no folder {folder}{nearby}. {download_hint(spec, root)}")
     image_dir, mask_dir = split_folders(folder)
     if image_dir is None or (need_masks and mask_dir is None):
+        found = sorted(p.name for p in folder.iterdir())
         raise DatasetLayoutError(
             f"split {spec!r} at {folder} needs an image folder ({'/'.join(IMAGE_DIR_NAMES)}) and a mask folder "
-            f"({'/'.join(MASK_DIR_NAMES)}); found {sorted(p.name for p in folder.iterdir())}. {download_hint(spec)}"
+            f"({'/'.join(MASK_DIR_NAMES)}); found {found}. {download_hint(spec, root)}"
         )
     return Split(name, image_dir, mask_dir)
 

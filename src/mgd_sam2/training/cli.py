@@ -349,6 +349,18 @@ def print_scores(rows: dict[str, dict[str, float]], subcommand: str) -> None:
         console().print(rich_table(with_dis_overall(rows), "all", f"{subcommand}: scores per split", computed=True))
 
 
+def fit_outcome(trainer: Any) -> str:
+    """What a finished fit left where: its step, run folder, and each ModelCheckpoint's best file (with its score)
+    and last file."""
+    parts = [f"fit ended at step {trainer.global_step}; run folder {trainer.log_dir}"]
+    for callback in trainer.checkpoint_callbacks:
+        if callback.best_model_path and callback.monitor:
+            parts.append(f"best {callback.best_model_path} ({callback.monitor} {float(callback.best_model_score):.4f})")
+        if callback.last_model_path:
+            parts.append(f"last {callback.last_model_path}")
+    return "; ".join(parts)
+
+
 def run_lightning_cli(subcommand: str, args: list[str]) -> int:
     """Run a LightningCLI subcommand; exit status 1 when a prediction writer had to skip images (as predict does).
     Lightning's refusals of a flag combination (e.g. ``limit_train_batches`` below one batch) are one-line errors."""
@@ -357,6 +369,8 @@ def run_lightning_cli(subcommand: str, args: list[str]) -> int:
         cli = build_cli([subcommand, *args, *(["--verbose", "false"] if own_table else [])])
     except MisconfigurationException as error:
         raise ConfigError(str(error).strip()) from None
+    if subcommand == "fit" and cli.trainer.is_global_zero:
+        print(fit_outcome(cli.trainer))
     if own_table and cli.trainer.is_global_zero:  # callback_metrics: the main process's under ddp_spawn too
         stage = "val" if subcommand == "validate" else "test"
         rows = scores_by_split(cli.trainer.callback_metrics, stage, cli.datamodule.split_names(stage))
