@@ -399,13 +399,17 @@ def test_lightning_cli_validate_test_and_predict_subcommands(
     assert sorted(path.name for path in (tmp_path / "runs" / "demo").iterdir()) == ["version_3"]
     assert (run / "config_validate.yaml").is_file() and (run / "config_test.yaml").is_file()
     assert len(list(run.glob("events.out.tfevents.*"))) == 2
+    writer = ["--trainer.callbacks+=mgd_sam2.inference.writer.MaskWriter", "--trainer.callbacks.output", "maps"]
+    photos = ["--data.predict", str(synthetic_root / "synthetic/SYN-TE/im")]
+    assert main(["predict", *in_run, *photos, *writer]) == 0  # and predict too
+    assert (run / "config_predict.yaml").is_file() and sorted(p.name for p in (run.parent).iterdir()) == ["version_3"]
     # best: the newest training run's monitored checkpoint, logged into that run whatever the logger's name
     (run / "config.yaml").write_text("{}")  # what fit saves there
     renamed = ["--trainer.logger.init_args.name", "other"]
     assert main(["test", *data, "--data.test", "[synthetic/SYN-TE]", "--ckpt_path", "best"]) == 0
     assert main(["test", *in_run, "--data.test", "[synthetic/SYN-TE]", *renamed]) == 0
     assert f"--ckpt_path best: {Path('runs/demo/version_3/checkpoints/best.ckpt')}" in capsys.readouterr().err
-    assert len(list(run.glob("events.out.tfevents.*"))) == 4 and not (tmp_path / "runs" / "other").exists()
+    assert len(list(run.glob("events.out.tfevents.*"))) == 5 and not (tmp_path / "runs" / "other").exists()
     assert main(["validate", *data, "--trainer.logger", "false", "--data.val", "[synthetic/SYN-TE]"]) == 0
     assert "note: no --ckpt_path: validate uses the network as the config builds it" in capsys.readouterr().err
     common = [*data, "--trainer.logger", "false", "--ckpt_path", str(trained_checkpoint)]

@@ -6,9 +6,9 @@ folder Lightning's ModelCheckpoint writes into):
 * ``fit --ckpt_path last`` resumes the newest training run *in its own folder*: its
   ``checkpoints/last.ckpt`` at the step it was written, logging on into the same TensorBoard run. With
   nothing to resume it is an error (Lightning would silently start over in a new folder).
-* ``validate``/``test`` of a checkpoint inside a run folder of a TensorBoard or CSV logger log into that run
-  (their config is saved as ``config_<subcommand>.yaml`` beside the training's ``config.yaml``) instead of opening
-  a new version.
+* ``validate``/``test``/``predict`` of a checkpoint inside a run folder of a TensorBoard or CSV logger log into that
+  run (their config is saved as ``config_<subcommand>.yaml`` beside the training's ``config.yaml``) instead of
+  opening a new version.
 * ``validate``/``test``/``predict --ckpt_path last`` or ``best`` are the newest training run's ``last.ckpt`` or its
   monitored checkpoint (Lightning's own keywords mean this process's trainer, which has none: it would score the
   untrained network). Without ``--ckpt_path``, ``validate``/``test``/``predict`` say that they use the network as
@@ -293,7 +293,7 @@ def resolve_checkpoint(subcommand: str, config: Any) -> None:
             init.version = version
         # the run's own checkpoint folder is not empty, by design
         warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
-    elif subcommand in ("validate", "test") and init is not None:
+    elif subcommand in ("validate", "test", "predict") and init is not None:
         if version is not None:  # the config's newest run (a SLURM checkpoint lies outside its folder)
             init.version = version
         else:
