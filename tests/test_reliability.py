@@ -216,6 +216,13 @@ def test_ctrl_c_exits_130(monkeypatch, capsys) -> None:
     code, _, err = run(capsys, "synth")
     assert code == 130 and "interrupted" in err
     assert signal.getsignal(signal.SIGINT) is before  # restored
+    # a fit: the command that resumes it, its own --ckpt_path replaced
+    import mgd_sam2.training.cli as training_cli
+
+    monkeypatch.setattr(training_cli, "run_lightning_cli", lambda name, rest: signal.raise_signal(signal.SIGINT))
+    code, _, err = run(capsys, "fit", "-c", "my config.yaml", "--ckpt_path", "old.ckpt", "--trainer.max_epochs=3")
+    resume = "mgd-sam2 fit -c 'my config.yaml' --trainer.max_epochs=3 --ckpt_path last"
+    assert code == 130 and f"interrupted: {resume} resumes the run from its last.ckpt" in err
 
 
 # ---------------------------------------------------------------- inputs

@@ -141,14 +141,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(interrupted_message(name, rest), file=sys.stderr)
         return INTERRUPTED_STATUS
     except SystemExit as exit_:  # Lightning turns Ctrl-C during fit into SystemExit(1) after its shutdown
         if _interrupted:
+            print(interrupted_message(name, rest), file=sys.stderr)
             return INTERRUPTED_STATUS
         raise exit_
     finally:
         signal.signal(signal.SIGINT, previous_handler)
+
+
+def interrupted_message(name: str, rest: list[str]) -> str:
+    """What Ctrl-C leaves a user with; for fit, the command that resumes the run (Ctrl-C writes no checkpoint)."""
+    if name != "fit":
+        return "interrupted"
+    kept = [arg for index, arg in enumerate(rest) if not (arg.startswith("--ckpt_path") or
+            (index and rest[index - 1] == "--ckpt_path"))]  # fmt: skip
+    resume = shlex.join(["mgd-sam2", "fit", *kept, "--ckpt_path", "last"])
+    return f"interrupted: {resume} resumes the run from its last.ckpt (the steps after it are trained again)"
 
 
 INTERRUPTED_STATUS = 130  # the shell's status for a process stopped by Ctrl-C (128 + SIGINT)
