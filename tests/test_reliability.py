@@ -220,9 +220,10 @@ def test_ctrl_c_exits_130(monkeypatch, capsys) -> None:
     import mgd_sam2.training.cli as training_cli
 
     monkeypatch.setattr(training_cli, "run_lightning_cli", lambda name, rest: signal.raise_signal(signal.SIGINT))
-    code, _, err = run(capsys, "fit", "-c", "my config.yaml", "--ckpt_path", "old.ckpt", "--trainer.max_epochs=3")
     resume = "mgd-sam2 fit -c 'my config.yaml' --trainer.max_epochs=3 --ckpt_path last"
-    assert code == 130 and f"interrupted: {resume} resumes the run from its last.ckpt" in err
+    for given in (["--ckpt_path", "old.ckpt"], ["--ckpt_path=old.ckpt"]):
+        code, _, err = run(capsys, "fit", "-c", "my config.yaml", *given, "--trainer.max_epochs=3")
+        assert code == 130 and f"interrupted: {resume} resumes the run from its last.ckpt, if one was written" in err
 
 
 # ---------------------------------------------------------------- inputs

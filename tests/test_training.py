@@ -205,11 +205,77 @@ def test_a_fit_ends_by_saying_what_it_left_where() -> None:
     best = SimpleNamespace(best_model_path="runs/x/version_2/checkpoints/best.ckpt", monitor="val/Smeasure",
                            best_model_score=torch.tensor(0.81234), last_model_path="")  # fmt: skip
     last = SimpleNamespace(best_model_path="", monitor=None, last_model_path="runs/x/version_2/checkpoints/last.ckpt")
-    trainer = SimpleNamespace(global_step=300, log_dir="runs/x/version_2", checkpoint_callbacks=[best, last])
+    logger = SimpleNamespace(log_dir="runs/x/version_2")  # the folder the first logger writes into
+    trainer = SimpleNamespace(
+        global_step=300, loggers=[logger], default_root_dir="runs", checkpoint_callbacks=[best, last]
+    )
     assert fit_outcome(trainer) == (
         "fit ended at step 300; run folder runs/x/version_2; best runs/x/version_2/checkpoints/best.ckpt "
         "(val/Smeasure 0.8123); last runs/x/version_2/checkpoints/last.ckpt"
     )
+    best.best_model_score = None  # a resumed run that restored only the best file's path
+    trainer.loggers = []  # no logger: the root folder
+    assert fit_outcome(trainer) == (
+        "fit ended at step 300; run folder runs; best runs/x/version_2/checkpoints/best.ckpt; "
+        "last runs/x/version_2/checkpoints/last.ckpt"
+    )
+
+
+@pytest.mark.parametrize("written_at", ["the last training batch", "validation"])
+def test_resumed_three_times_a_run_keeps_the_uninterrupted_runs_epochs(written_at: str, tmp_path: Path) -> None:
+    """training/resume.py in a plain Lightning module: resumed three times from last.ckpt written at the end of an
+    epoch's last training batch (which Lightning alone gets wrong from the second resume on) or at the end of its
+    validation (which it gets right, and the correction leaves alone), a run starts each epoch once and ends at the
+    uninterrupted run's step, epoch counters and weights."""
+    from lightning.pytorch import LightningModule
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from mgd_sam2.training.resume import start_next_epoch_afresh
+
+    inputs, targets = torch.randn(8, 2, generator=torch.Generator().manual_seed(0)), torch.linspace(-1, 1, 8)[:, None]
+
+    class Line(LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer, self.starts = torch.nn.Linear(2, 1), []
+
+        def training_step(self, batch, index):
+            return (self.layer(batch[0]) - batch[1]).square().mean()
+
+        def validation_step(self, batch, index):
+            self.log("val/loss", (self.layer(batch[0]) - batch[1]).square().mean())
+
+        def on_train_epoch_start(self) -> None:
+            self.starts.append(self.current_epoch)
+
+        def on_train_start(self) -> None:
+            start_next_epoch_afresh(self.trainer)
+
+        def configure_optimizers(self):
+            optimizer = torch.optim.SGD(self.parameters(), lr=0.05)
+            schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 0.8**epoch)
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "epoch"}}
+
+    def fit(folder: Path, max_epochs: int, resume: bool = False) -> Line:
+        if written_at == "validation":
+            checkpoint = ModelCheckpoint(dirpath=folder, monitor="val/loss", save_last=True)
+        else:  # every 4 steps: every epoch's last batch (4 batches per epoch)
+            checkpoint = ModelCheckpoint(dirpath=folder, every_n_train_steps=4, save_top_k=0, save_last=True)
+        data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(inputs, targets), batch_size=2)
+        torch.manual_seed(0)  # the same initial weights (a resumed run's are the checkpoint's)
+        module = Line()
+        Trainer(max_epochs=max_epochs, callbacks=[checkpoint], logger=False, enable_progress_bar=False,
+                enable_model_summary=False, num_sanity_val_steps=0).fit(
+            module, data, data, ckpt_path=folder / "last.ckpt" if resume else None)  # fmt: skip
+        return module
+
+    whole = fit(tmp_path / "whole", 12)
+    segments = [fit(tmp_path / "resumed", 5)] + [fit(tmp_path / "resumed", epochs, True) for epochs in (7, 10, 12)]
+    assert [epoch for segment in segments for epoch in segment.starts] == whole.starts == list(range(12))
+    reference, again = (torch.load(tmp_path / run / "last.ckpt", weights_only=False) for run in ("whole", "resumed"))
+    assert again["global_step"] == reference["global_step"] == 48
+    assert again["loops"]["fit_loop"]["epoch_progress"] == reference["loops"]["fit_loop"]["epoch_progress"]
+    assert torch.equal(segments[-1].layer.weight, whole.layer.weight)
 
 
 def test_resuming_with_changed_data_is_refused(synthetic_root: Path, tmp_path: Path) -> None:

@@ -159,7 +159,8 @@ def interrupted_message(name: str, rest: list[str]) -> str:
     kept = [arg for index, arg in enumerate(rest) if not (arg.startswith("--ckpt_path") or
             (index and rest[index - 1] == "--ckpt_path"))]  # fmt: skip
     resume = shlex.join(["mgd-sam2", "fit", *kept, "--ckpt_path", "last"])
-    return f"interrupted: {resume} resumes the run from its last.ckpt (the steps after it are trained again)"
+    after = "the steps after it are trained again"
+    return f"interrupted: {resume} resumes the run from its last.ckpt, if one was written ({after})"
 
 
 INTERRUPTED_STATUS = 130  # the shell's status for a process stopped by Ctrl-C (128 + SIGINT)

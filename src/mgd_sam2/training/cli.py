@@ -350,12 +350,16 @@ def print_scores(rows: dict[str, dict[str, float]], subcommand: str) -> None:
 
 
 def fit_outcome(trainer: Any) -> str:
-    """What a finished fit left where: its step, run folder, and each ModelCheckpoint's best file (with its score)
-    and last file."""
-    parts = [f"fit ended at step {trainer.global_step}; run folder {trainer.log_dir}"]
+    """What a finished fit left where: its step, run folder (the first logger's, or the root folder without one),
+    and each ModelCheckpoint's best file (with its score, where this process knows it) and last file."""
+    logger = trainer.loggers[0] if trainer.loggers else None  # not trainer.log_dir: a collective call under DDP
+    folder = getattr(logger, "log_dir", None) or getattr(logger, "save_dir", None) or trainer.default_root_dir
+    parts = [f"fit ended at step {trainer.global_step}; run folder {folder}"]
     for callback in trainer.checkpoint_callbacks:
         if callback.best_model_path and callback.monitor:
-            parts.append(f"best {callback.best_model_path} ({callback.monitor} {float(callback.best_model_score):.4f})")
+            score = callback.best_model_score  # None where a resumed run restored only the path
+            known = f" ({callback.monitor} {float(score):.4f})" if score is not None else ""
+            parts.append(f"best {callback.best_model_path}{known}")
         if callback.last_model_path:
             parts.append(f"last {callback.last_model_path}")
     return "; ".join(parts)

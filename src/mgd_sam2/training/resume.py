@@ -14,8 +14,10 @@ from typing import Any
 
 
 def start_next_epoch_afresh(trainer: Any) -> None:
-    """At ``on_train_start``: where the fit loop restarted on the last batch of an epoch (which its reset closed),
-    let the next epoch start as any other: counted as ready and started, with its hooks called."""
+    """At ``on_train_start``: where the fit loop restarted from a checkpoint written at the end of an epoch's last
+    training batch (which its reset closed), let the next epoch start as any other: counted as ready and started,
+    with its hooks called. A checkpoint written at that epoch's validation leaves the epoch open: untouched."""
     loop = trainer.fit_loop
-    if loop.restarted_mid_epoch and loop.epoch_loop.batch_progress.is_last_batch:
+    epoch_loop = loop.epoch_loop  # written at a training batch's end (not at validation's), on the epoch's last
+    if loop.restarted_mid_epoch and epoch_loop.restarted_on_train_batch_end and epoch_loop.batch_progress.is_last_batch:
         loop.reset_restart_stage()
