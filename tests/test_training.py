@@ -821,7 +821,10 @@ def test_off_a_terminal_the_fit_prints_epoch_lines_and_no_progress_bar(terminal:
         def configure_optimizers(self):
             return torch.optim.SGD(self.parameters(), lr=0.1)
 
+    import rich
+
     monkeypatch.setattr(sys.stdout, "isatty", lambda: terminal)
+    monkeypatch.setattr(rich, "_console", None)  # rich's global console, made here for the fake terminal: not kept
     data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.ones(4, 2)), batch_size=2)
     bar = RichProgressBar()
     enabled_during_fit, own_hook = [], bar.on_train_epoch_start
