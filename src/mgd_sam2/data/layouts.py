@@ -65,7 +65,7 @@ class Pairing:
         )
 
 
-def download_hint(spec: str, root: str | Path = "data") -> str:
+def download_hint(spec: str, root: str | Path) -> str:
     """Where to get the dataset of ``spec`` ("DATASET/SPLIT") and put it under the data root ``root``."""
     dataset = spec.split("/")[0]
     if dataset in DATASETS:

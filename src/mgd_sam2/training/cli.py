@@ -89,6 +89,11 @@ def model_flags(args: list[str]) -> list[str]:
     return [arg[2:].split("=", 1)[0] for arg in args if arg.startswith("--model.")]
 
 
+def root_folder(config: Any) -> Path:
+    """The config's ``trainer.default_root_dir`` (the working folder where it is unset), as Lightning resolves it."""
+    return Path(config.trainer.default_root_dir or ".")
+
+
 def primary_logger(config: Any) -> Any:
     """The configured logger whose run folder Lightning's ModelCheckpoint writes into: the logger, or the first of
     a list (an empty list is no logger, as ``False``)."""
@@ -102,20 +107,19 @@ def logger_folder(config: Any) -> Path | None:
     """``<save_dir>/<name>`` of the configured logger (the first of a list: the folder of its version_N runs;
     ``save_dir`` defaults to the root folder, as in Lightning), or None without one."""
     logger = primary_logger(config)
-    root = Path(config.trainer.default_root_dir or ".")
     if logger is None or logger is True:  # Lightning's default TensorBoardLogger
-        return root / "lightning_logs"
+        return root_folder(config) / "lightning_logs"
     init = getattr(logger, "init_args", None)
     if init is None:
         return None
     save_dir = getattr(init, "save_dir", None)
-    return (Path(save_dir) if save_dir is not None else root) / (getattr(init, "name", None) or "")
+    return (Path(save_dir) if save_dir is not None else root_folder(config)) / (getattr(init, "name", None) or "")
 
 
 def hpc_checkpoint(config: Any) -> Path | None:
     """The newest ``hpc_ckpt_<N>.ckpt`` in the default root folder: what Lightning saves when SLURM signals a
     preemption or the time limit (auto-requeue), or None."""
-    root = Path(config.trainer.default_root_dir or ".")
+    root = root_folder(config)
     numbered = [(int(match.group(1)), path) for path in root.glob("hpc_ckpt_*.ckpt")
                 if (match := re.match(r"hpc_ckpt_(\d+)\.ckpt$", path.name))]  # fmt: skip
     return max(numbered)[1] if numbered else None
@@ -161,7 +165,7 @@ def shared_checkpoint_folder(config: Any, dirpath: str | None) -> Path | None:
     Lightning's ``<default_root_dir>/checkpoints``; None where each run keeps its checkpoints in its own folder."""
     if dirpath:
         return Path(dirpath)
-    return Path(config.trainer.default_root_dir or ".") / "checkpoints" if logger_folder(config) is None else None
+    return root_folder(config) / "checkpoints" if logger_folder(config) is None else None
 
 
 def best_checkpoint(config: Any) -> tuple[Path, int | None]:
