@@ -134,6 +134,31 @@ def test_measured_tables_have_one_source() -> None:
     assert hooks.demo_table(measurement) not in (ROOT / "README.md").read_text()
 
 
+def test_the_demo_prose_reads_as_its_jsons() -> None:
+    """The demo's times and its sentences on both machines (README, index.md) are docs/measurements' figures."""
+    ours, avx2 = read_measurement("demo")["report"], read_measurement("demo_amd_epyc_avx2")["report"]
+    readme, index = (ROOT / "README.md").read_text(), (ROOT / "docs/index.md").read_text()
+    minutes = f"({round(ours['seconds'] / 60)} to {round(avx2['seconds'] / 60)} minutes on 2 cores)"
+    assert minutes in readme and minutes in index
+    assert f"({ours['seconds']} s, generation included" in readme and f"({ours['seconds']} s, generation" in index
+    assert f"the run took {avx2['seconds']} s" in index
+    assert f"the same run took {round(avx2['seconds'] / 60)} minutes" in readme
+    splits = ("SYN-TE", "SYN-HO")
+
+    def gain(report: dict, split: str, key: str, over: str = "constant") -> float:
+        return round(report["after"][split][key] - report[over][split][key], 3)  # the JSONs hold 3 decimals
+
+    assert "(Sα " + " and ".join(f"{avx2['after'][split]['Smeasure']:.3f}" for split in splits) + ")" in readme
+    lower = " and ".join(f"{round(ours['after'][s]['Smeasure'] - avx2['after'][s]['Smeasure'], 3):.3f}" for s in splits)
+    above = {f"{gain(avx2, split, 'Smeasure'):.2f}" for split in splits}
+    assert len(above) == 1 and f"scored {lower} Sα lower, still {above.pop()} Sα above the" in " ".join(index.split())
+    assert all(avx2[kind] == ours[kind] for kind in ("before", "constant"))  # "equal the table to every digit"
+    smeasure = {f"{gain(ours, split, 'Smeasure'):.2f}" for split in splits}
+    fmeasure = sorted(f"{gain(ours, split, 'maxFm'):.2f}" for split in splits)
+    assert len(smeasure) == 1
+    assert f"beats the constant by {smeasure.pop()} Sα and {'–'.join(fmeasure)} maxFβ on both splits" in index
+
+
 def test_the_fastest_path_table_is_the_codes() -> None:
     """docs/benchmarks.md shows model export --fastest's choices as inference/fastest.py holds them."""
     from mgd_sam2.inference.cpu_kind import CPU_KINDS
