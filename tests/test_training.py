@@ -686,6 +686,30 @@ def test_the_run_keywords_are_refused_where_they_mean_nothing(tmp_path: Path) ->
             resolve_checkpoint(subcommand, config("last"))
 
 
+def test_a_misspelt_option_is_a_two_line_error_naming_the_closest_one(tmp_path: Path, monkeypatch, capsys) -> None:
+    """On the command line or in the config: the error with the option meant, and how to list them (for predict
+    ``-c CONFIG --help``, since ``predict --help`` is the other predict's), not 80 lines of usage."""
+    monkeypatch.chdir(tmp_path)
+    config = ROOT / "lightning_config.yaml"
+    misspelt = tmp_path / "misspelt.yaml"
+    misspelt.write_text(config.read_text().replace("  max_epochs:", "  max_epoks:", 1))
+    cases = [
+        (["fit", "-c", str(config), "--trainer.max_epoks=3", "--data.bach_size", "2"],
+         "unrecognized arguments: --trainer.max_epoks=3 --data.bach_size 2 "
+         "(did you mean --trainer.max_epochs or --data.batch_size?)"),
+        (["predict", "-c", str(misspelt)],
+         "Subcommand 'predict' does not accept option 'trainer.max_epoks' (did you mean trainer.max_epochs?)"),
+        (["test", "-c", str(config), "--zzz", "1"], "unrecognized arguments: --zzz 1"),
+    ]  # fmt: skip
+    for args, error in cases:
+        with pytest.raises(SystemExit) as exit_:
+            main(args)
+        assert exit_.value.code == 2
+        lines = capsys.readouterr().err.splitlines()
+        assert lines == [f"error: {error}", f"mgd-sam2 {args[0]} -c CONFIG --help lists the options"]
+    assert not (tmp_path / "runs").exists()
+
+
 def test_a_run_checkpoint_redirects_only_loggers_of_version_folders(tmp_path: Path) -> None:
     from jsonargparse import Namespace
 

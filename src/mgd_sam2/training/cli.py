@@ -25,6 +25,7 @@ one-line error.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 import sys
@@ -35,7 +36,7 @@ from typing import Any
 
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import BasePredictionWriter
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities import rank_zero_only
 
 from mgd_sam2.data.datamodule import SegmentationDataModule
@@ -304,6 +305,40 @@ def resolve_checkpoint(subcommand: str, config: Any) -> None:
             log_into_run(path, logger)
 
 
+class ArgumentParser(LightningArgumentParser):
+    """Lightning's parser, whose errors are two lines: the error, with the closest known option of a misspelt one
+    (on the command line or in the config), and the command that lists the options (not jsonargparse's 80-line
+    usage, nor its ``mgd-sam2 predict --help``, which is the other predict's help)."""
+
+    def error(self, message: str, ex: Exception | None = None):
+        parser = getattr(ex, "subcommand_parser", None) or self
+        message += closest_options(message, parser)
+        if not self.exit_on_error:  # raises ArgumentError, as jsonargparse does
+            super().error(message, ex)
+        prog = parser.prog.replace(" [options]", "")
+        print(f"error: {message}\n{prog} -c CONFIG --help lists the options", file=sys.stderr)
+        self.exit(2)
+
+
+UNKNOWN_FLAG = re.compile(r"unrecognized arguments: (.*)")
+UNKNOWN_KEY = re.compile(r"does not accept option '([^']+)'")
+
+
+def closest_options(message: str, parser: LightningArgumentParser) -> str:
+    """``" (did you mean --a.b?)"`` for an error about unknown options, naming the closest ones ``parser`` knows,
+    as flags or as config keys the way the error named them; ``""`` for other errors or none close enough."""
+    flags = [option for option in parser._option_string_actions if option.startswith("--")]
+    if match := UNKNOWN_FLAG.search(message):
+        unknown = [word.split("=")[0] for word in match.group(1).split() if word.startswith("--")]
+        known = flags
+    elif match := UNKNOWN_KEY.search(message):
+        unknown, known = [match.group(1)], [flag[2:] for flag in flags]
+    else:
+        return ""
+    close = [near for word in unknown for near in difflib.get_close_matches(word, known, n=1, cutoff=0.8)]
+    return f" (did you mean {' or '.join(dict.fromkeys(close))}?)" if close else ""
+
+
 class QuietLightning(logging.Filter):
     """Drops Lightning's lines that say nothing about this run: no-GPU/no-TPU notices and product tips."""
 
@@ -336,6 +371,7 @@ def build_cli(args: list[str], run: bool = True) -> MGDSAM2CLI:
         args=args,
         run=run,
         save_config_kwargs={"overwrite": True, "config_filename": filename},
+        parser_class=ArgumentParser,
         parser_kwargs={
             "prog": "mgd-sam2",
             "description": "MGD-SAM2 with Lightning: fit, validate, test or predict from a YAML config.",
