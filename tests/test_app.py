@@ -164,7 +164,7 @@ def test_uploads_over_the_limits_are_refused_on_the_page_before_they_take_memory
     assert app_server.ckpt.name in page and f"up to {MAX_PIXELS / 1e6:g} megapixels each" in page
 
 
-@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP], ids=lambda stop: stop.name)
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda stop: stop.name)
 def test_every_stop_signal_removes_the_apps_files_and_a_killed_apps_go_at_the_next_start(
     trained_checkpoint: Path, synthetic_root: Path, tmp_path: Path, stop: signal.Signals
 ) -> None:

@@ -169,6 +169,20 @@ def test_each_kind_gets_a_path_with_its_reason() -> None:
         assert path.basis.startswith("not measured") == (kind in ("avx512", "other")), kind
 
 
+def test_export_help_says_where_openvino_int8_is_the_fastest() -> None:
+    """``model export --openvino-int8``'s help: the kinds with VNNI or native bf16, and ONNX Runtime elsewhere."""
+    from mgd_sam2.cli import subcommand_parser
+
+    help_text = " ".join(next(
+        action.help for parser in subcommand_parser("model")._subparsers._group_actions[0].choices.values()
+        for action in parser._actions if "--openvino-int8" in action.option_strings
+    ).split())  # fmt: skip
+    assert "measured on CPUs with VNNI or native bf16 (without them --fastest picks ONNX Runtime)" in help_text
+    with_them = {kind for kind in CPU_KINDS if "vnni" in kind or "bf16" in kind or kind == "amx"}
+    assert {kind for kind, path in FASTEST.items() if path.backend == "openvino-int8"} == with_them
+    assert {path.backend for kind, path in FASTEST.items() if kind not in with_them} <= {"onnx", "onnx-int8"}
+
+
 @pytest.mark.parametrize(
     ("kind", "stem", "files"),
     [

@@ -91,11 +91,15 @@ def test_each_layout_reads_its_pairs(tmp_path: Path, spec: str, image_sub: str, 
 
 
 def test_generic_images_and_masks_folders(tmp_path: Path) -> None:
+    """The mapping form, with the keys data/README.md's example gives it."""
+    import yaml
+
+    readme = (Path(__file__).resolve().parents[1] / "data/README.md").read_text()
+    (example,) = yaml.safe_load(re.search(r"`data\.test: (\[.*?\])`", " ".join(readme.split())).group(1))
     save_pair(tmp_path / "photos", tmp_path / "labels", "x")
-    split = resolve_split(
-        tmp_path, {"images": str(tmp_path / "photos"), "masks": str(tmp_path / "labels"), "name": "mine"}
-    )
-    assert split.name == "mine" and [r.name for r in split_records(split)] == ["x"]
+    split = resolve_split(tmp_path, {**example, "images": str(tmp_path / "photos"), "masks": str(tmp_path / "labels")})
+    assert set(example) == {"images", "masks", "name"}
+    assert split.name == example["name"] and [r.name for r in split_records(split)] == ["x"]
     with pytest.raises(ValueError, match="needs 'images'"):
         resolve_split(tmp_path, {"masks": "x"})
 

@@ -22,7 +22,7 @@ from mgd_sam2.errors import ConfigError, UserError
 from mgd_sam2.utils.ports import wait_until_answers
 
 DEFAULT_HOST = "127.0.0.1"  # this machine only; another address only when asked for with --host
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)  # besides SIGINT (Ctrl-C), which Python and Gradio handle
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, `kill`/`systemctl stop`, the terminal closed
 WORKDIR_NAME = "mgd-sam2-app"
 LAUNCH_ANSWER_S = 120  # the started page's first answer may take this long (a loaded machine)
 LOCAL_HOSTS = ("127.0.0.1", "localhost")  # the app's own address, never reached through a proxy
@@ -162,7 +162,7 @@ def limits_note(max_pixels: int, max_upload_mb: int, detail: str = "off") -> str
 
 @contextlib.contextmanager
 def stop_signals_interrupt() -> Iterator[list[str]]:
-    """While inside, SIGTERM and SIGHUP stop the app as Ctrl-C does (a KeyboardInterrupt in the main thread, which
+    """While inside, Ctrl-C, SIGTERM and SIGHUP stop the app alike (a KeyboardInterrupt in the main thread, which
     Gradio answers by closing the server), so that the ``with`` blocks around it remove its files. Yields the list
     that receives the name of the signal that stopped it."""
     received: list[str] = []

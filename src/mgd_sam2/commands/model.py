@@ -54,7 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="OUT.xml",
         help="also an OpenVINO int8 model (OUT.xml and OUT.bin; NNCF's calibrated quantization of the trunk's and "
-        "adapters' linear layers and convolutions; the fastest we measured on a CPU, for predict --ckpt OUT.xml; "
+        "adapters' linear layers and convolutions; the fastest path we measured on CPUs with VNNI or native bf16 "
+        "(without them --fastest picks ONNX Runtime), for predict --ckpt OUT.xml; "
         "needs --onnx and --calibration)",
     )
     export.add_argument(
