@@ -2,7 +2,7 @@
 
 Each ``mgd-sam2`` line of a fenced shell block is parsed by the parser ``mgd-sam2`` itself uses
 (``mgd_sam2.cli.subcommand_parser``); LightningCLI's subcommands (``fit``, ``validate``, ``test``, ``predict -c``)
-are checked for the subcommand and their config file. Each ``make`` line names a Makefile target, and every
+by its parser, with their config file. Each ``make`` line names a Makefile target, and every
 inline ``mgd-sam2 NAME`` names a subcommand. The CLI reference page is generated from the same parsers
 (``tools/docs_hooks.py``); ``make docs`` builds the site with ``--strict``.
 """
@@ -17,6 +17,7 @@ import json
 import re
 import shlex
 import statistics
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -54,16 +55,46 @@ def check_command(line: str) -> None:
     args = words[start + 1 :]
     assert args and args[0] in COMMANDS, f"unknown subcommand in: {line}"
     name, rest = args[0], args[1:]
-    if name in LIGHTNING_COMMANDS or (name == "predict" and uses_config(rest)):
+    lightning = name in LIGHTNING_COMMANDS or (name == "predict" and uses_config(rest))
+    if lightning:
         config = rest[rest.index("-c") + 1] if "-c" in rest else None
         assert config is None or (ROOT / config).is_file(), f"no config file {config}: {line}"
-        return
     errors = io.StringIO()
     try:
         with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
-            subcommand_parser(name).parse_args(rest)
+            parse_lightning_cli(args) if lightning else subcommand_parser(name).parse_args(rest)
     except SystemExit:
         raise AssertionError(f"does not parse: {line}\n{errors.getvalue()}") from None
+
+
+def parse_lightning_cli(args: list[str]) -> None:
+    """Parse a LightningCLI command line (subcommand first) as ``mgd-sam2`` does, and no more: no checkpoint is
+    read, no class built, nothing run (SystemExit where it does not parse)."""
+    from lightning.pytorch.cli import LightningCLI
+
+    from mgd_sam2.data.datamodule import SegmentationDataModule
+    from mgd_sam2.training.cli import MGDSAM2CLI, ArgumentParser
+    from mgd_sam2.training.module import MGDSAM2Module
+
+    class ParseOnly(MGDSAM2CLI):
+        def parse_arguments(self, parser, args) -> None:
+            LightningCLI.parse_arguments(self, parser, args)  # not ours: it checks --ckpt_path files
+
+        def _parse_ckpt_path(self) -> None:  # Lightning's: it reads the checkpoint's hyperparameters
+            pass
+
+        def before_instantiate_classes(self) -> None:
+            pass
+
+        def instantiate_classes(self) -> None:
+            pass
+
+        def _run_subcommand(self, subcommand: str) -> None:
+            pass
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")  # as build_cli does
+        ParseOnly(MGDSAM2Module, SegmentationDataModule, args=args, parser_class=ArgumentParser)
 
 
 def test_pages_show_commands() -> None:
@@ -85,11 +116,43 @@ def test_command_parses(page: str, line: str) -> None:
         "mgd-sam2 benchmark speed --precision fp32",  # spelt 32-true
         "mgd-sam2 no-such-subcommand",
         "mgd-sam2 fit -c no_such_config.yaml",
+        "mgd-sam2 fit -c lightning_config.yaml --trainer.devicez 4",  # LightningCLI's flags are parsed too
+        "mgd-sam2 test -c lightning_config.yaml --model.tta yes-please",
     ],
 )
 def test_wrong_command_fails(line: str) -> None:
     with pytest.raises(AssertionError):
         check_command(line)
+
+
+def test_the_slurm_script_is_valid_bash_whose_command_parses_and_finds_the_configs_runs(tmp_path: Path) -> None:
+    """examples/slurm.sbatch: bash accepts it, its fit command parses (SLURM's variables set as srun sets them),
+    and the files it looks for to resume are the ones the config's runs and Lightning's SLURM plugin write."""
+    import subprocess
+
+    import yaml
+    from jsonargparse import Namespace
+
+    from mgd_sam2.training.cli import hpc_checkpoint, logger_folder
+
+    script = (ROOT / "examples/slurm.sbatch").read_text()
+    subprocess.run(["bash", "-n", str(ROOT / "examples/slurm.sbatch")], check=True)
+    (command,) = [line for line in script.replace("\\\n", " ").splitlines() if line.startswith("srun ")]
+    values = {"SLURM_NNODES": "2", "SLURM_NTASKS_PER_NODE": "4", "SLURM_CPUS_PER_TASK": "8"}
+    for name, value in values.items():
+        command = command.replace(f'"${{{name}}}"', value)
+    check_command(command.replace('"${RESUME[@]}"', "--ckpt_path last"))
+    check_command(command.replace('"${RESUME[@]}"', ""))
+    config = yaml.safe_load((ROOT / "lightning_config.yaml").read_text())
+    logger = Namespace(init_args=Namespace(**config["trainer"]["logger"]["init_args"]))
+    trainer = Namespace(default_root_dir=config["trainer"]["default_root_dir"], logger=logger)
+    runs = str(logger_folder(Namespace(trainer=trainer)))
+    assert f'compgen -G "{runs}/version_*/checkpoints/last.ckpt"' in script
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs/hpc_ckpt_3.ckpt").write_bytes(b"")
+    trainer.default_root_dir = str(tmp_path / trainer.default_root_dir)
+    assert hpc_checkpoint(Namespace(trainer=trainer)) == tmp_path / "runs/hpc_ckpt_3.ckpt"
+    assert f'compgen -G "{config["trainer"]["default_root_dir"]}/hpc_ckpt_*.ckpt"' in script
 
 
 def test_make_targets_exist() -> None:
