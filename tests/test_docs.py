@@ -1039,6 +1039,23 @@ def test_the_second_zen4_run_reads_as_its_json() -> None:
     assert f"SYN-TE Sα {te[0]:.3f} against {te[1]:.3f} on the model-167 AMX machine" in page
 
 
+def test_prediction_pages_copies_of_the_detail_and_batch_figures_read_as_their_jsons() -> None:
+    """docs/prediction.md's summary of the detail modes and predict --batch-size's help are detail_4k.json's and
+    predict_nvidia_h200.json's figures."""
+    page = " ".join((ROOT / "docs/prediction.md").read_text().split())
+    rows = {row["configuration"]: row for row in read_measurement("detail_4k")["accuracy"]}
+    guided, tiles = rows["guided"], [row for name, row in rows.items() if name.startswith("tiles")]
+    assert round(guided["HCE_ratio"], 1) == 0.5 and round(guided["time_ratio"]) == 2
+    assert "(HCEγ about half the plain path's, in about 2× its time with the demo's model;" in page
+    assert all(0.8 < row["HCE_ratio"] < 1 for row in tiles) and "the tiles lower HCEγ by under a fifth" in page
+    runs = {row["batch"]: row for row in read_measurement("predict_nvidia_h200")["predict"] if row["workers"] == 2}
+    gain = runs[8]["network_img_s"] / runs[1]["network_img_s"]
+    help_text = " ".join(subcommand_parser("predict").format_help().split())
+    assert f"the network alone ran {gain:.1f} times as many images per second at 8 as at 1" in help_text
+    assert "predict end to end has not shown that gain yet" in help_text
+    assert runs[8]["end_to_end_img_s"] < runs[1]["end_to_end_img_s"]
+
+
 def test_the_detail_goals_read_as_the_measurement_says() -> None:
     """docs/benchmarks.md says which goals of the detail mode its measurement meets: guided all four, by the whole
     interval, and it beats the empty mask on every measure; for tiles mBA +0.03 from x2 on, the size of the gain

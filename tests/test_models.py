@@ -77,6 +77,17 @@ def test_base_plus_parameter_counts_match_the_released_forward() -> None:
     assert counts["groups"]["pretrained"] == 431_104 + 3_670_016  # FPN neck + SAM2 decoder parts but mask tokens
 
 
+def test_base_plus_exported_weights_are_the_size_the_docs_give(tmp_path: Path) -> None:
+    """prediction.md and checkpoints/README.md: `model export --out` writes about 25 MB for base_plus."""
+    from mgd_sam2.inference.loading import export_trained_weights
+
+    export_trained_weights(network("base_plus"), tmp_path / "trained.safetensors")
+    megabytes = round((tmp_path / "trained.safetensors").stat().st_size / 1e6)
+    root = Path(__file__).resolve().parents[1]
+    for page in ("docs/prediction.md", "checkpoints/README.md"):
+        assert f"about {megabytes} MB for base_plus" in " ".join((root / page).read_text().split()), page
+
+
 def test_lr_groups_hold_the_right_modules() -> None:
     model = network()
     groups = model.parameter_groups()
