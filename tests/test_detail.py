@@ -321,7 +321,8 @@ def test_tiles_and_the_plain_pass_share_the_band_by_tile_share() -> None:
 
 def test_every_mode_through_lightning_predict(trained_checkpoint: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     """`mgd-sam2 predict -c CONFIG --model.detail MODE` writes the masks `mgd-sam2 predict --detail MODE` does: the
-    model runs the detail mode, and the CLI has the DataModule keep the pixels it reads."""
+    model runs the detail mode, and the CLI has the DataModule keep the pixels it reads; `--model.tta true` those of
+    `--tta`."""
     from mgd_sam2.data.synth import generate_sample
 
     monkeypatch.chdir(tmp_path)
@@ -340,6 +341,11 @@ def test_every_mode_through_lightning_predict(trained_checkpoint: Path, tmp_path
         )
         np.testing.assert_array_equal(masks[mode], expected)
     assert not np.array_equal(masks["tiles"], masks["off"]) and not np.array_equal(masks["guided"], masks["off"])
+    tta = tmp_path / "tta"  # model.tta: predict --tta's six passes, the same masks
+    assert main(["predict", *argv[:-4], "--trainer.callbacks.output", str(tta), "--model.tta", "true"]) == 0
+    expected = Segmenter.load(trained_checkpoint, device="cpu").predict(tmp_path / "photo.png", tta=True)
+    np.testing.assert_array_equal(np.asarray(Image.open(tta / "photo.png")), expected)
+    assert not np.array_equal(expected, masks["off"])
     with pytest.raises(SystemExit):  # jsonargparse refuses a mode that is not one
         main(["predict", *argv[:-4], "--model.detail", "more"])
     # without a writer Lightning's predict would keep no map: refused before anything runs or any folder is made
