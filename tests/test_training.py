@@ -97,6 +97,24 @@ def test_a_few_fit_steps_train_and_log(synthetic_root: Path, tmp_path: Path) -> 
     assert (Path(fit.log_dir) / "checkpoints").is_dir()
 
 
+def test_the_demo_config_trains_the_same_weights_twice(synthetic_root: Path, tmp_path: Path, monkeypatch) -> None:
+    """index.md: "on one machine a rerun gives the same numbers". The demo's config (no ``deterministic`` flag)
+    trains bit-identical weights in two runs of the same command."""
+    from mgd_sam2.training.cli import build_cli
+
+    monkeypatch.chdir(tmp_path)
+    weights = []
+    for run in ("first", "second"):
+        cli = build_cli(["fit", "-c", str(ROOT / "src/mgd_sam2/configs/demo.yaml"), "--data.root", str(synthetic_root),
+                         "--trainer.max_epochs", "2", "--trainer.limit_train_batches", "2", "--data.batch_size", "2",
+                         "--trainer.default_root_dir", run])  # fmt: skip
+        assert cli.trainer.global_step == 4
+        weights.append(cli.model.state_dict())
+    assert all(torch.equal(weights[0][key], weights[1][key]) for key in weights[0])
+    start = build_cli(["-c", str(ROOT / "src/mgd_sam2/configs/demo.yaml")], run=False).model.state_dict()
+    assert not all(torch.equal(start[key], weights[0][key]) for key in start)  # it trained
+
+
 def test_optimizer_groups_and_poly_schedule(synthetic_root: Path, tmp_path: Path) -> None:
     module = micro_module(lr=1e-3)
     fit = trainer(tmp_path, max_epochs=4, limit_train_batches=1, limit_val_batches=0)
