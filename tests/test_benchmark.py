@@ -39,6 +39,14 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(synthetic_root: Path, tmp
     assert "maxFβ↑ | Fβw↑ | M↓ | Sα↑ | Eφm↑ | HCEγ↓" in markdown and "## Notes" in markdown
     saved = json.loads((out / "accuracy.json").read_text())
     assert set(saved["scores"]) == {"SYN-VD", "SYN-TE"} and len(saved["curves"]["SYN-TE"]["precision_curve"]) == 256
+    assert saved["settings"] == {
+        "weights": [],
+        "tta": False,
+        "backend": "torch",
+        "precision": "32-true",
+        "batch_size": 1,
+    }
+    assert "Settings: tta False, backend torch, precision 32-true, batch_size 1;" in markdown
     for plot in ("pr_curves.png", "fmeasure_curves.png"):
         assert (out / plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(list((out / "predictions" / "SYN-TE").glob("*.png"))) == len(
@@ -54,6 +62,33 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(synthetic_root: Path, tmp
         with pytest.raises(DatasetLayoutError, match=f"--data-root {root}: {what}; give the folder that holds DAVIS-S"):
             run_accuracy(segmenter, root, tmp_path / "out2", workers=0)
     assert not (tmp_path / "nope").exists() and not (tmp_path / "out2").exists()
+
+
+def test_accuracy_refuses_a_split_with_errors_and_a_root_of_another_layout(
+    synthetic_root: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """An image without its mask, or a mask of another size, is refused before any image is predicted (not dropped
+    from the table, nor found after a whole split's predictions); a root one level too deep (the DIS5K folder
+    itself) or a renamed dataset folder is an error, and no synthetic set is written into it."""
+    from mgd_sam2.data.check import DatasetError
+
+    monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
+    segmenter = Segmenter.from_network(MGDSAM2(NetworkConfig(preset="micro")), device="cpu", name="untrained micro")
+    root = tmp_path / "root"
+    shutil.copytree(synthetic_root / "synthetic/SYN-TE", root / "DIS5K/DIS-TE1")
+    missing = sorted((root / "DIS5K/DIS-TE1/gt").iterdir())[0]
+    missing.unlink()
+    with pytest.raises(DatasetError, match=f"the benchmark would fail on these files:\nerror: .*{missing.stem}"):
+        run_accuracy(segmenter, root, tmp_path / "out", workers=0)
+    assert not (tmp_path / "out").exists()
+    for wrong in (root / "DIS5K", tmp_path / "renamed"):
+        if not wrong.exists():
+            shutil.copytree(root / "DIS5K", wrong / "DIS5K-v1.0")
+        with pytest.raises(
+            DatasetLayoutError, match="image/mask folders in another layout: (DIS-TE1|DIS5K-v1.0/DIS-TE1)"
+        ):
+            run_accuracy(segmenter, wrong, tmp_path / "out", workers=0)
+        assert not (wrong / "synthetic").exists()
 
 
 def test_dis_tables_get_the_overall_row(tmp_path: Path) -> None:

@@ -482,6 +482,11 @@ def test_training_refuses_a_broken_dataset(broken_split: Path, tmp_path: Path, m
             assert f"/{name}: " in message and text in message, name
         else:
             assert f"/{name}: " not in message, name  # warnings do not block training
+    assert message.startswith("the dataset has errors; training would fail on these files")
+    module = SegmentationDataModule(root=str(broken_split), test=["DIS5K/DIS-TR"], num_workers=0)
+    module.trainer = SimpleNamespace(state=SimpleNamespace(fn=SimpleNamespace(value="test")))
+    with pytest.raises(DatasetError, match="^the dataset has errors; testing would fail on these files"):
+        module.prepare_data()  # test says what would fail: testing
 
 
 def test_a_clean_split_is_checked_once(tmp_path: Path, monkeypatch) -> None:

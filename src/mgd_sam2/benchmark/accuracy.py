@@ -2,8 +2,11 @@
 
 Each split is predicted to 8-bit PNGs at GT resolution (``Segmenter.predict_files``, predict's path) and those
 files are scored with the folder evaluator: the same path as comparing with other methods' saved predictions.
-Splits that are missing get a note; with none present, the synthetic dataset stands in so the command always
-shows its output.
+Every split is checked as training and testing check theirs (``check-data``'s errors: an image without its mask,
+sizes that differ, ...) before any is predicted. Splits that are missing get a note; with none present, the synthetic
+dataset stands in so the command always shows its output, unless the root holds image/mask folders in another
+layout (a root one level too deep or a renamed dataset folder): that is an error, not a stand-in.
+The settings the scores depend on (TTA, backend, precision, weights, batch size) are written with them.
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mgd_sam2.data.check import find_splits, require_clean
 from mgd_sam2.data.datasets import split_records
 from mgd_sam2.data.layouts import DatasetLayoutError, Split, resolve_split
 from mgd_sam2.metrics.evaluate import evaluate_folders, versions
 from mgd_sam2.metrics.tables import DIS_TEST_SPLITS, OVERALL, csv_table, markdown_table, with_dis_overall
+from mgd_sam2.utils.cache import cache_dir
 from mgd_sam2.utils.files import atomic_path, write_json, write_text
 
 if TYPE_CHECKING:
@@ -111,18 +116,30 @@ def run_accuracy(
             f"that holds {', '.join(datasets)} (data/README.md)"
         )
     present, notes = present_benchmarks(data_root)
-    if not present:
-        stand_in_note = (
-            f"no benchmark split under {data_root}: the synthetic dataset ({data_root / 'synthetic'}) stands in"
+    stand_in_root = data_root / "synthetic"
+    others = [] if present else [split for split in find_splits(data_root)
+                                 if not split.image_dir.is_relative_to(stand_in_root)]  # fmt: skip
+    if others:
+        where = ", ".join(str(split.image_dir.parent.relative_to(data_root)) for split in others[:3])
+        raise DatasetLayoutError(
+            f"--data-root {data_root}: no benchmark split where data/README.md puts them (e.g. "
+            f"{BENCHMARKS['dis'][1][1]}/im and /gt under the root), but image/mask folders in another layout: {where}"
+            f"{' and more' if len(others) > 3 else ''}. Give the folder that holds the datasets' folders (DIS5K, "
+            "HRSOD, ...), or score saved predictions of other folders with mgd-sam2 evaluate"
         )
+    if not present:
+        stand_in_note = f"no benchmark split under {data_root}: the synthetic dataset ({stand_in_root}) stands in"
         print(f"note: {stand_in_note}")  # now, before it is generated, and again with the tables
         notes.append(stand_in_note)
         stand_in = tuple(spec.split("/")[1] for specs in SYNTHETIC.values() for spec in specs[1])
-        ensure_dataset(data_root / "synthetic", splits=stand_in)  # only the splits the tables use
+        ensure_dataset(stand_in_root, splits=stand_in)  # only the splits the tables use
         present = {
             layout: (title, [resolve_split(data_root, spec) for spec in specs])
             for layout, (title, specs) in SYNTHETIC.items()
         }
+    require_clean([split for _, splits in present.values() for split in splits], cache_dir("checks"), workers,
+                  use="the benchmark")  # fmt: skip
+    settings = {**segmenter.settings.recorded(tta), "batch_size": batch_size}
     scores: dict[str, dict[str, float]] = {}
     curves: dict[str, dict[str, list[float]]] = {}
     tables: dict[str, dict[str, dict[str, float]]] = {}
@@ -140,7 +157,9 @@ def run_accuracy(
                          f"{', '.join(present_tests)} {'is' if len(present_tests) == 1 else 'are'} here")  # fmt: skip
         titles[layout] = title
     model_description = segmenter.description
-    markdown = [f"# Accuracy of {model_description}\n", f"HCE binarisation: {hce_binarize}; versions: {versions()}\n"]
+    shown = ", ".join(f"{key} {value}" for key, value in settings.items() if key != "weights")
+    markdown = [f"# Accuracy of {model_description}\n", f"Settings: {shown}; HCE binarisation: {hce_binarize}; "
+                f"versions: {versions()}\n"]  # fmt: skip
     for layout, rows in tables.items():
         markdown += [f"## {titles[layout]}\n", markdown_table(rows, layout)]
         write_text(out / f"accuracy_{layout}.csv", csv_table(rows, layout))
@@ -150,6 +169,7 @@ def run_accuracy(
     plots = plot_curves(curves, out)
     report = {
         "model": model_description,
+        "settings": settings,
         "hce_binarize": hce_binarize,
         "versions": versions(),
         "notes": notes,

@@ -60,7 +60,10 @@ def add_accuracy_arguments(actions: argparse._SubParsersAction) -> None:
         "--out", type=Path, default=Path("runs/benchmark"), help="folder for tables, plots and predictions"
     )
     accuracy.add_argument(
-        "--tta", action="store_true", help="horizontal flip x scales 0.75/1/1.25 (report both with and without)"
+        "--tta",
+        action="store_true",
+        help="horizontal flip x scales 0.75/1/1.25, six passes per image (recorded with the scores; published "
+        "numbers come both ways: compare under the same setting)",
     )
     accuracy.add_argument(
         "--hce-binarize", choices=HCE_BINARIZATIONS, default="dis", help="HCE prediction binarisation"

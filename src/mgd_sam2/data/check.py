@@ -265,8 +265,9 @@ def split_fingerprint(split: Split) -> str:
     return digest.hexdigest()
 
 
-def require_clean(splits: list[Split], cache_dir: Path, workers: int = 2) -> None:
-    """Raise DatasetError (the check-data listing) if any split has errors. A split that passed before
+def require_clean(splits: list[Split], cache_dir: Path, workers: int = 2, use: str = "training") -> None:
+    """Raise DatasetError (the check-data listing, saying that ``use`` would fail on those files: ``"training"``,
+    ``"testing"``, ``"the benchmark"``) if any split has errors. A split that passed before
     and has not changed since (same fingerprint) is not decoded again; a split used by several stages is
     checked once. Label maps (read as 0/255) and mostly grey masks are noted."""
     reports, seen = [], set()
@@ -295,7 +296,7 @@ def require_clean(splits: list[Split], cache_dir: Path, workers: int = 2) -> Non
                   "(check-data lists them)")  # fmt: skip
     if reports:
         raise DatasetError(
-            "the dataset has errors; training would fail on these files:\n"
+            f"the dataset has errors; {use} would fail on these files:\n"
             + format_problems(reports, warnings=False)
             + "\nFix or remove them (`mgd-sam2 check-data FOLDER` lists warnings too) and run again."
         )

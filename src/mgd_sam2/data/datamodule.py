@@ -117,7 +117,8 @@ class SegmentationDataModule(LightningDataModule):
         if self.hparams.check:
             stages = set(self.stages_of(fn)) | ({"train"} if fn == "validate" and self.hparams.val_holdout else set())
             splits = [split for stage in sorted(stages) for split in self.splits(stage)]
-            require_clean(splits, cache_dir("checks"), workers=self.hparams.num_workers)
+            use = {"fit": "training", "validate": "validation", "test": "testing"}.get(fn, fn)
+            require_clean(splits, cache_dir("checks"), workers=self.hparams.num_workers, use=use)
 
     def setup(self, stage: str) -> None:
         size = self.input_size
