@@ -560,7 +560,7 @@ def test_the_scores_table_has_the_dis_overall_row_and_only_computed_columns(caps
 
 
 def test_flags_given_with_a_checkpoint_win_over_its_hyperparameters(
-    trained_checkpoint: Path, synthetic_root: Path, tmp_path: Path, monkeypatch
+    trained_checkpoint: Path, synthetic_root: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
     """LightningCLI lays the checkpoint's hyperparameters over the command line; explicit --model flags win."""
     monkeypatch.chdir(tmp_path)
@@ -582,6 +582,14 @@ def test_flags_given_with_a_checkpoint_win_over_its_hyperparameters(
     cli = build_cli(["test", *args, "--model.tta", "true", "--model.test_metrics", "[S]"])
     assert cli.model.hparams.tta is True and cli.model.hparams.test_metrics == ["S"]
     assert set(cli.trainer.callback_metrics) == {"test/SYN-TE/Smeasure"}
+    # a network flag that builds another network than the checkpoint's: one line naming both, not a traceback
+    for flag, value, change in (
+        ("use_mcem", "false", "use_mcem True -> False"),
+        ("preset", "tiny", "preset 'micro' -> 'tiny'"),
+    ):
+        assert main(["test", *args, f"--model.network.{flag}", value]) == 1
+        error = capsys.readouterr().err.strip().splitlines()[-1]
+        assert error.startswith(f"error: the checkpoint's network is not the one this command builds ({change}; e.g.")
 
 
 def runs_config(tmp_path: Path, callbacks: list | None = None):

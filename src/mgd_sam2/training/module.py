@@ -20,7 +20,7 @@ from mgd_sam2.inference.predict import predict_batch
 from mgd_sam2.metrics.functional import HceBinarization
 from mgd_sam2.metrics.pairs import image_pairs
 from mgd_sam2.metrics.sod import METRIC_CLASSES, MetricName, build_metrics, scalar_results
-from mgd_sam2.models.checkpoints import load_pretrained, refuse_mismatched_start
+from mgd_sam2.models.checkpoints import CheckpointError, load_pretrained, refuse_mismatched_start
 from mgd_sam2.models.groups import NEW_WEIGHT_DECAY, PRETRAINED_LR_SCALE, PRETRAINED_WEIGHT_DECAY
 from mgd_sam2.models.multi_view import Views
 from mgd_sam2.models.network import MGDSAM2, MGDSAM2Output, NetworkConfig
@@ -38,6 +38,28 @@ def scores_by_split(logged: dict[str, Any], stage: str, splits: list[str]) -> di
         if len(parts) == 3 and parts[0] == stage and parts[1] in scores and parts[2] != "loss":
             scores[parts[1]][parts[2]] = float(value)
     return scores
+
+
+def refuse_other_network(module: LightningModule, checkpoint: dict[str, Any]) -> None:
+    """A CheckpointError naming both networks when ``checkpoint``'s weights do not fit ``module``'s (a
+    ``--model.network.*`` flag given with ``--ckpt_path`` builds another network than the one trained)."""
+    ours = module.state_dict()
+    theirs = checkpoint.get("state_dict", {})
+    differ = [key for key, value in theirs.items() if key in ours and tuple(value.shape) != tuple(ours[key].shape)]
+    missing = [key for key in ours if key not in theirs and not key.startswith("metrics.")]
+    unexpected = [key for key in theirs if key not in ours and not key.startswith("metrics.")]
+    if not (differ or missing or unexpected):
+        return
+    trained = checkpoint.get("hyper_parameters", {}).get("network", {})
+    built = module.hparams.network
+    changed = {key: (trained.get(key), value) for key, value in built.items() if trained.get(key) != value}
+    names = ", ".join(f"{key} {was!r} -> {now!r}" for key, (was, now) in changed.items()) or "the same settings"
+    example = next(f"{keys[0]} {what}" for keys, what in ((differ, "has another shape"), (missing, "is not in the "
+                   "checkpoint"), (unexpected, "is not in this network")) if keys)  # fmt: skip
+    raise CheckpointError(
+        f"the checkpoint's network is not the one this command builds ({names}; e.g. {example}): drop the "
+        "--model.network flags to use the checkpoint's own network, or give a checkpoint of the network you ask for"
+    )
 
 
 class MGDSAM2Module(LightningModule):
@@ -93,6 +115,7 @@ class MGDSAM2Module(LightningModule):
         self.pretrained_loaded = False
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        refuse_other_network(self, checkpoint)  # before Lightning loads it: one line, not a page of size mismatches
         # trained weights come from the checkpoint; never overwrite them with `pretrained`
         self.pretrained_loaded = True
 
