@@ -91,6 +91,25 @@ def test_accuracy_refuses_a_split_with_errors_and_a_root_of_another_layout(
         assert not (wrong / "synthetic").exists()
 
 
+def test_the_dry_run_model_is_the_same_in_every_run(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Without --ckpt and a demo run, benchmark accuracy and detail score an untrained micro model: the same one in
+    every run (its random weights are seeded), so two dry runs print the same table."""
+    import torch
+
+    from mgd_sam2.cli import subcommand_parser
+    from mgd_sam2.commands.benchmark import scored_segmenter
+
+    monkeypatch.chdir(tmp_path)  # no runs/demo here
+    args = subcommand_parser("benchmark").parse_args(["accuracy", "--device", "cpu"])
+    image = np.random.default_rng(0).integers(0, 256, (90, 120, 3), dtype=np.uint8)
+    masks = []
+    for _ in range(2):
+        torch.seed()  # whatever the global generator holds before each run
+        masks.append(scored_segmenter(args).predict(image))
+    assert "scoring an UNTRAINED micro model" in capsys.readouterr().out
+    np.testing.assert_array_equal(*masks)
+
+
 def test_dis_tables_get_the_overall_row(tmp_path: Path) -> None:
     from mgd_sam2.metrics.tables import OVERALL, with_dis_overall
 

@@ -799,10 +799,10 @@ def app_results(args: argparse.Namespace) -> dict:
 
 def scored_segmenter(args: argparse.Namespace):
     """The model `benchmark accuracy` and `benchmark detail` score: --ckpt, else the demo's best checkpoint, else an
-    untrained micro model (a dry run)."""
+    untrained micro model of seeded random weights (a dry run, the same in every run)."""
+    from mgd_sam2.benchmark.speed import RandomNetwork
     from mgd_sam2.commands.demo import demo_checkpoint
     from mgd_sam2.inference.segmenter import Segmenter
-    from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 
     ckpt = args.ckpt
     if ckpt is None and (ckpt := demo_checkpoint()) is not None:
@@ -813,7 +813,7 @@ def scored_segmenter(args: argparse.Namespace):
         )
     if ckpt is None:
         segmenter = Segmenter.from_network(
-            MGDSAM2(NetworkConfig(preset="micro")),
+            RandomNetwork("micro").load(),
             device=args.device,
             precision=args.precision,
             name="an UNTRAINED micro model (no --ckpt and no demo run: a dry run)",
