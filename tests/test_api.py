@@ -4,6 +4,7 @@ files; model folders; the metrics called the torchmetrics way."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -57,9 +58,18 @@ def test_every_input_kind_gives_predicts_file_byte_for_byte(overfit_run, inputs:
     for path, mask in zip(sorted(inputs.iterdir()), listed, strict=True):
         np.testing.assert_array_equal(mask, saved(out, path.stem))
     # a batch of two: each image is resized and cut into views on its own, so only the batched fp32 kernels differ
-    for batched, single in zip(segmenter.predict(sorted(inputs.iterdir())[:2], batch_size=2), listed[:2], strict=True):
+    pair = sorted(inputs.iterdir())[:2]
+    for batched, single in zip(segmenter.predict(pair, batch_size=2), listed[:2], strict=True):
         assert batched.shape == single.shape
         assert np.abs(batched.astype(int) - single).max() <= MAP_LEVELS_FP32
+    # and at the same batch size, predict's files byte for byte (its batches are its sorted inputs, as here)
+    (tmp_path / "pair").mkdir()
+    for path in pair:
+        shutil.copy(path, tmp_path / "pair" / path.name)
+    args = ["--input", str(tmp_path / "pair"), "--output", str(tmp_path / "batched"), "--batch-size", "2"]
+    assert main(["predict", "--ckpt", str(overfit_run.checkpoint), *args]) == 0
+    for path, batched in zip(pair, segmenter.predict(pair, batch_size=2), strict=True):
+        np.testing.assert_array_equal(batched, saved(tmp_path / "batched", path.stem))
 
 
 def test_the_exported_backends_give_predicts_files(overfit_run, inputs: Path, tmp_path: Path) -> None:

@@ -50,7 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=1,
         help="images per forward pass; on an H200 the network alone ran 2.6 times as many images per second at 8 as "
-        "at 1, and predict end to end has not shown that gain yet (docs/benchmarks.md, On a GPU)",
+        "at 1, and predict end to end has not shown that gain yet (docs/benchmarks.md, On a GPU); a batch runs other "
+        "floating-point kernels than one image, so masks of another batch size can differ by one grey level at a few "
+        "pixels",
     )
     parser.add_argument(
         "--workers",
