@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -105,19 +106,33 @@ def test_outputs_made_with_other_options_are_redone(trained_checkpoint, tmp_path
     assert predict(capsys, trained_checkpoint, tmp_path / "in", out)[0] == 0
     assert len(np.unique(read_mask(out / "a.png"))) > 2  # 8-bit probabilities
     code, stdout, _ = predict(capsys, trained_checkpoint, tmp_path / "in", out, "--binary")
-    assert code == 0 and "2 images have outputs made with other weights or options" in stdout
+    assert code == 0 and "2 images have outputs made with other weights or options, or of another image file" in stdout
     assert set(np.unique(read_mask(out / "a.png"))) <= {0, 255}
     code, stdout, _ = predict(capsys, trained_checkpoint, tmp_path / "in", out, "--binary")
     assert code == 0 and "2 of 2 images already have outputs" in stdout
     code, stdout, _ = predict(capsys, trained_checkpoint, tmp_path / "in", out, "--binary", "--tta")
-    assert code == 0 and "2 images have outputs made with other weights or options" in stdout
+    assert code == 0 and "2 images have outputs made with other weights or options, or of another image file" in stdout
     other = tmp_path / "other.ckpt"  # other weights: another file
     shutil.copy(trained_checkpoint, other)
     code, stdout, _ = predict(capsys, other, tmp_path / "in", out, "--binary", "--tta")
-    assert code == 0 and "2 images have outputs made with other weights or options" in stdout
+    assert code == 0 and "2 images have outputs made with other weights or options, or of another image file" in stdout
     recorded = provenance(out / "a.png")
     assert recorded["tta"] and recorded["weights"][0][0] == str(other.resolve())
     assert recorded["precision"] == "32-true" and recorded["backend"] == "torch"  # a precision of its own: redone
+    # other images of the same names (another input folder, or the same file changed): redone, never kept
+    mirrored = tmp_path / "mirrored"
+    mirrored.mkdir()
+    for name in ("a.png", "b.jpg"):
+        Image.open(tmp_path / "in" / name).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(mirrored / name)
+    code, stdout, _ = predict(capsys, other, mirrored, out, "--binary", "--tta")
+    assert code == 0 and "2 images have outputs made with other weights or options, or of another image" in stdout
+    assert provenance(out / "a.png")["image"][0] == str((mirrored / "a.png").resolve())
+    code, stdout, _ = predict(capsys, other, mirrored, out, "--binary", "--tta")
+    assert code == 0 and "2 of 2 images already have outputs" in stdout
+    Image.open(mirrored / "a.png").rotate(180).save(mirrored / "a.png")  # edited in place
+    os.utime(mirrored / "a.png", ns=(time.time_ns(), time.time_ns() + 10**9))  # a newer time, on any file system
+    code, stdout, _ = predict(capsys, other, mirrored, out, "--binary", "--tta")
+    assert code == 0 and "1 images have outputs made with other weights or options, or of another image" in stdout
 
 
 # ---------------------------------------------------------------- output paths fail before any work

@@ -42,7 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--overwrite",
         action="store_true",
-        help="redo images whose outputs exist (outputs made with other weights or options are redone anyway); "
+        help="redo images whose outputs exist (outputs made with other weights or options, or of a changed image file, "
+        "are redone anyway); "
         "files that predict did not write are never overwritten",
     )
     parser.add_argument(
@@ -106,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
             "(--overwrite to redo)"
         )
     if plan.redone:
-        print(f"{plan.redone} images have outputs made with other weights or options; redoing them")
+        print(f"{plan.redone} images have outputs made with other weights or options, or of another image file; "
+              "redoing them")  # fmt: skip
     folders = {(args.output / record.name).parent for record in records}
     if sum(remove_stale_temporaries(folder) for folder in folders):
         print(f"removed unfinished temporary files of an interrupted run from {args.output}")

@@ -1,8 +1,8 @@
 """Writing predictions: 8-bit PNG masks at each image's original size, optional binary masks and RGBA cut-outs.
 
 Every PNG we write records how it was made in a text chunk (the weights and the options that change its
-bytes; ``data.io.provenance`` reads it), so a later run can tell its own outputs from a user's files and
-redo outputs made with other settings.
+bytes, and the image file it was made of; ``data.io.provenance`` reads it), so a later run can tell its own outputs
+from a user's files and redo outputs made with other settings or of another image of the same name.
 """
 
 from __future__ import annotations
@@ -57,11 +57,21 @@ def output_paths(output: Path, name: str, cutout: bool) -> list[Path]:
     return paths
 
 
+def image_identity(source: str | Path) -> list | None:
+    """[path, size, modification time] of the image file ``source`` (None for an image that is no file: an upload,
+    an array), recorded in its outputs so that outputs of a changed or another image of the same name are redone."""
+    path = Path(source)
+    if not path.is_file():
+        return None
+    status = path.stat()
+    return [str(path.resolve()), status.st_size, status.st_mtime_ns]
+
+
 @dataclass
 class OutputPlan:
     todo: list[Record]  # images to predict
-    skipped: int  # images whose outputs exist, made with the same weights and options
-    redone: int  # images in todo whose existing outputs were made with other weights or options
+    skipped: int  # images whose outputs exist, made of the same image file with the same weights and options
+    redone: int  # images in todo whose existing outputs were made with other weights or options, or of another image
 
 
 def plan_outputs(records: list[Record], writer: MaskWriter, overwrite: bool = False) -> OutputPlan:
@@ -73,10 +83,11 @@ def plan_outputs(records: list[Record], writer: MaskWriter, overwrite: bool = Fa
         recorded = [provenance(path) for path in paths]
         foreign += [path for path, settings in zip(paths, recorded, strict=True) if settings is None]
         complete = len(paths) == len(output_paths(writer.output, record.name, writer.cutout))
-        if complete and not overwrite and all(settings == writer.settings for settings in recorded):
+        expected = writer.recorded(record.image)
+        if complete and not overwrite and all(settings == expected for settings in recorded):
             skipped += 1
             continue
-        redone += any(settings is not None and settings != writer.settings for settings in recorded)
+        redone += any(settings is not None and settings != expected for settings in recorded)
         todo.append(record)
     if foreign:
         raise ConfigError(
@@ -123,12 +134,16 @@ class MaskWriter(BasePredictionWriter):
             self.failures.append((source, f"{clash}: rename one of them, or predict them into separate folders"))
             return False
         info = PngInfo()
-        info.add_text(PROVENANCE_KEY, json.dumps(self.settings, sort_keys=True))
+        info.add_text(PROVENANCE_KEY, json.dumps(self.recorded(source), sort_keys=True))
         with atomic_path(path) as temporary:
             image.save(temporary, format="PNG", pnginfo=info, compress_level=compress_level)
         self.written.append(path)
         self.sources[path] = source
         return True
+
+    def recorded(self, source: str | Path) -> dict[str, Any]:
+        """What the outputs of the image ``source`` record: these settings and the image file's identity."""
+        return {**self.settings, "image": image_identity(source)}
 
     def write(self, prediction: dict[str, Any]) -> None:
         """prediction: {"maps": [(H, W) uint8 tensors], "name": [stems], "path": [image paths],
