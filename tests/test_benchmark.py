@@ -38,6 +38,7 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(synthetic_root: Path, tmp
     markdown = (out / "accuracy.md").read_text()
     assert "maxFβ↑ | Fβw↑ | M↓ | Sα↑ | Eφm↑ | HCEγ↓" in markdown and "## Notes" in markdown
     saved = json.loads((out / "accuracy.json").read_text())
+    saved_scores = saved["scores"]
     assert set(saved["scores"]) == {"SYN-VD", "SYN-TE"} and len(saved["curves"]["SYN-TE"]["precision_curve"]) == 256
     assert saved["settings"] == {
         "weights": [],
@@ -52,6 +53,18 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(synthetic_root: Path, tmp
     assert len(list((out / "predictions" / "SYN-TE").glob("*.png"))) == len(
         list((synthetic_root / "synthetic/SYN-TE/gt").iterdir())
     )
+    # another method's saved predictions, a folder per split: the same evaluator, the same tables
+    saved = tmp_path / "other-method"
+    shutil.copytree(out / "predictions" / "SYN-TE", saved / "SYN-TE")  # none for SYN-VD: noted
+    report = run_accuracy(None, synthetic_root, tmp_path / "out4", workers=0, saved=saved)
+    assert report["scores"] == {"SYN-TE": saved_scores["SYN-TE"]} and report["settings"] == {"predictions": str(saved)}
+    assert f"SYN-VD skipped: no folder {saved / 'SYN-VD'} of saved predictions" in report["notes"]
+    assert (tmp_path / "out4" / "accuracy_dis.csv").is_file() and not (tmp_path / "out4" / "predictions").exists()
+    args = ["benchmark", "accuracy", "--data-root", str(synthetic_root), "--workers", "0", "--predictions", str(saved)]
+    assert main([*args, "--out", str(tmp_path / "out5")]) == 0
+    assert main([*args, "--out", str(tmp_path / "out6"), "--tta"]) == 1  # a model's flag with saved predictions
+    with pytest.raises(DatasetLayoutError, match="no folder named after a split present"):
+        run_accuracy(None, synthetic_root, tmp_path / "out7", workers=0, saved=tmp_path / "out5")
     # a DIS table with some of the four test splits: no overall row, and a note saying why
     partial = tmp_path / "partial"
     shutil.copytree(synthetic_root / "synthetic/SYN-TE", partial / "DIS5K/DIS-TE1")

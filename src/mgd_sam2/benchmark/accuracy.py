@@ -1,7 +1,8 @@
 """``benchmark accuracy``: the published tables (docs/design.md, evaluation) for every benchmark split that is present.
 
 Each split is predicted to 8-bit PNGs at GT resolution (``Segmenter.predict_files``, predict's path) and those
-files are scored with the folder evaluator: the same path as comparing with other methods' saved predictions.
+files are scored with the folder evaluator. Other methods' saved predictions (``saved``: a folder per split, named as
+the split) go through the same evaluator into the same tables.
 Every split is checked as training and testing check theirs (``check-data``'s errors: an image without its mask,
 sizes that differ, ...) before any is predicted. Splits that are missing get a note; with none present, the synthetic
 dataset stands in so the command always shows its output, unless the root holds image/mask folders in another
@@ -98,15 +99,21 @@ def plot_curves(curves: dict[str, dict[str, list[float]]], out: Path) -> list[Pa
 
 
 def run_accuracy(
-    segmenter: Segmenter,
+    segmenter: Segmenter | None,
     data_root: Path,
     out: Path,
     hce_binarize: str = "dis",
     workers: int = 2,
     batch_size: int = 1,
     tta: bool = False,
+    saved: Path | None = None,
 ) -> dict[str, Any]:
-    """Predict, score, and write accuracy.{md,json}, accuracy_<layout>.csv and the curve plots under ``out``."""
+    """Predict with ``segmenter`` (or read the ``saved`` predictions, ``saved/<split name>``), score, and write
+    accuracy.{md,json}, accuracy_<layout>.csv and the curve plots under ``out``."""
+    if (segmenter is None) == (saved is None):
+        raise ValueError("give a segmenter or a folder of saved predictions, not both")
+    if saved is not None and not saved.is_dir():
+        raise DatasetLayoutError(f"--predictions {saved}: no such folder of saved predictions")
     from mgd_sam2.data.synth import ensure_dataset
 
     if not data_root.is_dir():
@@ -139,24 +146,40 @@ def run_accuracy(
         }
     require_clean([split for _, splits in present.values() for split in splits], cache_dir("checks"), workers,
                   use="the benchmark")  # fmt: skip
-    settings = {**segmenter.settings.recorded(tta), "batch_size": batch_size}
+    if saved is None:
+        settings = {**segmenter.settings.recorded(tta), "batch_size": batch_size}
+        model_description = segmenter.description
+    else:
+        settings, model_description = {"predictions": str(saved.resolve())}, f"the saved predictions in {saved}"
     scores: dict[str, dict[str, float]] = {}
     curves: dict[str, dict[str, list[float]]] = {}
     tables: dict[str, dict[str, dict[str, float]]] = {}
     titles: dict[str, str] = {}
     for layout, (title, splits) in present.items():
         for split in splits:
-            predictions = predict_split(segmenter, split, out / "predictions", batch_size, workers, tta)
+            if saved is None:
+                predictions = predict_split(segmenter, split, out / "predictions", batch_size, workers, tta)
+            elif (predictions := saved / split.name).is_dir():
+                print(f"scoring {predictions}")
+            else:
+                notes.append(f"{split.name} skipped: no folder {predictions} of saved predictions")
+                continue
             result = evaluate_folders(predictions, split.mask_dir, hce_binarize=hce_binarize, workers=workers)
             scores[split.name], curves[split.name] = result.scores, result.curves
-        rows = {split.name: scores[split.name] for split in splits}
+        rows = {split.name: scores[split.name] for split in splits if split.name in scores}
+        if not rows:
+            continue
         tables[layout] = with_dis_overall(rows) if layout == "dis" else rows
         present_tests = [name for name in DIS_TEST_SPLITS if name in rows]
         if layout == "dis" and 0 < len(present_tests) < len(DIS_TEST_SPLITS):
             notes.append(f"no {OVERALL} row: it is the mean of all four DIS-TE splits, and only "
                          f"{', '.join(present_tests)} {'is' if len(present_tests) == 1 else 'are'} here")  # fmt: skip
         titles[layout] = title
-    model_description = segmenter.description
+    if not tables:
+        raise DatasetLayoutError(
+            f"--predictions {saved}: no folder named after a split present under {data_root} "
+            f"({', '.join(split.name for _, splits in present.values() for split in splits)})"
+        )
     shown = ", ".join(f"{key} {value}" for key, value in settings.items() if key != "weights")
     markdown = [f"# Accuracy of {model_description}\n", f"Settings: {shown}; HCE binarisation: {hce_binarize}; "
                 f"versions: {versions()}\n"]  # fmt: skip

@@ -70,6 +70,13 @@ def add_accuracy_arguments(actions: argparse._SubParsersAction) -> None:
     )
     accuracy.add_argument("--batch-size", type=positive_int, default=1, help="images per forward pass")
     accuracy.add_argument("--workers", type=non_negative_int, default=2, help="loader and evaluator processes")
+    accuracy.add_argument(
+        "--predictions",
+        type=Path,
+        help="score saved predictions instead of a model, into the same tables: a folder holding a folder of 8-bit "
+        "maps per split, named as the split (DIS-VD, DIS-TE1, ..., HRSOD-TE, UHRSD-TE, DAVIS-S; the layout this "
+        "command writes under OUT/predictions), each map named as its GT mask; splits without one are noted",
+    )
 
 
 def add_backends_arguments(actions: argparse._SubParsersAction) -> None:
@@ -835,7 +842,13 @@ def run_accuracy_action(args: argparse.Namespace) -> int:
     from mgd_sam2.metrics.tables import rich_table
     from mgd_sam2.utils.progress import console
 
-    segmenter = scored_segmenter(args)
+    if args.predictions is not None:
+        given = [
+            flag for flag, value in (("--ckpt", args.ckpt), ("--weights", args.weights), ("--tta", args.tta)) if value
+        ]
+        if given:
+            raise ConfigError(f"--predictions scores saved predictions: {', '.join(given)} would not be used; drop it")
+    segmenter = scored_segmenter(args) if args.predictions is None else None
     report = run_accuracy(
         segmenter,
         args.data_root,
@@ -844,6 +857,7 @@ def run_accuracy_action(args: argparse.Namespace) -> int:
         args.workers,
         args.batch_size,
         tta=args.tta,
+        saved=args.predictions,
     )
     for layout, rows in report["tables"].items():
         console().print(rich_table(rows, layout, report["titles"][layout]))
