@@ -118,6 +118,12 @@ def test_missing_split_says_where_to_get_it(tmp_path: Path) -> None:
     )
     with pytest.raises(DatasetLayoutError, match=re.escape(expected)):
         resolve_split(tmp_path, "synthetic/SYN-TR")
+    # a config's missing splits are named all at once, not one per run
+    module = SegmentationDataModule(root=str(tmp_path), test=["DIS5K/DIS-TE1", "DAVIS-S", "HKU-IS"], num_workers=0)
+    with pytest.raises(DatasetLayoutError) as error:
+        module.splits("test")
+    lines = str(error.value).splitlines()
+    assert lines[0] == "3 test splits not found:" and [line.split("'")[1] for line in lines[1:]] == module.specs["test"]
 
 
 def test_joint_training_on_several_sets(tmp_path: Path) -> None:

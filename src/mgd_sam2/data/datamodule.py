@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, SequentialSampler
 
 from mgd_sam2.data.check import require_clean
 from mgd_sam2.data.datasets import Record, SegmentationDataset, collate, image_records, split_records
-from mgd_sam2.data.layouts import Split, resolve_split
+from mgd_sam2.data.layouts import DatasetLayoutError, Split, resolve_split
 from mgd_sam2.data.samplers import ResumableLoader, ResumableSampler
 from mgd_sam2.errors import ConfigError
 from mgd_sam2.utils.cache import cache_dir
@@ -82,7 +82,18 @@ class SegmentationDataModule(LightningDataModule):
         self.train_sampler: ResumableSampler | None = None
 
     def splits(self, stage: str) -> list[Split]:
-        return [resolve_split(self.root, spec) for spec in self.specs[stage]]
+        """The ``stage``'s splits; DatasetLayoutError naming every one that is missing, not only the first."""
+        found, missing = [], []
+        for spec in self.specs[stage]:
+            try:
+                found.append(resolve_split(self.root, spec))
+            except DatasetLayoutError as error:
+                missing.append(str(error))
+        if len(missing) > 1:
+            raise DatasetLayoutError(f"{len(missing)} {stage} splits not found:\n" + "\n".join(missing))
+        if missing:
+            raise DatasetLayoutError(missing[0])
+        return found
 
     def split_names(self, stage: str) -> list[str]:
         """Names of the ``val`` or ``test`` splits, in dataloader order."""
