@@ -64,6 +64,10 @@ def test_writes_json_csv_and_markdown(folders, tmp_path: Path, monkeypatch, caps
     assert "maxFβ↑" in table and "HCEγ↓" in table and "| pred | 0.589 |" in table
     assert not (gt / "ske").exists() and not any(p.suffix == ".tmp" for p in out.iterdir())
     assert (tmp_path / "cache" / "skeletons").is_dir()  # HCE skeletons cached outside the dataset
+    assert "3 images, HCE binarisation 'pysod'" in capsys.readouterr().out
+    assert evaluate(pred, gt, "--metrics", "S,MAE") == 0  # the console shows what was computed, and no HCE setting
+    out = capsys.readouterr().out
+    assert "Sα↑" in out and "MAE↓" in out and "maxFβ↑" not in out and "HCE" not in out and "–" not in out
 
 
 def test_unpaired_files_are_listed(folders, capsys) -> None:

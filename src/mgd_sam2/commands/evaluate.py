@@ -77,9 +77,8 @@ def run(args: argparse.Namespace) -> int:
     for note in result.notes:
         print(f"note: {note}")
     rows = {args.name or args.pred.name: result.scores}
-    console().print(
-        rich_table(rows, args.layout, f"{result.num_images} images, HCE binarisation '{args.hce_binarize}'")
-    )
+    binarised = f", HCE binarisation '{args.hce_binarize}'" if "HCE" in result.scores else ""
+    console().print(rich_table(rows, args.layout, f"{result.num_images} images{binarised}", computed=True))
     if args.json:
         write_json(
             args.json,
