@@ -119,6 +119,7 @@ def test_megapixels_in_messages_read_as_numbers() -> None:
         (np.zeros((0, 8, 3), np.uint8), r"\(H, W\)"),
         ([[1, 2]], "not an image"),
         ("no/such/photo.jpg", "^image not found: no/such/photo.jpg$"),
+        (str(ROOT / "tests"), f"^{ROOT / 'tests'} is a folder, not an image: give its image files$"),
         (np.zeros((40, 40, 3), np.uint8), "is 40x40 = 0.0016 megapixels, over the limit of 0.001 "),
         (np.zeros((40, 3000, 3), np.uint8), "is 3000x40 = 0.12 megapixels, over the limit of 0.001 "),
     ],

@@ -50,6 +50,8 @@ def open_image(path: str | Path, exif_transpose: bool = False, max_pixels: int =
             return ImageOps.exif_transpose(image) if exif_transpose else image.copy()
     except FileNotFoundError as error:
         raise UnreadableImageError(f"image not found: {path}") from error
+    except IsADirectoryError as error:
+        raise UnreadableImageError(f"{path} is a folder, not an image: give its image files") from error
     except (OSError, SyntaxError, ValueError) as error:
         if isinstance(error, UnreadableImageError):
             raise
