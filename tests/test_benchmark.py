@@ -721,6 +721,13 @@ def test_detail_benchmark_scores_and_times_each_mode(trained_checkpoint: Path, t
     assert (cost_off["width"], cost_off["height"]) == (353, 199) and cost_off["passes"] == 1
     assert cost_tiles["passes"] == 1 + 2  # the 128 px input: two tiles across, one down; both uncertain
     assert all(row["peak_rss_mb"] >= row["model_rss_mb"] > 0 and row["seconds"] > 0 for row in report["cost"])
+    # --images 0: the cost alone, with no split generated nor model scored
+    argv[argv.index("--images") + 1] = "0"
+    argv[argv.index("--data-root") + 1] = str(tmp_path / "none")
+    assert main(argv) == 0
+    report = json.loads((tmp_path / "d.json").read_text())
+    assert set(report) == {"command", "date", "machine", "cost"} and len(report["cost"]) == 2
+    assert not (tmp_path / "none").exists()
 
 
 @pytest.mark.parametrize("precision", ["32-true", "bf16-mixed"])

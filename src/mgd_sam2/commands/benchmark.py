@@ -377,9 +377,10 @@ def add_detail_arguments(actions: argparse._SubParsersAction) -> None:
     )
     detail.add_argument(
         "--images",
-        type=positive_int,
+        type=non_negative_int,
         default=30,
-        help="images generated (the changes vary widely from image to image: see the intervals the results give)",
+        help="images generated (the changes vary widely from image to image: see the intervals the results give); "
+        "0: no accuracy part, only the time and memory at --megapixels",
     )
     detail.add_argument(
         "--objects",
@@ -756,16 +757,33 @@ def metrics_results(args: argparse.Namespace) -> dict:
 
 def detail_results(args: argparse.Namespace) -> dict:
     """Results of `benchmark detail` (printed, and written with --json)."""
+    from mgd_sam2.benchmark.detail import configurations, cost
+
+    results: dict = {}
+    if args.images:
+        accuracy_results(args, results)
+    results["cost"] = cost(args.preset, args.megapixels, configurations(args.modes, args.timed_zooms), args.device)
+    shown = ("megapixels", "width", "height", "configuration", "passes", "seconds", "time_ratio", "peak_rss_mb",
+             "image_rss_mb", "peak_gpu_mb")  # fmt: skip
+    print_rows(
+        f"time and peak memory per image: {args.preset}, random weights (every tile runs)",
+        [{key: row[key] for key in shown} for row in results["cost"]],
+    )
+    return results
+
+
+def accuracy_results(args: argparse.Namespace, results: dict) -> None:
+    """`benchmark detail`'s accuracy part into ``results``: the split, every configuration's scores, the figure."""
     from dataclasses import asdict
 
-    from mgd_sam2.benchmark.detail import EMPTY, configurations, cost, detail_split, figure, score
+    from mgd_sam2.benchmark.detail import EMPTY, configurations, detail_split, figure, score
     from mgd_sam2.data.datasets import split_records
 
     segmenter = scored_segmenter(args)
     root = args.data_root or Path(f"data/detail-{args.size[1]}")
     split, config = detail_split(root, args.images, tuple(args.size), tuple(args.objects))
-    results: dict = {"model": segmenter.description, "split": str(split.image_dir.parent),
-                     "images": len(split_records(split)), "synth": asdict(config)}  # fmt: skip
+    results.update({"model": segmenter.description, "split": str(split.image_dir.parent),
+                    "images": len(split_records(split)), "synth": asdict(config)})  # fmt: skip
     results["accuracy"] = score(segmenter, split, configurations(args.modes, args.zooms), args.out, args.workers)
     shown = ("configuration", "Smeasure", "maxFm", "mBA", "HCE", "s_per_image", "mBA_gain", "HCE_ratio", "time_ratio")
     print_rows(
@@ -776,14 +794,6 @@ def detail_results(args: argparse.Namespace) -> dict:
     shown_masks = [row for row in results["accuracy"] if row["configuration"] != EMPTY]
     results["figure"] = str(figure(split, shown_masks, args.out / "detail_crop.png"))
     print(f"wrote {results['figure']}")
-    results["cost"] = cost(args.preset, args.megapixels, configurations(args.modes, args.timed_zooms), args.device)
-    shown = ("megapixels", "width", "height", "configuration", "passes", "seconds", "time_ratio", "peak_rss_mb",
-             "image_rss_mb", "peak_gpu_mb")  # fmt: skip
-    print_rows(
-        f"time and peak memory per image: {args.preset}, random weights (every tile runs)",
-        [{key: row[key] for key in shown} for row in results["cost"]],
-    )
-    return results
 
 
 def app_results(args: argparse.Namespace) -> dict:
