@@ -1039,6 +1039,23 @@ def test_the_second_zen4_run_reads_as_its_json() -> None:
     assert f"SYN-TE Sα {te[0]:.3f} against {te[1]:.3f} on the model-167 AMX machine" in page
 
 
+def test_the_300_megapixel_limit_has_its_measured_memory() -> None:
+    """prediction.md's "any size up to 300 megapixels": base_plus's peak memory at that size, as measured."""
+    from mgd_sam2.data.io import DEFAULT_MAX_PIXELS
+
+    measured = read_measurement("detail_300mp_amd_epyc_zen5")
+    rows = {row["configuration"]: row for row in measured["cost"]}
+    assert all(
+        row["preset"] == "base_plus" and row["width"] * row["height"] <= DEFAULT_MAX_PIXELS for row in rows.values()
+    )
+    assert all(row["width"] * row["height"] > 0.99 * DEFAULT_MAX_PIXELS for row in rows.values())
+    peaks = {name: f"{row['peak_rss_mb'] / 1024:.1f} GiB" for name, row in rows.items()}
+    page = " ".join((ROOT / "docs/prediction.md").read_text().split())
+    stated = (f"base_plus's prediction of one image peaked at {peaks['off']} of memory on a CPU, {peaks['guided']} "
+              f"with `--detail guided` and {peaks['tiles x2']} with `--detail tiles` at zoom 2")  # fmt: skip
+    assert stated in page, stated
+
+
 def test_prediction_pages_copies_of_the_detail_and_batch_figures_read_as_their_jsons() -> None:
     """docs/prediction.md's summary of the detail modes and predict --batch-size's help are detail_4k.json's and
     predict_nvidia_h200.json's figures."""
