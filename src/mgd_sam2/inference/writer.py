@@ -1,8 +1,10 @@
 """Writing predictions: 8-bit PNG masks at each image's original size, optional binary masks and RGBA cut-outs.
 
 Every PNG we write records how it was made in a text chunk (the weights and the options that change its
-bytes, and the image file it was made of; ``data.io.provenance`` reads it), so a later run can tell its own outputs
-from a user's files and redo outputs made with other settings or of another image of the same name.
+bytes, and a digest of the image file it was made of; ``data.io.provenance`` reads it), so a later run can tell its
+own outputs from a user's files and redo outputs made with other settings or of another image of the same name. The
+digest is of the file's bytes, not its path: the app's mask of an uploaded photo is the file predict writes for it,
+and names no folder of the server.
 """
 
 from __future__ import annotations
@@ -57,14 +59,28 @@ def output_paths(output: Path, name: str, cutout: bool) -> list[Path]:
     return paths
 
 
-def image_identity(source: str | Path) -> list | None:
-    """[path, size, modification time] of the image file ``source`` (None for an image that is no file: an upload,
-    an array), recorded in its outputs so that outputs of a changed or another image of the same name are redone."""
+IMAGE_KEY = "image"  # the provenance entry of the image file's digest
+
+
+def image_digest(source: str | Path) -> str | None:
+    """``"sha256:<hex>"`` of the image file ``source``'s bytes (None for an image that is no file: an array), recorded
+    in its outputs so that outputs of a changed image, or of another image of the same name, are redone."""
     path = Path(source)
     if not path.is_file():
         return None
-    status = path.stat()
-    return [str(path.resolve()), status.st_size, status.st_mtime_ns]
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while block := file.read(1 << 20):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def made_as(recorded: dict[str, Any], expected: dict[str, Any]) -> bool:
+    """Whether an output's ``recorded`` provenance is ``expected``'s; outputs written before digests were recorded
+    (no ``image`` entry) are taken as made of the image they are named after."""
+    if IMAGE_KEY not in recorded:
+        return recorded == {key: value for key, value in expected.items() if key != IMAGE_KEY}
+    return recorded == expected
 
 
 @dataclass
@@ -84,10 +100,10 @@ def plan_outputs(records: list[Record], writer: MaskWriter, overwrite: bool = Fa
         foreign += [path for path, settings in zip(paths, recorded, strict=True) if settings is None]
         complete = len(paths) == len(output_paths(writer.output, record.name, writer.cutout))
         expected = writer.recorded(record.image)
-        if complete and not overwrite and all(settings == expected for settings in recorded):
+        if complete and not overwrite and all(made_as(settings, expected) for settings in recorded if settings):
             skipped += 1
             continue
-        redone += any(settings is not None and settings != expected for settings in recorded)
+        redone += any(settings is not None and not made_as(settings, expected) for settings in recorded)
         todo.append(record)
     if foreign:
         raise ConfigError(
@@ -121,6 +137,7 @@ class MaskWriter(BasePredictionWriter):
         self.written: list[Path] = []
         self.failures: list[tuple[str, str]] = []
         self.sources: dict[Path, str] = {}  # the image each file written was written for
+        self.digests: dict[tuple[str, int, int], str | None] = {}  # (path, size, mtime) -> image_digest, read once
 
     def save_png(self, image: Image.Image, path: Path, source: str, compress_level: int = 6) -> bool:
         """Write ``path`` atomically with the settings recorded; a file there that predict did not write, or that
@@ -142,8 +159,15 @@ class MaskWriter(BasePredictionWriter):
         return True
 
     def recorded(self, source: str | Path) -> dict[str, Any]:
-        """What the outputs of the image ``source`` record: these settings and the image file's identity."""
-        return {**self.settings, "image": image_identity(source)}
+        """What the outputs of the image ``source`` record: these settings and the image file's digest."""
+        path = Path(source)
+        if not path.is_file():
+            return {**self.settings, IMAGE_KEY: None}
+        status = path.stat()
+        key = (str(path.resolve()), status.st_size, status.st_mtime_ns)
+        if key not in self.digests:
+            self.digests[key] = image_digest(path)
+        return {**self.settings, IMAGE_KEY: self.digests[key]}
 
     def write(self, prediction: dict[str, Any]) -> None:
         """prediction: {"maps": [(H, W) uint8 tensors], "name": [stems], "path": [image paths],
