@@ -57,12 +57,15 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(synthetic_root: Path, tmp
     saved = tmp_path / "other-method"
     shutil.copytree(out / "predictions" / "SYN-TE", saved / "SYN-TE")  # none for SYN-VD: noted
     report = run_accuracy(None, synthetic_root, tmp_path / "out4", workers=0, saved=saved)
-    assert report["scores"] == {"SYN-TE": saved_scores["SYN-TE"]} and report["settings"] == {"predictions": str(saved)}
+    assert report["scores"] == {"SYN-TE": saved_scores["SYN-TE"]} and report["settings"] == {"predictions": str(saved), "resize_pred": False}
     assert f"SYN-VD skipped: no folder {saved / 'SYN-VD'} of saved predictions" in report["notes"]
     assert (tmp_path / "out4" / "accuracy_dis.csv").is_file() and not (tmp_path / "out4" / "predictions").exists()
     args = ["benchmark", "accuracy", "--data-root", str(synthetic_root), "--workers", "0", "--predictions", str(saved)]
     assert main([*args, "--out", str(tmp_path / "out5")]) == 0
-    assert main([*args, "--out", str(tmp_path / "out6"), "--tta"]) == 1  # a model's flag with saved predictions
+    for unused in (["--tta"], ["--precision", "32-true"], ["--batch-size", "2"]):  # a model's flags would be unused
+        assert main([*args, "--out", str(tmp_path / "out6"), *unused]) == 1
+    assert main([*args[:-2], "--out", str(tmp_path / "out6"), "--resize-pred"]) == 1  # and this without --predictions
+    assert not (tmp_path / "out6").exists()
     with pytest.raises(DatasetLayoutError, match="no folder named after a split present"):
         run_accuracy(None, synthetic_root, tmp_path / "out7", workers=0, saved=tmp_path / "out5")
     # a DIS table with some of the four test splits: no overall row, and a note saying why
@@ -98,10 +101,15 @@ def test_accuracy_refuses_a_split_with_errors_and_a_root_of_another_layout(
         if not wrong.exists():
             shutil.copytree(root / "DIS5K", wrong / "DIS5K-v1.0")
         with pytest.raises(
-            DatasetLayoutError, match="image/mask folders in another layout: (DIS-TE1|DIS5K-v1.0/DIS-TE1)"
+            DatasetLayoutError, match="benchmark splits in another layout: (DIS-TE1|DIS5K-v1.0/DIS-TE1)"
         ):
             run_accuracy(segmenter, wrong, tmp_path / "out", workers=0)
         assert not (wrong / "synthetic").exists()
+    # other image/mask folders, such as the demo's data under the default root: the synthetic stand-in, as before
+    demo = tmp_path / "data"
+    shutil.copytree(synthetic_root / "synthetic/SYN-TE", demo / "demo/synthetic/SYN-TE")
+    report = run_accuracy(segmenter, demo, tmp_path / "out8", workers=0)
+    assert set(report["scores"]) == {"SYN-VD", "SYN-TE"} and (demo / "synthetic").is_dir()
 
 
 def test_the_dry_run_model_is_the_same_in_every_run(tmp_path: Path, monkeypatch, capsys) -> None:

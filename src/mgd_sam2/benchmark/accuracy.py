@@ -107,11 +107,13 @@ def run_accuracy(
     batch_size: int = 1,
     tta: bool = False,
     saved: Path | None = None,
+    resize_pred: bool = False,
 ) -> dict[str, Any]:
-    """Predict with ``segmenter`` (or read the ``saved`` predictions, ``saved/<split name>``), score, and write
-    accuracy.{md,json}, accuracy_<layout>.csv and the curve plots under ``out``."""
+    """Predict with ``segmenter`` (or read the ``saved`` predictions, ``saved/<split name>``, resized bilinearly to
+    their GT's size with ``resize_pred``), score, and write accuracy.{md,json}, accuracy_<layout>.csv and the curve
+    plots under ``out``."""
     if (segmenter is None) == (saved is None):
-        raise ValueError("give a segmenter or a folder of saved predictions, not both")
+        raise ValueError("give exactly one of a segmenter and a folder of saved predictions")
     if saved is not None and not saved.is_dir():
         raise DatasetLayoutError(f"--predictions {saved}: no such folder of saved predictions")
     from mgd_sam2.data.synth import ensure_dataset
@@ -124,22 +126,23 @@ def run_accuracy(
         )
     present, notes = present_benchmarks(data_root)
     stand_in_root = data_root / "synthetic"
-    others = [] if present else [split for split in find_splits(data_root)
-                                 if not split.image_dir.is_relative_to(stand_in_root)]  # fmt: skip
-    if others:
-        where = ", ".join(str(split.image_dir.parent.relative_to(data_root)) for split in others[:3])
+    split_names = {spec.split("/")[-1] for _, specs in BENCHMARKS.values() for spec in specs}
+    misplaced = [] if present else [split for split in find_splits(data_root) if split.name in split_names]
+    if misplaced:
+        where = ", ".join(str(split.image_dir.parent.relative_to(data_root)) for split in misplaced[:3])
         raise DatasetLayoutError(
             f"--data-root {data_root}: no benchmark split where data/README.md puts them (e.g. "
-            f"{BENCHMARKS['dis'][1][1]}/im and /gt under the root), but image/mask folders in another layout: {where}"
-            f"{' and more' if len(others) > 3 else ''}. Give the folder that holds the datasets' folders (DIS5K, "
-            "HRSOD, ...), or score saved predictions of other folders with mgd-sam2 evaluate"
+            f"{BENCHMARKS['dis'][1][1]}/im and /gt under the root), but benchmark splits in another layout: {where}"
+            f"{' and more' if len(misplaced) > 3 else ''}. Give the folder that holds the datasets' folders (DIS5K, "
+            "HRSOD, ...)"
         )
     if not present:
         stand_in_note = f"no benchmark split under {data_root}: the synthetic dataset ({stand_in_root}) stands in"
         print(f"note: {stand_in_note}")  # now, before it is generated, and again with the tables
         notes.append(stand_in_note)
         stand_in = tuple(spec.split("/")[1] for specs in SYNTHETIC.values() for spec in specs[1])
-        ensure_dataset(stand_in_root, splits=stand_in)  # only the splits the tables use
+        if saved is None:  # saved predictions are scored on a stand-in already there, never on one made now
+            ensure_dataset(stand_in_root, splits=stand_in)  # only the splits the tables use
         present = {
             layout: (title, [resolve_split(data_root, spec) for spec in specs])
             for layout, (title, specs) in SYNTHETIC.items()
@@ -150,7 +153,8 @@ def run_accuracy(
         settings = {**segmenter.settings.recorded(tta), "batch_size": batch_size}
         model_description = segmenter.description
     else:
-        settings, model_description = {"predictions": str(saved.resolve())}, f"the saved predictions in {saved}"
+        settings = {"predictions": str(saved.resolve()), "resize_pred": resize_pred}
+        model_description = f"the saved predictions in {saved}"
     scores: dict[str, dict[str, float]] = {}
     curves: dict[str, dict[str, list[float]]] = {}
     tables: dict[str, dict[str, dict[str, float]]] = {}
@@ -164,7 +168,8 @@ def run_accuracy(
             else:
                 notes.append(f"{split.name} skipped: no folder {predictions} of saved predictions")
                 continue
-            result = evaluate_folders(predictions, split.mask_dir, hce_binarize=hce_binarize, workers=workers)
+            result = evaluate_folders(predictions, split.mask_dir, hce_binarize=hce_binarize, workers=workers,
+                                      resize_pred=resize_pred)  # fmt: skip
             scores[split.name], curves[split.name] = result.scores, result.curves
         rows = {split.name: scores[split.name] for split in splits if split.name in scores}
         if not rows:

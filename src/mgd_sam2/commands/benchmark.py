@@ -77,6 +77,11 @@ def add_accuracy_arguments(actions: argparse._SubParsersAction) -> None:
         "maps per split, named as the split (DIS-VD, DIS-TE1, ..., HRSOD-TE, UHRSD-TE, DAVIS-S; the layout this "
         "command writes under OUT/predictions), each map named as its GT mask; splits without one are noted",
     )
+    accuracy.add_argument(
+        "--resize-pred",
+        action="store_true",
+        help="with --predictions: resize saved predictions not at their GT's size bilinearly instead of failing",
+    )
 
 
 def add_backends_arguments(actions: argparse._SubParsersAction) -> None:
@@ -847,17 +852,23 @@ def scored_segmenter(args: argparse.Namespace):
     )
 
 
+PREDICTING_FLAGS = ("ckpt", "weights", "backend", "device", "precision", "max_pixels", "tta", "batch_size")
+
+
 def run_accuracy_action(args: argparse.Namespace) -> int:
     from mgd_sam2.benchmark.accuracy import run_accuracy
+    from mgd_sam2.cli import subcommand_parser
     from mgd_sam2.metrics.tables import rich_table
     from mgd_sam2.utils.progress import console
 
-    if args.predictions is not None:
-        given = [
-            flag for flag, value in (("--ckpt", args.ckpt), ("--weights", args.weights), ("--tta", args.tta)) if value
-        ]
-        if given:
-            raise ConfigError(f"--predictions scores saved predictions: {', '.join(given)} would not be used; drop it")
+    defaults = vars(subcommand_parser("benchmark").parse_args(["accuracy"]))
+    if args.predictions is not None:  # a flag of the other kind of run would be silently unused
+        context, flags = "--predictions scores saved predictions", PREDICTING_FLAGS
+    else:
+        context, flags = "without --predictions a model predicts", ("resize_pred",)
+    unused = [f"--{name.replace('_', '-')}" for name in flags if getattr(args, name) != defaults[name]]
+    if unused:
+        raise ConfigError(f"{context}: {', '.join(unused)} would not be used; drop it")
     segmenter = scored_segmenter(args) if args.predictions is None else None
     report = run_accuracy(
         segmenter,
@@ -868,6 +879,7 @@ def run_accuracy_action(args: argparse.Namespace) -> int:
         args.batch_size,
         tta=args.tta,
         saved=args.predictions,
+        resize_pred=args.resize_pred,
     )
     for layout, rows in report["tables"].items():
         console().print(rich_table(rows, layout, report["titles"][layout]))
