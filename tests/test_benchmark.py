@@ -57,7 +57,10 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(synthetic_root: Path, tmp
     saved = tmp_path / "other-method"
     shutil.copytree(out / "predictions" / "SYN-TE", saved / "SYN-TE")  # none for SYN-VD: noted
     report = run_accuracy(None, synthetic_root, tmp_path / "out4", workers=0, saved=saved)
-    assert report["scores"] == {"SYN-TE": saved_scores["SYN-TE"]} and report["settings"] == {"predictions": str(saved), "resize_pred": False}
+    assert report["scores"] == {"SYN-TE": saved_scores["SYN-TE"]} and report["settings"] == {
+        "predictions": str(saved),
+        "resize_pred": False,
+    }
     assert f"SYN-VD skipped: no folder {saved / 'SYN-VD'} of saved predictions" in report["notes"]
     assert (tmp_path / "out4" / "accuracy_dis.csv").is_file() and not (tmp_path / "out4" / "predictions").exists()
     args = ["benchmark", "accuracy", "--data-root", str(synthetic_root), "--workers", "0", "--predictions", str(saved)]

@@ -176,6 +176,12 @@ def test_kill_minus_nine_then_the_readme_resume_command_continues_exactly(synthe
         killed, "fit", "-c", config, "--trainer.callbacks+=callbacks.KillAtStep", "--trainer.callbacks.step=4"
     )
     assert interrupted.returncode == -9
+    run = killed / "runs/resume/version_0"
+    before = {path: path.read_bytes() for path in run.iterdir() if path.is_file()}
+    other = cli(killed, "fit", "-c", config, "--ckpt_path", "last", "--model.network.use_mcem", "false")
+    assert other.returncode == 1 and "Traceback" not in other.stderr  # another network: refused, the run untouched
+    assert other.stderr.strip().splitlines()[-1].startswith("error: the checkpoint's network is not the one this")
+    assert {path: path.read_bytes() for path in run.iterdir() if path.is_file()} == before
     resumed = cli(killed, "fit", "-c", config, "--ckpt_path", "last")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert sorted(p.name for p in (killed / "runs/resume").iterdir()) == ["version_0"]  # the same run folder
@@ -582,13 +588,18 @@ def test_flags_given_with_a_checkpoint_win_over_its_hyperparameters(
     cli = build_cli(["test", *args, "--model.tta", "true", "--model.test_metrics", "[S]"])
     assert cli.model.hparams.tta is True and cli.model.hparams.test_metrics == ["S"]
     assert set(cli.trainer.callback_metrics) == {"test/SYN-TE/Smeasure"}
+    # the checkpoint's settings win over the config's: the recipe's base_plus config tests the micro checkpoint as micro
+    recipe = ["-c", str(ROOT / "lightning_config.yaml"), *args[2:], "--trainer.precision", "32-true"]
+    assert build_cli(["test", *recipe, "--model.test_metrics", "[S]"]).model.hparams.network["preset"] == "micro"
     # a network flag that builds another network than the checkpoint's: one line naming both, not a traceback
     for flag, value, change in (
         ("use_mcem", "false", "use_mcem True -> False"),
         ("preset", "tiny", "preset 'micro' -> 'tiny'"),
     ):
         assert main(["test", *args, f"--model.network.{flag}", value]) == 1
-        error = capsys.readouterr().err.strip().splitlines()[-1]
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and "size mismatch" not in err
+        error = err.strip().splitlines()[-1]
         assert error.startswith(f"error: the checkpoint's network is not the one this command builds ({change}; e.g.")
 
 

@@ -43,7 +43,7 @@ from mgd_sam2.data.datamodule import SegmentationDataModule
 from mgd_sam2.errors import ConfigError, MissingFileError
 from mgd_sam2.inference.writer import MaskWriter
 from mgd_sam2.models.checkpoints import load_torch_file, read_weights_file, refuse_mismatched_start
-from mgd_sam2.training.module import MGDSAM2Module, scores_by_split
+from mgd_sam2.training.module import MGDSAM2Module, refuse_other_network, scores_by_split
 
 LIGHTNING_CKPT_KEYWORDS = ("hpc", "registry")  # ckpt_path values Lightning resolves itself
 RUN_KEYWORDS = ("last", "best")  # ckpt_path values resolved here, to the newest training run's files
@@ -75,8 +75,25 @@ class MGDSAM2CLI(LightningCLI):
         for key, value in getattr(self, "model_flags", {}).items():
             self.config[subcommand][key] = value
 
+    def refuse_other_network(self) -> None:
+        """Before the subcommand runs (and saves its config into the run): a ``--ckpt_path`` file whose network is not
+        the one built (a ``--model.network`` flag) is a one-line error, as the module's own load check would give."""
+        ckpt = self.config[self.subcommand].get("ckpt_path")
+        if ckpt and Path(ckpt).is_file():
+            refuse_other_network(self.model, load_torch_file(Path(ckpt), mmap=True))
+
+    def before_fit(self) -> None:
+        self.refuse_other_network()
+
+    def before_validate(self) -> None:
+        self.refuse_other_network()
+
+    def before_test(self) -> None:
+        self.refuse_other_network()
+
     def before_predict(self) -> None:
         """Lightning's predict keeps the maps only through a prediction writer: without one, refuse to run."""
+        self.refuse_other_network()
         if not any(isinstance(callback, BasePredictionWriter) for callback in self.trainer.callbacks):
             raise ConfigError(
                 "predict -c writes its maps through a MaskWriter callback, and this config has none: add "
