@@ -737,13 +737,18 @@ def test_a_misspelt_option_is_a_two_line_error_naming_the_closest_one(tmp_path: 
         (["predict", "-c", str(misspelt)],
          "Subcommand 'predict' does not accept option 'trainer.max_epoks' (did you mean trainer.max_epochs?)"),
         (["test", "-c", str(config), "--zzz", "1"], "unrecognized arguments: --zzz 1"),
+        (["fit", "-c", str(config), "--max_epochs", "3"],
+         "unrecognized arguments: --max_epochs 3 (did you mean --trainer.max_epochs?)"),  # a group's key alone
+        (["fit", "--print_config", "-c", str(misspelt)],  # checked by the top parser, which knows no subcommand
+         "Group 'trainer' does not accept option 'max_epoks' (did you mean max_epochs?)"),
     ]  # fmt: skip
     for args, error in cases:
         with pytest.raises(SystemExit) as exit_:
             main(args)
         assert exit_.value.code == 2
         lines = capsys.readouterr().err.splitlines()
-        assert lines == [f"error: {error}", f"mgd-sam2 {args[0]} -c CONFIG --help lists the options"]
+        command = "mgd-sam2 SUBCOMMAND" if "--print_config" in args else f"mgd-sam2 {args[0]}"
+        assert lines == [f"error: {error}", f"{command} -c CONFIG --help lists the options"]
     assert not (tmp_path / "runs").exists()
 
 

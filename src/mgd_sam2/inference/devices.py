@@ -26,13 +26,13 @@ def resolve_device(device: str, precision: str) -> tuple[torch.device, torch.dty
 
     check_names(device, precision)
     if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device cuda: no CUDA GPU is visible here; use device cpu (or auto)")  # CLI flag or API
+        raise ConfigError("--device cuda: no CUDA GPU is visible here; use --device cpu (or auto)")
     cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
     bf16 = precision == "bf16-mixed" or (precision == "auto" and cuda)
     if bf16 and not cuda and not cpu_has_native_bf16():
         raise ConfigError(
-            "precision bf16-mixed on this CPU: it has no native bf16 kernels, so bf16 runs slower than fp32 here; "
-            "use precision 32-true, or the ONNX backend (docs/benchmarks.md, Speed)"
+            "--precision bf16-mixed on this CPU: it has no native bf16 kernels, so bf16 runs slower than fp32 here; "
+            "use --precision 32-true, or the ONNX backend (docs/benchmarks.md, Speed)"
         )
     return torch.device("cuda" if cuda else "cpu"), torch.bfloat16 if bf16 else None
 

@@ -32,7 +32,7 @@ import sys
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import BasePredictionWriter
@@ -323,36 +323,43 @@ def resolve_checkpoint(subcommand: str, config: Any) -> None:
 
 
 class ArgumentParser(LightningArgumentParser):
-    """Lightning's parser, whose errors are two lines: the error, with the closest known option of a misspelt one
-    (on the command line or in the config), and the command that lists the options (not jsonargparse's 80-line
-    usage, nor its ``mgd-sam2 predict --help``, which is the other predict's help)."""
+    """Lightning's parser, whose errors end with the closest known option of a misspelt one (on the command line or
+    in the config) and are followed by the command that lists the options, in place of jsonargparse's 80-line usage
+    and its ``mgd-sam2 predict --help`` (the other predict's help)."""
 
-    def error(self, message: str, ex: Exception | None = None):
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
         parser = getattr(ex, "subcommand_parser", None) or self
         message += closest_options(message, parser)
         if not self.exit_on_error:  # raises ArgumentError, as jsonargparse does
             super().error(message, ex)
         prog = parser.prog.replace(" [options]", "")
-        print(f"error: {message}\n{prog} -c CONFIG --help lists the options", file=sys.stderr)
+        command = f"{prog} -c CONFIG --help" if prog != "mgd-sam2" else "mgd-sam2 SUBCOMMAND -c CONFIG --help"
+        print(f"error: {message}\n{command} lists the options", file=sys.stderr)
         self.exit(2)
 
 
 UNKNOWN_FLAG = re.compile(r"unrecognized arguments: (.*)")
-UNKNOWN_KEY = re.compile(r"does not accept option '([^']+)'")
+UNKNOWN_KEY = re.compile(r"(?:Group '([^']+)' )?does not accept option '([^']+)'")
 
 
 def closest_options(message: str, parser: LightningArgumentParser) -> str:
     """``" (did you mean --a.b?)"`` for an error about unknown options, naming the closest ones ``parser`` knows,
     as flags or as config keys the way the error named them; ``""`` for other errors or none close enough."""
-    flags = [option for option in parser._option_string_actions if option.startswith("--")]
+    subcommands = getattr(parser, "_subcommands_action", None)  # the top parser (--print_config): its subcommands'
+    parsers = [parser, *(subcommands.choices.values() if subcommands else ())]
+    flags = list(dict.fromkeys(option for each in parsers for option in each._option_string_actions
+                               if option.startswith("--")))  # fmt: skip
     if match := UNKNOWN_FLAG.search(message):
         unknown = [word.split("=")[0] for word in match.group(1).split() if word.startswith("--")]
         known = flags
-    elif match := UNKNOWN_KEY.search(message):
-        unknown, known = [match.group(1)], [flag[2:] for flag in flags]
+    elif match := UNKNOWN_KEY.search(message):  # a key of the config, or of a group of it (--print_config's)
+        group, key = match.groups()
+        prefix = f"{group}." if group else ""
+        unknown, known = [key], [flag[2 + len(prefix) :] for flag in flags if flag.startswith(f"--{prefix}")]
     else:
         return ""
-    close = [near for word in unknown for near in difflib.get_close_matches(word, known, n=1, cutoff=0.8)]
+    close = [near for word in unknown for near in difflib.get_close_matches(word, known, n=1, cutoff=0.8)
+             or [option for option in known if option.endswith("." + word.lstrip("-"))][:1]]  # fmt: skip
     return f" (did you mean {' or '.join(dict.fromkeys(close))}?)" if close else ""
 
 
