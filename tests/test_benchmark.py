@@ -696,7 +696,7 @@ def test_the_detail_benchmarks_intervals_are_paired_bootstrap_percentiles() -> N
 
 
 @pytest.mark.slow
-def test_detail_benchmark_scores_and_times_each_mode(trained_checkpoint: Path, tmp_path: Path) -> None:
+def test_detail_benchmark_scores_and_times_each_mode(trained_checkpoint: Path, tmp_path: Path, capsys) -> None:
     from PIL import Image
 
     argv = ["benchmark", "detail", "--ckpt", str(trained_checkpoint), "--device", "cpu", "--data-root",
@@ -736,6 +736,7 @@ def test_detail_benchmark_scores_and_times_each_mode(trained_checkpoint: Path, t
     argv[argv.index("--images") + 1] = "0"
     argv[argv.index("--data-root") + 1] = str(tmp_path / "none")
     assert main(argv) == 0
+    assert "note: --images 0: no accuracy part; only the time and memory of micro" in capsys.readouterr().out
     report = json.loads((tmp_path / "d.json").read_text())
     assert set(report) == {"command", "date", "machine", "cost"} and len(report["cost"]) == 2
     assert not (tmp_path / "none").exists()

@@ -1039,6 +1039,18 @@ def test_the_second_zen4_run_reads_as_its_json() -> None:
     assert f"SYN-TE Sα {te[0]:.3f} against {te[1]:.3f} on the model-167 AMX machine" in page
 
 
+def test_the_tta_cost_the_prediction_page_gives_is_its_passes() -> None:
+    """prediction.md: TTA is 6 passes at 0.75, 1 and 1.25 scale, 6.25 times one pass's pixels, at the trained size's
+    input sides (inference/maps.py)."""
+    from mgd_sam2.inference.maps import TTA_SCALES, tta_input_sizes
+
+    sides = tta_input_sizes(1024, 2)
+    pixels = 2 * sum(side**2 for side in sides) / 1024**2  # flipped and not
+    assert TTA_SCALES == (0.75, 1.0, 1.25) and sides == [768, 1024, 1280] and pixels == 6.25
+    page = " ".join((ROOT / "docs/prediction.md").read_text().split())
+    assert "6 passes at 0.75, 1 and 1.25 scale, 6.25 times one pass's pixels" in page
+
+
 def test_the_300_megapixel_limit_has_its_measured_memory() -> None:
     """prediction.md's "any size up to 300 megapixels": base_plus's peak memory at that size, as measured."""
     from mgd_sam2.data.io import DEFAULT_MAX_PIXELS

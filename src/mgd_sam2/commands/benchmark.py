@@ -767,6 +767,9 @@ def detail_results(args: argparse.Namespace) -> dict:
     results: dict = {}
     if args.images:
         accuracy_results(args, results)
+    else:
+        print(f"note: --images 0: no accuracy part; only the time and memory of {args.preset} with random weights "
+              "(--ckpt, --data-root, --zooms and the split's flags are not used)")  # fmt: skip
     results["cost"] = cost(args.preset, args.megapixels, configurations(args.modes, args.timed_zooms), args.device)
     shown = ("megapixels", "width", "height", "configuration", "passes", "seconds", "time_ratio", "peak_rss_mb",
              "image_rss_mb", "peak_gpu_mb")  # fmt: skip
