@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from bounds import FP32_KERNELS, MAP_LEVELS_FP32, QUANTIZED_MAP_MEAN, QUANTIZED_SMEASURE
 from mgd_sam2.benchmark.accuracy import run_accuracy
@@ -20,6 +21,7 @@ from mgd_sam2.benchmark.speed import SpeedConfig, measure
 from mgd_sam2.cli import main
 from mgd_sam2.data.layouts import DatasetLayoutError
 from mgd_sam2.inference.segmenter import Segmenter
+from mgd_sam2.metrics.evaluate import EvaluationError
 from mgd_sam2.metrics.tables import LAYOUTS
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 
@@ -71,6 +73,29 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(synthetic_root: Path, tmp
     assert not (tmp_path / "out6").exists()
     with pytest.raises(DatasetLayoutError, match="no folder named after a split present"):
         run_accuracy(None, synthetic_root, tmp_path / "out7", workers=0, saved=tmp_path / "out5")
+    with pytest.raises(DatasetLayoutError, match="no benchmark split with ground truth to score --predictions"):
+        run_accuracy(None, tmp_path / "out5", tmp_path / "out7", workers=0, saved=saved)  # a root without data
+    # every split's problems at once, before any split is scored
+    shutil.copytree(out / "predictions" / "SYN-VD", saved / "SYN-VD")
+    next((saved / "SYN-VD").iterdir()).unlink()
+    wrong = next((saved / "SYN-TE").iterdir())
+    Image.open(wrong).resize((7, 5)).save(wrong)
+    with pytest.raises(EvaluationError) as error:
+        run_accuracy(None, synthetic_root, tmp_path / "out7", workers=0, saved=saved)
+    text = str(error.value)
+    assert text.startswith("saved predictions that cannot be scored:\nSYN-VD: unpaired files (1):")
+    assert f"SYN-TE: predictions not at ground-truth resolution (1):\n  {wrong.stem}: prediction 7x5" in text
+    assert not (tmp_path / "out7").exists()
+    # a split that lost an image: the map an earlier run wrote for it is removed, not scored as unpaired
+    split = tmp_path / "smaller/DIS5K/DIS-TE1"
+    shutil.copytree(synthetic_root / "synthetic/SYN-TE", split)
+    run_accuracy(segmenter, tmp_path / "smaller", out, workers=0)
+    gone = sorted((split / "im").iterdir())[0]
+    assert (out / "predictions/DIS-TE1" / f"{gone.stem}.png").is_file()
+    gone.unlink()
+    (split / "gt" / f"{gone.stem}.png").unlink()
+    report = run_accuracy(segmenter, tmp_path / "smaller", out, workers=0)
+    assert not (out / "predictions/DIS-TE1" / f"{gone.stem}.png").exists() and "DIS-TE1" in report["scores"]
     # a DIS table with some of the four test splits: no overall row, and a note saying why
     partial = tmp_path / "partial"
     shutil.copytree(synthetic_root / "synthetic/SYN-TE", partial / "DIS5K/DIS-TE1")
@@ -697,8 +722,6 @@ def test_the_detail_benchmarks_intervals_are_paired_bootstrap_percentiles() -> N
 
 @pytest.mark.slow
 def test_detail_benchmark_scores_and_times_each_mode(trained_checkpoint: Path, tmp_path: Path, capsys) -> None:
-    from PIL import Image
-
     argv = ["benchmark", "detail", "--ckpt", str(trained_checkpoint), "--device", "cpu", "--data-root",
             str(tmp_path / "data"), "--size", "256", "256", "--images", "2", "--modes", "off,tiles", "--zooms", "2",
             "--out", str(tmp_path / "out"), "--preset", "micro", "--megapixels", "0.07", "--timed-zooms", "2",

@@ -132,7 +132,7 @@ def test_outputs_made_with_other_options_are_redone(trained_checkpoint, tmp_path
     assert code == 0 and "2 of 2 images already have outputs" in stdout
     Image.open(mirrored / "a.png").rotate(180).save(mirrored / "a.png")  # edited in place
     code, stdout, _ = predict(capsys, other, mirrored, out, "--binary", "--tta")
-    assert code == 0 and "1 images have outputs made with other weights or options, or of another image" in stdout
+    assert code == 0 and "1 image has outputs made with other weights or options, or of another image" in stdout
     # an output of an earlier version, which recorded no image: taken as made of its image, not redone
     settings = {key: value for key, value in provenance(out / "a.png").items() if key != "image"}
     info = PngInfo()

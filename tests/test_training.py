@@ -739,6 +739,9 @@ def test_a_misspelt_option_is_a_two_line_error_naming_the_closest_one(tmp_path: 
         (["test", "-c", str(config), "--zzz", "1"], "unrecognized arguments: --zzz 1"),
         (["fit", "-c", str(config), "--max_epochs", "3"],
          "unrecognized arguments: --max_epochs 3 (did you mean --trainer.max_epochs?)"),  # a group's key alone
+        (["test", "-c", str(config), "--model.tt", "true", "--trainer.max_epoch", "3"],  # no abbreviations
+         "unrecognized arguments: --model.tt true --trainer.max_epoch 3 "
+         "(did you mean --model.tta or --trainer.max_epochs?)"),
         (["fit", "--print_config", "-c", str(misspelt)],  # checked by the top parser, which knows no subcommand
          "Group 'trainer' does not accept option 'max_epoks' (did you mean max_epochs?)"),
     ]  # fmt: skip

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from mgd_sam2.data.check import find_splits, require_clean
 from mgd_sam2.data.datasets import split_records
+from mgd_sam2.data.io import provenance
 from mgd_sam2.data.layouts import DatasetLayoutError, Split, resolve_split
-from mgd_sam2.metrics.evaluate import evaluate_folders, versions
+from mgd_sam2.metrics.evaluate import EvaluationError, checked_pairs, evaluate_folders, versions
 from mgd_sam2.metrics.tables import DIS_TEST_SPLITS, OVERALL, csv_table, markdown_table, with_dis_overall
 from mgd_sam2.utils.cache import cache_dir
 from mgd_sam2.utils.files import atomic_path, write_json, write_text
@@ -58,9 +59,16 @@ def present_benchmarks(data_root: Path) -> tuple[dict[str, tuple[str, list[Split
 
 
 def predict_split(segmenter: Segmenter, split: Split, out: Path, batch_size: int, workers: int, tta: bool) -> Path:
-    """Write 8-bit predictions for every image of ``split`` into ``out/<split name>`` (replacing what is there)."""
+    """Write 8-bit predictions for every image of ``split`` into ``out/<split name>``; maps an earlier run wrote there
+    for images the split no longer has are removed (they would be scored as unpaired), any other file left alone."""
     folder = out / split.name
     images = [record.image for record in split_records(split)]
+    names = {record.name for record in split_records(split)}
+    stale = [path for path in folder.glob("*.png") if path.stem not in names and provenance(path) is not None]
+    for path in stale:
+        path.unlink()
+    if stale:
+        print(f"removed {len(stale)} maps of {split.name} that an earlier run wrote for images no longer in it")
     writer = segmenter.predict_files(
         images, segmenter.writer(folder, tta=tta), batch_size=batch_size, workers=workers, tta=tta, show=True
     )
@@ -70,6 +78,20 @@ def predict_split(segmenter: Segmenter, split: Split, out: Path, batch_size: int
             "run mgd-sam2 check-data"
         )
     return folder
+
+
+def check_saved(saved: Path, splits: list[Split], resize_pred: bool) -> None:
+    """Every split's saved predictions (``saved/<split name>``, where there) pair with its GT masks at their sizes:
+    one EvaluationError naming every split's problems, before any split is scored."""
+    problems = []
+    for split in splits:
+        if (saved / split.name).is_dir():
+            try:
+                checked_pairs(saved / split.name, split.mask_dir, resize_pred)
+            except EvaluationError as error:
+                problems.append(f"{split.name}: {error}")
+    if problems:
+        raise EvaluationError("saved predictions that cannot be scored:\n" + "\n".join(problems))
 
 
 def plot_curves(curves: dict[str, dict[str, list[float]]], out: Path) -> list[Path]:
@@ -136,6 +158,11 @@ def run_accuracy(
             f"{' and more' if len(misplaced) > 3 else ''}. Give the folder that holds the datasets' folders (DIS5K, "
             "HRSOD, ...)"
         )
+    if not present and saved is not None and not (stand_in_root / "SYN-TE").is_dir():
+        raise DatasetLayoutError(
+            f"--data-root {data_root}: no benchmark split with ground truth to score --predictions {saved} against; "
+            f"give the folder that holds the datasets' folders (DIS5K/DIS-TE1/gt, ...; data/README.md)"
+        )
     if not present:
         stand_in_note = f"no benchmark split under {data_root}: the synthetic dataset ({stand_in_root}) stands in"
         print(f"note: {stand_in_note}")  # now, before it is generated, and again with the tables
@@ -149,6 +176,8 @@ def run_accuracy(
         }
     require_clean([split for _, splits in present.values() for split in splits], cache_dir("checks"), workers,
                   use="the benchmark")  # fmt: skip
+    if saved is not None:
+        check_saved(saved, [split for _, splits in present.values() for split in splits], resize_pred)
     if saved is None:
         settings = {**segmenter.settings.recorded(tta), "batch_size": batch_size}
         model_description = segmenter.description

@@ -871,7 +871,9 @@ def run_accuracy_action(args: argparse.Namespace) -> int:
         context, flags = "without --predictions a model predicts", ("resize_pred",)
     unused = [f"--{name.replace('_', '-')}" for name in flags if getattr(args, name) != defaults[name]]
     if unused:
-        raise ConfigError(f"{context}: {', '.join(unused)} would not be used; drop it")
+        raise ConfigError(
+            f"{context}: {', '.join(unused)} would not be used; drop {'them' if len(unused) > 1 else 'it'}"
+        )
     segmenter = scored_segmenter(args) if args.predictions is None else None
     report = run_accuracy(
         segmenter,

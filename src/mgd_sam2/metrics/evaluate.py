@@ -188,18 +188,11 @@ class Evaluation:
         return buffer.getvalue()
 
 
-def evaluate_folders(
-    pred_dir: str | Path,
-    gt_dir: str | Path,
-    metric_names: list[str] | None = None,
-    hce_binarize: str = "dis",
-    skeleton_cache: bool | str | Path = True,
-    workers: int = 2,
-    resize_pred: bool = False,
-    progress: bool = True,
-) -> Evaluation:
-    """All metrics over the paired folders; raises EvaluationError listing every bad file. Notes for the user
-    (cut-outs left out, label maps, fewer workers for memory) are in the result's ``notes``."""
+def checked_pairs(
+    pred_dir: str | Path, gt_dir: str | Path, resize_pred: bool = False
+) -> tuple[list[tuple[str, Path, Path]], list[Path], Headers]:
+    """`pair_files` and `check_headers`, raising EvaluationError for every file that could not be scored: what
+    `evaluate_folders` checks before it decodes anything."""
     pairs, cutouts = pair_files(pred_dir, gt_dir)
     headers = check_headers(pairs)
     if headers.unreadable:
@@ -225,6 +218,22 @@ def evaluate_folders(
                 "resize them bilinearly (as PySODEvalToolkit does).",
             )
         )
+    return pairs, cutouts, headers
+
+
+def evaluate_folders(
+    pred_dir: str | Path,
+    gt_dir: str | Path,
+    metric_names: list[str] | None = None,
+    hce_binarize: str = "dis",
+    skeleton_cache: bool | str | Path = True,
+    workers: int = 2,
+    resize_pred: bool = False,
+    progress: bool = True,
+) -> Evaluation:
+    """All metrics over the paired folders; raises EvaluationError listing every bad file. Notes for the user
+    (cut-outs left out, label maps, fewer workers for memory) are in the result's ``notes``."""
+    pairs, cutouts, headers = checked_pairs(pred_dir, gt_dir, resize_pred)
     notes = [f"left out {len(cutouts)} cut-outs written by mgd-sam2 predict --cutout"] if cutouts else []
     if provenance(pairs[0][2]) is not None:
         notes.append(

@@ -327,6 +327,12 @@ class ArgumentParser(LightningArgumentParser):
     in the config) and are followed by the command that lists the options, in place of jsonargparse's 80-line usage
     and its ``mgd-sam2 predict --help`` (the other predict's help)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # no abbreviations: `--trainer.max_epoch` would pass for --trainer.max_epochs (a misspelt config key does not),
+        # and `--model.tt` would be applied under a key that the config does not have
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
         parser = getattr(ex, "subcommand_parser", None) or self
         message += closest_options(message, parser)
