@@ -98,6 +98,9 @@ def plan_outputs(records: list[Record], writer: MaskWriter, overwrite: bool = Fa
         paths = [path for path in output_paths(writer.output, record.name, writer.cutout) if path.exists()]
         recorded = [provenance(path) for path in paths]
         foreign += [path for path, settings in zip(paths, recorded, strict=True) if settings is None]
+        if not any(recorded):  # nothing of ours there: no digest to compare yet (it is taken when writing)
+            todo.append(record)
+            continue
         complete = len(paths) == len(output_paths(writer.output, record.name, writer.cutout))
         expected = writer.recorded(record.image)
         if complete and not overwrite and all(made_as(settings, expected) for settings in recorded if settings):
