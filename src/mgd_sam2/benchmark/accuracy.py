@@ -62,8 +62,8 @@ def predict_split(segmenter: Segmenter, split: Split, out: Path, batch_size: int
     """Write 8-bit predictions for every image of ``split`` into ``out/<split name>``; maps an earlier run wrote there
     for images the split no longer has are removed (they would be scored as unpaired), any other file left alone."""
     folder = out / split.name
-    images = [record.image for record in split_records(split)]
-    names = {record.name for record in split_records(split)}
+    records = split_records(split)
+    images, names = [record.image for record in records], {record.name for record in records}
     stale = [path for path in folder.glob("*.png") if path.stem not in names and provenance(path) is not None]
     for path in stale:
         path.unlink()
@@ -158,7 +158,8 @@ def run_accuracy(
             f"{' and more' if len(misplaced) > 3 else ''}. Give the folder that holds the datasets' folders (DIS5K, "
             "HRSOD, ...)"
         )
-    if not present and saved is not None and not (stand_in_root / "SYN-TE").is_dir():
+    stand_in = tuple(spec.split("/")[1] for specs in SYNTHETIC.values() for spec in specs[1])
+    if not present and saved is not None and not all((stand_in_root / name).is_dir() for name in stand_in):
         raise DatasetLayoutError(
             f"--data-root {data_root}: no benchmark split with ground truth to score --predictions {saved} against; "
             f"give the folder that holds the datasets' folders (DIS5K/DIS-TE1/gt, ...; data/README.md)"
@@ -167,21 +168,19 @@ def run_accuracy(
         stand_in_note = f"no benchmark split under {data_root}: the synthetic dataset ({stand_in_root}) stands in"
         print(f"note: {stand_in_note}")  # now, before it is generated, and again with the tables
         notes.append(stand_in_note)
-        stand_in = tuple(spec.split("/")[1] for specs in SYNTHETIC.values() for spec in specs[1])
         if saved is None:  # saved predictions are scored on a stand-in already there, never on one made now
             ensure_dataset(stand_in_root, splits=stand_in)  # only the splits the tables use
         present = {
             layout: (title, [resolve_split(data_root, spec) for spec in specs])
             for layout, (title, specs) in SYNTHETIC.items()
         }
-    require_clean([split for _, splits in present.values() for split in splits], cache_dir("checks"), workers,
-                  use="the benchmark")  # fmt: skip
-    if saved is not None:
-        check_saved(saved, [split for _, splits in present.values() for split in splits], resize_pred)
+    all_splits = [split for _, splits in present.values() for split in splits]
+    require_clean(all_splits, cache_dir("checks"), workers, use="the benchmark")
     if saved is None:
         settings = {**segmenter.settings.recorded(tta), "batch_size": batch_size}
         model_description = segmenter.description
     else:
+        check_saved(saved, all_splits, resize_pred)
         settings = {"predictions": str(saved.resolve()), "resize_pred": resize_pred}
         model_description = f"the saved predictions in {saved}"
     scores: dict[str, dict[str, float]] = {}
@@ -212,7 +211,7 @@ def run_accuracy(
     if not tables:
         raise DatasetLayoutError(
             f"--predictions {saved}: no folder named after a split present under {data_root} "
-            f"({', '.join(split.name for _, splits in present.values() for split in splits)})"
+            f"({', '.join(split.name for split in all_splits)})"
         )
     shown = ", ".join(f"{key} {value}" for key, value in settings.items() if key != "weights")
     markdown = [f"# Accuracy of {model_description}\n", f"Settings: {shown}; HCE binarisation: {hce_binarize}; "

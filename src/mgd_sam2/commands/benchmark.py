@@ -764,12 +764,12 @@ def detail_results(args: argparse.Namespace) -> dict:
     """Results of `benchmark detail` (printed, and written with --json)."""
     from mgd_sam2.benchmark.detail import configurations, cost
 
-    results: dict = {}
     if args.images:
-        accuracy_results(args, results)
+        results = accuracy_results(args)
     else:
         print(f"note: --images 0: no accuracy part; only the time and memory of {args.preset} with random weights "
               "(--ckpt, --data-root, --zooms and the split's flags are not used)")  # fmt: skip
+        results = {}
     results["cost"] = cost(args.preset, args.megapixels, configurations(args.modes, args.timed_zooms), args.device)
     shown = ("megapixels", "width", "height", "configuration", "passes", "seconds", "time_ratio", "peak_rss_mb",
              "image_rss_mb", "peak_gpu_mb")  # fmt: skip
@@ -780,8 +780,8 @@ def detail_results(args: argparse.Namespace) -> dict:
     return results
 
 
-def accuracy_results(args: argparse.Namespace, results: dict) -> None:
-    """`benchmark detail`'s accuracy part into ``results``: the split, every configuration's scores, the figure."""
+def accuracy_results(args: argparse.Namespace) -> dict:
+    """`benchmark detail`'s accuracy part: the split, every configuration's scores, the figure."""
     from dataclasses import asdict
 
     from mgd_sam2.benchmark.detail import EMPTY, configurations, detail_split, figure, score
@@ -790,8 +790,8 @@ def accuracy_results(args: argparse.Namespace, results: dict) -> None:
     segmenter = scored_segmenter(args)
     root = args.data_root or Path(f"data/detail-{args.size[1]}")
     split, config = detail_split(root, args.images, tuple(args.size), tuple(args.objects))
-    results.update({"model": segmenter.description, "split": str(split.image_dir.parent),
-                    "images": len(split_records(split)), "synth": asdict(config)})  # fmt: skip
+    results: dict = {"model": segmenter.description, "split": str(split.image_dir.parent),
+                     "images": len(split_records(split)), "synth": asdict(config)}  # fmt: skip
     results["accuracy"] = score(segmenter, split, configurations(args.modes, args.zooms), args.out, args.workers)
     shown = ("configuration", "Smeasure", "maxFm", "mBA", "HCE", "s_per_image", "mBA_gain", "HCE_ratio", "time_ratio")
     print_rows(
@@ -802,6 +802,7 @@ def accuracy_results(args: argparse.Namespace, results: dict) -> None:
     shown_masks = [row for row in results["accuracy"] if row["configuration"] != EMPTY]
     results["figure"] = str(figure(split, shown_masks, args.out / "detail_crop.png"))
     print(f"wrote {results['figure']}")
+    return results
 
 
 def app_results(args: argparse.Namespace) -> dict:
