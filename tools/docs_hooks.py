@@ -6,6 +6,9 @@ command wrote, with the date, command and machine that produced it), drawn by th
 ``predict``); the
 README's copy of a table is checked against the same rendering by tests/test_docs.py.
 
+The speed summary: ``<!-- speed-summary -->`` becomes ``speed_summary_table``, the fastest path on every CPU
+measured, from the speed and backends files ``SPEED_SUMMARY`` lists; the README holds a copy (checked by the tests).
+
 The choices of ``model export --fastest``: docs/benchmarks.md holds the table ``fastest_table`` renders from
 ``mgd_sam2.inference.fastest.FASTEST`` (a copy, so that the page reads the same on GitHub; tests/test_docs.py checks
 it).
@@ -28,6 +31,7 @@ import statistics
 from pathlib import Path
 
 MARKER = "<!-- cli-reference -->"
+SUMMARY_MARKER = "<!-- speed-summary -->"
 MEASURED = re.compile(r"<!-- measured: ([a-z0-9_]+) -->")
 MEASUREMENTS = Path(__file__).resolve().parents[1] / "docs" / "measurements"
 
@@ -104,6 +108,90 @@ def speed_table(measurement: dict) -> str:
     exports = [run.get("export_peak_memory_mb") for run in runs]  # None: PyTorch, which exports nothing
     if any(exports):  # interleaved runs before the steps reported their own peaks have none
         row("largest export step's peak (GiB)", [f"{peak / 1024:.1f}" if peak else "—" for peak in exports])
+    return "\n".join(lines) + "\n"
+
+
+SPEED_SUMMARY = (  # (CPU kind of `model export --fastest`, the CPU measured, one-run speed files, interleaved
+    # speed files, `benchmark backends` files of the demo model on that CPU)
+    ("amx", "Intel Xeon", ("speed_intel_xeon_amx",), (), ("backends_demo_intel_xeon_amx",)),
+    ("amx", "Intel Xeon (model 167)", ("speed_intel_xeon_amx_model167", "speed_intel_xeon_amx_model167_afternoon",
+                                       "speed_intel_xeon_amx_model167_evening"), (),
+     ("backends_demo_intel_xeon_amx_model167",)),
+    ("avx512_bf16", "AMD EPYC Zen 4", ("speed_amd_epyc_avx512",), (), ("backends_demo",)),
+    ("avx512_bf16", "AMD EPYC Zen 4 (model 17)", ("speed_amd_epyc_zen4_model17",),
+     ("speed_amd_epyc_zen4_model17_interleaved", "speed_amd_epyc_zen4_model17_tokens",
+      "speed_amd_epyc_zen4_model17_balanced", "speed_amd_epyc_zen4_model17_period"),
+     ("backends_demo_amd_epyc_zen4_model17",)),
+    ("avx512_bf16", "AMD EPYC Zen 5", ("speed_amd_epyc_zen5", "speed_amd_epyc_zen5_later_export"),
+     ("speed_amd_epyc_zen5_later_export_interleaved", "speed_amd_epyc_zen5_next_day_interleaved"),
+     ("backends_demo_amd_epyc_zen5", "backends_demo_amd_epyc_zen5_later_export")),
+    ("avx512_vnni", "emulated on a Zen 5", ("speed_amd_epyc_avx512_vnni_emulated",), (),
+     ("backends_demo_avx512_vnni_emulated",)),
+    ("avx512", "emulated on a Zen 5", ("speed_amd_epyc_avx512_emulated",), (), ("backends_demo_avx512_emulated",)),
+    ("avx2_vnni", "emulated on a Zen 5", ("speed_amd_epyc_avx2_vnni_emulated",), (),
+     ("backends_demo_avx2_vnni_emulated",)),
+    ("avx2", "AMD EPYC Zen 3", ("speed_amd_epyc_avx2",), (), ("backends_demo_amd_epyc_avx2",)),
+    ("avx2", "emulated on a Zen 4", ("speed_amd_epyc_avx2_emulated",), (), ()),
+)  # fmt: skip
+
+
+def read(name: str) -> dict:
+    """docs/measurements/NAME.json."""
+    return json.loads((MEASUREMENTS / f"{name}.json").read_text())
+
+
+def fastest_run(measurement: dict) -> tuple[dict, dict]:
+    """(torch fp32's run, the run of the highest throughput) of one ``benchmark speed`` file."""
+    runs = measurement["speed"]
+    baseline = next(run for run in runs if (run["backend"], run["precision"]) == ("torch", "32-true"))
+    return baseline, max(runs, key=lambda run: run["throughput_img_s"])
+
+
+def backends_label(backend: str, precision: str) -> str:
+    """``benchmark backends``' label of the path that ``benchmark speed`` calls (``backend``, ``precision``): speed
+    names an export by its form where it is quantized, else by the runtime (OpenVINO runs the fp32 ONNX file)."""
+    from mgd_sam2.benchmark.backends import RUNS
+
+    return next(run.label for run in RUNS if run.precision == precision and
+                (run.form if run.form.endswith("-int8") else run.backend) == backend)  # fmt: skip
+
+
+def smeasure_moved(measurement: dict, label: str) -> float:
+    """The largest change of S-measure from torch fp32's, over the splits of one ``benchmark backends`` file, of the
+    row ``label``."""
+    scores = {row["label"]: row.get("scores") for row in measurement["backends"]}  # none where a row was skipped
+    reference = scores["torch fp32"]
+    return max(abs(values["Smeasure"] - reference[split]["Smeasure"]) for split, values in scores[label].items())
+
+
+def speed_summary_table() -> str:
+    """The fastest path's speed-up over PyTorch fp32 on every CPU measured, a row per CPU: its throughput ratio in
+    each one-run file (every configuration in a process of its own) and the median of the paired rounds in each
+    interleaved file (``--interleave``), each with its date (month-day); then how far it moved the demo model's
+    S-measure from torch fp32's there (the largest over the splits, in each backends file). The path is the fastest
+    of the CPU's newest one-run file; the interleaved and accuracy figures are that path's."""
+    lines = [
+        "| CPU kind | CPU (2 cores) | fastest path measured | × PyTorch fp32, one run | × PyTorch fp32, interleaved "
+        "| Sα moved from fp32 |",
+        "|---|---|---|---|---|---|",
+    ]
+    for kind, cpu, single, interleaved, accuracy in SPEED_SUMMARY:
+        path = fastest_run(read(single[-1]))[1]
+        key = (path["backend"], path["precision"])
+        ratios = []
+        for name in single:
+            measured = read(name)
+            baseline, fastest = fastest_run(measured)
+            ratios.append(f"{fastest['throughput_img_s'] / baseline['throughput_img_s']:.2f} ({measured['date'][5:]})")
+        paired = []
+        for name in interleaved:
+            measured = read(name)
+            run = next(run for run in measured["speed"] if (run["backend"], run["precision"]) == key)
+            paired.append(f"{run['paired_speedup_vs_first']:.2f} ({measured['date'][5:]})")
+        moved = [f"{smeasure_moved(read(name), backends_label(*key)):.4f}" for name in accuracy]
+        cells = [kind, cpu, SPEED_COLUMNS[key], ", ".join(ratios), ", ".join(paired) or "—",
+                 ", ".join(moved) or "not measured"]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -457,6 +545,7 @@ def cli_reference(lightning_help: bool = True) -> str:
 
 def on_page_markdown(markdown: str, page, config, files) -> str:  # noqa: ANN001 (MkDocs' hook signature)
     markdown = MEASURED.sub(lambda match: measured_table(match.group(1)), markdown)
+    markdown = markdown.replace(SUMMARY_MARKER, speed_summary_table())
     if MARKER in markdown:
         return markdown.replace(MARKER, cli_reference())
     return markdown
