@@ -155,3 +155,23 @@ def test_every_trainable_parameter_gets_a_gradient_in_its_own_layout() -> None:
         assert not unused, (switches, unused)
         strided = [name for name, p in model.named_parameters() if p.grad is not None and p.grad.stride() != p.stride()]
         assert not strided, (switches, strided)
+
+
+def test_the_recipes_sync_batchnorm_on_cpu_processes_is_one_line_before_any_run_folder(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """lightning_config.yaml's sync_batchnorm: true in a fit of 2 CPU processes: torch's DDP refuses SyncBatchNorm on
+    the CPU in a traceback per process; the CLI says so in one line with the flag that fixes it, before the processes
+    start and before a run folder is written. One CPU process (no DDP) ignores the setting, as Lightning does."""
+    from lightning.pytorch import Trainer
+
+    from mgd_sam2.cli import main
+    from mgd_sam2.training.cli import refuse_cpu_sync_batchnorm
+
+    monkeypatch.chdir(workdir(tmp_path, synthetic_root, "sync"))
+    assert main(["fit", "-c", CONFIG, "--trainer.sync_batchnorm", "true"]) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error[-1].startswith("error: trainer.sync_batchnorm: true needs GPUs") and "Traceback" not in "".join(error)
+    assert "--trainer.sync_batchnorm false" in error[-1] and not Path("runs").exists()
+    refuse_cpu_sync_batchnorm(Trainer(accelerator="cpu", devices=1, sync_batchnorm=True, logger=False))
+    refuse_cpu_sync_batchnorm(Trainer(accelerator="cpu", devices=2, strategy="ddp", logger=False))

@@ -648,6 +648,71 @@ def test_best_is_the_monitored_checkpoint_of_the_newest_training_run(tmp_path: P
         best_checkpoint(config)
 
 
+@pytest.mark.parametrize("versions", [False, True])
+def test_best_after_a_resume_is_the_resumed_runs_best(versions: bool, tmp_path: Path) -> None:
+    """A run stopped after an epoch's validation wrote best.ckpt and before the next last.ckpt re-validates that epoch
+    when resumed. The shipped configs (enable_version_counter: false) rewrite best.ckpt then; a config that keeps
+    Lightning's version counter gets best-v1.ckpt beside the stale best.ckpt, and --ckpt_path best takes the newest.
+    Either way best is the file the resumed run's callback keeps as its best."""
+    from lightning.pytorch import LightningModule
+    from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+
+    from mgd_sam2.training.cli import newest_version
+
+    for config in (ROOT / "lightning_config.yaml", *sorted((ROOT / "src/mgd_sam2/configs").glob("*.yaml"))):
+        callbacks = yaml.safe_load(config.read_text())["trainer"]["callbacks"]
+        best = next(c["init_args"] for c in callbacks if c["init_args"].get("monitor"))
+        assert best["filename"] == "best" and best["enable_version_counter"] is False, config
+
+    inputs, targets = torch.randn(8, 2, generator=torch.Generator().manual_seed(0)), torch.linspace(-1, 1, 8)[:, None]
+
+    class Line(LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer = torch.nn.Linear(2, 1)
+
+        def training_step(self, batch, index):
+            return (self.layer(batch[0]) - batch[1]).square().mean()
+
+        def validation_step(self, batch, index):
+            self.log("val/loss", (self.layer(batch[0]) - batch[1]).square().mean())
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.05)
+
+    class StopAtStep(Callback):  # an interruption that writes no checkpoint
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+            if trainer.global_step == 5:
+                raise KeyboardInterrupt
+
+    def fit(folder: Path, *extra: Callback, resume: bool = False) -> None:
+        # 4 batches per epoch: best.ckpt at step 4 (epoch 0's validation), last.ckpt every 3 steps
+        best = ModelCheckpoint(dirpath=folder, monitor="val/loss", filename="best", enable_version_counter=versions)
+        last = ModelCheckpoint(dirpath=folder, every_n_train_steps=3, save_top_k=0, save_last=True)
+        data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(inputs, targets), batch_size=2)
+        torch.manual_seed(0)
+        Trainer(max_epochs=2, callbacks=[best, last, *extra], logger=False, enable_progress_bar=False,
+                enable_model_summary=False, num_sanity_val_steps=0).fit(
+            Line(), data, data, ckpt_path=folder / "last.ckpt" if resume else None)  # fmt: skip
+
+    fit(tmp_path / "whole")
+    with pytest.raises(SystemExit):  # Lightning's answer to Ctrl-C, after its shutdown
+        fit(tmp_path / "resumed", StopAtStep())
+    assert torch.load(tmp_path / "resumed/last.ckpt", weights_only=False)["global_step"] == 3
+    fit(tmp_path / "resumed", resume=True)
+    names = sorted(path.name for path in (tmp_path / "resumed").iterdir())
+    assert names == (["best-v1.ckpt", "best.ckpt", "last.ckpt"] if versions else ["best.ckpt", "last.ckpt"])
+    found = newest_version(tmp_path / "resumed/best.ckpt")
+    assert found.name == ("best-v1.ckpt" if versions else "best.ckpt")
+    reference = torch.load(tmp_path / "whole/best.ckpt", weights_only=False)
+    again = torch.load(found, weights_only=False)
+    assert again["global_step"] == reference["global_step"] == 8  # the last validation's, as uninterrupted
+    tracked = next(state for key, state in again["callbacks"].items() if "val/loss" in key)
+    assert tracked["best_model_path"] == str(found)  # the file the resumed run's callback kept as its best
+    if versions:  # the interrupted run's file, from epoch 0
+        assert torch.load(tmp_path / "resumed/best.ckpt", weights_only=False)["global_step"] == 4
+
+
 def test_best_and_last_are_in_a_checkpoint_callbacks_own_dirpath(tmp_path: Path) -> None:
     """A ModelCheckpoint given a dirpath writes there for every run, not in the run's folder: best and last are
     the files there, and a missing one is named where it was looked for."""

@@ -84,6 +84,7 @@ class MGDSAM2CLI(LightningCLI):
 
     def before_fit(self) -> None:
         self.refuse_other_network()
+        refuse_cpu_sync_batchnorm(self.trainer)
 
     def before_validate(self) -> None:
         self.refuse_other_network()
@@ -100,6 +101,18 @@ class MGDSAM2CLI(LightningCLI):
                 "--trainer.callbacks+=mgd_sam2.inference.writer.MaskWriter --trainer.callbacks.output MASKS, or "
                 "predict with mgd-sam2 predict --ckpt CKPT --input IMAGES --output MASKS"
             )
+
+
+def refuse_cpu_sync_batchnorm(trainer: Any) -> None:
+    """A one-line error, before the processes start, for ``sync_batchnorm: true`` (the recipe's) in a fit of several
+    CPU processes: torch's DistributedDataParallel refuses SyncBatchNorm on the CPU, in a traceback per process."""
+    from lightning.pytorch.accelerators import CPUAccelerator
+
+    if getattr(trainer.strategy, "_layer_sync", None) is not None and isinstance(trainer.accelerator, CPUAccelerator):
+        raise ConfigError(
+            "trainer.sync_batchnorm: true needs GPUs (torch runs SyncBatchNorm on CUDA devices only), and this fit "
+            "runs on the CPU: add --trainer.sync_batchnorm false (each process then normalises its own batches)"
+        )
 
 
 def model_flags(args: list[str]) -> list[str]:
@@ -154,10 +167,21 @@ def training_runs(folder: Path) -> list[tuple[int, Path]]:
     )
 
 
+def newest_version(path: Path) -> Path:
+    """The newest written of ``path`` and the versions Lightning's ModelCheckpoint gives its name where the file is
+    there but not its own (``best-v1.ckpt``: a resumed run re-validating an epoch whose best.ckpt the interrupted
+    run wrote, or a second run in a shared ``dirpath``; the shipped configs turn the versions off); ``path`` itself
+    where none is there."""
+    found = [candidate for candidate in (path, *path.parent.glob(f"{path.stem}-v*{path.suffix}"))
+             if candidate.is_file() and re.fullmatch(rf"{re.escape(path.stem)}(-v\d+)?", candidate.stem)]  # fmt: skip
+    return max(found, key=lambda candidate: candidate.stat().st_mtime_ns) if found else path
+
+
 def newest_run_file(runs: list[tuple[int, Path]], name: str, keyword: str, written: str) -> Path:
-    """``checkpoints/<name>`` of the newest of ``runs``, or a ConfigError naming an older run's file to give."""
+    """``checkpoints/<name>`` (or its newest version, `newest_version`) of the newest of ``runs``, or a ConfigError
+    naming an older run's file to give."""
     newest = runs[-1][1]
-    path = newest / "checkpoints" / name
+    path = newest_version(newest / "checkpoints" / name)
     if not path.is_file():
         older = [
             str(child / "checkpoints" / name) for _, child in runs[:-1] if (child / "checkpoints" / name).is_file()
@@ -198,7 +222,7 @@ def best_checkpoint(config: Any) -> tuple[Path, int | None]:
         )
     name = f"{names[0]}.ckpt"
     if shared := shared_checkpoint_folder(config, getattr(monitored[0], "dirpath", None)):
-        path = shared / name
+        path = newest_version(shared / name)
         if not path.is_file():
             raise ConfigError(f"--ckpt_path best: no {path}; train first, or give the checkpoint file")
         return path, None
@@ -220,7 +244,7 @@ def last_checkpoint(config: Any, subcommand: str = "fit") -> tuple[Path, int | N
     dirpaths = [args.dirpath for args in checkpoint_callbacks(config)
                 if getattr(args, "save_last", None) and getattr(args, "dirpath", None)]  # fmt: skip
     if shared := shared_checkpoint_folder(config, dirpaths[0] if dirpaths else None):
-        path = shared / "last.ckpt"
+        path = newest_version(shared / "last.ckpt")
         found = [candidate for candidate in (path, hpc) if candidate is not None and candidate.is_file()]
         if not found:
             raise ConfigError(f"--ckpt_path last: {what[0]}, no {path}; {what[1]}")
@@ -234,7 +258,7 @@ def last_checkpoint(config: Any, subcommand: str = "fit") -> tuple[Path, int | N
             "save_last writes last.ckpt as it trains)"
         )
     version, newest = versions[-1]
-    path = newest / "checkpoints" / "last.ckpt"
+    path = newest_version(newest / "checkpoints" / "last.ckpt")
     if hpc is not None and (not path.is_file() or hpc.stat().st_mtime_ns > path.stat().st_mtime_ns):
         return hpc, version  # written by the newest run when SLURM stopped it
     return newest_run_file(versions, "last.ckpt", "last", "save_last writes it at its callback's interval"), version
