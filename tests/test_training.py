@@ -185,6 +185,8 @@ def test_kill_minus_nine_then_the_readme_resume_command_continues_exactly(synthe
     resumed = cli(killed, "fit", "-c", config, "--ckpt_path", "last")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert sorted(p.name for p in (killed / "runs/resume").iterdir()) == ["version_0"]  # the same run folder
+    assert (run / "config.yaml").read_bytes() == before[run / "config.yaml"]  # the run's own, kept
+    assert "ckpt_path: " in (run / "config_resumed_1.yaml").read_text()  # the resume's, beside it
     reference = torch.load(whole / "runs/resume/version_0/checkpoints/last.ckpt", weights_only=False)
     again = torch.load(killed / "runs/resume/version_0/checkpoints/last.ckpt", weights_only=False)
     assert (reference["epoch"], reference["global_step"]) == (again["epoch"], again["global_step"]) == (2, 9)
@@ -195,6 +197,31 @@ def test_kill_minus_nine_then_the_readme_resume_command_continues_exactly(synthe
             assert torch.equal(value, again["optimizer_states"][0]["state"][index][name]), (index, name)
     logged = EventAccumulator(str(killed / "runs/resume/version_0")).Reload().Scalars("train/loss")
     assert {event.step for event in logged} >= set(range(4, 9))  # the resumed steps went on in the same run
+
+
+def test_a_batch_larger_than_the_training_split_is_one_line_and_leaves_no_run_folder(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Lightning would end the fit at step 0 and exit 0 with an empty run folder, which then stands as the newest run
+    that `--ckpt_path last` finds nothing in; a batch size below 1 is refused as the DataModule is built."""
+    monkeypatch.chdir(run_folder(tmp_path / "big", synthetic_root))
+    config = str(ROOT / "tests/fixtures/resume.yaml")
+    images = len(list((synthetic_root / "synthetic/SYN-TR/im").iterdir()))
+    assert main(["fit", "-c", config, "--data.batch_size", str(images + 1)]) == 1
+    error = capsys.readouterr().err
+    assert f"error: data.batch_size {images + 1} is more than the {images} training images, and an incomplete " in error
+    assert "Traceback" not in error and "removed runs/resume/version_0: the fit ended before its first step" in error
+    assert list(Path("runs/resume").iterdir()) == []
+    assert main(["fit", "-c", config, "--data.batch_size", "0"]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "error: data.batch_size must be at least 1, got 0"
+
+
+def test_fast_dev_run_writes_no_checkpoint(synthetic_root: Path, tmp_path: Path, monkeypatch) -> None:
+    """Lightning's fast_dev_run promises no checkpoints, but its ModelCheckpoint writes save_last's last.ckpt at the
+    end of training (into the root folder: the logger is off)."""
+    monkeypatch.chdir(run_folder(tmp_path / "dev", synthetic_root))
+    assert main(["fit", "-c", str(ROOT / "tests/fixtures/resume.yaml"), "--trainer.fast_dev_run", "true"]) == 0
+    assert not list(Path(".").rglob("*.ckpt"))
 
 
 @pytest.mark.slow

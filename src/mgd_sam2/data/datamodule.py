@@ -74,6 +74,9 @@ class SegmentationDataModule(LightningDataModule):
         check: bool = True,
     ) -> None:
         super().__init__()
+        for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
+            if value < 1:
+                raise ConfigError(f"data.{name} must be at least 1, got {value}")
         self.save_hyperparameters()
         self.root, self.input_size, self.grid, self.seed = root, input_size, grid, seed
         self.specs = {"train": train or [], "val": val or [], "test": test or []}
@@ -181,6 +184,12 @@ class SegmentationDataModule(LightningDataModule):
         replicas, rank = self.world
         self.train_sampler = ResumableSampler(len(dataset), num_replicas=replicas, rank=rank, seed=self.seed)
         loader = self.loader(dataset, self.hparams.batch_size, self.train_sampler, drop_last=True, kind=ResumableLoader)
+        if len(loader) == 0:  # Lightning would end the fit at step 0 and exit 0
+            each = f" each of the {replicas} processes gets" if replicas > 1 else ""
+            raise ConfigError(
+                f"data.batch_size {self.hparams.batch_size} is more than the {len(self.train_sampler)} training "
+                f"images{each}, and an incomplete batch is dropped: no batch to train on; lower --data.batch_size"
+            )
         consumed = self.batches_consumed_before_restart()
         if 0 < consumed < len(loader):  # resumed mid-epoch: continue with the samples not yet seen
             self.train_sampler.skip_next_epoch_start(consumed * self.hparams.batch_size)

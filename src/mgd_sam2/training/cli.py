@@ -14,7 +14,8 @@ folder Lightning's ModelCheckpoint writes into):
   untrained network). Without ``--ckpt_path``, ``validate``/``test``/``predict`` say that they use the network as
   the config builds it.
 * ``fit`` checks the config's ``model.pretrained`` before Lightning starts (and saves ``config.yaml``), so a start
-  that cannot load it leaves no run folder behind.
+  that cannot load it leaves no run folder behind; a fit that fails before its first step removes the folder it
+  began. A resumed fit keeps the run's ``config.yaml`` and saves its own as ``config_resumed_K.yaml``.
 
 The newest run is the newest ``version_N`` that training made (its ``config.yaml`` or ``checkpoints``): the folders
 of validate, test and predict runs are passed over.
@@ -36,7 +37,7 @@ from typing import Any, NoReturn
 
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import BasePredictionWriter
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities import rank_zero_only
 
 from mgd_sam2.data.datamodule import SegmentationDataModule
@@ -85,6 +86,20 @@ class MGDSAM2CLI(LightningCLI):
     def before_fit(self) -> None:
         self.refuse_other_network()
         refuse_cpu_sync_batchnorm(self.trainer)
+        if self.trainer.fast_dev_run:  # Lightning's promise: no checkpoints; its ModelCheckpoint.on_train_end
+            for callback in self.trainer.checkpoint_callbacks:  # (2.6) still writes save_last's last.ckpt
+                callback.save_last = False
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        """A fit that fails before its first step (a batch larger than the split, a crash as the processes start)
+        leaves no run folder behind: it would hold only its config and stand as the newest run that
+        ``--ckpt_path last`` finds nothing in."""
+        try:
+            super()._run_subcommand(subcommand)
+        except BaseException:
+            if subcommand == "fit" and not self.config_init[subcommand].get("ckpt_path"):
+                remove_unstarted_run(self.trainer)
+            raise
 
     def before_validate(self) -> None:
         self.refuse_other_network()
@@ -101,6 +116,25 @@ class MGDSAM2CLI(LightningCLI):
                 "--trainer.callbacks+=mgd_sam2.inference.writer.MaskWriter --trainer.callbacks.output MASKS, or "
                 "predict with mgd-sam2 predict --ckpt CKPT --input IMAGES --output MASKS"
             )
+
+
+UNSTARTED_RUN_FILES = ("config.yaml", "hparams.yaml", "metrics.csv")  # and TensorBoard's event files
+
+
+def remove_unstarted_run(trainer: Any) -> None:
+    """Remove the run folder of a fit that ended before its first optimizer step, where it holds only what the start
+    writes (its config, the loggers' first files) and no checkpoint; anything else there is left alone."""
+    folder = Path(trainer.log_dir) if trainer.is_global_zero and trainer.global_step == 0 and trainer.log_dir else None
+    if folder is None or not folder.is_dir() or (folder / "checkpoints").exists():
+        return
+    written = [path for path in folder.iterdir()
+               if path.name in UNSTARTED_RUN_FILES or path.name.startswith("events.out.tfevents.")]  # fmt: skip
+    if len(written) != len(list(folder.iterdir())) or not VERSION_FOLDER.match(folder.name):
+        return
+    for path in written:
+        path.unlink()
+    folder.rmdir()
+    print(f"removed {folder}: the fit ended before its first step", file=sys.stderr)
 
 
 def refuse_cpu_sync_batchnorm(trainer: Any) -> None:
@@ -411,6 +445,22 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)")
 
 
+class SaveRunConfig(SaveConfigCallback):
+    """Lightning's config saver, but a resumed fit keeps the run's first ``config.yaml`` and writes its own beside
+    it, ``config_resumed_K.yaml`` (K = 1, 2, …): a resume may change the settings (``--trainer.max_epochs``)."""
+
+    def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        if stage == "fit" and not self.already_saved and self.save_to_log_dir and trainer.log_dir:
+            folder, stem = Path(trainer.log_dir), Path(self.config_filename).stem
+            taken = (folder / self.config_filename).is_file()
+            count = 1
+            while taken and (folder / f"{stem}_resumed_{count}.yaml").is_file():
+                count += 1
+            if taken:
+                self.config_filename = f"{stem}_resumed_{count}.yaml"
+        super().setup(trainer, pl_module, stage)
+
+
 def build_cli(args: list[str], run: bool = True) -> MGDSAM2CLI:
     """The CLI for ``args`` (subcommand first when ``run``); the resolved config is saved in every run's log folder
     (``config.yaml`` for fit, ``config_<subcommand>.yaml`` for the others)."""
@@ -424,6 +474,7 @@ def build_cli(args: list[str], run: bool = True) -> MGDSAM2CLI:
         SegmentationDataModule,
         args=args,
         run=run,
+        save_config_callback=SaveRunConfig,
         save_config_kwargs={"overwrite": True, "config_filename": filename},
         parser_class=ArgumentParser,
         parser_kwargs={
