@@ -512,21 +512,24 @@ def test_lightning_cli_validate_test_and_predict_subcommands(
     assert "test: scores per split" in out and "Test metric" not in out
     rows = [line for line in out.splitlines() if line.startswith(("│ SYN-TE", "│ SYN-HO"))]
     assert len(rows) == 2 and all(len(row.split("│")) == 2 + 6 for row in rows), out  # set, 5 metrics (F: 3)
-    # a checkpoint of a run: validate and test log into that run, each saving its own config there
+    # a checkpoint of a run: validate and test log into that run's folder of each, with its own config, so that a
+    # validation at step 0 joins no training curve
     assert sorted(path.name for path in (tmp_path / "runs" / "demo").iterdir()) == ["version_3"]
-    assert (run / "config_validate.yaml").is_file() and (run / "config_test.yaml").is_file()
-    assert len(list(run.glob("events.out.tfevents.*"))) == 2
+    assert (run / "validate/config_validate.yaml").is_file() and (run / "test/config_test.yaml").is_file()
+    assert [len(list((run / sub).glob("events.out.tfevents.*"))) for sub in ("validate", "test")] == [1, 1]
+    assert not list(run.glob("events.out.tfevents.*"))
     writer = ["--trainer.callbacks+=mgd_sam2.inference.writer.MaskWriter", "--trainer.callbacks.output", "maps"]
     photos = ["--data.predict", str(synthetic_root / "synthetic/SYN-TE/im")]
     assert main(["predict", *in_run, *photos, *writer]) == 0  # and predict too
-    assert (run / "config_predict.yaml").is_file() and sorted(p.name for p in (run.parent).iterdir()) == ["version_3"]
+    assert (run / "predict/config_predict.yaml").is_file()
+    assert sorted(p.name for p in (run.parent).iterdir()) == ["version_3"]
     # best: the newest training run's monitored checkpoint, logged into that run whatever the logger's name
     (run / "config.yaml").write_text("{}")  # what fit saves there
     renamed = ["--trainer.logger.init_args.name", "other"]
     assert main(["test", *data, "--data.test", "[synthetic/SYN-TE]", "--ckpt_path", "best"]) == 0
     assert main(["test", *in_run, "--data.test", "[synthetic/SYN-TE]", *renamed]) == 0
     assert f"--ckpt_path best: {Path('runs/demo/version_3/checkpoints/best.ckpt')}" in capsys.readouterr().err
-    assert len(list(run.glob("events.out.tfevents.*"))) == 5 and not (tmp_path / "runs" / "other").exists()
+    assert len(list((run / "test").glob("events.out.tfevents.*"))) == 3 and not (tmp_path / "runs" / "other").exists()
     assert main(["validate", *data, "--trainer.logger", "false", "--data.val", "[synthetic/SYN-TE]"]) == 0
     assert "note: no --ckpt_path: validate uses the network as the config builds it" in capsys.readouterr().err
     common = [*data, "--trainer.logger", "false", "--ckpt_path", str(trained_checkpoint)]
@@ -857,9 +860,32 @@ def test_a_run_checkpoint_redirects_only_loggers_of_version_folders(tmp_path: Pa
                               ("lightning.pytorch.loggers.CSVLogger", True),
                               ("lightning.pytorch.loggers.WandbLogger", False)):  # fmt: skip
         logger = Namespace(class_path=class_path, init_args=Namespace(save_dir="logs", name="other", version=None))
-        log_into_run(ckpt, logger)
-        expected = (str(tmp_path / "runs"), "x", 3) if moved else ("logs", "other", None)
+        log_into_run(ckpt, logger, "test")
+        expected = (str(tmp_path / "runs"), "x", "version_3/test") if moved else ("logs", "other", None)
         assert (logger.init_args.save_dir, logger.init_args.name, logger.init_args.version) == expected, class_path
+
+
+def test_a_csv_loggers_training_metrics_survive_a_test_and_a_resume(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lightning's CSVLogger deletes the metrics.csv of the folder it starts in: a test of the run's checkpoint logs
+    into the run's test/ folder, and a resumed fit keeps the run's file as metrics_before_resume_1.csv."""
+    monkeypatch.chdir(run_folder(tmp_path / "csv", synthetic_root))
+    logger = ["--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", "runs",
+              "--trainer.logger.name", "csv"]  # fmt: skip
+    config = ["-c", str(ROOT / "tests/fixtures/resume.yaml"), "--trainer.max_epochs", "1", *logger, "--data.test",
+              "[synthetic/SYN-TE]"]  # fmt: skip
+    assert main(["fit", *config]) == 0
+    run = Path("runs/csv/version_0")
+    trained = (run / "metrics.csv").read_bytes()
+    assert b"train/loss" in trained
+    assert main(["test", *config, "--ckpt_path", "last"]) == 0
+    assert (run / "metrics.csv").read_bytes() == trained and b"test/SYN-TE/Smeasure" in (
+        run / "test/metrics.csv"
+    ).read_bytes()
+    assert main(["fit", *config, "--ckpt_path", "last", "--trainer.max_epochs", "2"]) == 0
+    assert (run / "metrics_before_resume_1.csv").read_bytes() == trained
+    assert b"train/loss" in (run / "metrics.csv").read_bytes()
 
 
 def test_a_start_that_cannot_load_its_pretrained_weights_leaves_no_run_folder(

@@ -7,8 +7,8 @@ folder Lightning's ModelCheckpoint writes into):
   ``checkpoints/last.ckpt`` at the step it was written, logging on into the same TensorBoard run. With
   nothing to resume it is an error (Lightning would silently start over in a new folder).
 * ``validate``/``test``/``predict`` of a checkpoint inside a run folder of a TensorBoard or CSV logger log into that
-  run (their config is saved as ``config_<subcommand>.yaml`` beside the training's ``config.yaml``) instead of
-  opening a new version.
+  run's ``<subcommand>/`` folder (with their config, ``config_<subcommand>.yaml``) instead of opening a new version.
+  A resumed fit with a CSVLogger keeps the run's ``metrics.csv``, which Lightning's would delete.
 * ``validate``/``test``/``predict --ckpt_path last`` or ``best`` are the newest training run's ``last.ckpt`` or its
   monitored checkpoint (Lightning's own keywords mean this process's trainer, which has none: it would score the
   untrained network). Without ``--ckpt_path``, ``validate``/``test``/``predict`` say that they use the network as
@@ -315,10 +315,11 @@ def check_checkpoint_file(path: Path) -> None:
     load_torch_file(path, mmap=True)
 
 
-def log_into_run(ckpt: Path, logger: Any) -> None:
-    """Point a TensorBoard or CSV logger's ``save_dir``/``name``/``version`` at the run of ``ckpt``,
-    ``<save_dir>/<name>/version_N/checkpoints/<file>``, whatever the config names its runs; nothing for another
-    logger (whose arguments mean other things) or a checkpoint outside a run folder."""
+def log_into_run(ckpt: Path, logger: Any, subcommand: str) -> None:
+    """Point a TensorBoard or CSV logger's ``save_dir``/``name``/``version`` at the ``subcommand`` folder of the run
+    of ``ckpt``, ``<save_dir>/<name>/version_N/checkpoints/<file>``, whatever the config names its runs: its curves
+    (a validation at step 0) stay out of the training's, and a CSVLogger's start deletes no training ``metrics.csv``.
+    Nothing for another logger (whose arguments mean other things) or a checkpoint outside a run folder."""
     run = ckpt.parent.parent
     match = VERSION_FOLDER.match(run.name)
     if not str(getattr(logger, "class_path", "")).endswith(VERSIONED_LOGGERS):
@@ -326,7 +327,7 @@ def log_into_run(ckpt: Path, logger: Any) -> None:
     if ckpt.parent.name != "checkpoints" or match is None:
         return
     init = logger.init_args
-    init.save_dir, init.name, init.version = str(run.parent.parent), run.parent.name, int(match.group(1))
+    init.save_dir, init.name, init.version = str(run.parent.parent), run.parent.name, f"{run.name}/{subcommand}"
 
 
 def check_start(config: Any) -> None:
@@ -371,13 +372,29 @@ def resolve_checkpoint(subcommand: str, config: Any) -> None:
     if subcommand == "fit":
         if version is not None and init is not None:
             init.version = version
+            keep_csv_metrics(logger)
         # the run's own checkpoint folder is not empty, by design
         warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
     elif subcommand in ("validate", "test", "predict") and init is not None:
         if version is not None:  # the config's newest run (a SLURM checkpoint lies outside its folder)
-            init.version = version
+            init.version = f"version_{version}/{subcommand}"
         else:
-            log_into_run(path, logger)
+            log_into_run(path, logger, subcommand)
+
+
+def keep_csv_metrics(logger: Any) -> None:
+    """A resumed fit's CSVLogger deletes the run's ``metrics.csv`` as it starts (Lightning's own warning says so):
+    the file is kept as ``metrics_before_resume_K.csv`` (K = 1, 2, …) beside the one the resume writes."""
+    if not str(getattr(logger, "class_path", "")).endswith("CSVLogger") or rank_zero_only.rank != 0:
+        return
+    init = logger.init_args
+    folder = Path(init.save_dir or ".") / (init.name or "") / f"version_{init.version}"
+    if (folder / "metrics.csv").is_file():
+        count = 1
+        while (folder / f"metrics_before_resume_{count}.csv").exists():
+            count += 1
+        (folder / "metrics.csv").rename(folder / f"metrics_before_resume_{count}.csv")
+        warnings.filterwarnings("ignore", message="Experiment logs directory .* will be deleted")  # kept, above
 
 
 class ArgumentParser(LightningArgumentParser):
