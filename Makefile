@@ -17,6 +17,7 @@ CONFIG ?= lightning_config.yaml
 CKPT ?=
 DATA_ROOT ?= data
 DEMO_ARGS ?=
+TRAIN_ARGS ?=
 
 .PHONY: help install lint format test test-fast test-browser docs docs-serve demo app train benchmark clean
 
@@ -71,8 +72,8 @@ demo: $(STAMP) ## main job on the embedded synthetic dataset: synth -> test untr
 app: $(STAMP) ## the cut-out web page on http://127.0.0.1:7860 (CKPT=... ; default: the demo's trained checkpoint)
 	$(CLI) app $(if $(CKPT),--ckpt $(CKPT))
 
-train: $(STAMP) ## train the DIS5K recipe of lightning_config.yaml (CONFIG=... to change)
-	$(CLI) fit -c $(CONFIG)
+train: $(STAMP) ## train the DIS5K recipe of lightning_config.yaml (CONFIG=... to change; TRAIN_ARGS=... for options)
+	$(CLI) fit -c $(CONFIG) $(TRAIN_ARGS)
 
 benchmark: $(STAMP) ## accuracy tables on every dataset under DATA_ROOT (CKPT=... required for real numbers)
 	$(CLI) benchmark accuracy $(if $(CKPT),--ckpt $(CKPT)) --data-root $(DATA_ROOT)

@@ -1044,3 +1044,46 @@ def test_off_a_terminal_the_fit_prints_epoch_lines_and_no_progress_bar(terminal:
     with pytest.raises(RuntimeError, match="stop"):  # Lightning does not tear callbacks down after a failed fit
         trainer_of_both().fit(Failing(), data)
     assert bar.is_enabled
+
+
+def test_configs_merge_in_order_and_print_config_gives_the_merge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """docs/training.md: several -c files merge in order, flags override both, --print_config prints the merge; and
+    make train passes TRAIN_ARGS on."""
+    monkeypatch.chdir(tmp_path)
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("trainer:\n  max_epochs: 3\ndata:\n  batch_size: 4\n")
+    args = ["fit", "-c", str(ROOT / "lightning_config.yaml"), "-c", str(mine), "--data.batch_size", "6"]
+    with pytest.raises(SystemExit) as exit_:
+        main([*args, "--print_config"])
+    assert exit_.value.code == 0
+    merged = yaml.safe_load(capsys.readouterr().out)
+    recipe = yaml.safe_load((ROOT / "lightning_config.yaml").read_text())
+    assert merged["trainer"]["max_epochs"] == 3 and merged["data"]["batch_size"] == 6
+    assert (
+        merged["trainer"]["precision"] == recipe["trainer"]["precision"]
+        and merged["model"]["lr"] == recipe["model"]["lr"]
+    )
+    (tmp_path / "merged.yaml").write_text(yaml.safe_dump(merged))  # saved, it is a config of its own
+    with pytest.raises(SystemExit):
+        main(["fit", "-c", str(tmp_path / "merged.yaml"), "--print_config"])
+    assert yaml.safe_load(capsys.readouterr().out) == merged
+    dry = subprocess.run(["make", "-n", "-f", str(ROOT / "Makefile"), "train", "TRAIN_ARGS=-c mine.yaml"],
+                         capture_output=True, text=True, check=True)  # fmt: skip
+    assert dry.stdout.strip().splitlines()[-1].endswith("fit -c lightning_config.yaml -c mine.yaml")
+
+
+@pytest.mark.parametrize("subcommand", ["fit", "validate", "test", "predict"])
+def test_lightning_subcommands_help_says_what_they_do_and_what_ckpt_path_means_here(
+    subcommand: str, capsys: pytest.CaptureFixture
+) -> None:
+    """Lightning's texts describe a Python session's trainer (best and last of its previous fit) and cut test's
+    first sentence; --help gives this project's, whole."""
+    from mgd_sam2.training.cli import CKPT_PATH_HELP, SUBCOMMAND_HELP
+
+    with pytest.raises(SystemExit):
+        main([subcommand, "-c", str(ROOT / "lightning_config.yaml"), "--help"])  # predict -c: Lightning's
+    text = " ".join(capsys.readouterr().out.split())
+    assert SUBCOMMAND_HELP[subcommand] in text and "It's separated from fit" not in text
+    assert CKPT_PATH_HELP["fit" if subcommand == "fit" else "evaluate"] in text and '``"registry"``' not in text

@@ -22,7 +22,7 @@ class NetworkConfig:
 
     Args:
         preset: backbone size (micro, tiny, small, base_plus, base_plus_official, large).
-        view_size: per-view input V in pixels (default: the preset's, 512).
+        view_size: per-view input V in pixels (default: the preset's: 512 for the SAM2.1 sizes, 64 for micro).
         grid: local views per side g (default: the preset's, 2); the model input is (g*V)^2.
         use_adapters: MPAdapter before every Hiera block.
         use_mcem: MCEM on the stride-16 decoder tokens.

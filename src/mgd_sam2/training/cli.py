@@ -52,10 +52,39 @@ VERSION_FOLDER = re.compile(r"^version_(\d+)$")
 VERSIONED_LOGGERS = ("TensorBoardLogger", "CSVLogger")  # loggers writing <save_dir>/<name>/version_N
 
 
+# what each subcommand's --help says of it and of its --ckpt_path (Lightning's own texts describe a Python session's
+# trainer, whose previous fit `best` and `last` would mean, and its first line of test's is cut mid-sentence)
+SUBCOMMAND_HELP = {
+    "fit": "Train the network of a YAML config (mgd-sam2 fit -c lightning_config.yaml); docs/training.md.",
+    "validate": "Score the config's validation splits (data.val) with a checkpoint, a row per split.",
+    "test": "Score the config's test splits (data.test) with a checkpoint at GT resolution, a row per split.",
+    "predict": "Write masks of data.predict's images with a checkpoint, through a MaskWriter callback "
+    "(mgd-sam2 predict --ckpt CKPT --input IMAGES --output MASKS is the same without a config).",
+}
+CKPT_PATH_HELP = {
+    "fit": "last: resume the newest training run of this config from its checkpoints/last.ckpt, in its own folder; "
+    "or a checkpoint file to resume. Without it a new run starts (model.pretrained: its starting weights).",
+    "evaluate": "best or last: the newest training run's checkpoints/best.ckpt (the monitored ModelCheckpoint's) or "
+    "last.ckpt; or a checkpoint file. Without it, the network as the config builds it (untrained parts and all).",
+}
+
+
 class MGDSAM2CLI(LightningCLI):
     """LightningCLI with the network's input size (g * V) and grid fed to the DataModule, which cuts the views,
     so the two always agree (and whether predict keeps each image's pixels, which a detail mode reads);
     ``--ckpt_path`` resolved to run folders (module docstring)."""
+
+    def _add_subcommands(self, parser: LightningArgumentParser, **kwargs: Any) -> None:
+        """Lightning's subcommands, with this project's descriptions and --ckpt_path help."""
+        super()._add_subcommands(parser, **kwargs)
+        for name, subparser in self._subcommand_parsers.items():
+            subparser.description = SUBCOMMAND_HELP[name]
+            action = subparser._option_string_actions.get("--ckpt_path")
+            if action is not None:
+                action.help = CKPT_PATH_HELP["fit" if name == "fit" else "evaluate"]
+            for group in subparser._action_groups:  # the group of the Trainer method's own arguments
+                if action in group._group_actions:
+                    group.title = f"the checkpoint and other arguments of {name}"
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("model.input_size", "data.input_size", apply_on="instantiate")
