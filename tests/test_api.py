@@ -217,6 +217,29 @@ def test_the_model_card_records_a_lightning_checkpoints_training(overfit_run, tm
     assert "Training: not recorded" in (in_memory / "README.md").read_text()
 
 
+def test_save_pretrained_replaces_only_a_model_folder_of_ours(trained_checkpoint: Path, tmp_path: Path) -> None:
+    """A folder holding someone's README.md (or config.json, model.safetensors) is refused and left as it was; a model
+    folder of ours is rewritten; a file is no folder. UserErrors, as the API's bad input."""
+    from mgd_sam2 import UserError
+
+    segmenter = Segmenter.load(trained_checkpoint, device="cpu")
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "README.md").write_text("my notes")
+    with pytest.raises(UserError, match=r"notes holds README.md, not written as a model folder of mgd-sam2"):
+        segmenter.save_pretrained(notes)
+    assert (
+        sorted(path.name for path in notes.iterdir()) == ["README.md"]
+        and (notes / "README.md").read_text() == "my notes"
+    )
+    folder = segmenter.save_pretrained(tmp_path / "model")
+    (folder / "model.safetensors").write_bytes(b"stale")
+    assert segmenter.save_pretrained(folder) == folder and (folder / "model.safetensors").read_bytes() != b"stale"
+    (tmp_path / "photo.jpg").write_bytes(b"x")
+    with pytest.raises(UserError, match="photo.jpg is a file, not a folder"):
+        segmenter.save_pretrained(tmp_path / "photo.jpg")
+
+
 def test_a_broken_model_folder_is_a_one_line_error(trained_checkpoint: Path, tmp_path: Path) -> None:
     from mgd_sam2 import CheckpointError
 

@@ -201,14 +201,24 @@ def test_an_unwritable_output_folder_is_refused_up_front(trained_checkpoint) -> 
 
 
 def test_written_files_get_the_umask_mode(trained_checkpoint, tmp_path, capsys) -> None:
+    """Reports, masks, cut-outs and weights (safetensors' writer makes its files 0600: undone) alike."""
+    from mgd_sam2 import Segmenter
+
     previous = os.umask(0o022)
     try:
         write_json(tmp_path / "report.json", {"a": 1})
         photos(tmp_path / "in")
         assert predict(capsys, trained_checkpoint, tmp_path / "in", tmp_path / "out", "--cutout")[0] == 0
+        Segmenter.load(trained_checkpoint).save_pretrained(tmp_path / "model")
+        assert (
+            main(["model", "export", "--ckpt", str(trained_checkpoint), "--out", str(tmp_path / "w.safetensors")]) == 0
+        )
     finally:
         os.umask(previous)
-    for path in [tmp_path / "report.json", *sorted((tmp_path / "out").iterdir())]:
+    written = [tmp_path / "report.json", tmp_path / "w.safetensors", *sorted((tmp_path / "out").iterdir()),
+               *sorted((tmp_path / "model").iterdir())]  # fmt: skip
+    assert len(written) > 5
+    for path in written:
         assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mgd_sam2 import __version__
+from mgd_sam2.errors import ConfigError
 from mgd_sam2.models.checkpoints import CheckpointError, load_fitting_state
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 from mgd_sam2.models.presets import get_preset
@@ -43,6 +44,7 @@ def save_model_folder(
     from safetensors.torch import save_file
 
     folder = Path(folder)
+    refuse_foreign_files(folder)
     state = {key: value.detach().cpu().contiguous() for key, value in network.state_dict().items()}
     with atomic_path(folder / WEIGHTS_FILE) as temporary:
         save_file(state, str(temporary), metadata={"format": FOLDER_FORMAT})
@@ -54,6 +56,24 @@ def save_model_folder(
         {"format": FOLDER_FORMAT, "network": config, "input_size": network.input_size, "mgd_sam2": __version__},
     )
     return folder
+
+
+def refuse_foreign_files(folder: Path) -> None:
+    """A ConfigError where writing a model folder into ``folder`` would replace what this project did not write: a
+    file at that path, or a ``config.json``, ``model.safetensors`` or ``README.md`` in a folder that is not a model
+    folder of ours (one whose ``config.json`` names FOLDER_FORMAT is rewritten)."""
+    if folder.exists() and not folder.is_dir():
+        raise ConfigError(f"{folder} is a file, not a folder: give save_pretrained a folder for the model")
+    try:
+        ours = json.loads((folder / CONFIG_FILE).read_text()).get("format") == FOLDER_FORMAT
+    except (OSError, ValueError, AttributeError):
+        ours = False
+    taken = [name for name in (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE) if (folder / name).exists()]
+    if taken and not ours:
+        raise ConfigError(
+            f"{folder} holds {', '.join(taken)}, not written as a model folder of mgd-sam2: save into another "
+            "folder (a model folder's files would replace them)"
+        )
 
 
 def model_card(network: MGDSAM2, source: str, card: dict[str, Any]) -> str:

@@ -265,7 +265,9 @@ class Segmenter:
         """Write a model folder (``config.json``, ``model.safetensors``, ``README.md`` model card) that
         ``Segmenter.load(folder)`` and ``mgd-sam2 predict --ckpt folder`` read; ``card``: what the card reports
         (``training``, ``scores``: {split: {metric: value}}); a Lightning checkpoint's own record of its training
-        (`training_record`) where ``card`` gives none. The torch backend only."""
+        (`training_record`) where ``card`` gives none. The torch backend only. A model folder written here before
+        is rewritten; a folder holding a ``config.json``, ``model.safetensors`` or ``README.md`` it did not write is a
+        ConfigError, and nothing is replaced."""
         from mgd_sam2.inference.loading import training_record
         from mgd_sam2.inference.model_folder import save_model_folder
 

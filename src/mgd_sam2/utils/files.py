@@ -18,6 +18,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -62,14 +63,18 @@ def disk_full_errors(path: str | Path) -> Iterator[None]:
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success it replaces ``path`` in one rename."""
+    """Yield a temporary path next to ``path``; on success it replaces ``path`` in one rename, with the mode the umask
+    gives a new file (as open() does; a writer that recreates the file, as safetensors' does with 0600, is undone)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.parent / temporary_name(path.name)
     try:
         with disk_full_errors(path):
-            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # the umask applies, as open()
+            os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))  # the umask applies
+            mode = stat.S_IMODE(temporary.stat().st_mode)
             yield temporary
+            if stat.S_IMODE(temporary.stat().st_mode) != mode:
+                os.chmod(temporary, mode)
             os.replace(temporary, path)
     finally:
         if temporary.exists():
