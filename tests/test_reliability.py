@@ -142,6 +142,22 @@ def test_outputs_made_with_other_options_are_redone(trained_checkpoint, tmp_path
     assert code == 0 and "2 of 2 images already have outputs" in stdout
 
 
+def test_a_cut_out_that_no_longer_matches_its_redone_mask_is_removed(trained_checkpoint, tmp_path, capsys) -> None:
+    """Masks redone with other options but without --cutout: the earlier run's cut-outs showed the old masks and are
+    removed (saying so); with the same options they still match and stay; a user's file of that name stays."""
+    photos(tmp_path / "in")
+    out = tmp_path / "out"
+    assert predict(capsys, trained_checkpoint, tmp_path / "in", out, "--cutout")[0] == 0
+    code, stdout, _ = predict(capsys, trained_checkpoint, tmp_path / "in", out, "--overwrite")
+    assert code == 0 and "removed" not in stdout and len(list(out.glob("*_cutout.png"))) == 2  # same options
+    code, stdout, _ = predict(capsys, trained_checkpoint, tmp_path / "in", out, "--binary")
+    assert code == 0 and "removed 2 cut-out(s) of an earlier run that no longer matched their masks" in stdout
+    assert sorted(path.name for path in out.iterdir()) == ["a.png", "b.png"]
+    Image.new("RGBA", (4, 4)).save(out / "a_cutout.png")  # the user's own
+    assert predict(capsys, trained_checkpoint, tmp_path / "in", out, "--overwrite")[0] == 0
+    assert (out / "a_cutout.png").is_file() and provenance(out / "a_cutout.png") is None
+
+
 # ---------------------------------------------------------------- output paths fail before any work
 
 

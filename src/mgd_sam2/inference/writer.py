@@ -138,6 +138,7 @@ class MaskWriter(BasePredictionWriter):
         self.output, self.binary, self.cutout, self.max_pixels = Path(output), binary, cutout, max_pixels
         self.settings = {**(settings or {}), "binary": binary}
         self.written: list[Path] = []
+        self.removed: list[Path] = []  # cut-outs of ours that no longer matched the mask written beside them
         self.failures: list[tuple[str, str]] = []
         self.sources: dict[Path, str] = {}  # the image each file written was written for
         self.digests: dict[tuple[str, int, int], str | None] = {}  # (path, size, mtime) -> image_digest, read once
@@ -190,6 +191,8 @@ class MaskWriter(BasePredictionWriter):
         if not self.save_png(Image.fromarray(mask), mask_path, source):
             return []  # reported once, and no cut-out of a mask that was not written
         written = [mask_path]
+        if not cutout_path:
+            self.remove_stale_cutout(name, source)
         if cutout_path:
             try:
                 image = read_image(source, max_pixels=self.max_pixels) if image is None else image
@@ -200,9 +203,21 @@ class MaskWriter(BasePredictionWriter):
                 written.append(cutout_path[0])
         return written
 
+    def remove_stale_cutout(self, name: str, source: str) -> None:
+        """A mask written without ``cutout`` beside a cut-out that an earlier run of ours made with other weights or
+        options (or of another image): remove that cut-out, which no longer shows this mask."""
+        path = self.output / f"{name}{CUTOUT_SUFFIX}.png"
+        settings = provenance(path) if path.is_file() else None
+        if settings is not None and not made_as(settings, self.recorded(source)):
+            path.unlink()
+            self.removed.append(path)
+
     def finish(self) -> None:
-        """Say what was written and list the images that were skipped."""
+        """Say what was written and removed, and list the images that were skipped."""
         print(f"wrote {len(self.written)} file{'' if len(self.written) == 1 else 's'} to {self.output}")
+        if self.removed:
+            print(f"removed {len(self.removed)} cut-out(s) of an earlier run that no longer matched their masks, e.g. "
+                  f"{self.removed[0]} (--cutout writes them anew)")  # fmt: skip
         for path, message in self.failures:
             print(f"skipped {path}: {message}", file=sys.stderr)
 
