@@ -158,6 +158,40 @@ def test_a_cut_out_that_no_longer_matches_its_redone_mask_is_removed(trained_che
     assert (out / "a_cutout.png").is_file() and provenance(out / "a_cutout.png") is None
 
 
+def test_a_transparent_image_keeps_its_transparency_in_the_cut_out(trained_checkpoint, tmp_path, capsys) -> None:
+    """The mask is predicted from the colour channels (an RGBA file's mask is its RGB file's); the cut-out's alpha is
+    the mask times the image's alpha, so that nothing transparent shows; predict, the API's paths, PIL images and
+    RGBA arrays, and the palette form of the same transparency, give the same cut-out."""
+    from mgd_sam2 import Segmenter
+
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(0, 255, (50, 70, 3), np.uint8)
+    rows, cols = np.mgrid[:50, :70]
+    alpha = np.where(((rows - 25) / 20) ** 2 + ((cols - 35) / 28) ** 2 <= 1, 255, 0).astype(np.uint8)
+    alpha[20:30, 30:40] = 128  # half-transparent too
+    for folder, image in (("rgba", Image.fromarray(np.dstack([rgb, alpha]), "RGBA")), ("rgb", Image.fromarray(rgb))):
+        (tmp_path / folder).mkdir()
+        image.save(tmp_path / folder / "x.png")
+        assert predict(capsys, trained_checkpoint, tmp_path / folder, tmp_path / f"out_{folder}", "--cutout")[0] == 0
+    mask = read_mask(tmp_path / "out_rgba/x.png")
+    assert np.array_equal(mask, read_mask(tmp_path / "out_rgb/x.png"))
+    cutout = np.asarray(Image.open(tmp_path / "out_rgba/x_cutout.png"))
+    expected = (mask.astype(np.uint16) * alpha + 127) // 255
+    assert np.array_equal(cutout[..., 3], expected) and not cutout[..., 3][alpha == 0].any() and mask[alpha == 0].any()
+    assert np.array_equal(cutout[..., :3], rgb)
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out_rgb/x_cutout.png"))[..., 3], mask)  # opaque: the mask
+    segmenter = Segmenter.load(trained_checkpoint)
+    given = Image.open(tmp_path / "rgba/x.png")
+    for image in (tmp_path / "rgba/x.png", given, np.asarray(given)):
+        assert np.array_equal(np.asarray(segmenter.cutout(image)), cutout)
+    palette = Image.fromarray((alpha > 0).astype(np.uint8), "P")  # index 0 outside the ellipse, transparent
+    palette.putpalette([0, 0, 0, 200, 30, 30])
+    palette.info["transparency"] = 0
+    palette_cutout = np.asarray(segmenter.cutout(palette))
+    palette_mask = segmenter.predict(palette)
+    assert np.array_equal(palette_cutout[..., 3], np.where(alpha > 0, palette_mask, 0))
+
+
 # ---------------------------------------------------------------- output paths fail before any work
 
 

@@ -69,8 +69,9 @@ def check_pixels(width: int, height: int, max_pixels: int, what: str) -> None:
     if width * height > max_pixels:
         raise UnreadableImageError(
             f"{what} is {width}x{height} = {megapixels(width * height)} megapixels, over the limit of "
-            f"{megapixels(max_pixels)} (a guard against decompression bombs); `predict --max-pixels` (max_pixels in "
-            "Python) raises it if you trust the file and have the memory"
+            f"{megapixels(max_pixels)} megapixels ({max_pixels} pixels: a guard against decompression bombs); "
+            "`predict --max-pixels` (max_pixels in Python), in pixels, raises it if you trust the file and have the "
+            "memory"
         )
 
 
@@ -101,6 +102,32 @@ def image_to_rgb(image: Image.Image) -> np.ndarray:
 
 def has_alpha(image: Image.Image) -> bool:
     return image.mode in ("LA", "RGBA", "PA") or (image.mode == "P" and "transparency" in image.info)
+
+
+def image_alpha(image: Image.Image) -> np.ndarray | None:
+    """(H, W) uint8 opacity of a decoded image: its alpha channel, or its transparent colour; None where its mode
+    makes every pixel opaque."""
+    if not (has_alpha(image) or "transparency" in image.info):
+        return None
+    return np.array(image.convert("RGBA"))[..., 3]
+
+
+def read_alpha(
+    source: str | Path | Image.Image | np.ndarray, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> np.ndarray | None:
+    """The opacity (`image_alpha`) of an image as predict and the Python API take it, as it displays: a file (only
+    decoded where its header has transparency), a PIL image or an (H, W, 4) RGBA array; None for an opaque one."""
+    if isinstance(source, np.ndarray):
+        return to_uint8(source[..., 3]) if source.ndim == 3 and source.shape[2] == 4 else None
+    if isinstance(source, Image.Image):
+        return image_alpha(ImageOps.exif_transpose(source))
+    try:
+        with Image.open(source) as header:
+            if not (has_alpha(header) or "transparency" in header.info):
+                return None
+    except OSError:
+        pass  # open_image names the file and the problem
+    return image_alpha(open_image(source, exif_transpose=True, max_pixels=max_pixels))
 
 
 def image_to_gray(image: Image.Image) -> np.ndarray:

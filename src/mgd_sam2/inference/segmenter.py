@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from mgd_sam2.data.datasets import Record, SegmentationDataset, collate
-from mgd_sam2.data.io import DEFAULT_MAX_PIXELS, FOREGROUND_THRESHOLD, image_from_memory, read_image
+from mgd_sam2.data.io import DEFAULT_MAX_PIXELS, FOREGROUND_THRESHOLD, image_from_memory, read_alpha, read_image
 from mgd_sam2.errors import ConfigError
 from mgd_sam2.inference.backends import Backend, OnnxBackend, OpenVinoBackend, TorchBackend
 from mgd_sam2.inference.detail import DEFAULT_ZOOM, OFF, Detail
@@ -223,7 +223,7 @@ class Segmenter:
         (foreground above ``threshold``)."""
         rgb = self.read(image)
         mask = self.masks([rgb], tta)[0]
-        return cutout_image(rgb, binary_mask(mask, threshold) if binary else mask)
+        return cutout_image(rgb, binary_mask(mask, threshold) if binary else mask, read_alpha(image, self.max_pixels))
 
     def read(self, image: ImageInput) -> np.ndarray:
         """(H, W, 3) uint8 RGB by predict's rules (EXIF orientation, grey, alpha, 16-bit, the pixel limit)."""

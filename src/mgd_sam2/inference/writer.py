@@ -30,6 +30,7 @@ from mgd_sam2.data.io import (
     PROVENANCE_KEY,
     UnreadableImageError,
     provenance,
+    read_alpha,
     read_image,
 )
 from mgd_sam2.errors import ConfigError
@@ -46,8 +47,11 @@ def binary_mask(mask: np.ndarray, threshold: int = FOREGROUND_THRESHOLD) -> np.n
     return np.where(mask > threshold, 255, 0).astype(np.uint8)
 
 
-def cutout_image(rgb: np.ndarray, mask: np.ndarray) -> Image.Image:
-    """The RGBA cut-out: the (H, W, 3) uint8 image ``rgb`` with the (H, W) uint8 ``mask`` as alpha."""
+def cutout_image(rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray | None = None) -> Image.Image:
+    """The RGBA cut-out: the (H, W, 3) uint8 image ``rgb`` with the (H, W) uint8 ``mask`` as alpha, times the image's
+    own (H, W) uint8 ``alpha`` where it has one (what was transparent stays so), rounded to the nearest level."""
+    if alpha is not None:
+        mask = ((mask.astype(np.uint16) * alpha + 127) // 255).astype(np.uint8)
     return Image.fromarray(np.dstack([rgb, mask]), "RGBA")
 
 
@@ -196,10 +200,12 @@ class MaskWriter(BasePredictionWriter):
         if cutout_path:
             try:
                 image = read_image(source, max_pixels=self.max_pixels) if image is None else image
+                alpha = read_alpha(source, self.max_pixels) if Path(source).is_file() else None
             except UnreadableImageError as error:
                 self.failures.append((source, str(error)))
                 return written
-            if self.save_png(cutout_image(image, mask), cutout_path[0], source, compress_level=CUTOUT_PNG_LEVEL):
+            cutout = cutout_image(image, mask, alpha)
+            if self.save_png(cutout, cutout_path[0], source, compress_level=CUTOUT_PNG_LEVEL):
                 written.append(cutout_path[0])
         return written
 
