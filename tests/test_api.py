@@ -224,6 +224,26 @@ def test_the_model_card_records_a_lightning_checkpoints_training(overfit_run, tm
     assert "Training: not recorded" in (in_memory / "README.md").read_text()
 
 
+def test_a_backend_or_pixel_limit_the_cli_would_refuse_is_a_user_error(
+    trained_checkpoint: Path, tmp_path: Path
+) -> None:
+    """Segmenter.load checks what predict's flags check: an unknown backend is named with the valid ones, a limit
+    of no whole pixels is refused (every image failed against it), and the torch backend given an export says so."""
+    for backend in ("tensorrt", "Torch"):
+        with pytest.raises(UserError, match=f"unknown backend '{backend}'; choose one of auto, torch, onnx, openvino"):
+            Segmenter.load(trained_checkpoint, backend=backend)
+    for limit in (-1, 0, 2.5, True):
+        with pytest.raises(
+            UserError, match=re.escape(f"max_pixels is a whole number of pixels, 1 or more, got {limit!r}")
+        ):
+            Segmenter.load(trained_checkpoint, max_pixels=limit)
+    assert Segmenter.load(trained_checkpoint, max_pixels=np.int64(10**6)).max_pixels == 10**6
+    export = tmp_path / "m.onnx"
+    export.write_bytes(b"x")
+    with pytest.raises(UserError, match=r"--backend torch runs PyTorch weights, and .*m.onnx is an export"):
+        Segmenter.load(export, backend="torch")
+
+
 def test_save_pretrained_replaces_only_a_model_folder_of_ours(trained_checkpoint: Path, tmp_path: Path) -> None:
     """A folder holding someone's README.md (or config.json, model.safetensors) is refused and left as it was; a model
     folder of ours is rewritten; a file is no folder. UserErrors, as the API's bad input."""

@@ -37,9 +37,11 @@ def resolve_device(device: str, precision: str) -> tuple[torch.device, torch.dty
     return torch.device("cuda" if cuda else "cpu"), torch.bfloat16 if bf16 else None
 
 
-def check_names(device: str, precision: str) -> None:
-    """Refuse a device or precision spelt other than ``DEVICES`` / ``PRECISIONS`` (one spelling everywhere: the
-    CLI's, Lightning's), listing the valid ones."""
+def check_names(device: str, precision: str, backend: str = "auto") -> None:
+    """Refuse a device, precision or backend spelt other than ``DEVICES`` / ``PRECISIONS`` / ``BACKENDS`` (one
+    spelling everywhere: the CLI's, Lightning's), listing the valid ones."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if device not in DEVICES:
         raise ConfigError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
     if precision not in PRECISIONS:

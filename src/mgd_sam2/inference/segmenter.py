@@ -13,6 +13,7 @@ predict writes, byte for byte::
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence, Union
@@ -67,10 +68,15 @@ class InferenceSettings:
         cannot honour raise ConfigError or CheckpointError here, before any image is read."""
         from mgd_sam2.inference.model_folder import hub_folder
 
-        check_names(device, precision)
+        check_names(device, precision, backend)
         refuse_export_stem(weights)  # before a stem with a folder (out/model) is taken for a Hub id
         weights = hub_folder(weights) or weights  # a Hub id: its downloaded folder, then read like any folder
         runs = backend_name(weights, backend)
+        if runs == "torch" and Path(weights).suffix in (".onnx", ".xml"):
+            raise ConfigError(
+                f"--backend torch runs PyTorch weights, and {weights} is an export of `mgd-sam2 model export`: leave "
+                "--backend at auto, or give onnx or openvino"
+            )
         if runs == "torch":
             target, autocast = resolve_device(device, precision)
             device, precision = target.type, "bf16-mixed" if autocast else "32-true"
@@ -103,6 +109,12 @@ class InferenceSettings:
         }
 
 
+def check_max_pixels(max_pixels: int) -> None:
+    """A ConfigError for a pixel limit that is no whole number of pixels, 1 or more (the CLI's --max-pixels)."""
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, numbers.Integral) or max_pixels < 1:
+        raise ConfigError(f"max_pixels is a whole number of pixels, 1 or more, got {max_pixels!r}")
+
+
 class Segmenter:
     """A loaded model that segments images: ``Segmenter.load(weights)`` then ``predict``, ``cutout``,
     ``predict_files`` or ``save_pretrained``.
@@ -118,6 +130,7 @@ class Segmenter:
         description: str,
         max_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> None:
+        check_max_pixels(max_pixels)
         self.backend, self.settings, self.description, self.max_pixels = backend, settings, description, max_pixels
         # predict's resizing and view cutting, for images in memory (Segmenter.masks)
         self.inputs = SegmentationDataset(
@@ -156,6 +169,7 @@ class Segmenter:
                 (docs/prediction.md, detail mode).
             detail_zoom: tiles: at most this many along each side of an image (``predict --detail-zoom``).
         """
+        check_max_pixels(max_pixels)  # before the weights load
         settings = InferenceSettings.resolve(
             weights, weights_extra, backend, device, precision, Detail(detail, detail_zoom)
         )
