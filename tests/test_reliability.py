@@ -333,10 +333,16 @@ def test_a_folder_without_images_is_an_error_and_ignored_entries_are_counted(tmp
     photos(tree / "sub", ("deep.png",))
     (tree / "README").write_text("x")
     (tree / "gone.png").symlink_to(tree / "missing.png")
+    (tree / "._top.png").write_bytes(b"AppleDouble")  # hidden: skipped, and counted
     records, note = image_records(tree)
     assert sorted(r.name for r in records) == ["anim", "photo", "top"]
     assert "subfolders (--recursive to include them): 1" in note and "broken links: 1" in note
+    assert "hidden entries (names starting with '.'): 1" in note
     assert "files without an image suffix (.jpg" in note and note.endswith("): 1")
+    photos(tmp_path / "twins", ("x.webp", "x.tiff", "y.png"))
+    code, _, err = predict(capsys, trained_checkpoint, tmp_path / "twins", tmp_path / "twin_masks")
+    assert code == 1 and f"2 input images would write the same output (x.png): {tmp_path / 'twins/x.tiff'}, " in err
+    assert "rename one of each, or predict them into separate --output folders" in err
     code, stdout, _ = predict(capsys, trained_checkpoint, tree, tmp_path / "masks", "--recursive")
     assert code == 0 and "broken links" in stdout
     assert sorted(p.relative_to(tmp_path / "masks").as_posix() for p in (tmp_path / "masks").rglob("*.png")) == [

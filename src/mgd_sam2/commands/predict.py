@@ -79,9 +79,15 @@ def check_paths(records: list, input_path: Path, output: Path, cutout: bool, rec
     collisions = [path for path in outputs if path.resolve() in inputs]
     if collisions:
         raise ConfigError(f"--output {output}: writing {collisions[0]} would overwrite an input image; choose another")
-    clashes = [path.name for path, n in Counter(outputs).items() if n > 1]
+    clashes = {path for path, n in Counter(outputs).items() if n > 1}
     if clashes:  # a.jpg and a.png, or x.jpg's cut-out and an image called x_cutout
-        raise ConfigError(f"several input images would write the same output: {', '.join(sorted(clashes)[:10])}")
+        clashing = [str(record.image) for record in records
+                    if set(output_paths(output, record.name, cutout)) & clashes]  # fmt: skip
+        names = ", ".join(sorted(path.name for path in clashes)[:4])
+        raise ConfigError(
+            f"{len(clashing)} input images would write the same output ({names}): {', '.join(clashing[:6])}; rename "
+            "one of each, or predict them into separate --output folders"
+        )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -264,12 +264,13 @@ def list_images(folder: str | Path) -> list[Path]:
 def find_images(folder: str | Path, recursive: bool = False) -> tuple[list[Path], Counter[str]]:
     """(image files in ``folder``, or in its whole tree, sorted; what was passed over, counted by reason).
 
-    Hidden entries (names starting with ".", such as AppleDouble ``._x.jpg`` files) are skipped; linked
+    Hidden entries (names starting with ".", such as AppleDouble ``._x.jpg`` files) are skipped, and counted; linked
     folders are not followed (a link loop cannot recurse forever)."""
     images: list[Path] = []
     ignored: Counter[str] = Counter()
     for path in sorted(Path(folder).iterdir()):
         if path.name.startswith("."):
+            ignored["hidden entries (names starting with '.')"] += 1
             continue
         if path.is_symlink() and not path.exists():
             ignored["broken links"] += 1
