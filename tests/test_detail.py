@@ -240,7 +240,7 @@ def test_detail_settings_are_checked_and_recorded() -> None:
     assert Detail("guided", 3).recorded() == {"detail": {"mode": "guided"}} and Detail("guided", 3).label == "guided"
 
 
-def test_every_mode_through_predict_the_api_and_the_app(micro: Segmenter, tmp_path: Path) -> None:
+def test_every_mode_through_predict_the_api_and_the_app(micro: Segmenter, tmp_path: Path, capsys) -> None:
     from mgd_sam2.app.cutout import CutoutService
     from mgd_sam2.cli import subcommand_parser
     from mgd_sam2.data.synth import generate_sample
@@ -252,7 +252,8 @@ def test_every_mode_through_predict_the_api_and_the_app(micro: Segmenter, tmp_pa
     for mode in DETAIL_MODES:
         out = tmp_path / mode
         argv = ["predict", "--ckpt", str(model), "--input", str(image), "--output", str(out), "--cutout"]
-        assert main([*argv, "--detail", mode, "--detail-zoom", "3", "--device", "cpu"]) == 0
+        zoom = ["--detail-zoom", "3"] if mode == "tiles" else []  # a zoom without tiles is refused (below)
+        assert main([*argv, "--detail", mode, *zoom, "--device", "cpu"]) == 0
         outputs[mode] = out / "photo.png"
         recorded = provenance(outputs[mode])
         assert recorded.get("detail") == Detail(mode, 3).recorded().get("detail")
@@ -270,6 +271,12 @@ def test_every_mode_through_predict_the_api_and_the_app(micro: Segmenter, tmp_pa
     argv = ["predict", "--ckpt", str(model), "--input", str(image), "--output", str(tmp_path / "off")]
     assert main([*argv, "--detail", "tiles", "--detail-zoom", "3", "--device", "cpu"]) == 0  # other options: redone
     assert provenance(tmp_path / "off" / "photo.png")["detail"] == {"mode": "tiles", "zoom": 3}
+    for command in (argv, ["app", "--ckpt", str(model)]):  # a zoom that would go unused: one line, before any work
+        capsys.readouterr()
+        assert main([*command, "--detail", "guided", "--detail-zoom", "3"]) == 1
+        assert (
+            "error: --detail-zoom sets the tiles of --detail tiles, and --detail is guided" in capsys.readouterr().err
+        )
 
 
 def test_detail_map_of_a_map_without_parts_is_the_plain_conversion() -> None:

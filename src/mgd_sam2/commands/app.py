@@ -17,7 +17,7 @@ import tempfile
 import time
 from typing import Any, Iterator
 
-from mgd_sam2.commands.arguments import add_detail_arguments, add_weights_arguments, positive_int
+from mgd_sam2.commands.arguments import add_detail_arguments, add_weights_arguments, detail_of, positive_int
 from mgd_sam2.errors import ConfigError, UserError
 from mgd_sam2.utils.ports import wait_until_answers
 
@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
     if find_spec("gradio") is None:
         raise ConfigError("the app needs Gradio: pip install 'mgd-sam2[app]' (or run `make app`)")
+    detail = detail_of(args)
     ckpt = args.ckpt
     if ckpt is None:
         ckpt = demo_checkpoint()
@@ -85,8 +86,8 @@ def run(args: argparse.Namespace) -> int:
         from mgd_sam2.inference.segmenter import Segmenter
 
         segmenter = Segmenter.load(ckpt, weights_extra=args.weights, backend=args.backend, device=args.device,
-                                   precision=args.precision, max_pixels=args.max_pixels, detail=args.detail,
-                                   detail_zoom=args.detail_zoom)  # fmt: skip
+                                   precision=args.precision, max_pixels=args.max_pixels, detail=detail.mode,
+                                   detail_zoom=detail.zoom)  # fmt: skip
         service = CutoutService(segmenter, workdir, max_request_bytes=args.max_upload_mb * 10**6)
         print(f"model: {service.description}")
         print(limits_note(args.max_pixels, args.max_upload_mb, detail=args.detail))

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
+
+from mgd_sam2.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mgd_sam2.inference.detail import Detail
 
 
 def positive_int(text: str) -> int:
@@ -139,10 +144,19 @@ def add_detail_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--detail-zoom",
         type=positive_int,
-        default=DEFAULT_ZOOM,
         help="--detail tiles: at most this many tiles along each side of an image (fewer where a tile would be smaller "
-        "than the model input in image pixels); the time grows with their number",
+        f"than the model input in image pixels); the time grows with their number (default: {DEFAULT_ZOOM})",
     )
+
+
+def detail_of(args: argparse.Namespace) -> Detail:
+    """The Detail of --detail and --detail-zoom; a ConfigError for a zoom given without tiles, which would go unused."""
+    from mgd_sam2.inference.detail import DEFAULT_ZOOM, Detail
+
+    if args.detail_zoom is not None and args.detail != "tiles":
+        raise ConfigError(f"--detail-zoom sets the tiles of --detail tiles, and --detail is {args.detail}: add "
+                          "--detail tiles, or drop --detail-zoom")  # fmt: skip
+    return Detail(args.detail, args.detail_zoom or DEFAULT_ZOOM)
 
 
 def add_cpu_kind_argument(parser: argparse.ArgumentParser, purpose: str) -> None:

@@ -10,7 +10,13 @@ import argparse
 from collections import Counter
 from pathlib import Path
 
-from mgd_sam2.commands.arguments import add_detail_arguments, add_weights_arguments, non_negative_int, positive_int
+from mgd_sam2.commands.arguments import (
+    add_detail_arguments,
+    add_weights_arguments,
+    detail_of,
+    non_negative_int,
+    positive_int,
+)
 from mgd_sam2.errors import ConfigError
 from mgd_sam2.utils.files import check_output_dir
 
@@ -92,7 +98,6 @@ def check_paths(records: list, input_path: Path, output: Path, cutout: bool, rec
 
 def run(args: argparse.Namespace) -> int:
     from mgd_sam2.data.datasets import image_records
-    from mgd_sam2.inference.detail import Detail
     from mgd_sam2.inference.segmenter import InferenceSettings, Segmenter
     from mgd_sam2.inference.writer import plan_outputs
     from mgd_sam2.utils.files import remove_stale_temporaries
@@ -101,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     check_paths(records, args.input, args.output, args.cutout, args.recursive)
     if ignored:
         print(f"note: ignored in {args.input}: {ignored}")
-    detail = Detail(args.detail, args.detail_zoom)
+    detail = detail_of(args)
     settings = InferenceSettings.resolve(args.ckpt, args.weights, args.backend, args.device, args.precision, detail)
     writer = settings.writer(
         args.output, binary=args.binary, cutout=args.cutout, tta=args.tta, max_pixels=args.max_pixels
