@@ -373,6 +373,10 @@ def test_openvino_int8_export_mistakes_are_one_line_errors(trained_checkpoint: P
     calibration = tmp_path / "calibration"
     calibration.mkdir()
     Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(calibration / "a.png")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(broken / "a.png")
+    (broken / "b.png").write_bytes(b"")  # checked before the ONNX step, not after it
     base = ["model", "export", "--ckpt", str(trained_checkpoint)]
     for extra, message in (
         (["--openvino-int8", str(tmp_path / "a.xml")], "give --onnx too"),
@@ -383,6 +387,8 @@ def test_openvino_int8_export_mistakes_are_one_line_errors(trained_checkpoint: P
          "holds no images"),
         (["--onnx", str(tmp_path / "a.onnx"), "--openvino-int8", str(tmp_path / "empty.xml"), "--calibration",
           str(calibration)], "is a folder"),
+        (["--onnx", str(tmp_path / "a.onnx"), "--openvino-int8", str(tmp_path / "a.xml"), "--calibration", str(broken)],
+         f"--calibration: 1 of its first 2 images cannot be read (cannot read {broken / 'b.png'}"),
     ):  # fmt: skip
         assert main([*base, *extra]) == 1
         err = capsys.readouterr().err

@@ -355,6 +355,19 @@ def test_a_folder_without_images_is_an_error_and_ignored_entries_are_counted(tmp
     assert code == 1 and "inside the input tree" in err
 
 
+def test_an_unreadable_image_is_named_once_with_what_is_wrong(trained_checkpoint, tmp_path, capsys) -> None:
+    photos(tmp_path / "in", ("a.png",))
+    (tmp_path / "in" / "empty.png").write_bytes(b"")
+    (tmp_path / "in" / "notes.png").write_text("not an image")
+    code, _, err = predict(capsys, trained_checkpoint, tmp_path / "in", tmp_path / "out")
+    lines = {line.split(":")[0]: line for line in err.splitlines() if line.startswith("skipped ")}
+    empty, notes = tmp_path / "in/empty.png", tmp_path / "in/notes.png"
+    assert (
+        code == 1 and lines[f"skipped {empty}"] == f"skipped {empty}: the file is empty. Re-export or remove the file."
+    )
+    assert lines[f"skipped {notes}"] == f"skipped {notes}: cannot identify image file. Re-export or remove the file."
+
+
 def test_images_over_max_pixels_are_refused_with_the_option_named(trained_checkpoint, tmp_path, capsys) -> None:
     photos(tmp_path / "in", ("a.png",))  # 70 x 50 = 3500 pixels
     code, _, err = predict(capsys, trained_checkpoint, tmp_path / "in", tmp_path / "out", "--max-pixels", "3000")

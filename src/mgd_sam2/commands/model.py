@@ -225,8 +225,9 @@ def masks(report: dict[str, float]) -> str:
 
 
 def calibration_images(args: argparse.Namespace) -> list[Path]:
-    """The first --calibration-images images of --calibration, checked; a one-line error if there are none."""
-    from mgd_sam2.data.io import list_images
+    """The first --calibration-images images of --calibration, each decoded now (an unreadable one would stop the
+    export after its ONNX step); a one-line error if there are none, or naming the unreadable ones."""
+    from mgd_sam2.data.io import UnreadableImageError, list_images, read_image
     from mgd_sam2.errors import ConfigError
     from mgd_sam2.inference.backends import import_openvino
     from mgd_sam2.inference.export import import_nncf
@@ -241,4 +242,13 @@ def calibration_images(args: argparse.Namespace) -> list[Path]:
     images = list_images(args.calibration)[: args.calibration_images]
     if not images:
         raise ConfigError(f"--calibration {args.calibration} holds no images")
+    unreadable = []
+    for image in images:
+        try:
+            read_image(image)
+        except UnreadableImageError as error:
+            unreadable.append(str(error))
+    if unreadable:
+        raise ConfigError(f"--calibration: {len(unreadable)} of its first {len(images)} images cannot be read "
+                          f"({'; '.join(unreadable[:3])}): remove them, or give another folder")  # fmt: skip
     return images

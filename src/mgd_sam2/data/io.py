@@ -55,7 +55,9 @@ def open_image(path: str | Path, exif_transpose: bool = False, max_pixels: int =
     except (OSError, SyntaxError, ValueError) as error:
         if isinstance(error, UnreadableImageError):
             raise
-        raise UnreadableImageError(f"cannot read {path}: {error}. Re-export or remove the file.") from error
+        empty = Path(path).is_file() and Path(path).stat().st_size == 0
+        reason = "the file is empty" if empty else str(error).replace(f" '{path}'", "").replace(str(path), "the file")
+        raise UnreadableImageError(f"cannot read {path}: {reason}. Re-export or remove the file.") from error
 
 
 def megapixels(pixels: int) -> str:

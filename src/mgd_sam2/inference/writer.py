@@ -224,8 +224,8 @@ class MaskWriter(BasePredictionWriter):
         if self.removed:
             print(f"removed {len(self.removed)} cut-out(s) of an earlier run that no longer matched their masks, e.g. "
                   f"{self.removed[0]} (--cutout writes them anew)")  # fmt: skip
-        for path, message in self.failures:
-            print(f"skipped {path}: {message}", file=sys.stderr)
+        for path, message in self.failures:  # the path once: "skipped X: cannot read X: …" says it twice
+            print(f"skipped {path}: {message.removeprefix(f'cannot read {path}: ')}", file=sys.stderr)
 
     def write_on_batch_end(
         self,
