@@ -222,6 +222,8 @@ def test_the_model_card_records_a_lightning_checkpoints_training(overfit_run, tm
     assert "Training: as I say" in given.read_text()
     in_memory = Segmenter.from_network(MGDSAM2(NetworkConfig(preset="micro"))).save_pretrained(tmp_path / "memory")
     assert "Training: not recorded" in (in_memory / "README.md").read_text()
+    resaved = Segmenter.load(tmp_path / "plain", device="cpu").save_pretrained(tmp_path / "resaved") / "README.md"
+    assert steps in resaved.read_text()  # a model folder saved again keeps its training record
 
 
 def test_a_backend_or_pixel_limit_the_cli_would_refuse_is_a_user_error(

@@ -51,10 +51,12 @@ def save_model_folder(
     with atomic_path(folder / CARD_FILE) as temporary:
         temporary.write_text(model_card(network, source, card or {}))
     config = network.config.to_dict()
+    training = {"training": card["training"]} if (card or {}).get("training") else {}  # kept for a re-save's card
     write_json(  # last: config.json marks a model folder, so a folder whose weights failed to write is none
         folder / CONFIG_FILE,
-        {"format": FOLDER_FORMAT, "network": config, "input_size": network.input_size, "mgd_sam2": __version__},
-    )
+        {"format": FOLDER_FORMAT, "network": config, "input_size": network.input_size, "mgd_sam2": __version__,
+         **training},
+    )  # fmt: skip
     return folder
 
 
@@ -133,6 +135,15 @@ Apache-2.0 (this project's code; {licence}).
 {CITATION}
 ```
 """
+
+
+def folder_training(folder: Path) -> str | None:
+    """The training sentence a model folder's ``config.json`` keeps from the card it was saved with, if any."""
+    try:
+        training = json.loads((folder / CONFIG_FILE).read_text()).get("training")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return training if isinstance(training, str) else None
 
 
 def load_model_folder(folder: str | Path) -> tuple[MGDSAM2, str]:
