@@ -262,6 +262,8 @@ def test_save_pretrained_replaces_only_a_model_folder_of_ours(trained_checkpoint
         and (notes / "README.md").read_text() == "my notes"
     )
     folder = segmenter.save_pretrained(tmp_path / "model")
+    (folder / "config.json").unlink()  # a save stopped before config.json, written last: still ours, saved again
+    assert segmenter.save_pretrained(folder) == folder and (folder / "config.json").is_file()
     (folder / "model.safetensors").write_bytes(b"stale")
     assert segmenter.save_pretrained(folder) == folder and (folder / "model.safetensors").read_bytes() != b"stale"
     (tmp_path / "photo.jpg").write_bytes(b"x")

@@ -175,3 +175,18 @@ def test_the_recipes_sync_batchnorm_on_cpu_processes_is_one_line_before_any_run_
     assert "--trainer.sync_batchnorm false" in error[-1] and not Path("runs").exists()
     refuse_cpu_sync_batchnorm(Trainer(accelerator="cpu", devices=1, sync_batchnorm=True, logger=False))
     refuse_cpu_sync_batchnorm(Trainer(accelerator="cpu", devices=2, strategy="ddp", logger=False))
+
+
+@pytest.mark.slow
+def test_a_ddp_fit_that_fails_before_its_first_step_is_one_line_and_leaves_no_run_folder(
+    synthetic_root: Path, tmp_path: Path
+) -> None:
+    """6 training images on 2 processes and a batch of 4: each process says so in one line, and rank 0 removes the
+    run folder it began without a collective call (the other rank, failed too, would never join it)."""
+    folder = workdir(tmp_path, synthetic_root, "unstarted")
+    command = [str(BIN / "mgd-sam2"), "fit", "-c", CONFIG, "--data.batch_size", "4"]
+    done = subprocess.run(command, cwd=folder, capture_output=True, text=True, env=environment(), timeout=600)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert "error: data.batch_size 4 is more than the 3 training images each of the 2 processes gets" in done.stderr
+    assert "the fit ended before its first step" in done.stderr
+    assert not list((folder / "runs/ddp").glob("version_*"))

@@ -151,7 +151,7 @@ def test_a_cut_out_that_no_longer_matches_its_redone_mask_is_removed(trained_che
     code, stdout, _ = predict(capsys, trained_checkpoint, tmp_path / "in", out, "--overwrite")
     assert code == 0 and "removed" not in stdout and len(list(out.glob("*_cutout.png"))) == 2  # same options
     code, stdout, _ = predict(capsys, trained_checkpoint, tmp_path / "in", out, "--binary")
-    assert code == 0 and "removed 2 cut-out(s) of an earlier run that no longer matched their masks" in stdout
+    assert code == 0 and "removed 2 cut-outs of an earlier run that no longer matched their masks" in stdout
     assert sorted(path.name for path in out.iterdir()) == ["a.png", "b.png"]
     Image.new("RGBA", (4, 4)).save(out / "a_cutout.png")  # the user's own
     assert predict(capsys, trained_checkpoint, tmp_path / "in", out, "--overwrite")[0] == 0

@@ -213,7 +213,7 @@ def test_a_batch_larger_than_the_training_split_is_one_line_and_leaves_no_run_fo
     assert "Traceback" not in error and "removed runs/resume/version_0: the fit ended before its first step" in error
     assert list(Path("runs/resume").iterdir()) == []
     assert main(["fit", "-c", config, "--data.batch_size", "0"]) == 1
-    assert capsys.readouterr().err.strip().splitlines()[-1] == "error: data.batch_size must be at least 1, got 0"
+    assert capsys.readouterr().err.strip().splitlines()[-1] == "error: data.batch_size must be 1 or more, got 0"
 
 
 def test_fast_dev_run_writes_no_checkpoint(synthetic_root: Path, tmp_path: Path, monkeypatch) -> None:
@@ -222,6 +222,18 @@ def test_fast_dev_run_writes_no_checkpoint(synthetic_root: Path, tmp_path: Path,
     monkeypatch.chdir(run_folder(tmp_path / "dev", synthetic_root))
     assert main(["fit", "-c", str(ROOT / "tests/fixtures/resume.yaml"), "--trainer.fast_dev_run", "true"]) == 0
     assert not list(Path(".").rglob("*.ckpt"))
+
+
+def test_fresh_fits_into_one_folder_save_their_config_as_fresh(
+    synthetic_root: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """Without a logger every fit's folder is the root folder: a second fresh fit is no resume, and saves config.yaml
+    as Lightning does (config_resumed_K.yaml is a resume's, with a ckpt_path)."""
+    monkeypatch.chdir(run_folder(tmp_path / "root", synthetic_root))
+    fit = ["fit", "-c", str(ROOT / "tests/fixtures/resume.yaml"), "--trainer.logger", "false",
+           "--trainer.max_epochs", "1", "--trainer.default_root_dir", "out"]  # fmt: skip
+    assert main(fit) == 0 and main(fit) == 0
+    assert sorted(path.name for path in Path("out").glob("config*.yaml")) == ["config.yaml"]
 
 
 @pytest.mark.slow
@@ -401,7 +413,10 @@ def test_predict_writes_masks_at_original_sizes(trained_checkpoint: Path, tmp_pa
         assert mask.mode == "L" and mask.size == (width, height)
         cutout = Image.open(out / f"{stem}_cutout.png")
         assert cutout.mode == "RGBA" and cutout.size == (width, height)
-        assert np.array_equal(np.array(cutout)[..., 3], np.array(mask))
+        alpha = np.array(mask, np.uint16)
+        if stem == "rgba":  # its own transparency stays: its alpha times the mask
+            alpha = (alpha * np.array(Image.open(tmp_path / "in/rgba.png"))[..., 3] + 127) // 255
+        assert np.array_equal(np.array(cutout)[..., 3], alpha)
     stamp = (out / "odd.png").stat().st_mtime_ns
     main([*args, "--cutout"])
     assert (out / "odd.png").stat().st_mtime_ns == stamp  # finished images are skipped
@@ -673,6 +688,10 @@ def test_best_is_the_monitored_checkpoint_of_the_newest_training_run(tmp_path: P
         predicting = Namespace(ckpt_path=keyword, trainer=config.trainer, model=Namespace(pretrained=None))
         resolve_checkpoint("predict", predicting)
         assert predicting.ckpt_path == str(tmp_path / "runs/x/version_1/checkpoints" / name)
+    monitored.init_args.save_top_k = 3  # best.ckpt, best-v1.ckpt, best-v2.ckpt: the top 3, not one best
+    with pytest.raises(ConfigError, match="keep one file \\(save_top_k: 1\\); with save_top_k: 3"):
+        best_checkpoint(config)
+    monitored.init_args.save_top_k = 1
     monitored.init_args.filename = "{epoch}-{val/Smeasure:.3f}"
     with pytest.raises(ConfigError, match="a fixed filename"):
         best_checkpoint(config)
@@ -850,7 +869,7 @@ def test_a_misspelt_option_is_a_two_line_error_naming_the_closest_one(tmp_path: 
     assert not (tmp_path / "runs").exists()
 
 
-def test_a_run_checkpoint_redirects_only_loggers_of_version_folders(tmp_path: Path) -> None:
+def test_a_run_checkpoint_redirects_only_loggers_of_version_folders(tmp_path: Path, monkeypatch) -> None:
     from jsonargparse import Namespace
 
     from mgd_sam2.training.cli import log_into_run
@@ -863,6 +882,18 @@ def test_a_run_checkpoint_redirects_only_loggers_of_version_folders(tmp_path: Pa
         log_into_run(ckpt, logger, "test")
         expected = (str(tmp_path / "runs"), "x", "version_3/test") if moved else ("logs", "other", None)
         assert (logger.init_args.save_dir, logger.init_args.name, logger.init_args.version) == expected, class_path
+    tensorboard = "lightning.pytorch.loggers.TensorBoardLogger"
+    (tmp_path / "runs/x/version_3").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "runs/x/version_3")  # checkpoints/best.ckpt, given from inside the run
+    logger = Namespace(class_path=tensorboard, init_args=Namespace(save_dir="logs", name="other", version=None))
+    log_into_run(Path("checkpoints/best.ckpt"), logger, "validate")
+    assert (logger.init_args.save_dir, logger.init_args.version) == (str(tmp_path / "runs"), "version_3/validate")
+    named = tmp_path / "runs/x/exp1/checkpoints/best.ckpt"  # a config's own version name
+    logger = Namespace(
+        class_path=tensorboard, init_args=Namespace(save_dir=str(tmp_path / "runs"), name="x", version="exp1")
+    )
+    log_into_run(named, logger, "test")
+    assert logger.init_args.version == "exp1/test"
 
 
 def test_a_csv_loggers_training_metrics_survive_a_test_and_a_resume(
@@ -1076,12 +1107,13 @@ def test_configs_merge_in_order_and_print_config_gives_the_merge(
 
 @pytest.mark.parametrize("subcommand", ["fit", "validate", "test", "predict"])
 def test_lightning_subcommands_help_says_what_they_do_and_what_ckpt_path_means_here(
-    subcommand: str, capsys: pytest.CaptureFixture
+    subcommand: str, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Lightning's texts describe a Python session's trainer (best and last of its previous fit) and cut test's
     first sentence; --help gives this project's, whole."""
     from mgd_sam2.training.cli import CKPT_PATH_HELP, SUBCOMMAND_HELP
 
+    monkeypatch.setenv("COLUMNS", "200")  # argparse wraps at hyphens (mgd-sam2) at a narrow terminal's width
     with pytest.raises(SystemExit):
         main([subcommand, "-c", str(ROOT / "lightning_config.yaml"), "--help"])  # predict -c: Lightning's
     text = " ".join(capsys.readouterr().out.split())

@@ -545,7 +545,8 @@ def cli_reference(lightning_help: bool = True) -> str:
 
 def on_page_markdown(markdown: str, page, config, files) -> str:  # noqa: ANN001 (MkDocs' hook signature)
     markdown = MEASURED.sub(lambda match: measured_table(match.group(1)), markdown)
-    markdown = markdown.replace(SUMMARY_MARKER, speed_summary_table())
+    if SUMMARY_MARKER in markdown:
+        markdown = markdown.replace(SUMMARY_MARKER, speed_summary_table())
     if MARKER in markdown:
         return markdown.replace(MARKER, cli_reference())
     return markdown

@@ -76,7 +76,7 @@ class SegmentationDataModule(LightningDataModule):
         super().__init__()
         for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
             if value < 1:
-                raise ConfigError(f"data.{name} must be at least 1, got {value}")
+                raise ConfigError(f"data.{name} must be 1 or more, got {value}")
         self.save_hyperparameters()
         self.root, self.input_size, self.grid, self.seed = root, input_size, grid, seed
         self.specs = {"train": train or [], "val": val or [], "test": test or []}

@@ -109,9 +109,11 @@ def has_alpha(image: Image.Image) -> bool:
 def image_alpha(image: Image.Image) -> np.ndarray | None:
     """(H, W) uint8 opacity of a decoded image: its alpha channel, or its transparent colour; None where its mode
     makes every pixel opaque."""
-    if not (has_alpha(image) or "transparency" in image.info):
-        return None
-    return np.array(image.convert("RGBA"))[..., 3]
+    if "A" in image.getbands():  # LA, RGBA, PA: the channel alone, not an RGBA copy of a large image
+        return np.array(image.getchannel("A"))
+    if "transparency" in image.info:  # a palette's or a grey or RGB image's transparent colour
+        return np.array(image.convert("RGBA").getchannel("A"))
+    return None
 
 
 def read_alpha(

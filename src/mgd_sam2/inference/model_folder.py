@@ -66,10 +66,8 @@ def refuse_foreign_files(folder: Path) -> None:
     folder of ours (one whose ``config.json`` names FOLDER_FORMAT is rewritten)."""
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{folder} is a file, not a folder: give save_pretrained a folder for the model")
-    try:
-        ours = json.loads((folder / CONFIG_FILE).read_text()).get("format") == FOLDER_FORMAT
-    except (OSError, ValueError, AttributeError):
-        ours = False
+    ours = config_format(folder) == FOLDER_FORMAT or weights_format(folder) == FOLDER_FORMAT  # a save stopped before
+    # config.json (written last) left the weights, which record the format too
     taken = [name for name in (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE) if (folder / name).exists()]
     if taken and not ours:
         raise ConfigError(
@@ -135,6 +133,25 @@ Apache-2.0 (this project's code; {licence}).
 {CITATION}
 ```
 """
+
+
+def config_format(folder: Path) -> str | None:
+    """The ``format`` a folder's ``config.json`` names, if it is readable JSON that names one."""
+    try:
+        return json.loads((folder / CONFIG_FILE).read_text()).get("format")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def weights_format(folder: Path) -> str | None:
+    """The ``format`` a folder's ``model.safetensors`` records in its metadata, if it is readable safetensors."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as weights:
+            return (weights.metadata() or {}).get("format")
+    except (OSError, SafetensorError):
+        return None
 
 
 def folder_training(folder: Path) -> str | None:

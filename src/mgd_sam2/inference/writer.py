@@ -222,8 +222,9 @@ class MaskWriter(BasePredictionWriter):
         """Say what was written and removed, and list the images that were skipped."""
         print(f"wrote {len(self.written)} file{'' if len(self.written) == 1 else 's'} to {self.output}")
         if self.removed:
-            print(f"removed {len(self.removed)} cut-out(s) of an earlier run that no longer matched their masks, e.g. "
-                  f"{self.removed[0]} (--cutout writes them anew)")  # fmt: skip
+            count = f"{len(self.removed)} cut-out{'' if len(self.removed) == 1 else 's'}"
+            print(f"removed {count} of an earlier run that no longer matched their masks, e.g. {self.removed[0]} "
+                  "(--cutout writes them anew)")  # fmt: skip
         for path, message in self.failures:  # the path once: "skipped X: cannot read X: …" says it twice
             print(f"skipped {path}: {message.removeprefix(f'cannot read {path}: ')}", file=sys.stderr)
 

@@ -63,9 +63,11 @@ SUBCOMMAND_HELP = {
 }
 CKPT_PATH_HELP = {
     "fit": "last: resume the newest training run of this config from its checkpoints/last.ckpt, in its own folder; "
-    "or a checkpoint file to resume. Without it a new run starts (model.pretrained: its starting weights).",
+    "or a checkpoint file to resume (Lightning's hpc and registry work as in Lightning). Without it a new run starts "
+    "(model.pretrained: its starting weights).",
     "evaluate": "best or last: the newest training run's checkpoints/best.ckpt (the monitored ModelCheckpoint's) or "
-    "last.ckpt; or a checkpoint file. Without it, the network as the config builds it (untrained parts and all).",
+    "last.ckpt; or a checkpoint file (Lightning's hpc and registry work as in Lightning). Without it, the network as "
+    "the config builds it (untrained parts and all).",
 }
 
 
@@ -115,6 +117,8 @@ class MGDSAM2CLI(LightningCLI):
     def before_fit(self) -> None:
         self.refuse_other_network()
         refuse_cpu_sync_batchnorm(self.trainer)
+        if self.config_init[self.subcommand].get("ckpt_path"):  # a resume that passed the checks above
+            keep_csv_metrics(self.trainer)
         if self.trainer.fast_dev_run:  # Lightning's promise: no checkpoints; its ModelCheckpoint.on_train_end
             for callback in self.trainer.checkpoint_callbacks:  # (2.6) still writes save_last's last.ckpt
                 callback.save_last = False
@@ -152,17 +156,26 @@ UNSTARTED_RUN_FILES = ("config.yaml", "hparams.yaml", "metrics.csv")  # and Tens
 
 def remove_unstarted_run(trainer: Any) -> None:
     """Remove the run folder of a fit that ended before its first optimizer step, where it holds only what the start
-    writes (its config, the loggers' first files) and no checkpoint; anything else there is left alone."""
-    folder = Path(trainer.log_dir) if trainer.is_global_zero and trainer.global_step == 0 and trainer.log_dir else None
-    if folder is None or not folder.is_dir() or (folder / "checkpoints").exists():
+    writes (its config, the loggers' first files) and no checkpoint; anything else there is left alone. Rank 0 alone
+    (the folder is its logger's: no collective call, which ranks that already failed would never join)."""
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    logger = trainer.loggers[0] if trainer.loggers else None
+    if not trainer.is_global_zero or trainer.global_step != 0 or not isinstance(logger, (TensorBoardLogger, CSVLogger)):
+        return
+    folder = Path(logger.log_dir)
+    if not VERSION_FOLDER.match(folder.name) or not folder.is_dir() or (folder / "checkpoints").exists():
         return
     written = [path for path in folder.iterdir()
                if path.name in UNSTARTED_RUN_FILES or path.name.startswith("events.out.tfevents.")]  # fmt: skip
-    if len(written) != len(list(folder.iterdir())) or not VERSION_FOLDER.match(folder.name):
+    if len(written) != len(list(folder.iterdir())):
         return
-    for path in written:
-        path.unlink()
-    folder.rmdir()
+    try:
+        for path in written:
+            path.unlink()
+        folder.rmdir()
+    except OSError:  # never in the way of the error that ended the fit
+        return
     print(f"removed {folder}: the fit ended before its first step", file=sys.stderr)
 
 
@@ -283,6 +296,12 @@ def best_checkpoint(config: Any) -> tuple[Path, int | None]:
             "--ckpt_path best needs one ModelCheckpoint with a monitor and a fixed filename in the config's "
             "trainer.callbacks (as lightning_config.yaml's, filename: best); give the checkpoint file instead"
         )
+    top_k = getattr(monitored[0], "save_top_k", 1)
+    if top_k not in (None, 1):
+        raise ConfigError(
+            f"--ckpt_path best needs the monitored ModelCheckpoint to keep one file (save_top_k: 1); with save_top_k: "
+            f"{top_k} its files are the top {top_k}, newest not best: give the checkpoint file"
+        )
     name = f"{names[0]}.ckpt"
     if shared := shared_checkpoint_folder(config, getattr(monitored[0], "dirpath", None)):
         path = newest_version(shared / name)
@@ -346,16 +365,16 @@ def check_checkpoint_file(path: Path) -> None:
 
 def log_into_run(ckpt: Path, logger: Any, subcommand: str) -> None:
     """Point a TensorBoard or CSV logger's ``save_dir``/``name``/``version`` at the ``subcommand`` folder of the run
-    of ``ckpt``, ``<save_dir>/<name>/version_N/checkpoints/<file>``, whatever the config names its runs: its curves
-    (a validation at step 0) stay out of the training's, and a CSVLogger's start deletes no training ``metrics.csv``.
-    Nothing for another logger (whose arguments mean other things) or a checkpoint outside a run folder."""
-    run = ckpt.parent.parent
-    match = VERSION_FOLDER.match(run.name)
+    of ``ckpt``, ``<save_dir>/<name>/<version>/checkpoints/<file>`` (a ``version_N`` folder, or the config's own
+    ``version``), whatever the config names its runs: its curves (a validation at step 0) stay out of the training's,
+    and a CSVLogger's start deletes no training ``metrics.csv``. Nothing for another logger (whose arguments mean
+    other things) or a checkpoint outside a run folder."""
     if not str(getattr(logger, "class_path", "")).endswith(VERSIONED_LOGGERS):
         return
-    if ckpt.parent.name != "checkpoints" or match is None:
+    ckpt = Path(ckpt).absolute()  # checkpoints/best.ckpt given from inside the run folder names it too
+    run, init = ckpt.parent.parent, logger.init_args
+    if ckpt.parent.name != "checkpoints" or not (VERSION_FOLDER.match(run.name) or run.name == str(init.version)):
         return
-    init = logger.init_args
     init.save_dir, init.name, init.version = str(run.parent.parent), run.parent.name, f"{run.name}/{subcommand}"
 
 
@@ -401,7 +420,6 @@ def resolve_checkpoint(subcommand: str, config: Any) -> None:
     if subcommand == "fit":
         if version is not None and init is not None:
             init.version = version
-            keep_csv_metrics(logger)
         # the run's own checkpoint folder is not empty, by design
         warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
     elif subcommand in ("validate", "test", "predict") and init is not None:
@@ -409,21 +427,6 @@ def resolve_checkpoint(subcommand: str, config: Any) -> None:
             init.version = f"version_{version}/{subcommand}"
         else:
             log_into_run(path, logger, subcommand)
-
-
-def keep_csv_metrics(logger: Any) -> None:
-    """A resumed fit's CSVLogger deletes the run's ``metrics.csv`` as it starts (Lightning's own warning says so):
-    the file is kept as ``metrics_before_resume_K.csv`` (K = 1, 2, …) beside the one the resume writes."""
-    if not str(getattr(logger, "class_path", "")).endswith("CSVLogger") or rank_zero_only.rank != 0:
-        return
-    init = logger.init_args
-    folder = Path(init.save_dir or ".") / (init.name or "") / f"version_{init.version}"
-    if (folder / "metrics.csv").is_file():
-        count = 1
-        while (folder / f"metrics_before_resume_{count}.csv").exists():
-            count += 1
-        (folder / "metrics.csv").rename(folder / f"metrics_before_resume_{count}.csv")
-        warnings.filterwarnings("ignore", message="Experiment logs directory .* will be deleted")  # kept, above
 
 
 class ArgumentParser(LightningArgumentParser):
@@ -491,20 +494,41 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)")
 
 
+def numbered(folder: Path, stem: str, suffix: str) -> Path:
+    """``folder/<stem>_K<suffix>`` for the first K = 1, 2, … not taken."""
+    count = 1
+    while (folder / f"{stem}_{count}{suffix}").exists():
+        count += 1
+    return folder / f"{stem}_{count}{suffix}"
+
+
 class SaveRunConfig(SaveConfigCallback):
-    """Lightning's config saver, but a resumed fit keeps the run's first ``config.yaml`` and writes its own beside
-    it, ``config_resumed_K.yaml`` (K = 1, 2, …): a resume may change the settings (``--trainer.max_epochs``)."""
+    """Lightning's config saver; for a resumed fit (one given a ``ckpt_path``), it keeps the run's first
+    ``config.yaml`` and writes its own beside it, ``config_resumed_K.yaml`` (a resume may change the settings:
+    ``--trainer.max_epochs``). A fresh fit saves as Lightning's does."""
 
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        if stage == "fit" and not self.already_saved and self.save_to_log_dir and trainer.log_dir:
-            folder, stem = Path(trainer.log_dir), Path(self.config_filename).stem
-            taken = (folder / self.config_filename).is_file()
-            count = 1
-            while taken and (folder / f"{stem}_resumed_{count}.yaml").is_file():
-                count += 1
-            if taken:
-                self.config_filename = f"{stem}_resumed_{count}.yaml"
+        resumed = stage == "fit" and bool(self.config.get("ckpt_path"))
+        if resumed and not self.already_saved and self.save_to_log_dir:
+            folder = Path(trainer.log_dir)  # every rank calls setup: log_dir's broadcast is every rank's
+            if (folder / self.config_filename).is_file():
+                self.config_filename = numbered(folder, f"{Path(self.config_filename).stem}_resumed", ".yaml").name
         super().setup(trainer, pl_module, stage)
+
+
+def keep_csv_metrics(trainer: Any) -> None:
+    """A resumed fit's CSVLogger deletes the ``metrics.csv`` of its folder as it starts (Lightning's own warning says
+    so), before any callback's setup: the file is kept as ``metrics_before_resume_K.csv`` beside the one the resume
+    writes. On the main process (``rank_zero_only``: a DDP child's trainer does not know its rank yet)."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    if rank_zero_only.rank != 0:
+        return
+    for logger in trainer.loggers:
+        metrics = Path(logger.log_dir) / "metrics.csv" if isinstance(logger, CSVLogger) else None
+        if metrics is not None and metrics.is_file():
+            metrics.rename(numbered(metrics.parent, "metrics_before_resume", ".csv"))
+            warnings.filterwarnings("ignore", message="Experiment logs directory .* will be deleted")
 
 
 def build_cli(args: list[str], run: bool = True) -> MGDSAM2CLI:
