@@ -176,7 +176,7 @@ def remove_unstarted_run(trainer: Any) -> None:
         folder.rmdir()
     except OSError:  # never in the way of the error that ended the fit
         return
-    print(f"removed {folder}: the fit ended before its first step", file=sys.stderr)
+    print(f"removed {folder}: the fit ended before its first step")  # a note; the error is stderr's one line
 
 
 def refuse_cpu_sync_batchnorm(trainer: Any) -> None:
