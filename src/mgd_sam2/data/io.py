@@ -106,14 +106,19 @@ def has_alpha(image: Image.Image) -> bool:
     return image.mode in ("LA", "RGBA", "PA") or (image.mode == "P" and "transparency" in image.info)
 
 
+def has_transparency(image: Image.Image) -> bool:
+    """Whether an image (decoded, or only its header read) has an alpha channel or a transparent colour."""
+    return "A" in image.getbands() or "transparency" in image.info
+
+
 def image_alpha(image: Image.Image) -> np.ndarray | None:
     """(H, W) uint8 opacity of a decoded image: its alpha channel, or its transparent colour; None where its mode
     makes every pixel opaque."""
+    if not has_transparency(image):
+        return None
     if "A" in image.getbands():  # LA, RGBA, PA: the channel alone, not an RGBA copy of a large image
         return np.array(image.getchannel("A"))
-    if "transparency" in image.info:  # a palette's or a grey or RGB image's transparent colour
-        return np.array(image.convert("RGBA").getchannel("A"))
-    return None
+    return np.array(image.convert("RGBA").getchannel("A"))  # a palette's or a grey or RGB image's transparent colour
 
 
 def read_alpha(
@@ -127,7 +132,7 @@ def read_alpha(
         return image_alpha(ImageOps.exif_transpose(source))
     try:
         with Image.open(source) as header:
-            if not (has_alpha(header) or "transparency" in header.info):
+            if not has_transparency(header):
                 return None
     except OSError:
         pass  # open_image names the file and the problem

@@ -66,8 +66,8 @@ def refuse_foreign_files(folder: Path) -> None:
     folder of ours (one whose ``config.json`` names FOLDER_FORMAT is rewritten)."""
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{folder} is a file, not a folder: give save_pretrained a folder for the model")
-    ours = config_format(folder) == FOLDER_FORMAT or weights_format(folder) == FOLDER_FORMAT  # a save stopped before
-    # config.json (written last) left the weights, which record the format too
+    ours = folder_config(folder).get("format") == FOLDER_FORMAT or weights_format(folder) == FOLDER_FORMAT  # a save
+    # stopped before config.json (written last) left the weights, which record the format too
     taken = [name for name in (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE) if (folder / name).exists()]
     if taken and not ours:
         raise ConfigError(
@@ -135,12 +135,13 @@ Apache-2.0 (this project's code; {licence}).
 """
 
 
-def config_format(folder: Path) -> str | None:
-    """The ``format`` a folder's ``config.json`` names, if it is readable JSON that names one."""
+def folder_config(folder: Path) -> dict[str, Any]:
+    """A folder's ``config.json`` as a dict; empty where it is missing, unreadable or no JSON object."""
     try:
-        return json.loads((folder / CONFIG_FILE).read_text()).get("format")
-    except (OSError, ValueError, AttributeError):
-        return None
+        config = json.loads((folder / CONFIG_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return config if isinstance(config, dict) else {}
 
 
 def weights_format(folder: Path) -> str | None:
@@ -156,10 +157,7 @@ def weights_format(folder: Path) -> str | None:
 
 def folder_training(folder: Path) -> str | None:
     """The training sentence a model folder's ``config.json`` keeps from the card it was saved with, if any."""
-    try:
-        training = json.loads((folder / CONFIG_FILE).read_text()).get("training")
-    except (OSError, ValueError, AttributeError):
-        return None
+    training = folder_config(folder).get("training")
     return training if isinstance(training, str) else None
 
 

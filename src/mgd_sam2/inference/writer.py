@@ -197,7 +197,7 @@ class MaskWriter(BasePredictionWriter):
         written = [mask_path]
         if not cutout_path:
             self.remove_stale_cutout(name, source)
-        if cutout_path:
+        else:
             try:
                 image = read_image(source, max_pixels=self.max_pixels) if image is None else image
                 alpha = read_alpha(source, self.max_pixels) if Path(source).is_file() else None

@@ -166,9 +166,10 @@ def remove_unstarted_run(trainer: Any) -> None:
     folder = Path(logger.log_dir)
     if not VERSION_FOLDER.match(folder.name) or not folder.is_dir() or (folder / "checkpoints").exists():
         return
-    written = [path for path in folder.iterdir()
+    entries = list(folder.iterdir())
+    written = [path for path in entries
                if path.name in UNSTARTED_RUN_FILES or path.name.startswith("events.out.tfevents.")]  # fmt: skip
-    if len(written) != len(list(folder.iterdir())):
+    if len(written) != len(entries):
         return
     try:
         for path in written:
