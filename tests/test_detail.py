@@ -17,7 +17,7 @@ from mgd_sam2.cli import main
 from mgd_sam2.data.datasets import SegmentationDataset
 from mgd_sam2.data.io import provenance
 from mgd_sam2.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from mgd_sam2.inference.detail import DETAIL_MODES, Detail
+from mgd_sam2.inference.detail import DEFAULT_ZOOM, DETAIL_MODES, Detail
 from mgd_sam2.inference.guided import coefficients
 from mgd_sam2.inference.maps import to_uint8_maps
 from mgd_sam2.inference.refine import axis_parts, axis_windows, crop_plan, detail_map, uncertain_band
@@ -189,7 +189,7 @@ def test_detail_is_the_plain_path_on_images_no_larger_than_the_input(micro: Segm
     rng = np.random.default_rng(1)
     small = [rng.integers(0, 256, shape, dtype=np.uint8) for shape in ((64, 64, 3), (40, 64, 3), (64, 23, 3))]
     plain = micro.predict(small)
-    for mode, zoom in (("crop", 2), ("tiles", 2), ("tiles", 7), ("guided", 2)):
+    for mode, zoom in (("crop", None), ("tiles", 2), ("tiles", 7), ("guided", None)):
         for got, expected in zip(micro.with_detail(mode, zoom).predict(small), plain, strict=True):
             np.testing.assert_array_equal(got, expected)
     large = rng.integers(0, 256, (200, 300, 3), dtype=np.uint8)
@@ -257,7 +257,7 @@ def test_every_mode_through_predict_the_api_and_the_app(micro: Segmenter, tmp_pa
         outputs[mode] = out / "photo.png"
         recorded = provenance(outputs[mode])
         assert recorded.get("detail") == Detail(mode, 3).recorded().get("detail")
-        segmenter = Segmenter.load(model, device="cpu", detail=mode, detail_zoom=3)
+        segmenter = Segmenter.load(model, device="cpu", detail=mode, detail_zoom=3 if mode == "tiles" else None)
         np.testing.assert_array_equal(segmenter.predict(image), np.asarray(Image.open(outputs[mode])))
         (tmp_path / f"app-{mode}").mkdir()
         result = CutoutService(segmenter, tmp_path / f"app-{mode}").run([image])
@@ -277,6 +277,14 @@ def test_every_mode_through_predict_the_api_and_the_app(micro: Segmenter, tmp_pa
         assert (
             "error: --detail-zoom sets the tiles of --detail tiles, and --detail is guided" in capsys.readouterr().err
         )
+    with pytest.raises(ConfigError, match="detail_zoom sets the tiles of detail tiles, and detail is crop"):
+        Segmenter.load(model, detail="crop", detail_zoom=3)  # the API refuses it too, before the weights load
+    with pytest.raises(ConfigError, match="detail_zoom sets the tiles of detail tiles, and detail is off"):
+        micro.with_detail("off", 2)  # even the default zoom, when given
+    with pytest.raises(ConfigError, match="detail is a Detail, which holds its zoom: drop detail_zoom"):
+        micro.with_detail(Detail("tiles", 3), 3)
+    assert micro.with_detail(Detail("tiles", 3)).settings.detail == Detail("tiles", 3)
+    assert micro.with_detail("tiles").settings.detail == Detail("tiles", DEFAULT_ZOOM)
 
 
 def test_detail_map_of_a_map_without_parts_is_the_plain_conversion() -> None:
@@ -343,7 +351,7 @@ def test_every_mode_through_lightning_predict(trained_checkpoint: Path, tmp_path
                 "--model.detail", mode, "--model.detail_zoom", "3"]  # fmt: skip
         assert main(["predict", *argv]) == 0
         masks[mode] = np.asarray(Image.open(out / "photo.png"))
-        expected = Segmenter.load(trained_checkpoint, device="cpu", detail=mode, detail_zoom=3).predict(
+        expected = Segmenter.load(trained_checkpoint, device="cpu", detail=Detail(mode, 3)).predict(
             tmp_path / "photo.png"
         )
         np.testing.assert_array_equal(masks[mode], expected)

@@ -111,7 +111,7 @@ def score(segmenter: Segmenter, split: Split, details: list[Detail], out: Path, 
     records = split_records(split)
     rows = []
     for detail in details:
-        configured = segmenter.with_detail(detail.mode, detail.zoom)
+        configured = segmenter.with_detail(detail)
         folder = out / "predictions" / detail.label.replace(" ", "-")
         start = time.perf_counter()
         writer = configured.predict_files(records, configured.writer(folder))
@@ -208,7 +208,7 @@ def measure_cost(config: CostConfig) -> dict[str, Any]:
 
     loaded = Segmenter.from_network(RandomNetwork(config.preset).load(), device=config.device)
     backend = CountedBackend(loaded.backend)
-    segmenter = Segmenter(backend, loaded.settings, loaded.description).with_detail(config.mode, config.zoom)
+    segmenter = Segmenter(backend, loaded.settings, loaded.description).with_detail(Detail(config.mode, config.zoom))
     cuda = loaded.settings.device == "cuda"
     segmenter.predict(random_image(backend.input_size**2 / 1e6, seed=1))  # warm-up: the plain path at the input size
     model_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB

@@ -86,8 +86,7 @@ def run(args: argparse.Namespace) -> int:
         from mgd_sam2.inference.segmenter import Segmenter
 
         segmenter = Segmenter.load(ckpt, weights_extra=args.weights, backend=args.backend, device=args.device,
-                                   precision=args.precision, max_pixels=args.max_pixels, detail=detail.mode,
-                                   detail_zoom=detail.zoom)  # fmt: skip
+                                   precision=args.precision, max_pixels=args.max_pixels, detail=detail)  # fmt: skip
         service = CutoutService(segmenter, workdir, max_request_bytes=args.max_upload_mb * 10**6)
         print(f"model: {service.description}")
         print(limits_note(args.max_pixels, args.max_upload_mb, detail=args.detail))

@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from mgd_sam2.errors import ConfigError
-
 if TYPE_CHECKING:
     from mgd_sam2.inference.detail import Detail
 
@@ -151,12 +149,9 @@ def add_detail_arguments(parser: argparse.ArgumentParser) -> None:
 
 def detail_of(args: argparse.Namespace) -> Detail:
     """The Detail of --detail and --detail-zoom; a ConfigError for a zoom given without tiles, which would go unused."""
-    from mgd_sam2.inference.detail import DEFAULT_ZOOM, Detail
+    from mgd_sam2.inference.detail import chosen_detail
 
-    if args.detail_zoom is not None and args.detail != "tiles":
-        raise ConfigError(f"--detail-zoom sets the tiles of --detail tiles, and --detail is {args.detail}: add "
-                          "--detail tiles, or drop --detail-zoom")  # fmt: skip
-    return Detail(args.detail, args.detail_zoom or DEFAULT_ZOOM)
+    return chosen_detail(args.detail, args.detail_zoom, mode_name="--detail", zoom_name="--detail-zoom")
 
 
 def add_cpu_kind_argument(parser: argparse.ArgumentParser, purpose: str) -> None:

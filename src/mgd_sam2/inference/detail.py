@@ -46,3 +46,19 @@ class Detail:
 
 
 OFF = Detail()
+
+
+def chosen_detail(
+    mode: str | Detail, zoom: int | None = None, *, mode_name: str = "detail", zoom_name: str = "detail_zoom"
+) -> Detail:
+    """The Detail a user chose: a mode name and a zoom, which only tiles use (None: the default zoom), or a Detail
+    itself. A zoom given with another mode would go unused: a ConfigError naming the settings as the caller spells
+    them."""
+    if isinstance(mode, Detail):
+        if zoom is not None:
+            raise ConfigError(f"{mode_name} is a Detail, which holds its zoom: drop {zoom_name}")
+        return mode
+    if zoom is not None and mode != "tiles":
+        raise ConfigError(f"{zoom_name} sets the tiles of {mode_name} tiles, and {mode_name} is {mode}: choose "
+                          f"{mode_name} tiles, or drop {zoom_name}")  # fmt: skip
+    return Detail(mode, DEFAULT_ZOOM if zoom is None else zoom)

@@ -26,7 +26,7 @@ from mgd_sam2.data.datasets import Record, SegmentationDataset, collate
 from mgd_sam2.data.io import DEFAULT_MAX_PIXELS, FOREGROUND_THRESHOLD, image_from_memory, read_alpha, read_image
 from mgd_sam2.errors import ConfigError
 from mgd_sam2.inference.backends import Backend, OnnxBackend, OpenVinoBackend, TorchBackend
-from mgd_sam2.inference.detail import DEFAULT_ZOOM, OFF, Detail
+from mgd_sam2.inference.detail import OFF, Detail, chosen_detail
 from mgd_sam2.inference.devices import EXPORTED_BACKENDS, check_names, resolve_device
 from mgd_sam2.inference.loading import (
     backend_name,
@@ -147,8 +147,8 @@ class Segmenter:
         device: str = "auto",
         precision: str = "auto",
         max_pixels: int = DEFAULT_MAX_PIXELS,
-        detail: str = "off",
-        detail_zoom: int = DEFAULT_ZOOM,
+        detail: str | Detail = "off",
+        detail_zoom: int | None = None,
     ) -> Segmenter:
         """Load anything ``mgd-sam2 predict --ckpt`` takes.
 
@@ -166,12 +166,13 @@ class Segmenter:
             detail: off (the plain path: the image resized to the model input), crop (a second pass on the object's
                 box), tiles (overlapping tiles over the uncertain band) or guided (the plain probabilities upsampled
                 with a guided filter on the image's pixels), as ``predict --detail``; the same weights
-                (docs/prediction.md, detail mode).
-            detail_zoom: tiles: at most this many along each side of an image (``predict --detail-zoom``).
+                (docs/prediction.md, detail mode); or a `Detail`, such as another Segmenter's ``settings.detail``.
+            detail_zoom: tiles: at most this many along each side of an image (``predict --detail-zoom``; None: the
+                default, ``DEFAULT_ZOOM``). A ConfigError with another mode, where it would go unused.
         """
         check_max_pixels(max_pixels)  # before the weights load
         settings = InferenceSettings.resolve(
-            weights, weights_extra, backend, device, precision, Detail(detail, detail_zoom)
+            weights, weights_extra, backend, device, precision, chosen_detail(detail, detail_zoom)
         )
         return cls.from_settings(settings, max_pixels)
 
@@ -201,9 +202,9 @@ class Segmenter:
         backend = TorchBackend(network.eval(), target, settings.autocast_dtype)
         return cls(backend, settings, f"{name} (preset {network.preset})")
 
-    def with_detail(self, detail: str, detail_zoom: int = DEFAULT_ZOOM) -> Segmenter:
+    def with_detail(self, detail: str | Detail, detail_zoom: int | None = None) -> Segmenter:
         """This model with another detail mode (see `load`); the weights are shared, not loaded again."""
-        settings = replace(self.settings, detail=Detail(detail, detail_zoom))
+        settings = replace(self.settings, detail=chosen_detail(detail, detail_zoom))
         return Segmenter(self.backend, settings, self.description, self.max_pixels)
 
     @property
