@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -686,7 +687,9 @@ def test_best_is_the_monitored_checkpoint_of_the_newest_training_run(tmp_path: P
     assert best_checkpoint(config) == (newest, 1)
     for keyword, name in (("best", "best.ckpt"), ("last", "last.ckpt")):  # predict -c resolves them as test does
         torch.save({"epoch": 0}, tmp_path / "runs/x/version_1/checkpoints" / name)
-        predicting = Namespace(ckpt_path=keyword, trainer=config.trainer, model=Namespace(pretrained=None))
+        predicting = Namespace(
+            ckpt_path=keyword, trainer=copy.deepcopy(config.trainer), model=Namespace(pretrained=None)
+        )
         resolve_checkpoint("predict", predicting)
         assert predicting.ckpt_path == str(tmp_path / "runs/x/version_1/checkpoints" / name)
     monitored.init_args.save_top_k = 3  # best.ckpt, best-v1.ckpt, best-v2.ckpt: the top 3, not one best
@@ -761,6 +764,44 @@ def test_best_after_a_resume_is_the_resumed_runs_best(versions: bool, tmp_path: 
     assert tracked["best_model_path"] == str(found)  # the file the resumed run's callback kept as its best
     if versions:  # the interrupted run's file, from epoch 0
         assert torch.load(tmp_path / "resumed/best.ckpt", weights_only=False)["global_step"] == 4
+
+
+def test_a_logger_that_names_its_version_has_that_run(tmp_path: Path) -> None:
+    """A config whose logger sets its version (a name, or a number) keeps its runs in that folder: best and last are
+    that run's, not the newest version_N's, and validate/test/predict of them log into its subcommand folder."""
+    from jsonargparse import Namespace
+
+    from mgd_sam2.training.cli import best_checkpoint, last_checkpoint, resolve_checkpoint
+
+    monitored = Namespace(class_path="lightning.pytorch.callbacks.ModelCheckpoint",
+                          init_args=Namespace(monitor="val/Smeasure", filename="best"))  # fmt: skip
+    config = runs_config(tmp_path, callbacks=[monitored])
+    older_run_only(tmp_path, "best.ckpt").write_bytes(b"x")  # version_1: newer than the named runs, not theirs
+    (tmp_path / "runs/x/version_1/checkpoints/last.ckpt").write_bytes(b"x")
+    for version, folder in (("exp1", "exp1"), (0, "version_0")):
+        config.trainer.logger.init_args.version = version
+        run = tmp_path / "runs/x" / folder
+        if version == "exp1":
+            with pytest.raises(ConfigError, match=re.escape(f"--ckpt_path best: no training run in {run}; train")):
+                best_checkpoint(config)
+            with pytest.raises(ConfigError, match=re.escape(f"nothing to resume, no training run in {run}; start")):
+                last_checkpoint(config)
+            (run / "checkpoints").mkdir(parents=True)
+            with pytest.raises(ConfigError, match=re.escape(f"the newest run, {run}, has no checkpoints/best.ckpt")):
+                best_checkpoint(config)
+        for keyword in ("best", "last"):
+            torch.save({"epoch": 0}, run / "checkpoints" / f"{keyword}.ckpt")
+            assert (best_checkpoint if keyword == "best" else last_checkpoint)(config) == (
+                run / "checkpoints" / f"{keyword}.ckpt",
+                version,
+            )
+            testing = Namespace(ckpt_path=keyword, trainer=copy.deepcopy(config.trainer), model=Namespace())
+            resolve_checkpoint("test", testing)
+            assert testing.ckpt_path == str(run / "checkpoints" / f"{keyword}.ckpt")
+            assert testing.trainer.logger.init_args.version == f"{folder}/test"
+        fitting = Namespace(ckpt_path="last", trainer=copy.deepcopy(config.trainer), model=Namespace())
+        resolve_checkpoint("fit", fitting)  # resumed in the same folder
+        assert fitting.trainer.logger.init_args.version == version
 
 
 def test_best_and_last_are_in_a_checkpoint_callbacks_own_dirpath(tmp_path: Path) -> None:

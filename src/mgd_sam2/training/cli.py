@@ -18,7 +18,8 @@ folder Lightning's ModelCheckpoint writes into):
   began. A resumed fit keeps the run's ``config.yaml`` and saves its own as ``config_resumed_K.yaml``.
 
 The newest run is the newest ``version_N`` that training made (its ``config.yaml`` or ``checkpoints``): the folders
-of validate, test and predict runs are passed over.
+of validate, test and predict runs are passed over. A config whose logger sets its own ``version`` (a number or a
+name) has one run, that version's folder.
 
 A ``--ckpt_path`` file is checked before anything loads it: missing, a folder, or truncated is a
 one-line error.
@@ -233,15 +234,35 @@ def hpc_checkpoint(config: Any) -> Path | None:
     return max(numbered)[1] if numbered else None
 
 
+def is_training_run(folder: Path) -> bool:
+    """Whether training made ``folder`` (its ``config.yaml`` or ``checkpoints``), not validate, test or predict."""
+    return (folder / "config.yaml").is_file() or (folder / "checkpoints").is_dir()
+
+
 def training_runs(folder: Path) -> list[tuple[int, Path]]:
-    """[(N, folder)] of the ``version_N`` folders under ``folder`` that training made (its ``config.yaml`` or
-    ``checkpoints``), oldest first."""
+    """[(N, folder)] of the ``version_N`` folders under ``folder`` that training made, oldest first."""
     return sorted(
         (int(match.group(1)), child)
         for child in folder.glob("version_*")
-        if (match := VERSION_FOLDER.match(child.name))
-        and ((child / "config.yaml").is_file() or (child / "checkpoints").is_dir())
+        if (match := VERSION_FOLDER.match(child.name)) and is_training_run(child)
     )
+
+
+def version_folder(version: int | str) -> str:
+    """The folder name Lightning's TensorBoard and CSV loggers give a run's version: ``version_N``, or the name."""
+    return f"version_{version}" if isinstance(version, int) else version
+
+
+def configured_runs(config: Any) -> tuple[Path, list[tuple[int | str, Path]]]:
+    """(where the config's runs are looked for, its training runs oldest first as [(version, folder)]): the run of
+    the logger's own ``version`` where the config sets one (a number or a name), else every ``version_N`` that
+    training made in the logger's folder."""
+    folder = logger_folder(config)
+    version = getattr(getattr(primary_logger(config), "init_args", None), "version", None)
+    if version is None:
+        return folder, training_runs(folder)
+    run = folder / version_folder(version)
+    return run, [(version, run)] if is_training_run(run) else []
 
 
 def newest_version(path: Path) -> Path:
@@ -254,7 +275,7 @@ def newest_version(path: Path) -> Path:
     return max(found, key=lambda candidate: candidate.stat().st_mtime_ns) if found else path
 
 
-def newest_run_file(runs: list[tuple[int, Path]], name: str, keyword: str, written: str) -> Path:
+def newest_run_file(runs: list[tuple[int | str, Path]], name: str, keyword: str, written: str) -> Path:
     """``checkpoints/<name>`` (or its newest version, `newest_version`) of the newest of ``runs``, or a ConfigError
     naming an older run's file to give."""
     newest = runs[-1][1]
@@ -287,7 +308,7 @@ def shared_checkpoint_folder(config: Any, dirpath: str | None) -> Path | None:
     return root_folder(config) / "checkpoints" if logger_folder(config) is None else None
 
 
-def best_checkpoint(config: Any) -> tuple[Path, int | None]:
+def best_checkpoint(config: Any) -> tuple[Path, int | str | None]:
     """(the file of the config's monitored ModelCheckpoint in its newest training run, or in the callback's own
     ``dirpath``; that run's version, None for a ``dirpath``), or a ConfigError saying why there is none."""
     monitored = [args for args in checkpoint_callbacks(config) if getattr(args, "monitor", None)]
@@ -309,19 +330,17 @@ def best_checkpoint(config: Any) -> tuple[Path, int | None]:
         if not path.is_file():
             raise ConfigError(f"--ckpt_path best: no {path}; train first, or give the checkpoint file")
         return path, None
-    folder = logger_folder(config)
-    runs = training_runs(folder)
+    folder, runs = configured_runs(config)
     if not runs:
         raise ConfigError(f"--ckpt_path best: no training run in {folder}; train first, or give the checkpoint file")
     return newest_run_file(runs, name, "best", "written at its first validation"), runs[-1][0]
 
 
-def last_checkpoint(config: Any, subcommand: str = "fit") -> tuple[Path, int | None]:
+def last_checkpoint(config: Any, subcommand: str = "fit") -> tuple[Path, int | str | None]:
     """(the newest checkpoint of this config's newest run, that run's version; or of the ``dirpath`` of a
     ModelCheckpoint that saves last, None), or a ConfigError saying there is none (for ``fit``: nothing to resume).
     The newest is its last.ckpt, or Lightning's SLURM requeue checkpoint when that is newer."""
     hpc = hpc_checkpoint(config)
-    folder = logger_folder(config)
     what = ("nothing to resume", "start the run without --ckpt_path") if subcommand == "fit" else (
         "no checkpoint", "train first, or give the checkpoint file")  # fmt: skip
     dirpaths = [args.dirpath for args in checkpoint_callbacks(config)
@@ -332,7 +351,7 @@ def last_checkpoint(config: Any, subcommand: str = "fit") -> tuple[Path, int | N
         if not found:
             raise ConfigError(f"--ckpt_path last: {what[0]}, no {path}; {what[1]}")
         return max(found, key=lambda candidate: candidate.stat().st_mtime_ns), None
-    versions = training_runs(folder)
+    folder, versions = configured_runs(config)
     if not versions and hpc is not None:
         return hpc, None
     if not versions:
@@ -425,7 +444,7 @@ def resolve_checkpoint(subcommand: str, config: Any) -> None:
         warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
     elif subcommand in ("validate", "test", "predict") and init is not None:
         if version is not None:  # the config's newest run (a SLURM checkpoint lies outside its folder)
-            init.version = f"version_{version}/{subcommand}"
+            init.version = f"{version_folder(version)}/{subcommand}"
         else:
             log_into_run(path, logger, subcommand)
 
