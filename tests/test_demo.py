@@ -128,6 +128,8 @@ def test_make_demo_exits_0_with_its_report(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "runs/demo/report.json").read_text())
     kinds = {"before", "constant", "after", "after_rescored"}
     assert set(report) == kinds | {"seconds", "checkpoint", "predictions", "grid"}
+    documented = " ".join((Path(__file__).parents[1] / "docs/index.md").read_text().split())
+    assert all(f'"{key}": ' in documented for key in report), "docs/index.md names every key of report.json"
     splits = {"SYN-TE", "SYN-HO"}  # the training families' test split and the held-out families'
     assert all(set(report[kind]) == splits for kind in kinds)
     keys = {"Smeasure", "wFmeasure", "MAE", "adpEm", "meanEm", "maxEm", "adpFm", "meanFm", "maxFm", "HCE", "mBA"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import math
 from pathlib import Path
 
 import pytest
@@ -75,6 +77,20 @@ def test_base_plus_parameter_counts_match_the_released_forward() -> None:
     assert counts["parts"]["drm"]["total"] == 57_649
     assert counts["groups"]["new"] + counts["groups"]["pretrained"] == counts["trainable"]
     assert counts["groups"]["pretrained"] == 431_104 + 3_670_016  # FPN neck + SAM2 decoder parts but mask tokens
+    unused = {}  # the released checkpoint's parameters its forward never uses, by group (the fixture's key list)
+    with open(Path(__file__).parent / "fixtures/official_mgdsam2_dis_b+_state_dict.tsv") as table:
+        for row in csv.DictReader(table, delimiter="\t"):
+            if row["kind"] == "param" and row["used_in_forward"] == "no":
+                size = math.prod(int(side) for side in row["shape"].split("x"))
+                unused[row["official_group"]] = unused.get(row["official_group"], 0) + size
+    assert unused == {"lr": 156_443, "lr_0.1": 132_355}  # adapters and shared_mlp; the IoU and object-score heads
+    released_prints = 6_637_465  # what the released train.py prints as model_grad_params (MODEL.md)
+    assert released_prints - counts["trainable"] == sum(unused.values()) == 288_798
+    design = " ".join((Path(__file__).parents[1] / "docs/design.md").read_text().split())
+    assert (
+        f"counts {counts['trainable']:,} trainable parameters of {counts['total']:,} where the released "
+        f"`train.py` prints {released_prints:,} of about 75.3 M: the {sum(unused.values()):,} between"
+    ) in design
 
 
 def test_base_plus_exported_weights_are_the_size_the_docs_give(tmp_path: Path) -> None:

@@ -218,6 +218,33 @@ def test_a_batch_larger_than_the_training_split_is_one_line_and_leaves_no_run_fo
     assert capsys.readouterr().err.strip().splitlines()[-1] == "error: data.batch_size must be 1 or more, got 0"
 
 
+def test_bf16_on_a_cpu_without_native_bf16_is_one_line_before_any_run_folder(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """The recipe's precision, bf16-mixed, on a CPU without native bf16 kernels would run slower than fp32 (and on
+    AVX2 crawl): fit, validate, test and predict -c refuse it in one line with the flag, as predict refuses it; on a
+    CPU with them it runs (this CPU's answer is mocked both ways)."""
+    from mgd_sam2.inference import devices
+    from mgd_sam2.training.cli import refuse_cpu_bf16
+
+    monkeypatch.chdir(run_folder(tmp_path / "bf16", synthetic_root))
+    config = ["-c", str(ROOT / "tests/fixtures/resume.yaml"), "--trainer.precision", "bf16-mixed"]
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: False)
+    for subcommand in ("fit", "validate", "test"):
+        assert main([subcommand, *config]) == 1
+        error = capsys.readouterr().err.strip().splitlines()
+        assert error[-1] == (
+            "error: trainer.precision: bf16-mixed on this CPU: it has no native bf16 kernels, so bf16 runs slower "
+            "than fp32 here; add --trainer.precision 32-true (docs/benchmarks.md, Speed)"
+        ), error
+        assert "Traceback" not in "".join(error) and not Path("runs").exists()
+    assert main(["fit", *config[:2], "--trainer.precision", "32-true", "--trainer.fast_dev_run", "true"]) == 0
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: True)
+    refuse_cpu_bf16(Trainer(accelerator="cpu", precision="bf16-mixed", logger=False))  # native: it runs
+    monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: False)
+    refuse_cpu_bf16(Trainer(accelerator="cpu", precision="32-true", logger=False))  # fp32: nothing to refuse
+
+
 def test_fast_dev_run_writes_no_checkpoint(synthetic_root: Path, tmp_path: Path, monkeypatch) -> None:
     """Lightning's fast_dev_run promises no checkpoints, but its ModelCheckpoint writes save_last's last.ckpt at the
     end of training (into the root folder: the logger is off)."""

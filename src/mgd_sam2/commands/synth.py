@@ -42,7 +42,9 @@ def add_generator_arguments(parser: argparse.ArgumentParser, defaults: SynthConf
     )
     hard = defaults.hard_cases
     for flag, field, what in HARD_CASE_FLAGS:
-        parser.add_argument(flag, type=fraction, default=getattr(hard, field), help=f"fraction of images {what}")
+        parser.add_argument(
+            flag, type=fraction, default=getattr(hard, field), help=f"fraction of images {what} (default: %(default)s)"
+        )
     parser.add_argument(
         "--objects",
         type=comma_list(str, TRAINING_OBJECTS),

@@ -29,11 +29,8 @@ def resolve_device(device: str, precision: str) -> tuple[torch.device, torch.dty
         raise ConfigError("--device cuda: no CUDA GPU is visible here; use --device cpu (or auto)")
     cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
     bf16 = precision == "bf16-mixed" or (precision == "auto" and cuda)
-    if bf16 and not cuda and not cpu_has_native_bf16():
-        raise ConfigError(
-            "--precision bf16-mixed on this CPU: it has no native bf16 kernels, so bf16 runs slower than fp32 here; "
-            "use --precision 32-true, or the ONNX backend (docs/benchmarks.md, Speed)"
-        )
+    if bf16 and not cuda:
+        refuse_emulated_bf16("--precision bf16-mixed", "use --precision 32-true, or the ONNX backend")
     return torch.device("cuda" if cuda else "cpu"), torch.bfloat16 if bf16 else None
 
 
@@ -46,6 +43,14 @@ def check_names(device: str, precision: str, backend: str = "auto") -> None:
         raise ConfigError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
     if precision not in PRECISIONS:
         raise ConfigError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+
+
+def refuse_emulated_bf16(setting: str, fix: str) -> None:
+    """A ConfigError naming ``setting`` and its ``fix`` where this CPU has no native bf16 kernels
+    (`cpu_has_native_bf16`), where bf16 runs slower than fp32; nothing where it has them."""
+    if not cpu_has_native_bf16():
+        raise ConfigError(f"{setting} on this CPU: it has no native bf16 kernels, so bf16 runs slower than fp32 here; "
+                          f"{fix} (docs/benchmarks.md, Speed)")  # fmt: skip
 
 
 def cpu_has_native_bf16() -> bool:

@@ -2,13 +2,15 @@
 images (files, PIL images, arrays) into 8-bit masks at their own size.
 
 ``mgd-sam2 predict``, the app and ``benchmark accuracy`` go through it, so a mask from Python equals the file
-predict writes, byte for byte::
+predict writes, byte for byte:
 
-    from mgd_sam2 import Segmenter
+```python
+from mgd_sam2 import Segmenter
 
-    segmenter = Segmenter.load("runs/demo/version_0/checkpoints/best.ckpt")
-    mask = segmenter.predict("photo.jpg")  # (H, W) uint8 at the photo's size
-    segmenter.cutout("photo.jpg").save("photo_cutout.png")  # RGBA, the mask as alpha
+segmenter = Segmenter.load("runs/demo/version_0/checkpoints/best.ckpt")
+mask = segmenter.predict("photo.jpg")  # (H, W) uint8 at the photo's size
+segmenter.cutout("photo.jpg").save("photo_cutout.png")  # RGBA, the mask as alpha
+```
 """
 
 from __future__ import annotations

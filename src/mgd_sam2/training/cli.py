@@ -118,6 +118,7 @@ class MGDSAM2CLI(LightningCLI):
     def before_fit(self) -> None:
         self.refuse_other_network()
         refuse_cpu_sync_batchnorm(self.trainer)
+        refuse_cpu_bf16(self.trainer)
         if self.config_init[self.subcommand].get("ckpt_path"):  # a resume that passed the checks above
             keep_csv_metrics(self.trainer)
         if self.trainer.fast_dev_run:  # Lightning's promise: no checkpoints; its ModelCheckpoint.on_train_end
@@ -137,13 +138,16 @@ class MGDSAM2CLI(LightningCLI):
 
     def before_validate(self) -> None:
         self.refuse_other_network()
+        refuse_cpu_bf16(self.trainer)
 
     def before_test(self) -> None:
         self.refuse_other_network()
+        refuse_cpu_bf16(self.trainer)
 
     def before_predict(self) -> None:
         """Lightning's predict keeps the maps only through a prediction writer: without one, refuse to run."""
         self.refuse_other_network()
+        refuse_cpu_bf16(self.trainer)
         if not any(isinstance(callback, BasePredictionWriter) for callback in self.trainer.callbacks):
             raise ConfigError(
                 "predict -c writes its maps through a MaskWriter callback, and this config has none: add "
@@ -191,6 +195,18 @@ def refuse_cpu_sync_batchnorm(trainer: Any) -> None:
             "trainer.sync_batchnorm: true needs GPUs (torch runs SyncBatchNorm on CUDA devices only), and this fit "
             "runs on the CPU: add --trainer.sync_batchnorm false (each process then normalises its own batches)"
         )
+
+
+def refuse_cpu_bf16(trainer: Any) -> None:
+    """The recipe's ``precision: bf16-mixed`` on a CPU without native bf16 kernels, where bf16 runs slower than fp32
+    (oneDNN emulates it, or torch's reference kernels run it): a one-line error with the flag that fixes it, before
+    any run folder is made, as predict refuses it."""
+    from lightning.pytorch.accelerators import CPUAccelerator
+
+    from mgd_sam2.inference.devices import refuse_emulated_bf16
+
+    if "bf16" in str(trainer.precision) and isinstance(trainer.accelerator, CPUAccelerator):
+        refuse_emulated_bf16(f"trainer.precision: {trainer.precision}", "add --trainer.precision 32-true")
 
 
 def model_flags(args: list[str]) -> list[str]:
