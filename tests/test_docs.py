@@ -164,6 +164,15 @@ def test_the_project_pages_make_table_lists_every_target() -> None:
     assert {name for row in documented for name in row if name} == listed
 
 
+def test_the_benchmark_pages_bounds_are_the_suites() -> None:
+    """The demo model's bounds that docs/benchmarks.md defines are the constants the tests hold every path to."""
+    from bounds import QUANTIZED_MAP_MEAN, QUANTIZED_SMEASURE
+
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    assert (f"a path's 8-bit maps of the demo's trained model are at most {QUANTIZED_MAP_MEAN} grey level from "
+            f"PyTorch fp32's on average, and its Sα moves by at most {QUANTIZED_SMEASURE}") in page  # fmt: skip
+
+
 def test_every_python_file_a_page_names_exists() -> None:
     """A ``name.py`` on a page (``models/mcem.py``, or ``mcem.py`` after it) is a file of the repository, so that a
     renamed module cannot leave its old name in the docs; the authors' scripts are theirs."""
@@ -503,6 +512,7 @@ def test_the_gpu_claims_are_the_h200_measurements() -> None:
     for name in ("gpu_nvidia_h200", "gpu_nvidia_h200_batches", "gpu_nvidia_h200_profile", "gpu_nvidia_h200_train_step"):
         measured = read_measurement(name)
         assert "; GPU NVIDIA H200 (" in measured["machine"] and "| batch | precision |" in hooks.measured_table(name)
+        assert measured["machine"].endswith(", CUDA 13.0, torch 2.11.0+cu130")  # the README names that torch
         for run in measured["speed"]:
             assert run["device"] == "cuda" and run["preset"] == "base_plus"
             runs[name.removeprefix("gpu_nvidia_h200").lstrip("_") or "speed", run["batch"], run["precision"]] = run
@@ -1134,7 +1144,9 @@ def test_prediction_pages_copies_of_the_detail_and_batch_figures_read_as_their_j
     guided, tiles = rows["guided"], [row for name, row in rows.items() if name.startswith("tiles")]
     assert round(guided["HCE_ratio"], 1) == 0.5 and round(guided["time_ratio"]) == 2
     assert "(HCEγ about half the plain path's, in about 2× its time with the demo's model;" in page
-    assert all(0.8 < row["HCE_ratio"] < 1 for row in tiles) and "the tiles are not shown to lower HCEγ by a fifth" in page
+    assert (
+        all(0.8 < row["HCE_ratio"] < 1 for row in tiles) and "the tiles are not shown to lower HCEγ by a fifth" in page
+    )
     runs = {row["batch"]: row for row in read_measurement("predict_nvidia_h200")["predict"] if row["workers"] == 2}
     gain = runs[8]["network_img_s"] / runs[1]["network_img_s"]
     help_text = " ".join(subcommand_parser("predict").format_help().split())
