@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from bounds import FP32_KERNELS, MAP_LEVELS_FP32, QUANTIZED_MAP_MEAN, QUANTIZED_SMEASURE
@@ -96,6 +97,11 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(synthetic_root: Path, tmp
     (split / "gt" / f"{gone.stem}.png").unlink()
     report = run_accuracy(segmenter, tmp_path / "smaller", out, workers=0)
     assert not (out / "predictions/DIS-TE1" / f"{gone.stem}.png").exists() and "DIS-TE1" in report["scores"]
+    # another run's table of splits this run does not score is removed, not left beside its tables
+    shutil.copytree(synthetic_root / "synthetic/SYN-TE", tmp_path / "davis/DAVIS-S")
+    assert (out / "accuracy_dis.csv").is_file()
+    run_accuracy(segmenter, tmp_path / "davis", out, workers=0)
+    assert (out / "accuracy_hrsod.csv").is_file() and not (out / "accuracy_dis.csv").exists()
     # a DIS table with some of the four test splits: no overall row, and a note saying why
     partial = tmp_path / "partial"
     shutil.copytree(synthetic_root / "synthetic/SYN-TE", partial / "DIS5K/DIS-TE1")
@@ -106,6 +112,33 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(synthetic_root: Path, tmp
         with pytest.raises(DatasetLayoutError, match=f"--data-root {root}: {what}; give the folder that holds DAVIS-S"):
             run_accuracy(segmenter, root, tmp_path / "out2", workers=0)
     assert not (tmp_path / "nope").exists() and not (tmp_path / "out2").exists()
+
+
+def test_accuracy_keeps_the_maps_an_earlier_or_interrupted_run_made(
+    synthetic_root: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """A rerun (after Ctrl-C, say) predicts only the images without a map made by these weights and settings: a lost
+    map is made again, another batch size redoes them all; the scores are the same."""
+    monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    model = Segmenter.from_network(MGDSAM2(NetworkConfig(preset="micro")), device="cpu").save_pretrained(tmp_path / "m")
+    segmenter, out = Segmenter.load(model, device="cpu"), tmp_path / "out"
+    first = run_accuracy(segmenter, synthetic_root, out, workers=0)
+    maps = sorted((out / "predictions/SYN-TE").glob("*.png"))
+    made = {path: path.stat().st_mtime_ns for path in maps}
+    maps[0].unlink()  # as a run stopped before its last map
+    capsys.readouterr()
+    again = run_accuracy(segmenter, synthetic_root, out, workers=0)
+    printed = capsys.readouterr().out
+    assert (
+        f"{len(maps) - 1} of {len(maps)} maps of SYN-TE in {out / 'predictions/SYN-TE'} were made by an earlier run"
+        in printed
+    )
+    assert [path.stat().st_mtime_ns == made[path] for path in maps] == [False] + [True] * (len(maps) - 1)
+    assert again["scores"] == first["scores"]
+    run_accuracy(segmenter, synthetic_root, out, workers=0, batch_size=2)
+    assert "were made by an earlier run" not in capsys.readouterr().out
+    assert all(path.stat().st_mtime_ns != made[path] for path in maps[1:])
 
 
 def test_accuracy_refuses_a_split_with_errors_and_a_root_of_another_layout(

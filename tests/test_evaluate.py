@@ -97,10 +97,29 @@ def test_unreadable_file_is_named(folders, capsys) -> None:
     assert "unreadable files (1)" in err and "19.png" in err
 
 
-def test_truncated_file_is_named(folders, capsys) -> None:
+def test_truncated_or_empty_files_are_named_before_any_pair_is_scored(folders, capsys, monkeypatch) -> None:
+    """A truncated or empty PNG is found by its checksums before any pair is decoded; a truncated JPEG, which has
+    none, when it is decoded."""
+    from mgd_sam2.metrics import evaluate as evaluation
+
     pred, gt = folders
     data = (pred / "19.png").read_bytes()
     (pred / "19.png").write_bytes(data[: len(data) // 2])
+    (pred / "0001.png").write_bytes(b"")
+    measured = []
+    measure = evaluation.PairMeasurer.__call__
+    monkeypatch.setattr(
+        evaluation.PairMeasurer, "__call__", lambda self, pair: measured.append(pair) or measure(self, pair)
+    )
+    assert evaluate(pred, gt, "--metrics", "MAE") == 1
+    err = capsys.readouterr().err
+    assert "unreadable files (2)" in err and not measured
+    assert f"{pred / '19.png'}: the file is truncated" in err and f"{pred / '0001.png'}: the file is empty" in err
+    Image.open(gt / "19.png").convert("L").save(pred / "19.jpg", quality=95)
+    (pred / "19.png").unlink()
+    shutil.copy(gt / "0001.png", pred / "0001.png")
+    data = (pred / "19.jpg").read_bytes()
+    (pred / "19.jpg").write_bytes(data[: len(data) // 2])
     assert evaluate(pred, gt, "--metrics", "MAE") == 1
     err = capsys.readouterr().err
     assert "could not be scored (1)" in err and "19" in err

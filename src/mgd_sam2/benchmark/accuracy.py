@@ -19,6 +19,7 @@ from mgd_sam2.data.check import find_splits, require_clean
 from mgd_sam2.data.datasets import split_records
 from mgd_sam2.data.io import provenance
 from mgd_sam2.data.layouts import DatasetLayoutError, Split, resolve_split
+from mgd_sam2.inference.writer import MaskWriter, plan_outputs
 from mgd_sam2.metrics.evaluate import EvaluationError, checked_pairs, evaluate_folders, versions
 from mgd_sam2.metrics.tables import DIS_TEST_SPLITS, OVERALL, csv_table, markdown_table, with_dis_overall
 from mgd_sam2.utils.cache import cache_dir
@@ -59,19 +60,27 @@ def present_benchmarks(data_root: Path) -> tuple[dict[str, tuple[str, list[Split
 
 
 def predict_split(segmenter: Segmenter, split: Split, out: Path, batch_size: int, workers: int, tta: bool) -> Path:
-    """Write 8-bit predictions for every image of ``split`` into ``out/<split name>``; maps an earlier run wrote there
-    for images the split no longer has are removed (they would be scored as unpaired), any other file left alone."""
+    """Write 8-bit predictions for every image of ``split`` into ``out/<split name>``, as predict does: maps an
+    earlier (or interrupted) run wrote there with the same weights files and settings, batch size included, for the
+    same image files are kept, and the others redone (all of them for a network built in memory, which no file
+    names); maps of images the split no longer has are removed (they would be
+    scored as unpaired), any other file left alone."""
     folder = out / split.name
     records = split_records(split)
-    images, names = [record.image for record in records], {record.name for record in records}
+    names = {record.name for record in records}
     stale = [path for path in folder.glob("*.png") if path.stem not in names and provenance(path) is not None]
     for path in stale:
         path.unlink()
     if stale:
         print(f"removed {len(stale)} maps of {split.name} that an earlier run wrote for images no longer in it")
-    writer = segmenter.predict_files(
-        images, segmenter.writer(folder, tta=tta), batch_size=batch_size, workers=workers, tta=tta, show=True
-    )
+    settings = {**segmenter.settings.recorded(tta), "batch_size": batch_size}  # a batch can move a map by a level
+    writer = MaskWriter(folder, settings=settings, max_pixels=segmenter.max_pixels)
+    plan = plan_outputs(records, writer, overwrite=not settings["weights"])  # a network in memory names no file
+    if plan.skipped:
+        print(f"{plan.skipped} of {len(records)} maps of {split.name} in {folder} were made by an earlier run with "
+              "these weights and settings; kept")  # fmt: skip
+    if plan.todo:
+        writer = segmenter.predict_files(plan.todo, writer, batch_size=batch_size, workers=workers, tta=tta, show=True)
     if writer.failures:
         raise DatasetLayoutError(
             f"could not read {len(writer.failures)} images of {split.name}, e.g. {writer.failures[0]}; "
@@ -219,6 +228,8 @@ def run_accuracy(
     for layout, rows in tables.items():
         markdown += [f"## {titles[layout]}\n", markdown_table(rows, layout)]
         write_text(out / f"accuracy_{layout}.csv", csv_table(rows, layout))
+    for layout in set(BENCHMARKS) - set(tables):  # an earlier run's table of splits this one did not score
+        (out / f"accuracy_{layout}.csv").unlink(missing_ok=True)
     if notes:
         markdown += ["## Notes\n", *[f"- {note}\n" for note in notes]]
     write_text(out / "accuracy.md", "\n".join(markdown))

@@ -55,9 +55,18 @@ def open_image(path: str | Path, exif_transpose: bool = False, max_pixels: int =
     except (OSError, SyntaxError, ValueError) as error:
         if isinstance(error, UnreadableImageError):
             raise
-        empty = Path(path).is_file() and Path(path).stat().st_size == 0
-        reason = "the file is empty" if empty else str(error).replace(f" '{path}'", "").replace(str(path), "the file")
+        reason = unreadable_reason(path, error)
         raise UnreadableImageError(f"cannot read {path}: {reason}. Re-export or remove the file.") from error
+
+
+def unreadable_reason(path: str | Path, error: Exception) -> str:
+    """Why PIL could not read ``path``, in words that do not repeat the path: "the file is empty", "the file is
+    truncated", or its error."""
+    if Path(path).is_file() and Path(path).stat().st_size == 0:
+        return "the file is empty"
+    if "truncated" in str(error).lower():  # PIL: "image file is truncated", or PNG's checksums "Truncated File Read"
+        return "the file is truncated"
+    return str(error).replace(f" '{path}'", "").replace(str(path), "the file")
 
 
 def megapixels(pixels: int) -> str:

@@ -35,6 +35,7 @@ from mgd_sam2.data.io import (
     open_image,
     prediction_map,
     provenance,
+    unreadable_reason,
 )
 from mgd_sam2.data.layouts import pair_by_stem, split_folders
 from mgd_sam2.errors import UserError
@@ -114,6 +115,8 @@ class Headers:
 
 
 def check_headers(pairs: list[tuple[str, Path, Path]]) -> Headers:
+    """Each pair's sizes and formats from the files' headers, and a PNG's chunk checksums (a truncated or damaged
+    file), without decoding any pixels."""
     headers = Headers()
     for name, pred, gt in pairs:
         sizes = []
@@ -123,8 +126,10 @@ def check_headers(pairs: list[tuple[str, Path, Path]]) -> Headers:
                     sizes.append(image.size)
                     if path is pred and image.format == "JPEG":
                         headers.jpeg.append(name)
-            except OSError as error:
-                headers.unreadable.append(f"{path}: {error}")
+                    if image.format == "PNG":  # its chunks' checksums: a truncated or damaged file fails here,
+                        image.verify()  # before any pair is scored, without decoding the pixels
+            except (OSError, SyntaxError, ValueError) as error:
+                headers.unreadable.append(f"{path}: {unreadable_reason(path, error)}")
         if len(sizes) < 2:
             continue
         (pw, ph), (gw, gh) = sizes
