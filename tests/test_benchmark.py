@@ -27,7 +27,9 @@ from mgd_sam2.metrics.tables import LAYOUTS
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 
 
-def test_accuracy_on_synthetic_writes_tables_and_plots(synthetic_root: Path, tmp_path: Path, monkeypatch) -> None:
+def test_accuracy_on_synthetic_writes_tables_and_plots(
+    synthetic_root: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
     monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
     segmenter = Segmenter.from_network(MGDSAM2(NetworkConfig(preset="micro")), device="cpu", name="untrained micro")
     report = run_accuracy(segmenter, synthetic_root, tmp_path / "out", workers=0)
@@ -40,6 +42,8 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(synthetic_root: Path, tmp
     assert all(0 <= float(row["maxFm"]) <= 1 for row in rows)
     markdown = (out / "accuracy.md").read_text()
     assert "maxFβ↑ | Fβw↑ | M↓ | Sα↑ | Eφm↑ | HCEγ↓" in markdown and "## Notes" in markdown
+    notes = markdown.split("## Notes\n")[1].strip().split("\n")
+    assert len(notes) == len(report["notes"]) > 1 and all(line.startswith("- ") for line in notes)  # a tight list
     saved = json.loads((out / "accuracy.json").read_text())
     saved_scores = saved["scores"]
     assert set(saved["scores"]) == {"SYN-VD", "SYN-TE"} and len(saved["curves"]["SYN-TE"]["precision_curve"]) == 256
@@ -112,6 +116,10 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(synthetic_root: Path, tmp
         with pytest.raises(DatasetLayoutError, match=f"--data-root {root}: {what}; give the folder that holds DAVIS-S"):
             run_accuracy(segmenter, root, tmp_path / "out2", workers=0)
     assert not (tmp_path / "nope").exists() and not (tmp_path / "out2").exists()
+    capsys.readouterr()
+    assert main(["benchmark", "accuracy", "--data-root", str(tmp_path / "nope"), "--out", str(tmp_path / "out2")]) == 1
+    out_text, err = capsys.readouterr()
+    assert "no such folder" in err and "note:" not in out_text  # refused before a model is chosen or loaded
 
 
 def test_accuracy_keeps_the_maps_an_earlier_or_interrupted_run_made(

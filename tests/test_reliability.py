@@ -498,6 +498,17 @@ def test_evaluation_workers_are_bounded_by_memory(monkeypatch) -> None:
     assert workers_for_memory(2, 20 * 2**30) == 0  # not even one worker: this process only
 
 
+def test_no_more_worker_processes_than_items(monkeypatch) -> None:
+    """64 workers for 2 pairs start 2 processes (torch's DataLoader warned of 58 for the CPUs, twice)."""
+    import mgd_sam2.utils.parallel as parallel
+
+    started = []
+    real = parallel.DataLoader
+    monkeypatch.setattr(parallel, "DataLoader", lambda *a, **k: started.append(k["num_workers"]) or real(*a, **k))
+    assert list(parallel.parallel_map(abs, [-1, -2], workers=64, label="x", show=False)) == [1, 2]
+    assert started == [2]
+
+
 # ---------------------------------------------------------------- one-line errors
 
 

@@ -59,6 +59,16 @@ def present_benchmarks(data_root: Path) -> tuple[dict[str, tuple[str, list[Split
     return present, notes
 
 
+def check_data_root(data_root: Path) -> None:
+    """A DatasetLayoutError for a ``--data-root`` that is no folder (before any model loads)."""
+    if not data_root.is_dir():
+        datasets = sorted({spec.split("/")[0] for _, specs in BENCHMARKS.values() for spec in specs})
+        raise DatasetLayoutError(
+            f"--data-root {data_root}: {'not a folder' if data_root.exists() else 'no such folder'}; give the folder "
+            f"that holds {', '.join(datasets)} (data/README.md)"
+        )
+
+
 def predict_split(segmenter: Segmenter, split: Split, out: Path, batch_size: int, workers: int, tta: bool) -> Path:
     """Write 8-bit predictions for every image of ``split`` into ``out/<split name>``, as predict does: maps an
     earlier (or interrupted) run wrote there with the same weights files and settings, batch size included, for the
@@ -149,12 +159,7 @@ def run_accuracy(
         raise DatasetLayoutError(f"--predictions {saved}: no such folder of saved predictions")
     from mgd_sam2.data.synth import ensure_dataset
 
-    if not data_root.is_dir():
-        datasets = sorted({spec.split("/")[0] for _, specs in BENCHMARKS.values() for spec in specs})
-        raise DatasetLayoutError(
-            f"--data-root {data_root}: {'not a folder' if data_root.exists() else 'no such folder'}; give the folder "
-            f"that holds {', '.join(datasets)} (data/README.md)"
-        )
+    check_data_root(data_root)
     present, notes = present_benchmarks(data_root)
     stand_in_root = data_root / "synthetic"
     split_names = {spec.split("/")[-1] for _, specs in BENCHMARKS.values() for spec in specs}
@@ -231,7 +236,7 @@ def run_accuracy(
     for layout in set(BENCHMARKS) - set(tables):  # an earlier run's table of splits this one did not score
         (out / f"accuracy_{layout}.csv").unlink(missing_ok=True)
     if notes:
-        markdown += ["## Notes\n", *[f"- {note}\n" for note in notes]]
+        markdown += ["## Notes\n", "".join(f"- {note}\n" for note in notes)]  # one tight list
     write_text(out / "accuracy.md", "\n".join(markdown))
     plots = plot_curves(curves, out)
     report = {

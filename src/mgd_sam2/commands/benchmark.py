@@ -860,7 +860,7 @@ PREDICTING_FLAGS = ("ckpt", "weights", "backend", "device", "precision", "max_pi
 
 
 def run_accuracy_action(args: argparse.Namespace) -> int:
-    from mgd_sam2.benchmark.accuracy import run_accuracy
+    from mgd_sam2.benchmark.accuracy import check_data_root, run_accuracy
     from mgd_sam2.cli import subcommand_parser
     from mgd_sam2.metrics.tables import rich_table
     from mgd_sam2.utils.progress import console
@@ -875,6 +875,7 @@ def run_accuracy_action(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"{context}: {', '.join(unused)} would not be used; drop {'them' if len(unused) > 1 else 'it'}"
         )
+    check_data_root(args.data_root)  # before a model loads
     segmenter = scored_segmenter(args) if args.predictions is None else None
     report = run_accuracy(
         segmenter,
@@ -891,5 +892,6 @@ def run_accuracy_action(args: argparse.Namespace) -> int:
         console().print(rich_table(rows, layout, report["titles"][layout]))
     for note in report["notes"]:
         print(f"note: {note}")
-    print(f"wrote {args.out / 'accuracy.md'}, accuracy.json, accuracy_*.csv, pr_curves.png, fmeasure_curves.png")
+    tables = ", ".join(f"accuracy_{layout}.csv" for layout in report["tables"])
+    print(f"wrote {args.out / 'accuracy.md'}, accuracy.json, {tables}, pr_curves.png, fmeasure_curves.png")
     return 0

@@ -246,6 +246,7 @@ def evaluate_folders(
             "predictions, swap --pred and --gt (S, E and weighted F are not symmetric)"
         )
     per_worker = EVALUATION_BYTES_PER_PIXEL * headers.largest_pixels
+    workers = min(workers, len(pairs))  # a process per pair at most
     allowed = workers_for_memory(workers, per_worker)
     if allowed < workers:
         notes.append(

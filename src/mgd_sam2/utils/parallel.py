@@ -48,7 +48,9 @@ def workers_for_memory(requested: int, bytes_per_worker: int) -> int:
 def parallel_map(
     function: Callable[[Any], Any], items: Sequence[Any], workers: int, label: str, show: bool = True
 ) -> Iterator[Any]:
-    """Yield ``function(item)`` for each item, in order, computed in ``workers`` processes (0: in this one)."""
+    """Yield ``function(item)`` for each item, in order, computed in ``workers`` processes (0: in this one; never
+    more than one per item)."""
+    workers = min(workers, len(items))
     loader = DataLoader(_Mapped(function, items), batch_size=None, num_workers=workers, collate_fn=_identity)
     with progress_bar(len(items), label, show=show) as advance:
         for result in loader:
