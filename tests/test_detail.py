@@ -343,13 +343,13 @@ def test_every_mode_through_lightning_predict(trained_checkpoint: Path, tmp_path
     monkeypatch.chdir(tmp_path)
     Image.fromarray(generate_sample(0, 3, 240, 320)[0]).save(tmp_path / "photo.png")
     masks = {}
+    base = ["-c", str(Path(__file__).parent.parent / "src/mgd_sam2/configs/demo.yaml"), "--trainer.logger", "false",
+            "--ckpt_path", str(trained_checkpoint), "--data.predict", str(tmp_path / "photo.png"),
+            "--trainer.callbacks+=mgd_sam2.inference.writer.MaskWriter", "--trainer.callbacks.output"]  # fmt: skip
     for mode in DETAIL_MODES:
         out = tmp_path / mode
-        argv = ["-c", str(Path(__file__).parent.parent / "src/mgd_sam2/configs/demo.yaml"), "--trainer.logger",
-                "false", "--ckpt_path", str(trained_checkpoint), "--data.predict", str(tmp_path / "photo.png"),
-                "--trainer.callbacks+=mgd_sam2.inference.writer.MaskWriter", "--trainer.callbacks.output", str(out),
-                "--model.detail", mode, "--model.detail_zoom", "3"]  # fmt: skip
-        assert main(["predict", *argv]) == 0
+        zoom = ["--model.detail_zoom", "3"] if mode == "tiles" else []  # a zoom flag without tiles: refused below
+        assert main(["predict", *base, str(out), "--model.detail", mode, *zoom]) == 0
         masks[mode] = np.asarray(Image.open(out / "photo.png"))
         expected = Segmenter.load(trained_checkpoint, device="cpu", detail=Detail(mode, 3)).predict(
             tmp_path / "photo.png"
@@ -357,14 +357,21 @@ def test_every_mode_through_lightning_predict(trained_checkpoint: Path, tmp_path
         np.testing.assert_array_equal(masks[mode], expected)
     assert not np.array_equal(masks["tiles"], masks["off"]) and not np.array_equal(masks["guided"], masks["off"])
     tta = tmp_path / "tta"  # model.tta: predict --tta's six passes, the same masks
-    assert main(["predict", *argv[:-4], "--trainer.callbacks.output", str(tta), "--model.tta", "true"]) == 0
+    assert main(["predict", *base, str(tta), "--model.tta", "true"]) == 0
     expected = Segmenter.load(trained_checkpoint, device="cpu").predict(tmp_path / "photo.png", tta=True)
     np.testing.assert_array_equal(np.asarray(Image.open(tta / "photo.png")), expected)
     assert not np.array_equal(expected, masks["off"])
     with pytest.raises(SystemExit):  # jsonargparse refuses a mode that is not one
-        main(["predict", *argv[:-4], "--model.detail", "more"])
+        main(["predict", *base, str(tta), "--model.detail", "more"])
+    capsys.readouterr()
+    assert main(["predict", *base, str(tmp_path / "unused"), "--model.detail", "crop", "--model.detail_zoom", "3"]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "error: --model.detail_zoom sets the tiles of --model.detail tiles, and --model.detail is crop: choose "
+        "--model.detail tiles, or drop --model.detail_zoom"
+    )
+    assert not (tmp_path / "unused").exists()
     # without a writer Lightning's predict would keep no map: refused before anything runs or any folder is made
-    unwritten = [*argv[:8], "--trainer.logger", "true", "--trainer.default_root_dir", str(tmp_path / "refused")]
+    unwritten = [*base[:8], "--trainer.logger", "true", "--trainer.default_root_dir", str(tmp_path / "refused")]
     assert main(["predict", *unwritten]) == 1
     assert "predict -c writes its maps through a MaskWriter callback" in capsys.readouterr().err
     assert not (tmp_path / "refused").exists()

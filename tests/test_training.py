@@ -216,6 +216,20 @@ def test_a_batch_larger_than_the_training_split_is_one_line_and_leaves_no_run_fo
     assert list(Path("runs/resume").iterdir()) == []
     assert main(["fit", "-c", config, "--data.batch_size", "0"]) == 1
     assert capsys.readouterr().err.strip().splitlines()[-1] == "error: data.batch_size must be 1 or more, got 0"
+    # a version the config names: the folder this fit made goes too; one that was there (an earlier run's) stays
+    named = ["fit", "-c", config, "--data.batch_size", str(images + 1), "--trainer.logger.init_args.version"]
+    assert main([*named, "exp9"]) == 1 and "removed runs/resume/exp9" in capsys.readouterr().out
+    earlier = Path("runs/resume/exp8")
+    earlier.mkdir()
+    (earlier / "config.yaml").write_text("earlier run\n")
+    assert main([*named, "exp8"]) == 1
+    out, error = capsys.readouterr()
+    assert "removed" not in out and error.strip().splitlines()[-1] == (
+        "error: runs/resume/exp8 holds a training run already: resume it with --ckpt_path last, or give this run "
+        "another version (--trainer.logger.init_args.version), or move that folder"
+    )
+    assert (earlier / "config.yaml").read_text() == "earlier run\n"
+    assert sorted(path.name for path in Path("runs/resume").iterdir()) == ["exp8"]
 
 
 def test_bf16_on_a_cpu_without_native_bf16_is_one_line_before_any_run_folder(
@@ -230,14 +244,21 @@ def test_bf16_on_a_cpu_without_native_bf16_is_one_line_before_any_run_folder(
     monkeypatch.chdir(run_folder(tmp_path / "bf16", synthetic_root))
     config = ["-c", str(ROOT / "tests/fixtures/resume.yaml"), "--trainer.precision", "bf16-mixed"]
     monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: False)
-    for subcommand in ("fit", "validate", "test"):
-        assert main([subcommand, *config]) == 1
+    images = str(synthetic_root / "synthetic/SYN-TE/im")
+    writer = ["--trainer.callbacks+=mgd_sam2.inference.writer.MaskWriter", "--trainer.callbacks.output", "masks"]
+    for subcommand, extra in (
+        ("fit", []),
+        ("validate", []),
+        ("test", []),
+        ("predict", ["--data.predict", images, *writer]),
+    ):
+        assert main([subcommand, *config, *extra]) == 1
         error = capsys.readouterr().err.strip().splitlines()
         assert error[-1] == (
             "error: trainer.precision: bf16-mixed on this CPU: it has no native bf16 kernels, so bf16 runs slower "
             "than fp32 here; add --trainer.precision 32-true (docs/benchmarks.md, Speed)"
         ), error
-        assert "Traceback" not in "".join(error) and not Path("runs").exists()
+        assert "Traceback" not in "".join(error) and not Path("runs").exists() and not Path("masks").exists()
     assert main(["fit", *config[:2], "--trainer.precision", "32-true", "--trainer.fast_dev_run", "true"]) == 0
     monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: True)
     refuse_cpu_bf16(Trainer(accelerator="cpu", precision="bf16-mixed", logger=False))  # native: it runs
@@ -814,7 +835,9 @@ def test_a_logger_that_names_its_version_has_that_run(tmp_path: Path) -> None:
             with pytest.raises(ConfigError, match=re.escape(f"nothing to resume, no training run in {run}; start")):
                 last_checkpoint(config)
             (run / "checkpoints").mkdir(parents=True)
-            with pytest.raises(ConfigError, match=re.escape(f"the newest run, {run}, has no checkpoints/best.ckpt")):
+            with pytest.raises(
+                ConfigError, match=re.escape(f"the config's latest run, {run}, has no checkpoints/best.ckpt")
+            ):
                 best_checkpoint(config)
         for keyword in ("best", "last"):
             torch.save({"epoch": 0}, run / "checkpoints" / f"{keyword}.ckpt")
@@ -829,6 +852,20 @@ def test_a_logger_that_names_its_version_has_that_run(tmp_path: Path) -> None:
         fitting = Namespace(ckpt_path="last", trainer=copy.deepcopy(config.trainer), model=Namespace())
         resolve_checkpoint("fit", fitting)  # resumed in the same folder
         assert fitting.trainer.logger.init_args.version == version
+    # SLURM's requeue checkpoint lies outside the runs: newer, it is this run's only where its callbacks wrote here
+    hpc, last = tmp_path / "runs/hpc_ckpt_1.ckpt", run / "checkpoints/last.ckpt"
+    for writer, expected in ((tmp_path / "runs/x/version_1", last), (run, hpc)):
+        state = {"dirpath": str(writer / "checkpoints"), "monitor": None}
+        torch.save({"epoch": 1, "callbacks": {"ModelCheckpoint{'monitor': None}": state}}, hpc)
+        os.utime(hpc, ns=(last.stat().st_mtime_ns + 10**9,) * 2)
+        assert last_checkpoint(config) == (expected, 0)
+    config.trainer.logger.init_args.version = "exp3"  # a run not there: nothing to resume, not another run's state
+    with pytest.raises(ConfigError, match="nothing to resume, no training run in"):
+        last_checkpoint(config)
+    # another logger's version is its own thing (W&B's run id): the runs are the version_N folders
+    config.trainer.logger.class_path = "lightning.pytorch.loggers.WandbLogger"
+    hpc.unlink()
+    assert best_checkpoint(config) == (tmp_path / "runs/x/version_1/checkpoints/best.ckpt", 1)
 
 
 def test_best_and_last_are_in_a_checkpoint_callbacks_own_dirpath(tmp_path: Path) -> None:

@@ -42,7 +42,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveCon
 from lightning.pytorch.utilities import rank_zero_only
 
 from mgd_sam2.data.datamodule import SegmentationDataModule
-from mgd_sam2.errors import ConfigError, MissingFileError
+from mgd_sam2.errors import ConfigError, MissingFileError, UserError
 from mgd_sam2.inference.writer import MaskWriter
 from mgd_sam2.models.checkpoints import load_torch_file, read_weights_file, refuse_mismatched_start
 from mgd_sam2.training.module import MGDSAM2Module, refuse_other_network, scores_by_split
@@ -66,9 +66,9 @@ CKPT_PATH_HELP = {
     "fit": "last: resume the newest training run of this config from its checkpoints/last.ckpt, in its own folder; "
     "or a checkpoint file to resume (Lightning's hpc and registry work as in Lightning). Without it a new run starts "
     "(model.pretrained: its starting weights).",
-    "evaluate": "best or last: the newest training run's checkpoints/best.ckpt (the monitored ModelCheckpoint's) or "
-    "last.ckpt; or a checkpoint file (Lightning's hpc and registry work as in Lightning). Without it, the network as "
-    "the config builds it (untrained parts and all).",
+    "evaluate": "best or last: the config's newest training run's (or the run its logger's version names) "
+    "checkpoints/best.ckpt (the monitored ModelCheckpoint's) or last.ckpt; or a checkpoint file (Lightning's hpc "
+    "and registry work as in Lightning). Without it, the network as the config builds it (untrained parts and all).",
 }
 
 
@@ -121,6 +121,8 @@ class MGDSAM2CLI(LightningCLI):
         refuse_cpu_bf16(self.trainer)
         if self.config_init[self.subcommand].get("ckpt_path"):  # a resume that passed the checks above
             keep_csv_metrics(self.trainer)
+        else:
+            refuse_reused_run(self.trainer)
         if self.trainer.fast_dev_run:  # Lightning's promise: no checkpoints; its ModelCheckpoint.on_train_end
             for callback in self.trainer.checkpoint_callbacks:  # (2.6) still writes save_last's last.ckpt
                 callback.save_last = False
@@ -128,11 +130,14 @@ class MGDSAM2CLI(LightningCLI):
     def _run_subcommand(self, subcommand: str) -> None:
         """A fit that fails before its first step (a batch larger than the split, a crash as the processes start)
         leaves no run folder behind: it would hold only its config and stand as the newest run that
-        ``--ckpt_path last`` finds nothing in."""
+        ``--ckpt_path last`` finds nothing in. Only a folder this fit made: a configured version's folder that was
+        there before (an earlier run's logs) is left alone."""
+        fresh = subcommand == "fit" and not self.config_init[subcommand].get("ckpt_path")
+        fresh = fresh and not run_folder_exists(self.trainer)
         try:
             super()._run_subcommand(subcommand)
         except BaseException:
-            if subcommand == "fit" and not self.config_init[subcommand].get("ckpt_path"):
+            if fresh:
                 remove_unstarted_run(self.trainer)
             raise
 
@@ -145,9 +150,16 @@ class MGDSAM2CLI(LightningCLI):
         refuse_cpu_bf16(self.trainer)
 
     def before_predict(self) -> None:
-        """Lightning's predict keeps the maps only through a prediction writer: without one, refuse to run."""
+        """Lightning's predict keeps the maps only through a prediction writer: without one, refuse to run; a
+        ``--model.detail_zoom`` flag with a mode other than tiles would go unused: refused as predict's
+        ``--detail-zoom`` is (a config's key is not: checkpoints and configs carry the default)."""
+        from mgd_sam2.inference.detail import chosen_detail
+
         self.refuse_other_network()
         refuse_cpu_bf16(self.trainer)
+        if "model.detail_zoom" in getattr(self, "model_flags", {}):
+            detail = self.model.detail
+            chosen_detail(detail.mode, detail.zoom, mode_name="--model.detail", zoom_name="--model.detail_zoom")
         if not any(isinstance(callback, BasePredictionWriter) for callback in self.trainer.callbacks):
             raise ConfigError(
                 "predict -c writes its maps through a MaskWriter callback, and this config has none: add "
@@ -157,6 +169,31 @@ class MGDSAM2CLI(LightningCLI):
 
 
 UNSTARTED_RUN_FILES = ("config.yaml", "hparams.yaml", "metrics.csv")  # and TensorBoard's event files
+
+
+def run_folder_exists(trainer: Any) -> bool:
+    """Whether the run folder of the trainer's TensorBoard or CSV logger is there already: the main process's answer
+    (``rank_zero_only``: a DDP child's trainer does not know its rank yet, and rank 0 may have made the folder)."""
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    logger = trainer.loggers[0] if trainer.loggers else None
+    main_process = rank_zero_only.rank == 0
+    return main_process and isinstance(logger, (TensorBoardLogger, CSVLogger)) and Path(logger.log_dir).exists()
+
+
+def refuse_reused_run(trainer: Any) -> None:
+    """A fresh fit into a run folder that training made already (a version the config names, used before) would
+    replace that run's config and mix its curves and checkpoints with the new run's: a one-line error instead."""
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    logger = trainer.loggers[0] if trainer.loggers else None
+    if rank_zero_only.rank != 0 or not isinstance(logger, (TensorBoardLogger, CSVLogger)):
+        return  # the main process decides: a DDP child may see the folder its rank 0 has just begun
+    if is_training_run(folder := Path(logger.log_dir)):
+        raise ConfigError(
+            f"{folder} holds a training run already: resume it with --ckpt_path last, or give this run another "
+            "version (--trainer.logger.init_args.version), or move that folder"
+        )
 
 
 def remove_unstarted_run(trainer: Any) -> None:
@@ -169,7 +206,7 @@ def remove_unstarted_run(trainer: Any) -> None:
     if not trainer.is_global_zero or trainer.global_step != 0 or not isinstance(logger, (TensorBoardLogger, CSVLogger)):
         return
     folder = Path(logger.log_dir)
-    if not VERSION_FOLDER.match(folder.name) or not folder.is_dir() or (folder / "checkpoints").exists():
+    if not folder.is_dir() or (folder / "checkpoints").exists():
         return
     entries = list(folder.iterdir())
     written = [path for path in entries
@@ -269,12 +306,21 @@ def version_folder(version: int | str) -> str:
     return f"version_{version}" if isinstance(version, int) else version
 
 
+def configured_version(config: Any) -> int | str | None:
+    """The ``version`` the config gives its TensorBoard or CSV logger (the first of a list), whose folder is then its
+    one run; None where it sets none, or for another logger (whose ``version`` means something else: W&B's run id)."""
+    logger = primary_logger(config)
+    if not str(getattr(logger, "class_path", "")).endswith(VERSIONED_LOGGERS):
+        return None
+    return getattr(logger.init_args, "version", None)
+
+
 def configured_runs(config: Any) -> tuple[Path, list[tuple[int | str, Path]]]:
     """(where the config's runs are looked for, its training runs oldest first as [(version, folder)]): the run of
     the logger's own ``version`` where the config sets one (a number or a name), else every ``version_N`` that
     training made in the logger's folder."""
     folder = logger_folder(config)
-    version = getattr(getattr(primary_logger(config), "init_args", None), "version", None)
+    version = configured_version(config)
     if version is None:
         return folder, training_runs(folder)
     run = folder / version_folder(version)
@@ -302,7 +348,7 @@ def newest_run_file(runs: list[tuple[int | str, Path]], name: str, keyword: str,
         ]
         hint = f"; to take an older run's, give its file, e.g. --ckpt_path {older[-1]}" if older else ""
         raise ConfigError(
-            f"--ckpt_path {keyword}: the newest run, {newest}, has no checkpoints/{name} yet ({written}){hint}"
+            f"--ckpt_path {keyword}: the config's latest run, {newest}, has no checkpoints/{name} yet ({written}){hint}"
         )
     return path
 
@@ -368,6 +414,8 @@ def last_checkpoint(config: Any, subcommand: str = "fit") -> tuple[Path, int | s
             raise ConfigError(f"--ckpt_path last: {what[0]}, no {path}; {what[1]}")
         return max(found, key=lambda candidate: candidate.stat().st_mtime_ns), None
     folder, versions = configured_runs(config)
+    if hpc is not None and configured_version(config) is not None and not written_into(hpc, folder / "checkpoints"):
+        hpc = None  # another run's: the config's version names its one run
     if not versions and hpc is not None:
         return hpc, None
     if not versions:
@@ -380,6 +428,17 @@ def last_checkpoint(config: Any, subcommand: str = "fit") -> tuple[Path, int | s
     if hpc is not None and (not path.is_file() or hpc.stat().st_mtime_ns > path.stat().st_mtime_ns):
         return hpc, version  # written by the newest run when SLURM stopped it
     return newest_run_file(versions, "last.ckpt", "last", "save_last writes it at its callback's interval"), version
+
+
+def written_into(checkpoint: Path, folder: Path) -> bool:
+    """Whether a ModelCheckpoint of the run that saved ``checkpoint`` wrote into ``folder`` (its state's
+    ``dirpath``): a SLURM requeue checkpoint, which lies outside every run folder, tells its run this way."""
+    try:
+        states = load_torch_file(checkpoint, mmap=True).get("callbacks", {})
+    except (UserError, OSError):
+        return False
+    dirpaths = [state.get("dirpath") for state in states.values() if isinstance(state, dict)]
+    return any(dirpath and Path(dirpath).resolve() == folder.resolve() for dirpath in dirpaths)
 
 
 def check_checkpoint_file(path: Path) -> None:
@@ -409,7 +468,8 @@ def log_into_run(ckpt: Path, logger: Any, subcommand: str) -> None:
         return
     ckpt = Path(ckpt).absolute()  # checkpoints/best.ckpt given from inside the run folder names it too
     run, init = ckpt.parent.parent, logger.init_args
-    if ckpt.parent.name != "checkpoints" or not (VERSION_FOLDER.match(run.name) or run.name == str(init.version)):
+    configured = init.version is not None and run.name == version_folder(init.version)
+    if ckpt.parent.name != "checkpoints" or not (VERSION_FOLDER.match(run.name) or configured):
         return
     init.save_dir, init.name, init.version = str(run.parent.parent), run.parent.name, f"{run.name}/{subcommand}"
 
