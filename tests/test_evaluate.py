@@ -12,7 +12,7 @@ from PIL import Image
 
 from bounds import METRICS_FLOAT64
 from mgd_sam2.cli import main
-from mgd_sam2.metrics.sod import SCALAR_KEYS
+from mgd_sam2.metrics.sod import METRIC_CLASSES, SCALAR_KEYS
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pysodmetrics"
 
@@ -56,6 +56,7 @@ def test_writes_json_csv_and_markdown(folders, tmp_path: Path, monkeypatch, caps
     for key, value in reference.items():
         assert report["scores"][key] == pytest.approx(value, abs=METRICS_FLOAT64), key
     assert report["num_images"] == 3 and report["versions"]["opencv"].startswith("4.10")
+    assert report["metrics"] == list(METRIC_CLASSES) and report["resize_pred"] is False  # what the scores depend on
     assert len(report["curves"]["fm_curve"]) == 256 and len(report["curves"]["precision_curve"]) == 256
     rows = list(csv.DictReader((out / "s.csv").open()))
     assert [row["name"] for row in rows] == ["0001", "19", "aerial-1867541__340"]
@@ -65,9 +66,33 @@ def test_writes_json_csv_and_markdown(folders, tmp_path: Path, monkeypatch, caps
     assert not (gt / "ske").exists() and not any(p.suffix == ".tmp" for p in out.iterdir())
     assert (tmp_path / "cache" / "skeletons").is_dir()  # HCE skeletons cached outside the dataset
     assert "3 images, HCE binarisation 'pysod'" in capsys.readouterr().out
-    assert evaluate(pred, gt, "--metrics", "S,MAE") == 0  # the console shows what was computed, and no HCE setting
-    out = capsys.readouterr().out
-    assert "Sα↑" in out and "MAE↓" in out and "maxFβ↑" not in out and "HCE" not in out and "–" not in out
+    subset = ["--metrics", "S,MAE", "--layout", "dis", "--markdown", str(out / "subset.md")]
+    assert evaluate(pred, gt, *subset) == 0  # the console and the table show what was computed, and no HCE setting
+    printed, table = capsys.readouterr().out, (out / "subset.md").read_text()
+    for shown in (printed, table):
+        assert "Sα↑" in shown and "M↓" in shown and "maxFβ↑" not in shown and "HCE" not in shown and "–" not in shown
+
+
+def test_an_empty_folder_or_one_whose_maps_are_a_level_down_is_named(folders, tmp_path: Path, capsys) -> None:
+    pred, gt = folders
+    (tmp_path / "empty").mkdir()
+    assert evaluate(tmp_path / "empty", gt) == 1
+    assert f"error: prediction folder {tmp_path / 'empty'} holds no image files" in capsys.readouterr().err
+    shutil.copytree(pred, tmp_path / "nested/sub")
+    assert evaluate(tmp_path / "nested", gt) == 1
+    error = capsys.readouterr().err
+    assert (
+        f"prediction folder {tmp_path / 'nested'} holds no image files; its subfolder {tmp_path / 'nested/sub'} does"
+        in error
+    )
+
+
+def test_jpeg_gt_masks_get_a_note(folders, capsys) -> None:
+    pred, gt = folders
+    Image.open(gt / "19.png").convert("L").save(gt / "19.jpg", quality=95)
+    (gt / "19.png").unlink()
+    assert evaluate(pred, gt, "--metrics", "MAE") == 0
+    assert "note: 1 GT masks are JPEG files, e.g. 19: JPEG is lossy" in capsys.readouterr().out
 
 
 def test_unpaired_files_are_listed(folders, capsys) -> None:
@@ -87,6 +112,9 @@ def test_size_mismatch_is_an_error_unless_resizing(folders, tmp_path: Path, monk
     err = capsys.readouterr().err
     assert "not at ground-truth resolution (1)" in err and "0001: prediction 100x50 vs ground truth 267x400" in err
     assert evaluate(pred, gt, "--resize-pred", "--metrics", "S,MAE") == 0
+    assert "note: resized 1 predictions to their GT's size (--resize-pred, bilinear), e.g. 0001: prediction 100x50" in (
+        capsys.readouterr().out
+    )
 
 
 def test_unreadable_file_is_named(folders, capsys) -> None:

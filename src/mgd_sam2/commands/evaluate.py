@@ -88,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
                 "pred": str(args.pred),
                 "gt": str(args.gt),
                 "hce_binarize": args.hce_binarize,
+                "metrics": args.metrics,
+                "resize_pred": args.resize_pred,
                 "versions": versions(),
                 "curves": result.curves,
             },
@@ -95,5 +97,5 @@ def run(args: argparse.Namespace) -> int:
     if args.csv:
         write_text(args.csv, result.per_image_csv())
     if args.markdown:
-        write_text(args.markdown, markdown_table(rows, args.layout))
+        write_text(args.markdown, markdown_table(rows, args.layout, computed=True))
     return 0

@@ -80,6 +80,11 @@ def pair_files(pred_dir: str | Path, gt_dir: str | Path) -> tuple[list[tuple[str
     masks = split_folders(Path(gt_dir))[1]
     if masks is not None and not list_images(gt_dir):  # a dataset split: im/ and gt/ inside
         raise EvaluationError(f"ground-truth folder {gt_dir} is a dataset split: give its masks folder, {masks}")
+    for folder, role in ((Path(pred_dir), "prediction"), (Path(gt_dir), "ground-truth")):
+        if not list_images(folder):
+            inside = sorted(child for child in folder.iterdir() if child.is_dir() and list_images(child))
+            hint = f"; its subfolder {inside[0]} does: give that folder" if inside else ""
+            raise EvaluationError(f"{role} folder {folder} holds no image files{hint}")
     pairing = pair_by_stem(Path(pred_dir), Path(gt_dir))
     if pairing.stem_clashes:
         raise EvaluationError(
@@ -98,8 +103,6 @@ def pair_files(pred_dir: str | Path, gt_dir: str | Path) -> tuple[list[tuple[str
         if ours is not None:
             hint += f" --gt {gt_dir} holds files mgd-sam2 predict wrote (e.g. {ours.name}): swap --pred and --gt?"
         raise EvaluationError(list_problems("unpaired files", problems, hint))
-    if not pairing.pairs:
-        raise EvaluationError(f"no image files to score in {pred_dir} and {gt_dir}")
     return pairing.pairs, cutouts
 
 
@@ -111,6 +114,7 @@ class Headers:
     transposed: list[str] = field(default_factory=list)  # prediction at the GT size turned by 90 degrees
     unreadable: list[str] = field(default_factory=list)
     jpeg: list[str] = field(default_factory=list)  # predictions saved as JPEG
+    gt_jpeg: list[str] = field(default_factory=list)  # GT masks saved as JPEG
     largest_pixels: int = 0  # of the largest GT
 
 
@@ -124,8 +128,8 @@ def check_headers(pairs: list[tuple[str, Path, Path]]) -> Headers:
             try:
                 with Image.open(path) as image:
                     sizes.append(image.size)
-                    if path is pred and image.format == "JPEG":
-                        headers.jpeg.append(name)
+                    if image.format == "JPEG":
+                        (headers.jpeg if path is pred else headers.gt_jpeg).append(name)
                     if image.format == "PNG":  # its chunks' checksums: a truncated or damaged file fails here,
                         image.verify()  # before any pair is scored, without decoding the pixels
             except (OSError, SyntaxError, ValueError) as error:
@@ -300,6 +304,17 @@ def evaluate_folders(
         notes.append(
             f"{len(headers.jpeg)} predictions are JPEG files, e.g. {', '.join(headers.jpeg[:3])}: JPEG is lossy, so "
             "they are not the maps that were predicted and their scores move; save predictions as PNG"
+        )
+    if headers.gt_jpeg:
+        notes.append(
+            f"{len(headers.gt_jpeg)} GT masks are JPEG files, e.g. {', '.join(headers.gt_jpeg[:3])}: JPEG is lossy, "
+            "so their edges are not the masks that were drawn and scores on them compare only with scores on the "
+            "same files; use the dataset's PNG masks"
+        )
+    if headers.mismatched and resize_pred:
+        notes.append(
+            f"resized {len(headers.mismatched)} predictions to their GT's size (--resize-pred, bilinear), e.g. "
+            f"{headers.mismatched[0]}"
         )
     if low_range:
         notes.append(

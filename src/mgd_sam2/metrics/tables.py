@@ -64,14 +64,21 @@ def columns(layout: str) -> list[tuple[str, str]]:
     return LAYOUTS[layout]
 
 
-def markdown_table(rows: dict[str, dict[str, float]], layout: str) -> str:
-    header = ["set"] + [title for _, title in columns(layout)]
+def markdown_table(rows: dict[str, dict[str, float]], layout: str, computed: bool = False) -> str:
+    """A Markdown table of ``rows`` in ``layout``'s columns; ``computed``: only the columns some row has a value of
+    (as `rich_table`)."""
+    shown = shown_columns(rows, layout, computed)
+    header = ["set"] + [title for _, title in shown]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, scores in rows.items():
-        lines.append(
-            "| " + " | ".join([name] + [format_value(key, scores.get(key)) for key, _ in columns(layout)]) + " |"
-        )
+        lines.append("| " + " | ".join([name] + [format_value(key, scores.get(key)) for key, _ in shown]) + " |")
     return "\n".join(lines) + "\n"
+
+
+def shown_columns(rows: dict[str, dict[str, float]], layout: str, computed: bool) -> list[tuple[str, str]]:
+    """``layout``'s (key, title) columns; ``computed``: only those some row has a value of."""
+    return [(key, title) for key, title in columns(layout)
+            if not computed or any(key in scores for scores in rows.values())]  # fmt: skip
 
 
 def csv_table(rows: dict[str, dict[str, float]], layout: str) -> str:
@@ -89,8 +96,7 @@ def rich_table(rows: dict[str, dict[str, float]], layout: str, title: str, compu
     """A rich Table of ``rows`` in ``layout``'s columns; ``computed``: only the columns some row has a value of."""
     from rich.table import Table
 
-    shown = [(key, header) for key, header in columns(layout)
-             if not computed or any(key in scores for scores in rows.values())]  # fmt: skip
+    shown = shown_columns(rows, layout, computed)
     table = Table(title=title)
     table.add_column("set")
     for _, header in shown:
