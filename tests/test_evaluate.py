@@ -87,6 +87,21 @@ def test_an_empty_folder_or_one_whose_maps_are_a_level_down_is_named(folders, tm
     )
 
 
+def test_8_bit_values_in_a_16_bit_prediction_get_a_note(folders, capsys) -> None:
+    """Read as a 16-bit map (value / 257) such a file is nearly black: scored as it reads, with a note."""
+    import numpy as np
+
+    pred, gt = folders
+    values = np.asarray(Image.open(pred / "19.png").convert("L")).astype(np.uint16)
+    Image.fromarray(values).save(pred / "19.png")
+    assert Image.open(pred / "19.png").mode.startswith("I;16")
+    assert evaluate(pred, gt, "--metrics", "MAE") == 0
+    assert "note: 1 predictions are 16-bit files whose values are all 255 or less, e.g. 19:" in capsys.readouterr().out
+    Image.fromarray(values * 257).save(pred / "19.png")  # the same map at 16-bit depth: no note
+    assert evaluate(pred, gt, "--metrics", "MAE") == 0
+    assert "16-bit" not in capsys.readouterr().out
+
+
 def test_jpeg_gt_masks_get_a_note(folders, capsys) -> None:
     pred, gt = folders
     Image.open(gt / "19.png").convert("L").save(gt / "19.jpg", quality=95)

@@ -26,6 +26,7 @@ from mgd_sam2.data.io import (
     CUTOUT_SUFFIX,
     FOREGROUND_THRESHOLD,
     GREY_SHARE,
+    HIGH_DEPTH_MODES,
     UnreadableImageError,
     decode_mask,
     is_colour_image,
@@ -155,8 +156,8 @@ class PairMeasurer:
         self.metrics, self.resize_pred = metrics, resize_pred
 
     def __call__(self, pair: tuple[str, Path, Path]) -> tuple[str, Any, Any]:
-        """-> (stem, (H, W), result with the flags "gt_label_map", "gt_grey", "gt_empty", "pred_low_range" and
-        "pred_colour"), or (stem, None, error)."""
+        """-> (stem, (H, W), result with the flags "gt_label_map", "gt_grey", "gt_empty", "pred_low_range",
+        "pred_colour" and "pred_8bit_in_16bit"), or (stem, None, error)."""
         name, pred_path, gt_path = pair
         try:
             image, (gt, label_map) = open_image(pred_path), decode_mask(gt_path)
@@ -164,7 +165,10 @@ class PairMeasurer:
             return name, None, str(error)
         pred, grey_read = prediction_map(image)
         colour = grey_read and is_colour_image(image)  # a cut-out is scored by its alpha: no note
-        del image  # its decoded pixels are not needed while the metrics run
+        # 8-bit values saved in a 16-bit file read as 16-bit (value / 257): near black, which a note names
+        values = np.array(image) if image.mode in HIGH_DEPTH_MODES else None
+        narrow = values is not None and np.issubdtype(values.dtype, np.integer) and 1 < values.max(initial=0) <= 255
+        del image, values  # their decoded pixels are not needed while the metrics run
         if pred.shape != gt.shape:
             if not self.resize_pred:
                 return name, None, f"prediction {pred.shape[::-1]} vs ground truth {gt.shape[::-1]} (W x H)"
@@ -176,6 +180,7 @@ class PairMeasurer:
             "gt_empty": not bool((gt > FOREGROUND_THRESHOLD).any()),
             "pred_low_range": is_label_map(pred),
             "pred_colour": colour,
+            "pred_8bit_in_16bit": bool(narrow),
         }
         return name, gt.shape, {**result, **flags}
 
@@ -260,7 +265,7 @@ def evaluate_folders(
     metrics = build_metrics(
         metric_names or list(METRIC_CLASSES), hce_binarize=hce_binarize, skeleton_cache=skeleton_cache
     )
-    per_image, errors, label_maps, low_range, grey, empty, colour = [], [], 0, 0, [], [], []
+    per_image, errors, label_maps, low_range, grey, empty, colour, narrow = [], [], 0, 0, [], [], [], []
     for name, shape, result in parallel_map(
         PairMeasurer(metrics, resize_pred), pairs, allowed, "evaluating", show=progress
     ):
@@ -275,6 +280,8 @@ def evaluate_folders(
             empty.append(name)
         if result.pop("pred_colour"):
             colour.append(name)
+        if result.pop("pred_8bit_in_16bit"):
+            narrow.append(name)
         metrics.update(results=[result])
         scalars = {key: result[key] for key in SCALAR_KEYS if key in result}
         per_image.append({"name": name, "height": shape[0], "width": shape[1], **scalars})
@@ -315,6 +322,12 @@ def evaluate_folders(
         notes.append(
             f"resized {len(headers.mismatched)} predictions to their GT's size (--resize-pred, bilinear), e.g. "
             f"{headers.mismatched[0]}"
+        )
+    if narrow:
+        notes.append(
+            f"{len(narrow)} predictions are 16-bit files whose values are all 255 or less, e.g. "
+            f"{', '.join(narrow[:3])}: read as 16-bit maps (value / 257) they are nearly black; if they hold 8-bit "
+            "values, save them as 8-bit PNGs"
         )
     if low_range:
         notes.append(
