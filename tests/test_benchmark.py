@@ -106,6 +106,12 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(
     assert (out / "accuracy_dis.csv").is_file()
     run_accuracy(segmenter, tmp_path / "davis", out, workers=0)
     assert (out / "accuracy_hrsod.csv").is_file() and not (out / "accuracy_dis.csv").exists()
+    # --splits: only those, and each must be there
+    shutil.copytree(split, tmp_path / "davis/DIS5K/DIS-TE1")
+    report = run_accuracy(segmenter, tmp_path / "davis", out, workers=0, only=["DAVIS-S"])
+    assert set(report["scores"]) == {"DAVIS-S"} and not [note for note in report["notes"] if "skipped" in note]
+    with pytest.raises(DatasetLayoutError, match="--splits DIS-TE1,DIS-TE2: DIS5K/DIS-TE2 skipped: split"):
+        run_accuracy(segmenter, tmp_path / "davis", out, workers=0, only=["DIS-TE1", "DIS-TE2"])
     # a DIS table with some of the four test splits: no overall row, and a note saying why
     partial = tmp_path / "partial"
     shutil.copytree(synthetic_root / "synthetic/SYN-TE", partial / "DIS5K/DIS-TE1")

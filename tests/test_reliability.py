@@ -522,6 +522,7 @@ def test_bad_values_are_one_line_errors(trained_checkpoint, tmp_path, capsys) ->
         [*predict_args, str(tmp_path / "o2"), "--workers", "-1"],
         ["evaluate", "--pred", str(tmp_path), "--gt", str(tmp_path), "--metrics", "S,XYZ"],
         ["benchmark", "speed", "--preset", "huge"],
+        ["benchmark", "accuracy", "--splits", "DIS-TE9"],
         ["benchmark", "speed", "--batch", "0"],
         ["benchmark", "speed", "--precision", "fp16"],
         ["model", "info", "--preset", "huge"],

@@ -21,21 +21,21 @@ from mgd_sam2.data.io import provenance
 from mgd_sam2.data.layouts import DatasetLayoutError, Split, resolve_split
 from mgd_sam2.inference.writer import MaskWriter, plan_outputs
 from mgd_sam2.metrics.evaluate import EvaluationError, checked_pairs, evaluate_folders, versions
-from mgd_sam2.metrics.tables import DIS_TEST_SPLITS, OVERALL, csv_table, markdown_table, with_dis_overall
+from mgd_sam2.metrics.tables import (
+    BENCHMARK_SPLITS,
+    BENCHMARKS,
+    DIS_TEST_SPLITS,
+    OVERALL,
+    csv_table,
+    markdown_table,
+    with_dis_overall,
+)
 from mgd_sam2.utils.cache import cache_dir
 from mgd_sam2.utils.files import atomic_path, write_json, write_text
 
 if TYPE_CHECKING:
     from mgd_sam2.inference.segmenter import Segmenter
 
-# table layout -> (title, the splits of its rows in order)
-BENCHMARKS: dict[str, tuple[str, list[str]]] = {
-    "dis": (
-        "DIS5K (DIS paper, Table 2 layout)",
-        ["DIS5K/DIS-VD", "DIS5K/DIS-TE1", "DIS5K/DIS-TE2", "DIS5K/DIS-TE3", "DIS5K/DIS-TE4"],
-    ),
-    "hrsod": ("High-resolution SOD (InSPyReNet, Table 3 layout)", ["HRSOD/HRSOD-TE", "UHRSD/UHRSD-TE", "DAVIS-S"]),
-}
 SYNTHETIC: dict[str, tuple[str, list[str]]] = {
     "dis": (
         "Synthetic stand-in (no benchmark dataset found; DIS table layout)",
@@ -44,12 +44,16 @@ SYNTHETIC: dict[str, tuple[str, list[str]]] = {
 }
 
 
-def present_benchmarks(data_root: Path) -> tuple[dict[str, tuple[str, list[Split]]], list[str]]:
-    """{layout: (title, present splits)} and a note for every missing split."""
+def present_benchmarks(
+    data_root: Path, only: list[str] | None = None
+) -> tuple[dict[str, tuple[str, list[Split]]], list[str]]:
+    """{layout: (title, present splits)} and a note for every missing split; ``only``: of these split names."""
     present, notes = {}, []
     for layout, (title, specs) in BENCHMARKS.items():
         splits = []
         for spec in specs:
+            if only is not None and spec.split("/")[-1] not in only:
+                continue
             try:
                 splits.append(resolve_split(data_root, spec))
             except DatasetLayoutError as error:
@@ -149,10 +153,11 @@ def run_accuracy(
     tta: bool = False,
     saved: Path | None = None,
     resize_pred: bool = False,
+    only: list[str] | None = None,
 ) -> dict[str, Any]:
     """Predict with ``segmenter`` (or read the ``saved`` predictions, ``saved/<split name>``, resized bilinearly to
     their GT's size with ``resize_pred``), score, and write accuracy.{md,json}, accuracy_<layout>.csv and the curve
-    plots under ``out``."""
+    plots under ``out``. ``only``: these splits (``BENCHMARK_SPLITS`` names), which must be present."""
     if (segmenter is None) == (saved is None):
         raise ValueError("give exactly one of a segmenter and a folder of saved predictions")
     if saved is not None and not saved.is_dir():
@@ -160,10 +165,11 @@ def run_accuracy(
     from mgd_sam2.data.synth import ensure_dataset
 
     check_data_root(data_root)
-    present, notes = present_benchmarks(data_root)
+    present, notes = present_benchmarks(data_root, only)
+    if only is not None and notes:  # asked for by name: each must be there
+        raise DatasetLayoutError(f"--splits {','.join(only)}: " + "; ".join(notes))
     stand_in_root = data_root / "synthetic"
-    split_names = {spec.split("/")[-1] for _, specs in BENCHMARKS.values() for spec in specs}
-    misplaced = [] if present else [split for split in find_splits(data_root) if split.name in split_names]
+    misplaced = [] if present else [split for split in find_splits(data_root) if split.name in BENCHMARK_SPLITS]
     if misplaced:
         where = ", ".join(str(split.image_dir.parent.relative_to(data_root)) for split in misplaced[:3])
         raise DatasetLayoutError(

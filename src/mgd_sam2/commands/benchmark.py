@@ -22,6 +22,7 @@ from mgd_sam2.commands.arguments import (
 from mgd_sam2.errors import ConfigError
 from mgd_sam2.inference.devices import EXPORTED_BACKENDS
 from mgd_sam2.metrics.functional import HCE_BINARIZATIONS
+from mgd_sam2.metrics.tables import BENCHMARK_SPLITS
 from mgd_sam2.models.presets import PRESETS
 
 SPEED_PRECISIONS = ("32-true", "bf16-mixed")  # Lightning's names, as predict's --precision
@@ -81,6 +82,12 @@ def add_accuracy_arguments(actions: argparse._SubParsersAction) -> None:
         "--resize-pred",
         action="store_true",
         help="with --predictions: resize saved predictions not at their GT's size bilinearly instead of failing",
+    )
+    accuracy.add_argument(
+        "--splits",
+        type=comma_list(str, BENCHMARK_SPLITS),
+        help=f"comma-separated splits to score, each of which must be present (default: every one present of "
+        f"{','.join(BENCHMARK_SPLITS)})",
     )
 
 
@@ -887,6 +894,7 @@ def run_accuracy_action(args: argparse.Namespace) -> int:
         tta=args.tta,
         saved=args.predictions,
         resize_pred=args.resize_pred,
+        only=args.splits,
     )
     for layout, rows in report["tables"].items():
         console().print(rich_table(rows, layout, report["titles"][layout]))

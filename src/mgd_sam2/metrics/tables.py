@@ -35,6 +35,16 @@ LAYOUTS: dict[str, list[tuple[str, str]]] = {
     ],
 }
 DIS_TEST_SPLITS = ("DIS-TE1", "DIS-TE2", "DIS-TE3", "DIS-TE4")
+
+# table layout -> (title, the splits of its rows in order)
+BENCHMARKS: dict[str, tuple[str, list[str]]] = {
+    "dis": (
+        "DIS5K (DIS paper, Table 2 layout)",
+        ["DIS5K/DIS-VD", "DIS5K/DIS-TE1", "DIS5K/DIS-TE2", "DIS5K/DIS-TE3", "DIS5K/DIS-TE4"],
+    ),
+    "hrsod": ("High-resolution SOD (InSPyReNet, Table 3 layout)", ["HRSOD/HRSOD-TE", "UHRSD/UHRSD-TE", "DAVIS-S"]),
+}
+BENCHMARK_SPLITS = tuple(spec.split("/")[-1] for _, specs in BENCHMARKS.values() for spec in specs)  # their names
 OVERALL = "Overall DIS-TE(1-4)"
 
 
