@@ -46,6 +46,10 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(
     assert len(notes) == len(report["notes"]) > 1 and all(line.startswith("- ") for line in notes)  # a tight list
     saved = json.loads((out / "accuracy.json").read_text())
     saved_scores = saved["scores"]
+    masks = sorted((synthetic_root / "synthetic/SYN-TE/gt").iterdir())  # each split's count and largest GT size
+    largest = max((Image.open(path).size for path in masks), key=lambda size: size[0] * size[1])
+    assert saved["images"]["SYN-TE"] == {"images": len(masks), "largest": list(largest)}
+    assert f"SYN-TE {len(masks)} (largest {largest[0]}×{largest[1]})" in markdown
     assert set(saved["scores"]) == {"SYN-VD", "SYN-TE"} and len(saved["curves"]["SYN-TE"]["precision_curve"]) == 256
     assert saved["settings"] == {
         "weights": [],
@@ -122,6 +126,11 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(
         with pytest.raises(DatasetLayoutError, match=f"--data-root {root}: {what}; give the folder that holds DAVIS-S"):
             run_accuracy(segmenter, root, tmp_path / "out2", workers=0)
     assert not (tmp_path / "nope").exists() and not (tmp_path / "out2").exists()
+    unpacked = tmp_path / "unpacked/HRSOD_release/HRSOD_test"  # an archive as it ships: no split, no stand-in
+    shutil.copytree(split / "im", unpacked)
+    with pytest.raises(DatasetLayoutError, match=r"but other folders \(HRSOD_release\): arrange the datasets as"):
+        run_accuracy(segmenter, tmp_path / "unpacked", tmp_path / "out2", workers=0)
+    assert sorted(path.name for path in (tmp_path / "unpacked").iterdir()) == ["HRSOD_release"]
     capsys.readouterr()
     assert main(["benchmark", "accuracy", "--data-root", str(tmp_path / "nope"), "--out", str(tmp_path / "out2")]) == 1
     out_text, err = capsys.readouterr()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -108,8 +109,18 @@ def test_missing_split_says_where_to_get_it(tmp_path: Path) -> None:
     with pytest.raises(DatasetLayoutError, match=r"DIS5K.*github.com/xuebinqin/DIS"):
         resolve_split(tmp_path, "DIS5K/DIS-TE1")
     (tmp_path / "HRSOD" / "HRSOD-TE" / "photos").mkdir(parents=True)
-    with pytest.raises(DatasetLayoutError, match="needs an image folder"):
+    for index in range(7):
+        (tmp_path / "HRSOD" / "HRSOD-TE" / f"{index:05d}.jpg").write_bytes(b"")
+    with pytest.raises(DatasetLayoutError, match="needs an image folder") as error:
         resolve_split(tmp_path, "HRSOD/HRSOD-TE")
+    assert "found 00000.jpg, 00001.jpg, 00002.jpg, 00003.jpg, 00004.jpg and 3 more. See data/README.md" in str(
+        error.value
+    )
+    # a dataset unpacked as its archive ships: how to arrange it, not where to download it
+    (tmp_path / "HRSOD" / "HRSOD_train").mkdir()
+    expected = f"{tmp_path / 'HRSOD'} is there: arrange it as data/README.md shows (it maps each archive's folders)."
+    with pytest.raises(DatasetLayoutError, match=re.escape(expected)):
+        resolve_split(tmp_path, "HRSOD/HRSOD-TR")
     # synthetic data generated straight into the root: the hint is for this root, and names what is there instead
     (tmp_path / "SYN-TR").mkdir()
     expected = (
@@ -461,6 +472,26 @@ def test_check_data_of_a_file_says_to_give_the_folder(tmp_path: Path, capsys) ->
     (tmp_path / "a.png").write_bytes(b"x")
     assert main(["check-data", str(tmp_path / "a.png")]) == 1
     assert f"{tmp_path / 'a.png'} is a file: give the dataset folder" in capsys.readouterr().err
+
+
+def test_check_data_names_a_dataset_unpacked_as_its_archive_ships(tmp_path: Path, capsys) -> None:
+    """HRSOD as its archive unpacks (image and mask folders side by side) is no split: check-data on the data root or
+    on the dataset folder says which splits the configs look for and where the mapping is; UHRSD's 2K folders are
+    splits, at names no config reads."""
+    write_dataset(tmp_path / "synthetic", SynthConfig(num=4, min_size=96, max_size=128, held_out=0), workers=0,
+                  show=False)  # fmt: skip
+    for sub in ("HRSOD_train", "HRSOD_train_mask"):
+        shutil.copytree(
+            tmp_path / "synthetic/SYN-TR" / ("im" if sub == "HRSOD_train" else "gt"), tmp_path / "HRSOD" / sub
+        )
+    shutil.copytree(tmp_path / "synthetic/SYN-TE", tmp_path / "UHRSD/UHRSD_TE_2K")
+    assert main(["check-data", str(tmp_path), "--workers", "0"]) == 0
+    out = capsys.readouterr().out
+    assert (f"note: {tmp_path / 'HRSOD'} is here but not HRSOD/HRSOD-TR, HRSOD/HRSOD-TE where the configs look for "
+            "them: arrange it as data/README.md shows (From the archives)") in out  # fmt: skip
+    assert f"note: {tmp_path / 'UHRSD'} is here but not UHRSD/UHRSD-TR, UHRSD/UHRSD-TE" in out
+    assert main(["check-data", str(tmp_path / "HRSOD"), "--workers", "0"]) == 1
+    assert f"; {tmp_path / 'HRSOD'} is here but not HRSOD/HRSOD-TR" in capsys.readouterr().err
 
 
 def test_check_data_passes_a_clean_set(tmp_path: Path, capsys) -> None:

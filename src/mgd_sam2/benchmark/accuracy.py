@@ -5,8 +5,9 @@ files are scored with the folder evaluator. Other methods' saved predictions (``
 the split) go through the same evaluator into the same tables.
 Every split is checked as training and testing check theirs (``check-data``'s errors: an image without its mask,
 sizes that differ, ...) before any is predicted. Splits that are missing get a note; with none present, the synthetic
-dataset stands in so the command always shows its output, unless the root holds image/mask folders in another
-layout (a root one level too deep or a renamed dataset folder): that is an error, not a stand-in.
+dataset stands in so the command always shows its output, unless the root holds other folders (image/mask folders
+in another layout, a root one level too deep, a dataset unpacked as its archive ships): that is an error, and no
+synthetic set is written beside them.
 The settings the scores depend on (TTA, backend, precision, weights, batch size) are written with them.
 """
 
@@ -36,6 +37,7 @@ from mgd_sam2.utils.files import atomic_path, write_json, write_text
 if TYPE_CHECKING:
     from mgd_sam2.inference.segmenter import Segmenter
 
+STAND_IN_NEIGHBOURS = ("synthetic", "demo")  # folders a data root without benchmarks may hold (make demo's)
 SYNTHETIC: dict[str, tuple[str, list[str]]] = {
     "dis": (
         "Synthetic stand-in (no benchmark dataset found; DIS table layout)",
@@ -179,6 +181,22 @@ def run_accuracy(
             "HRSOD, ...)"
         )
     stand_in = tuple(spec.split("/")[1] for specs in SYNTHETIC.values() for spec in specs[1])
+    others = (
+        []
+        if present
+        else sorted(
+            child.name
+            for child in data_root.iterdir()
+            if child.is_dir() and child.name not in STAND_IN_NEIGHBOURS and not child.name.startswith(".")
+        )
+    )
+    if others:  # a dataset unpacked as it ships, or another layout: never a synthetic set written beside it
+        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+        raise DatasetLayoutError(
+            f"--data-root {data_root}: no benchmark split where data/README.md puts them (e.g. "
+            f"{BENCHMARKS['dis'][1][1]}/im and /gt), but other folders ({shown}): arrange the datasets as "
+            "data/README.md shows (it maps each archive's folders), or give the folder that holds them"
+        )
     if not present and saved is not None and not all((stand_in_root / name).is_dir() for name in stand_in):
         raise DatasetLayoutError(
             f"--data-root {data_root}: no benchmark split with ground truth to score --predictions {saved} against; "
@@ -205,6 +223,7 @@ def run_accuracy(
         model_description = f"the saved predictions in {saved}"
     scores: dict[str, dict[str, float]] = {}
     curves: dict[str, dict[str, list[float]]] = {}
+    images: dict[str, dict[str, Any]] = {}  # per split: how many, and the largest GT's width and height
     tables: dict[str, dict[str, dict[str, float]]] = {}
     titles: dict[str, str] = {}
     for layout, (title, splits) in present.items():
@@ -219,6 +238,8 @@ def run_accuracy(
             result = evaluate_folders(predictions, split.mask_dir, hce_binarize=hce_binarize, workers=workers,
                                       resize_pred=resize_pred)  # fmt: skip
             scores[split.name], curves[split.name] = result.scores, result.curves
+            largest = max(result.per_image, key=lambda row: row["height"] * row["width"])
+            images[split.name] = {"images": result.num_images, "largest": [largest["width"], largest["height"]]}
         rows = {split.name: scores[split.name] for split in splits if split.name in scores}
         if not rows:
             continue
@@ -234,8 +255,10 @@ def run_accuracy(
             f"({', '.join(split.name for split in all_splits)})"
         )
     shown = ", ".join(f"{key} {value}" for key, value in settings.items() if key != "weights")
+    counted = ", ".join(f"{name} {size['images']} (largest {size['largest'][0]}×{size['largest'][1]})"
+                        for name, size in images.items())  # fmt: skip
     markdown = [f"# Accuracy of {model_description}\n", f"Settings: {shown}; HCE binarisation: {hce_binarize}; "
-                f"versions: {versions()}\n"]  # fmt: skip
+                f"versions: {versions()}\n", f"Images: {counted}\n"]  # fmt: skip
     for layout, rows in tables.items():
         markdown += [f"## {titles[layout]}\n", markdown_table(rows, layout)]
         write_text(out / f"accuracy_{layout}.csv", csv_table(rows, layout))
@@ -254,6 +277,7 @@ def run_accuracy(
         "titles": titles,
         "tables": tables,
         "scores": scores,
+        "images": images,
         "curves": curves,
         "plots": [str(p) for p in plots],
     }

@@ -16,21 +16,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mgd_sam2.data.check import check_split, find_splits, format_problems, summary_table
+    from mgd_sam2.data.check import check_split, find_splits, format_problems, summary_table, unarranged_datasets
     from mgd_sam2.errors import MissingFileError
     from mgd_sam2.utils.progress import console
 
     splits = find_splits(args.root)
+    notes = unarranged_datasets(args.root)
     if not splits:
         raise MissingFileError(
             f"no split under {args.root}: a split is a folder with an image folder (im/, images/, ...) "
-            "and a mask folder (gt/, masks/, ...); see data/README.md"
+            "and a mask folder (gt/, masks/, ...); see data/README.md" + "".join(f"; {note}" for note in notes)
         )
     reports = [check_split(split, workers=args.workers) for split in splits]
     listing = format_problems(reports, warnings=not args.quiet)
     if listing:
         print(listing)
     console().print(summary_table(reports))
+    for note in notes:
+        print(f"note: {note}")
     errors = sum(len(r.errors) for r in reports)
     warnings = sum(len(r.warnings) for r in reports)
     failed = errors or (args.strict and warnings)

@@ -29,7 +29,15 @@ from mgd_sam2.data.io import (
     mask_values,
     open_image,
 )
-from mgd_sam2.data.layouts import Split, download_hint, pair_by_stem, split_folders
+from mgd_sam2.data.layouts import (
+    DATASETS,
+    DatasetLayoutError,
+    Split,
+    download_hint,
+    pair_by_stem,
+    resolve_split,
+    split_folders,
+)
 from mgd_sam2.errors import MissingFileError, UserError
 from mgd_sam2.utils.files import write_json
 from mgd_sam2.utils.parallel import parallel_map
@@ -215,6 +223,27 @@ def find_splits(root: str | Path, max_depth: int = 3) -> list[Split]:
 
     visit(root, 0)
     return found
+
+
+def unarranged_datasets(root: str | Path) -> list[str]:
+    """For a data root (or a dataset folder in one): each known dataset folder there whose splits are not where the
+    configs look for them (``DATASETS``), e.g. an archive unpacked as it ships, named with those splits."""
+    root = Path(root)
+    places = [(root, name) for name in DATASETS if name != "synthetic" and (root / name).is_dir()]
+    if root.name in DATASETS and root.name != "synthetic":
+        places.append((root.parent, root.name))
+    notes = []
+    for base, name in places:
+        missing = []
+        for spec in DATASETS[name][1]:
+            try:
+                resolve_split(base, spec)
+            except DatasetLayoutError:
+                missing.append(spec)
+        if missing:
+            notes.append(f"{base / name} is here but not {', '.join(missing)} where the configs look for them: "
+                         "arrange it as data/README.md shows (From the archives)")  # fmt: skip
+    return notes
 
 
 def format_problems(reports: list[SplitReport], warnings: bool = True) -> str:

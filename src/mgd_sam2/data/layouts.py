@@ -15,7 +15,7 @@ from typing import Union
 from mgd_sam2.data.io import list_images
 from mgd_sam2.errors import ConfigError, MissingFileError
 
-IMAGE_DIR_NAMES = ("im", "image", "images", "img", "imgs", "Image", "Images")
+IMAGE_DIR_NAMES = ("im", "image", "images", "img", "imgs", "Imgs", "Image", "Images")
 MASK_DIR_NAMES = ("gt", "GT", "mask", "masks", "Mask", "Masks")
 
 # dataset folder -> (how to get it, its splits as "dataset/split" paths under the data root)
@@ -66,8 +66,11 @@ class Pairing:
 
 
 def download_hint(spec: str, root: str | Path) -> str:
-    """Where to get the dataset of ``spec`` ("DATASET/SPLIT") and put it under the data root ``root``."""
+    """Where to get the dataset of ``spec`` ("DATASET/SPLIT") and put it under the data root ``root``; for a dataset
+    whose folder is there (an archive unpacked as it ships), how to arrange it instead."""
     dataset = spec.split("/")[0]
+    if "/" in spec and (Path(root) / dataset).is_dir():
+        return f"{Path(root) / dataset} is there: arrange it as data/README.md shows (it maps each archive's folders)."
     if dataset in DATASETS:
         return f"{DATASETS[dataset][0].format(root=Path(root).as_posix())}; data/README.md shows the folder layout."
     return "See data/README.md for the expected layouts."
@@ -122,9 +125,10 @@ def resolve_split(root: str | Path, spec: SplitSpec, need_masks: bool = True) ->
     image_dir, mask_dir = split_folders(folder)
     if image_dir is None or (need_masks and mask_dir is None):
         found = sorted(p.name for p in folder.iterdir())
+        shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
         raise DatasetLayoutError(
             f"split {spec!r} at {folder} needs an image folder ({'/'.join(IMAGE_DIR_NAMES)}) and a mask folder "
-            f"({'/'.join(MASK_DIR_NAMES)}); found {found}. {download_hint(spec, root)}"
+            f"({'/'.join(MASK_DIR_NAMES)}); found {shown or 'nothing'}. See data/README.md for the layout."
         )
     return Split(name, image_dir, mask_dir)
 
