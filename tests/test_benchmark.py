@@ -20,7 +20,9 @@ from mgd_sam2.benchmark.accuracy import run_accuracy
 from mgd_sam2.benchmark.backends import RUNS
 from mgd_sam2.benchmark.speed import SpeedConfig, measure
 from mgd_sam2.cli import main
+from mgd_sam2.data.io import provenance
 from mgd_sam2.data.layouts import DatasetLayoutError
+from mgd_sam2.errors import ConfigError
 from mgd_sam2.inference.segmenter import Segmenter
 from mgd_sam2.metrics.evaluate import EvaluationError
 from mgd_sam2.metrics.tables import LAYOUTS
@@ -161,7 +163,20 @@ def test_accuracy_keeps_the_maps_an_earlier_or_interrupted_run_made(
     assert again["scores"] == first["scores"]
     run_accuracy(segmenter, synthetic_root, out, workers=0, batch_size=2)
     assert "were made by an earlier run" not in capsys.readouterr().out
-    assert all(path.stat().st_mtime_ns != made[path] for path in maps[1:])
+    assert all(provenance(path)["batch_size"] == 2 for path in maps)
+    # a network built in memory names no weights file: its maps are all made again
+    memory = Segmenter.from_network(MGDSAM2(NetworkConfig(preset="micro")), device="cpu")
+    for _ in range(2):
+        run_accuracy(memory, synthetic_root, tmp_path / "memory", workers=0)
+        assert "were made by an earlier run" not in capsys.readouterr().out
+    # a file this project did not write where a later split's maps go: refused before any split is predicted
+    Image.new("L", (4, 4)).save(maps[1])  # a user's file where a map goes (no provenance)
+    made = {path: path.stat().st_mtime_ns for path in (out / "predictions/SYN-VD").iterdir()}
+    with pytest.raises(
+        ConfigError, match=r"predictions/SYN-TE \(--out\) holds 1 file\(s\) that mgd-sam2 did not write"
+    ):
+        run_accuracy(segmenter, synthetic_root, out, workers=0, batch_size=3)
+    assert {path: path.stat().st_mtime_ns for path in (out / "predictions/SYN-VD").iterdir()} == made
 
 
 def test_accuracy_refuses_a_split_with_errors_and_a_root_of_another_layout(
@@ -369,7 +384,6 @@ def test_speed_times_bf16_on_the_torch_and_openvino_backends_where_the_cpu_has_i
     import argparse
 
     from mgd_sam2.commands.benchmark import add_arguments, speed_configs
-    from mgd_sam2.errors import ConfigError
     from mgd_sam2.inference import backends, devices
     from mgd_sam2.inference.cpu_kind import detect_cpu_kind
 

@@ -190,3 +190,12 @@ def test_a_ddp_fit_that_fails_before_its_first_step_is_one_line_and_leaves_no_ru
     assert "error: data.batch_size 4 is more than the 3 training images each of the 2 processes gets" in done.stderr
     assert "the fit ended before its first step" in done.stdout
     assert not list((folder / "runs/ddp").glob("version_*"))
+    # a version folder where training wrote before, under torchrun: every process refuses it (a rank left going
+    # would wait for rank 0 to join it, for the process group's half hour)
+    (folder / "runs/ddp/exp1").mkdir(parents=True)
+    (folder / "runs/ddp/exp1/config.yaml").write_text("earlier run\n")
+    named = [str(BIN / "torchrun"), "--nproc_per_node", "2", "--master_port", str(free_port()),
+             str(BIN / "mgd-sam2"), "fit", "-c", CONFIG, "--trainer.logger.init_args.version", "exp1"]  # fmt: skip
+    done = subprocess.run(named, cwd=folder, capture_output=True, text=True, env=environment(), timeout=300)
+    assert done.returncode != 0 and done.stderr.count("holds a training run already") == 2, done.stderr[-3000:]
+    assert (folder / "runs/ddp/exp1/config.yaml").read_text() == "earlier run\n"

@@ -88,7 +88,8 @@ def test_an_empty_folder_or_one_whose_maps_are_a_level_down_is_named(folders, tm
 
 
 def test_8_bit_values_in_a_16_bit_prediction_get_a_note(folders, capsys) -> None:
-    """Read as a 16-bit map (value / 257) such a file is nearly black: scored as it reads, with a note."""
+    """Read as a 16-bit map such a file is black (each value is 0 in 8 bits): scored as it reads, with a note; a
+    16-bit 0/1 map too."""
     import numpy as np
 
     pred, gt = folders
@@ -97,6 +98,9 @@ def test_8_bit_values_in_a_16_bit_prediction_get_a_note(folders, capsys) -> None
     assert Image.open(pred / "19.png").mode.startswith("I;16")
     assert evaluate(pred, gt, "--metrics", "MAE") == 0
     assert "note: 1 predictions are 16-bit files whose values are all 255 or less, e.g. 19:" in capsys.readouterr().out
+    Image.fromarray((values > 128).astype(np.uint16)).save(pred / "19.png")
+    assert evaluate(pred, gt, "--metrics", "MAE") == 0
+    assert "note: 1 predictions are 16-bit files whose values are all 255 or less" in capsys.readouterr().out
     Image.fromarray(values * 257).save(pred / "19.png")  # the same map at 16-bit depth: no note
     assert evaluate(pred, gt, "--metrics", "MAE") == 0
     assert "16-bit" not in capsys.readouterr().out
@@ -158,6 +162,14 @@ def test_truncated_or_empty_files_are_named_before_any_pair_is_scored(folders, c
     err = capsys.readouterr().err
     assert "unreadable files (2)" in err and not measured
     assert f"{pred / '19.png'}: the file is truncated" in err and f"{pred / '0001.png'}: the file is empty" in err
+    data = bytearray((gt / "19.png").read_bytes())  # a wrong IDAT checksum, which PIL's decoder does not read:
+    at = data.index(b"IDAT")  # the file decodes, so it is scored, as predict and test read it
+    end = at + 4 + int.from_bytes(data[at - 4 : at], "big")
+    data[end] ^= 0xFF
+    (pred / "19.png").write_bytes(bytes(data))
+    (pred / "0001.png").write_bytes((gt / "0001.png").read_bytes())
+    assert evaluate(pred, gt, "--metrics", "MAE") == 0
+    capsys.readouterr()
     Image.open(gt / "19.png").convert("L").save(pred / "19.jpg", quality=95)
     (pred / "19.png").unlink()
     shutil.copy(gt / "0001.png", pred / "0001.png")

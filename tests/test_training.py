@@ -225,11 +225,24 @@ def test_a_batch_larger_than_the_training_split_is_one_line_and_leaves_no_run_fo
     assert main([*named, "exp8"]) == 1
     out, error = capsys.readouterr()
     assert "removed" not in out and error.strip().splitlines()[-1] == (
-        "error: runs/resume/exp8 holds a training run already: resume it with --ckpt_path last, or give this run "
-        "another version (--trainer.logger.init_args.version), or move that folder"
+        "error: runs/resume/exp8 holds a training run already: give this run another version "
+        "(--trainer.logger.init_args.version), or move that folder"
     )
+    (earlier / "checkpoints").mkdir()
+    (earlier / "checkpoints/last.ckpt").write_bytes(b"x")
+    assert main([*named, "exp8"]) == 1  # with a last.ckpt, resuming is offered too
+    assert "holds a training run already: resume it with --ckpt_path last, or give" in capsys.readouterr().err
     assert (earlier / "config.yaml").read_text() == "earlier run\n"
     assert sorted(path.name for path in Path("runs/resume").iterdir()) == ["exp8"]
+    # a folder a validation wrote: a fit that fails there takes out what it added, not what was there
+    assert main(["validate", "-c", config, "--trainer.logger.init_args.version", "exp7"]) == 0
+    kept = sorted(path.name for path in Path("runs/resume/exp7").iterdir())
+    capsys.readouterr()
+    assert main([*named, "exp7"]) == 1
+    assert "removed config.yaml" in capsys.readouterr().out
+    assert sorted(path.name for path in Path("runs/resume/exp7").iterdir()) == kept
+    assert main(["fit", "-c", config, "--trainer.max_steps", "1", "--trainer.logger.init_args.version", "exp7"]) == 0
+    assert Path("runs/resume/exp7/config.yaml").is_file()  # not refused: no training had written there
 
 
 def test_bf16_on_a_cpu_without_native_bf16_is_one_line_before_any_run_folder(
@@ -859,6 +872,11 @@ def test_a_logger_that_names_its_version_has_that_run(tmp_path: Path) -> None:
         torch.save({"epoch": 1, "callbacks": {"ModelCheckpoint{'monitor': None}": state}}, hpc)
         os.utime(hpc, ns=(last.stat().st_mtime_ns + 10**9,) * 2)
         assert last_checkpoint(config) == (expected, 0)
+    other = tmp_path / "runs/hpc_ckpt_2.ckpt"  # another run's, numbered after this run's own: this run's is found
+    state = {"dirpath": str(tmp_path / "runs/x/version_1/checkpoints"), "monitor": None}
+    torch.save({"epoch": 1, "callbacks": {"ModelCheckpoint{'monitor': None}": state}}, other)
+    assert last_checkpoint(config) == (hpc, 0)
+    other.unlink()
     config.trainer.logger.init_args.version = "exp3"  # a run not there: nothing to resume, not another run's state
     with pytest.raises(ConfigError, match="nothing to resume, no training run in"):
         last_checkpoint(config)

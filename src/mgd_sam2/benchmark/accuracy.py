@@ -20,7 +20,7 @@ from mgd_sam2.data.check import find_splits, require_clean
 from mgd_sam2.data.datasets import split_records
 from mgd_sam2.data.io import provenance
 from mgd_sam2.data.layouts import DatasetLayoutError, Split, resolve_split
-from mgd_sam2.inference.writer import MaskWriter, plan_outputs
+from mgd_sam2.inference.writer import MaskWriter, OutputPlan, plan_outputs
 from mgd_sam2.metrics.evaluate import EvaluationError, checked_pairs, evaluate_folders, versions
 from mgd_sam2.metrics.tables import (
     BENCHMARK_SPLITS,
@@ -65,22 +65,33 @@ def present_benchmarks(
     return present, notes
 
 
-def check_data_root(data_root: Path) -> None:
-    """A DatasetLayoutError for a ``--data-root`` that is no folder (before any model loads)."""
+def check_data_root(data_root: Path, only: list[str] | None = None) -> None:
+    """A DatasetLayoutError for a ``--data-root`` that is no folder, or without one of the ``only`` splits asked for
+    by name (before any model loads)."""
     if not data_root.is_dir():
         datasets = sorted({spec.split("/")[0] for _, specs in BENCHMARKS.values() for spec in specs})
         raise DatasetLayoutError(
             f"--data-root {data_root}: {'not a folder' if data_root.exists() else 'no such folder'}; give the folder "
             f"that holds {', '.join(datasets)} (data/README.md)"
         )
+    if only is not None and (missing := present_benchmarks(data_root, only)[1]):
+        raise DatasetLayoutError(f"--splits {','.join(only)}: " + "; ".join(missing))
 
 
-def predict_split(segmenter: Segmenter, split: Split, out: Path, batch_size: int, workers: int, tta: bool) -> Path:
-    """Write 8-bit predictions for every image of ``split`` into ``out/<split name>``, as predict does: maps an
-    earlier (or interrupted) run wrote there with the same weights files and settings, batch size included, for the
-    same image files are kept, and the others redone (all of them for a network built in memory, which no file
-    names); maps of images the split no longer has are removed (they would be
-    scored as unpaired), any other file left alone."""
+def map_settings(segmenter: Segmenter, tta: bool, batch_size: int) -> dict[str, Any]:
+    """What the benchmark's maps depend on, recorded in each and in the report: the Segmenter's settings and the
+    batch size (a batch runs other kernels than one image, which can move a map by a grey level)."""
+    return {**segmenter.settings.recorded(tta), "batch_size": batch_size}
+
+
+def plan_split(
+    segmenter: Segmenter, split: Split, out: Path, batch_size: int, tta: bool
+) -> tuple[MaskWriter, OutputPlan]:
+    """The writer of ``split``'s maps into ``out/<split name>`` and the plan of what to predict there, as predict
+    plans: maps an earlier (or interrupted) run wrote with the same weights files and settings for the same image
+    files are kept, and the others redone (all of them for a network built in memory, which no file names); maps of
+    images the split no longer has are removed (they would be scored as unpaired). A file there that this project
+    did not write is a ConfigError, before anything is predicted."""
     folder = out / split.name
     records = split_records(split)
     names = {record.name for record in records}
@@ -89,12 +100,27 @@ def predict_split(segmenter: Segmenter, split: Split, out: Path, batch_size: int
         path.unlink()
     if stale:
         print(f"removed {len(stale)} maps of {split.name} that an earlier run wrote for images no longer in it")
-    settings = {**segmenter.settings.recorded(tta), "batch_size": batch_size}  # a batch can move a map by a level
+    settings = map_settings(segmenter, tta, batch_size)
     writer = MaskWriter(folder, settings=settings, max_pixels=segmenter.max_pixels)
-    plan = plan_outputs(records, writer, overwrite=not settings["weights"])  # a network in memory names no file
+    plan = plan_outputs(records, writer, overwrite=not settings["weights"], flag="--out")
     if plan.skipped:
         print(f"{plan.skipped} of {len(records)} maps of {split.name} in {folder} were made by an earlier run with "
               "these weights and settings; kept")  # fmt: skip
+    return writer, plan
+
+
+def predict_split(
+    segmenter: Segmenter,
+    split: Split,
+    out: Path,
+    batch_size: int,
+    workers: int,
+    tta: bool,
+    planned: tuple[MaskWriter, OutputPlan] | None = None,
+) -> Path:
+    """Write 8-bit predictions for every image of ``split`` into ``out/<split name>`` as ``planned`` (`plan_split`;
+    planned here where not given)."""
+    writer, plan = planned or plan_split(segmenter, split, out, batch_size, tta)
     if plan.todo:
         writer = segmenter.predict_files(plan.todo, writer, batch_size=batch_size, workers=workers, tta=tta, show=True)
     if writer.failures:
@@ -102,7 +128,7 @@ def predict_split(segmenter: Segmenter, split: Split, out: Path, batch_size: int
             f"could not read {len(writer.failures)} images of {split.name}, e.g. {writer.failures[0]}; "
             "run mgd-sam2 check-data"
         )
-    return folder
+    return writer.output
 
 
 def check_saved(saved: Path, splits: list[Split], resize_pred: bool) -> None:
@@ -166,10 +192,8 @@ def run_accuracy(
         raise DatasetLayoutError(f"--predictions {saved}: no such folder of saved predictions")
     from mgd_sam2.data.synth import ensure_dataset
 
-    check_data_root(data_root)
+    check_data_root(data_root, only)
     present, notes = present_benchmarks(data_root, only)
-    if only is not None and notes:  # asked for by name: each must be there
-        raise DatasetLayoutError(f"--splits {','.join(only)}: " + "; ".join(notes))
     stand_in_root = data_root / "synthetic"
     misplaced = [] if present else [split for split in find_splits(data_root) if split.name in BENCHMARK_SPLITS]
     if misplaced:
@@ -215,8 +239,9 @@ def run_accuracy(
     all_splits = [split for _, splits in present.values() for split in splits]
     require_clean(all_splits, cache_dir("checks"), workers, use="the benchmark")
     if saved is None:
-        settings = {**segmenter.settings.recorded(tta), "batch_size": batch_size}
+        settings = map_settings(segmenter, tta, batch_size)
         model_description = segmenter.description
+        plans = {split.name: plan_split(segmenter, split, out / "predictions", batch_size, tta) for split in all_splits}
     else:
         check_saved(saved, all_splits, resize_pred)
         settings = {"predictions": str(saved.resolve()), "resize_pred": resize_pred}
@@ -229,7 +254,8 @@ def run_accuracy(
     for layout, (title, splits) in present.items():
         for split in splits:
             if saved is None:
-                predictions = predict_split(segmenter, split, out / "predictions", batch_size, workers, tta)
+                planned = plans[split.name]
+                predictions = predict_split(segmenter, split, out / "predictions", batch_size, workers, tta, planned)
             elif (predictions := saved / split.name).is_dir():
                 print(f"scoring {predictions}")
             else:

@@ -64,7 +64,7 @@ def unreadable_reason(path: str | Path, error: Exception) -> str:
     truncated", or its error."""
     if Path(path).is_file() and Path(path).stat().st_size == 0:
         return "the file is empty"
-    if "truncated" in str(error).lower():  # PIL: "image file is truncated", or PNG's checksums "Truncated File Read"
+    if any(word in str(error).lower() for word in ("truncated", "incomplete")):  # PIL's words for a cut-off file
         return "the file is truncated"
     return str(error).replace(f" '{path}'", "").replace(str(path), "the file")
 

@@ -94,9 +94,12 @@ class OutputPlan:
     redone: int  # images in todo whose existing outputs were made with other weights or options, or of another image
 
 
-def plan_outputs(records: list[Record], writer: MaskWriter, overwrite: bool = False) -> OutputPlan:
+def plan_outputs(
+    records: list[Record], writer: MaskWriter, overwrite: bool = False, flag: str = "--output"
+) -> OutputPlan:
     """Which images to predict into ``writer.output``. Raises ConfigError, before anything is written, when an
-    output path holds a file this project did not write: a user's file is never overwritten."""
+    output path holds a file this project did not write: a user's file is never overwritten (``flag``: the option
+    that chose the folder, for the message)."""
     todo, skipped, redone, foreign = [], 0, 0, []
     for record in records:
         paths = [path for path in output_paths(writer.output, record.name, writer.cutout) if path.exists()]
@@ -114,8 +117,8 @@ def plan_outputs(records: list[Record], writer: MaskWriter, overwrite: bool = Fa
         todo.append(record)
     if foreign:
         raise ConfigError(
-            f"--output {writer.output} holds {len(foreign)} file(s) that mgd-sam2 predict did not write where masks "
-            f"would go, e.g. {foreign[0]}; they are never overwritten: choose another --output or move them"
+            f"{writer.output} ({flag}) holds {len(foreign)} file(s) that mgd-sam2 did not write where masks would go, "
+            f"e.g. {foreign[0]}; they are never overwritten: choose another {flag} or move them"
         )
     return OutputPlan(todo, skipped, redone)
 

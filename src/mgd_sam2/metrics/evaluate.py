@@ -83,7 +83,8 @@ def pair_files(pred_dir: str | Path, gt_dir: str | Path) -> tuple[list[tuple[str
         raise EvaluationError(f"ground-truth folder {gt_dir} is a dataset split: give its masks folder, {masks}")
     for folder, role in ((Path(pred_dir), "prediction"), (Path(gt_dir), "ground-truth")):
         if not list_images(folder):
-            inside = sorted(child for child in folder.iterdir() if child.is_dir() and list_images(child))
+            inside = sorted(child for child in folder.iterdir()
+                            if child.is_dir() and not child.name.startswith(".") and list_images(child))  # fmt: skip
             hint = f"; its subfolder {inside[0]} does: give that folder" if inside else ""
             raise EvaluationError(f"{role} folder {folder} holds no image files{hint}")
     pairing = pair_by_stem(Path(pred_dir), Path(gt_dir))
@@ -119,6 +120,26 @@ class Headers:
     largest_pixels: int = 0  # of the largest GT
 
 
+def verified(image: Image.Image, path: Path) -> None:
+    """``image.verify()``, PIL's check of a PNG's chunk checksums without decoding; where it fails but the file
+    decodes all the same (a wrong checksum the decoder does not need), the file is fine, as predict and test read it."""
+    try:
+        image.verify()
+    except (OSError, SyntaxError, ValueError):
+        if not decodes(path):
+            raise
+
+
+def decodes(path: Path) -> bool:
+    """Whether PIL decodes every pixel of ``path``."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except (OSError, SyntaxError, ValueError):
+        return False
+    return True
+
+
 def check_headers(pairs: list[tuple[str, Path, Path]]) -> Headers:
     """Each pair's sizes and formats from the files' headers, and a PNG's chunk checksums (a truncated or damaged
     file), without decoding any pixels."""
@@ -132,7 +153,7 @@ def check_headers(pairs: list[tuple[str, Path, Path]]) -> Headers:
                     if image.format == "JPEG":
                         (headers.jpeg if path is pred else headers.gt_jpeg).append(name)
                     if image.format == "PNG":  # its chunks' checksums: a truncated or damaged file fails here,
-                        image.verify()  # before any pair is scored, without decoding the pixels
+                        verified(image, path)  # before any pair is scored, without decoding the pixels
             except (OSError, SyntaxError, ValueError) as error:
                 headers.unreadable.append(f"{path}: {unreadable_reason(path, error)}")
         if len(sizes) < 2:
@@ -165,9 +186,9 @@ class PairMeasurer:
             return name, None, str(error)
         pred, grey_read = prediction_map(image)
         colour = grey_read and is_colour_image(image)  # a cut-out is scored by its alpha: no note
-        # 8-bit values saved in a 16-bit file read as 16-bit (value / 257): near black, which a note names
+        # 8-bit values (or 0/1) saved in a 16-bit file read as 16-bit: every one is 0 in 8 bits, which a note names
         values = np.array(image) if image.mode in HIGH_DEPTH_MODES else None
-        narrow = values is not None and np.issubdtype(values.dtype, np.integer) and 1 < values.max(initial=0) <= 255
+        narrow = values is not None and np.issubdtype(values.dtype, np.integer) and values.max(initial=0) <= 255
         del image, values  # their decoded pixels are not needed while the metrics run
         if pred.shape != gt.shape:
             if not self.resize_pred:
@@ -326,8 +347,8 @@ def evaluate_folders(
     if narrow:
         notes.append(
             f"{len(narrow)} predictions are 16-bit files whose values are all 255 or less, e.g. "
-            f"{', '.join(narrow[:3])}: read as 16-bit maps (value / 257) they are nearly black; if they hold 8-bit "
-            "values, save them as 8-bit PNGs"
+            f"{', '.join(narrow[:3])}: read as 16-bit maps they are black (each value is 0 in 8 bits); if they hold "
+            "8-bit or 0/1 values, save them as 8-bit PNGs"
         )
     if low_range:
         notes.append(

@@ -130,15 +130,15 @@ class MGDSAM2CLI(LightningCLI):
     def _run_subcommand(self, subcommand: str) -> None:
         """A fit that fails before its first step (a batch larger than the split, a crash as the processes start)
         leaves no run folder behind: it would hold only its config and stand as the newest run that
-        ``--ckpt_path last`` finds nothing in. Only a folder this fit made: a configured version's folder that was
-        there before (an earlier run's logs) is left alone."""
+        ``--ckpt_path last`` finds nothing in. In a folder that was there before (a configured version's, with a
+        validation's logs, say) only what this fit added goes."""
         fresh = subcommand == "fit" and not self.config_init[subcommand].get("ckpt_path")
-        fresh = fresh and not run_folder_exists(self.trainer)
+        before = run_folder_entries(self.trainer) if fresh else None
         try:
             super()._run_subcommand(subcommand)
         except BaseException:
             if fresh:
-                remove_unstarted_run(self.trainer)
+                remove_unstarted_run(self.trainer, before)
             raise
 
     def before_validate(self) -> None:
@@ -171,55 +171,63 @@ class MGDSAM2CLI(LightningCLI):
 UNSTARTED_RUN_FILES = ("config.yaml", "hparams.yaml", "metrics.csv")  # and TensorBoard's event files
 
 
-def run_folder_exists(trainer: Any) -> bool:
-    """Whether the run folder of the trainer's TensorBoard or CSV logger is there already: the main process's answer
-    (``rank_zero_only``: a DDP child's trainer does not know its rank yet, and rank 0 may have made the folder)."""
+def run_logger(trainer: Any) -> Any:
+    """The trainer's first logger where it is a TensorBoard or CSV logger, whose ``log_dir`` is the run folder
+    (Lightning's ModelCheckpoint writes there); None for another logger or none."""
     from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
     logger = trainer.loggers[0] if trainer.loggers else None
-    main_process = rank_zero_only.rank == 0
-    return main_process and isinstance(logger, (TensorBoardLogger, CSVLogger)) and Path(logger.log_dir).exists()
+    return logger if isinstance(logger, (TensorBoardLogger, CSVLogger)) else None
+
+
+def run_folder_entries(trainer: Any) -> set[str] | None:
+    """The names in the trainer's run folder before its fit starts; None where there is no such folder yet (reading
+    ``log_dir`` fixes the version Lightning would pick and makes no folder)."""
+    logger = run_logger(trainer)
+    folder = Path(logger.log_dir) if logger is not None else None
+    return {path.name for path in folder.iterdir()} if folder is not None and folder.is_dir() else None
 
 
 def refuse_reused_run(trainer: Any) -> None:
     """A fresh fit into a run folder that training made already (a version the config names, used before) would
-    replace that run's config and mix its curves and checkpoints with the new run's: a one-line error instead."""
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+    replace that run's config and mix its curves and checkpoints with the new run's: a one-line error instead, on
+    every process (nothing is written before they all pass here, and a rank left alone would wait for the others)."""
+    logger = run_logger(trainer)
+    if logger is None or not is_training_run(folder := Path(logger.log_dir)):
+        return
+    resumable = newest_version(folder / "checkpoints" / "last.ckpt").is_file()
+    resume = "resume it with --ckpt_path last, or " if resumable else ""
+    raise ConfigError(
+        f"{folder} holds a training run already: {resume}give this run another version "
+        "(--trainer.logger.init_args.version), or move that folder"
+    )
 
-    logger = trainer.loggers[0] if trainer.loggers else None
-    if rank_zero_only.rank != 0 or not isinstance(logger, (TensorBoardLogger, CSVLogger)):
-        return  # the main process decides: a DDP child may see the folder its rank 0 has just begun
-    if is_training_run(folder := Path(logger.log_dir)):
-        raise ConfigError(
-            f"{folder} holds a training run already: resume it with --ckpt_path last, or give this run another "
-            "version (--trainer.logger.init_args.version), or move that folder"
-        )
 
-
-def remove_unstarted_run(trainer: Any) -> None:
-    """Remove the run folder of a fit that ended before its first optimizer step, where it holds only what the start
-    writes (its config, the loggers' first files) and no checkpoint; anything else there is left alone. Rank 0 alone
-    (the folder is its logger's: no collective call, which ranks that already failed would never join)."""
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-
-    logger = trainer.loggers[0] if trainer.loggers else None
-    if not trainer.is_global_zero or trainer.global_step != 0 or not isinstance(logger, (TensorBoardLogger, CSVLogger)):
+def remove_unstarted_run(trainer: Any, before: set[str] | None) -> None:
+    """Remove what a fit that ended before its first optimizer step wrote into its run folder (its config, the
+    loggers' first files), and the folder where it made it (``before`` None; else the names there before it); nothing
+    where anything else is new there or a checkpoint is. Rank 0 alone (the folder is its logger's: no collective
+    call, which ranks that already failed would never join)."""
+    logger = run_logger(trainer)
+    if not trainer.is_global_zero or trainer.global_step != 0 or logger is None:
         return
     folder = Path(logger.log_dir)
     if not folder.is_dir() or (folder / "checkpoints").exists():
         return
-    entries = list(folder.iterdir())
-    written = [path for path in entries
+    added = [path for path in folder.iterdir() if before is None or path.name not in before]
+    written = [path for path in added
                if path.name in UNSTARTED_RUN_FILES or path.name.startswith("events.out.tfevents.")]  # fmt: skip
-    if len(written) != len(entries):
+    if len(written) != len(added) or (before is not None and not written):
         return
     try:
         for path in written:
             path.unlink()
-        folder.rmdir()
+        if before is None:
+            folder.rmdir()
     except OSError:  # never in the way of the error that ended the fit
         return
-    print(f"removed {folder}: the fit ended before its first step")  # a note; the error is stderr's one line
+    what = folder if before is None else f"{', '.join(sorted(path.name for path in written))} from {folder}"
+    print(f"removed {what}: the fit ended before its first step")  # a note; the error is stderr's one line
 
 
 def refuse_cpu_sync_batchnorm(trainer: Any) -> None:
@@ -278,13 +286,14 @@ def logger_folder(config: Any) -> Path | None:
     return (Path(save_dir) if save_dir is not None else root_folder(config)) / (getattr(init, "name", None) or "")
 
 
-def hpc_checkpoint(config: Any) -> Path | None:
-    """The newest ``hpc_ckpt_<N>.ckpt`` in the default root folder: what Lightning saves when SLURM signals a
-    preemption or the time limit (auto-requeue), or None."""
+def hpc_checkpoint(config: Any, written_to: Path | None = None) -> Path | None:
+    """The newest ``hpc_ckpt_<N>.ckpt`` in the default root folder (what Lightning saves when SLURM signals a
+    preemption or the time limit, auto-requeue), or the newest of those whose run wrote its checkpoints into
+    ``written_to`` (`written_into`: runs sharing the root folder take turns numbering them); None if there is none."""
     root = root_folder(config)
-    numbered = [(int(match.group(1)), path) for path in root.glob("hpc_ckpt_*.ckpt")
-                if (match := re.match(r"hpc_ckpt_(\d+)\.ckpt$", path.name))]  # fmt: skip
-    return max(numbered)[1] if numbered else None
+    numbered = sorted(((int(match.group(1)), path) for path in root.glob("hpc_ckpt_*.ckpt")
+                       if (match := re.match(r"hpc_ckpt_(\d+)\.ckpt$", path.name))), reverse=True)  # fmt: skip
+    return next((path for _, path in numbered if written_to is None or written_into(path, written_to)), None)
 
 
 def is_training_run(folder: Path) -> bool:
@@ -402,20 +411,20 @@ def last_checkpoint(config: Any, subcommand: str = "fit") -> tuple[Path, int | s
     """(the newest checkpoint of this config's newest run, that run's version; or of the ``dirpath`` of a
     ModelCheckpoint that saves last, None), or a ConfigError saying there is none (for ``fit``: nothing to resume).
     The newest is its last.ckpt, or Lightning's SLURM requeue checkpoint when that is newer."""
-    hpc = hpc_checkpoint(config)
     what = ("nothing to resume", "start the run without --ckpt_path") if subcommand == "fit" else (
         "no checkpoint", "train first, or give the checkpoint file")  # fmt: skip
     dirpaths = [args.dirpath for args in checkpoint_callbacks(config)
                 if getattr(args, "save_last", None) and getattr(args, "dirpath", None)]  # fmt: skip
-    if shared := shared_checkpoint_folder(config, dirpaths[0] if dirpaths else None):
+    shared = shared_checkpoint_folder(config, dirpaths[0] if dirpaths else None)
+    folder, versions = configured_runs(config)
+    configured = configured_version(config) is not None  # its one run's own requeue checkpoint, or none
+    hpc = hpc_checkpoint(config, (shared or folder / "checkpoints") if configured else None)
+    if shared:
         path = newest_version(shared / "last.ckpt")
         found = [candidate for candidate in (path, hpc) if candidate is not None and candidate.is_file()]
         if not found:
             raise ConfigError(f"--ckpt_path last: {what[0]}, no {path}; {what[1]}")
         return max(found, key=lambda candidate: candidate.stat().st_mtime_ns), None
-    folder, versions = configured_runs(config)
-    if hpc is not None and configured_version(config) is not None and not written_into(hpc, folder / "checkpoints"):
-        hpc = None  # another run's: the config's version names its one run
     if not versions and hpc is not None:
         return hpc, None
     if not versions:
