@@ -133,6 +133,15 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(
     with pytest.raises(DatasetLayoutError, match=r"but other folders \(HRSOD_release\): arrange the datasets as"):
         run_accuracy(segmenter, tmp_path / "unpacked", tmp_path / "out2", workers=0)
     assert sorted(path.name for path in (tmp_path / "unpacked").iterdir()) == ["HRSOD_release"]
+    # this project's own outputs beside the stand-in (the demo's and the detail benchmark's roots) and an unzip's
+    # __MACOSX are no datasets: the stand-in is scored
+    own = tmp_path / "own"
+    shutil.copytree(synthetic_root / "synthetic", own / "synthetic")
+    for other in ("demo-short", "detail-3840"):
+        shutil.copytree(synthetic_root / "synthetic/SYN-TE", own / other / "synthetic/SYN-TE")
+    shutil.copytree(split / "im", own / "__MACOSX")
+    report = run_accuracy(None, own, tmp_path / "out9", workers=0, saved=out / "predictions")
+    assert {"SYN-VD", "SYN-TE"} <= set(report["scores"])
     capsys.readouterr()
     assert main(["benchmark", "accuracy", "--data-root", str(tmp_path / "nope"), "--out", str(tmp_path / "out2")]) == 1
     out_text, err = capsys.readouterr()

@@ -492,6 +492,15 @@ def test_check_data_names_a_dataset_unpacked_as_its_archive_ships(tmp_path: Path
     assert f"note: {tmp_path / 'UHRSD'} is here but not UHRSD/UHRSD-TR, UHRSD/UHRSD-TE" in out
     assert main(["check-data", str(tmp_path / "HRSOD"), "--workers", "0"]) == 1
     assert f"; {tmp_path / 'HRSOD'} is here but not HRSOD/HRSOD-TR" in capsys.readouterr().err
+    # a partial download (DIS5K's test splits only) is no unarranged archive: no note, and its missing split's
+    # error still says where to get it; nor is the synthetic folder, whose hint stays the generator's
+    shutil.copytree(tmp_path / "synthetic/SYN-TE", tmp_path / "DIS5K/DIS-VD")
+    assert main(["check-data", str(tmp_path), "--workers", "0"]) == 0
+    assert "DIS5K is here" not in capsys.readouterr().out
+    with pytest.raises(DatasetLayoutError, match="Get DIS5K from https://github.com/xuebinqin/DIS"):
+        resolve_split(tmp_path, "DIS5K/DIS-TR")
+    with pytest.raises(DatasetLayoutError, match="Generate it with `mgd-sam2 synth"):
+        resolve_split(tmp_path, "synthetic/SYN-HO")
 
 
 def test_check_data_passes_a_clean_set(tmp_path: Path, capsys) -> None:

@@ -97,7 +97,7 @@ def test_files_predict_did_not_write_are_never_overwritten(trained_checkpoint, t
     before = digests(out)
     for extra in ((), ("--overwrite",)):
         code, _, err = predict(capsys, trained_checkpoint, tmp_path / "in", out, *extra)
-        assert code == 1 and "did not write" in err and "a.png" in err
+        assert code == 1 and f"{out} (--output) holds 1 file(s) that mgd-sam2 did not write" in err and "a.png" in err
         assert digests(out) == before
 
 

@@ -937,6 +937,12 @@ def test_with_a_list_of_loggers_the_runs_are_the_first_loggers(tmp_path: Path) -
     config.trainer.logger = []
     with pytest.raises(ConfigError, match=re.escape(f"no {tmp_path / 'runs/checkpoints/best.ckpt'}")):
         best_checkpoint(config)
+    for no_logger in ([], False):  # last too: the root folder's checkpoints, one line where there is none
+        config.trainer.logger = no_logger
+        with pytest.raises(
+            ConfigError, match=re.escape(f"nothing to resume, no {tmp_path / 'runs/checkpoints/last.ckpt'}")
+        ):
+            last_checkpoint(config)
     # a logger of version_N runs whose save_dir may be unset (TensorBoard's and CSV's may not): the root folder's,
     # where Lightning's ModelCheckpoint then writes
     unsaved = Namespace(class_path="my_project.VersionedLogger", init_args=Namespace(save_dir=None, name="z"))

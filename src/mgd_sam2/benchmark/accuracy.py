@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from mgd_sam2.data.check import find_splits, require_clean
 from mgd_sam2.data.datasets import split_records
-from mgd_sam2.data.io import provenance
-from mgd_sam2.data.layouts import DatasetLayoutError, Split, resolve_split
+from mgd_sam2.data.io import list_images, provenance
+from mgd_sam2.data.layouts import DATASETS, DatasetLayoutError, Split, resolve_split
 from mgd_sam2.inference.writer import MaskWriter, OutputPlan, plan_outputs
 from mgd_sam2.metrics.evaluate import EvaluationError, checked_pairs, evaluate_folders, versions
 from mgd_sam2.metrics.tables import (
@@ -37,7 +37,6 @@ from mgd_sam2.utils.files import atomic_path, write_json, write_text
 if TYPE_CHECKING:
     from mgd_sam2.inference.segmenter import Segmenter
 
-STAND_IN_NEIGHBOURS = ("synthetic", "demo")  # folders a data root without benchmarks may hold (make demo's)
 SYNTHETIC: dict[str, tuple[str, list[str]]] = {
     "dis": (
         "Synthetic stand-in (no benchmark dataset found; DIS table layout)",
@@ -65,6 +64,17 @@ def present_benchmarks(
     return present, notes
 
 
+def holds_data(folder: Path) -> bool:
+    """Whether a folder in a data root without benchmark splits holds a dataset the stand-in must not be written
+    beside: a known dataset's name, or image files in it or one level down (an archive unpacked as it ships). This
+    project's own outputs (synthetic/, the demo's and detail benchmark's roots) keep theirs deeper."""
+    if not folder.is_dir() or folder.name.startswith(".") or folder.name == "__MACOSX":
+        return False
+    if folder.name in DATASETS and folder.name != "synthetic":
+        return True
+    return any(list_images(level) for level in (folder, *(child for child in folder.iterdir() if child.is_dir())))
+
+
 def check_data_root(data_root: Path, only: list[str] | None = None) -> None:
     """A DatasetLayoutError for a ``--data-root`` that is no folder, or without one of the ``only`` splits asked for
     by name (before any model loads)."""
@@ -89,24 +99,11 @@ def plan_split(
 ) -> tuple[MaskWriter, OutputPlan]:
     """The writer of ``split``'s maps into ``out/<split name>`` and the plan of what to predict there, as predict
     plans: maps an earlier (or interrupted) run wrote with the same weights files and settings for the same image
-    files are kept, and the others redone (all of them for a network built in memory, which no file names); maps of
-    images the split no longer has are removed (they would be scored as unpaired). A file there that this project
-    did not write is a ConfigError, before anything is predicted."""
-    folder = out / split.name
-    records = split_records(split)
-    names = {record.name for record in records}
-    stale = [path for path in folder.glob("*.png") if path.stem not in names and provenance(path) is not None]
-    for path in stale:
-        path.unlink()
-    if stale:
-        print(f"removed {len(stale)} maps of {split.name} that an earlier run wrote for images no longer in it")
+    files are kept, and the others redone (all of them for a network built in memory, which no file names). A file
+    there that this project did not write is a ConfigError. Nothing is written or removed."""
     settings = map_settings(segmenter, tta, batch_size)
-    writer = MaskWriter(folder, settings=settings, max_pixels=segmenter.max_pixels)
-    plan = plan_outputs(records, writer, overwrite=not settings["weights"], flag="--out")
-    if plan.skipped:
-        print(f"{plan.skipped} of {len(records)} maps of {split.name} in {folder} were made by an earlier run with "
-              "these weights and settings; kept")  # fmt: skip
-    return writer, plan
+    writer = MaskWriter(out / split.name, settings=settings, max_pixels=segmenter.max_pixels)
+    return writer, plan_outputs(split_records(split), writer, overwrite=not settings["weights"], flag="--out")
 
 
 def predict_split(
@@ -119,8 +116,18 @@ def predict_split(
     planned: tuple[MaskWriter, OutputPlan] | None = None,
 ) -> Path:
     """Write 8-bit predictions for every image of ``split`` into ``out/<split name>`` as ``planned`` (`plan_split`;
-    planned here where not given)."""
+    planned here where not given); maps an earlier run wrote there for images the split no longer has are removed
+    first (they would be scored as unpaired), any other file left alone."""
     writer, plan = planned or plan_split(segmenter, split, out, batch_size, tta)
+    names = {record.name for record in split_records(split)}
+    stale = [path for path in writer.output.glob("*.png") if path.stem not in names and provenance(path) is not None]
+    for path in stale:
+        path.unlink()
+    if stale:
+        print(f"removed {len(stale)} maps of {split.name} that an earlier run wrote for images no longer in it")
+    if plan.skipped:
+        print(f"{plan.skipped} of {len(names)} maps of {split.name} in {writer.output} were made by an earlier run "
+              "with these weights and settings; kept")  # fmt: skip
     if plan.todo:
         writer = segmenter.predict_files(plan.todo, writer, batch_size=batch_size, workers=workers, tta=tta, show=True)
     if writer.failures:
@@ -205,15 +212,7 @@ def run_accuracy(
             "HRSOD, ...)"
         )
     stand_in = tuple(spec.split("/")[1] for specs in SYNTHETIC.values() for spec in specs[1])
-    others = (
-        []
-        if present
-        else sorted(
-            child.name
-            for child in data_root.iterdir()
-            if child.is_dir() and child.name not in STAND_IN_NEIGHBOURS and not child.name.startswith(".")
-        )
-    )
+    others = [] if present else sorted(child.name for child in data_root.iterdir() if holds_data(child))
     if others:  # a dataset unpacked as it ships, or another layout: never a synthetic set written beside it
         shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
         raise DatasetLayoutError(

@@ -29,15 +29,7 @@ from mgd_sam2.data.io import (
     mask_values,
     open_image,
 )
-from mgd_sam2.data.layouts import (
-    DATASETS,
-    DatasetLayoutError,
-    Split,
-    download_hint,
-    pair_by_stem,
-    resolve_split,
-    split_folders,
-)
+from mgd_sam2.data.layouts import DATASETS, Split, download_hint, pair_by_stem, split_folders, unarranged
 from mgd_sam2.errors import MissingFileError, UserError
 from mgd_sam2.utils.files import write_json
 from mgd_sam2.utils.parallel import parallel_map
@@ -226,24 +218,14 @@ def find_splits(root: str | Path, max_depth: int = 3) -> list[Split]:
 
 
 def unarranged_datasets(root: str | Path) -> list[str]:
-    """For a data root (or a dataset folder in one): each known dataset folder there whose splits are not where the
-    configs look for them (``DATASETS``), e.g. an archive unpacked as it ships, named with those splits."""
+    """For a data root (or a dataset folder in one): each known dataset folder there with none of its splits where the
+    configs look for them (`unarranged`: an archive unpacked as it ships), named with those splits."""
     root = Path(root)
-    places = [(root, name) for name in DATASETS if name != "synthetic" and (root / name).is_dir()]
-    if root.name in DATASETS and root.name != "synthetic":
+    places = [(root, name) for name in DATASETS if unarranged(root, name)]
+    if unarranged(root.parent, root.name):
         places.append((root.parent, root.name))
-    notes = []
-    for base, name in places:
-        missing = []
-        for spec in DATASETS[name][1]:
-            try:
-                resolve_split(base, spec)
-            except DatasetLayoutError:
-                missing.append(spec)
-        if missing:
-            notes.append(f"{base / name} is here but not {', '.join(missing)} where the configs look for them: "
-                         "arrange it as data/README.md shows (From the archives)")  # fmt: skip
-    return notes
+    return [f"{base / name} is here but not {', '.join(DATASETS[name][1])} where the configs look for them: "
+            "arrange it as data/README.md shows (From the archives)" for base, name in places]  # fmt: skip
 
 
 def format_problems(reports: list[SplitReport], warnings: bool = True) -> str:

@@ -67,13 +67,24 @@ class Pairing:
 
 def download_hint(spec: str, root: str | Path) -> str:
     """Where to get the dataset of ``spec`` ("DATASET/SPLIT") and put it under the data root ``root``; for a dataset
-    whose folder is there (an archive unpacked as it ships), how to arrange it instead."""
+    whose folder is there with none of its splits where the configs look (an archive unpacked as it ships), how to
+    arrange it instead."""
     dataset = spec.split("/")[0]
-    if "/" in spec and (Path(root) / dataset).is_dir():
+    if unarranged(root, dataset):
         return f"{Path(root) / dataset} is there: arrange it as data/README.md shows (it maps each archive's folders)."
     if dataset in DATASETS:
         return f"{DATASETS[dataset][0].format(root=Path(root).as_posix())}; data/README.md shows the folder layout."
     return "See data/README.md for the expected layouts."
+
+
+def unarranged(root: str | Path, dataset: str) -> bool:
+    """Whether a known dataset's folder is under ``root`` with none of its splits where the configs look for them
+    (an image folder and a mask folder each): an archive unpacked as it ships, not a partial download."""
+    if dataset not in DATASETS or dataset == "synthetic" or not (Path(root) / dataset).is_dir():
+        return False
+    return not any(
+        all(split_folders(Path(root) / spec)) for spec in DATASETS[dataset][1] if (Path(root) / spec).is_dir()
+    )
 
 
 def find_subdir(folder: Path, candidates: tuple[str, ...]) -> Path | None:

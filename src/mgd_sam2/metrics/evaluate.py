@@ -142,7 +142,7 @@ def decodes(path: Path) -> bool:
 
 def check_headers(pairs: list[tuple[str, Path, Path]]) -> Headers:
     """Each pair's sizes and formats from the files' headers, and a PNG's chunk checksums (a truncated or damaged
-    file), without decoding any pixels."""
+    file), decoding only a PNG whose checksums fail (`verified`)."""
     headers = Headers()
     for name, pred, gt in pairs:
         sizes = []
@@ -187,8 +187,9 @@ class PairMeasurer:
         pred, grey_read = prediction_map(image)
         colour = grey_read and is_colour_image(image)  # a cut-out is scored by its alpha: no note
         # 8-bit values (or 0/1) saved in a 16-bit file read as 16-bit: every one is 0 in 8 bits, which a note names
+        # (an all-zero map is empty either way)
         values = np.array(image) if image.mode in HIGH_DEPTH_MODES else None
-        narrow = values is not None and np.issubdtype(values.dtype, np.integer) and values.max(initial=0) <= 255
+        narrow = values is not None and np.issubdtype(values.dtype, np.integer) and 0 < values.max(initial=0) <= 255
         del image, values  # their decoded pixels are not needed while the metrics run
         if pred.shape != gt.shape:
             if not self.resize_pred:

@@ -416,15 +416,16 @@ def last_checkpoint(config: Any, subcommand: str = "fit") -> tuple[Path, int | s
     dirpaths = [args.dirpath for args in checkpoint_callbacks(config)
                 if getattr(args, "save_last", None) and getattr(args, "dirpath", None)]  # fmt: skip
     shared = shared_checkpoint_folder(config, dirpaths[0] if dirpaths else None)
-    folder, versions = configured_runs(config)
     configured = configured_version(config) is not None  # its one run's own requeue checkpoint, or none
-    hpc = hpc_checkpoint(config, (shared or folder / "checkpoints") if configured else None)
     if shared:
+        hpc = hpc_checkpoint(config, shared if configured else None)
         path = newest_version(shared / "last.ckpt")
         found = [candidate for candidate in (path, hpc) if candidate is not None and candidate.is_file()]
         if not found:
             raise ConfigError(f"--ckpt_path last: {what[0]}, no {path}; {what[1]}")
         return max(found, key=lambda candidate: candidate.stat().st_mtime_ns), None
+    folder, versions = configured_runs(config)
+    hpc = hpc_checkpoint(config, folder / "checkpoints" if configured else None)
     if not versions and hpc is not None:
         return hpc, None
     if not versions:
