@@ -22,3 +22,8 @@ class DiskFullError(UserError, OSError):
 
 class NonFiniteError(UserError, ArithmeticError):
     """NaN or infinite values where a model must be finite: a diverged training run, or weights saved from one."""
+
+
+def some_of(names: list[str], limit: int = 5) -> str:
+    """``names`` for a one-line message: the first ``limit``, then how many more ("a, b, c and 4 more")."""
+    return ", ".join(names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit else "")

@@ -20,6 +20,7 @@ from mgd_sam2.data.check import find_splits, require_clean
 from mgd_sam2.data.datasets import split_records
 from mgd_sam2.data.io import list_images, provenance
 from mgd_sam2.data.layouts import DATASETS, DatasetLayoutError, Split, resolve_split
+from mgd_sam2.errors import some_of
 from mgd_sam2.inference.writer import MaskWriter, OutputPlan, plan_outputs
 from mgd_sam2.metrics.evaluate import EvaluationError, checked_pairs, evaluate_folders, versions
 from mgd_sam2.metrics.tables import (
@@ -214,10 +215,9 @@ def run_accuracy(
     stand_in = tuple(spec.split("/")[1] for specs in SYNTHETIC.values() for spec in specs[1])
     others = [] if present else sorted(child.name for child in data_root.iterdir() if holds_data(child))
     if others:  # a dataset unpacked as it ships, or another layout: never a synthetic set written beside it
-        shown = ", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
         raise DatasetLayoutError(
             f"--data-root {data_root}: no benchmark split where data/README.md puts them (e.g. "
-            f"{BENCHMARKS['dis'][1][1]}/im and /gt), but other folders ({shown}): arrange the datasets as "
+            f"{BENCHMARKS['dis'][1][1]}/im and /gt), but other folders ({some_of(others)}): arrange the datasets as "
             "data/README.md shows (it maps each archive's folders), or give the folder that holds them"
         )
     if not present and saved is not None and not all((stand_in_root / name).is_dir() for name in stand_in):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Union
 
 from mgd_sam2.data.io import list_images
-from mgd_sam2.errors import ConfigError, MissingFileError
+from mgd_sam2.errors import ConfigError, MissingFileError, some_of
 
 IMAGE_DIR_NAMES = ("im", "image", "images", "img", "imgs", "Imgs", "Image", "Images")
 MASK_DIR_NAMES = ("gt", "GT", "mask", "masks", "Mask", "Masks")
@@ -135,11 +135,10 @@ def resolve_split(root: str | Path, spec: SplitSpec, need_masks: bool = True) ->
         raise DatasetLayoutError(f"split {spec!r} not found: no folder {folder}{nearby}. {download_hint(spec, root)}")
     image_dir, mask_dir = split_folders(folder)
     if image_dir is None or (need_masks and mask_dir is None):
-        found = sorted(p.name for p in folder.iterdir())
-        shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+        found = some_of(sorted(p.name for p in folder.iterdir()))
         raise DatasetLayoutError(
             f"split {spec!r} at {folder} needs an image folder ({'/'.join(IMAGE_DIR_NAMES)}) and a mask folder "
-            f"({'/'.join(MASK_DIR_NAMES)}); found {shown or 'nothing'}. See data/README.md for the layout."
+            f"({'/'.join(MASK_DIR_NAMES)}); found {found or 'nothing'}. See data/README.md for the layout."
         )
     return Split(name, image_dir, mask_dir)
 

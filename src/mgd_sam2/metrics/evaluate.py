@@ -78,15 +78,16 @@ def pair_files(pred_dir: str | Path, gt_dir: str | Path) -> tuple[list[tuple[str
             raise EvaluationError(f"{role} folder {folder} is a file: give the folder that holds the {role} maps")
         if not folder.is_dir():
             raise EvaluationError(f"{role} folder not found: {folder}")
-    masks = split_folders(Path(gt_dir))[1]
-    if masks is not None and not list_images(gt_dir):  # a dataset split: im/ and gt/ inside
-        raise EvaluationError(f"ground-truth folder {gt_dir} is a dataset split: give its masks folder, {masks}")
     for folder, role in ((Path(pred_dir), "prediction"), (Path(gt_dir), "ground-truth")):
-        if not list_images(folder):
-            inside = sorted(child for child in folder.iterdir()
-                            if child.is_dir() and not child.name.startswith(".") and list_images(child))  # fmt: skip
-            hint = f"; its subfolder {inside[0]} does: give that folder" if inside else ""
-            raise EvaluationError(f"{role} folder {folder} holds no image files{hint}")
+        if list_images(folder):
+            continue
+        masks = split_folders(folder)[1] if role == "ground-truth" else None
+        if masks is not None:  # a dataset split: im/ and gt/ inside
+            raise EvaluationError(f"ground-truth folder {folder} is a dataset split: give its masks folder, {masks}")
+        inside = sorted(child for child in folder.iterdir()
+                        if child.is_dir() and not child.name.startswith(".") and list_images(child))  # fmt: skip
+        hint = f"; its subfolder {inside[0]} does: give that folder" if inside else ""
+        raise EvaluationError(f"{role} folder {folder} holds no image files{hint}")
     pairing = pair_by_stem(Path(pred_dir), Path(gt_dir))
     if pairing.stem_clashes:
         raise EvaluationError(
@@ -125,19 +126,11 @@ def verified(image: Image.Image, path: Path) -> None:
     decodes all the same (a wrong checksum the decoder does not need), the file is fine, as predict and test read it."""
     try:
         image.verify()
-    except (OSError, SyntaxError, ValueError):
-        if not decodes(path):
-            raise
-
-
-def decodes(path: Path) -> bool:
-    """Whether PIL decodes every pixel of ``path``."""
-    try:
-        with Image.open(path) as image:
-            image.load()
-    except (OSError, SyntaxError, ValueError):
-        return False
-    return True
+    except (OSError, SyntaxError, ValueError) as error:
+        try:
+            open_image(path)
+        except UnreadableImageError:
+            raise error from None
 
 
 def check_headers(pairs: list[tuple[str, Path, Path]]) -> Headers:

@@ -315,13 +315,16 @@ def version_folder(version: int | str) -> str:
     return f"version_{version}" if isinstance(version, int) else version
 
 
+def versioned_logger(logger: Any) -> bool:
+    """Whether a config's logger (its class_path and init_args) writes ``<save_dir>/<name>/<version>`` runs."""
+    return str(getattr(logger, "class_path", "")).endswith(VERSIONED_LOGGERS)
+
+
 def configured_version(config: Any) -> int | str | None:
     """The ``version`` the config gives its TensorBoard or CSV logger (the first of a list), whose folder is then its
     one run; None where it sets none, or for another logger (whose ``version`` means something else: W&B's run id)."""
     logger = primary_logger(config)
-    if not str(getattr(logger, "class_path", "")).endswith(VERSIONED_LOGGERS):
-        return None
-    return getattr(logger.init_args, "version", None)
+    return getattr(logger.init_args, "version", None) if versioned_logger(logger) else None
 
 
 def configured_runs(config: Any) -> tuple[Path, list[tuple[int | str, Path]]]:
@@ -474,7 +477,7 @@ def log_into_run(ckpt: Path, logger: Any, subcommand: str) -> None:
     ``version``), whatever the config names its runs: its curves (a validation at step 0) stay out of the training's,
     and a CSVLogger's start deletes no training ``metrics.csv``. Nothing for another logger (whose arguments mean
     other things) or a checkpoint outside a run folder."""
-    if not str(getattr(logger, "class_path", "")).endswith(VERSIONED_LOGGERS):
+    if not versioned_logger(logger):
         return
     ckpt = Path(ckpt).absolute()  # checkpoints/best.ckpt given from inside the run folder names it too
     run, init = ckpt.parent.parent, logger.init_args
