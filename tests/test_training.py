@@ -272,6 +272,10 @@ def test_bf16_on_a_cpu_without_native_bf16_is_one_line_before_any_run_folder(
             "than fp32 here; add --trainer.precision 32-true (docs/benchmarks.md, Speed)"
         ), error
         assert "Traceback" not in "".join(error) and not Path("runs").exists() and not Path("masks").exists()
+    half = ["fit", *config[:2], "--trainer.precision", "16-mixed"]  # which Lightning runs as bf16-mixed on a CPU
+    assert main(half) == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("error: trainer.precision: 16-mixed (Lightning runs it as bf16-mixed on a CPU) on this CPU")
     assert main(["fit", *config[:2], "--trainer.precision", "32-true", "--trainer.fast_dev_run", "true"]) == 0
     monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: True)
     refuse_cpu_bf16(Trainer(accelerator="cpu", precision="bf16-mixed", logger=False))  # native: it runs

@@ -14,6 +14,7 @@ __version__ = "0.1.0"
 PUBLIC = {
     "Segmenter": "mgd_sam2.inference.segmenter",
     "InferenceSettings": "mgd_sam2.inference.segmenter",
+    "Detail": "mgd_sam2.inference.detail",
     "MGDSAM2": "mgd_sam2.models.network",
     "NetworkConfig": "mgd_sam2.models.network",
     "SMeasure": "mgd_sam2.metrics.sod",

@@ -168,7 +168,7 @@ class Segmenter:
             detail: off (the plain path: the image resized to the model input), crop (a second pass on the object's
                 box), tiles (overlapping tiles over the uncertain band) or guided (the plain probabilities upsampled
                 with a guided filter on the image's pixels), as ``predict --detail``; the same weights
-                (docs/prediction.md, detail mode); or a Detail (``mgd_sam2.inference.detail``), such as another
+                (docs/prediction.md, detail mode); or a Detail (``from mgd_sam2 import Detail``), such as another
                 Segmenter's ``settings.detail``.
             detail_zoom: tiles: at most this many along each side of an image (``predict --detail-zoom``; None: the
                 default, ``DEFAULT_ZOOM``). A ConfigError with another mode, where it would go unused.

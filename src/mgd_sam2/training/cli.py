@@ -108,6 +108,11 @@ class MGDSAM2CLI(LightningCLI):
         for key, value in getattr(self, "model_flags", {}).items():
             self.config[subcommand][key] = value
 
+    def refuse_unrunnable(self) -> None:
+        """Every subcommand's checks before it runs: another network's checkpoint, bf16 on a CPU without it."""
+        self.refuse_other_network()
+        refuse_cpu_bf16(self.trainer, self.config[self.subcommand].trainer.precision)
+
     def refuse_other_network(self) -> None:
         """Before the subcommand runs (and saves its config into the run): a ``--ckpt_path`` file whose network is not
         the one built (a ``--model.network`` flag) is a one-line error, as the module's own load check would give."""
@@ -116,9 +121,8 @@ class MGDSAM2CLI(LightningCLI):
             refuse_other_network(self.model, load_torch_file(Path(ckpt), mmap=True))
 
     def before_fit(self) -> None:
-        self.refuse_other_network()
+        self.refuse_unrunnable()
         refuse_cpu_sync_batchnorm(self.trainer)
-        refuse_cpu_bf16(self.trainer)
         if self.config_init[self.subcommand].get("ckpt_path"):  # a resume that passed the checks above
             keep_csv_metrics(self.trainer)
         else:
@@ -142,12 +146,10 @@ class MGDSAM2CLI(LightningCLI):
             raise
 
     def before_validate(self) -> None:
-        self.refuse_other_network()
-        refuse_cpu_bf16(self.trainer)
+        self.refuse_unrunnable()
 
     def before_test(self) -> None:
-        self.refuse_other_network()
-        refuse_cpu_bf16(self.trainer)
+        self.refuse_unrunnable()
 
     def before_predict(self) -> None:
         """Lightning's predict keeps the maps only through a prediction writer: without one, refuse to run; a
@@ -155,8 +157,7 @@ class MGDSAM2CLI(LightningCLI):
         ``--detail-zoom`` is (a config's key is not: checkpoints and configs carry the default)."""
         from mgd_sam2.inference.detail import chosen_detail
 
-        self.refuse_other_network()
-        refuse_cpu_bf16(self.trainer)
+        self.refuse_unrunnable()
         if "model.detail_zoom" in getattr(self, "model_flags", {}):
             detail = self.model.detail
             chosen_detail(detail.mode, detail.zoom, mode_name="--model.detail", zoom_name="--model.detail_zoom")
@@ -242,16 +243,19 @@ def refuse_cpu_sync_batchnorm(trainer: Any) -> None:
         )
 
 
-def refuse_cpu_bf16(trainer: Any) -> None:
+def refuse_cpu_bf16(trainer: Any, configured: Any = None) -> None:
     """The recipe's ``precision: bf16-mixed`` on a CPU without native bf16 kernels, where bf16 runs slower than fp32
     (oneDNN emulates it, or torch's reference kernels run it): a one-line error with the flag that fixes it, before
-    any run folder is made, as predict refuses it."""
+    any run folder is made, as predict refuses it. ``configured``: the precision the config gave, named where
+    Lightning runs it as another (16-mixed becomes bf16-mixed on a CPU)."""
     from lightning.pytorch.accelerators import CPUAccelerator
 
     from mgd_sam2.inference.devices import refuse_emulated_bf16
 
     if "bf16" in str(trainer.precision) and isinstance(trainer.accelerator, CPUAccelerator):
-        refuse_emulated_bf16(f"trainer.precision: {trainer.precision}", "add --trainer.precision 32-true")
+        given = str(configured) if configured is not None else trainer.precision
+        runs_as = f" (Lightning runs it as {trainer.precision} on a CPU)" if given != trainer.precision else ""
+        refuse_emulated_bf16(f"trainer.precision: {given}{runs_as}", "add --trainer.precision 32-true")
 
 
 def model_flags(args: list[str]) -> list[str]:
@@ -628,7 +632,8 @@ class SaveRunConfig(SaveConfigCallback):
 def keep_csv_metrics(trainer: Any) -> None:
     """A resumed fit's CSVLogger deletes the ``metrics.csv`` of its folder as it starts (Lightning's own warning says
     so), before any callback's setup: the file is kept as ``metrics_before_resume_K.csv`` beside the one the resume
-    writes. On the main process (``rank_zero_only``: a DDP child's trainer does not know its rank yet)."""
+    writes. On the main process only (``rank_zero_only``'s rank, which Lightning reads from the launcher's
+    environment)."""
     from lightning.pytorch.loggers import CSVLogger
 
     if rank_zero_only.rank != 0:
