@@ -205,6 +205,8 @@ def test_a_batch_larger_than_the_training_split_is_one_line_and_leaves_no_run_fo
 ) -> None:
     """Lightning would end the fit at step 0 and exit 0 with an empty run folder, which then stands as the newest run
     that `--ckpt_path last` finds nothing in; a batch size below 1 is refused as the DataModule is built."""
+    from mgd_sam2.training.cli import newest_version
+
     monkeypatch.chdir(run_folder(tmp_path / "big", synthetic_root))
     config = str(ROOT / "tests/fixtures/resume.yaml")
     images = len(list((synthetic_root / "synthetic/SYN-TR/im").iterdir()))
@@ -243,6 +245,13 @@ def test_a_batch_larger_than_the_training_split_is_one_line_and_leaves_no_run_fo
     assert sorted(path.name for path in Path("runs/resume/exp7").iterdir()) == kept
     assert main(["fit", "-c", config, "--trainer.max_steps", "1", "--trainer.logger.init_args.version", "exp7"]) == 0
     assert Path("runs/resume/exp7/config.yaml").is_file()  # not refused: no training had written there
+    other = newest_version(Path("runs/resume/exp7/checkpoints/last.ckpt"))  # another run's, resumed into exp8:
+    assert main([*named, "exp8", "--ckpt_path", str(other)]) == 1  # it would mix the two runs too
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"error: runs/resume/exp8 holds a training run already and --ckpt_path {other} is not one of its "
+        "checkpoints: resume it with --ckpt_path last, or give this run another version "
+        "(--trainer.logger.init_args.version), or move that folder"
+    )
 
 
 def test_bf16_on_a_cpu_without_native_bf16_is_one_line_before_any_run_folder(

@@ -123,10 +123,10 @@ class MGDSAM2CLI(LightningCLI):
     def before_fit(self) -> None:
         self.refuse_unrunnable()
         refuse_cpu_sync_batchnorm(self.trainer)
-        if self.config_init[self.subcommand].get("ckpt_path"):  # a resume that passed the checks above
+        ckpt = self.config_init[self.subcommand].get("ckpt_path")
+        refuse_reused_run(self.trainer, ckpt)
+        if ckpt:  # a resume that passed the checks above
             keep_csv_metrics(self.trainer)
-        else:
-            refuse_reused_run(self.trainer)
         if self.trainer.fast_dev_run:  # Lightning's promise: no checkpoints; its ModelCheckpoint.on_train_end
             for callback in self.trainer.checkpoint_callbacks:  # (2.6) still writes save_last's last.ckpt
                 callback.save_last = False
@@ -189,17 +189,21 @@ def run_folder_entries(trainer: Any) -> set[str] | None:
     return {path.name for path in folder.iterdir()} if folder is not None and folder.is_dir() else None
 
 
-def refuse_reused_run(trainer: Any) -> None:
-    """A fresh fit into a run folder that training made already (a version the config names, used before) would
-    replace that run's config and mix its curves and checkpoints with the new run's: a one-line error instead, on
-    every process (nothing is written before they all pass here, and a rank left alone would wait for the others)."""
+def refuse_reused_run(trainer: Any, ckpt: str | None = None) -> None:
+    """A fit into a run folder that training made already (a version the config names, used before), fresh or
+    resuming another run's ``ckpt``, would replace that run's config and mix its curves and checkpoints with the new
+    run's: a one-line error instead, on every process (nothing is written before they all pass here, and a rank left
+    alone would wait for the others). Resuming from a checkpoint in that folder is that run's own resume."""
     logger = run_logger(trainer)
     if logger is None or not is_training_run(folder := Path(logger.log_dir)):
         return
+    if ckpt and folder.resolve() in Path(ckpt).resolve().parents:
+        return
     resumable = newest_version(folder / "checkpoints" / "last.ckpt").is_file()
     resume = "resume it with --ckpt_path last, or " if resumable else ""
+    other = f" and --ckpt_path {ckpt} is not one of its checkpoints" if ckpt else ""
     raise ConfigError(
-        f"{folder} holds a training run already: {resume}give this run another version "
+        f"{folder} holds a training run already{other}: {resume}give this run another version "
         "(--trainer.logger.init_args.version), or move that folder"
     )
 
