@@ -278,7 +278,7 @@ def test_bf16_on_a_cpu_without_native_bf16_is_one_line_before_any_run_folder(
         error = capsys.readouterr().err.strip().splitlines()
         assert error[-1] == (
             "error: trainer.precision: bf16-mixed on this CPU: it has no native bf16 kernels, so bf16 runs slower "
-            "than fp32 here; add --trainer.precision 32-true (docs/benchmarks.md, Speed)"
+            "than fp32 here; add --trainer.precision 32-true (docs/speed-runs.md, bf16 on the CPU)"
         ), error
         assert "Traceback" not in "".join(error) and not Path("runs").exists() and not Path("masks").exists()
     half = ["fit", *config[:2], "--trainer.precision", "16-mixed"]  # which Lightning runs as bf16-mixed on a CPU

@@ -400,7 +400,7 @@ def exported_backend(source: RandomNetwork, folder: Path, config: SpeedConfig) -
     return ExportedFiles(OnnxBackend(path, threads=threads), path, fp32, scope, peak_mb)
 
 
-CALIBRATION_IMAGES = 2  # openvino-int8's: its speed does not depend on what it was calibrated on (docs/benchmarks.md)
+CALIBRATION_IMAGES = 2  # openvino-int8's: its speed does not depend on what it was calibrated on (docs/speed-runs.md)
 
 
 def noise_images(folder: Path, count: int, side: int = 256) -> list[Path]:

@@ -153,7 +153,7 @@ def add_speed_arguments(actions: argparse._SubParsersAction) -> None:
         "exported and quantized as model export does, each step in a process of its own (not timed; its peak memory "
         "reported), "
         "and compiled in the timed process, not timed; under the runtimes' ISA switches (ONEDNN_MAX_CPU_ISA=AVX2 and "
-        "the others of docs/benchmarks.md, to time a smaller CPU's kernels) onnx and onnx-int8 are refused",
+        "the others of docs/speed-runs.md, to time a smaller CPU's kernels) onnx and onnx-int8 are refused",
     )
     speed.add_argument(
         "--compile", action=argparse.BooleanOptionalAction, default=False, help="torch.compile the model"
@@ -676,7 +676,7 @@ def ceiling_results(args: argparse.Namespace) -> dict:
         if measured != here:  # its torch fp32 would be another CPU kind's kernels than the rates'
             raise ConfigError(
                 f"--speed {args.speed} was measured under {measured or 'no ISA switches'}, this run is under "
-                f"{here or 'none'}: run both under the same switches (docs/benchmarks.md, AVX2 kernels)"
+                f"{here or 'none'}: run both under the same switches (docs/speed-runs.md, AVX2 kernels)"
             )
     results = measure_ceiling(args.preset, args.side)
     if speed is not None:

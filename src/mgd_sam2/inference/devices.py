@@ -20,7 +20,7 @@ def resolve_device(device: str, precision: str) -> tuple[torch.device, torch.dty
 
     auto: CUDA when available; bf16 autocast on a GPU, fp32 on the CPU. bf16 on a CPU is refused without native bf16
     kernels (AVX512-BF16 or AMX, `cpu_has_native_bf16`): without them it runs slower than fp32, oneDNN emulating it on
-    AVX-512 and PyTorch falling back to slow reference kernels on AVX2 (docs/benchmarks.md, Speed).
+    AVX-512 and PyTorch falling back to slow reference kernels on AVX2 (docs/speed-runs.md, bf16 on the CPU).
     """
     import torch
 
@@ -50,13 +50,13 @@ def refuse_emulated_bf16(setting: str, fix: str) -> None:
     (`cpu_has_native_bf16`), where bf16 runs slower than fp32; nothing where it has them."""
     if not cpu_has_native_bf16():
         raise ConfigError(f"{setting} on this CPU: it has no native bf16 kernels, so bf16 runs slower than fp32 here; "
-                          f"{fix} (docs/benchmarks.md, Speed)")  # fmt: skip
+                          f"{fix} (docs/speed-runs.md, bf16 on the CPU)")  # fmt: skip
 
 
 def cpu_has_native_bf16() -> bool:
     """Whether oneDNN has native bf16 kernels on this CPU. On x86 that takes AVX512-BF16 or AMX
     (cpu_kind.BF16_KINDS), not held below them by oneDNN's ISA limit: oneDNN's own answer is yes on AVX-512 without
-    them too, where it emulates bf16, slower than fp32 (measured under its ISA limit AVX512_CORE: docs/benchmarks.md,
+    them too, where it emulates bf16, slower than fp32 (measured under its ISA limit AVX512_CORE: docs/speed-runs.md,
     bf16 on the CPU), so the CPU's flags decide too. Elsewhere (ARM, whose bf16 extensions x86's flags do not name)
     oneDNN's answer stands."""
     import platform

@@ -75,11 +75,11 @@ class Int8Scope:
 
 
 # The frozen trunk and its adapters (most of the time). Quantizing the decoder, neck, MCEM, HMIM and DRM too moved
-# the demo model's SYN-TE S-measure by -0.0046 instead of +0.0002 (docs/benchmarks.md, Speed).
+# the demo model's SYN-TE S-measure by -0.0046 instead of +0.0002 (docs/speed-runs.md, "OpenVINO int8").
 OPENVINO_INT8 = Int8Scope(("Hiera trunk", "MPAdapter"))
 # Where the export is for AMX and run in bf16 (`model export --fastest` there), the adapters and the MLPs of the
 # trunk's first two stages (many tokens, few channels) stay bf16: there int8 saves less in their products than the
-# pass that dequantizes and requantizes between them costs (docs/benchmarks.md, "int8 where it pays").
+# pass that dequantizes and requantizes between them costs (docs/speed-runs.md, "int8 where it pays").
 OPENVINO_INT8_SCOPES = {"amx": Int8Scope(("Hiera trunk",), bf16_mlp_stages=2)}
 TRUNK_MLP = re.compile(r"encoder\.trunk\.blocks\.(\d+)\.mlp\b")
 

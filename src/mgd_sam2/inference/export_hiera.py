@@ -2,7 +2,7 @@
 
 Four rewrites, each the same function of the same weights, applied only while exporting (``hiera_for_export``):
 PyTorch runs sam2's own code, and ``export_onnx`` checks the graph against PyTorch's logits computed beforehand
-(EXPORT_TOLERANCE). docs/benchmarks.md ("The export's Hiera") has the measurements behind each.
+(EXPORT_TOLERANCE). docs/speed-runs.md ("The export's Hiera") has the measurements behind each.
 
 - Attention: sam2's ``MultiScaleAttention`` computes q, k and v with one product, splits them with a strided slice
   of a 5-D tensor, and calls ``scaled_dot_product_attention``, which the ONNX exporter writes (at export.OPSET 20)

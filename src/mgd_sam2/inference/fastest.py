@@ -37,8 +37,8 @@ FASTEST = {
         "the fastest of every backend and precision on two Intel Xeons with AMX, within the demo model's bounds on "
         "both (docs/measurements/speed_intel_xeon_amx.json, speed_intel_xeon_amx_model167.json, "
         "backends_demo_intel_xeon_amx.json, backends_demo_intel_xeon_amx_model167.json; docs/benchmarks.md, Speed); "
-        "its int8 leaves the adapters and the first two stages' MLPs in bf16 (faster there, \"int8 where it pays\"), "
-        "and that file itself is within them on the second (the --fastest row of "
+        "its int8 leaves the adapters and the first two stages' MLPs in bf16 (faster there: docs/speed-runs.md, "
+        "\"int8 where it pays\"), and that file itself is within them on the second (the --fastest row of "
         "backends_demo_intel_xeon_amx_model167.json)",
     ),
     "avx512_bf16": FastestPath(
@@ -49,7 +49,7 @@ FASTEST = {
         "backends_demo.json, backends_demo_amd_epyc_zen4_model17.json, backends_demo_amd_epyc_zen5.json, "
         "backends_demo_amd_epyc_zen5_later_export.json; docs/benchmarks.md, Speed); "
         "its int8 keeps the trunk and adapters: the AMX scope, which leaves parts in bf16, was slower on a Zen 4 "
-        "(docs/benchmarks.md, \"int8 where it pays\")",
+        "(docs/speed-runs.md, \"int8 where it pays\")",
     ),
     "avx512_vnni": FastestPath(
         "openvino-int8", "32-true",

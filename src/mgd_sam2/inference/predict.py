@@ -59,8 +59,8 @@ def backend_device(backend: Backend) -> torch.device:
 
 def loader_workers(backend: Backend) -> int:
     """predict's default loader processes: 2 while a GPU runs the network; 0 on the CPU, whose cores the network's
-    threads already use, so that reader processes would only take cores from it (measured: docs/benchmarks.md,
-    Speed)."""
+    threads already use, so that reader processes would only take cores from it (measured: docs/speed-runs.md,
+    End to end)."""
     return 2 if backend_device(backend).type == "cuda" else 0
 
 

@@ -97,7 +97,7 @@ def image_to_locals(x: Tensor, grid: int) -> Tensor:
 
     Written as slices and a concatenation rather than a 6-D permute (as is `locals_to_image`): the same values, and
     in an export OpenVINO moves them without reordering its channels-last tensors to planar and back
-    (docs/benchmarks.md, "The views' stitching")."""
+    (docs/speed-runs.md, "The views' stitching")."""
     if x.shape[-2] % grid or x.shape[-1] % grid:
         raise ValueError(f"a {tuple(x.shape[-2:])} image does not cut into {grid}x{grid} equal tiles")
     h, w = x.shape[-2] // grid, x.shape[-1] // grid
