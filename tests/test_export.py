@@ -75,6 +75,11 @@ def test_every_exported_file_is_checked_through_the_segmenter_as_predict_runs_it
     assert set(distances) == {"micro.onnx", "micro_int8.onnx", "ov.xml"} and all(distances.values()), lines
     assert int(distances["micro.onnx"].group(2)) <= MAP_LEVELS_FP32
     assert float(distances["ov.xml"].group(1)) <= QUANTIZED_MAP_MEAN  # ONNX Runtime int8's: on noise, only shown
+    assert "(on the first calibration image, in fp32 as predict runs it)" in lines["ov.xml"]  # no precision recorded
+    assert (
+        f"predict with: mgd-sam2 predict --ckpt {exported['openvino_int8']} --input IMAGES --output MASKS (in "
+        "32-true; add --precision bf16-mixed on a CPU with native bf16 kernels)"
+    ) in exported["log"].read_text()
     peaks = [re.search(r"; the step's peak host memory ([0-9.]+) GiB$", line) for line in lines.values()]
     assert all(peak and 0.05 < float(peak.group(1)) < 16 for peak in peaks), lines  # its own process's VmHWM
 
@@ -370,6 +375,7 @@ def test_openvino_int8_export_mistakes_are_one_line_errors(trained_checkpoint: P
     empty = tmp_path / "empty"
     empty.mkdir()
     (tmp_path / "empty.bin").mkdir()  # the weights file of an empty.xml
+    (tmp_path / "f.onnx").mkdir()  # the ONNX file of --fastest f
     calibration = tmp_path / "calibration"
     calibration.mkdir()
     Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(calibration / "a.png")
@@ -389,11 +395,30 @@ def test_openvino_int8_export_mistakes_are_one_line_errors(trained_checkpoint: P
           str(calibration)], "is a folder"),
         (["--onnx", str(tmp_path / "a.onnx"), "--openvino-int8", str(tmp_path / "a.xml"), "--calibration", str(broken)],
          f"--calibration: 1 of its first 2 images cannot be read (cannot read {broken / 'b.png'}"),
+        (["--onnx", str(tmp_path / "a.xml")], f"--onnx writes ONNX: give a .onnx file name, not {tmp_path / 'a.xml'}"),
+        (["--onnx", str(tmp_path / "a")], "--onnx writes ONNX: give a .onnx file name"),  # the format from its name
+        (["--onnx", str(tmp_path / "a.onnx"), "--int8", str(tmp_path / "a.xml")], "--int8 writes ONNX: give a .onnx"),
+        (["--onnx", str(tmp_path / "a.onnx"), "--int8", str(tmp_path / "a.onnx")],
+         f"--onnx and --int8 name the same file, {tmp_path / 'a.onnx'}: give each its own"),
+        (["--out", str(tmp_path / "a.onnx")], "--out writes trained weights (.safetensors, or .pt): "),
+        (["--fastest", str(tmp_path / "f"), "--cpu-kind", "avx2"],
+         f"--fastest {tmp_path / 'f.onnx'} is a folder; give a file name"),  # the flag given, not --onnx
     ):  # fmt: skip
         assert main([*base, *extra]) == 1
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1, (extra, err)
     assert not list(tmp_path.glob("a.*")) and not (tmp_path / "empty.xml").exists()  # nothing written
+    few = [*base, "--onnx", str(tmp_path / "a.onnx"), "--openvino-int8", str(tmp_path / "empty.xml"), "--calibration",
+           str(calibration)]  # fmt: skip
+    assert main(few) == 1  # refused for empty.bin, after the calibration folder was read
+    assert f"note: --calibration {calibration} holds 1 image, fewer than the 16 asked for: " in capsys.readouterr().out
+    exported = tmp_path / "a.onnx"
+    exported.write_bytes(b"an export")
+    assert main(["model", "export", "--ckpt", str(exported), "--onnx", str(tmp_path / "b.onnx")]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"error: --ckpt {exported} is an export: model export starts from PyTorch weights (the checkpoint or weights "
+        "it was exported from)"
+    )
 
 
 def test_an_export_step_fails_with_its_own_one_line_error(tmp_path: Path, capsys) -> None:

@@ -37,6 +37,17 @@ def test_tta_is_the_released_flip_times_scales_mean() -> None:
         assert not torch.allclose(predict_logits(backend, views, tta=False), expected, atol=1e-3)
 
 
+def test_tta_says_where_its_scales_round_to_one_input_size() -> None:
+    """A 64 px model's 0.75, 1 and 1.25 scales all round to 64 px: six passes, but only the flip differs."""
+    from types import SimpleNamespace
+
+    from mgd_sam2.inference.predict import tta_note
+
+    note = tta_note(SimpleNamespace(input_size=64, grid=2))
+    assert note is not None and "round to 64, 64, 64 px" in note
+    assert tta_note(SimpleNamespace(input_size=1024, grid=2)) is None  # 768, 1024, 1280
+
+
 def test_bf16_on_a_cpu_without_native_bf16_is_refused_in_one_line(monkeypatch) -> None:
     from mgd_sam2.errors import ConfigError
     from mgd_sam2.inference import devices

@@ -9,6 +9,10 @@ from typing import TYPE_CHECKING, Callable, Iterable
 if TYPE_CHECKING:
     from mgd_sam2.inference.detail import Detail
 
+# OpenVINO int8's calibration images by default (model export, benchmark backends): the accuracy of every backend
+# (docs/benchmarks.md) was measured calibrated on this many
+CALIBRATION_IMAGES = 16
+
 
 def positive_int(text: str) -> int:
     value = int_value(text)

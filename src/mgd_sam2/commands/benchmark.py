@@ -9,6 +9,7 @@ from mgd_sam2.benchmark.app import PHOTO_SIZE
 from mgd_sam2.benchmark.ceiling import PEAK_SIDE
 from mgd_sam2.benchmark.speed import SPEED_BACKENDS
 from mgd_sam2.commands.arguments import (
+    CALIBRATION_IMAGES,
     add_action,
     add_cpu_kind_argument,
     add_weights_arguments,
@@ -119,7 +120,10 @@ def add_backends_arguments(actions: argparse._SubParsersAction) -> None:
         help="images to calibrate OpenVINO int8 on (default: the demo's training images)",
     )
     backends.add_argument(
-        "--calibration-images", type=positive_int, default=16, help="how many of them (the first by name)"
+        "--calibration-images",
+        type=positive_int,
+        default=CALIBRATION_IMAGES,
+        help="how many of them (the first by name)",
     )
     backends.add_argument(
         "--out", type=Path, default=Path("runs/backends"), help="folder for the exports and every configuration's maps"

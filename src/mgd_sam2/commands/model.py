@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from pathlib import Path
 
-from mgd_sam2.commands.arguments import add_action, add_cpu_kind_argument, cpu_kind_argument, positive_int
+from mgd_sam2.commands.arguments import (
+    CALIBRATION_IMAGES,
+    add_action,
+    add_cpu_kind_argument,
+    cpu_kind_argument,
+    positive_int,
+)
 from mgd_sam2.models.presets import PRESETS
 
 
@@ -33,8 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--ckpt",
         type=Path,
         required=True,
-        help="a Lightning checkpoint of a training run or the authors' released weights (or a SAM2.1 checkpoint "
-        "with --weights)",
+        help="a Lightning checkpoint of a training run, the authors' released weights, a model folder (or a SAM2.1 "
+        "checkpoint with --weights); not an export",
     )
     export.add_argument("--weights", type=Path, help="trained weights for a SAM2.1 --ckpt")
     export.add_argument(
@@ -47,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--int8",
         type=Path,
         help="also an int8 ONNX model (dynamic quantization of the linear layers; faster on CPUs, slightly "
-        "different masks: the command prints how much)",
+        "different masks: the command prints how much); needs --onnx",
     )
     export.add_argument(
         "--openvino-int8",
@@ -62,7 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--fastest",
         type=Path,
         metavar="STEM",
-        help="the fastest export measured for this CPU's kind within the accuracy bounds (docs/benchmarks.md, Speed): "
+        help="the fastest export for this CPU's kind within the accuracy bounds, as measured where a machine of that "
+        "kind was at hand (docs/benchmarks.md, The fastest path for your CPU, says which kinds were not): "
         "STEM.onnx and the quantized form chosen, STEM_int8.xml (OpenVINO int8; needs --calibration) or "
         "STEM_int8.onnx; prints what it chose and why, and records the choice in the file, which predict --ckpt then "
         "runs in the precision recorded",
@@ -71,12 +79,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     export.add_argument(
         "--calibration",
         type=Path,
-        help="a folder of images like the ones you will segment, to calibrate --openvino-int8 on",
+        help="a folder of images like the ones you will segment, to calibrate --openvino-int8 (or --fastest's "
+        "OpenVINO int8) on",
     )
     export.add_argument(
         "--calibration-images",
         type=positive_int,
-        default=16,
+        default=CALIBRATION_IMAGES,
         help="how many of the --calibration images (the first by name; each costs two passes of the network)",
     )
 
@@ -124,22 +133,29 @@ def run_export(args: argparse.Namespace) -> int:
     for flag in ("int8", "openvino_int8"):
         if getattr(args, flag) and not args.onnx:
             raise ConfigError(f"--{flag.replace('_', '-')} is quantized from the fp32 export: give --onnx too")
+    check_export_names(args)
     calibration = calibration_images(args) if args.openvino_int8 else []
-    outputs = {f"--{flag.replace('_', '-')}": getattr(args, flag) for flag in ("out", "onnx", "int8", "openvino_int8")}
+    named = [(flag, getattr(args, flag)) for flag in ("out", "onnx", "int8", "openvino_int8") if getattr(args, flag)]
     if args.openvino_int8:
-        outputs["--openvino-int8 (its .bin)"] = args.openvino_int8.with_suffix(".bin")
-    outputs = {flag: check_output_file(path, flag) for flag, path in outputs.items() if path}
-    for folder in sorted({path.parent for path in outputs.values()}):  # temporaries of a killed export, as predict's
+        named.append(("openvino_int8", args.openvino_int8.with_suffix(".bin")))  # its weights
+    outputs = [check_output_file(path, output_flag(args, flag)) for flag, path in named]
+    resolved = [path.resolve() for path in outputs]
+    clash = [(output_flag(args, flag), path) for (flag, path), same in zip(named, resolved, strict=True)
+             if resolved.count(same) > 1]  # fmt: skip
+    if clash:
+        raise ConfigError(f"{' and '.join(flag for flag, _ in clash)} name the same file, {clash[0][1]}: give each "
+                          "its own")  # fmt: skip
+    for folder in sorted({path.parent for path in outputs}):  # temporaries of a killed export, as predict's
         if remove_stale_temporaries(folder):
             print(f"removed unfinished temporary files of an interrupted export from {folder}")
-    earlier = [str(path) for path in outputs.values() if path.is_file()]
+    earlier = [str(path) for path in outputs if path.is_file()]
     if earlier:
         print(f"replacing {', '.join(earlier)} (each kept until its new file is written)")
     if args.fastest:
         from mgd_sam2.inference.fastest import stem_files
 
         others = [str(path) for path in stem_files(args.fastest).values() if path.is_file() and path not in
-                  outputs.values()]  # fmt: skip
+                  outputs]  # fmt: skip
         if others:
             print(f"note: {', '.join(others)}, of an earlier --fastest, stays as it was: predict the file named below")
     if args.out:
@@ -150,6 +166,32 @@ def run_export(args: argparse.Namespace) -> int:
     if args.onnx:
         write_exports(args, calibration, record)
     return 0
+
+
+EXPORT_SUFFIXES = {"onnx": ".onnx", "int8": ".onnx", "openvino_int8": ".xml"}  # what predict --ckpt tells apart
+EXPORT_FORMATS = {".onnx": "ONNX", ".xml": "OpenVINO IR"}
+
+
+def output_flag(args: argparse.Namespace, flag: str) -> str:
+    """The flag a user gave for an output: ``--fastest`` where it chose the export's files."""
+    return "--fastest" if args.fastest and flag != "out" else f"--{flag.replace('_', '-')}"
+
+
+def check_export_names(args: argparse.Namespace) -> None:
+    """One-line errors before anything is written: an export named with another format's suffix (predict --ckpt
+    tells the formats apart by it), trained weights named as an export, an export given as --ckpt."""
+    from mgd_sam2.errors import ConfigError
+
+    if args.ckpt.suffix in EXPORT_FORMATS or args.ckpt.suffix == ".bin":
+        raise ConfigError(f"--ckpt {args.ckpt} is an export: model export starts from PyTorch weights (the checkpoint "
+                          "or weights it was exported from)")  # fmt: skip
+    for flag, suffix in EXPORT_SUFFIXES.items():
+        path = getattr(args, flag)
+        if path and path.suffix != suffix:
+            raise ConfigError(f"--{flag.replace('_', '-')} writes {EXPORT_FORMATS[suffix]}: give a {suffix} file "
+                              f"name, not {path}")  # fmt: skip
+    if args.out and (args.out.suffix in EXPORT_FORMATS or args.out.suffix == ".bin"):
+        raise ConfigError(f"--out writes trained weights (.safetensors, or .pt): {args.out} names an export")
 
 
 def write_exports(args: argparse.Namespace, calibration: list[Path], record: dict[str, str] | None) -> None:
@@ -164,10 +206,18 @@ def write_exports(args: argparse.Namespace, calibration: list[Path], record: dic
         print(f"wrote {written(path, report)}")
         if args.openvino_int8 and path == (args.int8 or args.onnx):  # the next step
             print(f"calibrating OpenVINO int8 on {len(calibration)} images of {args.calibration}")
-    if record:
-        run = args.int8 or args.openvino_int8 or args.onnx
-        print(f"predict with: mgd-sam2 predict --ckpt {run} --input IMAGES --output MASKS (it runs in "
-              f"{record[RECORD_PRECISION]} where this CPU has it, as {run.name} records)")  # fmt: skip
+    run = args.openvino_int8 or args.int8 or args.onnx  # the fastest file written
+    if record and record[RECORD_PRECISION] == "bf16-mixed":
+        how = f" (it runs in bf16-mixed on a CPU with native bf16 kernels, else in 32-true, as {run.name} records)"
+    elif record:
+        how = f" (it runs in {record[RECORD_PRECISION]}, as {run.name} records)"
+    else:
+        how = (
+            " (in 32-true; add --precision bf16-mixed on a CPU with native bf16 kernels)"
+            if run.suffix == ".xml"
+            else ""
+        )
+    print(f"predict with: mgd-sam2 predict --ckpt {shlex.quote(str(run))} --input IMAGES --output MASKS{how}")
 
 
 def written(path: Path, report: dict[str, float]) -> str:
@@ -177,7 +227,7 @@ def written(path: Path, report: dict[str, float]) -> str:
         weights = path.with_suffix(".bin")
         precision = "bf16" if report["bf16"] else "fp32"
         return (f"{path} and {weights.name} ({weights.stat().st_size / 2**20:.1f} MiB): {distance(report)} (on the "
-                f"first calibration image, in {precision}){peak}")  # fmt: skip
+                f"first calibration image, in {precision} as predict runs it){peak}")  # fmt: skip
     size = f"{path.stat().st_size / 2**20:.1f} MiB"
     if "seconds" in report:  # the fp32 export, checked against PyTorch
         return (
@@ -233,8 +283,6 @@ def calibration_images(args: argparse.Namespace) -> list[Path]:
     from mgd_sam2.inference.export import import_nncf
 
     import_openvino(), import_nncf()  # now, not after the export
-    if args.openvino_int8.suffix != ".xml":
-        raise ConfigError(f"--openvino-int8 writes OpenVINO IR: give a .xml file name, not {args.openvino_int8}")
     if args.calibration is None:
         raise ConfigError("--openvino-int8 is calibrated on images: give --calibration FOLDER")
     if not args.calibration.is_dir():
@@ -242,6 +290,11 @@ def calibration_images(args: argparse.Namespace) -> list[Path]:
     images = list_images(args.calibration)[: args.calibration_images]
     if not images:
         raise ConfigError(f"--calibration {args.calibration} holds no images")
+    if len(images) < args.calibration_images:
+        held = f"{len(images)} image{'s' if len(images) > 1 else ''}"
+        print(f"note: --calibration {args.calibration} holds {held}, fewer than the {args.calibration_images} asked "
+              f"for: the accuracy of docs/benchmarks.md (Accuracy of every backend) was measured calibrated on "
+              f"{CALIBRATION_IMAGES}")  # fmt: skip
     unreadable = []
     for image in images:
         try:

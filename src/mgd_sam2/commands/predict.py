@@ -98,6 +98,7 @@ def check_paths(records: list, input_path: Path, output: Path, cutout: bool, rec
 
 def run(args: argparse.Namespace) -> int:
     from mgd_sam2.data.datasets import image_records
+    from mgd_sam2.inference.predict import tta_note
     from mgd_sam2.inference.segmenter import InferenceSettings, Segmenter
     from mgd_sam2.inference.writer import plan_outputs
     from mgd_sam2.utils.files import remove_stale_temporaries
@@ -128,5 +129,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     segmenter = Segmenter.from_settings(settings, args.max_pixels)
     print(f"model: {segmenter.description}")
+    if args.tta and (note := tta_note(segmenter.backend)):
+        print(note)
     writer = segmenter.predict_files(plan.todo, writer, batch_size=args.batch_size, workers=args.workers, tta=args.tta)
     return 1 if writer.failures else 0  # the writer has listed them

@@ -246,8 +246,8 @@ def quantize_openvino(
     calibrated on ``calibration``, one image's views each), written as OpenVINO IR: ``path`` (.xml) and its
     weights beside it (.bin). An old .xml is removed first and the new one written last, so a reader never pairs
     an .xml with another export's .bin. Returns its distance from PyTorch's logits on the first calibration image
-    (``expected``), run in bf16 where OpenVINO has it (as predict runs it fastest), else fp32 (``"bf16"``:
-    which)."""
+    (``expected``), run in the precision predict runs the file in (``"bf16"``: bf16 where ``record`` names it and
+    OpenVINO has it; else fp32, predict's default for an export)."""
     nncf = import_nncf()
     ov = import_openvino()
     path = Path(path)
@@ -275,7 +275,7 @@ def quantize_openvino(
         path.unlink(missing_ok=True)
         os.replace(folder / "model.bin", path.with_suffix(".bin"))
         os.replace(folder / "model.xml", path)
-    bf16 = openvino_has_bf16()
+    bf16 = (record or {}).get(RECORD_PRECISION) == "bf16-mixed" and openvino_has_bf16()
     return {**compare(OpenVinoBackend(path, bf16=bf16, cache=False), expected, calibration[0]), "bf16": bf16}
 
 

@@ -49,6 +49,17 @@ def check_tta(backend: Backend, tta: bool) -> None:
         raise ConfigError(f"--tta needs inputs of other sizes than the {backend.name} model's; use --backend torch")
 
 
+def tta_note(backend: Backend) -> str | None:
+    """A note where TTA's scales round to fewer input sizes than they are (a small model's input: 64 px gives
+    64 three times), so that its six passes are fewer distinct ones; None where each scale has its own."""
+    sizes = tta_input_sizes(backend.input_size, backend.grid)
+    if len(set(sizes)) == len(sizes):
+        return None
+    shown = ", ".join(str(side) for side in sizes)
+    return (f"note: at this model's {backend.input_size} px input, TTA's scales 0.75, 1 and 1.25 round to {shown} px "
+            "(inputs that tile into the views): its passes differ by the flip and those sizes only")  # fmt: skip
+
+
 def backend_device(backend: Backend) -> torch.device:
     """Where ``backend`` runs: its device, or for a TorchBackend left where it is, its network's (ONNX: the CPU)."""
     device = getattr(backend, "device", None)
