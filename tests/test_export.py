@@ -205,6 +205,10 @@ def test_onnx_backend_mistakes_are_one_line_errors(exported: dict[str, Path], tm
     del model.metadata_props[:]
     model.metadata_props.extend(kept)
     onnx.save(model, str(incomplete))
+    renamed = tmp_path / "best.xml"  # a checkpoint renamed
+    renamed.write_bytes(b"PK\x03\x04 a zip archive")
+    html = tmp_path / "page.xml"
+    html.write_text("<html><body>a downloaded page</body></html>")
     for ckpt, extra, message in (
         (broken, (), "is not a readable ONNX model"),
         (broken, ("--backend", "openvino"), "is not a readable ONNX model"),
@@ -216,10 +220,21 @@ def test_onnx_backend_mistakes_are_one_line_errors(exported: dict[str, Path], tm
         (images / "a.png", ("--backend", "onnx", "--weights", str(broken)), "runs a .onnx file"),
         (incomplete, (), "metadata is incomplete"),
         (incomplete, ("--backend", "openvino"), "metadata is incomplete"),
+        (renamed, (), f"{renamed} is not OpenVINO IR (not an XML file): give the .xml"),  # before OpenVINO's readers
+        (html, (), "is not OpenVINO IR (an XML file whose root is <html>, not OpenVINO's <net>)"),
     ):
         code = main(["predict", "--ckpt", str(ckpt), "--input", str(images), "--output", str(tmp_path / "o"), *extra])
         err = capsys.readouterr().err
         assert code == 1 and message in err and len(err.strip().splitlines()) == 1, (ckpt, err)
+
+
+def test_a_runtime_error_is_said_by_its_first_line_that_says_something() -> None:
+    from mgd_sam2.inference.backends import runtime_reason
+
+    error = RuntimeError("Exception from src/inference/src/cpp/core.cpp:117:\n\nCannot create folder /ro/cache\n")
+    assert runtime_reason(error) == "Cannot create folder /ro/cache"
+    assert runtime_reason(RuntimeError("Exception from src/a.cpp:1:")) == "Exception from src/a.cpp:1:"
+    assert runtime_reason(RuntimeError()) == "RuntimeError"
 
 
 def test_the_openvino_backend_writes_the_masks_pytorch_writes(
@@ -337,6 +352,7 @@ def test_the_fastest_path_of_each_cpu_kind_writes_masks_within_its_bound(
     """``model export --fastest`` prints and records its choice; predict runs the file in the recorded precision
     (bf16 only where this CPU has it) and its masks stay within the bounds of the path's precision."""
     from mgd_sam2.inference.backends import openvino_has_bf16
+    from mgd_sam2.inference.cpu_kind import detect_cpu_kind
 
     monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
     split = resolve_split(overfit_run.root, "synthetic/SYN-TR")
@@ -361,7 +377,9 @@ def test_the_fastest_path_of_each_cpu_kind_writes_masks_within_its_bound(
         assert_int8_scope(run, tmp_path / "model.onnx", int8_scope(fastest_record(kind)))  # the kind's, not this CPU's
     predict(overfit_run.checkpoint, split.image_dir, tmp_path / "torch")
     predict(run, split.image_dir, tmp_path / "fastest")  # --precision auto: the recorded one
-    assert f"chosen by model export --fastest for {kind} CPUs" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"chosen by model export --fastest for {kind} CPUs" in out
+    assert (f"; this CPU is {detect_cpu_kind().kind}, for which" in out) == (kind != detect_cpu_kind().kind)
     provenance = json.loads(Image.open(next((tmp_path / "fastest").glob("*.png"))).info[PROVENANCE_KEY])
     native = chosen.precision == "bf16-mixed" and openvino_has_bf16()
     assert provenance["precision"] == ("bf16-mixed" if native else "32-true")

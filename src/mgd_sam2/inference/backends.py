@@ -143,8 +143,12 @@ class ExportedBackend:
         details = f", {self.details()}" if self.details() else ""
         chosen = ""
         if self.chosen_for:
+            from mgd_sam2.inference.cpu_kind import detect_cpu_kind
+
+            here = detect_cpu_kind().kind
+            other = "" if here == self.chosen_for else f"; this CPU is {here}, for which --fastest may choose another"
             chosen = (f"; chosen by model export --fastest for {self.chosen_for} CPUs, to run in "
-                      f"{self.recorded_precision}")  # fmt: skip
+                      f"{self.recorded_precision}{other}")  # fmt: skip
         return f"{model_kind(self.path)} {self.path} (preset {self.preset}{quantized}, {self.runtime}{details}{chosen})"
 
 
@@ -167,8 +171,28 @@ def unreadable(path: Path, error: Exception) -> OnnxBackendError:
             f"OpenVINO model {path}: {reason}; copy the .xml and its .bin together, or export again "
             "(`mgd-sam2 model export --openvino-int8 OUT.xml` writes both)"
         )
-    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-    return OnnxBackendError(f"{path} is not a readable {model_kind(path)} ({first_line}); export it again")
+    return OnnxBackendError(f"{path} is not a readable {model_kind(path)} ({runtime_reason(error)}); export it again")
+
+
+def runtime_reason(error: Exception) -> str:
+    """The first line of a runtime's error that says something: OpenVINO's first lines only name its own source
+    file ("Exception from src/inference/src/cpp/core.cpp:117:")."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    said = [line for line in lines if not line.startswith("Exception from ")]
+    return (said or lines or [type(error).__name__])[0][:200]
+
+
+def openvino_ir_problem(path: Path) -> str | None:
+    """Why ``path`` is not OpenVINO IR (an XML file whose root element is ``<net>``), read from its first element
+    without OpenVINO, whose readers of other formats would first print parse errors of their own (a renamed
+    checkpoint); None where it is."""
+    import xml.etree.ElementTree as ElementTree
+
+    try:
+        _, root = next(ElementTree.iterparse(path, events=("start",)))
+    except (ElementTree.ParseError, StopIteration):
+        return "not an XML file"
+    return None if root.tag == "net" else f"an XML file whose root is <{root.tag}>, not OpenVINO's <net>"
 
 
 def recorded_precision(path: str | Path) -> str | None:
@@ -300,6 +324,9 @@ class OpenVinoBackend(ExportedBackend):
         path = existing_export(path)
         if bf16:
             require_openvino_bf16()
+        if path.suffix == ".xml" and (problem := openvino_ir_problem(path)):
+            raise OnnxBackendError(f"{path} is not OpenVINO IR ({problem}): give the .xml that `mgd-sam2 model "
+                                   "export --openvino-int8` wrote")  # fmt: skip
         core = ov.Core()
         try:
             model = core.read_model(str(path))
@@ -324,9 +351,9 @@ class OpenVinoBackend(ExportedBackend):
                 self.compiled = core.compile_model(model, "CPU", properties)
         except RuntimeError as error:  # e.g. a full or unwritable cache folder, an operator OpenVINO cannot run
             raise OnnxBackendError(
-                f"OpenVINO could not compile {path} ({str(error).strip().splitlines()[0][:200]}); with a full or "
-                f"unwritable {properties.get('CACHE_DIR', 'cache')}, set MGD_SAM2_CACHE to a writable folder, else "
-                "use --backend onnx"
+                f"OpenVINO could not compile {path} ({runtime_reason(error)}); with a full or unwritable "
+                f"{properties.get('CACHE_DIR', 'cache')}, set MGD_SAM2_CACHE to a writable folder, else run the "
+                "ONNX export it was quantized from with ONNX Runtime (--ckpt MODEL.onnx)"
             ) from error
         self.request = self.compiled.create_infer_request()
 
