@@ -44,7 +44,7 @@ def test_tta_says_where_its_scales_round_to_one_input_size() -> None:
     from mgd_sam2.inference.predict import tta_note
 
     note = tta_note(SimpleNamespace(input_size=64, grid=2))
-    assert note is not None and "round to 64, 64, 64 px" in note
+    assert note is not None and "scales 0.75, 1, 1.25 round to 64, 64, 64 px" in note
     assert tta_note(SimpleNamespace(input_size=1024, grid=2)) is None  # 768, 1024, 1280
 
 

@@ -252,6 +252,8 @@ def test_a_batch_larger_than_the_training_split_is_one_line_and_leaves_no_run_fo
         "checkpoints: resume it with --ckpt_path last, or give this run another version "
         "(--trainer.logger.init_args.version), or move that folder"
     )
+    resumed = [*named[:3], "--trainer.max_steps", "2", "--trainer.logger.init_args.version", "exp7"]
+    assert main([*resumed, "--ckpt_path", "last"]) == 0  # the run's own last, resolved here: its own resume
 
 
 def test_bf16_on_a_cpu_without_native_bf16_is_one_line_before_any_run_folder(
@@ -284,7 +286,7 @@ def test_bf16_on_a_cpu_without_native_bf16_is_one_line_before_any_run_folder(
     half = ["fit", *config[:2], "--trainer.precision", "16-mixed"]  # which Lightning runs as bf16-mixed on a CPU
     assert main(half) == 1
     error = capsys.readouterr().err.strip().splitlines()[-1]
-    assert error.startswith("error: trainer.precision: 16-mixed (Lightning runs it as bf16-mixed on a CPU) on this CPU")
+    assert error.startswith("error: trainer.precision: 16-mixed (which Lightning runs as bf16-mixed here) on this CPU")
     assert main(["fit", *config[:2], "--trainer.precision", "32-true", "--trainer.fast_dev_run", "true"]) == 0
     monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: True)
     refuse_cpu_bf16(Trainer(accelerator="cpu", precision="bf16-mixed", logger=False))  # native: it runs

@@ -387,7 +387,7 @@ def exported_backend(source: RandomNetwork, folder: Path, config: SpeedConfig) -
     fp32 = folder / "model.onnx"
     int8 = folder / "model_int8.onnx" if config.backend == "onnx-int8" else None
     openvino_int8 = folder / "model_int8.xml" if config.backend == "openvino-int8" else None
-    calibration = noise_images(folder, CALIBRATION_IMAGES) if openvino_int8 else []
+    calibration = noise_images(folder, SPEED_CALIBRATION_IMAGES) if openvino_int8 else []
     record = {RECORD_KIND: config.cpu_kind, RECORD_PRECISION: config.precision} if config.cpu_kind else None
     peak_mb = max(report["peak_host_memory_mb"] for _, report in export_steps(source, fp32, int8, openvino_int8,
                                                                             calibration, record))  # fmt: skip
@@ -400,7 +400,9 @@ def exported_backend(source: RandomNetwork, folder: Path, config: SpeedConfig) -
     return ExportedFiles(OnnxBackend(path, threads=threads), path, fp32, scope, peak_mb)
 
 
-CALIBRATION_IMAGES = 2  # openvino-int8's: its speed does not depend on what it was calibrated on (docs/speed-runs.md)
+SPEED_CALIBRATION_IMAGES = (
+    2  # openvino-int8's: its speed does not depend on what it was calibrated on (docs/speed-runs.md)
+)
 
 
 def noise_images(folder: Path, count: int, side: int = 256) -> list[Path]:

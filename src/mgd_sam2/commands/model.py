@@ -124,6 +124,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     if args.cpu_kind and not args.fastest:
         raise ConfigError("--cpu-kind chooses what --fastest writes: give --fastest STEM too")
+    refuse_export_as_source(args.ckpt)
     record = choose_fastest(args) if args.fastest else None
     if not (args.out or args.onnx or args.int8 or args.openvino_int8):
         raise ConfigError(
@@ -177,20 +178,26 @@ def output_flag(args: argparse.Namespace, flag: str) -> str:
     return "--fastest" if args.fastest and flag != "out" else f"--{flag.replace('_', '-')}"
 
 
-def check_export_names(args: argparse.Namespace) -> None:
-    """One-line errors before anything is written: an export named with another format's suffix (predict --ckpt
-    tells the formats apart by it), trained weights named as an export, an export given as --ckpt."""
+def refuse_export_as_source(ckpt: Path) -> None:
+    """An export given as --ckpt (a .onnx, a .xml, or the .bin beside one): a one-line error."""
     from mgd_sam2.errors import ConfigError
 
-    if args.ckpt.suffix in EXPORT_FORMATS or args.ckpt.suffix == ".bin":
-        raise ConfigError(f"--ckpt {args.ckpt} is an export: model export starts from PyTorch weights (the checkpoint "
-                          "or weights it was exported from)")  # fmt: skip
+    if ckpt.suffix in EXPORT_FORMATS or (ckpt.suffix == ".bin" and ckpt.with_suffix(".xml").is_file()):
+        raise ConfigError(f"--ckpt {ckpt} is an export: model export starts from PyTorch weights (the checkpoint or "
+                          "weights it was exported from)")  # fmt: skip
+
+
+def check_export_names(args: argparse.Namespace) -> None:
+    """One-line errors before anything is written: an export named with another format's suffix (predict --ckpt
+    tells the formats apart by it), trained weights named as an export."""
+    from mgd_sam2.errors import ConfigError
+
     for flag, suffix in EXPORT_SUFFIXES.items():
         path = getattr(args, flag)
         if path and path.suffix != suffix:
             raise ConfigError(f"--{flag.replace('_', '-')} writes {EXPORT_FORMATS[suffix]}: give a {suffix} file "
                               f"name, not {path}")  # fmt: skip
-    if args.out and (args.out.suffix in EXPORT_FORMATS or args.out.suffix == ".bin"):
+    if args.out and args.out.suffix in EXPORT_FORMATS:
         raise ConfigError(f"--out writes trained weights (.safetensors, or .pt): {args.out} names an export")
 
 
@@ -206,18 +213,18 @@ def write_exports(args: argparse.Namespace, calibration: list[Path], record: dic
         print(f"wrote {written(path, report)}")
         if args.openvino_int8 and path == (args.int8 or args.onnx):  # the next step
             print(f"calibrating OpenVINO int8 on {len(calibration)} images of {args.calibration}")
-    run = args.openvino_int8 or args.int8 or args.onnx  # the fastest file written
-    if record and record[RECORD_PRECISION] == "bf16-mixed":
-        how = f" (it runs in bf16-mixed on a CPU with native bf16 kernels, else in 32-true, as {run.name} records)"
-    elif record:
-        how = f" (it runs in {record[RECORD_PRECISION]}, as {run.name} records)"
-    else:
-        how = (
-            " (in 32-true; add --precision bf16-mixed on a CPU with native bf16 kernels)"
-            if run.suffix == ".xml"
-            else ""
-        )
-    print(f"predict with: mgd-sam2 predict --ckpt {shlex.quote(str(run))} --input IMAGES --output MASKS{how}")
+    written_files = (
+        [args.int8 or args.openvino_int8 or args.onnx] if record else [args.openvino_int8, args.int8, args.onnx]
+    )
+    for run in [path for path in written_files if path is not None]:  # --fastest's: the one it chose
+        if record and record[RECORD_PRECISION] == "bf16-mixed":
+            how = f" (it runs in bf16-mixed on a CPU with native bf16 kernels, else in 32-true, as {run.name} records)"
+        elif record:
+            how = f" (it runs in {record[RECORD_PRECISION]}, as {run.name} records)"
+        else:
+            bf16 = "add --precision bf16-mixed on a CPU with native bf16 kernels"
+            how = f" (in 32-true; {bf16})" if run.suffix == ".xml" else ""
+        print(f"predict with: mgd-sam2 predict --ckpt {shlex.quote(str(run))} --input IMAGES --output MASKS{how}")
 
 
 def written(path: Path, report: dict[str, float]) -> str:
@@ -290,7 +297,7 @@ def calibration_images(args: argparse.Namespace) -> list[Path]:
     images = list_images(args.calibration)[: args.calibration_images]
     if not images:
         raise ConfigError(f"--calibration {args.calibration} holds no images")
-    if len(images) < args.calibration_images:
+    if len(images) < min(args.calibration_images, CALIBRATION_IMAGES):
         held = f"{len(images)} image{'s' if len(images) > 1 else ''}"
         print(f"note: --calibration {args.calibration} holds {held}, fewer than the {args.calibration_images} asked "
               f"for: the accuracy of docs/benchmarks.md (Accuracy of every backend) was measured calibrated on "

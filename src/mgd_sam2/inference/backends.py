@@ -192,6 +192,8 @@ def openvino_ir_problem(path: Path) -> str | None:
         _, root = next(ElementTree.iterparse(path, events=("start",)))
     except (ElementTree.ParseError, StopIteration):
         return "not an XML file"
+    except OSError as error:
+        return f"cannot be read: {error.strerror or error}"
     return None if root.tag == "net" else f"an XML file whose root is <{root.tag}>, not OpenVINO's <net>"
 
 
@@ -206,7 +208,7 @@ def recorded_precision(path: str | Path) -> str | None:
         return None
     try:
         found = ElementTree.parse(path).find(f"rt_info/framework/{RECORD_PRECISION}")
-    except ElementTree.ParseError:
+    except (ElementTree.ParseError, OSError):
         return None  # the backend's load says what is wrong with it
     return None if found is None else found.get("value")
 
@@ -350,10 +352,11 @@ class OpenVinoBackend(ExportedBackend):
             with console().status(f"compiling {path.name} for OpenVINO{note}"):
                 self.compiled = core.compile_model(model, "CPU", properties)
         except RuntimeError as error:  # e.g. a full or unwritable cache folder, an operator OpenVINO cannot run
+            other = ("run the ONNX export it was quantized from with ONNX Runtime (--ckpt MODEL.onnx)"
+                     if path.suffix == ".xml" else "use --backend onnx")  # fmt: skip
             raise OnnxBackendError(
                 f"OpenVINO could not compile {path} ({runtime_reason(error)}); with a full or unwritable "
-                f"{properties.get('CACHE_DIR', 'cache')}, set MGD_SAM2_CACHE to a writable folder, else run the "
-                "ONNX export it was quantized from with ONNX Runtime (--ckpt MODEL.onnx)"
+                f"{properties.get('CACHE_DIR', 'cache')}, set MGD_SAM2_CACHE to a writable folder, else {other}"
             ) from error
         self.request = self.compiled.create_infer_request()
 

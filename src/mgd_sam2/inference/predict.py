@@ -15,7 +15,7 @@ from mgd_sam2.data.io import DEFAULT_MAX_PIXELS
 from mgd_sam2.errors import ConfigError
 from mgd_sam2.inference.backends import Backend, TorchBackend
 from mgd_sam2.inference.detail import OFF, Detail
-from mgd_sam2.inference.maps import predict_logits, to_uint8_maps, tta_input_sizes
+from mgd_sam2.inference.maps import TTA_SCALES, predict_logits, to_uint8_maps, tta_input_sizes
 from mgd_sam2.inference.refine import detail_map
 from mgd_sam2.inference.writer import MaskWriter
 from mgd_sam2.utils.progress import progress_bar
@@ -56,7 +56,8 @@ def tta_note(backend: Backend) -> str | None:
     if len(set(sizes)) == len(sizes):
         return None
     shown = ", ".join(str(side) for side in sizes)
-    return (f"note: at this model's {backend.input_size} px input, TTA's scales 0.75, 1 and 1.25 round to {shown} px "
+    scales = ", ".join(f"{scale:g}" for scale in TTA_SCALES)
+    return (f"note: at this model's {backend.input_size} px input, TTA's scales {scales} round to {shown} px "
             "(inputs that tile into the views): its passes differ by the flip and those sizes only")  # fmt: skip
 
 

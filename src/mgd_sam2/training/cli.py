@@ -98,6 +98,7 @@ class MGDSAM2CLI(LightningCLI):
         super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
         if subcommand:  # before LightningCLI reads the checkpoint's hyperparameters
+            self.ckpt_given = self.config[subcommand].get("ckpt_path")
             resolve_checkpoint(subcommand, self.config[subcommand])
             self.model_flags = {key: self.config[subcommand][key] for key in model_flags(args or [])}
 
@@ -124,7 +125,8 @@ class MGDSAM2CLI(LightningCLI):
         self.refuse_unrunnable()
         refuse_cpu_sync_batchnorm(self.trainer)
         ckpt = self.config_init[self.subcommand].get("ckpt_path")
-        refuse_reused_run(self.trainer, ckpt)
+        if ckpt is None or getattr(self, "ckpt_given", None) not in (*RUN_KEYWORDS, *LIGHTNING_CKPT_KEYWORDS):
+            refuse_reused_run(self.trainer, ckpt)  # a file given, not the run's own last or best, nor a requeue's
         if ckpt:  # a resume that passed the checks above
             keep_csv_metrics(self.trainer)
         if self.trainer.fast_dev_run:  # Lightning's promise: no checkpoints; its ModelCheckpoint.on_train_end
@@ -193,11 +195,14 @@ def refuse_reused_run(trainer: Any, ckpt: str | None = None) -> None:
     """A fit into a run folder that training made already (a version the config names, used before), fresh or
     resuming another run's ``ckpt``, would replace that run's config and mix its curves and checkpoints with the new
     run's: a one-line error instead, on every process (nothing is written before they all pass here, and a rank left
-    alone would wait for the others). Resuming from a checkpoint in that folder is that run's own resume."""
+    alone would wait for the others). Resuming from a checkpoint in that folder, or in a checkpoint callback's own
+    ``dirpath``, is that run's own resume."""
     logger = run_logger(trainer)
     if logger is None or not is_training_run(folder := Path(logger.log_dir)):
         return
-    if ckpt and folder.resolve() in Path(ckpt).resolve().parents:
+    own = {folder.resolve(), *(Path(callback.dirpath).resolve() for callback in trainer.checkpoint_callbacks
+                               if getattr(callback, "dirpath", None))}  # fmt: skip
+    if ckpt and own & set(Path(ckpt).resolve().parents):
         return
     resumable = newest_version(folder / "checkpoints" / "last.ckpt").is_file()
     resume = "resume it with --ckpt_path last, or " if resumable else ""
@@ -258,7 +263,7 @@ def refuse_cpu_bf16(trainer: Any, configured: Any = None) -> None:
 
     if "bf16" in str(trainer.precision) and isinstance(trainer.accelerator, CPUAccelerator):
         given = str(configured) if configured is not None else trainer.precision
-        runs_as = f" (Lightning runs it as {trainer.precision} on a CPU)" if given != trainer.precision else ""
+        runs_as = f" (which Lightning runs as {trainer.precision} here)" if given != trainer.precision else ""
         refuse_emulated_bf16(f"trainer.precision: {given}{runs_as}", "add --trainer.precision 32-true")
 
 
