@@ -439,6 +439,30 @@ def test_openvino_int8_export_mistakes_are_one_line_errors(trained_checkpoint: P
     )
 
 
+def test_an_export_never_replaces_the_files_it_reads(tmp_path: Path, capsys) -> None:
+    """--out (or an export) naming the --ckpt or --weights it reads, or a file of a --ckpt model folder, is refused
+    before anything is loaded or written: the source stays as it was."""
+    checkpoint, sam2, weights, folder = (tmp_path / name for name in ("c.ckpt", "sam2.pt", "w.safetensors", "m"))
+    folder.mkdir()
+    for source in (checkpoint, sam2, weights, folder / "model.safetensors"):
+        source.write_bytes(b"the weights")
+    (tmp_path / "link.ckpt").symlink_to(checkpoint)
+    for args, message in (
+        (["--ckpt", str(checkpoint), "--out", str(checkpoint)],
+         f"--out {checkpoint} would replace --ckpt {checkpoint}"),
+        (["--ckpt", str(checkpoint), "--out", str(tmp_path / "link.ckpt")], "would replace --ckpt"),
+        (["--ckpt", str(sam2), "--weights", str(weights), "--out", str(weights)],
+         f"--out {weights} would replace --weights {weights}"),
+        (["--ckpt", str(folder), "--out", str(folder / "model.safetensors")], f"would replace --ckpt {folder}"),
+    ):  # fmt: skip
+        assert main(["model", "export", *args]) == 1
+        err = capsys.readouterr().err
+        assert message in err and "which the export reads: give another file name" in err, (args, err)
+        assert len(err.strip().splitlines()) == 1, err
+    for source in (checkpoint, sam2, weights, folder / "model.safetensors"):
+        assert source.read_bytes() == b"the weights"
+
+
 def test_an_export_step_fails_with_its_own_one_line_error(tmp_path: Path, capsys) -> None:
     """The steps run in processes of their own (inference/export_steps.py): an error there is the command's one-line
     error, and a process killed by the system one too."""

@@ -146,6 +146,7 @@ def run_export(args: argparse.Namespace) -> int:
     if clash:
         raise ConfigError(f"{' and '.join(flag for flag, _ in clash)} name the same file, {clash[0][1]}: give each "
                           "its own")  # fmt: skip
+    refuse_replacing_sources(args, named, resolved)
     for folder in sorted({path.parent for path in outputs}):  # temporaries of a killed export, as predict's
         if remove_stale_temporaries(folder):
             print(f"removed unfinished temporary files of an interrupted export from {folder}")
@@ -176,6 +177,21 @@ EXPORT_FORMATS = {".onnx": "ONNX", ".xml": "OpenVINO IR"}
 def output_flag(args: argparse.Namespace, flag: str) -> str:
     """The flag a user gave for an output: ``--fastest`` where it chose the export's files."""
     return "--fastest" if args.fastest and flag != "out" else f"--{flag.replace('_', '-')}"
+
+
+def refuse_replacing_sources(args: argparse.Namespace, named: list[tuple[str, Path]], resolved: list[Path]) -> None:
+    """An output that would replace the --ckpt or --weights the export reads (or a file of a --ckpt model folder): a
+    one-line error, before the source is lost."""
+    from mgd_sam2.errors import ConfigError
+
+    for source_flag, source in (("--ckpt", args.ckpt), ("--weights", args.weights)):
+        if source is None:
+            continue
+        read = source.resolve()
+        for (flag, path), target in zip(named, resolved, strict=True):
+            if target == read or (source.is_dir() and read in target.parents and target.exists()):
+                raise ConfigError(f"{output_flag(args, flag)} {path} would replace {source_flag} {source}, which "
+                                  "the export reads: give another file name")  # fmt: skip
 
 
 def refuse_export_as_source(ckpt: Path) -> None:
