@@ -20,7 +20,12 @@ from conftest import OverfitRun
 from mgd_sam2.cli import main
 from mgd_sam2.data.io import PROVENANCE_KEY, read_mask
 from mgd_sam2.data.layouts import resolve_split
-from mgd_sam2.inference.backends import RECORD_KIND, RECORD_PRECISION
+from mgd_sam2.inference.backends import (
+    RECORD_KIND,
+    RECORD_PRECISION,
+    openvino_weights_problem,
+    recorded_precision,
+)
 from mgd_sam2.inference.export import (
     OPENVINO_INT8,
     Int8Scope,
@@ -209,6 +214,8 @@ def test_onnx_backend_mistakes_are_one_line_errors(exported: dict[str, Path], tm
     renamed.write_bytes(b"PK\x03\x04 a zip archive")
     html = tmp_path / "page.xml"
     html.write_text("<html><body>a downloaded page</body></html>")
+    unknown = tmp_path / "unknown.xml"  # an encoding Python does not know: ElementTree raises LookupError
+    unknown.write_text('<?xml version="1.0" encoding="bogus-9"?>\n<net></net>\n')
     for ckpt, extra, message in (
         (broken, (), "is not a readable ONNX model"),
         (broken, ("--backend", "openvino"), "is not a readable ONNX model"),
@@ -222,10 +229,12 @@ def test_onnx_backend_mistakes_are_one_line_errors(exported: dict[str, Path], tm
         (incomplete, ("--backend", "openvino"), "metadata is incomplete"),
         (renamed, (), f"{renamed} is not OpenVINO IR (not an XML file): give the .xml"),  # before OpenVINO's readers
         (html, (), "is not OpenVINO IR (an XML file whose root is <html>, not OpenVINO's <net>)"),
+        (unknown, (), f"{unknown} is not OpenVINO IR (not an XML file)"),
     ):
         code = main(["predict", "--ckpt", str(ckpt), "--input", str(images), "--output", str(tmp_path / "o"), *extra])
         err = capsys.readouterr().err
         assert code == 1 and message in err and len(err.strip().splitlines()) == 1, (ckpt, err)
+    assert recorded_precision(unknown) is None and openvino_weights_problem(unknown) is not None  # no .bin: said
 
 
 def test_a_runtime_error_is_said_by_its_first_line_that_says_something() -> None:
@@ -235,6 +244,13 @@ def test_a_runtime_error_is_said_by_its_first_line_that_says_something() -> None
     assert runtime_reason(error) == "Cannot create folder /ro/cache"
     assert runtime_reason(RuntimeError("Exception from src/a.cpp:1:")) == "Exception from src/a.cpp:1:"
     assert runtime_reason(RuntimeError()) == "RuntimeError"
+    shape = RuntimeError(  # as OpenVINO 2025's infer says a tensor of another shape (its own source lines first)
+        "Exception from src/inference/src/cpp/infer_request.cpp:117:\nException from "
+        "src/inference/src/cpp/infer_request.cpp:67:\nCheck 'shape.compatible(ov::PartialShape(tensor->get_shape()))'"
+        " failed at src/plugins/intel_cpu/src/infer_request.cpp:385:\nCan't set the input tensor with index: 0, "
+        "because the model input (shape=[1,3,8,8]) and the tensor (shape=(1.3.4.4)) are incompatible\n\n\n"
+    )
+    assert runtime_reason(shape).startswith("Can't set the input tensor with index: 0, because the model input")
 
 
 def test_the_openvino_backend_writes_the_masks_pytorch_writes(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -174,11 +175,16 @@ def unreadable(path: Path, error: Exception) -> OnnxBackendError:
     return OnnxBackendError(f"{path} is not a readable {model_kind(path)} ({runtime_reason(error)}); export it again")
 
 
+# OpenVINO's lines that only name its own source: "Exception from src/inference/src/cpp/core.cpp:117:", and "Check
+# 'shape.compatible(...)' failed at src/plugins/intel_cpu/src/infer_request.cpp:385:" before the sentence that says why.
+SOURCE_LINE = re.compile(r"Exception from \S+:\d+:|Check '.*' failed at \S+:\d+:")
+
+
 def runtime_reason(error: Exception) -> str:
     """The first line of a runtime's error that says something: OpenVINO's first lines only name its own source
-    file ("Exception from src/inference/src/cpp/core.cpp:117:")."""
+    files (``SOURCE_LINE``)."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    said = [line for line in lines if not line.startswith("Exception from ")]
+    said = [line for line in lines if not SOURCE_LINE.fullmatch(line)]
     return (said or lines or [type(error).__name__])[0][:200]
 
 
@@ -190,7 +196,7 @@ def openvino_ir_problem(path: Path) -> str | None:
 
     try:
         _, root = next(ElementTree.iterparse(path, events=("start",)))
-    except (ElementTree.ParseError, StopIteration):
+    except (ElementTree.ParseError, StopIteration, LookupError):  # LookupError: an encoding Python does not know
         return "not an XML file"
     except OSError as error:
         return f"cannot be read: {error.strerror or error}"
@@ -208,7 +214,7 @@ def recorded_precision(path: str | Path) -> str | None:
         return None
     try:
         found = ElementTree.parse(path).find(f"rt_info/framework/{RECORD_PRECISION}")
-    except (ElementTree.ParseError, OSError):
+    except (ElementTree.ParseError, OSError, LookupError):
         return None  # the backend's load says what is wrong with it
     return None if found is None else found.get("value")
 
@@ -224,7 +230,7 @@ def openvino_weights_problem(path: Path) -> str | None:
     try:
         constants = [data for data in ElementTree.parse(path).iter("data") if "offset" in data.attrib]
         needed = max((int(data.get("offset")) + int(data.get("size", 0)) for data in constants), default=0)
-    except (ElementTree.ParseError, ValueError):
+    except (ElementTree.ParseError, ValueError, LookupError):
         return None
     size = weights.stat().st_size
     if size < needed:
