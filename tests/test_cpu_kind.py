@@ -41,7 +41,7 @@ def test_an_old_x86_is_other_and_a_kind_can_be_forced(tmp_path: Path) -> None:
     assert classify(frozenset({"sse4_2", "avx", "fma"})) == "other"
     (tmp_path / "cpuinfo").write_text(CPUINFO["avx512_bf16"])
     forced = detect_cpu_kind("avx2", cpuinfo=tmp_path / "cpuinfo")
-    assert forced.kind == "avx2" and "forced by --cpu-kind; this CPU is avx512_bf16" in forced.describe()
+    assert forced.kind == "avx2" and "forced by --cpu-kind; this CPU is of kind avx512_bf16" in forced.describe()
 
 
 def test_avx_vnni_decides_only_below_avx512() -> None:

@@ -80,7 +80,9 @@ def test_every_exported_file_is_checked_through_the_segmenter_as_predict_runs_it
     assert set(distances) == {"micro.onnx", "micro_int8.onnx", "ov.xml"} and all(distances.values()), lines
     assert int(distances["micro.onnx"].group(2)) <= MAP_LEVELS_FP32
     assert float(distances["ov.xml"].group(1)) <= QUANTIZED_MAP_MEAN  # ONNX Runtime int8's: on noise, only shown
-    assert "(on the first calibration image, in fp32 as predict runs it)" in lines["ov.xml"]  # no precision recorded
+    assert (
+        "(on the first calibration image, in fp32 as predict runs it on this CPU)" in lines["ov.xml"]
+    )  # no precision recorded
     assert (
         f"predict with: mgd-sam2 predict --ckpt {exported['openvino_int8']} --input IMAGES --output MASKS (in "
         "32-true; add --precision bf16-mixed on a CPU with native bf16 kernels)"
@@ -395,7 +397,9 @@ def test_the_fastest_path_of_each_cpu_kind_writes_masks_within_its_bound(
     predict(run, split.image_dir, tmp_path / "fastest")  # --precision auto: the recorded one
     out = capsys.readouterr().out
     assert f"chosen by model export --fastest for {kind} CPUs" in out
-    assert (f"; this CPU is {detect_cpu_kind().kind}, for which" in out) == (kind != detect_cpu_kind().kind)
+    assert (f"; this CPU is of kind {detect_cpu_kind().kind}, for which --fastest chooses" in out) == (
+        kind != detect_cpu_kind().kind
+    )
     provenance = json.loads(Image.open(next((tmp_path / "fastest").glob("*.png"))).info[PROVENANCE_KEY])
     native = chosen.precision == "bf16-mixed" and openvino_has_bf16()
     assert provenance["precision"] == ("bf16-mixed" if native else "32-true")
@@ -436,7 +440,7 @@ def test_openvino_int8_export_mistakes_are_one_line_errors(trained_checkpoint: P
          f"--onnx and --int8 name the same file, {tmp_path / 'a.onnx'}: give each its own"),
         (["--out", str(tmp_path / "a.onnx")], "--out writes trained weights (.safetensors, or .pt): "),
         (["--fastest", str(tmp_path / "f"), "--cpu-kind", "avx2"],
-         f"--fastest {tmp_path / 'f.onnx'} is a folder; give a file name"),  # the flag given, not --onnx
+         f"--fastest {tmp_path / 'f.onnx'} is a folder; give another STEM"),  # the flag given, not --onnx
     ):  # fmt: skip
         assert main([*base, *extra]) == 1
         err = capsys.readouterr().err
@@ -445,7 +449,16 @@ def test_openvino_int8_export_mistakes_are_one_line_errors(trained_checkpoint: P
     few = [*base, "--onnx", str(tmp_path / "a.onnx"), "--openvino-int8", str(tmp_path / "empty.xml"), "--calibration",
            str(calibration)]  # fmt: skip
     assert main(few) == 1  # refused for empty.bin, after the calibration folder was read
-    assert f"note: --calibration {calibration} holds 1 image, fewer than the 16 asked for: " in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert (
+        f"note: --calibration {calibration} holds 1 image, fewer than the 16 asked for: calibrating on 1 image; " in out
+    )
+    assert "was measured calibrated on 16" in out
+    for index in range(1, 16):  # 16 in all: as many as measured, fewer than asked
+        Image.fromarray(np.zeros((40, 50, 3), np.uint8)).save(calibration / f"{index:02}.png")
+    assert main([*few, "--calibration-images", "20"]) == 1
+    out = capsys.readouterr().out
+    assert "holds 16 images, fewer than the 20 asked for: calibrating on 16 images\n" in out, out
     exported = tmp_path / "a.onnx"
     exported.write_bytes(b"an export")
     assert main(["model", "export", "--ckpt", str(exported), "--onnx", str(tmp_path / "b.onnx")]) == 1

@@ -45,6 +45,7 @@ def test_tta_says_where_its_scales_round_to_one_input_size() -> None:
 
     note = tta_note(SimpleNamespace(input_size=64, grid=2))
     assert note is not None and "scales 0.75, 1, 1.25 round to 64, 64, 64 px" in note
+    assert note.endswith("its 6 passes differ by the flip only, each pass repeated")
     assert tta_note(SimpleNamespace(input_size=1024, grid=2)) is None  # 768, 1024, 1280
 
 

@@ -139,7 +139,7 @@ def run_export(args: argparse.Namespace) -> int:
     named = [(flag, getattr(args, flag)) for flag in ("out", "onnx", "int8", "openvino_int8") if getattr(args, flag)]
     if args.openvino_int8:
         named.append(("openvino_int8", args.openvino_int8.with_suffix(".bin")))  # its weights
-    outputs = [check_output_file(path, output_flag(args, flag)) for flag, path in named]
+    outputs = [check_output_file(path, output_flag(args, flag), output_fix(args, flag)) for flag, path in named]
     resolved = [path.resolve() for path in outputs]
     clash = [(output_flag(args, flag), path) for (flag, path), same in zip(named, resolved, strict=True)
              if resolved.count(same) > 1]  # fmt: skip
@@ -177,6 +177,11 @@ EXPORT_FORMATS = {".onnx": "ONNX", ".xml": "OpenVINO IR"}
 def output_flag(args: argparse.Namespace, flag: str) -> str:
     """The flag a user gave for an output: ``--fastest`` where it chose the export's files."""
     return "--fastest" if args.fastest and flag != "out" else f"--{flag.replace('_', '-')}"
+
+
+def output_fix(args: argparse.Namespace, flag: str) -> str:
+    """What to do where an output is a folder: --fastest names its files from the STEM given."""
+    return "give another STEM" if args.fastest and flag != "out" else "give a file name"
 
 
 def refuse_replacing_sources(args: argparse.Namespace, named: list[tuple[str, Path]], resolved: list[Path]) -> None:
@@ -250,7 +255,7 @@ def written(path: Path, report: dict[str, float]) -> str:
         weights = path.with_suffix(".bin")
         precision = "bf16" if report["bf16"] else "fp32"
         return (f"{path} and {weights.name} ({weights.stat().st_size / 2**20:.1f} MiB): {distance(report)} (on the "
-                f"first calibration image, in {precision} as predict runs it){peak}")  # fmt: skip
+                f"first calibration image, in {precision} as predict runs it on this CPU){peak}")  # fmt: skip
     size = f"{path.stat().st_size / 2**20:.1f} MiB"
     if "seconds" in report:  # the fp32 export, checked against PyTorch
         return (
@@ -313,11 +318,12 @@ def calibration_images(args: argparse.Namespace) -> list[Path]:
     images = list_images(args.calibration)[: args.calibration_images]
     if not images:
         raise ConfigError(f"--calibration {args.calibration} holds no images")
-    if len(images) < min(args.calibration_images, CALIBRATION_IMAGES):
+    if len(images) < args.calibration_images:
         held = f"{len(images)} image{'s' if len(images) > 1 else ''}"
+        measured = (f"; the accuracy of docs/benchmarks.md (Accuracy of every backend) was measured calibrated on "
+                    f"{CALIBRATION_IMAGES}" if len(images) < CALIBRATION_IMAGES else "")  # fmt: skip
         print(f"note: --calibration {args.calibration} holds {held}, fewer than the {args.calibration_images} asked "
-              f"for: the accuracy of docs/benchmarks.md (Accuracy of every backend) was measured calibrated on "
-              f"{CALIBRATION_IMAGES}")  # fmt: skip
+              f"for: calibrating on {held}{measured}")  # fmt: skip
     unreadable = []
     for image in images:
         try:

@@ -145,9 +145,11 @@ class ExportedBackend:
         chosen = ""
         if self.chosen_for:
             from mgd_sam2.inference.cpu_kind import detect_cpu_kind
+            from mgd_sam2.inference.fastest import FASTEST
 
             here = detect_cpu_kind().kind
-            other = "" if here == self.chosen_for else f"; this CPU is {here}, for which --fastest may choose another"
+            other = (f"; this CPU is of kind {here}, for which --fastest chooses {FASTEST[here].describe()}"
+                     if here != self.chosen_for else "")  # fmt: skip
             chosen = (f"; chosen by model export --fastest for {self.chosen_for} CPUs, to run in "
                       f"{self.recorded_precision}{other}")  # fmt: skip
         return f"{model_kind(self.path)} {self.path} (preset {self.preset}{quantized}, {self.runtime}{details}{chosen})"

@@ -120,5 +120,5 @@ def detect_cpu_kind(forced: str | None = None, cpuinfo: Path = CPUINFO) -> CpuKi
         flags, source = torch_flags(), "from torch's CPU feature detection"
     detected = classify(flags)
     if forced is not None:
-        source = f"forced by --cpu-kind; this CPU is {detected}, {source}"
+        source = f"forced by --cpu-kind; this CPU is of kind {detected}, {source}"
     return CpuKind(forced or detected, tuple(flag for flag in KIND_FLAGS.values() if flag in flags), source)

@@ -57,8 +57,9 @@ def tta_note(backend: Backend) -> str | None:
         return None
     shown = ", ".join(str(side) for side in sizes)
     scales = ", ".join(f"{scale:g}" for scale in TTA_SCALES)
+    differ = "the flip only, each pass repeated" if len(set(sizes)) == 1 else "the flip and those sizes only"
     return (f"note: at this model's {backend.input_size} px input, TTA's scales {scales} round to {shown} px "
-            "(inputs that tile into the views): its passes differ by the flip and those sizes only")  # fmt: skip
+            f"(inputs that tile into the views): its {2 * len(sizes)} passes differ by {differ}")  # fmt: skip
 
 
 def backend_device(backend: Backend) -> torch.device:

@@ -176,12 +176,13 @@ def _permission_errors(flag: str, path: Path) -> Iterator[None]:
         raise ConfigError(f"{flag} {path}: {error.strerror} ({error.filename})") from None
 
 
-def check_output_file(path: str | Path, flag: str) -> Path:
-    """Fail now, with a one-line error naming ``path``, unless a file can be written there."""
+def check_output_file(path: str | Path, flag: str, fix: str = "give a file name") -> Path:
+    """Fail now, with a one-line error naming ``path``, unless a file can be written there (``fix``: what to do
+    where ``path`` is a folder)."""
     path = Path(path)
     with _permission_errors(flag, path):
         if path.is_dir():
-            raise ConfigError(f"{flag} {path} is a folder; give a file name")
+            raise ConfigError(f"{flag} {path} is a folder; {fix}")
         _check_creatable_under(path, flag)
     return path
 
