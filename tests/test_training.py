@@ -254,6 +254,12 @@ def test_a_batch_larger_than_the_training_split_is_one_line_and_leaves_no_run_fo
     )
     resumed = [*named[:3], "--trainer.max_steps", "2", "--trainer.logger.init_args.version", "exp7"]
     assert main([*resumed, "--ckpt_path", "last"]) == 0  # the run's own last, resolved here: its own resume
+    scratch = tmp_path / "scratch"  # its checkpoints/ a link to another disk: a file given through it is its own
+    Path("runs/resume/exp7/checkpoints").rename(scratch)
+    Path("runs/resume/exp7/checkpoints").symlink_to(scratch)
+    own = newest_version(Path("runs/resume/exp7/checkpoints/last.ckpt"))
+    resumed[resumed.index("--trainer.max_steps") + 1] = "3"
+    assert main([*resumed, "--ckpt_path", str(own)]) == 0
 
 
 def test_bf16_on_a_cpu_without_native_bf16_is_one_line_before_any_run_folder(

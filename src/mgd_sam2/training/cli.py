@@ -200,8 +200,9 @@ def refuse_reused_run(trainer: Any, ckpt: str | None = None) -> None:
     logger = run_logger(trainer)
     if logger is None or not is_training_run(folder := Path(logger.log_dir)):
         return
-    own = {folder.resolve(), *(Path(callback.dirpath).resolve() for callback in trainer.checkpoint_callbacks
-                               if getattr(callback, "dirpath", None))}  # fmt: skip
+    own = {folder.resolve(), (folder / "checkpoints").resolve(),  # checkpoints/ may link to a scratch disk
+           *(Path(callback.dirpath).resolve() for callback in trainer.checkpoint_callbacks
+             if getattr(callback, "dirpath", None))}  # fmt: skip
     if ckpt and own & set(Path(ckpt).resolve().parents):
         return
     resumable = newest_version(folder / "checkpoints" / "last.ckpt").is_file()
