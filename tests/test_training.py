@@ -1070,6 +1070,28 @@ def test_a_csv_loggers_training_metrics_survive_a_test_and_a_resume(
     assert b"train/loss" in (run / "metrics.csv").read_bytes()
 
 
+@pytest.mark.parametrize("node", [0, 1])
+def test_a_resumes_csv_metrics_are_kept_by_the_first_nodes_main_process_alone(tmp_path: Path, node: int) -> None:
+    """On a multi-node fit that Lightning launches, every node's first process has rank 0 before the launch (NODE_RANK
+    alone tells them apart): only the first node's keeps metrics.csv, so nodes sharing the folder do not race."""
+    from types import SimpleNamespace
+
+    from lightning.fabric.plugins.environments import LightningEnvironment
+    from lightning.pytorch.loggers import CSVLogger
+
+    from mgd_sam2.training.cli import keep_csv_metrics
+
+    logger = CSVLogger(tmp_path, name="csv", version=0)
+    Path(logger.log_dir).mkdir(parents=True)
+    (Path(logger.log_dir) / "metrics.csv").write_text("step,train/loss\n")
+    environment = LightningEnvironment()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NODE_RANK", str(node))
+        keep_csv_metrics(SimpleNamespace(loggers=[logger], strategy=SimpleNamespace(cluster_environment=environment)))
+    kept = sorted(path.name for path in Path(logger.log_dir).iterdir())
+    assert kept == (["metrics_before_resume_1.csv"] if node == 0 else ["metrics.csv"])
+
+
 def test_a_start_that_cannot_load_its_pretrained_weights_leaves_no_run_folder(
     synthetic_root: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:

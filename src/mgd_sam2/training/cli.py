@@ -642,11 +642,13 @@ class SaveRunConfig(SaveConfigCallback):
 def keep_csv_metrics(trainer: Any) -> None:
     """A resumed fit's CSVLogger deletes the ``metrics.csv`` of its folder as it starts (Lightning's own warning says
     so), before any callback's setup: the file is kept as ``metrics_before_resume_K.csv`` beside the one the resume
-    writes. On the main process only (``rank_zero_only``'s rank, which Lightning reads from the launcher's
-    environment)."""
+    writes. On the main process of the first node only: ``rank_zero_only``'s rank, which Lightning reads from the
+    launcher's environment, is 0 on every node's first process before Lightning launches the others (NODE_RANK alone
+    tells a node where Lightning launches), and the nodes may share the folder."""
     from lightning.pytorch.loggers import CSVLogger
 
-    if rank_zero_only.rank != 0:
+    environment = getattr(trainer.strategy, "cluster_environment", None)
+    if rank_zero_only.rank != 0 or (environment is not None and environment.node_rank() != 0):
         return
     for logger in trainer.loggers:
         metrics = Path(logger.log_dir) / "metrics.csv" if isinstance(logger, CSVLogger) else None
