@@ -374,6 +374,7 @@ def test_speed_quantizes_openvino_int8_as_fastest_does_for_its_cpu_kind(
     from mgd_sam2.benchmark.speed import RandomNetwork, SpeedConfig, exported_backend
     from mgd_sam2.inference import backends, export_steps
     from mgd_sam2.inference.export import OPENVINO_INT8, OPENVINO_INT8_SCOPES
+    from mgd_sam2.inference.export_formats import RECORD_KIND, RECORD_PRECISION
 
     asked = []
     steps = [(tmp_path / "model.onnx", {"peak_host_memory_mb": 900.0}), (tmp_path / "x", {"peak_host_memory_mb": 1e3})]
@@ -381,7 +382,7 @@ def test_speed_quantizes_openvino_int8_as_fastest_does_for_its_cpu_kind(
     monkeypatch.setattr(backends, "OpenVinoBackend", lambda *args, **kwargs: "loaded")
     config = SpeedConfig("micro", backend="openvino-int8", precision=precision, cpu_kind="amx")
     exported = exported_backend(RandomNetwork("micro"), tmp_path, config)
-    assert asked[0][-1] == {backends.RECORD_KIND: "amx", backends.RECORD_PRECISION: precision}
+    assert asked[0][-1] == {RECORD_KIND: "amx", RECORD_PRECISION: precision}
     assert exported.path == tmp_path / "model_int8.xml" and exported.backend == "loaded"
     assert exported.int8_scope == (OPENVINO_INT8_SCOPES[scope] if scope else OPENVINO_INT8).describe()
     assert exported.peak_mb == 1e3  # the largest step's own peak

@@ -20,12 +20,7 @@ from conftest import OverfitRun
 from mgd_sam2.cli import main
 from mgd_sam2.data.io import PROVENANCE_KEY, read_mask
 from mgd_sam2.data.layouts import resolve_split
-from mgd_sam2.inference.backends import (
-    RECORD_KIND,
-    RECORD_PRECISION,
-    openvino_weights_problem,
-    recorded_precision,
-)
+from mgd_sam2.inference.backends import openvino_weights_problem, recorded_precision
 from mgd_sam2.inference.export import (
     OPENVINO_INT8,
     Int8Scope,
@@ -35,6 +30,7 @@ from mgd_sam2.inference.export import (
     quantized_in,
     trunk_stages,
 )
+from mgd_sam2.inference.export_formats import RECORD_KIND, RECORD_PRECISION
 from mgd_sam2.inference.fastest import FASTEST, fastest_record
 from mgd_sam2.metrics.evaluate import evaluate_folders
 from mgd_sam2.models.groups import part_of

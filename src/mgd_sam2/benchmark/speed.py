@@ -380,8 +380,9 @@ def exported_backend(source: RandomNetwork, folder: Path, config: SpeedConfig) -
     ``config.backend``, with torch's thread count (OpenVINO: uncached, since the file is thrown away)."""
     import torch
 
-    from mgd_sam2.inference.backends import RECORD_KIND, RECORD_PRECISION, OnnxBackend, OpenVinoBackend
+    from mgd_sam2.inference.backends import OnnxBackend, OpenVinoBackend
     from mgd_sam2.inference.export import int8_scope
+    from mgd_sam2.inference.export_formats import RECORD_KIND, RECORD_PRECISION
     from mgd_sam2.inference.export_steps import export_steps
 
     fp32 = folder / "model.onnx"

@@ -170,8 +170,7 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
-EXPORT_SUFFIXES = {"onnx": ".onnx", "int8": ".onnx", "openvino_int8": ".xml"}  # what predict --ckpt tells apart
-EXPORT_FORMATS = {".onnx": "ONNX", ".xml": "OpenVINO IR"}
+EXPORT_SUFFIXES = {"onnx": ".onnx", "int8": ".onnx", "openvino_int8": ".xml"}  # each export flag's file
 
 
 def output_flag(args: argparse.Namespace, flag: str) -> str:
@@ -202,8 +201,9 @@ def refuse_replacing_sources(args: argparse.Namespace, named: list[tuple[str, Pa
 def refuse_export_as_source(ckpt: Path) -> None:
     """An export given as --ckpt (a .onnx, a .xml, or the .bin beside one): a one-line error."""
     from mgd_sam2.errors import ConfigError
+    from mgd_sam2.inference.export_formats import is_export
 
-    if ckpt.suffix in EXPORT_FORMATS or (ckpt.suffix == ".bin" and ckpt.with_suffix(".xml").is_file()):
+    if is_export(ckpt):
         raise ConfigError(f"--ckpt {ckpt} is an export: model export starts from PyTorch weights (the checkpoint or "
                           "weights it was exported from)")  # fmt: skip
 
@@ -212,6 +212,7 @@ def check_export_names(args: argparse.Namespace) -> None:
     """One-line errors before anything is written: an export named with another format's suffix (predict --ckpt
     tells the formats apart by it), trained weights named as an export."""
     from mgd_sam2.errors import ConfigError
+    from mgd_sam2.inference.export_formats import EXPORT_FORMATS
 
     for flag, suffix in EXPORT_SUFFIXES.items():
         path = getattr(args, flag)
@@ -224,7 +225,7 @@ def check_export_names(args: argparse.Namespace) -> None:
 
 def write_exports(args: argparse.Namespace, calibration: list[Path], record: dict[str, str] | None) -> None:
     """The ONNX export and the quantized forms asked for, each in its own process (inference/export_steps.py)."""
-    from mgd_sam2.inference.backends import RECORD_PRECISION
+    from mgd_sam2.inference.export_formats import RECORD_PRECISION
     from mgd_sam2.inference.export_steps import export_steps
     from mgd_sam2.inference.loading import CheckpointSource
 

@@ -18,14 +18,13 @@ import torch
 from torch import Tensor
 
 from mgd_sam2.errors import ConfigError, UserError
+from mgd_sam2.inference.export_formats import RECORD_KIND, RECORD_PRECISION
 from mgd_sam2.models.multi_view import Views
 from mgd_sam2.models.network import MGDSAM2
 
 ONNX_INPUTS = ("full", "local_views", "global_view")  # the fields of Views, in order
 ONNX_OUTPUT = "logits"
 ONNX_FORMAT = "mgd-sam2 onnx v1"  # metadata "format" of our exports
-# metadata of `model export --fastest`'s choice (inference/fastest.py): the CPU kind it chose for, the precision to run
-RECORD_KIND, RECORD_PRECISION = "cpu_kind", "precision"
 Shape = tuple[int | None, ...]  # a graph input's shape (None: a dynamic axis)
 
 

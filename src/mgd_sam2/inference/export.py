@@ -37,14 +37,13 @@ from mgd_sam2.inference.backends import (
     ONNX_FORMAT,
     ONNX_INPUTS,
     ONNX_OUTPUT,
-    RECORD_KIND,
-    RECORD_PRECISION,
     ExportedBackend,
     OnnxBackend,
     OpenVinoBackend,
     import_openvino,
     openvino_has_bf16,
 )
+from mgd_sam2.inference.export_formats import RECORD_KIND, RECORD_PRECISION
 from mgd_sam2.inference.export_hiera import hiera_for_export
 from mgd_sam2.inference.nncf_memory import statistics_outputs_first
 from mgd_sam2.models.groups import part_of

@@ -10,12 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mgd_sam2.inference.backends import RECORD_KIND, RECORD_PRECISION
 from mgd_sam2.inference.cpu_kind import CpuKind
+from mgd_sam2.inference.export_formats import EXPORT_BACKENDS, RECORD_KIND, RECORD_PRECISION
 
 RUNTIMES = {"onnx": "ONNX Runtime fp32", "onnx-int8": "ONNX Runtime int8", "openvino-int8": "OpenVINO int8"}
 PRECISION_NAMES = {"32-true": "fp32", "bf16-mixed": "bf16"}
-EXPORT_SUFFIXES = (".onnx", ".xml")  # taken off a --fastest stem given as a file name
 
 
 @dataclass(frozen=True)
@@ -114,7 +113,7 @@ def fastest_record(kind: str) -> dict[str, str]:
 
 def without_export_suffix(path: Path) -> Path:
     """``path`` with a .onnx or .xml suffix taken off."""
-    return path.with_suffix("") if path.suffix in EXPORT_SUFFIXES else path
+    return path.with_suffix("") if path.suffix in EXPORT_BACKENDS else path  # a stem given as a file name
 
 
 def export_stem(path: Path) -> Path:

@@ -17,6 +17,7 @@ import torch
 
 from mgd_sam2.errors import MissingFileError
 from mgd_sam2.inference.backends import openvino_has_bf16, recorded_precision, require_openvino_bf16
+from mgd_sam2.inference.export_formats import EXPORT_BACKENDS
 from mgd_sam2.models.checkpoints import (
     TRAINED_WEIGHTS_FORMAT,
     WEIGHTS_USE,
@@ -233,14 +234,14 @@ def backend_name(ckpt: str | Path, backend: str = "auto") -> str:
     OpenVINO IR .xml (``model export --openvino-int8``), else torch."""
     if backend != "auto":
         return backend
-    return {".onnx": "onnx", ".xml": "openvino"}.get(Path(ckpt).suffix, "torch")
+    return EXPORT_BACKENDS.get(Path(ckpt).suffix, "torch")
 
 
 def check_exported_flags(runs: str, ckpt: str | Path, weights: str | Path | None, device: str, precision: str) -> None:
     """One-line errors for flags an exported backend (``runs``: onnx or openvino) cannot honour: another file than
     an export (.onnx; for openvino also the .xml of --openvino-int8), a GPU, bf16 in ONNX Runtime or on a CPU
     where OpenVINO has no native bf16."""
-    suffixes = (".onnx", ".xml") if runs == "openvino" else (".onnx",)
+    suffixes = tuple(EXPORT_BACKENDS) if runs == "openvino" else (".onnx",)
     if Path(ckpt).suffix not in suffixes:
         files = " or .xml (--openvino-int8)" if runs == "openvino" else ""
         raise CheckpointError(f"--backend {runs} runs a .onnx file{files} from `mgd-sam2 model export`, got {ckpt}")

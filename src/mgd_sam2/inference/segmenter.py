@@ -30,6 +30,7 @@ from mgd_sam2.errors import ConfigError
 from mgd_sam2.inference.backends import Backend, OnnxBackend, OpenVinoBackend, TorchBackend
 from mgd_sam2.inference.detail import OFF, Detail, chosen_detail
 from mgd_sam2.inference.devices import EXPORTED_BACKENDS, check_names, resolve_device
+from mgd_sam2.inference.export_formats import EXPORT_BACKENDS
 from mgd_sam2.inference.loading import (
     backend_name,
     check_exported_flags,
@@ -74,7 +75,7 @@ class InferenceSettings:
         refuse_export_stem(weights)  # before a stem with a folder (out/model) is taken for a Hub id
         weights = hub_folder(weights) or weights  # a Hub id: its downloaded folder, then read like any folder
         runs = backend_name(weights, backend)
-        if runs == "torch" and Path(weights).suffix in (".onnx", ".xml"):
+        if runs == "torch" and Path(weights).suffix in EXPORT_BACKENDS:
             raise ConfigError(
                 f"--backend torch runs PyTorch weights, and {weights} is an export of `mgd-sam2 model export`: leave "
                 "--backend at auto, or give onnx or openvino"

@@ -167,13 +167,18 @@ def read_weights_file(path: str | Path) -> dict:
         )
     if not path.is_file():
         raise MissingFileError(f"weights file not found: {path}. {missing_weights_hint(path)}")
-    if path.suffix == ".bin" and path.with_suffix(".xml").is_file():
-        raise CheckpointError(
-            f"{path} is the weights half of the OpenVINO model {path.with_suffix('.xml')}: give the .xml"
-        )
+    if (model := openvino_model_of(path)) is not None:
+        raise CheckpointError(f"{path} is the weights half of the OpenVINO model {model}: give the .xml")
     if is_safetensors(path):
         return read_safetensors(path)
     return load_torch_file(path)
+
+
+def openvino_model_of(path: str | Path) -> Path | None:
+    """The OpenVINO IR .xml whose weights half ``path`` is (a .bin beside its .xml); None for any other file (torch
+    and safetensors weights may be named .bin too)."""
+    model = Path(path).with_suffix(".xml")
+    return model if Path(path).suffix == ".bin" and model.is_file() else None
 
 
 def weights_kind(content: dict) -> WeightsKind:
