@@ -11,15 +11,15 @@ from lightning.pytorch import Callback
 
 
 class KillAtStep(Callback):
-    """SIGKILL the training process when a given optimizer step is about to start (the previous step's
-    checkpoint is on disk)."""
+    """Send the training process ``signal_name`` (SIGKILL unless told) when a given optimizer step is about to start
+    (the previous step's checkpoint is on disk)."""
 
-    def __init__(self, step: int) -> None:
-        self.step = step
+    def __init__(self, step: int, signal_name: str = "SIGKILL") -> None:
+        self.step, self.signal = step, signal.Signals[signal_name]
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if trainer.global_step == self.step:
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), self.signal)
 
 
 class RecordLaunch(Callback):

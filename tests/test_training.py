@@ -6,6 +6,7 @@ import copy
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -198,6 +199,21 @@ def test_kill_minus_nine_then_the_readme_resume_command_continues_exactly(synthe
             assert torch.equal(value, again["optimizer_states"][0]["state"][index][name]), (index, name)
     logged = EventAccumulator(str(killed / "runs/resume/version_0")).Reload().Scalars("train/loss")
     assert {event.step for event in logged} >= set(range(4, 9))  # the resumed steps went on in the same run
+
+
+def test_a_sigterm_ends_a_fit_with_status_143_and_the_resume_command(synthetic_root: Path, tmp_path: Path) -> None:
+    """A job scheduler's cancel or time limit sends SIGTERM: Lightning stops its loops with an exception that would
+    end the command with status 0, so that `fit && test` would go on with a half-trained model."""
+    config = str(ROOT / "tests/fixtures/resume.yaml")
+    folder = run_folder(tmp_path / "term", synthetic_root)
+    stop = ["--trainer.callbacks+=callbacks.KillAtStep", "--trainer.callbacks.step=2",
+            "--trainer.callbacks.signal_name=SIGTERM"]  # fmt: skip
+    done = cli(folder, "fit", "-c", config, *stop)
+    assert done.returncode == 143, done.stderr[-3000:]
+    resume = shlex.join(["mgd-sam2", "fit", "-c", config, *stop, "--ckpt_path", "last"])
+    assert done.stderr.strip().splitlines()[-1].startswith(f"terminated (SIGTERM): {resume} resumes the run from its ")
+    kept = torch.load(folder / "runs/resume/version_0/checkpoints/last.ckpt", weights_only=False)
+    assert kept["global_step"] == 3  # Lightning ends the step under way and its checkpoint, which the command resumes
 
 
 def test_a_batch_larger_than_the_training_split_is_one_line_and_leaves_no_run_folder(

@@ -147,23 +147,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         if _interrupted:
             print(interrupted_message(name, rest), file=sys.stderr)
             return INTERRUPTED_STATUS
+        if stopped_by_sigterm(exit_):
+            print(interrupted_message(name, rest, "terminated (SIGTERM)"), file=sys.stderr)
+            return TERMINATED_STATUS
         raise exit_
     finally:
         signal.signal(signal.SIGINT, previous_handler)
 
 
-def interrupted_message(name: str, rest: list[str]) -> str:
-    """What Ctrl-C leaves a user with; for fit, the command that resumes the run (Ctrl-C writes no checkpoint)."""
+def stopped_by_sigterm(exit_: SystemExit) -> bool:
+    """Whether Lightning's loops stopped at a SIGTERM (a job scheduler's cancel or time limit, ``kill``): its
+    SIGTERMException is a SystemExit without a code, which would end the command with status 0."""
+    exceptions = sys.modules.get("lightning.pytorch.utilities.exceptions")  # loaded where Lightning raised it
+    return exceptions is not None and isinstance(exit_, exceptions.SIGTERMException)
+
+
+def interrupted_message(name: str, rest: list[str], what: str = "interrupted") -> str:
+    """What Ctrl-C (or a SIGTERM, ``what``) leaves a user with; for fit, the command that resumes the run (neither
+    writes a checkpoint)."""
     if name != "fit":
-        return "interrupted"
+        return what
     kept = [arg for index, arg in enumerate(rest) if not (arg.startswith("--ckpt_path") or
             (index and rest[index - 1] == "--ckpt_path"))]  # fmt: skip
     resume = shlex.join(["mgd-sam2", "fit", *kept, "--ckpt_path", "last"])
     after = "the steps after it are trained again"
-    return f"interrupted: {resume} resumes the run from its last.ckpt, if one was written ({after})"
+    return f"{what}: {resume} resumes the run from its last.ckpt, if one was written ({after})"
 
 
 INTERRUPTED_STATUS = 130  # the shell's status for a process stopped by Ctrl-C (128 + SIGINT)
+TERMINATED_STATUS = 143  # and by SIGTERM (128 + SIGTERM)
 _interrupted = False
 
 
