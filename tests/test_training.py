@@ -201,6 +201,21 @@ def test_kill_minus_nine_then_the_readme_resume_command_continues_exactly(synthe
     assert {event.step for event in logged} >= set(range(4, 9))  # the resumed steps went on in the same run
 
 
+def test_a_fits_final_weights_are_in_its_last_checkpoint_whatever_its_step_count(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """Saving every 2 steps, a fit of 5 steps ends with step 5's weights in last.ckpt (Lightning alone keeps step 4's:
+    it writes last.ckpt at the end only where no save came before), the file its last line names."""
+    monkeypatch.chdir(run_folder(tmp_path / "final", synthetic_root))
+    config = yaml.safe_load((ROOT / "tests/fixtures/resume.yaml").read_text())
+    config["trainer"]["callbacks"][0]["init_args"]["every_n_train_steps"] = 2
+    Path("every2.yaml").write_text(yaml.safe_dump(config))
+    assert main(["fit", "-c", "every2.yaml", "--trainer.max_steps", "5", "--model.val_metrics", "[MAE]"]) == 0
+    last = Path("runs/resume/version_0/checkpoints/last.ckpt")
+    assert torch.load(last, weights_only=False)["global_step"] == 5
+    assert capsys.readouterr().out.strip().splitlines()[-1].endswith(f"last {last}")
+
+
 def test_a_sigterm_ends_a_fit_with_status_143_and_the_resume_command(synthetic_root: Path, tmp_path: Path) -> None:
     """A job scheduler's cancel or time limit sends SIGTERM: Lightning stops its loops with an exception that would
     end the command with status 0, so that `fit && test` would go on with a half-trained model."""

@@ -45,6 +45,7 @@ from mgd_sam2.data.datamodule import SegmentationDataModule
 from mgd_sam2.errors import ConfigError, MissingFileError, UserError
 from mgd_sam2.inference.writer import MaskWriter
 from mgd_sam2.models.checkpoints import load_torch_file, read_weights_file, refuse_mismatched_start
+from mgd_sam2.training.final_checkpoint import FinalLastCheckpoint
 from mgd_sam2.training.module import MGDSAM2Module, refuse_other_network, scores_by_split
 
 LIGHTNING_CKPT_KEYWORDS = ("hpc", "registry")  # ckpt_path values Lightning resolves itself
@@ -132,6 +133,8 @@ class MGDSAM2CLI(LightningCLI):
         if self.trainer.fast_dev_run:  # Lightning's promise: no checkpoints; its ModelCheckpoint.on_train_end
             for callback in self.trainer.checkpoint_callbacks:  # (2.6) still writes save_last's last.ckpt
                 callback.save_last = False
+        if not any(isinstance(callback, FinalLastCheckpoint) for callback in self.trainer.callbacks):
+            self.trainer.callbacks.append(FinalLastCheckpoint())  # the final step's weights in last.ckpt
 
     def _run_subcommand(self, subcommand: str) -> None:
         """A fit that fails before its first step (a batch larger than the split, a crash as the processes start)
