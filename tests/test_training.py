@@ -201,6 +201,24 @@ def test_kill_minus_nine_then_the_readme_resume_command_continues_exactly(synthe
     assert {event.step for event in logged} >= set(range(4, 9))  # the resumed steps went on in the same run
 
 
+def test_weights_in_half_precision_are_one_line_before_any_run_folder(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """bf16-true and 16-true cast sam2's decoder, whose positional encoding multiplies a float32 grid by it: a
+    traceback of a hundred lines at the first batch, in fit and test alike; a one-line error instead."""
+    monkeypatch.chdir(run_folder(tmp_path / "half", synthetic_root))
+    config = ["-c", str(ROOT / "tests/fixtures/resume.yaml")]
+    for subcommand, precision, half in (("fit", "bf16-true", "bf16"), ("test", "16-true", "fp16")):
+        extra = ["--data.test", "[synthetic/SYN-TE]"] if subcommand == "test" else []
+        assert main([subcommand, *config, *extra, "--trainer.precision", precision]) == 1
+        err = capsys.readouterr().err  # (test's note that no --ckpt_path was given, first)
+        assert err.strip().splitlines()[-1] == (
+            f"error: trainer.precision: {precision} casts every weight to {half}, which sam2's mask decoder does not "
+            "run in: use --trainer.precision bf16-mixed (products in bf16, weights in fp32) or 32-true"
+        ), err
+    assert not Path("runs").exists()
+
+
 def test_a_fits_final_weights_are_in_its_last_checkpoint_whatever_its_step_count(
     synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:

@@ -111,8 +111,10 @@ class MGDSAM2CLI(LightningCLI):
             self.config[subcommand][key] = value
 
     def refuse_unrunnable(self) -> None:
-        """Every subcommand's checks before it runs: another network's checkpoint, bf16 on a CPU without it."""
+        """Every subcommand's checks before it runs: another network's checkpoint, weights in half precision, bf16 on a
+        CPU without it."""
         self.refuse_other_network()
+        refuse_half_weights(self.trainer)
         refuse_cpu_bf16(self.trainer, self.config[self.subcommand].trainer.precision)
 
     def refuse_other_network(self) -> None:
@@ -253,6 +255,20 @@ def refuse_cpu_sync_batchnorm(trainer: Any) -> None:
         raise ConfigError(
             "trainer.sync_batchnorm: true needs GPUs (torch runs SyncBatchNorm on CUDA devices only), and this fit "
             "runs on the CPU: add --trainer.sync_batchnorm false (each process then normalises its own batches)"
+        )
+
+
+HALF_WEIGHTS = {"bf16-true": "bf16", "16-true": "fp16"}  # Lightning's precisions that cast the weights themselves
+
+
+def refuse_half_weights(trainer: Any) -> None:
+    """``bf16-true`` or ``16-true``: a one-line error, not a traceback from the mask decoder (sam2's positional
+    encoding builds a float32 grid and multiplies it by its matrix, which Lightning's cast made half)."""
+    if str(trainer.precision) in HALF_WEIGHTS:
+        raise ConfigError(
+            f"trainer.precision: {trainer.precision} casts every weight to {HALF_WEIGHTS[str(trainer.precision)]}, "
+            "which sam2's mask decoder does not run in: use --trainer.precision bf16-mixed (products in bf16, weights "
+            "in fp32) or 32-true"
         )
 
 
