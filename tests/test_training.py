@@ -779,6 +779,16 @@ def test_flags_given_with_a_checkpoint_win_over_its_hyperparameters(
         assert "Traceback" not in err and "size mismatch" not in err
         error = err.strip().splitlines()[-1]
         assert error.startswith(f"error: the checkpoint's network is not the one this command builds ({change}; e.g.")
+    # a setting that keeps the weights' shapes (the view size): a note in test, refused in a fit resuming it
+    assert main(["test", *args, "--model.network.view_size", "32", "--model.test_metrics", "[S]"]) == 0
+    assert (f"note: test runs the weights of {trained_checkpoint} in a network built with other settings than they "
+            "were trained with (view_size 64 -> 32)") in capsys.readouterr().err  # fmt: skip
+    assert main(["fit", *args, "--model.network.view_size", "32"]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"error: --ckpt_path {trained_checkpoint} was trained with other network settings than this fit builds "
+        "(view_size 64 -> 32): a resumed run goes on training its own network; drop the --model.network flags, or "
+        "start a new run"
+    )
 
 
 def runs_config(tmp_path: Path, callbacks: list | None = None):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Optional
 
 from torch import Tensor, nn
@@ -59,6 +59,14 @@ class NetworkConfig:
         if self.global_att_blocks is not None:
             values["global_att_blocks"] = list(self.global_att_blocks)
         return values
+
+    def resolved(self) -> NetworkConfig:
+        """These settings with the preset's values where they are left to it (None), as the network is built."""
+        spec = get_preset(self.preset)
+        return replace(self, **{key: getattr(spec, key) for key in PRESET_DEFAULTS if getattr(self, key) is None})
+
+
+PRESET_DEFAULTS = ("view_size", "grid", "global_att_blocks")  # NetworkConfig's settings None leaves to the preset
 
 
 @dataclass

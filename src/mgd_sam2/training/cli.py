@@ -46,7 +46,7 @@ from mgd_sam2.errors import ConfigError, MissingFileError, UserError
 from mgd_sam2.inference.writer import MaskWriter
 from mgd_sam2.models.checkpoints import load_torch_file, read_weights_file, refuse_mismatched_start
 from mgd_sam2.training.final_checkpoint import FinalLastCheckpoint
-from mgd_sam2.training.module import MGDSAM2Module, refuse_other_network, scores_by_split
+from mgd_sam2.training.module import MGDSAM2Module, network_changes, refuse_other_network, scores_by_split
 
 LIGHTNING_CKPT_KEYWORDS = ("hpc", "registry")  # ckpt_path values Lightning resolves itself
 RUN_KEYWORDS = ("last", "best")  # ckpt_path values resolved here, to the newest training run's files
@@ -119,10 +119,24 @@ class MGDSAM2CLI(LightningCLI):
 
     def refuse_other_network(self) -> None:
         """Before the subcommand runs (and saves its config into the run): a ``--ckpt_path`` file whose network is not
-        the one built (a ``--model.network`` flag) is a one-line error, as the module's own load check would give."""
+        the one built (a ``--model.network`` flag) is a one-line error, as the module's own load check would give.
+        Where only settings that keep the weights' shapes differ (the view size, say), a fit resuming it is refused
+        too (it would go on training another network than the run's, in its folder), and validate, test and predict
+        say so (evaluating at another view size is a question one may ask)."""
         ckpt = self.config[self.subcommand].get("ckpt_path")
-        if ckpt and Path(ckpt).is_file():
-            refuse_other_network(self.model, load_torch_file(Path(ckpt), mmap=True))
+        if not (ckpt and Path(ckpt).is_file()):
+            return
+        checkpoint = load_torch_file(Path(ckpt), mmap=True)
+        refuse_other_network(self.model, checkpoint)
+        changed = network_changes(self.model, checkpoint)
+        if changed and self.subcommand == "fit":
+            raise ConfigError(
+                f"--ckpt_path {ckpt} was trained with other network settings than this fit builds ({changed}): a "
+                "resumed run goes on training its own network; drop the --model.network flags, or start a new run"
+            )
+        if changed:
+            print(f"note: {self.subcommand} runs the weights of {ckpt} in a network built with other settings than "
+                  f"they were trained with ({changed})", file=sys.stderr)  # fmt: skip
 
     def before_fit(self) -> None:
         self.refuse_unrunnable()

@@ -40,6 +40,22 @@ def scores_by_split(logged: dict[str, Any], stage: str, splits: list[str]) -> di
     return scores
 
 
+def network_changes(module: LightningModule, checkpoint: dict[str, Any]) -> str | None:
+    """The network settings ``module`` builds that differ from those ``checkpoint`` was trained with, in words
+    ("view_size 128 -> 64"), each as the preset resolves it; None where none does (settings a checkpoint does not
+    record are not compared)."""
+    recorded = checkpoint.get("hyper_parameters", {}).get("network", {})
+    built = NetworkConfig.from_dict(module.hparams.network).resolved()
+    try:
+        trained = NetworkConfig.from_dict({**built.to_dict(), **recorded}).resolved()
+    except (TypeError, ValueError):  # settings of another version: the weights' own check says what differs
+        return None
+    changed = [key for key in recorded if hasattr(built, key) and getattr(trained, key) != getattr(built, key)]
+    if "preset" in changed:  # the values a preset gives follow it: named where they were given
+        changed = [key for key in changed if key == "preset" or recorded[key] != module.hparams.network.get(key)]
+    return ", ".join(f"{key} {getattr(trained, key)!r} -> {getattr(built, key)!r}" for key in changed) or None
+
+
 def refuse_other_network(module: LightningModule, checkpoint: dict[str, Any]) -> None:
     """A CheckpointError naming both networks when ``checkpoint``'s weights do not fit ``module``'s (a
     ``--model.network.*`` flag given with ``--ckpt_path`` builds another network than the one trained)."""
@@ -50,10 +66,7 @@ def refuse_other_network(module: LightningModule, checkpoint: dict[str, Any]) ->
     unexpected = [key for key in theirs if key not in ours and not key.startswith("metrics.")]
     if not (differ or missing or unexpected):
         return
-    trained = checkpoint.get("hyper_parameters", {}).get("network", {})
-    built = module.hparams.network
-    changed = {key: (trained.get(key), value) for key, value in built.items() if trained.get(key) != value}
-    names = ", ".join(f"{key} {was!r} -> {now!r}" for key, (was, now) in changed.items()) or "the same settings"
+    names = network_changes(module, checkpoint) or "the same settings"
     example = next(f"{keys[0]} {what}" for keys, what in ((differ, "has another shape"), (missing, "is not in the "
                    "checkpoint"), (unexpected, "is not in this network")) if keys)  # fmt: skip
     raise CheckpointError(
