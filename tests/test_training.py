@@ -231,7 +231,9 @@ def test_a_fits_final_weights_are_in_its_last_checkpoint_whatever_its_step_count
     assert main(["fit", "-c", "every2.yaml", "--trainer.max_steps", "5", "--model.val_metrics", "[MAE]"]) == 0
     last = Path("runs/resume/version_0/checkpoints/last.ckpt")
     assert torch.load(last, weights_only=False)["global_step"] == 5
-    assert capsys.readouterr().out.strip().splitlines()[-1].endswith(f"last {last}")
+    out = capsys.readouterr().out
+    assert out.strip().splitlines()[-1].endswith(f"last {last}")
+    assert "note: no ModelCheckpoint of this fit monitors a score, so it writes no best checkpoint" in out
 
 
 def test_a_sigterm_ends_a_fit_with_status_143_and_the_resume_command(synthetic_root: Path, tmp_path: Path) -> None:

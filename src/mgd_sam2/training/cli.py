@@ -149,6 +149,10 @@ class MGDSAM2CLI(LightningCLI):
         if self.trainer.fast_dev_run:  # Lightning's promise: no checkpoints; its ModelCheckpoint.on_train_end
             for callback in self.trainer.checkpoint_callbacks:  # (2.6) still writes save_last's last.ckpt
                 callback.save_last = False
+        if self.trainer.is_global_zero and not any(callback.monitor for callback in self.trainer.checkpoint_callbacks):
+            print("note: no ModelCheckpoint of this fit monitors a score, so it writes no best checkpoint "
+                  "(--ckpt_path best will find none); a config's trainer.callbacks list replaces the recipe's whole "
+                  "list")  # fmt: skip
         if not any(isinstance(callback, FinalLastCheckpoint) for callback in self.trainer.callbacks):
             self.trainer.callbacks.append(FinalLastCheckpoint())  # the final step's weights in last.ckpt
 
