@@ -497,6 +497,15 @@ def test_check_data_names_a_dataset_unpacked_as_its_archive_ships(tmp_path: Path
     shutil.copytree(tmp_path / "synthetic/SYN-TE", tmp_path / "DIS5K/DIS-VD")
     assert main(["check-data", str(tmp_path), "--workers", "0"]) == 0
     assert "DIS5K is here" not in capsys.readouterr().out
+    (tmp_path / "DIS5K/DIS-TE3").mkdir()  # emptied, or images only: named, not passed over
+    shutil.copytree(tmp_path / "synthetic/SYN-TE/im", tmp_path / "DIS5K/DIS-TE4/im")
+    assert main(["check-data", str(tmp_path), "--workers", "0"]) == 0
+    out = capsys.readouterr().out
+    assert (f"note: {tmp_path / 'DIS5K/DIS-TE3'}, beside the splits, has no image folder (im/, images/, ...) and no "
+            "mask folder (gt/, masks/, ...): not checked, and no split a config can read") in out  # fmt: skip
+    assert f"note: {tmp_path / 'DIS5K/DIS-TE4'}, beside the splits, has no mask folder (gt/, masks/, ...)" in out
+    assert main(["check-data", str(tmp_path / "DIS5K/DIS-VD"), "--workers", "0"]) == 0  # a split given: its own
+    assert "beside the splits" not in capsys.readouterr().out
     with pytest.raises(DatasetLayoutError, match="Get DIS5K from https://github.com/xuebinqin/DIS"):
         resolve_split(tmp_path, "DIS5K/DIS-TR")
     with pytest.raises(DatasetLayoutError, match="Generate it with `mgd-sam2 synth"):

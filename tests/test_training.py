@@ -234,6 +234,7 @@ def test_a_fits_final_weights_are_in_its_last_checkpoint_whatever_its_step_count
     out = capsys.readouterr().out
     assert out.strip().splitlines()[-1].endswith(f"last {last}")
     assert "note: no ModelCheckpoint of this fit monitors a score, so it writes no best checkpoint" in out
+    assert "note: model.pretrained is null and the Hiera trunk is frozen (the paper's setting), so the trunk " in out
 
 
 def test_a_sigterm_ends_a_fit_with_status_143_and_the_resume_command(synthetic_root: Path, tmp_path: Path) -> None:
@@ -1068,6 +1069,8 @@ def test_a_misspelt_option_is_a_two_line_error_naming_the_closest_one(tmp_path: 
         (["test", "-c", str(config), "--model.tt", "true", "--trainer.max_epoch", "3"],  # no abbreviations
          "unrecognized arguments: --model.tt true --trainer.max_epoch 3 "
          "(did you mean --model.tta or --trainer.max_epochs?)"),
+        (["fit", "-c", str(config), "--trainer.max_ep", "1"],  # shortened: the option it starts, not max_steps
+         "unrecognized arguments: --trainer.max_ep 1 (did you mean --trainer.max_epochs?)"),
         (["fit", "--print_config", "-c", str(misspelt)],  # checked by the top parser, which knows no subcommand
          "Group 'trainer' does not accept option 'max_epoks' (did you mean max_epochs?)"),
     ]  # fmt: skip

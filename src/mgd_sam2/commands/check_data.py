@@ -16,7 +16,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mgd_sam2.data.check import check_split, find_splits, format_problems, summary_table, unarranged_datasets
+    from mgd_sam2.data.check import (
+        check_split,
+        find_splits,
+        folders_beside_splits,
+        format_problems,
+        summary_table,
+        unarranged_datasets,
+    )
     from mgd_sam2.errors import MissingFileError
     from mgd_sam2.utils.progress import console
 
@@ -32,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if listing:
         print(listing)
     console().print(summary_table(reports))
-    for note in notes:
+    for note in [*notes, *folders_beside_splits(args.root, splits)]:
         print(f"note: {note}")
     errors = sum(len(r.errors) for r in reports)
     warnings = sum(len(r.warnings) for r in reports)

@@ -217,6 +217,24 @@ def find_splits(root: str | Path, max_depth: int = 3) -> list[Split]:
     return found
 
 
+def folders_beside_splits(root: str | Path, splits: list[Split]) -> list[str]:
+    """For each folder below ``root`` that stands beside the splits found but is none (an emptied test split, one
+    with images only), what it lacks: check-data names it rather than pass it over."""
+    root = Path(root).resolve()
+    folders = {split.image_dir.parent.resolve() for split in splits}
+    parents = {folder.parent for folder in folders if folder.parent == root or root in folder.parent.parents}
+    notes = []
+    for child in sorted(child for parent in parents for child in parent.iterdir()):
+        if not child.is_dir() or child.name.startswith(".") or child.resolve() in folders:
+            continue
+        image_dir, mask_dir = split_folders(child)
+        lacks = [what for what, there in (("no image folder (im/, images/, ...)", image_dir),
+                                          ("no mask folder (gt/, masks/, ...)", mask_dir)) if not there]  # fmt: skip
+        notes.append(f"{child}, beside the splits, has {' and '.join(lacks)}: not checked, and no split a config "
+                     "can read")  # fmt: skip
+    return notes
+
+
 def unarranged_datasets(root: str | Path) -> list[str]:
     """For a data root (or a dataset folder in one): each known dataset folder there with none of its splits where the
     configs look for them (`unarranged`: an archive unpacked as it ships), named with those splits."""

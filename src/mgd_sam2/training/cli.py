@@ -149,6 +149,11 @@ class MGDSAM2CLI(LightningCLI):
         if self.trainer.fast_dev_run:  # Lightning's promise: no checkpoints; its ModelCheckpoint.on_train_end
             for callback in self.trainer.checkpoint_callbacks:  # (2.6) still writes save_last's last.ckpt
                 callback.save_last = False
+        trunk_frozen = not self.model.hparams.network.get("train_trunk")
+        if self.trainer.is_global_zero and ckpt is None and self.model.hparams.pretrained is None and trunk_frozen:
+            print("note: model.pretrained is null and the Hiera trunk is frozen (the paper's setting), so the trunk "
+                  "keeps its random weights: add --model.network.train_trunk true (the demo's setting) to train it, "
+                  "or give a SAM2.1 checkpoint as --model.pretrained")  # fmt: skip
         if self.trainer.is_global_zero and not any(callback.monitor for callback in self.trainer.checkpoint_callbacks):
             print("note: no ModelCheckpoint of this fit monitors a score, so it writes no best checkpoint "
                   "(--ckpt_path best will find none); a config's trainer.callbacks list replaces the recipe's whole "
@@ -631,7 +636,9 @@ def closest_options(message: str, parser: LightningArgumentParser) -> str:
         unknown, known = [key], [flag[2 + len(prefix) :] for flag in flags if flag.startswith(f"--{prefix}")]
     else:
         return ""
-    close = [near for word in unknown for near in difflib.get_close_matches(word, known, n=1, cutoff=0.8)
+    close = [near for word in unknown for near in sorted((option for option in known if option.startswith(word)),
+             key=len)[:1]  # a shortened option (max_ep: max_epochs, which difflib would rank below max_steps)
+             or difflib.get_close_matches(word, known, n=1, cutoff=0.8)
              or [option for option in known if option.endswith("." + word.lstrip("-"))][:1]]  # fmt: skip
     return f" (did you mean {' or '.join(dict.fromkeys(close))}?)" if close else ""
 
