@@ -41,6 +41,7 @@ from mgd_sam2.data.synth import (
 )
 from mgd_sam2.data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize_image, train_transform
 from mgd_sam2.data.view_cutting import tile
+from mgd_sam2.errors import MissingFileError
 from mgd_sam2.models.multi_view import (
     Views,
     arrange_views,
@@ -619,6 +620,21 @@ def test_predict_samples_carry_original_size(synthetic_root: Path) -> None:
     module.setup("predict")
     sample = next(iter(module.predict_dataloader()[0]))
     assert tuple(sample["size"][0]) == read_image(sample["path"][0]).shape[:2]
+
+
+def test_a_predict_path_given_under_the_data_root_says_it_is_not_under_it(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """data.predict is a path of its own (photos anywhere), unlike the splits: a path that is there only under data.root
+    says so and names that path, instead of 'not found'."""
+    monkeypatch.chdir(tmp_path)
+    module = SegmentationDataModule(root=str(synthetic_root), predict="synthetic/SYN-TE/im", input_size=64,
+                                    num_workers=0)  # fmt: skip
+    with pytest.raises(
+        MissingFileError, match="data.predict synthetic/SYN-TE/im is not in the working folder: "
+    ) as error:
+        module.setup("predict")
+    assert str(error.value).endswith(f"give {synthetic_root / 'synthetic/SYN-TE/im'}")
 
 
 def test_evaluation_under_ddp_sees_every_image_once(synthetic_root: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
+from pathlib import Path
 from typing import Optional, Union
 
 import torch
@@ -20,7 +21,7 @@ from mgd_sam2.data.check import require_clean
 from mgd_sam2.data.datasets import Record, SegmentationDataset, collate, image_records, split_records
 from mgd_sam2.data.layouts import DatasetLayoutError, Split, resolve_split
 from mgd_sam2.data.samplers import ResumableLoader, ResumableSampler
-from mgd_sam2.errors import ConfigError
+from mgd_sam2.errors import ConfigError, MissingFileError
 from mgd_sam2.utils.cache import cache_dir
 
 SplitList = Optional[list[Union[str, dict[str, str]]]]
@@ -38,7 +39,8 @@ class SegmentationDataModule(LightningDataModule):
         val_holdout: hold out this many training images (drawn with ``seed``) as a validation split named
             "holdout", listed first; for recipes without a validation split (never select on a test split).
         test: splits tested on, each scored separately.
-        predict: an image file, a folder of images, or a list of image files (no masks needed).
+        predict: an image file, a folder of images, or a list of image files (no masks needed): paths of their
+            own (from the working folder), not under ``root``.
         input_size: model input side g*V in pixels (linked from the model by the CLI).
         grid: local views per side g; samples are cut into the network's views in the loader workers
             (linked from the model by the CLI).
@@ -154,6 +156,13 @@ class SegmentationDataModule(LightningDataModule):
             if not self.predict_input:
                 raise ConfigError("nothing to predict: set data.predict to an image file or folder")
             inputs = self.predict_input if isinstance(self.predict_input, list) else [self.predict_input]
+            for item in inputs:
+                under_root = Path(self.hparams.root) / item
+                if not Path(item).exists() and under_root.exists():
+                    raise MissingFileError(
+                        f"data.predict {item} is not in the working folder: unlike train, val and test, data.predict "
+                        f"is a path of its own, not one under data.root: give {under_root}"
+                    )
             records = [record for item in inputs for record in image_records(item)[0]]
             self.datasets["predict"] = [
                 SegmentationDataset(records, size, "predict", grid=self.grid, keep_images=self.hparams.keep_images)
