@@ -1115,7 +1115,8 @@ def test_a_csv_loggers_training_metrics_survive_a_test_and_a_resume(
     synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Lightning's CSVLogger deletes the metrics.csv of the folder it starts in: a test of the run's checkpoint logs
-    into the run's test/ folder, and a resumed fit keeps the run's file as metrics_before_resume_1.csv."""
+    into the run's test/ folder (a second test keeps the first's as metrics_1.csv, beside its config_test_1.yaml), and
+    a resumed fit keeps the run's file as metrics_before_resume_1.csv."""
     monkeypatch.chdir(run_folder(tmp_path / "csv", synthetic_root))
     logger = ["--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", "runs",
               "--trainer.logger.name", "csv"]  # fmt: skip
@@ -1126,9 +1127,14 @@ def test_a_csv_loggers_training_metrics_survive_a_test_and_a_resume(
     trained = (run / "metrics.csv").read_bytes()
     assert b"train/loss" in trained
     assert main(["test", *config, "--ckpt_path", "last"]) == 0
-    assert (run / "metrics.csv").read_bytes() == trained and b"test/SYN-TE/Smeasure" in (
-        run / "test/metrics.csv"
-    ).read_bytes()
+    tested = (run / "test/metrics.csv").read_bytes()
+    assert (run / "metrics.csv").read_bytes() == trained and b"test/SYN-TE/Smeasure" in tested
+    first = (run / "test/config_test.yaml").read_text()
+    assert main(["test", *config, "--ckpt_path", "last", "--model.test_metrics", "[MAE]"]) == 0  # a second test
+    assert (run / "test/metrics_1.csv").read_bytes() == tested  # the first's scores and config, numbered alike
+    assert (run / "test/config_test_1.yaml").read_text() == first
+    assert b"test/SYN-TE/MAE" in (run / "test/metrics.csv").read_bytes()
+    assert "- MAE" in (run / "test/config_test.yaml").read_text()
     assert main(["fit", *config, "--ckpt_path", "last", "--trainer.max_epochs", "2"]) == 0
     assert (run / "metrics_before_resume_1.csv").read_bytes() == trained
     assert b"train/loss" in (run / "metrics.csv").read_bytes()

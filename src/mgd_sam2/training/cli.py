@@ -177,9 +177,11 @@ class MGDSAM2CLI(LightningCLI):
 
     def before_validate(self) -> None:
         self.refuse_unrunnable()
+        keep_earlier_evaluation(self.trainer, "validate")
 
     def before_test(self) -> None:
         self.refuse_unrunnable()
+        keep_earlier_evaluation(self.trainer, "test")
 
     def before_predict(self) -> None:
         """Lightning's predict keeps the maps only through a prediction writer: without one, refuse to run; a
@@ -197,6 +199,7 @@ class MGDSAM2CLI(LightningCLI):
                 "--trainer.callbacks+=mgd_sam2.inference.writer.MaskWriter --trainer.callbacks.output MASKS, or "
                 "predict with mgd-sam2 predict --ckpt CKPT --input IMAGES --output MASKS"
             )
+        keep_earlier_evaluation(self.trainer, "predict")
 
 
 UNSTARTED_RUN_FILES = ("config.yaml", "hparams.yaml", "metrics.csv")  # and TensorBoard's event files
@@ -683,16 +686,45 @@ class SaveRunConfig(SaveConfigCallback):
         super().setup(trainer, pl_module, stage)
 
 
+def first_main_process(trainer: Any) -> bool:
+    """Whether this is the first node's main process, before Lightning launches the others: ``rank_zero_only``'s
+    rank, which Lightning reads from the launcher's environment, is 0 on every node's first process then (NODE_RANK
+    alone tells a node where Lightning launches)."""
+    environment = getattr(trainer.strategy, "cluster_environment", None)
+    return rank_zero_only.rank == 0 and (environment is None or environment.node_rank() == 0)
+
+
+def keep_earlier_evaluation(trainer: Any, subcommand: str) -> None:
+    """A validate, test or predict into a folder where an earlier one of its kind wrote (a run's test/ folder) would
+    replace that one's ``config_<subcommand>.yaml`` and, with a CSVLogger, delete its ``metrics.csv``: both are kept,
+    numbered alike (``config_test_1.yaml`` and ``metrics_1.csv``, the first test's), and the new run takes the plain
+    names. On the first node's main process alone."""
+    from lightning.pytorch.loggers import CSVLogger
+
+    logger = run_logger(trainer)
+    if logger is None or not first_main_process(trainer):
+        return
+    folder = Path(logger.log_dir)
+    config = folder / f"config_{subcommand}.yaml"
+    if not config.is_file():
+        return
+    count = 1
+    while (folder / f"config_{subcommand}_{count}.yaml").exists() or (folder / f"metrics_{count}.csv").exists():
+        count += 1
+    config.rename(folder / f"config_{subcommand}_{count}.yaml")
+    metrics = folder / "metrics.csv"
+    if isinstance(logger, CSVLogger) and metrics.is_file():
+        metrics.rename(folder / f"metrics_{count}.csv")
+        warnings.filterwarnings("ignore", message="Experiment logs directory .* will be deleted")
+
+
 def keep_csv_metrics(trainer: Any) -> None:
     """A resumed fit's CSVLogger deletes the ``metrics.csv`` of its folder as it starts (Lightning's own warning says
     so), before any callback's setup: the file is kept as ``metrics_before_resume_K.csv`` beside the one the resume
-    writes. On the main process of the first node only: ``rank_zero_only``'s rank, which Lightning reads from the
-    launcher's environment, is 0 on every node's first process before Lightning launches the others (NODE_RANK alone
-    tells a node where Lightning launches), and the nodes may share the folder."""
+    writes. On the first node's main process alone (``first_main_process``): the nodes may share the folder."""
     from lightning.pytorch.loggers import CSVLogger
 
-    environment = getattr(trainer.strategy, "cluster_environment", None)
-    if rank_zero_only.rank != 0 or (environment is not None and environment.node_rank() != 0):
+    if not first_main_process(trainer):
         return
     for logger in trainer.loggers:
         metrics = Path(logger.log_dir) / "metrics.csv" if isinstance(logger, CSVLogger) else None
