@@ -235,6 +235,13 @@ def test_a_fits_final_weights_are_in_its_last_checkpoint_whatever_its_step_count
     assert out.strip().splitlines()[-1].endswith(f"last {last}")
     assert "note: no ModelCheckpoint of this fit monitors a score, so it writes no best checkpoint" in out
     assert "note: model.pretrained is null and the Hiera trunk is frozen (the paper's setting), so the trunk " in out
+    assert "nothing was trained" not in out
+    again = ["fit", "-c", "every2.yaml", "--trainer.max_steps", "5", "--model.val_metrics", "[MAE]", "--ckpt_path"]
+    assert main([*again, "last"]) == 0  # a finished run resumed: says that it trained nothing
+    assert capsys.readouterr().out.strip().splitlines()[-1] == (
+        "note: nothing was trained: the checkpoint resumed had reached this fit's end (trainer.max_epochs or "
+        "max_steps); raise it to train on"
+    )
 
 
 def test_a_sigterm_ends_a_fit_with_status_143_and_the_resume_command(synthetic_root: Path, tmp_path: Path) -> None:

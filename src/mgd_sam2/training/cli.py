@@ -127,6 +127,7 @@ class MGDSAM2CLI(LightningCLI):
         if not (ckpt and Path(ckpt).is_file()):
             return
         checkpoint = load_torch_file(Path(ckpt), mmap=True)
+        self.checkpoint_step = checkpoint.get("global_step")
         refuse_other_network(self.model, checkpoint)
         changed = network_changes(self.model, checkpoint)
         if changed and self.subcommand == "fit":
@@ -792,6 +793,9 @@ def run_lightning_cli(subcommand: str, args: list[str]) -> int:
         raise ConfigError(str(error).strip()) from None
     if subcommand == "fit" and cli.trainer.is_global_zero:
         print(fit_outcome(cli.trainer))
+        if getattr(cli, "checkpoint_step", None) == cli.trainer.global_step:
+            print("note: nothing was trained: the checkpoint resumed had reached this fit's end (trainer.max_epochs "
+                  "or max_steps); raise it to train on")  # fmt: skip
     if own_table and cli.trainer.is_global_zero:  # callback_metrics: the main process's under ddp_spawn too
         stage = "val" if subcommand == "validate" else "test"
         rows = scores_by_split(cli.trainer.callback_metrics, stage, cli.datamodule.split_names(stage))
