@@ -675,6 +675,8 @@ def test_lightning_cli_validate_test_and_predict_subcommands(
     assert sorted(path.name for path in (tmp_path / "runs" / "demo").iterdir()) == ["version_3"]
     assert (run / "validate/config_validate.yaml").is_file() and (run / "test/config_test.yaml").is_file()
     assert [len(list((run / sub).glob("events.out.tfevents.*"))) for sub in ("validate", "test")] == [1, 1]
+    scalars = EventAccumulator(str(run / "test")).Reload().Tags()["scalars"]
+    assert "test/SYN-TE/Smeasure" in scalars and "hp_metric" not in scalars  # no placeholder of TensorBoardLogger's
     assert not list(run.glob("events.out.tfevents.*"))
     writer = ["--trainer.callbacks+=mgd_sam2.inference.writer.MaskWriter", "--trainer.callbacks.output", "maps"]
     photos = ["--data.predict", str(synthetic_root / "synthetic/SYN-TE/im")]

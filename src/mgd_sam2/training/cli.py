@@ -741,6 +741,10 @@ def build_cli(args: list[str], run: bool = True) -> MGDSAM2CLI:
     # we always pass args explicitly (the dispatcher strips argv)
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
     subcommand = args[0] if run and args else "fit"
+    if subcommand != "fit":  # a run's checkpoint evaluated in its own subfolder, by a config with other callbacks:
+        # its ModelCheckpoint and callback states are a training's, which validate, test and predict never use
+        warnings.filterwarnings("ignore", message="The dirpath has changed from")
+        warnings.filterwarnings("ignore", message="Be aware that when using `ckpt_path`, callbacks used to create")
     filename = "config.yaml" if subcommand == "fit" else f"config_{subcommand}.yaml"
     return MGDSAM2CLI(
         MGDSAM2Module,
