@@ -130,6 +130,14 @@ def test_missing_split_says_where_to_get_it(tmp_path: Path) -> None:
     )
     with pytest.raises(DatasetLayoutError, match=re.escape(expected)):
         resolve_split(tmp_path, "synthetic/SYN-TR")
+    # a misspelt split of a dataset that is there: the splits it holds
+    (tmp_path / "DIS5K/DIS-VD").mkdir(parents=True)
+    with pytest.raises(DatasetLayoutError, match=re.escape(f"no folder {tmp_path / 'DIS5K/DIS-VAL'} ("
+                                                           f"{tmp_path / 'DIS5K'} holds DIS-VD). ")):  # fmt: skip
+        resolve_split(tmp_path, "DIS5K/DIS-VAL")
+    no_root = f"(the data root {tmp_path / 'none'} is not there: give --data.root, the folder holding the datasets)"
+    with pytest.raises(DatasetLayoutError, match=re.escape(no_root)):
+        resolve_split(tmp_path / "none", "DIS5K/DIS-TR")
     # a config's missing splits are named all at once, not one per run
     module = SegmentationDataModule(root=str(tmp_path), test=["DIS5K/DIS-TE1", "DAVIS-S", "HKU-IS"], num_workers=0)
     with pytest.raises(DatasetLayoutError) as error:

@@ -132,6 +132,11 @@ def resolve_split(root: str | Path, spec: SplitSpec, need_masks: bool = True) ->
     if not folder.is_dir():
         misplaced = Path(root) / name  # the split's folder straight under the root, its dataset's folder left out
         nearby = f" ({misplaced} exists: the root holds one folder per dataset)" if misplaced.is_dir() else ""
+        beside = sorted(p.name for p in folder.parent.iterdir() if p.is_dir()) if folder.parent.is_dir() else []
+        if beside and folder.parent != Path(root):  # a misspelt split (DIS-VAL for DIS-VD): what is there
+            nearby += f" ({folder.parent} holds {some_of(beside)})"
+        if not Path(root).is_dir():
+            nearby += f" (the data root {root} is not there: give --data.root, the folder holding the datasets)"
         raise DatasetLayoutError(f"split {spec!r} not found: no folder {folder}{nearby}. {download_hint(spec, root)}")
     image_dir, mask_dir = split_folders(folder)
     if image_dir is None or (need_masks and mask_dir is None):
