@@ -355,6 +355,8 @@ def test_bf16_on_a_cpu_without_native_bf16_is_one_line_before_any_run_folder(
     assert main(["fit", *config[:2], "--trainer.precision", "32-true", "--trainer.fast_dev_run", "true"]) == 0
     monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: True)
     refuse_cpu_bf16(Trainer(accelerator="cpu", precision="bf16-mixed", logger=False))  # native: it runs
+    refuse_cpu_bf16(Trainer(accelerator="cpu", precision="16-mixed", logger=False), "16-mixed")  # and says in what
+    assert "note: trainer.precision: 16-mixed runs as bf16-mixed on the CPU" in capsys.readouterr().out
     monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: False)
     refuse_cpu_bf16(Trainer(accelerator="cpu", precision="32-true", logger=False))  # fp32: nothing to refuse
 

@@ -312,6 +312,9 @@ def refuse_cpu_bf16(trainer: Any, configured: Any = None) -> None:
         given = str(configured) if configured is not None else trainer.precision
         runs_as = f" (which Lightning runs as {trainer.precision} here)" if given != trainer.precision else ""
         refuse_emulated_bf16(f"trainer.precision: {given}{runs_as}", "add --trainer.precision 32-true")
+        if runs_as and rank_zero_only.rank == 0:  # it runs: say in what
+            print(f"note: trainer.precision: {given} runs as {trainer.precision} on the CPU (Lightning's choice: "
+                  "fp16 autocast is for GPUs)")  # fmt: skip
 
 
 def model_flags(args: list[str]) -> list[str]:
