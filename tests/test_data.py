@@ -515,6 +515,15 @@ def test_check_data_names_a_dataset_unpacked_as_its_archive_ships(tmp_path: Path
     assert f"note: {tmp_path / 'DIS5K/DIS-TE4'}, beside the splits, has no mask folder (gt/, masks/, ...)" in out
     assert main(["check-data", str(tmp_path / "DIS5K/DIS-VD"), "--workers", "0"]) == 0  # a split given: its own
     assert "beside the splits" not in capsys.readouterr().out
+    shutil.copytree(tmp_path / "synthetic/SYN-TE", tmp_path / "mine")  # a split beside dataset folders that hold some
+    linked = tmp_path / "linked"  # and a data root whose dataset is a link
+    linked.mkdir()
+    (linked / "DIS5K").symlink_to(tmp_path / "DIS5K")
+    assert main(["check-data", str(tmp_path), "--workers", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "synthetic, beside" not in out and "DIS5K, beside" not in out and "linked, beside" not in out, out
+    assert main(["check-data", str(linked), "--workers", "0"]) == 0
+    assert f"note: {linked / 'DIS5K/DIS-TE3'}, beside the splits, has no image folder" in capsys.readouterr().out
     with pytest.raises(DatasetLayoutError, match="Get DIS5K from https://github.com/xuebinqin/DIS"):
         resolve_split(tmp_path, "DIS5K/DIS-TR")
     with pytest.raises(DatasetLayoutError, match="Generate it with `mgd-sam2 synth"):

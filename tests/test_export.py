@@ -465,8 +465,8 @@ def test_openvino_int8_export_mistakes_are_one_line_errors(trained_checkpoint: P
 
 
 def test_an_export_never_replaces_the_files_it_reads(tmp_path: Path, capsys) -> None:
-    """--out (or an export) naming the --ckpt or --weights it reads, or a file of a --ckpt model folder, is refused
-    before anything is loaded or written: the source stays as it was."""
+    """--out (or an export) naming the --ckpt or --weights it reads (or the file a --ckpt link points to), or a file
+    of a --ckpt model folder, is refused before anything is loaded or written: the source stays as it was."""
     checkpoint, sam2, weights, folder = (tmp_path / name for name in ("c.ckpt", "sam2.pt", "w.safetensors", "m"))
     folder.mkdir()
     for source in (checkpoint, sam2, weights, folder / "model.safetensors"):
@@ -475,7 +475,7 @@ def test_an_export_never_replaces_the_files_it_reads(tmp_path: Path, capsys) -> 
     for args, message in (
         (["--ckpt", str(checkpoint), "--out", str(checkpoint)],
          f"--out {checkpoint} would replace --ckpt {checkpoint}"),
-        (["--ckpt", str(checkpoint), "--out", str(tmp_path / "link.ckpt")], "would replace --ckpt"),
+        (["--ckpt", str(tmp_path / "link.ckpt"), "--out", str(checkpoint)], "would replace --ckpt"),  # its target
         (["--ckpt", str(sam2), "--weights", str(weights), "--out", str(weights)],
          f"--out {weights} would replace --weights {weights}"),
         (["--ckpt", str(folder), "--out", str(folder / "model.safetensors")], f"would replace --ckpt {folder}"),

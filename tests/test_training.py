@@ -201,15 +201,16 @@ def test_kill_minus_nine_then_the_readme_resume_command_continues_exactly(synthe
     assert {event.step for event in logged} >= set(range(4, 9))  # the resumed steps went on in the same run
 
 
-def test_weights_in_half_precision_are_one_line_before_any_run_folder(
+def test_weights_cast_from_fp32_are_one_line_before_any_run_folder(
     synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    """bf16-true and 16-true cast sam2's decoder, whose positional encoding multiplies a float32 grid by it: a
-    traceback of a hundred lines at the first batch, in fit and test alike; a one-line error instead."""
+    """bf16-true, 16-true and 64-true cast sam2's decoder, whose positional encoding multiplies a float32 grid by it:
+    a traceback of a hundred lines at the first batch, in fit, validate and test alike; a one-line error instead."""
     monkeypatch.chdir(run_folder(tmp_path / "half", synthetic_root))
     config = ["-c", str(ROOT / "tests/fixtures/resume.yaml")]
-    for subcommand, precision, half in (("fit", "bf16-true", "bf16"), ("test", "16-true", "fp16")):
-        extra = ["--data.test", "[synthetic/SYN-TE]"] if subcommand == "test" else []
+    for subcommand, precision, half in (("fit", "bf16-true", "bf16"), ("test", "16-true", "fp16"),
+                                        ("validate", "64-true", "fp64")):  # fmt: skip
+        extra = ["--data.test", "[synthetic/SYN-TE]"] if subcommand == "test" else []  # (validate: resume.yaml's val)
         assert main([subcommand, *config, *extra, "--trainer.precision", precision]) == 1
         err = capsys.readouterr().err  # (test's note that no --ckpt_path was given, first)
         assert err.strip().splitlines()[-1] == (
@@ -219,29 +220,55 @@ def test_weights_in_half_precision_are_one_line_before_any_run_folder(
     assert not Path("runs").exists()
 
 
-def test_a_fits_final_weights_are_in_its_last_checkpoint_whatever_its_step_count(
+def test_a_fits_final_weights_are_in_its_last_checkpoint_and_resume_exactly(
     synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    """Saving every 2 steps, a fit of 5 steps ends with step 5's weights in last.ckpt (Lightning alone keeps step 4's:
-    it writes last.ckpt at the end only where no save came before), the file its last line names."""
-    monkeypatch.chdir(run_folder(tmp_path / "final", synthetic_root))
+    """Saving every 2 steps, a fit of 5 steps (or of 1 epoch of 3) ends with its final step's weights in last.ckpt
+    (Lightning alone keeps step 4's, or 2's: it writes last.ckpt at the end only where no save came before), the file
+    its last line names; a run resumed from it with a higher limit reaches the weights of an uninterrupted one, bit
+    for bit."""
     config = yaml.safe_load((ROOT / "tests/fixtures/resume.yaml").read_text())
     config["trainer"]["callbacks"][0]["init_args"]["every_n_train_steps"] = 2
-    Path("every2.yaml").write_text(yaml.safe_dump(config))
-    assert main(["fit", "-c", "every2.yaml", "--trainer.max_steps", "5", "--model.val_metrics", "[MAE]"]) == 0
+    (tmp_path / "every2.yaml").write_text(yaml.safe_dump(config))
+    fit = ["fit", "-c", str(tmp_path / "every2.yaml"), "--model.val_metrics", "[MAE]"]
     last = Path("runs/resume/version_0/checkpoints/last.ckpt")
-    assert torch.load(last, weights_only=False)["global_step"] == 5
-    out = capsys.readouterr().out
-    assert out.strip().splitlines()[-1].endswith(f"last {last}")
+
+    def weights(folder: Path, *limit: str, resume: bool = False) -> dict:
+        monkeypatch.chdir(folder)
+        assert main([*fit, *limit, *(["--ckpt_path", "last"] if resume else [])]) == 0
+        return torch.load(last, weights_only=False)
+
+    for name, first, then in (("steps", ("--trainer.max_steps", "5"), ("--trainer.max_steps", "8")),
+                              ("epochs", ("--trainer.max_epochs", "1"), ("--trainer.max_epochs", "2"))):  # fmt: skip
+        stopped = run_folder(tmp_path / f"{name}_stopped", synthetic_root)
+        ended = weights(stopped, *first)
+        assert ended["global_step"] == (5 if name == "steps" else 3), name  # its final step, not a save step's
+        out = capsys.readouterr().out
+        assert out.strip().splitlines()[-1].endswith(f"last {last}")
+        resumed = weights(stopped, *then, resume=True)
+        whole = weights(run_folder(tmp_path / f"{name}_whole", synthetic_root), *then)
+        assert resumed["global_step"] == whole["global_step"] == (8 if name == "steps" else 6), name
+        for key, value in whole["state_dict"].items():
+            assert torch.equal(value, resumed["state_dict"][key]), (name, key)
     assert "note: no ModelCheckpoint of this fit monitors a score, so it writes no best checkpoint" in out
     assert "note: model.pretrained is null and the Hiera trunk is frozen (the paper's setting), so the trunk " in out
     assert "nothing was trained" not in out
-    again = ["fit", "-c", "every2.yaml", "--trainer.max_steps", "5", "--model.val_metrics", "[MAE]", "--ckpt_path"]
-    assert main([*again, "last"]) == 0  # a finished run resumed: says that it trained nothing
+    capsys.readouterr()
+    assert main([*fit, "--trainer.max_epochs", "2", "--ckpt_path", "last"]) == 0  # a finished run resumed: it says so
     assert capsys.readouterr().out.strip().splitlines()[-1] == (
         "note: nothing was trained: the checkpoint resumed had reached this fit's end (trainer.max_epochs or "
         "max_steps); raise it to train on"
     )
+
+
+def test_a_checkpoint_callback_that_is_no_model_checkpoint_is_no_crash(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lightning's checkpoint_callbacks hold any Checkpoint; OnExceptionCheckpoint has no monitor, best or last."""
+    monkeypatch.chdir(run_folder(tmp_path / "exc", synthetic_root))
+    extra = ["--trainer.callbacks+=lightning.pytorch.callbacks.OnExceptionCheckpoint", "--trainer.callbacks.dirpath",
+             "exc", "--trainer.max_steps", "1", "--model.val_metrics", "[MAE]"]  # fmt: skip
+    assert main(["fit", "-c", str(ROOT / "tests/fixtures/resume.yaml"), *extra]) == 0
 
 
 def test_a_sigterm_ends_a_fit_with_status_143_and_the_resume_command(synthetic_root: Path, tmp_path: Path) -> None:
@@ -319,6 +346,13 @@ def test_a_batch_larger_than_the_training_split_is_one_line_and_leaves_no_run_fo
     own = newest_version(Path("runs/resume/exp7/checkpoints/last.ckpt"))
     resumed[resumed.index("--trainer.max_steps") + 1] = "3"
     assert main([*resumed, "--ckpt_path", str(own)]) == 0
+    elsewhere = tmp_path / "elsewhere"  # a checkpoint file in it that is itself a link, to another folder
+    elsewhere.mkdir()
+    shutil.copy(newest_version(Path("runs/resume/exp7/checkpoints/last.ckpt")), elsewhere / "step3.ckpt")
+    linked = Path("runs/resume/exp7/checkpoints/linked.ckpt")
+    linked.symlink_to(elsewhere / "step3.ckpt")
+    resumed[resumed.index("--trainer.max_steps") + 1] = "4"
+    assert main([*resumed, "--ckpt_path", str(linked)]) == 0
 
 
 def test_bf16_on_a_cpu_without_native_bf16_is_one_line_before_any_run_folder(
@@ -408,14 +442,18 @@ def test_a_run_resumed_twice_from_an_epochs_last_batch_continues_exactly(synthet
 def test_a_fit_ends_by_saying_what_it_left_where() -> None:
     from types import SimpleNamespace
 
+    from lightning.pytorch.callbacks import ModelCheckpoint, OnExceptionCheckpoint
+
     from mgd_sam2.training.cli import fit_outcome
 
-    best = SimpleNamespace(best_model_path="runs/x/version_2/checkpoints/best.ckpt", monitor="val/Smeasure",
-                           best_model_score=torch.tensor(0.81234), last_model_path="")  # fmt: skip
-    last = SimpleNamespace(best_model_path="", monitor=None, last_model_path="runs/x/version_2/checkpoints/last.ckpt")
+    best = ModelCheckpoint(monitor="val/Smeasure")
+    best.best_model_path, best.best_model_score = "runs/x/version_2/checkpoints/best.ckpt", torch.tensor(0.81234)
+    last = ModelCheckpoint(save_last=True)
+    last.last_model_path = "runs/x/version_2/checkpoints/last.ckpt"
     logger = SimpleNamespace(log_dir="runs/x/version_2")  # the folder the first logger writes into
+    exception = OnExceptionCheckpoint("runs")  # a Checkpoint with no best or last: passed over
     trainer = SimpleNamespace(
-        global_step=300, loggers=[logger], default_root_dir="runs", checkpoint_callbacks=[best, last]
+        global_step=300, loggers=[logger], default_root_dir="runs", checkpoint_callbacks=[best, last, exception]
     )
     assert fit_outcome(trainer) == (
         "fit ended at step 300; run folder runs/x/version_2; best runs/x/version_2/checkpoints/best.ckpt "
@@ -797,6 +835,8 @@ def test_flags_given_with_a_checkpoint_win_over_its_hyperparameters(
     assert main(["test", *args, "--model.network.view_size", "32", "--model.test_metrics", "[S]"]) == 0
     assert (f"note: test runs the weights of {trained_checkpoint} in a network built with other settings than they "
             "were trained with (view_size 64 -> 32)") in capsys.readouterr().err  # fmt: skip
+    assert main(["test", *args, "--model.network.train_trunk", "true", "--model.test_metrics", "[S]"]) == 0
+    assert "other settings" not in capsys.readouterr().err  # what a fit trains: nothing the test computes differently
     assert main(["fit", *args, "--model.network.view_size", "32"]) == 1
     assert capsys.readouterr().err.strip().splitlines()[-1] == (
         f"error: --ckpt_path {trained_checkpoint} was trained with other network settings than this fit builds "
@@ -1082,6 +1122,9 @@ def test_a_misspelt_option_is_a_two_line_error_naming_the_closest_one(tmp_path: 
          "(did you mean --model.tta or --trainer.max_epochs?)"),
         (["fit", "-c", str(config), "--trainer.max_ep", "1"],  # shortened: the option it starts, not max_steps
          "unrecognized arguments: --trainer.max_ep 1 (did you mean --trainer.max_epochs?)"),
+        (["fit", "-c", str(config), "--trainer.max", "1"],  # the start of several: each, none picked at random
+         "unrecognized arguments: --trainer.max 1 (did you mean --trainer.max_epochs or --trainer.max_steps or "
+         "--trainer.max_time?)"),
         (["fit", "--print_config", "-c", str(misspelt)],  # checked by the top parser, which knows no subcommand
          "Group 'trainer' does not accept option 'max_epoks' (did you mean max_epochs?)"),
     ]  # fmt: skip

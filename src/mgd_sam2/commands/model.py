@@ -146,7 +146,7 @@ def run_export(args: argparse.Namespace) -> int:
     if clash:
         raise ConfigError(f"{' and '.join(flag for flag, _ in clash)} name the same file, {clash[0][1]}: give each "
                           "its own")  # fmt: skip
-    refuse_replacing_sources(args, named, resolved)
+    refuse_replacing_sources(args, named)
     for folder in sorted({path.parent for path in outputs}):  # temporaries of a killed export, as predict's
         if remove_stale_temporaries(folder):
             print(f"removed unfinished temporary files of an interrupted export from {folder}")
@@ -183,17 +183,19 @@ def output_fix(args: argparse.Namespace, flag: str) -> str:
     return "give another STEM" if args.fastest and flag != "out" else "give a file name"
 
 
-def refuse_replacing_sources(args: argparse.Namespace, named: list[tuple[str, Path]], resolved: list[Path]) -> None:
-    """An output that would replace the --ckpt or --weights the export reads (or a file of a --ckpt model folder): a
-    one-line error, before the source is lost."""
+def refuse_replacing_sources(args: argparse.Namespace, named: list[tuple[str, Path]]) -> None:
+    """An output that would replace the --ckpt or --weights the export reads (the file itself, or one of a --ckpt
+    model folder, whose files may be links into a download cache): a one-line error, before the source is lost. An
+    output is written by a rename onto its path, which replaces a link there, not the file it points to."""
     from mgd_sam2.errors import ConfigError
 
     for source_flag, source in (("--ckpt", args.ckpt), ("--weights", args.weights)):
         if source is None:
             continue
         read = source.resolve()
-        for (flag, path), target in zip(named, resolved, strict=True):
-            if target == read or (source.is_dir() and read in target.parents and target.exists()):
+        for flag, path in named:
+            target = path.parent.resolve() / path.name  # what the rename replaces
+            if target == read or (source.is_dir() and target.parent == read and target.exists()):
                 raise ConfigError(f"{output_flag(args, flag)} {path} would replace {source_flag} {source}, which "
                                   "the export reads: give another file name")  # fmt: skip
 

@@ -220,13 +220,13 @@ def find_splits(root: str | Path, max_depth: int = 3) -> list[Split]:
 def folders_beside_splits(root: str | Path, splits: list[Split]) -> list[str]:
     """For each folder below ``root`` that stands beside the splits found but is none (an emptied test split, one
     with images only), what it lacks: check-data names it rather than pass it over."""
-    root = Path(root).resolve()
-    folders = {split.image_dir.parent.resolve() for split in splits}
+    root = Path(root)  # the splits' paths are built on it as given: compared unresolved (a dataset may be a link)
+    folders = {split.image_dir.parent for split in splits}
     parents = {folder.parent for folder in folders if folder.parent == root or root in folder.parent.parents}
     notes = []
     for child in sorted(child for parent in parents for child in parent.iterdir()):
-        if not child.is_dir() or child.name.startswith(".") or child.resolve() in folders:
-            continue
+        if not child.is_dir() or child.name.startswith(".") or any(child in (f, *f.parents) for f in folders):
+            continue  # a split, or a folder holding some
         image_dir, mask_dir = split_folders(child)
         lacks = [what for what, there in (("no image folder (im/, images/, ...)", image_dir),
                                           ("no mask folder (gt/, masks/, ...)", mask_dir)) if not there]  # fmt: skip

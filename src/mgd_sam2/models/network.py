@@ -67,6 +67,9 @@ class NetworkConfig:
 
 
 PRESET_DEFAULTS = ("view_size", "grid", "global_att_blocks")  # NetworkConfig's settings None leaves to the preset
+TRAINING_ONLY = (
+    "train_trunk",
+)  # NetworkConfig's settings that change what a fit trains, not what the network computes
 
 
 @dataclass
@@ -87,8 +90,8 @@ class MGDSAM2(nn.Module):
         spec = get_preset(config.preset)
         self.config = config
         self.preset = config.preset
-        self.view_size = config.view_size or spec.view_size
-        self.grid = config.grid or spec.grid
+        resolved = config.resolved()
+        self.view_size, self.grid = resolved.view_size, resolved.grid
         self.multi_view = config.multi_view
         uses_views = (config.use_adapters, config.use_mcem, config.use_hmim, config.use_drm)
         if not config.multi_view and any(uses_views):

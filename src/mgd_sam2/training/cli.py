@@ -33,6 +33,7 @@ import re
 import sys
 import warnings
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -45,7 +46,7 @@ from mgd_sam2.data.datamodule import SegmentationDataModule
 from mgd_sam2.errors import ConfigError, MissingFileError, UserError
 from mgd_sam2.inference.writer import MaskWriter
 from mgd_sam2.models.checkpoints import load_torch_file, read_weights_file, refuse_mismatched_start
-from mgd_sam2.training.final_checkpoint import FinalLastCheckpoint
+from mgd_sam2.training.final_checkpoint import FinalLastCheckpoint, model_checkpoints
 from mgd_sam2.training.module import MGDSAM2Module, network_changes, refuse_other_network, scores_by_split
 
 LIGHTNING_CKPT_KEYWORDS = ("hpc", "registry")  # ckpt_path values Lightning resolves itself
@@ -111,10 +112,10 @@ class MGDSAM2CLI(LightningCLI):
             self.config[subcommand][key] = value
 
     def refuse_unrunnable(self) -> None:
-        """Every subcommand's checks before it runs: another network's checkpoint, weights in half precision, bf16 on a
-        CPU without it."""
+        """Every subcommand's checks before it runs: another network's checkpoint, weights cast from fp32, bf16 on a CPU
+        without it."""
         self.refuse_other_network()
-        refuse_half_weights(self.trainer)
+        refuse_cast_weights(self.trainer)
         refuse_cpu_bf16(self.trainer, self.config[self.subcommand].trainer.precision)
 
     def refuse_other_network(self) -> None:
@@ -129,7 +130,7 @@ class MGDSAM2CLI(LightningCLI):
         checkpoint = load_torch_file(Path(ckpt), mmap=True)
         self.checkpoint_step = checkpoint.get("global_step")
         refuse_other_network(self.model, checkpoint)
-        changed = network_changes(self.model, checkpoint)
+        changed = network_changes(self.model, checkpoint, training=self.subcommand == "fit")
         if changed and self.subcommand == "fit":
             raise ConfigError(
                 f"--ckpt_path {ckpt} was trained with other network settings than this fit builds ({changed}): a "
@@ -155,7 +156,7 @@ class MGDSAM2CLI(LightningCLI):
             print("note: model.pretrained is null and the Hiera trunk is frozen (the paper's setting), so the trunk "
                   "keeps its random weights: add --model.network.train_trunk true (the demo's setting) to train it, "
                   "or give a SAM2.1 checkpoint as --model.pretrained")  # fmt: skip
-        if self.trainer.is_global_zero and not any(callback.monitor for callback in self.trainer.checkpoint_callbacks):
+        if self.trainer.is_global_zero and not any(callback.monitor for callback in model_checkpoints(self.trainer)):
             print("note: no ModelCheckpoint of this fit monitors a score, so it writes no best checkpoint "
                   "(--ckpt_path best will find none); a config's trainer.callbacks list replaces the recipe's whole "
                   "list")  # fmt: skip
@@ -232,10 +233,11 @@ def refuse_reused_run(trainer: Any, ckpt: str | None = None) -> None:
     logger = run_logger(trainer)
     if logger is None or not is_training_run(folder := Path(logger.log_dir)):
         return
-    own = {folder.resolve(), (folder / "checkpoints").resolve(),  # checkpoints/ may link to a scratch disk
-           *(Path(callback.dirpath).resolve() for callback in trainer.checkpoint_callbacks
-             if getattr(callback, "dirpath", None))}  # fmt: skip
-    if ckpt and own & set(Path(ckpt).resolve().parents):
+    folders = [folder, folder / "checkpoints", *(Path(callback.dirpath) for callback in trainer.checkpoint_callbacks
+                                                 if getattr(callback, "dirpath", None))]  # fmt: skip
+    # as given and resolved: checkpoints/ may link to a scratch disk, and so may a checkpoint file in it
+    own = {path for folder in folders for path in (folder.absolute(), folder.resolve())}
+    if ckpt and own & {*Path(ckpt).absolute().parents, *Path(ckpt).resolve().parents}:
         return
     resumable = newest_version(folder / "checkpoints" / "last.ckpt").is_file()
     resume = "resume it with --ckpt_path last, or " if resumable else ""
@@ -285,15 +287,16 @@ def refuse_cpu_sync_batchnorm(trainer: Any) -> None:
         )
 
 
-HALF_WEIGHTS = {"bf16-true": "bf16", "16-true": "fp16"}  # Lightning's precisions that cast the weights themselves
+CAST_WEIGHTS = {"bf16-true": "bf16", "16-true": "fp16", "64-true": "fp64"}  # Lightning's that cast the weights
 
 
-def refuse_half_weights(trainer: Any) -> None:
-    """``bf16-true`` or ``16-true``: a one-line error, not a traceback from the mask decoder (sam2's positional
-    encoding builds a float32 grid and multiplies it by its matrix, which Lightning's cast made half)."""
-    if str(trainer.precision) in HALF_WEIGHTS:
+def refuse_cast_weights(trainer: Any) -> None:
+    """``bf16-true``, ``16-true`` or ``64-true``: a one-line error, not a traceback from the mask decoder (sam2's
+    positional encoding builds a float32 grid and multiplies it by its matrix, which Lightning's cast made another
+    type)."""
+    if str(trainer.precision) in CAST_WEIGHTS:
         raise ConfigError(
-            f"trainer.precision: {trainer.precision} casts every weight to {HALF_WEIGHTS[str(trainer.precision)]}, "
+            f"trainer.precision: {trainer.precision} casts every weight to {CAST_WEIGHTS[str(trainer.precision)]}, "
             "which sam2's mask decoder does not run in: use --trainer.precision bf16-mixed (products in bf16, weights "
             "in fp32) or 32-true"
         )
@@ -643,11 +646,17 @@ def closest_options(message: str, parser: LightningArgumentParser) -> str:
         unknown, known = [key], [flag[2 + len(prefix) :] for flag in flags if flag.startswith(f"--{prefix}")]
     else:
         return ""
-    close = [near for word in unknown for near in sorted((option for option in known if option.startswith(word)),
-             key=len)[:1]  # a shortened option (max_ep: max_epochs, which difflib would rank below max_steps)
+    close = [near for word in unknown for near in a_few(option for option in known if option.startswith(word))
+             # a shortened option (max_ep: max_epochs, which difflib would rank below max_steps): each that fits
              or difflib.get_close_matches(word, known, n=1, cutoff=0.8)
              or [option for option in known if option.endswith("." + word.lstrip("-"))][:1]]  # fmt: skip
     return f" (did you mean {' or '.join(dict.fromkeys(close))}?)" if close else ""
+
+
+def a_few(options: Iterable[str], most: int = 4) -> list[str]:
+    """``options`` where there are ``most`` or fewer, else none (a word that starts too many says nothing)."""
+    options = list(options)
+    return options if len(options) <= most else []
 
 
 class QuietLightning(logging.Filter):
@@ -780,7 +789,7 @@ def fit_outcome(trainer: Any) -> str:
     logger = trainer.loggers[0] if trainer.loggers else None  # not trainer.log_dir: a collective call under DDP
     folder = getattr(logger, "log_dir", None) or getattr(logger, "save_dir", None) or trainer.default_root_dir
     parts = [f"fit ended at step {trainer.global_step}; run folder {folder}"]
-    for callback in trainer.checkpoint_callbacks:
+    for callback in model_checkpoints(trainer):
         if callback.best_model_path and callback.monitor:
             score = callback.best_model_score  # None where a resumed run restored only the path
             known = f" ({callback.monitor} {float(score):.4f})" if score is not None else ""

@@ -5,16 +5,41 @@ from __future__ import annotations
 from typing import Any
 
 from lightning.pytorch import Callback
+from lightning.pytorch.callbacks import ModelCheckpoint
 
 
 class FinalLastCheckpoint(Callback):
-    """Writes each ``save_last`` ModelCheckpoint's ``last.ckpt`` as training ends, where its last save was at an
-    earlier step. Lightning (2.6) writes it at the end only where none was written in the whole run, so a fit of 39
-    steps saving every 5 kept step 35's, and the recipe's every 200 steps lose up to 199 (the fit's last line named
-    that file as where the fit ended). The fit CLI adds it."""
+    """Makes a fit's final training step a save step of each ModelCheckpoint that keeps ``save_last`` every
+    ``every_n_train_steps`` (the recipe's resume point). Lightning writes such a ``last.ckpt`` at a fit's end only
+    where none was written in the whole run, so a fit of 39 steps saving every 5 kept step 35's, and the recipe's
+    every 200 steps lose up to 199. The save is at the batch's end, where the ModelCheckpoint's own saves are: a run
+    resumed from it (a higher ``max_epochs``) goes on as an uninterrupted one would (a save as training ends would
+    record its epoch as finished). A fit that ends otherwise (``max_time``, early stopping, a signal) keeps
+    Lightning's behaviour. The fit CLI adds it."""
 
-    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
-        for callback in trainer.checkpoint_callbacks:
-            # Lightning's own record of the step its last save was at (no public equivalent)
-            if callback.save_last and callback._last_global_step_saved != trainer.global_step:
-                callback._save_last_checkpoint(trainer, callback._monitor_candidates(trainer))
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if not final_step(trainer, batch_idx):
+            return
+        # Lightning's own step-save criteria and calls (no public equivalent): a save step's top-k and last
+        for callback in model_checkpoints(trainer):
+            if not callback.save_last or callback.monitor is not None:
+                continue
+            if callback._every_n_train_steps >= 1 and not callback._should_skip_saving_checkpoint(trainer):
+                candidates = callback._monitor_candidates(trainer)
+                callback._save_topk_checkpoint(trainer, candidates)
+                callback._save_last_checkpoint(trainer, candidates)
+
+
+def model_checkpoints(trainer: Any) -> list[ModelCheckpoint]:
+    """The trainer's ModelCheckpoints (its ``checkpoint_callbacks`` hold any Checkpoint: OnExceptionCheckpoint has no
+    monitor, best or last)."""
+    return [callback for callback in trainer.checkpoint_callbacks if isinstance(callback, ModelCheckpoint)]
+
+
+def final_step(trainer: Any, batch_idx: int) -> bool:
+    """Whether the batch ``batch_idx`` that just ended is the fit's last: it reached ``max_steps``, or it is the
+    last batch of the last of ``max_epochs``."""
+    if trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps:
+        return True
+    last_epoch = trainer.max_epochs not in (None, -1) and trainer.current_epoch + 1 >= trainer.max_epochs
+    return last_epoch and batch_idx + 1 >= trainer.num_training_batches

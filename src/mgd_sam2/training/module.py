@@ -23,10 +23,10 @@ from mgd_sam2.metrics.sod import METRIC_CLASSES, MetricName, build_metrics, scal
 from mgd_sam2.models.checkpoints import CheckpointError, load_pretrained, refuse_mismatched_start
 from mgd_sam2.models.groups import NEW_WEIGHT_DECAY, PRETRAINED_LR_SCALE, PRETRAINED_WEIGHT_DECAY
 from mgd_sam2.models.multi_view import Views
-from mgd_sam2.models.network import MGDSAM2, MGDSAM2Output, NetworkConfig
+from mgd_sam2.models.network import MGDSAM2, TRAINING_ONLY, MGDSAM2Output, NetworkConfig
 from mgd_sam2.training import divergence
 from mgd_sam2.training.loss import mgd_loss
-from mgd_sam2.training.resume import start_next_epoch_afresh
+from mgd_sam2.training.resume import follow_the_schedule, start_next_epoch_afresh
 
 
 def scores_by_split(logged: dict[str, Any], stage: str, splits: list[str]) -> dict[str, dict[str, float]]:
@@ -40,17 +40,18 @@ def scores_by_split(logged: dict[str, Any], stage: str, splits: list[str]) -> di
     return scores
 
 
-def network_changes(module: LightningModule, checkpoint: dict[str, Any]) -> str | None:
+def network_changes(module: LightningModule, checkpoint: dict[str, Any], training: bool = True) -> str | None:
     """The network settings ``module`` builds that differ from those ``checkpoint`` was trained with, in words
     ("view_size 128 -> 64"), each as the preset resolves it; None where none does (settings a checkpoint does not
-    record are not compared)."""
+    record are not compared, nor those that only change what a fit trains where not ``training``)."""
     recorded = checkpoint.get("hyper_parameters", {}).get("network", {})
     built = NetworkConfig.from_dict(module.hparams.network).resolved()
     try:
         trained = NetworkConfig.from_dict({**built.to_dict(), **recorded}).resolved()
     except (TypeError, ValueError):  # settings of another version: the weights' own check says what differs
         return None
-    changed = [key for key in recorded if hasattr(built, key) and getattr(trained, key) != getattr(built, key)]
+    changed = [key for key in recorded if hasattr(built, key) and getattr(trained, key) != getattr(built, key)
+               and (training or key not in TRAINING_ONLY)]  # fmt: skip
     if "preset" in changed:  # the values a preset gives follow it: named where they were given
         changed = [key for key in changed if key == "preset" or recorded[key] != module.hparams.network.get(key)]
     return ", ".join(f"{key} {getattr(trained, key)!r} -> {getattr(built, key)!r}" for key in changed) or None
@@ -176,6 +177,7 @@ class MGDSAM2Module(LightningModule):
 
     def on_train_start(self) -> None:
         start_next_epoch_afresh(self.trainer)  # resuming from an epoch's last batch (training/resume.py)
+        follow_the_schedule(self.trainer)
 
     def forward(self, views: Views) -> MGDSAM2Output:
         return self.model(views)
