@@ -853,6 +853,26 @@ def runs_config(tmp_path: Path, callbacks: list | None = None):
     return Namespace(trainer=Namespace(logger=logger, default_root_dir=str(tmp_path / "runs"), callbacks=callbacks))
 
 
+def test_a_new_slurm_job_refuses_an_earlier_jobs_requeue_checkpoint(tmp_path: Path, monkeypatch) -> None:
+    """On SLURM, a fit without --ckpt_path resumes the newest hpc_ckpt_N.ckpt of the root folder (Lightning's
+    requeue resume): in a job that was not requeued it can only be an earlier job's, of any run in that folder."""
+    from mgd_sam2.training.cli import refuse_stale_hpc
+
+    config = runs_config(tmp_path)
+    (tmp_path / "runs").mkdir()
+    refuse_stale_hpc(config)  # no SLURM
+    monkeypatch.setenv("SLURM_NTASKS", "1")
+    monkeypatch.setenv("SLURM_JOB_NAME", "mgd-sam2")
+    monkeypatch.delenv("SLURM_RESTART_COUNT", raising=False)
+    refuse_stale_hpc(config)  # no requeue checkpoint
+    (tmp_path / "runs/hpc_ckpt_1.ckpt").write_bytes(b"x")
+    with pytest.raises(ConfigError, match=re.escape(f"{tmp_path / 'runs/hpc_ckpt_1.ckpt'} is an earlier SLURM job's "
+                                                    "requeue checkpoint, which Lightning would resume")):  # fmt: skip
+        refuse_stale_hpc(config)
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")  # the requeued job: its own, which Lightning resumes
+    refuse_stale_hpc(config)
+
+
 def older_run_only(tmp_path: Path, name: str) -> Path:
     """Two training runs of x, only the older with checkpoints/``name``; the newest run's path for it (not written)."""
     for version in (0, 1):

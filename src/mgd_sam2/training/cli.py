@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import os
 import re
 import sys
 import warnings
@@ -146,6 +147,8 @@ class MGDSAM2CLI(LightningCLI):
         ckpt = self.config_init[self.subcommand].get("ckpt_path")
         if ckpt is None or getattr(self, "ckpt_given", None) not in (*RUN_KEYWORDS, *LIGHTNING_CKPT_KEYWORDS):
             refuse_reused_run(self.trainer, ckpt)  # a file given, not the run's own last or best, nor a requeue's
+        if ckpt is None:
+            refuse_stale_hpc(self.config[self.subcommand])
         if ckpt:  # a resume that passed the checks above
             keep_csv_metrics(self.trainer)
         if self.trainer.fast_dev_run:  # Lightning's promise: no checkpoints; its ModelCheckpoint.on_train_end
@@ -246,6 +249,23 @@ def refuse_reused_run(trainer: Any, ckpt: str | None = None) -> None:
         f"{folder} holds a training run already{other}: {resume}give this run another version "
         "(--trainer.logger.init_args.version), or move that folder"
     )
+
+
+def refuse_stale_hpc(config: Any) -> None:
+    """A fresh fit (no ``--ckpt_path``) of a SLURM job that was not requeued (``SLURM_RESTART_COUNT`` unset or 0),
+    where the root folder holds a requeue checkpoint (``hpc_ckpt_N.ckpt``): Lightning would resume it silently, and
+    it can only be an earlier job's, of any run sharing the folder. A one-line error instead; a requeued job's fit,
+    where Lightning resumes its own, is left to Lightning."""
+    from lightning.fabric.plugins.environments import SLURMEnvironment
+
+    if not SLURMEnvironment.detect() or int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0:
+        return
+    hpc = hpc_checkpoint(config)
+    if hpc is not None:
+        raise ConfigError(
+            f"{hpc} is an earlier SLURM job's requeue checkpoint, which Lightning would resume into this new job "
+            "without --ckpt_path: move it out of the folder to start afresh, or resume its run with --ckpt_path last"
+        )
 
 
 def remove_unstarted_run(trainer: Any, before: set[str] | None) -> None:
