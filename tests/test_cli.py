@@ -86,3 +86,16 @@ def test_an_image_size_is_width_x_height(argv: list[str], message: str, capsys) 
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("usable", "expected"), [({0}, 1), ({0, 1, 2, 3}, 2)])
+def test_the_default_workers_are_at_most_the_cpus_this_process_may_use(monkeypatch, usable, expected) -> None:
+    """Under `taskset -c 1` or a container's cpuset, 2 workers would oversubscribe (torch warns for its loaders)."""
+    import os
+
+    from mgd_sam2.cli import subcommand_parser
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: usable)
+    for argv in (["check-data", "data"], ["evaluate", "--pred", "p", "--gt", "g"], ["synth"],
+                 ["benchmark", "accuracy"], ["benchmark", "metrics"]):  # fmt: skip
+        assert subcommand_parser(argv[0]).parse_args(argv[1:]).workers == expected, argv

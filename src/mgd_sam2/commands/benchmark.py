@@ -15,6 +15,7 @@ from mgd_sam2.commands.arguments import (
     add_weights_arguments,
     comma_list,
     cpu_kind_argument,
+    default_workers,
     image_size,
     non_negative_int,
     positive_int,
@@ -71,7 +72,9 @@ def add_accuracy_arguments(actions: argparse._SubParsersAction) -> None:
         "--hce-binarize", choices=HCE_BINARIZATIONS, default="dis", help="HCE prediction binarisation"
     )
     accuracy.add_argument("--batch-size", type=positive_int, default=1, help="images per forward pass")
-    accuracy.add_argument("--workers", type=non_negative_int, default=2, help="loader and evaluator processes")
+    accuracy.add_argument(
+        "--workers", type=non_negative_int, default=default_workers(), help="loader and evaluator processes"
+    )
     accuracy.add_argument(
         "--predictions",
         type=Path,
@@ -293,7 +296,7 @@ def add_data_arguments(actions: argparse._SubParsersAction) -> None:
     )
     data.add_argument("--split", default="synthetic/SYN-TR", help="split to load")
     data.add_argument("--input-size", type=positive_int, default=1024, help="model input side in pixels")
-    data.add_argument("--workers", type=non_negative_int, default=2, help="loader processes")
+    data.add_argument("--workers", type=non_negative_int, default=default_workers(), help="loader processes")
     data.add_argument("--batches", type=positive_int, default=20, help="batches timed per loader (batch size 2)")
     data.add_argument(
         "--sizes", type=positive_int, nargs="+", default=[512, 1024, 2048, 4096], help="generator side lengths to time"
@@ -309,7 +312,9 @@ def add_metrics_arguments(actions: argparse._SubParsersAction) -> None:
     )
     metrics.add_argument("--pairs", type=positive_int, default=20, help="prediction/GT pairs of thin-structure masks")
     metrics.add_argument("--size", type=positive_int, default=2048, help="side of each mask in pixels")
-    metrics.add_argument("--workers", type=non_negative_int, default=2, help="processes of our evaluator")
+    metrics.add_argument(
+        "--workers", type=non_negative_int, default=default_workers(), help="processes of our evaluator"
+    )
     metrics.add_argument(
         "--hce-sizes", type=positive_int, nargs="+", default=[512, 1024, 2048, 4096], help="sides for the HCE scaling"
     )
@@ -407,7 +412,7 @@ def add_detail_arguments(actions: argparse._SubParsersAction) -> None:
     detail.add_argument(
         "--out", type=Path, default=Path("runs/detail"), help="folder for the predictions and the figure"
     )
-    detail.add_argument("--workers", type=non_negative_int, default=2, help="evaluator processes")
+    detail.add_argument("--workers", type=non_negative_int, default=default_workers(), help="evaluator processes")
     detail.add_argument("--preset", choices=list(PRESETS), default="base_plus", help="model timed, with random weights")
     detail.add_argument(
         "--megapixels",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mgd_sam2.commands.arguments import comma_list, non_negative_int
+from mgd_sam2.commands.arguments import comma_list, default_workers, non_negative_int
 from mgd_sam2.metrics.functional import HCE_BINARIZATIONS
 from mgd_sam2.metrics.sod import METRIC_CLASSES
 from mgd_sam2.metrics.tables import LAYOUTS
@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers",
         type=non_negative_int,
-        default=2,
+        default=default_workers(),
         help="processes computing the per-image measures (fewer when memory is short for the largest pair)",
     )
     parser.add_argument(
