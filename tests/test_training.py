@@ -281,9 +281,18 @@ def test_a_sigterm_ends_a_fit_with_status_143_and_the_resume_command(synthetic_r
     done = cli(folder, "fit", "-c", config, *stop)
     assert done.returncode == 143, done.stderr[-3000:]
     resume = shlex.join(["mgd-sam2", "fit", "-c", config, *stop, "--ckpt_path", "last"])
-    assert done.stderr.strip().splitlines()[-1].startswith(f"terminated (SIGTERM): {resume} resumes the run from its ")
+    last_line = done.stderr.strip().splitlines()[-1]
+    assert last_line.startswith(f"terminated (SIGTERM): {resume} resumes the run from its last.ckpt (the steps after")
     kept = torch.load(folder / "runs/resume/version_0/checkpoints/last.ckpt", weights_only=False)
     assert kept["global_step"] == 3  # Lightning ends the step under way and its checkpoint, which the command resumes
+    config = yaml.safe_load((ROOT / "tests/fixtures/resume.yaml").read_text())  # a save every 5 steps: none by step 2
+    config["trainer"]["callbacks"][0]["init_args"]["every_n_train_steps"] = 5
+    (tmp_path / "every5.yaml").write_text(yaml.safe_dump(config))
+    early = cli(run_folder(tmp_path / "early", synthetic_root), "fit", "-c", str(tmp_path / "every5.yaml"), *stop)
+    assert early.returncode == 143 and early.stderr.strip().splitlines()[-1] == (
+        "terminated (SIGTERM) before the fit wrote its first last.ckpt: nothing to resume; start it again without "
+        "--ckpt_path"
+    ), early.stderr[-2000:]
 
 
 def test_a_batch_larger_than_the_training_split_is_one_line_and_leaves_no_run_folder(

@@ -140,15 +140,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as error:  # bad input, explained by its message: no traceback
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(interrupted_message(name, rest), file=sys.stderr)
+    except KeyboardInterrupt as stop:
+        print(interrupted_message(name, rest, stop), file=sys.stderr)
         return INTERRUPTED_STATUS
     except SystemExit as exit_:  # Lightning turns Ctrl-C during fit into SystemExit(1) after its shutdown
         if _interrupted:
-            print(interrupted_message(name, rest), file=sys.stderr)
+            print(interrupted_message(name, rest, exit_), file=sys.stderr)
             return INTERRUPTED_STATUS
         if stopped_by_sigterm(exit_):
-            print(interrupted_message(name, rest, "terminated (SIGTERM)"), file=sys.stderr)
+            print(interrupted_message(name, rest, exit_, "terminated (SIGTERM)"), file=sys.stderr)
             return TERMINATED_STATUS
         raise exit_
     finally:
@@ -162,16 +162,21 @@ def stopped_by_sigterm(exit_: SystemExit) -> bool:
     return exceptions is not None and isinstance(exit_, exceptions.SIGTERMException)
 
 
-def interrupted_message(name: str, rest: list[str], what: str = "interrupted") -> str:
+def interrupted_message(name: str, rest: list[str], stop: BaseException, what: str = "interrupted") -> str:
     """What Ctrl-C (or a SIGTERM, ``what``) leaves a user with; for fit, the command that resumes the run (neither
-    writes a checkpoint)."""
+    writes a checkpoint), or that there is nothing to resume where the fit wrote no ``last.ckpt`` (the ``stop``'s
+    ``fit_wrote_last``, which the training CLI sets: None where no fit began)."""
     if name != "fit":
         return what
+    written = getattr(stop, "fit_wrote_last", None)
+    if written is False:
+        return f"{what} before the fit wrote its first last.ckpt: nothing to resume; start it again without --ckpt_path"
     kept = [arg for index, arg in enumerate(rest) if not (arg.startswith("--ckpt_path") or
             (index and rest[index - 1] == "--ckpt_path"))]  # fmt: skip
     resume = shlex.join(["mgd-sam2", "fit", *kept, "--ckpt_path", "last"])
     after = "the steps after it are trained again"
-    return f"{what}: {resume} resumes the run from its last.ckpt, if one was written ({after})"
+    written = "" if written else ", if one was written"  # None: interrupted before the fit began
+    return f"{what}: {resume} resumes the run from its last.ckpt{written} ({after})"
 
 
 INTERRUPTED_STATUS = 130  # the shell's status for a process stopped by Ctrl-C (128 + SIGINT)

@@ -142,6 +142,8 @@ class MGDSAM2CLI(LightningCLI):
                   f"they were trained with ({changed})", file=sys.stderr)  # fmt: skip
 
     def before_fit(self) -> None:
+        global _fit_trainer
+        _fit_trainer = self.trainer
         self.refuse_unrunnable()
         refuse_cpu_sync_batchnorm(self.trainer)
         ckpt = self.config_init[self.subcommand].get("ckpt_path")
@@ -249,6 +251,18 @@ def refuse_reused_run(trainer: Any, ckpt: str | None = None) -> None:
         f"{folder} holds a training run already{other}: {resume}give this run another version "
         "(--trainer.logger.init_args.version), or move that folder"
     )
+
+
+_fit_trainer: Any = None  # the fit run_lightning_cli runs, once it began: what its interruption leaves
+
+
+def fit_wrote_last() -> bool | None:
+    """Whether the fit that run_lightning_cli runs has a ``last.ckpt`` to resume from (one of its ModelCheckpoints
+    wrote or restored one that is there); None where no fit began."""
+    if _fit_trainer is None:
+        return None
+    return any(Path(callback.last_model_path).is_file() for callback in model_checkpoints(_fit_trainer)
+               if callback.save_last and callback.last_model_path)  # fmt: skip
 
 
 def refuse_stale_hpc(config: Any) -> None:
@@ -822,11 +836,16 @@ def fit_outcome(trainer: Any) -> str:
 def run_lightning_cli(subcommand: str, args: list[str]) -> int:
     """Run a LightningCLI subcommand; exit status 1 when a prediction writer had to skip images (as predict does).
     Lightning's refusals of a flag combination (e.g. ``limit_train_batches`` below one batch) are one-line errors."""
+    global _fit_trainer
+    _fit_trainer = None
     own_table = subcommand in ("validate", "test") and not any(arg.startswith("--verbose") for arg in args)
     try:
         cli = build_cli([subcommand, *args, *(["--verbose", "false"] if own_table else [])])
     except MisconfigurationException as error:
         raise ConfigError(str(error).strip()) from None
+    except (KeyboardInterrupt, SystemExit) as stop:  # Ctrl-C, a SIGTERM: whether there is a last.ckpt to resume
+        stop.fit_wrote_last = fit_wrote_last()
+        raise
     if subcommand == "fit" and cli.trainer.is_global_zero:
         print(fit_outcome(cli.trainer))
         if getattr(cli, "checkpoint_step", None) == cli.trainer.global_step:
