@@ -260,6 +260,23 @@ def test_without_weights_or_a_demo_run_the_app_says_what_to_do(tmp_path: Path, m
     assert not is_local("0.0.0.0") and not is_local("192.168.1.5") and not is_local("example.org")
 
 
+def test_a_port_in_use_is_one_line_before_the_model_loads(trained_checkpoint: Path, capsys) -> None:
+    """Gradio would load the model, then end in a 20-line traceback whose advice names an environment variable."""
+    import socket
+
+    from mgd_sam2.utils.ports import port_in_use
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["app", "--ckpt", str(trained_checkpoint), "--port", str(port)]) == 1
+        out, err = capsys.readouterr()
+        assert err.strip() == (f"error: cannot listen on 127.0.0.1 port {port}: Address already in use; pass --port N "
+                               "(or another --host)") and "model:" not in out  # fmt: skip
+    assert port_in_use("127.0.0.1", port) is None  # free again
+
+
 def test_without_weights_the_app_serves_the_demos_checkpoint_and_says_so(
     trained_checkpoint: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:

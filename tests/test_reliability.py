@@ -550,7 +550,15 @@ def test_weights_files_are_named_for_what_they_are(trained_checkpoint, tmp_path,
     code, _, err = run(capsys, "model", "load", "--preset", "micro", "--ckpt", str(trained_checkpoint))
     assert code == 1 and "Lightning checkpoint of a training run" in err and "predict --ckpt" in err
     code, _, err = predict(capsys, tmp_path, tmp_path / "in", tmp_path / "out")
-    assert code == 1 and "is a folder, not a weights file" in err and "trained.pt" in err
+    folder = "is a folder, and not a model folder of Segmenter.save_pretrained: give a weights file"
+    assert code == 1 and folder in err and "(it holds trained.pt)" in err
+    code, _, err = predict(capsys, tmp_path / "in", tmp_path / "in", tmp_path / "out")  # a folder of photos
+    assert code == 1 and err.strip() == f"error: {tmp_path / 'in'} {folder}"
+    run_folder = tmp_path / "runs/x/version_0"
+    (run_folder / "checkpoints").mkdir(parents=True)
+    (run_folder / "checkpoints/best.ckpt").write_bytes(b"x")
+    code, _, err = predict(capsys, run_folder, tmp_path / "in", tmp_path / "out")
+    assert code == 1 and "(a training run's folder: its checkpoints/ holds best.ckpt)" in err
 
 
 def test_a_file_that_is_not_the_weights_says_which_to_give(trained_checkpoint, tmp_path, capsys) -> None:

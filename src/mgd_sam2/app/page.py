@@ -59,7 +59,9 @@ def build_page(service: CutoutService) -> Any:
         with gr.Row():
             files = gr.File(label="images", file_count="multiple", type="filepath", elem_id="upload")
             with gr.Column():
-                binary = gr.Checkbox(label="binary mask", value=False, elem_id="binary")
+                binary = gr.Checkbox(
+                    label="binary mask (the cut-out keeps the 8-bit mask)", value=False, elem_id="binary"
+                )
                 threshold = gr.Slider(
                     1, 254, value=FOREGROUND_THRESHOLD, step=1, label="threshold of the binary mask (0-255 scale)"
                 )

@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 from mgd_sam2.commands.arguments import add_detail_arguments, add_weights_arguments, detail_of, positive_int
 from mgd_sam2.errors import ConfigError, UserError
-from mgd_sam2.utils.ports import wait_until_answers
+from mgd_sam2.utils.ports import port_in_use, wait_until_answers
 
 DEFAULT_HOST = "127.0.0.1"  # this machine only; another address only when asked for with --host
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # Ctrl-C, `kill`/`systemctl stop`, the terminal closed
@@ -69,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         if ckpt is None:
             raise ConfigError("no --ckpt given and no `make demo` run found: pass --ckpt WEIGHTS, or run `make demo`")
         print(f"note: no --ckpt given; using the demo's trained checkpoint {ckpt} (a micro model, synthetic data)")
+    if (reason := port_in_use(args.host, args.port)) is not None:  # before the model loads, not a Gradio traceback
+        raise ConfigError(f"cannot listen on {args.host} port {args.port}: {reason}; pass --port N (or another --host)")
     if not is_local(args.host):
         print(
             f"warning: listening on {args.host}: anyone who can reach this machine on port {args.port} can use the app"

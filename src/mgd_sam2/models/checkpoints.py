@@ -161,9 +161,11 @@ def read_weights_file(path: str | Path) -> dict:
     path = Path(path)
     if path.is_dir():
         inside = sorted(p.name for p in path.iterdir() if p.suffix in (".pt", ".pth", ".ckpt"))[:5]
+        runs = sorted(p.name for p in (path / "checkpoints").glob("*.ckpt"))[:5]  # a training run's folder
+        held = (f" (it holds {', '.join(inside)})" if inside else
+                f" (a training run's folder: its checkpoints/ holds {', '.join(runs)})" if runs else "")  # fmt: skip
         raise CheckpointError(
-            f"{path} is a folder, not a weights file; give the file itself"
-            + (f" (it holds {', '.join(inside)})" if inside else "")
+            f"{path} is a folder, and not a model folder of Segmenter.save_pretrained: give a weights file{held}"
         )
     if not path.is_file():
         raise MissingFileError(f"weights file not found: {path}. {missing_weights_hint(path)}")

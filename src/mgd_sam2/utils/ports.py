@@ -20,6 +20,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def port_in_use(host: str, port: int) -> str | None:
+    """Why a server cannot listen on ``host``:``port`` now (another one does; the address is not this machine's), as
+    the OS says it; None where it can. Probed as a server binds (SO_REUSEADDR, as uvicorn sets it: a port left in
+    TIME_WAIT is free)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as error:
+        return error.strerror or str(error)
+    return None
+
+
 def wait_until_answers(url: str, limit_s: float, starting: Callable[[], bool] = lambda: True) -> bool:
     """Ask ``url`` (directly, no proxy) every half second, each request waiting up to 5 s, until it answers with
     status 200: True; False once ``limit_s`` seconds have passed (plus the request under way, at most 5 s more) or
