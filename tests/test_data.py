@@ -654,6 +654,15 @@ def test_a_predict_path_given_under_the_data_root_says_it_is_not_under_it(
     assert str(error.value).endswith(f"give {synthetic_root / 'synthetic/SYN-TE/im'}")
 
 
+def test_a_broken_link_as_prediction_input_says_so(tmp_path: Path) -> None:
+    from mgd_sam2.data.datasets import image_records
+
+    (tmp_path / "broken.png").symlink_to(tmp_path / "gone.png")
+    said = f"prediction input {tmp_path / 'broken.png'} is a broken link: it points to {tmp_path / 'gone.png'}, which"
+    with pytest.raises(MissingFileError, match=re.escape(said)):
+        image_records(tmp_path / "broken.png")
+
+
 def test_evaluation_under_ddp_sees_every_image_once(synthetic_root: Path) -> None:
     seen = []
     for rank in range(3):

@@ -308,6 +308,7 @@ def test_the_apps_memory_note_counts_a_detail_modes_maps() -> None:
     total = APP_BYTES_PER_PIXEL + DETAIL_BYTES_PER_PIXEL
     for mode in DETAIL_MODES[1:]:
         assert f"about {total:.1f} GiB besides the model" in limits_note(pixels, 50, detail=mode)
+    assert f"about {APP_BYTES_PER_PIXEL:.0f} MiB besides the model" in limits_note(2**20, 50)  # not "0.0 GiB"
 
 
 class TwoConstants(FakeBackend):

@@ -116,6 +116,7 @@ def test_every_public_name_imports(package: str) -> None:
     import importlib
 
     module = importlib.import_module(package)
+    assert set(module.__all__) <= set(dir(module))  # listed before first use (completion, dir())
     for name in module.__all__:
         assert getattr(module, name) is not None, name
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):

@@ -32,4 +32,4 @@ PUBLIC = {
 __all__ = ["__version__", *PUBLIC]
 
 
-__getattr__ = lazy_exports(__name__, PUBLIC)
+__getattr__, __dir__ = lazy_exports(__name__, PUBLIC)

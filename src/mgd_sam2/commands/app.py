@@ -100,6 +100,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def memory_in_words(size: float) -> str:
+    """``size`` bytes as GiB with one decimal, or as whole MiB below 1 GiB (a small --max-pixels is not "0.0 GiB")."""
+    return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.0f} MiB"
+
+
 def serve(page: Any, host: str, port: int, max_file_size: int) -> None:
     """Start the Gradio page (a ``gradio.Blocks``), wait until it answers (up to LAUNCH_ANSWER_S) and serve until
     stopped. Gradio's own start-up check is replaced: it gives up after one request that takes 3 s, which a busy
@@ -151,7 +156,7 @@ def limits_note(max_pixels: int, max_upload_mb: int, detail: str = "off") -> str
     need = max_pixels * (APP_BYTES_PER_PIXEL + (DETAIL_BYTES_PER_PIXEL if detail != "off" else 0))
     note = (
         f"limits per request: {max_upload_mb} MB of uploads (--max-upload-mb), images of up to {max_pixels / 1e6:g} "
-        f"megapixels each (--max-pixels; the largest takes about {need / 2**30:.1f} GiB besides the model)"
+        f"megapixels each (--max-pixels; the largest takes about {memory_in_words(need)} besides the model)"
     )
     available = available_memory()
     if available is not None and available < need:

@@ -7,6 +7,7 @@ resolution; prediction samples carry the original image size and path.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypedDict, Union
@@ -91,6 +92,9 @@ def image_records(path: str | Path, recursive: bool = False, split: str = "predi
     path = Path(path)
     if path.is_file():
         return [Record(path.stem, split, path)], ""
+    if path.is_symlink() and not path.exists():
+        raise MissingFileError(f"prediction input {path} is a broken link: it points to {os.readlink(path)}, which is "
+                               "not there")  # fmt: skip
     if not path.is_dir():
         raise MissingFileError(f"prediction input not found: {path}")
     images, ignored = find_images(path, recursive)

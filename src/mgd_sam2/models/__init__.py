@@ -17,4 +17,4 @@ PUBLIC = {
     "DetailRefinement": "mgd_sam2.models.drm",
 }
 __all__ = list(PUBLIC)
-__getattr__ = lazy_exports(__name__, PUBLIC)
+__getattr__, __dir__ = lazy_exports(__name__, PUBLIC)
