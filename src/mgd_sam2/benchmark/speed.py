@@ -401,9 +401,8 @@ def exported_backend(source: RandomNetwork, folder: Path, config: SpeedConfig) -
     return ExportedFiles(OnnxBackend(path, threads=threads), path, fp32, scope, peak_mb)
 
 
-SPEED_CALIBRATION_IMAGES = (
-    2  # openvino-int8's: its speed does not depend on what it was calibrated on (docs/speed-runs.md)
-)
+# openvino-int8's calibration images: its speed does not depend on what it was calibrated on (docs/speed-runs.md)
+SPEED_CALIBRATION_IMAGES = 2
 
 
 def noise_images(folder: Path, count: int, side: int = 256) -> list[Path]:

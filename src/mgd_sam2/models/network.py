@@ -67,9 +67,8 @@ class NetworkConfig:
 
 
 PRESET_DEFAULTS = ("view_size", "grid", "global_att_blocks")  # NetworkConfig's settings None leaves to the preset
-TRAINING_ONLY = (
-    "train_trunk",
-)  # NetworkConfig's settings that change what a fit trains, not what the network computes
+# NetworkConfig's settings that change what a fit trains, not what the network computes
+TRAINING_ONLY = ("train_trunk",)
 
 
 @dataclass

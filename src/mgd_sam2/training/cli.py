@@ -711,12 +711,24 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\)")
 
 
+def free_number(folder: Path, *names: tuple[str, str]) -> int:
+    """The first K = 1, 2, … for which no ``folder/<stem>_K<suffix>`` of the (stem, suffix) ``names`` is taken."""
+    count = 1
+    while any((folder / f"{stem}_{count}{suffix}").exists() for stem, suffix in names):
+        count += 1
+    return count
+
+
 def numbered(folder: Path, stem: str, suffix: str) -> Path:
     """``folder/<stem>_K<suffix>`` for the first K = 1, 2, … not taken."""
-    count = 1
-    while (folder / f"{stem}_{count}{suffix}").exists():
-        count += 1
-    return folder / f"{stem}_{count}{suffix}"
+    return folder / f"{stem}_{free_number(folder, (stem, suffix))}{suffix}"
+
+
+def keep_csv_aside(metrics: Path, kept: Path) -> None:
+    """Rename a CSVLogger's ``metrics.csv`` to ``kept`` before the logger, starting in its folder, deletes it (and
+    silence Lightning's warning that it will)."""
+    metrics.rename(kept)
+    warnings.filterwarnings("ignore", message="Experiment logs directory .* will be deleted")
 
 
 class SaveRunConfig(SaveConfigCallback):
@@ -755,14 +767,11 @@ def keep_earlier_evaluation(trainer: Any, subcommand: str) -> None:
     config = folder / f"config_{subcommand}.yaml"
     if not config.is_file():
         return
-    count = 1
-    while (folder / f"config_{subcommand}_{count}.yaml").exists() or (folder / f"metrics_{count}.csv").exists():
-        count += 1
+    count = free_number(folder, (f"config_{subcommand}", ".yaml"), ("metrics", ".csv"))
     config.rename(folder / f"config_{subcommand}_{count}.yaml")
     metrics = folder / "metrics.csv"
     if isinstance(logger, CSVLogger) and metrics.is_file():
-        metrics.rename(folder / f"metrics_{count}.csv")
-        warnings.filterwarnings("ignore", message="Experiment logs directory .* will be deleted")
+        keep_csv_aside(metrics, folder / f"metrics_{count}.csv")
 
 
 def keep_csv_metrics(trainer: Any) -> None:
@@ -776,8 +785,7 @@ def keep_csv_metrics(trainer: Any) -> None:
     for logger in trainer.loggers:
         metrics = Path(logger.log_dir) / "metrics.csv" if isinstance(logger, CSVLogger) else None
         if metrics is not None and metrics.is_file():
-            metrics.rename(numbered(metrics.parent, "metrics_before_resume", ".csv"))
-            warnings.filterwarnings("ignore", message="Experiment logs directory .* will be deleted")
+            keep_csv_aside(metrics, numbered(metrics.parent, "metrics_before_resume", ".csv"))
 
 
 def build_cli(args: list[str], run: bool = True) -> MGDSAM2CLI:
