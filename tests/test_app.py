@@ -86,6 +86,7 @@ def test_the_page_gives_predicts_files_byte_for_byte(
     for image in images:
         for name in (f"{image.stem}.png", f"{image.stem}_cutout.png"):
             assert files[name].read_bytes() == (out / name).read_bytes(), name
+            assert str(app_server.ckpt.parent) not in files[name].read_bytes().decode("latin-1")  # no server path
     assert len(gallery) == 4 * len(images) and "masks.zip" in files
     assert f"**{len(images)} image(s)**" in status and "per image" in status
     gallery, downloads, status = cut_out(client, *images, binary=True, threshold=200)

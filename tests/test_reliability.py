@@ -113,12 +113,21 @@ def test_outputs_made_with_other_options_are_redone(trained_checkpoint, tmp_path
     assert code == 0 and "2 of 2 images already have outputs" in stdout
     code, stdout, _ = predict(capsys, trained_checkpoint, tmp_path / "in", out, "--binary", "--tta")
     assert code == 0 and "2 images have outputs made with other weights or options, or of another image file" in stdout
-    other = tmp_path / "other.ckpt"  # other weights: another file
-    shutil.copy(trained_checkpoint, other)
+    copy = tmp_path / "copied" / "model.ckpt"  # the same weights in another file: the same outputs, kept
+    copy.parent.mkdir()
+    shutil.copy(trained_checkpoint, copy)
+    code, stdout, _ = predict(capsys, copy, tmp_path / "in", out, "--binary", "--tta")
+    assert code == 0 and "2 of 2 images already have outputs" in stdout
+    other = tmp_path / "other.ckpt"  # other weights: one value changed
+    content = torch.load(trained_checkpoint, map_location="cpu", weights_only=False)
+    first = next(iter(content["state_dict"]))
+    content["state_dict"][first] = content["state_dict"][first] + 1e-3
+    torch.save(content, other)
     code, stdout, _ = predict(capsys, other, tmp_path / "in", out, "--binary", "--tta")
     assert code == 0 and "2 images have outputs made with other weights or options, or of another image file" in stdout
     recorded = provenance(out / "a.png")
-    assert recorded["tta"] and recorded["weights"][0][0] == str(other.resolve())
+    assert recorded["tta"] and recorded["weights"] == [f"sha256:{hashlib.sha256(other.read_bytes()).hexdigest()}"]
+    assert str(tmp_path) not in (out / "a.png").read_bytes().decode("latin-1")  # no path of this machine in the file
     assert recorded["precision"] == "32-true" and recorded["backend"] == "torch"  # a precision of its own: redone
     # other images of the same names (another input folder, or the same file changed): redone, never kept
     mirrored = tmp_path / "mirrored"

@@ -34,7 +34,7 @@ from mgd_sam2.models.checkpoints import (
 from mgd_sam2.models.finite import require_finite
 from mgd_sam2.models.groups import TRUNK
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
-from mgd_sam2.utils.files import atomic_path
+from mgd_sam2.utils.files import atomic_path, file_digest
 
 MODULE_PREFIX = "model."  # the LightningModule keeps the network as `self.model`
 
@@ -62,15 +62,18 @@ def export_trained_weights(network: MGDSAM2, path: str | Path) -> int:
     return len(state)
 
 
-def weights_identity(ckpt: str | Path, weights: str | Path | None = None) -> list[list]:
-    """[path, size, modification time] of each weights file: recorded with predictions, so outputs made with
-    other weights are told apart without hashing hundreds of megabytes."""
+def weights_digests(ckpt: str | Path, weights: str | Path | None = None) -> list[str]:
+    """The SHA-256 digest of each weights file (`file_digest`; both files of a model folder, an OpenVINO .xml's .bin
+    too): recorded with predictions, so outputs made with other weights are told apart by the files' bytes, and a
+    shared mask names no path of the machine that made it."""
     from mgd_sam2.inference.model_folder import CONFIG_FILE, WEIGHTS_FILE
 
     files = [Path(ckpt)] + ([Path(weights)] if weights is not None else [])
     if Path(ckpt).is_dir():  # a model folder
         files = [Path(ckpt) / CONFIG_FILE, Path(ckpt) / WEIGHTS_FILE]
-    return [[str(path.resolve()), path.stat().st_size, path.stat().st_mtime_ns] for path in files if path.is_file()]
+    elif Path(ckpt).suffix == ".xml":  # OpenVINO IR: the graph, and its weights beside it
+        files.insert(1, Path(ckpt).with_suffix(".bin"))
+    return [file_digest(path) for path in files if path.is_file()]
 
 
 def saved_network_config(saved: dict, source: str | Path) -> NetworkConfig:

@@ -37,7 +37,7 @@ from mgd_sam2.inference.loading import (
     exported_precision,
     load_network,
     refuse_export_stem,
-    weights_identity,
+    weights_digests,
 )
 from mgd_sam2.inference.predict import check_tta, predict_batch, predict_files
 from mgd_sam2.inference.writer import MaskWriter, binary_mask, cutout_image
@@ -102,9 +102,9 @@ class InferenceSettings:
 
     def recorded(self, tta: bool) -> dict[str, Any]:
         """What a mask's bytes depend on besides its image, recorded in every PNG written (inference/writer.py):
-        the weights files, TTA, the backend, the precision and a detail mode other than off."""
+        the weights files' digests, TTA, the backend, the precision and a detail mode other than off."""
         return {
-            "weights": weights_identity(self.weights, self.weights_extra),
+            "weights": weights_digests(self.weights, self.weights_extra),
             "tta": tta,
             "backend": self.backend,
             "precision": self.precision,
@@ -285,8 +285,7 @@ class Segmenter:
         ``Segmenter.load(folder)`` and ``mgd-sam2 predict --ckpt folder`` read; ``card``: what the card reports
         (``training``, ``scores``: {split: {metric: value}}); a Lightning checkpoint's own record of its training
         (`training_record`) where ``card`` gives none. The torch backend only. A model folder written here before
-        is rewritten; a folder holding a ``config.json``, ``model.safetensors`` or ``README.md`` it did not write is a
-        ConfigError, and nothing is replaced."""
+        is rewritten; any other folder holding files (hidden ones aside) is a ConfigError, and nothing is written."""
         from mgd_sam2.inference.loading import training_record
         from mgd_sam2.inference.model_folder import save_model_folder
 

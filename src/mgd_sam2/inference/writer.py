@@ -1,10 +1,10 @@
 """Writing predictions: 8-bit PNG masks at each image's original size, optional binary masks and RGBA cut-outs.
 
-Every PNG we write records how it was made in a text chunk (the weights and the options that change its
-bytes, and a digest of the image file it was made of; ``data.io.provenance`` reads it), so a later run can tell its
+Every PNG we write records how it was made in a text chunk (a digest of each weights file, the options that change
+its bytes, and a digest of the image file it was made of; ``data.io.provenance`` reads it), so a later run can tell its
 own outputs from a user's files and redo outputs made with other settings or of another image of the same name. The
-digest is of the file's bytes, not its path: the app's mask of an uploaded photo is the file predict writes for it,
-and names no folder of the server.
+digests are of the files' bytes, not their paths: the app's mask of an uploaded photo is the file predict writes for
+it and names no folder of the server, and weights copied elsewhere make the same outputs, which are kept.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from mgd_sam2.data.io import (
     read_image,
 )
 from mgd_sam2.errors import ConfigError
-from mgd_sam2.utils.files import atomic_path
+from mgd_sam2.utils.files import atomic_path, file_digest
 
 # zlib level of the RGBA cut-outs: PIL's default (6) takes several times as long to encode a photo-sized cut-out
 # for a slightly smaller file; masks compress far better at the default and keep it (docs/design.md, measured
@@ -69,14 +69,7 @@ IMAGE_KEY = "image"  # the provenance entry of the image file's digest
 def image_digest(source: str | Path) -> str | None:
     """``"sha256:<hex>"`` of the image file ``source``'s bytes (None for an image that is no file: an array), recorded
     in its outputs so that outputs of a changed image, or of another image of the same name, are redone."""
-    path = Path(source)
-    if not path.is_file():
-        return None
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        while block := file.read(1 << 20):
-            digest.update(block)
-    return f"sha256:{digest.hexdigest()}"
+    return file_digest(source) if Path(source).is_file() else None
 
 
 def made_as(recorded: dict[str, Any], expected: dict[str, Any]) -> bool:
@@ -148,7 +141,6 @@ class MaskWriter(BasePredictionWriter):
         self.removed: list[Path] = []  # cut-outs of ours that no longer matched the mask written beside them
         self.failures: list[tuple[str, str]] = []
         self.sources: dict[Path, str] = {}  # the image each file written was written for
-        self.digests: dict[tuple[str, int, int], str | None] = {}  # (path, size, mtime) -> image_digest, read once
 
     def save_png(self, image: Image.Image, path: Path, source: str, compress_level: int = 6) -> bool:
         """Write ``path`` atomically with the settings recorded; a file there that predict did not write, or that
@@ -171,14 +163,7 @@ class MaskWriter(BasePredictionWriter):
 
     def recorded(self, source: str | Path) -> dict[str, Any]:
         """What the outputs of the image ``source`` record: these settings and the image file's digest."""
-        path = Path(source)
-        if not path.is_file():
-            return {**self.settings, IMAGE_KEY: None}
-        status = path.stat()
-        key = (str(path.resolve()), status.st_size, status.st_mtime_ns)
-        if key not in self.digests:
-            self.digests[key] = image_digest(path)
-        return {**self.settings, IMAGE_KEY: self.digests[key]}
+        return {**self.settings, IMAGE_KEY: image_digest(source)}
 
     def write(self, prediction: dict[str, Any]) -> None:
         """prediction: {"maps": [(H, W) uint8 tensors], "name": [stems], "path": [image paths],

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
+import hashlib
 import json
 import math
 import os
@@ -125,6 +127,22 @@ def remove_stale_temporaries(folder: str | Path) -> int:
             continue
         removed += 1
     return removed
+
+
+def file_digest(path: str | Path) -> str:
+    """``"sha256:<hex>"`` of the file ``path``'s bytes. Read once per process while the file is unchanged (the
+    same inode, size and modification time): a long-running app records its weights' digest with every mask."""
+    status = Path(path).stat()
+    return _digest(str(Path(path).resolve()), status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _digest(path: str, device: int, inode: int, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while block := file.read(1 << 20):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"
 
 
 def write_text(path: str | Path, text: str) -> None:
