@@ -247,8 +247,8 @@ def test_a_backend_or_pixel_limit_the_cli_would_refuse_is_a_user_error(
 
 
 def test_save_pretrained_replaces_only_a_model_folder_of_ours(trained_checkpoint: Path, tmp_path: Path) -> None:
-    """A folder holding someone's README.md (or config.json, model.safetensors) is refused and left as it was; a model
-    folder of ours is rewritten; a file is no folder. UserErrors, as the API's bad input."""
+    """A folder holding someone's README.md (or config.json, model.safetensors), or any other files, is refused and
+    left as it was; a model folder of ours is rewritten; a file is no folder. UserErrors, as the API's bad input."""
     from mgd_sam2 import UserError
 
     segmenter = Segmenter.load(trained_checkpoint, device="cpu")
@@ -269,6 +269,18 @@ def test_save_pretrained_replaces_only_a_model_folder_of_ours(trained_checkpoint
     (tmp_path / "photo.jpg").write_bytes(b"x")
     with pytest.raises(UserError, match="photo.jpg is a file, not a folder"):
         segmenter.save_pretrained(tmp_path / "photo.jpg")
+    photos = tmp_path / "photos"  # a folder of someone's files: the model's would be mixed with them
+    photos.mkdir()
+    (photos / "cat.jpg").write_bytes(b"x")
+    with pytest.raises(UserError, match=r"photos holds 1 other file\(s\) \(e.g. cat.jpg\) and is no model folder"):
+        segmenter.save_pretrained(photos)
+    assert [path.name for path in photos.iterdir()] == ["cat.jpg"]
+    (folder / "LICENSE").write_text("mine")  # added to a model folder of ours: it is still saved into
+    assert segmenter.save_pretrained(folder) == folder and (folder / "LICENSE").read_text() == "mine"
+    clone = tmp_path / "clone"  # a Hub repository's clone: hidden files only
+    (clone / ".git").mkdir(parents=True)
+    (clone / ".gitattributes").write_text("*.safetensors filter=lfs\n")
+    assert (segmenter.save_pretrained(clone) / "config.json").is_file()
 
 
 def test_a_broken_model_folder_is_a_one_line_error(trained_checkpoint: Path, tmp_path: Path) -> None:

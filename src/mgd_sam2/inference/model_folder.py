@@ -61,9 +61,11 @@ def save_model_folder(
 
 
 def refuse_foreign_files(folder: Path) -> None:
-    """A ConfigError where writing a model folder into ``folder`` would replace what this project did not write: a
+    """A ConfigError where writing a model folder into ``folder`` would replace what this project did not write (a
     file at that path, or a ``config.json``, ``model.safetensors`` or ``README.md`` in a folder that is not a model
-    folder of ours (one whose ``config.json`` names FOLDER_FORMAT is rewritten)."""
+    folder of ours) or mix the model with other files (a folder that is not a model folder of ours and holds files
+    other than hidden ones: a Hub clone's ``.git`` is fine). One whose ``config.json`` names FOLDER_FORMAT is
+    rewritten."""
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{folder} is a file, not a folder: give save_pretrained a folder for the model")
     ours = folder_config(folder).get("format") == FOLDER_FORMAT or weights_format(folder) == FOLDER_FORMAT  # a save
@@ -73,6 +75,12 @@ def refuse_foreign_files(folder: Path) -> None:
         raise ConfigError(
             f"{folder} holds {', '.join(taken)}, not written as a model folder of mgd-sam2: save into another "
             "folder (a model folder's files would replace them)"
+        )
+    others = sorted(path.name for path in folder.iterdir() if not path.name.startswith(".")) if folder.is_dir() else []
+    if others and not ours:  # a folder of photos, say: its files would be mixed with the model's
+        raise ConfigError(
+            f"{folder} holds {len(others)} other file(s) (e.g. {others[0]}) and is no model folder of mgd-sam2: "
+            "save into a new or empty folder"
         )
 
 
