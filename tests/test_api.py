@@ -252,6 +252,7 @@ def test_save_pretrained_replaces_only_a_model_folder_of_ours(trained_checkpoint
     from mgd_sam2 import UserError
 
     segmenter = Segmenter.load(trained_checkpoint, device="cpu")
+    assert repr(segmenter) == f"Segmenter({segmenter.description}, torch on cpu, 32-true, detail off)"
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "README.md").write_text("my notes")

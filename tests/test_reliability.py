@@ -90,6 +90,17 @@ def test_an_output_that_would_overwrite_an_input_file_is_refused(trained_checkpo
     assert digests(tmp_path / "d") == before
 
 
+def test_masks_predict_wrote_among_the_images_are_no_input(trained_checkpoint, tmp_path, capsys) -> None:
+    """A mask written beside its image, or into a subfolder of the photos, is passed over (and counted) by a later
+    run on the folder; a user's PNG of its own is still an input."""
+    photos(tmp_path / "d", ("a.jpg", "b.jpg", "c.png"))
+    assert predict(capsys, trained_checkpoint, tmp_path / "d" / "a.jpg", tmp_path / "d")[0] == 0  # d/a.png
+    assert predict(capsys, trained_checkpoint, tmp_path / "d", tmp_path / "d" / "masks", "--cutout")[0] == 0
+    code, stdout, _ = predict(capsys, trained_checkpoint, tmp_path / "d", tmp_path / "out", "--recursive")
+    assert code == 0 and "masks and cut-outs that mgd-sam2 predict wrote: 7" in stdout, stdout
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["a.png", "b.png", "c.png"]
+
+
 def test_files_predict_did_not_write_are_never_overwritten(trained_checkpoint, tmp_path, capsys) -> None:
     photos(tmp_path / "in")
     out = tmp_path / "out"
@@ -375,6 +386,11 @@ def test_an_unreadable_image_is_named_once_with_what_is_wrong(trained_checkpoint
         code == 1 and lines[f"skipped {empty}"] == f"skipped {empty}: the file is empty. Re-export or remove the file."
     )
     assert lines[f"skipped {notes}"] == f"skipped {notes}: cannot identify image file. Re-export or remove the file."
+    for alone in (notes, tmp_path / "in" / "a.png"):  # one file: said in one line before the model loads
+        limit = ("--max-pixels", "3000") if alone.name == "a.png" else ()  # 70 x 50 = 3500 pixels
+        code, stdout, err = predict(capsys, trained_checkpoint, alone, tmp_path / "alone", *limit)
+        assert code == 1 and "model:" not in stdout and len(err.strip().splitlines()) == 1, err
+        assert ("cannot identify image file" if not limit else "over the limit") in err and str(alone) in err
 
 
 def test_images_over_max_pixels_are_refused_with_the_option_named(trained_checkpoint, tmp_path, capsys) -> None:

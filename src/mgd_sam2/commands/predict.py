@@ -98,6 +98,7 @@ def check_paths(records: list, input_path: Path, output: Path, cutout: bool, rec
 
 def run(args: argparse.Namespace) -> int:
     from mgd_sam2.data.datasets import image_records
+    from mgd_sam2.data.io import opened_image
     from mgd_sam2.inference.predict import tta_note
     from mgd_sam2.inference.segmenter import InferenceSettings, Segmenter
     from mgd_sam2.inference.writer import plan_outputs
@@ -105,6 +106,9 @@ def run(args: argparse.Namespace) -> int:
 
     records, ignored = image_records(args.input, recursive=args.recursive)
     check_paths(records, args.input, args.output, args.cutout, args.recursive)
+    if args.input.is_file():  # one file: no image, or over --max-pixels, is said before the model loads
+        with opened_image(args.input, args.max_pixels):
+            pass
     if ignored:
         print(f"note: ignored in {args.input}: {ignored}")
     detail = detail_of(args)

@@ -21,6 +21,7 @@ from mgd_sam2.data.io import (
     UnreadableImageError,
     find_images,
     list_images,
+    provenance,
     read_image,
     read_mask,
 )
@@ -87,7 +88,8 @@ def split_records(split: Split) -> list[Record]:
 def image_records(path: str | Path, recursive: bool = False, split: str = "predict") -> tuple[list[Record], str]:
     """Prediction input: records for an image file or the images of a folder (its tree with ``recursive``),
     and a note of what was passed over ("" when nothing). A record's name is its output name: the path
-    relative to the folder without its suffix, so outputs mirror the folder tree.
+    relative to the folder without its suffix, so outputs mirror the folder tree. In a folder, the PNGs that predict
+    wrote (they record how they were made) are passed over: a mask written beside its image is no input.
     """
     path = Path(path)
     if path.is_file():
@@ -98,6 +100,10 @@ def image_records(path: str | Path, recursive: bool = False, split: str = "predi
     if not path.is_dir():
         raise MissingFileError(f"prediction input not found: {path}")
     images, ignored = find_images(path, recursive)
+    ours = {image for image in images if image.suffix.lower() == ".png" and provenance(image) is not None}
+    if ours:  # outputs of an earlier run written beside the images (or into a subfolder), not photos to segment
+        ignored["masks and cut-outs that mgd-sam2 predict wrote"] += len(ours)
+        images = [image for image in images if image not in ours]
     note = "; ".join(f"{reason}: {count}" for reason, count in ignored.items())
     if not images:
         image_dir, _ = split_folders(path)

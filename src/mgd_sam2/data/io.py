@@ -19,9 +19,11 @@ PIL decodes everything (a truncated file raises instead of yielding a half-grey 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -43,11 +45,19 @@ class UnreadableImageError(UserError, OSError):
 
 def open_image(path: str | Path, exif_transpose: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """Open and fully decode ``path`` (first frame of an animation), or raise UnreadableImageError naming it."""
+    with opened_image(path, max_pixels) as image:
+        image.load()
+        return ImageOps.exif_transpose(image) if exif_transpose else image.copy()
+
+
+@contextlib.contextmanager
+def opened_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[Image.Image]:
+    """``path`` opened, its header read and within ``max_pixels``, its pixels not yet decoded; any failure inside
+    (decoding included) is an UnreadableImageError naming the file. Alone, a check of a file before a model loads."""
     try:
         with Image.open(path) as image:
             check_pixels(*image.size, max_pixels, str(path))
-            image.load()
-            return ImageOps.exif_transpose(image) if exif_transpose else image.copy()
+            yield image
     except FileNotFoundError as error:
         raise UnreadableImageError(f"image not found: {path}") from error
     except IsADirectoryError as error:

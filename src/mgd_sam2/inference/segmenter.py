@@ -140,6 +140,11 @@ class Segmenter:
             [], backend.input_size, "predict", grid=backend.grid, keep_images=settings.detail.mode != "off"
         )
 
+    def __repr__(self) -> str:
+        """What runs and how, e.g. ``Segmenter(model.ckpt: MGD-SAM2 micro ..., torch on cpu, 32-true, detail off)``."""
+        how = f"{self.settings.backend} on {self.settings.device}, {self.settings.precision}"
+        return f"Segmenter({self.description}, {how}, detail {self.settings.detail.label})"
+
     @classmethod
     def load(
         cls,
