@@ -3,6 +3,7 @@ files; model folders; the metrics called the torchmetrics way."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -253,6 +254,12 @@ def test_save_pretrained_replaces_only_a_model_folder_of_ours(trained_checkpoint
 
     segmenter = Segmenter.load(trained_checkpoint, device="cpu")
     assert repr(segmenter) == f"Segmenter({segmenter.description}, torch on cpu, 32-true, detail off)"
+    served = tmp_path / "served.ckpt"  # weights replaced while a Segmenter runs them (a run rewriting best.ckpt)
+    shutil.copy(trained_checkpoint, served)
+    running = Segmenter.load(served, device="cpu")
+    loaded = [f"sha256:{hashlib.sha256(served.read_bytes()).hexdigest()}"]
+    served.write_bytes(b"other weights")
+    assert running.settings.recorded(tta=False)["weights"] == loaded  # what it loaded, not the file there now
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "README.md").write_text("my notes")

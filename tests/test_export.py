@@ -4,6 +4,7 @@ and bf16 within their bounds (tests/bounds.py), measured on a model that fits it
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import re
@@ -34,7 +35,6 @@ from mgd_sam2.inference.export_formats import RECORD_KIND, RECORD_PRECISION
 from mgd_sam2.inference.fastest import FASTEST, fastest_record
 from mgd_sam2.metrics.evaluate import evaluate_folders
 from mgd_sam2.models.groups import part_of
-from mgd_sam2.utils.files import file_digest
 
 
 @pytest.fixture(scope="module")
@@ -317,7 +317,8 @@ def test_openvino_int8_writes_the_masks_pytorch_writes_within_its_bound(
     predict(xml, split.image_dir, tmp_path / "int8")  # --backend auto: openvino for an OpenVINO .xml
     provenance = json.loads(Image.open(next((tmp_path / "int8").glob("*.png"))).info[PROVENANCE_KEY])
     assert (provenance["backend"], provenance["precision"]) == ("openvino", "32-true")
-    assert provenance["weights"] == [file_digest(xml), file_digest(xml.with_suffix(".bin"))]  # the graph and weights
+    files = (xml, xml.with_suffix(".bin"))  # the graph and its weights
+    assert provenance["weights"] == [f"sha256:{hashlib.sha256(path.read_bytes()).hexdigest()}" for path in files]
     assert_within_quantized_bounds(tmp_path / "int8", tmp_path / "torch", split.mask_dir)
 
 

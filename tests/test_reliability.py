@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ from mgd_sam2.data.synth import SynthConfig
 from mgd_sam2.errors import ConfigError
 from mgd_sam2.inference.writer import image_digest
 from mgd_sam2.metrics.evaluate import evaluate_folders
-from mgd_sam2.utils.files import TEMPORARY_SUFFIX, write_json
+from mgd_sam2.utils.files import TEMPORARY_SUFFIX, file_key, write_json
 from mgd_sam2.utils.parallel import workers_for_memory
 
 
@@ -293,6 +294,18 @@ def test_written_files_get_the_umask_mode(trained_checkpoint, tmp_path, capsys) 
 
 
 # ---------------------------------------------------------------- interrupted runs
+
+
+def test_a_file_rewritten_in_place_with_its_time_set_back_has_another_key(tmp_path) -> None:
+    """file_key tells a file's bytes apart without reading them (predict reads each image's digest once per run):
+    a rewrite of the same size whose modification time is set back (``cp -p``, ``tar -x``) still changes it."""
+    path = tmp_path / "photo.png"
+    path.write_bytes(b"A" * 100)
+    before, times = file_key(path), (path.stat().st_atime_ns, path.stat().st_mtime_ns)
+    time.sleep(0.05)  # past a coarse file-system clock's tick (a jiffy: 10 ms at most), as a later rewrite would be
+    path.write_bytes(b"B" * 100)
+    os.utime(path, ns=times)
+    assert path.stat().st_mtime_ns == times[1] and file_key(path) != before
 
 
 def test_stale_temporaries_of_a_killed_run_are_removed(trained_checkpoint, tmp_path, capsys) -> None:

@@ -744,6 +744,7 @@ def test_lightning_cli_validate_test_and_predict_subcommands(
     common = [*data, "--trainer.logger", "false", "--ckpt_path", str(trained_checkpoint)]
     sizes = odd_images(tmp_path / "in")
     (tmp_path / "in" / "broken.png").write_bytes(b"\x89PNG broken")
+    (tmp_path / "in" / "notes.txt").write_text("not an image")
     out = tmp_path / "out"
     assert (
         main(
@@ -759,7 +760,8 @@ def test_lightning_cli_validate_test_and_predict_subcommands(
         )
         == 1  # one image skipped: exit 1, as plain predict
     )
-    assert "skipped" in capsys.readouterr().err
+    output = capsys.readouterr()
+    assert "skipped" in output.err and f"ignored in {tmp_path / 'in'}: files without an image suffix" in output.out
     for stem, (height, width) in sizes.items():
         assert Image.open(out / f"{stem}.png").size == (width, height)
     # default_root_dir: runs; each subcommand saves its own config

@@ -15,6 +15,7 @@ from typing import Optional, Union
 import torch
 from lightning.pytorch import LightningDataModule
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from lightning.pytorch.utilities import rank_zero_only
 from torch.utils.data import DataLoader, SequentialSampler
 
 from mgd_sam2.data.check import require_clean
@@ -163,7 +164,12 @@ class SegmentationDataModule(LightningDataModule):
                         f"data.predict {item} is not in the working folder: unlike train, val and test, data.predict "
                         f"is a path of its own, not one under data.root: give {under_root}"
                     )
-            records = [record for item in inputs for record in image_records(item)[0]]
+            records = []
+            for item in inputs:
+                found, ignored = image_records(item)
+                records += found
+                if ignored and rank_zero_only.rank == 0:  # as `mgd-sam2 predict` says it
+                    print(f"note: ignored in {item}: {ignored}")
             self.datasets["predict"] = [
                 SegmentationDataset(records, size, "predict", grid=self.grid, keep_images=self.hparams.keep_images)
             ]

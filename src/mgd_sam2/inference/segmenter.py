@@ -56,6 +56,9 @@ class InferenceSettings:
     device: str  # cpu or cuda
     precision: str  # 32-true or bf16-mixed (Lightning's names, the CLI's)
     detail: Detail = OFF  # how much of a large image's pixels the network sees (inference/detail.py)
+    # SHA-256 of each weights file, taken once as the settings are resolved (a file replaced later, as a training run
+    # rewrites best.ckpt beside a running app, is not what this model runs)
+    weights_digests: tuple[str, ...] = ()
 
     @classmethod
     def resolve(
@@ -87,7 +90,8 @@ class InferenceSettings:
             check_exported_flags(runs, weights, weights_extra, device, precision)
             device, precision = "cpu", exported_precision(runs, weights, precision)
         extra = str(weights_extra) if weights_extra is not None else None
-        return cls(str(weights), extra, runs, device, precision, detail)
+        digests = tuple(weights_digests(weights, weights_extra))
+        return cls(str(weights), extra, runs, device, precision, detail, digests)
 
     @property
     def autocast_dtype(self) -> torch.dtype | None:
@@ -104,7 +108,7 @@ class InferenceSettings:
         """What a mask's bytes depend on besides its image, recorded in every PNG written (inference/writer.py):
         the weights files' digests, TTA, the backend, the precision and a detail mode other than off."""
         return {
-            "weights": weights_digests(self.weights, self.weights_extra),
+            "weights": list(self.weights_digests),
             "tta": tta,
             "backend": self.backend,
             "precision": self.precision,

@@ -34,7 +34,7 @@ from mgd_sam2.data.io import (
     read_image,
 )
 from mgd_sam2.errors import ConfigError
-from mgd_sam2.utils.files import atomic_path, file_digest
+from mgd_sam2.utils.files import atomic_path, file_digest, file_key
 
 # zlib level of the RGBA cut-outs: PIL's default (6) takes several times as long to encode a photo-sized cut-out
 # for a slightly smaller file; masks compress far better at the default and keep it (docs/design.md, measured
@@ -141,6 +141,7 @@ class MaskWriter(BasePredictionWriter):
         self.removed: list[Path] = []  # cut-outs of ours that no longer matched the mask written beside them
         self.failures: list[tuple[str, str]] = []
         self.sources: dict[Path, str] = {}  # the image each file written was written for
+        self.digests: dict[tuple, str | None] = {}  # file_key -> image_digest: each image read once, however many
 
     def save_png(self, image: Image.Image, path: Path, source: str, compress_level: int = 6) -> bool:
         """Write ``path`` atomically with the settings recorded; a file there that predict did not write, or that
@@ -163,7 +164,12 @@ class MaskWriter(BasePredictionWriter):
 
     def recorded(self, source: str | Path) -> dict[str, Any]:
         """What the outputs of the image ``source`` record: these settings and the image file's digest."""
-        return {**self.settings, IMAGE_KEY: image_digest(source)}
+        if not Path(source).is_file():
+            return {**self.settings, IMAGE_KEY: None}
+        key = file_key(source)
+        if key not in self.digests:
+            self.digests[key] = image_digest(source)
+        return {**self.settings, IMAGE_KEY: self.digests[key]}
 
     def write(self, prediction: dict[str, Any]) -> None:
         """prediction: {"maps": [(H, W) uint8 tensors], "name": [stems], "path": [image paths],

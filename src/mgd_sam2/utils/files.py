@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import functools
 import hashlib
 import json
 import math
@@ -129,15 +128,16 @@ def remove_stale_temporaries(folder: str | Path) -> int:
     return removed
 
 
-def file_digest(path: str | Path) -> str:
-    """``"sha256:<hex>"`` of the file ``path``'s bytes. Read once per process while the file is unchanged (the
-    same inode, size and modification time): a long-running app records its weights' digest with every mask."""
+def file_key(path: str | Path) -> tuple[str, int, int, int, int, int]:
+    """What tells a file's bytes apart without reading them: its resolved path, device, inode, size, modification
+    and change times (a rewrite whose modification time is set back still changes the change time)."""
     status = Path(path).stat()
-    return _digest(str(Path(path).resolve()), status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+    return (str(Path(path).resolve()), status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns,
+            status.st_ctime_ns)  # fmt: skip
 
 
-@functools.lru_cache(maxsize=4096)
-def _digest(path: str, device: int, inode: int, size: int, mtime_ns: int) -> str:
+def file_digest(path: str | Path) -> str:
+    """``"sha256:<hex>"`` of the file ``path``'s bytes."""
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         while block := file.read(1 << 20):
