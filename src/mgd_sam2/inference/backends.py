@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from mgd_sam2.errors import ConfigError, UserError
-from mgd_sam2.inference.export_formats import RECORD_KIND, RECORD_PRECISION
+from mgd_sam2.inference.export_formats import EXPORT_FORMATS, RECORD_KIND, RECORD_PRECISION
 from mgd_sam2.models.multi_view import Views
 from mgd_sam2.models.network import MGDSAM2
 
@@ -162,8 +162,8 @@ def existing_export(path: str | Path) -> Path:
 
 
 def model_kind(path: Path) -> str:
-    """ "OpenVINO model" for an OpenVINO IR .xml (``model export --openvino-int8``), else "ONNX model"."""
-    return "OpenVINO model" if path.suffix == ".xml" else "ONNX model"
+    """ "OpenVINO IR model" for a .xml (``model export --openvino-int8``), else "ONNX model" (`EXPORT_FORMATS`)."""
+    return f"{EXPORT_FORMATS.get(path.suffix, EXPORT_FORMATS['.onnx'])} model"
 
 
 def unreadable(path: Path, error: Exception) -> OnnxBackendError:

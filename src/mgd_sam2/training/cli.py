@@ -80,6 +80,8 @@ class MGDSAM2CLI(LightningCLI):
     so the two always agree (and whether predict keeps each image's pixels, which a detail mode reads);
     ``--ckpt_path`` resolved to run folders (module docstring)."""
 
+    checkpoint_step: int | None = None  # the optimizer step of the --ckpt_path file, once the checks read it
+
     def _add_subcommands(self, parser: LightningArgumentParser, **kwargs: Any) -> None:
         """Lightning's subcommands, with this project's descriptions and --ckpt_path help."""
         super()._add_subcommands(parser, **kwargs)
@@ -115,21 +117,20 @@ class MGDSAM2CLI(LightningCLI):
     def refuse_unrunnable(self) -> None:
         """Every subcommand's checks before it runs: another network's checkpoint, weights cast from fp32, bf16 on a CPU
         without it."""
-        self.refuse_other_network()
+        ckpt = self.config[self.subcommand].get("ckpt_path")
+        checkpoint = load_torch_file(Path(ckpt), mmap=True) if ckpt and Path(ckpt).is_file() else None
+        self.checkpoint_step = checkpoint.get("global_step") if checkpoint else None  # for "nothing was trained"
+        if checkpoint is not None:
+            self.refuse_other_network(ckpt, checkpoint)
         refuse_cast_weights(self.trainer)
         refuse_cpu_bf16(self.trainer, self.config[self.subcommand].trainer.precision)
 
-    def refuse_other_network(self) -> None:
+    def refuse_other_network(self, ckpt: str, checkpoint: dict) -> None:
         """Before the subcommand runs (and saves its config into the run): a ``--ckpt_path`` file whose network is not
         the one built (a ``--model.network`` flag) is a one-line error, as the module's own load check would give.
         Where only settings that keep the weights' shapes differ (the view size, say), a fit resuming it is refused
         too (it would go on training another network than the run's, in its folder), and validate, test and predict
         say so (evaluating at another view size is a question one may ask)."""
-        ckpt = self.config[self.subcommand].get("ckpt_path")
-        if not (ckpt and Path(ckpt).is_file()):
-            return
-        checkpoint = load_torch_file(Path(ckpt), mmap=True)
-        self.checkpoint_step = checkpoint.get("global_step")
         refuse_other_network(self.model, checkpoint)
         changed = network_changes(self.model, checkpoint, training=self.subcommand == "fit")
         if changed and self.subcommand == "fit":
@@ -856,7 +857,7 @@ def run_lightning_cli(subcommand: str, args: list[str]) -> int:
         raise
     if subcommand == "fit" and cli.trainer.is_global_zero:
         print(fit_outcome(cli.trainer))
-        if getattr(cli, "checkpoint_step", None) == cli.trainer.global_step:
+        if cli.checkpoint_step == cli.trainer.global_step:
             print("note: nothing was trained: the checkpoint resumed had reached this fit's end (trainer.max_epochs "
                   "or max_steps); raise it to train on")  # fmt: skip
     if own_table and cli.trainer.is_global_zero:  # callback_metrics: the main process's under ddp_spawn too
