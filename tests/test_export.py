@@ -437,7 +437,7 @@ def test_openvino_int8_export_mistakes_are_one_line_errors(trained_checkpoint: P
         (["--onnx", str(tmp_path / "a.onnx"), "--int8", str(tmp_path / "a.xml")], "--int8 writes ONNX: give a .onnx"),
         (["--onnx", str(tmp_path / "a.onnx"), "--int8", str(tmp_path / "a.onnx")],
          f"--onnx and --int8 name the same file, {tmp_path / 'a.onnx'}: give each its own"),
-        (["--out", str(tmp_path / "a.onnx")], "--out writes trained weights (.safetensors, or .pt): "),
+        (["--out", str(tmp_path / "a.onnx")], "--out writes trained weights: give a .safetensors (or .pt) file name"),
         (["--fastest", str(tmp_path / "f"), "--cpu-kind", "avx2"],
          f"--fastest {tmp_path / 'f.onnx'} is a folder; give another STEM"),  # the flag given, not --onnx
     ):  # fmt: skip

@@ -579,6 +579,29 @@ def test_bad_values_are_one_line_errors(trained_checkpoint, tmp_path, capsys) ->
             assert "is a folder; give a checkpoint file in it (it holds truncated.ckpt)" in err
 
 
+def test_model_export_out_replaces_only_weights_it_wrote(trained_checkpoint, tmp_path, capsys) -> None:
+    """--out onto a photo, a SAM2-like checkpoint or a file that is no weights is refused, one line, the file as it
+    was; the trained weights it wrote itself are replaced (safetensors and torch.save alike)."""
+    photos(tmp_path, ("victim.jpg",))
+    sam2 = tmp_path / "sam2.1_hiera_base_plus.pt"
+    torch.save({"model": {"w": torch.zeros(2)}}, sam2)
+    (tmp_path / "notes.safetensors").write_text("not weights")
+    for target, message in (
+        (tmp_path / "victim.jpg", "--out writes trained weights: give a .safetensors (or .pt) file name"),
+        (sam2, "exists and was not written by `mgd-sam2 model export --out`; it is never replaced"),
+        (tmp_path / "notes.safetensors", "exists and was not written by `mgd-sam2 model export --out`"),
+    ):
+        before = target.read_bytes()
+        code, _, err = run(capsys, "model", "export", "--ckpt", str(trained_checkpoint), "--out", str(target))
+        assert code == 1 and message in err and len(err.strip().splitlines()) == 1, err
+        assert target.read_bytes() == before
+    for name in ("w.safetensors", "w.pt"):
+        argv = ("model", "export", "--ckpt", str(trained_checkpoint), "--out", str(tmp_path / name))
+        assert run(capsys, *argv)[0] == 0
+        code, out, _ = run(capsys, *argv)
+        assert code == 0 and f"replacing {tmp_path / name}" in out
+
+
 def test_weights_files_are_named_for_what_they_are(trained_checkpoint, tmp_path, capsys) -> None:
     exported = tmp_path / "trained.pt"
     assert run(capsys, "model", "export", "--ckpt", str(trained_checkpoint), "--out", str(exported))[0] == 0

@@ -45,7 +45,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     export.add_argument("--weights", type=Path, help="trained weights for a SAM2.1 --ckpt")
     export.add_argument(
-        "--out", type=Path, help="trained weights (everything but the frozen trunk): .safetensors (.pt: torch.save)"
+        "--out",
+        type=Path,
+        help="trained weights (everything but the frozen trunk): .safetensors (.pt: torch.save); an existing file is "
+        "replaced only where model export --out wrote it",
     )
     export.add_argument(
         "--onnx", type=Path, help="an ONNX model at the network's input size, for ONNX Runtime or OpenVINO on the CPU"
@@ -147,6 +150,8 @@ def run_export(args: argparse.Namespace) -> int:
         raise ConfigError(f"{' and '.join(flag for flag, _ in clash)} name the same file, {clash[0][1]}: give each "
                           "its own")  # fmt: skip
     refuse_replacing_sources(args, named)
+    if args.out:
+        refuse_foreign_out(args.out)
     for folder in sorted({path.parent for path in outputs}):  # temporaries of a killed export, as predict's
         if remove_stale_temporaries(folder):
             print(f"removed unfinished temporary files of an interrupted export from {folder}")
@@ -200,6 +205,22 @@ def refuse_replacing_sources(args: argparse.Namespace, named: list[tuple[str, Pa
                                   "the export reads: give another file name")  # fmt: skip
 
 
+TRAINED_WEIGHTS_SUFFIXES = (".safetensors", ".pt", ".pth")  # --out: safetensors, or torch.save for .pt and .pth
+
+
+def refuse_foreign_out(out: Path) -> None:
+    """--out names trained weights by their suffix, and replaces only a file that ``model export --out`` wrote: a
+    photo, a SAM2 checkpoint or another project's weights there is a one-line error, before anything is loaded."""
+    from mgd_sam2.errors import ConfigError
+    from mgd_sam2.models.checkpoints import TRAINED_WEIGHTS_FORMAT, weights_format
+
+    if out.suffix not in TRAINED_WEIGHTS_SUFFIXES:
+        raise ConfigError(f"--out writes trained weights: give a .safetensors (or .pt) file name, not {out}")
+    if out.is_file() and weights_format(out) != TRAINED_WEIGHTS_FORMAT:
+        raise ConfigError(f"--out {out} exists and was not written by `mgd-sam2 model export --out`; it is never "
+                          "replaced: give another file name, or move it")  # fmt: skip
+
+
 def refuse_export_as_source(ckpt: Path) -> None:
     """An export given as --ckpt (a .onnx, a .xml, or the .bin beside one): a one-line error."""
     from mgd_sam2.errors import ConfigError
@@ -221,8 +242,6 @@ def check_export_names(args: argparse.Namespace) -> None:
         if path and path.suffix != suffix:
             raise ConfigError(f"--{flag.replace('_', '-')} writes {EXPORT_FORMATS[suffix]}: give a {suffix} file "
                               f"name, not {path}")  # fmt: skip
-    if args.out and args.out.suffix in EXPORT_FORMATS:
-        raise ConfigError(f"--out writes trained weights (.safetensors, or .pt): {args.out} names an export")
 
 
 def write_exports(args: argparse.Namespace, calibration: list[Path], record: dict[str, str] | None) -> None:

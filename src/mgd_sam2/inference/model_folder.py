@@ -14,7 +14,7 @@ from typing import Any
 
 from mgd_sam2 import __version__
 from mgd_sam2.errors import ConfigError
-from mgd_sam2.models.checkpoints import CheckpointError, load_fitting_state
+from mgd_sam2.models.checkpoints import CheckpointError, load_fitting_state, weights_format
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 from mgd_sam2.models.presets import get_preset
 from mgd_sam2.utils.files import atomic_path, write_json
@@ -68,8 +68,8 @@ def refuse_foreign_files(folder: Path) -> None:
     rewritten."""
     if folder.exists() and not folder.is_dir():
         raise ConfigError(f"{folder} is a file, not a folder: give save_pretrained a folder for the model")
-    ours = folder_config(folder).get("format") == FOLDER_FORMAT or weights_format(folder) == FOLDER_FORMAT  # a save
-    # stopped before config.json (written last) left the weights, which record the format too
+    # a save stopped before config.json (written last) left the weights, which record the format too
+    ours = FOLDER_FORMAT in (folder_config(folder).get("format"), weights_format(folder / WEIGHTS_FILE))
     taken = [name for name in (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE) if (folder / name).exists()]
     if taken and not ours:
         raise ConfigError(
@@ -150,17 +150,6 @@ def folder_config(folder: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return config if isinstance(config, dict) else {}
-
-
-def weights_format(folder: Path) -> str | None:
-    """The ``format`` a folder's ``model.safetensors`` records in its metadata, if it is readable safetensors."""
-    from safetensors import SafetensorError, safe_open
-
-    try:
-        with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as weights:
-            return (weights.metadata() or {}).get("format")
-    except (OSError, SafetensorError):
-        return None
 
 
 def folder_training(folder: Path) -> str | None:

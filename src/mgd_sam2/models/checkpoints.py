@@ -112,6 +112,21 @@ def read_safetensors(path: Path) -> dict:
     return content
 
 
+def weights_format(path: Path) -> str | None:
+    """The ``format`` a weights file records (``TRAINED_WEIGHTS_FORMAT`` for ``model export --out``'s, a model
+    folder's own for its ``model.safetensors``); None for a file that records none or is no readable weights file."""
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        if is_safetensors(path):
+            with safe_open(str(path), framework="pt") as handle:
+                return (handle.metadata() or {}).get("format")
+        found = load_torch_file(path, mmap=True).get("format")
+    except (OSError, SafetensorError, CheckpointError, AttributeError):  # AttributeError: a file of no dict
+        return None
+    return found if isinstance(found, str) else None
+
+
 def load_torch_file(path: Path, mmap: bool = False) -> dict:
     """``torch.load(path, weights_only=True)``: a dict of plain tensors and values, or a one-line CheckpointError for
     a file holding other pickled objects (never loaded: they could run code) or a damaged one. ``mmap``: the tensors
