@@ -280,8 +280,10 @@ def test_save_pretrained_replaces_only_a_model_folder_of_ours(trained_checkpoint
     photos = tmp_path / "photos"  # a folder of someone's files: the model's would be mixed with them
     photos.mkdir()
     (photos / "cat.jpg").write_bytes(b"x")
-    with pytest.raises(UserError, match=r"photos holds 1 other file\(s\) \(e.g. cat.jpg\) and is no model folder"):
+    (photos / "masks").mkdir()
+    with pytest.raises(UserError, match=r"photos holds 2 other file\(s\) or folder\(s\) \(e.g. cat.jpg\) and is no"):
         segmenter.save_pretrained(photos)
+    (photos / "masks").rmdir()
     assert [path.name for path in photos.iterdir()] == ["cat.jpg"]
     (folder / "LICENSE").write_text("mine")  # added to a model folder of ours: it is still saved into
     assert segmenter.save_pretrained(folder) == folder and (folder / "LICENSE").read_text() == "mine"

@@ -27,6 +27,7 @@ from PIL import Image
 from mgd_sam2.app.cutout import APP_MAX_PIXELS
 from mgd_sam2.benchmark.app import AppProcess, AppStartError, connect, cut_out, launch_app
 from mgd_sam2.cli import main
+from mgd_sam2.data.io import PROVENANCE_KEY
 from mgd_sam2.data.layouts import resolve_split
 from mgd_sam2.utils.files import TEMPORARY_SUFFIX
 from mgd_sam2.utils.isolated import resident_mb
@@ -91,7 +92,9 @@ def test_the_page_gives_predicts_files_byte_for_byte(
     assert f"**{len(images)} image(s)**" in status and "per image" in status
     gallery, downloads, status = cut_out(client, *images, binary=True, threshold=200)
     assert "masks_binary200.zip" in {Path(path).name for path in downloads}  # the threshold only names binary ones
-    mask = np.asarray(Image.open(next(Path(p) for p in downloads if Path(p).name == f"{images[0].stem}_binary200.png")))
+    binary = next(Path(p) for p in downloads if Path(p).name == f"{images[0].stem}_binary200.png")
+    assert PROVENANCE_KEY not in Image.open(binary).info  # the page's own view, not a file predict writes
+    mask = np.asarray(Image.open(binary))
     assert np.array_equal(mask, np.where(np.asarray(Image.open(out / f"{images[0].stem}.png")) > 200, 255, 0))
 
 

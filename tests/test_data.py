@@ -663,6 +663,19 @@ def test_a_broken_link_as_prediction_input_says_so(tmp_path: Path) -> None:
         image_records(tmp_path / "broken.png")
 
 
+def test_a_broken_link_as_weights_says_so_and_is_not_listed_beside_it(tmp_path: Path) -> None:
+    from mgd_sam2.models.checkpoints import read_weights_file
+
+    (tmp_path / "best.ckpt").symlink_to(tmp_path / "gone.ckpt")
+    said = f"weights file {tmp_path / 'best.ckpt'} is a broken link: it points to {tmp_path / 'gone.ckpt'}, which"
+    with pytest.raises(MissingFileError, match=re.escape(said)):
+        read_weights_file(tmp_path / "best.ckpt")
+    (tmp_path / "last.ckpt").write_bytes(b"x")
+    with pytest.raises(MissingFileError, match="weights file not found") as error:  # the files there, not the link
+        read_weights_file(tmp_path / "other.ckpt")
+    assert str(error.value).endswith(f"{tmp_path} holds last.ckpt.")
+
+
 def test_evaluation_under_ddp_sees_every_image_once(synthetic_root: Path) -> None:
     seen = []
     for rank in range(3):

@@ -119,12 +119,12 @@ def test_outputs_made_with_other_options_are_redone(trained_checkpoint, tmp_path
     assert predict(capsys, trained_checkpoint, tmp_path / "in", out)[0] == 0
     assert len(np.unique(read_mask(out / "a.png"))) > 2  # 8-bit probabilities
     code, stdout, _ = predict(capsys, trained_checkpoint, tmp_path / "in", out, "--binary")
-    assert code == 0 and "2 images have outputs made with other weights or options, or of another image file" in stdout
+    assert code == 0 and "2 images have outputs made with other options: binary (2); redoing them" in stdout
     assert set(np.unique(read_mask(out / "a.png"))) <= {0, 255}
     code, stdout, _ = predict(capsys, trained_checkpoint, tmp_path / "in", out, "--binary")
     assert code == 0 and "2 of 2 images already have outputs" in stdout
     code, stdout, _ = predict(capsys, trained_checkpoint, tmp_path / "in", out, "--binary", "--tta")
-    assert code == 0 and "2 images have outputs made with other weights or options, or of another image file" in stdout
+    assert code == 0 and "2 images have outputs made with other options: tta (2); redoing them" in stdout
     copy = tmp_path / "copied" / "model.ckpt"  # the same weights in another file: the same outputs, kept
     copy.parent.mkdir()
     shutil.copy(trained_checkpoint, copy)
@@ -136,7 +136,7 @@ def test_outputs_made_with_other_options_are_redone(trained_checkpoint, tmp_path
     content["state_dict"][first] = content["state_dict"][first] + 1e-3
     torch.save(content, other)
     code, stdout, _ = predict(capsys, other, tmp_path / "in", out, "--binary", "--tta")
-    assert code == 0 and "2 images have outputs made with other weights or options, or of another image file" in stdout
+    assert code == 0 and "2 images have outputs made with other weights (2); redoing them" in stdout
     recorded = provenance(out / "a.png")
     assert recorded["tta"] and recorded["weights"] == [f"sha256:{hashlib.sha256(other.read_bytes()).hexdigest()}"]
     assert str(tmp_path) not in (out / "a.png").read_bytes().decode("latin-1")  # no path of this machine in the file
@@ -147,13 +147,14 @@ def test_outputs_made_with_other_options_are_redone(trained_checkpoint, tmp_path
     for name in ("a.png", "b.jpg"):
         Image.open(tmp_path / "in" / name).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(mirrored / name)
     code, stdout, _ = predict(capsys, other, mirrored, out, "--binary", "--tta")
-    assert code == 0 and "2 images have outputs made with other weights or options, or of another image" in stdout
+    same_name = "2 images have outputs made of another image file of the same name, or of the same file before it"
+    assert code == 0 and same_name in stdout and f"(2, e.g. {mirrored / 'a.png'}); redoing them" in stdout
     assert provenance(out / "a.png")["image"] == image_digest(mirrored / "a.png")  # its bytes', not its path
     code, stdout, _ = predict(capsys, other, mirrored, out, "--binary", "--tta")
     assert code == 0 and "2 of 2 images already have outputs" in stdout
     Image.open(mirrored / "a.png").rotate(180).save(mirrored / "a.png")  # edited in place
     code, stdout, _ = predict(capsys, other, mirrored, out, "--binary", "--tta")
-    assert code == 0 and "1 image has outputs made with other weights or options, or of another image" in stdout
+    assert code == 0 and "1 image has outputs made of another image file of the same name, or of the same" in stdout
     # an output of an earlier version, which recorded no image: taken as made of its image, not redone
     settings = {key: value for key, value in provenance(out / "a.png").items() if key != "image"}
     info = PngInfo()

@@ -123,9 +123,7 @@ def run(args: argparse.Namespace) -> int:
             "(--overwrite to redo)"
         )
     if plan.redone:
-        counted = "1 image has" if plan.redone == 1 else f"{plan.redone} images have"
-        print(f"{counted} outputs made with other weights or options, or of another image file; "
-              "redoing them")  # fmt: skip
+        print(plan.redo_note())
     folders = {(args.output / record.name).parent for record in records}
     if sum(remove_stale_temporaries(folder) for folder in folders):
         print(f"removed unfinished temporary files of an interrupted run from {args.output}")

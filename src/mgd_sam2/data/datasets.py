@@ -7,7 +7,6 @@ resolution; prediction samples carry the original image size and path.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypedDict, Union
@@ -30,6 +29,7 @@ from mgd_sam2.data.transforms import eval_transform, normalize_image, train_tran
 from mgd_sam2.data.view_cutting import tile
 from mgd_sam2.errors import MissingFileError
 from mgd_sam2.models.multi_view import Views, check_input_size
+from mgd_sam2.utils.files import broken_link
 
 Mode = Literal["train", "eval", "predict"]
 
@@ -94,9 +94,8 @@ def image_records(path: str | Path, recursive: bool = False, split: str = "predi
     path = Path(path)
     if path.is_file():
         return [Record(path.stem, split, path)], ""
-    if path.is_symlink() and not path.exists():
-        raise MissingFileError(f"prediction input {path} is a broken link: it points to {os.readlink(path)}, which is "
-                               "not there")  # fmt: skip
+    if link := broken_link(path):
+        raise MissingFileError(f"prediction input {path} is {link}")
     if not path.is_dir():
         raise MissingFileError(f"prediction input not found: {path}")
     images, ignored = find_images(path, recursive)

@@ -76,11 +76,12 @@ def refuse_foreign_files(folder: Path) -> None:
             f"{folder} holds {', '.join(taken)}, not written as a model folder of mgd-sam2: save into another "
             "folder (a model folder's files would replace them)"
         )
-    others = sorted(path.name for path in folder.iterdir() if not path.name.startswith(".")) if folder.is_dir() else []
+    others = sorted(path.name + ("/" if path.is_dir() else "") for path in folder.iterdir()
+                    if not path.name.startswith(".")) if folder.is_dir() else []  # fmt: skip
     if others and not ours:  # a folder of photos, say: its files would be mixed with the model's
         raise ConfigError(
-            f"{folder} holds {len(others)} other file(s) (e.g. {others[0]}) and is no model folder of mgd-sam2: "
-            "save into a new or empty folder"
+            f"{folder} holds {len(others)} other file(s) or folder(s) (e.g. {others[0]}) and is no model folder of "
+            "mgd-sam2: save into a new or empty folder"
         )
 
 

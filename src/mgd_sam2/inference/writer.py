@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -80,11 +81,38 @@ def made_as(recorded: dict[str, Any], expected: dict[str, Any]) -> bool:
     return recorded == expected
 
 
+def differences(recorded: dict[str, Any], expected: dict[str, Any]) -> set[str]:
+    """The entries in which an output's ``recorded`` provenance differs from ``expected`` ("weights", "image", or an
+    option's name), as `made_as` compares them."""
+    keys = (set(recorded) | set(expected)) - ({IMAGE_KEY} if IMAGE_KEY not in recorded else set())
+    return {key for key in keys if recorded.get(key) != expected.get(key)}
+
+
 @dataclass
 class OutputPlan:
     todo: list[Record]  # images to predict
     skipped: int  # images whose outputs exist, made of the same image file with the same weights and options
     redone: int  # images in todo whose existing outputs were made with other weights or options, or of another image
+    # why, counted by image: "weights", "image" or an option's name; and the first image of each cause
+    causes: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, Path] = field(default_factory=dict)
+
+    def redo_note(self) -> str:
+        """The redone images and why, in one line ("" where none): "2 images have outputs made with other weights
+        (2); with other options: binary (2); redoing them"."""
+        if not self.redone:
+            return ""
+        parts = []
+        if self.causes["weights"]:
+            parts.append(f"with other weights ({self.causes['weights']})")
+        options = sorted(key for key in self.causes if key not in ("weights", IMAGE_KEY) and self.causes[key])
+        if options:
+            parts.append(f"with other options: {', '.join(f'{key} ({self.causes[key]})' for key in options)}")
+        if self.causes[IMAGE_KEY]:
+            parts.append(f"of another image file of the same name, or of the same file before it changed "
+                         f"({self.causes[IMAGE_KEY]}, e.g. {self.examples[IMAGE_KEY]})")  # fmt: skip
+        counted = "1 image has" if self.redone == 1 else f"{self.redone} images have"
+        return f"{counted} outputs made {'; '.join(parts)}; redoing them"
 
 
 def plan_outputs(
@@ -93,7 +121,7 @@ def plan_outputs(
     """Which images to predict into ``writer.output``. Raises ConfigError, before anything is written, when an
     output path holds a file this project did not write: a user's file is never overwritten (``flag``: the option
     that chose the folder, for the message)."""
-    todo, skipped, redone, foreign = [], 0, 0, []
+    todo, skipped, redone, foreign, causes, examples = [], 0, 0, [], Counter(), {}
     for record in records:
         paths = [path for path in output_paths(writer.output, record.name, writer.cutout) if path.exists()]
         recorded = [provenance(path) for path in paths]
@@ -106,14 +134,18 @@ def plan_outputs(
         if complete and not overwrite and all(made_as(settings, expected) for settings in recorded if settings):
             skipped += 1
             continue
-        redone += any(settings is not None and not made_as(settings, expected) for settings in recorded)
+        changed = set().union(*(differences(settings, expected) for settings in recorded if settings))
+        redone += bool(changed)
+        causes.update(changed)
+        for cause in changed:
+            examples.setdefault(cause, record.image)
         todo.append(record)
     if foreign:
         raise ConfigError(
             f"{writer.output} ({flag}) holds {len(foreign)} file(s) that mgd-sam2 did not write where masks would go, "
             f"e.g. {foreign[0]}; they are never overwritten: choose another {flag} or move them"
         )
-    return OutputPlan(todo, skipped, redone)
+    return OutputPlan(todo, skipped, redone, causes, examples)
 
 
 class MaskWriter(BasePredictionWriter):
@@ -214,7 +246,10 @@ class MaskWriter(BasePredictionWriter):
 
     def finish(self) -> None:
         """Say what was written and removed, and list the images that were skipped."""
-        print(f"wrote {len(self.written)} file{'' if len(self.written) == 1 else 's'} to {self.output}")
+        if self.written:
+            print(f"wrote {len(self.written)} file{'' if len(self.written) == 1 else 's'} to {self.output}")
+        else:
+            print("wrote no file")
         if self.removed:
             count = f"{len(self.removed)} cut-out{'' if len(self.removed) == 1 else 's'}"
             print(f"removed {count} of an earlier run that no longer matched their masks, e.g. {self.removed[0]} "

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from mgd_sam2.errors import ConfigError, MissingFileError, UserError
 from mgd_sam2.models.groups import TRUNK, from_sam2_name, module_group
 from mgd_sam2.models.presets import PRESETS, get_preset
+from mgd_sam2.utils.files import broken_link
 
 SAM2_DOWNLOAD_HINT = (
     "Download SAM2.1 checkpoints from https://github.com/facebookresearch/sam2 (section 'Download Checkpoints') "
@@ -160,7 +161,7 @@ def missing_weights_hint(path: Path) -> str:
     """Where the missing weights file ``path`` comes from, by its name: a training run's .ckpt (with the ones next
     to it), a SAM2.1 checkpoint, or else the authors' released weights."""
     if path.suffix == ".ckpt":
-        nearby = sorted(other.name for other in path.parent.glob("*.ckpt"))[:5] if path.parent.is_dir() else []
+        nearby = sorted(other.name for other in path.parent.glob("*.ckpt") if other.is_file())[:5]
         return f"{RUNS_HINT}" + (f"; {path.parent} holds {', '.join(nearby)}." if nearby else ".")
     if path.name.lower().startswith("sam2"):
         return SAM2_DOWNLOAD_HINT
@@ -182,6 +183,8 @@ def read_weights_file(path: str | Path) -> dict:
         raise CheckpointError(
             f"{path} is a folder, and not a model folder of Segmenter.save_pretrained: give a weights file{held}"
         )
+    if link := broken_link(path):
+        raise MissingFileError(f"weights file {path} is {link}")
     if not path.is_file():
         raise MissingFileError(f"weights file not found: {path}. {missing_weights_hint(path)}")
     if (model := openvino_model_of(path)) is not None:

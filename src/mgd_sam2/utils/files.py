@@ -128,6 +128,15 @@ def remove_stale_temporaries(folder: str | Path) -> int:
     return removed
 
 
+def broken_link(path: str | Path) -> str | None:
+    """ "a broken link: it points to TARGET, which is not there" where ``path`` is a link to nothing, else None (for a
+    message that says why a file a user named is missing)."""
+    path = Path(path)
+    if path.is_symlink() and not path.exists():
+        return f"a broken link: it points to {os.readlink(path)}, which is not there"
+    return None
+
+
 def file_key(path: str | Path) -> tuple[str, int, int, int, int, int]:
     """What tells a file's bytes apart without reading them: its resolved path, device, inode, size, modification
     and change times (a rewrite whose modification time is set back still changes the change time)."""
