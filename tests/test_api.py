@@ -224,7 +224,11 @@ def test_the_model_card_records_a_lightning_checkpoints_training(overfit_run, tm
     in_memory = Segmenter.from_network(MGDSAM2(NetworkConfig(preset="micro"))).save_pretrained(tmp_path / "memory")
     assert "Training: not recorded" in (in_memory / "README.md").read_text()
     resaved = Segmenter.load(tmp_path / "plain", device="cpu").save_pretrained(tmp_path / "resaved") / "README.md"
-    assert steps in resaved.read_text()  # a model folder saved again keeps its training record
+    assert steps in resaved.read_text()  # a model folder saved again keeps its training record, and its source
+    source = f"Source: Lightning checkpoint {overfit_run.checkpoint.name} (preset "
+    plain = (tmp_path / "plain" / "README.md").read_text()
+    assert source in plain and source in resaved.read_text()
+    assert str(overfit_run.checkpoint.parent) not in plain + resaved.read_text()  # no folder of this machine
 
 
 def test_a_backend_or_pixel_limit_the_cli_would_refuse_is_a_user_error(

@@ -91,10 +91,7 @@ class CutoutService:
         self.segmenter, self.workdir, self.max_pixels = segmenter, Path(workdir), segmenter.max_pixels
         self.max_request_bytes = max_request_bytes
         self.backend, self.description = segmenter.backend, segmenter.description  # for the server's console
-        description = segmenter.description
-        for path in (segmenter.settings.weights, segmenter.settings.weights_extra):  # the page names files only
-            description = description.replace(str(path), Path(path).name) if path is not None else description
-        self.public_description = description
+        self.public_description = segmenter.public_description  # for the page
 
     def admit(self, files: list[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
         """(the files within the per-image pixel limit, [(name, why)] for those over it); a RequestRefused when the

@@ -109,11 +109,11 @@ def training_record(ckpt: str | Path) -> str | None:
     splits, batch, learning rate, the best monitored score of its validations up to this checkpoint), or what a model
     folder saved from one kept of it; None for any other weights."""
     from mgd_sam2.data.layouts import split_label
-    from mgd_sam2.inference.model_folder import folder_training, is_model_folder
+    from mgd_sam2.inference.model_folder import folder_kept, is_model_folder
 
     path = Path(ckpt)
     if is_model_folder(path):
-        return folder_training(path)
+        return folder_kept(path, "training")
     if not path.is_file() or is_safetensors(path):
         return None
     content = load_torch_file(path, mmap=True)  # the tensors mapped, not read

@@ -51,11 +51,12 @@ def save_model_folder(
     with atomic_path(folder / CARD_FILE) as temporary:
         temporary.write_text(model_card(network, source, card or {}))
     config = network.config.to_dict()
-    training = {"training": card["training"]} if (card or {}).get("training") else {}  # kept for a re-save's card
+    kept = {"source": source} if source else {}  # kept for a re-save's card, with its training sentence
+    kept |= {"training": card["training"]} if (card or {}).get("training") else {}
     write_json(  # last: config.json marks a model folder, so a folder whose weights failed to write is none
         folder / CONFIG_FILE,
         {"format": FOLDER_FORMAT, "network": config, "input_size": network.input_size, "mgd_sam2": __version__,
-         **training},
+         **kept},
     )  # fmt: skip
     return folder
 
@@ -153,10 +154,11 @@ def folder_config(folder: Path) -> dict[str, Any]:
     return config if isinstance(config, dict) else {}
 
 
-def folder_training(folder: Path) -> str | None:
-    """The training sentence a model folder's ``config.json`` keeps from the card it was saved with, if any."""
-    training = folder_config(folder).get("training")
-    return training if isinstance(training, str) else None
+def folder_kept(folder: Path, entry: str) -> str | None:
+    """What a model folder's ``config.json`` keeps of the card it was saved with: its ``"training"`` sentence or
+    the ``"source"`` of its weights, if any."""
+    kept = folder_config(folder).get(entry)
+    return kept if isinstance(kept, str) else None
 
 
 def load_model_folder(folder: str | Path) -> tuple[MGDSAM2, str]:

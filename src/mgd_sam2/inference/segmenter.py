@@ -144,6 +144,15 @@ class Segmenter:
             [], backend.input_size, "predict", grid=backend.grid, keep_images=settings.detail.mode != "off"
         )
 
+    @property
+    def public_description(self) -> str:
+        """``description`` with the weights files named by their names alone, no folder of this machine (the app's
+        page, a model card)."""
+        description = self.description
+        for path in (self.settings.weights, self.settings.weights_extra):
+            description = description.replace(str(path), Path(path).name) if path is not None else description
+        return description
+
     def __repr__(self) -> str:
         """What runs and how, e.g. ``Segmenter(model.ckpt: MGD-SAM2 micro ..., torch on cpu, 32-true, detail off)``."""
         how = f"{self.settings.backend} on {self.settings.device}, {self.settings.precision}"
@@ -293,12 +302,16 @@ class Segmenter:
         """Write a model folder (``config.json``, ``model.safetensors``, ``README.md`` model card) that
         ``Segmenter.load(folder)`` and ``mgd-sam2 predict --ckpt folder`` read; ``card``: what the card reports
         (``training``, ``scores``: {split: {metric: value}}); a Lightning checkpoint's own record of its training
-        (`training_record`) where ``card`` gives none. The torch backend only. A model folder written here before
-        is rewritten; any other folder holding files (hidden ones aside) is a ConfigError, and nothing is written."""
+        (`training_record`) where ``card`` gives none; the card names the weights by file name, no folder of this
+        machine, and a re-saved model folder keeps its card's source. The torch backend only. A model folder written
+        here before is rewritten; any other folder holding files (hidden ones aside) is a ConfigError, and nothing is
+        written."""
         from mgd_sam2.inference.loading import training_record
-        from mgd_sam2.inference.model_folder import save_model_folder
+        from mgd_sam2.inference.model_folder import folder_kept, is_model_folder, save_model_folder
 
         network, card = self.network, dict(card or {})
         if not card.get("training") and self.settings.weights_extra is None:
             card["training"] = training_record(self.settings.weights)
-        return save_model_folder(network, folder, source=self.description, card=card)
+        weights = Path(self.settings.weights)
+        source = (is_model_folder(weights) and folder_kept(weights, "source")) or self.public_description
+        return save_model_folder(network, folder, source=source, card=card)
