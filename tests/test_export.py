@@ -24,6 +24,7 @@ from mgd_sam2.data.layouts import resolve_split
 from mgd_sam2.inference.backends import openvino_weights_problem, recorded_precision
 from mgd_sam2.inference.export import (
     OPENVINO_INT8,
+    STACK_TRACE_KEY,
     Int8Scope,
     int8_scope,
     node_modules,
@@ -59,6 +60,22 @@ def exported(overfit_run: OverfitRun, tmp_path_factory) -> dict[str, Path]:
         assert main(argv) == 0
     paths["log"] = folder / "export.log"
     return paths
+
+
+def test_exports_name_no_folder_of_the_machine_that_wrote_them(exported: dict[str, Path]) -> None:
+    """torch's exporter writes each node's Python traceback, with the paths of the exporting machine's sources (its
+    user name among them), into the ONNX file; the exports keep the nodes' names but no such path."""
+    import onnx
+
+    import mgd_sam2
+
+    sources = str(Path(mgd_sam2.__file__).parent).encode()
+    xml = exported["openvino_int8"]
+    files = [exported["onnx"], exported["int8"], xml, xml.with_suffix(".bin")]
+    assert not [path.name for path in files if sources in path.read_bytes()]
+    nodes = onnx.load(str(exported["onnx"])).graph.node
+    assert not any(prop.key == STACK_TRACE_KEY for node in nodes for prop in node.metadata_props)
+    assert any(prop.key == "pkg.torch.onnx.name_scopes" for prop in nodes[0].metadata_props)  # kept: the int8 scope
 
 
 def test_every_exported_file_is_checked_through_the_segmenter_as_predict_runs_it(exported: dict[str, Path]) -> None:

@@ -151,7 +151,13 @@ def torch_logits(network: MGDSAM2, views: Views) -> np.ndarray:
         return network.eval()(views).logits.float().numpy()
 
 
+# node metadata of torch's exporter that holds the exporting machine's source paths (its Python traceback per node)
+STACK_TRACE_KEY = "pkg.torch.onnx.stack_trace"
+
+
 def set_metadata(path: Path, metadata: dict[str, str]) -> None:
+    """Write ``metadata`` into the ONNX file ``path``, and drop the nodes' stack traces: they name the folders of the
+    machine that exported it (its user name among them) in a file meant to be shared, and run nothing."""
     import onnx
 
     model = onnx.load(str(path))
@@ -159,6 +165,10 @@ def set_metadata(path: Path, metadata: dict[str, str]) -> None:
     for key, value in metadata.items():
         prop = existing.get(key) or model.metadata_props.add()
         prop.key, prop.value = key, value
+    for node in [*model.graph.node, *(node for function in model.functions for node in function.node)]:
+        kept = [prop for prop in node.metadata_props if prop.key != STACK_TRACE_KEY]
+        del node.metadata_props[:]
+        node.metadata_props.extend(kept)
     onnx.save(model, str(path))
 
 
