@@ -229,6 +229,9 @@ def test_the_model_card_records_a_lightning_checkpoints_training(overfit_run, tm
     plain = (tmp_path / "plain" / "README.md").read_text()
     assert source in plain and source in resaved.read_text()
     assert str(overfit_run.checkpoint.parent) not in plain + resaved.read_text()  # no folder of this machine
+    named = Segmenter.from_network(MGDSAM2(NetworkConfig(preset="micro")), name=str(tmp_path / "plain"))
+    card = (named.save_pretrained(tmp_path / "named") / "README.md").read_text()  # named as a folder, not read from it
+    assert "Training: not recorded" in card and "Source: Lightning checkpoint" not in card
 
 
 def test_a_backend_or_pixel_limit_the_cli_would_refuse_is_a_user_error(

@@ -162,6 +162,13 @@ def test_outputs_made_with_other_options_are_redone(trained_checkpoint, tmp_path
     Image.open(out / "a.png").save(out / "a.png", pnginfo=info)
     code, stdout, _ = predict(capsys, other, mirrored, out, "--binary", "--tta")
     assert code == 0 and "2 of 2 images already have outputs" in stdout
+    # one of versions that recorded the weights by [path, size, modification time]: redone, and said so
+    info = PngInfo()
+    info.add_text(PROVENANCE_KEY, json.dumps({**settings, "weights": [[str(other), 1, 2]]}, sort_keys=True))
+    Image.open(out / "a.png").save(out / "a.png", pnginfo=info)
+    code, stdout, _ = predict(capsys, other, mirrored, out, "--binary", "--tta")
+    earlier = "1 image has outputs made by an earlier version of mgd-sam2, which recorded files by path (1); redoing"
+    assert code == 0 and earlier in stdout, stdout
 
 
 def test_a_cut_out_that_no_longer_matches_its_redone_mask_is_removed(trained_checkpoint, tmp_path, capsys) -> None:
@@ -400,6 +407,10 @@ def test_an_unreadable_image_is_named_once_with_what_is_wrong(trained_checkpoint
         code == 1 and lines[f"skipped {empty}"] == f"skipped {empty}: the file is empty. Re-export or remove the file."
     )
     assert lines[f"skipped {notes}"] == f"skipped {notes}: cannot identify image file. Re-export or remove the file."
+    truncated = tmp_path / "in" / "truncated.png"  # its header reads: found out as it decodes, after the model loads
+    truncated.write_bytes((tmp_path / "in" / "a.png").read_bytes()[:200])
+    code, stdout, err = predict(capsys, trained_checkpoint, truncated, tmp_path / "none")
+    assert code == 1 and "wrote no file" in stdout and "the file is truncated" in err
     for alone in (notes, tmp_path / "in" / "a.png"):  # one file: said in one line before the model loads
         limit = ("--max-pixels", "3000") if alone.name == "a.png" else ()  # 70 x 50 = 3500 pixels
         code, stdout, err = predict(capsys, trained_checkpoint, alone, tmp_path / "alone", *limit)
@@ -588,7 +599,7 @@ def test_model_export_out_replaces_only_weights_it_wrote(trained_checkpoint, tmp
     torch.save({"model": {"w": torch.zeros(2)}}, sam2)
     (tmp_path / "notes.safetensors").write_text("not weights")
     for target, message in (
-        (tmp_path / "victim.jpg", "--out writes trained weights: give a .safetensors (or .pt) file name"),
+        (tmp_path / "victim.jpg", "--out writes trained weights: give a .safetensors (or .pt, .pth) file name"),
         (sam2, "exists and was not written by `mgd-sam2 model export --out`; it is never replaced"),
         (tmp_path / "notes.safetensors", "exists and was not written by `mgd-sam2 model export --out`"),
     ):

@@ -205,17 +205,12 @@ def refuse_replacing_sources(args: argparse.Namespace, named: list[tuple[str, Pa
                                   "the export reads: give another file name")  # fmt: skip
 
 
-TRAINED_WEIGHTS_SUFFIXES = (".safetensors", ".pt", ".pth")  # --out: safetensors, or torch.save for .pt and .pth
-
-
 def refuse_foreign_out(out: Path) -> None:
-    """--out names trained weights by their suffix, and replaces only a file that ``model export --out`` wrote: a
-    photo, a SAM2 checkpoint or another project's weights there is a one-line error, before anything is loaded."""
+    """--out replaces only a file that ``model export --out`` wrote: a photo, a SAM2 checkpoint or another project's
+    weights there is a one-line error, before anything is loaded."""
     from mgd_sam2.errors import ConfigError
     from mgd_sam2.models.checkpoints import TRAINED_WEIGHTS_FORMAT, weights_format
 
-    if out.suffix not in TRAINED_WEIGHTS_SUFFIXES:
-        raise ConfigError(f"--out writes trained weights: give a .safetensors (or .pt) file name, not {out}")
     if out.is_file() and weights_format(out) != TRAINED_WEIGHTS_FORMAT:
         raise ConfigError(f"--out {out} exists and was not written by `mgd-sam2 model export --out`; it is never "
                           "replaced: give another file name, or move it")  # fmt: skip
@@ -233,10 +228,13 @@ def refuse_export_as_source(ckpt: Path) -> None:
 
 def check_export_names(args: argparse.Namespace) -> None:
     """One-line errors before anything is written: an export named with another format's suffix (predict --ckpt
-    tells the formats apart by it), trained weights named as an export."""
+    tells the formats apart by it), trained weights named other than .safetensors, .pt or .pth (a photo, an export)."""
     from mgd_sam2.errors import ConfigError
     from mgd_sam2.inference.export_formats import EXPORT_FORMATS
+    from mgd_sam2.models.checkpoints import TRAINED_WEIGHTS_SUFFIXES
 
+    if args.out and not args.out.is_dir() and args.out.suffix not in TRAINED_WEIGHTS_SUFFIXES:  # a folder: said later
+        raise ConfigError(f"--out writes trained weights: give a .safetensors (or .pt, .pth) file name, not {args.out}")
     for flag, suffix in EXPORT_SUFFIXES.items():
         path = getattr(args, flag)
         if path and path.suffix != suffix:

@@ -165,10 +165,14 @@ def set_metadata(path: Path, metadata: dict[str, str]) -> None:
     for key, value in metadata.items():
         prop = existing.get(key) or model.metadata_props.add()
         prop.key, prop.value = key, value
-    for node in [*model.graph.node, *(node for function in model.functions for node in function.node)]:
-        kept = [prop for prop in node.metadata_props if prop.key != STACK_TRACE_KEY]
-        del node.metadata_props[:]
-        node.metadata_props.extend(kept)
+    graphs = [model.graph, *model.functions]
+    while graphs:  # the main graph, the functions, and the bodies of If, Loop and Scan nodes
+        for node in graphs.pop().node:
+            kept = [prop for prop in node.metadata_props if prop.key != STACK_TRACE_KEY]
+            del node.metadata_props[:]
+            node.metadata_props.extend(kept)
+            for attribute in node.attribute:
+                graphs += [*attribute.graphs, *([attribute.g] if attribute.HasField("g") else [])]
     onnx.save(model, str(path))
 
 

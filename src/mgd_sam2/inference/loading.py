@@ -19,6 +19,7 @@ from mgd_sam2.errors import MissingFileError
 from mgd_sam2.inference.backends import openvino_has_bf16, recorded_precision, require_openvino_bf16
 from mgd_sam2.inference.export_formats import EXPORT_BACKENDS
 from mgd_sam2.models.checkpoints import (
+    TORCH_SAVE_SUFFIXES,
     TRAINED_WEIGHTS_FORMAT,
     WEIGHTS_USE,
     CheckpointError,
@@ -51,7 +52,7 @@ def export_trained_weights(network: MGDSAM2, path: str | Path) -> int:
     state = {key: value.contiguous() for key, value in network.state_dict().items()
              if trunk or not key.startswith(TRUNK.prefix)}  # fmt: skip
     with atomic_path(path) as temporary:
-        if path.suffix in (".pt", ".pth"):
+        if path.suffix in TORCH_SAVE_SUFFIXES:
             content = {"format": TRAINED_WEIGHTS_FORMAT, "network": network.config.to_dict(), "state_dict": state}
             torch.save(content, temporary)
         else:

@@ -149,8 +149,9 @@ class Segmenter:
         """``description`` with the weights files named by their names alone, no folder of this machine (the app's
         page, a model card)."""
         description = self.description
-        for path in (self.settings.weights, self.settings.weights_extra):
-            description = description.replace(str(path), Path(path).name) if path is not None else description
+        paths = sorted((str(path) for path in (self.settings.weights, self.settings.weights_extra) if path), key=len)
+        for path in reversed(paths):  # the longer first: one path may begin with the other
+            description = description.replace(path, Path(path).name)
         return description
 
     def __repr__(self) -> str:
@@ -309,9 +310,9 @@ class Segmenter:
         from mgd_sam2.inference.loading import training_record
         from mgd_sam2.inference.model_folder import folder_kept, is_model_folder, save_model_folder
 
-        network, card = self.network, dict(card or {})
-        if not card.get("training") and self.settings.weights_extra is None:
-            card["training"] = training_record(self.settings.weights)
-        weights = Path(self.settings.weights)
-        source = (is_model_folder(weights) and folder_kept(weights, "source")) or self.public_description
-        return save_model_folder(network, folder, source=source, card=card)
+        network, card, weights = self.network, dict(card or {}), Path(self.settings.weights)
+        from_files = bool(self.settings.weights_digests)  # not a network built in memory, whatever its name
+        if from_files and not card.get("training") and self.settings.weights_extra is None:
+            card["training"] = training_record(weights)
+        kept = folder_kept(weights, "source") if from_files and is_model_folder(weights) else None
+        return save_model_folder(network, folder, source=kept or self.public_description, card=card)

@@ -81,11 +81,17 @@ def made_as(recorded: dict[str, Any], expected: dict[str, Any]) -> bool:
     return recorded == expected
 
 
+VERSION_CAUSE = "version"  # outputs whose files earlier versions recorded by [path, size, modification time]
+
+
 def differences(recorded: dict[str, Any], expected: dict[str, Any]) -> set[str]:
     """The entries in which an output's ``recorded`` provenance differs from ``expected`` ("weights", "image", or an
-    option's name), as `made_as` compares them."""
+    option's name), as `made_as` compares them; ``VERSION_CAUSE`` alone for the form of earlier versions, which
+    recorded the weights and image files by path (they differ whatever the user changed)."""
     keys = (set(recorded) | set(expected)) - ({IMAGE_KEY} if IMAGE_KEY not in recorded else set())
-    return {key for key in keys if recorded.get(key) != expected.get(key)}
+    changed = {key for key in keys if recorded.get(key) != expected.get(key)}
+    files = [*recorded.get("weights", []), recorded.get(IMAGE_KEY)]
+    return {VERSION_CAUSE} if changed and any(isinstance(entry, list) for entry in files) else changed
 
 
 @dataclass
@@ -105,9 +111,13 @@ class OutputPlan:
         parts = []
         if self.causes["weights"]:
             parts.append(f"with other weights ({self.causes['weights']})")
-        options = sorted(key for key in self.causes if key not in ("weights", IMAGE_KEY) and self.causes[key])
+        named = ("weights", IMAGE_KEY, VERSION_CAUSE)
+        options = sorted(key for key in self.causes if key not in named and self.causes[key])
         if options:
             parts.append(f"with other options: {', '.join(f'{key} ({self.causes[key]})' for key in options)}")
+        if self.causes[VERSION_CAUSE]:
+            earlier = self.causes[VERSION_CAUSE]
+            parts.append(f"by an earlier version of mgd-sam2, which recorded files by path ({earlier})")
         if self.causes[IMAGE_KEY]:
             parts.append(f"of another image file of the same name, or of the same file before it changed "
                          f"({self.causes[IMAGE_KEY]}, e.g. {self.examples[IMAGE_KEY]})")  # fmt: skip

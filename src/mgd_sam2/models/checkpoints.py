@@ -35,6 +35,9 @@ RUNS_HINT = "Checkpoints of training runs are under runs/<name>/version_<n>/chec
 
 
 TRAINED_WEIGHTS_FORMAT = "mgd-sam2 trained weights v1"  # the "format" of `mgd-sam2 model export` files
+# `model export --out`'s file names: torch.save for these suffixes, safetensors for .safetensors
+TORCH_SAVE_SUFFIXES = (".pt", ".pth")
+TRAINED_WEIGHTS_SUFFIXES = (".safetensors", *TORCH_SAVE_SUFFIXES)
 ZIP_MAGIC, PICKLE_PROTOCOL = b"PK\x03\x04", b"\x80"  # how files of torch.save begin (zip; a pickle before torch 1.6)
 NOT_WEIGHTS_HINT = (
     "neither a PyTorch checkpoint (.ckpt, .pt, .pth), safetensors, a model folder, nor an ONNX (.onnx) or OpenVINO "
@@ -123,7 +126,7 @@ def weights_format(path: Path) -> str | None:
             with safe_open(str(path), framework="pt") as handle:
                 return (handle.metadata() or {}).get("format")
         found = load_torch_file(path, mmap=True).get("format")
-    except (OSError, SafetensorError, CheckpointError, AttributeError):  # AttributeError: a file of no dict
+    except (OSError, SafetensorError, CheckpointError):
         return None
     return found if isinstance(found, str) else None
 
