@@ -169,6 +169,11 @@ def test_outputs_made_with_other_options_are_redone(trained_checkpoint, tmp_path
     code, stdout, _ = predict(capsys, other, mirrored, out, "--binary", "--tta")
     earlier = "1 image has outputs made by an earlier version of mgd-sam2, which recorded files by path (1); redoing"
     assert code == 0 and earlier in stdout, stdout
+    info = PngInfo()  # a record edited by hand, its weights no list: redone, not a traceback
+    info.add_text(PROVENANCE_KEY, json.dumps({**settings, "weights": None}, sort_keys=True))
+    Image.open(out / "a.png").save(out / "a.png", pnginfo=info)
+    code, stdout, _ = predict(capsys, other, mirrored, out, "--binary", "--tta")
+    assert code == 0 and "1 image has outputs made with other weights (1); redoing them" in stdout, stdout
 
 
 def test_a_cut_out_that_no_longer_matches_its_redone_mask_is_removed(trained_checkpoint, tmp_path, capsys) -> None:

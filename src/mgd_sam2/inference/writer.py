@@ -90,7 +90,8 @@ def differences(recorded: dict[str, Any], expected: dict[str, Any]) -> set[str]:
     recorded the weights and image files by path (they differ whatever the user changed)."""
     keys = (set(recorded) | set(expected)) - ({IMAGE_KEY} if IMAGE_KEY not in recorded else set())
     changed = {key for key in keys if recorded.get(key) != expected.get(key)}
-    files = [*recorded.get("weights", []), recorded.get(IMAGE_KEY)]
+    weights = recorded.get("weights")  # a list, unless the record was edited by hand
+    files = [*(weights if isinstance(weights, list) else []), recorded.get(IMAGE_KEY)]
     return {VERSION_CAUSE} if changed and any(isinstance(entry, list) for entry in files) else changed
 
 
