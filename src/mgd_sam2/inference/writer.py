@@ -73,26 +73,25 @@ def image_digest(source: str | Path) -> str | None:
     return file_digest(source) if Path(source).is_file() else None
 
 
-def made_as(recorded: dict[str, Any], expected: dict[str, Any]) -> bool:
-    """Whether an output's ``recorded`` provenance is ``expected``'s; outputs written before digests were recorded
-    (no ``image`` entry) are taken as made of the image they are named after."""
-    if IMAGE_KEY not in recorded:
-        return recorded == {key: value for key, value in expected.items() if key != IMAGE_KEY}
-    return recorded == expected
-
-
 VERSION_CAUSE = "version"  # outputs whose files earlier versions recorded by [path, size, modification time]
+_ABSENT = object()  # an entry one record has and the other lacks
 
 
 def differences(recorded: dict[str, Any], expected: dict[str, Any]) -> set[str]:
     """The entries in which an output's ``recorded`` provenance differs from ``expected`` ("weights", "image", or an
-    option's name), as `made_as` compares them; ``VERSION_CAUSE`` alone for the form of earlier versions, which
-    recorded the weights and image files by path (they differ whatever the user changed)."""
+    option's name; one present in only one of them differs); outputs written before image digests were recorded (no
+    ``image`` entry) are taken as made of the image they are named after. ``VERSION_CAUSE`` alone for the form of
+    earlier versions, which recorded the weights and image files by path (they differ whatever the user changed)."""
     keys = (set(recorded) | set(expected)) - ({IMAGE_KEY} if IMAGE_KEY not in recorded else set())
-    changed = {key for key in keys if recorded.get(key) != expected.get(key)}
+    changed = {key for key in keys if recorded.get(key, _ABSENT) != expected.get(key, _ABSENT)}
     weights = recorded.get("weights")  # a list, unless the record was edited by hand
     files = [*(weights if isinstance(weights, list) else []), recorded.get(IMAGE_KEY)]
     return {VERSION_CAUSE} if changed and any(isinstance(entry, list) for entry in files) else changed
+
+
+def made_as(recorded: dict[str, Any], expected: dict[str, Any]) -> bool:
+    """Whether an output's ``recorded`` provenance is ``expected``'s: no `differences`."""
+    return not differences(recorded, expected)
 
 
 @dataclass
@@ -100,9 +99,9 @@ class OutputPlan:
     todo: list[Record]  # images to predict
     skipped: int  # images whose outputs exist, made of the same image file with the same weights and options
     redone: int  # images in todo whose existing outputs were made with other weights or options, or of another image
-    # why, counted by image: "weights", "image" or an option's name; and the first image of each cause
+    # why, counted by image: "weights", "image", VERSION_CAUSE or an option's name; the first image of "image"
     causes: Counter[str] = field(default_factory=Counter)
-    examples: dict[str, Path] = field(default_factory=dict)
+    image_example: Path | None = None
 
     def redo_note(self) -> str:
         """The redone images and why, in one line ("" where none): "2 images have outputs made with other weights
@@ -121,7 +120,7 @@ class OutputPlan:
             parts.append(f"by an earlier version of mgd-sam2, which recorded files by path ({earlier})")
         if self.causes[IMAGE_KEY]:
             parts.append(f"of another image file of the same name, or of the same file before it changed "
-                         f"({self.causes[IMAGE_KEY]}, e.g. {self.examples[IMAGE_KEY]})")  # fmt: skip
+                         f"({self.causes[IMAGE_KEY]}, e.g. {self.image_example})")  # fmt: skip
         counted = "1 image has" if self.redone == 1 else f"{self.redone} images have"
         return f"{counted} outputs made {'; '.join(parts)}; redoing them"
 
@@ -132,7 +131,7 @@ def plan_outputs(
     """Which images to predict into ``writer.output``. Raises ConfigError, before anything is written, when an
     output path holds a file this project did not write: a user's file is never overwritten (``flag``: the option
     that chose the folder, for the message)."""
-    todo, skipped, redone, foreign, causes, examples = [], 0, 0, [], Counter(), {}
+    todo, skipped, redone, foreign, causes, image_example = [], 0, 0, [], Counter(), None
     for record in records:
         paths = [path for path in output_paths(writer.output, record.name, writer.cutout) if path.exists()]
         recorded = [provenance(path) for path in paths]
@@ -148,15 +147,14 @@ def plan_outputs(
         changed = set().union(*(differences(settings, expected) for settings in recorded if settings))
         redone += bool(changed)
         causes.update(changed)
-        for cause in changed:
-            examples.setdefault(cause, record.image)
+        image_example = image_example or (record.image if IMAGE_KEY in changed else None)
         todo.append(record)
     if foreign:
         raise ConfigError(
             f"{writer.output} ({flag}) holds {len(foreign)} file(s) that mgd-sam2 did not write where masks would go, "
             f"e.g. {foreign[0]}; they are never overwritten: choose another {flag} or move them"
         )
-    return OutputPlan(todo, skipped, redone, causes, examples)
+    return OutputPlan(todo, skipped, redone, causes, image_example)
 
 
 class MaskWriter(BasePredictionWriter):
@@ -184,7 +182,7 @@ class MaskWriter(BasePredictionWriter):
         self.removed: list[Path] = []  # cut-outs of ours that no longer matched the mask written beside them
         self.failures: list[tuple[str, str]] = []
         self.sources: dict[Path, str] = {}  # the image each file written was written for
-        self.digests: dict[tuple, str | None] = {}  # file_key -> image_digest: each image read once, however many
+        self.digests: dict[tuple, str] = {}  # file_key -> file_digest: each image read once, however many
 
     def save_png(self, image: Image.Image, path: Path, source: str, compress_level: int = 6) -> bool:
         """Write ``path`` atomically with the settings recorded; a file there that predict did not write, or that
@@ -211,7 +209,7 @@ class MaskWriter(BasePredictionWriter):
             return {**self.settings, IMAGE_KEY: None}
         key = file_key(source)
         if key not in self.digests:
-            self.digests[key] = image_digest(source)
+            self.digests[key] = file_digest(source)
         return {**self.settings, IMAGE_KEY: self.digests[key]}
 
     def write(self, prediction: dict[str, Any]) -> None:
