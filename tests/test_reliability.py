@@ -412,15 +412,16 @@ def test_an_unreadable_image_is_named_once_with_what_is_wrong(trained_checkpoint
         code == 1 and lines[f"skipped {empty}"] == f"skipped {empty}: the file is empty. Re-export or remove the file."
     )
     assert lines[f"skipped {notes}"] == f"skipped {notes}: cannot identify image file. Re-export or remove the file."
-    truncated = tmp_path / "in" / "truncated.png"  # its header reads: found out as it decodes, after the model loads
+    truncated = tmp_path / "in" / "truncated.png"  # its header reads: found out as it decodes
     truncated.write_bytes((tmp_path / "in" / "a.png").read_bytes()[:200])
-    code, stdout, err = predict(capsys, trained_checkpoint, truncated, tmp_path / "none")
-    assert code == 1 and "wrote no file" in stdout and "the file is truncated" in err
-    for alone in (notes, tmp_path / "in" / "a.png"):  # one file: said in one line before the model loads
+    code, stdout, err = predict(capsys, trained_checkpoint, tmp_path / "in", tmp_path / "out2")  # in a folder: skipped
+    assert code == 1 and f"skipped {truncated}: the file is truncated" in err and "wrote 1 " in stdout, stdout
+    expected = {"notes.png": "cannot identify image file", "truncated.png": "the file is truncated"}
+    for alone in (notes, truncated, tmp_path / "in" / "a.png"):  # one file: said in one line before the model loads
         limit = ("--max-pixels", "3000") if alone.name == "a.png" else ()  # 70 x 50 = 3500 pixels
         code, stdout, err = predict(capsys, trained_checkpoint, alone, tmp_path / "alone", *limit)
         assert code == 1 and "model:" not in stdout and len(err.strip().splitlines()) == 1, err
-        assert ("cannot identify image file" if not limit else "over the limit") in err and str(alone) in err
+        assert expected.get(alone.name, "over the limit") in err and str(alone) in err
 
 
 def test_images_over_max_pixels_are_refused_with_the_option_named(trained_checkpoint, tmp_path, capsys) -> None:

@@ -106,9 +106,9 @@ def run(args: argparse.Namespace) -> int:
 
     records, ignored = image_records(args.input, recursive=args.recursive)
     check_paths(records, args.input, args.output, args.cutout, args.recursive)
-    if args.input.is_file():  # one file: no image, or over --max-pixels, is said before the model loads
-        with opened_image(args.input, args.max_pixels):
-            pass
+    if args.input.is_file():  # one file: no image, a truncated one or one over --max-pixels is said before the model
+        with opened_image(args.input, args.max_pixels) as image:  # loads (one decode more, against a model load)
+            image.load()
     if ignored:
         print(f"note: ignored in {args.input}: {ignored}")
     detail = detail_of(args)
