@@ -1140,12 +1140,17 @@ def test_a_misspelt_option_is_a_two_line_error_naming_the_closest_one(tmp_path: 
     config = ROOT / "lightning_config.yaml"
     misspelt = tmp_path / "misspelt.yaml"
     misspelt.write_text(config.read_text().replace("  max_epochs:", "  max_epoks:", 1))
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("model:\n  preset: micro\n")
     cases = [
         (["fit", "-c", str(config), "--trainer.max_epoks=3", "--data.bach_size", "2"],
          "unrecognized arguments: --trainer.max_epoks=3 --data.bach_size 2 "
          "(did you mean --trainer.max_epochs or --data.batch_size?)"),
         (["predict", "-c", str(misspelt)],
-         "Subcommand 'predict' does not accept option 'trainer.max_epoks' (did you mean trainer.max_epochs?)"),
+         f"Subcommand 'predict' does not accept option 'trainer.max_epoks' in {misspelt} "
+         "(did you mean trainer.max_epochs?)"),
+        (["fit", "-c", str(config), "-c", str(nested)],  # the file of several that holds the key; a group level up
+         f"Subcommand 'fit' does not accept option 'model.preset' in {nested} (did you mean model.network.preset?)"),
         (["test", "-c", str(config), "--zzz", "1"], "unrecognized arguments: --zzz 1"),
         (["fit", "-c", str(config), "--max_epochs", "3"],
          "unrecognized arguments: --max_epochs 3 (did you mean --trainer.max_epochs?)"),  # a group's key alone
@@ -1158,7 +1163,7 @@ def test_a_misspelt_option_is_a_two_line_error_naming_the_closest_one(tmp_path: 
          "unrecognized arguments: --trainer.max 1 (did you mean --trainer.max_epochs or --trainer.max_steps or "
          "--trainer.max_time?)"),
         (["fit", "--print_config", "-c", str(misspelt)],  # checked by the top parser, which knows no subcommand
-         "Group 'trainer' does not accept option 'max_epoks' (did you mean max_epochs?)"),
+         f"Group 'trainer' does not accept option 'max_epoks' in {misspelt} (did you mean max_epochs?)"),
     ]  # fmt: skip
     for args, error in cases:
         with pytest.raises(SystemExit) as exit_:

@@ -100,6 +100,7 @@ class MGDSAM2CLI(LightningCLI):
         parser.link_arguments("model.keep_images", "data.keep_images", apply_on="instantiate")
 
     def parse_arguments(self, parser, args) -> None:
+        parser.given_args = list(args or [])  # for its errors, which name the config file of an unknown key
         super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
         if subcommand:  # before LightningCLI reads the checkpoint's hyperparameters
@@ -650,8 +651,12 @@ class ArgumentParser(LightningArgumentParser):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
+    given_args: list[str] = []  # the command line parsed, set by MGDSAM2CLI
+
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
         parser = getattr(ex, "subcommand_parser", None) or self
+        if (match := UNKNOWN_KEY.search(message)) and (files := config_files_holding(match, self.given_args)):
+            message += f" in {' and '.join(files)}"
         message += closest_options(message, parser)
         if not self.exit_on_error:  # raises ArgumentError, as jsonargparse does
             super().error(message, ex)
@@ -663,6 +668,27 @@ class ArgumentParser(LightningArgumentParser):
 
 UNKNOWN_FLAG = re.compile(r"unrecognized arguments: (.*)")
 UNKNOWN_KEY = re.compile(r"(?:Group '([^']+)' )?does not accept option '([^']+)'")
+
+
+def config_files_holding(unknown: re.Match, args: list[str]) -> list[str]:
+    """The ``-c``/``--config`` files of ``args`` whose YAML holds the key of an `UNKNOWN_KEY` match, as given."""
+    import yaml
+
+    group, key = unknown.groups()
+    parts = [*(group.split(".") if group else ()), *key.split(".")]
+    files = [value for flag, value in zip(args, args[1:], strict=False) if flag in ("-c", "--config")]
+    files += [word.split("=", 1)[1] for word in args if word.startswith("--config=")]
+    holding = []
+    for file in dict.fromkeys(files):
+        try:
+            node = yaml.safe_load(Path(file).read_text())
+        except (OSError, ValueError, yaml.YAMLError):  # a YAML string given as -c, not a file
+            continue
+        for part in parts:
+            node = node.get(part, KeyError) if isinstance(node, dict) else KeyError
+        if node is not KeyError:
+            holding.append(file)
+    return holding
 
 
 def closest_options(message: str, parser: LightningArgumentParser) -> str:
@@ -684,7 +710,10 @@ def closest_options(message: str, parser: LightningArgumentParser) -> str:
     close = [near for word in unknown for near in a_few(option for option in known if option.startswith(word))
              # a shortened option (max_ep: max_epochs, which difflib would rank below max_steps): each that fits
              or difflib.get_close_matches(word, known, n=1, cutoff=0.8)
-             or [option for option in known if option.endswith("." + word.lstrip("-"))][:1]]  # fmt: skip
+             or [option for option in known if option.endswith("." + word.lstrip("-"))][:1]
+             # a key of a nested group given one level up (model.preset: model.network.preset)
+             or a_few(option for option in known if "." in word and option.startswith(word.split(".")[0] + ".")
+                      and option.endswith("." + word.split(".")[-1]))]  # fmt: skip
     return f" (did you mean {' or '.join(dict.fromkeys(close))}?)" if close else ""
 
 
