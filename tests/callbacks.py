@@ -59,3 +59,14 @@ class RecordSteps(Callback):
         record = {"global_step": trainer.global_step, "epochs": trainer.current_epoch, **self.batches}
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "steps.json").write_text(json.dumps(record))
+
+
+class ScoreByEpoch(Callback):
+    """Log ``val/given`` at each validation's end: ``scores[current_epoch]``, a score the test chooses."""
+
+    def __init__(self, scores: list[float]) -> None:
+        self.scores = scores
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking:
+            pl_module.log("val/given", self.scores[trainer.current_epoch])

@@ -262,6 +262,38 @@ def test_a_fits_final_weights_are_in_its_last_checkpoint_and_resume_exactly(
     )
 
 
+def test_a_finished_run_resumed_to_train_longer_keeps_the_best_checkpoint_of_its_last_validation(
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The final last.ckpt is written at the final batch, before the final validation: the resumed fit validates that
+    epoch again, as the uninterrupted run did after that batch, so best.ckpt is compared with its score (Lightning
+    alone closes the epoch unvalidated, and the resumed run's best forgot it: a worse later epoch replaced best.ckpt).
+    Scores given by epoch 0.2, 0.9, 0.5: the best is epoch 1's, resumed or not."""
+    config = yaml.safe_load((ROOT / "tests/fixtures/resume.yaml").read_text())
+    config["trainer"]["callbacks"] += [
+        {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+         "init_args": {"monitor": "val/given", "mode": "max", "filename": "best", "enable_version_counter": False}},
+        {"class_path": "callbacks.ScoreByEpoch", "init_args": {"scores": [0.2, 0.9, 0.5]}},
+    ]  # fmt: skip
+    (tmp_path / "best.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))
+    fit = ["fit", "-c", str(tmp_path / "best.yaml"), "--model.val_metrics", "[MAE]"]
+    best = Path("runs/resume/version_0/checkpoints/best.ckpt")
+
+    def run(folder: Path, *args: str) -> dict:
+        monkeypatch.chdir(folder)
+        assert main([*fit, *args]) == 0
+        return torch.load(best, weights_only=False)
+
+    assert run(run_folder(tmp_path / "whole", synthetic_root))["epoch"] == 1
+    stopped = run_folder(tmp_path / "stopped", synthetic_root)
+    first = run(stopped, "--trainer.max_epochs", "2")
+    resumed = run(stopped, "--ckpt_path", "last")
+    assert first["epoch"] == resumed["epoch"] == 1  # epoch 1's weights (0.9), not epoch 2's (0.5)
+    for key, value in first["state_dict"].items():
+        assert torch.equal(value, resumed["state_dict"][key]), key
+
+
 def test_a_checkpoint_callback_that_is_no_model_checkpoint_is_no_crash(
     synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,10 +12,11 @@ class FinalLastCheckpoint(Callback):
     """Makes a fit's final training step a save step of each ModelCheckpoint that keeps ``save_last`` every
     ``every_n_train_steps`` (the recipe's resume point). Lightning writes such a ``last.ckpt`` at a fit's end only
     where none was written in the whole run, so a fit of 39 steps saving every 5 kept step 35's, and the recipe's
-    every 200 steps lose up to 199. The save is at the batch's end, where the ModelCheckpoint's own saves are: a run
-    resumed from it (a higher ``max_epochs``) goes on as an uninterrupted one would (a save as training ends would
-    record its epoch as finished). A fit that ends otherwise (``max_time``, early stopping, a signal) keeps
-    Lightning's behaviour. The fit CLI adds it."""
+    every 200 steps lose up to 199. The save is at the batch's end, where the ModelCheckpoint's own saves are, before
+    the final validation (which a run resumed from it runs again: training/resume.py): a run resumed from it with a
+    higher ``max_steps`` goes on as an uninterrupted one would (a save as training ends would record its epoch as
+    finished). A fit that ends otherwise (``max_time``, early stopping, a signal) keeps Lightning's behaviour. The
+    fit CLI adds it."""
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         if not final_step(trainer, batch_idx):
