@@ -41,7 +41,7 @@ from mgd_sam2.data.synth import (
 )
 from mgd_sam2.data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize_image, train_transform
 from mgd_sam2.data.view_cutting import tile
-from mgd_sam2.errors import MissingFileError
+from mgd_sam2.errors import ConfigError, MissingFileError
 from mgd_sam2.models.multi_view import (
     Views,
     arrange_views,
@@ -144,6 +144,30 @@ def test_missing_split_says_where_to_get_it(tmp_path: Path) -> None:
         module.splits("test")
     lines = str(error.value).splitlines()
     assert lines[0] == "3 test splits not found:" and [line.split("'")[1] for line in lines[1:]] == module.specs["test"]
+
+
+def test_two_evaluation_splits_of_one_name_are_refused(tmp_path: Path) -> None:
+    """Scores are logged per split name: A/val and B/val would be one row of both (found by a try-out). Named apart
+    by a mapping they are two; training splits are pooled anyway."""
+    for dataset in ("A", "B"):
+        save_pair(tmp_path / dataset / "val" / "im", tmp_path / dataset / "val" / "gt", "x")
+    module = SegmentationDataModule(root=str(tmp_path), train=["A/val", "B/val"], test=["A/val", "B/val"],
+                                    num_workers=0)  # fmt: skip
+    with pytest.raises(ConfigError) as error:
+        module.splits("test")
+    assert str(error.value) == (
+        f"data.test has 2 splits named 'val' ({tmp_path / 'A/val'}, {tmp_path / 'B/val'}): scores are logged per "
+        "split name, so theirs would be pooled into one row; give each but one as a mapping with a name of its own: "
+        f"{{images: {tmp_path / 'B/val/im'}, masks: {tmp_path / 'B/val/gt'}, name: val-2}}"
+    )
+    assert len(module.splits("train")) == 2
+    renamed = {"images": str(tmp_path / "B/val/im"), "masks": str(tmp_path / "B/val/gt"), "name": "val-2"}
+    module = SegmentationDataModule(root=str(tmp_path), val=["A/val", renamed], val_holdout=1, num_workers=0)
+    assert module.split_names("val") == ["holdout", "val", "val-2"]
+    module = SegmentationDataModule(root=str(tmp_path), val=[{**renamed, "name": "holdout"}], val_holdout=1,
+                                    num_workers=0)  # fmt: skip
+    with pytest.raises(ConfigError, match="data.val has 2 splits named 'holdout'"):
+        module.splits("val")
 
 
 def test_joint_training_on_several_sets(tmp_path: Path) -> None:
@@ -331,7 +355,6 @@ def test_the_generator_can_draw_chosen_families_only(tmp_path: Path) -> None:
     import json
 
     from mgd_sam2.data.shapes import THIN_OBJECTS
-    from mgd_sam2.errors import ConfigError
 
     assert set(THIN_OBJECTS) <= set(TRAINING_OBJECTS)
     drawn = {name for index in range(30) for name in plan_sample(0, index, 64, 64, objects=("web", "hair")).objects}

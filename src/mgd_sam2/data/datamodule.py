@@ -99,6 +99,8 @@ class SegmentationDataModule(LightningDataModule):
             raise DatasetLayoutError(f"{len(missing)} {stage} splits not found:\n" + "\n".join(missing))
         if missing:
             raise DatasetLayoutError(missing[0])
+        if stage != "train":
+            refuse_shared_names(stage, found, [HOLDOUT] if stage == "val" and self.hparams.val_holdout else [])
         return found
 
     def split_names(self, stage: str) -> list[str]:
@@ -240,3 +242,19 @@ class SegmentationDataModule(LightningDataModule):
 
     def predict_dataloader(self) -> list[DataLoader]:
         return self.eval_loaders("predict")
+
+
+def refuse_shared_names(stage: str, splits: list[Split], taken: list[str]) -> None:
+    """Refuse two ``stage`` splits of one name (``A/test`` and ``B/test``, or one named as a name in ``taken``):
+    scores are logged per split name (``test/test/Smeasure``), so theirs would be pooled into one row."""
+    names = taken + [split.name for split in splits]
+    for name in dict.fromkeys(names):
+        if names.count(name) > 1:
+            shared = [split for split in splits if split.name == name]
+            last = shared[-1]
+            raise ConfigError(
+                f"data.{stage} has {names.count(name)} splits named {name!r} "
+                f"({', '.join(str(split.image_dir.parent) for split in shared)}): scores are logged per split name, "
+                "so theirs would be pooled into one row; give each but one as a mapping with a name of its own: "
+                f"{{images: {last.image_dir}, masks: {last.mask_dir}, name: {name}-2}}"
+            )
