@@ -572,7 +572,7 @@ def test_resuming_with_changed_data_is_refused(synthetic_root: Path, tmp_path: P
     dm.setup("fit")
     loader = dm.train_dataloader()
     state = loader.state_dict()
-    with pytest.raises(ValueError, match="batch_size 3 -> 2"):
+    with pytest.raises(ConfigError, match=r"data.batch_size 3 -> 2\); resume with the run's own settings"):
         loader.load_state_dict({**state, "batch_size": 3})
 
 
@@ -1235,11 +1235,17 @@ def test_a_run_checkpoint_redirects_only_loggers_of_version_folders(tmp_path: Pa
 
 
 def test_a_csv_loggers_training_metrics_survive_a_test_and_a_resume(
-    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     """Lightning's CSVLogger deletes the metrics.csv of the folder it starts in: a test of the run's checkpoint logs
     into the run's test/ folder (a second test keeps the first's as metrics_1.csv, beside its config_test_1.yaml), and
-    a resumed fit keeps the run's file as metrics_before_resume_1.csv."""
+    a resumed fit keeps the run's file as metrics_before_resume_1.csv. A test or a resume that fails before its first
+    batch or step (a split not found, changed data) leaves the folder as it found it: the earlier files keep their
+    names (they were renamed, and the failed run's own files left in their place)."""
+
+    def files(folder: Path) -> dict[str, bytes]:
+        return {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
     monkeypatch.chdir(run_folder(tmp_path / "csv", synthetic_root))
     logger = ["--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", "runs",
               "--trainer.logger.name", "csv"]  # fmt: skip
@@ -1262,7 +1268,23 @@ def test_a_csv_loggers_training_metrics_survive_a_test_and_a_resume(
     assert (run / "test/config_test_1.yaml").read_text() == first
     assert b"test/SYN-TE/MAE" in (run / "test/metrics.csv").read_bytes()
     assert "- MAE" in (run / "test/config_test.yaml").read_text()
-    assert main(["fit", *config, "--ckpt_path", "last", "--trainer.max_epochs", "2"]) == 0
+    before = files(run)
+    capsys.readouterr()
+    assert main(["test", *config, "--ckpt_path", "last", "--data.test", "[synthetic/NOPE]"]) == 1
+    assert files(run) == before
+    assert f"put back config_test.yaml, metrics.csv in {run / 'test'}: the test ended before its first batch" in (
+        capsys.readouterr().out
+    )
+    resume = ["fit", *config, "--ckpt_path", "last", "--trainer.max_epochs", "2"]
+    assert main([*resume, "--data.batch_size", "1"]) == 1  # changed data: refused in one line, nothing changed
+    assert files(run) == before
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err and captured.err.strip().splitlines()[-1] == (
+        "error: cannot resume this run exactly: the training data changed since its checkpoint (data.batch_size 2 -> "
+        "1); resume with the run's own settings (its config.yaml), or start a new run"
+    )
+    assert f"put back metrics.csv in {run}: the fit ended before its first step" in captured.out
+    assert main(resume) == 0
     assert (run / "metrics_before_resume_1.csv").read_bytes() == trained
     assert b"train/loss" in (run / "metrics.csv").read_bytes()
 

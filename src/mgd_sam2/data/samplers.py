@@ -12,6 +12,8 @@ from typing import Iterator
 
 from torch.utils.data import DataLoader, DistributedSampler
 
+from mgd_sam2.errors import ConfigError
+
 
 class ResumableSampler(DistributedSampler):
     """A DistributedSampler (so Lightning never wraps it again) with per-sample seeds and a one-off skip."""
@@ -48,6 +50,15 @@ class ResumableSampler(DistributedSampler):
         return self.num_samples
 
 
+RESUMED_SETTINGS = {  # what sets each entry of a ResumableLoader's state
+    "samples": "training images (data.train)",
+    "sampler": "sampler (trainer.overfit_batches)",
+    "seed": "seed (seed_everything)",
+    "num_replicas": "processes (trainer.devices x num_nodes)",
+    "batch_size": "data.batch_size",
+}
+
+
 class ResumableLoader(DataLoader):
     """The training DataLoader. Its state (what the sample order depends on) is saved in checkpoints; a resume
     with other data, seed, world size or batch size is refused, since it could not continue exactly."""
@@ -68,8 +79,11 @@ class ResumableLoader(DataLoader):
         current = self.state_dict()
         if state != current:
             changed = ", ".join(
-                f"{key} {state.get(key)} -> {value}" for key, value in current.items() if state.get(key) != value
+                f"{RESUMED_SETTINGS[key]} {state.get(key)} -> {value}"
+                for key, value in current.items()
+                if state.get(key) != value
             )
-            raise ValueError(
-                f"cannot resume this run exactly: the training data changed ({changed}); start a new run instead"
+            raise ConfigError(
+                f"cannot resume this run exactly: the training data changed since its checkpoint ({changed}); "
+                "resume with the run's own settings (its config.yaml), or start a new run"
             )

@@ -49,6 +49,7 @@ from mgd_sam2.inference.writer import MaskWriter
 from mgd_sam2.models.checkpoints import load_torch_file, read_weights_file, refuse_mismatched_start
 from mgd_sam2.training.final_checkpoint import FinalLastCheckpoint, model_checkpoints
 from mgd_sam2.training.module import MGDSAM2Module, network_changes, refuse_other_network, scores_by_split
+from mgd_sam2.utils.files import atomic_path
 
 LIGHTNING_CKPT_KEYWORDS = ("hpc", "registry")  # ckpt_path values Lightning resolves itself
 RUN_KEYWORDS = ("last", "best")  # ckpt_path values resolved here, to the newest training run's files
@@ -81,6 +82,7 @@ class MGDSAM2CLI(LightningCLI):
     ``--ckpt_path`` resolved to run folders (module docstring)."""
 
     checkpoint_step: int | None = None  # the optimizer step of the --ckpt_path file, once the checks read it
+    set_aside: list[tuple[Path, Path]] = []  # (kept as, name) of the run folder's files this run renamed to keep
 
     def _add_subcommands(self, parser: LightningArgumentParser, **kwargs: Any) -> None:
         """Lightning's subcommands, with this project's descriptions and --ckpt_path help."""
@@ -154,7 +156,7 @@ class MGDSAM2CLI(LightningCLI):
         if ckpt is None:
             refuse_stale_hpc(self.config[self.subcommand])
         if ckpt:  # a resume that passed the checks above
-            keep_csv_metrics(self.trainer)
+            self.set_aside = keep_csv_metrics(self.trainer)
         if self.trainer.fast_dev_run:  # Lightning's promise: no checkpoints; its ModelCheckpoint.on_train_end
             for callback in self.trainer.checkpoint_callbacks:  # (2.6) still writes save_last's last.ckpt
                 callback.save_last = False
@@ -171,26 +173,37 @@ class MGDSAM2CLI(LightningCLI):
             self.trainer.callbacks.append(FinalLastCheckpoint())  # the final step's weights in last.ckpt
 
     def _run_subcommand(self, subcommand: str) -> None:
-        """A fit that fails before its first step (a batch larger than the split, a crash as the processes start)
-        leaves no run folder behind: it would hold only its config and stand as the newest run that
-        ``--ckpt_path last`` finds nothing in. In a folder that was there before (a configured version's, with a
-        validation's logs, say) only what this fit added goes."""
-        fresh = subcommand == "fit" and not self.config_init[subcommand].get("ckpt_path")
-        before = run_folder_entries(self.trainer) if fresh else None
+        """A run that fails before its first step (fit) or batch (validate, test, predict) leaves its folder as it
+        found it (`remove_unstarted_run`): a fresh fit (a batch larger than the split, a crash as the processes
+        start) leaves no run folder that would stand as the newest run with nothing in it; a resume (changed data)
+        or an evaluation (a split not found) puts back the files it set aside, so the earlier run's keep their
+        names, and its hparams.yaml its content."""
+        before = run_folder_entries(self.trainer)
+        logger = run_logger(self.trainer)
+        hparams = Path(logger.log_dir) / "hparams.yaml" if logger is not None else None
+        earlier = {hparams: hparams.read_bytes()} if hparams is not None and hparams.is_file() else {}
         try:
             super()._run_subcommand(subcommand)
         except BaseException:
-            if fresh:
-                remove_unstarted_run(self.trainer, before)
+            if not self.started(subcommand):
+                remove_unstarted_run(self.trainer, before, self.set_aside, subcommand, earlier)
             raise
+
+    def started(self, subcommand: str) -> bool:
+        """Whether the run trained a step (fit: past its checkpoint's) or began a batch."""
+        trainer = self.trainer
+        if subcommand == "fit":
+            return trainer.global_step > (self.checkpoint_step or 0)
+        loop = {"validate": trainer.validate_loop, "test": trainer.test_loop, "predict": trainer.predict_loop}
+        return loop[subcommand].batch_progress.total.ready > 0
 
     def before_validate(self) -> None:
         self.refuse_unrunnable()
-        keep_earlier_evaluation(self.trainer, "validate")
+        self.set_aside = keep_earlier_evaluation(self.trainer, "validate")
 
     def before_test(self) -> None:
         self.refuse_unrunnable()
-        keep_earlier_evaluation(self.trainer, "test")
+        self.set_aside = keep_earlier_evaluation(self.trainer, "test")
 
     def before_predict(self) -> None:
         """Lightning's predict keeps the maps only through a prediction writer: without one, refuse to run; a
@@ -208,10 +221,10 @@ class MGDSAM2CLI(LightningCLI):
                 "--trainer.callbacks+=mgd_sam2.inference.writer.MaskWriter --trainer.callbacks.output MASKS, or "
                 "predict with mgd-sam2 predict --ckpt CKPT --input IMAGES --output MASKS"
             )
-        keep_earlier_evaluation(self.trainer, "predict")
+        self.set_aside = keep_earlier_evaluation(self.trainer, "predict")
 
 
-UNSTARTED_RUN_FILES = ("config.yaml", "hparams.yaml", "metrics.csv")  # and TensorBoard's event files
+UNSTARTED_RUN_FILES = ("hparams.yaml", "metrics.csv")  # with its config*.yaml and TensorBoard's event files
 
 
 def run_logger(trainer: Any) -> Any:
@@ -284,31 +297,52 @@ def refuse_stale_hpc(config: Any) -> None:
         )
 
 
-def remove_unstarted_run(trainer: Any, before: set[str] | None) -> None:
-    """Remove what a fit that ended before its first optimizer step wrote into its run folder (its config, the
-    loggers' first files), and the folder where it made it (``before`` None; else the names there before it); nothing
-    where anything else is new there or a checkpoint is. Rank 0 alone (the folder is its logger's: no collective
-    call, which ranks that already failed would never join)."""
+def remove_unstarted_run(
+    trainer: Any,
+    before: set[str] | None,
+    set_aside: list[tuple[Path, Path]] = (),
+    subcommand: str = "fit",
+    earlier: dict[Path, bytes] | None = None,
+) -> None:
+    """Remove what a run that ended before its first step (fit) or batch wrote into its run folder (its config, the
+    loggers' first files), put back the files it ``set_aside`` (renamed to keep them: an earlier test's
+    ``config_test.yaml``, a resumed run's ``metrics.csv``) and the ``earlier`` content of files it rewrote (the
+    logger's ``hparams.yaml``), and remove the folder where it made it (``before`` None;
+    else the names there before it); nothing where anything else is new there, a checkpoint folder included. Rank 0
+    alone (the folder is its logger's: no collective call, which ranks that already failed would never join)."""
     logger = run_logger(trainer)
-    if not trainer.is_global_zero or trainer.global_step != 0 or logger is None:
+    if not trainer.is_global_zero or logger is None:
         return
     folder = Path(logger.log_dir)
-    if not folder.is_dir() or (folder / "checkpoints").exists():
-        return
-    added = [path for path in folder.iterdir() if before is None or path.name not in before]
-    written = [path for path in added
-               if path.name in UNSTARTED_RUN_FILES or path.name.startswith("events.out.tfevents.")]  # fmt: skip
-    if len(written) != len(added) or (before is not None and not written):
+    kept = {kept.name for kept, _ in set_aside}
+    added = [path for path in folder.iterdir() if (before is None or path.name not in before)
+             and path.name not in kept] if folder.is_dir() else []  # fmt: skip
+    written = [path for path in added if path.name in UNSTARTED_RUN_FILES
+               or path.name.startswith("events.out.tfevents.")
+               or (path.name.startswith("config") and path.suffix == ".yaml")]  # fmt: skip
+    if len(written) != len(added) or (before is not None and not (written or set_aside)):
         return
     try:
         for path in written:
             path.unlink()
+        for kept_as, name in set_aside:  # the failed run's own file of that name first
+            name.unlink(missing_ok=True)
+            kept_as.rename(name)
+        for path, content in (earlier or {}).items():
+            if not path.is_file() or path.read_bytes() != content:
+                with atomic_path(path) as temporary:
+                    temporary.write_bytes(content)
         if before is None:
             folder.rmdir()
-    except OSError:  # never in the way of the error that ended the fit
+    except OSError:  # never in the way of the error that ended the run
         return
-    what = folder if before is None else f"{', '.join(sorted(path.name for path in written))} from {folder}"
-    print(f"removed {what}: the fit ended before its first step")  # a note; the error is stderr's one line
+    ended = f"the {subcommand} ended before its first {'step' if subcommand == 'fit' else 'batch'}"
+    if before is None:
+        print(f"removed {folder}: {ended}")  # a note; the error is stderr's one line
+        return
+    removed = f"removed {', '.join(sorted(path.name for path in written))} from {folder}" if written else ""
+    restored = f"put back {', '.join(name.name for _, name in set_aside)} in {folder}" if set_aside else ""
+    print(f"{'; '.join(filter(None, (removed, restored)))}: {ended}")
 
 
 def refuse_cpu_sync_batchnorm(trainer: Any) -> None:
@@ -754,11 +788,12 @@ def numbered(folder: Path, stem: str, suffix: str) -> Path:
     return folder / f"{stem}_{free_number(folder, (stem, suffix))}{suffix}"
 
 
-def keep_csv_aside(metrics: Path, kept: Path) -> None:
+def keep_csv_aside(metrics: Path, kept: Path) -> tuple[Path, Path]:
     """Rename a CSVLogger's ``metrics.csv`` to ``kept`` before the logger, starting in its folder, deletes it (and
-    silence Lightning's warning that it will)."""
+    silence Lightning's warning that it will); (kept, metrics)."""
     metrics.rename(kept)
     warnings.filterwarnings("ignore", message="Experiment logs directory .* will be deleted")
+    return kept, metrics
 
 
 class SaveRunConfig(SaveConfigCallback):
@@ -783,39 +818,44 @@ def first_main_process(trainer: Any) -> bool:
     return rank_zero_only.rank == 0 and (environment is None or environment.node_rank() == 0)
 
 
-def keep_earlier_evaluation(trainer: Any, subcommand: str) -> None:
+def keep_earlier_evaluation(trainer: Any, subcommand: str) -> list[tuple[Path, Path]]:
     """A validate, test or predict into a folder where an earlier one of its kind wrote (a run's test/ folder) would
     replace that one's ``config_<subcommand>.yaml`` and, with a CSVLogger, delete its ``metrics.csv``: both are kept,
     numbered alike (``config_test_1.yaml`` and ``metrics_1.csv``, the first test's), and the new run takes the plain
-    names. On the first node's main process alone."""
+    names. On the first node's main process alone. What it renamed: (kept as, name)."""
     from lightning.pytorch.loggers import CSVLogger
 
     logger = run_logger(trainer)
     if logger is None or not first_main_process(trainer):
-        return
+        return []
     folder = Path(logger.log_dir)
     config = folder / f"config_{subcommand}.yaml"
     if not config.is_file():
-        return
+        return []
     count = free_number(folder, (f"config_{subcommand}", ".yaml"), ("metrics", ".csv"))
-    config.rename(folder / f"config_{subcommand}_{count}.yaml")
+    config.rename(kept := folder / f"config_{subcommand}_{count}.yaml")
+    set_aside = [(kept, config)]
     metrics = folder / "metrics.csv"
     if isinstance(logger, CSVLogger) and metrics.is_file():
-        keep_csv_aside(metrics, folder / f"metrics_{count}.csv")
+        set_aside.append(keep_csv_aside(metrics, folder / f"metrics_{count}.csv"))
+    return set_aside
 
 
-def keep_csv_metrics(trainer: Any) -> None:
+def keep_csv_metrics(trainer: Any) -> list[tuple[Path, Path]]:
     """A resumed fit's CSVLogger deletes the ``metrics.csv`` of its folder as it starts (Lightning's own warning says
     so), before any callback's setup: the file is kept as ``metrics_before_resume_K.csv`` beside the one the resume
-    writes. On the first node's main process alone (``first_main_process``): the nodes may share the folder."""
+    writes. On the first node's main process alone (``first_main_process``): the nodes may share the folder. What
+    it renamed: (kept as, name)."""
     from lightning.pytorch.loggers import CSVLogger
 
     if not first_main_process(trainer):
-        return
+        return []
+    set_aside = []
     for logger in trainer.loggers:
         metrics = Path(logger.log_dir) / "metrics.csv" if isinstance(logger, CSVLogger) else None
         if metrics is not None and metrics.is_file():
-            keep_csv_aside(metrics, numbered(metrics.parent, "metrics_before_resume", ".csv"))
+            set_aside.append(keep_csv_aside(metrics, numbered(metrics.parent, "metrics_before_resume", ".csv")))
+    return set_aside
 
 
 def build_cli(args: list[str], run: bool = True) -> MGDSAM2CLI:
