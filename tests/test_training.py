@@ -260,6 +260,16 @@ def test_a_fits_final_weights_are_in_its_last_checkpoint_and_resume_exactly(
         "note: nothing was trained: the checkpoint resumed had reached this fit's end (trainer.max_epochs or "
         "max_steps); raise it to train on"
     )
+    # a resume goes on with the optimizer's state: a learning rate given would go unused (yet be recorded as used)
+    before = {path: path.read_bytes() for path in last.parent.parent.rglob("*") if path.is_file()}
+    resumed = [*fit, "--trainer.max_epochs", "3", "--ckpt_path", "last", "--model.lr", "0.02"]
+    assert main([*resumed, "--model.weight_decay", "0.1"]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"error: --ckpt_path {last} was trained with other optimizer settings than this fit is given (lr 0.0002 -> "
+        "0.02, weight_decay 1e-05 -> 0.1): a resumed run goes on with its optimizer's state, whose learning rates "
+        "and weight decay are the checkpoint's, so these would go unused; drop those --model flags, or start a new run"
+    )
+    assert {path: path.read_bytes() for path in last.parent.parent.rglob("*") if path.is_file()} == before
 
 
 def test_a_finished_run_resumed_to_train_longer_keeps_the_best_checkpoint_of_its_last_validation(

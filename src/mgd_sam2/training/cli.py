@@ -48,7 +48,13 @@ from mgd_sam2.errors import ConfigError, MissingFileError, UserError
 from mgd_sam2.inference.writer import MaskWriter
 from mgd_sam2.models.checkpoints import load_torch_file, read_weights_file, refuse_mismatched_start
 from mgd_sam2.training.final_checkpoint import FinalLastCheckpoint, model_checkpoints
-from mgd_sam2.training.module import MGDSAM2Module, network_changes, refuse_other_network, scores_by_split
+from mgd_sam2.training.module import (
+    MGDSAM2Module,
+    network_changes,
+    optimizer_changes,
+    refuse_other_network,
+    scores_by_split,
+)
 from mgd_sam2.utils.files import atomic_path
 
 LIGHTNING_CKPT_KEYWORDS = ("hpc", "registry")  # ckpt_path values Lightning resolves itself
@@ -140,6 +146,12 @@ class MGDSAM2CLI(LightningCLI):
             raise ConfigError(
                 f"--ckpt_path {ckpt} was trained with other network settings than this fit builds ({changed}): a "
                 "resumed run goes on training its own network; drop the --model.network flags, or start a new run"
+            )
+        if self.subcommand == "fit" and (unused := optimizer_changes(self.model, checkpoint)):
+            raise ConfigError(
+                f"--ckpt_path {ckpt} was trained with other optimizer settings than this fit is given ({unused}): a "
+                "resumed run goes on with its optimizer's state, whose learning rates and weight decay are the "
+                "checkpoint's, so these would go unused; drop those --model flags, or start a new run"
             )
         if changed:
             print(f"note: {self.subcommand} runs the weights of {ckpt} in a network built with other settings than "

@@ -57,6 +57,22 @@ def network_changes(module: LightningModule, checkpoint: dict[str, Any], trainin
     return ", ".join(f"{key} {getattr(trained, key)!r} -> {getattr(built, key)!r}" for key in changed) or None
 
 
+OPTIMIZER_STATE_SETTINGS = (
+    "lr",
+    "pretrained_lr_scale",
+    "weight_decay",
+)  # a resume takes them from the optimizer's state
+
+
+def optimizer_changes(module: LightningModule, checkpoint: dict[str, Any]) -> str | None:
+    """The settings of ``OPTIMIZER_STATE_SETTINGS`` that ``module`` was given other than ``checkpoint`` was trained
+    with, in words ("lr 0.0002 -> 0.02"); None where none is. A fit resuming the checkpoint restores its optimizer's
+    and schedule's state, base rates and weight decay included, so these would go unused."""
+    recorded = checkpoint.get("hyper_parameters", {})
+    changed = [key for key in OPTIMIZER_STATE_SETTINGS if key in recorded and recorded[key] != module.hparams[key]]
+    return ", ".join(f"{key} {recorded[key]!r} -> {module.hparams[key]!r}" for key in changed) or None
+
+
 def refuse_other_network(module: LightningModule, checkpoint: dict[str, Any]) -> None:
     """A CheckpointError naming both networks when ``checkpoint``'s weights do not fit ``module``'s (a
     ``--model.network.*`` flag given with ``--ckpt_path`` builds another network than the one trained)."""
