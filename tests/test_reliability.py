@@ -176,6 +176,24 @@ def test_outputs_made_with_other_options_are_redone(trained_checkpoint, tmp_path
     assert code == 0 and "1 image has outputs made with other weights (1); redoing them" in stdout, stdout
 
 
+def test_cut_outs_added_to_a_finished_folder_are_made_from_its_masks(trained_checkpoint, tmp_path, capsys) -> None:
+    """--cutout given to a folder whose masks are done (the same weights, options and images): the cut-outs are made
+    from those masks without loading the model, the bytes a run with --cutout from the start writes."""
+    photos(tmp_path / "in")
+    done, fresh = tmp_path / "done", tmp_path / "fresh"
+    assert predict(capsys, trained_checkpoint, tmp_path / "in", done)[0] == 0
+    masks = digests(done)
+    code, stdout, _ = predict(capsys, trained_checkpoint, tmp_path / "in", done, "--cutout")
+    assert code == 0 and "model:" not in stdout, stdout
+    assert f"2 of 2 images have their masks in {done} and no cut-out: making their cut-outs from those masks" in stdout
+    assert f"wrote 2 files to {done}" in stdout
+    assert predict(capsys, trained_checkpoint, tmp_path / "in", fresh, "--cutout")[0] == 0
+    assert digests(done) == digests(fresh) and {name: masks[name] for name in ("a.png", "b.png")} == masks
+    (done / "b_cutout.png").unlink()
+    code, stdout, _ = predict(capsys, trained_checkpoint, tmp_path / "in", done, "--cutout", "--binary")
+    assert code == 0 and "model:" in stdout and "making their cut-outs" not in stdout  # other options: redone
+
+
 def test_a_cut_out_that_no_longer_matches_its_redone_mask_is_removed(trained_checkpoint, tmp_path, capsys) -> None:
     """Masks redone with other options but without --cutout: the earlier run's cut-outs showed the old masks and are
     removed (saying so); with the same options they still match and stay; a user's file of that name stays."""

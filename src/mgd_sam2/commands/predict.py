@@ -127,8 +127,14 @@ def run(args: argparse.Namespace) -> int:
     folders = {(args.output / record.name).parent for record in records}
     if sum(remove_stale_temporaries(folder) for folder in folders):
         print(f"removed unfinished temporary files of an interrupted run from {args.output}")
+    if plan.cutouts:
+        print(f"{len(plan.cutouts)} of {len(records)} images have their masks in {args.output} and no cut-out: making "
+              "their cut-outs from those masks")  # fmt: skip
+        writer.cut_out(plan.cutouts)
     if not plan.todo:
-        return 0
+        if plan.cutouts:
+            writer.finish()
+        return 1 if writer.failures else 0
     segmenter = Segmenter.from_settings(settings, args.max_pixels)
     print(f"model: {segmenter.description}")
     if args.tta and (note := tta_note(segmenter.backend)):

@@ -97,6 +97,7 @@ def made_as(recorded: dict[str, Any], expected: dict[str, Any]) -> bool:
 @dataclass
 class OutputPlan:
     todo: list[Record]  # images to predict
+    cutouts: list[Record]  # images whose mask is there, as it would be made now, and whose cut-out is not
     skipped: int  # images whose outputs exist, made of the same image file with the same weights and options
     redone: int  # images in todo whose existing outputs were made with other weights or options, or of another image
     # why, counted by image: "weights", "image", VERSION_CAUSE or an option's name; the first image of "image"
@@ -131,7 +132,7 @@ def plan_outputs(
     """Which images to predict into ``writer.output``. Raises ConfigError, before anything is written, when an
     output path holds a file this project did not write: a user's file is never overwritten (``flag``: the option
     that chose the folder, for the message)."""
-    todo, skipped, redone, foreign, causes, image_example = [], 0, 0, [], Counter(), None
+    todo, cutouts, skipped, redone, foreign, causes, image_example = [], [], 0, 0, [], Counter(), None
     for record in records:
         paths = [path for path in output_paths(writer.output, record.name, writer.cutout) if path.exists()]
         recorded = [provenance(path) for path in paths]
@@ -141,9 +142,13 @@ def plan_outputs(
             continue
         complete = len(paths) == len(output_paths(writer.output, record.name, writer.cutout))
         expected = writer.recorded(record.image)
-        if complete and not overwrite and all(made_as(settings, expected) for settings in recorded if settings):
-            skipped += 1
-            continue
+        if not overwrite and all(made_as(settings, expected) for settings in recorded if settings):
+            if complete:
+                skipped += 1
+                continue
+            if paths == output_paths(writer.output, record.name, writer.cutout)[:1]:  # the mask, of ours
+                cutouts.append(record)
+                continue
         changed = set().union(*(differences(settings, expected) for settings in recorded if settings))
         redone += bool(changed)
         causes.update(changed)
@@ -154,7 +159,7 @@ def plan_outputs(
             f"{writer.output} ({flag}) holds {len(foreign)} file(s) that mgd-sam2 did not write where masks would go, "
             f"e.g. {foreign[0]}; they are never overwritten: choose another {flag} or move them"
         )
-    return OutputPlan(todo, skipped, redone, causes, image_example)
+    return OutputPlan(todo, cutouts, skipped, redone, causes, image_example)
 
 
 class MaskWriter(BasePredictionWriter):
@@ -229,20 +234,29 @@ class MaskWriter(BasePredictionWriter):
         mask_path, *cutout_path = output_paths(self.output, name, self.cutout)
         if not self.save_png(Image.fromarray(mask), mask_path, source):
             return []  # reported once, and no cut-out of a mask that was not written
-        written = [mask_path]
         if not cutout_path:
             self.remove_stale_cutout(name, source)
-        else:
-            try:
-                image = read_image(source, max_pixels=self.max_pixels) if image is None else image
-                alpha = read_alpha(source, self.max_pixels) if Path(source).is_file() else None
-            except UnreadableImageError as error:
-                self.failures.append((source, str(error)))
-                return written
-            cutout = cutout_image(image, mask, alpha)
-            if self.save_png(cutout, cutout_path[0], source, compress_level=CUTOUT_PNG_LEVEL):
-                written.append(cutout_path[0])
-        return written
+            return [mask_path]
+        return [mask_path, *self.save_cutout(mask, name, source, image)]
+
+    def save_cutout(self, mask: np.ndarray, name: str, source: str, image: np.ndarray | None = None) -> list[Path]:
+        """Write the cut-out of the image ``source`` (``image`` where read already) with the (H, W) uint8 ``mask``
+        written for it as ``name``'s; returns the path written (none where a failure was reported)."""
+        try:
+            image = read_image(source, max_pixels=self.max_pixels) if image is None else image
+            alpha = read_alpha(source, self.max_pixels) if Path(source).is_file() else None
+        except UnreadableImageError as error:
+            self.failures.append((source, str(error)))
+            return []
+        path = output_paths(self.output, name, cutout=True)[1]
+        return [path] if self.save_png(cutout_image(image, mask, alpha), path, source, CUTOUT_PNG_LEVEL) else []
+
+    def cut_out(self, records: list[Record]) -> None:
+        """The cut-outs of ``records`` made from their masks, written earlier with the same weights, options and
+        image (`plan_outputs`' ``cutouts``): the bytes predicting them again would give, without the model."""
+        for record in records:
+            mask = np.asarray(Image.open(output_paths(self.output, record.name, cutout=False)[0]))
+            self.save_cutout(mask, record.name, str(record.image))
 
     def remove_stale_cutout(self, name: str, source: str) -> None:
         """A mask written without ``cutout`` beside a cut-out that an earlier run of ours made with other weights or
