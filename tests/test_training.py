@@ -273,17 +273,21 @@ def test_a_fits_final_weights_are_in_its_last_checkpoint_and_resume_exactly(
 
 
 def test_a_finished_run_resumed_to_train_longer_keeps_the_best_checkpoint_of_its_last_validation(
-    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
     """The final last.ckpt is written at the final batch, before the final validation: the resumed fit validates that
     epoch again, as the uninterrupted run did after that batch, so best.ckpt is compared with its score (Lightning
     alone closes the epoch unvalidated, and the resumed run's best forgot it: a worse later epoch replaced best.ckpt).
-    Scores given by epoch 0.2, 0.9, 0.5: the best is epoch 1's, resumed or not."""
+    Scores given by epoch 0.2, 0.9, 0.5: the best is epoch 1's, resumed or not, and an EarlyStopping of patience 0
+    stops the fit after epoch 2; resumed to train a fourth epoch, the run stops again at epoch 2's validation and
+    says why nothing was trained."""
     config = yaml.safe_load((ROOT / "tests/fixtures/resume.yaml").read_text())
     config["trainer"]["callbacks"] += [
         {"class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
          "init_args": {"monitor": "val/given", "mode": "max", "filename": "best", "enable_version_counter": False}},
-        {"class_path": "callbacks.ScoreByEpoch", "init_args": {"scores": [0.2, 0.9, 0.5]}},
+        {"class_path": "lightning.pytorch.callbacks.EarlyStopping",
+         "init_args": {"monitor": "val/given", "mode": "max", "patience": 0}},
+        {"class_path": "callbacks.ScoreByEpoch", "init_args": {"scores": [0.2, 0.9, 0.5, 0.95]}},
     ]  # fmt: skip
     (tmp_path / "best.yaml").write_text(yaml.safe_dump(config))
     monkeypatch.syspath_prepend(str(Path(__file__).parent))
@@ -302,6 +306,12 @@ def test_a_finished_run_resumed_to_train_longer_keeps_the_best_checkpoint_of_its
     assert first["epoch"] == resumed["epoch"] == 1  # epoch 1's weights (0.9), not epoch 2's (0.5)
     for key, value in first["state_dict"].items():
         assert torch.equal(value, resumed["state_dict"][key]), key
+    capsys.readouterr()
+    assert main([*fit, "--trainer.max_epochs", "4", "--ckpt_path", "last"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == (
+        "note: nothing was trained: a callback stopped it (EarlyStopping, say) at the validation it ran again as it "
+        "resumed"
+    )
 
 
 def test_a_checkpoint_callback_that_is_no_model_checkpoint_is_no_crash(
@@ -574,6 +584,89 @@ def test_resumed_three_times_a_run_keeps_the_uninterrupted_runs_epochs(written_a
     assert again["global_step"] == reference["global_step"] == 48
     assert again["loops"]["fit_loop"]["epoch_progress"] == reference["loops"]["fit_loop"]["epoch_progress"]
     assert torch.equal(segments[-1].layer.weight, whole.layer.weight)
+
+
+def closed_epoch_fit(folder: Path, max_epochs: int, callbacks: list, resume: bool = False, **trainer_args):
+    """A plain Lightning fit of 4 batches per epoch that logs ``score`` = SCORES[epoch] at each validation and
+    ``train_score`` at each step, last.ckpt written every 4 steps (on each epoch's last batch), resumed from it where
+    ``resume``; returns its module, whose ``validated`` lists the (epoch, step) of each validation."""
+    from lightning.pytorch import LightningModule
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    from mgd_sam2.training.resume import start_next_epoch_afresh
+
+    class Scored(LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layer, self.validated = torch.nn.Linear(2, 1), []
+
+        def training_step(self, batch, index):
+            loss = self.layer(batch[0]).square().mean()
+            self.log("train_score", loss)
+            return loss
+
+        def validation_step(self, batch, index):
+            self.log("score", torch.tensor(SCORES[self.current_epoch]))
+
+        def on_validation_start(self) -> None:
+            if not self.trainer.sanity_checking:
+                self.validated.append((self.current_epoch, self.global_step))
+
+        def on_train_start(self) -> None:
+            start_next_epoch_afresh(self.trainer)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.05)
+
+    last = ModelCheckpoint(dirpath=folder, every_n_train_steps=4, save_top_k=0, save_last=True)
+    data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(8, 2)), batch_size=2)
+    torch.manual_seed(0)
+    module = Scored()
+    Trainer(max_epochs=max_epochs, callbacks=[last, *callbacks], logger=False, enable_progress_bar=False,
+            enable_model_summary=False, num_sanity_val_steps=0, **trainer_args).fit(
+        module, data, data, ckpt_path=folder / "last.ckpt" if resume else None)  # fmt: skip
+    return module
+
+
+SCORES = [0.5, 0.9, 0.6, 0.7, 0.8]
+
+
+def test_a_resume_finishes_the_closed_epoch_as_the_run_that_wrote_it_did(tmp_path: Path, capsys) -> None:
+    """Resumed from last.ckpt on an epoch's last batch: the validation that ended that epoch is run again only where
+    that run ran one there (not where it validated every 3 batches), checkpoints monitoring its score save into that
+    run's own file (no -v1 copy), a callback monitoring a training step's score is left out with a note rather than
+    a crash, and an EarlyStopping that stopped there stops the resume too and keeps last.ckpt as it was, so that a
+    second resume stops again."""
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    def best(folder: Path) -> ModelCheckpoint:  # the default file name, with Lightning's version counter
+        return ModelCheckpoint(dirpath=folder, monitor="score", mode="max", save_top_k=1)
+
+    whole = closed_epoch_fit(tmp_path / "whole", 4, [best(tmp_path / "whole")])
+    closed_epoch_fit(tmp_path / "resumed", 2, [best(tmp_path / "resumed")])
+    resumed = closed_epoch_fit(tmp_path / "resumed", 4, [best(tmp_path / "resumed")], resume=True)
+    assert resumed.validated == [(1, 8), (2, 12), (3, 16)] and whole.validated[1:] == resumed.validated
+    assert sorted(path.name for path in (tmp_path / "resumed").iterdir()) == ["epoch=1-step=8.ckpt", "last.ckpt"]
+    every3 = {"val_check_interval": 3, "check_val_every_n_epoch": None}  # at steps 3, 6, 9, ...: never at an end
+    whole = closed_epoch_fit(tmp_path / "whole3", 3, [], **every3)
+    closed_epoch_fit(tmp_path / "every3", 2, [], **every3)
+    assert whole.validated[2:] == closed_epoch_fit(tmp_path / "every3", 3, [], resume=True, **every3).validated
+    assert whole.validated == [(0, 3), (1, 6), (2, 9), (2, 12)]
+
+    def training() -> list:
+        return [ModelCheckpoint(dirpath=tmp_path / "train", monitor="train_score"), EarlyStopping("train_score")]
+
+    closed_epoch_fit(tmp_path / "train", 1, training())
+    capsys.readouterr()
+    assert closed_epoch_fit(tmp_path / "train", 2, training(), resume=True).validated == [(0, 4), (1, 8)]
+    assert "but not the check of EarlyStopping(train_score), ModelCheckpoint(train_score)" in capsys.readouterr().out
+    stop = EarlyStopping("score", mode="min", patience=0)  # 0.5 then 0.9: stops at epoch 1's validation
+    closed_epoch_fit(tmp_path / "stop", 2, [stop])
+    written = (tmp_path / "stop/last.ckpt").read_bytes()
+    for _ in range(2):
+        stopped = closed_epoch_fit(tmp_path / "stop", 4, [EarlyStopping("score", mode="min", patience=0)], resume=True)
+        assert stopped.validated == [(1, 8)] and stopped.global_step == 8
+        assert (tmp_path / "stop/last.ckpt").read_bytes() == written
 
 
 def test_resuming_with_changed_data_is_refused(synthetic_root: Path, tmp_path: Path) -> None:
@@ -1282,7 +1375,8 @@ def test_a_csv_loggers_training_metrics_survive_a_test_and_a_resume(
     capsys.readouterr()
     assert main(["test", *config, "--ckpt_path", "last", "--data.test", "[synthetic/NOPE]"]) == 1
     assert files(run) == before
-    assert f"put back config_test.yaml, metrics.csv in {run / 'test'}: the test ended before its first batch" in (
+    test_folder = run / "test"
+    assert f"put back {test_folder / 'config_test.yaml'}, {test_folder / 'metrics.csv'}: the test ended before " in (
         capsys.readouterr().out
     )
     resume = ["fit", *config, "--ckpt_path", "last", "--trainer.max_epochs", "2"]
@@ -1293,7 +1387,7 @@ def test_a_csv_loggers_training_metrics_survive_a_test_and_a_resume(
         "error: cannot resume this run exactly: the training data changed since its checkpoint (data.batch_size 2 -> "
         "1); resume with the run's own settings (its config.yaml), or start a new run"
     )
-    assert f"put back metrics.csv in {run}: the fit ended before its first step" in captured.out
+    assert f"put back {run / 'metrics.csv'}: the fit ended before its first step" in captured.out
     assert main(resume) == 0
     assert (run / "metrics_before_resume_1.csv").read_bytes() == trained
     assert b"train/loss" in (run / "metrics.csv").read_bytes()
@@ -1319,6 +1413,47 @@ def test_a_resumes_csv_metrics_are_kept_by_the_first_nodes_main_process_alone(tm
         keep_csv_metrics(SimpleNamespace(loggers=[logger], strategy=SimpleNamespace(cluster_environment=environment)))
     kept = sorted(path.name for path in Path(logger.log_dir).iterdir())
     assert kept == (["metrics_before_resume_1.csv"] if node == 0 else ["metrics.csv"])
+
+
+def test_files_set_aside_go_back_in_every_loggers_folder_and_spawned_runs_count_as_started(
+    tmp_path: Path, capsys
+) -> None:
+    """A resume that ends before its first step puts back the CSV logger's metrics.csv (and its hparams.yaml's
+    content) wherever that logger is in the list, even behind a logger of another kind, whose folder it cannot
+    clean. Where the loops ran in spawned processes, the main process cannot tell whether a resume or an evaluation
+    started: it takes them as started, and leaves their folders alone."""
+    from types import SimpleNamespace
+
+    from lightning.fabric.plugins.environments import LightningEnvironment
+    from lightning.pytorch.loggers import CSVLogger
+    from lightning.pytorch.strategies.launchers import _MultiProcessingLauncher
+
+    from mgd_sam2.training.cli import MGDSAM2CLI, keep_csv_metrics, remove_unstarted_run
+
+    csv = CSVLogger(tmp_path, name="csv", version=0)
+    folder = Path(csv.log_dir)
+    folder.mkdir(parents=True)
+    (folder / "metrics.csv").write_text("step,train/loss\n0,1.0\n")
+    (folder / "hparams.yaml").write_text("lr: 0.1\n")
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    strategy = SimpleNamespace(cluster_environment=LightningEnvironment(), launcher=None)
+    trainer = SimpleNamespace(loggers=[SimpleNamespace(), csv], strategy=strategy, is_global_zero=True)
+    set_aside = keep_csv_metrics(trainer)
+    (folder / "metrics.csv").write_text("step\n")  # the failed resume's own
+    (folder / "hparams.yaml").write_text("lr: 0.2\n")
+    remove_unstarted_run(trainer, None, set_aside, "fit", {folder / "hparams.yaml": before["hparams.yaml"]})
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+    assert capsys.readouterr().out == f"put back {folder / 'metrics.csv'}: the fit ended before its first step\n"
+    spawned = SimpleNamespace(launcher=object.__new__(_MultiProcessingLauncher))
+    for launcher, ckpt, started in (
+        (spawned, "last.ckpt", True),
+        (spawned, None, False),
+        (strategy, "last.ckpt", False),
+    ):
+        cli = SimpleNamespace(trainer=SimpleNamespace(strategy=launcher, global_step=0, test_loop=SimpleNamespace(
+            batch_progress=SimpleNamespace(total=SimpleNamespace(ready=0)))), checkpoint_step=5 if ckpt else None,
+            config_init={"fit": {"ckpt_path": ckpt}, "test": {"ckpt_path": ckpt}})  # fmt: skip
+        assert MGDSAM2CLI.started(cli, "fit") is started and MGDSAM2CLI.started(cli, "test") is (launcher is spawned)
 
 
 def test_a_start_that_cannot_load_its_pretrained_weights_leaves_no_run_folder(

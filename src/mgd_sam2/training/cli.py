@@ -189,11 +189,12 @@ class MGDSAM2CLI(LightningCLI):
         found it (`remove_unstarted_run`): a fresh fit (a batch larger than the split, a crash as the processes
         start) leaves no run folder that would stand as the newest run with nothing in it; a resume (changed data)
         or an evaluation (a split not found) puts back the files it set aside, so the earlier run's keep their
-        names, and its hparams.yaml its content."""
+        names, and each logger's hparams.yaml its content."""
         before = run_folder_entries(self.trainer)
-        logger = run_logger(self.trainer)
-        hparams = Path(logger.log_dir) / "hparams.yaml" if logger is not None else None
-        earlier = {hparams: hparams.read_bytes()} if hparams is not None and hparams.is_file() else {}
+        folders = {Path(logger.log_dir) for logger in self.trainer.loggers if getattr(logger, "log_dir", None)}
+        earlier = {
+            path: path.read_bytes() for path in (folder / "hparams.yaml" for folder in folders) if path.is_file()
+        }
         try:
             super()._run_subcommand(subcommand)
         except BaseException:
@@ -202,12 +203,17 @@ class MGDSAM2CLI(LightningCLI):
             raise
 
     def started(self, subcommand: str) -> bool:
-        """Whether the run trained a step (fit: past its checkpoint's) or began a batch."""
+        """Whether the run trained a step (fit: past its checkpoint's) or began a batch. Where its loops ran in
+        processes of their own (ddp_spawn), this one cannot tell: a resume or an evaluation is taken as started (a
+        fresh fit's folder is guarded by the checkpoints it writes there)."""
+        from lightning.pytorch.strategies.launchers import _MultiProcessingLauncher
+
         trainer = self.trainer
+        if isinstance(trainer.strategy.launcher, _MultiProcessingLauncher):
+            return subcommand != "fit" or bool(self.config_init[subcommand].get("ckpt_path"))
         if subcommand == "fit":
             return trainer.global_step > (self.checkpoint_step or 0)
-        loop = {"validate": trainer.validate_loop, "test": trainer.test_loop, "predict": trainer.predict_loop}
-        return loop[subcommand].batch_progress.total.ready > 0
+        return getattr(trainer, f"{subcommand}_loop").batch_progress.total.ready > 0  # validate_loop, test_loop, ...
 
     def before_validate(self) -> None:
         self.refuse_unrunnable()
@@ -316,45 +322,53 @@ def remove_unstarted_run(
     subcommand: str = "fit",
     earlier: dict[Path, bytes] | None = None,
 ) -> None:
-    """Remove what a run that ended before its first step (fit) or batch wrote into its run folder (its config, the
-    loggers' first files), put back the files it ``set_aside`` (renamed to keep them: an earlier test's
-    ``config_test.yaml``, a resumed run's ``metrics.csv``) and the ``earlier`` content of files it rewrote (the
-    logger's ``hparams.yaml``), and remove the folder where it made it (``before`` None;
-    else the names there before it); nothing where anything else is new there, a checkpoint folder included. Rank 0
-    alone (the folder is its logger's: no collective call, which ranks that already failed would never join)."""
-    logger = run_logger(trainer)
-    if not trainer.is_global_zero or logger is None:
+    """Leave the run folders of a run that ended before its first step (fit) or batch as it found them: put back the
+    files it ``set_aside`` (renamed to keep them: an earlier test's ``config_test.yaml``, a resumed run's
+    ``metrics.csv``, in any logger's folder) and the ``earlier`` content of files it rewrote (the loggers'
+    ``hparams.yaml``); remove what it wrote into its run folder (its config, the loggers' first files), and the
+    folder where it made it (``before`` None; else the names there before it), but nothing where anything else is
+    new there, a checkpoint folder included. Rank 0 alone (the folder is its logger's: no collective call, which
+    ranks that already failed would never join)."""
+    if not trainer.is_global_zero:
         return
-    folder = Path(logger.log_dir)
-    kept = {kept.name for kept, _ in set_aside}
-    added = [path for path in folder.iterdir() if (before is None or path.name not in before)
-             and path.name not in kept] if folder.is_dir() else []  # fmt: skip
-    written = [path for path in added if path.name in UNSTARTED_RUN_FILES
-               or path.name.startswith("events.out.tfevents.")
-               or (path.name.startswith("config") and path.suffix == ".yaml")]  # fmt: skip
-    if len(written) != len(added) or (before is not None and not (written or set_aside)):
-        return
+    restored = []
     try:
-        for path in written:
-            path.unlink()
         for kept_as, name in set_aside:  # the failed run's own file of that name first
             name.unlink(missing_ok=True)
             kept_as.rename(name)
+            restored.append(name)
         for path, content in (earlier or {}).items():
             if not path.is_file() or path.read_bytes() != content:
                 with atomic_path(path) as temporary:
                     temporary.write_bytes(content)
-        if before is None:
-            folder.rmdir()
     except OSError:  # never in the way of the error that ended the run
-        return
+        pass
+    logger = run_logger(trainer)
+    folder = Path(logger.log_dir) if logger is not None else None
+    added = [path for path in folder.iterdir() if before is None or path.name not in before] if folder and (
+        folder.is_dir()) else []  # fmt: skip
+    written = [path for path in added if path.name in UNSTARTED_RUN_FILES
+               or path.name.startswith("events.out.tfevents.")
+               or (path.name.startswith("config") and path.suffix == ".yaml")]  # fmt: skip
+    removed, gone = [], False
+    if folder is not None and folder.is_dir() and len(written) == len(added) and (written or before is None):
+        try:
+            for path in written:
+                path.unlink()
+                removed.append(path.name)
+            if before is None:
+                folder.rmdir()
+                gone = True
+        except OSError:
+            pass
     ended = f"the {subcommand} ended before its first {'step' if subcommand == 'fit' else 'batch'}"
-    if before is None:
+    if gone:
         print(f"removed {folder}: {ended}")  # a note; the error is stderr's one line
         return
-    removed = f"removed {', '.join(sorted(path.name for path in written))} from {folder}" if written else ""
-    restored = f"put back {', '.join(name.name for _, name in set_aside)} in {folder}" if set_aside else ""
-    print(f"{'; '.join(filter(None, (removed, restored)))}: {ended}")
+    said = [f"removed {', '.join(sorted(removed))} from {folder}" if removed else "",
+            f"put back {', '.join(map(str, restored))}" if restored else ""]  # fmt: skip
+    if any(said):
+        print(f"{'; '.join(filter(None, said))}: {ended}")
 
 
 def refuse_cpu_sync_batchnorm(trainer: Any) -> None:
@@ -939,8 +953,10 @@ def run_lightning_cli(subcommand: str, args: list[str]) -> int:
     if subcommand == "fit" and cli.trainer.is_global_zero:
         print(fit_outcome(cli.trainer))
         if cli.checkpoint_step == cli.trainer.global_step:
-            print("note: nothing was trained: the checkpoint resumed had reached this fit's end (trainer.max_epochs "
-                  "or max_steps); raise it to train on")  # fmt: skip
+            cause = ("a callback stopped it (EarlyStopping, say) at the validation it ran again as it resumed"
+                     if cli.trainer.should_stop else "the checkpoint resumed had reached this fit's end "
+                     "(trainer.max_epochs or max_steps); raise it to train on")  # fmt: skip
+            print(f"note: nothing was trained: {cause}")
     if own_table and cli.trainer.is_global_zero:  # callback_metrics: the main process's under ddp_spawn too
         stage = "val" if subcommand == "validate" else "test"
         rows = scores_by_split(cli.trainer.callback_metrics, stage, cli.datamodule.split_names(stage))

@@ -16,34 +16,71 @@ from typing import Any
 
 def start_next_epoch_afresh(trainer: Any) -> None:
     """At ``on_train_start``: where the fit loop restarted from a checkpoint written at the end of an epoch's last
-    training batch (which its reset closed), run the validation that ended that epoch in the run that wrote it, and
-    let the next epoch start as any other: counted as ready and started, with its hooks called. A checkpoint written
-    at that epoch's validation leaves the epoch open: untouched."""
+    training batch (which its reset closed), finish that epoch as the run that wrote it did
+    (`validate_the_closed_epoch`) and let the next epoch start as any other: counted as ready and started, with its
+    hooks called. A checkpoint written at that epoch's validation leaves the epoch open: untouched."""
     loop = trainer.fit_loop
     epoch_loop = loop.epoch_loop  # written at a training batch's end (not at validation's), on the epoch's last
     if loop.restarted_mid_epoch and epoch_loop.restarted_on_train_batch_end and epoch_loop.batch_progress.is_last_batch:
         loop.reset_restart_stage()
-        validate_the_closed_epoch(trainer)
+        keep_the_resumed_last_checkpoint(trainer)
+        if not limits_reached(trainer):
+            validate_the_closed_epoch(trainer)
+
+
+def keep_the_resumed_last_checkpoint(trainer: Any) -> None:
+    """Each ModelCheckpoint that keeps ``save_last`` counts its last checkpoint as written, as in the run that wrote
+    the one resumed: Lightning's ``on_train_end`` writes one where a process saved none, so a resume that trains
+    nothing (its limits reached, or stopped by EarlyStopping at the validation run again) replaced that
+    ``last.ckpt`` with the closed epoch's state, which a later resume would continue without that validation."""
+    from mgd_sam2.training.final_checkpoint import model_checkpoints
+
+    for callback in model_checkpoints(trainer):
+        if callback.save_last is True and not callback._last_checkpoint_saved:
+            callback._last_checkpoint_saved = callback.last_model_path or str(trainer.ckpt_path)
+
+
+def limits_reached(trainer: Any) -> bool:
+    """Whether the restored checkpoint is at the fit's ``max_steps`` or ``max_epochs`` (a finished run resumed as it
+    was): no step follows that a validation run again could guard, so none is run."""
+    steps = trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps
+    epochs = trainer.max_epochs not in (None, -1) and trainer.fit_loop.epoch_progress.current.processed >= (
+        trainer.max_epochs
+    )
+    return steps or epochs
 
 
 def validate_the_closed_epoch(trainer: Any) -> None:
-    """The validation after the restored epoch's last batch, where the run that wrote the checkpoint ran one (as its
-    training loop decides: validation on, ``check_val_every_n_epoch``), and the epoch-end checks of the callbacks
-    that read its scores. Lightning closes that epoch without them, so their states are those before it: a
-    ModelCheckpoint's best score that validation had raised is forgotten, and a later, worse epoch replaces the best
-    checkpoint (the final ``last.ckpt`` of a finished run resumed to train longer is written there, before the final
-    validation). Its scores are logged again."""
+    """The validation after the restored epoch's last batch, where the run that wrote the checkpoint ran one (its
+    training loop's own decision on that batch; not where validation is timed, whose moment is not recorded), and
+    the checks of the callbacks that read its scores. Lightning closes that epoch without them, so their states are
+    those before it: a ModelCheckpoint's best score that validation had raised is forgotten, and a later, worse epoch
+    replaces the best checkpoint (the final ``last.ckpt`` of a finished run resumed to train longer is written
+    there, before the final validation). Its scores are logged again, at the same step. Plateau schedulers are not
+    stepped (nor does Lightning step them on a restart)."""
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
     epoch_loop, epochs = trainer.fit_loop.epoch_loop, trainer.fit_loop.epoch_progress
     epochs.current.completed -= 1  # the restart counted the closed epoch as completed: as it was at its validation
     epochs.total.completed -= 1
+    callbacks = trainer.callbacks
     try:
-        if trainer.enable_validation and epoch_loop._should_check_val_epoch():
-            epoch_loop.val_loop.restarting = False  # a validation of its own, not one resumed mid-way
-            trainer.validating = True  # as the training loop runs it (its on_advance_end)
-            epoch_loop.val_loop.run()
-            trainer.training = True
-            end_the_closed_epoch(trainer)
+        if (not trainer.enable_validation or getattr(trainer, "_val_check_time_interval", None) is not None
+                or not epoch_loop._should_check_val_fx(trainer.fit_loop._data_fetcher)):  # fmt: skip
+            return
+        epoch_loop.val_loop.restarting = False  # a validation of its own, not one resumed mid-way
+        first_loop_iter = trainer._logger_connector._first_loop_iter
+        # the callbacks that read a score check it below, once: a score the training steps log is not there yet
+        trainer.callbacks = [callback for callback in callbacks
+                             if not isinstance(callback, (ModelCheckpoint, EarlyStopping))]  # fmt: skip
+        trainer.validating = True  # as the training loop runs it (its on_advance_end)
+        epoch_loop.val_loop.run()
+        trainer.training = True
+        trainer._logger_connector._first_loop_iter = first_loop_iter
+        trainer.callbacks = callbacks
+        check_the_closed_epoch(trainer)
     finally:
+        trainer.callbacks = callbacks
         epochs.current.completed += 1
         epochs.total.completed += 1
 
@@ -66,21 +103,37 @@ def follow_the_schedule(trainer: Any) -> None:
                 group["lr"] = base * rate(schedule.last_epoch)
 
 
-def end_the_closed_epoch(trainer: Any) -> None:
-    """What the epoch's end did with its validation's scores in the run that wrote the checkpoint, in Lightning's
-    order: each EarlyStopping's check, then the top-k save of each monitoring ModelCheckpoint that saves at an
-    epoch's end (one that saves at validation's end has saved in it). Lightning's criteria and calls (no public
-    equivalent), as FinalLastCheckpoint's; no last checkpoint is written, since the loops are mid-restart."""
+def check_the_closed_epoch(trainer: Any) -> None:
+    """What the run that wrote the checkpoint did with the closed epoch's validation scores, at validation's end or
+    at the epoch's, in Lightning's order: each EarlyStopping's check, then the top-k save of each ModelCheckpoint
+    that monitors a score every N epochs (into the file of that epoch and step, which that run may have written: no
+    ``-v1`` copy beside it). A callback whose score is not among those logged (one the training steps log) is left
+    out, and said so. Lightning's criteria and calls (no public equivalent), as FinalLastCheckpoint's."""
     from lightning.pytorch.callbacks import EarlyStopping
 
     from mgd_sam2.training.final_checkpoint import model_checkpoints
 
+    logged, left_out = trainer.callback_metrics, []
     for callback in trainer.callbacks:
-        if isinstance(callback, EarlyStopping):
-            callback.on_train_epoch_end(trainer, trainer.lightning_module)
+        if isinstance(callback, EarlyStopping) and not callback._should_skip_check(trainer):
+            if callback.monitor in logged:
+                callback._run_early_stopping_check(trainer)
+            else:
+                left_out.append(f"EarlyStopping({callback.monitor})")
     for callback in model_checkpoints(trainer):
         every = callback._every_n_epochs
-        if (callback.monitor is not None and callback._should_save_on_train_epoch_end(trainer)
-                and not callback._should_skip_saving_checkpoint(trainer)
-                and every >= 1 and (trainer.current_epoch + 1) % every == 0):  # fmt: skip
+        if (callback.monitor is None or callback._should_skip_saving_checkpoint(trainer)
+                or every < 1 or (trainer.current_epoch + 1) % every):  # fmt: skip
+            continue
+        if callback.monitor not in logged:
+            left_out.append(f"ModelCheckpoint({callback.monitor})")
+            continue
+        versions, callback._enable_version_counter = callback._enable_version_counter, False
+        try:
             callback._save_topk_checkpoint(trainer, callback._monitor_candidates(trainer))
+        finally:
+            callback._enable_version_counter = versions
+    if left_out and trainer.is_global_zero:
+        print(f"note: the resumed fit ran epoch {trainer.current_epoch + 1}'s validation again (its checkpoint was "
+              f"written before it), but not the check of {', '.join(left_out)}: that score is logged by training "
+              "steps, which the resume has not run yet")  # fmt: skip
