@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from lightning.pytorch import Trainer, seed_everything
+from lightning.pytorch import Callback, Trainer, seed_everything
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -586,13 +586,17 @@ def test_resumed_three_times_a_run_keeps_the_uninterrupted_runs_epochs(written_a
     assert torch.equal(segments[-1].layer.weight, whole.layer.weight)
 
 
-def closed_epoch_fit(folder: Path, max_epochs: int, callbacks: list, resume: bool = False, **trainer_args):
+def closed_epoch_fit(
+    folder: Path, max_epochs: int, callbacks: list, resume: bool = False, link: bool = False, **trainer_args
+):
     """A plain Lightning fit of 4 batches per epoch that logs ``score`` = SCORES[epoch] at each validation and
-    ``train_score`` at each step, last.ckpt written every 4 steps (on each epoch's last batch), resumed from it where
-    ``resume``; returns its module, whose ``validated`` lists the (epoch, step) of each validation."""
+    ``train_score`` at each step, last.ckpt written every 4 steps (on each epoch's last batch; with ``link``, a link
+    to a checkpoint kept at each of those steps), resumed from it where ``resume``, with the fit CLI's
+    FinalLastCheckpoint; returns its module, whose ``validated`` lists the (epoch, step) of each validation."""
     from lightning.pytorch import LightningModule
     from lightning.pytorch.callbacks import ModelCheckpoint
 
+    from mgd_sam2.training.final_checkpoint import FinalLastCheckpoint
     from mgd_sam2.training.resume import start_next_epoch_afresh
 
     class Scored(LightningModule):
@@ -618,35 +622,52 @@ def closed_epoch_fit(folder: Path, max_epochs: int, callbacks: list, resume: boo
         def configure_optimizers(self):
             return torch.optim.SGD(self.parameters(), lr=0.05)
 
-    last = ModelCheckpoint(dirpath=folder, every_n_train_steps=4, save_top_k=0, save_last=True)
+    last = ModelCheckpoint(dirpath=folder, every_n_train_steps=4, save_top_k=-1 if link else 0,
+                           save_last="link" if link else True)  # fmt: skip
     data = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(8, 2)), batch_size=2)
     torch.manual_seed(0)
     module = Scored()
-    Trainer(max_epochs=max_epochs, callbacks=[last, *callbacks], logger=False, enable_progress_bar=False,
-            enable_model_summary=False, num_sanity_val_steps=0, **trainer_args).fit(
+    Trainer(max_epochs=max_epochs, callbacks=[last, FinalLastCheckpoint(), *callbacks], logger=False,
+            enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0, **trainer_args).fit(
         module, data, data, ckpt_path=folder / "last.ckpt" if resume else None)  # fmt: skip
     return module
 
 
-SCORES = [0.5, 0.9, 0.6, 0.7, 0.8]
+SCORES = [0.5, 0.6, 0.9, 0.7, 0.8]
+
+
+class StopAtStep(Callback):
+    """Stops a fit after the optimizer step ``step`` (as a time limit or a signal would, mid-epoch)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        trainer.should_stop = trainer.should_stop or trainer.global_step >= self.step
 
 
 def test_a_resume_finishes_the_closed_epoch_as_the_run_that_wrote_it_did(tmp_path: Path, capsys) -> None:
     """Resumed from last.ckpt on an epoch's last batch: the validation that ended that epoch is run again only where
-    that run ran one there (not where it validated every 3 batches), checkpoints monitoring its score save into that
-    run's own file (no -v1 copy), a callback monitoring a training step's score is left out with a note rather than
-    a crash, and an EarlyStopping that stopped there stops the resume too and keeps last.ckpt as it was, so that a
-    second resume stops again."""
+    that run ran one there (not where it validated every 3 batches); checkpoints monitoring its score save into the
+    file that run wrote for them (no -v1 copy, and no other callback's file of that name replaced: the folder ends
+    as the uninterrupted run's); a callback monitoring a training step's score is left out with a note rather than
+    a crash; an EarlyStopping that stopped there stops the resume too and keeps last.ckpt (a file, or a link) as it
+    was, so that a second resume stops again, while a resume that trains and stops early writes its last step."""
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
-    def best(folder: Path) -> ModelCheckpoint:  # the default file name, with Lightning's version counter
-        return ModelCheckpoint(dirpath=folder, monitor="score", mode="max", save_top_k=1)
+    def saving(folder: Path) -> list:  # default file names and version counters; a keep-all every 2 steps beside
+        return [ModelCheckpoint(dirpath=folder, monitor="score", mode="max", save_top_k=1),
+                ModelCheckpoint(dirpath=folder, every_n_train_steps=2, save_top_k=-1)]  # fmt: skip
 
-    whole = closed_epoch_fit(tmp_path / "whole", 4, [best(tmp_path / "whole")])
-    closed_epoch_fit(tmp_path / "resumed", 2, [best(tmp_path / "resumed")])
-    resumed = closed_epoch_fit(tmp_path / "resumed", 4, [best(tmp_path / "resumed")], resume=True)
+    def names(folder: Path) -> list[str]:
+        return sorted(path.name for path in folder.iterdir())
+
+    whole = closed_epoch_fit(tmp_path / "whole", 4, saving(tmp_path / "whole"))
+    closed_epoch_fit(tmp_path / "resumed", 2, saving(tmp_path / "resumed"))
+    resumed = closed_epoch_fit(tmp_path / "resumed", 4, saving(tmp_path / "resumed"), resume=True)
     assert resumed.validated == [(1, 8), (2, 12), (3, 16)] and whole.validated[1:] == resumed.validated
-    assert sorted(path.name for path in (tmp_path / "resumed").iterdir()) == ["epoch=1-step=8.ckpt", "last.ckpt"]
+    assert names(tmp_path / "resumed") == names(tmp_path / "whole")
+    assert "epoch=2-step=12-v1.ckpt" in names(tmp_path / "whole")  # the best (0.9), beside the keep-all's file
     every3 = {"val_check_interval": 3, "check_val_every_n_epoch": None}  # at steps 3, 6, 9, ...: never at an end
     whole = closed_epoch_fit(tmp_path / "whole3", 3, [], **every3)
     closed_epoch_fit(tmp_path / "every3", 2, [], **every3)
@@ -660,13 +681,19 @@ def test_a_resume_finishes_the_closed_epoch_as_the_run_that_wrote_it_did(tmp_pat
     capsys.readouterr()
     assert closed_epoch_fit(tmp_path / "train", 2, training(), resume=True).validated == [(0, 4), (1, 8)]
     assert "but not the check of EarlyStopping(train_score), ModelCheckpoint(train_score)" in capsys.readouterr().out
-    stop = EarlyStopping("score", mode="min", patience=0)  # 0.5 then 0.9: stops at epoch 1's validation
-    closed_epoch_fit(tmp_path / "stop", 2, [stop])
-    written = (tmp_path / "stop/last.ckpt").read_bytes()
-    for _ in range(2):
-        stopped = closed_epoch_fit(tmp_path / "stop", 4, [EarlyStopping("score", mode="min", patience=0)], resume=True)
-        assert stopped.validated == [(1, 8)] and stopped.global_step == 8
-        assert (tmp_path / "stop/last.ckpt").read_bytes() == written
+    for link in (False, True):  # 0.5 then 0.6: an EarlyStopping of the minimum stops at epoch 1's validation
+        folder = tmp_path / f"stop_{link}"
+        closed_epoch_fit(folder, 2, [EarlyStopping("score", mode="min", patience=0)], link=link)
+        written = (folder / "last.ckpt").read_bytes(), (folder / "last.ckpt").is_symlink()
+        assert written[1] is link
+        for _ in range(2):
+            stopped = closed_epoch_fit(folder, 4, [EarlyStopping("score", mode="min", patience=0)], resume=True,
+                                       link=link)  # fmt: skip
+            assert stopped.validated == [(1, 8)] and stopped.global_step == 8
+            assert ((folder / "last.ckpt").read_bytes(), (folder / "last.ckpt").is_symlink()) == written
+    closed_epoch_fit(tmp_path / "early", 2, [])  # resumed, trains 2 steps and stops: last.ckpt at step 10
+    assert closed_epoch_fit(tmp_path / "early", 4, [StopAtStep(10)], resume=True).global_step == 10
+    assert torch.load(tmp_path / "early/last.ckpt", weights_only=False)["global_step"] == 10
 
 
 def test_resuming_with_changed_data_is_refused(synthetic_root: Path, tmp_path: Path) -> None:
@@ -1420,8 +1447,8 @@ def test_files_set_aside_go_back_in_every_loggers_folder_and_spawned_runs_count_
 ) -> None:
     """A resume that ends before its first step puts back the CSV logger's metrics.csv (and its hparams.yaml's
     content) wherever that logger is in the list, even behind a logger of another kind, whose folder it cannot
-    clean. Where the loops ran in spawned processes, the main process cannot tell whether a resume or an evaluation
-    started: it takes them as started, and leaves their folders alone."""
+    clean. Where the loops ran in spawned processes, the main process cannot tell whether the run started: it takes
+    it as started, and leaves its folder alone."""
     from types import SimpleNamespace
 
     from lightning.fabric.plugins.environments import LightningEnvironment
@@ -1447,7 +1474,7 @@ def test_files_set_aside_go_back_in_every_loggers_folder_and_spawned_runs_count_
     spawned = SimpleNamespace(launcher=object.__new__(_MultiProcessingLauncher))
     for launcher, ckpt, started in (
         (spawned, "last.ckpt", True),
-        (spawned, None, False),
+        (spawned, None, True),
         (strategy, "last.ckpt", False),
     ):
         cli = SimpleNamespace(trainer=SimpleNamespace(strategy=launcher, global_step=0, test_loop=SimpleNamespace(

@@ -204,13 +204,13 @@ class MGDSAM2CLI(LightningCLI):
 
     def started(self, subcommand: str) -> bool:
         """Whether the run trained a step (fit: past its checkpoint's) or began a batch. Where its loops ran in
-        processes of their own (ddp_spawn), this one cannot tell: a resume or an evaluation is taken as started (a
-        fresh fit's folder is guarded by the checkpoints it writes there)."""
+        processes of their own (ddp_spawn), this one cannot tell: the run is taken as started, and its folder left
+        as it is (the logs of steps that ran are never removed)."""
         from lightning.pytorch.strategies.launchers import _MultiProcessingLauncher
 
         trainer = self.trainer
         if isinstance(trainer.strategy.launcher, _MultiProcessingLauncher):
-            return subcommand != "fit" or bool(self.config_init[subcommand].get("ckpt_path"))
+            return True
         if subcommand == "fit":
             return trainer.global_step > (self.checkpoint_step or 0)
         return getattr(trainer, f"{subcommand}_loop").batch_progress.total.ready > 0  # validate_loop, test_loop, ...

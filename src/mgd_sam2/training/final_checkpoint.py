@@ -15,8 +15,25 @@ class FinalLastCheckpoint(Callback):
     every 200 steps lose up to 199. The save is at the batch's end, where the ModelCheckpoint's own saves are, before
     the final validation (which a run resumed from it runs again: training/resume.py): a run resumed from it with a
     higher ``max_steps`` goes on as an uninterrupted one would (a save as training ends would record its epoch as
-    finished). A fit that ends otherwise (``max_time``, early stopping, a signal) keeps Lightning's behaviour. The
-    fit CLI adds it."""
+    finished). A fit that ends otherwise (``max_time``, early stopping, a signal) keeps Lightning's behaviour, but
+    for a resumed fit that trained nothing, which keeps the ``last.ckpt`` it resumed (`on_train_end`). The fit CLI
+    adds it."""
+
+    start_step = 0  # the optimizer step the fit started at (a resumed checkpoint's)
+
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        self.start_step = trainer.global_step
+
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        """A resumed fit that trained nothing (its limits reached, or stopped by EarlyStopping at the validation it
+        ran again: training/resume.py) keeps the ``last.ckpt`` it resumed. Lightning's ModelCheckpoint, whose hook
+        runs after this one, writes a last checkpoint at the end of a process that saved none: it would hold the
+        restored loops, an epoch closed without its validation, which a later resume would then skip."""
+        if trainer.ckpt_path is None or trainer.global_step != self.start_step:
+            return
+        for callback in model_checkpoints(trainer):
+            if callback.save_last and not callback._last_checkpoint_saved:
+                callback._last_checkpoint_saved = str(trainer.ckpt_path)  # read as "saved" at the fit's end only
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         if not final_step(trainer, batch_idx):

@@ -11,6 +11,7 @@ trained, so a run resumed twice would not reach the weights of an uninterrupted 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
@@ -23,21 +24,8 @@ def start_next_epoch_afresh(trainer: Any) -> None:
     epoch_loop = loop.epoch_loop  # written at a training batch's end (not at validation's), on the epoch's last
     if loop.restarted_mid_epoch and epoch_loop.restarted_on_train_batch_end and epoch_loop.batch_progress.is_last_batch:
         loop.reset_restart_stage()
-        keep_the_resumed_last_checkpoint(trainer)
         if not limits_reached(trainer):
             validate_the_closed_epoch(trainer)
-
-
-def keep_the_resumed_last_checkpoint(trainer: Any) -> None:
-    """Each ModelCheckpoint that keeps ``save_last`` counts its last checkpoint as written, as in the run that wrote
-    the one resumed: Lightning's ``on_train_end`` writes one where a process saved none, so a resume that trains
-    nothing (its limits reached, or stopped by EarlyStopping at the validation run again) replaced that
-    ``last.ckpt`` with the closed epoch's state, which a later resume would continue without that validation."""
-    from mgd_sam2.training.final_checkpoint import model_checkpoints
-
-    for callback in model_checkpoints(trainer):
-        if callback.save_last is True and not callback._last_checkpoint_saved:
-            callback._last_checkpoint_saved = callback.last_model_path or str(trainer.ckpt_path)
 
 
 def limits_reached(trainer: Any) -> bool:
@@ -106,9 +94,10 @@ def follow_the_schedule(trainer: Any) -> None:
 def check_the_closed_epoch(trainer: Any) -> None:
     """What the run that wrote the checkpoint did with the closed epoch's validation scores, at validation's end or
     at the epoch's, in Lightning's order: each EarlyStopping's check, then the top-k save of each ModelCheckpoint
-    that monitors a score every N epochs (into the file of that epoch and step, which that run may have written: no
-    ``-v1`` copy beside it). A callback whose score is not among those logged (one the training steps log) is left
-    out, and said so. Lightning's criteria and calls (no public equivalent), as FinalLastCheckpoint's."""
+    that monitors a score every N epochs, into the file of that epoch and step that run wrote for it where there is
+    one (`own_file`: no ``-vN`` copy beside it, and no other callback's file replaced). A callback whose score is
+    not among those logged (one the training steps log) is left out, and said so. Lightning's criteria and calls
+    (no public equivalent), as FinalLastCheckpoint's."""
     from lightning.pytorch.callbacks import EarlyStopping
 
     from mgd_sam2.training.final_checkpoint import model_checkpoints
@@ -128,12 +117,37 @@ def check_the_closed_epoch(trainer: Any) -> None:
         if callback.monitor not in logged:
             left_out.append(f"ModelCheckpoint({callback.monitor})")
             continue
-        versions, callback._enable_version_counter = callback._enable_version_counter, False
+        candidates = callback._monitor_candidates(trainer)
+        own = trainer.strategy.broadcast(own_file(callback, trainer, candidates) if trainer.is_global_zero else None)
+        if own is not None:  # Lightning's version counter passes over it: its name is taken again, no -vN copy
+            exists = callback.file_exists  # called for every name, on every rank: a collective call
+            callback.file_exists = lambda path, trainer, exists=exists, own=own: exists(path, trainer) and path != own
         try:
-            callback._save_topk_checkpoint(trainer, callback._monitor_candidates(trainer))
+            callback._save_topk_checkpoint(trainer, candidates)
         finally:
-            callback._enable_version_counter = versions
+            callback.__dict__.pop("file_exists", None)
     if left_out and trainer.is_global_zero:
         print(f"note: the resumed fit ran epoch {trainer.current_epoch + 1}'s validation again (its checkpoint was "
               f"written before it), but not the check of {', '.join(left_out)}: that score is logged by training "
               "steps, which the resume has not run yet")  # fmt: skip
+
+
+def own_file(callback: Any, trainer: Any, candidates: dict[str, Any]) -> str | None:
+    """The file that ``callback`` (a ModelCheckpoint monitoring a score) saved at this step in the run that wrote the
+    resumed checkpoint, among the names its version counter tries (``epoch=1-step=8.ckpt``, ``-v1``, ...): one whose
+    own state of that callback lists it among its top k, at this global step; None where there is none."""
+    from mgd_sam2.errors import UserError
+    from mgd_sam2.models.checkpoints import load_torch_file
+
+    for version in range(100):
+        path = callback.format_checkpoint_name(candidates, ver=version or None)
+        if not callback._fs.exists(path):
+            return None
+        try:
+            checkpoint = load_torch_file(Path(path), mmap=True)
+        except UserError:  # not a checkpoint of plain values: not one to replace
+            continue
+        state = checkpoint.get("callbacks", {}).get(callback.state_key, {})
+        if checkpoint.get("global_step") == trainer.global_step and path in state.get("best_k_models", {}):
+            return path
+    return None
