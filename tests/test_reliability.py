@@ -189,6 +189,18 @@ def test_cut_outs_added_to_a_finished_folder_are_made_from_its_masks(trained_che
     assert f"wrote 2 files to {done}" in stdout
     assert predict(capsys, trained_checkpoint, tmp_path / "in", fresh, "--cutout")[0] == 0
     assert digests(done) == digests(fresh) and {name: masks[name] for name in ("a.png", "b.png")} == masks
+    # masks edited since, their records kept (a palette re-save, a file cut short): predicted again, not misread
+    record = Image.open(done / "a.png").text
+    info = PngInfo()
+    for key, value in record.items():
+        info.add_text(key, value)
+    Image.open(done / "a.png").convert("P", palette=Image.Palette.ADAPTIVE).save(done / "a.png", pnginfo=info)
+    (done / "b.png").write_bytes((done / "b.png").read_bytes()[:-40])
+    for path in done.glob("*_cutout.png"):
+        path.unlink()
+    code, stdout, _ = predict(capsys, trained_checkpoint, tmp_path / "in", done, "--cutout")
+    assert code == 0 and "2 of those masks changed since predict wrote them (e.g. a): predicting them again" in stdout
+    assert "model:" in stdout and digests(done) == digests(fresh)
     (done / "b_cutout.png").unlink()
     code, stdout, _ = predict(capsys, trained_checkpoint, tmp_path / "in", done, "--cutout", "--binary")
     assert code == 0 and "model:" in stdout and "making their cut-outs" not in stdout  # other options: redone

@@ -1313,6 +1313,8 @@ def test_a_misspelt_option_is_a_two_line_error_naming_the_closest_one(tmp_path: 
          "(did you mean trainer.max_epochs?)"),
         (["fit", "-c", str(config), "-c", str(nested)],  # the file of several that holds the key; a group level up
          f"Subcommand 'fit' does not accept option 'model.preset' in {nested} (did you mean model.network.preset?)"),
+        (["fit", f"-c={config}", f"-c={nested}"],
+         f"Subcommand 'fit' does not accept option 'model.preset' in {nested} (did you mean model.network.preset?)"),
         (["test", "-c", str(config), "--zzz", "1"], "unrecognized arguments: --zzz 1"),
         (["fit", "-c", str(config), "--max_epochs", "3"],
          "unrecognized arguments: --max_epochs 3 (did you mean --trainer.max_epochs?)"),  # a group's key alone
@@ -1334,6 +1336,14 @@ def test_a_misspelt_option_is_a_two_line_error_naming_the_closest_one(tmp_path: 
         lines = capsys.readouterr().err.splitlines()
         command = "mgd-sam2 SUBCOMMAND" if "--print_config" in args else f"mgd-sam2 {args[0]}"
         assert lines == [f"error: {error}", f"{command} -c CONFIG --help lists the options"]
+    listed = tmp_path / "listed.yaml"  # the parser takes a list as the model's entry; Lightning then fails on it
+    listed.write_text("model:\n  - 1\n")
+    for subcommand in ("fit", "test"):
+        assert main([subcommand, "-c", str(config), "-c", str(listed)]) == 1
+        assert capsys.readouterr().err.strip().splitlines()[-1] == (
+            "error: model is [1] in the config, not the model's settings (model: network: preset: ..., lr: ...): "
+            "check the model entry of the -c files"
+        )
     assert not (tmp_path / "runs").exists()
 
 

@@ -130,7 +130,10 @@ def run(args: argparse.Namespace) -> int:
     if plan.cutouts:
         print(f"{len(plan.cutouts)} of {len(records)} images have their masks in {args.output} and no cut-out: making "
               "their cut-outs from those masks")  # fmt: skip
-        writer.cut_out(plan.cutouts)
+        if again := writer.cut_out(plan.cutouts):
+            print(f"{len(again)} of those masks changed since predict wrote them (e.g. {again[0].name}): predicting "
+                  "them again")  # fmt: skip
+            plan.todo += again
     if not plan.todo:
         if plan.cutouts:
             writer.finish()

@@ -251,12 +251,28 @@ class MaskWriter(BasePredictionWriter):
         path = output_paths(self.output, name, cutout=True)[1]
         return [path] if self.save_png(cutout_image(image, mask, alpha), path, source, CUTOUT_PNG_LEVEL) else []
 
-    def cut_out(self, records: list[Record]) -> None:
+    def cut_out(self, records: list[Record]) -> list[Record]:
         """The cut-outs of ``records`` made from their masks, written earlier with the same weights, options and
-        image (`plan_outputs`' ``cutouts``): the bytes predicting them again would give, without the model."""
+        image (`plan_outputs`' ``cutouts``): the bytes predicting them again would give, without the model. Returns
+        the records whose mask is no longer as predict wrote it (edited since: another mode or size, cut short), to
+        be predicted again."""
+        again = []
         for record in records:
-            mask = np.asarray(Image.open(output_paths(self.output, record.name, cutout=False)[0]))
-            self.save_cutout(mask, record.name, str(record.image))
+            source = str(record.image)
+            try:
+                with Image.open(output_paths(self.output, record.name, cutout=False)[0]) as file:
+                    mask = np.asarray(file) if file.mode == "L" else None
+                image = read_image(source, max_pixels=self.max_pixels)
+            except UnreadableImageError as error:  # the photo: as a prediction would report it
+                self.failures.append((source, str(error)))
+                continue
+            except (OSError, SyntaxError, ValueError):  # the mask
+                mask = None
+            if mask is None or mask.shape != image.shape[:2]:
+                again.append(record)
+                continue
+            self.save_cutout(mask, record.name, source, image)
+        return again
 
     def remove_stale_cutout(self, name: str, source: str) -> None:
         """A mask written without ``cutout`` beside a cut-out that an earlier run of ours made with other weights or

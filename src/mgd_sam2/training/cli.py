@@ -652,8 +652,11 @@ def log_into_run(ckpt: Path, logger: Any, subcommand: str) -> None:
 def check_start(config: Any) -> None:
     """fit's ``model.pretrained``, checked before Lightning starts: one that cannot start the preset, or a missing
     file, is a one-line error before any run folder is made (the module loads it in its setup)."""
-    pretrained = config.model.get("pretrained") if "model" in config else None
-    network = config.model.get("network") if "model" in config else None
+    model = model_settings(config)
+    if model is None:
+        return
+    pretrained = model.get("pretrained")
+    network = model.get("network")
     preset = network.get("preset") if network is not None else None  # a Namespace or, from a file, a dict
     if pretrained and preset:
         refuse_mismatched_start(preset, pretrained)
@@ -661,14 +664,27 @@ def check_start(config: Any) -> None:
             read_weights_file(pretrained)  # its one-line error: missing, or a folder, with where to get it
 
 
+def model_settings(config: Any) -> Any:
+    """The config's ``model`` entry (a Namespace, or a dict from a file), None where there is none; a ConfigError for
+    a list or a number there, which the parser takes and Lightning then fails on with a traceback."""
+    model = config.get("model")
+    if model is not None and not hasattr(model, "get"):
+        raise ConfigError(
+            f"model is {model!r} in the config, not the model's settings (model: network: preset: ..., lr: ...): "
+            "check the model entry of the -c files"
+        )
+    return model
+
+
 def resolve_checkpoint(subcommand: str, config: Any) -> None:
     """Turn ``--ckpt_path`` into a checked file and point the logger at the run it belongs to (module docstring)."""
+    model = model_settings(config)
     ckpt = config.get("ckpt_path")
     if not ckpt:
         if subcommand == "fit":
             check_start(config)
         elif rank_zero_only.rank == 0:
-            pretrained = config.model.get("pretrained") if "model" in config else None
+            pretrained = model.get("pretrained") if model is not None else None
             print(f"note: no --ckpt_path: {subcommand} uses the network as the config builds it (model.pretrained: "
                   f"{pretrained}), not a training run's; give --ckpt_path best, last or a .ckpt file for one",
                   file=sys.stderr)  # fmt: skip
@@ -737,7 +753,7 @@ def config_files_holding(unknown: re.Match, args: list[str]) -> list[str]:
     group, key = unknown.groups()
     parts = [*(group.split(".") if group else ()), *key.split(".")]
     files = [value for flag, value in zip(args, args[1:], strict=False) if flag in ("-c", "--config")]
-    files += [word.split("=", 1)[1] for word in args if word.startswith("--config=")]
+    files += [word.split("=", 1)[1] for word in args if word.startswith(("--config=", "-c="))]
     holding = []
     for file in dict.fromkeys(files):
         try:
