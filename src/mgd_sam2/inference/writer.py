@@ -67,12 +67,6 @@ def output_paths(output: Path, name: str, cutout: bool) -> list[Path]:
 IMAGE_KEY = "image"  # the provenance entry of the image file's digest
 
 
-def image_digest(source: str | Path) -> str | None:
-    """``"sha256:<hex>"`` of the image file ``source``'s bytes (None for an image that is no file: an array), recorded
-    in its outputs so that outputs of a changed image, or of another image of the same name, are redone."""
-    return file_digest(source) if Path(source).is_file() else None
-
-
 VERSION_CAUSE = "version"  # outputs whose files earlier versions recorded by [path, size, modification time]
 _ABSENT = object()  # an entry one record has and the other lacks
 
@@ -134,19 +128,20 @@ def plan_outputs(
     that chose the folder, for the message)."""
     todo, cutouts, skipped, redone, foreign, causes, image_example = [], [], 0, 0, [], Counter(), None
     for record in records:
-        paths = [path for path in output_paths(writer.output, record.name, writer.cutout) if path.exists()]
+        outputs = output_paths(writer.output, record.name, writer.cutout)
+        paths = [path for path in outputs if path.exists()]
         recorded = [provenance(path) for path in paths]
         foreign += [path for path, settings in zip(paths, recorded, strict=True) if settings is None]
         if not any(recorded):  # nothing of ours there: no digest to compare yet (it is taken when writing)
             todo.append(record)
             continue
-        complete = len(paths) == len(output_paths(writer.output, record.name, writer.cutout))
+        complete = len(paths) == len(outputs)
         expected = writer.recorded(record.image)
         if not overwrite and all(made_as(settings, expected) for settings in recorded if settings):
             if complete:
                 skipped += 1
                 continue
-            if paths == output_paths(writer.output, record.name, writer.cutout)[:1]:  # the mask, of ours
+            if paths == outputs[:1]:  # the mask, of ours
                 cutouts.append(record)
                 continue
         changed = set().union(*(differences(settings, expected) for settings in recorded if settings))

@@ -649,10 +649,10 @@ def log_into_run(ckpt: Path, logger: Any, subcommand: str) -> None:
     init.save_dir, init.name, init.version = str(run.parent.parent), run.parent.name, f"{run.name}/{subcommand}"
 
 
-def check_start(config: Any) -> None:
-    """fit's ``model.pretrained``, checked before Lightning starts: one that cannot start the preset, or a missing
-    file, is a one-line error before any run folder is made (the module loads it in its setup)."""
-    model = model_settings(config)
+def check_start(model: Any) -> None:
+    """fit's ``model.pretrained`` (``model``: the config's `model_settings`), checked before Lightning starts: one
+    that cannot start the preset, or a missing file, is a one-line error before any run folder is made (the module
+    loads it in its setup)."""
     if model is None:
         return
     pretrained = model.get("pretrained")
@@ -682,7 +682,7 @@ def resolve_checkpoint(subcommand: str, config: Any) -> None:
     ckpt = config.get("ckpt_path")
     if not ckpt:
         if subcommand == "fit":
-            check_start(config)
+            check_start(model)
         elif rank_zero_only.rank == 0:
             pretrained = model.get("pretrained") if model is not None else None
             print(f"note: no --ckpt_path: {subcommand} uses the network as the config builds it (model.pretrained: "

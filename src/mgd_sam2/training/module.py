@@ -57,11 +57,8 @@ def network_changes(module: LightningModule, checkpoint: dict[str, Any], trainin
     return ", ".join(f"{key} {getattr(trained, key)!r} -> {getattr(built, key)!r}" for key in changed) or None
 
 
-OPTIMIZER_STATE_SETTINGS = (
-    "lr",
-    "pretrained_lr_scale",
-    "weight_decay",
-)  # a resume takes them from the optimizer's state
+# the settings a resume takes from the optimizer's state, not from the config
+OPTIMIZER_STATE_SETTINGS = ("lr", "pretrained_lr_scale", "weight_decay")
 
 
 def optimizer_changes(module: LightningModule, checkpoint: dict[str, Any]) -> str | None:
