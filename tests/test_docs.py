@@ -422,6 +422,9 @@ def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table()
         "kernels_amd_epyc_zen4_model17",
         "speed_amd_epyc_zen4_model17_balanced",
         "speed_amd_epyc_zen4_model17_period",
+        "speed_amd_epyc_zen4_model17_later_export",
+        "speed_amd_epyc_zen4_model17_later_export_interleaved",
+        "ceiling_amd_epyc_zen4_model17_later_export",
         "speed_amd_epyc_zen5_later_export",
         "speed_amd_epyc_zen5_later_export_interleaved",
         "speed_amd_epyc_zen5_next_day_interleaved",
@@ -994,6 +997,16 @@ def test_the_whole_period_zen4_run_reads_as_its_json() -> None:
     ).replace("%", " %") in page
 
 
+def openvino_int8_kernels(run: dict) -> tuple[float, float, float, float]:
+    """An OpenVINO int8 row's per-kernel counters (AVX-512 kernels) summed as the pages split its pass, in s: its int8
+    matrix products, convolutions, int8 attention, and the glue (the rest of the pass)."""
+    kernels = run["kernels_s"]
+    products = kernels["FullyConnected brgemm_avx512_I8"] + kernels["FullyConnectedQuantizedLegacy brgemm_avx512_i8"]
+    conv = sum(seconds for kernel, seconds in kernels.items() if "Convolution" in kernel)
+    attention = kernels["Subgraph jit_avx512_i8"]
+    return products, conv, attention, run["parts_s"]["network"] - products - conv - attention
+
+
 def test_the_second_zen4_ceiling_reads_as_its_json() -> None:
     """The model-17 Zen 4's ceiling paragraph: its peak rates against the first Zen 4's, the fastest path's ceiling
     and share over the speed table's torch fp32 and over the command's own pass, and the operation counts the
@@ -1031,9 +1044,7 @@ def test_the_second_zen4_ceiling_reads_as_its_json() -> None:
     fastest, ort = runs["openvino-int8"], runs["onnx-int8"]
     kernels, network = fastest["kernels_s"], fastest["parts_s"]["network"]
     assert (fastest["precision"], fastest["int8_scope"]) == ("bf16-mixed", "Hiera trunk and MPAdapter")
-    products = kernels["FullyConnected brgemm_avx512_I8"] + kernels["FullyConnectedQuantizedLegacy brgemm_avx512_i8"]
-    conv = sum(seconds for kernel, seconds in kernels.items() if "Convolution" in kernel)
-    attention = kernels["Subgraph jit_avx512_i8"]
+    products, conv, attention, _ = openvino_int8_kernels(fastest)
     transposes = sum(seconds for kernel, seconds in kernels.items() if kernel.startswith("Transpose"))
     peak = measured["peak_gflop_s"]
     assert f"OpenVINO int8 in bf16 took {network:.2f} s per pass there. Its int8 matrix products" in page
@@ -1114,6 +1125,102 @@ def test_the_second_zen4_run_reads_as_its_json() -> None:
     assert zen4["model export --fastest"]["maps_vs_fp32"] == zen4["OpenVINO int8, bf16"]["maps_vs_fp32"]
     te = [table["torch fp32"]["scores"]["SYN-TE"]["Smeasure"] for table in (zen4, amx)]
     assert f"SYN-TE Sα {te[0]:.3f} against {te[1]:.3f} on the model-167 AMX machine" in page
+
+
+def test_the_second_zen4_later_export_runs_read_as_their_json() -> None:
+    """The model-17 Zen 4 of 2026-12-07 with today's export: the benchmarks page's one-run paragraph, the interleaved
+    run's and the ceiling's paragraph (its kernel split against the kernels run of 2026-12-05) are their JSONs'."""
+    benchmarks = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    page = " ".join((ROOT / "docs/speed-runs.md").read_text().split())
+    one_run = read_measurement("speed_amd_epyc_zen4_model17_later_export")
+    assert "<!-- measured: speed_amd_epyc_zen4_model17_later_export -->" in benchmarks
+    runs = {(run["backend"], run["precision"]): run for run in one_run["speed"]}
+    seconds = {key: run["latency_ms_p50"] / 1000 for key, run in runs.items()}
+    base, fastest = runs["torch", "32-true"], runs["openvino-int8", "bf16-mixed"]
+    assert max(runs.values(), key=lambda run: run["throughput_img_s"]) is fastest
+    before = {(run["backend"], run["precision"]): run["latency_ms_p50"] / 1000
+              for run in read_measurement("speed_amd_epyc_zen4_model17")["speed"]}  # fmt: skip
+    torch_s, fastest_s = seconds["torch", "32-true"], seconds["openvino-int8", "bf16-mixed"]
+    assert torch_s < before["torch", "32-true"] and fastest_s > before["openvino-int8", "bf16-mixed"]  # as written
+    ms = {part: round(value * 1000) for part, value in fastest["parts_s"].items()}
+    peak = max(run["export_peak_memory_mb"] or 0 for run in one_run["speed"]) / 1024
+    assert (
+        f"{torch_s / fastest_s:.1f} times in latency "
+        f"({fastest['throughput_img_s'] / base['throughput_img_s']:.1f} in throughput), not 8: this machine ran "
+        f"PyTorch fp32 faster than the one of 2026-12-04 and the fastest path slower. OpenVINO int8 in bf16 took "
+        f"{fastest_s:.3f} s against {before['openvino-int8', 'bf16-mixed']:.3f} in the table above, PyTorch fp32 "
+        f"{torch_s:.2f} s against {before['torch', '32-true']:.2f} (8× would be {torch_s / 8:.2f} s), OpenVINO bf16 "
+        f"alone {seconds['openvino', 'bf16-mixed']:.3f} s ({torch_s / seconds['openvino', 'bf16-mixed']:.1f} times), "
+        f"ONNX Runtime int8 {seconds['onnx-int8', '32-true']:.3f} s ({torch_s / seconds['onnx-int8', '32-true']:.1f} "
+        f"times). The profile of the fastest path: trunk {ms['Hiera trunk']} ms, DRM {ms['DRM']}, glue the profile "
+        f"cannot place {ms['other']}, HMIM {ms['HMIM']}, pre- and post-processing "
+        f"{ms['pre-processing'] + ms['post-processing']} (not in the timed pass). Each export step peaked at "
+        f"{peak:.1f} GiB at most."
+    ) in benchmarks
+    measured, turns, turns_base, turns_fastest, counts = balanced_run(
+        "speed_amd_epyc_zen4_model17_later_export_interleaved", 10, "1851854"
+    )
+    assert counts == {2} and measured["date"] == one_run["date"] == "2026-12-07"
+    period = interleaved_run("speed_amd_epyc_zen4_model17_period", 10)
+    earlier = [interleaved_run(name, rounds)[3]["paired_speedup_vs_first"] for name, rounds in (
+        ("speed_amd_epyc_zen4_model17_interleaved", 10), ("speed_amd_epyc_zen4_model17_tokens", 10),
+        ("speed_amd_epyc_zen4_model17_balanced", 12), ("speed_amd_epyc_zen4_model17_period", 10))]  # fmt: skip
+    paired = turns_fastest["paired_speedup_vs_first"]
+    assert (
+        f"{round_by_round(turns)}. Its pass took {turns_fastest['latency_ms_p50'] / 1000:.3f} s against "
+        f"{period[3]['latency_ms_p50'] / 1000:.3f} in the period run, PyTorch fp32's "
+        f"{turns_base['latency_ms_p50'] / 1000:.2f} s against {period[2]['latency_ms_p50'] / 1000:.2f}: both slower, "
+        f"the ratio the same ({min(earlier):.2f} to {max(earlier):.2f} in the four runs of 2026-12-05). "
+        f"{the_others(turns)}."
+    ) in page
+    assert f"In passes interleaved with PyTorch's the same morning it gave {paired:.2f} times" in benchmarks
+    assert f"as in the four interleaved runs of 2026-12-05 ({min(earlier):.2f} to {max(earlier):.2f})" in benchmarks
+    assert "<!-- measured: ceiling_amd_epyc_zen4_model17_later_export -->" in page
+    ceiling = read_measurement("ceiling_amd_epyc_zen4_model17_later_export")
+    assert ceiling["speed_source"]["machine"] == one_run["machine"] and ceiling["speedup_baseline_s"] == torch_s
+    rows = {row["path"]: row for row in ceiling["ceilings"]}
+    path, own = rows["openvino-int8 bf16"], ceiling["torch_fp32_s"]
+    weights, every = rows["every weight product int8"], rows["every product int8"]
+    assert path["ceiling_s"] > torch_s / 8  # "out of its reach"
+    assert f"its ceiling here is {path['max_speedup_vs_torch_fp32']:.1f}× this table's PyTorch fp32" in benchmarks
+    assert (
+        f"Over that table's torch fp32 ({torch_s:.2f} s) the fastest path's ceiling is "
+        f"{path['max_speedup_vs_torch_fp32']:.1f}× and the path runs at {path['share_of_ceiling']:.0%} of it; 8× "
+        f"({torch_s / 8:.2f} s) would need {path['ceiling_s'] / (torch_s / 8):.0%} of it, more than every product at "
+        f"the peak rate with nothing else costing time. The command's own torch fp32 pass took {own:.2f} s: over that "
+        f"time the fastest path's ceiling is {own / path['ceiling_s']:.1f}×, every weight product in int8 "
+        f"{own / weights['ceiling_s']:.1f}× and every product in int8 {own / every['ceiling_s']:.1f}×"
+    ).replace("%", " %") in page
+    gflop, rate = ceiling["gflop"], ceiling["peak_gflop_s"]
+    linear = gflop["Hiera trunk"]["linear"] + gflop["MPAdapter"]["linear"]
+    convs = sum(gflop[part]["conv"] for part in ("DRM", "HMIM", "FPN neck", "SAM2 decoder"))
+    attention_gflop = gflop["Hiera trunk"]["attention"]
+    products, conv, attention, glue = openvino_int8_kernels(fastest)
+    kernels = fastest["kernels_s"]
+    assert (
+        f"per-kernel counters, {fastest['parts_s']['network']:.2f} s per pass): its int8 matrix products took "
+        f"{products * 1000:.0f} ms, "
+        f"the trunk's and adapters' {linear:.0f} GFLOP at {linear / products:.0f} GFLOP/s, "
+        f"{linear / products / rate['openvino int8']:.0%} of the 4096-square product's rate that day "
+        f"({rate['openvino int8']:.0f}); the convolutions {conv * 1000:.0f} ms, their {convs:.0f} GFLOP at "
+        f"{convs / conv:.0f} GFLOP/s (bf16's peak: {rate['openvino bf16']:.0f}); the int8 attention "
+        f"{attention * 1000:.0f} ms, its {attention_gflop:.0f} GFLOP at {attention_gflop / attention:.0f} GFLOP/s, "
+        f"{attention_gflop / attention / rate['openvino int8']:.0%} of int8's; and the glue the remaining "
+        f"{glue * 1000:.0f} ms: fused bf16 element-wise subgraphs {kernels['Subgraph jit_avx512_bf16'] * 1000:.0f}, "
+        f"transposes {sum(s for k, s in kernels.items() if k.startswith('Transpose')) * 1000:.0f} "
+        f"({kernels['Transpose unknown_i8'] * 1000:.0f} of them of int8 tensors), splits, concatenations and slices "
+        f"{sum(kernels[k] for k in ('VariadicSplit ref_bf16', 'Concat ref_bf16', 'Slice ref_bf16')) * 1000:.0f}, "
+        f"interpolations {kernels['Interpolate jit_avx512_bf16'] * 1000:.0f}"
+    ).replace("%", " %") in page
+    kernels_run = next(run for run in read_measurement("kernels_amd_epyc_zen4_model17")["speed"]
+                       if run["backend"] == "openvino-int8")  # fmt: skip
+    longer = [now / then - 1 for now, then in zip(openvino_int8_kernels(fastest), openvino_int8_kernels(kernels_run),
+                                                  strict=True)]  # fmt: skip
+    assert min(longer) > 0 and max(longer) == longer[3]
+    assert (
+        f"the products {longer[0]:.0%}, the convolutions {longer[1]:.0%}, the attention {longer[2]:.0%}, the glue "
+        f"{longer[3]:.0%}"
+    ).replace("%", " %") in page
 
 
 def test_the_tta_cost_the_prediction_page_gives_is_its_passes() -> None:
