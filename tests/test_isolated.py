@@ -85,6 +85,32 @@ def test_a_fresh_process_cleans_up_and_ends_when_its_parent_is_killed(tmp_path: 
                 os.kill(pid, signal.SIGKILL)
 
 
+def test_an_interrupt_while_the_worker_starts_leaves_no_process(tmp_path: Path) -> None:
+    """Ctrl-C that lands after the executor started its worker and before it registered it: run_isolated raises the
+    KeyboardInterrupt and no process of it is left running (a lost worker waits for a task forever, and the exit
+    handler of multiprocessing waits for it: `model export` hung after printing "interrupted")."""
+    script = tmp_path / "interrupted.py"
+    script.write_text(
+        "import multiprocessing, multiprocessing.context, time\n"
+        "from mgd_sam2.utils.isolated import run_isolated\n"
+        "start = multiprocessing.context.SpawnProcess.start\n"
+        "def interrupted_start(self):\n"
+        "    start(self)\n"
+        "    raise KeyboardInterrupt\n"
+        "multiprocessing.context.SpawnProcess.start = interrupted_start\n"
+        "if __name__ == '__main__':\n"
+        "    try:\n"
+        "        run_isolated(time.sleep, 0)\n"
+        "    except KeyboardInterrupt:\n"
+        "        print('left running:', len(multiprocessing.active_children()), flush=True)\n"
+        "        for process in multiprocessing.active_children():\n"
+        "            process.kill()  # without the fix: so that this script can end\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "left running: 0" in done.stdout, done.stdout
+
+
 def test_a_reset_peak_counts_from_then() -> None:
     """benchmark app and metrics reset a process's peak before what they measure: it then starts at its resident
     set, and an allocation made before the reset no longer counts."""

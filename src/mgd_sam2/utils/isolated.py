@@ -28,15 +28,30 @@ def run_isolated(function: Callable[..., Any], *args: Any) -> Any:
     (tqdm creates one for its first progress bar, and torch's ONNX exporter shows one). Unlike a Pool's, the
     process may start processes of its own. If this process dies first (killed: nothing would wait for the result,
     and the process would go on using the CPU and memory), it is interrupted within a second, so that its ``with``
-    blocks remove their temporary files, and ends at most END_GRACE_S later (`end_with_parent`)."""
+    blocks remove their temporary files, and ends at most END_GRACE_S later (`end_with_parent`). After an interrupt,
+    a process the executor started but could not register is ended too (`end_lost_workers`)."""
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(1, mp_context=context, initializer=watch_parent, initargs=(os.getpid(),)) as executor:
-        try:
-            return executor.submit(function, *args).result()
-        except BrokenProcessPool:
-            raise ProcessEndedError(
-                f"the process running {function.__name__} ended without a result (killed: out of memory?)"
-            ) from None
+    before = set(multiprocessing.active_children())
+    try:
+        with ProcessPoolExecutor(1, mp_context=context, initializer=watch_parent, initargs=(os.getpid(),)) as executor:
+            try:
+                return executor.submit(function, *args).result()
+            except BrokenProcessPool:
+                raise ProcessEndedError(
+                    f"the process running {function.__name__} ended without a result (killed: out of memory?)"
+                ) from None
+    except BaseException:
+        end_lost_workers(before)
+        raise
+
+
+def end_lost_workers(before: set[multiprocessing.process.BaseProcess]) -> None:
+    """Terminate this process's children not in ``before`` that still run once an executor has shut down: only a
+    worker the executor never registered (Ctrl-C landed between its start and its registration) can be left then,
+    waiting for a task that never comes, and multiprocessing's exit handler would wait for it forever."""
+    for process in set(multiprocessing.active_children()) - before:
+        process.terminate()
+        process.join(END_GRACE_S)
 
 
 END_GRACE_S = 10.0  # an orphaned fresh process's time to unwind (remove its temporary files) before it is ended
