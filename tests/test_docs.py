@@ -1007,6 +1007,18 @@ def openvino_int8_kernels(run: dict) -> tuple[float, float, float, float]:
     return products, conv, attention, run["parts_s"]["network"] - products - conv - attention
 
 
+def glue_kernels(kernels: dict) -> dict[str, int]:
+    """The glue's parts the pages name, in ms per pass, from an OpenVINO bf16/int8 row's per-kernel counters."""
+    seconds = {
+        "subgraphs": kernels["Subgraph jit_avx512_bf16"],
+        "transposes": sum(value for kernel, value in kernels.items() if kernel.startswith("Transpose")),
+        "int8 transposes": kernels["Transpose unknown_i8"],
+        "splits": sum(kernels[kernel] for kernel in ("VariadicSplit ref_bf16", "Concat ref_bf16", "Slice ref_bf16")),
+        "interpolations": kernels["Interpolate jit_avx512_bf16"],
+    }
+    return {part: round(value * 1000) for part, value in seconds.items()}
+
+
 def test_the_second_zen4_ceiling_reads_as_its_json() -> None:
     """The model-17 Zen 4's ceiling paragraph: its peak rates against the first Zen 4's, the fastest path's ceiling
     and share over the speed table's torch fp32 and over the command's own pass, and the operation counts the
@@ -1045,7 +1057,6 @@ def test_the_second_zen4_ceiling_reads_as_its_json() -> None:
     kernels, network = fastest["kernels_s"], fastest["parts_s"]["network"]
     assert (fastest["precision"], fastest["int8_scope"]) == ("bf16-mixed", "Hiera trunk and MPAdapter")
     products, conv, attention, _ = openvino_int8_kernels(fastest)
-    transposes = sum(seconds for kernel, seconds in kernels.items() if kernel.startswith("Transpose"))
     peak = measured["peak_gflop_s"]
     assert f"OpenVINO int8 in bf16 took {network:.2f} s per pass there. Its int8 matrix products" in page
     assert (
@@ -1061,14 +1072,11 @@ def test_the_second_zen4_ceiling_reads_as_its_json() -> None:
             "%", " %"
         )
     ) in page
-    glue = network - products - conv - attention
+    glue, parts = network - products - conv - attention, glue_kernels(kernels)
     assert (
-        f"The glue is the remaining {glue * 1000:.0f} ms: fused bf16 element-wise subgraphs "
-        f"{kernels['Subgraph jit_avx512_bf16'] * 1000:.0f}, transposes {transposes * 1000:.0f} "
-        f"({kernels['Transpose unknown_i8'] * 1000:.0f} of them of int8 tensors, k's before each attention), splits, "
-        f"concatenations and slices "
-        f"{sum(kernels[k] for k in ('VariadicSplit ref_bf16', 'Concat ref_bf16', 'Slice ref_bf16')) * 1000:.0f}, "
-        f"interpolations {kernels['Interpolate jit_avx512_bf16'] * 1000:.0f}"
+        f"The glue is the remaining {glue * 1000:.0f} ms: fused bf16 element-wise subgraphs {parts['subgraphs']}, "
+        f"transposes {parts['transposes']} ({parts['int8 transposes']} of them of int8 tensors, k's before each "
+        f"attention), splits, concatenations and slices {parts['splits']}, interpolations {parts['interpolations']}"
     ) in page
     o = ort["kernels_s"]
     assert (
@@ -1161,10 +1169,11 @@ def test_the_second_zen4_later_export_runs_read_as_their_json() -> None:
         "speed_amd_epyc_zen4_model17_later_export_interleaved", 10, "1851854"
     )
     assert counts == {2} and measured["date"] == one_run["date"] == "2026-12-07"
-    period = interleaved_run("speed_amd_epyc_zen4_model17_period", 10)
-    earlier = [interleaved_run(name, rounds)[3]["paired_speedup_vs_first"] for name, rounds in (
+    earlier_runs = [interleaved_run(name, rounds) for name, rounds in (
         ("speed_amd_epyc_zen4_model17_interleaved", 10), ("speed_amd_epyc_zen4_model17_tokens", 10),
         ("speed_amd_epyc_zen4_model17_balanced", 12), ("speed_amd_epyc_zen4_model17_period", 10))]  # fmt: skip
+    period = earlier_runs[-1]
+    earlier = [run[3]["paired_speedup_vs_first"] for run in earlier_runs]
     paired = turns_fastest["paired_speedup_vs_first"]
     assert (
         f"{round_by_round(turns)}. Its pass took {turns_fastest['latency_ms_p50'] / 1000:.3f} s against "
@@ -1196,7 +1205,7 @@ def test_the_second_zen4_later_export_runs_read_as_their_json() -> None:
     convs = sum(gflop[part]["conv"] for part in ("DRM", "HMIM", "FPN neck", "SAM2 decoder"))
     attention_gflop = gflop["Hiera trunk"]["attention"]
     products, conv, attention, glue = openvino_int8_kernels(fastest)
-    kernels = fastest["kernels_s"]
+    parts = glue_kernels(fastest["kernels_s"])
     assert (
         f"per-kernel counters, {fastest['parts_s']['network']:.2f} s per pass): its int8 matrix products took "
         f"{products * 1000:.0f} ms, "
@@ -1206,11 +1215,9 @@ def test_the_second_zen4_later_export_runs_read_as_their_json() -> None:
         f"{convs / conv:.0f} GFLOP/s (bf16's peak: {rate['openvino bf16']:.0f}); the int8 attention "
         f"{attention * 1000:.0f} ms, its {attention_gflop:.0f} GFLOP at {attention_gflop / attention:.0f} GFLOP/s, "
         f"{attention_gflop / attention / rate['openvino int8']:.0%} of int8's; and the glue the remaining "
-        f"{glue * 1000:.0f} ms: fused bf16 element-wise subgraphs {kernels['Subgraph jit_avx512_bf16'] * 1000:.0f}, "
-        f"transposes {sum(s for k, s in kernels.items() if k.startswith('Transpose')) * 1000:.0f} "
-        f"({kernels['Transpose unknown_i8'] * 1000:.0f} of them of int8 tensors), splits, concatenations and slices "
-        f"{sum(kernels[k] for k in ('VariadicSplit ref_bf16', 'Concat ref_bf16', 'Slice ref_bf16')) * 1000:.0f}, "
-        f"interpolations {kernels['Interpolate jit_avx512_bf16'] * 1000:.0f}"
+        f"{glue * 1000:.0f} ms: fused bf16 element-wise subgraphs {parts['subgraphs']}, transposes "
+        f"{parts['transposes']} ({parts['int8 transposes']} of them of int8 tensors), splits, concatenations and "
+        f"slices {parts['splits']}, interpolations {parts['interpolations']}"
     ).replace("%", " %") in page
     kernels_run = next(run for run in read_measurement("kernels_amd_epyc_zen4_model17")["speed"]
                        if run["backend"] == "openvino-int8")  # fmt: skip
