@@ -388,10 +388,12 @@ def exported_backend(source: RandomNetwork, folder: Path, config: SpeedConfig) -
     fp32 = folder / "model.onnx"
     int8 = folder / "model_int8.onnx" if config.backend == "onnx-int8" else None
     openvino_int8 = folder / "model_int8.xml" if config.backend == "openvino-int8" else None
-    calibration = noise_images(folder, SPEED_CALIBRATION_IMAGES) if openvino_int8 else []
+    calibration, held_out = [], None
+    if openvino_int8:  # and one image more, held out for the check
+        *calibration, held_out = noise_images(folder, SPEED_CALIBRATION_IMAGES + 1)
     record = {RECORD_KIND: config.cpu_kind, RECORD_PRECISION: config.precision} if config.cpu_kind else None
-    peak_mb = max(report["peak_host_memory_mb"] for _, report in export_steps(source, fp32, int8, openvino_int8,
-                                                                            calibration, record))  # fmt: skip
+    steps = export_steps(source, fp32, int8, openvino_int8, calibration, held_out, record)
+    peak_mb = max(report["peak_host_memory_mb"] for _, report in steps)
     path = int8 or openvino_int8 or fp32
     scope = int8_scope(record).describe() if openvino_int8 else None
     threads = torch.get_num_threads()

@@ -3,11 +3,13 @@ memory peaks do not add up: the export holds the PyTorch network and its exporte
 quantizations hold the ONNX model and their own copies (docs/benchmarks.md, Speed, for the peaks). The export also
 computes PyTorch's logits the quantized models are compared with, so the quantizations need no network.
 
-Each file written is also checked as a user runs it: its mask of a check image through `Segmenter` (predict's path:
+Each file written is also checked as a user runs it: its mask of a check image (the seeded `check_image`; for the
+calibrated int8, an image held out of its calibration) through `Segmenter` (predict's path:
 views, backend, resizing, 8-bit map), against PyTorch's mask of the same image through the same path, in grey levels
 ("mask_mean_levels", "mask_max_levels" in each step's report), and each report has its process's own memory peak
 ("peak_host_memory_mb"). The fp32 export is refused beyond
-EXPORT_MASK_LEVELS; a quantized file's distance is reported (its bounds are the user's to judge: docs/benchmarks.md).
+EXPORT_MASK_LEVELS; a quantized file's distance is reported (its bounds are the user's to judge: docs/benchmarks.md;
+``model export`` warns where the calibrated int8's is past BOUND_MASK_LEVELS).
 """
 
 from __future__ import annotations
@@ -38,15 +40,19 @@ class Exported:
     input_size: int
     grid: int
     check_logits: np.ndarray  # PyTorch's logits on the seeded check input
-    calibration_logits: np.ndarray | None  # and on the first calibration image (None: no calibration)
+    held_out_logits: np.ndarray | None  # and on the image held out of the calibration (None: no calibration)
     check_mask: np.ndarray  # PyTorch's (H, W) uint8 mask of check_image through Segmenter
-    calibration_mask: np.ndarray | None  # and of the first calibration image
+    held_out_mask: np.ndarray | None  # and of the held-out image
 
 
 # Largest difference, in grey levels, between the fp32 export's mask and PyTorch's: logits within EXPORT_TOLERANCE
 # of their scale, for logits up to about 30, move 255 sigmoid by at most 255 * 0.03 / 4 < 2 levels, and the
 # truncation to 8 bits by one more; views cut or resized otherwise than predict does move regions by tens of levels.
 EXPORT_MASK_LEVELS = 4
+
+# The mean distance, in grey levels, within which every path --fastest chooses kept the demo model's masks
+# (docs/benchmarks.md, Goals and terms): a calibrated int8 file farther on its held-out image gets a warning.
+BOUND_MASK_LEVELS = 1.0
 
 
 def check_image(input_size: int, seed: int = 0) -> np.ndarray:
@@ -69,11 +75,10 @@ def mask_distance(path: Path, image: np.ndarray | Path, expected: np.ndarray, pr
     return {"mask_mean_levels": float(difference.mean()), "mask_max_levels": int(difference.max())}
 
 
-def export_network(
-    source: NetworkSource, path: Path, calibration: list[Path], record: dict[str, str] | None
-) -> Exported:
+def export_network(source: NetworkSource, path: Path, held_out: Path | None, record: dict[str, str] | None) -> Exported:
     """Load the network, export it to ``path``, check the export's mask against PyTorch's, and compute PyTorch's
-    logits and mask of the first ``calibration`` image (the export's step; run in its own process)."""
+    logits and mask of the ``held_out`` image, which a calibrated int8 file is checked on (the export's step; run in
+    its own process)."""
     from mgd_sam2.inference.export import CalibrationViews, export_onnx, torch_logits
     from mgd_sam2.inference.segmenter import Segmenter
 
@@ -90,12 +95,13 @@ def export_network(
             f"{EXPORT_MASK_LEVELS}) although its logits agree; not written. Please report it with the preset and "
             "torch version."
         )
-    first = CalibrationViews(calibration[:1], network.input_size, network.grid)[0] if calibration else None
-    calibration_logits = torch_logits(network, first) if first is not None else None
-    calibration_mask = reference.predict(calibration[0]) if calibration else None
+    held_out_logits = held_out_mask = None
+    if held_out is not None:
+        held_out_logits = torch_logits(network, CalibrationViews([held_out], network.input_size, network.grid)[0])
+        held_out_mask = reference.predict(held_out)
     report["peak_host_memory_mb"] = resident_mb()[1]
-    return Exported(report, network.input_size, network.grid, export.check_logits, calibration_logits, check_mask,
-                    calibration_mask)  # fmt: skip
+    return Exported(report, network.input_size, network.grid, export.check_logits, held_out_logits, check_mask,
+                    held_out_mask)  # fmt: skip
 
 
 def quantize_checked(
@@ -120,17 +126,20 @@ def export_steps(
     int8: Path | None = None,
     openvino_int8: Path | None = None,
     calibration: list[Path] | None = None,
+    held_out: Path | None = None,
     record: dict[str, str] | None = None,
 ) -> Iterator[tuple[Path, dict[str, float]]]:
     """Write the fp32 ONNX export, then ONNX Runtime's int8 (``int8``) and OpenVINO's calibrated int8
-    (``openvino_int8``, needs ``calibration`` images), each in a fresh process; yields (file, its distance from
-    PyTorch) after each. ``record`` goes into the metadata of the file predict should run: the quantized one, else
-    the fp32 export."""
+    (``openvino_int8``: needs ``calibration`` images, and a ``held_out`` image like them, not among them, to check it
+    on: checked on an image it was calibrated on, a model calibrated on too few images looks closer to PyTorch than
+    it is), each in a fresh process; yields (file, its distance from PyTorch) after each. ``record`` goes into the
+    metadata of the file predict should run: the quantized one, else the fp32 export."""
     from mgd_sam2.inference.export import CalibrationViews, quantize_onnx, quantize_openvino
 
-    calibration = calibration or []
+    if openvino_int8 and (not calibration or held_out is None or held_out in calibration):
+        raise ValueError("OpenVINO int8 needs calibration images and a held-out image not among them")
     quantized = int8 or openvino_int8
-    exported = run_isolated(export_network, source, onnx, calibration if openvino_int8 else [],
+    exported = run_isolated(export_network, source, onnx, held_out if openvino_int8 else None,
                             None if quantized else record)  # fmt: skip
     yield onnx, exported.report
     if int8:
@@ -138,6 +147,7 @@ def export_steps(
                                  exported.check_mask, onnx, int8, exported.check_logits, record)  # fmt: skip
     if openvino_int8:
         views = CalibrationViews(calibration, exported.input_size, exported.grid)
-        report = run_isolated(quantize_checked, quantize_openvino, calibration[0], exported.calibration_mask, onnx,
-                              openvino_int8, views, exported.calibration_logits, record)  # fmt: skip
+        check = CalibrationViews([held_out], exported.input_size, exported.grid)[0]
+        report = run_isolated(quantize_checked, quantize_openvino, held_out, exported.held_out_mask, onnx,
+                              openvino_int8, views, check, exported.held_out_logits, record)  # fmt: skip
         yield openvino_int8, report
