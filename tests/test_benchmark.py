@@ -703,7 +703,9 @@ def test_data_and_metric_benchmarks_report_their_figures(synthetic_root: Path, t
     assert data["loader"]["train_images_per_s"] > 0 and data["generator"][0]["size"] == 64
 
 
-def test_scaling_benchmark_times_training_steps(tmp_path: Path) -> None:
+def test_scaling_benchmark_times_training_steps(tmp_path: Path, monkeypatch) -> None:
+    """One fit per device count, each timed by its StepTimer; the fits leave nothing in the working folder (their
+    saved config.yaml went to its runs/, over a user's run's)."""
     from mgd_sam2.benchmark.scaling import run_scaling
     from mgd_sam2.commands.demo import CONFIG
     from mgd_sam2.data.synth import SynthConfig, write_dataset
@@ -712,8 +714,11 @@ def test_scaling_benchmark_times_training_steps(tmp_path: Path) -> None:
         tmp_path / "synthetic", SynthConfig(num=8, held_out=0, min_size=64, max_size=96), workers=0, show=False
     )
     extra = ["--data.root", str(tmp_path), "--data.test", "null", "--data.num_workers", "0"]
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
     rows = run_scaling(CONFIG, [1], global_batch=2, steps=2, warmup=1, extra=extra)
     assert rows[0]["devices"] == 1 and rows[0]["steps_per_s"] > 0 and rows[0]["efficiency"] == 1.0
+    assert not list((tmp_path / "cwd").rglob("*"))
 
 
 def test_predict_benchmark_times_predict_end_to_end_against_the_network(

@@ -68,6 +68,7 @@ def run_scaling(
                 "--trainer.limit_val_batches", "0", "--trainer.num_sanity_val_steps", "0",
                 "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
                 "--trainer.callbacks", json.dumps([timer]), "--trainer.enable_checkpointing", "false",
+                "--trainer.default_root_dir", folder,  # its saved config there, not in the user's runs/
                 "--data.batch_size", str(global_batch // count), "--data.check", "false",
                 *(extra or []),
             ]  # fmt: skip
