@@ -157,3 +157,51 @@ def test_views_copy_asynchronously_to_cuda_only(monkeypatch) -> None:
     calls.clear()
     views.to("cuda", non_blocking=False)
     assert calls and not any(calls)
+
+
+def test_a_second_ctrl_c_lets_the_write_under_way_finish(tmp_path: Path, monkeypatch) -> None:
+    """Ctrl-C stops predict once the write under way is done; a second one while predict waits for it (``timeout -s
+    INT`` sends two) is ignored. It used to cut the wait short: the process went on to exit in the middle of the
+    write, and left its temporary file (a cut-out's, in a try-out)."""
+    import os
+    import signal
+    import threading
+    import time
+
+    import numpy as np
+    from PIL import Image
+
+    from mgd_sam2.inference.predict import PENDING_WRITES, predict_files
+    from mgd_sam2.inference.writer import MaskWriter
+
+    paths = []
+    for index in range(PENDING_WRITES + 1):  # predict waits for the first write before the last batch
+        paths.append(tmp_path / f"photo_{index}.png")
+        Image.fromarray(np.full((40, 60, 3), 10 * index, np.uint8)).save(paths[-1])
+    saving = threading.Event()
+    save = Image.Image.save
+
+    def slow_save(image: Image.Image, target, *args, **kwargs) -> None:  # the writer's: into its temporary file
+        saving.set()
+        time.sleep(1.0)
+        save(image, target, *args, **kwargs)
+
+    def interrupt_twice() -> None:
+        saving.wait(60)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.3)  # predict waits for the write by now
+        os.kill(os.getpid(), signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a shell (pytest-xdist ignores it)
+    monkeypatch.setattr(Image.Image, "save", slow_save)
+    backend = TorchBackend(MGDSAM2(NetworkConfig(preset="micro")).eval())
+    sender = threading.Thread(target=interrupt_twice)
+    sender.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            predict_files(backend, paths, MaskWriter(tmp_path / "out", settings={}), show=False)
+        left = sorted(path.name for path in (tmp_path / "out").iterdir())
+    finally:
+        sender.join()
+        signal.signal(signal.SIGINT, previous)
+    assert left == ["photo_0.png"]  # the first write whole, the second dropped, no temporary file

@@ -18,6 +18,7 @@ from mgd_sam2.inference.detail import OFF, Detail
 from mgd_sam2.inference.maps import TTA_SCALES, predict_logits, to_uint8_maps, tta_input_sizes
 from mgd_sam2.inference.refine import detail_map
 from mgd_sam2.inference.writer import MaskWriter
+from mgd_sam2.utils.interrupts import interrupt_once
 from mgd_sam2.utils.progress import progress_bar
 
 PENDING_WRITES = 2  # batches of maps held at once, the writer thread's and the newest: bounds their memory
@@ -111,6 +112,7 @@ def predict_files(
     pending: deque[Future] = deque()
     try:
         with (
+            interrupt_once(),  # a second Ctrl-C must not stop the wait for the write under way
             torch.inference_mode(),
             progress_bar(len(records), "predicting", show=show) as advance,
             ThreadPoolExecutor(1, thread_name_prefix="mask-writer") as writing,
