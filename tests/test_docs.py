@@ -165,8 +165,12 @@ def test_the_project_pages_make_table_lists_every_target() -> None:
 
 
 def test_the_benchmark_pages_bounds_are_the_suites() -> None:
-    """The demo model's bounds that docs/benchmarks.md defines are the constants the tests hold every path to."""
+    """The demo model's bounds that docs/benchmarks.md defines are the constants the tests hold every path to, and
+    the one past which model export warns of a calibrated int8 file."""
     from bounds import QUANTIZED_MAP_MEAN, QUANTIZED_SMEASURE
+    from mgd_sam2.inference.export_steps import BOUND_MASK_LEVELS
+
+    assert BOUND_MASK_LEVELS == QUANTIZED_MAP_MEAN
 
     page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
     assert (f"a path's 8-bit maps of the demo's trained model are at most {QUANTIZED_MAP_MEAN} grey level from "

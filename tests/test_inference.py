@@ -159,14 +159,15 @@ def test_views_copy_asynchronously_to_cuda_only(monkeypatch) -> None:
     assert calls and not any(calls)
 
 
-def test_a_second_ctrl_c_lets_the_write_under_way_finish(tmp_path: Path, monkeypatch) -> None:
+def test_a_second_ctrl_c_lets_the_write_under_way_finish(tmp_path: Path, monkeypatch, capsys) -> None:
     """Ctrl-C stops predict once the write under way is done; a second one while predict waits for it (``timeout -s
-    INT`` sends two) is ignored. It used to cut the wait short: the process went on to exit in the middle of the
-    write, and left its temporary file (a cut-out's, in a try-out)."""
+    INT`` sends two) is ignored, with a line saying so. It used to cut the wait short: the process went on to exit in
+    the middle of the write, and left its temporary file (a cut-out's, in a try-out)."""
     import os
     import signal
     import threading
     import time
+    from concurrent.futures import ThreadPoolExecutor
 
     import numpy as np
     from PIL import Image
@@ -178,30 +179,40 @@ def test_a_second_ctrl_c_lets_the_write_under_way_finish(tmp_path: Path, monkeyp
     for index in range(PENDING_WRITES + 1):  # predict waits for the first write before the last batch
         paths.append(tmp_path / f"photo_{index}.png")
         Image.fromarray(np.full((40, 60, 3), 10 * index, np.uint8)).save(paths[-1])
-    saving = threading.Event()
-    save = Image.Image.save
+    saving, waiting = threading.Event(), threading.Event()
+    save, shutdown = Image.Image.save, ThreadPoolExecutor.shutdown
 
-    def slow_save(image: Image.Image, target, *args, **kwargs) -> None:  # the writer's: into its temporary file
+    def slow_save(image: Image.Image, *args, **kwargs) -> None:  # the writer's: into its temporary file
         saving.set()
-        time.sleep(1.0)
-        save(image, target, *args, **kwargs)
+        time.sleep(1.0)  # the two interrupts come meanwhile
+        save(image, *args, **kwargs)
+
+    def watched_shutdown(executor: ThreadPoolExecutor, *args, **kwargs) -> None:  # predict's wait for the write
+        waiting.set()
+        shutdown(executor, *args, **kwargs)
 
     def interrupt_twice() -> None:
-        saving.wait(60)
+        if not saving.wait(60):
+            return  # predict failed before its first write: no interrupt
         os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.3)  # predict waits for the write by now
-        os.kill(os.getpid(), signal.SIGINT)
+        if waiting.wait(60):  # the first one handled: predict is about to wait for the write
+            time.sleep(0.3)  # and waits, in Thread.join, for the rest of the write's second
+            os.kill(os.getpid(), signal.SIGINT)
 
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a shell (pytest-xdist ignores it)
     monkeypatch.setattr(Image.Image, "save", slow_save)
+    monkeypatch.setattr(ThreadPoolExecutor, "shutdown", watched_shutdown)
     backend = TorchBackend(MGDSAM2(NetworkConfig(preset="micro")).eval())
-    sender = threading.Thread(target=interrupt_twice)
-    sender.start()
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a shell (pytest-xdist ignores it)
     try:
-        with pytest.raises(KeyboardInterrupt):
-            predict_files(backend, paths, MaskWriter(tmp_path / "out", settings={}), show=False)
-        left = sorted(path.name for path in (tmp_path / "out").iterdir())
+        sender = threading.Thread(target=interrupt_twice)
+        sender.start()
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                predict_files(backend, paths, MaskWriter(tmp_path / "out", settings={}), show=False)
+            left = sorted(path.name for path in (tmp_path / "out").iterdir())
+        finally:
+            sender.join()
     finally:
-        sender.join()
         signal.signal(signal.SIGINT, previous)
     assert left == ["photo_0.png"]  # the first write whole, the second dropped, no temporary file
+    assert "finishing the write under way (Ctrl-\\ quits at once)\n" in capsys.readouterr().err

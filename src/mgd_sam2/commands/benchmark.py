@@ -126,7 +126,8 @@ def add_backends_arguments(actions: argparse._SubParsersAction) -> None:
         "--calibration-images",
         type=positive_int,
         default=CALIBRATION_IMAGES,
-        help="how many of them (the first by name)",
+        help="how many of them to calibrate on (the first by name); model export checks the int8 model on the next "
+        "one, held out (on the last, with one fewer calibrated on, where the folder holds no more)",
     )
     backends.add_argument(
         "--out", type=Path, default=Path("runs/backends"), help="folder for the exports and every configuration's maps"

@@ -15,6 +15,7 @@ from mgd_sam2.commands.arguments import (
     positive_int,
 )
 from mgd_sam2.models.presets import PRESETS
+from mgd_sam2.utils.progress import plural
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -262,8 +263,9 @@ def write_exports(
             print(f"warning: on {held_out.name}, which it was not calibrated on, the int8 model's mask is "
                   f"{report['mask_mean_levels']:.2f} grey levels from PyTorch's on average, past the "
                   f"{BOUND_MASK_LEVELS:.1f} within which every --fastest path kept the demo model's masks "
-                  "(docs/benchmarks.md, Goals and terms): calibrate on more images like yours (--calibration, "
-                  f"--calibration-images; {CALIBRATION_IMAGES} measured), or predict with {args.onnx}")  # fmt: skip
+                  "(docs/benchmarks.md, Goals and terms, calibrated on "
+                  f"{CALIBRATION_IMAGES}): calibrate on more images like yours (--calibration, --calibration-images), "
+                  f"or predict with {args.onnx}")  # fmt: skip
     written_files = (
         [args.int8 or args.openvino_int8 or args.onnx] if record else [args.openvino_int8, args.int8, args.onnx]
     )
@@ -361,7 +363,7 @@ def calibration_images(args: argparse.Namespace) -> tuple[list[Path], Path]:
         measured = (f"; the accuracy of docs/benchmarks.md (Accuracy of every backend) was measured calibrated on "
                     f"{CALIBRATION_IMAGES}" if len(calibration) < CALIBRATION_IMAGES else "")  # fmt: skip
         print(f"note: --calibration {args.calibration} holds {plural(len(images), 'image')}, fewer than the "
-              f"{args.calibration_images} asked for and one held out: calibrating on "
+              f"{args.calibration_images} asked for plus one to hold out: calibrating on "
               f"{plural(len(calibration), 'image')}{measured}")  # fmt: skip
     unreadable = []
     for image in [*calibration, held_out]:
@@ -373,8 +375,3 @@ def calibration_images(args: argparse.Namespace) -> tuple[list[Path], Path]:
         raise ConfigError(f"--calibration: {len(unreadable)} of its first {len(calibration) + 1} images cannot be "
                           f"read ({'; '.join(unreadable[:3])}): remove them, or give another folder")  # fmt: skip
     return calibration, held_out
-
-
-def plural(count: int, noun: str) -> str:
-    """``count`` ``noun``s in words: "1 image", "16 images"."""
-    return f"{count} {noun}{'s' if count != 1 else ''}"

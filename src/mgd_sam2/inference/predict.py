@@ -112,7 +112,7 @@ def predict_files(
     pending: deque[Future] = deque()
     try:
         with (
-            interrupt_once(),  # a second Ctrl-C must not stop the wait for the write under way
+            interrupt_once("the write under way"),  # a second Ctrl-C must not cut short the wait for it
             torch.inference_mode(),
             progress_bar(len(records), "predicting", show=show) as advance,
             ThreadPoolExecutor(1, thread_name_prefix="mask-writer") as writing,

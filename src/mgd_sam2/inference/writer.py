@@ -36,6 +36,7 @@ from mgd_sam2.data.io import (
 )
 from mgd_sam2.errors import ConfigError
 from mgd_sam2.utils.files import atomic_path, file_digest, file_key
+from mgd_sam2.utils.progress import plural
 
 # zlib level of the RGBA cut-outs: PIL's default (6) takes several times as long to encode a photo-sized cut-out
 # for a slightly smaller file; masks compress far better at the default and keep it (docs/design.md, measured
@@ -281,13 +282,12 @@ class MaskWriter(BasePredictionWriter):
     def finish(self) -> None:
         """Say what was written and removed, and list the images that were skipped."""
         if self.written:
-            print(f"wrote {len(self.written)} file{'' if len(self.written) == 1 else 's'} to {self.output}")
+            print(f"wrote {plural(len(self.written), 'file')} to {self.output}")
         else:
             print("wrote no file")
         if self.removed:
-            count = f"{len(self.removed)} cut-out{'' if len(self.removed) == 1 else 's'}"
-            print(f"removed {count} of an earlier run that no longer matched their masks, e.g. {self.removed[0]} "
-                  "(--cutout writes them anew)")  # fmt: skip
+            print(f"removed {plural(len(self.removed), 'cut-out')} of an earlier run that no longer matched their "
+                  f"masks, e.g. {self.removed[0]} (--cutout writes them anew)")  # fmt: skip
         for path, message in self.failures:  # the path once: "skipped X: cannot read X: …" says it twice
             print(f"skipped {path}: {message.removeprefix(f'cannot read {path}: ')}", file=sys.stderr)
 

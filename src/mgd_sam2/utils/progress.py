@@ -1,4 +1,4 @@
-"""A rich progress bar for long loops, or a silent stand-in."""
+"""What long commands show: a rich progress bar for long loops (or a silent stand-in), and counts in words."""
 
 from __future__ import annotations
 
@@ -55,3 +55,8 @@ def console():
 
     probe = Console()
     return probe if probe.is_terminal else Console(width=200)
+
+
+def plural(count: int, noun: str) -> str:
+    """``count`` ``noun``s in words: "1 image", "16 images"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
