@@ -251,7 +251,7 @@ def quantize_openvino(
     source: str | Path,
     path: str | Path,
     calibration: Sequence[Views],
-    check: Views,
+    check: Sequence[Views],
     expected: np.ndarray,
     record: dict[str, str] | None = None,
 ) -> dict[str, float]:
@@ -259,8 +259,8 @@ def quantize_openvino(
     MatMuls and convolutions in the `int8_scope` of the path ``record`` names;
     calibrated on ``calibration``, one image's views each), written as OpenVINO IR: ``path`` (.xml) and its
     weights beside it (.bin). An old .xml is removed first and the new one written last, so a reader never pairs
-    an .xml with another export's .bin. Returns its distance from PyTorch's logits (``expected``) on ``check``, the
-    views of an image held out of the calibration, run in the precision predict runs the file in (``"bf16"``: bf16
+    an .xml with another export's .bin. Returns its distance from PyTorch's logits (``expected``) on ``check[0]``,
+    the views of an image held out of the calibration, run in the precision predict runs the file in (``"bf16"``: bf16
     where ``record`` names it and OpenVINO has it; else fp32, predict's default for an export)."""
     nncf = import_nncf()
     ov = import_openvino()
@@ -290,7 +290,7 @@ def quantize_openvino(
         os.replace(folder / "model.bin", path.with_suffix(".bin"))
         os.replace(folder / "model.xml", path)
     bf16 = (record or {}).get(RECORD_PRECISION) == "bf16-mixed" and openvino_has_bf16()
-    return {**compare(OpenVinoBackend(path, bf16=bf16, cache=False), expected, check), "bf16": bf16}
+    return {**compare(OpenVinoBackend(path, bf16=bf16, cache=False), expected, check[0]), "bf16": bf16}
 
 
 def openvino_part(name: str, parts: dict[str, str]) -> str | None:

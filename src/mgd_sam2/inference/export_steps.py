@@ -147,7 +147,7 @@ def export_steps(
                                  exported.check_mask, onnx, int8, exported.check_logits, record)  # fmt: skip
     if openvino_int8:
         views = CalibrationViews(calibration, exported.input_size, exported.grid)
-        check = CalibrationViews([held_out], exported.input_size, exported.grid)[0]
+        check = CalibrationViews([held_out], exported.input_size, exported.grid)  # read in the quantization's process
         report = run_isolated(quantize_checked, quantize_openvino, held_out, exported.held_out_mask, onnx,
                               openvino_int8, views, check, exported.held_out_logits, record)  # fmt: skip
         yield openvino_int8, report
