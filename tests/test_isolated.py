@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import signal
@@ -109,6 +110,81 @@ def test_an_interrupt_while_the_worker_starts_leaves_no_process(tmp_path: Path) 
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "left running: 0" in done.stdout, done.stdout
+
+
+SLOW_IMPORT = """
+import multiprocessing, os, time
+from pathlib import Path
+
+if multiprocessing.parent_process() is not None:  # in run_isolated's process: an import as slow as torch's, longer
+    Path(os.environ["MARKER"]).write_text("importing")
+    time.sleep(300)
+
+def task() -> None:
+    pass
+"""
+
+INTERRUPTED = """
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # the test runner's may be ignored, and be inherited
+import {module}
+from mgd_sam2.utils.isolated import run_isolated
+
+if __name__ == "__main__":
+    try:
+        run_isolated({call})
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+"""
+
+
+def interrupt(tmp_path: Path, module: str, call: str, to_group: bool) -> tuple[subprocess.CompletedProcess, Path]:
+    """Run ``run_isolated(call)`` in a script, in a session (process group) of its own; once its process wrote
+    ``tmp_path/marker``, send SIGINT to the whole group, as Ctrl-C does (the terminal sends it to every process of
+    the job), or to the script's process only (``kill -INT PID``). Return the finished script (60 s at most: the
+    task sleeps 300 s) and the marker."""
+    (tmp_path / "worker.py").write_text(WORKER)
+    (tmp_path / "slow.py").write_text(SLOW_IMPORT)
+    marker = tmp_path / "marker"
+    script = INTERRUPTED.format(module=module, call=call.format(marker=str(marker)))
+    env = {
+        **os.environ, "MARKER": str(marker),
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+    }  # fmt: skip
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and time.monotonic() < deadline and parent.poll() is None:
+            time.sleep(0.1)
+        assert marker.exists(), f"run_isolated's process did not start: {parent.communicate(timeout=60)}"
+        spawned = children(parent.pid)
+        os.killpg(parent.pid, signal.SIGINT) if to_group else parent.send_signal(signal.SIGINT)
+        stdout, stderr = parent.communicate(timeout=60)
+        assert not [pid for pid in spawned if alive(pid)], "run_isolated's process outlived the interrupt"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(parent.pid, signal.SIGKILL)  # the script and its processes, where the interrupt failed
+    return subprocess.CompletedProcess(parent.args, parent.returncode, stdout, stderr), marker
+
+
+def test_an_interrupt_of_the_parent_alone_interrupts_the_task(tmp_path: Path) -> None:
+    """``kill -INT`` of `model export` (not of its process group) interrupts its running export step through the
+    parent: the step unwinds its ``with`` blocks (its temporary folder is removed) and the command ends at once,
+    instead of after the step (it waited for the whole step, minutes for base_plus)."""
+    done, marker = interrupt(tmp_path, "worker", "worker.mark_and_sleep, {marker!r}, 300", to_group=False)
+    assert done.stdout == "interrupted\n" and "Traceback" not in done.stderr, done.stderr
+    assert not Path(marker.read_text()).exists(), "the interrupted task did not remove its temporary folder"
+
+
+def test_ctrl_c_while_the_process_imports_prints_no_traceback(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the process group) while run_isolated's process imports the modules of its task: the
+    process ignores SIGINT and ends quietly once its parent, interrupted, passes the interrupt on (Ctrl-C during an
+    export step's imports printed a KeyboardInterrupt traceback of each process of the step)."""
+    done, _ = interrupt(tmp_path, "slow", "slow.task", to_group=True)
+    assert done.stdout == "interrupted\n" and "Traceback" not in done.stderr, done.stderr
 
 
 def test_a_reset_peak_counts_from_then() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -10,9 +11,10 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from mgd_sam2.errors import UserError
+from mgd_sam2.utils.interrupts import interrupt_once
 
 
 class ProcessEndedError(UserError, RuntimeError):
@@ -26,23 +28,59 @@ def run_isolated(function: Callable[..., Any], *args: Any) -> Any:
     The process ends by returning, not by being terminated: a terminated process skips its exit finalizers, so a
     multiprocessing lock it created stays registered and Python warns of "leaked semaphore objects" at shutdown
     (tqdm creates one for its first progress bar, and torch's ONNX exporter shows one). Unlike a Pool's, the
-    process may start processes of its own. If this process dies first (killed: nothing would wait for the result,
-    and the process would go on using the CPU and memory), it is interrupted within a second, so that its ``with``
-    blocks remove their temporary files, and ends at most END_GRACE_S later (`end_with_parent`). After an interrupt,
-    a process the executor started but could not register is ended too (`end_lost_workers`)."""
+    process may start processes of its own.
+
+    Interrupts reach the process through this one only. It ignores SIGINT from its start: Ctrl-C, which the terminal
+    sends to every process of the job, printed tracebacks from its imports and from the processes those start. An
+    interrupt here (a KeyboardInterrupt, whoever sent the SIGINT) interrupts its task (`watch_parent`), which unwinds
+    its ``with`` blocks, and is raised here once the process has ended; a later Ctrl-C meanwhile is ignored
+    (`interrupt_once`): ``timeout -s INT`` sends two, and ending the process in its clean-up would leave temporary
+    files and a leaked semaphore. If this process dies first (killed: nothing would wait for the result, and the
+    process would go on using the CPU and memory), it is interrupted within a second too, and ends at most
+    END_GRACE_S later (`end_with_parent`). After an interrupt, a process the executor started but could not
+    register is ended too (`end_lost_workers`)."""
     context = multiprocessing.get_context("spawn")
     before = set(multiprocessing.active_children())
     try:
-        with ProcessPoolExecutor(1, mp_context=context, initializer=watch_parent, initargs=(os.getpid(),)) as executor:
+        with (
+            interrupt_once(FINISHING),
+            ProcessPoolExecutor(1, mp_context=context, initializer=watch_parent, initargs=(os.getpid(),)) as executor,
+        ):
+            future = None
             try:
-                return executor.submit(function, *args).result()
+                with sigint_blocked():  # inherited: the process starts with SIGINT blocked, until it ignores it
+                    future = executor.submit(_task, function, *args)
+                return future.result()
             except BrokenProcessPool:
                 raise ProcessEndedError(
                     f"the process running {function.__name__} ended without a result (killed: out of memory?)"
                 ) from None
+            except BaseException:
+                if future is None or not future.done():  # interrupted here, not an exception of the task
+                    interrupt_started(before)
+                raise
     except BaseException:
         end_lost_workers(before)
         raise
+
+
+@contextlib.contextmanager
+def sigint_blocked() -> Iterator[None]:
+    """Within, SIGINT is blocked in this thread (pending until the block is left, then handled as usual): a process
+    started within inherits the blocked SIGINT, so that none reaches it before it chooses to ignore it."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def interrupt_started(before: set[multiprocessing.process.BaseProcess]) -> None:
+    """Send INTERRUPT_SIGNAL to this process's children not in ``before``: a `run_isolated` process, which ignores
+    SIGINT."""
+    for process in set(multiprocessing.active_children()) - before:
+        with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+            os.kill(process.pid, INTERRUPT_SIGNAL)
 
 
 def end_lost_workers(before: set[multiprocessing.process.BaseProcess]) -> None:
@@ -56,6 +94,8 @@ def end_lost_workers(before: set[multiprocessing.process.BaseProcess]) -> None:
 
 END_GRACE_S = 10.0  # an orphaned fresh process's time to unwind (remove its temporary files) before it is ended
 ORPHANED_SIGNAL = signal.SIGUSR1  # its own signal: SIGINT may be ignored (inherited by a job started in background)
+FINISHING = "the clean-up of the interrupted worker process"
+INTERRUPT_SIGNAL = signal.SIGUSR2  # a parent's interrupt, passed on to its fresh process (which ignores SIGINT)
 
 
 class OrphanedError(BaseException):
@@ -64,14 +104,37 @@ class OrphanedError(BaseException):
 
 
 def watch_parent(parent: int) -> None:
-    """In a fresh process's main thread, before it takes its task: ORPHANED_SIGNAL raises OrphanedError, and
-    `end_with_parent` of process ``parent`` runs in a thread."""
+    """In a fresh process's main thread, before it takes its task: SIGINT is ignored (it reaches this process
+    through its parent only), INTERRUPT_SIGNAL raises KeyboardInterrupt in the task (before it runs, while its
+    modules are imported, or after, it ends the process quietly: the parent, interrupted, waits for no result),
+    ORPHANED_SIGNAL raises OrphanedError, and `end_with_parent` of process ``parent`` runs in a thread."""
 
     def orphaned(signum: int, frame: object) -> None:
         raise OrphanedError(f"process {parent}, which started this one, died")
 
+    def interrupted(signum: int, frame: object) -> None:
+        if _running:
+            raise KeyboardInterrupt
+        raise SystemExit(1)  # ends a multiprocessing process without a traceback
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a SIGINT pending, blocked since the start, is dropped
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(INTERRUPT_SIGNAL, interrupted)
     signal.signal(ORPHANED_SIGNAL, orphaned)
     threading.Thread(target=end_with_parent, args=(parent,), daemon=True, name="end-with-parent").start()
+
+
+_running = False  # whether this process runs its `run_isolated` task
+
+
+def _task(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` in a `run_isolated` process, marked as running for INTERRUPT_SIGNAL."""
+    global _running
+    _running = True
+    try:
+        return function(*args)
+    finally:
+        _running = False
 
 
 def end_with_parent(parent: int, every_s: float = 0.5) -> None:
