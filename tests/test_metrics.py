@@ -162,6 +162,18 @@ def test_there_are_at_least_fifty_cases() -> None:
     assert len(CASES) >= 50
 
 
+def test_the_two_hce_binarisations_differ_as_the_evaluation_page_says() -> None:
+    """docs/evaluation.md: on a map spanning 0 to 255 the DIS (> 128) and pysodmetrics (normalised > 0.5) cuts differ
+    at 128 only; on a narrower map pysodmetrics cuts halfway between the map's own extremes (140..144: over 142)."""
+    gt = np.array([[0, 255, 0, 255, 0]], np.uint8)
+    full = ImagePair(np.array([[0, 127, 128, 129, 255]], np.uint8), gt)
+    assert full.binarized_pred("dis").tolist() == [[False, False, False, True, True]]
+    assert full.binarized_pred("pysod").tolist() == [[False, False, True, True, True]]
+    narrow = ImagePair(np.array([[140, 141, 142, 143, 144]], np.uint8), gt)
+    assert narrow.binarized_pred("dis").all()
+    assert narrow.binarized_pred("pysod").tolist() == [[False, False, False, True, True]]
+
+
 @pytest.mark.slow
 def test_every_metric_equals_pysodmetrics_per_image_and_over_the_set(tmp_path: Path) -> None:
     metrics = build_metrics(hce_binarize="pysod", skeleton_cache=tmp_path)

@@ -846,9 +846,11 @@ def test_evaluate_notes_grey_ground_truth_and_jpeg_predictions(tmp_path, capsys)
     gt = np.zeros((60, 80), np.uint8)
     gt[15:45, 20:60] = 255
     pred = np.clip(gt.astype(int) + np.random.default_rng(0).integers(-40, 40, gt.shape), 0, 255).astype(np.uint8)
-    for folder in ("gt", "gradient", "pred", "jpeg", "photos", "rgb", "cutouts"):
+    for folder in ("gt", "gradient", "pred", "jpeg", "photos", "rgb", "cutouts", "red", "alpha"):
         (tmp_path / folder).mkdir()
     Image.fromarray(gt).save(tmp_path / "gt" / "x.png")
+    Image.fromarray(np.dstack([gt, 0 * gt, 0 * gt])).save(tmp_path / "red" / "x.png")  # red on black: luma 76
+    Image.fromarray(np.dstack([0 * gt] * 3 + [gt])).save(tmp_path / "alpha" / "x.png")  # black, the shape in alpha
     Image.fromarray(np.tile(np.linspace(0, 159, 80).astype(np.uint8), (60, 1))).save(tmp_path / "gradient" / "x.png")
     Image.fromarray(pred).save(tmp_path / "pred" / "x.png")
     Image.fromarray(pred).save(tmp_path / "jpeg" / "x.jpg", quality=90)
@@ -857,7 +859,8 @@ def test_evaluate_notes_grey_ground_truth_and_jpeg_predictions(tmp_path, capsys)
     Image.fromarray(np.repeat(pred[..., None], 3, axis=2)).save(tmp_path / "rgb" / "x.png")  # a map saved as RGB
     Image.fromarray(np.dstack([photo, pred])).save(tmp_path / "cutouts" / "x.png")  # a cut-out: scored by its alpha
     outputs = {}
-    pairs = (("pred", "gt"), ("pred", "gradient"), ("jpeg", "gt"), ("photos", "gt"), ("rgb", "gt"), ("cutouts", "gt"))
+    pairs = (("pred", "gt"), ("pred", "gradient"), ("jpeg", "gt"), ("photos", "gt"), ("rgb", "gt"), ("cutouts", "gt"),
+             ("pred", "red"), ("pred", "alpha"))  # fmt: skip
     for pred_dir, gt_dir in pairs:
         code, out, _ = run(capsys, "evaluate", "--pred", str(tmp_path / pred_dir), "--gt", str(tmp_path / gt_dir),
                            "--metrics", "S,MAE", "--workers", "0")  # fmt: skip
@@ -873,5 +876,15 @@ def test_evaluate_notes_grey_ground_truth_and_jpeg_predictions(tmp_path, capsys)
         in outputs["photos", "gt"]
     )
     assert "note:" not in outputs["rgb", "gt"]  # grey values saved in three equal channels: a map
+    # GT masks that read as empty, each named by its cause (the note of empty masks blamed the dataset)
+    assert outputs["pred", "red"].count("note:") == 1, outputs["pred", "red"]
+    assert (
+        "note: 1 GT masks are colour images, not masks, e.g. x: scored by their grey levels" in outputs["pred", "red"]
+    )
+    assert outputs["pred", "alpha"].count("note:") == 1, outputs["pred", "alpha"]
+    assert (
+        "note: 1 GT masks are black with their shape in the alpha channel, e.g. x: a mask's alpha is not read"
+        in outputs["pred", "alpha"]
+    )
     assert "note:" not in outputs["cutouts", "gt"]  # its alpha is the map, whatever colours it shows
     assert "note: 1 predictions are JPEG files, e.g. x: JPEG is lossy" in outputs["jpeg", "gt"]

@@ -21,12 +21,12 @@ from mgd_sam2.data.io import (
     FOREGROUND_THRESHOLD,
     HIGH_DEPTH_MODES,
     UnreadableImageError,
+    decode_mask,
     exif_orientation,
     has_alpha,
+    is_alpha_shape,
     is_colour_image,
     is_grey_map,
-    mask_gray,
-    mask_values,
     open_image,
 )
 from mgd_sam2.data.layouts import DATASETS, Split, download_hint, pair_by_stem, split_folders, unarranged
@@ -142,12 +142,12 @@ def inspect_pair(pair: tuple[str, Path, Path]) -> tuple[tuple[int, int] | None, 
         problems.append(
             Problem(str(mask_path), "mask saved as JPEG: lossy compression blurs its edges; PNG keeps them", False)
         )
-    values, label_map = mask_values(mask_gray(mask))
+    values, label_map = decode_mask(mask)
     if label_map:
         problems.append(Problem(str(mask_path), f"{LABEL_MAP}: read as 0/255", False, kind=LABEL_MAP))
     foreground = np.count_nonzero(values > FOREGROUND_THRESHOLD)
     if foreground == 0:
-        if has_alpha(mask) and np.asarray(mask.convert("RGBA").getchannel("A")).any() and not values.any():
+        if is_alpha_shape(mask, values):
             problems.append(
                 Problem(
                     str(mask_path),

@@ -245,14 +245,23 @@ def mask_gray(image: Image.Image) -> np.ndarray:
     return image_to_gray(image)
 
 
-def decode_mask(path: str | Path) -> tuple[np.ndarray, bool]:
-    """((H, W) uint8 GT mask, whether it was a 0/1 label map read as 0/255); foreground is > 128."""
-    return mask_values(mask_gray(open_image(path)))
+def decode_mask(image: Image.Image) -> tuple[np.ndarray, bool]:
+    """((H, W) uint8 GT mask of an opened image, whether it was a 0/1 label map read as 0/255); foreground is > 128."""
+    return mask_values(mask_gray(image))
 
 
 def read_mask(path: str | Path) -> np.ndarray:
     """(H, W) uint8 GT mask; foreground is > 128. A 0/1 label map is read as 0/255."""
-    return decode_mask(path)[0]
+    return decode_mask(open_image(path))[0]
+
+
+def is_alpha_shape(image: Image.Image, values: np.ndarray) -> bool:
+    """True for a mask whose grey ``values`` are all black and whose alpha channel varies: a shape drawn in the
+    alpha, which a mask's reading ignores (as pysodmetrics' does), so it reads as empty."""
+    if not has_alpha(image) or values.any():
+        return False
+    alpha = np.asarray(image.convert("RGBA").getchannel("A"))
+    return bool(alpha.min() < alpha.max())
 
 
 def read_prediction(path: str | Path) -> np.ndarray:

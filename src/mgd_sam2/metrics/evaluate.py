@@ -29,6 +29,7 @@ from mgd_sam2.data.io import (
     HIGH_DEPTH_MODES,
     UnreadableImageError,
     decode_mask,
+    is_alpha_shape,
     is_colour_image,
     is_grey_map,
     is_label_map,
@@ -170,20 +171,22 @@ class PairMeasurer:
         self.metrics, self.resize_pred = metrics, resize_pred
 
     def __call__(self, pair: tuple[str, Path, Path]) -> tuple[str, Any, Any]:
-        """-> (stem, (H, W), result with the flags "gt_label_map", "gt_grey", "gt_empty", "pred_low_range",
-        "pred_colour" and "pred_8bit_in_16bit"), or (stem, None, error)."""
+        """-> (stem, (H, W), result with the flags "gt_label_map", "gt_colour", "gt_alpha_shape", "gt_grey",
+        "gt_empty", "pred_low_range", "pred_colour" and "pred_8bit_in_16bit"), or (stem, None, error)."""
         name, pred_path, gt_path = pair
         try:
-            image, (gt, label_map) = open_image(pred_path), decode_mask(gt_path)
+            image, gt_image = open_image(pred_path), open_image(gt_path)
         except UnreadableImageError as error:
             return name, None, str(error)
+        gt, label_map = decode_mask(gt_image)
+        gt_colour, gt_alpha_shape = is_colour_image(gt_image), is_alpha_shape(gt_image, gt)
         pred, grey_read = prediction_map(image)
         colour = grey_read and is_colour_image(image)  # a cut-out is scored by its alpha: no note
         # 8-bit values (or 0/1) saved in a 16-bit file read as 16-bit: every one is 0 in 8 bits, which a note names
         # (an all-zero map is empty either way)
         values = np.array(image) if image.mode in HIGH_DEPTH_MODES else None
         narrow = values is not None and np.issubdtype(values.dtype, np.integer) and 0 < values.max(initial=0) <= 255
-        del image, values  # their decoded pixels are not needed while the metrics run
+        del image, values, gt_image  # their decoded pixels are not needed while the metrics run
         if pred.shape != gt.shape:
             if not self.resize_pred:
                 return name, None, f"prediction {pred.shape[::-1]} vs ground truth {gt.shape[::-1]} (W x H)"
@@ -191,8 +194,11 @@ class PairMeasurer:
         result = measure_all(self.metrics, ImagePair(pred, gt))
         flags = {
             "gt_label_map": label_map,
-            "gt_grey": is_grey_map(gt),
-            "gt_empty": not bool((gt > FOREGROUND_THRESHOLD).any()),
+            "gt_colour": gt_colour,
+            "gt_alpha_shape": gt_alpha_shape,
+            # a colour mask or a shape in the alpha: its own note says it all
+            "gt_grey": not gt_colour and is_grey_map(gt),
+            "gt_empty": not (gt_colour or gt_alpha_shape) and not bool((gt > FOREGROUND_THRESHOLD).any()),
             "pred_low_range": is_label_map(pred),
             "pred_colour": colour,
             "pred_8bit_in_16bit": bool(narrow),
@@ -281,6 +287,7 @@ def evaluate_folders(
         metric_names or list(METRIC_CLASSES), hce_binarize=hce_binarize, skeleton_cache=skeleton_cache
     )
     per_image, errors, label_maps, low_range, grey, empty, colour, narrow = [], [], 0, 0, [], [], [], []
+    gt_colour, gt_alpha_shape = [], []
     for name, shape, result in parallel_map(
         PairMeasurer(metrics, resize_pred), pairs, allowed, "evaluating", show=progress
     ):
@@ -289,6 +296,10 @@ def evaluate_folders(
             continue
         label_maps += result.pop("gt_label_map")
         low_range += result.pop("pred_low_range")
+        if result.pop("gt_colour"):
+            gt_colour.append(name)
+        if result.pop("gt_alpha_shape"):
+            gt_alpha_shape.append(name)
         if result.pop("gt_grey"):
             grey.append(name)
         if result.pop("gt_empty"):
@@ -306,6 +317,18 @@ def evaluate_folders(
         )
     if label_maps:
         notes.append(f"{label_maps} GT masks are 0/1 label maps: read as 0/255")
+    if gt_colour:
+        notes.append(
+            f"{len(gt_colour)} GT masks are colour images, not masks, e.g. {', '.join(gt_colour[:3])}: scored by "
+            "their grey levels (as pysodmetrics reads them), which says little; check --gt (a mask holds grey "
+            "values, white for the object)"
+        )
+    if gt_alpha_shape:
+        notes.append(
+            f"{len(gt_alpha_shape)} GT masks are black with their shape in the alpha channel, e.g. "
+            f"{', '.join(gt_alpha_shape[:3])}: a mask's alpha is not read (nor is it by pysodmetrics), so they are "
+            "scored as empty masks; save the shape as grey values"
+        )
     if grey:
         notes.append(
             f"{len(grey)} GT masks are images, not masks (over {GREY_SHARE:.0%} of their pixels far from black "
