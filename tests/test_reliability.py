@@ -846,9 +846,12 @@ def test_evaluate_notes_grey_ground_truth_and_jpeg_predictions(tmp_path, capsys)
     gt = np.zeros((60, 80), np.uint8)
     gt[15:45, 20:60] = 255
     pred = np.clip(gt.astype(int) + np.random.default_rng(0).integers(-40, 40, gt.shape), 0, 255).astype(np.uint8)
-    for folder in ("gt", "gradient", "pred", "jpeg", "photos", "rgb", "cutouts", "red", "alpha"):
-        (tmp_path / folder).mkdir()
+    for folder in ("gt", "gradient", "pred", "jpeg", "photos", "rgb", "cutouts", "red", "alpha", "extras/sub"):
+        (tmp_path / folder).mkdir(parents=True)
     Image.fromarray(gt).save(tmp_path / "gt" / "x.png")
+    Image.fromarray(gt).save(tmp_path / "extras" / "x.png")  # and files that are no masks, passed over
+    (tmp_path / "extras" / "notes.txt").write_text("labelled by hand")
+    (tmp_path / "extras" / ".DS_Store").write_bytes(b"\0")
     Image.fromarray(np.dstack([gt, 0 * gt, 0 * gt])).save(tmp_path / "red" / "x.png")  # red on black: luma 76
     Image.fromarray(np.dstack([0 * gt] * 3 + [gt])).save(tmp_path / "alpha" / "x.png")  # black, the shape in alpha
     Image.fromarray(np.tile(np.linspace(0, 159, 80).astype(np.uint8), (60, 1))).save(tmp_path / "gradient" / "x.png")
@@ -860,7 +863,7 @@ def test_evaluate_notes_grey_ground_truth_and_jpeg_predictions(tmp_path, capsys)
     Image.fromarray(np.dstack([photo, pred])).save(tmp_path / "cutouts" / "x.png")  # a cut-out: scored by its alpha
     outputs = {}
     pairs = (("pred", "gt"), ("pred", "gradient"), ("jpeg", "gt"), ("photos", "gt"), ("rgb", "gt"), ("cutouts", "gt"),
-             ("pred", "red"), ("pred", "alpha"))  # fmt: skip
+             ("pred", "red"), ("pred", "alpha"), ("pred", "extras"))  # fmt: skip
     for pred_dir, gt_dir in pairs:
         code, out, _ = run(capsys, "evaluate", "--pred", str(tmp_path / pred_dir), "--gt", str(tmp_path / gt_dir),
                            "--metrics", "S,MAE", "--workers", "0")  # fmt: skip
@@ -876,6 +879,11 @@ def test_evaluate_notes_grey_ground_truth_and_jpeg_predictions(tmp_path, capsys)
         in outputs["photos", "gt"]
     )
     assert "note:" not in outputs["rgb", "gt"]  # grey values saved in three equal channels: a map
+    assert (
+        f"note: ignored in --gt {tmp_path / 'extras'}: hidden entries (names starting with '.'): 1; files without an "
+        "image suffix (.jpg, " in outputs["pred", "extras"]
+    )
+    assert "subfolders: 1" in outputs["pred", "extras"] and outputs["pred", "extras"].count("note:") == 1
     # GT masks that read as empty, each named by its cause (the note of empty masks blamed the dataset)
     assert outputs["pred", "red"].count("note:") == 1, outputs["pred", "red"]
     assert (

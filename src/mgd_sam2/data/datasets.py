@@ -20,6 +20,7 @@ from mgd_sam2.data.io import (
     UnreadableImageError,
     find_images,
     list_images,
+    passed_over,
     provenance,
     read_image,
     read_mask,
@@ -103,7 +104,9 @@ def image_records(path: str | Path, recursive: bool = False, split: str = "predi
     if ours:  # outputs of an earlier run written beside the images (or into a subfolder), not photos to segment
         ignored["masks and cut-outs that mgd-sam2 predict wrote"] += len(ours)
         images = [image for image in images if image not in ours]
-    note = "; ".join(f"{reason}: {count}" for reason, count in ignored.items())
+    if "subfolders" in ignored:
+        ignored["subfolders (--recursive to include them)"] = ignored.pop("subfolders")
+    note = passed_over(ignored)
     if not images:
         image_dir, _ = split_folders(path)
         hint = f" It looks like a dataset split: use --input {image_dir}." if image_dir else ""

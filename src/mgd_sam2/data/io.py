@@ -319,9 +319,14 @@ def find_images(folder: str | Path, recursive: bool = False) -> tuple[list[Path]
                 images += found
                 ignored += skipped
             else:
-                ignored["subfolders (--recursive to include them)"] += 1
+                ignored["subfolders"] += 1
         elif path.suffix.lower() in IMAGE_SUFFIXES:
             images.append(path)
         else:
             ignored[f"files without an image suffix ({', '.join(IMAGE_SUFFIXES)})"] += 1
     return images, ignored
+
+
+def passed_over(ignored: Counter[str]) -> str:
+    """`find_images`' count of what it passed over, in words ("" when nothing)."""
+    return "; ".join(f"{reason}: {count}" for reason, count in ignored.items())

@@ -29,12 +29,14 @@ from mgd_sam2.data.io import (
     HIGH_DEPTH_MODES,
     UnreadableImageError,
     decode_mask,
+    find_images,
     is_alpha_shape,
     is_colour_image,
     is_grey_map,
     is_label_map,
     list_images,
     open_image,
+    passed_over,
     prediction_map,
     provenance,
     unreadable_reason,
@@ -270,6 +272,9 @@ def evaluate_folders(
     (cut-outs left out, label maps, fewer workers for memory) are in the result's ``notes``."""
     pairs, cutouts, headers = checked_pairs(pred_dir, gt_dir, resize_pred)
     notes = [f"left out {len(cutouts)} cut-outs written by mgd-sam2 predict --cutout"] if cutouts else []
+    for flag, folder in (("--pred", pred_dir), ("--gt", gt_dir)):
+        if ignored := passed_over(find_images(folder)[1]):
+            notes.append(f"ignored in {flag} {folder}: {ignored}")
     if provenance(pairs[0][2]) is not None:
         notes.append(
             f"--gt {gt_dir} holds masks mgd-sam2 predict wrote (e.g. {pairs[0][2].name}): if these are the "
