@@ -34,7 +34,7 @@ import re
 import sys
 import warnings
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -190,7 +190,7 @@ class MGDSAM2CLI(LightningCLI):
         start) leaves no run folder that would stand as the newest run with nothing in it; a resume (changed data)
         or an evaluation (a split not found) puts back the files it set aside, so the earlier run's keep their
         names, and each logger's hparams.yaml its content."""
-        before = run_folder_entries(self.trainer)
+        before, made = run_folder_entries(self.trainer), unmade_parents(self.trainer)
         folders = {Path(logger.log_dir) for logger in self.trainer.loggers if getattr(logger, "log_dir", None)}
         earlier = {
             path: path.read_bytes() for path in (folder / "hparams.yaml" for folder in folders) if path.is_file()
@@ -199,7 +199,7 @@ class MGDSAM2CLI(LightningCLI):
             super()._run_subcommand(subcommand)
         except BaseException:
             if not self.started(subcommand):
-                remove_unstarted_run(self.trainer, before, self.set_aside, subcommand, earlier)
+                remove_unstarted_run(self.trainer, before, self.set_aside, subcommand, earlier, made)
             raise
 
     def started(self, subcommand: str) -> bool:
@@ -262,6 +262,15 @@ def run_folder_entries(trainer: Any) -> set[str] | None:
     return {path.name for path in folder.iterdir()} if folder is not None and folder.is_dir() else None
 
 
+def unmade_parents(trainer: Any) -> list[Path]:
+    """The parents of the trainer's run folder that do not exist yet, deepest first (the logger's ``name`` folder,
+    ``runs/`` itself in a fresh clone): the run makes them."""
+    logger = run_logger(trainer)
+    if logger is None:
+        return []
+    return [parent for parent in Path(logger.log_dir).parents if not parent.exists()]
+
+
 def refuse_reused_run(trainer: Any, ckpt: str | None = None) -> None:
     """A fit into a run folder that training made already (a version the config names, used before), fresh or
     resuming another run's ``ckpt``, would replace that run's config and mix its curves and checkpoints with the new
@@ -321,14 +330,15 @@ def remove_unstarted_run(
     set_aside: list[tuple[Path, Path]] = (),
     subcommand: str = "fit",
     earlier: dict[Path, bytes] | None = None,
+    made: Sequence[Path] = (),
 ) -> None:
     """Leave the run folders of a run that ended before its first step (fit) or batch as it found them: put back the
     files it ``set_aside`` (renamed to keep them: an earlier test's ``config_test.yaml``, a resumed run's
     ``metrics.csv``, in any logger's folder) and the ``earlier`` content of files it rewrote (the loggers'
     ``hparams.yaml``); remove what it wrote into its run folder (its config, the loggers' first files), and the
-    folder where it made it (``before`` None; else the names there before it), but nothing where anything else is
-    new there, a checkpoint folder included. Rank 0 alone (the folder is its logger's: no collective call, which
-    ranks that already failed would never join)."""
+    folder where it made it (``before`` None; else the names there before it) with the parents it ``made`` where
+    they are empty then, but nothing where anything else is new there, a checkpoint folder included. Rank 0 alone
+    (the folder is its logger's: no collective call, which ranks that already failed would never join)."""
     if not trainer.is_global_zero:
         return
     restored = []
@@ -350,7 +360,7 @@ def remove_unstarted_run(
     written = [path for path in added if path.name in UNSTARTED_RUN_FILES
                or path.name.startswith("events.out.tfevents.")
                or (path.name.startswith("config") and path.suffix == ".yaml")]  # fmt: skip
-    removed, gone = [], False
+    removed, gone, parents = [], False, []
     if folder is not None and folder.is_dir() and len(written) == len(added) and (written or before is None):
         try:
             for path in written:
@@ -359,11 +369,14 @@ def remove_unstarted_run(
             if before is None:
                 folder.rmdir()
                 gone = True
+            for parent in made:  # deepest first; one that holds anything ends the climb
+                parent.rmdir()
+                parents.append(parent)
         except OSError:
             pass
     ended = f"the {subcommand} ended before its first {'step' if subcommand == 'fit' else 'batch'}"
     if gone:
-        print(f"removed {folder}: {ended}")  # a note; the error is stderr's one line
+        print(f"removed {', '.join(map(str, [folder, *parents]))}: {ended}")  # a note; the error is stderr's line
         return
     said = [f"removed {', '.join(sorted(removed))} from {folder}" if removed else "",
             f"put back {', '.join(map(str, restored))}" if restored else ""]  # fmt: skip
