@@ -842,6 +842,18 @@ def test_another_networks_onnx_with_our_metadata_is_refused_in_one_line(tmp_path
 # ---------------------------------------------------------------- evaluate: inputs that score but mislead
 
 
+def test_evaluate_names_each_stem_several_files_share_once_with_all_its_files(tmp_path, capsys) -> None:
+    """Three files of one stem are one problem listing the three (they were two overlapping pairs)."""
+    mask = np.zeros((20, 30), np.uint8)
+    for folder, suffixes in (("pred", (".bmp", ".jpg", ".png")), ("gt", (".png",))):
+        (tmp_path / folder).mkdir()
+        for suffix in suffixes:
+            Image.fromarray(mask).save(tmp_path / folder / f"x{suffix}")
+    code, _, err = run(capsys, "evaluate", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"))
+    assert code == 1 and "files sharing a name stem (1):" in err, err
+    assert f"{tmp_path / 'pred' / 'x.bmp'} / x.jpg / x.png" in err, err
+
+
 def test_evaluate_notes_grey_ground_truth_and_jpeg_predictions(tmp_path, capsys) -> None:
     gt = np.zeros((60, 80), np.uint8)
     gt[15:45, 20:60] = 255

@@ -149,14 +149,14 @@ def resolve_split(root: str | Path, spec: SplitSpec, need_masks: bool = True) ->
 
 
 def files_by_stem(folder: Path) -> tuple[dict[str, Path], list[str]]:
-    """{stem: file} of the images in ``folder``, and the stems held by more than one file."""
-    files: dict[str, Path] = {}
-    clashes = []
+    """{stem: file} of the images in ``folder``, and each stem held by more than one file, as its files ("a.bmp /
+    a.jpg / a.png", the first with its folder)."""
+    by_stem: dict[str, list[Path]] = {}
     for path in list_images(folder):
-        if path.stem in files:
-            clashes.append(f"{files[path.stem]} / {path.name}")
-        files[path.stem] = path
-    return files, clashes
+        by_stem.setdefault(path.stem, []).append(path)
+    clashes = [" / ".join([str(paths[0]), *(path.name for path in paths[1:])])
+               for paths in by_stem.values() if len(paths) > 1]  # fmt: skip
+    return {stem: paths[-1] for stem, paths in by_stem.items()}, clashes
 
 
 def pair_by_stem(image_dir: Path, mask_dir: Path) -> Pairing:
