@@ -357,6 +357,10 @@ def test_every_mode_through_lightning_predict(trained_checkpoint: Path, tmp_path
         )
         np.testing.assert_array_equal(masks[mode], expected)
     assert not np.array_equal(masks["tiles"], masks["off"]) and not np.array_equal(masks["guided"], masks["off"])
+    capsys.readouterr()
+    assert main(["predict", *base, str(tmp_path / "off"), "--model.detail", "tiles", "--model.detail_zoom", "3"]) == 0
+    assert f"wrote 1 file to {tmp_path / 'off'} (replacing 1 that an earlier run wrote)" in capsys.readouterr().out
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "off" / "photo.png")), masks["tiles"])
     tta = tmp_path / "tta"  # model.tta: predict --tta's six passes, the same masks
     assert main(["predict", *base, str(tta), "--model.tta", "true"]) == 0
     expected = Segmenter.load(trained_checkpoint, device="cpu").predict(tmp_path / "photo.png", tta=True)

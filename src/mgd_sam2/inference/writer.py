@@ -180,6 +180,7 @@ class MaskWriter(BasePredictionWriter):
         self.output, self.binary, self.cutout, self.max_pixels = Path(output), binary, cutout, max_pixels
         self.settings = {**(settings or {}), "binary": binary}
         self.written: list[Path] = []
+        self.replaced = 0  # of the files written, those that replaced an earlier run's file of ours
         self.removed: list[Path] = []  # cut-outs of ours that no longer matched the mask written beside them
         self.failures: list[tuple[str, str]] = []
         self.sources: dict[Path, str] = {}  # the image each file written was written for
@@ -196,11 +197,13 @@ class MaskWriter(BasePredictionWriter):
             clash = f"{path} was written for {self.sources[path]}, an image of the same name; left untouched"
             self.failures.append((source, f"{clash}: rename one of them, or predict them into separate folders"))
             return False
+        replacing = path.exists() and path not in self.sources  # an earlier run's (a user's is refused above)
         info = PngInfo()
         info.add_text(PROVENANCE_KEY, json.dumps(self.recorded(source), sort_keys=True))
         with atomic_path(path) as temporary:
             image.save(temporary, format="PNG", pnginfo=info, compress_level=compress_level)
         self.written.append(path)
+        self.replaced += replacing
         self.sources[path] = source
         return True
 
@@ -282,7 +285,8 @@ class MaskWriter(BasePredictionWriter):
     def finish(self) -> None:
         """Say what was written and removed, and list the images that were skipped."""
         if self.written:
-            print(f"wrote {plural(len(self.written), 'file')} to {self.output}")
+            replaced = f" (replacing {self.replaced} that an earlier run wrote)" if self.replaced else ""
+            print(f"wrote {plural(len(self.written), 'file')} to {self.output}{replaced}")
         else:
             print("wrote no file")
         if self.removed:
