@@ -39,6 +39,20 @@ def shell_lines(text: str) -> list[str]:
     return [line for line in lines if line and not line.startswith("#")]
 
 
+CONFIG_FENCE = re.compile(r"^```yaml\n(# (\S+\.yaml)\b.*?)^```", re.S | re.M)
+
+
+def page_configs(pages: list[Path], folder: Path) -> dict[str, Path]:
+    """The configs the pages define, written into ``folder``: their YAML blocks whose first line names the file
+    (``# mine.yaml: ...``), which their commands then give as ``-c mine.yaml``."""
+    written = {}
+    for page in pages:
+        for text, name in CONFIG_FENCE.findall(page.read_text()):
+            written[name] = folder / name
+            written[name].write_text(text)
+    return written
+
+
 def cli_lines() -> list[tuple[str, str]]:
     return [
         (page.name, line)
@@ -48,9 +62,13 @@ def cli_lines() -> list[tuple[str, str]]:
     ]
 
 
-def check_command(line: str) -> None:
-    """Raise AssertionError unless ``line``'s ``mgd-sam2`` command parses against the CLI."""
+def check_command(line: str, configs: dict[str, Path] | None = None) -> None:
+    """Raise AssertionError unless ``line``'s ``mgd-sam2`` command parses against the CLI (``-c NAME`` of a config a
+    page defines: that config, in ``configs``)."""
+    configs = configs or {}
     words = shlex.split(line, comments=True)
+    words = [str(configs[word]) if i and words[i - 1] == "-c" and word in configs else word
+             for i, word in enumerate(words)]  # fmt: skip
     start = next(i for i, word in enumerate(words) if word == "mgd-sam2" or word.endswith("/mgd-sam2"))
     args = words[start + 1 :]
     assert args and args[0] in COMMANDS, f"unknown subcommand in: {line}"
@@ -104,8 +122,8 @@ def test_pages_show_commands() -> None:
 
 
 @pytest.mark.parametrize(("page", "line"), cli_lines())
-def test_command_parses(page: str, line: str) -> None:
-    check_command(line)
+def test_command_parses(page: str, line: str, tmp_path: Path) -> None:
+    check_command(line, page_configs([path for path in PAGES if path.name == page], tmp_path))
 
 
 @pytest.mark.parametrize(
@@ -380,6 +398,43 @@ def test_the_readme_cli_quick_start_runs_as_written(trained_checkpoint, syntheti
     assert images and len(list(Path("masks").glob("*_cutout.png"))) == images
     scores = json.loads(Path("scores.json").read_text())
     assert scores["num_images"] == images and 0 <= scores["scores"]["Smeasure"] <= 1
+
+
+def test_the_own_dataset_section_runs_as_written(synthetic_root: Path, tmp_path: Path, monkeypatch) -> None:
+    """docs/training.md, Your own dataset: its config and its commands, line by line through ``mgd-sam2``'s entry
+    point, on three synthetic splits put where the page puts MINE's, with the section's flags for a CPU without SAM2
+    weights added to fit and test (and one epoch); evaluate's scores of predict's masks are the ones test logged."""
+    import shutil
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from mgd_sam2.cli import main
+    from mgd_sam2.commands.demo import rescoring_mismatches
+
+    page = (ROOT / "docs/training.md").read_text()
+    section = page[page.index("### Your own dataset") : page.index("### What a run writes")]
+    lines = shell_lines(section)
+    assert [shlex.split(line)[1] for line in lines] == ["check-data", "fit", "test", "predict", "evaluate"]
+    flags = re.search(r"add `(--model\.network\.preset micro[^`]*)` to `fit` and `test`", section).group(1).split()
+    monkeypatch.chdir(tmp_path)
+    assert set(page_configs([ROOT / "docs/training.md"], tmp_path)) == {"mine.yaml"}
+    shutil.copy(ROOT / "lightning_config.yaml", tmp_path)
+    for split in ("TR", "VD", "TE"):
+        shutil.copytree(synthetic_root / f"synthetic/SYN-{split}", tmp_path / f"data/MINE/MINE-{split}")
+    short = {"fit": [*flags, "--trainer.max_epochs", "1", "--data.num_workers", "0"],
+             "test": [*flags, "--data.num_workers", "0"]}  # fmt: skip
+    for line in lines:
+        words = shlex.split(line, comments=True)[1:]
+        assert main(words + short.get(words[0], [])) == 0, line
+    logged = EventAccumulator(str(tmp_path / "runs/mine/version_0/test")).Reload()
+    prefix = "test/MINE-TE/"
+    test_scores = {tag.removeprefix(prefix): logged.Scalars(tag)[-1].value
+                   for tag in logged.Tags()["scalars"] if tag.startswith(prefix)}  # fmt: skip
+    evaluated = json.loads((tmp_path / "MINE-TE.json").read_text())
+    assert set(test_scores) == set(evaluated["scores"]) and evaluated["num_images"] > 0
+    images = {"MINE-TE": evaluated["num_images"]}
+    assert not rescoring_mismatches({"MINE-TE": test_scores}, {"MINE-TE": evaluated["scores"]}, images)
+    assert (tmp_path / "MINE-TE.csv").read_text().count("\n") == evaluated["num_images"] + 1  # a row per image
 
 
 def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table() -> None:
