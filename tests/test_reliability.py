@@ -455,9 +455,12 @@ def test_an_unreadable_image_is_named_once_with_what_is_wrong(trained_checkpoint
 
 
 def test_images_over_max_pixels_are_refused_with_the_option_named(trained_checkpoint, tmp_path, capsys) -> None:
-    photos(tmp_path / "in", ("a.png",))  # 70 x 50 = 3500 pixels
-    code, _, err = predict(capsys, trained_checkpoint, tmp_path / "in", tmp_path / "out", "--max-pixels", "3000")
+    photos(tmp_path / "in", ("a.png", "b.png"))  # 70 x 50 = 3500 pixels
+    code, out, err = predict(capsys, trained_checkpoint, tmp_path / "in", tmp_path / "out", "--max-pixels", "3000")
     assert code == 1 and "over the limit" in err and "--max-pixels" in err
+    # a folder none of whose images can be predicted: one line before the model loads, not one skip per image after
+    assert "model:" not in out and len(err.strip().splitlines()) == 1, err
+    assert err.startswith(f"error: none of the 2 images in {tmp_path / 'in'} can be predicted: e.g. {tmp_path / 'in'}")
     assert predict(capsys, trained_checkpoint, tmp_path / "in", tmp_path / "out2", "--max-pixels", "3500")[0] == 0
 
 

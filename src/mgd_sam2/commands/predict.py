@@ -96,6 +96,21 @@ def check_paths(records: list, input_path: Path, output: Path, cutout: bool, rec
         )
 
 
+def check_some_image_opens(records: list, folder: Path, max_pixels: int) -> None:
+    """Before the model loads: a folder none of whose images opens within ``max_pixels`` (headers only, up to the
+    first that does: the usual case reads one) is an error naming the first image's problem."""
+    from mgd_sam2.data.io import UnreadableImageError, opened_image
+
+    first = None
+    for record in records:
+        try:
+            with opened_image(record.image, max_pixels):
+                return
+        except UnreadableImageError as error:
+            first = first or error
+    raise UnreadableImageError(f"none of the {len(records)} images in {folder} can be predicted: e.g. {first}")
+
+
 def run(args: argparse.Namespace) -> int:
     from mgd_sam2.data.datasets import image_records
     from mgd_sam2.data.io import opened_image
@@ -109,6 +124,8 @@ def run(args: argparse.Namespace) -> int:
     if args.input.is_file():  # one file: no image, a truncated one or one over --max-pixels is said before the model
         with opened_image(args.input, args.max_pixels) as image:  # loads (one decode more, against a model load)
             image.load()
+    else:
+        check_some_image_opens(records, args.input, args.max_pixels)
     if ignored:
         print(f"note: ignored in {args.input}: {ignored}")
     detail = detail_of(args)

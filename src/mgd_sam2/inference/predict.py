@@ -117,6 +117,9 @@ def predict_files(
             progress_bar(len(records), "predicting", show=show) as advance,
             ThreadPoolExecutor(1, thread_name_prefix="mask-writer") as writing,
         ):
+            # its thread starts with a task that writes nothing: the executor registers a thread (which its shutdown
+            # joins) after starting it, so a Ctrl-C at a first submit that writes would leave that write unjoined
+            writing.submit(int).result()
             try:
                 for batch in loader:
                     if len(pending) == PENDING_WRITES:
