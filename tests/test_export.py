@@ -670,6 +670,32 @@ def test_openvino_runs_the_file_it_is_given_not_a_cached_one(tmp_path: Path, mon
     assert float((results[0] - results[1]).abs().max()) > 1e-2
 
 
+def test_one_openvino_backend_serves_threads_each_its_own_logits(tmp_path: Path) -> None:
+    """A Segmenter of an OpenVINO export called from several threads (a web service's): each call gets the logits of
+    its own input, as called one at a time (they shared one infer request's buffers: 38 of 40 masks were another
+    call's, in a try-out)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+
+    from mgd_sam2.inference.backends import ONNX_INPUTS, OpenVinoBackend
+    from mgd_sam2.inference.export import check_views, export_onnx
+    from mgd_sam2.models.network import MGDSAM2, NetworkConfig
+
+    torch.manual_seed(0)
+    network = MGDSAM2(NetworkConfig(preset="micro")).eval()
+    path = tmp_path / "model.onnx"
+    export_onnx(network, path)
+    views = check_views(network)
+    feeds = [{name: (getattr(views, name) * scale).numpy() for name in ONNX_INPUTS} for scale in (0.2, 0.6, 1.0, 1.4)]
+    backend = OpenVinoBackend(path, cache=False)
+    alone = [backend.run(feed) for feed in feeds]
+    assert all(not np.array_equal(alone[0], other) for other in alone[1:])  # four inputs, four answers
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(backend.run, feeds * 8))
+    assert [i for i, logits in enumerate(together) if not np.array_equal(logits, alone[i % 4])] == []
+
+
 def test_openvino_caches_each_precision_apart(tmp_path: Path, monkeypatch) -> None:
     """OpenVINO 2026.4's cache key leaves the inference precision out: with one folder for both, a bf16 load after
     an fp32 one imported the fp32 blob as bf16 and gave wrong maps on an AMX CPU. Each precision has its folder, and

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import threading
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -310,7 +311,9 @@ def require_openvino_bf16() -> None:
 class OpenVinoBackend(ExportedBackend):
     """An export run by OpenVINO on the CPU, in fp32 or (``bf16``, where the CPU has native bf16 kernels) bf16.
 
-    OpenVINO picks bf16 by itself on such CPUs; here the precision is always the one asked for. Compiled models
+    OpenVINO picks bf16 by itself on such CPUs; here the precision is always the one asked for. One infer request
+    runs the model, one call at a time (a lock: calls from several threads shared its input and output buffers, and
+    got each other's logits). Compiled models
     are cached under ``cache_dir("openvino")/<precision>`` (keyed by the model's content), so only a file's first
     load takes its compile time; ``cache=False`` for throwaway files. ``profiling``: per-node counters for
     ``request.get_profiling_info()`` (benchmark/profile.py).
@@ -366,9 +369,11 @@ class OpenVinoBackend(ExportedBackend):
                 f"{properties.get('CACHE_DIR', 'cache')}, set MGD_SAM2_CACHE to a writable folder, else {other}"
             ) from error
         self.request = self.compiled.create_infer_request()
+        self.lock = threading.Lock()
 
     def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
-        return self.request.infer(feed)[ONNX_OUTPUT].copy()  # the request reuses its output buffer
+        with self.lock:
+            return self.request.infer(feed)[ONNX_OUTPUT].copy()  # the request reuses its output buffer
 
     def details(self) -> str:
         return "bf16" if self.precision == "bf16" else "fp32"
