@@ -117,6 +117,13 @@ def test_megapixels_in_messages_read_as_numbers() -> None:
             r"must be uint8 .*\(array \* 255\).round\(\).astype\(np.uint8\) for values in \[0, 1\]",
         ),
         (np.full((8, 8, 3), 200, np.int64), r"astype\(np.uint8\) for values 0-255"),
+        # wide pixels that would read as a blank picture (a try-out's white and black cut-outs)
+        (
+            Image.fromarray(np.full((8, 8), 200.0, np.float32)),
+            "^the image is a float image with values from 200 to 200",
+        ),
+        (Image.fromarray(np.full((8, 8), 200, np.int32)), r"^the image holds 8-bit values \(at most 200\) in 32-bit"),
+        (np.full((8, 8, 3), 200, np.uint16), r"^the image holds 8-bit values \(at most 200\) in 16-bit pixels"),
         (np.zeros((8, 8, 2), np.uint8), r"\(H, W\)"),
         (np.zeros((0, 8, 3), np.uint8), r"\(H, W\)"),
         ([[1, 2]], "not an image"),
@@ -136,6 +143,18 @@ def test_bad_input_is_one_user_error_that_names_it(trained_checkpoint: Path, giv
     segmenter = Segmenter.load(trained_checkpoint, device="cpu", max_pixels=1000)
     with pytest.raises(UserError, match=message):
         segmenter.predict(given)
+
+
+def test_a_photo_of_wide_pixels_reads_by_its_format_or_is_refused_by_name(tmp_path: Path) -> None:
+    """Floats in [0, 1] and 16-bit values of the full range read as 8-bit; a file that would read blank is named."""
+    from mgd_sam2.data.io import image_from_memory, read_image
+
+    assert image_from_memory(Image.fromarray(np.full((4, 4), 0.5, np.float32))).max() == 127
+    assert image_from_memory(np.full((4, 4), 40000, np.uint16)).max() == 40000 >> 8
+    path = tmp_path / "float.tif"
+    Image.fromarray(np.full((4, 4), 200.0, np.float32)).save(path)
+    with pytest.raises(UserError, match=f"^{re.escape(str(path))} is a float image with values from 200 to 200"):
+        read_image(path)
 
 
 def test_weights_that_are_not_here_get_one_line_not_a_download(

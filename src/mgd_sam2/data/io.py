@@ -8,7 +8,8 @@ PIL decodes everything (a truncated file raises instead of yielding a half-grey 
 * **Label maps**: a GT mask whose values are only 0 and 1 is read as 0/255 (``check-data`` and
   ``evaluate`` say so), since foreground is > 128 everywhere else.
 * **16-bit images** are scaled to 8 bits (value >> 8), except GT masks of only 0 and 1 or only 0 and 255 (a label
-  map or an 8-bit mask saved in 16 bits), read as they are: scaled, every pixel would be 0.
+  map or an 8-bit mask saved in 16 bits), read as they are: scaled, every pixel would be 0. A photo that would read
+  as a blank picture (8-bit values in wider pixels, floats beyond [0, 1]) is refused, naming the file.
 * **Prediction maps** with an alpha channel (our cut-outs, or any RGBA map) are read from the alpha
   channel unless it is fully opaque; otherwise from their gray values.
 * **Our own outputs**: PNGs written by ``mgd-sam2 predict`` carry their settings in a text chunk
@@ -113,10 +114,28 @@ def to_uint8(array: np.ndarray) -> np.ndarray:
     return np.clip(array * 255, 0, 255).astype(np.uint8)  # float images in [0, 1]
 
 
-def image_to_rgb(image: Image.Image) -> np.ndarray:
-    """(H, W, 3) uint8 RGB from any PIL mode: grayscale is replicated, alpha dropped, 16-bit scaled."""
+def photo_to_uint8(values: np.ndarray, what: str) -> np.ndarray:
+    """`to_uint8` of a photo's grey values, refusing (UnreadableImageError naming ``what``) those it would read as a
+    blank picture: floats beyond [0, 1] (read as 0 to 1: clipped to white or black) and values of 8 bits in a wider
+    integer type (scaled down: black)."""
+    if values.size and np.issubdtype(values.dtype, np.floating) and (values.min() < 0 or values.max() > 1):
+        raise UnreadableImageError(
+            f"{what} is a float image with values from {values.min():g} to {values.max():g}: float images are read "
+            "as 0 to 1, so it would read as a blank picture; save it as an 8-bit image"
+        )
+    if values.dtype != np.uint8 and np.issubdtype(values.dtype, np.integer) and 0 < values.max(initial=0) <= 255:
+        raise UnreadableImageError(
+            f"{what} holds 8-bit values (at most {values.max()}) in {values.dtype.itemsize * 8}-bit pixels, which "
+            "are scaled down to 8 bits: it would read as black; save it as an 8-bit image"
+        )
+    return to_uint8(values)
+
+
+def image_to_rgb(image: Image.Image, what: str = "the image") -> np.ndarray:
+    """(H, W, 3) uint8 RGB from any PIL mode: grayscale is replicated, alpha dropped, 16-bit scaled
+    (`photo_to_uint8`)."""
     if image.mode in HIGH_DEPTH_MODES:
-        gray = to_uint8(np.array(image))
+        gray = photo_to_uint8(np.array(image), what)
         return np.repeat(gray[..., None], 3, axis=2)
     return np.array(image.convert("RGB"))
 
@@ -202,7 +221,7 @@ def is_grey_map(values: np.ndarray) -> bool:
 
 def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """(H, W, 3) uint8 RGB image as it displays (EXIF orientation applied)."""
-    return image_to_rgb(open_image(path, exif_transpose=True, max_pixels=max_pixels))
+    return image_to_rgb(open_image(path, exif_transpose=True, max_pixels=max_pixels), str(path))
 
 
 def image_from_memory(image: Image.Image | np.ndarray, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
@@ -224,7 +243,7 @@ def image_from_memory(image: Image.Image | np.ndarray, max_pixels: int = DEFAULT
             "(array * 255).round().astype(np.uint8) for values in [0, 1], array.astype(np.uint8) for values 0-255"
         )
     check_pixels(image.shape[1], image.shape[0], max_pixels, "the image")
-    image = to_uint8(image)
+    image = photo_to_uint8(image, "the image")
     return np.ascontiguousarray(np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image)
 
 
