@@ -319,6 +319,38 @@ def test_save_pretrained_replaces_only_a_model_folder_of_ours(trained_checkpoint
     assert (segmenter.save_pretrained(clone) / "config.json").is_file()
 
 
+def test_a_card_the_model_card_cannot_report_is_a_user_error_before_anything_is_written(
+    trained_checkpoint: Path, tmp_path: Path
+) -> None:
+    """save_pretrained's ``card``: a traceback and a folder holding only the weights, in a try-out."""
+    segmenter = Segmenter.load(trained_checkpoint, device="cpu")
+    bad = [
+        ({"scores": [1, 2]}, r"card\['scores'\]: \{split: \{metric: number\}\}, got a list"),
+        ({"scores": {"SYN": {"S": "high"}}}, r"got 'SYN': \{'S': 'high'\}"),
+        ({"scores": {"SYN": {"S": True}}}, r"got 'SYN': \{'S': True\}"),
+        ({"foo": 1}, "got unknown keys foo"),
+        ({"training": 3}, r"card\['training'\]: a sentence \(str\), got a int"),
+        ([("scores", {})], "got a list"),
+    ]
+    for card, message in bad:
+        with pytest.raises(UserError, match=message):
+            segmenter.save_pretrained(tmp_path / "model", card=card)
+        assert not (tmp_path / "model").exists()
+    scores = {"SYN-TE": {"Smeasure": np.float32(0.8), "HCE": 12}}
+    card = (segmenter.save_pretrained(tmp_path / "model", card={"scores": scores}) / "README.md").read_text()
+    assert "0.800" in card
+
+
+def test_a_cutout_threshold_off_the_grey_scale_is_a_user_error(trained_checkpoint: Path) -> None:
+    """300 gave an all-transparent cut-out, -5, 1.5 and True an opaque one, without a word (a try-out)."""
+    segmenter = Segmenter.load(trained_checkpoint, device="cpu")
+    image = np.zeros((16, 16, 3), np.uint8)
+    for threshold in (300, -5, 1.5, True, 255):
+        with pytest.raises(UserError, match=f"threshold is a grey level from 0 to 254 .*got {threshold!r}$"):
+            segmenter.cutout(image, binary=True, threshold=threshold)
+    assert segmenter.cutout(image, binary=True, threshold=np.int64(254)).mode == "RGBA"
+
+
 def test_a_broken_model_folder_is_a_one_line_error(trained_checkpoint: Path, tmp_path: Path) -> None:
     from mgd_sam2 import CheckpointError
 

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import numbers
 import re
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ def save_model_folder(
     from safetensors.torch import save_file
 
     folder = Path(folder)
+    check_card(card or {})
     refuse_foreign_files(folder)
     state = {key: value.detach().cpu().contiguous() for key, value in network.state_dict().items()}
     with atomic_path(folder / WEIGHTS_FILE) as temporary:
@@ -59,6 +61,27 @@ def save_model_folder(
          **kept},
     )  # fmt: skip
     return folder
+
+
+def check_card(card: dict[str, Any]) -> None:
+    """A ConfigError, before anything is written, for a ``card`` the model card cannot report: keys other than
+    ``training`` (a str) and ``scores`` ({split: {metric: number}})."""
+    if not isinstance(card, dict) or set(card) - {"training", "scores"}:
+        unknown = sorted(map(str, set(card) - {"training", "scores"})) if isinstance(card, dict) else None
+        given = f"unknown keys {', '.join(unknown)}" if unknown else f"a {type(card).__name__}"
+        raise ConfigError(f"card: a dict of 'training' (a sentence) and 'scores' ({{split: {{metric: number}}}}), "
+                          f"got {given}")  # fmt: skip
+    if not isinstance(card.get("training", ""), str):
+        raise ConfigError(f"card['training']: a sentence (str), got a {type(card['training']).__name__}")
+    scores = card.get("scores", {})
+    splits = scores.items() if isinstance(scores, dict) else [("", scores)]
+    for split, metrics in splits:
+        numeric = isinstance(metrics, dict) and all(
+            isinstance(value, numbers.Real) and not isinstance(value, bool) for value in metrics.values()
+        )
+        if not numeric:
+            bad = f"{split!r}: {metrics!r}" if isinstance(scores, dict) else f"a {type(scores).__name__}"
+            raise ConfigError(f"card['scores']: {{split: {{metric: number}}}}, got {bad}")
 
 
 def refuse_foreign_files(folder: Path) -> None:

@@ -258,7 +258,9 @@ class Segmenter:
         self, image: ImageInput, *, binary: bool = False, threshold: int = FOREGROUND_THRESHOLD, tta: bool = False
     ) -> Image.Image:
         """The image with its mask as alpha (RGBA), as ``predict --cutout`` writes it; ``binary``: a 0/255 alpha
-        (foreground above ``threshold``)."""
+        (foreground above ``threshold``, a grey level from 0 to 254, as the app's slider has it)."""
+        if isinstance(threshold, bool) or not isinstance(threshold, numbers.Integral) or not 0 <= threshold <= 254:
+            raise ConfigError(f"threshold is a grey level from 0 to 254 (foreground above it), got {threshold!r}")
         rgb = self.read(image)
         mask = self.masks([rgb], tta)[0]
         return cutout_image(rgb, binary_mask(mask, threshold) if binary else mask, read_alpha(image, self.max_pixels))
@@ -308,8 +310,9 @@ class Segmenter:
         here before is rewritten; any other folder holding files (hidden ones aside) is a ConfigError, and nothing is
         written."""
         from mgd_sam2.inference.loading import training_record
-        from mgd_sam2.inference.model_folder import folder_kept, is_model_folder, save_model_folder
+        from mgd_sam2.inference.model_folder import check_card, folder_kept, is_model_folder, save_model_folder
 
+        check_card(card or {})
         network, card, weights = self.network, dict(card or {}), Path(self.settings.weights)
         from_files = bool(self.settings.weights_digests)  # not a network built in memory, whatever its name
         if from_files and not card.get("training") and self.settings.weights_extra is None:
