@@ -119,11 +119,11 @@ def test_megapixels_in_messages_read_as_numbers() -> None:
         (np.full((8, 8, 3), 200, np.int64), r"astype\(np.uint8\) for values 0-255"),
         # wide pixels that would read as a blank picture (a try-out's white and black cut-outs)
         (
-            Image.fromarray(np.full((8, 8), 200.0, np.float32)),
-            "^the image is a float image with values from 200 to 200",
+            Image.fromarray(np.tile(np.float32([100, 200]), (8, 4))),
+            "^the image is a float image with values from 100 to 200",
         ),
-        (Image.fromarray(np.full((8, 8), 200, np.int32)), r"^the image holds 8-bit values \(at most 200\) in 32-bit"),
-        (np.full((8, 8, 3), 200, np.uint16), r"^the image holds 8-bit values \(at most 200\) in 16-bit pixels"),
+        (Image.fromarray(np.tile(np.int32([100, 200]), (8, 4))), "^the image has 32-bit pixels of values 100 to 200"),
+        (np.tile(np.uint16([100, 200]), (8, 4)), "^the image has 16-bit pixels of values 100 to 200, which scale down"),
         (np.zeros((8, 8, 2), np.uint8), r"\(H, W\)"),
         (np.zeros((0, 8, 3), np.uint8), r"\(H, W\)"),
         ([[1, 2]], "not an image"),
@@ -146,15 +146,25 @@ def test_bad_input_is_one_user_error_that_names_it(trained_checkpoint: Path, giv
 
 
 def test_a_photo_of_wide_pixels_reads_by_its_format_or_is_refused_by_name(tmp_path: Path) -> None:
-    """Floats in [0, 1] and 16-bit values of the full range read as 8-bit; a file that would read blank is named."""
+    """Floats in [0, 1] (a resampling's overshoot clipped) and 16-bit values of the full range read as 8-bit, and a
+    uniform image as uniform; a file whose differing values would all read alike is named, by check-data too."""
+    from mgd_sam2.data.check import inspect_pair
     from mgd_sam2.data.io import image_from_memory, read_image
 
-    assert image_from_memory(Image.fromarray(np.full((4, 4), 0.5, np.float32))).max() == 127
-    assert image_from_memory(np.full((4, 4), 40000, np.uint16)).max() == 40000 >> 8
-    path = tmp_path / "float.tif"
-    Image.fromarray(np.full((4, 4), 200.0, np.float32)).save(path)
-    with pytest.raises(UserError, match=f"^{re.escape(str(path))} is a float image with values from 200 to 200"):
+    overshoot = image_from_memory(Image.fromarray(np.tile(np.float32([-0.002, 0.5, 1.003]), (4, 1))))
+    assert overshoot[0, :, 0].tolist() == [0, 127, 255]
+    assert image_from_memory(np.tile(np.uint16([0, 40000]), (4, 2))).max() == 40000 >> 8
+    assert image_from_memory(np.full((4, 4), 200, np.uint16)).max() == 0  # uniform before, uniform after
+    path, mask = tmp_path / "float.tif", tmp_path / "float.png"
+    Image.fromarray(np.tile(np.float32([100, 200]), (4, 2))).save(path)
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(mask)
+    with pytest.raises(UserError, match=f"^{re.escape(str(path))} is a float image with values from 100 to 200"):
         read_image(path)
+    problems = inspect_pair(("float", path, mask))[1]
+    assert [p.message for p in problems if p.error] == [
+        "is a float image with values from 100 to 200: float images are read as 0 to 1, so every pixel would read "
+        "alike; save it as an 8-bit image"
+    ]
 
 
 def test_weights_that_are_not_here_get_one_line_not_a_download(
@@ -339,6 +349,8 @@ def test_a_card_the_model_card_cannot_report_is_a_user_error_before_anything_is_
     scores = {"SYN-TE": {"Smeasure": np.float32(0.8), "HCE": 12}}
     card = (segmenter.save_pretrained(tmp_path / "model", card={"scores": scores}) / "README.md").read_text()
     assert "0.800" in card
+    plain = segmenter.save_pretrained(tmp_path / "plain", card={"training": ""})  # records no training
+    assert Segmenter.load(plain, device="cpu").save_pretrained(tmp_path / "again").is_dir()  # and saves again
 
 
 def test_a_cutout_threshold_off_the_grey_scale_is_a_user_error(trained_checkpoint: Path) -> None:

@@ -426,6 +426,10 @@ def test_the_own_dataset_section_runs_as_written(synthetic_root: Path, tmp_path:
     for line in lines:
         words = shlex.split(line, comments=True)[1:]
         assert main(words + short.get(words[0], [])) == 0, line
+    holdout = ["--data.val", "[]", "--data.val_holdout", "2", "--trainer.logger.init_args.version", "holdout"]
+    fit = shlex.split(lines[1])[1:]  # its comment's variant, without a validation split: it validates on the holdout
+    assert "val: []" in section and main(fit + short["fit"] + holdout) == 0
+    assert (tmp_path / "runs/mine/holdout/checkpoints/best.ckpt").is_file()
     logged = EventAccumulator(str(tmp_path / "runs/mine/version_0/test")).Reload()
     prefix = "test/MINE-TE/"
     test_scores = {tag.removeprefix(prefix): logged.Scalars(tag)[-1].value

@@ -121,13 +121,13 @@ def run(args: argparse.Namespace) -> int:
 
     records, ignored = image_records(args.input, recursive=args.recursive)
     check_paths(records, args.input, args.output, args.cutout, args.recursive)
+    if ignored:
+        print(f"note: ignored in {args.input}: {ignored}")
     if args.input.is_file():  # one file: no image, a truncated one or one over --max-pixels is said before the model
         with opened_image(args.input, args.max_pixels) as image:  # loads (one decode more, against a model load)
             image.load()
     else:
         check_some_image_opens(records, args.input, args.max_pixels)
-    if ignored:
-        print(f"note: ignored in {args.input}: {ignored}")
     detail = detail_of(args)
     settings = InferenceSettings.resolve(args.ckpt, args.weights, args.backend, args.device, args.precision, detail)
     writer = settings.writer(

@@ -28,6 +28,7 @@ from mgd_sam2.data.io import (
     is_colour_image,
     is_grey_map,
     open_image,
+    photo_to_uint8,
 )
 from mgd_sam2.data.layouts import DATASETS, Split, download_hint, pair_by_stem, split_folders, unarranged
 from mgd_sam2.errors import MissingFileError, UserError
@@ -103,6 +104,11 @@ def inspect_pair(pair: tuple[str, Path, Path]) -> tuple[tuple[int, int] | None, 
         )
         image = ImageOps.exif_transpose(image)
     problems += mode_warnings(image, image_path, "image")
+    if image.mode in HIGH_DEPTH_MODES:  # one that would read as a blank picture: refused where it is read
+        try:
+            photo_to_uint8(np.array(image), str(image_path))
+        except UnreadableImageError as error:
+            problems.append(Problem(str(image_path), str(error).removeprefix(f"{image_path} "), True))
     try:
         mask = open_image(mask_path)
     except UnreadableImageError as error:

@@ -8,8 +8,9 @@ PIL decodes everything (a truncated file raises instead of yielding a half-grey 
 * **Label maps**: a GT mask whose values are only 0 and 1 is read as 0/255 (``check-data`` and
   ``evaluate`` say so), since foreground is > 128 everywhere else.
 * **16-bit images** are scaled to 8 bits (value >> 8), except GT masks of only 0 and 1 or only 0 and 255 (a label
-  map or an 8-bit mask saved in 16 bits), read as they are: scaled, every pixel would be 0. A photo that would read
-  as a blank picture (8-bit values in wider pixels, floats beyond [0, 1]) is refused, naming the file.
+  map or an 8-bit mask saved in 16 bits), read as they are: scaled, every pixel would be 0. A photo whose differing
+  values would all read as one level (8-bit values in wider pixels, floats far beyond [0, 1]) is refused, naming
+  the file.
 * **Prediction maps** with an alpha channel (our cut-outs, or any RGBA map) are read from the alpha
   channel unless it is fully opaque; otherwise from their gray values.
 * **Our own outputs**: PNGs written by ``mgd-sam2 predict`` carry their settings in a text chunk
@@ -115,20 +116,21 @@ def to_uint8(array: np.ndarray) -> np.ndarray:
 
 
 def photo_to_uint8(values: np.ndarray, what: str) -> np.ndarray:
-    """`to_uint8` of a photo's grey values, refusing (UnreadableImageError naming ``what``) those it would read as a
-    blank picture: floats beyond [0, 1] (read as 0 to 1: clipped to white or black) and values of 8 bits in a wider
-    integer type (scaled down: black)."""
-    if values.size and np.issubdtype(values.dtype, np.floating) and (values.min() < 0 or values.max() > 1):
+    """`to_uint8` of a photo's grey values, refusing (UnreadableImageError naming ``what``) values that differ but
+    would all read as one grey level, a blank picture: floats far outside [0, 1] (read as 0 to 1, then clipped) and
+    integers of at most 255 in wider pixels (scaled down by their width)."""
+    eight = to_uint8(values)
+    if not values.size or eight.min() < eight.max() or values.min() == values.max():
+        return eight
+    if np.issubdtype(values.dtype, np.floating):
         raise UnreadableImageError(
             f"{what} is a float image with values from {values.min():g} to {values.max():g}: float images are read "
-            "as 0 to 1, so it would read as a blank picture; save it as an 8-bit image"
+            "as 0 to 1, so every pixel would read alike; save it as an 8-bit image"
         )
-    if values.dtype != np.uint8 and np.issubdtype(values.dtype, np.integer) and 0 < values.max(initial=0) <= 255:
-        raise UnreadableImageError(
-            f"{what} holds 8-bit values (at most {values.max()}) in {values.dtype.itemsize * 8}-bit pixels, which "
-            "are scaled down to 8 bits: it would read as black; save it as an 8-bit image"
-        )
-    return to_uint8(values)
+    raise UnreadableImageError(
+        f"{what} has {values.dtype.itemsize * 8}-bit pixels of values {values.min()} to {values.max()}, which scale "
+        "down to one 8-bit level: every pixel would read alike; save it as an 8-bit image"
+    )
 
 
 def image_to_rgb(image: Image.Image, what: str = "the image") -> np.ndarray:
@@ -227,7 +229,8 @@ def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.nda
 def image_from_memory(image: Image.Image | np.ndarray, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """(H, W, 3) uint8 RGB from an image in memory, by the rules `read_image` applies to files: a PIL image
     as it displays (EXIF orientation applied), grey replicated, alpha dropped, 16-bit scaled; an array of shape
-    (H, W), (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA, of uint8, uint16 or bool. Raises UnreadableImageError."""
+    (H, W), (H, W, 1), (H, W, 3) RGB or (H, W, 4) RGBA, of uint8, uint16 (scaled, `photo_to_uint8`) or bool. Raises
+    UnreadableImageError."""
     if isinstance(image, Image.Image):
         check_pixels(image.width, image.height, max_pixels, "the image")
         return image_to_rgb(ImageOps.exif_transpose(image))

@@ -41,11 +41,11 @@ def save_model_folder(
     network: MGDSAM2, folder: str | Path, source: str = "", card: dict[str, Any] | None = None
 ) -> Path:
     """Write ``network`` as a model folder (each file atomically); ``source``: where its weights came from;
-    ``card``: ``training`` (a sentence) and ``scores`` ({split: {metric: value}}) for the model card."""
+    ``card``: ``training`` (a sentence) and ``scores`` ({split: {metric: value}}) for the model card, as
+    `check_card` accepts it."""
     from safetensors.torch import save_file
 
     folder = Path(folder)
-    check_card(card or {})
     refuse_foreign_files(folder)
     state = {key: value.detach().cpu().contiguous() for key, value in network.state_dict().items()}
     with atomic_path(folder / WEIGHTS_FILE) as temporary:

@@ -258,7 +258,7 @@ class Segmenter:
         self, image: ImageInput, *, binary: bool = False, threshold: int = FOREGROUND_THRESHOLD, tta: bool = False
     ) -> Image.Image:
         """The image with its mask as alpha (RGBA), as ``predict --cutout`` writes it; ``binary``: a 0/255 alpha
-        (foreground above ``threshold``, a grey level from 0 to 254, as the app's slider has it)."""
+        (foreground above ``threshold``, a grey level from 0 to 254)."""
         if isinstance(threshold, bool) or not isinstance(threshold, numbers.Integral) or not 0 <= threshold <= 254:
             raise ConfigError(f"threshold is a grey level from 0 to 254 (foreground above it), got {threshold!r}")
         rgb = self.read(image)
@@ -312,10 +312,11 @@ class Segmenter:
         from mgd_sam2.inference.loading import training_record
         from mgd_sam2.inference.model_folder import check_card, folder_kept, is_model_folder, save_model_folder
 
-        check_card(card or {})
+        check_card(card or {})  # before dict(): a list of pairs would pass as a card
         network, card, weights = self.network, dict(card or {}), Path(self.settings.weights)
         from_files = bool(self.settings.weights_digests)  # not a network built in memory, whatever its name
         if from_files and not card.get("training") and self.settings.weights_extra is None:
-            card["training"] = training_record(weights)
+            if record := training_record(weights):  # None for weights that record no training
+                card["training"] = record
         kept = folder_kept(weights, "source") if from_files and is_model_folder(weights) else None
         return save_model_folder(network, folder, source=kept or self.public_description, card=card)

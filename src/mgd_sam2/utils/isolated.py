@@ -32,7 +32,8 @@ def run_isolated(function: Callable[..., Any], *args: Any) -> Any:
 
     Interrupts reach the process through this one only. It ignores SIGINT from its start: Ctrl-C, which the terminal
     sends to every process of the job, printed tracebacks from its imports and from the processes those start. An
-    interrupt here (a KeyboardInterrupt, whoever sent the SIGINT) interrupts its task (`watch_parent`), which unwinds
+    interrupt here (a KeyboardInterrupt in the main thread, whoever sent the SIGINT; called from another thread, this
+    one is not interrupted and neither is the process) interrupts its task (`watch_parent`), which unwinds
     its ``with`` blocks, and is raised here once the process has ended; a later Ctrl-C meanwhile is ignored
     (`interrupt_once`): ``timeout -s INT`` sends two, and ending the process in its clean-up would leave temporary
     files and a leaked semaphore. If this process dies first (killed: nothing would wait for the result, and the
@@ -66,8 +67,9 @@ def run_isolated(function: Callable[..., Any], *args: Any) -> Any:
 
 @contextlib.contextmanager
 def sigint_blocked() -> Iterator[None]:
-    """Within, SIGINT is blocked in this thread (pending until the block is left, then handled as usual): a process
-    started within inherits the blocked SIGINT, so that none reaches it before it chooses to ignore it."""
+    """Within, SIGINT is blocked in this thread: a process started within (from this thread) inherits the blocked
+    SIGINT, so that none reaches it before it chooses to ignore it. This process still gets a SIGINT meanwhile
+    (through another of its threads, or once the block is left)."""
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
@@ -105,17 +107,20 @@ class OrphanedError(BaseException):
 
 def watch_parent(parent: int) -> None:
     """In a fresh process's main thread, before it takes its task: SIGINT is ignored (it reaches this process
-    through its parent only), INTERRUPT_SIGNAL raises KeyboardInterrupt in the task (before it runs, while its
-    modules are imported, or after, it ends the process quietly: the parent, interrupted, waits for no result),
-    ORPHANED_SIGNAL raises OrphanedError, and `end_with_parent` of process ``parent`` runs in a thread."""
+    through its parent only); INTERRUPT_SIGNAL raises KeyboardInterrupt in the task, ends the process quietly before
+    it (while its modules are imported; before this initializer, the signal's default action ends it), and is
+    ignored after it (its result may be on its way: cut short, the parent would wait for the rest forever);
+    ORPHANED_SIGNAL raises OrphanedError; and `end_with_parent` of process ``parent`` runs in a thread."""
 
     def orphaned(signum: int, frame: object) -> None:
         raise OrphanedError(f"process {parent}, which started this one, died")
 
     def interrupted(signum: int, frame: object) -> None:
-        if _running:
+        if _task_state == "running":
             raise KeyboardInterrupt
-        raise SystemExit(1)  # ends a multiprocessing process without a traceback
+        if _task_state == "before":
+            raise SystemExit(1)  # ends a multiprocessing process without a traceback
+        # "done": the result may be on its way to the parent; the pool's shutdown ends the process
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a SIGINT pending, blocked since the start, is dropped
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
@@ -124,17 +129,17 @@ def watch_parent(parent: int) -> None:
     threading.Thread(target=end_with_parent, args=(parent,), daemon=True, name="end-with-parent").start()
 
 
-_running = False  # whether this process runs its `run_isolated` task
+_task_state = "before"  # this `run_isolated` process's task: "before" it (its modules imported), "running", "done"
 
 
 def _task(function: Callable[..., Any], *args: Any) -> Any:
-    """``function(*args)`` in a `run_isolated` process, marked as running for INTERRUPT_SIGNAL."""
-    global _running
-    _running = True
+    """``function(*args)`` in a `run_isolated` process, its state kept for INTERRUPT_SIGNAL."""
+    global _task_state
+    _task_state = "running"
     try:
         return function(*args)
     finally:
-        _running = False
+        _task_state = "done"
 
 
 def end_with_parent(parent: int, every_s: float = 0.5) -> None:
