@@ -80,16 +80,21 @@ def sigint_blocked() -> Iterator[None]:
 def interrupt_started(before: set[multiprocessing.process.BaseProcess]) -> None:
     """Send INTERRUPT_SIGNAL to this process's children not in ``before``: a `run_isolated` process, which ignores
     SIGINT."""
-    for process in set(multiprocessing.active_children()) - before:
+    for process in started_since(before):
         with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
             os.kill(process.pid, INTERRUPT_SIGNAL)
+
+
+def started_since(before: set[multiprocessing.process.BaseProcess]) -> set[multiprocessing.process.BaseProcess]:
+    """This process's living children not in ``before``."""
+    return set(multiprocessing.active_children()) - before
 
 
 def end_lost_workers(before: set[multiprocessing.process.BaseProcess]) -> None:
     """Terminate this process's children not in ``before`` that still run once an executor has shut down: only a
     worker the executor never registered (Ctrl-C landed between its start and its registration) can be left then,
     waiting for a task that never comes, and multiprocessing's exit handler would wait for it forever."""
-    for process in set(multiprocessing.active_children()) - before:
+    for process in started_since(before):
         process.terminate()
         process.join(END_GRACE_S)
 
