@@ -66,22 +66,22 @@ def save_model_folder(
 def check_card(card: dict[str, Any]) -> None:
     """A ConfigError, before anything is written, for a ``card`` the model card cannot report: keys other than
     ``training`` (a str) and ``scores`` ({split: {metric: number}})."""
-    if not isinstance(card, dict) or set(card) - {"training", "scores"}:
-        unknown = sorted(map(str, set(card) - {"training", "scores"})) if isinstance(card, dict) else None
-        given = f"unknown keys {', '.join(unknown)}" if unknown else f"a {type(card).__name__}"
-        raise ConfigError(f"card: a dict of 'training' (a sentence) and 'scores' ({{split: {{metric: number}}}}), "
-                          f"got {given}")  # fmt: skip
+    expected = "card: a dict of 'training' (a sentence) and 'scores' ({split: {metric: number}}), got"
+    if not isinstance(card, dict):
+        raise ConfigError(f"{expected} a {type(card).__name__}")
+    if unknown := sorted(map(str, set(card) - {"training", "scores"})):
+        raise ConfigError(f"{expected} unknown keys {', '.join(unknown)}")
     if not isinstance(card.get("training", ""), str):
         raise ConfigError(f"card['training']: a sentence (str), got a {type(card['training']).__name__}")
     scores = card.get("scores", {})
-    splits = scores.items() if isinstance(scores, dict) else [("", scores)]
-    for split, metrics in splits:
+    if not isinstance(scores, dict):
+        raise ConfigError(f"card['scores']: {{split: {{metric: number}}}}, got a {type(scores).__name__}")
+    for split, metrics in scores.items():
         numeric = isinstance(metrics, dict) and all(
             isinstance(value, numbers.Real) and not isinstance(value, bool) for value in metrics.values()
         )
         if not numeric:
-            bad = f"{split!r}: {metrics!r}" if isinstance(scores, dict) else f"a {type(scores).__name__}"
-            raise ConfigError(f"card['scores']: {{split: {{metric: number}}}}, got {bad}")
+            raise ConfigError(f"card['scores']: {{split: {{metric: number}}}}, got {split!r}: {metrics!r}")
 
 
 def refuse_foreign_files(folder: Path) -> None:
