@@ -198,3 +198,76 @@ def test_a_reset_peak_counts_from_then() -> None:
     reset_peak()
     rss, peak = resident_mb()
     assert peak < before[1] - 32 and peak - rss < 16  # the freed 64 MiB no longer in the peak
+
+
+CLEANING_WORKER = """
+import tempfile, time
+from pathlib import Path
+
+def mark_and_sleep(marker: str, seconds: float) -> None:
+    folder = tempfile.mkdtemp(dir=Path(marker).parent)
+    Path(marker).write_text(folder)
+    try:
+        time.sleep(seconds)
+    except KeyboardInterrupt:  # a clean-up that takes a while, as an exporter's removal of gigabytes does
+        Path(marker).with_name("cleaning").touch()
+        time.sleep(3)
+        Path(folder).rmdir()
+        raise
+"""
+
+
+def test_a_second_interrupt_waits_for_the_clean_up_the_first_began(tmp_path: Path) -> None:
+    """``timeout -s INT`` and an impatient user send a second SIGINT while the interrupted task cleans up: the parent
+    says it is finishing that clean-up, waits for it (the task's temporary folder is gone), and raises the first
+    interrupt only; no traceback, no process left."""
+    (tmp_path / "cleaning_worker.py").write_text(CLEANING_WORKER)
+    marker, cleaning = tmp_path / "marker", tmp_path / "cleaning"
+    script = INTERRUPTED.format(module="cleaning_worker", call=f"cleaning_worker.mark_and_sleep, {str(marker)!r}, 300")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    parent = subprocess.Popen(
+        [sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    spawned: list[int] = []
+    try:
+        for flag in (marker, cleaning):
+            deadline = time.monotonic() + 120
+            while not flag.exists() and time.monotonic() < deadline and parent.poll() is None:
+                time.sleep(0.05)
+            assert flag.exists(), f"no {flag.name}: {parent.communicate(timeout=60)}"
+            spawned = spawned or children(parent.pid)
+            os.killpg(parent.pid, signal.SIGINT)  # the first, then the second during the clean-up
+        stdout, stderr = parent.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(parent.pid, signal.SIGKILL)
+    assert stdout == "interrupted\n" and "Traceback" not in stderr, stderr
+    assert "finishing the clean-up of the interrupted worker process" in stderr, stderr
+    assert not Path(marker.read_text()).exists(), "the parent ended before the task's clean-up"
+    assert not [pid for pid in spawned if alive(pid)], "run_isolated's process outlived the interrupt"
+
+
+STATES = """
+import os, signal, sys
+from mgd_sam2.utils import isolated
+
+isolated.watch_parent(os.getppid())
+isolated._task_state = sys.argv[1]
+try:
+    os.kill(os.getpid(), isolated.INTERRUPT_SIGNAL)
+    print("ignored")
+except KeyboardInterrupt:
+    print("KeyboardInterrupt")
+except SystemExit as error:
+    print("SystemExit", error.code)
+"""
+
+
+def test_a_passed_on_interrupt_acts_by_the_state_of_the_task() -> None:
+    """INTERRUPT_SIGNAL in a `run_isolated` process: before its task (importing) the process ends quietly, in the
+    task it is a KeyboardInterrupt, and after it the signal is ignored (the result may be on its way to the parent,
+    which would wait forever for a result cut short)."""
+    for state, expected in (("before", "SystemExit 1"), ("running", "KeyboardInterrupt"), ("done", "ignored")):
+        done = subprocess.run([sys.executable, "-c", STATES, state], capture_output=True, text=True, timeout=120)
+        assert (done.returncode, done.stdout.strip()) == (0, expected), (state, done.stdout, done.stderr)
