@@ -898,7 +898,10 @@ def test_evaluate_notes_grey_ground_truth_and_jpeg_predictions(tmp_path, capsys)
         f"note: ignored in --gt {tmp_path / 'extras'}: hidden entries (names starting with '.'): 1; files without an "
         "image suffix (.jpg, " in outputs["pred", "extras"]
     )
-    assert "subfolders: 1" in outputs["pred", "extras"] and outputs["pred", "extras"].count("note:") == 1
+    assert (
+        "subfolders (not searched: score each as its own folder): 1" in outputs["pred", "extras"]
+        and outputs["pred", "extras"].count("note:") == 1
+    )
     # GT masks that read as empty, each named by its cause (the note of empty masks blamed the dataset)
     assert outputs["pred", "red"].count("note:") == 1, outputs["pred", "red"]
     assert (

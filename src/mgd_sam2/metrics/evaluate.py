@@ -273,7 +273,10 @@ def evaluate_folders(
     pairs, cutouts, headers = checked_pairs(pred_dir, gt_dir, resize_pred)
     notes = [f"left out {len(cutouts)} cut-outs written by mgd-sam2 predict --cutout"] if cutouts else []
     for flag, folder in (("--pred", pred_dir), ("--gt", gt_dir)):
-        if ignored := passed_over(find_images(folder)[1]):
+        skipped = find_images(folder)[1]
+        if "subfolders" in skipped:  # a method's maps, one folder per split: each is its own evaluation
+            skipped["subfolders (not searched: score each as its own folder)"] = skipped.pop("subfolders")
+        if ignored := passed_over(skipped):
             notes.append(f"ignored in {flag} {folder}: {ignored}")
     if provenance(pairs[0][2]) is not None:
         notes.append(
