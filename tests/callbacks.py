@@ -70,3 +70,16 @@ class ScoreByEpoch(Callback):
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
         if not trainer.sanity_checking:
             pl_module.log("val/given", self.scores[trainer.current_epoch])
+
+
+class RecordMetrics(Callback):
+    """Write what a validation logged (``trainer.callback_metrics``, as float64 reprs) to ``<folder>/rank<N>.json``,
+    from every process."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / f"rank{trainer.global_rank}.json").write_text(json.dumps(metrics))

@@ -199,3 +199,48 @@ def test_a_ddp_fit_that_fails_before_its_first_step_is_one_line_and_leaves_no_ru
     done = subprocess.run(named, cwd=folder, capture_output=True, text=True, env=environment(), timeout=300)
     assert done.returncode != 0 and done.stderr.count("holds a training run already") == 2, done.stderr[-3000:]
     assert (folder / "runs/ddp/exp1/config.yaml").read_text() == "earlier run\n"
+
+
+def odd_split(folder: Path, synthetic_root: Path, name: str, count: int) -> None:
+    """A validation split ``data/<name>`` of the first ``count`` training pairs (links)."""
+    source = synthetic_root / "synthetic/SYN-TR"
+    for kind in ("im", "gt"):
+        (folder / "data" / name / kind).mkdir(parents=True)
+        for path in sorted((source / kind).iterdir())[:count]:
+            (folder / "data" / name / kind / path.name).symlink_to(path)
+
+
+@pytest.mark.slow
+def test_a_validation_on_two_processes_logs_the_scores_and_loss_of_one(
+    synthetic_root: Path, trained_checkpoint: Path, tmp_path: Path
+) -> None:
+    """A split of 3 images on 2 processes (shards of 2 and 1): every score and the loss are those one process logs.
+    The loss was logged with Lightning's sync_dist, which averages the processes' batch sizes in integers: (2 + 1)
+    / 2 became 1, and the summed loss was divided by 2 instead of 3. The scores are exact (torchmetrics gathers the
+    states); the loss is a float64 mean whose terms are summed in another order, rounded to float32 once: within
+    2^-23 relative (one float32 rounding of each, the float64 sums' error far below). A split of 1 image on 2
+    processes is one line on each process (the second, without an image, failed alone in an assertion)."""
+    folder = workdir(tmp_path, synthetic_root, "validate")
+    odd_split(folder, synthetic_root, "odd", 3)
+    odd_split(folder, synthetic_root, "one", 1)
+    logged = {}
+    for devices in (2, 1):
+        record = folder / f"metrics{devices}"
+        command = [str(BIN / "mgd-sam2"), "validate", "-c", CONFIG, "--ckpt_path", str(trained_checkpoint),
+                   "--data.val", "[odd]", "--trainer.devices", str(devices), "--trainer.limit_val_batches", "null",
+                   "--trainer.callbacks+=callbacks.RecordMetrics", f"--trainer.callbacks.folder={record}"]  # fmt: skip
+        assert_clean(subprocess.run(command, cwd=folder, env=environment(), capture_output=True, text=True))
+        ranks = [json.loads(path.read_text()) for path in sorted(record.glob("rank*.json"))]
+        assert len(ranks) == devices and all(rank == ranks[0] for rank in ranks), ranks
+        logged[devices] = ranks[0]
+    two, one = logged[2], logged[1]
+    assert sorted(two) == sorted(one) and "val/odd/loss" in one, (two, one)
+    assert {name: value for name, value in two.items() if not name.endswith("loss")} == {
+        name: value for name, value in one.items() if not name.endswith("loss")
+    }
+    assert abs(two["val/odd/loss"] - one["val/odd/loss"]) <= 2**-23 * abs(one["val/odd/loss"]), (two, one)
+    command = [str(BIN / "mgd-sam2"), "validate", "-c", CONFIG, "--ckpt_path", str(trained_checkpoint),
+               "--data.val", "[one]"]  # fmt: skip
+    done = subprocess.run(command, cwd=folder, env=environment(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert done.stderr.count("error: data.val: one has 1 image, fewer than the 2 processes") == 2, done.stderr[-3000:]

@@ -14,6 +14,7 @@ import contextlib
 import importlib.util
 import io
 import json
+import os
 import re
 import shlex
 import statistics
@@ -171,6 +172,18 @@ def test_the_slurm_script_is_valid_bash_whose_command_parses_and_finds_the_confi
     trainer.default_root_dir = str(tmp_path / trainer.default_root_dir)
     assert hpc_checkpoint(Namespace(trainer=trainer)) == tmp_path / "runs/hpc_ckpt_3.ckpt"
     assert f'compgen -G "{config["trainer"]["default_root_dir"]}/hpc_ckpt_*.ckpt"' in script
+    # when it resumes: a requeued job or RESUME_RUN=1, where a run saved; a new submission starts a new run
+    choice = script[script.index("RESUME=()") : script.index("\nsrun ")] + '\necho "${RESUME[@]}"'
+    (tmp_path / "runs/hpc_ckpt_3.ckpt").unlink()
+    for saved in (False, True):
+        if saved:
+            (tmp_path / "runs/dis5k/version_0/checkpoints").mkdir(parents=True)
+            (tmp_path / "runs/dis5k/version_0/checkpoints/last.ckpt").write_bytes(b"")
+        for variables, requeued in (({}, False), ({"SLURM_RESTART_COUNT": "0"}, False),
+                                    ({"SLURM_RESTART_COUNT": "1"}, True), ({"RESUME_RUN": "1"}, True)):  # fmt: skip
+            environment = {"PATH": os.environ["PATH"], **variables}
+            done = subprocess.run(["bash", "-c", choice], cwd=tmp_path, env=environment, capture_output=True, text=True)
+            assert done.stdout.strip() == ("--ckpt_path last" if saved and requeued else ""), (saved, variables)
 
 
 def test_the_project_pages_make_table_lists_every_target() -> None:

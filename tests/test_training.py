@@ -1421,8 +1421,9 @@ def test_a_csv_loggers_training_metrics_survive_a_test_and_a_resume(
     assert files(run) == before
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err and captured.err.strip().splitlines()[-1] == (
-        "error: cannot resume this run exactly: the training data changed since its checkpoint (data.batch_size 2 -> "
-        "1); resume with the run's own settings (its config.yaml), or start a new run"
+        "error: cannot resume this run exactly: its training order depends on settings that changed since its "
+        "checkpoint (data.batch_size 2 -> 1); resume with the run's own settings (its config.yaml, on as many "
+        "processes), or start a new run"
     )
     assert f"put back {run / 'metrics.csv'}: the fit ended before its first step" in captured.out
     assert main(resume) == 0

@@ -226,6 +226,13 @@ class SegmentationDataModule(LightningDataModule):
         replicas, rank = self.world
         loaders = []
         for dataset in self.datasets[stage]:
+            if 0 < len(dataset) < replicas:  # a process without an image would fail alone, the others wait for it
+                split = dataset.records[0].split
+                raise ConfigError(
+                    f"data.{stage}: {split} has {len(dataset)} image{'s' * (len(dataset) > 1)}, fewer than the "
+                    f"{replicas} processes (trainer.devices x num_nodes), each of which takes a share of every split: "
+                    f"give it {replicas} images or more, or run on {len(dataset)} process{'es' * (len(dataset) > 1)}"
+                )
             sampler = (
                 UnrepeatedDistributedSampler(dataset, num_replicas=replicas, rank=rank, shuffle=False)
                 if replicas > 1

@@ -84,6 +84,7 @@ class ResumableLoader(DataLoader):
                 if state.get(key) != value
             )
             raise ConfigError(
-                f"cannot resume this run exactly: the training data changed since its checkpoint ({changed}); "
-                "resume with the run's own settings (its config.yaml), or start a new run"
+                f"cannot resume this run exactly: its training order depends on settings that changed since its "
+                f"checkpoint ({changed}); resume with the run's own settings (its config.yaml, on as many "
+                "processes), or start a new run"
             )

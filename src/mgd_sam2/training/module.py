@@ -10,6 +10,7 @@ from lightning.pytorch import LightningModule
 from lightning.pytorch.utilities import rank_zero_info
 from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch import Tensor, nn
+from torchmetrics import MeanMetric
 
 from mgd_sam2.data.datasets import EvalBatch, PredictBatch, TrainBatch
 from mgd_sam2.data.transforms import IMAGENET_MEAN, IMAGENET_STD
@@ -139,6 +140,7 @@ class MGDSAM2Module(LightningModule):
         self.save_hyperparameters()
         self.model = MGDSAM2(config)
         self.metrics = nn.ModuleDict()  # "{stage}/{split}" -> MetricCollection, built in setup()
+        self.val_losses = nn.ModuleDict()  # "val/{split}" -> the mean loss per image, built in setup()
         self.pretrained_loaded = False
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -187,6 +189,11 @@ class MGDSAM2Module(LightningModule):
                 key = f"{metric_stage}/{split}"
                 if key not in self.metrics:
                     self.metrics[key] = build_metrics(names, hce_binarize=self.hparams.hce_binarize, prefix=f"{key}/")
+                if metric_stage == "val" and key not in self.val_losses:
+                    # a metric, not self.log(sync_dist=True): Lightning averages the batch sizes of the processes
+                    # in integers, so shards of 8 and 7 images divided the summed loss by 14 (float64: the sum's
+                    # order, which differs with the number of processes, stays far below float32's rounding)
+                    self.val_losses[key] = MeanMetric(nan_strategy="disable").set_dtype(torch.float64)
 
     def on_train_start(self) -> None:
         start_next_epoch_afresh(self.trainer)  # resuming from an epoch's last batch (training/resume.py)
@@ -227,13 +234,7 @@ class MGDSAM2Module(LightningModule):
         if stage == "val":
             out = self(batch["input"])
             logits = out.logits
-            self.log(
-                f"val/{split}/loss",
-                self.loss(out, batch["target"])["loss"],
-                batch_size=len(batch["gt"]),
-                add_dataloader_idx=False,
-                sync_dist=True,
-            )
+            self.val_losses[f"val/{split}"].update(self.loss(out, batch["target"])["loss"].detach(), len(batch["gt"]))
             if batch_idx == 0:
                 self.log_images(f"val/{split}", batch["input"].full, batch["target"].full, logits)
         else:
@@ -256,7 +257,8 @@ class MGDSAM2Module(LightningModule):
 
     def log_split_metrics(self, stage: str) -> None:
         """Compute, log and reset every split's metrics as ``{stage}/{split}/{metric}`` (`scores_by_split` reads them
-        back); the first validation split is also logged as ``val/{metric}``, what checkpoints monitor."""
+        back), and each validation split's mean loss per image as ``val/{split}/loss``; the first validation split is
+        also logged as ``val/{metric}``, what checkpoints monitor."""
         first = stage == "val"
         for key, metrics in self.metrics.items():
             if not key.startswith(f"{stage}/"):
@@ -266,6 +268,9 @@ class MGDSAM2Module(LightningModule):
             metrics.reset()
             # compute() gathered every process's states: each process holds the dataset value, no second reduction
             self.log_dict({metrics.prefix + name: value for name, value in scalars.items()}, sync_dist=False)
+            if key in self.val_losses and self.val_losses[key].update_count:
+                self.log(f"{key}/loss", self.val_losses[key].compute().float(), sync_dist=False)
+                self.val_losses[key].reset()
             if first:
                 self.log_dict({f"{stage}/{name}": value for name, value in scalars.items()}, sync_dist=False)
                 first = False
