@@ -69,7 +69,12 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(
     # another method's saved predictions, a folder per split: the same evaluator, the same tables
     saved = tmp_path / "other-method"
     shutil.copytree(out / "predictions" / "SYN-TE", saved / "SYN-TE")  # none for SYN-VD: noted
+    (saved / "SYN-TE" / "readme.txt").write_text("BiRefNet's maps\n")  # evaluate's notes on the files: kept
     report = run_accuracy(None, synthetic_root, tmp_path / "out4", workers=0, saved=saved)
+    ignored = f"SYN-TE: ignored in --pred {saved / 'SYN-TE'}: files without an image suffix"
+    assert [note for note in report["notes"] if note.startswith(ignored)], report["notes"]
+    assert f"- {ignored}" in (tmp_path / "out4" / "accuracy.md").read_text()
+    (saved / "SYN-TE" / "readme.txt").unlink()
     assert report["scores"] == {"SYN-TE": saved_scores["SYN-TE"]} and report["settings"] == {
         "predictions": str(saved),
         "resize_pred": False,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import shutil
+import statistics
 from pathlib import Path
 
 import pytest
@@ -61,6 +63,18 @@ def test_writes_json_csv_and_markdown(folders, tmp_path: Path, monkeypatch, caps
     rows = list(csv.DictReader((out / "s.csv").open()))
     assert [row["name"] for row in rows] == ["0001", "19", "aerial-1867541__340"]
     assert {"height", "width", "Smeasure", "HCE", "mBA", "maxFm"} <= set(rows[0])
+    # as docs/evaluation.md says: a column's mean (over the images where it is defined: mBA is not where a GT has no
+    # boundary, as here) is the table's value, but for the maxima of the curves (a row's is of that image's curve,
+    # the table's of the mean curve: never higher). Bound: two float64 sums of 256 terms per image (the curve
+    # measures' means), each within 256 x images x 2^-53 relative.
+    bound = 2 * 256 * len(rows) * 2**-53
+    assert not math.isfinite(float(rows[2]["mBA"]))
+    for key in report["scores"]:
+        mean = statistics.fmean(value for row in rows if math.isfinite(value := float(row[key])))
+        if key in ("maxFm", "maxEm"):
+            assert mean > report["scores"][key], key
+        else:
+            assert math.isclose(mean, report["scores"][key], rel_tol=bound), key
     table = (out / "s.md").read_text()
     assert "maxFβ↑" in table and "HCEγ↓" in table and "| pred | 0.589 |" in table
     assert not (gt / "ske").exists() and not any(p.suffix == ".tmp" for p in out.iterdir())
@@ -85,6 +99,14 @@ def test_an_empty_folder_or_one_whose_maps_are_a_level_down_is_named(folders, tm
         f"prediction folder {tmp_path / 'nested'} holds no image files; its subfolder {tmp_path / 'nested/sub'} does"
         in error
     )
+    # a method's maps, a folder per split: the hint names the split whose maps pair with the GT, not the first
+    (tmp_path / "nested/A-split").mkdir()
+    Image.new("L", (4, 4)).save(tmp_path / "nested/A-split/other.png")
+    assert evaluate(tmp_path / "nested", gt) == 1
+    assert (
+        f"its subfolder {tmp_path / 'nested/sub'} does: give that folder (or score every split's folder with "
+        f"mgd-sam2 benchmark accuracy --predictions {tmp_path / 'nested'})"
+    ) in capsys.readouterr().err
 
 
 def test_8_bit_values_in_a_16_bit_prediction_get_a_note(folders, capsys) -> None:
@@ -123,6 +145,21 @@ def test_unpaired_files_are_listed(folders, capsys) -> None:
     assert "unpaired files (2)" in err and "19: no prediction" in err and "stray: no ground truth" in err
 
 
+def test_every_kind_of_unscorable_file_is_named_in_one_run(folders, capsys) -> None:
+    """An unpaired prediction, a truncated PNG and a map of another size in one folder: one error lists all three
+    kinds (it stopped at the first kind, so each took a run of its own to find)."""
+    pred, gt = folders
+    Image.new("L", (10, 10)).save(pred / "stray.png")
+    data = (pred / "19.png").read_bytes()
+    (pred / "19.png").write_bytes(data[: len(data) // 2])
+    Image.open(pred / "0001.png").resize((100, 50)).save(pred / "0001.png")
+    assert evaluate(pred, gt, "--metrics", "MAE") == 1
+    err = capsys.readouterr().err
+    for listing in ("unpaired files (1):\n  stray: no ground truth", f"unreadable files (1):\n  {pred / '19.png'}",
+                    "not at ground-truth resolution (1):\n  0001: prediction 100x50"):  # fmt: skip
+        assert listing in err, err
+
+
 def test_size_mismatch_is_an_error_unless_resizing(folders, tmp_path: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
     pred, gt = folders
@@ -130,10 +167,10 @@ def test_size_mismatch_is_an_error_unless_resizing(folders, tmp_path: Path, monk
     assert evaluate(pred, gt) == 1
     err = capsys.readouterr().err
     assert "not at ground-truth resolution (1)" in err and "0001: prediction 100x50 vs ground truth 267x400" in err
-    assert evaluate(pred, gt, "--resize-pred", "--metrics", "S,MAE") == 0
-    assert "note: resized 1 predictions to their GT's size (--resize-pred, bilinear), e.g. 0001: prediction 100x50" in (
-        capsys.readouterr().out
-    )
+    assert evaluate(pred, gt, "--resize-pred", "--metrics", "S,MAE", "--json", str(tmp_path / "s.json")) == 0
+    resized = "resized 1 predictions to their GT's size (--resize-pred, bilinear), e.g. 0001: prediction 100x50"
+    assert f"note: {resized}" in capsys.readouterr().out
+    assert [note for note in json.loads((tmp_path / "s.json").read_text())["notes"] if note.startswith(resized)]
 
 
 def test_unreadable_file_is_named(folders, capsys) -> None:

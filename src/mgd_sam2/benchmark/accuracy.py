@@ -262,6 +262,9 @@ def run_accuracy(
                 continue
             result = evaluate_folders(predictions, split.mask_dir, hce_binarize=hce_binarize, workers=workers,
                                       resize_pred=resize_pred)  # fmt: skip
+            for note in result.notes:  # evaluate's notes on these files (JPEG or resized maps, empty GT masks, ...)
+                print(f"note: {split.name}: {note}")
+                notes.append(f"{split.name}: {note}")
             scores[split.name], curves[split.name] = result.scores, result.curves
             largest = max(result.per_image, key=lambda row: row["height"] * row["width"])
             images[split.name] = {"images": result.num_images, "largest": [largest["width"], largest["height"]]}

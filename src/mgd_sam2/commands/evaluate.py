@@ -90,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
                 "hce_binarize": args.hce_binarize,
                 "metrics": args.metrics,
                 "resize_pred": args.resize_pred,
+                "notes": result.notes,
                 "versions": versions(),
                 "curves": result.curves,
             },

@@ -73,9 +73,10 @@ def our_cutouts(unpaired: list[Path], mask_stems: set[str]) -> list[Path]:
     ]
 
 
-def pair_files(pred_dir: str | Path, gt_dir: str | Path) -> tuple[list[tuple[str, Path, Path]], list[Path]]:
-    """([(stem, prediction, GT)] sorted by stem, our cut-outs left out); every GT needs a prediction and vice
-    versa."""
+def pair_files(pred_dir: str | Path, gt_dir: str | Path) -> tuple[list[tuple[str, Path, Path]], list[Path], str]:
+    """([(stem, prediction, GT)] sorted by stem, our cut-outs left out, the listing of unpaired files or ""): every
+    GT needs a prediction and vice versa. A folder that holds no image, or stems shared by several files, are an
+    EvaluationError here."""
     for folder, role in ((Path(pred_dir), "prediction"), (Path(gt_dir), "ground-truth")):
         if folder.is_file():
             raise EvaluationError(f"{role} folder {folder} is a file: give the folder that holds the {role} maps")
@@ -89,7 +90,13 @@ def pair_files(pred_dir: str | Path, gt_dir: str | Path) -> tuple[list[tuple[str
             raise EvaluationError(f"ground-truth folder {folder} is a dataset split: give its masks folder, {masks}")
         inside = sorted(child for child in folder.iterdir()
                         if child.is_dir() and not child.name.startswith(".") and list_images(child))  # fmt: skip
-        hint = f"; its subfolder {inside[0]} does: give that folder" if inside else ""
+        hint = ""
+        if inside and role == "prediction":  # a method's maps, a folder per split: the one that pairs with the GT
+            gt_stems = {path.stem for path in list_images(gt_dir)}
+            inside.sort(key=lambda child: -len(gt_stems & {path.stem for path in list_images(child)}))
+            if len(inside) > 1:
+                hint = f" (or score every split's folder with mgd-sam2 benchmark accuracy --predictions {folder})"
+        hint = f"; its subfolder {inside[0]} does: give that folder{hint}" if inside else ""
         raise EvaluationError(f"{role} folder {folder} holds no image files{hint}")
     pairing = pair_by_stem(Path(pred_dir), Path(gt_dir))
     if pairing.stem_clashes:
@@ -108,8 +115,8 @@ def pair_files(pred_dir: str | Path, gt_dir: str | Path) -> tuple[list[tuple[str
         ours = next((path for path in ground_truths[:20] if provenance(path) is not None), None)  # a sample
         if ours is not None:
             hint += f" --gt {gt_dir} holds files mgd-sam2 predict wrote (e.g. {ours.name}): swap --pred and --gt?"
-        raise EvaluationError(list_problems("unpaired files", problems, hint))
-    return pairing.pairs, cutouts
+        return pairing.pairs, cutouts, list_problems("unpaired files", problems, hint)
+    return pairing.pairs, cutouts, ""
 
 
 @dataclass
@@ -228,16 +235,18 @@ class Evaluation:
 def checked_pairs(
     pred_dir: str | Path, gt_dir: str | Path, resize_pred: bool = False
 ) -> tuple[list[tuple[str, Path, Path]], list[Path], Headers]:
-    """`pair_files` and `check_headers`, raising EvaluationError for every file that could not be scored: what
-    `evaluate_folders` checks before it decodes anything."""
-    pairs, cutouts = pair_files(pred_dir, gt_dir)
+    """`pair_files` and `check_headers`, raising one EvaluationError that lists every file that could not be scored,
+    of every kind (unpaired, unreadable, turned, other-size): what `evaluate_folders` checks before it decodes
+    anything."""
+    pairs, cutouts, unpaired = pair_files(pred_dir, gt_dir)
     headers = check_headers(pairs)
+    problems = [unpaired] if unpaired else []
     if headers.unreadable:
-        raise EvaluationError(
+        problems.append(
             list_problems("unreadable files", headers.unreadable, "Re-export or remove them and run again.")
         )
     if headers.transposed:
-        raise EvaluationError(
+        problems.append(
             list_problems(
                 "predictions at the ground truth's size turned by 90 degrees",
                 headers.transposed,
@@ -247,7 +256,7 @@ def checked_pairs(
             )
         )
     if headers.mismatched and not resize_pred:
-        raise EvaluationError(
+        problems.append(
             list_problems(
                 "predictions not at ground-truth resolution",
                 headers.mismatched,
@@ -255,6 +264,8 @@ def checked_pairs(
                 "resize them bilinearly (as PySODEvalToolkit does).",
             )
         )
+    if problems:
+        raise EvaluationError("\n".join(problems))
     return pairs, cutouts, headers
 
 
