@@ -70,7 +70,11 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(
     saved = tmp_path / "other-method"
     shutil.copytree(out / "predictions" / "SYN-TE", saved / "SYN-TE")  # none for SYN-VD: noted
     (saved / "SYN-TE" / "readme.txt").write_text("BiRefNet's maps\n")  # evaluate's notes on the files: kept
+    shutil.copytree(saved / "SYN-TE", saved / "DAVIS")  # as a method's release names it: not a split, noted
     report = run_accuracy(None, synthetic_root, tmp_path / "out4", workers=0, saved=saved)
+    assert f"not scored: the folders DAVIS of {saved}, named after no split scored here; a split's maps go in a " \
+        "folder of its name (DIS-TE1, HRSOD-TE, DAVIS-S, ...)" in report["notes"]  # fmt: skip
+    shutil.rmtree(saved / "DAVIS")
     ignored = f"SYN-TE: ignored in --pred {saved / 'SYN-TE'}: files without an image suffix"
     assert [note for note in report["notes"] if note.startswith(ignored)], report["notes"]
     assert f"- {ignored}" in (tmp_path / "out4" / "accuracy.md").read_text()

@@ -80,6 +80,9 @@ def test_writes_json_csv_and_markdown(folders, tmp_path: Path, monkeypatch, caps
     assert not (gt / "ske").exists() and not any(p.suffix == ".tmp" for p in out.iterdir())
     assert (tmp_path / "cache" / "skeletons").is_dir()  # HCE skeletons cached outside the dataset
     assert "3 images, HCE binarisation 'pysod'" in capsys.readouterr().out
+    assert evaluate(pred, gt, "--metrics", "S,mBA", "--layout", "dis") == 0  # mBA is no column of the DIS table
+    assert "note: computed but not a column of --layout dis: mBA (--json and --csv have them; --layout all shows " \
+        "every column)" in capsys.readouterr().out  # fmt: skip
     subset = ["--metrics", "S,MAE", "--layout", "dis", "--markdown", str(out / "subset.md")]
     assert evaluate(pred, gt, *subset) == 0  # the console and the table show what was computed, and no HCE setting
     printed, table = capsys.readouterr().out, (out / "subset.md").read_text()
@@ -143,6 +146,14 @@ def test_unpaired_files_are_listed(folders, capsys) -> None:
     assert evaluate(pred, gt) == 1
     err = capsys.readouterr().err
     assert "unpaired files (2)" in err and "19: no prediction" in err and "stray: no ground truth" in err
+    (pred / "stray.png").rename(pred / "AERIAL-1867541__340.png")  # saved on a case-insensitive file system
+    (pred / "aerial-1867541__340.png").unlink()
+    Image.open(gt / "19.png").save(pred / "19.png")
+    assert evaluate(pred, gt) == 1
+    assert (
+        "1 differ only in case, e.g. GT aerial-1867541__340.png against prediction AERIAL-1867541__340.png: stems "
+        "pair case-sensitively, rename one side." in capsys.readouterr().err
+    )
 
 
 def test_every_kind_of_unscorable_file_is_named_in_one_run(folders, capsys) -> None:

@@ -277,6 +277,10 @@ def run_accuracy(
             notes.append(f"no {OVERALL} row: it is the mean of all four DIS-TE splits, and only "
                          f"{', '.join(present_tests)} {'is' if len(present_tests) == 1 else 'are'} here")  # fmt: skip
         titles[layout] = title
+    folders = [child.name for child in sorted(saved.iterdir()) if child.is_dir()] if saved is not None else []
+    if unused := [name for name in folders if not name.startswith(".") and name not in images]:
+        notes.append(f"not scored: the folders {some_of(unused)} of {saved}, named after no split scored here; a "
+                     "split's maps go in a folder of its name (DIS-TE1, HRSOD-TE, DAVIS-S, ...)")  # fmt: skip
     if not tables:
         raise DatasetLayoutError(
             f"--predictions {saved}: no folder named after a split present under {data_root} "

@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mgd_sam2.metrics.evaluate import evaluate_folders, versions
-    from mgd_sam2.metrics.tables import markdown_table, rich_table
+    from mgd_sam2.metrics.tables import columns, markdown_table, rich_table
     from mgd_sam2.utils.files import check_output_file, write_json, write_text
     from mgd_sam2.utils.progress import console
 
@@ -74,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         resize_pred=args.resize_pred,
     )
+    hidden = [key for key in result.scores if key not in {key for key, _ in columns(args.layout)}]
+    if hidden and args.metrics != list(METRIC_CLASSES):  # asked for by name, not in the paper's columns
+        result.notes.append(f"computed but not a column of --layout {args.layout}: {', '.join(hidden)} (--json and "
+                            "--csv have them; --layout all shows every column)")  # fmt: skip
     for note in result.notes:
         print(f"note: {note}")
     rows = {args.name or args.pred.name: result.scores}

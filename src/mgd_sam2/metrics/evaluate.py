@@ -110,7 +110,13 @@ def pair_files(pred_dir: str | Path, gt_dir: str | Path) -> tuple[list[tuple[str
     problems += [f"{path.stem}: no ground truth in {gt_dir}" for path in predictions]
     if problems:
         hint = "Predictions and GT masks pair by file stem; add or remove files so both folders match."
-        if not pairing.pairs and ground_truths and predictions:
+        by_case = {path.stem.casefold(): path for path in predictions}
+        if cased := [
+            (path, by_case[path.stem.casefold()]) for path in ground_truths if path.stem.casefold() in by_case
+        ]:
+            hint += (f" {len(cased)} differ only in case, e.g. GT {cased[0][0].name} against prediction "
+                     f"{cased[0][1].name}: stems pair case-sensitively, rename one side.")  # fmt: skip
+        elif not pairing.pairs and ground_truths and predictions:
             hint += f" No stem matches: e.g. GT {ground_truths[0].name} against prediction {predictions[0].name}."
         ours = next((path for path in ground_truths[:20] if provenance(path) is not None), None)  # a sample
         if ours is not None:
