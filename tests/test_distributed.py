@@ -211,7 +211,7 @@ def odd_split(folder: Path, synthetic_root: Path, name: str, count: int) -> None
 
 
 @pytest.mark.slow
-def test_a_validation_on_two_processes_logs_the_scores_and_loss_of_one(
+def test_two_processes_validate_and_predict_as_one(
     synthetic_root: Path, trained_checkpoint: Path, tmp_path: Path
 ) -> None:
     """A split of 3 images on 2 processes (shards of 2 and 1): every score and the loss are those one process logs.
@@ -219,7 +219,8 @@ def test_a_validation_on_two_processes_logs_the_scores_and_loss_of_one(
     / 2 became 1, and the summed loss was divided by 2 instead of 3. The scores are exact (torchmetrics gathers the
     states); the loss is a float64 mean whose terms are summed in another order, rounded to float32 once: within
     2^-23 relative (one float32 rounding of each, the float64 sums' error far below). A split of 1 image on 2
-    processes is one line on each process (the second, without an image, failed alone in an assertion)."""
+    processes is one line on each process (the second, without an image, failed alone in an assertion). A predict
+    -c on 2 processes says its totals once and exits 1 where the second process skipped an image."""
     folder = workdir(tmp_path, synthetic_root, "validate")
     odd_split(folder, synthetic_root, "odd", 3)
     odd_split(folder, synthetic_root, "one", 1)
@@ -244,3 +245,17 @@ def test_a_validation_on_two_processes_logs_the_scores_and_loss_of_one(
     done = subprocess.run(command, cwd=folder, env=environment(), capture_output=True, text=True, timeout=600)
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
     assert done.stderr.count("error: data.val: one has 1 image, fewer than the 2 processes") == 2, done.stderr[-3000:]
+    # predict -c on 2 processes, the second one's image unreadable: the totals said once, and the exit status says
+    # the skip (the launcher returns the first process's status, which knew only its own images)
+    photos = folder / "photos"
+    photos.mkdir()
+    for index, path in enumerate(sorted((synthetic_root / "synthetic/SYN-TR/im").iterdir())[:3]):
+        (photos / f"{index}{path.suffix}").write_bytes(path.read_bytes() if index != 1 else b"not an image")
+    command = [str(BIN / "mgd-sam2"), "predict", "-c", CONFIG, "--ckpt_path", str(trained_checkpoint),
+               "--data.predict", str(photos), "--trainer.callbacks+=mgd_sam2.inference.writer.MaskWriter",
+               "--trainer.callbacks.output", str(folder / "masks")]  # fmt: skip
+    done = subprocess.run(command, cwd=folder, env=environment(), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
+    assert done.stdout.count("wrote ") == 1 and f"wrote 2 files to {folder / 'masks'}\n" in done.stdout, done.stdout
+    assert done.stderr.count(f"skipped {photos / '1'}") == 1, done.stderr[-3000:]
+    assert sorted(path.name for path in (folder / "masks").iterdir()) == ["0.png", "2.png"]

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+import torch
 from lightning.pytorch import Callback
 from lightning.pytorch.callbacks import BasePredictionWriter
 from PIL import Image
@@ -183,6 +184,7 @@ class MaskWriter(BasePredictionWriter):
         self.replaced = 0  # of the files written, those that replaced an earlier run's file of ours
         self.removed: list[Path] = []  # cut-outs of ours that no longer matched the mask written beside them
         self.failures: list[tuple[str, str]] = []
+        self.skipped_by_all = 0  # images skipped by every process of a multi-process predict -c (on_predict_end)
         self.sources: dict[Path, str] = {}  # the image each file written was written for
         self.digests: dict[tuple, str] = {}  # file_key -> file_digest: each image read once, however many
 
@@ -284,11 +286,17 @@ class MaskWriter(BasePredictionWriter):
 
     def finish(self) -> None:
         """Say what was written and removed, and list the images that were skipped."""
-        if self.written:
-            replaced = f" (replacing {self.replaced} that an earlier run wrote)" if self.replaced else ""
-            print(f"wrote {plural(len(self.written), 'file')} to {self.output}{replaced}")
+        self.say_written(len(self.written), self.replaced)
+        self.say_removed_and_skipped()
+
+    def say_written(self, written: int, replaced: int) -> None:
+        if written:
+            replacing = f" (replacing {replaced} that an earlier run wrote)" if replaced else ""
+            print(f"wrote {plural(written, 'file')} to {self.output}{replacing}")
         else:
             print("wrote no file")
+
+    def say_removed_and_skipped(self) -> None:
         if self.removed:
             print(f"removed {plural(len(self.removed), 'cut-out')} of an earlier run that no longer matched their "
                   f"masks, e.g. {self.removed[0]} (--cutout writes them anew)")  # fmt: skip
@@ -308,7 +316,16 @@ class MaskWriter(BasePredictionWriter):
         self.write(prediction)
 
     def on_predict_end(self, trainer: Any, pl_module: Any) -> None:
-        self.finish()
+        if trainer.world_size == 1:
+            self.finish()
+            return
+        # each process wrote its share: the totals are said once, and the first process's exit status counts the
+        # images every process skipped (Lightning's launcher returns the first's; the others' are not seen)
+        mine = torch.tensor([len(self.written), self.replaced, len(self.failures)], device=pl_module.device)
+        written, replaced, self.skipped_by_all = trainer.strategy.reduce(mine, reduce_op="sum").tolist()
+        if trainer.is_global_zero:
+            self.say_written(written, replaced)
+        self.say_removed_and_skipped()
 
 
 def map_digest(mask: np.ndarray) -> str:
