@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from bounds import FP32_KERNELS, MAP_LEVELS_FP32, QUANTIZED_MAP_MEAN, QUANTIZED_SMEASURE
-from mgd_sam2.benchmark.accuracy import run_accuracy
+from mgd_sam2.benchmark.accuracy import check_data_root, run_accuracy
 from mgd_sam2.benchmark.backends import RUNS
 from mgd_sam2.benchmark.speed import SpeedConfig, measure
 from mgd_sam2.cli import main
@@ -85,6 +85,13 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(
     }
     assert f"SYN-VD skipped: no folder {saved / 'SYN-VD'} of saved predictions" in report["notes"]
     assert (tmp_path / "out4" / "accuracy_dis.csv").is_file() and not (tmp_path / "out4" / "predictions").exists()
+    # a split of GT masks only: saved predictions need no photo (the split needed an im/ folder)
+    shutil.copytree(synthetic_root / "synthetic/SYN-TE/gt", tmp_path / "gt-only/DIS5K/DIS-TE1/gt")
+    shutil.copytree(saved / "SYN-TE", tmp_path / "gt-only-maps/DIS-TE1")
+    report = run_accuracy(None, tmp_path / "gt-only", tmp_path / "out-gt", workers=0, saved=tmp_path / "gt-only-maps")
+    assert report["scores"] == {"DIS-TE1": saved_scores["SYN-TE"]}
+    with pytest.raises(DatasetLayoutError, match="needs an image folder"):  # a model's predictions need the photos
+        check_data_root(tmp_path / "gt-only", ["DIS-TE1"])
     args = ["benchmark", "accuracy", "--data-root", str(synthetic_root), "--workers", "0", "--predictions", str(saved)]
     assert main([*args, "--out", str(tmp_path / "out5")]) == 0
     for unused in (["--tta"], ["--precision", "32-true"], ["--batch-size", "2"]):  # a model's flags would be unused

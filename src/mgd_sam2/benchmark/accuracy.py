@@ -47,9 +47,10 @@ SYNTHETIC: dict[str, tuple[str, list[str]]] = {
 
 
 def present_benchmarks(
-    data_root: Path, only: list[str] | None = None
+    data_root: Path, only: list[str] | None = None, need_images: bool = True
 ) -> tuple[dict[str, tuple[str, list[Split]]], list[str]]:
-    """{layout: (title, present splits)} and a note for every missing split; ``only``: of these split names."""
+    """{layout: (title, present splits)} and a note for every missing split; ``only``: of these split names;
+    without ``need_images``, a split of GT masks only is present (saved predictions need no photo)."""
     present, notes = {}, []
     for layout, (title, specs) in BENCHMARKS.items():
         splits = []
@@ -57,7 +58,7 @@ def present_benchmarks(
             if only is not None and spec.split("/")[-1] not in only:
                 continue
             try:
-                splits.append(resolve_split(data_root, spec))
+                splits.append(resolve_split(data_root, spec, need_images=need_images))
             except DatasetLayoutError as error:
                 notes.append(f"{spec} skipped: {error}")
         if splits:
@@ -76,16 +77,16 @@ def holds_data(folder: Path) -> bool:
     return any(list_images(level) for level in (folder, *(child for child in folder.iterdir() if child.is_dir())))
 
 
-def check_data_root(data_root: Path, only: list[str] | None = None) -> None:
+def check_data_root(data_root: Path, only: list[str] | None = None, need_images: bool = True) -> None:
     """A DatasetLayoutError for a ``--data-root`` that is no folder, or without one of the ``only`` splits asked for
-    by name (before any model loads)."""
+    by name (before any model loads; without ``need_images``, GT masks alone make a split)."""
     if not data_root.is_dir():
         datasets = sorted({spec.split("/")[0] for _, specs in BENCHMARKS.values() for spec in specs})
         raise DatasetLayoutError(
             f"--data-root {data_root}: {'not a folder' if data_root.exists() else 'no such folder'}; give the folder "
             f"that holds {', '.join(datasets)} (data/README.md)"
         )
-    if only is not None and (missing := present_benchmarks(data_root, only)[1]):
+    if only is not None and (missing := present_benchmarks(data_root, only, need_images)[1]):
         raise DatasetLayoutError(f"--splits {','.join(only)}: " + "; ".join(missing))
 
 
@@ -200,8 +201,8 @@ def run_accuracy(
         raise DatasetLayoutError(f"--predictions {saved}: no such folder of saved predictions")
     from mgd_sam2.data.synth import ensure_dataset
 
-    check_data_root(data_root, only)
-    present, notes = present_benchmarks(data_root, only)
+    check_data_root(data_root, only, need_images=saved is None)
+    present, notes = present_benchmarks(data_root, only, need_images=saved is None)
     stand_in_root = data_root / "synthetic"
     misplaced = [] if present else [split for split in find_splits(data_root) if split.name in BENCHMARK_SPLITS]
     if misplaced:
@@ -236,7 +237,9 @@ def run_accuracy(
             for layout, (title, specs) in SYNTHETIC.items()
         }
     all_splits = [split for _, splits in present.values() for split in splits]
-    require_clean(all_splits, cache_dir("checks"), workers, use="the benchmark")
+    # a split of GT masks only (saved predictions need no photo): its masks are checked as evaluate checks them
+    checked = [split for split in all_splits if split.image_dir is not None]
+    require_clean(checked, cache_dir("checks"), workers, use="the benchmark")
     if saved is None:
         settings = map_settings(segmenter, tta, batch_size)
         model_description = segmenter.description

@@ -892,7 +892,7 @@ def run_accuracy_action(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"{context}: {', '.join(unused)} would not be used; drop {'them' if len(unused) > 1 else 'it'}"
         )
-    check_data_root(args.data_root, args.splits)  # before a model loads
+    check_data_root(args.data_root, args.splits, need_images=args.predictions is None)  # before a model loads
     segmenter = scored_segmenter(args) if args.predictions is None else None
     report = run_accuracy(
         segmenter,

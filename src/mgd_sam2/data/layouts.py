@@ -45,7 +45,7 @@ class DatasetLayoutError(MissingFileError):
 @dataclass(frozen=True)
 class Split:
     name: str  # e.g. "DIS-TE1": the row name in tables
-    image_dir: Path
+    image_dir: Path | None  # None for a GT-only split (saved predictions scored against it)
     mask_dir: Path | None  # None for image-only folders (prediction)
 
 
@@ -110,8 +110,9 @@ def split_label(spec: SplitSpec) -> str:
     return spec.get("name") or image_dir.parent.name or image_dir.name
 
 
-def resolve_split(root: str | Path, spec: SplitSpec, need_masks: bool = True) -> Split:
-    """The image and mask folders of ``spec`` (a path under ``root`` or an images/masks dict)."""
+def resolve_split(root: str | Path, spec: SplitSpec, need_masks: bool = True, need_images: bool = True) -> Split:
+    """The image and mask folders of ``spec`` (a path under ``root`` or an images/masks dict); without
+    ``need_images``, a split folder may hold its masks only (its image folder None)."""
     if isinstance(spec, dict):
         unknown = set(spec) - {"images", "masks", "name"}
         if unknown or "images" not in spec:
@@ -139,7 +140,7 @@ def resolve_split(root: str | Path, spec: SplitSpec, need_masks: bool = True) ->
             nearby += f" (the data root {root} is not there: give --data.root, the folder holding the datasets)"
         raise DatasetLayoutError(f"split {spec!r} not found: no folder {folder}{nearby}. {download_hint(spec, root)}")
     image_dir, mask_dir = split_folders(folder)
-    if image_dir is None or (need_masks and mask_dir is None):
+    if (need_images and image_dir is None) or (need_masks and mask_dir is None):
         found = some_of(sorted(p.name for p in folder.iterdir()))
         raise DatasetLayoutError(
             f"split {spec!r} at {folder} needs an image folder ({'/'.join(IMAGE_DIR_NAMES)}) and a mask folder "
