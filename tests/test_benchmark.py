@@ -72,7 +72,7 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(
     (saved / "SYN-TE" / "readme.txt").write_text("BiRefNet's maps\n")  # evaluate's notes on the files: kept
     shutil.copytree(saved / "SYN-TE", saved / "DAVIS")  # as a method's release names it: not a split, noted
     report = run_accuracy(None, synthetic_root, tmp_path / "out4", workers=0, saved=saved)
-    assert f"not scored: the folders DAVIS of {saved}, named after no split scored here; a split's maps go in a " \
+    assert f"not scored: the folders DAVIS of {saved}, named after no benchmark split; a split's maps go in a " \
         "folder of its name (DIS-TE1, HRSOD-TE, DAVIS-S, ...)" in report["notes"]  # fmt: skip
     shutil.rmtree(saved / "DAVIS")
     ignored = f"SYN-TE: ignored in --pred {saved / 'SYN-TE'}: files without an image suffix"
@@ -88,8 +88,15 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(
     # a split of GT masks only: saved predictions need no photo (the split needed an im/ folder)
     shutil.copytree(synthetic_root / "synthetic/SYN-TE/gt", tmp_path / "gt-only/DIS5K/DIS-TE1/gt")
     shutil.copytree(saved / "SYN-TE", tmp_path / "gt-only-maps/DIS-TE1")
+    shutil.copytree(saved / "SYN-TE", tmp_path / "gt-only-maps/DIS-TE2")  # a split whose GT is not there
     report = run_accuracy(None, tmp_path / "gt-only", tmp_path / "out-gt", workers=0, saved=tmp_path / "gt-only-maps")
     assert report["scores"] == {"DIS-TE1": saved_scores["SYN-TE"]}
+    assert not [note for note in report["notes"] if "arrange it" in note], report["notes"]  # a GT-only layout is fine
+    assert f"not scored: the folders DIS-TE2 of {tmp_path / 'gt-only-maps'}, whose splits are not scored here (not " \
+        f"in --splits, or no GT masks of theirs under {tmp_path / 'gt-only'})" in report["notes"]  # fmt: skip
+    args = ["benchmark", "accuracy", "--data-root", str(tmp_path / "gt-only"), "--workers", "0", "--splits", "DIS-TE1"]
+    assert main([*args, "--predictions", str(tmp_path / "gt-only-maps"), "--out", str(tmp_path / "out-cli")]) == 0
+    assert main([*args, "--out", str(tmp_path / "out-cli2")]) == 1  # a model's run needs the photos
     with pytest.raises(DatasetLayoutError, match="needs an image folder"):  # a model's predictions need the photos
         check_data_root(tmp_path / "gt-only", ["DIS-TE1"])
     args = ["benchmark", "accuracy", "--data-root", str(synthetic_root), "--workers", "0", "--predictions", str(saved)]

@@ -222,6 +222,8 @@ def test_two_processes_validate_and_predict_as_one(
     processes is one line on each process (the second, without an image, failed alone in an assertion). A predict
     -c on 2 processes says its totals once and exits 1 where the second process skipped an image."""
     folder = workdir(tmp_path, synthetic_root, "validate")
+    one_thread = environment(OMP_NUM_THREADS="1")  # the same kernels in each process and in one (Lightning divides
+    # the cores between the processes where OMP_NUM_THREADS is unset), so each image's loss is the same float32
     odd_split(folder, synthetic_root, "odd", 3)
     odd_split(folder, synthetic_root, "one", 1)
     logged = {}
@@ -230,7 +232,7 @@ def test_two_processes_validate_and_predict_as_one(
         command = [str(BIN / "mgd-sam2"), "validate", "-c", CONFIG, "--ckpt_path", str(trained_checkpoint),
                    "--data.val", "[odd]", "--trainer.devices", str(devices), "--trainer.limit_val_batches", "null",
                    "--trainer.callbacks+=callbacks.RecordMetrics", f"--trainer.callbacks.folder={record}"]  # fmt: skip
-        assert_clean(subprocess.run(command, cwd=folder, env=environment(), capture_output=True, text=True))
+        assert_clean(subprocess.run(command, cwd=folder, env=one_thread, capture_output=True, text=True))
         ranks = [json.loads(path.read_text()) for path in sorted(record.glob("rank*.json"))]
         assert len(ranks) == devices and all(rank == ranks[0] for rank in ranks), ranks
         logged[devices] = ranks[0]
@@ -242,7 +244,7 @@ def test_two_processes_validate_and_predict_as_one(
     assert abs(two["val/odd/loss"] - one["val/odd/loss"]) <= 2**-23 * abs(one["val/odd/loss"]), (two, one)
     command = [str(BIN / "mgd-sam2"), "validate", "-c", CONFIG, "--ckpt_path", str(trained_checkpoint),
                "--data.val", "[one]"]  # fmt: skip
-    done = subprocess.run(command, cwd=folder, env=environment(), capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, cwd=folder, env=one_thread, capture_output=True, text=True, timeout=600)
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
     assert done.stderr.count("error: data.val: one has 1 image, fewer than the 2 processes") == 2, done.stderr[-3000:]
     # predict -c on 2 processes, the second one's image unreadable: the totals said once, and the exit status says
@@ -254,7 +256,7 @@ def test_two_processes_validate_and_predict_as_one(
     command = [str(BIN / "mgd-sam2"), "predict", "-c", CONFIG, "--ckpt_path", str(trained_checkpoint),
                "--data.predict", str(photos), "--trainer.callbacks+=mgd_sam2.inference.writer.MaskWriter",
                "--trainer.callbacks.output", str(folder / "masks")]  # fmt: skip
-    done = subprocess.run(command, cwd=folder, env=environment(), capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, cwd=folder, env=one_thread, capture_output=True, text=True, timeout=600)
     assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-3000:]
     assert done.stdout.count("wrote ") == 1 and f"wrote 2 files to {folder / 'masks'}\n" in done.stdout, done.stdout
     assert done.stderr.count(f"skipped {photos / '1'}") == 1, done.stderr[-3000:]

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import statistics
 import warnings
 from pathlib import Path
@@ -175,10 +176,13 @@ def test_the_slurm_script_is_valid_bash_whose_command_parses_and_finds_the_confi
     # when it resumes: a requeued job or RESUME_RUN=1, where a run saved; a new submission starts a new run
     choice = script[script.index("RESUME=()") : script.index("\nsrun ")] + '\necho "${RESUME[@]}"'
     (tmp_path / "runs/hpc_ckpt_3.ckpt").unlink()
-    for saved in (False, True):
-        if saved:
+    for saved in (None, "last.ckpt", "hpc_ckpt"):
+        if saved == "last.ckpt":
             (tmp_path / "runs/dis5k/version_0/checkpoints").mkdir(parents=True)
             (tmp_path / "runs/dis5k/version_0/checkpoints/last.ckpt").write_bytes(b"")
+        if saved == "hpc_ckpt":  # SLURM stopped the job before its run saved a last.ckpt
+            shutil.rmtree(tmp_path / "runs/dis5k")
+            (tmp_path / "runs/hpc_ckpt_3.ckpt").write_bytes(b"")
         for variables, requeued in (({}, False), ({"SLURM_RESTART_COUNT": "0"}, False),
                                     ({"SLURM_RESTART_COUNT": "1"}, True), ({"RESUME_RUN": "1"}, True)):  # fmt: skip
             environment = {"PATH": os.environ["PATH"], **variables}

@@ -80,7 +80,7 @@ def test_writes_json_csv_and_markdown(folders, tmp_path: Path, monkeypatch, caps
     assert not (gt / "ske").exists() and not any(p.suffix == ".tmp" for p in out.iterdir())
     assert (tmp_path / "cache" / "skeletons").is_dir()  # HCE skeletons cached outside the dataset
     assert "3 images, HCE binarisation 'pysod'" in capsys.readouterr().out
-    assert evaluate(pred, gt, "--metrics", "S,mBA", "--layout", "dis") == 0  # mBA is no column of the DIS table
+    assert evaluate(pred, gt, "--metrics", "S,mBA,E", "--layout", "dis") == 0  # mBA is no column of the DIS table
     assert "note: computed but not a column of --layout dis: mBA (--json and --csv have them; --layout all shows " \
         "every column)" in capsys.readouterr().out  # fmt: skip
     subset = ["--metrics", "S,MAE", "--layout", "dis", "--markdown", str(out / "subset.md")]
@@ -151,7 +151,7 @@ def test_unpaired_files_are_listed(folders, capsys) -> None:
     Image.open(gt / "19.png").save(pred / "19.png")
     assert evaluate(pred, gt) == 1
     assert (
-        "1 differ only in case, e.g. GT aerial-1867541__340.png against prediction AERIAL-1867541__340.png: stems "
+        "1 differs only in case, e.g. GT aerial-1867541__340.png against prediction AERIAL-1867541__340.png: stems "
         "pair case-sensitively, rename one side." in capsys.readouterr().err
     )
 

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -211,7 +212,9 @@ def mark_and_sleep(marker: str, seconds: float) -> None:
         time.sleep(seconds)
     except KeyboardInterrupt:  # a clean-up that takes a while, as an exporter's removal of gigabytes does
         Path(marker).with_name("cleaning").touch()
-        time.sleep(3)
+        deadline = time.monotonic() + 120
+        while not Path(marker).with_name("release").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)  # until the test has seen the parent take the second interrupt
         Path(folder).rmdir()
         raise
 """
@@ -230,6 +233,9 @@ def test_a_second_interrupt_waits_for_the_clean_up_the_first_began(tmp_path: Pat
         start_new_session=True,
     )  # fmt: skip
     spawned: list[int] = []
+    errors: list[str] = []
+    reader = threading.Thread(target=lambda: errors.extend(parent.stderr), daemon=True)  # lines as they come
+    reader.start()
     try:
         for flag in (marker, cleaning):
             deadline = time.monotonic() + 120
@@ -238,7 +244,14 @@ def test_a_second_interrupt_waits_for_the_clean_up_the_first_began(tmp_path: Pat
             assert flag.exists(), f"no {flag.name}: {parent.communicate(timeout=60)}"
             spawned = spawned or children(parent.pid)
             os.killpg(parent.pid, signal.SIGINT)  # the first, then the second during the clean-up
-        stdout, stderr = parent.communicate(timeout=60)
+        deadline = time.monotonic() + 120
+        while not any("finishing" in line for line in errors) and time.monotonic() < deadline and parent.poll() is None:
+            time.sleep(0.05)
+        (tmp_path / "release").touch()  # the clean-up ends once the parent took the second interrupt
+        stdout = parent.stdout.read()
+        parent.wait(timeout=60)
+        reader.join(timeout=60)
+        stderr = "".join(errors)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(parent.pid, signal.SIGKILL)

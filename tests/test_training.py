@@ -1696,3 +1696,27 @@ def test_lightning_subcommands_help_says_what_they_do_and_what_ckpt_path_means_h
     text = " ".join(capsys.readouterr().out.split())
     assert SUBCOMMAND_HELP[subcommand] in text and "It's separated from fit" not in text
     assert CKPT_PATH_HELP["fit" if subcommand == "fit" else "evaluate"] in text and '``"registry"``' not in text
+
+
+def test_the_validation_loss_is_the_mean_over_images_not_over_batches(synthetic_root: Path, tmp_path: Path) -> None:
+    """3 images in batches of 2 and 1, each batch's loss stood in by its image count (2 and 1): the logged loss is
+    (2 x 2 + 1 x 1) / 3 per image, exactly in float64 (not the mean of the batches' means, 1.5, which a weight that
+    torchmetrics' MeanMetric drops gave)."""
+    from lightning.pytorch import Trainer
+
+    from mgd_sam2.data.datamodule import SegmentationDataModule
+    from mgd_sam2.models.network import NetworkConfig
+    from mgd_sam2.training.module import MGDSAM2Module
+
+    for kind in ("im", "gt"):
+        (tmp_path / "three" / kind).mkdir(parents=True)
+        for path in sorted((synthetic_root / "synthetic/SYN-TR" / kind).iterdir())[:3]:
+            (tmp_path / "three" / kind / path.name).symlink_to(path)
+    module = MGDSAM2Module(network=NetworkConfig(preset="micro"), val_metrics=["MAE"])
+    module.loss = lambda out, target: {"loss": torch.tensor(float(target.full.shape[0]))}
+    size = {"input_size": module.input_size, "grid": module.grid}
+    data = SegmentationDataModule(root=str(tmp_path), train=[], val=["three"], eval_batch_size=2, num_workers=0,
+                                  check=False, **size)  # fmt: skip
+    trainer = Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False)
+    trainer.validate(module, datamodule=data, verbose=False)
+    assert trainer.callback_metrics["val/three/loss"].item() == np.float32(5 / 3)

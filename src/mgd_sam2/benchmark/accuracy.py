@@ -265,9 +265,8 @@ def run_accuracy(
                 continue
             result = evaluate_folders(predictions, split.mask_dir, hce_binarize=hce_binarize, workers=workers,
                                       resize_pred=resize_pred)  # fmt: skip
-            for note in result.notes:  # evaluate's notes on these files (JPEG or resized maps, empty GT masks, ...)
-                print(f"note: {split.name}: {note}")
-                notes.append(f"{split.name}: {note}")
+            # evaluate's notes on these files (JPEG or resized maps, empty GT masks, ...), printed with the tables
+            notes += [f"{split.name}: {note}" for note in result.notes]
             scores[split.name], curves[split.name] = result.scores, result.curves
             largest = max(result.per_image, key=lambda row: row["height"] * row["width"])
             images[split.name] = {"images": result.num_images, "largest": [largest["width"], largest["height"]]}
@@ -281,9 +280,13 @@ def run_accuracy(
                          f"{', '.join(present_tests)} {'is' if len(present_tests) == 1 else 'are'} here")  # fmt: skip
         titles[layout] = title
     folders = [child.name for child in sorted(saved.iterdir()) if child.is_dir()] if saved is not None else []
-    if unused := [name for name in folders if not name.startswith(".") and name not in images]:
-        notes.append(f"not scored: the folders {some_of(unused)} of {saved}, named after no split scored here; a "
+    unused = [name for name in folders if not name.startswith(".") and name not in images]
+    if unnamed := [name for name in unused if name not in BENCHMARK_SPLITS]:
+        notes.append(f"not scored: the folders {some_of(unnamed)} of {saved}, named after no benchmark split; a "
                      "split's maps go in a folder of its name (DIS-TE1, HRSOD-TE, DAVIS-S, ...)")  # fmt: skip
+    if unscored := [name for name in unused if name in BENCHMARK_SPLITS]:
+        notes.append(f"not scored: the folders {some_of(unscored)} of {saved}, whose splits are not scored here (not "
+                     f"in --splits, or no GT masks of theirs under {data_root})")  # fmt: skip
     if not tables:
         raise DatasetLayoutError(
             f"--predictions {saved}: no folder named after a split present under {data_root} "

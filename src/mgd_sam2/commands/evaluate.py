@@ -74,8 +74,9 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
         resize_pred=args.resize_pred,
     )
-    hidden = [key for key in result.scores if key not in {key for key, _ in columns(args.layout)}]
-    if hidden and args.metrics != list(METRIC_CLASSES):  # asked for by name, not in the paper's columns
+    shown = {key for key, _ in columns(args.layout)}
+    hidden = [name for name in args.metrics if not shown & set(METRIC_CLASSES[name].SCALARS)]
+    if hidden and set(args.metrics) != set(METRIC_CLASSES):  # asked for by name, no column in the paper's table
         result.notes.append(f"computed but not a column of --layout {args.layout}: {', '.join(hidden)} (--json and "
                             "--csv have them; --layout all shows every column)")  # fmt: skip
     for note in result.notes:

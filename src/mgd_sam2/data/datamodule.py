@@ -228,8 +228,9 @@ class SegmentationDataModule(LightningDataModule):
         for dataset in self.datasets[stage]:
             if 0 < len(dataset) < replicas:  # a process without an image would fail alone, the others wait for it
                 split = dataset.records[0].split
+                setting = "data.val_holdout" if split == HOLDOUT else f"data.{stage}: {split}"
                 raise ConfigError(
-                    f"data.{stage}: {split} has {len(dataset)} image{'s' * (len(dataset) > 1)}, fewer than the "
+                    f"{setting} has {len(dataset)} image{'s' * (len(dataset) > 1)}, fewer than the "
                     f"{replicas} processes (trainer.devices x num_nodes), each of which takes a share of every split: "
                     f"give it {replicas} images or more, or run on {len(dataset)} process{'es' * (len(dataset) > 1)}"
                 )

@@ -65,25 +65,27 @@ class Pairing:
         )
 
 
-def download_hint(spec: str, root: str | Path) -> str:
+def download_hint(spec: str, root: str | Path, need_images: bool = True) -> str:
     """Where to get the dataset of ``spec`` ("DATASET/SPLIT") and put it under the data root ``root``; for a dataset
     whose folder is there with none of its splits where the configs look (an archive unpacked as it ships), how to
     arrange it instead."""
     dataset = spec.split("/")[0]
-    if unarranged(root, dataset):
+    if unarranged(root, dataset, need_images):
         return f"{Path(root) / dataset} is there: arrange it as data/README.md shows (it maps each archive's folders)."
     if dataset in DATASETS:
         return f"{DATASETS[dataset][0].format(root=Path(root).as_posix())}; data/README.md shows the folder layout."
     return "See data/README.md for the expected layouts."
 
 
-def unarranged(root: str | Path, dataset: str) -> bool:
+def unarranged(root: str | Path, dataset: str, need_images: bool = True) -> bool:
     """Whether a known dataset's folder is under ``root`` with none of its splits where the configs look for them
-    (an image folder and a mask folder each): an archive unpacked as it ships, not a partial download."""
+    (an image folder and a mask folder each; without ``need_images``, a mask folder): an archive unpacked as it
+    ships, not a partial download."""
     if dataset not in DATASETS or dataset == "synthetic" or not (Path(root) / dataset).is_dir():
         return False
+    needed = slice(0 if need_images else 1, 2)  # of (image folder, mask folder)
     return not any(
-        all(split_folders(Path(root) / spec)) for spec in DATASETS[dataset][1] if (Path(root) / spec).is_dir()
+        all(split_folders(Path(root) / spec)[needed]) for spec in DATASETS[dataset][1] if (Path(root) / spec).is_dir()
     )
 
 
@@ -138,13 +140,16 @@ def resolve_split(root: str | Path, spec: SplitSpec, need_masks: bool = True, ne
             nearby += f" ({folder.parent} holds {some_of(beside)})"
         if not Path(root).is_dir():
             nearby += f" (the data root {root} is not there: give --data.root, the folder holding the datasets)"
-        raise DatasetLayoutError(f"split {spec!r} not found: no folder {folder}{nearby}. {download_hint(spec, root)}")
+        hint = download_hint(spec, root, need_images)
+        raise DatasetLayoutError(f"split {spec!r} not found: no folder {folder}{nearby}. {hint}")
     image_dir, mask_dir = split_folders(folder)
     if (need_images and image_dir is None) or (need_masks and mask_dir is None):
         found = some_of(sorted(p.name for p in folder.iterdir()))
+        folders = (("an image", IMAGE_DIR_NAMES, need_images), ("a mask", MASK_DIR_NAMES, need_masks))
+        needed = [f"{kind} folder ({'/'.join(names)})" for kind, names, needs in folders if needs]
         raise DatasetLayoutError(
-            f"split {spec!r} at {folder} needs an image folder ({'/'.join(IMAGE_DIR_NAMES)}) and a mask folder "
-            f"({'/'.join(MASK_DIR_NAMES)}); found {found or 'nothing'}. See data/README.md for the layout."
+            f"split {spec!r} at {folder} needs {' and '.join(needed)}; found {found or 'nothing'}. See data/README.md "
+            "for the layout."
         )
     return Split(name, image_dir, mask_dir)
 

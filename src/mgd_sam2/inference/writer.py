@@ -184,7 +184,7 @@ class MaskWriter(BasePredictionWriter):
         self.replaced = 0  # of the files written, those that replaced an earlier run's file of ours
         self.removed: list[Path] = []  # cut-outs of ours that no longer matched the mask written beside them
         self.failures: list[tuple[str, str]] = []
-        self.skipped_by_all = 0  # images skipped by every process of a multi-process predict -c (on_predict_end)
+        self.skipped_total = 0  # the failures of all processes together, in a multi-process predict -c
         self.sources: dict[Path, str] = {}  # the image each file written was written for
         self.digests: dict[tuple, str] = {}  # file_key -> file_digest: each image read once, however many
 
@@ -320,9 +320,12 @@ class MaskWriter(BasePredictionWriter):
             self.finish()
             return
         # each process wrote its share: the totals are said once, and the first process's exit status counts the
-        # images every process skipped (Lightning's launcher returns the first's; the others' are not seen)
+        # failures of all (Lightning's launcher returns the first's; the others' are not seen). The one collective
+        # call after the loader's: where a process failed during predict, the others wait here until the launcher
+        # ends them (torchrun, srun --kill-on-bad-exit, Lightning's for a process other than the first) or the
+        # process group's timeout
         mine = torch.tensor([len(self.written), self.replaced, len(self.failures)], device=pl_module.device)
-        written, replaced, self.skipped_by_all = trainer.strategy.reduce(mine, reduce_op="sum").tolist()
+        written, replaced, self.skipped_total = trainer.strategy.reduce(mine, reduce_op="sum").tolist()
         if trainer.is_global_zero:
             self.say_written(written, replaced)
         self.say_removed_and_skipped()

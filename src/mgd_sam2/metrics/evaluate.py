@@ -114,7 +114,8 @@ def pair_files(pred_dir: str | Path, gt_dir: str | Path) -> tuple[list[tuple[str
         if cased := [
             (path, by_case[path.stem.casefold()]) for path in ground_truths if path.stem.casefold() in by_case
         ]:
-            hint += (f" {len(cased)} differ only in case, e.g. GT {cased[0][0].name} against prediction "
+            differ = "differs" if len(cased) == 1 else "differ"
+            hint += (f" {len(cased)} {differ} only in case, e.g. GT {cased[0][0].name} against prediction "
                      f"{cased[0][1].name}: stems pair case-sensitively, rename one side.")  # fmt: skip
         elif not pairing.pairs and ground_truths and predictions:
             hint += f" No stem matches: e.g. GT {ground_truths[0].name} against prediction {predictions[0].name}."

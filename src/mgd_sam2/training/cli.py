@@ -991,5 +991,5 @@ def run_lightning_cli(subcommand: str, args: list[str]) -> int:
         rows = scores_by_split(cli.trainer.callback_metrics, stage, cli.datamodule.split_names(stage))
         print_scores({split: scores for split, scores in rows.items() if scores}, subcommand)
     skipped = [callback for callback in cli.trainer.callbacks
-               if isinstance(callback, MaskWriter) and (callback.failures or callback.skipped_by_all)]  # fmt: skip
+               if isinstance(callback, MaskWriter) and (callback.failures or callback.skipped_total)]  # fmt: skip
     return 1 if skipped else 0

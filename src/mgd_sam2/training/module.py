@@ -234,7 +234,9 @@ class MGDSAM2Module(LightningModule):
         if stage == "val":
             out = self(batch["input"])
             logits = out.logits
-            self.val_losses[f"val/{split}"].update(self.loss(out, batch["target"])["loss"].detach(), len(batch["gt"]))
+            loss = self.loss(out, batch["target"])["loss"].detach()  # the batch's mean over its images
+            # once per image: with nan_strategy "disable" MeanMetric ignores a weight (torchmetrics 1.9)
+            self.val_losses[f"val/{split}"].update(loss.expand(len(batch["gt"])))
             if batch_idx == 0:
                 self.log_images(f"val/{split}", batch["input"].full, batch["target"].full, logits)
         else:
