@@ -12,6 +12,14 @@ from mgd_sam2.data.synth import SynthConfig, write_dataset
 SPLITS = {"train": ["synthetic/SYN-TR"], "val": ["synthetic/SYN-VD"], "test": ["synthetic/SYN-TE"]}
 
 
+def linked_split(folder: Path, synthetic_root: Path, count: int) -> None:
+    """A split ``folder`` (im/ and gt/) of links to the first ``count`` training pairs of the synthetic dataset."""
+    for kind in ("im", "gt"):
+        (folder / kind).mkdir(parents=True)
+        for path in sorted((synthetic_root / "synthetic/SYN-TR" / kind).iterdir())[:count]:
+            (folder / kind / path.name).symlink_to(path)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def own_cache(tmp_path_factory):
     """MGD_SAM2_CACHE in this test process's own folder: the compiled-model caches are neither written by two

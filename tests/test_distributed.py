@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import linked_split
 from mgd_sam2.utils.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -201,15 +202,6 @@ def test_a_ddp_fit_that_fails_before_its_first_step_is_one_line_and_leaves_no_ru
     assert (folder / "runs/ddp/exp1/config.yaml").read_text() == "earlier run\n"
 
 
-def odd_split(folder: Path, synthetic_root: Path, name: str, count: int) -> None:
-    """A validation split ``data/<name>`` of the first ``count`` training pairs (links)."""
-    source = synthetic_root / "synthetic/SYN-TR"
-    for kind in ("im", "gt"):
-        (folder / "data" / name / kind).mkdir(parents=True)
-        for path in sorted((source / kind).iterdir())[:count]:
-            (folder / "data" / name / kind / path.name).symlink_to(path)
-
-
 @pytest.mark.slow
 def test_two_processes_validate_and_predict_as_one(
     synthetic_root: Path, trained_checkpoint: Path, tmp_path: Path
@@ -224,8 +216,8 @@ def test_two_processes_validate_and_predict_as_one(
     folder = workdir(tmp_path, synthetic_root, "validate")
     one_thread = environment(OMP_NUM_THREADS="1")  # the same kernels in each process and in one (Lightning divides
     # the cores between the processes where OMP_NUM_THREADS is unset), so each image's loss is the same float32
-    odd_split(folder, synthetic_root, "odd", 3)
-    odd_split(folder, synthetic_root, "one", 1)
+    linked_split(folder / "data/odd", synthetic_root, 3)
+    linked_split(folder / "data/one", synthetic_root, 1)
     logged = {}
     for devices in (2, 1):
         record = folder / f"metrics{devices}"

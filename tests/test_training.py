@@ -21,6 +21,7 @@ from lightning.pytorch import Callback, Trainer, seed_everything
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from conftest import linked_split
 from mgd_sam2.cli import main
 from mgd_sam2.commands.demo import same_score
 from mgd_sam2.data.datamodule import SegmentationDataModule
@@ -1702,16 +1703,7 @@ def test_the_validation_loss_is_the_mean_over_images_not_over_batches(synthetic_
     """3 images in batches of 2 and 1, each batch's loss stood in by its image count (2 and 1): the logged loss is
     (2 x 2 + 1 x 1) / 3 per image, exactly in float64 (not the mean of the batches' means, 1.5, which a weight that
     torchmetrics' MeanMetric drops gave)."""
-    from lightning.pytorch import Trainer
-
-    from mgd_sam2.data.datamodule import SegmentationDataModule
-    from mgd_sam2.models.network import NetworkConfig
-    from mgd_sam2.training.module import MGDSAM2Module
-
-    for kind in ("im", "gt"):
-        (tmp_path / "three" / kind).mkdir(parents=True)
-        for path in sorted((synthetic_root / "synthetic/SYN-TR" / kind).iterdir())[:3]:
-            (tmp_path / "three" / kind / path.name).symlink_to(path)
+    linked_split(tmp_path / "three", synthetic_root, 3)
     module = MGDSAM2Module(network=NetworkConfig(preset="micro"), val_metrics=["MAE"])
     module.loss = lambda out, target: {"loss": torch.tensor(float(target.full.shape[0]))}
     size = {"input_size": module.input_size, "grid": module.grid}
