@@ -13,6 +13,7 @@ from PIL import Image
 
 from bounds import MAP_LEVELS_FP32
 from mgd_sam2 import ConfigError, Segmenter
+from mgd_sam2.benchmark.detail import gain
 from mgd_sam2.cli import main
 from mgd_sam2.data.datasets import SegmentationDataset
 from mgd_sam2.data.io import provenance
@@ -422,3 +423,16 @@ def test_guided_on_an_image_with_one_side_shorter_than_the_input() -> None:
     guided = fake_segmenter(backend, "guided").predict(image)
     plain = fake_segmenter(backend, "off").predict(image)
     assert guided.shape == (40, 300) and iou(guided, line) > iou(plain, line)
+
+
+def test_the_mean_gain_leaves_out_images_without_a_value_and_does_not_warn() -> None:
+    """A bootstrap draw of only images without a value (mBA of an empty mask) has no gain: NaN, which the interval's
+    percentiles leave out, and no 'Mean of empty slice' warning in the benchmark's output."""
+    import warnings
+
+    base = np.array([[0.5, np.nan, 0.25], [np.nan, np.nan, np.nan]])
+    other = np.array([[1.0, 0.5, 0.5], [0.5, np.nan, 1.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = gain(base, other)
+    assert result[0] == 0.375 and np.isnan(result[1])  # (0.5 + 0.25) / 2: exact in binary

@@ -57,8 +57,13 @@ def paired_interval(
 
 
 def gain(base: np.ndarray, other: np.ndarray) -> np.ndarray:
-    """The mean per-image gain of ``other`` over ``base`` along the last axis (images without a value left out)."""
-    return np.nanmean(other - base, axis=-1)
+    """The mean per-image gain of ``other`` over ``base`` along the last axis (images without a value left out; NaN
+    where none has one, as a bootstrap draw of only such images, without numpy's empty-slice warning)."""
+    change = other - base
+    valid = ~np.isnan(change)
+    count = valid.sum(axis=-1)
+    total = np.where(valid, change, 0.0).sum(axis=-1)
+    return np.divide(total, count, out=np.full(count.shape, np.nan), where=count > 0)
 
 
 def ratio(base: np.ndarray, other: np.ndarray) -> np.ndarray:
