@@ -105,8 +105,14 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(
         assert main([*args, "--out", str(tmp_path / "out6"), *unused]) == 1
     assert main([*args[:-2], "--out", str(tmp_path / "out6"), "--resize-pred"]) == 1  # and this without --predictions
     assert not (tmp_path / "out6").exists()
+    # a run that fails after its checks leaves no report that reads as its own: the earlier run's is removed first
+    assert (tmp_path / "out4" / "accuracy.md").is_file()
+    capsys.readouterr()
     with pytest.raises(DatasetLayoutError, match="no folder named after a split present"):
-        run_accuracy(None, synthetic_root, tmp_path / "out7", workers=0, saved=tmp_path / "out5")
+        run_accuracy(None, synthetic_root, tmp_path / "out4", workers=0, saved=tmp_path / "out5")
+    assert f"removed the earlier report in {tmp_path / 'out4'} (accuracy.md, accuracy.json, accuracy_dis.csv, " \
+        "pr_curves.png, fmeasure_curves.png)" in capsys.readouterr().out  # fmt: skip
+    assert not list((tmp_path / "out4").iterdir())
     with pytest.raises(DatasetLayoutError, match="no benchmark split with ground truth to score --predictions"):
         run_accuracy(None, tmp_path / "out5", tmp_path / "out7", workers=0, saved=saved)  # a root without data
     # every split's problems at once, before any split is scored

@@ -99,3 +99,19 @@ def test_the_default_workers_are_at_most_the_cpus_this_process_may_use(monkeypat
     for argv in (["check-data", "data"], ["evaluate", "--pred", "p", "--gt", "g"], ["synth"],
                  ["benchmark", "accuracy"], ["benchmark", "metrics"]):  # fmt: skip
         assert subcommand_parser(argv[0]).parse_args(argv[1:]).workers == expected, argv
+
+
+def test_the_functions_default_workers_are_at_most_the_cpus_this_process_may_use(monkeypatch) -> None:
+    """The functions the commands call (evaluate_folders, write_dataset, check_split, ...) default to as many
+    workers as the commands: under `taskset -c 1` one, and torch has no oversubscription to warn of."""
+    import os
+    import warnings
+
+    from mgd_sam2.utils.parallel import parallel_map
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert list(parallel_map(abs, [-1, -2, -3], None, "x", show=False)) == [1, 2, 3]
+    with pytest.warns(UserWarning, match="will create 2 worker processes"):
+        list(parallel_map(abs, [-1, -2, -3], 2, "x", show=False))  # an explicit number is kept

@@ -44,6 +44,11 @@ SYNTHETIC: dict[str, tuple[str, list[str]]] = {
         ["synthetic/SYN-VD", "synthetic/SYN-TE"],
     ),
 }
+# the curve plots: {file name: (x curve or None for the threshold, y curve, x label, y label)}
+CURVE_PLOTS: dict[str, tuple[str | None, str, str, str]] = {
+    "pr_curves.png": ("recall_curve", "precision_curve", "recall", "precision"),
+    "fmeasure_curves.png": (None, "fm_curve", "threshold (8-bit)", "F-measure (β² = 0.3)"),
+}
 
 
 def present_benchmarks(
@@ -113,7 +118,7 @@ def predict_split(
     split: Split,
     out: Path,
     batch_size: int,
-    workers: int,
+    workers: int | None,
     tta: bool,
     planned: tuple[MaskWriter, OutputPlan] | None = None,
 ) -> Path:
@@ -154,6 +159,22 @@ def check_saved(saved: Path, splits: list[Split], resize_pred: bool) -> None:
         raise EvaluationError("saved predictions that cannot be scored:\n" + "\n".join(problems))
 
 
+def report_files(out: Path) -> list[Path]:
+    """The files of a run's report under ``out`` (its predictions are not part of it)."""
+    names = ["accuracy.md", "accuracy.json", *(f"accuracy_{layout}.csv" for layout in BENCHMARKS), *CURVE_PLOTS]
+    return [out / name for name in names]
+
+
+def remove_earlier_report(out: Path) -> None:
+    """Remove an earlier run's report once this run's checks have passed, so that a run that fails later leaves no
+    report in ``out`` that reads as its own (nor one of mixed runs, nor a table of splits this run did not score)."""
+    if earlier := [path for path in report_files(out) if path.is_file()]:
+        for path in earlier:
+            path.unlink()
+        print(f"removed the earlier report in {out} ({', '.join(path.name for path in earlier)}): this run writes "
+              "its own when it ends")  # fmt: skip
+
+
 def plot_curves(curves: dict[str, dict[str, list[float]]], out: Path) -> list[Path]:
     """PR curves and F-measure-vs-threshold curves, one line per split, as PNGs."""
     import matplotlib
@@ -163,10 +184,7 @@ def plot_curves(curves: dict[str, dict[str, list[float]]], out: Path) -> list[Pa
 
     written = []
     thresholds = list(range(255, -1, -1))  # curve index k is threshold 255 - k
-    for name, (x_key, y_key, x_label, y_label) in {
-        "pr_curves.png": ("recall_curve", "precision_curve", "recall", "precision"),
-        "fmeasure_curves.png": (None, "fm_curve", "threshold (8-bit)", "F-measure (β² = 0.3)"),
-    }.items():
+    for name, (x_key, y_key, x_label, y_label) in CURVE_PLOTS.items():
         figure, axis = plt.subplots(figsize=(6, 5))
         for split, curve in curves.items():
             axis.plot(curve[x_key] if x_key else thresholds, curve[y_key], label=split)
@@ -185,7 +203,7 @@ def run_accuracy(
     data_root: Path,
     out: Path,
     hce_binarize: str = "dis",
-    workers: int = 2,
+    workers: int | None = None,
     batch_size: int = 1,
     tta: bool = False,
     saved: Path | None = None,
@@ -194,7 +212,8 @@ def run_accuracy(
 ) -> dict[str, Any]:
     """Predict with ``segmenter`` (or read the ``saved`` predictions, ``saved/<split name>``, resized bilinearly to
     their GT's size with ``resize_pred``), score, and write accuracy.{md,json}, accuracy_<layout>.csv and the curve
-    plots under ``out``. ``only``: these splits (``BENCHMARK_SPLITS`` names), which must be present."""
+    plots under ``out``. ``only``: these splits (``BENCHMARK_SPLITS`` names), which must be present. ``workers``: the
+    processes of each step (None: each step's default)."""
     if (segmenter is None) == (saved is None):
         raise ValueError("give exactly one of a segmenter and a folder of saved predictions")
     if saved is not None and not saved.is_dir():
@@ -231,7 +250,7 @@ def run_accuracy(
         print(f"note: {stand_in_note}")  # now, before it is generated, and again with the tables
         notes.append(stand_in_note)
         if saved is None:  # saved predictions are scored on a stand-in already there, never on one made now
-            ensure_dataset(stand_in_root, splits=stand_in)  # only the splits the tables use
+            ensure_dataset(stand_in_root, workers=workers, splits=stand_in)  # only the splits the tables use
         present = {
             layout: (title, [resolve_split(data_root, spec) for spec in specs])
             for layout, (title, specs) in SYNTHETIC.items()
@@ -248,6 +267,7 @@ def run_accuracy(
         check_saved(saved, all_splits, resize_pred)
         settings = {"predictions": str(saved.resolve()), "resize_pred": resize_pred}
         model_description = f"the saved predictions in {saved}"
+    remove_earlier_report(out)
     scores: dict[str, dict[str, float]] = {}
     curves: dict[str, dict[str, list[float]]] = {}
     images: dict[str, dict[str, Any]] = {}  # per split: how many, and the largest GT's width and height
@@ -300,8 +320,6 @@ def run_accuracy(
     for layout, rows in tables.items():
         markdown += [f"## {titles[layout]}\n", markdown_table(rows, layout)]
         write_text(out / f"accuracy_{layout}.csv", csv_table(rows, layout))
-    for layout in set(BENCHMARKS) - set(tables):  # an earlier run's table of splits this one did not score
-        (out / f"accuracy_{layout}.csv").unlink(missing_ok=True)
     if notes:
         markdown += ["## Notes\n", "".join(f"- {note}\n" for note in notes)]  # one tight list
     write_text(out / "accuracy.md", "\n".join(markdown))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
@@ -13,16 +12,6 @@ if TYPE_CHECKING:
 # OpenVINO int8's calibration images by default (model export, benchmark backends): the accuracy of every backend
 # (docs/benchmarks.md) was measured calibrated on this many
 CALIBRATION_IMAGES = 16
-
-
-def default_workers(most: int = 2) -> int:
-    """The commands' default ``--workers``: ``most`` processes, or as many CPUs as this process may run on where
-    fewer (its affinity: ``taskset``, a container's cpuset; torch warns of DataLoader workers beyond them)."""
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # no affinity on this platform (macOS)
-        usable = os.cpu_count() or 1
-    return min(most, usable)
 
 
 def positive_int(text: str) -> int:

@@ -15,7 +15,6 @@ from mgd_sam2.commands.arguments import (
     add_weights_arguments,
     comma_list,
     cpu_kind_argument,
-    default_workers,
     image_size,
     non_negative_int,
     positive_int,
@@ -26,6 +25,7 @@ from mgd_sam2.inference.devices import EXPORTED_BACKENDS
 from mgd_sam2.metrics.functional import HCE_BINARIZATIONS
 from mgd_sam2.metrics.tables import BENCHMARK_SPLITS
 from mgd_sam2.models.presets import PRESETS
+from mgd_sam2.utils.parallel import default_workers
 
 SPEED_PRECISIONS = ("32-true", "bf16-mixed")  # Lightning's names, as predict's --precision
 # (width, height) of the pair `benchmark metrics` measures the memory of: 48 megapixels

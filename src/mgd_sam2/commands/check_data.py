@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mgd_sam2.commands.arguments import default_workers, non_negative_int
+from mgd_sam2.commands.arguments import non_negative_int
+from mgd_sam2.utils.parallel import default_workers
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

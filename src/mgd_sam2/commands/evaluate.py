@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mgd_sam2.commands.arguments import comma_list, default_workers, non_negative_int
+from mgd_sam2.commands.arguments import comma_list, non_negative_int
 from mgd_sam2.metrics.functional import HCE_BINARIZATIONS
 from mgd_sam2.metrics.sod import METRIC_CLASSES
 from mgd_sam2.metrics.tables import LAYOUTS
+from mgd_sam2.utils.parallel import default_workers
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mgd_sam2.commands.arguments import comma_list, default_workers, fraction, non_negative_int, positive_int
+from mgd_sam2.commands.arguments import comma_list, fraction, non_negative_int, positive_int
 from mgd_sam2.data.shapes import THIN_OBJECTS
 from mgd_sam2.data.synth import TRAINING_OBJECTS, HardCases, SynthConfig
+from mgd_sam2.utils.parallel import default_workers
 
 # (flag, HardCases field, what the fraction of images has): the generator's hard cases
 HARD_CASE_FLAGS = (

@@ -187,7 +187,7 @@ def inspect_pair(pair: tuple[str, Path, Path]) -> tuple[tuple[int, int] | None, 
     return image.size, problems
 
 
-def check_split(split: Split, workers: int = 2, show: bool = True) -> SplitReport:
+def check_split(split: Split, workers: int | None = None, show: bool = True) -> SplitReport:
     report = SplitReport(split.name, str(split.image_dir.parent))
     pairing = pair_by_stem(split.image_dir, split.mask_dir)
     report.problems += [Problem(str(path), message, True) for path, message in pairing.problems]
@@ -300,7 +300,7 @@ def split_fingerprint(split: Split) -> str:
     return digest.hexdigest()
 
 
-def require_clean(splits: list[Split], cache_dir: Path, workers: int = 2, use: str = "training") -> None:
+def require_clean(splits: list[Split], cache_dir: Path, workers: int | None = None, use: str = "training") -> None:
     """Raise DatasetError (the check-data listing, saying that ``use`` would fail on those files: ``"training"``,
     ``"testing"``, ``"the benchmark"``) if any split has errors. A split that passed before
     and has not changed since (same fingerprint) is not decoded again; a split used by several stages is

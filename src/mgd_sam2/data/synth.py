@@ -246,7 +246,7 @@ class SampleWriter:
 def write_dataset(
     out: str | Path,
     config: SynthConfig,
-    workers: int = 2,
+    workers: int | None = None,
     show: bool = True,
     splits: tuple[str, ...] | None = None,
     flag: str = "--out",
@@ -289,7 +289,7 @@ def write_dataset(
 def ensure_dataset(
     out: str | Path,
     config: SynthConfig = SynthConfig(),
-    workers: int = 2,
+    workers: int | None = None,
     show: bool = True,
     splits: tuple[str, ...] | None = None,
     flag: str = "--data-root",

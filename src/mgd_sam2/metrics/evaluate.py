@@ -45,7 +45,7 @@ from mgd_sam2.data.layouts import pair_by_stem, split_folders
 from mgd_sam2.errors import UserError
 from mgd_sam2.metrics.pairs import ImagePair
 from mgd_sam2.metrics.sod import METRIC_CLASSES, SCALAR_KEYS, build_metrics, measure_all, scalar_results
-from mgd_sam2.utils.parallel import parallel_map, workers_for_memory
+from mgd_sam2.utils.parallel import default_workers, parallel_map, workers_for_memory
 
 # Peak memory of one worker scoring one pair, per GT pixel, all metrics: how many workers fit in memory
 # (measured: docs/design.md, measured constants).
@@ -282,12 +282,13 @@ def evaluate_folders(
     metric_names: list[str] | None = None,
     hce_binarize: str = "dis",
     skeleton_cache: bool | str | Path = True,
-    workers: int = 2,
+    workers: int | None = None,
     resize_pred: bool = False,
     progress: bool = True,
 ) -> Evaluation:
     """All metrics over the paired folders; raises EvaluationError listing every bad file. Notes for the user
-    (cut-outs left out, label maps, fewer workers for memory) are in the result's ``notes``."""
+    (cut-outs left out, label maps, fewer workers for memory) are in the result's ``notes``. ``workers``: scoring
+    processes (None: ``default_workers()``)."""
     pairs, cutouts, headers = checked_pairs(pred_dir, gt_dir, resize_pred)
     notes = [f"left out {len(cutouts)} cut-outs written by mgd-sam2 predict --cutout"] if cutouts else []
     for flag, folder in (("--pred", pred_dir), ("--gt", gt_dir)):
@@ -302,7 +303,7 @@ def evaluate_folders(
             "predictions, swap --pred and --gt (S, E and weighted F are not symmetric)"
         )
     per_worker = EVALUATION_BYTES_PER_PIXEL * headers.largest_pixels
-    workers = min(workers, len(pairs))  # a process per pair at most
+    workers = min(default_workers() if workers is None else workers, len(pairs))  # a process per pair at most
     allowed = workers_for_memory(workers, per_worker)
     if allowed < workers:
         notes.append(

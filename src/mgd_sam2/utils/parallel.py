@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, Iterator, Sequence
 
 from torch.utils.data import DataLoader, Dataset
@@ -22,6 +23,17 @@ class _Mapped(Dataset):
 
 def _identity(item: Any) -> Any:
     return item
+
+
+def default_workers(most: int = 2) -> int:
+    """The default worker processes (the commands' ``--workers``, the functions they call): ``most``, or as many CPUs
+    as this process may run on where fewer (its affinity: ``taskset``, a container's cpuset; torch warns of
+    DataLoader workers beyond them)."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity on this platform (macOS)
+        usable = os.cpu_count() or 1
+    return min(most, usable)
 
 
 def available_memory() -> int | None:
@@ -46,11 +58,11 @@ def workers_for_memory(requested: int, bytes_per_worker: int) -> int:
 
 
 def parallel_map(
-    function: Callable[[Any], Any], items: Sequence[Any], workers: int, label: str, show: bool = True
+    function: Callable[[Any], Any], items: Sequence[Any], workers: int | None, label: str, show: bool = True
 ) -> Iterator[Any]:
-    """Yield ``function(item)`` for each item, in order, computed in ``workers`` processes (0: in this one; never
-    more than one per item)."""
-    workers = min(workers, len(items))
+    """Yield ``function(item)`` for each item, in order, computed in ``workers`` processes (0: in this one; None:
+    ``default_workers()``; never more than one per item)."""
+    workers = min(default_workers() if workers is None else workers, len(items))
     loader = DataLoader(_Mapped(function, items), batch_size=None, num_workers=workers, collate_fn=_identity)
     with progress_bar(len(items), label, show=show) as advance:
         for result in loader:
