@@ -228,7 +228,8 @@ def test_a_fits_final_weights_are_in_its_last_checkpoint_and_resume_exactly(
     """Saving every 2 steps, a fit of 5 steps (or of 1 epoch of 3) ends with its final step's weights in last.ckpt
     (Lightning alone keeps step 4's, or 2's: it writes last.ckpt at the end only where no save came before), the file
     its last line names; a run resumed from it with a higher limit reaches the weights of an uninterrupted one, bit
-    for bit."""
+    for bit, also where each epoch trains 2 of its 3 batches (limit_train_batches: the checkpoint at the second ends
+    its epoch, and the next one starts at its first sample, not at its fifth)."""
     config = yaml.safe_load((ROOT / "tests/fixtures/resume.yaml").read_text())
     config["trainer"]["callbacks"][0]["init_args"]["every_n_train_steps"] = 2
     (tmp_path / "every2.yaml").write_text(yaml.safe_dump(config))
@@ -240,16 +241,20 @@ def test_a_fits_final_weights_are_in_its_last_checkpoint_and_resume_exactly(
         assert main([*fit, *limit, *(["--ckpt_path", "last"] if resume else [])]) == 0
         return torch.load(last, weights_only=False)
 
-    for name, first, then in (("steps", ("--trainer.max_steps", "5"), ("--trainer.max_steps", "8")),
-                              ("epochs", ("--trainer.max_epochs", "1"), ("--trainer.max_epochs", "2"))):  # fmt: skip
+    limited = ("--trainer.limit_train_batches", "2")
+    for name, first, then, steps in (
+        ("steps", ("--trainer.max_steps", "5"), ("--trainer.max_steps", "8"), (5, 8)),
+        ("epochs", ("--trainer.max_epochs", "1"), ("--trainer.max_epochs", "2"), (3, 6)),
+        ("limited", ("--trainer.max_epochs", "1", *limited), ("--trainer.max_epochs", "2", *limited), (2, 4)),
+    ):
         stopped = run_folder(tmp_path / f"{name}_stopped", synthetic_root)
         ended = weights(stopped, *first)
-        assert ended["global_step"] == (5 if name == "steps" else 3), name  # its final step, not a save step's
+        assert ended["global_step"] == steps[0], name  # its final step, not a save step's
         out = capsys.readouterr().out
         assert out.strip().splitlines()[-1].endswith(f"last {last}")
         resumed = weights(stopped, *then, resume=True)
         whole = weights(run_folder(tmp_path / f"{name}_whole", synthetic_root), *then)
-        assert resumed["global_step"] == whole["global_step"] == (8 if name == "steps" else 6), name
+        assert resumed["global_step"] == whole["global_step"] == steps[1], name
         for key, value in whole["state_dict"].items():
             assert torch.equal(value, resumed["state_dict"][key]), (name, key)
     assert "note: no ModelCheckpoint of this fit monitors a score, so it writes no best checkpoint" in out

@@ -208,9 +208,15 @@ class SegmentationDataModule(LightningDataModule):
                 f"images{each}, and an incomplete batch is dropped: no batch to train on; lower --data.batch_size"
             )
         consumed = self.batches_consumed_before_restart()
-        if 0 < consumed < len(loader):  # resumed mid-epoch: continue with the samples not yet seen
+        if 0 < consumed < self.batches_per_epoch(len(loader)):  # resumed mid-epoch: continue with the samples not seen
             self.train_sampler.skip_next_epoch_start(consumed * self.hparams.batch_size)
         return loader
+
+    def batches_per_epoch(self, length: int) -> int:
+        """The batches an epoch of ``length`` trains, under the trainer's ``limit_train_batches`` (a count, or a share
+        of the loader, as Lightning counts them): a checkpoint at the last of them ends its epoch."""
+        limit = 1.0 if self.trainer is None else self.trainer.limit_train_batches
+        return min(length, limit) if isinstance(limit, int) else int(length * limit)
 
     def batches_consumed_before_restart(self) -> int:
         """Batches of the current epoch already trained on when this fit resumed from a checkpoint (else 0).
