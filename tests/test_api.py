@@ -386,7 +386,7 @@ def test_a_lightning_checkpoint_that_does_not_fit_its_network_is_a_one_line_erro
     trained_checkpoint: Path, tmp_path: Path, capsys
 ) -> None:
     """A tensor missing or of another shape: predict's one-line error names the file, no traceback."""
-    from mgd_sam2.inference.loading import MODULE_PREFIX
+    from mgd_sam2.models.checkpoints import MODULE_PREFIX
 
     content = torch.load(trained_checkpoint, map_location="cpu", weights_only=False)
     missing = {**content, "state_dict": dict(content["state_dict"])}

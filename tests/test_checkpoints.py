@@ -131,6 +131,16 @@ def test_released_weights_convert_and_load_strictly(tmp_path: Path) -> None:
     assert report.kind == "released MGD-SAM2"
     assert len(report.ignored) == 48  # the keys their forward never reaches
     assert len(report.loaded) == len(model.state_dict())
+    # named by module: the adapters they never run, not "image_encoder.trunk", which reads as the trunk dropped
+    assert report.summary().endswith("ignored 48 (not used by MGD-SAM2): image_encoder.trunk.mpadapter (40), "
+                                     "sam_mask_decoder.iou_prediction_head.layers (6), "
+                                     "sam_mask_decoder.pred_obj_score_head (2)")  # fmt: skip
+    # base_plus has the same parameters (the load alone would succeed) but other global attention blocks
+    refusal = (
+        r"trained as preset base_plus_official \(global attention in Hiera blocks \[12, 16, 10\]\); preset base_plus"
+    )
+    with pytest.raises(CheckpointError, match=refusal + r" has .* --model.network.preset base_plus_official"):
+        load_pretrained(MGDSAM2(NetworkConfig(preset="base_plus")), path)
     ours = model.state_dict()
     pairs = {
         "image_encoder.trunk.mpadapter.lightweight_mlp1_2.0.weight": "encoder.adapters.2.down.weight",

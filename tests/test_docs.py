@@ -429,7 +429,8 @@ def test_the_own_dataset_section_runs_as_written(synthetic_root: Path, tmp_path:
     from mgd_sam2.commands.demo import rescoring_mismatches
 
     page = (ROOT / "docs/training.md").read_text()
-    section = page[page.index("### Your own dataset") : page.index("### What a run writes")]
+    start = page.index("### Your own dataset")
+    section = page[start : page.index("\n### ", start)]
     lines = shell_lines(section)
     assert [shlex.split(line)[1] for line in lines] == ["check-data", "fit", "test", "predict", "evaluate"]
     flags = re.search(r"add `(--model\.network\.preset micro[^`]*)` to `fit` and `test`", section).group(1).split()

@@ -29,7 +29,7 @@ from mgd_sam2.data.io import read_mask
 from mgd_sam2.data.synth import SynthConfig, write_dataset
 from mgd_sam2.data.view_cutting import tile
 from mgd_sam2.errors import ConfigError
-from mgd_sam2.inference.loading import load_network
+from mgd_sam2.inference.loading import export_trained_weights, load_network
 from mgd_sam2.models.checkpoints import CheckpointError
 from mgd_sam2.models.groups import module_group
 from mgd_sam2.models.multi_view import arrange_views, resize
@@ -236,9 +236,9 @@ def test_a_fits_final_weights_are_in_its_last_checkpoint_and_resume_exactly(
     fit = ["fit", "-c", str(tmp_path / "every2.yaml"), "--model.val_metrics", "[MAE]"]
     last = Path("runs/resume/version_0/checkpoints/last.ckpt")
 
-    def weights(folder: Path, *limit: str, resume: bool = False) -> dict:
+    def weights(folder: Path, *limit: str, resume: str | None = None) -> dict:
         monkeypatch.chdir(folder)
-        assert main([*fit, *limit, *(["--ckpt_path", "last"] if resume else [])]) == 0
+        assert main([*fit, *limit, *(["--ckpt_path", resume] if resume else [])]) == 0
         return torch.load(last, weights_only=False)
 
     limited = ("--trainer.limit_train_batches", "2")
@@ -252,7 +252,9 @@ def test_a_fits_final_weights_are_in_its_last_checkpoint_and_resume_exactly(
         assert ended["global_step"] == steps[0], name  # its final step, not a save step's
         out = capsys.readouterr().out
         assert out.strip().splitlines()[-1].endswith(f"last {last}")
-        resumed = weights(stopped, *then, resume=True)
+        # the run's last.ckpt by its path resumes that run in its folder, as `last` does (not in a version_1)
+        resumed = weights(stopped, *then, resume=str(last) if name == "limited" else "last")
+        assert sorted(path.name for path in (stopped / "runs/resume").iterdir()) == ["version_0"], name
         whole = weights(run_folder(tmp_path / f"{name}_whole", synthetic_root), *then)
         assert resumed["global_step"] == whole["global_step"] == steps[1], name
         for key, value in whole["state_dict"].items():
@@ -732,13 +734,29 @@ def test_configs_parse_and_build(config: Path, tmp_path: Path, monkeypatch) -> N
         )
 
 
-def test_a_start_the_preset_cannot_take_is_a_clear_error_in_fit(synthetic_root: Path, tmp_path: Path) -> None:
+def test_a_start_the_preset_cannot_take_is_a_clear_error_in_fit(
+    synthetic_root: Path, trained_checkpoint: Path, tmp_path: Path
+) -> None:
     """micro has no SAM2.1 size: a SAM2.1 file as its model.pretrained stops fit before anything runs (the missing
-    file of a SAM2.1 size: tests/test_checkpoints.py)."""
+    file of a SAM2.1 size: tests/test_checkpoints.py). A training run's checkpoint starts a new fit (a fine-tune on
+    other data): its network's weights, in a network of its preset."""
+    from mgd_sam2.models.checkpoints import load_pretrained
+    from mgd_sam2.training.cli import check_start
+
     module = micro_module(pretrained=str(tmp_path / "sam2.1_hiera_base_plus.pt"))
     fit = trainer(tmp_path, max_epochs=1, limit_train_batches=1)
     with pytest.raises(ConfigError, match="preset micro has no SAM2.1 weights"):
         fit.fit(module, datamodule=datamodule(synthetic_root, module))
+    check_start({"pretrained": str(trained_checkpoint), "network": {"preset": "micro"}})  # fit's check passes it
+    start = micro_module(pretrained=str(trained_checkpoint))
+    start.setup("fit")
+    saved = torch.load(trained_checkpoint, weights_only=True)["state_dict"]
+    for key, value in start.model.state_dict().items():
+        assert torch.equal(value, saved[f"model.{key}"]), key
+    with pytest.raises(
+        CheckpointError, match="is a training run of preset micro, and the network built is preset tiny"
+    ):
+        load_pretrained(MGDSAM2(NetworkConfig(preset="tiny")), trained_checkpoint)
 
 
 def odd_images(folder: Path) -> dict[str, tuple[int, int]]:
@@ -859,7 +877,18 @@ def test_released_weights_load_for_prediction(tmp_path: Path) -> None:
 
     torch.save(released_state_dict(), tmp_path / "mgdsam2_dis.pth")
     network, description = load_network(tmp_path / "mgdsam2_dis.pth")
-    assert network.preset == "base_plus_official" and "released" in description and not network.training
+    assert network.preset == "base_plus_official" and not network.training
+    assert "released" in description and description.endswith("; preset base_plus_official")  # predict's model line
+    # fine-tuned from them (model.pretrained): the exported trained parts over the released trunk (predict --weights)
+    with torch.no_grad():
+        network.decoder.mask_tokens.weight.add_(1.0)  # a trained part, as a fine-tune changes it
+    assert export_trained_weights(network, tmp_path / "tuned.safetensors") < len(network.state_dict())  # no trunk
+    rebuilt, description = load_network(tmp_path / "mgdsam2_dis.pth", tmp_path / "tuned.safetensors")
+    assert description.startswith(f"released MGD-SAM2 trunk from {tmp_path / 'mgdsam2_dis.pth'} + trained weights")
+    for key, value in rebuilt.state_dict().items():
+        assert torch.equal(value, network.state_dict()[key]), key
+    with pytest.raises(CheckpointError, match="but the released MGD-SAM2 weights: give them as --ckpt"):
+        load_network(tmp_path / "mgdsam2_dis.pth", tmp_path / "mgdsam2_dis.pth")
 
 
 def test_test_step_scores_at_gt_resolution(trained_checkpoint: Path, synthetic_root: Path, tmp_path: Path) -> None:
@@ -911,6 +940,10 @@ def test_lightning_cli_validate_test_and_predict_subcommands(
     assert main(["validate", *data, "--trainer.logger", "false", "--data.val", "[synthetic/SYN-TE]"]) == 0
     assert "note: no --ckpt_path: validate uses the network as the config builds it" in capsys.readouterr().err
     common = [*data, "--trainer.logger", "false", "--ckpt_path", str(trained_checkpoint)]
+    # the checkpoint's weights replace model.pretrained, which is not read: a start file moved away is no error
+    moved = ["--model.pretrained", str(tmp_path / "moved" / "sam2.1_hiera_tiny.pt")]
+    assert main(["test", *common, "--data.test", "[synthetic/SYN-TE]", *moved]) == 0
+    assert "loaded" not in capsys.readouterr().out
     sizes = odd_images(tmp_path / "in")
     (tmp_path / "in" / "broken.png").write_bytes(b"\x89PNG broken")
     (tmp_path / "in" / "notes.txt").write_text("not an image")

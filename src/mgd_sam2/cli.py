@@ -16,6 +16,7 @@ import sys
 from typing import Sequence
 
 from mgd_sam2 import __version__
+from mgd_sam2.commands.parser import CommandParser
 from mgd_sam2.errors import UserError
 
 # name -> (one-line help, module). Order is the order shown by --help.
@@ -98,7 +99,7 @@ def subcommand_parser(name: str) -> argparse.ArgumentParser:
         raise ValueError(f"{name} is LightningCLI's subcommand, not an argparse one")
     help_text, module_name = COMMANDS[name]
     module = importlib.import_module(module_name)
-    parser = argparse.ArgumentParser(prog=f"mgd-sam2 {name}", description=help_text, formatter_class=HelpFormatter)
+    parser = CommandParser(prog=f"mgd-sam2 {name}", description=help_text, formatter_class=HelpFormatter)
     module.add_arguments(parser)
     return parser
 

@@ -99,11 +99,16 @@ def add_weights_arguments(
         type=Path,
         required=ckpt_required,
         help="a Lightning checkpoint of a run (runs/NAME/.../best.ckpt), the authors' released MGD-SAM2 weights, "
-        "a model folder (Segmenter.save_pretrained), a SAM2/SAM2.1 checkpoint together with --weights (or those "
-        "weights alone where the trunk trained too), or an export (model export --onnx or --int8, the .xml of "
-        f"--openvino-int8, or a file --fastest wrote){ckpt_default}",
+        "a model folder (Segmenter.save_pretrained), a SAM2/SAM2.1 checkpoint or the released weights together with "
+        "--weights (or those weights alone where the trunk trained too), or an export (model export --onnx or "
+        f"--int8, the .xml of --openvino-int8, or a file --fastest wrote){ckpt_default}",
     )
-    parser.add_argument("--weights", type=Path, help="trained weights from `mgd-sam2 model export`, for a SAM2 --ckpt")
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        help="trained weights from `mgd-sam2 model export`, with the SAM2.1 checkpoint or released weights they were "
+        "trained from as --ckpt",
+    )
     parser.add_argument(
         "--backend",
         choices=BACKENDS,

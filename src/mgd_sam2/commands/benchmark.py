@@ -105,7 +105,7 @@ def add_backends_arguments(actions: argparse._SubParsersAction) -> None:
         help="the trained weights (any kind model export takes); default: the demo's best checkpoint",
     )
     backends.add_argument(
-        "--weights", type=Path, help="trained weights for a SAM2 --ckpt (from `mgd-sam2 model export`)"
+        "--weights", type=Path, help="trained weights from `mgd-sam2 model export`, for the SAM2.1 or released --ckpt"
     )
     backends.add_argument(
         "--data-root", type=Path, default=Path("data/demo"), help="where the splits are (default: the demo's data)"

@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     load = add_action(
         actions,
         "load",
-        "load a SAM2/SAM2.1 checkpoint or released MGD-SAM2 weights into a preset and list every key by outcome",
+        "load a SAM2/SAM2.1 checkpoint, released MGD-SAM2 weights or a training run's .ckpt into a preset and list "
+        "every key by outcome",
     )
     load.add_argument("--preset", default="base_plus", choices=list(PRESETS), help="model size to load into")
     load.add_argument("--ckpt", type=Path, required=True, help="the weights file")
@@ -42,9 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         required=True,
         help="a Lightning checkpoint of a training run, the authors' released weights, a model folder (or a SAM2.1 "
-        "checkpoint with --weights); not an export",
+        "checkpoint or the released weights with --weights); not an export",
     )
-    export.add_argument("--weights", type=Path, help="trained weights for a SAM2.1 --ckpt")
+    export.add_argument("--weights", type=Path, help="trained weights for a SAM2.1 or released --ckpt")
     export.add_argument(
         "--out",
         type=Path,

@@ -29,15 +29,15 @@ from mgd_sam2.models.checkpoints import (
     load_sam2_state,
     load_torch_file,
     read_weights_file,
+    run_network_state,
     unwrap_state_dict,
     weights_kind,
 )
 from mgd_sam2.models.finite import require_finite
 from mgd_sam2.models.groups import TRUNK
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
+from mgd_sam2.models.presets import RELEASED_PRESET
 from mgd_sam2.utils.files import atomic_path, file_digest
-
-MODULE_PREFIX = "model."  # the LightningModule keeps the network as `self.model`
 
 
 def export_trained_weights(network: MGDSAM2, path: str | Path) -> int:
@@ -96,12 +96,7 @@ def trained_weights_config(content: dict, source: str | Path) -> NetworkConfig:
 def network_from_lightning(content: dict, source: str | Path) -> MGDSAM2:
     """The network of a Lightning checkpoint of this project's training."""
     network = MGDSAM2(saved_network_config(content["hyper_parameters"], source))
-    state = {
-        key[len(MODULE_PREFIX) :]: value
-        for key, value in content["state_dict"].items()
-        if key.startswith(MODULE_PREFIX)
-    }
-    load_fitting_state(network, state, str(source), "the network its hyperparameters describe")
+    load_fitting_state(network, run_network_state(content), str(source), "the network its hyperparameters describe")
     return network
 
 
@@ -178,12 +173,10 @@ def build_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[
             raise CheckpointError(f"{ckpt} is a complete Lightning checkpoint; --weights is only for a SAM2 checkpoint")
         network = network_from_lightning(content, ckpt)
         return network.eval(), f"Lightning checkpoint {ckpt} (preset {network.preset})"
-    if kind == "released":
-        if weights is not None:
-            raise CheckpointError(f"{ckpt} holds the released MGD-SAM2 weights already; drop --weights")
-        network = MGDSAM2(NetworkConfig(preset="base_plus_official"))
+    if kind == "released" and weights is None:
+        network = MGDSAM2(NetworkConfig(preset=RELEASED_PRESET))
         report = load_official_state(network, unwrap_state_dict(content), str(ckpt))
-        return network.eval(), report.summary()
+        return network.eval(), f"{report.summary()}; preset {network.preset}"
     if kind == "trained":
         config = trained_weights_config(content, ckpt)
         if weights is not None or not config.train_trunk:
@@ -205,10 +198,16 @@ def build_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[
             "with --weights"
         )
     trained = read_weights_file(weights)
-    if weights_kind(trained) != "trained":
-        raise CheckpointError(f"--weights {weights} is not a trained-weights file written by `mgd-sam2 model export`")
+    if (given := weights_kind(trained)) != "trained":
+        use = f": it is {WEIGHTS_USE[given]}" if given in WEIGHTS_USE else ""
+        use = use or (", but the released MGD-SAM2 weights: give them as --ckpt" if given == "released" else "")
+        raise CheckpointError(
+            f"--weights {weights} is not a trained-weights file written by `mgd-sam2 model export`{use}"
+        )
     network = MGDSAM2(trained_weights_config(trained, weights))
-    report = load_sam2_state(network, content, str(ckpt))
+    # the frozen trunk of a fine-tune from SAM2.1 or from the released weights (which then supply the other parts too)
+    load_start = load_official_state if kind == "released" else load_sam2_state
+    report = load_start(network, unwrap_state_dict(content) if kind == "released" else content, str(ckpt))
     trained_trunk = network.config.train_trunk  # then the trunk is in the weights file, not the SAM2 checkpoint's
     load_fitting_state(
         network,

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from mgd_sam2.errors import ConfigError, MissingFileError, UserError
 from mgd_sam2.models.groups import TRUNK, from_sam2_name, module_group
-from mgd_sam2.models.presets import PRESETS, get_preset
+from mgd_sam2.models.presets import PRESETS, RELEASED_PRESET, get_preset
 from mgd_sam2.utils.files import broken_link
 
 SAM2_DOWNLOAD_HINT = (
@@ -44,6 +44,7 @@ NOT_WEIGHTS_HINT = (
     "(.xml) export"
 )
 WeightsKind = Literal["lightning", "trained", "released", "sam2", "unknown"]
+MODULE_PREFIX = "model."  # a Lightning checkpoint of this project's training keeps the network as the module's `model`
 
 
 class CheckpointError(UserError, ValueError):
@@ -76,8 +77,9 @@ class LoadReport:
     def summary(self) -> str:
         def grouped(keys: list[str]) -> str:
             counts: dict[str, int] = defaultdict(int)
-            for key in keys:
-                counts[".".join(key.split(".")[:2])] += 1
+            for key in keys:  # by module, to three names deep: image_encoder.trunk.mpadapter, not all of the trunk
+                names = key.split(".")[:-1][:3]
+                counts[".".join(names[: next((i for i, name in enumerate(names) if name.isdigit()), 3)])] += 1
             return ", ".join(f"{prefix} ({n})" for prefix, n in sorted(counts.items())) or "none"
 
         return (
@@ -223,9 +225,9 @@ def weights_kind(content: dict) -> WeightsKind:
 # What to do with each kind of file where another was expected.
 WEIGHTS_USE = {
     "lightning": "a Lightning checkpoint of a training run, holding every MGD-SAM2 weight: use it as "
-    "`predict --ckpt`, `test --ckpt_path`, or `fit --ckpt_path` to resume",
+    "`predict --ckpt`, `test --ckpt_path`, `fit --ckpt_path` to resume, or `--model.pretrained` to start a new fit",
     "trained": "trained weights from `mgd-sam2 model export` (everything but the frozen trunk): use it as "
-    "`predict --weights`, with the SAM2.1 checkpoint it was trained from as `--ckpt`",
+    "`predict --weights`, with the SAM2.1 checkpoint or the released MGD-SAM2 weights it was trained from as `--ckpt`",
 }
 
 
@@ -423,8 +425,17 @@ def convert_official_state_dict(state: dict[str, Tensor], model: nn.Module) -> t
 
 
 def load_official_state(model: nn.Module, state: dict[str, Tensor], source: str) -> LoadReport:
-    """Load the authors' released MGD-SAM2 weights (converted to our names) strictly into a full MGDSAM2."""
+    """Load the authors' released MGD-SAM2 weights (converted to our names) strictly into a full MGDSAM2 built as
+    they were (``RELEASED_PRESET``'s global attention blocks)."""
     check_same_size(state, TRUNK.sam2_prefix, model, source)
+    theirs, ours = (get_preset(name).global_att_blocks for name in (RELEASED_PRESET, model.preset))
+    if ours != theirs:  # the same parameters, so the load alone would succeed: other outputs, said nowhere
+        raise CheckpointError(
+            f"{source} holds the released MGD-SAM2 weights, trained as preset {RELEASED_PRESET} (global attention in "
+            f"Hiera blocks {list(theirs)}); preset {model.preset} has the same parameters but global attention in "
+            f"blocks {list(ours)}, so these weights would compute other masks there. Build {RELEASED_PRESET}: "
+            f"--model.network.preset {RELEASED_PRESET} (fit, test), --preset {RELEASED_PRESET} (model load)"
+        )
     converted, dropped = convert_official_state_dict(state, model)
     load_fitting_state(model, converted, source, "the model (all modules must be on to load released weights)")
     return LoadReport(source=source, kind="released MGD-SAM2", loaded=sorted(converted), ignored=sorted(dropped))
@@ -432,12 +443,14 @@ def load_official_state(model: nn.Module, state: dict[str, Tensor], source: str)
 
 def refuse_mismatched_start(preset: str, path: str | Path) -> None:
     """A one-line error, before the file is read, where ``path`` (model.pretrained) cannot start ``preset``: micro has
-    no SAM2.1 weights; a missing SAM2.1 file of another size's name names this preset's."""
+    no SAM2.1 weights (a training run's .ckpt only); a missing SAM2.1 file of another size's name names this
+    preset's."""
     expected = get_preset(preset).sam2_checkpoint
-    if expected is None:
+    if expected is None and Path(path).suffix != ".ckpt":
         raise ConfigError(
             f"model.pretrained {path}: preset {preset} has no SAM2.1 weights to start from (random, for tests and the "
-            "demo); set --model.pretrained null, or choose a SAM2.1 size (tiny, small, base_plus, large)"
+            "demo); set --model.pretrained null, give a training run's .ckpt, or choose a SAM2.1 size (tiny, small, "
+            "base_plus, large)"
         )
     name = Path(path).name
     if not Path(path).exists() and name.startswith("sam2") and name != expected:
@@ -447,18 +460,42 @@ def refuse_mismatched_start(preset: str, path: str | Path) -> None:
         )
 
 
+def run_network_state(content: dict) -> dict[str, Tensor]:
+    """The network's tensors in a Lightning checkpoint of this project's training, under the network's own names."""
+    state = content["state_dict"]
+    return {key.removeprefix(MODULE_PREFIX): value for key, value in state.items() if key.startswith(MODULE_PREFIX)}
+
+
+def load_run_state(model: nn.Module, content: dict, source: str) -> LoadReport:
+    """A training run's Lightning checkpoint as a new fit's start (a fine-tune on other data): its network's weights,
+    without its optimizer state or schedule, into a network of the same preset."""
+    saved = content.get("hyper_parameters") or {}
+    preset = (saved.get("network") or saved).get("preset")  # flat hyperparameters in early checkpoints
+    if preset != model.preset:
+        raise CheckpointError(
+            f"{source} is a training run of preset {preset}, and the network built is preset {model.preset}: "
+            f"--model.network.preset {preset}"
+        )
+    state = run_network_state(content)
+    load_fitting_state(model, state, source, f"the network built (preset {model.preset})")
+    return LoadReport(source=source, kind="training run's", loaded=sorted(state))
+
+
 def load_pretrained(model: nn.Module, path: str | Path) -> LoadReport:
-    """Load a SAM2/SAM2.1 checkpoint or the authors' released MGD-SAM2 weights, told apart by their keys."""
+    """Load a SAM2/SAM2.1 checkpoint, the authors' released MGD-SAM2 weights or a training run's Lightning checkpoint,
+    told apart by their keys."""
     content = read_weights_file(path)
     kind = weights_kind(content)
     if kind == "released":
         return load_official_state(model, unwrap_state_dict(content), str(path))
     if kind == "sam2":
         return load_sam2_state(model, content, str(path))
+    if kind == "lightning":
+        return load_run_state(model, content, str(path))
     if kind in WEIGHTS_USE:
         raise CheckpointError(
             f"{path} is {WEIGHTS_USE[kind]}. Starting weights (`model load`, model.pretrained) are a SAM2.1 "
-            "checkpoint or the authors' released MGD-SAM2 weights."
+            "checkpoint, the authors' released MGD-SAM2 weights or a training run's .ckpt."
         )
     raise CheckpointError(
         f"{path} is neither a SAM2/SAM2.1 checkpoint (keys image_encoder.trunk.*) nor released MGD-SAM2 weights; "

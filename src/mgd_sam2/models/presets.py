@@ -101,7 +101,8 @@ PRESETS: dict[str, Preset] = {
 }
 
 # The released MGD-SAM2 config's value; reproduces their weights' outputs (docs/design.md, decision 2).
-PRESETS["base_plus_official"] = replace(
+RELEASED_PRESET = "base_plus_official"
+PRESETS[RELEASED_PRESET] = replace(
     PRESETS["base_plus"],
     global_att_blocks=(12, 16, 10),
     notes="base_plus with the released MGD-SAM2 config's global_att_blocks [12, 16, 10]",

@@ -5,7 +5,8 @@ folder Lightning's ModelCheckpoint writes into):
 
 * ``fit --ckpt_path last`` resumes the newest training run *in its own folder*: its
   ``checkpoints/last.ckpt`` at the step it was written, logging on into the same TensorBoard run. With
-  nothing to resume it is an error (Lightning would silently start over in a new folder).
+  nothing to resume it is an error (Lightning would silently start over in a new folder). An older run's
+  ``last.ckpt`` given by its path resumes that run in its folder too; another checkpoint file starts a new version.
 * ``validate``/``test``/``predict`` of a checkpoint inside a run folder of a TensorBoard or CSV logger log into that
   run's ``<subcommand>/`` folder (with their config, ``config_<subcommand>.yaml``) instead of opening a new version.
   A resumed fit with a CSVLogger keeps the run's ``metrics.csv``, which Lightning's would delete.
@@ -27,14 +28,13 @@ one-line error.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import re
 import sys
 import warnings
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -43,6 +43,7 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 from lightning.pytorch.utilities import rank_zero_only
 
+from mgd_sam2.commands.parser import UNKNOWN_KEY, closest_options
 from mgd_sam2.data.datamodule import SegmentationDataModule
 from mgd_sam2.errors import ConfigError, MissingFileError, UserError
 from mgd_sam2.inference.writer import MaskWriter
@@ -131,6 +132,8 @@ class MGDSAM2CLI(LightningCLI):
         self.checkpoint_step = checkpoint.get("global_step") if checkpoint else None  # for "nothing was trained"
         if checkpoint is not None:
             self.refuse_other_network(ckpt, checkpoint)
+        if ckpt:  # a file, or a keyword Lightning resolves ("hpc", "registry"): its weights replace model.pretrained
+            self.model.restores_checkpoint()
         refuse_cast_weights(self.trainer)
         refuse_cpu_bf16(self.trainer, self.config[self.subcommand].trainer.precision)
 
@@ -618,15 +621,16 @@ def last_checkpoint(config: Any, subcommand: str = "fit") -> tuple[Path, int | s
     return newest_run_file(versions, "last.ckpt", "last", "save_last writes it at its callback's interval"), version
 
 
-def written_into(checkpoint: Path, folder: Path) -> bool:
-    """Whether a ModelCheckpoint of the run that saved ``checkpoint`` wrote into ``folder`` (its state's
-    ``dirpath``): a SLURM requeue checkpoint, which lies outside every run folder, tells its run this way."""
+def written_into(checkpoint: Path, folder: Path) -> str | None:
+    """The ``dirpath`` of a ModelCheckpoint of the run that saved ``checkpoint`` that is ``folder``, as that run
+    spelt it (None where none wrote there): a SLURM requeue checkpoint, which lies outside every run folder, tells
+    its run this way."""
     try:
         states = load_torch_file(checkpoint, mmap=True).get("callbacks", {})
     except (UserError, OSError):
-        return False
+        return None
     dirpaths = [state.get("dirpath") for state in states.values() if isinstance(state, dict)]
-    return any(dirpath and Path(dirpath).resolve() == folder.resolve() for dirpath in dirpaths)
+    return next((dirpath for dirpath in dirpaths if dirpath and Path(dirpath).resolve() == folder.resolve()), None)
 
 
 def check_checkpoint_file(path: Path) -> None:
@@ -650,8 +654,8 @@ def log_into_run(ckpt: Path, logger: Any, subcommand: str) -> None:
     """Point a TensorBoard or CSV logger's ``save_dir``/``name``/``version`` at the ``subcommand`` folder of the run
     of ``ckpt``, ``<save_dir>/<name>/<version>/checkpoints/<file>`` (a ``version_N`` folder, or the config's own
     ``version``), whatever the config names its runs: its curves (a validation at step 0) stay out of the training's,
-    and a CSVLogger's start deletes no training ``metrics.csv``. Nothing for another logger (whose arguments mean
-    other things) or a checkpoint outside a run folder."""
+    and a CSVLogger's start deletes no training ``metrics.csv``; a fit (resuming the run's ``last.ckpt``) at the run
+    itself. Nothing for another logger (whose arguments mean other things) or a checkpoint outside a run folder."""
     if not versioned_logger(logger):
         return
     ckpt = Path(ckpt).absolute()  # checkpoints/best.ckpt given from inside the run folder names it too
@@ -659,7 +663,12 @@ def log_into_run(ckpt: Path, logger: Any, subcommand: str) -> None:
     configured = init.version is not None and run.name == version_folder(init.version)
     if ckpt.parent.name != "checkpoints" or not (VERSION_FOLDER.match(run.name) or configured):
         return
-    init.save_dir, init.name, init.version = str(run.parent.parent), run.parent.name, f"{run.name}/{subcommand}"
+    if subcommand == "fit" and (dirpath := written_into(ckpt, ckpt.parent)):
+        # as the run's ModelCheckpoint spelt its folder: Lightning restores the callback's state only where the two
+        # strings are equal, and would write last-v1.ckpt beside the run's own last.ckpt
+        run = Path(dirpath).parent
+    folder = run.name if subcommand == "fit" else f"{run.name}/{subcommand}"
+    init.save_dir, init.name, init.version = str(run.parent.parent), run.parent.name, folder
 
 
 def check_start(model: Any) -> None:
@@ -720,6 +729,8 @@ def resolve_checkpoint(subcommand: str, config: Any) -> None:
     if subcommand == "fit":
         if version is not None and init is not None:
             init.version = version
+        elif re.fullmatch(r"last(-v\d+)?", path.stem):  # a run's own last.ckpt: that run goes on, as with `last`
+            log_into_run(path, logger, subcommand)
         # the run's own checkpoint folder is not empty, by design
         warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
     elif subcommand in ("validate", "test", "predict") and init is not None:
@@ -755,10 +766,6 @@ class ArgumentParser(LightningArgumentParser):
         self.exit(2)
 
 
-UNKNOWN_FLAG = re.compile(r"unrecognized arguments: (.*)")
-UNKNOWN_KEY = re.compile(r"(?:Group '([^']+)' )?does not accept option '([^']+)'")
-
-
 def config_files_holding(unknown: re.Match, args: list[str]) -> list[str]:
     """The ``-c``/``--config`` files of ``args`` whose YAML holds the key of an `UNKNOWN_KEY` match, as given."""
     import yaml
@@ -778,38 +785,6 @@ def config_files_holding(unknown: re.Match, args: list[str]) -> list[str]:
         if node is not KeyError:
             holding.append(file)
     return holding
-
-
-def closest_options(message: str, parser: LightningArgumentParser) -> str:
-    """``" (did you mean --a.b?)"`` for an error about unknown options, naming the closest ones ``parser`` knows,
-    as flags or as config keys the way the error named them; ``""`` for other errors or none close enough."""
-    subcommands = getattr(parser, "_subcommands_action", None)  # the top parser (--print_config): its subcommands'
-    parsers = [parser, *(subcommands.choices.values() if subcommands else ())]
-    flags = list(dict.fromkeys(option for each in parsers for option in each._option_string_actions
-                               if option.startswith("--")))  # fmt: skip
-    if match := UNKNOWN_FLAG.search(message):
-        unknown = [word.split("=")[0] for word in match.group(1).split() if word.startswith("--")]
-        known = flags
-    elif match := UNKNOWN_KEY.search(message):  # a key of the config, or of a group of it (--print_config's)
-        group, key = match.groups()
-        prefix = f"{group}." if group else ""
-        unknown, known = [key], [flag[2 + len(prefix) :] for flag in flags if flag.startswith(f"--{prefix}")]
-    else:
-        return ""
-    close = [near for word in unknown for near in a_few(option for option in known if option.startswith(word))
-             # a shortened option (max_ep: max_epochs, which difflib would rank below max_steps): each that fits
-             or difflib.get_close_matches(word, known, n=1, cutoff=0.8)
-             or [option for option in known if option.endswith("." + word.lstrip("-"))][:1]
-             # a key of a nested group given one level up (model.preset: model.network.preset)
-             or a_few(option for option in known if "." in word and option.startswith(word.split(".")[0] + ".")
-                      and option.endswith("." + word.split(".")[-1]))]  # fmt: skip
-    return f" (did you mean {' or '.join(dict.fromkeys(close))}?)" if close else ""
-
-
-def a_few(options: Iterable[str], most: int = 4) -> list[str]:
-    """``options`` where there are ``most`` or fewer, else none (a word that starts too many says nothing)."""
-    options = list(options)
-    return options if len(options) <= most else []
 
 
 class QuietLightning(logging.Filter):

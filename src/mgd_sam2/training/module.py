@@ -98,8 +98,11 @@ class MGDSAM2Module(LightningModule):
     Args:
         network: the network's settings: preset, view size, grid, module switches (``NetworkConfig``;
             in YAML ``model.network.preset`` and so on).
-        pretrained: a SAM2/SAM2.1 checkpoint to start from, or the authors' released MGD-SAM2 weights.
-            Loaded once when a stage starts without a Lightning checkpoint to restore.
+        pretrained: a SAM2/SAM2.1 checkpoint to start from, the authors' released MGD-SAM2 weights, or a training
+            run's Lightning checkpoint (its network's weights: a fine-tune on other data, with a fresh optimizer).
+            Loaded once, as the first stage sets up, unless the weights come from a Lightning checkpoint
+            (``load_from_checkpoint``, the CLI's ``--ckpt_path``; ``trainer.fit(module, ckpt_path=...)`` in Python
+            reads it first, then restores the checkpoint over it).
         lr: base learning rate of the new modules (the SAM2 neck/decoder get ``lr * pretrained_lr_scale``).
         pretrained_lr_scale: LR factor of the pretrained neck and decoder parts.
         weight_decay: weight decay of the pretrained parts (the new modules have none).
@@ -141,12 +144,16 @@ class MGDSAM2Module(LightningModule):
         self.model = MGDSAM2(config)
         self.metrics = nn.ModuleDict()  # "{stage}/{split}" -> MetricCollection, built in setup()
         self.val_losses = nn.ModuleDict()  # "val/{split}" -> the mean loss per image, built in setup()
-        self.pretrained_loaded = False
+        self.needs_pretrained = True  # until `pretrained` is loaded, or a Lightning checkpoint's weights replace it
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         refuse_other_network(self, checkpoint)  # before Lightning loads it: one line, not a page of size mismatches
-        # trained weights come from the checkpoint; never overwrite them with `pretrained`
-        self.pretrained_loaded = True
+        self.restores_checkpoint()
+
+    def restores_checkpoint(self) -> None:
+        """The weights come from a Lightning checkpoint (``load_from_checkpoint``, or a ``--ckpt_path`` the CLI is
+        about to restore, which Lightning does after ``setup``): ``pretrained`` is neither read nor loaded over them."""
+        self.needs_pretrained = False
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         divergence.refuse_non_finite_checkpoint(self, checkpoint)  # a diverged run is never saved (divergence.py)
@@ -173,11 +180,10 @@ class MGDSAM2Module(LightningModule):
             "ignore", message=r"It is recommended to use `self.log\('(val|test)/", category=PossibleUserWarning
         )
         trainer = self._trainer
-        restoring = trainer is not None and trainer.ckpt_path is not None
-        if self.hparams.pretrained and not restoring and not self.pretrained_loaded:
+        if self.hparams.pretrained and self.needs_pretrained:
             refuse_mismatched_start(self.model.preset, self.hparams.pretrained)
             report = load_pretrained(self.model, self.hparams.pretrained)
-            self.pretrained_loaded = True
+            self.needs_pretrained = False
             rank_zero_info(report.summary())
         datamodule = getattr(trainer, "datamodule", None) if trainer is not None else None
         if datamodule is None:
