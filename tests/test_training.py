@@ -1612,13 +1612,15 @@ def test_a_fit_starts_with_the_parameter_table_of_the_module_as_it_trains(main_p
     from mgd_sam2.models.summary import parameter_counts
     from mgd_sam2.training.parameter_summary import ParameterSummary
 
-    module = MGDSAM2Module(network=NetworkConfig(preset="micro"), pretrained_lr_scale=0.5, weight_decay=0.01)
+    network = NetworkConfig(preset="micro", view_size=64)
+    module = MGDSAM2Module(network=network, pretrained_lr_scale=0.5, weight_decay=0.01)
     ParameterSummary().on_fit_start(SimpleNamespace(is_global_zero=main_process), module)
     out = " ".join(capsys.readouterr().out.split())
     if not main_process:
         assert out == ""
         return
     counts = parameter_counts(module.model)
+    assert "MGD-SAM2 micro, input 2×64 = 128 px: parameters" in out  # the input the network trains at
     assert counts["frozen"] > 0  # the recipe's trunk: frozen, and the table says so
     assert f"all │ {counts['total']:,} │ {counts['trainable']:,}" in out
     assert f"LR group 'pretrained' (0.5x LR, wd 0.01) │ │ {counts['groups']['pretrained']:,}" in out

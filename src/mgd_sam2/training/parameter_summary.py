@@ -19,6 +19,9 @@ class ParameterSummary(Callback):
         from mgd_sam2.utils.progress import console
 
         hp = pl_module.hparams
-        title = f"MGD-SAM2 {pl_module.model.preset}: parameters"
+        network = pl_module.model
+        title = (
+            f"MGD-SAM2 {network.preset}, input {network.grid}×{network.view_size} = {network.input_size} px: parameters"
+        )
         counts = parameter_counts(pl_module.model)
         console().print(parameter_table(counts, title, hp.pretrained_lr_scale, hp.weight_decay))
