@@ -20,6 +20,7 @@ from mgd_sam2.benchmark.accuracy import check_data_root, run_accuracy
 from mgd_sam2.benchmark.backends import RUNS
 from mgd_sam2.benchmark.speed import SpeedConfig, measure
 from mgd_sam2.cli import main
+from mgd_sam2.data import synth
 from mgd_sam2.data.io import provenance
 from mgd_sam2.data.layouts import DatasetLayoutError
 from mgd_sam2.errors import ConfigError
@@ -34,7 +35,12 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(
 ) -> None:
     monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
     segmenter = Segmenter.from_network(MGDSAM2(NetworkConfig(preset="micro")), device="cpu", name="untrained micro")
+    generate, asked = synth.ensure_dataset, []  # the stand-in is generated (or finished) with the run's workers
+    monkeypatch.setattr(
+        synth, "ensure_dataset", lambda *args, **kwargs: asked.append(kwargs) or generate(*args, **kwargs)
+    )
     report = run_accuracy(segmenter, synthetic_root, tmp_path / "out", workers=0)
+    assert [kwargs["workers"] for kwargs in asked] == [0]
     out = tmp_path / "out"
     assert any("DIS5K/DIS-TE1 skipped" in note for note in report["notes"])
     assert any("synthetic dataset" in note for note in report["notes"])
@@ -105,11 +111,16 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(
         assert main([*args, "--out", str(tmp_path / "out6"), *unused]) == 1
     assert main([*args[:-2], "--out", str(tmp_path / "out6"), "--resize-pred"]) == 1  # and this without --predictions
     assert not (tmp_path / "out6").exists()
-    # a run that fails after its checks leaves no report that reads as its own: the earlier run's is removed first
-    assert (tmp_path / "out4" / "accuracy.md").is_file()
-    capsys.readouterr()
-    with pytest.raises(DatasetLayoutError, match="no folder named after a split present"):
+    earlier = {path.name: path.read_bytes() for path in (tmp_path / "out4").iterdir()}
+    with pytest.raises(DatasetLayoutError, match="no folder named after a split present"):  # a refusal: kept
         run_accuracy(None, synthetic_root, tmp_path / "out4", workers=0, saved=tmp_path / "out5")
+    assert {path.name: path.read_bytes() for path in (tmp_path / "out4").iterdir()} == earlier
+    # a run that fails after its checks leaves no report that reads as its own: the earlier run's is removed first
+    capsys.readouterr()
+    with monkeypatch.context() as failing:
+        failing.setattr("mgd_sam2.benchmark.accuracy.evaluate_folders", lambda *args, **kwargs: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            run_accuracy(None, synthetic_root, tmp_path / "out4", workers=0, saved=saved)
     assert f"removed the earlier report in {tmp_path / 'out4'} (accuracy.md, accuracy.json, accuracy_dis.csv, " \
         "pr_curves.png, fmeasure_curves.png)" in capsys.readouterr().out  # fmt: skip
     assert not list((tmp_path / "out4").iterdir())

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from bounds import FP32_KERNELS
-from mgd_sam2.models.checkpoints import CheckpointError, load_pretrained
+from mgd_sam2.models.checkpoints import CheckpointError, LoadReport, load_pretrained
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -136,11 +136,13 @@ def test_released_weights_convert_and_load_strictly(tmp_path: Path) -> None:
                                      "sam_mask_decoder.iou_prediction_head.layers (6), "
                                      "sam_mask_decoder.pred_obj_score_head (2)")  # fmt: skip
     # base_plus has the same parameters (the load alone would succeed) but other global attention blocks
-    refusal = (
-        r"trained as preset base_plus_official \(global attention in Hiera blocks \[12, 16, 10\]\); preset base_plus"
-    )
-    with pytest.raises(CheckpointError, match=refusal + r" has .* --model.network.preset base_plus_official"):
+    refusal = r"trained as preset base_plus_official \(global attention in Hiera blocks \[12, 16, 10\]\); the network"
+    with pytest.raises(CheckpointError, match=refusal + r" built \(preset base_plus\) .* --model.network.preset base_"):
         load_pretrained(MGDSAM2(NetworkConfig(preset="base_plus")), path)
+    # the blocks built decide, not the preset's name
+    with pytest.raises(CheckpointError, match=refusal + r" built \(preset base_plus_official\) .* \[12, 16, 20\]"):
+        load_pretrained(MGDSAM2(NetworkConfig(preset="base_plus_official", global_att_blocks=(12, 16, 20))), path)
+    assert load_pretrained(MGDSAM2(NetworkConfig(preset="base_plus", global_att_blocks=(12, 16, 10))), path).loaded
     ours = model.state_dict()
     pairs = {
         "image_encoder.trunk.mpadapter.lightweight_mlp1_2.0.weight": "encoder.adapters.2.down.weight",
@@ -261,3 +263,16 @@ def test_pickled_code_is_never_run(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="refused because loading it could run arbitrary code") as raised:
         load_pretrained(MGDSAM2(NetworkConfig(preset="micro")), path)
     assert "weights_only" not in str(raised.value)  # never the advice to turn the safety off
+
+
+def test_a_load_summary_names_the_modules_it_passes_over() -> None:
+    """By module, three names deep (a trunk's unused adapters are not "image_encoder.trunk"), and a tensor of the top
+    level by its own name (SAM2's no_mem_embed), never an empty one."""
+    keys = [
+        "no_mem_embed",
+        "image_encoder.trunk.mpadapter.shared_mlp1.0.weight",
+        "memory_attention.layers.0.norm1.bias",
+    ]
+    summary = LoadReport("x.pt", "SAM2", ignored=keys).summary()
+    assert summary.endswith("ignored 3 (not used by MGD-SAM2): image_encoder.trunk.mpadapter (1), "
+                            "memory_attention.layers (1), no_mem_embed (1)")  # fmt: skip

@@ -119,14 +119,17 @@ def test_the_functions_default_workers_are_at_most_the_cpus_this_process_may_use
 
 def test_the_subcommands_take_options_spelt_in_full_and_name_the_closest_one(capsys) -> None:
     """As fit's options: `predict --cut` is no --cutout (argparse alone takes the abbreviation), and a misspelt
-    option is two lines naming the closest one and the command that lists the options, not the whole usage."""
-    for argv, message in (
-        (["predict", "--ckpt", "c", "--input", "i", "--output", "o", "--cut"], "--cut (did you mean --cutout?)"),
-        (["predict", "--ckpt", "c", "--input", "i", "--output", "o", "--cutuot"], "--cutuot (did you mean --cutout?)"),
-        (["benchmark", "speed", "--bakend", "torch"], "--bakend torch (did you mean --backend?)"),
+    option is two lines naming the closest one and the command that lists the options, not the whole usage; a nested
+    action's (benchmark speed) from its own options, not from another action's."""
+    predict = ["predict", "--ckpt", "c", "--input", "i", "--output", "o"]
+    for argv, message, command in (
+        ([*predict, "--cut"], "--cut (did you mean --cutout?)", "predict"),
+        ([*predict, "--cutuot"], "--cutuot (did you mean --cutout?)", "predict"),
+        (["benchmark", "speed", "--bakend", "torch"], "--bakend torch (did you mean --backend?)", "benchmark speed"),
+        (["benchmark", "metrics", "--out", "x"], "--out x", "benchmark metrics"),  # benchmark accuracy's option
     ):
         with pytest.raises(SystemExit) as exit_info:
             main(argv)
         lines = capsys.readouterr().err.splitlines()
         assert exit_info.value.code == 2
-        assert lines == [f"error: unrecognized arguments: {message}", f"mgd-sam2 {argv[0]} --help lists the options"]
+        assert lines == [f"error: unrecognized arguments: {message}", f"mgd-sam2 {command} --help lists the options"]

@@ -303,7 +303,7 @@ def test_onnx_backend_mistakes_are_one_line_errors(exported: dict[str, Path], tm
         (exported["onnx"], ("--precision", "bf16-mixed"), "runs in fp32"),
         (exported["onnx"], ("--backend", "openvino", "--device", "cuda"), "runs on the CPU"),
         (images / "a.png", ("--backend", "openvino"), "runs a .onnx file"),
-        (exported["onnx"], ("--weights", str(broken)), "holds every weight; --weights is only for a SAM2"),
+        (exported["onnx"], ("--weights", str(broken)), "holds every weight; --weights goes with a SAM2.1"),
         (images / "a.png", ("--backend", "onnx", "--weights", str(broken)), "runs a .onnx file"),
         (incomplete, (), "metadata is incomplete"),
         (incomplete, ("--backend", "openvino"), "metadata is incomplete"),

@@ -659,8 +659,10 @@ def test_weights_files_are_named_for_what_they_are(trained_checkpoint, tmp_path,
     photos(tmp_path / "in", ("a.png",))
     code, _, err = predict(capsys, exported, tmp_path / "in", tmp_path / "out")
     assert code == 1 and "model export" in err and "--weights" in err and "SAM2 checkpoint without" not in err
-    code, _, err = run(capsys, "model", "load", "--preset", "micro", "--ckpt", str(trained_checkpoint))
-    assert code == 1 and "Lightning checkpoint of a training run" in err and "predict --ckpt" in err
+    code, out, _ = run(capsys, "model", "load", "--preset", "micro", "--ckpt", str(trained_checkpoint))
+    assert code == 0 and f"training run's weights from {trained_checkpoint}: loaded" in out  # a fit's start too
+    code, _, err = run(capsys, "model", "load", "--preset", "tiny", "--ckpt", str(trained_checkpoint))
+    assert code == 1 and "is a training run of preset micro" in err and "--preset micro (model load)" in err
     code, _, err = predict(capsys, tmp_path, tmp_path / "in", tmp_path / "out")
     folder = "is a folder, and not a model folder of Segmenter.save_pretrained: give a weights file"
     assert code == 1 and folder in err and "(it holds trained.pt)" in err

@@ -243,18 +243,28 @@ def test_a_fits_final_weights_are_in_its_last_checkpoint_and_resume_exactly(
 
     limited = ("--trainer.limit_train_batches", "2")
     for name, first, then, steps in (
+        (
+            "limited",
+            ("--trainer.max_epochs", "1", *limited, "--trainer.logger.init_args.save_dir", "./runs"),
+            ("--trainer.max_epochs", "2", *limited),
+            (2, 4),
+        ),  # fmt: skip
         ("steps", ("--trainer.max_steps", "5"), ("--trainer.max_steps", "8"), (5, 8)),
-        ("epochs", ("--trainer.max_epochs", "1"), ("--trainer.max_epochs", "2"), (3, 6)),
-        ("limited", ("--trainer.max_epochs", "1", *limited), ("--trainer.max_epochs", "2", *limited), (2, 4)),
+        ("epochs", ("--trainer.max_epochs", "1"), ("--trainer.max_epochs", "2"), (3, 6)),  # the runs below: its
     ):
         stopped = run_folder(tmp_path / f"{name}_stopped", synthetic_root)
         ended = weights(stopped, *first)
         assert ended["global_step"] == steps[0], name  # its final step, not a save step's
         out = capsys.readouterr().out
-        assert out.strip().splitlines()[-1].endswith(f"last {last}")
-        # the run's last.ckpt by its path resumes that run in its folder, as `last` does (not in a version_1)
+        assert out.strip().splitlines()[-1].endswith(f"last {'./' * (name == 'limited')}{last}")
+        runs = ["version_0"]
+        if name == "limited":  # an older run's last.ckpt by its path resumes that run in its folder, as `last` the
+            (stopped / "runs/resume/version_1").mkdir()  # newest's: not in a version_2, nor as last-v1.ckpt there
+            (stopped / "runs/resume/version_1/config.yaml").write_text("{}")  # (its ./runs as spelt, not as runs)
+            runs.append("version_1")
         resumed = weights(stopped, *then, resume=str(last) if name == "limited" else "last")
-        assert sorted(path.name for path in (stopped / "runs/resume").iterdir()) == ["version_0"], name
+        assert sorted(path.name for path in (stopped / "runs/resume").iterdir()) == runs, name
+        assert not list((stopped / "runs/resume/version_0/checkpoints").glob("last-v*")), name
         whole = weights(run_folder(tmp_path / f"{name}_whole", synthetic_root), *then)
         assert resumed["global_step"] == whole["global_step"] == steps[1], name
         for key, value in whole["state_dict"].items():
@@ -941,7 +951,7 @@ def test_lightning_cli_validate_test_and_predict_subcommands(
     assert "note: no --ckpt_path: validate uses the network as the config builds it" in capsys.readouterr().err
     common = [*data, "--trainer.logger", "false", "--ckpt_path", str(trained_checkpoint)]
     # the checkpoint's weights replace model.pretrained, which is not read: a start file moved away is no error
-    moved = ["--model.pretrained", str(tmp_path / "moved" / "sam2.1_hiera_tiny.pt")]
+    moved = ["--model.pretrained", str(tmp_path / "moved" / "start.ckpt")]  # a start micro takes, were it there
     assert main(["test", *common, "--data.test", "[synthetic/SYN-TE]", *moved]) == 0
     assert "loaded" not in capsys.readouterr().out
     sizes = odd_images(tmp_path / "in")

@@ -44,6 +44,7 @@ SYNTHETIC: dict[str, tuple[str, list[str]]] = {
         ["synthetic/SYN-VD", "synthetic/SYN-TE"],
     ),
 }
+REPORT_MARKDOWN, REPORT_JSON = "accuracy.md", "accuracy.json"  # beside a CSV table per layout, `table_file`
 # the curve plots: {file name: (x curve or None for the threshold, y curve, x label, y label)}
 CURVE_PLOTS: dict[str, tuple[str | None, str, str, str]] = {
     "pr_curves.png": ("recall_curve", "precision_curve", "recall", "precision"),
@@ -159,9 +160,14 @@ def check_saved(saved: Path, splits: list[Split], resize_pred: bool) -> None:
         raise EvaluationError("saved predictions that cannot be scored:\n" + "\n".join(problems))
 
 
+def table_file(layout: str) -> str:
+    """The name of a layout's CSV table in a report."""
+    return f"accuracy_{layout}.csv"
+
+
 def report_files(out: Path) -> list[Path]:
     """The files of a run's report under ``out`` (its predictions are not part of it)."""
-    names = ["accuracy.md", "accuracy.json", *(f"accuracy_{layout}.csv" for layout in BENCHMARKS), *CURVE_PLOTS]
+    names = [REPORT_MARKDOWN, REPORT_JSON, *(table_file(layout) for layout in BENCHMARKS), *CURVE_PLOTS]
     return [out / name for name in names]
 
 
@@ -264,6 +270,11 @@ def run_accuracy(
         model_description = segmenter.description
         plans = {split.name: plan_split(segmenter, split, out / "predictions", batch_size, tta) for split in all_splits}
     else:
+        if not any((saved / split.name).is_dir() for split in all_splits):
+            raise DatasetLayoutError(
+                f"--predictions {saved}: no folder named after a split present under {data_root} "
+                f"({', '.join(split.name for split in all_splits)})"
+            )
         check_saved(saved, all_splits, resize_pred)
         settings = {"predictions": str(saved.resolve()), "resize_pred": resize_pred}
         model_description = f"the saved predictions in {saved}"
@@ -307,11 +318,6 @@ def run_accuracy(
     if unscored := [name for name in unused if name in BENCHMARK_SPLITS]:
         notes.append(f"not scored: the folders {some_of(unscored)} of {saved}, whose splits are not scored here (not "
                      f"in --splits, or no GT masks of theirs under {data_root})")  # fmt: skip
-    if not tables:
-        raise DatasetLayoutError(
-            f"--predictions {saved}: no folder named after a split present under {data_root} "
-            f"({', '.join(split.name for split in all_splits)})"
-        )
     shown = ", ".join(f"{key} {value}" for key, value in settings.items() if key != "weights")
     counted = ", ".join(f"{name} {size['images']} (largest {size['largest'][0]}×{size['largest'][1]})"
                         for name, size in images.items())  # fmt: skip
@@ -319,10 +325,10 @@ def run_accuracy(
                 f"versions: {versions()}\n", f"Images: {counted}\n"]  # fmt: skip
     for layout, rows in tables.items():
         markdown += [f"## {titles[layout]}\n", markdown_table(rows, layout)]
-        write_text(out / f"accuracy_{layout}.csv", csv_table(rows, layout))
+        write_text(out / table_file(layout), csv_table(rows, layout))
     if notes:
         markdown += ["## Notes\n", "".join(f"- {note}\n" for note in notes)]  # one tight list
-    write_text(out / "accuracy.md", "\n".join(markdown))
+    write_text(out / REPORT_MARKDOWN, "\n".join(markdown))
     plots = plot_curves(curves, out)
     report = {
         "model": model_description,
@@ -337,5 +343,5 @@ def run_accuracy(
         "curves": curves,
         "plots": [str(p) for p in plots],
     }
-    write_json(out / "accuracy.json", report)
+    write_json(out / REPORT_JSON, report)
     return report

@@ -877,7 +877,7 @@ PREDICTING_FLAGS = ("ckpt", "weights", "backend", "device", "precision", "max_pi
 
 
 def run_accuracy_action(args: argparse.Namespace) -> int:
-    from mgd_sam2.benchmark.accuracy import check_data_root, run_accuracy
+    from mgd_sam2.benchmark.accuracy import check_data_root, report_files, run_accuracy
     from mgd_sam2.cli import subcommand_parser
     from mgd_sam2.metrics.tables import rich_table
     from mgd_sam2.utils.progress import console
@@ -910,6 +910,6 @@ def run_accuracy_action(args: argparse.Namespace) -> int:
         console().print(rich_table(rows, layout, report["titles"][layout]))
     for note in report["notes"]:
         print(f"note: {note}")
-    tables = ", ".join(f"accuracy_{layout}.csv" for layout in report["tables"])
-    print(f"wrote {args.out / 'accuracy.md'}, accuracy.json, {tables}, pr_curves.png, fmeasure_curves.png")
+    written = [path.name for path in report_files(args.out) if path.is_file()]  # this run's: the earlier removed
+    print(f"wrote into {args.out}: {', '.join(written)}")
     return 0

@@ -8,7 +8,7 @@ import difflib
 import re
 import sys
 from collections.abc import Iterable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 UNKNOWN_FLAG = re.compile(r"unrecognized arguments: (.*)")
 UNKNOWN_KEY = re.compile(r"(?:Group '([^']+)' )?does not accept option '([^']+)'")
@@ -17,16 +17,26 @@ UNKNOWN_KEY = re.compile(r"(?:Group '([^']+)' )?does not accept option '([^']+)'
 class CommandParser(argparse.ArgumentParser):
     """argparse without abbreviations (``--cut`` would pass for ``--cutout``, where fit's options are spelt in full),
     whose errors are two lines: the error, with the closest option of a misspelt one, and the command that lists the
-    options (in place of the whole usage). Its nested actions (``benchmark speed``) are parsers of this class too."""
+    options (in place of the whole usage). Its nested actions (``benchmark speed``) are parsers of this class too;
+    argparse reports their unknown options from this one, which then names the action's options and help."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        self.chosen: argparse.ArgumentParser = self  # the nested action's parser of the last parse, if any
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+        self.chosen = self
+        parsed, extras = super().parse_known_args(args, namespace)
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and getattr(parsed, action.dest, None) in action.choices:
+                self.chosen = action.choices[getattr(parsed, action.dest)]
+        return parsed, extras
 
     def error(self, message: str) -> NoReturn:
-        print(
-            f"error: {message}{closest_options(message, self)}\n{self.prog} --help lists the options", file=sys.stderr
-        )
+        parser = self.chosen
+        print(f"error: {message}{closest_options(message, parser)}\n{parser.prog} --help lists the options",
+              file=sys.stderr)  # fmt: skip
         self.exit(2)
 
 

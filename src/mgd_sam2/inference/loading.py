@@ -170,7 +170,10 @@ def build_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[
     kind = weights_kind(content)
     if kind == "lightning":
         if weights is not None:
-            raise CheckpointError(f"{ckpt} is a complete Lightning checkpoint; --weights is only for a SAM2 checkpoint")
+            raise CheckpointError(
+                f"{ckpt} is a complete Lightning checkpoint; --weights goes with a SAM2.1 checkpoint or the released "
+                "weights"
+            )
         network = network_from_lightning(content, ckpt)
         return network.eval(), f"Lightning checkpoint {ckpt} (preset {network.preset})"
     if kind == "released" and weights is None:
@@ -199,8 +202,8 @@ def build_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[
         )
     trained = read_weights_file(weights)
     if (given := weights_kind(trained)) != "trained":
-        use = f": it is {WEIGHTS_USE[given]}" if given in WEIGHTS_USE else ""
-        use = use or (", but the released MGD-SAM2 weights: give them as --ckpt" if given == "released" else "")
+        use = {**{kind: f": it is {text}" for kind, text in WEIGHTS_USE.items()},
+               "released": ", but the released MGD-SAM2 weights: give them as --ckpt"}.get(given, "")  # fmt: skip
         raise CheckpointError(
             f"--weights {weights} is not a trained-weights file written by `mgd-sam2 model export`{use}"
         )
@@ -249,7 +252,10 @@ def check_exported_flags(runs: str, ckpt: str | Path, weights: str | Path | None
         files = " or .xml (--openvino-int8)" if runs == "openvino" else ""
         raise CheckpointError(f"--backend {runs} runs a .onnx file{files} from `mgd-sam2 model export`, got {ckpt}")
     if weights is not None:
-        raise CheckpointError(f"{ckpt} is an export that holds every weight; --weights is only for a SAM2 checkpoint")
+        raise CheckpointError(
+            f"{ckpt} is an export that holds every weight; --weights goes with a SAM2.1 checkpoint or the released "
+            "weights"
+        )
     if device == "cuda":
         raise CheckpointError(f"the {runs} backend runs on the CPU; use --backend torch for a GPU")
     if precision == "bf16-mixed" and runs == "onnx":

@@ -45,7 +45,7 @@ from mgd_sam2.data.layouts import pair_by_stem, split_folders
 from mgd_sam2.errors import UserError
 from mgd_sam2.metrics.pairs import ImagePair
 from mgd_sam2.metrics.sod import METRIC_CLASSES, SCALAR_KEYS, build_metrics, measure_all, scalar_results
-from mgd_sam2.utils.parallel import default_workers, parallel_map, workers_for_memory
+from mgd_sam2.utils.parallel import parallel_map, workers_for_memory, workers_or_default
 
 # Peak memory of one worker scoring one pair, per GT pixel, all metrics: how many workers fit in memory
 # (measured: docs/design.md, measured constants).
@@ -303,7 +303,7 @@ def evaluate_folders(
             "predictions, swap --pred and --gt (S, E and weighted F are not symmetric)"
         )
     per_worker = EVALUATION_BYTES_PER_PIXEL * headers.largest_pixels
-    workers = min(default_workers() if workers is None else workers, len(pairs))  # a process per pair at most
+    workers = min(workers_or_default(workers), len(pairs))  # a process per pair at most
     allowed = workers_for_memory(workers, per_worker)
     if allowed < workers:
         notes.append(

@@ -78,7 +78,7 @@ class LoadReport:
         def grouped(keys: list[str]) -> str:
             counts: dict[str, int] = defaultdict(int)
             for key in keys:  # by module, to three names deep: image_encoder.trunk.mpadapter, not all of the trunk
-                names = key.split(".")[:-1][:3]
+                names = key.split(".")[:-1][:3] or key.split(".")[:1]  # a tensor of the top level: its own name
                 counts[".".join(names[: next((i for i, name in enumerate(names) if name.isdigit()), 3)])] += 1
             return ", ".join(f"{prefix} ({n})" for prefix, n in sorted(counts.items())) or "none"
 
@@ -428,13 +428,15 @@ def load_official_state(model: nn.Module, state: dict[str, Tensor], source: str)
     """Load the authors' released MGD-SAM2 weights (converted to our names) strictly into a full MGDSAM2 built as
     they were (``RELEASED_PRESET``'s global attention blocks)."""
     check_same_size(state, TRUNK.sam2_prefix, model, source)
-    theirs, ours = (get_preset(name).global_att_blocks for name in (RELEASED_PRESET, model.preset))
-    if ours != theirs:  # the same parameters, so the load alone would succeed: other outputs, said nowhere
+    theirs, ours = get_preset(RELEASED_PRESET).global_att_blocks, model.config.resolved().global_att_blocks
+    if tuple(ours) != tuple(theirs):  # the same parameters, so the load alone would succeed: other masks, said nowhere
         raise CheckpointError(
             f"{source} holds the released MGD-SAM2 weights, trained as preset {RELEASED_PRESET} (global attention in "
-            f"Hiera blocks {list(theirs)}); preset {model.preset} has the same parameters but global attention in "
-            f"blocks {list(ours)}, so these weights would compute other masks there. Build {RELEASED_PRESET}: "
-            f"--model.network.preset {RELEASED_PRESET} (fit, test), --preset {RELEASED_PRESET} (model load)"
+            f"Hiera blocks {list(theirs)}); the network built (preset {model.preset}) has the same parameters but "
+            f"global attention in blocks {list(ours)}, so these weights would compute other masks there. Build "
+            f"{RELEASED_PRESET}: --model.network.preset {RELEASED_PRESET} (fit, test), --preset {RELEASED_PRESET} "
+            "(model load); weights trained as another preset (predict --weights) go with the SAM2.1 checkpoint they "
+            "started from"
         )
     converted, dropped = convert_official_state_dict(state, model)
     load_fitting_state(model, converted, source, "the model (all modules must be on to load released weights)")
@@ -474,7 +476,7 @@ def load_run_state(model: nn.Module, content: dict, source: str) -> LoadReport:
     if preset != model.preset:
         raise CheckpointError(
             f"{source} is a training run of preset {preset}, and the network built is preset {model.preset}: "
-            f"--model.network.preset {preset}"
+            f"--model.network.preset {preset} (fit), --preset {preset} (model load)"
         )
     state = run_network_state(content)
     load_fitting_state(model, state, source, f"the network built (preset {model.preset})")

@@ -133,7 +133,7 @@ class MGDSAM2CLI(LightningCLI):
         if checkpoint is not None:
             self.refuse_other_network(ckpt, checkpoint)
         if ckpt:  # a file, or a keyword Lightning resolves ("hpc", "registry"): its weights replace model.pretrained
-            self.model.restores_checkpoint()
+            self.model.skip_pretrained()
         refuse_cast_weights(self.trainer)
         refuse_cpu_bf16(self.trainer, self.config[self.subcommand].trainer.precision)
 
@@ -663,12 +663,14 @@ def log_into_run(ckpt: Path, logger: Any, subcommand: str) -> None:
     configured = init.version is not None and run.name == version_folder(init.version)
     if ckpt.parent.name != "checkpoints" or not (VERSION_FOLDER.match(run.name) or configured):
         return
+    folder = str(run)
     if subcommand == "fit" and (dirpath := written_into(ckpt, ckpt.parent)):
-        # as the run's ModelCheckpoint spelt its folder: Lightning restores the callback's state only where the two
-        # strings are equal, and would write last-v1.ckpt beside the run's own last.ckpt
-        run = Path(dirpath).parent
-    folder = run.name if subcommand == "fit" else f"{run.name}/{subcommand}"
-    init.save_dir, init.name, init.version = str(run.parent.parent), run.parent.name, folder
+        # as the run's ModelCheckpoint spelt its folder (./runs stays ./runs): Lightning restores the callback's state
+        # only where the two strings are equal, and would write last-v1.ckpt beside the run's own last.ckpt
+        folder = os.path.dirname(dirpath)
+    parent, version = os.path.split(folder)
+    init.save_dir, init.name = os.path.split(parent)
+    init.version = version if subcommand == "fit" else f"{version}/{subcommand}"
 
 
 def check_start(model: Any) -> None:
@@ -728,9 +730,9 @@ def resolve_checkpoint(subcommand: str, config: Any) -> None:
     config.ckpt_path = str(path)
     if subcommand == "fit":
         if version is not None and init is not None:
-            init.version = version
-        elif re.fullmatch(r"last(-v\d+)?", path.stem):  # a run's own last.ckpt: that run goes on, as with `last`
-            log_into_run(path, logger, subcommand)
+            init.version = version  # the newest run's, or its SLURM requeue checkpoint's (outside the run's folder)
+        if re.fullmatch(r"last(-v\d+)?", path.stem):  # a run's own last.ckpt, by `last` or its path: the run goes on
+            log_into_run(path, logger, subcommand)  # in its folder, spelt as the run spelt it
         # the run's own checkpoint folder is not empty, by design
         warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
     elif subcommand in ("validate", "test", "predict") and init is not None:

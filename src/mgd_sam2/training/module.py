@@ -148,9 +148,9 @@ class MGDSAM2Module(LightningModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         refuse_other_network(self, checkpoint)  # before Lightning loads it: one line, not a page of size mismatches
-        self.restores_checkpoint()
+        self.skip_pretrained()
 
-    def restores_checkpoint(self) -> None:
+    def skip_pretrained(self) -> None:
         """The weights come from a Lightning checkpoint (``load_from_checkpoint``, or a ``--ckpt_path`` the CLI is
         about to restore, which Lightning does after ``setup``): ``pretrained`` is neither read nor loaded over them."""
         self.needs_pretrained = False

@@ -36,6 +36,11 @@ def default_workers(most: int = 2) -> int:
     return min(most, usable)
 
 
+def workers_or_default(workers: int | None) -> int:
+    """``workers``, or ``default_workers()`` for None."""
+    return default_workers() if workers is None else workers
+
+
 def available_memory() -> int | None:
     """Bytes of memory available to new work (Linux's MemAvailable), or None where it cannot be read."""
     try:
@@ -62,7 +67,7 @@ def parallel_map(
 ) -> Iterator[Any]:
     """Yield ``function(item)`` for each item, in order, computed in ``workers`` processes (0: in this one; None:
     ``default_workers()``; never more than one per item)."""
-    workers = min(default_workers() if workers is None else workers, len(items))
+    workers = min(workers_or_default(workers), len(items))
     loader = DataLoader(_Mapped(function, items), batch_size=None, num_workers=workers, collate_fn=_identity)
     with progress_bar(len(items), label, show=show) as advance:
         for result in loader:
