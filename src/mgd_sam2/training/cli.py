@@ -670,7 +670,10 @@ def log_into_run(ckpt: Path, logger: Any, subcommand: str) -> None:
         folder = os.path.dirname(dirpath)
     parent, version = os.path.split(folder)
     init.save_dir, init.name = os.path.split(parent)
-    init.version = version if subcommand == "fit" else f"{version}/{subcommand}"
+    if subcommand != "fit":
+        init.version = f"{version}/{subcommand}"
+    elif not configured:  # version_N as the logger numbers it (the config's own version stays as it is given)
+        init.version = int(VERSION_FOLDER.match(run.name).group(1))
 
 
 def check_start(model: Any) -> None:
