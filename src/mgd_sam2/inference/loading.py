@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -30,6 +30,7 @@ from mgd_sam2.models.checkpoints import (
     load_torch_file,
     read_weights_file,
     run_network_state,
+    saved_network_config,
     unwrap_state_dict,
     weights_kind,
 )
@@ -75,17 +76,6 @@ def weights_digests(ckpt: str | Path, weights: str | Path | None = None) -> list
     elif Path(ckpt).suffix == ".xml":  # OpenVINO IR: the graph, and its weights beside it
         files.insert(1, Path(ckpt).with_suffix(".bin"))
     return [file_digest(path) for path in files if path.is_file()]
-
-
-def saved_network_config(saved: dict, source: str | Path) -> NetworkConfig:
-    """The network settings stored with weights: ``{"network": {...}}``, or the flat hyperparameters
-    (``preset``, ``grid``, ...) that earlier versions of this project stored."""
-    if isinstance(saved.get("network"), dict):
-        return NetworkConfig.from_dict(saved["network"])
-    if "preset" in saved:
-        names = {field.name for field in fields(NetworkConfig)}
-        return NetworkConfig.from_dict({key: value for key, value in saved.items() if key in names})
-    raise CheckpointError(f"{source} holds no MGD-SAM2 network settings (no 'network' or 'preset' entry)")
 
 
 def trained_weights_config(content: dict, source: str | Path) -> NetworkConfig:
@@ -208,9 +198,10 @@ def build_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[
             f"--weights {weights} is not a trained-weights file written by `mgd-sam2 model export`{use}"
         )
     network = MGDSAM2(trained_weights_config(trained, weights))
-    # the frozen trunk of a fine-tune from SAM2.1 or from the released weights (which then supply the other parts too)
-    load_start = load_official_state if kind == "released" else load_sam2_state
-    report = load_start(network, unwrap_state_dict(content) if kind == "released" else content, str(ckpt))
+    if kind == "released":  # the start of a fine-tune from them: its frozen trunk, and the parts the weights replace
+        report = load_official_state(network, unwrap_state_dict(content), str(ckpt))
+    else:
+        report = load_sam2_state(network, content, str(ckpt))
     trained_trunk = network.config.train_trunk  # then the trunk is in the weights file, not the SAM2 checkpoint's
     load_fitting_state(
         network,

@@ -11,9 +11,10 @@ import json
 import pickle
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from itertools import takewhile
 from pathlib import Path
-from typing import Callable, Literal
+from typing import TYPE_CHECKING, Callable, Literal
 
 import torch
 from torch import Tensor, nn
@@ -22,6 +23,9 @@ from mgd_sam2.errors import ConfigError, MissingFileError, UserError
 from mgd_sam2.models.groups import TRUNK, from_sam2_name, module_group
 from mgd_sam2.models.presets import PRESETS, RELEASED_PRESET, get_preset
 from mgd_sam2.utils.files import broken_link
+
+if TYPE_CHECKING:
+    from mgd_sam2.models.network import NetworkConfig
 
 SAM2_DOWNLOAD_HINT = (
     "Download SAM2.1 checkpoints from https://github.com/facebookresearch/sam2 (section 'Download Checkpoints') "
@@ -79,7 +83,7 @@ class LoadReport:
             counts: dict[str, int] = defaultdict(int)
             for key in keys:  # by module, to three names deep: image_encoder.trunk.mpadapter, not all of the trunk
                 names = key.split(".")[:-1][:3] or key.split(".")[:1]  # a tensor of the top level: its own name
-                counts[".".join(names[: next((i for i, name in enumerate(names) if name.isdigit()), 3)])] += 1
+                counts[".".join(takewhile(lambda name: not name.isdigit(), names))] += 1  # not layers.0, layers.1
             return ", ".join(f"{prefix} ({n})" for prefix, n in sorted(counts.items())) or "none"
 
         return (
@@ -468,11 +472,23 @@ def run_network_state(content: dict) -> dict[str, Tensor]:
     return {key.removeprefix(MODULE_PREFIX): value for key, value in state.items() if key.startswith(MODULE_PREFIX)}
 
 
+def saved_network_config(saved: dict, source: str | Path) -> NetworkConfig:
+    """The network settings stored with weights: ``{"network": {...}}``, or the flat hyperparameters
+    (``preset``, ``grid``, ...) that earlier versions of this project stored."""
+    from mgd_sam2.models.network import NetworkConfig  # its modules import sam2: not at this module's import
+
+    if isinstance(saved.get("network"), dict):
+        return NetworkConfig.from_dict(saved["network"])
+    if "preset" in saved:
+        names = {each.name for each in fields(NetworkConfig)}
+        return NetworkConfig.from_dict({key: value for key, value in saved.items() if key in names})
+    raise CheckpointError(f"{source} holds no MGD-SAM2 network settings (no 'network' or 'preset' entry)")
+
+
 def load_run_state(model: nn.Module, content: dict, source: str) -> LoadReport:
     """A training run's Lightning checkpoint as a new fit's start (a fine-tune on other data): its network's weights,
     without its optimizer state or schedule, into a network of the same preset."""
-    saved = content.get("hyper_parameters") or {}
-    preset = (saved.get("network") or saved).get("preset")  # flat hyperparameters in early checkpoints
+    preset = saved_network_config(content["hyper_parameters"], source).preset
     if preset != model.preset:
         raise CheckpointError(
             f"{source} is a training run of preset {preset}, and the network built is preset {model.preset}: "
