@@ -124,7 +124,7 @@ def test_make_demo_exits_0_with_its_report(tmp_path: Path) -> None:
     assert re.search(r"^epoch 2/2, step \d+: train/loss [0-9.]+, val/Smeasure [0-9.]+, val/MAE", result.stdout, re.M)
     # the parameter table, trained at the demo config's LR settings, instead of Lightning's summary and its 0 FLOPs
     assert (
-        "MGD-SAM2 micro, input 2×32 = 64 px: parameters" in result.stdout
+        "MGD-SAM2 preset micro, input 2×32 = 64 px: parameters" in result.stdout
         and "LR group 'pretrained' (1x LR, wd 1e-05)" in result.stdout
     )
     assert "FLOPs" not in result.stdout and "Epoch 1/1" not in result.stdout  # nor the bar's 0-based last state

@@ -873,7 +873,7 @@ def test_a_trained_trunk_travels_in_the_exported_weights(tmp_path: Path) -> None
     torch.save({"model": sam2}, tmp_path / "sam2_micro.pt")
     rebuilt, _ = load_network(tmp_path / "sam2_micro.pt", tmp_path / "trained.safetensors")
     alone, description = load_network(tmp_path / "trained.safetensors")  # every weight is in it: no SAM2 needed
-    assert description.endswith("trunk included (preset micro)")
+    assert description.endswith("trunk included (preset micro, input 2×64 = 128 px)")
     views = tile(torch.randn(1, 3, trained.input_size, trained.input_size), trained.grid)
     with torch.no_grad():
         torch.testing.assert_close(rebuilt(views).logits, trained.eval()(views).logits, rtol=0, atol=0)
@@ -1630,7 +1630,7 @@ def test_a_fit_starts_with_the_parameter_table_of_the_module_as_it_trains(main_p
         assert out == ""
         return
     counts = parameter_counts(module.model)
-    assert "MGD-SAM2 micro, input 2×64 = 128 px: parameters" in out  # the input the network trains at
+    assert "MGD-SAM2 preset micro, input 2×64 = 128 px: parameters" in out  # the input the network trains at
     assert counts["frozen"] > 0  # the recipe's trunk: frozen, and the table says so
     assert f"all │ {counts['total']:,} │ {counts['trainable']:,}" in out
     assert f"LR group 'pretrained' (0.5x LR, wd 0.01) │ │ {counts['groups']['pretrained']:,}" in out

@@ -165,18 +165,18 @@ def build_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[
                 "weights"
             )
         network = network_from_lightning(content, ckpt)
-        return network.eval(), f"Lightning checkpoint {ckpt} (preset {network.preset})"
+        return network.eval(), f"Lightning checkpoint {ckpt} ({network.described})"
     if kind == "released" and weights is None:
         network = MGDSAM2(NetworkConfig(preset=RELEASED_PRESET))
         report = load_official_state(network, unwrap_state_dict(content), str(ckpt))
-        return network.eval(), f"{report.summary()}; preset {network.preset}"
+        return network.eval(), f"{report.summary()}; {network.described}"
     if kind == "trained":
         config = trained_weights_config(content, ckpt)
         if weights is not None or not config.train_trunk:
             raise CheckpointError(f"--ckpt {ckpt} is {WEIGHTS_USE[kind]}")
         network = MGDSAM2(config)  # its trunk trained too (the demo's micro model): the file holds every weight
         load_fitting_state(network, content["state_dict"], str(ckpt))
-        return network.eval(), f"trained weights {ckpt}, trunk included (preset {network.preset})"
+        return network.eval(), f"trained weights {ckpt}, trunk included ({network.described})"
     if kind == "unknown":
         if Path(ckpt).name == WEIGHTS_FILE and is_model_folder(Path(ckpt).parent):
             raise CheckpointError(f"{ckpt} is the weights of the model folder {Path(ckpt).parent}: give the folder")
@@ -209,7 +209,7 @@ def build_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[
         str(weights),
         may_miss=lambda key: not trained_trunk and key.startswith(TRUNK.prefix),
     )
-    return network.eval(), f"{report.kind} trunk from {ckpt} + trained weights from {weights} (preset {network.preset})"
+    return network.eval(), f"{report.kind} trunk from {ckpt} + trained weights from {weights} ({network.described})"
 
 
 def refuse_export_stem(ckpt: str | Path) -> None:

@@ -206,7 +206,7 @@ def load_model_folder(folder: str | Path) -> tuple[MGDSAM2, str]:
     except (OSError, SafetensorError) as error:
         raise CheckpointError(f"{folder / WEIGHTS_FILE} cannot be read ({error}); save the folder again") from error
     load_fitting_state(network, state, str(folder / WEIGHTS_FILE), f"the network {CONFIG_FILE} describes")
-    return network.eval(), f"model folder {folder} (preset {network.preset})"
+    return network.eval(), f"model folder {folder} ({network.described})"
 
 
 def hub_folder(weights: str | Path) -> Path | None:

@@ -223,7 +223,7 @@ class Segmenter:
         target, autocast_dtype = resolve_device(device, precision)
         settings = InferenceSettings(name, None, "torch", target.type, "bf16-mixed" if autocast_dtype else "32-true")
         backend = TorchBackend(network.eval(), target, settings.autocast_dtype)
-        return cls(backend, settings, f"{name} (preset {network.preset})")
+        return cls(backend, settings, f"{name} ({network.described})")
 
     def with_detail(self, detail: str | Detail, detail_zoom: int | None = None) -> Segmenter:
         """This model with another detail mode (see `load`); the weights are shared, not loaded again."""

@@ -110,6 +110,12 @@ class MGDSAM2(nn.Module):
         """Side of the square input the network was built for, in pixels: g * V."""
         return self.grid * self.view_size
 
+    @property
+    def described(self) -> str:
+        """The preset and the input it was built for, as messages name the network: "preset micro, input 2×64 = 128
+        px" (g local views per side, each V pixels)."""
+        return f"preset {self.preset}, input {self.grid}×{self.view_size} = {self.input_size} px"
+
     def arrange(self, views: Views) -> Tensor:
         """The views the encoder sees, in the batch-major layout: (g*g*B + B, C, V, V), or the B global
         views (B, C, V, V) without multi_view. Also arranges per-view targets the same way."""

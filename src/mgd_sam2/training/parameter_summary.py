@@ -20,8 +20,6 @@ class ParameterSummary(Callback):
 
         hp = pl_module.hparams
         network = pl_module.model
-        title = (
-            f"MGD-SAM2 {network.preset}, input {network.grid}×{network.view_size} = {network.input_size} px: parameters"
-        )
+        title = f"MGD-SAM2 {network.described}: parameters"
         counts = parameter_counts(pl_module.model)
         console().print(parameter_table(counts, title, hp.pretrained_lr_scale, hp.weight_decay))
