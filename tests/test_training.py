@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import re
 import shlex
@@ -31,7 +32,7 @@ from mgd_sam2.data.view_cutting import tile
 from mgd_sam2.errors import ConfigError
 from mgd_sam2.inference.loading import export_trained_weights, load_network
 from mgd_sam2.models.checkpoints import CheckpointError
-from mgd_sam2.models.groups import module_group
+from mgd_sam2.models.groups import TRUNK, module_group
 from mgd_sam2.models.multi_view import arrange_views, resize
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 from mgd_sam2.training.cli import build_cli
@@ -840,6 +841,16 @@ def test_predict_from_sam2_checkpoint_plus_exported_weights(
         torch.testing.assert_close(rebuilt(views).logits, network(views).logits, rtol=0, atol=0)
     with pytest.raises(CheckpointError, match="--weights"):
         load_network(tmp_path / "sam2_micro.pt")
+    # another start of the same size: one trunk value one step away, and the export says it was not its start
+    key = next(key for key in sam2 if key.startswith(TRUNK.sam2_prefix) and sam2[key].is_floating_point())
+    other = {**sam2, key: sam2[key].clone()}
+    other[key].view(-1)[0] = torch.nextafter(other[key].view(-1)[0], torch.tensor(math.inf))
+    torch.save({"model": other}, tmp_path / "other_micro.pt")
+    with pytest.raises(CheckpointError, match=f"--weights {exported} were trained on another frozen Hiera trunk"):
+        load_network(tmp_path / "other_micro.pt", exported)
+    if name.endswith(".pt"):  # an export written before the trunk's digest was recorded pairs with any start
+        torch.save({k: v for k, v in torch.load(exported).items() if k != "trunk"}, tmp_path / "earlier.pt")
+        load_network(tmp_path / "other_micro.pt", tmp_path / "earlier.pt")
     exported.write_bytes(exported.read_bytes()[: exported.stat().st_size // 2])  # truncated
     with pytest.raises(CheckpointError, match="not a readable"):
         load_network(tmp_path / "sam2_micro.pt", exported)
@@ -851,7 +862,6 @@ def test_a_trained_trunk_travels_in_the_exported_weights(tmp_path: Path) -> None
     from safetensors import safe_open
 
     from mgd_sam2.inference.loading import export_trained_weights
-    from mgd_sam2.models.groups import TRUNK
 
     torch.manual_seed(0)
     frozen, trained = MGDSAM2(NetworkConfig(preset="micro")), MGDSAM2(NetworkConfig(preset="micro", train_trunk=True))
@@ -888,7 +898,8 @@ def test_released_weights_load_for_prediction(tmp_path: Path) -> None:
     torch.save(released_state_dict(), tmp_path / "mgdsam2_dis.pth")
     network, description = load_network(tmp_path / "mgdsam2_dis.pth")
     assert network.preset == "base_plus_official" and not network.training
-    assert "released" in description and description.endswith("; preset base_plus_official")  # predict's model line
+    line = "; preset base_plus_official, input 2×512 = 1024 px"  # predict's model line
+    assert "released" in description and description.endswith(line)
     # fine-tuned from them (model.pretrained): the exported trained parts over the released trunk (predict --weights)
     with torch.no_grad():
         network.decoder.mask_tokens.weight.add_(1.0)  # a trained part, as a fine-tune changes it

@@ -8,6 +8,7 @@ frozen trunk); a model folder (inference/model_folder.py).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass
@@ -42,26 +43,38 @@ from mgd_sam2.utils.files import atomic_path, file_digest
 
 
 def export_trained_weights(network: MGDSAM2, path: str | Path) -> int:
-    """Write every tensor but a frozen Hiera trunk (it comes from the SAM2 checkpoint), with the network config;
-    returns the number of tensors.
+    """Write every tensor but a frozen Hiera trunk (it comes from the SAM2 checkpoint), with the network config and
+    the frozen trunk's `trunk_digest` (a load with another start is refused); returns the number of tensors.
 
-    A safetensors file (no pickle) whose header holds the format and the network config as JSON; a path
+    A safetensors file (no pickle) whose header holds the format, the network config as JSON and the digest; a path
     ending in .pt or .pth gets the earlier torch.save format instead.
     """
     path = Path(path)
     trunk = network.config.train_trunk
     state = {key: value.contiguous() for key, value in network.state_dict().items()
              if trunk or not key.startswith(TRUNK.prefix)}  # fmt: skip
+    paired = {} if trunk else {"trunk": trunk_digest(network)}  # the start it pairs with, told by its trunk's values
     with atomic_path(path) as temporary:
         if path.suffix in TORCH_SAVE_SUFFIXES:
-            content = {"format": TRAINED_WEIGHTS_FORMAT, "network": network.config.to_dict(), "state_dict": state}
-            torch.save(content, temporary)
+            content = {"format": TRAINED_WEIGHTS_FORMAT, "network": network.config.to_dict(), **paired}
+            torch.save({**content, "state_dict": state}, temporary)
         else:
             from safetensors.torch import save_file
 
-            metadata = {"format": TRAINED_WEIGHTS_FORMAT, "network": json.dumps(network.config.to_dict())}
+            metadata = {"format": TRAINED_WEIGHTS_FORMAT, "network": json.dumps(network.config.to_dict()), **paired}
             save_file(state, str(temporary), metadata=metadata)
     return len(state)
+
+
+def trunk_digest(network: MGDSAM2) -> str:
+    """``"sha256:<hex>"`` of the Hiera trunk's tensors (names, types, shapes and bytes, in name order): a frozen
+    trunk's is that of the start it was loaded from, whatever file format held it."""
+    digest = hashlib.sha256()
+    for key, value in sorted(network.state_dict().items()):
+        if key.startswith(TRUNK.prefix):
+            digest.update(f"{key} {value.dtype} {tuple(value.shape)};".encode())
+            digest.update(value.detach().cpu().contiguous().view(torch.uint8).numpy())
+    return f"sha256:{digest.hexdigest()}"
 
 
 def weights_digests(ckpt: str | Path, weights: str | Path | None = None) -> list[str]:
@@ -203,6 +216,12 @@ def build_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[
     else:
         report = load_sam2_state(network, content, str(ckpt))
     trained_trunk = network.config.train_trunk  # then the trunk is in the weights file, not the SAM2 checkpoint's
+    if not trained_trunk and (recorded := trained.get("trunk")) and recorded != trunk_digest(network):
+        raise CheckpointError(
+            f"--weights {weights} were trained on another frozen Hiera trunk than --ckpt {ckpt} holds (another "
+            "checkpoint of the same size, or another version of it), so the masks would be wrong: give as --ckpt the "
+            "file the run started from (its model.pretrained)"
+        )
     load_fitting_state(
         network,
         trained["state_dict"],

@@ -103,7 +103,8 @@ def is_safetensors(path: Path) -> bool:
 
 
 def read_safetensors(path: Path) -> dict:
-    """{"state_dict": tensors, and the header's metadata: "format", "network" (decoded JSON)}."""
+    """{"state_dict": tensors, and the header's metadata: "format", "network" (decoded JSON), "trunk" (the digest of
+    the frozen trunk the weights were trained on, `trunk_digest`)}."""
     from safetensors import SafetensorError, safe_open
 
     try:
@@ -119,6 +120,8 @@ def read_safetensors(path: Path) -> dict:
         content["format"] = metadata["format"]
     if "network" in metadata:
         content["network"] = json.loads(metadata["network"])
+    if "trunk" in metadata:
+        content["trunk"] = metadata["trunk"]
     return content
 
 
