@@ -137,6 +137,13 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(
     assert text.startswith("saved predictions that cannot be scored:\nSYN-VD: unpaired files (1):")
     assert f"SYN-TE: predictions not at ground-truth resolution (1):\n  {wrong.stem}: prediction 7x5" in text
     assert not (tmp_path / "out7").exists()
+    # a split's maps one folder down, as an archive often unpacks: the fix is to move them up, not to give the folder
+    nested = tmp_path / "nested"
+    shutil.copytree(out / "predictions" / "SYN-TE", nested / "SYN-TE" / "SYN-TE")
+    with pytest.raises(EvaluationError) as error:
+        run_accuracy(None, synthetic_root, tmp_path / "out7", workers=0, saved=nested)
+    assert f"holds no image files; its subfolder {nested / 'SYN-TE/SYN-TE'} does: move its files up into " \
+        f"{nested / 'SYN-TE'}" in str(error.value) and "give that folder" not in str(error.value)  # fmt: skip
     # a split that lost an image: the map an earlier run wrote for it is removed, not scored as unpaired
     split = tmp_path / "smaller/DIS5K/DIS-TE1"
     shutil.copytree(synthetic_root / "synthetic/SYN-TE", split)

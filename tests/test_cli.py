@@ -45,6 +45,15 @@ def test_a_help_that_says_its_default_says_it_once(capsys) -> None:
     assert "MAE,HCE,mBA (default: all) --hce-binarize" in out  # not followed by argparse's list of the metrics
 
 
+@pytest.mark.parametrize("command", [["evaluate"], ["check-data"], ["synth"], ["benchmark", "accuracy"]])
+def test_workers_help_says_what_0_means_and_the_default_here(command: list[str], capsys, monkeypatch) -> None:
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)  # a process pinned to one core
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "(0: none, all of it in this process; default: 1 here, which is 2 or the CPUs this process may use" in out
+
+
 def test_unknown_subcommand_fails(capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["frobnicate"])

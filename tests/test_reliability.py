@@ -491,6 +491,7 @@ def test_one_exif_rule_everywhere(trained_checkpoint, tmp_path, capsys) -> None:
     for extra in ((), ("--resize-pred",)):
         code, _, err = run(capsys, "evaluate", "--pred", str(tmp_path / "pred"), "--gt", str(split / "gt"), *extra)
         assert code == 1 and "turned by 90 degrees" in err and "EXIF" in err and "--resize-pred to" not in err
+        assert "Turn those predictions back to their GT's orientation" in err and "Rotate those GT" not in err
 
 
 def test_label_map_masks_are_read_as_0_255(tmp_path, capsys) -> None:
@@ -533,6 +534,36 @@ def test_label_map_masks_are_read_as_0_255(tmp_path, capsys) -> None:
     assert read_prediction(tmp_path / "soft16.png").max() == 0  # scaled as every 16-bit map but a binary GT
     assert results["empty"].scores != reference.scores
     assert [note for note in results["empty"].notes if "1 GT masks have no foreground pixel" in note]
+
+
+def test_notes_name_swapped_folders_and_blank_predictions(tmp_path) -> None:
+    """Maps of other tools (no provenance): a soft map given as GT against a binary one gets the swap note, the right
+    order none; a prediction of one value everywhere gets its note, unless it is 8-bit values read as 16-bit (which
+    has its own)."""
+    rng = np.random.default_rng(0)
+    gt = np.zeros((60, 80), np.uint8)
+    gt[10:50, 20:60] = 255
+    maps = {
+        "gt": gt,
+        "soft": np.clip(gt * 0.8 + rng.integers(0, 40, gt.shape), 0, 255).astype(np.uint8),
+        "blank": np.zeros_like(gt),
+        "narrow16": (gt // 255 * 200).astype(np.uint16),  # values of at most 255 in a 16-bit file: black in 8 bits
+    }
+    for name, values in maps.items():
+        (tmp_path / name).mkdir()
+        Image.fromarray(values).save(tmp_path / name / "x.png")
+
+    def notes(pred: str, truth: str) -> list[str]:
+        return evaluate_folders(tmp_path / pred, tmp_path / truth, ["MAE"], workers=0, progress=False).notes
+
+    swapped = notes("gt", "soft")
+    assert len(swapped) == 1 and "of the GT pixels are neither 0 nor 255" in swapped[0], swapped
+    assert "swap --pred and --gt" in swapped[0]
+    assert notes("soft", "gt") == []
+    assert notes("blank", "gt") == [note for note in notes("blank", "gt") if "hold one value at every pixel" in note]
+    assert len(notes("blank", "gt")) == 1
+    narrow = notes("narrow16", "gt")
+    assert len(narrow) == 1 and "16-bit files whose values are all 255 or less" in narrow[0], narrow
 
 
 def test_a_map_saved_in_any_colour_mode_reads_as_its_grey_values(tmp_path) -> None:

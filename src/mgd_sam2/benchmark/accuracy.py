@@ -153,7 +153,7 @@ def check_saved(saved: Path, splits: list[Split], resize_pred: bool) -> None:
     for split in splits:
         if (saved / split.name).is_dir():
             try:
-                checked_pairs(saved / split.name, split.mask_dir, resize_pred)
+                checked_pairs(saved / split.name, split.mask_dir, resize_pred, split_folder=True)
             except EvaluationError as error:
                 problems.append(f"{split.name}: {error}")
     if problems:

@@ -81,6 +81,19 @@ def comma_list(kind: Callable[[str], object], choices: Iterable[str] | None = No
     return parse
 
 
+def add_workers_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--workers``: processes doing ``what``, by default `default_workers` (read as the parser is built)."""
+    from mgd_sam2.utils.parallel import default_workers
+
+    parser.add_argument(
+        "--workers",
+        type=non_negative_int,
+        default=default_workers(),
+        help=f"{what} (0: none, all of it in this process; default: %(default)s here, which is 2 or the CPUs this "
+        "process may use, where fewer)",
+    )
+
+
 def add_weights_arguments(
     parser: argparse.ArgumentParser,
     ckpt_required: bool,

@@ -13,6 +13,7 @@ from mgd_sam2.commands.arguments import (
     add_action,
     add_cpu_kind_argument,
     add_weights_arguments,
+    add_workers_argument,
     comma_list,
     cpu_kind_argument,
     image_size,
@@ -25,7 +26,6 @@ from mgd_sam2.inference.devices import EXPORTED_BACKENDS
 from mgd_sam2.metrics.functional import HCE_BINARIZATIONS
 from mgd_sam2.metrics.tables import BENCHMARK_SPLITS
 from mgd_sam2.models.presets import PRESETS
-from mgd_sam2.utils.parallel import default_workers
 
 SPEED_PRECISIONS = ("32-true", "bf16-mixed")  # Lightning's names, as predict's --precision
 # (width, height) of the pair `benchmark metrics` measures the memory of: 48 megapixels
@@ -72,9 +72,7 @@ def add_accuracy_arguments(actions: argparse._SubParsersAction) -> None:
         "--hce-binarize", choices=HCE_BINARIZATIONS, default="dis", help="HCE prediction binarisation"
     )
     accuracy.add_argument("--batch-size", type=positive_int, default=1, help="images per forward pass")
-    accuracy.add_argument(
-        "--workers", type=non_negative_int, default=default_workers(), help="loader and evaluator processes"
-    )
+    add_workers_argument(accuracy, "loader and evaluator processes")
     accuracy.add_argument(
         "--predictions",
         type=Path,
@@ -297,7 +295,7 @@ def add_data_arguments(actions: argparse._SubParsersAction) -> None:
     )
     data.add_argument("--split", default="synthetic/SYN-TR", help="split to load")
     data.add_argument("--input-size", type=positive_int, default=1024, help="model input side in pixels")
-    data.add_argument("--workers", type=non_negative_int, default=default_workers(), help="loader processes")
+    add_workers_argument(data, "loader processes")
     data.add_argument("--batches", type=positive_int, default=20, help="batches timed per loader (batch size 2)")
     data.add_argument(
         "--sizes", type=positive_int, nargs="+", default=[512, 1024, 2048, 4096], help="generator side lengths to time"
@@ -313,9 +311,7 @@ def add_metrics_arguments(actions: argparse._SubParsersAction) -> None:
     )
     metrics.add_argument("--pairs", type=positive_int, default=20, help="prediction/GT pairs of thin-structure masks")
     metrics.add_argument("--size", type=positive_int, default=2048, help="side of each mask in pixels")
-    metrics.add_argument(
-        "--workers", type=non_negative_int, default=default_workers(), help="processes of our evaluator"
-    )
+    add_workers_argument(metrics, "processes of our evaluator")
     metrics.add_argument(
         "--hce-sizes", type=positive_int, nargs="+", default=[512, 1024, 2048, 4096], help="sides for the HCE scaling"
     )
@@ -413,7 +409,7 @@ def add_detail_arguments(actions: argparse._SubParsersAction) -> None:
     detail.add_argument(
         "--out", type=Path, default=Path("runs/detail"), help="folder for the predictions and the figure"
     )
-    detail.add_argument("--workers", type=non_negative_int, default=default_workers(), help="evaluator processes")
+    add_workers_argument(detail, "evaluator processes")
     detail.add_argument("--preset", choices=list(PRESETS), default="base_plus", help="model timed, with random weights")
     detail.add_argument(
         "--megapixels",

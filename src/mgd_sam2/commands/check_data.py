@@ -5,13 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mgd_sam2.commands.arguments import non_negative_int
-from mgd_sam2.utils.parallel import default_workers
+from mgd_sam2.commands.arguments import add_workers_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("root", type=Path, help="a split folder (with im/ and gt/), a dataset folder, or the data root")
-    parser.add_argument("--workers", type=non_negative_int, default=default_workers(), help="processes decoding files")
+    add_workers_argument(parser, "processes decoding files")
     parser.add_argument("--strict", action="store_true", help="treat warnings as errors (non-zero exit)")
     parser.add_argument("--quiet", action="store_true", help="list errors only, not warnings")
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mgd_sam2.commands.arguments import comma_list, non_negative_int
+from mgd_sam2.commands.arguments import add_workers_argument, comma_list
 from mgd_sam2.metrics.functional import HCE_BINARIZATIONS
 from mgd_sam2.metrics.sod import METRIC_CLASSES
 from mgd_sam2.metrics.tables import LAYOUTS
-from mgd_sam2.utils.parallel import default_workers
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,11 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--layout", choices=list(LAYOUTS), default="all", help="table columns: DIS paper, HRSOD papers, or all"
     )
     parser.add_argument("--name", default=None, help="row name in the table (default: the prediction folder's name)")
-    parser.add_argument(
-        "--workers",
-        type=non_negative_int,
-        default=default_workers(),
-        help="processes computing the per-image measures (fewer when memory is short for the largest pair)",
+    add_workers_argument(
+        parser, "processes computing the per-image measures (fewer when memory is short for the largest pair)"
     )
     parser.add_argument(
         "--resize-pred", action="store_true", help="resize predictions not at GT size bilinearly instead of failing"

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mgd_sam2.commands.arguments import comma_list, fraction, non_negative_int, positive_int
+from mgd_sam2.commands.arguments import add_workers_argument, comma_list, fraction, non_negative_int, positive_int
 from mgd_sam2.data.shapes import THIN_OBJECTS
 from mgd_sam2.data.synth import TRAINING_OBJECTS, HardCases, SynthConfig
-from mgd_sam2.utils.parallel import default_workers
 
 # (flag, HardCases field, what the fraction of images has): the generator's hard cases
 HARD_CASE_FLAGS = (
@@ -67,9 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("data/synthetic"), help="dataset folder to create (or finish)")
     add_generator_arguments(parser, SynthConfig())
     parser.add_argument("--seed", type=non_negative_int, default=0, help="every image is a function of (seed, index)")
-    parser.add_argument(
-        "--workers", type=non_negative_int, default=default_workers(), help="processes generating images (0: none)"
-    )
+    add_workers_argument(parser, "processes generating images")
 
 
 def run(args: argparse.Namespace) -> int:

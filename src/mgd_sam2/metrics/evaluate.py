@@ -73,10 +73,13 @@ def our_cutouts(unpaired: list[Path], mask_stems: set[str]) -> list[Path]:
     ]
 
 
-def pair_files(pred_dir: str | Path, gt_dir: str | Path) -> tuple[list[tuple[str, Path, Path]], list[Path], str]:
+def pair_files(
+    pred_dir: str | Path, gt_dir: str | Path, split_folder: bool = False
+) -> tuple[list[tuple[str, Path, Path]], list[Path], str]:
     """([(stem, prediction, GT)] sorted by stem, our cut-outs left out, the listing of unpaired files or ""): every
     GT needs a prediction and vice versa. A folder that holds no image, or stems shared by several files, are an
-    EvaluationError here."""
+    EvaluationError here. ``split_folder``: ``pred_dir`` is named for its split (benchmark accuracy's
+    ``--predictions ROOT/<split>``), so a subfolder holding the maps is to be emptied into it, not given instead."""
     for folder, role in ((Path(pred_dir), "prediction"), (Path(gt_dir), "ground-truth")):
         if folder.is_file():
             raise EvaluationError(f"{role} folder {folder} is a file: give the folder that holds the {role} maps")
@@ -94,9 +97,10 @@ def pair_files(pred_dir: str | Path, gt_dir: str | Path) -> tuple[list[tuple[str
         if inside and role == "prediction":  # a method's maps, a folder per split: the one that pairs with the GT
             gt_stems = {path.stem for path in list_images(gt_dir)}
             inside.sort(key=lambda child: -len(gt_stems & {path.stem for path in list_images(child)}))
-            if len(inside) > 1:
+            if len(inside) > 1 and not split_folder:
                 hint = f" (or score every split's folder with mgd-sam2 benchmark accuracy --predictions {folder})"
-        hint = f"; its subfolder {inside[0]} does: give that folder{hint}" if inside else ""
+        fix = f"move its files up into {folder}" if split_folder else "give that folder"
+        hint = f"; its subfolder {inside[0]} does: {fix}{hint}" if inside else ""
         raise EvaluationError(f"{role} folder {folder} holds no image files{hint}")
     pairing = pair_by_stem(Path(pred_dir), Path(gt_dir))
     if pairing.stem_clashes:
@@ -177,6 +181,16 @@ def check_headers(pairs: list[tuple[str, Path, Path]]) -> Headers:
     return headers
 
 
+# Ground truth is black and white but for its edges, and a predicted map is soft: a GT folder with more than this
+# share of its pixels in between, and SWAPPED_FACTOR times the predictions' share, holds predictions.
+SWAPPED_SHARE, SWAPPED_FACTOR = 0.02, 4
+
+
+def in_between(values: np.ndarray) -> int:
+    """The pixels of a uint8 map that are neither 0 nor 255."""
+    return int(values.size - np.count_nonzero(values == 0) - np.count_nonzero(values == 255))
+
+
 class PairMeasurer:
     """Picklable per-pair work: read both maps, prepare them once and run every metric's ``measure``.
 
@@ -188,7 +202,8 @@ class PairMeasurer:
 
     def __call__(self, pair: tuple[str, Path, Path]) -> tuple[str, Any, Any]:
         """-> (stem, (H, W), result with the flags "gt_label_map", "gt_colour", "gt_alpha_shape", "gt_grey",
-        "gt_empty", "pred_low_range", "pred_colour" and "pred_8bit_in_16bit"), or (stem, None, error)."""
+        "gt_empty", "pred_low_range", "pred_colour", "pred_8bit_in_16bit" and "pred_constant", and the counts
+        "gt_in_between", "pred_in_between" (`in_between`) and "pixels"), or (stem, None, error)."""
         name, pred_path, gt_path = pair
         try:
             image, gt_image = open_image(pred_path), open_image(gt_path)
@@ -218,8 +233,10 @@ class PairMeasurer:
             "pred_low_range": is_label_map(pred),
             "pred_colour": colour,
             "pred_8bit_in_16bit": bool(narrow),
+            "pred_constant": int(pred.min(initial=0)) == int(pred.max(initial=0)),
         }
-        return name, gt.shape, {**result, **flags}
+        counts = {"gt_in_between": in_between(gt), "pred_in_between": in_between(pred), "pixels": gt.size}
+        return name, gt.shape, {**result, **flags, **counts}
 
 
 @dataclass
@@ -240,12 +257,12 @@ class Evaluation:
 
 
 def checked_pairs(
-    pred_dir: str | Path, gt_dir: str | Path, resize_pred: bool = False
+    pred_dir: str | Path, gt_dir: str | Path, resize_pred: bool = False, split_folder: bool = False
 ) -> tuple[list[tuple[str, Path, Path]], list[Path], Headers]:
     """`pair_files` and `check_headers`, raising one EvaluationError that lists every file that could not be scored,
     of every kind (unpaired, unreadable, turned, other-size): what `evaluate_folders` checks before it decodes
     anything."""
-    pairs, cutouts, unpaired = pair_files(pred_dir, gt_dir)
+    pairs, cutouts, unpaired = pair_files(pred_dir, gt_dir, split_folder)
     headers = check_headers(pairs)
     problems = [unpaired] if unpaired else []
     if headers.unreadable:
@@ -257,9 +274,10 @@ def checked_pairs(
             list_problems(
                 "predictions at the ground truth's size turned by 90 degrees",
                 headers.transposed,
-                "Their photos carry an EXIF rotation that the GT masks do not follow (predict reads photos as they "
-                "display). Rotate those GT masks to match, or re-save the photos without the orientation tag and "
-                "predict again; resizing would squash the masks.",
+                "Turn those predictions back to their GT's orientation (a benchmark's GT stays as released, or its "
+                "scores compare with no published ones); where mgd-sam2 predict wrote them, their photos carry an "
+                "EXIF orientation tag that the GT masks do not follow (predict reads photos as they display): re-save "
+                "the photos without it and predict again. Resizing would squash the masks.",
             )
         )
     if headers.mismatched and not resize_pred:
@@ -314,7 +332,7 @@ def evaluate_folders(
         metric_names or list(METRIC_CLASSES), hce_binarize=hce_binarize, skeleton_cache=skeleton_cache
     )
     per_image, errors, label_maps, low_range, grey, empty, colour, narrow = [], [], 0, 0, [], [], [], []
-    gt_colour, gt_alpha_shape = [], []
+    gt_colour, gt_alpha_shape, constant, in_between_counts = [], [], [], np.zeros(3, dtype=np.int64)
     for name, shape, result in parallel_map(
         PairMeasurer(metrics, resize_pred), pairs, allowed, "evaluating", show=progress
     ):
@@ -335,6 +353,9 @@ def evaluate_folders(
             colour.append(name)
         if result.pop("pred_8bit_in_16bit"):
             narrow.append(name)
+        if result.pop("pred_constant"):
+            constant.append(name)
+        in_between_counts += [result.pop(key) for key in ("gt_in_between", "pred_in_between", "pixels")]
         metrics.update(results=[result])
         scalars = {key: result[key] for key in SCALAR_KEYS if key in result}
         per_image.append({"name": name, "height": shape[0], "width": shape[1], **scalars})
@@ -356,7 +377,9 @@ def evaluate_folders(
             f"{', '.join(gt_alpha_shape[:3])}: a mask's alpha is not read (nor is it by pysodmetrics), so they are "
             "scored as empty masks; save the shape as grey values"
         )
-    if grey:
+    gt_share, pred_share = in_between_counts[:2] / max(int(in_between_counts[2]), 1)
+    swapped = gt_share > SWAPPED_SHARE and gt_share > SWAPPED_FACTOR * pred_share
+    if grey and not swapped:  # the swap's note says why they are grey
         notes.append(
             f"{len(grey)} GT masks are images, not masks (over {GREY_SHARE:.0%} of their pixels far from black "
             f"and white), e.g. {', '.join(grey[:3])}: foreground is > 128, so their scores say little; check --gt"
@@ -393,6 +416,18 @@ def evaluate_folders(
             f"{len(narrow)} predictions are 16-bit files whose values are all 255 or less, e.g. "
             f"{', '.join(narrow[:3])}: read as 16-bit maps they are black (each value is 0 in 8 bits); if they hold "
             "8-bit or 0/1 values, save them as 8-bit PNGs"
+        )
+    if constant := [name for name in constant if name not in narrow]:  # those have their own note
+        notes.append(
+            f"{len(constant)} predictions hold one value at every pixel, e.g. {', '.join(constant[:3])}: scored as "
+            "pysodmetrics scores a blank map; a failed export or a map saved wrong looks like this, so check those "
+            "files"
+        )
+    if swapped:
+        notes.append(
+            f"{gt_share:.1%} of the GT pixels are neither 0 nor 255, and {pred_share:.1%} of the predictions': GT "
+            "masks are black and white but for their edges, and predicted maps soft; if --gt holds the predictions, "
+            "swap --pred and --gt (S, E and weighted F are not symmetric)"
         )
     if low_range:
         notes.append(
