@@ -90,6 +90,43 @@ def test_writes_json_csv_and_markdown(folders, tmp_path: Path, monkeypatch, caps
         assert "Sα↑" in shown and "M↓" in shown and "maxFβ↑" not in shown and "HCE" not in shown and "–" not in shown
 
 
+def test_several_prediction_folders_give_a_row_each_with_the_scores_each_gets_alone(
+    folders, tmp_path: Path, capsys
+) -> None:
+    pred, gt = folders
+    methods = [tmp_path / "A" / "pred", tmp_path / "B" / "pred"]  # a folder per method, named alike (per split)
+    shutil.copytree(pred, methods[0])
+    shutil.copytree(pred, methods[1])
+    worse = next(methods[1].iterdir())
+    Image.eval(Image.open(worse), lambda value: 255 - value).save(worse)  # one map inverted
+    alone = []
+    for index, folder in enumerate(methods):
+        assert evaluate(folder, gt, "--json", str(tmp_path / f"alone{index}.json")) == 0
+        alone.append(json.loads((tmp_path / f"alone{index}.json").read_text()))
+    capsys.readouterr()
+    outputs = ["--json", str(tmp_path / "both.json"), "--csv", str(tmp_path / "both.csv"), "--markdown",
+               str(tmp_path / "both.md"), "--workers", "0"]  # fmt: skip
+    assert main(["evaluate", "--pred", *map(str, methods), "--gt", str(gt), *outputs]) == 0
+    printed = capsys.readouterr().out
+    assert "A/pred" in printed and "B/pred" in printed
+    report = json.loads((tmp_path / "both.json").read_text())
+    assert list(report["methods"]) == ["A/pred", "B/pred"] and report["gt"] == str(gt)
+    for entry, single in zip(report["methods"].values(), alone, strict=True):
+        assert entry["scores"] == single["scores"] and entry["curves"] == single["curves"]
+    assert report["methods"]["A/pred"]["scores"] != report["methods"]["B/pred"]["scores"]
+    rows = list(csv.DictReader((tmp_path / "both.csv").open()))
+    assert [row["method"] for row in rows] == ["A/pred"] * 3 + ["B/pred"] * 3
+    table = (tmp_path / "both.md").read_text()
+    assert "| A/pred |" in table and "| B/pred |" in table
+    assert main(["evaluate", "--pred", *map(str, methods), "--gt", str(gt), "--name", "ours", "theirs",
+                 "--metrics", "MAE", "--workers", "0"]) == 0  # fmt: skip
+    assert "ours" in capsys.readouterr().out
+    assert main(["evaluate", "--pred", *map(str, methods), "--gt", str(gt), "--name", "ours"]) == 1
+    err = capsys.readouterr().err
+    assert "--name gives 1 row names for 2 --pred folders: give one per folder" in err
+    assert len(err.strip().splitlines()) == 1
+
+
 def test_an_empty_folder_or_one_whose_maps_are_a_level_down_is_named(folders, tmp_path: Path, capsys) -> None:
     pred, gt = folders
     (tmp_path / "empty").mkdir()

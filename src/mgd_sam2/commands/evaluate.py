@@ -15,9 +15,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pred",
         type=Path,
+        nargs="+",
         required=True,
         help="folder of 8-bit prediction maps (PNG), one per GT, same stem; RGBA maps are read from their alpha, "
-        "and predict's <stem>_cutout.png files are left out",
+        "and predict's <stem>_cutout.png files are left out. Several folders (methods) give a row each in one table",
     )
     parser.add_argument(
         "--gt", type=Path, required=True, help="folder of GT masks (foreground > 128; 0/1 label maps read as 0/255)"
@@ -41,7 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--layout", choices=list(LAYOUTS), default="all", help="table columns: DIS paper, HRSOD papers, or all"
     )
-    parser.add_argument("--name", default=None, help="row name in the table (default: the prediction folder's name)")
+    parser.add_argument(
+        "--name",
+        nargs="+",
+        default=None,
+        help="row name in the table, one per --pred folder (default: each folder's name; where two folders share it, "
+        "parent/name)",
+    )
     add_workers_argument(
         parser, "processes computing the per-image measures (fewer when memory is short for the largest pair)"
     )
@@ -53,8 +60,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def row_names(folders: list[Path], names: list[str] | None) -> list[str]:
+    """The table's row name of each prediction folder: ``names`` as given (one per folder, all different), else the
+    folder's name, or parent/name where two folders share a name (methodA/DIS-TE1 and methodB/DIS-TE1)."""
+    from mgd_sam2.errors import ConfigError
+
+    if names is None:
+        names = [folder.name for folder in folders]
+        names = [f"{folder.parent.name}/{folder.name}" if names.count(folder.name) > 1 else folder.name
+                 for folder in folders]  # fmt: skip
+    elif len(names) != len(folders):
+        raise ConfigError(f"--name gives {len(names)} row names for {len(folders)} --pred folders: give one per folder")
+    if len(set(names)) < len(names):
+        raise ConfigError(f"rows would share a name ({', '.join(names)}): give --name, one per --pred folder")
+    return names
+
+
 def run(args: argparse.Namespace) -> int:
-    from mgd_sam2.metrics.evaluate import evaluate_folders, versions
+    from mgd_sam2.metrics.evaluate import evaluate_folders, per_image_csv, versions
     from mgd_sam2.metrics.tables import columns, markdown_table, rich_table
     from mgd_sam2.utils.files import check_output_file, write_json, write_text
     from mgd_sam2.utils.progress import console
@@ -62,43 +85,52 @@ def run(args: argparse.Namespace) -> int:
     for flag in ("json", "csv", "markdown"):
         if getattr(args, flag):
             check_output_file(getattr(args, flag), f"--{flag}")
-    result = evaluate_folders(
-        args.pred,
-        args.gt,
-        args.metrics,
-        hce_binarize=args.hce_binarize,
-        skeleton_cache=not args.no_skeleton_cache,
-        workers=args.workers,
-        resize_pred=args.resize_pred,
-    )
+    names = row_names(args.pred, args.name)
+    results = {}
+    for name, folder in zip(names, args.pred, strict=True):
+        results[name] = evaluate_folders(
+            folder,
+            args.gt,
+            args.metrics,
+            hce_binarize=args.hce_binarize,
+            skeleton_cache=not args.no_skeleton_cache,
+            workers=args.workers,
+            resize_pred=args.resize_pred,
+        )
+        for note in results[name].notes:
+            print(f"note: {name}: {note}" if len(names) > 1 else f"note: {note}")
     shown = {key for key, _ in columns(args.layout)}
     hidden = [name for name in args.metrics if not shown & set(METRIC_CLASSES[name].SCALARS)]
+    table_notes = []
     if hidden and set(args.metrics) != set(METRIC_CLASSES):  # asked for by name, no column in the paper's table
-        result.notes.append(f"computed but not a column of --layout {args.layout}: {', '.join(hidden)} (--json and "
-                            "--csv have them; --layout all shows every column)")  # fmt: skip
-    for note in result.notes:
+        table_notes.append(f"computed but not a column of --layout {args.layout}: {', '.join(hidden)} (--json and "
+                           "--csv have them; --layout all shows every column)")  # fmt: skip
+    for note in table_notes:
         print(f"note: {note}")
-    rows = {args.name or args.pred.name: result.scores}
-    binarised = f", HCE binarisation '{args.hce_binarize}'" if "HCE" in result.scores else ""
-    console().print(rich_table(rows, args.layout, f"{result.num_images} images{binarised}", computed=True))
+    rows = {name: result.scores for name, result in results.items()}
+    first = next(iter(results.values()))
+    binarised = f", HCE binarisation '{args.hce_binarize}'" if "HCE" in first.scores else ""
+    console().print(rich_table(rows, args.layout, f"{first.num_images} images{binarised}", computed=True))
     if args.json:
-        write_json(
-            args.json,
-            {
+        methods = {
+            name: {
                 "scores": result.scores,
                 "num_images": result.num_images,
-                "pred": str(args.pred),
-                "gt": str(args.gt),
-                "hce_binarize": args.hce_binarize,
-                "metrics": args.metrics,
-                "resize_pred": args.resize_pred,
+                "pred": str(folder),
                 "notes": result.notes,
-                "versions": versions(),
                 "curves": result.curves,
-            },
-        )
+            }
+            for (name, result), folder in zip(results.items(), args.pred, strict=True)
+        }
+        shared = {"gt": str(args.gt), "hce_binarize": args.hce_binarize, "metrics": args.metrics,
+                  "resize_pred": args.resize_pred, "versions": versions()}  # fmt: skip
+        if len(methods) == 1:  # one folder: its entries at the top level, as before
+            one = next(iter(methods.values()))
+            write_json(args.json, {**one, **shared, "notes": one["notes"] + table_notes})
+        else:
+            write_json(args.json, {"methods": methods, **shared, "notes": table_notes})
     if args.csv:
-        write_text(args.csv, result.per_image_csv())
+        write_text(args.csv, per_image_csv({name: result.per_image for name, result in results.items()}))
     if args.markdown:
         write_text(args.markdown, markdown_table(rows, args.layout, computed=True))
     return 0

@@ -247,13 +247,18 @@ class Evaluation:
     curves: dict[str, list[float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
-    def per_image_csv(self) -> str:
-        buffer = io.StringIO()
-        if self.per_image:
-            writer = csv.DictWriter(buffer, fieldnames=list(self.per_image[0]))
-            writer.writeheader()
-            writer.writerows(self.per_image)
-        return buffer.getvalue()
+
+def per_image_csv(per_method: dict[str, list[dict[str, Any]]]) -> str:
+    """CSV text of the evaluations' ``per_image`` rows, {method: rows}: a row per image, and a first "method" column
+    where there are several methods."""
+    rows = [{"method": method, **row} if len(per_method) > 1 else row
+            for method, per_image in per_method.items() for row in per_image]  # fmt: skip
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return buffer.getvalue()
 
 
 def checked_pairs(
