@@ -564,6 +564,13 @@ def test_notes_name_swapped_folders_and_blank_predictions(tmp_path) -> None:
     assert len(notes("blank", "gt")) == 1
     narrow = notes("narrow16", "gt")
     assert len(narrow) == 1 and "16-bit files whose values are all 255 or less" in narrow[0], narrow
+    # real maps and masks (pysodmetrics' test data, one mask with soft edges over 15% of it): swapped, and not
+    fixture = Path(__file__).parent / "fixtures" / "pysodmetrics"
+    swap = "swap --pred and --gt"
+    assert not [note for note in evaluate_folders(fixture / "preds", fixture / "masks", ["MAE"], workers=0,
+                                                  progress=False).notes if swap in note]  # fmt: skip
+    assert [note for note in evaluate_folders(fixture / "masks", fixture / "preds", ["MAE"], workers=0,
+                                              progress=False).notes if swap in note]  # fmt: skip
 
 
 def test_a_map_saved_in_any_colour_mode_reads_as_its_grey_values(tmp_path) -> None:

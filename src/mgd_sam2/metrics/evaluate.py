@@ -183,7 +183,7 @@ def check_headers(pairs: list[tuple[str, Path, Path]]) -> Headers:
 
 # Ground truth is black and white but for its edges, and a predicted map is soft: a GT folder with more than this
 # share of its pixels in between, and SWAPPED_FACTOR times the predictions' share, holds predictions.
-SWAPPED_SHARE, SWAPPED_FACTOR = 0.02, 4
+SWAPPED_SHARE, SWAPPED_FACTOR = 0.02, 2
 
 
 def in_between(values: np.ndarray) -> int:
