@@ -17,17 +17,9 @@ from mgd_sam2.training.module import MGDSAM2Module
 def main() -> None:
     data_root, ckpt, result = sys.argv[1:4]
     module = MGDSAM2Module.load_from_checkpoint(ckpt, map_location="cpu", weights_only=True, pretrained=None)
-    data = SegmentationDataModule(
-        root=data_root,
-        train=["synthetic/SYN-TR"],
-        val=["synthetic/SYN-VD"],
-        test=["synthetic/SYN-TR"],
-        input_size=module.input_size,
-        grid=module.grid,
-        batch_size=2,
-        num_workers=0,
-        check=False,
-    )
+    shared = dict(root=data_root, input_size=module.input_size, grid=module.grid, num_workers=0, check=False)
+    tested = SegmentationDataModule(test=["synthetic/SYN-TR"], **shared)  # 7 images: uneven shards
+    trained = SegmentationDataModule(train=["synthetic/SYN-TR"], val=["synthetic/SYN-VD"], batch_size=2, **shared)
     common = dict(
         accelerator="cpu",
         devices=2,
@@ -38,8 +30,8 @@ def main() -> None:
         enable_model_summary=False,
         enable_checkpointing=False,
     )
-    scores = Trainer(**common).test(module, datamodule=data, verbose=False)[0]
-    Trainer(max_epochs=1, limit_train_batches=2, num_sanity_val_steps=0, **common).fit(module, datamodule=data)
+    scores = Trainer(**common).test(module, datamodule=tested, verbose=False)[0]
+    Trainer(max_epochs=1, limit_train_batches=2, num_sanity_val_steps=0, **common).fit(module, datamodule=trained)
     if module.global_rank == 0:
         with open(result, "w") as handle:
             json.dump(scores, handle)

@@ -22,10 +22,10 @@ from PIL import Image
 from mgd_sam2.cli import main
 from mgd_sam2.data.check import DatasetError, check_split, require_clean
 from mgd_sam2.data.datamodule import SegmentationDataModule
-from mgd_sam2.data.datasets import SegmentationDataset, split_records
+from mgd_sam2.data.datasets import Record, SegmentationDataset, split_records
 from mgd_sam2.data.io import read_image, read_mask
 from mgd_sam2.data.layouts import DatasetLayoutError, Split, resolve_split
-from mgd_sam2.data.samplers import ResumableSampler
+from mgd_sam2.data.samplers import ResumableLoader, ResumableSampler
 from mgd_sam2.data.shapes import OBJECTS
 from mgd_sam2.data.synth import (
     HELD_OUT_BACKGROUNDS,
@@ -177,7 +177,6 @@ def test_joint_training_on_several_sets(tmp_path: Path) -> None:
     module = SegmentationDataModule(
         root=str(tmp_path),
         train=["DUTS/DUTS-TR", "HRSOD/HRSOD-TR"],
-        val=["HRSOD/HRSOD-TR"],
         input_size=64,
         num_workers=0,
         check=False,
@@ -188,6 +187,46 @@ def test_joint_training_on_several_sets(tmp_path: Path) -> None:
         ("HRSOD-TR", "h1"),
         ("HRSOD-TR", "h2"),
     ]
+
+
+def test_a_fit_keeps_its_splits_apart_as_the_protocol_does(tmp_path: Path, capsys) -> None:
+    """Found by a try-out, each trained without a word: a training split listed twice (its val_holdout stayed in
+    training), also a test or validation split (by its folder, however it is named), or a benchmark's test split
+    selected on (a note: the released code did so). An overfit_batches run may validate on its training split."""
+    for split in ("HRSOD/HRSOD-TR", "UHRSD/UHRSD-TR", "HRSOD/HRSOD-TE", "DIS5K/DIS-VD"):
+        save_pair(tmp_path / split / "im", tmp_path / split / "gt", "x")
+    train = ["HRSOD/HRSOD-TR", "UHRSD/UHRSD-TR"]
+    by_path = {"images": str(tmp_path / "HRSOD/HRSOD-TR/im"), "masks": str(tmp_path / "HRSOD/HRSOD-TR/gt"),
+               "name": "mine"}  # fmt: skip
+
+    def fit(**splits) -> None:
+        SegmentationDataModule(root=str(tmp_path), input_size=64, num_workers=0, check=False, **splits).setup("fit")
+
+    cases = [
+        ({"train": [*train, "HRSOD/HRSOD-TR"]}, f"data.train lists HRSOD-TR ({tmp_path / 'HRSOD/HRSOD-TR'}) twice"),
+        ({"train": train, "test": ["HRSOD/HRSOD-TE", "UHRSD/UHRSD-TR"]},
+         "data.test UHRSD-TR (" + str(tmp_path / "UHRSD/UHRSD-TR") + ") is also in data.train: its scores would"),
+        ({"train": train, "val": [by_path]}, "data.val mine (" + str(tmp_path / "HRSOD/HRSOD-TR") + ") is also in "
+         "data.train: validation would score images the model trains on"),
+    ]  # fmt: skip
+    for splits, message in cases:
+        with pytest.raises(ConfigError) as error:
+            fit(**splits)
+        assert str(error.value).startswith(message), str(error.value)
+    fit(train=train, val=["HRSOD/HRSOD-TE"], test=["HRSOD/HRSOD-TE", "MISSING/SPLIT"])  # a test split not there yet
+    out, err = capsys.readouterr()
+    assert "note: data.val HRSOD-TE is a benchmark's test split: best.ckpt is selected on images it is then tested " \
+        "on" in err  # fmt: skip
+    # and a line says what it trains and validates on (a try-out told both datasets were used by the batch count)
+    assert "data: training on HRSOD-TR (1) + UHRSD-TR (1) = 2 images; validating on HRSOD-TE (1)\n" in out
+    fit(train=train, val_holdout=1)
+    assert "data: training on UHRSD-TR (1) images; validating on holdout (1)\n" in capsys.readouterr().out
+    fit(train=train, val=["DIS5K/DIS-VD"], test=["DIS5K/DIS-VD"])  # the DIS recipe tests its validation split too
+    assert "note" not in capsys.readouterr().err
+    module = SegmentationDataModule(root=str(tmp_path), train=train, val=[by_path], input_size=64, num_workers=0,
+                                    check=False)  # fmt: skip
+    module.trainer = SimpleNamespace(overfit_batches=1)
+    module.setup("fit")
 
 
 # ---------------------------------------------------------------- views
@@ -604,13 +643,15 @@ def test_a_clean_split_is_checked_once(tmp_path: Path, monkeypatch) -> None:
         require_clean([split], tmp_path / "stamps", workers=0)
 
 
-def test_training_notes_label_maps_and_grey_masks_each_time(tmp_path: Path, capsys, monkeypatch) -> None:
-    """Warnings do not block training, but label maps and masks that look like images are noted, from the check and
-    from its stamp alike."""
-    for stem in ("a", "b", "c"):
+def test_training_notes_label_maps_grey_and_jpeg_masks_each_time(tmp_path: Path, capsys, monkeypatch) -> None:
+    """Warnings do not block training, but label maps, masks that look like images and JPEG masks (a try-out's fit
+    said nothing of them) are noted, from the check and from its stamp alike."""
+    for stem in ("a", "b", "c", "d"):
         save_pair(tmp_path / "im", tmp_path / "gt", stem)
     Image.fromarray((read_mask(tmp_path / "gt" / "a.png") > 128).astype(np.uint8)).save(tmp_path / "gt" / "a.png")
     Image.fromarray(np.tile(np.linspace(0, 255, 40).astype(np.uint8), (30, 1))).save(tmp_path / "gt" / "b.png")
+    Image.open(tmp_path / "gt" / "d.png").save(tmp_path / "gt" / "d.jpg")
+    (tmp_path / "gt" / "d.png").unlink()
     split = Split("S", tmp_path / "im", tmp_path / "gt")
     import mgd_sam2.data.check as check
 
@@ -621,6 +662,7 @@ def test_training_notes_label_maps_and_grey_masks_each_time(tmp_path: Path, caps
         out = capsys.readouterr().out
         assert "note: 1 masks of S are 0/1 label maps, read as 0/255" in out
         assert "note: 1 masks of S are mostly grey, like images rather than masks" in out
+        assert "note: 1 masks of S are JPEG files, whose lossy compression blurs their edges" in out
 
 
 # ---------------------------------------------------------------- datamodule and samplers
@@ -725,3 +767,22 @@ def test_resumable_sampler_skips_exactly_what_was_consumed() -> None:
     other_rank = ResumableSampler(23, num_replicas=2, rank=0, seed=4)
     other_rank.set_epoch(3)
     assert not {i for i, _ in other_rank} & {i for i, _ in full}
+
+
+def test_a_resume_with_other_training_images_of_the_same_count_is_refused() -> None:
+    """Found by a try-out: the loader's state held the image count only, so a resume with another split of as many
+    images trained on it in the run's folder. Their names (and order) are held now; a checkpoint of before resumes."""
+
+    def loader(*names: str) -> ResumableLoader:
+        records = [Record(name.split("/")[1], name.split("/")[0], Path(f"{name}.jpg")) for name in names]
+        dataset = type("Records", (), {"records": records, "__len__": lambda self: len(records)})()
+        return ResumableLoader(dataset, batch_size=1, sampler=ResumableSampler(len(records)))
+
+    run = loader("HRSOD-TR/a", "UHRSD-TR/b")
+    state = run.state_dict()
+    loader("HRSOD-TR/a", "UHRSD-TR/b").load_state_dict(state)
+    for other in (loader("HRSOD-TR/a", "HRSOD-TR/c"), loader("UHRSD-TR/b", "HRSOD-TR/a")):  # other images; order
+        with pytest.raises(ConfigError, match=r"\(training images' split and file names \(data.train\), digest \w+ "
+                           r"-> \w+\)"):  # fmt: skip
+            other.load_state_dict(state)
+    loader("HRSOD-TR/a", "HRSOD-TR/c").load_state_dict({key: value for key, value in state.items() if key != "images"})

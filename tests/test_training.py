@@ -289,6 +289,14 @@ def test_a_fits_final_weights_are_in_its_last_checkpoint_and_resume_exactly(
         "and weight decay are the checkpoint's, so these would go unused; drop those --model flags, or start a new run"
     )
     assert {path: path.read_bytes() for path in last.parent.parent.rglob("*") if path.is_file()} == before
+    # and in its precision (found by a try-out: a resume without the smoke run's flags went on in the recipe's bf16)
+    assert torch.load(last, weights_only=True)["precision"] == "32-true"
+    assert main([*fit, "--trainer.max_epochs", "3", "--ckpt_path", "last", "--trainer.precision", "bf16-mixed"]) == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"error: --ckpt_path {last} was trained in 32-true and this fit would go on in bf16-mixed, which computes "
+        "other numbers: add --trainer.precision 32-true (the run's), or start a new run"
+    )
+    assert {path: path.read_bytes() for path in last.parent.parent.rglob("*") if path.is_file()} == before
 
 
 def test_a_finished_run_resumed_to_train_longer_keeps_the_best_checkpoint_of_its_last_validation(
@@ -1388,6 +1396,10 @@ def test_a_misspelt_option_is_a_two_line_error_naming_the_closest_one(tmp_path: 
          "--trainer.max_time?)"),
         (["fit", "--print_config", "-c", str(misspelt)],  # checked by the top parser, which knows no subcommand
          f"Group 'trainer' does not accept option 'max_epoks' in {misspelt} (did you mean max_epochs?)"),
+        (["fit", "-c", str(config), "--data.train", "A/A-TR,B/B-TR"],  # a split list as one word: the form to give
+         "--data.train takes a list of splits, not 'A/A-TR,B/B-TR': --data.train \"[HRSOD/HRSOD-TR, UHRSD/UHRSD-TR]"
+         "\" (YAML's list, quoted for the shell), or --data.train+ UHRSD/UHRSD-TR to add one to the config's; a "
+         "split is a folder under data.root or {images: DIR, masks: DIR, name: NAME}"),
     ]  # fmt: skip
     for args, error in cases:
         with pytest.raises(SystemExit) as exit_:

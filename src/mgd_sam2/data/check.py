@@ -37,7 +37,8 @@ from mgd_sam2.utils.parallel import parallel_map
 
 LABEL_MAP = "0/1 label map"
 GREY_MASK = "mostly grey mask"
-CHECK_RULES_VERSION = 3  # part of the cached-result key: a change of the rules checks every split again
+JPEG_MASK = "mask saved as JPEG"
+CHECK_RULES_VERSION = 4  # part of the cached-result key: a change of the rules checks every split again
 
 
 @dataclass
@@ -146,7 +147,9 @@ def inspect_pair(pair: tuple[str, Path, Path]) -> tuple[tuple[int, int] | None, 
         )
     if mask_path.suffix.lower() in (".jpg", ".jpeg"):
         problems.append(
-            Problem(str(mask_path), "mask saved as JPEG: lossy compression blurs its edges; PNG keeps them", False)
+            Problem(
+                str(mask_path), f"{JPEG_MASK}: lossy compression blurs its edges; PNG keeps them", False, kind=JPEG_MASK
+            )  # fmt: skip
         )
     values, label_map = decode_mask(mask)
     if label_map:
@@ -304,7 +307,7 @@ def require_clean(splits: list[Split], cache_dir: Path, workers: int | None = No
     """Raise DatasetError (the check-data listing, saying that ``use`` would fail on those files: ``"training"``,
     ``"testing"``, ``"the benchmark"``) if any split has errors. A split that passed before
     and has not changed since (same fingerprint) is not decoded again; a split used by several stages is
-    checked once. Label maps (read as 0/255) and mostly grey masks are noted."""
+    checked once. Label maps (read as 0/255), mostly grey masks and JPEG masks are noted."""
     reports, seen = [], set()
     for split in splits:
         folders = (split.image_dir.resolve(), split.mask_dir.resolve())
@@ -320,7 +323,7 @@ def require_clean(splits: list[Split], cache_dir: Path, workers: int | None = No
                 reports.append(report)
                 continue
             counts = {"split": split.name, "folder": str(split.image_dir.parent), "pairs": report.pairs}
-            for key, kind in (("label_maps", LABEL_MAP), ("grey_masks", GREY_MASK)):
+            for key, kind in (("label_maps", LABEL_MAP), ("grey_masks", GREY_MASK), ("jpeg_masks", JPEG_MASK)):
                 counts[key] = sum(problem.kind == kind for problem in report.warnings)
             write_json(stamp, counts)
         if counts.get("label_maps"):
@@ -329,6 +332,9 @@ def require_clean(splits: list[Split], cache_dir: Path, workers: int | None = No
         if counts.get("grey_masks"):
             print(f"note: {counts['grey_masks']} masks of {split.name} are mostly grey, like images rather than masks "
                   "(check-data lists them)")  # fmt: skip
+        if counts.get("jpeg_masks"):
+            print(f"note: {counts['jpeg_masks']} masks of {split.name} are JPEG files, whose lossy compression blurs "
+                  "their edges (check-data lists them)")  # fmt: skip
     if reports:
         raise DatasetError(
             f"the dataset has errors; {use} would fail on these files:\n"

@@ -8,6 +8,8 @@ samples, which would count those images twice in every metric (docs/design.md, e
 from __future__ import annotations
 
 import random
+import sys
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Optional, Union
@@ -20,7 +22,7 @@ from torch.utils.data import DataLoader, SequentialSampler
 
 from mgd_sam2.data.check import require_clean
 from mgd_sam2.data.datasets import Record, SegmentationDataset, collate, image_records, split_records
-from mgd_sam2.data.layouts import DatasetLayoutError, Split, resolve_split
+from mgd_sam2.data.layouts import BENCHMARK_TEST_SPLITS, DatasetLayoutError, Split, resolve_split
 from mgd_sam2.data.samplers import ResumableLoader, ResumableSampler
 from mgd_sam2.errors import ConfigError, MissingFileError
 from mgd_sam2.utils.cache import cache_dir
@@ -87,14 +89,19 @@ class SegmentationDataModule(LightningDataModule):
         self.datasets: dict[str, list[SegmentationDataset]] = {}
         self.train_sampler: ResumableSampler | None = None
 
-    def splits(self, stage: str) -> list[Split]:
-        """The ``stage``'s splits; DatasetLayoutError naming every one that is missing, not only the first."""
+    def resolved(self, stage: str) -> tuple[list[Split], list[str]]:
+        """(the ``stage``'s splits in place, the error of each one missing)."""
         found, missing = [], []
         for spec in self.specs[stage]:
             try:
                 found.append(resolve_split(self.root, spec))
             except DatasetLayoutError as error:
                 missing.append(str(error))
+        return found, missing
+
+    def splits(self, stage: str) -> list[Split]:
+        """The ``stage``'s splits; DatasetLayoutError naming every one that is missing, not only the first."""
+        found, missing = self.resolved(stage)
         if len(missing) > 1:
             raise DatasetLayoutError(f"{len(missing)} {stage} splits not found:\n" + "\n".join(missing))
         if missing:
@@ -139,8 +146,41 @@ class SegmentationDataModule(LightningDataModule):
             use = {"fit": "training", "validate": "validation", "test": "testing"}.get(fn, fn)
             require_clean(splits, cache_dir("checks"), workers=self.hparams.num_workers, use=use)
 
+    def refuse_overlaps(self) -> None:
+        """A fit's splits kept apart as the protocol keeps them (docs/design.md, checkpoint selection), among those in
+        place (a fit needs no test split yet): a training split listed twice, or also a validation (but in an
+        ``overfit_batches`` run) or test split, is a ConfigError; a validation split that is a benchmark's test
+        split (HRSOD-TE; not DIS-VD, which the DIS tables report too), a note: the released code selected
+        checkpoints on test sets, and one may ask how much that gains."""
+        present = {stage: self.resolved(stage)[0] for stage in self.specs}
+        names = {split.image_dir.resolve(): split.name for splits in present.values() for split in splits}
+        folders = {stage: [split.image_dir.resolve() for split in splits] for stage, splits in present.items()}
+        if twice := next((folder for folder in folders["train"] if folders["train"].count(folder) > 1), None):
+            raise ConfigError(
+                f"data.train lists {names[twice]} ({twice.parent}) twice: its images would be trained on twice as "
+                "often as the others', and a val_holdout drawn from it would stay in training; list it once"
+            )
+        why = {
+            "val": "validation would score images the model trains on, and best.ckpt be selected on them: hold out "
+            "training images with data.val_holdout instead (only a trainer.overfit_batches run validates on its "
+            "training images)",
+            "test": "its scores would measure what the model memorised: drop it from one of them",
+        }
+        if self.trainer is not None and self.trainer.overfit_batches:  # debugging: how well it learns its batches
+            why.pop("val")
+        for stage, reason in why.items():
+            if shared := next((folder for folder in folders[stage] if folder in folders["train"]), None):
+                raise ConfigError(f"data.{stage} {names[shared]} ({shared.parent}) is also in data.train: {reason}")
+        tested = next((split.name for split in present["val"] if split.name in BENCHMARK_TEST_SPLITS), None)
+        if tested is not None and rank_zero_only.rank == 0:
+            print(f"note: data.val {tested} is a benchmark's test split: best.ckpt is selected on images it is then "
+                  "tested on, which published protocols do not do (docs/design.md, checkpoint selection); "
+                  "data.val_holdout holds out training images instead", file=sys.stderr)  # fmt: skip
+
     def setup(self, stage: str) -> None:
         size = self.input_size
+        if stage == "fit":
+            self.refuse_overlaps()
         if stage in ("fit", "validate"):
             train, holdout = self.train_and_holdout() if stage == "fit" or self.hparams.val_holdout else ([], [])
             if stage == "fit":
@@ -151,6 +191,8 @@ class SegmentationDataModule(LightningDataModule):
                 ]
             evaluated = ([holdout] if holdout else []) + [split_records(split) for split in self.splits("val")]
             self.datasets["val"] = [SegmentationDataset(records, size, "eval", grid=self.grid) for records in evaluated]
+            if stage == "fit" and rank_zero_only.rank == 0:
+                print(fit_data_line(train, evaluated))
         if stage == "test":
             self.datasets["test"] = [
                 SegmentationDataset(split_records(split), size, "eval", grid=self.grid) for split in self.splits("test")
@@ -256,6 +298,16 @@ class SegmentationDataModule(LightningDataModule):
 
     def predict_dataloader(self) -> list[DataLoader]:
         return self.eval_loaders("predict")
+
+
+def fit_data_line(train: list[Record], evaluated: list[list[Record]]) -> str:
+    """What a fit trains and validates on, in one line: each training split with its image count (after the
+    holdout), and each validation split's."""
+    counts = Counter(record.split for record in train)  # in the order of data.train
+    trained = " + ".join(f"{split} ({count})" for split, count in counts.items())
+    total = f" = {len(train)} images" if len(counts) > 1 else " images"
+    held = ", ".join(f"{records[0].split} ({len(records)})" for records in evaluated if records)
+    return f"data: training on {trained}{total}; validating on {held or 'nothing'}"
 
 
 def refuse_shared_names(stage: str, splits: list[Split], taken: list[str]) -> None:

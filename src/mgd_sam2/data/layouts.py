@@ -35,6 +35,11 @@ DATASETS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
 }
 
+# the names of the benchmarks' test splits (all but the training and validation splits): never selected on
+BENCHMARK_TEST_SPLITS = frozenset(
+    spec.rsplit("/", 1)[-1] for _, specs in DATASETS.values() for spec in specs if not spec.endswith(("-TR", "-VD"))
+)
+
 SplitSpec = Union[str, dict]
 
 

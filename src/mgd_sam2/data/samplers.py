@@ -8,9 +8,10 @@ the samples and augmentations it would have seen without the interruption.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Iterator
 
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from mgd_sam2.errors import ConfigError
 
@@ -52,11 +53,23 @@ class ResumableSampler(DistributedSampler):
 
 RESUMED_SETTINGS = {  # what sets each entry of a ResumableLoader's state
     "samples": "training images (data.train)",
+    "images": "training images' split and file names (data.train), digest",
     "sampler": "sampler (trainer.overfit_batches)",
     "seed": "seed (seed_everything)",
     "num_replicas": "processes (trainer.devices x num_nodes)",
     "batch_size": "data.batch_size",
 }
+
+
+def images_digest(dataset: Dataset) -> str | None:
+    """A short SHA-256 of the training records' split and file names, in order (``split/name`` lines): another set of
+    as many images, or the same in another order, is another digest; the data root may move. None for a dataset
+    without records."""
+    records = getattr(dataset, "records", None)
+    if records is None:
+        return None
+    names = "\n".join(f"{record.split}/{record.name}" for record in records)
+    return hashlib.sha256(names.encode()).hexdigest()[:12]
 
 
 class ResumableLoader(DataLoader):
@@ -68,6 +81,7 @@ class ResumableLoader(DataLoader):
         ours = isinstance(sampler, ResumableSampler)  # Lightning swaps in a SequentialSampler for overfit_batches
         return {
             "samples": len(self.dataset),
+            "images": images_digest(self.dataset),
             "sampler": type(sampler).__name__,
             "seed": sampler.seed if ours else None,
             "num_replicas": sampler.num_replicas if ours else 1,
@@ -75,8 +89,9 @@ class ResumableLoader(DataLoader):
         }
 
     def load_state_dict(self, state: dict[str, int | str | None]) -> None:
-        state = {"sampler": ResumableSampler.__name__, **state}  # checkpoints before the sampler was recorded
         current = self.state_dict()
+        # checkpoints written before the sampler or the images' names were recorded
+        state = {"sampler": ResumableSampler.__name__, "images": current["images"], **state}
         if state != current:
             changed = ", ".join(
                 f"{RESUMED_SETTINGS[key]} {state.get(key)} -> {value}"

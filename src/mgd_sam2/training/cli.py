@@ -50,6 +50,7 @@ from mgd_sam2.inference.writer import MaskWriter
 from mgd_sam2.models.checkpoints import load_torch_file, read_weights_file, refuse_mismatched_start
 from mgd_sam2.training.final_checkpoint import FinalLastCheckpoint, model_checkpoints
 from mgd_sam2.training.module import (
+    PRECISION_KEY,
     MGDSAM2Module,
     network_changes,
     optimizer_changes,
@@ -149,6 +150,12 @@ class MGDSAM2CLI(LightningCLI):
             raise ConfigError(
                 f"--ckpt_path {ckpt} was trained with other network settings than this fit builds ({changed}): a "
                 "resumed run goes on training its own network; drop the --model.network flags, or start a new run"
+            )
+        recorded, precision = checkpoint.get(PRECISION_KEY), str(self.trainer.precision)
+        if self.subcommand == "fit" and recorded is not None and recorded != precision:
+            raise ConfigError(
+                f"--ckpt_path {ckpt} was trained in {recorded} and this fit would go on in {precision}, which computes "
+                f"other numbers: add --trainer.precision {recorded} (the run's), or start a new run"
             )
         if self.subcommand == "fit" and (unused := optimizer_changes(self.model, checkpoint)):
             raise ConfigError(
@@ -762,6 +769,15 @@ class ArgumentParser(LightningArgumentParser):
         parser = getattr(ex, "subcommand_parser", None) or self
         if (match := UNKNOWN_KEY.search(message)) and (files := config_files_holding(match, self.given_args)):
             message += f" in {' and '.join(files)}"
+        if (split_list := SPLIT_LIST_KEY.search(message)) and "Expected a <class 'list'>" in message:
+            key = split_list.group(1)  # jsonargparse's page on the Union type, for what is a list in YAML
+            given = message.rsplit("Given value:", 1)[-1].strip()
+            example = SPLIT_LIST_EXAMPLES[key]
+            message = (
+                f'--{key} takes a list of splits, not {given!r}: --{key} "[{", ".join(example)}]" (YAML\'s list, '
+                f"quoted for the shell), or --{key}+ {example[-1]} to add one to the config's; a split is a folder "
+                "under data.root or {images: DIR, masks: DIR, name: NAME}"
+            )
         message += closest_options(message, parser)
         if not self.exit_on_error:  # raises ArgumentError, as jsonargparse does
             super().error(message, ex)
@@ -769,6 +785,14 @@ class ArgumentParser(LightningArgumentParser):
         command = f"{prog} -c CONFIG --help" if prog != "mgd-sam2" else "mgd-sam2 SUBCOMMAND -c CONFIG --help"
         print(f"error: {message}\n{command} lists the options", file=sys.stderr)
         self.exit(2)
+
+
+SPLIT_LIST_KEY = re.compile(r'Parser key "(data\.(?:train|val|test))"')
+SPLIT_LIST_EXAMPLES = {
+    "data.train": ["HRSOD/HRSOD-TR", "UHRSD/UHRSD-TR"],
+    "data.val": ["DIS5K/DIS-VD"],
+    "data.test": ["HRSOD/HRSOD-TE", "UHRSD/UHRSD-TE", "DAVIS-S"],
+}
 
 
 def config_files_holding(unknown: re.Match, args: list[str]) -> list[str]:

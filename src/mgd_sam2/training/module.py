@@ -62,6 +62,9 @@ def network_changes(module: LightningModule, checkpoint: dict[str, Any], trainin
 OPTIMIZER_STATE_SETTINGS = ("lr", "pretrained_lr_scale", "weight_decay")
 
 
+PRECISION_KEY = "precision"  # a checkpoint's entry: the trainer precision that wrote it
+
+
 def optimizer_changes(module: LightningModule, checkpoint: dict[str, Any]) -> str | None:
     """The settings of ``OPTIMIZER_STATE_SETTINGS`` that ``module`` was given other than ``checkpoint`` was trained
     with, in words ("lr 0.0002 -> 0.02"); None where none is. A fit resuming the checkpoint restores its optimizer's
@@ -157,6 +160,8 @@ class MGDSAM2Module(LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         divergence.refuse_non_finite_checkpoint(self, checkpoint)  # a diverged run is never saved (divergence.py)
+        if self._trainer is not None:  # what a resume must run in to go on as the run did (training/cli.py)
+            checkpoint[PRECISION_KEY] = str(self.trainer.precision)
 
     @property
     def input_size(self) -> int:
