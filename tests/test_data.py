@@ -138,6 +138,12 @@ def test_missing_split_says_where_to_get_it(tmp_path: Path) -> None:
     no_root = f"(the data root {tmp_path / 'none'} is not there: give --data.root, the folder holding the datasets)"
     with pytest.raises(DatasetLayoutError, match=re.escape(no_root)):
         resolve_split(tmp_path / "none", "DIS5K/DIS-TR")
+    # an archive's folder under its own name: the pointer to the layout table, not "get it from" (a try-out's)
+    (tmp_path / "arch" / "HRSOD_release" / "HRSOD_train").mkdir(parents=True)
+    with pytest.raises(DatasetLayoutError, match=re.escape(
+        f"{tmp_path / 'arch/HRSOD_release'} is there: if it is HRSOD, arrange it as {tmp_path / 'arch/HRSOD'} as "
+        "data/README.md shows")):  # fmt: skip
+        resolve_split(tmp_path / "arch", "HRSOD/HRSOD-TR")
     # a config's missing splits are named all at once, not one per run
     module = SegmentationDataModule(root=str(tmp_path), test=["DIS5K/DIS-TE1", "DAVIS-S", "HKU-IS"], num_workers=0)
     with pytest.raises(DatasetLayoutError) as error:
@@ -227,6 +233,11 @@ def test_a_fit_keeps_its_splits_apart_as_the_protocol_does(tmp_path: Path, capsy
                                     check=False)  # fmt: skip
     module.trainer = SimpleNamespace(overfit_batches=1)
     module.setup("fit")
+    module = SegmentationDataModule(root=str(tmp_path), train=train, num_workers=0, check=False)  # nothing validated
+    module.trainer = SimpleNamespace(state=SimpleNamespace(fn=SimpleNamespace(value="fit")))
+    with pytest.raises(ConfigError, match="^no val splits configured: give data.val in the config, or hold out "
+                       "training images with data.val_holdout N$"):  # fmt: skip
+        module.prepare_data()
 
 
 # ---------------------------------------------------------------- views
@@ -590,6 +601,17 @@ def test_check_data_names_a_dataset_unpacked_as_its_archive_ships(tmp_path: Path
         resolve_split(tmp_path, "DIS5K/DIS-TR")
     with pytest.raises(DatasetLayoutError, match="Generate it with `mgd-sam2 synth"):
         resolve_split(tmp_path, "synthetic/SYN-HO")
+
+
+def test_check_data_names_a_split_under_a_name_the_configs_do_not_read(tmp_path: Path, capsys) -> None:
+    """A try-out's UHRSD_TR passed check-data with no word, and a fit then failed on UHRSD-TR."""
+    for split in ("UHRSD/UHRSD_TR", "UHRSD/UHRSD-TE", "HRSOD/HRSOD-TR", "HRSOD/HRSOD-TE"):
+        save_pair(tmp_path / split / "im", tmp_path / split / "gt", "x")
+    assert main(["check-data", str(tmp_path), "--workers", "0"]) == 0
+    out = capsys.readouterr().out
+    assert f"note: {tmp_path / 'UHRSD/UHRSD_TR'} is a split the configs do not read: they look for UHRSD/UHRSD-TR " \
+        "there (rename the folder if it is that split)" in out  # fmt: skip
+    assert out.count("is a split the configs do not read") == 1
 
 
 def test_check_data_passes_a_clean_set(tmp_path: Path, capsys) -> None:

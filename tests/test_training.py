@@ -554,6 +554,11 @@ def test_a_fit_ends_by_saying_what_it_left_where() -> None:
         "fit ended at step 300; run folder runs; best runs/x/version_2/checkpoints/best.ckpt; "
         "last runs/x/version_2/checkpoints/last.ckpt"
     )
+    best.best_model_path = ""  # a smoke run's max_steps before the first validation (a try-out's)
+    assert fit_outcome(trainer) == (
+        "fit ended at step 300; run folder runs; no best checkpoint: no validation scored val/Smeasure before the fit "
+        "ended (a trainer.max_steps before the first validation?); last runs/x/version_2/checkpoints/last.ckpt"
+    )
 
 
 @pytest.mark.parametrize("written_at", ["the last training batch", "validation"])

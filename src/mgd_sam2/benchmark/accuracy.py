@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from mgd_sam2.data.check import find_splits, require_clean
 from mgd_sam2.data.datasets import split_records
 from mgd_sam2.data.io import list_images, provenance
-from mgd_sam2.data.layouts import DATASETS, DatasetLayoutError, Split, resolve_split
+from mgd_sam2.data.layouts import DATASETS, DatasetLayoutError, Split, download_hint, resolve_split
 from mgd_sam2.errors import some_of
 from mgd_sam2.inference.writer import MaskWriter, OutputPlan, plan_outputs
 from mgd_sam2.metrics.evaluate import EvaluationError, checked_pairs, evaluate_folders, versions
@@ -59,14 +59,22 @@ def present_benchmarks(
     without ``need_images``, a split of GT masks only is present (saved predictions need no photo)."""
     present, notes = {}, []
     for layout, (title, specs) in BENCHMARKS.items():
-        splits = []
+        splits, absent = [], {}  # absent: {dataset folder not there: its splits}, said in one note each
         for spec in specs:
             if only is not None and spec.split("/")[-1] not in only:
+                continue
+            dataset = spec.split("/")[0]
+            if "/" in spec and not (data_root / dataset).is_dir():
+                absent.setdefault(dataset, []).append(spec)
                 continue
             try:
                 splits.append(resolve_split(data_root, spec, need_images=need_images))
             except DatasetLayoutError as error:
                 notes.append(f"{spec} skipped: {error}")
+        for dataset, missing in absent.items():
+            names = ", ".join(spec.split("/")[-1] for spec in missing)
+            notes.append(f"{dataset} skipped ({names}): no folder {data_root / dataset}. "
+                         f"{download_hint(missing[0], data_root, need_images)}")  # fmt: skip
         if splits:
             present[layout] = (title, splits)
     return present, notes

@@ -21,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
         find_splits,
         folders_beside_splits,
         format_problems,
+        misnamed_splits,
         summary_table,
         unarranged_datasets,
     )
@@ -39,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     if listing:
         print(listing)
     console().print(summary_table(reports))
-    for note in [*notes, *folders_beside_splits(args.root, splits)]:
+    for note in [*notes, *misnamed_splits(splits), *folders_beside_splits(args.root, splits)]:
         print(f"note: {note}")
     errors = sum(len(r.errors) for r in reports)
     warnings = sum(len(r.warnings) for r in reports)

@@ -9,6 +9,7 @@ worth knowing: EXIF orientation, 0/1 label maps (read as 0/255), 16-bit, RGBA an
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -253,6 +254,24 @@ def unarranged_datasets(root: str | Path) -> list[str]:
         places.append((root.parent, root.name))
     return [f"{base / name} is here but not {', '.join(DATASETS[name][1])} where the configs look for them: "
             "arrange it as data/README.md shows (From the archives)" for base, name in places]  # fmt: skip
+
+
+def misnamed_splits(splits: list[Split]) -> list[str]:
+    """For each split found in a known dataset's folder under a name the configs do not read (``UHRSD/UHRSD_TR``),
+    while one they read there is missing: that name, the closest first (a fit would not find the split)."""
+    notes = []
+    for split in splits:
+        folder = split.image_dir.parent
+        if folder.parent.name not in DATASETS:
+            continue
+        expected = [spec.rsplit("/", 1)[-1] for spec in DATASETS[folder.parent.name][1]]
+        missing = [name for name in expected if not (folder.parent / name).is_dir()]
+        if folder.name in expected or not missing:
+            continue
+        missing.sort(key=lambda name: -difflib.SequenceMatcher(None, name.lower(), folder.name.lower()).ratio())
+        notes.append(f"{folder} is a split the configs do not read: they look for {folder.parent.name}/"
+                     f"{' or '.join(missing)} there (rename the folder if it is that split)")  # fmt: skip
+    return notes
 
 
 def format_problems(reports: list[SplitReport], warnings: bool = True) -> str:

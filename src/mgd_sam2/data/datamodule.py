@@ -139,7 +139,8 @@ class SegmentationDataModule(LightningDataModule):
         fn = self.trainer.state.fn.value if self.trainer is not None and self.trainer.state.fn else "fit"
         for stage in self.stages_of(fn):
             if not self.specs[stage] and not (stage == "val" and self.hparams.val_holdout):
-                raise ConfigError(f"no {stage} splits configured (data.{stage} in the config)")
+                holdout = ", or hold out training images with data.val_holdout N" if stage == "val" else ""
+                raise ConfigError(f"no {stage} splits configured: give data.{stage} in the config{holdout}")
         if self.hparams.check:
             stages = set(self.stages_of(fn)) | ({"train"} if fn == "validate" and self.hparams.val_holdout else set())
             splits = [split for stage in sorted(stages) for split in self.splits(stage)]

@@ -77,6 +77,13 @@ def download_hint(spec: str, root: str | Path, need_images: bool = True) -> str:
     dataset = spec.split("/")[0]
     if unarranged(root, dataset, need_images):
         return f"{Path(root) / dataset} is there: arrange it as data/README.md shows (it maps each archive's folders)."
+    splits = {known.rsplit("/", 1)[-1] for known in DATASETS.get(dataset, ("", ()))[1]}
+    archives = sorted(folder.name for folder in Path(root).iterdir() if folder.is_dir() and folder.name != dataset
+                      and folder.name.lower().startswith(dataset.lower()) and folder.name not in splits) if (
+        dataset in DATASETS and Path(root).is_dir()) else []  # fmt: skip
+    if archives:  # HRSOD_release: an archive's folder under its own name
+        return (f"{Path(root) / archives[0]} is there: if it is {dataset}, arrange it as {Path(root) / dataset} as "
+                "data/README.md shows (it maps each archive's folders).")  # fmt: skip
     if dataset in DATASETS:
         return f"{DATASETS[dataset][0].format(root=Path(root).as_posix())}; data/README.md shows the folder layout."
     return "See data/README.md for the expected layouts."

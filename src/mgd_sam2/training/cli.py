@@ -965,6 +965,9 @@ def fit_outcome(trainer: Any) -> str:
             score = callback.best_model_score  # None where a resumed run restored only the path
             known = f" ({callback.monitor} {float(score):.4f})" if score is not None else ""
             parts.append(f"best {callback.best_model_path}{known}")
+        elif callback.monitor:  # what Lightning's warning that it "could not find the monitored key" means here
+            parts.append(f"no best checkpoint: no validation scored {callback.monitor} before the fit ended (a "
+                         "trainer.max_steps before the first validation?)")  # fmt: skip
         if callback.last_model_path:
             parts.append(f"last {callback.last_model_path}")
     return "; ".join(parts)
