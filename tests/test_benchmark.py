@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from bounds import FP32_KERNELS, MAP_LEVELS_FP32, QUANTIZED_MAP_MEAN, QUANTIZED_SMEASURE
-from mgd_sam2.benchmark.accuracy import check_data_root, run_accuracy
+from mgd_sam2.benchmark.accuracy import check_data_root, present_benchmarks, run_accuracy
 from mgd_sam2.benchmark.backends import RUNS
 from mgd_sam2.benchmark.speed import SpeedConfig, measure
 from mgd_sam2.cli import main
@@ -160,6 +160,14 @@ def test_accuracy_on_synthetic_writes_tables_and_plots(
     assert (out / "accuracy_dis.csv").is_file()
     run_accuracy(segmenter, tmp_path / "davis", out, workers=0)
     assert (out / "accuracy_hrsod.csv").is_file() and not (out / "accuracy_dis.csv").exists()
+    # a split straight under the root, its dataset's folder left out: that said, not "get DIS5K"
+    misplaced = tmp_path / "misplaced"
+    shutil.copytree(tmp_path / "davis/DAVIS-S", misplaced / "DAVIS-S")
+    shutil.copytree(split, misplaced / "DIS-TE2")
+    notes = present_benchmarks(misplaced)[1]
+    assert [
+        note for note in notes if f"({misplaced / 'DIS-TE2'} exists: the root holds one folder per dataset)" in note
+    ]
     # --splits: only those, and each must be there
     shutil.copytree(split, tmp_path / "davis/DIS5K/DIS-TE1")
     report = run_accuracy(segmenter, tmp_path / "davis", out, workers=0, only=["DAVIS-S"])

@@ -91,7 +91,7 @@ def test_writes_json_csv_and_markdown(folders, tmp_path: Path, monkeypatch, caps
 
 
 def test_several_prediction_folders_give_a_row_each_with_the_scores_each_gets_alone(
-    folders, tmp_path: Path, capsys
+    folders, tmp_path: Path, capsys, monkeypatch
 ) -> None:
     pred, gt = folders
     methods = [tmp_path / "A" / "pred", tmp_path / "B" / "pred"]  # a folder per method, named alike (per split)
@@ -125,6 +125,13 @@ def test_several_prediction_folders_give_a_row_each_with_the_scores_each_gets_al
     err = capsys.readouterr().err
     assert "--name gives 1 row names for 2 --pred folders: give one per folder" in err
     assert len(err.strip().splitlines()) == 1
+    # every folder's problems before any folder is scored (the first would take minutes at 2K)
+    worse.unlink()
+    with monkeypatch.context() as scoring:
+        scoring.setattr("mgd_sam2.metrics.evaluate.evaluate_folders", lambda *args, **kwargs: pytest.fail("scored"))
+        assert main(["evaluate", "--pred", *map(str, methods), "--gt", str(gt), "--workers", "0"]) == 1
+    err = capsys.readouterr().err
+    assert f"B/pred: unpaired files (1):\n  {worse.stem}: no prediction in {methods[1]}" in err
 
 
 def test_an_empty_folder_or_one_whose_maps_are_a_level_down_is_named(folders, tmp_path: Path, capsys) -> None:

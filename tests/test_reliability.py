@@ -545,8 +545,9 @@ def test_notes_name_swapped_folders_and_blank_predictions(tmp_path) -> None:
     gt[10:50, 20:60] = 255
     maps = {
         "gt": gt,
-        "soft": np.clip(gt * 0.8 + rng.integers(0, 40, gt.shape), 0, 255).astype(np.uint8),
+        "soft": np.clip(gt.astype(int) + rng.integers(-10, 11, gt.shape), 0, 255).astype(np.uint8),  # not grey
         "blank": np.zeros_like(gt),
+        "white": np.full_like(gt, 255),
         "narrow16": (gt // 255 * 200).astype(np.uint16),  # values of at most 255 in a 16-bit file: black in 8 bits
     }
     for name, values in maps.items():
@@ -560,8 +561,10 @@ def test_notes_name_swapped_folders_and_blank_predictions(tmp_path) -> None:
     assert len(swapped) == 1 and "of the GT pixels are neither 0 nor 255" in swapped[0], swapped
     assert "swap --pred and --gt" in swapped[0]
     assert notes("soft", "gt") == []
-    assert notes("blank", "gt") == [note for note in notes("blank", "gt") if "hold one value at every pixel" in note]
-    assert len(notes("blank", "gt")) == 1
+    for constant in ("blank", "white"):
+        said = notes(constant, "gt")
+        assert len(said) == 1 and "1 predictions hold one value at every pixel, e.g. x" in said[0], said
+    assert not [note for note in notes("blank", "blank") if "one value" in note]  # right for an empty GT
     narrow = notes("narrow16", "gt")
     assert len(narrow) == 1 and "16-bit files whose values are all 255 or less" in narrow[0], narrow
     # real maps and masks (pysodmetrics' test data, one mask with soft edges over 15% of it): swapped, and not
@@ -571,6 +574,12 @@ def test_notes_name_swapped_folders_and_blank_predictions(tmp_path) -> None:
                                                   progress=False).notes if swap in note]  # fmt: skip
     assert [note for note in evaluate_folders(fixture / "masks", fixture / "preds", ["MAE"], workers=0,
                                               progress=False).notes if swap in note]  # fmt: skip
+    binary = tmp_path / "binary"  # binary predictions against its soft-edged masks: no swap
+    binary.mkdir()
+    for path in (fixture / "preds").iterdir():
+        Image.fromarray(((read_prediction(path) > 128) * 255).astype(np.uint8)).save(binary / path.name)
+    assert not [note for note in evaluate_folders(binary, fixture / "masks", ["MAE"], workers=0,
+                                                  progress=False).notes if swap in note]  # fmt: skip
 
 
 def test_a_map_saved_in_any_colour_mode_reads_as_its_grey_values(tmp_path) -> None:

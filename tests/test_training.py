@@ -528,6 +528,42 @@ def test_a_run_resumed_twice_from_an_epochs_last_batch_continues_exactly(synthet
         assert torch.equal(value, again["state_dict"][key]), key
 
 
+def test_the_split_list_forms_the_docs_give_parse(capsys) -> None:
+    """docs/training.md and the one-word form's error give `--data.train "[A, B]"` and `--data.train+ C`."""
+    config = str(ROOT / "src/mgd_sam2/configs/hrsod.yaml")
+    with pytest.raises(SystemExit) as exit_:
+        main(["fit", "-c", config, "--data.train", "[HRSOD/HRSOD-TR, UHRSD/UHRSD-TR]", "--data.train+", "DUTS/DUTS-TR",
+              "--print_config"])  # fmt: skip
+    assert exit_.value.code == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["data"]["train"] == ["HRSOD/HRSOD-TR", "UHRSD/UHRSD-TR", "DUTS/DUTS-TR"]
+
+
+def test_a_resume_in_a_precision_this_machine_cannot_run_says_where_to_go_on(monkeypatch) -> None:
+    """A GPU run's 16-mixed, or bf16 on a CPU without native kernels: 'add the run's flag' would loop with the flag's
+    own refusal, so the error says to resume where it can run."""
+    from types import SimpleNamespace
+
+    from lightning.pytorch.accelerators import CPUAccelerator
+
+    from mgd_sam2.training.cli import refuse_other_precision
+
+    cpu = SimpleNamespace(precision="bf16-mixed", accelerator=CPUAccelerator())
+    refuse_other_precision("last.ckpt", None, cpu)  # a checkpoint of before: nothing recorded, nothing refused
+    refuse_other_precision("last.ckpt", "bf16-mixed", cpu)
+    with pytest.raises(ConfigError, match=r"^--ckpt_path last.ckpt was trained in 16-mixed, which this machine cannot "
+                       r"go on in \(Lightning runs it as bf16-mixed on a CPU\): resume it on a GPU"):  # fmt: skip
+        refuse_other_precision("last.ckpt", "16-mixed", cpu, "16-mixed")
+    monkeypatch.setattr("mgd_sam2.inference.devices.cpu_has_native_bf16", lambda: False)
+    fp32 = SimpleNamespace(precision="32-true", accelerator=CPUAccelerator())
+    with pytest.raises(ConfigError, match=r"trained in bf16-mixed, which this machine cannot go on in \(this CPU has "
+                       r"no native bf16 kernels\)"):  # fmt: skip
+        refuse_other_precision("last.ckpt", "bf16-mixed", fp32)
+    with pytest.raises(ConfigError, match=r"trained in 32-true and this fit would go on in bf16-mixed \(given as 16"
+                       r"-mixed\), which computes other numbers: add --trainer.precision 32-true"):  # fmt: skip
+        refuse_other_precision("last.ckpt", "32-true", cpu, "16-mixed")
+
+
 def test_a_fit_ends_by_saying_what_it_left_where() -> None:
     from types import SimpleNamespace
 
@@ -542,7 +578,11 @@ def test_a_fit_ends_by_saying_what_it_left_where() -> None:
     logger = SimpleNamespace(log_dir="runs/x/version_2")  # the folder the first logger writes into
     exception = OnExceptionCheckpoint("runs")  # a Checkpoint with no best or last: passed over
     trainer = SimpleNamespace(
-        global_step=300, loggers=[logger], default_root_dir="runs", checkpoint_callbacks=[best, last, exception]
+        global_step=300,
+        loggers=[logger],
+        default_root_dir="runs",
+        checkpoint_callbacks=[best, last, exception],
+        fast_dev_run=0,
     )
     assert fit_outcome(trainer) == (
         "fit ended at step 300; run folder runs/x/version_2; best runs/x/version_2/checkpoints/best.ckpt "
@@ -556,9 +596,12 @@ def test_a_fit_ends_by_saying_what_it_left_where() -> None:
     )
     best.best_model_path = ""  # a smoke run's max_steps before the first validation (a try-out's)
     assert fit_outcome(trainer) == (
-        "fit ended at step 300; run folder runs; no best checkpoint: no validation scored val/Smeasure before the fit "
-        "ended (a trainer.max_steps before the first validation?); last runs/x/version_2/checkpoints/last.ckpt"
+        "fit ended at step 300; run folder runs; no best checkpoint: no validation logged val/Smeasure (a "
+        "trainer.max_steps before the first validation, or a monitor that no validation logs?); last "
+        "runs/x/version_2/checkpoints/last.ckpt"
     )
+    trainer.fast_dev_run = 1  # which turns checkpointing off: nothing to say
+    assert "no best" not in fit_outcome(trainer)
 
 
 @pytest.mark.parametrize("written_at", ["the last training batch", "validation"])

@@ -63,8 +63,9 @@ def present_benchmarks(
         for spec in specs:
             if only is not None and spec.split("/")[-1] not in only:
                 continue
-            dataset = spec.split("/")[0]
-            if "/" in spec and not (data_root / dataset).is_dir():
+            dataset, name = spec.split("/")[0], spec.split("/")[-1]
+            # a dataset folder not there at all, nor its split straight under the root (resolve_split says that)
+            if "/" in spec and not (data_root / dataset).is_dir() and not (data_root / name).is_dir():
                 absent.setdefault(dataset, []).append(spec)
                 continue
             try:

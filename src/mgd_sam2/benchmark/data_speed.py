@@ -14,19 +14,16 @@ def loader_throughput(
     root: Path, split: str, input_size: int, workers: int, batches: int, batch_size: int = 2
 ) -> dict[str, float]:
     """Images/s delivered by the training and the evaluation loaders (after one warm-up batch)."""
-    module = SegmentationDataModule(
-        root=str(root),
-        train=[split],
-        val=[split],
-        input_size=input_size,
-        batch_size=batch_size,
-        eval_batch_size=batch_size,
-        num_workers=workers,
-        check=False,
+    settings = dict(root=str(root), input_size=input_size, batch_size=batch_size, eval_batch_size=batch_size,
+                    num_workers=workers, check=False)  # fmt: skip
+    training, evaluation = (
+        SegmentationDataModule(train=[split], **settings),
+        SegmentationDataModule(val=[split], **settings),
     )
-    module.setup("fit")
+    training.setup("fit")  # the one split, timed by each loader (a fit would refuse it as both)
+    evaluation.setup("validate")
     results = {}
-    for mode, loader in (("train", module.train_dataloader()), ("eval", module.val_dataloader()[0])):
+    for mode, loader in (("train", training.train_dataloader()), ("eval", evaluation.val_dataloader()[0])):
         iterator = iter(loader)
         next(iterator)  # workers started, first batch out
         start, images = time.perf_counter(), 0

@@ -77,7 +77,7 @@ def row_names(folders: list[Path], names: list[str] | None) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mgd_sam2.metrics.evaluate import evaluate_folders, per_image_csv, versions
+    from mgd_sam2.metrics.evaluate import EvaluationError, checked_pairs, evaluate_folders, per_image_csv, versions
     from mgd_sam2.metrics.tables import columns, markdown_table, rich_table
     from mgd_sam2.utils.files import check_output_file, write_json, write_text
     from mgd_sam2.utils.progress import console
@@ -86,6 +86,15 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, flag):
             check_output_file(getattr(args, flag), f"--{flag}")
     names = row_names(args.pred, args.name)
+    if len(names) > 1:  # every folder's files checked before any is scored, as one folder's are
+        problems = []
+        for name, folder in zip(names, args.pred, strict=True):
+            try:
+                checked_pairs(folder, args.gt, args.resize_pred)
+            except EvaluationError as error:
+                problems.append(f"{name}: {error}")
+        if problems:
+            raise EvaluationError("\n".join(problems))
     results = {}
     for name, folder in zip(names, args.pred, strict=True):
         results[name] = evaluate_folders(
@@ -97,8 +106,13 @@ def run(args: argparse.Namespace) -> int:
             workers=args.workers,
             resize_pred=args.resize_pred,
         )
-        for note in results[name].notes:
-            print(f"note: {name}: {note}" if len(names) > 1 else f"note: {note}")
+    shared = [note for note in results[names[0]].notes if all(note in result.notes for result in results.values())]
+    for note in shared:  # the GT's, said once
+        print(f"note: {note}")
+    for name, result in results.items():
+        for note in result.notes:
+            if note not in shared:
+                print(f"note: {name}: {note}")
     shown = {key for key, _ in columns(args.layout)}
     hidden = [name for name in args.metrics if not shown & set(METRIC_CLASSES[name].SCALARS)]
     table_notes = []

@@ -154,12 +154,12 @@ class SegmentationDataModule(LightningDataModule):
         split (HRSOD-TE; not DIS-VD, which the DIS tables report too), a note: the released code selected
         checkpoints on test sets, and one may ask how much that gains."""
         present = {stage: self.resolved(stage)[0] for stage in self.specs}
-        names = {split.image_dir.resolve(): split.name for splits in present.values() for split in splits}
-        folders = {stage: [split.image_dir.resolve() for split in splits] for stage, splits in present.items()}
-        if twice := next((folder for folder in folders["train"] if folders["train"].count(folder) > 1), None):
+        keys = {stage: [split_key(split) for split in splits] for stage, splits in present.items()}
+        train = present["train"]
+        if twice := next((split for split in train if keys["train"].count(split_key(split)) > 1), None):
             raise ConfigError(
-                f"data.train lists {names[twice]} ({twice.parent}) twice: its images would be trained on twice as "
-                "often as the others', and a val_holdout drawn from it would stay in training; list it once"
+                f"data.train lists {twice.name} ({twice.image_dir.parent}) twice: its images would be trained on twice "
+                "as often as the others', and a val_holdout drawn from it would stay in training; list it once"
             )
         why = {
             "val": "validation would score images the model trains on, and best.ckpt be selected on them: hold out "
@@ -170,8 +170,10 @@ class SegmentationDataModule(LightningDataModule):
         if self.trainer is not None and self.trainer.overfit_batches:  # debugging: how well it learns its batches
             why.pop("val")
         for stage, reason in why.items():
-            if shared := next((folder for folder in folders[stage] if folder in folders["train"]), None):
-                raise ConfigError(f"data.{stage} {names[shared]} ({shared.parent}) is also in data.train: {reason}")
+            if shared := next((split for split in present[stage] if split_key(split) in keys["train"]), None):
+                raise ConfigError(
+                    f"data.{stage} {shared.name} ({shared.image_dir.parent}) is also in data.train: {reason}"
+                )
         tested = next((split.name for split in present["val"] if split.name in BENCHMARK_TEST_SPLITS), None)
         if tested is not None and rank_zero_only.rank == 0:
             print(f"note: data.val {tested} is a benchmark's test split: best.ckpt is selected on images it is then "
@@ -299,6 +301,11 @@ class SegmentationDataModule(LightningDataModule):
 
     def predict_dataloader(self) -> list[DataLoader]:
         return self.eval_loaders("predict")
+
+
+def split_key(split: Split) -> tuple[Path, Path | None]:
+    """A split's images and masks folders, resolved: the same split however a config names it."""
+    return split.image_dir.resolve(), split.mask_dir.resolve() if split.mask_dir is not None else None
 
 
 def fit_data_line(train: list[Record], evaluated: list[list[Record]]) -> str:

@@ -37,7 +37,11 @@ DATASETS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 # the names of the benchmarks' test splits (all but the training and validation splits): never selected on
 BENCHMARK_TEST_SPLITS = frozenset(
-    spec.rsplit("/", 1)[-1] for _, specs in DATASETS.values() for spec in specs if not spec.endswith(("-TR", "-VD"))
+    spec.rsplit("/", 1)[-1]
+    for dataset, (_, specs) in DATASETS.items()
+    if dataset != "synthetic"
+    for spec in specs
+    if not spec.endswith(("-TR", "-VD"))
 )
 
 SplitSpec = Union[str, dict]
@@ -77,16 +81,23 @@ def download_hint(spec: str, root: str | Path, need_images: bool = True) -> str:
     dataset = spec.split("/")[0]
     if unarranged(root, dataset, need_images):
         return f"{Path(root) / dataset} is there: arrange it as data/README.md shows (it maps each archive's folders)."
-    splits = {known.rsplit("/", 1)[-1] for known in DATASETS.get(dataset, ("", ()))[1]}
-    archives = sorted(folder.name for folder in Path(root).iterdir() if folder.is_dir() and folder.name != dataset
-                      and folder.name.lower().startswith(dataset.lower()) and folder.name not in splits) if (
-        dataset in DATASETS and Path(root).is_dir()) else []  # fmt: skip
-    if archives:  # HRSOD_release: an archive's folder under its own name
+    if archives := archive_folders(root, dataset):
         return (f"{Path(root) / archives[0]} is there: if it is {dataset}, arrange it as {Path(root) / dataset} as "
                 "data/README.md shows (it maps each archive's folders).")  # fmt: skip
     if dataset in DATASETS:
         return f"{DATASETS[dataset][0].format(root=Path(root).as_posix())}; data/README.md shows the folder layout."
     return "See data/README.md for the expected layouts."
+
+
+def archive_folders(root: str | Path, dataset: str) -> list[str]:
+    """The folders of ``root`` named as an archive of the known ``dataset`` unpacks (``HRSOD_release``: its name,
+    then more), where the dataset's own folder is not there; none for the synthetic set, which synth writes."""
+    root = Path(root)
+    if dataset not in DATASETS or dataset == "synthetic" or not root.is_dir() or (root / dataset).is_dir():
+        return []
+    splits = {spec.rsplit("/", 1)[-1] for spec in DATASETS[dataset][1]}  # a split straight under the root: its own
+    return sorted(folder.name for folder in root.iterdir() if folder.is_dir() and folder.name not in splits
+                  and folder.name.lower().startswith(dataset.lower()))  # fmt: skip
 
 
 def unarranged(root: str | Path, dataset: str, need_images: bool = True) -> bool:

@@ -73,7 +73,7 @@ def trunk_digest(network: MGDSAM2) -> str:
     for key, value in sorted(network.state_dict().items()):
         if key.startswith(TRUNK.prefix):
             digest.update(f"{key} {value.dtype} {tuple(value.shape)};".encode())
-            digest.update(value.detach().cpu().contiguous().view(torch.uint8).numpy())
+            digest.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy())
     return f"sha256:{digest.hexdigest()}"
 
 

@@ -151,12 +151,9 @@ class MGDSAM2CLI(LightningCLI):
                 f"--ckpt_path {ckpt} was trained with other network settings than this fit builds ({changed}): a "
                 "resumed run goes on training its own network; drop the --model.network flags, or start a new run"
             )
-        recorded, precision = checkpoint.get(PRECISION_KEY), str(self.trainer.precision)
-        if self.subcommand == "fit" and recorded is not None and recorded != precision:
-            raise ConfigError(
-                f"--ckpt_path {ckpt} was trained in {recorded} and this fit would go on in {precision}, which computes "
-                f"other numbers: add --trainer.precision {recorded} (the run's), or start a new run"
-            )
+        if self.subcommand == "fit":
+            configured = self.config[self.subcommand].trainer.precision
+            refuse_other_precision(ckpt, checkpoint.get(PRECISION_KEY), self.trainer, configured)
         if self.subcommand == "fit" and (unused := optimizer_changes(self.model, checkpoint)):
             raise ConfigError(
                 f"--ckpt_path {ckpt} was trained with other optimizer settings than this fit is given ({unused}): a "
@@ -437,6 +434,35 @@ def refuse_cpu_bf16(trainer: Any, configured: Any = None) -> None:
         if runs_as and rank_zero_only.rank == 0:  # it runs: say in what
             print(f"note: trainer.precision: {given} runs as {trainer.precision} on the CPU (Lightning's choice: "
                   "fp16 autocast is for GPUs)")  # fmt: skip
+
+
+def refuse_other_precision(ckpt: str, recorded: str | None, trainer: Any, configured: Any = None) -> None:
+    """A resume in another ``trainer.precision`` than its checkpoint ``recorded`` (where it did) computes other numbers
+    than the run would have: a one-line error with the flag, or, where this machine cannot run the run's precision
+    (16-mixed, which Lightning runs as bf16-mixed on a CPU; bf16 on a CPU without native kernels), where to go on."""
+    from lightning.pytorch.accelerators import CPUAccelerator
+
+    from mgd_sam2.inference.devices import cpu_has_native_bf16
+
+    precision = str(trainer.precision)
+    if recorded is None or recorded == precision:
+        return
+    if isinstance(trainer.accelerator, CPUAccelerator):
+        cannot = None
+        if recorded == "16-mixed":
+            cannot = "Lightning runs it as bf16-mixed on a CPU"
+        elif "bf16" in recorded and not cpu_has_native_bf16():
+            cannot = "this CPU has no native bf16 kernels"
+        if cannot:
+            raise ConfigError(
+                f"--ckpt_path {ckpt} was trained in {recorded}, which this machine cannot go on in ({cannot}): resume "
+                "it on a GPU, or start a new run"
+            )
+    given = f" (given as {configured})" if configured is not None and str(configured) != precision else ""
+    raise ConfigError(
+        f"--ckpt_path {ckpt} was trained in {recorded} and this fit would go on in {precision}{given}, which computes "
+        f"other numbers: add --trainer.precision {recorded} (the run's), or start a new run"
+    )
 
 
 def model_flags(args: list[str]) -> list[str]:
@@ -965,9 +991,9 @@ def fit_outcome(trainer: Any) -> str:
             score = callback.best_model_score  # None where a resumed run restored only the path
             known = f" ({callback.monitor} {float(score):.4f})" if score is not None else ""
             parts.append(f"best {callback.best_model_path}{known}")
-        elif callback.monitor:  # what Lightning's warning that it "could not find the monitored key" means here
-            parts.append(f"no best checkpoint: no validation scored {callback.monitor} before the fit ended (a "
-                         "trainer.max_steps before the first validation?)")  # fmt: skip
+        elif callback.monitor and not trainer.fast_dev_run:  # fast_dev_run turns checkpointing off
+            parts.append(f"no best checkpoint: no validation logged {callback.monitor} (a trainer.max_steps before "
+                         "the first validation, or a monitor that no validation logs?)")  # fmt: skip
         if callback.last_model_path:
             parts.append(f"last {callback.last_model_path}")
     return "; ".join(parts)
