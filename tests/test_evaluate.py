@@ -80,6 +80,8 @@ def test_writes_json_csv_and_markdown(folders, tmp_path: Path, monkeypatch, caps
     assert not (gt / "ske").exists() and not any(p.suffix == ".tmp" for p in out.iterdir())
     assert (tmp_path / "cache" / "skeletons").is_dir()  # HCE skeletons cached outside the dataset
     assert "3 images, HCE binarisation 'pysod'" in capsys.readouterr().out
+    assert evaluate(pred, gt, "--metrics", "HCE", "--layout", "dis") == 0  # one column: the title on one line
+    assert "3 images, HCE binarisation 'dis'" in capsys.readouterr().out
     assert evaluate(pred, gt, "--metrics", "S,mBA,E", "--layout", "dis") == 0  # mBA is no column of the DIS table
     assert "note: computed but not a column of --layout dis: mBA (--json and --csv have them; --layout all shows " \
         "every column)" in capsys.readouterr().out  # fmt: skip

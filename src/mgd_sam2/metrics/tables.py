@@ -107,7 +107,7 @@ def rich_table(rows: dict[str, dict[str, float]], layout: str, title: str, compu
     from rich.table import Table
 
     shown = shown_columns(rows, layout, computed)
-    table = Table(title=title)
+    table = Table(title=title, min_width=len(title))  # a narrow table (one column) would wrap its title
     table.add_column("set")
     for _, header in shown:
         table.add_column(header, justify="right")
