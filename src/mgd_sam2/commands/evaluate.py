@@ -136,13 +136,13 @@ def run(args: argparse.Namespace) -> int:
             }
             for (name, result), folder in zip(results.items(), args.pred, strict=True)
         }
-        shared = {"gt": str(args.gt), "hce_binarize": args.hce_binarize, "metrics": args.metrics,
-                  "resize_pred": args.resize_pred, "versions": versions()}  # fmt: skip
+        settings = {"gt": str(args.gt), "hce_binarize": args.hce_binarize, "metrics": args.metrics,
+                    "resize_pred": args.resize_pred, "versions": versions()}  # fmt: skip
         if len(methods) == 1:  # one folder: its entries at the top level, as before
             one = next(iter(methods.values()))
-            write_json(args.json, {**one, **shared, "notes": one["notes"] + table_notes})
+            write_json(args.json, {**one, **settings, "notes": one["notes"] + table_notes})
         else:
-            write_json(args.json, {"methods": methods, **shared, "notes": table_notes})
+            write_json(args.json, {"methods": methods, **settings, "notes": table_notes})
     if args.csv:
         write_text(args.csv, per_image_csv({name: result.per_image for name, result in results.items()}))
     if args.markdown:

@@ -25,6 +25,7 @@ from mgd_sam2.data.io import (
     decode_mask,
     exif_orientation,
     has_alpha,
+    in_between,
     is_alpha_shape,
     is_colour_image,
     is_grey_map,
@@ -167,7 +168,7 @@ def inspect_pair(pair: tuple[str, Path, Path]) -> tuple[tuple[int, int] | None, 
             )
         else:
             problems.append(Problem(str(mask_path), f"empty mask (no pixel > {FOREGROUND_THRESHOLD})", False))
-    soft = 0 if colour else np.count_nonzero((values > 0) & (values < 255))  # a colour mask: its error says it all
+    soft = 0 if colour else in_between(values)  # a colour mask: its error says it all
     if soft and is_grey_map(values):
         problems.append(
             Problem(

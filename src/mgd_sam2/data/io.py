@@ -215,6 +215,11 @@ def is_colour_image(image: Image.Image) -> bool:
     return bool((spread > GREY_MARGIN).mean() > COLOUR_SHARE) if spread.size else False
 
 
+def in_between(values: np.ndarray) -> int:
+    """The pixels of a uint8 map that are neither 0 nor 255 (a mask's soft edge, or a soft map)."""
+    return int(values.size - np.count_nonzero(values == 0) - np.count_nonzero(values == 255))
+
+
 def is_grey_map(values: np.ndarray) -> bool:
     """True for a (H, W) uint8 map of which more than GREY_SHARE of the pixels are grey, not near 0 or 255."""
     grey = (values >= GREY_MARGIN) & (values <= 255 - GREY_MARGIN)

@@ -30,6 +30,7 @@ from mgd_sam2.data.io import (
     UnreadableImageError,
     decode_mask,
     find_images,
+    in_between,
     is_alpha_shape,
     is_colour_image,
     is_grey_map,
@@ -185,11 +186,6 @@ def check_headers(pairs: list[tuple[str, Path, Path]]) -> Headers:
 # share of its pixels in between, and SWAPPED_FACTOR times the predictions' share, holds predictions. pysodmetrics'
 # real test data: its masks 5.8% (binary predictions against them are no swap), its maps 17.9% (swapped, 3.1 times).
 SWAPPED_SHARE, SWAPPED_FACTOR = 0.10, 2
-
-
-def in_between(values: np.ndarray) -> int:
-    """The pixels of a uint8 map that are neither 0 nor 255."""
-    return int(values.size - np.count_nonzero(values == 0) - np.count_nonzero(values == 255))
 
 
 class PairMeasurer:
