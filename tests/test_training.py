@@ -902,8 +902,11 @@ def test_predict_from_sam2_checkpoint_plus_exported_weights(
     other = {**sam2, key: sam2[key].clone()}
     other[key].view(-1)[0] = torch.nextafter(other[key].view(-1)[0], torch.tensor(math.inf))
     torch.save({"model": other}, tmp_path / "other_micro.pt")
-    with pytest.raises(CheckpointError, match=f"--weights {exported} were trained on another frozen Hiera trunk"):
+    with pytest.raises(
+        CheckpointError, match=f"--weights {exported} were trained on another frozen Hiera trunk"
+    ) as error:
         load_network(tmp_path / "other_micro.pt", exported)
+    assert "where that was another run's .ckpt, the one that run started from" in str(error.value)  # not a .ckpt
     if name.endswith(".pt"):  # an export written before the trunk's digest was recorded pairs with any start
         torch.save({k: v for k, v in torch.load(exported).items() if k != "trunk"}, tmp_path / "earlier.pt")
         load_network(tmp_path / "other_micro.pt", tmp_path / "earlier.pt")

@@ -220,7 +220,8 @@ def build_network(ckpt: str | Path, weights: str | Path | None = None) -> tuple[
         raise CheckpointError(
             f"--weights {weights} were trained on another frozen Hiera trunk than --ckpt {ckpt} holds (another "
             "checkpoint of the same size, or another version of it), so the masks would be wrong: give as --ckpt the "
-            "file the run started from (its model.pretrained)"
+            "SAM2 checkpoint the run started from (its model.pretrained; where that was another run's .ckpt, the one "
+            "that run started from)"
         )
     load_fitting_state(
         network,
