@@ -146,48 +146,53 @@ def test_wrong_command_fails(line: str) -> None:
 
 
 def test_the_slurm_script_is_valid_bash_whose_command_parses_and_finds_the_configs_runs(tmp_path: Path) -> None:
-    """examples/slurm.sbatch: bash accepts it, its fit command parses (SLURM's variables set as srun sets them),
-    and the files it looks for to resume are the ones the config's runs and Lightning's SLURM plugin write."""
+    """examples/slurm.sbatch: bash accepts it, its fit command parses (SLURM's variables set as srun sets them), each
+    job trains its own run (two jobs of one config shared a run folder: a try-out), and it resumes where that run
+    saved: its last.ckpt or the requeue checkpoint `SlurmRequeue` writes beside it."""
     import subprocess
 
     import yaml
     from jsonargparse import Namespace
 
-    from mgd_sam2.training.cli import hpc_checkpoint, logger_folder
+    from mgd_sam2.training.cli import logger_folder
 
     script = (ROOT / "examples/slurm.sbatch").read_text()
     subprocess.run(["bash", "-n", str(ROOT / "examples/slurm.sbatch")], check=True)
     (command,) = [line for line in script.replace("\\\n", " ").splitlines() if line.startswith("srun ")]
-    values = {"SLURM_NNODES": "2", "SLURM_NTASKS_PER_NODE": "4", "SLURM_CPUS_PER_TASK": "8"}
+    values = {"SLURM_NNODES": "2", "SLURM_NTASKS_PER_NODE": "4", "SLURM_CPUS_PER_TASK": "8", "RUN": "job_1234"}
     for name, value in values.items():
         command = command.replace(f'"${{{name}}}"', value)
-    check_command(command.replace('"${RESUME[@]}"', "--ckpt_path last"))
-    check_command(command.replace('"${RESUME[@]}"', ""))
+    resume = '${RESUME[@]+"${RESUME[@]}"}'  # (an empty array's "${RESUME[@]}" is an error under set -u in bash < 4.4)
+    check_command(command.replace(resume, "--ckpt_path last"))
+    check_command(command.replace(resume, ""))
     config = yaml.safe_load((ROOT / "lightning_config.yaml").read_text())
     logger = Namespace(init_args=Namespace(**config["trainer"]["logger"]["init_args"]))
-    trainer = Namespace(default_root_dir=config["trainer"]["default_root_dir"], logger=logger)
-    runs = str(logger_folder(Namespace(trainer=trainer)))
-    assert f'compgen -G "{runs}/version_*/checkpoints/last.ckpt"' in script
-    (tmp_path / "runs").mkdir()
-    (tmp_path / "runs/hpc_ckpt_3.ckpt").write_bytes(b"")
-    trainer.default_root_dir = str(tmp_path / trainer.default_root_dir)
-    assert hpc_checkpoint(Namespace(trainer=trainer)) == tmp_path / "runs/hpc_ckpt_3.ckpt"
-    assert f'compgen -G "{config["trainer"]["default_root_dir"]}/hpc_ckpt_*.ckpt"' in script
-    # when it resumes: a requeued job or RESUME_RUN=1, where a run saved; a new submission starts a new run
-    choice = script[script.index("RESUME=()") : script.index("\nsrun ")] + '\necho "${RESUME[@]}"'
-    (tmp_path / "runs/hpc_ckpt_3.ckpt").unlink()
-    for saved in (None, "last.ckpt", "hpc_ckpt"):
-        if saved == "last.ckpt":
-            (tmp_path / "runs/dis5k/version_0/checkpoints").mkdir(parents=True)
-            (tmp_path / "runs/dis5k/version_0/checkpoints/last.ckpt").write_bytes(b"")
-        if saved == "hpc_ckpt":  # SLURM stopped the job before its run saved a last.ckpt
-            shutil.rmtree(tmp_path / "runs/dis5k")
-            (tmp_path / "runs/hpc_ckpt_3.ckpt").write_bytes(b"")
-        for variables, requeued in (({}, False), ({"SLURM_RESTART_COUNT": "0"}, False),
-                                    ({"SLURM_RESTART_COUNT": "1"}, True), ({"RESUME_RUN": "1"}, True)):  # fmt: skip
-            environment = {"PATH": os.environ["PATH"], **variables}
-            done = subprocess.run(["bash", "-c", choice], cwd=tmp_path, env=environment, capture_output=True, text=True)
-            assert done.stdout.strip() == ("--ckpt_path last" if saved and requeued else ""), (saved, variables)
+    runs = logger_folder(Namespace(trainer=Namespace(default_root_dir=config["trainer"]["default_root_dir"],
+                                                     logger=logger)))  # fmt: skip
+    assert f'compgen -G "{runs}/${{RUN}}/checkpoints/last.ckpt"' in script
+    choice = "set -euo pipefail\n" + script[script.index("\nJOB=") : script.index("\nsrun ")]
+    choice += '\necho "$RUN" ${RESUME[@]+"${RESUME[@]}"}'
+    run = tmp_path / runs / "job_1234"
+
+    def chosen(**variables: str) -> str:
+        environment = {"PATH": os.environ["PATH"], "SLURM_JOB_ID": "1234", **variables}
+        done = subprocess.run(["bash", "-c", choice], cwd=tmp_path, env=environment, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    assert chosen() == "job_1234"  # a new job: its own run
+    assert chosen(SLURM_ARRAY_JOB_ID="1200", SLURM_ARRAY_TASK_ID="3") == "job_1200_3"  # a job array's task
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text("{}")
+    assert chosen(SLURM_RESTART_COUNT="1") == "job_1234"  # requeued before its first save: started again
+    assert not run.exists() and len(list(run.parent.glob("job_1234_unsaved_*"))) == 1
+    for saved in ("last.ckpt", "hpc_ckpt_2.ckpt"):
+        (run / "checkpoints").mkdir(parents=True, exist_ok=True)
+        (run / "checkpoints" / saved).write_bytes(b"")
+        assert chosen(SLURM_RESTART_COUNT="1") == "job_1234 --ckpt_path last"  # requeued: continues its run
+        assert chosen(SLURM_JOB_ID="1300", RESUME_JOB="1234") == "job_1234 --ckpt_path last"  # asked to continue it
+        assert chosen(SLURM_JOB_ID="1300") == "job_1300"  # another job: a new run
+        (run / "checkpoints" / saved).unlink()
 
 
 def test_the_project_pages_make_table_lists_every_target() -> None:
@@ -396,7 +401,6 @@ def test_python_quick_start_is_the_tested_one() -> None:
 def test_the_readme_cli_quick_start_runs_as_written(trained_checkpoint, synthetic_root, tmp_path: Path, monkeypatch):
     """The README's CLI quick start, line by line through ``mgd-sam2``'s entry point, with a micro model's Lightning
     checkpoint where `make demo` leaves its own and a held-out synthetic split where `make demo` generates it."""
-    import shutil
 
     from mgd_sam2.cli import main
 
@@ -421,7 +425,6 @@ def test_the_own_dataset_section_runs_as_written(synthetic_root: Path, tmp_path:
     """docs/training.md, Your own dataset: its config and its commands, line by line through ``mgd-sam2``'s entry
     point, on three synthetic splits put where the page puts MINE's, with the section's flags for a CPU without SAM2
     weights added to fit and test (and one epoch); evaluate's scores of predict's masks are the ones test logged."""
-    import shutil
 
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

@@ -375,6 +375,57 @@ def test_a_sigterm_ends_a_fit_with_status_143_and_the_resume_command(synthetic_r
     ), early.stderr[-2000:]
 
 
+@pytest.mark.slow
+def test_slurms_requeue_signal_mid_step_saves_in_the_run_and_the_requeued_job_continues_exactly(
+    synthetic_root: Path, tmp_path: Path
+) -> None:
+    """SLURM's SIGUSR1 (--signal) in the middle of a step: the requeue checkpoint is saved at that step's end beside
+    the run's last.ckpt and the job requeued; the requeued job (`--ckpt_path last`, as examples/slurm.sbatch runs it)
+    reaches an uninterrupted run's weights bit for bit (Lightning's own save, inside the handler, made the resumed run
+    skip the batch under way: a try-out). A SIGTERM after it names the resume."""
+    config = yaml.safe_load((ROOT / "tests/fixtures/resume.yaml").read_text())  # no last.ckpt before the kill
+    config["trainer"]["callbacks"][0]["init_args"]["every_n_train_steps"] = 100
+    (tmp_path / "rare.yaml").write_text(yaml.safe_dump(config))
+    fit = ["fit", "-c", str(tmp_path / "rare.yaml")]
+    whole = run_folder(tmp_path / "whole", synthetic_root)
+    assert cli(whole, *fit).returncode == 0
+    job = run_folder(tmp_path / "job", synthetic_root)
+    (job / "bin").mkdir()
+    (job / "bin/scontrol").write_text(f'#!/bin/sh\necho "$@" >> {job}/scontrol.log\n')
+    (job / "bin/scontrol").chmod(0o755)
+    slurm = {"SLURM_JOB_ID": "4242", "SLURM_JOB_NAME": "mgd-sam2", "SLURM_NTASKS": "1", "SLURM_NTASKS_PER_NODE": "1",
+             "SLURM_NNODES": "1", "SLURM_NODEID": "0", "SLURM_PROCID": "0", "SLURM_LOCALID": "0",
+             "SLURM_NODELIST": "127.0.0.1", "PATH": f"{job / 'bin'}:{os.environ['PATH']}"}  # fmt: skip
+
+    def in_job(*args: str, restart: int = 0) -> subprocess.CompletedProcess:
+        env = {**os.environ, **slurm, "SLURM_RESTART_COUNT": str(restart), "PYTHONPATH": str(Path(__file__).parent)}
+        return subprocess.run([str(MGD_SAM2), *args], cwd=job, capture_output=True, text=True, env=env)
+
+    signals = ["--trainer.callbacks+=callbacks.KillAtStep", "--trainer.callbacks.step=4",
+               "--trainer.callbacks.signal_name=SIGUSR1", "--trainer.callbacks+=callbacks.KillAtStep",
+               "--trainer.callbacks.step=5", "--trainer.callbacks.signal_name=SIGTERM"]  # fmt: skip
+    stopped = in_job(*fit, *signals)
+    assert stopped.returncode == 143, stopped.stderr[-3000:]
+    checkpoints = job / "runs/resume/version_0/checkpoints"
+    assert sorted(path.name for path in checkpoints.iterdir()) == ["hpc_ckpt_1.ckpt"]
+    assert not list(job.glob("hpc_ckpt_*")) and not list((job / "runs").glob("hpc_ckpt_*"))
+    assert (job / "scontrol.log").read_text() == "requeue 4242\n"
+    assert torch.load(checkpoints / "hpc_ckpt_1.ckpt", weights_only=False)["global_step"] == 5  # step 4's end
+    resume = shlex.join(["mgd-sam2", *fit, *signals, "--ckpt_path", "last"])
+    assert stopped.stderr.strip().splitlines()[-1].startswith(f"terminated (SIGTERM): {resume} resumes the run")
+    resumed = in_job(*fit, "--ckpt_path", "last", restart=1)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert (
+        f"Restoring states from the checkpoint path at {Path('runs/resume/version_0/checkpoints/hpc_ckpt_1.ckpt')}"
+        in (resumed.stdout + resumed.stderr)
+    )
+    reference = torch.load(whole / "runs/resume/version_0/checkpoints/last.ckpt", weights_only=False)
+    again = torch.load(checkpoints / "last.ckpt", weights_only=False)
+    assert reference["global_step"] == again["global_step"] == 9
+    for key, value in reference["state_dict"].items():
+        assert torch.equal(value, again["state_dict"][key]), key
+
+
 def test_a_batch_larger_than_the_training_split_is_one_line_and_leaves_no_run_folder(
     synthetic_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
@@ -1649,15 +1700,25 @@ def test_resume_picks_the_newest_run_and_slurms_requeue_checkpoint(tmp_path: Pat
     (tmp_path / "runs/x/version_3").mkdir()
     (tmp_path / "runs/x/version_3/config_test.yaml").write_text("{}")  # a test run's folder
     assert last_checkpoint(config) == (newest, 1)  # neither is a training run
-    hpc = tmp_path / "runs/hpc_ckpt_2.ckpt"  # Lightning's save when SLURM signals a preemption
-    hpc.write_bytes(b"x")
-    os.utime(hpc, ns=(newest.stat().st_mtime_ns + 10**9,) * 2)
-    (tmp_path / "runs/hpc_ckpt_1.ckpt").write_bytes(b"x")
-    assert last_checkpoint(config) == (hpc, 1)  # newer than last.ckpt: continue from it, in version_1
+
+    def requeue_checkpoint(path: Path, run: Path, seconds_newer: int) -> Path:
+        """A SLURM requeue checkpoint of the run whose ModelCheckpoint wrote into ``run``, newer than last.ckpt."""
+        torch.save({"callbacks": {"ModelCheckpoint{}": {"dirpath": str(run)}}}, path)
+        os.utime(path, ns=(newest.stat().st_mtime_ns + seconds_newer * 10**9,) * 2)
+        return path
+
+    other_run = requeue_checkpoint(tmp_path / "runs/hpc_ckpt_3.ckpt", tmp_path / "runs/y/version_0/checkpoints", 3)
+    assert last_checkpoint(config) == (newest, 1)  # newer, in the shared root folder, but another run's (a try-out)
+    lightnings = requeue_checkpoint(tmp_path / "runs/hpc_ckpt_2.ckpt", newest.parent, 1)  # its plugin's, in the root
+    requeue_checkpoint(tmp_path / "runs/hpc_ckpt_1.ckpt", newest.parent, 1)
+    assert last_checkpoint(config) == (lightnings, 1)  # newer than last.ckpt: continue from it, in version_1
+    own = requeue_checkpoint(newest.parent / "hpc_ckpt_1.ckpt", newest.parent, 2)  # SlurmRequeue's, in the run
+    assert last_checkpoint(config) == (own, 1)
     default_logger = Namespace(trainer=Namespace(logger=True, default_root_dir=str(tmp_path / "runs")))
     with pytest.raises(ConfigError, match="lightning_logs"):
         last_checkpoint(Namespace(trainer=Namespace(logger=True, default_root_dir=str(tmp_path / "other"))))
-    assert last_checkpoint(default_logger)[0] == hpc
+    with pytest.raises(ConfigError, match="no training run in"):  # the root's files are other loggers' runs'
+        assert last_checkpoint(default_logger)[0] == other_run
 
 
 @pytest.mark.parametrize(("terminal", "main_process", "printed"), [(False, True, True), (True, True, False),

@@ -57,6 +57,7 @@ from mgd_sam2.training.module import (
     refuse_other_network,
     scores_by_split,
 )
+from mgd_sam2.training.slurm_requeue import SlurmRequeue, requeue_checkpoints
 from mgd_sam2.utils.files import atomic_path
 
 LIGHTNING_CKPT_KEYWORDS = ("hpc", "registry")  # ckpt_path values Lightning resolves itself
@@ -188,8 +189,9 @@ class MGDSAM2CLI(LightningCLI):
             print("note: no ModelCheckpoint of this fit monitors a score, so it writes no best checkpoint "
                   "(--ckpt_path best will find none); a config's trainer.callbacks list replaces the recipe's whole "
                   "list")  # fmt: skip
-        if not any(isinstance(callback, FinalLastCheckpoint) for callback in self.trainer.callbacks):
-            self.trainer.callbacks.append(FinalLastCheckpoint())  # the final step's weights in last.ckpt
+        for added in (FinalLastCheckpoint, SlurmRequeue):  # the final step's weights in last.ckpt; SLURM's requeue
+            if not any(isinstance(callback, added) for callback in self.trainer.callbacks):
+                self.trainer.callbacks.append(added())
 
     def _run_subcommand(self, subcommand: str) -> None:
         """A run that fails before its first step (fit) or batch (validate, test, predict) leaves its folder as it
@@ -310,6 +312,8 @@ def fit_wrote_last() -> bool | None:
     wrote or restored one that is there); None where no fit began."""
     if _fit_trainer is None:
         return None
+    if any(isinstance(callback, SlurmRequeue) and callback.saved for callback in _fit_trainer.callbacks):
+        return True
     return any(Path(callback.last_model_path).is_file() for callback in model_checkpoints(_fit_trainer)
                if callback.save_last and callback.last_model_path)  # fmt: skip
 
@@ -498,13 +502,14 @@ def logger_folder(config: Any) -> Path | None:
 
 
 def hpc_checkpoint(config: Any, written_to: Path | None = None) -> Path | None:
-    """The newest ``hpc_ckpt_<N>.ckpt`` in the default root folder (what Lightning saves when SLURM signals a
-    preemption or the time limit, auto-requeue), or the newest of those whose run wrote its checkpoints into
-    ``written_to`` (`written_into`: runs sharing the root folder take turns numbering them); None if there is none."""
-    root = root_folder(config)
-    numbered = sorted(((int(match.group(1)), path) for path in root.glob("hpc_ckpt_*.ckpt")
-                       if (match := re.match(r"hpc_ckpt_(\d+)\.ckpt$", path.name))), reverse=True)  # fmt: skip
-    return next((path for _, path in numbered if written_to is None or written_into(path, written_to)), None)
+    """The newest SLURM requeue checkpoint (``hpc_ckpt_<N>.ckpt``) of the run whose checkpoints are in ``written_to``:
+    `SlurmRequeue`'s, in that folder, or one that Lightning's own plugin saved in the default root folder, which
+    runs sharing it take turns numbering (`written_into` tells the run's); without ``written_to``, the newest in the
+    root folder, whatever its run. None if there is none."""
+    if written_to is not None and (own := requeue_checkpoints(written_to)):
+        return own[0]
+    candidates = requeue_checkpoints(root_folder(config))
+    return next((path for path in candidates if written_to is None or written_into(path, written_to)), None)
 
 
 def is_training_run(folder: Path) -> bool:
@@ -630,18 +635,14 @@ def last_checkpoint(config: Any, subcommand: str = "fit") -> tuple[Path, int | s
     dirpaths = [args.dirpath for args in checkpoint_callbacks(config)
                 if getattr(args, "save_last", None) and getattr(args, "dirpath", None)]  # fmt: skip
     shared = shared_checkpoint_folder(config, dirpaths[0] if dirpaths else None)
-    configured = configured_version(config) is not None  # its one run's own requeue checkpoint, or none
     if shared:
-        hpc = hpc_checkpoint(config, shared if configured else None)
+        hpc = hpc_checkpoint(config, shared)
         path = newest_version(shared / "last.ckpt")
         found = [candidate for candidate in (path, hpc) if candidate is not None and candidate.is_file()]
         if not found:
             raise ConfigError(f"--ckpt_path last: {what[0]}, no {path}; {what[1]}")
         return max(found, key=lambda candidate: candidate.stat().st_mtime_ns), None
     folder, versions = configured_runs(config)
-    hpc = hpc_checkpoint(config, folder / "checkpoints" if configured else None)
-    if not versions and hpc is not None:
-        return hpc, None
     if not versions:
         raise ConfigError(
             f"--ckpt_path last: {what[0]}, no training run in {folder}; {what[1]} (a checkpoint callback with "
@@ -649,6 +650,7 @@ def last_checkpoint(config: Any, subcommand: str = "fit") -> tuple[Path, int | s
         )
     version, newest = versions[-1]
     path = newest_version(newest / "checkpoints" / "last.ckpt")
+    hpc = hpc_checkpoint(config, newest / "checkpoints")  # its own: never another run's, which may be newer
     if hpc is not None and (not path.is_file() or hpc.stat().st_mtime_ns > path.stat().st_mtime_ns):
         return hpc, version  # written by the newest run when SLURM stopped it
     return newest_run_file(versions, "last.ckpt", "last", "save_last writes it at its callback's interval"), version
