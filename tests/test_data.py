@@ -21,7 +21,7 @@ from PIL import Image
 
 from mgd_sam2.cli import main
 from mgd_sam2.data.check import DatasetError, check_split, require_clean
-from mgd_sam2.data.datamodule import SegmentationDataModule
+from mgd_sam2.data.datamodule import SegmentationDataModule, fit_data_line
 from mgd_sam2.data.datasets import Record, SegmentationDataset, split_records
 from mgd_sam2.data.io import read_image, read_mask
 from mgd_sam2.data.layouts import DatasetLayoutError, Split, resolve_split
@@ -225,13 +225,18 @@ def test_a_fit_keeps_its_splits_apart_as_the_protocol_does(tmp_path: Path, capsy
         "on" in err  # fmt: skip
     # and a line says what it trains and validates on (a try-out told both datasets were used by the batch count)
     assert "data: training on HRSOD-TR (1) + UHRSD-TR (1) = 2 images; validating on HRSOD-TE (1)\n" in out
+    assert "batch: 2 images a batch, 1 batches an epoch\n" in out
     fit(train=train, val_holdout=1)
     assert "data: training on UHRSD-TR (1) images; validating on holdout (1)\n" in capsys.readouterr().out
+    # and the batch of all processes (the recipes' LR is not scaled with it: a try-out found no word of it)
+    records = [Record(f"{index}", "TR", Path(f"{index}.png")) for index in range(375)]
+    assert fit_data_line(records, [], 2, 8).splitlines()[1] == "batch: 2 x 8 processes = 16 images a batch, 23 " \
+        "batches an epoch"  # fmt: skip
     fit(train=train, val=["DIS5K/DIS-VD"], test=["DIS5K/DIS-VD"])  # the DIS recipe tests its validation split too
     assert "note" not in capsys.readouterr().err
     module = SegmentationDataModule(root=str(tmp_path), train=train, val=[by_path], input_size=64, num_workers=0,
                                     check=False)  # fmt: skip
-    module.trainer = SimpleNamespace(overfit_batches=1)
+    module.trainer = SimpleNamespace(overfit_batches=1, world_size=1, global_rank=0)
     module.setup("fit")
     module = SegmentationDataModule(root=str(tmp_path), train=train, num_workers=0, check=False)  # nothing validated
     module.trainer = SimpleNamespace(state=SimpleNamespace(fn=SimpleNamespace(value="fit")))

@@ -35,6 +35,8 @@ from mgd_sam2.models.checkpoints import CheckpointError
 from mgd_sam2.models.groups import TRUNK, module_group
 from mgd_sam2.models.multi_view import arrange_views, resize
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
+from mgd_sam2.training import cli as training_cli
+from mgd_sam2.training.checkpoint_io import AtomicCheckpointIO
 from mgd_sam2.training.cli import build_cli
 from mgd_sam2.training.loss import bce_iou, iou_loss, mgd_loss
 from mgd_sam2.training.module import MGDSAM2Module
@@ -271,6 +273,7 @@ def test_a_fits_final_weights_are_in_its_last_checkpoint_and_resume_exactly(
         for key, value in whole["state_dict"].items():
             assert torch.equal(value, resumed["state_dict"][key]), (name, key)
     assert "note: no ModelCheckpoint of this fit monitors a score, so it writes no best checkpoint" in out
+    assert isinstance(training_cli._fit_trainer.strategy.checkpoint_io, AtomicCheckpointIO)  # wrote them all
     assert "note: model.pretrained is null and the Hiera trunk is frozen (the paper's setting), so the trunk " in out
     assert "nothing was trained" not in out
     capsys.readouterr()
@@ -830,6 +833,39 @@ def test_resuming_with_changed_data_is_refused(synthetic_root: Path, tmp_path: P
     state = loader.state_dict()
     with pytest.raises(ConfigError, match=r"data.batch_size 3 -> 2\); resume with the run's own settings"):
         loader.load_state_dict({**state, "batch_size": 3})
+
+
+def test_a_checkpoint_is_written_beside_its_path_and_renamed(tmp_path: Path, monkeypatch) -> None:
+    """Lightning's temporary file in the system's temporary folder is copied into place where that is another
+    filesystem (a node's /tmp, a shared disk): a job killed then left a truncated last.ckpt (a try-out)."""
+    from mgd_sam2.training import checkpoint_io
+
+    path = tmp_path / "last.ckpt"
+    io = AtomicCheckpointIO()
+    io.save_checkpoint({"global_step": 1}, path)
+    assert torch.load(path)["global_step"] == 1
+
+    def killed(checkpoint: dict, file: Path) -> None:
+        Path(file).write_bytes(b"PK\x03\x04 half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint_io.torch, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_checkpoint({"global_step": 2}, path)
+    assert torch.load(path)["global_step"] == 1 and [child.name for child in tmp_path.iterdir()] == ["last.ckpt"]
+    trainer = Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)
+    checkpoint_io.use_atomic_checkpoints(trainer)
+    assert type(trainer.strategy.checkpoint_io) is AtomicCheckpointIO
+
+
+def test_the_data_seed_follows_seed_everything_unless_given(tmp_path: Path, monkeypatch) -> None:
+    """A try-out's runs with --seed_everything 1, 2, 3 shared one data order and set of augmentations (data.seed 0)."""
+    monkeypatch.chdir(tmp_path)
+    config = ["-c", str(ROOT / "tests/fixtures/resume.yaml")]
+    assert build_cli(config, run=False).datamodule.seed == 0  # the fixture's seed_everything
+    assert build_cli([*config, "--seed_everything", "3"], run=False).datamodule.seed == 3
+    assert build_cli([*config, "--seed_everything", "3", "--data.seed", "5"], run=False).datamodule.seed == 5
+    assert build_cli([*config, "--seed_everything", "true"], run=False).datamodule.seed == 0  # no number given
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.name)
@@ -1486,6 +1522,10 @@ def test_a_misspelt_option_is_a_two_line_error_naming_the_closest_one(tmp_path: 
         (["fit", f"-c={config}", f"-c={nested}"],
          f"Subcommand 'fit' does not accept option 'model.preset' in {nested} (did you mean model.network.preset?)"),
         (["test", "-c", str(config), "--zzz", "1"], "unrecognized arguments: --zzz 1"),
+        (["fit", "-c", str(config), "--optimizer", "AdamW"],  # it replaced both LR groups and the poly decay silently
+         "unrecognized arguments: --optimizer AdamW. The optimizer is the recipe's, AdamW in two LR groups with a "
+         "poly decay: set it with --model.lr, --model.pretrained_lr_scale, --model.weight_decay and "
+         "--model.poly_power"),
         (["fit", "-c", str(config), "--max_epochs", "3"],
          "unrecognized arguments: --max_epochs 3 (did you mean --trainer.max_epochs?)"),  # a group's key alone
         (["test", "-c", str(config), "--model.tt", "true", "--trainer.max_epoch", "3"],  # no abbreviations

@@ -7,6 +7,7 @@ samples, which would count those images twice in every metric (docs/design.md, e
 
 from __future__ import annotations
 
+import math
 import random
 import sys
 from collections import Counter
@@ -53,7 +54,8 @@ class SegmentationDataModule(LightningDataModule):
         eval_batch_size: images per validation/test/predict batch.
         num_workers: loader processes per dataloader.
         pin_memory: page-locked batches for faster host-to-GPU copies.
-        seed: shuffling and augmentation seed (augmentations depend on (seed, epoch, index) only).
+        seed: shuffling, held-out and augmentation seed (augmentations depend on (seed, epoch, index) only);
+            None: the CLI's ``seed_everything`` where it is a number, else 0.
         augment: augment training images (docs/design.md, training); False trains on them only resized, as
             they are evaluated (for overfitting a few images while debugging).
         check: validate the splits before use (cached per unchanged split) and refuse broken ones.
@@ -74,7 +76,7 @@ class SegmentationDataModule(LightningDataModule):
         eval_batch_size: int = 1,
         num_workers: int = 4,
         pin_memory: bool = True,
-        seed: int = 0,
+        seed: int | None = None,
         augment: bool = True,
         check: bool = True,
     ) -> None:
@@ -83,7 +85,7 @@ class SegmentationDataModule(LightningDataModule):
             if value < 1:
                 raise ConfigError(f"data.{name} must be 1 or more, got {value}")
         self.save_hyperparameters()
-        self.root, self.input_size, self.grid, self.seed = root, input_size, grid, seed
+        self.root, self.input_size, self.grid, self.seed = root, input_size, grid, seed or 0
         self.specs = {"train": train or [], "val": val or [], "test": test or []}
         self.predict_input = predict
         self.datasets: dict[str, list[SegmentationDataset]] = {}
@@ -195,7 +197,7 @@ class SegmentationDataModule(LightningDataModule):
             evaluated = ([holdout] if holdout else []) + [split_records(split) for split in self.splits("val")]
             self.datasets["val"] = [SegmentationDataset(records, size, "eval", grid=self.grid) for records in evaluated]
             if stage == "fit" and rank_zero_only.rank == 0:
-                print(fit_data_line(train, evaluated))
+                print(fit_data_line(train, evaluated, self.hparams.batch_size, self.world[0]))
         if stage == "test":
             self.datasets["test"] = [
                 SegmentationDataset(split_records(split), size, "eval", grid=self.grid) for split in self.splits("test")
@@ -308,14 +310,18 @@ def split_key(split: Split) -> tuple[Path, Path | None]:
     return split.image_dir.resolve(), split.mask_dir.resolve() if split.mask_dir is not None else None
 
 
-def fit_data_line(train: list[Record], evaluated: list[list[Record]]) -> str:
-    """What a fit trains and validates on, in one line: each training split with its image count (after the
-    holdout), and each validation split's."""
+def fit_data_line(train: list[Record], evaluated: list[list[Record]], batch_size: int, processes: int) -> str:
+    """What a fit trains and validates on: each training split with its image count (after the holdout), and each
+    validation split's; then the batch all ``processes`` take together and the batches of an epoch (the recipes' LR
+    is not scaled with the number of processes: a try-out found no word of it as a fit starts)."""
     counts = Counter(record.split for record in train)  # in the order of data.train
     trained = " + ".join(f"{split} ({count})" for split, count in counts.items())
     total = f" = {len(train)} images" if len(counts) > 1 else " images"
     held = ", ".join(f"{records[0].split} ({len(records)})" for records in evaluated if records)
-    return f"data: training on {trained}{total}; validating on {held or 'nothing'}"
+    batches = math.ceil(len(train) / processes) // batch_size  # each process's share, padded; incomplete dropped
+    together = f"{batch_size} x {processes} processes = {batch_size * processes}" if processes > 1 else batch_size
+    return (f"data: training on {trained}{total}; validating on {held or 'nothing'}\n"
+            f"batch: {together} images a batch, {batches} batches an epoch")  # fmt: skip
 
 
 def refuse_shared_names(stage: str, splits: list[Split], taken: list[str]) -> None:

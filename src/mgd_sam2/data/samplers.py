@@ -55,7 +55,7 @@ RESUMED_SETTINGS = {  # what sets each entry of a ResumableLoader's state
     "samples": "training images (data.train)",
     "images": "training images' split and file names (data.train), digest",
     "sampler": "sampler (trainer.overfit_batches)",
-    "seed": "seed (seed_everything)",
+    "seed": "seed (data.seed, or seed_everything where that is not given)",
     "num_replicas": "processes (trainer.devices x num_nodes)",
     "batch_size": "data.batch_size",
 }

@@ -48,6 +48,7 @@ from mgd_sam2.data.datamodule import SegmentationDataModule
 from mgd_sam2.errors import ConfigError, MissingFileError, UserError
 from mgd_sam2.inference.writer import MaskWriter
 from mgd_sam2.models.checkpoints import load_torch_file, read_weights_file, refuse_mismatched_start
+from mgd_sam2.training.checkpoint_io import use_atomic_checkpoints
 from mgd_sam2.training.final_checkpoint import FinalLastCheckpoint, model_checkpoints
 from mgd_sam2.training.module import (
     PRECISION_KEY,
@@ -114,6 +115,8 @@ class MGDSAM2CLI(LightningCLI):
         parser.given_args = list(args or [])  # for its errors, which name the config file of an unknown key
         super().parse_arguments(parser, args)
         subcommand = self.config.get("subcommand")
+        seed = (self.config[subcommand] if subcommand else self.config).get("seed_everything")  # as given (true's
+        self.given_seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None  # number comes later)
         if subcommand:  # before LightningCLI reads the checkpoint's hyperparameters
             self.ckpt_given = self.config[subcommand].get("ckpt_path")
             resolve_checkpoint(subcommand, self.config[subcommand])
@@ -125,6 +128,11 @@ class MGDSAM2CLI(LightningCLI):
         subcommand = self.config.get("subcommand")
         for key, value in getattr(self, "model_flags", {}).items():
             self.config[subcommand][key] = value
+        data = (self.config[subcommand] if subcommand else self.config).data
+        if (
+            data.seed is None
+        ):  # the data order and augmentations follow --seed_everything (a try-out's seeds shared them)
+            data.seed = getattr(self, "given_seed", None) or 0
 
     def refuse_unrunnable(self) -> None:
         """Every subcommand's checks before it runs: another network's checkpoint, weights cast from fp32, bf16 on a CPU
@@ -170,6 +178,7 @@ class MGDSAM2CLI(LightningCLI):
         _fit_trainer = self.trainer
         self.refuse_unrunnable()
         refuse_cpu_sync_batchnorm(self.trainer)
+        use_atomic_checkpoints(self.trainer)
         ckpt = self.config_init[self.subcommand].get("ckpt_path")
         if ckpt is None or getattr(self, "ckpt_given", None) not in (*RUN_KEYWORDS, *LIGHTNING_CKPT_KEYWORDS):
             refuse_reused_run(self.trainer, ckpt)  # a file given, not the run's own last or best, nor a requeue's
@@ -807,6 +816,11 @@ class ArgumentParser(LightningArgumentParser):
                 "under data.root or {images: DIR, masks: DIR, name: NAME}"
             )
         message += closest_options(message, parser)
+        if OPTIMIZER_FLAG.search(message):
+            message += (
+                ". The optimizer is the recipe's, AdamW in two LR groups with a poly decay: set it "
+                "with --model.lr, --model.pretrained_lr_scale, --model.weight_decay and --model.poly_power"
+            )
         if not self.exit_on_error:  # raises ArgumentError, as jsonargparse does
             super().error(message, ex)
         prog = parser.prog.replace(" [options]", "")
@@ -815,6 +829,7 @@ class ArgumentParser(LightningArgumentParser):
         self.exit(2)
 
 
+OPTIMIZER_FLAG = re.compile(r"unrecognized arguments: .*--(optimizer|lr_scheduler)\b")  # LightningCLI's, turned off
 SPLIT_LIST_KEY = re.compile(r'Parser key "(data\.(?:train|val|test))"')
 SPLIT_LIST_EXAMPLES = {
     "data.train": ["HRSOD/HRSOD-TR", "UHRSD/UHRSD-TR"],
@@ -963,6 +978,7 @@ def build_cli(args: list[str], run: bool = True) -> MGDSAM2CLI:
         args=args,
         run=run,
         save_config_callback=SaveRunConfig,
+        auto_configure_optimizers=False,  # --optimizer/--lr_scheduler replaced both LR groups and the poly schedule
         save_config_kwargs={"overwrite": True, "config_filename": filename},
         parser_class=ArgumentParser,
         parser_kwargs={
