@@ -99,6 +99,46 @@ def test_cutout_is_the_image_with_its_mask_as_alpha(overfit_run, inputs: Path) -
     assert 0 < (mask > 200).mean() < 1  # a real mask, so the threshold below matters
     hard = np.asarray(segmenter.cutout(path, binary=True, threshold=200))[..., 3]
     np.testing.assert_array_equal(hard, np.where(mask > 200, 255, 0))
+    assert "icc_profile" not in cutout.info
+
+
+def test_a_cutout_keeps_the_photos_rgb_colour_profile(overfit_run, inputs: Path, tmp_path: Path) -> None:
+    """A Display P3 or Adobe RGB photo's cut-out without its profile is shown as sRGB, duller (a try-out); grey,
+    CMYK and Lab profiles describe other values than the cut-out's RGB and are not carried on."""
+    from PIL import ImageCms
+
+    from mgd_sam2.data.io import rgb_profile
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    (tmp_path / "in").mkdir()
+    photo = tmp_path / "in/photo.png"
+    Image.open(sorted(inputs.iterdir())[0]).convert("RGB").save(photo, icc_profile=profile)
+    segmenter = Segmenter.load(overfit_run.checkpoint, device="cpu")
+    assert segmenter.cutout(photo).info["icc_profile"] == profile
+    assert segmenter.cutout(Image.open(photo)).info["icc_profile"] == profile
+    argv = ["predict", "--ckpt", str(overfit_run.checkpoint), "--input", str(tmp_path / "in"), "--cutout"]
+    assert main([*argv, "--output", str(tmp_path / "out")]) == 0
+    assert Image.open(tmp_path / "out/photo_cutout.png").info["icc_profile"] == profile
+    assert "icc_profile" not in Image.open(tmp_path / "out/photo.png").info  # the mask is no colour image
+    grey = profile[:16] + b"GRAY" + profile[20:]
+    assert rgb_profile(photo) == profile and rgb_profile(Image.new("L", (2, 2))) is None
+    image = Image.new("RGB", (2, 2))
+    image.info["icc_profile"] = grey
+    assert rgb_profile(image) is None and rgb_profile(np.zeros((2, 2, 3), np.uint8)) is None
+
+
+def test_an_output_named_like_an_image_is_refused(
+    trained_checkpoint: Path, inputs: Path, tmp_path: Path, capsys
+) -> None:
+    """--output mask.png made a folder called mask.png, and said it wrote a file to it (a try-out)."""
+    image = sorted(inputs.iterdir())[0]
+    assert main(["predict", "--ckpt", str(trained_checkpoint), "--input", str(image), "--output",
+                 str(tmp_path / "mask.png")]) == 1  # fmt: skip
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"error: --output {tmp_path / 'mask.png'} is the folder the masks go into, named after their images; this one "
+        f"would be a folder called mask.png: give a folder, e.g. --output {tmp_path / 'masks'}"
+    )
+    assert not (tmp_path / "mask.png").exists()
 
 
 def test_megapixels_in_messages_read_as_numbers() -> None:
@@ -124,6 +164,20 @@ def test_megapixels_in_messages_read_as_numbers() -> None:
         ),
         (Image.fromarray(np.tile(np.int32([100, 200]), (8, 4))), "^the image has 32-bit pixels of values 100 to 200"),
         (np.tile(np.uint16([100, 200]), (8, 4)), "^the image has 16-bit pixels of values 100 to 200, which scale down"),
+        (  # 12-bit values in 16-bit pixels: a nearly black picture, segmented without a word (a try-out)
+            np.tile(np.uint16([0, 4095]), (8, 4)),
+            re.escape(
+                "has 16-bit pixels of values 0 to 4095, which scale down to levels 0 to 15 of 255, a nearly "
+                "black picture: where they hold 10- or 12-bit data, scale them to the full range"
+            ),
+        ),  # fmt: skip
+        (
+            torch.zeros(8, 8, 3),
+            re.escape(
+                "not an image: a Tensor; give a path, a PIL image or an array (a torch tensor: give its .numpy(), "
+                "(H, W, 3) uint8)"
+            ),
+        ),
         (np.zeros((8, 8, 2), np.uint8), r"\(H, W\)"),
         (np.zeros((0, 8, 3), np.uint8), r"\(H, W\)"),
         ([[1, 2]], "not an image"),
@@ -181,7 +235,14 @@ def test_weights_that_are_not_here_get_one_line_not_a_download(
     monkeypatch.chdir(tmp_path)
     with pytest.raises(UserError, match="weights file not found: checkpoints/sam2.1_hiera_base_plus.pt"):
         Segmenter.load("checkpoints/sam2.1_hiera_base_plus.pt")  # a file path, never taken for a Hub id
-    with pytest.raises(CheckpointError, match="could not be downloaded: RuntimeError: no network to fetch someone/x"):
+    with pytest.raises(
+        CheckpointError,
+        match=re.escape(
+            "someone/x: no such file or folder here (check the path); "
+            "read as a Hugging Face Hub id, it could not be downloaded "
+            "either (RuntimeError: no network to fetch someone/x)"
+        ),
+    ):
         Segmenter.load("someone/x")
     with pytest.raises(ConfigError, match="batch_size must be 1 or more"):
         Segmenter.load(trained_checkpoint, device="cpu").predict([], batch_size=0)

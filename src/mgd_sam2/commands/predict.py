@@ -17,6 +17,7 @@ from mgd_sam2.commands.arguments import (
     non_negative_int,
     positive_int,
 )
+from mgd_sam2.data.io import IMAGE_SUFFIXES
 from mgd_sam2.errors import ConfigError
 from mgd_sam2.utils.files import check_output_dir
 
@@ -75,6 +76,11 @@ def check_paths(records: list, input_path: Path, output: Path, cutout: bool, rec
     """Refuse any layout in which an output could overwrite an input, before anything is written."""
     from mgd_sam2.inference.writer import output_paths
 
+    if output.suffix.lower() in IMAGE_SUFFIXES and not output.is_dir():  # it would be a folder of that name
+        raise ConfigError(
+            f"--output {output} is the folder the masks go into, named after their images; this one would be a "
+            f"folder called {output.name}: give a folder, e.g. --output {output.parent / 'masks'}"
+        )
     check_output_dir(output, "--output")
     source, target = input_path.resolve(), output.resolve()
     if input_path.is_dir() and (target == source or (recursive and source in target.parents)):

@@ -9,8 +9,8 @@ PIL decodes everything (a truncated file raises instead of yielding a half-grey 
   ``evaluate`` say so), since foreground is > 128 everywhere else.
 * **16-bit images** are scaled to 8 bits (value >> 8), except GT masks of only 0 and 1 or only 0 and 255 (a label
   map or an 8-bit mask saved in 16 bits), read as they are: scaled, every pixel would be 0. A photo whose differing
-  values would all read as one level (8-bit values in wider pixels, floats far beyond [0, 1]) is refused, naming
-  the file.
+  values would all read as one level (8-bit values in wider pixels, floats far beyond [0, 1]), or below level 16 (12-bit
+  values in 16-bit pixels), is refused, naming the file.
 * **Prediction maps** with an alpha channel (our cut-outs, or any RGBA map) are read from the alpha
   channel unless it is fully opaque; otherwise from their gray values.
 * **Our own outputs**: PNGs written by ``mgd-sam2 predict`` carry their settings in a text chunk
@@ -36,6 +36,7 @@ FOREGROUND_THRESHOLD = 128  # a mask or 8-bit prediction pixel is foreground whe
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jfif", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 DEFAULT_MAX_PIXELS = 300_000_000
 HIGH_DEPTH_MODES = ("I", "I;16", "I;16B", "I;16L", "F")  # 16-bit, 32-bit and float images
+DARK_LEVELS = 16  # a wide photo read below this 8-bit level everywhere holds fewer bits than its pixels (12 in 16)
 Image.MAX_IMAGE_PIXELS = None  # our max_pixels check replaces PIL's fixed one
 PROVENANCE_KEY = "mgd-sam2"  # PNG text chunk of our predictions: how they were made (JSON)
 CUTOUT_SUFFIX = "_cutout"  # <stem>_cutout.png: predict's RGBA cut-out of <stem>
@@ -120,6 +121,13 @@ def photo_to_uint8(values: np.ndarray, what: str) -> np.ndarray:
     would all read as one grey level, a blank picture: floats far outside [0, 1] (read as 0 to 1, then clipped) and
     integers of at most 255 in wider pixels (scaled down by their width)."""
     eight = to_uint8(values)
+    wide = np.issubdtype(values.dtype, np.integer) and values.dtype.itemsize > 1 and values.size
+    if wide and eight.min() < eight.max() and eight.max() < DARK_LEVELS:
+        raise UnreadableImageError(
+            f"{what} has {values.dtype.itemsize * 8}-bit pixels of values {values.min()} to {values.max()}, which "
+            f"scale down to levels {eight.min()} to {eight.max()} of 255, a nearly black picture: where they hold "
+            "10- or 12-bit data, scale them to the full range (value << 4 for 12 bits), or save an 8-bit image"
+        )
     if not values.size or eight.min() < eight.max() or values.min() == values.max():
         return eight
     if np.issubdtype(values.dtype, np.floating):
@@ -149,6 +157,23 @@ def has_alpha(image: Image.Image) -> bool:
 def has_transparency(image: Image.Image) -> bool:
     """Whether an image (decoded, or only its header read) has an alpha channel or a transparent colour."""
     return "A" in image.getbands() or "transparency" in image.info
+
+
+def rgb_profile(source: str | Path | Image.Image | np.ndarray) -> bytes | None:
+    """The ICC colour profile embedded in an image (a file's header, a PIL image's info) where it describes RGB, so
+    that the RGB values read carry it on (a cut-out keeps the photo's colours); None for none, an array, or a grey,
+    CMYK or Lab profile, which an RGB image cannot carry."""
+    if isinstance(source, np.ndarray):
+        return None
+    if isinstance(source, Image.Image):
+        profile = source.info.get("icc_profile")
+    else:
+        try:
+            with Image.open(source) as header:
+                profile = header.info.get("icc_profile")
+        except OSError:
+            return None  # reading the pixels names the file and the problem
+    return profile if profile and profile[16:20] == b"RGB " else None  # the header's data colour space
 
 
 def image_alpha(image: Image.Image) -> np.ndarray | None:
@@ -240,7 +265,10 @@ def image_from_memory(image: Image.Image | np.ndarray, max_pixels: int = DEFAULT
         check_pixels(image.width, image.height, max_pixels, "the image")
         return image_to_rgb(ImageOps.exif_transpose(image))
     if not isinstance(image, np.ndarray):
-        raise UnreadableImageError(f"not an image: a {type(image).__name__}; give a path, a PIL image or an array")
+        tensor = " (a torch tensor: give its .numpy(), (H, W, 3) uint8)" if type(image).__name__ == "Tensor" else ""
+        raise UnreadableImageError(
+            f"not an image: a {type(image).__name__}; give a path, a PIL image or an array{tensor}"
+        )
     if image.ndim == 3 and image.shape[2] in (1, 3, 4):
         image = image[..., 0] if image.shape[2] == 1 else image[..., :3]
     if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)) or min(image.shape[:2]) < 1:

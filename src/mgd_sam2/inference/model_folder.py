@@ -225,6 +225,6 @@ def hub_folder(weights: str | Path) -> Path | None:
         return Path(snapshot_download(str(weights), allow_patterns=[CONFIG_FILE, WEIGHTS_FILE, CARD_FILE]))
     except Exception as error:  # the Hub's errors (no network, no such repository) are many types
         raise CheckpointError(
-            f"{weights} is not a file or folder here, and as a Hub id it could not be downloaded: "
-            f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}"
+            f"{weights}: no such file or folder here (check the path); read as a Hugging Face Hub id, it could not "
+            f"be downloaded either ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
         ) from error

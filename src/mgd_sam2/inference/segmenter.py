@@ -25,7 +25,14 @@ import torch
 from PIL import Image
 
 from mgd_sam2.data.datasets import Record, SegmentationDataset, collate
-from mgd_sam2.data.io import DEFAULT_MAX_PIXELS, FOREGROUND_THRESHOLD, image_from_memory, read_alpha, read_image
+from mgd_sam2.data.io import (
+    DEFAULT_MAX_PIXELS,
+    FOREGROUND_THRESHOLD,
+    image_from_memory,
+    read_alpha,
+    read_image,
+    rgb_profile,
+)
 from mgd_sam2.errors import ConfigError
 from mgd_sam2.inference.backends import Backend, OnnxBackend, OpenVinoBackend, TorchBackend
 from mgd_sam2.inference.detail import OFF, Detail, chosen_detail
@@ -257,13 +264,15 @@ class Segmenter:
     def cutout(
         self, image: ImageInput, *, binary: bool = False, threshold: int = FOREGROUND_THRESHOLD, tta: bool = False
     ) -> Image.Image:
-        """The image with its mask as alpha (RGBA), as ``predict --cutout`` writes it; ``binary``: a 0/255 alpha
-        (foreground above ``threshold``, a grey level from 0 to 254)."""
+        """The image with its mask as alpha (RGBA), as ``predict --cutout`` writes it, with the image's RGB colour
+        profile where it embeds one; ``binary``: a 0/255 alpha (foreground above ``threshold``, a grey level from 0
+        to 254)."""
         if isinstance(threshold, bool) or not isinstance(threshold, numbers.Integral) or not 0 <= threshold <= 254:
             raise ConfigError(f"threshold is a grey level from 0 to 254 (foreground above it), got {threshold!r}")
         rgb = self.read(image)
         mask = self.masks([rgb], tta)[0]
-        return cutout_image(rgb, binary_mask(mask, threshold) if binary else mask, read_alpha(image, self.max_pixels))
+        alpha, profile = read_alpha(image, self.max_pixels), rgb_profile(image)
+        return cutout_image(rgb, binary_mask(mask, threshold) if binary else mask, alpha, profile)
 
     def read(self, image: ImageInput) -> np.ndarray:
         """(H, W, 3) uint8 RGB by predict's rules (EXIF orientation, grey, alpha, 16-bit, the pixel limit)."""

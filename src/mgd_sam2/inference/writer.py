@@ -34,6 +34,7 @@ from mgd_sam2.data.io import (
     provenance,
     read_alpha,
     read_image,
+    rgb_profile,
 )
 from mgd_sam2.errors import ConfigError
 from mgd_sam2.utils.files import atomic_path, file_digest, file_key
@@ -50,12 +51,19 @@ def binary_mask(mask: np.ndarray, threshold: int = FOREGROUND_THRESHOLD) -> np.n
     return np.where(mask > threshold, 255, 0).astype(np.uint8)
 
 
-def cutout_image(rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray | None = None) -> Image.Image:
+def cutout_image(
+    rgb: np.ndarray, mask: np.ndarray, alpha: np.ndarray | None = None, profile: bytes | None = None
+) -> Image.Image:
     """The RGBA cut-out: the (H, W, 3) uint8 image ``rgb`` with the (H, W) uint8 ``mask`` as alpha, times the image's
-    own (H, W) uint8 ``alpha`` where it has one (what was transparent stays so), rounded to the nearest level."""
+    own (H, W) uint8 ``alpha`` where it has one (what was transparent stays so), rounded to the nearest level; with
+    the photo's RGB colour ``profile`` (`rgb_profile`), which PNG files and PIL keep (without it, a Display P3 or
+    Adobe RGB photo's cut-out is shown as sRGB, duller)."""
     if alpha is not None:
         mask = ((mask.astype(np.uint16) * alpha + 127) // 255).astype(np.uint8)
-    return Image.fromarray(np.dstack([rgb, mask]), "RGBA")
+    cutout = Image.fromarray(np.dstack([rgb, mask]), "RGBA")
+    if profile:
+        cutout.info["icc_profile"] = profile
+    return cutout
 
 
 def output_paths(output: Path, name: str, cutout: bool) -> list[Path]:
@@ -250,7 +258,8 @@ class MaskWriter(BasePredictionWriter):
             self.failures.append((source, str(error)))
             return []
         path = output_paths(self.output, name, cutout=True)[1]
-        return [path] if self.save_png(cutout_image(image, mask, alpha), path, source, CUTOUT_PNG_LEVEL) else []
+        cutout = cutout_image(image, mask, alpha, rgb_profile(source) if Path(source).is_file() else None)
+        return [path] if self.save_png(cutout, path, source, CUTOUT_PNG_LEVEL) else []
 
     def cut_out(self, records: list[Record]) -> list[Record]:
         """The cut-outs of ``records`` made from their masks, written earlier with the same weights, options and
