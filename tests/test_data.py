@@ -229,8 +229,8 @@ def test_a_fit_keeps_its_splits_apart_as_the_protocol_does(tmp_path: Path, capsy
     fit(train=train, val_holdout=1)
     assert "data: training on UHRSD-TR (1) images; validating on holdout (1)\n" in capsys.readouterr().out
     # and the batch of all processes (the recipes' LR is not scaled with it: a try-out found no word of it)
-    records = [Record(f"{index}", "TR", Path(f"{index}.png")) for index in range(375)]
-    assert fit_data_line(records, [], 2, 8).splitlines()[1] == "batch: 2 x 8 processes = 16 images a batch, 23 " \
+    records = [Record(f"{index}", "TR", Path(f"{index}.png")) for index in range(3001)]
+    assert fit_data_line(records, [], 2, 8).splitlines()[1] == "batch: 2 x 8 processes = 16 images a batch, 187 " \
         "batches an epoch"  # fmt: skip
     fit(train=train, val=["DIS5K/DIS-VD"], test=["DIS5K/DIS-VD"])  # the DIS recipe tests its validation split too
     assert "note" not in capsys.readouterr().err

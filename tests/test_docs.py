@@ -181,6 +181,9 @@ def test_the_slurm_script_is_valid_bash_whose_command_parses_and_finds_the_confi
         return done.stdout.strip()
 
     assert chosen() == "job_1234"  # a new job: its own run
+    typo = {"PATH": os.environ["PATH"], "SLURM_JOB_ID": "1300", "RESUME_JOB": "1243"}  # a mistyped id: refused
+    missing = subprocess.run(["bash", "-c", choice], cwd=tmp_path, capture_output=True, text=True, env=typo)
+    assert missing.returncode == 1 and "RESUME_JOB=1243: runs/dis5k/job_1243 has no checkpoint" in missing.stderr
     assert chosen(SLURM_ARRAY_JOB_ID="1200", SLURM_ARRAY_TASK_ID="3") == "job_1200_3"  # a job array's task
     (run / "checkpoints").mkdir(parents=True)
     (run / "config.yaml").write_text("{}")

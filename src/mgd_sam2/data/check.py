@@ -40,7 +40,7 @@ from mgd_sam2.utils.parallel import parallel_map
 LABEL_MAP = "0/1 label map"
 GREY_MASK = "mostly grey mask"
 JPEG_MASK = "mask saved as JPEG"
-CHECK_RULES_VERSION = 4  # part of the cached-result key: a change of the rules checks every split again
+CHECK_RULES_VERSION = 5  # part of the cached-result key: a change of the rules checks every split again
 
 
 @dataclass

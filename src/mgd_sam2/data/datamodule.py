@@ -7,7 +7,6 @@ samples, which would count those images twice in every metric (docs/design.md, e
 
 from __future__ import annotations
 
-import math
 import random
 import sys
 from collections import Counter
@@ -318,7 +317,7 @@ def fit_data_line(train: list[Record], evaluated: list[list[Record]], batch_size
     trained = " + ".join(f"{split} ({count})" for split, count in counts.items())
     total = f" = {len(train)} images" if len(counts) > 1 else " images"
     held = ", ".join(f"{records[0].split} ({len(records)})" for records in evaluated if records)
-    batches = math.ceil(len(train) / processes) // batch_size  # each process's share, padded; incomplete dropped
+    batches = len(train) // processes // batch_size  # the sampler drops the tail, then each incomplete batch
     together = f"{batch_size} x {processes} processes = {batch_size * processes}" if processes > 1 else batch_size
     return (f"data: training on {trained}{total}; validating on {held or 'nothing'}\n"
             f"batch: {together} images a batch, {batches} batches an epoch")  # fmt: skip

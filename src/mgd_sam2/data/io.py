@@ -119,7 +119,8 @@ def to_uint8(array: np.ndarray) -> np.ndarray:
 def photo_to_uint8(values: np.ndarray, what: str) -> np.ndarray:
     """`to_uint8` of a photo's grey values, refusing (UnreadableImageError naming ``what``) values that differ but
     would all read as one grey level, a blank picture: floats far outside [0, 1] (read as 0 to 1, then clipped) and
-    integers of at most 255 in wider pixels (scaled down by their width)."""
+    integers of at most 255 in wider pixels (scaled down by their width); and wide integers that would all read
+    below level `DARK_LEVELS`, a nearly black picture (12-bit data in 16-bit pixels)."""
     eight = to_uint8(values)
     wide = np.issubdtype(values.dtype, np.integer) and values.dtype.itemsize > 1 and values.size
     if wide and eight.min() < eight.max() and eight.max() < DARK_LEVELS:

@@ -15,16 +15,23 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from mgd_sam2.utils.files import atomic_path
+from mgd_sam2.utils.files import atomic_path, remove_stale_temporaries
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
-    """TorchCheckpointIO whose local files are written beside their path and renamed into it; remote paths
-    (``s3://``, ...) are Lightning's."""
+    """TorchCheckpointIO whose local files are written beside their path and renamed into it (the temporaries of a
+    process killed meanwhile are removed at the first save into their folder); remote paths (``s3://``, ...) are
+    Lightning's."""
+
+    def __init__(self) -> None:
+        self.cleaned: set[Path] = set()  # folders whose stale temporaries were removed
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
         if storage_options is not None or "://" in str(path):
             return super().save_checkpoint(checkpoint, path, storage_options)
+        if (folder := Path(path).parent) not in self.cleaned:  # a killed job's temporary, as large as a checkpoint
+            remove_stale_temporaries(folder)
+            self.cleaned.add(folder)
         with atomic_path(Path(path)) as temporary:
             torch.save(checkpoint, temporary)
 

@@ -117,6 +117,7 @@ class MGDSAM2CLI(LightningCLI):
         subcommand = self.config.get("subcommand")
         seed = (self.config[subcommand] if subcommand else self.config).get("seed_everything")  # as given (true's
         self.given_seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None  # number comes later)
+        refuse_optimizer_flags(self.config[subcommand] if subcommand else self.config)
         if subcommand:  # before LightningCLI reads the checkpoint's hyperparameters
             self.ckpt_given = self.config[subcommand].get("ckpt_path")
             resolve_checkpoint(subcommand, self.config[subcommand])
@@ -128,11 +129,12 @@ class MGDSAM2CLI(LightningCLI):
         subcommand = self.config.get("subcommand")
         for key, value in getattr(self, "model_flags", {}).items():
             self.config[subcommand][key] = value
-        data = (self.config[subcommand] if subcommand else self.config).data
-        if (
-            data.seed is None
-        ):  # the data order and augmentations follow --seed_everything (a try-out's seeds shared them)
-            data.seed = getattr(self, "given_seed", None) or 0
+        config = self.config[subcommand] if subcommand else self.config
+        if config.data.seed is None:  # the data order and augmentations follow --seed_everything (a try-out's
+            # seeds shared one), or in a resume the run's own (whatever seed_everything is given now)
+            config.data.seed = resumed_data_seed(config.get("ckpt_path"))
+            if config.data.seed is None:
+                config.data.seed = getattr(self, "given_seed", None) or 0
 
     def refuse_unrunnable(self) -> None:
         """Every subcommand's checks before it runs: another network's checkpoint, weights cast from fp32, bf16 on a CPU
@@ -327,16 +329,54 @@ def fit_wrote_last() -> bool | None:
                if callback.save_last and callback.last_model_path)  # fmt: skip
 
 
+def refuse_optimizer_flags(config: Any) -> None:
+    """LightningCLI's ``--optimizer`` and ``--lr_scheduler`` replace the module's optimizer and schedule (one LR
+    group, no poly decay) with a warning only, while the parameter table and hyperparameters still show the
+    recipe's: a one-line error instead (a null one, as every run's saved config.yaml holds, is no change)."""
+    given = [key for key in ("optimizer", "lr_scheduler") if config.get(key) is not None]
+    if given:
+        raise ConfigError(
+            f"--{given[0]} would replace the recipe's optimizer, AdamW in two LR groups with a poly decay: set it "
+            "with --model.lr, --model.pretrained_lr_scale, --model.weight_decay and --model.poly_power"
+        )
+
+
+def resumed_data_seed(ckpt: str | None) -> int | None:
+    """The data seed a checkpoint's run trained with (its DataModule's ``seed``, 0 where an earlier version stored
+    none), so that a resume goes on with the run's data order; None for no checkpoint file, or one without the
+    DataModule's hyperparameters."""
+    if not ckpt or not Path(ckpt).is_file():
+        return None
+    try:
+        data = load_torch_file(Path(ckpt), mmap=True).get("datamodule_hyper_parameters")
+    except UserError:
+        return None  # check_checkpoint_file names the problem
+    return None if data is None else data.get("seed") or 0
+
+
 def refuse_stale_hpc(config: Any) -> None:
-    """A fresh fit (no ``--ckpt_path``) of a SLURM job that was not requeued (``SLURM_RESTART_COUNT`` unset or 0),
-    where the root folder holds a requeue checkpoint (``hpc_ckpt_N.ckpt``): Lightning would resume it silently, and
-    it can only be an earlier job's, of any run sharing the folder. A one-line error instead; a requeued job's fit,
-    where Lightning resumes its own, is left to Lightning."""
+    """A fit without ``--ckpt_path`` on SLURM. In a job that was not requeued (``SLURM_RESTART_COUNT`` unset or 0),
+    where the root folder holds a requeue checkpoint (``hpc_ckpt_N.ckpt``, Lightning's plugin's): Lightning would
+    resume it silently, and it can only be an earlier job's, of any run sharing the folder. In a requeued job where
+    the root folder holds none (Lightning then resumes its own) but the config's run has a checkpoint: a new run
+    would start, as `SlurmRequeue` saves in the run's folder, where Lightning does not look. A one-line error
+    instead, each time."""
     from lightning.fabric.plugins.environments import SLURMEnvironment
 
-    if not SLURMEnvironment.detect() or int(os.environ.get("SLURM_RESTART_COUNT") or 0) > 0:
+    if not SLURMEnvironment.detect():
         return
     hpc = hpc_checkpoint(config)
+    if (restarts := int(os.environ.get("SLURM_RESTART_COUNT") or 0)) > 0:
+        try:
+            found = None if hpc is not None else last_checkpoint(config)[0]
+        except ConfigError:  # no run saved yet: a new one starts
+            return
+        if found is not None:
+            raise ConfigError(
+                f"this SLURM job was requeued ({restarts}x) and given no --ckpt_path, so it would start a new run: "
+                f"add --ckpt_path last to continue from {found} (examples/slurm.sbatch does)"
+            )
+        return
     if hpc is not None:
         raise ConfigError(
             f"{hpc} is an earlier SLURM job's requeue checkpoint, which Lightning would resume into this new job "
@@ -638,7 +678,7 @@ def best_checkpoint(config: Any) -> tuple[Path, int | str | None]:
 def last_checkpoint(config: Any, subcommand: str = "fit") -> tuple[Path, int | str | None]:
     """(the newest checkpoint of this config's newest run, that run's version; or of the ``dirpath`` of a
     ModelCheckpoint that saves last, None), or a ConfigError saying there is none (for ``fit``: nothing to resume).
-    The newest is its last.ckpt, or Lightning's SLURM requeue checkpoint when that is newer."""
+    The newest is its last.ckpt, or its SLURM requeue checkpoint (`hpc_checkpoint`) when that is newer."""
     what = ("nothing to resume", "start the run without --ckpt_path") if subcommand == "fit" else (
         "no checkpoint", "train first, or give the checkpoint file")  # fmt: skip
     dirpaths = [args.dirpath for args in checkpoint_callbacks(config)
@@ -816,11 +856,6 @@ class ArgumentParser(LightningArgumentParser):
                 "under data.root or {images: DIR, masks: DIR, name: NAME}"
             )
         message += closest_options(message, parser)
-        if OPTIMIZER_FLAG.search(message):
-            message += (
-                ". The optimizer is the recipe's, AdamW in two LR groups with a poly decay: set it "
-                "with --model.lr, --model.pretrained_lr_scale, --model.weight_decay and --model.poly_power"
-            )
         if not self.exit_on_error:  # raises ArgumentError, as jsonargparse does
             super().error(message, ex)
         prog = parser.prog.replace(" [options]", "")
@@ -829,7 +864,6 @@ class ArgumentParser(LightningArgumentParser):
         self.exit(2)
 
 
-OPTIMIZER_FLAG = re.compile(r"unrecognized arguments: .*--(optimizer|lr_scheduler)\b")  # LightningCLI's, turned off
 SPLIT_LIST_KEY = re.compile(r'Parser key "(data\.(?:train|val|test))"')
 SPLIT_LIST_EXAMPLES = {
     "data.train": ["HRSOD/HRSOD-TR", "UHRSD/UHRSD-TR"],
@@ -978,7 +1012,6 @@ def build_cli(args: list[str], run: bool = True) -> MGDSAM2CLI:
         args=args,
         run=run,
         save_config_callback=SaveRunConfig,
-        auto_configure_optimizers=False,  # --optimizer/--lr_scheduler replaced both LR groups and the poly schedule
         save_config_kwargs={"overwrite": True, "config_filename": filename},
         parser_class=ArgumentParser,
         parser_kwargs={

@@ -53,6 +53,7 @@ class SlurmRequeue(Callback):
         self.previous: Any = None
         self.received = False
         self.saved: Path | None = None
+        self.pid = os.getpid()  # a forked DataLoader worker inherits the handler, and SLURM signals it too
 
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
         environment = trainer._accelerator_connector.cluster_environment  # what Lightning's signal handling reads
@@ -60,18 +61,17 @@ class SlurmRequeue(Callback):
             return
         if environment.requeue_signal is None or threading.current_thread() is not threading.main_thread():
             return
-        self.signum = environment.requeue_signal
+        self.signum, self.pid = environment.requeue_signal, os.getpid()
         self.previous = signal.signal(self.signum, self.receive)  # before Lightning's, which then adds none
 
     def receive(self, signum: int, frame: Any) -> None:
-        if not self.received:
-            print(f"SLURM's requeue signal ({signal.Signals(signum).name}): saving at the end of this step, then "
-                  "requeuing the job", file=sys.stderr)  # fmt: skip
-        self.received = True
+        if os.getpid() == self.pid:  # only a flag: a handler that prints can interrupt a print
+            self.received = True
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if self.signum is None or self.saved is not None:
-            return
+        if self.signum is None or self.saved is not None or trainer.fit_loop.epoch_loop._should_accumulate():
+            return  # (between the batches of one optimizer step, the gradients so far would not be saved)
+        # one collective a step of one flag: all processes save at the same step
         if not trainer.strategy.reduce_boolean_decision(self.received, all=False):  # any process's signal
             return
         folder = self.folder(trainer)
@@ -100,13 +100,18 @@ class SlurmRequeue(Callback):
             status = subprocess.run(["scontrol", "requeue", job]).returncode
         except FileNotFoundError:
             status = None
-        if status == 0:
-            print(f"saved {path}; requeued SLURM job {job}: it resumes from there", file=sys.stderr)
-        else:
-            print(f"saved {path}; `scontrol requeue {job}` failed ({'no scontrol' if status is None else status}): "
-                  "resubmit the job to resume from there", file=sys.stderr)  # fmt: skip
+        failed = "no scontrol" if status is None else status
+        then = (f"requeued job {job}, which resumes from there" if status == 0 else
+                f"`scontrol requeue {job}` failed ({failed}): resubmit the job to resume from there")  # fmt: skip
+        print(f"SLURM's requeue signal: saved {path}; {then}", file=sys.stderr)
 
     def teardown(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        self.restore()
+
+    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+        self.restore()  # Lightning runs no teardown hook then
+
+    def restore(self) -> None:
         if self.signum is not None and threading.current_thread() is threading.main_thread():
-            signal.signal(self.signum, self.previous)
+            signal.signal(self.signum, self.previous if self.previous is not None else signal.SIG_DFL)
             self.signum = None
