@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -550,3 +551,14 @@ def test_the_readme_python_quick_start_runs_as_written(overfit_run, inputs: Path
     exec(compile(block, "README.md", "exec"), scope)
     assert scope["mask"].shape == Image.open("photo.jpg").size[::-1] and len(scope["masks"]) == 2
     assert Image.open("photo_cutout.png").mode == "RGBA" and Path("models/demo/model.safetensors").is_file()
+
+
+def test_importing_the_package_asks_no_server_for_updates() -> None:
+    """albumentations asked pypi.org for a newer release on every predict (a try-out traced it)."""
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if key != "NO_ALBUMENTATIONS_UPDATE"}
+    code = "import os, mgd_sam2.data.transforms; print(os.environ['NO_ALBUMENTATIONS_UPDATE'])"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "1"

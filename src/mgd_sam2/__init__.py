@@ -6,7 +6,13 @@ classes (``from mgd_sam2 import SMeasure``); every error that is the input's fau
 
 from __future__ import annotations
 
+import os
+
 from mgd_sam2.utils.lazy import lazy_exports
+
+# albumentations asks pypi.org for a newer release as it is imported (predict imports it too): no calls home from a
+# user's machine, as the app's Gradio analytics are off; a user's own setting wins
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 __version__ = "0.1.0"
 

@@ -148,7 +148,9 @@ class ExportedBackend:
             from mgd_sam2.inference.fastest import FASTEST
 
             here = detect_cpu_kind().kind
-            other = (f"; this CPU is of kind {here}, for which --fastest chooses {FASTEST[here].describe()}"
+            other = (f"; this CPU is of kind {here}, for which --fastest chooses {FASTEST[here].describe()}: its "
+                     f"accuracy was measured on {self.chosen_for} CPUs (OpenVINO int8's maps were past the bounds "
+                     f"on AVX2 without VNNI), so export again with --cpu-kind {here}, or on this machine"
                      if here != self.chosen_for else "")  # fmt: skip
             chosen = (f"; chosen by model export --fastest for {self.chosen_for} CPUs, to run in "
                       f"{self.recorded_precision}{other}")  # fmt: skip
