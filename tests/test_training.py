@@ -1476,9 +1476,13 @@ def test_best_and_last_are_in_a_checkpoint_callbacks_own_dirpath(tmp_path: Path)
         (tmp_path / folder / name).write_bytes(b"x")
     assert best_checkpoint(config) == (tmp_path / "kept/best.ckpt", None)
     assert last_checkpoint(config, "test") == (tmp_path / "resume/last.ckpt", None)
-    hpc = tmp_path / "runs/hpc_ckpt_1.ckpt"  # SLURM's requeue checkpoint, newer: resume from it
+    newer = ((tmp_path / "resume/last.ckpt").stat().st_mtime_ns + 10**9,) * 2
+    (tmp_path / "runs/hpc_ckpt_1.ckpt").write_bytes(b"x")  # in the root folder, of no run that wrote into resume/
+    os.utime(tmp_path / "runs/hpc_ckpt_1.ckpt", ns=newer)
+    assert last_checkpoint(config) == (tmp_path / "resume/last.ckpt", None)
+    hpc = tmp_path / "resume/hpc_ckpt_1.ckpt"  # SLURM's requeue checkpoint beside last.ckpt, newer: resume from it
     hpc.write_bytes(b"x")
-    os.utime(hpc, ns=((tmp_path / "resume/last.ckpt").stat().st_mtime_ns + 10**9,) * 2)
+    os.utime(hpc, ns=newer)
     assert last_checkpoint(config) == (hpc, None)
 
 
