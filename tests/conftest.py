@@ -9,6 +9,22 @@ import pytest
 
 from mgd_sam2.data.synth import SynthConfig, write_dataset
 
+SOURCE = Path(__file__).resolve().parents[1] / "src"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests test this checkout: a venv whose editable install is another checkout's (one venv shared by two
+    clones) would have every test import that one's code and pass or fail for it."""
+    import mgd_sam2
+
+    imported = Path(mgd_sam2.__file__).resolve().parents[1]
+    if imported != SOURCE:
+        raise pytest.UsageError(
+            f"the tests import mgd_sam2 from {imported}, not from this checkout's {SOURCE}: this environment's "
+            "install belongs to another checkout. Run `make install` in this one (it makes its own .venv)"
+        )
+
+
 SPLITS = {"train": ["synthetic/SYN-TR"], "val": ["synthetic/SYN-VD"], "test": ["synthetic/SYN-TE"]}
 
 

@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
+import albumentations as A
 import cv2
 import einops
 import numpy as np
@@ -39,7 +40,7 @@ from mgd_sam2.data.synth import (
     render,
     write_dataset,
 )
-from mgd_sam2.data.transforms import IMAGENET_MEAN, IMAGENET_STD, normalize_image, train_transform
+from mgd_sam2.data.transforms import IMAGENET_MEAN, IMAGENET_STD, PILRotate, normalize_image, train_transform
 from mgd_sam2.data.view_cutting import tile
 from mgd_sam2.errors import ConfigError, MissingFileError
 from mgd_sam2.models.multi_view import (
@@ -325,6 +326,27 @@ def test_augmentation_keeps_image_and_mask_aligned() -> None:
         predicted = gray > (gray[target].mean() + gray[~target].mean()) / 2
         ious.append((predicted & target).sum() / (predicted | target).sum())
     assert min(ious) > 0.9, ious  # misaligned by a few pixels would drop well below on thin shapes
+
+
+def test_rotation_is_the_released_one() -> None:
+    """The released ``randomRotation``: numpy's ``randint(-15, 15)`` (an integer in -15..14), PIL bicubic for the
+    image and nearest for the mask, with probability 0.2."""
+    rotate = PILRotate(limit=15, p=0.2)
+    rotate.set_random_seed(0)
+    assert sorted({rotate.get_params()["angle"] for _ in range(2000)}) == list(range(-15, 15))
+    image = np.random.default_rng(0).integers(0, 256, (40, 60, 3), dtype=np.uint8)
+    mask = np.where(np.random.default_rng(1).random((40, 60)) > 0.5, 255, 0).astype(np.uint8)
+    for angle in (-15, 7):
+        assert np.array_equal(
+            rotate.apply(image, angle=angle), np.array(Image.fromarray(image).rotate(angle, Image.Resampling.BICUBIC))
+        )
+        assert np.array_equal(
+            rotate.apply_to_mask(mask, angle=angle),
+            np.array(Image.fromarray(mask).rotate(angle, Image.Resampling.NEAREST)),
+        )
+    transform = A.Compose([rotate], seed=0)
+    rotated = sum(not np.array_equal(transform(image=image, mask=mask)["image"], image) for _ in range(1000))
+    assert 150 <= rotated <= 250  # p = 0.2 of 1000 (an angle of 0 leaves it as it is, 1 in 30)
 
 
 def test_normalisation_is_the_released_torchvision_arithmetic() -> None:

@@ -324,5 +324,12 @@ def test_measured_results_update_the_collection_as_pairs_do() -> None:
 
 
 def test_every_scalar_key_is_produced(tmp_path: Path) -> None:
-    assert set(scores(fixture_pairs(), skeleton_cache=tmp_path)) == set(SCALAR_KEYS)
+    """SCALAR_KEYS (what logs, JSON and tables keep) is exactly the scalars every metric class computes: a metric
+    added to METRIC_CLASSES with a key missing there fails here rather than being dropped from every report."""
+    metrics = build_metrics(skeleton_cache=tmp_path)
+    pairs = fixture_pairs()
+    metrics.update(image_pairs([p for p, _ in pairs], [g for _, g in pairs]))
+    computed = {key for key, value in metrics.compute().items() if torch.as_tensor(value).dim() == 0}
+    assert computed == set(SCALAR_KEYS)
+    assert set(scores(pairs, skeleton_cache=tmp_path)) == set(SCALAR_KEYS)
     assert set(METRIC_CLASSES) == {"S", "E", "F", "wF", "MAE", "HCE", "mBA"}

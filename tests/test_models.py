@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from sam2.modeling.position_encoding import PositionEmbeddingSine
 
 from bounds import FP32_KERNELS
 from mgd_sam2.data.view_cutting import tile
+from mgd_sam2.errors import ConfigError
 from mgd_sam2.models.encoder import AdaptedImageEncoder
 from mgd_sam2.models.multi_view import resize, split_views, stitch_locals
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
@@ -37,6 +39,34 @@ def test_output_shapes(grid: int, view_size: int) -> None:
     assert out.logits.shape == (2, 1, grid * view_size, grid * view_size)
     assert out.view_logits.shape == (2 * (grid * grid + 1), 1, view_size // 4, view_size // 4)
     assert torch.isfinite(out.logits).all()
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_every_preset_runs_a_forward_at_its_input_size(preset: str) -> None:
+    """Shapes only, on the meta device (no arithmetic): a preset whose geometry the trunk cannot run fails here, not
+    in a user's first step."""
+    model = MGDSAM2(NetworkConfig(preset=preset)).eval().to("meta")
+    side, grid, view = model.input_size, model.grid, model.view_size
+    with torch.no_grad():
+        out = model(tile(torch.empty(1, 3, side, side, device="meta"), grid))
+    assert out.logits.shape == (1, 1, side, side)
+    assert out.view_logits.shape == (grid * grid + 1, 1, view // 4, view // 4)
+
+
+@pytest.mark.parametrize(
+    ("blocks", "message"),
+    [((2,), r"\[2\] pooling the query"), ((5,), r"\[5\] outside blocks 0..4"), ((-1,), "outside")],
+)
+def test_global_attention_blocks_the_trunk_cannot_run_are_refused(blocks: tuple[int, ...], message: str) -> None:
+    """micro's stages (1, 1, 2, 1): blocks 1, 2 and 4 pool the query (sam2 divides by the window there, 0 for a global
+    block), and 5 is past the last (sam2 would build no global block, without a word)."""
+    with pytest.raises(ConfigError, match=message):
+        MGDSAM2(NetworkConfig(preset="micro", global_att_blocks=blocks))
+    with pytest.raises(ConfigError, match="one window size per stage"):
+        replace(PRESETS["micro"], window_spec=(8, 4, 4))
+    with pytest.raises(ConfigError, match=message):
+        replace(PRESETS["micro"], global_att_blocks=blocks)
+    assert MGDSAM2(NetworkConfig(preset="micro", global_att_blocks=(0, 3))).encoder.trunk.blocks[0].window_size == 0
 
 
 def test_untileable_input_is_refused() -> None:

@@ -1,7 +1,7 @@
 """Augmentation and resizing, reproducing the released MGD-SAM2 training pipeline (docs/design.md, training).
 
 Train, in this order, always: horizontal flip (p=0.5); a centred crop shrinking each side by a
-random 1-30 px; rotation by -15..15 degrees with p=0.2 (bicubic image, nearest mask); PIL colour
+random 1-30 px; rotation by an integer -15..14 degrees with p=0.2 (PIL bicubic image, nearest mask); PIL colour
 enhancement of brightness, contrast, saturation and sharpness with the released factor grids;
 then resize to the model input (PIL bilinear for the image as torchvision does on PIL images,
 nearest for the mask) and ImageNet normalisation. Evaluation and prediction only resize and normalise.
@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 import albumentations as A
-import cv2
 import numpy as np
 import torch
 from PIL import Image, ImageEnhance
@@ -90,6 +89,27 @@ class CenteredJitterCrop(A.DualTransform):
         return ("max_shrink",)
 
 
+class PILRotate(A.DualTransform):
+    """The released rotation: an integer angle in [-limit, limit) degrees (numpy's ``randint(-limit, limit)``),
+    counter-clockwise about the centre, same size, black corners; PIL bicubic for the image, nearest for the mask."""
+
+    def __init__(self, limit: int = 15, p: float = 0.2) -> None:
+        super().__init__(p=p)
+        self.limit = limit
+
+    def get_params(self) -> dict[str, Any]:
+        return {"angle": self.py_random.randint(-self.limit, self.limit - 1)}
+
+    def apply(self, img: np.ndarray, angle: int = 0, **params: Any) -> np.ndarray:
+        return np.array(Image.fromarray(img).rotate(angle, Image.Resampling.BICUBIC))
+
+    def apply_to_mask(self, mask: np.ndarray, angle: int = 0, **params: Any) -> np.ndarray:
+        return np.array(Image.fromarray(mask).rotate(angle, Image.Resampling.NEAREST))
+
+    def get_transform_init_args_names(self) -> tuple[str, ...]:
+        return ("limit",)
+
+
 class PILColorEnhance(A.ImageOnlyTransform):
     """PIL ImageEnhance brightness [0.5, 1.5], contrast [0.5, 1.5], colour [0, 2], sharpness [0, 3], in steps of 0.1."""
 
@@ -120,15 +140,7 @@ def train_transform(size: int, seed: int | None = None) -> A.Compose:
         [
             A.HorizontalFlip(p=0.5),
             CenteredJitterCrop(max_shrink=30),
-            A.Rotate(
-                limit=15,
-                interpolation=cv2.INTER_CUBIC,
-                mask_interpolation=cv2.INTER_NEAREST,
-                border_mode=cv2.BORDER_CONSTANT,
-                fill=0,
-                fill_mask=0,
-                p=0.2,
-            ),
+            PILRotate(limit=15, p=0.2),
             PILColorEnhance(p=1.0),
             PILResize(size, size),
         ],

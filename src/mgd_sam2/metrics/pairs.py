@@ -17,7 +17,7 @@ from mgd_sam2.data.io import FOREGROUND_THRESHOLD, mask_values
 from mgd_sam2.metrics import functional as fn
 
 
-def as_uint8_map(x: Tensor | np.ndarray) -> np.ndarray:
+def as_map_array(x: Tensor | np.ndarray) -> np.ndarray:
     """A 2-D numpy map from a tensor or array ((1, H, W) is squeezed)."""
     if isinstance(x, Tensor):
         x = x.detach().cpu().numpy()
@@ -60,21 +60,21 @@ class ImagePair:
 
     def binarized_pred(self, binarize: str) -> np.ndarray:
         """HCE's binary prediction: ``"dis"`` = raw > 128 (the DIS repository, used for DIS5K tables);
-        ``"pysod"`` = normalised > 0.5 (pysodmetrics; >= 128 on a 0..255 map)."""
+        ``"pysod"`` = normalised > 0.5 (pysodmetrics; >= 128 on a map spanning 0..255)."""
         fn.check_binarize(binarize)
         return self.pred_fg if binarize == "dis" else self.pred_norm > 0.5
 
 
 def image_pairs(preds: Iterable[Tensor | np.ndarray], target: Iterable[Tensor | np.ndarray]) -> list[ImagePair]:
     """Pairs from sequences (or (N, H, W) tensors) of uint8 maps, pairwise of equal size."""
-    return [ImagePair(as_uint8_map(pred), as_uint8_map(gt)) for pred, gt in zip(preds, target, strict=True)]
+    return [ImagePair(as_map_array(pred), as_map_array(gt)) for pred, gt in zip(preds, target, strict=True)]
 
 
 def to_map(x: Tensor | np.ndarray, gt: bool = False) -> np.ndarray:
     """One (H, W) map as uint8 0-255 from what torchmetrics users pass: integers 0-255 as they are; bool as 0/255;
     floats as probabilities in [0, 1], x255 and truncated (what saving an 8-bit PNG does, inference/maps.py). A GT
     (``gt``) holding only 0 and 1 is a label map, read as 0/255 as the evaluator reads one (data.io.mask_values)."""
-    x = as_uint8_map(x)
+    x = as_map_array(x)
     if x.dtype == bool:
         x = x.astype(np.uint8) * 255
     elif np.issubdtype(x.dtype, np.floating):
@@ -94,7 +94,7 @@ def batch_pairs(preds: Tensor | np.ndarray | Iterable, target: Tensor | np.ndarr
 
     def maps(x: Tensor | np.ndarray | Iterable, gt: bool) -> list[np.ndarray]:
         if isinstance(x, (Tensor, np.ndarray)):
-            x = as_uint8_map(x)
+            x = as_map_array(x)
             return [to_map(x, gt)] if x.ndim == 2 else [to_map(item, gt) for item in x]
         return [to_map(item, gt) for item in x]
 

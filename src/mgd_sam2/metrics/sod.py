@@ -186,7 +186,8 @@ class HumanCorrectionEffort(ImageMeasure):
 
     ``binarize="dis"`` (default, for DIS5K tables) thresholds the raw prediction at > 128 as the DIS
     repository does; ``"pysod"`` min-max normalises first and thresholds at > 0.5 as pysodmetrics
-    does (a pixel of exactly 128 counts as foreground there). GT skeletons are cached on disk
+    does (on a map spanning 0-255 a pixel of exactly 128 counts as foreground there; on a narrower one the threshold
+    moves with its range). GT skeletons are cached on disk
     (``skeleton_cache``: a folder, True for the default ~/.cache/mgd_sam2/skeletons, False for none).
     """
 
@@ -243,7 +244,8 @@ METRIC_CLASSES: dict[str, type[ImageMeasure]] = {
     "HCE": HumanCorrectionEffort,
     "mBA": MeanBoundaryAccuracy,
 }
-# The JSON keys of every scalar result, in table order (pysodmetrics' names).
+# The JSON keys of every scalar result, in table order (pysodmetrics' names): each scalar that a class of
+# METRIC_CLASSES computes, and only those (a test checks; a key missing here would be dropped from every report).
 SCALAR_KEYS = ("Smeasure", "wFmeasure", "MAE", "adpEm", "meanEm", "maxEm", "adpFm", "meanFm", "maxFm", "HCE", "mBA")
 
 

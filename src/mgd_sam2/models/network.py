@@ -13,7 +13,7 @@ from mgd_sam2.models.drm import DetailRefinement
 from mgd_sam2.models.encoder import AdaptedImageEncoder
 from mgd_sam2.models.groups import module_group
 from mgd_sam2.models.multi_view import Views, arrange_views, check_input_size, resize, stitch_locals
-from mgd_sam2.models.presets import PresetName, get_preset
+from mgd_sam2.models.presets import PresetName, check_global_att_blocks, get_preset
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,7 @@ class MGDSAM2(nn.Module):
                 "each of them mixes local and global views"
             )
         check_input_size(self.input_size, self.grid)
+        check_global_att_blocks(resolved.global_att_blocks, spec.stages)
         self.encoder = AdaptedImageEncoder(
             spec, self.grid, config.use_adapters, config.global_att_blocks, train_trunk=config.train_trunk
         )

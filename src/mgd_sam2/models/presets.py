@@ -22,6 +22,23 @@ from typing import Literal
 from mgd_sam2.errors import ConfigError
 
 
+def check_global_att_blocks(blocks: tuple[int, ...], stages: tuple[int, ...]) -> None:
+    """A ConfigError for global attention blocks the trunk cannot run as asked: an index outside its blocks (sam2
+    would build no global block for it, without a word), or the first block of a stage after the first, which pools
+    its query and needs a window (sam2 fails inside its forward with a ZeroDivisionError)."""
+    depth = sum(stages)
+    pooling = [sum(stages[:stage]) for stage in range(1, len(stages))]
+    outside = [block for block in blocks if not 0 <= block < depth]
+    pooled = [block for block in blocks if block in pooling]
+    if outside or pooled:
+        problem = (f"{outside} outside blocks 0..{depth - 1}" if outside else "") + ("; " if outside and pooled else "")
+        problem += f"{pooled} pooling the query (a stage's first block)" if pooled else ""
+        raise ConfigError(
+            f"global_att_blocks {list(blocks)}: {problem}. Stages {list(stages)} have blocks 0..{depth - 1}; the "
+            f"first blocks of the later stages ({', '.join(map(str, pooling))}) need windowed attention"
+        )
+
+
 @dataclass(frozen=True)
 class Preset:
     """Hiera trunk geometry plus the default multi-view geometry for one model size."""
@@ -38,6 +55,12 @@ class Preset:
     adapter_ratio: int = 32  # MPAdapter bottleneck d = max(1, D // ratio)
     fpn_interp: str = "bilinear"  # FPN top-down upsampling, as the released code runs it (see the module docstring)
     notes: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.window_spec) != len(self.stages):
+            raise ConfigError(f"a preset needs one window size per stage: window_spec {self.window_spec}, stages "
+                              f"{self.stages}")  # fmt: skip
+        check_global_att_blocks(self.global_att_blocks, self.stages)
 
     @property
     def channel_list(self) -> list[int]:

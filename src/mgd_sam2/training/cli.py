@@ -143,13 +143,13 @@ class MGDSAM2CLI(LightningCLI):
         checkpoint = load_torch_file(Path(ckpt), mmap=True) if ckpt and Path(ckpt).is_file() else None
         self.checkpoint_step = checkpoint.get("global_step") if checkpoint else None  # for "nothing was trained"
         if checkpoint is not None:
-            self.refuse_other_network(ckpt, checkpoint)
+            self.check_ckpt_network(ckpt, checkpoint)
         if ckpt:  # a file, or a keyword Lightning resolves ("hpc", "registry"): its weights replace model.pretrained
             self.model.skip_pretrained()
         refuse_cast_weights(self.trainer)
         refuse_cpu_bf16(self.trainer, self.config[self.subcommand].trainer.precision)
 
-    def refuse_other_network(self, ckpt: str, checkpoint: dict) -> None:
+    def check_ckpt_network(self, ckpt: str, checkpoint: dict) -> None:
         """Before the subcommand runs (and saves its config into the run): a ``--ckpt_path`` file whose network is not
         the one built (a ``--model.network`` flag) is a one-line error, as the module's own load check would give.
         Where only settings that keep the weights' shapes differ (the view size, say), a fit resuming it is refused

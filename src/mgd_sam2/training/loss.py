@@ -17,12 +17,15 @@ def iou_loss(logits: Tensor, target: Tensor) -> Tensor:
     return (1 - intersection / union).mean()
 
 
+AUX_WEIGHT = 0.3  # the released weight of the per-view auxiliary term
+
+
 def bce_iou(logits: Tensor, target: Tensor) -> Tensor:
     return F.binary_cross_entropy_with_logits(logits, target) + iou_loss(logits, target)
 
 
 def mgd_loss(
-    logits: Tensor, view_logits: Tensor, mask: Tensor, view_targets: Tensor, aux_weight: float = 0.3
+    logits: Tensor, view_logits: Tensor, mask: Tensor, view_targets: Tensor, aux_weight: float = AUX_WEIGHT
 ) -> dict[str, Tensor]:
     """{"loss", "final", "aux"}.
 

@@ -26,7 +26,7 @@ from mgd_sam2.models.groups import NEW_WEIGHT_DECAY, PRETRAINED_LR_SCALE, PRETRA
 from mgd_sam2.models.multi_view import Views
 from mgd_sam2.models.network import MGDSAM2, TRAINING_ONLY, MGDSAM2Output, NetworkConfig
 from mgd_sam2.training import divergence
-from mgd_sam2.training.loss import mgd_loss
+from mgd_sam2.training.loss import AUX_WEIGHT, mgd_loss
 from mgd_sam2.training.resume import follow_the_schedule, start_next_epoch_afresh
 
 
@@ -130,7 +130,7 @@ class MGDSAM2Module(LightningModule):
         pretrained_lr_scale: float = PRETRAINED_LR_SCALE,
         weight_decay: float = PRETRAINED_WEIGHT_DECAY,
         poly_power: float = 0.9,
-        aux_weight: float = 0.3,
+        aux_weight: float = AUX_WEIGHT,
         val_metrics: list[MetricName] = ["S", "E", "F", "wF", "MAE"],  # noqa: B006 (jsonargparse shows the default)
         test_metrics: list[MetricName] = list(METRIC_CLASSES),  # noqa: B006, B008
         hce_binarize: HceBinarization = "dis",
