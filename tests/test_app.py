@@ -84,18 +84,46 @@ def test_the_page_gives_predicts_files_byte_for_byte(
         assert main([*args, "--workers", "0", "--device", "cpu"]) == 0
     gallery, downloads, status = cut_out(client, *images)
     files = {Path(path).name: Path(path) for path in downloads}
-    for image in images:
-        for name in (f"{image.stem}.png", f"{image.stem}_cutout.png"):
-            assert files[name].read_bytes() == (out / name).read_bytes(), name
+    for image in images:  # downloaded as NAME_mask.png, not under an upload's own name (NAME.png of a PNG)
+        for name, predicts in ((f"{image.stem}_mask.png", f"{image.stem}.png"), (f"{image.stem}_cutout.png",) * 2):
+            assert files[name].read_bytes() == (out / predicts).read_bytes(), name
             assert str(app_server.ckpt.parent) not in files[name].read_bytes().decode("latin-1")  # no server path
-    assert len(gallery) == 4 * len(images) and "masks.zip" in files
+    assert len(gallery) == 4 * len(images) and "results.zip" in files
     assert f"**{len(images)} image(s)**" in status and "per image" in status
+    assert f"request: {len(images)} image(s), " in app_server.log.read_text()  # a line per request on the console
     gallery, downloads, status = cut_out(client, *images, binary=True, threshold=200)
-    assert "masks_binary200.zip" in {Path(path).name for path in downloads}  # the threshold only names binary ones
-    binary = next(Path(p) for p in downloads if Path(p).name == f"{images[0].stem}_binary200.png")
+    assert "results_binary200.zip" in {Path(path).name for path in downloads}  # the threshold names binary ones
+    binary = next(Path(p) for p in downloads if Path(p).name == f"{images[0].stem}_mask_binary200.png")
     assert PROVENANCE_KEY not in Image.open(binary).info  # the page's own view, not a file predict writes
     mask = np.asarray(Image.open(binary))
     assert np.array_equal(mask, np.where(np.asarray(Image.open(out / f"{images[0].stem}.png")) > 200, 255, 0))
+
+
+def test_uploads_whose_names_meet_each_get_their_own_mask(client, synthetic_root: Path, tmp_path: Path) -> None:
+    """x.jpg beside x_mask_binaryT.png (its binary mask's name), x_cutout.png (its cut-out's) and x.tif (its mask's):
+    each upload's masks are its own, none is skipped, and a TIFF, which browsers do not show, is shown as a JPEG."""
+    image = Image.open(sorted(resolve_split(synthetic_root, "synthetic/SYN-TE").image_dir.iterdir())[0])
+    image = image.convert("RGB").resize((300, 200))
+    names = ("x.jpg", "x_mask_binary{}.png", "x_cutout.png", "x.tif")
+    image.save(tmp_path / names[0])
+    gallery, downloads, status = cut_out(client, tmp_path / names[0])
+    first = np.asarray(Image.open(next(p for p in downloads if Path(p).name == "x_mask.png")))
+    threshold = int(np.clip(np.median(first), 1, 254))  # a binary mask with both values
+    uploads = [tmp_path / name.format(threshold) for name in names]
+    for turn, upload in zip((None, *Image.Transpose)[:4], uploads, strict=True):  # four images: turned and mirrored
+        (image if turn is None else image.transpose(turn).resize((300, 200))).save(upload)
+    gallery, downloads, status = cut_out(client, *uploads)
+    assert "**4 image(s)**" in status and "skipped" not in status and "/" not in status, status
+    masks = [np.asarray(Image.open(p)) for p in downloads if Path(p).name.endswith("_mask.png")]
+    assert len(masks) == 4 and len({mask.tobytes() for mask in masks}) == 4  # four images, four masks
+    gallery, downloads, status = cut_out(client, *uploads, binary=True, threshold=threshold)
+    binary = [np.asarray(Image.open(p)) for p in downloads if Path(p).name.endswith(f"_mask_binary{threshold}.png")]
+    assert len(binary) == 4
+    for mask, shown in zip(masks, binary, strict=True):  # each the binary version of its own mask
+        assert np.array_equal(shown, np.where(mask > threshold, 255, 0))
+    inputs = [Path(item[0] if isinstance(item, (list, tuple)) else item["image"]) for item in gallery[::4]]
+    assert [path.suffix for path in inputs] == [".jpg", ".png", ".png", ".jpg"], inputs
+    assert Image.open(inputs[3]).size == (300, 200)
 
 
 def test_bad_uploads_get_a_message_and_the_app_keeps_serving(client, synthetic_root: Path, tmp_path: Path) -> None:
@@ -162,6 +190,7 @@ def test_uploads_over_the_limits_are_refused_on_the_page_before_they_take_memory
     assert gallery == [] and f"over this server's limit of {MAX_UPLOAD_MB} MB per request" in status, status
     with urllib.request.urlopen(app_server.url + "config", timeout=30) as response:
         page = response.read().decode()
+    assert json.loads(page)["run_history"] is False  # no run's images kept in the browser for its next user
     for text in (status, page):  # no server paths, no advice only the server's owner could follow
         assert str(app_server.tmp) not in text and str(app_server.ckpt.parent) not in text
         assert "--max-pixels" not in text and "mgd-sam2 predict" not in text
@@ -240,7 +269,7 @@ def test_a_real_browser_uploads_an_image_and_sees_the_mask(app_server: AppServer
             images = page.locator("#results img")
             expect(images).to_have_count(4, timeout=60_000)
             masks = [images.nth(index).get_attribute("src") for index in range(4)]
-            assert any("photo.png" in (src or "") for src in masks), masks  # the mask file, served by the app
+            assert any("photo_mask.png" in (src or "") for src in masks), masks  # the mask file, served by the app
             page.screenshot(path=str(tmp_path / "app.png"), full_page=True)
         except (BrowserError, AssertionError) as error:
             with contextlib.suppress(BrowserError):  # a browser that is gone has no screenshot to give
@@ -292,7 +321,9 @@ def test_without_weights_the_app_serves_the_demos_checkpoint_and_says_so(
     (tmp_path / "runs/demo").mkdir(parents=True)
     (tmp_path / "runs/demo/report.json").write_text(json.dumps({"checkpoint": str(trained_checkpoint)}))
     served = []
-    monkeypatch.setattr(app_command, "serve", lambda page, *args: served.append(json.dumps(page.config, default=str)))
+    monkeypatch.setattr(
+        app_command, "serve", lambda page, *args, **options: served.append(json.dumps(page.config, default=str))
+    )
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
     assert main(["app"]) == 0
@@ -358,3 +389,35 @@ def test_the_app_serves_when_gradios_own_start_check_would_have_given_up(monkeyp
     finally:
         page.close(verbose=False)
     assert seen == [200]
+
+
+def test_results_removed_after_their_hour_are_said_on_the_page(tmp_path: Path) -> None:
+    from mgd_sam2.app.cutout import CutoutResult
+    from mgd_sam2.app.page import expired_text
+
+    result = CutoutResult(cutouts=[], failures=[], seconds=0.0, folder=tmp_path / "request-1")
+    assert expired_text(None) is None and "removed 1 hour(s) after" in expired_text(result)
+    result.folder.mkdir()
+    assert expired_text(result) is None
+
+
+def test_the_page_is_served_under_a_proxys_root_path(monkeypatch) -> None:
+    """--root-path: the page's files are addressed under the path a reverse proxy serves it at, and the app still
+    answers at its own address."""
+    import gradio
+
+    import mgd_sam2.commands.app as app_command
+    from mgd_sam2.utils.ports import DIRECT, free_port
+
+    monkeypatch.setenv("GRADIO_ANALYTICS_ENABLED", "False")
+    with gradio.Blocks() as page:
+        gradio.Markdown("served")
+    seen = []
+    monkeypatch.setattr(
+        app_command, "wait_while_serving", lambda page: seen.append(json.load(DIRECT.open(page.local_url + "config")))
+    )
+    try:
+        app_command.serve(page, "127.0.0.1", free_port(), 10**6, root_path="/cutout")
+    finally:
+        page.close(verbose=False)
+    assert seen[0]["root"].endswith("/cutout") and seen[0]["run_history"] is False, seen[0].get("root")

@@ -24,7 +24,7 @@ from mgd_sam2.cli import main
 from mgd_sam2.data.check import DatasetError, check_split, require_clean
 from mgd_sam2.data.datamodule import SegmentationDataModule, fit_data_line
 from mgd_sam2.data.datasets import Record, SegmentationDataset, split_records
-from mgd_sam2.data.io import read_image, read_mask
+from mgd_sam2.data.io import UnreadableImageError, read_image, read_mask
 from mgd_sam2.data.layouts import DatasetLayoutError, Split, resolve_split
 from mgd_sam2.data.samplers import ResumableLoader, ResumableSampler
 from mgd_sam2.data.shapes import OBJECTS
@@ -326,6 +326,18 @@ def test_augmentation_keeps_image_and_mask_aligned() -> None:
         predicted = gray > (gray[target].mean() + gray[~target].mean()) / 2
         ious.append((predicted & target).sum() / (predicted | target).sum())
     assert min(ious) > 0.9, ious  # misaligned by a few pixels would drop well below on thin shapes
+
+
+def test_a_heic_photo_is_named_as_one(tmp_path: Path) -> None:
+    """Pillow reads no HEIC: the message says what the file is and what to do, whatever its suffix."""
+    for name in ("IMG_0001.heic", "renamed.jpg"):
+        (tmp_path / name).write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64))
+        with pytest.raises(UnreadableImageError, match="a HEIC/HEIF photo .*convert it to JPEG or PNG"):
+            read_image(tmp_path / name)
+    (tmp_path / "notes.jpg").write_text("not an image")
+    with pytest.raises(UnreadableImageError, match="cannot identify image file") as raised:
+        read_image(tmp_path / "notes.jpg")
+    assert "HEIC" not in str(raised.value)
 
 
 def test_rotation_is_the_released_one() -> None:

@@ -14,6 +14,8 @@ Messages meant for the page name uploads by their file names, never by their pat
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import tempfile
 import time
@@ -24,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mgd_sam2.data.io import UnreadableImageError, read_image
+from mgd_sam2.data.io import CUTOUT_SUFFIX, UnreadableImageError, read_image
 from mgd_sam2.errors import UserError
 from mgd_sam2.inference.segmenter import Segmenter
 from mgd_sam2.inference.writer import binary_mask
@@ -35,7 +37,9 @@ OVERLAY_OPACITY = 0.55
 REQUEST_MAX_AGE_S = 3600  # request folders older than this are removed at the next request
 OVERLAY_ROWS = 512  # the overlay is computed in blocks of rows, so that its float32 arrays stay small
 APP_MAX_PIXELS = 25_000_000  # per image: a 24-megapixel camera's 6000 x 4000 photo
-APP_MAX_REQUEST_MB = 50  # uploads of one request together
+APP_MAX_REQUEST_MB = 50  # uploads of one request together, in MB of 2**20 bytes (as Gradio counts them)
+MB = 2**20
+BROWSER_FORMATS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp")  # shown as uploaded; others as a JPEG preview
 # Peak memory of the app per pixel of the largest image of a request, above the app's own (model, libraries): the
 # decoded image, its 8-bit mask, the full-size logits, the RGBA cut-out and the overlay; the measured figure rounded
 # up, so that the memory note does not promise less (measured: docs/design.md, measured constants).
@@ -50,8 +54,15 @@ class RequestRefused(UserError):
 class Cutout:
     name: str  # the upload's file name
     image: Path  # the upload
-    mask: Path  # 8-bit mask PNG, as `mgd-sam2 predict` writes it
-    cutout: Path  # RGBA cut-out PNG, as `mgd-sam2 predict --cutout` writes it
+    mask: Path  # 8-bit mask PNG, as `mgd-sam2 predict` writes it (NAME.png)
+    cutout: Path  # RGBA cut-out PNG, as `mgd-sam2 predict --cutout` writes it (NAME_cutout.png)
+    megapixels: float  # the image's pixels, in millions (the server's console line)
+
+    @property
+    def views(self) -> Path:
+        """This image's own folder for what the page derives from its files (downloads, previews, binary masks), so
+        that no derived name can meet another upload's files."""
+        return self.mask.parent / "views" / self.mask.stem
 
 
 @dataclass
@@ -86,7 +97,7 @@ class CutoutService:
     """The model, loaded once, and the folder that holds every request's files (removed by the caller)."""
 
     def __init__(
-        self, segmenter: Segmenter, workdir: str | Path, max_request_bytes: int = APP_MAX_REQUEST_MB * 10**6
+        self, segmenter: Segmenter, workdir: str | Path, max_request_bytes: int = APP_MAX_REQUEST_MB * MB
     ) -> None:
         self.segmenter, self.workdir, self.max_pixels = segmenter, Path(workdir), segmenter.max_pixels
         self.max_request_bytes = max_request_bytes
@@ -99,8 +110,8 @@ class CutoutService:
         total = sum(file.stat().st_size for file in files)
         if total > self.max_request_bytes:
             raise RequestRefused(
-                f"the upload holds {total / 1e6:.1f} MB, over this server's limit of "
-                f"{self.max_request_bytes / 1e6:g} MB per request: send fewer or smaller files at a time"
+                f"the upload holds {total / MB:.1f} MB, over this server's limit of "
+                f"{self.max_request_bytes / MB:g} MB per request: send fewer or smaller files at a time"
             )
         admitted, refused = [], []
         for file in files:
@@ -123,32 +134,46 @@ class CutoutService:
         writer = self.segmenter.writer(folder, cutout=True)
         cutouts = []
         start = time.perf_counter()
-        for file, name in zip(files, unique_stems(files), strict=True):
+        for file, name in zip(files, output_names(files), strict=True):
             try:
                 image = self.segmenter.read(file)
             except UnreadableImageError as error:
-                failures.append((file.name, str(error).replace(str(file), file.name)))
+                failures.append((file.name, self.without_paths(str(error))))
                 continue
             written = writer.save(self.segmenter.predict(image), name, file, image)
             if len(written) == 2:
-                cutouts.append(Cutout(file.name, file, *written))
+                cutouts.append(Cutout(file.name, file, *written, megapixels=image.shape[0] * image.shape[1] / 1e6))
         seconds = time.perf_counter() - start
-        failures += [
-            (Path(path).name, message.replace(str(path), Path(path).name)) for path, message in writer.failures
-        ]
+        failures += [(Path(path).name, self.without_paths(message)) for path, message in writer.failures]
         return CutoutResult(cutouts, failures, seconds, folder)
 
-    def views(self, cutout: Cutout, binary: bool, threshold: int) -> tuple[Path, Path]:
-        """(the mask shown and downloaded: the 8-bit mask, or its binary version at ``threshold``; the overlay)."""
+    def without_paths(self, message: str) -> str:
+        """``message`` with every path under the app's folder (uploads, results) cut to its file name."""
+        return re.sub(re.escape(str(self.workdir)) + r"[^\s:,;]*", lambda path: Path(path.group()).name, message)
+
+    def views(self, cutout: Cutout, binary: bool, threshold: int) -> tuple[Path, Path, Path, Path]:
+        """What the page shows and gives of one image, in its ``views`` folder: (the input as a browser shows it:
+        the upload, or a JPEG of it for formats browsers do not show (TIFF); the mask to download, NAME_mask.png, or
+        its binary version at ``threshold``, NAME_mask_binaryT.png; the overlay; the cut-out to download). The
+        downloads are links to predict's files, named so that they do not take the uploads' own names."""
+        cutout.views.mkdir(parents=True, exist_ok=True)
+        stem = cutout.mask.stem
+        image = read_image(cutout.image, max_pixels=self.max_pixels)
+        shown_input = cutout.image
+        if cutout.image.suffix.lower() not in BROWSER_FORMATS:
+            shown_input = cutout.views / f"{stem}_input.jpg"
+            if not shown_input.is_file():
+                write_image(image, shown_input)
         mask = np.asarray(Image.open(cutout.mask))
-        shown = cutout.mask
         if binary:
             mask = binary_mask(mask, threshold)
-            shown = cutout.mask.with_name(f"{cutout.mask.stem}_binary{threshold}.png")
+            shown = cutout.views / f"{stem}_mask_binary{threshold}.png"
             write_image(mask, shown)
-        tinted = cutout.mask.with_name(f"{cutout.mask.stem}_overlay{f'_binary{threshold}' if binary else ''}.jpg")
-        write_image(overlay(read_image(cutout.image, max_pixels=self.max_pixels), mask), tinted)
-        return shown, tinted
+        else:
+            shown = linked(cutout.mask, cutout.views / f"{stem}_mask.png")
+        tinted = cutout.views / f"{stem}_overlay{f'_binary{threshold}' if binary else ''}.jpg"
+        write_image(overlay(image, mask), tinted)
+        return shown_input, shown, tinted, linked(cutout.cutout, cutout.views / cutout.cutout.name)
 
     def remove_old_requests(self) -> None:
         now = time.time()
@@ -157,17 +182,28 @@ class CutoutService:
                 shutil.rmtree(folder, ignore_errors=True)
 
 
-def unique_stems(files: list[Path]) -> list[str]:
-    """The files' stems, made unique with "-2", "-3"... (two uploads called a.jpg and a.png)."""
-    stems: list[str] = []
+def output_names(files: list[Path]) -> list[str]:
+    """The names the files' masks and cut-outs are written under (NAME.png, NAME_cutout.png): their stems, made
+    unique with "-2", "-3"... where two would write one file (a.jpg and a.png; a.jpg and a_cutout.png, whose mask
+    would be a.jpg's cut-out)."""
+    names: list[str] = []
+    taken: set[str] = set()  # the files the names so far write
     for file in files:
         stem = name = file.stem or "image"
         copy = 1
-        while name in stems:
+        while {name, name + CUTOUT_SUFFIX} & taken:
             copy += 1
             name = f"{stem}-{copy}"
-        stems.append(name)
-    return stems
+        names.append(name)
+        taken |= {name, name + CUTOUT_SUFFIX}
+    return names
+
+
+def linked(path: Path, link: Path) -> Path:
+    """``link``, a hard link to ``path`` (the same bytes under another name, no copy), made where it is not there."""
+    if not link.exists():
+        os.link(path, link)
+    return link
 
 
 def write_image(array: np.ndarray, path: Path) -> None:

@@ -6,10 +6,11 @@ The API endpoint ``/cutout`` (used by ``gradio_client``) returns the same galler
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
-from mgd_sam2.app.cutout import REQUEST_MAX_AGE_S, CutoutResult, CutoutService, RequestRefused, zip_files
+from mgd_sam2.app.cutout import MB, REQUEST_MAX_AGE_S, CutoutResult, CutoutService, RequestRefused, zip_files
 from mgd_sam2.data.io import FOREGROUND_THRESHOLD
 
 TITLE = "MGD-SAM2 cut-out"
@@ -24,14 +25,32 @@ def gallery_and_downloads(
         return [], []
     gallery, files = [], []
     for cutout in result.cutouts:
-        mask, tinted = service.views(cutout, binary, int(threshold))
-        gallery += [(str(cutout.image), f"{cutout.name}"), (str(mask), "mask"), (str(tinted), "overlay"),
-                    (str(cutout.cutout), "cut-out")]  # fmt: skip
-        files += [mask, cutout.cutout]
+        shown_input, mask, tinted, cut = service.views(cutout, binary, int(threshold))
+        gallery += [(str(shown_input), f"{cutout.name}"), (str(mask), "mask"), (str(tinted), "overlay"),
+                    (str(cut), "cut-out")]  # fmt: skip
+        files += [mask, cut]
     if len(result.cutouts) > 1:
-        name = f"masks_binary{int(threshold)}.zip" if binary else "masks.zip"  # the threshold only for binary masks
+        name = f"results_binary{int(threshold)}.zip" if binary else "results.zip"  # the threshold for binary masks
         files.append(zip_files(files, result.folder / name))
     return gallery, [str(path) for path in files]
+
+
+def expired_text(result: CutoutResult | None) -> str | None:
+    """The page's note where a request's results were removed (after REQUEST_MAX_AGE_S); None otherwise."""
+    if result is None or result.folder.is_dir():
+        return None
+    return (f"⚠️ these results were removed {REQUEST_MAX_AGE_S // 3600} hour(s) after they were made, as every "
+            "request's are: upload the images and cut them out again")  # fmt: skip
+
+
+def log_line(result: CutoutResult | None, refusal: str | None = None) -> str:
+    """The server console's line for one request: when, how many images, megapixels, seconds, skipped files."""
+    when = time.strftime("%Y-%m-%d %H:%M:%S")
+    if result is None:
+        return f"{when} request refused: {refusal}"
+    pixels = sum(cutout.megapixels for cutout in result.cutouts)
+    skipped = f", {len(result.failures)} skipped" if result.failures else ""
+    return f"{when} request: {len(result.cutouts)} image(s), {pixels:.1f} megapixels, {result.seconds:.2f} s{skipped}"
 
 
 def status_text(result: CutoutResult) -> str:
@@ -53,7 +72,7 @@ def build_page(service: CutoutService) -> Any:
     with gr.Blocks(title=TITLE, analytics_enabled=False, delete_cache=(600, REQUEST_MAX_AGE_S)) as page:
         gr.Markdown(
             f"# {TITLE}\nUpload one or several images of up to {service.max_pixels / 1e6:g} megapixels each, "
-            f"{service.max_request_bytes / 1e6:g} MB at a time. **Model:** {service.public_description} · "
+            f"{service.max_request_bytes / MB:g} MB at a time. **Model:** {service.public_description} · "
             f"**preset:** {backend.preset} · **backend:** {backend.name} · input {backend.input_size} px"
         )
         with gr.Row():
@@ -77,15 +96,19 @@ def build_page(service: CutoutService) -> Any:
             try:
                 outcome = service.run([Path(path) for path in paths])
             except RequestRefused as refusal:
+                print(log_line(None, str(refusal)), flush=True)
                 return [], [], f"⚠️ {refusal}", None
+            print(log_line(outcome), flush=True)
             shown, download = gallery_and_downloads(service, outcome, binary, int(threshold))
             return shown, download, status_text(outcome), outcome
 
         def redraw(outcome: CutoutResult | None, binary: bool, threshold: float):
-            return gallery_and_downloads(service, outcome, binary, int(threshold))
+            if (expired := expired_text(outcome)) is not None:
+                return [], [], expired
+            return *gallery_and_downloads(service, outcome, binary, int(threshold)), gr.update()
 
         run.click(cut_out, [files, binary, threshold], [gallery, downloads, status, result], api_name="cutout")
         for control in (binary.change, threshold.release):
-            control(redraw, [result, binary, threshold], [gallery, downloads], api_name=False)
+            control(redraw, [result, binary, threshold], [gallery, downloads, status], api_name=False)
     page.queue(default_concurrency_limit=1)
     return page

@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-upload-mb",
         type=positive_int,
         default=APP_MAX_REQUEST_MB,
-        help="megabytes of uploads per request (each file and all together); larger ones are refused",
+        help="MB (2^20 bytes) of uploads per request (each file and all together); larger ones are refused",
     )
     parser.add_argument(
         "--host",
@@ -52,11 +52,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="address to listen on; the default serves this machine only, 0.0.0.0 serves anyone who can reach it",
     )
     parser.add_argument("--port", type=positive_int, default=7860, help="port to listen on")
+    parser.add_argument(
+        "--root-path",
+        default=os.environ.get("GRADIO_ROOT_PATH", ""),
+        help="the path the page is served under behind a reverse proxy, e.g. /cutout for https://example.org/cutout/ "
+        "(default: $GRADIO_ROOT_PATH, else none); the proxy forwards that path's requests to --host and --port",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from importlib.util import find_spec
 
+    from mgd_sam2.app.cutout import MB
     from mgd_sam2.commands.demo import demo_checkpoint
     from mgd_sam2.utils.files import remove_stale_temporaries, temporary_folder
 
@@ -89,11 +96,11 @@ def run(args: argparse.Namespace) -> int:
 
         segmenter = Segmenter.load(ckpt, weights_extra=args.weights, backend=args.backend, device=args.device,
                                    precision=args.precision, max_pixels=args.max_pixels, detail=detail)  # fmt: skip
-        service = CutoutService(segmenter, workdir, max_request_bytes=args.max_upload_mb * 10**6)
+        service = CutoutService(segmenter, workdir, max_request_bytes=args.max_upload_mb * MB)
         print(f"model: {service.description}")
         print(limits_note(args.max_pixels, args.max_upload_mb, detail=args.detail))
         page = build_page(service)
-        serve(page, args.host, args.port, service.max_request_bytes)
+        serve(page, args.host, args.port, service.max_request_bytes, root_path=args.root_path)
     if received:
         with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
             print(f"stopped by {received[0]}; removed the app's uploads and results", file=sys.stderr)
@@ -105,18 +112,20 @@ def memory_in_words(size: float) -> str:
     return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.0f} MiB"
 
 
-def serve(page: Any, host: str, port: int, max_file_size: int) -> None:
+def serve(page: Any, host: str, port: int, max_file_size: int, root_path: str = "") -> None:
     """Start the Gradio page (a ``gradio.Blocks``), wait until it answers (up to LAUNCH_ANSWER_S) and serve until
     stopped. Gradio's own start-up check is replaced: it gives up after one request that takes 3 s, which a busy
     machine's first answer can exceed. Requests to this machine bypass any proxy set in the environment (Gradio
     asks its own server during the launch too). Gradio's own lines (its URL with a hint at ``share=True``, which is
-    no option here, and a note at Ctrl-C) are replaced by one line of ours."""
+    no option here, and a note at Ctrl-C) are replaced by one line of ours. Gradio's run history is off: it kept
+    each run's images in the browser, for whoever used that browser next."""
     for name in ("no_proxy", "NO_PROXY"):
         listed = [entry for entry in os.environ.get(name, "").split(",") if entry]
         os.environ[name] = ",".join(listed + [entry for entry in LOCAL_HOSTS if entry not in listed])
     # _frontend=False skips Gradio's check (a private argument of Gradio 6, which setup.cfg pins; tested)
-    page.launch(server_name=host, server_port=port, share=False, show_error=True, quiet=True,
-                max_file_size=max_file_size, prevent_thread_lock=True, _frontend=False)  # fmt: skip
+    page.launch(server_name=host, server_port=port, share=False, show_error=True, quiet=True, run_history=False,
+                max_file_size=max_file_size, root_path=root_path, prevent_thread_lock=True,
+                _frontend=False)  # fmt: skip
     try:
         answered = wait_until_answers(page.local_url, LAUNCH_ANSWER_S)
     except KeyboardInterrupt:  # Ctrl-C or a stop signal while waiting for the page: close it and return
@@ -131,7 +140,9 @@ def serve(page: Any, host: str, port: int, max_file_size: int) -> None:
             f"the app started but {page.local_url} did not answer within {LAUNCH_ANSWER_S} s; the machine may be "
             "short of memory or too busy: try again when it is not"
         )
-    print(f"serving {page.local_url} (Ctrl-C stops it)", flush=True)
+    where = "" if is_local(host) else f" on {host} port {port}, here at"
+    behind = f"; behind the proxy at its {root_path.rstrip('/')}/" if root_path else ""
+    print(f"serving{where} {page.local_url}{behind} (Ctrl-C stops it)", flush=True)
     try:
         wait_while_serving(page)
     except KeyboardInterrupt:  # Ctrl-C or a stop signal: the caller says which

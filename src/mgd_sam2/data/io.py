@@ -79,7 +79,22 @@ def unreadable_reason(path: str | Path, error: Exception) -> str:
         return "the file is empty"
     if any(word in str(error).lower() for word in ("truncated", "incomplete")):  # PIL's words for a cut-off file
         return "the file is truncated"
+    if is_heif(path):
+        return "a HEIC/HEIF photo (phones' default format), which Pillow does not read: convert it to JPEG or PNG"
     return str(error).replace(f" '{path}'", "").replace(str(path), "the file")
+
+
+HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")  # ISO BMFF "ftyp" brands
+
+
+def is_heif(path: str | Path) -> bool:
+    """Whether ``path`` starts as a HEIC/HEIF file does (its ``ftyp`` box and brand)."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(12)
+    except OSError:
+        return False
+    return head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS
 
 
 def megapixels(pixels: int) -> str:
