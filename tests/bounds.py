@@ -36,3 +36,14 @@ suite's 2-step model, maps 2 to 3 levels wide, moved by 0.0027 in bf16 here and 
 QUANTIZED_MAP_MEAN = 1.0
 """Largest mean absolute difference, in grey levels, between int8 or bf16 maps and fp32 maps of the same fitted
 model: measured at most 0.05 (QUANTIZED_SMEASURE's runs), so 20 times that."""
+
+RELEASED_LOGITS = 3e-4
+"""Largest difference between ``base_plus_official``'s fp32 logits (values in [-2.4, 0]) and the authors' code's, on
+the formula weights and image of tests/fixtures/official_forward.pt: about 100 times the spread of reduction orders
+and kernel sets (at most 2.7e-6), and 2.6 times below the smallest mistake tried (nearest FPN top-down, 7.7e-4). The
+figures are in the docstring of test_checkpoints.py's test_base_plus_official_computes_what_the_released_code_computes.
+"""
+
+RELEASED_VIEW_LOGITS = 8e-3
+"""The same for SAM2's per-view low-resolution logits (values in [-2.3, 6.5]): about 100 times their spread (at most
+7.7e-5), 4.4 times below the nearest FPN's 3.5e-2."""
