@@ -21,7 +21,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if imported != SOURCE:
         raise pytest.UsageError(
             f"the tests import mgd_sam2 from {imported}, not from this checkout's {SOURCE}: this environment's "
-            "install belongs to another checkout. Run `make install` in this one (it makes its own .venv)"
+            "install is another checkout's (a .venv linked or copied from it) or not an editable one. Give this "
+            "checkout its own: remove its .venv if it is a link or copy, then `make install` here"
         )
 
 

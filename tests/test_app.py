@@ -188,6 +188,8 @@ def test_uploads_over_the_limits_are_refused_on_the_page_before_they_take_memory
         Image.fromarray(noise).save(path)
     gallery, downloads, status = cut_out(client, *files)
     assert gallery == [] and f"over this server's limit of {MAX_UPLOAD_MB} MB per request" in status, status
+    refused = [line for line in app_server.log.read_text().splitlines() if "request refused: the upload holds" in line]
+    assert refused and f"over this server's limit of {MAX_UPLOAD_MB} MB per request" in refused[-1]  # the console's
     with urllib.request.urlopen(app_server.url + "config", timeout=30) as response:
         page = response.read().decode()
     assert json.loads(page)["run_history"] is False  # no run's images kept in the browser for its next user
@@ -392,13 +394,20 @@ def test_the_app_serves_when_gradios_own_start_check_would_have_given_up(monkeyp
 
 
 def test_results_removed_after_their_hour_are_said_on_the_page(tmp_path: Path) -> None:
-    from mgd_sam2.app.cutout import CutoutResult
-    from mgd_sam2.app.page import expired_text
+    """A page redrawn (another threshold) after its request's files were removed shows the note and nothing else,
+    whether the whole folder went (the next request, an hour on) or only a file it reads, and never a path."""
+    from mgd_sam2.app.cutout import Cutout, CutoutResult
+    from mgd_sam2.app.page import redrawn
 
-    result = CutoutResult(cutouts=[], failures=[], seconds=0.0, folder=tmp_path / "request-1")
-    assert expired_text(None) is None and "removed 1 hour(s) after" in expired_text(result)
-    result.folder.mkdir()
-    assert expired_text(result) is None
+    folder = tmp_path / "request-1"
+    cutout = Cutout("a.jpg", folder / "uploads/a/a.jpg", folder / "a.png", folder / "a_cutout.png", megapixels=0.1)
+    result = CutoutResult(cutouts=[cutout], failures=[], seconds=0.0, folder=folder)
+    assert redrawn(None, None, False, 128) == ([], [], None)  # nothing asked yet: nothing to say
+    for made in ("nothing", "the folder, not the upload"):
+        if made != "nothing":
+            folder.mkdir()
+        gallery, downloads, note = redrawn(None, result, True, 128)
+        assert (gallery, downloads) == ([], []) and "removed 1 hour(s) after" in note and "/" not in note, made
 
 
 def test_the_page_is_served_under_a_proxys_root_path(monkeypatch) -> None:

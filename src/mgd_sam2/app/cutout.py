@@ -26,10 +26,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mgd_sam2.data.io import CUTOUT_SUFFIX, UnreadableImageError, read_image
+from mgd_sam2.data.io import UnreadableImageError, read_image
 from mgd_sam2.errors import UserError
 from mgd_sam2.inference.segmenter import Segmenter
-from mgd_sam2.inference.writer import binary_mask
+from mgd_sam2.inference.writer import binary_mask, output_paths
 from mgd_sam2.utils.files import atomic_path
 
 OVERLAY_COLOUR = np.array([255, 0, 80], np.float32)  # foreground tint of the overlay
@@ -53,7 +53,7 @@ class RequestRefused(UserError):
 @dataclass
 class Cutout:
     name: str  # the upload's file name
-    image: Path  # the upload
+    image: Path  # the upload, linked into the request's folder
     mask: Path  # 8-bit mask PNG, as `mgd-sam2 predict` writes it (NAME.png)
     cutout: Path  # RGBA cut-out PNG, as `mgd-sam2 predict --cutout` writes it (NAME_cutout.png)
     megapixels: float  # the image's pixels, in millions (the server's console line)
@@ -134,7 +134,10 @@ class CutoutService:
         writer = self.segmenter.writer(folder, cutout=True)
         cutouts = []
         start = time.perf_counter()
-        for file, name in zip(files, output_names(files), strict=True):
+        for upload, name in zip(files, output_names(files), strict=True):
+            # the upload linked into the request's folder: Gradio removes its uploads on its own clock, and the page
+            # reads the image again while the request's results last (the overlay at another threshold)
+            file = linked(upload, folder / "uploads" / name / upload.name)
             try:
                 image = self.segmenter.read(file)
             except UnreadableImageError as error:
@@ -183,25 +186,26 @@ class CutoutService:
 
 
 def output_names(files: list[Path]) -> list[str]:
-    """The names the files' masks and cut-outs are written under (NAME.png, NAME_cutout.png): their stems, made
-    unique with "-2", "-3"... where two would write one file (a.jpg and a.png; a.jpg and a_cutout.png, whose mask
-    would be a.jpg's cut-out)."""
+    """The names the files' masks and cut-outs are written under (NAME.png, NAME_cutout.png): their stems, the later
+    of two that would write one file made unique with "-2", "-3"... (a.jpg and a.png: a, a-2; a.jpg and
+    a_cutout.png, whose mask would be a.jpg's cut-out: a, a_cutout-2)."""
     names: list[str] = []
-    taken: set[str] = set()  # the files the names so far write
+    taken: set[Path] = set()  # the files the names so far write
     for file in files:
         stem = name = file.stem or "image"
         copy = 1
-        while {name, name + CUTOUT_SUFFIX} & taken:
+        while taken.intersection(output_paths(Path(), name, cutout=True)):
             copy += 1
             name = f"{stem}-{copy}"
         names.append(name)
-        taken |= {name, name + CUTOUT_SUFFIX}
+        taken.update(output_paths(Path(), name, cutout=True))
     return names
 
 
 def linked(path: Path, link: Path) -> Path:
     """``link``, a hard link to ``path`` (the same bytes under another name, no copy), made where it is not there."""
     if not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
         os.link(path, link)
     return link
 

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from mgd_sam2.app.cutout import MB, REQUEST_MAX_AGE_S, CutoutResult, CutoutService, RequestRefused, zip_files
-from mgd_sam2.data.io import FOREGROUND_THRESHOLD
+from mgd_sam2.data.io import FOREGROUND_THRESHOLD, UnreadableImageError
 
 TITLE = "MGD-SAM2 cut-out"
+MODEL_QUEUE = "model"  # the Gradio concurrency group of every listener: one request at a time, whichever
 
 
 def gallery_and_downloads(
@@ -37,10 +38,23 @@ def gallery_and_downloads(
 
 def expired_text(result: CutoutResult | None) -> str | None:
     """The page's note where a request's results were removed (after REQUEST_MAX_AGE_S); None otherwise."""
-    if result is None or result.folder.is_dir():
+    if result is None or (result.folder.is_dir() and all(cutout.image.is_file() for cutout in result.cutouts)):
         return None
     return (f"⚠️ these results were removed {REQUEST_MAX_AGE_S // 3600} hour(s) after they were made, as every "
             "request's are: upload the images and cut them out again")  # fmt: skip
+
+
+def redrawn(
+    service: CutoutService, result: CutoutResult | None, binary: bool, threshold: int
+) -> tuple[list[tuple[str, str]], list[str], str | None]:
+    """The gallery and downloads of an earlier request at another threshold or mask kind, and the status to show
+    instead of its own (None: keep it): the expiry note where its files are gone, then nothing is shown."""
+    if (expired := expired_text(result)) is not None:
+        return [], [], expired
+    try:
+        return *gallery_and_downloads(service, result, binary, threshold), None
+    except (FileNotFoundError, UnreadableImageError):  # removed by the next request while this one was drawn
+        return [], [], expired_text(result) or "⚠️ these results were removed: upload the images and cut them out again"
 
 
 def log_line(result: CutoutResult | None, refusal: str | None = None) -> str:
@@ -103,12 +117,14 @@ def build_page(service: CutoutService) -> Any:
             return shown, download, status_text(outcome), outcome
 
         def redraw(outcome: CutoutResult | None, binary: bool, threshold: float):
-            if (expired := expired_text(outcome)) is not None:
-                return [], [], expired
-            return *gallery_and_downloads(service, outcome, binary, int(threshold)), gr.update()
+            shown, download, note = redrawn(service, outcome, binary, int(threshold))
+            return shown, download, gr.update() if note is None else note
 
-        run.click(cut_out, [files, binary, threshold], [gallery, downloads, status, result], api_name="cutout")
+        # one queue for every listener: a redraw decodes its image again, so it waits for the cut-outs, and they for it
+        run.click(cut_out, [files, binary, threshold], [gallery, downloads, status, result], api_name="cutout",
+                  concurrency_id=MODEL_QUEUE)  # fmt: skip
         for control in (binary.change, threshold.release):
-            control(redraw, [result, binary, threshold], [gallery, downloads, status], api_name=False)
+            control(redraw, [result, binary, threshold], [gallery, downloads, status], api_name=False,
+                    concurrency_id=MODEL_QUEUE)  # fmt: skip
     page.queue(default_concurrency_limit=1)
     return page

@@ -141,7 +141,7 @@ def serve(page: Any, host: str, port: int, max_file_size: int, root_path: str = 
             "short of memory or too busy: try again when it is not"
         )
     where = "" if is_local(host) else f" on {host} port {port}, here at"
-    behind = f"; behind the proxy at its {root_path.rstrip('/')}/" if root_path else ""
+    behind = f", served by the proxy under {root_path.rstrip('/')}/" if root_path else ""
     print(f"serving{where} {page.local_url}{behind} (Ctrl-C stops it)", flush=True)
     try:
         wait_while_serving(page)

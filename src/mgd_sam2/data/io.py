@@ -69,7 +69,8 @@ def opened_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iter
         if isinstance(error, UnreadableImageError):
             raise
         reason = unreadable_reason(path, error)
-        raise UnreadableImageError(f"cannot read {path}: {reason}. Re-export or remove the file.") from error
+        advice = "" if is_heif(path) else " Re-export or remove the file."  # the HEIC reason gives its own
+        raise UnreadableImageError(f"cannot read {path}: {reason}.{advice}") from error
 
 
 def unreadable_reason(path: str | Path, error: Exception) -> str:

@@ -36,9 +36,10 @@ def check_global_att_blocks(blocks: tuple[int, ...], stages: tuple[int, ...]) ->
     if outside or pooled:
         problem = (f"{outside} outside blocks 0..{depth - 1}" if outside else "") + ("; " if outside and pooled else "")
         problem += f"{pooled} pooling the query (a stage's first block)" if pooled else ""
+        why = f"; the first blocks of the later stages ({', '.join(map(str, pooling))}) need windowed attention"
         raise ConfigError(
-            f"global_att_blocks {list(blocks)}: {problem}. Stages {list(stages)} have blocks 0..{depth - 1}; the "
-            f"first blocks of the later stages ({', '.join(map(str, pooling))}) need windowed attention"
+            f"global_att_blocks {list(blocks)}: {problem}. Stages {list(stages)} have blocks 0..{depth - 1}"
+            + (why if pooled else "")
         )
 
 
