@@ -208,6 +208,7 @@ def test_base_plus_official_computes_what_the_released_code_computes(tmp_path: P
     """
     from formula_inputs import digest, formula_image, released_formula_state_dict
     from mgd_sam2.data.datasets import SegmentationDataset
+    from mgd_sam2.inference.loading import weights_preset
 
     reference = torch.load(FIXTURES / "official_forward.pt", weights_only=True)
     state = released_formula_state_dict()
@@ -221,6 +222,7 @@ def test_base_plus_official_computes_what_the_released_code_computes(tmp_path: P
     torch.manual_seed(0)
     model = MGDSAM2(NetworkConfig(preset="base_plus_official"))
     assert load_pretrained(model, path).kind == "released MGD-SAM2"
+    assert weights_preset(path) == "base_plus_official"  # what `model load` builds for such a file
     model.eval()
     views = SegmentationDataset([], model.input_size, "predict", grid=model.grid).predict_input(image)["input"]
     # our preprocessing (a resize to 1024 that keeps this image, normalisation) gives their test dataset's input exactly

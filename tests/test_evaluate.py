@@ -82,6 +82,8 @@ def test_writes_json_csv_and_markdown(folders, tmp_path: Path, monkeypatch, caps
     assert "3 images, HCE binarisation 'pysod'" in capsys.readouterr().out
     assert evaluate(pred, gt, "--metrics", "HCE", "--layout", "dis") == 0  # one column: the title on one line
     assert "3 images, HCE binarisation 'dis'" in capsys.readouterr().out
+    assert evaluate(pred, gt, "--layout", "hrsod") == 0  # HCE computed, but no column of this table: not in its title
+    assert "HCE binarisation" not in capsys.readouterr().out
     assert evaluate(pred, gt, "--metrics", "S,mBA,E", "--layout", "dis") == 0  # mBA is no column of the DIS table
     assert "note: computed but not a column of --layout dis: mBA (--json and --csv have them; --layout all shows " \
         "every column)" in capsys.readouterr().out  # fmt: skip
@@ -175,6 +177,23 @@ def test_8_bit_values_in_a_16_bit_prediction_get_a_note(folders, capsys) -> None
     Image.fromarray(values * 257).save(pred / "19.png")  # the same map at 16-bit depth: no note
     assert evaluate(pred, gt, "--metrics", "MAE") == 0
     assert "16-bit" not in capsys.readouterr().out
+
+
+def test_predictions_with_no_value_above_the_threshold_get_a_note_where_hce_or_mba_is_scored(folders, capsys) -> None:
+    """A map of 0..100 is min-max normalised by S, E, F, wF and MAE, but HCE and mBA threshold its raw values at 128
+    and score it as empty: said where those two are scored, not otherwise, and not for a map that reaches 255."""
+    import numpy as np
+
+    pred, gt = folders
+    values = np.asarray(Image.open(pred / "19.png").convert("L")).astype(np.float64)
+    Image.fromarray((values * 100 / 255).astype(np.uint8)).save(pred / "19.png")
+    assert evaluate(pred, gt, "--metrics", "S,HCE") == 0
+    assert "note: 1 predictions have no value above 128, e.g. 19: HCE and mBA" in capsys.readouterr().out
+    assert evaluate(pred, gt, "--metrics", "S,MAE") == 0
+    assert "no value above 128" not in capsys.readouterr().out
+    Image.fromarray(values.astype(np.uint8)).save(pred / "19.png")
+    assert evaluate(pred, gt, "--metrics", "S,mBA") == 0
+    assert "no value above 128" not in capsys.readouterr().out
 
 
 def test_jpeg_gt_masks_get_a_note(folders, capsys) -> None:

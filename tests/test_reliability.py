@@ -708,6 +708,8 @@ def test_weights_files_are_named_for_what_they_are(trained_checkpoint, tmp_path,
     assert code == 1 and "model export" in err and "--weights" in err and "SAM2 checkpoint without" not in err
     code, out, _ = run(capsys, "model", "load", "--preset", "micro", "--ckpt", str(trained_checkpoint))
     assert code == 0 and f"training run's weights from {trained_checkpoint}: loaded" in out  # a fit's start too
+    code, out, _ = run(capsys, "model", "load", "--ckpt", str(trained_checkpoint))  # the run's own preset
+    assert code == 0 and "preset micro (the one the file was trained as" in out and "loaded" in out
     code, _, err = run(capsys, "model", "load", "--preset", "tiny", "--ckpt", str(trained_checkpoint))
     assert code == 1 and "is a training run of preset micro" in err and "--preset micro (model load)" in err
     code, _, err = predict(capsys, tmp_path, tmp_path / "in", tmp_path / "out")

@@ -28,6 +28,7 @@ from mgd_sam2.metrics.tables import (
     BENCHMARKS,
     DIS_TEST_SPLITS,
     OVERALL,
+    PUBLISHED_IMAGES,
     csv_table,
     markdown_table,
     with_dis_overall,
@@ -273,7 +274,8 @@ def run_accuracy(
     all_splits = [split for _, splits in present.values() for split in splits]
     # a split of GT masks only (saved predictions need no photo): its masks are checked as evaluate checks them
     checked = [split for split in all_splits if split.image_dir is not None]
-    require_clean(checked, cache_dir("checks"), workers, use="the benchmark")
+    noted = require_clean(checked, cache_dir("checks"), workers, use="the benchmark")
+    notes += [note for kind, note in noted if kind == "exif_oriented"]  # evaluate's notes say the masks' own
     if saved is None:
         settings = map_settings(segmenter, tta, batch_size)
         model_description = segmenter.description
@@ -310,6 +312,10 @@ def run_accuracy(
             scores[split.name], curves[split.name] = result.scores, result.curves
             largest = max(result.per_image, key=lambda row: row["height"] * row["width"])
             images[split.name] = {"images": result.num_images, "largest": [largest["width"], largest["height"]]}
+            published = PUBLISHED_IMAGES.get(split.name)
+            if published is not None and result.num_images != published:
+                notes.append(f"{split.name} has {result.num_images} images where the published split has "
+                             f"{published}: its scores do not compare with published ones")  # fmt: skip
         rows = {split.name: scores[split.name] for split in splits if split.name in scores}
         if not rows:
             continue

@@ -123,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     rows = {name: result.scores for name, result in results.items()}
     first = next(iter(results.values()))
-    binarised = f", HCE binarisation '{args.hce_binarize}'" if "HCE" in first.scores else ""
+    binarised = f", HCE binarisation '{args.hce_binarize}'" if "HCE" in shown & set(first.scores) else ""
     console().print(rich_table(rows, args.layout, f"{first.num_images} images{binarised}", computed=True))
     if args.json:
         methods = {

@@ -30,7 +30,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "load a SAM2/SAM2.1 checkpoint, released MGD-SAM2 weights or a training run's .ckpt into a preset and list "
         "every key by outcome",
     )
-    load.add_argument("--preset", default="base_plus", choices=list(PRESETS), help="model size to load into")
+    load.add_argument(
+        "--preset",
+        default=None,
+        choices=list(PRESETS),
+        help="model size to load into (default: the one the file was trained as, base_plus_official for the released "
+        "weights; base_plus for a SAM2 checkpoint)",
+    )
     load.add_argument("--ckpt", type=Path, required=True, help="the weights file")
     export_help = (
         "write a network's trained weights (safetensors, for predict --weights) and/or its exports: ONNX, ONNX "
@@ -98,10 +104,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "load":
+        from mgd_sam2.inference.loading import weights_preset
         from mgd_sam2.models.checkpoints import load_pretrained
         from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 
-        report = load_pretrained(MGDSAM2(NetworkConfig(preset=args.preset)), args.ckpt)
+        preset = args.preset or weights_preset(args.ckpt)
+        report = load_pretrained(MGDSAM2(NetworkConfig(preset=preset)), args.ckpt)
+        print(f"preset {preset}{'' if args.preset else ' (the one the file was trained as; --preset for another)'}")
         print(report.details())
         print(report.summary())
         return 0

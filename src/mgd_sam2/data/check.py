@@ -40,7 +40,8 @@ from mgd_sam2.utils.parallel import parallel_map
 LABEL_MAP = "0/1 label map"
 GREY_MASK = "mostly grey mask"
 JPEG_MASK = "mask saved as JPEG"
-CHECK_RULES_VERSION = 5  # part of the cached-result key: a change of the rules checks every split again
+EXIF_ORIENTED = "image with an EXIF orientation"
+CHECK_RULES_VERSION = 6  # part of the cached-result key: a change of the rules checks every split again
 
 
 @dataclass
@@ -48,7 +49,7 @@ class Problem:
     path: str
     message: str
     error: bool  # False: a warning
-    kind: str = ""  # for the warnings training counts: LABEL_MAP or GREY_MASK
+    kind: str = ""  # for the warnings training and the benchmark count: LABEL_MAP, GREY_MASK, JPEG_MASK, EXIF_ORIENTED
 
 
 @dataclass
@@ -103,6 +104,7 @@ def inspect_pair(pair: tuple[str, Path, Path]) -> tuple[tuple[int, int] | None, 
                 f"EXIF orientation {orientation}: the image is used as it displays (turned or flipped); "
                 "its mask must match it as displayed",
                 False,
+                EXIF_ORIENTED,
             )
         )
         image = ImageOps.exif_transpose(image)
@@ -323,12 +325,24 @@ def split_fingerprint(split: Split) -> str:
     return digest.hexdigest()
 
 
-def require_clean(splits: list[Split], cache_dir: Path, workers: int | None = None, use: str = "training") -> None:
+# the warnings a passing split's cached result counts, by key: {key: Problem.kind}
+NOTED_KINDS = {
+    "label_maps": LABEL_MAP,
+    "grey_masks": GREY_MASK,
+    "jpeg_masks": JPEG_MASK,
+    "exif_oriented": EXIF_ORIENTED,
+}
+
+
+def require_clean(
+    splits: list[Split], cache_dir: Path, workers: int | None = None, use: str = "training"
+) -> list[tuple[str, str]]:
     """Raise DatasetError (the check-data listing, saying that ``use`` would fail on those files: ``"training"``,
     ``"testing"``, ``"the benchmark"``) if any split has errors. A split that passed before
     and has not changed since (same fingerprint) is not decoded again; a split used by several stages is
-    checked once. Label maps (read as 0/255), mostly grey masks and JPEG masks are noted."""
-    reports, seen = [], set()
+    checked once. Label maps (read as 0/255), mostly grey masks, JPEG masks and images with an EXIF orientation are
+    noted: printed, and returned as (NOTED_KINDS key, note) (the benchmark writes some with its tables)."""
+    reports, seen, notes = [], set(), []
     for split in splits:
         folders = (split.image_dir.resolve(), split.mask_dir.resolve())
         if folders in seen:
@@ -343,21 +357,29 @@ def require_clean(splits: list[Split], cache_dir: Path, workers: int | None = No
                 reports.append(report)
                 continue
             counts = {"split": split.name, "folder": str(split.image_dir.parent), "pairs": report.pairs}
-            for key, kind in (("label_maps", LABEL_MAP), ("grey_masks", GREY_MASK), ("jpeg_masks", JPEG_MASK)):
+            for key, kind in NOTED_KINDS.items():
                 counts[key] = sum(problem.kind == kind for problem in report.warnings)
             write_json(stamp, counts)
         if counts.get("label_maps"):
-            print(f"note: {counts['label_maps']} masks of {split.name} are {LABEL_MAP}s, read as 0/255 (check-data "
-                  "lists them)")  # fmt: skip
+            notes.append(
+                ("label_maps", f"{counts['label_maps']} masks of {split.name} are {LABEL_MAP}s, read as 0/255")
+            )
         if counts.get("grey_masks"):
-            print(f"note: {counts['grey_masks']} masks of {split.name} are mostly grey, like images rather than masks "
-                  "(check-data lists them)")  # fmt: skip
+            notes.append(("grey_masks", f"{counts['grey_masks']} masks of {split.name} are mostly grey, like images "
+                          "rather than masks"))  # fmt: skip
         if counts.get("jpeg_masks"):
-            print(f"note: {counts['jpeg_masks']} masks of {split.name} are JPEG files, whose lossy compression blurs "
-                  "their edges (check-data lists them)")  # fmt: skip
+            notes.append(("jpeg_masks", f"{counts['jpeg_masks']} masks of {split.name} are JPEG files, whose lossy "
+                          "compression blurs their edges"))  # fmt: skip
+        if counts.get("exif_oriented"):
+            notes.append(("exif_oriented", f"{counts['exif_oriented']} images of {split.name} carry an EXIF "
+                          "orientation: each is used as it displays (turned or flipped), so its mask must match it as "
+                          "displayed; a reader that ignores the tag sees another picture"))  # fmt: skip
+    for _, note in notes:
+        print(f"note: {note} (check-data lists them)")
     if reports:
         raise DatasetError(
             f"the dataset has errors; {use} would fail on these files:\n"
             + format_problems(reports, warnings=False)
             + "\nFix or remove them (`mgd-sam2 check-data FOLDER` lists warnings too) and run again."
         )
+    return notes

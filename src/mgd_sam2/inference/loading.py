@@ -96,6 +96,20 @@ def trained_weights_config(content: dict, source: str | Path) -> NetworkConfig:
     return saved_network_config(content.get("hparams", content), source)
 
 
+def weights_preset(path: str | Path, default: str = "base_plus") -> str:
+    """The preset a weights file was trained as: the released weights' (``RELEASED_PRESET``), a training run's or an
+    export's own; ``default`` for a SAM2 checkpoint, which fits every preset of its size."""
+    content = read_weights_file(path)
+    kind = weights_kind(content)
+    if kind == "released":
+        return RELEASED_PRESET
+    if kind == "lightning":
+        return saved_network_config(content["hyper_parameters"], path).preset
+    if kind == "trained":
+        return trained_weights_config(content, path).preset
+    return default
+
+
 def network_from_lightning(content: dict, source: str | Path) -> MGDSAM2:
     """The network of a Lightning checkpoint of this project's training."""
     network = MGDSAM2(saved_network_config(content["hyper_parameters"], source))

@@ -199,8 +199,8 @@ class PairMeasurer:
 
     def __call__(self, pair: tuple[str, Path, Path]) -> tuple[str, Any, Any]:
         """-> (stem, (H, W), result with the flags "gt_label_map", "gt_colour", "gt_alpha_shape", "gt_grey",
-        "gt_empty", "pred_low_range", "pred_colour", "pred_8bit_in_16bit" and "pred_constant", and the counts
-        "gt_in_between", "pred_in_between" (`in_between`) and "pixels"), or (stem, None, error)."""
+        "gt_empty", "pred_low_range", "pred_dim", "pred_colour", "pred_8bit_in_16bit" and "pred_constant", and the
+        counts "gt_in_between", "pred_in_between" (`in_between`) and "pixels"), or (stem, None, error)."""
         name, pred_path, gt_path = pair
         try:
             image, gt_image = open_image(pred_path), open_image(gt_path)
@@ -228,6 +228,8 @@ class PairMeasurer:
             "gt_grey": not gt_colour and is_grey_map(gt),
             "gt_empty": not (gt_colour or gt_alpha_shape) and not bool((gt > FOREGROUND_THRESHOLD).any()),
             "pred_low_range": is_label_map(pred),
+            # values above 0/1 but none above the threshold: HCE and mBA see an empty mask where S..MAE normalise
+            "pred_dim": 1 < int(pred.max()) <= FOREGROUND_THRESHOLD,
             "pred_colour": colour,
             "pred_8bit_in_16bit": bool(narrow),
             "pred_constant": int(pred.min()) == int(pred.max()),
@@ -335,7 +337,7 @@ def evaluate_folders(
         metric_names or list(METRIC_CLASSES), hce_binarize=hce_binarize, skeleton_cache=skeleton_cache
     )
     per_image, errors, label_maps, low_range, grey, empty, colour, narrow = [], [], 0, 0, [], [], [], []
-    gt_colour, gt_alpha_shape, constant, in_between_counts = [], [], [], np.zeros(3, dtype=np.int64)
+    gt_colour, gt_alpha_shape, constant, dim, in_between_counts = [], [], [], [], np.zeros(3, dtype=np.int64)
     for name, shape, result in parallel_map(
         PairMeasurer(metrics, resize_pred), pairs, allowed, "evaluating", show=progress
     ):
@@ -358,6 +360,8 @@ def evaluate_folders(
             narrow.append(name)
         if result.pop("pred_constant") and not gt_empty:  # a blank map for an empty GT is right
             constant.append(name)
+        if result.pop("pred_dim") and not gt_empty:
+            dim.append(name)
         in_between_counts += [result.pop(key) for key in ("gt_in_between", "pred_in_between", "pixels")]
         metrics.update(results=[result])
         scalars = {key: result[key] for key in SCALAR_KEYS if key in result}
@@ -438,6 +442,13 @@ def evaluate_folders(
         notes.append(
             f"{low_range} predictions only hold values 0 and 1, like label maps, not 8-bit maps: S, E, F, wF and "
             "MAE normalise them, but HCE and mBA threshold raw values at 128 (save predictions as 0..255)"
+        )
+    if (dim := [name for name in dim if name not in constant]) and {"HCE", "mBA"} & set(metrics):
+        notes.append(
+            f"{len(dim)} predictions have no value above {FOREGROUND_THRESHOLD}, e.g. {', '.join(dim[:3])}: HCE and "
+            f"mBA threshold raw values at {FOREGROUND_THRESHOLD} (as DIS and CascadePSP do) and score them as empty "
+            "masks, while S, E, F, wF and MAE min-max normalise them; if these maps hold values on a smaller scale "
+            "than 0..255, save them as 0..255"
         )
     computed = metrics.compute()
     curves = {name: value.tolist() for name, value in computed.items() if name.endswith("_curve")}

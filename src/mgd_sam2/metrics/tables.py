@@ -45,6 +45,9 @@ BENCHMARKS: dict[str, tuple[str, list[str]]] = {
     "hrsod": ("High-resolution SOD (InSPyReNet, Table 3 layout)", ["HRSOD/HRSOD-TE", "UHRSD/UHRSD-TE", "DAVIS-S"]),
 }
 BENCHMARK_SPLITS = tuple(spec.split("/")[-1] for _, specs in BENCHMARKS.values() for spec in specs)  # their names
+# images in each benchmark split as published (data/README.md): a table of fewer or more does not compare
+PUBLISHED_IMAGES = {"DIS-VD": 470, "DIS-TE1": 500, "DIS-TE2": 500, "DIS-TE3": 500, "DIS-TE4": 500, "HRSOD-TE": 400,
+                    "UHRSD-TE": 988, "DAVIS-S": 92}  # fmt: skip
 OVERALL = "Overall DIS-TE(1-4)"
 
 
