@@ -196,6 +196,27 @@ def test_predictions_with_no_value_above_the_threshold_get_a_note_where_hce_or_m
     assert "no value above 128" not in capsys.readouterr().out
 
 
+def test_palette_gt_masks_whose_object_reads_dark_get_their_own_note(folders, capsys) -> None:
+    """A DAVIS-style annotation (palette: 0 black, 1 (128, 0, 0)) reads as grey 38 where the object is: no
+    foreground, said as such (not "images, not masks" nor "no foreground" alone); a palette mask in white is fine."""
+    import numpy as np
+
+    pred, gt = folders
+    mask = np.asarray(Image.open(gt / "19.png").convert("L")) > 128
+    davis = Image.fromarray(mask.astype(np.uint8), mode="P")
+    davis.putpalette([0, 0, 0, 128, 0, 0] + [0] * 762)
+    davis.save(gt / "19.png")
+    assert evaluate(pred, gt, "--metrics", "S") == 0
+    out = capsys.readouterr().out
+    said = "note: 1 GT masks are palette (indexed colour) images whose object's colour reads as a grey of 128 or less"
+    empty = [line for line in out.splitlines() if "no foreground pixel" in line]  # the fixture has an empty GT
+    assert f"{said}, e.g. 19:" in out and "19" not in "".join(empty) and "colour images, not masks" not in out
+    davis.putpalette([0, 0, 0, 255, 255, 255] + [0] * 762)
+    davis.save(gt / "19.png")
+    assert evaluate(pred, gt, "--metrics", "S") == 0
+    assert "palette" not in capsys.readouterr().out
+
+
 def test_jpeg_gt_masks_get_a_note(folders, capsys) -> None:
     pred, gt = folders
     Image.open(gt / "19.png").convert("L").save(gt / "19.jpg", quality=95)

@@ -198,9 +198,9 @@ class PairMeasurer:
         self.metrics, self.resize_pred = metrics, resize_pred
 
     def __call__(self, pair: tuple[str, Path, Path]) -> tuple[str, Any, Any]:
-        """-> (stem, (H, W), result with the flags "gt_label_map", "gt_colour", "gt_alpha_shape", "gt_grey",
-        "gt_empty", "pred_low_range", "pred_dim", "pred_colour", "pred_8bit_in_16bit" and "pred_constant", and the
-        counts "gt_in_between", "pred_in_between" (`in_between`) and "pixels"), or (stem, None, error)."""
+        """-> (stem, (H, W), result with the flags "gt_label_map", "gt_colour", "gt_palette", "gt_alpha_shape",
+        "gt_grey", "gt_empty", "pred_low_range", "pred_dim", "pred_colour", "pred_8bit_in_16bit" and "pred_constant",
+        and the counts "gt_in_between", "pred_in_between" (`in_between`) and "pixels"), or (stem, None, error)."""
         name, pred_path, gt_path = pair
         try:
             image, gt_image = open_image(pred_path), open_image(gt_path)
@@ -208,6 +208,8 @@ class PairMeasurer:
             return name, None, str(error)
         gt, label_map = decode_mask(gt_image)
         gt_colour, gt_alpha_shape = is_colour_image(gt_image), is_alpha_shape(gt_image, gt)
+        # an indexed mask (DAVIS's annotations are) whose object's colour is dark: read by grey level, it is empty
+        gt_palette = gt_image.mode in ("P", "PA") and bool(gt.any()) and not bool((gt > FOREGROUND_THRESHOLD).any())
         pred, grey_read = prediction_map(image)
         colour = grey_read and is_colour_image(image)  # a cut-out is scored by its alpha: no note
         # 8-bit values (or 0/1) saved in a 16-bit file read as 16-bit: every one is 0 in 8 bits, which a note names
@@ -222,11 +224,12 @@ class PairMeasurer:
         result = measure_all(self.metrics, ImagePair(pred, gt))
         flags = {
             "gt_label_map": label_map,
-            "gt_colour": gt_colour,
+            "gt_colour": gt_colour and not gt_palette,
+            "gt_palette": gt_palette,
             "gt_alpha_shape": gt_alpha_shape,
             # a colour mask or a shape in the alpha: its own note says it all
-            "gt_grey": not gt_colour and is_grey_map(gt),
-            "gt_empty": not (gt_colour or gt_alpha_shape) and not bool((gt > FOREGROUND_THRESHOLD).any()),
+            "gt_grey": not (gt_colour or gt_palette) and is_grey_map(gt),
+            "gt_empty": not (gt_colour or gt_alpha_shape or gt_palette) and not bool((gt > FOREGROUND_THRESHOLD).any()),
             "pred_low_range": is_label_map(pred),
             # values above 0/1 but none above the threshold: HCE and mBA see an empty mask where S..MAE normalise
             "pred_dim": 1 < int(pred.max()) <= FOREGROUND_THRESHOLD,
@@ -337,7 +340,8 @@ def evaluate_folders(
         metric_names or list(METRIC_CLASSES), hce_binarize=hce_binarize, skeleton_cache=skeleton_cache
     )
     per_image, errors, label_maps, low_range, grey, empty, colour, narrow = [], [], 0, 0, [], [], [], []
-    gt_colour, gt_alpha_shape, constant, dim, in_between_counts = [], [], [], [], np.zeros(3, dtype=np.int64)
+    gt_colour, gt_palette, gt_alpha_shape, constant, dim = [], [], [], [], []
+    in_between_counts = np.zeros(3, dtype=np.int64)
     for name, shape, result in parallel_map(
         PairMeasurer(metrics, resize_pred), pairs, allowed, "evaluating", show=progress
     ):
@@ -348,6 +352,8 @@ def evaluate_folders(
         low_range += result.pop("pred_low_range")
         if result.pop("gt_colour"):
             gt_colour.append(name)
+        if result.pop("gt_palette"):
+            gt_palette.append(name)
         if result.pop("gt_alpha_shape"):
             gt_alpha_shape.append(name)
         if result.pop("gt_grey"):
@@ -378,6 +384,13 @@ def evaluate_folders(
             "their grey levels (as pysodmetrics reads them), which says little; check --gt (a mask holds grey "
             "values, white for the object)"
         )
+    if gt_palette:
+        notes.append(
+            f"{len(gt_palette)} GT masks are palette (indexed colour) images whose object's colour reads as a grey of "
+            f"{FOREGROUND_THRESHOLD} or less, e.g. {', '.join(gt_palette[:3])}: read by grey level (as pysodmetrics "
+            "reads them, DAVIS's (128, 0, 0) is grey 38), they hold no foreground and score as empty masks; save them "
+            "as grey masks, white for the object"
+        )
     if gt_alpha_shape:
         notes.append(
             f"{len(gt_alpha_shape)} GT masks are black with their shape in the alpha channel, e.g. "
@@ -386,7 +399,7 @@ def evaluate_folders(
         )
     gt_share, pred_share = in_between_counts[:2] / max(int(in_between_counts[2]), 1)
     # where another note names the GT's problem (images, colour, JPEG ringing, predict's own maps), it alone
-    others = grey or gt_colour or headers.gt_jpeg or ours_as_gt
+    others = grey or gt_colour or gt_palette or headers.gt_jpeg or ours_as_gt
     swapped = gt_share > SWAPPED_SHARE and gt_share > SWAPPED_FACTOR * pred_share and not others
     if grey:
         notes.append(
