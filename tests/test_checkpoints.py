@@ -93,6 +93,8 @@ def test_model_load_lists_every_key_by_name(sam2_tiny, capsys) -> None:
     assert "re-initialised (shape differs by design) (1):\n  decoder.mask_tokens.weight" in out
     assert "  encoder.adapters.0.down.weight\n" in out  # missing: a new module
     assert "  sam_mask_decoder.iou_prediction_head.layers.0.weight\n" in out  # ignored: not part of MGD-SAM2
+    assert main(["model", "load", "--ckpt", str(path)]) == 0  # no --preset: the checkpoint's size, Hiera-T
+    assert "preset tiny, input 2×512 = 1024 px (the checkpoint's size; --preset for another)" in capsys.readouterr().out
     assert "  memory_attention.layers.0.self_attn.q_proj.weight\n" in out
     assert "  encoder.trunk.blocks.0.attn.qkv.weight\n" in out  # loaded
 
@@ -208,7 +210,7 @@ def test_base_plus_official_computes_what_the_released_code_computes(tmp_path: P
     """
     from formula_inputs import digest, formula_image, released_formula_state_dict
     from mgd_sam2.data.datasets import SegmentationDataset
-    from mgd_sam2.inference.loading import weights_preset
+    from mgd_sam2.inference.loading import weights_network
 
     reference = torch.load(FIXTURES / "official_forward.pt", weights_only=True)
     state = released_formula_state_dict()
@@ -222,7 +224,7 @@ def test_base_plus_official_computes_what_the_released_code_computes(tmp_path: P
     torch.manual_seed(0)
     model = MGDSAM2(NetworkConfig(preset="base_plus_official"))
     assert load_pretrained(model, path).kind == "released MGD-SAM2"
-    assert weights_preset(path) == "base_plus_official"  # what `model load` builds for such a file
+    assert weights_network(path)[0] == NetworkConfig(preset="base_plus_official")  # what `model load` builds
     model.eval()
     views = SegmentationDataset([], model.input_size, "predict", grid=model.grid).predict_input(image)["input"]
     # our preprocessing (a resize to 1024 that keeps this image, normalisation) gives their test dataset's input exactly

@@ -705,14 +705,18 @@ def test_a_clean_split_is_checked_once(tmp_path: Path, monkeypatch) -> None:
 
 
 def test_training_notes_label_maps_grey_and_jpeg_masks_each_time(tmp_path: Path, capsys, monkeypatch) -> None:
-    """Warnings do not block training, but label maps, masks that look like images and JPEG masks (a try-out's fit
-    said nothing of them) are noted, from the check and from its stamp alike."""
+    """Warnings do not block training, but label maps, masks that look like images, JPEG masks (a try-out's fit
+    said nothing of them) and images with an EXIF orientation are noted, from the check and from its stamp alike."""
     for stem in ("a", "b", "c", "d"):
         save_pair(tmp_path / "im", tmp_path / "gt", stem)
     Image.fromarray((read_mask(tmp_path / "gt" / "a.png") > 128).astype(np.uint8)).save(tmp_path / "gt" / "a.png")
     Image.fromarray(np.tile(np.linspace(0, 255, 40).astype(np.uint8), (30, 1))).save(tmp_path / "gt" / "b.png")
     Image.open(tmp_path / "gt" / "d.png").save(tmp_path / "gt" / "d.jpg")
     (tmp_path / "gt" / "d.png").unlink()
+    exif = Image.Exif()
+    exif[0x0112] = 3  # turned 180° as it displays: the same size, so only a note
+    photo = next((tmp_path / "im").glob("c.*"))
+    Image.open(photo).save(photo, exif=exif)
     split = Split("S", tmp_path / "im", tmp_path / "gt")
     import mgd_sam2.data.check as check
 
@@ -724,6 +728,7 @@ def test_training_notes_label_maps_grey_and_jpeg_masks_each_time(tmp_path: Path,
         assert "note: 1 masks of S are 0/1 label maps, read as 0/255" in out
         assert "note: 1 masks of S are mostly grey, like images rather than masks" in out
         assert "note: 1 masks of S are JPEG files, whose lossy compression blurs their edges" in out
+        assert "note: 1 images of S carry an EXIF orientation: each is used as it displays" in out
 
 
 # ---------------------------------------------------------------- datamodule and samplers

@@ -220,6 +220,21 @@ def test_the_benchmark_pages_bounds_are_the_suites() -> None:
             f"PyTorch fp32's on average, and its Sα moves by at most {QUANTIZED_SMEASURE}") in page  # fmt: skip
 
 
+def test_the_published_split_sizes_are_the_pages() -> None:
+    """PUBLISHED_IMAGES (the benchmark's note on a split of another size) has every benchmark split, and its counts are
+    those data/README.md and the benchmark page give."""
+    from mgd_sam2.metrics.tables import BENCHMARK_SPLITS, PUBLISHED_IMAGES
+
+    assert set(PUBLISHED_IMAGES) == set(BENCHMARK_SPLITS)
+    data = (ROOT / "data/README.md").read_text()
+    page = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    for split, count in PUBLISHED_IMAGES.items():
+        named = "DIS-TE1–4 500 each" if split.startswith("DIS-TE") else f"{split} {count}"
+        assert named in page, split
+        row = next(line for line in data.splitlines() if line.startswith(f"| {split.split('-')[0]}"))
+        assert str(count) in row, (split, row)
+
+
 def test_every_python_file_a_page_names_exists() -> None:
     """A ``name.py`` on a page (``models/mcem.py``, or ``mcem.py`` after it) is a file of the repository, so that a
     renamed module cannot leave its old name in the docs; the authors' scripts are theirs."""

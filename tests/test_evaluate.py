@@ -187,10 +187,12 @@ def test_predictions_with_no_value_above_the_threshold_get_a_note_where_hce_or_m
     pred, gt = folders
     values = np.asarray(Image.open(pred / "19.png").convert("L")).astype(np.float64)
     Image.fromarray((values * 100 / 255).astype(np.uint8)).save(pred / "19.png")
-    assert evaluate(pred, gt, "--metrics", "S,HCE") == 0
-    assert "note: 1 predictions have no value above 128, e.g. 19: HCE and mBA" in capsys.readouterr().out
-    assert evaluate(pred, gt, "--metrics", "S,MAE") == 0
-    assert "no value above 128" not in capsys.readouterr().out
+    for metrics, said in (("S,HCE", "HCE threshold"), ("S,mBA", "mBA threshold"), ("HCE,mBA", "HCE and mBA")):
+        assert evaluate(pred, gt, "--metrics", metrics) == 0
+        assert f"note: 1 predictions have no value above 128, e.g. 19: {said}" in capsys.readouterr().out, metrics
+    for quiet in (("--metrics", "S,MAE"), ("--metrics", "S,HCE", "--hce-binarize", "pysod")):  # both normalise
+        assert evaluate(pred, gt, *quiet) == 0
+        assert "no value above 128" not in capsys.readouterr().out, quiet
     Image.fromarray(values.astype(np.uint8)).save(pred / "19.png")
     assert evaluate(pred, gt, "--metrics", "S,mBA") == 0
     assert "no value above 128" not in capsys.readouterr().out

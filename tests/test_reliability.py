@@ -709,7 +709,7 @@ def test_weights_files_are_named_for_what_they_are(trained_checkpoint, tmp_path,
     code, out, _ = run(capsys, "model", "load", "--preset", "micro", "--ckpt", str(trained_checkpoint))
     assert code == 0 and f"training run's weights from {trained_checkpoint}: loaded" in out  # a fit's start too
     code, out, _ = run(capsys, "model", "load", "--ckpt", str(trained_checkpoint))  # the run's own preset
-    assert code == 0 and "preset micro (the one the file was trained as" in out and "loaded" in out
+    assert code == 0 and "preset micro, input 2×64 = 128 px (the training run's network; --preset for another)" in out
     code, _, err = run(capsys, "model", "load", "--preset", "tiny", "--ckpt", str(trained_checkpoint))
     assert code == 1 and "is a training run of preset micro" in err and "--preset micro (model load)" in err
     code, _, err = predict(capsys, tmp_path, tmp_path / "in", tmp_path / "out")

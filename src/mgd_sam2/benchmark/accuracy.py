@@ -275,7 +275,8 @@ def run_accuracy(
     # a split of GT masks only (saved predictions need no photo): its masks are checked as evaluate checks them
     checked = [split for split in all_splits if split.image_dir is not None]
     noted = require_clean(checked, cache_dir("checks"), workers, use="the benchmark")
-    notes += [note for kind, note in noted if kind == "exif_oriented"]  # evaluate's notes say the masks' own
+    if saved is None:  # the photos are predicted (saved predictions' are not read); evaluate's notes say the masks'
+        notes += [note for kind, note in noted if kind == "exif_oriented"]
     if saved is None:
         settings = map_settings(segmenter, tta, batch_size)
         model_description = segmenter.description

@@ -34,8 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--preset",
         default=None,
         choices=list(PRESETS),
-        help="model size to load into (default: the one the file was trained as, base_plus_official for the released "
-        "weights; base_plus for a SAM2 checkpoint)",
+        help="model size to load into (default: the network the file was trained in, base_plus_official for the "
+        "released weights; for a SAM2 checkpoint, the preset of its size)",
     )
     load.add_argument("--ckpt", type=Path, required=True, help="the weights file")
     export_help = (
@@ -104,13 +104,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "load":
-        from mgd_sam2.inference.loading import weights_preset
+        from mgd_sam2.inference.loading import weights_network
         from mgd_sam2.models.checkpoints import load_pretrained
         from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 
-        preset = args.preset or weights_preset(args.ckpt)
-        report = load_pretrained(MGDSAM2(NetworkConfig(preset=preset)), args.ckpt)
-        print(f"preset {preset}{'' if args.preset else ' (the one the file was trained as; --preset for another)'}")
+        config, why = (NetworkConfig(preset=args.preset), "--preset") if args.preset else weights_network(args.ckpt)
+        network = MGDSAM2(config)
+        report = load_pretrained(network, args.ckpt)
+        print(f"{network.described} ({why}{'' if args.preset else '; --preset for another'})")
         print(report.details())
         print(report.summary())
         return 0

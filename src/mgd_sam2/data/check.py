@@ -373,7 +373,8 @@ def require_clean(
         if counts.get("exif_oriented"):
             notes.append(("exif_oriented", f"{counts['exif_oriented']} images of {split.name} carry an EXIF "
                           "orientation: each is used as it displays (turned or flipped), so its mask must match it as "
-                          "displayed; a reader that ignores the tag sees another picture"))  # fmt: skip
+                          "displayed; the released test code reads the stored pixels (PIL, without the tag), so "
+                          "scores on these images may not compare with published ones"))  # fmt: skip
     for _, note in notes:
         print(f"note: {note} (check-data lists them)")
     if reports:

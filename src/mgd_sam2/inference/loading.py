@@ -24,6 +24,7 @@ from mgd_sam2.models.checkpoints import (
     TRAINED_WEIGHTS_FORMAT,
     WEIGHTS_USE,
     CheckpointError,
+    describe_hiera,
     is_safetensors,
     load_fitting_state,
     load_official_state,
@@ -38,7 +39,7 @@ from mgd_sam2.models.checkpoints import (
 from mgd_sam2.models.finite import require_finite
 from mgd_sam2.models.groups import TRUNK
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
-from mgd_sam2.models.presets import RELEASED_PRESET
+from mgd_sam2.models.presets import PRESETS, RELEASED_PRESET
 from mgd_sam2.utils.files import atomic_path, file_digest
 
 
@@ -96,18 +97,23 @@ def trained_weights_config(content: dict, source: str | Path) -> NetworkConfig:
     return saved_network_config(content.get("hparams", content), source)
 
 
-def weights_preset(path: str | Path, default: str = "base_plus") -> str:
-    """The preset a weights file was trained as: the released weights' (``RELEASED_PRESET``), a training run's or an
-    export's own; ``default`` for a SAM2 checkpoint, which fits every preset of its size."""
+def weights_network(path: str | Path) -> tuple[NetworkConfig, str]:
+    """The network a weights file goes in, and why: the released weights' preset, a training run's or an export's own
+    network, or the preset of a SAM2 checkpoint's size (the first of that size: base_plus for Hiera-B+)."""
     content = read_weights_file(path)
     kind = weights_kind(content)
     if kind == "released":
-        return RELEASED_PRESET
+        return NetworkConfig(preset=RELEASED_PRESET), "the released weights' preset"
     if kind == "lightning":
-        return saved_network_config(content["hyper_parameters"], path).preset
+        return saved_network_config(content["hyper_parameters"], path), "the training run's network"
     if kind == "trained":
-        return trained_weights_config(content, path).preset
-    return default
+        return trained_weights_config(content, path), "the network the weights were trained in"
+    if kind == "sam2":
+        size = describe_hiera(unwrap_state_dict(content), TRUNK.sam2_prefix)
+        preset = next((name for name, spec in PRESETS.items() if (spec.embed_dim, spec.depth) == size), None)
+        if preset is not None:
+            return NetworkConfig(preset=preset), "the checkpoint's size"
+    return NetworkConfig(), "the default"
 
 
 def network_from_lightning(content: dict, source: str | Path) -> MGDSAM2:

@@ -451,17 +451,20 @@ def evaluate_folders(
             "masks are black and white but for their edges, and predicted maps soft; if --gt holds the predictions, "
             "swap --pred and --gt (S, E and weighted F are not symmetric)"
         )
+    # the scored measures that threshold raw values at 128 (as DIS and CascadePSP do): mBA, and HCE unless "pysod"
+    raw = " and ".join(name for name in ("HCE", "mBA") if name in metrics and (name, hce_binarize) != ("HCE", "pysod"))
     if low_range:
         notes.append(
-            f"{low_range} predictions only hold values 0 and 1, like label maps, not 8-bit maps: S, E, F, wF and "
-            "MAE normalise them, but HCE and mBA threshold raw values at 128 (save predictions as 0..255)"
+            f"{low_range} predictions only hold values 0 and 1, like label maps, not 8-bit maps: "
+            f"{'the other' if raw else 'the'} measures normalise them"
+            f"{f', but {raw} threshold raw values at 128' if raw else ''} (save predictions as 0..255)"
         )
-    if (dim := [name for name in dim if name not in constant]) and {"HCE", "mBA"} & set(metrics):
+    if (dim := [name for name in dim if name not in constant]) and raw:
         notes.append(
-            f"{len(dim)} predictions have no value above {FOREGROUND_THRESHOLD}, e.g. {', '.join(dim[:3])}: HCE and "
-            f"mBA threshold raw values at {FOREGROUND_THRESHOLD} (as DIS and CascadePSP do) and score them as empty "
-            "masks, while S, E, F, wF and MAE min-max normalise them; if these maps hold values on a smaller scale "
-            "than 0..255, save them as 0..255"
+            f"{len(dim)} predictions have no value above {FOREGROUND_THRESHOLD}, e.g. {', '.join(dim[:3])}: {raw} "
+            f"threshold raw values at {FOREGROUND_THRESHOLD} (as DIS and CascadePSP do) and score them as empty "
+            "masks, while the others min-max normalise them; if these maps hold values on a smaller scale than "
+            "0..255, save them as 0..255"
         )
     computed = metrics.compute()
     curves = {name: value.tolist() for name, value in computed.items() if name.endswith("_curve")}
