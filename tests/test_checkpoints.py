@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from bounds import FP32_KERNELS, RELEASED_LOGITS, RELEASED_VIEW_LOGITS
-from mgd_sam2.models.checkpoints import CheckpointError, LoadReport, load_pretrained
+from mgd_sam2.models.checkpoints import CheckpointError, LoadReport, load_pretrained, read_weights_file
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -224,7 +224,7 @@ def test_base_plus_official_computes_what_the_released_code_computes(tmp_path: P
     torch.manual_seed(0)
     model = MGDSAM2(NetworkConfig(preset="base_plus_official"))
     assert load_pretrained(model, path).kind == "released MGD-SAM2"
-    assert weights_network(path)[0] == NetworkConfig(preset="base_plus_official")  # what `model load` builds
+    assert weights_network(read_weights_file(path), path)[0] == NetworkConfig(preset="base_plus_official")
     model.eval()
     views = SegmentationDataset([], model.input_size, "predict", grid=model.grid).predict_input(image)["input"]
     # our preprocessing (a resize to 1024 that keeps this image, normalisation) gives their test dataset's input exactly
@@ -263,8 +263,6 @@ def test_truncated_sam2_checkpoint_is_refused(sam2_tiny, tmp_path: Path) -> None
 
 def test_missing_file_says_where_to_get_checkpoints(tmp_path: Path) -> None:
     """The hint fits the file's name: SAM2.1's download, a run's checkpoints beside a mistyped one, the authors'."""
-    from mgd_sam2.models.checkpoints import read_weights_file
-
     with pytest.raises(FileNotFoundError, match="facebookresearch/sam2"):
         load_pretrained(MGDSAM2(NetworkConfig(preset="micro")), tmp_path / "sam2.1_hiera_micro.pt")
     run = tmp_path / "runs/x/version_0/checkpoints"

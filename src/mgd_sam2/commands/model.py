@@ -105,12 +105,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.action == "load":
         from mgd_sam2.inference.loading import weights_network
-        from mgd_sam2.models.checkpoints import load_pretrained
+        from mgd_sam2.models.checkpoints import load_pretrained, read_weights_file
         from mgd_sam2.models.network import MGDSAM2, NetworkConfig
 
-        config, why = (NetworkConfig(preset=args.preset), "--preset") if args.preset else weights_network(args.ckpt)
+        content = read_weights_file(args.ckpt)  # read once, for the network and the load
+        config, why = (
+            (NetworkConfig(preset=args.preset), "--preset") if args.preset else weights_network(content, args.ckpt)
+        )
         network = MGDSAM2(config)
-        report = load_pretrained(network, args.ckpt)
+        report = load_pretrained(network, args.ckpt, content)
         print(f"{network.described} ({why}{'' if args.preset else '; --preset for another'})")
         print(report.details())
         print(report.summary())

@@ -30,6 +30,7 @@ from mgd_sam2.models.checkpoints import (
     load_official_state,
     load_sam2_state,
     load_torch_file,
+    presets_of_size,
     read_weights_file,
     run_network_state,
     saved_network_config,
@@ -39,7 +40,7 @@ from mgd_sam2.models.checkpoints import (
 from mgd_sam2.models.finite import require_finite
 from mgd_sam2.models.groups import TRUNK
 from mgd_sam2.models.network import MGDSAM2, NetworkConfig
-from mgd_sam2.models.presets import PRESETS, RELEASED_PRESET
+from mgd_sam2.models.presets import RELEASED_PRESET
 from mgd_sam2.utils.files import atomic_path, file_digest
 
 
@@ -97,10 +98,10 @@ def trained_weights_config(content: dict, source: str | Path) -> NetworkConfig:
     return saved_network_config(content.get("hparams", content), source)
 
 
-def weights_network(path: str | Path) -> tuple[NetworkConfig, str]:
-    """The network a weights file goes in, and why: the released weights' preset, a training run's or an export's own
-    network, or the preset of a SAM2 checkpoint's size (the first of that size: base_plus for Hiera-B+)."""
-    content = read_weights_file(path)
+def weights_network(content: dict, path: str | Path) -> tuple[NetworkConfig, str]:
+    """The network the weights file ``path`` (its ``content``, `read_weights_file`'s) goes in, and why: the released
+    weights' preset, a training run's or an export's own network, or the preset of a SAM2 checkpoint's size (the
+    first of that size: base_plus for Hiera-B+)."""
     kind = weights_kind(content)
     if kind == "released":
         return NetworkConfig(preset=RELEASED_PRESET), "the released weights' preset"
@@ -109,10 +110,8 @@ def weights_network(path: str | Path) -> tuple[NetworkConfig, str]:
     if kind == "trained":
         return trained_weights_config(content, path), "the network the weights were trained in"
     if kind == "sam2":
-        size = describe_hiera(unwrap_state_dict(content), TRUNK.sam2_prefix)
-        preset = next((name for name, spec in PRESETS.items() if (spec.embed_dim, spec.depth) == size), None)
-        if preset is not None:
-            return NetworkConfig(preset=preset), "the checkpoint's size"
+        if presets := presets_of_size(*describe_hiera(unwrap_state_dict(content), TRUNK.sam2_prefix)):
+            return NetworkConfig(preset=presets[0]), "the checkpoint's size"
     return NetworkConfig(), "the default"
 
 

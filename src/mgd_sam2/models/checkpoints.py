@@ -261,9 +261,13 @@ def describe_hiera(state: dict[str, Tensor], prefix: str) -> tuple[int, int]:
     return embed_dim, len(blocks)
 
 
+def presets_of_size(embed_dim: int, depth: int) -> list[str]:
+    """The presets whose Hiera trunk has this width and number of blocks, in PRESETS' order."""
+    return [name for name, p in PRESETS.items() if (p.embed_dim, p.depth) == (embed_dim, depth)]
+
+
 def size_name(embed_dim: int, depth: int) -> str:
-    names = [name for name, p in PRESETS.items() if (p.embed_dim, p.depth) == (embed_dim, depth)]
-    return " / ".join(names) or f"an unknown size (embed_dim {embed_dim}, {depth} blocks)"
+    return " / ".join(presets_of_size(embed_dim, depth)) or f"an unknown size (embed_dim {embed_dim}, {depth} blocks)"
 
 
 def load_fitting_state(
@@ -502,10 +506,10 @@ def load_run_state(model: nn.Module, content: dict, source: str) -> LoadReport:
     return LoadReport(source=source, kind="training run's", loaded=sorted(state))
 
 
-def load_pretrained(model: nn.Module, path: str | Path) -> LoadReport:
+def load_pretrained(model: nn.Module, path: str | Path, content: dict | None = None) -> LoadReport:
     """Load a SAM2/SAM2.1 checkpoint, the authors' released MGD-SAM2 weights or a training run's Lightning checkpoint,
-    told apart by their keys."""
-    content = read_weights_file(path)
+    told apart by their keys; ``content``: the file as `read_weights_file` read it already (else it is read here)."""
+    content = read_weights_file(path) if content is None else content
     kind = weights_kind(content)
     if kind == "released":
         return load_official_state(model, unwrap_state_dict(content), str(path))
