@@ -36,12 +36,15 @@ def gallery_and_downloads(
     return gallery, [str(path) for path in files]
 
 
+EXPIRED = (f"⚠️ these results were removed {REQUEST_MAX_AGE_S // 3600} hour(s) after they were made, as every "
+           "request's are: upload the images and cut them out again")  # fmt: skip
+
+
 def expired_text(result: CutoutResult | None) -> str | None:
     """The page's note where a request's results were removed (after REQUEST_MAX_AGE_S); None otherwise."""
     if result is None or (result.folder.is_dir() and all(cutout.image.is_file() for cutout in result.cutouts)):
         return None
-    return (f"⚠️ these results were removed {REQUEST_MAX_AGE_S // 3600} hour(s) after they were made, as every "
-            "request's are: upload the images and cut them out again")  # fmt: skip
+    return EXPIRED
 
 
 def redrawn(
@@ -54,7 +57,7 @@ def redrawn(
     try:
         return *gallery_and_downloads(service, result, binary, threshold), None
     except (FileNotFoundError, UnreadableImageError):  # removed by the next request while this one was drawn
-        return [], [], expired_text(result) or "⚠️ these results were removed: upload the images and cut them out again"
+        return [], [], EXPIRED
 
 
 def log_line(result: CutoutResult | None, refusal: str | None = None) -> str:

@@ -325,12 +325,17 @@ def split_fingerprint(split: Split) -> str:
     return digest.hexdigest()
 
 
-# the warnings a passing split's cached result counts, by key: {key: Problem.kind}
+# the warnings a passing split's cached result counts, by key: {key: (Problem.kind, the note after "N ")}
 NOTED_KINDS = {
-    "label_maps": LABEL_MAP,
-    "grey_masks": GREY_MASK,
-    "jpeg_masks": JPEG_MASK,
-    "exif_oriented": EXIF_ORIENTED,
+    "label_maps": (LABEL_MAP, f"masks of {{split}} are {LABEL_MAP}s, read as 0/255"),
+    "grey_masks": (GREY_MASK, "masks of {split} are mostly grey, like images rather than masks"),
+    "jpeg_masks": (JPEG_MASK, "masks of {split} are JPEG files, whose lossy compression blurs their edges"),
+    "exif_oriented": (
+        EXIF_ORIENTED,
+        "images of {split} carry an EXIF orientation: each is used as it displays (turned or flipped), so its mask "
+        "must match it as displayed; the released test code reads the stored pixels (PIL, without the tag), so "
+        "scores on these images may not compare with published ones",
+    ),
 }
 
 
@@ -357,24 +362,11 @@ def require_clean(
                 reports.append(report)
                 continue
             counts = {"split": split.name, "folder": str(split.image_dir.parent), "pairs": report.pairs}
-            for key, kind in NOTED_KINDS.items():
+            for key, (kind, _) in NOTED_KINDS.items():
                 counts[key] = sum(problem.kind == kind for problem in report.warnings)
             write_json(stamp, counts)
-        if counts.get("label_maps"):
-            notes.append(
-                ("label_maps", f"{counts['label_maps']} masks of {split.name} are {LABEL_MAP}s, read as 0/255")
-            )
-        if counts.get("grey_masks"):
-            notes.append(("grey_masks", f"{counts['grey_masks']} masks of {split.name} are mostly grey, like images "
-                          "rather than masks"))  # fmt: skip
-        if counts.get("jpeg_masks"):
-            notes.append(("jpeg_masks", f"{counts['jpeg_masks']} masks of {split.name} are JPEG files, whose lossy "
-                          "compression blurs their edges"))  # fmt: skip
-        if counts.get("exif_oriented"):
-            notes.append(("exif_oriented", f"{counts['exif_oriented']} images of {split.name} carry an EXIF "
-                          "orientation: each is used as it displays (turned or flipped), so its mask must match it as "
-                          "displayed; the released test code reads the stored pixels (PIL, without the tag), so "
-                          "scores on these images may not compare with published ones"))  # fmt: skip
+        notes += [(key, f"{counts[key]} {note.format(split=split.name)}")
+                  for key, (_, note) in NOTED_KINDS.items() if counts.get(key)]  # fmt: skip
     for _, note in notes:
         print(f"note: {note} (check-data lists them)")
     if reports:
