@@ -209,7 +209,8 @@ class PairMeasurer:
         gt, label_map = decode_mask(gt_image)
         gt_colour, gt_alpha_shape = is_colour_image(gt_image), is_alpha_shape(gt_image, gt)
         # an indexed mask (DAVIS's annotations are) whose object's colour is dark: read by grey level, it is empty
-        gt_palette = gt_image.mode in ("P", "PA") and bool(gt.any()) and not bool((gt > FOREGROUND_THRESHOLD).any())
+        has_object = bool((gt > FOREGROUND_THRESHOLD).any())
+        gt_palette = gt_image.mode in ("P", "PA") and bool(gt.any()) and not has_object
         pred, grey_read = prediction_map(image)
         colour = grey_read and is_colour_image(image)  # a cut-out is scored by its alpha: no note
         # 8-bit values (or 0/1) saved in a 16-bit file read as 16-bit: every one is 0 in 8 bits, which a note names
@@ -222,6 +223,7 @@ class PairMeasurer:
                 return name, None, f"prediction {pred.shape[::-1]} vs ground truth {gt.shape[::-1]} (W x H)"
             pred = cv2.resize(pred, gt.shape[::-1], interpolation=cv2.INTER_LINEAR)
         result = measure_all(self.metrics, ImagePair(pred, gt))
+        brightest = int(pred.max())
         flags = {
             "gt_label_map": label_map,
             "gt_colour": gt_colour and not gt_palette,
@@ -229,13 +231,13 @@ class PairMeasurer:
             "gt_alpha_shape": gt_alpha_shape,
             # a colour mask or a shape in the alpha: its own note says it all
             "gt_grey": not (gt_colour or gt_palette) and is_grey_map(gt),
-            "gt_empty": not (gt_colour or gt_alpha_shape or gt_palette) and not bool((gt > FOREGROUND_THRESHOLD).any()),
+            "gt_empty": not (gt_colour or gt_alpha_shape or gt_palette or has_object),
             "pred_low_range": is_label_map(pred),
             # values above 0/1 but none above the threshold: HCE and mBA see an empty mask where S..MAE normalise
-            "pred_dim": 1 < int(pred.max()) <= FOREGROUND_THRESHOLD,
+            "pred_dim": 1 < brightest <= FOREGROUND_THRESHOLD,
             "pred_colour": colour,
             "pred_8bit_in_16bit": bool(narrow),
-            "pred_constant": int(pred.min()) == int(pred.max()),
+            "pred_constant": int(pred.min()) == brightest,
         }
         counts = {"gt_in_between": in_between(gt), "pred_in_between": in_between(pred), "pixels": gt.size}
         return name, gt.shape, {**result, **flags, **counts}
