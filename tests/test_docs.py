@@ -499,6 +499,7 @@ def test_every_measured_marker_renders_and_the_readme_speed_claim_is_its_table()
         "ceiling_intel_xeon_amx",
         "speed_amd_epyc_avx2_emulated",
         "ceiling_amd_epyc_avx2_emulated",
+        "speed_amd_epyc_avx2_interleaved",
         "speed_amd_epyc_zen5",
         "ceiling_amd_epyc_zen5",
         "speed_amd_epyc_avx2_vnni_emulated",
@@ -1628,6 +1629,34 @@ def test_the_avx2_claims_are_the_native_measurements() -> None:
     maps = openvino_int8["maps_vs_fp32"]
     assert maps["mean"] > 1
     assert f"on the AVX2-only Zen 3, {maps['mean']:.2f} levels (largest {maps['max']})" in benchmarks
+
+
+def test_the_avx2_interleaved_run_is_the_page() -> None:
+    """The AVX2-only machine's interleaved run (ONNX Runtime int8 in turns with PyTorch fp32) as docs/speed-runs.md and
+    docs/benchmarks.md give it: the times, the paired speed-up (the median of the rounds' ratios), its range, and how
+    many rounds reached 3x."""
+    name = "speed_amd_epyc_avx2_interleaved"
+    measured = read_measurement(name)
+    page = " ".join((ROOT / "docs/speed-runs.md").read_text().split())
+    benchmarks = " ".join((ROOT / "docs/benchmarks.md").read_text().split())
+    assert f"<!-- measured: {name} -->" in page
+    assert "CPU kind avx2 (flags: avx2;" in measured["machine"] and "commit a165805" in measured["machine"]
+    assert measured["interleaved"]["rounds"] == 10 and "--interleave --iters 10" in measured["command"]
+    base, int8 = measured["speed"]
+    assert (base["backend"], int8["backend"]) == ("torch", "onnx-int8") and base["paired_speedup_vs_first"] == 1.0
+    ratios = [t / f for t, f in zip(base["latencies_ms"], int8["latencies_ms"], strict=True)]
+    paired = int8["paired_speedup_vs_first"]
+    assert statistics.median(ratios) == paired and len(ratios) == 10
+    assert (
+        f"In turns with PyTorch fp32 ({base['latency_ms_p50'] / 1000:.2f} s median, "
+        f"{base['latency_ms_p90'] / 1000:.2f} s at p90), ONNX Runtime int8 gave {paired:.2f} times in paired passes "
+        f"({int8['throughput_img_s'] / base['throughput_img_s']:.2f} in throughput, "
+        f"{base['latency_ms_p50'] / int8['latency_ms_p50']:.2f} in median latency), {min(ratios):.2f} to "
+        f"{max(ratios):.2f} times round by round, at least 3 in {sum(r >= 3 for r in ratios)} of the 10 rounds"
+    ) in page
+    assert (
+        f"{paired:.2f} in passes interleaved with PyTorch's on another such machine on {measured['date']}" in benchmarks
+    )
 
 
 def test_the_avx2_vnni_claims_are_the_emulated_measurements() -> None:

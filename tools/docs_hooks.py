@@ -132,7 +132,8 @@ SPEED_SUMMARY = (  # (CPU kind of `model export --fastest`, the CPU measured, on
     ("avx512", "emulated on a Zen 5", ("speed_amd_epyc_avx512_emulated",), (), ("backends_demo_avx512_emulated",)),
     ("avx2_vnni", "emulated on a Zen 5", ("speed_amd_epyc_avx2_vnni_emulated",), (),
      ("backends_demo_avx2_vnni_emulated",)),
-    ("avx2", "AMD EPYC Zen 3", ("speed_amd_epyc_avx2",), (), ("backends_demo_amd_epyc_avx2",)),
+    ("avx2", "AMD EPYC Zen 3", ("speed_amd_epyc_avx2",), ("speed_amd_epyc_avx2_interleaved",),
+     ("backends_demo_amd_epyc_avx2",)),
     ("avx2", "emulated on a Zen 4", ("speed_amd_epyc_avx2_emulated",), (), ()),
 )  # fmt: skip
 
