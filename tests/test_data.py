@@ -523,6 +523,8 @@ def broken_split(tmp_path: Path) -> Path:
         "photo",
         "greymap",
         "jpegmask",
+        "darkdrawn",
+        "greydrawn",
     ):
         save_pair(im, gt, stem, size=(64, 48))
     (gt / "nomask.png").unlink()
@@ -535,6 +537,10 @@ def broken_split(tmp_path: Path) -> Path:
     Image.open(gt / "jpegmask.png").save(gt / "jpegmask.jpg", quality=95)
     (gt / "jpegmask.png").unlink()
     Image.fromarray(np.zeros((48, 64), np.uint8)).save(gt / "empty.png")
+    drawn = np.zeros((48, 64), np.uint8)
+    drawn[:30, :40] = 1  # 39 % of the pixels: a grey share past GREY_SHARE, in two values
+    Image.fromarray(drawn * 100).save(gt / "darkdrawn.png")  # an object drawn at 100: reads as empty
+    Image.fromarray(drawn * 200).save(gt / "greydrawn.png")  # drawn at 200: a mask, soft as a target
     exif = Image.Exif()
     exif[0x0112] = 6  # displays turned by 90 degrees: 48x64
     Image.open(im / "exif.jpg").save(im / "exif.jpg", exif=exif)
@@ -573,6 +579,8 @@ EXPECTED_PROBLEMS = {
     "photo.png": ("mask is a colour image (its channels differ), a photo or a coloured overlay", True),
     "greymap.png": ("mostly grey mask: 97% of its pixels are neither black nor white, as in a photo", False),
     "jpegmask.jpg": ("mask saved as JPEG", False),
+    "darkdrawn.png": ("empty mask (no pixel > 128): its object is drawn at 100, which reads as background", False),
+    "greydrawn.png": ("non-binary mask: 39.06% of pixels between 0 and 255", False),
 }
 
 
@@ -585,6 +593,7 @@ def test_check_data_catches_every_bad_case(broken_split: Path, capsys) -> None:
         assert matching, f"{name}: expected '{message}' in\n{out}"
         assert matching[0].startswith("error:" if is_error else "warning:"), matching[0]
     assert not any("clean1" in line or "clean2" in line for line in lines)
+    assert not any(("/darkdrawn" in line or "/greydrawn" in line) and "mostly grey" in line for line in lines)
     assert "FAILED: 8 errors" in out
     assert not any("/exif.png" in line for line in lines)  # a mask drawn on the image as displayed is right
 

@@ -582,6 +582,35 @@ def test_notes_name_swapped_folders_and_blank_predictions(tmp_path) -> None:
                                                   progress=False).notes if swap in note]  # fmt: skip
 
 
+def test_notes_name_masks_drawn_in_a_grey_and_grey_gt_given_for_predictions(tmp_path) -> None:
+    """A GT mask of two values is a mask however it was drawn: at 0/100 it reads as empty, and the note says the object
+    is drawn in a value foreground does not reach (not "images, not masks"); at 0/200 it is binarised as 0/255 is, with
+    no note. A GT of images against mask-like predictions adds the swap advice to its note; against soft maps not."""
+    gt = np.zeros((60, 80), np.uint8)
+    gt[:40, :50] = 1  # 42 % of the pixels: past GREY_SHARE in a grey value
+    gradient = np.tile(np.linspace(0, 255, 80).astype(np.uint8), (60, 1))  # an image: grey in many values
+    maps = {"mask": gt * 255, "dark": gt * 100, "drawn": gt * 200, "image": gradient, "soft": gradient // 2 + 60}
+    for name, values in maps.items():
+        (tmp_path / name).mkdir()
+        Image.fromarray(values).save(tmp_path / name / "x.png")
+
+    def evaluated(pred: str, truth: str):
+        return evaluate_folders(tmp_path / pred, tmp_path / truth, ["S", "MAE"], workers=0, progress=False)
+
+    dark = evaluated("mask", "dark").notes
+    assert len(dark) == 1 and "1 GT masks hold 0 and one value of 128 or less, their object drawn in it, e.g. x (at " \
+        "100): foreground is > 128" in dark[0] and "save the object as 255" in dark[0], dark  # fmt: skip
+    drawn, reference = evaluated("mask", "drawn"), evaluated("mask", "mask")
+    assert drawn.notes == [] and drawn.scores == reference.scores
+    advised = [note for note in evaluated("mask", "image").notes if "GT masks are images, not masks" in note]
+    assert len(advised) == 1 and advised[0].endswith(
+        "; if it holds the predictions (97.5% of its pixels are neither 0 nor 255, 0.0% of --pred's), swap --pred "
+        "and --gt"
+    ), advised
+    against_soft = [note for note in evaluated("soft", "image").notes if "GT masks are images, not masks" in note]
+    assert len(against_soft) == 1 and "swap" not in against_soft[0], against_soft
+
+
 def test_a_map_saved_in_any_colour_mode_reads_as_its_grey_values(tmp_path) -> None:
     """Grey values saved as RGB, CMYK, LAB (Pillow converts LAB to RGB only), palette or grey + opaque alpha TIFFs
     read back exactly, as prediction and as GT."""

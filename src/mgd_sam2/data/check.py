@@ -22,6 +22,7 @@ from mgd_sam2.data.io import (
     FOREGROUND_THRESHOLD,
     HIGH_DEPTH_MODES,
     UnreadableImageError,
+    dark_object,
     decode_mask,
     exif_orientation,
     has_alpha,
@@ -41,7 +42,7 @@ LABEL_MAP = "0/1 label map"
 GREY_MASK = "mostly grey mask"
 JPEG_MASK = "mask saved as JPEG"
 EXIF_ORIENTED = "image with an EXIF orientation"
-CHECK_RULES_VERSION = 6  # part of the cached-result key: a change of the rules checks every split again
+CHECK_RULES_VERSION = 7  # part of the cached-result key: a change of the rules checks every split again
 
 
 @dataclass
@@ -166,6 +167,15 @@ def inspect_pair(pair: tuple[str, Path, Path]) -> tuple[tuple[int, int] | None, 
                     str(mask_path),
                     "mask is black with its shape in the alpha channel; save the shape as gray values",
                     True,
+                )
+            )
+        elif drawn := dark_object(values):
+            problems.append(
+                Problem(
+                    str(mask_path),
+                    f"empty mask (no pixel > {FOREGROUND_THRESHOLD}): its object is drawn at {drawn}, which reads as "
+                    "background; save the object as 255",
+                    False,
                 )
             )
         else:

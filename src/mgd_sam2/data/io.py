@@ -262,10 +262,25 @@ def in_between(values: np.ndarray) -> int:
     return int(values.size - np.count_nonzero(values == 0) - np.count_nonzero(values == 255))
 
 
+def two_levels(values: np.ndarray) -> tuple[int, int] | None:
+    """The two values of a uint8 map that holds exactly two (a mask, however it was drawn: e.g. (0, 100) for an object
+    drawn at 100), or None."""
+    levels = np.flatnonzero(np.bincount(values.ravel(), minlength=256))
+    return (int(levels[0]), int(levels[1])) if len(levels) == 2 else None
+
+
 def is_grey_map(values: np.ndarray) -> bool:
-    """True for a (H, W) uint8 map of which more than GREY_SHARE of the pixels are grey, not near 0 or 255."""
+    """True for a (H, W) uint8 map of which more than GREY_SHARE of the pixels are grey, not near 0 or 255, in more
+    than two values (an image or a soft map; a map of two values is a mask drawn in a grey, `two_levels`)."""
     grey = (values >= GREY_MARGIN) & (values <= 255 - GREY_MARGIN)
-    return bool(grey.mean() > GREY_SHARE) if values.size else False
+    return bool(grey.mean() > GREY_SHARE) and two_levels(values) is None if values.size else False
+
+
+def dark_object(values: np.ndarray) -> int | None:
+    """The value an object is drawn in, where a uint8 mask holds only 0 and one value that foreground (> 128) does
+    not reach (e.g. 100), or None. Such a mask reads as empty; 1 is a label map's (read as 255), not this."""
+    levels = two_levels(values)
+    return levels[1] if levels and levels[0] == 0 and 1 < levels[1] <= FOREGROUND_THRESHOLD else None
 
 
 def read_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:

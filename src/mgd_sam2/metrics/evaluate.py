@@ -28,6 +28,7 @@ from mgd_sam2.data.io import (
     GREY_SHARE,
     HIGH_DEPTH_MODES,
     UnreadableImageError,
+    dark_object,
     decode_mask,
     find_images,
     in_between,
@@ -40,6 +41,7 @@ from mgd_sam2.data.io import (
     passed_over,
     prediction_map,
     provenance,
+    two_levels,
     unreadable_reason,
 )
 from mgd_sam2.data.layouts import pair_by_stem, split_folders
@@ -200,7 +202,8 @@ class PairMeasurer:
     def __call__(self, pair: tuple[str, Path, Path]) -> tuple[str, Any, Any]:
         """-> (stem, (H, W), result with the flags "gt_label_map", "gt_colour", "gt_palette", "gt_alpha_shape",
         "gt_grey", "gt_empty", "pred_low_range", "pred_dim", "pred_colour", "pred_8bit_in_16bit" and "pred_constant",
-        and the counts "gt_in_between", "pred_in_between" (`in_between`) and "pixels"), or (stem, None, error)."""
+        "gt_dark" (the value an empty-reading GT's object is drawn in, or None) and the counts "gt_in_between",
+        "pred_in_between" (`in_between`) and "pixels"), or (stem, None, error)."""
         name, pred_path, gt_path = pair
         try:
             image, gt_image = open_image(pred_path), open_image(gt_path)
@@ -224,6 +227,7 @@ class PairMeasurer:
             pred = cv2.resize(pred, gt.shape[::-1], interpolation=cv2.INTER_LINEAR)
         result = measure_all(self.metrics, ImagePair(pred, gt))
         brightest = int(pred.max())
+        gt_empty = not (gt_colour or gt_alpha_shape or gt_palette or has_object)
         flags = {
             "gt_label_map": label_map,
             "gt_colour": gt_colour and not gt_palette,
@@ -231,7 +235,8 @@ class PairMeasurer:
             "gt_alpha_shape": gt_alpha_shape,
             # a colour mask or a shape in the alpha: its own note says it all
             "gt_grey": not (gt_colour or gt_palette) and is_grey_map(gt),
-            "gt_empty": not (gt_colour or gt_alpha_shape or gt_palette or has_object),
+            "gt_empty": gt_empty,
+            "gt_dark": dark_object(gt) if gt_empty else None,  # the value its object is drawn in, if it reads empty
             "pred_low_range": is_label_map(pred),
             # values above 0/1 but none above the threshold: HCE and mBA see an empty mask where S..MAE normalise
             "pred_dim": 1 < brightest <= FOREGROUND_THRESHOLD,
@@ -239,7 +244,10 @@ class PairMeasurer:
             "pred_8bit_in_16bit": bool(narrow),
             "pred_constant": int(pred.min()) == brightest,
         }
-        counts = {"gt_in_between": in_between(gt), "pred_in_between": in_between(pred), "pixels": gt.size}
+        soft_gt = in_between(gt)
+        if soft_gt and two_levels(gt):  # a mask drawn in a grey (0/200): no soft edge, nothing like a prediction
+            soft_gt = 0
+        counts = {"gt_in_between": soft_gt, "pred_in_between": in_between(pred), "pixels": gt.size}
         return name, gt.shape, {**result, **flags, **counts}
 
 
@@ -342,6 +350,7 @@ def evaluate_folders(
         metric_names or list(METRIC_CLASSES), hce_binarize=hce_binarize, skeleton_cache=skeleton_cache
     )
     per_image, errors, label_maps, low_range, grey, empty, colour, narrow = [], [], 0, 0, [], [], [], []
+    dark = []  # "name (at value)" of the GT masks whose object is drawn in a value foreground does not reach
     gt_colour, gt_palette, gt_alpha_shape, constant, dim = [], [], [], [], []
     in_between_counts = np.zeros(3, dtype=np.int64)
     for name, shape, result in parallel_map(
@@ -360,7 +369,10 @@ def evaluate_folders(
             gt_alpha_shape.append(name)
         if result.pop("gt_grey"):
             grey.append(name)
-        if gt_empty := result.pop("gt_empty"):
+        drawn = result.pop("gt_dark")
+        if (gt_empty := result.pop("gt_empty")) and drawn:
+            dark.append(f"{name} (at {drawn})")
+        elif gt_empty:
             empty.append(name)
         if result.pop("pred_colour"):
             colour.append(name)
@@ -407,6 +419,12 @@ def evaluate_folders(
         notes.append(
             f"{len(grey)} GT masks are images, not masks (over {GREY_SHARE:.0%} of their pixels far from black "
             f"and white), e.g. {', '.join(grey[:3])}: foreground is > 128, so their scores say little; check --gt"
+            + (  # the predictions look like masks: maybe the folders are given the other way round
+                f"; if it holds the predictions ({gt_share:.1%} of its pixels are neither 0 nor 255, "
+                f"{pred_share:.1%} of --pred's), swap --pred and --gt"
+                if gt_share > SWAPPED_FACTOR * pred_share
+                else ""
+            )
         )
     if colour:
         notes.append(
@@ -418,6 +436,12 @@ def evaluate_folders(
             f"{len(empty)} GT masks have no foreground pixel (none > {FOREGROUND_THRESHOLD}), e.g. "
             f"{', '.join(empty[:3])}: scored as pysodmetrics scores empty masks, which says little about the "
             "predictions; check --gt where every mask should hold an object"
+        )
+    if dark:
+        notes.append(
+            f"{len(dark)} GT masks hold 0 and one value of {FOREGROUND_THRESHOLD} or less, their object drawn in it, "
+            f"e.g. {', '.join(dark[:3])}: foreground is > {FOREGROUND_THRESHOLD} (as pysodmetrics reads masks), so "
+            "they hold no foreground and score as empty masks; save the object as 255"
         )
     if headers.jpeg:
         notes.append(
