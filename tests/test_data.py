@@ -707,6 +707,14 @@ def test_a_clean_split_is_checked_once(tmp_path: Path, monkeypatch) -> None:
     require_clean([split], tmp_path / "stamps", workers=0)
     require_clean([split], tmp_path / "stamps", workers=0)
     assert calls == [1]
+    other = resolve_split(tmp_path, "synthetic/SYN-TE")
+    require_clean([other], tmp_path / "stamps", workers=0)
+    monkeypatch.setattr(check, "CHECK_RULES_VERSION", check.CHECK_RULES_VERSION + 1)  # new rules: checked again
+    require_clean([split], tmp_path / "stamps", workers=0)
+    assert calls == [1, 1, 1]
+    # the split's stamp of the old rules is gone (no fingerprint matches it again), the other split's is kept
+    stamps = {path.name: json.loads(path.read_text())["split"] for path in (tmp_path / "stamps").iterdir()}
+    assert sorted(stamps.values()) == ["SYN-TE", "SYN-TR"] and f"{check.split_fingerprint(split)}.json" in stamps
     image = next(split.image_dir.iterdir())
     image.write_bytes(image.read_bytes()[:100])  # the split changed: checked again, and now refused
     with pytest.raises(DatasetError, match="truncated"):

@@ -349,6 +349,19 @@ NOTED_KINDS = {
 }
 
 
+def forget_other_stamps(stamp: Path, folder: str) -> None:
+    """Remove the cached results of ``folder`` other than ``stamp``: its files, or the check rules, have changed since
+    they were written, so no fingerprint will match them again."""
+    for other in stamp.parent.glob("*.json"):
+        if other == stamp:
+            continue
+        try:
+            if json.loads(other.read_text()).get("folder") == folder:
+                other.unlink(missing_ok=True)
+        except (OSError, ValueError):  # being written by another process, or not a stamp: left alone
+            continue
+
+
 def require_clean(
     splits: list[Split], cache_dir: Path, workers: int | None = None, use: str = "training"
 ) -> list[tuple[str, str]]:
@@ -375,6 +388,7 @@ def require_clean(
             for key, (kind, _) in NOTED_KINDS.items():
                 counts[key] = sum(problem.kind == kind for problem in report.warnings)
             write_json(stamp, counts)
+            forget_other_stamps(stamp, counts["folder"])
         notes += [(key, f"{counts[key]} {note.format(split=split.name)}")
                   for key, (_, note) in NOTED_KINDS.items() if counts.get(key)]  # fmt: skip
     for _, note in notes:
