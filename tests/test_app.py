@@ -29,6 +29,7 @@ from mgd_sam2.benchmark.app import AppProcess, AppStartError, connect, cut_out, 
 from mgd_sam2.cli import main
 from mgd_sam2.data.io import PROVENANCE_KEY
 from mgd_sam2.data.layouts import resolve_split
+from mgd_sam2.errors import ConfigError
 from mgd_sam2.utils.files import TEMPORARY_SUFFIX
 from mgd_sam2.utils.isolated import resident_mb
 
@@ -310,6 +311,28 @@ def test_a_port_in_use_is_one_line_before_the_model_loads(trained_checkpoint: Pa
         assert err.strip() == (f"error: cannot listen on 127.0.0.1 port {port}: Address already in use; pass --port N "
                                "(or another --host)") and "model:" not in out  # fmt: skip
     assert port_in_use("127.0.0.1", port) is None  # free again
+
+
+def test_a_port_taken_while_the_model_loads_is_the_same_one_line() -> None:
+    """Two apps started on one port at once: both find it free, the second's Gradio launch then fails; it says so as
+    the check before the model does (it was Gradio's traceback)."""
+    import socket
+
+    import gradio as gr
+
+    from mgd_sam2.commands.app import serve
+
+    with gr.Blocks() as page:
+        gr.Markdown("x")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(ConfigError) as refused:
+            serve(page, "127.0.0.1", port, 2**20)
+    assert str(refused.value) == (
+        f"cannot listen on 127.0.0.1 port {port}: Address already in use; pass --port N (or another --host)"
+    )
 
 
 def test_without_weights_the_app_serves_the_demos_checkpoint_and_says_so(

@@ -76,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
         if ckpt is None:
             raise ConfigError("no --ckpt given and no `make demo` run found: pass --ckpt WEIGHTS, or run `make demo`")
         print(f"note: no --ckpt given; using the demo's trained checkpoint {ckpt} (a micro model, synthetic data)")
-    if (reason := port_in_use(args.host, args.port)) is not None:  # before the model loads, not a Gradio traceback
-        raise ConfigError(f"cannot listen on {args.host} port {args.port}: {reason}; pass --port N (or another --host)")
+    if (refusal := port_refusal(args.host, args.port)) is not None:  # before the model loads
+        raise refusal
     if not is_local(args.host):
         print(
             f"warning: listening on {args.host}: anyone who can reach this machine on port {args.port} can use the app"
@@ -107,6 +107,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def port_refusal(host: str, port: int) -> ConfigError | None:
+    """The error for a port another server listens on (or an address not this machine's), as the OS says it; None
+    where the app can listen. Said in one line, not in Gradio's traceback, whose advice names its own variable."""
+    if (reason := port_in_use(host, port)) is None:
+        return None
+    return ConfigError(f"cannot listen on {host} port {port}: {reason}; pass --port N (or another --host)")
+
+
 def memory_in_words(size: float) -> str:
     """``size`` bytes as GiB with one decimal, or as whole MiB below 1 GiB (a small --max-pixels is not "0.0 GiB")."""
     return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.0f} MiB"
@@ -123,9 +131,14 @@ def serve(page: Any, host: str, port: int, max_file_size: int, root_path: str = 
         listed = [entry for entry in os.environ.get(name, "").split(",") if entry]
         os.environ[name] = ",".join(listed + [entry for entry in LOCAL_HOSTS if entry not in listed])
     # _frontend=False skips Gradio's check (a private argument of Gradio 6, which setup.cfg pins; tested)
-    page.launch(server_name=host, server_port=port, share=False, show_error=True, quiet=True, run_history=False,
-                max_file_size=max_file_size, root_path=root_path, prevent_thread_lock=True,
-                _frontend=False)  # fmt: skip
+    try:
+        page.launch(server_name=host, server_port=port, share=False, show_error=True, quiet=True, run_history=False,
+                    max_file_size=max_file_size, root_path=root_path, prevent_thread_lock=True,
+                    _frontend=False)  # fmt: skip
+    except OSError:  # Gradio's "Cannot find empty port": another server took the port while the model loaded
+        if (refusal := port_refusal(host, port)) is None:
+            raise
+        raise refusal from None
     try:
         answered = wait_until_answers(page.local_url, LAUNCH_ANSWER_S)
     except KeyboardInterrupt:  # Ctrl-C or a stop signal while waiting for the page: close it and return
