@@ -69,7 +69,7 @@ def opened_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Iter
         if isinstance(error, UnreadableImageError):
             raise
         reason = unreadable_reason(path, error)
-        advice = "" if is_heif(path) else " Re-export or remove the file."  # the HEIC reason gives its own
+        advice = "" if reason == HEIF_REASON else " Re-export or remove the file."  # the HEIC reason gives its own
         raise UnreadableImageError(f"cannot read {path}: {reason}.{advice}") from error
 
 
@@ -81,10 +81,11 @@ def unreadable_reason(path: str | Path, error: Exception) -> str:
     if any(word in str(error).lower() for word in ("truncated", "incomplete")):  # PIL's words for a cut-off file
         return "the file is truncated"
     if is_heif(path):
-        return "a HEIC/HEIF photo (phones' default format), which Pillow does not read: convert it to JPEG or PNG"
+        return HEIF_REASON
     return str(error).replace(f" '{path}'", "").replace(str(path), "the file")
 
 
+HEIF_REASON = "a HEIC/HEIF photo (phones' default format), which Pillow does not read: convert it to JPEG or PNG"
 HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")  # ISO BMFF "ftyp" brands
 
 
