@@ -1631,6 +1631,22 @@ def test_the_avx2_claims_are_the_native_measurements() -> None:
     assert f"on the AVX2-only Zen 3, {maps['mean']:.2f} levels (largest {maps['max']})" in benchmarks
 
 
+def test_the_readme_names_the_file_fastest_writes_for_each_cpu_kind() -> None:
+    """The README's Speed example names model_int8.xml; the sentence after it says which file each kind gets (a try-out
+    on AVX2 followed the example and found no .xml): the same as FASTEST."""
+    from mgd_sam2.inference.fastest import FASTEST, stem_files
+
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    files = {kind: stem_files(Path("model"))[path.backend].name for kind, path in FASTEST.items()}
+    said = {"model_int8.xml": {"amx", "avx512_bf16", "avx512_vnni", "avx2_vnni"},  # VNNI or native bf16
+            "model_int8.onnx": {"avx512", "avx2"}, "model.onnx": {"other"}}  # fmt: skip
+    assert {kind: name for name, kinds in said.items() for kind in kinds} == files
+    assert (
+        "`model_int8.xml` (OpenVINO int8) where the CPU has VNNI or native bf16, `model_int8.onnx` (ONNX Runtime int8, "
+        "which needs no `--calibration`) where it has AVX2 or AVX-512 without them, `model.onnx` on older CPUs."
+    ) in readme
+
+
 def test_the_avx2_interleaved_run_is_the_page() -> None:
     """The AVX2-only machine's interleaved run (ONNX Runtime int8 in turns with PyTorch fp32) as docs/speed-runs.md and
     docs/benchmarks.md give it: the times, the paired speed-up (the median of the rounds' ratios), its range, and how

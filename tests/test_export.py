@@ -449,7 +449,7 @@ def test_the_fastest_path_of_each_cpu_kind_writes_masks_within_its_bound(
 ) -> None:
     """``model export --fastest`` prints and records its choice; predict runs the file in the recorded precision
     (bf16 only where this CPU has it) and its masks stay within the bounds of the path's precision."""
-    from mgd_sam2.inference.backends import openvino_has_bf16
+    from mgd_sam2.inference.backends import openvino_has_bf16, writes_the_same
     from mgd_sam2.inference.cpu_kind import detect_cpu_kind
 
     monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
@@ -477,19 +477,73 @@ def test_the_fastest_path_of_each_cpu_kind_writes_masks_within_its_bound(
     predict(run, split.image_dir, tmp_path / "fastest")  # --precision auto: the recorded one
     out = capsys.readouterr().out
     assert f"chosen by model export --fastest for {kind} CPUs" in out
-    assert (f"; this CPU is of kind {detect_cpu_kind().kind}, for which --fastest chooses" in out) == (
-        kind != detect_cpu_kind().kind
-    )  # and says to export for it (a try-out ran an avx512_bf16 file on AVX2: 1.14 grey levels off, past the bound)
-    assert (f"so export again with --cpu-kind {detect_cpu_kind().kind}, or on this machine" in out) == (
-        kind != detect_cpu_kind().kind
+    here = detect_cpu_kind().kind
+    other_form = kind != here and not writes_the_same(kind, here)
+    assert (f"; this CPU is of kind {here}, for which --fastest chooses" in out) == other_form
+    # and says to export for it (a try-out ran an avx512_bf16 file on AVX2: 1.14 grey levels off, past the bound),
+    # but not where that export would be this one (a try-out was told to export avx512's ONNX Runtime int8 again)
+    assert (f"so export again with --cpu-kind {here}, or on this machine" in out) == other_form
+    assert (f"; this CPU is of kind {here}, for which --fastest writes this same form" in out) == (
+        kind != here and writes_the_same(kind, here)
     )
     provenance = json.loads(Image.open(next((tmp_path / "fastest").glob("*.png"))).info[PROVENANCE_KEY])
     native = chosen.precision == "bf16-mixed" and openvino_has_bf16()
     assert provenance["precision"] == ("bf16-mixed" if native else "32-true")
+    runtime = "openvino" if chosen.backend == "openvino-int8" else "onnx"  # how each ran, after the model line
+    assert "\nruns: torch on cpu, 32-true, detail off\n" in out
+    assert f"\nruns: {runtime} on cpu, {provenance['precision']}, detail off\n" in out
     if chosen.backend == "onnx":
         close_maps(tmp_path / "fastest", tmp_path / "torch")
     else:
         assert_within_quantized_bounds(tmp_path / "fastest", tmp_path / "torch", split.mask_dir)
+
+
+def test_a_file_chosen_for_another_cpu_kind_says_whether_to_export_again(
+    exported: dict[str, Path], monkeypatch
+) -> None:
+    """predict's model line for a --fastest file run on a CPU of another kind: export again where --fastest would write
+    another form here (with the saturation reason only for OpenVINO int8 on a kind --fastest gives no OpenVINO int8),
+    not where it would write this same form (a try-out on AVX2 was told to export avx512's ONNX Runtime int8 again)."""
+    import mgd_sam2.inference.cpu_kind as cpu_kind
+    from mgd_sam2.inference.backends import OnnxBackend
+
+    backend = OnnxBackend(exported["int8"])
+    again, saturated = "so export again with --cpu-kind", "(OpenVINO int8's maps were past the demo model's bounds"
+    for here, chosen, says in [
+        ("avx2", "avx2", None),
+        ("avx2", "avx512", "; this CPU is of kind avx2, for which --fastest writes this same form)"),
+        ("avx2", "avx512_bf16", f"; this CPU is of kind avx2, for which --fastest chooses ONNX Runtime int8: this file "
+                                f"was chosen for avx512_bf16 CPUs {saturated} on CPUs without VNNI), {again} avx2, or "
+                                "on this machine)"),
+        ("avx512_bf16", "avx2", "; this CPU is of kind avx512_bf16, for which --fastest chooses OpenVINO int8 run in "
+                                f"bf16: this file was chosen for avx2 CPUs, {again} avx512_bf16, or on this machine)"),
+    ]:  # fmt: skip
+        monkeypatch.setattr(
+            cpu_kind, "detect_cpu_kind", lambda forced=None, kind=here: cpu_kind.CpuKind(kind, (), "test")
+        )
+        backend.chosen_for, backend.recorded_precision = chosen, FASTEST[chosen].precision
+        description = backend.describe()
+        assert description.endswith(f"chosen by model export --fastest for {chosen} CPUs, to run in "
+                                    f"{FASTEST[chosen].precision}{says or ')'}"), description  # fmt: skip
+
+
+def test_calibration_options_an_export_does_not_use_are_noted(tmp_path: Path, capsys) -> None:
+    """--calibration and --calibration-images given where nothing is calibrated (ONNX Runtime int8, --fastest's choice
+    on AVX2) get one note each time; a try-out's --calibration-images had been dropped without a word."""
+    import argparse
+
+    from mgd_sam2.commands.model import say_calibration_unused
+
+    for calibration, images, record, said in [
+        (None, None, None, ""),
+        (None, 4, None, "note: --calibration-images is not used: only --openvino-int8 is calibrated\n"),
+        (tmp_path, 4, fastest_record("avx2"),
+         "note: --calibration and --calibration-images are not used: ONNX Runtime int8 needs no calibration images\n"),
+        (tmp_path, None, fastest_record("other"),
+         "note: --calibration is not used: ONNX Runtime fp32 needs no calibration images\n"),
+    ]:  # fmt: skip
+        say_calibration_unused(argparse.Namespace(calibration=calibration, calibration_images=images), record)
+        assert capsys.readouterr().out == said
 
 
 def test_openvino_int8_export_mistakes_are_one_line_errors(trained_checkpoint: Path, tmp_path: Path, capsys) -> None:
@@ -532,6 +586,11 @@ def test_openvino_int8_export_mistakes_are_one_line_errors(trained_checkpoint: P
         (["--out", str(tmp_path / "a.onnx")], "--out writes trained weights: give a .safetensors (or .pt, .pth) file"),
         (["--fastest", str(tmp_path / "f"), "--cpu-kind", "avx2"],
          f"--fastest {tmp_path / 'f.onnx'} is a folder; give another STEM"),  # the flag given, not --onnx
+        # a mistyped --calibration where none is used: an error, as where it is (it was a "not used" note)
+        (["--onnx", str(tmp_path / "a.onnx"), "--calibration", str(tmp_path / "nope")],
+         f"--calibration {tmp_path / 'nope'} is not a folder of images"),
+        (["--fastest", str(tmp_path / "a"), "--cpu-kind", "avx2", "--calibration", str(tmp_path / "nope")],
+         f"--calibration {tmp_path / 'nope'} is not a folder of images"),
     ):  # fmt: skip
         assert main([*base, *extra]) == 1
         err = capsys.readouterr().err

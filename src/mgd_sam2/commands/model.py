@@ -96,9 +96,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     export.add_argument(
         "--calibration-images",
         type=positive_int,
-        default=CALIBRATION_IMAGES,
         help="how many of the --calibration images to calibrate on (the first by name; each costs two passes of the "
-        "network); the next is held out for the check, or the last where the folder holds no more",
+        "network); the next is held out for the check, or the last where the folder holds no more (default: "
+        f"{CALIBRATION_IMAGES})",
     )
 
 
@@ -155,6 +155,8 @@ def run_export(args: argparse.Namespace) -> int:
             raise ConfigError(f"--{flag.replace('_', '-')} is quantized from the fp32 export: give --onnx too")
     check_export_names(args)
     calibration, held_out = calibration_images(args) if args.openvino_int8 else ([], None)
+    if not args.openvino_int8:
+        say_calibration_unused(args, record)
     named = [(flag, getattr(args, flag)) for flag in ("out", "onnx", "int8", "openvino_int8") if getattr(args, flag)]
     if args.openvino_int8:
         named.append(("openvino_int8", args.openvino_int8.with_suffix(".bin")))  # its weights
@@ -332,10 +334,29 @@ def choose_fastest(args: argparse.Namespace) -> dict[str, str]:
         )
     print(f"CPU kind: {cpu.describe()}")
     print(f"fastest path: {path.describe()}; why: {path.basis}")
-    if args.calibration is not None and not files.openvino_int8:
-        print(f"note: --calibration is not used: {path.describe()} needs no calibration images")
     args.onnx, args.int8, args.openvino_int8 = files.onnx, files.int8, files.openvino_int8
     return files.record
+
+
+def say_calibration_unused(args: argparse.Namespace, record: dict[str, str] | None) -> None:
+    """A note for --calibration or --calibration-images given to an export that calibrates nothing (ONNX Runtime
+    int8 needs no images; ``record``: --fastest's choice, if it made one); a --calibration that is no folder is an
+    error all the same (a mistyped path)."""
+    from mgd_sam2.errors import ConfigError
+    from mgd_sam2.inference.export_formats import RECORD_KIND
+    from mgd_sam2.inference.fastest import FASTEST
+
+    if args.calibration is not None and not args.calibration.is_dir():
+        raise ConfigError(f"--calibration {args.calibration} is not a folder of images")
+    unused = [flag for flag in ("calibration", "calibration_images") if getattr(args, flag) is not None]
+    if not unused:
+        return
+    if record:
+        why = f"{FASTEST[record[RECORD_KIND]].describe()} needs no calibration images"
+    else:
+        why = "only --openvino-int8 is calibrated"
+    names = " and ".join(f"--{flag.replace('_', '-')}" for flag in unused)
+    print(f"note: {names} {'is' if len(unused) == 1 else 'are'} not used: {why}")
 
 
 def distance(report: dict[str, float]) -> str:
@@ -371,13 +392,14 @@ def calibration_images(args: argparse.Namespace) -> tuple[list[Path], Path]:
         raise ConfigError(f"--calibration {args.calibration} holds {held}: give at least 2, one to calibrate on and "
                           "one held out to check the int8 model on (the accuracy of docs/benchmarks.md was measured "
                           f"calibrated on {CALIBRATION_IMAGES})")  # fmt: skip
-    calibration = images[: min(args.calibration_images, len(images) - 1)]
+    asked = args.calibration_images or CALIBRATION_IMAGES
+    calibration = images[: min(asked, len(images) - 1)]
     held_out = images[len(calibration)]
-    if len(calibration) < args.calibration_images:
+    if len(calibration) < asked:
         measured = (f"; the accuracy of docs/benchmarks.md (Accuracy of every backend) was measured calibrated on "
                     f"{CALIBRATION_IMAGES}" if len(calibration) < CALIBRATION_IMAGES else "")  # fmt: skip
         print(f"note: --calibration {args.calibration} holds {plural(len(images), 'image')}, fewer than the "
-              f"{args.calibration_images} asked for plus one to hold out: calibrating on "
+              f"{asked} asked for plus one to hold out: calibrating on "
               f"{plural(len(calibration), 'image')}{measured}")  # fmt: skip
     unreadable = []
     for image in [*calibration, held_out]:

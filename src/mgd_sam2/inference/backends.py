@@ -147,14 +147,35 @@ class ExportedBackend:
             from mgd_sam2.inference.cpu_kind import detect_cpu_kind
             from mgd_sam2.inference.fastest import FASTEST
 
-            here = detect_cpu_kind().kind
-            other = (f"; this CPU is of kind {here}, for which --fastest chooses {FASTEST[here].describe()}: its "
-                     f"accuracy was measured on {self.chosen_for} CPUs (OpenVINO int8's maps were past the bounds "
-                     f"on AVX2 without VNNI), so export again with --cpu-kind {here}, or on this machine"
-                     if here != self.chosen_for else "")  # fmt: skip
+            here, path = detect_cpu_kind().kind, FASTEST[self.chosen_for]
+            if here == self.chosen_for:
+                other = ""
+            elif writes_the_same(here, self.chosen_for):  # e.g. avx512's ONNX Runtime int8 is avx2's
+                other = f"; this CPU is of kind {here}, for which --fastest writes this same form"
+            else:
+                saturated = (
+                    " (OpenVINO int8's maps were past the demo model's bounds on CPUs without VNNI)"
+                    if path.backend == "openvino-int8" and FASTEST[here].backend != "openvino-int8"
+                    else ""
+                )
+                other = (f"; this CPU is of kind {here}, for which --fastest chooses {FASTEST[here].describe()}: "
+                         f"this file was chosen for {self.chosen_for} CPUs{saturated}, so export again with "
+                         f"--cpu-kind {here}, or on this machine")  # fmt: skip
             chosen = (f"; chosen by model export --fastest for {self.chosen_for} CPUs, to run in "
                       f"{self.recorded_precision}{other}")  # fmt: skip
         return f"{model_kind(self.path)} {self.path} (preset {self.preset}{quantized}, {self.runtime}{details}{chosen})"
+
+
+def writes_the_same(kind: str, other: str) -> bool:
+    """Whether ``model export --fastest`` writes the same form for CPU kinds ``kind`` and ``other``: the same backend,
+    run in the same precision, and for OpenVINO int8 the same scope (the files differ only in the kind recorded)."""
+    from mgd_sam2.inference.export import int8_scope
+    from mgd_sam2.inference.fastest import FASTEST, fastest_record
+
+    first, second = FASTEST[kind], FASTEST[other]
+    return (first.backend, first.precision, int8_scope(fastest_record(kind))) == (
+        second.backend, second.precision, int8_scope(fastest_record(other))
+    )  # fmt: skip
 
 
 def existing_export(path: str | Path) -> Path:

@@ -161,10 +161,15 @@ class Segmenter:
             description = description.replace(path, Path(path).name)
         return description
 
+    @property
+    def how(self) -> str:
+        """How it runs, e.g. ``torch on cpu, 32-true, detail off``."""
+        settings = self.settings
+        return f"{settings.backend} on {settings.device}, {settings.precision}, detail {settings.detail.label}"
+
     def __repr__(self) -> str:
         """What runs and how, e.g. ``Segmenter(model.ckpt: MGD-SAM2 micro ..., torch on cpu, 32-true, detail off)``."""
-        how = f"{self.settings.backend} on {self.settings.device}, {self.settings.precision}"
-        return f"Segmenter({self.description}, {how}, detail {self.settings.detail.label})"
+        return f"Segmenter({self.description}, {self.how})"
 
     @classmethod
     def load(
