@@ -77,7 +77,9 @@ FASTEST = {
     ),
     "avx2": FastestPath(
         "onnx-int8", "32-true",
-        "the fastest of every backend on an AMD EPYC Zen 3 with AVX2 only (2.9 times torch fp32 in that run; its "
+        "the fastest of every backend on an AMD EPYC Zen 3 with AVX2 only (2.9 times torch fp32 in that run, its "
+        "best; 2.29 times in passes interleaved with torch fp32 on another such machine, "
+        "speed_amd_epyc_avx2_interleaved.json; its "
         "int8 product ran at 2.3 times OpenVINO's int8 and over twice every fp32 product), within the demo model's "
         "bounds there, where OpenVINO int8's maps were past them (docs/measurements/speed_amd_epyc_avx2.json, "
         "ceiling_amd_epyc_avx2.json, backends_demo_amd_epyc_avx2.json); its 7-bit weights keep AVX2's 16-bit int8 "
