@@ -580,7 +580,10 @@ EXPECTED_PROBLEMS = {
     "photo.png": ("mask is a colour image (its channels differ), a photo or a coloured overlay", True),
     "greymap.png": ("mostly grey mask: 97% of its pixels are neither black nor white, as in a photo", False),
     "jpegmask.jpg": ("mask saved as JPEG", False),
-    "darkdrawn.png": ("empty mask (no pixel > 128): its object is drawn at 100, which reads as background", False),
+    "darkdrawn.png": (
+        "object drawn dark: empty mask (no pixel > 128), its object is drawn at 100, which reads as background",
+        False,
+    ),
     "greydrawn.png": ("non-binary mask: 39.06% of pixels between 0 and 255", False),
 }
 
@@ -595,6 +598,9 @@ def test_check_data_catches_every_bad_case(broken_split: Path, capsys) -> None:
         assert matching[0].startswith("error:" if is_error else "warning:"), matching[0]
     assert not any("clean1" in line or "clean2" in line for line in lines)
     assert not any(("/darkdrawn" in line or "/greydrawn" in line) and "mostly grey" in line for line in lines)
+    assert [line for line in lines if "/darkdrawn" in line] == [  # one message, not also "non-binary"
+        line for line in lines if "/darkdrawn" in line and "object drawn dark" in line
+    ]
     assert "FAILED: 8 errors" in out
     assert not any("/exif.png" in line for line in lines)  # a mask drawn on the image as displayed is right
 
@@ -716,6 +722,15 @@ def test_a_clean_split_is_checked_once(tmp_path: Path, monkeypatch) -> None:
     # the split's stamp of the old rules is gone (no fingerprint matches it again), the other split's is kept
     stamps = {path.name: json.loads(path.read_text())["split"] for path in (tmp_path / "stamps").iterdir()}
     assert sorted(stamps.values()) == ["SYN-TE", "SYN-TR"] and f"{check.split_fingerprint(split)}.json" in stamps
+    # mapped splits whose folders share a parent keep each other's stamps (a review found them checked every time)
+    mapped = []
+    for name, source in (("train", split), ("val", other)):
+        shutil.copytree(source.image_dir, tmp_path / "flat" / f"{name}_images")
+        shutil.copytree(source.mask_dir, tmp_path / "flat" / f"{name}_masks")
+        mapped.append(Split(name, tmp_path / "flat" / f"{name}_images", tmp_path / "flat" / f"{name}_masks"))
+    for _ in range(2):
+        require_clean(mapped, tmp_path / "stamps", workers=0)
+    assert calls == [1] * 5
     image = next(split.image_dir.iterdir())
     image.write_bytes(image.read_bytes()[:100])  # the split changed: checked again, and now refused
     with pytest.raises(DatasetError, match="truncated"):
@@ -725,8 +740,9 @@ def test_a_clean_split_is_checked_once(tmp_path: Path, monkeypatch) -> None:
 def test_training_notes_label_maps_grey_and_jpeg_masks_each_time(tmp_path: Path, capsys, monkeypatch) -> None:
     """Warnings do not block training, but label maps, masks that look like images, JPEG masks (a try-out's fit
     said nothing of them) and images with an EXIF orientation are noted, from the check and from its stamp alike."""
-    for stem in ("a", "b", "c", "d"):
+    for stem in ("a", "b", "c", "d", "e"):
         save_pair(tmp_path / "im", tmp_path / "gt", stem)
+    Image.fromarray((read_mask(tmp_path / "gt" / "e.png") > 128).astype(np.uint8) * 100).save(tmp_path / "gt" / "e.png")
     Image.fromarray((read_mask(tmp_path / "gt" / "a.png") > 128).astype(np.uint8)).save(tmp_path / "gt" / "a.png")
     Image.fromarray(np.tile(np.linspace(0, 255, 40).astype(np.uint8), (30, 1))).save(tmp_path / "gt" / "b.png")
     Image.open(tmp_path / "gt" / "d.png").save(tmp_path / "gt" / "d.jpg")
@@ -747,6 +763,8 @@ def test_training_notes_label_maps_grey_and_jpeg_masks_each_time(tmp_path: Path,
         assert "note: 1 masks of S are mostly grey, like images rather than masks" in out
         assert "note: 1 masks of S are JPEG files, whose lossy compression blurs their edges" in out
         assert "note: 1 images of S carry an EXIF orientation: each is used as it displays" in out
+        assert "note: 1 masks of S hold 0 and one value of 128 or less, their object drawn in it: it reads as " \
+            "background (an empty mask); save the object as 255" in out  # fmt: skip
 
 
 # ---------------------------------------------------------------- datamodule and samplers

@@ -609,6 +609,15 @@ def test_notes_name_masks_drawn_in_a_grey_and_grey_gt_given_for_predictions(tmp_
     ), advised
     against_soft = [note for note in evaluated("soft", "image").notes if "GT masks are images, not masks" in note]
     assert len(against_soft) == 1 and "swap" not in against_soft[0], against_soft
+    # one image among clean masks: the folders are the right way round (no swap advice), the image is named
+    for folder, values in (("mixed_gt", maps["mask"]), ("mixed_pred", maps["mask"])):
+        (tmp_path / folder).mkdir()
+        for index in range(19):
+            Image.fromarray(values).save(tmp_path / folder / f"m{index:02}.png")
+    Image.fromarray(gradient).save(tmp_path / "mixed_gt" / "x.png")
+    Image.fromarray(maps["mask"]).save(tmp_path / "mixed_pred" / "x.png")
+    one = [note for note in evaluated("mixed_pred", "mixed_gt").notes if "GT masks are images, not masks" in note]
+    assert len(one) == 1 and "e.g. x:" in one[0] and "swap" not in one[0], one
 
 
 def test_a_map_saved_in_any_colour_mode_reads_as_its_grey_values(tmp_path) -> None:

@@ -40,6 +40,7 @@ from mgd_sam2.utils.parallel import parallel_map
 
 LABEL_MAP = "0/1 label map"
 GREY_MASK = "mostly grey mask"
+DARK_OBJECT = "object drawn dark"
 JPEG_MASK = "mask saved as JPEG"
 EXIF_ORIENTED = "image with an EXIF orientation"
 CHECK_RULES_VERSION = 7  # part of the cached-result key: a change of the rules checks every split again
@@ -160,6 +161,7 @@ def inspect_pair(pair: tuple[str, Path, Path]) -> tuple[tuple[int, int] | None, 
     if label_map:
         problems.append(Problem(str(mask_path), f"{LABEL_MAP}: read as 0/255", False, kind=LABEL_MAP))
     foreground = np.count_nonzero(values > FOREGROUND_THRESHOLD)
+    drawn = dark_object(values) if foreground == 0 else None  # an object drawn in a value that reads as background
     if foreground == 0:
         if is_alpha_shape(mask, values):
             problems.append(
@@ -169,18 +171,19 @@ def inspect_pair(pair: tuple[str, Path, Path]) -> tuple[tuple[int, int] | None, 
                     True,
                 )
             )
-        elif drawn := dark_object(values):
+        elif drawn:
             problems.append(
                 Problem(
                     str(mask_path),
-                    f"empty mask (no pixel > {FOREGROUND_THRESHOLD}): its object is drawn at {drawn}, which reads as "
-                    "background; save the object as 255",
+                    f"{DARK_OBJECT}: empty mask (no pixel > {FOREGROUND_THRESHOLD}), its object is drawn at {drawn}, "
+                    "which reads as background; save the object as 255",
                     False,
+                    kind=DARK_OBJECT,
                 )
             )
         else:
             problems.append(Problem(str(mask_path), f"empty mask (no pixel > {FOREGROUND_THRESHOLD})", False))
-    soft = 0 if colour else in_between(values)  # a colour mask: its error says it all
+    soft = 0 if colour or drawn else in_between(values)  # a colour mask or a dark object: its message says it all
     if soft and is_grey_map(values):
         problems.append(
             Problem(
@@ -339,6 +342,11 @@ def split_fingerprint(split: Split) -> str:
 NOTED_KINDS = {
     "label_maps": (LABEL_MAP, f"masks of {{split}} are {LABEL_MAP}s, read as 0/255"),
     "grey_masks": (GREY_MASK, "masks of {split} are mostly grey, like images rather than masks"),
+    "dark_objects": (
+        DARK_OBJECT,
+        f"masks of {{split}} hold 0 and one value of {FOREGROUND_THRESHOLD} or less, their object drawn in it: it "
+        "reads as background (an empty mask); save the object as 255",
+    ),
     "jpeg_masks": (JPEG_MASK, "masks of {split} are JPEG files, whose lossy compression blurs their edges"),
     "exif_oriented": (
         EXIF_ORIENTED,
@@ -349,14 +357,15 @@ NOTED_KINDS = {
 }
 
 
-def forget_other_stamps(stamp: Path, folder: str) -> None:
-    """Remove the cached results of ``folder`` other than ``stamp``: its files, or the check rules, have changed since
-    they were written, so no fingerprint will match them again."""
+def forget_other_stamps(stamp: Path, folders: list[str]) -> None:
+    """Remove the cached results of the split in ``folders`` (its resolved image and mask folders) other than
+    ``stamp``: its files, or the check rules, have changed since they were written, so no fingerprint will match
+    them again. Splits of other folders keep theirs, mapped ones sharing a parent folder too."""
     for other in stamp.parent.glob("*.json"):
         if other == stamp:
             continue
         try:
-            if json.loads(other.read_text()).get("folder") == folder:
+            if json.loads(other.read_text()).get("folders") == folders:
                 other.unlink(missing_ok=True)
         except (OSError, ValueError):  # being written by another process, or not a stamp: left alone
             continue
@@ -384,11 +393,12 @@ def require_clean(
             if report.errors:
                 reports.append(report)
                 continue
-            counts = {"split": split.name, "folder": str(split.image_dir.parent), "pairs": report.pairs}
+            counts = {"split": split.name, "folder": str(split.image_dir.parent), "pairs": report.pairs,
+                      "folders": [str(folder) for folder in folders]}  # fmt: skip
             for key, (kind, _) in NOTED_KINDS.items():
                 counts[key] = sum(problem.kind == kind for problem in report.warnings)
             write_json(stamp, counts)
-            forget_other_stamps(stamp, counts["folder"])
+            forget_other_stamps(stamp, counts["folders"])
         notes += [(key, f"{counts[key]} {note.format(split=split.name)}")
                   for key, (_, note) in NOTED_KINDS.items() if counts.get(key)]  # fmt: skip
     for _, note in notes:

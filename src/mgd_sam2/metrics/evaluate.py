@@ -414,7 +414,8 @@ def evaluate_folders(
     gt_share, pred_share = in_between_counts[:2] / max(int(in_between_counts[2]), 1)
     # where another note names the GT's problem (images, colour, JPEG ringing, predict's own maps), it alone
     others = grey or gt_colour or gt_palette or headers.gt_jpeg or ours_as_gt
-    swapped = gt_share > SWAPPED_SHARE and gt_share > SWAPPED_FACTOR * pred_share and not others
+    looks_swapped = gt_share > SWAPPED_SHARE and gt_share > SWAPPED_FACTOR * pred_share
+    swapped = looks_swapped and not others
     if grey:
         notes.append(
             f"{len(grey)} GT masks are images, not masks (over {GREY_SHARE:.0%} of their pixels far from black "
@@ -422,7 +423,7 @@ def evaluate_folders(
             + (  # the predictions look like masks: maybe the folders are given the other way round
                 f"; if it holds the predictions ({gt_share:.1%} of its pixels are neither 0 nor 255, "
                 f"{pred_share:.1%} of --pred's), swap --pred and --gt"
-                if gt_share > SWAPPED_FACTOR * pred_share
+                if looks_swapped
                 else ""
             )
         )
