@@ -1643,7 +1643,8 @@ def test_the_readme_names_the_file_fastest_writes_for_each_cpu_kind() -> None:
     assert {kind: name for name, kinds in said.items() for kind in kinds} == files
     assert (
         "`model_int8.xml` (OpenVINO int8) where the CPU has VNNI or native bf16, `model_int8.onnx` (ONNX Runtime int8, "
-        "which needs no `--calibration`) where it has AVX2 or AVX-512 without them, `model.onnx` on older CPUs."
+        "which needs no `--calibration`) where it has AVX2 or AVX-512 without them, `model.onnx` on CPUs without AVX2 "
+        "(older x86, ARM)."
     ) in readme
 
 
@@ -1662,16 +1663,21 @@ def test_the_avx2_interleaved_run_is_the_page() -> None:
     assert (base["backend"], int8["backend"]) == ("torch", "onnx-int8") and base["paired_speedup_vs_first"] == 1.0
     ratios = [t / f for t, f in zip(base["latencies_ms"], int8["latencies_ms"], strict=True)]
     paired = int8["paired_speedup_vs_first"]
-    assert statistics.median(ratios) == paired and len(ratios) == 10
+    assert statistics.median(ratios) == paired and len(ratios) == 10 and max(ratios) < 3
     assert (
         f"In turns with PyTorch fp32 ({base['latency_ms_p50'] / 1000:.2f} s median, "
         f"{base['latency_ms_p90'] / 1000:.2f} s at p90), ONNX Runtime int8 gave {paired:.2f} times in paired passes "
         f"({int8['throughput_img_s'] / base['throughput_img_s']:.2f} in throughput, "
         f"{base['latency_ms_p50'] / int8['latency_ms_p50']:.2f} in median latency), {min(ratios):.2f} to "
-        f"{max(ratios):.2f} times round by round, at least 3 in {sum(r >= 3 for r in ratios)} of the 10 rounds"
+        f"{max(ratios):.2f} times round by round, at least 3 in none of the 10 rounds"
     ) in page
     assert (
         f"{paired:.2f} in passes interleaved with PyTorch's on another such machine on {measured['date']}" in benchmarks
+    )
+    from mgd_sam2.inference.fastest import FASTEST  # --fastest's reason for avx2 gives it too
+
+    assert f"{paired:.2f} times in passes interleaved with torch fp32 on another such machine, {name}.json" in (
+        FASTEST["avx2"].basis
     )
 
 

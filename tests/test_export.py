@@ -502,7 +502,8 @@ def test_a_file_chosen_for_another_cpu_kind_says_whether_to_export_again(
     exported: dict[str, Path], monkeypatch
 ) -> None:
     """predict's model line for a --fastest file run on a CPU of another kind: export again where --fastest would write
-    another form here (with the saturation reason only for OpenVINO int8 on a kind --fastest gives no OpenVINO int8),
+    another form here (with the saturation reason only for OpenVINO int8 on the kinds measured without VNNI; a kind it
+    does not know said as such),
     not where it would write this same form (a try-out on AVX2 was told to export avx512's ONNX Runtime int8 again)."""
     import mgd_sam2.inference.cpu_kind as cpu_kind
     from mgd_sam2.inference.backends import OnnxBackend
@@ -512,19 +513,22 @@ def test_a_file_chosen_for_another_cpu_kind_says_whether_to_export_again(
     for here, chosen, says in [
         ("avx2", "avx2", None),
         ("avx2", "avx512", "; this CPU is of kind avx2, for which --fastest writes this same form)"),
-        ("avx2", "avx512_bf16", f"; this CPU is of kind avx2, for which --fastest chooses ONNX Runtime int8: this file "
-                                f"was chosen for avx512_bf16 CPUs {saturated} on CPUs without VNNI), {again} avx2, or "
-                                "on this machine)"),
+        ("avx2", "avx512_bf16", f"; this CPU is of kind avx2, for which --fastest chooses ONNX Runtime int8 "
+                                f"{saturated} on CPUs without VNNI), {again} avx2, or on this machine)"),
         ("avx512_bf16", "avx2", "; this CPU is of kind avx512_bf16, for which --fastest chooses OpenVINO int8 run in "
-                                f"bf16: this file was chosen for avx2 CPUs, {again} avx512_bf16, or on this machine)"),
+                                f"bf16, {again} avx512_bf16, or on this machine)"),
+        ("other", "avx512_bf16", "; this CPU is of kind other, for which --fastest chooses ONNX Runtime fp32, "
+                                 f"{again} other, or on this machine)"),  # no VNNI claim where nothing was measured
+        ("avx2", "avx10", "; a CPU kind this version does not know, so export again with --fastest on this machine "
+                          "(its kind: avx2))"),  # recorded by a later version: said, not a KeyError
     ]:  # fmt: skip
         monkeypatch.setattr(
             cpu_kind, "detect_cpu_kind", lambda forced=None, kind=here: cpu_kind.CpuKind(kind, (), "test")
         )
-        backend.chosen_for, backend.recorded_precision = chosen, FASTEST[chosen].precision
+        backend.chosen_for, backend.recorded_precision = chosen, "32-true"
         description = backend.describe()
-        assert description.endswith(f"chosen by model export --fastest for {chosen} CPUs, to run in "
-                                    f"{FASTEST[chosen].precision}{says or ')'}"), description  # fmt: skip
+        assert description.endswith(f"chosen by model export --fastest for {chosen} CPUs, to run in 32-true"
+                                    f"{says or ')'}"), description  # fmt: skip
 
 
 def test_calibration_options_an_export_does_not_use_are_noted(tmp_path: Path, capsys) -> None:
@@ -532,17 +536,18 @@ def test_calibration_options_an_export_does_not_use_are_noted(tmp_path: Path, ca
     on AVX2) get one note each time; a try-out's --calibration-images had been dropped without a word."""
     import argparse
 
-    from mgd_sam2.commands.model import say_calibration_unused
+    from mgd_sam2.commands.model import check_unused_calibration
 
     for calibration, images, record, said in [
         (None, None, None, ""),
-        (None, 4, None, "note: --calibration-images is not used: only --openvino-int8 is calibrated\n"),
+        (None, 4, None,
+         "note: --calibration-images is not used: only --openvino-int8 (or --fastest's OpenVINO int8) is calibrated\n"),
         (tmp_path, 4, fastest_record("avx2"),
          "note: --calibration and --calibration-images are not used: ONNX Runtime int8 needs no calibration images\n"),
         (tmp_path, None, fastest_record("other"),
          "note: --calibration is not used: ONNX Runtime fp32 needs no calibration images\n"),
     ]:  # fmt: skip
-        say_calibration_unused(argparse.Namespace(calibration=calibration, calibration_images=images), record)
+        check_unused_calibration(argparse.Namespace(calibration=calibration, calibration_images=images), record)
         assert capsys.readouterr().out == said
 
 

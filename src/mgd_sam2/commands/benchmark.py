@@ -710,7 +710,7 @@ def predict_results(args: argparse.Namespace) -> dict:
     segmenter = Segmenter.load(
         args.ckpt, weights_extra=args.weights, backend=args.backend, device=args.device, precision=args.precision
     )
-    print(f"model: {segmenter.description}\nruns: {segmenter.how}")
+    print(segmenter.model_lines)
     with tempfile.TemporaryDirectory() as scratch:
         records = photos(args.input, args.images, Path(scratch))
         rows = [predict_throughput(segmenter.backend, records, args.workers, args.max_pixels, batch)

@@ -156,7 +156,7 @@ def run_export(args: argparse.Namespace) -> int:
     check_export_names(args)
     calibration, held_out = calibration_images(args) if args.openvino_int8 else ([], None)
     if not args.openvino_int8:
-        say_calibration_unused(args, record)
+        check_unused_calibration(args, record)
     named = [(flag, getattr(args, flag)) for flag in ("out", "onnx", "int8", "openvino_int8") if getattr(args, flag)]
     if args.openvino_int8:
         named.append(("openvino_int8", args.openvino_int8.with_suffix(".bin")))  # its weights
@@ -338,23 +338,31 @@ def choose_fastest(args: argparse.Namespace) -> dict[str, str]:
     return files.record
 
 
-def say_calibration_unused(args: argparse.Namespace, record: dict[str, str] | None) -> None:
+def calibration_folder(args: argparse.Namespace) -> Path:
+    """--calibration, or a one-line error where it is no folder (a mistyped path)."""
+    from mgd_sam2.errors import ConfigError
+
+    if not args.calibration.is_dir():
+        raise ConfigError(f"--calibration {args.calibration} is not a folder of images")
+    return args.calibration
+
+
+def check_unused_calibration(args: argparse.Namespace, record: dict[str, str] | None) -> None:
     """A note for --calibration or --calibration-images given to an export that calibrates nothing (ONNX Runtime
     int8 needs no images; ``record``: --fastest's choice, if it made one); a --calibration that is no folder is an
     error all the same (a mistyped path)."""
-    from mgd_sam2.errors import ConfigError
     from mgd_sam2.inference.export_formats import RECORD_KIND
     from mgd_sam2.inference.fastest import FASTEST
 
-    if args.calibration is not None and not args.calibration.is_dir():
-        raise ConfigError(f"--calibration {args.calibration} is not a folder of images")
+    if args.calibration is not None:
+        calibration_folder(args)
     unused = [flag for flag in ("calibration", "calibration_images") if getattr(args, flag) is not None]
     if not unused:
         return
     if record:
         why = f"{FASTEST[record[RECORD_KIND]].describe()} needs no calibration images"
     else:
-        why = "only --openvino-int8 is calibrated"
+        why = "only --openvino-int8 (or --fastest's OpenVINO int8) is calibrated"
     names = " and ".join(f"--{flag.replace('_', '-')}" for flag in unused)
     print(f"note: {names} {'is' if len(unused) == 1 else 'are'} not used: {why}")
 
@@ -384,9 +392,7 @@ def calibration_images(args: argparse.Namespace) -> tuple[list[Path], Path]:
     import_openvino(), import_nncf()  # now, not after the export
     if args.calibration is None:
         raise ConfigError("--openvino-int8 is calibrated on images: give --calibration FOLDER")
-    if not args.calibration.is_dir():
-        raise ConfigError(f"--calibration {args.calibration} is not a folder of images")
-    images = list_images(args.calibration)
+    images = list_images(calibration_folder(args))
     if len(images) < 2:
         held = plural(len(images), "image") if images else "no images"
         raise ConfigError(f"--calibration {args.calibration} holds {held}: give at least 2, one to calibrate on and "

@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
             writer.finish()
         return 1 if writer.failures else 0
     segmenter = Segmenter.from_settings(settings, args.max_pixels)
-    print(f"model: {segmenter.description}\nruns: {segmenter.how}")
+    print(segmenter.model_lines)
     if args.tta and (note := tta_note(segmenter.backend)):
         print(note)
     writer = segmenter.predict_files(plan.todo, writer, batch_size=args.batch_size, workers=args.workers, tta=args.tta)

@@ -273,8 +273,10 @@ def two_levels(values: np.ndarray) -> tuple[int, int] | None:
 def is_grey_map(values: np.ndarray) -> bool:
     """True for a (H, W) uint8 map of which more than GREY_SHARE of the pixels are grey, not near 0 or 255, in more
     than two values (an image or a soft map; a map of two values is a mask drawn in a grey, `two_levels`)."""
+    if not values.size:
+        return False
     grey = (values >= GREY_MARGIN) & (values <= 255 - GREY_MARGIN)
-    return bool(grey.mean() > GREY_SHARE) and two_levels(values) is None if values.size else False
+    return bool(grey.mean() > GREY_SHARE) and two_levels(values) is None
 
 
 def dark_object(values: np.ndarray) -> int | None:

@@ -147,20 +147,23 @@ class ExportedBackend:
             from mgd_sam2.inference.cpu_kind import detect_cpu_kind
             from mgd_sam2.inference.fastest import FASTEST
 
-            here, path = detect_cpu_kind().kind, FASTEST[self.chosen_for]
-            if here == self.chosen_for:
+            here = detect_cpu_kind().kind
+            if self.chosen_for not in FASTEST:  # recorded by another version of this project
+                other = (f"; a CPU kind this version does not know, so export again with --fastest on this machine "
+                         f"(its kind: {here})")  # fmt: skip
+            elif here == self.chosen_for:
                 other = ""
             elif writes_the_same(here, self.chosen_for):  # e.g. avx512's ONNX Runtime int8 is avx2's
                 other = f"; this CPU is of kind {here}, for which --fastest writes this same form"
             else:
+                # OpenVINO int8 where --fastest chose ONNX Runtime int8, the kinds measured without VNNI
                 saturated = (
                     " (OpenVINO int8's maps were past the demo model's bounds on CPUs without VNNI)"
-                    if path.backend == "openvino-int8" and FASTEST[here].backend != "openvino-int8"
+                    if FASTEST[self.chosen_for].backend == "openvino-int8" and here in ("avx2", "avx512")
                     else ""
                 )
-                other = (f"; this CPU is of kind {here}, for which --fastest chooses {FASTEST[here].describe()}: "
-                         f"this file was chosen for {self.chosen_for} CPUs{saturated}, so export again with "
-                         f"--cpu-kind {here}, or on this machine")  # fmt: skip
+                other = (f"; this CPU is of kind {here}, for which --fastest chooses {FASTEST[here].describe()}"
+                         f"{saturated}, so export again with --cpu-kind {here}, or on this machine")  # fmt: skip
             chosen = (f"; chosen by model export --fastest for {self.chosen_for} CPUs, to run in "
                       f"{self.recorded_precision}{other}")  # fmt: skip
         return f"{model_kind(self.path)} {self.path} (preset {self.preset}{quantized}, {self.runtime}{details}{chosen})"

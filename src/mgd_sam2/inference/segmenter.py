@@ -167,6 +167,11 @@ class Segmenter:
         settings = self.settings
         return f"{settings.backend} on {settings.device}, {settings.precision}, detail {settings.detail.label}"
 
+    @property
+    def model_lines(self) -> str:
+        """What the commands print before they predict: ``model: <description>`` and ``runs: <how>``."""
+        return f"model: {self.description}\nruns: {self.how}"
+
     def __repr__(self) -> str:
         """What runs and how, e.g. ``Segmenter(model.ckpt: MGD-SAM2 micro ..., torch on cpu, 32-true, detail off)``."""
         return f"Segmenter({self.description}, {self.how})"
