@@ -449,8 +449,9 @@ def test_the_fastest_path_of_each_cpu_kind_writes_masks_within_its_bound(
 ) -> None:
     """``model export --fastest`` prints and records its choice; predict runs the file in the recorded precision
     (bf16 only where this CPU has it) and its masks stay within the bounds of the path's precision."""
-    from mgd_sam2.inference.backends import openvino_has_bf16, writes_the_same
+    from mgd_sam2.inference.backends import openvino_has_bf16
     from mgd_sam2.inference.cpu_kind import detect_cpu_kind
+    from mgd_sam2.inference.fastest import writes_the_same
 
     monkeypatch.setenv("MGD_SAM2_CACHE", str(tmp_path / "cache"))
     split = resolve_split(overfit_run.root, "synthetic/SYN-TR")

@@ -145,7 +145,7 @@ class ExportedBackend:
         chosen = ""
         if self.chosen_for:
             from mgd_sam2.inference.cpu_kind import detect_cpu_kind
-            from mgd_sam2.inference.fastest import FASTEST
+            from mgd_sam2.inference.fastest import FASTEST, writes_the_same
 
             here = detect_cpu_kind().kind
             if self.chosen_for not in FASTEST:  # recorded by another version of this project
@@ -167,18 +167,6 @@ class ExportedBackend:
             chosen = (f"; chosen by model export --fastest for {self.chosen_for} CPUs, to run in "
                       f"{self.recorded_precision}{other}")  # fmt: skip
         return f"{model_kind(self.path)} {self.path} (preset {self.preset}{quantized}, {self.runtime}{details}{chosen})"
-
-
-def writes_the_same(kind: str, other: str) -> bool:
-    """Whether ``model export --fastest`` writes the same form for CPU kinds ``kind`` and ``other``: the same backend,
-    run in the same precision, and for OpenVINO int8 the same scope (the files differ only in the kind recorded)."""
-    from mgd_sam2.inference.export import int8_scope
-    from mgd_sam2.inference.fastest import FASTEST, fastest_record
-
-    first, second = FASTEST[kind], FASTEST[other]
-    return (first.backend, first.precision, int8_scope(fastest_record(kind))) == (
-        second.backend, second.precision, int8_scope(fastest_record(other))
-    )  # fmt: skip
 
 
 def existing_export(path: str | Path) -> Path:

@@ -93,6 +93,15 @@ FASTEST = {
 }  # fmt: skip
 
 
+def writes_the_same(kind: str, other: str) -> bool:
+    """Whether ``model export --fastest`` writes the same form for CPU kinds ``kind`` and ``other``: the same backend
+    run in the same precision (the files differ only in the kind recorded). OpenVINO int8 run in bf16 has a scope of
+    its own per kind (export.OPENVINO_INT8_SCOPES), so two kinds of it count as different."""
+    first, second = FASTEST[kind], FASTEST[other]
+    openvino_bf16 = first.backend == "openvino-int8" and first.precision == "bf16-mixed"
+    return (first.backend, first.precision) == (second.backend, second.precision) and not openvino_bf16
+
+
 @dataclass(frozen=True)
 class FastestFiles:
     """What ``model export --fastest STEM`` writes: the fp32 export and the quantized form chosen."""
