@@ -154,8 +154,10 @@ def run_export(args: argparse.Namespace) -> int:
         if getattr(args, flag) and not args.onnx:
             raise ConfigError(f"--{flag.replace('_', '-')} is quantized from the fp32 export: give --onnx too")
     check_export_names(args)
-    calibration, held_out = calibration_images(args) if args.openvino_int8 else ([], None)
-    if not args.openvino_int8:
+    if args.openvino_int8:
+        calibration, held_out = calibration_images(args)
+    else:
+        calibration, held_out = [], None
         check_unused_calibration(args, record)
     named = [(flag, getattr(args, flag)) for flag in ("out", "onnx", "int8", "openvino_int8") if getattr(args, flag)]
     if args.openvino_int8:
